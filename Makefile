@@ -1,0 +1,36 @@
+# The two commands of the README, plus the quality gates. Each target creates/updates .venv on its own.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck contracts check clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## The gateway's main job on its embedded default (sandbox: emulated Graph + NgDP, SQLite).
+demo: $(STAMP)
+	$(BIN)/graph-dpg sandbox
+
+## Everything needed, then the whole default test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy graph_dpg
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+check: lint typecheck contracts test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from graph_dpg.cli import main
+
+raise SystemExit(main())

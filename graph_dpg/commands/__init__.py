@@ -1,0 +1,1 @@
+"""CLI command modules (thin: parse arguments, call services, print)."""

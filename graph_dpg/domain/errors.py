@@ -1,0 +1,170 @@
+"""The project's one exception tree.
+
+Every adapter translates the errors of its SDK/HTTP/SQL library into these at its boundary, so services
+decide what to do (retry, receipt, alert) from the *kind* of failure, never from a library type::
+
+    GraphDpgError
+    ├── ConfigError                    settings / gateway file invalid or inconsistent (exit code 2)
+    ├── InputError                     untrusted input is wrong; the sender gets an error receipt
+    │   ├── AddressError               gateway address does not follow the grammar (DESIGN §1.1)
+    │   ├── IdentifierError            CPR/CVR fails date/century or modulus-11 rules
+    │   ├── PolicyError                attachment count/type/name/size, leak guard, mass-count mismatch
+    │   ├── MemoError                  MeMo cannot be built or parsed
+    │   │   └── MemoValidationError    XSD or business rule failed (carries every finding)
+    │   └── UnsafeXmlError             DTD / entity / external reference in untrusted XML
+    ├── RemoteError                    a remote service (Graph, NgDP) failed; ``service`` names it
+    │   ├── TransientError             retry later with backoff (429, 503, 504, timeouts, resets)
+    │   │   ├── ThrottledError         429 with ``retry_after`` seconds
+    │   │   └── AmbiguousOutcomeError  request may or may not have taken effect (timeout after send)
+    │   ├── PermanentError             retrying the same request will fail the same way (400, 404, 409 ...)
+    │   │   ├── NotFoundError          the resource is gone (404)
+    │   │   └── RejectedError          the remote refused the content (NgDP 400 ErrorMessage, Graph 400)
+    │   ├── AuthError                  401/403, bad credential, missing role: alert, do not hammer
+    │   └── SyncStateExpiredError      Graph delta token expired (410 / syncStateNotFound): resync
+    └── StoreError                     the database failed
+        └── LeaseLostError             another replica owns the lease; stop working on that item
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+class GraphDpgError(Exception):
+    """Root of every error the project raises on purpose."""
+
+
+class ConfigError(GraphDpgError):
+    """Settings or the gateway file are invalid; ``problems`` lists every finding."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems: list[str] = list(problems) or [message]
+
+
+class InputError(GraphDpgError):
+    """Untrusted input (a mail, an address, a MeMo) is wrong. Safe to show to the sender."""
+
+
+class AddressError(InputError):
+    """A gateway address does not follow the grammar."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"{address!r}: {reason}")
+        self.address = address
+        self.reason = reason
+
+
+class IdentifierError(InputError):
+    """A CPR or CVR number is not valid."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found by a validator: where (path/field), which rule, what is wrong."""
+
+    rule: str
+    message: str
+    path: str = ""
+    severity: str = "error"  # "error" stops sending; "warning" is reported and the value was fixed
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{where}{self.message} [{self.rule}]"
+
+
+class PolicyError(InputError):
+    """A channel policy refused the message; ``findings`` lists every violation."""
+
+    def __init__(self, message: str, findings: Sequence[Finding] = ()) -> None:
+        super().__init__(message)
+        self.findings: list[Finding] = list(findings)
+
+
+class MemoError(InputError):
+    """A MeMo message cannot be built or parsed."""
+
+
+class MemoValidationError(MemoError):
+    """A MeMo message failed XSD or business-rule validation."""
+
+    def __init__(self, message: str, findings: Sequence[Finding] = ()) -> None:
+        super().__init__(message)
+        self.findings: list[Finding] = list(findings)
+
+
+class UnsafeXmlError(InputError):
+    """Untrusted XML tried to use a DTD, entities or external references."""
+
+
+@dataclass
+class RemoteError(GraphDpgError):
+    """A remote service call failed. ``service`` is "graph" or "ngdp"."""
+
+    message: str
+    service: str = ""
+    status: int | None = None
+    code: str | None = None
+    details: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        bits = [self.service or "remote"]
+        if self.status is not None:
+            bits.append(str(self.status))
+        if self.code:
+            bits.append(self.code)
+        return f"[{' '.join(bits)}] {self.message}"
+
+
+@dataclass
+class TransientError(RemoteError):
+    """Retry later with backoff."""
+
+    retry_after: float | None = None
+
+
+@dataclass
+class ThrottledError(TransientError):
+    """HTTP 429; ``retry_after`` seconds from the Retry-After header when given."""
+
+
+@dataclass
+class AmbiguousOutcomeError(TransientError):
+    """The request may have taken effect (e.g. timeout after the body was sent). Retry idempotently."""
+
+
+@dataclass
+class PermanentError(RemoteError):
+    """The same request will fail the same way."""
+
+
+@dataclass
+class NotFoundError(PermanentError):
+    """The resource does not exist (any more)."""
+
+
+@dataclass
+class RejectedError(PermanentError):
+    """The remote refused the content; ``details`` carries its error body (e.g. NgDP ErrorMessage)."""
+
+
+@dataclass
+class AuthError(RemoteError):
+    """Authentication or authorisation failed: a configuration problem, not a transient one."""
+
+
+@dataclass
+class SyncStateExpiredError(RemoteError):
+    """A Graph delta token is no longer valid; start a full resync."""
+
+
+class StoreError(GraphDpgError):
+    """The state store failed."""
+
+
+class LeaseLostError(StoreError):
+    """The lease on a work item expired or belongs to another replica."""
