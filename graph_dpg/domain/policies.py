@@ -1,0 +1,381 @@
+"""Attachment policies per Digital Post channel (DESIGN §1.3): count, type, file name, size.
+
+Everything here is a pure function returning :class:`Finding` values; the outbound service turns error
+findings into an error receipt (nothing is sent) and warning findings into notes in the receipt (the value
+was fixed, e.g. a file name).
+
+Sources and decisions
+---------------------
+* Count: at most 10 attachments for NgDP, mit.dk and e-Boks (Bekendtgørelse om størrelse på filer i
+  Digital Post §3; DPG release notes 6.13.22 for mit.dk and e-Boks). Inline images (``is_inline``) do not
+  count: they stay inside the HTML main document.
+* Size: a public sender may send up to "99,5 MB" per message (same Bekendtgørelse §3). Whether MB means
+  10^6 or 2^20 bytes is not stated; we use the smaller reading, 99,500,000 bytes of *decoded* payload, so
+  we never send what NgDP could refuse. mit.dk/e-Boks publish no limit for private senders (ngdp-facts §11):
+  the same default applies; every value is configurable in the gateway file.
+* Types: the official list ("Tilladte filtyper i Digital Post.pdf", DIGI) **could not be retrieved**
+  (ngdp-facts §8, §14). The default list is therefore deliberately conservative - common office,
+  image and text documents that every viewing client renders - and configurable per channel:
+  pdf, txt, csv, html/htm, xml, rtf, jpg/jpeg, png, gif, tif/tiff, doc/docx, xls/xlsx, ppt/pptx,
+  odt/ods/odp. Not allowed by default: archives (zip, 7z, ...), e-mails (msg, eml: they nest arbitrary
+  attachments), macro-enabled Office files (docm, xlsm, pptm, also when renamed), executables and scripts.
+* A type is judged by extension AND content: :func:`sniff_type` reads magic numbers / container
+  structure; the sniffed MIME type must be one the extension allows. Executables (MZ, ELF, Mach-O, Java
+  class, shebang scripts) are refused whatever their name.
+* File names: NgDP rejects ``< > : " / \\ | ? *``, CR, LF and some Unicode spaces in ``File/filename``
+  since 10 September 2025 (DIGI "Øget validering af filnavne og URI i Actions", ngdp-facts §7).
+  :func:`sanitize_filename` replaces each run of them with ``-`` (as the ITK reference library does:
+  ``a<<c.pdf`` → ``a-c.pdf``) and says what it changed.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from graph_dpg.domain.addresses import Channel
+from graph_dpg.domain.errors import Finding
+from graph_dpg.domain.mail import Attachment
+
+MAX_ATTACHMENTS = 10
+MAX_MESSAGE_BYTES = 99_500_000
+
+# Exactly NgDP's list (ngdp-facts §7); the MeMo library validates File/filename against it.
+FORBIDDEN_FILENAME_CHARS: frozenset[str] = frozenset(
+    '<>:"/\\|?*\r\n' + "\u00a0" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u205f\u2060\u3000"
+)
+# Replaced by the sanitiser too, although NgDP does not list them: control characters break headers,
+# file systems and the receipt text.
+_CONTROL_CHARS: frozenset[str] = frozenset(chr(c) for c in (*range(0x00, 0x20), 0x7F))
+_REPLACED = FORBIDDEN_FILENAME_CHARS | _CONTROL_CHARS
+_REPLACED_RUN = re.compile("[" + re.escape("".join(sorted(_REPLACED))) + "]+")
+SAFE_FILENAME = "attachment"
+
+# Sniffed MIME types.
+PDF = "application/pdf"
+TEXT = "text/plain"
+HTML = "text/html"
+XML = "application/xml"
+RTF = "application/rtf"
+JPEG = "image/jpeg"
+PNG = "image/png"
+GIF = "image/gif"
+TIFF = "image/tiff"
+DOC = "application/msword"
+XLS = "application/vnd.ms-excel"
+PPT = "application/vnd.ms-powerpoint"
+MSG = "application/vnd.ms-outlook"
+OLE = "application/x-ole-storage"  # OLE2 container that is none of the above (e.g. .msi)
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+OOXML_MACRO = "application/vnd.ms-office.macroEnabled"
+ODT = "application/vnd.oasis.opendocument.text"
+ODS = "application/vnd.oasis.opendocument.spreadsheet"
+ODP = "application/vnd.oasis.opendocument.presentation"
+ZIP = "application/zip"
+JAR = "application/java-archive"
+EXE = "application/x-msdownload"
+ELF = "application/x-executable"
+MACHO = "application/x-mach-binary"
+JAVA_CLASS = "application/java-vm"
+SCRIPT = "text/x-script"
+
+EXECUTABLE_TYPES: frozenset[str] = frozenset({EXE, ELF, MACHO, JAVA_CLASS, SCRIPT, JAR})
+
+_TEXTUAL = frozenset({TEXT, HTML, XML})
+DEFAULT_ALLOWED_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "pdf": frozenset({PDF}),
+        "txt": _TEXTUAL,  # any text displays fine as text
+        "csv": frozenset({TEXT}),
+        "html": frozenset({HTML, TEXT}),
+        "htm": frozenset({HTML, TEXT}),
+        "xml": frozenset({XML}),
+        "rtf": frozenset({RTF}),
+        "jpg": frozenset({JPEG}),
+        "jpeg": frozenset({JPEG}),
+        "png": frozenset({PNG}),
+        "gif": frozenset({GIF}),
+        "tif": frozenset({TIFF}),
+        "tiff": frozenset({TIFF}),
+        "doc": frozenset({DOC}),
+        "docx": frozenset({DOCX}),
+        "xls": frozenset({XLS}),
+        "xlsx": frozenset({XLSX}),
+        "ppt": frozenset({PPT}),
+        "pptx": frozenset({PPTX}),
+        "odt": frozenset({ODT}),
+        "ods": frozenset({ODS}),
+        "odp": frozenset({ODP}),
+    }
+)
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    """What one channel accepts. ``allowed_types`` maps a lower-case extension to the sniffed MIME types
+    its content may have."""
+
+    channel: Channel
+    max_attachments: int = MAX_ATTACHMENTS
+    allowed_types: Mapping[str, frozenset[str]] = field(default_factory=lambda: DEFAULT_ALLOWED_TYPES)
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+
+    @property
+    def allowed_extensions(self) -> list[str]:
+        return sorted(self.allowed_types)
+
+
+DEFAULT_POLICIES: Mapping[Channel, ChannelPolicy] = MappingProxyType(
+    {channel: ChannelPolicy(channel) for channel in Channel}
+)
+
+
+# --- content sniffing -------------------------------------------------------------------------------
+
+_SNIFF_WINDOW = 8192
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_MACHO_MAGICS = (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe")
+# Control bytes that do not occur in text (TAB, LF, FF, CR and ESC do).
+_BINARY_BYTES = (
+    frozenset(range(0x00, 0x09)) | {0x0B, 0x0E, 0x0F} | frozenset(range(0x10, 0x1B)) | {0x1C, 0x1D}
+)
+_ODF_TYPES = {
+    b"application/vnd.oasis.opendocument.text": ODT,
+    b"application/vnd.oasis.opendocument.spreadsheet": ODS,
+    b"application/vnd.oasis.opendocument.presentation": ODP,
+}
+
+
+def extension_of(filename: str) -> str:
+    """The lower-case extension without the dot ("" when there is none)."""
+    base = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    stem, dot, ext = base.rpartition(".")
+    return ext.lower() if dot and stem.strip(".") else ""
+
+
+def sniff_type(content: bytes, filename: str = "") -> str | None:
+    """The MIME type the *content* has, or None when it is not recognised.
+
+    ``filename`` is never trusted for the answer; it is accepted for callers' symmetry and future
+    disambiguation only. Only the first few KB are inspected, except for zip containers whose central
+    directory (at the end) names the parts.
+    """
+    head = content[:_SNIFF_WINDOW]
+    if not head:
+        return None
+    if head.startswith(b"MZ"):
+        return EXE
+    if head.startswith(b"\x7fELF"):
+        return ELF
+    if head.startswith(_MACHO_MAGICS):
+        return MACHO
+    if head.startswith(b"\xca\xfe\xba\xbe"):  # Java class and Mach-O fat binary share it; both refused
+        return JAVA_CLASS
+    if b"%PDF-" in head[:1024]:  # PDF readers accept the header anywhere in the first 1024 bytes
+        return PDF
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return GIF
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return TIFF
+    if head.startswith(b"{\\rtf"):
+        return RTF
+    if head.startswith(_OLE_MAGIC):
+        return _sniff_ole(content)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _sniff_zip(content)
+    return _sniff_text(head)
+
+
+def _sniff_ole(content: bytes) -> str:
+    # The directory entries name the streams in UTF-16LE; the stream that holds the document tells the
+    # application. Good enough to tell a renamed .msi (no such stream) from a .doc.
+    if "WordDocument".encode("utf-16-le") in content:
+        return DOC
+    if "Workbook".encode("utf-16-le") in content or "Book\x00".encode("utf-16-le") in content:
+        return XLS
+    if "PowerPoint Document".encode("utf-16-le") in content:
+        return PPT
+    if "__substg1.0_".encode("utf-16-le") in content:
+        return MSG
+    return OLE
+
+
+def _sniff_zip(content: bytes) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = archive.namelist()
+            lower = {n.lower() for n in names}
+            if "[content_types].xml" in lower:
+                return _sniff_ooxml(archive, names, lower)
+            if "mimetype" in lower:
+                odf = _ODF_TYPES.get(archive.read("mimetype").strip())
+                if odf is not None:
+                    return odf
+            if "meta-inf/manifest.mf" in lower or any(n.endswith(".class") for n in lower):
+                return JAR
+    except (zipfile.BadZipFile, ValueError, KeyError, EOFError, NotImplementedError, RuntimeError):
+        # A broken or encrypted container is still "some zip": refused like any other archive.
+        return ZIP
+    return ZIP
+
+
+def _sniff_ooxml(archive: zipfile.ZipFile, names: list[str], lower: set[str]) -> str:
+    content_types_name = next(n for n in names if n.lower() == "[content_types].xml")
+    # [Content_Types].xml is tiny; bound the read so a zip bomb cannot inflate it.
+    with archive.open(content_types_name) as stream:
+        content_types = stream.read(1_000_000).lower()
+    if b"macroenabled" in content_types or any(n.endswith("vbaproject.bin") for n in lower):
+        return OOXML_MACRO
+    if any(n.startswith("word/") for n in lower):
+        return DOCX
+    if any(n.startswith("xl/") for n in lower):
+        return XLSX
+    if any(n.startswith("ppt/") for n in lower):
+        return PPTX
+    return ZIP
+
+
+def _sniff_text(head: bytes) -> str | None:
+    text = _decode_text(head)
+    if text is None:
+        return None
+    start = text.lstrip("\ufeff \t\r\n").lower()
+    if start.startswith("#!"):
+        return SCRIPT
+    if start.startswith(("<!doctype html", "<html")) or ("<html" in start[:1024] and "</" in start):
+        return HTML
+    if start.startswith("<?xml"):
+        return XML
+    return TEXT
+
+
+def _decode_text(head: bytes) -> str | None:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # "replace": the sniff window may cut a surrogate pair in two.
+        return head.decode("utf-16", errors="replace")
+    if any(b in _BINARY_BYTES for b in head):
+        return None
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3:  # a multi-byte character cut by the sniff window
+            return head[: exc.start].decode("utf-8")
+    # Legacy 8-bit text (windows-1252 / latin-1): no control bytes, so accept it as text.
+    return head.decode("latin-1")
+
+
+# --- checks ------------------------------------------------------------------------------------------
+
+
+def check_attachments(policy: ChannelPolicy, attachments: Sequence[Attachment]) -> list[Finding]:
+    """Every policy violation of a message's attachments (errors) plus file-name fixes (warnings)."""
+    findings: list[Finding] = []
+    counted = [a for a in attachments if not a.is_inline]
+    if len(counted) > policy.max_attachments:
+        findings.append(
+            Finding(
+                "policy.count",
+                f"{len(counted)} attachments; {policy.channel.value} accepts at most "
+                f"{policy.max_attachments}",
+                path="attachments",
+            )
+        )
+    total = 0
+    for index, attachment in enumerate(attachments):
+        path = f"attachments[{index}]"
+        total += attachment.length
+        _, name_findings = sanitize_filename(attachment.name)
+        findings.extend(_at(path, f) for f in name_findings)
+        findings.extend(_at(path, f) for f in _check_type(policy, attachment))
+    if total > policy.max_message_bytes:
+        findings.append(
+            Finding(
+                "policy.size",
+                f"attachments total {total:,} bytes; {policy.channel.value} accepts at most "
+                f"{policy.max_message_bytes:,} bytes per message",
+                path="attachments",
+            )
+        )
+    return findings
+
+
+def _at(path: str, finding: Finding) -> Finding:
+    return Finding(finding.rule, finding.message, path=path, severity=finding.severity)
+
+
+def _check_type(policy: ChannelPolicy, attachment: Attachment) -> list[Finding]:
+    name = attachment.name
+    ext = extension_of(name)
+    if attachment.content is None:
+        return [Finding("policy.type.unchecked", f"{name!r}: content was not available for the type check")]
+    if not attachment.content:
+        return [Finding("policy.empty", f"{name!r} is empty (0 bytes)")]
+    sniffed = sniff_type(attachment.content, name)
+    if sniffed in EXECUTABLE_TYPES:
+        return [Finding("policy.type.executable", f"{name!r} is a program or script ({sniffed}); refused")]
+    if not ext:
+        return [Finding("policy.type.extension", f"{name!r} has no file extension")]
+    allowed = policy.allowed_types.get(ext)
+    if allowed is None:
+        return [
+            Finding(
+                "policy.type.extension",
+                f"{name!r}: .{ext} files are not accepted by {policy.channel.value} "
+                f"(accepted: {', '.join(policy.allowed_extensions)})",
+            )
+        ]
+    if sniffed not in allowed:
+        what = sniffed or "not a recognised document type"
+        return [
+            Finding(
+                "policy.type.content",
+                f"{name!r}: the content is {what}, which does not match the .{ext} extension",
+            )
+        ]
+    return []
+
+
+def sanitize_filename(name: str) -> tuple[str, list[Finding]]:
+    """Replace each run of forbidden characters with ``-``; give a safe name to empty or dots-only names.
+
+    Returns the new name and one warning finding per kind of change (empty when nothing changed).
+    """
+    findings: list[Finding] = []
+    replaced = sorted({ch for ch in name if ch in _REPLACED})
+    result = _REPLACED_RUN.sub("-", name) if replaced else name
+    if replaced:
+        listed = ", ".join(_describe(ch) for ch in replaced)
+        findings.append(
+            Finding(
+                "filename.forbidden-chars",
+                f"file name {name!r} changed to {result!r}: replaced {listed}",
+                severity="warning",
+            )
+        )
+    if not result.strip(" .-"):
+        findings.append(
+            Finding(
+                "filename.empty",
+                f"file name {name!r} has no usable characters; renamed to {SAFE_FILENAME!r}",
+                severity="warning",
+            )
+        )
+        result = SAFE_FILENAME
+    return result, findings
+
+
+def _describe(ch: str) -> str:
+    label = unicodedata.name(ch, "control character")
+    shown = repr(ch) if ch.isprintable() and not ch.isspace() else f"U+{ord(ch):04X}"
+    return f"{shown} ({label})" if shown.startswith("'") else f"{shown} {label}"
