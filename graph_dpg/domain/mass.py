@@ -1,0 +1,126 @@
+"""Mass delivery (masseforsendelse): the recipient list of ``masseforsendelse.txt`` (DESIGN §1.2).
+
+The file has one CPR or CVR number per line. Blank lines and surrounding spaces are ignored; a UTF-8/UTF-16
+byte-order mark, CRLF line ends and a CPR's optional dash are tolerated. Everything else is an error, reported
+with its line number and the value masked, because the sender must fix the file and resend:
+
+- a line that is neither 10 digits (CPR, with an optional dash after 6) nor 8 digits (CVR);
+- a CPR that is no valid date, a CVR that fails modulus 11;
+- the same recipient twice (sending one citizen two copies of a letter is never what was meant, and it
+  makes the announced count ambiguous).
+
+The announced count N in ``masseforsendelse-N@...`` must equal the number of recipients exactly; the check
+is separate (``check_count``) so the receipt can say both what the file holds and what was announced.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+from graph_dpg.domain.errors import Finding
+from graph_dpg.domain.identifiers import cpr_findings, cvr_findings, mask_cpr
+
+MASS_FILE_NAME = "masseforsendelse.txt"
+BODY_PDF_NAME = "body.pdf"
+
+
+@dataclass(frozen=True)
+class MassRecipient:
+    line: int  # 1-based line number in the file, for receipts
+    kind: str  # "cpr" | "cvr"
+    id: str  # normalised digits
+
+    @property
+    def display(self) -> str:
+        return mask_cpr(self.id) if self.kind == "cpr" else self.id
+
+
+@dataclass(frozen=True)
+class MassList:
+    recipients: tuple[MassRecipient, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+
+def _decode(data: bytes) -> str:
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Files saved by older Windows tools: the digits are ASCII either way, cp1252 only matters for junk.
+        return data.decode("cp1252", errors="replace")
+
+
+def _masked(value: str) -> str:
+    digits = value.replace("-", "")
+    if len(digits) == 10 and digits.isdigit():
+        return mask_cpr(digits)
+    if len(value) > 12:
+        return value[:12] + "…"
+    return value
+
+
+def parse_mass_file(data: bytes) -> MassList:
+    recipients: list[MassRecipient] = []
+    findings: list[Finding] = []
+    seen: dict[str, int] = {}
+    for lineno, raw in enumerate(_decode(data).splitlines(), start=1):
+        value = raw.strip().strip("\ufeff")
+        if not value:
+            continue
+        path = f"{MASS_FILE_NAME}:{lineno}"
+        if len(value) == 11 and value[6] == "-" and (value[:6] + value[7:]).isascii():
+            value = value[:6] + value[7:]
+        if not (value.isascii() and value.isdigit()) or len(value) not in (8, 10):
+            findings.append(
+                Finding(
+                    "mass.line", f"'{_masked(value)}' is neither a CPR (10 digits) nor a CVR (8 digits)", path
+                )
+            )
+            continue
+        kind = "cpr" if len(value) == 10 else "cvr"
+        problems = cpr_findings(value) if kind == "cpr" else cvr_findings(value)
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            shown = mask_cpr(value) if kind == "cpr" else value
+            findings.append(Finding("mass.identifier", f"{shown}: {errors[0].message}", path))
+            continue
+        if value in seen:
+            shown = mask_cpr(value) if kind == "cpr" else value
+            findings.append(
+                Finding("mass.duplicate", f"{shown} is listed again (first on line {seen[value]})", path)
+            )
+            continue
+        seen[value] = lineno
+        recipients.append(MassRecipient(lineno, kind, value))
+    if not recipients and not findings:
+        findings.append(Finding("mass.empty", "the file lists no recipients", MASS_FILE_NAME))
+    return MassList(tuple(recipients), tuple(findings))
+
+
+def check_count(mass: MassList, announced: int) -> list[Finding]:
+    """The announced count must equal the number of entries in the file; else nothing is sent.
+
+    Entries are the non-blank lines, valid or not, so a file with one bad line and a correct count gets one
+    finding (the bad line), not two.
+    """
+    entries = len(mass.recipients) + sum(1 for f in mass.findings if f.rule != "mass.empty")
+    if entries == announced:
+        return []
+    return [
+        Finding(
+            "mass.count",
+            f"the address announces {announced} recipients but {MASS_FILE_NAME} lists {entries}",
+            MASS_FILE_NAME,
+        )
+    ]
