@@ -67,6 +67,7 @@ RecipientKind = Literal["cpr", "cvr"]
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _DIGITS = re.compile(r"[0-9]+")
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _CPR_DASHED = re.compile(r"([0-9]{6})-([0-9]{4})")
 _ALLOWED_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-@")
 _CHANNELS = ", ".join(c.value for c in Channel)
@@ -112,7 +113,7 @@ class GatewayAddress:
 
 def parse_address(text: str, gateway_domain: str = DEFAULT_GATEWAY_DOMAIN) -> GatewayAddress:
     """Parse the grammar of a gateway address (identifiers are *not* validated; see validate_address)."""
-    gateway = _normalise_domain(gateway_domain)
+    gateway = normalize_gateway_domain(gateway_domain)
     if not text:
         raise AddressError(text, "the address is empty")
     if len(text) > MAX_ADDRESS_LENGTH:
@@ -147,10 +148,14 @@ def parse_address(text: str, gateway_domain: str = DEFAULT_GATEWAY_DOMAIN) -> Ga
     )
 
 
-def _normalise_domain(gateway_domain: str) -> str:
+def normalize_gateway_domain(gateway_domain: str) -> str:
+    """The gateway domain lower-cased without a trailing dot; ValueError when it is no DNS name."""
     gateway = gateway_domain.strip().lower().rstrip(".")
-    if not gateway or not gateway.isascii() or any(ch not in _ALLOWED_CHARS or ch == "@" for ch in gateway):
-        raise ValueError(f"invalid gateway domain {gateway_domain!r}")
+    labels = gateway.split(".")
+    if not gateway.isascii() or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(
+            f"invalid gateway domain {gateway_domain!r}: expected a DNS name such as digital-post.dk"
+        )
     return gateway
 
 
