@@ -1,0 +1,1 @@
+"""Alembic environment and revisions of the state store (run by ``SqlStore.migrate``)."""

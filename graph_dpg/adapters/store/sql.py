@@ -1,0 +1,1130 @@
+"""SQL implementation of the state store ports (SQLAlchemy 2 Core; SQLite and PostgreSQL).
+
+One method = one short transaction; no lock survives a method call, so no lock is ever held across
+network I/O. The state machines are in ``graph_dpg.services.ports.store``; transitions are done as
+conditional ``UPDATE ... WHERE state IN (allowed predecessors)`` so two replicas racing the same row
+cannot both win, and a repeated call (after a crash) is a harmless no-op.
+
+Tables and their life cycles (``schema.py`` has the columns):
+
+``source_messages``   one row per claimed source mail, UNIQUE (mailbox, message_id) and
+                      (mailbox, internet_message_id); kept (``cleanup`` only removes them on request)
+                      because a forgotten claim would make a delta resync send the mail again.
+``idempotency_keys``  generic (scope, key) claims, same pattern.
+``delta_links``       (mailbox, folder) → deltaLink; reset = delete → next poll resyncs.
+``outbound_jobs``     new → planned → sending → done | rejected | failed (one per source mail).
+``outbox``            one per MeMo: pending → accepted | rejected | failed; ``record_attempt`` keeps
+                      it pending with ``attempts``+1 and ``not_before``; business receipts set
+                      ``receipt_status``. ``message_uuid`` is UNIQUE and written before the first send.
+``effects``           planned → done, keyed by e.g. ``receipt:{job_id}``.
+``receipts``          business receipts, once per receipt id; unprocessed → processed.
+``inbound_memos``     received → delivered → acknowledged → deleted (or delivered → deleted);
+                      the raw XML stays until ``cleanup`` drops it from finished memos.
+``audit_events``      append-only; every text CPR-masked on write.
+``leases``            free | held(owner, expires_at); expiry compared with the database clock.
+``replicas``          heartbeat per process, to notice several replicas on SQLite.
+``rule_state``        per rule: disabled flag/reason/time and hit counter.
+
+Dialects
+    PostgreSQL (``postgresql+psycopg://``): READ COMMITTED, ``SELECT ... FOR UPDATE SKIP LOCKED`` for
+    leases, ``now()`` as the clock. SQLite: WAL, ``busy_timeout``, foreign keys, every transaction
+    ``BEGIN IMMEDIATE`` — taking the write lock up front avoids the deadlock-prone read→write lock
+    upgrade, at the cost of serialising transactions, which a single replica can afford.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    case,
+    create_engine,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from graph_dpg.adapters.store import schema as t
+from graph_dpg.domain.errors import LeaseLostError, StoreError
+from graph_dpg.domain.identifiers import mask_cprs
+from graph_dpg.services.ports.store import (
+    AuditEvent,
+    BusinessReceipt,
+    DisabledRule,
+    Effect,
+    EffectState,
+    InboundMemo,
+    InboundSource,
+    InboundState,
+    JobState,
+    Lease,
+    OutboundJob,
+    OutboxEntry,
+    OutboxState,
+    PlannedMemo,
+)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# Rows per INSERT executemany call in plan_job: bounds memory of one batch of MeMo XML while
+# keeping the per-call overhead negligible (measured in tests/integration/store: ~same rate from 1k).
+PLAN_CHUNK = 2000
+
+# Arbitrary constant key ("gdpg") for the PostgreSQL advisory lock that serialises migrations of
+# replicas starting at the same time.
+_MIGRATION_LOCK_KEY = 0x67647067
+
+_JOB_PREDECESSORS: dict[JobState, tuple[JobState, ...]] = {
+    JobState.NEW: (),
+    JobState.PLANNED: (JobState.NEW,),
+    JobState.SENDING: (JobState.PLANNED,),
+    JobState.DONE: (JobState.SENDING, JobState.PLANNED),
+    JobState.REJECTED: (JobState.NEW, JobState.PLANNED),
+    JobState.FAILED: (JobState.NEW, JobState.PLANNED, JobState.SENDING),
+}
+
+_INBOUND_PREDECESSORS: dict[InboundState, tuple[InboundState, ...]] = {
+    InboundState.RECEIVED: (),
+    InboundState.DELIVERED: (InboundState.RECEIVED,),
+    InboundState.ACKNOWLEDGED: (InboundState.DELIVERED,),
+    InboundState.DELETED: (InboundState.DELIVERED, InboundState.ACKNOWLEDGED),
+}
+
+# A later-arriving RECEIVED must not overwrite a final status that was recorded first.
+_INBOUND_META = tuple(c for c in t.inbound_memos.c if c.name != "raw")
+
+_RECEIPT_RANK = {"RECEIVED": 1, "COMPLETED": 2, "INVALID": 2, "NOT_ALLOWED": 2}
+
+
+def default_replica_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _mask_json(value: object) -> object:
+    if isinstance(value, str):
+        return mask_cprs(value)
+    if isinstance(value, Mapping):
+        return {mask_cprs(str(k)): _mask_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_json(v) for v in value]
+    return value
+
+
+def _json_safe(value: Mapping[str, object]) -> dict[str, object]:
+    """A plain-JSON copy (datetimes etc. as text) so both dialects store exactly the same document."""
+    loaded: dict[str, object] = json.loads(json.dumps(dict(value), default=str))
+    return loaded
+
+
+def pushed_receipt_id(receipt: Mapping[str, object]) -> str:
+    """Receipt id of a pushed NgDP receipt.
+
+    A pushed ``Receipt`` JSON has no id of its own (ngdp-facts §5.5: transmissionId, messageUUID,
+    messageId, errorCode, errorMessage, timeStamp, receiptStatus), and NgDP may push the same one
+    again; a hash of its identifying fields makes the redelivery collide with the first copy.
+    """
+    given = receipt.get("id")
+    if isinstance(given, str) and given:
+        return given
+    parts = [str(receipt.get(k, "")) for k in ("transmissionId", "messageUUID", "receiptStatus", "timeStamp")]
+    return "push:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
+def _translate(what: str, exc: SQLAlchemyError) -> StoreError:
+    # hide_parameters=True on the engine keeps bound values (recipient CPRs) out of str(exc).
+    orig = getattr(exc, "orig", None)
+    detail = str(orig) if orig is not None else str(exc)
+    return StoreError(f"{what}: {type(orig or exc).__name__}: {mask_cprs(detail).strip()}")
+
+
+class SqlStore:
+    """The state store on one SQLAlchemy engine. Thread-safe; share one instance per process."""
+
+    def __init__(self, url: str, *, replica: str | None = None, pool_size: int = 5) -> None:
+        self.url = make_url(url)
+        self.replica = replica or default_replica_name()
+        self.dialect = self.url.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise StoreError(
+                f"unsupported database {self.dialect!r}: use sqlite:/// or postgresql+psycopg://"
+            )
+        self._lock: AbstractContextManager[object] = nullcontext()
+        self.engine: Engine = self._make_engine(pool_size)
+
+    # ------------------------------------------------------------------ engine & transactions
+
+    def _make_engine(self, pool_size: int) -> Engine:
+        if self.dialect == "postgresql":
+            return create_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=2 * pool_size,
+                pool_timeout=30,
+                pool_pre_ping=True,  # survive a failover/restart of the server between polls
+                pool_recycle=1800,  # below typical idle-connection cut-offs of managed PostgreSQL
+                hide_parameters=True,
+                connect_args={"connect_timeout": 10, "application_name": "graph-dpg"},
+            )
+        database = self.url.database or ""
+        memory = database in ("", ":memory:") or "mode=memory" in str(self.url)
+        if memory:
+            # One shared connection, so every thread sees the same in-memory database; the lock
+            # keeps their transactions from interleaving on it.
+            self._lock = threading.RLock()
+            engine = create_engine(
+                self.url,
+                poolclass=StaticPool,
+                hide_parameters=True,
+                connect_args={"check_same_thread": False},
+            )
+        else:
+            engine = create_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=2 * pool_size,
+                hide_parameters=True,
+                connect_args={"check_same_thread": False, "timeout": 30},
+            )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event (below) decide how transactions start.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            # FULL: a commit survives power loss too; "delivered"/"accepted" records must not vanish.
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    @contextmanager
+    def _tx(self, what: str) -> Iterator[Connection]:
+        try:
+            with self._lock, self.engine.begin() as conn:
+                yield conn
+        except StoreError:
+            raise
+        except SQLAlchemyError as exc:
+            raise _translate(what, exc) from exc
+
+    def _now(self, conn: Connection) -> datetime:
+        """The database's clock on PostgreSQL (all replicas agree on it); the local clock on SQLite."""
+        if self.dialect == "postgresql":
+            value = conn.execute(select(func.now())).scalar_one()
+            assert isinstance(value, datetime)
+            return value.astimezone(UTC)
+        return datetime.now(UTC)
+
+    def _insert(self, table: Table) -> pg.Insert | sqlite.Insert:
+        return pg.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        with self._tx("ping") as conn:
+            conn.execute(select(1)).scalar_one()
+
+    def migrate(self) -> None:
+        """Upgrade to the newest Alembic revision; idempotent, and safe with replicas starting together."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with self._tx("migrate") as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def schema_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self._tx("schema revision") as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def push_sink(self) -> AsyncStorePushSink:
+        return AsyncStorePushSink(self)
+
+    # ------------------------------------------------------------------ source messages / idempotency
+
+    def claim_source_message(self, mailbox: str, message_id: str, internet_message_id: str | None) -> bool:
+        with self._tx("claim source message") as conn:
+            stmt = (
+                self._insert(t.source_messages)
+                .values(
+                    mailbox=mailbox,
+                    message_id=message_id,
+                    internet_message_id=internet_message_id or None,
+                    claimed_at=self._now(conn),
+                )
+                .on_conflict_do_nothing()
+            )
+            return conn.execute(stmt).rowcount == 1
+
+    def claim_key(self, scope: str, key: str) -> bool:
+        with self._tx("claim idempotency key") as conn:
+            stmt = (
+                self._insert(t.idempotency_keys)
+                .values(scope=scope, key=key, created_at=self._now(conn))
+                .on_conflict_do_nothing()
+            )
+            return conn.execute(stmt).rowcount == 1
+
+    # ------------------------------------------------------------------ delta links
+
+    def get_delta_link(self, mailbox: str, folder: str) -> str | None:
+        with self._tx("get delta link") as conn:
+            link = conn.execute(
+                select(t.delta_links.c.delta_link).where(
+                    t.delta_links.c.mailbox == mailbox, t.delta_links.c.folder == folder
+                )
+            ).scalar_one_or_none()
+            return None if link is None else str(link)
+
+    def set_delta_link(self, mailbox: str, folder: str, delta_link: str) -> None:
+        with self._tx("set delta link") as conn:
+            now = self._now(conn)
+            stmt = self._insert(t.delta_links).values(
+                mailbox=mailbox, folder=folder, delta_link=delta_link, updated_at=now
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["mailbox", "folder"],
+                    set_={"delta_link": stmt.excluded.delta_link, "updated_at": stmt.excluded.updated_at},
+                )
+            )
+
+    def reset_delta_link(self, mailbox: str, folder: str) -> None:
+        with self._tx("reset delta link") as conn:
+            conn.execute(
+                delete(t.delta_links).where(
+                    t.delta_links.c.mailbox == mailbox, t.delta_links.c.folder == folder
+                )
+            )
+
+    # ------------------------------------------------------------------ outbound jobs & outbox
+
+    @staticmethod
+    def _job_values(job: OutboundJob, state: JobState, now: datetime) -> dict[str, object]:
+        return {
+            "id": job.id,
+            "mailbox": job.mailbox,
+            "message_id": job.message_id,
+            "internet_message_id": job.internet_message_id or None,
+            # Only ever shown (receipts, audit): a CPR typed into a subject must not be kept in clear.
+            "subject": mask_cprs(job.subject),
+            "channel": job.channel,
+            "state": state.value,
+            "error": job.error,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def create_job(self, job: OutboundJob) -> bool:
+        with self._tx("create job") as conn:
+            stmt = self._insert(t.outbound_jobs).values(self._job_values(job, job.state, self._now(conn)))
+            return conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1
+
+    def plan_job(self, job: OutboundJob, memos: Sequence[PlannedMemo]) -> bool:
+        with self._tx("plan job") as conn:
+            now = self._now(conn)
+            jobs = t.outbound_jobs
+            inserted = conn.execute(
+                self._insert(jobs)
+                .values(self._job_values(job, JobState.PLANNED, now))
+                .on_conflict_do_nothing()
+            ).rowcount
+            if inserted != 1:
+                advanced = conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job.id, jobs.c.state == JobState.NEW.value)
+                    .values(state=JobState.PLANNED.value, updated_at=now)
+                ).rowcount
+                if advanced != 1:
+                    return False
+            rows = [
+                {
+                    "job_id": job.id,
+                    "message_uuid": memo.message_uuid,
+                    "recipient_kind": memo.recipient_kind,
+                    "recipient_id": memo.recipient_id,
+                    "recipient_contact_point": memo.recipient_contact_point,
+                    "memo_ref": memo.memo_ref,
+                    "memo_xml": memo.memo_xml,
+                    "state": OutboxState.PENDING.value,
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for memo in memos
+            ]
+            insert_rows = t.outbox.insert()
+            for start in range(0, len(rows), PLAN_CHUNK):
+                conn.execute(insert_rows, rows[start : start + PLAN_CHUNK])
+            return True
+
+    def set_job_state(self, job_id: str, state: JobState, error: str | None = None) -> None:
+        jobs = t.outbound_jobs
+        with self._tx("set job state") as conn:
+            now = self._now(conn)
+            allowed = [s.value for s in (*_JOB_PREDECESSORS[state], state)]
+            changed = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.state.in_(allowed))
+                .values(state=state.value, error=error, updated_at=now)
+            ).rowcount
+            if changed != 1:
+                current = conn.execute(select(jobs.c.state).where(jobs.c.id == job_id)).scalar_one_or_none()
+                if current is None:
+                    raise StoreError(f"unknown outbound job {job_id!r}")
+                raise StoreError(f"outbound job {job_id!r}: illegal transition {current} -> {state.value}")
+
+    @staticmethod
+    def _job_from(row: Row[Any]) -> OutboundJob:
+        m = row._mapping
+        return OutboundJob(
+            id=m["id"],
+            mailbox=m["mailbox"],
+            message_id=m["message_id"],
+            internet_message_id=m["internet_message_id"],
+            subject=m["subject"],
+            channel=m["channel"],
+            state=JobState(m["state"]),
+            error=m["error"],
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+        )
+
+    def get_job(self, job_id: str) -> OutboundJob | None:
+        with self._tx("get job") as conn:
+            row = conn.execute(select(t.outbound_jobs).where(t.outbound_jobs.c.id == job_id)).first()
+            return None if row is None else self._job_from(row)
+
+    def find_job(self, mailbox: str, message_id: str) -> OutboundJob | None:
+        jobs = t.outbound_jobs
+        with self._tx("find job") as conn:
+            row = conn.execute(
+                select(jobs).where(jobs.c.mailbox == mailbox, jobs.c.message_id == message_id)
+            ).first()
+            return None if row is None else self._job_from(row)
+
+    def jobs_in_state(self, states: Sequence[JobState], limit: int = 100) -> list[OutboundJob]:
+        jobs = t.outbound_jobs
+        with self._tx("jobs in state") as conn:
+            rows = conn.execute(
+                select(jobs)
+                .where(jobs.c.state.in_([s.value for s in states]))
+                .order_by(jobs.c.updated_at, jobs.c.id)
+                .limit(limit)
+            ).all()
+            return [self._job_from(r) for r in rows]
+
+    @staticmethod
+    def _outbox_columns(with_xml: bool) -> list[Any]:
+        return [c for c in t.outbox.c if with_xml or c.name != "memo_xml"]
+
+    @staticmethod
+    def _entry_from(row: Row[Any]) -> OutboxEntry:
+        m = row._mapping
+        xml = m.get("memo_xml")
+        return OutboxEntry(
+            id=int(m["id"]),
+            job_id=m["job_id"],
+            message_uuid=m["message_uuid"],
+            recipient_kind=m["recipient_kind"],
+            recipient_id=m["recipient_id"],
+            recipient_contact_point=m["recipient_contact_point"],
+            state=OutboxState(m["state"]),
+            attempts=int(m["attempts"]),
+            last_error=m["last_error"],
+            transmission_id=m["transmission_id"],
+            receipt_status=m["receipt_status"],
+            memo_ref=m["memo_ref"],
+            memo_xml=None if xml is None else bytes(xml),
+            not_before=m["not_before"],
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+        )
+
+    def next_pending(self, job_id: str | None, limit: int = 100) -> list[OutboxEntry]:
+        ob = t.outbox
+        with self._tx("next pending") as conn:
+            now = self._now(conn)
+            query = select(*self._outbox_columns(True)).where(
+                ob.c.state == OutboxState.PENDING.value,
+                or_(ob.c.not_before.is_(None), ob.c.not_before <= now),
+            )
+            if job_id is not None:
+                query = query.where(ob.c.job_id == job_id)
+            rows = conn.execute(query.order_by(ob.c.id).limit(limit)).all()
+            return [self._entry_from(r) for r in rows]
+
+    def record_attempt(self, message_uuid: str, error: str, retry_at: datetime | None = None) -> None:
+        ob = t.outbox
+        with self._tx("record attempt") as conn:
+            changed = conn.execute(
+                update(ob)
+                .where(ob.c.message_uuid == message_uuid, ob.c.state == OutboxState.PENDING.value)
+                .values(
+                    attempts=ob.c.attempts + 1,
+                    last_error=mask_cprs(error),
+                    not_before=retry_at,
+                    updated_at=self._now(conn),
+                )
+            ).rowcount
+            if changed != 1:
+                self._require_outbox(conn, message_uuid)
+
+    def _require_outbox(self, conn: Connection, message_uuid: str) -> None:
+        exists = conn.execute(select(t.outbox.c.id).where(t.outbox.c.message_uuid == message_uuid)).first()
+        if exists is None:
+            raise StoreError(f"unknown messageUUID {message_uuid!r}")
+
+    def _finish_outbox(self, message_uuid: str, state: OutboxState, values: dict[str, object]) -> bool:
+        ob = t.outbox
+        with self._tx(f"mark {state.value}") as conn:
+            changed = conn.execute(
+                update(ob)
+                .where(ob.c.message_uuid == message_uuid, ob.c.state == OutboxState.PENDING.value)
+                .values(state=state.value, updated_at=self._now(conn), **values)
+            ).rowcount
+            if changed != 1:
+                self._require_outbox(conn, message_uuid)
+            return changed == 1
+
+    def mark_accepted(self, message_uuid: str, transmission_id: str | None, status: str | None) -> bool:
+        ob = t.outbox
+        return self._finish_outbox(
+            message_uuid,
+            OutboxState.ACCEPTED,
+            # A business receipt may have been recorded before the 201 was (push races the
+            # response); keep the status it set.
+            {
+                "transmission_id": transmission_id,
+                "receipt_status": func.coalesce(ob.c.receipt_status, status),
+            },
+        )
+
+    def mark_rejected(self, message_uuid: str, error: str) -> bool:
+        t_outbox = t.outbox
+        return self._finish_outbox(
+            message_uuid,
+            OutboxState.REJECTED,
+            {"last_error": mask_cprs(error), "attempts": t_outbox.c.attempts + 1},
+        )
+
+    def mark_failed(self, message_uuid: str, error: str) -> bool:
+        return self._finish_outbox(message_uuid, OutboxState.FAILED, {"last_error": mask_cprs(error)})
+
+    def find_by_message_uuid(self, message_uuid: str, *, with_xml: bool = False) -> OutboxEntry | None:
+        with self._tx("find outbox row") as conn:
+            row = conn.execute(
+                select(*self._outbox_columns(with_xml)).where(t.outbox.c.message_uuid == message_uuid)
+            ).first()
+            return None if row is None else self._entry_from(row)
+
+    def list_outbox(self, job_id: str, *, after_id: int = 0, limit: int = 1000) -> list[OutboxEntry]:
+        ob = t.outbox
+        with self._tx("list outbox") as conn:
+            rows = conn.execute(
+                select(*self._outbox_columns(False))
+                .where(ob.c.job_id == job_id, ob.c.id > after_id)
+                .order_by(ob.c.id)
+                .limit(limit)
+            ).all()
+            return [self._entry_from(r) for r in rows]
+
+    def _counts(self, job_id: str | None) -> dict[OutboxState, int]:
+        ob = t.outbox
+        with self._tx("outbox counts") as conn:
+            query = select(ob.c.state, func.count()).group_by(ob.c.state)
+            if job_id is not None:
+                query = query.where(ob.c.job_id == job_id)
+            counts = dict.fromkeys(OutboxState, 0)
+            for state, n in conn.execute(query).all():
+                counts[OutboxState(state)] = int(n)
+            return counts
+
+    def job_progress(self, job_id: str) -> dict[OutboxState, int]:
+        return self._counts(job_id)
+
+    def outbox_counts(self) -> dict[OutboxState, int]:
+        return self._counts(None)
+
+    # ------------------------------------------------------------------ effects
+
+    @staticmethod
+    def _effect_from(row: Row[Any]) -> Effect:
+        m = row._mapping
+        return Effect(
+            key=m["key"],
+            payload=m["payload"],
+            state=EffectState(m["state"]),
+            result=m["result"],
+            created_at=m["created_at"],
+            completed_at=m["completed_at"],
+        )
+
+    def plan_effect(self, key: str, payload: Mapping[str, object]) -> bool:
+        with self._tx("plan effect") as conn:
+            stmt = self._insert(t.effects).values(
+                key=key,
+                payload=_json_safe(payload),
+                state=EffectState.PLANNED.value,
+                created_at=self._now(conn),
+            )
+            return conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1
+
+    def get_effect(self, key: str) -> Effect | None:
+        with self._tx("get effect") as conn:
+            row = conn.execute(select(t.effects).where(t.effects.c.key == key)).first()
+            return None if row is None else self._effect_from(row)
+
+    def pending_effects(self, limit: int = 100, prefix: str | None = None) -> list[Effect]:
+        ef = t.effects
+        with self._tx("pending effects") as conn:
+            query = select(ef).where(ef.c.state == EffectState.PLANNED.value)
+            if prefix:
+                query = query.where(ef.c.key.startswith(prefix, autoescape=True))
+            rows = conn.execute(query.order_by(ef.c.created_at, ef.c.key).limit(limit)).all()
+            return [self._effect_from(r) for r in rows]
+
+    def complete_effect(self, key: str, result: Mapping[str, object] | None = None) -> bool:
+        ef = t.effects
+        with self._tx("complete effect") as conn:
+            changed = conn.execute(
+                update(ef)
+                .where(ef.c.key == key, ef.c.state == EffectState.PLANNED.value)
+                .values(
+                    state=EffectState.DONE.value,
+                    result=None if result is None else _json_safe(result),
+                    completed_at=self._now(conn),
+                )
+            ).rowcount
+            if changed != 1 and conn.execute(select(ef.c.key).where(ef.c.key == key)).first() is None:
+                raise StoreError(f"unknown effect {key!r}")
+            return changed == 1
+
+    # ------------------------------------------------------------------ business receipts
+
+    def record_receipt(self, receipt_id: str, receipt: Mapping[str, object]) -> bool:
+        uuid = receipt.get("messageUUID")
+        status = receipt.get("receiptStatus")
+        message_uuid = str(uuid) if uuid else None
+        receipt_status = str(status) if status else None
+        with self._tx("record receipt") as conn:
+            now = self._now(conn)
+            stmt = self._insert(t.receipts).values(
+                receipt_id=receipt_id,
+                message_uuid=message_uuid,
+                receipt_status=receipt_status,
+                payload=_mask_json(_json_safe(receipt)),
+                received_at=now,
+                processed=False,
+            )
+            if conn.execute(stmt.on_conflict_do_nothing()).rowcount != 1:
+                return False
+            if message_uuid and receipt_status:
+                ob = t.outbox
+                current = conn.execute(
+                    select(ob.c.receipt_status).where(ob.c.message_uuid == message_uuid).with_for_update()
+                ).first()
+                if current is not None and _RECEIPT_RANK.get(receipt_status, 2) >= _RECEIPT_RANK.get(
+                    current[0] or "", 0
+                ):
+                    conn.execute(
+                        update(ob)
+                        .where(ob.c.message_uuid == message_uuid)
+                        .values(receipt_status=receipt_status, updated_at=now)
+                    )
+            return True
+
+    def unprocessed_receipts(self, limit: int = 100) -> list[BusinessReceipt]:
+        rc = t.receipts
+        with self._tx("unprocessed receipts") as conn:
+            rows = conn.execute(
+                select(rc)
+                .where(rc.c.processed.is_(False))
+                .order_by(rc.c.received_at, rc.c.receipt_id)
+                .limit(limit)
+            ).all()
+            return [
+                BusinessReceipt(
+                    receipt_id=m["receipt_id"],
+                    message_uuid=m["message_uuid"],
+                    receipt_status=m["receipt_status"],
+                    payload=m["payload"],
+                    received_at=m["received_at"],
+                    processed=bool(m["processed"]),
+                )
+                for m in (r._mapping for r in rows)
+            ]
+
+    def mark_receipt_processed(self, receipt_id: str) -> None:
+        rc = t.receipts
+        with self._tx("mark receipt processed") as conn:
+            changed = conn.execute(
+                update(rc)
+                .where(rc.c.receipt_id == receipt_id, rc.c.processed.is_(False))
+                .values(processed=True, processed_at=self._now(conn))
+            ).rowcount
+            if (
+                changed != 1
+                and conn.execute(select(rc.c.receipt_id).where(rc.c.receipt_id == receipt_id)).first() is None
+            ):
+                raise StoreError(f"unknown receipt {receipt_id!r}")
+
+    # ------------------------------------------------------------------ inbound memos
+
+    @staticmethod
+    def _inbound_from(row: Row[Any]) -> InboundMemo:
+        m = row._mapping
+        return InboundMemo(
+            memo_uuid=m["memo_uuid"],
+            source=InboundSource(m["source"]),
+            state=InboundState(m["state"]),
+            size=int(m["size"]),
+            target_mailbox=m["target_mailbox"],
+            created_message_id=m["created_message_id"],
+            attempts=int(m["attempts"]),
+            error=m["error"],
+            received_at=m["received_at"],
+            updated_at=m["updated_at"],
+        )
+
+    def store_inbound_memo(self, memo_uuid: str, source: InboundSource, xml: bytes) -> bool:
+        with self._tx("store inbound memo") as conn:
+            now = self._now(conn)
+            stmt = self._insert(t.inbound_memos).values(
+                memo_uuid=memo_uuid,
+                source=InboundSource(source).value,
+                raw=xml,
+                size=len(xml),
+                state=InboundState.RECEIVED.value,
+                attempts=0,
+                received_at=now,
+                updated_at=now,
+            )
+            return conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1
+
+    def get_inbound(self, memo_uuid: str) -> InboundMemo | None:
+        with self._tx("get inbound memo") as conn:
+            row = conn.execute(select(*_INBOUND_META).where(t.inbound_memos.c.memo_uuid == memo_uuid)).first()
+            return None if row is None else self._inbound_from(row)
+
+    def load_inbound_xml(self, memo_uuid: str) -> bytes | None:
+        with self._tx("load inbound xml") as conn:
+            raw = conn.execute(
+                select(t.inbound_memos.c.raw).where(t.inbound_memos.c.memo_uuid == memo_uuid)
+            ).scalar_one_or_none()
+            return None if raw is None else bytes(raw)
+
+    def inbound_in_state(self, state: InboundState, limit: int = 100) -> list[InboundMemo]:
+        im = t.inbound_memos
+        with self._tx("inbound in state") as conn:
+            rows = conn.execute(
+                select(*_INBOUND_META)
+                .where(im.c.state == state.value)
+                .order_by(im.c.received_at, im.c.memo_uuid)
+                .limit(limit)
+            ).all()
+            return [self._inbound_from(r) for r in rows]
+
+    def _advance_inbound(self, memo_uuid: str, state: InboundState, values: dict[str, object]) -> None:
+        im = t.inbound_memos
+        with self._tx(f"inbound {state.value}") as conn:
+            allowed = [s.value for s in (*_INBOUND_PREDECESSORS[state], state)]
+            changed = conn.execute(
+                update(im)
+                .where(im.c.memo_uuid == memo_uuid, im.c.state.in_(allowed))
+                .values(state=state.value, updated_at=self._now(conn), **values)
+            ).rowcount
+            if changed != 1:
+                current = conn.execute(
+                    select(im.c.state).where(im.c.memo_uuid == memo_uuid)
+                ).scalar_one_or_none()
+                if current is None:
+                    raise StoreError(f"unknown inbound memo {memo_uuid!r}")
+                raise StoreError(f"inbound memo {memo_uuid!r}: illegal transition {current} -> {state.value}")
+
+    def mark_delivered(self, memo_uuid: str, target_mailbox: str, created_message_id: str) -> None:
+        self._advance_inbound(
+            memo_uuid,
+            InboundState.DELIVERED,
+            {"target_mailbox": target_mailbox, "created_message_id": created_message_id, "error": None},
+        )
+
+    def mark_acknowledged(self, memo_uuid: str) -> None:
+        self._advance_inbound(memo_uuid, InboundState.ACKNOWLEDGED, {"error": None})
+
+    def mark_deleted(self, memo_uuid: str) -> None:
+        self._advance_inbound(memo_uuid, InboundState.DELETED, {"error": None})
+
+    def record_inbound_error(self, memo_uuid: str, error: str) -> None:
+        im = t.inbound_memos
+        with self._tx("record inbound error") as conn:
+            changed = conn.execute(
+                update(im)
+                .where(im.c.memo_uuid == memo_uuid)
+                .values(attempts=im.c.attempts + 1, error=mask_cprs(error), updated_at=self._now(conn))
+            ).rowcount
+            if changed != 1:
+                raise StoreError(f"unknown inbound memo {memo_uuid!r}")
+
+    # ------------------------------------------------------------------ audit
+
+    def audit(
+        self,
+        action: str,
+        subject: str,
+        *,
+        actor: str = "gateway",
+        details: Mapping[str, object] | None = None,
+    ) -> None:
+        with self._tx("audit") as conn:
+            conn.execute(
+                t.audit_events.insert().values(
+                    ts=self._now(conn),
+                    replica=mask_cprs(self.replica),
+                    actor=mask_cprs(actor),
+                    action=mask_cprs(action),
+                    subject=mask_cprs(subject),
+                    details=_mask_json(_json_safe(details or {})),
+                )
+            )
+
+    def audit_events(
+        self, *, action: str | None = None, since: datetime | None = None, limit: int = 1000
+    ) -> list[AuditEvent]:
+        ae = t.audit_events
+        with self._tx("audit events") as conn:
+            query = select(ae)
+            if action is not None:
+                query = query.where(ae.c.action == action)
+            if since is not None:
+                query = query.where(ae.c.ts >= since)
+            rows = conn.execute(query.order_by(ae.c.id).limit(limit)).all()
+            return [
+                AuditEvent(
+                    id=int(m["id"]),
+                    ts=m["ts"],
+                    replica=m["replica"],
+                    actor=m["actor"],
+                    action=m["action"],
+                    subject=m["subject"],
+                    details=m["details"],
+                )
+                for m in (r._mapping for r in rows)
+            ]
+
+    # ------------------------------------------------------------------ leases & replicas
+
+    def _ensure_rows(self, conn: Connection, resources: Sequence[str]) -> None:
+        if resources:
+            # Sorted: concurrent inserters of overlapping sets then wait on each other in one order
+            # and cannot deadlock.
+            conn.execute(
+                self._insert(t.leases).on_conflict_do_nothing(),
+                [{"resource": r} for r in sorted(set(resources))],
+            )
+
+    def ensure_resources(self, resources: Sequence[str]) -> None:
+        with self._tx("ensure lease rows") as conn:
+            self._ensure_rows(conn, resources)
+
+    @staticmethod
+    def _takeable(owner: str, now: datetime) -> Any:
+        le = t.leases
+        return or_(
+            le.c.owner.is_(None), le.c.owner == owner, le.c.expires_at.is_(None), le.c.expires_at <= now
+        )
+
+    def try_acquire(self, resource: str, owner: str, ttl_s: float) -> bool:
+        return bool(self.acquire_some([resource], owner, ttl_s, 1))
+
+    def acquire_some(self, resources: Sequence[str], owner: str, ttl_s: float, limit: int) -> list[str]:
+        """Hold up to ``limit`` of ``resources`` for ``ttl_s``: own leases first (renewed), then free or
+        expired ones. Rows another replica is claiming at this moment are skipped, not waited for.
+        """
+        if limit <= 0 or not resources:
+            return []
+        le = t.leases
+        with self._tx("acquire leases") as conn:
+            self._ensure_rows(conn, resources)
+            now = self._now(conn)
+            chosen = list(
+                conn.execute(
+                    select(le.c.resource)
+                    .where(le.c.resource.in_(list(set(resources))), self._takeable(owner, now))
+                    .order_by(case((le.c.owner == owner, 0), else_=1), le.c.resource)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                ).scalars()
+            )
+            if chosen:
+                conn.execute(
+                    update(le)
+                    .where(le.c.resource.in_(chosen))
+                    .values(
+                        acquired_at=case((le.c.owner == owner, le.c.acquired_at), else_=now),
+                        owner=owner,
+                        expires_at=now + timedelta(seconds=ttl_s),
+                    )
+                )
+            return [str(r) for r in chosen]
+
+    def renew(self, resource: str, owner: str, ttl_s: float) -> bool:
+        le = t.leases
+        with self._tx("renew lease") as conn:
+            now = self._now(conn)
+            # Strict: once expired the lease is lost even if nobody took it yet, so a replica that
+            # stalled past its TTL always re-checks instead of assuming continuity.
+            return (
+                conn.execute(
+                    update(le)
+                    .where(le.c.resource == resource, le.c.owner == owner, le.c.expires_at > now)
+                    .values(expires_at=now + timedelta(seconds=ttl_s))
+                ).rowcount
+                == 1
+            )
+
+    def check_lease(self, resource: str, owner: str) -> None:
+        lease = self.get_lease(resource)
+        with self._tx("check lease") as conn:
+            now = self._now(conn)
+        if lease is None or lease.owner != owner or lease.expires_at is None or lease.expires_at <= now:
+            raise LeaseLostError(f"lease on {resource!r} is not held by {owner!r}")
+
+    def release(self, resource: str, owner: str) -> None:
+        le = t.leases
+        with self._tx("release lease") as conn:
+            conn.execute(
+                update(le)
+                .where(le.c.resource == resource, le.c.owner == owner)
+                .values(owner=None, expires_at=None, acquired_at=None)
+            )
+
+    def release_all(self, owner: str) -> int:
+        le = t.leases
+        with self._tx("release leases") as conn:
+            return int(
+                conn.execute(
+                    update(le)
+                    .where(le.c.owner == owner)
+                    .values(owner=None, expires_at=None, acquired_at=None)
+                ).rowcount
+            )
+
+    def get_lease(self, resource: str) -> Lease | None:
+        le = t.leases
+        with self._tx("get lease") as conn:
+            row = conn.execute(select(le).where(le.c.resource == resource)).first()
+            if row is None:
+                return None
+            return Lease(resource=row.resource, owner=row.owner, expires_at=row.expires_at)
+
+    def replica_heartbeat(self, owner: str) -> None:
+        with self._tx("replica heartbeat") as conn:
+            now = self._now(conn)
+            stmt = self._insert(t.replicas).values(owner=owner, started_at=now, last_seen=now)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["owner"], set_={"last_seen": stmt.excluded.last_seen}
+                )
+            )
+
+    def live_replicas(self, within_s: float) -> list[str]:
+        rp = t.replicas
+        with self._tx("live replicas") as conn:
+            cutoff = self._now(conn) - timedelta(seconds=within_s)
+            return [
+                str(o)
+                for o in conn.execute(
+                    select(rp.c.owner).where(rp.c.last_seen >= cutoff).order_by(rp.c.owner)
+                ).scalars()
+            ]
+
+    def forget_replica(self, owner: str) -> None:
+        with self._tx("forget replica") as conn:
+            conn.execute(delete(t.replicas).where(t.replicas.c.owner == owner))
+
+    # ------------------------------------------------------------------ rule state
+
+    def disable_rule(self, name: str, reason: str) -> bool:
+        rs = t.rule_state
+        with self._tx("disable rule") as conn:
+            now = self._now(conn)
+            stmt = self._insert(rs).values(
+                name=name, disabled=True, reason=mask_cprs(reason), disabled_at=now, hits=0
+            )
+            if conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1:
+                return True
+            return (
+                conn.execute(
+                    update(rs)
+                    .where(rs.c.name == name, rs.c.disabled.is_(False))
+                    .values(disabled=True, reason=mask_cprs(reason), disabled_at=now)
+                ).rowcount
+                == 1
+            )
+
+    def enable_rule(self, name: str) -> None:
+        rs = t.rule_state
+        with self._tx("enable rule") as conn:
+            conn.execute(
+                update(rs).where(rs.c.name == name).values(disabled=False, reason=None, disabled_at=None)
+            )
+
+    def disabled_rules(self) -> dict[str, DisabledRule]:
+        rs = t.rule_state
+        with self._tx("disabled rules") as conn:
+            rows = conn.execute(select(rs).where(rs.c.disabled.is_(True)).order_by(rs.c.name)).all()
+            return {
+                r.name: DisabledRule(name=r.name, reason=r.reason or "", disabled_at=r.disabled_at)
+                for r in rows
+            }
+
+    def increment_rule_hits(self, name: str, n: int = 1) -> None:
+        rs = t.rule_state
+        with self._tx("rule hit") as conn:
+            now = self._now(conn)
+            stmt = self._insert(rs).values(name=name, disabled=False, hits=n, last_hit_at=now)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["name"],
+                    set_={"hits": rs.c.hits + stmt.excluded.hits, "last_hit_at": stmt.excluded.last_hit_at},
+                )
+            )
+
+    def rule_hits(self) -> dict[str, int]:
+        rs = t.rule_state
+        with self._tx("rule hits") as conn:
+            return {str(name): int(hits) for name, hits in conn.execute(select(rs.c.name, rs.c.hits)).all()}
+
+    # ------------------------------------------------------------------ housekeeping
+
+    def cleanup(
+        self,
+        older_than: datetime,
+        *,
+        audit_older_than: datetime | None = None,
+        source_messages_older_than: datetime | None = None,
+    ) -> dict[str, int]:
+        """Drop what retention allows; returns the number of rows touched per category.
+
+        Finished outbound jobs (with their outbox rows), completed effects, processed receipts and
+        idempotency keys older than ``older_than`` are deleted; raw XML of finished outbox rows and of
+        deleted/acknowledged inbound memos is dropped (the rows stay so a re-push is still
+        recognised). Audit events and source-message claims are only removed when asked for
+        explicitly: forgetting a claim would let a delta resync send an old mail again.
+        """
+        jobs, ob, im = t.outbound_jobs, t.outbox, t.inbound_memos
+        done_jobs = [s.value for s in (JobState.DONE, JobState.REJECTED, JobState.FAILED)]
+        finished_outbox = [s.value for s in (OutboxState.ACCEPTED, OutboxState.REJECTED, OutboxState.FAILED)]
+        report: dict[str, int] = {}
+        with self._tx("cleanup") as conn:
+            old_jobs = select(jobs.c.id).where(jobs.c.state.in_(done_jobs), jobs.c.updated_at < older_than)
+            report["outbox_rows"] = conn.execute(delete(ob).where(ob.c.job_id.in_(old_jobs))).rowcount
+            report["jobs"] = conn.execute(
+                delete(jobs).where(jobs.c.state.in_(done_jobs), jobs.c.updated_at < older_than)
+            ).rowcount
+            report["outbox_xml"] = conn.execute(
+                update(ob)
+                .where(
+                    ob.c.state.in_(finished_outbox), ob.c.updated_at < older_than, ob.c.memo_xml.is_not(None)
+                )
+                .values(memo_xml=None)
+            ).rowcount
+            report["inbound_xml"] = conn.execute(
+                update(im)
+                .where(
+                    im.c.state.in_([InboundState.ACKNOWLEDGED.value, InboundState.DELETED.value]),
+                    im.c.updated_at < older_than,
+                    im.c.raw.is_not(None),
+                )
+                .values(raw=None)
+            ).rowcount
+            report["effects"] = conn.execute(
+                delete(t.effects).where(
+                    t.effects.c.state == EffectState.DONE.value, t.effects.c.completed_at < older_than
+                )
+            ).rowcount
+            report["receipts"] = conn.execute(
+                delete(t.receipts).where(
+                    t.receipts.c.processed.is_(True), t.receipts.c.processed_at < older_than
+                )
+            ).rowcount
+            report["idempotency_keys"] = conn.execute(
+                delete(t.idempotency_keys).where(t.idempotency_keys.c.created_at < older_than)
+            ).rowcount
+            report["audit_events"] = (
+                conn.execute(delete(t.audit_events).where(t.audit_events.c.ts < audit_older_than)).rowcount
+                if audit_older_than is not None
+                else 0
+            )
+            report["source_messages"] = (
+                conn.execute(
+                    delete(t.source_messages).where(
+                        t.source_messages.c.claimed_at < source_messages_older_than
+                    )
+                ).rowcount
+                if source_messages_older_than is not None
+                else 0
+            )
+            report["replicas"] = conn.execute(
+                delete(t.replicas).where(t.replicas.c.last_seen < older_than)
+            ).rowcount
+        return report
+
+
+class AsyncStorePushSink:
+    """The NgDP push receiver's sink (``PushSink`` port): stores off the event loop, in a thread."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    async def store_pushed_memo(self, memo_uuid: str, xml: bytes) -> None:
+        await asyncio.to_thread(self._store.store_inbound_memo, memo_uuid, InboundSource.PUSH, xml)
+
+    async def store_pushed_receipt(self, receipt: Mapping[str, object]) -> None:
+        await asyncio.to_thread(self._store.record_receipt, pushed_receipt_id(receipt), dict(receipt))
+
+
+def create_store(url: str, *, replica: str | None = None, migrate: bool = True) -> SqlStore:
+    """The store for ``url``, migrated to the newest schema (the composition root calls this)."""
+    store = SqlStore(url, replica=replica)
+    if migrate:
+        store.migrate()
+    return store

@@ -1,0 +1,428 @@
+"""Ports of the state store: what the services may ask of durable state, split by use case.
+
+Each Protocol below is small so a service (and its fake in tests) depends only on what it uses;
+:class:`StatePort` is all of them together, which is what ``graph_dpg.adapters.store.SqlStore``
+implements. Every method is one short database transaction: the store never holds a lock across
+network I/O, so callers do the remote call *between* two store calls (plan → send → record).
+
+State machines (the SQL adapter enforces the transitions; an illegal one raises ``StoreError``)::
+
+    source message   (absent) --claim_source_message--> claimed            (never leaves)
+
+    outbound job     new --> planned --> sending --> done
+                      |         |           |
+                      +---------+-----------+--> rejected   (validation failed; error receipt)
+                                +-----------+--> failed     (gave up; error text kept)
+
+    outbox row       pending --> accepted   (NgDP 201; transmission id + receipt status kept)
+                        |  \\--> rejected   (NgDP 400 ErrorMessage JSON in last_error)
+                        |   \\-> failed     (gave up after transient errors)
+                        +--record_attempt--> pending (attempts+1, last_error, not before retry_at)
+                     accepted rows later get ``receipt_status`` from business receipts.
+
+    effect           (absent) --plan_effect--> planned --complete_effect--> done
+
+    business receipt (absent) --record_receipt--> unprocessed --mark_receipt_processed--> processed
+
+    inbound memo     (absent) --store--> received --> delivered --> acknowledged --> deleted
+                                                         \\------------------------> deleted
+                     (failures stay in their state with attempts+1 and the error text)
+
+    lease            free --try_acquire/acquire_some--> held(owner, expires_at) --release--> free
+                     held --(expires_at passes, DB clock)--> takeable by any owner
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+
+class JobState(enum.StrEnum):
+    NEW = "new"
+    PLANNED = "planned"
+    SENDING = "sending"
+    DONE = "done"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class EffectState(enum.StrEnum):
+    PLANNED = "planned"
+    DONE = "done"
+
+
+class InboundState(enum.StrEnum):
+    RECEIVED = "received"
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
+    DELETED = "deleted"
+
+
+class InboundSource(enum.StrEnum):
+    PULL = "pull"
+    PUSH = "push"
+    MAIL = "mail"
+
+
+JOB_TERMINAL: frozenset[JobState] = frozenset({JobState.DONE, JobState.REJECTED, JobState.FAILED})
+OUTBOX_TERMINAL: frozenset[OutboxState] = frozenset(
+    {OutboxState.ACCEPTED, OutboxState.REJECTED, OutboxState.FAILED}
+)
+
+
+@dataclass(frozen=True)
+class OutboundJob:
+    """One source mail in a function mailbox. ``subject`` is stored CPR-masked (it is only ever shown)."""
+
+    id: str
+    mailbox: str
+    message_id: str
+    internet_message_id: str | None
+    subject: str
+    channel: str
+    state: JobState = JobState.NEW
+    error: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PlannedMemo:
+    """One MeMo to send, as planned before the first attempt. ``recipient_id`` (CPR/CVR) is never logged."""
+
+    message_uuid: str
+    recipient_kind: str
+    recipient_id: str = field(repr=False)
+    recipient_contact_point: str | None = None
+    memo_xml: bytes | None = field(default=None, repr=False)
+    memo_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A stored outbox row. ``memo_xml`` is only loaded where the caller needs to send it."""
+
+    id: int
+    job_id: str
+    message_uuid: str
+    recipient_kind: str
+    recipient_id: str = field(repr=False)
+    recipient_contact_point: str | None = None
+    state: OutboxState = OutboxState.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    transmission_id: str | None = None
+    receipt_status: str | None = None
+    memo_ref: str | None = None
+    memo_xml: bytes | None = field(default=None, repr=False)
+    not_before: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Effect:
+    key: str
+    payload: Mapping[str, object]
+    state: EffectState
+    result: Mapping[str, object] | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BusinessReceipt:
+    receipt_id: str
+    message_uuid: str | None
+    receipt_status: str | None
+    payload: Mapping[str, object]
+    received_at: datetime
+    processed: bool
+
+
+@dataclass(frozen=True)
+class InboundMemo:
+    """Metadata of a stored inbound memo; the XML itself comes from :meth:`InboundMemos.load_inbound_xml`."""
+
+    memo_uuid: str
+    source: InboundSource
+    state: InboundState
+    size: int
+    target_mailbox: str | None
+    created_message_id: str | None
+    attempts: int
+    error: str | None
+    received_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    ts: datetime
+    replica: str
+    actor: str
+    action: str
+    subject: str
+    details: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class DisabledRule:
+    name: str
+    reason: str
+    disabled_at: datetime
+
+
+@dataclass(frozen=True)
+class Lease:
+    resource: str
+    owner: str | None
+    expires_at: datetime | None
+
+
+class SourceMessages(Protocol):
+    def claim_source_message(self, mailbox: str, message_id: str, internet_message_id: str | None) -> bool:
+        """True only the first time (mailbox, message_id) — or (mailbox, internetMessageId) — is seen."""
+        ...
+
+    def claim_key(self, scope: str, key: str) -> bool:
+        """Generic idempotency key: True only the first time (scope, key) is claimed."""
+        ...
+
+
+class DeltaLinks(Protocol):
+    def get_delta_link(self, mailbox: str, folder: str) -> str | None: ...
+
+    def set_delta_link(self, mailbox: str, folder: str, delta_link: str) -> None: ...
+
+    def reset_delta_link(self, mailbox: str, folder: str) -> None:
+        """Forget the link (410 / syncStateNotFound): the next poll does a full resync."""
+        ...
+
+
+class Outbox(Protocol):
+    def create_job(self, job: OutboundJob) -> bool:
+        """Insert the job (state ``new``) unless one exists for its id or (mailbox, message_id)."""
+        ...
+
+    def plan_job(self, job: OutboundJob, memos: Sequence[PlannedMemo]) -> bool:
+        """Insert/advance the job to ``planned`` and all its outbox rows in ONE transaction.
+
+        False (and nothing written) if the job is already past ``new``: a restart re-planning the
+        same mail must not create a second set of messageUUIDs.
+        """
+        ...
+
+    def set_job_state(self, job_id: str, state: JobState, error: str | None = None) -> None: ...
+
+    def get_job(self, job_id: str) -> OutboundJob | None: ...
+
+    def find_job(self, mailbox: str, message_id: str) -> OutboundJob | None: ...
+
+    def jobs_in_state(self, states: Sequence[JobState], limit: int = 100) -> list[OutboundJob]: ...
+
+    def next_pending(self, job_id: str | None, limit: int = 100) -> list[OutboxEntry]:
+        """Pending rows (with their XML) whose retry time has come, oldest first."""
+        ...
+
+    def record_attempt(self, message_uuid: str, error: str, retry_at: datetime | None = None) -> None:
+        """A transient failure: stays pending, attempts+1, not offered again before ``retry_at``."""
+        ...
+
+    def mark_accepted(self, message_uuid: str, transmission_id: str | None, status: str | None) -> bool: ...
+
+    def mark_rejected(self, message_uuid: str, error: str) -> bool: ...
+
+    def mark_failed(self, message_uuid: str, error: str) -> bool: ...
+
+    def find_by_message_uuid(self, message_uuid: str, *, with_xml: bool = False) -> OutboxEntry | None: ...
+
+    def list_outbox(self, job_id: str, *, after_id: int = 0, limit: int = 1000) -> list[OutboxEntry]:
+        """Every row of a job (without XML), for receipt mails; page with ``after_id``."""
+        ...
+
+    def job_progress(self, job_id: str) -> dict[OutboxState, int]:
+        """Counts by state (every state present, zero included): mass-delivery progress."""
+        ...
+
+    def outbox_counts(self) -> dict[OutboxState, int]:
+        """Counts by state over all jobs (queue depth for /metrics)."""
+        ...
+
+
+class Effects(Protocol):
+    def plan_effect(self, key: str, payload: Mapping[str, object]) -> bool:
+        """Record the intent; True if new. E.g. ``receipt:{job_id}``, ``categories:{job_id}:{state}``."""
+        ...
+
+    def get_effect(self, key: str) -> Effect | None: ...
+
+    def pending_effects(self, limit: int = 100, prefix: str | None = None) -> list[Effect]: ...
+
+    def complete_effect(self, key: str, result: Mapping[str, object] | None = None) -> bool: ...
+
+
+class Receipts(Protocol):
+    def record_receipt(self, receipt_id: str, receipt: Mapping[str, object]) -> bool:
+        """Insert once per receipt id; links to the outbox row by ``messageUUID`` (sets receipt_status)."""
+        ...
+
+    def unprocessed_receipts(self, limit: int = 100) -> list[BusinessReceipt]: ...
+
+    def mark_receipt_processed(self, receipt_id: str) -> None: ...
+
+
+class InboundMemos(Protocol):
+    def store_inbound_memo(self, memo_uuid: str, source: InboundSource, xml: bytes) -> bool:
+        """Persist the raw memo before anything else happens to it; True if new."""
+        ...
+
+    def get_inbound(self, memo_uuid: str) -> InboundMemo | None: ...
+
+    def load_inbound_xml(self, memo_uuid: str) -> bytes | None: ...
+
+    def inbound_in_state(self, state: InboundState, limit: int = 100) -> list[InboundMemo]: ...
+
+    def mark_delivered(self, memo_uuid: str, target_mailbox: str, created_message_id: str) -> None: ...
+
+    def mark_acknowledged(self, memo_uuid: str) -> None: ...
+
+    def mark_deleted(self, memo_uuid: str) -> None: ...
+
+    def record_inbound_error(self, memo_uuid: str, error: str) -> None: ...
+
+
+class Audit(Protocol):
+    def audit(
+        self,
+        action: str,
+        subject: str,
+        *,
+        actor: str = "gateway",
+        details: Mapping[str, object] | None = None,
+    ) -> None:
+        """Append an event; every text (and details' strings) is CPR-masked on write."""
+        ...
+
+    def audit_events(
+        self, *, action: str | None = None, since: datetime | None = None, limit: int = 1000
+    ) -> list[AuditEvent]: ...
+
+
+class Leases(Protocol):
+    def ensure_resources(self, resources: Sequence[str]) -> None: ...
+
+    def try_acquire(self, resource: str, owner: str, ttl_s: float) -> bool: ...
+
+    def renew(self, resource: str, owner: str, ttl_s: float) -> bool: ...
+
+    def check_lease(self, resource: str, owner: str) -> None:
+        """Raise ``LeaseLostError`` unless ``owner`` holds an unexpired lease on ``resource``."""
+        ...
+
+    def release(self, resource: str, owner: str) -> None: ...
+
+    def release_all(self, owner: str) -> int: ...
+
+    def acquire_some(self, resources: Sequence[str], owner: str, ttl_s: float, limit: int) -> list[str]:
+        """Claim up to ``limit`` free/expired/own resources, skipping rows other replicas are claiming."""
+        ...
+
+    def get_lease(self, resource: str) -> Lease | None: ...
+
+    def replica_heartbeat(self, owner: str) -> None: ...
+
+    def live_replicas(self, within_s: float) -> list[str]: ...
+
+    def forget_replica(self, owner: str) -> None: ...
+
+
+class RuleState(Protocol):
+    def disable_rule(self, name: str, reason: str) -> bool:
+        """Persist the disabling (survives restarts); True if it was not disabled yet."""
+        ...
+
+    def enable_rule(self, name: str) -> None: ...
+
+    def disabled_rules(self) -> dict[str, DisabledRule]: ...
+
+    def increment_rule_hits(self, name: str, n: int = 1) -> None: ...
+
+    def rule_hits(self) -> dict[str, int]: ...
+
+
+class Housekeeping(Protocol):
+    def cleanup(
+        self,
+        older_than: datetime,
+        *,
+        audit_older_than: datetime | None = None,
+        source_messages_older_than: datetime | None = None,
+    ) -> dict[str, int]: ...
+
+    def ping(self) -> None:
+        """Raise ``StoreError`` if the database is unreachable (for /readyz)."""
+        ...
+
+
+@runtime_checkable
+class PushSink(Protocol):
+    """What the NgDP push receiver hands pushed memos/receipts to (same shape as in ports.digital_post)."""
+
+    async def store_pushed_memo(self, memo_uuid: str, xml: bytes) -> None: ...
+
+    async def store_pushed_receipt(self, receipt: Mapping[str, object]) -> None: ...
+
+
+class StatePort(
+    SourceMessages,
+    DeltaLinks,
+    Outbox,
+    Effects,
+    Receipts,
+    InboundMemos,
+    Audit,
+    Leases,
+    RuleState,
+    Housekeeping,
+    Protocol,
+):
+    """Everything the store offers; the composition root passes one object for all the narrow ports."""
+
+
+def run_effect_once(
+    effects: Effects,
+    key: str,
+    payload: Mapping[str, object],
+    action: Callable[[Mapping[str, object]], Mapping[str, object] | None],
+) -> Mapping[str, object] | None:
+    """Run ``action`` unless the effect ``key`` is already done; return the recorded result.
+
+    Plan (durable intent) → act → complete. A crash between act and complete repeats ``action`` on
+    the next run, so ``action`` must itself be safe to repeat (e.g. look for the receipt mail it
+    already created before creating another): this gives exactly-once *outcomes* over at-least-once
+    attempts, which is all a crash-safe process can promise.
+    """
+    existing = effects.get_effect(key)
+    if existing is not None and existing.state is EffectState.DONE:
+        return existing.result
+    if existing is None:
+        effects.plan_effect(key, payload)
+        stored_payload: Mapping[str, object] = payload
+    else:
+        stored_payload = existing.payload
+    result = action(stored_payload)
+    effects.complete_effect(key, result)
+    return result
