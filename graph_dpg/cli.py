@@ -14,6 +14,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     # one line per command module, e.g. "graph_dpg.commands.address",
     "graph_dpg.commands.address",
+    "graph_dpg.commands.config",
 )
 
 

@@ -527,12 +527,16 @@ _EXTENSION = re.compile(r"[a-z0-9]{1,16}")
 _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 
 
-def _text(value: object) -> str:
+def _require_str(value: object) -> str:
     # Non-text scalars are refused rather than converted: YAML turns 0101... into a number and 27.00 into
     # 27.0, so a silent str() would change what the admin wrote.
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError(f"must be text; put it in quotes so YAML keeps it as written (got {value!r})")
-    text = value.strip()
+    return value
+
+
+def _text(value: object) -> str:
+    text = _require_str(value).strip()
     if not text:
         raise ValueError("must not be empty")
     return text
@@ -783,7 +787,10 @@ class Condition(_Frozen):
             if op is None:
                 return None  # op itself is wrong and reported
             raise ValueError(f"op {op!r} needs a value")
-        text = _text(value)
+        # Not stripped: leading/trailing spaces can matter in a comparison or a regular expression.
+        text = _require_str(value)
+        if not text:
+            raise ValueError("must not be empty")
         if op == "regex":
             flags = 0 if info.data.get("case_sensitive") else re.IGNORECASE
             try:
