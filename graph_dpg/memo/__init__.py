@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 
 from graph_dpg.domain.errors import Finding, MemoError, MemoValidationError, UnsafeXmlError
+from graph_dpg.domain.policies import FORBIDDEN_FILENAME_CHARS
 from graph_dpg.memo.codec import MEMO_NS, build, format_datetime, parse
 from graph_dpg.memo.model import (
     ACTION_CODES,
@@ -68,7 +69,6 @@ from graph_dpg.memo.model import (
     UnstructuredAddress,
 )
 from graph_dpg.memo.rules import (
-    FORBIDDEN_FILENAME_CHARS,
     NOTIFICATION_MAX_LENGTH,
     check_rules,
     forbidden_filename_characters,

@@ -4,6 +4,7 @@ Each finding names the rule (``RULE_*``) and the element path as libxml2 writes 
 siblings share a name), e.g. ``/Message/MessageBody/AdditionalDocument[2]/File/filename``.
 
 * ``filename.forbidden-characters``: NgDP rejects file names containing ``FORBIDDEN_FILENAME_CHARS``
+  (the canonical set lives in :mod:`graph_dpg.domain.policies`, whose sanitiser fixes names before build)
   (Test already; Production from 10 Sep 2025, digitaliser.dk "Øget validering af filnavne og URI i
   Actions", MeMo 1.1 and 1.2).
 * ``entrypoint.https``: ``EntryPoint/url`` must be an absolute ``https://`` URL (same announcement).
@@ -30,6 +31,7 @@ import uuid
 from collections.abc import Sequence
 
 from graph_dpg.domain.errors import Finding
+from graph_dpg.domain.policies import FORBIDDEN_FILENAME_CHARS
 from graph_dpg.memo import model as m
 
 RULE_FILENAME = "filename.forbidden-characters"
@@ -47,11 +49,6 @@ RULE_UUID_V4 = "uuid.v4"
 
 NOTIFICATION_MAX_LENGTH = 150
 
-# ngdp-facts §7 / DESIGN §1.3: `< > : " / \ | ? *`, CR, LF, NBSP, U+2000–U+200A, U+2028, U+205F, U+2060,
-# U+3000.
-FORBIDDEN_FILENAME_CHARS: frozenset[str] = frozenset(
-    '<>:"/\\|?*\r\n\u00a0\u2028\u205f\u2060\u3000' + "".join(chr(c) for c in range(0x2000, 0x200B))
-)
 _FORBIDDEN_FILENAME = re.compile("[" + re.escape("".join(sorted(FORBIDDEN_FILENAME_CHARS))) + "]")
 _DIGITS = {m.ID_TYPE_CPR: re.compile(r"[0-9]{10}"), m.ID_TYPE_CVR: re.compile(r"[0-9]{8}")}
 _ID_RULE = {m.ID_TYPE_CPR: RULE_ID_CPR, m.ID_TYPE_CVR: RULE_ID_CVR}
