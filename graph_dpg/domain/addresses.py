@@ -88,6 +88,13 @@ class GatewayAddress:
     mass_count: int | None = None
     domain: str = DEFAULT_GATEWAY_DOMAIN
 
+    def __post_init__(self) -> None:
+        # Values built in code (e.g. reply addressing) must obey the same grammar as parsed ones, so that
+        # format() always yields an address that parses back to an equal value.
+        problem = _shape_problem(self)
+        if problem:
+            raise ValueError(f"inconsistent GatewayAddress: {problem}")
+
     @property
     def is_mass(self) -> bool:
         return self.mass_count is not None
@@ -109,6 +116,35 @@ class GatewayAddress:
 
     def __str__(self) -> str:
         return self.format()
+
+
+def _shape_problem(a: GatewayAddress) -> str | None:
+    if not isinstance(a.channel, Channel):
+        return f"channel must be a Channel, not {a.channel!r}"
+    if a.sender_kind == "cvr":
+        if not (_DIGITS.fullmatch(a.sender_id) and len(a.sender_id) == 8):
+            return "a CVR sender needs 8 ASCII digits"
+    elif a.sender_kind == "contact_point":
+        if not _UUID.fullmatch(a.sender_id):
+            return "a contact point sender needs a lower-case 8-4-4-4-12 UUID"
+    else:
+        return f"unknown sender kind {a.sender_kind!r}"
+    if a.domain != normalize_gateway_domain(a.domain):
+        return "the domain must be lower-case without a trailing dot"
+    if a.mass_count is not None:
+        if a.recipient_kind is not None or a.recipient_id is not None or a.reply or a.recipient_contact_point:
+            return "mass delivery has no recipient, reply flag or recipient contact point"
+        if not 1 <= a.mass_count <= MAX_MASS_COUNT or a.channel is not Channel.NGDP:
+            return f"mass delivery needs ngdp and a count of 1..{MAX_MASS_COUNT}"
+        return None
+    expected = {"cpr": 10, "cvr": 8}.get(a.recipient_kind or "")
+    if expected is None or a.recipient_id is None:
+        return "a recipient kind ('cpr' or 'cvr') and id are required unless mass_count is set"
+    if not (_DIGITS.fullmatch(a.recipient_id) and len(a.recipient_id) == expected):
+        return f"a {a.recipient_kind} recipient needs {expected} ASCII digits"
+    if a.recipient_contact_point is not None and not _UUID.fullmatch(a.recipient_contact_point):
+        return "the recipient contact point must be a lower-case 8-4-4-4-12 UUID"
+    return None
 
 
 def parse_address(text: str, gateway_domain: str = DEFAULT_GATEWAY_DOMAIN) -> GatewayAddress:

@@ -19,6 +19,8 @@ CVR (8 digits)
 
 Validation is split from normalising: ``*_findings`` return every problem as :class:`Finding` values (for
 receipts and ``address explain``); ``validate_*`` raise :class:`IdentifierError` with their text.
+Finding rules: ``cpr.format``, ``cpr.date``, ``cvr.format``, ``cvr.modulus11``. Messages never contain
+a whole CPR number.
 
 CPR numbers are sensitive: :func:`mask_cprs` is applied to every log line (see
 ``graph_dpg.observability``), so it is a single precompiled regular expression.

@@ -26,6 +26,11 @@ Sources and decisions
   since 10 September 2025 (DIGI "Øget validering af filnavne og URI i Actions", ngdp-facts §7).
   :func:`sanitize_filename` replaces each run of them with ``-`` (as the ITK reference library does:
   ``a<<c.pdf`` → ``a-c.pdf``) and says what it changed.
+
+Finding rules (stable ids; receipts may translate them): ``policy.count``, ``policy.size``,
+``policy.empty``, ``policy.type.unchecked`` (content not fetched), ``policy.type.executable``,
+``policy.type.extension``, ``policy.type.content`` (errors); ``filename.forbidden-chars``,
+``filename.empty`` (warnings: the name was fixed).
 """
 
 from __future__ import annotations
@@ -87,6 +92,24 @@ JAVA_CLASS = "application/java-vm"
 SCRIPT = "text/x-script"
 
 EXECUTABLE_TYPES: frozenset[str] = frozenset({EXE, ELF, MACHO, JAVA_CLASS, SCRIPT, JAR})
+# Every answer sniff_type can give (besides None); an allowed MIME type outside it can never match.
+SNIFFED_TYPES: frozenset[str] = frozenset(
+    {PDF, TEXT, HTML, XML, RTF, JPEG, PNG, GIF, TIFF, DOC, XLS, PPT, MSG, OLE, DOCX, XLSX, PPTX}
+    | {OOXML_MACRO, ODT, ODS, ODP, ZIP}
+    | EXECUTABLE_TYPES
+)
+# Names admins (and mail clients) commonly use for the same content; mapped to what sniff_type answers.
+MIME_ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "text/csv": TEXT,
+        "text/xml": XML,
+        "text/rtf": RTF,
+        "image/jpg": JPEG,
+        "image/pjpeg": JPEG,
+        "application/x-pdf": PDF,
+        "application/x-zip-compressed": ZIP,
+    }
+)
 
 _TEXTUAL = frozenset({TEXT, HTML, XML})
 DEFAULT_ALLOWED_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
@@ -127,9 +150,25 @@ class ChannelPolicy:
     allowed_types: Mapping[str, frozenset[str]] = field(default_factory=lambda: DEFAULT_ALLOWED_TYPES)
     max_message_bytes: int = MAX_MESSAGE_BYTES
 
+    def __post_init__(self) -> None:
+        if self.max_attachments < 0 or self.max_message_bytes < 0:
+            raise ValueError("attachment count and message size limits cannot be negative")
+        # Normalise once so lookups are exact: extensions lower-case without a dot, MIME aliases resolved.
+        normalised = {
+            ext.lower().lstrip("."): frozenset(MIME_ALIASES.get(m.lower(), m.lower()) for m in mimes)
+            for ext, mimes in self.allowed_types.items()
+        }
+        object.__setattr__(self, "allowed_types", MappingProxyType(normalised))
+
     @property
     def allowed_extensions(self) -> list[str]:
         return sorted(self.allowed_types)
+
+    @property
+    def undetectable_types(self) -> list[str]:
+        """Allowed MIME types that content sniffing never reports: such entries can never match
+        (configuration checks should warn about them)."""
+        return sorted({m for mimes in self.allowed_types.values() for m in mimes} - SNIFFED_TYPES)
 
 
 DEFAULT_POLICIES: Mapping[Channel, ChannelPolicy] = MappingProxyType(

@@ -260,3 +260,26 @@ def test_sniffing_and_checking_never_crash(content: bytes, name: str) -> None:
 def test_anything_starting_with_mz_is_a_program(rest: bytes) -> None:
     findings = check_attachments(NGDP, [Attachment("doc.pdf", "", b"MZ" + rest)])
     assert [f.rule for f in findings] == ["policy.type.executable"]
+
+
+def test_policy_normalises_extensions_and_mime_aliases() -> None:
+    policy = ChannelPolicy(
+        Channel.NGDP, allowed_types={".CSV": frozenset({"text/csv"}), "JPG": frozenset({"image/jpg"})}
+    )
+    assert policy.allowed_types == {"csv": frozenset({"text/plain"}), "jpg": frozenset({"image/jpeg"})}
+    assert (
+        check_attachments(policy, [Attachment("a.csv", "text/csv", CSV), Attachment("b.JPG", "", JPEG)]) == []
+    )
+
+
+def test_undetectable_types_are_reported_for_config_checks() -> None:
+    policy = ChannelPolicy(
+        Channel.NGDP, allowed_types={"heic": frozenset({"image/heic"}), "pdf": frozenset({"application/pdf"})}
+    )
+    assert policy.undetectable_types == ["image/heic"]
+    assert NGDP.undetectable_types == []
+
+
+def test_negative_limits_are_refused() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        ChannelPolicy(Channel.NGDP, max_attachments=-1)

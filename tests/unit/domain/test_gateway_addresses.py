@@ -313,3 +313,44 @@ def test_arbitrary_text_only_raises_address_error(text: str) -> None:
     assert parse_address(address.format()) == address
     assert is_gateway_address(text)
     validate_address(address)
+
+
+# --- values built in code --------------------------------------------------------------------------------
+
+
+def test_address_built_in_code_formats_and_parses_back() -> None:
+    address = GatewayAddress(Channel.MITDK, "contact_point", CP_SENDER, "cvr", "13748136", reply=True)
+    assert address.format() == f"13748136-reply@{CP_SENDER}.mitdk.digital-post.dk"
+    assert parse_address(str(address)) == address
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"sender_id": "1234567"}, "CVR sender needs 8"),
+        ({"sender_kind": "contact_point", "sender_id": CP_SENDER.upper()}, "lower-case"),
+        ({"sender_kind": "smtp"}, "unknown sender kind"),
+        ({"channel": "ngdp"}, "must be a Channel"),
+        ({"recipient_id": "123456789"}, "cpr recipient needs 10"),
+        ({"recipient_kind": "cvr"}, "cvr recipient needs 8"),
+        ({"recipient_kind": None, "recipient_id": None}, "recipient kind"),
+        ({"recipient_contact_point": "x"}, "recipient contact point"),
+        ({"domain": "Digital-Post.dk"}, "lower-case"),
+        ({"mass_count": 5}, "mass delivery has no recipient"),
+        ({"recipient_kind": None, "recipient_id": None, "mass_count": 0}, "count of 1.."),
+        (
+            {"recipient_kind": None, "recipient_id": None, "mass_count": 5, "channel": Channel.EBOKS},
+            "needs ngdp",
+        ),
+    ],
+)
+def test_inconsistent_values_are_refused(kwargs: dict[str, object], problem: str) -> None:
+    fields: dict[str, object] = {
+        "channel": Channel.NGDP,
+        "sender_kind": "cvr",
+        "sender_id": ORG_CVR,
+        "recipient_kind": "cpr",
+        "recipient_id": "0102031234",
+    }
+    with pytest.raises(ValueError, match=problem):
+        GatewayAddress(**(fields | kwargs))  # type: ignore[arg-type]
