@@ -152,6 +152,18 @@ def pushed_receipt_id(receipt: Mapping[str, object]) -> str:
     return "push:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
+def _inserted(conn: Connection, stmt: pg.Insert | sqlite.Insert) -> bool:
+    """Run an INSERT ... ON CONFLICT DO NOTHING; True if the row was new.
+
+    RETURNING instead of ``rowcount``: with psycopg, SQLAlchemy reports rowcount -1 for INSERTs that
+    already return rows (it adds RETURNING for autoincrement keys).
+    """
+    table = stmt.table
+    assert isinstance(table, Table)
+    returning = stmt.on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return conn.execute(returning).first() is not None
+
+
 def _translate(what: str, exc: SQLAlchemyError) -> StoreError:
     # hide_parameters=True on the engine keeps bound values (recipient CPRs) out of str(exc).
     orig = getattr(exc, "orig", None)
@@ -281,26 +293,18 @@ class SqlStore:
 
     def claim_source_message(self, mailbox: str, message_id: str, internet_message_id: str | None) -> bool:
         with self._tx("claim source message") as conn:
-            stmt = (
-                self._insert(t.source_messages)
-                .values(
-                    mailbox=mailbox,
-                    message_id=message_id,
-                    internet_message_id=internet_message_id or None,
-                    claimed_at=self._now(conn),
-                )
-                .on_conflict_do_nothing()
+            stmt = self._insert(t.source_messages).values(
+                mailbox=mailbox,
+                message_id=message_id,
+                internet_message_id=internet_message_id or None,
+                claimed_at=self._now(conn),
             )
-            return conn.execute(stmt).rowcount == 1
+            return _inserted(conn, stmt)
 
     def claim_key(self, scope: str, key: str) -> bool:
         with self._tx("claim idempotency key") as conn:
-            stmt = (
-                self._insert(t.idempotency_keys)
-                .values(scope=scope, key=key, created_at=self._now(conn))
-                .on_conflict_do_nothing()
-            )
-            return conn.execute(stmt).rowcount == 1
+            stmt = self._insert(t.idempotency_keys).values(scope=scope, key=key, created_at=self._now(conn))
+            return _inserted(conn, stmt)
 
     # ------------------------------------------------------------------ delta links
 
@@ -355,18 +359,13 @@ class SqlStore:
     def create_job(self, job: OutboundJob) -> bool:
         with self._tx("create job") as conn:
             stmt = self._insert(t.outbound_jobs).values(self._job_values(job, job.state, self._now(conn)))
-            return conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1
+            return _inserted(conn, stmt)
 
     def plan_job(self, job: OutboundJob, memos: Sequence[PlannedMemo]) -> bool:
         with self._tx("plan job") as conn:
             now = self._now(conn)
             jobs = t.outbound_jobs
-            inserted = conn.execute(
-                self._insert(jobs)
-                .values(self._job_values(job, JobState.PLANNED, now))
-                .on_conflict_do_nothing()
-            ).rowcount
-            if inserted != 1:
+            if not _inserted(conn, self._insert(jobs).values(self._job_values(job, JobState.PLANNED, now))):
                 advanced = conn.execute(
                     update(jobs)
                     .where(jobs.c.id == job.id, jobs.c.state == JobState.NEW.value)
@@ -605,7 +604,7 @@ class SqlStore:
                 state=EffectState.PLANNED.value,
                 created_at=self._now(conn),
             )
-            return conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1
+            return _inserted(conn, stmt)
 
     def get_effect(self, key: str) -> Effect | None:
         with self._tx("get effect") as conn:
@@ -654,7 +653,7 @@ class SqlStore:
                 received_at=now,
                 processed=False,
             )
-            if conn.execute(stmt.on_conflict_do_nothing()).rowcount != 1:
+            if not _inserted(conn, stmt):
                 return False
             if message_uuid and receipt_status:
                 ob = t.outbox
@@ -737,7 +736,7 @@ class SqlStore:
                 received_at=now,
                 updated_at=now,
             )
-            return conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1
+            return _inserted(conn, stmt)
 
     def get_inbound(self, memo_uuid: str) -> InboundMemo | None:
         with self._tx("get inbound memo") as conn:
@@ -989,7 +988,7 @@ class SqlStore:
             stmt = self._insert(rs).values(
                 name=name, disabled=True, reason=mask_cprs(reason), disabled_at=now, hits=0
             )
-            if conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1:
+            if _inserted(conn, stmt):
                 return True
             return (
                 conn.execute(
@@ -1110,7 +1109,11 @@ class SqlStore:
 
 
 class AsyncStorePushSink:
-    """The NgDP push receiver's sink (``PushSink`` port): stores off the event loop, in a thread."""
+    """The NgDP push receiver's sink (``PushSink`` in ``services.ports.digital_post``).
+
+    Stores in a worker thread so the event loop keeps serving; returns only after the commit, because
+    the receiver answers 200 right after and NgDP does not redeliver after a 200.
+    """
 
     def __init__(self, store: SqlStore) -> None:
         self._store = store
@@ -1118,8 +1121,34 @@ class AsyncStorePushSink:
     async def store_pushed_memo(self, memo_uuid: str, xml: bytes) -> None:
         await asyncio.to_thread(self._store.store_inbound_memo, memo_uuid, InboundSource.PUSH, xml)
 
-    async def store_pushed_receipt(self, receipt: Mapping[str, object]) -> None:
-        await asyncio.to_thread(self._store.record_receipt, pushed_receipt_id(receipt), dict(receipt))
+    async def store_pushed_receipt(self, receipt: object) -> None:
+        """``receipt``: the pushed JSON as a mapping, or a ``BusinessReceipt`` value (``raw`` + fields)."""
+        data = receipt_mapping(receipt)
+        await asyncio.to_thread(self._store.record_receipt, pushed_receipt_id(data), data)
+
+
+_RECEIPT_FIELDS = (
+    ("transmission_id", "transmissionId"),
+    ("message_uuid", "messageUUID"),
+    ("receipt_status", "receiptStatus"),
+    ("error_code", "errorCode"),
+    ("error_message", "errorMessage"),
+    ("message_id", "messageId"),
+    ("timestamp", "timeStamp"),
+)
+
+
+def receipt_mapping(receipt: object) -> dict[str, object]:
+    """The NgDP ``Receipt`` JSON of a mapping or of a receipt value object (duck-typed by attribute)."""
+    if isinstance(receipt, Mapping):
+        return {str(k): v for k, v in receipt.items()}
+    raw = getattr(receipt, "raw", None)
+    data: dict[str, object] = {str(k): v for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+    for attribute, key in _RECEIPT_FIELDS:
+        value = getattr(receipt, attribute, None)
+        if value is not None and key not in data:
+            data[key] = value.isoformat() if isinstance(value, datetime) else value
+    return data
 
 
 def create_store(url: str, *, replica: str | None = None, migrate: bool = True) -> SqlStore:

@@ -38,7 +38,7 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 
 class JobState(enum.StrEnum):
@@ -375,15 +375,6 @@ class Housekeeping(Protocol):
     def ping(self) -> None:
         """Raise ``StoreError`` if the database is unreachable (for /readyz)."""
         ...
-
-
-@runtime_checkable
-class PushSink(Protocol):
-    """What the NgDP push receiver hands pushed memos/receipts to (same shape as in ports.digital_post)."""
-
-    async def store_pushed_memo(self, memo_uuid: str, xml: bytes) -> None: ...
-
-    async def store_pushed_receipt(self, receipt: Mapping[str, object]) -> None: ...
 
 
 class StatePort(

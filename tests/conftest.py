@@ -1,0 +1,80 @@
+"""Shared fixtures: ``db_url`` runs a test on SQLite and on PostgreSQL.
+
+PostgreSQL comes from ``GRAPH_DPG_TEST_POSTGRES_URL`` (default below). When it is unreachable the
+PostgreSQL half is skipped with the reason, unless ``GRAPH_DPG_REQUIRE_POSTGRES=1`` (CI), where it
+fails. Every PostgreSQL test gets its own schema (via ``search_path`` in the URL), dropped afterwards,
+so parallel runs and other tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_base_url() -> URL:
+    return make_url(os.environ.get("GRAPH_DPG_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL)
+
+
+@cache
+def _postgres_problem() -> str | None:
+    engine = create_engine(postgres_base_url(), poolclass=NullPool, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    finally:
+        engine.dispose()
+    return None
+
+
+def require_postgres() -> None:
+    """Skip (or fail in CI) the calling test when PostgreSQL is not reachable."""
+    problem = _postgres_problem()
+    if problem is None:
+        return
+    reason = f"PostgreSQL at {postgres_base_url().render_as_string()} unreachable ({problem})"
+    if os.environ.get("GRAPH_DPG_REQUIRE_POSTGRES") == "1":
+        pytest.fail(reason + "; GRAPH_DPG_REQUIRE_POSTGRES=1 makes this a failure")
+    pytest.skip(reason + "; set GRAPH_DPG_TEST_POSTGRES_URL to run it")
+
+
+def with_search_path(url: URL, schema: str) -> URL:
+    return url.update_query_dict({"options": f"-csearch_path={schema}"})
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose ``search_path`` is a fresh schema of this test only."""
+    require_postgres()
+    base = postgres_base_url()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield with_search_path(base, schema).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on a SQLite file and on PostgreSQL (isolated schema)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
