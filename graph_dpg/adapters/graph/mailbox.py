@@ -1,0 +1,678 @@
+"""GraphMailbox: the :class:`~graph_dpg.services.ports.mailbox.MailboxPort` on msgraph-sdk.
+
+Requests are built by the SDK's request builders (URL templates, path encoding, query names) and sent
+through its request adapter (auth, RetryHandler honouring Retry-After, redirects, telemetry), but every
+response is taken raw (``NativeResponseHandler``) and decoded with ``json.loads``: the SDK's model
+deserialisation costs ~8 ms per Message (graph-facts §2.8), which would dominate polling.
+
+Every request carries ``Prefer: IdType="ImmutableId"`` (ids survive folder moves, concepts/
+outlook-immutable-id.md) and holds the mailbox's semaphore, so at most ``max_concurrency_per_mailbox``
+(Outlook's limit: 4 per app and mailbox, learn.microsoft.com/graph/throttling-limits) are in flight per
+mailbox, retries included.
+
+Size rules (concepts/outlook-large-attachments.md, user-sendmail.md): a request body must stay under
+4 MB; attachments up to 3 MB can be posted as JSON, larger ones (≤150 MB) go through
+``createUploadSession`` + ranged PUTs of < 4 MB each. So a message is created/sent with as many
+attachments embedded as fit under the request budget, and the rest are added afterwards; sending such a
+message goes draft → attachments → ``/send``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, cast
+
+import httpx
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.method import Method
+from kiota_abstractions.native_response_handler import NativeResponseHandler
+from kiota_abstractions.request_information import RequestInformation
+from kiota_http.middleware.options import ResponseHandlerOption
+from msgraph.generated.users.item.mail_folders.item.messages.delta.delta_request_builder import (
+    DeltaRequestBuilder,
+)
+from msgraph.graph_service_client import GraphServiceClient
+
+from graph_dpg.adapters.graph.client import GRAPH_BASE_URL, GRAPH_SCOPES, RetryPolicy, build_pipeline
+from graph_dpg.adapters.graph.errors import (
+    SERVICE,
+    error_for_response,
+    error_for_transport,
+)
+from graph_dpg.adapters.graph.translate import (
+    DELETE_AFTER_SUBMIT,
+    DELIVERY_TIME,
+    ITEM_ATTACHMENT,
+    MESSAGE_FLAGS,
+    REFERENCE_ATTACHMENT,
+    SUBMIT_TIME,
+    attachment_from_json,
+    attachment_to_json,
+    encoded_size,
+    format_datetime,
+    message_from_json,
+    message_to_json,
+    odata_quote,
+    property_id,
+)
+from graph_dpg.domain.errors import (
+    AuthError,
+    PermanentError,
+    SyncStateExpiredError,
+    TransientError,
+)
+from graph_dpg.domain.mail import Attachment, MailMessage
+from graph_dpg.services.ports.mailbox import DEFAULT_DELTA_SELECT, DeltaRound
+
+log = logging.getLogger(__name__)
+
+IMMUTABLE_ID = 'IdType="ImmutableId"'
+#: Graph refuses request bodies over 4 MB; keep a margin for headers/JSON envelope.
+MAX_REQUEST_BYTES = 4 * 1024 * 1024 - 256 * 1024
+#: Largest attachment Graph accepts as JSON (POST /attachments, or embedded in a message).
+MAX_JSON_ATTACHMENT = 3 * 1024 * 1024
+#: Upload-session chunk: < 4 MB per PUT; a multiple of 320 KiB as Microsoft's upload samples use.
+UPLOAD_CHUNK = 9 * 320 * 1024
+
+#: Well-known folder names, usable instead of ids in any mailbox locale (resources/mailfolder.md).
+WELL_KNOWN_FOLDERS = frozenset(
+    {
+        "archive",
+        "clutter",
+        "conflicts",
+        "conversationhistory",
+        "deleteditems",
+        "drafts",
+        "inbox",
+        "junkemail",
+        "localfailures",
+        "msgfolderroot",
+        "outbox",
+        "recoverableitemsdeletions",
+        "scheduled",
+        "searchfolders",
+        "sentitems",
+        "serverfailures",
+        "syncissues",
+    }
+)
+
+FULL_SELECT: tuple[str, ...] = (*DEFAULT_DELTA_SELECT, "body", "internetMessageHeaders")
+ATTACHMENT_META_SELECT = ("id", "name", "contentType", "size", "isInline")
+_QUERY_TEMPLATE = re.compile(r"\{\?[^}]*\}$")
+
+
+def _template_name(name: str) -> str:
+    # RFC 6570 variable names may not contain "$"; kiota templates spell "$select" as "%24select".
+    return name.replace("$", "%24")
+
+
+class GraphMailbox:
+    """Mailbox access over Microsoft Graph (see the module docstring).
+
+    ``credential`` is any async azure-identity credential (``credential_from``) or
+    ``StaticTokenCredential`` for the sandbox. ``transport``/``http_client`` let tests route the real
+    SDK pipeline to the emulator in-process (``httpx.ASGITransport``) or to a canned transport.
+    """
+
+    def __init__(
+        self,
+        credential: AsyncTokenCredential,
+        base_url: str = GRAPH_BASE_URL,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_concurrency_per_mailbox: int = 4,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | float | None = None,
+        large_attachment_threshold: int = 512 * 1024,
+        upload_chunk_size: int = UPLOAD_CHUNK,
+        scopes: tuple[str, ...] = GRAPH_SCOPES,
+    ) -> None:
+        if max_concurrency_per_mailbox < 1:
+            raise ValueError("max_concurrency_per_mailbox must be at least 1")
+        if not 0 < upload_chunk_size < 4 * 1024 * 1024:
+            raise ValueError("upload_chunk_size must be below 4 MB")
+        self._retry = retry or RetryPolicy()
+        self._pipe = build_pipeline(
+            credential,
+            base_url,
+            http_client=http_client,
+            transport=transport,
+            retry=self._retry,
+            timeout=timeout,
+            scopes=scopes,
+        )
+        self._limit = max_concurrency_per_mailbox
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._folders: dict[tuple[str, str], str] = {}
+        self.large_attachment_threshold = large_attachment_threshold
+        self.upload_chunk_size = upload_chunk_size
+        #: Requests sent and 429s received per mailbox (for /metrics).
+        self.requests: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> GraphServiceClient:
+        """The underlying GraphServiceClient (same pipeline), for SDK-model calls off the hot path."""
+        return self._pipe.client
+
+    @property
+    def base_url(self) -> str:
+        return self._pipe.base_url
+
+    async def aclose(self) -> None:
+        if self._pipe.owns_http:
+            await self._pipe.http.aclose()
+
+    async def __aenter__(self) -> GraphMailbox:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- request plumbing ------------------------------------------------------------------------
+
+    def _semaphore(self, mailbox: str) -> asyncio.Semaphore:
+        key = mailbox.casefold()
+        sem = self._semaphores.get(key)
+        if sem is None:
+            sem = self._semaphores[key] = asyncio.Semaphore(self._limit)
+        return sem
+
+    def _user(self, mailbox: str) -> Any:
+        return self._pipe.client.users.by_user_id(mailbox)
+
+    @staticmethod
+    def _info(
+        method: Method,
+        builder: Any,
+        suffix: str = "",
+        *,
+        query: Mapping[str, str | int | Sequence[str]] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> RequestInformation:
+        """A request for ``builder``'s path (+ ``suffix``), with our own query and JSON body."""
+        template = _QUERY_TEMPLATE.sub("", str(builder.url_template)) + suffix
+        params: dict[str, Any] = {}
+        if query:
+            template += "{?" + ",".join(_template_name(k) for k in query) + "}"
+            for key, value in query.items():
+                params[_template_name(key)] = list(value) if isinstance(value, list | tuple) else str(value)
+        info = RequestInformation(method, template, dict(builder.path_parameters))
+        info.query_parameters = params
+        if body is not None:
+            info.set_stream_content(
+                json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
+                "application/json",
+            )
+        return info
+
+    @staticmethod
+    def _info_url(method: Method, url: str) -> RequestInformation:
+        """A request for an absolute URL Graph gave us (nextLink, deltaLink, uploadUrl), used verbatim."""
+        info = RequestInformation(method)
+        info.url = url
+        return info
+
+    async def _send(
+        self,
+        mailbox: str,
+        info: RequestInformation,
+        *,
+        what: str,
+        prefer: Iterable[str] = (),
+    ) -> httpx.Response:
+        info.headers.add("Prefer", [*prefer, IMMUTABLE_ID])
+        info.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
+        method = info.http_method.value if info.http_method else "GET"
+        async with self._semaphore(mailbox):
+            self.requests[mailbox] += 1
+            try:
+                # With a NativeResponseHandler the adapter returns the httpx.Response untouched; the
+                # model factory argument is never used.
+                raw = await self._pipe.adapter.send_async(info, cast(Any, None), None)
+            except httpx.TransportError as exc:
+                raise error_for_transport(exc, method, what=what) from exc
+            except ClientAuthenticationError as exc:
+                raise AuthError(f"{what}: cannot obtain a Graph token: {exc}", service=SERVICE) from exc
+            except ServiceRequestError as exc:
+                raise TransientError(f"{what}: token endpoint unreachable: {exc}", service=SERVICE) from exc
+        response = cast(httpx.Response, raw)
+        if response.status_code >= 400:
+            if response.status_code == 429:
+                self.throttled[mailbox] += 1
+            raise error_for_response(response, what=what)
+        return response
+
+    async def _json(
+        self, mailbox: str, info: RequestInformation, *, what: str, prefer: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        response = await self._send(mailbox, info, what=what, prefer=prefer)
+        if not response.content:
+            return {}
+        try:
+            data = json.loads(response.content)
+        except ValueError as exc:
+            raise PermanentError(f"{what}: response is not JSON", service=SERVICE) from exc
+        if not isinstance(data, dict):
+            raise PermanentError(f"{what}: response is not a JSON object", service=SERVICE)
+        return data
+
+    async def _collect(
+        self, mailbox: str, info: RequestInformation, *, what: str, prefer: Iterable[str] = ()
+    ) -> list[dict[str, Any]]:
+        """All items of a collection, following @odata.nextLink verbatim."""
+        items: list[dict[str, Any]] = []
+        while True:
+            page = await self._json(mailbox, info, what=what, prefer=prefer)
+            items.extend(v for v in page.get("value") or () if isinstance(v, dict))
+            next_link = page.get("@odata.nextLink")
+            if not isinstance(next_link, str) or not next_link:
+                return items
+            info = self._info_url(Method.GET, next_link)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def read_delta(
+        self,
+        mailbox: str,
+        folder: str,
+        delta_link: str | None,
+        *,
+        select: Sequence[str] = DEFAULT_DELTA_SELECT,
+        page_size: int = 50,
+    ) -> DeltaRound:
+        try:
+            return await self._delta_round(mailbox, folder, delta_link, select, page_size)
+        except SyncStateExpiredError:
+            if delta_link is None:
+                raise
+            # delta-query-overview: 410 Gone / syncStateNotFound → start over with a full sync.
+            log.warning(
+                "graph delta token expired, full resync", extra={"mailbox": mailbox, "folder": folder}
+            )
+            round_ = await self._delta_round(mailbox, folder, None, select, page_size)
+            round_.resynced = True
+            return round_
+
+    async def _delta_round(
+        self,
+        mailbox: str,
+        folder: str,
+        delta_link: str | None,
+        select: Sequence[str],
+        page_size: int,
+    ) -> DeltaRound:
+        if delta_link:
+            info = self._info_url(Method.GET, delta_link)
+        else:
+            builder = self._user(mailbox).mail_folders.by_mail_folder_id(folder).messages.delta
+            query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
+                select=list(select), change_type="created"
+            )
+            info = builder.to_get_request_information(RequestConfiguration(query_parameters=query))
+        prefer = (f"odata.maxpagesize={int(page_size)}",)
+        result = DeltaRound()
+        what = f"delta {mailbox}/{folder}"
+        while True:
+            page = await self._json(mailbox, info, what=what, prefer=prefer)
+            for item in page.get("value") or ():
+                if not isinstance(item, dict):
+                    continue
+                if "@removed" in item:
+                    if item.get("id"):
+                        result.removed_ids.append(str(item["id"]))
+                    continue
+                result.messages.append(message_from_json(item, mailbox))
+            next_link = page.get("@odata.nextLink")
+            if isinstance(next_link, str) and next_link:
+                info = self._info_url(Method.GET, next_link)
+                continue
+            final = page.get("@odata.deltaLink")
+            if isinstance(final, str) and final:
+                result.delta_link = final
+                return result
+            raise PermanentError(f"{what}: page has neither nextLink nor deltaLink", service=SERVICE)
+
+    async def get_message(self, mailbox: str, message_id: str) -> MailMessage:
+        item = self._user(mailbox).messages.by_message_id(message_id)
+        what = f"get message {mailbox}"
+        data = await self._json(
+            mailbox, self._info(Method.GET, item, query={"$select": FULL_SELECT}), what=what
+        )
+        message = message_from_json(data, mailbox)
+        if not message.has_attachments:
+            return message
+        metas = await self._collect(
+            mailbox,
+            self._info(Method.GET, item.attachments, query={"$select": ATTACHMENT_META_SELECT}),
+            what=f"list attachments {mailbox}",
+        )
+        message.attachments = list(
+            await asyncio.gather(*(self._attachment(mailbox, message_id, meta) for meta in metas))
+        )
+        return message
+
+    async def _attachment(self, mailbox: str, message_id: str, meta: Mapping[str, Any]) -> Attachment:
+        att = attachment_from_json(meta)
+        if att.content is not None or not att.id:
+            return att  # content already embedded (server ignored $select) or nothing to fetch
+        kind = str(meta.get("@odata.type") or "")
+        builder = self._user(mailbox).messages.by_message_id(message_id).attachments.by_attachment_id(att.id)
+        what = f"get attachment {mailbox}"
+        if kind == REFERENCE_ATTACHMENT:
+            return att  # a link to cloud storage: there is no content in the mailbox
+        if kind == ITEM_ATTACHMENT or (att.size > self.large_attachment_threshold and not att.is_inline):
+            # Raw bytes (MIME for an attached item): no 4/3 base64 inflation nor a JSON string in memory.
+            raw = await self._send(mailbox, self._info(Method.GET, builder, "/%24value"), what=what)
+            content = raw.content
+            name, ctype = att.name, att.content_type
+            if kind == ITEM_ATTACHMENT:
+                ctype = "message/rfc822"
+                if not name.lower().endswith(".eml"):
+                    name = f"{name or 'message'}.eml"
+            return Attachment(
+                name=name,
+                content_type=ctype,
+                content=content,
+                size=len(content),
+                is_inline=att.is_inline,
+                content_id=att.content_id,
+                id=att.id,
+            )
+        # Small (or inline: contentId only comes with the JSON form): one JSON request with contentBytes.
+        data = await self._json(mailbox, self._info(Method.GET, builder), what=what)
+        return attachment_from_json(data)
+
+    async def get_mime(self, mailbox: str, message_id: str) -> bytes:
+        builder = self._user(mailbox).messages.by_message_id(message_id).content
+        response = await self._send(mailbox, self._info(Method.GET, builder), what=f"get MIME {mailbox}")
+        return response.content
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _split_attachments(
+        message: MailMessage, base: Mapping[str, Any]
+    ) -> tuple[list[Attachment], list[Attachment]]:
+        """Attachments that fit into the create/send request, and those to add afterwards."""
+        budget = MAX_REQUEST_BYTES - len(json.dumps(base, ensure_ascii=False).encode("utf-8"))
+        embedded: list[Attachment] = []
+        later: list[Attachment] = []
+        for att in message.attachments:
+            cost = encoded_size(att)
+            if att.length <= MAX_JSON_ATTACHMENT and cost <= budget:
+                embedded.append(att)
+                budget -= cost
+            else:
+                later.append(att)
+        return embedded, later
+
+    async def create_message(
+        self,
+        mailbox: str,
+        folder: str,
+        message: MailMessage,
+        *,
+        received: bool = True,
+        extended_properties: Mapping[str, str] = {},
+    ) -> str:
+        body = message_to_json(message)
+        props = [{"id": property_id(k), "value": v} for k, v in extended_properties.items()]
+        if received:
+            now = datetime.now(UTC)
+            delivered = message.received_at or now
+            submitted = message.sent_at or delivered
+            props += [
+                # PidTagMessageFlags without mfUnsent: a received item, not a draft; mfRead (1) if read.
+                {"id": MESSAGE_FLAGS, "value": "1" if message.is_read else "0"},
+                {"id": DELIVERY_TIME, "value": format_datetime(delivered)},
+                {"id": SUBMIT_TIME, "value": format_datetime(submitted)},
+            ]
+        if props:
+            body["singleValueExtendedProperties"] = props
+        embedded, later = self._split_attachments(message, body)
+        if embedded:
+            body["attachments"] = [attachment_to_json(a) for a in embedded]
+        builder = self._user(mailbox).mail_folders.by_mail_folder_id(folder).messages
+        created = await self._json(
+            mailbox, self._info(Method.POST, builder, body=body), what=f"create message {mailbox}/{folder}"
+        )
+        message_id = str(created.get("id") or "")
+        if not message_id:
+            raise PermanentError("create message: response carries no id", service=SERVICE)
+        for att in later:
+            await self.add_attachment(mailbox, message_id, att)
+        return message_id
+
+    async def send_mail(self, mailbox: str, message: MailMessage, *, save_to_sent_items: bool = True) -> None:
+        body = message_to_json(message)
+        embedded, later = self._split_attachments(message, {"message": body})
+        if embedded:
+            body["attachments"] = [attachment_to_json(a) for a in embedded]
+        user = self._user(mailbox)
+        what = f"send mail {mailbox}"
+        if not later:
+            payload = {"message": body, "saveToSentItems": save_to_sent_items}
+            await self._send(mailbox, self._info(Method.POST, user.send_mail, body=payload), what=what)
+            return
+        # Too big for one request: draft, attachments through upload sessions, then send the draft.
+        if not save_to_sent_items:
+            body["singleValueExtendedProperties"] = [{"id": DELETE_AFTER_SUBMIT, "value": "true"}]
+        draft = await self._json(mailbox, self._info(Method.POST, user.messages, body=body), what=what)
+        draft_id = str(draft.get("id") or "")
+        if not draft_id:
+            raise PermanentError(f"{what}: draft carries no id", service=SERVICE)
+        for att in later:
+            await self.add_attachment(mailbox, draft_id, att)
+        send = user.messages.by_message_id(draft_id).send
+        await self._send(mailbox, self._info(Method.POST, send), what=what)
+
+    async def add_attachment(self, mailbox: str, message_id: str, attachment: Attachment) -> str:
+        """Attach a file to an existing message (JSON up to 3 MB, else an upload session). Returns its id."""
+        attachments = self._user(mailbox).messages.by_message_id(message_id).attachments
+        what = f"add attachment {mailbox}"
+        if attachment.length <= MAX_JSON_ATTACHMENT:
+            data = await self._json(
+                mailbox, self._info(Method.POST, attachments, body=attachment_to_json(attachment)), what=what
+            )
+            return str(data.get("id") or "")
+        content = attachment.content or b""
+        item: dict[str, Any] = {
+            "attachmentType": "file",
+            "name": attachment.name,
+            "size": len(content),
+            "contentType": attachment.content_type,
+            "isInline": attachment.is_inline,
+        }
+        if attachment.content_id:
+            item["contentId"] = attachment.content_id
+        session = await self._json(
+            mailbox,
+            self._info(Method.POST, attachments.create_upload_session, body={"AttachmentItem": item}),
+            what=f"{what} (upload session)",
+        )
+        upload_url = session.get("uploadUrl")
+        if not isinstance(upload_url, str) or not upload_url:
+            raise PermanentError(f"{what}: upload session without uploadUrl", service=SERVICE)
+        total = len(content)
+        location = ""
+        for start in range(0, total, self.upload_chunk_size):
+            chunk = content[start : start + self.upload_chunk_size]
+            end = start + len(chunk) - 1
+            response = await self._put_chunk(mailbox, upload_url, chunk, f"bytes {start}-{end}/{total}", what)
+            location = response.headers.get("location", location)
+        # The final PUT answers 201 with Location: .../attachments('<id>') (outlook-large-attachments.md).
+        found = re.search(r"attachments\('?([^')]+)'?\)", location) or re.search(
+            r"attachments/([^/?]+)", location
+        )
+        return found.group(1) if found else ""
+
+    async def _put_chunk(
+        self, mailbox: str, url: str, chunk: bytes, content_range: str, what: str
+    ) -> httpx.Response:
+        # kiota's RetryHandler never retries octet-stream bodies (it assumes non-rewindable streams);
+        # our chunk is in memory, so retry transient failures here, honouring Retry-After.
+        attempt = 0
+        while True:
+            info = self._info_url(Method.PUT, url)
+            info.set_stream_content(chunk, "application/octet-stream")
+            info.headers.add("Content-Range", content_range)
+            try:
+                return await self._send(mailbox, info, what=f"{what} (chunk {content_range})")
+            except TransientError as exc:
+                attempt += 1
+                if attempt > self._retry.max_retries:
+                    raise
+                delay = exc.retry_after
+                if delay is None:
+                    delay = self._retry.base_delay + self._retry.backoff_factor * 2 ** (attempt - 1)
+                await asyncio.sleep(delay)
+
+    async def set_categories(self, mailbox: str, message_id: str, categories: Sequence[str]) -> None:
+        # PATCH replaces the whole list (message-update): callers pass the complete set.
+        builder = self._user(mailbox).messages.by_message_id(message_id)
+        body = {"categories": list(dict.fromkeys(categories))}
+        await self._send(
+            mailbox, self._info(Method.PATCH, builder, body=body), what=f"set categories {mailbox}"
+        )
+
+    async def ensure_master_categories(self, mailbox: str, wanted: Mapping[str, str]) -> list[str]:
+        builder = self._user(mailbox).outlook.master_categories
+        what = f"master categories {mailbox}"
+        existing = await self._collect(mailbox, self._info(Method.GET, builder), what=what)
+        by_name = {str(c.get("displayName", "")).casefold(): c for c in existing}
+        created: list[str] = []
+        for name, color in wanted.items():
+            current = by_name.get(name.casefold())
+            if current is None:
+                try:
+                    await self._send(
+                        mailbox,
+                        self._info(Method.POST, builder, body={"displayName": name, "color": color}),
+                        what=what,
+                    )
+                except PermanentError as exc:
+                    if exc.status != 409:  # created meanwhile by another replica: fine
+                        raise
+                    continue
+                created.append(name)
+            elif current.get("color") != color and current.get("id"):
+                # displayName cannot change, colour can (outlookcategory-update).
+                item = builder.by_outlook_category_id(str(current["id"]))
+                await self._send(mailbox, self._info(Method.PATCH, item, body={"color": color}), what=what)
+        return created
+
+    async def set_extended_property(self, mailbox: str, message_id: str, name: str, value: str) -> None:
+        builder = self._user(mailbox).messages.by_message_id(message_id)
+        body = {"singleValueExtendedProperties": [{"id": property_id(name), "value": value}]}
+        await self._send(
+            mailbox, self._info(Method.PATCH, builder, body=body), what=f"set property {name} {mailbox}"
+        )
+
+    async def _find(self, mailbox: str, folder: str, odata_filter: str, what: str) -> list[str]:
+        builder = self._user(mailbox).mail_folders.by_mail_folder_id(folder).messages
+        query: dict[str, str | int | Sequence[str]] = {"$filter": odata_filter, "$select": "id", "$top": 100}
+        items = await self._collect(mailbox, self._info(Method.GET, builder, query=query), what=what)
+        return [str(i["id"]) for i in items if i.get("id")]
+
+    async def find_by_extended_property(self, mailbox: str, folder: str, name: str, value: str) -> list[str]:
+        # extended-properties-overview.md: $filter=singleValueExtendedProperties/Any(ep: ep/id eq … and …)
+        odata_filter = (
+            f"singleValueExtendedProperties/Any(ep: ep/id eq {odata_quote(property_id(name))}"
+            f" and ep/value eq {odata_quote(value)})"
+        )
+        return await self._find(mailbox, folder, odata_filter, f"find by property {name} {mailbox}/{folder}")
+
+    async def find_by_internet_message_id(
+        self, mailbox: str, folder: str, internet_message_id: str
+    ) -> list[str]:
+        odata_filter = f"internetMessageId eq {odata_quote(internet_message_id)}"
+        return await self._find(
+            mailbox, folder, odata_filter, f"find by internetMessageId {mailbox}/{folder}"
+        )
+
+    async def move(self, mailbox: str, message_id: str, destination_folder: str) -> str:
+        builder = self._user(mailbox).messages.by_message_id(message_id).move
+        data = await self._json(
+            mailbox,
+            self._info(Method.POST, builder, body={"destinationId": destination_folder}),
+            what=f"move message {mailbox}",
+        )
+        return str(data.get("id") or message_id)
+
+    async def ensure_folder(self, mailbox: str, path: str) -> str:
+        parts = [p.strip() for p in path.strip("/").split("/") if p.strip()]
+        if not parts:
+            raise ValueError("empty folder path")
+        key = (mailbox.casefold(), "/".join(p.casefold() for p in parts))
+        if key in self._folders:
+            return self._folders[key]
+        folders = self._user(mailbox).mail_folders
+        what = f"ensure folder {path!r} in {mailbox}"
+        first = parts[0]
+        if first.casefold() in WELL_KNOWN_FOLDERS:
+            data = await self._json(
+                mailbox,
+                self._info(Method.GET, folders.by_mail_folder_id(first.casefold()), query={"$select": "id"}),
+                what=what,
+            )
+            parent_id = str(data["id"])
+        else:
+            parent_id = await self._child_folder(mailbox, folders, first, what)
+        for part in parts[1:]:
+            parent_id = await self._child_folder(
+                mailbox, folders.by_mail_folder_id(parent_id).child_folders, part, what
+            )
+        self._folders[key] = parent_id
+        return parent_id
+
+    async def _child_folder(self, mailbox: str, collection: Any, name: str, what: str) -> str:
+        """The id of the child folder ``name`` in ``collection`` (top-level or childFolders), created if
+        missing. Listed and matched here: folder names compare case-insensitively in Exchange."""
+
+        async def lookup() -> str | None:
+            query: dict[str, str | int | Sequence[str]] = {"$select": ("id", "displayName"), "$top": 100}
+            items = await self._collect(mailbox, self._info(Method.GET, collection, query=query), what=what)
+            for item in items:
+                if str(item.get("displayName", "")).casefold() == name.casefold() and item.get("id"):
+                    return str(item["id"])
+            return None
+
+        found = await lookup()
+        if found:
+            return found
+        try:
+            data = await self._json(
+                mailbox, self._info(Method.POST, collection, body={"displayName": name}), what=what
+            )
+        except PermanentError as exc:
+            if exc.status != 409:  # ErrorFolderExists: created concurrently
+                raise
+            found = await lookup()
+            if found:
+                return found
+            raise
+        return str(data["id"])
+
+    async def check_mailbox(self, mailbox: str) -> None:
+        builder = self._user(mailbox).mail_folders.by_mail_folder_id("inbox")
+        info = self._info(Method.GET, builder, query={"$select": "id"})
+        await self._send(mailbox, info, what=f"check mailbox {mailbox}")

@@ -1,0 +1,222 @@
+"""Graph message JSON ↔ :class:`graph_dpg.domain.mail.MailMessage`, on plain dicts (no SDK models).
+
+Wire format (learn.microsoft.com/graph/api/resources/message)::
+
+    {"id", "subject", "body": {"contentType": "html"|"text", "content"},
+     "from"/"sender": {"emailAddress": {"name", "address"}},
+     "toRecipients"/"ccRecipients"/"bccRecipients"/"replyTo": [{"emailAddress": {...}}],
+     "internetMessageId", "conversationId", "parentFolderId", "receivedDateTime", "sentDateTime"
+     (ISO 8601 UTC, "Z"), "isRead", "isDraft", "hasAttachments", "categories": [..],
+     "internetMessageHeaders": [{"name", "value"}]      (only when $select-ed),
+     "attachments": [{"@odata.type": "#microsoft.graph.fileAttachment", "id", "name", "contentType",
+                      "size", "isInline", "contentId", "contentBytes": base64}],
+     "singleValueExtendedProperties": [{"id": "String {GUID} Name X", "value"}]}
+
+Delta pages add ``{"id", "@removed": {"reason": "deleted"}}`` entries (handled by the caller).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
+
+#: The project's one property-set GUID for named extended properties. Never change it: existing
+#: markers in mailboxes are only found again under the same GUID (extended-properties-overview.md:
+#: "access a property always with the same id format").
+PROPERTY_SET_GUID = "95A63522-6CE1-46FB-B0FA-87B0252922B2"
+
+FILE_ATTACHMENT = "#microsoft.graph.fileAttachment"
+ITEM_ATTACHMENT = "#microsoft.graph.itemAttachment"
+REFERENCE_ATTACHMENT = "#microsoft.graph.referenceAttachment"
+
+# MAPI properties for items created as "received" (graph-facts §1.8; MS-OXCMSG 2.2.1.6):
+# PidTagMessageFlags (mfRead=0x1; without mfUnsent=0x8 the item is not a draft), only settable at creation.
+MESSAGE_FLAGS = "Integer 0x0E07"
+DELIVERY_TIME = "SystemTime 0x0E06"  # PidTagMessageDeliveryTime → receivedDateTime
+SUBMIT_TIME = "SystemTime 0x0039"  # PidTagClientSubmitTime → sentDateTime
+# PidTagDeleteAfterSubmit: the sent item is not kept in Sent Items; used for drafts sent with /send
+# (learn.microsoft.com/office/client-developer/outlook/mapi/pidtagdeleteaftersubmit-canonical-property).
+DELETE_AFTER_SUBMIT = "Boolean 0x0E01"
+
+_PROP_PREFIX = f"String {{{PROPERTY_SET_GUID}}} Name "
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def property_id(name: str) -> str:
+    """The Graph id of the project's named string property ``name``."""
+    if not name or any(c in name for c in "'\"{}"):
+        raise ValueError(f"invalid extended property name {name!r}")
+    return _PROP_PREFIX + name
+
+
+def odata_quote(value: str) -> str:
+    """A string literal for ``$filter`` (OData doubles single quotes)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def parse_datetime(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    text = _FRACTION.sub(r"\1", value.strip())  # Graph may send 7 fractional digits
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _address(obj: object) -> EmailAddress | None:
+    if not isinstance(obj, dict):
+        return None
+    inner = obj.get("emailAddress")
+    if not isinstance(inner, dict):
+        return None
+    address = inner.get("address") or ""
+    name = inner.get("name") or ""
+    if not address and not name:
+        return None
+    return EmailAddress(address=str(address), name=str(name))
+
+
+def _addresses(items: object) -> list[EmailAddress]:
+    if not isinstance(items, list):
+        return []
+    out = []
+    for item in items:
+        addr = _address(item)
+        if addr is not None:
+            out.append(addr)
+    return out
+
+
+def attachment_from_json(data: Mapping[str, Any]) -> Attachment:
+    raw = data.get("contentBytes")
+    content = base64.b64decode(raw) if isinstance(raw, str) else None
+    size = data.get("size")
+    return Attachment(
+        name=str(data.get("name") or ""),
+        content_type=str(data.get("contentType") or "application/octet-stream"),
+        content=content,
+        size=int(size) if isinstance(size, int) else (len(content) if content is not None else 0),
+        is_inline=bool(data.get("isInline", False)),
+        content_id=data.get("contentId") or None,
+        id=data.get("id") or None,
+    )
+
+
+def message_from_json(data: Mapping[str, Any], mailbox: str | None = None) -> MailMessage:
+    body = data.get("body")
+    body_type = "html"
+    content = ""
+    if isinstance(body, dict):
+        content = str(body.get("content") or "")
+        body_type = "text" if str(body.get("contentType") or "").lower() == "text" else "html"
+    headers = [
+        Header(str(h.get("name", "")), str(h.get("value", "")))
+        for h in data.get("internetMessageHeaders") or ()
+        if isinstance(h, dict)
+    ]
+    extended: dict[str, str] = {}
+    for prop in data.get("singleValueExtendedProperties") or ():
+        if isinstance(prop, dict) and isinstance(prop.get("id"), str):
+            pid: str = prop["id"]
+            key = pid[len(_PROP_PREFIX) :] if pid.lower().startswith(_PROP_PREFIX.lower()) else pid
+            extended[key] = str(prop.get("value", ""))
+    attachments = [attachment_from_json(a) for a in data.get("attachments") or () if isinstance(a, dict)]
+    return MailMessage(
+        subject=str(data.get("subject") or ""),
+        body=content,
+        body_type=body_type,
+        sender=_address(data.get("from")) or _address(data.get("sender")),
+        to=_addresses(data.get("toRecipients")),
+        cc=_addresses(data.get("ccRecipients")),
+        bcc=_addresses(data.get("bccRecipients")),
+        reply_to=_addresses(data.get("replyTo")),
+        attachments=attachments,
+        headers=headers,
+        categories=[str(c) for c in data.get("categories") or ()],
+        id=data.get("id") or None,
+        internet_message_id=data.get("internetMessageId") or None,
+        conversation_id=data.get("conversationId") or None,
+        mailbox=mailbox,
+        folder_id=data.get("parentFolderId") or None,
+        received_at=parse_datetime(data.get("receivedDateTime")),
+        sent_at=parse_datetime(data.get("sentDateTime")),
+        is_read=bool(data.get("isRead", False)),
+        is_draft=bool(data.get("isDraft", False)),
+        has_attachments=bool(data.get("hasAttachments", False)) or bool(attachments),
+        extended_properties=extended,
+    )
+
+
+def _recipient(addr: EmailAddress) -> dict[str, Any]:
+    inner = {"address": addr.address}
+    if addr.name:
+        inner["name"] = addr.name
+    return {"emailAddress": inner}
+
+
+def attachment_to_json(att: Attachment) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "@odata.type": FILE_ATTACHMENT,
+        "name": att.name,
+        "contentType": att.content_type,
+        "contentBytes": base64.b64encode(att.content or b"").decode("ascii"),
+        "isInline": att.is_inline,
+    }
+    if att.content_id:
+        data["contentId"] = att.content_id
+    return data
+
+
+def custom_headers(headers: Iterable[Header]) -> list[dict[str, str]]:
+    # Graph refuses other names on create/send: 400 InvalidInternetMessageHeader "…should start with
+    # 'x-' or 'X-'." (user-sendmail.md example 2).
+    return [{"name": h.name, "value": h.value} for h in headers if h.name[:2].lower() == "x-"]
+
+
+def message_to_json(message: MailMessage, *, attachments: Iterable[Attachment] = ()) -> dict[str, Any]:
+    """The JSON to create or send ``message``; only ``attachments`` are embedded (the caller decides
+    which fit into one request)."""
+    data: dict[str, Any] = {
+        "subject": message.subject,
+        "body": {"contentType": "text" if message.body_type == "text" else "html", "content": message.body},
+        "toRecipients": [_recipient(a) for a in message.to],
+    }
+    if message.sender is not None:
+        data["from"] = _recipient(message.sender)
+    if message.cc:
+        data["ccRecipients"] = [_recipient(a) for a in message.cc]
+    if message.bcc:
+        data["bccRecipients"] = [_recipient(a) for a in message.bcc]
+    if message.reply_to:
+        data["replyTo"] = [_recipient(a) for a in message.reply_to]
+    if message.categories:
+        data["categories"] = list(message.categories)
+    if message.internet_message_id:
+        data["internetMessageId"] = message.internet_message_id
+    headers = custom_headers(message.headers)
+    if headers:
+        data["internetMessageHeaders"] = headers
+    embedded = [attachment_to_json(a) for a in attachments]
+    if embedded:
+        data["attachments"] = embedded
+    return data
+
+
+def encoded_size(att: Attachment) -> int:
+    """Bytes the attachment adds to a JSON request (base64 inflates by 4/3, plus the envelope)."""
+    return (att.length + 2) // 3 * 4 + len(att.name.encode()) * 2 + 200
