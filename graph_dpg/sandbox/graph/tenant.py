@@ -1,0 +1,1563 @@
+"""In-memory state of an emulated Microsoft 365 tenant, and every mail operation on it.
+
+The HTTP layer (``app.py``) maps Graph requests onto the methods here; test helpers call them directly. One
+re-entrant lock guards all state, because the ASGI app may run in a uvicorn thread while a test reads.
+
+Mailbox model (learn.microsoft.com/graph/api/resources/mailfolder): a folder tree under ``msgfolderroot``
+with the well-known folders; messages live in exactly one folder. Each message has two ids: a REST id that
+changes when the message moves, and an immutable id that does not
+(learn.microsoft.com/graph/outlook-immutable-id).
+Lookups accept either; answers use the one the request prefers (``Prefer: IdType="ImmutableId"``).
+
+Delta state machine (learn.microsoft.com/graph/delta-query-messages)::
+
+    initial GET .../messages/delta          -> round R snapshot (entries up to change number S)
+         | page: value[...] + @odata.nextLink (?$skiptoken=<signed {R, offset}>)
+         v
+    last page: value[...] + @odata.deltaLink (?$deltatoken=<signed {folder, S, options}>)
+         | later GET deltaLink -> new round: changes with change number in (S, now]
+         v                       (created / updated / {"id", "@removed": {"reason": "deleted"}})
+    token forged, from another folder, or expired (``expire_delta_tokens``) -> 410 syncStateNotFound
+
+Every change to a folder's content appends (change number, kind, immutable id, REST id) to that folder's log;
+a round coalesces the log per message. Tokens are zlib-compressed JSON, base64url, with an HMAC-SHA256 tag
+under a per-tenant random key, so a client can neither read meaning into them nor forge them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+import uuid
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from graph_dpg.sandbox.graph.faults import FaultInjector
+from graph_dpg.sandbox.graph.mime import build_mime, html_to_text, parse_mime_base64
+from graph_dpg.sandbox.graph.odata import (
+    Expand,
+    ODataError,
+    canonical_ext_id,
+    compile_filter,
+    parse_datetime,
+)
+
+# learn.microsoft.com/graph/api/resources/mailfolder ("Well-known folder names"): name -> (display, hidden).
+WELL_KNOWN_FOLDERS: dict[str, tuple[str, bool]] = {
+    "inbox": ("Inbox", False),
+    "drafts": ("Drafts", False),
+    "sentitems": ("Sent Items", False),
+    "deleteditems": ("Deleted Items", False),
+    "outbox": ("Outbox", False),
+    "junkemail": ("Junk Email", False),
+    "archive": ("Archive", False),
+    "conversationhistory": ("Conversation History", False),
+    "syncissues": ("Sync Issues", True),
+    "conflicts": ("Conflicts", True),
+    "localfailures": ("Local Failures", True),
+    "serverfailures": ("Server Failures", True),
+    "clutter": ("Clutter", True),
+    "scheduled": ("Scheduled", True),
+    "searchfolders": ("Finder", True),
+    "recoverableitemsdeletions": ("Deletions", True),
+}
+_SYNC_ISSUES_CHILDREN = ("conflicts", "localfailures", "serverfailures")
+
+# learn.microsoft.com/graph/api/resources/outlookcategory: preset0..preset24 plus none.
+CATEGORY_COLORS = frozenset({"none", *(f"preset{i}" for i in range(25))})
+# The six categories a new Outlook mailbox starts with.
+_DEFAULT_CATEGORIES = (
+    ("Red category", "preset0"),
+    ("Orange category", "preset1"),
+    ("Yellow category", "preset3"),
+    ("Green category", "preset4"),
+    ("Blue category", "preset7"),
+    ("Purple category", "preset8"),
+)
+
+# learn.microsoft.com/graph/api/resources/message (v1.0 properties); id is always returned.
+MESSAGE_PROPERTIES = (
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "changeKey",
+    "categories",
+    "receivedDateTime",
+    "sentDateTime",
+    "hasAttachments",
+    "internetMessageId",
+    "subject",
+    "bodyPreview",
+    "importance",
+    "parentFolderId",
+    "conversationId",
+    "conversationIndex",
+    "isDeliveryReceiptRequested",
+    "isReadReceiptRequested",
+    "isRead",
+    "isDraft",
+    "webLink",
+    "inferenceClassification",
+    "body",
+    "sender",
+    "from",
+    "toRecipients",
+    "ccRecipients",
+    "bccRecipients",
+    "replyTo",
+    "flag",
+)
+_SELECT_ONLY = ("internetMessageHeaders", "uniqueBody")
+_SELECTABLE = {p.lower(): p for p in ("id", *MESSAGE_PROPERTIES, *_SELECT_ONLY)}
+# "Updatable only if isDraft = true" (learn.microsoft.com/graph/api/message-update).
+_DRAFT_ONLY = {
+    "subject",
+    "body",
+    "toRecipients",
+    "ccRecipients",
+    "bccRecipients",
+    "replyTo",
+    "from",
+    "sender",
+    "internetMessageId",
+    "internetMessageHeaders",
+}
+_ALWAYS_UPDATABLE = {
+    "categories",
+    "isRead",
+    "flag",
+    "importance",
+    "inferenceClassification",
+    "isDeliveryReceiptRequested",
+    "isReadReceiptRequested",
+    "singleValueExtendedProperties",
+    "multiValueExtendedProperties",
+}
+
+# MAPI property tags honoured at creation (MS-OXCMSG 2.2.1.6 PidTagMessageFlags; PidTagMessageDeliveryTime;
+# PidTagClientSubmitTime; PidTagInternetMessageId). Flags are read-only after the first save.
+_TAG_FLAGS = canonical_ext_id("Integer 0x0E07")
+_TAG_DELIVERY = canonical_ext_id("SystemTime 0x0E06")
+_TAG_SUBMIT = canonical_ext_id("SystemTime 0x0039")
+_TAG_MESSAGE_ID = canonical_ext_id("String 0x1035")
+_MF_READ = 0x01
+_MF_UNSENT = 0x08
+
+MAX_UPLOAD_SIZE = 150 * 1024 * 1024  # learn.microsoft.com/graph/outlook-large-attachments ("up to 150 MB")
+
+
+class GraphApiError(Exception):
+    """A Graph error answer: ``{"error": {"code", "message", "innerError"}}`` with an HTTP status."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+def not_found() -> GraphApiError:
+    # learn.microsoft.com/graph/errors; Exchange's text for a missing item.
+    return GraphApiError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+
+
+def malformed_id() -> GraphApiError:
+    return GraphApiError(400, "ErrorInvalidIdMalformed", "Id is malformed.")
+
+
+def bad_request(message: str, code: str = "BadRequest") -> GraphApiError:
+    return GraphApiError(400, code, message)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _new_rest_id() -> str:
+    return "AAMkA" + _b64(secrets.token_bytes(33)) + "AAA="
+
+
+def _new_immutable_id() -> str:
+    return "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A" + _b64(secrets.token_bytes(30)) + "AAA="
+
+
+def _new_folder_id() -> str:
+    return "AQMkA" + _b64(secrets.token_bytes(30)) + "AAAA=="
+
+
+def _etag(msg: Message) -> str:
+    return _b64(hashlib.sha256(f"{msg.imm_id}{msg.version}".encode()).digest()[:12])
+
+
+def looks_like_id(text: str) -> bool:
+    """Exchange ids are base64 (URL-safe alphabet in REST); anything else is ``ErrorInvalidIdMalformed``."""
+    if len(text) < 16 or not text.startswith("A"):
+        return False
+    return all(c.isalnum() or c in "-_=+/" for c in text)
+
+
+@dataclass
+class Attachment:
+    id: str
+    name: str
+    content_type: str
+    data: bytes
+    is_inline: bool = False
+    content_id: str | None = None
+    last_modified: str = ""
+
+    def view(self, with_content: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "@odata.type": "#microsoft.graph.fileAttachment",
+            "@odata.mediaContentType": self.content_type,
+            "id": self.id,
+            "lastModifiedDateTime": self.last_modified,
+            "name": self.name,
+            "contentType": self.content_type,
+            "size": len(self.data),
+            "isInline": self.is_inline,
+            "contentId": self.content_id,
+            "contentLocation": None,
+        }
+        if with_content:
+            out["contentBytes"] = base64.b64encode(self.data).decode()
+        return out
+
+
+@dataclass
+class Message:
+    imm_id: str
+    rest_id: str
+    folder_id: str
+    props: dict[str, Any]
+    ext: dict[str, tuple[str, str]] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
+    version: int = 1
+
+
+@dataclass
+class Folder:
+    id: str
+    display_name: str
+    parent_id: str
+    well_known: str | None = None
+    hidden: bool = False
+    log: list[tuple[int, str, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Mailbox:
+    id: str
+    upn: str
+    display_name: str
+    accessible: bool = True
+    aliases: set[str] = field(default_factory=set)
+    folders: dict[str, Folder] = field(default_factory=dict)
+    well_known: dict[str, str] = field(default_factory=dict)
+    messages: dict[str, Message] = field(default_factory=dict)
+    rest_index: dict[str, str] = field(default_factory=dict)
+    categories: list[dict[str, str]] = field(default_factory=list)
+    in_flight: int = 0
+    window_start: float = 0.0
+    window_count: int = 0
+
+
+@dataclass
+class UploadSession:
+    id: str
+    mailbox_id: str
+    message_id: str
+    name: str
+    size: int
+    content_type: str
+    is_inline: bool
+    content_id: str | None
+    expires: float
+    data: bytearray = field(default_factory=bytearray)
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request as the emulator saw it (``endpoint`` is a kind such as ``messages.delta``)."""
+
+    method: str
+    path: str
+    mailbox: str | None
+    endpoint: str
+    status: int
+    at: float
+    duration: float
+    in_batch: bool = False
+
+
+@dataclass
+class _DeltaRound:
+    mailbox_id: str
+    folder_id: str
+    entries: list[tuple[str, str, str]]
+    to_seq: int
+    options: dict[str, Any]
+    epoch: int
+
+
+Recipient = str | tuple[str, str]
+AttachmentSpec = tuple[str, str, bytes]
+
+
+def recipient_json(value: Recipient) -> dict[str, Any]:
+    name, address = (value, value) if isinstance(value, str) else value
+    return {"emailAddress": {"name": name, "address": address}}
+
+
+class GraphTenant:
+    """An emulated tenant: mailboxes, folders, messages, categories, tokens, throttling and fault state."""
+
+    def __init__(
+        self,
+        token: str | Iterable[str] = "sandbox-token",  # noqa: S107 - the sandbox's well-known fake token
+        *,
+        max_concurrency: int = 4,
+        request_budget: int = 10_000,
+        budget_window: float = 600.0,
+        max_request_bytes: int = 4 * 1024 * 1024,
+        latency: float = 0.0,
+        seed: int = 0,
+        clock: Callable[[], float] = time.time,
+        default_categories: bool = True,
+    ) -> None:
+        self.tokens: set[str] = {token} if isinstance(token, str) else set(token)
+        # learn.microsoft.com/graph/throttling-limits ("Outlook service limits"): per app and mailbox,
+        # 10,000 requests per 10 minutes and 4 concurrent requests.
+        self.max_concurrency = max_concurrency
+        self.request_budget = request_budget
+        self.budget_window = budget_window
+        self.max_request_bytes = max_request_bytes
+        self.latency = latency
+        self.default_categories = default_categories
+        self.faults = FaultInjector(seed)
+        self.clock = clock
+        self.tenant_id = str(uuid.uuid4())
+        self._lock = threading.RLock()
+        self._key = secrets.token_bytes(32)
+        self._seq = 0
+        self._epoch = 0
+        self._mailboxes: dict[str, Mailbox] = {}
+        self._by_address: dict[str, str] = {}
+        self._rounds: OrderedDict[str, _DeltaRound] = OrderedDict()
+        self._uploads: dict[str, UploadSession] = {}
+        self._outbound: list[dict[str, Any]] = []
+        self._requests: list[LoggedRequest] = []
+
+    # ------------------------------------------------------------------ locking, clock, logs
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    def now_iso(self) -> str:
+        return datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._requests.append(entry)
+
+    @property
+    def request_log(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def count_requests(
+        self,
+        *,
+        mailbox: str | None = None,
+        endpoint: str | None = None,
+        method: str | None = None,
+        status: int | None = None,
+    ) -> int:
+        with self._lock:
+            return sum(
+                1
+                for r in self._requests
+                if (mailbox is None or (r.mailbox or "") == mailbox.lower())
+                and (endpoint is None or r.endpoint == endpoint)
+                and (method is None or r.method == method.upper())
+                and (status is None or r.status == status)
+            )
+
+    def clear_request_log(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    @property
+    def outbound_log(self) -> list[dict[str, Any]]:
+        """Mail sent to addresses outside the tenant: one entry per message with its external recipients."""
+        with self._lock:
+            return [dict(e) for e in self._outbound]
+
+    # ------------------------------------------------------------------ mailboxes
+
+    def add_mailbox(
+        self, upn: str, display_name: str = "", accessible: bool = True, aliases: Sequence[str] = ()
+    ) -> str:
+        with self._lock:
+            if upn.lower() in self._by_address:
+                raise ValueError(f"mailbox {upn} exists")
+            mb = Mailbox(str(uuid.uuid4()), upn, display_name or upn.split("@")[0], accessible)
+            mb.aliases = {a.lower() for a in aliases}
+            root = Folder(_new_folder_id(), "Top of Information Store", "", "msgfolderroot")
+            mb.folders[root.id] = root
+            mb.well_known["msgfolderroot"] = root.id
+            for name, (display, hidden) in WELL_KNOWN_FOLDERS.items():
+                parent = mb.well_known["syncissues"] if name in _SYNC_ISSUES_CHILDREN else root.id
+                folder = Folder(_new_folder_id(), display, parent, name, hidden)
+                mb.folders[folder.id] = folder
+                mb.well_known[name] = folder.id
+            if self.default_categories:
+                mb.categories = [
+                    {"id": str(uuid.uuid4()), "displayName": n, "color": c} for n, c in _DEFAULT_CATEGORIES
+                ]
+            self._mailboxes[mb.id] = mb
+            for address in {upn.lower(), *mb.aliases}:
+                self._by_address[address] = mb.id
+            return mb.id
+
+    def set_accessible(self, mailbox: str, accessible: bool) -> None:
+        with self._lock:
+            self.mailbox(mailbox).accessible = accessible
+
+    def mailbox(self, key: str) -> Mailbox:
+        """Resolve a mailbox by id (GUID) or UPN/alias; ``ErrorInvalidUser`` 404 when unknown."""
+        with self._lock:
+            mb = self._mailboxes.get(key) or self._mailboxes.get(self._by_address.get(key.lower(), ""))
+            if mb is None:
+                # learn.microsoft.com/graph/errors; Exchange's answer for an unknown user in a mail URL.
+                raise GraphApiError(404, "ErrorInvalidUser", f"The requested user '{key}' is invalid.")
+            return mb
+
+    def find_mailbox(self, key: str) -> Mailbox | None:
+        try:
+            return self.mailbox(key)
+        except GraphApiError:
+            return None
+
+    def mailboxes(self) -> list[Mailbox]:
+        with self._lock:
+            return list(self._mailboxes.values())
+
+    def user_view(self, mb: Mailbox) -> dict[str, Any]:
+        return {
+            "businessPhones": [],
+            "displayName": mb.display_name,
+            "givenName": None,
+            "jobTitle": None,
+            "mail": mb.upn,
+            "mobilePhone": None,
+            "officeLocation": None,
+            "preferredLanguage": None,
+            "surname": None,
+            "userPrincipalName": mb.upn,
+            "id": mb.id,
+        }
+
+    # ------------------------------------------------------------------ throttling
+
+    def acquire(self, mb: Mailbox) -> GraphApiError | None:
+        """Count a request against the mailbox's budget and concurrency; return the 429 to send, if any."""
+        with self._lock:
+            now = self.clock()
+            if now - mb.window_start >= self.budget_window:
+                mb.window_start, mb.window_count = now, 0
+            mb.window_count += 1
+            if mb.window_count > self.request_budget:
+                wait = max(1, int(mb.window_start + self.budget_window - now + 0.999))
+                return GraphApiError(
+                    429,
+                    "ApplicationThrottled",
+                    "Application is over its MailboxRequestRate limit.",
+                    {"Retry-After": str(wait)},
+                )
+            if mb.in_flight >= self.max_concurrency:
+                # Text as Exchange sends it (github.com/magodo/terraform-provider-outlook/issues/21).
+                return GraphApiError(
+                    429,
+                    "ApplicationThrottled",
+                    "Application is over its MailboxConcurrency limit.",
+                    {"Retry-After": "1"},
+                )
+            mb.in_flight += 1
+            return None
+
+    def release(self, mb: Mailbox) -> None:
+        with self._lock:
+            mb.in_flight = max(0, mb.in_flight - 1)
+
+    # ------------------------------------------------------------------ folders
+
+    def folder(self, mb: Mailbox, key: str) -> Folder:
+        with self._lock:
+            fid = mb.well_known.get(key.lower()) or key
+            folder = mb.folders.get(fid)
+            if folder is not None:
+                return folder
+            if not looks_like_id(key):
+                raise malformed_id()
+            raise not_found()
+
+    def folder_id(self, mailbox: str, name: str) -> str:
+        with self._lock:
+            mb = self.mailbox(mailbox)
+            return self.folder(mb, name).id
+
+    def folder_view(self, mb: Mailbox, folder: Folder) -> dict[str, Any]:
+        with self._lock:
+            msgs = [m for m in mb.messages.values() if m.folder_id == folder.id]
+            return {
+                "id": folder.id,
+                "displayName": folder.display_name,
+                "parentFolderId": folder.parent_id or None,
+                "childFolderCount": sum(1 for f in mb.folders.values() if f.parent_id == folder.id),
+                "unreadItemCount": sum(1 for m in msgs if not m.props.get("isRead")),
+                "totalItemCount": len(msgs),
+                "sizeInBytes": sum(len(json.dumps(m.props)) for m in msgs),
+                "isHidden": folder.hidden,
+            }
+
+    def child_folders(self, mb: Mailbox, parent: Folder, include_hidden: bool = False) -> list[Folder]:
+        with self._lock:
+            return [
+                f
+                for f in mb.folders.values()
+                if f.parent_id == parent.id and (include_hidden or not f.hidden)
+            ]
+
+    def create_folder(
+        self, mb: Mailbox | str, parent: Folder | str, display_name: str, hidden: bool = False
+    ) -> Folder:
+        with self._lock:
+            box = mb if isinstance(mb, Mailbox) else self.mailbox(mb)
+            par = parent if isinstance(parent, Folder) else self.folder(box, parent)
+            if not display_name:
+                raise bad_request("The displayName property is required.", "ErrorInvalidRequest")
+            for sibling in self.child_folders(box, par, include_hidden=True):
+                if sibling.display_name.lower() == display_name.lower():
+                    # Exchange refuses two sibling folders with one name.
+                    raise GraphApiError(
+                        409, "ErrorFolderExists", "A folder with the specified name already exists."
+                    )
+            folder = Folder(_new_folder_id(), display_name, par.id, None, hidden)
+            box.folders[folder.id] = folder
+            return folder
+
+    # ------------------------------------------------------------------ messages: lookup and views
+
+    def get_message(self, mb: Mailbox, key: str) -> Message:
+        with self._lock:
+            msg = mb.messages.get(key) or mb.messages.get(mb.rest_index.get(key, ""))
+            if msg is not None:
+                return msg
+            if not looks_like_id(key):
+                raise malformed_id()
+            raise not_found()
+
+    def message_view(
+        self,
+        mb: Mailbox,
+        msg: Message,
+        *,
+        immutable: bool,
+        select: list[str] | None = None,
+        expand: Sequence[Expand] = (),
+        body_text: bool = False,
+        for_filter: bool = False,
+    ) -> dict[str, Any]:
+        with self._lock:
+            p = msg.props
+            full: dict[str, Any] = {
+                "@odata.etag": f'W/"CQAAABYAAA{_etag(msg)}"',
+                "id": msg.imm_id if immutable else msg.rest_id,
+            }
+            for key in MESSAGE_PROPERTIES:
+                if key == "hasAttachments":
+                    full[key] = any(not a.is_inline for a in msg.attachments)
+                elif key == "parentFolderId":
+                    full[key] = msg.folder_id
+                elif key == "changeKey":
+                    full[key] = f"CQAAABYAAA{msg.version:08d}"
+                elif key == "bodyPreview":
+                    body = p.get("body") or {}
+                    text = str(body.get("content") or "")
+                    text = html_to_text(text) if str(body.get("contentType")).lower() == "html" else text
+                    full[key] = " ".join(text.split())[:255]
+                elif key == "webLink":
+                    full[key] = (
+                        f"https://outlook.office365.com/owa/?ItemID={msg.rest_id}&exvsurl=1&viewmodel=ReadMessageItem"
+                    )
+                elif key in ("from", "sender") and p.get(key) is None:
+                    continue
+                else:
+                    full[key] = json.loads(json.dumps(p.get(key)))
+            if body_text and isinstance(full.get("body"), dict) and full["body"].get("contentType") == "html":
+                full["body"] = {"contentType": "text", "content": html_to_text(full["body"]["content"])}
+            full["internetMessageHeaders"] = json.loads(json.dumps(p.get("internetMessageHeaders") or []))
+            full["uniqueBody"] = full.get("body")
+            if for_filter:
+                full["singleValueExtendedProperties"] = [{"id": k, "value": v[1]} for k, v in msg.ext.items()]
+                return full
+            if select is None:
+                out = {k: v for k, v in full.items() if k not in _SELECT_ONLY}
+            else:
+                out = {"@odata.etag": full["@odata.etag"], "id": full["id"]}
+                for name in select:
+                    canon = _SELECTABLE.get(name.lower())
+                    if canon is None:
+                        raise bad_request(
+                            f"Could not find a property named '{name}' on type 'microsoft.graph.message'.",
+                            "RequestBroker--ParseUri",
+                        )
+                    if canon in full:
+                        out[canon] = full[canon]
+            for exp in expand:
+                name = exp.name.lower()
+                if name == "attachments":
+                    out["attachments"] = [a.view() for a in msg.attachments]
+                elif name == "singlevalueextendedproperties":
+                    flt = exp.options.get("$filter")
+                    props = [{"id": v[0], "value": v[1]} for v in msg.ext.values()]
+                    if flt:
+                        try:
+                            pred = compile_filter(flt)
+                        except ODataError as exc:
+                            raise bad_request(str(exc)) from exc
+                        props = [pr for pr in props if pred(pr)]
+                    out["singleValueExtendedProperties"] = props
+                else:
+                    raise bad_request(
+                        f"Could not find a property named '{exp.name}' on type 'microsoft.graph.message'.",
+                        "RequestBroker--ParseUri",
+                    )
+            return out
+
+    def query_messages(
+        self,
+        mb: Mailbox,
+        folder: Folder | None,
+        *,
+        filter_text: str | None = None,
+        orderby: str | None = None,
+    ) -> list[Message]:
+        with self._lock:
+            msgs = [m for m in mb.messages.values() if folder is None or m.folder_id == folder.id]
+            if filter_text:
+                try:
+                    pred = compile_filter(filter_text)
+                except ODataError as exc:
+                    raise bad_request(str(exc)) from exc
+                msgs = [m for m in msgs if pred(self.message_view(mb, m, immutable=True, for_filter=True))]
+            key, _, direction = (orderby or "receivedDateTime desc").partition(" ")
+            canon = _SELECTABLE.get(key.strip().lower())
+            if canon is None:
+                raise bad_request(
+                    f"Could not find a property named '{key}' on type 'microsoft.graph.message'."
+                )
+            msgs.sort(
+                key=lambda m: (str(m.props.get(canon) or ""), m.props.get("_seq", 0)),
+                reverse=direction.strip().lower() != "asc",
+            )
+            return msgs
+
+    # ------------------------------------------------------------------ messages: changes
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _log(self, mb: Mailbox, folder_id: str, kind: str, msg: Message) -> None:
+        mb.folders[folder_id].log.append((self._next_seq(), kind, msg.imm_id, msg.rest_id))
+
+    def _touch(self, msg: Message) -> None:
+        msg.version += 1
+        msg.props["lastModifiedDateTime"] = self.now_iso()
+
+    def _validate_headers(self, headers: Any) -> list[dict[str, str]]:
+        out: list[dict[str, str]] = []
+        for header in headers or []:
+            name = str(header.get("name", ""))
+            # learn.microsoft.com/graph/api/user-sendmail (example 2): custom headers must start with x-.
+            if not name.lower().startswith("x-"):
+                raise bad_request(
+                    f"The internet message header name '{name}' should start with 'x-' or 'X-'.",
+                    "InvalidInternetMessageHeader",
+                )
+            out.append({"name": name, "value": str(header.get("value", ""))})
+        return out
+
+    def _attachments_from_json(self, items: Any) -> list[Attachment]:
+        out: list[Attachment] = []
+        for item in items or []:
+            out.append(self._attachment_from_json(item))
+        return out
+
+    def _attachment_from_json(self, item: Mapping[str, Any]) -> Attachment:
+        kind = str(item.get("@odata.type", "#microsoft.graph.fileAttachment"))
+        if kind.lower() != "#microsoft.graph.fileattachment":
+            raise bad_request(
+                f"The emulator supports only #microsoft.graph.fileAttachment, not '{kind}'.",
+                "ErrorInvalidRequest",
+            )
+        try:
+            data = base64.b64decode(str(item.get("contentBytes") or ""), validate=True)
+        except ValueError as exc:
+            raise bad_request(
+                "The contentBytes property is not valid base64.", "ErrorInvalidRequest"
+            ) from exc
+        name = str(item.get("name") or "")
+        if not name:
+            raise bad_request("The name property is required for an attachment.", "ErrorInvalidRequest")
+        return Attachment(
+            id=_new_rest_id(),
+            name=name,
+            content_type=str(item.get("contentType") or "application/octet-stream"),
+            data=data,
+            is_inline=bool(item.get("isInline", False)),
+            content_id=item.get("contentId"),
+            last_modified=self.now_iso(),
+        )
+
+    def _apply_ext(self, msg: Message, items: Any) -> None:
+        for item in items or []:
+            pid = str(item.get("id", ""))
+            value = item.get("value")
+            if not pid or value is None:
+                raise bad_request("An extended property needs an id and a value.", "ErrorInvalidRequest")
+            msg.ext[canonical_ext_id(pid)] = (pid, str(value))
+
+    def create_message(
+        self,
+        mb: Mailbox,
+        folder: Folder,
+        data: Mapping[str, Any],
+        *,
+        allow_non_draft: bool = True,
+    ) -> Message:
+        """``POST .../mailFolders/{id}/messages``: a draft unless PidTagMessageFlags says otherwise.
+
+        learn.microsoft.com/graph/api/mailfolder-post-messages; the 0x0E07 flag handling follows MS-OXCMSG
+        2.2.1.6 (mfUnsent marks a draft; flags are settable only before the first save).
+        """
+        with self._lock:
+            allowed = set(MESSAGE_PROPERTIES) | {
+                "internetMessageHeaders",
+                "attachments",
+                "singleValueExtendedProperties",
+                "multiValueExtendedProperties",
+                "uniqueBody",
+            }
+            for key in data:
+                if key not in allowed and not key.startswith("@odata"):
+                    raise bad_request(
+                        f"The property '{key}' does not exist on type 'microsoft.graph.message'. "
+                        "Make sure to "
+                        "only use property names that are defined by the type or mark the type as open type.",
+                        "RequestBodyRead",
+                    )
+            now = self.now_iso()
+            props: dict[str, Any] = {
+                "createdDateTime": now,
+                "lastModifiedDateTime": now,
+                "categories": list(data.get("categories") or []),
+                "receivedDateTime": now,
+                "sentDateTime": now,
+                "internetMessageId": data.get("internetMessageId")
+                or f"<{uuid.uuid4().hex.upper()}@{mb.upn.split('@')[-1]}>",
+                "subject": data.get("subject") or "",
+                "importance": data.get("importance") or "normal",
+                "conversationId": data.get("conversationId") or "AAQkA" + _b64(secrets.token_bytes(24)) + "=",
+                "conversationIndex": base64.b64encode(secrets.token_bytes(22)).decode(),
+                "isDeliveryReceiptRequested": bool(data.get("isDeliveryReceiptRequested", False)),
+                "isReadReceiptRequested": bool(data.get("isReadReceiptRequested", False)),
+                "isRead": True,
+                "isDraft": True,
+                "inferenceClassification": data.get("inferenceClassification") or "focused",
+                "body": dict(data.get("body") or {"contentType": "text", "content": ""}),
+                "sender": data.get("sender") or data.get("from"),
+                "from": data.get("from") or data.get("sender"),
+                "toRecipients": list(data.get("toRecipients") or []),
+                "ccRecipients": list(data.get("ccRecipients") or []),
+                "bccRecipients": list(data.get("bccRecipients") or []),
+                "replyTo": list(data.get("replyTo") or []),
+                "flag": dict(data.get("flag") or {"flagStatus": "notFlagged"}),
+                "internetMessageHeaders": self._validate_headers(data.get("internetMessageHeaders")),
+            }
+            body = props["body"]
+            body["contentType"] = str(body.get("contentType") or "text").lower()
+            msg = Message(_new_immutable_id(), _new_rest_id(), folder.id, props)
+            self._apply_ext(msg, data.get("singleValueExtendedProperties"))
+            flags = msg.ext.pop(_TAG_FLAGS, None)
+            if flags is not None and allow_non_draft:
+                try:
+                    value = int(flags[1], 0)
+                except ValueError as exc:
+                    raise bad_request(
+                        "Integer 0x0E07 needs an integer value.", "ErrorInvalidRequest"
+                    ) from exc
+                props["isDraft"] = bool(value & _MF_UNSENT)
+                props["isRead"] = bool(value & _MF_READ)
+            for tag, prop in ((_TAG_DELIVERY, "receivedDateTime"), (_TAG_SUBMIT, "sentDateTime")):
+                if tag in msg.ext:
+                    try:
+                        props[prop] = parse_datetime(msg.ext.pop(tag)[1]).strftime("%Y-%m-%dT%H:%M:%SZ")
+                    except ValueError as exc:
+                        raise bad_request(
+                            f"{prop} extended property is not a date.", "ErrorInvalidRequest"
+                        ) from exc
+            if _TAG_MESSAGE_ID in msg.ext:
+                props["internetMessageId"] = msg.ext.pop(_TAG_MESSAGE_ID)[1]
+            if "isRead" in data:
+                props["isRead"] = bool(data["isRead"])
+            msg.attachments = self._attachments_from_json(data.get("attachments"))
+            props["_seq"] = self._next_seq()
+            mb.messages[msg.imm_id] = msg
+            mb.rest_index[msg.rest_id] = msg.imm_id
+            self._log(mb, folder.id, "created", msg)
+            return msg
+
+    def update_message(self, mb: Mailbox, msg: Message, data: Mapping[str, Any]) -> Message:
+        """``PATCH .../messages/{id}`` (learn.microsoft.com/graph/api/message-update)."""
+        with self._lock:
+            for key in data:
+                if key.startswith("@odata"):
+                    continue
+                if key not in _ALWAYS_UPDATABLE and key not in _DRAFT_ONLY:
+                    raise bad_request(
+                        f"The property '{key}' does not exist on type 'microsoft.graph.message' "
+                        "or is read-only.",
+                        "RequestBodyRead",
+                    )
+                if key in _DRAFT_ONLY and not msg.props.get("isDraft"):
+                    raise bad_request(
+                        "Property can not be updated in sent message.",
+                        "ErrorInvalidPropertyUpdateSentMessage",
+                    )
+            for key, value in data.items():
+                if key.startswith("@odata") or key == "multiValueExtendedProperties":
+                    continue
+                if key == "singleValueExtendedProperties":
+                    before = msg.ext.get(_TAG_FLAGS)
+                    self._apply_ext(msg, value)
+                    # PidTagMessageFlags is read-only after the first save (MS-OXCMSG 2.2.1.6).
+                    msg.ext.pop(_TAG_FLAGS, None)
+                    if before is not None:
+                        msg.ext[_TAG_FLAGS] = before
+                elif key == "internetMessageHeaders":
+                    msg.props[key] = self._validate_headers(value)
+                elif key == "categories":
+                    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+                        raise bad_request("categories must be a collection of strings.", "RequestBodyRead")
+                    msg.props[key] = list(value)
+                else:
+                    msg.props[key] = value
+            self._touch(msg)
+            self._log(mb, msg.folder_id, "updated", msg)
+            return msg
+
+    def move_message(self, mb: Mailbox, msg: Message, dest: Folder, *, copy: bool = False) -> Message:
+        """``POST .../move`` and ``.../copy`` (learn.microsoft.com/graph/api/message-move): 201 + the item.
+
+        A move gives the message a new REST id; the immutable id stays
+        (learn.microsoft.com/graph/outlook-immutable-id).
+        """
+        with self._lock:
+            if copy:
+                clone = Message(
+                    _new_immutable_id(),
+                    _new_rest_id(),
+                    dest.id,
+                    json.loads(json.dumps(msg.props)),
+                    dict(msg.ext),
+                    [
+                        Attachment(
+                            _new_rest_id(),
+                            a.name,
+                            a.content_type,
+                            a.data,
+                            a.is_inline,
+                            a.content_id,
+                            a.last_modified,
+                        )
+                        for a in msg.attachments
+                    ],
+                )
+                clone.props["_seq"] = self._next_seq()
+                mb.messages[clone.imm_id] = clone
+                mb.rest_index[clone.rest_id] = clone.imm_id
+                self._log(mb, dest.id, "created", clone)
+                return clone
+            if dest.id == msg.folder_id:
+                return msg
+            self._log(mb, msg.folder_id, "removed", msg)
+            del mb.rest_index[msg.rest_id]
+            msg.rest_id = _new_rest_id()
+            mb.rest_index[msg.rest_id] = msg.imm_id
+            msg.folder_id = dest.id
+            self._touch(msg)
+            self._log(mb, dest.id, "created", msg)
+            return msg
+
+    def delete_message(self, mb: Mailbox, msg: Message) -> None:
+        """``DELETE .../messages/{id}`` (learn.microsoft.com/graph/api/message-delete): 204.
+
+        Exchange soft-deletes: the item leaves its folder (delta reports ``@removed``) for the hidden
+        Recoverable Items "Deletions" folder, not for Deleted Items; deleting it there purges it.
+        """
+        with self._lock:
+            dumpster = self.folder(mb, "recoverableitemsdeletions")
+            if msg.folder_id != dumpster.id:
+                self.move_message(mb, msg, dumpster)
+                return
+            self._log(mb, msg.folder_id, "removed", msg)
+            mb.messages.pop(msg.imm_id, None)
+            mb.rest_index.pop(msg.rest_id, None)
+
+    # ------------------------------------------------------------------ attachments
+
+    def add_attachment(self, mb: Mailbox, msg: Message, item: Mapping[str, Any]) -> Attachment:
+        with self._lock:
+            att = self._attachment_from_json(item)
+            msg.attachments.append(att)
+            self._touch(msg)
+            self._log(mb, msg.folder_id, "updated", msg)
+            return att
+
+    def get_attachment(self, msg: Message, key: str) -> Attachment:
+        with self._lock:
+            for att in msg.attachments:
+                if att.id == key:
+                    return att
+            if not looks_like_id(key):
+                raise malformed_id()
+            raise not_found()
+
+    def delete_attachment(self, mb: Mailbox, msg: Message, att: Attachment) -> None:
+        with self._lock:
+            msg.attachments.remove(att)
+            self._touch(msg)
+            self._log(mb, msg.folder_id, "updated", msg)
+
+    def create_upload_session(self, mb: Mailbox, msg: Message, item: Mapping[str, Any]) -> UploadSession:
+        """learn.microsoft.com/graph/api/attachment-createuploadsession: ``AttachmentItem`` (name, size)."""
+        with self._lock:
+            if str(item.get("attachmentType", "file")).lower() != "file":
+                raise bad_request(
+                    "The emulator supports upload sessions for file attachments only.", "ErrorInvalidRequest"
+                )
+            name = str(item.get("name") or "")
+            try:
+                size = int(item.get("size", -1))
+            except (TypeError, ValueError):
+                size = -1
+            if not name or size < 0:
+                raise bad_request("AttachmentItem needs a name and a size.", "ErrorInvalidRequest")
+            if size > MAX_UPLOAD_SIZE:
+                raise bad_request(
+                    "The attachment size exceeds the maximum of 150 MB.", "ErrorAttachmentSizeLimitExceeded"
+                )
+            session = UploadSession(
+                id=_b64(secrets.token_bytes(18)),
+                mailbox_id=mb.id,
+                message_id=msg.imm_id,
+                name=name,
+                size=size,
+                content_type=str(item.get("contentType") or "application/octet-stream"),
+                is_inline=bool(item.get("isInline", False)),
+                content_id=item.get("contentId"),
+                expires=self.clock() + 6 * 3600,
+            )
+            self._uploads[session.id] = session
+            return session
+
+    def upload_token(self, session_id: str) -> str:
+        return _b64(hmac.new(self._key, f"upload:{session_id}".encode(), hashlib.sha256).digest()[:18])
+
+    def upload_session(self, session_id: str, token: str) -> UploadSession:
+        with self._lock:
+            session = self._uploads.get(session_id)
+            if session is None or not hmac.compare_digest(token, self.upload_token(session_id)):
+                raise GraphApiError(404, "ErrorItemNotFound", "The upload session was not found.")
+            if self.clock() > session.expires:
+                self._uploads.pop(session_id, None)
+                raise GraphApiError(404, "ErrorItemNotFound", "The upload session has expired.")
+            return session
+
+    def upload_chunk(
+        self, session: UploadSession, start: int, end: int, total: int, data: bytes
+    ) -> Attachment | None:
+        """Append one ranged chunk; returns the attachment when the last byte arrived."""
+        with self._lock:
+            if (
+                total != session.size
+                or start != len(session.data)
+                or end - start + 1 != len(data)
+                or end >= total
+            ):
+                raise GraphApiError(
+                    416,
+                    "InvalidRange",
+                    f"The Content-Range does not match the next expected range {len(session.data)}-.",
+                )
+            session.data.extend(data)
+            if len(session.data) < session.size:
+                return None
+            self._uploads.pop(session.id, None)
+            mb = self._mailboxes[session.mailbox_id]
+            msg = mb.messages.get(session.message_id)
+            if msg is None:
+                raise not_found()
+            att = Attachment(
+                _new_rest_id(),
+                session.name,
+                session.content_type,
+                bytes(session.data),
+                session.is_inline,
+                session.content_id,
+                self.now_iso(),
+            )
+            msg.attachments.append(att)
+            self._touch(msg)
+            self._log(mb, msg.folder_id, "updated", msg)
+            return att
+
+    # ------------------------------------------------------------------ sending and delivery
+
+    def _deliver(self, sender: Mailbox, msg: Message) -> None:
+        """Route a sent message: tenant recipients get a copy in their inbox, others the outbound log."""
+        recipients = [
+            *(msg.props.get("toRecipients") or []),
+            *(msg.props.get("ccRecipients") or []),
+            *(msg.props.get("bccRecipients") or []),
+        ]
+        external: list[str] = []
+        seen: set[str] = set()
+        for r in recipients:
+            address = str((r.get("emailAddress") or {}).get("address") or "")
+            low = address.lower()
+            if not address or low in seen:
+                continue
+            seen.add(low)
+            target_id = self._by_address.get(low)
+            if target_id is None:
+                external.append(address)
+                continue
+            target = self._mailboxes[target_id]
+            props = json.loads(json.dumps(msg.props))
+            props.update(
+                {
+                    "isDraft": False,
+                    "isRead": False,
+                    "categories": [],
+                    "receivedDateTime": self.now_iso(),
+                    "bccRecipients": [],
+                    "flag": {"flagStatus": "notFlagged"},
+                }
+            )
+            copy = Message(
+                _new_immutable_id(),
+                _new_rest_id(),
+                target.well_known["inbox"],
+                props,
+                {},
+                [
+                    Attachment(
+                        _new_rest_id(),
+                        a.name,
+                        a.content_type,
+                        a.data,
+                        a.is_inline,
+                        a.content_id,
+                        a.last_modified,
+                    )
+                    for a in msg.attachments
+                ],
+            )
+            copy.props["_seq"] = self._next_seq()
+            target.messages[copy.imm_id] = copy
+            target.rest_index[copy.rest_id] = copy.imm_id
+            self._log(target, copy.folder_id, "created", copy)
+        if external:
+            self._outbound.append(
+                {
+                    "from": sender.upn,
+                    "to": external,
+                    "subject": msg.props.get("subject"),
+                    "internetMessageId": msg.props.get("internetMessageId"),
+                    "at": self.now_iso(),
+                    "message": self.message_view(
+                        sender, msg, immutable=True, expand=[Expand("attachments", {})]
+                    ),
+                }
+            )
+
+    def _stamp_sent(self, mb: Mailbox, msg: Message) -> None:
+        now = self.now_iso()
+        me = {"emailAddress": {"name": mb.display_name, "address": mb.upn}}
+        msg.props.update({"isDraft": False, "isRead": True, "sentDateTime": now, "receivedDateTime": now})
+        msg.props["from"] = msg.props.get("from") or me
+        msg.props["sender"] = msg.props.get("sender") or msg.props["from"]
+
+    def send_mail(self, mb: Mailbox, message: Mapping[str, Any], save_to_sent_items: bool = True) -> Message:
+        """``POST /users/{id}/sendMail`` (learn.microsoft.com/graph/api/user-sendmail).
+
+        202, copy in Sent Items
+        unless ``saveToSentItems`` is false."""
+        with self._lock:
+            if not (
+                message.get("toRecipients") or message.get("ccRecipients") or message.get("bccRecipients")
+            ):
+                raise bad_request(
+                    "At least one recipient is required, but none were found.", "ErrorInvalidRecipients"
+                )
+            data = {k: v for k, v in message.items() if k != "singleValueExtendedProperties"}
+            sent = self.create_message(mb, self.folder(mb, "sentitems"), data, allow_non_draft=False)
+            self._apply_ext(sent, message.get("singleValueExtendedProperties"))
+            self._stamp_sent(mb, sent)
+            self._deliver(mb, sent)
+            if not save_to_sent_items:
+                mb.messages.pop(sent.imm_id, None)
+                mb.rest_index.pop(sent.rest_id, None)
+                self._log(mb, sent.folder_id, "removed", sent)
+            return sent
+
+    def send_mime(self, mb: Mailbox, payload: bytes, save_to_sent_items: bool = True) -> Message:
+        try:
+            message, attachments = parse_mime_base64(payload)
+        except ValueError as exc:
+            raise bad_request(
+                "Invalid base64 string for MIME content.", "ErrorMimeContentInvalidBase64String"
+            ) from exc
+        message["attachments"] = [
+            {"name": n, "contentType": c, "contentBytes": base64.b64encode(d).decode()}
+            for n, c, d in attachments
+        ]
+        return self.send_mail(mb, message, save_to_sent_items)
+
+    def send_draft(self, mb: Mailbox, msg: Message) -> None:
+        """``POST .../messages/{id}/send`` (learn.microsoft.com/graph/api/message-send).
+
+        202; the draft moves to
+        Sent Items."""
+        with self._lock:
+            if not msg.props.get("isDraft"):
+                raise bad_request("The item is not a draft and cannot be sent.", "ErrorInvalidOperation")
+            self._stamp_sent(mb, msg)
+            self.move_message(mb, msg, self.folder(mb, "sentitems"))
+            self._deliver(mb, msg)
+
+    def create_reply(
+        self, mb: Mailbox, msg: Message, data: Mapping[str, Any], reply_all: bool = False
+    ) -> Message:
+        """``POST .../createReply`` / ``createReplyAll`` (learn.microsoft.com/graph/api/message-createreply):
+        a draft in Drafts addressed to the original sender, same conversation."""
+        with self._lock:
+            original = msg.props
+            to = list(original.get("replyTo") or []) or [original.get("from") or original.get("sender")]
+            to = [r for r in to if r]
+            cc: list[Any] = []
+            if reply_all:
+                me = {mb.upn.lower(), *mb.aliases}
+                to += [
+                    r
+                    for r in original.get("toRecipients") or []
+                    if str((r.get("emailAddress") or {}).get("address", "")).lower() not in me
+                ]
+                cc = [
+                    r
+                    for r in original.get("ccRecipients") or []
+                    if str((r.get("emailAddress") or {}).get("address", "")).lower() not in me
+                ]
+            comment = str(data.get("comment") or "")
+            quoted = str((original.get("body") or {}).get("content") or "")
+            subject = str(original.get("subject") or "")
+            draft = {
+                "subject": subject if subject.lower().startswith("re:") else f"RE: {subject}",
+                "toRecipients": to,
+                "ccRecipients": cc,
+                "conversationId": original.get("conversationId"),
+                "body": {
+                    "contentType": "html",
+                    "content": f"<html><body>{comment}<hr>{quoted}</body></html>",
+                },
+                "internetMessageHeaders": [],
+            }
+            extra = dict(data.get("message") or {})
+            headers = extra.pop("internetMessageHeaders", None)
+            draft.update(extra)
+            reply = self.create_message(mb, self.folder(mb, "drafts"), draft, allow_non_draft=False)
+            reply.props["internetMessageHeaders"] = self._validate_headers(headers)
+            reply.props["_inReplyTo"] = original.get("internetMessageId")
+            return reply
+
+    # ------------------------------------------------------------------ master categories
+
+    def add_category(self, mb: Mailbox, display_name: str, color: str = "none") -> dict[str, str]:
+        """learn.microsoft.com/graph/api/outlookuser-post-mastercategories: unique name, preset0..24."""
+        with self._lock:
+            if not display_name:
+                raise bad_request("The displayName property is required.", "ErrorInvalidRequest")
+            self._check_color(color)
+            if any(c["displayName"].lower() == display_name.lower() for c in mb.categories):
+                raise GraphApiError(
+                    409,
+                    "ErrorDuplicateCategory",
+                    f"A category with the name '{display_name}' already exists.",
+                )
+            cat = {"id": str(uuid.uuid4()), "displayName": display_name, "color": color}
+            mb.categories.append(cat)
+            return dict(cat)
+
+    @staticmethod
+    def _check_color(color: Any) -> None:
+        if not isinstance(color, str) or color.lower() not in CATEGORY_COLORS:
+            raise bad_request(
+                f"Cannot convert the literal '{color}' to the expected type 'microsoft.graph.categoryColor'.",
+                "RequestBodyRead",
+            )
+
+    def category(self, mb: Mailbox, key: str) -> dict[str, str]:
+        with self._lock:
+            for cat in mb.categories:
+                if cat["id"] == key:
+                    return cat
+            raise not_found()
+
+    def update_category(self, mb: Mailbox, key: str, data: Mapping[str, Any]) -> dict[str, str]:
+        """Only ``color`` is writable; ``displayName`` cannot change (resources/outlookcategory)."""
+        with self._lock:
+            cat = self.category(mb, key)
+            for prop, value in data.items():
+                if prop == "color":
+                    self._check_color(value)
+                elif prop == "displayName" and value == cat["displayName"]:
+                    continue
+                elif prop == "displayName":
+                    raise bad_request(
+                        "The displayName of a category cannot be changed.", "ErrorInvalidRequest"
+                    )
+                elif not prop.startswith("@odata") and prop != "id":
+                    raise bad_request(f"The property '{prop}' cannot be updated.", "RequestBodyRead")
+            if "color" in data:
+                cat["color"] = str(data["color"])
+            return dict(cat)
+
+    def delete_category(self, mb: Mailbox, key: str) -> None:
+        with self._lock:
+            mb.categories.remove(self.category(mb, key))
+
+    def master_categories(self, mailbox: str) -> list[dict[str, str]]:
+        with self._lock:
+            return [dict(c) for c in self.mailbox(mailbox).categories]
+
+    # ------------------------------------------------------------------ delta
+
+    def _sign(self, payload: Mapping[str, Any]) -> str:
+        raw = zlib.compress(json.dumps(payload, separators=(",", ":")).encode())
+        tag = hmac.new(self._key, raw, hashlib.sha256).digest()[:16]
+        return _b64(raw) + "." + _b64(tag)
+
+    def _unsign(self, token: str) -> dict[str, Any] | None:
+        try:
+            body, _, tag = token.partition(".")
+            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            want = hmac.new(self._key, raw, hashlib.sha256).digest()[:16]
+            if not hmac.compare_digest(_b64(want), tag):
+                return None
+            value = json.loads(zlib.decompress(raw))
+        except (ValueError, zlib.error):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def expire_delta_tokens(self) -> None:
+        """Invalidate every outstanding nextLink/deltaLink: the next use answers 410 ``syncStateNotFound``."""
+        with self._lock:
+            self._epoch += 1
+            self._rounds.clear()
+
+    @staticmethod
+    def sync_state_error(location: str | None = None) -> GraphApiError:
+        # learn.microsoft.com/graph/delta-query-overview ("Synchronization reset"): 410 Gone, may carry a
+        # Location header to restart from; error code syncStateNotFound.
+        headers = {"Location": location} if location else None
+        return GraphApiError(
+            410,
+            "syncStateNotFound",
+            "The sync state is not found or has expired. Restart the synchronization without a state token.",
+            headers,
+        )
+
+    def _coalesce(
+        self, mb: Mailbox, folder: Folder, from_seq: int, to_seq: int, change_type: str | None
+    ) -> list[tuple[str, str, str]]:
+        firsts: dict[str, str] = {}
+        lasts: dict[str, tuple[int, str, str]] = {}
+        order: list[str] = []
+        for seq, kind, imm, rest in folder.log:
+            if seq <= from_seq or seq > to_seq:
+                continue
+            if imm not in firsts:
+                firsts[imm] = kind
+                order.append(imm)
+            lasts[imm] = (seq, kind, rest)
+        entries: list[tuple[str, str, str]] = []
+        for imm in sorted(order, key=lambda i: lasts[i][0]):
+            first, (_, last, rest) = firsts[imm], lasts[imm]
+            if last == "removed":
+                if first == "created" or from_seq == 0:
+                    continue
+                kind = "deleted"
+            else:
+                kind = "created" if first in ("created", "removed") or from_seq == 0 else "updated"
+            if change_type and kind not in {c.strip().lower() for c in change_type.split(",")}:
+                continue
+            entries.append((kind, imm, rest))
+        return entries
+
+    def delta(
+        self,
+        mb: Mailbox,
+        folder: Folder,
+        query: Mapping[str, str],
+        *,
+        page_size: int | None,
+        immutable: bool,
+        link_base: str,
+        body_text: bool = False,
+    ) -> dict[str, Any]:
+        """One page of ``GET .../mailFolders/{id}/messages/delta``.
+
+        learn.microsoft.com/graph/api/message-delta; learn.microsoft.com/graph/delta-query-messages.
+        """
+        from graph_dpg.sandbox.graph.odata import parse_expand, parse_select
+
+        with self._lock:
+            offset = 0
+            if "$skiptoken" in query:
+                state = self._unsign(query["$skiptoken"])
+                rnd = self._rounds.get(str(state.get("r"))) if state else None
+                if (
+                    state is None
+                    or rnd is None
+                    or state.get("e") != self._epoch
+                    or rnd.folder_id != folder.id
+                ):
+                    raise self.sync_state_error()
+                round_id, offset = str(state["r"]), int(state.get("o", 0))
+            else:
+                if "$deltatoken" in query:
+                    state = self._unsign(query["$deltatoken"])
+                    if (
+                        state is None
+                        or state.get("e") != self._epoch
+                        or state.get("m") != mb.id
+                        or state.get("f") != folder.id
+                    ):
+                        raise self.sync_state_error()
+                    from_seq = int(state["s"])
+                    options = dict(state["o"])
+                else:
+                    from_seq = 0
+                    options = {
+                        "select": query.get("$select"),
+                        "expand": query.get("$expand"),
+                        "changeType": query.get("changeType"),
+                        "filter": query.get("$filter"),
+                        "top": query.get("$top"),
+                    }
+                    flt = options["filter"]
+                    if flt and not _is_received_filter(flt):
+                        # learn.microsoft.com/graph/delta-query-messages: only receivedDateTime ge|gt.
+                        raise bad_request("The only supported $filter on delta is receivedDateTime ge|gt.")
+                to_seq = self._seq
+                entries = self._coalesce(mb, folder, from_seq, to_seq, options.get("changeType"))
+                round_id = _b64(secrets.token_bytes(12))
+                self._rounds[round_id] = _DeltaRound(mb.id, folder.id, entries, to_seq, options, self._epoch)
+                while len(self._rounds) > 2000:
+                    self._rounds.popitem(last=False)
+            rnd = self._rounds[round_id]
+            opts = rnd.options
+            size = page_size or (int(opts["top"]) if opts.get("top") else 10)
+            select = parse_select(opts.get("select"))
+            expand = parse_expand(opts["expand"]) if opts.get("expand") else []
+            pred = compile_filter(opts["filter"]) if opts.get("filter") else None
+            values: list[dict[str, Any]] = []
+            i = offset
+            while i < len(rnd.entries) and len(values) < size:
+                kind, imm, rest = rnd.entries[i]
+                i += 1
+                if kind == "deleted":
+                    values.append(
+                        {
+                            "@odata.type": "#microsoft.graph.message",
+                            "id": imm if immutable else rest,
+                            "@removed": {"reason": "deleted"},
+                        }
+                    )
+                    continue
+                msg = mb.messages.get(imm)
+                if msg is None or msg.folder_id != folder.id:
+                    continue
+                if pred is not None and not pred(self.message_view(mb, msg, immutable=True, for_filter=True)):
+                    continue
+                view = self.message_view(
+                    mb, msg, immutable=immutable, select=select, expand=expand, body_text=body_text
+                )
+                values.append({"@odata.type": "#microsoft.graph.message", **view})
+            page: dict[str, Any] = {"value": values}
+            if i < len(rnd.entries):
+                page["@odata.nextLink"] = (
+                    f"{link_base}?$skiptoken={self._sign({'r': round_id, 'o': i, 'e': self._epoch})}"
+                )
+            else:
+                token = self._sign({"m": mb.id, "f": folder.id, "s": rnd.to_seq, "o": opts, "e": self._epoch})
+                page["@odata.deltaLink"] = f"{link_base}?$deltatoken={token}"
+                self._rounds.pop(round_id, None)
+            return page
+
+    # ------------------------------------------------------------------ test helpers
+
+    def put_sent_message(
+        self,
+        mailbox: str,
+        subject: str,
+        body_html: str,
+        to: Sequence[Recipient] = (),
+        cc: Sequence[Recipient] = (),
+        attachments: Sequence[AttachmentSpec] = (),
+        internet_message_id: str | None = None,
+        from_: Recipient | None = None,
+        *,
+        bcc: Sequence[Recipient] = (),
+        headers: Mapping[str, str] | None = None,
+        folder: str = "sentitems",
+        sent_at: datetime | None = None,
+    ) -> str:
+        """Put a message into Sent Items as Outlook leaves it after sending; returns its immutable id."""
+        with self._lock:
+            mb = self.mailbox(mailbox)
+            sender = recipient_json(from_) if from_ else recipient_json((mb.display_name, mb.upn))
+            when = (sent_at or datetime.fromtimestamp(self.clock(), UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            data: dict[str, Any] = {
+                "subject": subject,
+                "body": {"contentType": "html", "content": body_html},
+                "toRecipients": [recipient_json(r) for r in to],
+                "ccRecipients": [recipient_json(r) for r in cc],
+                "bccRecipients": [recipient_json(r) for r in bcc],
+                "from": sender,
+                "sender": recipient_json((mb.display_name, mb.upn)),
+                "internetMessageHeaders": [{"name": k, "value": v} for k, v in (headers or {}).items()],
+                "attachments": [
+                    {"name": n, "contentType": c, "contentBytes": base64.b64encode(d).decode()}
+                    for n, c, d in attachments
+                ],
+                "singleValueExtendedProperties": [
+                    {"id": "Integer 0x0E07", "value": "1"},
+                    {"id": "SystemTime 0x0E06", "value": when},
+                    {"id": "SystemTime 0x0039", "value": when},
+                ],
+            }
+            if internet_message_id:
+                data["internetMessageId"] = internet_message_id
+            else:
+                data["internetMessageId"] = f"<{uuid.uuid4().hex.upper()}@{mb.upn.split('@')[-1]}>"
+            return self.create_message(mb, self.folder(mb, folder), data).imm_id
+
+    def deliver_to_inbox(
+        self,
+        mailbox: str,
+        subject: str,
+        body_html: str,
+        from_: Recipient = ("Sender", "sender@example.org"),
+        to: Sequence[Recipient] | None = None,
+        cc: Sequence[Recipient] = (),
+        attachments: Sequence[AttachmentSpec] = (),
+        internet_message_id: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        folder: str = "inbox",
+        is_read: bool = False,
+        received_at: datetime | None = None,
+    ) -> str:
+        """Put a received (non-draft) message into a folder (default Inbox); returns its immutable id."""
+        with self._lock:
+            mb = self.mailbox(mailbox)
+            when = (received_at or datetime.fromtimestamp(self.clock(), UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            data: dict[str, Any] = {
+                "subject": subject,
+                "body": {"contentType": "html", "content": body_html},
+                "from": recipient_json(from_),
+                "toRecipients": [
+                    recipient_json(r) for r in (to if to is not None else [(mb.display_name, mb.upn)])
+                ],
+                "ccRecipients": [recipient_json(r) for r in cc],
+                "internetMessageHeaders": [{"name": k, "value": v} for k, v in (headers or {}).items()],
+                "attachments": [
+                    {"name": n, "contentType": c, "contentBytes": base64.b64encode(d).decode()}
+                    for n, c, d in attachments
+                ],
+                "singleValueExtendedProperties": [
+                    {"id": "Integer 0x0E07", "value": "1" if is_read else "0"},
+                    {"id": "SystemTime 0x0E06", "value": when},
+                    {"id": "SystemTime 0x0039", "value": when},
+                ],
+            }
+            if internet_message_id:
+                data["internetMessageId"] = internet_message_id
+            return self.create_message(mb, self.folder(mb, folder), data).imm_id
+
+    def messages(self, mailbox: str, folder: str = "inbox") -> list[dict[str, Any]]:
+        """Graph JSON of every message in a folder (newest first), with attachments and ext. properties."""
+        with self._lock:
+            mb = self.mailbox(mailbox)
+            return [self._helper_view(mb, m) for m in self.query_messages(mb, self.folder(mb, folder))]
+
+    def message(self, mailbox: str, message_id: str) -> dict[str, Any]:
+        with self._lock:
+            mb = self.mailbox(mailbox)
+            return self._helper_view(mb, self.get_message(mb, message_id))
+
+    def _helper_view(self, mb: Mailbox, msg: Message) -> dict[str, Any]:
+        view = self.message_view(mb, msg, immutable=True, select=None, expand=[Expand("attachments", {})])
+        view["internetMessageHeaders"] = json.loads(json.dumps(msg.props.get("internetMessageHeaders") or []))
+        view["singleValueExtendedProperties"] = [{"id": v[0], "value": v[1]} for v in msg.ext.values()]
+        view["restId"] = msg.rest_id
+        return view
+
+    def mime(self, mailbox: str, message_id: str) -> bytes:
+        with self._lock:
+            mb = self.mailbox(mailbox)
+            return self.mime_of(mb, self.get_message(mb, message_id))
+
+    def mime_of(self, mb: Mailbox, msg: Message) -> bytes:
+        with self._lock:
+            view = self.message_view(mb, msg, immutable=True)
+            view["internetMessageHeaders"] = msg.props.get("internetMessageHeaders") or []
+            if msg.props.get("_inReplyTo"):
+                view["internetMessageHeaders"] = [
+                    *view["internetMessageHeaders"],
+                    {"name": "In-Reply-To", "value": msg.props["_inReplyTo"]},
+                ]
+            atts = [(a.name, a.content_type, a.data, a.is_inline, a.content_id) for a in msg.attachments]
+            return build_mime(view, atts)
+
+
+def _is_received_filter(text: str) -> bool:
+    low = " ".join(text.split()).lower()
+    return low.startswith(("receiveddatetime ge ", "receiveddatetime gt "))
