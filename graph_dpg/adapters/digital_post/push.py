@@ -1,0 +1,140 @@
+"""Receiver for NgDP REST PUSH: memos and business receipts delivered to our HTTPS endpoints.
+
+Wire format (ngdp-facts §5.5/§5.6, from Digitaliseringsstyrelsen's .NET reference systems,
+``RecipientSystemMemoEndpointController`` / ``SenderSystemEndpointController``):
+
+    POST /memos      multipart/form-data, form field ``file``; the part's filename is the memo UUID
+                     (the reference does ``new Guid(fileName)``). Missing part → 400 "MeMo is not present in
+                     request". Also served at ``/recipient-system`` (the reference route).
+    POST /receipts   application/json ``Receipt`` (transmissionId, messageUUID, receiptStatus, ...).
+                     Also served at ``/sender-system/receipt`` (the reference route).
+
+Delivery guarantee: the handler awaits the ``PushSink`` (which commits to the database) before answering
+200. If the sink fails the answer is 503, so NgDP keeps the item and delivers it again; the sink must
+therefore be idempotent per memo UUID / receipt.
+
+Authentication: which credentials NgDP presents towards a push endpoint is not documented in the sources
+found (ngdp-facts §14). The endpoint accepts a shared secret either as ``Authorization: Bearer <secret>`` or
+as the password of ``Authorization: Basic`` (any user name), compared in constant time. In production it is
+expected to sit behind a TLS terminator that also checks NgDP's client certificate.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import logging
+import re
+import uuid
+
+from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from graph_dpg.adapters.digital_post.wire import WireFormatError, receipt_from_json
+from graph_dpg.services.ports.digital_post import PushSink
+
+log = logging.getLogger(__name__)
+
+MAX_MEMO_BYTES = 150 * 1024 * 1024  # NgDP's own ceiling is 99.5 MB per message (retsinformation bek. §3)
+_XML_SUFFIX = re.compile(r"\.xml$", re.IGNORECASE)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"code": str(status), "message": message}, status_code=status)
+
+
+def _authorised(request: Request, secret: bytes) -> bool:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    presented: bytes
+    if scheme.lower() == "bearer":
+        presented = value.encode()
+    elif scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        _, sep, password = decoded.partition(b":")
+        if not sep:
+            return False
+        presented = password
+    else:
+        return False
+    return hmac.compare_digest(presented, secret)
+
+
+def _memo_uuid(filename: str | None) -> str | None:
+    if not filename:
+        return None
+    try:
+        return str(uuid.UUID(_XML_SUFFIX.sub("", filename.strip())))
+    except ValueError:
+        return None
+
+
+def create_push_app(sink: PushSink, token: str) -> Starlette:
+    """ASGI app for NgDP REST PUSH. ``token`` is the shared secret (from settings); it must not be empty."""
+    if not token:
+        raise ValueError("the push receiver needs a non-empty shared secret")
+    secret = token.encode()
+
+    async def receive_memo(request: Request) -> Response:
+        if not _authorised(request, secret):
+            return _error(401, "Unauthorized")
+        try:
+            form = await request.form(max_files=1, max_fields=10)
+        except Exception:  # malformed multipart: python-multipart raises several types
+            log.warning("ngdp push: unreadable multipart body")
+            return _error(400, "MeMo is not present in request")
+        try:
+            part = form.get("file")
+            if not isinstance(part, UploadFile):
+                return _error(400, "MeMo is not present in request")
+            memo_uuid = _memo_uuid(part.filename)
+            if memo_uuid is None:
+                return _error(400, "the file name of the MeMo part is not a UUID")
+            data = await part.read(MAX_MEMO_BYTES + 1)
+            if len(data) > MAX_MEMO_BYTES:
+                return _error(413, "MeMo too large")
+            if not data:
+                return _error(400, "MeMo is not present in request")
+        finally:
+            await form.close()
+        try:
+            await sink.store_pushed_memo(memo_uuid, data)
+        except Exception:
+            # 5xx so NgDP redelivers; the cause is logged once here (without the body).
+            log.exception("ngdp push: storing memo %s failed", memo_uuid)
+            return _error(503, "could not store the memo; deliver again later")
+        log.info("ngdp push: memo %s stored (%d bytes)", memo_uuid, len(data))
+        return Response(status_code=200)
+
+    async def receive_receipt(request: Request) -> Response:
+        if not _authorised(request, secret):
+            return _error(401, "Unauthorized")
+        body = await request.body()
+        try:
+            receipt = receipt_from_json(json.loads(body))
+        except (ValueError, WireFormatError) as exc:
+            return _error(400, f"Receipt not readable: {exc}")
+        try:
+            await sink.store_pushed_receipt(receipt)
+        except Exception:
+            log.exception("ngdp push: storing receipt for memo %s failed", receipt.message_uuid)
+            return _error(503, "could not store the receipt; deliver again later")
+        log.info("ngdp push: receipt %s for memo %s stored", receipt.receipt_status, receipt.message_uuid)
+        return Response(status_code=200)
+
+    routes = [
+        Route(path, receive_memo, methods=["POST"]) for path in ("/memos", "/memos/", "/recipient-system")
+    ] + [
+        Route(path, receive_receipt, methods=["POST"])
+        for path in ("/receipts", "/receipts/", "/sender-system/receipt")
+    ]
+    return Starlette(routes=routes)
