@@ -1,0 +1,355 @@
+// graph_dpg on Azure: Container Apps (the service), PostgreSQL Flexible Server (state), Key Vault (OCES3
+// certificate, NgDP API token, database URL, gateway file), a user-assigned managed identity, Log Analytics
+// and the VNet that keeps the database and the vault private.
+//
+// Two deployments (infra/README.md):
+//   1. deployApp=false: everything except the container app. Then upload the certificate and secrets.
+//   2. deployApp=true: the container app, whose Key Vault references must resolve at creation.
+//
+// No secret is written in this template or its parameter file. The only secret parameter is the PostgreSQL
+// administrator password (@secure(), passed on the command line from the environment).
+
+targetScope = 'resourceGroup'
+
+@description('Azure region for every resource.')
+param location string = resourceGroup().location
+
+@description('Short prefix for resource names (letters and digits).')
+@minLength(3)
+@maxLength(12)
+param namePrefix string = 'graphdpg'
+
+@description('Create the container app (second deployment, after the Key Vault secrets exist).')
+param deployApp bool = false
+
+@description('Container image (pinned tag or digest).')
+param containerImage string = ''
+
+@description('Registry login server the managed identity pulls from (grant it AcrPull). Empty: public image.')
+param registryServer string = ''
+
+// ---- Microsoft Graph ----
+@description('Entra tenant of the Microsoft 365 organisation. Defaults to the subscription\'s tenant.')
+param graphTenantId string = subscription().tenantId
+
+@description('How graph_dpg authenticates to Graph: the managed identity (no secret) or an app registration certificate.')
+@allowed([
+  'managed_identity'
+  'certificate'
+])
+param graphCredentialKind string = 'managed_identity'
+
+@description('Application (client) id of the app registration. Only for graphCredentialKind=certificate.')
+param graphClientId string = ''
+
+// ---- NgDP ----
+@description('NgDP REST base URL. Test: https://api.test.digitalpost.dk/apis/v1, production: https://api.digitalpost.dk/apis/v1.')
+param ngdpBaseUrl string = 'https://api.test.digitalpost.dk/apis/v1'
+
+@description('Id (UUID) of the system registered in NgDP administration. Not a secret; the API token is.')
+param ngdpSystemId string
+
+@description('Expose the NgDP REST PUSH endpoints publicly over HTTPS. False (REST PULL, recommended): VNet only.')
+param exposePushEndpoints bool = false
+
+@description('CIDRs allowed to reach the push endpoints. Empty: no IP filter (the push token still applies).')
+param ingressAllowedCidrs array = []
+
+@description('Port graph-dpg run listens on inside the container.')
+param httpPort int = 8080
+
+@minValue(1)
+param minReplicas int = 1
+
+@minValue(1)
+@maxValue(10)
+param maxReplicas int = 3
+
+param zoneRedundant bool = false
+
+// ---- PostgreSQL ----
+param postgresSkuName string = 'Standard_D2ds_v5'
+
+@allowed([
+  'Burstable'
+  'GeneralPurpose'
+  'MemoryOptimized'
+])
+param postgresSkuTier string = 'GeneralPurpose'
+
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param postgresGeoRedundantBackup string = 'Enabled'
+
+@allowed([
+  'Disabled'
+  'SameZone'
+  'ZoneRedundant'
+])
+param postgresHighAvailability string = 'Disabled'
+
+@minValue(7)
+@maxValue(35)
+param postgresBackupRetentionDays int = 35
+
+@description('PostgreSQL server administrator password: pass at deployment time from the environment, never in a file.')
+@secure()
+param postgresAdministratorPassword string
+
+@description('Object id of the Entra group that administers PostgreSQL (recommended).')
+param postgresEntraAdminObjectId string = ''
+
+@description('Display name of that Entra group.')
+param postgresEntraAdminName string = ''
+
+// ---- Key Vault ----
+@description('Optional: Key Vault name (globally unique). Empty: derived.')
+param keyVaultName string = ''
+
+@description('Object id of the operator group/user that uploads the certificate and secrets.')
+param operatorPrincipalId string = ''
+
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param operatorPrincipalType string = 'Group'
+
+// ---- Logs ----
+@minValue(30)
+@maxValue(730)
+param logRetentionInDays int = 90
+
+param tags object = {
+  application: 'graph_dpg'
+}
+
+module network 'modules/network.bicep' = {
+  name: 'network'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    retentionInDays: logRetentionInDays
+    tags: tags
+  }
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    tags: tags
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    vaultName: keyVaultName
+    appPrincipalId: identity.outputs.principalId
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
+    privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
+    vnetId: network.outputs.vnetId
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    tags: tags
+  }
+}
+
+module postgres 'modules/postgres.bicep' = {
+  name: 'postgres'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    skuName: postgresSkuName
+    skuTier: postgresSkuTier
+    geoRedundantBackup: postgresGeoRedundantBackup
+    highAvailabilityMode: postgresHighAvailability
+    backupRetentionDays: postgresBackupRetentionDays
+    administratorLoginPassword: postgresAdministratorPassword
+    entraAdminObjectId: postgresEntraAdminObjectId
+    entraAdminName: postgresEntraAdminName
+    delegatedSubnetId: network.outputs.postgresSubnetId
+    vnetId: network.outputs.vnetId
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    tags: tags
+  }
+}
+
+var vaultSecretsUri = '${keyVault.outputs.uri}secrets/'
+var secretMount = '/mnt/secrets'
+
+// Key Vault object names the operator creates (infra/README.md). Certificates are read through /secrets/
+// (that returns the key and certificate; with PEM content type the file is a PEM bundle).
+var requiredSecrets = [
+  {
+    name: 'database-url'
+    keyVaultUrl: '${vaultSecretsUri}database-url'
+  }
+  {
+    name: 'ngdp-api-token'
+    keyVaultUrl: '${vaultSecretsUri}ngdp-api-token'
+  }
+  {
+    name: 'ngdp-oces3-certificate'
+    keyVaultUrl: '${vaultSecretsUri}ngdp-oces3-certificate'
+  }
+  {
+    name: 'gateway-file'
+    keyVaultUrl: '${vaultSecretsUri}gateway-file'
+  }
+]
+var pushSecrets = exposePushEndpoints ? [
+  {
+    name: 'push-token'
+    keyVaultUrl: '${vaultSecretsUri}push-token'
+  }
+] : []
+var graphCertificateSecrets = graphCredentialKind == 'certificate' ? [
+  {
+    name: 'graph-app-certificate'
+    keyVaultUrl: '${vaultSecretsUri}graph-app-certificate'
+  }
+] : []
+
+var requiredSecretFiles = [
+  {
+    secretRef: 'ngdp-oces3-certificate'
+    path: 'ngdp-oces3.pem'
+  }
+  {
+    secretRef: 'gateway-file'
+    path: 'gateway.yaml'
+  }
+]
+var graphCertificateFiles = graphCredentialKind == 'certificate' ? [
+  {
+    secretRef: 'graph-app-certificate'
+    path: 'graph-app.pem'
+  }
+] : []
+
+var baseEnvironment = [
+  {
+    name: 'GRAPH_DPG_TENANT_ID'
+    value: graphTenantId
+  }
+  {
+    // With the managed identity the Graph client is the identity itself (its service principal holds the
+    // Exchange RBAC for Applications scope); with a certificate it is the app registration.
+    name: 'GRAPH_DPG_CLIENT_ID'
+    value: graphCredentialKind == 'managed_identity' ? identity.outputs.clientId : graphClientId
+  }
+  {
+    name: 'GRAPH_DPG_MANAGED_IDENTITY_CLIENT_ID'
+    value: identity.outputs.clientId
+  }
+  {
+    name: 'GRAPH_DPG_CREDENTIAL_KIND'
+    value: graphCredentialKind
+  }
+  {
+    name: 'GRAPH_DPG_NGDP_BASE_URL'
+    value: ngdpBaseUrl
+  }
+  {
+    name: 'GRAPH_DPG_NGDP_SYSTEM_ID'
+    value: ngdpSystemId
+  }
+  {
+    name: 'GRAPH_DPG_NGDP_CERTIFICATE_PATH'
+    value: '${secretMount}/ngdp-oces3.pem'
+  }
+  {
+    name: 'GRAPH_DPG_GATEWAY_FILE'
+    value: '${secretMount}/gateway.yaml'
+  }
+  {
+    name: 'GRAPH_DPG_LOG_FORMAT'
+    value: 'json'
+  }
+  {
+    // Inside the container the service must listen on all interfaces for ingress and probes to reach it.
+    name: 'GRAPH_DPG_HTTP_HOST'
+    value: '0.0.0.0'
+  }
+  {
+    name: 'GRAPH_DPG_HTTP_PORT'
+    value: string(httpPort)
+  }
+]
+var graphCertificateEnvironment = graphCredentialKind == 'certificate' ? [
+  {
+    name: 'GRAPH_DPG_CLIENT_CERTIFICATE_PATH'
+    value: '${secretMount}/graph-app.pem'
+  }
+] : []
+
+var secretEnvironment = concat([
+  {
+    name: 'GRAPH_DPG_DATABASE_URL'
+    secretRef: 'database-url'
+  }
+  {
+    name: 'GRAPH_DPG_NGDP_API_TOKEN'
+    secretRef: 'ngdp-api-token'
+  }
+], exposePushEndpoints ? [
+  {
+    name: 'GRAPH_DPG_PUSH_TOKEN'
+    secretRef: 'push-token'
+  }
+] : [])
+
+module app 'modules/containerapp.bicep' = if (deployApp) {
+  name: 'containerapp'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    containerImage: containerImage
+    registryServer: registryServer
+    identityId: identity.outputs.id
+    infrastructureSubnetId: network.outputs.appsSubnetId
+    logAnalyticsWorkspaceName: monitoring.outputs.workspaceName
+    exposePushEndpoints: exposePushEndpoints
+    ingressAllowedCidrs: ingressAllowedCidrs
+    httpPort: httpPort
+    minReplicas: minReplicas
+    maxReplicas: maxReplicas
+    zoneRedundant: zoneRedundant
+    environmentVariables: concat(baseEnvironment, graphCertificateEnvironment)
+    keyVaultSecrets: concat(requiredSecrets, pushSecrets, graphCertificateSecrets)
+    secretEnvironmentVariables: secretEnvironment
+    secretFiles: concat(requiredSecretFiles, graphCertificateFiles)
+    tags: tags
+  }
+  dependsOn: [
+    // The identity must hold "Key Vault Secrets User" before the app resolves its secret references.
+    keyVault
+    postgres
+  ]
+}
+
+output keyVaultName string = keyVault.outputs.name
+output keyVaultUri string = keyVault.outputs.uri
+output postgresFqdn string = postgres.outputs.fqdn
+output postgresDatabase string = postgres.outputs.databaseName
+output managedIdentityClientId string = identity.outputs.clientId
+output managedIdentityPrincipalId string = identity.outputs.principalId
+output logAnalyticsWorkspaceId string = monitoring.outputs.workspaceId
+output appFqdn string = deployApp ? app.outputs.fqdn : ''
