@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from graph_dpg.domain.errors import IdentifierError
 from graph_dpg.domain.identifiers import (
+    _CPR_IN_TEXT,
     cpr_birth_date,
     cpr_century,
     cpr_findings,
@@ -251,3 +252,15 @@ def test_masking_hides_the_sequence_digits(case: tuple[str, date], before: str, 
     masked = mask_cprs(f"{before}{cpr}{after}")
     assert cpr not in masked
     assert masked == f"{before}{cpr[:6]}-xxxx{after}"
+
+
+@given(st.text(alphabet=st.sampled_from("0123456789-x æ٣"), max_size=40))
+def test_fast_path_agrees_with_the_full_expression(text: str) -> None:
+    # The ASCII fast path only skips texts the regular expression would leave alone.
+    assert mask_cprs(text) == _CPR_IN_TEXT.sub(r"\1-xxxx", text)
+
+
+def test_non_ascii_digits_are_masked_too() -> None:
+    # Better a masked look-alike than a leaked number: masking accepts any Unicode digits.
+    assert mask_cprs("cpr ０１０２０３１２３４ æ") == "cpr ０１０２０３-xxxx æ"
+    assert mask_cprs("Kære 0102031234") == "Kære 010203-xxxx"
