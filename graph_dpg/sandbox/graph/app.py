@@ -585,7 +585,8 @@ class GraphEmulator:
             if req.method == "POST":
                 att = self.tenant.add_attachment(mb, msg, req.json())
                 return self._json(req, {"@odata.context": f"{ctx}/$entity", **att.view()}, 201)
-            return self._page(req, [a.view() for a in msg.attachments], ctx, default_size=1000)
+            select = parse_select(req.query.get("$select"))
+            return self._page(req, [_select_attachment(a.view(), select) for a in msg.attachments], ctx, 1000)
 
         return run
 
@@ -776,6 +777,38 @@ class GraphEmulator:
         elif resp.body is not None:
             out["body"] = resp.body
         return out
+
+
+_ATTACHMENT_PROPS = {
+    p.lower(): p
+    for p in (
+        "id",
+        "lastModifiedDateTime",
+        "name",
+        "contentType",
+        "size",
+        "isInline",
+        "contentId",
+        "contentLocation",
+        "contentBytes",
+    )
+}
+
+
+def _select_attachment(view: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
+    if select is None:
+        return view
+    out = {"@odata.type": view["@odata.type"], "@odata.mediaContentType": view["@odata.mediaContentType"]}
+    out["id"] = view["id"]
+    for name in select:
+        canon = _ATTACHMENT_PROPS.get(name.lower())
+        if canon is None:
+            raise bad_request(
+                f"Could not find a property named '{name}' on type 'microsoft.graph.attachment'.",
+                "RequestBroker--ParseUri",
+            )
+        out[canon] = view[canon]
+    return out
 
 
 def _fault_error(fault: Fault) -> GraphApiError:

@@ -1107,6 +1107,13 @@ class GraphTenant:
                 }
             )
 
+    @staticmethod
+    def _require_recipients(message: Mapping[str, Any]) -> None:
+        if not (message.get("toRecipients") or message.get("ccRecipients") or message.get("bccRecipients")):
+            raise bad_request(
+                "At least one recipient is required, but none were found.", "ErrorInvalidRecipients"
+            )
+
     def _stamp_sent(self, mb: Mailbox, msg: Message) -> None:
         now = self.now_iso()
         me = {"emailAddress": {"name": mb.display_name, "address": mb.upn}}
@@ -1120,12 +1127,7 @@ class GraphTenant:
         202, copy in Sent Items
         unless ``saveToSentItems`` is false."""
         with self._lock:
-            if not (
-                message.get("toRecipients") or message.get("ccRecipients") or message.get("bccRecipients")
-            ):
-                raise bad_request(
-                    "At least one recipient is required, but none were found.", "ErrorInvalidRecipients"
-                )
+            self._require_recipients(message)
             data = {k: v for k, v in message.items() if k != "singleValueExtendedProperties"}
             sent = self.create_message(mb, self.folder(mb, "sentitems"), data, allow_non_draft=False)
             self._apply_ext(sent, message.get("singleValueExtendedProperties"))
@@ -1158,6 +1160,7 @@ class GraphTenant:
         with self._lock:
             if not msg.props.get("isDraft"):
                 raise bad_request("The item is not a draft and cannot be sent.", "ErrorInvalidOperation")
+            self._require_recipients(msg.props)
             self._stamp_sent(mb, msg)
             self.move_message(mb, msg, self.folder(mb, "sentitems"))
             self._deliver(mb, msg)

@@ -44,7 +44,16 @@ async def test_auth_missing_wrong_and_rbac_scope(tenant: GraphTenant) -> None:
 
 
 async def test_well_known_folders_and_child_folders(client: httpx.AsyncClient, tenant: GraphTenant) -> None:
-    names = ["inbox", "sentitems", "outbox", "drafts", "deleteditems", "archive", "junkemail", "msgfolderroot"]
+    names = [
+        "inbox",
+        "sentitems",
+        "outbox",
+        "drafts",
+        "deleteditems",
+        "archive",
+        "junkemail",
+        "msgfolderroot",
+    ]
     ids = set()
     for name in names:
         r = await client.get(f"/users/{FUNC}/mailFolders/{name}")
@@ -53,13 +62,17 @@ async def test_well_known_folders_and_child_folders(client: httpx.AsyncClient, t
     assert len(ids) == len(names)
     top = (await client.get(f"/users/{FUNC}/mailFolders")).json()["value"]
     assert {"Inbox", "Sent Items", "Drafts", "Deleted Items", "Outbox"} <= {f["displayName"] for f in top}
-    r = await client.post(f"/users/{FUNC}/mailFolders/inbox/childFolders", json={"displayName": "Digital Post"})
+    r = await client.post(
+        f"/users/{FUNC}/mailFolders/inbox/childFolders", json={"displayName": "Digital Post"}
+    )
     assert r.status_code == 201
     child = r.json()
     assert child["parentFolderId"] == tenant.folder_id(FUNC, "inbox")
     listed = (await client.get(f"/users/{FUNC}/mailFolders/inbox/childFolders")).json()["value"]
     assert [f["displayName"] for f in listed] == ["Digital Post"]
-    dup = await client.post(f"/users/{FUNC}/mailFolders/inbox/childFolders", json={"displayName": "digital post"})
+    dup = await client.post(
+        f"/users/{FUNC}/mailFolders/inbox/childFolders", json={"displayName": "digital post"}
+    )
     assert dup.status_code == 409
     r = await client.get(f"/users/{FUNC}/mailFolders/inbox/childFolders/{child['id']}/messages")
     assert r.json()["value"] == []
@@ -93,7 +106,9 @@ async def test_create_is_draft_by_default_and_non_draft_with_flags(client: httpx
     assert msg["sentDateTime"] == "2024-03-04T10:00:00Z"
     assert msg["body"] == {"contentType": "html", "content": "<p>Hej</p>"}
     unread = dict(body, singleValueExtendedProperties=[{"id": "Integer 0x0E07", "value": "0"}])
-    assert (await client.post(f"/users/{FUNC}/mailFolders/inbox/messages", json=unread)).json()["isRead"] is False
+    assert (await client.post(f"/users/{FUNC}/mailFolders/inbox/messages", json=unread)).json()[
+        "isRead"
+    ] is False
 
 
 async def test_select_top_paging_and_filters(client: httpx.AsyncClient, tenant: GraphTenant) -> None:
@@ -101,7 +116,9 @@ async def test_select_top_paging_and_filters(client: httpx.AsyncClient, tenant: 
         tenant.deliver_to_inbox(FUNC, f"mail {i}", "<p>x</p>", internet_message_id=f"<m{i}@example.org>")
         for i in range(7)
     ]
-    r = await client.get(f"/users/{FUNC}/mailFolders/inbox/messages", params={"$select": "subject,isRead", "$top": "3"})
+    r = await client.get(
+        f"/users/{FUNC}/mailFolders/inbox/messages", params={"$select": "subject,isRead", "$top": "3"}
+    )
     page = r.json()
     assert len(page["value"]) == 3
     assert set(page["value"][0]) == {"@odata.etag", "id", "subject", "isRead"}
@@ -126,11 +143,13 @@ async def test_select_top_paging_and_filters(client: httpx.AsyncClient, tenant: 
     assert len(r.json()["value"]) == 6
 
     r = await client.get(
-        f"/users/{FUNC}/mailFolders/inbox/messages", params={"$filter": "receivedDateTime ge 2000-01-01T00:00:00Z"}
+        f"/users/{FUNC}/mailFolders/inbox/messages",
+        params={"$filter": "receivedDateTime ge 2000-01-01T00:00:00Z"},
     )
     assert len(r.json()["value"]) == 7
     r = await client.get(
-        f"/users/{FUNC}/mailFolders/inbox/messages", params={"$filter": "receivedDateTime ge 2999-01-01T00:00:00Z"}
+        f"/users/{FUNC}/mailFolders/inbox/messages",
+        params={"$filter": "receivedDateTime ge 2999-01-01T00:00:00Z"},
     )
     assert r.json()["value"] == []
     bad = await client.get(f"/users/{FUNC}/messages", params={"$filter": "subject eq"})
@@ -138,7 +157,9 @@ async def test_select_top_paging_and_filters(client: httpx.AsyncClient, tenant: 
     assert bad.json()["error"]["code"] == "BadRequest"
 
 
-async def test_extended_property_patch_filter_and_expand(client: httpx.AsyncClient, tenant: GraphTenant) -> None:
+async def test_extended_property_patch_filter_and_expand(
+    client: httpx.AsyncClient, tenant: GraphTenant
+) -> None:
     a = tenant.put_sent_message(FUNC, "a", "<p>a</p>", to=["x@example.org"])
     tenant.put_sent_message(FUNC, "b", "<p>b</p>", to=["y@example.org"])
     r = await client.patch(
@@ -146,7 +167,9 @@ async def test_extended_property_patch_filter_and_expand(client: httpx.AsyncClie
     )
     assert r.status_code == 200
     flt = f"singleValueExtendedProperties/Any(ep: ep/id eq '{PROP}' and ep/value eq 'gw-1')"
-    r = await client.get(f"/users/{FUNC}/mailFolders/sentitems/messages", params={"$filter": flt}, headers=IMMUTABLE)
+    r = await client.get(
+        f"/users/{FUNC}/mailFolders/sentitems/messages", params={"$filter": flt}, headers=IMMUTABLE
+    )
     assert [m["id"] for m in r.json()["value"]] == [a]
     # GUID case and property-type case do not matter (extended-properties-overview, "id formats").
     lower = PROP.replace("8ECCC264-6880-4EBE-992F-8888D2EEAA1D", "8eccc264-6880-4ebe-992f-8888d2eeaa1d")
@@ -154,7 +177,8 @@ async def test_extended_property_patch_filter_and_expand(client: httpx.AsyncClie
     r = await client.get(f"/users/{FUNC}/mailFolders/sentitems/messages", params={"$filter": flt2})
     assert len(r.json()["value"]) == 1
     r = await client.get(
-        f"/users/{FUNC}/messages/{a}", params={"$expand": f"singleValueExtendedProperties($filter=id eq '{PROP}')"}
+        f"/users/{FUNC}/messages/{a}",
+        params={"$expand": f"singleValueExtendedProperties($filter=id eq '{PROP}')"},
     )
     assert r.json()["singleValueExtendedProperties"] == [{"id": PROP, "value": "gw-1"}]
 
@@ -177,7 +201,9 @@ async def test_master_categories_crud(client: httpx.AsyncClient, tenant: GraphTe
     assert r.status_code == 201
     cat = r.json()
     assert cat["color"] == "preset0"
-    assert (await client.post(url, json={"displayName": "Digital Post: fejl", "color": "preset1"})).status_code == 409
+    assert (
+        await client.post(url, json={"displayName": "Digital Post: fejl", "color": "preset1"})
+    ).status_code == 409
     assert (await client.post(url, json={"displayName": "x", "color": "preset25"})).status_code == 400
     r = await client.patch(f"{url}/{cat['id']}", json={"color": "preset24"})
     assert r.json()["color"] == "preset24"
@@ -194,7 +220,9 @@ async def test_immutable_ids_survive_move_and_preference_applied(
     assert r.headers["Preference-Applied"] == 'IdType="ImmutableId"'
     rest_before = (await client.get(f"/users/{FUNC}/messages/{mid}")).json()["id"]
     assert rest_before != mid
-    r = await client.post(f"/users/{FUNC}/messages/{mid}/move", json={"destinationId": "archive"}, headers=IMMUTABLE)
+    r = await client.post(
+        f"/users/{FUNC}/messages/{mid}/move", json={"destinationId": "archive"}, headers=IMMUTABLE
+    )
     assert r.status_code == 201
     assert r.json()["id"] == mid
     assert r.json()["parentFolderId"] == tenant.folder_id(FUNC, "archive")
@@ -222,7 +250,10 @@ async def test_send_mail_delivers_inside_tenant_and_logs_external(
         "message": {
             "subject": "Kvittering",
             "body": {"contentType": "Text", "content": "Sendt."},
-            "toRecipients": [{"emailAddress": {"address": OTHER}}, {"emailAddress": {"address": "ext@example.org"}}],
+            "toRecipients": [
+                {"emailAddress": {"address": OTHER}},
+                {"emailAddress": {"address": "ext@example.org"}},
+            ],
             "internetMessageHeaders": [{"name": "x-gateway", "value": "receipt"}],
         }
     }
