@@ -113,6 +113,8 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX,
         env_file=".env",
         env_file_encoding="utf-8",
+        # `GRAPH_DPG_X=` (as left in the .env.example template) means "not set": the default applies.
+        env_ignore_empty=True,
         # Unknown GRAPH_DPG_* keys in the .env file are reported by load_settings (with a suggestion);
         # unrelated variables in a shared .env are not our business.
         extra="ignore",
