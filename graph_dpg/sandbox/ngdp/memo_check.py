@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from graph_dpg.domain.errors import Finding, GraphDpgError
+from graph_dpg.memo import validate
 
 NS = "https://DigitalPost.dk/MeMo-1"
 _M = f"{{{NS}}}"
@@ -144,8 +145,6 @@ def summarize(xml: bytes) -> MemoSummary:
 
 def validate_memo(xml: bytes, *, mandatory_allowed: bool, legal_notification_allowed: bool) -> list[Finding]:
     """XSD + MeMo business rules, by the project's MeMo library (``graph_dpg.memo``)."""
-    from graph_dpg.memo import validate
-
     try:
         findings = validate(
             xml, mandatory_allowed=mandatory_allowed, legal_notification_allowed=legal_notification_allowed

@@ -33,7 +33,7 @@ CONTACT_POINT = "241d39f6-998e-4929-b198-ccacbbf4b330"
 
 @pytest.fixture
 def state() -> NgdpState:
-    s = NgdpState(hang_seconds=0.5, seed=7, validate_memos=False)  # DEVTEMP
+    s = NgdpState(hang_seconds=0.5, seed=7)
     s.register(cpr=REGISTERED_CPR)
     s.register(cpr=EXEMPT_CPR, status="EXEMPT")
     s.register(cpr=CLOSED_CPR, status="CLOSED")
