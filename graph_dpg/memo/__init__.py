@@ -73,7 +73,7 @@ from graph_dpg.memo.rules import (
     check_rules,
     forbidden_filename_characters,
 )
-from graph_dpg.memo.validation import ensure_valid, validate, validate_schema
+from graph_dpg.memo.validation import ensure_valid, parse_and_validate, validate, validate_schema
 
 
 def new_message_uuid() -> str:
@@ -146,6 +146,7 @@ __all__ = [
     "format_datetime",
     "new_message_uuid",
     "parse",
+    "parse_and_validate",
     "validate",
     "validate_schema",
 ]

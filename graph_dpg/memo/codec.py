@@ -61,6 +61,8 @@ PREFIXES: dict[str, str] = {
 }
 MEMO_SCH_VERSION_11 = "1.1.0"
 MESSAGE_TAG = f"{{{MEMO_NS}}}Message"
+_FILE_TAG = f"{{{MEMO_NS}}}File"
+_CONTENT_TAG = f"{{{MEMO_NS}}}content"
 
 _NS_DECLARATIONS = " ".join(f'xmlns:{prefix}="{uri}"' for uri, prefix in PREFIXES.items())
 
@@ -468,12 +470,14 @@ def _parse_bool(text: str) -> bool:
 
 
 def parse(data: bytes) -> m.MemoMessage:
-    """Parse MeMo 1.1 or 1.2 XML (version from ``memoVersion``). No schema validation: see ``validate``.
+    """Parse MeMo 1.1 or 1.2 XML (version from ``memoVersion``). No schema validation: see ``validate`` and
+    ``parse_and_validate``.
 
     Raises :class:`UnsafeXmlError` for DTDs/entities, :class:`MemoError` for anything that is not a
     well-formed MeMo message with its required elements.
     """
-    return message_from_element(parse_untrusted(data), release_content=True)
+    root = parse_untrusted(data)
+    return message_from_element(root, take_payloads(root))
 
 
 def detect_version(root: Any) -> m.MemoVersion:
@@ -492,12 +496,30 @@ def detect_version(root: Any) -> m.MemoVersion:
     raise MemoError(f"unsupported memoVersion {raw!r} (supported: {', '.join(m.MEMO_VERSIONS)})")
 
 
-def message_from_element(root: Any, *, release_content: bool = False) -> m.MemoMessage:
-    """Model of an already parsed ``memo:Message`` element.
+Payloads = dict[Any, bytes]
 
-    ``release_content`` empties each ``content`` text node once its text is taken, so a huge payload never
-    exists three times at once (tree, Python str, bytes) — it mutates ``root``.
+
+def take_payloads(root: Any) -> Payloads:
+    """Move the text of every ``File/content`` out of the tree, as UTF-8 bytes keyed by element.
+
+    Each text node is emptied before its bytes are made, so a 100 MB payload exists at most twice at any
+    moment (Python str + bytes; libxml2's copy is already gone). The dict keeps the element proxies alive,
+    which is what makes them usable as keys. Validation checks these bytes and the model adopts them
+    without another copy.
     """
+    payloads: Payloads = {}
+    for content in root.iter(_CONTENT_TAG):
+        if content.getparent().tag != _FILE_TAG or len(content):
+            continue  # misplaced: stays in the tree for libxml2 to report and for RawXml to keep
+        text = content.text
+        content.text = None
+        payloads[content] = text.encode("utf-8") if text else b""
+        del text
+    return payloads
+
+
+def message_from_element(root: Any, payloads: Payloads) -> m.MemoMessage:
+    """Model of an already parsed ``memo:Message`` whose payloads were taken with :func:`take_payloads`."""
     version = detect_version(root)
     extra_attributes = []
     for name, value in root.attrib.items():
@@ -506,39 +528,58 @@ def message_from_element(root: Any, *, release_content: bool = False) -> m.MemoM
         if name == "memoSchVersion" and version == "1.1" and value == MEMO_SCH_VERSION_11:
             continue
         extra_attributes.append((name, value))
-    values = _read_children(_MESSAGE_CHILDREN, root, version, "/Message", release_content)
+    context = _ReadContext(version, payloads)
+    values = _read_children(_MESSAGE_CHILDREN, root, context, "/Message")
     return m.MemoMessage(**values, version=version, extra_attributes=tuple(extra_attributes))
 
 
-def _read(codec: _Codec, element: Any, version: str, path: str, release: bool) -> Any:
-    values = _read_children(codec, element, version, path, release)
+class _ReadContext:
+    __slots__ = ("is_12", "payloads")
+
+    def __init__(self, version: str, payloads: Payloads) -> None:
+        self.is_12 = version == "1.2"
+        self.payloads = payloads
+
+    def raw(self, element: Any) -> m.RawXml:
+        if self.payloads:
+            for content in element.iter(_CONTENT_TAG):
+                payload = self.payloads.get(content)
+                if payload is not None:
+                    content.text = payload.decode("utf-8")
+        return m.RawXml(etree.tostring(element, with_tail=False))
+
+
+def _read(codec: _Codec, element: Any, context: _ReadContext, path: str) -> Any:
+    values = _read_children(codec, element, context, path)
     return codec.cls(**values, **codec.fixed)
 
 
-def _read_children(codec: _Codec, element: Any, version: str, path: str, release: bool) -> dict[str, Any]:
+def _read_children(codec: _Codec, element: Any, context: _ReadContext, path: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
     extra: list[m.RawXml] = []
     by_clark = codec.by_clark
     for child in element:
         spec = by_clark.get(child.tag)
-        if spec is None or (spec.since_12 and version != "1.2") or (not spec.many and spec.attr in values):
+        if spec is None or (spec.since_12 and not context.is_12) or (not spec.many and spec.attr in values):
             if isinstance(child.tag, str):  # comments and processing instructions are not content
-                extra.append(m.RawXml(etree.tostring(child, with_tail=False)))
+                extra.append(context.raw(child))
             continue
         kind = spec.kind
         if isinstance(kind, _Codec):
-            value = _read(kind, child, version, f"{path}/{spec.local}", release)
+            value = _read(kind, child, context, f"{path}/{spec.local}")
+        elif kind is _BASE64:
+            payload = context.payloads.get(child)
+            if payload is None:
+                extra.append(context.raw(child))
+                continue
+            value = payload
         elif len(child):
             # A leaf with element children is outside the schema: keep it whole rather than lose markup.
-            extra.append(m.RawXml(etree.tostring(child, with_tail=False)))
+            extra.append(context.raw(child))
             continue
         else:
             text = child.text or ""
             if kind is _TEXT:
-                value = text
-            elif kind is _BASE64:
-                if release:
-                    child.text = None
                 value = text
             elif kind is _DATETIME:
                 value = parse_datetime(text)

@@ -7,14 +7,14 @@ packaged files: nothing is ever fetched from the file system by path or from the
 of anything else fails the compilation.
 
 Speed: libxml2 checks ``xs:base64Binary`` at ~150 MB/s, which alone would cost ~3.5 ms for a message
-with two 200 KB PDFs. :func:`schema_findings` therefore checks each ``memo:content`` itself with
-``binascii`` (C, GB/s) against the same lexical rules, then empties the element before libxml2 validates
-the rest of the document — every other value is still checked by libxml2 against the unmodified XSD.
+with two 200 KB PDFs. The payloads are therefore taken out of the tree first (``take_payloads``, which
+the model needs anyway) and checked by :func:`base64_problem` (``bytes.translate``: one C pass, ~1 GB/s)
+against the same lexical rules; libxml2 then validates the rest of the document (an empty ``content`` is
+a valid base64Binary) — every other value is still checked by libxml2 against the unmodified XSD.
 """
 
 from __future__ import annotations
 
-import binascii
 import re
 import threading
 from functools import cache
@@ -24,7 +24,7 @@ from typing import Any
 from lxml import etree
 
 from graph_dpg.domain.errors import Finding, MemoError
-from graph_dpg.memo.codec import MEMO_NS
+from graph_dpg.memo.codec import Payloads, take_payloads
 from graph_dpg.memo.model import MemoVersion
 from graph_dpg.memo.xmlsafe import element_path
 
@@ -34,7 +34,6 @@ _URL_PREFIX = "graph-dpg-memo:/xsd/"
 # Relative name inside graph_dpg/memo/xsd of each version's entry schema.
 SCHEMA_ENTRY: dict[MemoVersion, str] = {"1.1": "MeMo_core.xsd", "1.2": "Version1.2/MeMo_core.xsd"}
 
-_CONTENT_TAG = f"{{{MEMO_NS}}}content"
 _local = threading.local()
 
 
@@ -88,48 +87,58 @@ def get_schema(version: MemoVersion) -> Any:
 
 # xs:base64Binary (XSD 1.0 Part 2 §3.2.16): after white-space collapsing, groups of 4 from the base64
 # alphabet with optional single spaces between characters; padding only at the end, and the character
-# before the padding must leave the unused bits zero.
-_B64_WS = re.compile(rb"[ \t\r\n]")
+# before the padding must leave the unused bits zero. bytes.translate (one C pass, no regex, no decoding)
+# is the fastest full check available in the standard library.
+_B64_ALPHABET_PAD = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_PAD = ord("=")
 _PAD1_LAST = frozenset(b"AEIMQUYcgkosw048")
 _PAD2_LAST = frozenset(b"AQgw")
 
 
-def base64_problem(text: bytes) -> str | None:
-    """Why ``text`` is not a valid ``xs:base64Binary`` lexical value, or ``None``."""
-    data = _B64_WS.sub(b"", text) if _B64_WS.search(text) else text
-    if len(data) % 4:
+def base64_problem(data: bytes) -> str | None:
+    """Why ``data`` (the UTF-8 text of an element) is not a valid ``xs:base64Binary`` value, or ``None``."""
+    if not data.isascii():
+        return "contains non-ASCII characters"
+    if b" " in data or b"\n" in data or b"\r" in data or b"\t" in data:
+        data = data.translate(None, b" \t\r\n")
+    size = len(data)
+    if size % 4:
         return "length is not a multiple of 4"
-    try:
-        binascii.a2b_base64(data, strict_mode=True)
-    except binascii.Error as exc:
-        return str(exc)
-    if data.endswith(b"=="):
+    if data.translate(None, _B64_ALPHABET_PAD):
+        return "contains characters outside the base64 alphabet"
+    first_pad = data.find(b"=")
+    if first_pad == -1:
+        return None
+    if first_pad < size - 2 or (first_pad == size - 2 and data[-1] != _PAD):
+        return "padding '=' before the end"
+    if first_pad == size - 2:
         if data[-3] not in _PAD2_LAST:
             return "non-zero bits before '=='"
-    elif data.endswith(b"=") and data[-2] not in _PAD1_LAST:
+    elif data[-2] not in _PAD1_LAST:
         return "non-zero bits before '='"
     return None
 
 
-def schema_findings(root: Any, version: MemoVersion, *, fast_base64: bool = True) -> list[Finding]:
-    """XSD findings for a parsed document (mutates ``root``: base64 payloads are emptied, see module doc)."""
+def schema_findings(root: Any, version: MemoVersion, payloads: Payloads | None = None) -> list[Finding]:
+    """XSD findings for a parsed document.
+
+    The payloads must be out of the tree (``take_payloads``; done here when not given): they are checked
+    by :func:`base64_problem`, libxml2 checks everything else against the packaged schema.
+    """
+    if payloads is None:
+        payloads = take_payloads(root)
     findings: list[Finding] = []
-    if fast_base64:
-        for content in root.iter(_CONTENT_TAG):
-            text = content.text
-            if text is None or len(content):
-                continue  # empty is valid base64Binary; child elements are left to libxml2
-            problem = base64_problem(text.encode("utf-8", "surrogateescape"))
-            if problem is not None:
-                findings.append(
-                    Finding(
-                        rule=RULE_XSD,
-                        message=f"Element 'content': not a valid value of the atomic type 'xs:base64Binary' "
-                        f"({problem})",
-                        path=element_path(content),
-                    )
+    for content, payload in payloads.items():
+        problem = base64_problem(payload)
+        if problem is not None:
+            findings.append(
+                Finding(
+                    rule=RULE_XSD,
+                    message="Element 'content': not a valid value of the atomic type 'xs:base64Binary' "
+                    f"({problem})",
+                    path=element_path(content),
                 )
-            content.text = None
+            )
     schema = get_schema(version)
     if schema.validate(root.getroottree()):
         return findings

@@ -9,8 +9,8 @@ Warnings (``Finding.severity == "warning"``) never make a message invalid.
 from __future__ import annotations
 
 from graph_dpg.domain.errors import Finding, MemoError, MemoValidationError
-from graph_dpg.memo.codec import detect_version, message_from_element
-from graph_dpg.memo.model import MemoVersion
+from graph_dpg.memo.codec import detect_version, message_from_element, take_payloads
+from graph_dpg.memo.model import MemoMessage, MemoVersion
 from graph_dpg.memo.rules import check_rules
 from graph_dpg.memo.schema import schema_findings
 from graph_dpg.memo.xmlsafe import parse_untrusted
@@ -32,19 +32,39 @@ def validate(
     ``memoVersion`` decides. Raises :class:`UnsafeXmlError` for DTD/entity tricks: those are an attack to
     report, not a finding to fix.
     """
+    return parse_and_validate(
+        data,
+        mandatory_allowed=mandatory_allowed,
+        legal_notification_allowed=legal_notification_allowed,
+        version=version,
+    )[1]
+
+
+def parse_and_validate(
+    data: bytes,
+    *,
+    mandatory_allowed: bool = False,
+    legal_notification_allowed: bool = False,
+    version: MemoVersion | None = None,
+) -> tuple[MemoMessage | None, list[Finding]]:
+    """``validate`` and ``parse`` with one XML parse: the model (``None`` when the document cannot be read
+    into it) and every finding. For receivers, which need both."""
     try:
         root = parse_untrusted(data)
     except MemoError as exc:
-        return [Finding(RULE_WELL_FORMED, str(exc), "")]
+        return None, [Finding(RULE_WELL_FORMED, str(exc), "")]
     try:
         detected = detect_version(root)
     except MemoError as exc:
-        return [Finding(RULE_MESSAGE, str(exc), "/" + _local_name(root.tag))]
-    findings = schema_findings(root, version or detected)
+        return None, [Finding(RULE_MESSAGE, str(exc), "/" + _local_name(root.tag))]
+    payloads = take_payloads(root)
+    findings = schema_findings(root, version or detected, payloads)
     try:
-        message = message_from_element(root)
-    except MemoError:
-        return findings
+        message = message_from_element(root, payloads)
+    except MemoError as exc:
+        if not findings:
+            findings.append(Finding(RULE_MESSAGE, str(exc), "/Message"))
+        return None, findings
     findings.extend(
         check_rules(
             message,
@@ -52,7 +72,7 @@ def validate(
             legal_notification_allowed=legal_notification_allowed,
         )
     )
-    return findings
+    return message, findings
 
 
 def validate_schema(data: bytes, *, version: MemoVersion | None = None) -> list[Finding]:
