@@ -87,12 +87,19 @@ def credential_from(
         assert tenant_id
         assert client_id
         assert certificate_path
-        return CertificateCredential(
-            tenant_id,
-            client_id,
-            certificate_path=certificate_path,
-            password=certificate_password or None,
-        )
+        try:
+            return CertificateCredential(
+                tenant_id,
+                client_id,
+                certificate_path=certificate_path,
+                password=certificate_password or None,
+            )
+        except (OSError, ValueError) as exc:
+            # Unreadable file, wrong password, or a non-RSA key (azure-identity signs with RS256).
+            raise ConfigError(
+                f"certificate {certificate_path!r} cannot be used: {exc}",
+                [f"certificate_path {certificate_path!r}: {exc}"],
+            ) from exc
     if kind == "client_secret":
         need(tenant_id=tenant_id, client_id=client_id, client_secret=client_secret)
         assert tenant_id

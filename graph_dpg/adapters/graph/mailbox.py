@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -72,6 +73,10 @@ from graph_dpg.domain.errors import (
 )
 from graph_dpg.domain.mail import Attachment, MailMessage
 from graph_dpg.services.ports.mailbox import DEFAULT_DELTA_SELECT, DeltaRound
+
+# Generated builder modules define deprecated per-builder configuration classes and warn at import time,
+# although we use the generic RequestConfiguration (msgraph-sdk-python#812); the SDK imports them lazily.
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"msgraph\.generated\.")
 
 log = logging.getLogger(__name__)
 
