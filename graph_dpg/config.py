@@ -400,6 +400,7 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
         settings = Settings(_env_file=env_file, **valid_overrides)
     except ValidationError as exc:
         problems += _settings_problems(exc)
+        problems += _cross_field_problems_despite(exc, env_file, valid_overrides)
     if problems or settings is None:
         raise ConfigError(f"{len(problems)} problem(s) in the settings", problems)
     return settings
@@ -418,6 +419,29 @@ def _settings_problems(exc: ValidationError) -> list[str]:
             message += _got(err.get("input"))
         problems.append(f"{env_name(name) if name else 'settings'}: {message}")
     return problems
+
+
+def _cross_field_problems_despite(
+    exc: ValidationError, env_file: str | Path | None, overrides: Mapping[str, Any]
+) -> list[str]:
+    """pydantic skips the consistency check when a field fails; run it again with those fields at their
+    defaults so the admin sees e.g. the missing certificate path and the bad port in the same run."""
+    errors = exc.errors(include_url=False)
+    if any(err["type"] == "settings_inconsistent" for err in errors):
+        return []
+    fields = Settings.model_fields
+    failing = {str(err["loc"][0]) for err in errors if err["loc"] and str(err["loc"][0]) in fields}
+    patched = {**overrides, **{name: fields[name].get_default(call_default_factory=True) for name in failing}}
+    try:
+        Settings(_env_file=env_file, **patched)
+    except ValidationError as again:
+        return [
+            str(problem)
+            for err in again.errors(include_url=False)
+            if err["type"] == "settings_inconsistent"
+            for problem in (err.get("ctx") or {}).get("problems", [])
+        ]
+    return []
 
 
 _DOTENV_KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")

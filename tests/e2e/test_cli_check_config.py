@@ -76,6 +76,7 @@ def test_broken_configuration_lists_every_problem_and_exits_2(tmp_path: Path) ->
     assert lines[0] == f"The configuration has {len(lines) - 1} problem(s):"
     problems = [line.strip() for line in lines[1:]]
     assert problems[0].startswith("GRAPH_DPG_HTTP_PORT: Input should be greater than or equal to 1")
+    assert any(p.startswith("GRAPH_DPG_CLIENT_SECRET: required when") for p in problems)
     gateway = [p for p in problems if p.startswith(f"{broken}:")]
     fields = [p.split(": ")[1] for p in gateway]
     assert fields == [

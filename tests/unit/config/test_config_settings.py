@@ -244,3 +244,16 @@ def test_summary_lists_every_field_once() -> None:
     names = [name for name, _ in load_settings(None).summary()]
     assert names == [f"GRAPH_DPG_{n.upper()}" for n in Settings.model_fields]
     assert dict(load_settings(None).summary())["GRAPH_DPG_CLIENT_SECRET"] == "(not set)"
+
+
+def test_field_errors_and_consistency_problems_are_reported_together() -> None:
+    problems = problems_of(
+        credential_kind="client_secret", http_port=0, ngdp_system_id="s", ngdp_api_token=SECRET
+    )
+    assert problems[0] == "GRAPH_DPG_HTTP_PORT: Input should be greater than or equal to 1 (got 0)"
+    assert [p.split(":")[0] for p in problems[1:]] == [
+        "GRAPH_DPG_TENANT_ID",
+        "GRAPH_DPG_CLIENT_ID",
+        "GRAPH_DPG_CLIENT_SECRET",
+        "GRAPH_DPG_NGDP_CERTIFICATE_PATH",
+    ]
