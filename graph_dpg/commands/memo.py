@@ -1,0 +1,262 @@
+"""``graph-dpg memo validate FILE...`` and ``graph-dpg memo show FILE``.
+
+``validate`` prints one line per file, in argument order::
+
+    FILE: valid (MeMo 1.2)
+    FILE: valid (MeMo 1.2), 1 warning: /Message/MessageHeader/label: ... [notification.personal-data]
+    FILE: INVALID (MeMo 1.1), 2 errors: <path>: <message> [<rule>]; <path>: ...
+    FILE: UNSAFE: XML with a DOCTYPE/DTD is refused
+    FILE: UNREADABLE: [Errno 2] No such file or directory
+
+Exit code: 0 when every file is valid (warnings allowed), 1 otherwise, 2 for bad options.
+
+``show`` prints a readable summary of the central fields (header, parties, content data, documents and
+actions). CPR numbers are masked (``010203-xxxx``) everywhere in both commands' output unless
+``--show-cpr`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from graph_dpg import memo
+from graph_dpg.domain.errors import Finding, MemoError, UnsafeXmlError
+from graph_dpg.domain.identifiers import mask_cprs
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("memo", help="validate and inspect MeMo (Digital Post) XML files")
+    sub = parser.add_subparsers(dest="memo_command", metavar="SUBCOMMAND", required=True)
+
+    validate = sub.add_parser(
+        "validate",
+        help="XSD + business-rule validation; one line per file",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument(
+        "--mandatory-allowed",
+        action="store_true",
+        help="the sending organisation may send mandatory post (mandatoryPostAllowed)",
+    )
+    validate.add_argument(
+        "--legal-notification-allowed",
+        action="store_true",
+        help="the sending organisation may send legal notifications (legalNotificationAllowed)",
+    )
+    validate.add_argument("--show-cpr", action="store_true", help="print CPR numbers in clear")
+    validate.set_defaults(func=run_validate)
+
+    show = sub.add_parser("show", help="readable summary of one MeMo file")
+    show.add_argument("file", metavar="FILE")
+    show.add_argument("--show-cpr", action="store_true", help="print CPR numbers in clear")
+    show.set_defaults(func=run_show)
+
+
+def _masker(show_cpr: bool) -> Callable[[str], str]:
+    return (lambda text: text) if show_cpr else mask_cprs
+
+
+def _read(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _describe(findings: Iterable[Finding]) -> str:
+    return "; ".join(str(finding) for finding in findings)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def validate_line(
+    path: str, data: bytes, *, mandatory_allowed: bool, legal_notification_allowed: bool
+) -> tuple[bool, str]:
+    """(valid, the line to print before masking) for one file's bytes."""
+    try:
+        message, findings = memo.parse_and_validate(
+            data, mandatory_allowed=mandatory_allowed, legal_notification_allowed=legal_notification_allowed
+        )
+    except UnsafeXmlError as exc:
+        return False, f"{path}: UNSAFE: {exc}"
+    version = f" (MeMo {message.version})" if message is not None else ""
+    errors = [finding for finding in findings if finding.severity == "error"]
+    warnings = [finding for finding in findings if finding.severity != "error"]
+    if errors:
+        return (
+            False,
+            f"{path}: INVALID{version}, {_plural(len(errors), 'error')}: {_describe(errors + warnings)}",
+        )
+    if warnings:
+        return True, f"{path}: valid{version}, {_plural(len(warnings), 'warning')}: {_describe(warnings)}"
+    return True, f"{path}: valid{version}"
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    mask = _masker(args.show_cpr)
+    all_valid = True
+    for path in args.files:
+        try:
+            data = _read(path)
+        except OSError as exc:
+            print(mask(f"{path}: UNREADABLE: {exc}"))
+            all_valid = False
+            continue
+        valid, line = validate_line(
+            path,
+            data,
+            mandatory_allowed=args.mandatory_allowed,
+            legal_notification_allowed=args.legal_notification_allowed,
+        )
+        all_valid = all_valid and valid
+        print(mask(line.replace("\n", " ")))
+    return EXIT_OK if all_valid else EXIT_INVALID
+
+
+def _size(count: int) -> str:
+    if count < 10_000:
+        return f"{count} B"
+    if count < 10_000_000:
+        return f"{count / 1000:.0f} kB"
+    return f"{count / 1_000_000:.1f} MB"
+
+
+def _party(kind: str, party_id: str, id_type: str, label: str | None) -> str:
+    name = f" {label!r}" if label else ""
+    return f"{kind}: {id_type} {party_id}{name}"
+
+
+def summary_lines(message: memo.MemoMessage) -> list[str]:
+    """The summary printed by ``memo show`` (CPR numbers still in clear: the caller masks)."""
+    header = message.header
+    lines = [
+        f"MeMo {message.version} {header.message_type}",
+        f"messageUUID: {header.message_uuid}",
+    ]
+    if header.message_id:
+        lines.append(f"messageID: {header.message_id}")
+    lines.append(f"label: {header.label}")
+    for name, value in (
+        ("messageCode", header.message_code),
+        ("notification", header.notification),
+        ("additionalNotification", header.additional_notification),
+        ("postType", header.post_type),
+    ):
+        if value:
+            lines.append(f"{name}: {value}")
+    flags = [
+        f"reply={'yes' if header.reply else 'no'}",
+        f"mandatory={'yes' if header.mandatory else 'no'}",
+        f"legalNotification={'yes' if header.legal_notification else 'no'}",
+    ]
+    if header.reply_by_datetime is not None:
+        flags.append(f"replyBy={memo.format_datetime(header.reply_by_datetime)}")
+    if header.do_not_deliver_until_date is not None:
+        flags.append(f"doNotDeliverUntil={header.do_not_deliver_until_date.isoformat()}")
+    lines.append("flags: " + ", ".join(flags))
+
+    sender, recipient = header.sender, header.recipient
+    lines.append(_party("sender", sender.sender_id, sender.id_type, sender.label))
+    if sender.contact_point is not None:
+        lines.append(
+            f"  contact point: {sender.contact_point.contact_point_id} {sender.contact_point.label or ''}"
+        )
+    if sender.representative is not None:
+        rep = sender.representative
+        lines.append(
+            f"  representative: {rep.id_type or ''} {rep.representative_id or ''} {rep.label or ''}".rstrip()
+        )
+    lines.append(_party("recipient", recipient.recipient_id, recipient.id_type, recipient.label))
+    if recipient.contact_point is not None:
+        cp = recipient.contact_point
+        lines.append(f"  contact point: {cp.contact_point_id} {cp.label or ''}".rstrip())
+        lines.extend(f"    {info.label}: {info.value}" for info in cp.contact_info)
+
+    content = header.content_data
+    if content is not None:
+        if content.cpr_data is not None:
+            lines.append(
+                f"about person: {content.cpr_data.cpr_number} {content.cpr_data.name or ''}".rstrip()
+            )
+        if content.cvr_data is not None:
+            lines.append(
+                f"about company: {content.cvr_data.cvr_number} {content.cvr_data.company_name or ''}".rstrip()
+            )
+        if content.case_id is not None:
+            lines.append(f"case: {content.case_id.case_id} ({content.case_id.case_system})")
+        if content.kle_data is not None:
+            lines.append(f"KLE: {content.kle_data.subject_key} {content.kle_data.label}")
+        lines.extend(
+            f"content data: {item.content_data_name} = {item.content_data_value}"
+            for item in content.additional_content_data
+        )
+    if header.forward_data is not None:
+        fwd = header.forward_data
+        lines.append(f"forwarded: original {fwd.message_uuid} from {fwd.original_sender}")
+    for reply in header.reply_data:
+        target = f" in reply to {reply.reply_uuid}" if reply.reply_uuid else ""
+        lines.append(f"reply data: messageUUID {reply.message_uuid}{target}")
+
+    body = message.body
+    if body is None:
+        lines.append("no message body")
+        return lines
+    lines.append(f"created: {memo.format_datetime(body.created_datetime)}")
+    for document in body.documents():
+        title = f" {document.label!r}" if document.label else ""
+        lines.append(f"{document.kind} document{title}:")
+        for file in document.files:
+            lines.append(f"  {file.filename} ({file.encoding_format}, {file.language}, {_size(file.size)})")
+        for action in document.actions:
+            target = ""
+            if action.entry_point is not None:
+                target = f" -> {action.entry_point.url}"
+            elif action.reservation is not None:
+                target = f" -> reservation {action.reservation.abstract!r}"
+            lines.append(f"  action {action.action_code}: {action.label}{target}")
+    extras = _count_extras(message)
+    if extras:
+        lines.append(f"unmodelled elements kept verbatim: {extras}")
+    return lines
+
+
+def _count_extras(value: Any) -> int:
+    if isinstance(value, tuple):
+        return sum(_count_extras(item) for item in value)
+    extra = getattr(value, "extra", None)
+    if extra is None:
+        return 0
+    count = len(extra)
+    for name in getattr(value, "__slots__", ()):
+        if name != "extra":
+            count += _count_extras(getattr(value, name))
+    return count
+
+
+def run_show(args: argparse.Namespace) -> int:
+    mask = _masker(args.show_cpr)
+    try:
+        data = _read(args.file)
+        message = memo.parse(data)
+    except OSError as exc:
+        print(mask(f"{args.file}: UNREADABLE: {exc}"), file=sys.stderr)
+        return EXIT_INVALID
+    except UnsafeXmlError as exc:
+        print(mask(f"{args.file}: UNSAFE: {exc}"), file=sys.stderr)
+        return EXIT_INVALID
+    except MemoError as exc:
+        print(mask(f"{args.file}: not a readable MeMo message: {exc}"), file=sys.stderr)
+        return EXIT_INVALID
+    for line in summary_lines(message):
+        print(mask(line))
+    return EXIT_OK
