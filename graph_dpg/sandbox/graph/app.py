@@ -37,7 +37,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from graph_dpg.sandbox.graph.faults import Fault
-from graph_dpg.sandbox.graph.odata import ODataError, Prefer, parse_expand, parse_select
+from graph_dpg.sandbox.graph.odata import ODataError, Prefer, compile_filter, parse_expand, parse_select
 from graph_dpg.sandbox.graph.tenant import (
     Folder,
     GraphApiError,
@@ -405,6 +405,13 @@ class GraphEmulator:
             folders = [
                 self.tenant.folder_view(mb, f) for f in self.tenant.child_folders(mb, parent, include_hidden)
             ]
+            if req.query.get("$filter"):
+                # e.g. displayName eq 'X' (learn.microsoft.com/graph/api/mailfolder-list-childfolders)
+                pred = compile_filter(req.query["$filter"])
+                folders = [f for f in folders if pred(f)]
+            select = parse_select(req.query.get("$select"))
+            if select:
+                folders = [{"id": f["id"], **{k: v for k, v in f.items() if k in select}} for f in folders]
             return self._page(req, folders, ctx)
 
         return run
@@ -450,7 +457,7 @@ class GraphEmulator:
             if top:
                 query["$top"] = str(top)
             path = "/".join(_quote(s) for s in req.segments)
-            qs = urlencode(query, safe="$(),:/@='")
+            qs = urlencode(query, safe="$(),:/@='", quote_via=quote)
             body["@odata.nextLink"] = f"{req.base}/{path}?{qs}"
         return self._json(req, body)
 
