@@ -8,6 +8,8 @@ with serve(state, TlsConfig(pki.server_cert, pki.server_key, pki.ca_cert)) as se
 
 from graph_dpg.sandbox.ngdp.app import create_app
 from graph_dpg.sandbox.ngdp.certs import CertificateAuthority, SandboxPki, generate_test_pki
+from graph_dpg.sandbox.ngdp.pusher import NgdpPusher
+from graph_dpg.sandbox.ngdp.sandbox import NgdpSandbox, start_ngdp_sandbox
 from graph_dpg.sandbox.ngdp.server import RunningServer, TlsConfig, serve
 from graph_dpg.sandbox.ngdp.state import AcceptedMemo, Fault, FaultPlan, NgdpState
 
@@ -16,6 +18,8 @@ __all__ = [
     "CertificateAuthority",
     "Fault",
     "FaultPlan",
+    "NgdpPusher",
+    "NgdpSandbox",
     "NgdpState",
     "RunningServer",
     "SandboxPki",
@@ -23,4 +27,5 @@ __all__ = [
     "create_app",
     "generate_test_pki",
     "serve",
+    "start_ngdp_sandbox",
 ]

@@ -20,6 +20,7 @@ Inbound memos (the gateway as recipient system)::
 
     queue_inbound_memo(xml) → listed by GET memos/ → GET memos/{id} → POST memos/{id}/receipt (recorded in
     ``inbound_receipts``) → DELETE memos/{id} (recorded in ``deleted_inbound``; no longer listed)
+    or, REST PUSH: ``NgdpPusher.push_memos()`` → 200 from the gateway → ``pushed_inbound``; else stays queued
 """
 
 from __future__ import annotations
@@ -218,6 +219,7 @@ class NgdpState:
         self.deleted_receipts: list[str] = []
         self._inbound: dict[str, InboundMemo] = {}
         self.deleted_inbound: list[str] = []
+        self.pushed_inbound: list[str] = []
         self.request_log: list[tuple[str, str, int]] = []
         org = self.add_organisation(
             organisation_cvr,
@@ -472,6 +474,14 @@ class NgdpState:
             memo.deleted = True
             self.deleted_inbound.append(memo.id)
             return True
+
+    def mark_pushed(self, memo_id: str) -> None:
+        """REST PUSH delivered the memo (the recipient answered 200): it leaves the queue."""
+        with self._lock:
+            memo = self.inbound(memo_id)
+            if memo is not None:
+                memo.deleted = True
+                self.pushed_inbound.append(memo.id)
 
     def inbound_receipts(self, memo_id: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -18,7 +18,7 @@ from graph_dpg.domain.errors import (
     RejectedError,
     TransientError,
 )
-from graph_dpg.sandbox.ngdp import CertificateAuthority, Fault, NgdpState, SandboxPki
+from graph_dpg.sandbox.ngdp import CertificateAuthority, Fault, NgdpState, SandboxPki, start_ngdp_sandbox
 from graph_dpg.sandbox.ngdp.samples import sample_memo
 
 ClientFactory = Callable[..., NgdpClient]
@@ -431,3 +431,18 @@ async def test_contact_points(client: NgdpClient, state: NgdpState) -> None:
 
     with pytest.raises(AuthError):
         await client.list_contact_points(other.id)
+
+
+# ---------------------------------------------------------------- the sandbox helper
+
+
+async def test_sandbox_helper_serves_mtls_and_builds_client_parameters(tmp_path: Path) -> None:
+    state = NgdpState()
+    state.register(cpr=REGISTERED_CPR)
+    with start_ngdp_sandbox(tmp_path, state=state) as sandbox:
+        assert sandbox.base_url.startswith("https://127.0.0.1:")
+        async with NgdpClient(**sandbox.client_kwargs()) as client:
+            uid, xml = memo()
+            assert (await client.send_memo(uid, xml)).receipt_status == "RECEIVED"
+            assert await client.list_contact_points() == []
+    assert state.accepted_count(uid) == 1
