@@ -898,6 +898,14 @@ class GatewayConfig(_Frozen):
     )
     rules: tuple[Rule, ...] = Field((), description="Routing rules for inbound Digital Post and secure mail.")
 
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _channel_keys(cls, value: Any) -> Any:
+        # Channels are lower-case in addresses; accept "NgDP:" as an admin may write it.
+        if isinstance(value, Mapping):
+            return {k.strip().lower() if isinstance(k, str) else k: v for k, v in value.items()}
+        return value
+
     # --- look-ups --------------------------------------------------------------------------------------
 
     @property

@@ -154,7 +154,7 @@ def test_channel_policy_merges_overrides_onto_the_defaults() -> None:
     }
     assert config.channel_policy(Channel.NGDP) == DEFAULT_POLICIES[Channel.NGDP]
 
-    only_count = gateway("channels: {eboks: {max_attachments: 3}}").channel_policy("eboks")
+    only_count = gateway("channels: {EBoks: {max_attachments: 3}}").channel_policy("eboks")
     assert only_count.max_attachments == 3
     assert only_count.allowed_types == DEFAULT_POLICIES[Channel.EBOKS].allowed_types
     assert only_count.max_message_bytes == DEFAULT_POLICIES[Channel.EBOKS].max_message_bytes
