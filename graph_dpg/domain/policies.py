@@ -21,7 +21,7 @@ Sources and decisions
   attachments), macro-enabled Office files (docm, xlsm, pptm, also when renamed), executables and scripts.
 * A type is judged by extension AND content: :func:`sniff_type` reads magic numbers / container
   structure; the sniffed MIME type must be one the extension allows. Executables (MZ, ELF, Mach-O, Java
-  class, shebang scripts) are refused whatever their name.
+  class, shebang scripts) are refused whatever their name, and so are HTML/SVG documents with scripts.
 * File names: NgDP rejects ``< > : " / \\ | ? *``, CR, LF and some Unicode spaces in ``File/filename``
   since 10 September 2025 (DIGI "Øget validering af filnavne og URI i Actions", ngdp-facts §7).
   :func:`sanitize_filename` replaces each run of them with ``-`` (as the ITK reference library does:
@@ -29,7 +29,8 @@ Sources and decisions
 
 Finding rules (stable ids; receipts may translate them): ``policy.count``, ``policy.size``,
 ``policy.empty``, ``policy.type.unchecked`` (content not fetched), ``policy.type.executable``,
-``policy.type.extension``, ``policy.type.content`` (errors); ``filename.forbidden-chars``,
+``policy.type.active-content`` (scripts in HTML/SVG), ``policy.type.extension``, ``policy.type.content``
+(errors); ``filename.forbidden-chars``,
 ``filename.empty`` (warnings: the name was fixed).
 """
 
@@ -90,11 +91,12 @@ ELF = "application/x-executable"
 MACHO = "application/x-mach-binary"
 JAVA_CLASS = "application/java-vm"
 SCRIPT = "text/x-script"
+SVG = "image/svg+xml"
 
 EXECUTABLE_TYPES: frozenset[str] = frozenset({EXE, ELF, MACHO, JAVA_CLASS, SCRIPT, JAR})
 # Every answer sniff_type can give (besides None); an allowed MIME type outside it can never match.
 SNIFFED_TYPES: frozenset[str] = frozenset(
-    {PDF, TEXT, HTML, XML, RTF, JPEG, PNG, GIF, TIFF, DOC, XLS, PPT, MSG, OLE, DOCX, XLSX, PPTX}
+    {PDF, TEXT, HTML, XML, SVG, RTF, JPEG, PNG, GIF, TIFF, DOC, XLS, PPT, MSG, OLE, DOCX, XLSX, PPTX}
     | {OOXML_MACRO, ODT, ODS, ODP, ZIP}
     | EXECUTABLE_TYPES
 )
@@ -294,6 +296,8 @@ def _sniff_text(head: bytes) -> str | None:
         return SCRIPT
     if start.startswith(("<!doctype html", "<html")) or ("<html" in start[:1024] and "</" in start):
         return HTML
+    if start.startswith(("<svg", "<!doctype svg")) or (start.startswith("<?xml") and "<svg" in start):
+        return SVG  # XML, but a browser runs its scripts
     if start.startswith("<?xml"):
         return XML
     return TEXT
@@ -363,6 +367,14 @@ def _check_type(policy: ChannelPolicy, attachment: Attachment) -> list[Finding]:
     sniffed = sniff_type(attachment.content, name)
     if sniffed in EXECUTABLE_TYPES:
         return [Finding("policy.type.executable", f"{name!r} is a program or script ({sniffed}); refused")]
+    if sniffed in _MARKUP and _ACTIVE_CONTENT.search(_markup_bytes(attachment.content)):
+        return [
+            Finding(
+                "policy.type.active-content",
+                f"{name!r} contains scripts (script tag, javascript: link or event handler); "
+                "send it as PDF instead",
+            )
+        ]
     if not ext:
         return [Finding("policy.type.extension", f"{name!r} has no file extension")]
     allowed = policy.allowed_types.get(ext)
@@ -383,6 +395,18 @@ def _check_type(policy: ChannelPolicy, attachment: Attachment) -> list[Finding]:
             )
         ]
     return []
+
+
+_MARKUP = frozenset({HTML, SVG})
+# Viewing clients render HTML/SVG; scripts in them are refused rather than silently stripped, because the
+# attachment is the sender's document and must arrive unchanged or not at all.
+_ACTIVE_CONTENT = re.compile(rb"<\s*script\b|javascript\s*:|<[^>]*\son[a-z]+\s*=", re.IGNORECASE)
+
+
+def _markup_bytes(content: bytes) -> bytes:
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return content.decode("utf-16", errors="replace").encode("utf-8")
+    return content
 
 
 def sanitize_filename(name: str) -> tuple[str, list[Finding]]:

@@ -283,3 +283,32 @@ def test_undetectable_types_are_reported_for_config_checks() -> None:
 def test_negative_limits_are_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
         ChannelPolicy(Channel.NGDP, max_attachments=-1)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("page.html", b"<html><body><SCRIPT>alert(1)</SCRIPT></body></html>"),
+        ("page.htm", b'<!doctype html><a href="JavaScript:alert(1)">x</a>'),
+        ("page.html", b'<html><body><img src=x onerror="alert(1)"></body></html>'),
+        ("page.txt", b"<html><body><script src=//evil></script></body></html>"),  # renamed: still HTML
+        ("page.html", "\ufeff<html><script>x</script></html>".encode("utf-16")),
+        ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
+    ],
+)
+def test_markup_with_scripts_is_refused(name: str, content: bytes) -> None:
+    findings = check_attachments(NGDP, [Attachment(name, "text/html", content)])
+    assert [f.rule for f in findings] == ["policy.type.active-content"]
+    assert "send it as PDF" in findings[0].message
+
+
+def test_svg_renamed_to_xml_is_not_xml() -> None:
+    svg = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><rect/></svg>'
+    assert sniff_type(svg, "drawing.xml") == "image/svg+xml"
+    findings = check_attachments(NGDP, [Attachment("drawing.xml", "text/xml", svg)])
+    assert [f.rule for f in findings] == ["policy.type.content"]
+
+
+def test_plain_text_mentioning_javascript_is_fine() -> None:
+    text = b"Husk: javascript: er ikke tilladt i links. Mvh. kommunen"
+    assert check_attachments(NGDP, [Attachment("note.txt", "text/plain", text)]) == []
