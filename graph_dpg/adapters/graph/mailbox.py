@@ -533,15 +533,34 @@ class GraphMailbox:
     async def _put_chunk(
         self, mailbox: str, url: str, chunk: bytes, content_range: str, what: str
     ) -> httpx.Response:
-        # kiota's RetryHandler never retries octet-stream bodies (it assumes non-rewindable streams);
-        # our chunk is in memory, so retry transient failures here, honouring Retry-After.
+        """One ranged PUT to a pre-authenticated upload URL.
+
+        Sent on the SDK's httpx client (its middleware) but around the auth provider: Graph says not to
+        send an Authorization header to the upload URL (concepts/outlook-large-attachments.md). kiota's
+        RetryHandler never retries octet-stream bodies (it assumes non-rewindable streams); the chunk is
+        in memory, so transient failures are retried here, honouring Retry-After.
+        """
+        what = f"{what} (chunk {content_range})"
         attempt = 0
         while True:
-            info = self._info_url(Method.PUT, url)
-            info.set_stream_content(chunk, "application/octet-stream")
-            info.headers.add("Content-Range", content_range)
+            request = self._pipe.http.build_request(
+                "PUT",
+                url,
+                content=chunk,
+                headers={"Content-Type": "application/octet-stream", "Content-Range": content_range},
+            )
             try:
-                return await self._send(mailbox, info, what=f"{what} (chunk {content_range})")
+                async with self._semaphore(mailbox):
+                    self.requests[mailbox] += 1
+                    try:
+                        response = await self._pipe.http.send(request)
+                    except httpx.TransportError as exc:
+                        raise error_for_transport(exc, "PUT", what=what) from exc
+                if response.status_code >= 400:
+                    if response.status_code == 429:
+                        self.throttled[mailbox] += 1
+                    raise error_for_response(response, what=what)
+                return response
             except TransientError as exc:
                 attempt += 1
                 if attempt > self._retry.max_retries:

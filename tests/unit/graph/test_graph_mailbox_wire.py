@@ -381,6 +381,15 @@ async def test_send_mail_over_four_megabytes_goes_draft_upload_send() -> None:
     assert all(len(b) < 4 * 1024 * 1024 for b in wire.bodies)
     assert sum(p.endswith("/attachments") for p in paths) == 1
     assert sum(p.endswith("/createUploadSession") for p in paths) == 1
+    # Even on the API host, the pre-authenticated upload URL gets no Authorization header.
+    uploads = [h for r, h in zip(wire.requests, wire.headers, strict=True) if "/upload/" in r.url.path]
+    assert len(uploads) == 2
+    assert all("authorization" not in h for h in uploads)
+    assert all(
+        "authorization" in h
+        for r, h in zip(wire.requests, wire.headers, strict=True)
+        if "/upload/" not in r.url.path
+    )
 
 
 async def test_master_categories_created_and_recoloured() -> None:
