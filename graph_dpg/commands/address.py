@@ -4,8 +4,8 @@ Output: one JSON object per address and line (JSON Lines), in argument order::
 
     {"address": ..., "valid": true|false, "channel": ..., "sender_kind": ..., "sender_id": ...,
      "recipient_kind": ..., "recipient_id": ..., "reply": ..., "recipient_contact_point": ...,
-     "mass_count": ..., "domain": ..., "canonical": ..., "findings": [{"rule", "message", "path",
-     "severity"}, ...]}
+     "is_mass": ..., "mass_count": ..., "domain": ..., "canonical": ...,
+     "findings": [{"rule", "message", "path", "severity"}, ...]}
     {"address": ..., "valid": false, "error": "<reason>"}          the grammar does not match
 
 Exit code: 0 all parse and validate, 1 some only fail validation, 2 some do not parse (or bad options).
@@ -42,7 +42,9 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    explain.add_argument("addresses", nargs="+", metavar="ADDRESS")
+    explain.add_argument(
+        "addresses", nargs="+", metavar="ADDRESS", help="e.g. 0102031234-reply@35833684.ngdp.digital-post.dk"
+    )
     explain.add_argument(
         "--show-cpr", action="store_true", help="print CPR numbers in clear (default: masked)"
     )
