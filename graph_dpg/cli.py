@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     # one line per command module, e.g. "graph_dpg.commands.address",
     "graph_dpg.commands.address",
     "graph_dpg.commands.config",
+    "graph_dpg.commands.onboarding",
     "graph_dpg.commands.memo",
 )
 
