@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from graph_dpg.adapters.digital_post.tls import ClientIdentity, load_pem, load_pkcs12
 from graph_dpg.config import (
     COLOR_NAMES,
     Condition,
@@ -33,6 +34,7 @@ from graph_dpg.domain.errors import ConfigError
 EXIT_OK = 0
 EXIT_INVALID = 2
 DEFAULT_ENV_FILE = ".env"
+RENEW_WARNING_DAYS = 30  # the runtime alerts the monitoring mailbox from 30 days before expiry (issue 8)
 
 
 def register(subparsers: Any) -> None:
@@ -81,14 +83,57 @@ def check_config(file: str | None, env_file: str | None, out: TextIO, err: TextI
     except ConfigError as exc:
         problems += exc.problems
 
+    identity: ClientIdentity | None = None
+    if settings is not None:
+        try:
+            identity = load_ngdp_certificate(settings)
+        except ConfigError as exc:
+            problems.append(f"{env_name('ngdp_certificate_path')}: {exc}")
+        if identity is not None and identity.days_left() < 0:
+            problems.append(
+                f"{env_name('ngdp_certificate_path')}: the certificate expired on "
+                f"{identity.not_valid_after:%Y-%m-%d}; NgDP refuses it"
+            )
+
     if problems or settings is None or gateway is None:
         print(f"The configuration has {len(problems)} problem(s):", file=err)
         for problem in problems:
             print(f"  {problem}", file=err)
         return EXIT_INVALID
     print_summary(gateway, settings, gateway_path, out)
+    if identity is not None:
+        days = identity.days_left()
+        renew = (
+            f" - renew it now (alerts start {RENEW_WARNING_DAYS} days before)"
+            if days < RENEW_WARNING_DAYS
+            else ""
+        )
+        print(
+            f"\nNgDP certificate: {identity.subject()}\n"
+            f"  valid until {identity.not_valid_after:%Y-%m-%d %H:%M} UTC ({days} days left){renew}",
+            file=out,
+        )
     print(f"\nOK: {gateway_path} and the settings are valid.", file=out)
     return EXIT_OK
+
+
+def load_ngdp_certificate(settings: Settings) -> ClientIdentity | None:
+    """The configured OCES3 certificate, loaded as the NgDP client will load it (None when not configured).
+
+    PEM is recognised by its ``-----BEGIN`` armour; anything else is read as PKCS#12.
+    """
+    path = settings.ngdp_certificate_path
+    if path is None or not path.is_file():
+        return None  # missing/nonexistent paths are already reported by the settings validation
+    secret = settings.ngdp_certificate_password
+    password = secret.get_secret_value() if secret is not None else None
+    try:
+        head = path.read_bytes()[:65536]
+    except OSError as exc:
+        raise ConfigError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
+    if b"-----BEGIN" in head:
+        return load_pem(path, None, password)
+    return load_pkcs12(path, password)
 
 
 def print_summary(gateway: GatewayConfig, settings: Settings, path: Path, out: TextIO) -> None:
