@@ -77,6 +77,7 @@ from graph_dpg.domain.errors import (
     ThrottledError,
     TransientError,
 )
+from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.services.ports.digital_post import (
     RECEIPT_STATUSES,
     BusinessReceipt,
@@ -115,7 +116,7 @@ class _CprQueryFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if "cprNumber=" in message:
-            record.msg = self._pattern.sub(r"\1xxxxxxxxxx", message)
+            record.msg = mask_cprs(self._pattern.sub(r"\1xxxxxxxxxx", message))
             record.args = None
         return True
 
@@ -319,7 +320,9 @@ class NgdpClient:
                 if not isinstance(mapped, TransientError):
                     raise mapped
                 last, retry_after = mapped, mapped.retry_after
-            log.warning("ngdp %s failed (attempt %d/%d): %s", what, attempt, self._max_attempts, last)
+            log.warning(
+                "ngdp %s failed (attempt %d/%d): %s", what, attempt, self._max_attempts, mask_cprs(str(last))
+            )
             if attempt < self._max_attempts:
                 await asyncio.sleep(self._backoff(attempt, retry_after))
         assert last is not None
@@ -371,7 +374,8 @@ class NgdpClient:
                     )
                     return result
                 if not isinstance(result, TransientError):
-                    log.warning("ngdp memo %s not accepted: %s", message_uuid, result)
+                    # NgDP's message text may echo rejected values (a recipient's CPR).
+                    log.warning("ngdp memo %s not accepted: %s", message_uuid, mask_cprs(str(result)))
                     raise result
                 last, retry_after = result, result.retry_after
                 # A 500 may come after NgDP stored the memo.
@@ -381,7 +385,7 @@ class NgdpClient:
                 message_uuid,
                 attempt,
                 self._max_send_attempts,
-                last,
+                mask_cprs(str(last)),
             )
             if attempt < self._max_send_attempts:
                 await asyncio.sleep(self._backoff(attempt, retry_after))

@@ -255,3 +255,17 @@ async def test_memo_receipt_body(state: NgdpState) -> None:
     assert body["messageUUID"] == "abc"
     assert (body["receiptStatus"], body["errorCode"], body["errorMessage"]) == ("INVALID", "E1", "broken")
     assert str(body["timeStamp"]).endswith("Z")
+
+
+async def test_cpr_echoed_by_ngdp_is_masked_in_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"code": "RECIPIENT", "message": "recipient 0101900000 is unknown"})
+
+    async with NgdpClient("https://ngdp.test/apis/v1", "s", "t", transport=httpx.MockTransport(handler)) as c:
+        with pytest.raises(RejectedError) as caught:
+            await c.send_memo(str(uuid.uuid4()), b"<x/>")
+    assert caught.value.details["message"] == "recipient 0101900000 is unknown"  # verbatim for the receipt
+    assert "0101900000" not in caplog.text
+    assert "010190-xxxx" in caplog.text
