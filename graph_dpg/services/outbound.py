@@ -1,0 +1,563 @@
+"""Outbound: mail in a function mailbox's outgoing folder → one MeMo per Digital Post recipient → NgDP.
+
+State machine of one source mail (rows in the store; see ``services.ports.store``)::
+
+    Sent Items ──poll (delta)──► job NEW ──plan──► PLANNED ──send──► SENDING ──all rows final──► DONE
+                                   │                                   │
+                                   └──validation fails──► REJECTED     └── rows: pending → accepted |
+                                                                          rejected (NgDP 400) | failed
+    DONE / REJECTED ──► effects: receipt mail + state category, each planned durably and done once
+    business receipts (pulled) ──► outbox rows get COMPLETED / INVALID / ... ──► category, failure mail
+
+Why it is crash-safe:
+- the delta link is saved only after every gateway mail of the round has its job row, so a crash replays
+  the round and ``create_job`` (unique on mailbox + immutable id) ignores what it already has;
+- every messageUUID is generated and stored (``plan_job``, one transaction) before the first send, and a
+  retry reuses it, so NgDP sees each MeMo once (its duplicate answer counts as success);
+- receipt mails and categories are effects: planned in the store, then done, then marked done; a crash
+  between "done" and "marked" repeats the action, which first looks for its own earlier result (the
+  receipt mail carries an extended property naming the job), so the outcome still happens once.
+
+No database lock is held across a Graph or NgDP call: every store call is its own short transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from graph_dpg.domain.addresses import Channel, is_gateway_address
+from graph_dpg.domain.conversion import OutboundContext, Plan, plan_outbound, render_from_template
+from graph_dpg.domain.errors import (
+    AuthError,
+    Finding,
+    GraphDpgError,
+    RejectedError,
+    RemoteError,
+    TransientError,
+)
+from graph_dpg.domain.identifiers import mask_cprs
+from graph_dpg.domain.mail import Attachment, EmailAddress, MailMessage
+from graph_dpg.domain.policies import ChannelPolicy
+from graph_dpg.domain.receipts import (
+    JobCategory,
+    RecipientLine,
+    RecipientStatus,
+    category_for,
+    render_error_receipt,
+    render_receipt,
+)
+from graph_dpg.services.ports.digital_post import DigitalPostPort
+from graph_dpg.services.ports.mailbox import MailboxPort
+from graph_dpg.services.ports.store import (
+    JOB_TERMINAL,
+    JobState,
+    OutboundJob,
+    OutboxEntry,
+    OutboxState,
+    PlannedMemo,
+    StatePort,
+)
+
+log = logging.getLogger(__name__)
+
+#: Named extended property on receipt mails: the job they report on (finds an earlier copy after a crash).
+RECEIPT_PROPERTY = "DpgReceiptFor"
+_JOB_NAMESPACE = uuid.UUID("6f0b7c52-3c1e-4b8e-9a57-1d0f3f6b2a10")
+
+
+@dataclass(frozen=True)
+class FunctionMailbox:
+    address: str
+    cvrs: frozenset[str] = frozenset()
+    sender_contact_points: frozenset[str] = frozenset()
+    outgoing_folder: str = "sentitems"
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    organisation_cvr: str
+    organisation_name: str
+    mailboxes: tuple[FunctionMailbox, ...]
+    policies: Mapping[Channel, ChannelPolicy]
+    categories: Mapping[str, tuple[str, str]]  # semantic key → (display name, presetN colour)
+    gateway_domain: str = "digital-post.dk"
+    internal_domains: frozenset[str] = frozenset()
+    language: str = "da"
+    memo_version: str = "1.2"
+    mandatory_allowed: bool = False
+    legal_notification_allowed: bool = False
+    send_concurrency: int = 8
+    max_attempts: int = 8
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 900.0
+    receipt_folder: str = "inbox"
+
+    def mailbox(self, address: str) -> FunctionMailbox | None:
+        wanted = address.lower()
+        return next((m for m in self.mailboxes if m.address.lower() == wanted), None)
+
+    def category_name(self, key: str) -> str:
+        return self.categories[key][0] if key in self.categories else key
+
+
+@dataclass
+class CycleStats:
+    """What one ``run_once`` did (for logs, metrics and the sandbox report)."""
+
+    new_jobs: int = 0
+    planned: int = 0
+    rejected: int = 0
+    sent: int = 0
+    send_rejected: int = 0
+    send_failed: int = 0
+    retried: int = 0
+    jobs_done: int = 0
+    effects_done: int = 0
+    receipts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def job_id_for(mailbox: str, message_id: str) -> str:
+    """Deterministic: the same source mail always maps to the same job, across replicas and restarts."""
+    return str(uuid.uuid5(_JOB_NAMESPACE, f"{mailbox.lower()}|{message_id}"))
+
+
+class OutboundService:
+    def __init__(
+        self,
+        mailbox: MailboxPort,
+        ngdp: DigitalPostPort,
+        store: StatePort,
+        settings: OutboundSettings,
+        *,
+        now: type[datetime] = datetime,
+    ) -> None:
+        self.mail = mailbox
+        self.ngdp = ngdp
+        self.store = store
+        self.settings = settings
+        self._now = now
+        self._send_slots = asyncio.Semaphore(settings.send_concurrency)
+        self._templates: dict[str, bytes] = {}
+
+    # ------------------------------------------------------------------ one full cycle
+    async def run_once(self, mailboxes: Iterable[str] | None = None) -> CycleStats:
+        """Poll the given (default: all) function mailboxes, advance their jobs, write pending effects."""
+        stats = CycleStats()
+        wanted = [m for m in self.settings.mailboxes if mailboxes is None or m.address in set(mailboxes)]
+        for mb in wanted:
+            try:
+                stats.new_jobs += await self.poll(mb)
+            except GraphDpgError as exc:
+                stats.errors.append(f"poll {mb.address}: {exc}")
+                log.warning("outbound poll failed for %s: %s", mb.address, exc)
+        await self.process_jobs({m.address.lower() for m in wanted}, stats)
+        stats.effects_done += await self.run_effects()
+        return stats
+
+    # ------------------------------------------------------------------ 1. find new gateway mail
+    async def poll(self, mb: FunctionMailbox) -> int:
+        link = self.store.get_delta_link(mb.address, mb.outgoing_folder)
+        delta = await self.mail.read_delta(mb.address, mb.outgoing_folder, link)
+        created = 0
+        for msg in delta.messages:
+            if msg.is_draft or msg.id is None:
+                continue
+            gateway = [
+                r for r in msg.all_recipients if is_gateway_address(r.address, self.settings.gateway_domain)
+            ]
+            if not gateway:
+                continue
+            job = OutboundJob(
+                id=job_id_for(mb.address, msg.id),
+                mailbox=mb.address,
+                message_id=msg.id,
+                internet_message_id=msg.internet_message_id,
+                subject=mask_cprs(msg.subject)[:500],
+                channel=_channel_of(gateway[0].address),
+            )
+            if self.store.create_job(job):
+                created += 1
+                self.store.audit(
+                    "outbound.job.created", job.subject, details={"job": job.id, "mailbox": mb.address}
+                )
+        # Only now: a crash before this line replays the round, and create_job ignores what it has.
+        self.store.set_delta_link(mb.address, mb.outgoing_folder, delta.delta_link)
+        return created
+
+    # ------------------------------------------------------------------ 2./3. plan, send, finish
+    async def process_jobs(self, mailboxes: set[str], stats: CycleStats) -> None:
+        for state in (JobState.NEW, JobState.PLANNED, JobState.SENDING):
+            for job in self.store.jobs_in_state([state], limit=1000):
+                if job.mailbox.lower() not in mailboxes:
+                    continue
+                try:
+                    await self.advance(job, stats)
+                except AuthError as exc:
+                    # Credentials/certificate are wrong: every other job would fail the same way.
+                    stats.errors.append(f"job {job.id}: {exc}")
+                    log.error("outbound stopped: authentication failed at %s: %s", exc.service, exc)
+                    return
+                except GraphDpgError as exc:
+                    stats.errors.append(f"job {job.id}: {exc}")
+                    log.warning("outbound job %s not advanced: %s", job.id, exc)
+
+    async def advance(self, job: OutboundJob, stats: CycleStats) -> None:
+        if job.state is JobState.NEW:
+            job = await self._plan(job, stats)
+        if job.state in (JobState.PLANNED, JobState.SENDING):
+            await self._send(job, stats)
+            current = self.store.get_job(job.id)
+            if current is not None and current.state is JobState.DONE:
+                stats.jobs_done += 1
+
+    async def _plan(self, job: OutboundJob, stats: CycleStats) -> OutboundJob:
+        mb = self.settings.mailbox(job.mailbox)
+        msg = await self.mail.get_message(job.mailbox, job.message_id)
+        plan = self._make_plan(msg, mb)
+        if plan.errors:
+            text = "; ".join(str(f) for f in plan.errors)
+            self.store.set_job_state(job.id, JobState.REJECTED, mask_cprs(text)[:4000])
+            self.store.audit(
+                "outbound.job.rejected",
+                job.subject,
+                details={"job": job.id, "findings": [str(f) for f in plan.errors]},
+            )
+            self._plan_effects(job, JobCategory.FAILED, findings=plan.findings)
+            stats.rejected += 1
+            return job
+        memos = [
+            PlannedMemo(
+                m.message_uuid,
+                m.recipient_kind,
+                m.recipient_id,
+                m.recipient_contact_point,
+                m.memo_xml,
+                m.template_uuid,
+            )
+            for m in plan.memos
+        ]
+        if self.store.plan_job(job, memos):
+            stats.planned += 1
+            self.store.audit(
+                "outbound.job.planned", job.subject, details={"job": job.id, "memos": len(plan.memos)}
+            )
+            if plan.warnings:
+                self.store.plan_effect(
+                    f"warnings:{job.id}", {"job": job.id, "warnings": [str(w) for w in plan.warnings]}
+                )
+            self._plan_category(job, JobCategory.QUEUED)
+        updated = self.store.get_job(job.id)
+        return updated if updated is not None else job
+
+    def _make_plan(self, msg: MailMessage, mb: FunctionMailbox | None) -> Plan:
+        s = self.settings
+        ctx = OutboundContext(
+            organisation_cvr=s.organisation_cvr,
+            organisation_name=s.organisation_name,
+            gateway_domain=s.gateway_domain,
+            mailbox_address=mb.address if mb else (msg.mailbox or ""),
+            mailbox_configured=mb is not None,
+            allowed_cvrs=mb.cvrs if mb else frozenset(),
+            allowed_sender_contact_points=mb.sender_contact_points if mb else frozenset(),
+            policies=s.policies,
+            internal_domains=s.internal_domains | ({mb.address.rsplit("@", 1)[-1].lower()} if mb else set()),
+            memo_version=s.memo_version,
+            mandatory_allowed=s.mandatory_allowed,
+            legal_notification_allowed=s.legal_notification_allowed,
+            created=self._now.now(UTC),
+        )
+        return plan_outbound(msg, ctx)
+
+    async def _send(self, job: OutboundJob, stats: CycleStats) -> None:
+        if job.state is JobState.PLANNED:
+            self.store.set_job_state(job.id, JobState.SENDING)
+        while True:
+            rows = self.store.next_pending(job.id, limit=200)
+            if not rows:
+                break
+            results = await asyncio.gather(
+                *(self._send_one(row, stats) for row in rows), return_exceptions=True
+            )
+            auth = next((r for r in results if isinstance(r, AuthError)), None)
+            if auth is not None:
+                raise auth
+            for r in results:
+                if isinstance(r, BaseException) and not isinstance(r, GraphDpgError):
+                    raise r
+        progress = self.store.job_progress(job.id)
+        if progress.get(OutboxState.PENDING, 0) == 0:
+            self.store.set_job_state(job.id, JobState.DONE)
+            self._templates.pop(job.id, None)
+            rows_ = self._recipient_lines(job.id)
+            self.store.audit(
+                "outbound.job.done",
+                job.subject,
+                details={"job": job.id, **{k.value: v for k, v in progress.items()}},
+            )
+            self._plan_effects(job, category_for(rows_))
+
+    async def _send_one(self, row: OutboxEntry, stats: CycleStats) -> None:
+        xml = row.memo_xml if row.memo_xml is not None else self._render(row)
+        async with self._send_slots:
+            try:
+                result = await self.ngdp.send_memo(row.message_uuid, xml)
+            except RejectedError as exc:
+                detail = json.dumps(exc.details, ensure_ascii=False) if exc.details else exc.message
+                self.store.mark_rejected(row.message_uuid, mask_cprs(detail))
+                stats.send_rejected += 1
+                return
+            except AuthError as exc:
+                self.store.record_attempt(row.message_uuid, str(exc), self._retry_at(row.attempts))
+                raise
+            except TransientError as exc:
+                if row.attempts + 1 >= self.settings.max_attempts:
+                    self.store.mark_failed(row.message_uuid, mask_cprs(str(exc)))
+                    stats.send_failed += 1
+                else:
+                    self.store.record_attempt(
+                        row.message_uuid, mask_cprs(str(exc)), self._retry_at(row.attempts)
+                    )
+                    stats.retried += 1
+                return
+            except RemoteError as exc:
+                self.store.mark_failed(row.message_uuid, mask_cprs(str(exc)))
+                stats.send_failed += 1
+                return
+        self.store.mark_accepted(row.message_uuid, result.transmission_id, result.receipt_status)
+        stats.sent += 1
+
+    def _render(self, row: OutboxEntry) -> bytes:
+        """Mass-delivery rows store no XML: the job's first MeMo is the template, re-addressed per row."""
+        template = self._templates.get(row.job_id)
+        if template is None:
+            ref = self.store.find_by_message_uuid(row.memo_ref or "", with_xml=True)
+            if ref is None or ref.memo_xml is None:
+                raise GraphDpgError(f"template MeMo {row.memo_ref} of job {row.job_id} is missing")
+            template = ref.memo_xml
+            self._templates[row.job_id] = template
+        return render_from_template(template, row.message_uuid, row.recipient_kind, row.recipient_id)
+
+    def _retry_at(self, attempts: int) -> datetime:
+        delay = min(self.settings.retry_max_seconds, self.settings.retry_base_seconds * (2**attempts))
+        return self._now.now(UTC) + timedelta(seconds=delay)
+
+    # ------------------------------------------------------------------ 4. receipts and categories
+    def _recipient_lines(self, job_id: str) -> list[RecipientLine]:
+        lines: list[RecipientLine] = []
+        after = 0
+        while True:
+            page = self.store.list_outbox(job_id, after_id=after, limit=5000)
+            if not page:
+                return lines
+            lines.extend(_line(e) for e in page)
+            after = page[-1].id
+
+    def _plan_effects(
+        self, job: OutboundJob, category: JobCategory, findings: Sequence[Finding] = ()
+    ) -> None:
+        self.store.plan_effect(
+            f"receipt:{job.id}",
+            {
+                "job": job.id,
+                "kind": "error" if findings else "receipt",
+                "findings": [_finding_dict(f) for f in findings],
+            },
+        )
+        self._plan_category(job, category)
+
+    def _plan_category(self, job: OutboundJob, category: JobCategory) -> None:
+        self.store.plan_effect(
+            f"categories:{job.id}:{category.value}", {"job": job.id, "category": category.value}
+        )
+
+    async def run_effects(self, limit: int = 200) -> int:
+        done = 0
+        for effect in self.store.pending_effects(limit=limit):
+            kind = effect.key.split(":", 1)[0]
+            if kind not in ("receipt", "categories", "warnings", "bizfail"):
+                continue
+            job = self.store.get_job(str(effect.payload.get("job", "")))
+            if job is None:
+                self.store.complete_effect(effect.key, {"skipped": "job gone"})
+                continue
+            try:
+                if kind == "receipt":
+                    result = await self._write_receipt(job, effect.key, effect.payload)
+                elif kind == "categories":
+                    result = await self._write_category(job, JobCategory(str(effect.payload["category"])))
+                else:
+                    result = {"noted": True}
+            except GraphDpgError as exc:
+                log.warning("effect %s not written yet: %s", effect.key, exc)
+                continue
+            self.store.complete_effect(effect.key, result)
+            done += 1
+        return done
+
+    async def _write_receipt(
+        self, job: OutboundJob, key: str, payload: Mapping[str, object]
+    ) -> dict[str, object]:
+        marker = key  # unique per receipt mail; an earlier copy (crash after create) is found by it
+        existing = await self.mail.find_by_extended_property(
+            job.mailbox, self.settings.receipt_folder, RECEIPT_PROPERTY, marker
+        )
+        if existing:
+            return {"message_id": existing[0], "reused": True}
+        lang = self.settings.language
+        if payload.get("kind") == "error":
+            findings = [_finding_from(d) for d in _as_list(payload.get("findings"))]
+            mail = render_error_receipt(job.subject, findings, language=lang)
+        else:
+            warnings_effect = self.store.get_effect(f"warnings:{job.id}")
+            noted = _as_list(warnings_effect.payload.get("warnings")) if warnings_effect else []
+            warnings = [Finding("warning", str(w), severity="warning") for w in noted]
+            mail = render_receipt(
+                job.subject, self._recipient_lines(job.id), language=lang, warnings=warnings
+            )
+        message = MailMessage(
+            subject=mail.subject,
+            body=mail.html,
+            body_type="html",
+            sender=EmailAddress(job.mailbox, "Digital Post Gateway"),
+            to=[EmailAddress(job.mailbox)],
+            attachments=[Attachment(n, "text/plain", c, size=len(c)) for n, c in mail.attachments],
+            headers=[],
+        )
+        created = await self.mail.create_message(
+            job.mailbox,
+            self.settings.receipt_folder,
+            message,
+            received=True,
+            extended_properties={RECEIPT_PROPERTY: marker},
+        )
+        self.store.audit(
+            "outbound.receipt.written", job.subject, details={"job": job.id, "message_id": created}
+        )
+        return {"message_id": created}
+
+    async def _write_category(self, job: OutboundJob, category: JobCategory) -> dict[str, object]:
+        names = {key: self.settings.category_name(key) for key in (c.value for c in JobCategory)}
+        mine = set(names.values())
+        current = await self.mail.get_message(job.mailbox, job.message_id)
+        keep = [c for c in current.categories if c not in mine]
+        wanted = [*keep, names[category.value]]
+        await self.mail.set_categories(job.mailbox, job.message_id, wanted)
+        return {"categories": wanted}
+
+    async def ensure_categories(self) -> None:
+        wanted = dict(self.settings.categories.values())
+        for mb in self.settings.mailboxes:
+            await self.mail.ensure_master_categories(mb.address, wanted)
+
+    # ------------------------------------------------------------------ 5. business receipts
+    async def pull_business_receipts(self) -> int:
+        """Fetch NgDP's business receipts, record them durably, then delete them at NgDP."""
+        count = 0
+        for receipt_id in await self.ngdp.list_receipts():
+            receipt = await self.ngdp.get_receipt(receipt_id)
+            raw = dict(receipt.raw) or {
+                "messageUUID": receipt.message_uuid,
+                "receiptStatus": receipt.receipt_status,
+                "transmissionId": receipt.transmission_id,
+                "errorCode": receipt.error_code,
+                "errorMessage": receipt.error_message,
+            }
+            self.store.record_receipt(receipt_id, raw)
+            await self.ngdp.delete_receipt(receipt_id)  # only after it is safely recorded
+            count += 1
+        return count
+
+    def apply_business_receipts(self, limit: int = 1000) -> int:
+        """Reflect recorded receipts in the jobs' categories (and a failure receipt mail)."""
+        touched: set[str] = set()
+        receipts = self.store.unprocessed_receipts(limit=limit)
+        for r in receipts:
+            row = self.store.find_by_message_uuid(r.message_uuid or "") if r.message_uuid else None
+            if row is not None:
+                touched.add(row.job_id)
+            self.store.mark_receipt_processed(r.receipt_id)
+        for job_id in touched:
+            job = self.store.get_job(job_id)
+            if job is None or job.state not in JOB_TERMINAL:
+                continue
+            lines = self._recipient_lines(job_id)
+            category = category_for(lines)
+            self._plan_category(job, category)
+            if category is JobCategory.FAILED and any(
+                e.status is RecipientStatus.REJECTED and e.detail.startswith("receipt:") for e in lines
+            ):
+                self.store.plan_effect(f"receipt:{job.id}:business", {"job": job.id, "kind": "receipt"})
+        return len(receipts)
+
+
+def _channel_of(address: str) -> str:
+    host = address.rsplit("@", 1)[-1].lower()
+    for ch in Channel:
+        if f".{ch.value}." in f".{host}":
+            return ch.value
+    return Channel.NGDP.value
+
+
+_RECEIPT_FAILURES = {"INVALID", "NOT_ALLOWED"}
+
+
+def _line(e: OutboxEntry) -> RecipientLine:
+    from graph_dpg.domain.identifiers import mask_cpr
+
+    shown = mask_cpr(e.recipient_id) if e.recipient_kind == "cpr" else e.recipient_id
+    detail = _error_text(e.last_error) if e.last_error else ""
+    if e.state is OutboxState.PENDING:
+        status = RecipientStatus.PENDING
+    elif e.state is OutboxState.REJECTED:
+        status = RecipientStatus.REJECTED
+    elif e.state is OutboxState.FAILED:
+        status = RecipientStatus.FAILED
+    elif e.receipt_status in _RECEIPT_FAILURES:
+        status = RecipientStatus.REJECTED
+        detail = f"receipt: {e.receipt_status}"
+    elif e.receipt_status == "COMPLETED":
+        status = RecipientStatus.COMPLETED
+    else:
+        status = RecipientStatus.ACCEPTED
+    return RecipientLine(shown, status, e.message_uuid, detail)
+
+
+def _error_text(raw: str) -> str:
+    """NgDP's ErrorMessage JSON → one readable line (code: message; field errors)."""
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return raw
+    if not isinstance(doc, dict):
+        return raw
+    parts = [f"{doc.get('code', '')}: {doc.get('message', '')}".strip(": ")]
+    for fe in doc.get("fieldErrors") or []:
+        if isinstance(fe, dict):
+            parts.append(f"{fe.get('field', '')} {fe.get('message', '')}".strip())
+    return "; ".join(p for p in parts if p)
+
+
+def _as_list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _finding_dict(f: Finding) -> dict[str, str]:
+    return {"rule": f.rule, "message": f.message, "path": f.path, "severity": f.severity}
+
+
+def _finding_from(d: object) -> Finding:
+    if isinstance(d, Mapping):
+        return Finding(
+            str(d.get("rule", "")),
+            str(d.get("message", "")),
+            str(d.get("path", "")),
+            str(d.get("severity", "error")),
+        )
+    return Finding("error", str(d))
