@@ -176,7 +176,8 @@ class GraphEmulator:
                         # learn.microsoft.com/graph/auth-limit-mailbox-access: a mailbox outside the app's
                         # RBAC scope / access policy answers 403 ErrorAccessDenied.
                         raise GraphApiError(403, "ErrorAccessDenied", "Access to OData is disabled.")
-                    throttled = self.tenant.acquire(mb)
+                    uploaded = len(req.body) if req.method in ("POST", "PATCH", "PUT") else 0
+                    throttled = self.tenant.acquire(mb, uploaded)
                     if throttled is not None:
                         raise throttled
                     acquired = mb

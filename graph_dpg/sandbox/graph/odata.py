@@ -19,6 +19,7 @@ Exchange compares strings case-insensitively, so ``eq`` on strings does too.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ Env = Mapping[str, Any]
 Node = Callable[[Any, Env], Any]
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_ext_id(prop_id: str) -> str:
     """Normalise an extended-property id so that equal properties compare equal.
 
@@ -92,6 +94,7 @@ def canonical_ext_id(prop_id: str) -> str:
     return f"{ptype} {m.group('guid').lower()} {m.group('kind').lower()} {name}"
 
 
+@functools.lru_cache(maxsize=4096)
 def is_ext_id(text: str) -> bool:
     return _EXT_ID_RE.match(text) is not None
 
@@ -117,6 +120,9 @@ def _get_path(item: Any, env: Env, segments: list[str]) -> Any:
     for seg in rest:
         if not isinstance(cur, Mapping):
             return None
+        if seg in cur:
+            cur = cur[seg]
+            continue
         lowered = seg.lower()
         cur = next((v for k, v in cur.items() if k.lower() == lowered), None)
     return cur

@@ -88,6 +88,19 @@ async def test_request_budget_per_window(tenant: GraphTenant) -> None:
         assert (await client.get(url)).status_code == 200
 
 
+async def test_upload_bytes_budget(tenant: GraphTenant) -> None:
+    tenant.upload_budget = 3000
+    mid = tenant.deliver_to_inbox(FUNC, "x", "<p>x</p>")
+    async with make_client(tenant) as client:
+        url = f"/users/{FUNC}/messages/{mid}"
+        body = {"categories": ["x" * 1000]}
+        statuses = [(await client.patch(url, json=body)).status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        r = await client.patch(url, json=body)
+        assert "IncomingBytes" in r.json()["error"]["message"]
+        assert (await client.get(url)).status_code == 200  # reads are not uploads
+
+
 async def test_injected_faults_by_script_and_rate(tenant: GraphTenant) -> None:
     tenant.faults.script("GET", r"/messages$", unavailable(), throttle(2.5), Fault(status=504))
     async with make_client(tenant) as client:
