@@ -164,13 +164,14 @@ class GraphEmulator:
         acquired: Mailbox | None = None
         try:
             try:
+                is_upload = [s.lower() for s in req.segments[:1]] == ["upload"]
+                if not authorized and not is_upload:
+                    self._check_auth(req)
                 route = self._route(req)
                 endpoint = route.endpoint
-                if not authorized and not route.upload:
-                    self._check_auth(req)
                 mb: Mailbox | None = None
                 if route.mailbox_key is not None:
-                    mb = self.tenant.mailbox(route.mailbox_key)
+                    mb = self._mailbox(route)
                     mailbox_upn = mb.upn.lower()
                     if not mb.accessible and endpoint not in ("users.get",):
                         # learn.microsoft.com/graph/auth-limit-mailbox-access: a mailbox outside the app's
@@ -212,6 +213,21 @@ class GraphEmulator:
         )
         return resp, endpoint, mailbox_upn
 
+    def _mailbox(self, route: _Route) -> Mailbox:
+        assert route.mailbox_key is not None
+        try:
+            return self.tenant.mailbox(route.mailbox_key)
+        except GraphApiError:
+            if route.endpoint != "users.get":
+                raise
+            # The directory (not Exchange) answers for /users/{id} (learn.microsoft.com/graph/errors).
+            raise GraphApiError(
+                404,
+                "Request_ResourceNotFound",
+                f"Resource '{route.mailbox_key}' does not exist or one of its queried "
+                "reference-property objects are not present.",
+            ) from None
+
     def _check_auth(self, req: Req) -> None:
         auth = req.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
@@ -230,6 +246,9 @@ class GraphEmulator:
             return _Route("attachments.upload", self._upload_mailbox(seg[1]), self._h_upload, upload=True)
         if low == ["$batch"] and m == "POST":
             return _Route("batch", None, None)
+        if low[:1] == ["me"]:
+            # App-only tokens have no signed-in user (learn.microsoft.com/graph/auth-v2-service).
+            raise bad_request("/me request is only valid with delegated authentication flow.")
         if not low or low[0] != "users":
             raise bad_request(f"Resource not found for the segment '{seg[0] if seg else ''}'.")
         if len(seg) == 1:

@@ -698,7 +698,12 @@ class GraphTenant:
         orderby: str | None = None,
     ) -> list[Message]:
         with self._lock:
-            msgs = [m for m in mb.messages.values() if folder is None or m.folder_id == folder.id]
+            if folder is None:
+                # /users/{id}/messages covers the mail folders, not the Recoverable Items dumpster.
+                dumpster = mb.well_known["recoverableitemsdeletions"]
+                msgs = [m for m in mb.messages.values() if m.folder_id != dumpster]
+            else:
+                msgs = [m for m in mb.messages.values() if m.folder_id == folder.id]
             if filter_text:
                 try:
                     pred = compile_filter(filter_text)

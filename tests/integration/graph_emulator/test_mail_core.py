@@ -23,6 +23,11 @@ async def test_user_by_upn_encoded_and_by_id(client: httpx.AsyncClient, tenant: 
     r3 = await client.get("/users/nobody%40kommune.dk/messages")
     assert r3.status_code == 404
     assert r3.json()["error"]["code"] == "ErrorInvalidUser"
+    r4 = await client.get("/users/nobody%40kommune.dk")
+    assert r4.json()["error"]["code"] == "Request_ResourceNotFound"
+    me = await client.get("/me/messages")
+    assert me.status_code == 400
+    assert "delegated" in me.json()["error"]["message"]
 
 
 async def test_auth_missing_wrong_and_rbac_scope(tenant: GraphTenant) -> None:
@@ -30,6 +35,7 @@ async def test_auth_missing_wrong_and_rbac_scope(tenant: GraphTenant) -> None:
         r = await anon.get(f"/users/{FUNC}/messages")
         assert r.status_code == 401
         assert r.json()["error"]["code"] == "InvalidAuthenticationToken"
+        assert (await anon.get("/no/such/thing")).status_code == 401
     async with make_client(tenant, token="forged") as bad:
         r = await bad.get(f"/users/{FUNC}/messages")
         assert r.status_code == 401
@@ -246,6 +252,7 @@ async def test_delete_leaves_folder(client: httpx.AsyncClient, tenant: GraphTena
     assert (await client.delete(f"/users/{FUNC}/messages/{mid}")).status_code == 204
     assert tenant.messages(FUNC, "inbox") == []
     assert tenant.messages(FUNC, "deleteditems") == []
+    assert (await client.get(f"/users/{FUNC}/messages")).json()["value"] == []
 
 
 async def test_send_mail_delivers_inside_tenant_and_logs_external(
