@@ -210,8 +210,17 @@ def summary_lines(message: memo.MemoMessage) -> list[str]:
     body = message.body
     if body is None:
         lines.append("no message body")
-        return lines
-    lines.append(f"created: {memo.format_datetime(body.created_datetime)}")
+    else:
+        lines.append(f"created: {memo.format_datetime(body.created_datetime)}")
+        lines.extend(_document_lines(body))
+    extras = _count_extras(message)
+    if extras:
+        lines.append(f"unmodelled elements kept verbatim: {extras}")
+    return lines
+
+
+def _document_lines(body: memo.MessageBody) -> list[str]:
+    lines: list[str] = []
     for document in body.documents():
         title = f" {document.label!r}" if document.label else ""
         lines.append(f"{document.kind} document{title}:")
@@ -224,9 +233,6 @@ def summary_lines(message: memo.MemoMessage) -> list[str]:
             elif action.reservation is not None:
                 target = f" -> reservation {action.reservation.abstract!r}"
             lines.append(f"  action {action.action_code}: {action.label}{target}")
-    extras = _count_extras(message)
-    if extras:
-        lines.append(f"unmodelled elements kept verbatim: {extras}")
     return lines
 
 
