@@ -315,3 +315,30 @@ async def test_create_reply_and_send(client: httpx.AsyncClient, tenant: GraphTen
 async def test_odd_but_valid_urls(client: httpx.AsyncClient, path: str) -> None:
     url = BASE + path if path.startswith("//") else path
     assert (await client.get(url)).status_code == 200
+
+
+async def test_copy_reply_all_and_folder_rename_delete(
+    client: httpx.AsyncClient, tenant: GraphTenant
+) -> None:
+    mid = tenant.deliver_to_inbox(FUNC, "kopi", "<p>x</p>", from_=("Ekstern", "ext@example.org"), cc=[OTHER])
+    r = await client.post(
+        f"/users/{FUNC}/messages/{mid}/copy", json={"destinationId": "archive"}, headers=IMMUTABLE
+    )
+    assert r.status_code == 201
+    assert r.json()["id"] != mid
+    assert len(tenant.messages(FUNC, "inbox")) == len(tenant.messages(FUNC, "archive")) == 1
+    r = await client.post(f"/users/{FUNC}/messages/{mid}/createReplyAll", json={})
+    draft = r.json()
+    assert [x["emailAddress"]["address"] for x in draft["toRecipients"]] == ["ext@example.org"]
+    assert [x["emailAddress"]["address"] for x in draft["ccRecipients"]] == [OTHER]
+    folder = (await client.post(f"/users/{FUNC}/mailFolders", json={"displayName": "Sager"})).json()
+    r = await client.patch(f"/users/{FUNC}/mailFolders/{folder['id']}", json={"displayName": "Sager 2024"})
+    assert r.json()["displayName"] == "Sager 2024"
+    assert (await client.delete(f"/users/{FUNC}/mailFolders/{folder['id']}")).status_code == 204
+    assert (await client.get(f"/users/{FUNC}/mailFolders/{folder['id']}")).status_code == 404
+    assert (await client.delete(f"/users/{FUNC}/mailFolders/inbox")).status_code == 403
+    text = await client.get(
+        f"/users/{FUNC}/messages/{mid}", headers={"Prefer": 'outlook.body-content-type="text"'}
+    )
+    assert text.json()["body"] == {"contentType": "text", "content": "x"}
+    assert text.headers["Preference-Applied"] == 'outlook.body-content-type="text"'

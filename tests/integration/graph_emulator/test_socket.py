@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import httpx
 
 from graph_dpg.sandbox.graph import GraphTenant, serve
@@ -29,3 +32,28 @@ def test_serve_over_loopback(tenant: GraphTenant) -> None:
             raise AssertionError("server still running")
         except httpx.TransportError:
             pass
+
+
+def test_helpers_and_http_interleave_safely(tenant: GraphTenant) -> None:
+    """A writer thread seeds mail while the delta reader pages over loopback: each message seen exactly once."""
+    total = 150
+    with serve(tenant) as base_url:
+
+        def writer() -> None:
+            for i in range(total):
+                tenant.put_sent_message(FUNC, f"m{i}", "<p>x</p>", to=["x@example.org"])
+
+        thread = threading.Thread(target=writer)
+        headers = {"Authorization": f"Bearer {TOKEN}", "Prefer": 'odata.maxpagesize=7, IdType="ImmutableId"'}
+        seen: list[str] = []
+        with httpx.Client(headers=headers, timeout=10) as client:
+            url = f"{base_url}/users/{FUNC}/mailFolders/sentitems/messages/delta?$select=subject"
+            thread.start()
+            deadline = time.monotonic() + 30
+            while thread.is_alive() or len(seen) < total:
+                assert time.monotonic() < deadline, f"only {len(seen)} of {total} seen"
+                page = client.get(url).json()
+                seen += [m["id"] for m in page["value"]]
+                url = page.get("@odata.nextLink") or page["@odata.deltaLink"]
+            thread.join()
+    assert len(seen) == total == len(set(seen))
