@@ -115,7 +115,33 @@ def _shown(address: str) -> str:
     return mask_cprs(address)
 
 
-def plan_outbound(msg: MailMessage, ctx: OutboundContext) -> Plan:
+#: The Internet Message-ID of a memo delivered into Outlook; a reply's In-Reply-To names it.
+REPLY_REFERENCE = re.compile(
+    r"<memo-([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})@graph-dpg\.invalid>"
+)
+
+
+def delivered_message_id(memo_uuid: str) -> str:
+    return f"<memo-{memo_uuid.lower()}@graph-dpg.invalid>"
+
+
+def replied_memo_uuid(msg: MailMessage) -> str | None:
+    """The messageUUID of the delivered memo this mail answers (In-Reply-To first, then References)."""
+    for name in ("In-Reply-To", "References"):
+        found = REPLY_REFERENCE.findall(msg.header(name) or "")
+        if found:
+            return str(found[-1] if name == "References" else found[0]).lower()
+    return None
+
+
+def plan_outbound(
+    msg: MailMessage,
+    ctx: OutboundContext,
+    *,
+    replying_to: MemoMessage | None = None,
+    replying_to_uuid: str | None = None,
+) -> Plan:
+    """``replying_to``: the memo the mail answers (see ``replied_memo_uuid``), if the gateway has it."""
     plan = Plan()
     findings = plan.findings
     recipients = msg.all_recipients
@@ -231,6 +257,7 @@ def plan_outbound(msg: MailMessage, ctx: OutboundContext) -> Plan:
                 for f in check_attachments(policy, documents)
             ]
     findings[:] = _dedupe(findings)
+    findings += _reply_findings(replying_to, replying_to_uuid, mass=bool(mass_addresses), now=ctx.created)
     if plan.errors or not parsed:
         return plan
 
@@ -252,7 +279,7 @@ def plan_outbound(msg: MailMessage, ctx: OutboundContext) -> Plan:
         if mass_addresses and not first:
             plan.memos.append(MemoPlan(message_uuid, kind, rid, None, None, template_uuid, line))
             continue
-        memo = _address(template, addr, kind, rid, message_uuid, ctx, overrides)
+        memo = _address(template, addr, kind, rid, message_uuid, ctx, overrides, replying_to)
         xml = build(memo, ctx.memo_version)
         problems = validate(
             xml,
@@ -281,6 +308,45 @@ def plan_outbound(msg: MailMessage, ctx: OutboundContext) -> Plan:
             template_uuid = message_uuid
             first = False
     return plan
+
+
+def _reply_findings(
+    replying_to: MemoMessage | None, replying_to_uuid: str | None, *, mass: bool, now: datetime
+) -> list[Finding]:
+    if replying_to_uuid is None:
+        return []
+    if mass:
+        return [Finding("reply.mass", "a reply cannot be a mass delivery", "recipients")]
+    if replying_to is None:
+        return [
+            Finding(
+                "reply.unknown",
+                f"the answered message {replying_to_uuid} is no longer kept by the gateway; "
+                "sent as a new message",
+                "In-Reply-To",
+                severity="warning",
+            )
+        ]
+    h = replying_to.header
+    if not h.reply:
+        return [
+            Finding(
+                "reply.not_allowed",
+                f"the message you answered ({h.label!r}) does not allow replies (reply=false); "
+                "write a new message to the recipient instead",
+                "In-Reply-To",
+            )
+        ]
+    if h.reply_by_datetime is not None and h.reply_by_datetime < now:
+        return [
+            Finding(
+                "reply.deadline",
+                "the reply deadline of the answered message passed on "
+                f"{h.reply_by_datetime:%Y-%m-%d %H:%M} UTC",
+                "In-Reply-To",
+            )
+        ]
+    return []
 
 
 def _dedupe(findings: Sequence[Finding]) -> list[Finding]:
@@ -444,6 +510,7 @@ def _address(
     message_uuid: str,
     ctx: OutboundContext,
     o: HeaderOverrides,
+    replying_to: MemoMessage | None = None,
 ) -> MemoMessage:
     """The template addressed for one recipient: sender, reply flag and ReplyData come from *this* address
     (one mail may address recipients through different sender contact points, some replyable)."""
@@ -462,16 +529,21 @@ def _address(
         contact_point=ContactPoint(contact_point_id=contact_point) if contact_point else None,
     )
     reply_data: tuple[ReplyData, ...] = ()
-    if addr.reply:
-        # ngdp-facts §4.8: our own ReplyData instance carries our messageUUID and where answers go.
+    ours = ReplyData(
+        message_uuid=message_uuid,
+        sender_id=sender.sender_id,
+        recipient_id=recipient_id,
+        contact_point_id=sender.contact_point.contact_point_id if sender.contact_point else None,
+    )
+    if replying_to is not None:
+        # ngdp-facts §4.8: the incoming ReplyData come back untouched, then ours, naming the answered memo.
         reply_data = (
-            ReplyData(
-                message_uuid=message_uuid,
-                sender_id=sender.sender_id,
-                recipient_id=recipient_id,
-                contact_point_id=sender.contact_point.contact_point_id if sender.contact_point else None,
-            ),
+            *replying_to.header.reply_data,
+            replace(ours, reply_uuid=replying_to.header.message_uuid),
         )
+    elif addr.reply:
+        # Our own ReplyData instance carries our messageUUID and where answers go.
+        reply_data = (ours,)
     header = replace(
         h,
         message_uuid=message_uuid,

@@ -32,7 +32,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from graph_dpg.domain.addresses import Channel, is_gateway_address
-from graph_dpg.domain.conversion import OutboundContext, Plan, plan_outbound, render_from_template
+from graph_dpg.domain.conversion import (
+    OutboundContext,
+    Plan,
+    plan_outbound,
+    render_from_template,
+    replied_memo_uuid,
+)
 from graph_dpg.domain.errors import (
     AuthError,
     Finding,
@@ -52,6 +58,7 @@ from graph_dpg.domain.receipts import (
     render_error_receipt,
     render_receipt,
 )
+from graph_dpg.memo import MemoMessage, parse
 from graph_dpg.services.ports.digital_post import DigitalPostPort
 from graph_dpg.services.ports.mailbox import MailboxPort
 from graph_dpg.services.ports.store import (
@@ -273,7 +280,12 @@ class OutboundService:
             legal_notification_allowed=s.legal_notification_allowed,
             created=self._now.now(UTC),
         )
-        return plan_outbound(msg, ctx)
+        reply_uuid = replied_memo_uuid(msg)
+        replying_to = None
+        if reply_uuid is not None:
+            xml = self.store.load_inbound_xml(reply_uuid)
+            replying_to = _parse_or_none(xml)
+        return plan_outbound(msg, ctx, replying_to=replying_to, replying_to_uuid=reply_uuid)
 
     async def _send(self, job: OutboundJob, stats: CycleStats) -> None:
         if job.state is JobState.PLANNED:
@@ -495,6 +507,15 @@ class OutboundService:
             ):
                 self.store.plan_effect(f"receipt:{job.id}:business", {"job": job.id, "kind": "receipt"})
         return len(receipts)
+
+
+def _parse_or_none(xml: bytes | None) -> MemoMessage | None:
+    if xml is None:
+        return None
+    try:
+        return parse(xml)
+    except GraphDpgError:
+        return None
 
 
 def _channel_of(address: str) -> str:
