@@ -889,7 +889,7 @@ def create_app(tenant: GraphTenant) -> Starlette:
             request.method,
             _split_segments(path),
             dict(parse_qsl(request.url.query, keep_blank_values=True)),
-            {k.lower(): v for k, v in request.headers.items()},
+            _merge_headers(request.headers.items()),
             body,
             root,
         )
@@ -903,6 +903,15 @@ def create_app(tenant: GraphTenant) -> Starlette:
     app = Starlette(routes=routes)
     app.state.tenant = tenant
     return app
+
+
+def _merge_headers(items: Any) -> dict[str, str]:
+    """Repeated headers (two ``Prefer`` lines) combine as one comma-separated value (RFC 9110 5.3)."""
+    out: dict[str, str] = {}
+    for key, value in items:
+        k = str(key).lower()
+        out[k] = f"{out[k]}, {value}" if k in out else str(value)
+    return out
 
 
 def _to_response(resp: Resp, rid: str, crid: str) -> Response:

@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -340,6 +340,7 @@ class GraphTenant:
         seed: int = 0,
         clock: Callable[[], float] = time.time,
         default_categories: bool = True,
+        request_log_limit: int | None = 500_000,
     ) -> None:
         self.tokens: set[str] = {token} if isinstance(token, str) else set(token)
         # learn.microsoft.com/graph/throttling-limits ("Outlook service limits"): per app and mailbox,
@@ -365,7 +366,7 @@ class GraphTenant:
         self._rounds: OrderedDict[str, _DeltaRound] = OrderedDict()
         self._uploads: dict[str, UploadSession] = {}
         self._outbound: list[dict[str, Any]] = []
-        self._requests: list[LoggedRequest] = []
+        self._requests: deque[LoggedRequest] = deque(maxlen=request_log_limit)
 
     # ------------------------------------------------------------------ locking, clock, logs
 
@@ -394,6 +395,9 @@ class GraphTenant:
         status: int | None = None,
     ) -> int:
         with self._lock:
+            if mailbox is not None:
+                found = self.find_mailbox(mailbox)
+                mailbox = found.upn if found else mailbox
             return sum(
                 1
                 for r in self._requests

@@ -137,3 +137,15 @@ async def test_delta_filter_is_limited_to_received_date(
     assert len(items) == 1
     r = await client.get(url, params={"$filter": "isRead eq false"})
     assert r.status_code == 400
+
+
+async def test_repeated_prefer_headers_combine(client: httpx.AsyncClient, tenant: GraphTenant) -> None:
+    mid = tenant.deliver_to_inbox(FUNC, "a", "<p>a</p>")
+    tenant.deliver_to_inbox(FUNC, "b", "<p>b</p>")
+    headers = [("Prefer", "odata.maxpagesize=1"), ("Prefer", 'IdType="ImmutableId"')]
+    r = await client.get(f"/users/{FUNC}/mailFolders/inbox/messages/delta", headers=headers)
+    assert r.headers["Preference-Applied"] == 'IdType="ImmutableId", odata.maxpagesize=1'
+    page = r.json()
+    assert len(page["value"]) == 1 and "@odata.nextLink" in page
+    assert page["value"][0]["id"] == mid
+    assert tenant.count_requests(mailbox=tenant.mailbox(FUNC).id, endpoint="messages.delta") == 1
