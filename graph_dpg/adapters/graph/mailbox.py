@@ -245,6 +245,11 @@ class GraphMailbox:
         prefer: Iterable[str] = (),
     ) -> httpx.Response:
         info.headers.add("Prefer", [*prefer, IMMUTABLE_ID])
+        if info.url_template:
+            # kiota expands the URI template on every access of ``info.url`` (three per request, ~1 ms
+            # each for a long $select); expand it once and pin the result.
+            info.path_parameters["baseurl"] = self._pipe.adapter.base_url
+            info.url = info.url
         info.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
         method = info.http_method.value if info.http_method else "GET"
         async with self._semaphore(mailbox):

@@ -18,7 +18,6 @@ Delta pages add ``{"id", "@removed": {"reason": "deleted"}}`` entries (handled b
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -44,7 +43,6 @@ SUBMIT_TIME = "SystemTime 0x0039"  # PidTagClientSubmitTime → sentDateTime
 DELETE_AFTER_SUBMIT = "Boolean 0x0E01"
 
 _PROP_PREFIX = f"String {{{PROPERTY_SET_GUID}}} Name "
-_FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
 def property_id(name: str) -> str:
@@ -60,13 +58,12 @@ def odata_quote(value: str) -> str:
 
 
 def parse_datetime(value: object) -> datetime | None:
+    """ISO 8601 from Graph ("2024-03-04T10:05:00Z", up to 7 fractional digits; Python >= 3.11 parses
+    both and truncates beyond microseconds). Naive values are taken as UTC."""
     if not isinstance(value, str) or not value:
         return None
-    text = _FRACTION.sub(r"\1", value.strip())  # Graph may send 7 fractional digits
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
