@@ -55,6 +55,9 @@ param exposePushEndpoints bool = false
 @description('CIDRs allowed to reach the push endpoints. Empty: no IP filter (the push token still applies).')
 param ingressAllowedCidrs array = []
 
+@description('Static outbound IP through a NAT gateway (for NgDP allowed IPs and firewalls).')
+param deployNatGateway bool = true
+
 @description('Port graph-dpg run listens on inside the container.')
 param httpPort int = 8080
 
@@ -132,6 +135,8 @@ module network 'modules/network.bicep' = {
   params: {
     location: location
     namePrefix: namePrefix
+    allowInternetHttps: exposePushEndpoints
+    deployNatGateway: deployNatGateway
     tags: tags
   }
 }
@@ -352,4 +357,5 @@ output postgresDatabase string = postgres.outputs.databaseName
 output managedIdentityClientId string = identity.outputs.clientId
 output managedIdentityPrincipalId string = identity.outputs.principalId
 output logAnalyticsWorkspaceId string = monitoring.outputs.workspaceId
+output outboundIp string = network.outputs.outboundIp
 output appFqdn string = deployApp ? app.outputs.fqdn : ''
