@@ -6,8 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from graph_dpg.adapters.store import SqlStore, pushed_receipt_id
+from graph_dpg.adapters.store import schema as t
 from graph_dpg.domain.errors import LeaseLostError, StoreError
 from graph_dpg.services.ports.digital_post import BusinessReceipt as NgdpReceipt
 from graph_dpg.services.ports.store import (
@@ -99,6 +101,10 @@ def test_job_lifecycle_and_outbox(store: SqlStore) -> None:
     # Re-planning after a crash must not create a second set of messageUUIDs.
     assert store.plan_job(job(), memos(5)) is False
     assert store.get_job("job-1").state is JobState.PLANNED  # type: ignore[union-attr]
+    # Bulk-inserted timestamps compare like every other (same text format on SQLite).
+    with store.engine.connect() as conn:
+        later = datetime.now(UTC) + timedelta(seconds=5)
+        assert conn.execute(select(func.count()).where(t.outbox.c.created_at < later)).scalar_one() == 5
     assert store.job_progress("job-1") == {
         OutboxState.PENDING: 5,
         OutboxState.ACCEPTED: 0,

@@ -1,0 +1,61 @@
+"""The Alembic revisions shipped in the package build exactly ``schema.metadata``, idempotently."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+
+from graph_dpg.adapters.store import SqlStore, create_store
+from graph_dpg.adapters.store.schema import metadata
+from graph_dpg.adapters.store.sql import MIGRATIONS_DIR
+
+
+def test_migrations_ship_inside_the_package() -> None:
+    names = {p.relative_to(MIGRATIONS_DIR).as_posix() for p in MIGRATIONS_DIR.rglob("*") if p.is_file()}
+    assert {"env.py", "script.py.mako", "versions/0001_initial.py"} <= names
+
+
+def test_migrate_twice_keeps_data_and_matches_the_models(db_url: str) -> None:
+    store = create_store(db_url)
+    try:
+        assert store.claim_source_message("mb", "m", None) is True
+        store.migrate()
+        store.migrate()
+        assert store.schema_revision() == "0001"
+        assert store.claim_source_message("mb", "m", None) is False
+        with store.engine.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        assert diffs == []
+    finally:
+        store.close()
+
+
+def test_downgrade_and_upgrade_again(db_url: str) -> None:
+    store = create_store(db_url)
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "base")
+        assert store.schema_revision() is None
+        store.migrate()
+        assert store.schema_revision() == "0001"
+        assert store.claim_key("scope", "k") is True
+    finally:
+        store.close()
+
+
+def test_replicas_starting_together_migrate_once(db_url: str) -> None:
+    stores = [SqlStore(db_url, replica=f"r{i}") for i in range(3)]
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(lambda s: s.migrate(), stores))
+        assert {s.schema_revision() for s in stores} == {"0001"}
+    finally:
+        for s in stores:
+            s.close()
