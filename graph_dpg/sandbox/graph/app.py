@@ -403,12 +403,16 @@ class GraphEmulator:
         )
 
     def _h_user(self, req: Req, mb: Mailbox | None) -> Resp:
+        """learn.microsoft.com/graph/api/user-get (the default property set)."""
         assert mb is not None
         return self._json(
             req, {"@odata.context": f"{req.base}/$metadata#users/$entity", **self.tenant.user_view(mb)}
         )
 
     def _h_folders(self, chain: list[str], *, list_children: bool) -> Handler:
+        """learn.microsoft.com/graph/api/user-list-mailfolders, mailfolder-list-childfolders,
+        user-post-mailfolders, mailfolder-post-childfolders (201 + the folder)."""
+
         def run(req: Req, mb: Mailbox | None) -> Resp:
             assert mb is not None
             parent = self._folder(mb, chain) if chain else self.tenant.folder(mb, "msgfolderroot")
@@ -437,6 +441,8 @@ class GraphEmulator:
         return run
 
     def _h_folder(self, chain: list[str]) -> Handler:
+        """learn.microsoft.com/graph/api/mailfolder-get, mailfolder-update, mailfolder-delete (204)."""
+
         def run(req: Req, mb: Mailbox | None) -> Resp:
             assert mb is not None
             folder = self._folder(mb, chain)
@@ -459,6 +465,8 @@ class GraphEmulator:
         return run
 
     def _page(self, req: Req, items: list[dict[str, Any]], context: str, default_size: int = 10) -> Resp:
+        """Server-side paging: default 10 items, ``$top`` 1..1000, ``@odata.nextLink`` with ``$skip``
+        (learn.microsoft.com/graph/api/user-list-messages; learn.microsoft.com/graph/paging)."""
         try:
             top = int(req.query.get("$top", "0") or 0)
             skip = int(req.query.get("$skip", "0") or 0)
@@ -484,6 +492,9 @@ class GraphEmulator:
     # ------------------------------------------------------------------ handlers: messages
 
     def _h_messages(self, chain: list[str] | None) -> Handler:
+        """learn.microsoft.com/graph/api/user-list-messages, mailfolder-list-messages; POST:
+        user-post-messages (a draft in Drafts) and mailfolder-post-messages (201 + the message)."""
+
         def run(req: Req, mb: Mailbox | None) -> Resp:
             assert mb is not None
             folder = self._folder(mb, chain) if chain else None
@@ -541,6 +552,8 @@ class GraphEmulator:
         return run
 
     def _h_message(self, mid: str) -> Handler:
+        """learn.microsoft.com/graph/api/message-get, message-update (200 + message), message-delete (204)."""
+
         def run(req: Req, mb: Mailbox | None) -> Resp:
             assert mb is not None
             msg = self.tenant.get_message(mb, mid)
@@ -588,6 +601,7 @@ class GraphEmulator:
         return run
 
     def _h_send_mail(self, req: Req, mb: Mailbox | None) -> Resp:
+        """learn.microsoft.com/graph/api/user-sendmail: 202 without a body; base64 MIME when text/plain."""
         assert mb is not None
         if req.headers.get("content-type", "").lower().startswith("text/plain"):
             self.tenant.send_mime(mb, req.body)
@@ -605,6 +619,8 @@ class GraphEmulator:
     # ------------------------------------------------------------------ handlers: attachments
 
     def _h_attachments(self, mid: str) -> Handler:
+        """learn.microsoft.com/graph/api/message-list-attachments, message-post-attachments (201)."""
+
         def run(req: Req, mb: Mailbox | None) -> Resp:
             assert mb is not None
             msg = self.tenant.get_message(mb, mid)
@@ -684,6 +700,9 @@ class GraphEmulator:
     # ------------------------------------------------------------------ handlers: categories
 
     def _h_categories(self, cid: str | None) -> Handler:
+        """learn.microsoft.com/graph/api/outlookuser-list-mastercategories, outlookuser-post-mastercategories,
+        outlookcategory-get, outlookcategory-update, outlookcategory-delete (204)."""
+
         def run(req: Req, mb: Mailbox | None) -> Resp:
             assert mb is not None
             ctx = f"{req.base}/$metadata#users('{quote(mb.upn)}')/outlook/masterCategories"
