@@ -9,7 +9,7 @@ with serve(state, TlsConfig(pki.server_cert, pki.server_key, pki.ca_cert)) as se
 from graph_dpg.sandbox.ngdp.app import create_app
 from graph_dpg.sandbox.ngdp.certs import CertificateAuthority, SandboxPki, generate_test_pki
 from graph_dpg.sandbox.ngdp.pusher import NgdpPusher
-from graph_dpg.sandbox.ngdp.sandbox import NgdpSandbox, start_ngdp_sandbox
+from graph_dpg.sandbox.ngdp.sandbox import NgdpSandbox, in_process_client, start_ngdp_sandbox
 from graph_dpg.sandbox.ngdp.server import RunningServer, TlsConfig, serve
 from graph_dpg.sandbox.ngdp.state import AcceptedMemo, Fault, FaultPlan, NgdpState
 
@@ -26,6 +26,7 @@ __all__ = [
     "TlsConfig",
     "create_app",
     "generate_test_pki",
+    "in_process_client",
     "serve",
     "start_ngdp_sandbox",
 ]

@@ -5,6 +5,9 @@ sandbox demo and black-box tests need.
     client = NgdpClient(**sandbox.client_kwargs())
     ...
     sandbox.stop()
+
+For service tests without sockets, ``in_process_client(state)`` wires the real client to the emulator
+through httpx's ASGI transport (connection-level faults then surface as ``httpx.RemoteProtocolError``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import httpx
+
+from graph_dpg.adapters.digital_post.client import NgdpClient
+from graph_dpg.sandbox.ngdp.app import create_app
 from graph_dpg.sandbox.ngdp.certs import SandboxPki, generate_test_pki
 from graph_dpg.sandbox.ngdp.server import RunningServer, TlsConfig, serve
 from graph_dpg.sandbox.ngdp.state import NgdpState
@@ -64,3 +71,17 @@ def start_ngdp_sandbox(
     pki = generate_test_pki(Path(directory)) if tls else None
     config = TlsConfig(pki.server_cert, pki.server_key, pki.ca_cert) if pki is not None else None
     return NgdpSandbox(state, serve(state, config, port=port), pki)
+
+
+def in_process_client(state: NgdpState, **overrides: Any) -> NgdpClient:
+    """The real ``NgdpClient`` talking to the emulator in-process (no TLS, no socket)."""
+    params: dict[str, Any] = {"backoff_base": 0.001, "backoff_max": 0.01}
+    params.update(overrides)
+    return NgdpClient(
+        "http://ngdp.sandbox/apis/v1",
+        state.system_id,
+        state.api_token,
+        organisation_id=state.organisation_id,
+        transport=httpx.ASGITransport(app=create_app(state)),
+        **params,
+    )

@@ -59,7 +59,9 @@ def serve(
     state: NgdpState, tls: TlsConfig | None = None, *, port: int = 0, startup_timeout: float = 10.0
 ) -> RunningServer:
     """Start the emulator on 127.0.0.1 (``port=0``: a free port) and return once it accepts connections."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say so, and without it
+    # Nagle + delayed ACK add ~40 ms to every response written in two parts (headers, body).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     actual_port = sock.getsockname()[1]

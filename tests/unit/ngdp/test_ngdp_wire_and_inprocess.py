@@ -31,7 +31,7 @@ from graph_dpg.domain.errors import (
     RejectedError,
     ThrottledError,
 )
-from graph_dpg.sandbox.ngdp import NgdpState, create_app
+from graph_dpg.sandbox.ngdp import NgdpState, in_process_client
 from graph_dpg.sandbox.ngdp.memo_check import MemoSummaryError, summarize
 from graph_dpg.sandbox.ngdp.samples import sample_memo
 
@@ -136,10 +136,7 @@ def state() -> NgdpState:
 
 @pytest.fixture
 async def client(state: NgdpState) -> AsyncIterator[NgdpClient]:
-    transport = httpx.ASGITransport(app=create_app(state))
-    c = NgdpClient(
-        "http://ngdp.test/apis/v1", state.system_id, state.api_token, transport=transport, backoff_base=0.001
-    )
+    c = in_process_client(state)
     yield c
     await c.aclose()
 
