@@ -68,6 +68,7 @@ from graph_dpg.adapters.graph.translate import (
 from graph_dpg.domain.errors import (
     AuthError,
     PermanentError,
+    RemoteError,
     SyncStateExpiredError,
     TransientError,
 )
@@ -444,6 +445,8 @@ class GraphMailbox:
         received: bool = True,
         extended_properties: Mapping[str, str] = {},
     ) -> str:
+        """See the port. The POST that creates the item is not idempotent: on AmbiguousOutcomeError look
+        the message up (``find_by_extended_property`` with a marker passed here) before creating it again."""
         body = message_to_json(message)
         props = [{"id": property_id(k), "value": v} for k, v in extended_properties.items()]
         if received:
@@ -468,9 +471,28 @@ class GraphMailbox:
         message_id = str(created.get("id") or "")
         if not message_id:
             raise PermanentError("create message: response carries no id", service=SERVICE)
-        for att in later:
-            await self.add_attachment(mailbox, message_id, att)
+        await self._attach_or_discard(mailbox, message_id, later)
         return message_id
+
+    async def _attach_or_discard(self, mailbox: str, message_id: str, attachments: list[Attachment]) -> None:
+        """Add the remaining attachments; if that fails, delete the incomplete message so a retry of the
+        whole operation does not leave a half-filled twin behind."""
+        try:
+            for att in attachments:
+                await self.add_attachment(mailbox, message_id, att)
+        except BaseException:
+            try:
+                await self.delete_message(mailbox, message_id)
+            except RemoteError as cleanup:
+                log.warning(
+                    "could not delete incomplete message", extra={"mailbox": mailbox, "error": str(cleanup)}
+                )
+            raise
+
+    async def delete_message(self, mailbox: str, message_id: str) -> None:
+        """Delete a message (moves it to Recoverable Items, as Graph's DELETE does)."""
+        builder = self._user(mailbox).messages.by_message_id(message_id)
+        await self._send(mailbox, self._info(Method.DELETE, builder), what=f"delete message {mailbox}")
 
     async def send_mail(self, mailbox: str, message: MailMessage, *, save_to_sent_items: bool = True) -> None:
         body = message_to_json(message)
@@ -490,8 +512,7 @@ class GraphMailbox:
         draft_id = str(draft.get("id") or "")
         if not draft_id:
             raise PermanentError(f"{what}: draft carries no id", service=SERVICE)
-        for att in later:
-            await self.add_attachment(mailbox, draft_id, att)
+        await self._attach_or_discard(mailbox, draft_id, later)
         send = user.messages.by_message_id(draft_id).send
         await self._send(mailbox, self._info(Method.POST, send), what=what)
 

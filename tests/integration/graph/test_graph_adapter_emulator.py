@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential
-from graph_dpg.domain.errors import AuthError, NotFoundError, ThrottledError
+from graph_dpg.domain.errors import AuthError, NotFoundError, ThrottledError, TransientError
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
 from graph_dpg.sandbox.graph import GraphTenant, create_app, gateway_timeout, serve, throttle, unavailable
 
@@ -302,3 +302,16 @@ async def test_over_a_real_loopback_socket(tenant: GraphTenant) -> None:
                 ),
             )
     assert [m["subject"] for m in tenant.messages(OTHER, "inbox")] == ["Over socket"]
+
+
+async def test_failed_upload_leaves_no_half_created_message(tenant: GraphTenant, mbx: GraphMailbox) -> None:
+    tenant.faults.add_rate(1.0, unavailable(), method="PUT", path=r"upload")
+    msg = MailMessage(
+        subject="Halvt",
+        to=[EmailAddress(FUNC)],
+        attachments=[Attachment("stor.pdf", "application/pdf", bytes(4 * 1024 * 1024))],
+    )
+    with pytest.raises(TransientError):
+        await mbx.create_message(FUNC, "inbox", msg)
+    assert [m["subject"] for m in tenant.messages(FUNC, "inbox")] == []
+    assert tenant.count_requests(endpoint="attachments.upload", status=503) == 4  # 1 + 3 retries
