@@ -40,6 +40,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 from graph_dpg.sandbox.graph.faults import FaultInjector
@@ -654,7 +655,7 @@ class GraphTenant:
                         }
                     out[key] = body
                 elif key == "internetMessageHeaders":
-                    out[key] = p.get("internetMessageHeaders") or []
+                    out[key] = self._headers_view(msg)
                 elif key in ("from", "sender") and p.get(key) is None:
                     continue
                 else:
@@ -679,6 +680,36 @@ class GraphTenant:
                         "RequestBroker--ParseUri",
                     )
             return out
+
+    @staticmethod
+    def _headers_view(msg: Message) -> list[dict[str, str]]:
+        """``internetMessageHeaders`` as Graph returns them: a sent or received item carries its transport
+        headers followed by the custom ``x-`` ones; a draft only the custom ones
+        (learn.microsoft.com/graph/api/resources/internetmessageheader)."""
+        p = msg.props
+        custom: list[dict[str, str]] = list(p.get("internetMessageHeaders") or [])
+        if p.get("isDraft"):
+            return custom
+
+        def addresses(key: str) -> str:
+            value = p.get(key) or []
+            recipients = [value] if isinstance(value, dict) else value
+            return ", ".join(str((r.get("emailAddress") or {}).get("address") or "") for r in recipients if r)
+
+        sent = parse_datetime(str(p.get("sentDateTime") or p.get("createdDateTime")))
+        std = [
+            ("Received", f"from emulator.local by graph-emulator; {format_datetime(sent)}"),
+            ("Content-Type", "multipart/mixed" if msg.attachments else "text/html; charset=utf-8"),
+            ("Date", format_datetime(sent)),
+            ("From", addresses("from") if p.get("from") else ""),
+            ("To", addresses("toRecipients")),
+            ("Cc", addresses("ccRecipients")),
+            ("Subject", str(p.get("subject") or "")),
+            ("Message-ID", str(p.get("internetMessageId") or "")),
+            ("In-Reply-To", str(p.get("_inReplyTo") or "")),
+            ("MIME-Version", "1.0"),
+        ]
+        return [{"name": n, "value": v} for n, v in std if v] + custom
 
     def _filter_view(self, msg: Message) -> dict[str, Any]:
         """What ``$filter`` sees: the stored properties plus computed ones and extended properties."""
@@ -1588,7 +1619,7 @@ class GraphTenant:
 
     def _helper_view(self, mb: Mailbox, msg: Message) -> dict[str, Any]:
         view = self.message_view(mb, msg, immutable=True, select=None, expand=[Expand("attachments", {})])
-        view["internetMessageHeaders"] = msg.props.get("internetMessageHeaders") or []
+        view["internetMessageHeaders"] = self._headers_view(msg)
         view["singleValueExtendedProperties"] = [{"id": v[0], "value": v[1]} for v in msg.ext.values()]
         view["restId"] = msg.rest_id
         # A deep copy: callers (tests) must not be able to change the tenant's state through it.

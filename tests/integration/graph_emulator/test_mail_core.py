@@ -277,6 +277,13 @@ async def test_send_mail_delivers_inside_tenant_and_logs_external(
     assert sent["from"]["emailAddress"]["address"] == FUNC
     [inbox] = tenant.messages(OTHER, "inbox")
     assert inbox["subject"] == "Kvittering"
+    r = await client.get(
+        f"/users/{OTHER}/messages/{inbox['id']}", params={"$select": "internetMessageHeaders"}
+    )
+    headers = {h["name"]: h["value"] for h in r.json()["internetMessageHeaders"]}
+    assert headers["Subject"] == "Kvittering"
+    assert headers["x-gateway"] == "receipt"
+    assert headers["Message-ID"] == sent["internetMessageId"]
     assert inbox["isRead"] is False
     assert inbox["internetMessageId"] == sent["internetMessageId"]
     assert [e["to"] for e in tenant.outbound_log] == [["ext@example.org"]]
