@@ -152,6 +152,7 @@ class OutboundService:
         self._now = now
         self._send_slots = asyncio.Semaphore(settings.send_concurrency)
         self._templates: dict[str, bytes] = {}
+        self._categories_ready: set[str] = set()
 
     # ------------------------------------------------------------------ one full cycle
     async def run_once(self, mailboxes: Iterable[str] | None = None) -> CycleStats:
@@ -455,6 +456,10 @@ class OutboundService:
         return {"message_id": created}
 
     async def _write_category(self, job: OutboundJob, category: JobCategory) -> dict[str, object]:
+        if job.mailbox.lower() not in self._categories_ready:
+            # First use in this process: the master list must hold our categories with their colours.
+            await self.mail.ensure_master_categories(job.mailbox, dict(self.settings.categories.values()))
+            self._categories_ready.add(job.mailbox.lower())
         names = {key: self.settings.category_name(key) for key in (c.value for c in JobCategory)}
         mine = set(names.values())
         current = await self.mail.get_message(job.mailbox, job.message_id)
