@@ -305,6 +305,12 @@ class SqlStore:
         with self._tx("schema revision") as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
+    @property
+    def supports_replicas(self) -> bool:
+        """Only PostgreSQL can be shared by several replicas; on SQLite the runtime should warn when
+        ``live_replicas`` shows more than itself."""
+        return self.dialect == "postgresql"
+
     def push_sink(self) -> AsyncStorePushSink:
         return AsyncStorePushSink(self)
 
@@ -630,6 +636,15 @@ class SqlStore:
 
     def outbox_counts(self) -> dict[OutboxState, int]:
         return self._counts(None)
+
+    def inbound_counts(self) -> dict[InboundState, int]:
+        """Inbound memos by state (``received`` = waiting for delivery: queue depth for /metrics)."""
+        im = t.inbound_memos
+        with self._tx("inbound counts") as conn:
+            counts = dict.fromkeys(InboundState, 0)
+            for state, n in conn.execute(select(im.c.state, func.count()).group_by(im.c.state)).all():
+                counts[InboundState(state)] = int(n)
+            return counts
 
     # ------------------------------------------------------------------ effects
 
@@ -969,10 +984,15 @@ class SqlStore:
             )
 
     def check_lease(self, resource: str, owner: str) -> None:
-        lease = self.get_lease(resource)
+        le = t.leases
         with self._tx("check lease") as conn:
             now = self._now(conn)
-        if lease is None or lease.owner != owner or lease.expires_at is None or lease.expires_at <= now:
+            held = conn.execute(
+                select(le.c.resource).where(
+                    le.c.resource == resource, le.c.owner == owner, le.c.expires_at > now
+                )
+            ).first()
+        if held is None:
             raise LeaseLostError(f"lease on {resource!r} is not held by {owner!r}")
 
     def release(self, resource: str, owner: str) -> None:

@@ -9,23 +9,25 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
 
     source message   (absent) --claim_source_message--> claimed            (never leaves)
 
-    outbound job     new --> planned --> sending --> done
-                      |         |           |
-                      +---------+-----------+--> rejected   (validation failed; error receipt)
-                                +-----------+--> failed     (gave up; error text kept)
+    outbound job     new --> planned --> sending --> done        (done also <- planned: nothing to send)
+                     rejected <- new | planned                  (validation failed; error receipt)
+                     failed   <- new | planned | sending        (gave up; error text kept)
+                     Setting the state a job already has is a no-op, so a step repeated after a
+                     crash is harmless.
 
     outbox row       pending --> accepted   (NgDP 201; transmission id + receipt status kept)
-                        |  \\--> rejected   (NgDP 400 ErrorMessage JSON in last_error)
-                        |   \\-> failed     (gave up after transient errors)
-                        +--record_attempt--> pending (attempts+1, last_error, not before retry_at)
-                     accepted rows later get ``receipt_status`` from business receipts.
+                     pending --> rejected   (NgDP 400 ErrorMessage JSON in last_error)
+                     pending --> failed     (gave up after transient errors)
+                     pending --record_attempt--> pending (attempts+1, last_error, not before retry_at)
+                     Business receipts set ``receipt_status`` (a late RECEIVED never overwrites a
+                     final status). mark_* on a row that already left ``pending`` returns False.
 
     effect           (absent) --plan_effect--> planned --complete_effect--> done
 
     business receipt (absent) --record_receipt--> unprocessed --mark_receipt_processed--> processed
 
     inbound memo     (absent) --store--> received --> delivered --> acknowledged --> deleted
-                                                         \\------------------------> deleted
+                     delivered --> deleted  (mail-sourced memos have nothing to acknowledge)
                      (failures stay in their state with attempts+1 and the error text)
 
     lease            free --try_acquire/acquire_some--> held(owner, expires_at) --release--> free
@@ -302,6 +304,8 @@ class InboundMemos(Protocol):
     def mark_deleted(self, memo_uuid: str) -> None: ...
 
     def record_inbound_error(self, memo_uuid: str, error: str) -> None: ...
+
+    def inbound_counts(self) -> dict[InboundState, int]: ...
 
 
 class Audit(Protocol):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from graph_dpg.adapters.store import SqlStore, pushed_receipt_id
+from graph_dpg.adapters.store import SqlStore, create_store, pushed_receipt_id
 from graph_dpg.adapters.store import schema as t
 from graph_dpg.domain.errors import LeaseLostError, StoreError
 from graph_dpg.services.ports.digital_post import BusinessReceipt as NgdpReceipt
@@ -426,3 +427,45 @@ def test_cleanup(store: SqlStore) -> None:
 def test_naive_datetimes_are_refused(store: SqlStore) -> None:
     with pytest.raises(StoreError):
         store.cleanup(datetime(2020, 1, 1))  # naive on purpose
+
+
+def test_inbound_counts_and_replica_support(store: SqlStore) -> None:
+    store.store_inbound_memo("a", InboundSource.PULL, b"<a/>")
+    store.store_inbound_memo("b", InboundSource.PULL, b"<b/>")
+    store.mark_delivered("b", "mb", "id")
+    counts = store.inbound_counts()
+    assert counts[InboundState.RECEIVED] == 1 and counts[InboundState.DELIVERED] == 1
+    assert counts[InboundState.DELETED] == 0
+    assert store.supports_replicas is (store.dialect == "postgresql")
+
+
+def test_unreachable_database_is_a_store_error() -> None:
+    # Port 1 on loopback: connection refused at once.
+    store = SqlStore("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    try:
+        with pytest.raises(StoreError, match="ping"):
+            store.ping()
+    finally:
+        store.close()
+
+
+def test_unsupported_database_url() -> None:
+    with pytest.raises(StoreError, match="unsupported database"):
+        SqlStore("mysql://localhost/x")
+
+
+def test_in_memory_sqlite_is_shared_across_threads() -> None:
+    store = create_store("sqlite://")
+    try:
+        results: list[bool] = []
+        threads = [
+            threading.Thread(target=lambda: results.append(store.claim_source_message("mb", "m", None)))
+            for _ in range(4)
+        ]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert sorted(results) == [False, False, False, True]
+    finally:
+        store.close()
