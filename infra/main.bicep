@@ -55,6 +55,14 @@ param exposePushEndpoints bool = false
 @description('CIDRs allowed to reach the push endpoints. Empty: no IP filter (the push token still applies).')
 param ingressAllowedCidrs array = []
 
+@description('Client certificates on the push ingress (ignore | accept | require); NgDP\'s behaviour is undocumented.')
+@allowed([
+  'ignore'
+  'accept'
+  'require'
+])
+param pushClientCertificateMode string = 'accept'
+
 @description('Static outbound IP through a NAT gateway (for NgDP allowed IPs and firewalls).')
 param deployNatGateway bool = true
 
@@ -333,6 +341,7 @@ module app 'modules/containerapp.bicep' = if (deployApp) {
     logAnalyticsWorkspaceName: monitoring.outputs.workspaceName
     exposePushEndpoints: exposePushEndpoints
     ingressAllowedCidrs: ingressAllowedCidrs
+    clientCertificateMode: pushClientCertificateMode
     httpPort: httpPort
     minReplicas: minReplicas
     maxReplicas: maxReplicas

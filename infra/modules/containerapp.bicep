@@ -30,6 +30,14 @@ param exposePushEndpoints bool = false
 @description('CIDRs allowed to reach the ingress (e.g. the NgDP push source addresses). Empty: no IP filter.')
 param ingressAllowedCidrs array = []
 
+@description('TLS client certificates on the ingress: accept forwards one if presented (X-Forwarded-Client-Cert).')
+@allowed([
+  'ignore'
+  'accept'
+  'require'
+])
+param clientCertificateMode string = 'accept'
+
 @description('Port graph-dpg run listens on inside the container (GRAPH_DPG_HTTP_PORT).')
 param httpPort int = 8080
 
@@ -131,6 +139,8 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
         targetPort: httpPort
         transport: 'http'
         allowInsecure: false
+        // Container Apps passes a presented client certificate on but does not check who issued it.
+        clientCertificateMode: clientCertificateMode
         traffic: [
           {
             latestRevision: true
