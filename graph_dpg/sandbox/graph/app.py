@@ -164,11 +164,21 @@ class GraphEmulator:
         acquired: Mailbox | None = None
         try:
             try:
-                is_upload = [s.lower() for s in req.segments[:1]] == ["upload"]
-                if not authorized and not is_upload:
+                try:
+                    route: _Route | None = self._route(req)
+                    route_error: GraphApiError | None = None
+                except GraphApiError as exc:
+                    route, route_error = None, exc
+                if route is not None:
+                    # Known before the auth check so that refused calls are logged against their mailbox.
+                    endpoint = route.endpoint
+                    found = self.tenant.find_mailbox(route.mailbox_key) if route.mailbox_key else None
+                    mailbox_upn = found.upn.lower() if found else None
+                if not authorized and not (route is not None and route.upload):
                     self._check_auth(req)
-                route = self._route(req)
-                endpoint = route.endpoint
+                if route is None:
+                    assert route_error is not None
+                    raise route_error
                 mb: Mailbox | None = None
                 if route.mailbox_key is not None:
                     mb = self._mailbox(route)
@@ -747,6 +757,8 @@ class GraphEmulator:
                 or not member.get("url")
             ):
                 raise bad_request("Each batch request needs id, method and url.")
+            if "$batch" in str(member["url"]):
+                raise bad_request("A batch request cannot contain another batch request.")
             if str(member["id"]) in ids:
                 raise bad_request(f"Batch request ids must be unique: '{member['id']}'.")
             for dep in member.get("dependsOn") or []:

@@ -36,6 +36,7 @@ async def test_auth_missing_wrong_and_rbac_scope(tenant: GraphTenant) -> None:
         assert r.status_code == 401
         assert r.json()["error"]["code"] == "InvalidAuthenticationToken"
         assert (await anon.get("/no/such/thing")).status_code == 401
+    assert tenant.count_requests(mailbox=FUNC, endpoint="messages.list", status=401) == 1
     async with make_client(tenant, token="forged") as bad:
         r = await bad.get(f"/users/{FUNC}/messages")
         assert r.status_code == 401
