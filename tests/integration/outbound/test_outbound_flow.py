@@ -1,0 +1,243 @@
+"""Outbound end to end: Sent Items (Graph emulator) → MeMo (NgDP emulator) → receipt mail + categories.
+
+Real adapters and the real store on SQLite and PostgreSQL (``db_url``); nothing mocked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from graph_dpg.memo import parse
+from graph_dpg.services.outbound import OutboundService
+
+from .harness import (
+    CITIZEN,
+    CITIZEN2,
+    COMPANY,
+    MAILBOX,
+    OTHER_MAILBOX,
+    PDF,
+    RECIPIENT_CP,
+    SENDER_CP,
+    UNREGISTERED,
+    Harness,
+    make_harness,
+)
+
+GW = "ngdp.digital-post.dk"
+
+
+@pytest.fixture
+async def h(db_url: str) -> AsyncIterator[Harness]:
+    harness = await make_harness(db_url)
+    async with harness.mailbox:
+        yield harness
+    harness.store.close()
+
+
+async def test_single_message_to_a_citizen_with_receipt_and_categories(h: Harness) -> None:
+    mid = h.send("Afgørelse om boligstøtte", [f"{CITIZEN}@29189846.{GW}"], cc=[("", "kollega@kommune.dk")])
+    await h.cycle()
+    [memo] = h.ngdp.accepted
+    parsed = parse(memo.xml)
+    assert parsed.header.label == "Afgørelse om boligstøtte"
+    assert parsed.header.recipient.recipient_id == CITIZEN
+    assert parsed.header.sender.sender_id == "29189846"
+    assert parsed.header.sender.label == "Sandbox Kommune"
+    assert parsed.header.reply is False
+    assert parsed.header.reply_data == ()
+    [receipt] = h.receipts()
+    assert receipt["subject"] == "DPG kvittering: Afgørelse om boligstøtte"
+    assert "010170-xxxx" in receipt["body"]["content"]
+    assert CITIZEN not in receipt["body"]["content"]
+    assert receipt["isDraft"] is False
+    assert h.categories(mid) == ["Digital Post: Sendt"]
+    names = {c["displayName"] for c in h.tenant.master_categories(MAILBOX)}
+    assert "Digital Post: Sendt" in names
+
+    # Business receipts: pulled, recorded, deleted at NgDP, reflected in the category.
+    assert await h.service.pull_business_receipts() == 1
+    assert h.service.apply_business_receipts() == 1
+    await h.service.run_effects()
+    assert h.categories(mid) == ["Digital Post: Kvitteret"]
+    assert h.ngdp.deleted_receipts
+
+
+async def test_nothing_happens_twice_across_cycles_and_restarts(h: Harness) -> None:
+    h.send("Brev", [f"{CITIZEN}@29189846.{GW}", f"{CITIZEN2}@29189846.{GW}"])
+    await h.cycle(3)
+    restarted = OutboundService(h.mailbox, h.service.ngdp, h.store, h.service.settings)
+    await restarted.run_once()
+    h.tenant.expire_delta_tokens()  # a full resync replays every message of Sent Items
+    await restarted.run_once()
+    assert h.accepted_recipients() == sorted([CITIZEN, CITIZEN2])
+    assert h.ngdp.duplicate_count == 0
+    assert len(h.receipts()) == 1
+
+
+async def test_reply_and_contact_points(h: Harness) -> None:
+    h.send(
+        "Svar ønskes",
+        [f"{CITIZEN}-reply.{RECIPIENT_CP}@{SENDER_CP}.{GW}", f"{COMPANY}@29189846.{GW}"],
+    )
+    await h.cycle()
+    memos = {m.summary.recipient_id: parse(m.xml) for m in h.ngdp.accepted}
+    reply = memos[CITIZEN].header
+    assert reply.reply is True
+    assert reply.sender.contact_point is not None
+    assert reply.sender.contact_point.contact_point_id == SENDER_CP
+    assert reply.recipient.contact_point is not None
+    assert reply.recipient.contact_point.contact_point_id == RECIPIENT_CP
+    [ours] = reply.reply_data
+    assert ours.message_uuid == reply.message_uuid
+    assert ours.contact_point_id == SENDER_CP
+    plain = memos[COMPANY].header
+    assert plain.reply is False
+    assert plain.recipient.id_type == "CVR"
+    assert plain.sender.contact_point is None
+
+
+async def test_danish_letters_survive_to_the_memo(h: Harness) -> None:
+    h.send(
+        "Æbler, øl og å",
+        [f"{CITIZEN}@29189846.{GW}"],
+        body="<p>Kære Søren Ærø – vi har modtaget din ansøgning om tilskud til ål.</p>",
+        attachments=[
+            ("Bilag æøå.pdf", "application/pdf", PDF),
+            ("noter.txt", "text/plain", "Ærø".encode("cp1252")),
+        ],
+    )
+    await h.cycle()
+    [memo] = h.ngdp.accepted
+    parsed = parse(memo.xml)
+    assert parsed.header.label == "Æbler, øl og å"
+    files = {f.filename: f for f in parsed.files()}
+    assert "Bilag æøå.pdf" in files
+    assert files["noter.txt"].content == "Ærø".encode()
+    html = next(f for f in parsed.files() if f.encoding_format == "text/html").content.decode("utf-8")
+    assert "Søren Ærø" in html
+    assert "ål" in html
+
+
+async def test_mass_delivery(h: Harness) -> None:
+    cprs = [f"{d:02d}0170{s:04d}" for d in range(1, 26) for s in range(10)]
+    h.send(
+        "Masseudsendelse",
+        [f"masseforsendelse-{len(cprs)}@29189846.{GW}"],
+        attachments=[
+            ("masseforsendelse.txt", "text/plain", ("\r\n".join(cprs) + "\r\n").encode()),
+            ("body.pdf", "application/pdf", PDF),
+        ],
+    )
+    await h.cycle()
+    assert h.accepted_recipients() == sorted(cprs)
+    first = parse(h.ngdp.accepted[0].xml)
+    assert [f.filename for f in first.files()] == ["body.pdf"]
+    assert len({m.message_uuid for m in h.ngdp.accepted}) == len(cprs)
+    [receipt] = h.receipts()
+    assert receipt["subject"] == "DPG kvittering: Masseudsendelse"
+    names = [a["name"] for a in receipt["attachments"]]
+    assert names == ["NgDPKvitteringAlleModtagere.txt"]
+
+
+async def test_mass_delivery_count_mismatch_sends_nothing(h: Harness) -> None:
+    mid = h.send(
+        "Forkert antal",
+        [f"masseforsendelse-3@29189846.{GW}"],
+        attachments=[("masseforsendelse.txt", "text/plain", f"{CITIZEN}\n{CITIZEN2}\n".encode())],
+    )
+    await h.cycle()
+    assert h.ngdp.accepted == []
+    [receipt] = h.receipts()
+    assert receipt["subject"] == "DPG fejlkvittering: Forkert antal"
+    assert "announces 3 recipients but masseforsendelse.txt lists 2" in receipt["body"]["content"]
+    assert h.categories(mid) == ["Digital Post: Fejl"]
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("eleven", "at most 10"),
+        ("exe", "program or script"),
+        ("unauthorised", "may not send as CVR 29189846"),
+        ("leak", "may only be sent to Digital Post recipients or internal mailboxes"),
+        ("bad_address", "no date"),
+    ],
+)
+async def test_validation_failures_send_nothing_and_explain(h: Harness, case: str, expected: str) -> None:
+    to = [f"{CITIZEN}@29189846.{GW}"]
+    kw: dict[str, object] = {}
+    mailbox = MAILBOX
+    if case == "eleven":
+        kw["attachments"] = [(f"bilag{i}.pdf", "application/pdf", PDF) for i in range(11)]
+    elif case == "exe":
+        kw["attachments"] = [("faktura.pdf", "application/pdf", b"MZ\x90\x00" + b"\x00" * 200)]
+    elif case == "unauthorised":
+        mailbox = OTHER_MAILBOX
+    elif case == "leak":
+        to.append("nogen@gmail.com")
+        kw["attachments"] = [("MemoHeader.json", "application/json", b'{"label": "x"}')]
+    elif case == "bad_address":
+        to = [f"1234567890@29189846.{GW}"]
+    h.send("Test", to, mailbox=mailbox, **kw)  # type: ignore[arg-type]
+    await h.cycle()
+    assert h.ngdp.accepted == []
+    [receipt] = h.receipts(mailbox)
+    assert receipt["subject"] == "DPG fejlkvittering: Test"
+    assert expected in receipt["body"]["content"]
+
+
+async def test_ngdp_rejection_reaches_the_receipt_verbatim(h: Harness) -> None:
+    h.ngdp.add_contact_point(RECIPIENT_CP, "Lille kontaktpunkt", allowed_number_of_attachments=1)
+    h.send(
+        "To bilag",
+        [f"{CITIZEN}.{RECIPIENT_CP}@29189846.{GW}", f"{CITIZEN2}@29189846.{GW}"],
+        attachments=[("a.pdf", "application/pdf", PDF), ("b.pdf", "application/pdf", PDF)],
+    )
+    await h.cycle()
+    assert h.accepted_recipients() == [CITIZEN2]
+    [rejected] = h.ngdp.rejected
+    [receipt] = h.receipts()
+    assert receipt["subject"] == "DPG kvittering med fejl: To bilag"
+    assert rejected.error["code"] in receipt["body"]["content"]
+
+
+async def test_transient_faults_are_retried_with_the_same_uuid(h: Harness) -> None:
+    h.ngdp.faults.script("send", "503", "reset", "timeout_after_accept")
+    h.ngdp.hang_seconds = 0.05
+    h.send("Ustabil forbindelse", [f"{CITIZEN}@29189846.{GW}"])
+    await h.cycle(4)
+    assert h.accepted_recipients() == [CITIZEN]
+    assert len(h.receipts()) == 1
+
+
+async def test_unregistered_recipient_gets_failed_category_after_business_receipt(h: Harness) -> None:
+    mid = h.send("Til uregistreret", [f"{UNREGISTERED}@29189846.{GW}"])
+    await h.cycle()
+    await h.service.pull_business_receipts()
+    h.service.apply_business_receipts()
+    await h.service.run_effects()
+    assert h.categories(mid) == ["Digital Post: Fejl"]
+    receipts = h.receipts()
+    assert len(receipts) == 2  # the send receipt, then the one for the failed business receipt
+    assert any("receipt:" in r["body"]["content"] for r in receipts)
+
+
+async def test_receipt_with_many_failures_attaches_details(h: Harness) -> None:
+    cprs = [f"{d:02d}0190{s:04d}" for d in range(1, 4) for s in range(5)]
+    h.ngdp.recipient_check = "sync"  # unregistered recipients are refused with 400 at once
+    h.send(
+        "Mange fejl",
+        [f"masseforsendelse-{len(cprs)}@29189846.{GW}"],
+        attachments=[("masseforsendelse.txt", "text/plain", "\n".join(cprs).encode())],
+    )
+    await h.cycle()
+    [receipt] = h.receipts()
+    assert receipt["subject"] == "DPG kvittering med fejl: Mange fejl"
+    details = Harness.attachment_text(receipt, "NgDPKvitteringsDetaljerMedFejl.txt")
+    assert details.count("\r\n") == len(cprs) + 1
+    assert "0101900000" not in details
+    assert json.dumps(receipt).count("0101900000") == 0
