@@ -99,9 +99,22 @@ def _addresses(items: object) -> list[EmailAddress]:
     return out
 
 
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def attachment_from_json(data: Mapping[str, Any]) -> Attachment:
     raw = data.get("contentBytes")
-    content = base64.b64decode(raw) if isinstance(raw, str) else None
+    content: bytes | None = None
+    if isinstance(raw, str):
+        try:
+            content = base64.b64decode(raw, validate=True)
+        except ValueError:
+            content = None  # not base64: treat as "content not loaded", the adapter fetches $value
     size = data.get("size")
     return Attachment(
         name=str(data.get("name") or ""),
@@ -109,8 +122,8 @@ def attachment_from_json(data: Mapping[str, Any]) -> Attachment:
         content=content,
         size=int(size) if isinstance(size, int) else (len(content) if content is not None else 0),
         is_inline=bool(data.get("isInline", False)),
-        content_id=data.get("contentId") or None,
-        id=data.get("id") or None,
+        content_id=_str(data.get("contentId")),
+        id=_str(data.get("id")),
     )
 
 
@@ -123,16 +136,16 @@ def message_from_json(data: Mapping[str, Any], mailbox: str | None = None) -> Ma
         body_type = "text" if str(body.get("contentType") or "").lower() == "text" else "html"
     headers = [
         Header(str(h.get("name", "")), str(h.get("value", "")))
-        for h in data.get("internetMessageHeaders") or ()
+        for h in _list(data.get("internetMessageHeaders"))
         if isinstance(h, dict)
     ]
     extended: dict[str, str] = {}
-    for prop in data.get("singleValueExtendedProperties") or ():
+    for prop in _list(data.get("singleValueExtendedProperties")):
         if isinstance(prop, dict) and isinstance(prop.get("id"), str):
             pid: str = prop["id"]
             key = pid[len(_PROP_PREFIX) :] if pid.lower().startswith(_PROP_PREFIX.lower()) else pid
             extended[key] = str(prop.get("value", ""))
-    attachments = [attachment_from_json(a) for a in data.get("attachments") or () if isinstance(a, dict)]
+    attachments = [attachment_from_json(a) for a in _list(data.get("attachments")) if isinstance(a, dict)]
     return MailMessage(
         subject=str(data.get("subject") or ""),
         body=content,
@@ -144,12 +157,12 @@ def message_from_json(data: Mapping[str, Any], mailbox: str | None = None) -> Ma
         reply_to=_addresses(data.get("replyTo")),
         attachments=attachments,
         headers=headers,
-        categories=[str(c) for c in data.get("categories") or ()],
-        id=data.get("id") or None,
-        internet_message_id=data.get("internetMessageId") or None,
-        conversation_id=data.get("conversationId") or None,
+        categories=[str(c) for c in _list(data.get("categories"))],
+        id=_str(data.get("id")),
+        internet_message_id=_str(data.get("internetMessageId")),
+        conversation_id=_str(data.get("conversationId")),
         mailbox=mailbox,
-        folder_id=data.get("parentFolderId") or None,
+        folder_id=_str(data.get("parentFolderId")),
         received_at=parse_datetime(data.get("receivedDateTime")),
         sent_at=parse_datetime(data.get("sentDateTime")),
         is_read=bool(data.get("isRead", False)),

@@ -193,3 +193,45 @@ def test_json_round_trip(
     assert back.cc == cc
     assert back.categories == categories
     assert [a.content for a in back.attachments] == content
+
+
+_json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3),
+    max_leaves=12,
+)
+_graph_keys = st.sampled_from(
+    [
+        "id",
+        "subject",
+        "body",
+        "from",
+        "sender",
+        "toRecipients",
+        "ccRecipients",
+        "replyTo",
+        "attachments",
+        "internetMessageHeaders",
+        "singleValueExtendedProperties",
+        "categories",
+        "receivedDateTime",
+        "isRead",
+        "internetMessageId",
+        "parentFolderId",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(_graph_keys, _json_value, max_size=8))
+def test_message_from_json_never_crashes_on_odd_shapes(data: dict[str, object]) -> None:
+    msg = message_from_json(data)
+    assert isinstance(msg.subject, str)
+    assert msg.id is None or isinstance(msg.id, str)
+    assert all(isinstance(c, str) for c in msg.categories)
+    assert all(a.content is None or isinstance(a.content, bytes) for a in msg.attachments)
+
+
+def test_attachment_with_broken_base64_counts_as_not_loaded() -> None:
+    m = message_from_json({"attachments": [{"id": "a", "name": "x", "contentBytes": "***"}]})
+    assert m.attachments[0].content is None
