@@ -152,6 +152,7 @@ _TAG_SUBMIT = canonical_ext_id("SystemTime 0x0039")
 _TAG_MESSAGE_ID = canonical_ext_id("String 0x1035")
 _MF_READ = 0x01
 _MF_UNSENT = 0x08
+_MF_HASATTACH = 0x10
 
 MAX_UPLOAD_SIZE = 150 * 1024 * 1024  # learn.microsoft.com/graph/outlook-large-attachments ("up to 150 MB")
 
@@ -667,6 +668,11 @@ class GraphTenant:
                 elif name == "singlevalueextendedproperties":
                     flt = exp.options.get("$filter")
                     props = [{"id": v[0], "value": v[1]} for v in msg.ext.values()]
+                    # PidTagMessageFlags is computed by the store, so it can be read back like Exchange does.
+                    flags = (_MF_READ if p.get("isRead") else 0) | (_MF_UNSENT if p.get("isDraft") else 0)
+                    if any(not a.is_inline for a in msg.attachments):
+                        flags |= _MF_HASATTACH
+                    props.append({"id": "Integer 0xe07", "value": str(flags)})
                     if flt:
                         try:
                             pred = compile_filter(flt)
@@ -847,11 +853,15 @@ class GraphTenant:
             for key in data:
                 if key not in allowed and not key.startswith("@odata"):
                     raise bad_request(
-                        f"The property '{key}' does not exist on type 'microsoft.graph.message'. "
-                        "Make sure to "
-                        "only use property names that are defined by the type or mark the type as open type.",
+                        f"The property '{key}' does not exist on type 'microsoft.graph.message'. Make sure "
+                        "to only use property names that are defined by the type or mark the type as open "
+                        "type.",
                         "RequestBodyRead",
                     )
+            for key in ("toRecipients", "ccRecipients", "bccRecipients", "replyTo"):
+                _check_recipients(data.get(key), key, many=True)
+            for key in ("from", "sender"):
+                _check_recipients(data.get(key), key, many=False)
             now = self.now_iso()
             props: dict[str, Any] = {
                 "createdDateTime": now,
@@ -1192,6 +1202,13 @@ class GraphTenant:
             raise bad_request(
                 "At least one recipient is required, but none were found.", "ErrorInvalidRecipients"
             )
+        for key in ("toRecipients", "ccRecipients", "bccRecipients"):
+            for r in message.get(key) or []:
+                address = str((r.get("emailAddress") or {}).get("address") or "")
+                if "@" not in address.strip("@"):
+                    raise bad_request(
+                        f"At least one recipient isn't valid: '{address}'.", "ErrorInvalidRecipients"
+                    )
 
     def _stamp_sent(self, mb: Mailbox, msg: Message) -> None:
         now = self.now_iso()
@@ -1642,6 +1659,22 @@ class GraphTenant:
                 ]
             atts = [(a.name, a.content_type, a.data, a.is_inline, a.content_id) for a in msg.attachments]
             return build_mime(view, atts)
+
+
+def _check_recipients(value: Any, key: str, *, many: bool) -> None:
+    """Recipients are ``{"emailAddress": {"address", "name"}}`` objects (resources/recipient); other shapes
+    fail OData deserialisation with 400 ``RequestBodyRead``."""
+    if value is None:
+        return
+    items = value if many else [value]
+    if many and not isinstance(value, list):
+        items = [None]
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("emailAddress"), dict):
+            raise bad_request(
+                f"Cannot read the value of '{key}': expected microsoft.graph.recipient objects.",
+                "RequestBodyRead",
+            )
 
 
 def _is_received_filter(text: str) -> bool:

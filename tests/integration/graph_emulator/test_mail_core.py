@@ -117,6 +117,15 @@ async def test_create_is_draft_by_default_and_non_draft_with_flags(client: httpx
     assert msg["receivedDateTime"] == "2024-03-04T10:05:00Z"
     assert msg["sentDateTime"] == "2024-03-04T10:00:00Z"
     assert msg["body"] == {"contentType": "html", "content": "<p>Hej</p>"}
+    flags = await client.get(
+        f"/users/{FUNC}/messages/{msg['id']}",
+        params={"$expand": "singleValueExtendedProperties($filter=id eq 'Integer 0x0E07')"},
+    )
+    assert flags.json()["singleValueExtendedProperties"] == [{"id": "Integer 0xe07", "value": "1"}]
+    bad = await client.post(
+        f"/users/{FUNC}/mailFolders/inbox/messages", json={"toRecipients": "x@example.org"}
+    )
+    assert bad.json()["error"]["code"] == "RequestBodyRead"
     unread = dict(body, singleValueExtendedProperties=[{"id": "Integer 0x0E07", "value": "0"}])
     assert (await client.post(f"/users/{FUNC}/mailFolders/inbox/messages", json=unread)).json()[
         "isRead"
@@ -291,6 +300,9 @@ async def test_send_mail_delivers_inside_tenant_and_logs_external(
     body["saveToSentItems"] = False
     await client.post(f"/users/{FUNC}/sendMail", json=body)
     assert len(tenant.messages(FUNC, "sentitems")) == 1
+    nobody = dict(body["message"], toRecipients=[{"emailAddress": {"address": "not-an-address"}}])
+    r = await client.post(f"/users/{FUNC}/sendMail", json={"message": nobody})
+    assert r.json()["error"]["code"] == "ErrorInvalidRecipients"
     bad = dict(body["message"], internetMessageHeaders=[{"name": "Gateway", "value": "x"}])
     r = await client.post(f"/users/{FUNC}/sendMail", json={"message": bad})
     assert r.json()["error"]["code"] == "InvalidInternetMessageHeader"
