@@ -1,0 +1,674 @@
+"""Inbound: Digital Post (NgDP pull and push) and secure mail → the right mailbox, readable, nothing lost.
+
+State machine of one memo (rows in the store; ``services.ports.store``)::
+
+    NgDP list ──get_memo──► store_inbound_memo ──► RECEIVED     (push: the receiver stores it alike)
+    RECEIVED  ──route (planned once, effect ``inbound:{uuid}``)──► create message (unless found by its
+              extended property) ──► DELIVERED
+    DELIVERED ──receipt COMPLETED | INVALID──► ACKNOWLEDGED ──DELETE memos/{id} (pull only)──► DELETED
+
+Why nothing is lost and nothing is delivered twice:
+
+- the memo is stored (durable) before anything else; NgDP keeps it until we delete it, after delivery;
+- the route (mailbox, folder, rules that matched, banner) is recorded once as an effect before the
+  message is created, so a rerun after a crash delivers to the same place even if rules changed meanwhile
+  (e.g. a rule got disabled) and rule hits are counted once;
+- the delivered message carries the named extended property ``DpgInboundMemo`` = memo id; before creating,
+  the folder is searched for it, so a crash between "created" and ``mark_delivered`` reuses the message;
+- the receipt is sent only in DELIVERED, the delete only after ACKNOWLEDGED; NgDP's "receipt exists" (409)
+  and "already deleted" (404) answers count as success (the client translates them), so repeats are safe.
+
+Pushed memos: NgDP's push is acknowledged by the business receipt alone (there is nothing to delete:
+NgDP stops redelivering once the receiver answered 200), so they end in ACKNOWLEDGED. A 404 on their
+receipt means NgDP no longer holds the memo; it is logged and counted as acknowledged.
+
+Invalid memos (unreadable, unsafe XML, XSD/business-rule findings) are still delivered, to the main
+mailbox with an explanation banner and the raw XML attached, and answered with an INVALID receipt.
+
+Secure mail: every new mail in the inbox sources (main inbox first; delta link persisted after the
+round) is planned as an effect ``mailroute:{internetMessageId}`` - the key is the Message-ID, so a copy
+the gateway makes into another routed folder is never routed again - and claimed as a source message.
+Executing the effect evaluates the rules on the whole mail: no match leaves it where it is; a target in
+the same mailbox moves it (plus the rules' categories); a target in another mailbox gets a copy created
+there (found again by its ``DpgRoutedMail`` property after a crash) and the original stays (or is moved
+to ``routed_folder`` when configured); ``archive_to`` gets a copy too. Mails the gateway delivered itself
+(Message-ID ``<memo-...@graph-dpg.invalid>``, or From a gateway address) are skipped. Business receipts
+that arrive as mail (e.g. the receipt mails of the outbound service in a routed inbox) take this path,
+so rules can file the successful ones away. ``mark_read`` applies to created messages only (the mailbox
+port has no "mark as read" for moved ones).
+
+Rule timeouts: a rule that exceeds ``rule_timeout_seconds`` on an item is disabled at once (persisted with
+``disable_rule``, survives restarts), logged, audited, and an alert mail is created in the monitoring
+mailbox's inbox as the effect ``rulealert:{rule}:{disabled_at}`` (found by ``DpgAlert`` after a crash).
+
+No database lock is held across a Graph or NgDP call: every store call is its own short transaction.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from graph_dpg import memo as memolib
+from graph_dpg.domain.addresses import is_gateway_address
+from graph_dpg.domain.errors import AuthError, Finding, GraphDpgError, InputError, NotFoundError
+from graph_dpg.domain.html_text import wrap_document
+from graph_dpg.domain.identifiers import mask_cprs
+from graph_dpg.domain.inbound_view import (
+    Banner,
+    ViewOptions,
+    findings_json,
+    mail_item,
+    memo_item,
+    memo_uuid_from_message_id,
+    render_banner,
+    render_invalid_mail,
+    render_memo_mail,
+    reply_address,
+    unmapped_banner,
+)
+from graph_dpg.domain.mail import EmailAddress, MailMessage
+from graph_dpg.domain.rules import (
+    DEFAULT_RULE_TIMEOUT_SECONDS,
+    InboundItem,
+    RoutingDecision,
+    RoutingRule,
+    RuleTrace,
+    evaluate_rules,
+)
+from graph_dpg.memo.model import MemoMessage
+from graph_dpg.services.ports.digital_post import DigitalPostPort
+from graph_dpg.services.ports.mailbox import MailboxPort
+from graph_dpg.services.ports.store import InboundMemo, InboundSource, InboundState, StatePort
+
+log = logging.getLogger(__name__)
+
+#: Named extended properties (the project's property set; see the Graph adapter).
+MEMO_PROPERTY = "DpgInboundMemo"
+ROUTED_PROPERTY = "DpgRoutedMail"
+ARCHIVE_PROPERTY = "DpgArchivedCopy"
+ALERT_PROPERTY = "DpgAlert"
+
+_ROUTE_PREFIX = "inbound:"
+_MAIL_PREFIX = "mailroute:"
+_ALERT_PREFIX = "rulealert:"
+
+
+@dataclass(frozen=True)
+class ContactPointRoute:
+    id: str
+    name: str
+    mailbox: str | None  # None: explicitly unmapped (main mailbox + banner)
+    folder: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundSettings:
+    """Filled by the composition root (``graph_dpg.services.rule_config.inbound_settings``)."""
+
+    organisation_cvr: str
+    organisation_name: str
+    main_mailbox: str
+    monitoring_mailbox: str
+    gateway_domain: str = "digital-post.dk"
+    contact_points: Mapping[str, ContactPointRoute] = field(default_factory=dict)
+    sender_contact_points: Mapping[str, frozenset[str]] = field(default_factory=dict)  # mailbox → its CPs
+    rules: tuple[RoutingRule, ...] = ()
+    categories: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # key → (name, presetN)
+    inbox_sources: tuple[tuple[str, str], ...] = ()  # (mailbox, folder); default: the main inbox
+    rule_timeout_seconds: float = DEFAULT_RULE_TIMEOUT_SECONDS
+    language: str = "da"
+    mask_cpr: bool = True
+    delivery_folder: str = "inbox"
+    routed_folder: str | None = None  # where a secure mail copied to another mailbox is moved; None: stays
+    batch_size: int = 200
+
+    def category(self, key: str) -> str:
+        return self.categories[key][0] if key in self.categories else key
+
+    def sources(self) -> tuple[tuple[str, str], ...]:
+        return self.inbox_sources or ((self.main_mailbox, "inbox"),)
+
+
+@dataclass
+class InboundStats:
+    """What one ``run_once`` did (for logs, metrics and the sandbox report)."""
+
+    pulled: int = 0
+    delivered: int = 0
+    invalid: int = 0
+    unmapped: int = 0
+    acknowledged: int = 0
+    deleted: int = 0
+    mail_seen: int = 0
+    mail_routed: int = 0
+    rules_disabled: list[str] = field(default_factory=list)
+    alerts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    message: MemoMessage | None
+    errors: tuple[Finding, ...]
+
+    @property
+    def valid(self) -> bool:
+        return self.message is not None and not self.errors
+
+
+def parse_inbound(xml: bytes) -> _Parsed:
+    """Parse and validate an inbound memo (1.1 or 1.2). The sender's rights (mandatory, legal
+    notification) are NgDP's business, not ours, so those checks are relaxed."""
+    try:
+        message, findings = memolib.parse_and_validate(
+            xml, mandatory_allowed=True, legal_notification_allowed=True
+        )
+    except InputError as exc:  # UnsafeXmlError: DTD/entity tricks
+        return _Parsed(None, (Finding("xml.unsafe", str(exc)),))
+    errors = tuple(f for f in findings if f.severity != "warning")
+    if message is None and not errors:
+        errors = (Finding("memo.message", "the document could not be read as a MeMo message"),)
+    return _Parsed(message, errors)
+
+
+def attached_memo(mail: MailMessage) -> MemoMessage | None:
+    """The first MeMo attached to a mail (e.g. a forwarded Digital Post message), for ``memo:`` rules."""
+    for att in mail.attachments:
+        if att.content is None or not att.name.lower().endswith(".xml"):
+            continue
+        if b"DigitalPost.dk/MeMo-1" not in att.content[:4096]:
+            continue
+        try:
+            return memolib.parse(att.content)
+        except InputError:
+            continue
+    return None
+
+
+class InboundService:
+    def __init__(
+        self,
+        mailbox: MailboxPort,
+        ngdp: DigitalPostPort,
+        store: StatePort,
+        settings: InboundSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.mail = mailbox
+        self.ngdp = ngdp
+        self.store = store
+        self.settings = settings
+        self._clock = clock
+        self._disabled: set[str] = set()
+        self._categories_ready: set[str] = set()
+
+    # ------------------------------------------------------------------ one full cycle
+    async def run_once(self, *, pull: bool = True, mail: bool = True) -> InboundStats:
+        stats = InboundStats()
+        self._disabled = set(self.store.disabled_rules())
+        if pull:
+            try:
+                await self.pull(stats)
+            except AuthError as exc:
+                stats.errors.append(f"pull: {exc}")
+                log.error("inbound pull stopped: authentication failed at %s: %s", exc.service, exc)
+            except GraphDpgError as exc:
+                stats.errors.append(f"pull: {exc}")
+                log.warning("inbound pull failed: %s", exc)
+        await self.deliver_pending(stats)
+        await self.acknowledge_pending(stats)
+        if mail:
+            await self.poll_mail(stats)
+            await self.route_pending_mail(stats)
+        await self.send_alerts(stats)
+        return stats
+
+    # ------------------------------------------------------------------ (a) NgDP pull
+    async def pull(self, stats: InboundStats) -> None:
+        """Fetch every memo NgDP holds for us and store it durably (nothing else happens before)."""
+        for memo_id in await self.ngdp.list_memos():
+            if self.store.get_inbound(memo_id) is not None:
+                continue  # stored earlier; delivery/acknowledgement continue from its state
+            xml = await self.ngdp.get_memo(memo_id)
+            if self.store.store_inbound_memo(memo_id, InboundSource.PULL, xml):
+                stats.pulled += 1
+                self.store.audit(
+                    "inbound.memo.received", memo_id, details={"size": len(xml), "source": "pull"}
+                )
+
+    # ------------------------------------------------------------------ (b) deliver
+    async def deliver_pending(self, stats: InboundStats) -> None:
+        for row in self.store.inbound_in_state(InboundState.RECEIVED, limit=self.settings.batch_size):
+            try:
+                await self.deliver(row, stats)
+            except AuthError as exc:
+                self.store.record_inbound_error(row.memo_uuid, str(exc))
+                stats.errors.append(f"memo {row.memo_uuid}: {exc}")
+                log.error("inbound delivery stopped: authentication failed at %s: %s", exc.service, exc)
+                return
+            except GraphDpgError as exc:
+                self.store.record_inbound_error(row.memo_uuid, str(exc))
+                stats.errors.append(f"memo {row.memo_uuid}: {exc}")
+                log.warning("inbound memo %s not delivered yet: %s", row.memo_uuid, mask_cprs(str(exc)))
+
+    async def deliver(self, row: InboundMemo, stats: InboundStats) -> str:
+        """Deliver one stored memo; returns the created (or found) message id."""
+        memo_uuid = row.memo_uuid
+        xml = self.store.load_inbound_xml(memo_uuid)
+        if xml is None:
+            raise GraphDpgError(f"inbound memo {memo_uuid} has no stored XML")
+        parsed = parse_inbound(xml)
+        key = _ROUTE_PREFIX + memo_uuid
+        planned = self.store.get_effect(key)
+        if planned is None:
+            payload = await self._plan_route(memo_uuid, parsed, xml, stats)
+            if self.store.plan_effect(key, payload):
+                for name in _strings(payload.get("rules")):
+                    self.store.increment_rule_hits(name)
+            planned = self.store.get_effect(key)
+        route: Mapping[str, object] = planned.payload if planned is not None else {}
+        target = str(route.get("mailbox") or self.settings.main_mailbox)
+        folder = str(route.get("folder") or self.settings.delivery_folder)
+        folder_id = await self.mail.ensure_folder(target, folder)
+        existing = await self.mail.find_by_extended_property(target, folder_id, MEMO_PROPERTY, memo_uuid)
+        if existing:
+            message_id = existing[0]
+        else:
+            mail = self._render(memo_uuid, parsed, xml, route, target)
+            await self._ensure_categories(target, mail.categories)
+            message_id = await self.mail.create_message(
+                target, folder_id, mail, received=True, extended_properties={MEMO_PROPERTY: memo_uuid}
+            )
+        for archive in _strings(route.get("archive_to")):
+            await self._archive_copy(archive, memo_uuid, parsed, xml, route)
+        self.store.mark_delivered(memo_uuid, target, message_id)
+        self.store.audit(
+            "inbound.memo.delivered",
+            memo_uuid,
+            details={
+                "mailbox": target,
+                "folder": folder,
+                "valid": parsed.valid,
+                "rules": list(_strings(route.get("rules"))),
+                "banner": route.get("banner"),
+            },
+        )
+        stats.delivered += 1
+        if not parsed.valid:
+            stats.invalid += 1
+        if route.get("banner") == "unmapped":
+            stats.unmapped += 1
+        return message_id
+
+    async def _plan_route(
+        self, memo_uuid: str, parsed: _Parsed, xml: bytes, stats: InboundStats
+    ) -> dict[str, object]:
+        s = self.settings
+        if not parsed.valid:
+            return {
+                "mailbox": s.main_mailbox,
+                "folder": s.delivery_folder,
+                "valid": False,
+                "banner": "invalid",
+                "rules": [],
+                "categories": [s.category("inbound"), s.category("warning")],
+                "errors": [str(f) for f in parsed.errors][:50],
+            }
+        message = parsed.message
+        assert message is not None
+        cp = message.header.recipient.contact_point
+        cp_id = cp.contact_point_id.lower() if cp else None
+        mapped = s.contact_points.get(cp_id) if cp_id else None
+        provisional = mapped.mailbox if mapped and mapped.mailbox else s.main_mailbox
+        item = memo_item(
+            message, xml, from_address=self._reply_address(message, provisional), to=(provisional,)
+        )
+        decision = await self._decide(item, f"memo {memo_uuid}", stats)
+        categories = [s.category("inbound")]
+        banner: str | None = None
+        if decision.deliver_mailbox:
+            target, folder, note = decision.deliver_mailbox, decision.deliver_folder, ""
+        elif mapped is not None and mapped.mailbox:
+            target, folder = mapped.mailbox, mapped.folder
+            note = f"contact point {mapped.name} ({mapped.id}) → {mapped.mailbox}"
+        else:
+            target, folder, banner = s.main_mailbox, None, "unmapped"
+            note = "main mailbox"
+            categories.append(s.category("warning"))
+        categories.extend(decision.categories)
+        return {
+            "mailbox": target,
+            "folder": folder or s.delivery_folder,
+            "valid": True,
+            "banner": banner,
+            "contact_point": cp_id,
+            "rules": list(decision.matched_rules),
+            "reasons": [mask_cprs(r) for r in decision.reasons()],
+            "note": note,
+            "categories": list(dict.fromkeys(categories)),
+            "mark_read": decision.mark_read,
+            "archive_to": [a for a in decision.archive_to if a.lower() != target.lower()],
+        }
+
+    def _reply_address(self, message: MemoMessage, mailbox: str) -> str | None:
+        cp = message.header.recipient.contact_point
+        ours = cp.contact_point_id.lower() if cp else None
+        allowed = self.settings.sender_contact_points.get(mailbox.lower(), frozenset())
+        sender = ours if ours is not None and ours in allowed else self.settings.organisation_cvr
+        return reply_address(message, sender, self.settings.gateway_domain)
+
+    def _render(
+        self, memo_uuid: str, parsed: _Parsed, xml: bytes, route: Mapping[str, object], target: str
+    ) -> MailMessage:
+        s = self.settings
+        opts = ViewOptions(language=s.language, mask_cpr=s.mask_cpr)
+        categories = list(_strings(route.get("categories")))
+        if not parsed.valid:
+            return render_invalid_mail(
+                xml,
+                memo_uuid,
+                parsed.errors,
+                target_mailbox=target,
+                message=parsed.message,
+                categories=categories,
+                options=opts,
+            ).mail
+        message = parsed.message
+        assert message is not None
+        cp_id = route.get("contact_point")
+        known = s.contact_points.get(str(cp_id)) if cp_id else None
+        banners: list[Banner] = []
+        if route.get("banner") == "unmapped":
+            banners.append(
+                unmapped_banner(
+                    str(cp_id) if cp_id else None,
+                    known.name if known else None,
+                    known is not None,
+                    s.language,
+                )
+            )
+        address = self._reply_address(message, target)
+        reply_from = EmailAddress(address, message.header.sender.label) if address else None
+        return render_memo_mail(
+            message,
+            xml,
+            target_mailbox=target,
+            reply_from=reply_from,
+            banners=banners,
+            rule_reasons=list(_strings(route.get("reasons"))),
+            routing_note=str(route.get("note") or "") or None,
+            categories=categories,
+            contact_point_name=known.name if known else None,
+            options=opts,
+            mark_read=bool(route.get("mark_read")),
+        ).mail
+
+    async def _archive_copy(
+        self, archive: str, memo_uuid: str, parsed: _Parsed, xml: bytes, route: Mapping[str, object]
+    ) -> None:
+        folder_id = await self.mail.ensure_folder(archive, "inbox")
+        if await self.mail.find_by_extended_property(archive, folder_id, ARCHIVE_PROPERTY, memo_uuid):
+            return
+        mail = self._render(memo_uuid, parsed, xml, route, archive)
+        # A second copy with the same Message-ID would confuse reply threading; the archive is for reading.
+        mail.internet_message_id = None
+        await self.mail.create_message(
+            archive, folder_id, mail, received=True, extended_properties={ARCHIVE_PROPERTY: memo_uuid}
+        )
+
+    async def _ensure_categories(self, mailbox: str, names: Sequence[str]) -> None:
+        if mailbox.lower() in self._categories_ready:
+            return
+        colours = dict(self.settings.categories.values())
+        wanted = {n: colours.get(n, "none") for n in names}
+        wanted.update(
+            {
+                self.settings.category(k): colours.get(self.settings.category(k), "none")
+                for k in ("inbound", "warning")
+            }
+        )
+        await self.mail.ensure_master_categories(mailbox, wanted)
+        self._categories_ready.add(mailbox.lower())
+
+    # ------------------------------------------------------------------ (c) acknowledge
+    async def acknowledge_pending(self, stats: InboundStats) -> None:
+        for row in self.store.inbound_in_state(InboundState.DELIVERED, limit=self.settings.batch_size):
+            try:
+                await self._acknowledge(row)
+                stats.acknowledged += 1
+                if row.source is InboundSource.PULL:
+                    await self._delete(row)
+                    stats.deleted += 1
+            except GraphDpgError as exc:
+                self.store.record_inbound_error(row.memo_uuid, str(exc))
+                stats.errors.append(f"memo {row.memo_uuid}: {exc}")
+                log.warning("inbound memo %s not acknowledged yet: %s", row.memo_uuid, mask_cprs(str(exc)))
+                if isinstance(exc, AuthError):
+                    return
+        for row in self.store.inbound_in_state(InboundState.ACKNOWLEDGED, limit=self.settings.batch_size):
+            if row.source is not InboundSource.PULL:
+                continue
+            try:
+                await self._delete(row)
+                stats.deleted += 1
+            except GraphDpgError as exc:
+                self.store.record_inbound_error(row.memo_uuid, str(exc))
+                stats.errors.append(f"memo {row.memo_uuid}: {exc}")
+
+    async def _acknowledge(self, row: InboundMemo) -> None:
+        effect = self.store.get_effect(_ROUTE_PREFIX + row.memo_uuid)
+        valid = bool(effect.payload.get("valid", True)) if effect is not None else True
+        errors = [Finding("memo", e) for e in _strings(effect.payload.get("errors"))] if effect else []
+        try:
+            if valid:
+                await self.ngdp.send_memo_receipt(row.memo_uuid, "COMPLETED")
+            else:
+                await self.ngdp.send_memo_receipt(
+                    row.memo_uuid, "INVALID", "INVALID_MEMO", findings_json(errors)[:1000]
+                )
+        except NotFoundError:
+            # NgDP no longer holds the memo (a pushed one, or deleted meanwhile): nothing left to answer.
+            log.info("ngdp memo %s unknown at receipt time; counted as acknowledged", row.memo_uuid)
+        self.store.mark_acknowledged(row.memo_uuid)
+        self.store.audit(
+            "inbound.memo.acknowledged",
+            row.memo_uuid,
+            details={"status": "COMPLETED" if valid else "INVALID"},
+        )
+
+    async def _delete(self, row: InboundMemo) -> None:
+        await self.ngdp.delete_memo(row.memo_uuid)  # 404 (already deleted) counts as done in the client
+        self.store.mark_deleted(row.memo_uuid)
+
+    # ------------------------------------------------------------------ (d) secure mail
+    def _is_ours(self, msg: MailMessage) -> bool:
+        if memo_uuid_from_message_id(msg.internet_message_id) is not None:
+            return True
+        sender = msg.sender.address if msg.sender else ""
+        return bool(sender) and is_gateway_address(sender, self.settings.gateway_domain)
+
+    async def poll_mail(self, stats: InboundStats) -> None:
+        for mailbox, folder in self.settings.sources():
+            try:
+                await self._poll_source(mailbox, folder, stats)
+            except GraphDpgError as exc:
+                stats.errors.append(f"poll {mailbox}/{folder}: {exc}")
+                log.warning("inbound poll of %s/%s failed: %s", mailbox, folder, exc)
+
+    async def _poll_source(self, mailbox: str, folder: str, stats: InboundStats) -> None:
+        link = self.store.get_delta_link(mailbox, folder)
+        delta = await self.mail.read_delta(mailbox, folder, link)
+        for msg in delta.messages:
+            if msg.is_draft or msg.id is None or self._is_ours(msg):
+                continue
+            ident = (msg.internet_message_id or f"{mailbox}|{msg.id}").strip().lower()
+            payload = {"mailbox": mailbox, "folder": folder, "message_id": msg.id, "imid": ident}
+            if self.store.plan_effect(_MAIL_PREFIX + ident, payload):
+                stats.mail_seen += 1
+            self.store.claim_source_message(mailbox, msg.id, msg.internet_message_id)
+        # Only now: a crash before this line replays the round, and plan_effect ignores what it has.
+        self.store.set_delta_link(mailbox, folder, delta.delta_link)
+
+    async def route_pending_mail(self, stats: InboundStats) -> None:
+        for effect in self.store.pending_effects(limit=self.settings.batch_size, prefix=_MAIL_PREFIX):
+            p = effect.payload
+            mailbox, message_id = str(p.get("mailbox", "")), str(p.get("message_id", ""))
+            try:
+                try:
+                    msg = await self.mail.get_message(mailbox, message_id)
+                except NotFoundError:
+                    self.store.complete_effect(effect.key, {"skipped": "message gone"})
+                    continue
+                decision = await self._decide(mail_item(msg, attached_memo(msg)), f"mail in {mailbox}", stats)
+                result = await self._apply_mail_route(effect.key, mailbox, msg, decision)
+            except GraphDpgError as exc:
+                stats.errors.append(f"route {mailbox}/{message_id}: {exc}")
+                log.warning("secure mail %s in %s not routed yet: %s", message_id, mailbox, exc)
+                continue
+            for name in decision.matched_rules:
+                self.store.increment_rule_hits(name)
+            self.store.complete_effect(effect.key, result)
+            if result.get("routed"):
+                stats.mail_routed += 1
+                self.store.audit("inbound.mail.routed", mask_cprs(msg.subject)[:200], details=dict(result))
+
+    async def _apply_mail_route(
+        self, key: str, mailbox: str, msg: MailMessage, decision: RoutingDecision
+    ) -> dict[str, object]:
+        if not decision.matched:
+            return {"routed": False}
+        assert msg.id is not None
+        categories = list(dict.fromkeys([*msg.categories, *decision.categories]))
+        target = decision.deliver_mailbox
+        folder = decision.deliver_folder or self.settings.delivery_folder
+        result: dict[str, object] = {"routed": True, "rules": list(decision.matched_rules)}
+        if target is None or target.lower() == mailbox.lower():
+            if categories != msg.categories:
+                await self._ensure_categories(mailbox, categories)
+                await self.mail.set_categories(mailbox, msg.id, categories)
+            if target is not None:
+                folder_id = await self.mail.ensure_folder(mailbox, folder)
+                if msg.folder_id != folder_id:
+                    await self.mail.move(mailbox, msg.id, folder_id)
+                result.update(mailbox=mailbox, folder=folder, action="moved")
+            else:
+                result.update(mailbox=mailbox, action="categorised")
+        else:
+            copy = replace(msg, categories=categories, is_read=decision.mark_read, id=None, folder_id=None)
+            created = await self._copy_once(target, folder, copy, ROUTED_PROPERTY, key)
+            result.update(mailbox=target, folder=folder, action="copied", message_id=created)
+            if self.settings.routed_folder:
+                folder_id = await self.mail.ensure_folder(mailbox, self.settings.routed_folder)
+                await self.mail.move(mailbox, msg.id, folder_id)
+        for archive in decision.archive_to:
+            copy = replace(msg, categories=categories, id=None, folder_id=None, internet_message_id=None)
+            await self._copy_once(archive, "inbox", copy, ARCHIVE_PROPERTY, key)
+        if decision.archive_to:
+            result["archived"] = list(decision.archive_to)
+        return result
+
+    async def _copy_once(self, mailbox: str, folder: str, mail: MailMessage, prop: str, marker: str) -> str:
+        folder_id = await self.mail.ensure_folder(mailbox, folder)
+        found = await self.mail.find_by_extended_property(mailbox, folder_id, prop, marker)
+        if found:
+            return found[0]
+        await self._ensure_categories(mailbox, mail.categories)
+        return await self.mail.create_message(
+            mailbox, folder_id, mail, received=True, extended_properties={prop: marker}
+        )
+
+    # ------------------------------------------------------------------ rules and their safeguard
+    async def _decide(self, item: InboundItem, context: str, stats: InboundStats) -> RoutingDecision:
+        decision = evaluate_rules(
+            self.settings.rules,
+            item,
+            disabled=self._disabled,
+            timeout=self.settings.rule_timeout_seconds,
+            clock=self._clock,
+        )
+        for trace in decision.timed_out:
+            self._disable(trace, context, stats)
+        if decision.timed_out:
+            await self.send_alerts(stats)  # "mailed at once", not at the end of the cycle
+        return decision
+
+    def _disable(self, trace: RuleTrace, context: str, stats: InboundStats) -> None:
+        name = trace.rule.name
+        self._disabled.add(name)
+        reason = (
+            f"evaluation took longer than {self.settings.rule_timeout_seconds:g} s "
+            f"({trace.elapsed:.1f} s, on {context}); disabled automatically"
+        )
+        if not self.store.disable_rule(name, reason):
+            return
+        stats.rules_disabled.append(name)
+        log.error("routing rule %r disabled: %s", name, reason)
+        self.store.audit("inbound.rule.disabled", name, details={"reason": reason})
+        entry = self.store.disabled_rules().get(name)
+        stamp = entry.disabled_at.isoformat() if entry is not None else ""
+        self.store.plan_effect(f"{_ALERT_PREFIX}{name}:{stamp}", {"rule": name, "reason": reason})
+
+    async def send_alerts(self, stats: InboundStats) -> None:
+        monitor = self.settings.monitoring_mailbox
+        for effect in self.store.pending_effects(limit=100, prefix=_ALERT_PREFIX):
+            try:
+                found = await self.mail.find_by_extended_property(
+                    monitor, "inbox", ALERT_PROPERTY, effect.key
+                )
+                if found:
+                    message_id = found[0]
+                else:
+                    mail = self._alert_mail(
+                        str(effect.payload.get("rule")), str(effect.payload.get("reason"))
+                    )
+                    message_id = await self.mail.create_message(
+                        monitor,
+                        "inbox",
+                        mail,
+                        received=True,
+                        extended_properties={ALERT_PROPERTY: effect.key},
+                    )
+            except GraphDpgError as exc:
+                stats.errors.append(f"alert {effect.key}: {exc}")
+                log.warning("alert %s not written yet: %s", effect.key, exc)
+                continue
+            self.store.complete_effect(effect.key, {"message_id": message_id})
+            stats.alerts += 1
+
+    def _alert_mail(self, rule: str, reason: str) -> MailMessage:
+        if self.settings.language == "en":
+            subject = f"Digital Post Gateway: routing rule '{rule}' was disabled"
+            lines = (
+                f"The routing rule '{rule}' was disabled automatically: {reason}.",
+                "Items it would have matched are routed by the other rules and the contact point mapping.",
+                "Fix the rule (often a regular expression that backtracks) in the gateway file, "
+                "then enable it again.",
+            )
+            title = "Routing rule disabled"
+        else:
+            subject = f"Digital Post Gateway: routingreglen '{rule}' er slået fra"
+            lines = (
+                f"Routingreglen '{rule}' er slået fra automatisk: {reason}.",
+                "Post, som reglen ville have ramt, routes af de øvrige regler og kontaktpunkt-opsætningen.",
+                "Ret reglen (ofte et regulært udtryk, der backtracker) i gateway-filen, og slå den til igen.",
+            )
+            title = "Routingregel slået fra"
+        body = render_banner(Banner("invalid", title, tuple(mask_cprs(x) for x in lines)))
+        return MailMessage(
+            subject=subject,
+            body=wrap_document(body + f"<p>{html.escape(rule)}</p>", subject, self.settings.language),
+            body_type="html",
+            sender=EmailAddress(self.settings.monitoring_mailbox, "Digital Post Gateway"),
+            to=[EmailAddress(self.settings.monitoring_mailbox)],
+        )
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    return ()
