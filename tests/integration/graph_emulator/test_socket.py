@@ -57,3 +57,24 @@ def test_helpers_and_http_interleave_safely(tenant: GraphTenant) -> None:
                 url = page.get("@odata.nextLink") or page["@odata.deltaLink"]
             thread.join()
     assert len(seen) == total == len(set(seen))
+
+
+def test_module_entry_point_serves_until_stopped() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "graph_dpg.sandbox.graph", "--mailbox", "a@kommune.dk", "--token", "t0k"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        base_url = line.split(" at ")[1].split(" ")[0]
+        assert base_url.startswith("http://127.0.0.1:")
+        r = httpx.get(f"{base_url}/users/a%40kommune.dk", headers={"Authorization": "Bearer t0k"}, timeout=5)
+        assert r.json()["userPrincipalName"] == "a@kommune.dk"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,40 @@
+"""Run the Graph emulator on loopback until interrupted: ``python -m graph_dpg.sandbox.graph``.
+
+Seeds the given mailboxes and prints the base URL and token, for poking at it with curl or a client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from graph_dpg.sandbox.graph.server import serve
+from graph_dpg.sandbox.graph.tenant import GraphTenant
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m graph_dpg.sandbox.graph", description=__doc__)
+    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--token", default="sandbox-token", help="bearer token the emulator accepts")
+    parser.add_argument(
+        "--mailbox", action="append", default=[], help="UPN of a mailbox to create (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    tenant = GraphTenant(args.token)
+    for upn in args.mailbox or ["post@kommune.example"]:
+        tenant.add_mailbox(upn)
+    with serve(tenant, port=args.port) as base_url:
+        sys.stdout.write(
+            f"Graph emulator at {base_url} (Authorization: Bearer {args.token}); Ctrl-C stops it\n"
+        )
+        sys.stdout.flush()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
