@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -60,9 +62,6 @@ def test_helpers_and_http_interleave_safely(tenant: GraphTenant) -> None:
 
 
 def test_module_entry_point_serves_until_stopped() -> None:
-    import subprocess
-    import sys
-
     proc = subprocess.Popen(
         [sys.executable, "-m", "graph_dpg.sandbox.graph", "--mailbox", "a@kommune.dk", "--token", "t0k"],
         stdout=subprocess.PIPE,
