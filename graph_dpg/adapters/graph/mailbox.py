@@ -20,6 +20,7 @@ message goes draft → attachments → ``/send``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import re
@@ -128,6 +129,8 @@ class GraphMailbox:
     ``credential`` is any async azure-identity credential (``credential_from``) or
     ``StaticTokenCredential`` for the sandbox. ``transport``/``http_client`` let tests route the real
     SDK pipeline to the emulator in-process (``httpx.ASGITransport``) or to a canned transport.
+    Create and use one instance inside one long-lived event loop (its httpx pool and semaphores bind to
+    it; msgraph-sdk-python#366), and ``aclose()`` it at the end.
     """
 
     def __init__(
@@ -149,6 +152,8 @@ class GraphMailbox:
         if not 0 < upload_chunk_size < 4 * 1024 * 1024:
             raise ValueError("upload_chunk_size must be below 4 MB")
         self._retry = retry or RetryPolicy()
+        self._credential = credential
+        self._scopes = scopes
         self._pipe = build_pipeline(
             credential,
             base_url,
@@ -669,6 +674,17 @@ class GraphMailbox:
         return str(data.get("id") or message_id)
 
     async def ensure_folder(self, mailbox: str, path: str) -> str:
+        folder_id = await self._walk_folders(mailbox, path, create=True)
+        assert folder_id is not None
+        return folder_id
+
+    async def find_folder(self, mailbox: str, path: str) -> str | None:
+        """The folder id of ``path`` or None, creating nothing (for ``graph-dpg doctor``)."""
+        return await self._walk_folders(mailbox, path, create=False)
+
+    async def _walk_folders(self, mailbox: str, path: str, *, create: bool) -> str | None:
+        """Resolve ``"Inbox/Digital Post"``: a well-known name or top-level folder, then child folders by
+        display name. Resolved paths are cached (folder ids never change, concepts/outlook-immutable-id)."""
         parts = [p.strip() for p in path.strip("/").split("/") if p.strip()]
         if not parts:
             raise ValueError("empty folder path")
@@ -676,8 +692,9 @@ class GraphMailbox:
         if key in self._folders:
             return self._folders[key]
         folders = self._user(mailbox).mail_folders
-        what = f"ensure folder {path!r} in {mailbox}"
+        what = f"folder {path!r} in {mailbox}"
         first = parts[0]
+        parent_id: str | None
         if first.casefold() in WELL_KNOWN_FOLDERS:
             data = await self._json(
                 mailbox,
@@ -686,17 +703,22 @@ class GraphMailbox:
             )
             parent_id = str(data["id"])
         else:
-            parent_id = await self._child_folder(mailbox, folders, first, what)
+            parent_id = await self._child_folder(mailbox, folders, first, what, create=create)
         for part in parts[1:]:
+            if parent_id is None:
+                return None
             parent_id = await self._child_folder(
-                mailbox, folders.by_mail_folder_id(parent_id).child_folders, part, what
+                mailbox, folders.by_mail_folder_id(parent_id).child_folders, part, what, create=create
             )
-        self._folders[key] = parent_id
+        if parent_id is not None:
+            self._folders[key] = parent_id
         return parent_id
 
-    async def _child_folder(self, mailbox: str, collection: Any, name: str, what: str) -> str:
+    async def _child_folder(
+        self, mailbox: str, collection: Any, name: str, what: str, *, create: bool = True
+    ) -> str | None:
         """The id of the child folder ``name`` in ``collection`` (top-level or childFolders), created if
-        missing. Listed and matched here: folder names compare case-insensitively in Exchange."""
+        missing and ``create``. Listed and matched here: Exchange folder names compare case-insensitively."""
 
         async def lookup() -> str | None:
             query: dict[str, str | int | Sequence[str]] = {"$select": ("id", "displayName"), "$top": 100}
@@ -707,7 +729,7 @@ class GraphMailbox:
             return None
 
         found = await lookup()
-        if found:
+        if found or not create:
             return found
         try:
             data = await self._json(
@@ -721,6 +743,26 @@ class GraphMailbox:
                 return found
             raise
         return str(data["id"])
+
+    async def token_roles(self) -> list[str]:
+        """The app roles (``roles`` claim) of the access token the credential issues for Graph, e.g.
+        ``["Mail.ReadWrite", "Mail.Send", "MailboxSettings.ReadWrite"]``; [] for a non-JWT token (sandbox).
+        The payload is only read, not verified: Graph verifies it; this is for ``graph-dpg doctor``."""
+        try:
+            token = await self._credential.get_token(*self._scopes)
+        except ClientAuthenticationError as exc:
+            raise AuthError(f"cannot obtain a Graph token: {exc}", service=SERVICE) from exc
+        except ServiceRequestError as exc:
+            raise TransientError(f"token endpoint unreachable: {exc}", service=SERVICE) from exc
+        parts = token.token.split(".")
+        if len(parts) != 3:
+            return []
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        except ValueError:
+            return []
+        roles = claims.get("roles") if isinstance(claims, dict) else None
+        return [str(r) for r in roles] if isinstance(roles, list) else []
 
     async def check_mailbox(self, mailbox: str) -> None:
         builder = self._user(mailbox).mail_folders.by_mail_folder_id("inbox")

@@ -259,6 +259,9 @@ async def test_move_and_ensure_folder(tenant: GraphTenant, mbx: GraphMailbox) ->
     fresh = make_mailbox(tenant)  # no cache: finds the existing folders instead of creating twins
     assert await fresh.ensure_folder(FUNC, "Inbox/Digital Post/Behandlet") == folder
     await fresh.aclose()
+    assert await mbx.find_folder(FUNC, "Inbox/Digital Post/Behandlet") == folder
+    assert await mbx.find_folder(FUNC, "Inbox/Findes ikke/Behandlet") is None
+    assert await mbx.find_folder(FUNC, "Findes ikke") is None
     top = await mbx.ensure_folder(FUNC, "Arkiv 2026")
     assert top != folder
     new_id = await mbx.move(FUNC, mid, folder)

@@ -451,3 +451,15 @@ async def test_ensure_folder_walks_creates_and_caches() -> None:
         assert await mbx.ensure_folder(MB, "inbox/digital post") == "DP"
     assert len(wire.requests) == 3
     assert _json(wire.bodies[2]) == {"displayName": "Digital Post"}
+
+
+async def test_token_roles_reads_the_jwt_roles_claim() -> None:
+    claims = {"aud": "https://graph.microsoft.com", "roles": ["Mail.ReadWrite", "Mail.Send"]}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    jwt = f"eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln"
+    wire = Wire(lambda r: httpx.Response(200))
+    async with GraphMailbox(StaticTokenCredential(jwt), BASE, transport=httpx.MockTransport(wire)) as mbx:
+        assert await mbx.token_roles() == ["Mail.ReadWrite", "Mail.Send"]
+    async with mailbox(wire) as mbx:
+        assert await mbx.token_roles() == []  # the sandbox token is no JWT
+    assert wire.requests == []
