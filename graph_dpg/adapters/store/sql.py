@@ -231,6 +231,9 @@ class SqlStore:
                 connect_args={"check_same_thread": False},
             )
         else:
+            if not database.startswith("file:"):
+                # The default URL points into a state directory that may not exist on first start.
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(
                 self.url,
                 pool_size=pool_size,

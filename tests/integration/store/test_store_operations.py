@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -467,5 +468,14 @@ def test_in_memory_sqlite_is_shared_across_threads() -> None:
         for th in threads:
             th.join()
         assert sorted(results) == [False, False, False, True]
+    finally:
+        store.close()
+
+
+def test_sqlite_parent_directory_is_created(tmp_path: Path) -> None:
+    store = create_store(f"sqlite:///{tmp_path / 'state' / 'dir' / 'gateway.db'}")
+    try:
+        assert store.claim_key("s", "k") is True
+        assert (tmp_path / "state" / "dir" / "gateway.db").is_file()
     finally:
         store.close()
