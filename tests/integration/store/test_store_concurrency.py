@@ -136,8 +136,10 @@ def _race_in_process(url: str, owner: str, start: Any, results: Any) -> None:
 
 def test_two_processes_race_one_wins(db_url: str) -> None:
     create_store(db_url).close()
-    # fork: the children need nothing from the parent but the code, and spawning re-imports it all.
-    ctx = multiprocessing.get_context("fork")
+    # forkserver, not fork: forking this (multi-threaded) pytest process could copy a held lock into
+    # the child. The preloaded server makes each child a cheap fork of a clean process.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["graph_dpg.adapters.store", "sqlalchemy.dialects.postgresql.psycopg"])
     start, results = ctx.Barrier(3), ctx.Queue()
     procs = [ctx.Process(target=_race_in_process, args=(db_url, f"p{i}", start, results)) for i in (1, 2)]
     for p in procs:
