@@ -1009,16 +1009,16 @@ class GraphTenant:
         """``DELETE .../messages/{id}`` (learn.microsoft.com/graph/api/message-delete): 204.
 
         Exchange soft-deletes: the item leaves its folder (delta reports ``@removed``) for the hidden
-        Recoverable Items "Deletions" folder, not for Deleted Items; deleting it there purges it.
+        Recoverable Items "Deletions" folder, not for Deleted Items (github.com/microsoftgraph/
+        msgraph-sdk-powershell/issues/3265: "it can be recovered from recoverable items"); deleting it there
+        fails with ErrorCannotDeleteObject
+        (github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/7764).
         """
         with self._lock:
             dumpster = self.folder(mb, "recoverableitemsdeletions")
-            if msg.folder_id != dumpster.id:
-                self.move_message(mb, msg, dumpster)
-                return
-            self._log(mb, msg.folder_id, "removed", msg)
-            mb.messages.pop(msg.imm_id, None)
-            mb.rest_index.pop(msg.rest_id, None)
+            if msg.folder_id == dumpster.id:
+                raise bad_request("Object cannot be deleted.", "ErrorCannotDeleteObject")
+            self.move_message(mb, msg, dumpster)
 
     # ------------------------------------------------------------------ attachments
 

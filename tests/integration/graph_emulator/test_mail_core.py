@@ -263,6 +263,9 @@ async def test_delete_leaves_folder(client: httpx.AsyncClient, tenant: GraphTena
     assert tenant.messages(FUNC, "inbox") == []
     assert tenant.messages(FUNC, "deleteditems") == []
     assert (await client.get(f"/users/{FUNC}/messages")).json()["value"] == []
+    # Soft-deleted into Recoverable Items; a second delete there is refused.
+    again = await client.delete(f"/users/{FUNC}/messages/{mid}")
+    assert again.json()["error"]["code"] == "ErrorCannotDeleteObject"
 
 
 async def test_send_mail_delivers_inside_tenant_and_logs_external(
