@@ -116,6 +116,7 @@ WELL_KNOWN_FOLDERS = frozenset(
 FULL_SELECT: tuple[str, ...] = (*DEFAULT_DELTA_SELECT, "body", "internetMessageHeaders")
 ATTACHMENT_META_SELECT = ("id", "name", "contentType", "size", "isInline")
 _QUERY_TEMPLATE = re.compile(r"\{\?[^}]*\}$")
+_CID_REFERENCE = re.compile(r"[\"'(=\s]cid:", re.IGNORECASE)
 
 
 def _template_name(name: str) -> str:
@@ -374,7 +375,9 @@ class GraphMailbox:
             mailbox, self._info(Method.GET, item, query={"$select": FULL_SELECT}), what=what
         )
         message = message_from_json(data, mailbox)
-        if not message.has_attachments:
+        # hasAttachments ignores inline attachments; Graph's message resource says to look for cid:
+        # references in the body instead (learn.microsoft.com/graph/api/resources/message, hasAttachments).
+        if not message.has_attachments and not _CID_REFERENCE.search(message.body):
             return message
         metas = await self._collect(
             mailbox,

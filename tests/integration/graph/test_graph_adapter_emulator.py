@@ -318,3 +318,18 @@ async def test_failed_upload_leaves_no_half_created_message(tenant: GraphTenant,
         await mbx.create_message(FUNC, "inbox", msg)
     assert [m["subject"] for m in tenant.messages(FUNC, "inbox")] == []
     assert tenant.count_requests(endpoint="attachments.upload", status=503) == 4  # 1 + 3 retries
+
+
+async def test_inline_image_round_trip_keeps_content_id(tenant: GraphTenant, mbx: GraphMailbox) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(800_000)  # above the raw-bytes threshold, but inline: JSON path
+    msg = MailMessage(
+        subject="Logo",
+        body='<p><img src="cid:logo@kommune"></p>',
+        to=[EmailAddress(FUNC)],
+        attachments=[Attachment("logo.png", "image/png", png, is_inline=True, content_id="logo@kommune")],
+    )
+    new_id = await mbx.create_message(FUNC, "inbox", msg)
+    back = await mbx.get_message(FUNC, new_id)
+    (att,) = back.attachments
+    assert (att.name, att.is_inline, att.content_id, att.content) == ("logo.png", True, "logo@kommune", png)
+    assert 'src="cid:logo@kommune"' in back.body
