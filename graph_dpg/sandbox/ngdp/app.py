@@ -498,13 +498,16 @@ class FaultInjector:
 
         async def logging_send(message: Message) -> None:
             if message["type"] == "http.response.start":
+                # Logged before the answer leaves, so a test that got the answer sees the entry.
                 status_seen.append(int(message["status"]))
+                self.state.log_request(method, path, status_seen[0])
             await send(message)
 
         try:
             await self._dispatch(fault, scope, receive, logging_send)
         finally:
-            self.state.log_request(method, path, status_seen[0] if status_seen else 0)
+            if not status_seen:
+                self.state.log_request(method, path, 0)
 
     async def _dispatch(self, fault: Fault | None, scope: Scope, receive: Receive, send: Send) -> None:
         if fault is None:
