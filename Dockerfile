@@ -2,7 +2,8 @@
 #
 # Two stages: the build stage installs the package and its dependencies into /opt/venv (all dependencies ship
 # manylinux wheels, so no compiler is needed); the runtime stage copies only that virtualenv onto a clean
-# slim image and runs as an unprivileged user with a read-only-friendly layout (nothing is written under /app).
+# slim image and runs as an unprivileged user. /app (the working directory) is the only place that user can
+# write: production state lives in PostgreSQL, but the sandbox demo's SQLite file and .env lookups use it.
 #
 #   docker build -t graph-dpg:0.1.0 .
 #   docker run --rm -p 8080:8080 --env-file graph-dpg.env graph-dpg:0.1.0
@@ -25,7 +26,8 @@ LABEL org.opencontainers.image.title="graph_dpg" \
       org.opencontainers.image.licenses="MIT"
 RUN groupadd --system --gid 10001 graphdpg \
  && useradd --system --uid 10001 --gid graphdpg --no-create-home --home-dir /nonexistent \
-            --shell /usr/sbin/nologin graphdpg
+            --shell /usr/sbin/nologin graphdpg \
+ && install -d -o 10001 -g 10001 -m 0750 /app
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -77,7 +77,7 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existin
   name: logAnalyticsWorkspaceName
 }
 
-resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
+resource managedEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   name: '${namePrefix}-cae'
   location: location
   tags: tags
@@ -130,7 +130,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
     }
   }
   properties: {
-    environmentId: environment.id
+    environmentId: managedEnvironment.id
     workloadProfileName: 'Consumption'
     configuration: {
       activeRevisionsMode: 'Single'
@@ -249,8 +249,8 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
   }
 }
 
-output environmentId string = environment.id
+output environmentId string = managedEnvironment.id
 output appName string = app.name
 output fqdn string = app.properties.configuration.ingress.fqdn
-output defaultDomain string = environment.properties.defaultDomain
-output staticIp string = environment.properties.staticIp
+output defaultDomain string = managedEnvironment.properties.defaultDomain
+output staticIp string = managedEnvironment.properties.staticIp
