@@ -321,6 +321,27 @@ def compile_filter(text: str) -> Callable[[Mapping[str, Any]], bool]:
     return lambda item: bool(node(item, {}))
 
 
+def filter_properties(text: str) -> list[str]:
+    """The message properties a ``$filter`` names, first path segment, in order of first appearance."""
+    try:
+        toks = _tokenize(text)
+    except ODataError:
+        return []
+    reserved = _CMP_OPS | {"and", "or", "not", "true", "false", "null", "any", "all"}
+    lambda_vars = {toks[i - 1].text for i in range(1, len(toks)) if toks[i].text == ":"}
+    out: list[str] = []
+    for i, tok in enumerate(toks):
+        if tok.kind != "ident" or tok.text.lower() in reserved or tok.text in lambda_vars:
+            continue
+        if i > 0 and toks[i - 1].text == "/":
+            continue
+        if i + 1 < len(toks) and toks[i + 1].text == "(":
+            continue  # a function name
+        if tok.text not in out:
+            out.append(tok.text)
+    return out
+
+
 def split_top_level(text: str, sep: str = ",") -> list[str]:
     """Split on ``sep`` outside parentheses and quotes (``$expand=a($filter=x eq 'a,b'),b``)."""
     parts: list[str] = []

@@ -50,6 +50,7 @@ from graph_dpg.sandbox.graph.odata import (
     ODataError,
     canonical_ext_id,
     compile_filter,
+    filter_properties,
     parse_datetime,
 )
 
@@ -751,7 +752,9 @@ class GraphTenant:
                 except ODataError as exc:
                     raise bad_request(str(exc)) from exc
                 msgs = [m for m in msgs if pred(self.message_view(mb, m, immutable=True, for_filter=True))]
-            key, _, direction = (orderby or "receivedDateTime desc").partition(" ")
+            if filter_text and orderby:
+                _check_filter_orderby(filter_text, orderby)
+            key, _, direction = (orderby or "receivedDateTime desc").strip().partition(" ")
             canon = _SELECTABLE.get(key.strip().lower())
             if canon is None:
                 raise bad_request(
@@ -1675,6 +1678,17 @@ def _check_recipients(value: Any, key: str, *, many: bool) -> None:
                 f"Cannot read the value of '{key}': expected microsoft.graph.recipient objects.",
                 "RequestBodyRead",
             )
+
+
+def _check_filter_orderby(filter_text: str, orderby: str) -> None:
+    """learn.microsoft.com/graph/api/user-list-messages ("Using filter and orderby in the same query"): the
+    $orderby properties must open the $filter, in the same order, else 400 ``InefficientFilter``."""
+    ordered = [part.strip().split(" ")[0].lower() for part in orderby.split(",") if part.strip()]
+    in_filter = [p.lower() for p in filter_properties(filter_text)]
+    if in_filter[: len(ordered)] != ordered:
+        raise bad_request(
+            "The restriction or sort order is too complex for this operation.", "InefficientFilter"
+        )
 
 
 def _is_received_filter(text: str) -> bool:

@@ -365,3 +365,22 @@ async def test_copy_reply_all_and_folder_rename_delete(
     )
     assert text.json()["body"] == {"contentType": "text", "content": "x"}
     assert text.headers["Preference-Applied"] == 'outlook.body-content-type="text"'
+
+
+async def test_filter_with_orderby_follows_the_documented_rule(
+    client: httpx.AsyncClient, tenant: GraphTenant
+) -> None:
+    tenant.deliver_to_inbox(FUNC, "a", "<p>a</p>")
+    url = f"/users/{FUNC}/mailFolders/inbox/messages"
+    ok = await client.get(
+        url,
+        params={
+            "$filter": "receivedDateTime ge 2000-01-01T00:00:00Z and isRead eq false",
+            "$orderby": "receivedDateTime desc",
+        },
+    )
+    assert ok.status_code == 200
+    assert len(ok.json()["value"]) == 1
+    bad = await client.get(url, params={"$filter": "isRead eq false", "$orderby": "receivedDateTime desc"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "InefficientFilter"

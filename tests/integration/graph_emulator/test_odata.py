@@ -8,7 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph_dpg.sandbox.graph import GraphTenant
-from graph_dpg.sandbox.graph.odata import ODataError, canonical_ext_id, compile_filter, split_top_level
+from graph_dpg.sandbox.graph.odata import (
+    ODataError,
+    canonical_ext_id,
+    compile_filter,
+    filter_properties,
+    split_top_level,
+)
 
 MESSAGE = {
     "subject": "Afgørelse",
@@ -60,6 +66,10 @@ def test_documented_filter_forms() -> None:
     assert compile_filter("from/emailAddress/address eq 'X@example.org' or subject eq 'nope'")(MESSAGE)
     assert compile_filter("contains(subject, 'gør') and startswith(internetMessageId, '<a')")(MESSAGE)
     assert canonical_ext_id("Integer 0x0E07") == canonical_ext_id("integer 0xe07")
+    assert filter_properties(
+        "receivedDateTime ge 2024-01-01T00:00:00Z and singleValueExtendedProperties/Any(ep: ep/id eq 'x') "
+        "and contains(subject, 'a')"
+    ) == ["receivedDateTime", "singleValueExtendedProperties", "subject"]
     assert split_top_level("attachments,singleValueExtendedProperties($filter=id eq 'a,b')") == [
         "attachments",
         "singleValueExtendedProperties($filter=id eq 'a,b')",
