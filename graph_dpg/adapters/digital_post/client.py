@@ -57,7 +57,13 @@ from typing import Any, Self
 
 import httpx
 
-from graph_dpg.adapters.digital_post.tls import ClientIdentity, client_ssl_context, load_pem, load_pkcs12
+from graph_dpg.adapters.digital_post.tls import (
+    ClientIdentity,
+    client_ssl_context,
+    load_certificate_file,
+    load_pem,
+    load_pkcs12,
+)
 from graph_dpg.adapters.digital_post.wire import (
     WireFormatError,
     contact_points_from_json,
@@ -161,9 +167,15 @@ class NgdpClient:
     """``DigitalPostPort`` implementation. Construct from plain values (the composition root maps
     ``Settings`` onto these parameters); close with ``aclose()`` or use ``async with``.
 
-    Certificates: ``pkcs12_file`` (+ ``pkcs12_password``) or ``cert_file`` (+ ``key_file``,
-    ``key_password``). ``ca_bundle`` overrides the system trust store (sandbox, tests). ``transport`` is the
-    httpx transport seam: tests pass ``httpx.ASGITransport``/``MockTransport``; TLS settings are then unused.
+    Certificates: ``certificate_file`` (+ ``certificate_password``), one file in PEM or PKCS#12 as the
+    settings carry it (format detected from the content); or explicitly ``pkcs12_file`` (+
+    ``pkcs12_password``) or ``cert_file`` (+ ``key_file``, ``key_password``). ``ca_bundle`` overrides the
+    system trust store (sandbox, tests). ``transport`` is the httpx transport seam: tests pass
+    ``httpx.ASGITransport``/``MockTransport``; TLS settings are then unused.
+
+    From ``Settings``: ``NgdpClient(s.ngdp_base_url, s.ngdp_system_id, token, certificate_file=
+    s.ngdp_certificate_path, certificate_password=..., ca_bundle=s.ngdp_ca_bundle,
+    read_timeout=s.ngdp_timeout_seconds, write_timeout=s.ngdp_timeout_seconds)``.
     """
 
     def __init__(
@@ -172,6 +184,8 @@ class NgdpClient:
         system_id: str,
         api_token: str,
         *,
+        certificate_file: str | os.PathLike[str] | None = None,
+        certificate_password: str | None = None,
         cert_file: str | os.PathLike[str] | None = None,
         key_file: str | os.PathLike[str] | None = None,
         key_password: str | None = None,
@@ -192,8 +206,8 @@ class NgdpClient:
     ) -> None:
         if not system_id or not api_token:
             raise ConfigError("NgDP system id and API token are both required")
-        if pkcs12_file is not None and cert_file is not None:
-            raise ConfigError("give the NgDP certificate either as PKCS#12 or as PEM, not both")
+        if sum(x is not None for x in (certificate_file, pkcs12_file, cert_file)) > 1:
+            raise ConfigError("give the NgDP certificate once: certificate_file, pkcs12_file or cert_file")
         self.organisation_id = organisation_id
         self._max_send_attempts = max(1, max_send_attempts)
         self._max_attempts = max(1, max_attempts)
@@ -202,7 +216,9 @@ class NgdpClient:
         # S311: jitter only; nothing secret depends on it.
         self._rng = random.Random(seed)  # noqa: S311
         self._identity: ClientIdentity | None = None
-        if pkcs12_file is not None:
+        if certificate_file is not None:
+            self._identity = load_certificate_file(certificate_file, certificate_password)
+        elif pkcs12_file is not None:
             self._identity = load_pkcs12(pkcs12_file, pkcs12_password)
         elif cert_file is not None:
             self._identity = load_pem(cert_file, key_file, key_password)

@@ -131,6 +131,15 @@ def load_pem(
     return ClientIdentity(certs[0], chain, pem_key, one_time)
 
 
+def load_certificate_file(path: str | os.PathLike[str], password: str | bytes | None) -> ClientIdentity:
+    """One file holding certificate and key, PEM or PKCS#12 (what the settings carry): PEM when the file
+    is text with a ``-----BEGIN`` block, PKCS#12 otherwise."""
+    head = _read(path, "certificate")[:4096]
+    if b"-----BEGIN" in head:
+        return load_pem(path, None, password)
+    return load_pkcs12(path, password)
+
+
 def client_ssl_context(
     identity: ClientIdentity | None, ca_bundle: str | os.PathLike[str] | None
 ) -> ssl.SSLContext:

@@ -446,3 +446,18 @@ async def test_sandbox_helper_serves_mtls_and_builds_client_parameters(tmp_path:
             assert (await client.send_memo(uid, xml)).receipt_status == "RECEIVED"
             assert await client.list_contact_points() == []
     assert state.accepted_count(uid) == 1
+
+
+async def test_single_certificate_file_is_detected_as_pem_or_pkcs12(
+    make_client: ClientFactory, pki: SandboxPki, tmp_path: Path
+) -> None:
+    combined = tmp_path / "combined.pem"
+    combined.write_bytes(pki.client.cert.read_bytes() + pki.client.key.read_bytes())
+    for path, password in ((combined, None), (pki.client.p12, pki.client.p12_password)):
+        client = make_client(
+            cert_file=None, key_file=None, certificate_file=path, certificate_password=password
+        )
+        assert await client.lookup_contact(cvr=REGISTERED_CVR) is not None
+        assert client.certificate_not_after() == pki.client.not_after
+    with pytest.raises(ConfigError):
+        make_client(certificate_file=combined)  # together with cert_file from the fixture
