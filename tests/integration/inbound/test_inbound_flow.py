@@ -1,0 +1,222 @@
+"""Inbound end to end: NgDP emulator (pull/push) and Graph emulator inboxes → routed, readable mails, receipts.
+
+Real adapters (msgraph-sdk pipeline, NgdpClient) and the real SqlStore; nothing mocked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from graph_dpg.domain.mail import MailMessage
+from graph_dpg.services.ports.store import InboundState
+
+from .harness import ARCHIVE, BYG, EVIL_RULE, JOB, MAIN, MONITOR, Harness, make_harness
+
+from inbound_memos import CITIZEN, CP_BYG, CP_UNKNOWN, CP_UNMAPPED, ORG_CVR, citizen_memo  # isort: skip
+
+GW = "ngdp.digital-post.dk"
+
+
+@pytest.fixture
+async def h(db_url: str) -> AsyncIterator[Harness]:
+    harness = make_harness(db_url)
+    async with harness.mailbox:
+        yield harness
+    harness.store.close()
+
+
+def only(messages: list[dict[str, Any]], subject: str) -> dict[str, Any]:
+    [found] = [m for m in messages if m["subject"] == subject]
+    return found
+
+
+async def test_routing_precedence_banner_receipts_and_delete(h: Harness) -> None:
+    by_rule, x1 = citizen_memo(label="Ledighed", kle="27.10.00", contact_point=CP_BYG)
+    by_cp, x2 = citizen_memo(label="Carport", contact_point=CP_BYG)
+    unknown, x3 = citizen_memo(label="Ukendt kontaktpunkt", contact_point=CP_UNKNOWN)
+    unmapped, x4 = citizen_memo(label="Nedlagt", contact_point=CP_UNMAPPED)
+    for xml in (x1, x2, x3, x4):
+        h.ngdp.queue_inbound_memo(xml)
+
+    stats = await h.service().run_once()
+
+    assert (stats.pulled, stats.delivered, stats.acknowledged, stats.deleted, stats.unmapped) == (
+        4,
+        4,
+        4,
+        4,
+        2,
+    )
+    assert stats.errors == []
+    job = only(h.messages(JOB), "Ledighed")  # the rule beats the contact point mapping
+    assert job["categories"] == ["Digital Post: Modtaget", "Beskæftigelse"]
+    assert "KLE 27 til Jobcenter" in job["body"]["content"]
+    assert job["isDraft"] is False
+    # JOB may send as the CVR only: the reply goes out as the organisation
+    assert job["from"]["emailAddress"]["address"] == f"{CITIZEN}@{ORG_CVR}.{GW}"
+    byg = only(h.messages(BYG), "Carport")
+    assert byg["internetMessageId"] == f"<memo-{by_cp}@graph-dpg.invalid>"
+    assert byg["replyTo"][0]["emailAddress"]["address"] == f"{CITIZEN}@{CP_BYG}.{GW}"  # BYG sends as the CP
+    assert byg["categories"] == ["Digital Post: Modtaget"]
+    assert f"{by_cp}.memo.xml" in [a["name"] for a in byg["attachments"]]
+    assert h.attachment(byg, f"{by_cp}.memo.xml") == x2
+    assert CITIZEN not in byg["body"]["content"]
+    for label, cp in (("Ukendt kontaktpunkt", CP_UNKNOWN), ("Nedlagt", CP_UNMAPPED)):
+        main = only(h.messages(MAIN), label)
+        assert "dpg-banner" in main["body"]["content"] and cp in main["body"]["content"]
+        assert main["categories"] == ["Digital Post: Modtaget", "Digital Post: Advarsel"]
+    assert "Nedlagt enhed" in only(h.messages(MAIN), "Nedlagt")["body"]["content"]
+    for uid in (by_rule, by_cp, unknown, unmapped):
+        assert [r["receiptStatus"] for r in h.ngdp.inbound_receipts(uid)] == ["COMPLETED"]
+        row = h.store.get_inbound(uid)
+        assert row is not None and row.state is InboundState.DELETED
+    assert h.ngdp.inbound_ids() == []
+    assert h.store.rule_hits().get("KLE 27 til Jobcenter") == 1
+    names = {c["displayName"] for c in h.tenant.master_categories(BYG)}
+    assert {"Digital Post: Modtaget", "Digital Post: Advarsel"} <= names
+
+    again = await h.service().run_once()  # nothing new, nothing repeated
+    assert (again.pulled, again.delivered, again.acknowledged) == (0, 0, 0)
+    assert len(h.messages(BYG)) == 1
+
+
+async def test_invalid_memo_goes_to_main_mailbox_with_an_invalid_receipt(h: Harness) -> None:
+    uid = "9b2c7f4e-0d1a-4c3b-8e5f-6a7b8c9d0e1f"
+    broken = (
+        '<memo:Message xmlns:memo="https://DigitalPost.dk/MeMo-1" memoVersion="1.2"><memo:MessageHeader>'
+        f"<memo:messageType>DIGITALPOST</memo:messageType><memo:messageUUID>{uid}</memo:messageUUID>"
+        "</memo:MessageHeader></memo:Message>"
+    ).encode()
+    h.ngdp.validate_memos = False
+    h.ngdp.queue_inbound_memo(broken)
+    stats = await h.service().run_once()
+    assert (stats.delivered, stats.invalid, stats.deleted) == (1, 1, 1)
+    [mail] = h.messages(MAIN)
+    assert "dpg-invalid" in mail["body"]["content"]
+    assert h.attachment(mail, f"{uid}.memo.xml") == broken
+    assert "Digital Post: Advarsel" in mail["categories"]
+    [receipt] = h.ngdp.inbound_receipts(uid)
+    assert receipt["receiptStatus"] == "INVALID"
+    assert receipt["errorCode"] == "INVALID_MEMO"
+
+
+class CrashAfterCreate:
+    """The mailbox, but the process 'dies' right after the first message was created."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.crashed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def create_message(self, mailbox: str, folder: str, message: MailMessage, **kw: Any) -> str:
+        created: str = await self.inner.create_message(mailbox, folder, message, **kw)
+        if not self.crashed:
+            self.crashed = True
+            raise RuntimeError("simulated crash after create_message")
+        return created
+
+
+async def test_crash_between_deliver_and_acknowledge_delivers_exactly_once(h: Harness) -> None:
+    uid, xml = citizen_memo(label="Carport", contact_point=CP_BYG)
+    h.ngdp.queue_inbound_memo(xml)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        await h.service(CrashAfterCreate(h.mailbox)).run_once()
+    row = h.store.get_inbound(uid)
+    assert row is not None and row.state is InboundState.RECEIVED  # created, but not recorded
+    assert len(h.messages(BYG)) == 1
+    assert h.ngdp.inbound_receipts(uid) == []
+
+    stats = await h.service().run_once()  # the restart
+    assert stats.delivered == 1 and stats.errors == []
+    assert len(h.messages(BYG)) == 1  # found by its extended property, not created again
+    assert len(h.ngdp.inbound_receipts(uid)) == 1
+    row = h.store.get_inbound(uid)
+    assert row is not None and row.state is InboundState.DELETED
+    assert row.created_message_id == h.messages(BYG)[0]["id"]
+
+
+async def test_push_memos_are_acknowledged_by_receipt_only(h: Harness) -> None:
+    uid, xml = citizen_memo(label="Skubbet", contact_point=CP_BYG)
+    await h.store.push_sink().store_pushed_memo(uid, xml)
+    stats = await h.service().run_once(pull=False)
+    assert (stats.delivered, stats.acknowledged, stats.deleted) == (1, 1, 0)
+    row = h.store.get_inbound(uid)
+    assert row is not None and row.state is InboundState.ACKNOWLEDGED
+    assert only(h.messages(BYG), "Skubbet")["isDraft"] is False
+
+
+async def test_rule_timeout_disables_persists_and_alerts_once(db_url: str) -> None:
+    h = make_harness(db_url, EVIL_RULE, rule_timeout_seconds=0.2)
+    async with h.mailbox:
+        _, xml = citizen_memo(label="Lang", contact_point=CP_BYG, body_html="<p>" + "a" * 30_000 + "!</p>")
+        h.ngdp.queue_inbound_memo(xml)
+        stats = await h.service().run_once()
+        assert stats.rules_disabled == ["Farligt mønster"]
+        assert stats.delivered == 1  # the item still goes where the other rules / mapping say
+        assert only(h.messages(BYG), "Lang")["categories"] == ["Digital Post: Modtaget"]
+        assert "Farligt mønster" in h.store.disabled_rules()
+        [alert] = h.messages(MONITOR)
+        assert "Farligt mønster" in alert["subject"]
+        assert alert["isDraft"] is False
+
+        _, xml2 = citizen_memo(
+            label="Lang igen", contact_point=CP_BYG, body_html="<p>" + "a" * 30_000 + "!</p>"
+        )
+        h.ngdp.queue_inbound_memo(xml2)
+        later = await h.service().run_once()  # a restart: the disabling survived, no second alert
+        assert later.rules_disabled == [] and later.delivered == 1
+        assert len(h.messages(MONITOR)) == 1
+    h.store.close()
+
+
+async def test_secure_mail_is_routed_by_the_same_rules_once(h: Harness) -> None:
+    copied = h.tenant.deliver_to_inbox(
+        MAIN,
+        "Byggesag 17: tegninger",
+        "<p>Se bilag</p>",
+        from_=("Arkitekt", "a@arkitekt.dk"),
+        internet_message_id="<t1@arkitekt.dk>",
+    )
+    moved = h.tenant.deliver_to_inbox(
+        MAIN,
+        "DPG kvittering: Afgørelse",
+        "<p>Alle modtog</p>",
+        from_=("Gateway", MAIN),
+        internet_message_id="<r1@kommune.dk>",
+    )
+    failed = h.tenant.deliver_to_inbox(
+        MAIN, "DPG kvittering: fejl i afsendelse", "<p>Fejl</p>", internet_message_id="<r2@kommune.dk>"
+    )
+    stays = h.tenant.deliver_to_inbox(
+        MAIN, "Hej", "<p>Ingen regel</p>", internet_message_id="<n1@example.org>"
+    )
+    stats = await h.service().run_once(pull=False)
+    assert (stats.mail_seen, stats.mail_routed) == (4, 2)
+
+    [copy] = h.messages(BYG)
+    assert copy["subject"] == "Byggesag 17: tegninger" and copy["isDraft"] is False
+    assert copy["internetMessageId"] == "<t1@arkitekt.dk>"
+    assert len(h.messages(ARCHIVE)) == 1  # archive_to
+    [filed] = h.folder_messages(MAIN, "inbox/Kvitteringer")
+    assert filed["id"] == moved and filed["categories"] == ["Kvittering"]
+    inbox = {m["id"] for m in h.messages(MAIN)}
+    assert {copied, failed, stays} <= inbox and moved not in inbox  # the exception kept the failure in view
+
+    again = await h.service().run_once(pull=False)  # a new delta round and a restart: nothing twice
+    assert (again.mail_seen, again.mail_routed) == (0, 0)
+    assert len(h.messages(BYG)) == 1 and len(h.messages(ARCHIVE)) == 1
+
+
+async def test_delivered_memos_in_the_main_inbox_are_not_rerouted_as_secure_mail(h: Harness) -> None:
+    _, xml = citizen_memo(label="Uden kontaktpunkt", contact_point=None)
+    h.ngdp.queue_inbound_memo(xml)
+    first = await h.service().run_once()
+    assert first.delivered == 1 and first.unmapped == 1
+    second = await h.service().run_once()
+    assert second.mail_seen == 0
+    assert len(h.messages(MAIN)) == 1 and h.messages(BYG) == []
