@@ -461,3 +461,31 @@ async def test_single_certificate_file_is_detected_as_pem_or_pkcs12(
         assert client.certificate_not_after() == pki.client.not_after
     with pytest.raises(ConfigError):
         make_client(certificate_file=combined)  # together with cert_file from the fixture
+
+
+async def test_legal_notification_needs_the_organisation_permission(
+    make_client: ClientFactory, state: NgdpState
+) -> None:
+    org = state.add_organisation("29189846", "Privat ApS", legal_notification_allowed=False)
+    system = state.add_system(org.id)
+    client = make_client(system_id=system.id, api_token=system.api_token)
+    uid, xml = memo(legal_notification=True)
+    with pytest.raises(RejectedError) as caught:
+        await client.send_memo(uid, xml)
+    assert caught.value.code == "MEMO_VALIDATION_FAILED"
+    fields = [e["field"] for e in caught.value.details["fieldErrors"]]  # type: ignore[attr-defined]
+    assert any("legalNotification" in f for f in fields)
+    uid, xml = memo()
+    assert (await client.send_memo(uid, xml)).duplicate is False
+
+
+async def test_memo_with_a_dtd_is_refused_unread(client: NgdpClient, state: NgdpState) -> None:
+    uid, xml = memo()
+    evil = xml.replace(
+        b'<?xml version="1.0" encoding="UTF-8"?>',
+        b'<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
+    )
+    with pytest.raises(RejectedError) as caught:
+        await client.send_memo(uid, evil)
+    assert caught.value.code == "MEMO_NOT_READABLE"
+    assert state.accepted == []
