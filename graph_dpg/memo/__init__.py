@@ -15,7 +15,7 @@ import uuid
 
 from graph_dpg.domain.errors import Finding, MemoError, MemoValidationError, UnsafeXmlError
 from graph_dpg.domain.policies import FORBIDDEN_FILENAME_CHARS
-from graph_dpg.memo.codec import MEMO_NS, build, format_datetime, parse
+from graph_dpg.memo.codec import build, format_datetime, parse
 from graph_dpg.memo.model import (
     ACTION_CODES,
     DEFAULT_VERSION,
@@ -68,6 +68,7 @@ from graph_dpg.memo.model import (
     Telephone,
     UnstructuredAddress,
 )
+from graph_dpg.memo.namespaces import MEMO_NS
 from graph_dpg.memo.rules import (
     NOTIFICATION_MAX_LENGTH,
     check_rules,

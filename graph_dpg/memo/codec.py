@@ -35,33 +35,22 @@ from lxml import etree
 
 from graph_dpg.domain.errors import MemoError
 from graph_dpg.memo import model as m
-from graph_dpg.memo.xmlsafe import parse_untrusted
-
-MEMO_NS = "https://DigitalPost.dk/MeMo-1"
-GRD_NS = "https://data.gov.dk/model/core/"
-GLN_NS = "https://www.gs1.dk/gs1-standarder/identifikation/gln-global-location-number/"
-UDD_NS = (
-    "https://www.dst.dk/da/TilSalg/Forskningsservice/Dokumentation/hoejkvalitetsvariable/elevregister-2/udd#"
+from graph_dpg.memo.namespaces import (
+    DMV_NS,
+    FORM_NS,
+    GLN_NS,
+    GRD_NS,
+    KLE_NS,
+    MEMO_NS,
+    PREFIXES,
+    SOR_NS,
+    UDD_NS,
+    XSI_NS,
 )
-FORM_NS = "http://www.form-online.dk/"
-KLE_NS = "http://kle-online.dk/"
-DMV_NS = "https://motorregister.skat.dk/"
-SOR_NS = "https://services.nsi.dk/en/Services/SOR"
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+from graph_dpg.memo.payloads import PARSE_SPLIT_MIN_BYTES, Payloads, load
 
-PREFIXES: dict[str, str] = {
-    MEMO_NS: "memo",
-    GRD_NS: "grd",
-    GLN_NS: "gln",
-    UDD_NS: "udd",
-    FORM_NS: "form",
-    KLE_NS: "kle",
-    DMV_NS: "dmv",
-    SOR_NS: "sor",
-}
 MEMO_SCH_VERSION_11 = "1.1.0"
 MESSAGE_TAG = f"{{{MEMO_NS}}}Message"
-_FILE_TAG = f"{{{MEMO_NS}}}File"
 _CONTENT_TAG = f"{{{MEMO_NS}}}content"
 
 _NS_DECLARATIONS = " ".join(f'xmlns:{prefix}="{uri}"' for uri, prefix in PREFIXES.items())
@@ -476,8 +465,8 @@ def parse(data: bytes) -> m.MemoMessage:
     Raises :class:`UnsafeXmlError` for DTDs/entities, :class:`MemoError` for anything that is not a
     well-formed MeMo message with its required elements.
     """
-    root = parse_untrusted(data)
-    return message_from_element(root, take_payloads(root))
+    root, payloads = load(data, split_from=PARSE_SPLIT_MIN_BYTES)
+    return message_from_element(root, payloads)
 
 
 def detect_version(root: Any) -> m.MemoVersion:
@@ -496,30 +485,8 @@ def detect_version(root: Any) -> m.MemoVersion:
     raise MemoError(f"unsupported memoVersion {raw!r} (supported: {', '.join(m.MEMO_VERSIONS)})")
 
 
-Payloads = dict[Any, bytes]
-
-
-def take_payloads(root: Any) -> Payloads:
-    """Move the text of every ``File/content`` out of the tree, as UTF-8 bytes keyed by element.
-
-    Each text node is emptied before its bytes are made, so a 100 MB payload exists at most twice at any
-    moment (Python str + bytes; libxml2's copy is already gone). The dict keeps the element proxies alive,
-    which is what makes them usable as keys. Validation checks these bytes and the model adopts them
-    without another copy.
-    """
-    payloads: Payloads = {}
-    for content in root.iter(_CONTENT_TAG):
-        if content.getparent().tag != _FILE_TAG or len(content):
-            continue  # misplaced: stays in the tree for libxml2 to report and for RawXml to keep
-        text = content.text
-        content.text = None
-        payloads[content] = text.encode("utf-8") if text else b""
-        del text
-    return payloads
-
-
 def message_from_element(root: Any, payloads: Payloads) -> m.MemoMessage:
-    """Model of an already parsed ``memo:Message`` whose payloads were taken with :func:`take_payloads`."""
+    """Model of an already parsed ``memo:Message`` whose payloads were taken out (``payloads.load``)."""
     version = detect_version(root)
     extra_attributes = []
     for name, value in root.attrib.items():

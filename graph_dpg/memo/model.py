@@ -423,8 +423,10 @@ class MessageHeader:
 class File:
     """One rendering of a document. Build with ``content=`` (raw bytes) or ``content_base64=``.
 
-    ``content_base64`` is the base64 text as ASCII bytes; ``content`` decodes it on each access (callers
-    that need the bytes more than once keep the result). ``repr`` never shows the payload.
+    ``content_base64`` is the base64 text exactly as given or received (ASCII bytes; it may contain the
+    white space ``xs:base64Binary`` allows, e.g. MIME line breaks — normalising it would cost a scan of
+    every payload on every parse); ``content`` decodes it on each access (callers that need the bytes more
+    than once keep the result). ``repr`` never shows the payload.
     """
 
     encoding_format: str
@@ -455,10 +457,6 @@ class File:
         else:
             assert content_base64 is not None
             encoded = bytes(content_base64)
-        if content is None and _has_whitespace(encoded):
-            # xs:base64Binary allows white space (e.g. MIME line breaks); keep one canonical form so equal
-            # payloads compare equal and the size arithmetic below holds.
-            encoded = encoded.translate(None, b" \t\r\n")
         object.__setattr__(self, "encoding_format", encoding_format)
         object.__setattr__(self, "filename", filename)
         object.__setattr__(self, "language", language)
@@ -467,8 +465,11 @@ class File:
 
     @property
     def content(self) -> bytes:
+        data = self.content_base64
+        if _has_whitespace(data):
+            data = data.translate(None, _WHITESPACE)
         try:
-            return base64.b64decode(self.content_base64, validate=True)
+            return base64.b64decode(data, validate=True)
         except binascii.Error as exc:
             raise MemoError(f"File {self.filename!r}: content is not valid base64: {exc}") from exc
 
@@ -476,8 +477,13 @@ class File:
     def size(self) -> int:
         """Decoded size in bytes, computed from the base64 length without decoding."""
         data = self.content_base64
+        if _has_whitespace(data):
+            data = data.translate(None, _WHITESPACE)
         padding = data.count(b"=", max(0, len(data) - 2))
         return len(data) * 3 // 4 - padding
+
+
+_WHITESPACE = b" \t\r\n"
 
 
 def _has_whitespace(data: bytes) -> bool:

@@ -9,11 +9,11 @@ Warnings (``Finding.severity == "warning"``) never make a message invalid.
 from __future__ import annotations
 
 from graph_dpg.domain.errors import Finding, MemoError, MemoValidationError
-from graph_dpg.memo.codec import detect_version, message_from_element, take_payloads
+from graph_dpg.memo.codec import detect_version, message_from_element
 from graph_dpg.memo.model import MemoMessage, MemoVersion
+from graph_dpg.memo.payloads import load
 from graph_dpg.memo.rules import check_rules
 from graph_dpg.memo.schema import schema_findings
-from graph_dpg.memo.xmlsafe import parse_untrusted
 
 RULE_WELL_FORMED = "xml.well-formed"
 RULE_MESSAGE = "memo.message"
@@ -50,14 +50,13 @@ def parse_and_validate(
     """``validate`` and ``parse`` with one XML parse: the model (``None`` when the document cannot be read
     into it) and every finding. For receivers, which need both."""
     try:
-        root = parse_untrusted(data)
+        root, payloads = load(data)
     except MemoError as exc:
         return None, [Finding(RULE_WELL_FORMED, str(exc), "")]
     try:
         detected = detect_version(root)
     except MemoError as exc:
         return None, [Finding(RULE_MESSAGE, str(exc), "/" + _local_name(root.tag))]
-    payloads = take_payloads(root)
     findings = schema_findings(root, version or detected, payloads)
     try:
         message = message_from_element(root, payloads)
@@ -78,11 +77,11 @@ def parse_and_validate(
 def validate_schema(data: bytes, *, version: MemoVersion | None = None) -> list[Finding]:
     """XSD findings only (no business rules); same parsing and version detection as :func:`validate`."""
     try:
-        root = parse_untrusted(data)
+        root, payloads = load(data)
         detected = detect_version(root)
     except MemoError as exc:
         return [Finding(RULE_WELL_FORMED, str(exc), "")]
-    return schema_findings(root, version or detected)
+    return schema_findings(root, version or detected, payloads)
 
 
 def errors(findings: list[Finding]) -> list[Finding]:
