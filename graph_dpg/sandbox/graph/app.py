@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import re
 import time
 import uuid
@@ -47,6 +48,8 @@ from graph_dpg.sandbox.graph.tenant import (
     bad_request,
 )
 
+log = logging.getLogger(__name__)
+
 JSON_TYPE = (
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 )
@@ -65,6 +68,7 @@ class Req:
     body: bytes
     root: str
     in_batch: bool = False
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     @property
     def base(self) -> str:
@@ -207,8 +211,13 @@ class GraphEmulator:
                     raise _fault_error(fault)
             except ODataError as exc:
                 raise bad_request(str(exc)) from exc
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                # Malformed input the handlers did not anticipate must still get a Graph-shaped answer,
+                # never a hang or an HTML traceback; the log keeps the detail for whoever debugs it.
+                log.warning("graph emulator: %s %s failed: %r", req.method, req.path, exc)
+                raise GraphApiError(500, "InternalServerError", "An internal server error occurred.") from exc
         except GraphApiError as err:
-            rid = str(uuid.uuid4())
+            rid = req.request_id
             resp = Resp(
                 err.status,
                 error_body(err, rid, req.headers.get("client-request-id", rid)),
@@ -923,6 +932,7 @@ def create_app(tenant: GraphTenant) -> Starlette:
             _merge_headers(request.headers.items()),
             body,
             root,
+            request_id=rid,
         )
         resp, _, _ = await emulator.process(req)
         return _to_response(resp, rid, crid)

@@ -781,7 +781,7 @@ class GraphTenant:
 
     def _validate_headers(self, headers: Any) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
-        for header in headers or []:
+        for header in _objects(headers, "internetMessageHeaders"):
             name = str(header.get("name", ""))
             # learn.microsoft.com/graph/api/user-sendmail (example 2): custom headers must start with x-.
             if not name.lower().startswith("x-"):
@@ -794,7 +794,7 @@ class GraphTenant:
 
     def _attachments_from_json(self, items: Any) -> list[Attachment]:
         out: list[Attachment] = []
-        for item in items or []:
+        for item in _objects(items, "attachments"):
             out.append(self._attachment_from_json(item))
         return out
 
@@ -825,7 +825,7 @@ class GraphTenant:
         )
 
     def _apply_ext(self, msg: Message, items: Any) -> None:
-        for item in items or []:
+        for item in _objects(items, "singleValueExtendedProperties"):
             pid = str(item.get("id", ""))
             value = item.get("value")
             if not pid or value is None:
@@ -869,7 +869,7 @@ class GraphTenant:
             props: dict[str, Any] = {
                 "createdDateTime": now,
                 "lastModifiedDateTime": now,
-                "categories": list(data.get("categories") or []),
+                "categories": _strings(data.get("categories"), "categories"),
                 "receivedDateTime": now,
                 "sentDateTime": now,
                 "internetMessageId": data.get("internetMessageId")
@@ -1662,6 +1662,27 @@ class GraphTenant:
                 ]
             atts = [(a.name, a.content_type, a.data, a.is_inline, a.content_id) for a in msg.attachments]
             return build_mime(view, atts)
+
+
+def _objects(value: Any, key: str) -> list[Mapping[str, Any]]:
+    """A JSON collection of objects, or 400 ``RequestBodyRead`` as OData deserialisation answers."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise bad_request(
+            f"Cannot read the value of '{key}': expected a collection of objects.", "RequestBodyRead"
+        )
+    return value
+
+
+def _strings(value: Any, key: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise bad_request(
+            f"Cannot read the value of '{key}': expected a collection of strings.", "RequestBodyRead"
+        )
+    return list(value)
 
 
 def _check_recipients(value: Any, key: str, *, many: bool) -> None:

@@ -384,3 +384,20 @@ async def test_filter_with_orderby_follows_the_documented_rule(
     bad = await client.get(url, params={"$filter": "isRead eq false", "$orderby": "receivedDateTime desc"})
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "InefficientFilter"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"singleValueExtendedProperties": ["x"]},
+        {"internetMessageHeaders": "x-a: b"},
+        {"attachments": [1]},
+        {"categories": "one"},
+        {"from": ["x"]},
+    ],
+)
+async def test_malformed_bodies_get_400_not_500(client: httpx.AsyncClient, body: dict[str, object]) -> None:
+    r = await client.post(f"/users/{FUNC}/mailFolders/inbox/messages", json=body)
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "RequestBodyRead"
+    assert r.headers["request-id"] == r.json()["error"]["innerError"]["request-id"]
