@@ -143,3 +143,30 @@ def test_packaged_schemas_are_verbatim_copies() -> None:
         pytest.skip(f"reference copy {SHARED_XSD} not present")
     for name, content in packaged.items():
         assert (SHARED_XSD / name).read_bytes() == content, name
+
+
+def test_schema_imports_resolve_only_to_packaged_files() -> None:
+    from graph_dpg.memo.schema import _PackageResolver
+
+    resolver = _PackageResolver()
+    for url in (
+        "http://127.0.0.1:9/MeMo_core.xsd",
+        "file:///etc/passwd",
+        "graph-dpg-memo:/xsd/../secret.xsd",
+    ):
+        with pytest.raises(memo.MemoError, match="not packaged"):
+            resolver.resolve(url, None, None)
+
+
+def test_schema_is_compiled_once_per_thread() -> None:
+    import threading
+
+    from graph_dpg.memo.schema import get_schema
+
+    assert get_schema("1.2") is get_schema("1.2")
+    assert get_schema("1.1") is not get_schema("1.2")
+    other: list[object] = []
+    thread = threading.Thread(target=lambda: other.append(get_schema("1.2")))
+    thread.start()
+    thread.join()
+    assert other[0] is not get_schema("1.2")
