@@ -189,6 +189,99 @@ def attached_memo(mail: MailMessage) -> MemoMessage | None:
     return None
 
 
+def gateway_reply_address(settings: InboundSettings, message: MemoMessage, mailbox: str) -> str | None:
+    """From/Reply-To of a delivered memo: answers go out as our recipient contact point when ``mailbox``
+    may send as it, else as the organisation's CVR (``domain.inbound_view.reply_address``)."""
+    cp = message.header.recipient.contact_point
+    ours = cp.contact_point_id.lower() if cp else None
+    allowed = settings.sender_contact_points.get(mailbox.lower(), frozenset())
+    sender = ours if ours is not None and ours in allowed else settings.organisation_cvr
+    return reply_address(message, sender, settings.gateway_domain)
+
+
+def _mapped(settings: InboundSettings, message: MemoMessage) -> tuple[str | None, ContactPointRoute | None]:
+    cp = message.header.recipient.contact_point
+    cp_id = cp.contact_point_id.lower() if cp else None
+    return cp_id, settings.contact_points.get(cp_id) if cp_id else None
+
+
+def memo_rule_item(settings: InboundSettings, message: MemoMessage, xml: bytes) -> InboundItem:
+    """What the rules see of a memo: its fields, and From/To as they would be without a rule."""
+    _, mapped = _mapped(settings, message)
+    provisional = mapped.mailbox if mapped and mapped.mailbox else settings.main_mailbox
+    return memo_item(
+        message,
+        xml,
+        from_address=gateway_reply_address(settings, message, provisional),
+        to=(provisional,),
+    )
+
+
+def invalid_route(settings: InboundSettings, errors: Sequence[Finding]) -> dict[str, object]:
+    """Invalid memos: the main mailbox, an explanation banner, an INVALID receipt; rules are not asked."""
+    return {
+        "mailbox": settings.main_mailbox,
+        "folder": settings.delivery_folder,
+        "valid": False,
+        "banner": "invalid",
+        "rules": [],
+        "categories": [settings.category("inbound"), settings.category("warning")],
+        "errors": [mask_cprs(str(f)) for f in errors][:50],
+    }
+
+
+def memo_route(
+    settings: InboundSettings, message: MemoMessage, decision: RoutingDecision
+) -> dict[str, object]:
+    """Where a valid memo goes (JSON-ready; recorded once before delivery): (1) the rules, (2) the recipient
+    contact point's mailbox, (3) the main mailbox with the unmapped-contact-point banner."""
+    s = settings
+    cp_id, mapped = _mapped(settings, message)
+    categories = [s.category("inbound")]
+    banner: str | None = None
+    english = s.language == "en"
+    if decision.deliver_mailbox:
+        target, folder, note = decision.deliver_mailbox, decision.deliver_folder, ""
+    elif mapped is not None and mapped.mailbox:
+        target, folder = mapped.mailbox, mapped.folder
+        word = "Contact point" if english else "Kontaktpunkt"
+        note = f"{word} {mapped.name} ({mapped.id}) → {mapped.mailbox}"
+    else:
+        target, folder, banner = s.main_mailbox, None, "unmapped"
+        note = (
+            "No rule and no mapped contact point: the main mailbox."
+            if english
+            else ("Ingen regel og intet kontaktpunkt med postkasse: hovedpostkassen.")
+        )
+        categories.append(s.category("warning"))
+    categories.extend(decision.categories)
+    return {
+        "mailbox": target,
+        "folder": folder or s.delivery_folder,
+        "valid": True,
+        "banner": banner,
+        "contact_point": cp_id,
+        "rules": list(decision.matched_rules),
+        "deliver_rule": decision.deliver_rule,
+        "reasons": [mask_cprs(r) for r in decision.reasons()],
+        "note": note,
+        "categories": list(dict.fromkeys(categories)),
+        "mark_read": decision.mark_read,
+        "archive_to": [a for a in decision.archive_to if a.lower() != target.lower()],
+    }
+
+
+def route_banner(settings: InboundSettings, route: Mapping[str, object]) -> Banner | None:
+    """The unmapped-contact-point banner a route calls for (invalid memos get theirs from the findings)."""
+    if route.get("banner") != "unmapped":
+        return None
+    cp_id = route.get("contact_point")
+    known = settings.contact_points.get(str(cp_id)) if cp_id else None
+    return unmapped_banner(
+        str(cp_id) if cp_id else None, known.name if known else None, known is not None, settings.language
+    )
+
+
 class InboundService:
     def __init__(
         self,
@@ -308,59 +401,15 @@ class InboundService:
     async def _plan_route(
         self, memo_uuid: str, parsed: _Parsed, xml: bytes, stats: InboundStats
     ) -> dict[str, object]:
-        s = self.settings
         if not parsed.valid:
-            return {
-                "mailbox": s.main_mailbox,
-                "folder": s.delivery_folder,
-                "valid": False,
-                "banner": "invalid",
-                "rules": [],
-                "categories": [s.category("inbound"), s.category("warning")],
-                "errors": [str(f) for f in parsed.errors][:50],
-            }
+            return invalid_route(self.settings, parsed.errors)
         message = parsed.message
         assert message is not None
-        cp = message.header.recipient.contact_point
-        cp_id = cp.contact_point_id.lower() if cp else None
-        mapped = s.contact_points.get(cp_id) if cp_id else None
-        provisional = mapped.mailbox if mapped and mapped.mailbox else s.main_mailbox
-        item = memo_item(
-            message, xml, from_address=self._reply_address(message, provisional), to=(provisional,)
-        )
-        decision = await self._decide(item, f"memo {memo_uuid}", stats)
-        categories = [s.category("inbound")]
-        banner: str | None = None
-        if decision.deliver_mailbox:
-            target, folder, note = decision.deliver_mailbox, decision.deliver_folder, ""
-        elif mapped is not None and mapped.mailbox:
-            target, folder = mapped.mailbox, mapped.folder
-            note = f"contact point {mapped.name} ({mapped.id}) → {mapped.mailbox}"
-        else:
-            target, folder, banner = s.main_mailbox, None, "unmapped"
-            note = "main mailbox"
-            categories.append(s.category("warning"))
-        categories.extend(decision.categories)
-        return {
-            "mailbox": target,
-            "folder": folder or s.delivery_folder,
-            "valid": True,
-            "banner": banner,
-            "contact_point": cp_id,
-            "rules": list(decision.matched_rules),
-            "reasons": [mask_cprs(r) for r in decision.reasons()],
-            "note": note,
-            "categories": list(dict.fromkeys(categories)),
-            "mark_read": decision.mark_read,
-            "archive_to": [a for a in decision.archive_to if a.lower() != target.lower()],
-        }
+        decision = await self._decide(memo_rule_item(self.settings, message, xml), f"memo {memo_uuid}", stats)
+        return memo_route(self.settings, message, decision)
 
     def _reply_address(self, message: MemoMessage, mailbox: str) -> str | None:
-        cp = message.header.recipient.contact_point
-        ours = cp.contact_point_id.lower() if cp else None
-        allowed = self.settings.sender_contact_points.get(mailbox.lower(), frozenset())
-        sender = ours if ours is not None and ours in allowed else self.settings.organisation_cvr
-        return reply_address(message, sender, self.settings.gateway_domain)
+        return gateway_reply_address(self.settings, message, mailbox)
 
     def _render(
         self, memo_uuid: str, parsed: _Parsed, xml: bytes, route: Mapping[str, object], target: str
@@ -382,16 +431,8 @@ class InboundService:
         assert message is not None
         cp_id = route.get("contact_point")
         known = s.contact_points.get(str(cp_id)) if cp_id else None
-        banners: list[Banner] = []
-        if route.get("banner") == "unmapped":
-            banners.append(
-                unmapped_banner(
-                    str(cp_id) if cp_id else None,
-                    known.name if known else None,
-                    known is not None,
-                    s.language,
-                )
-            )
+        banner = route_banner(s, route)
+        banners = [banner] if banner is not None else []
         address = self._reply_address(message, target)
         reply_from = EmailAddress(address, message.header.sender.label) if address else None
         return render_memo_mail(

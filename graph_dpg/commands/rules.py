@@ -1,0 +1,252 @@
+"""``graph-dpg rules test --rules FILE MESSAGE``: dry-run the routing rules against one message.
+
+FILE is the gateway file; MESSAGE is a mail (``.eml``, RFC 5322) or a MeMo (``.xml``, 1.1 or 1.2). Prints,
+for every rule in evaluation order, whether it matched, which conditions and exceptions held (with the
+matched text), and then what the gateway would do: target mailbox and folder, categories, mark as read,
+archive copies, the warning banner (unmapped contact point, invalid memo) and the NgDP receipt. Nothing is
+sent or stored; disabled-at-run-time rules (kept in the database) are not consulted.
+
+CPR numbers are masked in the output unless ``--show-cpr`` is given.
+
+Exit code: 0 the dry run worked (whether or not a rule matched), 2 the file or message cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import sys
+from dataclasses import replace
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, TextIO
+
+from graph_dpg.config import load_gateway_file
+from graph_dpg.domain.errors import ConfigError
+from graph_dpg.domain.identifiers import mask_cprs
+from graph_dpg.domain.inbound_view import invalid_banner, mail_item
+from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
+from graph_dpg.domain.rules import DEFAULT_RULE_TIMEOUT_SECONDS, evaluate_rules
+from graph_dpg.services.inbound import (
+    InboundSettings,
+    attached_memo,
+    invalid_route,
+    memo_route,
+    memo_rule_item,
+    parse_inbound,
+    route_banner,
+)
+from graph_dpg.services.rule_config import inbound_settings
+
+EXIT_OK = 0
+EXIT_UNREADABLE = 2
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("rules", help="routing rules for inbound Digital Post and secure mail")
+    sub = parser.add_subparsers(dest="rules_command", metavar="SUBCOMMAND", required=True)
+    test = sub.add_parser(
+        "test",
+        help="dry-run the rules against a .eml or MeMo .xml and explain the outcome",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    test.add_argument("--rules", required=True, metavar="FILE", help="the gateway file (YAML)")
+    test.add_argument("message", metavar="MESSAGE", help="a mail (.eml) or a MeMo message (.xml)")
+    test.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_RULE_TIMEOUT_SECONDS,
+        help=f"time budget per rule in seconds (default {DEFAULT_RULE_TIMEOUT_SECONDS:g})",
+    )
+    test.add_argument("--show-cpr", action="store_true", help="print CPR numbers in clear (default: masked)")
+    test.set_defaults(func=run_test)
+
+
+def run_test(args: argparse.Namespace) -> int:
+    return rules_test(args.rules, args.message, sys.stdout, sys.stderr, args.timeout, args.show_cpr)
+
+
+def rules_test(
+    rules_file: str,
+    message_file: str,
+    out: TextIO,
+    err: TextIO,
+    timeout: float = DEFAULT_RULE_TIMEOUT_SECONDS,
+    show_cpr: bool = False,
+) -> int:
+    try:
+        config = load_gateway_file(rules_file)
+        settings = inbound_settings(config)
+    except ConfigError as exc:
+        print(f"{rules_file}: {exc}", file=err)
+        for problem in exc.problems:
+            print(f"  {problem}", file=err)
+        return EXIT_UNREADABLE
+    try:
+        data = Path(message_file).read_bytes()
+    except OSError as exc:
+        print(f"{message_file}: cannot read: {exc.strerror or exc}", file=err)
+        return EXIT_UNREADABLE
+    settings = _with_timeout(settings, timeout)
+    lines = _explain(settings, message_file, data)
+    text = "\n".join(lines) + "\n"
+    out.write(text if show_cpr else mask_cprs(text))
+    return EXIT_OK
+
+
+def _with_timeout(settings: InboundSettings, timeout: float) -> InboundSettings:
+    return replace(settings, rule_timeout_seconds=timeout)
+
+
+def _looks_like_memo(name: str, data: bytes) -> bool:
+    return name.lower().endswith(".xml") or b"DigitalPost.dk/MeMo-1" in data[:4096]
+
+
+def _explain(settings: InboundSettings, name: str, data: bytes) -> list[str]:
+    if _looks_like_memo(name, data):
+        return _explain_memo(settings, data)
+    return _explain_mail(settings, parse_eml(data))
+
+
+def _rules_section(settings: InboundSettings, decision_lines: list[str]) -> list[str]:
+    if not settings.rules:
+        return ["Rules: none in the gateway file"]
+    return ["Rules (evaluation order):", *(f"  {line}" for line in decision_lines)]
+
+
+def _explain_memo(settings: InboundSettings, xml: bytes) -> list[str]:
+    parsed = parse_inbound(xml)
+    if not parsed.valid:
+        route = invalid_route(settings, parsed.errors)
+        explained = invalid_banner(parsed.errors, settings.language)
+        return [
+            "Message: MeMo (INVALID)",
+            "Rules: not evaluated (invalid memos always go to the main mailbox)",
+            "Outcome:",
+            f"  deliver to: {route['mailbox']} / {route['folder']}",
+            f"  categories: {', '.join(_strs(route['categories']))}",
+            f"  banner: {explained.title}",
+            *(f"    {line}" for line in explained.lines),
+            "  NgDP receipt: INVALID",
+        ]
+    message = parsed.message
+    assert message is not None
+    h = message.header
+    decision = evaluate_rules(
+        settings.rules,
+        memo_rule_item(settings, message, xml),
+        timeout=settings.rule_timeout_seconds,
+    )
+    route = memo_route(settings, message, decision)
+    cp = h.recipient.contact_point.contact_point_id if h.recipient.contact_point else "(none)"
+    lines = [
+        f"Message: MeMo {message.version} {h.message_uuid}",
+        f"  label: {h.label}",
+        f"  sender: {h.sender.id_type} {h.sender.sender_id} ({h.sender.label})",
+        f"  recipient contact point: {cp}",
+        *_rules_section(settings, decision.explain()),
+        "Outcome:",
+    ]
+    if decision.deliver_rule:
+        how = f"rule {decision.deliver_rule!r}"
+    elif route["banner"] == "unmapped":
+        how = "no rule, no mapped contact point"
+    else:
+        how = "contact point mapping"
+    lines.append(f"  deliver to: {route['mailbox']} / {route['folder']}  ({how})")
+    lines.append(f"  categories: {', '.join(_strs(route['categories']))}")
+    lines.append(f"  mark as read: {'yes' if route['mark_read'] else 'no'}")
+    archive = _strs(route["archive_to"])
+    if archive:
+        lines.append(f"  archive copy: {', '.join(archive)}")
+    banner = route_banner(settings, route)
+    if banner is None:
+        lines.append("  banner: none")
+    else:
+        lines.append(f"  banner: {banner.title}")
+        lines.extend(f"    {line}" for line in banner.lines)
+    for trace in decision.timed_out:
+        lines.append(f"  rule {trace.rule.name!r} would be disabled (took longer than its time budget)")
+    lines.append("  NgDP receipt: COMPLETED")
+    return lines
+
+
+def _explain_mail(settings: InboundSettings, mail: MailMessage) -> list[str]:
+    memo = attached_memo(mail)
+    decision = evaluate_rules(settings.rules, mail_item(mail, memo), timeout=settings.rule_timeout_seconds)
+    sender = mail.sender.address if mail.sender else "(none)"
+    lines = [
+        "Message: mail",
+        f"  subject: {mail.subject}",
+        f"  from: {sender}",
+        f"  attachments: {', '.join(a.name for a in mail.attachments) or '(none)'}",
+    ]
+    if memo is not None:
+        lines.append(
+            f"  attached MeMo: {memo.header.message_uuid} (its fields are available as memo:<field>)"
+        )
+    lines += [*_rules_section(settings, decision.explain()), "Outcome:"]
+    source = settings.sources()[0][0]
+    if not decision.matched:
+        lines.append(f"  no rule matched: the mail stays where it arrived (e.g. {source} / inbox)")
+        return lines
+    target = decision.deliver_mailbox
+    if target is None:
+        lines.append("  stays where it arrived")
+    elif target.lower() == source.lower():
+        folder = decision.deliver_folder or settings.delivery_folder
+        lines.append(f"  moved to: {target} / {folder}  (rule {decision.deliver_rule!r})")
+    else:
+        folder = decision.deliver_folder or settings.delivery_folder
+        lines.append(f"  copied to: {target} / {folder}  (rule {decision.deliver_rule!r})")
+    if decision.categories:
+        lines.append(f"  categories added: {', '.join(decision.categories)}")
+    lines.append(f"  mark as read: {'yes' if decision.mark_read else 'no'}")
+    if decision.archive_to:
+        lines.append(f"  archive copy: {', '.join(decision.archive_to)}")
+    for trace in decision.timed_out:
+        lines.append(f"  rule {trace.rule.name!r} would be disabled (took longer than its time budget)")
+    return lines
+
+
+def _strs(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+
+def _addresses(value: object) -> list[EmailAddress]:
+    addresses = getattr(value, "addresses", ())
+    return [EmailAddress(a.addr_spec, a.display_name or "") for a in addresses]
+
+
+def parse_eml(data: bytes) -> MailMessage:
+    """An RFC 5322 message as the gateway's mail value (body preferring HTML, attachments with content)."""
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    body_part = msg.get_body(preferencelist=("html", "plain"))
+    body, body_type = "", "text"
+    if body_part is not None:
+        content = body_part.get_content()
+        body = content if isinstance(content, str) else ""
+        body_type = "html" if body_part.get_content_subtype() == "html" else "text"
+    attachments: list[Attachment] = []
+    for part in msg.iter_attachments():
+        payload = part.get_payload(decode=True)
+        raw = payload if isinstance(payload, bytes) else b""
+        attachments.append(
+            Attachment(part.get_filename() or "attachment", part.get_content_type(), raw, size=len(raw))
+        )
+    senders = _addresses(msg.get("From"))
+    return MailMessage(
+        subject=str(msg.get("Subject", "")),
+        body=body,
+        body_type=body_type,
+        sender=senders[0] if senders else None,
+        to=_addresses(msg.get("To")),
+        cc=_addresses(msg.get("Cc")),
+        reply_to=_addresses(msg.get("Reply-To")),
+        attachments=attachments,
+        headers=[Header(k, str(v)) for k, v in msg.items()],
+        internet_message_id=str(msg.get("Message-ID", "")) or None,
+    )
