@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "graph_dpg.commands.config",
     "graph_dpg.commands.onboarding",
     "graph_dpg.commands.memo",
+    "graph_dpg.commands.rules",
 )
 
 
