@@ -62,9 +62,3 @@ def test_missing_settings_exit_2_and_say_what_to_set(tmp_path: Path) -> None:
     assert "GRAPH_DPG_TENANT_ID" in proc.stderr
     assert "--client-id" in proc.stderr
     assert "Traceback" not in proc.stderr
-
-
-def test_invalid_tenant_exit_2(tmp_path: Path) -> None:
-    proc = run("--tenant", "common", "--client-id", CLIENT, cwd=tmp_path)
-    assert proc.returncode == 2
-    assert "multi-tenant alias" in proc.stderr
