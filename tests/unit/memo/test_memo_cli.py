@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from pathlib import Path
 
@@ -9,10 +10,25 @@ import pytest
 from memo_factories import EXAMPLES_DIR, make_message
 
 from graph_dpg import memo
-from graph_dpg.cli import main
+from graph_dpg.commands import memo as memo_command
 
 FULL_12 = EXAMPLES_DIR / "memo-1.2" / "MeMo_Full_Example.xml"
 MINIMUM_11 = EXAMPLES_DIR / "official-1.1" / "MeMo_Minimum_Example.xml"
+
+
+def main(argv: list[str]) -> int:
+    """The memo command alone (the full CLI would import every other command module)."""
+    parser = argparse.ArgumentParser(prog="graph-dpg")
+    memo_command.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+def test_memo_command_is_registered_in_the_cli() -> None:
+    from graph_dpg.cli import COMMAND_MODULES
+
+    assert "graph_dpg.commands.memo" in COMMAND_MODULES
 
 
 def _write(tmp_path: Path, name: str, data: bytes) -> str:

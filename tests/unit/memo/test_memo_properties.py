@@ -173,7 +173,7 @@ def messages(draw: st.DrawFn) -> memo.MemoMessage:
     return memo.MemoMessage(header=header, body=body, version=version)  # type: ignore[arg-type]
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(messages())
 def test_build_parse_round_trip_is_exact_and_schema_valid(message: memo.MemoMessage) -> None:
     data = memo.build(message)
@@ -183,7 +183,7 @@ def test_build_parse_round_trip_is_exact_and_schema_valid(message: memo.MemoMess
     assert memo.validate_schema(data) == []
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(messages(), st.sampled_from(["1.1", "1.2"]))
 def test_build_is_stable_across_versions(message: memo.MemoMessage, target: str) -> None:
     """build(parse(build(m, v))) == build(m, v), whenever m can be expressed in v."""

@@ -336,3 +336,18 @@ def test_parse_and_validate_returns_the_model() -> None:
     message, findings = memo.parse_and_validate(data)
     assert findings == []
     assert message == memo.parse(data)
+
+
+def test_concurrent_validation_keeps_findings_apart() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    good = memo.build(make_message())
+    bad = memo.build(make_message(label="x" * 300))
+
+    def check(index: int) -> bool:
+        data = bad if index % 2 else good
+        findings = memo.validate(data)
+        return findings == [] if index % 2 == 0 else rules(findings) == ["xsd"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(check, range(200)))
