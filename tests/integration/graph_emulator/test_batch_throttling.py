@@ -57,7 +57,7 @@ async def test_batch_limit_is_20(client: httpx.AsyncClient) -> None:
 
 
 async def test_more_than_four_concurrent_requests_per_mailbox_get_429(tenant: GraphTenant) -> None:
-    tenant.faults.add_rate(1.0, slow(0.2), path=r"/mailFolders/inbox/messages$")
+    tenant.faults.add_rate(1.0, slow(0.5), path=r"/mailFolders/inbox/messages$")
     async with make_client(tenant) as client:
         url = f"/users/{FUNC}/mailFolders/inbox/messages"
         results = await asyncio.gather(*(client.get(url) for _ in range(6)))
