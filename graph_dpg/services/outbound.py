@@ -231,13 +231,14 @@ class OutboundService:
         plan = self._make_plan(msg, mb)
         if plan.errors:
             text = "; ".join(str(f) for f in plan.errors)
+            # Effects first, state last: a crash in between re-plans (idempotently) instead of losing them.
+            self._plan_effects(job, JobCategory.FAILED, findings=plan.findings)
             self.store.set_job_state(job.id, JobState.REJECTED, mask_cprs(text)[:4000])
             self.store.audit(
                 "outbound.job.rejected",
                 job.subject,
                 details={"job": job.id, "findings": [str(f) for f in plan.errors]},
             )
-            self._plan_effects(job, JobCategory.FAILED, findings=plan.findings)
             stats.rejected += 1
             return job
         memos = [
@@ -251,16 +252,18 @@ class OutboundService:
             )
             for m in plan.memos
         ]
+        # The notes for the receipt and the "queued" category are planned before the job itself, so a crash
+        # between the two transactions cannot lose them (planning an effect twice is a no-op).
+        if plan.warnings:
+            self.store.plan_effect(
+                f"warnings:{job.id}", {"job": job.id, "warnings": [str(w) for w in plan.warnings]}
+            )
+        self._plan_category(job, JobCategory.QUEUED)
         if self.store.plan_job(job, memos):
             stats.planned += 1
             self.store.audit(
                 "outbound.job.planned", job.subject, details={"job": job.id, "memos": len(plan.memos)}
             )
-            if plan.warnings:
-                self.store.plan_effect(
-                    f"warnings:{job.id}", {"job": job.id, "warnings": [str(w) for w in plan.warnings]}
-                )
-            self._plan_category(job, JobCategory.QUEUED)
         updated = self.store.get_job(job.id)
         return updated if updated is not None else job
 
@@ -306,15 +309,15 @@ class OutboundService:
                     raise r
         progress = self.store.job_progress(job.id)
         if progress.get(OutboxState.PENDING, 0) == 0:
+            # Effects first, state last (see _plan): DONE is only set once its receipt is planned.
+            self._plan_effects(job, category_for(self._recipient_lines(job.id)))
             self.store.set_job_state(job.id, JobState.DONE)
             self._templates.pop(job.id, None)
-            rows_ = self._recipient_lines(job.id)
             self.store.audit(
                 "outbound.job.done",
                 job.subject,
                 details={"job": job.id, **{k.value: v for k, v in progress.items()}},
             )
-            self._plan_effects(job, category_for(rows_))
 
     async def _send_one(self, row: OutboxEntry, stats: CycleStats) -> None:
         xml = row.memo_xml if row.memo_xml is not None else self._render(row)
@@ -456,6 +459,9 @@ class OutboundService:
         return {"message_id": created}
 
     async def _write_category(self, job: OutboundJob, category: JobCategory) -> dict[str, object]:
+        if category is JobCategory.QUEUED and job.state in JOB_TERMINAL:
+            # Planned before the crash that delayed it; the job's final category has been planned since.
+            return {"skipped": "superseded"}
         if job.mailbox.lower() not in self._categories_ready:
             # First use in this process: the master list must hold our categories with their colours.
             await self.mail.ensure_master_categories(job.mailbox, dict(self.settings.categories.values()))
