@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -54,9 +55,9 @@ def with_search_path(url: URL, schema: str) -> URL:
     return url.update_query_dict({"options": f"-csearch_path={schema}"})
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL URL whose ``search_path`` is a fresh schema of this test only."""
+@contextmanager
+def isolated_postgres_schema() -> Iterator[str]:
+    """A URL whose ``search_path`` is a fresh schema, dropped (with everything in it) on exit."""
     require_postgres()
     base = postgres_base_url()
     schema = f"t_{uuid.uuid4().hex[:16]}"
@@ -69,6 +70,20 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL with a schema of this test only."""
+    with isolated_postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_session_url() -> Iterator[str]:
+    """A PostgreSQL URL with a schema of this test session (tests using it clean up after themselves)."""
+    with isolated_postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

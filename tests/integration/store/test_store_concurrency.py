@@ -22,9 +22,8 @@ RACERS = 4
 
 
 @pytest.fixture
-def replicas(db_url: str) -> Iterator[list[SqlStore]]:
-    create_store(db_url).close()  # migrate once, up front
-    stores = [SqlStore(db_url, replica=f"r{i}") for i in range(RACERS)]
+def replicas(store_url: str) -> Iterator[list[SqlStore]]:
+    stores = [SqlStore(store_url, replica=f"r{i}") for i in range(RACERS)]
     try:
         yield stores
     finally:
@@ -134,8 +133,8 @@ def _race_in_process(url: str, owner: str, start: Any, results: Any) -> None:
         store.close()
 
 
-def test_two_processes_race_one_wins(db_url: str) -> None:
-    create_store(db_url).close()
+def test_two_processes_race_one_wins(store_url: str) -> None:
+    db_url = store_url
     # forkserver, not fork: forking this (multi-threaded) pytest process could copy a held lock into
     # the child. The preloaded server makes each child a cheap fork of a clean process.
     ctx = multiprocessing.get_context("forkserver")
