@@ -48,6 +48,7 @@ from graph_dpg.memo.namespaces import (
     XSI_NS,
 )
 from graph_dpg.memo.payloads import PARSE_SPLIT_MIN_BYTES, Payloads, load
+from graph_dpg.memo.xmlsafe import element_path
 
 MEMO_SCH_VERSION_11 = "1.1.0"
 MESSAGE_TAG = f"{{{MEMO_NS}}}Message"
@@ -61,6 +62,14 @@ _BOOL = "bool"
 _DATETIME = "datetime"
 _DATE = "date"
 _BASE64 = "base64"
+_CODE_NESTED, _CODE_TEXT, _CODE_BASE64, _CODE_DATETIME, _CODE_BOOL, _CODE_DATE = range(6)
+_CODES = {
+    _TEXT: _CODE_TEXT,
+    _BASE64: _CODE_BASE64,
+    _DATETIME: _CODE_DATETIME,
+    _BOOL: _CODE_BOOL,
+    _DATE: _CODE_DATE,
+}
 
 
 @dataclass(eq=False)
@@ -76,9 +85,11 @@ class _Field:
     clark: str = field(init=False)
     open_tag: str = field(init=False)
     close_tag: str = field(init=False)
+    code: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.clark = f"{{{self.ns}}}{self.local}"
+        self.code = _CODES.get(self.kind, _CODE_NESTED) if isinstance(self.kind, str) else _CODE_NESTED
         qname = f"{PREFIXES[self.ns]}:{self.local}"
         self.open_tag = f"<{qname}>"
         self.close_tag = f"</{qname}>"
@@ -496,7 +507,7 @@ def message_from_element(root: Any, payloads: Payloads) -> m.MemoMessage:
             continue
         extra_attributes.append((name, value))
     context = _ReadContext(version, payloads)
-    values = _read_children(_MESSAGE_CHILDREN, root, context, "/Message")
+    values = _read_children(_MESSAGE_CHILDREN, root, context)
     return m.MemoMessage(**values, version=version, extra_attributes=tuple(extra_attributes))
 
 
@@ -516,46 +527,49 @@ class _ReadContext:
         return m.RawXml(etree.tostring(element, with_tail=False))
 
 
-def _read(codec: _Codec, element: Any, context: _ReadContext, path: str) -> Any:
-    values = _read_children(codec, element, context, path)
-    return codec.cls(**values, **codec.fixed)
+def _read(codec: _Codec, element: Any, context: _ReadContext) -> Any:
+    values = _read_children(codec, element, context)
+    if codec.fixed:
+        values.update(codec.fixed)
+    return codec.cls(**values)
 
 
-def _read_children(codec: _Codec, element: Any, context: _ReadContext, path: str) -> dict[str, Any]:
+def _read_children(codec: _Codec, element: Any, context: _ReadContext) -> dict[str, Any]:
     values: dict[str, Any] = {}
     extra: list[m.RawXml] = []
     by_clark = codec.by_clark
+    is_12 = context.is_12
     for child in element:
         spec = by_clark.get(child.tag)
-        if spec is None or (spec.since_12 and not context.is_12) or (not spec.many and spec.attr in values):
+        if spec is None or (spec.since_12 and not is_12) or (not spec.many and spec.attr in values):
             if isinstance(child.tag, str):  # comments and processing instructions are not content
                 extra.append(context.raw(child))
             continue
-        kind = spec.kind
-        if isinstance(kind, _Codec):
-            value = _read(kind, child, context, f"{path}/{spec.local}")
-        elif kind is _BASE64:
-            payload = context.payloads.get(child)
-            if payload is None:
+        code = spec.code
+        if code == _CODE_NESTED:
+            value = _read(spec.kind, child, context)
+        elif code == _CODE_BASE64:
+            value = context.payloads.get(child)
+            if value is None:
                 extra.append(context.raw(child))
                 continue
-            value = payload
         elif len(child):
             # A leaf with element children is outside the schema: keep it whole rather than lose markup.
             extra.append(context.raw(child))
             continue
+        elif code == _CODE_TEXT:
+            value = child.text or ""
+        elif code == _CODE_DATETIME:
+            value = parse_datetime(child.text or "")
+        elif code == _CODE_BOOL:
+            value = _parse_bool(child.text or "")
         else:
-            text = child.text or ""
-            if kind is _TEXT:
-                value = text
-            elif kind is _DATETIME:
-                value = parse_datetime(text)
-            elif kind is _BOOL:
-                value = _parse_bool(text)
-            else:
-                value = _parse_date(text)
+            value = _parse_date(child.text or "")
         if spec.many:
-            values.setdefault(spec.attr, []).append(value)
+            if spec.attr in values:
+                values[spec.attr].append(value)
+            else:
+                values[spec.attr] = [value]
         else:
             values[spec.attr] = value
     for spec in codec.many:
@@ -563,7 +577,7 @@ def _read_children(codec: _Codec, element: Any, context: _ReadContext, path: str
             values[spec.attr] = tuple(values[spec.attr])
     for spec in codec.required:
         if spec.attr not in values:
-            raise MemoError(f"{path}: required element {spec.local} is missing")
+            raise MemoError(f"{element_path(element)}: required element {spec.local} is missing")
     if extra:
         values["extra"] = tuple(extra)
     return values
