@@ -17,10 +17,12 @@ Wire format written by :func:`build` (ngdp-facts §2–4)::
   refused rather than guessed;
 * no indentation: MeMo content is opaque to people and smaller is faster.
 
-Both directions are driven by one table (``_CODECS``) that mirrors the XSD, so order and names cannot drift
-between parser and builder. The builder concatenates strings (C-level ``str.join``) instead of building an
-lxml tree: for a typical message that is several times faster, and the base64 payloads are spliced in as
-the ``bytes`` objects the model already holds, so a 99.5 MB message costs one extra copy (the output).
+Both directions are driven by one table (the ``_Codec`` definitions below, one per complex element, fields
+in XSD order), so order and names cannot drift between parser and builder. The builder concatenates
+strings (C-level ``str.join``) instead of building an lxml tree: for a typical message that is several
+times faster, and the base64 payloads are spliced in as the ``bytes`` objects the model already holds, so
+a 99.5 MB message costs one extra copy (the output). Parsing takes the payloads out of the document first
+(:mod:`graph_dpg.memo.payloads`) and reads the rest with lxml.
 """
 
 from __future__ import annotations

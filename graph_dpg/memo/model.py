@@ -14,7 +14,8 @@ Nothing is dropped on parse: a child element that the model does not know at tha
 outside the schema, a second occurrence of a single element, a 1.2-only element in a 1.1 message) is kept
 as :class:`RawXml` in the ``extra`` tuple of its parent and written back, after the modelled children, on
 build. Unknown attributes of ``Message`` are kept in ``MemoMessage.extra_attributes``. Comments,
-processing instructions and namespace prefixes are not content and are not kept.
+processing instructions and namespace prefixes are not content and are not kept; nor are attributes on
+inner elements (the XSD allows none, so such a document fails validation anyway).
 
 ``File`` keeps its payload as base64 text (``content_base64``) and decodes on demand (``content``): a
 99.5 MB message then needs no second, decoded copy while it is parsed, validated or built.
