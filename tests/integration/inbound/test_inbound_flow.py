@@ -220,3 +220,69 @@ async def test_delivered_memos_in_the_main_inbox_are_not_rerouted_as_secure_mail
     second = await h.service().run_once()
     assert second.mail_seen == 0
     assert len(h.messages(MAIN)) == 1 and h.messages(BYG) == []
+
+
+async def _reply_in_outlook(h: Harness, mailbox: str, message_id: str, text: str) -> None:
+    """What Outlook does on Reply + Send: createReply (To = Reply-To, In-Reply-To = Message-ID), send."""
+    mb = h.tenant.mailbox(mailbox)
+    draft = h.tenant.create_reply(mb, h.tenant.get_message(mb, message_id), {"comment": f"<p>{text}</p>"})
+    h.tenant.send_draft(mb, draft)
+
+
+def _outbound(h: Harness) -> Any:
+    from graph_dpg.domain.policies import DEFAULT_POLICIES
+    from graph_dpg.sandbox.ngdp.sandbox import in_process_client
+    from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings
+
+    settings = OutboundSettings(
+        organisation_cvr=ORG_CVR,
+        organisation_name="Sandbox Kommune",
+        mailboxes=(FunctionMailbox(BYG, frozenset(), frozenset({CP_BYG})),),
+        policies=DEFAULT_POLICIES,
+        categories={},
+        internal_domains=frozenset({"kommune.dk"}),
+        retry_base_seconds=0.0,
+        retry_max_seconds=0.0,
+    )
+    return OutboundService(h.mailbox, in_process_client(h.ngdp), h.store, settings)
+
+
+async def test_reply_round_trip_through_both_emulators(h: Harness) -> None:
+    from graph_dpg import memo
+
+    from inbound_memos import CITIZEN_CP  # isort: skip
+
+    h.ngdp.register(cpr=CITIZEN)
+    h.ngdp.add_contact_point(CP_BYG, "Byggesager")
+    h.ngdp.add_contact_point(CITIZEN_CP, "Borgerens svaradresse")
+    uid, xml = citizen_memo(label="Carport", contact_point=CP_BYG, sender_cp=CITIZEN_CP)
+    h.ngdp.queue_inbound_memo(xml)
+    await h.service().run_once()
+    [delivered] = h.messages(BYG)
+    assert delivered["replyTo"][0]["emailAddress"]["address"] == f"{CITIZEN}.{CITIZEN_CP}@{CP_BYG}.{GW}"
+
+    await _reply_in_outlook(h, BYG, delivered["id"], "Tak, vi vender tilbage.")
+    stats = await _outbound(h).run_once()
+    assert stats.sent == 1, stats.errors
+    [sent] = [m for m in h.ngdp.accepted if m.message_uuid != uid]
+    answer = memo.parse(sent.xml).header
+    assert answer.recipient.recipient_id == CITIZEN
+    assert answer.recipient.contact_point is not None
+    assert answer.recipient.contact_point.contact_point_id == CITIZEN_CP
+    assert answer.sender.contact_point is not None
+    assert answer.sender.contact_point.contact_point_id == CP_BYG
+    assert [r.reply_uuid for r in answer.reply_data][-1] == uid
+
+
+async def test_reply_to_a_non_replyable_memo_gets_an_error_receipt(h: Harness) -> None:
+    h.ngdp.register(cpr=CITIZEN)
+    _, xml = citizen_memo(label="Til orientering", contact_point=CP_BYG, reply=False)
+    h.ngdp.queue_inbound_memo(xml)
+    await h.service().run_once()
+    [delivered] = h.messages(BYG)
+    await _reply_in_outlook(h, BYG, delivered["id"], "Svar")
+    stats = await _outbound(h).run_once()
+    assert stats.sent == 0 and stats.rejected == 1
+    assert [m.message_uuid for m in h.ngdp.accepted] == []
+    receipts = [m for m in h.messages(BYG) if m["id"] != delivered["id"]]
+    assert len(receipts) == 1 and "reply" in receipts[0]["body"]["content"].lower()
