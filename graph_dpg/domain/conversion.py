@@ -79,6 +79,9 @@ class OutboundContext:
     legal_notification_allowed: bool = False
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     language: str = "da"
+    #: NgDP's limits per recipient contact point (id → (memoSizeThresholdMB, allowedNumberOfAttachments)),
+    #: as last read from NgDP; stricter than the channel policy where a contact point says so.
+    contact_point_limits: Mapping[str, tuple[float | None, int | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -303,11 +306,46 @@ def plan_outbound(
             )
             plan.memos.clear()
             return plan
+        limit = _contact_point_findings(addr, xml, len(documents), ctx)
+        if limit:
+            findings += limit
+            plan.memos.clear()
+            return plan
         plan.memos.append(MemoPlan(message_uuid, kind, rid, addr.recipient_contact_point, xml, None, line))
         if first:
             template_uuid = message_uuid
             first = False
     return plan
+
+
+def _contact_point_findings(
+    addr: GatewayAddress, xml: bytes, attachments: int, ctx: OutboundContext
+) -> list[Finding]:
+    """The recipient contact point's own limits (ngdp-facts §5.8), checked before NgDP would refuse."""
+    cp = addr.recipient_contact_point
+    if cp is None or cp not in ctx.contact_point_limits:
+        return []
+    max_mb, max_attachments = ctx.contact_point_limits[cp]
+    out = []
+    if max_attachments is not None and attachments > max_attachments:
+        out.append(
+            Finding(
+                "contact_point.attachments",
+                f"contact point {cp} accepts at most {max_attachments} attachment(s); "
+                f"the mail has {attachments}",
+                "attachments",
+            )
+        )
+    if max_mb is not None and len(xml) > max_mb * 1_000_000:
+        out.append(
+            Finding(
+                "contact_point.size",
+                f"contact point {cp} accepts messages up to {max_mb:g} MB; "
+                f"this one is {len(xml) / 1_000_000:.1f} MB",
+                "attachments",
+            )
+        )
+    return out
 
 
 def _reply_findings(

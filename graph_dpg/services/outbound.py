@@ -153,6 +153,7 @@ class OutboundService:
         self._send_slots = asyncio.Semaphore(settings.send_concurrency)
         self._templates: dict[str, bytes] = {}
         self._categories_ready: set[str] = set()
+        self._contact_point_limits: dict[str, tuple[float | None, int | None]] = {}
 
     # ------------------------------------------------------------------ one full cycle
     async def run_once(self, mailboxes: Iterable[str] | None = None) -> CycleStats:
@@ -283,6 +284,7 @@ class OutboundService:
             mandatory_allowed=s.mandatory_allowed,
             legal_notification_allowed=s.legal_notification_allowed,
             created=self._now.now(UTC),
+            contact_point_limits=self._contact_point_limits,
         )
         reply_uuid = replied_memo_uuid(msg)
         replying_to = None
@@ -478,6 +480,16 @@ class OutboundService:
         wanted = dict(self.settings.categories.values())
         for mb in self.settings.mailboxes:
             await self.mail.ensure_master_categories(mb.address, wanted)
+
+    async def refresh_contact_points(self) -> int:
+        """Read every contact point's limits from NgDP (the runtime refreshes them periodically)."""
+        points = await self.ngdp.list_contact_points()
+        self._contact_point_limits = {
+            p.id.lower(): (p.memo_size_threshold_mb, p.allowed_number_of_attachments)
+            for p in points
+            if p.active
+        }
+        return len(points)
 
     # ------------------------------------------------------------------ 5. business receipts
     async def pull_business_receipts(self) -> int:

@@ -241,3 +241,19 @@ async def test_receipt_with_many_failures_attaches_details(h: Harness) -> None:
     assert details.count("\r\n") == len(cprs) + 1
     assert "0101900000" not in details
     assert json.dumps(receipt).count("0101900000") == 0
+
+
+async def test_contact_point_limits_from_ngdp_are_checked_before_sending(h: Harness) -> None:
+    h.ngdp.add_contact_point(RECIPIENT_CP, "Lille kontaktpunkt", allowed_number_of_attachments=1)
+    assert await h.service.refresh_contact_points() >= 1
+    h.send(
+        "To bilag",
+        [f"{CITIZEN}.{RECIPIENT_CP}@29189846.{GW}"],
+        attachments=[("a.pdf", "application/pdf", PDF), ("b.pdf", "application/pdf", PDF)],
+    )
+    await h.cycle()
+    assert h.ngdp.accepted == []
+    assert h.ngdp.rejected == []  # refused by the gateway, before NgDP had to
+    [receipt] = h.receipts()
+    assert receipt["subject"] == "DPG fejlkvittering: To bilag"
+    assert "accepts at most 1 attachment(s)" in receipt["body"]["content"]
