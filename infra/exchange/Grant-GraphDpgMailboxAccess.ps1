@@ -95,6 +95,15 @@ consent and graph_dpg can read and send as EVERY mailbox in the tenant. Check En
 applications > the app > Permissions: the list of admin-consented Graph permissions must be empty.
 '@
 
+function Get-OptionalProperty {
+    # StrictMode makes a missing property an error; Exchange objects differ between module versions.
+    param([object] $InputObject, [string] $Name)
+    if ($null -eq $InputObject) { return $null }
+    $property = $InputObject.PSObject.Properties[$Name]
+    if ($null -eq $property) { return $null }
+    return $property.Value
+}
+
 if (-not (Get-Command -Name Get-ServicePrincipal -ErrorAction SilentlyContinue)) {
     throw 'Exchange Online cmdlets not found: run Connect-ExchangeOnline first (Organization Management).'
 }
@@ -109,9 +118,10 @@ if ($null -eq $servicePrincipal) {
     }
 }
 else {
-    Write-Host "service principal for $AppId exists: $($servicePrincipal.DisplayName)"
-    if ($servicePrincipal.ObjectId -and $servicePrincipal.ObjectId -ne $ServicePrincipalObjectId) {
-        throw "The Exchange service principal for $AppId points at object id $($servicePrincipal.ObjectId), not $ServicePrincipalObjectId. Remove it (Remove-ServicePrincipal) if it is stale, then rerun."
+    Write-Host "service principal for $AppId exists: $(Get-OptionalProperty $servicePrincipal 'DisplayName')"
+    $knownObjectId = Get-OptionalProperty $servicePrincipal 'ObjectId'
+    if ($knownObjectId -and $knownObjectId -ne $ServicePrincipalObjectId) {
+        throw "The Exchange service principal for $AppId points at object id $knownObjectId, not $ServicePrincipalObjectId. Remove it (Remove-ServicePrincipal) if it is stale, then rerun."
     }
 }
 
@@ -130,7 +140,8 @@ if ($null -eq $scope) {
         Write-Host "created management scope '$ScopeName'"
     }
 }
-elseif ($scope.RecipientFilter -ne $filter) {
+elseif (((Get-OptionalProperty $scope 'RecipientFilter') -replace '[()\s]', '') -ne ($filter -replace '[()\s]', '')) {
+    # Compared without parentheses and spaces: Exchange may store the filter normalised.
     if ($PSCmdlet.ShouldProcess($ScopeName, "Set-ManagementScope ($filter)")) {
         Set-ManagementScope -Identity $ScopeName -RecipientRestrictionFilter $filter
         Write-Host "corrected the filter of management scope '$ScopeName'"
@@ -150,7 +161,9 @@ foreach ($role in $Roles) {
             Write-Host "assigned '$role' scoped to '$ScopeName'"
         }
     }
-    elseif ($assignment.CustomResourceScope -ne $ScopeName) {
+    elseif ((Get-OptionalProperty $assignment 'CustomResourceScope') -notin @($null, $ScopeName)) {
+        # A different scope (or none would be worse: unscoped = every mailbox) is corrected here; when the
+        # module does not report the scope, Test-ServicePrincipalAuthorization below is the check.
         if ($PSCmdlet.ShouldProcess($assignmentName, "Set-ManagementRoleAssignment scope '$ScopeName'")) {
             Set-ManagementRoleAssignment -Identity $assignmentName -CustomResourceScope $ScopeName
             Write-Host "re-scoped '$role' to '$ScopeName'"
@@ -179,8 +192,9 @@ $failures = 0
 foreach ($mailbox in $Mailboxes) {
     $results = @(Test-ServicePrincipalAuthorization -Identity $AppId -Resource $mailbox)
     foreach ($role in $Roles) {
-        $row = $results | Where-Object { $_.RoleName -eq $role } | Select-Object -First 1
-        if ($null -eq $row -or -not $row.InScope) {
+        $row = $results | Where-Object { (Get-OptionalProperty $_ 'RoleName') -eq $role } | Select-Object -First 1
+        # Compared as text: True whether the module returns a boolean or a string.
+        if ([string](Get-OptionalProperty $row 'InScope') -ne 'True') {
             Write-Warning "$mailbox : '$role' is NOT in scope (new assignments can take a while to apply)."
             $failures++
         }
@@ -189,9 +203,10 @@ foreach ($mailbox in $Mailboxes) {
 }
 if ($ControlMailbox) {
     $outside = @(Test-ServicePrincipalAuthorization -Identity $AppId -Resource $ControlMailbox |
-        Where-Object { $_.InScope })
+        Where-Object { [string](Get-OptionalProperty $_ 'InScope') -eq 'True' })
     if ($outside.Count -gt 0) {
-        Write-Warning "$ControlMailbox is NOT in the group but the app can reach it ($($outside.RoleName -join ', ')). Look for unscoped role assignments and for Entra admin consent."
+        $reachable = ($outside | ForEach-Object { Get-OptionalProperty $_ 'RoleName' }) -join ', '
+        Write-Warning "$ControlMailbox is NOT in the group but the app can reach it ($reachable). Look for unscoped role assignments and for Entra admin consent."
         $failures++
     }
     else {

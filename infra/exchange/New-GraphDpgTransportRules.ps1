@@ -11,8 +11,9 @@
        NgDP itself. The domain is a real internet domain, so without this rule the message - with CPR
        numbers and documents - would also be delivered to whoever runs that domain. The rule redirects it
        to a sink mailbox inside the tenant (-SinkMailbox) or, without one, deletes it silently in transport.
-       A message that mixes gateway addresses with other external recipients is caught as a whole;
-       graph_dpg refuses such a mail with an error receipt.
+       Whether Exchange applies the action to the whole message or only to the gateway recipients when a
+       mail also has other recipients was not verified: tell staff to send Digital Post as mails of their
+       own, and check the behaviour in your tenant with a message trace.
 
     2. "graph_dpg: MemoHeader attachments never go outside" (priority 1)
        MemoHeader.json / MemoHeaderInfo.json attachments carry MeMo header data (CPR numbers, case ids) for
