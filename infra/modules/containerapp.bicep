@@ -207,7 +207,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
               timeoutSeconds: 5
             }
             {
-              // /readyz = dependencies usable (database reachable); not ready = no push traffic routed here.
+              // /readyz = database answers, credentials usable, last poll recent; not ready = no push traffic here.
               type: 'Readiness'
               httpGet: {
                 path: '/readyz'
