@@ -30,6 +30,8 @@ Dialects
     leases, ``now()`` as the clock. SQLite: WAL, ``busy_timeout``, foreign keys, every transaction
     ``BEGIN IMMEDIATE`` — taking the write lock up front avoids the deadlock-prone read→write lock
     upgrade, at the cost of serialising transactions, which a single replica can afford.
+    A PostgreSQL schema other than ``public`` is chosen in the URL:
+    ``postgresql+psycopg://user@host/db?options=-csearch_path%3Dgraph_dpg`` (the tests do this too).
 """
 
 from __future__ import annotations
