@@ -287,7 +287,7 @@ def _check(cond: RuleCondition, item: InboundItem, budget: _Budget) -> Condition
             if left <= 0:
                 raise _RuleTimeout
             try:
-                found = pattern.search(value, timeout=left)
+                found = pattern.search(value, timeout=left, concurrent=True)
             except TimeoutError:
                 raise _RuleTimeout from None
             if found is not None:

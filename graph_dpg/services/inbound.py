@@ -46,6 +46,7 @@ No database lock is held across a Graph or NgDP call: every store call is its ow
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import time
@@ -298,7 +299,7 @@ class InboundService:
         self.settings = settings
         self._clock = clock
         self._disabled: set[str] = set()
-        self._categories_ready: set[str] = set()
+        self._categories_ready: dict[str, set[str]] = {}  # mailbox → category names known to exist
 
     # ------------------------------------------------------------------ one full cycle
     async def run_once(self, *, pull: bool = True, mail: bool = True) -> InboundStats:
@@ -463,18 +464,16 @@ class InboundService:
         )
 
     async def _ensure_categories(self, mailbox: str, names: Sequence[str]) -> None:
-        if mailbox.lower() in self._categories_ready:
+        """Categories must exist in the mailbox's master list to show their colour: create missing ones
+        (the Digital Post ones with their configured colours, rule categories without colour)."""
+        ready = self._categories_ready.setdefault(mailbox.lower(), set())
+        base = [self.settings.category(k) for k in ("inbound", "warning")]
+        missing = [n for n in dict.fromkeys([*base, *names]) if n not in ready]
+        if not missing:
             return
         colours = dict(self.settings.categories.values())
-        wanted = {n: colours.get(n, "none") for n in names}
-        wanted.update(
-            {
-                self.settings.category(k): colours.get(self.settings.category(k), "none")
-                for k in ("inbound", "warning")
-            }
-        )
-        await self.mail.ensure_master_categories(mailbox, wanted)
-        self._categories_ready.add(mailbox.lower())
+        await self.mail.ensure_master_categories(mailbox, {n: colours.get(n, "none") for n in missing})
+        ready.update(missing)
 
     # ------------------------------------------------------------------ (c) acknowledge
     async def acknowledge_pending(self, stats: InboundStats) -> None:
@@ -625,10 +624,13 @@ class InboundService:
 
     # ------------------------------------------------------------------ rules and their safeguard
     async def _decide(self, item: InboundItem, context: str, stats: InboundStats) -> RoutingDecision:
-        decision = evaluate_rules(
+        # In a worker thread: a slow rule (up to its time budget) must not stall the event loop, which
+        # also serves the NgDP push receiver and health checks; regex releases the GIL while matching.
+        decision = await asyncio.to_thread(
+            evaluate_rules,
             self.settings.rules,
             item,
-            disabled=self._disabled,
+            disabled=frozenset(self._disabled),
             timeout=self.settings.rule_timeout_seconds,
             clock=self._clock,
         )
