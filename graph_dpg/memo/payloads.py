@@ -44,6 +44,7 @@ BASE64_ALPHABET_PAD = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 _BOM = b"\xef\xbb\xbf"
 _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _UTF8_NAMES = frozenset({b"utf-8", b"utf8"})
+_NOT_A_TAG = frozenset(b"!?")  # '<!' comment/CDATA/DOCTYPE, '<?' processing instruction
 _CONTENT_QNAME = re.compile(rb"(?:[A-Za-z_][A-Za-z0-9._-]*:)?content")
 
 
@@ -123,26 +124,26 @@ def _split(data: bytes) -> tuple[bytes, list[tuple[bytes, bool]], str] | None:
     pos = 0
     # Walk the markup '<' by '<' (memchr-fast across payloads, which contain none); a '<!' or '<?' anywhere
     # means comments, CDATA, DOCTYPE or PIs, where '<' need not start a tag: leave that to libxml2.
+    end = len(data) - 1
     lt = data.find(b"<", body)
     while lt != -1:
-        if data[lt + 1 : lt + 2] in (b"!", b"?"):
+        if lt == end or data[lt + 1] in _NOT_A_TAG:
             return None
-        gt = data.find(b">", lt)
-        if gt == -1:
-            return None
-        following = data.find(b"<", gt)
+        following = data.find(b"<", lt + 1)
         if following == -1:
             break
-        if following - gt > SPLIT_MIN_BYTES:
-            name = data[lt + 1 : gt]
+        if following - lt > SPLIT_MIN_BYTES:
+            gt = data.find(b">", lt, following)
+            name = data[lt + 1 : gt] if gt != -1 else b""
             if _CONTENT_QNAME.fullmatch(name) and data.startswith(b"</" + name + b">", following):
                 payload = data[gt + 1 : following]
-                rest = payload.translate(None, BASE64_ALPHABET_PAD)
-                if not rest or not rest.translate(None, b" \t\n"):
-                    pieces.append(data[pos : gt + 1])
-                    pieces.append(f"{marker}{len(spans)}".encode("ascii"))
-                    spans.append((payload, not rest))
-                    pos = following
+                if len(payload) >= SPLIT_MIN_BYTES:
+                    rest = payload.translate(None, BASE64_ALPHABET_PAD)
+                    if not rest or not rest.translate(None, b" \t\n"):
+                        pieces.append(data[pos : gt + 1])
+                        pieces.append(f"{marker}{len(spans)}".encode("ascii"))
+                        spans.append((payload, not rest))
+                        pos = following
         lt = following
     if not spans:
         return None
