@@ -9,6 +9,11 @@ sent or stored; disabled-at-run-time rules (kept in the database) are not consul
 CPR numbers are masked in the output unless ``--show-cpr`` is given.
 
 Exit code: 0 the dry run worked (whether or not a rule matched), 2 the file or message cannot be read.
+
+Also: ``graph-dpg rules status`` lists the rules in evaluation order with their hit counts and whether the
+gateway disabled them automatically (a rule that took longer than its time budget); ``graph-dpg rules
+enable NAME`` enables such a rule again after it has been fixed. Both read the state database named by
+the settings (``GRAPH_DPG_DATABASE_URL`` / ``--env-file``) unless ``--database-url`` is given.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TextIO
 
-from graph_dpg.config import load_gateway_file
-from graph_dpg.domain.errors import ConfigError
+from graph_dpg.adapters.store import create_store
+from graph_dpg.adapters.store.sql import SqlStore
+from graph_dpg.config import Settings, load_gateway_file, load_settings
+from graph_dpg.domain.errors import ConfigError, GraphDpgError
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import invalid_banner, mail_item
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
@@ -40,6 +47,7 @@ from graph_dpg.services.inbound import (
 from graph_dpg.services.rule_config import inbound_settings
 
 EXIT_OK = 0
+EXIT_NOT_DISABLED = 1
 EXIT_UNREADABLE = 2
 
 
@@ -62,6 +70,90 @@ def register(subparsers: Any) -> None:
     )
     test.add_argument("--show-cpr", action="store_true", help="print CPR numbers in clear (default: masked)")
     test.set_defaults(func=run_test)
+
+    status = sub.add_parser("status", help="rules with hit counts and automatic disabling")
+    _state_options(status)
+    status.add_argument("--rules", metavar="FILE", help="the gateway file (default: the settings' one)")
+    status.set_defaults(func=run_status)
+
+    enable = sub.add_parser("enable", help="enable a rule the gateway disabled automatically")
+    _state_options(enable)
+    enable.add_argument("name", metavar="NAME", help="the rule's name")
+    enable.set_defaults(func=run_enable)
+
+
+def _state_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env-file", metavar="F", default=".env", help="settings file (default: .env)")
+    parser.add_argument("--database-url", metavar="URL", help="state database (default: from the settings)")
+
+
+def _open_state(args: argparse.Namespace, err: TextIO) -> tuple[SqlStore, Settings | None] | None:
+    settings: Settings | None = None
+    try:
+        wants_gateway_file = hasattr(args, "rules") and args.rules is None
+        if args.database_url is None or wants_gateway_file:
+            env = args.env_file if Path(args.env_file).is_file() else None
+            settings = load_settings(env)
+        url = args.database_url or (settings.database_url if settings is not None else "")
+        return create_store(url), settings
+    except GraphDpgError as exc:
+        print(f"cannot open the state database: {exc}", file=err)
+        for problem in getattr(exc, "problems", ()):
+            print(f"  {problem}", file=err)
+        return None
+
+
+def run_status(args: argparse.Namespace) -> int:
+    return rules_status(args, sys.stdout, sys.stderr)
+
+
+def rules_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    opened = _open_state(args, err)
+    if opened is None:
+        return EXIT_UNREADABLE
+    store, settings = opened
+    try:
+        path = args.rules or (str(settings.gateway_file) if settings is not None else "gateway.yaml")
+        try:
+            rules = load_gateway_file(path).ordered_rules(include_disabled=True)
+        except ConfigError as exc:
+            print(f"{path}: {exc}", file=err)
+            return EXIT_UNREADABLE
+        disabled = store.disabled_rules()
+        hits = store.rule_hits()
+        for rule in rules:
+            if rule.name in disabled:
+                d = disabled[rule.name]
+                state = f"DISABLED automatically {d.disabled_at:%Y-%m-%d %H:%M} UTC: {d.reason}"
+            else:
+                state = "enabled" if rule.enabled else "disabled in the gateway file"
+            out.write(f"{rule.priority:>5}  {rule.name}  hits={hits.get(rule.name, 0)}  {state}\n")
+        for name in sorted(set(disabled) - {r.name for r in rules}):
+            out.write(f"    -  {name}  (not in the gateway file)  DISABLED: {disabled[name].reason}\n")
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def run_enable(args: argparse.Namespace) -> int:
+    return rules_enable(args, sys.stdout, sys.stderr)
+
+
+def rules_enable(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    opened = _open_state(args, err)
+    if opened is None:
+        return EXIT_UNREADABLE
+    store, _ = opened
+    try:
+        if args.name not in store.disabled_rules():
+            print(f"rule {args.name!r} is not disabled", file=err)
+            return EXIT_NOT_DISABLED
+        store.enable_rule(args.name)
+        store.audit("inbound.rule.enabled", args.name, actor="cli")
+        out.write(f"rule {args.name!r} enabled; it is evaluated again from the next cycle\n")
+        return EXIT_OK
+    finally:
+        store.close()
 
 
 def run_test(args: argparse.Namespace) -> int:

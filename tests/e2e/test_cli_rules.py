@@ -151,3 +151,34 @@ def test_unreadable_inputs_exit_2(gateway: Path, tmp_path: Path) -> None:
     broken.write_text("organisation: {}\n", encoding="utf-8")
     code, _, err = run("--rules", str(broken), str(tmp_path / "x.eml"))
     assert code == 2 and "broken.yaml" in err
+
+
+def test_status_and_enable_of_an_automatically_disabled_rule(gateway: Path, tmp_path: Path) -> None:
+    from graph_dpg.adapters.store import create_store
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = create_store(url)
+    store.disable_rule("Kvitteringer", "evaluation took longer than 5 s")
+    store.increment_rule_hits("Beskæftigelse", 3)
+    store.close()
+
+    code, out, err = run_state("status", "--rules", str(gateway), "--database-url", url)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["10", "Beskæftigelse", "hits=3", "enabled"]
+    assert "Kvitteringer  hits=0  DISABLED automatically" in lines[1]
+    assert "took longer than 5 s" in lines[1]
+
+    code, out, _ = run_state("enable", "Kvitteringer", "--database-url", url)
+    assert code == 0 and "enabled" in out
+    code, _, err = run_state("enable", "Kvitteringer", "--database-url", url)
+    assert code == 1 and "is not disabled" in err
+    _, out, _ = run_state("status", "--rules", str(gateway), "--database-url", url)
+    assert "DISABLED" not in out
+
+
+def run_state(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["rules", *args])
+    return code, out.getvalue(), err.getvalue()
