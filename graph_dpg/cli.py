@@ -17,6 +17,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "graph_dpg.commands.config",
     "graph_dpg.commands.onboarding",
     "graph_dpg.commands.memo",
+    "graph_dpg.commands.run",
+    "graph_dpg.commands.sandbox",
     "graph_dpg.commands.rules",
 )
 

@@ -1,0 +1,214 @@
+"""The composition root: the one place that turns settings + the gateway file into running objects.
+
+    settings (.env) ─┐                      ┌─ SqlStore (StatePort, leases, push sink)
+                     ├─ build_gateway() ────┼─ GraphMailbox (MailboxPort) ── msgraph-sdk ── Graph / emulator
+    gateway file ────┘                      ├─ NgdpClient (DigitalPostPort) ── mTLS ── NgDP / emulator
+                                            ├─ OutboundService / InboundService (use cases on the ports)
+                                            └─ GatewayMetrics (Prometheus registry of this process)
+
+Entry points (``graph-dpg run``, ``graph-dpg sandbox``, tests, benchmarks) call :func:`build_gateway` and
+then hand the :class:`Gateway` to :class:`graph_dpg.runtime.Runtime`; nothing else constructs adapters.
+Tests inject ``graph_transport`` (an httpx transport to the Graph emulator), an ``ngdp_client`` and/or a
+``store`` instead of patching.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from graph_dpg.adapters.digital_post import NgdpClient
+from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential, credential_from
+from graph_dpg.adapters.store import SqlStore, create_store
+from graph_dpg.config import GatewayConfig, Settings
+from graph_dpg.domain.addresses import Channel
+from graph_dpg.domain.errors import ConfigError
+from graph_dpg.http import GatewayMetrics
+from graph_dpg.services.inbound import InboundService
+from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings
+from graph_dpg.services.ports.digital_post import DigitalPostPort
+from graph_dpg.services.rule_config import inbound_settings
+
+log = logging.getLogger(__name__)
+
+#: The bearer token the Graph emulator accepts by default (``GraphTenant("sandbox-token")``).
+SANDBOX_GRAPH_TOKEN = "sandbox-token"  # noqa: S105 - a well-known fake token of the emulator
+#: Request header naming the replica; sent only to a Graph endpoint on loopback (the emulator).
+REPLICA_HEADER = "X-Graph-Dpg-Replica"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass
+class Gateway:
+    """Everything one gateway process runs on. Close it with :meth:`aclose`."""
+
+    settings: Settings
+    config: GatewayConfig
+    store: SqlStore
+    mailbox: GraphMailbox
+    ngdp: DigitalPostPort
+    outbound: OutboundService
+    inbound: InboundService | None  # None: this process does not receive (tests of outbound alone)
+    metrics: GatewayMetrics
+    replica: str
+    _closers: list[Any] = field(default_factory=list, repr=False)
+
+    async def aclose(self) -> None:
+        """Close what this gateway created (injected objects are the caller's to close)."""
+        for closer in reversed(self._closers):
+            try:
+                result = closer()
+                if hasattr(result, "__await__"):
+                    await result
+            except Exception as exc:  # closing must go on: one failing close must not leak the others
+                log.warning("closing %r failed: %s", closer, exc)
+        self._closers.clear()
+
+
+def outbound_settings(settings: Settings, config: GatewayConfig) -> OutboundSettings:
+    """GatewayConfig (what admins edit) + Settings (how this process runs) → the outbound use case's view."""
+    mailboxes = tuple(
+        FunctionMailbox(
+            address=box.address,
+            cvrs=frozenset(box.cvrs),
+            sender_contact_points=frozenset(box.sender_contact_points),
+            outgoing_folder=box.outgoing_folder,
+        )
+        for box in config.function_mailboxes
+        if box.may_send
+    )
+    # Mail to the organisation's own mailboxes is internal: the MemoHeader leak guard allows it.
+    internal = frozenset(address.rsplit("@", 1)[-1].lower() for address in config.mailboxes)
+    return OutboundSettings(
+        organisation_cvr=config.organisation.cvr,
+        organisation_name=config.organisation.name,
+        mailboxes=mailboxes,
+        policies={channel: config.channel_policy(channel) for channel in Channel},
+        categories={state: (spec.name, spec.color) for state, spec in config.categories.items()},
+        gateway_domain=config.gateway_domain,
+        internal_domains=internal,
+        language=settings.receipt_language,
+        memo_version=settings.memo_version,
+        mandatory_allowed=config.organisation.mandatory_allowed,
+        legal_notification_allowed=config.organisation.legal_notification_allowed,
+        send_concurrency=settings.send_concurrency,
+        retry_max_seconds=float(settings.max_backoff_seconds),
+    )
+
+
+def make_graph_mailbox(
+    settings: Settings, closers: list[Any], *, transport: httpx.AsyncBaseTransport | None = None
+) -> GraphMailbox:
+    if settings.is_sandbox:
+        credential: Any = StaticTokenCredential(SANDBOX_GRAPH_TOKEN)
+    else:
+        credential = credential_from(
+            settings.credential_kind,
+            tenant_id=settings.tenant_id,
+            client_id=settings.client_id,
+            certificate_path=str(settings.client_certificate_path)
+            if settings.client_certificate_path
+            else None,
+            certificate_password=_secret(settings.client_certificate_password),
+            client_secret=_secret(settings.client_secret),
+            managed_identity_client_id=settings.managed_identity_client_id,
+        )
+    http_client = None
+    if urlsplit(settings.graph_base_url).hostname in _LOOPBACK:
+        # Emulator only: lets a test tell replicas apart in the emulator's request log (scale-out test).
+        http_client = httpx.AsyncClient(
+            transport=transport,
+            headers={REPLICA_HEADER: settings.replica_id},
+            timeout=httpx.Timeout(100.0, connect=30.0),
+        )
+    mailbox = GraphMailbox(
+        credential,
+        settings.graph_base_url,
+        http_client=http_client,
+        transport=None if http_client is not None else transport,
+        max_concurrency_per_mailbox=settings.graph_max_concurrency_per_mailbox,
+        # Against the emulators nothing is gained by waiting seconds between retries.
+        retry=RetryPolicy.fast() if settings.is_sandbox else None,
+    )
+    if http_client is not None:
+        # GraphMailbox does not close a client it was given.
+        closers.append(http_client.aclose)
+    return mailbox
+
+
+def make_ngdp_client(settings: Settings) -> NgdpClient:
+    """The NgDP client from settings: Basic system credentials + the OCES3 certificate (PEM or PKCS#12)."""
+    system_id = settings.ngdp_system_id
+    token = _secret(settings.ngdp_api_token)
+    if not system_id or not token:
+        raise ConfigError(
+            "NgDP system id and API token are not set",
+            ["GRAPH_DPG_NGDP_SYSTEM_ID and GRAPH_DPG_NGDP_API_TOKEN are required to talk to NgDP"],
+        )
+    kwargs: dict[str, Any] = {"ca_bundle": settings.ngdp_ca_bundle}
+    path = settings.ngdp_certificate_path
+    password = _secret(settings.ngdp_certificate_password)
+    if path is not None:
+        # Same rule as check-config: PEM is recognised by its armour, anything else is PKCS#12.
+        if b"-----BEGIN" in path.read_bytes()[:65536]:
+            kwargs.update(cert_file=path, key_password=password)
+        else:
+            kwargs.update(pkcs12_file=path, pkcs12_password=password)
+    return NgdpClient(
+        settings.ngdp_base_url,
+        system_id,
+        token,
+        read_timeout=settings.ngdp_timeout_seconds,
+        write_timeout=settings.ngdp_timeout_seconds,
+        **kwargs,
+    )
+
+
+def build_gateway(
+    settings: Settings,
+    gateway_config: GatewayConfig,
+    *,
+    graph_transport: httpx.AsyncBaseTransport | None = None,
+    ngdp_client: DigitalPostPort | None = None,
+    store: SqlStore | None = None,
+) -> Gateway:
+    """Wire adapters, services and metrics for one process (see the module docstring)."""
+    closers: list[Any] = []
+    if store is None:
+        store = create_store(settings.database_url, replica=settings.replica_id)
+        closers.append(store.close)
+    mailbox = make_graph_mailbox(settings, closers, transport=graph_transport)
+    closers.append(mailbox.aclose)
+    if ngdp_client is None:
+        client = make_ngdp_client(settings)
+        closers.append(client.aclose)
+        ngdp: DigitalPostPort = client
+    else:
+        ngdp = ngdp_client
+    outbound = OutboundService(mailbox, ngdp, store, outbound_settings(settings, gateway_config))
+    inbound = InboundService(mailbox, ngdp, store, inbound_settings(gateway_config, settings))
+    metrics = GatewayMetrics(mailbox=mailbox, store=store)
+    return Gateway(
+        settings=settings,
+        config=gateway_config,
+        store=store,
+        mailbox=mailbox,
+        ngdp=ngdp,
+        outbound=outbound,
+        inbound=inbound,
+        metrics=metrics,
+        replica=settings.replica_id,
+        _closers=closers,
+    )
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _path(value: Any) -> str | None:
+    return str(value) if value is not None else None

@@ -1,0 +1,127 @@
+"""``graph-dpg sandbox``: the gateway's main job on its embedded sandbox, in one command.
+
+Starts the Graph and NgDP emulators on 127.0.0.1, seeds the demo organisation, plays a scenario (built in,
+or ``--scenario FILE``) through the real service loop, prints a summary and optionally writes the full JSON
+report (formats: docs/sandbox.md). Exit 0 when the scenario settled and every outcome was as expected,
+1 otherwise, 2 for an unreadable scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from graph_dpg.bootstrap import build_gateway
+from graph_dpg.domain.errors import ConfigError
+from graph_dpg.observability import configure_logging
+from graph_dpg.runtime import Runtime, RuntimeOptions
+from graph_dpg.sandbox.demo.player import (
+    Environment,
+    MassProgress,
+    build_report,
+    free_port,
+    inject,
+    print_summary,
+    sandbox_environment,
+    sandbox_settings,
+    seed,
+    unexpected,
+    wait_settled,
+)
+from graph_dpg.sandbox.demo.scenario import Scenario, load_scenario
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "sandbox",
+        help="run the gateway against emulated Graph and NgDP and play a demo scenario",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--scenario", type=Path, help="scenario YAML (default: the built-in demo scenario)")
+    parser.add_argument("--report", type=Path, help="write the full JSON report to this file")
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave the emulators and the gateway running (URLs printed) until Ctrl-C",
+    )
+    parser.add_argument(
+        "--workdir", type=Path, help="directory for the database and certificates (default: a temp dir)"
+    )
+    parser.set_defaults(func=run_sandbox)
+
+
+def run_sandbox(args: argparse.Namespace) -> int:
+    try:
+        scenario = load_scenario(args.scenario)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    configure_logging("console", "WARNING")
+    return asyncio.run(_play(scenario, args.report, args.keep_running, args.workdir))
+
+
+async def _play(
+    scenario: Scenario, report_path: Path | None, keep_running: bool, workdir: Path | None
+) -> int:
+    out = sys.stdout
+    report: dict[str, object] = {"settled": False}
+    wrong: list[str] = []
+    with sandbox_environment(workdir) as (work, tenant, graph_url, state, ngdp, config):
+        seed(scenario, state)
+        settings = sandbox_settings(work, graph_url, ngdp, free_port())
+        gateway = build_gateway(settings, config)
+        runtime = Runtime(
+            gateway,
+            RuntimeOptions(jitter_s=0.2, heartbeat_s=2.0, backoff_base_s=0.5, shutdown_grace_s=10.0),
+        )
+        env = Environment(work, tenant, state, ngdp, graph_url, settings, config, gateway, runtime)
+        try:
+            await runtime.start()
+            out.write(
+                f"graph_dpg sandbox: {config.organisation.name} (CVR {config.organisation.cvr}), "
+                f"{len(config.function_mailboxes)} function mailboxes\n"
+                f"  Graph emulator  {graph_url}\n  NgDP emulator   {ngdp.base_url} (mutual TLS)\n"
+                f"  gateway         {runtime.http_url} (/healthz /readyz /metrics)\n"
+                f"  work directory  {work}\n"
+                f"playing {len(scenario.outbound)} outgoing mails, {len(scenario.inbound)} inbound memos, "
+                f"{len(scenario.inbox_mails)} secure mails...\n"
+            )
+            out.flush()
+            played = inject(scenario, tenant, state)
+            left = await wait_settled(env, played, scenario.timeout_seconds, MassProgress(scenario, out))
+            report = await asyncio.to_thread(build_report, env, scenario, played, left)
+            print_summary(report, out)
+            if report_path is not None:
+                text = json.dumps(report, ensure_ascii=False, indent=2)
+                await asyncio.to_thread(report_path.write_text, text, encoding="utf-8")
+                out.write(f"full report: {report_path}\n")
+            wrong = unexpected(report)
+            if wrong:
+                out.write("not as expected: " + ", ".join(wrong) + "\n")
+            if keep_running:
+                await _wait_for_signal(out, runtime.http_url, graph_url, ngdp.base_url)
+        finally:
+            await runtime.stop()
+            await gateway.aclose()
+    return 0 if report["settled"] and not wrong else 1
+
+
+async def _wait_for_signal(out: object, gateway_url: str, graph_url: str, ngdp_url: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(
+        "\nstill running (Ctrl-C to stop):\n"
+        f"  gateway  {gateway_url}/metrics  {gateway_url}/readyz\n"
+        f"  Graph    {graph_url}/users  (Authorization: Bearer sandbox-token)\n"
+        f"  NgDP     {ngdp_url}  (mutual TLS; certificates in the work directory)",
+        flush=True,
+    )
+    await stop.wait()

@@ -1,0 +1,164 @@
+"""The gateway's HTTP surface (Starlette, served by uvicorn inside the ``run``/``sandbox`` process).
+
+    GET  /healthz          liveness: the process and its event loop answer (no I/O)
+    GET  /readyz           readiness: 200 when the database answers, the credentials are usable and the
+                           last successful poll is recent enough; 503 with the failing checks otherwise
+    GET  /metrics          Prometheus text format (GatewayMetrics below)
+    POST /ngdp/push/...    NgDP REST PUSH of memos and receipts (adapters.digital_post.create_push_app),
+                           stored durably before the 200; mounted only when a push token is configured
+
+The readiness facts come from a :class:`StatusSource` (the runtime); this module reads, never decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+
+from graph_dpg.domain.errors import GraphDpgError
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _CountingMailbox(Protocol):
+    @property
+    def requests(self) -> Mapping[str, int]: ...
+
+    @property
+    def throttled(self) -> Mapping[str, int]: ...
+
+
+class _QueueStore(Protocol):
+    def outbox_counts(self) -> Mapping[Any, int]: ...
+
+
+class _LiveCollector(Collector):
+    """Values read at scrape time from the objects that own them (no second bookkeeping to drift)."""
+
+    def __init__(self, mailbox: _CountingMailbox | None, store: _QueueStore | None) -> None:
+        self._mailbox = mailbox
+        self._store = store
+
+    def collect(self) -> Iterable[Metric]:
+        if self._mailbox is not None:
+            requests = CounterMetricFamily(
+                "graph_dpg_graph_requests", "Microsoft Graph requests sent, per mailbox", labels=["mailbox"]
+            )
+            throttled = CounterMetricFamily(
+                "graph_dpg_graph_throttled",
+                "Microsoft Graph answers 429 (throttled), per mailbox",
+                labels=["mailbox"],
+            )
+            for mailbox, n in sorted(dict(self._mailbox.requests).items()):
+                requests.add_metric([mailbox], float(n))
+            for mailbox, n in sorted(dict(self._mailbox.throttled).items()):
+                throttled.add_metric([mailbox], float(n))
+            yield requests
+            yield throttled
+        if self._store is not None:
+            depth = GaugeMetricFamily(
+                "graph_dpg_outbox_messages", "MeMo messages in the outbox by state", labels=["state"]
+            )
+            try:
+                counts = self._store.outbox_counts()
+            except GraphDpgError:
+                counts = {}  # the database is down: /readyz says so; /metrics must still answer
+            for state, n in sorted(counts.items(), key=lambda kv: str(kv[0])):
+                depth.add_metric([str(state)], float(n))
+            yield depth
+
+
+class GatewayMetrics:
+    """The Prometheus metrics of one gateway process, in their own registry (tests build many)."""
+
+    def __init__(self, *, mailbox: _CountingMailbox | None = None, store: _QueueStore | None = None) -> None:
+        self.registry = CollectorRegistry()
+        self.sent = Counter(
+            "graph_dpg_messages_sent",
+            "Digital Post messages accepted by NgDP, per channel",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.failed = Counter(
+            "graph_dpg_messages_failed",
+            "Digital Post messages refused or given up, per channel (rejected = validation or NgDP 400)",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.received = Counter(
+            "graph_dpg_messages_received",
+            "Inbound Digital Post / secure mail delivered into mailboxes, per channel",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.poll_seconds = Histogram(
+            "graph_dpg_poll_seconds",
+            "Duration of one poll of one work item (mailbox folder or NgDP queue)",
+            ["kind"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=self.registry,
+        )
+        self.poll_failures = Counter(
+            "graph_dpg_poll_failures",
+            "Polls that failed, per kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.registry.register(_LiveCollector(mailbox, store))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class StatusSource(Protocol):
+    """What /readyz asks the runtime (``graph_dpg.runtime.Runtime`` implements it)."""
+
+    def readiness(self) -> dict[str, tuple[bool, str]]:
+        """Check name → (ok, detail). Blocking calls (database ping) are allowed: run in a thread."""
+        ...
+
+
+def create_http_app(
+    metrics: GatewayMetrics,
+    status: StatusSource,
+    *,
+    push_app: Any | None = None,
+) -> Starlette:
+    """The Starlette app of the gateway process (see the module docstring)."""
+    started = time.monotonic()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "uptime_s": round(time.monotonic() - started, 1)})
+
+    async def readyz(request: Request) -> Response:
+        checks = await asyncio.to_thread(status.readiness)
+        ready = all(ok for ok, _ in checks.values())
+        body = {
+            "status": "ready" if ready else "not ready",
+            "checks": {name: {"ok": ok, "detail": detail} for name, (ok, detail) in checks.items()},
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        # outbox_counts is a database query: keep it off the event loop.
+        payload = await asyncio.to_thread(metrics.render)
+        return PlainTextResponse(payload, media_type=PROMETHEUS_CONTENT_TYPE)
+
+    routes: list[Route | Mount] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    if push_app is not None:
+        routes.append(Mount("/ngdp/push", app=push_app))
+    return Starlette(routes=routes)

@@ -1,0 +1,802 @@
+"""The scheduled service: what one gateway process does, on a timer, until it is told to stop.
+
+Jobs (APScheduler 3 ``AsyncIOScheduler``; intervals from Settings, random jitter, ``max_instances=1`` and
+``coalesce`` so a job never overlaps itself and missed runs collapse into one)::
+
+    heartbeat        lease_seconds/3   replica heartbeat; renew held leases; claim a fair share of free ones
+    outbound         outbound_poll     per held function-mailbox folder: delta poll → plan/send its jobs
+    effects          outbound_poll     receipt mails and categories (one replica at a time: lease)
+    receipts         receipts_poll     pull NgDP business receipts, record, delete at NgDP, apply
+    inbound          inbound_poll      NgDP memos + routed inboxes (the inbound service), lease-guarded
+    categories       refresh           master categories in every function mailbox
+    contact_points   refresh           NgDP contact points (limits) refreshed
+    expiry           6 h               certificate/credential expiry → one alert mail per threshold 30/14/7
+    cleanup          24 h              retention of finished state
+
+Work items and leases. Every (mailbox, folder) and each singleton (NgDP memo queue, receipt queue, effects,
+housekeeping) is a lease row. A replica works only on what it holds::
+
+    free ──acquire_some (FOR UPDATE SKIP LOCKED)──► held by R (expires_at = db now + lease_seconds)
+    held ──heartbeat renew──► held        held ──release (shutdown, over fair share)──► free
+    held ──R dies, expires_at passes──► free for anyone (the survivors take it at their next heartbeat)
+
+The fair share is ceil(items / live replicas), so work spreads when replicas join and is taken over when
+one disappears. A lease is a row, not a database lock: nothing is locked across a Graph or NgDP call, and
+work on an item starts only while its lease is fresh (renewed less than ``lease_seconds`` - margin ago).
+
+Per item, failures back off exponentially (capped at ``max_backoff_seconds``) without delaying other items:
+each mailbox poll is its own task, and an item still running is simply not started again. A failure is
+logged once (WARNING) and its recovery once (INFO), in the style of Home Assistant's update coordinator;
+repeats go to DEBUG.
+
+Shutdown (SIGTERM/SIGINT): stop scheduling, let in-flight work finish (bounded), release every lease,
+forget the replica row, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import signal
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from graph_dpg.bootstrap import Gateway
+from graph_dpg.domain.errors import AuthError, GraphDpgError
+from graph_dpg.domain.mail import EmailAddress, MailMessage
+from graph_dpg.http import create_http_app
+from graph_dpg.services.outbound import CycleStats, FunctionMailbox
+from graph_dpg.services.ports.digital_post import ContactPointInfo
+from graph_dpg.services.ports.store import JobState
+
+log = logging.getLogger(__name__)
+
+OUTBOUND_PREFIX = "outbound:"
+RESOURCE_EFFECTS = "outbound:effects"
+RESOURCE_RECEIPTS = "ngdp:receipts"
+RESOURCE_INBOUND = "ngdp:memos"
+RESOURCE_HOUSEKEEPING = "housekeeping"
+EXPIRY_THRESHOLDS_DAYS: tuple[int, ...] = (30, 14, 7)
+ALERT_PROPERTY = "DpgAlertKey"
+RETENTION = timedelta(days=30)
+
+
+def outbound_resource(mailbox: str, folder: str) -> str:
+    return f"{OUTBOUND_PREFIX}{mailbox.lower()}:{folder}"
+
+
+# ============================================================================ backoff and log-once
+
+
+@dataclass
+class ItemState:
+    failures: int = 0
+    next_at: float = 0.0
+    failing: bool = False
+    last_error: str = ""
+    last_success: float | None = None
+    auth_failure: bool = False
+
+
+class WorkTracker:
+    """Per work item: capped exponential backoff, and failure/recovery each logged once."""
+
+    def __init__(
+        self,
+        base_s: float,
+        cap_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        logger: logging.Logger = log,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.base_s = base_s
+        self.cap_s = cap_s
+        self.clock = clock
+        self.logger = logger
+        self._rng = rng
+        self.items: dict[str, ItemState] = {}
+
+    def state(self, key: str) -> ItemState:
+        return self.items.setdefault(key, ItemState())
+
+    def due(self, key: str) -> bool:
+        return self.clock() >= self.state(key).next_at
+
+    def delay_for(self, failures: int) -> float:
+        delay = min(self.cap_s, self.base_s * float(2 ** max(0, failures - 1)))
+        if self._rng is not None:
+            # ±10 %: items that failed together do not all retry in the same instant.
+            delay *= 1 + self._rng.uniform(-0.1, 0.1)
+        return min(self.cap_s, delay)
+
+    def success(self, key: str) -> bool:
+        """Record a success; True (and one INFO line) when it ends a failure streak."""
+        st = self.state(key)
+        recovered = st.failing
+        if recovered:
+            self.logger.info("%s recovered after %d failed attempt(s)", key, st.failures)
+        st.failures = 0
+        st.next_at = 0.0
+        st.failing = False
+        st.auth_failure = False
+        st.last_error = ""
+        st.last_success = self.clock()
+        return recovered
+
+    def failure(self, key: str, exc: BaseException) -> float:
+        """Record a failure; the first of a streak is logged at WARNING, the rest at DEBUG."""
+        st = self.state(key)
+        st.failures += 1
+        delay = self.delay_for(st.failures)
+        st.next_at = self.clock() + delay
+        st.last_error = str(exc)
+        st.auth_failure = isinstance(exc, AuthError)
+        if not st.failing:
+            st.failing = True
+            self.logger.warning("%s failed (%s); retrying with backoff", key, exc)
+        else:
+            self.logger.debug(
+                "%s still failing (attempt %d, next in %.0fs): %s", key, st.failures, delay, exc
+            )
+        return delay
+
+    def failing(self) -> dict[str, ItemState]:
+        return {k: v for k, v in self.items.items() if v.failing}
+
+
+# ============================================================================ leases
+
+
+class LeaseKeeper:
+    """This replica's claims on work items (rows in the store's lease table; see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Any,
+        owner: str,
+        ttl_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.owner = owner
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self.held: set[str] = set()
+        self.renewed_at = 0.0
+        self.live: list[str] = [owner]
+
+    def fair_share(self, total: int) -> int:
+        return max(1, math.ceil(total / max(1, len(self.live))))
+
+    def refresh(self, resources: Sequence[str]) -> set[str]:
+        """Heartbeat, then hold (renew or claim) up to the fair share of ``resources``; release extras.
+
+        Blocking (database); call it from a worker thread.
+        """
+        started = self.clock()
+        self.store.replica_heartbeat(self.owner)
+        live = self.store.live_replicas(self.ttl_s)
+        self.live = live if self.owner in live else [*live, self.owner]
+        share = self.fair_share(len(resources))
+        # acquire_some renews our own leases first (ordered), then takes free/expired ones.
+        got = set(self.store.acquire_some(list(resources), self.owner, self.ttl_s, share))
+        for extra in self.held - got:
+            if extra in resources:
+                self.store.release(extra, self.owner)
+        gained, lost = got - self.held, self.held - got
+        if gained:
+            log.info(
+                "replica %s took %d work item(s): %s", self.owner, len(gained), ", ".join(sorted(gained))
+            )
+        if lost:
+            log.info("replica %s handed back %d work item(s)", self.owner, len(lost))
+        self.held = got
+        self.renewed_at = started
+        return got
+
+    def fresh(self, resource: str, margin_s: float = 0.0) -> bool:
+        """True while ``resource`` is held and its lease cannot have expired (local-clock margin)."""
+        return resource in self.held and self.clock() < self.renewed_at + self.ttl_s - margin_s
+
+    def release_all(self) -> int:
+        self.held = set()
+        released: int = self.store.release_all(self.owner)
+        return released
+
+
+# ============================================================================ the runtime
+
+
+@dataclass
+class RuntimeOptions:
+    """Knobs the settings do not carry (tests, the sandbox and benchmarks shorten them)."""
+
+    jitter_s: float | None = None  # None: settings.poll_jitter_seconds
+    mailbox_concurrency: int = 16
+    shutdown_grace_s: float = 30.0
+    lease_margin_s: float | None = None  # None: a third of the lease
+    effects_batch: int = 200
+    effects_budget_s: float = 20.0
+    backoff_base_s: float = 5.0
+    start_http: bool = True
+    expiry_interval_s: float = 6 * 3600
+    cleanup_interval_s: float = 24 * 3600
+    heartbeat_s: float | None = None  # None: lease_seconds / 3
+
+
+@dataclass
+class RuntimeCounters:
+    outbound_polls: int = 0
+    outbound: CycleStats = field(default_factory=CycleStats)
+    effects_done: int = 0
+    receipts_pulled: int = 0
+    receipts_applied: int = 0
+    inbound_runs: int = 0
+    alerts: int = 0
+
+
+class Runtime:
+    """Runs a :class:`~graph_dpg.bootstrap.Gateway` on a schedule (see the module docstring)."""
+
+    def __init__(self, gateway: Gateway, options: RuntimeOptions | None = None) -> None:
+        self.gateway = gateway
+        self.settings = gateway.settings
+        self.options = options or RuntimeOptions()
+        s = self.settings
+        self.tracker = WorkTracker(
+            self.options.backoff_base_s,
+            float(s.max_backoff_seconds),
+            rng=random.Random(),  # noqa: S311
+        )
+        self.leases = LeaseKeeper(gateway.store, gateway.replica, float(s.lease_seconds))
+        self.counters = RuntimeCounters()
+        self.contact_points: list[ContactPointInfo] = []
+        self.started_at = time.monotonic()
+        self.last_outbound_success: float | None = None
+        self._mailboxes: dict[str, FunctionMailbox] = {
+            outbound_resource(mb.address, mb.outgoing_folder): mb
+            for mb in gateway.outbound.settings.mailboxes
+        }
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._slots = asyncio.Semaphore(self.options.mailbox_concurrency)
+        self._scheduler: AsyncIOScheduler | None = None
+        self._http: _QuietServer | None = None
+        self._http_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------------ work items
+
+    @property
+    def resources(self) -> list[str]:
+        items = [*self._mailboxes, RESOURCE_EFFECTS, RESOURCE_RECEIPTS, RESOURCE_HOUSEKEEPING]
+        if self.gateway.inbound is not None:
+            items.append(RESOURCE_INBOUND)
+        return items
+
+    @property
+    def lease_margin(self) -> float:
+        m = self.options.lease_margin_s
+        return m if m is not None else self.settings.lease_seconds / 3
+
+    def _holds(self, resource: str) -> bool:
+        return self.leases.fresh(resource, self.lease_margin)
+
+    # ------------------------------------------------------------------ jobs
+
+    async def heartbeat(self) -> None:
+        try:
+            await asyncio.to_thread(self.leases.refresh, self.resources)
+        except GraphDpgError as exc:
+            # Without the database nothing can be claimed; whatever we hold expires by itself.
+            self.tracker.failure("leases", exc)
+            return
+        self.tracker.success("leases")
+
+    async def poll_outbound(self) -> None:
+        """Start a poll task for every held, due, idle mailbox folder; do not wait for slow ones."""
+        for resource, mb in self._mailboxes.items():
+            if self._stopping or not self._holds(resource) or not self.tracker.due(resource):
+                continue
+            running = self._running.get(resource)
+            if running is not None and not running.done():
+                continue
+            task = asyncio.create_task(self._poll_mailbox(resource, mb), name=f"poll {resource}")
+            self._running[resource] = task
+            self._track(task)
+
+    async def _poll_mailbox(self, resource: str, mb: FunctionMailbox) -> None:
+        svc = self.gateway.outbound
+        metrics = self.gateway.metrics
+        async with self._slots:
+            if not self._holds(resource):
+                return
+            started = time.perf_counter()
+            stats = CycleStats()
+            try:
+                stats.new_jobs += await svc.poll(mb)
+                await self.advance_jobs(mb.address, stats)
+            except GraphDpgError as exc:
+                metrics.poll_failures.labels("outbound").inc()
+                self.tracker.failure(resource, exc)
+                return
+            finally:
+                metrics.poll_seconds.labels("outbound").observe(time.perf_counter() - started)
+                self._count(stats)
+            self.tracker.success(resource)
+            self.counters.outbound_polls += 1
+            self.last_outbound_success = time.monotonic()
+
+    async def advance_jobs(self, mailbox: str, stats: CycleStats) -> None:
+        """Plan and send this mailbox's unfinished jobs (what ``OutboundService.process_jobs`` does, per job,
+        so each result is counted under its channel)."""
+        svc = self.gateway.outbound
+        metrics = self.gateway.metrics
+        wanted = mailbox.lower()
+        for state in (JobState.NEW, JobState.PLANNED, JobState.SENDING):
+            jobs = await asyncio.to_thread(svc.store.jobs_in_state, [state], 1000)
+            for job in jobs:
+                if job.mailbox.lower() != wanted or self._stopping:
+                    continue
+                one = CycleStats()
+                try:
+                    await svc.advance(job, one)
+                except AuthError:
+                    raise  # every other job of the mailbox would fail the same way: back off the mailbox
+                except GraphDpgError as exc:
+                    one.errors.append(f"job {job.id}: {exc}")
+                    log.warning("outbound job %s not advanced: %s", job.id, exc)
+                finally:
+                    metrics.sent.labels(job.channel).inc(one.sent)
+                    metrics.failed.labels(job.channel).inc(one.rejected + one.send_rejected + one.send_failed)
+                    _add(stats, one)
+
+    async def run_effects(self) -> None:
+        if not self._holds(RESOURCE_EFFECTS):
+            return
+        deadline = time.monotonic() + self.options.effects_budget_s
+        try:
+            while not self._stopping and time.monotonic() < deadline and self._holds(RESOURCE_EFFECTS):
+                done = await self.gateway.outbound.run_effects(limit=self.options.effects_batch)
+                self.counters.effects_done += done
+                if done == 0:
+                    break
+        except GraphDpgError as exc:
+            self.tracker.failure(RESOURCE_EFFECTS, exc)
+            return
+        self.tracker.success(RESOURCE_EFFECTS)
+
+    async def pull_receipts(self) -> None:
+        if not self._holds(RESOURCE_RECEIPTS) or not self.tracker.due(RESOURCE_RECEIPTS):
+            return
+        svc = self.gateway.outbound
+        try:
+            self.counters.receipts_pulled += await svc.pull_business_receipts()
+            self.counters.receipts_applied += await asyncio.to_thread(svc.apply_business_receipts)
+        except GraphDpgError as exc:
+            self.tracker.failure(RESOURCE_RECEIPTS, exc)
+            return
+        self.tracker.success(RESOURCE_RECEIPTS)
+
+    async def run_inbound(self) -> None:
+        inbound = self.gateway.inbound
+        if inbound is None or not self._holds(RESOURCE_INBOUND) or not self.tracker.due(RESOURCE_INBOUND):
+            return
+        started = time.perf_counter()
+        try:
+            stats = await inbound.run_once()
+        except GraphDpgError as exc:
+            self.gateway.metrics.poll_failures.labels("inbound").inc()
+            self.tracker.failure(RESOURCE_INBOUND, exc)
+            return
+        finally:
+            self.gateway.metrics.poll_seconds.labels("inbound").observe(time.perf_counter() - started)
+        self.counters.inbound_runs += 1
+        if stats.delivered:
+            self.gateway.metrics.received.labels("ngdp").inc(stats.delivered)
+        if stats.mail_routed:
+            self.gateway.metrics.received.labels("mail").inc(stats.mail_routed)
+        if stats.errors:
+            # The service carries on past single failures and reports them; back off the queue as a whole.
+            self.tracker.failure(RESOURCE_INBOUND, GraphDpgError("; ".join(stats.errors[:3])))
+            return
+        self.tracker.success(RESOURCE_INBOUND)
+
+    async def ensure_categories(self) -> None:
+        if not self._holds(RESOURCE_HOUSEKEEPING):
+            return
+        key = "categories"
+        try:
+            await self.gateway.outbound.ensure_categories()
+        except GraphDpgError as exc:
+            self.tracker.failure(key, exc)
+            return
+        self.tracker.success(key)
+
+    async def refresh_contact_points(self) -> None:
+        if not self._holds(RESOURCE_HOUSEKEEPING):
+            return
+        key = "contact points"
+        try:
+            points = await self.gateway.ngdp.list_contact_points()
+        except GraphDpgError as exc:
+            self.tracker.failure(key, exc)
+            return
+        known = {p.id for p in self.contact_points}
+        if {p.id for p in points} != known:
+            log.info("NgDP lists %d contact point(s) for the organisation", len(points))
+        self.contact_points = points
+        configured = {cp.id for cp in self.gateway.config.contact_points}
+        missing = sorted(configured - {p.id.lower() for p in points})
+        if points and missing:
+            log.warning("contact points in the gateway file that NgDP does not list: %s", ", ".join(missing))
+        self.tracker.success(key)
+
+    async def check_expiry(self, now: datetime | None = None) -> None:
+        """Alert the monitoring mailbox once per threshold (30/14/7 days) before a certificate expires."""
+        if not self._holds(RESOURCE_HOUSEKEEPING):
+            return
+        now = now or datetime.now(UTC)
+        for what, not_after in self.expiring_credentials():
+            days = (not_after - now).days
+            crossed = [t for t in EXPIRY_THRESHOLDS_DAYS if days <= t]
+            if not crossed:
+                continue
+            try:
+                await self._alert_expiry(what, not_after, days, min(crossed), crossed)
+            except GraphDpgError as exc:
+                self.tracker.failure("expiry alert", exc)
+                return
+        self.tracker.success("expiry alert")
+
+    def expiring_credentials(self) -> list[tuple[str, datetime]]:
+        found: list[tuple[str, datetime]] = []
+        not_after = getattr(self.gateway.ngdp, "certificate_not_after", None)
+        if callable(not_after):
+            value = not_after()
+            if isinstance(value, datetime):
+                found.append(("NgDP OCES3 certificate", value))
+        path = self.settings.client_certificate_path
+        if self.settings.credential_kind == "certificate" and path is not None:
+            secret = self.settings.client_certificate_password
+            app_not_after = certificate_not_after(path, secret.get_secret_value() if secret else None)
+            if app_not_after is not None:
+                found.append(("Graph app certificate", app_not_after))
+        return found
+
+    async def _alert_expiry(
+        self, what: str, not_after: datetime, days: int, threshold: int, crossed: Sequence[int]
+    ) -> None:
+        store = self.gateway.store
+        base = f"alert:expiry:{what}:{not_after.date().isoformat()}"
+        key = f"{base}:{threshold}"
+        effect = await asyncio.to_thread(store.get_effect, key)
+        if effect is not None and effect.state.value == "done":
+            return
+        await asyncio.to_thread(store.plan_effect, key, {"what": what, "days": days})
+        monitoring = self.gateway.config.monitoring_mailbox
+        mail = self.gateway.mailbox
+        # An earlier attempt may have created the mail and crashed before recording it: look first.
+        existing = await mail.find_by_extended_property(monitoring, "inbox", ALERT_PROPERTY, key)
+        if existing:
+            result: dict[str, object] = {"message_id": existing[0], "reused": True}
+        else:
+            text = (
+                f"The {what} of the Digital Post gateway expires on {not_after:%Y-%m-%d} "
+                f"({max(days, 0)} day(s) left). Renew it and update the gateway's configuration before then; "
+                "after it expires the gateway can no longer send or receive Digital Post."
+            )
+            message = MailMessage(
+                subject=f"Digital Post gateway: {what} expires in {max(days, 0)} day(s)",
+                body=f"<p>{text}</p>",
+                body_type="html",
+                sender=EmailAddress(monitoring, "Digital Post Gateway"),
+                to=[EmailAddress(monitoring)],
+                attachments=[],
+                headers=[],
+            )
+            created = await mail.create_message(
+                monitoring, "inbox", message, received=True, extended_properties={ALERT_PROPERTY: key}
+            )
+            result = {"message_id": created}
+            log.warning("%s expires in %d day(s): monitoring mailbox alerted", what, days)
+        await asyncio.to_thread(store.complete_effect, key, result)
+        # Larger thresholds already passed are covered by this (more urgent) alert.
+        for other in crossed:
+            if other != threshold:
+                other_key = f"{base}:{other}"
+                await asyncio.to_thread(store.plan_effect, other_key, {"what": what, "days": days})
+                await asyncio.to_thread(store.complete_effect, other_key, {"superseded_by": threshold})
+        self.counters.alerts += 1
+
+    async def cleanup(self) -> None:
+        if not self._holds(RESOURCE_HOUSEKEEPING):
+            return
+        try:
+            report = await asyncio.to_thread(self.gateway.store.cleanup, datetime.now(UTC) - RETENTION)
+        except GraphDpgError as exc:
+            self.tracker.failure("cleanup", exc)
+            return
+        if any(report.values()):
+            log.info("cleanup: %s", ", ".join(f"{k}={v}" for k, v in report.items() if v))
+        self.tracker.success("cleanup")
+
+    # ------------------------------------------------------------------ one pass (sandbox, tests)
+
+    async def tick(self) -> None:
+        """Run every job once, in dependency order, and wait for the mailbox polls it started."""
+        await self.heartbeat()
+        if self._holds(RESOURCE_HOUSEKEEPING) and self.tracker.state("categories").last_success is None:
+            await self.ensure_categories()
+        await self.poll_outbound()
+        await self.wait_polls()
+        await self.run_effects()
+        await self.pull_receipts()
+        await self.run_inbound()
+        await self.run_effects()
+
+    async def wait_polls(self) -> None:
+        tasks = [t for t in self._running.values() if not t.done()]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ scheduling and lifecycle
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    def _job(self, name: str, func: Callable[[], Awaitable[None]]) -> Callable[[], Coroutine[Any, Any, None]]:
+        async def run() -> None:
+            if self._stopping:
+                return
+            task = asyncio.current_task()
+            if task is not None:
+                self._track(task)
+            try:
+                await func()
+            except Exception:  # a bug in one job must not kill the scheduler; logged with its traceback
+                log.exception("job %s crashed", name)
+
+        run.__name__ = name
+        return run
+
+    def _schedule(self) -> AsyncIOScheduler:
+        s, o = self.settings, self.options
+        jitter = o.jitter_s if o.jitter_s is not None else s.poll_jitter_seconds
+        heartbeat = o.heartbeat_s if o.heartbeat_s is not None else max(1.0, s.lease_seconds / 3)
+        now = datetime.now(UTC)
+        scheduler = AsyncIOScheduler(
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None}, timezone=UTC
+        )
+        plan: list[tuple[str, Callable[[], Awaitable[None]], float, float]] = [
+            ("heartbeat", self.heartbeat, heartbeat, 0.0),
+            ("outbound", self.poll_outbound, s.outbound_poll_seconds, jitter),
+            ("effects", self.run_effects, s.outbound_poll_seconds, jitter),
+            ("receipts", self.pull_receipts, s.receipts_poll_seconds, jitter),
+            ("inbound", self.run_inbound, s.inbound_poll_seconds, jitter),
+            ("categories", self.ensure_categories, s.contact_points_refresh_seconds, jitter),
+            ("contact_points", self.refresh_contact_points, s.contact_points_refresh_seconds, jitter),
+            ("expiry", self.check_expiry, o.expiry_interval_s, jitter),
+            ("cleanup", self.cleanup, o.cleanup_interval_s, jitter),
+        ]
+        for index, (name, func, every, jit) in enumerate(plan):
+            scheduler.add_job(
+                self._job(name, func),
+                IntervalTrigger(seconds=every, jitter=jit or None),
+                id=name,
+                name=name,
+                # Heartbeat first (it claims the leases the others need), the rest right after it.
+                next_run_time=now + timedelta(milliseconds=0 if index == 0 else 300 + 50 * index),
+            )
+        return scheduler
+
+    async def start(self) -> None:
+        store = self.gateway.store
+        if store.dialect == "sqlite":
+            alive = await asyncio.to_thread(store.live_replicas, 2.0 * self.settings.lease_seconds)
+            others = [r for r in alive if r != self.gateway.replica]
+            if others:
+                log.warning(
+                    "SQLite runs one replica; other replicas seem alive on the same database (%s): "
+                    "use PostgreSQL for several replicas",
+                    ", ".join(others),
+                )
+            log.info("single replica on SQLite (%s)", self.gateway.replica)
+        await self.heartbeat()
+        if self.options.start_http:
+            await self.start_http()
+        _quiet_apscheduler()
+        self._scheduler = self._schedule()
+        self._scheduler.start()
+        log.info(
+            "gateway replica %s started: %d function mailbox folder(s), polling every %ds",
+            self.gateway.replica,
+            len(self._mailboxes),
+            self.settings.outbound_poll_seconds,
+        )
+
+    async def start_http(self) -> str:
+        push_app = None
+        token = self.settings.push_token
+        if token is not None:
+            from graph_dpg.adapters.digital_post import create_push_app
+
+            push_app = create_push_app(self.gateway.store.push_sink(), token.get_secret_value())
+        app = create_http_app(self.gateway.metrics, self, push_app=push_app)
+        config = uvicorn.Config(
+            app,
+            host=self.settings.http_host,
+            port=self.settings.http_port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+        self._http = _QuietServer(config)
+        self._http_task = asyncio.create_task(self._http.serve(), name="http")
+        while not self._http.started:
+            if self._http_task.done():
+                await self._http_task  # re-raises the bind error
+                raise RuntimeError("the HTTP server stopped during start-up")
+            await asyncio.sleep(0.01)
+        return self.http_url
+
+    @property
+    def http_url(self) -> str:
+        port = self.settings.http_port
+        if self._http is not None:
+            for server in getattr(self._http, "servers", []):
+                for sock in server.sockets:
+                    port = sock.getsockname()[1]
+        return f"http://{self.settings.http_host}:{port}"
+
+    async def stop(self) -> None:
+        """Stop scheduling, finish in-flight work (bounded), release leases, stop the HTTP server."""
+        if self._stopping:
+            return
+        self._stopping = True
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        current = asyncio.current_task()
+        pending = [t for t in self._inflight if t is not current and not t.done()]
+        if pending:
+            log.info("finishing %d in-flight task(s) before exit", len(pending))
+            _, late = await asyncio.wait(pending, timeout=self.options.shutdown_grace_s)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=5)
+        store = self.gateway.store
+        try:
+            released = await asyncio.to_thread(self.leases.release_all)
+            await asyncio.to_thread(store.forget_replica, self.gateway.replica)
+            log.info("released %d lease(s)", released)
+        except GraphDpgError as exc:
+            log.warning("could not release leases (they expire by themselves): %s", exc)
+        if self._http is not None and self._http_task is not None:
+            self._http.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._http_task, timeout=5)
+
+    async def run_until_signalled(self) -> None:
+        """``graph-dpg run``: start, wait for SIGTERM/SIGINT, stop gracefully."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await self.start()
+            await stop.wait()
+            log.info("signal received: shutting down")
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+    # ------------------------------------------------------------------ health
+
+    def readiness(self) -> dict[str, tuple[bool, str]]:
+        checks: dict[str, tuple[bool, str]] = {}
+        try:
+            self.gateway.store.ping()
+            checks["database"] = (True, "reachable")
+        except GraphDpgError as exc:
+            checks["database"] = (False, str(exc))
+        auth = sorted(k for k, st in self.tracker.failing().items() if st.auth_failure)
+        days_left = self.gateway.ngdp.certificate_days_left()
+        if auth:
+            checks["credentials"] = (False, "authentication failing for " + ", ".join(auth))
+        elif days_left is not None and days_left < 0:
+            checks["credentials"] = (False, "the NgDP certificate has expired")
+        else:
+            shown = f"NgDP certificate: {days_left} day(s) left" if days_left is not None else "usable"
+            checks["credentials"] = (True, shown)
+        checks["polling"] = self._polling_check()
+        return checks
+
+    def _polling_check(self) -> tuple[bool, str]:
+        held = [r for r in self._mailboxes if r in self.leases.held]
+        if not held:
+            return True, "no function mailbox held by this replica"
+        interval = self.settings.outbound_poll_seconds
+        limit = 3 * interval + self.settings.poll_jitter_seconds + self.settings.lease_seconds
+        since = self.last_outbound_success if self.last_outbound_success is not None else self.started_at
+        age = time.monotonic() - since
+        if age > limit:
+            return False, f"no successful poll for {age:.0f}s (limit {limit:.0f}s)"
+        if self.last_outbound_success is None:
+            return True, "starting"
+        return True, f"last successful poll {age:.0f}s ago"
+
+    def _count(self, stats: CycleStats) -> None:
+        _add(self.counters.outbound, stats)
+
+
+def _add(total: CycleStats, one: CycleStats) -> None:
+    for name in (
+        "new_jobs",
+        "planned",
+        "rejected",
+        "sent",
+        "send_rejected",
+        "send_failed",
+        "retried",
+        "jobs_done",
+        "effects_done",
+        "receipts",
+    ):
+        setattr(total, name, getattr(total, name) + getattr(one, name))
+    total.errors.extend(one.errors)
+
+
+def certificate_not_after(path: Path, password: str | None) -> datetime | None:
+    """Expiry of the first certificate in a PEM or PKCS#12 file (None when it cannot be read)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    try:
+        data = path.read_bytes()
+        if b"-----BEGIN" in data:
+            certs = x509.load_pem_x509_certificates(data)
+            return certs[0].not_valid_after_utc if certs else None
+        _, cert, _ = pkcs12.load_key_and_certificates(data, password.encode() if password else None)
+        return cert.not_valid_after_utc if cert is not None else None
+    except (OSError, ValueError):
+        return None
+
+
+class _MaxInstancesFilter(logging.Filter):
+    """APScheduler warns each time a run is skipped because the previous one still runs: that is the
+    intended no-overlap behaviour here, not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+def _quiet_apscheduler() -> None:
+    logger = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, _MaxInstancesFilter) for f in logger.filters):
+        logger.addFilter(_MaxInstancesFilter())
+    # "Running job ..." / "executed successfully" at INFO for every poll would drown the state changes.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn inside our process: the runtime owns SIGTERM/SIGINT, not uvicorn."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

@@ -1,0 +1,160 @@
+"""The sandbox scenario file (YAML; docs/sandbox.md describes every field): a registry for the emulated NgDP,
+mails users "send" from Outlook (put into Sent Items as Outlook leaves them), inbound memos NgDP delivers and
+secure mails arriving in inboxes, each with what should happen to it (``expect``)."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from graph_dpg.domain.errors import ConfigError
+
+DEMO_DIR = Path(__file__).parent
+DEMO_GATEWAY = DEMO_DIR / "gateway.yaml"
+DEMO_SCENARIO = DEMO_DIR / "scenario.yaml"
+
+#: Smallest contents whose magic numbers sniff as the kind (content sniffing judges attachments).
+_CONTENT: dict[str, bytes] = {
+    "pdf": b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n",
+    "png": base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    ),
+    "txt": "Bilag i tekstform: æøå ÆØÅ.\n".encode(),
+    # A Windows program ("MZ" header + PE signature offset): refused whatever its name says.
+    "exe": b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
+    + bytes(48)
+    + b"PE\x00\x00"
+    + bytes(64),
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegistryEntry(_Model):
+    cpr: str | None = None
+    cvr: str | None = None
+    status: Literal["REGISTERED", "EXEMPT", "CLOSED"] = "REGISTERED"
+
+    @model_validator(mode="after")
+    def _one(self) -> RegistryEntry:
+        if (self.cpr is None) == (self.cvr is None):
+            raise ValueError("give exactly one of cpr or cvr")
+        return self
+
+
+class NgdpContactPoint(_Model):
+    id: str
+    name: str
+    memo_size_threshold_mb: float = 99.5
+    allowed_number_of_attachments: int = 10
+
+
+class AttachmentSpec(_Model):
+    name: str
+    kind: Literal["pdf", "png", "txt", "exe"] | None = None
+    text: str | None = None
+    count: int = Field(1, ge=1, le=50, description="That many copies, numbered (bilag-1.pdf, ...)")
+
+    @model_validator(mode="after")
+    def _content(self) -> AttachmentSpec:
+        if (self.kind is None) == (self.text is None):
+            raise ValueError("give exactly one of kind (generated content) or text")
+        return self
+
+    def files(self) -> list[tuple[str, str, bytes]]:
+        data = self.text.encode() if self.text is not None else _CONTENT[self.kind or "txt"]
+        ctype = {
+            "pdf": "application/pdf",
+            "png": "image/png",
+            "exe": "application/pdf",  # what a renamed file claims to be
+        }.get(self.kind or "", "application/json" if self.name.endswith(".json") else "text/plain")
+        if self.count == 1:
+            return [(self.name, ctype, data)]
+        stem, dot, ext = self.name.rpartition(".")
+        return [
+            (f"{stem}-{i + 1}{dot}{ext}" if dot else f"{self.name}-{i + 1}", ctype, data)
+            for i in range(self.count)
+        ]
+
+
+class MassSpec(_Model):
+    count: int = Field(ge=1, le=100_000, description="Lines written to masseforsendelse.txt")
+    unregistered: int = Field(0, ge=0, description="How many of them NgDP's registry does not know")
+
+
+class OutboundMail(_Model):
+    name: str
+    description: str = ""
+    mailbox: str
+    to: list[str]
+    cc: list[str] = []
+    subject: str
+    body: str = "<p></p>"
+    attachments: list[AttachmentSpec] = []
+    mass: MassSpec | None = None
+    expect: Literal["sent", "rejected", "failed", "any"] = "any"
+
+
+class InboundMemoSpec(_Model):
+    name: str
+    description: str = ""
+    memo: dict[str, Any] | None = None  # keyword arguments of graph_dpg.sandbox.ngdp.samples.sample_memo
+    raw: str | None = None  # the XML as is (e.g. an invalid memo)
+    expect_mailbox: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> InboundMemoSpec:
+        if (self.memo is None) == (self.raw is None):
+            raise ValueError("give exactly one of memo or raw")
+        return self
+
+
+class InboxMail(_Model):
+    name: str
+    description: str = ""
+    mailbox: str
+    from_: tuple[str, str] = Field(alias="from")
+    subject: str
+    body: str = "<p></p>"
+    attachments: list[AttachmentSpec] = []
+    expect_mailbox: str | None = None
+
+
+class Scenario(_Model):
+    registry: list[RegistryEntry] = []
+    ngdp_contact_points: list[NgdpContactPoint] = []
+    outbound: list[OutboundMail] = []
+    inbound: list[InboundMemoSpec] = []
+    inbox_mails: list[InboxMail] = []
+    timeout_seconds: float = Field(45.0, gt=0, le=3600)
+
+
+def load_scenario(path: str | Path | None = None) -> Scenario:
+    """The scenario at ``path`` (default: the built-in one); ConfigError lists every problem."""
+    source = Path(path) if path is not None else DEMO_SCENARIO
+    try:
+        data = YAML(typ="safe").load(source.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as exc:
+        raise ConfigError(f"{source}: cannot read the scenario: {exc}") from exc
+    try:
+        return Scenario.model_validate(data or {})
+    except ValidationError as exc:
+        problems = [f"{source}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError(f"{source}: invalid scenario", problems) from None
+
+
+def mass_recipients(index: int, count: int) -> list[str]:
+    """``count`` made-up CPR numbers with valid dates (1960s-1990s), distinct per mail ``index``."""
+    result: list[str] = []
+    for i in range(count):
+        n = index * 100_000 + i
+        day, month, year = 1 + n % 28, 1 + (n // 28) % 12, 60 + (n // 336) % 40
+        result.append(f"{day:02d}{month:02d}{year:02d}{(1000 + n) % 10000:04d}")
+    return result
