@@ -42,6 +42,11 @@ Rule timeouts: a rule that exceeds ``rule_timeout_seconds`` on an item is disabl
 mailbox's inbox as the effect ``rulealert:{rule}:{disabled_at}`` (found by ``DpgAlert`` after a crash).
 
 No database lock is held across a Graph or NgDP call: every store call is its own short transaction.
+One replica at a time runs ``run_once`` (the poller holds the ``inbound`` lease around it): the
+idempotency above covers crashes and restarts, not two replicas racing on the same memo.
+
+Every error text kept in stats, logs or the store is CPR-masked (Graph and NgDP may echo a gateway
+address, whose local part can be a CPR number).
 """
 
 from __future__ import annotations
@@ -309,11 +314,13 @@ class InboundService:
             try:
                 await self.pull(stats)
             except AuthError as exc:
-                stats.errors.append(f"pull: {exc}")
-                log.error("inbound pull stopped: authentication failed at %s: %s", exc.service, exc)
+                stats.errors.append(mask_cprs(f"pull: {exc}"))
+                log.error(
+                    "inbound pull stopped: authentication failed at %s: %s", exc.service, mask_cprs(str(exc))
+                )
             except GraphDpgError as exc:
-                stats.errors.append(f"pull: {exc}")
-                log.warning("inbound pull failed: %s", exc)
+                stats.errors.append(mask_cprs(f"pull: {exc}"))
+                log.warning("inbound pull failed: %s", mask_cprs(str(exc)))
         await self.deliver_pending(stats)
         await self.acknowledge_pending(stats)
         if mail:
@@ -342,12 +349,16 @@ class InboundService:
                 await self.deliver(row, stats)
             except AuthError as exc:
                 self.store.record_inbound_error(row.memo_uuid, str(exc))
-                stats.errors.append(f"memo {row.memo_uuid}: {exc}")
-                log.error("inbound delivery stopped: authentication failed at %s: %s", exc.service, exc)
+                stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
+                log.error(
+                    "inbound delivery stopped: authentication failed at %s: %s",
+                    exc.service,
+                    mask_cprs(str(exc)),
+                )
                 return
             except GraphDpgError as exc:
                 self.store.record_inbound_error(row.memo_uuid, str(exc))
-                stats.errors.append(f"memo {row.memo_uuid}: {exc}")
+                stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
                 log.warning("inbound memo %s not delivered yet: %s", row.memo_uuid, mask_cprs(str(exc)))
 
     async def deliver(self, row: InboundMemo, stats: InboundStats) -> str:
@@ -486,7 +497,7 @@ class InboundService:
                     stats.deleted += 1
             except GraphDpgError as exc:
                 self.store.record_inbound_error(row.memo_uuid, str(exc))
-                stats.errors.append(f"memo {row.memo_uuid}: {exc}")
+                stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
                 log.warning("inbound memo %s not acknowledged yet: %s", row.memo_uuid, mask_cprs(str(exc)))
                 if isinstance(exc, AuthError):
                     return
@@ -498,7 +509,7 @@ class InboundService:
                 stats.deleted += 1
             except GraphDpgError as exc:
                 self.store.record_inbound_error(row.memo_uuid, str(exc))
-                stats.errors.append(f"memo {row.memo_uuid}: {exc}")
+                stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
 
     async def _acknowledge(self, row: InboundMemo) -> None:
         effect = self.store.get_effect(_ROUTE_PREFIX + row.memo_uuid)
@@ -537,8 +548,8 @@ class InboundService:
             try:
                 await self._poll_source(mailbox, folder, stats)
             except GraphDpgError as exc:
-                stats.errors.append(f"poll {mailbox}/{folder}: {exc}")
-                log.warning("inbound poll of %s/%s failed: %s", mailbox, folder, exc)
+                stats.errors.append(mask_cprs(f"poll {mailbox}/{folder}: {exc}"))
+                log.warning("inbound poll of %s/%s failed: %s", mailbox, folder, mask_cprs(str(exc)))
 
     async def _poll_source(self, mailbox: str, folder: str, stats: InboundStats) -> None:
         link = self.store.get_delta_link(mailbox, folder)
@@ -567,8 +578,10 @@ class InboundService:
                 decision = await self._decide(mail_item(msg, attached_memo(msg)), f"mail in {mailbox}", stats)
                 result = await self._apply_mail_route(effect.key, mailbox, msg, decision)
             except GraphDpgError as exc:
-                stats.errors.append(f"route {mailbox}/{message_id}: {exc}")
-                log.warning("secure mail %s in %s not routed yet: %s", message_id, mailbox, exc)
+                stats.errors.append(mask_cprs(f"route {mailbox}/{message_id}: {exc}"))
+                log.warning(
+                    "secure mail %s in %s not routed yet: %s", message_id, mailbox, mask_cprs(str(exc))
+                )
                 continue
             for name in decision.matched_rules:
                 self.store.increment_rule_hits(name)
@@ -677,8 +690,8 @@ class InboundService:
                         extended_properties={ALERT_PROPERTY: effect.key},
                     )
             except GraphDpgError as exc:
-                stats.errors.append(f"alert {effect.key}: {exc}")
-                log.warning("alert %s not written yet: %s", effect.key, exc)
+                stats.errors.append(mask_cprs(f"alert {effect.key}: {exc}"))
+                log.warning("alert %s not written yet: %s", effect.key, mask_cprs(str(exc)))
                 continue
             self.store.complete_effect(effect.key, {"message_id": message_id})
             stats.alerts += 1
