@@ -212,8 +212,10 @@ class LeaseKeeper:
         return resource in self.held and self.clock() < self.renewed_at + self.ttl_s - margin_s
 
     def release_all(self) -> int:
+        """Leaving: free every lease and drop the replica row, so the others' fair share grows at once."""
         self.held = set()
         released: int = self.store.release_all(self.owner)
+        self.store.forget_replica(self.owner)
         return released
 
 
@@ -679,10 +681,8 @@ class Runtime:
                 task.cancel()
             if late:
                 await asyncio.wait(late, timeout=5)
-        store = self.gateway.store
         try:
             released = await asyncio.to_thread(self.leases.release_all)
-            await asyncio.to_thread(store.forget_replica, self.gateway.replica)
             log.info("released %d lease(s)", released)
         except GraphDpgError as exc:
             log.warning("could not release leases (they expire by themselves): %s", exc)

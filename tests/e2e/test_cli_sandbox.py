@@ -1,0 +1,119 @@
+"""`graph-dpg sandbox` end to end: a subprocess plays the built-in scenario against both emulators on
+127.0.0.1 and writes its report; the report is checked against what the scenario promises."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def sandbox_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    work = tmp_path_factory.mktemp("sandbox")
+    report = work / "r.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPH_DPG_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "graph_dpg", "sandbox", "--report", str(report), "--workdir", str(work / "w")],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
+    return proc, data
+
+
+def _by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in items}
+
+
+def test_exits_0_settled_and_everything_as_expected(sandbox_run: tuple[Any, dict[str, Any]]) -> None:
+    proc, report = sandbox_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert report["settled"] is True
+    assert all(e["as_expected"] for e in report["outbound"])
+    assert "Outbound (Outlook → Digital Post)" in proc.stdout
+    assert "200/200 sent to NgDP" in proc.stdout  # the mass-delivery progress display
+
+
+def test_accepted_memos_exactly_once(sandbox_run: tuple[Any, dict[str, Any]]) -> None:
+    _, report = sandbox_run
+    out = _by_name(report["outbound"])
+    # single + reply + contact point + exempt citizen + 200 mass recipients
+    assert report["ngdp"]["accepted"] == 204
+    assert report["ngdp"]["duplicates"] == 0
+    assert len(out["mass-delivery"]["memos"]) == 200
+    assert all(m["accepted_by_ngdp"] and m["xml"] for m in out["mass-delivery"]["memos"])
+    reply_xml = out["reply"]["memos"][0]["xml"]
+    assert "<memo:reply>true</memo:reply>" in reply_xml
+    cp_memo = out["contact-point"]["memos"][0]
+    assert cp_memo["recipient_contact_point"] == "5a0b5e4c-3f0e-4b5e-9d52-0c1f6f1d2a01"
+    assert "5a0b5e4c-3f0e-4b5e-9d52-0c1f6f1d2a01" in cp_memo["xml"]
+
+
+def test_invalid_mails_refused_with_error_receipt(sandbox_run: tuple[Any, dict[str, Any]]) -> None:
+    _, report = sandbox_run
+    out = _by_name(report["outbound"])
+    for name in ("bad-address", "too-many-attachments", "renamed-exe", "count-mismatch", "memoheader-leak"):
+        entry = out[name]
+        assert entry["outcome"] == "rejected", name
+        assert entry["memos"] == [], name  # nothing was sent
+        assert len(entry["receipt_mails"]) == 1, name
+        assert entry["categories"] == ["Digital Post: Fejlet"], name
+    assert "exe" in out["renamed-exe"]["job_error"] or "program" in out["renamed-exe"]["job_error"]
+
+
+def test_receipts_and_categories(sandbox_run: tuple[Any, dict[str, Any]]) -> None:
+    _, report = sandbox_run
+    out = _by_name(report["outbound"])
+    assert out["single"]["categories"] == ["Digital Post: Leveret"]  # renamed in the demo gateway file
+    assert out["single"]["memos"][0]["receipt_status"] == "COMPLETED"
+    receipt = out["single"]["receipt_mails"][0]
+    assert "010180-xxxx" in receipt["text"] and "0101801234" not in receipt["text"]
+    mass = out["mass-delivery"]
+    assert sorted(m["receipt_status"] for m in mass["memos"]).count("INVALID") == 2
+    assert mass["outcome"] == "failed"
+    assert out["exempt-citizen"]["memos"][0]["receipt_status"] == "NOT_ALLOWED"
+    names = {c["displayName"] for c in report["master_categories"]["borgerservice@sandby.dk"]}
+    assert {"Digital Post: Leveret", "Digital Post: Fejlet", "Digital Post: I kø"} <= names
+
+
+def test_inbound_memos_landed_with_banner_for_unmapped(sandbox_run: tuple[Any, dict[str, Any]]) -> None:
+    _, report = sandbox_run
+    assert report["inbound_service"] is True
+    inbound = _by_name(report["inbound"])
+    assert inbound["mapped"]["mailbox"] == "jobcenter@sandby.dk"
+    assert inbound["mapped"]["banner"] is None
+    unmapped = inbound["unmapped"]
+    assert unmapped["mailbox"] == "digitalpost@sandby.dk"
+    assert unmapped["banner"] and "39b61988-3873-4083-bbb2-7fbe4b4d2127" in unmapped["banner"]
+    assert inbound["rule-routed"]["mailbox"] == "oekonomi@sandby.dk"
+    assert inbound["rule-routed"]["route"]["deliver_rule"] == "Fakturaer til Økonomi"
+    assert [r["receiptStatus"] for r in inbound["invalid"]["receipts_sent_to_ngdp"]] == ["INVALID"]
+    assert [r["receiptStatus"] for r in inbound["mapped"]["receipts_sent_to_ngdp"]] == ["COMPLETED"]
+    assert all(i["deleted_at_ngdp"] for i in report["inbound"])
+    assert _by_name(report["inbox_mails"])["secure-mail"]["landed_in"] == ["jobcenter@sandby.dk"]
+
+
+def test_scenario_errors_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "outbound:\n  - name: x\n    mailbox: a@b.dk\n    to: []\n    subjekt: typo\n", encoding="utf-8"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "graph_dpg", "sandbox", "--scenario", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "subjekt" in proc.stderr and "subject" in proc.stderr

@@ -1,0 +1,84 @@
+"""LeaseKeeper on the real SqlStore (SQLite): fair shares, hand-back, take-over after expiry, release."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from graph_dpg.adapters.store import create_store
+from graph_dpg.runtime import LeaseKeeper
+
+ITEMS = [f"outbound:mb{i}@x.dk:sentitems" for i in range(10)]
+
+
+def test_single_replica_holds_everything(tmp_path: Path) -> None:
+    store = create_store(f"sqlite:///{tmp_path / 's.db'}")
+    keeper = LeaseKeeper(store, "r1", 30)
+    assert keeper.refresh(ITEMS) == set(ITEMS)
+    assert keeper.fresh(ITEMS[0])
+    assert all(store.get_lease(i).owner == "r1" for i in ITEMS)  # type: ignore[union-attr]
+
+
+def test_second_replica_gets_a_fair_share_once_the_first_hands_back(tmp_path: Path) -> None:
+    store = create_store(f"sqlite:///{tmp_path / 's.db'}")
+    r1, r2 = LeaseKeeper(store, "r1", 30), LeaseKeeper(store, "r2", 30)
+    r1.refresh(ITEMS)
+    assert r2.refresh(ITEMS) == set()  # nothing free yet; r2's heartbeat makes r1 see two replicas
+    r1.refresh(ITEMS)  # r1 keeps its fair share (5) and releases the rest
+    assert len(r1.held) == 5
+    r2.refresh(ITEMS)
+    assert len(r2.held) == 5
+    assert r1.held.isdisjoint(r2.held)
+    assert r1.held | r2.held == set(ITEMS)
+
+
+def test_dead_replica_leases_expire_and_are_taken_over(tmp_path: Path) -> None:
+    store = create_store(f"sqlite:///{tmp_path / 's.db'}")
+    dead = LeaseKeeper(store, "dead", 0.4)
+    dead.refresh(ITEMS)
+    survivor = LeaseKeeper(store, "survivor", 0.4)
+    assert survivor.refresh(ITEMS) == set()
+    time.sleep(0.5)  # no heartbeat from "dead": its leases and its replica row age out
+    assert not dead.fresh(ITEMS[0])
+    assert survivor.refresh(ITEMS) == set(ITEMS)
+    assert survivor.live == ["survivor"]
+
+
+def test_release_all_frees_everything(tmp_path: Path) -> None:
+    store = create_store(f"sqlite:///{tmp_path / 's.db'}")
+    keeper = LeaseKeeper(store, "r1", 30)
+    keeper.refresh(ITEMS)
+    assert keeper.release_all() == len(ITEMS)
+    assert keeper.held == set()
+    assert all(store.get_lease(i).owner is None for i in ITEMS)  # type: ignore[union-attr]
+    other = LeaseKeeper(store, "r2", 30)
+    assert other.refresh(ITEMS) == set(ITEMS)
+
+
+def test_fresh_respects_the_margin() -> None:
+    class Clock:
+        now = 100.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    class NoStore:
+        def replica_heartbeat(self, owner: str) -> None: ...
+
+        def live_replicas(self, within_s: float) -> list[str]:
+            return ["r1"]
+
+        def acquire_some(self, resources: list[str], owner: str, ttl_s: float, limit: int) -> list[str]:
+            return list(resources)[:limit]
+
+        def release(self, resource: str, owner: str) -> None: ...
+
+    clock = Clock()
+    keeper = LeaseKeeper(NoStore(), "r1", 30, clock=clock)
+    keeper.refresh(["x"])
+    clock.now += 19
+    assert keeper.fresh("x", margin_s=10)
+    clock.now += 2  # 21 s after the renewal: within the lease, but not with a 10 s margin
+    assert not keeper.fresh("x", margin_s=10)
+    assert keeper.fresh("x")
+    assert not keeper.fresh("y")
