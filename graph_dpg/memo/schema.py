@@ -1,10 +1,11 @@
 """XSD validation against the MeMo schemas shipped in ``graph_dpg/memo/xsd`` (see its PROVENANCE.md).
 
 The schema files are package data, read with :mod:`importlib.resources`, and compiled by lxml/libxml2 once
-per thread (an lxml ``XMLSchema`` keeps its error log on the object, so sharing one between threads would
-mix up findings). ``xs:import`` statements are served by :class:`_PackageResolver`, which only knows the
+per process. ``xs:import`` statements are served by :class:`_PackageResolver`, which only knows the
 packaged files: nothing is ever fetched from the file system by path or from the network, and an import
-of anything else fails the compilation.
+of anything else fails the compilation. An lxml ``XMLSchema`` keeps its error log on the object, so
+libxml2's validation step runs under a lock; it only ever sees documents whose payloads are already out
+(tens of microseconds), while parsing, payload checks and business rules run in parallel.
 
 Speed: libxml2 checks ``xs:base64Binary`` at ~150 MB/s, which alone would cost ~3.5 ms for a message
 with two 200 KB PDFs. The payloads are therefore taken out of the tree first (``take_payloads``, which
@@ -34,8 +35,6 @@ _URL_PREFIX = "graph-dpg-memo:/xsd/"
 # Relative name inside graph_dpg/memo/xsd of each version's entry schema.
 SCHEMA_ENTRY: dict[MemoVersion, str] = {"1.1": "MeMo_core.xsd", "1.2": "Version1.2/MeMo_core.xsd"}
 
-_local = threading.local()
-
 
 @cache
 def schema_files() -> dict[str, bytes]:
@@ -63,26 +62,51 @@ class _PackageResolver(etree.Resolver):  # type: ignore[misc]
         return self.resolve_string(content, context, base_url=system_url)
 
 
+# One compiled schema per version for the whole process, used under one lock: an lxml ``XMLSchema`` keeps
+# its error log on the object, so two threads validating at once would mix their findings. Held only for
+# libxml2's validation of a document whose payloads are already out (tens of microseconds).
+_lock = threading.Lock()
+_schemas: dict[str, Any] = {}
+_COMPILE_ATTEMPTS = 5
+
+
 def _compile(version: MemoVersion) -> Any:
+    """Compile ``version``'s schema (caller holds ``_lock``).
+
+    lxml installs its document loader (which calls our resolver) process-globally around every parse and
+    restores the previous one afterwards, so a parse running in another thread can unhook it while an
+    import is being loaded; the compile then fails with "does not resolve". That failure is clean (the
+    default loader cannot fetch our ``graph-dpg-memo:`` URLs), so compiling again is the remedy.
+    """
     entry = SCHEMA_ENTRY[version]
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    parser.resolvers.add(_PackageResolver())
-    document = etree.fromstring(schema_files()[entry], parser, base_url=_URL_PREFIX + entry)
-    try:
-        return etree.XMLSchema(document)
-    except etree.XMLSchemaParseError as exc:
-        raise MemoError(f"packaged MeMo {version} schema does not compile: {exc}") from exc
+    for attempt in range(1, _COMPILE_ATTEMPTS + 1):
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        parser.resolvers.add(_PackageResolver())
+        document = etree.fromstring(schema_files()[entry], parser, base_url=_URL_PREFIX + entry)
+        try:
+            return etree.XMLSchema(document)
+        except etree.XMLSchemaParseError as exc:
+            if attempt == _COMPILE_ATTEMPTS:
+                raise MemoError(f"packaged MeMo {version} schema does not compile: {exc}") from exc
+    raise AssertionError("unreachable")
 
 
 def get_schema(version: MemoVersion) -> Any:
-    """This thread's compiled ``lxml.etree.XMLSchema`` for ``version``."""
-    schemas: dict[str, Any] | None = getattr(_local, "schemas", None)
-    if schemas is None:
-        schemas = _local.schemas = {}
-    schema = schemas.get(version)
-    if schema is None:
-        schema = schemas[version] = _compile(version)
-    return schema
+    """The process's compiled ``lxml.etree.XMLSchema`` for ``version`` (validate via ``validate_tree``)."""
+    with _lock:
+        schema = _schemas.get(version)
+        if schema is None:
+            schema = _schemas[version] = _compile(version)
+        return schema
+
+
+def validate_tree(tree: Any, version: MemoVersion) -> list[tuple[str, str | None]]:
+    """(message, libxml2 path) of every XSD error in ``tree``; empty when valid."""
+    schema = get_schema(version)
+    with _lock:
+        if schema.validate(tree):
+            return []
+        return [(entry.message, entry.path) for entry in schema.error_log]
 
 
 # xs:base64Binary (XSD 1.0 Part 2 §3.2.16): after white-space collapsing, groups of 4 from the base64
@@ -150,11 +174,8 @@ def schema_findings(root: Any, version: MemoVersion, payloads: Payloads | None =
                     path=element_path(content),
                 )
             )
-    schema = get_schema(version)
-    if schema.validate(root.getroottree()):
-        return findings
-    for entry in schema.error_log:
-        findings.append(Finding(rule=RULE_XSD, message=entry.message, path=_entry_path(root, entry.path)))
+    for message, path in validate_tree(root.getroottree(), version):
+        findings.append(Finding(rule=RULE_XSD, message=message, path=_entry_path(root, path)))
     return findings
 
 
