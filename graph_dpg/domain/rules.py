@@ -100,7 +100,7 @@ class RuleCondition:
         if self.op == "exists":
             return f"{self.field} exists"
         case = " (case-sensitive)" if self.case_sensitive else ""
-        return f"{self.field} {self.op} {self.value!r}{case}"
+        return f"{self.field} {self.op} '{self.value}'{case}"
 
 
 @dataclass(frozen=True)
@@ -362,11 +362,11 @@ def evaluate_rules(
     mark_read = False
     stopped_by: str | None = None
     for rule in order_rules(rules):
-        if stopped_by is not None:
-            traces.append(RuleTrace(rule, skipped=f"rule {stopped_by!r} stopped the evaluation"))
-            continue
         if not rule.enabled:
             traces.append(RuleTrace(rule, skipped="disabled in the gateway file"))
+            continue
+        if stopped_by is not None:
+            traces.append(RuleTrace(rule, skipped=f"rule {stopped_by!r} stopped the evaluation"))
             continue
         if rule.name in disabled:
             traces.append(RuleTrace(rule, skipped="disabled automatically (took too long earlier)"))
