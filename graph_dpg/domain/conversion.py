@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from graph_dpg.domain.addresses import (
     Channel,
     GatewayAddress,
-    is_gateway_address,
+    is_gateway_domain,
     parse_address,
     validate_address,
 )
@@ -148,7 +148,9 @@ def plan_outbound(
     plan = Plan()
     findings = plan.findings
     recipients = msg.all_recipients
-    gateway = [r.address for r in recipients if is_gateway_address(r.address, ctx.gateway_domain)]
+    # Everything under the gateway domain counts, also with an unknown or missing channel: such a mail must
+    # get an error receipt naming the problem, not be ignored (hostile-input corpus, issue 10).
+    gateway = [r.address for r in recipients if is_gateway_domain(r.address, ctx.gateway_domain)]
     if not gateway:
         findings.append(Finding("address.none", "the mail has no Digital Post recipient", "recipients"))
         return plan
