@@ -269,7 +269,7 @@ def plan_outbound(
     # 6. build and validate
     try:
         template = _build_memo(msg, parsed[0], ctx, overrides, documents, body_pdf, findings)
-    except MemoError as exc:
+    except (MemoError, ValueError) as exc:
         findings.append(Finding("memo.build", str(exc), "memo"))
         return plan
     if mass_addresses:
@@ -285,7 +285,14 @@ def plan_outbound(
             plan.memos.append(MemoPlan(message_uuid, kind, rid, None, None, template_uuid, line))
             continue
         memo = _address(template, addr, kind, rid, message_uuid, ctx, overrides, replying_to)
-        xml = build(memo, ctx.memo_version)
+        try:
+            xml = build(memo, ctx.memo_version)
+        except (MemoError, ValueError) as exc:
+            # E.g. a subject or file name with NUL, U+FFFE or a lone surrogate, which no XML can carry: the
+            # sender gets a refusal instead of the job failing on every cycle without a receipt.
+            findings.append(Finding("memo.build", f"the message cannot be written as MeMo: {exc}", "memo"))
+            plan.memos.clear()
+            return plan
         problems = validate(
             xml,
             mandatory_allowed=ctx.mandatory_allowed,
