@@ -40,6 +40,7 @@ from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
 from graph_dpg.domain.mail import Attachment, MailMessage
 from graph_dpg.domain.mass import BODY_PDF_NAME, MASS_FILE_NAME, check_count, parse_mass_file
 from graph_dpg.domain.memo_header import HeaderOverrides, is_header_file, leak_findings, parse_header_file
+from graph_dpg.domain.policies import PDF as PDF_TYPE
 from graph_dpg.domain.policies import ChannelPolicy, check_attachments, sanitize_filename, sniff_type
 from graph_dpg.memo import build, validate
 from graph_dpg.memo.model import (
@@ -261,6 +262,11 @@ def plan_outbound(
                 replace(f, message=f"{f.message} ({channel.value})") if len(parsed) > 1 else f
                 for f in check_attachments(policy, documents)
             ]
+    if body_pdf is not None:
+        # body.pdf becomes the main document of every memo: its content must really be a PDF (an executable
+        # renamed body.pdf passed unchecked, as it is not among the attachments checked above).
+        main_only = ChannelPolicy(plan.channel, allowed_types={"pdf": frozenset({PDF_TYPE})})
+        findings += check_attachments(main_only, [body_pdf])
     findings[:] = _dedupe(findings)
     findings += _reply_findings(replying_to, replying_to_uuid, mass=bool(mass_addresses), now=ctx.created)
     if plan.errors or not parsed:
