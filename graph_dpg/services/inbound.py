@@ -309,7 +309,11 @@ class InboundService:
     # ------------------------------------------------------------------ one full cycle
     async def run_once(self, *, pull: bool = True, mail: bool = True) -> InboundStats:
         stats = InboundStats()
-        self._disabled = set(self.store.disabled_rules())
+        disabled = self.store.disabled_rules()
+        self._disabled = set(disabled)
+        for name, entry in disabled.items():
+            # Idempotent: covers a crash between disable_rule and planning its alert in an earlier run.
+            self._plan_alert(name, entry.disabled_at.isoformat(), entry.reason)
         if pull:
             try:
                 await self.pull(stats)
@@ -666,7 +670,9 @@ class InboundService:
         log.error("routing rule %r disabled: %s", name, reason)
         self.store.audit("inbound.rule.disabled", name, details={"reason": reason})
         entry = self.store.disabled_rules().get(name)
-        stamp = entry.disabled_at.isoformat() if entry is not None else ""
+        self._plan_alert(name, entry.disabled_at.isoformat() if entry is not None else "", reason)
+
+    def _plan_alert(self, name: str, stamp: str, reason: str) -> None:
         self.store.plan_effect(f"{_ALERT_PREFIX}{name}:{stamp}", {"rule": name, "reason": reason})
 
     async def send_alerts(self, stats: InboundStats) -> None:

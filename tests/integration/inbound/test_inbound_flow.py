@@ -286,3 +286,13 @@ async def test_reply_to_a_non_replyable_memo_gets_an_error_receipt(h: Harness) -
     assert [m.message_uuid for m in h.ngdp.accepted] == []
     receipts = [m for m in h.messages(BYG) if m["id"] != delivered["id"]]
     assert len(receipts) == 1 and "reply" in receipts[0]["body"]["content"].lower()
+
+
+async def test_alert_is_mailed_even_after_a_crash_between_disabling_and_alerting(h: Harness) -> None:
+    h.store.disable_rule("Byggesager pr. mail", "evaluation took longer than 5 s (on memo x)")  # then "crash"
+    stats = await h.service().run_once(pull=False)
+    assert stats.alerts == 1
+    [alert] = h.messages(MONITOR)
+    assert "Byggesager pr. mail" in alert["subject"]
+    again = await h.service().run_once(pull=False)
+    assert again.alerts == 0 and len(h.messages(MONITOR)) == 1
