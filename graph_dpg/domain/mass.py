@@ -19,7 +19,7 @@ import codecs
 from dataclasses import dataclass
 
 from graph_dpg.domain.errors import Finding
-from graph_dpg.domain.identifiers import cpr_findings, cvr_findings, mask_cpr
+from graph_dpg.domain.identifiers import cpr_findings, cvr_findings, mask_cpr, mask_cprs
 
 MASS_FILE_NAME = "masseforsendelse.txt"
 BODY_PDF_NAME = "body.pdf"
@@ -62,12 +62,10 @@ def _decode(data: bytes) -> str:
 
 
 def _masked(value: str) -> str:
-    digits = value.replace("-", "")
-    if len(digits) == 10 and digits.isdigit():
-        return mask_cpr(digits)
-    if len(value) > 12:
-        return value[:12] + "…"
-    return value
+    # Mask first, then shorten: shortening first showed a CPR in clear when the line held more than one
+    # ("0101700000;0…"), and mask_cpr raised on non-ASCII digits (str.isdigit accepts full-width ones).
+    shown = mask_cprs(value)
+    return shown[:12] + "…" if len(shown) > 12 else shown
 
 
 def parse_mass_file(data: bytes) -> MassList:
