@@ -117,6 +117,9 @@ def parse_header_file(name: str, data: bytes) -> tuple[HeaderOverrides, list[Fin
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return HeaderOverrides(), [Finding("memoheader.json", f"not valid UTF-8 JSON: {exc}", path)]
+    except RecursionError:
+        # "[[[[...]]]]" a few thousand deep fits in the size limit and exhausts the JSON decoder's stack.
+        return HeaderOverrides(), [Finding("memoheader.json", "nested too deeply to be a header file", path)]
     if isinstance(doc, dict) and len(doc) == 1 and _key(next(iter(doc))) in {"memoheader", "messageheader"}:
         doc = next(iter(doc.values()))
     if not isinstance(doc, dict):
