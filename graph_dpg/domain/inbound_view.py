@@ -216,6 +216,29 @@ def unmapped_banner(
     return Banner("unmapped", title, tuple(lines))
 
 
+def undeliverable_banner(mailbox: str, folder: str, error: str, language: str = "da") -> Banner:
+    """Shown when the routed target refused the memo repeatedly and the main mailbox got it instead."""
+    if language == "en":
+        return Banner(
+            "unmapped",
+            f"Could not be delivered to {mailbox} ({folder})",
+            (
+                f"The gateway tried several times and got: {mask_cprs(error)}",
+                "Check that the mailbox exists and is within the app's access scope (RBAC for "
+                "Applications), and the folder name in the gateway file.",
+            ),
+        )
+    return Banner(
+        "unmapped",
+        f"Kunne ikke leveres i {mailbox} ({folder})",
+        (
+            f"Gatewayen har prøvet flere gange og fik: {mask_cprs(error)}",
+            "Kontrollér at postkassen findes og er omfattet af appens adgang (RBAC for Applications), "
+            "og mappenavnet i gateway-filen.",
+        ),
+    )
+
+
 def invalid_banner(findings: Sequence[Finding], language: str = "da") -> Banner:
     """The explanation shown on a memo that failed parsing or validation (it got an INVALID receipt)."""
     shown = [mask_cprs(str(f)) for f in findings if f.severity != "warning"][:20]

@@ -60,7 +60,14 @@ from dataclasses import dataclass, field, replace
 
 from graph_dpg import memo as memolib
 from graph_dpg.domain.addresses import is_gateway_address
-from graph_dpg.domain.errors import AuthError, Finding, GraphDpgError, InputError, NotFoundError
+from graph_dpg.domain.errors import (
+    AuthError,
+    Finding,
+    GraphDpgError,
+    InputError,
+    NotFoundError,
+    PermanentError,
+)
 from graph_dpg.domain.html_text import wrap_document
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import (
@@ -74,6 +81,7 @@ from graph_dpg.domain.inbound_view import (
     render_invalid_mail,
     render_memo_mail,
     reply_address,
+    undeliverable_banner,
     unmapped_banner,
 )
 from graph_dpg.domain.mail import EmailAddress, MailMessage
@@ -99,6 +107,7 @@ ARCHIVE_PROPERTY = "DpgArchivedCopy"
 ALERT_PROPERTY = "DpgAlert"
 
 _ROUTE_PREFIX = "inbound:"
+_FALLBACK_PREFIX = "inbound-fallback:"
 _MAIL_PREFIX = "mailroute:"
 _ALERT_PREFIX = "rulealert:"
 
@@ -130,6 +139,7 @@ class InboundSettings:
     mask_cpr: bool = True
     delivery_folder: str = "inbox"
     routed_folder: str | None = None  # where a secure mail copied to another mailbox is moved; None: stays
+    fallback_after_attempts: int = 3  # permanent failures before a memo goes to the main mailbox instead
     batch_size: int = 200
 
     def category(self, key: str) -> str:
@@ -147,6 +157,7 @@ class InboundStats:
     delivered: int = 0
     invalid: int = 0
     unmapped: int = 0
+    fallbacks: int = 0
     acknowledged: int = 0
     deleted: int = 0
     mail_seen: int = 0
@@ -279,6 +290,13 @@ def memo_route(
 
 def route_banner(settings: InboundSettings, route: Mapping[str, object]) -> Banner | None:
     """The unmapped-contact-point banner a route calls for (invalid memos get theirs from the findings)."""
+    if route.get("banner") == "undeliverable":
+        return undeliverable_banner(
+            str(route.get("failed_mailbox") or ""),
+            str(route.get("failed_folder") or ""),
+            str(route.get("failed_error") or ""),
+            settings.language,
+        )
     if route.get("banner") != "unmapped":
         return None
     cp_id = route.get("contact_point")
@@ -304,6 +322,7 @@ class InboundService:
         self.settings = settings
         self._clock = clock
         self._disabled: set[str] = set()
+        self._refused: set[str] = set()  # mailboxes that answered AuthError in this cycle
         self._categories_ready: dict[str, set[str]] = {}  # mailbox → category names known to exist
 
     # ------------------------------------------------------------------ one full cycle
@@ -348,22 +367,54 @@ class InboundService:
 
     # ------------------------------------------------------------------ (b) deliver
     async def deliver_pending(self, stats: InboundStats) -> None:
+        self._refused = set()
         for row in self.store.inbound_in_state(InboundState.RECEIVED, limit=self.settings.batch_size):
             try:
                 await self.deliver(row, stats)
-            except AuthError as exc:
-                self.store.record_inbound_error(row.memo_uuid, str(exc))
-                stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
-                log.error(
-                    "inbound delivery stopped: authentication failed at %s: %s",
-                    exc.service,
-                    mask_cprs(str(exc)),
-                )
-                return
             except GraphDpgError as exc:
                 self.store.record_inbound_error(row.memo_uuid, str(exc))
                 stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
                 log.warning("inbound memo %s not delivered yet: %s", row.memo_uuid, mask_cprs(str(exc)))
+                if isinstance(exc, AuthError | PermanentError):
+                    self._fall_back(row, exc)
+
+    def _fall_back(self, row: InboundMemo, exc: GraphDpgError) -> None:
+        """After repeated permanent failures (e.g. the target mailbox is outside the app's RBAC scope, or a
+        rule names a folder that cannot be created) deliver to the main mailbox with a banner that says
+        why, instead of keeping the memo at NgDP forever. Recorded once, as its own effect."""
+        if row.attempts + 1 < self.settings.fallback_after_attempts:
+            return
+        planned = self.store.get_effect(_ROUTE_PREFIX + row.memo_uuid)
+        if planned is None:
+            return
+        route = dict(planned.payload)
+        main = self.settings.main_mailbox
+        if str(route.get("mailbox", "")).lower() == main.lower():
+            return
+        categories = [*_strings(route.get("categories")), self.settings.category("warning")]
+        fallback = {
+            **route,
+            "mailbox": main,
+            "folder": self.settings.delivery_folder,
+            "banner": "undeliverable",
+            "failed_mailbox": route.get("mailbox"),
+            "failed_folder": route.get("folder"),
+            "failed_error": mask_cprs(str(exc))[:500],
+            "categories": list(dict.fromkeys(categories)),
+            "archive_to": [],
+        }
+        if self.store.plan_effect(_FALLBACK_PREFIX + row.memo_uuid, fallback):
+            log.error(
+                "inbound memo %s could not be delivered to %s (%s); delivering to the main mailbox",
+                row.memo_uuid,
+                route.get("mailbox"),
+                mask_cprs(str(exc)),
+            )
+            self.store.audit(
+                "inbound.memo.fallback",
+                row.memo_uuid,
+                details={"failed_mailbox": route.get("mailbox"), "error": str(exc)[:500]},
+            )
 
     async def deliver(self, row: InboundMemo, stats: InboundStats) -> str:
         """Deliver one stored memo; returns the created (or found) message id."""
@@ -380,19 +431,28 @@ class InboundService:
                 for name in _strings(payload.get("rules")):
                     self.store.increment_rule_hits(name)
             planned = self.store.get_effect(key)
-        route: Mapping[str, object] = planned.payload if planned is not None else {}
+        fallback = self.store.get_effect(_FALLBACK_PREFIX + memo_uuid)
+        chosen = fallback if fallback is not None else planned
+        route: Mapping[str, object] = chosen.payload if chosen is not None else {}
         target = str(route.get("mailbox") or self.settings.main_mailbox)
         folder = str(route.get("folder") or self.settings.delivery_folder)
-        folder_id = await self.mail.ensure_folder(target, folder)
-        existing = await self.mail.find_by_extended_property(target, folder_id, MEMO_PROPERTY, memo_uuid)
-        if existing:
-            message_id = existing[0]
-        else:
-            mail = self._render(memo_uuid, parsed, xml, route, target)
-            await self._ensure_categories(target, mail.categories)
-            message_id = await self.mail.create_message(
-                target, folder_id, mail, received=True, extended_properties={MEMO_PROPERTY: memo_uuid}
-            )
+        if target.lower() in self._refused:
+            raise AuthError(f"mailbox {target} refused access earlier in this cycle", service="graph")
+        try:
+            folder_id = await self.mail.ensure_folder(target, folder)
+            existing = await self.mail.find_by_extended_property(target, folder_id, MEMO_PROPERTY, memo_uuid)
+            if existing:
+                message_id = existing[0]
+            else:
+                mail = self._render(memo_uuid, parsed, xml, route, target)
+                await self._ensure_categories(target, mail.categories)
+                message_id = await self.mail.create_message(
+                    target, folder_id, mail, received=True, extended_properties={MEMO_PROPERTY: memo_uuid}
+                )
+        except AuthError:
+            # Usually one mailbox outside the app's RBAC scope: skip it for this cycle, keep the others going.
+            self._refused.add(target.lower())
+            raise
         for archive in _strings(route.get("archive_to")):
             await self._archive_copy(archive, memo_uuid, parsed, xml, route)
         self.store.mark_delivered(memo_uuid, target, message_id)
@@ -412,6 +472,8 @@ class InboundService:
             stats.invalid += 1
         if route.get("banner") == "unmapped":
             stats.unmapped += 1
+        if route.get("banner") == "undeliverable":
+            stats.fallbacks += 1
         return message_id
 
     async def _plan_route(

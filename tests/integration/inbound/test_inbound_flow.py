@@ -296,3 +296,25 @@ async def test_alert_is_mailed_even_after_a_crash_between_disabling_and_alerting
     assert "Byggesager pr. mail" in alert["subject"]
     again = await h.service().run_once(pull=False)
     assert again.alerts == 0 and len(h.messages(MONITOR)) == 1
+
+
+async def test_a_mailbox_that_keeps_refusing_gets_the_memo_delivered_to_the_main_mailbox(db_url: str) -> None:
+    h = make_harness(db_url, fallback_after_attempts=2)
+    async with h.mailbox:
+        h.tenant.set_accessible(JOB, False)  # e.g. outside the app's RBAC scope
+        uid, xml = citizen_memo(label="Ledighed", kle="27.10.00", contact_point=CP_BYG)
+        _, other = citizen_memo(label="Carport", contact_point=CP_BYG)
+        h.ngdp.queue_inbound_memo(xml)
+        h.ngdp.queue_inbound_memo(other)
+        first = await h.service().run_once()
+        assert first.delivered == 1  # the other memo is not held up
+        assert h.ngdp.inbound_receipts(uid) == []
+        second = await h.service().run_once()
+        assert second.delivered == 0 and second.errors
+        third = await h.service().run_once()
+        assert (third.delivered, third.fallbacks, third.acknowledged) == (1, 1, 1)
+        mail = only(h.messages(MAIN), "Ledighed")
+        assert f"Kunne ikke leveres i {JOB}" in mail["body"]["content"]
+        assert "Digital Post: Advarsel" in mail["categories"]
+        assert [r["receiptStatus"] for r in h.ngdp.inbound_receipts(uid)] == ["COMPLETED"]
+    h.store.close()
