@@ -6,6 +6,8 @@ State machine of one memo (rows in the store; ``services.ports.store``)::
     RECEIVED  ──route (planned once, effect ``inbound:{uuid}``)──► create message (unless found by its
               extended property) ──► DELIVERED
     DELIVERED ──receipt COMPLETED | INVALID──► ACKNOWLEDGED ──DELETE memos/{id} (pull only)──► DELETED
+    RECEIVED  ──N permanent failures at the target (AuthError/PermanentError)──► route replaced once by the
+              main mailbox + a banner naming the target and the error (effect ``inbound-fallback:{uuid}``)
 
 Why nothing is lost and nothing is delivered twice:
 
