@@ -141,13 +141,33 @@ async def test_crash_between_deliver_and_acknowledge_delivers_exactly_once(h: Ha
 
 
 async def test_push_memos_are_acknowledged_by_receipt_only(h: Harness) -> None:
+    import httpx
+
+    from graph_dpg.adapters.digital_post.push import create_push_app
+    from graph_dpg.sandbox.ngdp import NgdpPusher
+
     uid, xml = citizen_memo(label="Skubbet", contact_point=CP_BYG)
-    await h.store.push_sink().store_pushed_memo(uid, xml)
+    h.ngdp.queue_inbound_memo(xml)
+    app = create_push_app(h.store.push_sink(), "push-secret")
+    pusher = NgdpPusher(
+        h.ngdp,
+        memo_url="http://gateway/memos",
+        receipt_url="http://gateway/receipts",
+        token="push-secret",
+        transport=httpx.ASGITransport(app=app),
+    )
+    try:
+        assert await pusher.push_memos() == {uid: 200}  # stored (committed) before the 200
+    finally:
+        await pusher.aclose()
+    await h.store.push_sink().store_pushed_memo(uid, xml)  # a redelivery changes nothing
     stats = await h.service().run_once(pull=False)
     assert (stats.delivered, stats.acknowledged, stats.deleted) == (1, 1, 0)
     row = h.store.get_inbound(uid)
     assert row is not None and row.state is InboundState.ACKNOWLEDGED
     assert only(h.messages(BYG), "Skubbet")["isDraft"] is False
+    again = await h.service().run_once(pull=False)
+    assert again.delivered == 0 and len(h.messages(BYG)) == 1
 
 
 async def test_rule_timeout_disables_persists_and_alerts_once(db_url: str) -> None:
