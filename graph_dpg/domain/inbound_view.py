@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Literal
 
 from graph_dpg.domain.addresses import Channel, GatewayAddress
-from graph_dpg.domain.errors import Finding
+from graph_dpg.domain.errors import Finding, IdentifierError
 from graph_dpg.domain.html_text import html_to_text, sanitize_html, text_to_html, wrap_document
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
@@ -381,7 +381,7 @@ def _party(ident: str, id_type: str, label: str | None, opts: ViewOptions) -> st
     if id_type.upper() == ID_TYPE_CPR and opts.mask_cpr:
         try:
             shown = mask_cpr(ident)
-        except Exception:  # an invalid CPR still must not be shown in clear
+        except IdentifierError:  # an id typed CPR that is no CPR: still never shown in clear
             shown = "xxxxxx-xxxx"
     text = f"{id_type.upper()} {shown}"
     return f"{label} ({text})" if label else text
