@@ -68,6 +68,7 @@ from graph_dpg.services.ports.store import (
     OutboxEntry,
     OutboxState,
     PlannedMemo,
+    SendOutcome,
     StatePort,
 )
 
@@ -300,15 +301,24 @@ class OutboundService:
             rows = self.store.next_pending(job.id, limit=200)
             if not rows:
                 break
-            results = await asyncio.gather(
-                *(self._send_one(row, stats) for row in rows), return_exceptions=True
-            )
-            auth = next((r for r in results if isinstance(r, AuthError)), None)
-            if auth is not None:
-                raise auth
+            results = await asyncio.gather(*(self._send_one(row) for row in rows), return_exceptions=True)
+            outcomes = [r for r in results if isinstance(r, SendOutcome)]
+            # One transaction per batch; a crash before it commits re-sends the batch with the same UUIDs.
+            self.store.record_send_results(outcomes)
+            for o in outcomes:
+                if o.state is OutboxState.ACCEPTED:
+                    stats.sent += 1
+                elif o.state is OutboxState.REJECTED:
+                    stats.send_rejected += 1
+                elif o.state is OutboxState.FAILED:
+                    stats.send_failed += 1
+                else:
+                    stats.retried += 1
             for r in results:
-                if isinstance(r, BaseException) and not isinstance(r, GraphDpgError):
+                if isinstance(r, BaseException):
                     raise r
+            if any(o.state is None for o in outcomes):
+                break  # the rest waits for its retry time; other jobs go on meanwhile
         progress = self.store.job_progress(job.id)
         if progress.get(OutboxState.PENDING, 0) == 0:
             # Effects first, state last (see _plan): DONE is only set once its receipt is planned.
@@ -321,35 +331,32 @@ class OutboundService:
                 details={"job": job.id, **{k.value: v for k, v in progress.items()}},
             )
 
-    async def _send_one(self, row: OutboxEntry, stats: CycleStats) -> None:
+    async def _send_one(self, row: OutboxEntry) -> SendOutcome:
+        """Send one MeMo; the outcome is recorded by the caller with the rest of its batch."""
         xml = row.memo_xml if row.memo_xml is not None else self._render(row)
         async with self._send_slots:
             try:
                 result = await self.ngdp.send_memo(row.message_uuid, xml)
             except RejectedError as exc:
                 detail = json.dumps(exc.details, ensure_ascii=False) if exc.details else exc.message
-                self.store.mark_rejected(row.message_uuid, mask_cprs(detail))
-                stats.send_rejected += 1
-                return
-            except AuthError as exc:
-                self.store.record_attempt(row.message_uuid, str(exc), self._retry_at(row.attempts))
+                return SendOutcome(row.message_uuid, OutboxState.REJECTED, error=mask_cprs(detail))
+            except AuthError:
+                # Configuration, not this message: the caller stops the job; the row stays pending.
                 raise
             except TransientError as exc:
                 if row.attempts + 1 >= self.settings.max_attempts:
-                    self.store.mark_failed(row.message_uuid, mask_cprs(str(exc)))
-                    stats.send_failed += 1
-                else:
-                    self.store.record_attempt(
-                        row.message_uuid, mask_cprs(str(exc)), self._retry_at(row.attempts)
-                    )
-                    stats.retried += 1
-                return
+                    return SendOutcome(row.message_uuid, OutboxState.FAILED, error=mask_cprs(str(exc)))
+                return SendOutcome(
+                    row.message_uuid, None, error=mask_cprs(str(exc)), retry_at=self._retry_at(row.attempts)
+                )
             except RemoteError as exc:
-                self.store.mark_failed(row.message_uuid, mask_cprs(str(exc)))
-                stats.send_failed += 1
-                return
-        self.store.mark_accepted(row.message_uuid, result.transmission_id, result.receipt_status)
-        stats.sent += 1
+                return SendOutcome(row.message_uuid, OutboxState.FAILED, error=mask_cprs(str(exc)))
+        return SendOutcome(
+            row.message_uuid,
+            OutboxState.ACCEPTED,
+            transmission_id=result.transmission_id,
+            receipt_status=result.receipt_status,
+        )
 
     def _render(self, row: OutboxEntry) -> bytes:
         """Mass-delivery rows store no XML: the job's first MeMo is the template, re-addressed per row."""

@@ -134,6 +134,21 @@ class OutboxEntry:
 
 
 @dataclass(frozen=True)
+class SendOutcome:
+    """What one send attempt ended in, for ``record_send_results`` (one transaction for a whole batch).
+
+    ``state`` None means a transient failure: the row stays pending (attempts+1, not before ``retry_at``).
+    """
+
+    message_uuid: str
+    state: OutboxState | None
+    transmission_id: str | None = None
+    receipt_status: str | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Effect:
     key: str
     payload: Mapping[str, object]
@@ -244,6 +259,12 @@ class Outbox(Protocol):
         ...
 
     def mark_accepted(self, message_uuid: str, transmission_id: str | None, status: str | None) -> bool: ...
+
+    def record_send_results(self, outcomes: Sequence[SendOutcome]) -> int:
+        """Record many send outcomes in ONE transaction (the same transitions as ``mark_*`` and
+        ``record_attempt``); returns how many rows changed. A crash before the commit only means those
+        rows are sent again with the same messageUUIDs, which NgDP answers as duplicates."""
+        ...
 
     def mark_rejected(self, message_uuid: str, error: str) -> bool: ...
 
