@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "graph_dpg.commands.run",
     "graph_dpg.commands.sandbox",
     "graph_dpg.commands.rules",
+    "graph_dpg.commands.doctor",
 )
 
 
