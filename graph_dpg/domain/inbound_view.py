@@ -487,15 +487,21 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
+#: Largest main document shown inline. Graph refuses request bodies over 4 MB and the mail body cannot go
+#: through an upload session (graph-facts: 4 MB limit), so a bigger one is only attached (it always is).
+INLINE_MAIN_LIMIT = 1_000_000
+
+
 def _main_html(message: MemoMessage, t: dict[str, str]) -> str:
     if message.body is None:
         note = message.header.notification or t["no_main"]
         return f"<p>{html.escape(note)}</p>"
     files = message.body.main_document.files
-    for f in files:
+    small = [f for f in files if f.size <= INLINE_MAIN_LIMIT]
+    for f in small:
         if f.encoding_format.lower().startswith("text/html"):
             return sanitize_html(f.content.decode("utf-8", errors="replace"))
-    for f in files:
+    for f in small:
         if f.encoding_format.lower().startswith("text/"):
             return text_to_html(f.content.decode("utf-8", errors="replace"))
     if files:

@@ -164,3 +164,12 @@ def test_mail_item_reads_headers_text_attachments_and_original_sender() -> None:
     assert item.recipients == ("post@kommune.dk", "kopi@kommune.dk")
     assert item.attachments[0].text == '{"receiptStatus":"COMPLETED"}'
     assert item.attachments[1].text is None
+
+
+def test_a_huge_main_document_is_attached_not_inlined() -> None:
+    big = "<p>" + "x" * 1_200_000 + "</p>"
+    _, xml = citizen_memo(body_html=big, attachments=0)
+    view = _render(xml)
+    assert len(view.mail.body) < 100_000
+    assert "vedhæftet (brev.html)" in view.mail.body
+    assert view.mail.attachments[0].name == "brev.html"
