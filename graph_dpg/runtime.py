@@ -42,7 +42,7 @@ import math
 import random
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -181,10 +181,12 @@ class LeaseKeeper:
     def fair_share(self, total: int) -> int:
         return max(1, math.ceil(total / max(1, len(self.live))))
 
-    def refresh(self, resources: Sequence[str]) -> set[str]:
+    def refresh(self, resources: Sequence[str], busy: Collection[str] = ()) -> set[str]:
         """Heartbeat, then hold (renew or claim) up to the fair share of ``resources``; release extras.
 
-        Blocking (database); call it from a worker thread.
+        Items in ``busy`` (work running on them now) are renewed and kept even beyond the fair share, and
+        handed back at a later refresh: releasing one mid-poll would let another replica poll it at the
+        same time. Blocking (database); call it from a worker thread.
         """
         started = self.clock()
         self.store.replica_heartbeat(self.owner)
@@ -193,8 +195,10 @@ class LeaseKeeper:
         share = self.fair_share(len(resources))
         # acquire_some renews our own leases first (ordered), then takes free/expired ones.
         got = set(self.store.acquire_some(list(resources), self.owner, self.ttl_s, share))
-        for extra in self.held - got:
-            if extra in resources:
+        for extra in sorted(self.held - got):
+            if extra in busy and self.store.renew(extra, self.owner, self.ttl_s):
+                got.add(extra)
+            elif extra in resources:
                 self.store.release(extra, self.owner)
         gained, lost = got - self.held, self.held - got
         if gained:
@@ -279,6 +283,8 @@ class Runtime:
         self._http: _QuietServer | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._effects_running = False
+        self._active: set[str] = set()  # items being worked on right now (not merely queued)
 
     # ------------------------------------------------------------------ work items
 
@@ -301,7 +307,10 @@ class Runtime:
 
     async def heartbeat(self) -> None:
         try:
-            await asyncio.to_thread(self.leases.refresh, self.resources)
+            busy = set(self._active)
+            if self._effects_running:
+                busy.add(RESOURCE_EFFECTS)
+            await asyncio.to_thread(self.leases.refresh, self.resources, busy)
         except GraphDpgError as exc:
             # Without the database nothing can be claimed; whatever we hold expires by itself.
             self.tracker.failure("leases", exc)
@@ -326,23 +335,25 @@ class Runtime:
         async with self._slots:
             if not self._holds(resource):
                 return
+            self._active.add(resource)
             started = time.perf_counter()
             stats = CycleStats()
             try:
                 stats.new_jobs += await svc.poll(mb)
-                await self.advance_jobs(mb.address, stats)
+                await self.advance_jobs(mb.address, stats, resource)
             except GraphDpgError as exc:
                 metrics.poll_failures.labels("outbound").inc()
                 self.tracker.failure(resource, exc)
                 return
             finally:
+                self._active.discard(resource)
                 metrics.poll_seconds.labels("outbound").observe(time.perf_counter() - started)
                 self._count(stats)
             self.tracker.success(resource)
             self.counters.outbound_polls += 1
             self.last_outbound_success = time.monotonic()
 
-    async def advance_jobs(self, mailbox: str, stats: CycleStats) -> None:
+    async def advance_jobs(self, mailbox: str, stats: CycleStats, resource: str | None = None) -> None:
         """Plan and send this mailbox's unfinished jobs (what ``OutboundService.process_jobs`` does, per job,
         so each result is counted under its channel)."""
         svc = self.gateway.outbound
@@ -353,6 +364,8 @@ class Runtime:
             for job in jobs:
                 if job.mailbox.lower() != wanted or self._stopping:
                     continue
+                if resource is not None and not self._holds(resource):
+                    return  # the lease went stale (stalled heartbeat): another replica may own it now
                 one = CycleStats()
                 try:
                     await svc.advance(job, one)
@@ -370,6 +383,7 @@ class Runtime:
         if not self._holds(RESOURCE_EFFECTS):
             return
         deadline = time.monotonic() + self.options.effects_budget_s
+        self._effects_running = True
         try:
             while not self._stopping and time.monotonic() < deadline and self._holds(RESOURCE_EFFECTS):
                 done = await self.gateway.outbound.run_effects(limit=self.options.effects_batch)
@@ -379,6 +393,8 @@ class Runtime:
         except GraphDpgError as exc:
             self.tracker.failure(RESOURCE_EFFECTS, exc)
             return
+        finally:
+            self._effects_running = False
         self.tracker.success(RESOURCE_EFFECTS)
 
     async def pull_receipts(self) -> None:
@@ -618,10 +634,10 @@ class Runtime:
                     ", ".join(others),
                 )
             log.info("single replica on SQLite (%s)", self.gateway.replica)
+        _quiet_apscheduler()
         await self.heartbeat()
         if self.options.start_http:
             await self.start_http()
-        _quiet_apscheduler()
         self._scheduler = self._schedule()
         self._scheduler.start()
         log.info(
@@ -790,8 +806,10 @@ def _quiet_apscheduler() -> None:
     logger = logging.getLogger("apscheduler.scheduler")
     if not any(isinstance(f, _MaxInstancesFilter) for f in logger.filters):
         logger.addFilter(_MaxInstancesFilter())
-    # "Running job ..." / "executed successfully" at INFO for every poll would drown the state changes.
-    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    # Per-run, per-request and per-migration-step INFO lines would drown the state changes we log
+    # ("one line per state change"); their warnings and errors still get through.
+    for name in ("apscheduler", "httpx", "alembic", "uvicorn.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class _QuietServer(uvicorn.Server):
