@@ -10,6 +10,7 @@ The delivered mail (DESIGN §2, issue 7 step 4)::
     Body (HTML)    [warning banner] · overview table of the central MeMo fields · which rule handled it
                    and why · the main document (HTML sanitised / text inline; otherwise "see attachment")
     Attachments    every File of every document (main, additional, technical), then ``{uuid}.memo.xml``
+                   (up to 25 MB; the store keeps it anyway, replies read it from there)
     Categories     the inbound category (+ warning when a banner is shown) + the rules' categories
 
 CPR numbers in the overview are masked (``010203-xxxx``) unless the caller asks otherwise; CVR numbers
@@ -130,6 +131,7 @@ _T: dict[str, dict[str, str]] = {
         "no_main": "Meddelelsen har intet hoveddokument.",
         "invalid_subject": "Ugyldig Digital Post-meddelelse",
         "documents": "Dokumenter",
+        "xml_kept": "MeMo-XML'en er for stor til at blive vedhæftet; gatewayen gemmer den (svar virker).",
     },
     "en": {
         "overview": "Digital Post – overview",
@@ -162,6 +164,7 @@ _T: dict[str, dict[str, str]] = {
         "no_main": "The message has no main document.",
         "invalid_subject": "Invalid Digital Post message",
         "documents": "Documents",
+        "xml_kept": "The MeMo XML is too large to attach; the gateway keeps it (replies work).",
     },
 }
 
@@ -487,6 +490,9 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
+#: Largest MeMo XML attached. Its Files are attached one by one anyway, and replies read the XML from the
+#: store, so a 99.5 MB memo is not carried twice (Exchange's message size limit, often 35-150 MB).
+MEMO_XML_ATTACH_LIMIT = 25_000_000
 #: Largest main document shown inline. Graph refuses request bodies over 4 MB and the mail body cannot go
 #: through an upload session (graph-facts: 4 MB limit), so a bigger one is only attached (it always is).
 INLINE_MAIN_LIMIT = 1_000_000
@@ -557,9 +563,12 @@ def render_memo_mail(
     parts.append(_main_html(message, t))
     taken: set[str] = set()
     attachments = [_file_attachment(f, taken) for f in message.files()]
-    attachments.append(
-        Attachment(_unique(f"{h.message_uuid}.memo.xml", taken), "application/xml", xml, size=len(xml))
-    )
+    if len(xml) <= MEMO_XML_ATTACH_LIMIT:
+        attachments.append(
+            Attachment(_unique(f"{h.message_uuid}.memo.xml", taken), "application/xml", xml, size=len(xml))
+        )
+    else:
+        parts.append(f"<p><i>{html.escape(t['xml_kept'])}</i></p>")
     mail = MailMessage(
         subject=h.label,
         body=wrap_document("".join(parts), h.label, options.language),

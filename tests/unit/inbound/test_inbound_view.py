@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from inbound_memos import CITIZEN, CITIZEN_CP, CP_BYG, CP_UNKNOWN, ORG_CVR, PDF, citizen_memo
 
 from graph_dpg import memo as m
@@ -173,3 +174,13 @@ def test_a_huge_main_document_is_attached_not_inlined() -> None:
     assert len(view.mail.body) < 100_000
     assert "vedhæftet (brev.html)" in view.mail.body
     assert view.mail.attachments[0].name == "brev.html"
+
+
+def test_a_huge_memo_xml_is_kept_by_the_gateway_not_attached_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    import graph_dpg.domain.inbound_view as view_module
+
+    uid, xml = citizen_memo(attachments=1)
+    monkeypatch.setattr(view_module, "MEMO_XML_ATTACH_LIMIT", len(xml) - 1)
+    view = _render(xml)
+    assert f"{uid}.memo.xml" not in [a.name for a in view.mail.attachments]
+    assert "for stor til at blive vedhæftet" in view.mail.body
