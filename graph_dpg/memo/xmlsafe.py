@@ -66,9 +66,19 @@ def parse_untrusted(data: bytes) -> Any:
     return root
 
 
+_DTD_MARKERS = tuple(
+    marker.encode(encoding)
+    for marker in ("<!DOCTYPE", "<!ENTITY")
+    for encoding in ("ascii", "utf-16-le", "utf-16-be")
+)
+
+
 def _looks_like_dtd(data: bytes | bytearray | memoryview) -> bool:
-    head = bytes(data[:4096])
-    return b"<!DOCTYPE" in head or b"<!ENTITY" in head
+    # Only reached when libxml2 refused the document. The whole document, not a head (a DOCTYPE may follow
+    # a long comment), and UTF-16 spellings too: a UTF-16 billion-laughs document was reported as merely
+    # "malformed" (libxml2 stops it at its amplification limit) instead of unsafe.
+    raw = data if isinstance(data, bytes) else bytes(data)
+    return any(marker in raw for marker in _DTD_MARKERS)
 
 
 def element_path(element: Any) -> str:
