@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from graph_dpg.config import GatewayConfig, Settings
+    from graph_dpg.sandbox.graph import GraphTenant
+    from graph_dpg.sandbox.ngdp import NgdpState
     from graph_dpg.services.doctor import CheckResult
 
 # The checks import the SDKs; loaded only when doctor runs, so other commands start no slower.
@@ -120,28 +122,33 @@ def sandbox(gateway_file: Path) -> Iterator[tuple[Settings, GatewayConfig, tuple
         tempfile.TemporaryDirectory(prefix="graph-dpg-doctor-") as tmp,
         sandbox_environment(Path(tmp), gateway_file) as (work, tenant, graph_url, state, ngdp, config),
     ):
-        for address, folder in [*config.outgoing_sources(), *config.inbox_sources()]:
-            _seed_folder(tenant, address, folder)
-        wanted = [(spec.name, spec.color) for _, spec in config.categories.items()]
-        for box in config.function_mailboxes:
-            mailbox = tenant.mailbox(box.address)
-            present = {c["displayName"].casefold() for c in tenant.master_categories(box.address)}
-            for name, color in wanted:
-                if name.casefold() not in present:
-                    tenant.add_category(mailbox, name, color)
-            for cp in box.sender_contact_points:
-                if state.contact_point(cp) is None:
-                    state.add_contact_point(cp, f"sender contact point of {box.address}")
+        seed(tenant, state, config)
         settings = sandbox_settings(work, graph_url, ngdp, free_port())
         create_store(settings.database_url, replica="doctor").close()
         yield settings, config, (graph_url, ngdp.base_url)
 
 
-def _seed_folder(tenant: object, mailbox: str, path: str) -> None:
-    """Create ``path`` (``Inbox/Digital Post``, a top-level folder, or a well-known name) in the emulator."""
-    from graph_dpg.sandbox.graph import GraphApiError, GraphTenant
+def seed(tenant: GraphTenant, state: NgdpState, config: GatewayConfig) -> None:
+    """What a tenant that is set up has beyond its mailboxes: the polled folders, the master categories of
+    the function mailboxes, and (at NgDP) the sender contact points."""
+    for address, folder in [*config.outgoing_sources(), *config.inbox_sources()]:
+        _seed_folder(tenant, address, folder)
+    wanted = [(spec.name, spec.color) for _, spec in config.categories.items()]
+    for box in config.function_mailboxes:
+        mailbox = tenant.mailbox(box.address)
+        present = {c["displayName"].casefold() for c in tenant.master_categories(box.address)}
+        for name, color in wanted:
+            if name.casefold() not in present:
+                tenant.add_category(mailbox, name, color)
+        for cp in box.sender_contact_points:
+            if state.contact_point(cp) is None:
+                state.add_contact_point(cp, f"sender contact point of {box.address}")
 
-    assert isinstance(tenant, GraphTenant)
+
+def _seed_folder(tenant: GraphTenant, mailbox: str, path: str) -> None:
+    """Create ``path`` (``Inbox/Digital Post``, a top-level folder, or a well-known name) in the emulator."""
+    from graph_dpg.sandbox.graph import GraphApiError
+
     box = tenant.mailbox(mailbox)
     parts = [p for p in path.strip("/").split("/") if p.strip()]
     try:
@@ -161,7 +168,7 @@ class _Printer:
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
-        encoding = getattr(out, "encoding", None) or "ascii"
+        encoding = getattr(out, "encoding", None) or "utf-8"  # StringIO: no encoding, holds str
         try:
             "".join(_SYMBOLS.values()).encode(encoding)
             self.symbols = _SYMBOLS

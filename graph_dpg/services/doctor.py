@@ -145,7 +145,11 @@ def _problems(exc: ConfigError, limit: int = 12) -> str:
 def _remote(exc: RemoteError) -> str:
     """``403 ErrorAccessDenied: Access to OData is disabled.`` - status, code and message, no prefix."""
     head = " ".join(str(x) for x in (exc.status, exc.code) if x)
-    return f"{head}: {exc.message}" if head else exc.message
+    # Graph's own words when the error body had them (the adapter's message is prefixed with its context).
+    body = exc.details.get("error") if isinstance(exc.details, dict) else None
+    message = body.get("message") if isinstance(body, dict) else None
+    text = str(message) if message else exc.message
+    return f"{head}: {text}" if head else text
 
 
 # =====================================================================================================
