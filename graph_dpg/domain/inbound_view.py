@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Literal
 
 from graph_dpg.domain.addresses import Channel, GatewayAddress
-from graph_dpg.domain.errors import Finding, IdentifierError
+from graph_dpg.domain.errors import Finding, IdentifierError, MemoError
 from graph_dpg.domain.html_text import html_to_text, sanitize_html, text_to_html, wrap_document
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
@@ -600,18 +600,24 @@ def render_invalid_mail(
     t = _t(options.language)
     banner = invalid_banner(findings, options.language)
     if message is not None:
-        view = render_memo_mail(
-            message,
-            xml,
-            target_mailbox=target_mailbox,
-            reply_from=None,
-            banners=[banner],
-            categories=categories,
-            options=options,
-            routing_note=t["rule_none"],
-        )
-        view.mail.internet_message_id = memo_internet_message_id(memo_uuid)
-        return view
+        try:
+            view = render_memo_mail(
+                message,
+                xml,
+                target_mailbox=target_mailbox,
+                reply_from=None,
+                banners=[banner],
+                categories=categories,
+                options=options,
+                routing_note=t["rule_none"],
+            )
+        except MemoError:
+            # What parsed may still not render: parse leaves File content undecoded, so content that is not
+            # base64 fails only here. Without this the memo was never delivered (retried every cycle).
+            pass
+        else:
+            view.mail.internet_message_id = memo_internet_message_id(memo_uuid)
+            return view
     subject = f"{t['invalid_subject']} ({memo_uuid})"
     body = render_banner(banner) + render_table([(t["message_uuid"], memo_uuid)], t["overview"])
     mail = MailMessage(
