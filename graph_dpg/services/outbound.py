@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from graph_dpg.domain.addresses import Channel, is_gateway_address
+from graph_dpg.domain.addresses import Channel, is_gateway_domain
 from graph_dpg.domain.conversion import (
     OutboundContext,
     Plan,
@@ -180,7 +180,7 @@ class OutboundService:
             if msg.is_draft or msg.id is None:
                 continue
             gateway = [
-                r for r in msg.all_recipients if is_gateway_address(r.address, self.settings.gateway_domain)
+                r for r in msg.all_recipients if is_gateway_domain(r.address, self.settings.gateway_domain)
             ]
             if not gateway:
                 continue
