@@ -285,6 +285,7 @@ class Runtime:
         self._stopping = False
         self._effects_running = False
         self._active: set[str] = set()  # items being worked on right now (not merely queued)
+        self._lease_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ work items
 
@@ -307,10 +308,13 @@ class Runtime:
 
     async def heartbeat(self) -> None:
         try:
-            busy = set(self._active)
-            if self._effects_running:
-                busy.add(RESOURCE_EFFECTS)
-            await asyncio.to_thread(self.leases.refresh, self.resources, busy)
+            # Under the lock no work item starts, so "busy" cannot change while the refresh decides what
+            # to hand back (an item released while a poll on it is starting would be polled twice).
+            async with self._lease_lock:
+                busy = set(self._active)
+                if self._effects_running:
+                    busy.add(RESOURCE_EFFECTS)
+                await asyncio.to_thread(self.leases.refresh, self.resources, busy)
         except GraphDpgError as exc:
             # Without the database nothing can be claimed; whatever we hold expires by itself.
             self.tracker.failure("leases", exc)
@@ -333,9 +337,10 @@ class Runtime:
         svc = self.gateway.outbound
         metrics = self.gateway.metrics
         async with self._slots:
-            if not self._holds(resource):
-                return
-            self._active.add(resource)
+            async with self._lease_lock:
+                if not self._holds(resource):
+                    return
+                self._active.add(resource)
             started = time.perf_counter()
             stats = CycleStats()
             try:
@@ -380,10 +385,11 @@ class Runtime:
                     _add(stats, one)
 
     async def run_effects(self) -> None:
-        if not self._holds(RESOURCE_EFFECTS):
-            return
+        async with self._lease_lock:
+            if not self._holds(RESOURCE_EFFECTS):
+                return
+            self._effects_running = True
         deadline = time.monotonic() + self.options.effects_budget_s
-        self._effects_running = True
         try:
             while not self._stopping and time.monotonic() < deadline and self._holds(RESOURCE_EFFECTS):
                 done = await self.gateway.outbound.run_effects(limit=self.options.effects_batch)
@@ -634,7 +640,7 @@ class Runtime:
                     ", ".join(others),
                 )
             log.info("single replica on SQLite (%s)", self.gateway.replica)
-        _quiet_apscheduler()
+        quiet_library_logs()
         await self.heartbeat()
         if self.options.start_http:
             await self.start_http()
@@ -802,7 +808,7 @@ class _MaxInstancesFilter(logging.Filter):
         return "maximum number of running instances reached" not in record.getMessage()
 
 
-def _quiet_apscheduler() -> None:
+def quiet_library_logs() -> None:
     logger = logging.getLogger("apscheduler.scheduler")
     if not any(isinstance(f, _MaxInstancesFilter) for f in logger.filters):
         logger.addFilter(_MaxInstancesFilter())

@@ -14,7 +14,7 @@ from graph_dpg.bootstrap import build_gateway
 from graph_dpg.config import load_gateway_file, load_settings
 from graph_dpg.domain.errors import ConfigError
 from graph_dpg.observability import configure_logging
-from graph_dpg.runtime import Runtime
+from graph_dpg.runtime import Runtime, quiet_library_logs
 
 log = logging.getLogger("graph_dpg.run")
 
@@ -35,6 +35,7 @@ def run_service(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(env_file)
         configure_logging(settings.log_format, settings.log_level)
+        quiet_library_logs()
         config = load_gateway_file(args.gateway_file or settings.gateway_file)
     except ConfigError as exc:
         for problem in exc.problems:
