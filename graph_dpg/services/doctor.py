@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.engine import make_url
@@ -70,6 +71,7 @@ __all__ = [
     "EXIT_OK",
     "CheckResult",
     "Doctor",
+    "MailboxPlan",
     "Status",
     "diagnose",
     "exit_code",
@@ -84,6 +86,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 #: A certificate expiring within this many days is a warning.
 CERTIFICATE_WARN_DAYS = 30
 #: Upper bound for one check; a remote that never answers must not hang the doctor.
@@ -227,7 +230,7 @@ def _settings_result(settings: Settings, source: str) -> CheckResult:
         f"valid ({source}): credential {settings.credential_kind}, Graph {settings.graph_base_url}, "
         f"NgDP {settings.ngdp_base_url}, database {db}"
     )
-    if settings.is_sandbox and "127.0.0.1" not in settings.graph_base_url:
+    if settings.is_sandbox and urlsplit(settings.graph_base_url).hostname not in _LOOPBACK:
         return _warn(
             "settings",
             detail,
@@ -243,13 +246,15 @@ def _settings_result(settings: Settings, source: str) -> CheckResult:
 
 
 @dataclass(frozen=True)
-class _MailboxPlan:
+class MailboxPlan:
+    """A configured mailbox: its roles in the gateway file and the folders the gateway polls in it."""
+
     address: str
     roles: tuple[str, ...]
     folders: tuple[str, ...]
 
 
-def mailbox_plan(config: GatewayConfig) -> list[_MailboxPlan]:
+def mailbox_plan(config: GatewayConfig) -> list[MailboxPlan]:
     """Every configured mailbox with its roles and the folders the gateway polls in it, in file order."""
     roles: dict[str, list[str]] = {}
 
@@ -268,7 +273,7 @@ def mailbox_plan(config: GatewayConfig) -> list[_MailboxPlan]:
     for address, folder in [*config.outgoing_sources(), *config.inbox_sources()]:
         if folder.casefold() not in (f.casefold() for f in folders[address]):
             folders[address].append(folder)
-    return [_MailboxPlan(a, tuple(r), tuple(folders[a])) for a, r in roles.items()]
+    return [MailboxPlan(a, tuple(r), tuple(folders[a])) for a, r in roles.items()]
 
 
 class Doctor:
