@@ -289,3 +289,15 @@ def test_exit_code(statuses_: list[str], code: int) -> None:
 
     assert exit_code([CheckResult("x", Status(s), "") for s in statuses_]) == code
     assert exit_code([], unusable=True) == 2
+
+
+@pytest.mark.postgres
+async def test_database_on_postgresql_not_migrated_then_fixed(env: DoctorEnv, postgres_url: str) -> None:
+    env.overrides["database_url"] = postgres_url
+    result = (await env.run())["database"]
+    assert result.status is Status.FAIL
+    assert "reachable, but not migrated" in result.detail
+    fixed = (await env.run(fix=True))["database"]
+    assert fixed.status is Status.OK and "migrated to revision" in fixed.detail
+    again = (await env.run())["database"]
+    assert again.status is Status.OK and "schema at the newest revision" in again.detail
