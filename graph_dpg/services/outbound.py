@@ -477,8 +477,8 @@ class OutboundService:
             self._categories_ready.add(job.mailbox.lower())
         names = {key: self.settings.category_name(key) for key in (c.value for c in JobCategory)}
         mine = set(names.values())
-        current = await self.mail.get_message(job.mailbox, job.message_id)
-        keep = [c for c in current.categories if c not in mine]
+        current = await self.mail.get_categories(job.mailbox, job.message_id)
+        keep = [c for c in current if c not in mine]
         wanted = [*keep, names[category.value]]
         await self.mail.set_categories(job.mailbox, job.message_id, wanted)
         return {"categories": wanted}

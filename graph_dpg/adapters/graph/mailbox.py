@@ -389,6 +389,15 @@ class GraphMailbox:
         )
         return message
 
+    async def get_categories(self, mailbox: str, message_id: str) -> list[str]:
+        item = self._user(mailbox).messages.by_message_id(message_id)
+        data = await self._json(
+            mailbox,
+            self._info(Method.GET, item, query={"$select": "categories"}),
+            what=f"get categories {mailbox}",
+        )
+        return [str(c) for c in data.get("categories") or []]
+
     async def _attachment(self, mailbox: str, message_id: str, meta: Mapping[str, Any]) -> Attachment:
         att = attachment_from_json(meta)
         if att.content is not None or not att.id:

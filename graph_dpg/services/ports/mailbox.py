@@ -83,6 +83,10 @@ class MailboxPort(Protocol):
         """The whole message: HTML body, internet headers, attachments with their content."""
         ...
 
+    async def get_categories(self, mailbox: str, message_id: str) -> list[str]:
+        """The message's categories only (cheap: no body, no attachments)."""
+        ...
+
     async def get_mime(self, mailbox: str, message_id: str) -> bytes:
         """The message as MIME (RFC 5322) bytes."""
         ...
