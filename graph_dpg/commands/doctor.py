@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 # The checks import the SDKs; loaded only when doctor runs, so other commands start no slower.
 _SYMBOLS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
+_FIX_WIDTH = 100
 _ASCII = {"ok": "[ok]", "warn": "[warn]", "fail": "[FAIL]", "skip": "[skip]"}
 
 
@@ -59,8 +61,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_doctor(args: argparse.Namespace) -> int:
+    from graph_dpg.observability import configure_logging
     from graph_dpg.services.doctor import EXIT_CONFIG, diagnose, exit_code, load_configuration
 
+    # The report is the output; the adapters' retry warnings would only repeat it on stderr.
+    configure_logging("console", "ERROR")
     out = sys.stdout
     printer = _Printer(out)
     if args.sandbox:
@@ -180,9 +185,14 @@ class _Printer:
         lines = [f"{self.symbols[result.status]} {result.name}: {first}"]
         lines += [f"    {line}" for line in rest]
         if result.fix and result.status in ("fail", "warn"):
-            fix_first, *fix_rest = result.fix.splitlines()
-            lines.append(f"    fix: {fix_first}")
-            lines += [f"         {line}" for line in fix_rest]
+            # The status line stays one line (grep-able); the advice is wrapped to read in a terminal.
+            fix_lines = [
+                part
+                for line in result.fix.splitlines()
+                for part in (textwrap.wrap(line, _FIX_WIDTH) if len(line) > _FIX_WIDTH else [line])
+            ]
+            lines.append(f"    fix: {fix_lines[0]}")
+            lines += [f"         {line}" for line in fix_lines[1:]]
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
 

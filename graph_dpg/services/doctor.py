@@ -741,7 +741,7 @@ class Doctor:
         except StoreError as exc:
             return _fail(
                 name,
-                f"{shown}: not reachable ({exc})",
+                f"{shown}: not reachable ({' '.join(str(exc).split())})",
                 "check GRAPH_DPG_DATABASE_URL (host, port, database, user, password, sslmode) and that "
                 "the server runs and accepts connections from this host",
             )

@@ -58,9 +58,9 @@ def _no_graph_dpg_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_doctor_is_registered_in_the_cli() -> None:
-    from graph_dpg.cli import COMMAND_MODULES
+    from graph_dpg.cli import COMMANDS
 
-    assert "graph_dpg.commands.doctor" in COMMAND_MODULES
+    assert COMMANDS["doctor"] == "graph_dpg.commands.doctor"
 
 
 def lines(out: str, prefix: str) -> list[str]:
