@@ -10,7 +10,7 @@ response bytes; the only difference is what happens to the body:
 Two transports: a canned response (client CPU only) and the Graph emulator in-process through
 ``httpx.ASGITransport`` (emulator CPU included in both columns). Prints numbers; asserts nothing.
 
-    python bench/graph_bench.py [--rounds-adapter 200] [--rounds-sdk 8]
+    python bench/graph_bench.py [--rounds-adapter 200] [--rounds-sdk 8] [--json FILE]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from _common import add_json_option, write_json
 
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential
 from graph_dpg.services.ports.mailbox import DEFAULT_DELTA_SELECT
@@ -136,7 +137,9 @@ async def main() -> None:
     )
     parser.add_argument("--rounds-adapter", type=int, default=200)
     parser.add_argument("--rounds-sdk", type=int, default=8)
+    add_json_option(parser)
     args = parser.parse_args()
+    results: dict[str, Any] = {"page_messages": PAGE}
     print(
         f"graph_bench: {PAGE}-message delta page; Python {platform.python_version()} on {platform.machine()}"
     )
@@ -145,12 +148,13 @@ async def main() -> None:
     cred = StaticTokenCredential("sandbox-token")
     body = canned_page()
     async with GraphMailbox(cred, BASE, transport=canned_transport(body), retry=RetryPolicy.fast()) as mbx:
-        await compare(
+        a_us, s_us = await compare(
             f"canned response ({len(body) / 1024:.0f} KiB JSON): client CPU only",
             mbx,
             args.rounds_adapter,
             args.rounds_sdk,
         )
+    results["canned"] = {"adapter_cpu_us_per_msg": a_us, "sdk_cpu_us_per_msg": s_us}
 
     from graph_dpg.sandbox.graph import GraphTenant, create_app
 
@@ -166,12 +170,14 @@ async def main() -> None:
         )
     transport = httpx.ASGITransport(app=create_app(tenant))
     async with GraphMailbox(cred, BASE, transport=transport, retry=RetryPolicy.fast()) as mbx:
-        await compare(
+        a_us, s_us = await compare(
             "Graph emulator in-process (ASGITransport): client + emulator CPU",
             mbx,
             max(20, args.rounds_adapter // 4),
             args.rounds_sdk,
         )
+    results["emulator"] = {"adapter_cpu_us_per_msg": a_us, "sdk_cpu_us_per_msg": s_us}
+    write_json(args.json, results)
 
 
 if __name__ == "__main__":

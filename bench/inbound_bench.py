@@ -8,7 +8,7 @@
 3. Delivery: memos through InboundService (NgDP emulator → store → Graph emulator → receipt → delete),
    SQLite, in-process. Baseline: one bare ``create_message`` of the same rendered mail.
 
-    python bench/inbound_bench.py [--memos 40]
+    python bench/inbound_bench.py [--memos 40] [--json FILE]
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit" / "inbound"))
+from _common import add_json_option, write_json
 from inbound_memos import CP_BYG, citizen_memo
 
 from graph_dpg import memo as memolib
@@ -102,7 +104,7 @@ def _timed(fn, rounds: int) -> float:  # type: ignore[no-untyped-def]
     return (time.perf_counter() - start) / rounds
 
 
-def bench_rules() -> None:
+def bench_rules() -> dict[str, Any]:
     _, xml = citizen_memo(body_html="<p>" + "Lorem ipsum dolor sit amet. " * 1800 + "</p>", attachments=3)
     message = memolib.parse(xml)
     item = memo_item(message, xml, from_address="x@29189846.ngdp.digital-post.dk", to=("byg@kommune.dk",))
@@ -113,13 +115,16 @@ def bench_rules() -> None:
     print(f"  engine   {engine * 1e3:8.2f} ms per item")
     print(f"  baseline {base * 1e3:8.2f} ms per item (stdlib re loop, no explanations)")
     print(f"  ratio    {engine / base:8.2f}x")
+    return {"rules": len(rules), "body_chars": len(item.body), "engine_s": engine, "baseline_s": base}
 
 
-def bench_catastrophic() -> None:
+def bench_catastrophic() -> dict[str, Any]:
     evil = re.compile(r"(a+)+$")
     print("catastrophic (a+)+$:")
+    stdlib: dict[str, float] = {}
     for n in (20, 22, 24):
         t = _timed(lambda n=n: evil.search("a" * n + "!"), 1)
+        stdlib[str(n)] = t
         print(f"  stdlib re, {n} chars + '!': {t:8.3f} s")
     rule = RoutingRule(
         "evil", (RuleCondition.make("body", "regex", r"(a+)+$"),), RuleAction(categories=("x",))
@@ -129,9 +134,16 @@ def bench_catastrophic() -> None:
     decision = evaluate_rules([rule], item, timeout=0.5)
     took = time.perf_counter() - start
     print(f"  engine, 50,000 chars, 0.5 s budget: {took:8.3f} s, timed out: {bool(decision.timed_out)}")
+    return {
+        "stdlib_s_by_chars": stdlib,
+        "engine_chars": 50_000,
+        "engine_budget_s": 0.5,
+        "engine_s": took,
+        "engine_timed_out": bool(decision.timed_out),
+    }
 
 
-async def bench_delivery(n: int) -> None:
+async def bench_delivery(n: int) -> dict[str, Any]:
     tenant = GraphTenant("t")
     for box in ("post@kommune.dk", "byg@kommune.dk", "it@kommune.dk"):
         tenant.add_mailbox(box)
@@ -172,15 +184,17 @@ async def bench_delivery(n: int) -> None:
     print(f"  full cycle  {per_memo * 1e3:8.1f} ms per memo (pull, store, route, create, receipt, delete)")
     print(f"  baseline    {bare * 1e3:8.1f} ms per bare create_message")
     print(f"  ratio       {per_memo / bare:8.2f}x")
+    return {"memos": n, "full_cycle_s": per_memo, "bare_create_s": bare}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--memos", type=int, default=40)
+    add_json_option(parser)
     args = parser.parse_args()
-    bench_rules()
-    bench_catastrophic()
-    asyncio.run(bench_delivery(args.memos))
+    results = {"rules": bench_rules(), "catastrophic": bench_catastrophic()}
+    results["delivery"] = asyncio.run(bench_delivery(args.memos))
+    write_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """MeMo library benchmark (issue 3): throughput next to the pure-Python ``xmlschema`` baseline, and memory.
 
-Run: ``python bench/memo_bench.py [--seconds 3] [--skip-memory]``
+Run: ``python bench/memo_bench.py [--seconds 3] [--skip-memory] [--json FILE]``
 
 1. A realistic message: HTML main document + plain-text alternative, two 200 KB PDF attachments, sender
    contact point, CPR recipient, content data and reply data (MeMo 1.2, ~560 KB of XML).
@@ -18,14 +18,19 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import resources
+from typing import Any
+
+from _common import add_json_option, write_json
 
 from graph_dpg import memo
 
@@ -120,6 +125,9 @@ class Rate:
     def __str__(self) -> str:
         return f"{self.wall:8.1f}/s wall {self.cpu:8.1f}/s CPU {self.best:8.1f}/s best-of"
 
+    def as_dict(self) -> dict[str, float]:
+        return {"wall_per_s": self.wall, "cpu_per_s": self.cpu, "best_per_s": self.best}
+
 
 def rate(func: Callable[[], object], seconds: float) -> Rate:
     func()  # warm-up: schema compilation, caches
@@ -139,7 +147,7 @@ def rate(func: Callable[[], object], seconds: float) -> Rate:
     return Rate(count / (now - start), count / cpu if cpu > 0 else float("inf"), 1 / fastest)
 
 
-def throughput(seconds: float) -> None:
+def throughput(seconds: float) -> dict[str, Any]:
     import xmlschema
 
     message = realistic_message()
@@ -185,6 +193,17 @@ def throughput(seconds: float) -> None:
     full_wall, full_cpu = ours_full.wall / baseline.wall, ours_full.cpu / baseline.cpu
     print(f"  ratio ours XSD / xmlschema      {xsd_wall:8.1f}x wall  {xsd_cpu:8.1f}x CPU   (goal >= 20)")
     print(f"  ratio ours XSD+rules / xmlsch.  {full_wall:8.1f}x wall  {full_cpu:8.1f}x CPU")
+    return {
+        "message_bytes": len(data),
+        "xmlschema_version": xmlschema.__version__,
+        "cycle": cycles.as_dict(),
+        "cycle_combined": cycles_combined.as_dict(),
+        "build": build_only.as_dict(),
+        "parse": parse_only.as_dict(),
+        "validate_full": ours_full.as_dict(),
+        "validate_xsd": ours_xsd.as_dict(),
+        "xmlschema_validate": baseline.as_dict(),
+    }
 
 
 def _status(field: str) -> int:
@@ -195,7 +214,7 @@ def _status(field: str) -> int:
     raise RuntimeError(field)
 
 
-def memory_child() -> None:
+def memory_child(json_path: str | None) -> None:
     """Runs in a fresh interpreter: build the 99.5 MB input, reset the peak, then parse + build."""
     overhead = len(memo.build(realistic_message(pdf_size=10)))
     payload = (MEMORY_MESSAGE_BYTES - overhead) * 3 // 4
@@ -228,12 +247,18 @@ def memory_child() -> None:
     print(f"  peak RSS during parse+build    {peak / 1e6:10.1f} MB")
     print(f"  peak / size (whole process)    {peak / size:10.2f}      (goal < 4)")
     print(f"  (peak - before) / size         {(peak - before) / size:10.2f}      (added by parse+build)")
+    results = {"message_bytes": size, "parse_s": parse_seconds, "build_s": build_seconds, "identical": same}
+    write_json(json_path, {**results, "rss_before_bytes": before, "peak_rss_bytes": peak})
 
 
-def memory() -> None:
+def memory() -> dict[str, Any]:
     print(f"memory: parse + build of a {MEMORY_MESSAGE_BYTES / 1e6:.1f} MB message in a fresh process")
     sys.stdout.flush()
-    subprocess.run([sys.executable, __file__, "--memory-child"], check=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = f"{tmp}/memory.json"
+        subprocess.run([sys.executable, __file__, "--memory-child", "--json", out], check=True)
+        with open(out, encoding="utf-8") as handle:
+            return dict(json.load(handle))
 
 
 def main() -> None:
@@ -241,13 +266,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="measuring time per figure")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    add_json_option(parser)
     args = parser.parse_args()
     if args.memory_child:
-        memory_child()
+        memory_child(args.json)
         return
-    throughput(args.seconds)
+    results: dict[str, Any] = {"seconds_per_figure": args.seconds, "throughput": throughput(args.seconds)}
     if not args.skip_memory:
-        memory()
+        results["memory"] = memory()
+    write_json(args.json, results)
 
 
 if __name__ == "__main__":
