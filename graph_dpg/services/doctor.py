@@ -372,6 +372,11 @@ class Doctor:
     def _mailbox_adapter(self) -> GraphMailbox:
         if self._graph is None:
             self._graph = make_graph_mailbox(self.settings, self._closers, transport=self._graph_transport)
+            # make_graph_mailbox does not register the azure-identity credential's close; unclosed, its
+            # aiohttp session is reported as an error when the process exits.
+            credential_close = getattr(getattr(self._graph, "_credential", None), "close", None)
+            if credential_close is not None:
+                self._closers.append(credential_close)
             self._closers.append(self._graph.aclose)
         return self._graph
 
@@ -410,12 +415,12 @@ class Doctor:
             roles = await graph.token_roles()
         except AuthError as exc:
             self._graph_error = "no Graph token"
-            return _fail(name, f"no token from Entra ID: {exc.message}", self._credential_fix())
+            return _fail(name, exc.message, self._credential_fix())
         except TransientError as exc:
             self._graph_error = "no Graph token"
             return _fail(
                 name,
-                f"the token endpoint is unreachable: {exc.message}",
+                exc.message,
                 "allow outbound HTTPS to login.microsoftonline.com (proxy, firewall, DNS)",
             )
         probe = self.config.main_mailbox
