@@ -360,7 +360,7 @@ class Doctor:
         except TimeoutError:
             return _fail(
                 name,
-                f"no answer within {self.timeout:.0f} s",
+                f"no answer within {self.timeout:g} s",
                 "check the network path (DNS, proxy, firewall) to the service named above",
             )
         except Exception as exc:

@@ -301,3 +301,30 @@ async def test_database_on_postgresql_not_migrated_then_fixed(env: DoctorEnv, po
     assert fixed.status is Status.OK and "migrated to revision" in fixed.detail
     again = (await env.run())["database"]
     assert again.status is Status.OK and "schema at the newest revision" in again.detail
+
+
+async def test_unusable_app_certificate_fails_the_token_and_skips_mailboxes(env: DoctorEnv) -> None:
+    not_a_certificate = env.tmp / "app.pem"
+    not_a_certificate.write_text("this is not a certificate\n", encoding="utf-8")
+    env.overrides.update(
+        credential_kind="certificate",
+        tenant_id="contoso.onmicrosoft.com",
+        client_id="11111111-2222-3333-4444-555555555555",
+        client_certificate_path=not_a_certificate,
+    )
+    results = await env.run()
+    token = results["graph token"]
+    assert token.status is Status.FAIL
+    assert token.detail.startswith("cannot build the Graph credential:")
+    assert token.fix is not None and "GRAPH_DPG_CLIENT_CERTIFICATE_PATH" in token.fix
+    assert results[f"mailbox {JOBCENTER}"].status is Status.SKIP
+    assert results[f"mailbox {JOBCENTER}"].detail == "the Graph credential cannot be built"
+
+
+async def test_a_check_that_hangs_fails_after_the_timeout(env: DoctorEnv) -> None:
+    env.tenant.latency = 2.0
+    results = await env.run(timeout=0.3)
+    assert results["graph token"].status is Status.FAIL
+    assert results["graph token"].detail == "no answer within 0.3 s"
+    assert results[f"mailbox {JOBCENTER}"].status is Status.SKIP
+    assert results["ngdp"].status is Status.OK  # one slow side does not stop the others
