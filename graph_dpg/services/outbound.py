@@ -404,7 +404,14 @@ class OutboundService:
 
     async def run_effects(self, limit: int = 200) -> int:
         done = 0
-        for effect in self.store.pending_effects(limit=limit):
+        # Runtime issue: fetch only this service's effects, by prefix. Other services' effects share the
+        # table (the inbound service keeps its "inbound:{uuid}" route plans planned for good), and an
+        # unfiltered first page full of them would starve receipt mails and categories forever.
+        effects = [
+            e for prefix in _EFFECT_PREFIXES for e in self.store.pending_effects(limit=limit, prefix=prefix)
+        ]
+        effects.sort(key=lambda e: (e.created_at, e.key))
+        for effect in effects[:limit]:
             kind = effect.key.split(":", 1)[0]
             if kind not in ("receipt", "categories", "warnings", "bizfail"):
                 continue
@@ -546,6 +553,9 @@ def _parse_or_none(xml: bytes | None) -> MemoMessage | None:
         return parse(xml)
     except GraphDpgError:
         return None
+
+
+_EFFECT_PREFIXES = ("receipt:", "categories:", "warnings:", "bizfail:")
 
 
 def _channel_of(address: str) -> str:
