@@ -64,6 +64,18 @@ class GraphRetryHandler(RetryHandler):
         self.backoff_factor = policy.backoff_factor
         self._jitter = policy.jitter
 
+    def should_retry(
+        self, request: httpx.Request, options: RetryHandlerOption, response: httpx.Response
+    ) -> bool:
+        # A POST creates or sends something. After a 5xx other than 503 (a 504 means an upstream did not
+        # answer in time, RFC 9110 §15.6.5) Graph may have done it, and kiota would POST again: a twin
+        # message or a second sendMail. 429 and 503 are refusals before the work, safe to repeat. The
+        # callers of a create look the item up by its marker property before creating it again.
+        # Found by bench/chaos.py (504 after the change on messages.create: inbound memo delivered twice).
+        if request.method.upper() == "POST" and response.status_code not in (429, 503):
+            return False
+        return bool(super().should_retry(request, options, response))
+
     def _parse_retry_after(self, retry_after: str) -> float | None:
         return parse_retry_after(retry_after)
 
