@@ -241,6 +241,7 @@ class RuntimeOptions:
     expiry_interval_s: float = 6 * 3600
     cleanup_interval_s: float = 24 * 3600
     heartbeat_s: float | None = None  # None: lease_seconds / 3
+    join_delay_s: float = 2.0  # PostgreSQL: wait after announcing this replica before the first claim
 
 
 @dataclass
@@ -641,6 +642,11 @@ class Runtime:
                 )
             log.info("single replica on SQLite (%s)", self.gateway.replica)
         quiet_library_logs()
+        if store.dialect != "sqlite" and self.options.join_delay_s > 0:
+            # Announce ourselves and give replicas starting at the same moment time to do the same, so
+            # the first claim is already a fair share rather than everything.
+            await asyncio.to_thread(store.replica_heartbeat, self.gateway.replica)
+            await asyncio.sleep(self.options.join_delay_s)
         await self.heartbeat()
         if self.options.start_http:
             await self.start_http()
@@ -693,7 +699,9 @@ class Runtime:
             return
         self._stopping = True
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
+            # Pause, not shut down: APScheduler's asyncio executor cancels running jobs on shutdown,
+            # and those are exactly the in-flight work we want to let finish.
+            self._scheduler.pause()
         current = asyncio.current_task()
         pending = [t for t in self._inflight if t is not current and not t.done()]
         if pending:
@@ -703,6 +711,8 @@ class Runtime:
                 task.cancel()
             if late:
                 await asyncio.wait(late, timeout=5)
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
         try:
             released = await asyncio.to_thread(self.leases.release_all)
             log.info("released %d lease(s)", released)

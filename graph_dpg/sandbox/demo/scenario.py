@@ -133,7 +133,7 @@ class Scenario(_Model):
     outbound: list[OutboundMail] = []
     inbound: list[InboundMemoSpec] = []
     inbox_mails: list[InboxMail] = []
-    timeout_seconds: float = Field(45.0, gt=0, le=3600)
+    timeout_seconds: float = Field(90.0, gt=0, le=3600)
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:
