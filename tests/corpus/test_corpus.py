@@ -180,40 +180,38 @@ async def test_full_service_path_one_cycle(harness: Harness) -> None:
     accepted_labels = [parse(m.xml).header.label for m in h.ngdp.accepted]
 
     problems: list[str] = []
-    known: list[str] = []  # problems of cases whose manifest names a known bug (reported, see below)
     for case in FULL_CASES:
-        bucket = known if case.expect.get("full_known_bug") else problems
         got = by_case.get(case.id, [])
         outcome = case.expect["expect"]
         if outcome == "ignored":
             if got:
-                bucket.append(f"{case.id}: expected no receipt, got {[r['subject'] for r in got]}")
+                problems.append(f"{case.id}: expected no receipt, got {[r['subject'] for r in got]}")
             continue
         if len(got) != 1:
-            bucket.append(f"{case.id}: expected exactly one receipt, got {len(got)}")
+            problems.append(f"{case.id}: expected exactly one receipt, got {len(got)}")
             continue
         subject = got[0]["subject"]
         text = html.unescape(got[0]["body"]["content"])
         if clear_cprs(text, cprs):
-            bucket.append(f"{case.id}: CPR in clear in the receipt: {clear_cprs(text, cprs)}")
+            problems.append(f"{case.id}: CPR in clear in the receipt: {clear_cprs(text, cprs)}")
         tagged = [lbl for lbl in accepted_labels if lbl.endswith(f"[{case.id}]")]
         if outcome == "refused":
             if not subject.startswith("DPG fejlkvittering: "):
-                bucket.append(f"{case.id}: expected an error receipt, got {subject!r}")
+                problems.append(f"{case.id}: expected an error receipt, got {subject!r}")
             if "text" in case.expect and case.expect["text"] not in text:
-                bucket.append(f"{case.id}: receipt lacks {case.expect['text']!r}")
+                problems.append(f"{case.id}: receipt lacks {case.expect['text']!r}")
             if tagged:
-                bucket.append(f"{case.id}: refused, yet NgDP accepted {len(tagged)} memo(s)")
+                problems.append(f"{case.id}: refused, yet NgDP accepted {len(tagged)} memo(s)")
         else:
             if not subject.startswith("DPG kvittering: "):
-                bucket.append(f"{case.id}: expected a receipt for a delivery, got {subject!r}")
+                problems.append(f"{case.id}: expected a receipt for a delivery, got {subject!r}")
             if "label" not in case.expect and len(tagged) != case.expect.get("memos", 1):
-                bucket.append(f"{case.id}: NgDP accepted {len(tagged)} memo(s)")
+                problems.append(f"{case.id}: NgDP accepted {len(tagged)} memo(s)")
             for m in h.ngdp.accepted:
                 if not parse(m.xml).header.label.endswith(f"[{case.id}]"):
                     continue
                 body = _main_html(m.xml).lower()
-                bucket += [
+                problems += [
                     f"{case.id}: {frag!r} reached NgDP"
                     for frag in case.expect.get("html_absent", [])
                     if frag.lower() in body
@@ -225,24 +223,3 @@ async def test_full_service_path_one_cycle(harness: Harness) -> None:
     again = await h.service.run_once()  # nothing is redone
     assert again.errors == [] and again.new_jobs == 0
     assert len(h.receipts() + h.receipts(OTHER_MAILBOX)) == len(receipts)
-    print("\n".join(known))  # the known bugs are asserted in test_full_service_path_known_bug
-
-
-KNOWN_BUG_CASES = [
-    pytest.param(c, marks=pytest.mark.xfail(reason=c.expect["full_known_bug"], strict=False), id=c.id)
-    for c in FULL_CASES
-    if c.expect.get("full_known_bug")
-]
-
-
-@pytest.mark.parametrize("case", KNOWN_BUG_CASES)
-async def test_full_service_path_known_bug(harness: Harness, case: Case) -> None:
-    """A case whose full-path outcome is wrong today because of a bug outside the corpus's owner's files;
-    it XPASSes once fixed (then drop ``full_known_bug`` from the manifest)."""
-    fixture = load_fixture(case.file)
-    _put(harness, fixture)
-    stats = await harness.service.run_once()
-    assert stats.errors == []
-    [receipt] = harness.receipts() + harness.receipts(OTHER_MAILBOX)
-    assert receipt["subject"].startswith("DPG fejlkvittering: ")
-    assert case.expect.get("text", "") in html.unescape(receipt["body"]["content"])
