@@ -27,7 +27,6 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -91,7 +90,9 @@ class World:
         for i in range(start, start + count):
             box = self.boxes[i % len(self.boxes)]
             cpr = self.people[i]
-            self.tenant.put_sent_message(box, f"Brev {i}", "<p>Hej</p>", to=[("", f"{cpr}@{CVR}.ngdp.digital-post.dk")])
+            self.tenant.put_sent_message(
+                box, f"Brev {i}", "<p>Hej</p>", to=[("", f"{cpr}@{CVR}.ngdp.digital-post.dk")]
+            )
             sent.append((cpr, datetime.now(UTC)))
         return sent
 
@@ -149,8 +150,8 @@ async def latency(mailboxes: int, poll_s: int = 10, cycles: int = 3) -> tuple[fl
             sent += world.put(1, start=index)
             index += 1
         deadline = time.monotonic() + poll_s * 3
-        while len(world.state.accepted) < len(sent) and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+        while len(world.state.accepted) < len(sent) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)  # the emulator's state has no event to wait on
         await rt.stop()
         await gw.aclose()
     accepted = {m.summary.recipient_id: m.accepted_at for m in world.state.accepted}
@@ -189,13 +190,19 @@ async def main(args: argparse.Namespace) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         one = await throughput(n, args.messages, 1, f"sqlite:///{Path(tmp) / 't.db'}")
-    print(f"throughput, 1 replica (SQLite):     {one:7.1f} mails → MeMo accepted per second ({args.messages} mails)")
+    print(
+        f"throughput, 1 replica (SQLite):      {one:7.1f} mails → MeMo accepted per second "
+        f"({args.messages} mails)"
+    )
     schema = postgres_schema()
     if schema is not None:
         try:
             url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
             three = await throughput(n, args.messages, 3, url)
-            print(f"throughput, 3 replicas (PostgreSQL): {three:7.1f} mails/s (ratio to 1 replica: {three / one:.2f}; one process, one core)")
+            print(
+                f"throughput, 3 replicas (PostgreSQL): {three:7.1f} mails/s "
+                f"(ratio to 1 replica: {three / one:.2f}; one process, one core)"
+            )
         finally:
             drop_schema(schema)
 
@@ -208,7 +215,9 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mailboxes", type=int, default=100)
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--skip-latency", action="store_true")
