@@ -189,7 +189,8 @@ class OutboundService:
                 mailbox=mb.address,
                 message_id=msg.id,
                 internet_message_id=msg.internet_message_id,
-                subject=mask_cprs(msg.subject)[:500],
+                # PostgreSQL text cannot hold NUL: one such subject made every poll of the mailbox fail.
+                subject=mask_cprs(msg.subject.replace("\x00", ""))[:500],
                 channel=_channel_of(gateway[0].address),
             )
             if self.store.create_job(job):
