@@ -116,7 +116,9 @@ class Plan:
 
 
 def _shown(address: str) -> str:
-    return mask_cprs(address)
+    # Invisible characters (NUL, zero-width space, ...) are written as \uXXXX: the sender sees what is wrong,
+    # and the finding stays storable (PostgreSQL text and JSONB refuse NUL: the job was never answered).
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in mask_cprs(address))
 
 
 #: The Internet Message-ID of a memo delivered into Outlook; a reply's In-Reply-To names it.
