@@ -137,8 +137,9 @@ def test_outbound_plan(case: Case) -> None:
 
 
 @pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    h = await make_harness(f"sqlite:///{tmp_path / 'corpus.db'}")
+async def harness(db_url: str) -> AsyncIterator[Harness]:
+    """On SQLite and on PostgreSQL (``db_url`` from tests/conftest.py): hostile text must fit both stores."""
+    h = await make_harness(db_url)
     async with h.mailbox:
         yield h
     h.store.close()
