@@ -148,8 +148,9 @@ def test_huge_base64_with_a_bad_character_at_the_end_is_a_finding() -> None:
 
 
 @pytest.fixture
-async def inbound(tmp_path: Path) -> AsyncIterator[Harness]:
-    h = make_harness(f"sqlite:///{tmp_path / 'inbound.db'}")
+async def inbound(db_url: str) -> AsyncIterator[Harness]:
+    """On SQLite and on PostgreSQL (``db_url`` from tests/conftest.py)."""
+    h = make_harness(db_url)
     h.ngdp.validate_memos = False
     async with h.mailbox:
         yield h
