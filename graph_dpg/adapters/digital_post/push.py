@@ -123,6 +123,9 @@ def create_push_app(sink: PushSink, token: str) -> Starlette:
             receipt = receipt_from_json(json.loads(body))
         except (ValueError, WireFormatError) as exc:
             return _error(400, f"Receipt not readable: {exc}")
+        except RecursionError:
+            # Deeply nested JSON exhausts the decoder's stack; it was an unhandled 500, redelivered forever.
+            return _error(400, "Receipt not readable: nested too deeply")
         try:
             await sink.store_pushed_receipt(receipt)
         except Exception:
