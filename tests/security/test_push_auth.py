@@ -123,3 +123,21 @@ async def test_the_secret_is_compared_in_constant_time(monkeypatch: pytest.Monke
 def test_an_empty_secret_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="non-empty"):
         create_push_app(RecordingSink(), "")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000, b"\xff\xfe", b"", b"null"],
+    ids=["deep array", "deep object", "not UTF-8", "empty", "null"],
+)
+async def test_hostile_receipt_bodies_get_a_400_not_a_crash(body: bytes) -> None:
+    """An authenticated but unreadable receipt is answered 400 (a 500 would make NgDP redeliver it forever)."""
+    sink = RecordingSink()
+    app = create_push_app(sink, SECRET)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+        r = await c.post(
+            "/receipts", content=body, headers={**ACCEPTED["bearer"], "Content-Type": "application/json"}
+        )
+    assert r.status_code == 400, r.text
+    assert sink.receipts == []

@@ -145,7 +145,7 @@ async def test_ngdp_client_logs_no_basic_credentials(captured_log: io.StringIO) 
         with pytest.raises(AuthError) as exc:
             await wrong.list_memos()
     assert "DEBUG" in captured_log.getvalue().upper()  # DEBUG records were written
-    assert_clean(str(exc.value), repr(exc.value), captured_log.getvalue())
+    assert_clean(str(exc.value), repr(exc.value), captured_log.getvalue(), repr(wrong), str(vars(wrong)))
 
 
 async def test_graph_mailbox_logs_no_bearer_token(captured_log: io.StringIO) -> None:
@@ -166,6 +166,7 @@ async def test_graph_mailbox_logs_no_bearer_token(captured_log: io.StringIO) -> 
             assert delta.messages
 
     await run(GRAPH_TOKEN)
+    assert_clean(repr(StaticTokenCredential(GRAPH_TOKEN)))
     with pytest.raises(GraphDpgError) as exc:
         await run("wrong-" + GRAPH_TOKEN)
     assert captured_log.getvalue()
