@@ -209,6 +209,10 @@ class Original:
     message_id: str
     subject: str
     recipients: list[str]  # the CPR/CVR numbers that must each get exactly one MeMo
+    category: str = "Digital Post: Kvitteret"  # the one state category it must end with
+    reply: bool = False
+    sender_contact_point: str | None = None
+    recipient_contact_point: str | None = None
 
 
 @dataclass
@@ -250,13 +254,22 @@ class Generator:
         self.work.cprs.add(cpr)
         return cpr
 
-    def _put(self, kind: str, mailbox: str, to: str, recipients: list[str], **kw: Any) -> None:
+    def _put(
+        self,
+        kind: str,
+        mailbox: str,
+        to: str,
+        recipients: list[str],
+        *,
+        expect: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> None:
         self.n += 1
         subject = f"Kaos {kind} {self.n}"
         message_id = self.tenant.put_sent_message(
             mailbox, subject, f"<p>Kære modtager,</p><p>{kind} nr. {self.n} æøå.</p>", to=[("", to)], **kw
         )
-        self.work.originals.append(Original(kind, mailbox, message_id, subject, recipients))
+        self.work.originals.append(Original(kind, mailbox, message_id, subject, recipients, **(expect or {})))
 
     def single(self) -> None:
         cpr = self.citizen()
@@ -265,15 +278,29 @@ class Generator:
             "single", self.rng.choice([BORGER, OEKONOMI]), f"{cpr}@{ORG_CVR}.{GW}", [cpr], attachments=[pdf]
         )
 
+    def unknown_citizen(self) -> None:
+        """Accepted by NgDP, but the citizen is not in the registry: an INVALID business receipt."""
+        cpr = next(self.people)
+        self.work.cprs.add(cpr)
+        failed = {"category": "Digital Post: Fejlet"}
+        self._put("unknown", BORGER, f"{cpr}@{ORG_CVR}.{GW}", [cpr], expect=failed)
+
+    def refused(self) -> None:
+        """No valid CPR (1234567890 is no date): nothing is sent, an error receipt says why."""
+        failed = {"category": "Digital Post: Fejlet"}
+        self._put("refused", BORGER, f"1234567890@{ORG_CVR}.{GW}", [], expect=failed)
+
     def reply(self) -> None:
         cpr = self.citizen()
         mailbox, cp = self.rng.choice([(BORGER, CP_BORGER), (JOB, CP_JOB)])
-        self._put("reply", mailbox, f"{cpr}-reply@{cp}.{GW}", [cpr])
+        expect = {"reply": True, "sender_contact_point": cp}
+        self._put("reply", mailbox, f"{cpr}-reply@{cp}.{GW}", [cpr], expect=expect)
 
     def contact_point(self) -> None:
         cvr = next(self.companies)
         self.ngdp.register(cvr=cvr)
-        self._put("contact-point", OEKONOMI, f"{cvr}.{CP_COMPANY}@{ORG_CVR}.{GW}", [cvr])
+        expect = {"recipient_contact_point": CP_COMPANY}
+        self._put("contact-point", OEKONOMI, f"{cvr}.{CP_COMPANY}@{ORG_CVR}.{GW}", [cvr], expect=expect)
 
     def mass(self, count: int) -> None:
         people = [self.citizen() for _ in range(count)]
@@ -486,6 +513,23 @@ class Judge:
             check.problems.append(f"{twice} recipient(s) got more than one MeMo")
         if extra:
             check.problems.append(f"{extra} MeMo to recipients nobody wrote to")
+        by_recipient = {m.summary.recipient_id: m.summary for m in self.ngdp.accepted}
+        wrong_content = 0
+        for o in self.work.originals:
+            for r in o.recipients:
+                memo = by_recipient.get(r)
+                if memo is None:
+                    continue
+                seen = (memo.label, memo.reply, memo.sender_contact_point, memo.recipient_contact_point)
+                want = (o.subject, o.reply, o.sender_contact_point, o.recipient_contact_point)
+                if seen != want:
+                    wrong_content += 1
+                    if wrong_content <= 3:
+                        check.problems.append(
+                            f"{o.subject}: MeMo (label, reply, sender cp, recipient cp) {seen}"
+                        )
+        if wrong_content > 3:
+            check.problems.append(f"... {wrong_content - 3} more MeMo with wrong content")
         if self.ngdp.rejected:
             codes = Counter(r.error.get("code", r.status) for r in self.ngdp.rejected)
             check.problems.append(f"NgDP refused {len(self.ngdp.rejected)} MeMo: {dict(codes)}")
@@ -525,7 +569,7 @@ class Judge:
             states = [c for c in cats if c in STATE_CATEGORIES]
             if len(cats) != len(set(cats)):
                 check.problems.append(f"{o.subject}: a category listed twice {cats}")
-            elif states != ["Digital Post: Kvitteret"]:
+            elif states != [o.category]:
                 check.problems.append(f"{o.subject}: categories {cats}")
             else:
                 check.ok += 1
@@ -750,10 +794,14 @@ def run(args: argparse.Namespace) -> int:
                     gen.secure_mail()
                 if tick % 3 == 0:
                     gen.contact_point()
+                if tick % 10 == 5:
+                    gen.unknown_citizen()
+                    gen.refused()
                 while mass_times and elapsed >= mass_times[0]:
                     mass_times.pop(0)
                     gen.mass(args.mass)
                     log_line(f"mass delivery of {args.mass} put into Sent Items")
+                    next_kill = min(next_kill, now + rng.uniform(2.0, 5.0))
                 if now >= next_kill:
                     victim = rng.choice([r for r in replicas if r.alive()] or replicas)
                     if victim.alive():
