@@ -42,7 +42,7 @@ def test_exits_0_settled_and_everything_as_expected(sandbox_run: tuple[Any, dict
     assert report["settled"] is True
     assert all(e["as_expected"] for e in report["outbound"])
     assert "Outbound (Outlook → Digital Post)" in proc.stdout
-    assert "200/200 sent to NgDP" in proc.stdout  # the mass-delivery progress display
+    assert "200/200 accepted by NgDP" in proc.stdout  # the mass-delivery progress display
 
 
 def test_accepted_memos_exactly_once(sandbox_run: tuple[Any, dict[str, Any]]) -> None:

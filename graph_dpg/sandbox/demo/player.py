@@ -34,7 +34,7 @@ from graph_dpg.sandbox.graph import GraphTenant, serve
 from graph_dpg.sandbox.ngdp import NgdpSandbox, NgdpState, start_ngdp_sandbox
 from graph_dpg.sandbox.ngdp.samples import sample_memo
 from graph_dpg.services.outbound import RECEIPT_PROPERTY
-from graph_dpg.services.ports.store import JOB_TERMINAL, JobState, OutboxState
+from graph_dpg.services.ports.store import JOB_TERMINAL, JobState
 
 SANDBOX_SYSTEM_ID = "3f9c1b2e-7a6d-4c1e-9b8f-5d2a7e0c4b11"
 MASS_FILE = "masseforsendelse.txt"
@@ -221,25 +221,26 @@ async def wait_settled(
 
 
 class MassProgress:
-    """A progress line per mass delivery (a bar on a terminal, quarter steps otherwise)."""
+    """A progress line per mass delivery (a bar on a terminal, quarter steps otherwise).
+
+    Progress is what the NgDP emulator has accepted of the job's planned messageUUIDs: the gateway records
+    send outcomes per batch, so its own counters move in big steps.
+    """
 
     def __init__(self, scenario: Scenario, out: TextIO) -> None:
         self.names = [m.name for m in scenario.outbound if m.mass is not None]
         self.out = out
         self.tty = out.isatty()
         self.shown: dict[str, int] = {}
+        self.uuids: dict[str, list[str]] = {}
 
     def __call__(self, env: Environment, played: Played) -> None:
         for name in self.names:
-            mailbox, message_id = played.outbound[name]
-            job = env.gateway.store.find_job(mailbox, message_id)
-            if job is None or job.state in (JobState.NEW, JobState.REJECTED):
+            uuids = self.uuids.get(name) or self._planned(env, played, name)
+            if not uuids:
                 continue
-            progress = env.gateway.store.job_progress(job.id)
-            total = sum(progress.values())
-            done = total - progress.get(OutboxState.PENDING, 0)
-            if total == 0:
-                continue
+            total = len(uuids)
+            done = sum(1 for u in uuids if env.ngdp_state.find_accepted(u) is not None)
             step = done * 4 // total if not self.tty else done
             if self.shown.get(name) == step:
                 continue
@@ -247,8 +248,22 @@ class MassProgress:
             width = 30
             bar = "#" * (width * done // total) + "." * (width - width * done // total)
             end = "\r" if self.tty and done < total else "\n"
-            self.out.write(f"  {name}: [{bar}] {done}/{total} sent to NgDP{end}")
+            self.out.write(f"  {name}: [{bar}] {done}/{total} accepted by NgDP{end}")
             self.out.flush()
+
+    def _planned(self, env: Environment, played: Played, name: str) -> list[str]:
+        mailbox, message_id = played.outbound[name]
+        store = env.gateway.store
+        job = store.find_job(mailbox, message_id)
+        if job is None or job.state in (JobState.NEW, JobState.REJECTED):
+            return []
+        uuids: list[str] = []
+        after = 0
+        while rows := store.list_outbox(job.id, after_id=after, limit=1000):
+            uuids += [r.message_uuid for r in rows]
+            after = rows[-1].id
+        self.uuids[name] = uuids
+        return uuids
 
 
 # ---------------------------------------------------------------------------------------------- report
