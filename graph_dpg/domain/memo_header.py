@@ -163,6 +163,9 @@ def parse_header_file(name: str, data: bytes) -> tuple[HeaderOverrides, list[Fin
                 )
             else:
                 values[field_name] = pairs
+        elif isinstance(value, dict | list):
+            # str() would turn {"a": 1} into the letter's title "{'a': 1}".
+            findings.append(Finding("memoheader.type", "must be text, not a JSON object or list", where))
         else:
             text = str(value).strip()
             if field_name == "kle" and not _KLE_RE.match(text):
