@@ -82,3 +82,19 @@ def test_fresh_respects_the_margin() -> None:
     assert not keeper.fresh("x", margin_s=10)
     assert keeper.fresh("x")
     assert not keeper.fresh("y")
+
+
+def test_busy_items_are_kept_beyond_the_fair_share_then_handed_back(tmp_path: Path) -> None:
+    store = create_store(f"sqlite:///{tmp_path / 's.db'}")
+    r1, r2 = LeaseKeeper(store, "r1", 30), LeaseKeeper(store, "r2", 30)
+    r1.refresh(ITEMS)
+    r2.refresh(ITEMS)  # announces r2; nothing free yet
+    busy = {ITEMS[-1], ITEMS[-2]}  # being polled by r1 right now: beyond its first five
+    r1.refresh(ITEMS, busy)
+    assert busy <= r1.held and len(r1.held) == 7
+    r2.refresh(ITEMS)
+    assert r2.held.isdisjoint(r1.held) and len(r2.held) == 3
+    r1.refresh(ITEMS)  # the polls finished: the extra two go back
+    assert len(r1.held) == 5
+    r2.refresh(ITEMS)
+    assert len(r2.held) == 5 and r1.held | r2.held == set(ITEMS)
