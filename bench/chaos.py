@@ -495,6 +495,35 @@ class Judge:
             self.check_secure(),
         ]
 
+    def kind_rows(self) -> list[list[str]]:
+        """One row per kind of outbound mail: what was planned and what the emulators hold at the end."""
+        store = self.store()
+        receipts: Counter[str] = Counter()
+        for mailbox in MAILBOXES:
+            for msg in self.tenant.messages(mailbox, "inbox"):
+                marker = props(msg).get(RECEIPT_PROPERTY)
+                if marker:
+                    receipts[marker.split(":")[1]] += 1
+        accepted = Counter(m.summary.recipient_id for m in self.ngdp.accepted)
+        rows: list[list[str]] = []
+        for kind in sorted({o.kind for o in self.work.originals}):
+            mine = [o for o in self.work.originals if o.kind == kind]
+            jobs = [store.find_job(o.mailbox, o.message_id) for o in mine]
+            cats: Counter[str] = Counter()
+            for o in mine:
+                cats.update(self.tenant.message(o.mailbox, o.message_id).get("categories", []))
+            rows.append(
+                [
+                    kind,
+                    str(len(mine)),
+                    str(sum(len(o.recipients) for o in mine)),
+                    str(sum(accepted.get(r, 0) for o in mine for r in o.recipients)),
+                    str(sum(receipts.get(j.id, 0) for j in jobs if j is not None)),
+                    ", ".join(f"{c.removeprefix('Digital Post: ')} {n}" for c, n in sorted(cats.items())),
+                ]
+            )
+        return rows
+
     def check_outbound(self) -> Check:
         planned: Counter[str] = Counter(r for o in self.work.originals for r in o.recipients)
         got = Counter(m.summary.recipient_id for m in self.ngdp.accepted)
@@ -843,6 +872,7 @@ def run(args: argparse.Namespace) -> int:
             stop_codes = {r.name: r.stop() for r in replicas}
             dump_emulators(workdir, tenant, ngdp)
             checks = judge.verdict()
+            rows = judge.kind_rows()
             judge.close()
             log_paths = [p for r in replicas for p in r.logs]
             errors, leaks, lines = scan_logs(log_paths, gen.work.cprs)
@@ -861,6 +891,7 @@ def run(args: argparse.Namespace) -> int:
             ok = print_report(
                 args,
                 gen.work,
+                rows,
                 checks,
                 counters,
                 tenant,
@@ -931,6 +962,7 @@ def wait_quiet(judge: Judge, replicas: list[Replica], timeout: float) -> list[st
 def print_report(
     args: argparse.Namespace,
     work: Workload,
+    rows: list[list[str]],
     checks: list[Check],
     counters: Counters,
     tenant: GraphTenant,
@@ -959,6 +991,10 @@ def print_report(
         f"  inbound memos {len(work.inbound)}; secure mails {len(work.secure)}; "
         f"test CPR numbers {len(work.cprs)}"
     )
+    header = ["kind", "mails", "MeMo planned", "MeMo accepted", "receipt mails", "categories at the end"]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     print("\n== faults injected")
     print(
         f"  Graph: {dict(sorted(graph_faults.items()))}; "
