@@ -452,13 +452,17 @@ class Runtime:
         self.tracker.success(key)
 
     async def refresh_contact_points(self) -> None:
-        if not self._holds(RESOURCE_HOUSEKEEPING):
-            return
+        # Every replica plans outbound mail, so every replica refreshes the limits it plans with; only the
+        # housekeeping lease holder reports differences to the gateway file.
         key = "contact points"
         try:
             points = await self.gateway.ngdp.list_contact_points()
         except GraphDpgError as exc:
             self.tracker.failure(key, exc)
+            return
+        self.gateway.outbound.use_contact_points(points)
+        if not self._holds(RESOURCE_HOUSEKEEPING):
+            self.tracker.success(key)
             return
         known = {p.id for p in self.contact_points}
         if {p.id for p in points} != known:

@@ -59,7 +59,7 @@ from graph_dpg.domain.receipts import (
     render_receipt,
 )
 from graph_dpg.memo import MemoMessage, parse
-from graph_dpg.services.ports.digital_post import DigitalPostPort
+from graph_dpg.services.ports.digital_post import ContactPointInfo, DigitalPostPort
 from graph_dpg.services.ports.mailbox import MailboxPort
 from graph_dpg.services.ports.store import (
     JOB_TERMINAL,
@@ -499,12 +499,16 @@ class OutboundService:
     async def refresh_contact_points(self) -> int:
         """Read every contact point's limits from NgDP (the runtime refreshes them periodically)."""
         points = await self.ngdp.list_contact_points()
+        self.use_contact_points(points)
+        return len(points)
+
+    def use_contact_points(self, points: Sequence[ContactPointInfo]) -> None:
+        """Plan with these contact points' limits from now on (every replica plans, so each keeps a copy)."""
         self._contact_point_limits = {
             p.id.lower(): (p.memo_size_threshold_mb, p.allowed_number_of_attachments)
             for p in points
             if p.active
         }
-        return len(points)
 
     # ------------------------------------------------------------------ 5. business receipts
     async def pull_business_receipts(self) -> int:
