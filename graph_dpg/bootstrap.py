@@ -137,6 +137,11 @@ def make_graph_mailbox(
     if http_client is not None:
         # GraphMailbox does not close a client it was given.
         closers.append(http_client.aclose)
+    credential_close = getattr(credential, "close", None)
+    if credential_close is not None:
+        # azure-identity's async credentials hold an HTTP session of their own; unclosed, it is reported
+        # as an error when the process exits.
+        closers.append(credential_close)
     return mailbox
 
 

@@ -371,12 +371,8 @@ class Doctor:
 
     def _mailbox_adapter(self) -> GraphMailbox:
         if self._graph is None:
+            # make_graph_mailbox registers the credential's and its HTTP client's close in _closers.
             self._graph = make_graph_mailbox(self.settings, self._closers, transport=self._graph_transport)
-            # make_graph_mailbox does not register the azure-identity credential's close; unclosed, its
-            # aiohttp session is reported as an error when the process exits.
-            credential_close = getattr(getattr(self._graph, "_credential", None), "close", None)
-            if credential_close is not None:
-                self._closers.append(credential_close)
             self._closers.append(self._graph.aclose)
         return self._graph
 
