@@ -161,13 +161,13 @@ def _put(h: Harness, fixture: dict[str, Any]) -> str:
 async def test_full_service_path_one_cycle(harness: Harness) -> None:
     """All ``full`` fixtures in one mailbox batch, a plain letter after them; one cycle handles them all."""
     h = harness
-    sent_ids: dict[str, str] = {}
+    originals: dict[str, tuple[str, str]] = {}  # case id -> (mailbox, message id)
     cprs: set[str] = set()
     for case in FULL_CASES:
         fixture = load_fixture(case.file)
         cprs |= cprs_of(fixture)
         fixture["subject"] = f"{fixture['subject']} [{case.id}]"
-        sent_ids[case.id] = _put(h, fixture)
+        originals[case.id] = (fixture.get("mailbox", MAILBOX), _put(h, fixture))
     h.send("Efter de fjendtlige [sentinel]", ["0202802345@29189846.ngdp.digital-post.dk"])
 
     stats = await h.service.run_once()
@@ -196,6 +196,10 @@ async def test_full_service_path_one_cycle(harness: Harness) -> None:
         if clear_cprs(text, cprs):
             problems.append(f"{case.id}: CPR in clear in the receipt: {clear_cprs(text, cprs)}")
         tagged = [lbl for lbl in accepted_labels if lbl.endswith(f"[{case.id}]")]
+        mailbox, message_id = originals[case.id]
+        category = "Digital Post: Fejl" if outcome == "refused" else "Digital Post: Sendt"
+        if h.categories(message_id, mailbox) != [category]:
+            problems.append(f"{case.id}: categories {h.categories(message_id, mailbox)}")
         if outcome == "refused":
             if not subject.startswith("DPG fejlkvittering: "):
                 problems.append(f"{case.id}: expected an error receipt, got {subject!r}")
