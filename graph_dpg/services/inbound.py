@@ -594,6 +594,8 @@ class InboundService:
             # NgDP no longer holds the memo (a pushed one, or deleted meanwhile): nothing left to answer.
             log.info("ngdp memo %s unknown at receipt time; counted as acknowledged", row.memo_uuid)
         self.store.mark_acknowledged(row.memo_uuid)
+        # The route decision is kept (get_effect still reads it) but no longer pending work.
+        self.store.complete_effect(_ROUTE_PREFIX + row.memo_uuid, {"acknowledged": True})
         self.store.audit(
             "inbound.memo.acknowledged",
             row.memo_uuid,
