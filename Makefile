@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck contracts check clean
+.PHONY: demo test test-slow lint typecheck contracts check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,9 +16,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/graph-dpg sandbox
 
-## Everything needed, then the whole default test suite.
+## Everything needed, then the default test suite (fast: unit, integration on emulators, SQLite + PostgreSQL).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+## The process-level scenarios: SIGKILL crash runs, 3-replica scale-out, chaos, 10,000-recipient mass delivery.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

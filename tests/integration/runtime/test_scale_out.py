@@ -39,7 +39,7 @@ from graph_dpg.sandbox.ngdp import NgdpState, start_ngdp_sandbox
 from graph_dpg.services.outbound import RECEIPT_PROPERTY
 from graph_dpg.services.ports.store import JOB_TERMINAL, JobState
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 MAILBOXES = [f"fp{i:02d}@scale.dk" for i in range(30)]
 SINGLES = 1
