@@ -36,7 +36,7 @@ from graph_dpg.sandbox.ngdp.memo_check import MemoSummaryError, summarize
 from graph_dpg.services.ports.store import InboundState
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from inbound.harness import MAIN, MONITOR, Harness, make_harness, settings
+from inbound.harness import BYG, MAIN, MONITOR, Harness, make_harness, settings
 
 from inbound_memos import citizen_memo  # isort: skip  (on sys.path via the harness)
 
@@ -312,3 +312,59 @@ async def test_catastrophic_rules_in_the_inbound_service(tmp_path: Path) -> None
 
 def _slug(name: str) -> str:
     return name.lower().replace(" ", "-")
+
+
+# ------------------------------------------------------------------------------------------ secure mail
+
+
+HOSTILE_MAILS: list[dict[str, Any]] = [
+    {"subject": "Byggesag\x00 med NUL", "body": "<p>x</p>", "internet_message_id": "<nul-subject@corpus.dk>"},
+    {"subject": "Byggesag NUL i id", "body": "<p>x</p>", "internet_message_id": "<nul\x00id@corpus.dk>"},
+    {"subject": "Byggesag uden id", "body": "<p>x</p>"},
+    {
+        "subject": "Byggesag falsk afsender",
+        "body": "<p>x</p>",
+        "from_": ("Digital Post", "0101701234@29189846.ngdp.digital-post.dk"),
+        "internet_message_id": "<spoof@corpus.dk>",
+    },
+    {
+        "subject": "Byggesag stor",
+        "body": "<p>" + "a" * 3_000_000 + "</p>",
+        "internet_message_id": "<big@corpus.dk>",
+    },
+    {
+        "subject": "Byggesag script",
+        "body": '<p>Hej</p><script>alert(1)</script><img src="https://tracker.example/p.gif">',
+        "internet_message_id": "<script@corpus.dk>",
+    },
+]
+
+
+async def test_hostile_secure_mail_is_routed_once_and_never_blocks_the_inbox(
+    inbound: Harness, request: pytest.FixtureRequest
+) -> None:
+    h = inbound
+    if "postgres" in request.node.callspec.id:
+        request.applymarker(
+            pytest.mark.xfail(
+                reason="PostgreSQL text/JSONB cannot hold NUL: the inbox poll fails on every cycle "
+                "(plan effect / audit DataError); reported to the store and Graph adapter owners",
+                strict=False,
+            )
+        )
+    for mail in HOSTILE_MAILS:
+        h.tenant.deliver_to_inbox(
+            MAIN,
+            mail["subject"],
+            mail["body"],
+            **{k: v for k, v in mail.items() if k not in ("subject", "body")},
+        )
+    stats = await h.service().run_once(pull=False)
+    assert stats.errors == []
+    # A From under the gateway domain looks like the gateway's own mail: left in place, never routed.
+    assert stats.mail_seen == stats.mail_routed == len(HOSTILE_MAILS) - 1
+    again = await h.service().run_once(pull=False)
+    assert (again.mail_seen, again.mail_routed, again.errors) == (0, 0, [])
+    copies = sorted(m["subject"] for m in h.messages(BYG))
+    assert copies == sorted(m["subject"] for m in HOSTILE_MAILS if "from_" not in m)  # each once
+    assert "Byggesag falsk afsender" in [m["subject"] for m in h.messages(MAIN)]  # not lost either
