@@ -43,6 +43,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import random
 import re
@@ -289,6 +290,18 @@ class Generator:
         """No valid CPR (1234567890 is no date): nothing is sent, an error receipt says why."""
         failed = {"category": "Digital Post: Fejlet"}
         self._put("refused", BORGER, f"1234567890@{ORG_CVR}.{GW}", [], expect=failed)
+
+    def large(self) -> None:
+        """A 3.5 MB attachment: read by the gateway in ranges, sent as one MeMo of ~5 MB."""
+        cpr = self.citizen()
+        pdf = b"%PDF-1.4\n" + bytes(self.rng.getrandbits(8) for _ in range(1024)) * 3500 + b"\n%%EOF\n"
+        self._put(
+            "large",
+            OEKONOMI,
+            f"{cpr}@{ORG_CVR}.{GW}",
+            [cpr],
+            attachments=[("bilag.pdf", "application/pdf", pdf)],
+        )
 
     def reply(self) -> None:
         cpr = self.citizen()
@@ -704,6 +717,7 @@ class Counters:
     pg_restarts: int = 0
     pg_restart_seconds: float = 0.0
     pg_skipped: str | None = None
+    delta_expiries: int = 0
 
 
 def install_faults(tenant: GraphTenant, ngdp: NgdpState, rate: float) -> None:
@@ -735,7 +749,17 @@ def clear_faults(tenant: GraphTenant, ngdp: NgdpState) -> None:
     ngdp.faults.clear()
 
 
+class _NoClientDisconnect(logging.Filter):
+    """The emulators run in this process: a replica SIGKILLed mid-upload makes uvicorn log the NgDP
+    emulator's ``ClientDisconnect`` with a traceback. That is the kill working, not a finding."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return type(exc).__name__ != "ClientDisconnect"
+
+
 def run(args: argparse.Namespace) -> int:
+    logging.getLogger("uvicorn.error").addFilter(_NoClientDisconnect())
     rng = random.Random(args.seed)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="graph-dpg-chaos-"))
@@ -810,6 +834,9 @@ def run(args: argparse.Namespace) -> int:
             mass_times = sorted(rng.uniform(0.1, 0.7) * window for _ in range(max(1, round(window / 40))))
             next_kill = chaos_start + rng.uniform(8, 18)
             pg_at = chaos_start + window * 0.5
+            expire_at = chaos_start + window * 0.3
+            large_every = 30.0
+            next_large = chaos_start + large_every / 2
             pg_thread: threading.Thread | None = None
             restart_at: dict[str, float] = {}
             tick = 0
@@ -851,6 +878,15 @@ def run(args: argparse.Namespace) -> int:
                         log_line(f"{replica.name} exited by itself (code {code})")
                         replica.start()
                         counters.restarts += 1
+                if counters.delta_expiries == 0 and now >= expire_at:
+                    # Graph drops sync state now and then (410 syncStateNotFound): every reader resyncs,
+                    # and nothing it sees again may be handled twice.
+                    tenant.expire_delta_tokens()
+                    counters.delta_expiries += 1
+                    log_line("Graph delta tokens expired")
+                if now >= next_large:
+                    gen.large()
+                    next_large = now + large_every
                 if pg_thread is None and counters.pg_skipped is None and now >= pg_at:
                     pg_thread = threading.Thread(target=_pg_restart, args=(counters,), daemon=True)
                     pg_thread.start()
@@ -1006,7 +1042,10 @@ def print_report(
         if counters.pg_restarts
         else f"not restarted ({counters.pg_skipped})"
     )
-    print(f"  SIGKILL {counters.kills}, restarts {counters.restarts}, PostgreSQL {pg}")
+    print(
+        f"  SIGKILL {counters.kills}, restarts {counters.restarts}, PostgreSQL {pg}, "
+        f"Graph delta tokens expired {counters.delta_expiries}x"
+    )
     print("\n== numbers")
     accepted = len(ngdp.accepted)
     print(
