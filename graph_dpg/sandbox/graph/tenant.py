@@ -865,6 +865,7 @@ class GraphTenant:
                 _check_recipients(data.get(key), key, many=True)
             for key in ("from", "sender"):
                 _check_recipients(data.get(key), key, many=False)
+            _check_shapes(data)
             now = self.now_iso()
             props: dict[str, Any] = {
                 "createdDateTime": now,
@@ -943,6 +944,7 @@ class GraphTenant:
                         "Property can not be updated in sent message.",
                         "ErrorInvalidPropertyUpdateSentMessage",
                     )
+            _check_shapes(data)
             for key, value in data.items():
                 if key.startswith("@odata") or key == "multiValueExtendedProperties":
                     continue
@@ -1698,6 +1700,65 @@ def _check_recipients(value: Any, key: str, *, many: bool) -> None:
             raise bad_request(
                 f"Cannot read the value of '{key}': expected microsoft.graph.recipient objects.",
                 "RequestBodyRead",
+            )
+
+
+def _check_item_body(value: Any, key: str) -> None:
+    """A body is an itemBody object ``{"contentType": "text"|"html", "content": str}`` (resources/itembody);
+    anything else fails OData deserialisation with 400 ``RequestBodyRead`` (found by the fuzz test)."""
+    if value is None:
+        return
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("content", ""), str)
+        or str(value.get("contentType", "text")).lower() not in ("text", "html")
+    ):
+        raise bad_request(
+            f"Cannot read the value of '{key}': expected a microsoft.graph.itemBody object.",
+            "RequestBodyRead",
+        )
+
+
+_BOOL_PROPS = {"isRead", "isDraft", "isDeliveryReceiptRequested", "isReadReceiptRequested"}
+_STRING_PROPS = {"subject", "internetMessageId", "conversationId", "inferenceClassification"}
+_IMPORTANCE = {"low", "normal", "high"}
+
+
+def _check_shapes(data: Mapping[str, Any]) -> None:
+    """Property values of the wrong JSON type fail OData deserialisation with 400 ``RequestBodyRead``
+    (learn.microsoft.com/graph/api/resources/message lists each property's type); found by the fuzz test."""
+    for key, value in data.items():
+        if value is None:
+            continue
+        if key in ("toRecipients", "ccRecipients", "bccRecipients", "replyTo"):
+            _check_recipients(value, key, many=True)
+        elif key in ("from", "sender"):
+            _check_recipients(value, key, many=False)
+        elif key in ("body", "uniqueBody"):
+            _check_item_body(value, key)
+        elif key == "flag":
+            ok = isinstance(value, dict) and all(
+                isinstance(v, str | dict | type(None)) for v in value.values()
+            )
+            if not ok:
+                raise bad_request(
+                    "Cannot read the value of 'flag': expected a microsoft.graph.followupFlag object.",
+                    "RequestBodyRead",
+                )
+        elif key == "importance":
+            if not isinstance(value, str) or value.lower() not in _IMPORTANCE:
+                raise bad_request(
+                    f"Cannot convert the literal '{value}' to the expected type "
+                    "'microsoft.graph.importance'.",
+                    "RequestBodyRead",
+                )
+        elif key in _BOOL_PROPS and not isinstance(value, bool):
+            raise bad_request(
+                f"Cannot convert the literal '{value}' to the expected type 'Edm.Boolean'.", "RequestBodyRead"
+            )
+        elif key in _STRING_PROPS and not isinstance(value, str):
+            raise bad_request(
+                f"Cannot convert the value of '{key}' to the expected type 'Edm.String'.", "RequestBodyRead"
             )
 
 

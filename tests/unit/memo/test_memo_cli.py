@@ -26,9 +26,9 @@ def main(argv: list[str]) -> int:
 
 
 def test_memo_command_is_registered_in_the_cli() -> None:
-    from graph_dpg.cli import COMMAND_MODULES
+    from graph_dpg.cli import COMMANDS
 
-    assert "graph_dpg.commands.memo" in COMMAND_MODULES
+    assert COMMANDS["memo"] == "graph_dpg.commands.memo"
 
 
 def _write(tmp_path: Path, name: str, data: bytes) -> str:
