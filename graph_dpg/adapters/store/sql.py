@@ -186,6 +186,19 @@ def _inserted(conn: Connection, stmt: pg.Insert | sqlite.Insert) -> bool:
     return conn.execute(returning).first() is not None
 
 
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL text and JSONB cannot hold NUL (U+0000), which hostile mail can carry (a subject, a
+    Message-ID): every statement with one failed, so one such mail stopped the poll of its mailbox for good.
+    On PostgreSQL NUL is stored as U+FFFD, consistently for writes and lookups."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 def _translate(what: str, exc: SQLAlchemyError) -> StoreError:
     # hide_parameters=True on the engine keeps bound values (recipient CPRs) out of str(exc).
     orig = getattr(exc, "orig", None)
@@ -211,7 +224,7 @@ class SqlStore:
 
     def _make_engine(self, pool_size: int) -> Engine:
         if self.dialect == "postgresql":
-            return create_engine(
+            pg = create_engine(
                 self.url,
                 pool_size=pool_size,
                 max_overflow=2 * pool_size,
@@ -220,7 +233,24 @@ class SqlStore:
                 pool_recycle=1800,  # below typical idle-connection cut-offs of managed PostgreSQL
                 hide_parameters=True,
                 connect_args={"connect_timeout": 10, "application_name": "graph-dpg"},
+                json_serializer=lambda obj: json.dumps(_without_nul(obj)),
             )
+
+            @event.listens_for(pg, "before_cursor_execute", retval=True)
+            def _no_nul(
+                conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+            ) -> tuple[str, Any]:
+                # Only plain strings here (JSON was serialised above); other values pass untouched.
+                def scrub(row: dict[str, Any]) -> dict[str, Any]:
+                    return {k: _without_nul(v) if isinstance(v, str) else v for k, v in row.items()}
+
+                if isinstance(parameters, dict):
+                    return statement, scrub(parameters)
+                if executemany and isinstance(parameters, list):
+                    return statement, [scrub(p) if isinstance(p, dict) else p for p in parameters]
+                return statement, parameters
+
+            return pg
         database = self.url.database or ""
         memory = database in ("", ":memory:") or "mode=memory" in str(self.url)
         if memory:
