@@ -1,6 +1,11 @@
 """``graph-dpg run``: the gateway as a service (production). Settings from the environment and ``.env``,
 the gateway file from ``GRAPH_DPG_GATEWAY_FILE`` (or ``--gateway-file``); runs until SIGTERM/SIGINT, then
-finishes in-flight work, releases its leases and exits 0. Exit 2 when the configuration is invalid."""
+finishes in-flight work, releases its leases and exits 0. Exit 2 when the configuration is invalid.
+
+A database that does not answer at start-up (PostgreSQL restarting, a replica started before its database)
+is waited for, with backoff, for up to ``STARTUP_PATIENCE_S``; then the process exits 1 with one log line.
+Before, the StoreError escaped as a traceback (found by bench/chaos.py: a replica restarted while
+PostgreSQL was restarting)."""
 
 from __future__ import annotations
 
@@ -8,15 +13,19 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from pathlib import Path
 
-from graph_dpg.bootstrap import build_gateway
-from graph_dpg.config import load_gateway_file, load_settings
-from graph_dpg.domain.errors import ConfigError
+from graph_dpg.bootstrap import Gateway, build_gateway
+from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
+from graph_dpg.domain.errors import ConfigError, StoreError
 from graph_dpg.observability import configure_logging
 from graph_dpg.runtime import Runtime, quiet_library_logs
 
 log = logging.getLogger("graph_dpg.run")
+
+#: How long start-up waits for an unreachable database before giving up (exit 1).
+STARTUP_PATIENCE_S = 120.0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,7 +52,7 @@ def run_service(args: argparse.Namespace) -> int:
         return 2
 
     async def main() -> None:
-        gateway = build_gateway(settings, config)
+        gateway = await build_when_database_answers(settings, config)
         try:
             await Runtime(gateway).run_until_signalled()
         finally:
@@ -55,5 +64,25 @@ def run_service(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             log.error("configuration: %s", problem)
         return 2
+    except StoreError as exc:
+        log.error("database unreachable for %.0f s at start-up, giving up: %s", STARTUP_PATIENCE_S, exc)
+        return 1
     log.info("stopped")
     return 0
+
+
+async def build_when_database_answers(
+    settings: Settings, config: GatewayConfig, *, patience_s: float = STARTUP_PATIENCE_S
+) -> Gateway:
+    """``build_gateway``, retried with backoff (1 s doubling to 10 s) while the store cannot be opened."""
+    deadline = time.monotonic() + patience_s
+    delay = 1.0
+    while True:
+        try:
+            return build_gateway(settings, config)
+        except StoreError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("database not reachable at start-up, retrying in %.0f s: %s", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
