@@ -211,6 +211,14 @@ def plan_outbound(
         o, fs = parse_header_file(att.name, att.content or b"")
         overrides = overrides.merged(o)
         findings += fs
+    if overrides.reply_by is not None and overrides.reply_by <= ctx.created:
+        findings.append(
+            Finding(
+                "memoheader.reply_by",
+                f"replyByDateTime {overrides.reply_by:%Y-%m-%d %H:%M} is not in the future",
+                "MemoHeader.json",
+            )
+        )
     if overrides.mandatory and not ctx.mandatory_allowed:
         findings.append(
             Finding("memoheader.mandatory", "the organisation may not send mandatory post", "MemoHeader.json")

@@ -17,8 +17,11 @@ from graph_dpg.sandbox.graph.tenant import GraphTenant
 def serve(tenant: GraphTenant, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Run the emulator until the block exits; yields the base URL ``http://HOST:PORT/v1.0``.
 
-    ``port=0`` lets the OS pick a free port. Only loopback hosts make sense for a sandbox.
+    ``port=0`` lets the OS pick a free port. Only loopback hosts are accepted: the emulator has no real
+    authentication and must never be reachable from another machine.
     """
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"the Graph emulator serves only on loopback, not on {host!r}")
     config = uvicorn.Config(create_app(tenant), host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="graph-emulator", daemon=True)

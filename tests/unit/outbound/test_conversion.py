@@ -177,3 +177,21 @@ def test_mandatory_needs_permission():
     ok = plan_outbound(m, ctx(mandatory_allowed=True))
     assert ok.errors == []
     assert parse(ok.memos[0].memo_xml or b"").header.mandatory is True
+
+
+def test_reply_deadline_in_the_past_is_refused():
+    header = b'{"replyByDateTime": "2020-01-01T12:00:00Z"}'
+    m = mail(
+        f"{CITIZEN}-reply@{ORG}.{GW}", attachments=[Attachment("MemoHeader.json", "application/json", header)]
+    )
+    assert [f.rule for f in plan_outbound(m, ctx()).errors] == ["memoheader.reply_by"]
+    future = b'{"replyByDateTime": "2027-01-01T12:00:00Z"}'
+    ok = plan_outbound(
+        mail(
+            f"{CITIZEN}-reply@{ORG}.{GW}",
+            attachments=[Attachment("MemoHeader.json", "application/json", future)],
+        ),
+        ctx(),
+    )
+    assert ok.errors == []
+    assert parse(ok.memos[0].memo_xml or b"").header.reply_by_datetime == datetime(2027, 1, 1, 12, tzinfo=UTC)
