@@ -56,6 +56,7 @@ from graph_dpg.domain.addresses import DEFAULT_GATEWAY_DOMAIN, Channel
 from graph_dpg.domain.errors import ConfigError, IdentifierError
 from graph_dpg.domain.identifiers import validate_cvr
 from graph_dpg.domain.policies import DEFAULT_POLICIES, ChannelPolicy
+from graph_dpg.domain.rules import MAIL_FIELDS, MEMO_FIELDS
 
 __all__ = [
     "CATEGORY_STATES",
@@ -517,35 +518,9 @@ DEFAULT_CATEGORIES: Mapping[str, tuple[str, str]] = MappingProxyType(
     }
 )
 
-MEMO_CONDITION_FIELDS: frozenset[str] = frozenset(
-    {
-        "sender_id",
-        "sender_id_type",
-        "recipient_id",
-        "recipient_contact_point",
-        "sender_contact_point",
-        "kle",
-        "case_id",
-        "message_type",
-        "label",
-        "message_uuid",
-        "legal_notification",
-        "mandatory",
-        "post_type",
-    }
-)
-CONDITION_FIELDS: frozenset[str] = frozenset(
-    {
-        "from",
-        "original_from",
-        "to",
-        "recipients",
-        "subject",
-        "body",
-        "attachment_name",
-        "attachment_content",
-    }
-)
+# The fields a rule may test are the rule engine's; one list, so config and engine cannot drift.
+MEMO_CONDITION_FIELDS: frozenset[str] = MEMO_FIELDS
+CONDITION_FIELDS: frozenset[str] = MAIL_FIELDS
 # RFC 5322 §3.6.8: a header field name is printable US-ASCII except the colon.
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
 _MAILBOX = re.compile(r"[^@\s]+@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9-]*[a-z0-9]")
