@@ -921,11 +921,15 @@ class GraphTenant:
             if "isRead" in data:
                 props["isRead"] = bool(data["isRead"])
             msg.attachments = self._attachments_from_json(data.get("attachments"))
-            props["_seq"] = self._next_seq()
-            mb.messages[msg.imm_id] = msg
-            mb.rest_index[msg.rest_id] = msg.imm_id
-            self._log(mb, folder.id, "created", msg)
-            return msg
+            return self._register(mb, msg)
+
+    def _register(self, mb: Mailbox, msg: Message) -> Message:
+        """A new message enters a mailbox: delta sequence, both id indexes, and the delta log."""
+        msg.props["_seq"] = self._next_seq()
+        mb.messages[msg.imm_id] = msg
+        mb.rest_index[msg.rest_id] = msg.imm_id
+        self._log(mb, msg.folder_id, "created", msg)
+        return msg
 
     def update_message(self, mb: Mailbox, msg: Message, data: Mapping[str, Any]) -> Message:
         """``PATCH .../messages/{id}`` (learn.microsoft.com/graph/api/message-update)."""
@@ -981,24 +985,9 @@ class GraphTenant:
                     dest.id,
                     json.loads(json.dumps(msg.props)),
                     dict(msg.ext),
-                    [
-                        Attachment(
-                            _new_rest_id(),
-                            a.name,
-                            a.content_type,
-                            a.data,
-                            a.is_inline,
-                            a.content_id,
-                            a.last_modified,
-                        )
-                        for a in msg.attachments
-                    ],
+                    _copied_attachments(msg.attachments),
                 )
-                clone.props["_seq"] = self._next_seq()
-                mb.messages[clone.imm_id] = clone
-                mb.rest_index[clone.rest_id] = clone.imm_id
-                self._log(mb, dest.id, "created", clone)
-                return clone
+                return self._register(mb, clone)
             if dest.id == msg.folder_id:
                 return msg
             self._log(mb, msg.folder_id, "removed", msg)
@@ -1172,23 +1161,9 @@ class GraphTenant:
                 target.well_known["inbox"],
                 props,
                 {},
-                [
-                    Attachment(
-                        _new_rest_id(),
-                        a.name,
-                        a.content_type,
-                        a.data,
-                        a.is_inline,
-                        a.content_id,
-                        a.last_modified,
-                    )
-                    for a in msg.attachments
-                ],
+                _copied_attachments(msg.attachments),
             )
-            copy.props["_seq"] = self._next_seq()
-            target.messages[copy.imm_id] = copy
-            target.rest_index[copy.rest_id] = copy.imm_id
-            self._log(target, copy.folder_id, "created", copy)
+            self._register(target, copy)
         if external:
             self._outbound.append(
                 {
@@ -1701,6 +1676,14 @@ def _check_recipients(value: Any, key: str, *, many: bool) -> None:
                 f"Cannot read the value of '{key}': expected microsoft.graph.recipient objects.",
                 "RequestBodyRead",
             )
+
+
+def _copied_attachments(attachments: Sequence[Attachment]) -> list[Attachment]:
+    """Attachments of a copied message get ids of their own, as in Exchange."""
+    return [
+        Attachment(_new_rest_id(), a.name, a.content_type, a.data, a.is_inline, a.content_id, a.last_modified)
+        for a in attachments
+    ]
 
 
 def _check_item_body(value: Any, key: str) -> None:
