@@ -891,6 +891,13 @@ def run(args: argparse.Namespace) -> int:
                     pg_thread = threading.Thread(target=_pg_restart, args=(counters,), daemon=True)
                     pg_thread.start()
                     log_line("restarting PostgreSQL")
+                    # A replica that starts while the database is down must wait for it, not die.
+                    victim = rng.choice([r for r in replicas if r.alive()] or replicas)
+                    if victim.alive() and victim.name not in restart_at:
+                        victim.kill()
+                        counters.kills += 1
+                        restart_at[victim.name] = now + 0.5
+                        log_line(f"SIGKILL {victim.name} (restarts while PostgreSQL is down)")
                 time.sleep(2.0)
             while mass_times:
                 mass_times.pop(0)
