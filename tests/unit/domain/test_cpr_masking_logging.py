@@ -100,3 +100,11 @@ def test_bad_arguments_are_refused(fmt: str, level: str) -> None:
 def test_processor_leaves_non_cpr_values_alone() -> None:
     event = {"event": "ok", "count": 3, "ratio": 0.5, "flag": True, "none": None, "cvr": "35833684"}
     assert mask_cpr_processor(None, "info", dict(event)) == event
+
+
+def test_uuids_are_never_mangled_but_a_cpr_beside_one_is_masked():
+    from graph_dpg.domain.identifiers import mask_cprs
+
+    memo = "8f313660-1234-4d09-8a1b-123456789012"
+    assert mask_cprs(f"ngdp memo {memo} accepted") == f"ngdp memo {memo} accepted"
+    assert mask_cprs(f"{memo} til 0101701234") == f"{memo} til 010170-xxxx"
