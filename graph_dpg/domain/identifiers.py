@@ -42,12 +42,14 @@ _CPR_TEXT = re.compile(r"(\d{6})-?(\d{4})", re.ASCII)
 _DIGITS = re.compile(r"\d+", re.ASCII)
 # Masking is deliberately broader (Unicode digits too): a false positive costs a masked number in a log,
 # a false negative leaks a CPR. "Not part of a longer digit run" keeps e.g. 12-digit ids intact.
+_CPR_IN_TEXT = re.compile(r"(?<!\d)(\d{6})-?\d{4}(?!\d)")
 # UUIDs (messageUUIDs, memo ids) are matched first and kept: their digit groups can look like a CPR
-# ("8f313660-1234-..."), and masking them made log lines impossible to trace to a memo.
-_UUID_OR_CPR = re.compile(
-    r"(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
-    r"|(?<!\d)(?P<head>\d{6})-?\d{4}(?!\d)"
+# ("8f313660-1234-..."), and masking them made log lines impossible to trace to a memo. Only UUIDs with a
+# hex letter in them: a random v4 UUID has one, a CPR dressed up as an all-digit "UUID" stays masked.
+UUID_IN_TEXT = re.compile(
+    r"(?=[0-9-]{0,35}[a-fA-F])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
+_UUID_OR_CPR = re.compile(rf"(?P<uuid>{UUID_IN_TEXT.pattern})|(?<!\d)(?P<head>\d{{6}})-?\d{{4}}(?!\d)")
 
 
 def _mask_match(m: re.Match[str]) -> str:
