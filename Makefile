@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow lint typecheck contracts check clean
+.PHONY: demo test test-slow bench lint typecheck contracts check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ test: $(STAMP)
 ## The process-level scenarios: SIGKILL crash runs, 3-replica scale-out, chaos, 10,000-recipient mass delivery.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+## Every benchmark, written up in docs/benchmarks.md with a throughput plot (needs the bench extra).
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/run_all
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
