@@ -98,11 +98,13 @@ def test_sigkill_anywhere_loses_and_duplicates_nothing(db_url: str, tmp_path: Pa
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         if not done():
-            receipts = [m["subject"] for m in tenant.messages(MAILBOX, "inbox") if m["subject"].startswith("DPG ")]
+            receipts = [
+                m["subject"] for m in tenant.messages(MAILBOX, "inbox") if m["subject"].startswith("DPG ")
+            ]
             cats = [tenant.message(MAILBOX, mid)["categories"] for mid in originals]
             pytest.fail(
                 f"not finished after {kills} kills: {len(ngdp.accepted)} accepted, receipts {sorted(receipts)}, "
-                f"categories {cats}, receipts left at NgDP {len(ngdp.list_receipts())}\n{err.decode()[-3000:]}"
+                f"categories {cats}, receipts left at NgDP {len(ngdp.receipt_ids())}\n{err.decode()[-3000:]}"
             )
         assert b"Error" not in err, err.decode()[-3000:]
 
