@@ -116,8 +116,9 @@ class Plan:
 
 
 def _shown(address: str) -> str:
-    # Invisible characters (NUL, zero-width space, ...) are written as \uXXXX: the sender sees what is wrong,
-    # and the finding stays storable (PostgreSQL text and JSONB refuse NUL: the job was never answered).
+    # Invisible characters (NUL, zero-width space, ...) are written as \u escapes (e.g. \u200b): the sender
+    # sees what is wrong, and the finding stays storable (PostgreSQL text and JSONB refuse NUL, so the job
+    # was never answered).
     return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in mask_cprs(address))
 
 
