@@ -53,6 +53,7 @@ from graph_dpg.adapters.graph.errors import (
 from graph_dpg.adapters.graph.translate import (
     DELETE_AFTER_SUBMIT,
     DELIVERY_TIME,
+    IN_REPLY_TO_PROPERTY,
     ITEM_ATTACHMENT,
     MESSAGE_FLAGS,
     REFERENCE_ATTACHMENT,
@@ -114,6 +115,8 @@ WELL_KNOWN_FOLDERS = frozenset(
 )
 
 FULL_SELECT: tuple[str, ...] = (*DEFAULT_DELTA_SELECT, "body", "internetMessageHeaders")
+#: The answered message's Message-ID on a reply (PidTagInReplyToId): Sent Items need not keep In-Reply-To.
+FULL_EXPAND = f"singleValueExtendedProperties($filter=id eq '{IN_REPLY_TO_PROPERTY}')"
 ATTACHMENT_META_SELECT = ("id", "name", "contentType", "size", "isInline")
 _QUERY_TEMPLATE = re.compile(r"\{\?[^}]*\}$")
 _CID_REFERENCE = re.compile(r"[\"'(=\s]cid:", re.IGNORECASE)
@@ -372,7 +375,9 @@ class GraphMailbox:
         item = self._user(mailbox).messages.by_message_id(message_id)
         what = f"get message {mailbox}"
         data = await self._json(
-            mailbox, self._info(Method.GET, item, query={"$select": FULL_SELECT}), what=what
+            mailbox,
+            self._info(Method.GET, item, query={"$select": FULL_SELECT, "$expand": FULL_EXPAND}),
+            what=what,
         )
         message = message_from_json(data, mailbox)
         # hasAttachments ignores inline attachments; Graph's message resource says to look for cid:

@@ -43,6 +43,8 @@ SUBMIT_TIME = "SystemTime 0x0039"  # PidTagClientSubmitTime → sentDateTime
 DELETE_AFTER_SUBMIT = "Boolean 0x0E01"
 
 _PROP_PREFIX = f"String {{{PROPERTY_SET_GUID}}} Name "
+#: MAPI PidTagInReplyToId: the Message-ID a reply answers (read with get_message, see mailbox.FULL_EXPAND).
+IN_REPLY_TO_PROPERTY = "String 0x1042"
 
 
 def property_id(name: str) -> str:
@@ -145,6 +147,10 @@ def message_from_json(data: Mapping[str, Any], mailbox: str | None = None) -> Ma
             pid: str = prop["id"]
             key = pid[len(_PROP_PREFIX) :] if pid.lower().startswith(_PROP_PREFIX.lower()) else pid
             extended[key] = str(prop.get("value", ""))
+    in_reply_to = extended.get(IN_REPLY_TO_PROPERTY) or extended.get(IN_REPLY_TO_PROPERTY.lower())
+    if in_reply_to and not any(h.name.lower() == "in-reply-to" for h in headers):
+        # Items in Sent Items need not carry transport headers; PidTagInReplyToId does (MS-OXOMSG 2.2.1.1).
+        headers.append(Header("In-Reply-To", in_reply_to))
     attachments = [attachment_from_json(a) for a in _list(data.get("attachments")) if isinstance(a, dict)]
     return MailMessage(
         subject=str(data.get("subject") or ""),

@@ -151,6 +151,7 @@ _TAG_FLAGS = canonical_ext_id("Integer 0x0E07")
 _TAG_DELIVERY = canonical_ext_id("SystemTime 0x0E06")
 _TAG_SUBMIT = canonical_ext_id("SystemTime 0x0039")
 _TAG_MESSAGE_ID = canonical_ext_id("String 0x1035")
+_TAG_IN_REPLY_TO = canonical_ext_id("String 0x1042")
 _MF_READ = 0x01
 _MF_UNSENT = 0x08
 _MF_HASATTACH = 0x10
@@ -1283,6 +1284,10 @@ class GraphTenant:
             reply = self.create_message(mb, self.folder(mb, "drafts"), draft, allow_non_draft=False)
             reply.props["internetMessageHeaders"] = self._validate_headers(headers)
             reply.props["_inReplyTo"] = original.get("internetMessageId")
+            if original.get("internetMessageId"):
+                # MS-OXOMSG 2.2.1.1 PidTagInReplyToId (String 0x1042): the answered message's Message-ID,
+                # set by Exchange/Outlook on a reply and kept on the item in Sent Items.
+                reply.ext[_TAG_IN_REPLY_TO] = ("String 0x1042", str(original["internetMessageId"]))
             return reply
 
     # ------------------------------------------------------------------ master categories

@@ -333,3 +333,14 @@ async def test_inline_image_round_trip_keeps_content_id(tenant: GraphTenant, mbx
     (att,) = back.attachments
     assert (att.name, att.is_inline, att.content_id, att.content) == ("logo.png", True, "logo@kommune", png)
     assert 'src="cid:logo@kommune"' in back.body
+
+
+async def test_a_sent_reply_names_the_answered_message(tenant: GraphTenant, mbx: GraphMailbox) -> None:
+    original = tenant.deliver_to_inbox(
+        FUNC, "Brev", "<p>x</p>", internet_message_id="<memo-1@graph-dpg.invalid>"
+    )
+    mb = tenant.mailbox(FUNC)
+    draft = tenant.create_reply(mb, tenant.get_message(mb, original), {"comment": "<p>svar</p>"})
+    msg = await mbx.get_message(FUNC, draft.imm_id)
+    assert msg.extended_properties["String 0x1042"] == "<memo-1@graph-dpg.invalid>"
+    assert msg.header("In-Reply-To") == "<memo-1@graph-dpg.invalid>"
