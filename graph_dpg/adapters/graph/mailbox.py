@@ -54,6 +54,7 @@ from graph_dpg.adapters.graph.translate import (
     DELETE_AFTER_SUBMIT,
     DELIVERY_TIME,
     IN_REPLY_TO_PROPERTY,
+    INTERNET_MESSAGE_ID,
     ITEM_ATTACHMENT,
     MESSAGE_FLAGS,
     REFERENCE_ATTACHMENT,
@@ -481,6 +482,10 @@ class GraphMailbox:
                 {"id": DELIVERY_TIME, "value": format_datetime(delivered)},
                 {"id": SUBMIT_TIME, "value": format_datetime(submitted)},
             ]
+        if message.internet_message_id:
+            # PidTagInternetMessageId too: the internetMessageId property is documented as writable on drafts
+            # only, and delivered memos must keep theirs (replies name it in In-Reply-To).
+            props.append({"id": INTERNET_MESSAGE_ID, "value": message.internet_message_id})
         if props:
             body["singleValueExtendedProperties"] = props
         embedded, later = self._split_attachments(message, body)

@@ -38,6 +38,7 @@ REFERENCE_ATTACHMENT = "#microsoft.graph.referenceAttachment"
 MESSAGE_FLAGS = "Integer 0x0E07"
 DELIVERY_TIME = "SystemTime 0x0E06"  # PidTagMessageDeliveryTime → receivedDateTime
 SUBMIT_TIME = "SystemTime 0x0039"  # PidTagClientSubmitTime → sentDateTime
+INTERNET_MESSAGE_ID = "String 0x1035"  # PidTagInternetMessageId → internetMessageId
 # PidTagDeleteAfterSubmit: the sent item is not kept in Sent Items; used for drafts sent with /send
 # (learn.microsoft.com/office/client-developer/outlook/mapi/pidtagdeleteaftersubmit-canonical-property).
 DELETE_AFTER_SUBMIT = "Boolean 0x0E01"
