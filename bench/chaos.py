@@ -67,14 +67,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from graph_dpg.adapters.store import create_store
-from graph_dpg.sandbox.demo.scenario import mass_recipients
+from graph_dpg.demo.ngdp import start_ngdp_sandbox
+from graph_dpg.demo.scenario import mass_recipients
+from graph_dpg.ports.store import JOB_TERMINAL, EffectState, InboundState
 from graph_dpg.sandbox.graph import GraphTenant, gateway_timeout, serve, slow, throttle, unavailable
 from graph_dpg.sandbox.graph.faults import Fault
-from graph_dpg.sandbox.ngdp import NgdpState, start_ngdp_sandbox
+from graph_dpg.sandbox.ngdp import NgdpState
 from graph_dpg.sandbox.ngdp.samples import sample_memo
 from graph_dpg.services.inbound import MEMO_PROPERTY
 from graph_dpg.services.outbound import RECEIPT_PROPERTY
-from graph_dpg.services.ports.store import JOB_TERMINAL, EffectState, InboundState
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ORG_CVR = "12345674"

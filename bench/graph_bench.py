@@ -28,7 +28,7 @@ import httpx
 from _common import add_json_option, write_json
 
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential
-from graph_dpg.services.ports.mailbox import DEFAULT_DELTA_SELECT
+from graph_dpg.ports.mailbox import DEFAULT_DELTA_SELECT
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 

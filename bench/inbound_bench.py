@@ -31,6 +31,7 @@ from inbound_memos import CP_BYG, citizen_memo
 from graph_dpg import memo as memolib
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential
 from graph_dpg.adapters.store import create_store
+from graph_dpg.demo.ngdp import in_process_client
 from graph_dpg.domain.inbound_view import memo_item, render_memo_mail
 from graph_dpg.domain.rules import (
     InboundItem,
@@ -41,7 +42,6 @@ from graph_dpg.domain.rules import (
 )
 from graph_dpg.sandbox.graph import GraphTenant, create_app
 from graph_dpg.sandbox.ngdp import NgdpState
-from graph_dpg.sandbox.ngdp.sandbox import in_process_client
 from graph_dpg.services.inbound import ContactPointRoute, InboundService, InboundSettings
 
 

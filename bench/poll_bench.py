@@ -34,11 +34,12 @@ from sqlalchemy.pool import NullPool
 
 from graph_dpg.bootstrap import Gateway, build_gateway
 from graph_dpg.config import load_gateway_text, load_settings
+from graph_dpg.demo.ngdp import in_process_client
+from graph_dpg.demo.scenario import mass_recipients
 from graph_dpg.observability import configure_logging
 from graph_dpg.runtime import Runtime, RuntimeOptions
-from graph_dpg.sandbox.demo.scenario import mass_recipients
 from graph_dpg.sandbox.graph import GraphTenant, create_app
-from graph_dpg.sandbox.ngdp import NgdpState, in_process_client
+from graph_dpg.sandbox.ngdp import NgdpState
 
 CVR = "12345674"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

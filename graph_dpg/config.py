@@ -10,7 +10,7 @@ Two sources, two kinds of content:
   category names and colours, channel policy overrides and routing rules. Read from the gateway file
   (``examples/gateway.yaml`` is a complete, commented example).
 
-Both loaders report *every* problem at once as a :class:`~graph_dpg.domain.errors.ConfigError`, whose
+Both loaders report *every* problem at once as a :class:`~graph_dpg.core.errors.ConfigError`, whose
 ``problems`` are precise strings: ``GRAPH_DPG_NAME: what is wrong`` for settings and
 ``FILE:LINE: field.path: what is wrong`` for the gateway file. Line numbers come from ruamel.yaml's
 round-trip loader, which remembers where each key and list item was; pydantic's error locations are walked
@@ -52,8 +52,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from graph_dpg.core.errors import ConfigError, IdentifierError
 from graph_dpg.domain.addresses import DEFAULT_GATEWAY_DOMAIN, Channel
-from graph_dpg.domain.errors import ConfigError, IdentifierError
 from graph_dpg.domain.identifiers import validate_cvr
 from graph_dpg.domain.policies import DEFAULT_POLICIES, ChannelPolicy
 from graph_dpg.domain.rules import MAIL_FIELDS, MEMO_FIELDS

@@ -53,12 +53,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from graph_dpg.bootstrap import Gateway
-from graph_dpg.domain.errors import AuthError, GraphDpgError
+from graph_dpg.core.errors import AuthError, GraphDpgError
 from graph_dpg.domain.mail import EmailAddress, MailMessage
 from graph_dpg.http import create_http_app
+from graph_dpg.ports.digital_post import ContactPointInfo
+from graph_dpg.ports.store import JobState
 from graph_dpg.services.outbound import CycleStats, FunctionMailbox
-from graph_dpg.services.ports.digital_post import ContactPointInfo
-from graph_dpg.services.ports.store import JobState
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ import json
 import sys
 from typing import Any
 
+from graph_dpg.core.errors import AddressError
 from graph_dpg.domain.addresses import (
     DEFAULT_GATEWAY_DOMAIN,
     normalize_gateway_domain,
     parse_address,
     validate_address,
 )
-from graph_dpg.domain.errors import AddressError
 from graph_dpg.domain.identifiers import mask_cprs
 
 EXIT_OK = 0

@@ -28,8 +28,8 @@ from graph_dpg.config import (
     load_gateway_file,
     load_settings,
 )
+from graph_dpg.core.errors import ConfigError
 from graph_dpg.domain.addresses import Channel
-from graph_dpg.domain.errors import ConfigError
 
 EXIT_OK = 0
 EXIT_INVALID = 2

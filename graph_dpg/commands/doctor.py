@@ -7,7 +7,7 @@ warning line is followed by ``fix:`` and what to do. Exit code 0 when nothing fa
 ``--fix`` creates what the gateway would create itself (missing polled folders, master categories, the
 database schema). ``--sandbox`` starts the Graph and NgDP emulators on 127.0.0.1 (NgDP with mutual TLS from
 a throw-away PKI), seeds them with the demo organisation (or ``--gateway-file``) as a configured tenant
-looks, and runs every check against them. The checks live in :mod:`graph_dpg.services.doctor`.
+looks, and runs every check against them. The checks live in :mod:`graph_dpg.diagnostics.doctor`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from graph_dpg.config import GatewayConfig, Settings
+    from graph_dpg.diagnostics.doctor import CheckResult
     from graph_dpg.sandbox.graph import GraphTenant
     from graph_dpg.sandbox.ngdp import NgdpState
-    from graph_dpg.services.doctor import CheckResult
 
 # The checks import the SDKs; loaded only when doctor runs, so other commands start no slower.
 _SYMBOLS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
@@ -61,8 +61,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_doctor(args: argparse.Namespace) -> int:
+    from graph_dpg.diagnostics.doctor import EXIT_CONFIG, diagnose, exit_code, load_configuration
     from graph_dpg.observability import configure_logging
-    from graph_dpg.services.doctor import EXIT_CONFIG, diagnose, exit_code, load_configuration
 
     # The report is the output; the adapters' retry warnings would only repeat it on stderr.
     configure_logging("console", "ERROR")
@@ -85,8 +85,8 @@ def run_doctor(args: argparse.Namespace) -> int:
 
 
 def _run_sandbox(gateway_file: Path | None, fix: bool, printer: _Printer) -> int:
-    from graph_dpg.sandbox.demo.scenario import DEMO_GATEWAY
-    from graph_dpg.services.doctor import (
+    from graph_dpg.demo.scenario import DEMO_GATEWAY
+    from graph_dpg.diagnostics.doctor import (
         EXIT_CONFIG,
         CheckResult,
         Status,
@@ -121,7 +121,7 @@ def sandbox(gateway_file: Path) -> Iterator[tuple[Settings, GatewayConfig, tuple
     mailboxes with their polled folders and master categories, NgDP with the organisation's contact points,
     and a migrated SQLite database."""
     from graph_dpg.adapters.store import create_store
-    from graph_dpg.sandbox.demo.player import free_port, sandbox_environment, sandbox_settings
+    from graph_dpg.demo.player import free_port, sandbox_environment, sandbox_settings
 
     with (
         tempfile.TemporaryDirectory(prefix="graph-dpg-doctor-") as tmp,
@@ -197,7 +197,7 @@ class _Printer:
         self.out.flush()
 
     def summary(self, results: list[CheckResult], *, unusable: bool = False) -> None:
-        from graph_dpg.services.doctor import Status, summary_counts
+        from graph_dpg.diagnostics.doctor import Status, summary_counts
 
         counts = summary_counts(results)
         text = (

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from graph_dpg import memo
-from graph_dpg.domain.errors import Finding, MemoError, UnsafeXmlError
+from graph_dpg.core.errors import Finding, MemoError, UnsafeXmlError
 from graph_dpg.domain.identifiers import mask_cprs
 
 EXIT_OK = 0

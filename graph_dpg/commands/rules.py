@@ -29,8 +29,9 @@ from typing import Any, TextIO
 
 from graph_dpg.adapters.store import create_store
 from graph_dpg.adapters.store.sql import SqlStore
+from graph_dpg.bootstrap.rules import inbound_settings
 from graph_dpg.config import Settings, load_gateway_file, load_settings
-from graph_dpg.domain.errors import ConfigError, GraphDpgError
+from graph_dpg.core.errors import ConfigError, GraphDpgError
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import invalid_banner, mail_item
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
@@ -44,7 +45,6 @@ from graph_dpg.services.inbound import (
     parse_inbound,
     route_banner,
 )
-from graph_dpg.services.rule_config import inbound_settings
 
 EXIT_OK = 0
 EXIT_NOT_DISABLED = 1

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from graph_dpg.bootstrap import Gateway, build_gateway
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
-from graph_dpg.domain.errors import ConfigError, StoreError
+from graph_dpg.core.errors import ConfigError, StoreError
 from graph_dpg.observability import configure_logging
 from graph_dpg.runtime import Runtime, quiet_library_logs
 

@@ -16,10 +16,8 @@ import sys
 from pathlib import Path
 
 from graph_dpg.bootstrap import build_gateway
-from graph_dpg.domain.errors import ConfigError
-from graph_dpg.observability import configure_logging
-from graph_dpg.runtime import Runtime, RuntimeOptions
-from graph_dpg.sandbox.demo.player import (
+from graph_dpg.core.errors import ConfigError
+from graph_dpg.demo.player import (
     Environment,
     MassProgress,
     build_report,
@@ -32,7 +30,9 @@ from graph_dpg.sandbox.demo.player import (
     unexpected,
     wait_settled,
 )
-from graph_dpg.sandbox.demo.scenario import Scenario, load_scenario
+from graph_dpg.demo.scenario import Scenario, load_scenario
+from graph_dpg.observability import configure_logging
+from graph_dpg.runtime import Runtime, RuntimeOptions
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from graph_dpg.domain.errors import AddressError, Finding
+from graph_dpg.core.errors import AddressError, Finding
 from graph_dpg.domain.identifiers import cpr_findings, cvr_findings
 
 DEFAULT_GATEWAY_DOMAIN = "digital-post.dk"

@@ -27,6 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from graph_dpg.core.errors import AddressError, Finding, MemoError
+from graph_dpg.core.filenames import sanitize_filename
 from graph_dpg.domain.addresses import (
     Channel,
     GatewayAddress,
@@ -34,14 +36,13 @@ from graph_dpg.domain.addresses import (
     parse_address,
     validate_address,
 )
-from graph_dpg.domain.errors import AddressError, Finding, MemoError
 from graph_dpg.domain.html_text import html_to_text, sanitize_html, text_to_html, wrap_document
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
 from graph_dpg.domain.mail import Attachment, MailMessage
 from graph_dpg.domain.mass import BODY_PDF_NAME, MASS_FILE_NAME, check_count, parse_mass_file
 from graph_dpg.domain.memo_header import HeaderOverrides, is_header_file, leak_findings, parse_header_file
 from graph_dpg.domain.policies import PDF as PDF_TYPE
-from graph_dpg.domain.policies import ChannelPolicy, check_attachments, sanitize_filename, sniff_type
+from graph_dpg.domain.policies import ChannelPolicy, check_attachments, sniff_type
 from graph_dpg.memo import build, validate
 from graph_dpg.memo.model import (
     AdditionalContentData,

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from graph_dpg.domain.errors import Finding, IdentifierError
+from graph_dpg.core.errors import Finding, IdentifierError
 
 CVR_WEIGHTS: tuple[int, ...] = (2, 7, 6, 5, 4, 3, 2, 1)
 CPR_MASK_SUFFIX = "xxxx"

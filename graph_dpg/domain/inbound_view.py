@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from graph_dpg.core.errors import Finding, IdentifierError, MemoError
 from graph_dpg.domain.addresses import Channel, GatewayAddress
-from graph_dpg.domain.errors import Finding, IdentifierError, MemoError
 from graph_dpg.domain.html_text import html_to_text, sanitize_html, text_to_html, wrap_document
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage

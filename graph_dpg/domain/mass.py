@@ -18,7 +18,7 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass
 
-from graph_dpg.domain.errors import Finding
+from graph_dpg.core.errors import Finding
 from graph_dpg.domain.identifiers import cpr_findings, cvr_findings, mask_cpr, mask_cprs
 
 MASS_FILE_NAME = "masseforsendelse.txt"

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from graph_dpg.domain.errors import Finding
+from graph_dpg.core.errors import Finding
 
 HEADER_FILE_NAMES = frozenset({"memoheader.json", "memoheaderinfo.json"})
 _MAX_BYTES = 256 * 1024

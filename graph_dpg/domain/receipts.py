@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from graph_dpg.domain.errors import Finding
+from graph_dpg.core.errors import Finding
 from graph_dpg.domain.identifiers import mask_cprs
 
 FAILURE_DETAILS_NAME = "NgDPKvitteringsDetaljerMedFejl.txt"

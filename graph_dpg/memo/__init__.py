@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import uuid
 
-from graph_dpg.domain.errors import Finding, MemoError, MemoValidationError, UnsafeXmlError
-from graph_dpg.domain.policies import FORBIDDEN_FILENAME_CHARS
+from graph_dpg.core.errors import Finding, MemoError, MemoValidationError, UnsafeXmlError
+from graph_dpg.core.filenames import FORBIDDEN_FILENAME_CHARS
 from graph_dpg.memo.codec import build, format_datetime, parse
 from graph_dpg.memo.model import (
     ACTION_CODES,

@@ -35,7 +35,7 @@ from typing import Any
 
 from lxml import etree
 
-from graph_dpg.domain.errors import MemoError
+from graph_dpg.core.errors import MemoError
 from graph_dpg.memo import model as m
 from graph_dpg.memo.namespaces import (
     DMV_NS,

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
-from graph_dpg.domain.errors import MemoError
+from graph_dpg.core.errors import MemoError
 
 MemoVersion = Literal["1.1", "1.2"]
 DocumentKind = Literal["main", "additional", "technical"]

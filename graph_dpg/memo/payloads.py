@@ -30,7 +30,7 @@ import re
 import secrets
 from typing import Any
 
-from graph_dpg.domain.errors import MemoError
+from graph_dpg.core.errors import MemoError
 from graph_dpg.memo.namespaces import MEMO_NS
 from graph_dpg.memo.xmlsafe import parse_untrusted
 

@@ -30,8 +30,8 @@ import re
 import uuid
 from collections.abc import Sequence
 
-from graph_dpg.domain.errors import Finding
-from graph_dpg.domain.policies import FORBIDDEN_FILENAME_CHARS
+from graph_dpg.core.errors import Finding
+from graph_dpg.core.filenames import FORBIDDEN_FILENAME_CHARS
 from graph_dpg.memo import model as m
 
 RULE_FILENAME = "filename.forbidden-characters"

@@ -24,7 +24,7 @@ from typing import Any
 
 from lxml import etree
 
-from graph_dpg.domain.errors import Finding, MemoError
+from graph_dpg.core.errors import Finding, MemoError
 from graph_dpg.memo.model import MemoVersion
 from graph_dpg.memo.payloads import BASE64_ALPHABET_PAD, Payloads, take_payloads
 from graph_dpg.memo.xmlsafe import element_path

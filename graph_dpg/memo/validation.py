@@ -8,7 +8,7 @@ Warnings (``Finding.severity == "warning"``) never make a message invalid.
 
 from __future__ import annotations
 
-from graph_dpg.domain.errors import Finding, MemoError, MemoValidationError
+from graph_dpg.core.errors import Finding, MemoError, MemoValidationError
 from graph_dpg.memo.codec import detect_version, message_from_element
 from graph_dpg.memo.model import MemoMessage, MemoVersion
 from graph_dpg.memo.payloads import load

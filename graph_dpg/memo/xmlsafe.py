@@ -4,7 +4,7 @@ The parser never substitutes entities, never loads a DTD or anything else from t
 network, and accepts large text nodes (``huge_tree``: a 99.5 MB MeMo is one base64 text node of ~130 MB,
 beyond libxml2's default 10 MB limit). Because entities are never expanded, ``huge_tree`` does not open the
 door to "billion laughs". A document that carries a DOCTYPE at all is refused with
-:class:`~graph_dpg.domain.errors.UnsafeXmlError`: MeMo has no DTD, so a DOCTYPE is only ever an attack or
+:class:`~graph_dpg.core.errors.UnsafeXmlError`: MeMo has no DTD, so a DOCTYPE is only ever an attack or
 a mistake.
 
 lxml parsers keep per-parse state and are not safe to share between threads, so each thread gets its own.
@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from graph_dpg.domain.errors import MemoError, UnsafeXmlError
+from graph_dpg.core.errors import MemoError, UnsafeXmlError
 
 _local = threading.local()
 

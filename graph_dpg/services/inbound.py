@@ -61,8 +61,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from graph_dpg import memo as memolib
-from graph_dpg.domain.addresses import is_gateway_address
-from graph_dpg.domain.errors import (
+from graph_dpg.core.errors import (
     AuthError,
     Finding,
     GraphDpgError,
@@ -70,6 +69,7 @@ from graph_dpg.domain.errors import (
     NotFoundError,
     PermanentError,
 )
+from graph_dpg.domain.addresses import is_gateway_address
 from graph_dpg.domain.html_text import wrap_document
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import (
@@ -96,9 +96,9 @@ from graph_dpg.domain.rules import (
     evaluate_rules,
 )
 from graph_dpg.memo.model import MemoMessage
-from graph_dpg.services.ports.digital_post import DigitalPostPort
-from graph_dpg.services.ports.mailbox import MailboxPort
-from graph_dpg.services.ports.store import InboundMemo, InboundSource, InboundState, StatePort
+from graph_dpg.ports.digital_post import DigitalPostPort
+from graph_dpg.ports.mailbox import MailboxPort
+from graph_dpg.ports.store import InboundMemo, InboundSource, InboundState, StatePort
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class ContactPointRoute:
 
 @dataclass(frozen=True)
 class InboundSettings:
-    """Filled by the composition root (``graph_dpg.services.rule_config.inbound_settings``)."""
+    """Filled by the composition root (``graph_dpg.bootstrap.rules.inbound_settings``)."""
 
     organisation_cvr: str
     organisation_name: str

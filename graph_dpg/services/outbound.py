@@ -31,6 +31,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from graph_dpg.core.errors import (
+    AuthError,
+    Finding,
+    GraphDpgError,
+    RejectedError,
+    RemoteError,
+    TransientError,
+)
 from graph_dpg.domain.addresses import Channel, is_gateway_domain
 from graph_dpg.domain.conversion import (
     OutboundContext,
@@ -38,14 +46,6 @@ from graph_dpg.domain.conversion import (
     plan_outbound,
     render_from_template,
     replied_memo_uuid,
-)
-from graph_dpg.domain.errors import (
-    AuthError,
-    Finding,
-    GraphDpgError,
-    RejectedError,
-    RemoteError,
-    TransientError,
 )
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.mail import Attachment, EmailAddress, MailMessage
@@ -59,9 +59,9 @@ from graph_dpg.domain.receipts import (
     render_receipt,
 )
 from graph_dpg.memo import MemoMessage, parse
-from graph_dpg.services.ports.digital_post import ContactPointInfo, DigitalPostPort
-from graph_dpg.services.ports.mailbox import MailboxPort
-from graph_dpg.services.ports.store import (
+from graph_dpg.ports.digital_post import ContactPointInfo, DigitalPostPort
+from graph_dpg.ports.mailbox import MailboxPort
+from graph_dpg.ports.store import (
     JOB_TERMINAL,
     JobState,
     OutboundJob,

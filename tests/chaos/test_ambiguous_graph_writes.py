@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential
-from graph_dpg.domain.errors import TransientError
+from graph_dpg.core.errors import TransientError
 from graph_dpg.domain.mail import MailMessage
 from graph_dpg.sandbox.graph import GraphTenant, create_app, unavailable
 from graph_dpg.sandbox.graph.faults import Fault

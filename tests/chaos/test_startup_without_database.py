@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from graph_dpg.commands.run import build_when_database_answers
 from graph_dpg.config import Settings, load_gateway_text, load_settings
-from graph_dpg.domain.errors import StoreError
+from graph_dpg.core.errors import StoreError
 
 GATEWAY = (
     'organisation: {cvr: "12345674", name: Testby}\nmain_mailbox: post@testby.dk\n'

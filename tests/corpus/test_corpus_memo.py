@@ -30,10 +30,10 @@ from corpus_lib import ROOT, Case, cases
 from graph_dpg import memo as memolib
 from graph_dpg.adapters.digital_post.push import create_push_app
 from graph_dpg.cli import main as cli_main
-from graph_dpg.domain.errors import ConfigError, MemoError, UnsafeXmlError
+from graph_dpg.core.errors import ConfigError, MemoError, UnsafeXmlError
 from graph_dpg.domain.rules import AttachmentText, InboundItem, RoutingDecision, evaluate_rules
+from graph_dpg.ports.store import InboundState
 from graph_dpg.sandbox.ngdp.memo_check import MemoSummaryError, summarize
-from graph_dpg.services.ports.store import InboundState
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from inbound.harness import BYG, MAIN, MONITOR, Harness, make_harness, settings

@@ -18,9 +18,10 @@ from graph_dpg.adapters.store import create_store
 from graph_dpg.commands import doctor as doctor_command
 from graph_dpg.commands.doctor import seed
 from graph_dpg.config import load_gateway_file
-from graph_dpg.sandbox.demo.scenario import DEMO_GATEWAY
+from graph_dpg.demo.ngdp import start_ngdp_sandbox
+from graph_dpg.demo.scenario import DEMO_GATEWAY
 from graph_dpg.sandbox.graph import GraphTenant, serve
-from graph_dpg.sandbox.ngdp import NgdpState, start_ngdp_sandbox
+from graph_dpg.sandbox.ngdp import NgdpState
 
 REPO = Path(__file__).resolve().parents[2]
 JOBCENTER = "jobcenter@sandby.dk"

@@ -26,11 +26,11 @@ from graph_dpg.adapters.digital_post.client import NgdpClient
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential
 from graph_dpg.cli import main as cli_main
 from graph_dpg.config import load_settings
-from graph_dpg.domain.errors import AuthError, ConfigError, GraphDpgError
+from graph_dpg.core.errors import AuthError, ConfigError, GraphDpgError
+from graph_dpg.demo.ngdp import in_process_client
 from graph_dpg.sandbox.graph import GraphTenant, create_app
 from graph_dpg.sandbox.ngdp import NgdpState
 from graph_dpg.sandbox.ngdp.app import create_app as create_ngdp_app
-from graph_dpg.sandbox.ngdp.sandbox import in_process_client
 
 EXAMPLE_GATEWAY = Path(__file__).resolve().parents[2] / "examples" / "gateway.yaml"
 CLIENT_SECRET = "cs~Sup3rS3cret.4f1a9e"

@@ -21,7 +21,7 @@ import pytest
 
 from graph_dpg import memo as memolib
 from graph_dpg.cli import main as cli_main
-from graph_dpg.domain.errors import GraphDpgError, UnsafeXmlError
+from graph_dpg.core.errors import GraphDpgError, UnsafeXmlError
 from graph_dpg.sandbox.ngdp import NgdpState
 from graph_dpg.sandbox.ngdp.app import create_app as create_ngdp_app
 from graph_dpg.sandbox.ngdp.memo_check import MemoSummaryError, summarize

@@ -72,7 +72,7 @@ from graph_dpg.adapters.digital_post.wire import (
     paging_ids,
     receipt_from_json,
 )
-from graph_dpg.domain.errors import (
+from graph_dpg.core.errors import (
     AmbiguousOutcomeError,
     AuthError,
     ConfigError,
@@ -84,7 +84,7 @@ from graph_dpg.domain.errors import (
     TransientError,
 )
 from graph_dpg.domain.identifiers import mask_cprs
-from graph_dpg.services.ports.digital_post import (
+from graph_dpg.ports.digital_post import (
     RECEIPT_STATUSES,
     BusinessReceipt,
     Contact,

@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from graph_dpg.adapters.digital_post.wire import WireFormatError, receipt_from_json
-from graph_dpg.services.ports.digital_post import PushSink
+from graph_dpg.ports.digital_post import PushSink
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from graph_dpg.services.ports.digital_post import BusinessReceipt, Contact, ContactPointInfo
+from graph_dpg.ports.digital_post import BusinessReceipt, Contact, ContactPointInfo
 
 
 class WireFormatError(ValueError):

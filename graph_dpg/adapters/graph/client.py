@@ -34,7 +34,7 @@ from msgraph_core.middleware import GraphTelemetryHandler
 from msgraph_core.middleware.options import GraphTelemetryHandlerOption
 
 from graph_dpg.adapters.graph.errors import parse_retry_after
-from graph_dpg.domain.errors import ConfigError
+from graph_dpg.core.errors import ConfigError
 
 GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 GRAPH_SCOPES = ("https://graph.microsoft.com/.default",)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from azure.core.credentials import AccessToken
 from azure.core.credentials_async import AsyncTokenCredential
 
-from graph_dpg.domain.errors import ConfigError
+from graph_dpg.core.errors import ConfigError
 
 CredentialKind = Literal["certificate", "client_secret", "managed_identity"]
 CREDENTIAL_KINDS: tuple[str, ...] = ("certificate", "client_secret", "managed_identity")

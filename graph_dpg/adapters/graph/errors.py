@@ -1,4 +1,4 @@
-"""Translate Graph failures (HTTP responses, transport errors, SDK ODataError) into graph_dpg.domain.errors.
+"""Translate Graph failures (HTTP responses, transport errors, SDK ODataError) into graph_dpg.core.errors.
 
 Graph error bodies are OData errors ``{"error": {"code": "...", "message": "...", "innerError": {...}}}``
 (learn.microsoft.com/graph/errors). Mapping, by status first, then by code:
@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from graph_dpg.domain.errors import (
+from graph_dpg.core.errors import (
     AmbiguousOutcomeError,
     AuthError,
     NotFoundError,

@@ -1,4 +1,4 @@
-"""GraphMailbox: the :class:`~graph_dpg.services.ports.mailbox.MailboxPort` on msgraph-sdk.
+"""GraphMailbox: the :class:`~graph_dpg.ports.mailbox.MailboxPort` on msgraph-sdk.
 
 Requests are built by the SDK's request builders (URL templates, path encoding, query names) and sent
 through its request adapter (auth, RetryHandler honouring Retry-After, redirects, telemetry), but every
@@ -68,7 +68,7 @@ from graph_dpg.adapters.graph.translate import (
     odata_quote,
     property_id,
 )
-from graph_dpg.domain.errors import (
+from graph_dpg.core.errors import (
     AuthError,
     PermanentError,
     RemoteError,
@@ -76,7 +76,7 @@ from graph_dpg.domain.errors import (
     TransientError,
 )
 from graph_dpg.domain.mail import Attachment, MailMessage
-from graph_dpg.services.ports.mailbox import DEFAULT_DELTA_SELECT, DeltaRound
+from graph_dpg.ports.mailbox import DEFAULT_DELTA_SELECT, DeltaRound
 
 # Generated builder modules define deprecated per-builder configuration classes and warn at import time,
 # although we use the generic RequestConfiguration (msgraph-sdk-python#812); the SDK imports them lazily.

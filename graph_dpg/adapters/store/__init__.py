@@ -1,7 +1,7 @@
 """The SQL state store (SQLite by default, PostgreSQL for production and replicas).
 
 ``create_store(url)`` gives a migrated :class:`SqlStore`, which implements every port of
-``graph_dpg.services.ports.store`` (``StatePort``); ``SqlStore.push_sink()`` adapts it to the async
+``graph_dpg.ports.store`` (``StatePort``); ``SqlStore.push_sink()`` adapts it to the async
 NgDP push receiver.
 """
 

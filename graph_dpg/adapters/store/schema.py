@@ -2,7 +2,7 @@
 
 The Alembic revisions in ``migrations/versions`` create exactly this schema; a test compares the two
 (``alembic.autogenerate.compare_metadata``) so they cannot drift apart. States are plain strings with
-CHECK constraints; the transitions themselves are documented in ``graph_dpg.services.ports.store``.
+CHECK constraints; the transitions themselves are documented in ``graph_dpg.ports.store``.
 
 Timestamps are always timezone-aware UTC in Python. PostgreSQL stores ``timestamptz``; SQLite has no
 such type, so :class:`UtcDateTime` stores naive UTC text there, which still sorts and compares

@@ -1,7 +1,7 @@
 """SQL implementation of the state store ports (SQLAlchemy 2 Core; SQLite and PostgreSQL).
 
 One method = one short transaction; no lock survives a method call, so no lock is ever held across
-network I/O. The state machines are in ``graph_dpg.services.ports.store``; transitions are done as
+network I/O. The state machines are in ``graph_dpg.ports.store``; transitions are done as
 conditional ``UPDATE ... WHERE state IN (allowed predecessors)`` so two replicas racing the same row
 cannot both win, and a repeated call (after a crash) is a harmless no-op.
 
@@ -70,9 +70,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from graph_dpg.adapters.store import schema as t
-from graph_dpg.domain.errors import LeaseLostError, StoreError
+from graph_dpg.core.errors import LeaseLostError, StoreError
 from graph_dpg.domain.identifiers import mask_cprs
-from graph_dpg.services.ports.store import (
+from graph_dpg.ports.store import (
     AuditEvent,
     BusinessReceipt,
     DisabledRule,

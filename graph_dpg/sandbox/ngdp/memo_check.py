@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from graph_dpg.domain.errors import Finding, GraphDpgError
+from graph_dpg.core.errors import Finding, GraphDpgError
 from graph_dpg.memo import validate
 
 NS = "https://DigitalPost.dk/MeMo-1"

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential
-from graph_dpg.domain.errors import AuthError, NotFoundError, ThrottledError, TransientError
+from graph_dpg.core.errors import AuthError, NotFoundError, ThrottledError, TransientError
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
 from graph_dpg.sandbox.graph import GraphTenant, create_app, gateway_timeout, serve, throttle, unavailable
 

@@ -14,12 +14,12 @@ import httpx
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential
 from graph_dpg.adapters.store import create_store
 from graph_dpg.adapters.store.sql import SqlStore
+from graph_dpg.bootstrap.rules import inbound_settings
 from graph_dpg.config import load_gateway_text
+from graph_dpg.demo.ngdp import in_process_client
 from graph_dpg.sandbox.graph import GraphTenant, create_app
 from graph_dpg.sandbox.ngdp import NgdpState
-from graph_dpg.sandbox.ngdp.sandbox import in_process_client
 from graph_dpg.services.inbound import InboundService, InboundSettings
-from graph_dpg.services.rule_config import inbound_settings
 
 # The memo builders live with the unit tests (one copy); both test trees use them.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "inbound"))

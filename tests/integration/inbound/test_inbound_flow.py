@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from graph_dpg.domain.mail import MailMessage
-from graph_dpg.services.ports.store import InboundState
+from graph_dpg.ports.store import InboundState
 
 from .harness import ARCHIVE, BYG, EVIL_RULE, JOB, MAIN, MONITOR, Harness, make_harness
 
@@ -250,8 +250,8 @@ async def _reply_in_outlook(h: Harness, mailbox: str, message_id: str, text: str
 
 
 def _outbound(h: Harness) -> Any:
+    from graph_dpg.demo.ngdp import in_process_client
     from graph_dpg.domain.policies import DEFAULT_POLICIES
-    from graph_dpg.sandbox.ngdp.sandbox import in_process_client
     from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings
 
     settings = OutboundSettings(

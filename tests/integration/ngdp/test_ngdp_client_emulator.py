@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from graph_dpg.adapters.digital_post import NgdpClient
-from graph_dpg.domain.errors import (
+from graph_dpg.core.errors import (
     AmbiguousOutcomeError,
     AuthError,
     ConfigError,
@@ -18,7 +18,8 @@ from graph_dpg.domain.errors import (
     RejectedError,
     TransientError,
 )
-from graph_dpg.sandbox.ngdp import CertificateAuthority, Fault, NgdpState, SandboxPki, start_ngdp_sandbox
+from graph_dpg.demo.ngdp import start_ngdp_sandbox
+from graph_dpg.sandbox.ngdp import CertificateAuthority, Fault, NgdpState, SandboxPki
 from graph_dpg.sandbox.ngdp.samples import sample_memo
 
 ClientFactory = Callable[..., NgdpClient]

@@ -12,10 +12,10 @@ import httpx
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential
 from graph_dpg.adapters.store import create_store
 from graph_dpg.adapters.store.sql import SqlStore
+from graph_dpg.demo.ngdp import in_process_client
 from graph_dpg.domain.policies import DEFAULT_POLICIES
 from graph_dpg.sandbox.graph import GraphTenant, create_app
 from graph_dpg.sandbox.ngdp import NgdpState
-from graph_dpg.sandbox.ngdp.sandbox import in_process_client
 from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings
 
 TOKEN = "sandbox-token"

@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from graph_dpg.domain.errors import TransientError
+from graph_dpg.core.errors import TransientError
 from graph_dpg.memo import parse
+from graph_dpg.ports.digital_post import SendResult
+from graph_dpg.ports.store import OutboxState
 from graph_dpg.services.outbound import OutboundService
-from graph_dpg.services.ports.digital_post import SendResult
-from graph_dpg.services.ports.store import OutboxState
 
 from .harness import MAILBOX, PDF, Harness, make_harness
 

@@ -33,11 +33,12 @@ import uvicorn
 
 from graph_dpg.adapters.store import create_store
 from graph_dpg.bootstrap import REPLICA_HEADER
-from graph_dpg.sandbox.demo.scenario import mass_recipients
+from graph_dpg.demo.ngdp import start_ngdp_sandbox
+from graph_dpg.demo.scenario import mass_recipients
+from graph_dpg.ports.store import JOB_TERMINAL, JobState
 from graph_dpg.sandbox.graph import GraphTenant, create_app
-from graph_dpg.sandbox.ngdp import NgdpState, start_ngdp_sandbox
+from graph_dpg.sandbox.ngdp import NgdpState
 from graph_dpg.services.outbound import RECEIPT_PROPERTY
-from graph_dpg.services.ports.store import JOB_TERMINAL, JobState
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from graph_dpg.adapters.store import SqlStore
-from graph_dpg.services.ports.store import OutboundJob, OutboxState, PlannedMemo
+from graph_dpg.ports.store import OutboundJob, OutboxState, PlannedMemo
 
 ROWS = 100_000
 

@@ -14,8 +14,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from graph_dpg.adapters.store import SqlStore, create_store
-from graph_dpg.domain.errors import LeaseLostError
-from graph_dpg.services.ports.store import OutboundJob, PlannedMemo
+from graph_dpg.core.errors import LeaseLostError
+from graph_dpg.ports.store import OutboundJob, PlannedMemo
 
 T = TypeVar("T")
 RACERS = 4

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from graph_dpg.adapters.store import SqlStore, create_store, pushed_receipt_id
 from graph_dpg.adapters.store import schema as t
-from graph_dpg.domain.errors import LeaseLostError, StoreError
-from graph_dpg.services.ports.digital_post import BusinessReceipt as NgdpReceipt
-from graph_dpg.services.ports.store import (
+from graph_dpg.core.errors import LeaseLostError, StoreError
+from graph_dpg.ports.digital_post import BusinessReceipt as NgdpReceipt
+from graph_dpg.ports.store import (
     EffectState,
     InboundSource,
     InboundState,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from graph_dpg.config import load_gateway_file, load_gateway_text
-from graph_dpg.domain.errors import ConfigError
+from graph_dpg.core.errors import ConfigError
 
 CP_A = "dfebd0ca-e211-47e4-af3a-f0d3344f018e"
 CP_B = "bdcc201c-600c-4254-92c4-bab15dc075b5"

@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from graph_dpg.config import SECRET_MASK, Settings, load_settings
-from graph_dpg.domain.errors import ConfigError
+from graph_dpg.core.errors import ConfigError
 
 SECRET = "s3cr3t-Ærlig-value"
 

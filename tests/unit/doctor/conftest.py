@@ -22,7 +22,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from graph_dpg.adapters.store import create_store
 from graph_dpg.commands.doctor import seed
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
-from graph_dpg.sandbox.demo.scenario import DEMO_GATEWAY
+from graph_dpg.demo.scenario import DEMO_GATEWAY
+from graph_dpg.diagnostics.doctor import CheckResult, Doctor
 from graph_dpg.sandbox.graph import GraphTenant, create_app
 from graph_dpg.sandbox.ngdp import (
     CertificateAuthority,
@@ -31,7 +32,6 @@ from graph_dpg.sandbox.ngdp import (
     TlsConfig,
     serve,
 )
-from graph_dpg.services.doctor import CheckResult, Doctor
 
 GRAPH_URL = "http://127.0.0.1:9/v1.0"  # in-process: the ASGI transport never opens this port
 

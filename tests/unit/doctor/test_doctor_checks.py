@@ -11,9 +11,9 @@ from sqlalchemy import create_engine, text
 
 from graph_dpg.adapters.graph import GraphMailbox, StaticTokenCredential
 from graph_dpg.config import load_gateway_text
-from graph_dpg.sandbox.demo.scenario import DEMO_GATEWAY
+from graph_dpg.demo.scenario import DEMO_GATEWAY
+from graph_dpg.diagnostics.doctor import EXIT_FAILED, EXIT_OK, Status, exit_code, schema_heads
 from graph_dpg.sandbox.graph import create_app
-from graph_dpg.services.doctor import EXIT_FAILED, EXIT_OK, Status, exit_code, schema_heads
 from tests.unit.doctor.conftest import GRAPH_URL, DoctorEnv, fake_jwt, make_env
 
 JOBCENTER = "jobcenter@sandby.dk"
@@ -285,7 +285,7 @@ def test_schema_heads_name_the_newest_revision() -> None:
     [(["ok", "warn", "skip"], 0), (["ok", "fail"], 1), ([], 0)],
 )
 def test_exit_code(statuses_: list[str], code: int) -> None:
-    from graph_dpg.services.doctor import CheckResult
+    from graph_dpg.diagnostics.doctor import CheckResult
 
     assert exit_code([CheckResult("x", Status(s), "") for s in statuses_]) == code
     assert exit_code([], unusable=True) == 2

@@ -9,8 +9,8 @@ import pytest
 
 from graph_dpg.commands.doctor import _Printer
 from graph_dpg.config import load_gateway_file
-from graph_dpg.sandbox.demo.scenario import DEMO_GATEWAY
-from graph_dpg.services.doctor import CheckResult, Status, load_configuration, mailbox_plan
+from graph_dpg.demo.scenario import DEMO_GATEWAY
+from graph_dpg.diagnostics.doctor import CheckResult, Status, load_configuration, mailbox_plan
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graph_dpg.domain.policies import FORBIDDEN_FILENAME_CHARS, SAFE_FILENAME, sanitize_filename
+from graph_dpg.core.filenames import FORBIDDEN_FILENAME_CHARS, SAFE_FILENAME, sanitize_filename
 
 NGDP_LIST = '<>:"/\\|?*\r\n\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u205f\u2060\u3000'
 

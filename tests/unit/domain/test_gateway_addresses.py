@@ -10,6 +10,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from graph_dpg.core.errors import AddressError
 from graph_dpg.domain.addresses import (
     MAX_MASS_COUNT,
     Channel,
@@ -20,7 +21,6 @@ from graph_dpg.domain.addresses import (
     parse_address,
     validate_address,
 )
-from graph_dpg.domain.errors import AddressError
 
 CP_SENDER = "dfebd0ca-e211-47e4-af3a-f0d3344f018e"
 CP_RECIPIENT = "bdcc201c-600c-4254-92c4-bab15dc075b5"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from graph_dpg.domain.errors import IdentifierError
+from graph_dpg.core.errors import IdentifierError
 from graph_dpg.domain.identifiers import (
     _CPR_IN_TEXT,
     UUID_IN_TEXT,

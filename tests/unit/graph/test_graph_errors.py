@@ -18,7 +18,7 @@ from graph_dpg.adapters.graph.errors import (
     error_for_transport,
     parse_retry_after,
 )
-from graph_dpg.domain.errors import (
+from graph_dpg.core.errors import (
     AmbiguousOutcomeError,
     AuthError,
     ConfigError,

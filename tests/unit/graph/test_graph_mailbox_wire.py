@@ -18,7 +18,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential, property_id
-from graph_dpg.domain.errors import (
+from graph_dpg.core.errors import (
     AuthError,
     ConfigError,
     NotFoundError,

@@ -6,8 +6,8 @@ import pytest
 from inbound_memos import CITIZEN, CITIZEN_CP, CP_BYG, CP_UNKNOWN, ORG_CVR, PDF, citizen_memo
 
 from graph_dpg import memo as m
+from graph_dpg.core.errors import Finding
 from graph_dpg.domain.addresses import parse_address
-from graph_dpg.domain.errors import Finding
 from graph_dpg.domain.inbound_view import (
     ViewOptions,
     mail_item,

@@ -22,7 +22,7 @@ from graph_dpg.commands.onboarding import (
     resolve_target,
     run_consent_url,
 )
-from graph_dpg.domain.errors import ConfigError
+from graph_dpg.core.errors import ConfigError
 
 TENANT_GUID = "0f1e2d3c-4b5a-4968-8776-655443322110"
 CLIENT = "11111111-2222-3333-4444-555555555555"

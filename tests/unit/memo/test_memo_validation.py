@@ -182,7 +182,7 @@ def test_filename_with_forbidden_character(name: str) -> None:
 
 
 def test_filename_rule_uses_the_canonical_set() -> None:
-    from graph_dpg.domain.policies import FORBIDDEN_FILENAME_CHARS
+    from graph_dpg.core.filenames import FORBIDDEN_FILENAME_CHARS
 
     assert memo.FORBIDDEN_FILENAME_CHARS is FORBIDDEN_FILENAME_CHARS
     assert all(memo.forbidden_filename_characters(f"a{c}b") == [c] for c in FORBIDDEN_FILENAME_CHARS)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from graph_dpg.adapters.digital_post import create_push_app
-from graph_dpg.services.ports.digital_post import BusinessReceipt, PushSink
+from graph_dpg.ports.digital_post import BusinessReceipt, PushSink
 
 SECRET = "s3cret-push-token"
 MEMO = b'<?xml version="1.0"?><memo:Message xmlns:memo="https://DigitalPost.dk/MeMo-1" memoVersion="1.2"/>'

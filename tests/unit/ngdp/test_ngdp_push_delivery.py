@@ -7,9 +7,9 @@ import uuid
 import httpx
 
 from graph_dpg.adapters.digital_post import create_push_app
+from graph_dpg.ports.digital_post import BusinessReceipt
 from graph_dpg.sandbox.ngdp import NgdpPusher, NgdpState
 from graph_dpg.sandbox.ngdp.samples import sample_memo
-from graph_dpg.services.ports.digital_post import BusinessReceipt
 
 TOKEN = "push-secret"
 

@@ -23,7 +23,7 @@ from graph_dpg.adapters.digital_post.wire import (
     paging_ids,
     receipt_from_json,
 )
-from graph_dpg.domain.errors import (
+from graph_dpg.core.errors import (
     AmbiguousOutcomeError,
     AuthError,
     NotFoundError,
@@ -31,7 +31,8 @@ from graph_dpg.domain.errors import (
     RejectedError,
     ThrottledError,
 )
-from graph_dpg.sandbox.ngdp import NgdpState, in_process_client
+from graph_dpg.demo.ngdp import in_process_client
+from graph_dpg.sandbox.ngdp import NgdpState
 from graph_dpg.sandbox.ngdp.memo_check import MemoSummaryError, summarize
 from graph_dpg.sandbox.ngdp.samples import sample_memo
 

@@ -1,4 +1,4 @@
-from graph_dpg.domain.errors import Finding
+from graph_dpg.core.errors import Finding
 from graph_dpg.domain.receipts import (
     ALL_RECIPIENTS_NAME,
     FAILURE_DETAILS_NAME,

@@ -13,9 +13,10 @@ import pytest
 
 from graph_dpg.bootstrap import Gateway, build_gateway
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_text, load_settings
+from graph_dpg.demo.ngdp import in_process_client
 from graph_dpg.runtime import Runtime, RuntimeOptions
 from graph_dpg.sandbox.graph import GraphTenant, create_app
-from graph_dpg.sandbox.ngdp import NgdpState, in_process_client
+from graph_dpg.sandbox.ngdp import NgdpState
 
 GATEWAY_YAML = """
 organisation: {cvr: "12345674", name: Testby Kommune}

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from graph_dpg.domain.errors import AuthError, TransientError
+from graph_dpg.core.errors import AuthError, TransientError
 from graph_dpg.runtime import WorkTracker
 
 

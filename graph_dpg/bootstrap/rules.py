@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from graph_dpg.config import Condition, GatewayConfig, Rule, Settings
-from graph_dpg.domain.errors import ConfigError
+from graph_dpg.core.errors import ConfigError
 from graph_dpg.domain.rules import RoutingRule, RuleAction, RuleCondition, RuleDefinitionError
 from graph_dpg.services.inbound import ContactPointRoute, InboundSettings
 

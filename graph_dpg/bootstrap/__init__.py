@@ -24,14 +24,14 @@ import httpx
 from graph_dpg.adapters.digital_post import NgdpClient
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential, credential_from
 from graph_dpg.adapters.store import SqlStore, create_store
+from graph_dpg.bootstrap.rules import inbound_settings
 from graph_dpg.config import GatewayConfig, Settings
+from graph_dpg.core.errors import ConfigError
 from graph_dpg.domain.addresses import Channel
-from graph_dpg.domain.errors import ConfigError
 from graph_dpg.http import GatewayMetrics
+from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.services.inbound import InboundService
 from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings
-from graph_dpg.services.ports.digital_post import DigitalPostPort
-from graph_dpg.services.rule_config import inbound_settings
 
 log = logging.getLogger(__name__)
 

@@ -26,15 +26,16 @@ from typing import Any, TextIO
 
 from graph_dpg.bootstrap import Gateway
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
+from graph_dpg.demo.ngdp import NgdpSandbox, start_ngdp_sandbox
+from graph_dpg.demo.scenario import DEMO_GATEWAY, Scenario, mass_recipients
 from graph_dpg.domain.html_text import html_to_text
 from graph_dpg.domain.identifiers import mask_cprs
+from graph_dpg.ports.store import JOB_TERMINAL, JobState
 from graph_dpg.runtime import Runtime
-from graph_dpg.sandbox.demo.scenario import DEMO_GATEWAY, Scenario, mass_recipients
 from graph_dpg.sandbox.graph import GraphTenant, serve
-from graph_dpg.sandbox.ngdp import NgdpSandbox, NgdpState, start_ngdp_sandbox
+from graph_dpg.sandbox.ngdp import NgdpState
 from graph_dpg.sandbox.ngdp.samples import sample_memo
 from graph_dpg.services.outbound import RECEIPT_PROPERTY
-from graph_dpg.services.ports.store import JOB_TERMINAL, JobState
 
 SANDBOX_SYSTEM_ID = "3f9c1b2e-7a6d-4c1e-9b8f-5d2a7e0c4b11"
 MASS_FILE = "masseforsendelse.txt"

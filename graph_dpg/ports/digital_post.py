@@ -4,7 +4,7 @@ Services talk to NgDP only through :class:`DigitalPostPort` (implemented by
 ``graph_dpg.adapters.digital_post.NgdpClient`` over REST v1, and faked in tests) and receive pushed
 memos/receipts through :class:`PushSink` (implemented by the SQL store).
 
-Errors (``graph_dpg.domain.errors``, ``service="ngdp"``) every implementation raises:
+Errors (``graph_dpg.core.errors``, ``service="ngdp"``) every implementation raises:
 
 * ``RejectedError``      400: NgDP refused the content; ``details`` is NgDP's ErrorMessage verbatim
                           (``code``, ``message``, ``fieldErrors[]``) for the sender's error receipt.

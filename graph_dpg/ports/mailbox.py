@@ -1,7 +1,7 @@
 """The mailbox port: everything the services need from an Exchange Online mailbox, nothing more.
 
 Implemented by :class:`graph_dpg.adapters.graph.GraphMailbox` (Microsoft Graph). Services and tests may
-implement it with a fake. All methods raise only :mod:`graph_dpg.domain.errors` types
+implement it with a fake. All methods raise only :mod:`graph_dpg.core.errors` types
 (``TransientError``/``ThrottledError`` → retry later, ``AuthError`` → alert, ``NotFoundError``,
 ``RejectedError``/``PermanentError`` → do not retry the same request).
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from graph_dpg.domain.errors import ConfigError
+from graph_dpg.core.errors import ConfigError
 
 DEMO_DIR = Path(__file__).parent
 DEMO_GATEWAY = DEMO_DIR / "gateway.yaml"

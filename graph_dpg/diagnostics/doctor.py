@@ -52,7 +52,7 @@ from graph_dpg.adapters.store import SqlStore, create_store
 from graph_dpg.adapters.store.sql import MIGRATIONS_DIR
 from graph_dpg.bootstrap import make_graph_mailbox, make_ngdp_client
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
-from graph_dpg.domain.errors import (
+from graph_dpg.core.errors import (
     AuthError,
     ConfigError,
     NotFoundError,
@@ -61,7 +61,7 @@ from graph_dpg.domain.errors import (
     StoreError,
     TransientError,
 )
-from graph_dpg.services.ports.digital_post import ContactPointInfo, DigitalPostPort
+from graph_dpg.ports.digital_post import ContactPointInfo, DigitalPostPort
 
 log = logging.getLogger(__name__)
 
