@@ -5,7 +5,8 @@ response bytes; the only difference is what happens to the body:
 
 - adapter: ``GraphMailbox.read_delta`` → NativeResponseHandler → ``json.loads`` → ``MailMessage``;
 - SDK:     ``client.users.by_user_id(u).mail_folders.by_mail_folder_id(f).messages.delta.get()`` →
-           kiota JSON parse nodes → ``Message`` models (graph-facts §2.8: ~8 ms per Message).
+           kiota JSON parse nodes → ``Message`` models (docs/facts/graph.md, "msgraph-sdk:
+           deserialisation cost").
 
 Two transports: a canned response (client CPU only) and the Graph emulator in-process through
 ``httpx.ASGITransport`` (emulator CPU included in both columns). Prints numbers; asserts nothing.

@@ -5,12 +5,12 @@ Pipeline (the same for structlog and for stdlib records of libraries such as htt
     event ─► contextvars ─► level/logger name ─► UTC timestamp ─► %-args ─► stack/exception → text
           ─► mask_cpr_processor ─► console (key=value) or JSON (one object per line)
 
-CPR numbers are personal data that must never reach a log in clear (DESIGN §3). ``mask_cpr_processor``
-runs *after* exceptions and stack traces have been turned into text and *before* rendering, so it sees
-every string that will be written: the event text, every value (nested dicts/lists too), every key, and
-the traceback. Objects that are not JSON primitives are turned into their ``str`` first, because the
-renderers would otherwise ``repr`` them later, after masking. Exceptions are always rendered as plain text
-(never the "pretty" formatters that can print local variables).
+CPR numbers are personal data that must never reach a log in clear (docs/product.md, "Personal data").
+``mask_cpr_processor`` runs *after* exceptions and stack traces have been turned into text and *before*
+rendering, so it sees every string that will be written: the event text, every value (nested dicts/lists too),
+every key, and the traceback. Objects that are not JSON primitives are turned into their ``str`` first,
+because the renderers would otherwise ``repr`` them later, after masking. Exceptions are always rendered as
+plain text (never the "pretty" formatters that can print local variables).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""``graph-dpg address explain ADDRESS...``: what the gateway makes of each address.
+"""graph-dpg address explain ADDRESS...: what the gateway makes of each address.
 
-Output: one JSON object per address and line (JSON Lines), in argument order::
+Output: one JSON object per address and line (JSON Lines), in argument order:
 
     {"address": ..., "valid": true|false, "channel": ..., "sender_kind": ..., "sender_id": ...,
      "recipient_kind": ..., "recipient_id": ..., "reply": ..., "recipient_contact_point": ...,
@@ -9,7 +9,7 @@ Output: one JSON object per address and line (JSON Lines), in argument order::
     {"address": ..., "valid": false, "error": "<reason>"}          the grammar does not match
 
 Exit code: 0 all parse and validate, 1 some only fail validation, 2 some do not parse (or bad options).
-CPR numbers are masked (``010203-xxxx``) everywhere in the output unless ``--show-cpr`` is given.
+CPR numbers are masked (010203-xxxx) everywhere in the output unless --show-cpr is given.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ EXIT_UNPARSABLE = 2
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("address", help="gateway addresses (DESIGN §1.1)")
+    parser = subparsers.add_parser("address", help="gateway addresses: how a mail addresses Digital Post")
     sub = parser.add_subparsers(dest="address_command", metavar="SUBCOMMAND", required=True)
     explain = sub.add_parser(
         "explain",

@@ -1,12 +1,12 @@
-"""``graph-dpg check-config [FILE] [--env-file F]``: validate the settings and the gateway file.
+"""graph-dpg check-config [FILE] [--env-file F]: validate the settings and the gateway file.
 
 Prints a readable summary (organisation, mailboxes and what each may send as, contact point mapping with
 unmapped ones flagged, categories, channel policies, rules, settings with secrets masked) and exits 0, or
 lists every problem on stderr and exits 2. Settings and gateway file are both checked in one run, so an
 admin sees all problems at once.
 
-FILE defaults to ``GRAPH_DPG_GATEWAY_FILE`` (``gateway.yaml``); the settings come from the environment and
-``--env-file`` (default ``.env`` when it exists).
+FILE defaults to GRAPH_DPG_GATEWAY_FILE (gateway.yaml); the settings come from the environment and
+--env-file (default .env when it exists).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from graph_dpg.domain.addresses import Channel
 EXIT_OK = 0
 EXIT_INVALID = 2
 DEFAULT_ENV_FILE = ".env"
-RENEW_WARNING_DAYS = 30  # the runtime alerts the monitoring mailbox from 30 days before expiry (issue 8)
+RENEW_WARNING_DAYS = 30  # the runtime alerts the monitoring mailbox from 30 days before expiry
 
 
 def register(subparsers: Any) -> None:

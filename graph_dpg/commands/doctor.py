@@ -1,14 +1,16 @@
-"""``graph-dpg doctor``: check settings, gateway file, Graph, NgDP and the database; one line per check.
+"""graph-dpg doctor: check settings, gateway file, Graph, NgDP and the database; one line per check.
 
 Each line starts with ✓ (ok), ! (warning), ✗ (failed) or - (skipped, a prerequisite failed); a failed or
-warning line is followed by ``fix:`` and what to do. Exit code 0 when nothing failed (warnings allowed),
+warning line is followed by "fix:" and what to do. Exit code 0 when nothing failed (warnings allowed),
 1 when a check failed, 2 when the settings or the gateway file are unusable.
 
-``--fix`` creates what the gateway would create itself (missing polled folders, master categories, the
-database schema). ``--sandbox`` starts the Graph and NgDP emulators on 127.0.0.1 (NgDP with mutual TLS from
-a throw-away PKI), seeds them with the demo organisation (or ``--gateway-file``) as a configured tenant
-looks, and runs every check against them. The checks live in :mod:`graph_dpg.diagnostics.doctor`.
+--fix creates what the gateway would create itself (missing polled folders, master categories, the
+database schema). --sandbox starts the Graph and NgDP emulators on 127.0.0.1 (NgDP with mutual TLS from
+a throw-away PKI), seeds them with the demo organisation (or --gateway-file) as a configured tenant
+looks, and runs every check against them.
 """
+
+# The checks themselves live in graph_dpg.diagnostics.doctor; this module parses options and prints.
 
 from __future__ import annotations
 

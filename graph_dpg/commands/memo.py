@@ -1,6 +1,6 @@
-"""``graph-dpg memo validate FILE...`` and ``graph-dpg memo show FILE``.
+"""graph-dpg memo validate FILE... and graph-dpg memo show FILE.
 
-``validate`` prints one line per file, in argument order::
+validate prints one line per file, in argument order:
 
     FILE: valid (MeMo 1.2)
     FILE: valid (MeMo 1.2), 1 warning: /Message/MessageHeader/label: ... [notification.personal-data]
@@ -10,9 +10,9 @@
 
 Exit code: 0 when every file is valid (warnings allowed), 1 otherwise, 2 for bad options.
 
-``show`` prints a readable summary of the central fields (header, parties, content data, documents and
-actions). CPR numbers are masked (``010203-xxxx``) everywhere in both commands' output unless
-``--show-cpr`` is given.
+show prints a readable summary of the central fields (header, parties, content data, documents and
+actions). CPR numbers are masked (010203-xxxx) everywhere in both commands' output unless --show-cpr is
+given.
 """
 
 from __future__ import annotations

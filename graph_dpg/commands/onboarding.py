@@ -1,35 +1,34 @@
-"""``graph-dpg consent-url``: the admin-consent URL and the exact Graph permissions graph_dpg needs.
+"""graph-dpg consent-url: the admin-consent URL and the exact Graph permissions graph_dpg needs.
 
 graph_dpg reads and writes the function mailboxes app-only (client credentials), with three Microsoft Graph
 application permissions (app roles of the Graph service principal, appId
-``00000003-0000-0000-c000-000000000000``; ids from the Graph permissions reference, graph-facts.md §3.1):
+00000003-0000-0000-c000-000000000000; ids from the Microsoft Graph permissions reference,
+learn.microsoft.com/graph/permissions-reference):
 
-=========================  ======================================  =========================================
-permission                 app role id                             why
-=========================  ======================================  =========================================
-Mail.ReadWrite             e2a3a72e-5f79-4c64-b1b1-878b674786c9    delta reads, deliver into folders,
-                                                                   categories, extended properties, uploads
-Mail.Send                  b633e1c5-b582-4048-a93e-9f11b44c7e96    receipt mails
-MailboxSettings.ReadWrite  6931bccd-447a-43d1-b442-00a195474933    the master category list
-=========================  ======================================  =========================================
+  permission                 app role id                             why
+  -------------------------  --------------------------------------  ----------------------------------------
+  Mail.ReadWrite             e2a3a72e-5f79-4c64-b1b1-878b674786c9    delta reads, deliver into folders,
+                                                                     categories, extended properties, uploads
+  Mail.Send                  b633e1c5-b582-4048-a93e-9f11b44c7e96    receipt mails
+  MailboxSettings.ReadWrite  6931bccd-447a-43d1-b442-00a195474933    the master category list
 
 There are two ways to grant them, and the command says which one to use:
 
 * Recommended - Exchange Online RBAC for Applications: the same permissions as Exchange roles
   ("Application Mail.ReadWrite", ...) scoped to the function mailboxes' group
-  (``infra/exchange/Grant-GraphDpgMailboxAccess.ps1``). No Entra admin consent at all: Entra grants are
+  (infra/exchange/Grant-GraphDpgMailboxAccess.ps1). No Entra admin consent at all: Entra grants are
   tenant-wide and Exchange adds them to the scoped RBAC grants ("independent of the unscoped grants in
   Microsoft Entra ID", learn.microsoft.com/exchange/permissions-exo/application-rbac), so consenting as well
   would open every mailbox in the tenant.
 * Legacy - tenant-wide admin consent (the URL) immediately restricted by an Application Access Policy.
 
-The URL is ``https://login.microsoftonline.com/{tenant}/adminconsent?client_id=..&redirect_uri=..&state=..``
+The URL is https://login.microsoftonline.com/{tenant}/adminconsent?client_id=..&redirect_uri=..&state=..
 (admin-consent endpoint of the Microsoft identity platform,
-learn.microsoft.com/entra/identity-platform/v2-admin-consent); ``redirect_uri`` must be registered on the app
-registration and ``state`` comes back unchanged on the redirect.
+learn.microsoft.com/entra/identity-platform/v2-admin-consent); redirect_uri must be registered on the app
+registration and state comes back unchanged on the redirect.
 
-Values not given as options come from the settings (``GRAPH_DPG_TENANT_ID``, ``GRAPH_DPG_CLIENT_ID``, or
-``GRAPH_DPG_MANAGED_IDENTITY_CLIENT_ID``). Exit code 0, or 2 when a value is missing or invalid.
+Values not given as options come from the settings (GRAPH_DPG_TENANT_ID, GRAPH_DPG_CLIENT_ID, or
+GRAPH_DPG_MANAGED_IDENTITY_CLIENT_ID). Exit code 0, or 2 when a value is missing or invalid.
 """
 
 from __future__ import annotations

@@ -1,19 +1,19 @@
-"""``graph-dpg rules test --rules FILE MESSAGE``: dry-run the routing rules against one message.
+"""graph-dpg rules test --rules FILE MESSAGE: dry-run the routing rules against one message.
 
-FILE is the gateway file; MESSAGE is a mail (``.eml``, RFC 5322) or a MeMo (``.xml``, 1.1 or 1.2). Prints,
+FILE is the gateway file; MESSAGE is a mail (.eml, RFC 5322) or a MeMo (.xml, 1.1 or 1.2). Prints,
 for every rule in evaluation order, whether it matched, which conditions and exceptions held (with the
 matched text), and then what the gateway would do: target mailbox and folder, categories, mark as read,
 archive copies, the warning banner (unmapped contact point, invalid memo) and the NgDP receipt. Nothing is
 sent or stored; disabled-at-run-time rules (kept in the database) are not consulted.
 
-CPR numbers are masked in the output unless ``--show-cpr`` is given.
+CPR numbers are masked in the output unless --show-cpr is given.
 
 Exit code: 0 the dry run worked (whether or not a rule matched), 2 the file or message cannot be read.
 
-Also: ``graph-dpg rules status`` lists the rules in evaluation order with their hit counts and whether the
-gateway disabled them automatically (a rule that took longer than its time budget); ``graph-dpg rules
-enable NAME`` enables such a rule again after it has been fixed. Both read the state database named by
-the settings (``GRAPH_DPG_DATABASE_URL`` / ``--env-file``) unless ``--database-url`` is given.
+Also: graph-dpg rules status lists the rules in evaluation order with their hit counts and whether the
+gateway disabled them automatically (a rule that took longer than its time budget); graph-dpg rules
+enable NAME enables such a rule again after it has been fixed. Both read the state database named by
+the settings (GRAPH_DPG_DATABASE_URL / --env-file) unless --database-url is given.
 """
 
 from __future__ import annotations

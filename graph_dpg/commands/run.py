@@ -1,11 +1,11 @@
-"""``graph-dpg run``: the gateway as a service (production). Settings from the environment and ``.env``,
-the gateway file from ``GRAPH_DPG_GATEWAY_FILE`` (or ``--gateway-file``); runs until SIGTERM/SIGINT, then
-finishes in-flight work, releases its leases and exits 0. Exit 2 when the configuration is invalid.
+"""graph-dpg run: the gateway as a service (production). Settings from the environment and .env, the
+gateway file from GRAPH_DPG_GATEWAY_FILE (or --gateway-file); runs until SIGTERM/SIGINT, then finishes
+in-flight work, releases its leases and exits 0. Exit 2 when the configuration is invalid.
 
 A database that does not answer at start-up (PostgreSQL restarting, a replica started before its database)
-is waited for, with backoff, for up to ``STARTUP_PATIENCE_S``; then the process exits 1 with one log line.
-Before, the StoreError escaped as a traceback (found by bench/chaos.py: a replica restarted while
-PostgreSQL was restarting)."""
+is waited for, with backoff, for up to 2 minutes; then the process exits 1 with one log line instead of a
+traceback.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from graph_dpg.runtime import Runtime, quiet_library_logs
 
 log = logging.getLogger("graph_dpg.run")
 
-#: How long start-up waits for an unreachable database before giving up (exit 1).
+#: How long start-up waits for an unreachable database before giving up (exit 1); the help says 2 minutes.
 STARTUP_PATIENCE_S = 120.0
 
 
@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "run",
         help="run the gateway service (polling, sending, receiving, HTTP health/metrics/push)",
         description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="dotenv file (default: .env)")
     parser.add_argument("--gateway-file", type=Path, help="gateway file (default: GRAPH_DPG_GATEWAY_FILE)")

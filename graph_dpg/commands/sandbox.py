@@ -1,7 +1,7 @@
-"""``graph-dpg sandbox``: the gateway's main job on its embedded sandbox, in one command.
+"""graph-dpg sandbox: the gateway's main job on its embedded sandbox, in one command.
 
 Starts the Graph and NgDP emulators on 127.0.0.1, seeds the demo organisation, plays a scenario (built in,
-or ``--scenario FILE``) through the real service loop, prints a summary and optionally writes the full JSON
+or --scenario FILE) through the real service loop, prints a summary and optionally writes the full JSON
 report (formats: docs/sandbox.md). Exit 0 when the scenario settled and every outcome was as expected,
 1 otherwise, 2 for an unreadable scenario.
 """

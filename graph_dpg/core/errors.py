@@ -6,7 +6,7 @@ decide what to do (retry, receipt, alert) from the *kind* of failure, never from
     GraphDpgError
     ├── ConfigError                    settings / gateway file invalid or inconsistent (exit code 2)
     ├── InputError                     untrusted input is wrong; the sender gets an error receipt
-    │   ├── AddressError               gateway address does not follow the grammar (DESIGN §1.1)
+    │   ├── AddressError               gateway address breaks the grammar (docs/product.md, "Address grammar")
     │   ├── IdentifierError            CPR/CVR fails date/century or modulus-11 rules
     │   ├── PolicyError                attachment count/type/name/size, leak guard, mass-count mismatch
     │   ├── MemoError                  MeMo cannot be built or parsed

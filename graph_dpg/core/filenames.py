@@ -12,7 +12,7 @@ import unicodedata
 
 from graph_dpg.core.errors import Finding
 
-# Exactly NgDP's list (ngdp-facts §7); the MeMo library validates File/filename against it.
+# Exactly NgDP's list (docs/facts/ngdp.md, "File names"); the MeMo library validates File/filename against it.
 FORBIDDEN_FILENAME_CHARS: frozenset[str] = frozenset(
     '<>:"/\\|?*\r\n' + "\u00a0" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u205f\u2060\u3000"
 )

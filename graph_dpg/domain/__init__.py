@@ -1,1 +1,1 @@
-"""Pure domain code: no I/O, no SDKs, no settings. See DESIGN §6."""
+"""Pure domain code: no I/O, no SDKs, no settings. See docs/architecture.md."""

@@ -1,6 +1,7 @@
-"""Gateway addresses: the e-mail addresses Outlook users write to send Digital Post (DESIGN §1.1).
+"""Gateway addresses: the e-mail addresses Outlook users write to send Digital Post.
 
-Grammar (from the DPG release notes, ``shared/seeds/001_32c7f1e715ad6eef.txt``)::
+Grammar (docs/product.md, "Address grammar"; from the DPG release notes,
+https://www.sikker-post.dk/release-notes-dpg-service/)::
 
     address   := <local> "@" <sender> "." <channel> "." <gateway-domain>
     channel   := "ngdp" | "mitdk" | "eboks"

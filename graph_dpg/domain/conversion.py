@@ -1,4 +1,5 @@
-"""Outlook mail → MeMo messages: the pure half of outbound (DESIGN §1.1–§1.4).
+"""Outlook mail → MeMo messages: the pure half of outbound (docs/product.md, "Validation before sending",
+"Conversion").
 
 ``plan_outbound`` takes one mail as read from the sending function mailbox and returns either the MeMo
 messages to send (one per Digital Post recipient; for mass delivery one template plus a list of recipients)
@@ -154,7 +155,7 @@ def plan_outbound(
     findings = plan.findings
     recipients = msg.all_recipients
     # Everything under the gateway domain counts, also with an unknown or missing channel: such a mail must
-    # get an error receipt naming the problem, not be ignored (hostile-input corpus, issue 10).
+    # get an error receipt naming the problem, not be ignored (the hostile-input corpus in tests/corpus/).
     gateway = [r.address for r in recipients if is_gateway_domain(r.address, ctx.gateway_domain)]
     if not gateway:
         findings.append(Finding("address.none", "the mail has no Digital Post recipient", "recipients"))
@@ -348,7 +349,7 @@ def plan_outbound(
 def _contact_point_findings(
     addr: GatewayAddress, xml: bytes, attachments: int, ctx: OutboundContext
 ) -> list[Finding]:
-    """The recipient contact point's own limits (ngdp-facts §5.8), checked before NgDP would refuse."""
+    """The recipient contact point's own limits (docs/facts/ngdp.md, "Contact points"), checked first."""
     cp = addr.recipient_contact_point
     if cp is None or cp not in ctx.contact_point_limits:
         return []
@@ -601,7 +602,8 @@ def _address(
         contact_point_id=sender.contact_point.contact_point_id if sender.contact_point else None,
     )
     if replying_to is not None:
-        # ngdp-facts §4.8: the incoming ReplyData come back untouched, then ours, naming the answered memo.
+        # The incoming ReplyData come back untouched, then ours, naming the answered memo (docs/facts/memo.md,
+        # "Replies").
         reply_data = (
             *replying_to.header.reply_data,
             replace(ours, reply_uuid=replying_to.header.message_uuid),

@@ -1,4 +1,6 @@
-"""Mail bodies → Digital Post documents: sanitised HTML and a plain-text alternative (DESIGN §1.4).
+"""Mail bodies → Digital Post documents: sanitised HTML and a plain-text alternative.
+
+See docs/product.md, "Conversion".
 
 Outlook HTML carries scripts only when hostile, but always carries things viewing clients must not run or
 fetch: remote images (tracking), forms, styles with ``url(...)``, event handlers. The sanitiser keeps the

@@ -3,7 +3,7 @@
 CPR (``DDMMYYSSSS``, optionally written ``DDMMYY-SSSS``)
     The first six digits are the birth date; the 7th digit together with ``YY`` gives the century
     (table below, from cpr.dk "Opbygning af CPR-nummeret" and da.wikipedia "CPR-nummer", see
-    ``shared/reference/ngdp-facts.md`` §12)::
+    docs/facts/identifiers.md, "CPR")::
 
         7th digit   YY 00-36     YY 37-57     YY 58-99
         0-3         1900-1936    1937-1957    1958-1999

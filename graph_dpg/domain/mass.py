@@ -1,4 +1,6 @@
-"""Mass delivery (masseforsendelse): the recipient list of ``masseforsendelse.txt`` (DESIGN §1.2).
+"""Mass delivery (masseforsendelse): the recipient list of ``masseforsendelse.txt``.
+
+See docs/product.md, "Mass delivery".
 
 The file has one CPR or CVR number per line. Blank lines and surrounding spaces are ignored; a UTF-8/UTF-16
 byte-order mark, CRLF line ends and a CPR's optional dash are tolerated. Everything else is an error, reported

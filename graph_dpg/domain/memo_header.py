@@ -1,4 +1,6 @@
-"""MemoHeader.json / MemoHeaderInfo.json: MeMo header fields carried as mail attachments (DESIGN §1.3, §1.4).
+"""MemoHeader.json / MemoHeaderInfo.json: MeMo header fields carried as mail attachments.
+
+See docs/product.md, "MemoHeader.json".
 
 Outlook tools and line-of-business systems attach a small JSON document whose fields override the defaults
 the gateway derives from the mail (label from the subject, no notification, not mandatory, ...). Keys are

@@ -1,4 +1,6 @@
-"""Attachment policies per Digital Post channel (DESIGN §1.3): count, type, file name, size.
+"""Attachment policies per Digital Post channel: count, type, file name, size.
+
+See docs/product.md, "Validation before sending".
 
 Everything here is a pure function returning :class:`Finding` values; the outbound service turns error
 findings into an error receipt (nothing is sent) and warning findings into notes in the receipt (the value
@@ -7,14 +9,16 @@ was fixed, e.g. a file name).
 Sources and decisions
 ---------------------
 * Count: at most 10 attachments for NgDP, mit.dk and e-Boks (Bekendtgørelse om størrelse på filer i
-  Digital Post §3; DPG release notes 6.13.22 for mit.dk and e-Boks). Inline images (``is_inline``) do not
+  Digital Post §3; DPG release notes 6.13.22 for mit.dk and e-Boks; docs/facts/ngdp.md, "Sizes and
+  attachment counts"). Inline images (``is_inline``) do not
   count: they stay inside the HTML main document.
 * Size: a public sender may send up to "99,5 MB" per message (same Bekendtgørelse §3). Whether MB means
   10^6 or 2^20 bytes is not stated; we use the smaller reading, 99,500,000 bytes of *decoded* payload, so
-  we never send what NgDP could refuse. mit.dk/e-Boks publish no limit for private senders (ngdp-facts §11):
+  we never send what NgDP could refuse. mit.dk/e-Boks publish no limit for private senders
+  (docs/facts/ngdp.md, "mit.dk and e-Boks"):
   the same default applies; every value is configurable in the gateway file.
 * Types: the official list ("Tilladte filtyper i Digital Post.pdf", DIGI) **could not be retrieved**
-  (ngdp-facts §8, §14). The default list is therefore deliberately conservative - common office,
+  (docs/facts/ngdp.md, "File types"). The default list is therefore deliberately conservative - common office,
   image and text documents that every viewing client renders - and configurable per channel:
   pdf, txt, csv, html/htm, xml, rtf, jpg/jpeg, png, gif, tif/tiff, doc/docx, xls/xlsx, ppt/pptx,
   odt/ods/odp. Not allowed by default: archives (zip, 7z, ...), e-mails (msg, eml: they nest arbitrary
@@ -23,7 +27,8 @@ Sources and decisions
   structure; the sniffed MIME type must be one the extension allows. Executables (MZ, ELF, Mach-O, Java
   class, shebang scripts) are refused whatever their name, and so are HTML/SVG documents with scripts.
 * File names: NgDP rejects ``< > : " / \\ | ? *``, CR, LF and some Unicode spaces in ``File/filename``
-  since 10 September 2025 (DIGI "Øget validering af filnavne og URI i Actions", ngdp-facts §7).
+  since 10 September 2025 (DIGI "Øget validering af filnavne og URI i Actions"; docs/facts/ngdp.md,
+  "File names").
   :func:`sanitize_filename` replaces each run of them with ``-`` (as the ITK reference library does:
   ``a<<c.pdf`` → ``a-c.pdf``) and says what it changed.
 

@@ -1,4 +1,6 @@
-"""The routing rule engine (DESIGN §2): which mailbox, folder and categories an inbound item gets, and why.
+"""The routing rule engine: which mailbox, folder and categories an inbound item gets, and why.
+
+See docs/product.md, "Routing" and "Rule engine".
 
 Pure: no I/O, no settings. Rules come from the gateway file through ``graph_dpg.bootstrap.rules``;
 items come from :mod:`graph_dpg.domain.inbound_view` (a MeMo, or a mail from the main secure inbox).

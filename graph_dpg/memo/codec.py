@@ -1,6 +1,6 @@
 """MeMo XML ⇄ :mod:`graph_dpg.memo.model`: ``build`` and ``parse``.
 
-Wire format written by :func:`build` (ngdp-facts §2–4)::
+Wire format written by :func:`build` (docs/facts/memo.md: "Namespaces", "Versions", "Element order")::
 
     <?xml version="1.0" encoding="UTF-8"?>
     <memo:Message xmlns:memo="https://DigitalPost.dk/MeMo-1" xmlns:grd=... memoVersion="1.2">

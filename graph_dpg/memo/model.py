@@ -43,7 +43,7 @@ MESSAGE_TYPE_NEMSMS = "NEMSMS"
 ID_TYPE_CPR = "CPR"
 ID_TYPE_CVR = "CVR"
 
-# ngdp-facts §4.9: the action codes of "Vejledning til Actions og frister i MeMo" (ITK/PYSP constants).
+# The action codes of "Vejledning til Actions og frister i MeMo" (docs/facts/memo.md, "Actions").
 ACTION_CODES: frozenset[str] = frozenset(
     {
         "AFTALE",

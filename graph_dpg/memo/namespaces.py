@@ -1,4 +1,7 @@
-"""XML namespaces of MeMo (ngdp-facts §2) and the conventional prefixes the builder writes."""
+"""XML namespaces of MeMo and the conventional prefixes the builder writes.
+
+See docs/facts/memo.md, "Namespaces".
+"""
 
 from __future__ import annotations
 

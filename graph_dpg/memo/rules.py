@@ -1,12 +1,12 @@
-"""Business rules beyond the MeMo XSD (ngdp-facts §7), checked on the model.
+"""Business rules beyond the MeMo XSD (docs/facts/memo.md, "Business rules"), checked on the model.
 
 Each finding names the rule (``RULE_*``) and the element path as libxml2 writes it (``[n]`` only where
 siblings share a name), e.g. ``/Message/MessageBody/AdditionalDocument[2]/File/filename``.
 
 * ``filename.forbidden-characters``: NgDP rejects file names containing ``FORBIDDEN_FILENAME_CHARS``
-  (the canonical set lives in :mod:`graph_dpg.domain.policies`, whose sanitiser fixes names before build)
+  (the canonical set lives in :mod:`graph_dpg.core.filenames`, whose sanitiser fixes names before build)
   (Test already; Production from 10 Sep 2025, digitaliser.dk "Øget validering af filnavne og URI i
-  Actions", MeMo 1.1 and 1.2).
+  Actions", MeMo 1.1 and 1.2; docs/facts/ngdp.md, "File names").
 * ``entrypoint.https``: ``EntryPoint/url`` must be an absolute ``https://`` URL (same announcement).
 * ``notification.length``: at most ``NOTIFICATION_MAX_LENGTH`` (150) characters. The packaged 1.1 XSD allows
   160, but another copy of the official schema (python-serviceplatformen 2024) and its NemSMS docs say
@@ -17,7 +17,7 @@ siblings share a name), e.g. ``/Message/MessageBody/AdditionalDocument[2]/File/f
   and the id is 10 resp. 8 ASCII digits (DIGI MeMo 1.1 change list; SF1601 rejects anything else); also
   ``grd:cprNumber``/``grd:cvrNumber`` in ContentData.
 * ``mandatory.not-allowed`` / ``legal-notification.not-allowed``: only organisations with
-  ``mandatoryPostAllowed`` / ``legalNotificationAllowed`` may set them (NgDP Organisation, §5.7).
+  ``mandatoryPostAllowed`` / ``legalNotificationAllowed`` may set them (docs/facts/ngdp.md, "Organisations").
 * ``uuid.v4``: ``messageUUID`` is an RFC 4122 version 4 UUID (it is our idempotency key).
 * ``notification.personal-data`` (warning): a CPR-like number in ``label``/``notification`` — SMS texts and
   subjects are not protected like the letter ("Afsendere skal derfor ikke sende personfølsomme data via

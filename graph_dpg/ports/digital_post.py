@@ -15,9 +15,9 @@ Errors (``graph_dpg.core.errors``, ``service="ngdp"``) every implementation rais
                           sent, and retries with the same messageUUID could not settle it). Retrying with the
                           same messageUUID later is safe: a duplicate answer counts as success.
 
-Receipt statuses (NgDP ``Receipt.receiptStatus``, ngdp-facts §5.5): ``RECEIVED`` is NgDP's answer to an
-accepted POST (inference), ``COMPLETED`` the positive business receipt, ``INVALID`` / ``NOT_ALLOWED`` the
-negative ones.
+Receipt statuses (NgDP ``Receipt.receiptStatus``, docs/facts/ngdp.md, "Receipts"): ``RECEIVED`` is NgDP's
+answer to an accepted POST (inference), ``COMPLETED`` the positive business receipt, ``INVALID`` /
+``NOT_ALLOWED`` the negative ones.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class BusinessReceipt:
 
 @dataclass(frozen=True)
 class Contact:
-    """A citizen or company in NgDP's contact registry (``GET contacts/``, ngdp-facts §5.7)."""
+    """A citizen or company in NgDP's contact registry (``GET contacts/``, docs/facts/ngdp.md, "Contacts")."""
 
     id: str
     type: str  # CITIZEN | COMPANY
@@ -86,7 +86,7 @@ class Contact:
 
 @dataclass(frozen=True)
 class ContactPointInfo:
-    """An NgDP contact point with the limits that apply to memos sent to it (ngdp-facts §5.8)."""
+    """An NgDP contact point with the limits for memos sent to it (docs/facts/ngdp.md, "Contact points")."""
 
     id: str
     name: str

@@ -1,7 +1,7 @@
 """NgDP REST v1 client: the ``DigitalPostPort`` over httpx with mutual TLS.
 
 Endpoints (relative to ``{base}`` = ``https://api.digitalpost.dk/apis/v1`` in production,
-``https://api.test.digitalpost.dk/apis/v1`` in test; ngdp-facts §5.1, DESIGN §1.5/§2):
+``https://api.test.digitalpost.dk/apis/v1`` in test; docs/facts/ngdp.md, "Environments"):
 
     POST   memos/?memo-message-uuid={uuid}   MeMo XML (application/xml) → 201 Receipt | 400 ErrorMessage
     GET    receipts/?page=&size=             PagingResultUUID
@@ -15,7 +15,7 @@ Endpoints (relative to ``{base}`` = ``https://api.digitalpost.dk/apis/v1`` in pr
     GET    organisations/{orgId}/contact-points/  (or contact-points/ without an organisation)
 
 Every request carries ``Authorization: Basic base64(systemId:apiToken)`` and goes over HTTP/1.1 with the
-OCES3 client certificate (ngdp-facts §5.2).
+OCES3 client certificate (docs/facts/ngdp.md, "Authentication").
 
 Sending state machine (one ``send_memo`` call; the messageUUID is the idempotency key, so every attempt
 re-posts the same XML under the same ``memo-message-uuid``)::
@@ -33,10 +33,10 @@ TLS: a server certificate we cannot verify, or a TLS alert refusing our certific
 Servers often drop the connection without the alert reaching us (asyncio's TLS server does, and a reset
 discards it); that looks like any network failure and is treated as one (transient / ambiguous).
 
-NgDP's answer to a repeated messageUUID is not publicly documented (ngdp-facts §5.4 "Idempotency: no
-public statement found"). The client therefore accepts both plausible forms as "already accepted": HTTP 409,
-or HTTP 400 whose ErrorMessage ``code`` names a duplicate (``*DUPLICATE*`` / ``*ALREADY*``) [inference].
-The sandbox emulator answers 400 ``DUPLICATE_MESSAGE_UUID`` (see ``graph_dpg.sandbox.ngdp``).
+NgDP's answer to a repeated messageUUID is not publicly documented (docs/facts/ngdp.md, "Idempotency"). The
+client therefore accepts both plausible forms as "already accepted": HTTP 409, or HTTP 400 whose ErrorMessage
+``code`` names a duplicate (``*DUPLICATE*`` / ``*ALREADY*``) [inference]. The sandbox emulator answers 400
+``DUPLICATE_MESSAGE_UUID`` (see ``graph_dpg.sandbox.ngdp``).
 
 Logging never includes bodies (MeMo XML carries CPR numbers) nor the ``cprNumber`` query parameter.
 """
@@ -445,7 +445,8 @@ class NgdpClient:
         return await self._paged_ids("receipts/", "list receipts")
 
     async def get_receipt(self, receipt_id: str) -> BusinessReceipt:
-        # delete=false: the receipt is deleted only after the store has recorded it (ngdp-facts §5.5).
+        # delete=false: the receipt is deleted only after the store has recorded it (docs/facts/ngdp.md,
+        # "Receipts").
         response = await self._request(
             "GET", f"receipts/{receipt_id}", f"get receipt {receipt_id}", params={"delete": "false"}
         )

@@ -1,7 +1,7 @@
 """Receiver for NgDP REST PUSH: memos and business receipts delivered to our HTTPS endpoints.
 
-Wire format (ngdp-facts §5.5/§5.6, from Digitaliseringsstyrelsen's .NET reference systems,
-``RecipientSystemMemoEndpointController`` / ``SenderSystemEndpointController``):
+Wire format (docs/facts/ngdp.md, "Receiving by push" and "Receipts", from Digitaliseringsstyrelsen's .NET
+reference systems, ``RecipientSystemMemoEndpointController`` / ``SenderSystemEndpointController``):
 
     POST /memos      multipart/form-data, form field ``file``; the part's filename is the memo UUID
                      (the reference does ``new Guid(fileName)``). Missing part → 400 "MeMo is not present in
@@ -13,10 +13,11 @@ Delivery guarantee: the handler awaits the ``PushSink`` (which commits to the da
 200. If the sink fails the answer is 503, so NgDP keeps the item and delivers it again; the sink must
 therefore be idempotent per memo UUID / receipt.
 
-Authentication: which credentials NgDP presents towards a push endpoint is not documented in the sources
-found (ngdp-facts §14). The endpoint accepts a shared secret either as ``Authorization: Bearer <secret>`` or
-as the password of ``Authorization: Basic`` (any user name), compared in constant time. In production it is
-expected to sit behind a TLS terminator that also checks NgDP's client certificate.
+Authentication: which credentials NgDP presents towards a push endpoint is not documented in the sources found
+(docs/facts/ngdp.md, "What NgDP does not publish"). The endpoint accepts a shared secret either as
+``Authorization: Bearer <secret>`` or as the password of ``Authorization: Basic`` (any user name), compared in
+constant time. In production it is expected to sit behind a TLS terminator that also checks NgDP's client
+certificate.
 """
 
 from __future__ import annotations

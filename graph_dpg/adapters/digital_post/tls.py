@@ -1,8 +1,8 @@
 """Mutual TLS for NgDP: the organisation's OCES3 function certificate as an ``ssl.SSLContext``.
 
 NgDP authenticates the calling system by mutual TLS with its OCES3 (FOCES/VOCES) certificate; the Basic
-header only identifies the system (ngdp-facts §5.2; github sjkp/digitalpost README: "Authorization header is
-for identifiying calling system, the actual auth is the mutual tls").
+header only identifies the system (docs/facts/ngdp.md, "Authentication"; github sjkp/digitalpost README:
+"Authorization header is for identifiying calling system, the actual auth is the mutual tls").
 
 The certificate comes as PEM (certificate, optionally with the key in the same file) or as PKCS#12 (what
 MitID Erhverv hands out, .p12/.pfx + password). ``ssl.SSLContext.load_cert_chain`` only reads files, so a

@@ -1,7 +1,7 @@
 """NgDP REST v1 JSON shapes → the port's value types.
 
-Shapes (ngdp-facts §5, from the NSwag client generated from NgDP's OpenAPI 1.68.0, github sjkp/digitalpost
-``src/digitalpost/DigitalPostClient.cs``, and its README's real ``contacts/`` response):
+Shapes (docs/facts/ngdp.md; from the NSwag client generated from NgDP's OpenAPI 1.68.0, github
+sjkp/digitalpost ``src/digitalpost/DigitalPostClient.cs``, and its README's real ``contacts/`` response):
 
 * ``Receipt``: ``transmissionId``, ``messageUUID``, ``messageId``, ``errorCode``, ``errorMessage``,
   ``timeStamp``, ``receiptStatus``.

@@ -1,6 +1,6 @@
 """Wiring of the msgraph-sdk pipeline: credential → kiota auth provider → middleware → httpx client.
 
-Why each piece (graph-facts §2.2–2.7):
+Why each piece (docs/facts/graph.md, the "msgraph-sdk" sections):
 - ``AzureIdentityAuthenticationProvider`` with explicit scopes (otherwise kiota derives
   ``{scheme}://{host}/.default`` from the request host) and ``allowed_hosts`` = the configured base URL's
   host, so a bearer token is never attached to any other host (e.g. pre-authenticated upload-session
@@ -71,7 +71,8 @@ class GraphRetryHandler(RetryHandler):
         # answer in time, RFC 9110 §15.6.5) Graph may have done it, and kiota would POST again: a twin
         # message or a second sendMail. 429 and 503 are refusals before the work, safe to repeat. The
         # callers of a create look the item up by its marker property before creating it again.
-        # Found by bench/chaos.py (504 after the change on messages.create: inbound memo delivered twice).
+        # bench/chaos.py injects exactly this (a 504 after messages.create took effect) and checks that every
+        # inbound memo is delivered once.
         if request.method.upper() == "POST" and response.status_code not in (429, 503):
             return False
         return bool(super().should_retry(request, options, response))

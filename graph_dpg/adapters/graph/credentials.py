@@ -2,7 +2,8 @@
 
 All of them are ``azure.core.credentials_async.AsyncTokenCredential`` so the msgraph-sdk pipeline
 (kiota ``AzureIdentityAuthenticationProvider``) awaits them without blocking the event loop; a sync
-credential would block the loop during its hourly refresh (graph-facts §2.2).
+credential would block the loop during its hourly refresh (docs/facts/graph.md, "msgraph-sdk: credentials
+and scopes").
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ def credential_from(
 ) -> AsyncTokenCredential:
     """Build the async azure-identity credential for ``kind``; raise ConfigError naming what is missing.
 
-    Certificates are preferred over secrets for production (graph-facts §3.3, learn.microsoft.com
-    "applications-how-to-add-certificate"); managed identity needs no secret at all when hosted in Azure.
+    Certificates are preferred over secrets for production (docs/facts/graph.md, "Credentials"); managed
+    identity needs no secret at all when hosted in Azure.
     """
     from azure.identity.aio import (
         CertificateCredential,

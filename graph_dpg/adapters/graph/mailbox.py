@@ -3,7 +3,8 @@
 Requests are built by the SDK's request builders (URL templates, path encoding, query names) and sent
 through its request adapter (auth, RetryHandler honouring Retry-After, redirects, telemetry), but every
 response is taken raw (``NativeResponseHandler``) and decoded with ``json.loads``: the SDK's model
-deserialisation costs ~8 ms per Message (graph-facts §2.8), which would dominate polling.
+deserialisation costs ~9 ms per Message (docs/facts/graph.md, "msgraph-sdk: deserialisation cost"), which
+would dominate polling.
 
 Every request carries ``Prefer: IdType="ImmutableId"`` (ids survive folder moves, concepts/
 outlook-immutable-id.md) and holds the mailbox's semaphore, so at most ``max_concurrency_per_mailbox``

@@ -33,7 +33,7 @@ FILE_ATTACHMENT = "#microsoft.graph.fileAttachment"
 ITEM_ATTACHMENT = "#microsoft.graph.itemAttachment"
 REFERENCE_ATTACHMENT = "#microsoft.graph.referenceAttachment"
 
-# MAPI properties for items created as "received" (graph-facts §1.8; MS-OXCMSG 2.2.1.6):
+# MAPI properties for items created as "received" (docs/facts/graph.md, "Creating received items"):
 # PidTagMessageFlags (mfRead=0x1; without mfUnsent=0x8 the item is not a draft), only settable at creation.
 MESSAGE_FLAGS = "Integer 0x0E07"
 DELIVERY_TIME = "SystemTime 0x0E06"  # PidTagMessageDeliveryTime → receivedDateTime

@@ -163,9 +163,9 @@ def _json_safe(value: Mapping[str, object]) -> dict[str, object]:
 def pushed_receipt_id(receipt: Mapping[str, object]) -> str:
     """Receipt id of a pushed NgDP receipt.
 
-    A pushed ``Receipt`` JSON has no id of its own (ngdp-facts §5.5: transmissionId, messageUUID,
-    messageId, errorCode, errorMessage, timeStamp, receiptStatus), and NgDP may push the same one
-    again; a hash of its identifying fields makes the redelivery collide with the first copy.
+    A pushed ``Receipt`` JSON has no id of its own (transmissionId, messageUUID, messageId, errorCode,
+    errorMessage, timeStamp, receiptStatus; docs/facts/ngdp.md, "Receipts"), and NgDP may push the same
+    one again; a hash of its identifying fields makes the redelivery collide with the first copy.
     """
     given = receipt.get("id")
     if isinstance(given, str) and given:

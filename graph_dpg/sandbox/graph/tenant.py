@@ -1693,7 +1693,8 @@ def _copied_attachments(attachments: Sequence[Attachment]) -> list[Attachment]:
 
 def _check_item_body(value: Any, key: str) -> None:
     """A body is an itemBody object ``{"contentType": "text"|"html", "content": str}`` (resources/itembody);
-    anything else fails OData deserialisation with 400 ``RequestBodyRead`` (found by the fuzz test)."""
+    anything else fails OData deserialisation with 400 ``RequestBodyRead`` (tests/integration/graph_emulator/
+    test_fuzz.py sends such bodies)."""
     if value is None:
         return
     if (
@@ -1714,7 +1715,7 @@ _IMPORTANCE = {"low", "normal", "high"}
 
 def _check_shapes(data: Mapping[str, Any]) -> None:
     """Property values of the wrong JSON type fail OData deserialisation with 400 ``RequestBodyRead``
-    (learn.microsoft.com/graph/api/resources/message lists each property's type); found by the fuzz test."""
+    (learn.microsoft.com/graph/api/resources/message lists each property's type); the fuzz test sends them."""
     for key, value in data.items():
         if value is None:
             continue

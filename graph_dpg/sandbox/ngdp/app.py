@@ -1,6 +1,6 @@
 """The NgDP emulator as an ASGI app: REST v1 under ``/apis/v1`` with NgDP's wire formats.
 
-Endpoints and shapes follow ngdp-facts §5 (NgDP OpenAPI 1.68.0 as generated into github sjkp/digitalpost
+Endpoints and shapes follow docs/facts/ngdp.md (NgDP OpenAPI 1.68.0 as generated into github sjkp/digitalpost
 ``DigitalPostClient.cs``; the real ``contacts/`` response in that repository's README):
 
     POST   /apis/v1/memos/?memo-message-uuid=   201 Receipt | 400 ErrorMessage | 401 | 403 | 503
@@ -24,10 +24,10 @@ AdditionalDocuments and the message size within that contact point's ``allowedNu
 ``memoSizeThresholdMB`` (1 MB = 1,048,576 bytes of the posted XML [inference]); in ``recipient_check="sync"``
 mode the recipient registered (or exempt and the memo mandatory).
 
-Inferences, since NgDP publishes none of these (ngdp-facts §14): the ErrorMessage ``code`` values; the
-duplicate answer — **400 with code ``DUPLICATE_MESSAGE_UUID``** (the OpenAPI lists no 409 for POST memos/,
-so a 400 ErrorMessage is the plausible form), nothing stored twice; ``receiptStatus`` ``RECEIVED`` in the
-201 answer; the body of 503.
+Inferences, since NgDP publishes none of these (docs/facts/ngdp.md, "What NgDP does not publish"): the
+ErrorMessage ``code`` values; the duplicate answer — **400 with code ``DUPLICATE_MESSAGE_UUID``** (the
+OpenAPI lists no 409 for POST memos/, so a 400 ErrorMessage is the plausible form), nothing stored twice;
+``receiptStatus`` ``RECEIVED`` in the 201 answer; the body of 503.
 
 Fault injection (``state.faults``): ``503``; ``slow`` (delay, then the normal answer); ``reset`` (the TCP
 connection is aborted before any answer — over uvicorn the socket transport is aborted, in-process an

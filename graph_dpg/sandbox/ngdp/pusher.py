@@ -1,6 +1,7 @@
 """NgDP's side of REST PUSH, for the sandbox and tests: deliver queued inbound memos and business receipts
-to a recipient system's endpoints the way NgDP does (ngdp-facts §5.5/§5.6: memos as multipart/form-data with
-field ``file`` whose filename is the memo UUID; receipts as a JSON ``Receipt``).
+to a recipient system's endpoints the way NgDP does (docs/facts/ngdp.md, "Receiving by push" and "Receipts":
+memos as multipart/form-data with field ``file`` whose filename is the memo UUID; receipts as a JSON
+``Receipt``).
 
 An item leaves the emulator's queue only when the endpoint answered 200; any other answer or a transport
 failure leaves it queued, so the next ``push_*`` call redelivers it — the behaviour that makes "store before

@@ -1,6 +1,6 @@
 """Small, schema-valid MeMo messages for the sandbox and tests (inbound memos to queue, memos to send),
-shaped like the official minimum example (shared/memo/examples, MeMo_Minimum_Example.xml) without
-depending on the MeMo library. Values are XML-escaped; file contents are base64 of the given bytes.
+shaped like the official minimum example (MeMo_Minimum_Example.xml, a copy is in tests/unit/memo/examples/)
+without depending on the MeMo library. Values are XML-escaped; file contents are base64 of the given bytes.
 """
 
 from __future__ import annotations

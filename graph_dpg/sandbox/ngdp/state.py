@@ -13,8 +13,8 @@ Lifecycle of a sent memo::
                           recipient CLOSED                        → NOT_ALLOWED
                           recipient unknown to the registry       → INVALID
     (the status mapping is an inference: NgDP does not publish the meaning of NOT_ALLOWED/INVALID,
-    ngdp-facts §5.5). With ``recipient_check="sync"`` the negative cases are refused at POST time with 400
-    instead (``RECIPIENT_NOT_ALLOWED`` / ``RECIPIENT_NOT_FOUND``).
+    docs/facts/ngdp.md, "Receipts"). With ``recipient_check="sync"`` the negative cases are refused at POST
+    time with 400 instead (``RECIPIENT_NOT_ALLOWED`` / ``RECIPIENT_NOT_FOUND``).
 
 Inbound memos (the gateway as recipient system)::
 
@@ -40,7 +40,7 @@ RegistrationStatus = Literal["REGISTERED", "EXEMPT", "CLOSED"]
 FaultKind = Literal["503", "slow", "reset", "timeout_after_accept"]
 Endpoint = Literal["send", "receipts", "memos", "contacts", "contact-points", "*"]
 
-# NgDP's registrationStatus behind each public status (values from the OpenAPI enum, ngdp-facts §5.7).
+# NgDP's registrationStatus behind each public status (OpenAPI enum values; docs/facts/ngdp.md, "Contacts").
 _REGISTRATION_DETAIL = {
     "REGISTERED": "AUTOMATIC_REGISTRATION",
     "EXEMPT": "EXEMPT_OTHER_REASON",

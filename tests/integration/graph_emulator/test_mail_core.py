@@ -329,7 +329,7 @@ async def test_create_reply_and_send(client: httpx.AsyncClient, tenant: GraphTen
     "path",
     [
         "/users",
-        # The SDK's base URL with a trailing slash yields a double slash (graph-facts §2.3).
+        # The SDK's base URL with a trailing slash yields a double slash (docs/facts/graph.md, "msgraph-sdk: base URL").
         "//users/post%40kommune.dk/mailFolders/inbox/messages",
         "/users/post%40kommune.dk/mailFolders('inbox')/messages",
         "/users/POST%40KOMMUNE.DK/MailFolders/Inbox/Messages",

@@ -27,7 +27,7 @@ CP_RECIPIENT = "bdcc201c-600c-4254-92c4-bab15dc075b5"
 ORG_CVR = "35833684"  # the release notes' sender CVR; it passes modulus 11
 SEED_FILE = Path(__file__).resolve().parents[4] / "shared" / "seeds" / "001_32c7f1e715ad6eef.txt"
 
-# Every example address of the DPG release notes (seeds/001_...) and of DESIGN §1.1, with what the parser
+# Every example address of the DPG release notes (seeds/001_...) and of docs/product.md, "Address grammar", with what the parser
 # makes of it: (channel, sender kind, recipient kind, recipient, reply, recipient contact point, mass count).
 SOURCE_EXAMPLES: dict[str, tuple[str, str, str | None, str | None, bool, str | None, int | None]] = {
     f"1234567890@{ORG_CVR}.mitdk.digital-post.dk": ("mitdk", "cvr", "cpr", "1234567890", False, None, None),

@@ -1,7 +1,7 @@
 """Static checks of infra/*.bicep, the parameter example and the Dockerfile that checkov does not make.
 
 checkov (infra/check) has no rules for Container Apps or PostgreSQL Flexible Server in Bicep, so the
-properties this deployment promises (DESIGN §5, infra/README.md) are asserted here on the text: no
+properties this deployment promises (infra/README.md) are asserted here on the text: no
 secrets or tenant ids, TLS and private networking for PostgreSQL, Key Vault hardening, probes and replicas
 of the container app, and every GRAPH_DPG_* variable it sets being a real setting of graph_dpg.config.
 """

@@ -1,4 +1,4 @@
-"""The admin-consent URL and the permission guidance of `graph-dpg consent-url` (graph-facts.md §3)."""
+"""The admin-consent URL and the permission guidance of `graph-dpg consent-url` (docs/facts/graph.md, "Permissions")."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_any_state_survives_the_round_trip_through_the_query(state: str) -> None
 
 
 def test_permissions_are_exactly_the_three_with_their_app_role_ids() -> None:
-    # graph-facts.md §3.1 (Graph permissions reference); a typo here would grant the wrong role.
+    # docs/facts/graph.md, "Permissions" (Graph permissions reference); a typo here would grant the wrong role.
     assert {p.name: p.app_role_id for p in REQUIRED_PERMISSIONS} == {
         "Mail.ReadWrite": "e2a3a72e-5f79-4c64-b1b1-878b674786c9",
         "Mail.Send": "b633e1c5-b582-4048-a93e-9f11b44c7e96",
