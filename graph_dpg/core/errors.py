@@ -22,7 +22,6 @@ decide what to do (retry, receipt, alert) from the *kind* of failure, never from
     │   ├── AuthError                  401/403, bad credential, missing role: alert, do not hammer
     │   └── SyncStateExpiredError      Graph delta token expired (410 / syncStateNotFound): resync
     └── StoreError                     the database failed
-        └── LeaseLostError             another replica owns the lease; stop working on that item
 """
 
 from __future__ import annotations
@@ -164,7 +163,3 @@ class SyncStateExpiredError(RemoteError):
 
 class StoreError(GraphDpgError):
     """The state store failed."""
-
-
-class LeaseLostError(StoreError):
-    """The lease on a work item expired or belongs to another replica."""

@@ -45,7 +45,7 @@ def test_downgrade_and_upgrade_again(db_url: str) -> None:
         assert store.schema_revision() is None
         store.migrate()
         assert store.schema_revision() == "0001"
-        assert store.claim_key("scope", "k") is True
+        assert store.claim_source_message("mb", "m", None) is True  # the tables are back
     finally:
         store.close()
 
