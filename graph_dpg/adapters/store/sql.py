@@ -10,7 +10,6 @@ Tables and their life cycles (``schema.py`` has the columns):
 ``source_messages``   one row per claimed source mail, UNIQUE (mailbox, message_id) and
                       (mailbox, internet_message_id); kept (``cleanup`` only removes them on request)
                       because a forgotten claim would make a delta resync send the mail again.
-``idempotency_keys``  generic (scope, key) claims, same pattern.
 ``delta_links``       (mailbox, folder) → deltaLink, replaced after every complete delta round.
 ``outbound_jobs``     new → planned → sending → done | rejected | failed (one per source mail).
 ``outbox``            one per MeMo: pending → accepted | rejected | failed; a transient failure keeps
@@ -342,7 +341,7 @@ class SqlStore:
     def push_sink(self) -> AsyncStorePushSink:
         return AsyncStorePushSink(self)
 
-    # ------------------------------------------------------------------ source messages / idempotency
+    # ------------------------------------------------------------------ source messages
 
     def claim_source_message(self, mailbox: str, message_id: str, internet_message_id: str | None) -> bool:
         with self._tx("claim source message") as conn:
@@ -1046,8 +1045,8 @@ class SqlStore:
     ) -> dict[str, int]:
         """Drop what retention allows; returns the number of rows touched per category.
 
-        Finished outbound jobs (with their outbox rows), completed effects, processed receipts and
-        idempotency keys older than ``older_than`` are deleted; raw XML of finished outbox rows and of
+        Finished outbound jobs (with their outbox rows), completed effects and processed receipts
+        older than ``older_than`` are deleted; raw XML of finished outbox rows and of
         deleted/acknowledged inbound memos is dropped (the rows stay so a re-push is still
         recognised). Audit events and source-message claims are only removed when asked for
         explicitly: forgetting a claim would let a delta resync send an old mail again.
@@ -1087,9 +1086,6 @@ class SqlStore:
                 delete(t.receipts).where(
                     t.receipts.c.processed.is_(True), t.receipts.c.processed_at < older_than
                 )
-            ).rowcount
-            report["idempotency_keys"] = conn.execute(
-                delete(t.idempotency_keys).where(t.idempotency_keys.c.created_at < older_than)
             ).rowcount
             report["audit_events"] = (
                 conn.execute(delete(t.audit_events).where(t.audit_events.c.ts < audit_older_than)).rowcount
