@@ -8,7 +8,6 @@ decide what to do (retry, receipt, alert) from the *kind* of failure, never from
     ├── InputError                     untrusted input is wrong; the sender gets an error receipt
     │   ├── AddressError               gateway address does not follow the grammar (DESIGN §1.1)
     │   ├── IdentifierError            CPR/CVR fails date/century or modulus-11 rules
-    │   ├── PolicyError                attachment count/type/name/size, leak guard, mass-count mismatch
     │   ├── MemoError                  MeMo cannot be built or parsed
     │   │   └── MemoValidationError    XSD or business rule failed (carries every finding)
     │   └── UnsafeXmlError             DTD / entity / external reference in untrusted XML
@@ -71,14 +70,6 @@ class Finding:
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""
         return f"{where}{self.message} [{self.rule}]"
-
-
-class PolicyError(InputError):
-    """A channel policy refused the message; ``findings`` lists every violation."""
-
-    def __init__(self, message: str, findings: Sequence[Finding] = ()) -> None:
-        super().__init__(message)
-        self.findings: list[Finding] = list(findings)
 
 
 class MemoError(InputError):
