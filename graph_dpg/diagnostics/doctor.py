@@ -34,16 +34,14 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy.engine import make_url
 
 from graph_dpg.adapters.digital_post.tls import load_certificate_file
@@ -56,12 +54,14 @@ from graph_dpg.core.errors import (
     AuthError,
     ConfigError,
     NotFoundError,
-    PermanentError,
     RemoteError,
     StoreError,
     TransientError,
 )
 from graph_dpg.ports.digital_post import ContactPointInfo, DigitalPostPort
+
+if TYPE_CHECKING:
+    import httpx  # only the type of the transport a test hands to the composition root
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,6 @@ __all__ = [
     "exit_code",
     "load_configuration",
     "mailbox_plan",
-    "master_categories",
     "schema_heads",
     "summary_counts",
 ]
@@ -520,8 +519,8 @@ class Doctor:
         wanted = {spec.name: spec.color for _, spec in self.config.categories.items()}
         graph = self._mailbox_adapter()
         try:
-            present = await master_categories(graph, address)
-            by_name = {n.casefold(): (n, c) for n, c in present}
+            present = await graph.get_master_categories(address)
+            by_name = {n.casefold(): (n, c) for n, c in present.items()}
             missing = [n for n in wanted if n.casefold() not in by_name]
             wrong = [
                 f"{n} is {by_name[n.casefold()][1]}, configured {c}"
@@ -789,44 +788,6 @@ def schema_heads() -> tuple[str, ...]:
 
 def _known_revisions() -> set[str]:
     return {script.revision for script in _script_directory().walk_revisions()}
-
-
-async def master_categories(graph: GraphMailbox, address: str) -> list[tuple[str, str]]:
-    """``(displayName, color)`` of a mailbox's master category list, read only.
-
-    Sent on the adapter's own pipeline (same auth and retry) with the raw-JSON response handler the adapter
-    uses: the SDK's model path would first import and resolve hundreds of model classes (seconds).
-    """
-    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
-    from kiota_abstractions.native_response_handler import NativeResponseHandler
-    from kiota_http.middleware.options import ResponseHandlerOption
-
-    from graph_dpg.adapters.graph.errors import SERVICE, error_for_response, error_for_transport
-
-    what = f"master categories {address}"
-    info = graph.client.users.by_user_id(address).outlook.master_categories.to_get_request_information()
-    info.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
-    try:
-        # With a NativeResponseHandler the adapter returns the httpx.Response; the factory is unused.
-        raw = await graph.client.request_adapter.send_async(info, cast(Any, None), None)
-    except httpx.TransportError as exc:
-        raise error_for_transport(exc, "GET", what=what) from exc
-    except ClientAuthenticationError as exc:
-        raise AuthError(f"{what}: cannot obtain a Graph token: {exc}", service=SERVICE) from exc
-    except ServiceRequestError as exc:
-        raise TransientError(f"{what}: token endpoint unreachable: {exc}", service=SERVICE) from exc
-    response = cast(httpx.Response, raw)
-    if response.status_code >= 400:
-        raise error_for_response(response, what=what)
-    try:
-        items = json.loads(response.content).get("value") or []
-    except (ValueError, AttributeError) as exc:
-        raise PermanentError(f"{what}: the response is not a category list", service=SERVICE) from exc
-    return [
-        (str(item.get("displayName") or ""), str(item.get("color") or "none"))
-        for item in items
-        if isinstance(item, dict)
-    ]
 
 
 async def diagnose(
