@@ -42,12 +42,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import make_url
-
 from graph_dpg.adapters.digital_post.tls import load_certificate_file
 from graph_dpg.adapters.graph import GraphMailbox
-from graph_dpg.adapters.store import SqlStore, create_store
-from graph_dpg.adapters.store.sql import MIGRATIONS_DIR
+from graph_dpg.adapters.store import (
+    SqlStore,
+    create_store,
+    known_revisions,
+    redacted_url,
+    schema_heads,
+    sqlite_file,
+)
 from graph_dpg.bootstrap import make_graph_mailbox, make_ngdp_client
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
 from graph_dpg.core.errors import (
@@ -77,7 +81,6 @@ __all__ = [
     "exit_code",
     "load_configuration",
     "mailbox_plan",
-    "schema_heads",
     "summary_counts",
 ]
 
@@ -224,7 +227,7 @@ def load_configuration(
 
 
 def _settings_result(settings: Settings, source: str) -> CheckResult:
-    db = make_url(settings.database_url).render_as_string(hide_password=True)
+    db = redacted_url(settings.database_url)
     detail = (
         f"valid ({source}): credential {settings.credential_kind}, Graph {settings.graph_base_url}, "
         f"NgDP {settings.ngdp_base_url}, database {db}"
@@ -721,21 +724,21 @@ class Doctor:
     def _check_database(self) -> CheckResult:
         name = "database"
         url = self.settings.database_url
-        shown = make_url(url).render_as_string(hide_password=True)
+        shown = redacted_url(url)
         migrate_fix = (
             "graph-dpg doctor --fix migrates it (graph-dpg run also migrates when it starts; with PostgreSQL "
             "the database role needs CREATE on its schema)"
         )
-        sqlite_file = _sqlite_file(url)
-        if sqlite_file is not None and not sqlite_file.exists() and not self.fix:
-            return _fail(name, f"{shown}: the database file {sqlite_file} does not exist", migrate_fix)
+        database_file = sqlite_file(url)
+        if database_file is not None and not database_file.exists() and not self.fix:
+            return _fail(name, f"{shown}: the database file {database_file} does not exist", migrate_fix)
         store: SqlStore | None = None
         try:
             store = create_store(url, replica="doctor", migrate=False)
             store.ping()
             revision = store.schema_revision()
             heads = schema_heads()
-            if revision not in heads and self.fix and (revision is None or revision in _known_revisions()):
+            if revision not in heads and self.fix and (revision is None or revision in known_revisions()):
                 store.migrate()
                 return _ok(name, f"{shown}: migrated to revision {', '.join(heads)}")
         except StoreError as exc:
@@ -751,7 +754,7 @@ class Doctor:
         if revision is None:
             return _fail(name, f"{shown}: reachable, but not migrated (no schema)", migrate_fix)
         if revision not in heads:
-            if revision in _known_revisions():
+            if revision in known_revisions():
                 return _fail(
                     name,
                     f"{shown}: at revision {revision}, the newest is {', '.join(heads)}",
@@ -763,31 +766,6 @@ class Doctor:
                 "a newer graph_dpg migrated this database: run that version (or restore a backup)",
             )
         return _ok(name, f"{shown}: reachable, schema at the newest revision ({revision})")
-
-
-def _sqlite_file(url: str) -> Path | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return None
-    database = parsed.database or ""
-    if database in ("", ":memory:") or database.startswith("file:") or "mode=memory" in url:
-        return None
-    return Path(database).expanduser()
-
-
-def _script_directory() -> Any:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory(str(MIGRATIONS_DIR))
-
-
-def schema_heads() -> tuple[str, ...]:
-    """The newest Alembic revision(s) this version of graph_dpg migrates to."""
-    return tuple(_script_directory().get_heads())
-
-
-def _known_revisions() -> set[str]:
-    return {script.revision for script in _script_directory().walk_revisions()}
 
 
 async def diagnose(

@@ -1156,3 +1156,36 @@ def create_store(url: str, *, replica: str | None = None, migrate: bool = True) 
     if migrate:
         store.migrate()
     return store
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with its password hidden, for messages and reports."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (None for PostgreSQL and in-memory databases); it need not exist."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or "mode=memory" in url:
+        return None
+    return Path(database).expanduser()
+
+
+def _script_directory() -> Any:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS_DIR))
+
+
+def schema_heads() -> tuple[str, ...]:
+    """The newest schema revision(s) this version of graph_dpg migrates to."""
+    return tuple(_script_directory().get_heads())
+
+
+def known_revisions() -> frozenset[str]:
+    """Every schema revision this version of graph_dpg knows (a database at another was migrated by a
+    newer version)."""
+    return frozenset(script.revision for script in _script_directory().walk_revisions())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -10,7 +11,14 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from graph_dpg.adapters.store import SqlStore, create_store
+from graph_dpg.adapters.store import (
+    SqlStore,
+    create_store,
+    known_revisions,
+    redacted_url,
+    schema_heads,
+    sqlite_file,
+)
 from graph_dpg.adapters.store.schema import metadata
 from graph_dpg.adapters.store.sql import MIGRATIONS_DIR
 
@@ -23,6 +31,26 @@ def test_migrations_ship_inside_the_package() -> None:
         "versions/0001_initial.py",
         "versions/0002_drop_idempotency_keys.py",
     } <= names
+
+
+def test_the_newest_and_the_known_revisions() -> None:
+    assert schema_heads() == ("0002",)
+    assert known_revisions() == {"0001", "0002"}
+
+
+def test_database_urls_for_reports(tmp_path: Path) -> None:
+    assert (
+        redacted_url("postgresql+psycopg://graph:secret-pw@db/gw") == "postgresql+psycopg://graph:***@db/gw"
+    )
+    assert sqlite_file(f"sqlite:///{tmp_path / 'gw.db'}") == tmp_path / "gw.db"
+    assert sqlite_file("sqlite:///~/gw.db") == Path.home() / "gw.db"
+    for elsewhere in (
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///file:gw?mode=memory&uri=true",
+        "postgresql+psycopg://h/d",
+    ):
+        assert sqlite_file(elsewhere) is None
 
 
 def test_migrate_twice_keeps_data_and_matches_the_models(db_url: str) -> None:

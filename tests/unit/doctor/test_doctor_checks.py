@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from graph_dpg.adapters.graph import GraphMailbox, StaticTokenCredential
 from graph_dpg.config import load_gateway_text
 from graph_dpg.demo.scenario import DEMO_GATEWAY
-from graph_dpg.diagnostics.doctor import EXIT_FAILED, EXIT_OK, Status, exit_code, schema_heads
+from graph_dpg.diagnostics.doctor import EXIT_FAILED, EXIT_OK, Status, exit_code
 from graph_dpg.sandbox.graph import create_app
 from graph_dpg.sandbox.graph.faults import Fault
 from tests.unit.doctor.conftest import GRAPH_URL, DoctorEnv, fake_jwt, make_env
@@ -285,11 +285,6 @@ async def test_database_from_a_newer_version(env: DoctorEnv) -> None:
     result = (await env.run(fix=True))["database"]
     assert result.status is Status.FAIL
     assert "9999_future, which this version of graph_dpg does not know" in result.detail
-
-
-def test_schema_heads_name_the_newest_revision() -> None:
-    heads = schema_heads()
-    assert len(heads) == 1 and heads[0]
 
 
 @pytest.mark.parametrize(
