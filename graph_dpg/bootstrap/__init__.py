@@ -213,7 +213,3 @@ def build_gateway(
 
 def _secret(value: Any) -> str | None:
     return value.get_secret_value() if value is not None else None
-
-
-def _path(value: Any) -> str | None:
-    return str(value) if value is not None else None

@@ -10,6 +10,10 @@ validate prints one line per file, in argument order:
 
 Exit code: 0 when every file is valid (warnings allowed), 1 otherwise, 2 for bad options.
 
+A file is judged as MeMo: the gateway's own stricter limits are warnings here, not errors. The XSD
+allows a notification of up to 160 characters; the gateway keeps the notifications it builds to 150,
+so a longer one is valid, with a warning.
+
 show prints a readable summary of the central fields (header, parties, content data, documents and
 actions). CPR numbers are masked (010203-xxxx) everywhere in both commands' output unless --show-cpr is
 given.
@@ -18,6 +22,7 @@ given.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -25,6 +30,7 @@ from typing import Any
 from graph_dpg import memo
 from graph_dpg.core.errors import Finding, MemoError, UnsafeXmlError
 from graph_dpg.domain.identifiers import mask_cprs
+from graph_dpg.memo.rules import NOTIFICATION_MAX_LENGTH, RULE_NOTIFICATION_LENGTH
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -79,16 +85,33 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def _judged_as_memo(finding: Finding, message: memo.MemoMessage | None) -> Finding:
+    """The gateway's own notification cap is a warning for a file: MeMo itself allows more (the XSD
+    reports a notification beyond its own limit separately, as an error)."""
+    if finding.rule != RULE_NOTIFICATION_LENGTH or message is None:
+        return finding
+    length = len(message.header.notification or "")
+    return dataclasses.replace(
+        finding,
+        severity="warning",
+        message=(
+            f"notification has {length} characters; the gateway itself keeps the notifications it "
+            f"builds to {NOTIFICATION_MAX_LENGTH}"
+        ),
+    )
+
+
 def validate_line(
     path: str, data: bytes, *, mandatory_allowed: bool, legal_notification_allowed: bool
 ) -> tuple[bool, str]:
     """(valid, the line to print before masking) for one file's bytes."""
     try:
-        message, findings = memo.parse_and_validate(
+        message, found = memo.parse_and_validate(
             data, mandatory_allowed=mandatory_allowed, legal_notification_allowed=legal_notification_allowed
         )
     except UnsafeXmlError as exc:
         return False, f"{path}: UNSAFE: {exc}"
+    findings = [_judged_as_memo(finding, message) for finding in found]
     version = f" (MeMo {message.version})" if message is not None else ""
     errors = [finding for finding in findings if finding.severity == "error"]
     warnings = [finding for finding in findings if finding.severity != "error"]

@@ -8,7 +8,6 @@ decide what to do (retry, receipt, alert) from the *kind* of failure, never from
     ├── InputError                     untrusted input is wrong; the sender gets an error receipt
     │   ├── AddressError               gateway address breaks the grammar (docs/product.md, "Address grammar")
     │   ├── IdentifierError            CPR/CVR fails date/century or modulus-11 rules
-    │   ├── PolicyError                attachment count/type/name/size, leak guard, mass-count mismatch
     │   ├── MemoError                  MeMo cannot be built or parsed
     │   │   └── MemoValidationError    XSD or business rule failed (carries every finding)
     │   └── UnsafeXmlError             DTD / entity / external reference in untrusted XML
@@ -22,7 +21,6 @@ decide what to do (retry, receipt, alert) from the *kind* of failure, never from
     │   ├── AuthError                  401/403, bad credential, missing role: alert, do not hammer
     │   └── SyncStateExpiredError      Graph delta token expired (410 / syncStateNotFound): resync
     └── StoreError                     the database failed
-        └── LeaseLostError             another replica owns the lease; stop working on that item
 """
 
 from __future__ import annotations
@@ -72,14 +70,6 @@ class Finding:
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""
         return f"{where}{self.message} [{self.rule}]"
-
-
-class PolicyError(InputError):
-    """A channel policy refused the message; ``findings`` lists every violation."""
-
-    def __init__(self, message: str, findings: Sequence[Finding] = ()) -> None:
-        super().__init__(message)
-        self.findings: list[Finding] = list(findings)
 
 
 class MemoError(InputError):
@@ -164,7 +154,3 @@ class SyncStateExpiredError(RemoteError):
 
 class StoreError(GraphDpgError):
     """The state store failed."""
-
-
-class LeaseLostError(StoreError):
-    """The lease on a work item expired or belongs to another replica."""

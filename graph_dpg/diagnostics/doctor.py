@@ -34,34 +34,38 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
-from sqlalchemy.engine import make_url
 
 from graph_dpg.adapters.digital_post.tls import load_certificate_file
 from graph_dpg.adapters.graph import GraphMailbox
-from graph_dpg.adapters.store import SqlStore, create_store
-from graph_dpg.adapters.store.sql import MIGRATIONS_DIR
+from graph_dpg.adapters.store import (
+    SqlStore,
+    create_store,
+    known_revisions,
+    redacted_url,
+    schema_heads,
+    sqlite_file,
+)
 from graph_dpg.bootstrap import make_graph_mailbox, make_ngdp_client
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
 from graph_dpg.core.errors import (
     AuthError,
     ConfigError,
     NotFoundError,
-    PermanentError,
     RemoteError,
     StoreError,
     TransientError,
 )
 from graph_dpg.ports.digital_post import ContactPointInfo, DigitalPostPort
+
+if TYPE_CHECKING:
+    import httpx  # only the type of the transport a test hands to the composition root
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +81,6 @@ __all__ = [
     "exit_code",
     "load_configuration",
     "mailbox_plan",
-    "master_categories",
-    "schema_heads",
     "summary_counts",
 ]
 
@@ -225,7 +227,7 @@ def load_configuration(
 
 
 def _settings_result(settings: Settings, source: str) -> CheckResult:
-    db = make_url(settings.database_url).render_as_string(hide_password=True)
+    db = redacted_url(settings.database_url)
     detail = (
         f"valid ({source}): credential {settings.credential_kind}, Graph {settings.graph_base_url}, "
         f"NgDP {settings.ngdp_base_url}, database {db}"
@@ -520,8 +522,8 @@ class Doctor:
         wanted = {spec.name: spec.color for _, spec in self.config.categories.items()}
         graph = self._mailbox_adapter()
         try:
-            present = await master_categories(graph, address)
-            by_name = {n.casefold(): (n, c) for n, c in present}
+            present = await graph.get_master_categories(address)
+            by_name = {n.casefold(): (n, c) for n, c in present.items()}
             missing = [n for n in wanted if n.casefold() not in by_name]
             wrong = [
                 f"{n} is {by_name[n.casefold()][1]}, configured {c}"
@@ -722,21 +724,21 @@ class Doctor:
     def _check_database(self) -> CheckResult:
         name = "database"
         url = self.settings.database_url
-        shown = make_url(url).render_as_string(hide_password=True)
+        shown = redacted_url(url)
         migrate_fix = (
             "graph-dpg doctor --fix migrates it (graph-dpg run also migrates when it starts; with PostgreSQL "
             "the database role needs CREATE on its schema)"
         )
-        sqlite_file = _sqlite_file(url)
-        if sqlite_file is not None and not sqlite_file.exists() and not self.fix:
-            return _fail(name, f"{shown}: the database file {sqlite_file} does not exist", migrate_fix)
+        database_file = sqlite_file(url)
+        if database_file is not None and not database_file.exists() and not self.fix:
+            return _fail(name, f"{shown}: the database file {database_file} does not exist", migrate_fix)
         store: SqlStore | None = None
         try:
             store = create_store(url, replica="doctor", migrate=False)
             store.ping()
             revision = store.schema_revision()
             heads = schema_heads()
-            if revision not in heads and self.fix and (revision is None or revision in _known_revisions()):
+            if revision not in heads and self.fix and (revision is None or revision in known_revisions()):
                 store.migrate()
                 return _ok(name, f"{shown}: migrated to revision {', '.join(heads)}")
         except StoreError as exc:
@@ -752,7 +754,7 @@ class Doctor:
         if revision is None:
             return _fail(name, f"{shown}: reachable, but not migrated (no schema)", migrate_fix)
         if revision not in heads:
-            if revision in _known_revisions():
+            if revision in known_revisions():
                 return _fail(
                     name,
                     f"{shown}: at revision {revision}, the newest is {', '.join(heads)}",
@@ -764,69 +766,6 @@ class Doctor:
                 "a newer graph_dpg migrated this database: run that version (or restore a backup)",
             )
         return _ok(name, f"{shown}: reachable, schema at the newest revision ({revision})")
-
-
-def _sqlite_file(url: str) -> Path | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return None
-    database = parsed.database or ""
-    if database in ("", ":memory:") or database.startswith("file:") or "mode=memory" in url:
-        return None
-    return Path(database).expanduser()
-
-
-def _script_directory() -> Any:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory(str(MIGRATIONS_DIR))
-
-
-def schema_heads() -> tuple[str, ...]:
-    """The newest Alembic revision(s) this version of graph_dpg migrates to."""
-    return tuple(_script_directory().get_heads())
-
-
-def _known_revisions() -> set[str]:
-    return {script.revision for script in _script_directory().walk_revisions()}
-
-
-async def master_categories(graph: GraphMailbox, address: str) -> list[tuple[str, str]]:
-    """``(displayName, color)`` of a mailbox's master category list, read only.
-
-    Sent on the adapter's own pipeline (same auth and retry) with the raw-JSON response handler the adapter
-    uses: the SDK's model path would first import and resolve hundreds of model classes (seconds).
-    """
-    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
-    from kiota_abstractions.native_response_handler import NativeResponseHandler
-    from kiota_http.middleware.options import ResponseHandlerOption
-
-    from graph_dpg.adapters.graph.errors import SERVICE, error_for_response, error_for_transport
-
-    what = f"master categories {address}"
-    info = graph.client.users.by_user_id(address).outlook.master_categories.to_get_request_information()
-    info.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
-    try:
-        # With a NativeResponseHandler the adapter returns the httpx.Response; the factory is unused.
-        raw = await graph.client.request_adapter.send_async(info, cast(Any, None), None)
-    except httpx.TransportError as exc:
-        raise error_for_transport(exc, "GET", what=what) from exc
-    except ClientAuthenticationError as exc:
-        raise AuthError(f"{what}: cannot obtain a Graph token: {exc}", service=SERVICE) from exc
-    except ServiceRequestError as exc:
-        raise TransientError(f"{what}: token endpoint unreachable: {exc}", service=SERVICE) from exc
-    response = cast(httpx.Response, raw)
-    if response.status_code >= 400:
-        raise error_for_response(response, what=what)
-    try:
-        items = json.loads(response.content).get("value") or []
-    except (ValueError, AttributeError) as exc:
-        raise PermanentError(f"{what}: the response is not a category list", service=SERVICE) from exc
-    return [
-        (str(item.get("displayName") or ""), str(item.get("color") or "none"))
-        for item in items
-        if isinstance(item, dict)
-    ]
 
 
 async def diagnose(

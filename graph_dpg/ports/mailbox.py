@@ -112,6 +112,10 @@ class MailboxPort(Protocol):
         """Replace the message's categories with ``categories``."""
         ...
 
+    async def get_master_categories(self, mailbox: str) -> dict[str, str]:
+        """The mailbox's master category list, read only: name → colour (``presetN`` or ``none``)."""
+        ...
+
     async def ensure_master_categories(self, mailbox: str, wanted: Mapping[str, str]) -> list[str]:
         """Make the mailbox's master category list hold ``wanted`` (name → ``presetN`` colour):
         create missing ones, fix wrong colours. Returns the names created."""

@@ -18,9 +18,10 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
     outbox row       pending --> accepted   (NgDP 201; transmission id + receipt status kept)
                      pending --> rejected   (NgDP 400 ErrorMessage JSON in last_error)
                      pending --> failed     (gave up after transient errors)
-                     pending --record_attempt--> pending (attempts+1, last_error, not before retry_at)
-                     Business receipts set ``receipt_status`` (a late RECEIVED never overwrites a
-                     final status). mark_* on a row that already left ``pending`` returns False.
+                     pending --> pending    (transient failure: attempts+1, last_error, not before retry_at)
+                     All four by ``record_send_results``. Business receipts set ``receipt_status`` (a
+                     late RECEIVED never overwrites a final status). An outcome for a row that already
+                     left ``pending`` changes nothing.
 
     effect           (absent) --plan_effect--> planned --complete_effect--> done
 
@@ -30,7 +31,7 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
                      delivered --> deleted  (mail-sourced memos have nothing to acknowledge)
                      (failures stay in their state with attempts+1 and the error text)
 
-    lease            free --try_acquire/acquire_some--> held(owner, expires_at) --release--> free
+    lease            free --acquire_some--> held(owner, expires_at) --release--> free
                      held --(expires_at passes, DB clock)--> takeable by any owner
 """
 
@@ -185,28 +186,10 @@ class InboundMemo:
 
 
 @dataclass(frozen=True)
-class AuditEvent:
-    id: int
-    ts: datetime
-    replica: str
-    actor: str
-    action: str
-    subject: str
-    details: Mapping[str, object]
-
-
-@dataclass(frozen=True)
 class DisabledRule:
     name: str
     reason: str
     disabled_at: datetime
-
-
-@dataclass(frozen=True)
-class Lease:
-    resource: str
-    owner: str | None
-    expires_at: datetime | None
 
 
 class SourceMessages(Protocol):
@@ -214,19 +197,11 @@ class SourceMessages(Protocol):
         """True only the first time (mailbox, message_id) — or (mailbox, internetMessageId) — is seen."""
         ...
 
-    def claim_key(self, scope: str, key: str) -> bool:
-        """Generic idempotency key: True only the first time (scope, key) is claimed."""
-        ...
-
 
 class DeltaLinks(Protocol):
     def get_delta_link(self, mailbox: str, folder: str) -> str | None: ...
 
     def set_delta_link(self, mailbox: str, folder: str, delta_link: str) -> None: ...
-
-    def reset_delta_link(self, mailbox: str, folder: str) -> None:
-        """Forget the link (410 / syncStateNotFound): the next poll does a full resync."""
-        ...
 
 
 class Outbox(Protocol):
@@ -254,21 +229,11 @@ class Outbox(Protocol):
         """Pending rows (with their XML) whose retry time has come, oldest first."""
         ...
 
-    def record_attempt(self, message_uuid: str, error: str, retry_at: datetime | None = None) -> None:
-        """A transient failure: stays pending, attempts+1, not offered again before ``retry_at``."""
-        ...
-
-    def mark_accepted(self, message_uuid: str, transmission_id: str | None, status: str | None) -> bool: ...
-
     def record_send_results(self, outcomes: Sequence[SendOutcome]) -> int:
-        """Record many send outcomes in ONE transaction (the same transitions as ``mark_*`` and
-        ``record_attempt``); returns how many rows changed. A crash before the commit only means those
+        """Record many send outcomes in ONE transaction (the outbox transitions in the module
+        docstring); returns how many rows changed. A crash before the commit only means those
         rows are sent again with the same messageUUIDs, which NgDP answers as duplicates."""
         ...
-
-    def mark_rejected(self, message_uuid: str, error: str) -> bool: ...
-
-    def mark_failed(self, message_uuid: str, error: str) -> bool: ...
 
     def find_by_message_uuid(self, message_uuid: str, *, with_xml: bool = False) -> OutboxEntry | None: ...
 
@@ -326,8 +291,6 @@ class InboundMemos(Protocol):
 
     def record_inbound_error(self, memo_uuid: str, error: str) -> None: ...
 
-    def inbound_counts(self) -> dict[InboundState, int]: ...
-
 
 class Audit(Protocol):
     def audit(
@@ -341,21 +304,9 @@ class Audit(Protocol):
         """Append an event; every text (and details' strings) is CPR-masked on write."""
         ...
 
-    def audit_events(
-        self, *, action: str | None = None, since: datetime | None = None, limit: int = 1000
-    ) -> list[AuditEvent]: ...
-
 
 class Leases(Protocol):
-    def ensure_resources(self, resources: Sequence[str]) -> None: ...
-
-    def try_acquire(self, resource: str, owner: str, ttl_s: float) -> bool: ...
-
     def renew(self, resource: str, owner: str, ttl_s: float) -> bool: ...
-
-    def check_lease(self, resource: str, owner: str) -> None:
-        """Raise ``LeaseLostError`` unless ``owner`` holds an unexpired lease on ``resource``."""
-        ...
 
     def release(self, resource: str, owner: str) -> None: ...
 
@@ -364,8 +315,6 @@ class Leases(Protocol):
     def acquire_some(self, resources: Sequence[str], owner: str, ttl_s: float, limit: int) -> list[str]:
         """Claim up to ``limit`` free/expired/own resources, skipping rows other replicas are claiming."""
         ...
-
-    def get_lease(self, resource: str) -> Lease | None: ...
 
     def replica_heartbeat(self, owner: str) -> None: ...
 

@@ -632,6 +632,13 @@ class GraphMailbox:
             mailbox, self._info(Method.PATCH, builder, body=body), what=f"set categories {mailbox}"
         )
 
+    async def get_master_categories(self, mailbox: str) -> dict[str, str]:
+        builder = self._user(mailbox).outlook.master_categories
+        items = await self._collect(
+            mailbox, self._info(Method.GET, builder), what=f"master categories {mailbox}"
+        )
+        return {str(c.get("displayName") or ""): str(c.get("color") or "none") for c in items}
+
     async def ensure_master_categories(self, mailbox: str, wanted: Mapping[str, str]) -> list[str]:
         builder = self._user(mailbox).outlook.master_categories
         what = f"master categories {mailbox}"

@@ -5,6 +5,24 @@
 NgDP push receiver.
 """
 
-from graph_dpg.adapters.store.sql import AsyncStorePushSink, SqlStore, create_store, pushed_receipt_id
+from graph_dpg.adapters.store.sql import (
+    AsyncStorePushSink,
+    SqlStore,
+    create_store,
+    known_revisions,
+    pushed_receipt_id,
+    redacted_url,
+    schema_heads,
+    sqlite_file,
+)
 
-__all__ = ["AsyncStorePushSink", "SqlStore", "create_store", "pushed_receipt_id"]
+__all__ = [
+    "AsyncStorePushSink",
+    "SqlStore",
+    "create_store",
+    "known_revisions",
+    "pushed_receipt_id",
+    "redacted_url",
+    "schema_heads",
+    "sqlite_file",
+]

@@ -98,15 +98,6 @@ source_messages = Table(
     Index(None, "claimed_at"),
 )
 
-idempotency_keys = Table(
-    "idempotency_keys",
-    metadata,
-    Column("scope", String(64), primary_key=True),
-    Column("key", String(512), primary_key=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Index(None, "created_at"),
-)
-
 delta_links = Table(
     "delta_links",
     metadata,

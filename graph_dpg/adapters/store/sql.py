@@ -10,10 +10,9 @@ Tables and their life cycles (``schema.py`` has the columns):
 ``source_messages``   one row per claimed source mail, UNIQUE (mailbox, message_id) and
                       (mailbox, internet_message_id); kept (``cleanup`` only removes them on request)
                       because a forgotten claim would make a delta resync send the mail again.
-``idempotency_keys``  generic (scope, key) claims, same pattern.
-``delta_links``       (mailbox, folder) → deltaLink; reset = delete → next poll resyncs.
+``delta_links``       (mailbox, folder) → deltaLink, replaced after every complete delta round.
 ``outbound_jobs``     new → planned → sending → done | rejected | failed (one per source mail).
-``outbox``            one per MeMo: pending → accepted | rejected | failed; ``record_attempt`` keeps
+``outbox``            one per MeMo: pending → accepted | rejected | failed; a transient failure keeps
                       it pending with ``attempts``+1 and ``not_before``; business receipts set
                       ``receipt_status``. ``message_uuid`` is UNIQUE and written before the first send.
 ``effects``           planned → done, keyed by e.g. ``receipt:{job_id}``.
@@ -70,10 +69,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from graph_dpg.adapters.store import schema as t
-from graph_dpg.core.errors import LeaseLostError, StoreError
+from graph_dpg.core.errors import StoreError
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.ports.store import (
-    AuditEvent,
     BusinessReceipt,
     DisabledRule,
     Effect,
@@ -82,7 +80,6 @@ from graph_dpg.ports.store import (
     InboundSource,
     InboundState,
     JobState,
-    Lease,
     OutboundJob,
     OutboxEntry,
     OutboxState,
@@ -341,16 +338,10 @@ class SqlStore:
         with self._tx("schema revision") as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
-    @property
-    def supports_replicas(self) -> bool:
-        """Only PostgreSQL can be shared by several replicas; on SQLite the runtime should warn when
-        ``live_replicas`` shows more than itself."""
-        return self.dialect == "postgresql"
-
     def push_sink(self) -> AsyncStorePushSink:
         return AsyncStorePushSink(self)
 
-    # ------------------------------------------------------------------ source messages / idempotency
+    # ------------------------------------------------------------------ source messages
 
     def claim_source_message(self, mailbox: str, message_id: str, internet_message_id: str | None) -> bool:
         with self._tx("claim source message") as conn:
@@ -360,11 +351,6 @@ class SqlStore:
                 internet_message_id=internet_message_id or None,
                 claimed_at=self._now(conn),
             )
-            return _inserted(conn, stmt)
-
-    def claim_key(self, scope: str, key: str) -> bool:
-        with self._tx("claim idempotency key") as conn:
-            stmt = self._insert(t.idempotency_keys).values(scope=scope, key=key, created_at=self._now(conn))
             return _inserted(conn, stmt)
 
     # ------------------------------------------------------------------ delta links
@@ -388,14 +374,6 @@ class SqlStore:
                 stmt.on_conflict_do_update(
                     index_elements=["mailbox", "folder"],
                     set_={"delta_link": stmt.excluded.delta_link, "updated_at": stmt.excluded.updated_at},
-                )
-            )
-
-    def reset_delta_link(self, mailbox: str, folder: str) -> None:
-        with self._tx("reset delta link") as conn:
-            conn.execute(
-                delete(t.delta_links).where(
-                    t.delta_links.c.mailbox == mailbox, t.delta_links.c.folder == folder
                 )
             )
 
@@ -581,52 +559,6 @@ class SqlStore:
             rows = conn.execute(query.order_by(ob.c.id).limit(limit)).all()
             return [self._entry_from(r) for r in rows]
 
-    def record_attempt(self, message_uuid: str, error: str, retry_at: datetime | None = None) -> None:
-        ob = t.outbox
-        with self._tx("record attempt") as conn:
-            changed = conn.execute(
-                update(ob)
-                .where(ob.c.message_uuid == message_uuid, ob.c.state == OutboxState.PENDING.value)
-                .values(
-                    attempts=ob.c.attempts + 1,
-                    last_error=mask_cprs(error),
-                    not_before=retry_at,
-                    updated_at=self._now(conn),
-                )
-            ).rowcount
-            if changed != 1:
-                self._require_outbox(conn, message_uuid)
-
-    def _require_outbox(self, conn: Connection, message_uuid: str) -> None:
-        exists = conn.execute(select(t.outbox.c.id).where(t.outbox.c.message_uuid == message_uuid)).first()
-        if exists is None:
-            raise StoreError(f"unknown messageUUID {message_uuid!r}")
-
-    def _finish_outbox(self, message_uuid: str, state: OutboxState, values: dict[str, object]) -> bool:
-        ob = t.outbox
-        with self._tx(f"mark {state.value}") as conn:
-            changed = conn.execute(
-                update(ob)
-                .where(ob.c.message_uuid == message_uuid, ob.c.state == OutboxState.PENDING.value)
-                .values(state=state.value, updated_at=self._now(conn), **values)
-            ).rowcount
-            if changed != 1:
-                self._require_outbox(conn, message_uuid)
-            return changed == 1
-
-    def mark_accepted(self, message_uuid: str, transmission_id: str | None, status: str | None) -> bool:
-        ob = t.outbox
-        return self._finish_outbox(
-            message_uuid,
-            OutboxState.ACCEPTED,
-            # A business receipt may have been recorded before the 201 was (push races the
-            # response); keep the status it set.
-            {
-                "transmission_id": transmission_id,
-                "receipt_status": func.coalesce(ob.c.receipt_status, status),
-            },
-        )
-
     def record_send_results(self, outcomes: Sequence[SendOutcome]) -> int:
         # One commit per batch instead of one per row: with synchronous=FULL each SQLite commit is an
         # fsync (~6 ms here), which capped mass delivery at ~80 MeMo/s.
@@ -663,17 +595,6 @@ class SqlStore:
                 ).rowcount
         return changed
 
-    def mark_rejected(self, message_uuid: str, error: str) -> bool:
-        t_outbox = t.outbox
-        return self._finish_outbox(
-            message_uuid,
-            OutboxState.REJECTED,
-            {"last_error": mask_cprs(error), "attempts": t_outbox.c.attempts + 1},
-        )
-
-    def mark_failed(self, message_uuid: str, error: str) -> bool:
-        return self._finish_outbox(message_uuid, OutboxState.FAILED, {"last_error": mask_cprs(error)})
-
     def find_by_message_uuid(self, message_uuid: str, *, with_xml: bool = False) -> OutboxEntry | None:
         with self._tx("find outbox row") as conn:
             row = conn.execute(
@@ -708,15 +629,6 @@ class SqlStore:
 
     def outbox_counts(self) -> dict[OutboxState, int]:
         return self._counts(None)
-
-    def inbound_counts(self) -> dict[InboundState, int]:
-        """Inbound memos by state (``received`` = waiting for delivery: queue depth for /metrics)."""
-        im = t.inbound_memos
-        with self._tx("inbound counts") as conn:
-            counts = dict.fromkeys(InboundState, 0)
-            for state, n in conn.execute(select(im.c.state, func.count()).group_by(im.c.state)).all():
-                counts[InboundState(state)] = int(n)
-            return counts
 
     # ------------------------------------------------------------------ effects
 
@@ -960,30 +872,6 @@ class SqlStore:
                 )
             )
 
-    def audit_events(
-        self, *, action: str | None = None, since: datetime | None = None, limit: int = 1000
-    ) -> list[AuditEvent]:
-        ae = t.audit_events
-        with self._tx("audit events") as conn:
-            query = select(ae)
-            if action is not None:
-                query = query.where(ae.c.action == action)
-            if since is not None:
-                query = query.where(ae.c.ts >= since)
-            rows = conn.execute(query.order_by(ae.c.id).limit(limit)).all()
-            return [
-                AuditEvent(
-                    id=int(m["id"]),
-                    ts=m["ts"],
-                    replica=m["replica"],
-                    actor=m["actor"],
-                    action=m["action"],
-                    subject=m["subject"],
-                    details=m["details"],
-                )
-                for m in (r._mapping for r in rows)
-            ]
-
     # ------------------------------------------------------------------ leases & replicas
 
     def _ensure_rows(self, conn: Connection, resources: Sequence[str]) -> None:
@@ -995,19 +883,12 @@ class SqlStore:
                 [{"resource": r} for r in sorted(set(resources))],
             )
 
-    def ensure_resources(self, resources: Sequence[str]) -> None:
-        with self._tx("ensure lease rows") as conn:
-            self._ensure_rows(conn, resources)
-
     @staticmethod
     def _takeable(owner: str, now: datetime) -> Any:
         le = t.leases
         return or_(
             le.c.owner.is_(None), le.c.owner == owner, le.c.expires_at.is_(None), le.c.expires_at <= now
         )
-
-    def try_acquire(self, resource: str, owner: str, ttl_s: float) -> bool:
-        return bool(self.acquire_some([resource], owner, ttl_s, 1))
 
     def acquire_some(self, resources: Sequence[str], owner: str, ttl_s: float, limit: int) -> list[str]:
         """Hold up to ``limit`` of ``resources`` for ``ttl_s``: own leases first (renewed), then free or
@@ -1055,18 +936,6 @@ class SqlStore:
                 == 1
             )
 
-    def check_lease(self, resource: str, owner: str) -> None:
-        le = t.leases
-        with self._tx("check lease") as conn:
-            now = self._now(conn)
-            held = conn.execute(
-                select(le.c.resource).where(
-                    le.c.resource == resource, le.c.owner == owner, le.c.expires_at > now
-                )
-            ).first()
-        if held is None:
-            raise LeaseLostError(f"lease on {resource!r} is not held by {owner!r}")
-
     def release(self, resource: str, owner: str) -> None:
         le = t.leases
         with self._tx("release lease") as conn:
@@ -1086,14 +955,6 @@ class SqlStore:
                     .values(owner=None, expires_at=None, acquired_at=None)
                 ).rowcount
             )
-
-    def get_lease(self, resource: str) -> Lease | None:
-        le = t.leases
-        with self._tx("get lease") as conn:
-            row = conn.execute(select(le).where(le.c.resource == resource)).first()
-            if row is None:
-                return None
-            return Lease(resource=row.resource, owner=row.owner, expires_at=row.expires_at)
 
     def replica_heartbeat(self, owner: str) -> None:
         with self._tx("replica heartbeat") as conn:
@@ -1184,8 +1045,8 @@ class SqlStore:
     ) -> dict[str, int]:
         """Drop what retention allows; returns the number of rows touched per category.
 
-        Finished outbound jobs (with their outbox rows), completed effects, processed receipts and
-        idempotency keys older than ``older_than`` are deleted; raw XML of finished outbox rows and of
+        Finished outbound jobs (with their outbox rows), completed effects and processed receipts
+        older than ``older_than`` are deleted; raw XML of finished outbox rows and of
         deleted/acknowledged inbound memos is dropped (the rows stay so a re-push is still
         recognised). Audit events and source-message claims are only removed when asked for
         explicitly: forgetting a claim would let a delta resync send an old mail again.
@@ -1225,9 +1086,6 @@ class SqlStore:
                 delete(t.receipts).where(
                     t.receipts.c.processed.is_(True), t.receipts.c.processed_at < older_than
                 )
-            ).rowcount
-            report["idempotency_keys"] = conn.execute(
-                delete(t.idempotency_keys).where(t.idempotency_keys.c.created_at < older_than)
             ).rowcount
             report["audit_events"] = (
                 conn.execute(delete(t.audit_events).where(t.audit_events.c.ts < audit_older_than)).rowcount
@@ -1298,3 +1156,36 @@ def create_store(url: str, *, replica: str | None = None, migrate: bool = True) 
     if migrate:
         store.migrate()
     return store
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with its password hidden, for messages and reports."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (None for PostgreSQL and in-memory databases); it need not exist."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or "mode=memory" in url:
+        return None
+    return Path(database).expanduser()
+
+
+def _script_directory() -> Any:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS_DIR))
+
+
+def schema_heads() -> tuple[str, ...]:
+    """The newest schema revision(s) this version of graph_dpg migrates to."""
+    return tuple(_script_directory().get_heads())
+
+
+def known_revisions() -> frozenset[str]:
+    """Every schema revision this version of graph_dpg knows (a database at another was migrated by a
+    newer version)."""
+    return frozenset(script.revision for script in _script_directory().walk_revisions())

@@ -237,6 +237,7 @@ async def test_categories_and_master_categories(tenant: GraphTenant, mbx: GraphM
     colours = {c["displayName"]: c["color"] for c in tenant.master_categories(FUNC)}
     assert colours["Digital Post: sendt"] == "preset4"
     assert colours["Red category"] == "preset9"  # wrong colour fixed
+    assert await mbx.get_master_categories(FUNC) == colours  # the read sees what the tenant holds
     assert await mbx.ensure_master_categories(FUNC, wanted) == []  # idempotent
     await mbx.set_categories(FUNC, mid, ["Digital Post: sendt", "Digital Post: sendt"])
     assert tenant.message(FUNC, mid)["categories"] == ["Digital Post: sendt"]

@@ -14,8 +14,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from graph_dpg.adapters.store import SqlStore, create_store
-from graph_dpg.core.errors import LeaseLostError
-from graph_dpg.ports.store import OutboundJob, PlannedMemo
+from graph_dpg.ports.store import OutboundJob, OutboxState, PlannedMemo, SendOutcome
+from tests.store_rows import lease_owners
 
 T = TypeVar("T")
 RACERS = 4
@@ -52,41 +52,49 @@ def test_claim_source_message_race_has_one_winner(replicas: list[SqlStore]) -> N
     assert wins.count(True) == 1, wins
 
 
-def test_try_acquire_race_has_one_winner(replicas: list[SqlStore]) -> None:
+def test_acquire_race_has_one_winner(replicas: list[SqlStore]) -> None:
     for n in range(10):
-        wins = race(replicas, lambda s, i, n=n: s.try_acquire(f"mailbox:{n}", f"owner-{i}", 30))
+        resource = f"mailbox:{n}"
+        wins = race(replicas, lambda s, i, r=resource: s.acquire_some([r], f"owner-{i}", 30, 1) == [r])
         assert wins.count(True) == 1, wins
         winner = f"owner-{wins.index(True)}"
-        assert replicas[0].get_lease(f"mailbox:{n}").owner == winner  # type: ignore[union-attr]
+        assert lease_owners(replicas[0], [resource]) == {resource: winner}
 
 
-def test_plan_job_and_mark_accepted_races(replicas: list[SqlStore]) -> None:
+def test_plan_job_and_send_result_races(replicas: list[SqlStore]) -> None:
     job = OutboundJob("job", "mb", "m", None, "s", "digitalpost")
     planned = [PlannedMemo(f"uuid-{i}", "cpr", f"{i:010d}") for i in range(3)]
     wins = race(replicas, lambda s, _i: s.plan_job(job, planned))
     assert wins.count(True) == 1
     assert sum(replicas[0].job_progress("job").values()) == 3
-    wins = race(replicas, lambda s, i: s.mark_accepted("uuid-0", f"tx-{i}", "RECEIVED"))
-    assert wins.count(True) == 1
-    assert replicas[0].find_by_message_uuid("uuid-0").transmission_id == f"tx-{wins.index(True)}"  # type: ignore[union-attr]
+    wins = race(
+        replicas,
+        lambda s, i: s.record_send_results(
+            [
+                SendOutcome(
+                    "uuid-0", OutboxState.ACCEPTED, transmission_id=f"tx-{i}", receipt_status="RECEIVED"
+                )
+            ]
+        ),
+    )
+    assert wins.count(1) == 1 and wins.count(0) == RACERS - 1
+    assert replicas[0].find_by_message_uuid("uuid-0").transmission_id == f"tx-{wins.index(1)}"  # type: ignore[union-attr]
 
 
 def test_lease_expiry_and_takeover(replicas: list[SqlStore]) -> None:
     a, b = replicas[0], replicas[1]
-    assert a.try_acquire("ngdp:memos", "a", ttl_s=0.5) is True
-    assert b.try_acquire("ngdp:memos", "b", ttl_s=0.5) is False
+    memos = ["ngdp:memos"]
+    assert a.acquire_some(memos, "a", 0.5, 1) == memos
+    assert b.acquire_some(memos, "b", 0.5, 1) == []
     time.sleep(0.7)  # past the TTL (the dead replica stops renewing)
-    with pytest.raises(LeaseLostError):
-        a.check_lease("ngdp:memos", "a")
-    assert b.try_acquire("ngdp:memos", "b", ttl_s=30) is True
+    assert b.acquire_some(memos, "b", 30, 1) == memos
     assert a.renew("ngdp:memos", "a", 30) is False  # the old owner learns it lost the lease
-    b.check_lease("ngdp:memos", "b")
-    assert a.acquire_some(["ngdp:memos"], "a", 30, limit=1) == []
+    assert b.renew("ngdp:memos", "b", 30) is True
+    assert a.acquire_some(memos, "a", 30, limit=1) == []
 
 
 def test_acquire_some_distributes_across_three_owners(replicas: list[SqlStore]) -> None:
     resources = [f"mailbox:{i:02d}@x.dk" for i in range(30)]
-    replicas[0].ensure_resources(resources)
     owners = replicas[:3]
     got = race(owners, lambda s, i: s.acquire_some(resources, f"owner-{i}", 30, limit=10))
     assert [len(g) for g in got] == [10, 10, 10]
@@ -101,7 +109,9 @@ def test_acquire_some_distributes_across_three_owners(replicas: list[SqlStore]) 
 def test_skip_locked_does_not_wait_for_rows_being_claimed(postgres_url: str) -> None:
     store = create_store(postgres_url, replica="b")
     resources = [f"q:{i}" for i in range(6)]
-    store.ensure_resources(resources)
+    # Create the lease rows (taken and handed back at once), so another transaction can lock some.
+    assert store.acquire_some(resources, "b", 30, 6) == resources
+    assert store.release_all("b") == 6
     holder = create_engine(postgres_url, poolclass=NullPool)
     try:
         with holder.connect() as conn, conn.begin():
@@ -126,7 +136,7 @@ def _race_in_process(url: str, owner: str, start: Any, results: Any) -> None:
     store = SqlStore(url, replica=owner)
     try:
         start.wait(timeout=30)
-        lease = store.try_acquire("process:race", owner, 30)
+        lease = store.acquire_some(["process:race"], owner, 30, 1) == ["process:race"]
         claim = store.claim_source_message("mb", "process-msg", "<process@x>")
         results.put((owner, lease, claim))
     finally:

@@ -3,20 +3,54 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
 
-from graph_dpg.adapters.store import SqlStore, create_store
+from graph_dpg.adapters.store import (
+    SqlStore,
+    create_store,
+    known_revisions,
+    redacted_url,
+    schema_heads,
+    sqlite_file,
+)
 from graph_dpg.adapters.store.schema import metadata
 from graph_dpg.adapters.store.sql import MIGRATIONS_DIR
 
 
 def test_migrations_ship_inside_the_package() -> None:
     names = {p.relative_to(MIGRATIONS_DIR).as_posix() for p in MIGRATIONS_DIR.rglob("*") if p.is_file()}
-    assert {"env.py", "script.py.mako", "versions/0001_initial.py"} <= names
+    assert {
+        "env.py",
+        "script.py.mako",
+        "versions/0001_initial.py",
+        "versions/0002_drop_idempotency_keys.py",
+    } <= names
+
+
+def test_the_newest_and_the_known_revisions() -> None:
+    assert schema_heads() == ("0002",)
+    assert known_revisions() == {"0001", "0002"}
+
+
+def test_database_urls_for_reports(tmp_path: Path) -> None:
+    assert (
+        redacted_url("postgresql+psycopg://graph:secret-pw@db/gw") == "postgresql+psycopg://graph:***@db/gw"
+    )
+    assert sqlite_file(f"sqlite:///{tmp_path / 'gw.db'}") == tmp_path / "gw.db"
+    assert sqlite_file("sqlite:///~/gw.db") == Path.home() / "gw.db"
+    for elsewhere in (
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///file:gw?mode=memory&uri=true",
+        "postgresql+psycopg://h/d",
+    ):
+        assert sqlite_file(elsewhere) is None
 
 
 def test_migrate_twice_keeps_data_and_matches_the_models(db_url: str) -> None:
@@ -25,7 +59,7 @@ def test_migrate_twice_keeps_data_and_matches_the_models(db_url: str) -> None:
         assert store.claim_source_message("mb", "m", None) is True
         store.migrate()
         store.migrate()
-        assert store.schema_revision() == "0001"
+        assert store.schema_revision() == "0002"
         assert store.claim_source_message("mb", "m", None) is False
         with store.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
@@ -41,11 +75,17 @@ def test_downgrade_and_upgrade_again(db_url: str) -> None:
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         with store.engine.begin() as conn:
             config.attributes["connection"] = conn
+            command.downgrade(config, "0001")
+        assert store.schema_revision() == "0001"
+        assert "idempotency_keys" in inspect(store.engine).get_table_names()  # as 0001 made it
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
             command.downgrade(config, "base")
         assert store.schema_revision() is None
         store.migrate()
-        assert store.schema_revision() == "0001"
-        assert store.claim_key("scope", "k") is True
+        assert store.schema_revision() == "0002"
+        assert store.claim_source_message("mb", "m", None) is True  # the tables are back
+        assert "idempotency_keys" not in inspect(store.engine).get_table_names()
     finally:
         store.close()
 
@@ -55,7 +95,7 @@ def test_replicas_starting_together_migrate_once(db_url: str) -> None:
     try:
         with ThreadPoolExecutor(3) as pool:
             list(pool.map(lambda s: s.migrate(), stores))
-        assert {s.schema_revision() for s in stores} == {"0001"}
+        assert {s.schema_revision() for s in stores} == {"0002"}
     finally:
         for s in stores:
             s.close()

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from graph_dpg.adapters.store import SqlStore, create_store, pushed_receipt_id
 from graph_dpg.adapters.store import schema as t
-from graph_dpg.core.errors import LeaseLostError, StoreError
+from graph_dpg.core.errors import StoreError
 from graph_dpg.ports.digital_post import BusinessReceipt as NgdpReceipt
 from graph_dpg.ports.store import (
     EffectState,
@@ -22,9 +22,11 @@ from graph_dpg.ports.store import (
     OutboundJob,
     OutboxState,
     PlannedMemo,
+    SendOutcome,
     StatePort,
     run_effect_once,
 )
+from tests.store_rows import audit_rows, lease_owners
 
 CPR = "0101701234"
 
@@ -56,7 +58,7 @@ def memos(n: int, prefix: str = "") -> list[PlannedMemo]:
 def test_store_satisfies_the_port(store: SqlStore) -> None:
     port: StatePort = store
     assert port.ping() is None
-    assert store.schema_revision() == "0001"
+    assert store.schema_revision() == "0002"
 
 
 def test_claim_source_message_only_first_time(store: SqlStore) -> None:
@@ -72,21 +74,14 @@ def test_claim_source_message_only_first_time(store: SqlStore) -> None:
     assert store.claim_source_message("a@x.dk", "m3", None) is False
 
 
-def test_claim_key(store: SqlStore) -> None:
-    assert store.claim_key("push", "k") is True
-    assert store.claim_key("push", "k") is False
-    assert store.claim_key("mail", "k") is True
-
-
 def test_delta_links(store: SqlStore) -> None:
     assert store.get_delta_link("a@x.dk", "sentitems") is None
     store.set_delta_link("a@x.dk", "sentitems", "https://graph/delta?token=1")
     store.set_delta_link("a@x.dk", "sentitems", "https://graph/delta?token=2")
     store.set_delta_link("a@x.dk", "inbox", "https://graph/delta?token=i")
     assert store.get_delta_link("a@x.dk", "sentitems") == "https://graph/delta?token=2"
-    store.reset_delta_link("a@x.dk", "sentitems")
-    assert store.get_delta_link("a@x.dk", "sentitems") is None
     assert store.get_delta_link("a@x.dk", "inbox") == "https://graph/delta?token=i"
+    assert store.get_delta_link("b@x.dk", "sentitems") is None
 
 
 def test_job_lifecycle_and_outbox(store: SqlStore) -> None:
@@ -123,14 +118,28 @@ def test_job_lifecycle_and_outbox(store: SqlStore) -> None:
     assert "recipient_id" not in repr(pending[0]) and "0000000000" not in repr(pending[0])
 
     u0, u1, u2, u3, u4 = (m.message_uuid for m in planned)
-    assert store.mark_accepted(u0, "tx-0", "RECEIVED") is True
-    assert store.mark_accepted(u0, "tx-0", "RECEIVED") is False
-    assert store.mark_rejected(u1, '{"code":"X","message":"bad"}') is True
-    assert store.mark_failed(u2, "gave up") is True
-    assert store.mark_failed(u0, "late") is False  # accepted stays accepted
-
     retry_at = datetime.now(UTC) + timedelta(hours=1)
-    store.record_attempt(u3, f"503 for {CPR}", retry_at=retry_at)
+    outcomes = [
+        SendOutcome(u0, OutboxState.ACCEPTED, transmission_id="tx-0", receipt_status="RECEIVED"),
+        SendOutcome(u1, OutboxState.REJECTED, error='{"code":"X","message":"bad"}'),
+        SendOutcome(u2, OutboxState.FAILED, error="gave up"),
+        SendOutcome(u3, None, error=f"503 for {CPR}", retry_at=retry_at),  # transient: stays pending
+    ]
+    assert store.record_send_results(outcomes) == 4
+    # Repeated after a crash, or late: rows that left pending do not change again.
+    assert store.record_send_results(outcomes[:1]) == 0
+    assert store.record_send_results([SendOutcome(u0, OutboxState.FAILED, error="late")]) == 0
+    assert store.record_send_results([SendOutcome("nope", OutboxState.ACCEPTED)]) == 0
+
+    rejected = store.find_by_message_uuid(u1)
+    assert rejected is not None
+    assert (rejected.state, rejected.attempts, rejected.last_error) == (
+        OutboxState.REJECTED,
+        1,
+        '{"code":"X","message":"bad"}',
+    )
+    failed = store.find_by_message_uuid(u2)
+    assert failed is not None and (failed.state, failed.last_error) == (OutboxState.FAILED, "gave up")
     entry = store.find_by_message_uuid(u3)
     assert entry is not None
     assert entry.attempts == 1 and entry.state is OutboxState.PENDING
@@ -167,8 +176,6 @@ def test_job_lifecycle_and_outbox(store: SqlStore) -> None:
         store.set_job_state("job-1", JobState.SENDING)
     with pytest.raises(StoreError, match="unknown outbound job"):
         store.set_job_state("nope", JobState.DONE)
-    with pytest.raises(StoreError, match="unknown messageUUID"):
-        store.mark_accepted("nope", None, None)
 
 
 def test_plan_job_without_prior_create_and_rejected_job(store: SqlStore) -> None:
@@ -237,7 +244,8 @@ def test_business_receipts(store: SqlStore) -> None:
     # A RECEIVED that arrives after COMPLETED does not downgrade the outbox row.
     assert store.record_receipt("r0", {"messageUUID": u, "receiptStatus": "RECEIVED"}) is True
     # The 201 answer recorded after the pushed receipt keeps the receipt's status.
-    assert store.mark_accepted(u, "t1", "RECEIVED") is True
+    accepted = SendOutcome(u, OutboxState.ACCEPTED, transmission_id="t1", receipt_status="RECEIVED")
+    assert store.record_send_results([accepted]) == 1
     assert store.find_by_message_uuid(u).receipt_status == "COMPLETED"  # type: ignore[union-attr]
     assert store.record_receipt("r2", {"messageUUID": "unknown", "receiptStatus": "INVALID"}) is True
 
@@ -329,15 +337,15 @@ def test_audit_masks_cprs(store: SqlStore) -> None:
         details={"recipients": [CPR, "010170-1234"], f"key {CPR}": {"nested": CPR}, "n": 3},
     )
     store.audit("inbound.delivered", "memo u1")
-    events = store.audit_events()
-    assert [e.action for e in events] == ["outbound.sent", "inbound.delivered"]
+    events = audit_rows(store)
+    assert [e["action"] for e in events] == ["outbound.sent", "inbound.delivered"]
     first = events[0]
-    assert first.replica == "test-replica" and first.actor == "sag@kommune.dk"
-    assert CPR not in first.subject and "1234" not in str(first.details)
-    assert first.details["n"] == 3
-    assert first.details["recipients"] == ["010170-xxxx", "010170-xxxx"]
-    assert [e.action for e in store.audit_events(action="inbound.delivered")] == ["inbound.delivered"]
-    assert store.audit_events(since=datetime.now(UTC) + timedelta(minutes=5)) == []
+    assert first["replica"] == "test-replica" and first["actor"] == "sag@kommune.dk"
+    assert CPR not in first["subject"] and "1234" not in str(first["details"])
+    assert first["details"]["n"] == 3
+    assert first["details"]["recipients"] == ["010170-xxxx", "010170-xxxx"]
+    assert first["ts"] <= datetime.now(UTC) and events[1]["ts"] >= first["ts"]
+    assert [e["subject"] for e in audit_rows(store, action="inbound.delivered")] == ["memo u1"]
 
 
 def test_rule_state(store: SqlStore) -> None:
@@ -356,22 +364,21 @@ def test_rule_state(store: SqlStore) -> None:
 
 
 def test_leases_basic(store: SqlStore) -> None:
-    assert store.try_acquire("mailbox:a", "r1", 30) is True
-    assert store.try_acquire("mailbox:a", "r2", 30) is False
-    assert store.try_acquire("mailbox:a", "r1", 30) is True  # re-acquire = renew
+    a = ["mailbox:a"]
+    assert store.acquire_some(a, "r1", 30, limit=1) == a
+    assert store.acquire_some(a, "r2", 30, limit=1) == []
+    assert store.acquire_some(a, "r1", 30, limit=1) == a  # re-acquire = renew
     assert store.renew("mailbox:a", "r1", 30) is True
     assert store.renew("mailbox:a", "r2", 30) is False
-    store.check_lease("mailbox:a", "r1")
-    with pytest.raises(LeaseLostError):
-        store.check_lease("mailbox:a", "r2")
     store.release("mailbox:a", "r2")  # not the owner: nothing happens
-    assert store.get_lease("mailbox:a").owner == "r1"  # type: ignore[union-attr]
+    assert lease_owners(store, a) == {"mailbox:a": "r1"}
     store.release("mailbox:a", "r1")
-    assert store.get_lease("mailbox:a").owner is None  # type: ignore[union-attr]
-    assert store.try_acquire("mailbox:a", "r2", 30) is True
+    assert lease_owners(store, a) == {"mailbox:a": None}
+    assert store.renew("mailbox:a", "r1", 30) is False  # released means lost
+    assert store.acquire_some(a, "r2", 30, limit=1) == a
 
-    store.ensure_resources(["q:1", "q:2", "q:3"])
     assert store.acquire_some(["q:1", "q:2", "q:3"], "r1", 30, limit=2) == ["q:1", "q:2"]
+    assert lease_owners(store, ["q:1", "q:3"]) == {"q:1": "r1", "q:3": None}
     # Own leases come first, so a second call renews them instead of grabbing more.
     assert store.acquire_some(["q:1", "q:2", "q:3"], "r1", 30, limit=2) == ["q:1", "q:2"]
     assert store.acquire_some(["q:1", "q:2", "q:3"], "r3", 30, limit=5) == ["q:3"]
@@ -391,8 +398,12 @@ def test_replicas(store: SqlStore) -> None:
 def test_cleanup(store: SqlStore) -> None:
     planned = memos(2)
     store.plan_job(job("old", "m-old"), planned)
-    store.mark_accepted(planned[0].message_uuid, "t", "RECEIVED")
-    store.mark_failed(planned[1].message_uuid, "x")
+    store.record_send_results(
+        [
+            SendOutcome(planned[0].message_uuid, OutboxState.ACCEPTED, transmission_id="t"),
+            SendOutcome(planned[1].message_uuid, OutboxState.FAILED, error="x"),
+        ]
+    )
     store.set_job_state("old", JobState.SENDING)
     store.set_job_state("old", JobState.DONE)
     active = memos(1)
@@ -430,16 +441,6 @@ def test_naive_datetimes_are_refused(store: SqlStore) -> None:
         store.cleanup(datetime(2020, 1, 1))  # naive on purpose
 
 
-def test_inbound_counts_and_replica_support(store: SqlStore) -> None:
-    store.store_inbound_memo("a", InboundSource.PULL, b"<a/>")
-    store.store_inbound_memo("b", InboundSource.PULL, b"<b/>")
-    store.mark_delivered("b", "mb", "id")
-    counts = store.inbound_counts()
-    assert counts[InboundState.RECEIVED] == 1 and counts[InboundState.DELIVERED] == 1
-    assert counts[InboundState.DELETED] == 0
-    assert store.supports_replicas is (store.dialect == "postgresql")
-
-
 def test_unreachable_database_is_a_store_error() -> None:
     # Port 1 on loopback: connection refused at once.
     store = SqlStore("postgresql+psycopg://postgres@127.0.0.1:1/none")
@@ -475,7 +476,7 @@ def test_in_memory_sqlite_is_shared_across_threads() -> None:
 def test_sqlite_parent_directory_is_created(tmp_path: Path) -> None:
     store = create_store(f"sqlite:///{tmp_path / 'state' / 'dir' / 'gateway.db'}")
     try:
-        assert store.claim_key("s", "k") is True
+        assert store.claim_source_message("mb", "m", None) is True
         assert (tmp_path / "state" / "dir" / "gateway.db").is_file()
     finally:
         store.close()

@@ -12,8 +12,9 @@ from sqlalchemy import create_engine, text
 from graph_dpg.adapters.graph import GraphMailbox, StaticTokenCredential
 from graph_dpg.config import load_gateway_text
 from graph_dpg.demo.scenario import DEMO_GATEWAY
-from graph_dpg.diagnostics.doctor import EXIT_FAILED, EXIT_OK, Status, exit_code, schema_heads
+from graph_dpg.diagnostics.doctor import EXIT_FAILED, EXIT_OK, Status, exit_code
 from graph_dpg.sandbox.graph import create_app
+from graph_dpg.sandbox.graph.faults import Fault
 from tests.unit.doctor.conftest import GRAPH_URL, DoctorEnv, fake_jwt, make_env
 
 JOBCENTER = "jobcenter@sandby.dk"
@@ -132,6 +133,17 @@ async def test_missing_category_fails_and_fix_creates_it(env: DoctorEnv) -> None
     present = {c["displayName"]: c["color"] for c in env.tenant.master_categories(JOBCENTER)}
     assert present["Digital Post: Sendt"] == "preset7"
     assert (await env.run())[f"categories {JOBCENTER}"].status is Status.OK
+
+
+async def test_unreadable_category_list_names_the_missing_permission(env: DoctorEnv) -> None:
+    denied = Fault(status=403, code="ErrorAccessDenied", message="Access is denied.")
+    env.tenant.faults.script("GET", rf"/users/{JOBCENTER}/outlook/masterCategories$", denied)
+    result = (await env.run())[f"categories {JOBCENTER}"]
+    assert result.status is Status.FAIL
+    assert result.detail == (
+        "the master category list cannot be read (403 ErrorAccessDenied: Access is denied.)"
+    )
+    assert result.fix is not None and "MailboxSettings.ReadWrite" in result.fix
 
 
 async def test_wrong_category_colour_warns_and_fix_corrects_it(env: DoctorEnv) -> None:
@@ -273,11 +285,6 @@ async def test_database_from_a_newer_version(env: DoctorEnv) -> None:
     result = (await env.run(fix=True))["database"]
     assert result.status is Status.FAIL
     assert "9999_future, which this version of graph_dpg does not know" in result.detail
-
-
-def test_schema_heads_name_the_newest_revision() -> None:
-    heads = schema_heads()
-    assert len(heads) == 1 and heads[0]
 
 
 @pytest.mark.parametrize(

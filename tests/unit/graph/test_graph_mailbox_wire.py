@@ -423,6 +423,35 @@ async def test_master_categories_created_and_recoloured() -> None:
     assert _json(wire.bodies[2]) == {"displayName": "Digital Post: modtaget", "color": "preset7"}
 
 
+async def test_master_categories_read_follows_next_link_and_translates_errors() -> None:
+    second = f"{BASE}/users/{MB}/outlook/masterCategories?$skiptoken=2"
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        if "$skiptoken" in str(r.url):
+            return httpx.Response(200, json={"value": [{"id": "c2", "displayName": "Uden farve"}]})
+        return httpx.Response(
+            200,
+            json={
+                "value": [{"id": "c1", "displayName": "Digital Post: sendt", "color": "preset4"}],
+                "@odata.nextLink": second,
+            },
+        )
+
+    wire = Wire(handler)
+    async with mailbox(wire) as mbx:
+        assert await mbx.get_master_categories(MB) == {"Digital Post: sendt": "preset4", "Uden farve": "none"}
+    assert wire.paths() == [
+        f"GET /v1.0/users/{MB}/outlook/masterCategories",
+        f"GET /v1.0/users/{MB}/outlook/masterCategories?$skiptoken=2",
+    ]
+    assert all(h["prefer"] == 'IdType="ImmutableId"' for h in wire.headers)
+
+    async with mailbox(Wire(lambda r: err(403, "ErrorAccessDenied"))) as mbx:
+        with pytest.raises(AuthError) as denied:
+            await mbx.get_master_categories(MB)
+    assert denied.value.status == 403 and "master categories" in str(denied.value)
+
+
 async def test_find_by_extended_property_builds_the_documented_filter() -> None:
     wire = Wire(lambda r: httpx.Response(200, json={"value": [{"id": "m1"}, {"id": "m2"}]}))
     async with mailbox(wire) as mbx:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ from memo_factories import EXAMPLES_DIR, make_message
 
 from graph_dpg import memo
 from graph_dpg.commands import memo as memo_command
+from graph_dpg.domain.conversion import OutboundContext, plan_outbound
+from graph_dpg.domain.mail import Attachment, EmailAddress, MailMessage
+from graph_dpg.domain.policies import DEFAULT_POLICIES
 
 FULL_12 = EXAMPLES_DIR / "memo-1.2" / "MeMo_Full_Example.xml"
 MINIMUM_11 = EXAMPLES_DIR / "official-1.1" / "MeMo_Minimum_Example.xml"
@@ -48,7 +52,7 @@ def test_validate_reports_each_file_on_one_line_and_exits_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     good = _write(tmp_path, "good.xml", memo.build(make_message()))
-    bad = _write(tmp_path, "bad.xml", memo.build(make_message(mandatory=True, notification="x" * 151)))
+    bad = _write(tmp_path, "bad.xml", memo.build(make_message(mandatory=True, notification="x" * 161)))
     unsafe = _write(tmp_path, "unsafe.xml", b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>')
     broken = _write(tmp_path, "broken.xml", b"<memo:Message")
     missing = str(tmp_path / "missing.xml")
@@ -56,11 +60,53 @@ def test_validate_reports_each_file_on_one_line_and_exits_1(
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5
     assert lines[0] == f"{good}: valid (MeMo 1.2)"
+    # Beyond the XSD's 160 characters: the schema's error, and the gateway's own cap as a warning.
     assert lines[1].startswith(f"{bad}: INVALID (MeMo 1.2), 2 errors: ")
-    assert "[notification.length]" in lines[1] and "[mandatory.not-allowed]" in lines[1]
+    assert "[xsd]" in lines[1] and "[mandatory.not-allowed]" in lines[1]
+    assert "notification has 161 characters; the gateway itself keeps" in lines[1]
     assert lines[2].startswith(f"{unsafe}: UNSAFE: ")
     assert lines[3].startswith(f"{broken}: INVALID, 1 error: ") and "[xml.well-formed]" in lines[3]
     assert lines[4].startswith(f"{missing}: UNREADABLE: ")
+
+
+def test_notification_the_xsd_allows_is_valid_in_validate_but_refused_when_the_gateway_builds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = "x" * 155  # the XSD allows 160; the gateway keeps its own to 150
+    assert memo.NOTIFICATION_MAX_LENGTH == 150
+    path = _write(tmp_path, "m.xml", memo.build(make_message(notification=text)))
+    assert main(["memo", "validate", path]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}: valid (MeMo 1.2), 1 warning: /Message/MessageHeader/notification: notification has 155 "
+        "characters; the gateway itself keeps the notifications it builds to 150 [notification.length]"
+    ]
+
+    # The gateway building a letter with that notification (MemoHeader.json) refuses it.
+    org = "29189846"
+    context = OutboundContext(
+        organisation_cvr=org,
+        organisation_name="Kommunen",
+        gateway_domain="digital-post.dk",
+        mailbox_address="post@k.dk",
+        mailbox_configured=True,
+        allowed_cvrs=frozenset({org}),
+        allowed_sender_contact_points=frozenset(),
+        policies=DEFAULT_POLICIES,
+        internal_domains=frozenset({"k.dk"}),
+    )
+    header = Attachment("MemoHeader.json", "application/json", json.dumps({"notification": text}).encode())
+    letter = MailMessage(
+        subject="Brev",
+        body="<p>Hej</p>",
+        to=[EmailAddress(f"0101701234@{org}.ngdp.digital-post.dk")],
+        attachments=[header],
+    )
+    plan = plan_outbound(letter, context)
+    assert [(f.rule, f.severity) for f in plan.errors] == [("notification.length", "error")]
+    assert plan.memos == []
+    short_header = dataclasses.replace(header, content=b'{"notification": "Nyt brev"}')
+    shorter = plan_outbound(dataclasses.replace(letter, attachments=[short_header]), context)
+    assert shorter.errors == [] and len(shorter.memos) == 1
 
 
 def test_validate_organisation_permissions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,6 +16,7 @@ from graph_dpg.runtime import (
     RuntimeOptions,
     outbound_resource,
 )
+from tests.store_rows import lease_owners
 
 Rig = Any  # the fixture's Rig (tests/unit/runtime/conftest.py); test dirs are not packages
 
@@ -121,8 +122,8 @@ async def test_start_and_stop_release_leases(make_rig: Callable[..., Rig]) -> No
     assert len(rig.state.accepted) == 1  # the scheduler ran the jobs
     await rig.runtime.stop()
     store = rig.gateway.store
-    lease = store.get_lease(outbound_resource("a@testby.dk", "sentitems"))
-    assert lease is not None and lease.owner is None
+    resource = outbound_resource("a@testby.dk", "sentitems")
+    assert lease_owners(store, [resource]) == {resource: None}
     assert store.live_replicas(60) == []
 
 
