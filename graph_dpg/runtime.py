@@ -45,13 +45,13 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from graph_dpg.adapters.certificates import certificate_not_after
 from graph_dpg.bootstrap import Gateway
 from graph_dpg.core.errors import AuthError, GraphDpgError
 from graph_dpg.domain.mail import EmailAddress, MailMessage
@@ -796,22 +796,6 @@ def _add(total: CycleStats, one: CycleStats) -> None:
     ):
         setattr(total, name, getattr(total, name) + getattr(one, name))
     total.errors.extend(one.errors)
-
-
-def certificate_not_after(path: Path, password: str | None) -> datetime | None:
-    """Expiry of the first certificate in a PEM or PKCS#12 file (None when it cannot be read)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import pkcs12
-
-    try:
-        data = path.read_bytes()
-        if b"-----BEGIN" in data:
-            certs = x509.load_pem_x509_certificates(data)
-            return certs[0].not_valid_after_utc if certs else None
-        _, cert, _ = pkcs12.load_key_and_certificates(data, password.encode() if password else None)
-        return cert.not_valid_after_utc if cert is not None else None
-    except (OSError, ValueError):
-        return None
 
 
 class _MaxInstancesFilter(logging.Filter):

@@ -154,22 +154,15 @@ def make_ngdp_client(settings: Settings) -> NgdpClient:
             "NgDP system id and API token are not set",
             ["GRAPH_DPG_NGDP_SYSTEM_ID and GRAPH_DPG_NGDP_API_TOKEN are required to talk to NgDP"],
         )
-    kwargs: dict[str, Any] = {"ca_bundle": settings.ngdp_ca_bundle}
-    path = settings.ngdp_certificate_path
-    password = _secret(settings.ngdp_certificate_password)
-    if path is not None:
-        # Same rule as check-config: PEM is recognised by its armour, anything else is PKCS#12.
-        if b"-----BEGIN" in path.read_bytes()[:65536]:
-            kwargs.update(cert_file=path, key_password=password)
-        else:
-            kwargs.update(pkcs12_file=path, pkcs12_password=password)
     return NgdpClient(
         settings.ngdp_base_url,
         system_id,
         token,
+        certificate_file=settings.ngdp_certificate_path,
+        certificate_password=_secret(settings.ngdp_certificate_password),
+        ca_bundle=settings.ngdp_ca_bundle,
         read_timeout=settings.ngdp_timeout_seconds,
         write_timeout=settings.ngdp_timeout_seconds,
-        **kwargs,
     )
 
 
