@@ -1,0 +1,40 @@
+"""One gateway process: the scheduler (:mod:`.scheduler`) and what it runs. This package re-exports the
+names callers use, so ``from graph_dpg.runtime import Runtime`` works whichever module holds them."""
+
+from graph_dpg.runtime.scheduler import (
+    ALERT_PROPERTY,
+    EXPIRY_THRESHOLDS_DAYS,
+    OUTBOUND_PREFIX,
+    RESOURCE_EFFECTS,
+    RESOURCE_HOUSEKEEPING,
+    RESOURCE_INBOUND,
+    RESOURCE_RECEIPTS,
+    RETENTION,
+    ItemState,
+    LeaseKeeper,
+    Runtime,
+    RuntimeCounters,
+    RuntimeOptions,
+    WorkTracker,
+    outbound_resource,
+    quiet_library_logs,
+)
+
+__all__ = [
+    "ALERT_PROPERTY",
+    "EXPIRY_THRESHOLDS_DAYS",
+    "OUTBOUND_PREFIX",
+    "RESOURCE_EFFECTS",
+    "RESOURCE_HOUSEKEEPING",
+    "RESOURCE_INBOUND",
+    "RESOURCE_RECEIPTS",
+    "RETENTION",
+    "ItemState",
+    "LeaseKeeper",
+    "Runtime",
+    "RuntimeCounters",
+    "RuntimeOptions",
+    "WorkTracker",
+    "outbound_resource",
+    "quiet_library_logs",
+]
