@@ -10,15 +10,13 @@ from graph_dpg.runtime.scheduler import (
     RESOURCE_INBOUND,
     RESOURCE_RECEIPTS,
     RETENTION,
-    ItemState,
-    LeaseKeeper,
     Runtime,
     RuntimeCounters,
     RuntimeOptions,
-    WorkTracker,
     outbound_resource,
     quiet_library_logs,
 )
+from graph_dpg.runtime.work import ItemState, LeaseKeeper, WorkTracker
 
 __all__ = [
     "ALERT_PROPERTY",

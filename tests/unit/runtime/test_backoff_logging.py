@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from graph_dpg.core.errors import AuthError, TransientError
-from graph_dpg.runtime import WorkTracker
+from graph_dpg.runtime.work import WorkTracker
 
 
 class Clock:
