@@ -1,9 +1,8 @@
 """One gateway process: the scheduler (:mod:`.scheduler`) and what it runs. This package re-exports the
 names callers use, so ``from graph_dpg.runtime import Runtime`` works whichever module holds them."""
 
+from graph_dpg.runtime.expiry import ALERT_PROPERTY, EXPIRY_THRESHOLDS_DAYS, ExpiryAlerts
 from graph_dpg.runtime.scheduler import (
-    ALERT_PROPERTY,
-    EXPIRY_THRESHOLDS_DAYS,
     OUTBOUND_PREFIX,
     RESOURCE_EFFECTS,
     RESOURCE_HOUSEKEEPING,
@@ -27,6 +26,7 @@ __all__ = [
     "RESOURCE_INBOUND",
     "RESOURCE_RECEIPTS",
     "RETENTION",
+    "ExpiryAlerts",
     "ItemState",
     "LeaseKeeper",
     "Runtime",

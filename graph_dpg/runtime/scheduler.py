@@ -30,7 +30,7 @@ import logging
 import random
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,13 +39,12 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from graph_dpg.adapters.certificates import certificate_not_after
 from graph_dpg.bootstrap import Gateway
 from graph_dpg.core.errors import AuthError, GraphDpgError
-from graph_dpg.domain.mail import EmailAddress, MailMessage
 from graph_dpg.http import create_http_app
 from graph_dpg.ports.digital_post import ContactPointInfo
 from graph_dpg.ports.store import JobState
+from graph_dpg.runtime.expiry import ExpiryAlerts, expiring_credentials
 from graph_dpg.runtime.work import LeaseKeeper, WorkTracker
 from graph_dpg.services.outbound import CycleStats, FunctionMailbox
 
@@ -56,8 +55,6 @@ RESOURCE_EFFECTS = "outbound:effects"
 RESOURCE_RECEIPTS = "ngdp:receipts"
 RESOURCE_INBOUND = "ngdp:memos"
 RESOURCE_HOUSEKEEPING = "housekeeping"
-EXPIRY_THRESHOLDS_DAYS: tuple[int, ...] = (30, 14, 7)
-ALERT_PROPERTY = "DpgAlertKey"
 RETENTION = timedelta(days=30)
 
 
@@ -112,6 +109,12 @@ class Runtime:
         )
         self.leases = LeaseKeeper(gateway.store, gateway.replica, float(s.lease_seconds))
         self.counters = RuntimeCounters()
+        self.expiry = ExpiryAlerts(
+            gateway.store,
+            gateway.mailbox,
+            gateway.config.monitoring_mailbox,
+            lambda: expiring_credentials(gateway.ngdp, gateway.settings),
+        )
         self.contact_points: list[ContactPointInfo] = []
         self.started_at = time.monotonic()
         self.last_outbound_success: float | None = None
@@ -320,78 +323,13 @@ class Runtime:
         """Alert the monitoring mailbox once per threshold (30/14/7 days) before a certificate expires."""
         if not self._holds(RESOURCE_HOUSEKEEPING):
             return
-        now = now or datetime.now(UTC)
-        for what, not_after in self.expiring_credentials():
-            days = (not_after - now).days
-            crossed = [t for t in EXPIRY_THRESHOLDS_DAYS if days <= t]
-            if not crossed:
-                continue
-            try:
-                await self._alert_expiry(what, not_after, days, min(crossed), crossed)
-            except GraphDpgError as exc:
-                self.tracker.failure("expiry alert", exc)
-                return
-        self.tracker.success("expiry alert")
-
-    def expiring_credentials(self) -> list[tuple[str, datetime]]:
-        found: list[tuple[str, datetime]] = []
-        not_after = getattr(self.gateway.ngdp, "certificate_not_after", None)
-        if callable(not_after):
-            value = not_after()
-            if isinstance(value, datetime):
-                found.append(("NgDP OCES3 certificate", value))
-        path = self.settings.client_certificate_path
-        if self.settings.credential_kind == "certificate" and path is not None:
-            secret = self.settings.client_certificate_password
-            app_not_after = certificate_not_after(path, secret.get_secret_value() if secret else None)
-            if app_not_after is not None:
-                found.append(("Graph app certificate", app_not_after))
-        return found
-
-    async def _alert_expiry(
-        self, what: str, not_after: datetime, days: int, threshold: int, crossed: Sequence[int]
-    ) -> None:
-        store = self.gateway.store
-        base = f"alert:expiry:{what}:{not_after.date().isoformat()}"
-        key = f"{base}:{threshold}"
-        effect = await asyncio.to_thread(store.get_effect, key)
-        if effect is not None and effect.state.value == "done":
+        try:
+            async for _ in self.expiry.run(now or datetime.now(UTC)):
+                self.counters.alerts += 1
+        except GraphDpgError as exc:
+            self.tracker.failure("expiry alert", exc)
             return
-        await asyncio.to_thread(store.plan_effect, key, {"what": what, "days": days})
-        monitoring = self.gateway.config.monitoring_mailbox
-        mail = self.gateway.mailbox
-        # An earlier attempt may have created the mail and crashed before recording it: look first.
-        existing = await mail.find_by_extended_property(monitoring, "inbox", ALERT_PROPERTY, key)
-        if existing:
-            result: dict[str, object] = {"message_id": existing[0], "reused": True}
-        else:
-            text = (
-                f"The {what} of the Digital Post gateway expires on {not_after:%Y-%m-%d} "
-                f"({max(days, 0)} day(s) left). Renew it and update the gateway's configuration before then; "
-                "after it expires the gateway can no longer send or receive Digital Post."
-            )
-            message = MailMessage(
-                subject=f"Digital Post gateway: {what} expires in {max(days, 0)} day(s)",
-                body=f"<p>{text}</p>",
-                body_type="html",
-                sender=EmailAddress(monitoring, "Digital Post Gateway"),
-                to=[EmailAddress(monitoring)],
-                attachments=[],
-                headers=[],
-            )
-            created = await mail.create_message(
-                monitoring, "inbox", message, received=True, extended_properties={ALERT_PROPERTY: key}
-            )
-            result = {"message_id": created}
-            log.warning("%s expires in %d day(s): monitoring mailbox alerted", what, days)
-        await asyncio.to_thread(store.complete_effect, key, result)
-        # Larger thresholds already passed are covered by this (more urgent) alert.
-        for other in crossed:
-            if other != threshold:
-                other_key = f"{base}:{other}"
-                await asyncio.to_thread(store.plan_effect, other_key, {"what": what, "days": days})
-                await asyncio.to_thread(store.complete_effect, other_key, {"superseded_by": threshold})
-        self.counters.alerts += 1
+        self.tracker.success("expiry alert")
 
     async def cleanup(self) -> None:
         if not self._holds(RESOURCE_HOUSEKEEPING):
