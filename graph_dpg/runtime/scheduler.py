@@ -25,26 +25,24 @@ forget the replica row, exit 0.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from graph_dpg.bootstrap import Gateway
 from graph_dpg.core.errors import AuthError, GraphDpgError
-from graph_dpg.http import create_http_app
 from graph_dpg.ports.digital_post import ContactPointInfo
 from graph_dpg.ports.store import JobState
 from graph_dpg.runtime.expiry import ExpiryAlerts, expiring_credentials
+from graph_dpg.runtime.http import GatewayMetrics, HttpServer, create_http_app
 from graph_dpg.runtime.work import LeaseKeeper, WorkTracker
 from graph_dpg.services.outbound import CycleStats, FunctionMailbox
 
@@ -95,7 +93,8 @@ class RuntimeCounters:
 
 
 class Runtime:
-    """Runs a :class:`~graph_dpg.bootstrap.Gateway` on a schedule (see the module docstring)."""
+    """Runs a :class:`~graph_dpg.bootstrap.Gateway` on a schedule (see the module docstring), and owns the
+    process's Prometheus metrics, which its HTTP server exposes."""
 
     def __init__(self, gateway: Gateway, options: RuntimeOptions | None = None) -> None:
         self.gateway = gateway
@@ -109,6 +108,7 @@ class Runtime:
         )
         self.leases = LeaseKeeper(gateway.store, gateway.replica, float(s.lease_seconds))
         self.counters = RuntimeCounters()
+        self.metrics = GatewayMetrics(mailbox=gateway.mailbox, store=gateway.store)
         self.expiry = ExpiryAlerts(
             gateway.store,
             gateway.mailbox,
@@ -126,8 +126,7 @@ class Runtime:
         self._inflight: set[asyncio.Task[Any]] = set()
         self._slots = asyncio.Semaphore(self.options.mailbox_concurrency)
         self._scheduler: AsyncIOScheduler | None = None
-        self._http: _QuietServer | None = None
-        self._http_task: asyncio.Task[None] | None = None
+        self._http: HttpServer | None = None
         self._stopping = False
         self._effects_running = False
         self._active: set[str] = set()  # items being worked on right now (not merely queued)
@@ -181,7 +180,7 @@ class Runtime:
 
     async def _poll_mailbox(self, resource: str, mb: FunctionMailbox) -> None:
         svc = self.gateway.outbound
-        metrics = self.gateway.metrics
+        metrics = self.metrics
         async with self._slots:
             async with self._lease_lock:
                 if not self._holds(resource):
@@ -208,7 +207,7 @@ class Runtime:
         """Plan and send this mailbox's unfinished jobs (what ``OutboundService.process_jobs`` does, per job,
         so each result is counted under its channel)."""
         svc = self.gateway.outbound
-        metrics = self.gateway.metrics
+        metrics = self.metrics
         wanted = mailbox.lower()
         for state in (JobState.NEW, JobState.PLANNED, JobState.SENDING):
             jobs = await asyncio.to_thread(svc.store.jobs_in_state, [state], 1000)
@@ -269,16 +268,16 @@ class Runtime:
         try:
             stats = await inbound.run_once()
         except GraphDpgError as exc:
-            self.gateway.metrics.poll_failures.labels("inbound").inc()
+            self.metrics.poll_failures.labels("inbound").inc()
             self.tracker.failure(RESOURCE_INBOUND, exc)
             return
         finally:
-            self.gateway.metrics.poll_seconds.labels("inbound").observe(time.perf_counter() - started)
+            self.metrics.poll_seconds.labels("inbound").observe(time.perf_counter() - started)
         self.counters.inbound_runs += 1
         if stats.delivered:
-            self.gateway.metrics.received.labels("ngdp").inc(stats.delivered)
+            self.metrics.received.labels("ngdp").inc(stats.delivered)
         if stats.mail_routed:
-            self.gateway.metrics.received.labels("mail").inc(stats.mail_routed)
+            self.metrics.received.labels("mail").inc(stats.mail_routed)
         if stats.errors:
             # The service carries on past single failures and reports them; back off the queue as a whole.
             self.tracker.failure(RESOURCE_INBOUND, GraphDpgError("; ".join(stats.errors[:3])))
@@ -450,32 +449,16 @@ class Runtime:
             from graph_dpg.adapters.digital_post import create_push_app
 
             push_app = create_push_app(self.gateway.store.push_sink(), token.get_secret_value())
-        app = create_http_app(self.gateway.metrics, self, push_app=push_app)
-        config = uvicorn.Config(
-            app,
-            host=self.settings.http_host,
-            port=self.settings.http_port,
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-        )
-        self._http = _QuietServer(config)
-        self._http_task = asyncio.create_task(self._http.serve(), name="http")
-        while not self._http.started:
-            if self._http_task.done():
-                await self._http_task  # re-raises the bind error
-                raise RuntimeError("the HTTP server stopped during start-up")
-            await asyncio.sleep(0.01)
+        app = create_http_app(self.metrics, self, push_app=push_app)
+        self._http = HttpServer(app, self.settings.http_host, self.settings.http_port)
+        await self._http.start()
         return self.http_url
 
     @property
     def http_url(self) -> str:
-        port = self.settings.http_port
         if self._http is not None:
-            for server in getattr(self._http, "servers", []):
-                for sock in server.sockets:
-                    port = sock.getsockname()[1]
-        return f"http://{self.settings.http_host}:{port}"
+            return self._http.url
+        return f"http://{self.settings.http_host}:{self.settings.http_port}"
 
     async def stop(self) -> None:
         """Stop scheduling, finish in-flight work (bounded), release leases, stop the HTTP server."""
@@ -502,10 +485,8 @@ class Runtime:
             log.info("released %d lease(s)", released)
         except GraphDpgError as exc:
             log.warning("could not release leases (they expire by themselves): %s", exc)
-        if self._http is not None and self._http_task is not None:
-            self._http.should_exit = True
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._http_task, timeout=5)
+        if self._http is not None:
+            await self._http.stop()
 
     async def run_until_signalled(self) -> None:
         """``graph-dpg run``: start, wait for SIGTERM/SIGINT, stop gracefully."""
@@ -594,11 +575,3 @@ def quiet_library_logs() -> None:
     # ("one line per state change"); their warnings and errors still get through.
     for name in ("apscheduler", "httpx", "alembic", "uvicorn.access"):
         logging.getLogger(name).setLevel(logging.WARNING)
-
-
-class _QuietServer(uvicorn.Server):
-    """uvicorn inside our process: the runtime owns SIGTERM/SIGINT, not uvicorn."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
