@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from graph_dpg.core.backoff import Backoff
 from graph_dpg.core.errors import AuthError
 from graph_dpg.ports.leases import ReplicaLeases
 
@@ -53,8 +54,8 @@ class WorkTracker:
         logger: logging.Logger = log,
         rng: random.Random | None = None,
     ) -> None:
-        self.base_s = base_s
-        self.cap_s = cap_s
+        # Up to 10 % below the ceiling: items that failed together do not all retry in the same instant.
+        self.backoff = Backoff(base_s, cap_s, jitter=0.1)
         self.clock = clock
         self.logger = logger
         self._rng = rng
@@ -67,11 +68,7 @@ class WorkTracker:
         return self.clock() >= self.state(key).next_at
 
     def delay_for(self, failures: int) -> float:
-        delay = min(self.cap_s, self.base_s * float(2 ** max(0, failures - 1)))
-        if self._rng is not None:
-            # ±10 %: items that failed together do not all retry in the same instant.
-            delay *= 1 + self._rng.uniform(-0.1, 0.1)
-        return min(self.cap_s, delay)
+        return self.backoff.delay(failures, rng=self._rng)
 
     def success(self, key: str) -> bool:
         """Record a success; True (and one INFO line) when it ends a failure streak."""

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from graph_dpg.core.backoff import Backoff
 from graph_dpg.core.errors import (
     AuthError,
     Finding,
@@ -371,8 +372,8 @@ class OutboundService:
         return render_from_template(template, row.message_uuid, row.recipient_kind, row.recipient_id)
 
     def _retry_at(self, attempts: int) -> datetime:
-        delay = min(self.settings.retry_max_seconds, self.settings.retry_base_seconds * (2**attempts))
-        return self._now.now(UTC) + timedelta(seconds=delay)
+        backoff = Backoff(self.settings.retry_base_seconds, self.settings.retry_max_seconds)
+        return self._now.now(UTC) + timedelta(seconds=backoff.delay(attempts + 1))
 
     # ------------------------------------------------------------------ 4. receipts and categories
     def _recipient_lines(self, job_id: str) -> list[RecipientLine]:
