@@ -38,9 +38,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from graph_dpg.bootstrap import Gateway
-from graph_dpg.core.errors import AuthError, GraphDpgError
+from graph_dpg.core.errors import GraphDpgError
 from graph_dpg.ports.digital_post import ContactPointInfo
-from graph_dpg.ports.store import JobState
+from graph_dpg.ports.store import OutboundJob
 from graph_dpg.runtime.expiry import ExpiryAlerts, expiring_credentials
 from graph_dpg.runtime.http import GatewayMetrics, HttpServer, create_http_app
 from graph_dpg.runtime.work import LeaseKeeper, WorkTracker
@@ -190,7 +190,12 @@ class Runtime:
             stats = CycleStats()
             try:
                 stats.new_jobs += await svc.poll(mb)
-                await self.advance_jobs(mb.address, stats, resource)
+                await svc.process_jobs(
+                    {mb.address.lower()},
+                    stats,
+                    keep_going=lambda: self._still_mine(resource),
+                    on_job=self._count_job,
+                )
             except GraphDpgError as exc:
                 metrics.poll_failures.labels("outbound").inc()
                 self.tracker.failure(resource, exc)
@@ -203,31 +208,14 @@ class Runtime:
             self.counters.outbound_polls += 1
             self.last_outbound_success = time.monotonic()
 
-    async def advance_jobs(self, mailbox: str, stats: CycleStats, resource: str | None = None) -> None:
-        """Plan and send this mailbox's unfinished jobs (what ``OutboundService.process_jobs`` does, per job,
-        so each result is counted under its channel)."""
-        svc = self.gateway.outbound
-        metrics = self.metrics
-        wanted = mailbox.lower()
-        for state in (JobState.NEW, JobState.PLANNED, JobState.SENDING):
-            jobs = await asyncio.to_thread(svc.store.jobs_in_state, [state], 1000)
-            for job in jobs:
-                if job.mailbox.lower() != wanted or self._stopping:
-                    continue
-                if resource is not None and not self._holds(resource):
-                    return  # the lease went stale (stalled heartbeat): another replica may own it now
-                one = CycleStats()
-                try:
-                    await svc.advance(job, one)
-                except AuthError:
-                    raise  # every other job of the mailbox would fail the same way: back off the mailbox
-                except GraphDpgError as exc:
-                    one.errors.append(f"job {job.id}: {exc}")
-                    log.warning("outbound job %s not advanced: %s", job.id, exc)
-                finally:
-                    metrics.sent.labels(job.channel).inc(one.sent)
-                    metrics.failed.labels(job.channel).inc(one.rejected + one.send_rejected + one.send_failed)
-                    _add(stats, one)
+    def _still_mine(self, resource: str) -> bool:
+        """Go on with the next job only while not stopping and while the lease is fresh: a stalled
+        heartbeat lets the lease go stale, and another replica may own the mailbox then."""
+        return not self._stopping and self._holds(resource)
+
+    def _count_job(self, job: OutboundJob, one: CycleStats) -> None:
+        self.metrics.sent.labels(job.channel).inc(one.sent)
+        self.metrics.failed.labels(job.channel).inc(one.rejected + one.send_rejected + one.send_failed)
 
     async def run_effects(self) -> None:
         async with self._lease_lock:
@@ -539,24 +527,7 @@ class Runtime:
         return True, f"last successful poll {age:.0f}s ago"
 
     def _count(self, stats: CycleStats) -> None:
-        _add(self.counters.outbound, stats)
-
-
-def _add(total: CycleStats, one: CycleStats) -> None:
-    for name in (
-        "new_jobs",
-        "planned",
-        "rejected",
-        "sent",
-        "send_rejected",
-        "send_failed",
-        "retried",
-        "jobs_done",
-        "effects_done",
-        "receipts",
-    ):
-        setattr(total, name, getattr(total, name) + getattr(one, name))
-    total.errors.extend(one.errors)
+        self.counters.outbound.add(stats)
 
 
 class _MaxInstancesFilter(logging.Filter):
