@@ -1,5 +1,12 @@
-"""One gateway process: the scheduler (:mod:`.scheduler`) and what it runs. This package re-exports the
-names callers use, so ``from graph_dpg.runtime import Runtime`` works whichever module holds them."""
+"""One gateway process.
+
+* :mod:`.scheduler` - :class:`Runtime`: the APScheduler jobs, their order, start-up and graceful shutdown;
+* :mod:`.work` - per-work-item backoff with failures logged once, and this replica's leases;
+* :mod:`.expiry` - the certificate-expiry alert use case;
+* :mod:`.http` - /healthz, /readyz, /metrics and the NgDP push receiver, served by uvicorn in-process.
+
+This package re-exports the names callers use (``from graph_dpg.runtime import Runtime``).
+"""
 
 from graph_dpg.runtime.expiry import ALERT_PROPERTY, EXPIRY_THRESHOLDS_DAYS, ExpiryAlerts
 from graph_dpg.runtime.scheduler import (
