@@ -3,8 +3,7 @@
     settings (.env) ─┐                      ┌─ SqlStore (StatePort, leases, push sink)
                      ├─ build_gateway() ────┼─ GraphMailbox (MailboxPort) ── msgraph-sdk ── Graph / emulator
     gateway file ────┘                      ├─ NgdpClient (DigitalPostPort) ── mTLS ── NgDP / emulator
-                                            ├─ OutboundService / InboundService (use cases on the ports)
-                                            └─ GatewayMetrics (Prometheus registry of this process)
+                                            └─ OutboundService / InboundService (use cases on the ports)
 
 Entry points (``graph-dpg run``, ``graph-dpg sandbox``, tests, benchmarks) call :func:`build_gateway` and
 then hand the :class:`Gateway` to :class:`graph_dpg.runtime.Runtime`; nothing else constructs adapters.
@@ -28,7 +27,6 @@ from graph_dpg.bootstrap.rules import inbound_settings
 from graph_dpg.config import GatewayConfig, Settings
 from graph_dpg.core.errors import ConfigError
 from graph_dpg.domain.addresses import Channel
-from graph_dpg.http import GatewayMetrics
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.services.inbound import InboundService
 from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings
@@ -53,7 +51,6 @@ class Gateway:
     ngdp: DigitalPostPort
     outbound: OutboundService
     inbound: InboundService | None  # None: this process does not receive (tests of outbound alone)
-    metrics: GatewayMetrics
     replica: str
     _closers: list[Any] = field(default_factory=list, repr=False)
 
@@ -154,22 +151,15 @@ def make_ngdp_client(settings: Settings) -> NgdpClient:
             "NgDP system id and API token are not set",
             ["GRAPH_DPG_NGDP_SYSTEM_ID and GRAPH_DPG_NGDP_API_TOKEN are required to talk to NgDP"],
         )
-    kwargs: dict[str, Any] = {"ca_bundle": settings.ngdp_ca_bundle}
-    path = settings.ngdp_certificate_path
-    password = _secret(settings.ngdp_certificate_password)
-    if path is not None:
-        # Same rule as check-config: PEM is recognised by its armour, anything else is PKCS#12.
-        if b"-----BEGIN" in path.read_bytes()[:65536]:
-            kwargs.update(cert_file=path, key_password=password)
-        else:
-            kwargs.update(pkcs12_file=path, pkcs12_password=password)
     return NgdpClient(
         settings.ngdp_base_url,
         system_id,
         token,
+        certificate_file=settings.ngdp_certificate_path,
+        certificate_password=_secret(settings.ngdp_certificate_password),
+        ca_bundle=settings.ngdp_ca_bundle,
         read_timeout=settings.ngdp_timeout_seconds,
         write_timeout=settings.ngdp_timeout_seconds,
-        **kwargs,
     )
 
 
@@ -181,7 +171,7 @@ def build_gateway(
     ngdp_client: DigitalPostPort | None = None,
     store: SqlStore | None = None,
 ) -> Gateway:
-    """Wire adapters, services and metrics for one process (see the module docstring)."""
+    """Wire adapters and services for one process (see the module docstring)."""
     closers: list[Any] = []
     if store is None:
         store = create_store(settings.database_url, replica=settings.replica_id)
@@ -196,7 +186,6 @@ def build_gateway(
         ngdp = ngdp_client
     outbound = OutboundService(mailbox, ngdp, store, outbound_settings(settings, gateway_config))
     inbound = InboundService(mailbox, ngdp, store, inbound_settings(gateway_config, settings))
-    metrics = GatewayMetrics(mailbox=mailbox, store=store)
     return Gateway(
         settings=settings,
         config=gateway_config,
@@ -205,7 +194,6 @@ def build_gateway(
         ngdp=ngdp,
         outbound=outbound,
         inbound=inbound,
-        metrics=metrics,
         replica=settings.replica_id,
         _closers=closers,
     )

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from graph_dpg.adapters.digital_post.tls import ClientIdentity, load_pem, load_pkcs12
+from graph_dpg.adapters.digital_post.tls import ClientIdentity, load_certificate_file
 from graph_dpg.config import (
     COLOR_NAMES,
     Condition,
@@ -118,22 +118,12 @@ def check_config(file: str | None, env_file: str | None, out: TextIO, err: TextI
 
 
 def load_ngdp_certificate(settings: Settings) -> ClientIdentity | None:
-    """The configured OCES3 certificate, loaded as the NgDP client will load it (None when not configured).
-
-    PEM is recognised by its ``-----BEGIN`` armour; anything else is read as PKCS#12.
-    """
+    """The configured OCES3 certificate, loaded as the NgDP client will load it (None when not configured)."""
     path = settings.ngdp_certificate_path
     if path is None or not path.is_file():
         return None  # missing/nonexistent paths are already reported by the settings validation
     secret = settings.ngdp_certificate_password
-    password = secret.get_secret_value() if secret is not None else None
-    try:
-        head = path.read_bytes()[:65536]
-    except OSError as exc:
-        raise ConfigError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
-    if b"-----BEGIN" in head:
-        return load_pem(path, None, password)
-    return load_pkcs12(path, password)
+    return load_certificate_file(path, secret.get_secret_value() if secret is not None else None)
 
 
 def print_summary(gateway: GatewayConfig, settings: Settings, path: Path, out: TextIO) -> None:

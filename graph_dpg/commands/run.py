@@ -18,6 +18,7 @@ from pathlib import Path
 
 from graph_dpg.bootstrap import Gateway, build_gateway
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
+from graph_dpg.core.backoff import Backoff
 from graph_dpg.core.errors import ConfigError, StoreError
 from graph_dpg.observability import configure_logging
 from graph_dpg.runtime import Runtime, quiet_library_logs
@@ -77,13 +78,15 @@ async def build_when_database_answers(
 ) -> Gateway:
     """``build_gateway``, retried with backoff (1 s doubling to 10 s) while the store cannot be opened."""
     deadline = time.monotonic() + patience_s
-    delay = 1.0
+    backoff = Backoff(1.0, 10.0)
+    attempt = 0
     while True:
         try:
             return build_gateway(settings, config)
         except StoreError as exc:
+            attempt += 1
+            delay = backoff.delay(attempt)
             if time.monotonic() + delay > deadline:
                 raise
             log.warning("database not reachable at start-up, retrying in %.0f s: %s", delay, exc)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)

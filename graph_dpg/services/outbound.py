@@ -27,10 +27,11 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 
+from graph_dpg.core.backoff import Backoff
 from graph_dpg.core.errors import (
     AuthError,
     Finding,
@@ -130,6 +131,15 @@ class CycleStats:
     receipts: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: CycleStats) -> None:
+        """Add ``other``'s counts and errors to these."""
+        for name in (f.name for f in fields(self)):
+            mine = getattr(self, name)
+            if isinstance(mine, list):
+                mine.extend(getattr(other, name))
+            else:
+                setattr(self, name, mine + getattr(other, name))
+
 
 def job_id_for(mailbox: str, message_id: str) -> str:
     """Deterministic: the same source mail always maps to the same job, across replicas and restarts."""
@@ -167,7 +177,11 @@ class OutboundService:
             except GraphDpgError as exc:
                 stats.errors.append(f"poll {mb.address}: {exc}")
                 log.warning("outbound poll failed for %s: %s", mb.address, exc)
-        await self.process_jobs({m.address.lower() for m in wanted}, stats)
+        try:
+            await self.process_jobs({m.address.lower() for m in wanted}, stats)
+        except AuthError as exc:
+            stats.errors.append(f"outbound stopped: {exc}")
+            log.error("outbound stopped: authentication failed at %s: %s", exc.service, exc)
         stats.effects_done += await self.run_effects()
         return stats
 
@@ -203,21 +217,39 @@ class OutboundService:
         return created
 
     # ------------------------------------------------------------------ 2./3. plan, send, finish
-    async def process_jobs(self, mailboxes: set[str], stats: CycleStats) -> None:
+    async def process_jobs(
+        self,
+        mailboxes: set[str],
+        stats: CycleStats,
+        *,
+        keep_going: Callable[[], bool] = lambda: True,
+        on_job: Callable[[OutboundJob, CycleStats], None] | None = None,
+    ) -> None:
+        """Plan and send the unfinished jobs of ``mailboxes`` (lower-case addresses).
+
+        Each job's counts are added to ``stats`` and handed to ``on_job`` (the runtime counts them per
+        channel). ``keep_going`` is asked before each job; False stops the pass (shutdown, a lost lease).
+        A job that fails is logged and left for the next pass; an :class:`AuthError` is raised at once:
+        credentials or certificate are wrong, and every other job would fail the same way.
+        """
         for state in (JobState.NEW, JobState.PLANNED, JobState.SENDING):
             for job in self.store.jobs_in_state([state], limit=1000):
                 if job.mailbox.lower() not in mailboxes:
                     continue
-                try:
-                    await self.advance(job, stats)
-                except AuthError as exc:
-                    # Credentials/certificate are wrong: every other job would fail the same way.
-                    stats.errors.append(f"job {job.id}: {exc}")
-                    log.error("outbound stopped: authentication failed at %s: %s", exc.service, exc)
+                if not keep_going():
                     return
+                one = CycleStats()
+                try:
+                    await self.advance(job, one)
+                except AuthError:
+                    raise
                 except GraphDpgError as exc:
-                    stats.errors.append(f"job {job.id}: {exc}")
+                    one.errors.append(f"job {job.id}: {exc}")
                     log.warning("outbound job %s not advanced: %s", job.id, exc)
+                finally:
+                    stats.add(one)
+                    if on_job is not None:
+                        on_job(job, one)
 
     async def advance(self, job: OutboundJob, stats: CycleStats) -> None:
         if job.state is JobState.NEW:
@@ -371,8 +403,8 @@ class OutboundService:
         return render_from_template(template, row.message_uuid, row.recipient_kind, row.recipient_id)
 
     def _retry_at(self, attempts: int) -> datetime:
-        delay = min(self.settings.retry_max_seconds, self.settings.retry_base_seconds * (2**attempts))
-        return self._now.now(UTC) + timedelta(seconds=delay)
+        backoff = Backoff(self.settings.retry_base_seconds, self.settings.retry_max_seconds)
+        return self._now.now(UTC) + timedelta(seconds=backoff.delay(attempts + 1))
 
     # ------------------------------------------------------------------ 4. receipts and categories
     def _recipient_lines(self, job_id: str) -> list[RecipientLine]:

@@ -72,6 +72,7 @@ from graph_dpg.adapters.digital_post.wire import (
     paging_ids,
     receipt_from_json,
 )
+from graph_dpg.core.backoff import Backoff
 from graph_dpg.core.errors import (
     AmbiguousOutcomeError,
     AuthError,
@@ -211,8 +212,8 @@ class NgdpClient:
         self.organisation_id = organisation_id
         self._max_send_attempts = max(1, max_send_attempts)
         self._max_attempts = max(1, max_attempts)
-        self._backoff_base = backoff_base
-        self._backoff_max = backoff_max
+        # Equal jitter: each wait is between half and all of the exponential ceiling.
+        self._retry = Backoff(backoff_base, backoff_max, jitter=0.5)
         # S311: jitter only; nothing secret depends on it.
         self._rng = random.Random(seed)  # noqa: S311
         self._identity: ClientIdentity | None = None
@@ -262,11 +263,7 @@ class NgdpClient:
     # ------------------------------------------------------------------ plumbing
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self._backoff_max)
-        ceiling = min(self._backoff_max, self._backoff_base * 2.0 ** (attempt - 1))
-        jitter: float = self._rng.uniform(0, ceiling / 2)
-        return ceiling / 2 + jitter
+        return self._retry.delay(attempt, retry_after=retry_after, rng=self._rng)
 
     def _map_status(self, response: httpx.Response, what: str) -> RemoteError:
         status = response.status_code

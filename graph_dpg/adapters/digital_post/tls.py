@@ -4,11 +4,11 @@ NgDP authenticates the calling system by mutual TLS with its OCES3 (FOCES/VOCES)
 header only identifies the system (docs/facts/ngdp.md, "Authentication"; github sjkp/digitalpost README:
 "Authorization header is for identifiying calling system, the actual auth is the mutual tls").
 
-The certificate comes as PEM (certificate, optionally with the key in the same file) or as PKCS#12 (what
-MitID Erhverv hands out, .p12/.pfx + password). ``ssl.SSLContext.load_cert_chain`` only reads files, so a
-PKCS#12 bundle is re-serialised to PEM with the key *encrypted under a random one-time password* and
-written to an anonymous in-memory file (``memfd_create``, Linux) — or, where that is unavailable, to a 0600
-temporary file that is deleted immediately after loading. The clear private key never touches disk.
+The certificate comes as PEM or PKCS#12 and is read by :mod:`graph_dpg.adapters.certificates`.
+``ssl.SSLContext.load_cert_chain`` only reads files, so the key and chain are re-serialised to PEM with the
+key *encrypted under a random one-time password* and written to an anonymous in-memory file
+(``memfd_create``, Linux) — or, where that is unavailable, to a 0600 temporary file that is deleted
+immediately after loading. The clear private key never touches disk.
 """
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
 
-from graph_dpg.core.errors import ConfigError
+from graph_dpg.adapters import certificates
+from graph_dpg.adapters.certificates import CertificateBundle
+
+#: How the certificate is named in configuration errors.
+LABEL = "NgDP"
 
 
 @dataclass(frozen=True)
@@ -72,34 +75,20 @@ def _load_chain_from_memory(context: ssl.SSLContext, pem: bytes, password: bytes
         os.unlink(path)
 
 
-def _read(path: str | os.PathLike[str], what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the NgDP {what} {os.fspath(path)!r}: {exc.strerror}") from exc
-
-
-def load_pkcs12(path: str | os.PathLike[str], password: str | bytes | None) -> ClientIdentity:
-    data = _read(path, "PKCS#12 certificate")
-    pw = password.encode() if isinstance(password, str) else password
-    try:
-        key, cert, extra = pkcs12.load_key_and_certificates(data, pw)
-    except ValueError as exc:
-        raise ConfigError(
-            f"the NgDP PKCS#12 file {os.fspath(path)!r} cannot be opened (wrong password or not PKCS#12)"
-        ) from exc
-    if key is None or cert is None:
-        raise ConfigError(f"the NgDP PKCS#12 file {os.fspath(path)!r} lacks the certificate or its key")
+def identity_from(bundle: CertificateBundle) -> ClientIdentity:
+    """The key re-serialised to PEM, encrypted under a random one-time password, with its chain."""
     one_time = secrets.token_bytes(32).hex().encode()
-    pem_key = key.private_bytes(
+    pem_key = bundle.key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(one_time),
     )
-    chain = cert.public_bytes(serialization.Encoding.PEM) + b"".join(
-        c.public_bytes(serialization.Encoding.PEM) for c in extra or ()
-    )
-    return ClientIdentity(cert, chain, pem_key, one_time)
+    chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in bundle.chain)
+    return ClientIdentity(bundle.certificate, chain, pem_key, one_time)
+
+
+def load_pkcs12(path: str | os.PathLike[str], password: str | bytes | None) -> ClientIdentity:
+    return identity_from(certificates.load_pkcs12(path, password, label=LABEL))
 
 
 def load_pem(
@@ -108,36 +97,13 @@ def load_pem(
     key_password: str | bytes | None = None,
 ) -> ClientIdentity:
     """Certificate (+ chain) PEM and a key PEM (the key may also sit in ``cert_file``)."""
-    cert_pem = _read(cert_file, "certificate")
-    key_pem = _read(key_file, "private key") if key_file is not None else cert_pem
-    pw = key_password.encode() if isinstance(key_password, str) else key_password
-    try:
-        certs = x509.load_pem_x509_certificates(cert_pem)
-    except ValueError as exc:
-        raise ConfigError(f"the NgDP certificate {os.fspath(cert_file)!r} holds no PEM certificate") from exc
-    try:
-        key = serialization.load_pem_private_key(key_pem, password=pw)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            "the NgDP private key cannot be loaded (missing, wrong password or not PEM)"
-        ) from exc
-    one_time = secrets.token_bytes(32).hex().encode()
-    pem_key = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(one_time),
-    )
-    chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
-    return ClientIdentity(certs[0], chain, pem_key, one_time)
+    return identity_from(certificates.load_pem(cert_file, key_file, key_password, label=LABEL))
 
 
 def load_certificate_file(path: str | os.PathLike[str], password: str | bytes | None) -> ClientIdentity:
-    """One file holding certificate and key, PEM or PKCS#12 (what the settings carry): PEM when the file
-    is text with a ``-----BEGIN`` block, PKCS#12 otherwise."""
-    head = _read(path, "certificate")[:4096]
-    if b"-----BEGIN" in head:
-        return load_pem(path, None, password)
-    return load_pkcs12(path, password)
+    """One file holding certificate and key, PEM or PKCS#12 (what the settings carry; the format rule is
+    :func:`graph_dpg.adapters.certificates.is_pem`)."""
+    return identity_from(certificates.load_certificate_file(path, password, label=LABEL))
 
 
 def client_ssl_context(

@@ -9,7 +9,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from graph_dpg.adapters.digital_post import create_push_app
-from graph_dpg.http import GatewayMetrics, create_http_app
+from graph_dpg.runtime.http import GatewayMetrics, HttpServer, create_http_app
 
 Rig = Any  # the fixture's Rig (tests/unit/runtime/conftest.py); test dirs are not packages
 
@@ -55,7 +55,7 @@ async def test_readyz_and_metrics_of_a_running_gateway(make_rig: Callable[..., R
     rig.send()
     rig.send(to="1234567890@12345674.ngdp.digital-post.dk")  # refused: no valid CPR
     await rig.runtime.tick()
-    app = create_http_app(rig.gateway.metrics, rig.runtime)
+    app = create_http_app(rig.runtime.metrics, rig.runtime)
     async with client_for(app) as client:
         ready = await client.get("/readyz")
         metrics = await client.get("/metrics")
@@ -82,7 +82,7 @@ async def test_readyz_fails_when_polls_are_stale(make_rig: Callable[..., Rig]) -
 async def test_push_endpoints_are_mounted_and_store_before_200(make_rig: Callable[..., Rig]) -> None:
     rig = make_rig()
     push = create_push_app(rig.gateway.store.push_sink(), "push-secret")
-    app = create_http_app(rig.gateway.metrics, rig.runtime, push_app=push)
+    app = create_http_app(rig.runtime.metrics, rig.runtime, push_app=push)
     memo = b'<memo:Message xmlns:memo="https://DigitalPost.dk/MeMo-1"/>'
     uuid = "0b5cfa6e-2a52-4a0e-8d0c-3c7b1f6c9a11"
     async with client_for(app) as client:
@@ -95,3 +95,26 @@ async def test_push_endpoints_are_mounted_and_store_before_200(make_rig: Callabl
     assert refused.status_code == 401
     assert accepted.status_code == 200, accepted.text
     assert rig.gateway.store.load_inbound_xml(uuid) == memo
+
+
+class AlwaysReady:
+    def readiness(self) -> dict[str, tuple[bool, str]]:
+        return {"database": (True, "reachable")}
+
+
+async def test_http_server_listens_on_the_port_it_reports_and_stops() -> None:
+    server = HttpServer(create_http_app(GatewayMetrics(), AlwaysReady()), "127.0.0.1", 0)
+    await server.start()
+    try:
+        assert not server.url.endswith(":0")  # the port the system chose
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"{server.url}/readyz")).status_code == 200
+    finally:
+        await server.stop()
+    async with httpx.AsyncClient() as client:
+        try:
+            await client.get(f"{server.url}/healthz")
+        except httpx.ConnectError:
+            pass
+        else:
+            raise AssertionError("the server still answers after stop()")

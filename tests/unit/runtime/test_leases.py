@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from graph_dpg.adapters.store import create_store
-from graph_dpg.runtime import LeaseKeeper
+from graph_dpg.ports.leases import ReplicaLeases
+from graph_dpg.runtime.work import LeaseKeeper
 from tests.store_rows import lease_owners
 
 ITEMS = [f"outbound:mb{i}@x.dk:sentitems" for i in range(10)]
@@ -63,19 +65,30 @@ def test_fresh_respects_the_margin() -> None:
         def __call__(self) -> float:
             return self.now
 
-    class NoStore:
+    class AlwaysGranted:
+        """The lease port LeaseKeeper needs, granting every claim (only the local clock matters here)."""
+
         def replica_heartbeat(self, owner: str) -> None: ...
 
         def live_replicas(self, within_s: float) -> list[str]:
             return ["r1"]
 
-        def acquire_some(self, resources: list[str], owner: str, ttl_s: float, limit: int) -> list[str]:
+        def acquire_some(self, resources: Sequence[str], owner: str, ttl_s: float, limit: int) -> list[str]:
             return list(resources)[:limit]
+
+        def renew(self, resource: str, owner: str, ttl_s: float) -> bool:
+            return True
 
         def release(self, resource: str, owner: str) -> None: ...
 
+        def release_all(self, owner: str) -> int:
+            return 0
+
+        def forget_replica(self, owner: str) -> None: ...
+
     clock = Clock()
-    keeper = LeaseKeeper(NoStore(), "r1", 30, clock=clock)
+    leases: ReplicaLeases = AlwaysGranted()
+    keeper = LeaseKeeper(leases, "r1", 30, clock=clock)
     keeper.refresh(["x"])
     clock.now += 19
     assert keeper.fresh("x", margin_s=10)

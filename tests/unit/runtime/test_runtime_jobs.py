@@ -9,13 +9,8 @@ from typing import Any
 
 import pytest
 
-from graph_dpg.runtime import (
-    ALERT_PROPERTY,
-    RESOURCE_HOUSEKEEPING,
-    Runtime,
-    RuntimeOptions,
-    outbound_resource,
-)
+from graph_dpg.runtime import RESOURCE_HOUSEKEEPING, Runtime, RuntimeOptions, outbound_resource
+from graph_dpg.runtime.expiry import ALERT_PROPERTY
 from tests.store_rows import lease_owners
 
 Rig = Any  # the fixture's Rig (tests/unit/runtime/conftest.py); test dirs are not packages

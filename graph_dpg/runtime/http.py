@@ -8,15 +8,18 @@
                            stored durably before the 200; mounted only when a push token is configured
 
 The readiness facts come from a :class:`StatusSource` (the runtime); this module reads, never decides.
+:class:`HttpServer` serves the app with uvicorn in the runtime's event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
+import uvicorn
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -162,3 +165,48 @@ def create_http_app(
     if push_app is not None:
         routes.append(Mount("/ngdp/push", app=push_app))
     return Starlette(routes=routes)
+
+
+class HttpServer:
+    """uvicorn serving ``app`` inside this process (started and stopped by the runtime)."""
+
+    def __init__(self, app: Starlette, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self._server = _QuietServer(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Serve in a task of the running loop; return once the socket listens (a bind error is raised)."""
+        self._task = asyncio.create_task(self._server.serve(), name="http")
+        while not self._server.started:
+            if self._task.done():
+                await self._task  # re-raises the bind error
+                raise RuntimeError("the HTTP server stopped during start-up")
+            await asyncio.sleep(0.01)
+
+    @property
+    def url(self) -> str:
+        """The address served (with the port the system chose when it was 0)."""
+        port = self.port
+        for server in getattr(self._server, "servers", []):
+            for sock in server.sockets:
+                port = sock.getsockname()[1]
+        return f"http://{self.host}:{port}"
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._task, timeout=5)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn inside our process: the runtime owns SIGTERM/SIGINT, not uvicorn."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

@@ -14,20 +14,9 @@ Jobs (APScheduler 3 ``AsyncIOScheduler``; intervals from Settings, random jitter
     cleanup          24 h              retention of finished state
 
 Work items and leases. Every (mailbox, folder) and each singleton (NgDP memo queue, receipt queue, effects,
-housekeeping) is a lease row. A replica works only on what it holds::
-
-    free ──acquire_some (FOR UPDATE SKIP LOCKED)──► held by R (expires_at = db now + lease_seconds)
-    held ──heartbeat renew──► held        held ──release (shutdown, over fair share)──► free
-    held ──R dies, expires_at passes──► free for anyone (the survivors take it at their next heartbeat)
-
-The fair share is ceil(items / live replicas), so work spreads when replicas join and is taken over when
-one disappears. A lease is a row, not a database lock: nothing is locked across a Graph or NgDP call, and
-work on an item starts only while its lease is fresh (renewed less than ``lease_seconds`` - margin ago).
-
-Per item, failures back off exponentially (capped at ``max_backoff_seconds``) without delaying other items:
-each mailbox poll is its own task, and an item still running is simply not started again. A failure is
-logged once (WARNING) and its recovery once (INFO), in the style of Home Assistant's update coordinator;
-repeats go to DEBUG.
+housekeeping) is a lease row; a replica works only on what it holds (``LeaseKeeper`` in
+:mod:`graph_dpg.runtime.work`). Per item, failures back off without delaying other items (``WorkTracker``
+there): each mailbox poll is its own task, and an item still running is simply not started again.
 
 Shutdown (SIGTERM/SIGINT): stop scheduling, let in-flight work finish (bounded), release every lease,
 forget the replica row, exit 0.
@@ -36,28 +25,25 @@ forget the replica row, exit 0.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import math
 import random
 import signal
 import time
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from graph_dpg.bootstrap import Gateway
-from graph_dpg.core.errors import AuthError, GraphDpgError
-from graph_dpg.domain.mail import EmailAddress, MailMessage
-from graph_dpg.http import create_http_app
+from graph_dpg.core.errors import GraphDpgError
 from graph_dpg.ports.digital_post import ContactPointInfo
-from graph_dpg.ports.store import JobState
+from graph_dpg.ports.store import OutboundJob
+from graph_dpg.runtime.expiry import ExpiryAlerts, expiring_credentials
+from graph_dpg.runtime.http import GatewayMetrics, HttpServer, create_http_app
+from graph_dpg.runtime.work import LeaseKeeper, WorkTracker
 from graph_dpg.services.outbound import CycleStats, FunctionMailbox
 
 log = logging.getLogger(__name__)
@@ -67,160 +53,11 @@ RESOURCE_EFFECTS = "outbound:effects"
 RESOURCE_RECEIPTS = "ngdp:receipts"
 RESOURCE_INBOUND = "ngdp:memos"
 RESOURCE_HOUSEKEEPING = "housekeeping"
-EXPIRY_THRESHOLDS_DAYS: tuple[int, ...] = (30, 14, 7)
-ALERT_PROPERTY = "DpgAlertKey"
 RETENTION = timedelta(days=30)
 
 
 def outbound_resource(mailbox: str, folder: str) -> str:
     return f"{OUTBOUND_PREFIX}{mailbox.lower()}:{folder}"
-
-
-# ============================================================================ backoff and log-once
-
-
-@dataclass
-class ItemState:
-    failures: int = 0
-    next_at: float = 0.0
-    failing: bool = False
-    last_error: str = ""
-    last_success: float | None = None
-    auth_failure: bool = False
-
-
-class WorkTracker:
-    """Per work item: capped exponential backoff, and failure/recovery each logged once."""
-
-    def __init__(
-        self,
-        base_s: float,
-        cap_s: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        logger: logging.Logger = log,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.base_s = base_s
-        self.cap_s = cap_s
-        self.clock = clock
-        self.logger = logger
-        self._rng = rng
-        self.items: dict[str, ItemState] = {}
-
-    def state(self, key: str) -> ItemState:
-        return self.items.setdefault(key, ItemState())
-
-    def due(self, key: str) -> bool:
-        return self.clock() >= self.state(key).next_at
-
-    def delay_for(self, failures: int) -> float:
-        delay = min(self.cap_s, self.base_s * float(2 ** max(0, failures - 1)))
-        if self._rng is not None:
-            # ±10 %: items that failed together do not all retry in the same instant.
-            delay *= 1 + self._rng.uniform(-0.1, 0.1)
-        return min(self.cap_s, delay)
-
-    def success(self, key: str) -> bool:
-        """Record a success; True (and one INFO line) when it ends a failure streak."""
-        st = self.state(key)
-        recovered = st.failing
-        if recovered:
-            self.logger.info("%s recovered after %d failed attempt(s)", key, st.failures)
-        st.failures = 0
-        st.next_at = 0.0
-        st.failing = False
-        st.auth_failure = False
-        st.last_error = ""
-        st.last_success = self.clock()
-        return recovered
-
-    def failure(self, key: str, exc: BaseException) -> float:
-        """Record a failure; the first of a streak is logged at WARNING, the rest at DEBUG."""
-        st = self.state(key)
-        st.failures += 1
-        delay = self.delay_for(st.failures)
-        st.next_at = self.clock() + delay
-        st.last_error = str(exc)
-        st.auth_failure = isinstance(exc, AuthError)
-        if not st.failing:
-            st.failing = True
-            self.logger.warning("%s failed (%s); retrying with backoff", key, exc)
-        else:
-            self.logger.debug(
-                "%s still failing (attempt %d, next in %.0fs): %s", key, st.failures, delay, exc
-            )
-        return delay
-
-    def failing(self) -> dict[str, ItemState]:
-        return {k: v for k, v in self.items.items() if v.failing}
-
-
-# ============================================================================ leases
-
-
-class LeaseKeeper:
-    """This replica's claims on work items (rows in the store's lease table; see the module docstring)."""
-
-    def __init__(
-        self,
-        store: Any,
-        owner: str,
-        ttl_s: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.store = store
-        self.owner = owner
-        self.ttl_s = ttl_s
-        self.clock = clock
-        self.held: set[str] = set()
-        self.renewed_at = 0.0
-        self.live: list[str] = [owner]
-
-    def fair_share(self, total: int) -> int:
-        return max(1, math.ceil(total / max(1, len(self.live))))
-
-    def refresh(self, resources: Sequence[str], busy: Collection[str] = ()) -> set[str]:
-        """Heartbeat, then hold (renew or claim) up to the fair share of ``resources``; release extras.
-
-        Items in ``busy`` (work running on them now) are renewed and kept even beyond the fair share, and
-        handed back at a later refresh: releasing one mid-poll would let another replica poll it at the
-        same time. Blocking (database); call it from a worker thread.
-        """
-        started = self.clock()
-        self.store.replica_heartbeat(self.owner)
-        live = self.store.live_replicas(self.ttl_s)
-        self.live = live if self.owner in live else [*live, self.owner]
-        share = self.fair_share(len(resources))
-        # acquire_some renews our own leases first (ordered), then takes free/expired ones.
-        got = set(self.store.acquire_some(list(resources), self.owner, self.ttl_s, share))
-        for extra in sorted(self.held - got):
-            if extra in busy and self.store.renew(extra, self.owner, self.ttl_s):
-                got.add(extra)
-            elif extra in resources:
-                self.store.release(extra, self.owner)
-        gained, lost = got - self.held, self.held - got
-        if gained:
-            log.info(
-                "replica %s took %d work item(s): %s", self.owner, len(gained), ", ".join(sorted(gained))
-            )
-        if lost:
-            log.info("replica %s handed back %d work item(s)", self.owner, len(lost))
-        self.held = got
-        self.renewed_at = started
-        return got
-
-    def fresh(self, resource: str, margin_s: float = 0.0) -> bool:
-        """True while ``resource`` is held and its lease cannot have expired (local-clock margin)."""
-        return resource in self.held and self.clock() < self.renewed_at + self.ttl_s - margin_s
-
-    def release_all(self) -> int:
-        """Leaving: free every lease and drop the replica row, so the others' fair share grows at once."""
-        self.held = set()
-        released: int = self.store.release_all(self.owner)
-        self.store.forget_replica(self.owner)
-        return released
 
 
 # ============================================================================ the runtime
@@ -256,7 +93,8 @@ class RuntimeCounters:
 
 
 class Runtime:
-    """Runs a :class:`~graph_dpg.bootstrap.Gateway` on a schedule (see the module docstring)."""
+    """Runs a :class:`~graph_dpg.bootstrap.Gateway` on a schedule (see the module docstring), and owns the
+    process's Prometheus metrics, which its HTTP server exposes."""
 
     def __init__(self, gateway: Gateway, options: RuntimeOptions | None = None) -> None:
         self.gateway = gateway
@@ -270,6 +108,13 @@ class Runtime:
         )
         self.leases = LeaseKeeper(gateway.store, gateway.replica, float(s.lease_seconds))
         self.counters = RuntimeCounters()
+        self.metrics = GatewayMetrics(mailbox=gateway.mailbox, store=gateway.store)
+        self.expiry = ExpiryAlerts(
+            gateway.store,
+            gateway.mailbox,
+            gateway.config.monitoring_mailbox,
+            lambda: expiring_credentials(gateway.ngdp, gateway.settings),
+        )
         self.contact_points: list[ContactPointInfo] = []
         self.started_at = time.monotonic()
         self.last_outbound_success: float | None = None
@@ -281,8 +126,7 @@ class Runtime:
         self._inflight: set[asyncio.Task[Any]] = set()
         self._slots = asyncio.Semaphore(self.options.mailbox_concurrency)
         self._scheduler: AsyncIOScheduler | None = None
-        self._http: _QuietServer | None = None
-        self._http_task: asyncio.Task[None] | None = None
+        self._http: HttpServer | None = None
         self._stopping = False
         self._effects_running = False
         self._active: set[str] = set()  # items being worked on right now (not merely queued)
@@ -336,7 +180,7 @@ class Runtime:
 
     async def _poll_mailbox(self, resource: str, mb: FunctionMailbox) -> None:
         svc = self.gateway.outbound
-        metrics = self.gateway.metrics
+        metrics = self.metrics
         async with self._slots:
             async with self._lease_lock:
                 if not self._holds(resource):
@@ -346,7 +190,12 @@ class Runtime:
             stats = CycleStats()
             try:
                 stats.new_jobs += await svc.poll(mb)
-                await self.advance_jobs(mb.address, stats, resource)
+                await svc.process_jobs(
+                    {mb.address.lower()},
+                    stats,
+                    keep_going=lambda: self._still_mine(resource),
+                    on_job=self._count_job,
+                )
             except GraphDpgError as exc:
                 metrics.poll_failures.labels("outbound").inc()
                 self.tracker.failure(resource, exc)
@@ -359,31 +208,14 @@ class Runtime:
             self.counters.outbound_polls += 1
             self.last_outbound_success = time.monotonic()
 
-    async def advance_jobs(self, mailbox: str, stats: CycleStats, resource: str | None = None) -> None:
-        """Plan and send this mailbox's unfinished jobs (what ``OutboundService.process_jobs`` does, per job,
-        so each result is counted under its channel)."""
-        svc = self.gateway.outbound
-        metrics = self.gateway.metrics
-        wanted = mailbox.lower()
-        for state in (JobState.NEW, JobState.PLANNED, JobState.SENDING):
-            jobs = await asyncio.to_thread(svc.store.jobs_in_state, [state], 1000)
-            for job in jobs:
-                if job.mailbox.lower() != wanted or self._stopping:
-                    continue
-                if resource is not None and not self._holds(resource):
-                    return  # the lease went stale (stalled heartbeat): another replica may own it now
-                one = CycleStats()
-                try:
-                    await svc.advance(job, one)
-                except AuthError:
-                    raise  # every other job of the mailbox would fail the same way: back off the mailbox
-                except GraphDpgError as exc:
-                    one.errors.append(f"job {job.id}: {exc}")
-                    log.warning("outbound job %s not advanced: %s", job.id, exc)
-                finally:
-                    metrics.sent.labels(job.channel).inc(one.sent)
-                    metrics.failed.labels(job.channel).inc(one.rejected + one.send_rejected + one.send_failed)
-                    _add(stats, one)
+    def _still_mine(self, resource: str) -> bool:
+        """Go on with the next job only while not stopping and while the lease is fresh: a stalled
+        heartbeat lets the lease go stale, and another replica may own the mailbox then."""
+        return not self._stopping and self._holds(resource)
+
+    def _count_job(self, job: OutboundJob, one: CycleStats) -> None:
+        self.metrics.sent.labels(job.channel).inc(one.sent)
+        self.metrics.failed.labels(job.channel).inc(one.rejected + one.send_rejected + one.send_failed)
 
     async def run_effects(self) -> None:
         async with self._lease_lock:
@@ -424,16 +256,16 @@ class Runtime:
         try:
             stats = await inbound.run_once()
         except GraphDpgError as exc:
-            self.gateway.metrics.poll_failures.labels("inbound").inc()
+            self.metrics.poll_failures.labels("inbound").inc()
             self.tracker.failure(RESOURCE_INBOUND, exc)
             return
         finally:
-            self.gateway.metrics.poll_seconds.labels("inbound").observe(time.perf_counter() - started)
+            self.metrics.poll_seconds.labels("inbound").observe(time.perf_counter() - started)
         self.counters.inbound_runs += 1
         if stats.delivered:
-            self.gateway.metrics.received.labels("ngdp").inc(stats.delivered)
+            self.metrics.received.labels("ngdp").inc(stats.delivered)
         if stats.mail_routed:
-            self.gateway.metrics.received.labels("mail").inc(stats.mail_routed)
+            self.metrics.received.labels("mail").inc(stats.mail_routed)
         if stats.errors:
             # The service carries on past single failures and reports them; back off the queue as a whole.
             self.tracker.failure(RESOURCE_INBOUND, GraphDpgError("; ".join(stats.errors[:3])))
@@ -478,78 +310,13 @@ class Runtime:
         """Alert the monitoring mailbox once per threshold (30/14/7 days) before a certificate expires."""
         if not self._holds(RESOURCE_HOUSEKEEPING):
             return
-        now = now or datetime.now(UTC)
-        for what, not_after in self.expiring_credentials():
-            days = (not_after - now).days
-            crossed = [t for t in EXPIRY_THRESHOLDS_DAYS if days <= t]
-            if not crossed:
-                continue
-            try:
-                await self._alert_expiry(what, not_after, days, min(crossed), crossed)
-            except GraphDpgError as exc:
-                self.tracker.failure("expiry alert", exc)
-                return
-        self.tracker.success("expiry alert")
-
-    def expiring_credentials(self) -> list[tuple[str, datetime]]:
-        found: list[tuple[str, datetime]] = []
-        not_after = getattr(self.gateway.ngdp, "certificate_not_after", None)
-        if callable(not_after):
-            value = not_after()
-            if isinstance(value, datetime):
-                found.append(("NgDP OCES3 certificate", value))
-        path = self.settings.client_certificate_path
-        if self.settings.credential_kind == "certificate" and path is not None:
-            secret = self.settings.client_certificate_password
-            app_not_after = certificate_not_after(path, secret.get_secret_value() if secret else None)
-            if app_not_after is not None:
-                found.append(("Graph app certificate", app_not_after))
-        return found
-
-    async def _alert_expiry(
-        self, what: str, not_after: datetime, days: int, threshold: int, crossed: Sequence[int]
-    ) -> None:
-        store = self.gateway.store
-        base = f"alert:expiry:{what}:{not_after.date().isoformat()}"
-        key = f"{base}:{threshold}"
-        effect = await asyncio.to_thread(store.get_effect, key)
-        if effect is not None and effect.state.value == "done":
+        try:
+            async for _ in self.expiry.run(now or datetime.now(UTC)):
+                self.counters.alerts += 1
+        except GraphDpgError as exc:
+            self.tracker.failure("expiry alert", exc)
             return
-        await asyncio.to_thread(store.plan_effect, key, {"what": what, "days": days})
-        monitoring = self.gateway.config.monitoring_mailbox
-        mail = self.gateway.mailbox
-        # An earlier attempt may have created the mail and crashed before recording it: look first.
-        existing = await mail.find_by_extended_property(monitoring, "inbox", ALERT_PROPERTY, key)
-        if existing:
-            result: dict[str, object] = {"message_id": existing[0], "reused": True}
-        else:
-            text = (
-                f"The {what} of the Digital Post gateway expires on {not_after:%Y-%m-%d} "
-                f"({max(days, 0)} day(s) left). Renew it and update the gateway's configuration before then; "
-                "after it expires the gateway can no longer send or receive Digital Post."
-            )
-            message = MailMessage(
-                subject=f"Digital Post gateway: {what} expires in {max(days, 0)} day(s)",
-                body=f"<p>{text}</p>",
-                body_type="html",
-                sender=EmailAddress(monitoring, "Digital Post Gateway"),
-                to=[EmailAddress(monitoring)],
-                attachments=[],
-                headers=[],
-            )
-            created = await mail.create_message(
-                monitoring, "inbox", message, received=True, extended_properties={ALERT_PROPERTY: key}
-            )
-            result = {"message_id": created}
-            log.warning("%s expires in %d day(s): monitoring mailbox alerted", what, days)
-        await asyncio.to_thread(store.complete_effect, key, result)
-        # Larger thresholds already passed are covered by this (more urgent) alert.
-        for other in crossed:
-            if other != threshold:
-                other_key = f"{base}:{other}"
-                await asyncio.to_thread(store.plan_effect, other_key, {"what": what, "days": days})
-                await asyncio.to_thread(store.complete_effect, other_key, {"superseded_by": threshold})
-        self.counters.alerts += 1
+        self.tracker.success("expiry alert")
 
     async def cleanup(self) -> None:
         if not self._holds(RESOURCE_HOUSEKEEPING):
@@ -670,32 +437,16 @@ class Runtime:
             from graph_dpg.adapters.digital_post import create_push_app
 
             push_app = create_push_app(self.gateway.store.push_sink(), token.get_secret_value())
-        app = create_http_app(self.gateway.metrics, self, push_app=push_app)
-        config = uvicorn.Config(
-            app,
-            host=self.settings.http_host,
-            port=self.settings.http_port,
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-        )
-        self._http = _QuietServer(config)
-        self._http_task = asyncio.create_task(self._http.serve(), name="http")
-        while not self._http.started:
-            if self._http_task.done():
-                await self._http_task  # re-raises the bind error
-                raise RuntimeError("the HTTP server stopped during start-up")
-            await asyncio.sleep(0.01)
+        app = create_http_app(self.metrics, self, push_app=push_app)
+        self._http = HttpServer(app, self.settings.http_host, self.settings.http_port)
+        await self._http.start()
         return self.http_url
 
     @property
     def http_url(self) -> str:
-        port = self.settings.http_port
         if self._http is not None:
-            for server in getattr(self._http, "servers", []):
-                for sock in server.sockets:
-                    port = sock.getsockname()[1]
-        return f"http://{self.settings.http_host}:{port}"
+            return self._http.url
+        return f"http://{self.settings.http_host}:{self.settings.http_port}"
 
     async def stop(self) -> None:
         """Stop scheduling, finish in-flight work (bounded), release leases, stop the HTTP server."""
@@ -722,10 +473,8 @@ class Runtime:
             log.info("released %d lease(s)", released)
         except GraphDpgError as exc:
             log.warning("could not release leases (they expire by themselves): %s", exc)
-        if self._http is not None and self._http_task is not None:
-            self._http.should_exit = True
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._http_task, timeout=5)
+        if self._http is not None:
+            await self._http.stop()
 
     async def run_until_signalled(self) -> None:
         """``graph-dpg run``: start, wait for SIGTERM/SIGINT, stop gracefully."""
@@ -778,40 +527,7 @@ class Runtime:
         return True, f"last successful poll {age:.0f}s ago"
 
     def _count(self, stats: CycleStats) -> None:
-        _add(self.counters.outbound, stats)
-
-
-def _add(total: CycleStats, one: CycleStats) -> None:
-    for name in (
-        "new_jobs",
-        "planned",
-        "rejected",
-        "sent",
-        "send_rejected",
-        "send_failed",
-        "retried",
-        "jobs_done",
-        "effects_done",
-        "receipts",
-    ):
-        setattr(total, name, getattr(total, name) + getattr(one, name))
-    total.errors.extend(one.errors)
-
-
-def certificate_not_after(path: Path, password: str | None) -> datetime | None:
-    """Expiry of the first certificate in a PEM or PKCS#12 file (None when it cannot be read)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import pkcs12
-
-    try:
-        data = path.read_bytes()
-        if b"-----BEGIN" in data:
-            certs = x509.load_pem_x509_certificates(data)
-            return certs[0].not_valid_after_utc if certs else None
-        _, cert, _ = pkcs12.load_key_and_certificates(data, password.encode() if password else None)
-        return cert.not_valid_after_utc if cert is not None else None
-    except (OSError, ValueError):
-        return None
+        self.counters.outbound.add(stats)
 
 
 class _MaxInstancesFilter(logging.Filter):
@@ -830,11 +546,3 @@ def quiet_library_logs() -> None:
     # ("one line per state change"); their warnings and errors still get through.
     for name in ("apscheduler", "httpx", "alembic", "uvicorn.access"):
         logging.getLogger(name).setLevel(logging.WARNING)
-
-
-class _QuietServer(uvicorn.Server):
-    """uvicorn inside our process: the runtime owns SIGTERM/SIGINT, not uvicorn."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield

@@ -1,0 +1,405 @@
+"""Settings: how this process connects and runs (environment variables ``GRAPH_DPG_*`` and ``.env``).
+
+Credentials, URLs, database, poll intervals, HTTP, logging. Every field is documented in ``.env.example``.
+Secrets are :class:`~pydantic.SecretStr` and print as ``**********``. :func:`load_settings` reports every
+problem at once as a :class:`~graph_dpg.core.errors.ConfigError` whose ``problems`` read
+``GRAPH_DPG_NAME: what is wrong``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from graph_dpg.config._common import _DOMAIN, _clean_message, _did_you_mean, _got
+from graph_dpg.core.errors import ConfigError
+
+ENV_PREFIX = "GRAPH_DPG_"
+SECRET_MASK = "**********"  # noqa: S105 - the mask shown instead of a secret
+NOT_SET = "(not set)"
+
+CredentialKind = Literal["certificate", "client_secret", "managed_identity", "sandbox"]
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _default_replica_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def env_name(field_name: str) -> str:
+    """``tenant_id`` → ``GRAPH_DPG_TENANT_ID``."""
+    return ENV_PREFIX + field_name.upper()
+
+
+class Settings(BaseSettings):
+    """How this process connects and runs. Environment variables ``GRAPH_DPG_<FIELD>`` and ``.env``.
+
+    The default is the embedded sandbox (emulated Graph and NgDP, SQLite), so an empty environment is valid.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        # `GRAPH_DPG_X=` (as left in the .env.example template) means "not set": the default applies.
+        env_ignore_empty=True,
+        # Unknown GRAPH_DPG_* keys in the .env file are reported by load_settings (with a suggestion);
+        # unrelated variables in a shared .env are not our business.
+        extra="ignore",
+    )
+
+    # --- Microsoft Graph / Entra ID -----------------------------------------------------------------
+    tenant_id: str | None = Field(
+        None, description="Entra ID tenant: its GUID or a verified domain such as contoso.onmicrosoft.com."
+    )
+    client_id: str | None = Field(None, description="Application (client) id of the app registration (GUID).")
+    credential_kind: CredentialKind = Field(
+        "sandbox",
+        description=(
+            "How the app authenticates to Graph: certificate (recommended), client_secret, managed_identity "
+            "(when hosted in Azure), or sandbox (the embedded emulators; no tenant needed)."
+        ),
+    )
+    client_certificate_path: Path | None = Field(
+        None, description="App certificate with private key (PEM or PKCS#12) for credential_kind=certificate."
+    )
+    client_certificate_password: SecretStr | None = Field(
+        None, description="Password of the app certificate's private key, if it has one."
+    )
+    client_secret: SecretStr | None = Field(
+        None, description="Client secret for credential_kind=client_secret."
+    )
+    managed_identity_client_id: str | None = Field(
+        None,
+        description="Client id of a user-assigned managed identity; empty for the system-assigned identity.",
+    )
+    graph_base_url: str = Field(
+        "https://graph.microsoft.com/v1.0", description="Microsoft Graph endpoint including the API version."
+    )
+
+    # --- NgDP (Digital Post) ---------------------------------------------------------------------------
+    ngdp_base_url: str = Field(
+        "https://api.test.digitalpost.dk/apis/v1",
+        description=(
+            "NgDP REST API base URL. Test: https://api.test.digitalpost.dk/apis/v1, "
+            "production: https://api.digitalpost.dk/apis/v1."
+        ),
+    )
+    ngdp_system_id: str | None = Field(
+        None, description="The NgDP system id of this gateway (user part of the Basic authorization)."
+    )
+    ngdp_api_token: SecretStr | None = Field(
+        None, description="The NgDP API token of the system (password part of the Basic authorization)."
+    )
+    ngdp_certificate_path: Path | None = Field(
+        None,
+        description="The organisation's OCES3 certificate with private key for mutual TLS (PEM or PKCS#12).",
+    )
+    ngdp_certificate_password: SecretStr | None = Field(
+        None, description="Password of the OCES3 certificate / PKCS#12 file, if it has one."
+    )
+    ngdp_ca_bundle: Path | None = Field(
+        None,
+        description="PEM bundle of CAs to trust for NgDP instead of the system store (test, sandbox).",
+    )
+    ngdp_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=600,
+        description="Timeout of one NgDP request (uploads of large MeMo messages included).",
+    )
+
+    # --- Database ------------------------------------------------------------------------------------
+    database_url: str = Field(
+        "sqlite:///./graph-dpg.db",
+        description=(
+            "SQLAlchemy URL of the state store: sqlite:///path (one replica) or "
+            "postgresql+psycopg://user:password@host:5432/db (one or more replicas)."
+        ),
+    )
+
+    # --- Gateway file --------------------------------------------------------------------------------
+    gateway_file: Path = Field(
+        Path("gateway.yaml"), description="Path of the gateway file (mailboxes, contact points, rules)."
+    )
+
+    # --- Polling -------------------------------------------------------------------------------------
+    outbound_poll_seconds: int = Field(30, ge=1, description="How often outgoing folders are read.")
+    inbound_poll_seconds: int = Field(60, ge=1, description="How often NgDP memos and inboxes are read.")
+    receipts_poll_seconds: int = Field(300, ge=1, description="How often NgDP business receipts are pulled.")
+    contact_points_refresh_seconds: int = Field(
+        3600, ge=60, description="How often NgDP contact points (and their limits) are refreshed."
+    )
+    poll_jitter_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="Random delay added to each poll so replicas and mailboxes do not move in step.",
+    )
+    max_backoff_seconds: int = Field(
+        900, ge=1, description="Upper bound of the exponential backoff of a failing mailbox or NgDP queue."
+    )
+    send_concurrency: int = Field(8, ge=1, le=256, description="MeMo messages sent to NgDP in parallel.")
+    graph_max_concurrency_per_mailbox: int = Field(
+        4, ge=1, le=4, description="Graph requests in flight per mailbox (Graph allows at most 4)."
+    )
+    rule_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="A routing rule whose evaluation takes longer is disabled automatically.",
+    )
+
+    # --- HTTP server (health, metrics, NgDP push) ------------------------------------------------------
+    http_host: str = Field(
+        "127.0.0.1", description="Interface the HTTP server listens on (0.0.0.0 in a container)."
+    )
+    http_port: int = Field(8080, ge=1, le=65535, description="Port of the HTTP server.")
+    push_token: SecretStr | None = Field(
+        None,
+        description="Bearer token NgDP presents on the push endpoints; push is refused while it is unset.",
+    )
+
+    # --- Replicas ------------------------------------------------------------------------------------
+    replica_id: str = Field(
+        default_factory=_default_replica_id,
+        min_length=1,
+        description="Name of this replica in lease rows and logs (default: hostname-pid).",
+    )
+    lease_seconds: int = Field(
+        60,
+        ge=10,
+        le=3600,
+        description="How long a replica's claim on a mailbox or queue lasts without heartbeat.",
+    )
+
+    # --- Behaviour -----------------------------------------------------------------------------------
+    receipt_language: Literal["da", "en"] = Field("da", description="Language of the receipt mails.")
+    memo_version: Literal["1.2", "1.1"] = Field("1.2", description="MeMo version of outgoing messages.")
+
+    # --- Logging -------------------------------------------------------------------------------------
+    log_format: Literal["console", "json"] = Field(
+        "console", description="console (readable) or json (one object per line, for Log Analytics)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest level logged."
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator(
+        "tenant_id",
+        "client_id",
+        "managed_identity_client_id",
+        "ngdp_system_id",
+        "client_certificate_path",
+        "ngdp_certificate_path",
+        "ngdp_ca_bundle",
+        "client_certificate_password",
+        "client_secret",
+        "ngdp_api_token",
+        "ngdp_certificate_password",
+        "push_token",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `GRAPH_DPG_CLIENT_SECRET=` in .env means "not set", as the .env.example template leaves it.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("client_id", "managed_identity_client_id")
+    @classmethod
+    def _guid(cls, value: str | None) -> str | None:
+        if value is not None and not _GUID.fullmatch(value.strip()):
+            raise ValueError("must be a GUID like 00000000-0000-0000-0000-000000000000")
+        return value.strip().lower() if value is not None else None
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _tenant(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = value.strip().lower()
+        if not (_GUID.fullmatch(text) or _DOMAIN.fullmatch(text)):
+            raise ValueError("must be the tenant's GUID or a verified domain such as contoso.onmicrosoft.com")
+        return text
+
+    @field_validator("graph_base_url", "ngdp_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if not parts.hostname:
+            raise ValueError(f"must be an absolute https:// URL, got {value!r}")
+        # Plain http only for the emulators on loopback: credentials and CPR numbers travel on these links.
+        if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS):
+            raise ValueError(f"must use https:// (plain http only on 127.0.0.1/localhost), got {value!r}")
+        if parts.query or parts.fragment:
+            raise ValueError("must not contain a query or fragment")
+        return value.strip().rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = value.strip().split("://", 1)[0].lower()
+        if "://" not in value or not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+            raise ValueError(
+                "must be sqlite:///path/to/file.db or postgresql+psycopg://user:password@host:5432/database"
+            )
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        problems = list(self._cross_field_problems())
+        if problems:
+            raise PydanticCustomError(
+                "settings_inconsistent",
+                "{summary}",
+                {"summary": "; ".join(problems), "problems": problems},
+            )
+        return self
+
+    def _cross_field_problems(self) -> Iterator[str]:
+        kind = self.credential_kind
+        needs: list[tuple[str, str]] = []
+        if kind in ("certificate", "client_secret"):
+            needs += [("tenant_id", "the Entra tenant"), ("client_id", "the app registration's client id")]
+        if kind == "certificate":
+            needs.append(("client_certificate_path", "the app certificate (PEM or PKCS#12)"))
+        if kind == "client_secret":
+            needs.append(("client_secret", "the app's client secret"))
+        if kind != "sandbox":
+            # Real NgDP (test or production) always needs system credentials and the OCES3 certificate.
+            needs += [
+                ("ngdp_system_id", "the NgDP system id"),
+                ("ngdp_api_token", "the NgDP API token"),
+                ("ngdp_certificate_path", "the OCES3 certificate for mutual TLS"),
+            ]
+        for name, what in needs:
+            if getattr(self, name) is None:
+                yield (f"{env_name(name)}: required when {env_name('credential_kind')}={kind} ({what})")
+        for name in ("client_certificate_path", "ngdp_certificate_path", "ngdp_ca_bundle"):
+            path: Path | None = getattr(self, name)
+            if path is not None and not path.is_file():
+                yield f"{env_name(name)}: file {str(path)!r} does not exist or is not a file"
+
+    def summary(self) -> list[tuple[str, str]]:
+        """Every setting as ``(GRAPH_DPG_NAME, display value)``; secrets show as ``**********``."""
+        rows: list[tuple[str, str]] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                shown = NOT_SET
+            elif isinstance(value, SecretStr):
+                shown = SECRET_MASK
+            else:
+                shown = str(value)
+            rows.append((env_name(name), shown))
+        return rows
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.credential_kind == "sandbox"
+
+
+_SECRET_FIELDS = frozenset(
+    name for name, info in Settings.model_fields.items() if "SecretStr" in str(info.annotation)
+)
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+    """Settings from the environment, ``env_file`` (None: none) and ``overrides`` (highest priority).
+
+    Raises :class:`ConfigError` listing every problem (``GRAPH_DPG_NAME: what is wrong``); secret values
+    never appear in the messages.
+    """
+    problems: list[str] = []
+    known = Settings.model_fields
+    for key in sorted(set(overrides) - set(known)):
+        problems.append(f"{key}: not a known setting{_did_you_mean(key, known)}")
+    valid_overrides = {k: v for k, v in overrides.items() if k in known}
+    if env_file is not None:
+        problems += _unknown_dotenv_keys(Path(env_file))
+    settings: Settings | None = None
+    try:
+        settings = Settings(_env_file=env_file, **valid_overrides)
+    except ValidationError as exc:
+        problems += _settings_problems(exc)
+        problems += _cross_field_problems_despite(exc, env_file, valid_overrides)
+    if problems or settings is None:
+        raise ConfigError(f"{len(problems)} problem(s) in the settings", problems)
+    return settings
+
+
+def _settings_problems(exc: ValidationError) -> list[str]:
+    problems: list[str] = []
+    for err in exc.errors(include_url=False):
+        ctx = err.get("ctx") or {}
+        if err["type"] == "settings_inconsistent":
+            problems += [str(p) for p in ctx.get("problems", [])]
+            continue
+        name = str(err["loc"][0]) if err["loc"] else ""
+        message = _clean_message(err)
+        if name and name not in _SECRET_FIELDS and err["type"] not in ("missing",):
+            message += _got(err.get("input"))
+        problems.append(f"{env_name(name) if name else 'settings'}: {message}")
+    return problems
+
+
+def _cross_field_problems_despite(
+    exc: ValidationError, env_file: str | Path | None, overrides: Mapping[str, Any]
+) -> list[str]:
+    """pydantic skips the consistency check when a field fails; run it again with those fields at their
+    defaults so the admin sees e.g. the missing certificate path and the bad port in the same run."""
+    errors = exc.errors(include_url=False)
+    if any(err["type"] == "settings_inconsistent" for err in errors):
+        return []
+    fields = Settings.model_fields
+    failing = {str(err["loc"][0]) for err in errors if err["loc"] and str(err["loc"][0]) in fields}
+    patched = {**overrides, **{name: fields[name].get_default(call_default_factory=True) for name in failing}}
+    try:
+        Settings(_env_file=env_file, **patched)
+    except ValidationError as again:
+        return [
+            str(problem)
+            for err in again.errors(include_url=False)
+            if err["type"] == "settings_inconsistent"
+            for problem in (err.get("ctx") or {}).get("problems", [])
+        ]
+    return []
+
+
+_DOTENV_KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+def _unknown_dotenv_keys(path: Path) -> list[str]:
+    """Typos in ``GRAPH_DPG_*`` keys would otherwise be ignored silently and a default used instead."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        return [f"{path}: cannot read the settings file: {exc}"]
+    known = {env_name(n) for n in Settings.model_fields}
+    problems = []
+    for number, line in enumerate(lines, start=1):
+        match = _DOTENV_KEY.match(line)
+        if match is None:
+            continue
+        key = match.group(1)
+        if key.upper().startswith(ENV_PREFIX) and key.upper() not in known:
+            problems.append(f"{path}:{number}: {key}: not a known setting{_did_you_mean(key.upper(), known)}")
+    return problems
