@@ -35,7 +35,8 @@ from graph_dpg.domain.rules import MAIL_FIELDS, MEMO_FIELDS
 
 CATEGORY_STATES: tuple[str, ...] = ("queued", "sent", "receipted", "failed", "inbound", "warning")
 
-# Outlook's rendering of the preset colours (Graph outlookCategory resource; graph-facts.md §1.10).
+# Outlook's rendering of the preset colours (Graph outlookCategory resource;
+# see docs/facts/graph.md, "Master categories").
 COLOR_NAMES: Mapping[str, str] = MappingProxyType(
     {
         "none": "no colour",
