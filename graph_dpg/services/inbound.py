@@ -57,15 +57,13 @@ import asyncio
 import html
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from graph_dpg import memo as memolib
 from graph_dpg.core.errors import (
     AuthError,
     Finding,
     GraphDpgError,
-    InputError,
     NotFoundError,
     PermanentError,
 )
@@ -76,31 +74,35 @@ from graph_dpg.domain.inbound_view import (
     Banner,
     ViewOptions,
     findings_json,
-    mail_item,
-    memo_item,
     memo_uuid_from_message_id,
     render_banner,
     render_invalid_mail,
     render_memo_mail,
-    reply_address,
-    undeliverable_banner,
-    unmapped_banner,
 )
 from graph_dpg.domain.mail import EmailAddress, MailMessage
-from graph_dpg.domain.rules import (
-    DEFAULT_RULE_TIMEOUT_SECONDS,
-    InboundItem,
-    RoutingDecision,
-    RoutingRule,
-    RuleTrace,
-    evaluate_rules,
+from graph_dpg.domain.routing import (
+    ContactPointRoute,
+    InboundRoute,
+    InboundSettings,
+    ParsedMemo,
+    attached_memo,
+    gateway_reply_address,
+    invalid_route,
+    mail_item,
+    memo_route,
+    memo_rule_item,
+    parse_inbound,
+    route_banner,
 )
+from graph_dpg.domain.rules import InboundItem, RoutingDecision, RuleTrace, evaluate_rules
 from graph_dpg.memo.model import MemoMessage
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import InboundMemo, InboundSource, InboundState, StatePort
 
 log = logging.getLogger(__name__)
+
+__all__ = ["ContactPointRoute", "InboundService", "InboundSettings", "InboundStats"]
 
 #: Named extended properties (the project's property set; see the Graph adapter).
 MEMO_PROPERTY = "DpgInboundMemo"
@@ -112,43 +114,6 @@ _ROUTE_PREFIX = "inbound:"
 _FALLBACK_PREFIX = "inbound-fallback:"
 _MAIL_PREFIX = "mailroute:"
 _ALERT_PREFIX = "rulealert:"
-
-
-@dataclass(frozen=True)
-class ContactPointRoute:
-    id: str
-    name: str
-    mailbox: str | None  # None: explicitly unmapped (main mailbox + banner)
-    folder: str | None = None
-
-
-@dataclass(frozen=True)
-class InboundSettings:
-    """Filled by the composition root (``graph_dpg.bootstrap.rules.inbound_settings``)."""
-
-    organisation_cvr: str
-    organisation_name: str
-    main_mailbox: str
-    monitoring_mailbox: str
-    gateway_domain: str = "digital-post.dk"
-    contact_points: Mapping[str, ContactPointRoute] = field(default_factory=dict)
-    sender_contact_points: Mapping[str, frozenset[str]] = field(default_factory=dict)  # mailbox → its CPs
-    rules: tuple[RoutingRule, ...] = ()
-    categories: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # key → (name, presetN)
-    inbox_sources: tuple[tuple[str, str], ...] = ()  # (mailbox, folder); default: the main inbox
-    rule_timeout_seconds: float = DEFAULT_RULE_TIMEOUT_SECONDS
-    language: str = "da"
-    mask_cpr: bool = True
-    delivery_folder: str = "inbox"
-    routed_folder: str | None = None  # where a secure mail copied to another mailbox is moved; None: stays
-    fallback_after_attempts: int = 3  # permanent failures before a memo goes to the main mailbox instead
-    batch_size: int = 200
-
-    def category(self, key: str) -> str:
-        return self.categories[key][0] if key in self.categories else key
-
-    def sources(self) -> tuple[tuple[str, str], ...]:
-        return self.inbox_sources or ((self.main_mailbox, "inbox"),)
 
 
 @dataclass
@@ -167,145 +132,6 @@ class InboundStats:
     rules_disabled: list[str] = field(default_factory=list)
     alerts: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Parsed:
-    message: MemoMessage | None
-    errors: tuple[Finding, ...]
-
-    @property
-    def valid(self) -> bool:
-        return self.message is not None and not self.errors
-
-
-def parse_inbound(xml: bytes) -> _Parsed:
-    """Parse and validate an inbound memo (1.1 or 1.2). The sender's rights (mandatory, legal
-    notification) are NgDP's business, not ours, so those checks are relaxed."""
-    try:
-        message, findings = memolib.parse_and_validate(
-            xml, mandatory_allowed=True, legal_notification_allowed=True
-        )
-    except InputError as exc:  # UnsafeXmlError: DTD/entity tricks
-        return _Parsed(None, (Finding("xml.unsafe", str(exc)),))
-    errors = tuple(f for f in findings if f.severity != "warning")
-    if message is None and not errors:
-        errors = (Finding("memo.message", "the document could not be read as a MeMo message"),)
-    return _Parsed(message, errors)
-
-
-def attached_memo(mail: MailMessage) -> MemoMessage | None:
-    """The first MeMo attached to a mail (e.g. a forwarded Digital Post message), for ``memo:`` rules."""
-    for att in mail.attachments:
-        if att.content is None or not att.name.lower().endswith(".xml"):
-            continue
-        if b"DigitalPost.dk/MeMo-1" not in att.content[:4096]:
-            continue
-        try:
-            return memolib.parse(att.content)
-        except InputError:
-            continue
-    return None
-
-
-def gateway_reply_address(settings: InboundSettings, message: MemoMessage, mailbox: str) -> str | None:
-    """From/Reply-To of a delivered memo: answers go out as our recipient contact point when ``mailbox``
-    may send as it, else as the organisation's CVR (``domain.inbound_view.reply_address``)."""
-    cp = message.header.recipient.contact_point
-    ours = cp.contact_point_id.lower() if cp else None
-    allowed = settings.sender_contact_points.get(mailbox.lower(), frozenset())
-    sender = ours if ours is not None and ours in allowed else settings.organisation_cvr
-    return reply_address(message, sender, settings.gateway_domain)
-
-
-def _mapped(settings: InboundSettings, message: MemoMessage) -> tuple[str | None, ContactPointRoute | None]:
-    cp = message.header.recipient.contact_point
-    cp_id = cp.contact_point_id.lower() if cp else None
-    return cp_id, settings.contact_points.get(cp_id) if cp_id else None
-
-
-def memo_rule_item(settings: InboundSettings, message: MemoMessage, xml: bytes) -> InboundItem:
-    """What the rules see of a memo: its fields, and From/To as they would be without a rule."""
-    _, mapped = _mapped(settings, message)
-    provisional = mapped.mailbox if mapped and mapped.mailbox else settings.main_mailbox
-    return memo_item(
-        message,
-        xml,
-        from_address=gateway_reply_address(settings, message, provisional),
-        to=(provisional,),
-    )
-
-
-def invalid_route(settings: InboundSettings, errors: Sequence[Finding]) -> dict[str, object]:
-    """Invalid memos: the main mailbox, an explanation banner, an INVALID receipt; rules are not asked."""
-    return {
-        "mailbox": settings.main_mailbox,
-        "folder": settings.delivery_folder,
-        "valid": False,
-        "banner": "invalid",
-        "rules": [],
-        "categories": [settings.category("inbound"), settings.category("warning")],
-        "errors": [mask_cprs(str(f)) for f in errors][:50],
-    }
-
-
-def memo_route(
-    settings: InboundSettings, message: MemoMessage, decision: RoutingDecision
-) -> dict[str, object]:
-    """Where a valid memo goes (JSON-ready; recorded once before delivery): (1) the rules, (2) the recipient
-    contact point's mailbox, (3) the main mailbox with the unmapped-contact-point banner."""
-    s = settings
-    cp_id, mapped = _mapped(settings, message)
-    categories = [s.category("inbound")]
-    banner: str | None = None
-    english = s.language == "en"
-    if decision.deliver_mailbox:
-        target, folder, note = decision.deliver_mailbox, decision.deliver_folder, ""
-    elif mapped is not None and mapped.mailbox:
-        target, folder = mapped.mailbox, mapped.folder
-        word = "Contact point" if english else "Kontaktpunkt"
-        note = f"{word} {mapped.name} ({mapped.id}) → {mapped.mailbox}"
-    else:
-        target, folder, banner = s.main_mailbox, None, "unmapped"
-        note = (
-            "No rule and no mapped contact point: the main mailbox."
-            if english
-            else ("Ingen regel og intet kontaktpunkt med postkasse: hovedpostkassen.")
-        )
-        categories.append(s.category("warning"))
-    categories.extend(decision.categories)
-    return {
-        "mailbox": target,
-        "folder": folder or s.delivery_folder,
-        "valid": True,
-        "banner": banner,
-        "contact_point": cp_id,
-        "rules": list(decision.matched_rules),
-        "deliver_rule": decision.deliver_rule,
-        "reasons": [mask_cprs(r) for r in decision.reasons()],
-        "note": note,
-        "categories": list(dict.fromkeys(categories)),
-        "mark_read": decision.mark_read,
-        "archive_to": [a for a in decision.archive_to if a.lower() != target.lower()],
-    }
-
-
-def route_banner(settings: InboundSettings, route: Mapping[str, object]) -> Banner | None:
-    """The unmapped-contact-point banner a route calls for (invalid memos get theirs from the findings)."""
-    if route.get("banner") == "undeliverable":
-        return undeliverable_banner(
-            str(route.get("failed_mailbox") or ""),
-            str(route.get("failed_folder") or ""),
-            str(route.get("failed_error") or ""),
-            settings.language,
-        )
-    if route.get("banner") != "unmapped":
-        return None
-    cp_id = route.get("contact_point")
-    known = settings.contact_points.get(str(cp_id)) if cp_id else None
-    return unmapped_banner(
-        str(cp_id) if cp_id else None, known.name if known else None, known is not None, settings.language
-    )
 
 
 class InboundService:
@@ -389,33 +215,21 @@ class InboundService:
         planned = self.store.get_effect(_ROUTE_PREFIX + row.memo_uuid)
         if planned is None:
             return
-        route = dict(planned.payload)
-        main = self.settings.main_mailbox
-        if str(route.get("mailbox", "")).lower() == main.lower():
+        route = InboundRoute.from_json(planned.payload)
+        if route.mailbox.lower() == self.settings.main_mailbox.lower():
             return
-        categories = [*_strings(route.get("categories")), self.settings.category("warning")]
-        fallback = {
-            **route,
-            "mailbox": main,
-            "folder": self.settings.delivery_folder,
-            "banner": "undeliverable",
-            "failed_mailbox": route.get("mailbox"),
-            "failed_folder": route.get("folder"),
-            "failed_error": mask_cprs(str(exc))[:500],
-            "categories": list(dict.fromkeys(categories)),
-            "archive_to": [],
-        }
-        if self.store.plan_effect(_FALLBACK_PREFIX + row.memo_uuid, fallback):
+        fallback = route.fall_back(self.settings, str(exc))
+        if self.store.plan_effect(_FALLBACK_PREFIX + row.memo_uuid, fallback.to_json()):
             log.error(
                 "inbound memo %s could not be delivered to %s (%s); delivering to the main mailbox",
                 row.memo_uuid,
-                route.get("mailbox"),
+                route.mailbox,
                 mask_cprs(str(exc)),
             )
             self.store.audit(
                 "inbound.memo.fallback",
                 row.memo_uuid,
-                details={"failed_mailbox": route.get("mailbox"), "error": str(exc)[:500]},
+                details={"failed_mailbox": route.mailbox, "error": str(exc)[:500]},
             )
 
     async def deliver(self, row: InboundMemo, stats: InboundStats) -> str:
@@ -428,16 +242,16 @@ class InboundService:
         key = _ROUTE_PREFIX + memo_uuid
         planned = self.store.get_effect(key)
         if planned is None:
-            payload = await self._plan_route(memo_uuid, parsed, xml, stats)
-            if self.store.plan_effect(key, payload):
-                for name in _strings(payload.get("rules")):
+            decided = await self._plan_route(memo_uuid, parsed, xml, stats)
+            if self.store.plan_effect(key, decided.to_json()):
+                for name in decided.rules:
                     self.store.increment_rule_hits(name)
             planned = self.store.get_effect(key)
         fallback = self.store.get_effect(_FALLBACK_PREFIX + memo_uuid)
         chosen = fallback if fallback is not None else planned
-        route: Mapping[str, object] = chosen.payload if chosen is not None else {}
-        target = str(route.get("mailbox") or self.settings.main_mailbox)
-        folder = str(route.get("folder") or self.settings.delivery_folder)
+        route = InboundRoute.from_json(chosen.payload if chosen is not None else {})
+        target = route.mailbox or self.settings.main_mailbox
+        folder = route.folder or self.settings.delivery_folder
         if target.lower() in self._refused:
             raise AuthError(f"mailbox {target} refused access earlier in this cycle", service="graph")
         try:
@@ -455,7 +269,7 @@ class InboundService:
             # Usually one mailbox outside the app's RBAC scope: skip it for this cycle, keep the others going.
             self._refused.add(target.lower())
             raise
-        for archive in _strings(route.get("archive_to")):
+        for archive in route.archive_to:
             await self._archive_copy(archive, memo_uuid, parsed, xml, route)
         self.store.mark_delivered(memo_uuid, target, message_id)
         self.store.audit(
@@ -465,22 +279,22 @@ class InboundService:
                 "mailbox": target,
                 "folder": folder,
                 "valid": parsed.valid,
-                "rules": list(_strings(route.get("rules"))),
-                "banner": route.get("banner"),
+                "rules": list(route.rules),
+                "banner": route.banner,
             },
         )
         stats.delivered += 1
         if not parsed.valid:
             stats.invalid += 1
-        if route.get("banner") == "unmapped":
+        if route.banner == "unmapped":
             stats.unmapped += 1
-        if route.get("banner") == "undeliverable":
+        if route.banner == "undeliverable":
             stats.fallbacks += 1
         return message_id
 
     async def _plan_route(
-        self, memo_uuid: str, parsed: _Parsed, xml: bytes, stats: InboundStats
-    ) -> dict[str, object]:
+        self, memo_uuid: str, parsed: ParsedMemo, xml: bytes, stats: InboundStats
+    ) -> InboundRoute:
         if not parsed.valid:
             return invalid_route(self.settings, parsed.errors)
         message = parsed.message
@@ -492,11 +306,11 @@ class InboundService:
         return gateway_reply_address(self.settings, message, mailbox)
 
     def _render(
-        self, memo_uuid: str, parsed: _Parsed, xml: bytes, route: Mapping[str, object], target: str
+        self, memo_uuid: str, parsed: ParsedMemo, xml: bytes, route: InboundRoute, target: str
     ) -> MailMessage:
         s = self.settings
         opts = ViewOptions(language=s.language, mask_cpr=s.mask_cpr)
-        categories = list(_strings(route.get("categories")))
+        categories = list(route.categories)
         if not parsed.valid:
             return render_invalid_mail(
                 xml,
@@ -509,8 +323,8 @@ class InboundService:
             ).mail
         message = parsed.message
         assert message is not None
-        cp_id = route.get("contact_point")
-        known = s.contact_points.get(str(cp_id)) if cp_id else None
+        cp_id = route.contact_point
+        known = s.contact_points.get(cp_id) if cp_id else None
         banner = route_banner(s, route)
         banners = [banner] if banner is not None else []
         address = self._reply_address(message, target)
@@ -521,16 +335,16 @@ class InboundService:
             target_mailbox=target,
             reply_from=reply_from,
             banners=banners,
-            rule_reasons=list(_strings(route.get("reasons"))),
-            routing_note=str(route.get("note") or "") or None,
+            rule_reasons=list(route.reasons),
+            routing_note=route.note or None,
             categories=categories,
             contact_point_name=known.name if known else None,
             options=opts,
-            mark_read=bool(route.get("mark_read")),
+            mark_read=route.mark_read,
         ).mail
 
     async def _archive_copy(
-        self, archive: str, memo_uuid: str, parsed: _Parsed, xml: bytes, route: Mapping[str, object]
+        self, archive: str, memo_uuid: str, parsed: ParsedMemo, xml: bytes, route: InboundRoute
     ) -> None:
         folder_id = await self.mail.ensure_folder(archive, "inbox")
         if await self.mail.find_by_extended_property(archive, folder_id, ARCHIVE_PROPERTY, memo_uuid):
@@ -581,8 +395,9 @@ class InboundService:
 
     async def _acknowledge(self, row: InboundMemo) -> None:
         effect = self.store.get_effect(_ROUTE_PREFIX + row.memo_uuid)
-        valid = bool(effect.payload.get("valid", True)) if effect is not None else True
-        errors = [Finding("memo", e) for e in _strings(effect.payload.get("errors"))] if effect else []
+        route = InboundRoute.from_json(effect.payload) if effect is not None else None
+        valid = route.valid if route is not None else True
+        errors = [Finding("memo", e) for e in route.errors] if route is not None else []
         try:
             if valid:
                 await self.ngdp.send_memo_receipt(row.memo_uuid, "COMPLETED")
@@ -794,9 +609,3 @@ class InboundService:
             sender=EmailAddress(self.settings.monitoring_mailbox, "Digital Post Gateway"),
             to=[EmailAddress(self.settings.monitoring_mailbox)],
         )
-
-
-def _strings(value: object) -> tuple[str, ...]:
-    if isinstance(value, list | tuple):
-        return tuple(str(v) for v in value)
-    return ()
