@@ -97,6 +97,7 @@ class OutboundJob:
     error: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    warnings: tuple[str, ...] = ()  # planning's notes for the receipt mail, stored by ``plan_job``
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,10 @@ class BusinessReceipt:
 
 @dataclass(frozen=True)
 class InboundMemo:
-    """Metadata of a stored inbound memo; the XML itself comes from :meth:`InboundMemos.load_inbound_xml`."""
+    """Metadata of a stored inbound memo; the XML itself comes from :meth:`InboundMemos.load_inbound_xml`.
+
+    ``route`` is the JSON of the memo's route (``graph_dpg.domain.routing.InboundRoute``), None until
+    :meth:`InboundMemos.record_inbound_route` wrote it."""
 
     memo_uuid: str
     source: InboundSource
@@ -182,6 +186,7 @@ class InboundMemo:
     error: str | None
     received_at: datetime
     updated_at: datetime
+    route: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -235,7 +240,8 @@ class Outbox(Protocol):
         ...
 
     def plan_job(self, job: OutboundJob, memos: Sequence[PlannedMemo]) -> bool:
-        """Insert/advance the job to ``planned`` and all its outbox rows in ONE transaction.
+        """Insert/advance the job to ``planned`` (with ``job.warnings``) and all its outbox rows in ONE
+        transaction.
 
         False (and nothing written) if the job is already past ``new``: a restart re-planning the
         same mail must not create a second set of messageUUIDs.
@@ -315,6 +321,12 @@ class InboundMemos(Protocol):
     def get_inbound(self, memo_uuid: str) -> InboundMemo | None: ...
 
     def load_inbound_xml(self, memo_uuid: str) -> bytes | None: ...
+
+    def record_inbound_route(
+        self, memo_uuid: str, route: Mapping[str, object], *, replace: bool = False
+    ) -> bool:
+        """Keep the memo's route (JSON). Without ``replace`` only the first call writes; True if it wrote."""
+        ...
 
     def inbound_in_state(self, state: InboundState, limit: int = 100) -> list[InboundMemo]: ...
 

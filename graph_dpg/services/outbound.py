@@ -28,7 +28,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from graph_dpg.core.errors import (
@@ -255,14 +255,10 @@ class OutboundService:
             )
             for m in plan.memos
         ]
-        # The notes for the receipt and the "queued" category are planned before the job itself, so a crash
-        # between the two transactions cannot lose them (planning an effect twice is a no-op).
-        if plan.warnings:
-            self.store.plan_effect(
-                f"warnings:{job.id}", {"job": job.id, "warnings": [str(w) for w in plan.warnings]}
-            )
+        # The "queued" category is planned before the job itself, so a crash between the two transactions
+        # cannot lose it (planning an effect twice is a no-op). The notes for the receipt go with the plan.
         self._plan_category(job, JobCategory.QUEUED)
-        if self.store.plan_job(job, memos):
+        if self.store.plan_job(replace(job, warnings=tuple(str(w) for w in plan.warnings)), memos):
             stats.planned += 1
             self.store.audit(
                 "outbound.job.planned", job.subject, details={"job": job.id, "memos": len(plan.memos)}
@@ -448,9 +444,8 @@ class OutboundService:
             findings = [_finding_from(d) for d in _as_list(payload.get("findings"))]
             mail = render_error_receipt(job.subject, findings, language=lang)
         else:
-            warnings_effect = self.store.get_effect(f"warnings:{job.id}")
-            noted = _as_list(warnings_effect.payload.get("warnings")) if warnings_effect else []
-            warnings = [Finding("warning", str(w), severity="warning") for w in noted]
+            noted = job.warnings or self._legacy_warnings(job.id)
+            warnings = [Finding("warning", w, severity="warning") for w in noted]
             mail = render_receipt(
                 job.subject, self._recipient_lines(job.id), language=lang, warnings=warnings
             )
@@ -474,6 +469,11 @@ class OutboundService:
             "outbound.receipt.written", job.subject, details={"job": job.id, "message_id": created}
         )
         return {"message_id": created}
+
+    def _legacy_warnings(self, job_id: str) -> tuple[str, ...]:
+        """Earlier versions kept a job's warnings as an effect ``warnings:{job}``."""
+        effect = self.store.get_effect(f"{_LEGACY_WARNINGS}{job_id}")
+        return tuple(str(w) for w in _as_list(effect.payload.get("warnings"))) if effect else ()
 
     async def _write_category(self, job: OutboundJob, category: JobCategory) -> dict[str, object]:
         if category is JobCategory.QUEUED and job.state in JOB_TERMINAL:
@@ -560,7 +560,9 @@ def _parse_or_none(xml: bytes | None) -> MemoMessage | None:
         return None
 
 
-_EFFECT_PREFIXES = ("receipt:", "categories:", "warnings:", "bizfail:")
+#: Planned by earlier versions only: completed (as noted) when met, read by the receipt mail.
+_LEGACY_WARNINGS = "warnings:"
+_EFFECT_PREFIXES = ("receipt:", "categories:", _LEGACY_WARNINGS, "bizfail:")
 
 
 def _channel_of(address: str) -> str:

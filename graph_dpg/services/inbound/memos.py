@@ -3,16 +3,16 @@
 State machine of one memo (rows in the store; ``services.ports.store``)::
 
     NgDP list ──get_memo──► store_inbound_memo ──► RECEIVED     (push: the receiver stores it alike)
-    RECEIVED  ──route (planned once, effect ``inbound:{uuid}``)──► create message (unless found by its
+    RECEIVED  ──route (decided once, kept with the memo)──► create message (unless found by its
               extended property) ──► DELIVERED
     DELIVERED ──receipt COMPLETED | INVALID──► ACKNOWLEDGED ──DELETE memos/{id} (pull only)──► DELETED
     RECEIVED  ──N permanent failures at the target (AuthError/PermanentError)──► route replaced once by the
-              main mailbox + a banner naming the target and the error (effect ``inbound-fallback:{uuid}``)
+              main mailbox + a banner naming the target and the error (kept with the memo, too)
 
 Why nothing is lost and nothing is delivered twice:
 
 - the memo is stored (durable) before anything else; NgDP keeps it until we delete it, after delivery;
-- the route (mailbox, folder, rules that matched, banner) is recorded once as an effect before the
+- the route (mailbox, folder, rules that matched, banner) is recorded once with the memo before the
   message is created, so a rerun after a crash delivers to the same place even if rules changed meanwhile
   (e.g. a rule got disabled) and rule hits are counted once;
 - the delivered message carries the named extended property ``DpgInboundMemo`` = memo id; before creating,
@@ -110,8 +110,9 @@ ROUTED_PROPERTY = "DpgRoutedMail"
 ARCHIVE_PROPERTY = "DpgArchivedCopy"
 ALERT_PROPERTY = "DpgAlert"
 
-_ROUTE_PREFIX = "inbound:"
-_FALLBACK_PREFIX = "inbound-fallback:"
+#: Earlier versions kept a memo's route, and its fallback, as effects under these keys.
+_LEGACY_ROUTE_PREFIX = "inbound:"
+_LEGACY_FALLBACK_PREFIX = "inbound-fallback:"
 _MAIL_PREFIX = "mailroute:"
 _ALERT_PREFIX = "rulealert:"
 
@@ -212,14 +213,14 @@ class InboundService:
         why, instead of keeping the memo at NgDP forever. Recorded once, as its own effect."""
         if row.attempts + 1 < self.settings.fallback_after_attempts:
             return
-        planned = self.store.get_effect(_ROUTE_PREFIX + row.memo_uuid)
-        if planned is None:
+        current = self.store.get_inbound(row.memo_uuid)
+        route = self._recorded_route(current) if current is not None else None
+        if route is None or route.undeliverable is not None:
             return
-        route = InboundRoute.from_json(planned.payload)
         if route.mailbox.lower() == self.settings.main_mailbox.lower():
             return
         fallback = route.fall_back(self.settings, str(exc))
-        if self.store.plan_effect(_FALLBACK_PREFIX + row.memo_uuid, fallback.to_json()):
+        if self.store.record_inbound_route(row.memo_uuid, fallback.to_json(), replace=True):
             log.error(
                 "inbound memo %s could not be delivered to %s (%s); delivering to the main mailbox",
                 row.memo_uuid,
@@ -232,6 +233,20 @@ class InboundService:
                 details={"failed_mailbox": route.mailbox, "error": str(exc)[:500]},
             )
 
+    def _recorded_route(self, row: InboundMemo) -> InboundRoute | None:
+        """The route recorded with the memo. A memo an earlier version routed has its route (or fallback)
+        in an effect: it is moved to the memo's row here, and the effects are marked done."""
+        if row.route is not None:
+            return InboundRoute.from_json(row.route)
+        keys = (_LEGACY_FALLBACK_PREFIX + row.memo_uuid, _LEGACY_ROUTE_PREFIX + row.memo_uuid)
+        legacy = [e for e in (self.store.get_effect(k) for k in keys) if e is not None]
+        if not legacy:
+            return None
+        self.store.record_inbound_route(row.memo_uuid, legacy[0].payload)
+        for effect in legacy:
+            self.store.complete_effect(effect.key, {"moved": "inbound_memos.route"})
+        return InboundRoute.from_json(legacy[0].payload)
+
     async def deliver(self, row: InboundMemo, stats: InboundStats) -> str:
         """Deliver one stored memo; returns the created (or found) message id."""
         memo_uuid = row.memo_uuid
@@ -239,17 +254,15 @@ class InboundService:
         if xml is None:
             raise GraphDpgError(f"inbound memo {memo_uuid} has no stored XML")
         parsed = parse_inbound(xml)
-        key = _ROUTE_PREFIX + memo_uuid
-        planned = self.store.get_effect(key)
-        if planned is None:
+        route = self._recorded_route(row)
+        if route is None:
             decided = await self._plan_route(memo_uuid, parsed, xml, stats)
-            if self.store.plan_effect(key, decided.to_json()):
+            if self.store.record_inbound_route(memo_uuid, decided.to_json()):
                 for name in decided.rules:
                     self.store.increment_rule_hits(name)
-            planned = self.store.get_effect(key)
-        fallback = self.store.get_effect(_FALLBACK_PREFIX + memo_uuid)
-        chosen = fallback if fallback is not None else planned
-        route = InboundRoute.from_json(chosen.payload if chosen is not None else {})
+            current = self.store.get_inbound(memo_uuid)
+            recorded = self._recorded_route(current) if current is not None else None
+            route = recorded if recorded is not None else decided
         target = route.mailbox or self.settings.main_mailbox
         folder = route.folder or self.settings.delivery_folder
         if target.lower() in self._refused:
@@ -394,8 +407,7 @@ class InboundService:
                 stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
 
     async def _acknowledge(self, row: InboundMemo) -> None:
-        effect = self.store.get_effect(_ROUTE_PREFIX + row.memo_uuid)
-        route = InboundRoute.from_json(effect.payload) if effect is not None else None
+        route = self._recorded_route(row)
         valid = route.valid if route is not None else True
         errors = [Finding("memo", e) for e in route.errors] if route is not None else []
         try:
@@ -409,8 +421,6 @@ class InboundService:
             # NgDP no longer holds the memo (a pushed one, or deleted meanwhile): nothing left to answer.
             log.info("ngdp memo %s unknown at receipt time; counted as acknowledged", row.memo_uuid)
         self.store.mark_acknowledged(row.memo_uuid)
-        # The route decision is kept (get_effect still reads it) but no longer pending work.
-        self.store.complete_effect(_ROUTE_PREFIX + row.memo_uuid, {"acknowledged": True})
         self.store.audit(
             "inbound.memo.acknowledged",
             row.memo_uuid,

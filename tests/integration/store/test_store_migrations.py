@@ -25,7 +25,7 @@ def test_migrate_twice_keeps_data_and_matches_the_models(db_url: str) -> None:
         assert store.claim_source_message("mb", "m", None) is True
         store.migrate()
         store.migrate()
-        assert store.schema_revision() == "0001"
+        assert store.schema_revision() == "0002"
         assert store.claim_source_message("mb", "m", None) is False
         with store.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
@@ -44,7 +44,7 @@ def test_downgrade_and_upgrade_again(db_url: str) -> None:
             command.downgrade(config, "base")
         assert store.schema_revision() is None
         store.migrate()
-        assert store.schema_revision() == "0001"
+        assert store.schema_revision() == "0002"
         assert store.claim_key("scope", "k") is True
     finally:
         store.close()
@@ -55,7 +55,7 @@ def test_replicas_starting_together_migrate_once(db_url: str) -> None:
     try:
         with ThreadPoolExecutor(3) as pool:
             list(pool.map(lambda s: s.migrate(), stores))
-        assert {s.schema_revision() for s in stores} == {"0001"}
+        assert {s.schema_revision() for s in stores} == {"0002"}
     finally:
         for s in stores:
             s.close()
