@@ -37,7 +37,7 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -428,29 +428,3 @@ class StatePort(
     Protocol,
 ):
     """Everything the store offers; the composition root passes one object for all the narrow ports."""
-
-
-def run_effect_once(
-    effects: Effects,
-    key: str,
-    payload: Mapping[str, object],
-    action: Callable[[Mapping[str, object]], Mapping[str, object] | None],
-) -> Mapping[str, object] | None:
-    """Run ``action`` unless the effect ``key`` is already done; return the recorded result.
-
-    Plan (durable intent) → act → complete. A crash between act and complete repeats ``action`` on
-    the next run, so ``action`` must itself be safe to repeat (e.g. look for the receipt mail it
-    already created before creating another): this gives exactly-once *outcomes* over at-least-once
-    attempts, which is all a crash-safe process can promise.
-    """
-    existing = effects.get_effect(key)
-    if existing is not None and existing.state is EffectState.DONE:
-        return existing.result
-    if existing is None:
-        effects.plan_effect(key, payload)
-        stored_payload: Mapping[str, object] = payload
-    else:
-        stored_payload = existing.payload
-    result = action(stored_payload)
-    effects.complete_effect(key, result)
-    return result

@@ -57,7 +57,7 @@ import asyncio
 import html
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from graph_dpg.core.errors import (
@@ -99,6 +99,14 @@ from graph_dpg.memo.model import MemoMessage
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import InboundMemo, InboundSource, InboundState, StatePort
+from graph_dpg.services.effects import (
+    EffectBook,
+    EffectKey,
+    EffectKind,
+    Marker,
+    PlannedEffect,
+    find_or_create,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +121,6 @@ ALERT_PROPERTY = "DpgAlert"
 #: Earlier versions kept a memo's route, and its fallback, as effects under these keys.
 _LEGACY_ROUTE_PREFIX = "inbound:"
 _LEGACY_FALLBACK_PREFIX = "inbound-fallback:"
-_MAIL_PREFIX = "mailroute:"
-_ALERT_PREFIX = "rulealert:"
 
 
 @dataclass
@@ -153,6 +159,7 @@ class InboundService:
         self._disabled: set[str] = set()
         self._refused: set[str] = set()  # mailboxes that answered AuthError in this cycle
         self._categories_ready: dict[str, set[str]] = {}  # mailbox → category names known to exist
+        self.effects = EffectBook(store)
 
     # ------------------------------------------------------------------ one full cycle
     async def run_once(self, *, pull: bool = True, mail: bool = True) -> InboundStats:
@@ -267,17 +274,16 @@ class InboundService:
         folder = route.folder or self.settings.delivery_folder
         if target.lower() in self._refused:
             raise AuthError(f"mailbox {target} refused access earlier in this cycle", service="graph")
+
+        async def build() -> MailMessage:
+            mail = self._render(memo_uuid, parsed, xml, route, target)
+            await self._ensure_categories(target, mail.categories)
+            return mail
+
         try:
             folder_id = await self.mail.ensure_folder(target, folder)
-            existing = await self.mail.find_by_extended_property(target, folder_id, MEMO_PROPERTY, memo_uuid)
-            if existing:
-                message_id = existing[0]
-            else:
-                mail = self._render(memo_uuid, parsed, xml, route, target)
-                await self._ensure_categories(target, mail.categories)
-                message_id = await self.mail.create_message(
-                    target, folder_id, mail, received=True, extended_properties={MEMO_PROPERTY: memo_uuid}
-                )
+            marker = Marker(MEMO_PROPERTY, memo_uuid)
+            message_id = (await find_or_create(self.mail, target, folder_id, marker, build)).message_id
         except AuthError:
             # Usually one mailbox outside the app's RBAC scope: skip it for this cycle, keep the others going.
             self._refused.add(target.lower())
@@ -359,15 +365,15 @@ class InboundService:
     async def _archive_copy(
         self, archive: str, memo_uuid: str, parsed: ParsedMemo, xml: bytes, route: InboundRoute
     ) -> None:
+        async def build() -> MailMessage:
+            mail = self._render(memo_uuid, parsed, xml, route, archive)
+            # A second copy with the same Message-ID would confuse reply threading; the archive is for
+            # reading.
+            mail.internet_message_id = None
+            return mail
+
         folder_id = await self.mail.ensure_folder(archive, "inbox")
-        if await self.mail.find_by_extended_property(archive, folder_id, ARCHIVE_PROPERTY, memo_uuid):
-            return
-        mail = self._render(memo_uuid, parsed, xml, route, archive)
-        # A second copy with the same Message-ID would confuse reply threading; the archive is for reading.
-        mail.internet_message_id = None
-        await self.mail.create_message(
-            archive, folder_id, mail, received=True, extended_properties={ARCHIVE_PROPERTY: memo_uuid}
-        )
+        await find_or_create(self.mail, archive, folder_id, Marker(ARCHIVE_PROPERTY, memo_uuid), build)
 
     async def _ensure_categories(self, mailbox: str, names: Sequence[str]) -> None:
         """Categories must exist in the mailbox's master list to show their colour: create missing ones
@@ -454,39 +460,44 @@ class InboundService:
                 continue
             ident = (msg.internet_message_id or f"{mailbox}|{msg.id}").strip().lower()
             payload = {"mailbox": mailbox, "folder": folder, "message_id": msg.id, "imid": ident}
-            if self.store.plan_effect(_MAIL_PREFIX + ident, payload):
+            if self.effects.plan(EffectKey.mail_route(ident), payload):
                 stats.mail_seen += 1
             self.store.claim_source_message(mailbox, msg.id, msg.internet_message_id)
-        # Only now: a crash before this line replays the round, and plan_effect ignores what it has.
+        # Only now: a crash before this line replays the round, and planning ignores what it has.
         self.store.set_delta_link(mailbox, folder, delta.delta_link)
 
     async def route_pending_mail(self, stats: InboundStats) -> None:
-        for effect in self.store.pending_effects(limit=self.settings.batch_size, prefix=_MAIL_PREFIX):
+        subjects: dict[EffectKey, str] = {}  # for the audit trail, CPR-masked
+
+        async def route(effect: PlannedEffect) -> Mapping[str, object]:
             p = effect.payload
             mailbox, message_id = str(p.get("mailbox", "")), str(p.get("message_id", ""))
             try:
-                try:
-                    msg = await self.mail.get_message(mailbox, message_id)
-                except NotFoundError:
-                    self.store.complete_effect(effect.key, {"skipped": "message gone"})
-                    continue
-                decision = await self._decide(mail_item(msg, attached_memo(msg)), f"mail in {mailbox}", stats)
-                result = await self._apply_mail_route(effect.key, mailbox, msg, decision)
-            except GraphDpgError as exc:
-                stats.errors.append(mask_cprs(f"route {mailbox}/{message_id}: {exc}"))
-                log.warning(
-                    "secure mail %s in %s not routed yet: %s", message_id, mailbox, mask_cprs(str(exc))
-                )
-                continue
+                msg = await self.mail.get_message(mailbox, message_id)
+            except NotFoundError:
+                return {"skipped": "message gone"}
+            decision = await self._decide(mail_item(msg, attached_memo(msg)), f"mail in {mailbox}", stats)
+            result = await self._apply_mail_route(effect.key, mailbox, msg, decision)
             for name in decision.matched_rules:
                 self.store.increment_rule_hits(name)
-            self.store.complete_effect(effect.key, result)
+            subjects[effect.key] = mask_cprs(msg.subject)[:200]
+            return result
+
+        def failed(effect: PlannedEffect, exc: GraphDpgError) -> None:
+            mailbox, message_id = effect.payload.get("mailbox", ""), effect.payload.get("message_id", "")
+            stats.errors.append(mask_cprs(f"route {mailbox}/{message_id}: {exc}"))
+            log.warning("secure mail %s in %s not routed yet: %s", message_id, mailbox, mask_cprs(str(exc)))
+
+        done = await self.effects.run_pending(
+            EffectKind.MAIL_ROUTE, action=route, limit=self.settings.batch_size, on_error=failed
+        )
+        for effect, result in done:
             if result.get("routed"):
                 stats.mail_routed += 1
-                self.store.audit("inbound.mail.routed", mask_cprs(msg.subject)[:200], details=dict(result))
+                self.store.audit("inbound.mail.routed", subjects[effect.key], details=dict(result))
 
     async def _apply_mail_route(
-        self, key: str, mailbox: str, msg: MailMessage, decision: RoutingDecision
+        self, key: EffectKey, mailbox: str, msg: MailMessage, decision: RoutingDecision
     ) -> dict[str, object]:
         if not decision.matched:
             return {"routed": False}
@@ -520,15 +531,16 @@ class InboundService:
             result["archived"] = list(decision.archive_to)
         return result
 
-    async def _copy_once(self, mailbox: str, folder: str, mail: MailMessage, prop: str, marker: str) -> str:
+    async def _copy_once(
+        self, mailbox: str, folder: str, mail: MailMessage, prop: str, key: EffectKey
+    ) -> str:
+        async def build() -> MailMessage:
+            await self._ensure_categories(mailbox, mail.categories)
+            return mail
+
         folder_id = await self.mail.ensure_folder(mailbox, folder)
-        found = await self.mail.find_by_extended_property(mailbox, folder_id, prop, marker)
-        if found:
-            return found[0]
-        await self._ensure_categories(mailbox, mail.categories)
-        return await self.mail.create_message(
-            mailbox, folder_id, mail, received=True, extended_properties={prop: marker}
-        )
+        written = await find_or_create(self.mail, mailbox, folder_id, Marker(prop, str(key)), build)
+        return written.message_id
 
     # ------------------------------------------------------------------ rules and their safeguard
     async def _decide(self, item: InboundItem, context: str, stats: InboundStats) -> RoutingDecision:
@@ -564,34 +576,24 @@ class InboundService:
         self._plan_alert(name, entry.disabled_at.isoformat() if entry is not None else "", reason)
 
     def _plan_alert(self, name: str, stamp: str, reason: str) -> None:
-        self.store.plan_effect(f"{_ALERT_PREFIX}{name}:{stamp}", {"rule": name, "reason": reason})
+        self.effects.plan(EffectKey.rule_alert(name, stamp), {"rule": name, "reason": reason})
 
     async def send_alerts(self, stats: InboundStats) -> None:
         monitor = self.settings.monitoring_mailbox
-        for effect in self.store.pending_effects(limit=100, prefix=_ALERT_PREFIX):
-            try:
-                found = await self.mail.find_by_extended_property(
-                    monitor, "inbox", ALERT_PROPERTY, effect.key
-                )
-                if found:
-                    message_id = found[0]
-                else:
-                    mail = self._alert_mail(
-                        str(effect.payload.get("rule")), str(effect.payload.get("reason"))
-                    )
-                    message_id = await self.mail.create_message(
-                        monitor,
-                        "inbox",
-                        mail,
-                        received=True,
-                        extended_properties={ALERT_PROPERTY: effect.key},
-                    )
-            except GraphDpgError as exc:
-                stats.errors.append(mask_cprs(f"alert {effect.key}: {exc}"))
-                log.warning("alert %s not written yet: %s", effect.key, mask_cprs(str(exc)))
-                continue
-            self.store.complete_effect(effect.key, {"message_id": message_id})
-            stats.alerts += 1
+
+        async def send(effect: PlannedEffect) -> Mapping[str, object]:
+            async def build() -> MailMessage:
+                return self._alert_mail(str(effect.payload.get("rule")), str(effect.payload.get("reason")))
+
+            marker = Marker(ALERT_PROPERTY, str(effect.key))
+            return (await find_or_create(self.mail, monitor, "inbox", marker, build)).result()
+
+        def failed(effect: PlannedEffect, exc: GraphDpgError) -> None:
+            stats.errors.append(mask_cprs(f"alert {effect.key}: {exc}"))
+            log.warning("alert %s not written yet: %s", effect.key, mask_cprs(str(exc)))
+
+        done = await self.effects.run_pending(EffectKind.RULE_ALERT, action=send, on_error=failed)
+        stats.alerts += len(done)
 
     def _alert_mail(self, rule: str, reason: str) -> MailMessage:
         if self.settings.language == "en":
