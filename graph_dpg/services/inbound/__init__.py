@@ -1,7 +1,7 @@
 """Inbound: Digital Post (NgDP pull and push) and secure mail → the right mailbox, readable, nothing lost."""
 
+from graph_dpg.services.alerts import ALERT_PROPERTY
 from graph_dpg.services.inbound.memos import (
-    ALERT_PROPERTY,
     ARCHIVE_PROPERTY,
     MEMO_PROPERTY,
     ROUTED_PROPERTY,

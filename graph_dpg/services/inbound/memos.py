@@ -54,7 +54,6 @@ address, whose local part can be a CPR number).
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -68,14 +67,11 @@ from graph_dpg.core.errors import (
     PermanentError,
 )
 from graph_dpg.domain.addresses import is_gateway_address
-from graph_dpg.domain.html_text import wrap_document
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import (
-    Banner,
     ViewOptions,
     findings_json,
     memo_uuid_from_message_id,
-    render_banner,
     render_invalid_mail,
     render_memo_mail,
 )
@@ -99,6 +95,7 @@ from graph_dpg.memo.model import MemoMessage
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import InboundMemo, InboundSource, InboundState, StatePort
+from graph_dpg.services.alerts import AlertService, rule_disabled_alert
 from graph_dpg.services.effects import (
     EffectBook,
     EffectKey,
@@ -116,7 +113,6 @@ __all__ = ["ContactPointRoute", "InboundService", "InboundSettings", "InboundSta
 MEMO_PROPERTY = "DpgInboundMemo"
 ROUTED_PROPERTY = "DpgRoutedMail"
 ARCHIVE_PROPERTY = "DpgArchivedCopy"
-ALERT_PROPERTY = "DpgAlert"
 
 #: Earlier versions kept a memo's route, and its fallback, as effects under these keys.
 _LEGACY_ROUTE_PREFIX = "inbound:"
@@ -160,6 +156,9 @@ class InboundService:
         self._refused: set[str] = set()  # mailboxes that answered AuthError in this cycle
         self._categories_ready: dict[str, set[str]] = {}  # mailbox → category names known to exist
         self.effects = EffectBook(store)
+        self.alerts = AlertService(
+            mailbox, store, monitoring_mailbox=settings.monitoring_mailbox, language=settings.language
+        )
 
     # ------------------------------------------------------------------ one full cycle
     async def run_once(self, *, pull: bool = True, mail: bool = True) -> InboundStats:
@@ -576,48 +575,10 @@ class InboundService:
         self._plan_alert(name, entry.disabled_at.isoformat() if entry is not None else "", reason)
 
     def _plan_alert(self, name: str, stamp: str, reason: str) -> None:
-        self.effects.plan(EffectKey.rule_alert(name, stamp), {"rule": name, "reason": reason})
+        alert = rule_disabled_alert(name, reason, self.settings.language)
+        self.alerts.plan(EffectKey.rule_alert(name, stamp), alert)
 
     async def send_alerts(self, stats: InboundStats) -> None:
-        monitor = self.settings.monitoring_mailbox
-
-        async def send(effect: PlannedEffect) -> Mapping[str, object]:
-            async def build() -> MailMessage:
-                return self._alert_mail(str(effect.payload.get("rule")), str(effect.payload.get("reason")))
-
-            marker = Marker(ALERT_PROPERTY, str(effect.key))
-            return (await find_or_create(self.mail, monitor, "inbox", marker, build)).result()
-
-        def failed(effect: PlannedEffect, exc: GraphDpgError) -> None:
-            stats.errors.append(mask_cprs(f"alert {effect.key}: {exc}"))
-            log.warning("alert %s not written yet: %s", effect.key, mask_cprs(str(exc)))
-
-        done = await self.effects.run_pending(EffectKind.RULE_ALERT, action=send, on_error=failed)
-        stats.alerts += len(done)
-
-    def _alert_mail(self, rule: str, reason: str) -> MailMessage:
-        if self.settings.language == "en":
-            subject = f"Digital Post Gateway: routing rule '{rule}' was disabled"
-            lines = (
-                f"The routing rule '{rule}' was disabled automatically: {reason}.",
-                "Items it would have matched are routed by the other rules and the contact point mapping.",
-                "Fix the rule (often a regular expression that backtracks) in the gateway file, "
-                "then enable it again.",
-            )
-            title = "Routing rule disabled"
-        else:
-            subject = f"Digital Post Gateway: routingreglen '{rule}' er slået fra"
-            lines = (
-                f"Routingreglen '{rule}' er slået fra automatisk: {reason}.",
-                "Post, som reglen ville have ramt, routes af de øvrige regler og kontaktpunkt-opsætningen.",
-                "Ret reglen (ofte et regulært udtryk, der backtracker) i gateway-filen, og slå den til igen.",
-            )
-            title = "Routingregel slået fra"
-        body = render_banner(Banner("invalid", title, tuple(mask_cprs(x) for x in lines)))
-        return MailMessage(
-            subject=subject,
-            body=wrap_document(body + f"<p>{html.escape(rule)}</p>", subject, self.settings.language),
-            body_type="html",
-            sender=EmailAddress(self.settings.monitoring_mailbox, "Digital Post Gateway"),
-            to=[EmailAddress(self.settings.monitoring_mailbox)],
-        )
+        sent = await self.alerts.send_pending()
+        stats.alerts += sent.sent
+        stats.errors.extend(sent.errors)
