@@ -1,6 +1,7 @@
-"""Inbound: Digital Post (NgDP pull and push) and secure mail → the right mailbox, readable, nothing lost.
+"""The memo pipeline: memos NgDP holds for us (pulled, or pushed and stored by the receiver) → routed →
+delivered as readable mails → acknowledged (and deleted) at NgDP.
 
-State machine of one memo (rows in the store; ``services.ports.store``)::
+State machine of one memo (rows in the store; ``graph_dpg.ports.store``)::
 
     NgDP list ──get_memo──► store_inbound_memo ──► RECEIVED     (push: the receiver stores it alike)
     RECEIVED  ──route (decided once, kept with the memo)──► create message (unless found by its
@@ -12,11 +13,12 @@ State machine of one memo (rows in the store; ``services.ports.store``)::
 Why nothing is lost and nothing is delivered twice:
 
 - the memo is stored (durable) before anything else; NgDP keeps it until we delete it, after delivery;
-- the route (mailbox, folder, rules that matched, banner) is recorded once with the memo before the
-  message is created, so a rerun after a crash delivers to the same place even if rules changed meanwhile
-  (e.g. a rule got disabled) and rule hits are counted once;
+- the route (mailbox, folder, rules that matched, banner; ``domain.routing.InboundRoute``) is recorded
+  once with the memo before the message is created, so a rerun after a crash delivers to the same place
+  even if rules changed meanwhile (e.g. a rule got disabled) and rule hits are counted once;
 - the delivered message carries the named extended property ``DpgInboundMemo`` = memo id; before creating,
-  the folder is searched for it, so a crash between "created" and ``mark_delivered`` reuses the message;
+  the folder is searched for it (``services.effects.find_or_create``), so a crash between "created" and
+  ``mark_delivered`` reuses the message;
 - the receipt is sent only in DELIVERED, the delete only after ACKNOWLEDGED; NgDP's "receipt exists" (409)
   and "already deleted" (404) answers count as success (the client translates them), so repeats are safe.
 
@@ -26,148 +28,68 @@ receipt means NgDP no longer holds the memo; it is logged and counted as acknowl
 
 Invalid memos (unreadable, unsafe XML, XSD/business-rule findings) are still delivered, to the main
 mailbox with an explanation banner and the raw XML attached, and answered with an INVALID receipt.
-
-Secure mail: every new mail in the inbox sources (main inbox first; delta link persisted after the
-round) is planned as an effect ``mailroute:{internetMessageId}`` - the key is the Message-ID, so a copy
-the gateway makes into another routed folder is never routed again - and claimed as a source message.
-Executing the effect evaluates the rules on the whole mail: no match leaves it where it is; a target in
-the same mailbox moves it (plus the rules' categories); a target in another mailbox gets a copy created
-there (found again by its ``DpgRoutedMail`` property after a crash) and the original stays (or is moved
-to ``routed_folder`` when configured); ``archive_to`` gets a copy too. Mails the gateway delivered itself
-(Message-ID ``<memo-...@graph-dpg.invalid>``, or From a gateway address) are skipped. Business receipts
-that arrive as mail (e.g. the receipt mails of the outbound service in a routed inbox) take this path,
-so rules can file the successful ones away. ``mark_read`` applies to created messages only (the mailbox
-port has no "mark as read" for moved ones).
-
-Rule timeouts: a rule that exceeds ``rule_timeout_seconds`` on an item is disabled at once (persisted with
-``disable_rule``, survives restarts), logged, audited, and an alert mail is created in the monitoring
-mailbox's inbox as the effect ``rulealert:{rule}:{disabled_at}`` (found by ``DpgAlert`` after a crash).
-
-No database lock is held across a Graph or NgDP call: every store call is its own short transaction.
-One replica at a time runs ``run_once`` (the poller holds the ``inbound`` lease around it): the
-idempotency above covers crashes and restarts, not two replicas racing on the same memo.
-
-Every error text kept in stats, logs or the store is CPR-masked (Graph and NgDP may echo a gateway
-address, whose local part can be a CPR number).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from typing import Protocol
 
-from graph_dpg.core.errors import (
-    AuthError,
-    Finding,
-    GraphDpgError,
-    NotFoundError,
-    PermanentError,
-)
-from graph_dpg.domain.addresses import is_gateway_address
+from graph_dpg.core.errors import AuthError, Finding, GraphDpgError, NotFoundError, PermanentError
 from graph_dpg.domain.identifiers import mask_cprs
-from graph_dpg.domain.inbound_view import (
-    ViewOptions,
-    findings_json,
-    memo_uuid_from_message_id,
-    render_invalid_mail,
-    render_memo_mail,
-)
+from graph_dpg.domain.inbound_view import ViewOptions, findings_json, render_invalid_mail, render_memo_mail
 from graph_dpg.domain.mail import EmailAddress, MailMessage
 from graph_dpg.domain.routing import (
-    ContactPointRoute,
     InboundRoute,
     InboundSettings,
     ParsedMemo,
-    attached_memo,
     gateway_reply_address,
     invalid_route,
-    mail_item,
     memo_route,
     memo_rule_item,
     parse_inbound,
     route_banner,
 )
-from graph_dpg.domain.rules import InboundItem, RoutingDecision, RuleTrace, evaluate_rules
-from graph_dpg.memo.model import MemoMessage
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
-from graph_dpg.ports.store import InboundMemo, InboundSource, InboundState, StatePort
-from graph_dpg.services.alerts import AlertService, rule_disabled_alert
-from graph_dpg.services.effects import (
-    EffectBook,
-    EffectKey,
-    EffectKind,
-    Marker,
-    PlannedEffect,
-    find_or_create,
-)
+from graph_dpg.ports.store import Audit, Effects, InboundMemo, InboundMemos, InboundSource, InboundState
+from graph_dpg.services.effects import Marker, find_or_create
+from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundStats, MasterCategories, RuleGuard
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ContactPointRoute", "InboundService", "InboundSettings", "InboundStats"]
-
-#: Named extended properties (the project's property set; see the Graph adapter).
+#: Named extended property on delivered memos: the memo's id.
 MEMO_PROPERTY = "DpgInboundMemo"
-ROUTED_PROPERTY = "DpgRoutedMail"
-ARCHIVE_PROPERTY = "DpgArchivedCopy"
 
 #: Earlier versions kept a memo's route, and its fallback, as effects under these keys.
 _LEGACY_ROUTE_PREFIX = "inbound:"
 _LEGACY_FALLBACK_PREFIX = "inbound-fallback:"
 
 
-@dataclass
-class InboundStats:
-    """What one ``run_once`` did (for logs, metrics and the sandbox report)."""
-
-    pulled: int = 0
-    delivered: int = 0
-    invalid: int = 0
-    unmapped: int = 0
-    fallbacks: int = 0
-    acknowledged: int = 0
-    deleted: int = 0
-    mail_seen: int = 0
-    mail_routed: int = 0
-    rules_disabled: list[str] = field(default_factory=list)
-    alerts: int = 0
-    errors: list[str] = field(default_factory=list)
+class MemoStore(InboundMemos, Effects, Audit, Protocol):
+    """The store calls of the memo pipeline (``Effects`` only to read routes earlier versions kept)."""
 
 
-class InboundService:
+class MemoPipeline:
     def __init__(
         self,
         mailbox: MailboxPort,
         ngdp: DigitalPostPort,
-        store: StatePort,
+        store: MemoStore,
         settings: InboundSettings,
-        *,
-        clock: Callable[[], float] = time.monotonic,
+        rules: RuleGuard,
+        categories: MasterCategories,
     ) -> None:
         self.mail = mailbox
         self.ngdp = ngdp
         self.store = store
         self.settings = settings
-        self._clock = clock
-        self._disabled: set[str] = set()
+        self.rules = rules
+        self.categories = categories
         self._refused: set[str] = set()  # mailboxes that answered AuthError in this cycle
-        self._categories_ready: dict[str, set[str]] = {}  # mailbox → category names known to exist
-        self.effects = EffectBook(store)
-        self.alerts = AlertService(
-            mailbox, store, monitoring_mailbox=settings.monitoring_mailbox, language=settings.language
-        )
 
-    # ------------------------------------------------------------------ one full cycle
-    async def run_once(self, *, pull: bool = True, mail: bool = True) -> InboundStats:
-        stats = InboundStats()
-        disabled = self.store.disabled_rules()
-        self._disabled = set(disabled)
-        for name, entry in disabled.items():
-            # Idempotent: covers a crash between disable_rule and planning its alert in an earlier run.
-            self._plan_alert(name, entry.disabled_at.isoformat(), entry.reason)
+    async def run(self, stats: InboundStats, *, pull: bool = True) -> None:
+        """One round: pull what NgDP holds (unless ``pull`` is False), deliver, acknowledge."""
         if pull:
             try:
                 await self.pull(stats)
@@ -181,13 +103,8 @@ class InboundService:
                 log.warning("inbound pull failed: %s", mask_cprs(str(exc)))
         await self.deliver_pending(stats)
         await self.acknowledge_pending(stats)
-        if mail:
-            await self.poll_mail(stats)
-            await self.route_pending_mail(stats)
-        await self.send_alerts(stats)
-        return stats
 
-    # ------------------------------------------------------------------ (a) NgDP pull
+    # ------------------------------------------------------------------ pull
     async def pull(self, stats: InboundStats) -> None:
         """Fetch every memo NgDP holds for us and store it durably (nothing else happens before)."""
         for memo_id in await self.ngdp.list_memos():
@@ -200,7 +117,7 @@ class InboundService:
                     "inbound.memo.received", memo_id, details={"size": len(xml), "source": "pull"}
                 )
 
-    # ------------------------------------------------------------------ (b) deliver
+    # ------------------------------------------------------------------ deliver
     async def deliver_pending(self, stats: InboundStats) -> None:
         self._refused = set()
         for row in self.store.inbound_in_state(InboundState.RECEIVED, limit=self.settings.batch_size):
@@ -216,7 +133,7 @@ class InboundService:
     def _fall_back(self, row: InboundMemo, exc: GraphDpgError) -> None:
         """After repeated permanent failures (e.g. the target mailbox is outside the app's RBAC scope, or a
         rule names a folder that cannot be created) deliver to the main mailbox with a banner that says
-        why, instead of keeping the memo at NgDP forever. Recorded once, as its own effect."""
+        why, instead of keeping the memo at NgDP forever. Recorded once, with the memo."""
         if row.attempts + 1 < self.settings.fallback_after_attempts:
             return
         current = self.store.get_inbound(row.memo_uuid)
@@ -264,8 +181,7 @@ class InboundService:
         if route is None:
             decided = await self._plan_route(memo_uuid, parsed, xml, stats)
             if self.store.record_inbound_route(memo_uuid, decided.to_json()):
-                for name in decided.rules:
-                    self.store.increment_rule_hits(name)
+                self.rules.count_hits(decided.rules)
             current = self.store.get_inbound(memo_uuid)
             recorded = self._recorded_route(current) if current is not None else None
             route = recorded if recorded is not None else decided
@@ -276,7 +192,7 @@ class InboundService:
 
         async def build() -> MailMessage:
             mail = self._render(memo_uuid, parsed, xml, route, target)
-            await self._ensure_categories(target, mail.categories)
+            await self.categories.ensure(target, mail.categories)
             return mail
 
         try:
@@ -317,11 +233,9 @@ class InboundService:
             return invalid_route(self.settings, parsed.errors)
         message = parsed.message
         assert message is not None
-        decision = await self._decide(memo_rule_item(self.settings, message, xml), f"memo {memo_uuid}", stats)
+        item = memo_rule_item(self.settings, message, xml)
+        decision = await self.rules.decide(item, f"memo {memo_uuid}", stats)
         return memo_route(self.settings, message, decision)
-
-    def _reply_address(self, message: MemoMessage, mailbox: str) -> str | None:
-        return gateway_reply_address(self.settings, message, mailbox)
 
     def _render(
         self, memo_uuid: str, parsed: ParsedMemo, xml: bytes, route: InboundRoute, target: str
@@ -345,7 +259,7 @@ class InboundService:
         known = s.contact_points.get(cp_id) if cp_id else None
         banner = route_banner(s, route)
         banners = [banner] if banner is not None else []
-        address = self._reply_address(message, target)
+        address = gateway_reply_address(s, message, target)
         reply_from = EmailAddress(address, message.header.sender.label) if address else None
         return render_memo_mail(
             message,
@@ -374,19 +288,7 @@ class InboundService:
         folder_id = await self.mail.ensure_folder(archive, "inbox")
         await find_or_create(self.mail, archive, folder_id, Marker(ARCHIVE_PROPERTY, memo_uuid), build)
 
-    async def _ensure_categories(self, mailbox: str, names: Sequence[str]) -> None:
-        """Categories must exist in the mailbox's master list to show their colour: create missing ones
-        (the Digital Post ones with their configured colours, rule categories without colour)."""
-        ready = self._categories_ready.setdefault(mailbox.lower(), set())
-        base = [self.settings.category(k) for k in ("inbound", "warning")]
-        missing = [n for n in dict.fromkeys([*base, *names]) if n not in ready]
-        if not missing:
-            return
-        colours = dict(self.settings.categories.values())
-        await self.mail.ensure_master_categories(mailbox, {n: colours.get(n, "none") for n in missing})
-        ready.update(missing)
-
-    # ------------------------------------------------------------------ (c) acknowledge
+    # ------------------------------------------------------------------ acknowledge
     async def acknowledge_pending(self, stats: InboundStats) -> None:
         for row in self.store.inbound_in_state(InboundState.DELIVERED, limit=self.settings.batch_size):
             try:
@@ -435,150 +337,3 @@ class InboundService:
     async def _delete(self, row: InboundMemo) -> None:
         await self.ngdp.delete_memo(row.memo_uuid)  # 404 (already deleted) counts as done in the client
         self.store.mark_deleted(row.memo_uuid)
-
-    # ------------------------------------------------------------------ (d) secure mail
-    def _is_ours(self, msg: MailMessage) -> bool:
-        if memo_uuid_from_message_id(msg.internet_message_id) is not None:
-            return True
-        sender = msg.sender.address if msg.sender else ""
-        return bool(sender) and is_gateway_address(sender, self.settings.gateway_domain)
-
-    async def poll_mail(self, stats: InboundStats) -> None:
-        for mailbox, folder in self.settings.sources():
-            try:
-                await self._poll_source(mailbox, folder, stats)
-            except GraphDpgError as exc:
-                stats.errors.append(mask_cprs(f"poll {mailbox}/{folder}: {exc}"))
-                log.warning("inbound poll of %s/%s failed: %s", mailbox, folder, mask_cprs(str(exc)))
-
-    async def _poll_source(self, mailbox: str, folder: str, stats: InboundStats) -> None:
-        link = self.store.get_delta_link(mailbox, folder)
-        delta = await self.mail.read_delta(mailbox, folder, link)
-        for msg in delta.messages:
-            if msg.is_draft or msg.id is None or self._is_ours(msg):
-                continue
-            ident = (msg.internet_message_id or f"{mailbox}|{msg.id}").strip().lower()
-            payload = {"mailbox": mailbox, "folder": folder, "message_id": msg.id, "imid": ident}
-            if self.effects.plan(EffectKey.mail_route(ident), payload):
-                stats.mail_seen += 1
-            self.store.claim_source_message(mailbox, msg.id, msg.internet_message_id)
-        # Only now: a crash before this line replays the round, and planning ignores what it has.
-        self.store.set_delta_link(mailbox, folder, delta.delta_link)
-
-    async def route_pending_mail(self, stats: InboundStats) -> None:
-        subjects: dict[EffectKey, str] = {}  # for the audit trail, CPR-masked
-
-        async def route(effect: PlannedEffect) -> Mapping[str, object]:
-            p = effect.payload
-            mailbox, message_id = str(p.get("mailbox", "")), str(p.get("message_id", ""))
-            try:
-                msg = await self.mail.get_message(mailbox, message_id)
-            except NotFoundError:
-                return {"skipped": "message gone"}
-            decision = await self._decide(mail_item(msg, attached_memo(msg)), f"mail in {mailbox}", stats)
-            result = await self._apply_mail_route(effect.key, mailbox, msg, decision)
-            for name in decision.matched_rules:
-                self.store.increment_rule_hits(name)
-            subjects[effect.key] = mask_cprs(msg.subject)[:200]
-            return result
-
-        def failed(effect: PlannedEffect, exc: GraphDpgError) -> None:
-            mailbox, message_id = effect.payload.get("mailbox", ""), effect.payload.get("message_id", "")
-            stats.errors.append(mask_cprs(f"route {mailbox}/{message_id}: {exc}"))
-            log.warning("secure mail %s in %s not routed yet: %s", message_id, mailbox, mask_cprs(str(exc)))
-
-        done = await self.effects.run_pending(
-            EffectKind.MAIL_ROUTE, action=route, limit=self.settings.batch_size, on_error=failed
-        )
-        for effect, result in done:
-            if result.get("routed"):
-                stats.mail_routed += 1
-                self.store.audit("inbound.mail.routed", subjects[effect.key], details=dict(result))
-
-    async def _apply_mail_route(
-        self, key: EffectKey, mailbox: str, msg: MailMessage, decision: RoutingDecision
-    ) -> dict[str, object]:
-        if not decision.matched:
-            return {"routed": False}
-        assert msg.id is not None
-        categories = list(dict.fromkeys([*msg.categories, *decision.categories]))
-        target = decision.deliver_mailbox
-        folder = decision.deliver_folder or self.settings.delivery_folder
-        result: dict[str, object] = {"routed": True, "rules": list(decision.matched_rules)}
-        if target is None or target.lower() == mailbox.lower():
-            if categories != msg.categories:
-                await self._ensure_categories(mailbox, categories)
-                await self.mail.set_categories(mailbox, msg.id, categories)
-            if target is not None:
-                folder_id = await self.mail.ensure_folder(mailbox, folder)
-                if msg.folder_id != folder_id:
-                    await self.mail.move(mailbox, msg.id, folder_id)
-                result.update(mailbox=mailbox, folder=folder, action="moved")
-            else:
-                result.update(mailbox=mailbox, action="categorised")
-        else:
-            copy = replace(msg, categories=categories, is_read=decision.mark_read, id=None, folder_id=None)
-            created = await self._copy_once(target, folder, copy, ROUTED_PROPERTY, key)
-            result.update(mailbox=target, folder=folder, action="copied", message_id=created)
-            if self.settings.routed_folder:
-                folder_id = await self.mail.ensure_folder(mailbox, self.settings.routed_folder)
-                await self.mail.move(mailbox, msg.id, folder_id)
-        for archive in decision.archive_to:
-            copy = replace(msg, categories=categories, id=None, folder_id=None, internet_message_id=None)
-            await self._copy_once(archive, "inbox", copy, ARCHIVE_PROPERTY, key)
-        if decision.archive_to:
-            result["archived"] = list(decision.archive_to)
-        return result
-
-    async def _copy_once(
-        self, mailbox: str, folder: str, mail: MailMessage, prop: str, key: EffectKey
-    ) -> str:
-        async def build() -> MailMessage:
-            await self._ensure_categories(mailbox, mail.categories)
-            return mail
-
-        folder_id = await self.mail.ensure_folder(mailbox, folder)
-        written = await find_or_create(self.mail, mailbox, folder_id, Marker(prop, str(key)), build)
-        return written.message_id
-
-    # ------------------------------------------------------------------ rules and their safeguard
-    async def _decide(self, item: InboundItem, context: str, stats: InboundStats) -> RoutingDecision:
-        # In a worker thread: a slow rule (up to its time budget) must not stall the event loop, which
-        # also serves the NgDP push receiver and health checks; regex releases the GIL while matching.
-        decision = await asyncio.to_thread(
-            evaluate_rules,
-            self.settings.rules,
-            item,
-            disabled=frozenset(self._disabled),
-            timeout=self.settings.rule_timeout_seconds,
-            clock=self._clock,
-        )
-        for trace in decision.timed_out:
-            self._disable(trace, context, stats)
-        if decision.timed_out:
-            await self.send_alerts(stats)  # "mailed at once", not at the end of the cycle
-        return decision
-
-    def _disable(self, trace: RuleTrace, context: str, stats: InboundStats) -> None:
-        name = trace.rule.name
-        self._disabled.add(name)
-        reason = (
-            f"evaluation took longer than {self.settings.rule_timeout_seconds:g} s "
-            f"({trace.elapsed:.1f} s, on {context}); disabled automatically"
-        )
-        if not self.store.disable_rule(name, reason):
-            return
-        stats.rules_disabled.append(name)
-        log.error("routing rule %r disabled: %s", name, reason)
-        self.store.audit("inbound.rule.disabled", name, details={"reason": reason})
-        entry = self.store.disabled_rules().get(name)
-        self._plan_alert(name, entry.disabled_at.isoformat() if entry is not None else "", reason)
-
-    def _plan_alert(self, name: str, stamp: str, reason: str) -> None:
-        alert = rule_disabled_alert(name, reason, self.settings.language)
-        self.alerts.plan(EffectKey.rule_alert(name, stamp), alert)
-
-    async def send_alerts(self, stats: InboundStats) -> None:
-        sent = await self.alerts.send_pending()
-        stats.alerts += sent.sent
-        stats.errors.extend(sent.errors)

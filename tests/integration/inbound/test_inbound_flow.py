@@ -380,3 +380,29 @@ async def test_memos_routed_by_the_previous_version_are_delivered_where_it_decid
         assert row is not None and row.route is not None and row.route["mailbox"] == mailbox
         effect = h.store.get_effect(f"inbound:{uid}")
         assert effect is not None and effect.state is EffectState.DONE  # moved, not left pending
+
+
+async def test_the_opening_step_decides_what_the_rules_read_and_the_copies_carry(h: Harness) -> None:
+    """The named step between reading a mail and routing it (where secure mail will be decrypted)."""
+    from dataclasses import replace
+
+    from graph_dpg.demo.ngdp import in_process_client
+    from graph_dpg.services.inbound import InboundService, OpenedMail
+
+    sealed = h.tenant.deliver_to_inbox(
+        MAIN, "Krypteret besked", "<p>-----BEGIN PKCS7-----</p>", internet_message_id="<s1@arkitekt.dk>"
+    )
+    opened_in: list[tuple[str, str | None]] = []
+
+    async def unseal(mailbox: str, message: MailMessage) -> OpenedMail:
+        opened_in.append((mailbox, message.id))
+        return OpenedMail(replace(message, subject="Byggesag 18: facade", body="<p>Se tegningen</p>"))
+
+    service = InboundService(h.mailbox, in_process_client(h.ngdp), h.store, h.settings, open_mail=unseal)
+    stats = await service.run_once(pull=False)
+
+    assert opened_in == [(MAIN, sealed)]
+    assert (stats.mail_seen, stats.mail_routed) == (1, 1)  # "Byggesager pr. mail" matched the opened subject
+    [copy] = h.messages(BYG)
+    assert copy["subject"] == "Byggesag 18: facade" and "Se tegningen" in copy["body"]["content"]
+    assert sealed in {m["id"] for m in h.messages(MAIN)}  # the original stays where it arrived
