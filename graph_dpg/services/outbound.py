@@ -469,10 +469,21 @@ class OutboundService:
             self.store.complete_effect(effect.key, {"noted": True})
         return tuple(str(w) for w in _as_list(effect.payload.get("warnings")))
 
-    async def _write_category(self, job: OutboundJob, category: JobCategory) -> dict[str, object]:
-        if category is JobCategory.QUEUED and job.state in JOB_TERMINAL:
-            # Planned before the crash that delayed it; the job's final category has been planned since.
-            return {"skipped": "superseded"}
+    async def _write_category(self, job: OutboundJob, planned: JobCategory) -> dict[str, object] | None:
+        """Show the job's state category on its original. The category is computed now, from the job's
+        state and its recipients' recorded outcomes, not taken from when it was planned: a business
+        receipt recorded in between is then never lost, whatever the order (see ``_current_category``)."""
+        if planned is JobCategory.QUEUED:
+            if job.state in JOB_TERMINAL:
+                # Planned before the crash that delayed it; the job's final category has been planned since.
+                return {"skipped": "superseded"}
+            category = JobCategory.QUEUED
+        elif job.state not in JOB_TERMINAL:
+            # Planned just before the job's final state is recorded (effects first, state last): wait for it,
+            # or this would show the category of a job that is not finished.
+            return None
+        else:
+            category = self._current_category(job)
         if job.mailbox.lower() not in self._categories_ready:
             # First use in this process: the master list must hold our categories with their colours.
             await self.mail.ensure_master_categories(job.mailbox, dict(self.settings.categories.values()))
@@ -483,7 +494,20 @@ class OutboundService:
         keep = [c for c in current if c not in mine]
         wanted = [*keep, names[category.value]]
         await self.mail.set_categories(job.mailbox, job.message_id, wanted)
-        return {"categories": wanted}
+        return {"categories": wanted, "category": category.value}
+
+    def _current_category(self, job: OutboundJob) -> JobCategory:
+        """The final category of a finished job, from what is recorded now.
+
+        Why every order converges: a category effect is planned whenever the category may have changed
+        (when the job finishes, and when a business receipt is applied to a finished job) and shows the
+        category as it is when applied. Receipts recorded before the job finished are in the outcomes by
+        the time its final category is applied (that waits for the final state). For a finished job the
+        category only moves forward (sent → receipted → failed), so an effect planned for a category that
+        was already shown by an earlier one is rightly a no-op."""
+        if job.state is JobState.DONE:
+            return category_for(self._recipient_lines(job.id))
+        return JobCategory.FAILED  # rejected before sending, or given up
 
     async def ensure_categories(self) -> None:
         wanted = dict(self.settings.categories.values())
