@@ -22,16 +22,9 @@ from graph_dpg.domain.html_text import wrap_document
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import Banner, render_banner
 from graph_dpg.domain.mail import EmailAddress, MailMessage
+from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Effects
-from graph_dpg.services.effects import (
-    EffectBook,
-    EffectKey,
-    EffectKind,
-    MarkedMessages,
-    Marker,
-    PlannedEffect,
-    find_or_create,
-)
+from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +97,7 @@ class AlertRound:
 
 class AlertService:
     def __init__(
-        self, mailbox: MarkedMessages, effects: Effects, *, monitoring_mailbox: str, language: str = "da"
+        self, mailbox: MailboxPort, effects: Effects, *, monitoring_mailbox: str, language: str = "da"
     ) -> None:
         self._mail = mailbox
         self._effects = EffectBook(effects)
@@ -145,7 +138,7 @@ class AlertService:
             return self.render(alert)
 
         marker = Marker(ALERT_PROPERTY, str(effect.key))
-        written = await find_or_create(self._mail, self.monitoring_mailbox, "inbox", marker, build)
+        written = await marker.find_or_create(self._mail, self.monitoring_mailbox, "inbox", build)
         return written.result()
 
     def _alert(self, payload: Mapping[str, object]) -> Alert | None:

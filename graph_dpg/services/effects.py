@@ -6,7 +6,7 @@ One way, used by every service that writes to a mailbox on the gateway's behalf:
 
 A crash between "done" and "completed" repeats the action on the next run, so the action first looks for
 its own earlier result: the message it creates carries a named extended property (a :class:`Marker`),
-and :func:`find_or_create` returns the message found by it instead of creating a second one. That gives
+and :meth:`Marker.find_or_create` returns the message found by it instead of creating a second one. That gives
 exactly-once outcomes over at-least-once attempts, which is all a crash-safe process can promise.
 
 Keys are typed (:class:`EffectKey`: a kind and a subject). Their text, ``{kind}:{subject}``, is what the
@@ -21,10 +21,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from graph_dpg.core.errors import GraphDpgError
 from graph_dpg.domain.mail import MailMessage
+from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Effect, Effects, EffectState
 
 log = logging.getLogger(__name__)
@@ -67,18 +67,6 @@ class EffectKey:
     @classmethod
     def category(cls, job_id: str, category: str) -> EffectKey:
         return cls(EffectKind.CATEGORY, f"{job_id}:{category}")
-
-    @classmethod
-    def mail_route(cls, message_id: str) -> EffectKey:
-        return cls(EffectKind.MAIL_ROUTE, message_id)
-
-    @classmethod
-    def rule_alert(cls, rule: str, disabled_at: str) -> EffectKey:
-        return cls(EffectKind.RULE_ALERT, f"{rule}:{disabled_at}")
-
-    @classmethod
-    def alert(cls, what: str) -> EffectKey:
-        return cls(EffectKind.ALERT, what)
 
 
 @dataclass(frozen=True)
@@ -159,33 +147,6 @@ class EffectBook:
         return done
 
 
-class MarkedMessages(Protocol):
-    """The two mailbox calls :func:`find_or_create` needs (``MailboxPort`` has them)."""
-
-    async def find_by_extended_property(
-        self, mailbox: str, folder: str, name: str, value: str
-    ) -> list[str]: ...
-
-    async def create_message(
-        self,
-        mailbox: str,
-        folder: str,
-        message: MailMessage,
-        *,
-        received: bool = True,
-        extended_properties: Mapping[str, str] = {},
-    ) -> str: ...
-
-
-@dataclass(frozen=True)
-class Marker:
-    """A named extended property (the project's property set) that identifies a message the gateway
-    created, so a repeated attempt finds it instead of creating it again."""
-
-    name: str
-    value: str
-
-
 @dataclass(frozen=True)
 class Written:
     message_id: str
@@ -199,20 +160,24 @@ class Written:
         )
 
 
-async def find_or_create(
-    mail: MarkedMessages,
-    mailbox: str,
-    folder: str,
-    marker: Marker,
-    build: Callable[[], Awaitable[MailMessage]],
-) -> Written:
-    """The message in ``folder`` that carries ``marker``; else ``build()`` one and create it there (as a
-    received item, carrying the marker). ``folder`` is a folder id or a well-known name."""
-    found = await mail.find_by_extended_property(mailbox, folder, marker.name, marker.value)
-    if found:
-        return Written(found[0], created=False)
-    message = await build()
-    created = await mail.create_message(
-        mailbox, folder, message, received=True, extended_properties={marker.name: marker.value}
-    )
-    return Written(created, created=True)
+@dataclass(frozen=True)
+class Marker:
+    """A named extended property (the project's property set) that identifies a message the gateway
+    created, so a repeated attempt finds it instead of creating it again."""
+
+    name: str
+    value: str
+
+    async def find_or_create(
+        self, mail: MailboxPort, mailbox: str, folder: str, build: Callable[[], Awaitable[MailMessage]]
+    ) -> Written:
+        """The message in ``folder`` that carries this marker; else ``build()`` one and create it there (as
+        a received item, carrying the marker). ``folder`` is a folder id or a well-known name."""
+        found = await mail.find_by_extended_property(mailbox, folder, self.name, self.value)
+        if found:
+            return Written(found[0], created=False)
+        message = await build()
+        created = await mail.create_message(
+            mailbox, folder, message, received=True, extended_properties={self.name: self.value}
+        )
+        return Written(created, created=True)

@@ -72,14 +72,7 @@ from graph_dpg.ports.store import (
     SendOutcome,
     StatePort,
 )
-from graph_dpg.services.effects import (
-    EffectBook,
-    EffectKey,
-    EffectKind,
-    Marker,
-    PlannedEffect,
-    find_or_create,
-)
+from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 
 log = logging.getLogger(__name__)
 
@@ -451,7 +444,7 @@ class OutboundService:
         # The marker is the effect's key, unique per receipt mail: an earlier copy (a crash after the
         # create) is found by it.
         marker = Marker(RECEIPT_PROPERTY, str(key))
-        written = await find_or_create(self.mail, job.mailbox, self.settings.receipt_folder, marker, build)
+        written = await marker.find_or_create(self.mail, job.mailbox, self.settings.receipt_folder, build)
         if written.created:
             self.store.audit(
                 "outbound.receipt.written",

@@ -37,7 +37,12 @@ from graph_dpg.services.inbound.mail import (
     open_readable,
 )
 from graph_dpg.services.inbound.memos import MEMO_PROPERTY, MemoPipeline
-from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundStats, MasterCategories, RuleGuard
+from graph_dpg.services.inbound.shared import (
+    ARCHIVE_PROPERTY,
+    InboundStats,
+    MasterCategories,
+    RuleGuard,
+)
 
 __all__ = [
     "ALERT_PROPERTY",
@@ -71,10 +76,12 @@ class InboundService:
         alerts = AlertService(
             mailbox, store, monitoring_mailbox=settings.monitoring_mailbox, language=settings.language
         )
-        categories = MasterCategories(mailbox, settings)
         self.rules = RuleGuard(store, settings, alerts, clock=clock)
-        self.memos = MemoPipeline(mailbox, ngdp, store, settings, self.rules, categories)
-        self.secure_mail = MailRouter(mailbox, store, settings, self.rules, categories, open_mail=open_mail)
+        categories = MasterCategories(mailbox, settings)
+        self.memos = MemoPipeline(mailbox, settings, self.rules, categories, ngdp=ngdp, store=store)
+        self.secure_mail = MailRouter(
+            mailbox, settings, self.rules, categories, store=store, open_mail=open_mail
+        )
 
     async def run_once(self, *, pull: bool = True, mail: bool = True) -> InboundStats:
         stats = InboundStats()

@@ -32,19 +32,11 @@ from graph_dpg.domain.addresses import is_gateway_address
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import memo_uuid_from_message_id
 from graph_dpg.domain.mail import MailMessage
-from graph_dpg.domain.routing import InboundSettings, attached_memo, mail_item
+from graph_dpg.domain.routing import attached_memo, mail_item
 from graph_dpg.domain.rules import RoutingDecision
-from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Audit, DeltaLinks, Effects, SourceMessages
-from graph_dpg.services.effects import (
-    EffectBook,
-    EffectKey,
-    EffectKind,
-    Marker,
-    PlannedEffect,
-    find_or_create,
-)
-from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundStats, MasterCategories, RuleGuard
+from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
+from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
 
 log = logging.getLogger(__name__)
 
@@ -74,24 +66,13 @@ class MailStore(DeltaLinks, SourceMessages, Effects, Audit, Protocol):
     """The store calls of mail routing."""
 
 
-class MailRouter:
-    def __init__(
-        self,
-        mailbox: MailboxPort,
-        store: MailStore,
-        settings: InboundSettings,
-        rules: RuleGuard,
-        categories: MasterCategories,
-        *,
-        open_mail: MailOpener = open_readable,
-    ) -> None:
-        self.mail = mailbox
-        self.store = store
-        self.settings = settings
-        self.rules = rules
-        self.categories = categories
-        self.open_mail = open_mail
-        self.effects = EffectBook(store)
+@dataclass
+class MailRouter(InboundParts):
+    store: MailStore
+    open_mail: MailOpener = open_readable
+
+    def __post_init__(self) -> None:
+        self.effects = EffectBook(self.store)
 
     async def run(self, stats: InboundStats) -> None:
         """One round: find new mail in every inbox source, then route what is planned."""
@@ -121,7 +102,7 @@ class MailRouter:
                 continue
             ident = (msg.internet_message_id or f"{mailbox}|{msg.id}").strip().lower()
             payload = {"mailbox": mailbox, "folder": folder, "message_id": msg.id, "imid": ident}
-            if self.effects.plan(EffectKey.mail_route(ident), payload):
+            if self.effects.plan(EffectKey(EffectKind.MAIL_ROUTE, ident), payload):
                 stats.mail_seen += 1
             self.store.claim_source_message(mailbox, msg.id, msg.internet_message_id)
         # Only now: a crash before this line replays the round, and planning ignores what it has.
@@ -204,5 +185,5 @@ class MailRouter:
             return mail
 
         folder_id = await self.mail.ensure_folder(mailbox, folder)
-        written = await find_or_create(self.mail, mailbox, folder_id, Marker(prop, str(key)), build)
+        written = await Marker(prop, str(key)).find_or_create(self.mail, mailbox, folder_id, build)
         return written.message_id

@@ -17,7 +17,7 @@ Why nothing is lost and nothing is delivered twice:
   once with the memo before the message is created, so a rerun after a crash delivers to the same place
   even if rules changed meanwhile (e.g. a rule got disabled) and rule hits are counted once;
 - the delivered message carries the named extended property ``DpgInboundMemo`` = memo id; before creating,
-  the folder is searched for it (``services.effects.find_or_create``), so a crash between "created" and
+  the folder is searched for it (``services.effects.Marker``), so a crash between "created" and
   ``mark_delivered`` reuses the message;
 - the receipt is sent only in DELIVERED, the delete only after ACKNOWLEDGED; NgDP's "receipt exists" (409)
   and "already deleted" (404) answers count as success (the client translates them), so repeats are safe.
@@ -33,6 +33,7 @@ mailbox with an explanation banner and the raw XML attached, and answered with a
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from graph_dpg.core.errors import AuthError, Finding, GraphDpgError, NotFoundError, PermanentError
@@ -41,7 +42,6 @@ from graph_dpg.domain.inbound_view import ViewOptions, findings_json, render_inv
 from graph_dpg.domain.mail import EmailAddress, MailMessage
 from graph_dpg.domain.routing import (
     InboundRoute,
-    InboundSettings,
     ParsedMemo,
     gateway_reply_address,
     invalid_route,
@@ -51,10 +51,9 @@ from graph_dpg.domain.routing import (
     route_banner,
 )
 from graph_dpg.ports.digital_post import DigitalPostPort
-from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Audit, Effects, InboundMemo, InboundMemos, InboundSource, InboundState
-from graph_dpg.services.effects import Marker, find_or_create
-from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundStats, MasterCategories, RuleGuard
+from graph_dpg.services.effects import Marker
+from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
 
 log = logging.getLogger(__name__)
 
@@ -70,23 +69,11 @@ class MemoStore(InboundMemos, Effects, Audit, Protocol):
     """The store calls of the memo pipeline (``Effects`` only to read routes earlier versions kept)."""
 
 
-class MemoPipeline:
-    def __init__(
-        self,
-        mailbox: MailboxPort,
-        ngdp: DigitalPostPort,
-        store: MemoStore,
-        settings: InboundSettings,
-        rules: RuleGuard,
-        categories: MasterCategories,
-    ) -> None:
-        self.mail = mailbox
-        self.ngdp = ngdp
-        self.store = store
-        self.settings = settings
-        self.rules = rules
-        self.categories = categories
-        self._refused: set[str] = set()  # mailboxes that answered AuthError in this cycle
+@dataclass
+class MemoPipeline(InboundParts):
+    ngdp: DigitalPostPort
+    store: MemoStore
+    _refused: set[str] = field(default_factory=set, init=False)  # mailboxes that refused in this cycle
 
     async def run(self, stats: InboundStats, *, pull: bool = True) -> None:
         """One round: pull what NgDP holds (unless ``pull`` is False), deliver, acknowledge."""
@@ -198,7 +185,7 @@ class MemoPipeline:
         try:
             folder_id = await self.mail.ensure_folder(target, folder)
             marker = Marker(MEMO_PROPERTY, memo_uuid)
-            message_id = (await find_or_create(self.mail, target, folder_id, marker, build)).message_id
+            message_id = (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
         except AuthError:
             # Usually one mailbox outside the app's RBAC scope: skip it for this cycle, keep the others going.
             self._refused.add(target.lower())
@@ -286,7 +273,7 @@ class MemoPipeline:
             return mail
 
         folder_id = await self.mail.ensure_folder(archive, "inbox")
-        await find_or_create(self.mail, archive, folder_id, Marker(ARCHIVE_PROPERTY, memo_uuid), build)
+        await Marker(ARCHIVE_PROPERTY, memo_uuid).find_or_create(self.mail, archive, folder_id, build)
 
     # ------------------------------------------------------------------ acknowledge
     async def acknowledge_pending(self, stats: InboundStats) -> None:

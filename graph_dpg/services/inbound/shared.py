@@ -22,7 +22,7 @@ from graph_dpg.domain.rules import InboundItem, RoutingDecision, RuleTrace, eval
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Audit, RuleState
 from graph_dpg.services.alerts import AlertService, rule_disabled_alert
-from graph_dpg.services.effects import EffectKey
+from graph_dpg.services.effects import EffectKey, EffectKind
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +89,12 @@ class RuleGuard:
         self._settings = settings
         self._alerts = alerts
         self._clock = clock
-        self._disabled: set[str] = set()
+        self._disabled: frozenset[str] = frozenset()
 
     def refresh(self) -> None:
         """Read the rules disabled so far (also by other processes) and plan their alerts."""
         disabled = self._store.disabled_rules()
-        self._disabled = set(disabled)
+        self._disabled = frozenset(disabled)
         for name, entry in disabled.items():
             # Idempotent: covers a crash between disable_rule and planning its alert in an earlier run.
             self._plan_alert(name, entry.disabled_at.isoformat(), entry.reason)
@@ -106,7 +106,7 @@ class RuleGuard:
             evaluate_rules,
             self._settings.rules,
             item,
-            disabled=frozenset(self._disabled),
+            disabled=self._disabled,
             timeout=self._settings.rule_timeout_seconds,
             clock=self._clock,
         )
@@ -127,7 +127,7 @@ class RuleGuard:
 
     def _disable(self, trace: RuleTrace, context: str, stats: InboundStats) -> None:
         name = trace.rule.name
-        self._disabled.add(name)
+        self._disabled |= {name}
         reason = (
             f"evaluation took longer than {self._settings.rule_timeout_seconds:g} s "
             f"({trace.elapsed:.1f} s, on {context}); disabled automatically"
@@ -142,4 +142,14 @@ class RuleGuard:
 
     def _plan_alert(self, name: str, stamp: str, reason: str) -> None:
         alert = rule_disabled_alert(name, reason, self._settings.language)
-        self._alerts.plan(EffectKey.rule_alert(name, stamp), alert)
+        self._alerts.plan(EffectKey(EffectKind.RULE_ALERT, f"{name}:{stamp}"), alert)
+
+
+@dataclass
+class InboundParts:
+    """What the memo pipeline and mail routing both work with."""
+
+    mail: MailboxPort
+    settings: InboundSettings
+    rules: RuleGuard
+    categories: MasterCategories

@@ -8,7 +8,7 @@ from fakes import FakeEffects, FakeMailbox
 from graph_dpg.core.errors import TransientError
 from graph_dpg.domain.mail import MailMessage
 from graph_dpg.services.alerts import ALERT_PROPERTY, Alert, AlertService, rule_disabled_alert
-from graph_dpg.services.effects import EffectKey
+from graph_dpg.services.effects import EffectKey, EffectKind
 
 MONITOR = "it@kommune.dk"
 
@@ -20,7 +20,7 @@ def service(mail: FakeMailbox, effects: FakeEffects, language: str = "da") -> Al
 async def test_an_alert_is_planned_once_per_key_and_mailed_once() -> None:
     mail, effects = FakeMailbox(), FakeEffects()
     alerts = service(mail, effects)
-    key = EffectKey.rule_alert("Farligt mønster", "2026-01-01T00:00:00+00:00")
+    key = EffectKey(EffectKind.RULE_ALERT, "Farligt mønster:2026-01-01T00:00:00+00:00")
     alert = rule_disabled_alert("Farligt mønster", "evaluation took longer than 5 s (on mail 010203-1234)")
     assert alerts.plan(key, alert) is True
     assert alerts.plan(key, alert) is False  # the condition persists: still one alert
@@ -38,7 +38,7 @@ async def test_an_alert_is_planned_once_per_key_and_mailed_once() -> None:
 
 async def test_a_failed_send_stays_planned_and_a_crash_after_the_create_does_not_mail_twice() -> None:
     mail, effects = FakeMailbox(), FakeEffects()
-    key = EffectKey.alert("expiry:NgDP certificate:2027-01-01:14")
+    key = EffectKey(EffectKind.ALERT, "expiry:NgDP certificate:2027-01-01:14")
     service(mail, effects).plan(key, Alert("Certifikatet udløber", "Certifikat", ("Om 14 dage",)))
 
     async def refuse(*args: object, **kw: object) -> str:
@@ -63,13 +63,15 @@ async def test_a_failed_send_stays_planned_and_a_crash_after_the_create_does_not
 async def test_settled_alerts_are_not_mailed_and_foreign_payloads_are_left_alone() -> None:
     mail, effects = FakeMailbox(), FakeEffects()
     alerts = service(mail, effects)
-    covered = EffectKey.alert("expiry:cert:2027-01-01:30")
+    covered = EffectKey(EffectKind.ALERT, "expiry:cert:2027-01-01:30")
     alerts.settle(covered, {"superseded_by": 14})
     # An alert another component plans and writes itself (its own payload): not this service's to send.
     effects.plan_effect("alert:expiry:cert:2027-01-01:7", {"what": "cert", "days": 6})
     report = await alerts.send_pending()
     assert report.sent == 0 and mail.messages == {}
-    assert alerts.is_done(covered) and not alerts.is_done(EffectKey.alert("expiry:cert:2027-01-01:7"))
+    assert alerts.is_done(covered) and not alerts.is_done(
+        EffectKey(EffectKind.ALERT, "expiry:cert:2027-01-01:7")
+    )
     with pytest.raises(ValueError, match="not an alert"):
         alerts.plan(EffectKey.receipt("job-1"), Alert("x", "y"))
 

@@ -14,7 +14,6 @@ from graph_dpg.services.effects import (
     EffectKind,
     Marker,
     PlannedEffect,
-    find_or_create,
 )
 
 
@@ -22,11 +21,15 @@ def test_keys_keep_the_text_earlier_versions_stored() -> None:
     assert str(EffectKey.receipt("j1")) == "receipt:j1"
     assert str(EffectKey.receipt("j1", business=True)) == "receipt:j1:business"
     assert str(EffectKey.category("j1", "sent")) == "categories:j1:sent"
-    assert str(EffectKey.mail_route("<a:b@x.dk>")) == "mailroute:<a:b@x.dk>"
-    assert str(EffectKey.rule_alert("Regel: 1", "2026-01-01T00:00:00+00:00")) == (
+    assert str(EffectKey(EffectKind.MAIL_ROUTE, "<a:b@x.dk>")) == "mailroute:<a:b@x.dk>"
+    assert str(EffectKey(EffectKind.RULE_ALERT, "Regel: 1:2026-01-01T00:00:00+00:00")) == (
         "rulealert:Regel: 1:2026-01-01T00:00:00+00:00"
     )
-    for key in (EffectKey.category("j1", "sent"), EffectKey.mail_route("<a:b@x.dk>"), EffectKey.alert("x")):
+    for key in (
+        EffectKey.category("j1", "sent"),
+        EffectKey(EffectKind.MAIL_ROUTE, "<a:b@x.dk>"),
+        EffectKey(EffectKind.ALERT, "x"),
+    ):
         assert EffectKey.parse(str(key)) == key
     # Kinds this version does not carry out are not parsed into one it does.
     assert EffectKey.parse("warnings:j1") is None
@@ -74,7 +77,7 @@ async def test_run_pending_completes_done_ones_and_leaves_failed_and_deferred_on
 
 def test_settle_records_an_effect_as_done_without_doing_it() -> None:
     book = EffectBook(FakeEffects())
-    key = EffectKey.alert("expiry:cert:2027-01-01:14")
+    key = EffectKey(EffectKind.ALERT, "expiry:cert:2027-01-01:14")
     book.settle(key, {"days": 9}, {"superseded_by": 7})
     effect = book.get(key)
     assert effect is not None and effect.state is EffectState.DONE and effect.result == {"superseded_by": 7}
@@ -90,17 +93,15 @@ async def test_find_or_create_creates_once_and_finds_its_earlier_result() -> Non
         return MailMessage(subject="Kvittering")
 
     marker = Marker("DpgReceiptFor", "receipt:j1")
-    first = await find_or_create(mail, "sag@kommune.dk", "inbox", marker, build)
-    again = await find_or_create(mail, "sag@kommune.dk", "inbox", marker, build)
+    first = await marker.find_or_create(mail, "sag@kommune.dk", "inbox", build)
+    again = await marker.find_or_create(mail, "sag@kommune.dk", "inbox", build)
     assert first.created and not again.created and again.message_id == first.message_id
     assert built == [1]  # not even rendered again
     assert first.result() == {"message_id": first.message_id}
     assert again.result() == {"message_id": first.message_id, "reused": True}
     [stored] = mail.in_folder("sag@kommune.dk", "inbox")
     assert stored.properties == {"DpgReceiptFor": "receipt:j1"}
-    other = await find_or_create(
-        mail, "sag@kommune.dk", "inbox", Marker("DpgReceiptFor", "receipt:j2"), build
-    )
+    other = await Marker("DpgReceiptFor", "receipt:j2").find_or_create(mail, "sag@kommune.dk", "inbox", build)
     assert other.created and len(mail.in_folder("sag@kommune.dk", "inbox")) == 2
 
 
@@ -115,7 +116,7 @@ async def test_a_crash_between_the_write_and_its_completion_does_not_write_twice
             return MailMessage(subject="Kvittering")
 
         marker = Marker("DpgReceiptFor", str(effect.key))
-        return (await find_or_create(mail, "sag@kommune.dk", "inbox", marker, build)).result()
+        return (await marker.find_or_create(mail, "sag@kommune.dk", "inbox", build)).result()
 
     def die() -> None:
         raise SystemExit("killed after the create, before the store recorded it")
