@@ -32,7 +32,8 @@ from graph_dpg import memo as memolib
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential
 from graph_dpg.adapters.store import create_store
 from graph_dpg.demo.ngdp import in_process_client
-from graph_dpg.domain.inbound_view import memo_item, render_memo_mail
+from graph_dpg.domain.inbound_view import render_memo_mail
+from graph_dpg.domain.routing import memo_item
 from graph_dpg.domain.rules import (
     InboundItem,
     RoutingRule,

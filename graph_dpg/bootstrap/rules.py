@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from graph_dpg.config import Condition, GatewayConfig, Rule, Settings
 from graph_dpg.core.errors import ConfigError
+from graph_dpg.domain.routing import ContactPointRoute, InboundSettings
 from graph_dpg.domain.rules import RoutingRule, RuleAction, RuleCondition, RuleDefinitionError
-from graph_dpg.services.inbound import ContactPointRoute, InboundSettings
 
 
 def _condition(rule: Rule, cond: Condition) -> RuleCondition:

@@ -33,18 +33,19 @@ from graph_dpg.bootstrap.rules import inbound_settings
 from graph_dpg.config import Settings, load_gateway_file, load_settings
 from graph_dpg.core.errors import ConfigError, GraphDpgError
 from graph_dpg.domain.identifiers import mask_cprs
-from graph_dpg.domain.inbound_view import invalid_banner, mail_item
+from graph_dpg.domain.inbound_view import invalid_banner
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
-from graph_dpg.domain.rules import DEFAULT_RULE_TIMEOUT_SECONDS, evaluate_rules
-from graph_dpg.services.inbound import (
+from graph_dpg.domain.routing import (
     InboundSettings,
     attached_memo,
     invalid_route,
+    mail_item,
     memo_route,
     memo_rule_item,
     parse_inbound,
     route_banner,
 )
+from graph_dpg.domain.rules import DEFAULT_RULE_TIMEOUT_SECONDS, evaluate_rules
 
 EXIT_OK = 0
 EXIT_NOT_DISABLED = 1
@@ -217,8 +218,8 @@ def _explain_memo(settings: InboundSettings, xml: bytes) -> list[str]:
             "Message: MeMo (INVALID)",
             "Rules: not evaluated (invalid memos always go to the main mailbox)",
             "Outcome:",
-            f"  deliver to: {route['mailbox']} / {route['folder']}",
-            f"  categories: {', '.join(_strs(route['categories']))}",
+            f"  deliver to: {route.mailbox} / {route.folder}",
+            f"  categories: {', '.join(route.categories)}",
             f"  banner: {explained.title}",
             *(f"    {line}" for line in explained.lines),
             "  NgDP receipt: INVALID",
@@ -243,16 +244,15 @@ def _explain_memo(settings: InboundSettings, xml: bytes) -> list[str]:
     ]
     if decision.deliver_rule:
         how = f"rule {decision.deliver_rule!r}"
-    elif route["banner"] == "unmapped":
+    elif route.banner == "unmapped":
         how = "no rule, no mapped contact point"
     else:
         how = "contact point mapping"
-    lines.append(f"  deliver to: {route['mailbox']} / {route['folder']}  ({how})")
-    lines.append(f"  categories: {', '.join(_strs(route['categories']))}")
-    lines.append(f"  mark as read: {'yes' if route['mark_read'] else 'no'}")
-    archive = _strs(route["archive_to"])
-    if archive:
-        lines.append(f"  archive copy: {', '.join(archive)}")
+    lines.append(f"  deliver to: {route.mailbox} / {route.folder}  ({how})")
+    lines.append(f"  categories: {', '.join(route.categories)}")
+    lines.append(f"  mark as read: {'yes' if route.mark_read else 'no'}")
+    if route.archive_to:
+        lines.append(f"  archive copy: {', '.join(route.archive_to)}")
     banner = route_banner(settings, route)
     if banner is None:
         lines.append("  banner: none")
@@ -301,10 +301,6 @@ def _explain_mail(settings: InboundSettings, mail: MailMessage) -> list[str]:
     for trace in decision.timed_out:
         lines.append(f"  rule {trace.rule.name!r} would be disabled (took longer than its time budget)")
     return lines
-
-
-def _strs(value: object) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
 
 def _addresses(value: object) -> list[EmailAddress]:

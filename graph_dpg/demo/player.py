@@ -190,7 +190,7 @@ def outstanding(env: Environment, played: Played) -> list[str]:
         job = store.find_job(mailbox, message_id)
         if job is None or job.state not in JOB_TERMINAL:
             waiting.append(f"outbound {name}: {job.state.value if job else 'not seen yet'}")
-    # Only the outbound effects: the inbound service keeps its route plans ("inbound:...") as records.
+    # Only the outbound effects: the inbound service's own (secure-mail routes, alerts) are not waited for.
     if any(store.pending_effects(limit=1, prefix=p) for p in OUTBOUND_EFFECTS):
         waiting.append("receipt mails / categories pending")
     if env.ngdp_state.receipt_ids():
@@ -342,10 +342,9 @@ def build_report(
             "receipts_sent_to_ngdp": state.inbound_receipts(memo_id),
             "deleted_at_ngdp": memo_id in state.deleted_inbound,
         }
-        route = store.get_effect(f"inbound:{memo_id}")
-        if route is not None:
+        if stored is not None and stored.route is not None:
             # The inbound service records its routing decision (rules, banner kind) before delivering.
-            item["route"] = dict(route.payload)
+            item["route"] = dict(stored.route)
         if stored is not None and stored.target_mailbox and stored.created_message_id:
             delivered = tenant.message(stored.target_mailbox, stored.created_message_id)
             text = html_to_text(delivered["body"]["content"])

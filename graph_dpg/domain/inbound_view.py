@@ -1,4 +1,4 @@
-"""Inbound Digital Post as Outlook shows it: a MeMo (valid or not) → the received mail, and → the rules' view.
+"""Inbound Digital Post as Outlook shows it: a MeMo (valid or not) → the received mail.
 
 The delivered mail (DESIGN §2, issue 7 step 4)::
 
@@ -29,15 +29,9 @@ from typing import Literal
 
 from graph_dpg.core.errors import Finding, IdentifierError, MemoError
 from graph_dpg.domain.addresses import Channel, GatewayAddress
-from graph_dpg.domain.html_text import html_to_text, sanitize_html, text_to_html, wrap_document
+from graph_dpg.domain.html_text import sanitize_html, text_to_html, wrap_document
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
-from graph_dpg.domain.rules import (
-    ATTACHMENT_TEXT_CAP,
-    BODY_TEXT_CAP,
-    AttachmentText,
-    InboundItem,
-)
 from graph_dpg.memo.model import ID_TYPE_CPR, File, MemoMessage
 
 MEMO_MESSAGE_ID_DOMAIN = "graph-dpg.invalid"
@@ -252,128 +246,6 @@ def invalid_banner(findings: Sequence[Finding], language: str = "da") -> Banner:
         title = "Denne Digital Post-meddelelse er ugyldig"
         intro = "NgDP har fået en INVALID-kvittering. Den oprindelige MeMo-XML er vedhæftet. Fejl:"
     return Banner("invalid", title, (intro, *shown))
-
-
-# ----------------------------------------------------------------------------------------------- items
-
-
-def _text_of(content: bytes) -> str:
-    return content[:ATTACHMENT_TEXT_CAP].decode("utf-8", errors="replace")
-
-
-_TEXT_TYPES = ("text/", "application/json", "application/xml")
-_TEXT_EXTENSIONS = (".json", ".xml", ".txt", ".csv", ".html", ".htm")
-
-
-def is_text_attachment(name: str, content_type: str) -> bool:
-    ctype = content_type.lower().split(";")[0].strip()
-    return (
-        ctype.startswith(_TEXT_TYPES)
-        or ctype.endswith(("+xml", "+json"))
-        or name.lower().endswith(_TEXT_EXTENSIONS)
-    )
-
-
-def _flag(value: bool | None) -> str | None:
-    return None if value is None else ("true" if value else "false")
-
-
-def memo_fields(message: MemoMessage) -> dict[str, str]:
-    """MeMo fields by the rule engine's names (``memo:<name>``); absent ones are left out."""
-    h = message.header
-    cd = h.content_data
-    fields: dict[str, str | None] = {
-        "sender_id": h.sender.sender_id,
-        "sender_id_type": h.sender.id_type,
-        "recipient_id": h.recipient.recipient_id,
-        "recipient_contact_point": h.recipient.contact_point.contact_point_id
-        if h.recipient.contact_point
-        else None,
-        "sender_contact_point": h.sender.contact_point.contact_point_id if h.sender.contact_point else None,
-        "kle": cd.kle_data.subject_key if cd and cd.kle_data else None,
-        "case_id": cd.case_id.case_id if cd and cd.case_id else None,
-        "message_type": h.message_type,
-        "label": h.label,
-        "message_uuid": h.message_uuid,
-        "legal_notification": _flag(h.legal_notification),
-        "mandatory": _flag(h.mandatory),
-        "post_type": h.post_type,
-    }
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-def _main_text(message: MemoMessage) -> str:
-    if message.body is None:
-        return message.header.notification or ""
-    for f in message.body.main_document.files:
-        fmt = f.encoding_format.lower()
-        if fmt.startswith("text/html"):
-            return html_to_text(f.content[:BODY_TEXT_CAP].decode("utf-8", errors="replace"))
-        if fmt.startswith("text/"):
-            return f.content[:BODY_TEXT_CAP].decode("utf-8", errors="replace")
-    return ""
-
-
-def memo_item(
-    message: MemoMessage, xml: bytes, *, from_address: str | None = None, to: Sequence[str] = ()
-) -> InboundItem:
-    """What the rules see of a parsed memo."""
-    h = message.header
-    original = (h.forward_data.original_sender,) if h.forward_data else ()
-    files = [
-        AttachmentText(
-            f.filename, _text_of(f.content) if is_text_attachment(f.filename, f.encoding_format) else None
-        )
-        for f in message.files()
-    ]
-    files.append(AttachmentText(f"{h.message_uuid}.memo.xml", _text_of(xml)))
-    from_ = tuple(v for v in (from_address, h.sender.label, h.sender.sender_id) if v)
-    return InboundItem(
-        kind="memo",
-        subject=h.label,
-        body=_main_text(message),
-        from_=from_,
-        original_from=original,
-        to=tuple(to),
-        recipients=tuple(to),
-        attachments=tuple(files),
-        memo=memo_fields(message),
-    )
-
-
-def mail_item(mail: MailMessage, memo: MemoMessage | None = None) -> InboundItem:
-    """What the rules see of a mail (secure mail, a business receipt mail). A MeMo attached to the mail
-    (``memo``, parsed by the caller) contributes its fields."""
-    body = mail.body[:BODY_TEXT_CAP]
-    text = html_to_text(body) if mail.body_type == "html" else body
-    original = [
-        v
-        for name in ("X-Original-From", "X-Original-Sender", "Resent-From", "Sender")
-        for v in [mail.header(name)]
-        if v
-    ]
-    from_ = [mail.sender.address, mail.sender.name] if mail.sender else []
-    atts = tuple(
-        AttachmentText(
-            a.name,
-            _text_of(a.content)
-            if a.content is not None and is_text_attachment(a.name, a.content_type)
-            else None,
-        )
-        for a in mail.attachments
-    )
-    return InboundItem(
-        kind="mail",
-        subject=mail.subject,
-        body=text,
-        from_=tuple(v for v in from_ if v),
-        original_from=tuple(original),
-        to=tuple(a.address for a in mail.to),
-        recipients=tuple(a.address for a in mail.all_recipients),
-        headers=tuple((h.name, h.value) for h in mail.headers),
-        attachments=atts,
-        memo=memo_fields(memo) if memo is not None else {},
-    )
 
 
 # ----------------------------------------------------------------------------------------------- render

@@ -38,7 +38,7 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -98,6 +98,7 @@ class OutboundJob:
     error: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    warnings: tuple[str, ...] = ()  # planning's notes for the receipt mail, stored by ``plan_job``
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,10 @@ class BusinessReceipt:
 
 @dataclass(frozen=True)
 class InboundMemo:
-    """Metadata of a stored inbound memo; the XML itself comes from :meth:`InboundMemos.load_inbound_xml`."""
+    """Metadata of a stored inbound memo; the XML itself comes from :meth:`InboundMemos.load_inbound_xml`.
+
+    ``route`` is the JSON of the memo's route (``graph_dpg.domain.routing.InboundRoute``), None until
+    :meth:`InboundMemos.record_inbound_route` wrote it."""
 
     memo_uuid: str
     source: InboundSource
@@ -183,6 +187,7 @@ class InboundMemo:
     error: str | None
     received_at: datetime
     updated_at: datetime
+    route: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -210,7 +215,8 @@ class Outbox(Protocol):
         ...
 
     def plan_job(self, job: OutboundJob, memos: Sequence[PlannedMemo]) -> bool:
-        """Insert/advance the job to ``planned`` and all its outbox rows in ONE transaction.
+        """Insert/advance the job to ``planned`` (with ``job.warnings``) and all its outbox rows in ONE
+        transaction.
 
         False (and nothing written) if the job is already past ``new``: a restart re-planning the
         same mail must not create a second set of messageUUIDs.
@@ -280,6 +286,12 @@ class InboundMemos(Protocol):
     def get_inbound(self, memo_uuid: str) -> InboundMemo | None: ...
 
     def load_inbound_xml(self, memo_uuid: str) -> bytes | None: ...
+
+    def record_inbound_route(
+        self, memo_uuid: str, route: Mapping[str, object], *, replace: bool = False
+    ) -> bool:
+        """Keep the memo's route (JSON). Without ``replace`` only the first call writes; True if it wrote."""
+        ...
 
     def inbound_in_state(self, state: InboundState, limit: int = 100) -> list[InboundMemo]: ...
 
@@ -365,29 +377,3 @@ class StatePort(
     Protocol,
 ):
     """Everything the store offers; the composition root passes one object for all the narrow ports."""
-
-
-def run_effect_once(
-    effects: Effects,
-    key: str,
-    payload: Mapping[str, object],
-    action: Callable[[Mapping[str, object]], Mapping[str, object] | None],
-) -> Mapping[str, object] | None:
-    """Run ``action`` unless the effect ``key`` is already done; return the recorded result.
-
-    Plan (durable intent) → act → complete. A crash between act and complete repeats ``action`` on
-    the next run, so ``action`` must itself be safe to repeat (e.g. look for the receipt mail it
-    already created before creating another): this gives exactly-once *outcomes* over at-least-once
-    attempts, which is all a crash-safe process can promise.
-    """
-    existing = effects.get_effect(key)
-    if existing is not None and existing.state is EffectState.DONE:
-        return existing.result
-    if existing is None:
-        effects.plan_effect(key, payload)
-        stored_payload: Mapping[str, object] = payload
-    else:
-        stored_payload = existing.payload
-    result = action(stored_payload)
-    effects.complete_effect(key, result)
-    return result

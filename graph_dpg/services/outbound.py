@@ -28,7 +28,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 
 from graph_dpg.core.backoff import Backoff
@@ -64,6 +64,7 @@ from graph_dpg.ports.digital_post import ContactPointInfo, DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import (
     JOB_TERMINAL,
+    EffectState,
     JobState,
     OutboundJob,
     OutboxEntry,
@@ -72,6 +73,7 @@ from graph_dpg.ports.store import (
     SendOutcome,
     StatePort,
 )
+from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +165,7 @@ class OutboundService:
         self._now = now
         self._send_slots = asyncio.Semaphore(settings.send_concurrency)
         self._templates: dict[str, bytes] = {}
+        self.effects = EffectBook(store)
         self._categories_ready: set[str] = set()
         self._contact_point_limits: dict[str, tuple[float | None, int | None]] = {}
 
@@ -287,14 +290,10 @@ class OutboundService:
             )
             for m in plan.memos
         ]
-        # The notes for the receipt and the "queued" category are planned before the job itself, so a crash
-        # between the two transactions cannot lose them (planning an effect twice is a no-op).
-        if plan.warnings:
-            self.store.plan_effect(
-                f"warnings:{job.id}", {"job": job.id, "warnings": [str(w) for w in plan.warnings]}
-            )
+        # The "queued" category is planned before the job itself, so a crash between the two transactions
+        # cannot lose it (planning an effect twice is a no-op). The notes for the receipt go with the plan.
         self._plan_category(job, JobCategory.QUEUED)
-        if self.store.plan_job(job, memos):
+        if self.store.plan_job(replace(job, warnings=tuple(str(w) for w in plan.warnings)), memos):
             stats.planned += 1
             self.store.audit(
                 "outbound.job.planned", job.subject, details={"job": job.id, "memos": len(plan.memos)}
@@ -420,8 +419,8 @@ class OutboundService:
     def _plan_effects(
         self, job: OutboundJob, category: JobCategory, findings: Sequence[Finding] = ()
     ) -> None:
-        self.store.plan_effect(
-            f"receipt:{job.id}",
+        self.effects.plan(
+            EffectKey.receipt(job.id),
             {
                 "job": job.id,
                 "kind": "error" if findings else "receipt",
@@ -431,86 +430,85 @@ class OutboundService:
         self._plan_category(job, category)
 
     def _plan_category(self, job: OutboundJob, category: JobCategory) -> None:
-        self.store.plan_effect(
-            f"categories:{job.id}:{category.value}", {"job": job.id, "category": category.value}
+        self.effects.plan(
+            EffectKey.category(job.id, category.value), {"job": job.id, "category": category.value}
         )
 
     async def run_effects(self, limit: int = 200) -> int:
-        done = 0
-        # Runtime issue: fetch only this service's effects, by prefix. Other services' effects share the
-        # table (the inbound service keeps its "inbound:{uuid}" route plans planned for good), and an
-        # unfiltered first page full of them would starve receipt mails and categories forever.
-        effects = [
-            e for prefix in _EFFECT_PREFIXES for e in self.store.pending_effects(limit=limit, prefix=prefix)
-        ]
-        effects.sort(key=lambda e: (e.created_at, e.key))
-        for effect in effects[:limit]:
-            kind = effect.key.split(":", 1)[0]
-            if kind not in ("receipt", "categories", "warnings", "bizfail"):
-                continue
-            job = self.store.get_job(str(effect.payload.get("job", "")))
-            if job is None:
-                self.store.complete_effect(effect.key, {"skipped": "job gone"})
-                continue
-            try:
-                if kind == "receipt":
-                    result = await self._write_receipt(job, effect.key, effect.payload)
-                elif kind == "categories":
-                    result = await self._write_category(job, JobCategory(str(effect.payload["category"])))
-                else:
-                    result = {"noted": True}
-            except GraphDpgError as exc:
-                log.warning("effect %s not written yet: %s", effect.key, exc)
-                continue
-            self.store.complete_effect(effect.key, result)
-            done += 1
-        return done
+        """Write the pending receipt mails and categories (oldest first); returns how many were done."""
+        done = await self.effects.run_pending(
+            EffectKind.RECEIPT, EffectKind.CATEGORY, action=self._run_effect, limit=limit
+        )
+        return len(done)
+
+    async def _run_effect(self, effect: PlannedEffect) -> Mapping[str, object] | None:
+        job = self.store.get_job(str(effect.payload.get("job", "")))
+        if job is None:
+            return {"skipped": "job gone"}
+        if effect.key.kind is EffectKind.RECEIPT:
+            return await self._write_receipt(job, effect.key, effect.payload)
+        return await self._write_category(job, JobCategory(str(effect.payload["category"])))
 
     async def _write_receipt(
-        self, job: OutboundJob, key: str, payload: Mapping[str, object]
+        self, job: OutboundJob, key: EffectKey, payload: Mapping[str, object]
     ) -> dict[str, object]:
-        marker = key  # unique per receipt mail; an earlier copy (crash after create) is found by it
-        existing = await self.mail.find_by_extended_property(
-            job.mailbox, self.settings.receipt_folder, RECEIPT_PROPERTY, marker
-        )
-        if existing:
-            return {"message_id": existing[0], "reused": True}
-        lang = self.settings.language
-        if payload.get("kind") == "error":
-            findings = [_finding_from(d) for d in _as_list(payload.get("findings"))]
-            mail = render_error_receipt(job.subject, findings, language=lang)
-        else:
-            warnings_effect = self.store.get_effect(f"warnings:{job.id}")
-            noted = _as_list(warnings_effect.payload.get("warnings")) if warnings_effect else []
-            warnings = [Finding("warning", str(w), severity="warning") for w in noted]
-            mail = render_receipt(
-                job.subject, self._recipient_lines(job.id), language=lang, warnings=warnings
+        async def build() -> MailMessage:
+            lang = self.settings.language
+            if payload.get("kind") == "error":
+                findings = [_finding_from(d) for d in _as_list(payload.get("findings"))]
+                mail = render_error_receipt(job.subject, findings, language=lang)
+            else:
+                noted = job.warnings or self._legacy_warnings(job.id)
+                warnings = [Finding("warning", w, severity="warning") for w in noted]
+                mail = render_receipt(
+                    job.subject, self._recipient_lines(job.id), language=lang, warnings=warnings
+                )
+            return MailMessage(
+                subject=mail.subject,
+                body=mail.html,
+                body_type="html",
+                sender=EmailAddress(job.mailbox, "Digital Post Gateway"),
+                to=[EmailAddress(job.mailbox)],
+                attachments=[Attachment(n, "text/plain", c, size=len(c)) for n, c in mail.attachments],
+                headers=[],
             )
-        message = MailMessage(
-            subject=mail.subject,
-            body=mail.html,
-            body_type="html",
-            sender=EmailAddress(job.mailbox, "Digital Post Gateway"),
-            to=[EmailAddress(job.mailbox)],
-            attachments=[Attachment(n, "text/plain", c, size=len(c)) for n, c in mail.attachments],
-            headers=[],
-        )
-        created = await self.mail.create_message(
-            job.mailbox,
-            self.settings.receipt_folder,
-            message,
-            received=True,
-            extended_properties={RECEIPT_PROPERTY: marker},
-        )
-        self.store.audit(
-            "outbound.receipt.written", job.subject, details={"job": job.id, "message_id": created}
-        )
-        return {"message_id": created}
 
-    async def _write_category(self, job: OutboundJob, category: JobCategory) -> dict[str, object]:
-        if category is JobCategory.QUEUED and job.state in JOB_TERMINAL:
-            # Planned before the crash that delayed it; the job's final category has been planned since.
-            return {"skipped": "superseded"}
+        # The marker is the effect's key, unique per receipt mail: an earlier copy (a crash after the
+        # create) is found by it.
+        marker = Marker(RECEIPT_PROPERTY, str(key))
+        written = await marker.find_or_create(self.mail, job.mailbox, self.settings.receipt_folder, build)
+        if written.created:
+            self.store.audit(
+                "outbound.receipt.written",
+                job.subject,
+                details={"job": job.id, "message_id": written.message_id},
+            )
+        return written.result()
+
+    def _legacy_warnings(self, job_id: str) -> tuple[str, ...]:
+        """Earlier versions kept a job's warnings as an effect ``warnings:{job}``; it is done once read."""
+        effect = self.store.get_effect(f"{_LEGACY_WARNINGS}{job_id}")
+        if effect is None:
+            return ()
+        if effect.state is EffectState.PLANNED:
+            self.store.complete_effect(effect.key, {"noted": True})
+        return tuple(str(w) for w in _as_list(effect.payload.get("warnings")))
+
+    async def _write_category(self, job: OutboundJob, planned: JobCategory) -> dict[str, object] | None:
+        """Show the job's state category on its original. The category is computed now, from the job's
+        state and its recipients' recorded outcomes, not taken from when it was planned: a business
+        receipt recorded in between is then never lost, whatever the order (see ``_current_category``)."""
+        if planned is JobCategory.QUEUED:
+            if job.state in JOB_TERMINAL:
+                # Planned before the crash that delayed it; the job's final category has been planned since.
+                return {"skipped": "superseded"}
+            category = JobCategory.QUEUED
+        elif job.state not in JOB_TERMINAL:
+            # Planned just before the job's final state is recorded (effects first, state last): wait for it,
+            # or this would show the category of a job that is not finished.
+            return None
+        else:
+            category = self._current_category(job)
         if job.mailbox.lower() not in self._categories_ready:
             # First use in this process: the master list must hold our categories with their colours.
             await self.mail.ensure_master_categories(job.mailbox, dict(self.settings.categories.values()))
@@ -521,7 +519,20 @@ class OutboundService:
         keep = [c for c in current if c not in mine]
         wanted = [*keep, names[category.value]]
         await self.mail.set_categories(job.mailbox, job.message_id, wanted)
-        return {"categories": wanted}
+        return {"categories": wanted, "category": category.value}
+
+    def _current_category(self, job: OutboundJob) -> JobCategory:
+        """The final category of a finished job, from what is recorded now.
+
+        Why every order converges: a category effect is planned whenever the category may have changed
+        (when the job finishes, and when a business receipt is applied to a finished job) and shows the
+        category as it is when applied. Receipts recorded before the job finished are in the outcomes by
+        the time its final category is applied (that waits for the final state). For a finished job the
+        category only moves forward (sent → receipted → failed), so an effect planned for a category that
+        was already shown by an earlier one is rightly a no-op."""
+        if job.state is JobState.DONE:
+            return category_for(self._recipient_lines(job.id))
+        return JobCategory.FAILED  # rejected before sending, or given up
 
     async def ensure_categories(self) -> None:
         wanted = dict(self.settings.categories.values())
@@ -579,7 +590,9 @@ class OutboundService:
             if category is JobCategory.FAILED and any(
                 e.status is RecipientStatus.REJECTED and e.detail.startswith("receipt:") for e in lines
             ):
-                self.store.plan_effect(f"receipt:{job.id}:business", {"job": job.id, "kind": "receipt"})
+                self.effects.plan(
+                    EffectKey.receipt(job.id, business=True), {"job": job.id, "kind": "receipt"}
+                )
         return len(receipts)
 
 
@@ -592,7 +605,8 @@ def _parse_or_none(xml: bytes | None) -> MemoMessage | None:
         return None
 
 
-_EFFECT_PREFIXES = ("receipt:", "categories:", "warnings:", "bizfail:")
+#: Earlier versions kept a job's planning warnings as an effect under this key prefix.
+_LEGACY_WARNINGS = "warnings:"
 
 
 def _channel_of(address: str) -> str:

@@ -22,10 +22,10 @@ import pytest
 from graph_dpg import memo as memolib
 from graph_dpg.cli import main as cli_main
 from graph_dpg.core.errors import GraphDpgError, UnsafeXmlError
+from graph_dpg.domain.routing import parse_inbound
 from graph_dpg.sandbox.ngdp import NgdpState
 from graph_dpg.sandbox.ngdp.app import create_app as create_ngdp_app
 from graph_dpg.sandbox.ngdp.memo_check import MemoSummaryError, summarize
-from graph_dpg.services.inbound import parse_inbound
 
 PACKAGE = Path(__file__).resolve().parents[2] / "graph_dpg"
 MARKER = "MARKER-7f3a9c2e-never-read"

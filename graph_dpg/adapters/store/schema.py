@@ -120,6 +120,7 @@ outbound_jobs = Table(
     Column("error", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("warnings", Json, nullable=True),  # planning's notes for the receipt mail (a JSON list)
     UniqueConstraint("mailbox", "message_id"),
     CheckConstraint(_in("state", JOB_STATES), name="state"),
     Index(None, "state", "updated_at"),
@@ -191,6 +192,7 @@ inbound_memos = Table(
     Column("error", Text, nullable=True),
     Column("received_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("route", Json, nullable=True),  # where the memo is delivered and why (domain.routing)
     CheckConstraint(_in("state", INBOUND_STATES), name="state"),
     CheckConstraint(_in("source", INBOUND_SOURCES), name="source"),
     Index(None, "state", "received_at"),

@@ -11,14 +11,16 @@ Tables and their life cycles (``schema.py`` has the columns):
                       (mailbox, internet_message_id); kept (``cleanup`` only removes them on request)
                       because a forgotten claim would make a delta resync send the mail again.
 ``delta_links``       (mailbox, folder) → deltaLink, replaced after every complete delta round.
-``outbound_jobs``     new → planned → sending → done | rejected | failed (one per source mail).
+``outbound_jobs``     new → planned → sending → done | rejected | failed (one per source mail);
+                      ``warnings``: planning's notes for the receipt mail.
 ``outbox``            one per MeMo: pending → accepted | rejected | failed; a transient failure keeps
                       it pending with ``attempts``+1 and ``not_before``; business receipts set
                       ``receipt_status``. ``message_uuid`` is UNIQUE and written before the first send.
 ``effects``           planned → done, keyed by e.g. ``receipt:{job_id}``.
 ``receipts``          business receipts, once per receipt id; unprocessed → processed.
 ``inbound_memos``     received → delivered → acknowledged → deleted (or delivered → deleted);
-                      the raw XML stays until ``cleanup`` drops it from finished memos.
+                      the raw XML stays until ``cleanup`` drops it from finished memos; ``route``:
+                      where it is delivered and why, written once before delivery.
 ``audit_events``      append-only; every text CPR-masked on write.
 ``leases``            free | held(owner, expires_at); expiry compared with the database clock.
 ``replicas``          heartbeat per process, to notice several replicas on SQLite.
@@ -393,6 +395,7 @@ class SqlStore:
             "error": job.error,
             "created_at": now,
             "updated_at": now,
+            "warnings": list(job.warnings),
         }
 
     def create_job(self, job: OutboundJob) -> bool:
@@ -408,7 +411,7 @@ class SqlStore:
                 advanced = conn.execute(
                     update(jobs)
                     .where(jobs.c.id == job.id, jobs.c.state == JobState.NEW.value)
-                    .values(state=JobState.PLANNED.value, updated_at=now)
+                    .values(state=JobState.PLANNED.value, updated_at=now, warnings=list(job.warnings))
                 ).rowcount
                 if advanced != 1:
                     return False
@@ -493,6 +496,7 @@ class SqlStore:
             error=m["error"],
             created_at=m["created_at"],
             updated_at=m["updated_at"],
+            warnings=tuple(str(w) for w in m["warnings"] or ()),
         )
 
     def get_job(self, job_id: str) -> OutboundJob | None:
@@ -769,6 +773,7 @@ class SqlStore:
             error=m["error"],
             received_at=m["received_at"],
             updated_at=m["updated_at"],
+            route=m["route"],
         )
 
     def store_inbound_memo(self, memo_uuid: str, source: InboundSource, xml: bytes) -> bool:
@@ -797,6 +802,22 @@ class SqlStore:
                 select(t.inbound_memos.c.raw).where(t.inbound_memos.c.memo_uuid == memo_uuid)
             ).scalar_one_or_none()
             return None if raw is None else bytes(raw)
+
+    def record_inbound_route(
+        self, memo_uuid: str, route: Mapping[str, object], *, replace: bool = False
+    ) -> bool:
+        im = t.inbound_memos
+        with self._tx("record inbound route") as conn:
+            query = update(im).where(im.c.memo_uuid == memo_uuid)
+            if not replace:
+                query = query.where(im.c.route.is_(None))
+            changed = conn.execute(query.values(route=_json_safe(route))).rowcount
+            if (
+                changed != 1
+                and conn.execute(select(im.c.memo_uuid).where(im.c.memo_uuid == memo_uuid)).first() is None
+            ):
+                raise StoreError(f"unknown inbound memo {memo_uuid!r}")
+            return changed == 1
 
     def inbound_in_state(self, state: InboundState, limit: int = 100) -> list[InboundMemo]:
         im = t.inbound_memos

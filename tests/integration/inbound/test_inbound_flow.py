@@ -338,3 +338,71 @@ async def test_a_mailbox_that_keeps_refusing_gets_the_memo_delivered_to_the_main
         assert "Digital Post: Advarsel" in mail["categories"]
         assert [r["receiptStatus"] for r in h.ngdp.inbound_receipts(uid)] == ["COMPLETED"]
     h.store.close()
+
+
+async def test_memos_routed_by_the_previous_version_are_delivered_where_it_decided(h: Harness) -> None:
+    """An upgrade in the middle of work: the earlier version kept routes (and fallbacks) as effects."""
+    from graph_dpg.ports.store import EffectState, InboundSource
+
+    routed, x1 = citizen_memo(label="Ledighed", kle="27.10.00", contact_point=CP_BYG)  # the rules say JOB
+    fell_back, x2 = citizen_memo(label="Carport", contact_point=CP_BYG)
+    old_route = {
+        "mailbox": BYG,
+        "folder": "inbox",
+        "valid": True,
+        "banner": None,
+        "contact_point": CP_BYG,
+        "rules": ["Regel fra før"],
+        "deliver_rule": None,
+        "reasons": [],
+        "note": "Kontaktpunkt Byggesager",
+        "categories": ["Digital Post: Modtaget"],
+        "mark_read": False,
+        "archive_to": [],
+    }
+    for uid, xml in ((routed, x1), (fell_back, x2)):
+        h.ngdp.queue_inbound_memo(xml)
+        assert h.store.store_inbound_memo(uid, InboundSource.PULL, xml)
+        h.store.plan_effect(f"inbound:{uid}", old_route)
+    failed = {**old_route, "mailbox": MAIN, "banner": "undeliverable", "failed_mailbox": BYG}
+    h.store.plan_effect(
+        f"inbound-fallback:{fell_back}", {**failed, "failed_folder": "inbox", "failed_error": "403"}
+    )
+
+    stats = await h.service().run_once()
+
+    assert (stats.delivered, stats.fallbacks, stats.acknowledged, stats.errors) == (2, 1, 2, [])
+    assert [m["subject"] for m in h.messages(BYG)] == ["Ledighed"]  # not JOB: the recorded route wins
+    assert f"Kunne ikke leveres i {BYG}" in only(h.messages(MAIN), "Carport")["body"]["content"]
+    assert h.store.rule_hits().get("KLE 27 til Jobcenter") is None  # counted when it was decided, not again
+    for uid, mailbox in ((routed, BYG), (fell_back, MAIN)):
+        row = h.store.get_inbound(uid)
+        assert row is not None and row.route is not None and row.route["mailbox"] == mailbox
+        effect = h.store.get_effect(f"inbound:{uid}")
+        assert effect is not None and effect.state is EffectState.DONE  # moved, not left pending
+
+
+async def test_the_opening_step_decides_what_the_rules_read_and_the_copies_carry(h: Harness) -> None:
+    """The named step between reading a mail and routing it (where secure mail will be decrypted)."""
+    from dataclasses import replace
+
+    from graph_dpg.demo.ngdp import in_process_client
+    from graph_dpg.services.inbound import InboundService, OpenedMail
+
+    sealed = h.tenant.deliver_to_inbox(
+        MAIN, "Krypteret besked", "<p>-----BEGIN PKCS7-----</p>", internet_message_id="<s1@arkitekt.dk>"
+    )
+    opened_in: list[tuple[str, str | None]] = []
+
+    async def unseal(mailbox: str, message: MailMessage) -> OpenedMail:
+        opened_in.append((mailbox, message.id))
+        return OpenedMail(replace(message, subject="Byggesag 18: facade", body="<p>Se tegningen</p>"))
+
+    service = InboundService(h.mailbox, in_process_client(h.ngdp), h.store, h.settings, open_mail=unseal)
+    stats = await service.run_once(pull=False)
+
+    assert opened_in == [(MAIN, sealed)]
+    assert (stats.mail_seen, stats.mail_routed) == (1, 1)  # "Byggesager pr. mail" matched the opened subject
+    [copy] = h.messages(BYG)
+    assert copy["subject"] == "Byggesag 18: facade" and "Se tegningen" in copy["body"]["content"]
+    assert sealed in {m["id"] for m in h.messages(MAIN)}  # the original stays where it arrived

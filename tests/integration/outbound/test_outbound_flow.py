@@ -9,9 +9,12 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import update
 
+from graph_dpg.adapters.store import schema as t
 from graph_dpg.memo import parse
-from graph_dpg.services.outbound import OutboundService
+from graph_dpg.ports.store import EffectState, JobState
+from graph_dpg.services.outbound import CycleStats, OutboundService
 
 from .harness import (
     CITIZEN,
@@ -257,3 +260,36 @@ async def test_contact_point_limits_from_ngdp_are_checked_before_sending(h: Harn
     [receipt] = h.receipts()
     assert receipt["subject"] == "DPG fejlkvittering: To bilag"
     assert "accepts at most 1 attachment(s)" in receipt["body"]["content"]
+
+
+async def test_planning_warnings_reach_the_receipt_also_for_jobs_planned_before_an_upgrade(
+    h: Harness,
+) -> None:
+    """Warnings go with the job's plan; the earlier version kept them as an effect ``warnings:{job}``."""
+    h.send("Bilag", [f"{CITIZEN}@29189846.{GW}"], attachments=[("bilag|1.pdf", "application/pdf", PDF)])
+    await h.cycle()
+    [receipt] = h.receipts()
+    assert (
+        "filename.forbidden-chars" in receipt["body"]["content"]
+        and "changed to" in receipt["body"]["content"]
+    )
+    [job] = h.store.jobs_in_state([JobState.DONE])
+    assert job.warnings and "bilag|1.pdf" in job.warnings[0]
+
+    # As the earlier version left a job: planned and sent, its warnings kept as an effect, no receipt yet.
+    mid = h.send(
+        "Gammelt brev", [f"{CITIZEN2}@29189846.{GW}"], attachments=[("a|b.pdf", "application/pdf", PDF)]
+    )
+    mb = h.service.settings.mailbox(MAILBOX)
+    assert mb is not None and await h.service.poll(mb) == 1
+    await h.service.process_jobs({MAILBOX.lower()}, CycleStats())
+    old = h.store.find_job(MAILBOX, mid)
+    assert old is not None and old.state is JobState.DONE and old.warnings
+    with h.store.engine.begin() as conn:
+        conn.execute(update(t.outbound_jobs).where(t.outbound_jobs.c.id == old.id).values(warnings=None))
+    h.store.plan_effect(f"warnings:{old.id}", {"job": old.id, "warnings": ["a|b.pdf: renamed (old note)"]})
+    await h.service.run_effects()
+    [old_receipt] = [r for r in h.receipts() if "Gammelt brev" in r["subject"]]
+    assert "renamed (old note)" in old_receipt["body"]["content"]
+    legacy = h.store.get_effect(f"warnings:{old.id}")
+    assert legacy is not None and legacy.state is EffectState.DONE

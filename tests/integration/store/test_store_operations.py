@@ -24,7 +24,6 @@ from graph_dpg.ports.store import (
     PlannedMemo,
     SendOutcome,
     StatePort,
-    run_effect_once,
 )
 from tests.store_rows import audit_rows, lease_owners
 
@@ -58,7 +57,7 @@ def memos(n: int, prefix: str = "") -> list[PlannedMemo]:
 def test_store_satisfies_the_port(store: SqlStore) -> None:
     port: StatePort = store
     assert port.ping() is None
-    assert store.schema_revision() == "0002"
+    assert store.schema_revision() == "0003"
 
 
 def test_claim_source_message_only_first_time(store: SqlStore) -> None:
@@ -216,22 +215,6 @@ def test_effects_exactly_once(store: SqlStore) -> None:
     assert effect.result == {"message_id": "AAMk-r"}
     with pytest.raises(StoreError, match="unknown effect"):
         store.complete_effect("nope")
-
-
-def test_run_effect_once_runs_action_once(store: SqlStore) -> None:
-    calls: list[object] = []
-
-    def action(payload: object) -> dict[str, object]:
-        calls.append(payload)
-        return {"n": len(calls)}
-
-    assert run_effect_once(store, "receipt:j", {"a": 1}, action) == {"n": 1}
-    assert run_effect_once(store, "receipt:j", {"a": 2}, action) == {"n": 1}
-    assert calls == [{"a": 1}]
-    # Planned but not completed (crash after plan): the next run acts with the stored payload.
-    store.plan_effect("categories:j:x", {"stored": True})
-    assert run_effect_once(store, "categories:j:x", {"stored": False}, action) == {"n": 2}
-    assert calls[-1] == {"stored": True}
 
 
 def test_business_receipts(store: SqlStore) -> None:

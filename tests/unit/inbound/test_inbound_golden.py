@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from graph_dpg import memo as m
-from graph_dpg.domain.inbound_view import memo_item, render_memo_mail
-from graph_dpg.services.inbound import parse_inbound
+from graph_dpg.domain.inbound_view import render_memo_mail
+from graph_dpg.domain.routing import memo_item, parse_inbound
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "memo" / "examples").rglob("*.xml"))
 

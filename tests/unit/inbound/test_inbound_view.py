@@ -10,16 +10,14 @@ from graph_dpg.core.errors import Finding
 from graph_dpg.domain.addresses import parse_address
 from graph_dpg.domain.inbound_view import (
     ViewOptions,
-    mail_item,
     memo_internet_message_id,
-    memo_item,
     memo_uuid_from_message_id,
     render_invalid_mail,
     render_memo_mail,
     reply_address,
     unmapped_banner,
 )
-from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
+from graph_dpg.domain.mail import EmailAddress
 
 
 def _render(xml: bytes, **kw: object):  # type: ignore[no-untyped-def]
@@ -128,43 +126,6 @@ def test_invalid_memo_mail_explains_and_keeps_the_xml() -> None:
     assert view.mail.attachments[0].content == raw
     assert view.mail.internet_message_id == "<memo-11111111-2222-4333-8444-555555555555@graph-dpg.invalid>"
     assert "Ugyldig" in view.mail.subject
-
-
-def test_memo_item_exposes_memo_fields_and_texts() -> None:
-    uid, xml = citizen_memo()
-    item = memo_item(
-        m.parse(xml), xml, from_address="x@29189846.ngdp.digital-post.dk", to=("byg@kommune.dk",)
-    )
-    assert item.memo["sender_id"] == CITIZEN
-    assert item.memo["recipient_contact_point"] == CP_BYG
-    assert item.memo["kle"] == "02.00.00"
-    assert item.memo["case_id"] == "SAG-2024-17"
-    assert item.memo["message_uuid"] == uid
-    assert "mandatory" not in item.memo  # absent in MeMo 1.2 → not there
-    assert "Hej kommune" in item.body
-    assert f"{uid}.memo.xml" in [a.name for a in item.attachments]
-    assert item.values("from")[0].startswith("x@")
-
-
-def test_mail_item_reads_headers_text_attachments_and_original_sender() -> None:
-    mail = MailMessage(
-        subject="Kvittering",
-        body="<p>Se vedhæftet</p>",
-        sender=EmailAddress("noreply@virk.dk", "Virk"),
-        to=[EmailAddress("post@kommune.dk")],
-        cc=[EmailAddress("kopi@kommune.dk")],
-        headers=[Header("X-Original-From", "borger@example.org")],
-        attachments=[
-            Attachment("kvittering.json", "application/json", b'{"receiptStatus":"COMPLETED"}'),
-            Attachment("scan.pdf", "application/pdf", PDF),
-        ],
-    )
-    item = mail_item(mail)
-    assert item.body.strip() == "Se vedhæftet"
-    assert item.original_from == ("borger@example.org",)
-    assert item.recipients == ("post@kommune.dk", "kopi@kommune.dk")
-    assert item.attachments[0].text == '{"receiptStatus":"COMPLETED"}'
-    assert item.attachments[1].text is None
 
 
 def test_a_huge_main_document_is_attached_not_inlined() -> None:

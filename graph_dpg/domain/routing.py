@@ -1,0 +1,444 @@
+"""Inbound routing, pure: what the rules see of a memo or a mail, and where a memo goes (``InboundRoute``).
+
+A memo's route is decided once, before its delivery, and recorded: a redelivery after a crash goes to the
+same place even if the rules changed meanwhile, and rule hits are counted once. Order of precedence for
+a valid memo: (1) the first matching rule with ``deliver_to``, (2) the mailbox mapped to the
+recipient contact point, (3) the main mailbox with a banner saying that the contact point has no mailbox.
+Invalid memos (unreadable, unsafe XML, XSD or business-rule findings) go to the main mailbox with an
+explanation banner and get an INVALID receipt; rules are not asked.
+
+The route is stored as JSON (:meth:`InboundRoute.to_json` / :meth:`InboundRoute.from_json`); the JSON shape
+is the one earlier versions stored, so a memo routed before an upgrade is delivered by the new version
+where the old one decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from graph_dpg import memo as memolib
+from graph_dpg.core.errors import Finding, InputError
+from graph_dpg.domain.html_text import html_to_text
+from graph_dpg.domain.identifiers import mask_cprs
+from graph_dpg.domain.inbound_view import Banner, reply_address, undeliverable_banner, unmapped_banner
+from graph_dpg.domain.mail import MailMessage
+from graph_dpg.domain.rules import (
+    ATTACHMENT_TEXT_CAP,
+    BODY_TEXT_CAP,
+    DEFAULT_RULE_TIMEOUT_SECONDS,
+    AttachmentText,
+    InboundItem,
+    RoutingDecision,
+    RoutingRule,
+)
+from graph_dpg.memo.model import MemoMessage
+
+RouteBanner = Literal["unmapped", "invalid", "undeliverable"]
+_BANNERS: tuple[RouteBanner, ...] = ("unmapped", "invalid", "undeliverable")
+
+
+# ----------------------------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class ContactPointRoute:
+    id: str
+    name: str
+    mailbox: str | None  # None: explicitly unmapped (main mailbox + banner)
+    folder: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundSettings:
+    """The inbound side's configuration as plain values, filled by the composition root
+    (``graph_dpg.bootstrap.rules.inbound_settings``)."""
+
+    organisation_cvr: str
+    organisation_name: str
+    main_mailbox: str
+    monitoring_mailbox: str
+    gateway_domain: str = "digital-post.dk"
+    contact_points: Mapping[str, ContactPointRoute] = field(default_factory=dict)
+    sender_contact_points: Mapping[str, frozenset[str]] = field(default_factory=dict)  # mailbox → its CPs
+    rules: tuple[RoutingRule, ...] = ()
+    categories: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # key → (name, presetN)
+    inbox_sources: tuple[tuple[str, str], ...] = ()  # (mailbox, folder); default: the main inbox
+    rule_timeout_seconds: float = DEFAULT_RULE_TIMEOUT_SECONDS
+    language: str = "da"
+    mask_cpr: bool = True
+    delivery_folder: str = "inbox"
+    routed_folder: str | None = None  # where a secure mail copied to another mailbox is moved; None: stays
+    fallback_after_attempts: int = 3  # permanent failures before a memo goes to the main mailbox instead
+    batch_size: int = 200
+
+    def category(self, key: str) -> str:
+        return self.categories[key][0] if key in self.categories else key
+
+    def sources(self) -> tuple[tuple[str, str], ...]:
+        return self.inbox_sources or ((self.main_mailbox, "inbox"),)
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class ParsedMemo:
+    """An inbound memo as read: the message (None when unreadable) and the findings that make it invalid."""
+
+    message: MemoMessage | None
+    errors: tuple[Finding, ...]
+
+    @property
+    def valid(self) -> bool:
+        return self.message is not None and not self.errors
+
+
+def parse_inbound(xml: bytes) -> ParsedMemo:
+    """Parse and validate an inbound memo (1.1 or 1.2). The sender's rights (mandatory, legal
+    notification) are NgDP's business, not ours, so those checks are relaxed."""
+    try:
+        message, findings = memolib.parse_and_validate(
+            xml, mandatory_allowed=True, legal_notification_allowed=True
+        )
+    except InputError as exc:  # UnsafeXmlError: DTD/entity tricks
+        return ParsedMemo(None, (Finding("xml.unsafe", str(exc)),))
+    errors = tuple(f for f in findings if f.severity != "warning")
+    if message is None and not errors:
+        errors = (Finding("memo.message", "the document could not be read as a MeMo message"),)
+    return ParsedMemo(message, errors)
+
+
+def attached_memo(mail: MailMessage) -> MemoMessage | None:
+    """The first MeMo attached to a mail (e.g. a forwarded Digital Post message), for ``memo:`` rules."""
+    for att in mail.attachments:
+        if att.content is None or not att.name.lower().endswith(".xml"):
+            continue
+        if b"DigitalPost.dk/MeMo-1" not in att.content[:4096]:
+            continue
+        try:
+            return memolib.parse(att.content)
+        except InputError:
+            continue
+    return None
+
+
+# ----------------------------------------------------------------------------------------------- items
+
+
+def _text_of(content: bytes) -> str:
+    return content[:ATTACHMENT_TEXT_CAP].decode("utf-8", errors="replace")
+
+
+_TEXT_TYPES = ("text/", "application/json", "application/xml")
+_TEXT_EXTENSIONS = (".json", ".xml", ".txt", ".csv", ".html", ".htm")
+
+
+def is_text_attachment(name: str, content_type: str) -> bool:
+    ctype = content_type.lower().split(";")[0].strip()
+    return (
+        ctype.startswith(_TEXT_TYPES)
+        or ctype.endswith(("+xml", "+json"))
+        or name.lower().endswith(_TEXT_EXTENSIONS)
+    )
+
+
+def _flag(value: bool | None) -> str | None:
+    return None if value is None else ("true" if value else "false")
+
+
+def memo_fields(message: MemoMessage) -> dict[str, str]:
+    """MeMo fields by the rule engine's names (``memo:<name>``); absent ones are left out."""
+    h = message.header
+    cd = h.content_data
+    fields: dict[str, str | None] = {
+        "sender_id": h.sender.sender_id,
+        "sender_id_type": h.sender.id_type,
+        "recipient_id": h.recipient.recipient_id,
+        "recipient_contact_point": h.recipient.contact_point.contact_point_id
+        if h.recipient.contact_point
+        else None,
+        "sender_contact_point": h.sender.contact_point.contact_point_id if h.sender.contact_point else None,
+        "kle": cd.kle_data.subject_key if cd and cd.kle_data else None,
+        "case_id": cd.case_id.case_id if cd and cd.case_id else None,
+        "message_type": h.message_type,
+        "label": h.label,
+        "message_uuid": h.message_uuid,
+        "legal_notification": _flag(h.legal_notification),
+        "mandatory": _flag(h.mandatory),
+        "post_type": h.post_type,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _main_text(message: MemoMessage) -> str:
+    if message.body is None:
+        return message.header.notification or ""
+    for f in message.body.main_document.files:
+        fmt = f.encoding_format.lower()
+        if fmt.startswith("text/html"):
+            return html_to_text(f.content[:BODY_TEXT_CAP].decode("utf-8", errors="replace"))
+        if fmt.startswith("text/"):
+            return f.content[:BODY_TEXT_CAP].decode("utf-8", errors="replace")
+    return ""
+
+
+def memo_item(
+    message: MemoMessage, xml: bytes, *, from_address: str | None = None, to: Sequence[str] = ()
+) -> InboundItem:
+    """What the rules see of a parsed memo."""
+    h = message.header
+    original = (h.forward_data.original_sender,) if h.forward_data else ()
+    files = [
+        AttachmentText(
+            f.filename, _text_of(f.content) if is_text_attachment(f.filename, f.encoding_format) else None
+        )
+        for f in message.files()
+    ]
+    files.append(AttachmentText(f"{h.message_uuid}.memo.xml", _text_of(xml)))
+    from_ = tuple(v for v in (from_address, h.sender.label, h.sender.sender_id) if v)
+    return InboundItem(
+        kind="memo",
+        subject=h.label,
+        body=_main_text(message),
+        from_=from_,
+        original_from=original,
+        to=tuple(to),
+        recipients=tuple(to),
+        attachments=tuple(files),
+        memo=memo_fields(message),
+    )
+
+
+def mail_item(mail: MailMessage, memo: MemoMessage | None = None) -> InboundItem:
+    """What the rules see of a mail (secure mail, a business receipt mail). A MeMo attached to the mail
+    (``memo``, parsed by the caller) contributes its fields."""
+    body = mail.body[:BODY_TEXT_CAP]
+    text = html_to_text(body) if mail.body_type == "html" else body
+    original = [
+        v
+        for name in ("X-Original-From", "X-Original-Sender", "Resent-From", "Sender")
+        for v in [mail.header(name)]
+        if v
+    ]
+    from_ = [mail.sender.address, mail.sender.name] if mail.sender else []
+    atts = tuple(
+        AttachmentText(
+            a.name,
+            _text_of(a.content)
+            if a.content is not None and is_text_attachment(a.name, a.content_type)
+            else None,
+        )
+        for a in mail.attachments
+    )
+    return InboundItem(
+        kind="mail",
+        subject=mail.subject,
+        body=text,
+        from_=tuple(v for v in from_ if v),
+        original_from=tuple(original),
+        to=tuple(a.address for a in mail.to),
+        recipients=tuple(a.address for a in mail.all_recipients),
+        headers=tuple((h.name, h.value) for h in mail.headers),
+        attachments=atts,
+        memo=memo_fields(memo) if memo is not None else {},
+    )
+
+
+def gateway_reply_address(settings: InboundSettings, message: MemoMessage, mailbox: str) -> str | None:
+    """From/Reply-To of a delivered memo: answers go out as our recipient contact point when ``mailbox``
+    may send as it, else as the organisation's CVR (``domain.inbound_view.reply_address``)."""
+    cp = message.header.recipient.contact_point
+    ours = cp.contact_point_id.lower() if cp else None
+    allowed = settings.sender_contact_points.get(mailbox.lower(), frozenset())
+    sender = ours if ours is not None and ours in allowed else settings.organisation_cvr
+    return reply_address(message, sender, settings.gateway_domain)
+
+
+def _mapped(settings: InboundSettings, message: MemoMessage) -> tuple[str | None, ContactPointRoute | None]:
+    cp = message.header.recipient.contact_point
+    cp_id = cp.contact_point_id.lower() if cp else None
+    return cp_id, settings.contact_points.get(cp_id) if cp_id else None
+
+
+def memo_rule_item(settings: InboundSettings, message: MemoMessage, xml: bytes) -> InboundItem:
+    """What the rules see of a memo: its fields, and From/To as they would be without a rule."""
+    _, mapped = _mapped(settings, message)
+    provisional = mapped.mailbox if mapped and mapped.mailbox else settings.main_mailbox
+    return memo_item(
+        message,
+        xml,
+        from_address=gateway_reply_address(settings, message, provisional),
+        to=(provisional,),
+    )
+
+
+# ----------------------------------------------------------------------------------------------- the route
+
+
+@dataclass(frozen=True)
+class Undeliverable:
+    """The target a memo was routed to first, and the error that made the gateway give up on it."""
+
+    mailbox: str
+    folder: str
+    error: str
+
+
+@dataclass(frozen=True)
+class InboundRoute:
+    """Where one inbound memo is delivered, and what its delivered mail says about why."""
+
+    mailbox: str
+    folder: str
+    valid: bool = True
+    banner: RouteBanner | None = None
+    contact_point: str | None = None  # the recipient contact point named by the memo (lower case)
+    rules: tuple[str, ...] = ()  # every rule that matched (their hits are counted once)
+    deliver_rule: str | None = None  # the rule whose deliver_to decided the target
+    reasons: tuple[str, ...] = ()  # why each rule matched (CPR-masked), shown in the mail
+    note: str = ""  # how the target was chosen when no rule decided
+    categories: tuple[str, ...] = ()
+    mark_read: bool = False
+    archive_to: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()  # an invalid memo's findings (CPR-masked), for its INVALID receipt
+    undeliverable: Undeliverable | None = None  # set when this route replaced one that kept failing
+
+    def fall_back(self, settings: InboundSettings, error: str) -> InboundRoute:
+        """This route replaced by the main mailbox, with a banner naming the target and the error."""
+        return replace(
+            self,
+            mailbox=settings.main_mailbox,
+            folder=settings.delivery_folder,
+            banner="undeliverable",
+            undeliverable=Undeliverable(self.mailbox, self.folder, mask_cprs(error)[:500]),
+            categories=tuple(dict.fromkeys([*self.categories, settings.category("warning")])),
+            archive_to=(),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        failed = self.undeliverable
+        return {
+            "mailbox": self.mailbox,
+            "folder": self.folder,
+            "valid": self.valid,
+            "banner": self.banner,
+            "contact_point": self.contact_point,
+            "rules": list(self.rules),
+            "deliver_rule": self.deliver_rule,
+            "reasons": list(self.reasons),
+            "note": self.note,
+            "categories": list(self.categories),
+            "mark_read": self.mark_read,
+            "archive_to": list(self.archive_to),
+            "errors": list(self.errors),
+            "failed_mailbox": failed.mailbox if failed else None,
+            "failed_folder": failed.folder if failed else None,
+            "failed_error": failed.error if failed else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> InboundRoute:
+        """Read a stored route; keys an older version did not write take their defaults."""
+        banner = data.get("banner")
+        known: RouteBanner | None = next((b for b in _BANNERS if b == banner), None)
+        failed = (
+            Undeliverable(
+                _text(data.get("failed_mailbox")),
+                _text(data.get("failed_folder")),
+                _text(data.get("failed_error")),
+            )
+            if known == "undeliverable" or data.get("failed_mailbox")
+            else None
+        )
+        return cls(
+            mailbox=_text(data.get("mailbox")),
+            folder=_text(data.get("folder")),
+            valid=bool(data.get("valid", True)),
+            banner=known,
+            contact_point=_text(data.get("contact_point")) or None,
+            rules=_strings(data.get("rules")),
+            deliver_rule=_text(data.get("deliver_rule")) or None,
+            reasons=_strings(data.get("reasons")),
+            note=_text(data.get("note")),
+            categories=_strings(data.get("categories")),
+            mark_read=bool(data.get("mark_read")),
+            archive_to=_strings(data.get("archive_to")),
+            errors=_strings(data.get("errors")),
+            undeliverable=failed,
+        )
+
+
+def invalid_route(settings: InboundSettings, errors: Sequence[Finding]) -> InboundRoute:
+    """Invalid memos: the main mailbox, an explanation banner, an INVALID receipt; rules are not asked."""
+    return InboundRoute(
+        mailbox=settings.main_mailbox,
+        folder=settings.delivery_folder,
+        valid=False,
+        banner="invalid",
+        categories=(settings.category("inbound"), settings.category("warning")),
+        errors=tuple(mask_cprs(str(f)) for f in errors)[:50],
+    )
+
+
+def memo_route(settings: InboundSettings, message: MemoMessage, decision: RoutingDecision) -> InboundRoute:
+    """Where a valid memo goes: (1) the rules, (2) the recipient contact point's mailbox, (3) the main
+    mailbox with the unmapped-contact-point banner."""
+    s = settings
+    cp_id, mapped = _mapped(settings, message)
+    categories = [s.category("inbound")]
+    banner: RouteBanner | None = None
+    english = s.language == "en"
+    if decision.deliver_mailbox:
+        target, folder, note = decision.deliver_mailbox, decision.deliver_folder, ""
+    elif mapped is not None and mapped.mailbox:
+        target, folder = mapped.mailbox, mapped.folder
+        word = "Contact point" if english else "Kontaktpunkt"
+        note = f"{word} {mapped.name} ({mapped.id}) → {mapped.mailbox}"
+    else:
+        target, folder, banner = s.main_mailbox, None, "unmapped"
+        note = (
+            "No rule and no mapped contact point: the main mailbox."
+            if english
+            else ("Ingen regel og intet kontaktpunkt med postkasse: hovedpostkassen.")
+        )
+        categories.append(s.category("warning"))
+    categories.extend(decision.categories)
+    return InboundRoute(
+        mailbox=target,
+        folder=folder or s.delivery_folder,
+        valid=True,
+        banner=banner,
+        contact_point=cp_id,
+        rules=decision.matched_rules,
+        deliver_rule=decision.deliver_rule,
+        reasons=tuple(mask_cprs(r) for r in decision.reasons()),
+        note=note,
+        categories=tuple(dict.fromkeys(categories)),
+        mark_read=decision.mark_read,
+        archive_to=tuple(a for a in decision.archive_to if a.lower() != target.lower()),
+    )
+
+
+def route_banner(settings: InboundSettings, route: InboundRoute) -> Banner | None:
+    """The banner a route calls for (unmapped contact point, undeliverable target); invalid memos get
+    theirs from the findings."""
+    if route.banner == "undeliverable":
+        failed = route.undeliverable or Undeliverable("", "", "")
+        return undeliverable_banner(failed.mailbox, failed.folder, failed.error, settings.language)
+    if route.banner != "unmapped":
+        return None
+    cp_id = route.contact_point
+    known = settings.contact_points.get(cp_id) if cp_id else None
+    return unmapped_banner(cp_id, known.name if known else None, known is not None, settings.language)
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    return ()

@@ -1,0 +1,183 @@
+"""Effects: remote writes that must happen once in outcome, though a crash may repeat their attempt.
+
+One way, used by every service that writes to a mailbox on the gateway's behalf::
+
+    plan (durable: the key and what to do) ──► do it ──► complete (durable: what came of it)
+
+A crash between "done" and "completed" repeats the action on the next run, so the action first looks for
+its own earlier result: the message it creates carries a named extended property (a :class:`Marker`),
+and :meth:`Marker.find_or_create` returns the message found by it instead of creating a second one. That gives
+exactly-once outcomes over at-least-once attempts, which is all a crash-safe process can promise.
+
+Keys are typed (:class:`EffectKey`: a kind and a subject). Their text, ``{kind}:{subject}``, is what the
+store and the markers on created messages hold, the same text earlier versions wrote, so effects planned
+before an upgrade are carried out after it.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from graph_dpg.core.errors import GraphDpgError
+from graph_dpg.domain.mail import MailMessage
+from graph_dpg.ports.mailbox import MailboxPort
+from graph_dpg.ports.store import Effect, Effects, EffectState
+
+log = logging.getLogger(__name__)
+
+
+class EffectKind(enum.StrEnum):
+    """What an effect does; the first part of its key."""
+
+    RECEIPT = "receipt"  # a receipt mail about an outbound job: receipt:{job}[:business]
+    CATEGORY = "categories"  # the state category on an outbound original: categories:{job}:{category}
+    MAIL_ROUTE = "mailroute"  # route one secure mail: mailroute:{internet message id}
+    RULE_ALERT = "rulealert"  # alert: a routing rule was disabled: rulealert:{rule}:{disabled at}
+    ALERT = "alert"  # any other alert to the monitoring mailbox: alert:{what}
+
+
+@dataclass(frozen=True)
+class EffectKey:
+    kind: EffectKind
+    subject: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.subject}"
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.kind.value}:"
+
+    @classmethod
+    def parse(cls, text: str) -> EffectKey | None:
+        """The key stored as ``text``; None for a kind this version does not know."""
+        kind, sep, subject = text.partition(":")
+        known = next((k for k in EffectKind if k.value == kind), None)
+        return cls(known, subject) if sep and known is not None else None
+
+    @classmethod
+    def receipt(cls, job_id: str, *, business: bool = False) -> EffectKey:
+        """The receipt mail of a job; ``business``: the later one a failing business receipt calls for."""
+        return cls(EffectKind.RECEIPT, f"{job_id}:business" if business else job_id)
+
+    @classmethod
+    def category(cls, job_id: str, category: str) -> EffectKey:
+        return cls(EffectKind.CATEGORY, f"{job_id}:{category}")
+
+
+@dataclass(frozen=True)
+class PlannedEffect:
+    key: EffectKey
+    payload: Mapping[str, object]
+    created_at: datetime
+
+
+#: What an effect's action returns: the result to record, or None to leave the effect planned for a
+#: later run (its preconditions do not hold yet).
+Action = Callable[[PlannedEffect], Awaitable[Mapping[str, object] | None]]
+
+
+class EffectBook:
+    """Plan, list, run and complete effects, over the store's effects table."""
+
+    def __init__(self, store: Effects) -> None:
+        self._store = store
+
+    def plan(self, key: EffectKey, payload: Mapping[str, object]) -> bool:
+        """Record the intent once; True if it is new (planning it again is a no-op)."""
+        return self._store.plan_effect(str(key), payload)
+
+    def get(self, key: EffectKey) -> Effect | None:
+        return self._store.get_effect(str(key))
+
+    def is_done(self, key: EffectKey) -> bool:
+        effect = self.get(key)
+        return effect is not None and effect.state is EffectState.DONE
+
+    def complete(self, key: EffectKey, result: Mapping[str, object] | None = None) -> bool:
+        return self._store.complete_effect(str(key), result)
+
+    def settle(self, key: EffectKey, payload: Mapping[str, object], result: Mapping[str, object]) -> None:
+        """Record an effect as done without doing it (e.g. superseded by another one)."""
+        self.plan(key, payload)
+        self.complete(key, result)
+
+    def pending(self, *kinds: EffectKind, limit: int = 100) -> list[PlannedEffect]:
+        """Planned effects of these kinds, oldest first. Each kind is read by its own key prefix: effects
+        of other kinds share the table, and a first page full of them must not starve these."""
+        found: list[PlannedEffect] = []
+        for kind in kinds:
+            for effect in self._store.pending_effects(limit=limit, prefix=f"{kind.value}:"):
+                key = EffectKey.parse(effect.key)
+                if key is not None and key.kind is kind:
+                    found.append(PlannedEffect(key, effect.payload, effect.created_at))
+        found.sort(key=lambda e: (e.created_at, str(e.key)))
+        return found[:limit]
+
+    async def run_pending(
+        self,
+        *kinds: EffectKind,
+        action: Action,
+        limit: int = 100,
+        on_error: Callable[[PlannedEffect, GraphDpgError], None] | None = None,
+    ) -> list[tuple[PlannedEffect, Mapping[str, object]]]:
+        """Run ``action`` on each pending effect of ``kinds`` and complete it with the action's result.
+
+        An error (``GraphDpgError``) leaves that effect planned for the next run and goes on with the
+        others; so does an action that returns None. Returns the effects completed, with their results.
+        """
+        done: list[tuple[PlannedEffect, Mapping[str, object]]] = []
+        for effect in self.pending(*kinds, limit=limit):
+            try:
+                result = await action(effect)
+            except GraphDpgError as exc:
+                if on_error is not None:
+                    on_error(effect, exc)
+                else:
+                    log.warning("effect %s not done yet: %s", effect.key, exc)
+                continue
+            if result is None:
+                continue
+            self.complete(effect.key, result)
+            done.append((effect, result))
+        return done
+
+
+@dataclass(frozen=True)
+class Written:
+    message_id: str
+    created: bool  # False: found by its marker (an earlier attempt created it)
+
+    def result(self) -> dict[str, object]:
+        return (
+            {"message_id": self.message_id}
+            if self.created
+            else {"message_id": self.message_id, "reused": True}
+        )
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A named extended property (the project's property set) that identifies a message the gateway
+    created, so a repeated attempt finds it instead of creating it again."""
+
+    name: str
+    value: str
+
+    async def find_or_create(
+        self, mail: MailboxPort, mailbox: str, folder: str, build: Callable[[], Awaitable[MailMessage]]
+    ) -> Written:
+        """The message in ``folder`` that carries this marker; else ``build()`` one and create it there (as
+        a received item, carrying the marker). ``folder`` is a folder id or a well-known name."""
+        found = await mail.find_by_extended_property(mailbox, folder, self.name, self.value)
+        if found:
+            return Written(found[0], created=False)
+        message = await build()
+        created = await mail.create_message(
+            mailbox, folder, message, received=True, extended_properties={self.name: self.value}
+        )
+        return Written(created, created=True)

@@ -1,0 +1,189 @@
+"""Mail routing: secure mail in the inbox sources → read → opened → routed by the same rules as memos.
+
+Every new mail in the inbox sources (main inbox first; the delta link is persisted after the round) is
+planned as an effect ``mailroute:{internetMessageId}`` - the key is the Message-ID, so a copy the gateway
+makes into another routed folder is never routed again - and claimed as a source message. Carrying out
+the effect takes three steps:
+
+1. read: the whole message (body, headers, attachments);
+2. open (:data:`MailOpener`): the step between reading a mail and routing it. Today every mail the
+   mailbox holds is readable as it is, so :func:`open_readable` passes it through unchanged; this is where
+   decryption and signature checks of secure mail (S/MIME) belong, returning what the rules should read;
+3. route: the rules evaluate the opened mail. No match leaves it where it is; a target in the same mailbox
+   moves it (plus the rules' categories); a target in another mailbox gets a copy created there (found
+   again by its ``DpgRoutedMail`` property after a crash) and the original stays (or is moved to
+   ``routed_folder`` when configured); ``archive_to`` gets a copy too.
+
+Mails the gateway delivered itself (Message-ID ``<memo-...@graph-dpg.invalid>``, or From a gateway
+address) are skipped. Business receipts that arrive as mail (e.g. the receipt mails of the outbound
+service in a routed inbox) take this path, so rules can file the successful ones away. ``mark_read``
+applies to created messages only (the mailbox port has no "mark as read" for moved ones).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from graph_dpg.core.errors import GraphDpgError, NotFoundError
+from graph_dpg.domain.addresses import is_gateway_address
+from graph_dpg.domain.identifiers import mask_cprs
+from graph_dpg.domain.inbound_view import memo_uuid_from_message_id
+from graph_dpg.domain.mail import MailMessage
+from graph_dpg.domain.routing import attached_memo, mail_item
+from graph_dpg.domain.rules import RoutingDecision
+from graph_dpg.ports.store import Audit, DeltaLinks, Effects, SourceMessages
+from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
+from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
+
+log = logging.getLogger(__name__)
+
+#: Named extended property on copies of routed mail: the routing effect's key.
+ROUTED_PROPERTY = "DpgRoutedMail"
+
+
+@dataclass(frozen=True)
+class OpenedMail:
+    """A mail as the rules read it and its copies carry it, after the opening step."""
+
+    message: MailMessage
+
+
+class MailOpener(Protocol):
+    """The step between reading a mail (in ``mailbox``) and routing it."""
+
+    async def __call__(self, mailbox: str, message: MailMessage) -> OpenedMail: ...
+
+
+async def open_readable(mailbox: str, message: MailMessage) -> OpenedMail:
+    """The opening step for mail that is readable as it is: passed through unchanged."""
+    return OpenedMail(message)
+
+
+class MailStore(DeltaLinks, SourceMessages, Effects, Audit, Protocol):
+    """The store calls of mail routing."""
+
+
+@dataclass
+class MailRouter(InboundParts):
+    store: MailStore
+    open_mail: MailOpener = open_readable
+
+    def __post_init__(self) -> None:
+        self.effects = EffectBook(self.store)
+
+    async def run(self, stats: InboundStats) -> None:
+        """One round: find new mail in every inbox source, then route what is planned."""
+        await self.poll(stats)
+        await self.route_pending(stats)
+
+    # ------------------------------------------------------------------ find new mail
+    def _is_ours(self, msg: MailMessage) -> bool:
+        if memo_uuid_from_message_id(msg.internet_message_id) is not None:
+            return True
+        sender = msg.sender.address if msg.sender else ""
+        return bool(sender) and is_gateway_address(sender, self.settings.gateway_domain)
+
+    async def poll(self, stats: InboundStats) -> None:
+        for mailbox, folder in self.settings.sources():
+            try:
+                await self._poll_source(mailbox, folder, stats)
+            except GraphDpgError as exc:
+                stats.errors.append(mask_cprs(f"poll {mailbox}/{folder}: {exc}"))
+                log.warning("inbound poll of %s/%s failed: %s", mailbox, folder, mask_cprs(str(exc)))
+
+    async def _poll_source(self, mailbox: str, folder: str, stats: InboundStats) -> None:
+        link = self.store.get_delta_link(mailbox, folder)
+        delta = await self.mail.read_delta(mailbox, folder, link)
+        for msg in delta.messages:
+            if msg.is_draft or msg.id is None or self._is_ours(msg):
+                continue
+            ident = (msg.internet_message_id or f"{mailbox}|{msg.id}").strip().lower()
+            payload = {"mailbox": mailbox, "folder": folder, "message_id": msg.id, "imid": ident}
+            if self.effects.plan(EffectKey(EffectKind.MAIL_ROUTE, ident), payload):
+                stats.mail_seen += 1
+            self.store.claim_source_message(mailbox, msg.id, msg.internet_message_id)
+        # Only now: a crash before this line replays the round, and planning ignores what it has.
+        self.store.set_delta_link(mailbox, folder, delta.delta_link)
+
+    # ------------------------------------------------------------------ read, open, route
+    async def route_pending(self, stats: InboundStats) -> None:
+        subjects: dict[EffectKey, str] = {}  # for the audit trail, CPR-masked
+
+        async def route(effect: PlannedEffect) -> Mapping[str, object]:
+            p = effect.payload
+            mailbox, message_id = str(p.get("mailbox", "")), str(p.get("message_id", ""))
+            try:
+                read = await self.mail.get_message(mailbox, message_id)
+            except NotFoundError:
+                return {"skipped": "message gone"}
+            opened = await self.open_mail(mailbox, read)
+            msg = opened.message
+            decision = await self.rules.decide(
+                mail_item(msg, attached_memo(msg)), f"mail in {mailbox}", stats
+            )
+            result = await self._apply(effect.key, mailbox, msg, decision)
+            self.rules.count_hits(decision.matched_rules)
+            subjects[effect.key] = mask_cprs(msg.subject)[:200]
+            return result
+
+        def failed(effect: PlannedEffect, exc: GraphDpgError) -> None:
+            mailbox, message_id = effect.payload.get("mailbox", ""), effect.payload.get("message_id", "")
+            stats.errors.append(mask_cprs(f"route {mailbox}/{message_id}: {exc}"))
+            log.warning("secure mail %s in %s not routed yet: %s", message_id, mailbox, mask_cprs(str(exc)))
+
+        done = await self.effects.run_pending(
+            EffectKind.MAIL_ROUTE, action=route, limit=self.settings.batch_size, on_error=failed
+        )
+        for effect, result in done:
+            if result.get("routed"):
+                stats.mail_routed += 1
+                self.store.audit("inbound.mail.routed", subjects[effect.key], details=dict(result))
+
+    async def _apply(
+        self, key: EffectKey, mailbox: str, msg: MailMessage, decision: RoutingDecision
+    ) -> dict[str, object]:
+        if not decision.matched:
+            return {"routed": False}
+        assert msg.id is not None
+        categories = list(dict.fromkeys([*msg.categories, *decision.categories]))
+        target = decision.deliver_mailbox
+        folder = decision.deliver_folder or self.settings.delivery_folder
+        result: dict[str, object] = {"routed": True, "rules": list(decision.matched_rules)}
+        if target is None or target.lower() == mailbox.lower():
+            if categories != msg.categories:
+                await self.categories.ensure(mailbox, categories)
+                await self.mail.set_categories(mailbox, msg.id, categories)
+            if target is not None:
+                folder_id = await self.mail.ensure_folder(mailbox, folder)
+                if msg.folder_id != folder_id:
+                    await self.mail.move(mailbox, msg.id, folder_id)
+                result.update(mailbox=mailbox, folder=folder, action="moved")
+            else:
+                result.update(mailbox=mailbox, action="categorised")
+        else:
+            copy = replace(msg, categories=categories, is_read=decision.mark_read, id=None, folder_id=None)
+            created = await self._copy_once(target, folder, copy, ROUTED_PROPERTY, key)
+            result.update(mailbox=target, folder=folder, action="copied", message_id=created)
+            if self.settings.routed_folder:
+                folder_id = await self.mail.ensure_folder(mailbox, self.settings.routed_folder)
+                await self.mail.move(mailbox, msg.id, folder_id)
+        for archive in decision.archive_to:
+            copy = replace(msg, categories=categories, id=None, folder_id=None, internet_message_id=None)
+            await self._copy_once(archive, "inbox", copy, ARCHIVE_PROPERTY, key)
+        if decision.archive_to:
+            result["archived"] = list(decision.archive_to)
+        return result
+
+    async def _copy_once(
+        self, mailbox: str, folder: str, mail: MailMessage, prop: str, key: EffectKey
+    ) -> str:
+        async def build() -> MailMessage:
+            await self.categories.ensure(mailbox, mail.categories)
+            return mail
+
+        folder_id = await self.mail.ensure_folder(mailbox, folder)
+        written = await Marker(prop, str(key)).find_or_create(self.mail, mailbox, folder_id, build)
+        return written.message_id

@@ -1,0 +1,326 @@
+"""The memo pipeline: memos NgDP holds for us (pulled, or pushed and stored by the receiver) → routed →
+delivered as readable mails → acknowledged (and deleted) at NgDP.
+
+State machine of one memo (rows in the store; ``graph_dpg.ports.store``)::
+
+    NgDP list ──get_memo──► store_inbound_memo ──► RECEIVED     (push: the receiver stores it alike)
+    RECEIVED  ──route (decided once, kept with the memo)──► create message (unless found by its
+              extended property) ──► DELIVERED
+    DELIVERED ──receipt COMPLETED | INVALID──► ACKNOWLEDGED ──DELETE memos/{id} (pull only)──► DELETED
+    RECEIVED  ──N permanent failures at the target (AuthError/PermanentError)──► route replaced once by the
+              main mailbox + a banner naming the target and the error (kept with the memo, too)
+
+Why nothing is lost and nothing is delivered twice:
+
+- the memo is stored (durable) before anything else; NgDP keeps it until we delete it, after delivery;
+- the route (mailbox, folder, rules that matched, banner; ``domain.routing.InboundRoute``) is recorded
+  once with the memo before the message is created, so a rerun after a crash delivers to the same place
+  even if rules changed meanwhile (e.g. a rule got disabled) and rule hits are counted once;
+- the delivered message carries the named extended property ``DpgInboundMemo`` = memo id; before creating,
+  the folder is searched for it (``services.effects.Marker``), so a crash between "created" and
+  ``mark_delivered`` reuses the message;
+- the receipt is sent only in DELIVERED, the delete only after ACKNOWLEDGED; NgDP's "receipt exists" (409)
+  and "already deleted" (404) answers count as success (the client translates them), so repeats are safe.
+
+Pushed memos: NgDP's push is acknowledged by the business receipt alone (there is nothing to delete:
+NgDP stops redelivering once the receiver answered 200), so they end in ACKNOWLEDGED. A 404 on their
+receipt means NgDP no longer holds the memo; it is logged and counted as acknowledged.
+
+Invalid memos (unreadable, unsafe XML, XSD/business-rule findings) are still delivered, to the main
+mailbox with an explanation banner and the raw XML attached, and answered with an INVALID receipt.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from graph_dpg.core.errors import AuthError, Finding, GraphDpgError, NotFoundError, PermanentError
+from graph_dpg.domain.identifiers import mask_cprs
+from graph_dpg.domain.inbound_view import ViewOptions, findings_json, render_invalid_mail, render_memo_mail
+from graph_dpg.domain.mail import EmailAddress, MailMessage
+from graph_dpg.domain.routing import (
+    InboundRoute,
+    ParsedMemo,
+    gateway_reply_address,
+    invalid_route,
+    memo_route,
+    memo_rule_item,
+    parse_inbound,
+    route_banner,
+)
+from graph_dpg.ports.digital_post import DigitalPostPort
+from graph_dpg.ports.store import Audit, Effects, InboundMemo, InboundMemos, InboundSource, InboundState
+from graph_dpg.services.effects import Marker
+from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
+
+log = logging.getLogger(__name__)
+
+#: Named extended property on delivered memos: the memo's id.
+MEMO_PROPERTY = "DpgInboundMemo"
+
+#: Earlier versions kept a memo's route, and its fallback, as effects under these keys.
+_LEGACY_ROUTE_PREFIX = "inbound:"
+_LEGACY_FALLBACK_PREFIX = "inbound-fallback:"
+
+
+class MemoStore(InboundMemos, Effects, Audit, Protocol):
+    """The store calls of the memo pipeline (``Effects`` only to read routes earlier versions kept)."""
+
+
+@dataclass
+class MemoPipeline(InboundParts):
+    ngdp: DigitalPostPort
+    store: MemoStore
+    _refused: set[str] = field(default_factory=set, init=False)  # mailboxes that refused in this cycle
+
+    async def run(self, stats: InboundStats, *, pull: bool = True) -> None:
+        """One round: pull what NgDP holds (unless ``pull`` is False), deliver, acknowledge."""
+        if pull:
+            try:
+                await self.pull(stats)
+            except AuthError as exc:
+                stats.errors.append(mask_cprs(f"pull: {exc}"))
+                log.error(
+                    "inbound pull stopped: authentication failed at %s: %s", exc.service, mask_cprs(str(exc))
+                )
+            except GraphDpgError as exc:
+                stats.errors.append(mask_cprs(f"pull: {exc}"))
+                log.warning("inbound pull failed: %s", mask_cprs(str(exc)))
+        await self.deliver_pending(stats)
+        await self.acknowledge_pending(stats)
+
+    # ------------------------------------------------------------------ pull
+    async def pull(self, stats: InboundStats) -> None:
+        """Fetch every memo NgDP holds for us and store it durably (nothing else happens before)."""
+        for memo_id in await self.ngdp.list_memos():
+            if self.store.get_inbound(memo_id) is not None:
+                continue  # stored earlier; delivery/acknowledgement continue from its state
+            xml = await self.ngdp.get_memo(memo_id)
+            if self.store.store_inbound_memo(memo_id, InboundSource.PULL, xml):
+                stats.pulled += 1
+                self.store.audit(
+                    "inbound.memo.received", memo_id, details={"size": len(xml), "source": "pull"}
+                )
+
+    # ------------------------------------------------------------------ deliver
+    async def deliver_pending(self, stats: InboundStats) -> None:
+        self._refused = set()
+        for row in self.store.inbound_in_state(InboundState.RECEIVED, limit=self.settings.batch_size):
+            try:
+                await self.deliver(row, stats)
+            except GraphDpgError as exc:
+                self.store.record_inbound_error(row.memo_uuid, str(exc))
+                stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
+                log.warning("inbound memo %s not delivered yet: %s", row.memo_uuid, mask_cprs(str(exc)))
+                if isinstance(exc, AuthError | PermanentError):
+                    self._fall_back(row, exc)
+
+    def _fall_back(self, row: InboundMemo, exc: GraphDpgError) -> None:
+        """After repeated permanent failures (e.g. the target mailbox is outside the app's RBAC scope, or a
+        rule names a folder that cannot be created) deliver to the main mailbox with a banner that says
+        why, instead of keeping the memo at NgDP forever. Recorded once, with the memo."""
+        if row.attempts + 1 < self.settings.fallback_after_attempts:
+            return
+        current = self.store.get_inbound(row.memo_uuid)
+        route = self._recorded_route(current) if current is not None else None
+        if route is None or route.undeliverable is not None:
+            return
+        if route.mailbox.lower() == self.settings.main_mailbox.lower():
+            return
+        fallback = route.fall_back(self.settings, str(exc))
+        if self.store.record_inbound_route(row.memo_uuid, fallback.to_json(), replace=True):
+            log.error(
+                "inbound memo %s could not be delivered to %s (%s); delivering to the main mailbox",
+                row.memo_uuid,
+                route.mailbox,
+                mask_cprs(str(exc)),
+            )
+            self.store.audit(
+                "inbound.memo.fallback",
+                row.memo_uuid,
+                details={"failed_mailbox": route.mailbox, "error": str(exc)[:500]},
+            )
+
+    def _recorded_route(self, row: InboundMemo) -> InboundRoute | None:
+        """The route recorded with the memo. A memo an earlier version routed has its route (or fallback)
+        in an effect: it is moved to the memo's row here, and the effects are marked done."""
+        if row.route is not None:
+            return InboundRoute.from_json(row.route)
+        keys = (_LEGACY_FALLBACK_PREFIX + row.memo_uuid, _LEGACY_ROUTE_PREFIX + row.memo_uuid)
+        legacy = [e for e in (self.store.get_effect(k) for k in keys) if e is not None]
+        if not legacy:
+            return None
+        self.store.record_inbound_route(row.memo_uuid, legacy[0].payload)
+        for effect in legacy:
+            self.store.complete_effect(effect.key, {"moved": "inbound_memos.route"})
+        return InboundRoute.from_json(legacy[0].payload)
+
+    async def deliver(self, row: InboundMemo, stats: InboundStats) -> str:
+        """Deliver one stored memo; returns the created (or found) message id."""
+        memo_uuid = row.memo_uuid
+        xml = self.store.load_inbound_xml(memo_uuid)
+        if xml is None:
+            raise GraphDpgError(f"inbound memo {memo_uuid} has no stored XML")
+        parsed = parse_inbound(xml)
+        route = self._recorded_route(row)
+        if route is None:
+            decided = await self._plan_route(memo_uuid, parsed, xml, stats)
+            if self.store.record_inbound_route(memo_uuid, decided.to_json()):
+                self.rules.count_hits(decided.rules)
+            current = self.store.get_inbound(memo_uuid)
+            recorded = self._recorded_route(current) if current is not None else None
+            route = recorded if recorded is not None else decided
+        target = route.mailbox or self.settings.main_mailbox
+        folder = route.folder or self.settings.delivery_folder
+        if target.lower() in self._refused:
+            raise AuthError(f"mailbox {target} refused access earlier in this cycle", service="graph")
+
+        async def build() -> MailMessage:
+            mail = self._render(memo_uuid, parsed, xml, route, target)
+            await self.categories.ensure(target, mail.categories)
+            return mail
+
+        try:
+            folder_id = await self.mail.ensure_folder(target, folder)
+            marker = Marker(MEMO_PROPERTY, memo_uuid)
+            message_id = (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
+        except AuthError:
+            # Usually one mailbox outside the app's RBAC scope: skip it for this cycle, keep the others going.
+            self._refused.add(target.lower())
+            raise
+        for archive in route.archive_to:
+            await self._archive_copy(archive, memo_uuid, parsed, xml, route)
+        self.store.mark_delivered(memo_uuid, target, message_id)
+        self.store.audit(
+            "inbound.memo.delivered",
+            memo_uuid,
+            details={
+                "mailbox": target,
+                "folder": folder,
+                "valid": parsed.valid,
+                "rules": list(route.rules),
+                "banner": route.banner,
+            },
+        )
+        stats.delivered += 1
+        if not parsed.valid:
+            stats.invalid += 1
+        if route.banner == "unmapped":
+            stats.unmapped += 1
+        if route.banner == "undeliverable":
+            stats.fallbacks += 1
+        return message_id
+
+    async def _plan_route(
+        self, memo_uuid: str, parsed: ParsedMemo, xml: bytes, stats: InboundStats
+    ) -> InboundRoute:
+        if not parsed.valid:
+            return invalid_route(self.settings, parsed.errors)
+        message = parsed.message
+        assert message is not None
+        item = memo_rule_item(self.settings, message, xml)
+        decision = await self.rules.decide(item, f"memo {memo_uuid}", stats)
+        return memo_route(self.settings, message, decision)
+
+    def _render(
+        self, memo_uuid: str, parsed: ParsedMemo, xml: bytes, route: InboundRoute, target: str
+    ) -> MailMessage:
+        s = self.settings
+        opts = ViewOptions(language=s.language, mask_cpr=s.mask_cpr)
+        categories = list(route.categories)
+        if not parsed.valid:
+            return render_invalid_mail(
+                xml,
+                memo_uuid,
+                parsed.errors,
+                target_mailbox=target,
+                message=parsed.message,
+                categories=categories,
+                options=opts,
+            ).mail
+        message = parsed.message
+        assert message is not None
+        cp_id = route.contact_point
+        known = s.contact_points.get(cp_id) if cp_id else None
+        banner = route_banner(s, route)
+        banners = [banner] if banner is not None else []
+        address = gateway_reply_address(s, message, target)
+        reply_from = EmailAddress(address, message.header.sender.label) if address else None
+        return render_memo_mail(
+            message,
+            xml,
+            target_mailbox=target,
+            reply_from=reply_from,
+            banners=banners,
+            rule_reasons=list(route.reasons),
+            routing_note=route.note or None,
+            categories=categories,
+            contact_point_name=known.name if known else None,
+            options=opts,
+            mark_read=route.mark_read,
+        ).mail
+
+    async def _archive_copy(
+        self, archive: str, memo_uuid: str, parsed: ParsedMemo, xml: bytes, route: InboundRoute
+    ) -> None:
+        async def build() -> MailMessage:
+            mail = self._render(memo_uuid, parsed, xml, route, archive)
+            # A second copy with the same Message-ID would confuse reply threading; the archive is for
+            # reading.
+            mail.internet_message_id = None
+            return mail
+
+        folder_id = await self.mail.ensure_folder(archive, "inbox")
+        await Marker(ARCHIVE_PROPERTY, memo_uuid).find_or_create(self.mail, archive, folder_id, build)
+
+    # ------------------------------------------------------------------ acknowledge
+    async def acknowledge_pending(self, stats: InboundStats) -> None:
+        for row in self.store.inbound_in_state(InboundState.DELIVERED, limit=self.settings.batch_size):
+            try:
+                await self._acknowledge(row)
+                stats.acknowledged += 1
+                if row.source is InboundSource.PULL:
+                    await self._delete(row)
+                    stats.deleted += 1
+            except GraphDpgError as exc:
+                self.store.record_inbound_error(row.memo_uuid, str(exc))
+                stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
+                log.warning("inbound memo %s not acknowledged yet: %s", row.memo_uuid, mask_cprs(str(exc)))
+                if isinstance(exc, AuthError):
+                    return
+        for row in self.store.inbound_in_state(InboundState.ACKNOWLEDGED, limit=self.settings.batch_size):
+            if row.source is not InboundSource.PULL:
+                continue
+            try:
+                await self._delete(row)
+                stats.deleted += 1
+            except GraphDpgError as exc:
+                self.store.record_inbound_error(row.memo_uuid, str(exc))
+                stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
+
+    async def _acknowledge(self, row: InboundMemo) -> None:
+        route = self._recorded_route(row)
+        valid = route.valid if route is not None else True
+        errors = [Finding("memo", e) for e in route.errors] if route is not None else []
+        try:
+            if valid:
+                await self.ngdp.send_memo_receipt(row.memo_uuid, "COMPLETED")
+            else:
+                await self.ngdp.send_memo_receipt(
+                    row.memo_uuid, "INVALID", "INVALID_MEMO", findings_json(errors)[:1000]
+                )
+        except NotFoundError:
+            # NgDP no longer holds the memo (a pushed one, or deleted meanwhile): nothing left to answer.
+            log.info("ngdp memo %s unknown at receipt time; counted as acknowledged", row.memo_uuid)
+        self.store.mark_acknowledged(row.memo_uuid)
+        self.store.audit(
+            "inbound.memo.acknowledged",
+            row.memo_uuid,
+            details={"status": "COMPLETED" if valid else "INVALID"},
+        )
+
+    async def _delete(self, row: InboundMemo) -> None:
+        await self.ngdp.delete_memo(row.memo_uuid)  # 404 (already deleted) counts as done in the client
+        self.store.mark_deleted(row.memo_uuid)

@@ -1,0 +1,113 @@
+"""The state category converges whatever order the job's final state, the effects round and business receipts
+come in. Each test forces one interleaving deterministically (a store that runs a step at the exact moment
+between "final category planned" and "job DONE"), on SQLite and PostgreSQL.
+
+The race these pin down: the final category was computed when planned, just before the job was set DONE; a
+business receipt applied in between was recorded but ignored (the job was not finished yet), and the
+original kept "Sendt" for good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from graph_dpg.adapters.store.sql import SqlStore
+from graph_dpg.ports.store import JobState
+from graph_dpg.services.outbound import OutboundService
+
+from .harness import CITIZEN, Harness, make_harness
+
+GW = "ngdp.digital-post.dk"
+
+
+@pytest.fixture
+async def h(db_url: str) -> AsyncIterator[Harness]:
+    harness = await make_harness(db_url)
+    async with harness.mailbox:
+        yield harness
+    harness.store.close()
+
+
+class BeforeDone:
+    """The real store, but ``step`` runs once right before a job is set DONE (after its final category
+    and receipt mail were planned: effects first, state last)."""
+
+    def __init__(self, inner: SqlStore, step: Callable[[str], None]) -> None:
+        self.inner = inner
+        self.step: Callable[[str], None] | None = step
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def set_job_state(self, job_id: str, state: JobState, error: str | None = None) -> None:
+        if state is JobState.DONE and self.step is not None:
+            step, self.step = self.step, None
+            step(job_id)
+        self.inner.set_job_state(job_id, state, error)
+
+
+def record_receipt(store: SqlStore, job_id: str, status: str) -> None:
+    """What pulling a business receipt records (the emulator's own receipt comes later, if at all)."""
+    [row] = store.list_outbox(job_id)
+    store.record_receipt(
+        f"race-{row.message_uuid}",
+        {"messageUUID": row.message_uuid, "receiptStatus": status, "transmissionId": row.transmission_id},
+    )
+
+
+async def test_a_receipt_applied_between_planning_and_done_still_sets_the_final_category(h: Harness) -> None:
+    mid = h.send("Afgørelse", [f"{CITIZEN}@29189846.{GW}"])
+    applied: list[int] = []
+
+    def receipt_arrives(job_id: str) -> None:
+        record_receipt(h.store, job_id, "COMPLETED")
+        applied.append(h.service.apply_business_receipts())  # the receipts job runs in a thread meanwhile
+
+    racing = OutboundService(
+        h.mailbox, h.service.ngdp, BeforeDone(h.store, receipt_arrives), h.service.settings
+    )
+    await racing.run_once()
+
+    assert applied == [1]  # the receipt was recorded and processed before the job was DONE
+    assert h.categories(mid) == ["Digital Post: Kvitteret"]  # not "Sendt" for good
+    assert h.store.pending_effects(prefix="categories:") == []
+
+
+async def test_an_effects_round_between_planning_and_done_waits_for_the_final_state(h: Harness) -> None:
+    """Another replica writes effects while this one dies between planning the final category and DONE;
+    the business receipt (INVALID) is applied before the restart finishes the job."""
+    mid = h.send("Afgørelse", [f"{CITIZEN}@29189846.{GW}"])
+
+    def dies(job_id: str) -> None:
+        raise RuntimeError("killed between planning the final category and recording DONE")
+
+    dying = OutboundService(h.mailbox, h.service.ngdp, BeforeDone(h.store, dies), h.service.settings)
+    with pytest.raises(RuntimeError, match="killed"):
+        await dying.run_once()
+    [job] = h.store.jobs_in_state([JobState.SENDING])
+
+    await h.service.run_effects()  # the other replica's effects round
+    assert h.categories(mid) == ["Digital Post: I kø"]  # the final category waits for the final state
+    assert [e.key for e in h.store.pending_effects(prefix="categories:")] == [f"categories:{job.id}:sent"]
+
+    record_receipt(h.store, job.id, "INVALID")
+    assert h.service.apply_business_receipts() == 1
+
+    await h.service.run_once()  # the restart: the job is finished, its effects written
+    assert h.categories(mid) == ["Digital Post: Fejl"]
+    assert h.store.pending_effects(prefix="categories:") == []
+
+
+async def test_receipts_after_done_move_the_category_on(h: Harness) -> None:
+    """The ordinary order, for contrast: DONE, category written, then receipts."""
+    mid = h.send("Afgørelse", [f"{CITIZEN}@29189846.{GW}"])
+    await h.service.run_once()
+    assert h.categories(mid) == ["Digital Post: Sendt"]
+    [job] = h.store.jobs_in_state([JobState.DONE])
+    record_receipt(h.store, job.id, "COMPLETED")
+    assert h.service.apply_business_receipts() == 1
+    await h.service.run_effects()
+    assert h.categories(mid) == ["Digital Post: Kvitteret"]
