@@ -19,6 +19,7 @@ import json
 import sys
 from typing import Any
 
+from graph_dpg.commands import command
 from graph_dpg.core.errors import AddressError
 from graph_dpg.domain.addresses import (
     DEFAULT_GATEWAY_DOMAIN,
@@ -36,11 +37,8 @@ EXIT_UNPARSABLE = 2
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("address", help="gateway addresses: how a mail addresses Digital Post")
     sub = parser.add_subparsers(dest="address_command", metavar="SUBCOMMAND", required=True)
-    explain = sub.add_parser(
-        "explain",
-        help="parse and validate gateway addresses; one JSON object per line",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    explain = command(
+        sub, "explain", "parse and validate gateway addresses; one JSON object per line", __doc__
     )
     explain.add_argument(
         "addresses", nargs="+", metavar="ADDRESS", help="e.g. 0102031234-reply@35833684.ngdp.digital-post.dk"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from graph_dpg.adapters.digital_post.tls import ClientIdentity, load_certificate_file
+from graph_dpg.commands import command
 from graph_dpg.config import (
     COLOR_NAMES,
     Condition,
@@ -38,11 +39,8 @@ RENEW_WARNING_DAYS = 30  # the runtime alerts the monitoring mailbox from 30 day
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "check-config",
-        help="validate the settings and the gateway file; print a summary",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = command(
+        subparsers, "check-config", "validate the settings and the gateway file; print a summary", __doc__
     )
     parser.add_argument(
         "file", nargs="?", metavar="FILE", help="gateway file (default: GRAPH_DPG_GATEWAY_FILE)"

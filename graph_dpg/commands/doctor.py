@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from graph_dpg.commands import command
+
 if TYPE_CHECKING:
     from graph_dpg.config import GatewayConfig, Settings
     from graph_dpg.diagnostics.doctor import CheckResult
@@ -37,11 +39,11 @@ _ASCII = {"ok": "[ok]", "warn": "[warn]", "fail": "[FAIL]", "skip": "[skip]"}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+    parser = command(
+        subparsers,
         "doctor",
-        help="check settings, gateway file, Graph, NgDP and the database, with the fix for each problem",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "check settings, gateway file, Graph, NgDP and the database, with the fix for each problem",
+        __doc__,
     )
     parser.add_argument(
         "--env-file", type=Path, help="settings file (default: .env in the current directory, if present)"

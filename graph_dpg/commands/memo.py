@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from graph_dpg import memo
+from graph_dpg.commands import command
 from graph_dpg.core.errors import Finding, MemoError, UnsafeXmlError
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.memo.rules import NOTIFICATION_MAX_LENGTH, RULE_NOTIFICATION_LENGTH
@@ -40,12 +41,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("memo", help="validate and inspect MeMo (Digital Post) XML files")
     sub = parser.add_subparsers(dest="memo_command", metavar="SUBCOMMAND", required=True)
 
-    validate = sub.add_parser(
-        "validate",
-        help="XSD + business-rule validation; one line per file",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    validate = command(sub, "validate", "XSD + business-rule validation; one line per file", __doc__)
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.add_argument(
         "--mandatory-allowed",

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import urlencode, urlsplit
 
+from graph_dpg.commands import command
 from graph_dpg.core.errors import ConfigError
 
 EXIT_OK = 0
@@ -232,11 +233,11 @@ def render_guidance(target: ConsentTarget, url: str) -> str:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = command(
+        subparsers,
         "consent-url",
-        help="print the admin-consent URL and the Graph permissions graph_dpg needs",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "print the admin-consent URL and the Graph permissions graph_dpg needs",
+        __doc__,
     )
     parser.add_argument("--tenant", help="tenant GUID or domain (default: GRAPH_DPG_TENANT_ID)")
     parser.add_argument("--client-id", help="application (client) id (default: GRAPH_DPG_CLIENT_ID)")

@@ -30,6 +30,7 @@ from typing import Any, TextIO
 from graph_dpg.adapters.store import create_store
 from graph_dpg.adapters.store.sql import SqlStore
 from graph_dpg.bootstrap.rules import inbound_settings
+from graph_dpg.commands import command
 from graph_dpg.config import Settings, load_gateway_file, load_settings
 from graph_dpg.core.errors import ConfigError, GraphDpgError
 from graph_dpg.domain.identifiers import mask_cprs
@@ -55,11 +56,8 @@ EXIT_UNREADABLE = 2
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("rules", help="routing rules for inbound Digital Post and secure mail")
     sub = parser.add_subparsers(dest="rules_command", metavar="SUBCOMMAND", required=True)
-    test = sub.add_parser(
-        "test",
-        help="dry-run the rules against a .eml or MeMo .xml and explain the outcome",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    test = command(
+        sub, "test", "dry-run the rules against a .eml or MeMo .xml and explain the outcome", __doc__
     )
     test.add_argument("--rules", required=True, metavar="FILE", help="the gateway file (YAML)")
     test.add_argument("message", metavar="MESSAGE", help="a mail (.eml) or a MeMo message (.xml)")

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from graph_dpg.bootstrap import Gateway, build_gateway
+from graph_dpg.commands import command
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
 from graph_dpg.core.backoff import Backoff
 from graph_dpg.core.errors import ConfigError, StoreError
@@ -30,11 +31,11 @@ STARTUP_PATIENCE_S = 120.0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+    parser = command(
+        subparsers,
         "run",
-        help="run the gateway service (polling, sending, receiving, HTTP health/metrics/push)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "run the gateway service (polling, sending, receiving, HTTP health/metrics/push)",
+        __doc__,
     )
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="dotenv file (default: .env)")
     parser.add_argument("--gateway-file", type=Path, help="gateway file (default: GRAPH_DPG_GATEWAY_FILE)")

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from graph_dpg.bootstrap import build_gateway
+from graph_dpg.commands import command
 from graph_dpg.core.errors import ConfigError
 from graph_dpg.demo.player import (
     Environment,
@@ -36,11 +37,11 @@ from graph_dpg.runtime import Runtime, RuntimeOptions
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+    parser = command(
+        subparsers,
         "sandbox",
-        help="run the gateway against emulated Graph and NgDP and play a demo scenario",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "run the gateway against emulated Graph and NgDP and play a demo scenario",
+        __doc__,
     )
     parser.add_argument("--scenario", type=Path, help="scenario YAML (default: the built-in demo scenario)")
     parser.add_argument("--report", type=Path, help="write the full JSON report to this file")
