@@ -22,6 +22,7 @@ from graph_dpg.domain.html_text import wrap_document
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import Banner, render_banner
 from graph_dpg.domain.mail import EmailAddress, MailMessage
+from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Effects
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
@@ -63,25 +64,13 @@ class Alert:
 
 def rule_disabled_alert(rule: str, reason: str, language: str = "da") -> Alert:
     """The alert sent when a routing rule exceeded its time budget and was disabled."""
-    if language == "en":
-        return Alert(
-            subject=f"Digital Post Gateway: routing rule '{rule}' was disabled",
-            title="Routing rule disabled",
-            lines=(
-                f"The routing rule '{rule}' was disabled automatically: {reason}.",
-                "Items it would have matched are routed by the other rules and the contact point mapping.",
-                "Fix the rule (often a regular expression that backtracks) in the gateway file, "
-                "then enable it again.",
-            ),
-            detail=rule,
-        )
     return Alert(
-        subject=f"Digital Post Gateway: routingreglen '{rule}' er slået fra",
-        title="Routingregel slået fra",
+        subject=text(Text.RULE_ALERT_SUBJECT, language, rule=rule),
+        title=text(Text.RULE_ALERT_TITLE, language),
         lines=(
-            f"Routingreglen '{rule}' er slået fra automatisk: {reason}.",
-            "Post, som reglen ville have ramt, routes af de øvrige regler og kontaktpunkt-opsætningen.",
-            "Ret reglen (ofte et regulært udtryk, der backtracker) i gateway-filen, og slå den til igen.",
+            text(Text.RULE_ALERT_DISABLED, language, rule=rule, reason=reason),
+            text(Text.RULE_ALERT_OTHERS_ROUTE, language),
+            text(Text.RULE_ALERT_FIX, language),
         ),
         detail=rule,
     )
@@ -156,6 +145,6 @@ class AlertService:
             subject=alert.subject,
             body=wrap_document(banner + detail, alert.subject, self.language),
             body_type="html",
-            sender=EmailAddress(monitor, "Digital Post Gateway"),
+            sender=EmailAddress(monitor, text(Text.GATEWAY_SENDER_NAME, self.language)),
             to=[EmailAddress(monitor)],
         )

@@ -1,10 +1,18 @@
-"""The message catalogue: every key in both languages, the same placeholders in both."""
+"""The message catalogue: every key in both languages, the same placeholders in both, no Danish outside it."""
 
 from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
 
 import pytest
 
 from graph_dpg.domain.texts import CATALOGUE, LANGUAGES, Entry, Text, placeholders, text
+
+ROOT = Path(__file__).resolve().parents[3]
+PACKAGE = ROOT / "graph_dpg"
+CATALOGUE_FILE = PACKAGE / "domain" / "texts.py"
 
 
 def test_every_key_has_an_entry_and_every_entry_a_key() -> None:
@@ -56,3 +64,37 @@ def test_text_fills_english_for_en_and_danish_otherwise() -> None:
 def test_a_missing_value_raises_instead_of_sending_half_a_sentence() -> None:
     with pytest.raises(KeyError, match="label"):
         text(Text.RECEIPT_SUBJECT_OK, "da")
+
+
+def _sources() -> list[Path]:
+    return [p for p in PACKAGE.rglob("*.py") if p != CATALOGUE_FILE]
+
+
+def _string_literals(tree: ast.AST) -> list[ast.Constant]:
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+def test_no_danish_text_outside_the_catalogue() -> None:
+    """Danish letters in a string the gateway writes mean a sentence was written outside the catalogue.
+    The emulators and the demo's sample data are not the gateway's words."""
+    skip = {PACKAGE / "sandbox", PACKAGE / "demo", PACKAGE / "memo"}
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}"
+        for path in _sources()
+        if not any(path.is_relative_to(s) for s in skip)
+        for node in _string_literals(ast.parse(path.read_text("utf-8")))
+        if re.search("[æøåÆØÅ]", node.value)
+    ]
+    assert found == []
