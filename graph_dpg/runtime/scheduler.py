@@ -41,9 +41,10 @@ from graph_dpg.bootstrap import Gateway
 from graph_dpg.core.errors import GraphDpgError
 from graph_dpg.ports.digital_post import ContactPointInfo
 from graph_dpg.ports.store import OutboundJob
-from graph_dpg.runtime.expiry import ExpiryAlerts, expiring_credentials
+from graph_dpg.runtime.credentials import expiring_credentials
 from graph_dpg.runtime.http import GatewayMetrics, HttpServer, create_http_app
 from graph_dpg.runtime.work import LeaseKeeper, WorkTracker
+from graph_dpg.services.expiry import ExpiryAlerts
 from graph_dpg.services.outbound import CycleStats, FunctionMailbox
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from graph_dpg.runtime import RESOURCE_HOUSEKEEPING, Runtime, RuntimeOptions, outbound_resource
-from graph_dpg.runtime.expiry import ALERT_PROPERTY
+from graph_dpg.services.expiry import ALERT_PROPERTY
 from tests.store_rows import lease_owners
 
 Rig = Any  # the fixture's Rig (tests/unit/runtime/conftest.py); test dirs are not packages

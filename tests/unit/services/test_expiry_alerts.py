@@ -9,7 +9,7 @@ from typing import Any
 
 from graph_dpg.domain.mail import MailMessage
 from graph_dpg.ports.store import Effect, EffectState
-from graph_dpg.runtime.expiry import ALERT_PROPERTY, ExpiryAlerts
+from graph_dpg.services.expiry import ALERT_PROPERTY, ExpiryAlerts
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 MONITORING = "drift@testby.dk"
