@@ -7,6 +7,7 @@ from datetime import datetime
 
 from graph_dpg.adapters.certificates import certificate_not_after
 from graph_dpg.config import Settings
+from graph_dpg.services.alerts import GRAPH_APP_CERTIFICATE, NGDP_CERTIFICATE
 
 
 def expiring_credentials(ngdp: object, settings: Settings) -> list[tuple[str, datetime]]:
@@ -17,11 +18,11 @@ def expiring_credentials(ngdp: object, settings: Settings) -> list[tuple[str, da
     if callable(not_after):
         value = not_after()
         if isinstance(value, datetime):
-            found.append(("NgDP OCES3 certificate", value))
+            found.append((NGDP_CERTIFICATE, value))
     path = settings.client_certificate_path
     if settings.credential_kind == "certificate" and path is not None:
         secret = settings.client_certificate_password
         app_not_after = certificate_not_after(path, secret.get_secret_value() if secret else None)
         if app_not_after is not None:
-            found.append(("Graph app certificate", app_not_after))
+            found.append((GRAPH_APP_CERTIFICATE, app_not_after))
     return found

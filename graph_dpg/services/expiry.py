@@ -1,99 +1,73 @@
 """Certificate expiry: one alert mail in the monitoring mailbox per threshold (30/14/7 days) before the NgDP
 OCES3 certificate or the Graph app certificate expires.
 
-Each alert is an effect keyed ``alert:expiry:{what}:{expiry date}:{threshold}``: planned, then the mail is
-found by its ``DpgAlertKey`` property or created, then the effect is completed, so a crash in between
-neither loses the alert nor sends it twice. An alert also completes the larger thresholds it supersedes.
+Each alert goes through :class:`~graph_dpg.services.alerts.AlertService` under the key
+``alert:expiry:{what}:{expiry date}:{threshold}``: planned once, mailed once (a crash in between neither
+loses the alert nor sends it twice). An alert also settles the larger thresholds it supersedes, so a
+certificate first noticed 5 days before it expires gets one mail, not three.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
-from graph_dpg.domain.mail import EmailAddress, MailMessage
-from graph_dpg.ports.mailbox import MailboxPort
-from graph_dpg.ports.store import Effects
+from graph_dpg.core.errors import GraphDpgError
+from graph_dpg.services.alerts import AlertService, expiry_alert
+from graph_dpg.services.blocking import blocking
+from graph_dpg.services.effects import EffectKey, EffectKind
 
 log = logging.getLogger(__name__)
 
 EXPIRY_THRESHOLDS_DAYS: tuple[int, ...] = (30, 14, 7)
-#: Named extended property on alert mails: the alert's effect key (finds an earlier copy after a crash).
-ALERT_PROPERTY = "DpgAlertKey"
+
+
+def expiry_key(what: str, not_after: datetime, threshold: int) -> EffectKey:
+    """The alert for ``what`` (expiring at ``not_after``) crossing ``threshold`` days."""
+    return EffectKey(EffectKind.ALERT, f"expiry:{what}:{not_after.date().isoformat()}:{threshold}")
 
 
 class ExpiryAlerts:
     """The expiry alert use case: what expires when (``credentials``) → alert mails, each sent once."""
 
-    def __init__(
-        self,
-        store: Effects,
-        mailbox: MailboxPort,
-        monitoring_mailbox: str,
-        credentials: Callable[[], list[tuple[str, datetime]]],
-    ) -> None:
-        self.store = store
-        self.mailbox = mailbox
-        self.monitoring_mailbox = monitoring_mailbox
+    def __init__(self, alerts: AlertService, credentials: Callable[[], list[tuple[str, datetime]]]) -> None:
+        self.alerts = alerts
         self.credentials = credentials
 
     async def run(self, now: datetime) -> AsyncIterator[str]:
-        """Alert for every credential past a threshold; yields what each alert sent was about.
+        """Alert for every credential past a threshold; yields what each alert mailed was about.
 
-        A :class:`~graph_dpg.core.errors.GraphDpgError` stops the pass (the caller backs off and retries).
+        A :class:`~graph_dpg.core.errors.GraphDpgError` writing one of these alerts is raised after the
+        others are done (the caller backs off and retries; the alert stays planned until then).
         """
+        planned: list[tuple[str, int, EffectKey]] = []
         for what, not_after in self.credentials():
             days = (not_after - now).days
             crossed = [t for t in EXPIRY_THRESHOLDS_DAYS if days <= t]
             if not crossed:
                 continue
-            if await self.alert(what, not_after, days, min(crossed), crossed):
+            threshold = min(crossed)
+            key = expiry_key(what, not_after, threshold)
+            if await blocking(self.alerts.is_done, key):
+                continue
+            alert = expiry_alert(what, not_after.date(), days, self.alerts.language)
+            await blocking(self.alerts.plan, key, alert)
+            # Larger thresholds already passed are covered by this (more urgent) alert.
+            for other in crossed:
+                if other != threshold:
+                    covered = expiry_key(what, not_after, other)
+                    await blocking(self.alerts.settle, covered, {"superseded_by": threshold})
+            planned.append((what, days, key))
+        if not planned:
+            return
+        report = await self.alerts.send_pending()
+        failure: GraphDpgError | None = None
+        for what, days, key in planned:
+            if key in report.done:
+                log.warning("%s expires in %d day(s): monitoring mailbox alerted", what, days)
                 yield what
-
-    async def alert(
-        self, what: str, not_after: datetime, days: int, threshold: int, crossed: Sequence[int]
-    ) -> bool:
-        """One alert mail for ``threshold``; False when it was sent before."""
-        store = self.store
-        base = f"alert:expiry:{what}:{not_after.date().isoformat()}"
-        key = f"{base}:{threshold}"
-        effect = await asyncio.to_thread(store.get_effect, key)
-        if effect is not None and effect.state.value == "done":
-            return False
-        await asyncio.to_thread(store.plan_effect, key, {"what": what, "days": days})
-        monitoring = self.monitoring_mailbox
-        mail = self.mailbox
-        # An earlier attempt may have created the mail and crashed before recording it: look first.
-        existing = await mail.find_by_extended_property(monitoring, "inbox", ALERT_PROPERTY, key)
-        if existing:
-            result: dict[str, object] = {"message_id": existing[0], "reused": True}
-        else:
-            text = (
-                f"The {what} of the Digital Post gateway expires on {not_after:%Y-%m-%d} "
-                f"({max(days, 0)} day(s) left). Renew it and update the gateway's configuration before then; "
-                "after it expires the gateway can no longer send or receive Digital Post."
-            )
-            message = MailMessage(
-                subject=f"Digital Post gateway: {what} expires in {max(days, 0)} day(s)",
-                body=f"<p>{text}</p>",
-                body_type="html",
-                sender=EmailAddress(monitoring, "Digital Post Gateway"),
-                to=[EmailAddress(monitoring)],
-                attachments=[],
-                headers=[],
-            )
-            created = await mail.create_message(
-                monitoring, "inbox", message, received=True, extended_properties={ALERT_PROPERTY: key}
-            )
-            result = {"message_id": created}
-            log.warning("%s expires in %d day(s): monitoring mailbox alerted", what, days)
-        await asyncio.to_thread(store.complete_effect, key, result)
-        # Larger thresholds already passed are covered by this (more urgent) alert.
-        for other in crossed:
-            if other != threshold:
-                other_key = f"{base}:{other}"
-                await asyncio.to_thread(store.plan_effect, other_key, {"what": what, "days": days})
-                await asyncio.to_thread(store.complete_effect, other_key, {"superseded_by": threshold})
-        return True
+            elif failure is None:
+                failure = report.failures.get(key)
+        if failure is not None:
+            raise failure

@@ -1,4 +1,5 @@
-"""The message catalogue: every key in both languages, the same placeholders in both, no Danish outside it."""
+"""The message catalogue: every key in both languages, the same placeholders in both, every entry in use,
+no Danish outside it."""
 
 from __future__ import annotations
 
@@ -68,6 +69,12 @@ def test_a_missing_value_raises_instead_of_sending_half_a_sentence() -> None:
 
 def _sources() -> list[Path]:
     return [p for p in PACKAGE.rglob("*.py") if p != CATALOGUE_FILE]
+
+
+def test_every_entry_is_used_by_the_code() -> None:
+    code = "\n".join(p.read_text("utf-8") for p in _sources())
+    used = set(re.findall(r"\bText\.([A-Z0-9_]+)\b", code))
+    assert {k.name for k in Text} - used == set()
 
 
 def _string_literals(tree: ast.AST) -> list[ast.Constant]:
