@@ -1,6 +1,6 @@
 """Inbound Digital Post as Outlook shows it: a MeMo (valid or not) → the received mail.
 
-The delivered mail (DESIGN §2, issue 7 step 4)::
+The delivered mail (docs/product.md, "Delivered mail")::
 
     Subject        the MeMo label (nothing added; never a CPR number the gateway would add)
     From/Reply-To  {senderID}[.{sender contact point}]@{our contact point | our CVR}.ngdp.{gateway domain}
@@ -270,7 +270,8 @@ def _unique(name: str, taken: set[str], unnamed: str) -> str:
 #: store, so a 99.5 MB memo is not carried twice (Exchange's message size limit, often 35-150 MB).
 MEMO_XML_ATTACH_LIMIT = 25_000_000
 #: Largest main document shown inline. Graph refuses request bodies over 4 MB and the mail body cannot go
-#: through an upload session (graph-facts: 4 MB limit), so a bigger one is only attached (it always is).
+#: through an upload session (docs/facts/graph.md, "Request size and upload sessions"), so a bigger one is
+#: only attached (it always is).
 INLINE_MAIN_LIMIT = 1_000_000
 
 

@@ -1,4 +1,5 @@
-"""DPG receipts: what the gateway writes back into the sending function mailbox (DESIGN §1.5).
+"""DPG receipts: what the gateway writes back into the sending function mailbox (docs/product.md,
+"Receipts").
 
 A receipt mail lists every recipient of one outgoing mail with its status, in Danish by default or English.
 When many recipients are involved the table would not fit a mail body sensibly, so the body then holds the
