@@ -28,6 +28,7 @@ from pydantic import (
 
 from graph_dpg.config._common import _DOMAIN, _did_you_mean
 from graph_dpg.core.errors import IdentifierError
+from graph_dpg.domain import texts
 from graph_dpg.domain.addresses import DEFAULT_GATEWAY_DOMAIN, Channel
 from graph_dpg.domain.identifiers import validate_cvr
 from graph_dpg.domain.policies import DEFAULT_POLICIES, ChannelPolicy
@@ -68,15 +69,17 @@ COLOR_NAMES: Mapping[str, str] = MappingProxyType(
     }
 )
 
-# The defaults are Danish because the users are; admins rename them in the gateway file.
+# The defaults are Danish because the users are; admins rename them in the gateway file. They stay Danish
+# whatever the receipt language: a category's name is its identity in the mailbox, so a changed default would
+# leave the old name on every message already marked.
 DEFAULT_CATEGORIES: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
-        "queued": ("Digital Post: I kø", "preset3"),
-        "sent": ("Digital Post: Sendt", "preset7"),
-        "receipted": ("Digital Post: Kvitteret", "preset4"),
-        "failed": ("Digital Post: Fejlet", "preset0"),
-        "inbound": ("Digital Post: Modtaget", "preset5"),
-        "warning": ("Digital Post: Advarsel", "preset1"),
+        "queued": (texts.text(texts.Text.CATEGORY_QUEUED, "da"), "preset3"),
+        "sent": (texts.text(texts.Text.CATEGORY_SENT, "da"), "preset7"),
+        "receipted": (texts.text(texts.Text.CATEGORY_RECEIPTED, "da"), "preset4"),
+        "failed": (texts.text(texts.Text.CATEGORY_FAILED, "da"), "preset0"),
+        "inbound": (texts.text(texts.Text.CATEGORY_INBOUND, "da"), "preset5"),
+        "warning": (texts.text(texts.Text.CATEGORY_WARNING, "da"), "preset1"),
     }
 )
 

@@ -1,6 +1,6 @@
 """Inbound Digital Post as Outlook shows it: a MeMo (valid or not) → the received mail.
 
-The delivered mail (DESIGN §2, issue 7 step 4)::
+The delivered mail (docs/product.md, "Delivered mail")::
 
     Subject        the MeMo label (nothing added; never a CPR number the gateway would add)
     From/Reply-To  {senderID}[.{sender contact point}]@{our contact point | our CVR}.ngdp.{gateway domain}
@@ -32,6 +32,7 @@ from graph_dpg.domain.addresses import Channel, GatewayAddress
 from graph_dpg.domain.html_text import sanitize_html, text_to_html, wrap_document
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
+from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo.model import ID_TYPE_CPR, File, MemoMessage
 
 MEMO_MESSAGE_ID_DOMAIN = "graph-dpg.invalid"
@@ -93,145 +94,39 @@ class ViewOptions:
     mask_cpr: bool = True
 
 
-_T: dict[str, dict[str, str]] = {
-    "da": {
-        "overview": "Digital Post – oversigt",
-        "sender": "Afsender",
-        "recipient": "Modtager",
-        "contact_point": "Kontaktpunkt",
-        "sender_contact_point": "Afsenders kontaktpunkt",
-        "label": "Titel",
-        "created": "Oprettet",
-        "reply": "Svar tilladt",
-        "reply_by": "senest",
-        "legal": "Retsvirkning",
-        "mandatory": "Obligatorisk",
-        "case": "Sag",
-        "kle": "KLE",
-        "form": "FORM",
-        "about_cpr": "Vedrører (CPR)",
-        "about_cvr": "Vedrører (CVR)",
-        "post_type": "Posttype",
-        "notification": "Notifikation",
-        "message_uuid": "messageUUID",
-        "message_id": "messageID",
-        "forwarded": "Videresendt fra",
-        "memo_version": "MeMo-version",
-        "yes": "ja",
-        "no": "nej",
-        "rule": "Routing",
-        "rule_none": "Ingen regel matchede; leveret efter kontaktpunkt/hovedpostkasse.",
-        "main_attached": "Hoveddokumentet er vedhæftet ({name}).",
-        "no_main": "Meddelelsen har intet hoveddokument.",
-        "invalid_subject": "Ugyldig Digital Post-meddelelse",
-        "documents": "Dokumenter",
-        "xml_kept": "MeMo-XML'en er for stor til at blive vedhæftet; gatewayen gemmer den (svar virker).",
-    },
-    "en": {
-        "overview": "Digital Post – overview",
-        "sender": "Sender",
-        "recipient": "Recipient",
-        "contact_point": "Contact point",
-        "sender_contact_point": "Sender contact point",
-        "label": "Title",
-        "created": "Created",
-        "reply": "Reply allowed",
-        "reply_by": "by",
-        "legal": "Legal notification",
-        "mandatory": "Mandatory",
-        "case": "Case",
-        "kle": "KLE",
-        "form": "FORM",
-        "about_cpr": "Concerns (CPR)",
-        "about_cvr": "Concerns (CVR)",
-        "post_type": "Post type",
-        "notification": "Notification",
-        "message_uuid": "messageUUID",
-        "message_id": "messageID",
-        "forwarded": "Forwarded from",
-        "memo_version": "MeMo version",
-        "yes": "yes",
-        "no": "no",
-        "rule": "Routing",
-        "rule_none": "No rule matched; delivered by contact point / main mailbox.",
-        "main_attached": "The main document is attached ({name}).",
-        "no_main": "The message has no main document.",
-        "invalid_subject": "Invalid Digital Post message",
-        "documents": "Documents",
-        "xml_kept": "The MeMo XML is too large to attach; the gateway keeps it (replies work).",
-    },
-}
-
-
-def _t(language: str) -> dict[str, str]:
-    return _T.get(language, _T["da"])
-
-
 def unmapped_banner(
     contact_point_id: str | None, contact_point_name: str | None, known: bool, language: str = "da"
 ) -> Banner:
     """The warning shown when the recipient contact point has no mailbox (unknown or mapped to none)."""
-    cp = contact_point_id or "(none)"
+    cp = contact_point_id or text(Text.BANNER_NO_CONTACT_POINT, language)
     shown = f"{contact_point_name} ({cp})" if contact_point_name else cp
-    if language == "en":
-        title = f"Contact point {shown} has no mailbox"
-        if contact_point_id is None:
-            lines = [
-                "The memo names no recipient contact point, so it was delivered to the main mailbox.",
-                "Add a routing rule (rules: in the gateway file) if such memos belong elsewhere.",
-            ]
-        elif known:
-            lines = [
-                "The gateway file lists this contact point with mailbox: null, so it went to the main "
-                "mailbox.",
-                f"To deliver it elsewhere, set contact_points: - id: {cp} mailbox: <function mailbox>.",
-            ]
-        else:
-            lines = [
-                "The gateway file does not know this contact point, so it went to the main mailbox.",
-                f"Add to the gateway file: contact_points: - id: {cp} name: <name> "
-                "mailbox: <function mailbox>",
-            ]
-        return Banner("unmapped", title, tuple(lines))
-    title = f"Kontaktpunktet {shown} har ingen postkasse"
+    title = text(Text.BANNER_UNMAPPED_TITLE, language, contact_point=shown)
     if contact_point_id is None:
         lines = [
-            "Meddelelsen angiver intet modtagerkontaktpunkt og er derfor leveret i hovedpostkassen.",
-            "Tilføj en routingregel (rules: i gateway-filen), hvis den slags post hører til et andet sted.",
+            text(Text.BANNER_UNMAPPED_NONE_DELIVERED, language),
+            text(Text.BANNER_UNMAPPED_NONE_ADD_RULE, language),
         ]
     elif known:
         lines = [
-            "Gateway-filen angiver kontaktpunktet med mailbox: null, så det er leveret i hovedpostkassen.",
-            f"Skal det leveres et andet sted, så sæt contact_points: - id: {cp} "
-            "mailbox: <funktionspostkasse>.",
+            text(Text.BANNER_UNMAPPED_NULL_DELIVERED, language),
+            text(Text.BANNER_UNMAPPED_NULL_SET_MAILBOX, language, id=cp),
         ]
     else:
         lines = [
-            "Gateway-filen kender ikke kontaktpunktet, så meddelelsen er leveret i hovedpostkassen.",
-            f"Tilføj i gateway-filen: contact_points: - id: {cp} name: <navn> mailbox: <funktionspostkasse>",
+            text(Text.BANNER_UNMAPPED_UNKNOWN_DELIVERED, language),
+            text(Text.BANNER_UNMAPPED_UNKNOWN_ADD, language, id=cp),
         ]
     return Banner("unmapped", title, tuple(lines))
 
 
 def undeliverable_banner(mailbox: str, folder: str, error: str, language: str = "da") -> Banner:
     """Shown when the routed target refused the memo repeatedly and the main mailbox got it instead."""
-    if language == "en":
-        return Banner(
-            "unmapped",
-            f"Could not be delivered to {mailbox} ({folder})",
-            (
-                f"The gateway tried several times and got: {mask_cprs(error)}",
-                "Check that the mailbox exists and is within the app's access scope (RBAC for "
-                "Applications), and the folder name in the gateway file.",
-            ),
-        )
     return Banner(
         "unmapped",
-        f"Kunne ikke leveres i {mailbox} ({folder})",
+        text(Text.BANNER_UNDELIVERABLE_TITLE, language, mailbox=mailbox, folder=folder),
         (
-            f"Gatewayen har prøvet flere gange og fik: {mask_cprs(error)}",
-            "Kontrollér at postkassen findes og er omfattet af appens adgang (RBAC for Applications), "
-            "og mappenavnet i gateway-filen.",
+            text(Text.BANNER_UNDELIVERABLE_TRIED, language, error=mask_cprs(error)),
+            text(Text.BANNER_UNDELIVERABLE_CHECK, language),
         ),
     )
 
@@ -239,13 +134,8 @@ def undeliverable_banner(mailbox: str, folder: str, error: str, language: str = 
 def invalid_banner(findings: Sequence[Finding], language: str = "da") -> Banner:
     """The explanation shown on a memo that failed parsing or validation (it got an INVALID receipt)."""
     shown = [mask_cprs(str(f)) for f in findings if f.severity != "warning"][:20]
-    if language == "en":
-        title = "This Digital Post message is invalid"
-        intro = "NgDP was answered with an INVALID receipt. The original MeMo XML is attached. Problems:"
-    else:
-        title = "Denne Digital Post-meddelelse er ugyldig"
-        intro = "NgDP har fået en INVALID-kvittering. Den oprindelige MeMo-XML er vedhæftet. Fejl:"
-    return Banner("invalid", title, (intro, *shown))
+    title = text(Text.BANNER_INVALID_TITLE, language)
+    return Banner("invalid", title, (text(Text.BANNER_INVALID_INTRO, language), *shown))
 
 
 # ----------------------------------------------------------------------------------------------- render
@@ -270,57 +160,71 @@ def overview_rows(
     message: MemoMessage, opts: ViewOptions, contact_point_name: str | None = None
 ) -> list[tuple[str, str]]:
     """(label, value) rows of the overview table, in reading order; values are plain text."""
-    t = _t(opts.language)
+    lang = opts.language
+
+    def t(key: Text) -> str:
+        return text(key, lang)
+
     h = message.header
-    yes_no = {True: t["yes"], False: t["no"], None: t["no"]}
+    yes_no = {True: t(Text.VIEW_YES), False: t(Text.VIEW_NO), None: t(Text.VIEW_NO)}
     rows: list[tuple[str, str]] = [
-        (t["sender"], _party(h.sender.sender_id, h.sender.id_type, h.sender.label, opts)),
+        (t(Text.VIEW_SENDER), _party(h.sender.sender_id, h.sender.id_type, h.sender.label, opts)),
     ]
     if h.sender.contact_point:
-        rows.append((t["sender_contact_point"], h.sender.contact_point.contact_point_id))
+        rows.append((t(Text.VIEW_SENDER_CONTACT_POINT), h.sender.contact_point.contact_point_id))
     rows.append(
-        (t["recipient"], _party(h.recipient.recipient_id, h.recipient.id_type, h.recipient.label, opts))
+        (
+            t(Text.VIEW_RECIPIENT),
+            _party(h.recipient.recipient_id, h.recipient.id_type, h.recipient.label, opts),
+        )
     )
     if h.recipient.contact_point:
         cp = h.recipient.contact_point.contact_point_id
-        rows.append((t["contact_point"], f"{contact_point_name} ({cp})" if contact_point_name else cp))
-    rows.append((t["label"], h.label))
+        rows.append(
+            (t(Text.VIEW_CONTACT_POINT), f"{contact_point_name} ({cp})" if contact_point_name else cp)
+        )
+    rows.append((t(Text.VIEW_LABEL), h.label))
     if message.body is not None:
-        rows.append((t["created"], _fmt_dt(message.body.created_datetime)))
+        rows.append((t(Text.VIEW_CREATED), _fmt_dt(message.body.created_datetime)))
     reply = yes_no[h.reply]
     if h.reply and h.reply_by_datetime:
-        reply += f", {t['reply_by']} {_fmt_dt(h.reply_by_datetime)}"
+        reply += f", {t(Text.VIEW_REPLY_BY)} {_fmt_dt(h.reply_by_datetime)}"
     rows += [
-        (t["reply"], reply),
-        (t["legal"], yes_no[h.legal_notification]),
-        (t["mandatory"], yes_no[h.mandatory]),
+        (t(Text.VIEW_REPLY), reply),
+        (t(Text.VIEW_LEGAL), yes_no[h.legal_notification]),
+        (t(Text.VIEW_MANDATORY), yes_no[h.mandatory]),
     ]
     cd = h.content_data
     if cd is not None:
         if cd.case_id:
-            rows.append((t["case"], f"{cd.case_id.case_id} ({cd.case_id.case_system})"))
+            rows.append((t(Text.VIEW_CASE), f"{cd.case_id.case_id} ({cd.case_id.case_system})"))
         if cd.kle_data:
-            rows.append((t["kle"], f"{cd.kle_data.subject_key} {cd.kle_data.label}"))
+            rows.append((t(Text.VIEW_KLE), f"{cd.kle_data.subject_key} {cd.kle_data.label}"))
         if cd.form_data:
-            rows.append((t["form"], f"{cd.form_data.task_key} {cd.form_data.label}"))
+            rows.append((t(Text.VIEW_FORM), f"{cd.form_data.task_key} {cd.form_data.label}"))
         if cd.cpr_data:
-            rows.append((t["about_cpr"], _party(cd.cpr_data.cpr_number, "CPR", cd.cpr_data.name, opts)))
+            rows.append(
+                (t(Text.VIEW_ABOUT_CPR), _party(cd.cpr_data.cpr_number, "CPR", cd.cpr_data.name, opts))
+            )
         if cd.cvr_data:
             rows.append(
-                (t["about_cvr"], _party(cd.cvr_data.cvr_number, "CVR", cd.cvr_data.company_name, opts))
+                (
+                    t(Text.VIEW_ABOUT_CVR),
+                    _party(cd.cvr_data.cvr_number, "CVR", cd.cvr_data.company_name, opts),
+                )
             )
         for extra in cd.additional_content_data:
             rows.append((extra.content_data_name, extra.content_data_value))
     if h.post_type:
-        rows.append((t["post_type"], h.post_type))
+        rows.append((t(Text.VIEW_POST_TYPE), h.post_type))
     if h.notification:
-        rows.append((t["notification"], h.notification))
+        rows.append((t(Text.VIEW_NOTIFICATION), h.notification))
     if h.forward_data:
-        rows.append((t["forwarded"], h.forward_data.original_sender))
-    rows.append((t["message_uuid"], h.message_uuid))
+        rows.append((t(Text.VIEW_FORWARDED), h.forward_data.original_sender))
+    rows.append((t(Text.VIEW_MESSAGE_UUID), h.message_uuid))
     if h.message_id:
-        rows.append((t["message_id"], h.message_id))
-    rows.append((t["memo_version"], message.version))
+        rows.append((t(Text.VIEW_MESSAGE_ID), h.message_id))
+    rows.append((t(Text.VIEW_MEMO_VERSION), message.version))
     if opts.mask_cpr:
         rows = [(k, mask_cprs(v)) for k, v in rows]
     return rows
@@ -351,12 +255,12 @@ def render_table(rows: Sequence[tuple[str, str]], title: str) -> str:
     return f"<table class='dpg-overview' cellpadding='0' cellspacing='0'>{caption}{body}</table>"
 
 
-def _unique(name: str, taken: set[str]) -> str:
-    candidate = name or "fil"
+def _unique(name: str, taken: set[str], unnamed: str) -> str:
+    candidate = name or unnamed
     n = 2
     while candidate.lower() in taken:
-        stem, dot, ext = (name or "fil").rpartition(".")
-        candidate = f"{stem} ({n}).{ext}" if dot and stem else f"{name} ({n})"
+        stem, dot, ext = (name or unnamed).rpartition(".")
+        candidate = f"{stem} ({n}).{ext}" if dot and stem else f"{name or unnamed} ({n})"
         n += 1
     taken.add(candidate.lower())
     return candidate
@@ -366,13 +270,14 @@ def _unique(name: str, taken: set[str]) -> str:
 #: store, so a 99.5 MB memo is not carried twice (Exchange's message size limit, often 35-150 MB).
 MEMO_XML_ATTACH_LIMIT = 25_000_000
 #: Largest main document shown inline. Graph refuses request bodies over 4 MB and the mail body cannot go
-#: through an upload session (graph-facts: 4 MB limit), so a bigger one is only attached (it always is).
+#: through an upload session (docs/facts/graph.md, "Request size and upload sessions"), so a bigger one is
+#: only attached (it always is).
 INLINE_MAIN_LIMIT = 1_000_000
 
 
-def _main_html(message: MemoMessage, t: dict[str, str]) -> str:
+def _main_html(message: MemoMessage, language: str) -> str:
     if message.body is None:
-        note = message.header.notification or t["no_main"]
+        note = message.header.notification or text(Text.VIEW_NO_MAIN, language)
         return f"<p>{html.escape(note)}</p>"
     files = message.body.main_document.files
     small = [f for f in files if f.size <= INLINE_MAIN_LIMIT]
@@ -383,14 +288,15 @@ def _main_html(message: MemoMessage, t: dict[str, str]) -> str:
         if f.encoding_format.lower().startswith("text/"):
             return text_to_html(f.content.decode("utf-8", errors="replace"))
     if files:
-        return f"<p><i>{html.escape(t['main_attached'].format(name=files[0].filename))}</i></p>"
-    return f"<p>{html.escape(t['no_main'])}</p>"
+        attached = text(Text.VIEW_MAIN_ATTACHED, language, name=files[0].filename)
+        return f"<p><i>{html.escape(attached)}</i></p>"
+    return f"<p>{html.escape(text(Text.VIEW_NO_MAIN, language))}</p>"
 
 
-def _file_attachment(f: File, taken: set[str]) -> Attachment:
+def _file_attachment(f: File, taken: set[str], unnamed: str) -> Attachment:
     content = f.content
     return Attachment(
-        _unique(f.filename, taken),
+        _unique(f.filename, taken, unnamed),
         f.encoding_format or "application/octet-stream",
         content,
         size=len(content),
@@ -404,10 +310,11 @@ class DeliveredView:
     overview: tuple[tuple[str, str], ...] = field(default=())
 
 
-def _rule_section(reasons: Sequence[str], t: dict[str, str], note: str | None) -> str:
+def _rule_section(reasons: Sequence[str], language: str, note: str | None) -> str:
     items = "".join(f"<li>{html.escape(mask_cprs(r))}</li>" for r in reasons)
-    text = f"<ul>{items}</ul>" if items else f"<p>{html.escape(note or t['rule_none'])}</p>"
-    return f"<div class='dpg-rule'><p><b>{html.escape(t['rule'])}</b></p>{text}</div>"
+    why = note or text(Text.VIEW_RULE_NONE, language)
+    shown = f"<ul>{items}</ul>" if items else f"<p>{html.escape(why)}</p>"
+    return f"<div class='dpg-rule'><p><b>{html.escape(text(Text.VIEW_RULE, language))}</b></p>{shown}</div>"
 
 
 def render_memo_mail(
@@ -425,22 +332,22 @@ def render_memo_mail(
     mark_read: bool = False,
 ) -> DeliveredView:
     """The received mail for a valid (parsed) memo; see the module docstring for its shape."""
-    t = _t(options.language)
+    lang = options.language
     h = message.header
     rows = overview_rows(message, options, contact_point_name)
     parts = [render_banner(b) for b in banners]
-    parts.append(render_table(rows, t["overview"]))
-    parts.append(_rule_section(rule_reasons, t, routing_note))
+    parts.append(render_table(rows, text(Text.VIEW_OVERVIEW, lang)))
+    parts.append(_rule_section(rule_reasons, lang, routing_note))
     parts.append("<hr>")
-    parts.append(_main_html(message, t))
+    parts.append(_main_html(message, lang))
     taken: set[str] = set()
-    attachments = [_file_attachment(f, taken) for f in message.files()]
+    unnamed = text(Text.VIEW_UNNAMED_FILE, lang)
+    attachments = [_file_attachment(f, taken, unnamed) for f in message.files()]
     if len(xml) <= MEMO_XML_ATTACH_LIMIT:
-        attachments.append(
-            Attachment(_unique(f"{h.message_uuid}.memo.xml", taken), "application/xml", xml, size=len(xml))
-        )
+        xml_name = _unique(f"{h.message_uuid}.memo.xml", taken, unnamed)
+        attachments.append(Attachment(xml_name, "application/xml", xml, size=len(xml)))
     else:
-        parts.append(f"<p><i>{html.escape(t['xml_kept'])}</i></p>")
+        parts.append(f"<p><i>{html.escape(text(Text.VIEW_XML_KEPT, lang))}</i></p>")
     mail = MailMessage(
         subject=h.label,
         body=wrap_document("".join(parts), h.label, options.language),
@@ -469,8 +376,8 @@ def render_invalid_mail(
     options: ViewOptions = ViewOptions(),
 ) -> DeliveredView:
     """The received mail for a memo that failed parsing or validation: banner, what could be read, raw XML."""
-    t = _t(options.language)
-    banner = invalid_banner(findings, options.language)
+    lang = options.language
+    banner = invalid_banner(findings, lang)
     if message is not None:
         try:
             view = render_memo_mail(
@@ -481,7 +388,7 @@ def render_invalid_mail(
                 banners=[banner],
                 categories=categories,
                 options=options,
-                routing_note=t["rule_none"],
+                routing_note=text(Text.VIEW_RULE_NONE, lang),
             )
         except MemoError:
             # What parsed may still not render: parse leaves File content undecoded, so content that is not
@@ -490,8 +397,9 @@ def render_invalid_mail(
         else:
             view.mail.internet_message_id = memo_internet_message_id(memo_uuid)
             return view
-    subject = f"{t['invalid_subject']} ({memo_uuid})"
-    body = render_banner(banner) + render_table([(t["message_uuid"], memo_uuid)], t["overview"])
+    subject = f"{text(Text.VIEW_INVALID_SUBJECT, lang)} ({memo_uuid})"
+    overview = [(text(Text.VIEW_MESSAGE_UUID, lang), memo_uuid)]
+    body = render_banner(banner) + render_table(overview, text(Text.VIEW_OVERVIEW, lang))
     mail = MailMessage(
         subject=subject,
         body=wrap_document(body, subject, options.language),
@@ -502,7 +410,7 @@ def render_invalid_mail(
         categories=list(dict.fromkeys(categories)),
         internet_message_id=memo_internet_message_id(memo_uuid),
     )
-    return DeliveredView(mail, (banner,), ((t["message_uuid"], memo_uuid),))
+    return DeliveredView(mail, (banner,), tuple(overview))
 
 
 def findings_json(findings: Sequence[Finding]) -> str:

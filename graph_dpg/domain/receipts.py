@@ -1,4 +1,5 @@
-"""DPG receipts: what the gateway writes back into the sending function mailbox (DESIGN §1.5).
+"""DPG receipts: what the gateway writes back into the sending function mailbox (docs/product.md,
+"Receipts").
 
 A receipt mail lists every recipient of one outgoing mail with its status, in Danish by default or English.
 When many recipients are involved the table would not fit a mail body sensibly, so the body then holds the
@@ -19,10 +20,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from graph_dpg.core.errors import Finding
 from graph_dpg.domain.identifiers import mask_cprs
+from graph_dpg.domain.texts import Text, text
 
 FAILURE_DETAILS_NAME = "NgDPKvitteringsDetaljerMedFejl.txt"
 ALL_RECIPIENTS_NAME = "NgDPKvitteringAlleModtagere.txt"
@@ -68,72 +69,19 @@ class ReceiptMail:
     attachments: tuple[tuple[str, bytes], ...] = ()
 
 
-_TEXT: dict[str, dict[str, Any]] = {
-    "da": {
-        "ok_subject": "DPG kvittering: {label}",
-        "partial_subject": "DPG kvittering med fejl: {label}",
-        "error_subject": "DPG fejlkvittering: {label}",
-        "intro": "Digital Post-forsendelsen af din mail <b>{label}</b> er behandlet.",
-        "error_intro": (
-            "Din mail <b>{label}</b> er <b>ikke</b> sendt som Digital Post. "
-            "Intet er sendt til nogen modtager."
-        ),
-        "fix": "Ret følgende og send mailen igen:",
-        "summary": "Modtagere: {total}. Afsendt: {ok}. Fejlet: {failed}. Afventer: {pending}.",
-        "col_recipient": "Modtager",
-        "col_status": "Status",
-        "col_uuid": "messageUUID",
-        "col_detail": "Detaljer",
-        "col_line": "Linje",
-        "details_attached": "Detaljer om de fejlede afsendelser står i den vedhæftede fil {name}.",
-        "all_attached": "Den fulde liste over modtagere står i den vedhæftede fil {name}.",
-        "warnings": "Bemærk:",
-        "status": {
-            "pending": "Afventer",
-            "accepted": "Afsendt",
-            "completed": "Leveret",
-            "received": "Modtaget",
-            "rejected": "Afvist",
-            "failed": "Fejlet",
-        },
-    },
-    "en": {
-        "ok_subject": "DPG receipt: {label}",
-        "partial_subject": "DPG receipt with errors: {label}",
-        "error_subject": "DPG error receipt: {label}",
-        "intro": "The Digital Post delivery of your mail <b>{label}</b> has been processed.",
-        "error_intro": (
-            "Your mail <b>{label}</b> was <b>not</b> sent as Digital Post. Nothing was sent to any recipient."
-        ),
-        "fix": "Please fix the following and send the mail again:",
-        "summary": "Recipients: {total}. Sent: {ok}. Failed: {failed}. Pending: {pending}.",
-        "col_recipient": "Recipient",
-        "col_status": "Status",
-        "col_uuid": "messageUUID",
-        "col_detail": "Details",
-        "col_line": "Line",
-        "details_attached": "Details of the failed deliveries are in the attached file {name}.",
-        "all_attached": "The full list of recipients is in the attached file {name}.",
-        "warnings": "Please note:",
-        "status": {
-            "pending": "Pending",
-            "accepted": "Sent",
-            "completed": "Delivered",
-            "received": "Received",
-            "rejected": "Rejected",
-            "failed": "Failed",
-        },
-    },
+_STATUS_TEXT: dict[RecipientStatus, Text] = {
+    RecipientStatus.PENDING: Text.RECEIPT_STATUS_PENDING,
+    RecipientStatus.ACCEPTED: Text.RECEIPT_STATUS_ACCEPTED,
+    RecipientStatus.COMPLETED: Text.RECEIPT_STATUS_COMPLETED,
+    RecipientStatus.RECEIVED: Text.RECEIPT_STATUS_RECEIVED,
+    RecipientStatus.REJECTED: Text.RECEIPT_STATUS_REJECTED,
+    RecipientStatus.FAILED: Text.RECEIPT_STATUS_FAILED,
 }
 
 
-def _t(language: str) -> dict[str, Any]:
-    return _TEXT.get(language, _TEXT["da"])
-
-
-def _safe_label(label: str) -> str:
+def _safe_label(label: str, language: str) -> str:
     # The subject of the original mail may itself contain a CPR; receipts never repeat one in clear.
-    cleaned = mask_cprs(label.strip()) or "(uden emne)"
+    cleaned = mask_cprs(label.strip()) or text(Text.RECEIPT_NO_SUBJECT, language)
     return cleaned if len(cleaned) <= 120 else cleaned[:117] + "..."
 
 
@@ -141,16 +89,25 @@ _STYLE = "font-family:Segoe UI,Arial,sans-serif;font-size:10.5pt"
 _CELL = "border:1px solid #bbb;padding:3px 6px;text-align:left"
 
 
-def _table(rows: Sequence[RecipientLine], t: dict[str, Any], with_lines: bool) -> str:
-    status_names: dict[str, str] = t["status"]
-    head = [t["col_recipient"], t["col_status"], t["col_uuid"], t["col_detail"]]
-    if with_lines:
-        head.insert(0, t["col_line"])
+def _columns(language: str) -> list[str]:
+    """The column headings: line, recipient, status, messageUUID, details."""
+    keys = (
+        Text.RECEIPT_COL_LINE,
+        Text.RECEIPT_COL_RECIPIENT,
+        Text.RECEIPT_COL_STATUS,
+        Text.RECEIPT_COL_UUID,
+        Text.RECEIPT_COL_DETAIL,
+    )
+    return [text(k, language) for k in keys]
+
+
+def _table(rows: Sequence[RecipientLine], language: str, with_lines: bool) -> str:
+    head = _columns(language)[0 if with_lines else 1 :]
     out = [f'<table style="border-collapse:collapse;{_STYLE}"><tr>']
-    out += [f'<th style="{_CELL};background:#eee">{html.escape(str(h))}</th>' for h in head]
+    out += [f'<th style="{_CELL};background:#eee">{html.escape(h)}</th>' for h in head]
     out.append("</tr>")
     for r in rows:
-        cells = [r.recipient, status_names[r.status.value], r.message_uuid, mask_cprs(r.detail)]
+        cells = [r.recipient, text(_STATUS_TEXT[r.status], language), r.message_uuid, mask_cprs(r.detail)]
         if with_lines:
             cells.insert(0, "" if r.line is None else str(r.line))
         colour = "#b00020" if r.status.is_failure else "#000"
@@ -162,19 +119,8 @@ def _table(rows: Sequence[RecipientLine], t: dict[str, Any], with_lines: bool) -
     return "".join(out)
 
 
-def _text_file(rows: Sequence[RecipientLine], t: dict[str, Any]) -> bytes:
-    status_names: dict[str, str] = t["status"]
-    lines = [
-        "\t".join(
-            [
-                str(t["col_line"]),
-                str(t["col_recipient"]),
-                str(t["col_status"]),
-                "messageUUID",
-                str(t["col_detail"]),
-            ]
-        )
-    ]
+def _text_file(rows: Sequence[RecipientLine], language: str) -> bytes:
+    lines = ["\t".join(_columns(language))]
     for r in rows:
         detail = mask_cprs(r.detail).replace("\t", " ").replace("\r", " ").replace("\n", " ")
         lines.append(
@@ -182,7 +128,7 @@ def _text_file(rows: Sequence[RecipientLine], t: dict[str, Any]) -> bytes:
                 [
                     "" if r.line is None else str(r.line),
                     r.recipient,
-                    status_names[r.status.value],
+                    text(_STATUS_TEXT[r.status], language),
                     r.message_uuid,
                     detail,
                 ]
@@ -192,62 +138,62 @@ def _text_file(rows: Sequence[RecipientLine], t: dict[str, Any]) -> bytes:
     return ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
+def _notes(findings: Sequence[Finding], language: str) -> str:
+    items = "".join(f"<li>{html.escape(mask_cprs(str(f)))}</li>" for f in findings)
+    return f"<p>{text(Text.RECEIPT_WARNINGS, language)}</p><ul>{items}</ul>"
+
+
 def render_receipt(
     label: str, rows: Sequence[RecipientLine], *, language: str = "da", warnings: Sequence[Finding] = ()
 ) -> ReceiptMail:
     """The DPG receipt for a mail that was (at least partly) sent."""
-    t = _t(language)
     counts = Counter(r.status for r in rows)
     failed = sum(n for s, n in counts.items() if s.is_failure)
     pending = counts[RecipientStatus.PENDING]
     ok = len(rows) - failed - pending
-    safe = _safe_label(label)
-    subject = str(t["partial_subject" if failed else "ok_subject"]).format(label=safe)
-    parts = [f'<div style="{_STYLE}">', "<p>" + str(t["intro"]).format(label=html.escape(safe)) + "</p>"]
-    parts.append(
-        "<p>" + str(t["summary"]).format(total=len(rows), ok=ok, failed=failed, pending=pending) + "</p>"
-    )
+    safe = _safe_label(label, language)
+    subject = text(Text.RECEIPT_SUBJECT_PARTIAL if failed else Text.RECEIPT_SUBJECT_OK, language, label=safe)
+    parts = [
+        f'<div style="{_STYLE}">',
+        "<p>" + text(Text.RECEIPT_INTRO_HTML, language, label=html.escape(safe)) + "</p>",
+        "<p>"
+        + text(Text.RECEIPT_SUMMARY, language, total=len(rows), ok=ok, failed=failed, pending=pending)
+        + "</p>",
+    ]
     if warnings:
-        parts.append(
-            f"<p>{t['warnings']}</p><ul>"
-            + "".join(f"<li>{html.escape(mask_cprs(str(w)))}</li>" for w in warnings)
-            + "</ul>"
-        )
+        parts.append(_notes(warnings, language))
     with_lines = any(r.line is not None for r in rows)
     attachments: list[tuple[str, bytes]] = []
     failures = [r for r in rows if r.status.is_failure]
     if len(rows) <= MAX_TABLE_ROWS:
-        parts.append(_table(rows, t, with_lines))
+        parts.append(_table(rows, language, with_lines))
     else:
-        parts.append(_table(failures[:MAX_FAILURES_IN_BODY], t, with_lines) if failures else "")
-        parts.append("<p>" + str(t["all_attached"]).format(name=ALL_RECIPIENTS_NAME) + "</p>")
-        attachments.append((ALL_RECIPIENTS_NAME, _text_file(rows, t)))
+        parts.append(_table(failures[:MAX_FAILURES_IN_BODY], language, with_lines) if failures else "")
+        parts.append("<p>" + text(Text.RECEIPT_ALL_ATTACHED, language, name=ALL_RECIPIENTS_NAME) + "</p>")
+        attachments.append((ALL_RECIPIENTS_NAME, _text_file(rows, language)))
     if len(failures) > MAX_FAILURES_IN_BODY or (failures and len(rows) > MAX_TABLE_ROWS):
-        parts.append("<p>" + str(t["details_attached"]).format(name=FAILURE_DETAILS_NAME) + "</p>")
-        attachments.append((FAILURE_DETAILS_NAME, _text_file(failures, t)))
+        parts.append(
+            "<p>" + text(Text.RECEIPT_DETAILS_ATTACHED, language, name=FAILURE_DETAILS_NAME) + "</p>"
+        )
+        attachments.append((FAILURE_DETAILS_NAME, _text_file(failures, language)))
     parts.append("</div>")
     return ReceiptMail(subject, "".join(parts), tuple(attachments))
 
 
 def render_error_receipt(label: str, findings: Sequence[Finding], *, language: str = "da") -> ReceiptMail:
     """The receipt for a mail that was refused before anything was sent: what to fix."""
-    t = _t(language)
-    safe = _safe_label(label)
+    safe = _safe_label(label, language)
     items = "".join(f"<li>{html.escape(mask_cprs(str(f)))}</li>" for f in findings if f.severity == "error")
     notes = [f for f in findings if f.severity != "error"]
     body = [
         f'<div style="{_STYLE}">',
-        "<p>" + str(t["error_intro"]).format(label=html.escape(safe)) + "</p>",
-        f"<p>{t['fix']}</p><ul>{items}</ul>",
+        "<p>" + text(Text.RECEIPT_ERROR_INTRO_HTML, language, label=html.escape(safe)) + "</p>",
+        f"<p>{text(Text.RECEIPT_FIX, language)}</p><ul>{items}</ul>",
     ]
     if notes:
-        body.append(
-            f"<p>{t['warnings']}</p><ul>"
-            + "".join(f"<li>{html.escape(mask_cprs(str(n)))}</li>" for n in notes)
-            + "</ul>"
-        )
+        body.append(_notes(notes, language))
     body.append("</div>")
-    return ReceiptMail(str(t["error_subject"]).format(label=safe), "".join(body))
+    return ReceiptMail(text(Text.RECEIPT_SUBJECT_ERROR, language, label=safe), "".join(body))
 
 
 def category_for(rows: Sequence[RecipientLine]) -> JobCategory:

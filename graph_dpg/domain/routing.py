@@ -33,6 +33,7 @@ from graph_dpg.domain.rules import (
     RoutingDecision,
     RoutingRule,
 )
+from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo.model import MemoMessage
 
 RouteBanner = Literal["unmapped", "invalid", "undeliverable"]
@@ -389,20 +390,16 @@ def memo_route(settings: InboundSettings, message: MemoMessage, decision: Routin
     cp_id, mapped = _mapped(settings, message)
     categories = [s.category("inbound")]
     banner: RouteBanner | None = None
-    english = s.language == "en"
     if decision.deliver_mailbox:
         target, folder, note = decision.deliver_mailbox, decision.deliver_folder, ""
     elif mapped is not None and mapped.mailbox:
         target, folder = mapped.mailbox, mapped.folder
-        word = "Contact point" if english else "Kontaktpunkt"
-        note = f"{word} {mapped.name} ({mapped.id}) → {mapped.mailbox}"
+        note = text(
+            Text.ROUTE_NOTE_CONTACT_POINT, s.language, name=mapped.name, id=mapped.id, mailbox=mapped.mailbox
+        )
     else:
         target, folder, banner = s.main_mailbox, None, "unmapped"
-        note = (
-            "No rule and no mapped contact point: the main mailbox."
-            if english
-            else ("Ingen regel og intet kontaktpunkt med postkasse: hovedpostkassen.")
-        )
+        note = text(Text.ROUTE_NOTE_MAIN_MAILBOX, s.language)
         categories.append(s.category("warning"))
     categories.extend(decision.categories)
     return InboundRoute(

@@ -3,7 +3,7 @@
 See docs/product.md, "Routing" and "Rule engine".
 
 Pure: no I/O, no settings. Rules come from the gateway file through ``graph_dpg.bootstrap.rules``;
-items come from :mod:`graph_dpg.domain.inbound_view` (a MeMo, or a mail from the main secure inbox).
+items come from :mod:`graph_dpg.domain.routing` (a MeMo, or a mail from the main secure inbox).
 
 Semantics (each one is a test):
 

@@ -2,13 +2,12 @@
 
 * :mod:`.scheduler` - :class:`Runtime`: the APScheduler jobs, their order, start-up and graceful shutdown;
 * :mod:`.work` - per-work-item backoff with failures logged once, and this replica's leases;
-* :mod:`.expiry` - the certificate-expiry alert use case;
+* :mod:`.credentials` - the certificates this process uses and when they expire;
 * :mod:`.http` - /healthz, /readyz, /metrics and the NgDP push receiver, served by uvicorn in-process.
 
 This package re-exports the names callers use (``from graph_dpg.runtime import Runtime``).
 """
 
-from graph_dpg.runtime.expiry import ALERT_PROPERTY, EXPIRY_THRESHOLDS_DAYS, ExpiryAlerts
 from graph_dpg.runtime.scheduler import (
     OUTBOUND_PREFIX,
     RESOURCE_EFFECTS,
@@ -25,15 +24,12 @@ from graph_dpg.runtime.scheduler import (
 from graph_dpg.runtime.work import ItemState, LeaseKeeper, WorkTracker
 
 __all__ = [
-    "ALERT_PROPERTY",
-    "EXPIRY_THRESHOLDS_DAYS",
     "OUTBOUND_PREFIX",
     "RESOURCE_EFFECTS",
     "RESOURCE_HOUSEKEEPING",
     "RESOURCE_INBOUND",
     "RESOURCE_RECEIPTS",
     "RETENTION",
-    "ExpiryAlerts",
     "ItemState",
     "LeaseKeeper",
     "Runtime",

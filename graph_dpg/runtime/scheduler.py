@@ -41,9 +41,11 @@ from graph_dpg.bootstrap import Gateway
 from graph_dpg.core.errors import GraphDpgError
 from graph_dpg.ports.digital_post import ContactPointInfo
 from graph_dpg.ports.store import OutboundJob
-from graph_dpg.runtime.expiry import ExpiryAlerts, expiring_credentials
+from graph_dpg.runtime.credentials import expiring_credentials
 from graph_dpg.runtime.http import GatewayMetrics, HttpServer, create_http_app
 from graph_dpg.runtime.work import LeaseKeeper, WorkTracker
+from graph_dpg.services.alerts import AlertService
+from graph_dpg.services.expiry import ExpiryAlerts
 from graph_dpg.services.outbound import CycleStats, FunctionMailbox
 
 log = logging.getLogger(__name__)
@@ -109,12 +111,13 @@ class Runtime:
         self.leases = LeaseKeeper(gateway.store, gateway.replica, float(s.lease_seconds))
         self.counters = RuntimeCounters()
         self.metrics = GatewayMetrics(mailbox=gateway.mailbox, store=gateway.store)
-        self.expiry = ExpiryAlerts(
-            gateway.store,
+        alerts = AlertService(
             gateway.mailbox,
-            gateway.config.monitoring_mailbox,
-            lambda: expiring_credentials(gateway.ngdp, gateway.settings),
+            gateway.store,
+            monitoring_mailbox=gateway.config.monitoring_mailbox,
+            language=s.receipt_language,
         )
+        self.expiry = ExpiryAlerts(alerts, lambda: expiring_credentials(gateway.ngdp, gateway.settings))
         self.contact_points: list[ContactPointInfo] = []
         self.started_at = time.monotonic()
         self.last_outbound_success: float | None = None

@@ -16,12 +16,14 @@ import html
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 from graph_dpg.core.errors import GraphDpgError
 from graph_dpg.domain.html_text import wrap_document
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import Banner, render_banner
 from graph_dpg.domain.mail import EmailAddress, MailMessage
+from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Effects
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
@@ -63,28 +65,53 @@ class Alert:
 
 def rule_disabled_alert(rule: str, reason: str, language: str = "da") -> Alert:
     """The alert sent when a routing rule exceeded its time budget and was disabled."""
-    if language == "en":
-        return Alert(
-            subject=f"Digital Post Gateway: routing rule '{rule}' was disabled",
-            title="Routing rule disabled",
-            lines=(
-                f"The routing rule '{rule}' was disabled automatically: {reason}.",
-                "Items it would have matched are routed by the other rules and the contact point mapping.",
-                "Fix the rule (often a regular expression that backtracks) in the gateway file, "
-                "then enable it again.",
-            ),
-            detail=rule,
-        )
     return Alert(
-        subject=f"Digital Post Gateway: routingreglen '{rule}' er slået fra",
-        title="Routingregel slået fra",
+        subject=text(Text.RULE_ALERT_SUBJECT, language, rule=rule),
+        title=text(Text.RULE_ALERT_TITLE, language),
         lines=(
-            f"Routingreglen '{rule}' er slået fra automatisk: {reason}.",
-            "Post, som reglen ville have ramt, routes af de øvrige regler og kontaktpunkt-opsætningen.",
-            "Ret reglen (ofte et regulært udtryk, der backtracker) i gateway-filen, og slå den til igen.",
+            text(Text.RULE_ALERT_DISABLED, language, rule=rule, reason=reason),
+            text(Text.RULE_ALERT_OTHERS_ROUTE, language),
+            text(Text.RULE_ALERT_FIX, language),
         ),
         detail=rule,
     )
+
+
+#: The certificates whose expiry is alerted, by the name their alert keys carry (the text earlier versions
+#: wrote, so an alert planned before an upgrade is found after it), and the catalogue entry naming them.
+NGDP_CERTIFICATE = "NgDP OCES3 certificate"
+GRAPH_APP_CERTIFICATE = "Graph app certificate"
+_CREDENTIAL_TEXTS: Mapping[str, Text] = {
+    NGDP_CERTIFICATE: Text.CREDENTIAL_NGDP_CERTIFICATE,
+    GRAPH_APP_CERTIFICATE: Text.CREDENTIAL_GRAPH_APP_CERTIFICATE,
+}
+
+
+def expiry_alert(what: str, expires: date, days: int, language: str = "da") -> Alert:
+    """The alert sent when the certificate ``what`` expires on ``expires``, ``days`` days from now."""
+    known = _CREDENTIAL_TEXTS.get(what)
+    name = text(known, language) if known is not None else what
+    left = max(days, 0)
+    return Alert(
+        subject=text(Text.EXPIRY_SUBJECT, language, what=name, days=left),
+        title=text(Text.EXPIRY_TITLE, language),
+        lines=(text(Text.EXPIRY_TEXT, language, what=name, date=expires.isoformat(), days=left),),
+    )
+
+
+def _legacy_expiry_alert(key: EffectKey, payload: Mapping[str, object], language: str) -> Alert | None:
+    """An expiry alert planned by an earlier version, which stored only what expires and the days left
+    (the date is in its key: ``expiry:{what}:{date}:{threshold}``)."""
+    what, days = payload.get("what"), payload.get("days")
+    head, _, _threshold = key.subject.rpartition(":")
+    prefix, _, stamp = head.rpartition(":")
+    if not (isinstance(what, str) and isinstance(days, int) and prefix == f"expiry:{what}"):
+        return None
+    try:
+        expires = date.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return expiry_alert(what, expires, days, language)
 
 
 @dataclass
@@ -93,6 +120,8 @@ class AlertRound:
 
     sent: int = 0
     errors: list[str] = field(default_factory=list)  # CPR-masked
+    done: set[EffectKey] = field(default_factory=set)  # the alerts mailed (or found mailed) this round
+    failures: dict[EffectKey, GraphDpgError] = field(default_factory=dict)  # left planned, and why
 
 
 class AlertService:
@@ -123,14 +152,16 @@ class AlertService:
 
         def failed(effect: PlannedEffect, exc: GraphDpgError) -> None:
             report.errors.append(mask_cprs(f"alert {effect.key}: {exc}"))
+            report.failures[effect.key] = exc
             log.warning("alert %s not written yet: %s", effect.key, mask_cprs(str(exc)))
 
         done = await self._effects.run_pending(*ALERT_KINDS, action=self._send, limit=limit, on_error=failed)
         report.sent = len(done)
+        report.done = {effect.key for effect, _ in done}
         return report
 
     async def _send(self, effect: PlannedEffect) -> Mapping[str, object] | None:
-        alert = self._alert(effect.payload)
+        alert = self._alert(effect)
         if alert is None:
             return None  # not an alert this service writes; left to whoever planned it
 
@@ -141,11 +172,14 @@ class AlertService:
         written = await marker.find_or_create(self._mail, self.monitoring_mailbox, "inbox", build)
         return written.result()
 
-    def _alert(self, payload: Mapping[str, object]) -> Alert | None:
+    def _alert(self, effect: PlannedEffect) -> Alert | None:
+        payload = effect.payload
         alert = Alert.from_json(payload)
         if alert is None and isinstance(payload.get("rule"), str):
             # Planned by an earlier version, which stored only the rule and the reason.
             return rule_disabled_alert(str(payload["rule"]), str(payload.get("reason", "")), self.language)
+        if alert is None and effect.key.kind is EffectKind.ALERT:
+            return _legacy_expiry_alert(effect.key, payload, self.language)
         return alert
 
     def render(self, alert: Alert) -> MailMessage:
@@ -156,6 +190,6 @@ class AlertService:
             subject=alert.subject,
             body=wrap_document(banner + detail, alert.subject, self.language),
             body_type="html",
-            sender=EmailAddress(monitor, "Digital Post Gateway"),
+            sender=EmailAddress(monitor, text(Text.GATEWAY_SENDER_NAME, self.language)),
             to=[EmailAddress(monitor)],
         )

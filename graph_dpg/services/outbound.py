@@ -59,6 +59,7 @@ from graph_dpg.domain.receipts import (
     render_error_receipt,
     render_receipt,
 )
+from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo import MemoMessage, parse
 from graph_dpg.ports.digital_post import ContactPointInfo, DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
@@ -467,7 +468,7 @@ class OutboundService:
                 subject=mail.subject,
                 body=mail.html,
                 body_type="html",
-                sender=EmailAddress(job.mailbox, "Digital Post Gateway"),
+                sender=EmailAddress(job.mailbox, text(Text.GATEWAY_SENDER_NAME, lang)),
                 to=[EmailAddress(job.mailbox)],
                 attachments=[Attachment(n, "text/plain", c, size=len(c)) for n, c in mail.attachments],
                 headers=[],

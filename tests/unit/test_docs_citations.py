@@ -78,3 +78,34 @@ def test_the_parser_reads_wrapped_and_multiple_sections():
         ("facts/graph.md", []),
         ("facts/ngdp.md", ["File names"]),
     ]
+
+
+#: Notes that live outside this repository; the verbatim XSD copy may name where it came from.
+_OUTSIDE_NOTE = re.compile(r"DESIGN|graph-facts|ngdp-facts")
+_VERBATIM = ROOT / "graph_dpg" / "memo" / "xsd"
+
+
+def outside_citations(path: Path, text: str) -> list[str]:
+    return [
+        f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)}"
+        for m in _OUTSIDE_NOTE.finditer(text)
+    ]
+
+
+def test_no_file_in_the_package_cites_notes_outside_the_repository():
+    found = [
+        hit
+        for path in sorted((ROOT / "graph_dpg").rglob("*"))
+        if path.is_file() and not path.is_relative_to(_VERBATIM) and "__pycache__" not in path.parts
+        for hit in outside_citations(path, path.read_bytes().decode("utf-8", errors="replace"))
+    ]
+    assert found == []
+
+
+def test_the_outside_note_check_finds_each_kind():
+    text = 'x\n"""Rules (DESIGN §1.5)."""\n# graph-facts: 4 MB\n# see ngdp-facts.md\n'
+    assert outside_citations(ROOT / "graph_dpg" / "x.py", text) == [
+        "graph_dpg/x.py:2: DESIGN",
+        "graph_dpg/x.py:3: graph-facts",
+        "graph_dpg/x.py:4: ngdp-facts",
+    ]

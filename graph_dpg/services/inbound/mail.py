@@ -34,6 +34,7 @@ from graph_dpg.domain.inbound_view import memo_uuid_from_message_id
 from graph_dpg.domain.mail import MailMessage
 from graph_dpg.domain.routing import attached_memo, mail_item
 from graph_dpg.domain.rules import RoutingDecision
+from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.store import Audit, DeltaLinks, Effects, SourceMessages
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
@@ -121,9 +122,8 @@ class MailRouter(InboundParts):
                 return {"skipped": "message gone"}
             opened = await self.open_mail(mailbox, read)
             msg = opened.message
-            decision = await self.rules.decide(
-                mail_item(msg, attached_memo(msg)), f"mail in {mailbox}", stats
-            )
+            context = text(Text.RULE_CONTEXT_MAIL, self.settings.language, mailbox=mailbox)
+            decision = await self.rules.decide(mail_item(msg, attached_memo(msg)), context, stats)
             result = await self._apply(effect.key, mailbox, msg, decision)
             self.rules.count_hits(decision.matched_rules)
             subjects[effect.key] = mask_cprs(msg.subject)[:200]

@@ -50,6 +50,7 @@ from graph_dpg.domain.routing import (
     parse_inbound,
     route_banner,
 )
+from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.store import Audit, Effects, InboundMemo, InboundMemos, InboundSource, InboundState
 from graph_dpg.services.effects import Marker
@@ -221,7 +222,8 @@ class MemoPipeline(InboundParts):
         message = parsed.message
         assert message is not None
         item = memo_rule_item(self.settings, message, xml)
-        decision = await self.rules.decide(item, f"memo {memo_uuid}", stats)
+        context = text(Text.RULE_CONTEXT_MEMO, self.settings.language, uuid=memo_uuid)
+        decision = await self.rules.decide(item, context, stats)
         return memo_route(self.settings, message, decision)
 
     def _render(

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from graph_dpg.domain.routing import InboundSettings
 from graph_dpg.domain.rules import InboundItem, RoutingDecision, RuleTrace, evaluate_rules
+from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Audit, RuleState
 from graph_dpg.services.alerts import AlertService, rule_disabled_alert
@@ -128,9 +129,9 @@ class RuleGuard:
     def _disable(self, trace: RuleTrace, context: str, stats: InboundStats) -> None:
         name = trace.rule.name
         self._disabled |= {name}
-        reason = (
-            f"evaluation took longer than {self._settings.rule_timeout_seconds:g} s "
-            f"({trace.elapsed:.1f} s, on {context}); disabled automatically"
+        budget, elapsed = self._settings.rule_timeout_seconds, trace.elapsed
+        reason = text(
+            Text.RULE_TIMEOUT_REASON, self._settings.language, budget=budget, elapsed=elapsed, context=context
         )
         if not self._store.disable_rule(name, reason):
             return

@@ -173,15 +173,18 @@ async def test_push_memos_are_acknowledged_by_receipt_only(h: Harness) -> None:
 async def test_rule_timeout_disables_persists_and_alerts_once(db_url: str) -> None:
     h = make_harness(db_url, EVIL_RULE, rule_timeout_seconds=0.2)
     async with h.mailbox:
-        _, xml = citizen_memo(label="Lang", contact_point=CP_BYG, body_html="<p>" + "a" * 30_000 + "!</p>")
+        uid, xml = citizen_memo(label="Lang", contact_point=CP_BYG, body_html="<p>" + "a" * 30_000 + "!</p>")
         h.ngdp.queue_inbound_memo(xml)
         stats = await h.service().run_once()
         assert stats.rules_disabled == ["Farligt mønster"]
         assert stats.delivered == 1  # the item still goes where the other rules / mapping say
         assert only(h.messages(BYG), "Lang")["categories"] == ["Digital Post: Modtaget"]
-        assert "Farligt mønster" in h.store.disabled_rules()
+        reason = h.store.disabled_rules()["Farligt mønster"].reason
+        # In the gateway's language (Danish here), naming the memo it happened on.
+        assert reason.startswith("evalueringen tog længere end 0.2 s") and f"meddelelse {uid}" in reason
         [alert] = h.messages(MONITOR)
         assert "Farligt mønster" in alert["subject"]
+        assert reason in alert["body"]["content"]
         assert alert["isDraft"] is False
 
         _, xml2 = citizen_memo(

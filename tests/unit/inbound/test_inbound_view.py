@@ -103,6 +103,25 @@ def test_duplicate_file_names_are_made_unique() -> None:
     assert [a.name for a in view.mail.attachments][:2] == ["brev.html", "brev (2).html"]
 
 
+def test_files_without_a_name_get_the_word_for_file_in_the_mail_language() -> None:
+    _, xml = citizen_memo(attachments=0)
+    message = m.parse(xml)
+    body = message.body
+    assert body is not None
+    unnamed = m.Document(
+        "additional", (m.File("application/pdf", "", "da", PDF), m.File("application/pdf", "", "da", PDF))
+    )
+    message = m.MemoMessage(
+        message.header, m.MessageBody(body.created_datetime, body.main_document, (unnamed,))
+    )
+    danish = render_memo_mail(message, xml, target_mailbox="x@kommune.dk", reply_from=None)
+    assert [a.name for a in danish.mail.attachments][1:3] == ["fil", "fil (2)"]
+    english = render_memo_mail(
+        message, xml, target_mailbox="x@kommune.dk", reply_from=None, options=ViewOptions(language="en")
+    )
+    assert [a.name for a in english.mail.attachments][1:3] == ["file", "file (2)"]
+
+
 def test_unmapped_banner_names_contact_point_and_what_to_configure() -> None:
     _, xml = citizen_memo(contact_point=CP_UNKNOWN)
     banner = unmapped_banner(CP_UNKNOWN, None, known=False)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from graph_dpg.runtime import RESOURCE_HOUSEKEEPING, Runtime, RuntimeOptions, outbound_resource
-from graph_dpg.runtime.expiry import ALERT_PROPERTY
+from graph_dpg.services.alerts import ALERT_PROPERTY
 from tests.store_rows import lease_owners
 
 Rig = Any  # the fixture's Rig (tests/unit/runtime/conftest.py); test dirs are not packages
@@ -81,7 +81,9 @@ async def test_expiry_alert_once_per_threshold(make_rig: Callable[..., Rig]) -> 
 
     await rig.runtime.check_expiry(now)
     await rig.runtime.check_expiry(now)
-    assert alerts() == ["Digital Post gateway: NgDP OCES3 certificate expires in 20 day(s)"]
+    assert alerts() == [
+        "Digital Post-gateway: NgDP OCES3-certifikatet udløber om 20 dag(e)"
+    ]  # receipt_language
     await rig.runtime.check_expiry(now + timedelta(days=7))  # 13 days left: the 14-day threshold
     await rig.runtime.check_expiry(now + timedelta(days=8))
     assert len(alerts()) == 2

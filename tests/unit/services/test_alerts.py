@@ -66,12 +66,10 @@ async def test_settled_alerts_are_not_mailed_and_foreign_payloads_are_left_alone
     covered = EffectKey(EffectKind.ALERT, "expiry:cert:2027-01-01:30")
     alerts.settle(covered, {"superseded_by": 14})
     # An alert another component plans and writes itself (its own payload): not this service's to send.
-    effects.plan_effect("alert:expiry:cert:2027-01-01:7", {"what": "cert", "days": 6})
+    effects.plan_effect("alert:disk:2027-01-01", {"note": "written by the disk monitor"})
     report = await alerts.send_pending()
     assert report.sent == 0 and mail.messages == {}
-    assert alerts.is_done(covered) and not alerts.is_done(
-        EffectKey(EffectKind.ALERT, "expiry:cert:2027-01-01:7")
-    )
+    assert alerts.is_done(covered) and not alerts.is_done(EffectKey(EffectKind.ALERT, "disk:2027-01-01"))
     with pytest.raises(ValueError, match="not an alert"):
         alerts.plan(EffectKey.receipt("job-1"), Alert("x", "y"))
 

@@ -1,15 +1,20 @@
-"""The expiry alert use case on in-memory fakes of its ports: thresholds, supersession, crash recovery."""
+"""The expiry alert use case on in-memory fakes of its ports: thresholds, supersession, crash recovery, the
+alert's words in both languages, and alerts an earlier version planned."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from graph_dpg.core.errors import AuthError
 from graph_dpg.domain.mail import MailMessage
 from graph_dpg.ports.store import Effect, EffectState
-from graph_dpg.runtime.expiry import ALERT_PROPERTY, ExpiryAlerts
+from graph_dpg.services.alerts import ALERT_PROPERTY, AlertService, expiry_alert
+from graph_dpg.services.expiry import ExpiryAlerts
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 MONITORING = "drift@testby.dk"
@@ -63,10 +68,13 @@ class AlertInbox:
         return f"m{len(self.mails) - 1}"
 
 
-def alerts_for(not_after: datetime, effects: MemoryEffects, inbox: AlertInbox) -> ExpiryAlerts:
+def alerts_for(
+    not_after: datetime, effects: MemoryEffects, inbox: AlertInbox, language: str = "en"
+) -> ExpiryAlerts:
     # AlertInbox has only the two MailboxPort methods the use case calls.
     mailbox: Any = inbox
-    return ExpiryAlerts(effects, mailbox, MONITORING, lambda: [("NgDP OCES3 certificate", not_after)])
+    alerts = AlertService(mailbox, effects, monitoring_mailbox=MONITORING, language=language)
+    return ExpiryAlerts(alerts, lambda: [("NgDP OCES3 certificate", not_after)])
 
 
 async def sent(alerts: ExpiryAlerts, now: datetime) -> list[str]:
@@ -92,7 +100,8 @@ async def test_a_mail_created_before_a_crash_is_found_not_sent_again() -> None:
     effects, inbox = MemoryEffects(), AlertInbox()
     key = "alert:expiry:NgDP OCES3 certificate:2026-01-21:30"
     # The previous process planned the alert and created the mail, then died before completing the effect.
-    effects.plan_effect(key, {"what": "NgDP OCES3 certificate", "days": 20})
+    planned = expiry_alert("NgDP OCES3 certificate", date(2026, 1, 21), 20, "en")
+    effects.plan_effect(key, planned.to_json())
     inbox.mails.append((MailMessage(subject="earlier copy"), {ALERT_PROPERTY: key}))
     alerts = alerts_for(NOW + timedelta(days=20, hours=1), effects, inbox)
     assert await sent(alerts, NOW) == ["NgDP OCES3 certificate"]
@@ -105,3 +114,45 @@ async def test_far_from_expiry_nothing_is_planned() -> None:
     effects, inbox = MemoryEffects(), AlertInbox()
     assert await sent(alerts_for(NOW + timedelta(days=31), effects, inbox), NOW) == []
     assert effects.effects == {} and inbox.mails == []
+
+
+async def test_the_alert_says_what_expires_when_in_the_gateways_language() -> None:
+    effects, inbox = MemoryEffects(), AlertInbox()
+    alerts = alerts_for(NOW + timedelta(days=13, hours=1), effects, inbox, language="da")
+    assert await sent(alerts, NOW) == ["NgDP OCES3 certificate"]
+    [(mail, props)] = inbox.mails
+    assert mail.subject == "Digital Post-gateway: NgDP OCES3-certifikatet udløber om 13 dag(e)"
+    assert "NgDP OCES3-certifikatet til Digital Post-gatewayen udløber den 2026-01-14" in mail.body
+    assert props == {ALERT_PROPERTY: "alert:expiry:NgDP OCES3 certificate:2026-01-14:14"}
+    english = expiry_alert("Graph app certificate", date(2026, 1, 14), 13, "en")
+    assert english.subject == "Digital Post gateway: Graph app certificate expires in 13 day(s)"
+    assert english.lines[0].startswith(
+        "The Graph app certificate of the Digital Post gateway expires on 2026-01-14"
+    )
+
+
+async def test_an_alert_planned_by_the_previous_version_is_still_mailed() -> None:
+    effects, inbox = MemoryEffects(), AlertInbox()
+    key = "alert:expiry:NgDP OCES3 certificate:2026-01-21:30"
+    # The previous version stored only what expires and the days left; its mail was never written.
+    effects.plan_effect(key, {"what": "NgDP OCES3 certificate", "days": 20})
+    alerts = alerts_for(NOW + timedelta(days=20, hours=1), effects, inbox)
+    assert await sent(alerts, NOW) == ["NgDP OCES3 certificate"]
+    [(mail, _)] = inbox.mails
+    assert mail.subject == "Digital Post gateway: NgDP OCES3 certificate expires in 20 day(s)"
+    assert "expires on 2026-01-21" in mail.body
+    assert effects.effects[key].result == {"message_id": "m0"}
+
+
+async def test_a_failed_write_is_raised_and_the_alert_stays_planned() -> None:
+    effects, inbox = MemoryEffects(), AlertInbox()
+
+    async def refuse(*args: object, **kw: object) -> str:
+        raise AuthError("403 from Graph", service="graph")
+
+    inbox.create_message = refuse  # type: ignore[method-assign]
+    alerts = alerts_for(NOW + timedelta(days=20, hours=1), effects, inbox)
+    with pytest.raises(AuthError, match="403"):
+        await sent(alerts, NOW)
+    key = "alert:expiry:NgDP OCES3 certificate:2026-01-21:30"
+    assert effects.effects[key].state is EffectState.PLANNED

@@ -1,0 +1,361 @@
+"""The message catalogue: every sentence the gateway writes for a person to read, in Danish and English.
+
+Receipt mails, the delivered mail's overview and banners, routing notes, alert mails and the default
+category names all take their words from here, so the words are changed in this one place. Code composes
+the pieces (tables, lists, HTML structure); the catalogue holds the words.
+
+Each :class:`Text` key has one :class:`Entry` with a Danish and an English template. Placeholders are
+named (``{label}``, ``{days}``) and the same in both languages, so a caller never depends on the language
+(a test checks both). :func:`text` fills a template in the language asked for; any language other than
+English gets Danish, the gateway's default.
+
+Entries whose key ends in ``_HTML`` hold HTML markup: values put into them must be escaped by the caller.
+Every other entry is plain text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from string import Formatter
+from types import MappingProxyType
+from typing import Literal
+
+Language = Literal["da", "en"]
+LANGUAGES: tuple[Language, ...] = ("da", "en")
+DEFAULT_LANGUAGE: Language = "da"
+
+
+class Text(StrEnum):
+    """The key of one catalogue entry."""
+
+    # -- receipt mails (outbound): subject, body, table, attachments
+    RECEIPT_SUBJECT_OK = "receipt.subject.ok"
+    RECEIPT_SUBJECT_PARTIAL = "receipt.subject.partial"
+    RECEIPT_SUBJECT_ERROR = "receipt.subject.error"
+    RECEIPT_NO_SUBJECT = "receipt.no_subject"
+    RECEIPT_INTRO_HTML = "receipt.intro"
+    RECEIPT_ERROR_INTRO_HTML = "receipt.error_intro"
+    RECEIPT_FIX = "receipt.fix"
+    RECEIPT_SUMMARY = "receipt.summary"
+    RECEIPT_WARNINGS = "receipt.warnings"
+    RECEIPT_DETAILS_ATTACHED = "receipt.details_attached"
+    RECEIPT_ALL_ATTACHED = "receipt.all_attached"
+    RECEIPT_COL_LINE = "receipt.col.line"
+    RECEIPT_COL_RECIPIENT = "receipt.col.recipient"
+    RECEIPT_COL_STATUS = "receipt.col.status"
+    RECEIPT_COL_UUID = "receipt.col.uuid"
+    RECEIPT_COL_DETAIL = "receipt.col.detail"
+    RECEIPT_STATUS_PENDING = "receipt.status.pending"
+    RECEIPT_STATUS_ACCEPTED = "receipt.status.accepted"
+    RECEIPT_STATUS_COMPLETED = "receipt.status.completed"
+    RECEIPT_STATUS_RECEIVED = "receipt.status.received"
+    RECEIPT_STATUS_REJECTED = "receipt.status.rejected"
+    RECEIPT_STATUS_FAILED = "receipt.status.failed"
+
+    # -- the mail an inbound memo is delivered as: overview table, routing section, main document
+    VIEW_OVERVIEW = "view.overview"
+    VIEW_SENDER = "view.sender"
+    VIEW_RECIPIENT = "view.recipient"
+    VIEW_CONTACT_POINT = "view.contact_point"
+    VIEW_SENDER_CONTACT_POINT = "view.sender_contact_point"
+    VIEW_LABEL = "view.label"
+    VIEW_CREATED = "view.created"
+    VIEW_REPLY = "view.reply"
+    VIEW_REPLY_BY = "view.reply_by"
+    VIEW_LEGAL = "view.legal"
+    VIEW_MANDATORY = "view.mandatory"
+    VIEW_CASE = "view.case"
+    VIEW_KLE = "view.kle"
+    VIEW_FORM = "view.form"
+    VIEW_ABOUT_CPR = "view.about_cpr"
+    VIEW_ABOUT_CVR = "view.about_cvr"
+    VIEW_POST_TYPE = "view.post_type"
+    VIEW_NOTIFICATION = "view.notification"
+    VIEW_MESSAGE_UUID = "view.message_uuid"
+    VIEW_MESSAGE_ID = "view.message_id"
+    VIEW_FORWARDED = "view.forwarded"
+    VIEW_MEMO_VERSION = "view.memo_version"
+    VIEW_YES = "view.yes"
+    VIEW_NO = "view.no"
+    VIEW_RULE = "view.rule"
+    VIEW_RULE_NONE = "view.rule_none"
+    VIEW_MAIN_ATTACHED = "view.main_attached"
+    VIEW_NO_MAIN = "view.no_main"
+    VIEW_INVALID_SUBJECT = "view.invalid_subject"
+    VIEW_XML_KEPT = "view.xml_kept"
+    VIEW_UNNAMED_FILE = "view.unnamed_file"
+
+    # -- banners on delivered memos
+    BANNER_NO_CONTACT_POINT = "banner.no_contact_point"
+    BANNER_UNMAPPED_TITLE = "banner.unmapped.title"
+    BANNER_UNMAPPED_NONE_DELIVERED = "banner.unmapped.none.delivered"
+    BANNER_UNMAPPED_NONE_ADD_RULE = "banner.unmapped.none.add_rule"
+    BANNER_UNMAPPED_NULL_DELIVERED = "banner.unmapped.null.delivered"
+    BANNER_UNMAPPED_NULL_SET_MAILBOX = "banner.unmapped.null.set_mailbox"
+    BANNER_UNMAPPED_UNKNOWN_DELIVERED = "banner.unmapped.unknown.delivered"
+    BANNER_UNMAPPED_UNKNOWN_ADD = "banner.unmapped.unknown.add"
+    BANNER_UNDELIVERABLE_TITLE = "banner.undeliverable.title"
+    BANNER_UNDELIVERABLE_TRIED = "banner.undeliverable.tried"
+    BANNER_UNDELIVERABLE_CHECK = "banner.undeliverable.check"
+    BANNER_INVALID_TITLE = "banner.invalid.title"
+    BANNER_INVALID_INTRO = "banner.invalid.intro"
+
+    # -- how a memo's target was chosen when no rule decided (shown in the routing section)
+    ROUTE_NOTE_CONTACT_POINT = "route.note.contact_point"
+    ROUTE_NOTE_MAIN_MAILBOX = "route.note.main_mailbox"
+
+    # -- the gateway as the sender of the mails it writes
+    GATEWAY_SENDER_NAME = "gateway.sender_name"
+
+    # -- alert: a routing rule was disabled
+    RULE_ALERT_SUBJECT = "alert.rule.subject"
+    RULE_ALERT_TITLE = "alert.rule.title"
+    RULE_ALERT_DISABLED = "alert.rule.disabled"
+    RULE_ALERT_OTHERS_ROUTE = "alert.rule.others_route"
+    RULE_ALERT_FIX = "alert.rule.fix"
+    RULE_TIMEOUT_REASON = "alert.rule.timeout_reason"
+    RULE_CONTEXT_MEMO = "alert.rule.context.memo"
+    RULE_CONTEXT_MAIL = "alert.rule.context.mail"
+
+    # -- alert: a certificate expires
+    EXPIRY_SUBJECT = "alert.expiry.subject"
+    EXPIRY_TITLE = "alert.expiry.title"
+    EXPIRY_TEXT = "alert.expiry.text"
+    CREDENTIAL_NGDP_CERTIFICATE = "credential.ngdp_certificate"
+    CREDENTIAL_GRAPH_APP_CERTIFICATE = "credential.graph_app_certificate"
+
+    # -- the state categories' default names (the gateway file may rename them)
+    CATEGORY_QUEUED = "category.queued"
+    CATEGORY_SENT = "category.sent"
+    CATEGORY_RECEIPTED = "category.receipted"
+    CATEGORY_FAILED = "category.failed"
+    CATEGORY_INBOUND = "category.inbound"
+    CATEGORY_WARNING = "category.warning"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One text in both languages."""
+
+    da: str
+    en: str
+
+    def template(self, language: str) -> str:
+        return self.en if language == "en" else self.da
+
+
+_T = Text
+
+CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
+    {
+        # ------------------------------------------------------------------------------- receipt mails
+        _T.RECEIPT_SUBJECT_OK: Entry("DPG kvittering: {label}", "DPG receipt: {label}"),
+        _T.RECEIPT_SUBJECT_PARTIAL: Entry(
+            "DPG kvittering med fejl: {label}", "DPG receipt with errors: {label}"
+        ),
+        _T.RECEIPT_SUBJECT_ERROR: Entry("DPG fejlkvittering: {label}", "DPG error receipt: {label}"),
+        _T.RECEIPT_NO_SUBJECT: Entry("(uden emne)", "(no subject)"),
+        _T.RECEIPT_INTRO_HTML: Entry(
+            "Digital Post-forsendelsen af din mail <b>{label}</b> er behandlet.",
+            "The Digital Post delivery of your mail <b>{label}</b> has been processed.",
+        ),
+        _T.RECEIPT_ERROR_INTRO_HTML: Entry(
+            "Din mail <b>{label}</b> er <b>ikke</b> sendt som Digital Post. "
+            "Intet er sendt til nogen modtager.",
+            "Your mail <b>{label}</b> was <b>not</b> sent as Digital Post. "
+            "Nothing was sent to any recipient.",
+        ),
+        _T.RECEIPT_FIX: Entry(
+            "Ret følgende og send mailen igen:", "Please fix the following and send the mail again:"
+        ),
+        _T.RECEIPT_SUMMARY: Entry(
+            "Modtagere: {total}. Afsendt: {ok}. Fejlet: {failed}. Afventer: {pending}.",
+            "Recipients: {total}. Sent: {ok}. Failed: {failed}. Pending: {pending}.",
+        ),
+        _T.RECEIPT_WARNINGS: Entry("Bemærk:", "Please note:"),
+        _T.RECEIPT_DETAILS_ATTACHED: Entry(
+            "Detaljer om de fejlede afsendelser står i den vedhæftede fil {name}.",
+            "Details of the failed deliveries are in the attached file {name}.",
+        ),
+        _T.RECEIPT_ALL_ATTACHED: Entry(
+            "Den fulde liste over modtagere står i den vedhæftede fil {name}.",
+            "The full list of recipients is in the attached file {name}.",
+        ),
+        _T.RECEIPT_COL_LINE: Entry("Linje", "Line"),
+        _T.RECEIPT_COL_RECIPIENT: Entry("Modtager", "Recipient"),
+        _T.RECEIPT_COL_STATUS: Entry("Status", "Status"),
+        _T.RECEIPT_COL_UUID: Entry("messageUUID", "messageUUID"),
+        _T.RECEIPT_COL_DETAIL: Entry("Detaljer", "Details"),
+        _T.RECEIPT_STATUS_PENDING: Entry("Afventer", "Pending"),
+        _T.RECEIPT_STATUS_ACCEPTED: Entry("Afsendt", "Sent"),
+        _T.RECEIPT_STATUS_COMPLETED: Entry("Leveret", "Delivered"),
+        _T.RECEIPT_STATUS_RECEIVED: Entry("Modtaget", "Received"),
+        _T.RECEIPT_STATUS_REJECTED: Entry("Afvist", "Rejected"),
+        _T.RECEIPT_STATUS_FAILED: Entry("Fejlet", "Failed"),
+        # ------------------------------------------------------------------------------- delivered memo
+        _T.VIEW_OVERVIEW: Entry("Digital Post – oversigt", "Digital Post – overview"),
+        _T.VIEW_SENDER: Entry("Afsender", "Sender"),
+        _T.VIEW_RECIPIENT: Entry("Modtager", "Recipient"),
+        _T.VIEW_CONTACT_POINT: Entry("Kontaktpunkt", "Contact point"),
+        _T.VIEW_SENDER_CONTACT_POINT: Entry("Afsenders kontaktpunkt", "Sender contact point"),
+        _T.VIEW_LABEL: Entry("Titel", "Title"),
+        _T.VIEW_CREATED: Entry("Oprettet", "Created"),
+        _T.VIEW_REPLY: Entry("Svar tilladt", "Reply allowed"),
+        _T.VIEW_REPLY_BY: Entry("senest", "by"),
+        _T.VIEW_LEGAL: Entry("Retsvirkning", "Legal notification"),
+        _T.VIEW_MANDATORY: Entry("Obligatorisk", "Mandatory"),
+        _T.VIEW_CASE: Entry("Sag", "Case"),
+        _T.VIEW_KLE: Entry("KLE", "KLE"),
+        _T.VIEW_FORM: Entry("FORM", "FORM"),
+        _T.VIEW_ABOUT_CPR: Entry("Vedrører (CPR)", "Concerns (CPR)"),
+        _T.VIEW_ABOUT_CVR: Entry("Vedrører (CVR)", "Concerns (CVR)"),
+        _T.VIEW_POST_TYPE: Entry("Posttype", "Post type"),
+        _T.VIEW_NOTIFICATION: Entry("Notifikation", "Notification"),
+        _T.VIEW_MESSAGE_UUID: Entry("messageUUID", "messageUUID"),
+        _T.VIEW_MESSAGE_ID: Entry("messageID", "messageID"),
+        _T.VIEW_FORWARDED: Entry("Videresendt fra", "Forwarded from"),
+        _T.VIEW_MEMO_VERSION: Entry("MeMo-version", "MeMo version"),
+        _T.VIEW_YES: Entry("ja", "yes"),
+        _T.VIEW_NO: Entry("nej", "no"),
+        _T.VIEW_RULE: Entry("Routing", "Routing"),
+        _T.VIEW_RULE_NONE: Entry(
+            "Ingen regel matchede; leveret efter kontaktpunkt/hovedpostkasse.",
+            "No rule matched; delivered by contact point / main mailbox.",
+        ),
+        _T.VIEW_MAIN_ATTACHED: Entry(
+            "Hoveddokumentet er vedhæftet ({name}).", "The main document is attached ({name})."
+        ),
+        _T.VIEW_NO_MAIN: Entry("Meddelelsen har intet hoveddokument.", "The message has no main document."),
+        _T.VIEW_INVALID_SUBJECT: Entry("Ugyldig Digital Post-meddelelse", "Invalid Digital Post message"),
+        _T.VIEW_XML_KEPT: Entry(
+            "MeMo-XML'en er for stor til at blive vedhæftet; gatewayen gemmer den (svar virker).",
+            "The MeMo XML is too large to attach; the gateway keeps it (replies work).",
+        ),
+        _T.VIEW_UNNAMED_FILE: Entry("fil", "file"),
+        # ------------------------------------------------------------------------------- banners
+        _T.BANNER_NO_CONTACT_POINT: Entry("(intet)", "(none)"),
+        _T.BANNER_UNMAPPED_TITLE: Entry(
+            "Kontaktpunktet {contact_point} har ingen postkasse",
+            "Contact point {contact_point} has no mailbox",
+        ),
+        _T.BANNER_UNMAPPED_NONE_DELIVERED: Entry(
+            "Meddelelsen angiver intet modtagerkontaktpunkt og er derfor leveret i hovedpostkassen.",
+            "The memo names no recipient contact point, so it was delivered to the main mailbox.",
+        ),
+        _T.BANNER_UNMAPPED_NONE_ADD_RULE: Entry(
+            "Tilføj en routingregel (rules: i gateway-filen), hvis den slags post hører til et andet sted.",
+            "Add a routing rule (rules: in the gateway file) if such memos belong elsewhere.",
+        ),
+        _T.BANNER_UNMAPPED_NULL_DELIVERED: Entry(
+            "Gateway-filen angiver kontaktpunktet med mailbox: null, så det er leveret i hovedpostkassen.",
+            "The gateway file lists this contact point with mailbox: null, so it went to the main mailbox.",
+        ),
+        _T.BANNER_UNMAPPED_NULL_SET_MAILBOX: Entry(
+            "Skal det leveres et andet sted, så sæt contact_points: - id: {id} "
+            "mailbox: <funktionspostkasse>.",
+            "To deliver it elsewhere, set contact_points: - id: {id} mailbox: <function mailbox>.",
+        ),
+        _T.BANNER_UNMAPPED_UNKNOWN_DELIVERED: Entry(
+            "Gateway-filen kender ikke kontaktpunktet, så meddelelsen er leveret i hovedpostkassen.",
+            "The gateway file does not know this contact point, so it went to the main mailbox.",
+        ),
+        _T.BANNER_UNMAPPED_UNKNOWN_ADD: Entry(
+            "Tilføj i gateway-filen: contact_points: - id: {id} name: <navn> mailbox: <funktionspostkasse>",
+            "Add to the gateway file: contact_points: - id: {id} name: <name> mailbox: <function mailbox>",
+        ),
+        _T.BANNER_UNDELIVERABLE_TITLE: Entry(
+            "Kunne ikke leveres i {mailbox} ({folder})", "Could not be delivered to {mailbox} ({folder})"
+        ),
+        _T.BANNER_UNDELIVERABLE_TRIED: Entry(
+            "Gatewayen har prøvet flere gange og fik: {error}",
+            "The gateway tried several times and got: {error}",
+        ),
+        _T.BANNER_UNDELIVERABLE_CHECK: Entry(
+            "Kontrollér at postkassen findes og er omfattet af appens adgang (RBAC for Applications), "
+            "og mappenavnet i gateway-filen.",
+            "Check that the mailbox exists and is within the app's access scope (RBAC for Applications), "
+            "and the folder name in the gateway file.",
+        ),
+        _T.BANNER_INVALID_TITLE: Entry(
+            "Denne Digital Post-meddelelse er ugyldig", "This Digital Post message is invalid"
+        ),
+        _T.BANNER_INVALID_INTRO: Entry(
+            "NgDP har fået en INVALID-kvittering. Den oprindelige MeMo-XML er vedhæftet. Fejl:",
+            "NgDP was answered with an INVALID receipt. The original MeMo XML is attached. Problems:",
+        ),
+        # ------------------------------------------------------------------------------- routing notes
+        _T.ROUTE_NOTE_CONTACT_POINT: Entry(
+            "Kontaktpunkt {name} ({id}) → {mailbox}", "Contact point {name} ({id}) → {mailbox}"
+        ),
+        _T.ROUTE_NOTE_MAIN_MAILBOX: Entry(
+            "Ingen regel og intet kontaktpunkt med postkasse: hovedpostkassen.",
+            "No rule and no mapped contact point: the main mailbox.",
+        ),
+        # ------------------------------------------------------------------------------- sender
+        _T.GATEWAY_SENDER_NAME: Entry("Digital Post Gateway", "Digital Post Gateway"),
+        # ------------------------------------------------------------------------------- rule alert
+        _T.RULE_ALERT_SUBJECT: Entry(
+            "Digital Post Gateway: routingreglen '{rule}' er slået fra",
+            "Digital Post Gateway: routing rule '{rule}' was disabled",
+        ),
+        _T.RULE_ALERT_TITLE: Entry("Routingregel slået fra", "Routing rule disabled"),
+        _T.RULE_ALERT_DISABLED: Entry(
+            "Routingreglen '{rule}' er slået fra automatisk: {reason}.",
+            "The routing rule '{rule}' was disabled automatically: {reason}.",
+        ),
+        _T.RULE_ALERT_OTHERS_ROUTE: Entry(
+            "Post, som reglen ville have ramt, routes af de øvrige regler og kontaktpunkt-opsætningen.",
+            "Items it would have matched are routed by the other rules and the contact point mapping.",
+        ),
+        _T.RULE_ALERT_FIX: Entry(
+            "Ret reglen (ofte et regulært udtryk, der backtracker) i gateway-filen, og slå den til igen.",
+            "Fix the rule (often a regular expression that backtracks) in the gateway file, "
+            "then enable it again.",
+        ),
+        _T.RULE_TIMEOUT_REASON: Entry(
+            "evalueringen tog længere end {budget:g} s ({elapsed:.1f} s, på {context}); slået fra automatisk",
+            "evaluation took longer than {budget:g} s ({elapsed:.1f} s, on {context}); "
+            "disabled automatically",
+        ),
+        _T.RULE_CONTEXT_MEMO: Entry("meddelelse {uuid}", "memo {uuid}"),
+        _T.RULE_CONTEXT_MAIL: Entry("mail i {mailbox}", "mail in {mailbox}"),
+        # ------------------------------------------------------------------------------- expiry alert
+        _T.EXPIRY_SUBJECT: Entry(
+            "Digital Post-gateway: {what} udløber om {days} dag(e)",
+            "Digital Post gateway: {what} expires in {days} day(s)",
+        ),
+        _T.EXPIRY_TITLE: Entry("Certifikat udløber snart", "Certificate expires soon"),
+        _T.EXPIRY_TEXT: Entry(
+            "{what} til Digital Post-gatewayen udløber den {date} ({days} dag(e) tilbage). Forny det, og "
+            "opdatér gatewayens konfiguration inden da; når det er udløbet, kan gatewayen ikke længere "
+            "sende eller modtage Digital Post.",
+            "The {what} of the Digital Post gateway expires on {date} ({days} day(s) left). Renew it and "
+            "update the gateway's configuration before then; after it expires the gateway can no longer "
+            "send or receive Digital Post.",
+        ),
+        _T.CREDENTIAL_NGDP_CERTIFICATE: Entry("NgDP OCES3-certifikatet", "NgDP OCES3 certificate"),
+        _T.CREDENTIAL_GRAPH_APP_CERTIFICATE: Entry("Graph-appens certifikat", "Graph app certificate"),
+        # ------------------------------------------------------------------------------- categories
+        _T.CATEGORY_QUEUED: Entry("Digital Post: I kø", "Digital Post: Queued"),
+        _T.CATEGORY_SENT: Entry("Digital Post: Sendt", "Digital Post: Sent"),
+        _T.CATEGORY_RECEIPTED: Entry("Digital Post: Kvitteret", "Digital Post: Receipted"),
+        _T.CATEGORY_FAILED: Entry("Digital Post: Fejlet", "Digital Post: Failed"),
+        _T.CATEGORY_INBOUND: Entry("Digital Post: Modtaget", "Digital Post: Received"),
+        _T.CATEGORY_WARNING: Entry("Digital Post: Advarsel", "Digital Post: Warning"),
+    }
+)
+
+
+def text(key: Text, language: str, /, **values: object) -> str:
+    """The entry ``key`` in ``language`` (English for ``"en"``, else Danish) with its placeholders filled.
+
+    A placeholder without a value raises ``KeyError``: a sentence is never sent half-filled.
+    """
+    return CATALOGUE[key].template(language).format_map(values)
+
+
+def placeholders(template: str) -> frozenset[str]:
+    """The names of the placeholders in ``template`` (``{days}`` and ``{days:d}`` both name ``days``)."""
+    return frozenset(name for _, name, _, _ in Formatter().parse(template) if name is not None)
