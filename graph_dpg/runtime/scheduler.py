@@ -242,7 +242,7 @@ class Runtime:
         svc = self.gateway.outbound
         try:
             self.counters.receipts_pulled += await svc.pull_business_receipts()
-            self.counters.receipts_applied += await asyncio.to_thread(svc.apply_business_receipts)
+            self.counters.receipts_applied += await svc.apply_business_receipts()
         except GraphDpgError as exc:
             self.tracker.failure(RESOURCE_RECEIPTS, exc)
             return

@@ -85,7 +85,7 @@ class InboundService:
 
     async def run_once(self, *, pull: bool = True, mail: bool = True) -> InboundStats:
         stats = InboundStats()
-        self.rules.refresh()
+        await self.rules.refresh()
         await self.memos.run(stats, pull=pull)
         if mail:
             await self.secure_mail.run(stats)
