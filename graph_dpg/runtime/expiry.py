@@ -8,7 +8,6 @@ neither loses the alert nor sends it twice. An alert also completes the larger t
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
@@ -18,6 +17,7 @@ from graph_dpg.config import Settings
 from graph_dpg.domain.mail import EmailAddress, MailMessage
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Effects
+from graph_dpg.services.blocking import blocking
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class ExpiryAlerts:
 
         A :class:`~graph_dpg.core.errors.GraphDpgError` stops the pass (the caller backs off and retries).
         """
-        for what, not_after in self.credentials():
+        for what, not_after in await blocking(self.credentials):
             days = (not_after - now).days
             crossed = [t for t in EXPIRY_THRESHOLDS_DAYS if days <= t]
             if not crossed:
@@ -61,10 +61,10 @@ class ExpiryAlerts:
         store = self.store
         base = f"alert:expiry:{what}:{not_after.date().isoformat()}"
         key = f"{base}:{threshold}"
-        effect = await asyncio.to_thread(store.get_effect, key)
+        effect = await blocking(store.get_effect, key)
         if effect is not None and effect.state.value == "done":
             return False
-        await asyncio.to_thread(store.plan_effect, key, {"what": what, "days": days})
+        await blocking(store.plan_effect, key, {"what": what, "days": days})
         monitoring = self.monitoring_mailbox
         mail = self.mailbox
         # An earlier attempt may have created the mail and crashed before recording it: look first.
@@ -91,13 +91,13 @@ class ExpiryAlerts:
             )
             result = {"message_id": created}
             log.warning("%s expires in %d day(s): monitoring mailbox alerted", what, days)
-        await asyncio.to_thread(store.complete_effect, key, result)
+        await blocking(store.complete_effect, key, result)
         # Larger thresholds already passed are covered by this (more urgent) alert.
         for other in crossed:
             if other != threshold:
                 other_key = f"{base}:{other}"
-                await asyncio.to_thread(store.plan_effect, other_key, {"what": what, "days": days})
-                await asyncio.to_thread(store.complete_effect, other_key, {"superseded_by": threshold})
+                await blocking(store.plan_effect, other_key, {"what": what, "days": days})
+                await blocking(store.complete_effect, other_key, {"superseded_by": threshold})
         return True
 
 
