@@ -18,7 +18,8 @@ Why it is crash-safe:
   between "done" and "marked" repeats the action, which first looks for its own earlier result (the
   receipt mail carries an extended property naming the job), so the outcome still happens once.
 
-No database lock is held across a Graph or NgDP call: every store call is its own short transaction.
+No database lock is held across a Graph or NgDP call: every store call is its own short transaction,
+made in a worker thread (``services.blocking``), so a wait for the database never stalls the event loop.
 """
 
 from __future__ import annotations

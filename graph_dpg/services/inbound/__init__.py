@@ -10,7 +10,8 @@ budget and alerts) and the categories they create:
 
 :class:`InboundService` runs one cycle of both (the runtime calls ``run_once`` under the inbound lease).
 
-No database lock is held across a Graph or NgDP call: every store call is its own short transaction.
+No database lock is held across a Graph or NgDP call: every store call is its own short transaction,
+made in a worker thread (``services.blocking``), so a wait for the database never stalls the event loop.
 One replica at a time runs ``run_once`` (the poller holds the ``inbound`` lease around it): the
 idempotency described in the modules covers crashes and restarts, not two replicas racing on the same
 memo.
