@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from graph_dpg.core.errors import GraphDpgError
+from graph_dpg.services.blocking import blocking
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -144,7 +145,7 @@ def create_http_app(
         return JSONResponse({"status": "ok", "uptime_s": round(time.monotonic() - started, 1)})
 
     async def readyz(request: Request) -> Response:
-        checks = await asyncio.to_thread(status.readiness)
+        checks = await blocking(status.readiness)
         ready = all(ok for ok, _ in checks.values())
         body = {
             "status": "ready" if ready else "not ready",
@@ -154,7 +155,7 @@ def create_http_app(
 
     async def metrics_endpoint(request: Request) -> Response:
         # outbox_counts is a database query: keep it off the event loop.
-        payload = await asyncio.to_thread(metrics.render)
+        payload = await blocking(metrics.render)
         return PlainTextResponse(payload, media_type=PROMETHEUS_CONTENT_TYPE)
 
     routes: list[Route | Mount] = [

@@ -45,6 +45,7 @@ from graph_dpg.runtime.credentials import expiring_credentials
 from graph_dpg.runtime.http import GatewayMetrics, HttpServer, create_http_app
 from graph_dpg.runtime.work import LeaseKeeper, WorkTracker
 from graph_dpg.services.alerts import AlertService
+from graph_dpg.services.blocking import blocking
 from graph_dpg.services.expiry import ExpiryAlerts
 from graph_dpg.services.outbound import CycleStats, FunctionMailbox
 
@@ -162,7 +163,7 @@ class Runtime:
                 busy = set(self._active)
                 if self._effects_running:
                     busy.add(RESOURCE_EFFECTS)
-                await asyncio.to_thread(self.leases.refresh, self.resources, busy)
+                await blocking(self.leases.refresh, self.resources, busy)
         except GraphDpgError as exc:
             # Without the database nothing can be claimed; whatever we hold expires by itself.
             self.tracker.failure("leases", exc)
@@ -245,7 +246,7 @@ class Runtime:
         svc = self.gateway.outbound
         try:
             self.counters.receipts_pulled += await svc.pull_business_receipts()
-            self.counters.receipts_applied += await asyncio.to_thread(svc.apply_business_receipts)
+            self.counters.receipts_applied += await svc.apply_business_receipts()
         except GraphDpgError as exc:
             self.tracker.failure(RESOURCE_RECEIPTS, exc)
             return
@@ -325,7 +326,7 @@ class Runtime:
         if not self._holds(RESOURCE_HOUSEKEEPING):
             return
         try:
-            report = await asyncio.to_thread(self.gateway.store.cleanup, datetime.now(UTC) - RETENTION)
+            report = await blocking(self.gateway.store.cleanup, datetime.now(UTC) - RETENTION)
         except GraphDpgError as exc:
             self.tracker.failure("cleanup", exc)
             return
@@ -406,7 +407,7 @@ class Runtime:
     async def start(self) -> None:
         store = self.gateway.store
         if store.dialect == "sqlite":
-            alive = await asyncio.to_thread(store.live_replicas, 2.0 * self.settings.lease_seconds)
+            alive = await blocking(store.live_replicas, 2.0 * self.settings.lease_seconds)
             others = [r for r in alive if r != self.gateway.replica]
             if others:
                 log.warning(
@@ -419,7 +420,7 @@ class Runtime:
         if store.dialect != "sqlite" and self.options.join_delay_s > 0:
             # Announce ourselves and give replicas starting at the same moment time to do the same, so
             # the first claim is already a fair share rather than everything.
-            await asyncio.to_thread(store.replica_heartbeat, self.gateway.replica)
+            await blocking(store.replica_heartbeat, self.gateway.replica)
             await asyncio.sleep(self.options.join_delay_s)
         await self.heartbeat()
         if self.options.start_http:
@@ -472,7 +473,7 @@ class Runtime:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
         try:
-            released = await asyncio.to_thread(self.leases.release_all)
+            released = await blocking(self.leases.release_all)
             log.info("released %d lease(s)", released)
         except GraphDpgError as exc:
             log.warning("could not release leases (they expire by themselves): %s", exc)

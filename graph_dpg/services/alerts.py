@@ -133,18 +133,18 @@ class AlertService:
         self.monitoring_mailbox = monitoring_mailbox
         self.language = language
 
-    def plan(self, key: EffectKey, alert: Alert) -> bool:
+    async def plan(self, key: EffectKey, alert: Alert) -> bool:
         """Plan the alert ``key`` once; True if it is new. ``key`` must be of an alert kind."""
         if key.kind not in ALERT_KINDS:
             raise ValueError(f"{key} is not an alert")
-        return self._effects.plan(key, alert.to_json())
+        return await self._effects.plan(key, alert.to_json())
 
-    def is_done(self, key: EffectKey) -> bool:
-        return self._effects.is_done(key)
+    async def is_done(self, key: EffectKey) -> bool:
+        return await self._effects.is_done(key)
 
-    def settle(self, key: EffectKey, result: Mapping[str, object]) -> None:
+    async def settle(self, key: EffectKey, result: Mapping[str, object]) -> None:
         """Record the alert ``key`` as done without a mail (e.g. a more urgent alert covers it)."""
-        self._effects.settle(key, {}, result)
+        await self._effects.settle(key, {}, result)
 
     async def send_pending(self, limit: int = 100) -> AlertRound:
         """Mail every planned alert (oldest first); one that fails stays planned for the next call."""

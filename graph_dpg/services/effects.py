@@ -26,6 +26,7 @@ from graph_dpg.core.errors import GraphDpgError
 from graph_dpg.domain.mail import MailMessage
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Effect, Effects, EffectState
+from graph_dpg.services.blocking import blocking
 
 log = logging.getLogger(__name__)
 
@@ -82,36 +83,40 @@ Action = Callable[[PlannedEffect], Awaitable[Mapping[str, object] | None]]
 
 
 class EffectBook:
-    """Plan, list, run and complete effects, over the store's effects table."""
+    """Plan, list, run and complete effects, over the store's effects table (every store call in a
+    worker thread, through :func:`~graph_dpg.services.blocking.blocking`)."""
 
     def __init__(self, store: Effects) -> None:
         self._store = store
 
-    def plan(self, key: EffectKey, payload: Mapping[str, object]) -> bool:
+    async def plan(self, key: EffectKey, payload: Mapping[str, object]) -> bool:
         """Record the intent once; True if it is new (planning it again is a no-op)."""
-        return self._store.plan_effect(str(key), payload)
+        return await blocking(self._store.plan_effect, str(key), payload)
 
-    def get(self, key: EffectKey) -> Effect | None:
-        return self._store.get_effect(str(key))
+    async def get(self, key: EffectKey) -> Effect | None:
+        return await blocking(self._store.get_effect, str(key))
 
-    def is_done(self, key: EffectKey) -> bool:
-        effect = self.get(key)
+    async def is_done(self, key: EffectKey) -> bool:
+        effect = await self.get(key)
         return effect is not None and effect.state is EffectState.DONE
 
-    def complete(self, key: EffectKey, result: Mapping[str, object] | None = None) -> bool:
-        return self._store.complete_effect(str(key), result)
+    async def complete(self, key: EffectKey, result: Mapping[str, object] | None = None) -> bool:
+        return await blocking(self._store.complete_effect, str(key), result)
 
-    def settle(self, key: EffectKey, payload: Mapping[str, object], result: Mapping[str, object]) -> None:
+    async def settle(
+        self, key: EffectKey, payload: Mapping[str, object], result: Mapping[str, object]
+    ) -> None:
         """Record an effect as done without doing it (e.g. superseded by another one)."""
-        self.plan(key, payload)
-        self.complete(key, result)
+        await self.plan(key, payload)
+        await self.complete(key, result)
 
-    def pending(self, *kinds: EffectKind, limit: int = 100) -> list[PlannedEffect]:
+    async def pending(self, *kinds: EffectKind, limit: int = 100) -> list[PlannedEffect]:
         """Planned effects of these kinds, oldest first. Each kind is read by its own key prefix: effects
         of other kinds share the table, and a first page full of them must not starve these."""
         found: list[PlannedEffect] = []
         for kind in kinds:
-            for effect in self._store.pending_effects(limit=limit, prefix=f"{kind.value}:"):
+            page = await blocking(self._store.pending_effects, limit=limit, prefix=f"{kind.value}:")
+            for effect in page:
                 key = EffectKey.parse(effect.key)
                 if key is not None and key.kind is kind:
                     found.append(PlannedEffect(key, effect.payload, effect.created_at))
@@ -131,7 +136,7 @@ class EffectBook:
         others; so does an action that returns None. Returns the effects completed, with their results.
         """
         done: list[tuple[PlannedEffect, Mapping[str, object]]] = []
-        for effect in self.pending(*kinds, limit=limit):
+        for effect in await self.pending(*kinds, limit=limit):
             try:
                 result = await action(effect)
             except GraphDpgError as exc:
@@ -142,7 +147,7 @@ class EffectBook:
                 continue
             if result is None:
                 continue
-            self.complete(effect.key, result)
+            await self.complete(effect.key, result)
             done.append((effect, result))
         return done
 

@@ -42,22 +42,22 @@ class ExpiryAlerts:
         others are done (the caller backs off and retries; the alert stays planned until then).
         """
         planned: list[tuple[str, int, EffectKey]] = []
-        for what, not_after in self.credentials():
+        for what, not_after in await blocking(self.credentials):
             days = (not_after - now).days
             crossed = [t for t in EXPIRY_THRESHOLDS_DAYS if days <= t]
             if not crossed:
                 continue
             threshold = min(crossed)
             key = expiry_key(what, not_after, threshold)
-            if await blocking(self.alerts.is_done, key):
+            if await self.alerts.is_done(key):
                 continue
             alert = expiry_alert(what, not_after.date(), days, self.alerts.language)
-            await blocking(self.alerts.plan, key, alert)
+            await self.alerts.plan(key, alert)
             # Larger thresholds already passed are covered by this (more urgent) alert.
             for other in crossed:
                 if other != threshold:
                     covered = expiry_key(what, not_after, other)
-                    await blocking(self.alerts.settle, covered, {"superseded_by": threshold})
+                    await self.alerts.settle(covered, {"superseded_by": threshold})
             planned.append((what, days, key))
         if not planned:
             return

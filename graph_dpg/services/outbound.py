@@ -18,7 +18,8 @@ Why it is crash-safe:
   between "done" and "marked" repeats the action, which first looks for its own earlier result (the
   receipt mail carries an extended property naming the job), so the outcome still happens once.
 
-No database lock is held across a Graph or NgDP call: every store call is its own short transaction.
+No database lock is held across a Graph or NgDP call: every store call is its own short transaction,
+made in a worker thread (``services.blocking``), so a wait for the database never stalls the event loop.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ from graph_dpg.ports.store import (
     SendOutcome,
     StatePort,
 )
+from graph_dpg.services.blocking import blocking
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 
 log = logging.getLogger(__name__)
@@ -166,6 +168,7 @@ class OutboundService:
         self._now = now
         self._send_slots = asyncio.Semaphore(settings.send_concurrency)
         self._templates: dict[str, bytes] = {}
+        self._template_read = asyncio.Lock()
         self.effects = EffectBook(store)
         self._categories_ready: set[str] = set()
         self._contact_point_limits: dict[str, tuple[float | None, int | None]] = {}
@@ -191,7 +194,7 @@ class OutboundService:
 
     # ------------------------------------------------------------------ 1. find new gateway mail
     async def poll(self, mb: FunctionMailbox) -> int:
-        link = self.store.get_delta_link(mb.address, mb.outgoing_folder)
+        link = await blocking(self.store.get_delta_link, mb.address, mb.outgoing_folder)
         delta = await self.mail.read_delta(mb.address, mb.outgoing_folder, link)
         created = 0
         for msg in delta.messages:
@@ -211,13 +214,16 @@ class OutboundService:
                 subject=mask_cprs(msg.subject.replace("\x00", ""))[:500],
                 channel=_channel_of(gateway[0].address),
             )
-            if self.store.create_job(job):
+            if await blocking(self.store.create_job, job):
                 created += 1
-                self.store.audit(
-                    "outbound.job.created", job.subject, details={"job": job.id, "mailbox": mb.address}
+                await blocking(
+                    self.store.audit,
+                    "outbound.job.created",
+                    job.subject,
+                    details={"job": job.id, "mailbox": mb.address},
                 )
         # Only now: a crash before this line replays the round, and create_job ignores what it has.
-        self.store.set_delta_link(mb.address, mb.outgoing_folder, delta.delta_link)
+        await blocking(self.store.set_delta_link, mb.address, mb.outgoing_folder, delta.delta_link)
         return created
 
     # ------------------------------------------------------------------ 2./3. plan, send, finish
@@ -237,7 +243,7 @@ class OutboundService:
         credentials or certificate are wrong, and every other job would fail the same way.
         """
         for state in (JobState.NEW, JobState.PLANNED, JobState.SENDING):
-            for job in self.store.jobs_in_state([state], limit=1000):
+            for job in await blocking(self.store.jobs_in_state, [state], limit=1000):
                 if job.mailbox.lower() not in mailboxes:
                     continue
                 if not keep_going():
@@ -260,20 +266,21 @@ class OutboundService:
             job = await self._plan(job, stats)
         if job.state in (JobState.PLANNED, JobState.SENDING):
             await self._send(job, stats)
-            current = self.store.get_job(job.id)
+            current = await blocking(self.store.get_job, job.id)
             if current is not None and current.state is JobState.DONE:
                 stats.jobs_done += 1
 
     async def _plan(self, job: OutboundJob, stats: CycleStats) -> OutboundJob:
         mb = self.settings.mailbox(job.mailbox)
         msg = await self.mail.get_message(job.mailbox, job.message_id)
-        plan = self._make_plan(msg, mb)
+        plan = await self._make_plan(msg, mb)
         if plan.errors:
             text = "; ".join(str(f) for f in plan.errors)
             # Effects first, state last: a crash in between re-plans (idempotently) instead of losing them.
-            self._plan_effects(job, JobCategory.FAILED, findings=plan.findings)
-            self.store.set_job_state(job.id, JobState.REJECTED, mask_cprs(text)[:4000])
-            self.store.audit(
+            await self._plan_effects(job, JobCategory.FAILED, findings=plan.findings)
+            await blocking(self.store.set_job_state, job.id, JobState.REJECTED, mask_cprs(text)[:4000])
+            await blocking(
+                self.store.audit,
                 "outbound.job.rejected",
                 job.subject,
                 details={"job": job.id, "findings": [str(f) for f in plan.errors]},
@@ -293,16 +300,20 @@ class OutboundService:
         ]
         # The "queued" category is planned before the job itself, so a crash between the two transactions
         # cannot lose it (planning an effect twice is a no-op). The notes for the receipt go with the plan.
-        self._plan_category(job, JobCategory.QUEUED)
-        if self.store.plan_job(replace(job, warnings=tuple(str(w) for w in plan.warnings)), memos):
+        await self._plan_category(job, JobCategory.QUEUED)
+        with_notes = replace(job, warnings=tuple(str(w) for w in plan.warnings))
+        if await blocking(self.store.plan_job, with_notes, memos):
             stats.planned += 1
-            self.store.audit(
-                "outbound.job.planned", job.subject, details={"job": job.id, "memos": len(plan.memos)}
+            await blocking(
+                self.store.audit,
+                "outbound.job.planned",
+                job.subject,
+                details={"job": job.id, "memos": len(plan.memos)},
             )
-        updated = self.store.get_job(job.id)
+        updated = await blocking(self.store.get_job, job.id)
         return updated if updated is not None else job
 
-    def _make_plan(self, msg: MailMessage, mb: FunctionMailbox | None) -> Plan:
+    async def _make_plan(self, msg: MailMessage, mb: FunctionMailbox | None) -> Plan:
         s = self.settings
         ctx = OutboundContext(
             organisation_cvr=s.organisation_cvr,
@@ -323,21 +334,21 @@ class OutboundService:
         reply_uuid = replied_memo_uuid(msg)
         replying_to = None
         if reply_uuid is not None:
-            xml = self.store.load_inbound_xml(reply_uuid)
+            xml = await blocking(self.store.load_inbound_xml, reply_uuid)
             replying_to = _parse_or_none(xml)
         return plan_outbound(msg, ctx, replying_to=replying_to, replying_to_uuid=reply_uuid)
 
     async def _send(self, job: OutboundJob, stats: CycleStats) -> None:
         if job.state is JobState.PLANNED:
-            self.store.set_job_state(job.id, JobState.SENDING)
+            await blocking(self.store.set_job_state, job.id, JobState.SENDING)
         while True:
-            rows = self.store.next_pending(job.id, limit=200)
+            rows = await blocking(self.store.next_pending, job.id, limit=200)
             if not rows:
                 break
             results = await asyncio.gather(*(self._send_one(row) for row in rows), return_exceptions=True)
             outcomes = [r for r in results if isinstance(r, SendOutcome)]
             # One transaction per batch; a crash before it commits re-sends the batch with the same UUIDs.
-            self.store.record_send_results(outcomes)
+            await blocking(self.store.record_send_results, outcomes)
             for o in outcomes:
                 if o.state is OutboxState.ACCEPTED:
                     stats.sent += 1
@@ -352,13 +363,14 @@ class OutboundService:
                     raise r
             if any(o.state is None for o in outcomes):
                 break  # the rest waits for its retry time; other jobs go on meanwhile
-        progress = self.store.job_progress(job.id)
+        progress = await blocking(self.store.job_progress, job.id)
         if progress.get(OutboxState.PENDING, 0) == 0:
             # Effects first, state last (see _plan): DONE is only set once its receipt is planned.
-            self._plan_effects(job, category_for(self._recipient_lines(job.id)))
-            self.store.set_job_state(job.id, JobState.DONE)
+            await self._plan_effects(job, category_for(await self._recipient_lines(job.id)))
+            await blocking(self.store.set_job_state, job.id, JobState.DONE)
             self._templates.pop(job.id, None)
-            self.store.audit(
+            await blocking(
+                self.store.audit,
                 "outbound.job.done",
                 job.subject,
                 details={"job": job.id, **{k.value: v for k, v in progress.items()}},
@@ -366,7 +378,7 @@ class OutboundService:
 
     async def _send_one(self, row: OutboxEntry) -> SendOutcome:
         """Send one MeMo; the outcome is recorded by the caller with the rest of its batch."""
-        xml = row.memo_xml if row.memo_xml is not None else self._render(row)
+        xml = row.memo_xml if row.memo_xml is not None else await self._render(row)
         async with self._send_slots:
             try:
                 result = await self.ngdp.send_memo(row.message_uuid, xml)
@@ -391,15 +403,18 @@ class OutboundService:
             receipt_status=result.receipt_status,
         )
 
-    def _render(self, row: OutboxEntry) -> bytes:
+    async def _render(self, row: OutboxEntry) -> bytes:
         """Mass-delivery rows store no XML: the job's first MeMo is the template, re-addressed per row."""
-        template = self._templates.get(row.job_id)
-        if template is None:
-            ref = self.store.find_by_message_uuid(row.memo_ref or "", with_xml=True)
-            if ref is None or ref.memo_xml is None:
-                raise GraphDpgError(f"template MeMo {row.memo_ref} of job {row.job_id} is missing")
-            template = ref.memo_xml
-            self._templates[row.job_id] = template
+        # The rows of a batch are rendered concurrently: the first reads the template, the others wait
+        # for it instead of each reading it again.
+        async with self._template_read:
+            template = self._templates.get(row.job_id)
+            if template is None:
+                ref = await blocking(self.store.find_by_message_uuid, row.memo_ref or "", with_xml=True)
+                if ref is None or ref.memo_xml is None:
+                    raise GraphDpgError(f"template MeMo {row.memo_ref} of job {row.job_id} is missing")
+                template = ref.memo_xml
+                self._templates[row.job_id] = template
         return render_from_template(template, row.message_uuid, row.recipient_kind, row.recipient_id)
 
     def _retry_at(self, attempts: int) -> datetime:
@@ -407,20 +422,20 @@ class OutboundService:
         return self._now.now(UTC) + timedelta(seconds=backoff.delay(attempts + 1))
 
     # ------------------------------------------------------------------ 4. receipts and categories
-    def _recipient_lines(self, job_id: str) -> list[RecipientLine]:
+    async def _recipient_lines(self, job_id: str) -> list[RecipientLine]:
         lines: list[RecipientLine] = []
         after = 0
         while True:
-            page = self.store.list_outbox(job_id, after_id=after, limit=5000)
+            page = await blocking(self.store.list_outbox, job_id, after_id=after, limit=5000)
             if not page:
                 return lines
             lines.extend(_line(e) for e in page)
             after = page[-1].id
 
-    def _plan_effects(
+    async def _plan_effects(
         self, job: OutboundJob, category: JobCategory, findings: Sequence[Finding] = ()
     ) -> None:
-        self.effects.plan(
+        await self.effects.plan(
             EffectKey.receipt(job.id),
             {
                 "job": job.id,
@@ -428,10 +443,10 @@ class OutboundService:
                 "findings": [_finding_dict(f) for f in findings],
             },
         )
-        self._plan_category(job, category)
+        await self._plan_category(job, category)
 
-    def _plan_category(self, job: OutboundJob, category: JobCategory) -> None:
-        self.effects.plan(
+    async def _plan_category(self, job: OutboundJob, category: JobCategory) -> None:
+        await self.effects.plan(
             EffectKey.category(job.id, category.value), {"job": job.id, "category": category.value}
         )
 
@@ -443,7 +458,7 @@ class OutboundService:
         return len(done)
 
     async def _run_effect(self, effect: PlannedEffect) -> Mapping[str, object] | None:
-        job = self.store.get_job(str(effect.payload.get("job", "")))
+        job = await blocking(self.store.get_job, str(effect.payload.get("job", "")))
         if job is None:
             return {"skipped": "job gone"}
         if effect.key.kind is EffectKind.RECEIPT:
@@ -459,10 +474,10 @@ class OutboundService:
                 findings = [_finding_from(d) for d in _as_list(payload.get("findings"))]
                 mail = render_error_receipt(job.subject, findings, language=lang)
             else:
-                noted = job.warnings or self._legacy_warnings(job.id)
+                noted = job.warnings or await self._legacy_warnings(job.id)
                 warnings = [Finding("warning", w, severity="warning") for w in noted]
                 mail = render_receipt(
-                    job.subject, self._recipient_lines(job.id), language=lang, warnings=warnings
+                    job.subject, await self._recipient_lines(job.id), language=lang, warnings=warnings
                 )
             return MailMessage(
                 subject=mail.subject,
@@ -479,20 +494,21 @@ class OutboundService:
         marker = Marker(RECEIPT_PROPERTY, str(key))
         written = await marker.find_or_create(self.mail, job.mailbox, self.settings.receipt_folder, build)
         if written.created:
-            self.store.audit(
+            await blocking(
+                self.store.audit,
                 "outbound.receipt.written",
                 job.subject,
                 details={"job": job.id, "message_id": written.message_id},
             )
         return written.result()
 
-    def _legacy_warnings(self, job_id: str) -> tuple[str, ...]:
+    async def _legacy_warnings(self, job_id: str) -> tuple[str, ...]:
         """Earlier versions kept a job's warnings as an effect ``warnings:{job}``; it is done once read."""
-        effect = self.store.get_effect(f"{_LEGACY_WARNINGS}{job_id}")
+        effect = await blocking(self.store.get_effect, f"{_LEGACY_WARNINGS}{job_id}")
         if effect is None:
             return ()
         if effect.state is EffectState.PLANNED:
-            self.store.complete_effect(effect.key, {"noted": True})
+            await blocking(self.store.complete_effect, effect.key, {"noted": True})
         return tuple(str(w) for w in _as_list(effect.payload.get("warnings")))
 
     async def _write_category(self, job: OutboundJob, planned: JobCategory) -> dict[str, object] | None:
@@ -509,7 +525,7 @@ class OutboundService:
             # or this would show the category of a job that is not finished.
             return None
         else:
-            category = self._current_category(job)
+            category = await self._current_category(job)
         if job.mailbox.lower() not in self._categories_ready:
             # First use in this process: the master list must hold our categories with their colours.
             await self.mail.ensure_master_categories(job.mailbox, dict(self.settings.categories.values()))
@@ -522,7 +538,7 @@ class OutboundService:
         await self.mail.set_categories(job.mailbox, job.message_id, wanted)
         return {"categories": wanted, "category": category.value}
 
-    def _current_category(self, job: OutboundJob) -> JobCategory:
+    async def _current_category(self, job: OutboundJob) -> JobCategory:
         """The final category of a finished job, from what is recorded now.
 
         Why every order converges: a category effect is planned whenever the category may have changed
@@ -532,7 +548,7 @@ class OutboundService:
         category only moves forward (sent → receipted → failed), so an effect planned for a category that
         was already shown by an earlier one is rightly a no-op."""
         if job.state is JobState.DONE:
-            return category_for(self._recipient_lines(job.id))
+            return category_for(await self._recipient_lines(job.id))
         return JobCategory.FAILED  # rejected before sending, or given up
 
     async def ensure_categories(self) -> None:
@@ -567,31 +583,35 @@ class OutboundService:
                 "errorCode": receipt.error_code,
                 "errorMessage": receipt.error_message,
             }
-            self.store.record_receipt(receipt_id, raw)
+            await blocking(self.store.record_receipt, receipt_id, raw)
             await self.ngdp.delete_receipt(receipt_id)  # only after it is safely recorded
             count += 1
         return count
 
-    def apply_business_receipts(self, limit: int = 1000) -> int:
+    async def apply_business_receipts(self, limit: int = 1000) -> int:
         """Reflect recorded receipts in the jobs' categories (and a failure receipt mail)."""
         touched: set[str] = set()
-        receipts = self.store.unprocessed_receipts(limit=limit)
+        receipts = await blocking(self.store.unprocessed_receipts, limit=limit)
         for r in receipts:
-            row = self.store.find_by_message_uuid(r.message_uuid or "") if r.message_uuid else None
+            row = (
+                await blocking(self.store.find_by_message_uuid, r.message_uuid or "")
+                if r.message_uuid
+                else None
+            )
             if row is not None:
                 touched.add(row.job_id)
-            self.store.mark_receipt_processed(r.receipt_id)
+            await blocking(self.store.mark_receipt_processed, r.receipt_id)
         for job_id in touched:
-            job = self.store.get_job(job_id)
+            job = await blocking(self.store.get_job, job_id)
             if job is None or job.state not in JOB_TERMINAL:
                 continue
-            lines = self._recipient_lines(job_id)
+            lines = await self._recipient_lines(job_id)
             category = category_for(lines)
-            self._plan_category(job, category)
+            await self._plan_category(job, category)
             if category is JobCategory.FAILED and any(
                 e.status is RecipientStatus.REJECTED and e.detail.startswith("receipt:") for e in lines
             ):
-                self.effects.plan(
+                await self.effects.plan(
                     EffectKey.receipt(job.id, business=True), {"job": job.id, "kind": "receipt"}
                 )
         return len(receipts)

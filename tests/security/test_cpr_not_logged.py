@@ -68,7 +68,7 @@ async def test_no_cpr_in_clear_in_outbound_and_inbound_logs_or_audit(
         h.send("Afvist", [f"{REFUSED_AT_ONCE}@29189846.{GW}"])
         await h.cycle(2)
         await h.service.pull_business_receipts()
-        h.service.apply_business_receipts()
+        await h.service.apply_business_receipts()
         await h.service.run_effects()
         # httpx logs every request URL, and a contact lookup carries the CPR in its query string.
         assert await h.service.ngdp.lookup_contact(cpr=CITIZEN) is not None

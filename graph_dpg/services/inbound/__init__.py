@@ -10,7 +10,8 @@ budget and alerts) and the categories they create:
 
 :class:`InboundService` runs one cycle of both (the runtime calls ``run_once`` under the inbound lease).
 
-No database lock is held across a Graph or NgDP call: every store call is its own short transaction.
+No database lock is held across a Graph or NgDP call: every store call is its own short transaction,
+made in a worker thread (``services.blocking``), so a wait for the database never stalls the event loop.
 One replica at a time runs ``run_once`` (the poller holds the ``inbound`` lease around it): the
 idempotency described in the modules covers crashes and restarts, not two replicas racing on the same
 memo.
@@ -85,7 +86,7 @@ class InboundService:
 
     async def run_once(self, *, pull: bool = True, mail: bool = True) -> InboundStats:
         stats = InboundStats()
-        self.rules.refresh()
+        await self.rules.refresh()
         await self.memos.run(stats, pull=pull)
         if mail:
             await self.secure_mail.run(stats)

@@ -36,6 +36,7 @@ from graph_dpg.domain.routing import attached_memo, mail_item
 from graph_dpg.domain.rules import RoutingDecision
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.store import Audit, DeltaLinks, Effects, SourceMessages
+from graph_dpg.services.blocking import blocking
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
 
@@ -96,18 +97,18 @@ class MailRouter(InboundParts):
                 log.warning("inbound poll of %s/%s failed: %s", mailbox, folder, mask_cprs(str(exc)))
 
     async def _poll_source(self, mailbox: str, folder: str, stats: InboundStats) -> None:
-        link = self.store.get_delta_link(mailbox, folder)
+        link = await blocking(self.store.get_delta_link, mailbox, folder)
         delta = await self.mail.read_delta(mailbox, folder, link)
         for msg in delta.messages:
             if msg.is_draft or msg.id is None or self._is_ours(msg):
                 continue
             ident = (msg.internet_message_id or f"{mailbox}|{msg.id}").strip().lower()
             payload = {"mailbox": mailbox, "folder": folder, "message_id": msg.id, "imid": ident}
-            if self.effects.plan(EffectKey(EffectKind.MAIL_ROUTE, ident), payload):
+            if await self.effects.plan(EffectKey(EffectKind.MAIL_ROUTE, ident), payload):
                 stats.mail_seen += 1
-            self.store.claim_source_message(mailbox, msg.id, msg.internet_message_id)
+            await blocking(self.store.claim_source_message, mailbox, msg.id, msg.internet_message_id)
         # Only now: a crash before this line replays the round, and planning ignores what it has.
-        self.store.set_delta_link(mailbox, folder, delta.delta_link)
+        await blocking(self.store.set_delta_link, mailbox, folder, delta.delta_link)
 
     # ------------------------------------------------------------------ read, open, route
     async def route_pending(self, stats: InboundStats) -> None:
@@ -125,7 +126,7 @@ class MailRouter(InboundParts):
             context = text(Text.RULE_CONTEXT_MAIL, self.settings.language, mailbox=mailbox)
             decision = await self.rules.decide(mail_item(msg, attached_memo(msg)), context, stats)
             result = await self._apply(effect.key, mailbox, msg, decision)
-            self.rules.count_hits(decision.matched_rules)
+            await self.rules.count_hits(decision.matched_rules)
             subjects[effect.key] = mask_cprs(msg.subject)[:200]
             return result
 
@@ -140,7 +141,9 @@ class MailRouter(InboundParts):
         for effect, result in done:
             if result.get("routed"):
                 stats.mail_routed += 1
-                self.store.audit("inbound.mail.routed", subjects[effect.key], details=dict(result))
+                await blocking(
+                    self.store.audit, "inbound.mail.routed", subjects[effect.key], details=dict(result)
+                )
 
     async def _apply(
         self, key: EffectKey, mailbox: str, msg: MailMessage, decision: RoutingDecision

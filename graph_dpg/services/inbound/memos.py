@@ -53,6 +53,7 @@ from graph_dpg.domain.routing import (
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.store import Audit, Effects, InboundMemo, InboundMemos, InboundSource, InboundState
+from graph_dpg.services.blocking import blocking
 from graph_dpg.services.effects import Marker
 from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
 
@@ -96,82 +97,89 @@ class MemoPipeline(InboundParts):
     async def pull(self, stats: InboundStats) -> None:
         """Fetch every memo NgDP holds for us and store it durably (nothing else happens before)."""
         for memo_id in await self.ngdp.list_memos():
-            if self.store.get_inbound(memo_id) is not None:
+            if await blocking(self.store.get_inbound, memo_id) is not None:
                 continue  # stored earlier; delivery/acknowledgement continue from its state
             xml = await self.ngdp.get_memo(memo_id)
-            if self.store.store_inbound_memo(memo_id, InboundSource.PULL, xml):
+            if await blocking(self.store.store_inbound_memo, memo_id, InboundSource.PULL, xml):
                 stats.pulled += 1
-                self.store.audit(
-                    "inbound.memo.received", memo_id, details={"size": len(xml), "source": "pull"}
+                await blocking(
+                    self.store.audit,
+                    "inbound.memo.received",
+                    memo_id,
+                    details={"size": len(xml), "source": "pull"},
                 )
 
     # ------------------------------------------------------------------ deliver
     async def deliver_pending(self, stats: InboundStats) -> None:
         self._refused = set()
-        for row in self.store.inbound_in_state(InboundState.RECEIVED, limit=self.settings.batch_size):
+        received = await blocking(
+            self.store.inbound_in_state, InboundState.RECEIVED, limit=self.settings.batch_size
+        )
+        for row in received:
             try:
                 await self.deliver(row, stats)
             except GraphDpgError as exc:
-                self.store.record_inbound_error(row.memo_uuid, str(exc))
+                await blocking(self.store.record_inbound_error, row.memo_uuid, str(exc))
                 stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
                 log.warning("inbound memo %s not delivered yet: %s", row.memo_uuid, mask_cprs(str(exc)))
                 if isinstance(exc, AuthError | PermanentError):
-                    self._fall_back(row, exc)
+                    await self._fall_back(row, exc)
 
-    def _fall_back(self, row: InboundMemo, exc: GraphDpgError) -> None:
+    async def _fall_back(self, row: InboundMemo, exc: GraphDpgError) -> None:
         """After repeated permanent failures (e.g. the target mailbox is outside the app's RBAC scope, or a
         rule names a folder that cannot be created) deliver to the main mailbox with a banner that says
         why, instead of keeping the memo at NgDP forever. Recorded once, with the memo."""
         if row.attempts + 1 < self.settings.fallback_after_attempts:
             return
-        current = self.store.get_inbound(row.memo_uuid)
-        route = self._recorded_route(current) if current is not None else None
+        current = await blocking(self.store.get_inbound, row.memo_uuid)
+        route = await self._recorded_route(current) if current is not None else None
         if route is None or route.undeliverable is not None:
             return
         if route.mailbox.lower() == self.settings.main_mailbox.lower():
             return
         fallback = route.fall_back(self.settings, str(exc))
-        if self.store.record_inbound_route(row.memo_uuid, fallback.to_json(), replace=True):
+        if await blocking(self.store.record_inbound_route, row.memo_uuid, fallback.to_json(), replace=True):
             log.error(
                 "inbound memo %s could not be delivered to %s (%s); delivering to the main mailbox",
                 row.memo_uuid,
                 route.mailbox,
                 mask_cprs(str(exc)),
             )
-            self.store.audit(
+            await blocking(
+                self.store.audit,
                 "inbound.memo.fallback",
                 row.memo_uuid,
                 details={"failed_mailbox": route.mailbox, "error": str(exc)[:500]},
             )
 
-    def _recorded_route(self, row: InboundMemo) -> InboundRoute | None:
+    async def _recorded_route(self, row: InboundMemo) -> InboundRoute | None:
         """The route recorded with the memo. A memo an earlier version routed has its route (or fallback)
         in an effect: it is moved to the memo's row here, and the effects are marked done."""
         if row.route is not None:
             return InboundRoute.from_json(row.route)
         keys = (_LEGACY_FALLBACK_PREFIX + row.memo_uuid, _LEGACY_ROUTE_PREFIX + row.memo_uuid)
-        legacy = [e for e in (self.store.get_effect(k) for k in keys) if e is not None]
+        legacy = [e for e in [await blocking(self.store.get_effect, k) for k in keys] if e is not None]
         if not legacy:
             return None
-        self.store.record_inbound_route(row.memo_uuid, legacy[0].payload)
+        await blocking(self.store.record_inbound_route, row.memo_uuid, legacy[0].payload)
         for effect in legacy:
-            self.store.complete_effect(effect.key, {"moved": "inbound_memos.route"})
+            await blocking(self.store.complete_effect, effect.key, {"moved": "inbound_memos.route"})
         return InboundRoute.from_json(legacy[0].payload)
 
     async def deliver(self, row: InboundMemo, stats: InboundStats) -> str:
         """Deliver one stored memo; returns the created (or found) message id."""
         memo_uuid = row.memo_uuid
-        xml = self.store.load_inbound_xml(memo_uuid)
+        xml = await blocking(self.store.load_inbound_xml, memo_uuid)
         if xml is None:
             raise GraphDpgError(f"inbound memo {memo_uuid} has no stored XML")
         parsed = parse_inbound(xml)
-        route = self._recorded_route(row)
+        route = await self._recorded_route(row)
         if route is None:
             decided = await self._plan_route(memo_uuid, parsed, xml, stats)
-            if self.store.record_inbound_route(memo_uuid, decided.to_json()):
-                self.rules.count_hits(decided.rules)
-            current = self.store.get_inbound(memo_uuid)
-            recorded = self._recorded_route(current) if current is not None else None
+            if await blocking(self.store.record_inbound_route, memo_uuid, decided.to_json()):
+                await self.rules.count_hits(decided.rules)
+            current = await blocking(self.store.get_inbound, memo_uuid)
+            recorded = await self._recorded_route(current) if current is not None else None
             route = recorded if recorded is not None else decided
         target = route.mailbox or self.settings.main_mailbox
         folder = route.folder or self.settings.delivery_folder
@@ -193,8 +201,9 @@ class MemoPipeline(InboundParts):
             raise
         for archive in route.archive_to:
             await self._archive_copy(archive, memo_uuid, parsed, xml, route)
-        self.store.mark_delivered(memo_uuid, target, message_id)
-        self.store.audit(
+        await blocking(self.store.mark_delivered, memo_uuid, target, message_id)
+        await blocking(
+            self.store.audit,
             "inbound.memo.delivered",
             memo_uuid,
             details={
@@ -279,7 +288,10 @@ class MemoPipeline(InboundParts):
 
     # ------------------------------------------------------------------ acknowledge
     async def acknowledge_pending(self, stats: InboundStats) -> None:
-        for row in self.store.inbound_in_state(InboundState.DELIVERED, limit=self.settings.batch_size):
+        delivered = await blocking(
+            self.store.inbound_in_state, InboundState.DELIVERED, limit=self.settings.batch_size
+        )
+        for row in delivered:
             try:
                 await self._acknowledge(row)
                 stats.acknowledged += 1
@@ -287,23 +299,26 @@ class MemoPipeline(InboundParts):
                     await self._delete(row)
                     stats.deleted += 1
             except GraphDpgError as exc:
-                self.store.record_inbound_error(row.memo_uuid, str(exc))
+                await blocking(self.store.record_inbound_error, row.memo_uuid, str(exc))
                 stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
                 log.warning("inbound memo %s not acknowledged yet: %s", row.memo_uuid, mask_cprs(str(exc)))
                 if isinstance(exc, AuthError):
                     return
-        for row in self.store.inbound_in_state(InboundState.ACKNOWLEDGED, limit=self.settings.batch_size):
+        acknowledged = await blocking(
+            self.store.inbound_in_state, InboundState.ACKNOWLEDGED, limit=self.settings.batch_size
+        )
+        for row in acknowledged:
             if row.source is not InboundSource.PULL:
                 continue
             try:
                 await self._delete(row)
                 stats.deleted += 1
             except GraphDpgError as exc:
-                self.store.record_inbound_error(row.memo_uuid, str(exc))
+                await blocking(self.store.record_inbound_error, row.memo_uuid, str(exc))
                 stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
 
     async def _acknowledge(self, row: InboundMemo) -> None:
-        route = self._recorded_route(row)
+        route = await self._recorded_route(row)
         valid = route.valid if route is not None else True
         errors = [Finding("memo", e) for e in route.errors] if route is not None else []
         try:
@@ -316,8 +331,9 @@ class MemoPipeline(InboundParts):
         except NotFoundError:
             # NgDP no longer holds the memo (a pushed one, or deleted meanwhile): nothing left to answer.
             log.info("ngdp memo %s unknown at receipt time; counted as acknowledged", row.memo_uuid)
-        self.store.mark_acknowledged(row.memo_uuid)
-        self.store.audit(
+        await blocking(self.store.mark_acknowledged, row.memo_uuid)
+        await blocking(
+            self.store.audit,
             "inbound.memo.acknowledged",
             row.memo_uuid,
             details={"status": "COMPLETED" if valid else "INVALID"},
@@ -325,4 +341,4 @@ class MemoPipeline(InboundParts):
 
     async def _delete(self, row: InboundMemo) -> None:
         await self.ngdp.delete_memo(row.memo_uuid)  # 404 (already deleted) counts as done in the client
-        self.store.mark_deleted(row.memo_uuid)
+        await blocking(self.store.mark_deleted, row.memo_uuid)

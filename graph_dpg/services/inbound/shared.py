@@ -23,6 +23,7 @@ from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Audit, RuleState
 from graph_dpg.services.alerts import AlertService, rule_disabled_alert
+from graph_dpg.services.blocking import blocking
 from graph_dpg.services.effects import EffectKey, EffectKind
 
 log = logging.getLogger(__name__)
@@ -92,13 +93,13 @@ class RuleGuard:
         self._clock = clock
         self._disabled: frozenset[str] = frozenset()
 
-    def refresh(self) -> None:
+    async def refresh(self) -> None:
         """Read the rules disabled so far (also by other processes) and plan their alerts."""
-        disabled = self._store.disabled_rules()
+        disabled = await blocking(self._store.disabled_rules)
         self._disabled = frozenset(disabled)
         for name, entry in disabled.items():
             # Idempotent: covers a crash between disable_rule and planning its alert in an earlier run.
-            self._plan_alert(name, entry.disabled_at.isoformat(), entry.reason)
+            await self._plan_alert(name, entry.disabled_at.isoformat(), entry.reason)
 
     async def decide(self, item: InboundItem, context: str, stats: InboundStats) -> RoutingDecision:
         # In a worker thread: a slow rule (up to its time budget) must not stall the event loop, which
@@ -112,38 +113,38 @@ class RuleGuard:
             clock=self._clock,
         )
         for trace in decision.timed_out:
-            self._disable(trace, context, stats)
+            await self._disable(trace, context, stats)
         if decision.timed_out:
             await self.send_alerts(stats)  # "mailed at once", not at the end of the cycle
         return decision
 
-    def count_hits(self, names: Iterable[str]) -> None:
+    async def count_hits(self, names: Iterable[str]) -> None:
         for name in names:
-            self._store.increment_rule_hits(name)
+            await blocking(self._store.increment_rule_hits, name)
 
     async def send_alerts(self, stats: InboundStats) -> None:
         sent = await self._alerts.send_pending()
         stats.alerts += sent.sent
         stats.errors.extend(sent.errors)
 
-    def _disable(self, trace: RuleTrace, context: str, stats: InboundStats) -> None:
+    async def _disable(self, trace: RuleTrace, context: str, stats: InboundStats) -> None:
         name = trace.rule.name
         self._disabled |= {name}
         budget, elapsed = self._settings.rule_timeout_seconds, trace.elapsed
         reason = text(
             Text.RULE_TIMEOUT_REASON, self._settings.language, budget=budget, elapsed=elapsed, context=context
         )
-        if not self._store.disable_rule(name, reason):
+        if not await blocking(self._store.disable_rule, name, reason):
             return
         stats.rules_disabled.append(name)
         log.error("routing rule %r disabled: %s", name, reason)
-        self._store.audit("inbound.rule.disabled", name, details={"reason": reason})
-        entry = self._store.disabled_rules().get(name)
-        self._plan_alert(name, entry.disabled_at.isoformat() if entry is not None else "", reason)
+        await blocking(self._store.audit, "inbound.rule.disabled", name, details={"reason": reason})
+        entry = (await blocking(self._store.disabled_rules)).get(name)
+        await self._plan_alert(name, entry.disabled_at.isoformat() if entry is not None else "", reason)
 
-    def _plan_alert(self, name: str, stamp: str, reason: str) -> None:
+    async def _plan_alert(self, name: str, stamp: str, reason: str) -> None:
         alert = rule_disabled_alert(name, reason, self._settings.language)
-        self._alerts.plan(EffectKey(EffectKind.RULE_ALERT, f"{name}:{stamp}"), alert)
+        await self._alerts.plan(EffectKey(EffectKind.RULE_ALERT, f"{name}:{stamp}"), alert)
 
 
 @dataclass

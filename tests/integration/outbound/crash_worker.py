@@ -28,7 +28,7 @@ async def main(graph_url: str, ngdp_url: str, system_id: str, api_token: str, db
         while True:
             await service.run_once()
             await service.pull_business_receipts()
-            service.apply_business_receipts()
+            await service.apply_business_receipts()
             await service.run_effects()
             print("cycle", flush=True)
             await asyncio.sleep(0.05)

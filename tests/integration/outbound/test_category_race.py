@@ -9,6 +9,7 @@ original kept "Sendt" for good.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -61,10 +62,14 @@ def record_receipt(store: SqlStore, job_id: str, status: str) -> None:
 async def test_a_receipt_applied_between_planning_and_done_still_sets_the_final_category(h: Harness) -> None:
     mid = h.send("Afgørelse", [f"{CITIZEN}@29189846.{GW}"])
     applied: list[int] = []
+    loop = asyncio.get_running_loop()
 
     def receipt_arrives(job_id: str) -> None:
+        # In the worker thread of the service's store call; the receipts job runs on the event loop
+        # meanwhile (free: the service awaits that call), as the runtime's receipts job would.
         record_receipt(h.store, job_id, "COMPLETED")
-        applied.append(h.service.apply_business_receipts())  # the receipts job runs in a thread meanwhile
+        receipts_job = asyncio.run_coroutine_threadsafe(h.service.apply_business_receipts(), loop)
+        applied.append(receipts_job.result(timeout=60))
 
     racing = OutboundService(
         h.mailbox, h.service.ngdp, BeforeDone(h.store, receipt_arrives), h.service.settings
@@ -94,7 +99,7 @@ async def test_an_effects_round_between_planning_and_done_waits_for_the_final_st
     assert [e.key for e in h.store.pending_effects(prefix="categories:")] == [f"categories:{job.id}:sent"]
 
     record_receipt(h.store, job.id, "INVALID")
-    assert h.service.apply_business_receipts() == 1
+    assert await h.service.apply_business_receipts() == 1
 
     await h.service.run_once()  # the restart: the job is finished, its effects written
     assert h.categories(mid) == ["Digital Post: Fejl"]
@@ -108,6 +113,6 @@ async def test_receipts_after_done_move_the_category_on(h: Harness) -> None:
     assert h.categories(mid) == ["Digital Post: Sendt"]
     [job] = h.store.jobs_in_state([JobState.DONE])
     record_receipt(h.store, job.id, "COMPLETED")
-    assert h.service.apply_business_receipts() == 1
+    assert await h.service.apply_business_receipts() == 1
     await h.service.run_effects()
     assert h.categories(mid) == ["Digital Post: Kvitteret"]

@@ -63,7 +63,7 @@ async def test_single_message_to_a_citizen_with_receipt_and_categories(h: Harnes
 
     # Business receipts: pulled, recorded, deleted at NgDP, reflected in the category.
     assert await h.service.pull_business_receipts() == 1
-    assert h.service.apply_business_receipts() == 1
+    assert await h.service.apply_business_receipts() == 1
     await h.service.run_effects()
     assert h.categories(mid) == ["Digital Post: Kvitteret"]
     assert h.ngdp.deleted_receipts
@@ -221,7 +221,7 @@ async def test_unregistered_recipient_gets_failed_category_after_business_receip
     mid = h.send("Til uregistreret", [f"{UNREGISTERED}@29189846.{GW}"])
     await h.cycle()
     await h.service.pull_business_receipts()
-    h.service.apply_business_receipts()
+    await h.service.apply_business_receipts()
     await h.service.run_effects()
     assert h.categories(mid) == ["Digital Post: Fejl"]
     receipts = h.receipts()

@@ -22,8 +22,8 @@ async def test_an_alert_is_planned_once_per_key_and_mailed_once() -> None:
     alerts = service(mail, effects)
     key = EffectKey(EffectKind.RULE_ALERT, "Farligt mønster:2026-01-01T00:00:00+00:00")
     alert = rule_disabled_alert("Farligt mønster", "evaluation took longer than 5 s (on mail 010203-1234)")
-    assert alerts.plan(key, alert) is True
-    assert alerts.plan(key, alert) is False  # the condition persists: still one alert
+    assert await alerts.plan(key, alert) is True
+    assert await alerts.plan(key, alert) is False  # the condition persists: still one alert
     first = await alerts.send_pending()
     again = await alerts.send_pending()
     assert (first.sent, first.errors, again.sent) == (1, [], 0)
@@ -33,13 +33,13 @@ async def test_an_alert_is_planned_once_per_key_and_mailed_once() -> None:
     assert "Routingregel slået fra" in stored.message.body and "Farligt mønster" in stored.message.body
     assert "010203-1234" not in stored.message.body  # CPR-masked
     assert stored.message.sender is not None and stored.message.sender.address == MONITOR
-    assert alerts.is_done(key)
+    assert await alerts.is_done(key)
 
 
 async def test_a_failed_send_stays_planned_and_a_crash_after_the_create_does_not_mail_twice() -> None:
     mail, effects = FakeMailbox(), FakeEffects()
     key = EffectKey(EffectKind.ALERT, "expiry:NgDP certificate:2027-01-01:14")
-    service(mail, effects).plan(key, Alert("Certifikatet udløber", "Certifikat", ("Om 14 dage",)))
+    await service(mail, effects).plan(key, Alert("Certifikatet udløber", "Certifikat", ("Om 14 dage",)))
 
     async def refuse(*args: object, **kw: object) -> str:
         raise TransientError("graph 503")
@@ -64,14 +64,15 @@ async def test_settled_alerts_are_not_mailed_and_foreign_payloads_are_left_alone
     mail, effects = FakeMailbox(), FakeEffects()
     alerts = service(mail, effects)
     covered = EffectKey(EffectKind.ALERT, "expiry:cert:2027-01-01:30")
-    alerts.settle(covered, {"superseded_by": 14})
+    await alerts.settle(covered, {"superseded_by": 14})
     # An alert another component plans and writes itself (its own payload): not this service's to send.
     effects.plan_effect("alert:disk:2027-01-01", {"note": "written by the disk monitor"})
     report = await alerts.send_pending()
     assert report.sent == 0 and mail.messages == {}
-    assert alerts.is_done(covered) and not alerts.is_done(EffectKey(EffectKind.ALERT, "disk:2027-01-01"))
+    assert await alerts.is_done(covered)
+    assert not await alerts.is_done(EffectKey(EffectKind.ALERT, "disk:2027-01-01"))
     with pytest.raises(ValueError, match="not an alert"):
-        alerts.plan(EffectKey.receipt("job-1"), Alert("x", "y"))
+        await alerts.plan(EffectKey.receipt("job-1"), Alert("x", "y"))
 
 
 async def test_rule_alerts_planned_by_the_previous_version_are_still_mailed() -> None:

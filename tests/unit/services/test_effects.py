@@ -37,25 +37,25 @@ def test_keys_keep_the_text_earlier_versions_stored() -> None:
     assert EffectKey.parse("receipt") is None
 
 
-def test_pending_lists_only_the_asked_kinds_oldest_first_and_is_not_starved() -> None:
+async def test_pending_lists_only_the_asked_kinds_oldest_first_and_is_not_starved() -> None:
     store = FakeEffects()
     book = EffectBook(store)
     for i in range(300):  # another service's backlog, planned first
         store.plan_effect(f"mailroute:<{i}@x>", {})
-    book.plan(EffectKey.category("j1", "queued"), {"n": 1})
-    book.plan(EffectKey.receipt("j1"), {"n": 2})
-    book.plan(EffectKey.category("j1", "sent"), {"n": 3})
-    assert book.plan(EffectKey.receipt("j1"), {"n": 99}) is False  # planning again is a no-op
-    pending = book.pending(EffectKind.RECEIPT, EffectKind.CATEGORY, limit=10)
+    await book.plan(EffectKey.category("j1", "queued"), {"n": 1})
+    await book.plan(EffectKey.receipt("j1"), {"n": 2})
+    await book.plan(EffectKey.category("j1", "sent"), {"n": 3})
+    assert await book.plan(EffectKey.receipt("j1"), {"n": 99}) is False  # planning again is a no-op
+    pending = await book.pending(EffectKind.RECEIPT, EffectKind.CATEGORY, limit=10)
     assert [str(e.key) for e in pending] == ["categories:j1:queued", "receipt:j1", "categories:j1:sent"]
     assert [e.payload["n"] for e in pending] == [1, 2, 3]
-    assert len(book.pending(EffectKind.MAIL_ROUTE, limit=10)) == 10
+    assert len(await book.pending(EffectKind.MAIL_ROUTE, limit=10)) == 10
 
 
 async def test_run_pending_completes_done_ones_and_leaves_failed_and_deferred_ones_planned() -> None:
     book = EffectBook(FakeEffects())
     for job in ("ok", "fails", "later"):
-        book.plan(EffectKey.receipt(job), {"job": job})
+        await book.plan(EffectKey.receipt(job), {"job": job})
     errors: list[str] = []
 
     async def action(effect: PlannedEffect) -> dict[str, object] | None:
@@ -71,17 +71,17 @@ async def test_run_pending_completes_done_ones_and_leaves_failed_and_deferred_on
     done = await book.run_pending(EffectKind.RECEIPT, action=action, on_error=on_error)
     assert [(str(e.key), r) for e, r in done] == [("receipt:ok", {"written": "ok"})]
     assert len(errors) == 1 and errors[0].startswith("receipt:fails:") and "graph 503" in errors[0]
-    assert book.is_done(EffectKey.receipt("ok"))
-    assert [str(e.key) for e in book.pending(EffectKind.RECEIPT)] == ["receipt:fails", "receipt:later"]
+    assert await book.is_done(EffectKey.receipt("ok"))
+    assert [str(e.key) for e in await book.pending(EffectKind.RECEIPT)] == ["receipt:fails", "receipt:later"]
 
 
-def test_settle_records_an_effect_as_done_without_doing_it() -> None:
+async def test_settle_records_an_effect_as_done_without_doing_it() -> None:
     book = EffectBook(FakeEffects())
     key = EffectKey(EffectKind.ALERT, "expiry:cert:2027-01-01:14")
-    book.settle(key, {"days": 9}, {"superseded_by": 7})
-    effect = book.get(key)
+    await book.settle(key, {"days": 9}, {"superseded_by": 7})
+    effect = await book.get(key)
     assert effect is not None and effect.state is EffectState.DONE and effect.result == {"superseded_by": 7}
-    assert book.pending(EffectKind.ALERT) == []
+    assert await book.pending(EffectKind.ALERT) == []
 
 
 async def test_find_or_create_creates_once_and_finds_its_earlier_result() -> None:
@@ -109,7 +109,7 @@ async def test_a_crash_between_the_write_and_its_completion_does_not_write_twice
     store, mail = FakeEffects(), FakeMailbox()
     book = EffectBook(store)
     key = EffectKey.receipt("j1")
-    book.plan(key, {"job": "j1"})
+    await book.plan(key, {"job": "j1"})
 
     async def write(effect: PlannedEffect) -> dict[str, object]:
         async def build() -> MailMessage:
@@ -124,9 +124,9 @@ async def test_a_crash_between_the_write_and_its_completion_does_not_write_twice
     mail.fail_after_create = die
     with pytest.raises(SystemExit):
         await book.run_pending(EffectKind.RECEIPT, action=write)
-    assert not book.is_done(key) and len(mail.messages) == 1
+    assert not await book.is_done(key) and len(mail.messages) == 1
 
     mail.fail_after_create = None  # the restart
     [(_, result)] = await book.run_pending(EffectKind.RECEIPT, action=write)
     assert result["reused"] is True and len(mail.messages) == 1
-    assert book.is_done(key)
+    assert await book.is_done(key)
