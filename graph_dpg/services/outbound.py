@@ -67,11 +67,11 @@ from graph_dpg.ports.store import (
     EffectState,
     JobState,
     OutboundJob,
+    OutboundStore,
     OutboxEntry,
     OutboxState,
     PlannedMemo,
     SendOutcome,
-    StatePort,
 )
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 
@@ -153,7 +153,7 @@ class OutboundService:
         self,
         mailbox: MailboxPort,
         ngdp: DigitalPostPort,
-        store: StatePort,
+        store: OutboundStore,
         settings: OutboundSettings,
         *,
         now: type[datetime] = datetime,
