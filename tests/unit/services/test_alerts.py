@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fakes import FakeEffects, FakeMailbox
 
 from graph_dpg.core.errors import TransientError
 from graph_dpg.domain.mail import MailMessage
 from graph_dpg.services.alerts import ALERT_PROPERTY, Alert, AlertService, rule_disabled_alert
 from graph_dpg.services.effects import EffectKey, EffectKind
+from tests.fakes import FakeEffects, FakeMailbox
 
 MONITOR = "it@kommune.dk"
 
