@@ -367,10 +367,10 @@ class Housekeeping(Protocol):
         ...
 
 
-class OutboundStore(DeltaLinks, Outbox, Effects, Receipts, InboundMemoXml, Audit, Protocol):
-    """What the outbound use case (``services.outbound``) asks of the store: its delta links, jobs and
-    outbox, the effects of receipt mails and categories, business receipts, the memo a reply answers,
-    and the audit trail."""
+class OutboundStore(Outbox, Receipts, InboundMemoXml, DeltaLinks, Effects, Audit, Protocol):
+    """What the outbound use case (``services.outbound``) asks of the store: its jobs and outbox, business
+    receipts, the memo a reply answers, its delta links, the effects of receipt mails and categories, and
+    the audit trail. (The bases are in an order that lets one protocol extend this and ``InboundStore``.)"""
 
 
 class MemoStore(InboundMemos, Effects, Audit, Protocol):
