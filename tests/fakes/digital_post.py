@@ -39,7 +39,7 @@ class FakeDigitalPost:
     contacts: dict[str, Contact] = field(default_factory=dict)  # by CPR or CVR
     contact_points: list[ContactPointInfo] = field(default_factory=list)
     days_left: int | None = None
-    send_attempts: list[str] = field(default_factory=list)  # every messageUUID sent, repeats included
+    send_attempts: list[str] = field(default_factory=list)  # every messageUUID sent, failed tries included
     failures: dict[str, list[BaseException]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -74,8 +74,8 @@ class FakeDigitalPost:
     # ------------------------------------------------------------------ the port
 
     async def send_memo(self, message_uuid: str, xml: bytes) -> SendResult:
-        self._enter("send_memo")
         self.send_attempts.append(message_uuid)
+        self._enter("send_memo")
         if message_uuid in self.accepted:
             return SendResult(None, message_uuid, "RECEIVED", duplicate=True)
         self.accepted[message_uuid] = xml
