@@ -2,71 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from graph_dpg.domain.mail import MailMessage
-from graph_dpg.ports.store import Effect, EffectState
+from graph_dpg.ports.store import EffectState
 from graph_dpg.runtime.expiry import ALERT_PROPERTY, ExpiryAlerts
+from tests.fakes import FakeEffects, FakeMailbox, Stored
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 MONITORING = "drift@testby.dk"
 
 
-class MemoryEffects:
-    def __init__(self) -> None:
-        self.effects: dict[str, Effect] = {}
-
-    def plan_effect(self, key: str, payload: Mapping[str, object]) -> bool:
-        if key in self.effects:
-            return False
-        self.effects[key] = Effect(key, dict(payload), EffectState.PLANNED, None, NOW, None)
-        return True
-
-    def get_effect(self, key: str) -> Effect | None:
-        return self.effects.get(key)
-
-    def pending_effects(self, limit: int = 100, prefix: str | None = None) -> list[Effect]:
-        return [e for e in self.effects.values() if e.state is EffectState.PLANNED][:limit]
-
-    def complete_effect(self, key: str, result: Mapping[str, object] | None = None) -> bool:
-        effect = self.effects[key]
-        if effect.state is EffectState.DONE:
-            return False
-        self.effects[key] = Effect(key, effect.payload, EffectState.DONE, result, effect.created_at, NOW)
-        return True
+def alerts_for(not_after: datetime, effects: FakeEffects, mail: FakeMailbox) -> ExpiryAlerts:
+    return ExpiryAlerts(effects, mail, MONITORING, lambda: [("NgDP OCES3 certificate", not_after)])
 
 
-@dataclass
-class AlertInbox:
-    """The two mailbox calls the use case makes, on a list of (message, properties)."""
-
-    mails: list[tuple[MailMessage, dict[str, str]]] = field(default_factory=list)
-
-    async def find_by_extended_property(self, mailbox: str, folder: str, name: str, value: str) -> list[str]:
-        assert (mailbox, folder) == (MONITORING, "inbox")
-        return [f"m{i}" for i, (_, props) in enumerate(self.mails) if props.get(name) == value]
-
-    async def create_message(
-        self,
-        mailbox: str,
-        folder: str,
-        message: MailMessage,
-        *,
-        received: bool = True,
-        extended_properties: Mapping[str, str] = {},
-    ) -> str:
-        assert (mailbox, folder) == (MONITORING, "inbox")
-        self.mails.append((message, dict(extended_properties)))
-        return f"m{len(self.mails) - 1}"
-
-
-def alerts_for(not_after: datetime, effects: MemoryEffects, inbox: AlertInbox) -> ExpiryAlerts:
-    # AlertInbox has only the two MailboxPort methods the use case calls.
-    mailbox: Any = inbox
-    return ExpiryAlerts(effects, mailbox, MONITORING, lambda: [("NgDP OCES3 certificate", not_after)])
+def inbox(mail: FakeMailbox) -> list[Stored]:
+    return mail.in_folder(MONITORING, "inbox")
 
 
 async def sent(alerts: ExpiryAlerts, now: datetime) -> list[str]:
@@ -74,34 +26,37 @@ async def sent(alerts: ExpiryAlerts, now: datetime) -> list[str]:
 
 
 async def test_an_alert_supersedes_the_larger_thresholds_it_covers() -> None:
-    effects, inbox = MemoryEffects(), AlertInbox()
-    alerts = alerts_for(NOW + timedelta(days=5, hours=1), effects, inbox)
+    effects, mail = FakeEffects(), FakeMailbox()
+    alerts = alerts_for(NOW + timedelta(days=5, hours=1), effects, mail)
     assert await sent(alerts, NOW) == ["NgDP OCES3 certificate"]
-    assert [m.subject for m, _ in inbox.mails] == [
-        "Digital Post gateway: NgDP OCES3 certificate expires in 5 day(s)"
-    ]
+    [alert] = inbox(mail)
+    assert alert.message.subject == "Digital Post gateway: NgDP OCES3 certificate expires in 5 day(s)"
     base = "alert:expiry:NgDP OCES3 certificate:2026-01-06"
-    assert effects.effects[f"{base}:7"].result == {"message_id": "m0"}
-    assert effects.effects[f"{base}:14"].result == {"superseded_by": 7}
-    assert effects.effects[f"{base}:30"].result == {"superseded_by": 7}
+    assert alert.properties == {ALERT_PROPERTY: f"{base}:7"}
+    [message_id] = mail.messages
+    assert effects.rows[f"{base}:7"].result == {"message_id": message_id}
+    assert effects.rows[f"{base}:14"].result == {"superseded_by": 7}
+    assert effects.rows[f"{base}:30"].result == {"superseded_by": 7}
     assert await sent(alerts, NOW + timedelta(days=1)) == []  # nothing new below 7 days
-    assert len(inbox.mails) == 1
+    assert len(inbox(mail)) == 1
 
 
 async def test_a_mail_created_before_a_crash_is_found_not_sent_again() -> None:
-    effects, inbox = MemoryEffects(), AlertInbox()
+    effects, mail = FakeEffects(), FakeMailbox()
     key = "alert:expiry:NgDP OCES3 certificate:2026-01-21:30"
     # The previous process planned the alert and created the mail, then died before completing the effect.
     effects.plan_effect(key, {"what": "NgDP OCES3 certificate", "days": 20})
-    inbox.mails.append((MailMessage(subject="earlier copy"), {ALERT_PROPERTY: key}))
-    alerts = alerts_for(NOW + timedelta(days=20, hours=1), effects, inbox)
+    earlier = mail.put(
+        MONITORING, "inbox", MailMessage(subject="earlier copy"), properties={ALERT_PROPERTY: key}
+    )
+    alerts = alerts_for(NOW + timedelta(days=20, hours=1), effects, mail)
     assert await sent(alerts, NOW) == ["NgDP OCES3 certificate"]
-    assert len(inbox.mails) == 1
-    assert effects.effects[key].state is EffectState.DONE
-    assert effects.effects[key].result == {"message_id": "m0", "reused": True}
+    assert len(inbox(mail)) == 1
+    assert effects.rows[key].state is EffectState.DONE
+    assert effects.rows[key].result == {"message_id": earlier, "reused": True}
 
 
 async def test_far_from_expiry_nothing_is_planned() -> None:
-    effects, inbox = MemoryEffects(), AlertInbox()
-    assert await sent(alerts_for(NOW + timedelta(days=31), effects, inbox), NOW) == []
-    assert effects.effects == {} and inbox.mails == []
+    effects, mail = FakeEffects(), FakeMailbox()
+    assert await sent(alerts_for(NOW + timedelta(days=31), effects, mail), NOW) == []
+    assert effects.rows == {} and mail.messages == {}
