@@ -3,11 +3,13 @@
 What it keeps of Graph's behaviour (the Graph emulator and ``docs/facts/graph.md`` are the witnesses):
 immutable message ids that survive moves; opaque folder ids, with well-known names (``inbox``,
 ``sentitems``, ...) and display-name paths (``Inbox/Digital Post``, compared case-insensitively) resolving
-to them; delta rounds that return new *and changed* messages of a folder (a category set or a move
-counts as a change) and start over (``resynced``) when their link has expired; an Internet Message-ID
-given to every created message that has none; named extended properties to find a message again; and
-the errors of ``graph_dpg.core.errors`` with ``service="graph"``. Delta rounds carry no body, headers or
-attachment content, and report no removals (no service reads them).
+to them; delta rounds that return the messages created in or moved into a folder since their link (the
+adapter asks Graph for ``changeType=created``: a category set on a message does not bring it back) and
+start over (``resynced``) when their link has expired; an Internet Message-ID given to every created
+message that has none; named extended properties to find a message again; and the errors of
+``graph_dpg.core.errors`` with ``service="graph"``. Delta rounds carry no body, headers or attachment
+content, and report no removals (no service reads them).
+``tests/integration/graph/test_mailbox_fake_contract.py`` holds the fake to the adapter on the emulator.
 
 Faults: ``fail_next(method, error)`` makes the next call raise before it does anything;
 ``fail_after_create`` runs after a message was created (e.g. a process killed between the remote write
@@ -54,7 +56,7 @@ class Stored:
     folder: str  # folder id
     message: MailMessage
     properties: dict[str, str]
-    change: int = 0  # when it was created or last changed (delta rounds return what changed since)
+    arrived: int = 0  # when it was created in or moved into its folder (what delta rounds return)
 
 
 @dataclass
@@ -69,8 +71,8 @@ class FakeMailbox:
     failures: dict[str, list[BaseException]] = field(default_factory=dict)
     _folders: dict[str, dict[str, Folder]] = field(default_factory=dict)  # mailbox → id → folder
     _ids: itertools.count[int] = field(default_factory=itertools.count)
-    _changes: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _last_change: int = 0
+    _arrivals: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _last_arrival: int = 0
     _generation: int = 0
 
     # ------------------------------------------------------------------ test helpers
@@ -131,18 +133,18 @@ class FakeMailbox:
         folder_id = self._resolve(mailbox, folder)
         since, resynced = 0, False
         if delta_link is not None:
-            generation, _, change = delta_link.removeprefix("fakedelta:").partition(":")
-            if generation == str(self._generation) and change.isdigit():
-                since = int(change)
+            generation, _, arrival = delta_link.removeprefix("fakedelta:").partition(":")
+            if generation == str(self._generation) and arrival.isdigit():
+                since = int(arrival)
             else:
                 resynced = True
         changed = sorted(
             (
                 (mid, s)
                 for mid, s in self.messages.items()
-                if _same(s.mailbox, mailbox) and s.folder == folder_id and s.change > since
+                if _same(s.mailbox, mailbox) and s.folder == folder_id and s.arrived > since
             ),
-            key=lambda item: item[1].change,
+            key=lambda item: item[1].arrived,
         )
         summaries = [
             replace(
@@ -154,7 +156,7 @@ class FakeMailbox:
             )
             for mid, s in changed
         ]
-        link = f"fakedelta:{self._generation}:{self._last_change}"
+        link = f"fakedelta:{self._generation}:{self._last_arrival}"
         return DeltaRound(messages=summaries, delta_link=link, resynced=resynced)
 
     async def get_message(self, mailbox: str, message_id: str) -> MailMessage:
@@ -212,8 +214,7 @@ class FakeMailbox:
     async def set_categories(self, mailbox: str, message_id: str, categories: Sequence[str]) -> None:
         self._enter("set_categories", mailbox)
         stored = self._find(mailbox, message_id)
-        stored.message.categories = list(categories)
-        self._touch(stored)
+        stored.message.categories = list(dict.fromkeys(categories))
 
     async def get_master_categories(self, mailbox: str) -> dict[str, str]:
         self._enter("get_master_categories", mailbox)
@@ -230,7 +231,6 @@ class FakeMailbox:
         self._enter("set_extended_property", mailbox)
         stored = self._find(mailbox, message_id)
         stored.properties[name] = value
-        self._touch(stored)
 
     async def find_by_extended_property(self, mailbox: str, folder: str, name: str, value: str) -> list[str]:
         self._enter("find_by_extended_property", mailbox)
@@ -250,7 +250,7 @@ class FakeMailbox:
         self._enter("move", mailbox)
         stored = self._find(mailbox, message_id)
         stored.folder = self._resolve(mailbox, destination_folder)
-        self._touch(stored)
+        self._arrive(stored)
         return message_id  # immutable ids survive a move
 
     async def ensure_folder(self, mailbox: str, path: str) -> str:
@@ -340,12 +340,12 @@ class FakeMailbox:
             received_at=message.received_at or (datetime.now(UTC) if received else None),
         )
         stored = Stored(mailbox, folder_id, kept, properties)
-        self._touch(stored)
+        self._arrive(stored)
         self.messages[message_id] = stored
         return message_id
 
-    def _touch(self, stored: Stored) -> None:
-        stored.change = self._last_change = next(self._changes)
+    def _arrive(self, stored: Stored) -> None:
+        stored.arrived = self._last_arrival = next(self._arrivals)
 
     def _find(self, mailbox: str, message_id: str) -> Stored:
         stored = self.messages.get(message_id)
