@@ -1,6 +1,6 @@
 """Outbound: mail in a function mailbox's outgoing folder → one MeMo per Digital Post recipient → NgDP.
 
-State machine of one source mail (rows in the store; see ``services.ports.store``)::
+State machine of one source mail (rows in the store; see ``graph_dpg.ports.store``)::
 
     Sent Items ──poll (delta)──► job NEW ──plan──► PLANNED ──send──► SENDING ──all rows final──► DONE
                                    │                                   │
