@@ -92,28 +92,46 @@ class Clock:
 
 
 class FakeEffects:
-    """The ``Effects`` port: plan once, complete once, pending by key prefix, oldest first."""
+    """The ``Effects`` port: plan once, complete once, pending by key prefix, oldest first.
+
+    ``fail_next(method, error)`` makes the next call of ``method`` raise ``error`` before it changes
+    anything, as a lost database connection would (here and in :class:`FakeStore`)."""
 
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.now = Clock(clock)
         self.rows: dict[str, Effect] = {}
+        self.failures: dict[str, list[BaseException]] = {}
+
+    def fail_next(self, method: str, error: BaseException, times: int = 1) -> None:
+        if method.startswith("_") or not callable(getattr(self, method, None)):
+            raise AttributeError(f"the store has no method {method!r}")
+        self.failures.setdefault(method, []).extend([error] * times)
+
+    def _maybe_fail(self, method: str) -> None:
+        queued = self.failures.get(method)
+        if queued:
+            raise queued.pop(0)
 
     def plan_effect(self, key: str, payload: Mapping[str, object]) -> bool:
+        self._maybe_fail("plan_effect")
         if key in self.rows:
             return False
         self.rows[key] = Effect(key, _json_safe(payload), EffectState.PLANNED, None, self.now(), None)
         return True
 
     def get_effect(self, key: str) -> Effect | None:
+        self._maybe_fail("get_effect")
         return self.rows.get(key)
 
     def pending_effects(self, limit: int = 100, prefix: str | None = None) -> list[Effect]:
+        self._maybe_fail("pending_effects")
         planned = [
             e for e in self.rows.values() if e.state is EffectState.PLANNED and e.key.startswith(prefix or "")
         ]
         return sorted(planned, key=lambda e: (e.created_at, e.key))[:limit]
 
     def complete_effect(self, key: str, result: Mapping[str, object] | None = None) -> bool:
+        self._maybe_fail("complete_effect")
         effect = self.rows.get(key)
         if effect is None:
             raise StoreError(f"unknown effect {key!r}")
@@ -155,9 +173,8 @@ class _Rule:
 class FakeStore(FakeEffects):
     """Every store segment a service takes, in memory (see the module docstring).
 
-    ``fail_next(method, error)`` makes the next call of ``method`` raise ``error`` before it changes
-    anything, as a lost database connection would; ``audit_events`` is the audit trail (an operator reads
-    the table; no service reads it back)."""
+    ``fail_next(method, error)`` as in :class:`FakeEffects`; ``audit_events`` is the audit trail (an
+    operator reads the table; no service reads it back)."""
 
     def __init__(self, clock: Callable[[], datetime] | None = None, *, replica: str = "fake-replica") -> None:
         super().__init__(clock)
@@ -171,28 +188,7 @@ class FakeStore(FakeEffects):
         self.inbound_xml: dict[str, bytes] = {}
         self.audit_events: list[AuditEvent] = []
         self.rules: dict[str, _Rule] = {}
-        self.failures: dict[str, list[BaseException]] = {}
         self._outbox_ids = itertools.count(1)
-
-    # ------------------------------------------------------------------ fault injection
-
-    def fail_next(self, method: str, error: BaseException, times: int = 1) -> None:
-        if not callable(getattr(self, method, None)):
-            raise AttributeError(f"the store has no method {method!r}")
-        self.failures.setdefault(method, []).extend([error] * times)
-
-    def _maybe_fail(self, method: str) -> None:
-        queued = self.failures.get(method)
-        if queued:
-            raise queued.pop(0)
-
-    def plan_effect(self, key: str, payload: Mapping[str, object]) -> bool:
-        self._maybe_fail("plan_effect")
-        return super().plan_effect(key, payload)
-
-    def complete_effect(self, key: str, result: Mapping[str, object] | None = None) -> bool:
-        self._maybe_fail("complete_effect")
-        return super().complete_effect(key, result)
 
     # ------------------------------------------------------------------ source messages, delta links
 
@@ -288,6 +284,7 @@ class FakeStore(FakeEffects):
         return self.jobs.get(job_id)
 
     def find_job(self, mailbox: str, message_id: str) -> OutboundJob | None:
+        self._maybe_fail("find_job")
         return next(
             (j for j in self.jobs.values() if (j.mailbox, j.message_id) == (mailbox, message_id)), None
         )
@@ -360,6 +357,7 @@ class FakeStore(FakeEffects):
         return self._counts(job_id)
 
     def outbox_counts(self) -> dict[OutboxState, int]:
+        self._maybe_fail("outbox_counts")
         return self._counts(None)
 
     # ------------------------------------------------------------------ business receipts
@@ -516,6 +514,7 @@ class FakeStore(FakeEffects):
         return True
 
     def enable_rule(self, name: str) -> None:
+        self._maybe_fail("enable_rule")
         row = self.rules.get(name)
         if row is not None:
             row.disabled, row.reason, row.disabled_at = False, None, None
@@ -533,4 +532,5 @@ class FakeStore(FakeEffects):
         self.rules.setdefault(name, _Rule()).hits += n
 
     def rule_hits(self) -> dict[str, int]:
+        self._maybe_fail("rule_hits")
         return {name: row.hits for name, row in self.rules.items()}
