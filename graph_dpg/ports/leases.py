@@ -1,8 +1,8 @@
 """The lease table as one replica uses it: announce itself, claim a fair share, renew, hand back.
 
-Narrower than :class:`graph_dpg.ports.store.Leases`: exactly what
-:class:`graph_dpg.runtime.work.LeaseKeeper` calls, so it can be given any object with these methods
-(the SQL store in production, a fake in tests). Each call is one short database transaction.
+Exactly what :class:`graph_dpg.runtime.work.LeaseKeeper` calls, so it can be given any object with these
+methods (the SQL store in production, a fake in tests); ``graph_dpg.ports.store.Leases``, the store's lease
+segment, is this protocol. Each call is one short database transaction.
 """
 
 from __future__ import annotations

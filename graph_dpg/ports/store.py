@@ -1,8 +1,12 @@
 """Ports of the state store: what the services may ask of durable state, split by use case.
 
-Each Protocol below is small so a service (and its fake in tests) depends only on what it uses;
-:class:`StatePort` is all of them together, which is what ``graph_dpg.adapters.store.SqlStore``
-implements. Every method is one short database transaction: the store never holds a lock across
+The segments below (source messages, delta links, outbox, effects, ...) are small, and each service takes
+a protocol composed of exactly the segments it calls (:class:`OutboundStore`, :class:`MemoStore`,
+:class:`MailStore`, :class:`RuleStore`, :class:`InboundStore`; effects and alerts take :class:`Effects`,
+the lease keeper the :class:`Leases` segment), so a service and its fake in tests depend only on what it
+uses. :class:`StatePort` is every segment together, which is what ``graph_dpg.adapters.store.SqlStore``
+implements; the composition root hands that one object to each service, and mypy checks it against each
+service's protocol. Every method is one short database transaction: the store never holds a lock across
 network I/O, so callers do the remote call *between* two store calls (plan → send → record).
 
 State machines (the SQL adapter enforces the transitions; an illegal one raises ``StoreError``)::
@@ -42,6 +46,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+
+from graph_dpg.ports.leases import ReplicaLeases
 
 
 class JobState(enum.StrEnum):
@@ -227,8 +233,6 @@ class Outbox(Protocol):
 
     def get_job(self, job_id: str) -> OutboundJob | None: ...
 
-    def find_job(self, mailbox: str, message_id: str) -> OutboundJob | None: ...
-
     def jobs_in_state(self, states: Sequence[JobState], limit: int = 100) -> list[OutboundJob]: ...
 
     def next_pending(self, job_id: str | None, limit: int = 100) -> list[OutboxEntry]:
@@ -250,6 +254,12 @@ class Outbox(Protocol):
     def job_progress(self, job_id: str) -> dict[OutboxState, int]:
         """Counts by state (every state present, zero included): mass-delivery progress."""
         ...
+
+
+class OutboxReports(Protocol):
+    """What is read about the outbox from outside the outbound use case (metrics, the sandbox demo)."""
+
+    def find_job(self, mailbox: str, message_id: str) -> OutboundJob | None: ...
 
     def outbox_counts(self) -> dict[OutboxState, int]:
         """Counts by state over all jobs (queue depth for /metrics)."""
@@ -278,14 +288,18 @@ class Receipts(Protocol):
     def mark_receipt_processed(self, receipt_id: str) -> None: ...
 
 
-class InboundMemos(Protocol):
+class InboundMemoXml(Protocol):
+    def load_inbound_xml(self, memo_uuid: str) -> bytes | None:
+        """The memo as it was received; None for an unknown memo (or one whose XML was cleaned up)."""
+        ...
+
+
+class InboundMemos(InboundMemoXml, Protocol):
     def store_inbound_memo(self, memo_uuid: str, source: InboundSource, xml: bytes) -> bool:
         """Persist the raw memo before anything else happens to it; True if new."""
         ...
 
     def get_inbound(self, memo_uuid: str) -> InboundMemo | None: ...
-
-    def load_inbound_xml(self, memo_uuid: str) -> bytes | None: ...
 
     def record_inbound_route(
         self, memo_uuid: str, route: Mapping[str, object], *, replace: bool = False
@@ -317,22 +331,8 @@ class Audit(Protocol):
         ...
 
 
-class Leases(Protocol):
-    def renew(self, resource: str, owner: str, ttl_s: float) -> bool: ...
-
-    def release(self, resource: str, owner: str) -> None: ...
-
-    def release_all(self, owner: str) -> int: ...
-
-    def acquire_some(self, resources: Sequence[str], owner: str, ttl_s: float, limit: int) -> list[str]:
-        """Claim up to ``limit`` free/expired/own resources, skipping rows other replicas are claiming."""
-        ...
-
-    def replica_heartbeat(self, owner: str) -> None: ...
-
-    def live_replicas(self, within_s: float) -> list[str]: ...
-
-    def forget_replica(self, owner: str) -> None: ...
+class Leases(ReplicaLeases, Protocol):
+    """The lease table: the calls of :class:`graph_dpg.ports.leases.ReplicaLeases`, defined there once."""
 
 
 class RuleState(Protocol):
@@ -340,11 +340,15 @@ class RuleState(Protocol):
         """Persist the disabling (survives restarts); True if it was not disabled yet."""
         ...
 
-    def enable_rule(self, name: str) -> None: ...
-
     def disabled_rules(self) -> dict[str, DisabledRule]: ...
 
     def increment_rule_hits(self, name: str, n: int = 1) -> None: ...
+
+
+class RuleAdmin(Protocol):
+    """What an operator does with the rules' state (``graph-dpg rules``)."""
+
+    def enable_rule(self, name: str) -> None: ...
 
     def rule_hits(self) -> dict[str, int]: ...
 
@@ -363,17 +367,43 @@ class Housekeeping(Protocol):
         ...
 
 
+class OutboundStore(Outbox, Receipts, InboundMemoXml, DeltaLinks, Effects, Audit, Protocol):
+    """What the outbound use case (``services.outbound``) asks of the store: its jobs and outbox, business
+    receipts, the memo a reply answers, its delta links, the effects of receipt mails and categories, and
+    the audit trail. (The bases are in an order that lets one protocol extend this and ``InboundStore``.)"""
+
+
+class MemoStore(InboundMemos, Effects, Audit, Protocol):
+    """What the memo pipeline (``services.inbound.memos``) asks of the store (``Effects`` only to read
+    routes earlier versions kept)."""
+
+
+class MailStore(DeltaLinks, SourceMessages, Effects, Audit, Protocol):
+    """What mail routing (``services.inbound.mail``) asks of the store."""
+
+
+class RuleStore(RuleState, Audit, Protocol):
+    """What the routing rules' safeguard (``services.inbound.shared.RuleGuard``) asks of the store."""
+
+
+class InboundStore(MemoStore, MailStore, RuleStore, Protocol):
+    """What one inbound cycle (``services.inbound.InboundService``) asks of the store: its three parts'
+    protocols together, which includes the ``Effects`` its alerts use."""
+
+
 class StatePort(
     SourceMessages,
     DeltaLinks,
     Outbox,
+    OutboxReports,
     Effects,
     Receipts,
     InboundMemos,
     Audit,
     Leases,
     RuleState,
+    RuleAdmin,
     Housekeeping,
     Protocol,
 ):
-    """Everything the store offers; the composition root passes one object for all the narrow ports."""
+    """Everything the store offers (the SQL adapter implements it); services take the narrower protocols."""

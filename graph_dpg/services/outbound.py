@@ -1,6 +1,6 @@
 """Outbound: mail in a function mailbox's outgoing folder → one MeMo per Digital Post recipient → NgDP.
 
-State machine of one source mail (rows in the store; see ``services.ports.store``)::
+State machine of one source mail (rows in the store; see ``graph_dpg.ports.store``)::
 
     Sent Items ──poll (delta)──► job NEW ──plan──► PLANNED ──send──► SENDING ──all rows final──► DONE
                                    │                                   │
@@ -69,11 +69,11 @@ from graph_dpg.ports.store import (
     EffectState,
     JobState,
     OutboundJob,
+    OutboundStore,
     OutboxEntry,
     OutboxState,
     PlannedMemo,
     SendOutcome,
-    StatePort,
 )
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
@@ -156,7 +156,7 @@ class OutboundService:
         self,
         mailbox: MailboxPort,
         ngdp: DigitalPostPort,
-        store: StatePort,
+        store: OutboundStore,
         settings: OutboundSettings,
         *,
         now: type[datetime] = datetime,

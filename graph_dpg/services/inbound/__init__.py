@@ -28,7 +28,7 @@ from collections.abc import Callable
 from graph_dpg.domain.routing import ContactPointRoute, InboundSettings
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
-from graph_dpg.ports.store import StatePort
+from graph_dpg.ports.store import InboundStore
 from graph_dpg.services.alerts import ALERT_PROPERTY, AlertService
 from graph_dpg.services.inbound.mail import (
     ROUTED_PROPERTY,
@@ -67,7 +67,7 @@ class InboundService:
         self,
         mailbox: MailboxPort,
         ngdp: DigitalPostPort,
-        store: StatePort,
+        store: InboundStore,
         settings: InboundSettings,
         *,
         clock: Callable[[], float] = time.monotonic,

@@ -35,7 +35,7 @@ from graph_dpg.domain.mail import MailMessage
 from graph_dpg.domain.routing import attached_memo, mail_item
 from graph_dpg.domain.rules import RoutingDecision
 from graph_dpg.domain.texts import Text, text
-from graph_dpg.ports.store import Audit, DeltaLinks, Effects, SourceMessages
+from graph_dpg.ports.store import MailStore
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
@@ -62,10 +62,6 @@ class MailOpener(Protocol):
 async def open_readable(mailbox: str, message: MailMessage) -> OpenedMail:
     """The opening step for mail that is readable as it is: passed through unchanged."""
     return OpenedMail(message)
-
-
-class MailStore(DeltaLinks, SourceMessages, Effects, Audit, Protocol):
-    """The store calls of mail routing."""
 
 
 @dataclass

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from graph_dpg.core.errors import AuthError, Finding, GraphDpgError, NotFoundError, PermanentError
 from graph_dpg.domain.identifiers import mask_cprs
@@ -52,7 +51,7 @@ from graph_dpg.domain.routing import (
 )
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.digital_post import DigitalPostPort
-from graph_dpg.ports.store import Audit, Effects, InboundMemo, InboundMemos, InboundSource, InboundState
+from graph_dpg.ports.store import InboundMemo, InboundSource, InboundState, MemoStore
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.effects import Marker
 from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
@@ -65,10 +64,6 @@ MEMO_PROPERTY = "DpgInboundMemo"
 #: Earlier versions kept a memo's route, and its fallback, as effects under these keys.
 _LEGACY_ROUTE_PREFIX = "inbound:"
 _LEGACY_FALLBACK_PREFIX = "inbound-fallback:"
-
-
-class MemoStore(InboundMemos, Effects, Audit, Protocol):
-    """The store calls of the memo pipeline (``Effects`` only to read routes earlier versions kept)."""
 
 
 @dataclass

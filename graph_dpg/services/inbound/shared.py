@@ -15,13 +15,12 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from graph_dpg.domain.routing import InboundSettings
 from graph_dpg.domain.rules import InboundItem, RoutingDecision, RuleTrace, evaluate_rules
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.mailbox import MailboxPort
-from graph_dpg.ports.store import Audit, RuleState
+from graph_dpg.ports.store import RuleStore
 from graph_dpg.services.alerts import AlertService, rule_disabled_alert
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.effects import EffectKey, EffectKind
@@ -69,10 +68,6 @@ class MasterCategories:
         colours = dict(self._settings.categories.values())
         await self._mail.ensure_master_categories(mailbox, {n: colours.get(n, "none") for n in missing})
         ready.update(missing)
-
-
-class RuleStore(RuleState, Audit, Protocol):
-    """The store calls of the rules' safeguard."""
 
 
 class RuleGuard:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fakes import FakeEffects, FakeMailbox
 
 from graph_dpg.core.errors import TransientError
 from graph_dpg.domain.mail import MailMessage
 from graph_dpg.services.alerts import ALERT_PROPERTY, Alert, AlertService, rule_disabled_alert
 from graph_dpg.services.effects import EffectKey, EffectKind
+from tests.fakes import FakeEffects, FakeMailbox
 
 MONITOR = "it@kommune.dk"
 
@@ -41,13 +41,10 @@ async def test_a_failed_send_stays_planned_and_a_crash_after_the_create_does_not
     key = EffectKey(EffectKind.ALERT, "expiry:NgDP certificate:2027-01-01:14")
     await service(mail, effects).plan(key, Alert("Certifikatet udløber", "Certifikat", ("Om 14 dage",)))
 
-    async def refuse(*args: object, **kw: object) -> str:
-        raise TransientError("graph 503")
-
-    failing = FakeMailbox()
-    failing.create_message = refuse  # type: ignore[method-assign]
-    report = await service(failing, effects).send_pending()
+    mail.fail_next("create_message", TransientError("graph 503"))
+    report = await service(mail, effects).send_pending()
     assert report.sent == 0 and len(report.errors) == 1 and "graph 503" in report.errors[0]
+    assert mail.messages == {}
 
     def die() -> None:
         raise SystemExit("killed after the create")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from fakes import FakeEffects, FakeMailbox
 
 from graph_dpg.core.errors import GraphDpgError, TransientError
 from graph_dpg.domain.mail import MailMessage
@@ -15,6 +14,7 @@ from graph_dpg.services.effects import (
     Marker,
     PlannedEffect,
 )
+from tests.fakes import FakeEffects, FakeMailbox
 
 
 def test_keys_keep_the_text_earlier_versions_stored() -> None:

@@ -1,0 +1,407 @@
+"""One contract, two stores: the in-memory fake the service tests use, and the SQL store on SQLite.
+
+Every assertion here runs against both, so the fake cannot drift from what the services meet in
+production: the same answers, the same state transitions and ``StoreError`` for illegal ones, the same
+orderings, the same CPR masking and JSON round trips. ``test_store_operations.py`` goes deeper into the
+SQL store (PostgreSQL, bulk inserts, concurrency); the fake only has to agree with it on the ports.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from graph_dpg.adapters.store import SqlStore, create_store
+from graph_dpg.core.errors import StoreError
+from graph_dpg.ports.store import (
+    EffectState,
+    InboundSource,
+    InboundState,
+    InboundStore,
+    JobState,
+    OutboundJob,
+    OutboundStore,
+    OutboxReports,
+    OutboxState,
+    PlannedMemo,
+    RuleAdmin,
+    SendOutcome,
+)
+from tests.fakes import FakeStore
+from tests.store_rows import audit_rows
+
+CPR = "0101701234"
+MASKED = "010170-xxxx"
+
+
+class ContractStore(OutboundStore, InboundStore, OutboxReports, RuleAdmin, Protocol):
+    """What the fake claims to be: every store protocol a service takes, and the operators' reads."""
+
+
+@pytest.fixture(params=["fake", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContractStore]:
+    if request.param == "fake":
+        yield FakeStore()
+        return
+    sql = create_store(f"sqlite:///{tmp_path / 'state.db'}", replica="test-replica")
+    try:
+        yield sql
+    finally:
+        sql.close()
+
+
+def audit_trail(store: ContractStore) -> list[tuple[str, str, dict[str, Any]]]:
+    """(action, subject, details) of every audit event, oldest first: an operator reads the table."""
+    if isinstance(store, FakeStore):
+        return [(e.action, e.subject, dict(e.details)) for e in store.audit_events]
+    assert isinstance(store, SqlStore)
+    return [(r["action"], r["subject"], r["details"]) for r in audit_rows(store)]
+
+
+def job(job_id: str = "job-1", message_id: str = "AAMk-1", subject: str = "Hej") -> OutboundJob:
+    return OutboundJob(
+        id=job_id,
+        mailbox="sag@kommune.dk",
+        message_id=message_id,
+        internet_message_id=f"<{message_id}@kommune.dk>",
+        subject=subject,
+        channel="digitalpost",
+    )
+
+
+def memos(n: int) -> list[PlannedMemo]:
+    return [
+        PlannedMemo(str(uuid.uuid4()), "cpr", f"{i:010d}", None, b"<Message>%d</Message>" % i)
+        for i in range(n)
+    ]
+
+
+def _protocol_methods(protocol: type) -> dict[str, inspect.Signature]:
+    found: dict[str, inspect.Signature] = {}
+    for klass in reversed(protocol.__mro__):
+        for name, value in vars(klass).items():
+            if inspect.isfunction(value) and not name.startswith("_"):
+                found[name] = inspect.signature(value)
+    return found
+
+
+def test_it_has_every_method_of_the_ports_with_their_parameters(store: ContractStore) -> None:
+    wanted = _protocol_methods(ContractStore)
+    assert {
+        "claim_source_message",
+        "plan_job",
+        "record_receipt",
+        "mark_delivered",
+        "audit",
+        "enable_rule",
+    } <= set(wanted)
+    for name, signature in wanted.items():
+        method = getattr(store, name, None)
+        assert callable(method), f"{type(store).__name__} lacks {name}"
+        expected = [(p.name, p.kind, p.default) for p in signature.parameters.values() if p.name != "self"]
+        actual = [(p.name, p.kind, p.default) for p in inspect.signature(method).parameters.values()]
+        assert actual == expected, name
+
+
+def test_a_source_message_is_claimed_once_by_id_or_message_id(store: ContractStore) -> None:
+    assert store.claim_source_message("a@x.dk", "m1", "<i1@x>") is True
+    assert store.claim_source_message("a@x.dk", "m1", "<i1@x>") is False
+    assert store.claim_source_message("a@x.dk", "m2", "<i1@x>") is False  # a copy with the same Message-ID
+    assert store.claim_source_message("b@x.dk", "m1", "<i1@x>") is True  # another mailbox
+    assert store.claim_source_message("a@x.dk", "m3", None) is True
+    assert store.claim_source_message("a@x.dk", "m4", "") is True  # no Message-ID: only the id counts
+    assert store.claim_source_message("a@x.dk", "m3", None) is False
+
+
+def test_delta_links_are_kept_per_mailbox_and_folder(store: ContractStore) -> None:
+    assert store.get_delta_link("a@x.dk", "sentitems") is None
+    store.set_delta_link("a@x.dk", "sentitems", "link-1")
+    store.set_delta_link("a@x.dk", "sentitems", "link-2")
+    store.set_delta_link("a@x.dk", "inbox", "link-i")
+    assert store.get_delta_link("a@x.dk", "sentitems") == "link-2"
+    assert store.get_delta_link("a@x.dk", "inbox") == "link-i"
+    assert store.get_delta_link("b@x.dk", "sentitems") is None
+
+
+def test_a_job_is_created_once_and_planned_once(store: ContractStore) -> None:
+    assert store.create_job(job(subject=f"Sag om {CPR}")) is True
+    assert store.create_job(job()) is False
+    assert store.create_job(job("job-2", "AAMk-1")) is False  # the same mail under another id
+    created = store.get_job("job-1")
+    assert created is not None and created.state is JobState.NEW
+    assert created.subject == f"Sag om {MASKED}"
+    assert created.created_at is not None and created.updated_at is not None
+    assert store.find_job("sag@kommune.dk", "AAMk-1") == created
+    assert store.get_job("nope") is None and store.find_job("sag@kommune.dk", "nope") is None
+
+    planned = memos(3)
+    assert store.plan_job(replace_warnings(job(), ("Bilag omdøbt",)), planned) is True
+    assert store.plan_job(job(), memos(3)) is False  # a restart re-planning it gets no second set
+    again = store.get_job("job-1")
+    assert again is not None and again.state is JobState.PLANNED and again.warnings == ("Bilag omdøbt",)
+    assert [e.message_uuid for e in store.list_outbox("job-1")] == [m.message_uuid for m in planned]
+    # Planning a mail that has no job yet creates it; one whose mail another job has is refused.
+    assert store.plan_job(job("job-3", "AAMk-3"), memos(1)) is True
+    assert store.plan_job(job("job-4", "AAMk-3"), memos(1)) is False
+    assert store.get_job("job-4") is None
+
+
+def replace_warnings(j: OutboundJob, warnings: tuple[str, ...]) -> OutboundJob:
+    return OutboundJob(
+        j.id, j.mailbox, j.message_id, j.internet_message_id, j.subject, j.channel, warnings=warnings
+    )
+
+
+def test_a_duplicate_message_uuid_writes_nothing(store: ContractStore) -> None:
+    planned = memos(2)
+    assert store.plan_job(job("j1", "m1"), planned) is True
+    with pytest.raises(StoreError, match="plan job"):
+        store.plan_job(job("j2", "m2"), [planned[0]])
+    assert store.get_job("j2") is None
+    assert store.job_progress("j1")[OutboxState.PENDING] == 2
+
+
+def test_job_states_follow_the_state_machine(store: ContractStore) -> None:
+    store.plan_job(job(), memos(1))
+    store.set_job_state("job-1", JobState.SENDING)
+    store.set_job_state("job-1", JobState.SENDING)  # the state it has: a repeat after a crash is harmless
+    store.set_job_state("job-1", JobState.FAILED, "gave up")
+    failed = store.get_job("job-1")
+    assert failed is not None and (failed.state, failed.error) == (JobState.FAILED, "gave up")
+    with pytest.raises(StoreError, match="illegal transition"):
+        store.set_job_state("job-1", JobState.DONE)
+    with pytest.raises(StoreError, match="unknown outbound job"):
+        store.set_job_state("nope", JobState.DONE)
+    store.create_job(job("job-2", "AAMk-2"))
+    store.set_job_state("job-2", JobState.REJECTED, "too many attachments")
+    assert store.plan_job(job("job-2", "AAMk-2"), memos(1)) is False
+    assert store.list_outbox("job-2") == []
+
+
+def test_jobs_in_state_oldest_change_first(store: ContractStore) -> None:
+    for n in (1, 2, 3):
+        store.create_job(job(f"job-{n}", f"AAMk-{n}"))
+    store.plan_job(job("job-1", "AAMk-1"), memos(1))  # changed last
+    assert [j.id for j in store.jobs_in_state([JobState.NEW])] == ["job-2", "job-3"]
+    assert [j.id for j in store.jobs_in_state([JobState.NEW, JobState.PLANNED])] == [
+        "job-2",
+        "job-3",
+        "job-1",
+    ]
+    assert [j.id for j in store.jobs_in_state([JobState.NEW, JobState.PLANNED], limit=1)] == ["job-2"]
+
+
+def test_send_outcomes_move_pending_rows_once(store: ContractStore) -> None:
+    planned = memos(5)
+    store.plan_job(job(), planned)
+    u0, u1, u2, u3, u4 = (m.message_uuid for m in planned)
+    pending = store.next_pending("job-1")
+    assert [p.message_uuid for p in pending] == [u0, u1, u2, u3, u4]
+    assert pending[0].memo_xml == b"<Message>0</Message>" and pending[0].attempts == 0
+    outcomes = [
+        SendOutcome(u0, OutboxState.ACCEPTED, transmission_id="tx-0", receipt_status="RECEIVED"),
+        SendOutcome(u1, OutboxState.REJECTED, error=f'{{"code":"X","message":"bad {CPR}"}}'),
+        SendOutcome(u2, OutboxState.FAILED, error="gave up"),
+        SendOutcome(u3, None, error=f"503 for {CPR}", retry_at=datetime.now(UTC) + timedelta(hours=1)),
+    ]
+    assert store.record_send_results(outcomes) == 4
+    assert store.record_send_results(outcomes[:1]) == 0  # recorded twice: the second changes nothing
+    assert store.record_send_results([SendOutcome(u0, OutboxState.FAILED, error="late")]) == 0
+    assert store.record_send_results([SendOutcome("unknown", OutboxState.ACCEPTED)]) == 0
+
+    def row(u: str) -> tuple[object, ...]:
+        e = store.find_by_message_uuid(u)
+        assert e is not None and e.memo_xml is None  # the XML only when asked for
+        return (e.state, e.attempts, e.last_error, e.transmission_id, e.receipt_status)
+
+    assert row(u0) == (OutboxState.ACCEPTED, 0, None, "tx-0", "RECEIVED")
+    assert row(u1) == (OutboxState.REJECTED, 1, f'{{"code":"X","message":"bad {MASKED}"}}', None, None)
+    assert row(u2) == (OutboxState.FAILED, 0, "gave up", None, None)
+    assert row(u3) == (OutboxState.PENDING, 1, f"503 for {MASKED}", None, None)
+    with_xml = store.find_by_message_uuid(u3, with_xml=True)
+    assert with_xml is not None and with_xml.memo_xml == b"<Message>3</Message>"
+    assert store.find_by_message_uuid("unknown") is None
+    # The transient failure waits for its retry time; the untouched row is due now.
+    assert [p.message_uuid for p in store.next_pending("job-1")] == [u4]
+    assert [p.message_uuid for p in store.next_pending(None)] == [u4]
+    assert store.next_pending("other-job") == []
+    assert store.job_progress("job-1") == {
+        OutboxState.PENDING: 2,
+        OutboxState.ACCEPTED: 1,
+        OutboxState.REJECTED: 1,
+        OutboxState.FAILED: 1,
+    }
+    assert store.outbox_counts()[OutboxState.PENDING] == 2
+    due_now = SendOutcome(u3, None, error="again", retry_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert store.record_send_results([due_now]) == 1
+    assert [p.message_uuid for p in store.next_pending("job-1")] == [u3, u4]
+
+
+def test_the_outbox_is_listed_in_pages_without_xml(store: ContractStore) -> None:
+    planned = memos(5)
+    store.plan_job(job(), planned)
+    first = store.list_outbox("job-1", limit=3)
+    rest = store.list_outbox("job-1", after_id=first[-1].id)
+    assert [e.message_uuid for e in first + rest] == [m.message_uuid for m in planned]
+    assert all(e.memo_xml is None and e.recipient_kind == "cpr" for e in first + rest)
+    assert store.list_outbox("job-1", after_id=rest[-1].id) == []
+    assert "0000000001" not in repr(first[1])  # the recipient's id is never in a repr
+
+
+def test_effects_are_planned_once_and_completed_once(store: ContractStore) -> None:
+    stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert (
+        store.plan_effect("receipt:job-1", {"to": "sag@kommune.dk", "lines": ("a", "b"), "at": stamp}) is True
+    )
+    assert store.plan_effect("receipt:job-1", {"to": "other"}) is False
+    assert store.plan_effect("categories:job-1:sent", {"category": "sent"}) is True
+    assert store.plan_effect("categories:job-2:sent", {"category": "sent"}) is True
+    assert [e.key for e in store.pending_effects()] == [
+        "receipt:job-1",
+        "categories:job-1:sent",
+        "categories:job-2:sent",
+    ]
+    assert [e.key for e in store.pending_effects(limit=1, prefix="categories:")] == ["categories:job-1:sent"]
+    assert store.pending_effects(prefix="categories_") == []  # "_" is a character, not a wildcard
+    planned = store.get_effect("receipt:job-1")
+    assert planned is not None and planned.state is EffectState.PLANNED and planned.result is None
+    # Stored as JSON: a tuple comes back as a list, a datetime as its text.
+    assert planned.payload == {"to": "sag@kommune.dk", "lines": ["a", "b"], "at": str(stamp)}
+    assert store.complete_effect("receipt:job-1", {"message_id": "AAMk-r", "n": (1,)}) is True
+    assert store.complete_effect("receipt:job-1", {"message_id": "again"}) is False
+    done = store.get_effect("receipt:job-1")
+    assert done is not None and done.state is EffectState.DONE
+    assert done.result == {"message_id": "AAMk-r", "n": [1]} and done.completed_at is not None
+    assert [e.key for e in store.pending_effects()] == ["categories:job-1:sent", "categories:job-2:sent"]
+    with pytest.raises(StoreError, match="unknown effect"):
+        store.complete_effect("nope")
+    assert store.get_effect("nope") is None
+
+
+def test_business_receipts_are_kept_once_and_only_move_a_status_forward(store: ContractStore) -> None:
+    planned = memos(1)
+    store.plan_job(job(), planned)
+    u = planned[0].message_uuid
+    completed = {"messageUUID": u, "receiptStatus": "COMPLETED", "errorMessage": f"om {CPR}"}
+    assert store.record_receipt("r1", completed) is True
+    assert store.record_receipt("r1", completed) is False
+    assert store.record_receipt("r0", {"messageUUID": u, "receiptStatus": "RECEIVED"}) is True  # late
+    accepted = SendOutcome(u, OutboxState.ACCEPTED, transmission_id="t1", receipt_status="RECEIVED")
+    assert store.record_send_results([accepted]) == 1
+    row = store.find_by_message_uuid(u)
+    assert row is not None and row.receipt_status == "COMPLETED"
+    # A receipt about a MeMo this store never planned is kept, and links to nothing.
+    assert store.record_receipt("r2", {"messageUUID": "unknown", "receiptStatus": "INVALID"}) is True
+    assert store.record_receipt("r3", {"receiptStatus": "INVALID"}) is True
+
+    waiting = store.unprocessed_receipts()
+    assert [(r.receipt_id, r.message_uuid, r.receipt_status) for r in waiting] == [
+        ("r1", u, "COMPLETED"),
+        ("r0", u, "RECEIVED"),
+        ("r2", "unknown", "INVALID"),
+        ("r3", None, "INVALID"),
+    ]
+    assert waiting[0].payload == {**completed, "errorMessage": f"om {MASKED}"}
+    assert not waiting[0].processed
+    assert [r.receipt_id for r in store.unprocessed_receipts(limit=2)] == ["r1", "r0"]
+    store.mark_receipt_processed("r1")
+    store.mark_receipt_processed("r1")
+    assert [r.receipt_id for r in store.unprocessed_receipts()] == ["r0", "r2", "r3"]
+    with pytest.raises(StoreError, match="unknown receipt"):
+        store.mark_receipt_processed("nope")
+
+
+def test_an_inbound_memo_is_stored_once_and_routed_once(store: ContractStore) -> None:
+    xml = "<memo:Message>æøå</memo:Message>".encode()
+    assert store.store_inbound_memo("u1", InboundSource.PULL, xml) is True
+    assert store.store_inbound_memo("u1", InboundSource.PUSH, b"other") is False
+    assert store.load_inbound_xml("u1") == xml and store.load_inbound_xml("nope") is None
+    memo = store.get_inbound("u1")
+    assert memo is not None
+    assert (memo.source, memo.state, memo.size, memo.attempts, memo.route) == (
+        InboundSource.PULL,
+        InboundState.RECEIVED,
+        len(xml),
+        0,
+        None,
+    )
+    assert store.record_inbound_route("u1", {"mailbox": "byg@kommune.dk", "rules": ("KLE",)}) is True
+    assert store.record_inbound_route("u1", {"mailbox": "other@kommune.dk"}) is False
+    routed = store.get_inbound("u1")
+    assert routed is not None and routed.route == {"mailbox": "byg@kommune.dk", "rules": ["KLE"]}
+    assert store.record_inbound_route("u1", {"mailbox": "post@kommune.dk"}, replace=True) is True
+    replaced = store.get_inbound("u1")
+    assert replaced is not None and replaced.route == {"mailbox": "post@kommune.dk"}
+    with pytest.raises(StoreError, match="unknown inbound memo"):
+        store.record_inbound_route("nope", {})
+
+
+def test_inbound_memos_follow_the_state_machine(store: ContractStore) -> None:
+    for memo_uuid in ("u1", "u2", "u3"):
+        store.store_inbound_memo(memo_uuid, InboundSource.PULL, b"<m/>")
+    assert [m.memo_uuid for m in store.inbound_in_state(InboundState.RECEIVED)] == ["u1", "u2", "u3"]
+    assert [m.memo_uuid for m in store.inbound_in_state(InboundState.RECEIVED, limit=2)] == ["u1", "u2"]
+
+    store.record_inbound_error("u1", f"Graph 503 for {CPR}")
+    failing = store.get_inbound("u1")
+    assert failing is not None and failing.state is InboundState.RECEIVED
+    assert (failing.attempts, failing.error) == (1, f"Graph 503 for {MASKED}")
+    with pytest.raises(StoreError, match="illegal transition"):
+        store.mark_acknowledged("u1")
+    store.mark_delivered("u1", "sag@kommune.dk", "AAMk-new")
+    store.mark_delivered("u1", "sag@kommune.dk", "AAMk-new")  # repeated after a crash
+    delivered = store.get_inbound("u1")
+    assert delivered is not None
+    assert (delivered.state, delivered.target_mailbox, delivered.created_message_id, delivered.error) == (
+        InboundState.DELIVERED,
+        "sag@kommune.dk",
+        "AAMk-new",
+        None,
+    )
+    assert delivered.attempts == 1
+    store.mark_acknowledged("u1")
+    store.mark_deleted("u1")
+    deleted = store.get_inbound("u1")
+    assert deleted is not None and deleted.state is InboundState.DELETED
+    with pytest.raises(StoreError, match="illegal transition"):
+        store.mark_delivered("u1", "x@kommune.dk", "m")
+    store.mark_delivered("u2", "main@kommune.dk", "m")
+    store.mark_deleted("u2")  # nothing to acknowledge (mail-sourced memos)
+    assert [m.memo_uuid for m in store.inbound_in_state(InboundState.DELETED)] == ["u1", "u2"]
+    for transition in (store.mark_acknowledged, store.mark_deleted):
+        with pytest.raises(StoreError, match="unknown inbound memo"):
+            transition("nope")
+    with pytest.raises(StoreError, match="unknown inbound memo"):
+        store.record_inbound_error("nope", "x")
+
+
+def test_the_audit_trail_is_masked_on_write(store: ContractStore) -> None:
+    store.audit("outbound.job.created", f"Sag om {CPR}", details={"to": [CPR], "n": 1, CPR: "key"})
+    store.audit("inbound.memo.received", "u1", actor="push")
+    assert audit_trail(store) == [
+        ("outbound.job.created", f"Sag om {MASKED}", {"to": [MASKED], "n": 1, MASKED: "key"}),
+        ("inbound.memo.received", "u1", {}),
+    ]
+
+
+def test_rules_are_disabled_once_enabled_again_and_hits_counted(store: ContractStore) -> None:
+    assert store.disabled_rules() == {} and store.rule_hits() == {}
+    store.increment_rule_hits("KLE")
+    store.increment_rule_hits("KLE", 2)
+    assert store.disable_rule("Farligt", f"took too long on {CPR}") is True
+    assert store.disable_rule("Farligt", "again") is False
+    disabled = store.disabled_rules()
+    assert list(disabled) == ["Farligt"]
+    assert disabled["Farligt"].reason == f"took too long on {MASKED}"
+    assert disabled["Farligt"].disabled_at is not None
+    assert store.rule_hits() == {"KLE": 3, "Farligt": 0}
+    store.enable_rule("Farligt")
+    store.enable_rule("never-disabled")
+    assert store.disabled_rules() == {}
+    assert store.disable_rule("Farligt", "once more") is True
