@@ -157,7 +157,7 @@ async def test_a_business_receipt_for_an_unknown_message_uuid_is_kept_and_change
     unknown = r.ngdp.hold_receipt("6b1e0c9a-1111-4a2b-8c3d-000000000000", "INVALID", errorMessage="ukendt")
     assert await r.service.pull_business_receipts() == 1
     assert r.ngdp.receipts == {}  # deleted at NgDP once recorded
-    assert r.service.apply_business_receipts() == 1
+    assert await r.service.apply_business_receipts() == 1
     assert r.store.unprocessed_receipts() == []
     assert r.store.pending_effects() == []  # no category, no receipt mail planned
     assert r.categories(mid) == ["Digital Post: Sendt"]
@@ -173,7 +173,7 @@ async def test_a_negative_business_receipt_fails_the_job_and_mails_once_more() -
     [row] = r.store.list_outbox(job_id_for(MAILBOX, mid))
     r.ngdp.hold_receipt(row.message_uuid, "INVALID", errorCode="NOT_REGISTERED")
     await r.service.pull_business_receipts()
-    r.service.apply_business_receipts()
+    await r.service.apply_business_receipts()
     assert await r.service.run_effects() == 2  # the failed category and the second receipt mail
     assert r.categories(mid) == ["Digital Post: Fejl"]
     assert r.receipts() == ["DPG kvittering: Brev", "DPG kvittering med fejl: Brev"]
