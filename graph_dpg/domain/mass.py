@@ -79,8 +79,11 @@ def _decode(data: bytes) -> str:
 def _masked(value: str) -> str:
     # Mask first, then shorten: shortening first showed a CPR in clear when the line held more than one
     # ("0101700000;0…"), and mask_cpr raised on non-ASCII digits (str.isdigit accepts full-width ones).
-    shown = mask_cprs(value)
-    return shown[:12] + "…" if len(shown) > 12 else shown
+    # Unprintable characters (NUL, escape sequences, bidi controls) are written as \u escapes: the finding
+    # is stored (PostgreSQL refuses NUL) and shown in a receipt.
+    masked = mask_cprs(value)
+    shown = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in masked[:12])
+    return shown + "…" if len(masked) > 12 else shown
 
 
 def _lines(text: str) -> Iterator[str]:

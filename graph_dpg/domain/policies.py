@@ -403,6 +403,12 @@ def check_attachments(
     return findings
 
 
+def _printable(text: str) -> str:
+    # The extension comes from the sender's file name: NUL or a bidi control in a finding cannot be stored
+    # (PostgreSQL refuses NUL) or would display reordered.
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+
+
 def _at(path: str, finding: Finding) -> Finding:
     return Finding(finding.rule, finding.message, path=path, severity=finding.severity)
 
@@ -433,7 +439,7 @@ def _check_type(policy: ChannelPolicy, attachment: Attachment) -> list[Finding]:
         return [
             Finding(
                 "policy.type.extension",
-                f"{name!r}: .{ext} files are not accepted by {policy.channel.value} "
+                f"{name!r}: .{_printable(ext)} files are not accepted by {policy.channel.value} "
                 f"(accepted: {', '.join(policy.allowed_extensions)})",
             )
         ]
@@ -445,7 +451,7 @@ def _check_type(policy: ChannelPolicy, attachment: Attachment) -> list[Finding]:
         return [
             Finding(
                 "policy.type.content",
-                f"{name!r}: the content is {what}, which does not match the .{ext} extension",
+                f"{name!r}: the content is {what}, which does not match the .{_printable(ext)} extension",
             )
         ]
     return []

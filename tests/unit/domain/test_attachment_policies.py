@@ -331,3 +331,9 @@ def test_svg_renamed_to_xml_is_not_xml() -> None:
 def test_plain_text_mentioning_javascript_is_fine() -> None:
     text = b"Husk: javascript: er ikke tilladt i links. Mvh. kommunen"
     assert check_attachments(NGDP, [Attachment("note.txt", "text/plain", text)]) == []
+
+
+def test_an_unprintable_extension_is_shown_escaped() -> None:
+    findings = check_attachments(NGDP, [Attachment("brev.\x00", "", PDF)])
+    [finding] = [f for f in findings if f.rule == "policy.type.extension"]
+    assert ".\\u0000 files are not accepted" in finding.message and "\x00" not in finding.message

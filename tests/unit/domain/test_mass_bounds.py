@@ -79,3 +79,12 @@ def test_any_file_gives_recipients_and_findings_never_an_exception(data: bytes) 
         f.message.encode("utf-8")
     assert len({r.id for r in mass.recipients}) == len(mass.recipients)
     assert all(r.id.isascii() and r.id.isdigit() for r in mass.recipients)
+
+
+def test_unprintable_characters_in_a_line_are_shown_escaped() -> None:
+    mass = parse_mass_file(b"01017\x0000000\n\x1b[31m\n0101700000\xe2\x80\xae\n")
+    messages = [f.message for f in mass.findings]
+    assert messages[0].startswith("'01017\\u0000")
+    assert messages[1].startswith("'\\u001b[31m'")
+    assert messages[2].startswith("'010170-xxxx\\u202e'")  # masked, and the bidi control does not reorder
+    assert not any("\x00" in m or "\x1b" in m or "\u202e" in m for m in messages)
