@@ -290,8 +290,22 @@ def plan_outbound(
     # 5. the body and the attachments per channel
     sanitized: SanitizedHtml | None = None
     if body_pdf is None and msg.body_type == "html":
-        sanitized = sanitize_html_checked(msg.body, _image_data_uris(msg))
+        images = _image_data_uris(msg)
+        sanitized = sanitize_html_checked(msg.body, images)
         findings += sanitized.findings
+        missing = sorted(sanitized.image_cids - images.keys())
+        if missing:
+            # A MeMo document has no MIME parts: a cid: reference nothing fills shows as a broken image.
+            listed = ", ".join(_shown(repr(f"cid:{cid}")) for cid in missing[:5])
+            findings.append(
+                Finding(
+                    "html.missing-image",
+                    f"the body shows {len(missing)} image(s) that are not attached as PNG, JPEG or GIF "
+                    f"({listed}); the letter shows them as missing images",
+                    "body",
+                    severity="warning",
+                )
+            )
     shown_cids = sanitized.image_cids if sanitized is not None else frozenset()
     attached = [a for a in msg.attachments if a.name.strip().lower() not in special]
     # An image the body shows goes inside the HTML main document; everything else is sent as a file and

@@ -260,3 +260,15 @@ def test_a_reply_deadline_beyond_the_calendar_is_refused_not_raised() -> None:
     header = Attachment("MemoHeader.json", "", b'{"replyByDateTime": "9999-12-31T23:59:59-14:00"}')
     p = plan([f"{CPR}-reply@{ORG}.{GW}"], attachments=[header])
     assert _rules(p) == ["memoheader.type"]
+
+
+def test_an_image_reference_nothing_fills_is_a_warning() -> None:
+    image = Attachment("logo.png", "image/png", PNG, is_inline=True, content_id="<l0>")
+    pdf_with_cid = Attachment("kort.pdf", "application/pdf", PDF, content_id="<kort>")
+    body = '<p><img src="cid:l0"><img src="cid:kort"><img src="cid:ukendt"></p>'
+    p = plan([f"{CPR}@{ORG}.{GW}"], body=body, attachments=[image, pdf_with_cid])
+    assert p.errors == [] and _rules(p, "warning") == ["html.missing-image"]
+    assert "2 image(s)" in p.warnings[0].message
+    assert "'cid:kort'" in p.warnings[0].message and "'cid:ukendt'" in p.warnings[0].message
+    files = [f.filename for f in parse(p.memos[0].memo_xml or b"").files()]
+    assert "kort.pdf" in files and "logo.png" not in files  # the PDF is sent as a file, the logo embedded
