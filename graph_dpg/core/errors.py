@@ -10,7 +10,9 @@ decide what to do (retry, receipt, alert) from the *kind* of failure, never from
     │   ├── IdentifierError            CPR/CVR fails date/century or modulus-11 rules
     │   ├── MemoError                  MeMo cannot be built or parsed
     │   │   └── MemoValidationError    XSD or business rule failed (carries every finding)
-    │   └── UnsafeXmlError             DTD / entity / external reference in untrusted XML
+    │   ├── UnsafeXmlError             DTD / entity / external reference in untrusted XML
+    │   └── ContentError               untrusted content cannot be read: damaged, or not what it claims
+    │       └── LimitExceededError     reading it would go beyond a bound (size, depth, expansion, digits)
     ├── RemoteError                    a remote service (Graph, NgDP) failed; ``service`` names it
     │   ├── TransientError             retry later with backoff (429, 503, 504, timeouts, resets)
     │   │   ├── ThrottledError         429 with ``retry_after`` seconds
@@ -86,6 +88,20 @@ class MemoValidationError(MemoError):
 
 class UnsafeXmlError(InputError):
     """Untrusted XML tried to use a DTD, entities or external references."""
+
+
+class ContentError(InputError):
+    """Untrusted content (a zip container, a JSON document) cannot be read: it is damaged, or it is not
+    what it claims to be (e.g. a JSON number that is not a number, text that is not Unicode)."""
+
+
+class LimitExceededError(ContentError):
+    """Reading untrusted content would go beyond a bound: its size, nesting depth, expansion ratio, or the
+    number of digits in a number. ``limit`` names the bound ("size", "depth", "ratio", ...)."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 @dataclass

@@ -3,6 +3,10 @@
 NgDP rejects ``< > : " / \\ | ? *``, CR, LF and some Unicode spaces in ``File/filename`` since
 10 September 2025 (see ``docs/facts/ngdp.md``, "File names"). :func:`sanitize_filename` replaces each run
 of them with ``-`` (as the ITK reference library does: ``a<<c.pdf`` → ``a-c.pdf``) and says what it changed.
+
+Bidirectional controls (U+202A-U+202E embeddings and overrides, U+2066-U+2069 isolates, U+200E/U+200F and
+U+061C marks) are replaced the same way, with their own warning: NgDP does not list them, but they make a
+name display as something else (``faktura\u202egpj.exe`` shows as ``fakturaexe.jpg``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,13 @@ FORBIDDEN_FILENAME_CHARS: frozenset[str] = frozenset(
 # Replaced by the sanitiser too, although NgDP does not list them: control characters break headers,
 # file systems and the receipt text.
 _CONTROL_CHARS: frozenset[str] = frozenset(chr(c) for c in (*range(0x00, 0x20), 0x7F))
-_REPLACED = FORBIDDEN_FILENAME_CHARS | _CONTROL_CHARS
+#: Characters that reorder how a name is displayed, so that ``x\u202egpj.exe`` reads as ``xexe.jpg``.
+BIDI_CONTROLS: frozenset[str] = frozenset(
+    "\u061c\u200e\u200f"
+    + "".join(chr(c) for c in range(0x202A, 0x202F))
+    + "".join(chr(c) for c in range(0x2066, 0x206A))
+)
+_REPLACED = FORBIDDEN_FILENAME_CHARS | _CONTROL_CHARS | BIDI_CONTROLS
 _REPLACED_RUN = re.compile("[" + re.escape("".join(sorted(_REPLACED))) + "]+")
 SAFE_FILENAME = "attachment"
 
@@ -32,12 +42,24 @@ def sanitize_filename(name: str) -> tuple[str, list[Finding]]:
     findings: list[Finding] = []
     replaced = sorted({ch for ch in name if ch in _REPLACED})
     result = _REPLACED_RUN.sub("-", name) if replaced else name
-    if replaced:
-        listed = ", ".join(_describe(ch) for ch in replaced)
+    forbidden = [ch for ch in replaced if ch not in BIDI_CONTROLS]
+    bidi = [ch for ch in replaced if ch in BIDI_CONTROLS]
+    if forbidden:
+        listed = ", ".join(_describe(ch) for ch in forbidden)
         findings.append(
             Finding(
                 "filename.forbidden-chars",
-                f"file name {name!r} changed to {result!r}: replaced {listed}",
+                f"file name {_shown(name)} changed to {_shown(result)}: replaced {listed}",
+                severity="warning",
+            )
+        )
+    if bidi:
+        listed = ", ".join(_describe(ch) for ch in bidi)
+        findings.append(
+            Finding(
+                "filename.bidi-controls",
+                f"file name {_shown(name)} changed to {_shown(result)}: replaced {listed}, which change the "
+                "order in which the name is displayed",
                 severity="warning",
             )
         )
@@ -51,6 +73,12 @@ def sanitize_filename(name: str) -> tuple[str, list[Finding]]:
         )
         result = SAFE_FILENAME
     return result, findings
+
+
+def _shown(name: str) -> str:
+    # repr() escapes control characters but shows bidi controls as they are, so the finding itself would
+    # display the reordered name: write those as \u escapes.
+    return "".join(f"\\u{ord(c):04x}" if c in BIDI_CONTROLS else c for c in repr(name))
 
 
 def _describe(ch: str) -> str:

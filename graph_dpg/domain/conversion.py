@@ -14,6 +14,15 @@ Checks, in the order a sender would want to hear about them:
 5. attachments per channel policy (count, type by extension and content, file names, size);
 6. the built MeMo validates against the XSD and the business rules.
 
+One recipient, one letter: addresses are compared after parsing (case, ``DDMMYY-SSSS``), so the same
+recipient in To and Cc, or written with and without the dash, gets one letter per (channel, sender,
+recipient, recipient contact point); copies that differ only in ``-reply`` give one replyable letter, and
+a warning says so. The special attachments (``masseforsendelse.txt``, ``body.pdf``, ``MemoHeader.json``,
+``MemoHeaderInfo.json``) must each be there at most once and be named exactly: two of them, or a name that
+only looks like one (a zero-width space, full-width letters), is refused with the names, never resolved
+by picking one. A ``masseforsendelse.txt`` on a mail without a mass address is refused too: it would reach
+every recipient as an attachment, with every other recipient's number in it.
+
 Text is UTF-8 throughout: Graph hands the body over as Unicode already, and plain-text attachments in a legacy
 charset (cp1252/latin-1, as older line-of-business systems write) are re-encoded as UTF-8 so æ, ø and å
 survive.
@@ -23,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import re
+import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -37,13 +47,25 @@ from graph_dpg.domain.addresses import (
     parse_address,
     validate_address,
 )
-from graph_dpg.domain.html_text import html_to_text, sanitize_html, text_to_html, wrap_document
+from graph_dpg.domain.html_text import (
+    SanitizedHtml,
+    html_to_text,
+    sanitize_html_checked,
+    text_to_html,
+    wrap_document,
+)
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
 from graph_dpg.domain.mail import Attachment, MailMessage
 from graph_dpg.domain.mass import BODY_PDF_NAME, MASS_FILE_NAME, check_count, parse_mass_file
-from graph_dpg.domain.memo_header import HeaderOverrides, is_header_file, leak_findings, parse_header_file
+from graph_dpg.domain.memo_header import (
+    HEADER_FILE_NAMES,
+    HeaderOverrides,
+    is_header_file,
+    leak_findings,
+    parse_header_file,
+)
 from graph_dpg.domain.policies import PDF as PDF_TYPE
-from graph_dpg.domain.policies import ChannelPolicy, check_attachments, sniff_type
+from graph_dpg.domain.policies import ChannelPolicy, check_attachments, embedded_image_type, sniff_type
 from graph_dpg.memo import build, validate
 from graph_dpg.memo.model import (
     AdditionalContentData,
@@ -195,11 +217,15 @@ def plan_outbound(
             )
         parsed.append(addr)
     findings[:] = _dedupe(findings)
+    unparsed = len(gateway) - len(parsed)
+    parsed = _one_per_recipient(parsed, findings)
     if parsed:
         plan.channel = parsed[0].channel
 
-    # 3. leak guard and header overrides
+    # 3. leak guard, special files and header overrides
     names = [a.name for a in msg.attachments]
+    mass_addresses = [a for a in parsed if a.is_mass]
+    findings += _special_file_findings(names, mass=bool(mass_addresses))
     findings += leak_findings(
         names,
         [r.address for r in recipients],
@@ -236,12 +262,11 @@ def plan_outbound(
         )
 
     # 4. mass delivery
-    mass_addresses = [a for a in parsed if a.is_mass]
     mass_recipients: list[tuple[str, str, int | None]] = []
     body_pdf: Attachment | None = None
-    special = {n.lower() for n in names if is_header_file(n)}
+    special = {n.strip().lower() for n in names if is_header_file(n)}
     if mass_addresses:
-        if len(gateway) != 1:
+        if len(parsed) + unparsed != 1:
             findings.append(
                 Finding(
                     "mass.alone",
@@ -262,18 +287,36 @@ def plan_outbound(
         body_pdf = next((a for a in msg.attachments if a.name.strip().lower() == BODY_PDF_NAME), None)
         special |= {MASS_FILE_NAME, BODY_PDF_NAME}
 
-    # 5. attachments per channel
-    documents = [
-        a
-        for a in msg.attachments
-        if a.name.strip().lower() not in special and not _is_inline_image(a, msg.body)
-    ]
+    # 5. the body and the attachments per channel
+    sanitized: SanitizedHtml | None = None
+    if body_pdf is None and msg.body_type == "html":
+        images = _image_data_uris(msg)
+        sanitized = sanitize_html_checked(msg.body, images)
+        findings += sanitized.findings
+        missing = sorted(sanitized.image_cids - images.keys())
+        if missing:
+            # A MeMo document has no MIME parts: a cid: reference nothing fills shows as a broken image.
+            listed = ", ".join(_shown(repr(f"cid:{cid}")) for cid in missing[:5])
+            findings.append(
+                Finding(
+                    "html.missing-image",
+                    f"the body shows {len(missing)} image(s) that are not attached as PNG, JPEG or GIF "
+                    f"({listed}); the letter shows them as missing images",
+                    "body",
+                    severity="warning",
+                )
+            )
+    shown_cids = sanitized.image_cids if sanitized is not None else frozenset()
+    attached = [a for a in msg.attachments if a.name.strip().lower() not in special]
+    # An image the body shows goes inside the HTML main document; everything else is sent as a file and
+    # counts, also when Outlook flags it inline.
+    documents = [a for a in attached if not _shown_image(a, shown_cids)]
     for channel in sorted({a.channel for a in parsed}):
         policy = ctx.policies.get(channel)
         if policy is not None:
             findings += [
                 replace(f, message=f"{f.message} ({channel.value})") if len(parsed) > 1 else f
-                for f in check_attachments(policy, documents)
+                for f in check_attachments(policy, attached, body_cids=shown_cids)
             ]
     if body_pdf is not None:
         # body.pdf becomes the main document of every memo: its content must really be a PDF (an executable
@@ -287,7 +330,7 @@ def plan_outbound(
 
     # 6. build and validate
     try:
-        template = _build_memo(msg, parsed[0], ctx, overrides, documents, body_pdf, findings)
+        template = _build_memo(msg, parsed[0], ctx, overrides, documents, body_pdf, sanitized, findings)
     except (MemoError, ValueError) as exc:
         findings.append(Finding("memo.build", str(exc), "memo"))
         return plan
@@ -426,30 +469,123 @@ def _dedupe(findings: Sequence[Finding]) -> list[Finding]:
     return out
 
 
-_CID = re.compile(r"""src\s*=\s*["']cid:([^"']+)["']""", re.IGNORECASE)
+def _one_per_recipient(parsed: list[GatewayAddress], findings: list[Finding]) -> list[GatewayAddress]:
+    """One address per (channel, sender, recipient, recipient contact point), in the order first written;
+    replyable when any copy was. Warnings say what was merged."""
+    merged: dict[tuple[object, ...], GatewayAddress] = {}
+    copies: dict[tuple[object, ...], list[GatewayAddress]] = {}
+    for addr in parsed:
+        key: tuple[object, ...] = (
+            addr.channel,
+            addr.sender_kind,
+            addr.sender_id,
+            addr.recipient_kind,
+            addr.recipient_id,
+            addr.recipient_contact_point,
+            addr.mass_count,
+        )
+        copies.setdefault(key, []).append(addr)
+        first = merged.setdefault(key, addr)
+        if addr.reply and not first.reply:
+            merged[key] = replace(first, reply=True)
+    for key, same in copies.items():
+        if len(same) < 2:
+            continue
+        shown = _shown(replace(merged[key], reply=False).format())
+        if len({a.reply for a in same}) > 1:
+            findings.append(
+                Finding(
+                    "address.reply-merged",
+                    f"{shown} is written both with and without -reply; one letter is sent, and the "
+                    "recipient can reply to it",
+                    "recipients",
+                    severity="warning",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    "address.duplicate",
+                    f"{shown} is written {len(same)} times (To, Cc, Bcc or spelled differently); one letter "
+                    "is sent",
+                    "recipients",
+                    severity="warning",
+                )
+            )
+    return list(merged.values())
 
 
-def _is_inline_image(att: Attachment, body: str) -> bool:
-    return bool(
-        att.is_inline
-        and att.content_id
-        and att.content_type.startswith("image/")
-        and f"cid:{att.content_id.strip('<>')}" in body
-    )
+_SPECIAL_NAMES = (MASS_FILE_NAME, BODY_PDF_NAME, *sorted(HEADER_FILE_NAMES))
 
 
-def _embed_inline_images(body_html: str, attachments: Sequence[Attachment]) -> str:
-    """Outlook references pasted images as cid:; a MeMo document has no MIME parts, so inline them."""
-    by_cid = {a.content_id.strip("<>"): a for a in attachments if a.content_id and a.content is not None}
+def _canonical_name(name: str) -> str:
+    """A file name as it reads: compatibility forms folded (full-width letters), case folded, invisible
+    and white-space characters removed."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return "".join(c for c in folded if not c.isspace() and unicodedata.category(c) not in ("Cf", "Cc"))
 
-    def repl(m: re.Match[str]) -> str:
-        att = by_cid.get(m.group(1))
-        if att is None or att.content is None or not att.content_type.startswith("image/"):
-            return m.group(0)
-        data = base64.b64encode(att.content).decode("ascii")
-        return f'src="data:{att.content_type};base64,{data}"'
 
-    return _CID.sub(repl, body_html)
+def _special_file_findings(names: Sequence[str], *, mass: bool) -> list[Finding]:
+    """Each special attachment at most once, named exactly; no recipient list on a letter."""
+    findings: list[Finding] = []
+    exact: dict[str, list[str]] = {}
+    for name in names:
+        plain = name.strip().lower()
+        if plain in _SPECIAL_NAMES:
+            exact.setdefault(plain, []).append(name)
+            continue
+        canonical = _canonical_name(name)
+        lookalike = next((s for s in _SPECIAL_NAMES if canonical == s), None)
+        if lookalike is not None and (mass or lookalike not in (MASS_FILE_NAME, BODY_PDF_NAME)):
+            findings.append(
+                Finding(
+                    "attachments.lookalike",
+                    f"{_shown(repr(name))} looks like {lookalike} but is not named exactly that; rename it "
+                    f"{lookalike} (or give it another name if it is an ordinary attachment)",
+                    "attachments",
+                )
+            )
+    for special, same in exact.items():
+        if special == BODY_PDF_NAME and not mass:
+            continue  # an ordinary attachment when the letter is not a mass delivery
+        if special == MASS_FILE_NAME and not mass:
+            findings.append(
+                Finding(
+                    "mass.file-without-mass",
+                    f"{MASS_FILE_NAME} is only read for a masseforsendelse-<N> address; on this mail it "
+                    "would be sent to every recipient, with every other recipient's number in it",
+                    "attachments",
+                )
+            )
+        if len(same) > 1:
+            listed = ", ".join(_shown(repr(n)) for n in same)
+            findings.append(
+                Finding(
+                    "attachments.ambiguous",
+                    f"{len(same)} attachments are named {special} ({listed}); attach exactly one, so it is "
+                    "clear which one counts",
+                    "attachments",
+                )
+            )
+    return findings
+
+
+def _image_data_uris(msg: MailMessage) -> dict[str, str]:
+    """``data:`` URIs for the attachments the body may show as images: a Content-ID the body mentions, and
+    content that is really a PNG, JPEG or GIF (its own type, not the declared one)."""
+    uris: dict[str, str] = {}
+    for att in msg.attachments:
+        cid = (att.content_id or "").strip().strip("<>").strip()
+        if not cid or cid not in msg.body or att.content is None:
+            continue
+        mime = embedded_image_type(att, (cid,))
+        if mime is not None:
+            uris.setdefault(cid, f"data:{mime};base64,{base64.b64encode(att.content).decode('ascii')}")
+    return uris
+
+
+def _shown_image(att: Attachment, shown_cids: frozenset[str]) -> bool:
+    return embedded_image_type(att, shown_cids) is not None
 
 
 def to_utf8_text(data: bytes) -> bytes:
@@ -471,7 +607,11 @@ def _label(msg: MailMessage, overrides: HeaderOverrides) -> str:
 
 
 def _main_document(
-    msg: MailMessage, label: str, ctx: OutboundContext, body_pdf: Attachment | None
+    msg: MailMessage,
+    label: str,
+    ctx: OutboundContext,
+    body_pdf: Attachment | None,
+    sanitized: SanitizedHtml | None,
 ) -> Document:
     safe_name, _ = sanitize_filename(label[:80])
     if body_pdf is not None and body_pdf.content is not None:
@@ -480,10 +620,7 @@ def _main_document(
             (File("application/pdf", sanitize_filename(body_pdf.name)[0], ctx.language, body_pdf.content),),
             label=label,
         )
-    if msg.body_type == "html":
-        fragment = sanitize_html(_embed_inline_images(msg.body, msg.attachments))
-    else:
-        fragment = text_to_html(msg.body)
+    fragment = sanitized.html if sanitized is not None else text_to_html(msg.body)
     html_doc = wrap_document(fragment, label, ctx.language).encode("utf-8")
     text = html_to_text(fragment).encode("utf-8")
     return Document(
@@ -518,12 +655,13 @@ def _build_memo(
     o: HeaderOverrides,
     documents: Sequence[Attachment],
     body_pdf: Attachment | None,
+    sanitized: SanitizedHtml | None,
     findings: list[Finding],
 ) -> MemoMessage:
     label = _label(msg, o)
     body = MessageBody(
         created_datetime=ctx.created,
-        main_document=_main_document(msg, label, ctx, body_pdf),
+        main_document=_main_document(msg, label, ctx, body_pdf, sanitized),
         additional_documents=tuple(_additional(a, ctx, findings) for a in documents),
     )
     sender_cvr = addr.sender_id if addr.sender_kind == "cvr" else ctx.organisation_cvr

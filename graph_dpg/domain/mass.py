@@ -13,18 +13,29 @@ with its line number and the value masked, because the sender must fix the file 
 
 The announced count N in ``masseforsendelse-N@...`` must equal the number of recipients exactly; the check
 is separate (``check_count``) so the receipt can say both what the file holds and what was announced.
+
+Bounded: the lines are read one at a time (never one list of every line), at most
+``MAX_LINE_FINDINGS`` problem lines are reported one by one (the rest in one summary finding, so a file of
+junk cannot make a receipt of millions of findings), and reading stops after ``MAX_MASS_COUNT`` entries,
+the most any address can announce.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from graph_dpg.core.errors import Finding
+from graph_dpg.domain.addresses import MAX_MASS_COUNT
 from graph_dpg.domain.identifiers import cpr_findings, cvr_findings, mask_cpr, mask_cprs
 
 MASS_FILE_NAME = "masseforsendelse.txt"
 BODY_PDF_NAME = "body.pdf"
+MAX_LINE_FINDINGS = 100
+# The line boundaries of str.splitlines.
+_LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,8 @@ class MassRecipient:
 class MassList:
     recipients: tuple[MassRecipient, ...]
     findings: tuple[Finding, ...]
+    #: Non-blank lines read, valid or not (what the announced count is compared with).
+    entries: int
 
     @property
     def ok(self) -> bool:
@@ -66,46 +79,83 @@ def _decode(data: bytes) -> str:
 def _masked(value: str) -> str:
     # Mask first, then shorten: shortening first showed a CPR in clear when the line held more than one
     # ("0101700000;0…"), and mask_cpr raised on non-ASCII digits (str.isdigit accepts full-width ones).
-    shown = mask_cprs(value)
-    return shown[:12] + "…" if len(shown) > 12 else shown
+    # Unprintable characters (NUL, escape sequences, bidi controls) are written as \u escapes: the finding
+    # is stored (PostgreSQL refuses NUL) and shown in a receipt.
+    masked = mask_cprs(value)
+    shown = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in masked[:12])
+    return shown + "…" if len(masked) > 12 else shown
+
+
+def _lines(text: str) -> Iterator[str]:
+    """``text.splitlines()``, one line at a time."""
+    start = 0
+    for m in _LINE_BREAK.finditer(text):
+        yield text[start : m.start()]
+        start = m.end()
+    if start < len(text):
+        yield text[start:]
 
 
 def parse_mass_file(data: bytes) -> MassList:
     recipients: list[MassRecipient] = []
     findings: list[Finding] = []
     seen: dict[str, int] = {}
-    for lineno, raw in enumerate(_decode(data).splitlines(), start=1):
+    entries = unlisted = 0
+    for lineno, raw in enumerate(_lines(_decode(data)), start=1):
         value = raw.strip().strip("\ufeff")
         if not value:
             continue
-        path = f"{MASS_FILE_NAME}:{lineno}"
-        if len(value) == 11 and value[6] == "-" and (value[:6] + value[7:]).isascii():
-            value = value[:6] + value[7:]
-        if not (value.isascii() and value.isdigit()) or len(value) not in (8, 10):
+        if entries == MAX_MASS_COUNT:
             findings.append(
                 Finding(
-                    "mass.line", f"'{_masked(value)}' is neither a CPR (10 digits) nor a CVR (8 digits)", path
+                    "mass.too-many",
+                    f"the file has more than {MAX_MASS_COUNT:,} entries, the most a mass delivery can "
+                    f"announce; it was read up to line {lineno - 1}",
+                    MASS_FILE_NAME,
                 )
             )
-            continue
-        kind = "cpr" if len(value) == 10 else "cvr"
-        problems = cpr_findings(value) if kind == "cpr" else cvr_findings(value)
-        errors = [p for p in problems if p.severity == "error"]
-        if errors:
-            shown = mask_cpr(value) if kind == "cpr" else value
-            findings.append(Finding("mass.identifier", f"{shown}: {errors[0].message}", path))
-            continue
-        if value in seen:
-            shown = mask_cpr(value) if kind == "cpr" else value
-            findings.append(
-                Finding("mass.duplicate", f"{shown} is listed again (first on line {seen[value]})", path)
+            break
+        entries += 1
+        problem = _line_problem(value, lineno, seen)
+        if isinstance(problem, MassRecipient):
+            seen[problem.id] = lineno
+            recipients.append(problem)
+        elif len(findings) < MAX_LINE_FINDINGS:
+            findings.append(problem)
+        else:
+            unlisted += 1
+    if unlisted:
+        findings.append(
+            Finding(
+                "mass.more",
+                f"{unlisted:,} more lines have problems like the ones above; only the first "
+                f"{MAX_LINE_FINDINGS} are listed",
+                MASS_FILE_NAME,
             )
-            continue
-        seen[value] = lineno
-        recipients.append(MassRecipient(lineno, kind, value))
+        )
     if not recipients and not findings:
         findings.append(Finding("mass.empty", "the file lists no recipients", MASS_FILE_NAME))
-    return MassList(tuple(recipients), tuple(findings))
+    return MassList(tuple(recipients), tuple(findings), entries)
+
+
+def _line_problem(value: str, lineno: int, seen: dict[str, int]) -> MassRecipient | Finding:
+    """The recipient on one non-blank line, or what is wrong with it."""
+    path = f"{MASS_FILE_NAME}:{lineno}"
+    if len(value) == 11 and value[6] == "-" and (value[:6] + value[7:]).isascii():
+        value = value[:6] + value[7:]
+    if not (value.isascii() and value.isdigit()) or len(value) not in (8, 10):
+        return Finding(
+            "mass.line", f"'{_masked(value)}' is neither a CPR (10 digits) nor a CVR (8 digits)", path
+        )
+    kind = "cpr" if len(value) == 10 else "cvr"
+    problems = cpr_findings(value) if kind == "cpr" else cvr_findings(value)
+    errors = [p for p in problems if p.severity == "error"]
+    shown = mask_cpr(value) if kind == "cpr" else value
+    if errors:
+        return Finding("mass.identifier", f"{shown}: {errors[0].message}", path)
+    if value in seen:
+        return Finding("mass.duplicate", f"{shown} is listed again (first on line {seen[value]})", path)
+    return MassRecipient(lineno, kind, value)
 
 
 def check_count(mass: MassList, announced: int) -> list[Finding]:
@@ -114,7 +164,7 @@ def check_count(mass: MassList, announced: int) -> list[Finding]:
     Entries are the non-blank lines, valid or not, so a file with one bad line and a correct count gets one
     finding (the bad line), not two.
     """
-    entries = len(mass.recipients) + sum(1 for f in mass.findings if f.rule != "mass.empty")
+    entries = mass.entries
     if entries == announced:
         return []
     return [

@@ -9,20 +9,27 @@ Unknown keys are reported, never silently ignored, so a typo does not change wha
 
 The same files are a leak risk: they describe Digital Post, so a mail carrying them must only go to Digital
 Post recipients or to mailboxes inside the organisation (``leak_findings``).
+
+The file is read with :func:`graph_dpg.core.bounded.load_json` (256 KB, 32 levels, numbers of at most 40
+characters, no NaN/Infinity, no lone surrogates), and every value is checked before it is used, so any
+document gives overrides plus findings and never an exception: a 5,000-digit ``label``, a key with a lone
+surrogate, or a ``replyByDateTime`` of 9999-12-31T23:59:59-14:00 (which is in year 10000 in UTC) each
+become one error finding.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from graph_dpg.core.errors import Finding
+from graph_dpg.core.bounded import JsonLimits, load_json
+from graph_dpg.core.errors import ContentError, Finding, LimitExceededError
 
 HEADER_FILE_NAMES = frozenset({"memoheader.json", "memoheaderinfo.json"})
 _MAX_BYTES = 256 * 1024
+_LIMITS = JsonLimits(max_bytes=_MAX_BYTES, max_depth=32, max_number_chars=40)
 
 
 def is_header_file(name: str) -> bool:
@@ -85,12 +92,19 @@ _ALIASES: dict[str, str] = {
     "additionalcontentdata": "additional_content",
 }
 _BOOL_FIELDS = {"reply", "mandatory", "legal_notification"}
-_KLE_RE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2})?)?$")
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# ASCII digits only: "\d" would accept e.g. full-width "２７".
+_KLE_RE = re.compile(r"[0-9]{2}(\.[0-9]{2}(\.[0-9]{2})?)?")
+_UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _key(name: str) -> str:
     return re.sub(r"[^a-z]", "", name.lower())
+
+
+def _shown(text: str) -> str:
+    """A key or value as it may appear in a finding: invisible and unprintable characters escaped, short."""
+    clean = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text[:80])
+    return clean + ("…" if len(text) > 80 else "")
 
 
 def _as_bool(value: object) -> bool | None:
@@ -112,16 +126,15 @@ def _as_bool(value: object) -> bool | None:
 
 def parse_header_file(name: str, data: bytes) -> tuple[HeaderOverrides, list[Finding]]:
     """Parse one MemoHeader*.json attachment into overrides plus findings (errors stop sending)."""
-    path = name
-    if len(data) > _MAX_BYTES:
-        return HeaderOverrides(), [Finding("memoheader.size", f"larger than {_MAX_BYTES // 1024} KB", path)]
+    path = _shown(name)
     try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return HeaderOverrides(), [Finding("memoheader.json", f"not valid UTF-8 JSON: {exc}", path)]
-    except RecursionError:
-        # "[[[[...]]]]" a few thousand deep fits in the size limit and exhausts the JSON decoder's stack.
-        return HeaderOverrides(), [Finding("memoheader.json", "nested too deeply to be a header file", path)]
+        doc = load_json(data, _LIMITS)
+    except LimitExceededError as exc:
+        rule = "memoheader.size" if exc.limit == "size" else "memoheader.json"
+        what = f"{exc} to be a header file" if exc.limit == "depth" else str(exc)
+        return HeaderOverrides(), [Finding(rule, what, path)]
+    except ContentError as exc:
+        return HeaderOverrides(), [Finding("memoheader.json", str(exc), path)]
     if isinstance(doc, dict) and len(doc) == 1 and _key(next(iter(doc))) in {"memoheader", "messageheader"}:
         doc = next(iter(doc.values()))
     if not isinstance(doc, dict):
@@ -130,9 +143,9 @@ def parse_header_file(name: str, data: bytes) -> tuple[HeaderOverrides, list[Fin
     findings: list[Finding] = []
     for raw_key, value in doc.items():
         field_name = _ALIASES.get(_key(str(raw_key)))
-        where = f"{path}:{raw_key}"
+        where = f"{path}:{_shown(str(raw_key))}"
         if field_name is None:
-            findings.append(Finding("memoheader.unknown", f"unknown field '{raw_key}'", where))
+            findings.append(Finding("memoheader.unknown", f"unknown field '{_shown(str(raw_key))}'", where))
             continue
         if value is None:
             continue
@@ -143,18 +156,30 @@ def parse_header_file(name: str, data: bytes) -> tuple[HeaderOverrides, list[Fin
             else:
                 values[field_name] = b
         elif field_name == "reply_by":
+            if not isinstance(value, str):
+                findings.append(Finding("memoheader.type", "must be an ISO 8601 date-time", where))
+                continue
             try:
-                dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+                dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
             except ValueError:
                 findings.append(Finding("memoheader.type", "must be an ISO 8601 date-time", where))
                 continue
-            if dt.tzinfo is None:
+            if dt.tzinfo is None or dt.utcoffset() is None:
                 findings.append(Finding("memoheader.type", "needs a time zone (e.g. Z)", where))
                 continue
-            values[field_name] = dt
+            try:
+                # MeMo writes UTC: a time that is not a date-time in UTC (9999-12-31T23:59:59-14:00 is in year
+                # 10000) cannot be sent, and comparing it with another time would overflow later.
+                values[field_name] = dt.astimezone(UTC)
+            except OverflowError:
+                findings.append(
+                    Finding("memoheader.type", "is outside the years 1-9999 when written in UTC", where)
+                )
         elif field_name == "do_not_deliver_until":
             try:
-                values[field_name] = date.fromisoformat(str(value))
+                if not isinstance(value, str):
+                    raise ValueError(value)
+                values[field_name] = date.fromisoformat(value.strip())
             except ValueError:
                 findings.append(Finding("memoheader.type", "must be a date YYYY-MM-DD", where))
         elif field_name == "additional_content":
@@ -168,12 +193,16 @@ def parse_header_file(name: str, data: bytes) -> tuple[HeaderOverrides, list[Fin
         elif isinstance(value, dict | list):
             # str() would turn {"a": 1} into the letter's title "{'a': 1}".
             findings.append(Finding("memoheader.type", "must be text, not a JSON object or list", where))
+        elif isinstance(value, bool | float):
+            # str() would make the letter's title "True" or "1e+300"; text fields take text (or a whole
+            # number, e.g. a case number).
+            findings.append(Finding("memoheader.type", "must be text", where))
         else:
             text = str(value).strip()
-            if field_name == "kle" and not _KLE_RE.match(text):
+            if field_name == "kle" and not _KLE_RE.fullmatch(text):
                 findings.append(Finding("memoheader.kle", "KLE must look like 27, 27.15 or 27.15.02", where))
                 continue
-            if field_name == "recipient_contact_point" and not _UUID_RE.match(text):
+            if field_name == "recipient_contact_point" and not _UUID_RE.fullmatch(text):
                 findings.append(Finding("memoheader.contactpoint", "contact point must be a UUID", where))
                 continue
             values[field_name] = text

@@ -10,8 +10,10 @@ Sources and decisions
 ---------------------
 * Count: at most 10 attachments for NgDP, mit.dk and e-Boks (Bekendtgørelse om størrelse på filer i
   Digital Post §3; DPG release notes 6.13.22 for mit.dk and e-Boks; docs/facts/ngdp.md, "Sizes and
-  attachment counts"). Inline images (``is_inline``) do not
-  count: they stay inside the HTML main document.
+  attachment counts"). An image the body shows (its Content-ID referenced as ``cid:`` in the body, and
+  its content really a PNG, JPEG or GIF) does not count: it goes inside the HTML main document. Every
+  other attachment counts, also one Outlook flags ``isInline``: the flag alone would let any number of
+  files past the count.
 * Size: a public sender may send up to "99,5 MB" per message (same Bekendtgørelse §3). Whether MB means
   10^6 or 2^20 bytes is not stated; we use the smaller reading, 99,500,000 bytes of *decoded* payload, so
   we never send what NgDP could refuse. mit.dk/e-Boks publish no limit for private senders
@@ -26,6 +28,8 @@ Sources and decisions
 * A type is judged by extension AND content: :func:`sniff_type` reads magic numbers / container
   structure; the sniffed MIME type must be one the extension allows. Executables (MZ, ELF, Mach-O, Java
   class, shebang scripts) are refused whatever their name, and so are HTML/SVG documents with scripts.
+  Zip containers are read through :class:`graph_dpg.core.bounded.BoundedZip` (bounded size and expansion
+  ratio); one that is damaged or would expand beyond the bounds is "content not identified", refused.
 * File names: NgDP rejects ``< > : " / \\ | ? *``, CR, LF and some Unicode spaces in ``File/filename``
   since 10 September 2025 (DIGI "Øget validering af filnavne og URI i Actions"; docs/facts/ngdp.md,
   "File names").
@@ -34,21 +38,21 @@ Sources and decisions
 
 Finding rules (stable ids; receipts may translate them): ``policy.count``, ``policy.size``,
 ``policy.empty``, ``policy.type.unchecked`` (content not fetched), ``policy.type.executable``,
-``policy.type.active-content`` (scripts in HTML/SVG), ``policy.type.extension``, ``policy.type.content``
-(errors); ``filename.forbidden-chars``,
+``policy.type.active-content`` (scripts in HTML/SVG), ``policy.type.extension``, ``policy.type.content``,
+``policy.type.unidentified`` (a damaged container), ``policy.type.expansion`` (a decompression bomb)
+(errors); ``filename.forbidden-chars``, ``filename.bidi-controls``,
 ``filename.empty`` (warnings: the name was fixed).
 """
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from graph_dpg.core.errors import Finding
+from graph_dpg.core.bounded import BoundedZip
+from graph_dpg.core.errors import ContentError, Finding, LimitExceededError
 from graph_dpg.core.filenames import sanitize_filename
 from graph_dpg.domain.addresses import Channel
 from graph_dpg.domain.mail import Attachment
@@ -196,16 +200,38 @@ def extension_of(filename: str) -> str:
     return ext.lower() if dot and stem.strip(".") else ""
 
 
+@dataclass(frozen=True)
+class Sniffed:
+    """What :func:`sniff` found: the MIME type, and why the content could not be identified when it could
+    not (a damaged container, or one that would expand beyond the bounds: ``limit`` is True)."""
+
+    mime: str | None
+    problem: str | None = None
+    limit: bool = False
+
+
 def sniff_type(content: bytes, filename: str = "") -> str | None:
     """The MIME type the *content* has, or None when it is not recognised.
 
     ``filename`` is never trusted for the answer; it is accepted for callers' symmetry and future
     disambiguation only. Only the first few KB are inspected, except for zip containers whose central
-    directory (at the end) names the parts.
+    directory (at the end) names the parts. A damaged zip container is still "some zip" here; :func:`sniff`
+    also says why it could not be identified.
     """
+    return sniff(content).mime
+
+
+def sniff(content: bytes) -> Sniffed:
+    """:func:`sniff_type` with the reason when a container could not be read within the bounds."""
     head = content[:_SNIFF_WINDOW]
     if not head:
-        return None
+        return Sniffed(None)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _sniff_zip(content)
+    return Sniffed(_sniff_head(head, content))
+
+
+def _sniff_head(head: bytes, content: bytes) -> str | None:
     if head.startswith(b"MZ"):
         return EXE
     if head.startswith(b"\x7fELF"):
@@ -228,8 +254,6 @@ def sniff_type(content: bytes, filename: str = "") -> str | None:
         return RTF
     if head.startswith(_OLE_MAGIC):
         return _sniff_ole(content)
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return _sniff_zip(content)
     return _sniff_text(head)
 
 
@@ -247,30 +271,35 @@ def _sniff_ole(content: bytes) -> str:
     return OLE
 
 
-def _sniff_zip(content: bytes) -> str:
+# The OpenDocument ``mimetype`` member is one short line; [Content_Types].xml lists a few dozen parts.
+_MIMETYPE_CAP = 1024
+_CONTENT_TYPES_CAP = 1_000_000
+
+
+def _sniff_zip(content: bytes) -> Sniffed:
     try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            names = archive.namelist()
+        with BoundedZip(content) as archive:
+            names = archive.names()
             lower = {n.lower() for n in names}
             if "[content_types].xml" in lower:
-                return _sniff_ooxml(archive, names, lower)
-            if "mimetype" in lower:
-                odf = _ODF_TYPES.get(archive.read("mimetype").strip())
+                return Sniffed(_sniff_ooxml(archive, names, lower))
+            if "mimetype" in names:
+                odf = _ODF_TYPES.get(archive.read("mimetype", _MIMETYPE_CAP).strip())
                 if odf is not None:
-                    return odf
+                    return Sniffed(odf)
             if "meta-inf/manifest.mf" in lower or any(n.endswith(".class") for n in lower):
-                return JAR
-    except (zipfile.BadZipFile, ValueError, KeyError, EOFError, NotImplementedError, RuntimeError):
-        # A broken or encrypted container is still "some zip": refused like any other archive.
-        return ZIP
-    return ZIP
+                return Sniffed(JAR)
+    except LimitExceededError as exc:
+        return Sniffed(ZIP, str(exc), limit=True)
+    except ContentError as exc:
+        # A damaged or encrypted container is still "some zip", but what it holds is not known.
+        return Sniffed(ZIP, str(exc))
+    return Sniffed(ZIP)
 
 
-def _sniff_ooxml(archive: zipfile.ZipFile, names: list[str], lower: set[str]) -> str:
+def _sniff_ooxml(archive: BoundedZip, names: list[str], lower: set[str]) -> str:
     content_types_name = next(n for n in names if n.lower() == "[content_types].xml")
-    # [Content_Types].xml is tiny; bound the read so a zip bomb cannot inflate it.
-    with archive.open(content_types_name) as stream:
-        content_types = stream.read(1_000_000).lower()
+    content_types = archive.read(content_types_name, _CONTENT_TYPES_CAP).lower()
     if b"macroenabled" in content_types or any(n.endswith("vbaproject.bin") for n in lower):
         return OOXML_MACRO
     if any(n.startswith("word/") for n in lower):
@@ -316,10 +345,36 @@ def _decode_text(head: bytes) -> str | None:
 # --- checks ------------------------------------------------------------------------------------------
 
 
-def check_attachments(policy: ChannelPolicy, attachments: Sequence[Attachment]) -> list[Finding]:
-    """Every policy violation of a message's attachments (errors) plus file-name fixes (warnings)."""
+#: Image types a body may show inline (as a data: URI in the HTML main document).
+EMBEDDABLE_IMAGES: frozenset[str] = frozenset({PNG, JPEG, GIF})
+
+
+def content_id(attachment: Attachment) -> str | None:
+    """The attachment's Content-ID without angle brackets (None when it has none)."""
+    cid = (attachment.content_id or "").strip().strip("<>").strip()
+    return cid or None
+
+
+def embedded_image_type(attachment: Attachment, body_cids: Collection[str]) -> str | None:
+    """The sniffed image type when the body shows this attachment (``cid:`` reference to its Content-ID)
+    and it really is a PNG, JPEG or GIF; None when it is an ordinary attachment."""
+    cid = content_id(attachment)
+    if cid is None or cid not in body_cids or not attachment.content:
+        return None
+    mime = sniff_type(attachment.content)
+    return mime if mime in EMBEDDABLE_IMAGES else None
+
+
+def check_attachments(
+    policy: ChannelPolicy, attachments: Sequence[Attachment], *, body_cids: Collection[str] = ()
+) -> list[Finding]:
+    """Every policy violation of a message's attachments (errors) plus file-name fixes (warnings).
+
+    ``body_cids``: the Content-IDs the (sanitised) body shows as images; those images do not count towards
+    the attachment limit (they still count towards the size and are still checked).
+    """
     findings: list[Finding] = []
-    counted = [a for a in attachments if not a.is_inline]
+    counted = [a for a in attachments if embedded_image_type(a, body_cids) is None]
     if len(counted) > policy.max_attachments:
         findings.append(
             Finding(
@@ -348,6 +403,12 @@ def check_attachments(policy: ChannelPolicy, attachments: Sequence[Attachment]) 
     return findings
 
 
+def _printable(text: str) -> str:
+    # The extension comes from the sender's file name: NUL or a bidi control in a finding cannot be stored
+    # (PostgreSQL refuses NUL) or would display reordered.
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+
+
 def _at(path: str, finding: Finding) -> Finding:
     return Finding(finding.rule, finding.message, path=path, severity=finding.severity)
 
@@ -359,7 +420,8 @@ def _check_type(policy: ChannelPolicy, attachment: Attachment) -> list[Finding]:
         return [Finding("policy.type.unchecked", f"{name!r}: content was not available for the type check")]
     if not attachment.content:
         return [Finding("policy.empty", f"{name!r} is empty (0 bytes)")]
-    sniffed = sniff_type(attachment.content, name)
+    result = sniff(attachment.content)
+    sniffed = result.mime
     if sniffed in EXECUTABLE_TYPES:
         return [Finding("policy.type.executable", f"{name!r} is a program or script ({sniffed}); refused")]
     if sniffed in _MARKUP and _ACTIVE_CONTENT.search(_markup_bytes(attachment.content)):
@@ -377,16 +439,19 @@ def _check_type(policy: ChannelPolicy, attachment: Attachment) -> list[Finding]:
         return [
             Finding(
                 "policy.type.extension",
-                f"{name!r}: .{ext} files are not accepted by {policy.channel.value} "
+                f"{name!r}: .{_printable(ext)} files are not accepted by {policy.channel.value} "
                 f"(accepted: {', '.join(policy.allowed_extensions)})",
             )
         ]
+    if result.problem is not None:
+        rule = "policy.type.expansion" if result.limit else "policy.type.unidentified"
+        return [Finding(rule, f"{name!r}: the content could not be identified: {result.problem}")]
     if sniffed not in allowed:
         what = sniffed or "not a recognised document type"
         return [
             Finding(
                 "policy.type.content",
-                f"{name!r}: the content is {what}, which does not match the .{ext} extension",
+                f"{name!r}: the content is {what}, which does not match the .{_printable(ext)} extension",
             )
         ]
     return []

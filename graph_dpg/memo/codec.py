@@ -413,6 +413,7 @@ _MESSAGE_CHILDREN = _Codec(
 _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _XML_WHITESPACE = " \t\r\n"
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+_XS_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
 
 def _escape(text: str, where: str) -> str:
@@ -434,7 +435,10 @@ def format_datetime(value: datetime) -> str:
     """``memoDateTimeType``: UTC, seconds, optional fraction without trailing zeros, literal ``Z``."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise MemoError(f"timestamp {value.isoformat()} has no time zone; MeMo needs UTC")
-    utc = value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise MemoError(f"timestamp {value.isoformat()} is outside the years 1-9999 in UTC") from None
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     if utc.microsecond:
         text += f".{utc.microsecond:06d}".rstrip("0")
@@ -442,14 +446,20 @@ def format_datetime(value: datetime) -> str:
 
 
 def parse_datetime(text: str) -> datetime:
+    """A ``dateTime`` in UTC; :class:`MemoError` for anything else, also for a time that is not within the
+    years 1-9999 in UTC (``9999-12-31T23:59:59-14:00`` overflowed ``astimezone`` and stopped every inbound
+    run before any memo was delivered)."""
     value = text.strip(_XML_WHITESPACE)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise MemoError(f"invalid dateTime {text!r}") from exc
-    if parsed.tzinfo is None:
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise MemoError(f"dateTime {text!r} has no time zone (MeMo requires UTC with Z)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise MemoError(f"dateTime {text!r} is outside the years 1-9999 in UTC") from None
 
 
 def _parse_date(text: str) -> date:
@@ -488,8 +498,13 @@ def detect_version(root: Any) -> m.MemoVersion:
     raw = root.get("memoVersion")
     if raw is None:
         raise MemoError("Message has no memoVersion attribute")
+    text = raw.strip(_XML_WHITESPACE)
+    # xs:decimal is ASCII digits with an optional sign and point. Decimal() alone also reads full-width or
+    # Arabic-Indic digits ("１.２" became 1.2) and "sNaN", whose comparison below raised InvalidOperation.
+    if not _XS_DECIMAL.fullmatch(text):
+        raise MemoError(f"memoVersion {raw!r} is not a decimal")
     try:
-        number = Decimal(raw.strip(_XML_WHITESPACE))
+        number = Decimal(text)
     except InvalidOperation:
         raise MemoError(f"memoVersion {raw!r} is not a decimal") from None
     for version in m.MEMO_VERSIONS:

@@ -177,15 +177,34 @@ def test_at_most_ten_attachments(count: int, refused: bool) -> None:
         assert f"{count} attachments; ngdp accepts at most 10" in findings[0].message
 
 
-def test_inline_images_do_not_count() -> None:
+def test_images_the_body_shows_do_not_count() -> None:
+    attachments = [Attachment(f"a{i}.pdf", "application/pdf", PDF) for i in range(10)]
+    attachments += [
+        Attachment(f"logo{i}.png", "image/png", PNG, is_inline=True, content_id=f"<logo{i}>")
+        for i in range(3)
+    ]
+    assert check_attachments(NGDP, attachments, body_cids={"logo0", "logo1", "logo2"}) == []
+
+
+def test_an_inline_flag_alone_does_not_escape_the_count() -> None:
+    """isInline without a cid: reference in the body is an ordinary attachment (it is sent as a file)."""
     attachments = [Attachment(f"a{i}.pdf", "application/pdf", PDF) for i in range(10)]
     attachments += [Attachment(f"logo{i}.png", "image/png", PNG, is_inline=True) for i in range(3)]
-    assert check_attachments(NGDP, attachments) == []
+    findings = check_attachments(NGDP, attachments, body_cids={"logo0"})
+    assert [f.rule for f in findings] == ["policy.count"]
+    assert "13 attachments" in findings[0].message
+
+
+def test_a_referenced_attachment_that_is_no_image_counts() -> None:
+    attachments = [Attachment(f"a{i}.pdf", "application/pdf", PDF) for i in range(10)]
+    attachments.append(Attachment("logo.pdf", "image/png", PDF, content_id="<logo>"))
+    assert [f.rule for f in check_attachments(NGDP, attachments, body_cids={"logo"})] == ["policy.count"]
 
 
 def test_inline_images_are_still_type_checked() -> None:
-    attachments = [Attachment("logo.png", "image/png", EXE, is_inline=True)]
-    assert [f.rule for f in check_attachments(NGDP, attachments)] == ["policy.type.executable"]
+    attachments = [Attachment("logo.png", "image/png", EXE, is_inline=True, content_id="logo")]
+    findings = check_attachments(NGDP, attachments, body_cids={"logo"})
+    assert [f.rule for f in findings] == ["policy.type.executable"]
 
 
 def test_total_decoded_size_limit() -> None:
@@ -312,3 +331,9 @@ def test_svg_renamed_to_xml_is_not_xml() -> None:
 def test_plain_text_mentioning_javascript_is_fine() -> None:
     text = b"Husk: javascript: er ikke tilladt i links. Mvh. kommunen"
     assert check_attachments(NGDP, [Attachment("note.txt", "text/plain", text)]) == []
+
+
+def test_an_unprintable_extension_is_shown_escaped() -> None:
+    findings = check_attachments(NGDP, [Attachment("brev.\x00", "", PDF)])
+    [finding] = [f for f in findings if f.rule == "policy.type.extension"]
+    assert ".\\u0000 files are not accepted" in finding.message and "\x00" not in finding.message
