@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench lint typecheck contracts check clean
+.PHONY: demo test test-slow test-fuzz bench lint typecheck contracts check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ demo: $(STAMP)
 
 ## Everything needed, then the default test suite (fast: unit, integration on emulators, SQLite + PostgreSQL).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -q -m "not slow"
+
+## The property tests only, randomised (Hypothesis profile "fuzz", tests/conftest.py) with 20x the examples.
+test-fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -m hypothesis
 
 ## The process-level scenarios: SIGKILL crash runs, 3-replica scale-out, chaos, 10,000-recipient mass delivery.
 test-slow: $(STAMP)

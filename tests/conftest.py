@@ -1,4 +1,14 @@
-"""Shared fixtures: ``db_url`` runs a test on SQLite and on PostgreSQL.
+"""Shared set-up: the Hypothesis profiles, and ``db_url``, which runs a test on SQLite and on PostgreSQL.
+
+Hypothesis: the profile named by ``HYPOTHESIS_PROFILE`` is loaded before any test module is imported;
+without it, ``ci``. ``ci`` (``make test``, CI) is deterministic: derandomised (the examples follow
+from each test's code, the same on every machine and in every run), a fixed budget of 100 examples,
+no per-example deadline or too-slow health check (both measure the machine's load, not the code),
+and no example database (nothing replayed from a local ``.hypothesis/``). ``fuzz`` (``make
+test-fuzz``) is random, twenty times longer, and keeps the example database so that a failure found
+is replayed first next time; a failing example found there is pinned in its test with ``@example``.
+A test that needs a budget of its own scales ``settings.default.max_examples`` (the loaded profile's),
+so ``fuzz`` lengthens it too.
 
 PostgreSQL comes from ``GRAPH_DPG_TEST_POSTGRES_URL`` (default below). When it is unreachable the
 PostgreSQL half is skipped with the reason, unless ``GRAPH_DPG_REQUIRE_POSTGRES=1`` (CI), where it
@@ -16,11 +26,30 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=100,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz",
+    derandomize=False,
+    max_examples=2_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
 
 
 def postgres_base_url() -> URL:
