@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 from sqlalchemy.pool import NullPool
 
 from graph_dpg.adapters.store import SqlStore, create_store
+from graph_dpg.adapters.store.schema import leases
 from graph_dpg.core.errors import LeaseLostError
 from graph_dpg.ports.store import OutboundJob, PlannedMemo
 
@@ -73,9 +74,16 @@ def test_plan_job_and_mark_accepted_races(replicas: list[SqlStore]) -> None:
 
 def test_lease_expiry_and_takeover(replicas: list[SqlStore]) -> None:
     a, b = replicas[0], replicas[1]
-    assert a.try_acquire("ngdp:memos", "a", ttl_s=0.5) is True
-    assert b.try_acquire("ngdp:memos", "b", ttl_s=0.5) is False
-    time.sleep(0.7)  # past the TTL (the dead replica stops renewing)
+    assert a.try_acquire("ngdp:memos", "a", ttl_s=30) is True
+    assert b.try_acquire("ngdp:memos", "b", ttl_s=30) is False
+    # Past the TTL (the dead replica stopped renewing): the lease is aged in the database rather than
+    # waited out, so a busy machine cannot let it expire early or late.
+    with a.engine.begin() as conn:
+        conn.execute(
+            update(leases)
+            .where(leases.c.owner == "a")
+            .values(expires_at=datetime.now(UTC) - timedelta(hours=1))
+        )
     with pytest.raises(LeaseLostError):
         a.check_lease("ngdp:memos", "a")
     assert b.try_acquire("ngdp:memos", "b", ttl_s=30) is True
