@@ -10,15 +10,23 @@ is replayed first next time; a failing example found there is pinned in its test
 A test that needs a budget of its own scales ``settings.default.max_examples`` (the loaded profile's),
 so ``fuzz`` lengthens it too.
 
+Databases: ``db_url`` is a database migrated to the newest schema and empty, for the test alone: on
+SQLite a copy of a file migrated once per session, on PostgreSQL the session's schema (migrated once),
+emptied before the test. Creating and migrating a schema for every test was the suite's largest cost on
+a busy machine. ``fresh_db_url`` is an empty database without any table (on PostgreSQL a schema of
+its own, dropped afterwards), for the tests of the migrations themselves, and ``postgres_url`` the
+same on PostgreSQL alone.
+
 PostgreSQL comes from ``GRAPH_DPG_TEST_POSTGRES_URL`` (default below). When it is unreachable the
 PostgreSQL half is skipped with the reason, unless ``GRAPH_DPG_REQUIRE_POSTGRES=1`` (CI), where it
-fails. Every PostgreSQL test gets its own schema (via ``search_path`` in the URL), dropped afterwards,
-so parallel runs and other tests never see each other's rows.
+fails. Each session and each ``fresh_db_url``/``postgres_url`` test has a schema of its own (via
+``search_path`` in the URL), so parallel runs never see each other's rows.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +38,9 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
+
+from graph_dpg.adapters.store import create_store
+from graph_dpg.adapters.store.schema import metadata
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -110,14 +121,48 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def postgres_session_url() -> Iterator[str]:
-    """A PostgreSQL URL with a schema of this test session (tests using it clean up after themselves)."""
+    """A PostgreSQL URL with a schema of this test session, migrated to the newest schema."""
     with isolated_postgres_schema() as url:
+        create_store(url).close()
         yield url
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the newest schema, once per session (closed: no -wal file is left)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "state.db"
+    create_store(f"sqlite:///{path}").close()
+    return path
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            # A connection an earlier test left open must not make this wait for ever.
+            conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+            # DELETE, not TRUNCATE: the tables are small, and TRUNCATE rewrites every table's files.
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The same test on a SQLite file and on PostgreSQL (isolated schema)."""
+    """The same test on SQLite and on PostgreSQL, each migrated to the newest schema and empty."""
+    if request.param == "sqlite":
+        path = tmp_path / "state.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_session_url")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on a new SQLite file and on a new PostgreSQL schema: no tables at all."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state.db'}"
     url: str = request.getfixturevalue("postgres_url")

@@ -19,8 +19,8 @@ def test_migrations_ship_inside_the_package() -> None:
     assert {"env.py", "script.py.mako", "versions/0001_initial.py"} <= names
 
 
-def test_migrate_twice_keeps_data_and_matches_the_models(db_url: str) -> None:
-    store = create_store(db_url)
+def test_migrate_twice_keeps_data_and_matches_the_models(fresh_db_url: str) -> None:
+    store = create_store(fresh_db_url)
     try:
         assert store.claim_source_message("mb", "m", None) is True
         store.migrate()
@@ -34,8 +34,8 @@ def test_migrate_twice_keeps_data_and_matches_the_models(db_url: str) -> None:
         store.close()
 
 
-def test_downgrade_and_upgrade_again(db_url: str) -> None:
-    store = create_store(db_url)
+def test_downgrade_and_upgrade_again(fresh_db_url: str) -> None:
+    store = create_store(fresh_db_url)
     try:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -50,8 +50,8 @@ def test_downgrade_and_upgrade_again(db_url: str) -> None:
         store.close()
 
 
-def test_replicas_starting_together_migrate_once(db_url: str) -> None:
-    stores = [SqlStore(db_url, replica=f"r{i}") for i in range(3)]
+def test_replicas_starting_together_migrate_once(fresh_db_url: str) -> None:
+    stores = [SqlStore(fresh_db_url, replica=f"r{i}") for i in range(3)]
     try:
         with ThreadPoolExecutor(3) as pool:
             list(pool.map(lambda s: s.migrate(), stores))
