@@ -12,10 +12,10 @@ so ``fuzz`` lengthens it too.
 
 Databases: ``db_url`` is a database migrated to the newest schema and empty, for the test alone: on
 SQLite a copy of a file migrated once per session, on PostgreSQL the session's schema (migrated once),
-emptied before the test. Creating and migrating a schema for every test was the suite's largest cost on
-a busy machine. ``fresh_db_url`` is an empty database without any table (on PostgreSQL a schema of
-its own, dropped afterwards), for the tests of the migrations themselves, and ``postgres_url`` the
-same on PostgreSQL alone.
+emptied before the test. (Creating, migrating and dropping a schema for each test took some 60 ms on an
+idle machine.) ``fresh_db_url`` is an empty database without any table (on PostgreSQL a schema of its
+own, dropped afterwards), for the tests of the migrations themselves; ``postgres_url`` is the same on
+PostgreSQL alone.
 
 PostgreSQL comes from ``GRAPH_DPG_TEST_POSTGRES_URL`` (default below). When it is unreachable the
 PostgreSQL half is skipped with the reason, unless ``GRAPH_DPG_REQUIRE_POSTGRES=1`` (CI), where it
