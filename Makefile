@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench lint typecheck contracts check clean
+.PHONY: demo test test-slow test-fuzz bench lint typecheck contracts check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,13 +16,23 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/graph-dpg sandbox
 
-## Everything needed, then the default test suite (fast: unit, integration on emulators, SQLite + PostgreSQL).
-test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+# pytest exits 5 when it collected no test. For `test` and `test-fuzz` that means nothing was tested, a
+# failure said in words; `test-slow` selecting nothing (no test marked slow) is not, and exits 0.
+NO_TESTS := echo "pytest collected no test (exit 5): nothing was tested" >&2
 
-## The process-level scenarios: SIGKILL crash runs, 3-replica scale-out, chaos, 10,000-recipient mass delivery.
+## Everything needed, then the default test suite (fast: unit, integration on emulators, SQLite + PostgreSQL).
+## Deterministic: the Hypothesis profile "ci" (tests/conftest.py) tries the same examples on every run.
+test: $(STAMP)
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -q -m "not slow" || { rc=$$?; [ $$rc -ne 5 ] || $(NO_TESTS); exit $$rc; }
+
+## The property tests only, randomised (Hypothesis profile "fuzz") with 20x the examples.
+test-fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -m hypothesis || { rc=$$?; [ $$rc -ne 5 ] || $(NO_TESTS); exit $$rc; }
+
+## The process-level scenarios: SIGKILL crash runs, 3-replica scale-out, 100,000-row and 10,000-recipient mass
+## delivery. The chaos run is bench/chaos.py (CI runs it once, on its own: it restarts PostgreSQL).
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow || { rc=$$?; [ $$rc -ne 5 ] || { echo "no slow scenario selected"; exit 0; }; exit $$rc; }
 
 ## Every benchmark, written up in docs/benchmarks.md with a throughput plot (needs the bench extra).
 bench: $(STAMP)

@@ -43,9 +43,20 @@ def _free_port() -> int:
         return port
 
 
+class _OnWarning(logging.Handler):
+    """Sets ``event`` when a warning is logged."""
+
+    def __init__(self, event: threading.Event) -> None:
+        super().__init__(logging.WARNING)
+        self.event = event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.event.set()
+
+
 @contextmanager
-def late_proxy(port: int, target: tuple[str, int], after_s: float) -> Iterator[None]:
-    """A TCP forwarder to ``target`` that starts listening on ``port`` only after ``after_s``: a database
+def late_proxy(port: int, target: tuple[str, int], up: threading.Event) -> Iterator[None]:
+    """A TCP forwarder to ``target`` that starts listening on ``port`` only once ``up`` is set: a database
     that is down at first and then comes back."""
     stop = threading.Event()
 
@@ -59,7 +70,8 @@ def late_proxy(port: int, target: tuple[str, int], after_s: float) -> Iterator[N
             dst.close()
 
     def serve() -> None:
-        if stop.wait(after_s):
+        up.wait()
+        if stop.is_set():
             return
         with socket.socket() as listener:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -81,6 +93,7 @@ def late_proxy(port: int, target: tuple[str, int], after_s: float) -> Iterator[N
         yield
     finally:
         stop.set()
+        up.set()
         thread.join(timeout=5)
 
 
@@ -89,15 +102,24 @@ async def test_waits_until_the_database_answers(postgres_url: str, caplog: pytes
     real = make_url(postgres_url)
     port = _free_port()
     via_proxy = real.set(port=port).render_as_string(hide_password=False)
-    with late_proxy(port, (real.host or "127.0.0.1", real.port or 5432), after_s=1.5):
-        with caplog.at_level(logging.WARNING, logger="graph_dpg.run"):
-            gateway = await build_when_database_answers(
-                _settings(via_proxy), load_gateway_text(GATEWAY), patience_s=30
-            )
-        try:
-            assert await asyncio.to_thread(gateway.store.live_replicas, 60) == []  # migrated, usable
-        finally:
-            await gateway.aclose()
+    # The database comes back when the gateway has said it is not reachable: ordered by that event, not
+    # by a head start in seconds that a busy machine could overrun.
+    up = threading.Event()
+    watcher = _OnWarning(up)
+    run_log = logging.getLogger("graph_dpg.run")
+    run_log.addHandler(watcher)
+    try:
+        with late_proxy(port, (real.host or "127.0.0.1", real.port or 5432), up):
+            with caplog.at_level(logging.WARNING, logger="graph_dpg.run"):
+                gateway = await build_when_database_answers(
+                    _settings(via_proxy), load_gateway_text(GATEWAY), patience_s=30
+                )
+            try:
+                assert await asyncio.to_thread(gateway.store.live_replicas, 60) == []  # migrated, usable
+            finally:
+                await gateway.aclose()
+    finally:
+        run_log.removeHandler(watcher)
     assert any("database not reachable at start-up" in r.getMessage() for r in caplog.records)
 
 

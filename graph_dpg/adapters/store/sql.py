@@ -42,7 +42,9 @@ import hashlib
 import json
 import os
 import socket
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
@@ -280,7 +282,7 @@ class SqlStore:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             if not memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _enter_wal_mode(cursor)
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             # FULL: a commit survives power loss too; "delivered"/"accepted" records must not vanish.
@@ -1169,6 +1171,24 @@ def receipt_mapping(receipt: object) -> dict[str, object]:
         if value is not None and key not in data:
             data[key] = value.isoformat() if isinstance(value, datetime) else value
     return data
+
+
+def _enter_wal_mode(cursor: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, retried for up to 30 s (the busy timeout) while the file is locked.
+
+    Where waiting could deadlock, SQLite answers "database is locked" at once instead of calling the
+    busy handler; several connections opening one new database file together (replicas starting at the
+    same time) hit this about once in seventy tries, and the store failed to open.
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def create_store(url: str, *, replica: str | None = None, migrate: bool = True) -> SqlStore:

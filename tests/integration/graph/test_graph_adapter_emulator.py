@@ -134,7 +134,7 @@ async def test_at_most_four_in_flight_per_mailbox(tenant: GraphTenant) -> None:
 
 async def test_concurrency_check_has_teeth(tenant: GraphTenant) -> None:
     """Without the limiter (8 in flight) the emulator throttles: the previous test proves something."""
-    tenant.latency = 0.005
+    tenant.latency = 0.05  # long enough that the eight requests overlap even on a busy machine
     ids = sent(tenant, 1)
     async with make_mailbox(tenant, retry=RetryPolicy(max_retries=0), max_concurrency_per_mailbox=8) as mbx:
         results = await asyncio.gather(

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph_dpg.sandbox.graph import GraphTenant, create_app
@@ -70,7 +70,7 @@ TARGETS = [
 ]
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=settings.default.max_examples * 6 // 5)
 @given(target=st.sampled_from(TARGETS), body=st.dictionaries(KEYS, JSON, max_size=5))
 def test_write_endpoints_never_fail_with_500(target: tuple[str, str], body: dict[str, Any]) -> None:
     method, path = target

@@ -29,7 +29,7 @@ MESSAGE = {
 }
 
 
-@settings(max_examples=300)
+@settings(max_examples=settings.default.max_examples * 3)
 @given(st.text(max_size=80))
 def test_arbitrary_filter_text_only_raises_odata_error(text: str) -> None:
     try:
@@ -76,7 +76,7 @@ def test_documented_filter_forms() -> None:
     ]
 
 
-@settings(max_examples=200)
+@settings(max_examples=settings.default.max_examples * 2)
 @given(st.data())
 def test_tampered_tokens_never_verify(data: st.DataObject) -> None:
     tenant = GraphTenant()

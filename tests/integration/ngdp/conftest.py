@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -24,8 +25,16 @@ def state() -> NgdpState:
 
 @pytest.fixture
 def server(state: NgdpState, pki: SandboxPki) -> Iterator[RunningServer]:
-    with serve(state, TlsConfig(pki.server_cert, pki.server_key, pki.ca_cert)) as running:
-        yield running
+    running = serve(state, TlsConfig(pki.server_cert, pki.server_key, pki.ca_cert))
+    yield running
+    stop_in_background(running)
+
+
+def stop_in_background(running: RunningServer) -> None:
+    """Stop the emulator without waiting: uvicorn takes 0.1-1 s to wind down (its loop polls, and a
+    hanging request gets a grace period), and no test depends on that; the next one starts meanwhile
+    on a port of its own."""
+    threading.Thread(target=running.stop, name="ngdp-emulator-stop", daemon=True).start()
 
 
 ClientFactory = Callable[..., NgdpClient]

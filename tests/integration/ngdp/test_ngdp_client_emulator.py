@@ -195,8 +195,10 @@ async def test_503_until_attempts_run_out_is_transient(make_client: ClientFactor
 async def test_timeout_after_accept_resolves_to_one_accepted_memo(
     make_client: ClientFactory, state: NgdpState
 ) -> None:
-    client = make_client(read_timeout=0.3)
-    state.faults.script("send", Fault("timeout_after_accept", delay=0.6))
+    # The client gives up after 1 s, the emulator hangs up only after 3 s: an ordinary answer (the retry)
+    # comes in milliseconds, so even a busy machine keeps the three apart.
+    client = make_client(read_timeout=1.0)
+    state.faults.script("send", Fault("timeout_after_accept", delay=3.0))
     uid, xml = memo()
     result = await client.send_memo(uid, xml)
     assert result.duplicate is True  # the retry found it already accepted
@@ -218,8 +220,8 @@ async def test_connection_reset_is_retried(client: NgdpClient, state: NgdpState)
 async def test_unresolved_ambiguity_is_reported_then_settled_by_a_later_retry(
     make_client: ClientFactory, state: NgdpState
 ) -> None:
-    client = make_client(read_timeout=0.3, max_send_attempts=3)
-    state.faults.script("send", Fault("timeout_after_accept", delay=0.6), "503", "503")
+    client = make_client(read_timeout=1.0, max_send_attempts=3)  # as above
+    state.faults.script("send", Fault("timeout_after_accept", delay=3.0), "503", "503")
     uid, xml = memo()
     with pytest.raises(AmbiguousOutcomeError):
         await client.send_memo(uid, xml)
@@ -397,6 +399,8 @@ async def test_inbound_memos_list_get_receipt_delete(client: NgdpClient, state: 
 
 async def test_contact_lookup(client: NgdpClient, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    # httpx's own level too: a Runtime started by an earlier test quiets it to WARNING process-wide.
+    caplog.set_level(logging.INFO, logger="httpx")
     citizen = await client.lookup_contact(cpr=REGISTERED_CPR)
     assert citizen is not None
     assert (citizen.type, citizen.public_registration_status) == ("CITIZEN", "REGISTERED")

@@ -54,8 +54,8 @@ def test_database_urls_for_reports(tmp_path: Path) -> None:
         assert sqlite_file(elsewhere) is None
 
 
-def test_migrate_twice_keeps_data_and_matches_the_models(db_url: str) -> None:
-    store = create_store(db_url)
+def test_migrate_twice_keeps_data_and_matches_the_models(fresh_db_url: str) -> None:
+    store = create_store(fresh_db_url)
     try:
         assert store.claim_source_message("mb", "m", None) is True
         store.migrate()
@@ -69,8 +69,8 @@ def test_migrate_twice_keeps_data_and_matches_the_models(db_url: str) -> None:
         store.close()
 
 
-def test_downgrade_and_upgrade_again(db_url: str) -> None:
-    store = create_store(db_url)
+def test_downgrade_and_upgrade_again(fresh_db_url: str) -> None:
+    store = create_store(fresh_db_url)
     try:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -91,8 +91,8 @@ def test_downgrade_and_upgrade_again(db_url: str) -> None:
         store.close()
 
 
-def test_replicas_starting_together_migrate_once(db_url: str) -> None:
-    stores = [SqlStore(db_url, replica=f"r{i}") for i in range(3)]
+def test_replicas_starting_together_migrate_once(fresh_db_url: str) -> None:
+    stores = [SqlStore(fresh_db_url, replica=f"r{i}") for i in range(3)]
     try:
         with ThreadPoolExecutor(3) as pool:
             list(pool.map(lambda s: s.migrate(), stores))

@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -394,14 +394,14 @@ def _problems_or_nothing(text: str, source: str) -> list[str]:
     return problems
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=settings.default.max_examples * 3 // 5)
 @given(st.dictionaries(_keys, _trees, max_size=6))
 def test_arbitrary_structures_give_located_problems_or_a_config(data: dict[str, object]) -> None:
     for problem in _problems_or_nothing(_dump(data), "p.yaml"):
         assert re.match(r"p\.yaml:\d+: \S", problem), problem
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=settings.default.max_examples * 2)
 @given(st.text(max_size=200))
 def test_arbitrary_text_never_crashes(text: str) -> None:
     for problem in _problems_or_nothing(text, "t.yaml"):

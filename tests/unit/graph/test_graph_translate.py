@@ -162,7 +162,7 @@ _addr = st.builds(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=settings.default.max_examples * 3 // 5)
 @given(
     subject=_text,
     body=_text,
@@ -222,7 +222,7 @@ _graph_keys = st.sampled_from(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=settings.default.max_examples * 3 // 2)
 @given(st.dictionaries(_graph_keys, _json_value, max_size=8))
 def test_message_from_json_never_crashes_on_odd_shapes(data: dict[str, object]) -> None:
     msg = message_from_json(data)

@@ -7,7 +7,7 @@ import uuid
 from email.message import EmailMessage
 
 import regex
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from graph_dpg.commands.rules import parse_eml
@@ -66,8 +66,10 @@ SAFE = st.text(
 )
 
 
-@settings(max_examples=50)
+@settings(max_examples=settings.default.max_examples // 2)
 @given(SAFE, SAFE, st.binary(max_size=300))
+@example(subject=" ", body="0", payload=b"")  # found by Hypothesis: a blank subject arrives empty
+@example(subject=" Svar", body="0", payload=b"")
 def test_eml_parsing_keeps_subject_body_and_attachments(subject: str, body: str, payload: bytes) -> None:
     msg = EmailMessage()
     msg["From"] = "Borger <borger@example.org>"
@@ -76,7 +78,10 @@ def test_eml_parsing_keeps_subject_body_and_attachments(subject: str, body: str,
     msg.set_content(body)
     msg.add_attachment(payload, maintype="application", subtype="octet-stream", filename="data.bin")
     mail = parse_eml(msg.as_bytes())
-    assert mail.subject == subject
+    # The parser is right and the old assertion was wrong: on the wire the subject follows "Subject:" and
+    # a blank, and a reader cannot tell the text's own leading blanks from that separator (RFC 5322
+    # header syntax), so they are dropped and a blank subject arrives empty. The rest arrives as sent.
+    assert mail.subject == subject.lstrip(" ")
     assert mail.body.strip() == body.strip()
     assert mail.sender is not None and mail.sender.address == "borger@example.org"
     assert [(a.name, a.content) for a in mail.attachments] == [("data.bin", payload)]

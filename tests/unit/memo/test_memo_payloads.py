@@ -143,7 +143,7 @@ _PIECES = st.sampled_from(
 )
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=settings.default.max_examples * 6 // 5)
 @given(st.integers(0, len(BIG_B64)), _PIECES, st.sampled_from(["memo", "m", ""]))
 def test_random_damage_means_the_same_on_both_paths(position: int, piece: bytes, prefix: str) -> None:
     data = _big_message()

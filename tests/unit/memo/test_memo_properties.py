@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph_dpg import memo
@@ -173,7 +173,7 @@ def messages(draw: st.DrawFn) -> memo.MemoMessage:
     return memo.MemoMessage(header=header, body=body, version=version)  # type: ignore[arg-type]
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=settings.default.max_examples // 2)
 @given(messages())
 def test_build_parse_round_trip_is_exact_and_schema_valid(message: memo.MemoMessage) -> None:
     data = memo.build(message)
@@ -183,7 +183,7 @@ def test_build_parse_round_trip_is_exact_and_schema_valid(message: memo.MemoMess
     assert memo.validate_schema(data) == []
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=settings.default.max_examples * 3 // 10)
 @given(messages(), st.sampled_from(["1.1", "1.2"]))
 def test_build_is_stable_across_versions(message: memo.MemoMessage, target: str) -> None:
     """build(parse(build(m, v))) == build(m, v), whenever m can be expressed in v."""

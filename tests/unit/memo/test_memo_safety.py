@@ -36,16 +36,15 @@ def listener() -> Iterator[tuple[str, list[bytes]]]:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
-    server.settimeout(0.2)
     hits: list[bytes] = []
     stop = threading.Event()
 
     def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
+        while True:
+            conn, _ = server.accept()
+            if stop.is_set():
+                conn.close()
+                return
             hits.append(conn.recv(1024))
             conn.close()
 
@@ -53,6 +52,7 @@ def listener() -> Iterator[tuple[str, list[bytes]]]:
     thread.start()
     yield f"http://127.0.0.1:{server.getsockname()[1]}", hits
     stop.set()
+    socket.create_connection(server.getsockname()).close()  # wakes the accept() above, which then ends
     thread.join()
     server.close()
 

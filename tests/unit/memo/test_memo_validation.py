@@ -126,7 +126,7 @@ def test_fast_base64_check_matches_libxml2_on_edge_cases(text: str) -> None:
     assert (base64_problem(text.encode()) is None) == _libxml2_accepts_base64(text)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=settings.default.max_examples * 3 // 2)
 @given(st.text(alphabet=string.ascii_letters[:6] + "Qgw+/= \n", max_size=14))
 def test_fast_base64_check_matches_libxml2(text: str) -> None:
     assert (base64_problem(text.encode()) is None) == _libxml2_accepts_base64(text)

@@ -55,7 +55,7 @@ receipt_like = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=60)
+@settings(max_examples=settings.default.max_examples * 3 // 5)
 @given(st.one_of(json_values, receipt_like))
 def test_receipt_parser_only_raises_its_own_error(data: object) -> None:
     try:
@@ -65,7 +65,7 @@ def test_receipt_parser_only_raises_its_own_error(data: object) -> None:
     assert receipt.message_uuid and receipt.receipt_status
 
 
-@settings(max_examples=60)
+@settings(max_examples=settings.default.max_examples * 3 // 5)
 @given(json_values)
 def test_listing_parsers_only_raise_their_own_error(data: object) -> None:
     for parse in (paging_ids, contact_points_from_json, contacts_from_search):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from graph_dpg.adapters.store import create_store
+from sqlalchemy import update
+
+from graph_dpg.adapters.store import SqlStore, create_store
+from graph_dpg.adapters.store.schema import leases, replicas
 from graph_dpg.ports.leases import ReplicaLeases
 from graph_dpg.runtime.work import LeaseKeeper
 from tests.store_rows import lease_owners
@@ -35,13 +38,24 @@ def test_second_replica_gets_a_fair_share_once_the_first_hands_back(tmp_path: Pa
     assert r1.held | r2.held == set(ITEMS)
 
 
+def _silent_for_an_hour(store: SqlStore, owner: str) -> None:
+    """``owner`` stopped heartbeating and renewing an hour ago: its replica row and leases are that old.
+    (Aging the rows instead of sleeping past a short TTL: a busy machine cannot make it flaky.)"""
+    past = datetime.now(UTC) - timedelta(hours=1)
+    with store.engine.begin() as conn:
+        conn.execute(update(replicas).where(replicas.c.owner == owner).values(last_seen=past))
+        conn.execute(update(leases).where(leases.c.owner == owner).values(expires_at=past))
+
+
 def test_dead_replica_leases_expire_and_are_taken_over(tmp_path: Path) -> None:
     store = create_store(f"sqlite:///{tmp_path / 's.db'}")
-    dead = LeaseKeeper(store, "dead", 0.4)
+    now = [1000.0]
+    dead = LeaseKeeper(store, "dead", 30, clock=lambda: now[0])
     dead.refresh(ITEMS)
-    survivor = LeaseKeeper(store, "survivor", 0.4)
+    survivor = LeaseKeeper(store, "survivor", 30)
     assert survivor.refresh(ITEMS) == set()
-    time.sleep(0.5)  # no heartbeat from "dead": its leases and its replica row age out
+    _silent_for_an_hour(store, "dead")  # no heartbeat from "dead": its leases and its replica row age out
+    now[0] += 3600
     assert not dead.fresh(ITEMS[0])
     assert survivor.refresh(ITEMS) == set(ITEMS)
     assert survivor.live == ["survivor"]

@@ -110,7 +110,7 @@ async def test_start_and_stop_release_leases(make_rig: Callable[..., Rig]) -> No
     rig = make_rig(options=RuntimeOptions(start_http=False, heartbeat_s=0.2, jitter_s=0))
     rig.send()
     await rig.runtime.start()
-    for _ in range(100):
+    for _ in range(600):  # up to 30 s: a limit for a hang, not a speed requirement
         if rig.state.accepted:
             break
         import asyncio
