@@ -675,11 +675,17 @@ def _line(e: OutboxEntry) -> RecipientLine:
     return RecipientLine(shown, status, e.message_uuid, detail)
 
 
+#: NgDP's error answers are small; a longer recorded error is shown as it is, not parsed.
+_MAX_ERROR_JSON_CHARS = 64_000
+
+
 def _error_text(raw: str) -> str:
     """NgDP's ErrorMessage JSON → one readable line (code: message; field errors)."""
+    if len(raw) > _MAX_ERROR_JSON_CHARS:
+        return raw[:1000]
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested beyond the decoder's stack
         return raw
     if not isinstance(doc, dict):
         return raw
