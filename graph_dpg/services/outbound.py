@@ -53,6 +53,7 @@ from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.mail import Attachment, EmailAddress, MailMessage
 from graph_dpg.domain.policies import ChannelPolicy
 from graph_dpg.domain.receipts import (
+    MAX_FINDINGS_IN_BODY,
     JobCategory,
     ReceiptMail,
     RecipientLine,
@@ -287,7 +288,12 @@ class OutboundService:
                 self.store.audit,
                 "outbound.job.rejected",
                 job.subject,
-                details={"job": job.id, "findings": [str(f) for f in plan.errors]},
+                # The first findings and the count: the audit row stays small like the receipt.
+                details={
+                    "job": job.id,
+                    "findings": [str(f) for f in plan.errors[:MAX_FINDINGS_IN_BODY]],
+                    "findings_total": len(plan.errors),
+                },
             )
             stats.rejected += 1
             return job
