@@ -14,11 +14,14 @@ command fails the test with its traceback.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import logging
+import os
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+import structlog
 
 from graph_dpg.cli import main
 
@@ -71,12 +74,21 @@ def run(*args: str) -> tuple[int, str]:
 
 @pytest.fixture(autouse=True)
 def no_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import os
-
     for key in list(os.environ):
         if key.upper().startswith("GRAPH_DPG_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def logging_left_as_found() -> Iterator[None]:
+    """doctor configures logging for the process; the tests after these must not inherit it."""
+    root = logging.getLogger()
+    level, handlers, config = root.level, list(root.handlers), structlog.get_config()
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
+    structlog.configure(**config)
 
 
 @pytest.fixture
