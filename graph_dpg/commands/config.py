@@ -62,7 +62,7 @@ def check_config(file: str | None, env_file: str | None, out: TextIO, err: TextI
     """Validate both sources; print the summary to ``out`` or every problem to ``err``. The exit code."""
     problems: list[str] = []
     settings: Settings | None = None
-    if env_file is not None and not Path(env_file).is_file():
+    if env_file is not None and not Path(env_file).exists():
         problems.append(f"{env_file}: settings file not found")
     try:
         settings = load_settings(env_file if env_file is not None else DEFAULT_ENV_FILE)

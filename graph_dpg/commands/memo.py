@@ -6,17 +6,19 @@ validate prints one line per file, in argument order:
     FILE: valid (MeMo 1.2), 1 warning: /Message/MessageHeader/label: ... [notification.personal-data]
     FILE: INVALID (MeMo 1.1), 2 errors: <path>: <message> [<rule>]; <path>: ...
     FILE: UNSAFE: XML with a DOCTYPE/DTD is refused
-    FILE: UNREADABLE: [Errno 2] No such file or directory
+    FILE: UNREADABLE: no such file
 
-Exit code: 0 when every file is valid (warnings allowed), 1 otherwise, 2 for bad options.
+Exit code: 0 when every file is valid (warnings allowed), 1 otherwise, 2 for bad options or when a file
+cannot be read (missing, a directory, bigger than 160 MB). Whatever the bytes, each file gets its line:
+binary content, invalid UTF-8 or XML nested too deep are INVALID (malformed XML), never a traceback.
 
 A file is judged as MeMo: the gateway's own stricter limits are warnings here, not errors. The XSD
 allows a notification of up to 160 characters; the gateway keeps the notifications it builds to 150,
 so a longer one is valid, with a warning.
 
 show prints a readable summary of the central fields (header, parties, content data, documents and
-actions). CPR numbers are masked (010203-xxxx) everywhere in both commands' output unless --show-cpr is
-given.
+actions); exit 0, or 2 with the reason on stderr when the file cannot be read or is not a readable MeMo. CPR
+numbers are masked (010203-xxxx) everywhere in both commands' output unless --show-cpr is given.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ from typing import Any
 
 from graph_dpg import memo
 from graph_dpg.commands import command
+from graph_dpg.commands.inputs import UnreadableInput, read_input
 from graph_dpg.core.errors import Finding, MemoError, UnsafeXmlError
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.memo.rules import NOTIFICATION_MAX_LENGTH, RULE_NOTIFICATION_LENGTH
 
 EXIT_OK = 0
 EXIT_INVALID = 1
+EXIT_UNREADABLE = 2
 
 
 def register(subparsers: Any) -> None:
@@ -64,13 +68,6 @@ def register(subparsers: Any) -> None:
 
 def _masker(show_cpr: bool) -> Callable[[str], str]:
     return (lambda text: text) if show_cpr else mask_cprs
-
-
-def _read(path: str) -> bytes:
-    if path == "-":
-        return sys.stdin.buffer.read()
-    with open(path, "rb") as handle:
-        return handle.read()
 
 
 def _describe(findings: Iterable[Finding]) -> str:
@@ -123,13 +120,13 @@ def validate_line(
 
 def run_validate(args: argparse.Namespace) -> int:
     mask = _masker(args.show_cpr)
-    all_valid = True
+    all_valid = all_read = True
     for path in args.files:
         try:
-            data = _read(path)
-        except OSError as exc:
+            data = read_input(path)
+        except UnreadableInput as exc:
             print(mask(f"{path}: UNREADABLE: {exc}"))
-            all_valid = False
+            all_read = False
             continue
         valid, line = validate_line(
             path,
@@ -139,6 +136,8 @@ def run_validate(args: argparse.Namespace) -> int:
         )
         all_valid = all_valid and valid
         print(mask(line.replace("\n", " ")))
+    if not all_read:
+        return EXIT_UNREADABLE
     return EXIT_OK if all_valid else EXIT_INVALID
 
 
@@ -271,17 +270,17 @@ def _count_extras(value: Any) -> int:
 def run_show(args: argparse.Namespace) -> int:
     mask = _masker(args.show_cpr)
     try:
-        data = _read(args.file)
+        data = read_input(args.file)
         message = memo.parse(data)
-    except OSError as exc:
+    except UnreadableInput as exc:
         print(mask(f"{args.file}: UNREADABLE: {exc}"), file=sys.stderr)
-        return EXIT_INVALID
+        return EXIT_UNREADABLE
     except UnsafeXmlError as exc:
         print(mask(f"{args.file}: UNSAFE: {exc}"), file=sys.stderr)
-        return EXIT_INVALID
+        return EXIT_UNREADABLE
     except MemoError as exc:
         print(mask(f"{args.file}: not a readable MeMo message: {exc}"), file=sys.stderr)
-        return EXIT_INVALID
+        return EXIT_UNREADABLE
     for line in summary_lines(message):
         print(mask(line))
     return EXIT_OK

@@ -8,7 +8,10 @@ sent or stored; disabled-at-run-time rules (kept in the database) are not consul
 
 CPR numbers are masked in the output unless --show-cpr is given.
 
-Exit code: 0 the dry run worked (whether or not a rule matched), 2 the file or message cannot be read.
+Exit code: 0 the dry run worked (whether or not a rule matched), 2 the file or message cannot be read:
+missing, a directory, too big (160 MB), not a mail or MeMo (binary content, no header lines, a header that
+is not UTF-8), or a mail beyond the MIME bounds (100 nested containers, 1,000 parts). A MeMo that is XML but
+not a valid MeMo is explained as the gateway would handle it (delivered with a banner, INVALID receipt).
 
 Also: graph-dpg rules status lists the rules in evaluation order with their hit counts and whether the
 gateway disabled them automatically (a rule that took longer than its time budget); graph-dpg rules
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import email
 import email.policy
+import re
 import sys
 from dataclasses import replace
 from email.message import EmailMessage
@@ -31,6 +35,7 @@ from graph_dpg.adapters.store import create_store
 from graph_dpg.adapters.store.sql import SqlStore
 from graph_dpg.bootstrap.rules import inbound_settings
 from graph_dpg.commands import command
+from graph_dpg.commands.inputs import UnreadableInput, read_input
 from graph_dpg.config import Settings, load_gateway_file, load_settings
 from graph_dpg.core.errors import ConfigError, GraphDpgError
 from graph_dpg.domain.identifiers import mask_cprs
@@ -117,6 +122,8 @@ def rules_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             rules = load_gateway_file(path).ordered_rules(include_disabled=True)
         except ConfigError as exc:
             print(f"{path}: {exc}", file=err)
+            for problem in exc.problems:
+                print(f"  {problem}", file=err)
             return EXIT_UNREADABLE
         disabled = store.disabled_rules()
         hits = store.rule_hits()
@@ -176,12 +183,11 @@ def rules_test(
             print(f"  {problem}", file=err)
         return EXIT_UNREADABLE
     try:
-        data = Path(message_file).read_bytes()
-    except OSError as exc:
-        print(f"{message_file}: cannot read: {exc.strerror or exc}", file=err)
+        data = read_input(message_file)
+        lines = _explain(_with_timeout(settings, timeout), message_file, data)
+    except UnreadableInput as exc:
+        print(f"{message_file}: {exc}", file=err)
         return EXIT_UNREADABLE
-    settings = _with_timeout(settings, timeout)
-    lines = _explain(settings, message_file, data)
     text = "\n".join(lines) + "\n"
     out.write(text if show_cpr else mask_cprs(text))
     return EXIT_OK
@@ -197,6 +203,8 @@ def _looks_like_memo(name: str, data: bytes) -> bool:
 
 def _explain(settings: InboundSettings, name: str, data: bytes) -> list[str]:
     if _looks_like_memo(name, data):
+        if b"\x00" in data[:4096] or not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+            raise UnreadableInput("not a MeMo message: the file is not XML")
         return _explain_memo(settings, data)
     return _explain_mail(settings, parse_eml(data))
 
@@ -306,8 +314,75 @@ def _addresses(value: object) -> list[EmailAddress]:
     return [EmailAddress(a.addr_spec, a.display_name or "") for a in addresses]
 
 
+#: Bounds for a mail (.eml): the MIME containers (multiparts, attached mails) it may nest, and its parts. The
+#: email package parses nested containers recursively and every part costs time: 200,000 parts took 50 s.
+MAX_MIME_CONTAINERS = 100
+MAX_MIME_PARTS = 1000
+_HEADER_FIELD = re.compile(rb"[!-9;-~]+[ \t]*:")
+_KNOWN_FIELDS = frozenset(
+    {
+        b"from",
+        b"sender",
+        b"to",
+        b"cc",
+        b"subject",
+        b"date",
+        b"message-id",
+        b"mime-version",
+        b"received",
+        b"return-path",
+        b"content-type",
+        b"reply-to",
+        b"in-reply-to",
+        b"references",
+    }
+)
+_BOUNDARY = re.compile(rb"boundary\s*=\s*(?:\"([^\"\r\n]{1,200})\"|([^\s;\"]{1,200}))", re.IGNORECASE)
+_ATTACHED_MAIL = re.compile(rb"content-type\s*:\s*message/", re.IGNORECASE)
+
+
+def check_eml(data: bytes) -> None:
+    """Refuse what is not a mail, or a mail beyond the bounds, before the email package parses it
+    (:class:`UnreadableInput` says why): the header lines come first (RFC 5322), as UTF-8 (RFC 6532), and
+    name at least one of the usual fields; at most ``MAX_MIME_CONTAINERS`` nested containers and
+    ``MAX_MIME_PARTS`` parts."""
+    end = min(i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n"), len(data)) if i >= 0)
+    head = data[:end].rstrip(b"\r\n")
+    if b"\x00" in head or not head:
+        raise UnreadableInput("not a mail (.eml): binary content where the header lines should be")
+    fields: set[bytes] = set()
+    for number, raw in enumerate(head.replace(b"\r\n", b"\n").split(b"\n"), start=1):
+        if raw[:1] in (b" ", b"\t") or (number == 1 and raw.startswith(b"From ")):  # folded; mbox From_
+            continue  # a folded header line
+        match = _HEADER_FIELD.match(raw)
+        if match is None:
+            raise UnreadableInput(
+                f"not a mail (.eml): line {number} of the header is not a header field (Name: value)"
+            )
+        fields.add(match.group(0).rstrip(b": \t").lower())
+    if not fields & _KNOWN_FIELDS:
+        raise UnreadableInput("not a mail (.eml): none of From:, To:, Subject:, Date: ... in the header")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = head.count(b"\n", 0, exc.start) + 1
+        raise UnreadableInput(f"not a mail (.eml): line {line} of the header is not UTF-8") from None
+    boundaries = {a or b for a, b in _BOUNDARY.findall(data)}
+    containers = len(boundaries) + len(_ATTACHED_MAIL.findall(data))
+    if containers > MAX_MIME_CONTAINERS:
+        raise UnreadableInput(
+            f"refused: the mail nests more than {MAX_MIME_CONTAINERS} MIME containers (multiparts, "
+            "attached mails)"
+        )
+    parts = sum(data.count(b"\n--" + boundary) for boundary in boundaries)
+    if parts > MAX_MIME_PARTS:
+        raise UnreadableInput(f"refused: the mail has more than {MAX_MIME_PARTS} MIME parts")
+
+
 def parse_eml(data: bytes) -> MailMessage:
-    """An RFC 5322 message as the gateway's mail value (body preferring HTML, attachments with content)."""
+    """An RFC 5322 message as the gateway's mail value (body preferring HTML, attachments with content),
+    within the bounds of :func:`check_eml` (:class:`UnreadableInput` otherwise)."""
+    check_eml(data)
     msg = email.message_from_bytes(data, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
     body_part = msg.get_body(preferencelist=("html", "plain"))

@@ -37,13 +37,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "run the gateway service (polling, sending, receiving, HTTP health/metrics/push)",
         __doc__,
     )
-    parser.add_argument("--env-file", type=Path, default=Path(".env"), help="dotenv file (default: .env)")
+    parser.add_argument("--env-file", type=Path, help="dotenv file (default: .env when it exists)")
     parser.add_argument("--gateway-file", type=Path, help="gateway file (default: GRAPH_DPG_GATEWAY_FILE)")
     parser.set_defaults(func=run_service)
 
 
 def run_service(args: argparse.Namespace) -> int:
-    env_file = args.env_file if args.env_file.is_file() else None
+    if args.env_file is not None and not args.env_file.exists():
+        print(f"{args.env_file}: settings file not found", file=sys.stderr)
+        return 2
+    default = Path(".env")
+    env_file = args.env_file if args.env_file is not None else default if default.is_file() else None
     try:
         settings = load_settings(env_file)
         configure_logging(settings.log_format, settings.log_level)

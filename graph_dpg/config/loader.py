@@ -21,23 +21,20 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from graph_dpg.config._common import _clean_message, _did_you_mean, _got
 from graph_dpg.config.gateway import CATEGORY_STATES, DEFAULT_CATEGORIES, GatewayConfig
+from graph_dpg.config.yaml_bounds import check_yaml, read_yaml_file
 from graph_dpg.core.errors import ConfigError
 
 
 def load_gateway_file(path: str | Path) -> GatewayConfig:
-    """Read and validate a gateway file; :class:`ConfigError` lists every ``FILE:LINE: field: problem``."""
+    """Read and validate a gateway file; :class:`ConfigError` lists every ``FILE:LINE: field: problem``.
+    The file is read within bounds (size, UTF-8, nesting depth, alias expansion: ``config.yaml_bounds``)."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: file not found", [f"{source}: file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{source}: cannot read", [f"{source}: cannot read the file: {exc}"]) from None
-    return load_gateway_text(text, source)
+    return load_gateway_text(read_yaml_file(path, source), source)
 
 
 def load_gateway_text(text: str, source: str = "<gateway file>") -> GatewayConfig:
     """Like :func:`load_gateway_file`, from text already read (``source`` names it in messages)."""
+    check_yaml(text, source)
     yaml = YAML(typ="rt", pure=True)
     try:
         tree = yaml.load(text)

@@ -332,6 +332,10 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
         problems.append(f"{key}: not a known setting{_did_you_mean(key, known)}")
     valid_overrides = {k: v for k, v in overrides.items() if k in known}
     if env_file is not None:
+        unreadable = _unreadable_env_file(Path(env_file))
+        if unreadable is not None:
+            # pydantic-settings would fail on it with a decoder traceback, or read gigabytes.
+            raise ConfigError(unreadable, [*problems, unreadable])
         problems += _unknown_dotenv_keys(Path(env_file))
     settings: Settings | None = None
     try:
@@ -380,6 +384,37 @@ def _cross_field_problems_despite(
             for problem in (err.get("ctx") or {}).get("problems", [])
         ]
     return []
+
+
+#: A settings file holds a few dozen lines; reading stops beyond this.
+MAX_ENV_FILE_BYTES = 1_000_000
+
+
+def _unreadable_env_file(path: Path) -> str | None:
+    """Why the settings file cannot be used (too big, binary, not UTF-8, not a file), or None. A missing
+    file is not a problem here: the default ``.env`` is optional (``check-config`` names a missing one)."""
+    try:
+        if path.stat().st_size > MAX_ENV_FILE_BYTES:
+            return f"{path}: the settings file is too big: at most {MAX_ENV_FILE_BYTES:,} bytes are read"
+        with path.open("rb") as handle:
+            data = handle.read(MAX_ENV_FILE_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        return f"{path}: is a directory, not a settings file"
+    except OSError as exc:
+        return f"{path}: cannot read the settings file: {exc.strerror or exc}"
+    if len(data) > MAX_ENV_FILE_BYTES:
+        return f"{path}: the settings file is too big: at most {MAX_ENV_FILE_BYTES:,} bytes are read"
+    if b"\x00" in data:
+        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+        return f"{path}:{line}: binary content (a NUL byte): not a settings file (KEY=value lines)"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}); save the settings file as UTF-8"
+    return None
 
 
 _DOTENV_KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")

@@ -12,11 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from graph_dpg.config.yaml_bounds import YamlLimits, check_yaml, read_yaml_file
 from graph_dpg.core.errors import ConfigError
 
 DEMO_DIR = Path(__file__).parent
 DEMO_GATEWAY = DEMO_DIR / "gateway.yaml"
 DEMO_SCENARIO = DEMO_DIR / "scenario.yaml"
+#: A scenario may carry raw memos (XML text): more room than a gateway file, the same depth and aliases.
+SCENARIO_LIMITS = YamlLimits(max_bytes=10_000_000)
 
 #: Smallest contents whose magic numbers sniff as the kind (content sniffing judges attachments).
 _CONTENT: dict[str, bytes] = {
@@ -139,10 +142,17 @@ class Scenario(_Model):
 def load_scenario(path: str | Path | None = None) -> Scenario:
     """The scenario at ``path`` (default: the built-in one); ConfigError lists every problem."""
     source = Path(path) if path is not None else DEMO_SCENARIO
+    text = read_yaml_file(source, str(source), SCENARIO_LIMITS)
+    check_yaml(text, str(source), SCENARIO_LIMITS)
     try:
-        data = YAML(typ="safe").load(source.read_text(encoding="utf-8"))
-    except (OSError, YAMLError) as exc:
+        data = YAML(typ="safe").load(text)
+    except YAMLError as exc:
         raise ConfigError(f"{source}: cannot read the scenario: {exc}") from exc
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: not a scenario",
+            [f"{source}:1: the scenario must be a mapping (registry:, outbound:, inbound: ...)"],
+        )
     try:
         return Scenario.model_validate(data or {})
     except ValidationError as exc:

@@ -6,6 +6,14 @@ When many recipients are involved the table would not fit a mail body sensibly, 
 counts, the failures, and the full per-recipient list goes into attached text files; failure details are
 always in ``NgDPKvitteringsDetaljerMedFejl.txt`` when there are many of them (the name the release notes use).
 
+Receipts stay small, whatever the mail they answer: Graph refuses a request over 4 MB, and a receipt it
+refuses would be written again and again while the sender never learns why nothing was sent. So the body
+shows at most ``MAX_FINDINGS_IN_BODY`` findings (and as many warnings), ``MAX_TABLE_ROWS`` recipients and
+``MAX_TEXT_IN_BODY`` characters of any one finding or detail; everything else goes into the attached text
+files, which the Graph adapter uploads through an upload session when they are 3 MB or more. The body is
+then at most a few hundred KB (an error receipt with 40,000 findings: a 7 KB body and a 4.7 MB attached
+list, where the body alone used to be 5.3 MB).
+
 CPR numbers never appear in clear in anything generated here (masked ``DDMMYY-xxxx``); the sender identifies
 a recipient by the masked number, the line in ``masseforsendelse.txt`` and the messageUUID.
 
@@ -27,8 +35,11 @@ from graph_dpg.domain.texts import Text, text
 
 FAILURE_DETAILS_NAME = "NgDPKvitteringsDetaljerMedFejl.txt"
 ALL_RECIPIENTS_NAME = "NgDPKvitteringAlleModtagere.txt"
+FINDINGS_NAME = "DPGFejlOgBemaerkninger.txt"
 MAX_TABLE_ROWS = 200
 MAX_FAILURES_IN_BODY = 10
+MAX_FINDINGS_IN_BODY = 50  # errors, and as many warnings; all of them in FINDINGS_NAME
+MAX_TEXT_IN_BODY = 1000  # characters of one finding or recipient detail in the body
 
 
 class RecipientStatus(StrEnum):
@@ -107,7 +118,12 @@ def _table(rows: Sequence[RecipientLine], language: str, with_lines: bool) -> st
     out += [f'<th style="{_CELL};background:#eee">{html.escape(h)}</th>' for h in head]
     out.append("</tr>")
     for r in rows:
-        cells = [r.recipient, text(_STATUS_TEXT[r.status], language), r.message_uuid, mask_cprs(r.detail)]
+        cells = [
+            r.recipient,
+            text(_STATUS_TEXT[r.status], language),
+            r.message_uuid,
+            _clip(mask_cprs(r.detail)),
+        ]
         if with_lines:
             cells.insert(0, "" if r.line is None else str(r.line))
         colour = "#b00020" if r.status.is_failure else "#000"
@@ -138,9 +154,43 @@ def _text_file(rows: Sequence[RecipientLine], language: str) -> bytes:
     return ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
+def _clip(value: str) -> str:
+    return value if len(value) <= MAX_TEXT_IN_BODY else value[: MAX_TEXT_IN_BODY - 1] + "…"
+
+
+def _items(findings: Sequence[Finding]) -> str:
+    """The first ``MAX_FINDINGS_IN_BODY`` findings as list items (CPR-masked, each clipped)."""
+    shown = findings[:MAX_FINDINGS_IN_BODY]
+    return "".join(f"<li>{html.escape(_clip(mask_cprs(str(f))))}</li>" for f in shown)
+
+
 def _notes(findings: Sequence[Finding], language: str) -> str:
-    items = "".join(f"<li>{html.escape(mask_cprs(str(f)))}</li>" for f in findings)
-    return f"<p>{text(Text.RECEIPT_WARNINGS, language)}</p><ul>{items}</ul>"
+    return f"<p>{text(Text.RECEIPT_WARNINGS, language)}</p><ul>{_items(findings)}</ul>"
+
+
+def _findings_attached(
+    errors: Sequence[Finding], notes: Sequence[Finding], language: str
+) -> tuple[str, tuple[tuple[str, bytes], ...]]:
+    """When the body cannot show every finding whole: the sentence that says so and the file with all."""
+    everything = [*errors, *notes]
+    fits = len(errors) <= MAX_FINDINGS_IN_BODY and len(notes) <= MAX_FINDINGS_IN_BODY
+    if fits and all(len(mask_cprs(str(f))) <= MAX_TEXT_IN_BODY for f in everything):
+        return "", ()
+    shown = min(len(errors), MAX_FINDINGS_IN_BODY) + min(len(notes), MAX_FINDINGS_IN_BODY)
+    sentence = text(
+        Text.RECEIPT_FINDINGS_ATTACHED, language, shown=shown, total=len(everything), name=FINDINGS_NAME
+    )
+    lines: list[str] = []
+    for heading, group in ((Text.RECEIPT_FIX, errors), (Text.RECEIPT_WARNINGS, notes)):
+        if group:
+            lines += [text(heading, language), *(_one_line(mask_cprs(str(f))) for f in group), ""]
+    # UTF-8 with BOM so Notepad and Excel show æøå correctly.
+    data = ("\ufeff" + "\r\n".join(lines)).encode("utf-8")
+    return f"<p>{html.escape(sentence)}</p>", ((FINDINGS_NAME, data),)
+
+
+def _one_line(value: str) -> str:
+    return value.replace("\t", " ").replace("\r", " ").replace("\n", " ")
 
 
 def render_receipt(
@@ -162,8 +212,10 @@ def render_receipt(
     ]
     if warnings:
         parts.append(_notes(warnings, language))
+    told, attached = _findings_attached((), warnings, language)
+    parts.append(told)
     with_lines = any(r.line is not None for r in rows)
-    attachments: list[tuple[str, bytes]] = []
+    attachments: list[tuple[str, bytes]] = list(attached)
     failures = [r for r in rows if r.status.is_failure]
     if len(rows) <= MAX_TABLE_ROWS:
         parts.append(_table(rows, language, with_lines))
@@ -181,19 +233,21 @@ def render_receipt(
 
 
 def render_error_receipt(label: str, findings: Sequence[Finding], *, language: str = "da") -> ReceiptMail:
-    """The receipt for a mail that was refused before anything was sent: what to fix."""
+    """The receipt for a mail that was refused before anything was sent: what to fix (the first findings in
+    the body, all of them attached when there are more: see the module docstring)."""
     safe = _safe_label(label, language)
-    items = "".join(f"<li>{html.escape(mask_cprs(str(f)))}</li>" for f in findings if f.severity == "error")
+    errors = [f for f in findings if f.severity == "error"]
     notes = [f for f in findings if f.severity != "error"]
     body = [
         f'<div style="{_STYLE}">',
         "<p>" + text(Text.RECEIPT_ERROR_INTRO_HTML, language, label=html.escape(safe)) + "</p>",
-        f"<p>{text(Text.RECEIPT_FIX, language)}</p><ul>{items}</ul>",
+        f"<p>{text(Text.RECEIPT_FIX, language)}</p><ul>{_items(errors)}</ul>",
     ]
     if notes:
         body.append(_notes(notes, language))
-    body.append("</div>")
-    return ReceiptMail(text(Text.RECEIPT_SUBJECT_ERROR, language, label=safe), "".join(body))
+    told, attached = _findings_attached(errors, notes, language)
+    body += [told, "</div>"]
+    return ReceiptMail(text(Text.RECEIPT_SUBJECT_ERROR, language, label=safe), "".join(body), attached)
 
 
 def category_for(rows: Sequence[RecipientLine]) -> JobCategory:

@@ -42,6 +42,7 @@ class Text(StrEnum):
     RECEIPT_WARNINGS = "receipt.warnings"
     RECEIPT_DETAILS_ATTACHED = "receipt.details_attached"
     RECEIPT_ALL_ATTACHED = "receipt.all_attached"
+    RECEIPT_FINDINGS_ATTACHED = "receipt.findings_attached"
     RECEIPT_COL_LINE = "receipt.col.line"
     RECEIPT_COL_RECIPIENT = "receipt.col.recipient"
     RECEIPT_COL_STATUS = "receipt.col.status"
@@ -182,6 +183,11 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.RECEIPT_ALL_ATTACHED: Entry(
             "Den fulde liste over modtagere står i den vedhæftede fil {name}.",
             "The full list of recipients is in the attached file {name}.",
+        ),
+        _T.RECEIPT_FINDINGS_ATTACHED: Entry(
+            "Her står de første {shown} af {total} punkter; alle står i den vedhæftede fil {name}.",
+            "The first {shown} of {total} items are listed here; "
+            "all of them are in the attached file {name}.",
         ),
         _T.RECEIPT_COL_LINE: Entry("Linje", "Line"),
         _T.RECEIPT_COL_RECIPIENT: Entry("Modtager", "Recipient"),

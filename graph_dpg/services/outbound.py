@@ -53,7 +53,9 @@ from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.mail import Attachment, EmailAddress, MailMessage
 from graph_dpg.domain.policies import ChannelPolicy
 from graph_dpg.domain.receipts import (
+    MAX_FINDINGS_IN_BODY,
     JobCategory,
+    ReceiptMail,
     RecipientLine,
     RecipientStatus,
     category_for,
@@ -76,6 +78,7 @@ from graph_dpg.ports.store import (
     SendOutcome,
 )
 from graph_dpg.services.blocking import blocking
+from graph_dpg.services.cpu import CpuPool, shared_pool
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 
 log = logging.getLogger(__name__)
@@ -160,12 +163,14 @@ class OutboundService:
         settings: OutboundSettings,
         *,
         now: type[datetime] = datetime,
+        cpu: CpuPool | None = None,
     ) -> None:
         self.mail = mailbox
         self.ngdp = ngdp
         self.store = store
         self.settings = settings
         self._now = now
+        self.cpu = cpu or shared_pool()  # planning, MeMo parsing and receipt rendering run there
         self._send_slots = asyncio.Semaphore(settings.send_concurrency)
         self._templates: dict[str, bytes] = {}
         self._template_read = asyncio.Lock()
@@ -283,7 +288,12 @@ class OutboundService:
                 self.store.audit,
                 "outbound.job.rejected",
                 job.subject,
-                details={"job": job.id, "findings": [str(f) for f in plan.errors]},
+                # The first findings and the count: the audit row stays small like the receipt.
+                details={
+                    "job": job.id,
+                    "findings": [str(f) for f in plan.errors[:MAX_FINDINGS_IN_BODY]],
+                    "findings_total": len(plan.errors),
+                },
             )
             stats.rejected += 1
             return job
@@ -335,8 +345,10 @@ class OutboundService:
         replying_to = None
         if reply_uuid is not None:
             xml = await blocking(self.store.load_inbound_xml, reply_uuid)
-            replying_to = _parse_or_none(xml)
-        return plan_outbound(msg, ctx, replying_to=replying_to, replying_to_uuid=reply_uuid)
+            replying_to = await self.cpu.run(_parse_or_none, xml)
+        return await self.cpu.run(
+            plan_outbound, msg, ctx, replying_to=replying_to, replying_to_uuid=reply_uuid
+        )
 
     async def _send(self, job: OutboundJob, stats: CycleStats) -> None:
         if job.state is JobState.PLANNED:
@@ -415,7 +427,9 @@ class OutboundService:
                     raise GraphDpgError(f"template MeMo {row.memo_ref} of job {row.job_id} is missing")
                 template = ref.memo_xml
                 self._templates[row.job_id] = template
-        return render_from_template(template, row.message_uuid, row.recipient_kind, row.recipient_id)
+        return await self.cpu.run(
+            render_from_template, template, row.message_uuid, row.recipient_kind, row.recipient_id
+        )
 
     def _retry_at(self, attempts: int) -> datetime:
         backoff = Backoff(self.settings.retry_base_seconds, self.settings.retry_max_seconds)
@@ -471,13 +485,13 @@ class OutboundService:
         async def build() -> MailMessage:
             lang = self.settings.language
             if payload.get("kind") == "error":
-                findings = [_finding_from(d) for d in _as_list(payload.get("findings"))]
-                mail = render_error_receipt(job.subject, findings, language=lang)
+                mail = await self.cpu.run(_error_receipt, job.subject, payload.get("findings"), lang)
             else:
                 noted = job.warnings or await self._legacy_warnings(job.id)
                 warnings = [Finding("warning", w, severity="warning") for w in noted]
-                mail = render_receipt(
-                    job.subject, await self._recipient_lines(job.id), language=lang, warnings=warnings
+                lines = await self._recipient_lines(job.id)
+                mail = await self.cpu.run(
+                    render_receipt, job.subject, lines, language=lang, warnings=warnings
                 )
             return MailMessage(
                 subject=mail.subject,
@@ -617,6 +631,11 @@ class OutboundService:
         return len(receipts)
 
 
+def _error_receipt(subject: str, findings: object, language: str) -> ReceiptMail:
+    """The error receipt from the findings as the effect's payload keeps them."""
+    return render_error_receipt(subject, [_finding_from(d) for d in _as_list(findings)], language=language)
+
+
 def _parse_or_none(xml: bytes | None) -> MemoMessage | None:
     if xml is None:
         return None
@@ -662,11 +681,17 @@ def _line(e: OutboxEntry) -> RecipientLine:
     return RecipientLine(shown, status, e.message_uuid, detail)
 
 
+#: NgDP's error answers are small; a longer recorded error is shown as it is, not parsed.
+_MAX_ERROR_JSON_CHARS = 64_000
+
+
 def _error_text(raw: str) -> str:
     """NgDP's ErrorMessage JSON → one readable line (code: message; field errors)."""
+    if len(raw) > _MAX_ERROR_JSON_CHARS:
+        return raw[:1000]
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested beyond the decoder's stack
         return raw
     if not isinstance(doc, dict):
         return raw

@@ -146,7 +146,7 @@ def test_eml_with_json_attachment_and_exception(gateway: Path, tmp_path: Path) -
 
 def test_unreadable_inputs_exit_2(gateway: Path, tmp_path: Path) -> None:
     code, _, err = run("--rules", str(gateway), str(tmp_path / "missing.eml"))
-    assert code == 2 and "cannot read" in err
+    assert code == 2 and "no such file" in err
     broken = tmp_path / "broken.yaml"
     broken.write_text("organisation: {}\n", encoding="utf-8")
     code, _, err = run("--rules", str(broken), str(tmp_path / "x.eml"))

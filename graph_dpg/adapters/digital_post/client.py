@@ -160,7 +160,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested beyond the decoder's stack
         return None
 
 

@@ -42,6 +42,8 @@ from graph_dpg.ports.digital_post import PushSink
 log = logging.getLogger(__name__)
 
 MAX_MEMO_BYTES = 150 * 1024 * 1024  # NgDP's own ceiling is 99.5 MB per message (retsinformation bek. §3)
+#: A business receipt is a JSON object of a few hundred bytes; reading stops beyond this.
+MAX_RECEIPT_BYTES = 1024 * 1024
 _XML_SUFFIX = re.compile(r"\.xml$", re.IGNORECASE)
 
 
@@ -119,7 +121,11 @@ def create_push_app(sink: PushSink, token: str) -> Starlette:
     async def receive_receipt(request: Request) -> Response:
         if not _authorised(request, secret):
             return _error(401, "Unauthorized")
-        body = await request.body()
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_RECEIPT_BYTES:
+                return _error(413, "Receipt too large")
         try:
             receipt = receipt_from_json(json.loads(body))
         except (ValueError, WireFormatError) as exc:

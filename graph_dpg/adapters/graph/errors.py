@@ -58,10 +58,14 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())
 
 
+#: Graph's error bodies are small JSON objects; a bigger body is kept as text, not parsed.
+_MAX_ERROR_JSON_BYTES = 1024 * 1024
+
+
 def _error_body(content: bytes) -> tuple[str | None, str, dict[str, Any]]:
     try:
-        body = json.loads(content) if content else None
-    except ValueError:
+        body = json.loads(content) if content and len(content) <= _MAX_ERROR_JSON_BYTES else None
+    except (ValueError, RecursionError):  # RecursionError: JSON nested beyond the decoder's stack
         body = None
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         err = body["error"]

@@ -291,7 +291,7 @@ class GraphMailbox:
             return {}
         try:
             data = json.loads(response.content)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested beyond the decoder's stack
             raise PermanentError(f"{what}: response is not JSON", service=SERVICE) from exc
         if not isinstance(data, dict):
             raise PermanentError(f"{what}: response is not a JSON object", service=SERVICE)

@@ -33,7 +33,7 @@ from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import memo_uuid_from_message_id
 from graph_dpg.domain.mail import MailMessage
 from graph_dpg.domain.routing import attached_memo, mail_item
-from graph_dpg.domain.rules import RoutingDecision
+from graph_dpg.domain.rules import InboundItem, RoutingDecision
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.store import MailStore
 from graph_dpg.services.blocking import blocking
@@ -62,6 +62,11 @@ class MailOpener(Protocol):
 async def open_readable(mailbox: str, message: MailMessage) -> OpenedMail:
     """The opening step for mail that is readable as it is: passed through unchanged."""
     return OpenedMail(message)
+
+
+def _rule_item(msg: MailMessage) -> InboundItem:
+    """What the rules see of a mail, with the fields of a MeMo attached to it."""
+    return mail_item(msg, attached_memo(msg))
 
 
 @dataclass
@@ -120,7 +125,8 @@ class MailRouter(InboundParts):
             opened = await self.open_mail(mailbox, read)
             msg = opened.message
             context = text(Text.RULE_CONTEXT_MAIL, self.settings.language, mailbox=mailbox)
-            decision = await self.rules.decide(mail_item(msg, attached_memo(msg)), context, stats)
+            item = await self.cpu.run(_rule_item, msg)
+            decision = await self.rules.decide(item, context, stats)
             result = await self._apply(effect.key, mailbox, msg, decision)
             await self.rules.count_hits(decision.matched_rules)
             subjects[effect.key] = mask_cprs(msg.subject)[:200]

@@ -167,7 +167,7 @@ class MemoPipeline(InboundParts):
         xml = await blocking(self.store.load_inbound_xml, memo_uuid)
         if xml is None:
             raise GraphDpgError(f"inbound memo {memo_uuid} has no stored XML")
-        parsed = parse_inbound(xml)
+        parsed = await self.cpu.run(parse_inbound, xml)
         route = await self._recorded_route(row)
         if route is None:
             decided = await self._plan_route(memo_uuid, parsed, xml, stats)
@@ -182,7 +182,7 @@ class MemoPipeline(InboundParts):
             raise AuthError(f"mailbox {target} refused access earlier in this cycle", service="graph")
 
         async def build() -> MailMessage:
-            mail = self._render(memo_uuid, parsed, xml, route, target)
+            mail = await self.cpu.run(self._render, memo_uuid, parsed, xml, route, target)
             await self.categories.ensure(target, mail.categories)
             return mail
 
@@ -225,7 +225,7 @@ class MemoPipeline(InboundParts):
             return invalid_route(self.settings, parsed.errors)
         message = parsed.message
         assert message is not None
-        item = memo_rule_item(self.settings, message, xml)
+        item = await self.cpu.run(memo_rule_item, self.settings, message, xml)
         context = text(Text.RULE_CONTEXT_MEMO, self.settings.language, uuid=memo_uuid)
         decision = await self.rules.decide(item, context, stats)
         return memo_route(self.settings, message, decision)
@@ -272,7 +272,7 @@ class MemoPipeline(InboundParts):
         self, archive: str, memo_uuid: str, parsed: ParsedMemo, xml: bytes, route: InboundRoute
     ) -> None:
         async def build() -> MailMessage:
-            mail = self._render(memo_uuid, parsed, xml, route, archive)
+            mail = await self.cpu.run(self._render, memo_uuid, parsed, xml, route, archive)
             # A second copy with the same Message-ID would confuse reply threading; the archive is for
             # reading.
             mail.internet_message_id = None

@@ -10,7 +10,6 @@ which covers a crash between disabling a rule and planning its alert.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +22,7 @@ from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import RuleStore
 from graph_dpg.services.alerts import AlertService, rule_disabled_alert
 from graph_dpg.services.blocking import blocking
+from graph_dpg.services.cpu import CpuPool, shared_pool
 from graph_dpg.services.effects import EffectKey, EffectKind
 
 log = logging.getLogger(__name__)
@@ -81,11 +81,13 @@ class RuleGuard:
         alerts: AlertService,
         *,
         clock: Callable[[], float] = time.monotonic,
+        cpu: CpuPool | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._alerts = alerts
         self._clock = clock
+        self._cpu = cpu or shared_pool()
         self._disabled: frozenset[str] = frozenset()
 
     async def refresh(self) -> None:
@@ -97,9 +99,9 @@ class RuleGuard:
             await self._plan_alert(name, entry.disabled_at.isoformat(), entry.reason)
 
     async def decide(self, item: InboundItem, context: str, stats: InboundStats) -> RoutingDecision:
-        # In a worker thread: a slow rule (up to its time budget) must not stall the event loop, which
+        # In the CPU pool: a slow rule (up to its time budget) must not stall the event loop, which
         # also serves the NgDP push receiver and health checks; regex releases the GIL while matching.
-        decision = await asyncio.to_thread(
+        decision = await self._cpu.run(
             evaluate_rules,
             self._settings.rules,
             item,
@@ -150,3 +152,5 @@ class InboundParts:
     settings: InboundSettings
     rules: RuleGuard
     categories: MasterCategories
+    #: Where parsing, validating and rendering run (services.cpu), never on the event loop.
+    cpu: CpuPool = field(default_factory=shared_pool, kw_only=True)

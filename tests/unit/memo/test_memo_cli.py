@@ -56,7 +56,7 @@ def test_validate_reports_each_file_on_one_line_and_exits_1(
     unsafe = _write(tmp_path, "unsafe.xml", b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>')
     broken = _write(tmp_path, "broken.xml", b"<memo:Message")
     missing = str(tmp_path / "missing.xml")
-    assert main(["memo", "validate", good, bad, unsafe, broken, missing]) == 1
+    assert main(["memo", "validate", good, bad, unsafe, broken, missing]) == 2  # one file cannot be read
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5
     assert lines[0] == f"{good}: valid (MeMo 1.2)"
@@ -170,7 +170,7 @@ def test_show_nemsms_and_unmodelled_elements(tmp_path: Path, capsys: pytest.Capt
     assert "unmodelled elements kept verbatim: 1" in out
 
 
-def test_show_unreadable_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_unreadable_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _write(tmp_path, "x.xml", b"<not-memo/>")
-    assert main(["memo", "show", path]) == 1
+    assert main(["memo", "show", path]) == 2
     assert "not a readable MeMo message" in capsys.readouterr().err

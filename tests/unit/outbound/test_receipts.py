@@ -2,6 +2,9 @@ from graph_dpg.core.errors import Finding
 from graph_dpg.domain.receipts import (
     ALL_RECIPIENTS_NAME,
     FAILURE_DETAILS_NAME,
+    FINDINGS_NAME,
+    MAX_FINDINGS_IN_BODY,
+    MAX_TEXT_IN_BODY,
     JobCategory,
     RecipientLine,
     RecipientStatus,
@@ -82,3 +85,53 @@ def test_category_for_states():
         is JobCategory.RECEIPTED
     )
     assert category_for([RecipientLine("a", S.COMPLETED), RecipientLine("b", S.FAILED)]) is JobCategory.FAILED
+
+
+def test_an_error_receipt_shows_the_first_findings_and_attaches_them_all():
+    errors = [
+        Finding("mass.cpr", f"linje {i}: ugyldigt CPR-nummer 0101701234", f"linje {i}") for i in range(40_000)
+    ]
+    notes = [Finding("name", f"filnavn {i} omdøbt", severity="warning") for i in range(60)]
+    err = render_error_receipt("Masse", [*errors, *notes])
+    assert len(err.html.encode()) < 30_000
+    assert err.html.count("<li>") == MAX_FINDINGS_IN_BODY * 2  # 50 errors, 50 of the notes
+    assert "Her står de første 100 af 40060 punkter" in err.html and FINDINGS_NAME in err.html
+    [(name, data)] = err.attachments
+    lines = data.decode("utf-8-sig").split("\r\n")
+    assert name == FINDINGS_NAME
+    assert lines[0] == "Ret følgende og send mailen igen:" and lines[40_001] == ""
+    assert lines[40_002] == "Bemærk:" and lines[-2] == "filnavn 59 omdøbt [name]"
+    assert "0101701234" not in data.decode("utf-8-sig")  # masked in the file too
+
+
+def test_a_long_finding_is_clipped_in_the_body_and_whole_in_the_file():
+    long = "x" * 100_000
+    err = render_error_receipt("Brev", [Finding("memoheader.label", long)], language="en")
+    assert len(err.html) < 5_000
+    assert "x" * (MAX_TEXT_IN_BODY - 1) + "…" in err.html and "x" * MAX_TEXT_IN_BODY not in err.html
+    assert "The first 1 of 1 items are listed here" in err.html
+    [(_, data)] = err.attachments
+    assert long in data.decode("utf-8-sig")
+
+
+def test_few_short_findings_need_no_attachment():
+    err = render_error_receipt(
+        "Brev", [Finding("policy.count", "11 attachments; at most 10")] * MAX_FINDINGS_IN_BODY
+    )
+    assert err.attachments == () and FINDINGS_NAME not in err.html
+
+
+def test_a_receipt_with_many_warnings_attaches_them():
+    warnings = [Finding("name", f"filnavn {i} omdøbt", severity="warning") for i in range(5_000)]
+    mail = render_receipt("Brev", rows(2, 0), warnings=warnings)
+    assert mail.html.count("<li>") == MAX_FINDINGS_IN_BODY and len(mail.html) < 20_000
+    assert [n for n, _ in mail.attachments] == [FINDINGS_NAME]
+    assert dict(mail.attachments)[FINDINGS_NAME].decode("utf-8-sig").count("omdøbt") == 5_000
+
+
+def test_a_long_recipient_detail_is_clipped_in_the_table_and_whole_in_the_details_file():
+    detail = "RECIPIENT_NOT_FOUND: " + "y" * 50_000
+    failed = [RecipientLine(f"0202{i:02d}-xxxx", S.REJECTED, f"bad-{i}", detail=detail) for i in range(11)]
+    mail = render_receipt("Brev", failed)
+    assert len(mail.html) < 11 * (MAX_TEXT_IN_BODY + 600)
+    assert detail in dict(mail.attachments)[FAILURE_DETAILS_NAME].decode("utf-8-sig")
