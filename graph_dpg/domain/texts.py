@@ -53,6 +53,13 @@ class Text(StrEnum):
     RECEIPT_STATUS_RECEIVED = "receipt.status.received"
     RECEIPT_STATUS_REJECTED = "receipt.status.rejected"
     RECEIPT_STATUS_FAILED = "receipt.status.failed"
+    RECEIPT_FAILURE_INTERNAL = "receipt.failure.internal"
+    RECEIPT_FAILURE_GAVE_UP = "receipt.failure.gave_up"
+    RECEIPT_FAILURE_RECEIPT = "receipt.failure.receipt"
+    RECEIPT_SEND_AGAIN = "receipt.failure.send_again"
+    RECEIPT_SEND_AGAIN_FAILED = "receipt.failure.send_again_failed"
+    RECEIPT_SUPPORT_REFERENCE = "receipt.failure.reference"
+    RECEIPT_ROW_NOT_SENT = "receipt.failure.row"
 
     # -- the mail an inbound memo is delivered as: overview table, routing section, main document
     VIEW_OVERVIEW = "view.overview"
@@ -194,6 +201,40 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.RECEIPT_STATUS_RECEIVED: Entry("Modtaget", "Received"),
         _T.RECEIPT_STATUS_REJECTED: Entry("Afvist", "Rejected"),
         _T.RECEIPT_STATUS_FAILED: Entry("Fejlet", "Failed"),
+        _T.RECEIPT_FAILURE_INTERNAL: Entry(
+            "En uventet fejl i gatewayen stoppede behandlingen af mailen.",
+            "An unexpected error in the gateway stopped the processing of this mail.",
+        ),
+        _T.RECEIPT_FAILURE_GAVE_UP: Entry(
+            "Gatewayen kunne ikke gøre mailen færdig og har opgivet den efter {attempts} forsøg. "
+            "Seneste fejl: {error}",
+            "The gateway could not finish this mail and gave up after {attempts} attempt(s). "
+            "Last error: {error}",
+        ),
+        _T.RECEIPT_FAILURE_RECEIPT: Entry(
+            "Kvitteringen kunne ikke skrives som normalt på grund af en uventet fejl i gatewayen. "
+            "Listen nedenfor viser, hvad der er sendt.",
+            "The receipt could not be written as usual because of an unexpected error in the gateway. "
+            "The list below shows what was sent.",
+        ),
+        _T.RECEIPT_SEND_AGAIN: Entry(
+            "Send mailen igen. Sker det igen, så kontakt jeres it-support og oplys referencen nedenfor.",
+            "Please send the mail again. If this happens again, contact your IT support and give them "
+            "the reference below.",
+        ),
+        _T.RECEIPT_SEND_AGAIN_FAILED: Entry(
+            "Send mailen igen, men kun til de modtagere, der står som Fejlet: de øvrige har fået brevet. "
+            "Sker det igen, så kontakt jeres it-support og oplys referencen nedenfor.",
+            "Please send the mail again, but only to the recipients marked Failed: the others got the "
+            "letter. If this happens again, contact your IT support and give them the reference below.",
+        ),
+        _T.RECEIPT_SUPPORT_REFERENCE: Entry(
+            "Reference til it-support: {reference}", "Reference for IT support: {reference}"
+        ),
+        _T.RECEIPT_ROW_NOT_SENT: Entry(
+            "Ikke sendt: intern fejl (reference {reference})",
+            "Not sent: internal error (reference {reference})",
+        ),
         # ------------------------------------------------------------------------------- delivered memo
         _T.VIEW_OVERVIEW: Entry("Digital Post – oversigt", "Digital Post – overview"),
         _T.VIEW_SENDER: Entry("Afsender", "Sender"),

@@ -111,7 +111,7 @@ class Runtime:
         )
         self.leases = LeaseKeeper(gateway.store, gateway.replica, float(s.lease_seconds))
         self.counters = RuntimeCounters()
-        self.metrics = GatewayMetrics(mailbox=gateway.mailbox, store=gateway.store)
+        self.metrics = GatewayMetrics(mailbox=gateway.mailbox, store=gateway.store, failures=gateway.failures)
         alerts = AlertService(
             gateway.mailbox,
             gateway.store,

@@ -26,6 +26,7 @@ from graph_dpg.domain.mail import EmailAddress, MailMessage
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Effects
+from graph_dpg.services.boundary import ItemFailures, Stage
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 
 log = logging.getLogger(__name__)
@@ -126,10 +127,16 @@ class AlertRound:
 
 class AlertService:
     def __init__(
-        self, mailbox: MailboxPort, effects: Effects, *, monitoring_mailbox: str, language: str = "da"
+        self,
+        mailbox: MailboxPort,
+        effects: Effects,
+        *,
+        monitoring_mailbox: str,
+        language: str = "da",
+        failures: ItemFailures | None = None,
     ) -> None:
         self._mail = mailbox
-        self._effects = EffectBook(effects)
+        self._effects = EffectBook(effects, failures=failures, stage=Stage.ALERT)
         self.monitoring_mailbox = monitoring_mailbox
         self.language = language
 
@@ -156,8 +163,9 @@ class AlertService:
             log.warning("alert %s not written yet: %s", effect.key, mask_cprs(str(exc)))
 
         done = await self._effects.run_pending(*ALERT_KINDS, action=self._send, limit=limit, on_error=failed)
-        report.sent = len(done)
-        report.done = {effect.key for effect, _ in done}
+        mailed = [effect for effect, result in done if "failed" not in result]
+        report.sent = len(mailed)
+        report.done = {effect.key for effect in mailed}
         return report
 
     async def _send(self, effect: PlannedEffect) -> Mapping[str, object] | None:
