@@ -193,7 +193,9 @@ def build_gateway(
     outbound = OutboundService(
         mailbox, ngdp, store, outbound_settings(settings, gateway_config), failures=failures
     )
-    inbound = InboundService(mailbox, ngdp, store, inbound_settings(gateway_config, settings))
+    inbound = InboundService(
+        mailbox, ngdp, store, inbound_settings(gateway_config, settings), failures=failures
+    )
     return Gateway(
         settings=settings,
         config=gateway_config,

@@ -180,6 +180,12 @@ class Settings(BaseSettings):
         description="A mail or MeMo still failing transiently this long after it came is given up with an "
         "error receipt, attempts left or not.",
     )
+    inbound_fallback_seconds: int = Field(
+        3600,
+        ge=0,
+        description="A memo whose target mailbox keeps failing transiently (full, unreachable) this long "
+        "after it came is delivered to the main mailbox instead, with a banner saying why.",
+    )
 
     # --- HTTP server (health, metrics, NgDP push) ------------------------------------------------------
     http_host: str = Field(

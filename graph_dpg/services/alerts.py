@@ -78,6 +78,26 @@ def rule_disabled_alert(rule: str, reason: str, language: str = "da") -> Alert:
     )
 
 
+def mailbox_full_alert(
+    mailbox: str, main_mailbox: str, fallback_after_s: float, language: str = "da"
+) -> Alert:
+    """The alert sent when Digital Post cannot be delivered to ``mailbox`` because it is full."""
+    if mailbox.lower() == main_mailbox.lower():
+        then = text(Text.MAILBOX_FULL_MAIN, language)
+    else:
+        minutes = max(1, round(fallback_after_s / 60))
+        then = text(Text.MAILBOX_FULL_FALLBACK, language, minutes=minutes, main=main_mailbox)
+    return Alert(
+        subject=text(Text.MAILBOX_FULL_SUBJECT, language, mailbox=mailbox),
+        title=text(Text.MAILBOX_FULL_TITLE, language),
+        lines=(
+            text(Text.MAILBOX_FULL_TEXT, language, mailbox=mailbox),
+            then,
+            text(Text.MAILBOX_FULL_FIX, language),
+        ),
+    )
+
+
 #: The certificates whose expiry is alerted, by the name their alert keys carry (the text earlier versions
 #: wrote, so an alert planned before an upgrade is found after it), and the catalogue entry naming them.
 NGDP_CERTIFICATE = "NgDP OCES3 certificate"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from graph_dpg.core.errors import GraphDpgError, NotFoundError
@@ -37,6 +37,7 @@ from graph_dpg.domain.rules import RoutingDecision
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.store import MailStore
 from graph_dpg.services.blocking import blocking
+from graph_dpg.services.boundary import ItemFailures, Stage
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
 
@@ -68,9 +69,12 @@ async def open_readable(mailbox: str, message: MailMessage) -> OpenedMail:
 class MailRouter(InboundParts):
     store: MailStore
     open_mail: MailOpener = open_readable
+    failures: ItemFailures = field(default_factory=ItemFailures)
 
     def __post_init__(self) -> None:
-        self.effects = EffectBook(self.store)
+        # A mail whose routing raises something nobody foresaw is closed as failed (the effect book's
+        # boundary): it stays where it is, in the inbox a person reads, and the next mail is routed.
+        self.effects = EffectBook(self.store, failures=self.failures, stage=Stage.INBOUND_MAIL)
 
     async def run(self, stats: InboundStats) -> None:
         """One round: find new mail in every inbox source, then route what is planned."""
@@ -91,6 +95,9 @@ class MailRouter(InboundParts):
             except GraphDpgError as exc:
                 stats.errors.append(mask_cprs(f"poll {mailbox}/{folder}: {exc}"))
                 log.warning("inbound poll of %s/%s failed: %s", mailbox, folder, mask_cprs(str(exc)))
+            except Exception as exc:  # this source waits for the next cycle; the other sources go on
+                shown = self.failures.crashed(Stage.INBOUND_MAIL, f"{mailbox}/{folder}", exc)
+                stats.errors.append(mask_cprs(f"poll {mailbox}/{folder}: {shown}"))
 
     async def _poll_source(self, mailbox: str, folder: str, stats: InboundStats) -> None:
         link = await blocking(self.store.get_delta_link, mailbox, folder)
