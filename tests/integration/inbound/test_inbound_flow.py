@@ -344,6 +344,29 @@ async def test_a_mailbox_that_keeps_refusing_gets_the_memo_delivered_to_the_main
     h.store.close()
 
 
+async def test_a_full_mailbox_on_the_emulator_is_alerted_once_and_its_memo_reaches_the_main_mailbox(
+    db_url: str,
+) -> None:
+    h = make_harness(db_url, fallback_after_seconds=0.0)  # no waiting: the first refusal is enough
+    async with h.mailbox:
+        h.tenant.set_full(BYG)  # Exchange answers 507 ErrorQuotaExceeded to every new item
+        uid, xml = citizen_memo(label="Carport", contact_point=CP_BYG)
+        h.ngdp.queue_inbound_memo(xml)
+        first = await h.service().run_once()
+        assert (first.delivered, first.alerts) == (0, 1)
+        [alert] = h.messages(MONITOR)
+        assert alert["subject"] == f"Digital Post Gateway: postkassen {BYG} er fuld"
+        assert h.tenant.count_requests(mailbox=BYG, status=507) >= 1
+        second = await h.service().run_once()
+        assert (second.delivered, second.fallbacks, second.acknowledged, second.alerts) == (1, 1, 1, 0)
+        mail = only(h.messages(MAIN), "Carport")
+        assert f"Kunne ikke leveres i {BYG}" in mail["body"]["content"]
+        assert "postkassen er fuld" in mail["body"]["content"]
+        assert [r["receiptStatus"] for r in h.ngdp.inbound_receipts(uid)] == ["COMPLETED"]
+        assert h.messages(BYG) == [] and len(h.messages(MONITOR)) == 1
+    h.store.close()
+
+
 async def test_memos_routed_by_the_previous_version_are_delivered_where_it_decided(h: Harness) -> None:
     """An upgrade in the middle of work: the earlier version kept routes (and fallbacks) as effects."""
     from graph_dpg.ports.store import EffectState, InboundSource
