@@ -183,8 +183,9 @@ class Settings(BaseSettings):
     inbound_fallback_seconds: int = Field(
         3600,
         ge=0,
-        description="A memo whose target mailbox keeps failing transiently (full, unreachable) this long "
-        "after it came is delivered to the main mailbox instead, with a banner saying why.",
+        description="A memo whose target mailbox keeps failing (full, unreachable) this long after it came "
+        "is delivered to the main mailbox instead, with a banner saying why; a secure mail whose routing "
+        "keeps failing that long stays in the inbox it came to.",
     )
 
     # --- HTTP server (health, metrics, NgDP push) ------------------------------------------------------

@@ -72,7 +72,9 @@ class InboundSettings:
     delivery_folder: str = "inbox"
     routed_folder: str | None = None  # where a secure mail copied to another mailbox is moved; None: stays
     fallback_after_attempts: int = 3  # permanent failures before a memo goes to the main mailbox instead
-    fallback_after_seconds: float = 3600.0  # transient failures (e.g. a full mailbox) for this long: the same
+    # Failing transiently (e.g. a full mailbox) for this long after it came: a memo goes to the main mailbox
+    # instead, a secure mail stays in the inbox it came to.
+    fallback_after_seconds: float = 3600.0
     batch_size: int = 200
 
     def category(self, key: str) -> str:

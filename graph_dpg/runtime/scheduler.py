@@ -117,6 +117,7 @@ class Runtime:
             gateway.store,
             monitoring_mailbox=gateway.config.monitoring_mailbox,
             language=s.receipt_language,
+            failures=gateway.failures,
         )
         self.expiry = ExpiryAlerts(alerts, lambda: expiring_credentials(gateway.ngdp, gateway.settings))
         self.contact_points: list[ContactPointInfo] = []

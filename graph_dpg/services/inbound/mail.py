@@ -25,9 +25,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Protocol
 
-from graph_dpg.core.errors import GraphDpgError, NotFoundError
+from graph_dpg.core.errors import GraphDpgError, NotFoundError, StoreError
 from graph_dpg.domain.addresses import is_gateway_address
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import memo_uuid_from_message_id
@@ -37,7 +38,7 @@ from graph_dpg.domain.rules import RoutingDecision
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.store import MailStore
 from graph_dpg.services.blocking import blocking
-from graph_dpg.services.boundary import ItemFailures, Stage
+from graph_dpg.services.boundary import ItemFailures, Stage, describe
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
 
@@ -118,6 +119,21 @@ class MailRouter(InboundParts):
         subjects: dict[EffectKey, str] = {}  # for the audit trail, CPR-masked
 
         async def route(effect: PlannedEffect) -> Mapping[str, object]:
+            try:
+                return await route_once(effect)
+            except StoreError:
+                raise  # the database, not this mail
+            except GraphDpgError as exc:
+                # Failing for longer than a memo would wait for its mailbox: the mail stays where it is,
+                # in the inbox a person reads, and is not tried again.
+                waited = (datetime.now(UTC) - effect.created_at).total_seconds()
+                if waited < self.settings.fallback_after_seconds:
+                    raise
+                shown = describe(exc)
+                self.failures.gave_up(Stage.INBOUND_MAIL, str(effect.key), shown)
+                return {"routed": False, "gave_up": shown}
+
+        async def route_once(effect: PlannedEffect) -> Mapping[str, object]:
             p = effect.payload
             mailbox, message_id = str(p.get("mailbox", "")), str(p.get("message_id", ""))
             try:

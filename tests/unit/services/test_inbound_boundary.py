@@ -225,3 +225,30 @@ async def test_a_secure_mail_whose_routing_raises_stays_where_it_is_and_the_next
     assert service.failures.counts()[(Stage.INBOUND_MAIL, Reason.INTERNAL_ERROR)] == 1
     assert len(r.mail.in_folder(MAIN, "inbox")) == 2  # both still in the inbox a person reads
     assert r.store.pending_effects(prefix="mailroute:") == []  # not tried again and again
+
+
+async def test_a_secure_mail_whose_routing_keeps_failing_is_left_in_the_inbox_after_the_fallback_time() -> (
+    None
+):
+    for wait, closed in ((3600.0, False), (0.0, True)):
+        r = rig(routed_folder=None, fallback_after_seconds=wait)
+        r.mail.put(
+            MAIN,
+            "inbox",
+            MailMessage(
+                subject="Byggesag",
+                sender=EmailAddress("a@arkitekt.dk"),
+                to=[EmailAddress(MAIN)],
+                internet_message_id="<t1@arkitekt.dk>",
+            ),
+        )
+        r.mail.fail_next("get_message", TransientError("Service Unavailable", "graph", 503))
+        service = r.service()
+        stats = await service.run_once(pull=False)
+        effect = r.store.get_effect("mailroute:<t1@arkitekt.dk>")
+        assert effect is not None and (effect.state is EffectState.DONE) is closed
+        assert bool(stats.errors) is not closed
+        assert service.failures.counts()[(Stage.INBOUND_MAIL, Reason.GAVE_UP)] == int(closed)
+        if closed:
+            assert effect.result is not None and "503" in str(effect.result["gave_up"])
+        assert len(r.mail.in_folder(MAIN, "inbox")) == 1
