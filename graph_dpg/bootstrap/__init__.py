@@ -28,6 +28,7 @@ from graph_dpg.config import GatewayConfig, Settings
 from graph_dpg.core.errors import ConfigError
 from graph_dpg.domain.addresses import Channel
 from graph_dpg.ports.digital_post import DigitalPostPort
+from graph_dpg.services.boundary import ItemFailures
 from graph_dpg.services.inbound import InboundService
 from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings
 
@@ -52,6 +53,7 @@ class Gateway:
     outbound: OutboundService
     inbound: InboundService | None  # None: this process does not receive (tests of outbound alone)
     replica: str
+    failures: ItemFailures = field(default_factory=ItemFailures)  # items given up, shared by the services
     _closers: list[Any] = field(default_factory=list, repr=False)
 
     async def aclose(self) -> None:
@@ -93,7 +95,10 @@ def outbound_settings(settings: Settings, config: GatewayConfig) -> OutboundSett
         mandatory_allowed=config.organisation.mandatory_allowed,
         legal_notification_allowed=config.organisation.legal_notification_allowed,
         send_concurrency=settings.send_concurrency,
+        max_attempts=settings.retry_max_attempts,
+        retry_base_seconds=settings.retry_base_seconds,
         retry_max_seconds=float(settings.max_backoff_seconds),
+        give_up_after_seconds=float(settings.give_up_after_seconds),
     )
 
 
@@ -184,8 +189,13 @@ def build_gateway(
         ngdp: DigitalPostPort = client
     else:
         ngdp = ngdp_client
-    outbound = OutboundService(mailbox, ngdp, store, outbound_settings(settings, gateway_config))
-    inbound = InboundService(mailbox, ngdp, store, inbound_settings(gateway_config, settings))
+    failures = ItemFailures()
+    outbound = OutboundService(
+        mailbox, ngdp, store, outbound_settings(settings, gateway_config), failures=failures
+    )
+    inbound = InboundService(
+        mailbox, ngdp, store, inbound_settings(gateway_config, settings), failures=failures
+    )
     return Gateway(
         settings=settings,
         config=gateway_config,
@@ -195,6 +205,7 @@ def build_gateway(
         outbound=outbound,
         inbound=inbound,
         replica=settings.replica_id,
+        failures=failures,
         _closers=closers,
     )
 

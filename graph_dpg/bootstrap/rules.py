@@ -67,4 +67,5 @@ def inbound_settings(config: GatewayConfig, settings: Settings | None = None) ->
         inbox_sources=tuple(config.inbox_sources()),
         rule_timeout_seconds=settings.rule_timeout_seconds if settings is not None else 5.0,
         language=settings.receipt_language if settings is not None else "da",
+        fallback_after_seconds=float(settings.inbound_fallback_seconds) if settings is not None else 3600.0,
     )

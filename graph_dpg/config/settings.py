@@ -159,6 +159,35 @@ class Settings(BaseSettings):
         description="A routing rule whose evaluation takes longer is disabled automatically.",
     )
 
+    # --- Retries of one item (a mail, a MeMo, a memo) --------------------------------------------------
+    retry_base_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="First wait before a mail or MeMo is tried again after a transient failure; doubled "
+        "each time, up to max_backoff_seconds.",
+    )
+    retry_max_attempts: int = Field(
+        8,
+        ge=1,
+        le=100,
+        description="Transient failures (Graph or NgDP busy or unreachable) of one mail or MeMo before it "
+        "is given up with an error receipt.",
+    )
+    give_up_after_seconds: int = Field(
+        6 * 3600,
+        ge=60,
+        description="A mail or MeMo still failing transiently this long after it came is given up with an "
+        "error receipt, attempts left or not.",
+    )
+    inbound_fallback_seconds: int = Field(
+        3600,
+        ge=0,
+        description="A memo whose target mailbox keeps failing (full, unreachable) this long after it came "
+        "is delivered to the main mailbox instead, with a banner saying why; a secure mail whose routing "
+        "keeps failing that long stays in the inbox it came to.",
+    )
+
     # --- HTTP server (health, metrics, NgDP push) ------------------------------------------------------
     http_host: str = Field(
         "127.0.0.1", description="Interface the HTTP server listens on (0.0.0.0 in a container)."

@@ -16,7 +16,8 @@ decide what to do (retry, receipt, alert) from the *kind* of failure, never from
     ├── RemoteError                    a remote service (Graph, NgDP) failed; ``service`` names it
     │   ├── TransientError             retry later with backoff (429, 503, 504, timeouts, resets)
     │   │   ├── ThrottledError         429 with ``retry_after`` seconds
-    │   │   └── AmbiguousOutcomeError  request may or may not have taken effect (timeout after send)
+    │   │   ├── AmbiguousOutcomeError  request may or may not have taken effect (timeout after send)
+    │   │   └── MailboxFullError       the target mailbox is over its quota (Graph 507 / ErrorQuotaExceeded)
     │   ├── PermanentError             retrying the same request will fail the same way (400, 404, 409 ...)
     │   │   ├── NotFoundError          the resource is gone (404)
     │   │   └── RejectedError          the remote refused the content (NgDP 400 ErrorMessage, Graph 400)
@@ -141,6 +142,12 @@ class ThrottledError(TransientError):
 @dataclass
 class AmbiguousOutcomeError(TransientError):
     """The request may have taken effect (e.g. timeout after the body was sent). Retry idempotently."""
+
+
+@dataclass
+class MailboxFullError(TransientError):
+    """The mailbox written to is over its storage quota: transient (it works once someone makes room),
+    but worth an alert, and a reason to deliver elsewhere after a while."""
 
 
 @dataclass

@@ -138,6 +138,20 @@ def invalid_banner(findings: Sequence[Finding], language: str = "da") -> Banner:
     return Banner("invalid", title, (text(Text.BANNER_INVALID_INTRO, language), *shown))
 
 
+def unshown_banner(error: str, reference: str, language: str = "da") -> Banner:
+    """Shown on a memo delivered raw because something unexpected happened while it was read, routed or
+    shown: what happened (``error``), that nothing is lost, and the reference for IT support."""
+    return Banner(
+        "invalid",
+        text(Text.BANNER_UNSHOWN_TITLE, language),
+        (
+            text(Text.BANNER_UNSHOWN_WHY, language, error=mask_cprs(error)),
+            text(Text.BANNER_UNSHOWN_RAW, language),
+            text(Text.BANNER_UNSHOWN_SUPPORT, language, reference=reference),
+        ),
+    )
+
+
 # ----------------------------------------------------------------------------------------------- render
 
 
@@ -398,11 +412,41 @@ def render_invalid_mail(
             view.mail.internet_message_id = memo_internet_message_id(memo_uuid)
             return view
     subject = f"{text(Text.VIEW_INVALID_SUBJECT, lang)} ({memo_uuid})"
-    overview = [(text(Text.VIEW_MESSAGE_UUID, lang), memo_uuid)]
-    body = render_banner(banner) + render_table(overview, text(Text.VIEW_OVERVIEW, lang))
+    return _raw_mail(xml, memo_uuid, banner, subject, target_mailbox, categories, lang)
+
+
+def render_unshown_mail(
+    xml: bytes,
+    memo_uuid: str,
+    error: str,
+    *,
+    target_mailbox: str,
+    categories: Sequence[str] = (),
+    options: ViewOptions = ViewOptions(),
+) -> DeliveredView:
+    """The received mail for a memo the gateway could not show (``error``: what went wrong): a banner that
+    says so, the messageUUID, and the raw XML attached. Built from nothing the memo's content decides."""
+    lang = options.language
+    banner = unshown_banner(error, memo_uuid, lang)
+    subject = text(Text.VIEW_UNSHOWN_SUBJECT, lang, uuid=memo_uuid)
+    return _raw_mail(xml, memo_uuid, banner, subject, target_mailbox, categories, lang)
+
+
+def _raw_mail(
+    xml: bytes,
+    memo_uuid: str,
+    banner: Banner,
+    subject: str,
+    target_mailbox: str,
+    categories: Sequence[str],
+    language: str,
+) -> DeliveredView:
+    """A memo as a mail without reading it: the banner, its messageUUID, and the XML attached."""
+    overview = [(text(Text.VIEW_MESSAGE_UUID, language), memo_uuid)]
+    body = render_banner(banner) + render_table(overview, text(Text.VIEW_OVERVIEW, language))
     mail = MailMessage(
         subject=subject,
-        body=wrap_document(body, subject, options.language),
+        body=wrap_document(body, subject, language),
         body_type="html",
         to=[EmailAddress(target_mailbox)],
         attachments=[Attachment(f"{memo_uuid}.memo.xml", "application/xml", xml, size=len(xml))],

@@ -250,6 +250,59 @@ def render_error_receipt(label: str, findings: Sequence[Finding], *, language: s
     return ReceiptMail(text(Text.RECEIPT_SUBJECT_ERROR, language, label=safe), "".join(body), attached)
 
 
+def render_failure_receipt(
+    label: str,
+    what: str,
+    reference: str,
+    rows: Sequence[RecipientLine] = (),
+    *,
+    language: str = "da",
+) -> ReceiptMail:
+    """The receipt for a mail the gateway gave up on (an unexpected error, or transient failures beyond
+    their limits), or whose usual receipt could not be written: what happened (``what``, a sentence of the
+    catalogue), what to do, and the reference for IT support. ``rows`` are its recipients if any were
+    planned; when some of them got the letter, the receipt lists them all, and asks for the failed ones
+    only to be sent again."""
+    safe = _safe_label(label, language)
+    failures = [r for r in rows if r.status.is_failure]
+    sent = [r for r in rows if not r.status.is_failure and r.status is not RecipientStatus.PENDING]
+    parts = [f'<div style="{_STYLE}">']
+    attachments: list[tuple[str, bytes]] = []
+    todo: Text | None
+    if not sent:
+        subject, todo = Text.RECEIPT_SUBJECT_ERROR, Text.RECEIPT_SEND_AGAIN
+        parts.append("<p>" + text(Text.RECEIPT_ERROR_INTRO_HTML, language, label=html.escape(safe)) + "</p>")
+    else:
+        subject = Text.RECEIPT_SUBJECT_PARTIAL if failures else Text.RECEIPT_SUBJECT_OK
+        todo = Text.RECEIPT_SEND_AGAIN_FAILED if failures else None
+        pending = len(rows) - len(sent) - len(failures)
+        summary = text(
+            Text.RECEIPT_SUMMARY,
+            language,
+            total=len(rows),
+            ok=len(sent),
+            failed=len(failures),
+            pending=pending,
+        )
+        parts.append("<p>" + text(Text.RECEIPT_INTRO_HTML, language, label=html.escape(safe)) + "</p>")
+        parts.append(f"<p>{summary}</p>")
+    parts.append(f"<p>{html.escape(mask_cprs(what))}</p>")
+    if todo is not None:
+        parts.append(f"<p>{html.escape(text(todo, language))}</p>")
+    if sent:
+        with_lines = any(r.line is not None for r in rows)
+        if len(rows) <= MAX_TABLE_ROWS:
+            parts.append(_table(rows, language, with_lines))
+        else:
+            parts.append(_table(failures[:MAX_FAILURES_IN_BODY], language, with_lines))
+            parts.append("<p>" + text(Text.RECEIPT_ALL_ATTACHED, language, name=ALL_RECIPIENTS_NAME) + "</p>")
+            attachments.append((ALL_RECIPIENTS_NAME, _text_file(rows, language)))
+    support = text(Text.RECEIPT_SUPPORT_REFERENCE, language, reference=mask_cprs(reference))
+    parts.append(f"<p>{html.escape(support)}</p>")
+    parts.append("</div>")
+    return ReceiptMail(text(subject, language, label=safe), "".join(parts), tuple(attachments))
+
+
 def category_for(rows: Sequence[RecipientLine]) -> JobCategory:
     """The one state category the original message shows, derived from its recipients."""
     if any(r.status.is_failure for r in rows):

@@ -36,8 +36,8 @@ from graph_dpg.domain.rules import (
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo.model import MemoMessage
 
-RouteBanner = Literal["unmapped", "invalid", "undeliverable"]
-_BANNERS: tuple[RouteBanner, ...] = ("unmapped", "invalid", "undeliverable")
+RouteBanner = Literal["unmapped", "invalid", "undeliverable", "unshown"]
+_BANNERS: tuple[RouteBanner, ...] = ("unmapped", "invalid", "undeliverable", "unshown")
 
 
 # ----------------------------------------------------------------------------------------------- settings
@@ -72,6 +72,9 @@ class InboundSettings:
     delivery_folder: str = "inbox"
     routed_folder: str | None = None  # where a secure mail copied to another mailbox is moved; None: stays
     fallback_after_attempts: int = 3  # permanent failures before a memo goes to the main mailbox instead
+    # Failing transiently (e.g. a full mailbox) for this long after it came: a memo goes to the main mailbox
+    # instead, a secure mail stays in the inbox it came to.
+    fallback_after_seconds: float = 3600.0
     batch_size: int = 200
 
     def category(self, key: str) -> str:
@@ -378,6 +381,23 @@ def invalid_route(settings: InboundSettings, errors: Sequence[Finding]) -> Inbou
         folder=settings.delivery_folder,
         valid=False,
         banner="invalid",
+        categories=(settings.category("inbound"), settings.category("warning")),
+        errors=tuple(mask_cprs(str(f)) for f in errors)[:50],
+    )
+
+
+def unshown_route(
+    settings: InboundSettings, error: str, *, valid: bool, errors: Sequence[Finding] = ()
+) -> InboundRoute:
+    """A memo the gateway could not read, route or show (``error``: what went wrong, kept as the route's
+    note): the main mailbox, the raw XML and a banner saying why; rules are not asked again. ``valid``
+    and ``errors`` decide its business receipt, as for any other memo."""
+    return InboundRoute(
+        mailbox=settings.main_mailbox,
+        folder=settings.delivery_folder,
+        valid=valid,
+        banner="unshown",
+        note=mask_cprs(error)[:500],
         categories=(settings.category("inbound"), settings.category("warning")),
         errors=tuple(mask_cprs(str(f)) for f in errors)[:50],
     )

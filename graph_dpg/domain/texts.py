@@ -54,6 +54,13 @@ class Text(StrEnum):
     RECEIPT_STATUS_RECEIVED = "receipt.status.received"
     RECEIPT_STATUS_REJECTED = "receipt.status.rejected"
     RECEIPT_STATUS_FAILED = "receipt.status.failed"
+    RECEIPT_FAILURE_INTERNAL = "receipt.failure.internal"
+    RECEIPT_FAILURE_GAVE_UP = "receipt.failure.gave_up"
+    RECEIPT_FAILURE_RECEIPT = "receipt.failure.receipt"
+    RECEIPT_SEND_AGAIN = "receipt.failure.send_again"
+    RECEIPT_SEND_AGAIN_FAILED = "receipt.failure.send_again_failed"
+    RECEIPT_SUPPORT_REFERENCE = "receipt.failure.reference"
+    RECEIPT_ROW_NOT_SENT = "receipt.failure.row"
 
     # -- the mail an inbound memo is delivered as: overview table, routing section, main document
     VIEW_OVERVIEW = "view.overview"
@@ -85,6 +92,7 @@ class Text(StrEnum):
     VIEW_MAIN_ATTACHED = "view.main_attached"
     VIEW_NO_MAIN = "view.no_main"
     VIEW_INVALID_SUBJECT = "view.invalid_subject"
+    VIEW_UNSHOWN_SUBJECT = "view.unshown_subject"
     VIEW_XML_KEPT = "view.xml_kept"
     VIEW_UNNAMED_FILE = "view.unnamed_file"
 
@@ -102,6 +110,11 @@ class Text(StrEnum):
     BANNER_UNDELIVERABLE_CHECK = "banner.undeliverable.check"
     BANNER_INVALID_TITLE = "banner.invalid.title"
     BANNER_INVALID_INTRO = "banner.invalid.intro"
+    BANNER_UNSHOWN_TITLE = "banner.unshown.title"
+    BANNER_UNSHOWN_WHY = "banner.unshown.why"
+    BANNER_UNSHOWN_RAW = "banner.unshown.raw"
+    BANNER_UNSHOWN_SUPPORT = "banner.unshown.support"
+    BANNER_MAILBOX_FULL = "banner.mailbox_full"
 
     # -- how a memo's target was chosen when no rule decided (shown in the routing section)
     ROUTE_NOTE_CONTACT_POINT = "route.note.contact_point"
@@ -124,6 +137,12 @@ class Text(StrEnum):
     EXPIRY_SUBJECT = "alert.expiry.subject"
     EXPIRY_TITLE = "alert.expiry.title"
     EXPIRY_TEXT = "alert.expiry.text"
+    MAILBOX_FULL_SUBJECT = "alert.mailbox_full.subject"
+    MAILBOX_FULL_TITLE = "alert.mailbox_full.title"
+    MAILBOX_FULL_TEXT = "alert.mailbox_full.text"
+    MAILBOX_FULL_FALLBACK = "alert.mailbox_full.fallback"
+    MAILBOX_FULL_MAIN = "alert.mailbox_full.main"
+    MAILBOX_FULL_FIX = "alert.mailbox_full.fix"
     CREDENTIAL_NGDP_CERTIFICATE = "credential.ngdp_certificate"
     CREDENTIAL_GRAPH_APP_CERTIFICATE = "credential.graph_app_certificate"
 
@@ -200,6 +219,40 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.RECEIPT_STATUS_RECEIVED: Entry("Modtaget", "Received"),
         _T.RECEIPT_STATUS_REJECTED: Entry("Afvist", "Rejected"),
         _T.RECEIPT_STATUS_FAILED: Entry("Fejlet", "Failed"),
+        _T.RECEIPT_FAILURE_INTERNAL: Entry(
+            "En uventet fejl i gatewayen stoppede behandlingen af mailen.",
+            "An unexpected error in the gateway stopped the processing of this mail.",
+        ),
+        _T.RECEIPT_FAILURE_GAVE_UP: Entry(
+            "Gatewayen kunne ikke gøre mailen færdig og har opgivet den efter {attempts} forsøg. "
+            "Seneste fejl: {error}",
+            "The gateway could not finish this mail and gave up after {attempts} attempt(s). "
+            "Last error: {error}",
+        ),
+        _T.RECEIPT_FAILURE_RECEIPT: Entry(
+            "Kvitteringen kunne ikke skrives som normalt på grund af en uventet fejl i gatewayen. "
+            "Listen nedenfor viser, hvad der er sendt.",
+            "The receipt could not be written as usual because of an unexpected error in the gateway. "
+            "The list below shows what was sent.",
+        ),
+        _T.RECEIPT_SEND_AGAIN: Entry(
+            "Send mailen igen. Sker det igen, så kontakt jeres it-support og oplys referencen nedenfor.",
+            "Please send the mail again. If this happens again, contact your IT support and give them "
+            "the reference below.",
+        ),
+        _T.RECEIPT_SEND_AGAIN_FAILED: Entry(
+            "Send mailen igen, men kun til de modtagere, der står som Fejlet: de øvrige har fået brevet. "
+            "Sker det igen, så kontakt jeres it-support og oplys referencen nedenfor.",
+            "Please send the mail again, but only to the recipients marked Failed: the others got the "
+            "letter. If this happens again, contact your IT support and give them the reference below.",
+        ),
+        _T.RECEIPT_SUPPORT_REFERENCE: Entry(
+            "Reference til it-support: {reference}", "Reference for IT support: {reference}"
+        ),
+        _T.RECEIPT_ROW_NOT_SENT: Entry(
+            "Ikke sendt: intern fejl (reference {reference})",
+            "Not sent: internal error (reference {reference})",
+        ),
         # ------------------------------------------------------------------------------- delivered memo
         _T.VIEW_OVERVIEW: Entry("Digital Post – oversigt", "Digital Post – overview"),
         _T.VIEW_SENDER: Entry("Afsender", "Sender"),
@@ -235,6 +288,10 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         ),
         _T.VIEW_NO_MAIN: Entry("Meddelelsen har intet hoveddokument.", "The message has no main document."),
         _T.VIEW_INVALID_SUBJECT: Entry("Ugyldig Digital Post-meddelelse", "Invalid Digital Post message"),
+        _T.VIEW_UNSHOWN_SUBJECT: Entry(
+            "Digital Post-meddelelse, der ikke kunne vises ({uuid})",
+            "Digital Post message that could not be shown ({uuid})",
+        ),
         _T.VIEW_XML_KEPT: Entry(
             "MeMo-XML'en er for stor til at blive vedhæftet; gatewayen gemmer den (svar virker).",
             "The MeMo XML is too large to attach; the gateway keeps it (replies work).",
@@ -291,6 +348,28 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "NgDP har fået en INVALID-kvittering. Den oprindelige MeMo-XML er vedhæftet. Fejl:",
             "NgDP was answered with an INVALID receipt. The original MeMo XML is attached. Problems:",
         ),
+        _T.BANNER_UNSHOWN_TITLE: Entry(
+            "Denne Digital Post-meddelelse kunne ikke vises", "This Digital Post message could not be shown"
+        ),
+        _T.BANNER_UNSHOWN_WHY: Entry(
+            "Gatewayen stødte på en uventet fejl, da den skulle læse, route eller vise meddelelsen "
+            "({error}).",
+            "The gateway met an unexpected error while reading, routing or showing the message ({error}).",
+        ),
+        _T.BANNER_UNSHOWN_RAW: Entry(
+            "Den oprindelige MeMo-XML er vedhæftet uændret, så intet er gået tabt; den er leveret her i "
+            "hovedpostkassen uden routingregler.",
+            "The original MeMo XML is attached unchanged, so nothing is lost; it was delivered here to the "
+            "main mailbox without routing rules.",
+        ),
+        _T.BANNER_UNSHOWN_SUPPORT: Entry(
+            "Kontakt jeres it-support, hvis indholdet ikke kan læses, og oplys referencen {reference}.",
+            "If the content cannot be read, contact your IT support and give them the reference {reference}.",
+        ),
+        _T.BANNER_MAILBOX_FULL: Entry(
+            "postkassen er fuld (kvoten i Exchange Online er opbrugt)",
+            "the mailbox is full (its Exchange Online quota is used up)",
+        ),
         # ------------------------------------------------------------------------------- routing notes
         _T.ROUTE_NOTE_CONTACT_POINT: Entry(
             "Kontaktpunkt {name} ({id}) → {mailbox}", "Contact point {name} ({id}) → {mailbox}"
@@ -340,6 +419,34 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "The {what} of the Digital Post gateway expires on {date} ({days} day(s) left). Renew it and "
             "update the gateway's configuration before then; after it expires the gateway can no longer "
             "send or receive Digital Post.",
+        ),
+        # ------------------------------------------------------------------------------- mailbox full
+        _T.MAILBOX_FULL_SUBJECT: Entry(
+            "Digital Post Gateway: postkassen {mailbox} er fuld",
+            "Digital Post Gateway: mailbox {mailbox} is full",
+        ),
+        _T.MAILBOX_FULL_TITLE: Entry("Postkasse fuld", "Mailbox full"),
+        _T.MAILBOX_FULL_TEXT: Entry(
+            "Digital Post til {mailbox} kan ikke leveres, fordi postkassen er fuld: Exchange Online svarer, "
+            "at dens kvote er opbrugt.",
+            "Digital Post for {mailbox} cannot be delivered because the mailbox is full: Exchange Online "
+            "answers that its quota is used up.",
+        ),
+        _T.MAILBOX_FULL_FALLBACK: Entry(
+            "Gatewayen prøver igen. Post, der stadig ikke kan leveres {minutes} minutter efter, at den kom, "
+            "leveres i hovedpostkassen {main} i stedet, med en bemærkning om hvorfor. Intet går tabt.",
+            "The gateway keeps trying. Post that still cannot be delivered {minutes} minutes after it came "
+            "is delivered to the main mailbox {main} instead, with a note saying why. Nothing is lost.",
+        ),
+        _T.MAILBOX_FULL_MAIN: Entry(
+            "Det er hovedpostkassen: gatewayen prøver igen, indtil der er plads. NgDP beholder posten "
+            "så længe, så intet går tabt.",
+            "It is the main mailbox: the gateway keeps trying until there is room. NgDP keeps the post "
+            "meanwhile, so nothing is lost.",
+        ),
+        _T.MAILBOX_FULL_FIX: Entry(
+            "Ryd op i postkassen (også Slettet post) eller forøg dens kvote.",
+            "Clean up the mailbox (Deleted Items too) or raise its quota.",
         ),
         _T.CREDENTIAL_NGDP_CERTIFICATE: Entry("NgDP OCES3-certifikatet", "NgDP OCES3 certificate"),
         _T.CREDENTIAL_GRAPH_APP_CERTIFICATE: Entry("Graph-appens certifikat", "Graph app certificate"),

@@ -17,7 +17,9 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
                      rejected <- new | planned                  (validation failed; error receipt)
                      failed   <- new | planned | sending        (gave up; error text kept)
                      Setting the state a job already has is a no-op, so a step repeated after a
-                     crash is harmless.
+                     crash is harmless. A job that could not be advanced for a transient reason stays
+                     where it is with attempts+1, the error text and a time before which it waits
+                     (``record_job_retry``).
 
     outbox row       pending --> accepted   (NgDP 201; transmission id + receipt status kept)
                      pending --> rejected   (NgDP 400 ErrorMessage JSON in last_error)
@@ -105,6 +107,8 @@ class OutboundJob:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     warnings: tuple[str, ...] = ()  # planning's notes for the receipt mail, stored by ``plan_job``
+    attempts: int = 0  # transient failures so far (``record_job_retry``)
+    not_before: datetime | None = None  # not advanced again before this time (after a transient failure)
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,11 @@ class Outbox(Protocol):
         ...
 
     def set_job_state(self, job_id: str, state: JobState, error: str | None = None) -> None: ...
+
+    def record_job_retry(self, job_id: str, error: str, not_before: datetime) -> int:
+        """A transient failure of an unfinished job: attempts+1, the error text (CPR-masked) and the time
+        before which it is not advanced again; its state stays. Returns the attempts now counted."""
+        ...
 
     def get_job(self, job_id: str) -> OutboundJob | None: ...
 

@@ -30,6 +30,7 @@ from starlette.routing import Mount, Route
 
 from graph_dpg.core.errors import GraphDpgError
 from graph_dpg.services.blocking import blocking
+from graph_dpg.services.boundary import ItemFailures
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -49,9 +50,12 @@ class _QueueStore(Protocol):
 class _LiveCollector(Collector):
     """Values read at scrape time from the objects that own them (no second bookkeeping to drift)."""
 
-    def __init__(self, mailbox: _CountingMailbox | None, store: _QueueStore | None) -> None:
+    def __init__(
+        self, mailbox: _CountingMailbox | None, store: _QueueStore | None, failures: ItemFailures | None
+    ) -> None:
         self._mailbox = mailbox
         self._store = store
+        self._failures = failures
 
     def collect(self) -> Iterable[Metric]:
         if self._mailbox is not None:
@@ -80,12 +84,28 @@ class _LiveCollector(Collector):
             for state, n in sorted(counts.items(), key=lambda kv: str(kv[0])):
                 depth.add_metric([str(state)], float(n))
             yield depth
+        if self._failures is not None:
+            failed = CounterMetricFamily(
+                "graph_dpg_item_failures",
+                "Mails, memos and effects given up, per stage: after an unexpected error (internal_error) "
+                "or after transient failures for longer than their limits (gave_up)",
+                labels=["stage", "reason"],
+            )
+            for (stage, reason), n in sorted(self._failures.counts().items()):
+                failed.add_metric([stage.value, reason.value], float(n))
+            yield failed
 
 
 class GatewayMetrics:
     """The Prometheus metrics of one gateway process, in their own registry (tests build many)."""
 
-    def __init__(self, *, mailbox: _CountingMailbox | None = None, store: _QueueStore | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        mailbox: _CountingMailbox | None = None,
+        store: _QueueStore | None = None,
+        failures: ItemFailures | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.sent = Counter(
             "graph_dpg_messages_sent",
@@ -118,7 +138,7 @@ class GatewayMetrics:
             ["kind"],
             registry=self.registry,
         )
-        self.registry.register(_LiveCollector(mailbox, store))
+        self.registry.register(_LiveCollector(mailbox, store, failures))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

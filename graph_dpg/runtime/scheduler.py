@@ -111,12 +111,13 @@ class Runtime:
         )
         self.leases = LeaseKeeper(gateway.store, gateway.replica, float(s.lease_seconds))
         self.counters = RuntimeCounters()
-        self.metrics = GatewayMetrics(mailbox=gateway.mailbox, store=gateway.store)
+        self.metrics = GatewayMetrics(mailbox=gateway.mailbox, store=gateway.store, failures=gateway.failures)
         alerts = AlertService(
             gateway.mailbox,
             gateway.store,
             monitoring_mailbox=gateway.config.monitoring_mailbox,
             language=s.receipt_language,
+            failures=gateway.failures,
         )
         self.expiry = ExpiryAlerts(alerts, lambda: expiring_credentials(gateway.ngdp, gateway.settings))
         self.contact_points: list[ContactPointInfo] = []
@@ -204,6 +205,13 @@ class Runtime:
                 metrics.poll_failures.labels("outbound").inc()
                 self.tracker.failure(resource, exc)
                 return
+            except Exception as exc:
+                # Each job has its own boundary (OutboundService._settle); this is the last one, so the poll
+                # task never dies with its exception unretrieved, and the mailbox backs off.
+                log.exception("outbound poll of %s failed unexpectedly", resource)
+                metrics.poll_failures.labels("outbound").inc()
+                self.tracker.failure(resource, exc)
+                return
             finally:
                 self._active.discard(resource)
                 metrics.poll_seconds.labels("outbound").observe(time.perf_counter() - started)
@@ -260,6 +268,11 @@ class Runtime:
         try:
             stats = await inbound.run_once()
         except GraphDpgError as exc:
+            self.metrics.poll_failures.labels("inbound").inc()
+            self.tracker.failure(RESOURCE_INBOUND, exc)
+            return
+        except Exception as exc:  # each memo and mail has its own boundary; this is the last one
+            log.exception("inbound run failed unexpectedly")
             self.metrics.poll_failures.labels("inbound").inc()
             self.tracker.failure(RESOURCE_INBOUND, exc)
             return

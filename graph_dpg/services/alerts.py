@@ -26,6 +26,7 @@ from graph_dpg.domain.mail import EmailAddress, MailMessage
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Effects
+from graph_dpg.services.boundary import ItemFailures, Stage
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,26 @@ def rule_disabled_alert(rule: str, reason: str, language: str = "da") -> Alert:
             text(Text.RULE_ALERT_FIX, language),
         ),
         detail=rule,
+    )
+
+
+def mailbox_full_alert(
+    mailbox: str, main_mailbox: str, fallback_after_s: float, language: str = "da"
+) -> Alert:
+    """The alert sent when Digital Post cannot be delivered to ``mailbox`` because it is full."""
+    if mailbox.lower() == main_mailbox.lower():
+        then = text(Text.MAILBOX_FULL_MAIN, language)
+    else:
+        minutes = max(1, round(fallback_after_s / 60))
+        then = text(Text.MAILBOX_FULL_FALLBACK, language, minutes=minutes, main=main_mailbox)
+    return Alert(
+        subject=text(Text.MAILBOX_FULL_SUBJECT, language, mailbox=mailbox),
+        title=text(Text.MAILBOX_FULL_TITLE, language),
+        lines=(
+            text(Text.MAILBOX_FULL_TEXT, language, mailbox=mailbox),
+            then,
+            text(Text.MAILBOX_FULL_FIX, language),
+        ),
     )
 
 
@@ -126,10 +147,16 @@ class AlertRound:
 
 class AlertService:
     def __init__(
-        self, mailbox: MailboxPort, effects: Effects, *, monitoring_mailbox: str, language: str = "da"
+        self,
+        mailbox: MailboxPort,
+        effects: Effects,
+        *,
+        monitoring_mailbox: str,
+        language: str = "da",
+        failures: ItemFailures | None = None,
     ) -> None:
         self._mail = mailbox
-        self._effects = EffectBook(effects)
+        self._effects = EffectBook(effects, failures=failures, stage=Stage.ALERT)
         self.monitoring_mailbox = monitoring_mailbox
         self.language = language
 
@@ -156,8 +183,9 @@ class AlertService:
             log.warning("alert %s not written yet: %s", effect.key, mask_cprs(str(exc)))
 
         done = await self._effects.run_pending(*ALERT_KINDS, action=self._send, limit=limit, on_error=failed)
-        report.sent = len(done)
-        report.done = {effect.key for effect, _ in done}
+        mailed = [effect for effect, result in done if "failed" not in result]
+        report.sent = len(mailed)
+        report.done = {effect.key for effect in mailed}
         return report
 
     async def _send(self, effect: PlannedEffect) -> Mapping[str, object] | None:

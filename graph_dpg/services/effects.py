@@ -27,6 +27,7 @@ from graph_dpg.domain.mail import MailMessage
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Effect, Effects, EffectState
 from graph_dpg.services.blocking import blocking
+from graph_dpg.services.boundary import ItemFailures, Stage
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,17 @@ Action = Callable[[PlannedEffect], Awaitable[Mapping[str, object] | None]]
 
 class EffectBook:
     """Plan, list, run and complete effects, over the store's effects table (every store call in a
-    worker thread, through :func:`~graph_dpg.services.blocking.blocking`)."""
+    worker thread, through :func:`~graph_dpg.services.blocking.blocking`).
 
-    def __init__(self, store: Effects) -> None:
+    ``failures`` and ``stage``: where an effect whose action raised something unexpected is counted
+    (``services.boundary``); without them it is still logged and closed."""
+
+    def __init__(
+        self, store: Effects, *, failures: ItemFailures | None = None, stage: Stage = Stage.OUTBOUND_EFFECT
+    ) -> None:
         self._store = store
+        self._failures = failures if failures is not None else ItemFailures()
+        self._stage = stage
 
     async def plan(self, key: EffectKey, payload: Mapping[str, object]) -> bool:
         """Record the intent once; True if it is new (planning it again is a no-op)."""
@@ -133,18 +141,23 @@ class EffectBook:
         """Run ``action`` on each pending effect of ``kinds`` and complete it with the action's result.
 
         An error (``GraphDpgError``) leaves that effect planned for the next run and goes on with the
-        others; so does an action that returns None. Returns the effects completed, with their results.
+        others; so does an action that returns None. Any other exception is the failure boundary of the
+        effect (``services.boundary``): logged once with its traceback, counted, and the effect completed
+        as failed, so it is not tried again and again ahead of the others. Returns the effects completed,
+        with their results (failed ones included: their result has ``failed``).
         """
         done: list[tuple[PlannedEffect, Mapping[str, object]]] = []
         for effect in await self.pending(*kinds, limit=limit):
             try:
-                result = await action(effect)
+                result: Mapping[str, object] | None = await action(effect)
             except GraphDpgError as exc:
                 if on_error is not None:
                     on_error(effect, exc)
                 else:
                     log.warning("effect %s not done yet: %s", effect.key, exc)
                 continue
+            except Exception as exc:
+                result = {"failed": self._failures.crashed(self._stage, str(effect.key), exc)}
             if result is None:
                 continue
             await self.complete(effect.key, result)

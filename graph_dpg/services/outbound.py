@@ -37,8 +37,11 @@ from graph_dpg.core.errors import (
     AuthError,
     Finding,
     GraphDpgError,
+    InputError,
+    NotFoundError,
     RejectedError,
     RemoteError,
+    StoreError,
     TransientError,
 )
 from graph_dpg.domain.addresses import Channel, is_gateway_domain
@@ -60,6 +63,7 @@ from graph_dpg.domain.receipts import (
     RecipientStatus,
     category_for,
     render_error_receipt,
+    render_failure_receipt,
     render_receipt,
 )
 from graph_dpg.domain.texts import Text, text
@@ -78,6 +82,7 @@ from graph_dpg.ports.store import (
     SendOutcome,
 )
 from graph_dpg.services.blocking import blocking
+from graph_dpg.services.boundary import ItemFailures, Stage, describe
 from graph_dpg.services.cpu import CpuPool, shared_pool
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 
@@ -110,9 +115,12 @@ class OutboundSettings:
     mandatory_allowed: bool = False
     legal_notification_allowed: bool = False
     send_concurrency: int = 8
-    max_attempts: int = 8
+    max_attempts: int = 8  # transient failures of one mail or MeMo before it is given up with an answer
     retry_base_seconds: float = 5.0
     retry_max_seconds: float = 900.0
+    give_up_after_seconds: float = (
+        6 * 3600.0
+    )  # a mail or MeMo still failing this long after it came is given up
     receipt_folder: str = "inbox"
 
     def mailbox(self, address: str) -> FunctionMailbox | None:
@@ -135,6 +143,8 @@ class CycleStats:
     send_failed: int = 0
     retried: int = 0
     jobs_done: int = 0
+    jobs_failed: int = 0  # given up with an error receipt (an unexpected error, or out of attempts)
+    jobs_closed: int = 0  # closed without a letter or receipt: the mail was deleted before it was read
     effects_done: int = 0
     receipts: int = 0
     errors: list[str] = field(default_factory=list)
@@ -164,6 +174,7 @@ class OutboundService:
         *,
         now: type[datetime] = datetime,
         cpu: CpuPool | None = None,
+        failures: ItemFailures | None = None,
     ) -> None:
         self.mail = mailbox
         self.ngdp = ngdp
@@ -171,10 +182,11 @@ class OutboundService:
         self.settings = settings
         self._now = now
         self.cpu = cpu or shared_pool()  # planning, MeMo parsing and receipt rendering run there
+        self.failures = failures if failures is not None else ItemFailures()
         self._send_slots = asyncio.Semaphore(settings.send_concurrency)
         self._templates: dict[str, bytes] = {}
         self._template_read = asyncio.Lock()
-        self.effects = EffectBook(store)
+        self.effects = EffectBook(store, failures=self.failures, stage=Stage.OUTBOUND_EFFECT)
         self._categories_ready: set[str] = set()
         self._contact_point_limits: dict[str, tuple[float | None, int | None]] = {}
 
@@ -205,20 +217,15 @@ class OutboundService:
         for msg in delta.messages:
             if msg.is_draft or msg.id is None:
                 continue
-            gateway = [
-                r for r in msg.all_recipients if is_gateway_domain(r.address, self.settings.gateway_domain)
-            ]
-            if not gateway:
+            try:
+                job = self._job_for(mb, msg, msg.id)
+            except (
+                Exception
+            ) as exc:  # one summary nobody foresaw must not stop this round and every later one
+                self.failures.crashed(Stage.OUTBOUND_POLL, f"{mb.address} {msg.id}", exc)
                 continue
-            job = OutboundJob(
-                id=job_id_for(mb.address, msg.id),
-                mailbox=mb.address,
-                message_id=msg.id,
-                internet_message_id=msg.internet_message_id,
-                # PostgreSQL text cannot hold NUL: one such subject made every poll of the mailbox fail.
-                subject=mask_cprs(msg.subject.replace("\x00", ""))[:500],
-                channel=_channel_of(gateway[0].address),
-            )
+            if job is None:
+                continue
             if await blocking(self.store.create_job, job):
                 created += 1
                 await blocking(
@@ -230,6 +237,23 @@ class OutboundService:
         # Only now: a crash before this line replays the round, and create_job ignores what it has.
         await blocking(self.store.set_delta_link, mb.address, mb.outgoing_folder, delta.delta_link)
         return created
+
+    def _job_for(self, mb: FunctionMailbox, msg: MailMessage, message_id: str) -> OutboundJob | None:
+        """The job for a mail in the outgoing folder; None when it is not addressed to the gateway."""
+        gateway = [
+            r for r in msg.all_recipients if is_gateway_domain(r.address, self.settings.gateway_domain)
+        ]
+        if not gateway:
+            return None
+        return OutboundJob(
+            id=job_id_for(mb.address, message_id),
+            mailbox=mb.address,
+            message_id=message_id,
+            internet_message_id=msg.internet_message_id,
+            # PostgreSQL text cannot hold NUL: one such subject made every poll of the mailbox fail.
+            subject=mask_cprs(msg.subject.replace("\x00", ""))[:500],
+            channel=_channel_of(gateway[0].address),
+        )
 
     # ------------------------------------------------------------------ 2./3. plan, send, finish
     async def process_jobs(
@@ -244,12 +268,13 @@ class OutboundService:
 
         Each job's counts are added to ``stats`` and handed to ``on_job`` (the runtime counts them per
         channel). ``keep_going`` is asked before each job; False stops the pass (shutdown, a lost lease).
-        A job that fails is logged and left for the next pass; an :class:`AuthError` is raised at once:
-        credentials or certificate are wrong, and every other job would fail the same way.
+        An :class:`AuthError` is raised at once: credentials or certificate are wrong, and every other job
+        would fail the same way. Any other failure of a job is settled by :meth:`_settle` (the failure
+        boundary of one job), and the pass goes on with the next job.
         """
         for state in (JobState.NEW, JobState.PLANNED, JobState.SENDING):
             for job in await blocking(self.store.jobs_in_state, [state], limit=1000):
-                if job.mailbox.lower() not in mailboxes:
+                if job.mailbox.lower() not in mailboxes or not self._due(job):
                     continue
                 if not keep_going():
                     return
@@ -258,13 +283,163 @@ class OutboundService:
                     await self.advance(job, one)
                 except AuthError:
                     raise
-                except GraphDpgError as exc:
-                    one.errors.append(f"job {job.id}: {exc}")
-                    log.warning("outbound job %s not advanced: %s", job.id, exc)
+                except Exception as exc:  # the boundary of one job: see _settle
+                    await self._settle(job, exc, one)
                 finally:
                     stats.add(one)
                     if on_job is not None:
                         on_job(job, one)
+
+    def _due(self, job: OutboundJob) -> bool:
+        """False while a job waits out the backoff after a transient failure."""
+        return job.not_before is None or job.not_before <= self._now.now(UTC)
+
+    def _too_old(self, since: datetime | None) -> bool:
+        if since is None:
+            return False
+        return (self._now.now(UTC) - since).total_seconds() >= self.settings.give_up_after_seconds
+
+    # ------------------------------------------------------------------ the failure boundary of one job
+    async def _settle(self, job: OutboundJob, exc: Exception, stats: CycleStats) -> None:
+        """What a failure of ``job`` means for it; every outcome but a database failure is final or bounded:
+
+        - the database failed (``StoreError``): not this job's fault; the next pass tries again;
+        - the mail is gone (404 while reading it to plan): closed with an audit record and no letter;
+        - untrusted input the planning refused by raising (``InputError``): rejected with an error receipt;
+        - a transient failure (``TransientError``): retried with the shared backoff, given up with an
+          error receipt once ``max_attempts`` or ``give_up_after_seconds`` are used up;
+        - any other remote failure (retrying gives the same answer): given up with an error receipt;
+        - anything else (a bug, an input nobody foresaw): logged with its traceback, counted, and given up
+          with an "internal error" receipt naming a reference; MeMo messages not sent yet are not sent.
+        """
+        try:
+            if isinstance(exc, StoreError):
+                stats.errors.append(mask_cprs(f"job {job.id}: {exc}"))
+                log.warning("outbound job %s not advanced: %s", job.id, mask_cprs(str(exc)))
+                return
+            current = await blocking(self.store.get_job, job.id) or job
+            if current.state in JOB_TERMINAL:
+                # Finished before the failure (e.g. in its audit record): nothing left to answer.
+                self.failures.crashed(Stage.OUTBOUND_SEND, job.id, exc)
+                return
+            stage = Stage.OUTBOUND_PLAN if current.state is JobState.NEW else Stage.OUTBOUND_SEND
+            if (
+                isinstance(exc, NotFoundError)
+                and stage is Stage.OUTBOUND_PLAN
+                and exc.code != "ErrorInvalidUser"
+            ):
+                await self._close_vanished(current, exc, stats)
+            elif isinstance(exc, InputError) and stage is Stage.OUTBOUND_PLAN:
+                finding = Finding("input", mask_cprs(str(exc))[:1000])
+                await self._reject(current, [finding], [finding], stats)
+            elif isinstance(exc, TransientError):
+                await self._retry_or_give_up(current, exc, stage, stats)
+            elif isinstance(exc, RemoteError):
+                shown = describe(exc)
+                self.failures.gave_up(stage, job.id, shown)
+                await self._give_up(current, stage, stats, reason="gave_up", error=shown)
+            else:
+                shown = self.failures.crashed(stage, job.id, exc)
+                await self._give_up(current, stage, stats, reason="internal", error=shown)
+        except GraphDpgError as again:  # e.g. the database went away meanwhile: the next pass tries again
+            stats.errors.append(mask_cprs(f"job {job.id}: {again}"))
+            log.warning(
+                "outbound job %s: its failure could not be recorded yet: %s", job.id, mask_cprs(str(again))
+            )
+
+    async def _retry_or_give_up(
+        self, job: OutboundJob, exc: TransientError, stage: Stage, stats: CycleStats
+    ) -> None:
+        s = self.settings
+        attempts = job.attempts + 1
+        if attempts >= s.max_attempts or self._too_old(job.created_at):
+            shown = describe(exc)
+            self.failures.gave_up(stage, job.id, f"{attempts} attempt(s); last: {shown}")
+            await self._give_up(job, stage, stats, reason="gave_up", error=shown, attempts=attempts)
+            return
+        delay = Backoff(s.retry_base_seconds, s.retry_max_seconds).delay(
+            attempts, retry_after=exc.retry_after
+        )
+        not_before = self._now.now(UTC) + timedelta(seconds=delay)
+        await blocking(self.store.record_job_retry, job.id, mask_cprs(str(exc))[:4000], not_before)
+        stats.errors.append(mask_cprs(f"job {job.id}: {exc}"))
+        log.warning(
+            "outbound job %s not advanced (attempt %d of %d, next in %.0f s): %s",
+            job.id,
+            attempts,
+            s.max_attempts,
+            delay,
+            mask_cprs(str(exc)),
+        )
+
+    async def _give_up(
+        self,
+        job: OutboundJob,
+        stage: Stage,
+        stats: CycleStats,
+        *,
+        reason: str,
+        error: str,
+        attempts: int | None = None,
+    ) -> None:
+        """End ``job`` in FAILED with a receipt that says what happened, what to do and a reference (the
+        job id, which the log line and the audit record carry too). Effects first, state last."""
+        reference = job.id
+        if stage is Stage.OUTBOUND_SEND:
+            stats.send_failed += await self._fail_pending(job, reference)
+        await self.effects.plan(
+            EffectKey.receipt(job.id),
+            {
+                "job": job.id,
+                "kind": "failure",
+                "reason": reason,
+                "error": error,
+                "attempts": attempts if attempts is not None else job.attempts + 1,
+                "reference": reference,
+            },
+        )
+        await self._plan_category(job, JobCategory.FAILED)
+        record = mask_cprs(f"{reason}: {error} (reference {reference})")[:4000]
+        await blocking(self.store.set_job_state, job.id, JobState.FAILED, record)
+        await blocking(
+            self.store.audit,
+            "outbound.job.failed",
+            job.subject,
+            details={"job": job.id, "stage": stage.value, "reason": reason, "error": error},
+        )
+        self._templates.pop(job.id, None)
+        stats.jobs_failed += 1
+        stats.errors.append(mask_cprs(f"job {job.id}: {error}"))
+
+    async def _fail_pending(self, job: OutboundJob, reference: str) -> int:
+        """Every MeMo of ``job`` not sent yet is failed (and never sent); how many."""
+        note = text(Text.RECEIPT_ROW_NOT_SENT, self.settings.language, reference=reference)
+        failed, after = 0, 0
+        while True:
+            page = await blocking(self.store.list_outbox, job.id, after_id=after, limit=5000)
+            if not page:
+                return failed
+            outcomes = [
+                SendOutcome(e.message_uuid, OutboxState.FAILED, error=note)
+                for e in page
+                if e.state is OutboxState.PENDING
+            ]
+            if outcomes:
+                failed += await blocking(self.store.record_send_results, outcomes)
+            after = page[-1].id
+
+    async def _close_vanished(self, job: OutboundJob, exc: NotFoundError, stats: CycleStats) -> None:
+        """The mail was deleted between the delta round and reading it: nothing was sent, and there is
+        nothing to show a category on. Closed with an audit record; no letter, no receipt."""
+        await blocking(self.store.set_job_state, job.id, JobState.FAILED, _VANISHED)
+        await blocking(
+            self.store.audit,
+            "outbound.job.vanished",
+            job.subject,
+            details={"job": job.id, "mailbox": job.mailbox, "error": mask_cprs(str(exc))[:500]},
+        )
+        log.info("outbound job %s closed: %s", job.id, _VANISHED)
+        stats.jobs_closed += 1
 
     async def advance(self, job: OutboundJob, stats: CycleStats) -> None:
         if job.state is JobState.NEW:
@@ -280,22 +455,7 @@ class OutboundService:
         msg = await self.mail.get_message(job.mailbox, job.message_id)
         plan = await self._make_plan(msg, mb)
         if plan.errors:
-            text = "; ".join(str(f) for f in plan.errors)
-            # Effects first, state last: a crash in between re-plans (idempotently) instead of losing them.
-            await self._plan_effects(job, JobCategory.FAILED, findings=plan.findings)
-            await blocking(self.store.set_job_state, job.id, JobState.REJECTED, mask_cprs(text)[:4000])
-            await blocking(
-                self.store.audit,
-                "outbound.job.rejected",
-                job.subject,
-                # The first findings and the count: the audit row stays small like the receipt.
-                details={
-                    "job": job.id,
-                    "findings": [str(f) for f in plan.errors[:MAX_FINDINGS_IN_BODY]],
-                    "findings_total": len(plan.errors),
-                },
-            )
-            stats.rejected += 1
+            await self._reject(job, plan.findings, plan.errors, stats)
             return job
         memos = [
             PlannedMemo(
@@ -322,6 +482,27 @@ class OutboundService:
             )
         updated = await blocking(self.store.get_job, job.id)
         return updated if updated is not None else job
+
+    async def _reject(
+        self, job: OutboundJob, findings: Sequence[Finding], errors: Sequence[Finding], stats: CycleStats
+    ) -> None:
+        """Refuse the mail with an error receipt listing ``findings`` (``errors`` are why)."""
+        reasons = "; ".join(str(f) for f in errors)
+        # Effects first, state last: a crash in between re-plans (idempotently) instead of losing them.
+        await self._plan_effects(job, JobCategory.FAILED, findings=findings)
+        await blocking(self.store.set_job_state, job.id, JobState.REJECTED, mask_cprs(reasons)[:4000])
+        await blocking(
+            self.store.audit,
+            "outbound.job.rejected",
+            job.subject,
+            # The first findings and the count: the audit row stays small like the receipt.
+            details={
+                "job": job.id,
+                "findings": [str(f) for f in errors[:MAX_FINDINGS_IN_BODY]],
+                "findings_total": len(errors),
+            },
+        )
+        stats.rejected += 1
 
     async def _make_plan(self, msg: MailMessage, mb: FunctionMailbox | None) -> Plan:
         s = self.settings
@@ -401,7 +582,7 @@ class OutboundService:
                 # Configuration, not this message: the caller stops the job; the row stays pending.
                 raise
             except TransientError as exc:
-                if row.attempts + 1 >= self.settings.max_attempts:
+                if row.attempts + 1 >= self.settings.max_attempts or self._too_old(row.created_at):
                     return SendOutcome(row.message_uuid, OutboxState.FAILED, error=mask_cprs(str(exc)))
                 return SendOutcome(
                     row.message_uuid, None, error=mask_cprs(str(exc)), retry_at=self._retry_at(row.attempts)
@@ -476,7 +657,18 @@ class OutboundService:
         if job is None:
             return {"skipped": "job gone"}
         if effect.key.kind is EffectKind.RECEIPT:
-            return await self._write_receipt(job, effect.key, effect.payload)
+            try:
+                return await self._write_receipt(job, effect.key, effect.payload)
+            except GraphDpgError:
+                raise
+            except Exception as exc:
+                if effect.payload.get("kind") == "failure":
+                    raise  # the plainest receipt there is: the effect book closes it as failed
+                # The receipt could not be written as planned (a bug, or a finding nobody foresaw): the
+                # sender still gets an answer, the plain "internal error" one.
+                shown = self.failures.crashed(Stage.OUTBOUND_EFFECT, str(effect.key), exc)
+                plain = {"job": job.id, "kind": "failure", "reason": "receipt", "error": shown}
+                return await self._write_receipt(job, effect.key, {**plain, "reference": job.id})
         return await self._write_category(job, JobCategory(str(effect.payload["category"])))
 
     async def _write_receipt(
@@ -484,7 +676,9 @@ class OutboundService:
     ) -> dict[str, object]:
         async def build() -> MailMessage:
             lang = self.settings.language
-            if payload.get("kind") == "error":
+            if payload.get("kind") == "failure":
+                mail = await self._failure_receipt(job, payload)
+            elif payload.get("kind") == "error":
                 mail = await self.cpu.run(_error_receipt, job.subject, payload.get("findings"), lang)
             else:
                 noted = job.warnings or await self._legacy_warnings(job.id)
@@ -515,6 +709,24 @@ class OutboundService:
                 details={"job": job.id, "message_id": written.message_id},
             )
         return written.result()
+
+    async def _failure_receipt(self, job: OutboundJob, payload: Mapping[str, object]) -> ReceiptMail:
+        """The receipt of a job given up (``_give_up``), in the words of the catalogue."""
+        lang = self.settings.language
+        if payload.get("reason") == "gave_up":
+            what = text(
+                Text.RECEIPT_FAILURE_GAVE_UP,
+                lang,
+                attempts=payload.get("attempts") or 1,
+                error=str(payload.get("error") or ""),
+            )
+        elif payload.get("reason") == "receipt":
+            what = text(Text.RECEIPT_FAILURE_RECEIPT, lang)
+        else:
+            what = text(Text.RECEIPT_FAILURE_INTERNAL, lang)
+        reference = str(payload.get("reference") or job.id)
+        lines = await self._recipient_lines(job.id)
+        return render_failure_receipt(job.subject, what, reference, lines, language=lang)
 
     async def _legacy_warnings(self, job_id: str) -> tuple[str, ...]:
         """Earlier versions kept a job's warnings as an effect ``warnings:{job}``; it is done once read."""
@@ -644,6 +856,9 @@ def _parse_or_none(xml: bytes | None) -> MemoMessage | None:
     except GraphDpgError:
         return None
 
+
+#: What is recorded for a job whose mail was deleted before the gateway read it.
+_VANISHED = "the mail was deleted from the mailbox before the gateway read it: nothing was sent"
 
 #: Earlier versions kept a job's planning warnings as an effect under this key prefix.
 _LEGACY_WARNINGS = "warnings:"

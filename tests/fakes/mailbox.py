@@ -13,7 +13,9 @@ content, and report no removals (no service reads them).
 
 Faults: ``fail_next(method, error)`` makes the next call raise before it does anything;
 ``fail_after_create`` runs after a message was created (e.g. a process killed between the remote write
-and recording it); a mailbox in ``refused`` answers ``AuthError`` (outside the app's access policy).
+and recording it); a mailbox in ``refused`` answers ``AuthError`` (outside the app's access policy); one
+in ``full`` answers ``MailboxFullError`` (507 ErrorQuotaExceeded) to whatever would add to it: creating a
+message or a folder, sending.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from graph_dpg.core.errors import AuthError, NotFoundError
+from graph_dpg.core.errors import AuthError, MailboxFullError, NotFoundError
 from graph_dpg.domain.mail import EmailAddress, MailMessage
 from graph_dpg.ports.mailbox import DEFAULT_DELTA_SELECT, DeltaRound
 
@@ -67,6 +69,7 @@ class FakeMailbox:
     master_categories: dict[str, dict[str, str]] = field(default_factory=dict)  # mailbox → name → colour
     sent: list[tuple[str, MailMessage]] = field(default_factory=list)  # (mailbox, message) of send_mail
     refused: set[str] = field(default_factory=set)
+    full: set[str] = field(default_factory=set)
     fail_after_create: Callable[[], None] | None = None
     failures: dict[str, list[BaseException]] = field(default_factory=dict)
     _folders: dict[str, dict[str, Folder]] = field(default_factory=dict)  # mailbox → id → folder
@@ -197,6 +200,7 @@ class FakeMailbox:
         extended_properties: Mapping[str, str] = {},
     ) -> str:
         self._enter("create_message", mailbox)
+        self._room_for(mailbox)
         message_id = self._create(
             mailbox, folder, message, received=received, properties=dict(extended_properties)
         )
@@ -206,6 +210,7 @@ class FakeMailbox:
 
     async def send_mail(self, mailbox: str, message: MailMessage, *, save_to_sent_items: bool = True) -> None:
         self._enter("send_mail", mailbox)
+        self._room_for(mailbox)
         sent = replace(copy.deepcopy(message), sender=EmailAddress(mailbox), sent_at=datetime.now(UTC))
         self.sent.append((mailbox, sent))
         if save_to_sent_items:
@@ -271,6 +276,12 @@ class FakeMailbox:
         if mailbox.casefold() in {m.casefold() for m in self.refused}:
             raise AuthError(f"access to {mailbox} denied", "graph", 403, "ErrorAccessDenied")
 
+    def _room_for(self, mailbox: str) -> None:
+        if mailbox.casefold() in {m.casefold() for m in self.full}:
+            raise MailboxFullError(
+                "Mailbox has exceeded maximum mailbox size.", "graph", 507, "ErrorQuotaExceeded"
+            )
+
     def _mailbox_folders(self, mailbox: str) -> dict[str, Folder]:
         folders = self._folders.get(mailbox.casefold())
         if folders is None:
@@ -307,6 +318,7 @@ class FakeMailbox:
                 return f.id
         if not create:
             return None
+        self._room_for(mailbox)
         folder = Folder(_opaque("AAMkF"), name, parent)
         folders[folder.id] = folder
         return folder.id

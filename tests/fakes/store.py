@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from graph_dpg.core.errors import StoreError
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.ports.store import (
+    JOB_TERMINAL,
     BusinessReceipt,
     DisabledRule,
     Effect,
@@ -278,6 +279,22 @@ class FakeStore(FakeEffects):
         if current.state not in (*_JOB_PREDECESSORS[state], state):
             raise StoreError(f"outbound job {job_id!r}: illegal transition {current.state} -> {state.value}")
         self.jobs[job_id] = replace(current, state=state, error=error, updated_at=self.now())
+
+    def record_job_retry(self, job_id: str, error: str, not_before: datetime) -> int:
+        self._maybe_fail("record_job_retry")
+        current = self.jobs.get(job_id)
+        if current is None:
+            raise StoreError(f"unknown outbound job {job_id!r}")
+        if current.state in JOB_TERMINAL:
+            return current.attempts
+        self.jobs[job_id] = replace(
+            current,
+            attempts=current.attempts + 1,
+            error=mask_cprs(error),
+            not_before=not_before,
+            updated_at=self.now(),
+        )
+        return current.attempts + 1
 
     def get_job(self, job_id: str) -> OutboundJob | None:
         self._maybe_fail("get_job")

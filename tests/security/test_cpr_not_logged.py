@@ -95,3 +95,23 @@ async def test_no_cpr_in_clear_in_outbound_and_inbound_logs_or_audit(
     assert [e for e in audit if leaks(json.dumps(e, default=str, ensure_ascii=False))] == []
     assert len(receipts) >= 6
     assert [r["subject"] for r in receipts if leaks(json.dumps(r, ensure_ascii=False))] == []
+
+
+async def test_an_item_given_up_is_logged_once_with_its_traceback_and_without_a_cpr(
+    captured_log: io.StringIO,
+) -> None:
+    """The failure boundary logs the exception that ended an item with its traceback; the CPR number in
+    the exception's text, in the frames' source lines and in the mail's subject is masked there too."""
+    from tests.unit.services.test_outbound_edges import CITIZEN as CPR
+    from tests.unit.services.test_outbound_edges import rig
+
+    r = rig()
+    r.send(f"Sag om {CPR}", CPR)
+    r.mail.fail_next("get_message", ValueError(f"cannot read the attachment about {CPR}"))
+    await r.service.run_once()
+
+    text = captured_log.getvalue()
+    assert text.count("given up after an unexpected error") == 1
+    assert "Traceback (most recent call last)" in text and "ValueError" in text
+    assert f"about {CPR[:6]}-xxxx" in text  # the text is there, masked
+    assert CPR not in text and f"{CPR[:6]}-{CPR[6:]}" not in text

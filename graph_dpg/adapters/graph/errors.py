@@ -4,6 +4,8 @@ Graph error bodies are OData errors ``{"error": {"code": "...", "message": "..."
 (learn.microsoft.com/graph/errors). Mapping, by status first, then by code:
 
     429                     → ThrottledError(retry_after from Retry-After, seconds, may be fractional)
+    507 | ErrorQuotaExceeded | QuotaExceededException
+                            → MailboxFullError (the mailbox is over its quota; see below)
     500/502/503/504         → TransientError (retry_after when the server sent one)
     401/403                 → AuthError (configuration: consent, RBAC scope, access policy)
     404                     → NotFoundError
@@ -12,6 +14,13 @@ Graph error bodies are OData errors ``{"error": {"code": "...", "message": "..."
     other 4xx (409, 412...) → PermanentError
     timeouts, resets        → TransientError; AmbiguousOutcomeError for non-idempotent requests whose
                               body may have reached Graph
+
+A full mailbox: Graph's error table lists 507 Insufficient Storage, "The maximum storage quota has been
+reached." (learn.microsoft.com/graph/errors). The code in the body is Exchange's: ``ErrorQuotaExceeded``
+("The mailbox quota has been exceeded", learn.microsoft.com/exchange/client-developer/web-service-reference/
+responsecode), which Graph passes through (github.com/microsoftgraph/microsoft-graph-docs/issues/2927,
+/3935), and ``QuotaExceededException`` "Target mailbox quota exceeded." with 507 (same repository, issue
+6546). Neither page pairs the status with the codes, so the code counts whatever the status.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import httpx
 from graph_dpg.core.errors import (
     AmbiguousOutcomeError,
     AuthError,
+    MailboxFullError,
     NotFoundError,
     PermanentError,
     RejectedError,
@@ -37,6 +47,7 @@ from graph_dpg.core.errors import (
 
 SERVICE = "graph"
 _SYNC_EXPIRED_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
+_QUOTA_CODES = frozenset({"errorquotaexceeded", "quotaexceededexception"})
 _REJECTED_STATUSES = frozenset({400, 413, 415, 422})
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
@@ -92,6 +103,8 @@ def error_for_status(
         return SyncStateExpiredError(message, **kw)
     if status == 429:
         return ThrottledError(message, retry_after=retry_after, **kw)
+    if status == 507 or (code or "").lower() in _QUOTA_CODES:
+        return MailboxFullError(message, retry_after=retry_after, **kw)
     if status >= 500:
         return TransientError(message, retry_after=retry_after, **kw)
     if status in (401, 403):

@@ -121,6 +121,8 @@ outbound_jobs = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("warnings", Json, nullable=True),  # planning's notes for the receipt mail (a JSON list)
+    Column("attempts", Integer, nullable=False, server_default="0"),  # transient failures so far
+    Column("not_before", UtcDateTime, nullable=True),  # waits until then after a transient failure
     UniqueConstraint("mailbox", "message_id"),
     CheckConstraint(_in("state", JOB_STATES), name="state"),
     Index(None, "state", "updated_at"),

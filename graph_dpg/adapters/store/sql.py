@@ -76,6 +76,7 @@ from graph_dpg.adapters.store import schema as t
 from graph_dpg.core.errors import StoreError
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.ports.store import (
+    JOB_TERMINAL,
     BusinessReceipt,
     DisabledRule,
     Effect,
@@ -398,6 +399,8 @@ class SqlStore:
             "created_at": now,
             "updated_at": now,
             "warnings": list(job.warnings),
+            "attempts": job.attempts,
+            "not_before": job.not_before,
         }
 
     def create_job(self, job: OutboundJob) -> bool:
@@ -484,6 +487,25 @@ class SqlStore:
                     raise StoreError(f"unknown outbound job {job_id!r}")
                 raise StoreError(f"outbound job {job_id!r}: illegal transition {current} -> {state.value}")
 
+    def record_job_retry(self, job_id: str, error: str, not_before: datetime) -> int:
+        jobs = t.outbound_jobs
+        unfinished = [s.value for s in JobState if s not in JOB_TERMINAL]
+        with self._tx("record job retry") as conn:
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.state.in_(unfinished))
+                .values(
+                    attempts=jobs.c.attempts + 1,
+                    error=mask_cprs(error),
+                    not_before=not_before,
+                    updated_at=self._now(conn),
+                )
+            )
+            attempts = conn.execute(select(jobs.c.attempts).where(jobs.c.id == job_id)).scalar_one_or_none()
+            if attempts is None:
+                raise StoreError(f"unknown outbound job {job_id!r}")
+            return int(attempts)
+
     @staticmethod
     def _job_from(row: Row[Any]) -> OutboundJob:
         m = row._mapping
@@ -499,6 +521,8 @@ class SqlStore:
             created_at=m["created_at"],
             updated_at=m["updated_at"],
             warnings=tuple(str(w) for w in m["warnings"] or ()),
+            attempts=int(m["attempts"] or 0),
+            not_before=m["not_before"],
         )
 
     def get_job(self, job_id: str) -> OutboundJob | None:

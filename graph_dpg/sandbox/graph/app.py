@@ -6,6 +6,7 @@ Request pipeline (also applied to each member of a ``$batch``)::
     Authorization: Bearer <known token> ? -> else 401 InvalidAuthenticationToken
     route (segments are case-insensitive; ``users%40x`` and ``mailFolders('inbox')`` forms accepted)
     mailbox known ? accessible to the app ? -> 404 ErrorInvalidUser / 403 ErrorAccessDenied
+    mailbox full and the request adds to it -> 507 ErrorQuotaExceeded
     budget and concurrency per mailbox   -> 429 ApplicationThrottled + Retry-After
     fault injection (before)             -> 429 / 503 / 504 / delay
     handler (synchronous, under the tenant lock)
@@ -46,6 +47,7 @@ from graph_dpg.sandbox.graph.tenant import (
     Mailbox,
     Message,
     bad_request,
+    quota_exceeded,
 )
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,24 @@ JSON_TYPE = (
 )
 MAX_BATCH = 20  # learn.microsoft.com/graph/json-batching ("limited to 20 individual requests")
 _ALL_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+#: What a full mailbox refuses: new items, folders and attachments, and sending (``GraphTenant.set_full``).
+_ADDS_TO_MAILBOX = frozenset(
+    {
+        "messages.create",
+        "messages.copy",
+        "messages.createReply",
+        "messages.createReplyAll",
+        "messages.send",
+        "messages.reply",
+        "messages.replyAll",
+        "sendMail",
+        "attachments.create",
+        "attachments.createUploadSession",
+        "attachments.upload",
+        "mailFolders.create",
+        "childFolders.create",
+    }
+)
 _PAREN_SEG = re.compile(r"^([A-Za-z$]\w*)\('(.*)'\)$")
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
@@ -191,6 +211,8 @@ class GraphEmulator:
                         # learn.microsoft.com/graph/auth-limit-mailbox-access: a mailbox outside the app's
                         # RBAC scope / access policy answers 403 ErrorAccessDenied.
                         raise GraphApiError(403, "ErrorAccessDenied", "Access to OData is disabled.")
+                    if mb.full and endpoint in _ADDS_TO_MAILBOX:
+                        raise quota_exceeded()  # see tenant.quota_exceeded for the source
                     uploaded = len(req.body) if req.method in ("POST", "PATCH", "PUT") else 0
                     throttled = self.tenant.acquire(mb, uploaded)
                     if throttled is not None:

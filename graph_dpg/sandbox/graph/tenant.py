@@ -177,6 +177,17 @@ def not_found() -> GraphApiError:
     return GraphApiError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
 
 
+def quota_exceeded() -> GraphApiError:
+    """A write to a mailbox over its quota. The status is Graph's for a used-up storage quota (507
+    Insufficient Storage, learn.microsoft.com/graph/errors); the code and text are Exchange's
+    (ErrorQuotaExceeded, learn.microsoft.com/exchange/client-developer/web-service-reference/responsecode),
+    as Graph passes them through (github.com/microsoftgraph/microsoft-graph-docs/issues/2927). No Graph
+    page names the pair together: pairing them is an inference. Exchange stops both receiving and sending
+    at the ProhibitSendReceiveQuota (MS-OXCSTOR 2.2.2.1.1.3, PidTagProhibitReceiveQuota: "before no
+    further mail will be delivered")."""
+    return GraphApiError(507, "ErrorQuotaExceeded", "Mailbox has exceeded maximum mailbox size.")
+
+
 def malformed_id() -> GraphApiError:
     return GraphApiError(400, "ErrorInvalidIdMalformed", "Id is malformed.")
 
@@ -267,6 +278,7 @@ class Mailbox:
     upn: str
     display_name: str
     accessible: bool = True
+    full: bool = False  # over its quota: refuses new items and sending (see GraphTenant.set_full)
     aliases: set[str] = field(default_factory=set)
     folders: dict[str, Folder] = field(default_factory=dict)
     well_known: dict[str, str] = field(default_factory=dict)
@@ -451,6 +463,13 @@ class GraphTenant:
     def set_accessible(self, mailbox: str, accessible: bool) -> None:
         with self._lock:
             self.mailbox(mailbox).accessible = accessible
+
+    def set_full(self, mailbox: str, full: bool = True) -> None:
+        """The mailbox is over its "prohibit send and receive" quota (or back under it): requests that
+        would add to it answer 507 ``ErrorQuotaExceeded`` (see ``quota_exceeded``); reading, moving and
+        deleting still work (deleting is how room is made)."""
+        with self._lock:
+            self.mailbox(mailbox).full = full
 
     def mailbox(self, key: str) -> Mailbox:
         """Resolve a mailbox by id (GUID) or UPN/alias; ``ErrorInvalidUser`` 404 when unknown."""

@@ -30,6 +30,7 @@ from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import InboundStore
 from graph_dpg.services.alerts import ALERT_PROPERTY, AlertService
+from graph_dpg.services.boundary import ItemFailures
 from graph_dpg.services.cpu import CpuPool, shared_pool
 from graph_dpg.services.inbound.mail import (
     ROUTED_PROPERTY,
@@ -74,17 +75,40 @@ class InboundService:
         clock: Callable[[], float] = time.monotonic,
         open_mail: MailOpener = open_readable,
         cpu: CpuPool | None = None,
+        failures: ItemFailures | None = None,
     ) -> None:
         self.settings = settings
         cpu = cpu or shared_pool()  # parsing, validating, rendering and the rules run there
+        self.failures = failures if failures is not None else ItemFailures()
         alerts = AlertService(
-            mailbox, store, monitoring_mailbox=settings.monitoring_mailbox, language=settings.language
+            mailbox,
+            store,
+            monitoring_mailbox=settings.monitoring_mailbox,
+            language=settings.language,
+            failures=self.failures,
         )
         self.rules = RuleGuard(store, settings, alerts, clock=clock, cpu=cpu)
         categories = MasterCategories(mailbox, settings)
-        self.memos = MemoPipeline(mailbox, settings, self.rules, categories, ngdp=ngdp, store=store, cpu=cpu)
+        self.memos = MemoPipeline(
+            mailbox,
+            settings,
+            self.rules,
+            categories,
+            ngdp=ngdp,
+            store=store,
+            alerts=alerts,
+            failures=self.failures,
+            cpu=cpu,
+        )
         self.secure_mail = MailRouter(
-            mailbox, settings, self.rules, categories, store=store, open_mail=open_mail, cpu=cpu
+            mailbox,
+            settings,
+            self.rules,
+            categories,
+            store=store,
+            open_mail=open_mail,
+            failures=self.failures,
+            cpu=cpu,
         )
 
     async def run_once(self, *, pull: bool = True, mail: bool = True) -> InboundStats:

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Protocol
 
-from graph_dpg.core.errors import GraphDpgError, NotFoundError
+from graph_dpg.core.errors import GraphDpgError, NotFoundError, StoreError
 from graph_dpg.domain.addresses import is_gateway_address
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import memo_uuid_from_message_id
@@ -37,6 +38,7 @@ from graph_dpg.domain.rules import InboundItem, RoutingDecision
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.store import MailStore
 from graph_dpg.services.blocking import blocking
+from graph_dpg.services.boundary import ItemFailures, Stage, describe
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
 
@@ -73,9 +75,12 @@ def _rule_item(msg: MailMessage) -> InboundItem:
 class MailRouter(InboundParts):
     store: MailStore
     open_mail: MailOpener = open_readable
+    failures: ItemFailures = field(default_factory=ItemFailures)
 
     def __post_init__(self) -> None:
-        self.effects = EffectBook(self.store)
+        # A mail whose routing raises something nobody foresaw is closed as failed (the effect book's
+        # boundary): it stays where it is, in the inbox a person reads, and the next mail is routed.
+        self.effects = EffectBook(self.store, failures=self.failures, stage=Stage.INBOUND_MAIL)
 
     async def run(self, stats: InboundStats) -> None:
         """One round: find new mail in every inbox source, then route what is planned."""
@@ -96,6 +101,9 @@ class MailRouter(InboundParts):
             except GraphDpgError as exc:
                 stats.errors.append(mask_cprs(f"poll {mailbox}/{folder}: {exc}"))
                 log.warning("inbound poll of %s/%s failed: %s", mailbox, folder, mask_cprs(str(exc)))
+            except Exception as exc:  # this source waits for the next cycle; the other sources go on
+                shown = self.failures.crashed(Stage.INBOUND_MAIL, f"{mailbox}/{folder}", exc)
+                stats.errors.append(mask_cprs(f"poll {mailbox}/{folder}: {shown}"))
 
     async def _poll_source(self, mailbox: str, folder: str, stats: InboundStats) -> None:
         link = await blocking(self.store.get_delta_link, mailbox, folder)
@@ -116,6 +124,21 @@ class MailRouter(InboundParts):
         subjects: dict[EffectKey, str] = {}  # for the audit trail, CPR-masked
 
         async def route(effect: PlannedEffect) -> Mapping[str, object]:
+            try:
+                return await route_once(effect)
+            except StoreError:
+                raise  # the database, not this mail
+            except GraphDpgError as exc:
+                # Failing for longer than a memo would wait for its mailbox: the mail stays where it is,
+                # in the inbox a person reads, and is not tried again.
+                waited = (datetime.now(UTC) - effect.created_at).total_seconds()
+                if waited < self.settings.fallback_after_seconds:
+                    raise
+                shown = describe(exc)
+                self.failures.gave_up(Stage.INBOUND_MAIL, str(effect.key), shown)
+                return {"routed": False, "gave_up": shown}
+
+        async def route_once(effect: PlannedEffect) -> Mapping[str, object]:
             p = effect.payload
             mailbox, message_id = str(p.get("mailbox", "")), str(p.get("message_id", ""))
             try:

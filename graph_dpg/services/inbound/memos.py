@@ -28,16 +28,44 @@ receipt means NgDP no longer holds the memo; it is logged and counted as acknowl
 
 Invalid memos (unreadable, unsafe XML, XSD/business-rule findings) are still delivered, to the main
 mailbox with an explanation banner and the raw XML attached, and answered with an INVALID receipt.
+
+The failure boundary of one memo (``services.boundary``): an exception nobody foresaw while the memo is
+read makes it unreadable (an invalid memo, as above, with the error as its finding); one while it is
+routed or shown replaces its route once by the main mailbox (``domain.routing.unshown_route``), and the
+memo is delivered raw with a banner saying it could not be shown and why, then answered as its content
+deserves (COMPLETED for a valid memo). Each is logged once with its traceback and counted; the next
+memo is handled either way.
+
+A target mailbox that is full (``MailboxFullError``, Graph 507 ErrorQuotaExceeded) is alerted to the
+monitoring mailbox once a day per mailbox; a memo whose target keeps failing transiently (full, or
+unreachable) for ``fallback_after_seconds`` after it came is delivered to the main mailbox instead, with
+the banner naming the target and why. The main mailbox itself is tried until it works: NgDP keeps the
+memo meanwhile, and nothing is lost.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from graph_dpg.core.errors import AuthError, Finding, GraphDpgError, NotFoundError, PermanentError
+from graph_dpg.core.errors import (
+    AuthError,
+    Finding,
+    GraphDpgError,
+    MailboxFullError,
+    NotFoundError,
+    PermanentError,
+    TransientError,
+)
 from graph_dpg.domain.identifiers import mask_cprs
-from graph_dpg.domain.inbound_view import ViewOptions, findings_json, render_invalid_mail, render_memo_mail
+from graph_dpg.domain.inbound_view import (
+    ViewOptions,
+    findings_json,
+    render_invalid_mail,
+    render_memo_mail,
+    render_unshown_mail,
+)
 from graph_dpg.domain.mail import EmailAddress, MailMessage
 from graph_dpg.domain.routing import (
     InboundRoute,
@@ -48,12 +76,15 @@ from graph_dpg.domain.routing import (
     memo_rule_item,
     parse_inbound,
     route_banner,
+    unshown_route,
 )
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.store import InboundMemo, InboundSource, InboundState, MemoStore
+from graph_dpg.services.alerts import AlertService, mailbox_full_alert
 from graph_dpg.services.blocking import blocking
-from graph_dpg.services.effects import Marker
+from graph_dpg.services.boundary import ItemFailures, Stage
+from graph_dpg.services.effects import EffectKey, EffectKind, Marker
 from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
 
 log = logging.getLogger(__name__)
@@ -70,7 +101,10 @@ _LEGACY_FALLBACK_PREFIX = "inbound-fallback:"
 class MemoPipeline(InboundParts):
     ngdp: DigitalPostPort
     store: MemoStore
+    alerts: AlertService | None = None  # where a full mailbox is alerted (None: not alerted)
+    failures: ItemFailures = field(default_factory=ItemFailures)
     _refused: set[str] = field(default_factory=set, init=False)  # mailboxes that refused in this cycle
+    _full: set[str] = field(default_factory=set, init=False)  # mailboxes found full in this cycle
 
     async def run(self, stats: InboundStats, *, pull: bool = True) -> None:
         """One round: pull what NgDP holds (unless ``pull`` is False), deliver, acknowledge."""
@@ -107,6 +141,7 @@ class MemoPipeline(InboundParts):
     # ------------------------------------------------------------------ deliver
     async def deliver_pending(self, stats: InboundStats) -> None:
         self._refused = set()
+        self._full = set()
         received = await blocking(
             self.store.inbound_in_state, InboundState.RECEIVED, limit=self.settings.batch_size
         )
@@ -114,37 +149,81 @@ class MemoPipeline(InboundParts):
             try:
                 await self.deliver(row, stats)
             except GraphDpgError as exc:
-                await blocking(self.store.record_inbound_error, row.memo_uuid, str(exc))
-                stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
-                log.warning("inbound memo %s not delivered yet: %s", row.memo_uuid, mask_cprs(str(exc)))
-                if isinstance(exc, AuthError | PermanentError):
-                    await self._fall_back(row, exc)
+                await self._not_delivered(row, exc, stats)
+            except Exception as exc:  # even the raw delivery failed (see deliver): the next cycle tries again
+                shown = self.failures.crashed(Stage.INBOUND_MEMO, row.memo_uuid, exc)
+                await self._record_error(row, shown, stats)
 
-    async def _fall_back(self, row: InboundMemo, exc: GraphDpgError) -> None:
-        """After repeated permanent failures (e.g. the target mailbox is outside the app's RBAC scope, or a
-        rule names a folder that cannot be created) deliver to the main mailbox with a banner that says
-        why, instead of keeping the memo at NgDP forever. Recorded once, with the memo."""
-        if row.attempts + 1 < self.settings.fallback_after_attempts:
+    async def _record_error(self, row: InboundMemo, error: str, stats: InboundStats) -> None:
+        stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {error}"))
+        try:
+            await blocking(self.store.record_inbound_error, row.memo_uuid, error)
+        except GraphDpgError as exc:
+            log.warning("inbound memo %s: its error could not be recorded: %s", row.memo_uuid, exc)
+
+    async def _not_delivered(self, row: InboundMemo, exc: GraphDpgError, stats: InboundStats) -> None:
+        """A memo not delivered this time: the error is recorded; a full mailbox is alerted; after repeated
+        permanent failures, or transient ones for too long, the memo goes to the main mailbox instead."""
+        await self._record_error(row, str(exc), stats)
+        log.warning("inbound memo %s not delivered yet: %s", row.memo_uuid, mask_cprs(str(exc)))
+        try:
+            reason = str(exc)
+            if isinstance(exc, MailboxFullError):
+                await self._mailbox_full(row)
+                reason = text(Text.BANNER_MAILBOX_FULL, self.settings.language)
+            if isinstance(exc, AuthError | PermanentError):
+                if row.attempts + 1 >= self.settings.fallback_after_attempts:
+                    await self._fall_back(row, reason)
+            elif isinstance(exc, TransientError):
+                waited = (datetime.now(UTC) - row.received_at).total_seconds()
+                if waited >= self.settings.fallback_after_seconds:
+                    await self._fall_back(row, reason)
+        except GraphDpgError as again:
+            stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {again}"))
+            log.warning("inbound memo %s: no fallback yet: %s", row.memo_uuid, mask_cprs(str(again)))
+
+    async def _mailbox_full(self, row: InboundMemo) -> None:
+        """Alert the monitoring mailbox that the memo's target is full: once per mailbox and day."""
+        current = await blocking(self.store.get_inbound, row.memo_uuid)
+        route = await self._recorded_route(current) if current is not None else None
+        mailbox = route.mailbox if route is not None and route.mailbox else self.settings.main_mailbox
+        if self.alerts is None:
             return
+        s = self.settings
+        alert = mailbox_full_alert(mailbox, s.main_mailbox, s.fallback_after_seconds, s.language)
+        day = datetime.now(UTC).date().isoformat()
+        if await self.alerts.plan(
+            EffectKey(EffectKind.ALERT, f"mailbox-full:{mailbox.lower()}:{day}"), alert
+        ):
+            log.error(
+                "mailbox %s is full: Digital Post for it waits (alerted to %s)", mailbox, s.monitoring_mailbox
+            )
+            await blocking(self.store.audit, "inbound.mailbox.full", mailbox, details={"memo": row.memo_uuid})
+
+    async def _fall_back(self, row: InboundMemo, error: str) -> None:
+        """After repeated permanent failures (e.g. the target mailbox is outside the app's RBAC scope, or a
+        rule names a folder that cannot be created) or transient ones for too long (e.g. the mailbox is
+        full), deliver to the main mailbox with a banner that says why, instead of keeping the memo at
+        NgDP forever. Recorded once, with the memo."""
         current = await blocking(self.store.get_inbound, row.memo_uuid)
         route = await self._recorded_route(current) if current is not None else None
         if route is None or route.undeliverable is not None:
             return
         if route.mailbox.lower() == self.settings.main_mailbox.lower():
             return
-        fallback = route.fall_back(self.settings, str(exc))
+        fallback = route.fall_back(self.settings, error)
         if await blocking(self.store.record_inbound_route, row.memo_uuid, fallback.to_json(), replace=True):
             log.error(
                 "inbound memo %s could not be delivered to %s (%s); delivering to the main mailbox",
                 row.memo_uuid,
                 route.mailbox,
-                mask_cprs(str(exc)),
+                mask_cprs(error),
             )
             await blocking(
                 self.store.audit,
                 "inbound.memo.fallback",
                 row.memo_uuid,
-                details={"failed_mailbox": route.mailbox, "error": str(exc)[:500]},
+                details={"failed_mailbox": route.mailbox, "error": error[:500]},
             )
 
     async def _recorded_route(self, row: InboundMemo) -> InboundRoute | None:
@@ -162,13 +241,46 @@ class MemoPipeline(InboundParts):
         return InboundRoute.from_json(legacy[0].payload)
 
     async def deliver(self, row: InboundMemo, stats: InboundStats) -> str:
-        """Deliver one stored memo; returns the created (or found) message id."""
+        """Deliver one stored memo; returns the created (or found) message id. Inside the failure boundary
+        of the memo (see the module docstring): what nobody foresaw makes it unreadable or unshown."""
         memo_uuid = row.memo_uuid
         xml = await blocking(self.store.load_inbound_xml, memo_uuid)
         if xml is None:
             raise GraphDpgError(f"inbound memo {memo_uuid} has no stored XML")
-        parsed = await self.cpu.run(parse_inbound, xml)
-        route = await self._recorded_route(row)
+        parsed = await self._parse(memo_uuid, xml)
+        recorded = await self._recorded_route(row)
+        try:
+            return await self._deliver_parsed(row, xml, parsed, recorded, stats)
+        except GraphDpgError:
+            raise
+        except Exception as exc:
+            if recorded is not None and recorded.banner == "unshown":
+                raise  # the raw delivery failed too: recorded by the caller, tried again next cycle
+            shown = self.failures.crashed(Stage.INBOUND_MEMO, memo_uuid, exc)
+            raw = unshown_route(self.settings, shown, valid=parsed.valid, errors=parsed.errors)
+            await blocking(self.store.record_inbound_route, memo_uuid, raw.to_json(), replace=True)
+            await blocking(self.store.audit, "inbound.memo.unshown", memo_uuid, details={"error": shown})
+            return await self._deliver_parsed(row, xml, parsed, raw, stats)
+
+    async def _parse(self, memo_uuid: str, xml: bytes) -> ParsedMemo:
+        """The memo as read; one that makes the reader raise something unexpected is unreadable (invalid),
+        with what went wrong as its finding."""
+        try:
+            return await self.cpu.run(parse_inbound, xml)
+        except Exception as exc:
+            shown = self.failures.crashed(Stage.INBOUND_MEMO, memo_uuid, exc)
+            return ParsedMemo(None, (Finding("memo.unreadable", f"the memo could not be read: {shown}"),))
+
+    async def _deliver_parsed(
+        self,
+        row: InboundMemo,
+        xml: bytes,
+        parsed: ParsedMemo,
+        route: InboundRoute | None,
+        stats: InboundStats,
+    ) -> str:
+        """Deliver a read memo along ``route`` (None: decide it now, and record it)."""
+        memo_uuid = row.memo_uuid
         if route is None:
             decided = await self._plan_route(memo_uuid, parsed, xml, stats)
             if await blocking(self.store.record_inbound_route, memo_uuid, decided.to_json()):
@@ -180,6 +292,10 @@ class MemoPipeline(InboundParts):
         folder = route.folder or self.settings.delivery_folder
         if target.lower() in self._refused:
             raise AuthError(f"mailbox {target} refused access earlier in this cycle", service="graph")
+        if target.lower() in self._full:
+            raise MailboxFullError(
+                f"mailbox {target} was full earlier in this cycle", "graph", 507, "ErrorQuotaExceeded"
+            )
 
         async def build() -> MailMessage:
             mail = await self.cpu.run(self._render, memo_uuid, parsed, xml, route, target)
@@ -193,6 +309,9 @@ class MemoPipeline(InboundParts):
         except AuthError:
             # Usually one mailbox outside the app's RBAC scope: skip it for this cycle, keep the others going.
             self._refused.add(target.lower())
+            raise
+        except MailboxFullError:
+            self._full.add(target.lower())
             raise
         for archive in route.archive_to:
             await self._archive_copy(archive, memo_uuid, parsed, xml, route)
@@ -212,6 +331,8 @@ class MemoPipeline(InboundParts):
         stats.delivered += 1
         if not parsed.valid:
             stats.invalid += 1
+        if route.banner == "unshown":
+            stats.unshown += 1
         if route.banner == "unmapped":
             stats.unmapped += 1
         if route.banner == "undeliverable":
@@ -236,6 +357,10 @@ class MemoPipeline(InboundParts):
         s = self.settings
         opts = ViewOptions(language=s.language, mask_cpr=s.mask_cpr)
         categories = list(route.categories)
+        if route.banner == "unshown":
+            return render_unshown_mail(
+                xml, memo_uuid, route.note, target_mailbox=target, categories=categories, options=opts
+            ).mail
         if not parsed.valid:
             return render_invalid_mail(
                 xml,
@@ -294,11 +419,13 @@ class MemoPipeline(InboundParts):
                     await self._delete(row)
                     stats.deleted += 1
             except GraphDpgError as exc:
-                await blocking(self.store.record_inbound_error, row.memo_uuid, str(exc))
-                stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
+                await self._record_error(row, str(exc), stats)
                 log.warning("inbound memo %s not acknowledged yet: %s", row.memo_uuid, mask_cprs(str(exc)))
                 if isinstance(exc, AuthError):
                     return
+            except Exception as exc:  # a bug in a call to NgDP: this memo waits, the others go on
+                shown = self.failures.crashed(Stage.INBOUND_RECEIPT, row.memo_uuid, exc)
+                await self._record_error(row, shown, stats)
         acknowledged = await blocking(
             self.store.inbound_in_state, InboundState.ACKNOWLEDGED, limit=self.settings.batch_size
         )
@@ -315,13 +442,17 @@ class MemoPipeline(InboundParts):
     async def _acknowledge(self, row: InboundMemo) -> None:
         route = await self._recorded_route(row)
         valid = route.valid if route is not None else True
-        errors = [Finding("memo", e) for e in route.errors] if route is not None else []
+        try:
+            detail: str | None = findings_json([Finding("memo", e) for e in route.errors] if route else [])
+        except Exception as exc:  # findings nobody foresaw: the receipt still goes, without them
+            self.failures.crashed(Stage.INBOUND_RECEIPT, row.memo_uuid, exc)
+            detail = None
         try:
             if valid:
                 await self.ngdp.send_memo_receipt(row.memo_uuid, "COMPLETED")
             else:
                 await self.ngdp.send_memo_receipt(
-                    row.memo_uuid, "INVALID", "INVALID_MEMO", findings_json(errors)[:1000]
+                    row.memo_uuid, "INVALID", "INVALID_MEMO", detail[:1000] if detail is not None else None
                 )
         except NotFoundError:
             # NgDP no longer holds the memo (a pushed one, or deleted meanwhile): nothing left to answer.

@@ -40,6 +40,7 @@ class InboundStats:
     invalid: int = 0
     unmapped: int = 0
     fallbacks: int = 0
+    unshown: int = 0  # delivered raw: something unexpected happened while reading, routing or showing it
     acknowledged: int = 0
     deleted: int = 0
     mail_seen: int = 0

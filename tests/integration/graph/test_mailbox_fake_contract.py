@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential
-from graph_dpg.core.errors import NotFoundError
+from graph_dpg.core.errors import MailboxFullError, NotFoundError
 from graph_dpg.domain.mail import Attachment, EmailAddress, MailMessage
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.sandbox.graph import GraphTenant, create_app
@@ -25,13 +25,21 @@ BOX = "post@kommune.dk"
 class Box:
     port: MailboxPort
     expire_delta_links: Callable[[], None]  # what Exchange does to old sync states
+    set_full: Callable[[bool], None]  # the mailbox goes over its quota (True) or back under it
 
 
 @pytest.fixture(params=["fake", "emulator"])
 async def box(request: pytest.FixtureRequest) -> AsyncIterator[Box]:
     if request.param == "fake":
         fake = FakeMailbox()
-        yield Box(fake, fake.expire_delta_links)
+
+        def fill(full: bool) -> None:
+            if full:
+                fake.full.add(BOX)
+            else:
+                fake.full.discard(BOX)
+
+        yield Box(fake, fake.expire_delta_links, fill)
         return
     tenant = GraphTenant(TOKEN)
     tenant.add_mailbox(BOX, "Digital Post")
@@ -42,7 +50,7 @@ async def box(request: pytest.FixtureRequest) -> AsyncIterator[Box]:
         retry=RetryPolicy.fast(),
     )
     async with graph:
-        yield Box(graph, tenant.expire_delta_tokens)
+        yield Box(graph, tenant.expire_delta_tokens, lambda full: tenant.set_full(BOX, full))
 
 
 @pytest.fixture
@@ -145,3 +153,23 @@ async def test_a_missing_message_is_not_found(mailbox: MailboxPort) -> None:
     assert mid != other
     with pytest.raises(NotFoundError):
         await mailbox.get_message(BOX, mid[:-2] + "zz")
+
+
+async def test_a_full_mailbox_refuses_what_would_add_to_it_and_still_reads(box: Box) -> None:
+    mailbox = box.port
+    kept = await mailbox.create_message(BOX, "inbox", letter("Før"))
+    box.set_full(True)
+    with pytest.raises(MailboxFullError) as refused:
+        await mailbox.create_message(BOX, "inbox", letter("Efter"))
+    assert (refused.value.status, refused.value.code, refused.value.service) == (
+        507,
+        "ErrorQuotaExceeded",
+        "graph",
+    )
+    with pytest.raises(MailboxFullError):
+        await mailbox.ensure_folder(BOX, "Inbox/Ny mappe")
+    assert (await mailbox.get_message(BOX, kept)).subject == "Før"  # reading still works
+    assert await mailbox.ensure_folder(BOX, "Inbox") == (await mailbox.get_message(BOX, kept)).folder_id
+    box.set_full(False)  # someone made room
+    again = await mailbox.create_message(BOX, "inbox", letter("Efter"))
+    assert (await mailbox.get_message(BOX, again)).subject == "Efter"

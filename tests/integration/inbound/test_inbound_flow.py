@@ -117,14 +117,15 @@ class CrashAfterCreate:
         created: str = await self.inner.create_message(mailbox, folder, message, **kw)
         if not self.crashed:
             self.crashed = True
-            raise RuntimeError("simulated crash after create_message")
+            # A process that dies is no exception the service could catch: SystemExit passes every boundary.
+            raise SystemExit("simulated crash after create_message")
         return created
 
 
 async def test_crash_between_deliver_and_acknowledge_delivers_exactly_once(h: Harness) -> None:
     uid, xml = citizen_memo(label="Carport", contact_point=CP_BYG)
     h.ngdp.queue_inbound_memo(xml)
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with pytest.raises(SystemExit, match="simulated crash"):
         await h.service(CrashAfterCreate(h.mailbox)).run_once()
     row = h.store.get_inbound(uid)
     assert row is not None and row.state is InboundState.RECEIVED  # created, but not recorded
@@ -340,6 +341,29 @@ async def test_a_mailbox_that_keeps_refusing_gets_the_memo_delivered_to_the_main
         assert f"Kunne ikke leveres i {JOB}" in mail["body"]["content"]
         assert "Digital Post: Advarsel" in mail["categories"]
         assert [r["receiptStatus"] for r in h.ngdp.inbound_receipts(uid)] == ["COMPLETED"]
+    h.store.close()
+
+
+async def test_a_full_mailbox_on_the_emulator_is_alerted_once_and_its_memo_reaches_the_main_mailbox(
+    db_url: str,
+) -> None:
+    h = make_harness(db_url, fallback_after_seconds=0.0)  # no waiting: the first refusal is enough
+    async with h.mailbox:
+        h.tenant.set_full(BYG)  # Exchange answers 507 ErrorQuotaExceeded to every new item
+        uid, xml = citizen_memo(label="Carport", contact_point=CP_BYG)
+        h.ngdp.queue_inbound_memo(xml)
+        first = await h.service().run_once()
+        assert (first.delivered, first.alerts) == (0, 1)
+        [alert] = h.messages(MONITOR)
+        assert alert["subject"] == f"Digital Post Gateway: postkassen {BYG} er fuld"
+        assert h.tenant.count_requests(mailbox=BYG, status=507) >= 1
+        second = await h.service().run_once()
+        assert (second.delivered, second.fallbacks, second.acknowledged, second.alerts) == (1, 1, 1, 0)
+        mail = only(h.messages(MAIN), "Carport")
+        assert f"Kunne ikke leveres i {BYG}" in mail["body"]["content"]
+        assert "postkassen er fuld" in mail["body"]["content"]
+        assert [r["receiptStatus"] for r in h.ngdp.inbound_receipts(uid)] == ["COMPLETED"]
+        assert h.messages(BYG) == [] and len(h.messages(MONITOR)) == 1
     h.store.close()
 
 

@@ -184,6 +184,31 @@ def test_job_states_follow_the_state_machine(store: ContractStore) -> None:
     assert store.list_outbox("job-2") == []
 
 
+def test_a_transient_failure_counts_an_attempt_and_keeps_the_state(store: ContractStore) -> None:
+    store.create_job(job())
+    store.create_job(job("job-2", "AAMk-2"))
+    fresh = store.get_job("job-1")
+    assert fresh is not None and (fresh.attempts, fresh.not_before) == (0, None)
+    later = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert store.record_job_retry("job-1", f"[graph 503] busy reading {CPR}", later) == 1
+    assert store.record_job_retry("job-1", "[graph 503] still busy", later + timedelta(seconds=10)) == 2
+    retried = store.get_job("job-1")
+    assert retried is not None and retried.state is JobState.NEW
+    assert (retried.attempts, retried.error) == (2, "[graph 503] still busy")
+    assert retried.not_before == later + timedelta(seconds=10)
+    # The failed job moves behind the others: they are tried first.
+    assert [j.id for j in store.jobs_in_state([JobState.NEW])] == ["job-2", "job-1"]
+    first = store.record_job_retry("job-2", f"mail of {CPR}", later)
+    assert first == 1 and (store.get_job("job-2") or job()).error == f"mail of {MASKED}"
+    # A finished job keeps what it has.
+    store.set_job_state("job-1", JobState.FAILED, "gave up")
+    assert store.record_job_retry("job-1", "late", later) == 2
+    done = store.get_job("job-1")
+    assert done is not None and (done.state, done.error) == (JobState.FAILED, "gave up")
+    with pytest.raises(StoreError, match="unknown outbound job"):
+        store.record_job_retry("nope", "x", later)
+
+
 def test_jobs_in_state_oldest_change_first(store: ContractStore) -> None:
     for n in (1, 2, 3):
         store.create_job(job(f"job-{n}", f"AAMk-{n}"))

@@ -102,10 +102,11 @@ def test_rows_from_before_the_upgrade_read_as_not_recorded(db_url: str) -> None:
                 )
             )
         store.migrate()
-        assert store.schema_revision() == "0003"
+        assert store.schema_revision() == "0004"
         job = store.get_job("old")
         memo = store.get_inbound("old-memo")
         assert job is not None and job.warnings == ()
+        assert (job.attempts, job.not_before) == (0, None)
         assert memo is not None and memo.route is None
         assert store.record_inbound_route("old-memo", {"mailbox": "post@kommune.dk"}) is True
     finally:

@@ -22,6 +22,7 @@ from graph_dpg.core.errors import (
     AmbiguousOutcomeError,
     AuthError,
     ConfigError,
+    MailboxFullError,
     NotFoundError,
     PermanentError,
     RejectedError,
@@ -52,6 +53,11 @@ def body(code: str, message: str = "m") -> bytes:
         (400, "ErrorInvalidRecipients", RejectedError),
         (413, "RequestEntityTooLarge", RejectedError),
         (409, "ErrorFolderExists", PermanentError),
+        (507, "ErrorQuotaExceeded", MailboxFullError),
+        (507, "QuotaExceededException", MailboxFullError),
+        (507, "InsufficientStorage", MailboxFullError),
+        (500, "ErrorQuotaExceeded", MailboxFullError),
+        (400, "ErrorQuotaExceeded", MailboxFullError),
     ],
 )
 def test_status_and_code_map_to_domain_errors(status: int, code: str, kind: type[Exception]) -> None:

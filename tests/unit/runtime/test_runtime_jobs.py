@@ -135,3 +135,31 @@ async def test_second_replica_on_sqlite_is_warned_about(
         await second.runtime.stop()
     assert any("SQLite runs one replica" in r.getMessage() and "r1" in r.getMessage() for r in caplog.records)
     assert isinstance(second.runtime, Runtime)
+
+
+async def test_a_mailbox_poll_that_raises_something_unexpected_backs_off_and_the_task_ends_cleanly(
+    make_rig: Callable[..., Rig], caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = make_rig()
+    outbound = rig.gateway.outbound
+    real_poll = outbound.poll
+
+    async def poll(mb: Any) -> int:
+        if mb.address == "a@testby.dk":
+            raise KeyError("a bug nobody foresaw")
+        created: int = await real_poll(mb)
+        return created
+
+    outbound.poll = poll  # the last boundary, around the whole poll of one mailbox
+    rig.send("b@testby.dk")
+    with caplog.at_level(logging.ERROR, logger="graph_dpg.runtime"):
+        await rig.runtime.tick()
+    a = outbound_resource("a@testby.dk", "sentitems")
+    task = rig.runtime._running[a]
+    assert task.done() and task.exception() is None  # no "Task exception was never retrieved"
+    assert rig.runtime.tracker.state(a).failing and not rig.runtime.tracker.due(a)
+    assert len(rig.state.accepted) == 1  # b was served in the same pass
+    page = rig.runtime.metrics.render().decode()
+    assert 'graph_dpg_poll_failures_total{kind="outbound"} 1.0' in page
+    [logged] = [r for r in caplog.records if a in r.getMessage()]
+    assert logged.exc_info is not None

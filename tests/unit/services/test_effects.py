@@ -7,6 +7,7 @@ import pytest
 from graph_dpg.core.errors import GraphDpgError, TransientError
 from graph_dpg.domain.mail import MailMessage
 from graph_dpg.ports.store import EffectState
+from graph_dpg.services.boundary import ItemFailures, Reason, Stage
 from graph_dpg.services.effects import (
     EffectBook,
     EffectKey,
@@ -130,3 +131,24 @@ async def test_a_crash_between_the_write_and_its_completion_does_not_write_twice
     [(_, result)] = await book.run_pending(EffectKind.RECEIPT, action=write)
     assert result["reused"] is True and len(mail.messages) == 1
     assert await book.is_done(key)
+
+
+async def test_an_action_that_raises_something_unexpected_closes_that_effect_and_the_others_go_on() -> None:
+    store = FakeEffects()
+    failures = ItemFailures()
+    book = EffectBook(store, failures=failures, stage=Stage.INBOUND_MAIL)
+    for job in ("poison", "ok"):
+        await book.plan(EffectKey.receipt(job), {"job": job})
+
+    async def action(effect: PlannedEffect) -> dict[str, object]:
+        if effect.payload["job"] == "poison":
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return {"done": True}
+
+    done = await book.run_pending(EffectKind.RECEIPT, action=action)
+    assert [(str(e.key), dict(r)) for e, r in done][1] == ("receipt:ok", {"done": True})
+    poison = store.get_effect("receipt:poison")
+    assert poison is not None and poison.state is EffectState.DONE and poison.result is not None
+    assert str(poison.result["failed"]).startswith("UnicodeEncodeError: 'utf-8' codec can't encode")
+    assert failures.counts()[(Stage.INBOUND_MAIL, Reason.INTERNAL_ERROR)] == 1
+    assert await book.run_pending(EffectKind.RECEIPT, action=action) == []  # not tried again

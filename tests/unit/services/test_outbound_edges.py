@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from graph_dpg.core.errors import StoreError, TransientError
+from graph_dpg.core.errors import NotFoundError, StoreError, TransientError
 from graph_dpg.domain.policies import DEFAULT_POLICIES
 from graph_dpg.ports.store import EffectState, JobState, OutboxState, SendOutcome
 from graph_dpg.services.outbound import (
@@ -79,25 +79,34 @@ async def test_a_sent_mail_becomes_one_memo_a_receipt_and_a_category() -> None:
     assert (again.new_jobs, again.sent, again.effects_done) == (0, 0, 0)
 
 
-async def test_a_job_whose_mail_vanished_stays_new_and_does_not_hold_up_the_others() -> None:
+async def test_a_job_whose_mail_vanished_is_closed_once_without_a_letter_and_holds_up_nothing() -> None:
     r = rig()
     gone = r.send("Trukket tilbage", CITIZEN)
     kept = r.send("Afgørelse", CITIZEN2)
     [mb] = r.service.settings.mailboxes
     assert await r.service.poll(mb) == 2
-    del r.mail.messages[gone]  # deleted by the case worker before the gateway read it
+    del r.mail.messages[gone]  # deleted by the case worker between the delta round and the read
 
-    for _ in range(2):  # and again on the next pass: nothing half-done accumulates
-        stats = CycleStats()
-        await r.service.process_jobs({MAILBOX}, stats)
-        [error] = stats.errors
-        assert error.startswith(f"job {job_id_for(MAILBOX, gone)}:") and "not found" in error
-        job = r.store.get_job(job_id_for(MAILBOX, gone))
-        assert job is not None and job.state is JobState.NEW
-    assert r.store.list_outbox(job_id_for(MAILBOX, gone)) == []
+    stats = CycleStats()
+    await r.service.process_jobs({MAILBOX}, stats)
+    assert (stats.jobs_closed, stats.jobs_done, stats.errors) == (1, 1, [])
+    job = r.store.get_job(job_id_for(MAILBOX, gone))
+    assert job is not None and job.state is JobState.FAILED
+    assert job.error is not None and "deleted" in job.error and "nothing was sent" in job.error
+    [record] = r.store.audited("outbound.job.vanished")
+    assert record.details["job"] == job.id and "not found" in str(record.details["error"])
+    assert r.store.list_outbox(job.id) == []
     done = r.store.get_job(job_id_for(MAILBOX, kept))
     assert done is not None and done.state is JobState.DONE
     assert len(r.ngdp.accepted) == 1
+
+    # The next pass does not read the mail again: a read would take this queued answer.
+    unread = NotFoundError("message not found", "graph", 404, "ErrorItemNotFound")
+    r.mail.fail_next("get_message", unread)
+    again = CycleStats()
+    await r.service.process_jobs({MAILBOX}, again)
+    assert (again.jobs_closed, again.errors, r.mail.failures["get_message"]) == (0, [], [unread])
+    assert len(r.store.audited("outbound.job.vanished")) == 1  # closed once, never fetched again
     await r.service.run_effects()
     assert r.receipts() == ["DPG kvittering: Afgørelse"]  # no receipt, no category for the vanished one
     assert r.store.pending_effects() == []
