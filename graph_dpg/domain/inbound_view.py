@@ -119,6 +119,18 @@ def unmapped_banner(
     return Banner("unmapped", title, tuple(lines))
 
 
+def foreign_banner(addressed_to: str, ours: str, language: str = "da") -> Banner:
+    """Shown on a memo NgDP delivered to us although it names another organisation as its recipient."""
+    return Banner(
+        "unmapped",
+        text(Text.BANNER_FOREIGN_TITLE, language, cvr=addressed_to),
+        (
+            text(Text.BANNER_FOREIGN_WHAT, language, cvr=addressed_to, ours=ours),
+            text(Text.BANNER_FOREIGN_TODO, language),
+        ),
+    )
+
+
 def undeliverable_banner(mailbox: str, folder: str, error: str, language: str = "da") -> Banner:
     """Shown when the routed target refused the memo repeatedly and the main mailbox got it instead."""
     return Banner(

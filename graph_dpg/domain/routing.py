@@ -22,7 +22,13 @@ from graph_dpg import memo as memolib
 from graph_dpg.core.errors import Finding, InputError
 from graph_dpg.domain.html_text import html_to_text
 from graph_dpg.domain.identifiers import mask_cprs
-from graph_dpg.domain.inbound_view import Banner, reply_address, undeliverable_banner, unmapped_banner
+from graph_dpg.domain.inbound_view import (
+    Banner,
+    foreign_banner,
+    reply_address,
+    undeliverable_banner,
+    unmapped_banner,
+)
 from graph_dpg.domain.mail import MailMessage
 from graph_dpg.domain.rules import (
     ATTACHMENT_TEXT_CAP,
@@ -36,8 +42,8 @@ from graph_dpg.domain.rules import (
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo.model import MemoMessage
 
-RouteBanner = Literal["unmapped", "invalid", "undeliverable", "unshown"]
-_BANNERS: tuple[RouteBanner, ...] = ("unmapped", "invalid", "undeliverable", "unshown")
+RouteBanner = Literal["unmapped", "invalid", "undeliverable", "unshown", "foreign"]
+_BANNERS: tuple[RouteBanner, ...] = ("unmapped", "invalid", "undeliverable", "unshown", "foreign")
 
 
 # ----------------------------------------------------------------------------------------------- settings
@@ -308,6 +314,7 @@ class InboundRoute:
     archive_to: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()  # an invalid memo's findings (CPR-masked), for its INVALID receipt
     undeliverable: Undeliverable | None = None  # set when this route replaced one that kept failing
+    addressed_to: str | None = None  # the CVR a memo names when it is not this organisation's
 
     def fall_back(self, settings: InboundSettings, error: str) -> InboundRoute:
         """This route replaced by the main mailbox, with a banner naming the target and the error."""
@@ -340,6 +347,7 @@ class InboundRoute:
             "failed_mailbox": failed.mailbox if failed else None,
             "failed_folder": failed.folder if failed else None,
             "failed_error": failed.error if failed else None,
+            "addressed_to": self.addressed_to,
         }
 
     @classmethod
@@ -371,6 +379,7 @@ class InboundRoute:
             archive_to=_strings(data.get("archive_to")),
             errors=_strings(data.get("errors")),
             undeliverable=failed,
+            addressed_to=_text(data.get("addressed_to")) or None,
         )
 
 
@@ -405,12 +414,19 @@ def unshown_route(
 
 def memo_route(settings: InboundSettings, message: MemoMessage, decision: RoutingDecision) -> InboundRoute:
     """Where a valid memo goes: (1) the rules, (2) the recipient contact point's mailbox, (3) the main
-    mailbox with the unmapped-contact-point banner."""
+    mailbox with the unmapped-contact-point banner. A memo addressed to another organisation (a CVR not
+    ours) goes to the main mailbox with its own banner whatever the rules say: NgDP should not have sent it
+    here, and no function mailbox should treat it as its own post."""
     s = settings
     cp_id, mapped = _mapped(settings, message)
     categories = [s.category("inbound")]
     banner: RouteBanner | None = None
-    if decision.deliver_mailbox:
+    foreign = foreign_recipient(settings, message)
+    if foreign is not None:
+        target, folder, banner = s.main_mailbox, None, "foreign"
+        note = text(Text.ROUTE_NOTE_FOREIGN, s.language, cvr=foreign)
+        categories.append(s.category("warning"))
+    elif decision.deliver_mailbox:
         target, folder, note = decision.deliver_mailbox, decision.deliver_folder, ""
     elif mapped is not None and mapped.mailbox:
         target, folder = mapped.mailbox, mapped.folder
@@ -433,9 +449,20 @@ def memo_route(settings: InboundSettings, message: MemoMessage, decision: Routin
         reasons=tuple(mask_cprs(r) for r in decision.reasons()),
         note=note,
         categories=tuple(dict.fromkeys(categories)),
-        mark_read=decision.mark_read,
-        archive_to=tuple(a for a in decision.archive_to if a.lower() != target.lower()),
+        mark_read=decision.mark_read and foreign is None,
+        archive_to=() if foreign else tuple(a for a in decision.archive_to if a.lower() != target.lower()),
+        addressed_to=foreign,
     )
+
+
+def foreign_recipient(settings: InboundSettings, message: MemoMessage) -> str | None:
+    """The recipient CVR when the memo names an organisation other than this one (None otherwise: a
+    citizen, our own CVR, or no organisation configured)."""
+    recipient = message.header.recipient
+    if recipient.id_type.upper() != "CVR" or not settings.organisation_cvr:
+        return None
+    cvr = recipient.recipient_id.strip()
+    return None if cvr == settings.organisation_cvr else cvr
 
 
 def route_banner(settings: InboundSettings, route: InboundRoute) -> Banner | None:
@@ -444,6 +471,8 @@ def route_banner(settings: InboundSettings, route: InboundRoute) -> Banner | Non
     if route.banner == "undeliverable":
         failed = route.undeliverable or Undeliverable("", "", "")
         return undeliverable_banner(failed.mailbox, failed.folder, failed.error, settings.language)
+    if route.banner == "foreign":
+        return foreign_banner(route.addressed_to or "", settings.organisation_cvr, settings.language)
     if route.banner != "unmapped":
         return None
     cp_id = route.contact_point

@@ -105,6 +105,9 @@ class Text(StrEnum):
     BANNER_UNMAPPED_NULL_SET_MAILBOX = "banner.unmapped.null.set_mailbox"
     BANNER_UNMAPPED_UNKNOWN_DELIVERED = "banner.unmapped.unknown.delivered"
     BANNER_UNMAPPED_UNKNOWN_ADD = "banner.unmapped.unknown.add"
+    BANNER_FOREIGN_TITLE = "banner.foreign.title"
+    BANNER_FOREIGN_WHAT = "banner.foreign.what"
+    BANNER_FOREIGN_TODO = "banner.foreign.todo"
     BANNER_UNDELIVERABLE_TITLE = "banner.undeliverable.title"
     BANNER_UNDELIVERABLE_TRIED = "banner.undeliverable.tried"
     BANNER_UNDELIVERABLE_CHECK = "banner.undeliverable.check"
@@ -119,6 +122,7 @@ class Text(StrEnum):
     # -- how a memo's target was chosen when no rule decided (shown in the routing section)
     ROUTE_NOTE_CONTACT_POINT = "route.note.contact_point"
     ROUTE_NOTE_MAIN_MAILBOX = "route.note.main_mailbox"
+    ROUTE_NOTE_FOREIGN = "route.note.foreign"
 
     # -- the gateway as the sender of the mails it writes
     GATEWAY_SENDER_NAME = "gateway.sender_name"
@@ -299,6 +303,22 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.VIEW_UNNAMED_FILE: Entry("fil", "file"),
         # ------------------------------------------------------------------------------- banners
         _T.BANNER_NO_CONTACT_POINT: Entry("(intet)", "(none)"),
+        _T.BANNER_FOREIGN_TITLE: Entry(
+            "Meddelelsen er adresseret til en anden organisation (CVR {cvr})",
+            "The memo is addressed to another organisation (CVR {cvr})",
+        ),
+        _T.BANNER_FOREIGN_WHAT: Entry(
+            "Digital Post leverede den til os, men modtageren er CVR {cvr}, ikke vores CVR {ours}. "
+            "Den er lagt i hovedpostkassen og ikke fordelt efter regler eller kontaktpunkter.",
+            "Digital Post delivered it to us, but its recipient is CVR {cvr}, not our CVR {ours}. "
+            "It was put in the main mailbox and not routed by rules or contact points.",
+        ),
+        _T.BANNER_FOREIGN_TODO: Entry(
+            "Behandl den ikke som vores post. Bed IT om at kontakte Digital Post-supporten, "
+            "så meddelelsen kommer til den rette modtager.",
+            "Do not handle it as our post. Ask IT to contact Digital Post support so that the memo "
+            "reaches its right recipient.",
+        ),
         _T.BANNER_UNMAPPED_TITLE: Entry(
             "Kontaktpunktet {contact_point} har ingen postkasse",
             "Contact point {contact_point} has no mailbox",
@@ -373,6 +393,10 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         # ------------------------------------------------------------------------------- routing notes
         _T.ROUTE_NOTE_CONTACT_POINT: Entry(
             "Kontaktpunkt {name} ({id}) → {mailbox}", "Contact point {name} ({id}) → {mailbox}"
+        ),
+        _T.ROUTE_NOTE_FOREIGN: Entry(
+            "Adresseret til CVR {cvr}, ikke til os: hovedpostkassen, uden regler og kontaktpunkter.",
+            "Addressed to CVR {cvr}, not to us: the main mailbox, without rules or contact points.",
         ),
         _T.ROUTE_NOTE_MAIN_MAILBOX: Entry(
             "Ingen regel og intet kontaktpunkt med postkasse: hovedpostkassen.",

@@ -219,3 +219,29 @@ async def test_a_rule_disabled_just_before_a_crash_is_still_alerted_once() -> No
     await r.service().run_once()
     assert r.delivered(BYG, "Ledighed").message.categories == ["Digital Post: Modtaget"]
     assert r.mail.in_folder(JOB, "inbox") == []
+
+
+async def test_a_memo_addressed_to_another_organisation_goes_to_the_main_mailbox_whatever_the_rules_say() -> (
+    None
+):
+    r = rig()
+    other_cvr = "35833684"
+    # The contact point maps to BYG and the KLE matches the rule to JOB: neither may take another's post.
+    uid, xml = citizen_memo(label="Ikke vores", contact_point=CP_BYG, kle="27.00.00")
+    r.ngdp.hold_memo(uid, xml.replace(ORG_CVR.encode(), other_cvr.encode()))
+    ours, ours_xml = citizen_memo(label="Vores", contact_point=CP_BYG, kle="27.00.00")
+    r.ngdp.hold_memo(ours, ours_xml)
+
+    stats = await r.service().run_once()
+
+    assert stats.errors == [] and stats.delivered == 2
+    mail = r.delivered(MAIN, "Ikke vores").message
+    assert "dpg-banner" in mail.body
+    assert f"CVR {other_cvr}" in mail.body and f"CVR {ORG_CVR}" in mail.body
+    assert "Digital Post: Advarsel" in mail.categories
+    assert r.delivered(JOB, "Vores").message.subject == "Vores"  # the rule still routes our own post
+    assert [m.message.subject for m in r.mail.in_folder(BYG, "inbox")] == []
+    row = r.store.get_inbound(uid)
+    assert row is not None and row.route is not None
+    assert row.route["banner"] == "foreign" and row.route["addressed_to"] == other_cvr
+    assert r.ngdp.memo_receipts[uid].status == "COMPLETED"
