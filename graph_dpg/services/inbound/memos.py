@@ -126,8 +126,12 @@ class MemoPipeline(InboundParts):
     async def pull(self, stats: InboundStats) -> None:
         """Fetch every memo NgDP holds for us and store it durably (nothing else happens before)."""
         for memo_id in await self.ngdp.list_memos():
-            if await blocking(self.store.get_inbound, memo_id) is not None:
-                continue  # stored earlier; delivery/acknowledgement continue from its state
+            known = await blocking(self.store.get_inbound, memo_id)
+            if known is not None:
+                if known.state is InboundState.DELETED and known.source is InboundSource.PULL:
+                    await self._relisted(known, stats)
+                # Otherwise stored earlier: delivery and acknowledgement continue from its state.
+                continue
             xml = await self.ngdp.get_memo(memo_id)
             if await blocking(self.store.store_inbound_memo, memo_id, InboundSource.PULL, xml):
                 stats.pulled += 1
@@ -137,6 +141,20 @@ class MemoPipeline(InboundParts):
                     memo_id,
                     details={"size": len(xml), "source": "pull"},
                 )
+
+    async def _relisted(self, row: InboundMemo, stats: InboundStats) -> None:
+        """NgDP lists a memo this gateway already delivered, answered and deleted (its delete was lost, or
+        NgDP offered it again under the same id). It was delivered once; it is deleted again, never
+        delivered twice, and never left listed to be fetched every cycle."""
+        try:
+            await self.ngdp.delete_memo(row.memo_uuid)  # 404 (already gone) counts as done in the client
+        except GraphDpgError as exc:
+            await self._record_error(row, str(exc), stats)
+            return
+        stats.deleted += 1
+        await blocking(
+            self.store.audit, "inbound.memo.relisted", row.memo_uuid, details={"action": "deleted again"}
+        )
 
     # ------------------------------------------------------------------ deliver
     async def deliver_pending(self, stats: InboundStats) -> None:

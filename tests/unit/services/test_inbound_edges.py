@@ -245,3 +245,22 @@ async def test_a_memo_addressed_to_another_organisation_goes_to_the_main_mailbox
     assert row is not None and row.route is not None
     assert row.route["banner"] == "foreign" and row.route["addressed_to"] == other_cvr
     assert r.ngdp.memo_receipts[uid].status == "COMPLETED"
+
+
+async def test_a_memo_ngdp_lists_again_after_it_was_delivered_and_deleted_is_deleted_again_not_delivered_twice() -> (
+    None
+):
+    r = rig()
+    uid, xml = citizen_memo(label="Carport", contact_point=CP_BYG)
+    r.ngdp.hold_memo(uid, xml)
+    await r.service().run_once()
+    assert r.ngdp.memos == {}
+    # NgDP offers the same memo again (a delete it lost, or a redelivery under the same id).
+    r.ngdp.hold_memo(uid, xml)
+
+    stats = await r.service().run_once()
+
+    assert (stats.pulled, stats.delivered, stats.deleted) == (0, 0, 1)
+    assert r.ngdp.memos == {}  # not left listed, to be fetched every cycle
+    assert [m.message.subject for m in r.mail.in_folder(BYG, "inbox")] == ["Carport"]  # delivered once
+    assert len(r.store.audited("inbound.memo.relisted")) == 1
