@@ -5,6 +5,7 @@ every seam. It ends with a table and exits 1 unless everything arrived exactly o
     bench/chaos.py                    # default: ~75 s of chaos, then drain; about 2-3 minutes in all
     bench/chaos.py --minutes 10       # a longer run
     bench/chaos.py --keep             # keep the work directory (logs, .env, gateway file) for reading
+    bench/chaos.py --replicas 3 --fault-rate 0.3 --kills 15 --mass 300 --seed 7   # the harsh setting
 
 Set-up::
 
@@ -44,6 +45,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -833,7 +835,16 @@ def run(args: argparse.Namespace) -> int:
                 f"(faults {args.fault_rate:.0%}, mass {args.mass} per mass delivery)"
             )
             mass_times = sorted(rng.uniform(0.1, 0.7) * window for _ in range(max(1, round(window / 40))))
-            next_kill = chaos_start + rng.uniform(8, 18)
+            # --kills N: N kills at jittered, evenly spaced moments of the window; without it, one kill
+            # every 12-25 s and one a few seconds after each mass delivery is put into Sent Items.
+            kill_times = (
+                [chaos_start + (i + rng.uniform(0.2, 0.8)) * window / args.kills for i in range(args.kills)]
+                if args.kills is not None
+                else []
+            )
+            next_kill = kill_times.pop(0) if kill_times else chaos_start + rng.uniform(8, 18)
+            if args.kills == 0:
+                next_kill = math.inf
             pg_at = chaos_start + window * 0.5
             expire_at = chaos_start + window * 0.3
             large_every = 30.0
@@ -858,7 +869,8 @@ def run(args: argparse.Namespace) -> int:
                     mass_times.pop(0)
                     gen.mass(args.mass)
                     log_line(f"mass delivery of {args.mass} put into Sent Items")
-                    next_kill = min(next_kill, now + rng.uniform(2.0, 5.0))
+                    if args.kills is None:
+                        next_kill = min(next_kill, now + rng.uniform(2.0, 5.0))
                 if now >= next_kill:
                     victim = rng.choice([r for r in replicas if r.alive()] or replicas)
                     if victim.alive():
@@ -866,7 +878,10 @@ def run(args: argparse.Namespace) -> int:
                         counters.kills += 1
                         restart_at[victim.name] = now + rng.uniform(0.5, 3.0)
                         log_line(f"SIGKILL {victim.name}")
-                    next_kill = now + rng.uniform(12, 25)
+                    if args.kills is None:
+                        next_kill = now + rng.uniform(12, 25)
+                    else:
+                        next_kill = kill_times.pop(0) if kill_times else math.inf
                 for replica in replicas:
                     if replica.name in restart_at and now >= restart_at[replica.name]:
                         del restart_at[replica.name]
@@ -1092,11 +1107,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mass", type=int, default=150, help="recipients per mass delivery (default 150)")
     parser.add_argument("--fault-rate", type=float, default=0.10, help="Graph error rate (default 0.10)")
     parser.add_argument("--seed", type=int, default=20261122, help="seed of workload, faults and kills")
+    parser.add_argument(
+        "--kills",
+        type=int,
+        help="SIGKILL about this many replicas, spread evenly over the chaos window "
+        "(default: one every 12-25 s and one after each mass delivery)",
+    )
     parser.add_argument("--drain-seconds", type=float, default=150, help="how long to wait for quiescence")
     parser.add_argument("--database-url", help=f"PostgreSQL base URL (default {DEFAULT_POSTGRES_URL})")
     parser.add_argument("--no-pg-restart", action="store_true", help="do not restart PostgreSQL")
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    if args.kills is not None and args.kills < 0:
+        parser.error("--kills must be 0 or more")
+    return run(args)
 
 
 if __name__ == "__main__":
