@@ -443,9 +443,13 @@ class NgdpClient:
 
     async def get_receipt(self, receipt_id: str) -> BusinessReceipt:
         # delete=false: the receipt is deleted only after the store has recorded it (docs/facts/ngdp.md,
-        # "Receipts").
+        # "Receipts"). NgDP's OpenAPI 1.68.0 (FetchReceiptAsync) answers a Receipt with 200 or 201.
         response = await self._request(
-            "GET", f"receipts/{receipt_id}", f"get receipt {receipt_id}", params={"delete": "false"}
+            "GET",
+            f"receipts/{receipt_id}",
+            f"get receipt {receipt_id}",
+            params={"delete": "false"},
+            ok=(200, 201),
         )
         try:
             return receipt_from_json(_json(response), receipt_id=receipt_id)

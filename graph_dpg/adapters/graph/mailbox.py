@@ -578,9 +578,10 @@ class GraphMailbox:
             end = start + len(chunk) - 1
             response = await self._put_chunk(mailbox, upload_url, chunk, f"bytes {start}-{end}/{total}", what)
             location = response.headers.get("location", location)
-        # The final PUT answers 201 with Location: .../attachments('<id>') (outlook-large-attachments.md).
-        found = re.search(r"attachments\('?([^')]+)'?\)", location) or re.search(
-            r"attachments/([^/?]+)", location
+        # The final PUT answers 201 with Location: .../Attachments('<id>'); the docs spell it with a capital
+        # A (api-reference/v1.0/api/attachment-createuploadsession.md), so the match ignores case.
+        found = re.search(r"attachments\('?([^')]+)'?\)", location, re.IGNORECASE) or re.search(
+            r"attachments/([^/?]+)", location, re.IGNORECASE
         )
         return found.group(1) if found else ""
 

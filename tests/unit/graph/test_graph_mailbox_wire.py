@@ -492,3 +492,27 @@ async def test_token_roles_reads_the_jwt_roles_claim() -> None:
     async with mailbox(wire) as mbx:
         assert await mbx.token_roles() == []  # the sandbox token is no JWT
     assert wire.requests == []
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        # As api-reference/v1.0/api/attachment-createuploadsession.md shows it (capital A).
+        f"{BASE}/Users('{MB}')/Messages('m-1')/Attachments('att-9')",
+        f"{BASE}/users('{MB}')/messages('m-1')/attachments('att-9')",
+    ],
+)
+async def test_the_upload_sessions_location_names_the_attachment_whatever_its_case(location: str) -> None:
+    big = b"z" * 3_500_000
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        path = unquote(r.url.raw_path.decode())
+        if path.endswith("/messages/m-1/attachments/createUploadSession"):
+            return httpx.Response(201, json={"uploadUrl": "https://upload.example/up/s9?authtoken=x"})
+        if r.url.host == "upload.example":
+            return httpx.Response(201, headers={"Location": location})
+        return err(400, "unexpected")
+
+    async with mailbox(Wire(handler)) as mbx:
+        attachment_id = await mbx.add_attachment(MB, "m-1", Attachment("big.pdf", "application/pdf", big))
+    assert attachment_id == "att-9"

@@ -267,3 +267,17 @@ async def test_cpr_echoed_by_ngdp_is_masked_in_logs(caplog: pytest.LogCaptureFix
     assert caught.value.details["message"] == "recipient 0101900000 is unknown"  # verbatim for the receipt
     assert "0101900000" not in caplog.text
     assert "010190-xxxx" in caplog.text
+
+
+@pytest.mark.parametrize("status", [200, 201])
+async def test_a_receipt_is_read_from_200_and_201(status: int) -> None:
+    """NgDP's OpenAPI 1.68.0 (FetchReceiptAsync in sjkp/digitalpost's generated client) documents both."""
+    message_uuid = str(uuid.uuid4())
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path.endswith("/receipts/r-1") and request.url.params["delete"] == "false"
+        return httpx.Response(status, json={"messageUUID": message_uuid, "receiptStatus": "COMPLETED"})
+
+    async with NgdpClient("https://ngdp.test/apis/v1", "s", "t", transport=httpx.MockTransport(handler)) as c:
+        receipt = await c.get_receipt("r-1")
+    assert (receipt.id, receipt.message_uuid, receipt.receipt_status) == ("r-1", message_uuid, "COMPLETED")
