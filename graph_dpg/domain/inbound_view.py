@@ -126,7 +126,7 @@ def foreign_banner(addressed_to: str, ours: str, language: str = "da") -> Banner
         text(Text.BANNER_FOREIGN_TITLE, language, cvr=addressed_to),
         (
             text(Text.BANNER_FOREIGN_WHAT, language, cvr=addressed_to, ours=ours),
-            text(Text.BANNER_FOREIGN_TODO, language),
+            text(Text.BANNER_FOREIGN_ACTION, language),
         ),
     )
 

@@ -107,7 +107,7 @@ class Text(StrEnum):
     BANNER_UNMAPPED_UNKNOWN_ADD = "banner.unmapped.unknown.add"
     BANNER_FOREIGN_TITLE = "banner.foreign.title"
     BANNER_FOREIGN_WHAT = "banner.foreign.what"
-    BANNER_FOREIGN_TODO = "banner.foreign.todo"
+    BANNER_FOREIGN_ACTION = "banner.foreign.action"
     BANNER_UNDELIVERABLE_TITLE = "banner.undeliverable.title"
     BANNER_UNDELIVERABLE_TRIED = "banner.undeliverable.tried"
     BANNER_UNDELIVERABLE_CHECK = "banner.undeliverable.check"
@@ -313,7 +313,7 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "Digital Post delivered it to us, but its recipient is CVR {cvr}, not our CVR {ours}. "
             "It was put in the main mailbox and not routed by rules or contact points.",
         ),
-        _T.BANNER_FOREIGN_TODO: Entry(
+        _T.BANNER_FOREIGN_ACTION: Entry(
             "Behandl den ikke som vores post. Bed IT om at kontakte Digital Post-supporten, "
             "så meddelelsen kommer til den rette modtager.",
             "Do not handle it as our post. Ask IT to contact Digital Post support so that the memo "
