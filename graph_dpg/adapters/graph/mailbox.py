@@ -71,6 +71,7 @@ from graph_dpg.adapters.graph.translate import (
 )
 from graph_dpg.core.errors import (
     AuthError,
+    NotFoundError,
     PermanentError,
     RemoteError,
     SyncStateExpiredError,
@@ -116,6 +117,12 @@ WELL_KNOWN_FOLDERS = frozenset(
     }
 )
 
+#: How a folder given by path is remembered in the delta state the store keeps: ``folder=<id> <deltaLink>``
+#: (the store's (mailbox, folder) → delta link row holds the resolved id with the link it belongs to).
+_FOLDER_STATE = "folder="
+#: Exchange folder ids are long base64 strings (well over 40 characters); display names rarely look so.
+_FOLDER_ID = re.compile(r"^[A-Za-z0-9+/_=-]{40,}$")
+
 FULL_SELECT: tuple[str, ...] = (*DEFAULT_DELTA_SELECT, "body", "internetMessageHeaders")
 #: The answered message's Message-ID on a reply (PidTagInReplyToId): Sent Items need not keep In-Reply-To.
 FULL_EXPAND = f"singleValueExtendedProperties($filter=id eq '{IN_REPLY_TO_PROPERTY}')"
@@ -150,6 +157,7 @@ class GraphMailbox:
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout | float | None = None,
         large_attachment_threshold: int = 512 * 1024,
+        folder_recheck_rounds: int = 20,
         upload_chunk_size: int = UPLOAD_CHUNK,
         scopes: tuple[str, ...] = GRAPH_SCOPES,
     ) -> None:
@@ -172,6 +180,9 @@ class GraphMailbox:
         self._limit = max_concurrency_per_mailbox
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._folders: dict[tuple[str, str], str] = {}
+        #: Delta rounds left before a polled folder path is resolved again (renames are seen this way).
+        self._folder_rounds: dict[tuple[str, str], int] = {}
+        self.folder_recheck_rounds = max(1, folder_recheck_rounds)
         self.large_attachment_threshold = large_attachment_threshold
         self.upload_chunk_size = upload_chunk_size
         #: Requests sent and 429s received per mailbox (for /metrics).
@@ -320,6 +331,66 @@ class GraphMailbox:
         *,
         select: Sequence[str] = DEFAULT_DELTA_SELECT,
         page_size: int = 50,
+    ) -> DeltaRound:
+        """See the port. ``folder`` may be a well-known name, a folder id or a path such as
+        ``"Inbox/Sikker mail"``: Graph takes only the first two in a URL (anything else answers 400
+        ErrorInvalidIdMalformed), so a path is resolved to its id by listing child folders, remembered in
+        the returned delta state (``folder=<id> <deltaLink>``), and resolved again when the id answers 404
+        (folder deleted or recreated) and every ``folder_recheck_rounds`` rounds (renamed: the path now
+        names another folder or none). A path that names no folder raises ``NotFoundError`` saying so."""
+        if _direct_folder(folder):
+            return await self._read_delta_at(mailbox, folder, delta_link, select, page_size)
+        stored_id, link = _unwrap_state(delta_link)
+        folder_id = await self._polled_folder_id(mailbox, folder)
+        replaced = stored_id is not None and stored_id != folder_id
+        if replaced:
+            log.warning(
+                "graph folder path now names another folder, full resync",
+                extra={"mailbox": mailbox, "folder": folder},
+            )
+            link = None
+        try:
+            round_ = await self._read_delta_at(mailbox, folder_id, link, select, page_size)
+        except NotFoundError:
+            # The id is gone (the folder was deleted, perhaps recreated under the same path): resolve again.
+            self._forget_folder(mailbox, folder)
+            folder_id = await self._polled_folder_id(mailbox, folder)
+            round_ = await self._read_delta_at(mailbox, folder_id, None, select, page_size)
+            replaced = True
+        round_.resynced = round_.resynced or replaced
+        round_.delta_link = f"{_FOLDER_STATE}{folder_id} {round_.delta_link}"
+        return round_
+
+    async def _polled_folder_id(self, mailbox: str, path: str) -> str:
+        key = (mailbox.casefold(), _path_key(path))
+        left = self._folder_rounds.get(key, 0)
+        if left <= 0:
+            self._folders.pop(key, None)
+        folder_id = await self._walk_folders(mailbox, path, create=False)
+        if folder_id is None:
+            self._folder_rounds.pop(key, None)
+            raise NotFoundError(
+                f"folder {path!r} does not exist in mailbox {mailbox} (renamed or deleted?): create it, fix "
+                "the gateway file, or run `graph-dpg doctor --fix`",
+                service=SERVICE,
+                status=404,
+                code="FolderNotFound",
+            )
+        self._folder_rounds[key] = (left - 1) if left > 0 else self.folder_recheck_rounds
+        return folder_id
+
+    def _forget_folder(self, mailbox: str, path: str) -> None:
+        key = (mailbox.casefold(), _path_key(path))
+        self._folders.pop(key, None)
+        self._folder_rounds.pop(key, None)
+
+    async def _read_delta_at(
+        self,
+        mailbox: str,
+        folder: str,
+        delta_link: str | None,
+        select: Sequence[str],
+        page_size: int,
     ) -> DeltaRound:
         try:
             return await self._delta_round(mailbox, folder, delta_link, select, page_size)
@@ -719,7 +790,7 @@ class GraphMailbox:
         parts = [p.strip() for p in path.strip("/").split("/") if p.strip()]
         if not parts:
             raise ValueError("empty folder path")
-        key = (mailbox.casefold(), "/".join(p.casefold() for p in parts))
+        key = (mailbox.casefold(), _path_key(path))
         if key in self._folders:
             return self._folders[key]
         folders = self._user(mailbox).mail_folders
@@ -799,3 +870,22 @@ class GraphMailbox:
         builder = self._user(mailbox).mail_folders.by_mail_folder_id("inbox")
         info = self._info(Method.GET, builder, query={"$select": "id"})
         await self._send(mailbox, info, what=f"check mailbox {mailbox}")
+
+
+def _path_key(path: str) -> str:
+    return "/".join(p.strip().casefold() for p in path.strip("/").split("/") if p.strip())
+
+
+def _direct_folder(folder: str) -> bool:
+    """A well-known name or a folder id: usable in a Graph URL as it is (resources/mailfolder.md)."""
+    return folder.casefold() in WELL_KNOWN_FOLDERS or bool(_FOLDER_ID.match(folder))
+
+
+def _unwrap_state(state: str | None) -> tuple[str | None, str | None]:
+    """(folder id, deltaLink) from a stored delta state; a bare link (older state) has no folder id."""
+    if not state:
+        return None, None
+    if state.startswith(_FOLDER_STATE):
+        folder_id, _, link = state[len(_FOLDER_STATE) :].partition(" ")
+        return folder_id or None, link or None
+    return None, state

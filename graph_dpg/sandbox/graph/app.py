@@ -790,10 +790,22 @@ class GraphEmulator:
                 raise bad_request("Each batch request needs id, method and url.")
             if "$batch" in str(member["url"]):
                 raise bad_request("A batch request cannot contain another batch request.")
-            if str(member["id"]) in ids:
+            # concepts/json-batching.md: id is "Not case-sensitive. Must be unique in the batch, otherwise,
+            # the batch request fails with a 400 error code."
+            if str(member["id"]).lower() in (i.lower() for i in ids):
                 raise bad_request(f"Batch request ids must be unique: '{member['id']}'.")
-            for dep in member.get("dependsOn") or []:
-                if str(dep) not in ids:
+            depends = member.get("dependsOn")
+            # Same page: dependsOn "is an array of strings that references the id of a different individual
+            # request"; OData JSON Format 4.01 section 19.1 (which Graph's $batch implements, same page):
+            # the ids "MUST be values of ... preceding request objects".
+            if depends is not None and (
+                not isinstance(depends, list) or not all(isinstance(d, str) for d in depends)
+            ):
+                raise bad_request("dependsOn must be an array of request ids.")
+            for dep in depends or []:
+                if dep.lower() == str(member["id"]).lower():
+                    raise bad_request(f"Request '{dep}' cannot depend on itself.")
+                if dep.lower() not in (i.lower() for i in ids):
                     raise bad_request(f"dependsOn refers to unknown or later request '{dep}'.")
             if member.get("body") is not None and not any(
                 k.lower() == "content-type" for k in (member.get("headers") or {})
@@ -803,10 +815,12 @@ class GraphEmulator:
         results: dict[str, dict[str, Any]] = {}
         sequential = any(m.get("dependsOn") for m in members)
 
+        canonical = {i.lower(): i for i in ids}
+
         async def run_member(member: dict[str, Any]) -> None:
             mid = str(member["id"])
             for dep in member.get("dependsOn") or []:
-                if not 200 <= int(results[str(dep)]["status"]) < 300:
+                if not 200 <= int(results[canonical[dep.lower()]]["status"]) < 300:
                     results[mid] = {
                         "id": mid,
                         "status": 424,

@@ -157,6 +157,12 @@ _MF_UNSENT = 0x08
 _MF_HASATTACH = 0x10
 
 MAX_UPLOAD_SIZE = 150 * 1024 * 1024  # learn.microsoft.com/graph/outlook-large-attachments ("up to 150 MB")
+#: api-reference/v1.0/api/attachment-createuploadsession.md: "Use this approach to attach a file if the file
+#: size is between 3 MB and 150 MB"; smaller files are POSTed to /attachments.
+MIN_UPLOAD_SIZE = 3 * 1024 * 1024
+#: concepts/delta-query-messages.md ("Use query parameters in a delta query for messages"): what a delta
+#: request may carry besides the state tokens.
+DELTA_QUERY_OPTIONS = frozenset({"$select", "$top", "$expand", "$filter", "$orderby", "changetype"})
 
 
 class GraphApiError(Exception):
@@ -359,6 +365,13 @@ class GraphTenant:
         request_log_limit: int | None = 500_000,
     ) -> None:
         self.tokens: set[str] = {token} if isinstance(token, str) else set(token)
+        # How an expired/unknown delta token is refused: concepts/delta-query-overview.md allows 410 Gone or
+        # another 4xx whose code is syncStateNotFound; tests set e.g. (400, "SyncStateNotFound").
+        self.sync_state_status = 410
+        self.sync_state_code = "syncStateNotFound"
+        # Mailbox id -> addresses it may send as besides its own (Exchange "Send As"/"Send on Behalf";
+        # concepts/outlook-send-mail-from-other-user.md).
+        self._send_as: dict[str, set[str]] = {}
         # learn.microsoft.com/graph/throttling-limits ("Outlook service limits"): per app and mailbox,
         # 10,000 requests per 10 minutes and 4 concurrent requests.
         self.max_concurrency = max_concurrency
@@ -677,7 +690,9 @@ class GraphTenant:
                         }
                     out[key] = body
                 elif key == "internetMessageHeaders":
-                    out[key] = self._headers_view(msg)
+                    headers = self._headers_view(msg)
+                    if headers is not None:
+                        out[key] = headers
                 elif key in ("from", "sender") and p.get(key) is None:
                     continue
                 else:
@@ -709,7 +724,7 @@ class GraphTenant:
             return out
 
     @staticmethod
-    def _headers_view(msg: Message) -> list[dict[str, str]]:
+    def _headers_view(msg: Message) -> list[dict[str, str]] | None:
         """``internetMessageHeaders`` as Graph returns them: a sent or received item carries its transport
         headers followed by the custom ``x-`` ones; a draft only the custom ones
         (learn.microsoft.com/graph/api/resources/internetmessageheader)."""
@@ -717,6 +732,12 @@ class GraphTenant:
         custom: list[dict[str, str]] = list(p.get("internetMessageHeaders") or [])
         if p.get("isDraft"):
             return custom
+        if not p.get("_transport"):
+            # Only a message that came in by mail transport has internet headers: the copy in Sent Items
+            # and an item created through the API have none, even when $select-ed (the property is left
+            # out; github.com/microsoftgraph/microsoft-graph-docs/issues/2716, a Microsoft engineer: "internet
+            # headers just do not exist on the copy in Sent Items"; github.com/OfficeDev/office-js/issues/5413).
+            return None
 
         def addresses(key: str) -> str:
             value = p.get(key) or []
@@ -1073,6 +1094,13 @@ class GraphTenant:
                 size = -1
             if not name or size < 0:
                 raise bad_request("AttachmentItem needs a name and a size.", "ErrorInvalidRequest")
+            if size < MIN_UPLOAD_SIZE:
+                # api-reference/v1.0/api/attachment-createuploadsession.md: between 3 MB and 150 MB; below,
+                # POST the attachment. The error code is Exchange's (inference: no Graph page prints it).
+                raise bad_request(
+                    "The attachment size is less than the minimum size of 3 MB for an upload session.",
+                    "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize",
+                )
             if size > MAX_UPLOAD_SIZE:
                 raise bad_request(
                     "The attachment size exceeds the maximum of 150 MB.", "ErrorAttachmentSizeLimitExceeded"
@@ -1173,6 +1201,7 @@ class GraphTenant:
                     "receivedDateTime": self.now_iso(),
                     "bccRecipients": [],
                     "flag": {"flagStatus": "notFlagged"},
+                    "_transport": True,
                 }
             )
             copy = Message(
@@ -1210,6 +1239,29 @@ class GraphTenant:
                         f"At least one recipient isn't valid: '{address}'.", "ErrorInvalidRecipients"
                     )
 
+    def grant_send_as(self, mailbox: str, address: str) -> None:
+        """Let ``mailbox`` send with ``from`` = ``address`` (Exchange Send As / Send on Behalf)."""
+        with self._lock:
+            self._send_as.setdefault(self.mailbox(mailbox).id, set()).add(address.lower())
+
+    def _check_send_as(self, mb: Mailbox, message: Mapping[str, Any]) -> None:
+        """``from`` must be the mailbox itself (its address or an alias) or one it has Send As / Send on
+        Behalf for; else 403 ``ErrorSendAsDenied`` (concepts/outlook-send-mail-from-other-user.md, example
+        2, with this status, code and message). Applying the same rule to ``/send`` of a draft is an
+        inference: the page shows sendMail, both submit through the same Exchange check."""
+        sender = message.get("from")
+        if not isinstance(sender, dict):
+            return
+        address = str((sender.get("emailAddress") or {}).get("address") or "").lower()
+        if not address or address in {mb.upn.lower(), *mb.aliases, *self._send_as.get(mb.id, set())}:
+            return
+        raise GraphApiError(
+            403,
+            "ErrorSendAsDenied",
+            "The user account which was used to submit this request does not have the right to send mail "
+            "on behalf of the specified sending account. Cannot submit message.",
+        )
+
     def _stamp_sent(self, mb: Mailbox, msg: Message) -> None:
         now = self.now_iso()
         me = {"emailAddress": {"name": mb.display_name, "address": mb.upn}}
@@ -1224,6 +1276,7 @@ class GraphTenant:
         unless ``saveToSentItems`` is false."""
         with self._lock:
             self._require_recipients(message)
+            self._check_send_as(mb, message)
             data = {k: v for k, v in message.items() if k != "singleValueExtendedProperties"}
             sent = self.create_message(mb, self.folder(mb, "sentitems"), data, allow_non_draft=False)
             self._apply_ext(sent, message.get("singleValueExtendedProperties"))
@@ -1257,6 +1310,7 @@ class GraphTenant:
             if not msg.props.get("isDraft"):
                 raise bad_request("The item is not a draft and cannot be sent.", "ErrorInvalidOperation")
             self._require_recipients(msg.props)
+            self._check_send_as(mb, msg.props)
             self._stamp_sent(mb, msg)
             self.move_message(mb, msg, self.folder(mb, "sentitems"))
             self._deliver(mb, msg)
@@ -1394,14 +1448,14 @@ class GraphTenant:
             self._epoch += 1
             self._rounds.clear()
 
-    @staticmethod
-    def sync_state_error(location: str | None = None) -> GraphApiError:
+    def sync_state_error(self, location: str | None = None) -> GraphApiError:
         # learn.microsoft.com/graph/delta-query-overview ("Synchronization reset"): 410 Gone, may carry a
-        # Location header to restart from; error code syncStateNotFound.
-        headers = {"Location": location} if location else None
+        # Location header to restart from; error code syncStateNotFound. Graph may also answer another 4xx
+        # with that code (same page), hence ``sync_state_status``/``sync_state_code``.
+        headers = {"Location": location} if location and self.sync_state_status == 410 else None
         return GraphApiError(
-            410,
-            "syncStateNotFound",
+            self.sync_state_status,
+            self.sync_state_code,
             "The sync state is not found or has expired. Restart the synchronization without a state token.",
             headers,
         )
@@ -1478,6 +1532,7 @@ class GraphTenant:
                     from_seq = int(state["s"])
                     options = dict(state["o"])
                 else:
+                    _check_delta_query(query)
                     from_seq = 0
                     options = {
                         "select": query.get("$select"),
@@ -1625,7 +1680,9 @@ class GraphTenant:
             }
             if internet_message_id:
                 data["internetMessageId"] = internet_message_id
-            return self.create_message(mb, self.folder(mb, folder), data).imm_id
+            msg = self.create_message(mb, self.folder(mb, folder), data)
+            msg.props["_transport"] = True  # arrived by mail transport: it has internet headers
+            return msg.imm_id
 
     def messages(self, mailbox: str, folder: str = "inbox") -> list[dict[str, Any]]:
         """Graph JSON of every message in a folder (newest first), with attachments and ext. properties."""
@@ -1640,7 +1697,9 @@ class GraphTenant:
 
     def _helper_view(self, mb: Mailbox, msg: Message) -> dict[str, Any]:
         view = self.message_view(mb, msg, immutable=True, select=None, expand=[Expand("attachments", {})])
-        view["internetMessageHeaders"] = self._headers_view(msg)
+        headers = self._headers_view(msg)
+        if headers is not None:
+            view["internetMessageHeaders"] = headers
         view["singleValueExtendedProperties"] = [{"id": v[0], "value": v[1]} for v in msg.ext.values()]
         view["restId"] = msg.rest_id
         # A deep copy: callers (tests) must not be able to change the tenant's state through it.
@@ -1784,3 +1843,26 @@ def _check_filter_orderby(filter_text: str, orderby: str) -> None:
 def _is_received_filter(text: str) -> bool:
     low = " ".join(text.split()).lower()
     return low.startswith(("receiveddatetime ge ", "receiveddatetime gt "))
+
+
+def _check_delta_query(query: Mapping[str, str]) -> None:
+    """The first request of a message delta round may carry only ``$select``, ``$top``, ``$expand``,
+    ``$filter`` on receivedDateTime (ge|gt), ``$orderby=receivedDateTime desc`` and the custom option
+    ``changeType`` (created|updated|deleted); anything else is refused with 400 (concepts/
+    delta-query-messages.md, "Use query parameters in a delta query for messages"; "There is no support for
+    $search"). The error codes are Graph's generic ones for a bad query (inference: the page names none)."""
+    for key, value in query.items():
+        low = key.lower()
+        if low not in DELTA_QUERY_OPTIONS:
+            raise bad_request(
+                f"The query parameter '{key}' is not supported with change tracking.", "BadRequest"
+            )
+        if low == "$orderby" and " ".join(value.split()).lower() != "receiveddatetime desc":
+            raise bad_request("The only supported $orderby on delta is receivedDateTime desc.", "BadRequest")
+        if low == "changetype":
+            kinds = {c.strip().lower() for c in value.split(",")}
+            if not kinds or not kinds <= {"created", "updated", "deleted"}:
+                raise bad_request(f"Invalid changeType '{value}'.", "BadRequest")
+        if low == "$top":
+            if not value.isdigit() or int(value) < 1:
+                raise bad_request("Invalid $top value.", "BadRequest")

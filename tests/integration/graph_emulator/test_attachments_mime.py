@@ -105,10 +105,10 @@ async def test_upload_session_ranged_put(tenant: GraphTenant, client: httpx.Asyn
         # Out-of-order range on a fresh session is refused.
         r2 = await client.post(
             f"/users/{FUNC}/messages/{draft}/attachments/createUploadSession",
-            json={"AttachmentItem": {"attachmentType": "file", "name": "b.bin", "size": 10}},
+            json={"AttachmentItem": {"attachmentType": "file", "name": "b.bin", "size": 4 * MB}},
         )
         bad = await anon.put(
-            r2.json()["uploadUrl"], content=b"12345", headers={"Content-Range": "bytes 5-9/10"}
+            r2.json()["uploadUrl"], content=b"12345", headers={"Content-Range": f"bytes 5-9/{4 * MB}"}
         )
         assert bad.status_code == 416
         forged = await anon.put(
