@@ -735,8 +735,9 @@ class GraphTenant:
         if not p.get("_transport"):
             # Only a message that came in by mail transport has internet headers: the copy in Sent Items
             # and an item created through the API have none, even when $select-ed (the property is left
-            # out; github.com/microsoftgraph/microsoft-graph-docs/issues/2716, a Microsoft engineer: "internet
-            # headers just do not exist on the copy in Sent Items"; github.com/OfficeDev/office-js/issues/5413).
+            # out; github.com/microsoftgraph/microsoft-graph-docs/issues/2716, a Microsoft engineer:
+            # "internet headers just do not exist on the copy in Sent Items";
+            # github.com/OfficeDev/office-js/issues/5413).
             return None
 
         def addresses(key: str) -> str:
@@ -1863,6 +1864,5 @@ def _check_delta_query(query: Mapping[str, str]) -> None:
             kinds = {c.strip().lower() for c in value.split(",")}
             if not kinds or not kinds <= {"created", "updated", "deleted"}:
                 raise bad_request(f"Invalid changeType '{value}'.", "BadRequest")
-        if low == "$top":
-            if not value.isdigit() or int(value) < 1:
-                raise bad_request("Invalid $top value.", "BadRequest")
+        if low == "$top" and (not value.isdigit() or int(value) < 1):
+            raise bad_request("Invalid $top value.", "BadRequest")
