@@ -121,3 +121,37 @@ async def test_missing_folder_is_a_clear_not_found_not_a_400(tenant: GraphTenant
                 await mbx.read_delta(FUNC, "Inbox/Findes ikke", None)
             assert caught.value.code == "FolderNotFound"
     assert tenant.count_requests(status=400) == 0
+
+
+async def test_outbound_service_polls_a_folder_path_and_reports_a_missing_one(db_url: str) -> None:
+    """End to end: a function mailbox whose outgoing folder is "Inbox/Sikker mail" is polled by path; a
+    mailbox whose folder is missing yields one clear error per cycle, and the other mailbox goes on."""
+    from graph_dpg.services.outbound import FunctionMailbox
+    from tests.integration.outbound.harness import (
+        CITIZEN,
+        MAILBOX,
+        OTHER_MAILBOX,
+        ORG_CVR,
+        SENDER_CP,
+        make_harness,
+    )
+
+    h = await make_harness(
+        db_url,
+        mailboxes=(
+            FunctionMailbox(MAILBOX, frozenset({ORG_CVR}), frozenset({SENDER_CP}), PATH),
+            FunctionMailbox(OTHER_MAILBOX, frozenset(), frozenset(), "Inbox/Findes ikke"),
+        ),
+    )
+    async with h.mailbox:
+        folder_id = h.tenant.create_folder(MAILBOX, "inbox", "Sikker mail").id
+        h.tenant.put_sent_message(
+            MAILBOX, "Brev", "<p>x</p>", to=[f"{CITIZEN}@29189846.ngdp.digital-post.dk"], folder=folder_id
+        )
+        for _ in range(2):
+            stats = await h.service.run_once()
+            [error] = stats.errors
+            assert OTHER_MAILBOX in error and "Inbox/Findes ikke" in error and "FolderNotFound" in error
+    h.store.close()
+    assert h.accepted_recipients() == [CITIZEN]
+    assert h.ngdp.duplicate_count == 0

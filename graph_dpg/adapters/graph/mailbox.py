@@ -89,7 +89,9 @@ log = logging.getLogger(__name__)
 IMMUTABLE_ID = 'IdType="ImmutableId"'
 #: Graph refuses request bodies over 4 MB; keep a margin for headers/JSON envelope.
 MAX_REQUEST_BYTES = 4 * 1024 * 1024 - 256 * 1024
-#: Largest attachment Graph accepts as JSON (POST /attachments, or embedded in a message).
+#: Attachments below this go as JSON (POST /attachments, or embedded in a message); from it on through an
+#: upload session, which Graph refuses for smaller files (attachment-createuploadsession.md: "between 3 MB
+#: and 150 MB"; "smaller than 3 MB, do a POST").
 MAX_JSON_ATTACHMENT = 3 * 1024 * 1024
 #: Upload-session chunk: < 4 MB per PUT; a multiple of 320 KiB as Microsoft's upload samples use.
 UPLOAD_CHUNK = 9 * 320 * 1024
@@ -524,7 +526,7 @@ class GraphMailbox:
         later: list[Attachment] = []
         for att in message.attachments:
             cost = encoded_size(att)
-            if att.length <= MAX_JSON_ATTACHMENT and cost <= budget:
+            if att.length < MAX_JSON_ATTACHMENT and cost <= budget:
                 embedded.append(att)
                 budget -= cost
             else:
@@ -616,10 +618,10 @@ class GraphMailbox:
         await self._send(mailbox, self._info(Method.POST, send), what=what)
 
     async def add_attachment(self, mailbox: str, message_id: str, attachment: Attachment) -> str:
-        """Attach a file to an existing message (JSON up to 3 MB, else an upload session). Returns its id."""
+        """Attach a file to an existing message (JSON below 3 MB, else an upload session). Returns its id."""
         attachments = self._user(mailbox).messages.by_message_id(message_id).attachments
         what = f"add attachment {mailbox}"
-        if attachment.length <= MAX_JSON_ATTACHMENT:
+        if attachment.length < MAX_JSON_ATTACHMENT:
             data = await self._json(
                 mailbox, self._info(Method.POST, attachments, body=attachment_to_json(attachment)), what=what
             )

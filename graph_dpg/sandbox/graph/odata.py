@@ -78,7 +78,9 @@ def canonical_ext_id(prop_id: str) -> str:
     """Normalise an extended-property id so that equal properties compare equal.
 
     Property type names and GUIDs are case-insensitive and proptags are numbers (``0x0E07`` == ``0xe07``);
-    named-property names stay as given.
+    named-property names stay as given: they compare case-sensitively (inference; see tests/conformance/
+    test_graph_extended_properties.py). The result is itself an id of the same form, so that a
+    canonical id compared with another in ``$filter`` is recognised as one (not lower-cased as a string).
     Source: learn.microsoft.com/graph/api/resources/extended-properties-overview
     ("id formats").
     """
@@ -91,7 +93,7 @@ def canonical_ext_id(prop_id: str) -> str:
     name = m.group("name")
     if m.group("kind") == "Id":
         name = f"0x{int(name, 16):04x}" if name.lower().startswith("0x") else name
-    return f"{ptype} {m.group('guid').lower()} {m.group('kind').lower()} {name}"
+    return f"{ptype} {m.group('guid').lower()} {m.group('kind')} {name}"
 
 
 @functools.lru_cache(maxsize=4096)
