@@ -130,8 +130,8 @@ async def test_outbound_service_polls_a_folder_path_and_reports_a_missing_one(db
     from tests.integration.outbound.harness import (
         CITIZEN,
         MAILBOX,
-        OTHER_MAILBOX,
         ORG_CVR,
+        OTHER_MAILBOX,
         SENDER_CP,
         make_harness,
     )
