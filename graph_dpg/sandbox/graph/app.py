@@ -869,7 +869,9 @@ class GraphEmulator:
         )
         resp, _, _ = await self.process(sub, authorized=True)
         out: dict[str, Any] = {"id": str(member["id"]), "status": resp.status}
-        hdrs = dict(resp.headers)
+        # Every member of the documented example response carries Cache-Control: no-cache
+        # (concepts/json-batching.md, "Example JSON batch response").
+        hdrs = {"Cache-Control": "no-cache", **resp.headers}
         if resp.content_type:
             hdrs["Content-Type"] = resp.content_type
         out["headers"] = hdrs
