@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "sandbox": "graph_dpg.commands.sandbox",
     "rules": "graph_dpg.commands.rules",
     "doctor": "graph_dpg.commands.doctor",
+    "secure-mail": "graph_dpg.commands.secure_mail",
 }
 
 

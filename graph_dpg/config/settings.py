@@ -13,12 +13,12 @@ import re
 import socket
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graph_dpg.config._common import _DOMAIN, _clean_message, _did_you_mean, _got
 from graph_dpg.core.errors import ConfigError
@@ -188,6 +188,28 @@ class Settings(BaseSettings):
         "keeps failing that long stays in the inbox it came to.",
     )
 
+    # --- Secure mail (S/MIME) -------------------------------------------------------------------------
+    smime_certificates: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="The organisation's S/MIME (OCES3) certificates with private keys, PKCS#12 or PEM, "
+        "comma-separated; several at once during a rollover (mail encrypted to any of them opens).",
+    )
+    smime_certificate_password: SecretStr | None = Field(
+        None, description="Password of the S/MIME certificate files (one for all of them), if they have one."
+    )
+    smime_trust_anchors: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="PEM files of the CA certificates a signer's chain must end in (the OCES3 roots), "
+        "comma-separated; with none, every signature counts as untrusted.",
+    )
+
+    @field_validator("smime_certificates", "smime_trust_anchors", mode="before")
+    @classmethod
+    def _path_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
     # --- HTTP server (health, metrics, NgDP push) ------------------------------------------------------
     http_host: str = Field(
         "127.0.0.1", description="Interface the HTTP server listens on (0.0.0.0 in a container)."
@@ -241,6 +263,7 @@ class Settings(BaseSettings):
         "ngdp_api_token",
         "ngdp_certificate_password",
         "push_token",
+        "smime_certificate_password",
         mode="before",
     )
     @classmethod
@@ -324,6 +347,10 @@ class Settings(BaseSettings):
             path: Path | None = getattr(self, name)
             if path is not None and not path.is_file():
                 yield f"{env_name(name)}: file {str(path)!r} does not exist or is not a file"
+        for name in ("smime_certificates", "smime_trust_anchors"):
+            for listed in getattr(self, name):
+                if not listed.is_file():
+                    yield f"{env_name(name)}: file {str(listed)!r} does not exist or is not a file"
 
     def summary(self) -> list[tuple[str, str]]:
         """Every setting as ``(GRAPH_DPG_NAME, display value)``; secrets show as ``**********``."""

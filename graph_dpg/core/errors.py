@@ -12,7 +12,11 @@ decide what to do (retry, receipt, alert) from the *kind* of failure, never from
     │   │   └── MemoValidationError    XSD or business rule failed (carries every finding)
     │   ├── UnsafeXmlError             DTD / entity / external reference in untrusted XML
     │   └── ContentError               untrusted content cannot be read: damaged, or not what it claims
-    │       └── LimitExceededError     reading it would go beyond a bound (size, depth, expansion, digits)
+    │       ├── LimitExceededError     reading it would go beyond a bound (size, depth, expansion, digits)
+    │       ├── NotMimeError           a file that should be a mail (.eml) or a .p7m is neither
+    │       └── SecureMailError        S/MIME that cannot be opened (``reason``: damaged, no-key, unsupported)
+    │           ├── NoMatchingKeyError         encrypted to none of our certificates
+    │           └── UnsupportedAlgorithmError  an algorithm we do not implement (or refuse)
     ├── RemoteError                    a remote service (Graph, NgDP) failed; ``service`` names it
     │   ├── TransientError             retry later with backoff (429, 503, 504, timeouts, resets)
     │   │   ├── ThrottledError         429 with ``retry_after`` seconds
@@ -103,6 +107,34 @@ class LimitExceededError(ContentError):
     def __init__(self, message: str, limit: str) -> None:
         super().__init__(message)
         self.limit = limit
+
+
+class NotMimeError(ContentError):
+    """Bytes that should be a MIME message (.eml) or a CMS/PKCS#7 file (.p7m) are neither."""
+
+
+class SecureMailError(ContentError):
+    """S/MIME (CMS) content cannot be opened. ``reason`` is a stable code for support lines and banners:
+    "damaged" (truncated, garbage, a check that fails), "no-key" or "unsupported"."""
+
+    reason = "damaged"
+
+
+class NoMatchingKeyError(SecureMailError):
+    """The message is encrypted to certificates none of whose private keys we hold; ``recipients``
+    describes each of them (issuer and serial number, or subject key identifier)."""
+
+    reason = "no-key"
+
+    def __init__(self, message: str, recipients: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.recipients: list[str] = list(recipients)
+
+
+class UnsupportedAlgorithmError(SecureMailError):
+    """The message uses an algorithm (key transport, content encryption, digest) we do not implement."""
+
+    reason = "unsupported"
 
 
 @dataclass

@@ -1,0 +1,70 @@
+"""S/MIME (secure mail) with OCES3 certificates: decrypt, verify, sign, encrypt.
+
+``cms`` holds the CMS structures (pyasn1-modules) and the cryptography; ``mime`` the MIME around them
+(:func:`~graph_dpg.adapters.smime.mime.open_message`, :func:`~graph_dpg.adapters.smime.mime.seal_message`);
+this module loads the organisation's certificates and the trust anchors from files. What opening found is
+told in the domain's types (``graph_dpg.domain.smime``); failures are ``core.errors`` SecureMailError,
+NoMatchingKeyError, UnsupportedAlgorithmError, NotMimeError and LimitExceededError. Facts and sources:
+docs/facts/smime.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from cryptography import x509
+
+from graph_dpg.adapters.certificates import Password, load_certificate_file
+from graph_dpg.adapters.smime.cms import DecryptionKey, TrustAnchors
+from graph_dpg.adapters.smime.mime import Opened, SigningKey, open_message, seal_message
+from graph_dpg.core.errors import ConfigError
+
+__all__ = [
+    "DecryptionKey",
+    "Opened",
+    "SigningKey",
+    "TrustAnchors",
+    "load_certificates",
+    "load_decryption_keys",
+    "load_signing_key",
+    "load_trust_anchors",
+    "open_message",
+    "seal_message",
+]
+
+
+def load_decryption_keys(paths: Sequence[str | os.PathLike[str]], password: Password) -> list[DecryptionKey]:
+    """The organisation's certificates with their keys (PKCS#12 or PEM; one password for all), in order."""
+    keys: list[DecryptionKey] = []
+    for path in paths:
+        bundle = load_certificate_file(path, password, label="S/MIME")
+        keys.append(DecryptionKey(bundle.certificate, bundle.key))
+    return keys
+
+
+def load_signing_key(path: str | os.PathLike[str], password: Password) -> SigningKey:
+    bundle = load_certificate_file(path, password, label="S/MIME signing")
+    return SigningKey(bundle.key, bundle.chain)
+
+
+def load_certificates(path: str | os.PathLike[str], *, label: str) -> list[x509.Certificate]:
+    """Every certificate in a PEM file (or the one in a DER file)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {label} {os.fspath(path)!r}: {exc.strerror}") from exc
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificates(data)
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError as exc:
+        raise ConfigError(f"the {label} {os.fspath(path)!r} holds no certificate") from exc
+
+
+def load_trust_anchors(paths: Sequence[str | os.PathLike[str]]) -> TrustAnchors:
+    certificates: list[x509.Certificate] = []
+    for path in paths:
+        certificates.extend(load_certificates(path, label="trust anchor file"))
+    return TrustAnchors(tuple(certificates))
