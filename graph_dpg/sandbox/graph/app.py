@@ -735,7 +735,10 @@ class GraphEmulator:
             )
         mb = self.tenant.mailbox(session.mailbox_id)
         msg = self.tenant.get_message(mb, session.message_id)
-        location = f"{req.base}/users('{mb.id}')/messages('{msg.rest_id}')/attachments('{att.id}')"
+        form = self.tenant.upload_location_form  # see GraphTenant.upload_location_form
+        if form == "none":
+            return Resp(201, None, {})
+        location = f"{req.base}/users('{mb.id}')/messages('{msg.rest_id}')/{form}('{att.id}')"
         return Resp(201, None, {"Location": location})
 
     # ------------------------------------------------------------------ handlers: categories
