@@ -119,7 +119,8 @@ INFERENCES: tuple[Inference, ...] = (
         "`concepts/throttling-limits.md` has said both 'per app per mailbox' and 'per app' over time "
         "(issue 15); the gateway runs at most 4 requests per mailbox, in parallel across mailboxes.",
         "parallel reads (GET inbox) on the probe mailbox, 2, 3, … up to 8 at a time, stopping at the first "
-        "429; then 4 + 4 on two mailboxes at once. No retries; never more than one 429 provoked per step.",
+        "429; then 4 on it plus 1, 2, 3, 4 on a second mailbox, again stopping at the first 429. No "
+        "retries.",
         gate="--probe-concurrency",
         emulator_setting="concurrency_reading",
     ),
@@ -147,8 +148,8 @@ INFERENCES: tuple[Inference, ...] = (
         "ngdp",
         "A resend with a `messageUUID` NgDP already has is answered 409, or 400 with an `ErrorMessage` "
         "code naming a duplicate: the gateway counts both as delivered.",
-        "No public source says what NgDP answers to a repeated `messageUUID` (docs/facts/ngdp.md, "
-        "Idempotency).",
+        "No public source says what NgDP answers to a repeated `messageUUID` (section Idempotency of "
+        "docs/facts/ngdp.md).",
         "posts the probe memo again with the same `messageUUID` and classifies the raw answer: 409 / "
         "400 with a duplicate code / 400 with fieldErrors only / other.",
         gate="--ngdp-test",
