@@ -13,9 +13,10 @@ Graph, in one mailbox (``--mailbox``, default the main mailbox)::
                                                                               folder (read only)
     finally: delete the probe categories and the probe folder (with its message); check the folder is gone.
 
-``--probe-concurrency``: parallel GETs on the mailbox, 2..8 at a time, stop at the first 429 (no retries),
-then 4 + 1..4 on two mailboxes (again stopping at the first 429). ``--ngdp-test``: one memo to the organisation's own CVR in NgDP's *test*
-environment (``NGDP_TEST_*`` settings), its business receipt, and the answer to a resend.
+``--probe-concurrency``: parallel GETs on the mailbox, 2..8 at a time, stop at the first 429 (no
+retries), then 4 on it plus 1..4 on a second mailbox (again stopping at the first 429). ``--ngdp-test``:
+one memo to the organisation's own CVR in NgDP's *test* environment (``NGDP_TEST_*`` settings), its
+business receipt, and the answer to a resend.
 
 Every row is inference → observed → verdict: ``matches``, ``contradicts`` (the gateway's assumption is
 wrong here: exit 1), ``not checked`` (something else failed first: exit 2 unless a row contradicts),
@@ -495,8 +496,12 @@ class Probe:
                     )
         except RemoteError as exc:
             return ProbeRow(inf.CONCURRENCY, f"{one}; not checked: {_remote(exc)}", Verdict.NOT_CHECKED)
-        reading = f"per mailbox {first_429 - 1}" if first_429 else "per mailbox"
-        return ProbeRow(inf.CONCURRENCY, f"{one}; {both}: no 429 - '{reading}' reading", Verdict.MATCHES)
+        reading = (
+            f"'per mailbox {first_429 - 1}' reading"
+            if first_429
+            else "not shared between mailboxes (no limit reached on one)"
+        )
+        return ProbeRow(inf.CONCURRENCY, f"{one}; {both}: no 429 - {reading}", Verdict.MATCHES)
 
     async def _second_mailbox(self, graph: GraphMailbox) -> str | None:
         for address in self.config.mailboxes:

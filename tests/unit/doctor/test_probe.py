@@ -5,6 +5,7 @@ leaves the mailbox as it found it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -224,7 +225,7 @@ def test_ngdp_test_settings_refuse_production() -> None:
             None,
             base_url="https://api.digitalpost.dk/apis/v1",
             system_id="s",
-            api_token="t",  # noqa: S106
+            api_token="t",
             certificate_path="c.pem",
         )
     assert any("production" in p for p in caught.value.problems)
@@ -262,3 +263,10 @@ def test_ngdp_test_settings_refuse_production() -> None:
 def test_classify_duplicate_answer(status: int, body: Any, shape: str) -> None:
     assert inf.classify_duplicate_answer(status, body) == shape
     assert (shape in inf.ACCEPTED_DUPLICATE_SHAPES) == (shape in ("409", "400-duplicate-code"))
+
+
+def test_env_example_documents_the_ngdp_test_settings() -> None:
+    example = (Path(__file__).resolve().parents[3] / ".env.example").read_text(encoding="utf-8")
+    keys = {line.split("=", 1)[0] for line in example.splitlines() if line.startswith("NGDP_TEST_")}
+    assert keys == {f"NGDP_TEST_{name.upper()}" for name in NgdpTestSettings.model_fields}
+    assert "NGDP_TEST_BASE_URL=https://api.test.digitalpost.dk/apis/v1" in example
