@@ -11,7 +11,8 @@ Graph, in one mailbox (``--mailbox``, default the main mailbox)::
                                                                         ├─► probe category twice → 2nd answer
                                                                         └─► delta, first page, each configured
                                                                               folder (read only)
-    finally: delete the probe categories and the probe folder (with its message); check the folder is gone.
+    finally: delete the probe categories; permanently delete the probe folder with its message (not to
+    Deleted Items nor Recoverable Items: mailfolder-permanentdelete.md); check the folder is gone.
 
 ``--probe-concurrency``: parallel GETs on the mailbox, 2..8 at a time, stop at the first 429 (no
 retries), then 4 on it plus 1..4 on a second mailbox (again stopping at the first 429). ``--ngdp-test``:
@@ -540,7 +541,7 @@ class Probe:
                     f"delete the master category {self.category_name!r} in {self.mailbox}: {_remote(exc)}"
                 )
         try:
-            await graph.delete_folder(self.mailbox, folder_id)
+            await graph.permanently_delete_folder(self.mailbox, folder_id)
             gone = await graph.find_folder(self.mailbox, self.folder_name) is None
         except RemoteError as exc:
             report.cleanup_problems.append(

@@ -842,10 +842,11 @@ class GraphMailbox:
         )
         return str(data["id"])
 
-    async def delete_folder(self, mailbox: str, folder_id: str) -> None:
-        """Delete a folder with everything in it (api-reference/v1.0/api/mailfolder-delete.md)."""
-        builder = self._user(mailbox).mail_folders.by_mail_folder_id(folder_id)
-        await self._send(mailbox, self._info(Method.DELETE, builder), what=f"delete folder {mailbox}")
+    async def permanently_delete_folder(self, mailbox: str, folder_id: str) -> None:
+        """Remove a folder and its items from the mailbox for good: not to Deleted Items, not to Recoverable
+        Items (api-reference/v1.0/api/mailfolder-permanentdelete.md)."""
+        builder = self._user(mailbox).mail_folders.by_mail_folder_id(folder_id).permanent_delete
+        await self._send(mailbox, self._info(Method.POST, builder), what=f"delete folder {mailbox}")
         self._folders = {k: v for k, v in self._folders.items() if v != folder_id}
 
     async def read_message_fields(

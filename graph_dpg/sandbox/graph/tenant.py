@@ -634,6 +634,26 @@ class GraphTenant:
 
     # ------------------------------------------------------------------ messages: lookup and views
 
+    def permanently_delete_folder(self, mb: Mailbox, folder: Folder) -> None:
+        """The folder, its child folders and all their items leave the mailbox
+        (learn.microsoft.com/graph/api/mailfolder-permanentdelete); well-known folders cannot."""
+        with self._lock:
+            if folder.well_known:
+                raise GraphApiError(
+                    403, "ErrorDeleteDistinguishedFolder", "Distinguished folders cannot be deleted."
+                )
+            doomed = {folder.id}
+            grown = True
+            while grown:
+                more = {f.id for f in mb.folders.values() if f.parent_id in doomed} - doomed
+                grown = bool(more)
+                doomed |= more
+            for msg in [m for m in mb.messages.values() if m.folder_id in doomed]:
+                mb.messages.pop(msg.imm_id, None)
+                mb.rest_index.pop(msg.rest_id, None)
+            for folder_id in doomed:
+                mb.folders.pop(folder_id, None)
+
     def get_message(self, mb: Mailbox, key: str) -> Message:
         with self._lock:
             msg = mb.messages.get(key) or mb.messages.get(mb.rest_index.get(key, ""))

@@ -35,19 +35,14 @@ async def run_probe(env: DoctorEnv, **options: Any) -> ProbeReport:
 
 
 def probe_leftovers(env: DoctorEnv, mailbox: str) -> list[str]:
-    """Probe folders, probe categories and probe messages anywhere but in Recoverable Items (where
-    Exchange's DELETE puts items, as the emulator does)."""
+    """Probe folders, categories and messages anywhere in the mailbox, Deleted Items and Recoverable Items
+    included: the probe deletes its folder permanently."""
     box = env.tenant.mailbox(mailbox)
     folders = [f.display_name for f in box.folders.values() if "probe" in f.display_name]
     categories = [
         c["displayName"] for c in env.tenant.master_categories(mailbox) if "probe" in c["displayName"]
     ]
-    dumpster = env.tenant.folder(box, "recoverableitemsdeletions").id
-    messages = [
-        m.props["subject"]
-        for m in box.messages.values()
-        if "probe" in m.props["subject"] and m.folder_id != dumpster
-    ]
+    messages = [m.props["subject"] for m in box.messages.values() if "probe" in m.props["subject"]]
     return folders + categories + messages
 
 
