@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from graph_dpg.adapters.digital_post import NgdpClient
 from graph_dpg.config.ngdp_test import NgdpTestSettings, load_ngdp_test_settings
 from graph_dpg.core.errors import ConfigError
 from graph_dpg.diagnostics import inferences as inf
@@ -23,7 +24,9 @@ from graph_dpg.diagnostics.probe import (
     probe,
 )
 from graph_dpg.sandbox.graph import create_app
-from graph_dpg.sandbox.graph.faults import Fault
+from graph_dpg.sandbox.graph.faults import Fault, slow
+from graph_dpg.sandbox.ngdp import NgdpState
+from graph_dpg.sandbox.ngdp import create_app as create_ngdp_app
 from tests.unit.doctor.conftest import DoctorEnv
 
 GRAPH_ROWS = [i.id for i in inf.inferences_for("graph") if i.gate == "probe"]
@@ -129,8 +132,15 @@ async def test_a_probe_folder_that_cannot_be_created_cannot_run(env: DoctorEnv) 
     assert probe_leftovers(env, env.config.main_mailbox) == []
 
 
+def hold_inbox_reads(env: DoctorEnv) -> None:
+    """The probe's parallel reads (GET inbox) stay in flight, counted against the limit, while the rest of
+    the step is sent: the emulator answers them after a pause (a 'slow' fault, applied after the request
+    was counted)."""
+    env.tenant.faults.add_rate(1.0, slow(0.3), method="GET", path=r"/mailFolders/inbox$")
+
+
 async def test_concurrency_per_mailbox_reading_matches_gently(env: DoctorEnv) -> None:
-    env.tenant.latency = 0.05  # each request stays in flight long enough for the next ones to overlap it
+    hold_inbox_reads(env)
     report = await run_probe(env, concurrency=True)
     row = report.row(inf.CONCURRENCY)
     assert row.verdict is Verdict.MATCHES, row.observed
@@ -141,7 +151,7 @@ async def test_concurrency_per_mailbox_reading_matches_gently(env: DoctorEnv) ->
 
 
 async def test_concurrency_per_app_reading_contradicts(env: DoctorEnv) -> None:
-    env.tenant.latency = 0.05
+    hold_inbox_reads(env)
     env.tenant.concurrency_reading = "per-app"
     report = await run_probe(env, concurrency=True)
     row = report.row(inf.CONCURRENCY)
@@ -184,33 +194,48 @@ async def test_ngdp_part_is_skipped_without_the_option(env: DoctorEnv) -> None:
     assert env.state.accepted == []
 
 
+class ReceiptsNeverCome(httpx.AsyncBaseTransport):
+    """An NgDP whose business receipts never arrive: the NgDP emulator in-process, its receipts dropped."""
+
+    def __init__(self, state: NgdpState) -> None:
+        self.state = state
+        self.emulator = httpx.ASGITransport(app=create_ngdp_app(state))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        for receipt_id in self.state.receipt_ids():
+            self.state.delete_receipt(receipt_id)
+        return await self.emulator.handle_async_request(request)
+
+
 async def test_a_receipt_that_never_comes_is_not_checked(env: DoctorEnv) -> None:
     env.state.register(cvr=env.config.organisation.cvr)
-    ticks = iter(range(0, 1000, 30))
+    ticks = iter(range(0, 1000, 30))  # each look at the clock is 30 s later
+    waits: list[float] = []
 
-    async def no_sleep(_: float) -> None:
-        return None
+    async def record_wait(seconds: float) -> None:
+        waits.append(seconds)
 
-    original = env.state.accept
-
-    def accept_without_receipt(*args: Any, **kwargs: Any) -> Any:
-        memo = original(*args, **kwargs)
-        for receipt_id in env.state.receipt_ids():
-            env.state.delete_receipt(receipt_id)
-        return memo
-
-    env.state.accept = accept_without_receipt  # type: ignore[method-assign]
-    report = await run_probe(
-        env,
-        ngdp_test=True,
-        ngdp_settings=ngdp_test_settings(env),
-        receipt_wait=60,
-        sleep=no_sleep,
-        clock=lambda: float(next(ticks)),
+    client = NgdpClient(
+        "http://ngdp.test/apis/v1",
+        env.state.system_id,
+        env.state.api_token,
+        transport=ReceiptsNeverCome(env.state),
     )
+    try:
+        report = await run_probe(
+            env,
+            ngdp_test=True,
+            ngdp=client,
+            receipt_wait=60,
+            sleep=record_wait,
+            clock=lambda: float(next(ticks)),
+        )
+    finally:
+        await client.aclose()
     row = report.row(inf.NGDP_RECEIPT)
     assert row.verdict is Verdict.NOT_CHECKED
     assert "within 60 s" in row.observed
+    assert waits == [2.0]  # polled at 30 s, gave up at 60 s
     assert report.exit_code() == EXIT_COULD_NOT_RUN
 
 
@@ -265,3 +290,43 @@ def test_env_example_documents_the_ngdp_test_settings() -> None:
     keys = {line.split("=", 1)[0] for line in example.splitlines() if line.startswith("NGDP_TEST_")}
     assert keys == {f"NGDP_TEST_{name.upper()}" for name in NgdpTestSettings.model_fields}
     assert "NGDP_TEST_BASE_URL=https://api.test.digitalpost.dk/apis/v1" in example
+
+
+class ResendAnsweredWithFieldErrors(httpx.AsyncBaseTransport):
+    """An NgDP that answers a resend with 400 and fieldErrors but no duplicate code - the shape the
+    gateway's client would take for a rejection. Every other request goes to the NgDP emulator in-process.
+    (The emulator's own duplicate answer is 400 DUPLICATE_MESSAGE_UUID.)"""
+
+    def __init__(self, state: NgdpState) -> None:
+        self.emulator = httpx.ASGITransport(app=create_ngdp_app(state))
+        self.sent: set[str] = set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.rstrip("/").endswith("/memos"):
+            message_uuid = request.url.params.get("memo-message-uuid", "")
+            if message_uuid in self.sent:
+                error = {"field": "messageUUID", "code": "NotUnique", "message": "already used"}
+                return httpx.Response(
+                    400, json={"code": "VALIDATION_ERROR", "message": "invalid", "fieldErrors": [error]}
+                )
+            self.sent.add(message_uuid)
+        return await self.emulator.handle_async_request(request)
+
+
+async def test_a_resend_answered_with_field_errors_contradicts(env: DoctorEnv) -> None:
+    env.state.register(cvr=env.config.organisation.cvr)
+    client = NgdpClient(
+        "http://ngdp.test/apis/v1",
+        env.state.system_id,
+        env.state.api_token,
+        transport=ResendAnsweredWithFieldErrors(env.state),
+    )
+    try:
+        report = await run_probe(env, ngdp_test=True, ngdp=client, receipt_wait=0)
+    finally:
+        await client.aclose()
+    row = report.row(inf.NGDP_DUPLICATE)
+    assert row.verdict is Verdict.CONTRADICTS
+    assert row.observed == "400 VALIDATION_ERROR → 400-field-errors"
+    assert report.row(inf.NGDP_SEND).verdict is Verdict.MATCHES
+    assert report.exit_code() == EXIT_CONTRADICTED
