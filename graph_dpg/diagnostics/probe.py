@@ -170,6 +170,21 @@ def location_form(location: str) -> str:
     return "…" + tail.group(0) if tail else path
 
 
+async def _one(row: Awaitable[ProbeRow]) -> list[ProbeRow]:
+    return [await row]
+
+
+async def _guarded(rows: Awaitable[list[ProbeRow]], ids: Sequence[str]) -> list[ProbeRow]:
+    """Rows of a step that broke unexpectedly (a bug, not an answer of the service) are 'not checked',
+    never a crashed probe that skips its clean-up report."""
+    try:
+        return await rows
+    except Exception as exc:
+        log.debug("probe step crashed", exc_info=True)
+        why = f"not checked: unexpected error {type(exc).__name__}: {exc}"
+        return [ProbeRow(i, why, Verdict.NOT_CHECKED) for i in ids]
+
+
 class Probe:
     """Runs the probe for one ``Settings`` + ``GatewayConfig``. Tests inject ``graph_transport`` (the Graph
     emulator in-process) and ``ngdp`` (an NgdpClient on the NgDP emulator); ``sleep`` and ``clock`` pace
@@ -249,17 +264,27 @@ class Probe:
         report.folder = self.folder_name
         categories: list[str] = []
         try:
-            report.rows += await self._message_rows(graph, folder_id)
-            report.rows.append(await self._category_row(graph, categories))
-            report.rows.append(await self._delta_row(graph))
+            report.rows += await _guarded(
+                self._message_rows(graph, folder_id),
+                (
+                    inf.NON_DRAFT_CREATE,
+                    inf.INTERNET_MESSAGE_ID,
+                    inf.UPLOAD_SESSION_NON_DRAFT,
+                    inf.UPLOAD_LOCATION,
+                ),
+            )
+            report.rows += await _guarded(
+                _one(self._category_row(graph, categories)), (inf.DUPLICATE_CATEGORY,)
+            )
+            report.rows += await _guarded(_one(self._delta_row(graph)), (inf.DELTA_FOLDERS,))
             if self.concurrency:
-                report.rows.append(await self._concurrency_row())
+                report.rows += await _guarded(_one(self._concurrency_row()), (inf.CONCURRENCY,))
         finally:
             await self._clean_up(graph, folder_id, categories, report)
         if not self.concurrency:
             report.rows.append(ProbeRow(inf.CONCURRENCY, "run with --probe-concurrency", Verdict.SKIPPED))
         if self.ngdp_test:
-            report.rows += await self._ngdp_rows()
+            report.rows += await _guarded(self._ngdp_rows(), tuple(i.id for i in inf.inferences_for("ngdp")))
         else:
             report.rows += [
                 ProbeRow(i.id, "run with --ngdp-test", Verdict.SKIPPED) for i in inf.inferences_for("ngdp")
