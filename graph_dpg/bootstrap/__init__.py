@@ -103,8 +103,15 @@ def outbound_settings(settings: Settings, config: GatewayConfig) -> OutboundSett
 
 
 def make_graph_mailbox(
-    settings: Settings, closers: list[Any], *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    closers: list[Any],
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    max_concurrency_per_mailbox: int | None = None,
+    retry: RetryPolicy | None = None,
 ) -> GraphMailbox:
+    """The Graph adapter from settings. ``max_concurrency_per_mailbox`` and ``retry`` override the settings'
+    (``graph-dpg doctor --probe-concurrency`` sends N parallel reads without retries)."""
     if settings.is_sandbox:
         credential: Any = StaticTokenCredential(SANDBOX_GRAPH_TOKEN)
     else:
@@ -132,9 +139,9 @@ def make_graph_mailbox(
         settings.graph_base_url,
         http_client=http_client,
         transport=None if http_client is not None else transport,
-        max_concurrency_per_mailbox=settings.graph_max_concurrency_per_mailbox,
+        max_concurrency_per_mailbox=max_concurrency_per_mailbox or settings.graph_max_concurrency_per_mailbox,
         # Against the emulators nothing is gained by waiting seconds between retries.
-        retry=RetryPolicy.fast() if settings.is_sandbox else None,
+        retry=retry or (RetryPolicy.fast() if settings.is_sandbox else None),
     )
     if http_client is not None:
         # GraphMailbox does not close a client it was given.

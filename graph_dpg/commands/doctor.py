@@ -8,6 +8,15 @@ warning line is followed by "fix:" and what to do. Exit code 0 when nothing fail
 database schema). --sandbox starts the Graph and NgDP emulators on 127.0.0.1 (NgDP with mutual TLS from
 a throw-away PKI), seeds them with the demo organisation (or --gateway-file) as a configured tenant
 looks, and runs every check against them.
+
+--probe checks, in a probe folder of one mailbox (--mailbox, default the main mailbox), each behaviour of
+Graph the gateway relies on that no public document states (docs/facts/graph.md, "Inferences and how doctor
+--probe checks them"), prints inference → observed → verdict, and deletes the folder, its message and its
+category afterwards. --probe-concurrency adds the concurrency reading (a few parallel reads, stopping at
+the first 429). --ngdp-test adds NgDP: one memo to the organisation's own CVR in NgDP's *test* environment,
+with the NGDP_TEST_* settings (refused when they point at production), its business receipt, and the answer
+to a resend. --json prints the report as JSON. Exit code 0 when every observation matches, 1 when one
+contradicts an inference, 2 when the probe could not run (or a row could not be checked, or clean-up failed).
 """
 
 # The checks themselves live in graph_dpg.diagnostics.doctor; this module parses options and prints.
@@ -29,6 +38,7 @@ from graph_dpg.commands import command
 if TYPE_CHECKING:
     from graph_dpg.config import GatewayConfig, Settings
     from graph_dpg.diagnostics.doctor import CheckResult
+    from graph_dpg.diagnostics.probe import ProbeReport
     from graph_dpg.sandbox.graph import GraphTenant
     from graph_dpg.sandbox.ngdp import NgdpState
 
@@ -61,6 +71,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="check against the Graph and NgDP emulators on 127.0.0.1, seeded with the demo organisation",
     )
+    probe = parser.add_argument_group("probe (--probe; writes to the mailbox, then cleans up)")
+    probe.add_argument(
+        "--probe",
+        action="store_true",
+        help="observe each inferred Graph behaviour in a probe folder: inference → observed → matches",
+    )
+    probe.add_argument("--mailbox", help="the mailbox to probe (default: the main mailbox)")
+    probe.add_argument(
+        "--probe-concurrency",
+        action="store_true",
+        help="also read the concurrency limit: parallel reads, stopping at the first 429",
+    )
+    probe.add_argument(
+        "--ngdp-test",
+        action="store_true",
+        help="also probe NgDP's test environment (NGDP_TEST_* settings; never production)",
+    )
+    probe.add_argument("--json", action="store_true", help="print the probe's report as JSON")
     parser.set_defaults(func=run_doctor)
 
 
@@ -72,6 +100,21 @@ def run_doctor(args: argparse.Namespace) -> int:
     configure_logging("console", "ERROR")
     out = sys.stdout
     printer = _Printer(out)
+    probe_only = [
+        flag
+        for flag, given in (
+            ("--mailbox", args.mailbox),
+            ("--probe-concurrency", args.probe_concurrency),
+            ("--ngdp-test", args.ngdp_test),
+            ("--json", args.json),
+        )
+        if given
+    ]
+    if probe_only and not args.probe:
+        sys.stderr.write(f"graph-dpg doctor: {', '.join(probe_only)} only with --probe\n")
+        return EXIT_CONFIG
+    if args.probe:
+        return _run_probe(args, out)
     if args.sandbox:
         return _run_sandbox(args.gateway_file, args.fix, printer)
     env_file: Path = args.env_file or Path(".env")
@@ -211,3 +254,105 @@ class _Printer:
         if unusable:
             text += " - the configuration is unusable; fix it first (exit 2)"
         self.out.write(text + "\n")
+
+
+# =====================================================================================================
+# --probe
+# =====================================================================================================
+
+_VERDICT_SYMBOLS = {"matches": "✓", "contradicts": "✗", "not checked": "?", "skipped": "-"}
+_VERDICT_ASCII = {
+    "matches": "[ok]",
+    "contradicts": "[CONTRADICTS]",
+    "not checked": "[?]",
+    "skipped": "[skip]",
+}
+
+
+def _run_probe(args: argparse.Namespace, out: TextIO) -> int:
+    from graph_dpg.config.ngdp_test import NgdpTestSettings, load_ngdp_test_settings
+    from graph_dpg.core.errors import ConfigError
+    from graph_dpg.diagnostics.doctor import EXIT_CONFIG, load_configuration
+    from graph_dpg.diagnostics.probe import probe
+
+    options = {"mailbox": args.mailbox, "concurrency": args.probe_concurrency, "ngdp_test": args.ngdp_test}
+    if args.sandbox:
+        from graph_dpg.demo.scenario import DEMO_GATEWAY
+
+        path = args.gateway_file or DEMO_GATEWAY
+        _, _, checked = load_configuration(None, path)
+        if checked is None:
+            out.write(
+                f"graph-dpg doctor --probe: the gateway file {path} is unusable (graph-dpg check-config)\n"
+            )
+            return EXIT_CONFIG
+        with sandbox(path) as (settings, config, _urls):
+            ngdp_settings = NgdpTestSettings(
+                _env_file=None,
+                base_url=settings.ngdp_base_url,
+                system_id=settings.ngdp_system_id,
+                api_token=settings.ngdp_api_token,
+                certificate_path=settings.ngdp_certificate_path,
+                certificate_password=settings.ngdp_certificate_password,
+                ca_bundle=settings.ngdp_ca_bundle,
+                receipt_wait_seconds=10,
+            )
+            report = asyncio.run(probe(settings, config, ngdp_settings=ngdp_settings, **options))
+        return _print_probe(report, out, as_json=args.json)
+    env_file: Path = args.env_file or Path(".env")
+    results, settings_, config_ = load_configuration(
+        env_file, args.gateway_file, env_file_required=args.env_file is not None
+    )
+    if settings_ is None or config_ is None:
+        printer = _Printer(out)
+        for result in results:
+            printer(result)
+        printer.summary(results, unusable=True)
+        return EXIT_CONFIG
+    ngdp_test_settings = None
+    if args.ngdp_test:
+        try:
+            ngdp_test_settings = load_ngdp_test_settings(env_file if env_file.is_file() else None)
+        except ConfigError as exc:
+            out.write("graph-dpg doctor --probe --ngdp-test: the NgDP test settings are unusable:\n")
+            out.write("".join(f"  {problem}\n" for problem in exc.problems))
+            return EXIT_CONFIG
+    report = asyncio.run(probe(settings_, config_, ngdp_settings=ngdp_test_settings, **options))
+    return _print_probe(report, out, as_json=args.json)
+
+
+def _print_probe(report: ProbeReport, out: TextIO, *, as_json: bool) -> int:
+    import json
+
+    code = report.exit_code()
+    if as_json:
+        out.write(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")
+        return code
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    try:
+        "".join(_VERDICT_SYMBOLS.values()).encode(encoding)
+        symbols = _VERDICT_SYMBOLS
+    except (UnicodeEncodeError, LookupError):
+        symbols = _VERDICT_ASCII
+    folder = f", probe folder {report.folder!r}" if report.folder else ""
+    lines = [f"graph-dpg doctor --probe: mailbox {report.mailbox}{folder}"]
+    if report.problem:
+        lines.append(f"could not run: {report.problem}")
+    for row in report.rows:
+        lines.append(f"{symbols[row.verdict]} {row.id}: {row.verdict}")
+        wrapped = textwrap.wrap(row.inference.statement, _FIX_WIDTH - 15) or [""]
+        lines.append(f"    inference: {wrapped[0]}")
+        lines += [f"               {part}" for part in wrapped[1:]]
+        lines.append(f"    observed:  {row.observed}")
+    if report.cleaned:
+        lines.append("cleaned up: " + "; ".join(report.cleaned))
+    for problem in report.cleanup_problems:
+        lines.append(f"NOT cleaned up: {problem}")
+    counts = {v: sum(1 for r in report.rows if r.verdict == v) for v in _VERDICT_SYMBOLS}
+    lines.append(
+        f"{counts['matches']} match, {counts['contradicts']} contradict, "
+        f"{counts['not checked']} not checked, {counts['skipped']} skipped (exit {code})"
+    )
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+    return code

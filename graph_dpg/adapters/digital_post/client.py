@@ -436,6 +436,22 @@ class NgdpClient:
             return SendResult(None, message_uuid, "RECEIVED", duplicate=True)
         return self._map_status(response, f"send memo {message_uuid}")
 
+    async def post_memo_raw(self, message_uuid: str, xml: bytes) -> tuple[int, Any]:
+        """One ``POST memos/``, no retries, NgDP's answer as given: (HTTP status, JSON body or None).
+
+        For ``graph-dpg doctor --probe --ngdp-test``, which classifies the answer itself; the gateway sends
+        with :meth:`send_memo`. A transport failure raises like ``send_memo`` does."""
+        try:
+            response = await self._http.post(
+                "memos/",
+                params={"memo-message-uuid": message_uuid},
+                content=xml,
+                headers={"Content-Type": "application/xml"},
+            )
+        except httpx.TransportError as exc:
+            raise self._map_transport(exc, "send memo", body_sent_matters=True) from exc
+        return response.status_code, _json(response)
+
     # ------------------------------------------------------------------ business receipts (sender side)
 
     async def list_receipts(self) -> list[str]:

@@ -28,6 +28,7 @@ import re
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, cast
@@ -131,6 +132,24 @@ FULL_EXPAND = f"singleValueExtendedProperties($filter=id eq '{IN_REPLY_TO_PROPER
 ATTACHMENT_META_SELECT = ("id", "name", "contentType", "size", "isInline")
 _QUERY_TEMPLATE = re.compile(r"\{\?[^}]*\}$")
 _CID_REFERENCE = re.compile(r"[\"'(=\s]cid:", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class UploadedAttachment:
+    """The outcome of an upload session: the attachment id and the final ``Location`` header it came from."""
+
+    id: str
+    location: str
+
+
+def attachment_id_from_location(location: str) -> str:
+    """The attachment id in the final upload PUT's ``Location``: ``.../Attachments('<id>')``, as the docs
+    spell it (api-reference/v1.0/api/attachment-createuploadsession.md), matched in any case, or
+    ``.../attachments/<id>``; "" when neither form is there."""
+    found = re.search(r"attachments\('?([^')]+)'?\)", location, re.IGNORECASE) or re.search(
+        r"attachments/([^/?]+)", location, re.IGNORECASE
+    )
+    return found.group(1) if found else ""
 
 
 def _template_name(name: str) -> str:
@@ -418,11 +437,7 @@ class GraphMailbox:
         if delta_link:
             info = self._info_url(Method.GET, delta_link)
         else:
-            builder = self._user(mailbox).mail_folders.by_mail_folder_id(folder).messages.delta
-            query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
-                select=list(select), change_type="created"
-            )
-            info = builder.to_get_request_information(RequestConfiguration(query_parameters=query))
+            info = self._delta_request(mailbox, folder, select)
         prefer = (f"odata.maxpagesize={int(page_size)}",)
         result = DeltaRound()
         what = f"delta {mailbox}/{folder}"
@@ -445,6 +460,17 @@ class GraphMailbox:
                 result.delta_link = final
                 return result
             raise PermanentError(f"{what}: page has neither nextLink nor deltaLink", service=SERVICE)
+
+    def _delta_request(self, mailbox: str, folder: str, select: Sequence[str]) -> RequestInformation:
+        """The initial delta request of a folder, with the gateway's query options."""
+        builder = self._user(mailbox).mail_folders.by_mail_folder_id(folder).messages.delta
+        query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
+            select=list(select), change_type="created"
+        )
+        info: RequestInformation = builder.to_get_request_information(
+            RequestConfiguration(query_parameters=query)
+        )
+        return info
 
     async def get_message(self, mailbox: str, message_id: str) -> MailMessage:
         item = self._user(mailbox).messages.by_message_id(message_id)
@@ -626,6 +652,15 @@ class GraphMailbox:
                 mailbox, self._info(Method.POST, attachments, body=attachment_to_json(attachment)), what=what
             )
             return str(data.get("id") or "")
+        return (await self.upload_attachment(mailbox, message_id, attachment)).id
+
+    async def upload_attachment(
+        self, mailbox: str, message_id: str, attachment: Attachment
+    ) -> UploadedAttachment:
+        """Attach a file through an upload session (any size up to 150 MB; Graph wants it for 3 MB and
+        more). Returns the attachment id read from the final ``Location`` header, and the header."""
+        attachments = self._user(mailbox).messages.by_message_id(message_id).attachments
+        what = f"add attachment {mailbox}"
         content = attachment.content or b""
         item: dict[str, Any] = {
             "attachmentType": "file",
@@ -651,12 +686,7 @@ class GraphMailbox:
             end = start + len(chunk) - 1
             response = await self._put_chunk(mailbox, upload_url, chunk, f"bytes {start}-{end}/{total}", what)
             location = response.headers.get("location", location)
-        # The final PUT answers 201 with Location: .../Attachments('<id>'); the docs spell it with a capital
-        # A (api-reference/v1.0/api/attachment-createuploadsession.md), so the match ignores case.
-        found = re.search(r"attachments\('?([^')]+)'?\)", location, re.IGNORECASE) or re.search(
-            r"attachments/([^/?]+)", location, re.IGNORECASE
-        )
-        return found.group(1) if found else ""
+        return UploadedAttachment(attachment_id_from_location(location), location)
 
     async def _put_chunk(
         self, mailbox: str, url: str, chunk: bytes, content_range: str, what: str
@@ -873,6 +903,81 @@ class GraphMailbox:
         info = self._info(Method.GET, builder, query={"$select": "id"})
         await self._send(mailbox, info, what=f"check mailbox {mailbox}")
 
+    # -- for graph-dpg doctor --probe (graph_dpg/diagnostics/probe.py) -------------------------------
+
+    async def create_folder(self, mailbox: str, name: str) -> str:
+        """Create a top-level folder ``name`` (under msgfolderroot); its id. 409 if it exists already."""
+        folders = self._user(mailbox).mail_folders
+        data = await self._json(
+            mailbox,
+            self._info(Method.POST, folders, body={"displayName": name}),
+            what=f"create folder {name!r} in {mailbox}",
+        )
+        return str(data["id"])
+
+    async def permanently_delete_folder(self, mailbox: str, folder_id: str) -> None:
+        """Remove a folder and its items from the mailbox for good: not to Deleted Items, not to Recoverable
+        Items (api-reference/v1.0/api/mailfolder-permanentdelete.md)."""
+        builder = self._user(mailbox).mail_folders.by_mail_folder_id(folder_id).permanent_delete
+        await self._send(mailbox, self._info(Method.POST, builder), what=f"delete folder {mailbox}")
+        self._folders = {k: v for k, v in self._folders.items() if v != folder_id}
+
+    async def read_message_fields(
+        self, mailbox: str, message_id: str, select: Sequence[str], extended: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """The message's JSON as Graph gives it: ``select``ed properties, plus the single-value extended
+        properties whose full Graph ids are in ``extended``, e.g. ``"String 0x1035"``
+        (``$expand=singleValueExtendedProperties($filter=id eq …)``)."""
+        query: dict[str, str | int | Sequence[str]] = {"$select": tuple(select)}
+        if extended:
+            clauses = " or ".join(f"id eq {odata_quote(x)}" for x in extended)
+            query["$expand"] = f"singleValueExtendedProperties($filter={clauses})"
+        builder = self._user(mailbox).messages.by_message_id(message_id)
+        return await self._json(
+            mailbox, self._info(Method.GET, builder, query=query), what=f"read message {mailbox}"
+        )
+
+    async def list_attachment_metas(self, mailbox: str, message_id: str) -> list[dict[str, Any]]:
+        builder = self._user(mailbox).messages.by_message_id(message_id).attachments
+        return await self._collect(
+            mailbox,
+            self._info(Method.GET, builder, query={"$select": ATTACHMENT_META_SELECT}),
+            what=f"list attachments {mailbox}",
+        )
+
+    async def create_master_category(self, mailbox: str, name: str, color: str = "none") -> str:
+        """POST one master category; its id. Errors are raised as they come (no 409 tolerance here)."""
+        builder = self._user(mailbox).outlook.master_categories
+        data = await self._json(
+            mailbox,
+            self._info(Method.POST, builder, body={"displayName": name, "color": color}),
+            what=f"create category {mailbox}",
+        )
+        return str(data.get("id") or "")
+
+    async def master_category_ids(self, mailbox: str, name: str) -> list[str]:
+        """The ids of the master categories called ``name`` (case-insensitive)."""
+        builder = self._user(mailbox).outlook.master_categories
+        items = await self._collect(mailbox, self._info(Method.GET, builder), what=f"categories {mailbox}")
+        return [
+            str(c["id"])
+            for c in items
+            if str(c.get("displayName", "")).casefold() == name.casefold() and c.get("id")
+        ]
+
+    async def delete_master_category(self, mailbox: str, category_id: str) -> None:
+        builder = self._user(mailbox).outlook.master_categories.by_outlook_category_id(category_id)
+        await self._send(mailbox, self._info(Method.DELETE, builder), what=f"delete category {mailbox}")
+
+    async def delta_first_page(
+        self, mailbox: str, folder: str, *, select: Sequence[str] = DEFAULT_DELTA_SELECT, page_size: int = 50
+    ) -> dict[str, Any]:
+        """Only the first page of the initial delta request the gateway makes for ``folder`` (same query
+        options), as Graph gives it. A folder path is resolved to its id first, as ``read_delta`` does."""
+        folder_id = folder if _direct_folder(folder) else await self._polled_folder_id(mailbox, folder)
+        info = self._delta_request(mailbox, folder_id, select)
+        prefer = (f"odata.maxpagesize={int(page_size)}",)
+        return await self._json(mailbox, info, what=f"delta {mailbox}/{folder}", prefer=prefer)
 
 def _path_key(path: str) -> str:
     return "/".join(p.strip().casefold() for p in path.strip("/").split("/") if p.strip())

@@ -348,6 +348,10 @@ class GraphEmulator:
                 "DELETE": "mailFolders.delete",
             }.get(m, "")
             return self._need(m, ("GET", "PATCH", "DELETE"), _Route(kind, user, self._h_folder(chain)))
+        if ltail == ["permanentdelete"]:
+            return self._need(
+                m, "POST", _Route("mailFolders.permanentDelete", user, self._h_folder_permanent_delete(chain))
+            )
         if ltail == ["childfolders"]:
             kind = {"GET": "childFolders.list", "POST": "childFolders.create"}.get(m, "")
             return self._need(
@@ -502,6 +506,17 @@ class GraphEmulator:
                 if isinstance(name, str) and name:
                     folder.display_name = name
             return self._json(req, {"@odata.context": ctx, **self.tenant.folder_view(mb, folder)})
+
+        return run
+
+    def _h_folder_permanent_delete(self, chain: list[str]) -> Handler:
+        """learn.microsoft.com/graph/api/mailfolder-permanentdelete (v1.0): 204; the folder and its items
+        leave the mailbox (not to Deleted Items, nor to Recoverable Items' Purges)."""
+
+        def run(req: Req, mb: Mailbox | None) -> Resp:
+            assert mb is not None
+            self.tenant.permanently_delete_folder(mb, self._folder(mb, chain))
+            return Resp(204)
 
         return run
 
@@ -735,7 +750,10 @@ class GraphEmulator:
             )
         mb = self.tenant.mailbox(session.mailbox_id)
         msg = self.tenant.get_message(mb, session.message_id)
-        location = f"{req.base}/users('{mb.id}')/messages('{msg.rest_id}')/attachments('{att.id}')"
+        form = self.tenant.upload_location_form  # see GraphTenant.upload_location_form
+        if form == "none":
+            return Resp(201, None, {})
+        location = f"{req.base}/users('{mb.id}')/messages('{msg.rest_id}')/{form}('{att.id}')"
         return Resp(201, None, {"Location": location})
 
     # ------------------------------------------------------------------ handlers: categories

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, Literal
 
 from graph_dpg.sandbox.graph.faults import FaultInjector
 from graph_dpg.sandbox.graph.mime import build_mime, html_to_text, parse_mime_base64
@@ -383,6 +383,28 @@ class GraphTenant:
         self.max_request_bytes = max_request_bytes
         self.latency = latency
         self.default_categories = default_categories
+        # Behaviours no public document states: the gateway's inferences, listed with their reasons in
+        # graph_dpg/diagnostics/inferences.py and checked against a real tenant by `graph-dpg doctor --probe`.
+        # The defaults are the inferred behaviour (inference, not a documented one); the other values show
+        # what a contradicting tenant would do, so that the probe's verdict can be tested.
+        #: PidTagMessageFlags (Integer 0x0E07) honoured on create (users confirm it in
+        #: microsoft-graph-docs-contrib issue 2790); False: ignored, the item stays a draft.
+        self.honour_message_flags_on_create = True
+        #: internetMessageId / String 0x1035 given on create are kept; False: Exchange assigns its own.
+        self.keep_internet_message_id_on_create = True
+        #: createUploadSession on a non-draft message works; False: 400 ErrorInvalidOperation.
+        self.upload_session_on_non_draft = True
+        #: The final upload PUT's Location: "attachments('<id>')", "Attachments('<id>')" (the docs' spelling,
+        #: api-reference/v1.0/api/attachment-createuploadsession.md), or "none" (no Location header).
+        self.upload_location_form: Literal["attachments", "Attachments", "none"] = "attachments"
+        #: Status of a POST masterCategories with an existing displayName (409 or 400).
+        self.duplicate_category_status: Literal[409, 400] = 409
+        #: Delta accepts the changeType query option (documented in message-delta.md for v1.0 messages);
+        #: False: the initial delta request with changeType answers 400.
+        self.delta_accepts_change_type = True
+        #: Which requests share the concurrency limit: per app and mailbox (throttling-limits.md today) or
+        #: per app across all mailboxes (issue 15: the page has said both). Minimal setting for the probe.
+        self.concurrency_reading: Literal["per-mailbox", "per-app"] = "per-mailbox"
         self.faults = FaultInjector(seed)
         self.clock = clock
         self.tenant_id = str(uuid.uuid4())
@@ -548,7 +570,10 @@ class GraphTenant:
                     "Application is over its MailboxRequestRate limit.",
                     {"Retry-After": str(wait)},
                 )
-            if mb.in_flight >= self.max_concurrency:
+            in_flight = mb.in_flight
+            if self.concurrency_reading == "per-app":
+                in_flight = sum(m.in_flight for m in self._mailboxes.values())
+            if in_flight >= self.max_concurrency:
                 # Text as Exchange sends it (github.com/magodo/terraform-provider-outlook/issues/21).
                 return GraphApiError(
                     429,
@@ -621,6 +646,26 @@ class GraphTenant:
             return folder
 
     # ------------------------------------------------------------------ messages: lookup and views
+
+    def permanently_delete_folder(self, mb: Mailbox, folder: Folder) -> None:
+        """The folder, its child folders and all their items leave the mailbox
+        (learn.microsoft.com/graph/api/mailfolder-permanentdelete); well-known folders cannot."""
+        with self._lock:
+            if folder.well_known:
+                raise GraphApiError(
+                    403, "ErrorDeleteDistinguishedFolder", "Distinguished folders cannot be deleted."
+                )
+            doomed = {folder.id}
+            grown = True
+            while grown:
+                more = {f.id for f in mb.folders.values() if f.parent_id in doomed} - doomed
+                grown = bool(more)
+                doomed |= more
+            for msg in [m for m in mb.messages.values() if m.folder_id in doomed]:
+                mb.messages.pop(msg.imm_id, None)
+                mb.rest_index.pop(msg.rest_id, None)
+            for folder_id in doomed:
+                mb.folders.pop(folder_id, None)
 
     def get_message(self, mb: Mailbox, key: str) -> Message:
         with self._lock:
@@ -709,6 +754,10 @@ class GraphTenant:
                     if any(not a.is_inline for a in msg.attachments):
                         flags |= _MF_HASATTACH
                     props.append({"id": "Integer 0xe07", "value": str(flags)})
+                    # PidTagInternetMessageId ([MS-OXOMSG]) is the MAPI property behind internetMessageId;
+                    # that Graph reads it back under both names is an inference.
+                    if p.get("internetMessageId") and _TAG_MESSAGE_ID not in msg.ext:
+                        props.append({"id": "String 0x1035", "value": str(p["internetMessageId"])})
                     if flt:
                         try:
                             pred = compile_filter(flt)
@@ -941,7 +990,7 @@ class GraphTenant:
             msg = Message(_new_immutable_id(), _new_rest_id(), folder.id, props)
             self._apply_ext(msg, data.get("singleValueExtendedProperties"))
             flags = msg.ext.pop(_TAG_FLAGS, None)
-            if flags is not None and allow_non_draft:
+            if flags is not None and allow_non_draft and self.honour_message_flags_on_create:
                 try:
                     value = int(flags[1], 0)
                 except ValueError as exc:
@@ -960,6 +1009,8 @@ class GraphTenant:
                         ) from exc
             if _TAG_MESSAGE_ID in msg.ext:
                 props["internetMessageId"] = msg.ext.pop(_TAG_MESSAGE_ID)[1]
+            if not self.keep_internet_message_id_on_create:
+                props["internetMessageId"] = f"<{uuid.uuid4().hex.upper()}@{mb.upn.split('@')[-1]}>"
             if "isRead" in data:
                 props["isRead"] = bool(data["isRead"])
             msg.attachments = self._attachments_from_json(data.get("attachments"))
@@ -1105,6 +1156,11 @@ class GraphTenant:
             if size > MAX_UPLOAD_SIZE:
                 raise bad_request(
                     "The attachment size exceeds the maximum of 150 MB.", "ErrorAttachmentSizeLimitExceeded"
+                )
+            if not self.upload_session_on_non_draft and not msg.props.get("isDraft"):
+                # Inference (see upload_session_on_non_draft): the contradicting tenant's answer.
+                raise bad_request(
+                    "An upload session can only be created for a draft message.", "ErrorInvalidOperation"
                 )
             session = UploadSession(
                 id=_b64(secrets.token_bytes(18)),
@@ -1374,7 +1430,7 @@ class GraphTenant:
             self._check_color(color)
             if any(c["displayName"].lower() == display_name.lower() for c in mb.categories):
                 raise GraphApiError(
-                    409,
+                    self.duplicate_category_status,
                     "ErrorDuplicateCategory",
                     f"A category with the name '{display_name}' already exists.",
                 )
@@ -1542,6 +1598,8 @@ class GraphTenant:
                         "filter": query.get("$filter"),
                         "top": query.get("$top"),
                     }
+                    if options["changeType"] is not None and not self.delta_accepts_change_type:
+                        raise bad_request("The query option 'changeType' is not supported.")
                     flt = options["filter"]
                     if flt and not _is_received_filter(flt):
                         # learn.microsoft.com/graph/delta-query-messages: only receivedDateTime ge|gt.

@@ -1,0 +1,210 @@
+"""The behaviours the gateway relies on that no public Microsoft or NgDP document states: one list.
+
+Each :class:`Inference` says what the gateway assumes, why it is an inference (what the sources do and do not
+say), how ``graph-dpg doctor --probe`` checks it against a real tenant (or NgDP's test environment), and, for
+Graph, which setting of the Graph emulator (``graph_dpg.sandbox.graph.GraphTenant``) shows the other
+behaviour. ``docs/facts/graph.md`` and ``docs/facts/ngdp.md`` carry the section :func:`facts_section`
+renders (a test checks they agree). Also home of the pure classification of NgDP's answer to a resend.
+
+Pure: no I/O, nothing imported beyond the standard library.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Service = Literal["graph", "ngdp"]
+#: Which option of ``graph-dpg doctor --probe`` runs a row: always, or only with the named flag.
+Gate = Literal["probe", "--probe-concurrency", "--ngdp-test"]
+
+FACTS_HEADING = "## Inferences and how doctor --probe checks them"
+
+
+@dataclass(frozen=True)
+class Inference:
+    id: str
+    service: Service
+    statement: str
+    why: str  # the sources, and what they leave open
+    probe: str  # what doctor --probe does to observe it
+    gate: Gate = "probe"
+    emulator_setting: str | None = None  # GraphTenant attribute that shows the other behaviour
+
+
+NON_DRAFT_CREATE = "graph.non-draft-create"
+INTERNET_MESSAGE_ID = "graph.internet-message-id"
+UPLOAD_SESSION_NON_DRAFT = "graph.upload-session-non-draft"
+UPLOAD_LOCATION = "graph.upload-location"
+DUPLICATE_CATEGORY = "graph.duplicate-category"
+DELTA_FOLDERS = "graph.delta-folders"
+CONCURRENCY = "graph.concurrency"
+NGDP_SEND = "ngdp.send-answer"
+NGDP_RECEIPT = "ngdp.business-receipt"
+NGDP_DUPLICATE = "ngdp.duplicate-uuid"
+
+INFERENCES: tuple[Inference, ...] = (
+    Inference(
+        NON_DRAFT_CREATE,
+        "graph",
+        "A message created in a folder with PidTagMessageFlags (`Integer 0x0E07`) = 1 (mfRead, mfUnsent "
+        "clear) is a received, read item: Graph reads it back with `isDraft` false.",
+        "`mailfolder-post-messages.md` says a created message is a draft; [MS-OXCMSG] 2.2.1.6 defines the "
+        "flags, but no Graph page says Graph honours them on create. Users confirm it in "
+        "microsoft-graph-docs-contrib issue 2790; public migration tools rely on it.",
+        "creates a message in the probe folder exactly as the gateway files a memo "
+        "(`GraphMailbox.create_message`, received item, read) and reads `isDraft` back.",
+        emulator_setting="honour_message_flags_on_create",
+    ),
+    Inference(
+        INTERNET_MESSAGE_ID,
+        "graph",
+        "`internetMessageId` and PidTagInternetMessageId (`String 0x1035`) written in the same create "
+        "request are both kept: the item reads back with the given Message-ID in both.",
+        "`message-update.md` documents `internetMessageId` as writable on drafts only; what a create that "
+        "carries both the property and the MAPI tag does is not documented.",
+        "the same created message: reads `internetMessageId` and expands `String 0x1035`.",
+        emulator_setting="keep_internet_message_id_on_create",
+    ),
+    Inference(
+        UPLOAD_SESSION_NON_DRAFT,
+        "graph",
+        "An upload session (`createUploadSession`, for attachments of 3 MB and more) works on a message "
+        "that is not a draft.",
+        "`concepts/outlook-large-attachments.md` shows upload sessions on drafts; it neither allows nor "
+        "forbids them on received items, which is where the gateway files large memos.",
+        "attaches a file of just over 3 MB to the non-draft probe message through an upload session "
+        "(the gateway's `upload_attachment`) and lists the message's attachments.",
+        emulator_setting="upload_session_on_non_draft",
+    ),
+    Inference(
+        UPLOAD_LOCATION,
+        "graph",
+        "The last PUT of an upload session answers 201 with a `Location` header naming the attachment as "
+        "`…/Attachments('<id>')` (in any case), from which the gateway reads the attachment id.",
+        "`attachment-createuploadsession.md` shows one example of the header; no page defines its form.",
+        "the same upload: reports the `Location` header and checks that the id read from it is the id "
+        "of the attachment the message lists.",
+        emulator_setting="upload_location_form",
+    ),
+    Inference(
+        DUPLICATE_CATEGORY,
+        "graph",
+        "Creating a master category whose `displayName` exists already answers 409 (the gateway takes it "
+        "as 'created meanwhile by another replica').",
+        "`outlookuser-post-mastercategories.md` says the name must be unique but not what a duplicate is "
+        "answered with.",
+        "creates a probe category twice and reports the second answer; deletes the probe category.",
+        emulator_setting="duplicate_category_status",
+    ),
+    Inference(
+        DELTA_FOLDERS,
+        "graph",
+        "A delta query with the gateway's query options (`$select`, `changeType=created`, "
+        "`Prefer: odata.maxpagesize`) works on every configured folder (outgoing and inbox folders, "
+        "child folders included).",
+        "`message-delta.md` documents delta per folder and the `changeType` option, but not for every kind "
+        "of folder the gateway file may name.",
+        "runs the initial delta request (first page) on each configured folder of every configured "
+        "mailbox; reads only.",
+        emulator_setting="delta_accepts_change_type",
+    ),
+    Inference(
+        CONCURRENCY,
+        "graph",
+        "Outlook's limit of 4 concurrent requests counts per app *and mailbox*: 4 parallel reads on one "
+        "mailbox are not throttled, and mailboxes do not share the limit.",
+        "`concepts/throttling-limits.md` has said both 'per app per mailbox' and 'per app' over time "
+        "(issue 15); the gateway runs at most 4 requests per mailbox, in parallel across mailboxes.",
+        "parallel reads (GET inbox) on the probe mailbox, 2, 3, … up to 8 at a time, stopping at the first "
+        "429; then 4 on it plus 1, 2, 3, 4 on a second mailbox, again stopping at the first 429. No "
+        "retries.",
+        gate="--probe-concurrency",
+        emulator_setting="concurrency_reading",
+    ),
+    Inference(
+        NGDP_SEND,
+        "ngdp",
+        "A memo NgDP accepts is answered 201 with a `Receipt` whose `receiptStatus` is `RECEIVED` "
+        "(accepted, not yet delivered).",
+        "The OpenAPI lists 201 with a `Receipt`; the meaning of `RECEIVED` is not published.",
+        "sends one memo to the organisation's own CVR in NgDP's test environment with the gateway's client.",
+        gate="--ngdp-test",
+    ),
+    Inference(
+        NGDP_RECEIPT,
+        "ngdp",
+        "The business receipt of a sent memo can be pulled (`receipts/`, fetched with 200 or 201) and names "
+        "the memo's `messageUUID`, by which the gateway correlates it.",
+        "The OpenAPI lists 200 and 201 for fetching a receipt; that the receipt carries the sender's "
+        "`messageUUID` and when it arrives are not published.",
+        "polls `receipts/` (bounded wait) for the receipt of the probe memo, reads it and deletes it.",
+        gate="--ngdp-test",
+    ),
+    Inference(
+        NGDP_DUPLICATE,
+        "ngdp",
+        "A resend with a `messageUUID` NgDP already has is answered 409, or 400 with an `ErrorMessage` "
+        "code naming a duplicate: the gateway counts both as delivered.",
+        "No public source says what NgDP answers to a repeated `messageUUID` (section Idempotency of "
+        "docs/facts/ngdp.md).",
+        "posts the probe memo again with the same `messageUUID` and classifies the raw answer: 409 / "
+        "400 with a duplicate code / 400 with fieldErrors only / other.",
+        gate="--ngdp-test",
+    ),
+)
+
+BY_ID: Mapping[str, Inference] = {i.id: i for i in INFERENCES}
+
+
+def inferences_for(service: Service) -> tuple[Inference, ...]:
+    return tuple(i for i in INFERENCES if i.service == service)
+
+
+def facts_section(service: Service) -> str:
+    """The docs/facts section for ``service``: heading, one paragraph, one entry per inference."""
+    lines = [
+        FACTS_HEADING,
+        "",
+        "Generated from `graph_dpg/diagnostics/inferences.py` (a test keeps the two equal). Each is a "
+        "behaviour the gateway relies on that no public document states; `graph-dpg doctor --probe` "
+        "observes it against the real service and reports inference → observed → matches.",
+        "",
+    ]
+    for inf in inferences_for(service):
+        gate = "" if inf.gate == "probe" else f" (only with `{inf.gate}`)"
+        lines.append(f"- **{inf.id}**: {inf.statement}")
+        lines.append(f"  - why an inference: {inf.why}")
+        lines.append(f"  - probe{gate}: {inf.probe}")
+        if inf.emulator_setting:
+            lines.append(f"  - Graph emulator setting for the other behaviour: `{inf.emulator_setting}`")
+    return "\n".join(lines) + "\n"
+
+
+# =====================================================================================================
+# NgDP's answer to a resend with the same messageUUID
+# =====================================================================================================
+
+DuplicateShape = Literal["409", "400-duplicate-code", "400-field-errors", "other"]
+#: The shapes the gateway counts as "NgDP already has it".
+ACCEPTED_DUPLICATE_SHAPES: frozenset[str] = frozenset({"409", "400-duplicate-code"})
+_DUPLICATE_WORD = re.compile(r"DUPLICATE|ALREADY", re.IGNORECASE)
+
+
+def classify_duplicate_answer(status: int, body: Any) -> DuplicateShape:
+    """What NgDP's answer to a resend looks like: 409; 400 whose ErrorMessage ``code`` names a duplicate;
+    400 without such a code but with ``fieldErrors``; anything else (a 201 included: accepted twice)."""
+    if status == 409:
+        return "409"
+    if status != 400:
+        return "other"
+    error = body if isinstance(body, Mapping) else {}
+    code = error.get("code")
+    if isinstance(code, str) and _DUPLICATE_WORD.search(code):
+        return "400-duplicate-code"
+    field_errors = error.get("fieldErrors")
+    if isinstance(field_errors, list) and field_errors:
+        return "400-field-errors"
+    return "other"

@@ -1,0 +1,332 @@
+"""graph-dpg doctor --probe against the Graph emulator (in-process) and the NgDP emulator (mutual TLS):
+the emulator's default behaviour is the gateway's inferences (every row matches, exit 0); each setting that
+shows the other behaviour makes its row contradict (exit 1); a probe that cannot run exits 2. Every run
+leaves the mailbox as it found it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from graph_dpg.adapters.digital_post import NgdpClient
+from graph_dpg.config.ngdp_test import NgdpTestSettings, load_ngdp_test_settings
+from graph_dpg.core.errors import ConfigError
+from graph_dpg.diagnostics import inferences as inf
+from graph_dpg.diagnostics.probe import (
+    EXIT_CONTRADICTED,
+    EXIT_COULD_NOT_RUN,
+    EXIT_OK,
+    ProbeReport,
+    Verdict,
+    probe,
+)
+from graph_dpg.sandbox.graph import create_app
+from graph_dpg.sandbox.graph.faults import Fault, slow
+from graph_dpg.sandbox.ngdp import NgdpState
+from graph_dpg.sandbox.ngdp import create_app as create_ngdp_app
+from tests.unit.doctor.conftest import DoctorEnv
+
+GRAPH_ROWS = [i.id for i in inf.inferences_for("graph") if i.gate == "probe"]
+
+
+async def run_probe(env: DoctorEnv, **options: Any) -> ProbeReport:
+    options.setdefault("graph_transport", httpx.ASGITransport(app=create_app(env.tenant)))
+    return await probe(env.settings, env.config, **options)
+
+
+def probe_leftovers(env: DoctorEnv, mailbox: str) -> list[str]:
+    """Probe folders, categories and messages anywhere in the mailbox, Deleted Items and Recoverable Items
+    included: the probe deletes its folder permanently."""
+    box = env.tenant.mailbox(mailbox)
+    folders = [f.display_name for f in box.folders.values() if "probe" in f.display_name]
+    categories = [
+        c["displayName"] for c in env.tenant.master_categories(mailbox) if "probe" in c["displayName"]
+    ]
+    messages = [m.props["subject"] for m in box.messages.values() if "probe" in m.props["subject"]]
+    return folders + categories + messages
+
+
+async def test_default_emulator_matches_every_inference_and_cleans_up(env: DoctorEnv) -> None:
+    report = await run_probe(env)
+    by_id = {r.id: r for r in report.rows}
+    assert [r for r in report.rows if r.id in GRAPH_ROWS and r.verdict is not Verdict.MATCHES] == []
+    assert by_id[inf.NON_DRAFT_CREATE].observed == "isDraft=false"
+    assert "attachments('…')" in by_id[inf.UPLOAD_LOCATION].observed
+    assert "409" in by_id[inf.DUPLICATE_CATEGORY].observed
+    assert by_id[inf.CONCURRENCY].verdict is Verdict.SKIPPED
+    assert report.exit_code() == EXIT_OK
+    assert probe_leftovers(env, env.config.main_mailbox) == []
+    assert report.cleanup_problems == []
+
+
+# Each Graph emulator setting that shows the behaviour contradicting an inference, and the words the row
+# must then carry (graph_dpg/sandbox/graph/tenant.py, GraphTenant.__init__).
+CONTRADICTIONS: list[tuple[str, Any, str, str]] = [
+    ("honour_message_flags_on_create", False, inf.NON_DRAFT_CREATE, "isDraft=true"),
+    ("keep_internet_message_id_on_create", False, inf.INTERNET_MESSAGE_ID, "internetMessageId = '<"),
+    ("upload_session_on_non_draft", False, inf.UPLOAD_SESSION_NON_DRAFT, "400 ErrorInvalidOperation"),
+    ("upload_location_form", "none", inf.UPLOAD_LOCATION, "no Location header"),
+    ("duplicate_category_status", 400, inf.DUPLICATE_CATEGORY, "400 ErrorDuplicateCategory"),
+    ("delta_accepts_change_type", False, inf.DELTA_FOLDERS, "400 BadRequest"),
+]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "row", "words"), CONTRADICTIONS, ids=[c[0] for c in CONTRADICTIONS]
+)
+async def test_each_other_behaviour_contradicts_its_row(
+    env: DoctorEnv, setting: str, value: Any, row: str, words: str
+) -> None:
+    assert hasattr(env.tenant, setting)
+    setattr(env.tenant, setting, value)
+    report = await run_probe(env)
+    contradicted = [r.id for r in report.rows if r.verdict is Verdict.CONTRADICTS]
+    assert contradicted == [row]
+    assert words in report.row(row).observed
+    assert report.exit_code() == EXIT_CONTRADICTED
+    assert probe_leftovers(env, env.config.main_mailbox) == []
+    assert report.to_json()["rows"][[r.id for r in report.rows].index(row)]["matches"] is False
+
+
+async def test_a_draft_probe_message_leaves_the_upload_rows_unchecked(env: DoctorEnv) -> None:
+    env.tenant.honour_message_flags_on_create = False
+    report = await run_probe(env)
+    for row in (inf.UPLOAD_SESSION_NON_DRAFT, inf.UPLOAD_LOCATION):
+        assert report.row(row).verdict is Verdict.NOT_CHECKED
+        assert "draft" in report.row(row).observed
+
+
+async def test_the_docs_spelling_of_the_location_header_matches(env: DoctorEnv) -> None:
+    env.tenant.upload_location_form = "Attachments"
+    report = await run_probe(env)
+    assert report.row(inf.UPLOAD_LOCATION).verdict is Verdict.MATCHES
+    assert "/Attachments('…')" in report.row(inf.UPLOAD_LOCATION).observed
+
+
+async def test_a_token_graph_refuses_cannot_run(env: DoctorEnv) -> None:
+    env.tenant.tokens = {"another-token"}
+    report = await run_probe(env)
+    assert report.exit_code() == EXIT_COULD_NOT_RUN
+    assert report.problem is not None and "401" in report.problem
+    assert report.rows == []
+
+
+async def test_an_unreachable_mailbox_cannot_run(env: DoctorEnv) -> None:
+    env.tenant.set_accessible(env.config.main_mailbox, False)
+    report = await run_probe(env)
+    assert report.exit_code() == EXIT_COULD_NOT_RUN
+    assert report.problem is not None and "403 ErrorAccessDenied" in report.problem
+
+
+async def test_a_probe_folder_that_cannot_be_created_cannot_run(env: DoctorEnv) -> None:
+    env.tenant.faults.script(
+        "POST", r"/mailFolders$", Fault(status=403, code="ErrorAccessDenied", message="Access is denied.")
+    )
+    report = await run_probe(env)
+    assert report.exit_code() == EXIT_COULD_NOT_RUN
+    assert report.problem is not None and "probe folder could not be created" in report.problem
+    assert report.rows == []
+    assert probe_leftovers(env, env.config.main_mailbox) == []
+
+
+def hold_inbox_reads(env: DoctorEnv) -> None:
+    """The probe's parallel reads (GET inbox) stay in flight, counted against the limit, while the rest of
+    the step is sent: the emulator answers them after a pause (a 'slow' fault, applied after the request
+    was counted)."""
+    env.tenant.faults.add_rate(1.0, slow(0.3), method="GET", path=r"/mailFolders/inbox$")
+
+
+async def test_concurrency_per_mailbox_reading_matches_gently(env: DoctorEnv) -> None:
+    hold_inbox_reads(env)
+    report = await run_probe(env, concurrency=True)
+    row = report.row(inf.CONCURRENCY)
+    assert row.verdict is Verdict.MATCHES, row.observed
+    assert "first 429 at 5 parallel reads" in row.observed
+    assert "'per mailbox 4' reading" in row.observed
+    assert env.tenant.count_requests(status=429) == 1  # stopped at the first 429
+    assert report.exit_code() == EXIT_OK
+
+
+async def test_concurrency_per_app_reading_contradicts(env: DoctorEnv) -> None:
+    hold_inbox_reads(env)
+    env.tenant.concurrency_reading = "per-app"
+    report = await run_probe(env, concurrency=True)
+    row = report.row(inf.CONCURRENCY)
+    assert row.verdict is Verdict.CONTRADICTS
+    assert "4 + 1 on two mailboxes: 429" in row.observed and "'per app' reading" in row.observed
+    assert env.tenant.count_requests(status=429) == 2  # one at 5 on one mailbox, one at 4 + 1
+    assert report.exit_code() == EXIT_CONTRADICTED
+
+
+def ngdp_test_settings(env: DoctorEnv, **overrides: Any) -> NgdpTestSettings:
+    values: dict[str, Any] = {
+        "base_url": env.server.base_url,
+        "system_id": env.state.system_id,
+        "api_token": env.state.api_token,
+        "certificate_path": env.client_cert,
+        "ca_bundle": env.ca_cert,
+        "receipt_wait_seconds": 0,
+        **overrides,
+    }
+    return load_ngdp_test_settings(None, **values)
+
+
+async def test_ngdp_part_against_the_emulator_matches(env: DoctorEnv) -> None:
+    env.state.register(cvr=env.config.organisation.cvr)
+    report = await run_probe(env, ngdp_test=True, ngdp_settings=ngdp_test_settings(env))
+    rows = {r.id: r for r in report.rows if r.id.startswith("ngdp.")}
+    assert {k: r.verdict for k, r in rows.items()} == dict.fromkeys(rows, Verdict.MATCHES)
+    assert rows[inf.NGDP_SEND].observed == "201, receiptStatus=RECEIVED"
+    assert "receiptStatus=COMPLETED" in rows[inf.NGDP_RECEIPT].observed
+    # The NgDP emulator's answer to a resend (its own invention, docs/facts/ngdp.md, Idempotency).
+    assert rows[inf.NGDP_DUPLICATE].observed == "400 DUPLICATE_MESSAGE_UUID → 400-duplicate-code"
+    assert len(env.state.accepted) == 1
+    assert env.state.receipt_ids() == []  # the probe's receipt was deleted after reading
+    assert report.exit_code() == EXIT_OK
+
+
+async def test_ngdp_part_is_skipped_without_the_option(env: DoctorEnv) -> None:
+    report = await run_probe(env)
+    assert [r.verdict for r in report.rows if r.id.startswith("ngdp.")] == [Verdict.SKIPPED] * 3
+    assert env.state.accepted == []
+
+
+class ReceiptsNeverCome(httpx.AsyncBaseTransport):
+    """An NgDP whose business receipts never arrive: the NgDP emulator in-process, its receipts dropped."""
+
+    def __init__(self, state: NgdpState) -> None:
+        self.state = state
+        self.emulator = httpx.ASGITransport(app=create_ngdp_app(state))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        for receipt_id in self.state.receipt_ids():
+            self.state.delete_receipt(receipt_id)
+        return await self.emulator.handle_async_request(request)
+
+
+async def test_a_receipt_that_never_comes_is_not_checked(env: DoctorEnv) -> None:
+    env.state.register(cvr=env.config.organisation.cvr)
+    ticks = iter(range(0, 1000, 30))  # each look at the clock is 30 s later
+    waits: list[float] = []
+
+    async def record_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    client = NgdpClient(
+        "http://ngdp.test/apis/v1",
+        env.state.system_id,
+        env.state.api_token,
+        transport=ReceiptsNeverCome(env.state),
+    )
+    try:
+        report = await run_probe(
+            env,
+            ngdp_test=True,
+            ngdp=client,
+            receipt_wait=60,
+            sleep=record_wait,
+            clock=lambda: float(next(ticks)),
+        )
+    finally:
+        await client.aclose()
+    row = report.row(inf.NGDP_RECEIPT)
+    assert row.verdict is Verdict.NOT_CHECKED
+    assert "within 60 s" in row.observed
+    assert waits == [2.0]  # polled at 30 s, gave up at 60 s
+    assert report.exit_code() == EXIT_COULD_NOT_RUN
+
+
+def test_ngdp_test_settings_refuse_production() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_ngdp_test_settings(
+            None,
+            base_url="https://api.digitalpost.dk/apis/v1",
+            system_id="s",
+            api_token="t",
+            certificate_path="c.pem",
+        )
+    assert any("production" in p for p in caught.value.problems)
+    with pytest.raises(ConfigError) as caught:
+        load_ngdp_test_settings(None)
+    assert {p.split(":")[0] for p in caught.value.problems} == {
+        "NGDP_TEST_SYSTEM_ID",
+        "NGDP_TEST_API_TOKEN",
+        "NGDP_TEST_CERTIFICATE_PATH",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "shape"),
+    [
+        (409, None, "409"),
+        (409, {"code": "CONFLICT"}, "409"),
+        (
+            400,
+            {"code": "DUPLICATE_MESSAGE_UUID", "fieldErrors": [{"code": "DUPLICATE"}]},
+            "400-duplicate-code",
+        ),
+        (400, {"code": "MESSAGE_ALREADY_RECEIVED"}, "400-duplicate-code"),
+        (
+            400,
+            {"code": "VALIDATION", "fieldErrors": [{"field": "messageUUID", "code": "DUPLICATE"}]},
+            "400-field-errors",
+        ),
+        (400, {"code": "VALIDATION"}, "other"),
+        (400, "not json", "other"),
+        (201, {"receiptStatus": "RECEIVED"}, "other"),
+        (500, None, "other"),
+    ],
+)
+def test_classify_duplicate_answer(status: int, body: Any, shape: str) -> None:
+    assert inf.classify_duplicate_answer(status, body) == shape
+    assert (shape in inf.ACCEPTED_DUPLICATE_SHAPES) == (shape in ("409", "400-duplicate-code"))
+
+
+def test_env_example_documents_the_ngdp_test_settings() -> None:
+    example = (Path(__file__).resolve().parents[3] / ".env.example").read_text(encoding="utf-8")
+    keys = {line.split("=", 1)[0] for line in example.splitlines() if line.startswith("NGDP_TEST_")}
+    assert keys == {f"NGDP_TEST_{name.upper()}" for name in NgdpTestSettings.model_fields}
+    assert "NGDP_TEST_BASE_URL=https://api.test.digitalpost.dk/apis/v1" in example
+
+
+class ResendAnsweredWithFieldErrors(httpx.AsyncBaseTransport):
+    """An NgDP that answers a resend with 400 and fieldErrors but no duplicate code - the shape the
+    gateway's client would take for a rejection. Every other request goes to the NgDP emulator in-process.
+    (The emulator's own duplicate answer is 400 DUPLICATE_MESSAGE_UUID.)"""
+
+    def __init__(self, state: NgdpState) -> None:
+        self.emulator = httpx.ASGITransport(app=create_ngdp_app(state))
+        self.sent: set[str] = set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.rstrip("/").endswith("/memos"):
+            message_uuid = request.url.params.get("memo-message-uuid", "")
+            if message_uuid in self.sent:
+                error = {"field": "messageUUID", "code": "NotUnique", "message": "already used"}
+                return httpx.Response(
+                    400, json={"code": "VALIDATION_ERROR", "message": "invalid", "fieldErrors": [error]}
+                )
+            self.sent.add(message_uuid)
+        return await self.emulator.handle_async_request(request)
+
+
+async def test_a_resend_answered_with_field_errors_contradicts(env: DoctorEnv) -> None:
+    env.state.register(cvr=env.config.organisation.cvr)
+    client = NgdpClient(
+        "http://ngdp.test/apis/v1",
+        env.state.system_id,
+        env.state.api_token,
+        transport=ResendAnsweredWithFieldErrors(env.state),
+    )
+    try:
+        report = await run_probe(env, ngdp_test=True, ngdp=client, receipt_wait=0)
+    finally:
+        await client.aclose()
+    row = report.row(inf.NGDP_DUPLICATE)
+    assert row.verdict is Verdict.CONTRADICTS
+    assert row.observed == "400 VALIDATION_ERROR → 400-field-errors"
+    assert report.row(inf.NGDP_SEND).verdict is Verdict.MATCHES
+    assert report.exit_code() == EXIT_CONTRADICTED
