@@ -979,6 +979,7 @@ class GraphMailbox:
         prefer = (f"odata.maxpagesize={int(page_size)}",)
         return await self._json(mailbox, info, what=f"delta {mailbox}/{folder}", prefer=prefer)
 
+
 def _path_key(path: str) -> str:
     return "/".join(p.strip().casefold() for p in path.strip("/").split("/") if p.strip())
 
