@@ -637,7 +637,7 @@ class NgdpClient:
     ) -> None:
         if status not in RECEIPT_STATUSES:
             raise ValueError(f"unknown receipt status {status!r}")
-        # The Receipt schema (OpenAPI CreateMemoReceiptAsync) as Digitaliseringsstyrelsen's reference
+        # The Receipt schema (OpenAPI CreateReceiptAsync) as Digitaliseringsstyrelsen's reference
         # recipient system fills it: TransmissionId, MessageUuid, TimeStamp, ReceiptStatus. Its
         # transmissionId is a fresh GUID; ours is uuid5 of the memo's UUID, the same on every retry of this
         # receipt (a crash between POST and record re-sends the same receipt, not a second one).

@@ -194,7 +194,7 @@ def _is_datetime(value: object) -> bool:
 
 
 def _receipt_problems(receipt: object, memo_id: str) -> list[dict[str, Any]]:
-    """The Receipt schema (OpenAPI CreateMemoReceiptAsync body): transmissionId uuid, messageUUID uuid,
+    """The Receipt schema (OpenAPI CreateReceiptAsync body): transmissionId uuid, messageUUID uuid,
     messageId/errorCode/errorMessage strings, timeStamp date-time, receiptStatus one of the enum. The
     schema marks none required; the emulator requires receiptStatus (a receipt without one says nothing)
     and a messageUUID, when given, equal to the memo's id [inference]."""
