@@ -4,6 +4,9 @@ Endpoints (relative to ``{base}`` = ``https://api.digitalpost.dk/apis/v1`` in pr
 ``https://api.test.digitalpost.dk/apis/v1`` in test; docs/facts/ngdp.md, "Environments"):
 
     POST   memos/?memo-message-uuid={uuid}   MeMo XML (application/xml) → 201 Receipt | 400 ErrorMessage
+    POST   validations/?fileName=&policy=STRICT   HTML pre-check → 201 ErrorMessage (code approved/rejected)
+    GET    events/?any={uuid}                EventLogSearchResult (reconciliation after a lost answer)
+    GET    receipts-bulk/?page=&size=        ReceiptSearchResult (receipts[] with their ids)
     GET    receipts/?page=&size=             PagingResultUUID
     GET    receipts/{id}?delete=false        Receipt (deleted separately, after it is recorded)
     DELETE receipts/{id}                     204
@@ -12,7 +15,8 @@ Endpoints (relative to ``{base}`` = ``https://api.digitalpost.dk/apis/v1`` in pr
     POST   memos/{id}/receipt                Receipt JSON (business receipt for an inbound memo)
     DELETE memos/{id}                        204
     GET    contacts/?cprNumber=|cvrNumber=   ContactSearchResult
-    GET    organisations/{orgId}/contact-points/  (or contact-points/ without an organisation)
+    GET    organisations/{orgId}/contact-points/?visibility=ALL  (or contact-points/ without an organisation)
+           ContactPointSearchResult, paged by currentPage/totalPages/next
 
 Every request carries ``Authorization: Basic base64(systemId:apiToken)`` and goes over HTTP/1.1 with the
 OCES3 client certificate (docs/facts/ngdp.md, "Authentication").
@@ -21,7 +25,9 @@ Sending state machine (one ``send_memo`` call; the messageUUID is the idempotenc
 re-posts the same XML under the same ``memo-message-uuid``)::
 
     attempt ──201──────────────────────────────► SendResult(duplicate=False)
-       │    ──400 duplicate / 409──────────────► SendResult(duplicate=True)     (NgDP already had it)
+       │    ──409, 400/422 naming a duplicate──► SendResult(duplicate=True)     (NgDP already had it)
+       │    ──400/422 after a lost answer──────► reconciliation (GET events/): has it → duplicate=True;
+       │                                          has not → RejectedError; cannot tell → Ambiguous
        │    ──400──────────────────────────────► RejectedError (ErrorMessage verbatim in .details)
        │    ──401/403, TLS verification failure► AuthError (no retry: configuration)
        │    ──connect error / 429 / 502-504────► nothing happened  ─┐
@@ -33,10 +39,11 @@ TLS: a server certificate we cannot verify, or a TLS alert refusing our certific
 Servers often drop the connection without the alert reaching us (asyncio's TLS server does, and a reset
 discards it); that looks like any network failure and is treated as one (transient / ambiguous).
 
-NgDP's answer to a repeated messageUUID is not publicly documented (docs/facts/ngdp.md, "Idempotency"). The
-client therefore accepts both plausible forms as "already accepted": HTTP 409, or HTTP 400 whose ErrorMessage
-``code`` names a duplicate (``*DUPLICATE*`` / ``*ALREADY*``) [inference]. The sandbox emulator answers 400
-``DUPLICATE_MESSAGE_UUID`` (see ``graph_dpg.sandbox.ngdp``).
+NgDP's answer to a repeated messageUUID is not publicly documented (docs/facts/ngdp.md, "Idempotency"):
+every plausible shape counts as "already accepted" (``is_duplicate_answer``) [inference]; a lost answer
+(timeout/reset after sending, 500), in this call or an earlier one (``possibly_sent``), makes a following
+400 a question for NgDP's event log rather than a refusal. The sandbox emulator answers in each shape
+(``NgdpState.duplicate_answer``).
 
 Logging never includes bodies (MeMo XML carries CPR numbers) nor the ``cprNumber`` query parameter.
 """

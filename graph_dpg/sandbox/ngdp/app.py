@@ -11,8 +11,12 @@ Endpoints and shapes follow docs/facts/ngdp.md (NgDP OpenAPI 1.68.0 as generated
     GET    /apis/v1/receipts/                   PagingResultUUID
     GET    /apis/v1/receipts/{id}?delete=       Receipt (deleted afterwards when delete=true)
     DELETE /apis/v1/receipts/{id}               204; 404
+    GET    /apis/v1/receipts-bulk/?page=&size=  ReceiptSearchResult (BulkFetchReceiptsAsync)
+    GET    /apis/v1/events/?any=                EventLogSearchResult (QueryEventsAsync)
+    POST   /apis/v1/validations/?fileName=&policy=   201 ErrorMessage APPROVED|REJECTED (ValidateAsync)
     GET    /apis/v1/contacts/?cprNumber=|cvrNumber=   ContactSearchResult
-    GET    /apis/v1/organisations/{orgId}/contact-points/, /apis/v1/contact-points/   paged ContactPoint list
+    GET    /apis/v1/organisations/{orgId}/contact-points/?visibility=, /apis/v1/contact-points/
+           ContactPointSearchResult (QueryContactPointsAsync, QueryAllContactPointsAsync)
 
 Checks on ``POST memos/`` in this order, each failing with 400 + ErrorMessage
 (``code``, ``message``, ``fieldErrors[{resource, field, code, message, rejectedValue}]``):
@@ -25,8 +29,9 @@ AdditionalDocuments and the message size within that contact point's ``allowedNu
 mode the recipient registered (or exempt and the memo mandatory).
 
 Inferences, since NgDP publishes none of these (docs/facts/ngdp.md, "What NgDP does not publish"): the
-ErrorMessage ``code`` values; the duplicate answer — **400 with code ``DUPLICATE_MESSAGE_UUID``** (the
-OpenAPI lists no 409 for POST memos/, so a 400 ErrorMessage is the plausible form), nothing stored twice;
+ErrorMessage ``code`` values; the duplicate answer, in the shape ``state.duplicate_answer`` names (409,
+400 with a code, 400 with field errors, 422, an opaque 400; the OpenAPI lists only 400 for POST memos/),
+nothing stored twice; the events written for a memo; the HTML validator's rules (``html_check``);
 ``receiptStatus`` ``RECEIVED`` in the 201 answer; the body of 503.
 
 Fault injection (``state.faults``): ``503``; ``slow`` (delay, then the normal answer); ``reset`` (the TCP
