@@ -650,10 +650,13 @@ class NgdpClient:
         # receipt (a crash between POST and record re-sends the same receipt, not a second one).
         body: dict[str, object] = {
             "transmissionId": receipt_transmission_id(memo_id),
-            "messageUUID": memo_id,
             "receiptStatus": status,
             "timeStamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
+        if _is_uuid(memo_id):
+            # The schema types messageUUID as a uuid; a memo id that is none (a hostile memo NgDP should
+            # never have passed on) is named by the path alone.
+            body["messageUUID"] = memo_id
         if error_code is not None:
             body["errorCode"] = error_code
         if error_message is not None:
@@ -717,6 +720,14 @@ def receipt_transmission_id(memo_uuid: str) -> str:
     """The transmissionId of the gateway's business receipt for inbound memo ``memo_uuid``: stable across
     retries and processes (uuid5), unique per memo."""
     return str(uuid.uuid5(RECEIPT_TRANSMISSION_NAMESPACE, memo_uuid.strip().lower()))
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _opt(value: object) -> str | None:

@@ -216,7 +216,11 @@ def _receipt_problems(receipt: object, memo_id: str) -> list[dict[str, Any]]:
         if receipt.get(name) is not None and not _is_uuid(receipt[name]):
             bad(name, "must be a UUID")
     given = receipt.get("messageUUID")
-    if given is not None and _is_uuid(given) and uuid.UUID(str(given)) != uuid.UUID(memo_id):
+    if (
+        given is not None
+        and _is_uuid(given)
+        and (not _is_uuid(memo_id) or uuid.UUID(str(given)) != uuid.UUID(memo_id))
+    ):
         bad("messageUUID", "must be the memo's UUID")
     if receipt.get("timeStamp") is not None and not _is_datetime(receipt["timeStamp"]):
         bad("timeStamp", "must be a date-time")
