@@ -65,7 +65,13 @@ from graph_dpg.domain.memo_header import (
     parse_header_file,
 )
 from graph_dpg.domain.policies import PDF as PDF_TYPE
-from graph_dpg.domain.policies import ChannelPolicy, check_attachments, embedded_image_type, sniff_type
+from graph_dpg.domain.policies import (
+    ChannelPolicy,
+    canonical_type,
+    check_attachments,
+    embedded_image_type,
+    sniff_type,
+)
 from graph_dpg.memo import build, validate
 from graph_dpg.memo.model import (
     AdditionalContentData,
@@ -637,11 +643,12 @@ def _additional(att: Attachment, ctx: OutboundContext, findings: list[Finding]) 
     name, notes = sanitize_filename(att.name)
     findings += notes
     content = att.content or b""
-    mime = (att.content_type or "").split(";")[0].strip().lower()
-    sniffed = sniff_type(content, name)
-    if sniffed:
-        mime = sniffed
-    if mime.startswith("text/"):
+    # encodingFormat is the extension's canonical type (text/xml for .xml, as the official examples);
+    # sniffing only stands in for a name without a known extension (the policy check ran before).
+    declared = (att.content_type or "").split(";")[0].strip().lower()
+    mime = canonical_type(name) or sniff_type(content, name) or declared
+    if mime.startswith("text/") and mime != "text/xml":
+        # Plain text and HTML are re-encoded as UTF-8; XML keeps the encoding its declaration names.
         content = to_utf8_text(content)
     return Document(
         "additional", (File(mime or "application/octet-stream", name, ctx.language, content),), label=name

@@ -112,6 +112,50 @@ MIME_ALIASES: Mapping[str, str] = MappingProxyType(
     }
 )
 
+# The MIME type a MeMo ``File/encodingFormat`` names, by extension: the file type's canonical (IANA) name,
+# not what sniffing reports (sniffing only checks the content matches the name). The official MeMo examples
+# use ``application/pdf``, ``text/plain``, ``application/msword`` and ``text/xml`` (for a .xml file;
+# shared/memo/examples, docs/facts/ngdp.md, "File types"). A fixed table, not Python's ``mimetypes`` default
+# database, which reads the host's /etc/mime.types and so differs between machines.
+CANONICAL_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "pdf": PDF,
+        "txt": TEXT,
+        "csv": "text/csv",  # RFC 7111
+        "html": HTML,
+        "htm": HTML,
+        "xml": "text/xml",  # as in the official MeMo examples (TechnicalDocument)
+        "rtf": RTF,
+        "jpg": JPEG,
+        "jpeg": JPEG,
+        "png": PNG,
+        "gif": GIF,
+        "tif": TIFF,
+        "tiff": TIFF,
+        "doc": DOC,
+        "docx": DOCX,
+        "xls": XLS,
+        "xlsx": XLSX,
+        "ppt": PPT,
+        "pptx": PPTX,
+        "odt": ODT,
+        "ods": ODS,
+        "odp": ODP,
+        "svg": SVG,
+        "json": "application/json",
+        "msg": MSG,
+        "eml": "message/rfc822",
+        "zip": ZIP,
+    }
+)
+
+
+def canonical_type(filename: str) -> str | None:
+    """The canonical MIME type for ``filename``'s extension (case-insensitive), None for an unknown one."""
+    _, dot, ext = filename.rpartition(".")
+    return CANONICAL_TYPES.get(ext.lower()) if dot else None
+
+
 _TEXTUAL = frozenset({TEXT, HTML, XML})
 DEFAULT_ALLOWED_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
     {

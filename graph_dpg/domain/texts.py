@@ -61,6 +61,7 @@ class Text(StrEnum):
     RECEIPT_SEND_AGAIN_FAILED = "receipt.failure.send_again_failed"
     RECEIPT_SUPPORT_REFERENCE = "receipt.failure.reference"
     RECEIPT_ROW_NOT_SENT = "receipt.failure.row"
+    RECEIPT_ROW_HTML_REJECTED = "receipt.failure.html"
 
     # -- the mail an inbound memo is delivered as: overview table, routing section, main document
     VIEW_OVERVIEW = "view.overview"
@@ -256,6 +257,14 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.RECEIPT_ROW_NOT_SENT: Entry(
             "Ikke sendt: intern fejl (reference {reference})",
             "Not sent: internal error (reference {reference})",
+        ),
+        _T.RECEIPT_ROW_HTML_REJECTED: Entry(
+            "Ikke sendt: Digital Post godkender ikke brevets tekst som HTML ({problems}). Fjern scripts,"
+            " formularer og indhold, der hentes fra internettet (billeder og typografiark via links; indsæt"
+            " billeder direkte i mailen i stedet), eller vedhæft brevet som PDF, og send mailen igen.",
+            "Not sent: Digital Post does not accept the letter's text as HTML ({problems}). Remove scripts,"
+            " forms and content fetched from the internet (images and style sheets by link; paste images"
+            " into the mail instead), or attach the letter as a PDF, and send the mail again.",
         ),
         # ------------------------------------------------------------------------------- delivered memo
         _T.VIEW_OVERVIEW: Entry("Digital Post – oversigt", "Digital Post – overview"),

@@ -95,13 +95,33 @@ class ContactPointInfo:
     active: bool = True
 
 
+@dataclass(frozen=True)
+class HtmlVerdict:
+    """NgDP's verdict on an HTML document (``POST validations/``): ``code`` states approved or rejected
+    (OpenAPI ValidateAsync); ``message`` and ``field_errors`` say why, as NgDP wrote them."""
+
+    approved: bool
+    code: str | None = None
+    message: str | None = None
+    field_errors: tuple[Mapping[str, Any], ...] = ()
+
+
 @runtime_checkable
 class DigitalPostPort(Protocol):
     """Everything the services need from NgDP."""
 
-    async def send_memo(self, message_uuid: str, xml: bytes) -> SendResult: ...
+    async def send_memo(self, message_uuid: str, xml: bytes, *, possibly_sent: bool = False) -> SendResult:
+        """``possibly_sent``: an earlier attempt for this messageUUID may have reached NgDP (its answer was
+        lost); a following 400 is then settled by asking NgDP, not taken as a refusal."""
+        ...
+
+    async def validate_html(self, file_name: str, html: bytes) -> HtmlVerdict: ...
 
     async def list_receipts(self) -> list[str]: ...
+
+    async def fetch_receipts(self) -> list[BusinessReceipt]:
+        """Every waiting business receipt in bulk (not deleted; ``delete_receipt`` each once recorded)."""
+        ...
 
     async def get_receipt(self, receipt_id: str) -> BusinessReceipt: ...
 

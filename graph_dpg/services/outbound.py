@@ -25,6 +25,7 @@ made in a worker thread (``services.blocking``), so a wait for the database neve
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import uuid
@@ -189,6 +190,8 @@ class OutboundService:
         self.effects = EffectBook(store, failures=self.failures, stage=Stage.OUTBOUND_EFFECT)
         self._categories_ready: set[str] = set()
         self._contact_point_limits: dict[str, tuple[float | None, int | None]] = {}
+        # NgDP's verdict on an HTML main document, by its digest: a mass delivery's letters share one.
+        self._html_verdicts: dict[str, str | None] = {}
 
     # ------------------------------------------------------------------ one full cycle
     async def run_once(self, mailboxes: Iterable[str] | None = None) -> CycleStats:
@@ -570,11 +573,28 @@ class OutboundService:
             )
 
     async def _send_one(self, row: OutboxEntry) -> SendOutcome:
-        """Send one MeMo; the outcome is recorded by the caller with the rest of its batch."""
+        """Send one MeMo; the outcome is recorded by the caller with the rest of its batch.
+
+        Before the first send of a MeMo whose main document is HTML, NgDP pre-checks it (``POST
+        validations/?policy=STRICT``); a refusal is the recipient line's answer, in words saying what to
+        change. After an attempt that may have reached NgDP, the send says so (``possibly_sent``): a 400
+        is then settled by asking NgDP whether it has the memo, not reported as a refusal."""
         xml = row.memo_xml if row.memo_xml is not None else await self._render(row)
+        checking = row.attempts == 0 or (row.last_error or "").startswith(_HTML_CHECK)
         async with self._send_slots:
             try:
-                result = await self.ngdp.send_memo(row.message_uuid, xml)
+                if checking:
+                    refusal = await self._html_refusal(row, xml)
+                    if refusal is not None:
+                        return SendOutcome(row.message_uuid, OutboxState.REJECTED, error=refusal)
+            except AuthError:
+                raise
+            except TransientError as exc:
+                return self._transient(row, exc, prefix=_HTML_CHECK)
+            except RemoteError as exc:
+                return SendOutcome(row.message_uuid, OutboxState.FAILED, error=mask_cprs(str(exc)))
+            try:
+                result = await self.ngdp.send_memo(row.message_uuid, xml, possibly_sent=not checking)
             except RejectedError as exc:
                 detail = json.dumps(exc.details, ensure_ascii=False) if exc.details else exc.message
                 return SendOutcome(row.message_uuid, OutboxState.REJECTED, error=mask_cprs(detail))
@@ -582,11 +602,7 @@ class OutboundService:
                 # Configuration, not this message: the caller stops the job; the row stays pending.
                 raise
             except TransientError as exc:
-                if row.attempts + 1 >= self.settings.max_attempts or self._too_old(row.created_at):
-                    return SendOutcome(row.message_uuid, OutboxState.FAILED, error=mask_cprs(str(exc)))
-                return SendOutcome(
-                    row.message_uuid, None, error=mask_cprs(str(exc)), retry_at=self._retry_at(row.attempts)
-                )
+                return self._transient(row, exc)
             except RemoteError as exc:
                 return SendOutcome(row.message_uuid, OutboxState.FAILED, error=mask_cprs(str(exc)))
         return SendOutcome(
@@ -595,6 +611,54 @@ class OutboundService:
             transmission_id=result.transmission_id,
             receipt_status=result.receipt_status,
         )
+
+    def _transient(self, row: OutboxEntry, exc: TransientError, prefix: str = "") -> SendOutcome:
+        error = prefix + mask_cprs(str(exc))
+        if row.attempts + 1 >= self.settings.max_attempts or self._too_old(row.created_at):
+            return SendOutcome(row.message_uuid, OutboxState.FAILED, error=error)
+        return SendOutcome(row.message_uuid, None, error=error, retry_at=self._retry_at(row.attempts))
+
+    async def _html_refusal(self, row: OutboxEntry, xml: bytes) -> str | None:
+        """NgDP's refusal of the MeMo's HTML main document as the case worker reads it, or None (approved,
+        or the main document is not HTML). A mass delivery's letters share their template's main document:
+        it is read and checked once."""
+        shared = f"template:{row.memo_ref}" if row.memo_xml is None and row.memo_ref else None
+        if shared is not None and shared in self._html_verdicts:
+            return self._html_verdicts[shared]
+        refusal = await self._html_verdict(xml)
+        if shared is not None:
+            self._html_verdicts[shared] = refusal
+        return refusal
+
+    async def _html_verdict(self, xml: bytes) -> str | None:
+        memo = await self.cpu.run(parse, xml)
+        files = memo.body.main_document.files if memo.body is not None else ()
+        html = next((f for f in files if f.encoding_format.lower() == "text/html"), None)
+        if html is None:
+            return None
+        digest = hashlib.sha256(html.content).hexdigest()
+        if digest not in self._html_verdicts:
+            verdict = await self.ngdp.validate_html(html.filename, html.content)
+            problems = "; ".join(
+                dict.fromkeys(
+                    mask_cprs(str(fe.get("message") or fe.get("code") or ""))
+                    for fe in verdict.field_errors
+                    if fe.get("message") or fe.get("code")
+                )
+            )
+            refusal = (
+                None
+                if verdict.approved
+                else text(
+                    Text.RECEIPT_ROW_HTML_REJECTED,
+                    self.settings.language,
+                    problems=(problems or mask_cprs(verdict.message or verdict.code or "?"))[:500],
+                )
+            )
+            if len(self._html_verdicts) >= 1000:
+                self._html_verdicts.clear()
+            self._html_verdicts[digest] = refusal
+        return self._html_verdicts[digest]
 
     async def _render(self, row: OutboxEntry) -> bytes:
         """Mass-delivery rows store no XML: the job's first MeMo is the template, re-addressed per row."""
@@ -800,8 +864,10 @@ class OutboundService:
     async def pull_business_receipts(self) -> int:
         """Fetch NgDP's business receipts, record them durably, then delete them at NgDP."""
         count = 0
-        for receipt_id in await self.ngdp.list_receipts():
-            receipt = await self.ngdp.get_receipt(receipt_id)
+        # receipts-bulk/ (OpenAPI BulkFetchReceiptsAsync): every waiting receipt in a few requests, not one
+        # GET per receipt.
+        for receipt in await self.ngdp.fetch_receipts():
+            receipt_id = receipt.id
             raw = dict(receipt.raw) or {
                 "messageUUID": receipt.message_uuid,
                 "receiptStatus": receipt.receipt_status,
@@ -873,6 +939,10 @@ def _channel_of(address: str) -> str:
 
 
 _RECEIPT_FAILURES = {"INVALID", "NOT_ALLOWED"}
+
+#: The recorded error of a row whose HTML pre-check failed transiently: the pre-check is asked again, and
+#: the row counts as not sent yet.
+_HTML_CHECK = "html-check: "
 
 
 def _line(e: OutboxEntry) -> RecipientLine:

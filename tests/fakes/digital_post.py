@@ -15,7 +15,14 @@ import itertools
 from dataclasses import dataclass, field
 
 from graph_dpg.core.errors import NotFoundError
-from graph_dpg.ports.digital_post import BusinessReceipt, Contact, ContactPointInfo, ReceiptStatus, SendResult
+from graph_dpg.ports.digital_post import (
+    BusinessReceipt,
+    Contact,
+    ContactPointInfo,
+    HtmlVerdict,
+    ReceiptStatus,
+    SendResult,
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class FakeDigitalPost:
     days_left: int | None = None
     send_attempts: list[str] = field(default_factory=list)  # every messageUUID sent, failed tries included
     failures: dict[str, list[BaseException]] = field(default_factory=dict)
+    html_verdicts: dict[str, HtmlVerdict] = field(default_factory=dict)  # by file name; else approved
+    html_checked: list[str] = field(default_factory=list)  # every file name validate_html was asked about
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # ------------------------------------------------------------------ test helpers
@@ -73,7 +82,7 @@ class FakeDigitalPost:
 
     # ------------------------------------------------------------------ the port
 
-    async def send_memo(self, message_uuid: str, xml: bytes) -> SendResult:
+    async def send_memo(self, message_uuid: str, xml: bytes, *, possibly_sent: bool = False) -> SendResult:
         self.send_attempts.append(message_uuid)
         self._enter("send_memo")
         if message_uuid in self.accepted:
@@ -81,9 +90,18 @@ class FakeDigitalPost:
         self.accepted[message_uuid] = xml
         return SendResult(f"T-{next(self._ids)}", message_uuid, "RECEIVED")
 
+    async def validate_html(self, file_name: str, html: bytes) -> HtmlVerdict:
+        self._enter("validate_html")
+        self.html_checked.append(file_name)
+        return self.html_verdicts.get(file_name, HtmlVerdict(True, "APPROVED"))
+
     async def list_receipts(self) -> list[str]:
         self._enter("list_receipts")
         return list(self.receipts)
+
+    async def fetch_receipts(self) -> list[BusinessReceipt]:
+        self._enter("fetch_receipts")
+        return list(self.receipts.values())
 
     async def get_receipt(self, receipt_id: str) -> BusinessReceipt:
         self._enter("get_receipt")

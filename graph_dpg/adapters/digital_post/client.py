@@ -4,6 +4,9 @@ Endpoints (relative to ``{base}`` = ``https://api.digitalpost.dk/apis/v1`` in pr
 ``https://api.test.digitalpost.dk/apis/v1`` in test; docs/facts/ngdp.md, "Environments"):
 
     POST   memos/?memo-message-uuid={uuid}   MeMo XML (application/xml) → 201 Receipt | 400 ErrorMessage
+    POST   validations/?fileName=&policy=STRICT   HTML pre-check → 201 ErrorMessage (code approved/rejected)
+    GET    events/?any={uuid}                EventLogSearchResult (reconciliation after a lost answer)
+    GET    receipts-bulk/?page=&size=        ReceiptSearchResult (receipts[] with their ids)
     GET    receipts/?page=&size=             PagingResultUUID
     GET    receipts/{id}?delete=false        Receipt (deleted separately, after it is recorded)
     DELETE receipts/{id}                     204
@@ -12,7 +15,8 @@ Endpoints (relative to ``{base}`` = ``https://api.digitalpost.dk/apis/v1`` in pr
     POST   memos/{id}/receipt                Receipt JSON (business receipt for an inbound memo)
     DELETE memos/{id}                        204
     GET    contacts/?cprNumber=|cvrNumber=   ContactSearchResult
-    GET    organisations/{orgId}/contact-points/  (or contact-points/ without an organisation)
+    GET    organisations/{orgId}/contact-points/?visibility=ALL  (or contact-points/ without an organisation)
+           ContactPointSearchResult, paged by currentPage/totalPages/next
 
 Every request carries ``Authorization: Basic base64(systemId:apiToken)`` and goes over HTTP/1.1 with the
 OCES3 client certificate (docs/facts/ngdp.md, "Authentication").
@@ -21,7 +25,9 @@ Sending state machine (one ``send_memo`` call; the messageUUID is the idempotenc
 re-posts the same XML under the same ``memo-message-uuid``)::
 
     attempt ──201──────────────────────────────► SendResult(duplicate=False)
-       │    ──400 duplicate / 409──────────────► SendResult(duplicate=True)     (NgDP already had it)
+       │    ──409, 400/422 naming a duplicate──► SendResult(duplicate=True)     (NgDP already had it)
+       │    ──400/422 after a lost answer──────► reconciliation (GET events/): has it → duplicate=True;
+       │                                          has not → RejectedError; cannot tell → Ambiguous
        │    ──400──────────────────────────────► RejectedError (ErrorMessage verbatim in .details)
        │    ──401/403, TLS verification failure► AuthError (no retry: configuration)
        │    ──connect error / 429 / 502-504────► nothing happened  ─┐
@@ -33,10 +39,11 @@ TLS: a server certificate we cannot verify, or a TLS alert refusing our certific
 Servers often drop the connection without the alert reaching us (asyncio's TLS server does, and a reset
 discards it); that looks like any network failure and is treated as one (transient / ambiguous).
 
-NgDP's answer to a repeated messageUUID is not publicly documented (docs/facts/ngdp.md, "Idempotency"). The
-client therefore accepts both plausible forms as "already accepted": HTTP 409, or HTTP 400 whose ErrorMessage
-``code`` names a duplicate (``*DUPLICATE*`` / ``*ALREADY*``) [inference]. The sandbox emulator answers 400
-``DUPLICATE_MESSAGE_UUID`` (see ``graph_dpg.sandbox.ngdp``).
+NgDP's answer to a repeated messageUUID is not publicly documented (docs/facts/ngdp.md, "Idempotency"):
+every plausible shape counts as "already accepted" (``is_duplicate_answer``) [inference]; a lost answer
+(timeout/reset after sending, 500), in this call or an earlier one (``possibly_sent``), makes a following
+400 a question for NgDP's event log rather than a refusal. The sandbox emulator answers in each shape
+(``NgdpState.duplicate_answer``).
 
 Logging never includes bodies (MeMo XML carries CPR numbers) nor the ``cprNumber`` query parameter.
 """
@@ -50,6 +57,7 @@ import os
 import random
 import re
 import ssl
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import TracebackType
@@ -69,8 +77,10 @@ from graph_dpg.adapters.digital_post.wire import (
     contact_points_from_json,
     contacts_from_search,
     error_message_from_json,
+    memo_events_from_json,
     paging_ids,
     receipt_from_json,
+    receipts_from_bulk,
 )
 from graph_dpg.core.backoff import Backoff
 from graph_dpg.core.errors import (
@@ -90,6 +100,7 @@ from graph_dpg.ports.digital_post import (
     BusinessReceipt,
     Contact,
     ContactPointInfo,
+    HtmlVerdict,
     ReceiptStatus,
     SendResult,
 )
@@ -100,6 +111,48 @@ SERVICE = "ngdp"
 PAGE_SIZE = 1000  # the size sjkp/digitalpost uses for GET memos/
 _MAX_PAGES = 10_000
 _DUPLICATE_CODE = re.compile(r"DUPLICATE|ALREADY", re.IGNORECASE)
+# A field error names the duplicate when it is about the messageUUID and says so [inference].
+_UUID_FIELD = re.compile(r"message-?uuid", re.IGNORECASE)
+_DUPLICATE_WORDS = re.compile(r"DUPLICATE|ALREADY|EXISTS|UNIQUE", re.IGNORECASE)
+# The OpenAPI's EventLog tags (EventLogEventTag) that say NgDP took the memo in; MEMO_SEND_VALIDATION_FAILED
+# and MEMO_TRANSFORMATION_FAILED say it did not.
+_ACCEPTED_EVENT_TAGS = frozenset(
+    {
+        "MEMO_SEND_RECEIVED",
+        "MEMO_SEND_VALIDATED",
+        "MEMO_SEND_VALIDATED_AWAITING_DELAY",
+        "MEMO_SEND_SENT",
+        "MEMO_SEND_SENT_TO_RECIPIENT_SYSTEM",
+        "MEMO_SEND_READY_FOR_FETCH",
+        "MEMO_SEND_FETCHED_BY_RECIPIENT_SYSTEM",
+        "MEMO_AVAILABLE_TO_RECIPIENT",
+    }
+)
+# The namespace of the transmissionId of a business receipt the gateway posts for an inbound memo: uuid5 of
+# the memo's UUID, so every retry of the same receipt carries the same id without storing it.
+RECEIPT_TRANSMISSION_NAMESPACE = uuid.UUID("6c1f0f3e-5d1a-5b8e-9a43-0d6b2b1f8e21")
+
+
+def is_duplicate_answer(status: int, error: Mapping[str, Any] | None) -> bool:
+    """Does NgDP's answer say it already has this messageUUID? Not documented (docs/facts/ngdp.md,
+    "Idempotency"), so every plausible shape counts [inference]: 409; a 400 or 422 whose ``code`` names a
+    duplicate; a 400 or 422 with a ``fieldErrors`` entry on the messageUUID whose code or message does."""
+    if status == 409:
+        return True
+    if status not in (400, 422) or not error:
+        return False
+    if _DUPLICATE_CODE.search(str(error.get("code") or "")):
+        return True
+    for fe in error.get("fieldErrors") or []:
+        if not isinstance(fe, Mapping):
+            continue
+        if _UUID_FIELD.search(str(fe.get("field") or "")) and _DUPLICATE_WORDS.search(
+            f"{fe.get('code') or ''} {fe.get('message') or ''}"
+        ):
+            return True
+    return False
+
+
 # OpenSSL alert reasons that mean "the server refused our client certificate" or "we refused the server's":
 # configuration problems, not transient ones.
 _TLS_AUTH_REASONS = (
@@ -358,8 +411,10 @@ class NgdpClient:
 
     # ------------------------------------------------------------------ sending
 
-    async def send_memo(self, message_uuid: str, xml: bytes) -> SendResult:
-        ambiguous = False
+    async def send_memo(self, message_uuid: str, xml: bytes, *, possibly_sent: bool = False) -> SendResult:
+        """Send one MeMo. ``possibly_sent``: an earlier call for this messageUUID ended without knowing
+        whether NgDP took it (the caller's record); a later 400 is then settled by reconciliation."""
+        ambiguous = possibly_sent
         last: RemoteError | None = None
         for attempt in range(1, self._max_send_attempts + 1):
             retry_after: float | None = None
@@ -376,7 +431,7 @@ class NgdpClient:
                     raise last from exc
                 ambiguous = ambiguous or isinstance(last, AmbiguousOutcomeError)
             else:
-                result = self._send_outcome(message_uuid, response, after_ambiguity=ambiguous)
+                result = await self._send_outcome(message_uuid, response, after_ambiguity=ambiguous)
                 if isinstance(result, SendResult):
                     log.info(
                         "ngdp memo %s accepted (status %s, duplicate=%s, attempt %d)",
@@ -389,6 +444,9 @@ class NgdpClient:
                 if not isinstance(result, TransientError):
                     # NgDP's message text may echo rejected values (a recipient's CPR).
                     log.warning("ngdp memo %s not accepted: %s", message_uuid, mask_cprs(str(result)))
+                    raise result
+                if isinstance(result, AmbiguousOutcomeError) and result.status in (400, 422):
+                    # Reconciliation could not tell: another POST would get the same 400.
                     raise result
                 last, retry_after = result, result.retry_after
                 # A 500 may come after NgDP stored the memo.
@@ -413,7 +471,7 @@ class NgdpClient:
             )
         raise last
 
-    def _send_outcome(
+    async def _send_outcome(
         self, message_uuid: str, response: httpx.Response, *, after_ambiguity: bool
     ) -> SendResult | RemoteError:
         status = response.status_code
@@ -427,14 +485,91 @@ class NgdpClient:
                 receipt_status=str(body.get("receiptStatus") or "RECEIVED"),
                 duplicate=False,
             )
-        error = error_message_from_json(_json(response)) or {}
-        code = str(error.get("code") or "")
-        if status == 409 or (status == 400 and _DUPLICATE_CODE.search(code)):
+        error = error_message_from_json(_json(response))
+        if is_duplicate_answer(status, error):
             if not after_ambiguity:
                 # Not a retry of ours: an earlier run sent it (crash before recording). Still exactly once.
-                log.info("ngdp memo %s was already accepted earlier (code %s)", message_uuid, code or status)
+                code = (error or {}).get("code") or status
+                log.info("ngdp memo %s was already accepted earlier (code %s)", message_uuid, code)
             return SendResult(None, message_uuid, "RECEIVED", duplicate=True)
-        return self._map_status(response, f"send memo {message_uuid}")
+        mapped = self._map_status(response, f"send memo {message_uuid}")
+        if status in (400, 422) and after_ambiguity:
+            # After an attempt whose answer was lost, a 400 may be NgDP's (undocumented) answer to a
+            # messageUUID it already has: ask NgDP instead of telling the case worker "refused".
+            known = await self.memo_known(message_uuid)
+            if known is True:
+                log.info("ngdp memo %s: HTTP %d after a lost answer; NgDP has it", message_uuid, status)
+                return SendResult(None, message_uuid, "RECEIVED", duplicate=True)
+            if known is None:
+                return AmbiguousOutcomeError(
+                    f"send memo {message_uuid}: HTTP {status} after an attempt whose answer was lost, and"
+                    " NgDP's event log could not tell whether it has the memo; retry later",
+                    SERVICE,
+                    status,
+                    mapped.code,
+                    mapped.details,
+                )
+        return mapped
+
+    async def memo_known(self, message_uuid: str) -> bool | None:
+        """Reconciliation: does NgDP hold the memo we sent as ``message_uuid``? Read from the event log
+        (OpenAPI QueryEventsAsync, ``GET events/?any=<uuid>``; ``EventLogSearchResult.events[].eventTag``).
+        True: an event says NgDP took it in (``MEMO_SEND_RECEIVED`` …); False: none does; None: the log
+        could not be read (no privilege, NgDP unavailable). That the memo's UUID is one of the values
+        ``any`` matches is an inference."""
+        try:
+            response = await self._request(
+                "GET",
+                "events/",
+                f"reconcile memo {message_uuid}",
+                params={"any": message_uuid, "page": 0, "size": 100},
+            )
+            events = memo_events_from_json(_json(response), message_uuid)
+        except (RemoteError, WireFormatError) as exc:
+            log.warning("ngdp memo %s: event log not readable: %s", message_uuid, mask_cprs(str(exc)))
+            return None
+        return any(tag in _ACCEPTED_EVENT_TAGS for tag in events)
+
+    async def validate_html(self, file_name: str, html: bytes) -> HtmlVerdict:
+        """NgDP's pre-check of an HTML document (OpenAPI ValidateAsync, ``POST validations/?fileName=
+        &policy=STRICT``, ``Content-Type: text/html``): "ErrorMessage object is used as response entity
+        and the code will state approved or rejected" (201; 400)."""
+        what = f"validate {file_name}"
+        last: RemoteError | None = None
+        for attempt in range(1, self._max_attempts + 1):
+            retry_after: float | None = None
+            try:
+                response = await self._http.post(
+                    "validations/",
+                    params={"fileName": file_name, "policy": "STRICT"},
+                    content=html,
+                    headers={"Content-Type": "text/html"},
+                )
+            except httpx.TransportError as exc:
+                # Validating changes nothing at NgDP: a lost answer is simply asked again.
+                last = self._map_transport(exc, what, body_sent_matters=False)
+                if isinstance(last, AuthError):
+                    raise last from exc
+            else:
+                error = error_message_from_json(_json(response)) or {}
+                code = str(error.get("code") or "")
+                if response.status_code in (200, 201):
+                    return HtmlVerdict(
+                        approved="REJECT" not in code.upper(),
+                        code=code or None,
+                        message=_opt(error.get("message")),
+                        field_errors=_field_errors(error),
+                    )
+                if response.status_code == 400:
+                    return HtmlVerdict(False, code or None, _opt(error.get("message")), _field_errors(error))
+                mapped = self._map_status(response, what)
+                if not isinstance(mapped, TransientError):
+                    raise mapped
+                last, retry_after = mapped, mapped.retry_after
+            if attempt < self._max_attempts:
+                await asyncio.sleep(self._backoff(attempt, retry_after))
+        assert last is not None
+        raise last
 
     async def post_memo_raw(self, message_uuid: str, xml: bytes) -> tuple[int, Any]:
         """One ``POST memos/``, no retries, NgDP's answer as given: (HTTP status, JSON body or None).
@@ -456,6 +591,26 @@ class NgdpClient:
 
     async def list_receipts(self) -> list[str]:
         return await self._paged_ids("receipts/", "list receipts")
+
+    async def fetch_receipts(self) -> list[BusinessReceipt]:
+        """Every waiting receipt, a page at a time (OpenAPI BulkFetchReceiptsAsync: ``GET receipts-bulk/
+        ?page=&size=`` → ``ReceiptSearchResult``), instead of one ``GET receipts/{id}`` each. Nothing is
+        deleted: each is deleted with ``delete_receipt`` once recorded."""
+        receipts: list[BusinessReceipt] = []
+        page: int | None = 0
+        pages = 0
+        while page is not None and pages < _MAX_PAGES:
+            response = await self._request(
+                "GET", "receipts-bulk/", "fetch receipts", params={"page": page, "size": PAGE_SIZE}
+            )
+            try:
+                batch, where = receipts_from_bulk(_json(response))
+            except WireFormatError as exc:
+                raise PermanentError(f"fetch receipts: {exc}", SERVICE, response.status_code) from exc
+            receipts.extend(batch)
+            pages += 1
+            page = where.next_page() if batch else None
+        return receipts
 
     async def get_receipt(self, receipt_id: str) -> BusinessReceipt:
         # delete=false: the receipt is deleted only after the store has recorded it (docs/facts/ngdp.md,
@@ -505,11 +660,19 @@ class NgdpClient:
     ) -> None:
         if status not in RECEIPT_STATUSES:
             raise ValueError(f"unknown receipt status {status!r}")
+        # The Receipt schema (OpenAPI CreateReceiptAsync) as Digitaliseringsstyrelsen's reference
+        # recipient system fills it: TransmissionId, MessageUuid, TimeStamp, ReceiptStatus. Its
+        # transmissionId is a fresh GUID; ours is uuid5 of the memo's UUID, the same on every retry of this
+        # receipt (a crash between POST and record re-sends the same receipt, not a second one).
         body: dict[str, object] = {
-            "messageUUID": memo_id,
+            "transmissionId": receipt_transmission_id(memo_id),
             "receiptStatus": status,
             "timeStamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
+        if _is_uuid(memo_id):
+            # The schema types messageUUID as a uuid; a memo id that is none (a hostile memo NgDP should
+            # never have passed on) is named by the path alone.
+            body["messageUUID"] = memo_id
         if error_code is not None:
             body["errorCode"] = error_code
         if error_message is not None:
@@ -545,20 +708,47 @@ class NgdpClient:
         return contacts[0] if contacts else None
 
     async def list_contact_points(self, organisation_id: str | None = None) -> list[ContactPointInfo]:
+        """Every contact point with its limits: OpenAPI QueryContactPointsAsync (``GET organisations/
+        {organisationId}/contact-points/?visibility=ALL``: hidden ones receive memos too) or, without an
+        organisation, QueryAllContactPointsAsync (``GET contact-points/``, which has no ``visibility``);
+        both answer a ``ContactPointSearchResult`` paged by ``currentPage``/``totalPages``/``next``."""
         org = organisation_id or self.organisation_id
         path = f"organisations/{org}/contact-points/" if org else "contact-points/"
         items: list[ContactPointInfo] = []
-        page = 0
-        while page < _MAX_PAGES:
-            response = await self._request(
-                "GET", path, "list contact points", params={"page": page, "size": PAGE_SIZE}
-            )
+        page: int | None = 0
+        pages = 0
+        while page is not None and pages < _MAX_PAGES:
+            params: dict[str, str | int] = {"page": page, "size": PAGE_SIZE}
+            if org:
+                params["visibility"] = "ALL"
+            response = await self._request("GET", path, "list contact points", params=params)
             try:
-                batch, pages = contact_points_from_json(_json(response))
+                batch, where = contact_points_from_json(_json(response))
             except WireFormatError as exc:
                 raise PermanentError(f"list contact points: {exc}", SERVICE, response.status_code) from exc
             items.extend(batch)
-            page += 1
-            if not batch or page >= pages:
-                break
+            pages += 1
+            page = where.next_page() if batch else None
         return items
+
+
+def receipt_transmission_id(memo_uuid: str) -> str:
+    """The transmissionId of the gateway's business receipt for inbound memo ``memo_uuid``: stable across
+    retries and processes (uuid5), unique per memo."""
+    return str(uuid.uuid5(RECEIPT_TRANSMISSION_NAMESPACE, memo_uuid.strip().lower()))
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _opt(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _field_errors(error: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
+    return tuple(fe for fe in error.get("fieldErrors") or [] if isinstance(fe, Mapping))

@@ -11,6 +11,10 @@ sjkp/digitalpost ``src/digitalpost/DigitalPostClient.cs``, and its README's real
 * ``ContactSearchResult``: ``contacts[]`` with ``mailboxSubscription.registrationStatus`` and
   ``mailboxSubscription.publicRegistrationStatus``.
 * ``ContactPoint``: ``id``, ``name``, ``memoSizeThresholdMB``, ``allowedNumberOfAttachments``, ``active``.
+* ``ContactPointSearchResult``: ``currentPage``, ``next``, ``totalPages``, ``elementsOnPage``,
+  ``totalElements``, ``contactPoints[]``.
+* ``ReceiptSearchResult`` (``GET receipts-bulk/``): ``currentPage``, ``totalPages``, ``elementsOnPage``,
+  ``totalElements``, ``receipts[]`` (``BulkReceipt`` = ``Receipt`` + ``id``).
 
 Parsers are lenient about absent optional fields (NgDP omits nulls) and strict about the ones the gateway
 correlates on (``messageUUID``).
@@ -18,7 +22,9 @@ correlates on (``messageUUID``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -118,21 +124,87 @@ def contact_point_from_json(data: Mapping[str, Any]) -> ContactPointInfo:
     )
 
 
-def contact_points_from_json(data: object) -> tuple[list[ContactPointInfo], int]:
-    """A contact-point listing → (items, total pages). The OpenAPI text seen does not pin whether the list
-    is paged, so both a bare list and a paged object (``content``) are accepted [inference]."""
-    if isinstance(data, list):
-        items: object = data
-        pages = 1
-    elif isinstance(data, Mapping):
-        items = data.get("content", data.get("contactPoints", []))
-        total = data.get("totalPages")
-        pages = total if isinstance(total, int) and total > 0 else 1
-    else:
-        raise WireFormatError("contact point listing is neither a list nor an object")
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of an NgDP ``*SearchResult`` (``ContactPointSearchResult``, ``ReceiptSearchResult``):
+    ``currentPage`` (zero-based), ``totalPages``, and ``next`` (absent or null on the last page)."""
+
+    current_page: int
+    total_pages: int
+    has_next: bool
+
+    def next_page(self) -> int | None:
+        """The page to ask for next, or None when this was the last one."""
+        following = self.current_page + 1
+        if following < self.total_pages or (self.has_next and self.total_pages <= 0):
+            return following
+        return None
+
+
+def _search_page(data: Mapping[str, Any]) -> SearchPage:
+    current = data.get("currentPage")
+    total = data.get("totalPages")
+    nxt = data.get("next")
+    return SearchPage(
+        current_page=current if isinstance(current, int) and current >= 0 else 0,
+        total_pages=total if isinstance(total, int) and total >= 0 else 0,
+        has_next=bool(nxt),
+    )
+
+
+def contact_points_from_json(data: object) -> tuple[list[ContactPointInfo], SearchPage]:
+    """``ContactPointSearchResult`` (OpenAPI QueryContactPointsAsync / QueryAllContactPointsAsync):
+    ``{currentPage, next, totalPages, elementsOnPage, totalElements, contactPoints[]}``."""
+    if not isinstance(data, Mapping):
+        raise WireFormatError("ContactPointSearchResult is not a JSON object")
+    items = data.get("contactPoints")
+    if items is None:
+        items = []
     if not isinstance(items, list):
-        raise WireFormatError("contact point listing content is not a list")
-    return [contact_point_from_json(x) for x in items if isinstance(x, Mapping)], pages
+        raise WireFormatError("ContactPointSearchResult.contactPoints is not a list")
+    return [contact_point_from_json(x) for x in items if isinstance(x, Mapping)], _search_page(data)
+
+
+def receipts_from_bulk(data: object) -> tuple[list[BusinessReceipt], SearchPage]:
+    """``ReceiptSearchResult`` (OpenAPI BulkFetchReceiptsAsync, ``GET receipts-bulk/``):
+    ``{currentPage, totalPages, elementsOnPage, totalElements, receipts[]}``; each ``BulkReceipt`` is a
+    ``Receipt`` plus ``id``, the id ``receipts/{id}`` knows it by."""
+    if not isinstance(data, Mapping):
+        raise WireFormatError("ReceiptSearchResult is not a JSON object")
+    items = data.get("receipts")
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise WireFormatError("ReceiptSearchResult.receipts is not a list")
+    receipts: list[BusinessReceipt] = []
+    for item in items:
+        if not isinstance(item, Mapping) or not _opt_str(item.get("id")):
+            raise WireFormatError("a BulkReceipt lacks its id")
+        receipts.append(receipt_from_json(item, receipt_id=str(item["id"])))
+    return receipts, _search_page(data)
+
+
+def memo_events_from_json(data: object, message_uuid: str) -> list[str]:
+    """``EventLogSearchResult`` (OpenAPI QueryEventsAsync: ``events[]`` of ``EventLog``, each with an
+    ``eventTag``) → the tags of the events that name ``message_uuid`` anywhere in their JSON (``any``
+    searches every field, so the client checks what came back)."""
+    if not isinstance(data, Mapping):
+        raise WireFormatError("EventLogSearchResult is not a JSON object")
+    events = data.get("events")
+    if events is None:
+        events = []
+    if not isinstance(events, list):
+        raise WireFormatError("EventLogSearchResult.events is not a list")
+    wanted = message_uuid.strip().lower()
+    tags: list[str] = []
+    for event in events:
+        if not isinstance(event, Mapping):
+            continue
+        if wanted in json.dumps(event, default=str).lower():
+            tag = event.get("eventTag")
+            if isinstance(tag, str):
+                tags.append(tag)
+    return tags
 
 
 def error_message_from_json(data: object) -> dict[str, Any] | None:

@@ -11,8 +11,12 @@ Endpoints and shapes follow docs/facts/ngdp.md (NgDP OpenAPI 1.68.0 as generated
     GET    /apis/v1/receipts/                   PagingResultUUID
     GET    /apis/v1/receipts/{id}?delete=       Receipt (deleted afterwards when delete=true)
     DELETE /apis/v1/receipts/{id}               204; 404
+    GET    /apis/v1/receipts-bulk/?page=&size=  ReceiptSearchResult (BulkFetchReceiptsAsync)
+    GET    /apis/v1/events/?any=                EventLogSearchResult (QueryEventsAsync)
+    POST   /apis/v1/validations/?fileName=&policy=   201 ErrorMessage APPROVED|REJECTED (ValidateAsync)
     GET    /apis/v1/contacts/?cprNumber=|cvrNumber=   ContactSearchResult
-    GET    /apis/v1/organisations/{orgId}/contact-points/, /apis/v1/contact-points/   paged ContactPoint list
+    GET    /apis/v1/organisations/{orgId}/contact-points/?visibility=, /apis/v1/contact-points/
+           ContactPointSearchResult (QueryContactPointsAsync, QueryAllContactPointsAsync)
 
 Checks on ``POST memos/`` in this order, each failing with 400 + ErrorMessage
 (``code``, ``message``, ``fieldErrors[{resource, field, code, message, rejectedValue}]``):
@@ -25,8 +29,9 @@ AdditionalDocuments and the message size within that contact point's ``allowedNu
 mode the recipient registered (or exempt and the memo mandatory).
 
 Inferences, since NgDP publishes none of these (docs/facts/ngdp.md, "What NgDP does not publish"): the
-ErrorMessage ``code`` values; the duplicate answer — **400 with code ``DUPLICATE_MESSAGE_UUID``** (the
-OpenAPI lists no 409 for POST memos/, so a 400 ErrorMessage is the plausible form), nothing stored twice;
+ErrorMessage ``code`` values; the duplicate answer, in the shape ``state.duplicate_answer`` names (409,
+400 with a code, 400 with field errors, 422, an opaque 400; the OpenAPI lists only 400 for POST memos/),
+nothing stored twice; the events written for a memo; the HTML validator's rules (``html_check``);
 ``receiptStatus`` ``RECEIVED`` in the 201 answer; the body of 503.
 
 Fault injection (``state.faults``): ``503``; ``slow`` (delay, then the normal answer); ``reset`` (the TCP
@@ -44,6 +49,7 @@ import json
 import math
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -53,6 +59,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from graph_dpg.sandbox.ngdp.html_check import check_html
 from graph_dpg.sandbox.ngdp.memo_check import MemoSummaryError, summarize, validate_memo
 from graph_dpg.sandbox.ngdp.state import (
     DEFAULT_ATTACHMENTS,
@@ -69,6 +76,10 @@ MAX_BODY = 150 * 1024 * 1024
 # Below this size parsing/validation runs on the event loop: a thread hop costs more than the work.
 INLINE_BELOW = 256 * 1024
 _RECEIPT_STATUSES = frozenset({"NOT_ALLOWED", "INVALID", "RECEIVED", "COMPLETED"})
+# The Receipt schema's properties (OpenAPI 1.68.0, DigitalPostClient.cs class Receipt).
+_RECEIPT_FIELDS = frozenset(
+    {"transmissionId", "messageUUID", "messageId", "errorCode", "errorMessage", "timeStamp", "receiptStatus"}
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -134,6 +145,91 @@ def _page(request: Request, ids: list[str]) -> dict[str, Any]:
         "previous": None,
         "next": None,
     }
+
+
+def _page_args(request: Request) -> tuple[int, int, Response | None]:
+    """``page`` (zero-based) and ``size`` as the OpenAPI's paged queries take them; 400 when not numbers."""
+    try:
+        page = int(request.query_params.get("page", "0"))
+        size = int(request.query_params.get("size", "20"))
+    except ValueError:
+        return 0, 0, error_message(400, "INVALID_PARAMETER", "page and size must be integers")
+    if page < 0 or size < 1:
+        return 0, 0, error_message(400, "INVALID_PARAMETER", "page must be >= 0 and size >= 1")
+    return page, min(size, 1000), None
+
+
+def _duplicate_answer(state: NgdpState, message_uuid: str) -> JSONResponse:
+    """The answer to a messageUUID already accepted, in the shape ``state.duplicate_answer`` names. NgDP
+    does not publish it; every shape is an inference (state.DuplicateAnswer)."""
+    shape = state.duplicate_answer
+    text = "A memo with this messageUUID has already been received"
+    if shape == "409":
+        return error_message(409, "DUPLICATE_MESSAGE_UUID", text)
+    if shape == "422":
+        return error_message(422, "DUPLICATE_MESSAGE_UUID", text)
+    if shape == "400-code":
+        return error_message(400, "DUPLICATE_MESSAGE_UUID", text)
+    if shape == "400-field-errors":
+        return error_message(
+            400,
+            "VALIDATION_FAILED",
+            "The request failed validation",
+            [field_error("MessageHeader.messageUUID", "DUPLICATE", "already received", message_uuid)],
+        )
+    return error_message(400, "BAD_REQUEST", "The memo could not be accepted")
+
+
+def _is_uuid(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_datetime(value: object) -> bool:
+    if not isinstance(value, str) or "T" not in value:
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _receipt_problems(receipt: object, memo_id: str) -> list[dict[str, Any]]:
+    """The Receipt schema (OpenAPI CreateReceiptAsync body): transmissionId uuid, messageUUID uuid,
+    messageId/errorCode/errorMessage strings, timeStamp date-time, receiptStatus one of the enum. The
+    schema marks none required; the emulator requires receiptStatus (a receipt without one says nothing)
+    and a messageUUID, when given, equal to the memo's id [inference]."""
+    if not isinstance(receipt, dict):
+        return [field_error("receipt", "INVALID", "must be a JSON object", None, resource="receipt")]
+    problems: list[dict[str, Any]] = []
+
+    def bad(name: str, message: str) -> None:
+        problems.append(field_error(name, "INVALID", message, receipt.get(name), resource="receipt"))
+
+    if receipt.get("receiptStatus") not in _RECEIPT_STATUSES:
+        bad("receiptStatus", "must be one of NOT_ALLOWED, INVALID, RECEIVED, COMPLETED")
+    for name in ("transmissionId", "messageUUID"):
+        if receipt.get(name) is not None and not _is_uuid(receipt[name]):
+            bad(name, "must be a UUID")
+    given = receipt.get("messageUUID")
+    if (
+        given is not None
+        and _is_uuid(given)
+        and (not _is_uuid(memo_id) or uuid.UUID(str(given)) != uuid.UUID(memo_id))
+    ):
+        bad("messageUUID", "must be the memo's UUID")
+    if receipt.get("timeStamp") is not None and not _is_datetime(receipt["timeStamp"]):
+        bad("timeStamp", "must be a date-time")
+    for name in ("messageId", "errorCode", "errorMessage"):
+        if receipt.get(name) is not None and not isinstance(receipt[name], str):
+            bad(name, "must be a string")
+    for name in sorted(set(receipt) - _RECEIPT_FIELDS):
+        bad(name, "is not a field of Receipt")
+    return problems
 
 
 def _contact_json(entry: RegistryEntry, state: NgdpState) -> dict[str, Any]:
@@ -202,16 +298,7 @@ def create_app(state: NgdpState) -> ASGIApp:
             )
         if state.find_accepted(summary.message_uuid) is not None:
             state.note_duplicate()
-            return error_message(
-                400,
-                "DUPLICATE_MESSAGE_UUID",
-                "A memo with this messageUUID has already been received",
-                [
-                    field_error(
-                        "MessageHeader.messageUUID", "DUPLICATE", "already received", summary.message_uuid
-                    )
-                ],
-            )
+            return _duplicate_answer(state, summary.message_uuid)
         problems: list[dict[str, Any]] = []
         if state.validate_memos:
             flags = {
@@ -234,9 +321,7 @@ def create_app(state: NgdpState) -> ASGIApp:
             return refusal
         memo = state.accept(body, summary, system)
         if memo is None:
-            return error_message(
-                400, "DUPLICATE_MESSAGE_UUID", "A memo with this messageUUID has already been received"
-            )
+            return _duplicate_answer(state, summary.message_uuid)
         return JSONResponse(
             {
                 "transmissionId": memo.transmission_id,
@@ -269,13 +354,10 @@ def create_app(state: NgdpState) -> ASGIApp:
             receipt = json.loads(await request.body())
         except ValueError:
             return error_message(400, "INVALID_JSON", "The receipt is not JSON")
-        status = receipt.get("receiptStatus") if isinstance(receipt, dict) else None
-        if status not in _RECEIPT_STATUSES:
+        problems = _receipt_problems(receipt, memo_id)
+        if problems:
             return error_message(
-                400,
-                "INVALID_RECEIPT",
-                "receiptStatus is missing or unknown",
-                [field_error("receiptStatus", "INVALID", "unknown status", status, resource="receipt")],
+                400, "INVALID_RECEIPT", "The receipt does not match the Receipt schema", problems
             )
         if memo.receipts:
             return error_message(409, "RECEIPT_ALREADY_EXISTS", "A business receipt exists for this memo")
@@ -301,6 +383,85 @@ def create_app(state: NgdpState) -> ASGIApp:
         if request.query_params.get("delete", "false").lower() == "true":
             state.delete_receipt(receipt_id)
         return JSONResponse({k: v for k, v in receipt.items() if v is not None})
+
+    async def bulk_receipts(request: Request) -> Response:
+        # OpenAPI BulkFetchReceiptsAsync: GET receipts-bulk/ (query: ReceiptSearchCommand page, size) →
+        # ReceiptSearchResult {currentPage, totalPages, elementsOnPage, totalElements, receipts[]}, each a
+        # BulkReceipt (Receipt + id). It deletes nothing ("Returns a list of receipts").
+        _authenticate(state, request, "SENDER")
+        page, size, bad = _page_args(request)
+        if bad is not None:
+            return bad
+        everything = state.receipts_with_ids()
+        chosen = everything[page * size : (page + 1) * size]
+        return JSONResponse(
+            {
+                "currentPage": page,
+                "totalPages": math.ceil(len(everything) / size) if everything else 0,
+                "elementsOnPage": len(chosen),
+                "totalElements": len(everything),
+                "receipts": [
+                    {**{k: v for k, v in r.items() if v is not None}, "id": rid} for rid, r in chosen
+                ],
+            }
+        )
+
+    async def events(request: Request) -> Response:
+        # OpenAPI QueryEventsAsync: GET events/ → EventLogSearchResult {events[], currentPage, totalPages,
+        # elementsOnPage, totalElements}. Which events NgDP writes for a memo, and what ``any`` matches,
+        # are inferences (state.events).
+        _authenticate(state, request, "SENDER")
+        page, size, bad = _page_args(request)
+        if bad is not None:
+            return bad
+        found = state.events(request.query_params.get("any"))
+        chosen = found[page * size : (page + 1) * size]
+        return JSONResponse(
+            {
+                "events": chosen,
+                "currentPage": page,
+                "totalPages": math.ceil(len(found) / size) if found else 0,
+                "elementsOnPage": len(chosen),
+                "totalElements": len(found),
+            }
+        )
+
+    async def validations(request: Request) -> Response:
+        # OpenAPI ValidateAsync: POST validations/?fileName=&policy= with Content-Type text/html → 201
+        # ErrorMessage whose code "will state approved or rejected"; 400 for a bad request. The codes
+        # APPROVED/REJECTED and what is checked (html_check) are inferences.
+        _authenticate(state, request, "SENDER")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "text/html":
+            return error_message(
+                400, "UNSUPPORTED_CONTENT_TYPE", "Currently only text/html validation is supported"
+            )
+        file_name = request.query_params.get("fileName") or ""
+        policy = (request.query_params.get("policy") or "LENIENT").upper()
+        if policy not in ("STRICT", "LENIENT"):
+            return error_message(
+                400,
+                "INVALID_PARAMETER",
+                "policy can be STRICT or LENIENT",
+                [field_error("policy", "INVALID", "STRICT or LENIENT", policy, resource="validation")],
+            )
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return error_message(400, "TOO_LARGE", "The document is too large")
+        problems = check_html(body, policy)
+        state.html_validations.append((file_name, policy, not problems))
+        if not problems:
+            return JSONResponse({"code": "APPROVED", "message": "", "fieldErrors": []}, status_code=201)
+        return JSONResponse(
+            {
+                "code": "REJECTED",
+                "message": f"{file_name} does not follow the rules for HTML in Digital Post ({policy})",
+                "fieldErrors": [
+                    field_error(p.field, p.code, p.message, p.rejected, resource="html") for p in problems
+                ],
+            },
+            status_code=201,
+        )
 
     async def delete_receipt(request: Request) -> Response:
         _authenticate(state, request, "SENDER")
@@ -330,8 +491,15 @@ def create_app(state: NgdpState) -> ASGIApp:
         )
 
     async def contact_points(request: Request) -> Response:
+        # OpenAPI QueryContactPointsAsync (organisations/{organisationId}/contact-points/, with
+        # ``visibility`` "Option to include/exclude hidden contact-points. Valid types: VISIBLE, HIDDEN,
+        # ALL.") and QueryAllContactPointsAsync (contact-points/, no visibility) → ContactPointSearchResult
+        # {currentPage, next, totalPages, elementsOnPage, totalElements, contactPoints[]}. The default
+        # visibility (VISIBLE) and the form of ``next`` (the next page's query, null on the last) are
+        # inferences.
         system = _authenticate(state, request, "SENDER")
         org_id = request.path_params.get("organisation_id")
+        visibility = "ALL"
         if org_id is not None:
             if org_id not in state.organisations:
                 return error_message(404, "NOT_FOUND", "Organisation not found")
@@ -339,23 +507,47 @@ def create_app(state: NgdpState) -> ASGIApp:
                 return error_message(
                     403, "FORBIDDEN", "Not allowed to read another organisation's contact points"
                 )
-        points = state.contact_points_of(org_id)
-        paged = _page(request, [p.id for p in points])
-        by_id = {p.id: p for p in points}
-        paged["content"] = [
-            {
-                "id": pid,
-                "name": by_id[pid].name,
-                "memoSizeThresholdMB": by_id[pid].memo_size_threshold_mb,
-                "allowedNumberOfAttachments": by_id[pid].allowed_number_of_attachments,
-                "active": by_id[pid].active,
-                "visible": True,
-                "organisationId": by_id[pid].organisation_id,
-                "targets": ["CITIZEN", "COMPANY", "AUTHORITY"],
-            }
-            for pid in paged["content"]
+            visibility = (request.query_params.get("visibility") or "VISIBLE").upper()
+            if visibility not in ("VISIBLE", "HIDDEN", "ALL"):
+                return error_message(
+                    400,
+                    "INVALID_PARAMETER",
+                    "visibility: valid types are VISIBLE, HIDDEN, ALL",
+                    [field_error("visibility", "INVALID", "VISIBLE, HIDDEN or ALL", visibility)],
+                )
+        page, size, bad = _page_args(request)
+        if bad is not None:
+            return bad
+        points = [
+            p
+            for p in state.contact_points_of(org_id)
+            if visibility == "ALL" or p.visible == (visibility == "VISIBLE")
         ]
-        return JSONResponse(paged)
+        chosen = points[page * size : (page + 1) * size]
+        total_pages = math.ceil(len(points) / size) if points else 0
+        following = page + 1 < total_pages
+        return JSONResponse(
+            {
+                "currentPage": page,
+                "next": f"?page={page + 1}&size={size}" if following else None,
+                "totalPages": total_pages,
+                "elementsOnPage": len(chosen),
+                "totalElements": len(points),
+                "contactPoints": [
+                    {
+                        "id": p.id,
+                        "name": p.name,
+                        "memoSizeThresholdMB": p.memo_size_threshold_mb,
+                        "allowedNumberOfAttachments": p.allowed_number_of_attachments,
+                        "active": p.active,
+                        "visible": p.visible,
+                        "organisationId": p.organisation_id,
+                        "targets": ["CITIZEN", "COMPANY", "AUTHORITY"],
+                    }
+                    for p in chosen
+                ],
+            }
+        )
 
     def both(path: str, endpoint: Callable[[Request], Awaitable[Response]], method: str) -> list[Route]:
         return [
@@ -370,6 +562,9 @@ def create_app(state: NgdpState) -> ASGIApp:
         Route(PREFIX + "/memos/{memo_id}", _guarded(delete_memo), methods=["DELETE"]),
         *both("/memos/{memo_id}/receipt/", memo_receipt, "POST"),
         *both("/receipts/", list_receipts, "GET"),
+        *both("/receipts-bulk/", bulk_receipts, "GET"),
+        *both("/events/", events, "GET"),
+        *both("/validations/", validations, "POST"),
         Route(PREFIX + "/receipts/{receipt_id}", _guarded(get_receipt), methods=["GET"]),
         Route(PREFIX + "/receipts/{receipt_id}", _guarded(delete_receipt), methods=["DELETE"]),
         *both("/contacts/", contacts, "GET"),

@@ -38,6 +38,15 @@ from graph_dpg.sandbox.ngdp.memo_check import MemoSummary, summarize
 
 RegistrationStatus = Literal["REGISTERED", "EXEMPT", "CLOSED"]
 FaultKind = Literal["503", "slow", "reset", "timeout_after_accept"]
+# How the emulator answers a messageUUID it already has. NgDP does not publish it (docs/facts/ngdp.md,
+# "Idempotency"); each is a plausible shape [inference]:
+#   "409"               409 with an ErrorMessage (code DUPLICATE_MESSAGE_UUID)
+#   "400-code"          400, ErrorMessage code DUPLICATE_MESSAGE_UUID, no field errors
+#   "400-field-errors"  400, a generic code (VALIDATION_FAILED) and a fieldError on messageUUID saying so
+#   "422"               422 (listed by the OpenAPI for POST memos/{id}/receipt, not for POST memos/)
+#   "400-opaque"        400 with a generic code and no word of a duplicate: only reconciliation tells
+DuplicateAnswer = Literal["409", "400-code", "400-field-errors", "422", "400-opaque"]
+DUPLICATE_ANSWERS: tuple[DuplicateAnswer, ...] = ("409", "400-code", "400-field-errors", "422", "400-opaque")
 Endpoint = Literal["send", "receipts", "memos", "contacts", "contact-points", "*"]
 
 # NgDP's registrationStatus behind each public status (OpenAPI enum values; docs/facts/ngdp.md, "Contacts").
@@ -96,6 +105,7 @@ class ContactPoint:
     allowed_number_of_attachments: int
     organisation_id: str
     active: bool = True
+    visible: bool = True
 
 
 @dataclass(frozen=True)
@@ -202,8 +212,16 @@ class NgdpState:
         validate_memos: bool = True,
         seed: int = 0,
         hang_seconds: float = 5.0,
+        duplicate_answer: DuplicateAnswer = "400-code",
     ) -> None:
         self._lock = threading.RLock()
+        if duplicate_answer not in DUPLICATE_ANSWERS:
+            raise ValueError(f"duplicate_answer must be one of {DUPLICATE_ANSWERS}")
+        self.duplicate_answer: DuplicateAnswer = duplicate_answer
+        # The event log (GET events/): one entry per memo taken in or refused [inference: which events
+        # NgDP writes; the tags are the OpenAPI's EventLogEventTag values].
+        self._events: list[dict[str, Any]] = []
+        self.html_validations: list[tuple[str, str, bool]] = []  # (fileName, policy, approved)
         self.recipient_check = recipient_check
         self.validate_memos = validate_memos
         self.hang_seconds = hang_seconds
@@ -295,6 +313,7 @@ class NgdpState:
         *,
         organisation_id: str | None = None,
         active: bool = True,
+        visible: bool = True,
     ) -> ContactPoint:
         point = ContactPoint(
             id.lower(),
@@ -303,6 +322,7 @@ class NgdpState:
             allowed_number_of_attachments,
             organisation_id or self.organisation_id,
             active,
+            visible,
         )
         with self._lock:
             self.contact_points[point.id] = point
@@ -357,6 +377,34 @@ class NgdpState:
     def note_rejected(self, message_uuid: str, status: int, error: dict[str, Any]) -> None:
         with self._lock:
             self._rejected.append(RejectedMemo(message_uuid, status, error, now_utc()))
+            self._log_event("MEMO_SEND_VALIDATION_FAILED", message_uuid)
+
+    def _log_event(self, tag: str, message_uuid: str) -> None:
+        at = iso(now_utc())
+        self._events.append(
+            {
+                "id": str(uuid.uuid4()),
+                "eventId": str(uuid.uuid4()),
+                "eventTag": tag,
+                "eventTime": at,
+                "created": at,
+                "type": "MEMO",
+                "eventProperties": {"messageUUID": message_uuid},
+            }
+        )
+
+    def events(self, any_value: str | None) -> list[dict[str, Any]]:
+        """The event log, filtered like ``any`` (a value matching any field) [inference]."""
+        with self._lock:
+            found = list(self._events)
+        if any_value:
+            wanted = {v.strip().lower() for v in any_value.split(",") if v.strip()}
+            found = [
+                e
+                for e in found
+                if wanted & {str(v).lower() for v in (*e.values(), *e["eventProperties"].values())}
+            ]
+        return found
 
     def business_status(self, summary: MemoSummary) -> tuple[str, str | None, str | None]:
         """(receiptStatus, errorCode, errorMessage) of the business receipt for an accepted memo."""
@@ -380,6 +428,7 @@ class NgdpState:
                 return None
             memo = AcceptedMemo(key, xml, summary, now_utc(), str(uuid.uuid4()), system.id)
             self._accepted[key] = memo
+            self._log_event("MEMO_SEND_RECEIVED", summary.message_uuid)
             status, code, message = self.business_status(summary)
             receipt: dict[str, Any] = {
                 "transmissionId": memo.transmission_id,
@@ -412,6 +461,10 @@ class NgdpState:
     def receipt_ids(self) -> list[str]:
         with self._lock:
             return list(self._receipts)
+
+    def receipts_with_ids(self) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            return [(rid, dict(r)) for rid, r in self._receipts.items()]
 
     def receipt(self, receipt_id: str) -> dict[str, Any] | None:
         with self._lock:

@@ -91,3 +91,18 @@ async def test_a_business_receipt_is_read_and_deleted_once(ngdp: Ngdp) -> None:
     assert rid not in await ngdp.port.list_receipts()
     with pytest.raises(NotFoundError):
         await ngdp.port.get_receipt(rid)
+
+
+async def test_receipts_in_bulk_carry_their_ids_and_stay_until_deleted(ngdp: Ngdp) -> None:
+    uid = str(uuid.uuid4())
+    rid = ngdp.hold_receipt(uid, "COMPLETED")
+    [receipt] = [r for r in await ngdp.port.fetch_receipts() if r.message_uuid == uid]
+    assert (receipt.id, receipt.receipt_status) == (rid, "COMPLETED")
+    assert rid in [r.id for r in await ngdp.port.fetch_receipts()]  # fetching deletes nothing
+    await ngdp.port.delete_receipt(rid)
+    assert rid not in [r.id for r in await ngdp.port.fetch_receipts()]
+
+
+async def test_plain_html_is_approved(ngdp: Ngdp) -> None:
+    verdict = await ngdp.port.validate_html("brev.html", b"<html><body><p>Hej</p></body></html>")
+    assert verdict.approved

@@ -31,7 +31,7 @@ class RecordingNgdp:
         self.calls = 0
         self._fail = fail_first
 
-    async def send_memo(self, message_uuid: str, xml: bytes) -> SendResult:
+    async def send_memo(self, message_uuid: str, xml: bytes, *, possibly_sent: bool = False) -> SendResult:
         self.calls += 1
         if self._fail > 0:
             self._fail -= 1

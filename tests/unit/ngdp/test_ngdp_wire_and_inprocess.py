@@ -246,11 +246,15 @@ async def test_memo_receipt_body(state: NgdpState) -> None:
         return httpx.Response(200)
 
     async with NgdpClient("https://ngdp.test/apis/v1", "s", "t", transport=httpx.MockTransport(handler)) as c:
-        await c.send_memo_receipt("abc", "INVALID", error_code="E1", error_message="broken")
+        memo_id = "8c2ea15d-61fb-4ba9-9366-42f8b194c114"
+        await c.send_memo_receipt(memo_id, "INVALID", error_code="E1", error_message="broken")
+        await c.send_memo_receipt("not-a-uuid", "COMPLETED")
         with pytest.raises(ValueError, match="status"):
-            await c.send_memo_receipt("abc", "BOGUS")  # type: ignore[arg-type]
-    (body,) = bodies
-    assert body["messageUUID"] == "abc"
+            await c.send_memo_receipt(memo_id, "BOGUS")  # type: ignore[arg-type]
+    body, odd = bodies
+    assert body["messageUUID"] == memo_id
+    assert uuid.UUID(str(body["transmissionId"])).version == 5  # the reference system's four fields and more
+    assert "messageUUID" not in odd  # the schema types it as a uuid: the path alone names such a memo
     assert (body["receiptStatus"], body["errorCode"], body["errorMessage"]) == ("INVALID", "E1", "broken")
     assert str(body["timeStamp"]).endswith("Z")
 
