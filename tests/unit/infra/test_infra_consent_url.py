@@ -23,6 +23,7 @@ from graph_dpg.commands.onboarding import (
     run_consent_url,
 )
 from graph_dpg.core.errors import ConfigError
+from graph_dpg.domain.permissions import PERMISSIONS, required_permissions
 
 TENANT_GUID = "0f1e2d3c-4b5a-4968-8776-655443322110"
 CLIENT = "11111111-2222-3333-4444-555555555555"
@@ -96,18 +97,21 @@ def test_any_state_survives_the_round_trip_through_the_query(state: str) -> None
     assert parse_qs(urlsplit(url).query, keep_blank_values=True)["state"] == [state]
 
 
-def test_permissions_are_exactly_the_three_with_their_app_role_ids() -> None:
-    # docs/facts/graph.md, "Permissions" (Graph permissions reference); a typo here would grant the wrong role.
-    assert {p.name: p.app_role_id for p in REQUIRED_PERMISSIONS} == {
-        "Mail.ReadWrite": "e2a3a72e-5f79-4c64-b1b1-878b674786c9",
-        "Mail.Send": "b633e1c5-b582-4048-a93e-9f11b44c7e96",
-        "MailboxSettings.ReadWrite": "6931bccd-447a-43d1-b442-00a195474933",
-    }
+def test_consent_asks_for_exactly_the_required_rows_of_the_permission_table() -> None:
+    # Least privilege: nothing calls sendMail, so Mail.Send is not asked for (graph_dpg/domain/permissions.py).
+    assert REQUIRED_PERMISSIONS == required_permissions()
+    assert [p.name for p in REQUIRED_PERMISSIONS] == ["Mail.ReadWrite", "MailboxSettings.ReadWrite"]
     assert [p.exchange_role for p in REQUIRED_PERMISSIONS] == [
         "Application Mail.ReadWrite",
-        "Application Mail.Send",
         "Application MailboxSettings.ReadWrite",
     ]
+
+
+def test_guidance_names_no_permission_that_is_not_required() -> None:
+    text = render_guidance(ConsentTarget(TENANT_GUID, CLIENT, managed_identity=False), "https://u")
+    for row in PERMISSIONS:
+        assert (row.app_role_id in text) == row.required, row.name
+    assert "Mail.Send" not in text
 
 
 def test_guidance_recommends_rbac_and_warns_against_tenant_wide_consent() -> None:
