@@ -873,6 +873,28 @@ class GraphMailbox:
         info = self._info(Method.GET, builder, query={"$select": "id"})
         await self._send(mailbox, info, what=f"check mailbox {mailbox}")
 
+    async def probe_mail_write(self, mailbox: str) -> None:
+        """A call that needs Mail.ReadWrite and changes nothing: ``PATCH`` the Inbox with an empty body
+        (api-reference/v1.0/api/mailfolder-update.md: Mail.ReadWrite). For ``graph-dpg doctor``; raises
+        AuthError (403) when the app lacks the permission on this mailbox."""
+        builder = self._user(mailbox).mail_folders.by_mail_folder_id("inbox")
+        await self._send(mailbox, self._info(Method.PATCH, builder, body={}), what=f"probe {mailbox}")
+
+    async def probe_categories_write(self, mailbox: str) -> bool:
+        """A call that needs MailboxSettings.ReadWrite and changes nothing: ``PATCH`` one master category
+        with its own colour (outlookcategory-update.md). False when the list is empty: then only the read
+        (MailboxSettings.Read, outlookuser-list-mastercategories.md) was checked."""
+        builder = self._user(mailbox).outlook.master_categories
+        what = f"probe categories {mailbox}"
+        items = await self._collect(mailbox, self._info(Method.GET, builder), what=what)
+        item = next((c for c in items if c.get("id") and c.get("color")), None)
+        if item is None:
+            return False
+        target = builder.by_outlook_category_id(str(item["id"]))
+        body = {"color": str(item["color"])}
+        await self._send(mailbox, self._info(Method.PATCH, target, body=body), what=what)
+        return True
+
 
 def _path_key(path: str) -> str:
     return "/".join(p.strip().casefold() for p in path.strip("/").split("/") if p.strip())

@@ -45,7 +45,6 @@ from typing import Any
 
 from graph_dpg.sandbox.graph.faults import FaultInjector
 from graph_dpg.sandbox.graph.mime import build_mime, html_to_text, parse_mime_base64
-from graph_dpg.sandbox.graph.permissions import GATEWAY_ROLES, AppGrant
 from graph_dpg.sandbox.graph.odata import (
     Expand,
     ODataError,
@@ -54,6 +53,7 @@ from graph_dpg.sandbox.graph.odata import (
     filter_properties,
     parse_datetime,
 )
+from graph_dpg.sandbox.graph.permissions import GATEWAY_ROLES, AppGrant
 
 # learn.microsoft.com/graph/api/resources/mailfolder ("Well-known folder names"): name -> (display, hidden).
 WELL_KNOWN_FOLDERS: dict[str, tuple[str, bool]] = {

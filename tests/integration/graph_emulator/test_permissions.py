@@ -43,7 +43,9 @@ async def _call(tenant: GraphTenant, token: str, method: str, path: str, **kw: o
         return r.status_code, (r.json() if r.content else {})
 
 
-async def test_token_without_mail_readwrite_reads_with_mail_read_but_cannot_write(tenant: GraphTenant) -> None:
+async def test_token_without_mail_readwrite_reads_with_mail_read_but_cannot_write(
+    tenant: GraphTenant,
+) -> None:
     # user-list-messages.md: Mail.ReadBasic.All, Mail.Read, Mail.ReadWrite; user-post-messages.md: Mail.ReadWrite.
     tenant.grant("reader", ["Mail.Read", "MailboxSettings.ReadWrite"])
     status, _ = await _call(tenant, "reader", "GET", f"/users/{FUNC}/mailFolders/inbox/messages")
@@ -73,7 +75,9 @@ async def test_categories_need_mailboxsettings_readwrite_to_change(tenant: Graph
     )
     assert (status, body["error"]["code"]) == (403, "ErrorAccessDenied")
     first = listed["value"][0]
-    status, _ = await _call(tenant, "settings-read", "PATCH", f"{path}/{first['id']}", json={"color": "preset1"})
+    status, _ = await _call(
+        tenant, "settings-read", "PATCH", f"{path}/{first['id']}", json={"color": "preset1"}
+    )
     assert status == 403
     assert tenant.master_categories(FUNC) == before
 
@@ -96,7 +100,11 @@ async def test_mailbox_outside_the_management_scope_is_refused_whatever_the_role
     for path in (f"/users/{OTHER}/mailFolders/inbox", f"/users/{OTHER}/outlook/masterCategories"):
         status, body = await _call(tenant, "scoped", "GET", path)
         assert status == 403
-        assert body["error"] == {**body["error"], "code": "ErrorAccessDenied", "message": "Access to OData is disabled."}
+        assert body["error"] == {
+            **body["error"],
+            "code": "ErrorAccessDenied",
+            "message": "Access to OData is disabled.",
+        }
     # By id as well as by address.
     other_id = tenant.mailbox(OTHER).id
     status, _ = await _call(tenant, "scoped", "GET", f"/users/{other_id}/mailFolders/inbox")
@@ -148,7 +156,7 @@ async def test_refused_calls_hold_no_concurrency_slot(tenant: GraphTenant) -> No
 
 
 def test_a_grant_names_only_permissions_some_endpoint_uses() -> None:
-    with pytest.raises(ValueError, match="Mail.Everything"):
+    with pytest.raises(ValueError, match=r"Mail\.Everything"):
         AppGrant.of(["Mail.Everything"])
     assert AppGrant.of(["Mail.Read"]).allows("messages.delta")
     assert not AppGrant.of(["Mail.ReadBasic.All"]).allows("messages.value")

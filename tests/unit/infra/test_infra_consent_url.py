@@ -99,7 +99,7 @@ def test_any_state_survives_the_round_trip_through_the_query(state: str) -> None
 
 def test_consent_asks_for_exactly_the_required_rows_of_the_permission_table() -> None:
     # Least privilege: nothing calls sendMail, so Mail.Send is not asked for (graph_dpg/domain/permissions.py).
-    assert REQUIRED_PERMISSIONS == required_permissions()
+    assert required_permissions() == REQUIRED_PERMISSIONS
     assert [p.name for p in REQUIRED_PERMISSIONS] == ["Mail.ReadWrite", "MailboxSettings.ReadWrite"]
     assert [p.exchange_role for p in REQUIRED_PERMISSIONS] == [
         "Application Mail.ReadWrite",
