@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -201,3 +202,15 @@ def test_run_exits_2_with_a_clear_message_on_bad_input() -> None:
     assert run_consent_url(_args(client_id="nope"), out, err) == 2
     assert out.getvalue() == ""
     assert "client id 'nope' is not a GUID" in err.getvalue()
+
+
+def test_infra_readme_lists_the_permission_table() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "infra" / "README.md").read_text(encoding="utf-8")
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in readme.splitlines()
+        if line.startswith("| ") and re.search(r"\| [0-9a-f]{8}-[0-9a-f]{4}-", line)
+    ]
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        (p.name, p.app_role_id, p.exchange_role, "yes" if p.required else "no") for p in PERMISSIONS
+    ]
