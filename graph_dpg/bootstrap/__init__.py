@@ -140,6 +140,7 @@ def make_graph_mailbox(
         http_client=http_client,
         transport=None if http_client is not None else transport,
         max_concurrency_per_mailbox=max_concurrency_per_mailbox or settings.graph_max_concurrency_per_mailbox,
+        max_concurrency=settings.graph_max_concurrency,
         # Against the emulators nothing is gained by waiting seconds between retries.
         retry=retry or (RetryPolicy.fast() if settings.is_sandbox else None),
     )

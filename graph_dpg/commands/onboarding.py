@@ -1,16 +1,11 @@
 """graph-dpg consent-url: the admin-consent URL and the exact Graph permissions graph_dpg needs.
 
-graph_dpg reads and writes the function mailboxes app-only (client credentials), with three Microsoft Graph
+graph_dpg reads and writes the function mailboxes app-only (client credentials), with the Microsoft Graph
 application permissions (app roles of the Graph service principal, appId
-00000003-0000-0000-c000-000000000000; ids from the Microsoft Graph permissions reference,
-learn.microsoft.com/graph/permissions-reference):
-
-  permission                 app role id                             why
-  -------------------------  --------------------------------------  ----------------------------------------
-  Mail.ReadWrite             e2a3a72e-5f79-4c64-b1b1-878b674786c9    delta reads, deliver into folders,
-                                                                     categories, extended properties, uploads
-  Mail.Send                  b633e1c5-b582-4048-a93e-9f11b44c7e96    receipt mails
-  MailboxSettings.ReadWrite  6931bccd-447a-43d1-b442-00a195474933    the master category list
+00000003-0000-0000-c000-000000000000) that its one permission table marks as required
+(graph_dpg/domain/permissions.py; ids from the Microsoft Graph permissions reference,
+learn.microsoft.com/graph/permissions-reference). The command prints them with their app role ids and
+why each is needed; nothing more is asked for (least privilege).
 
 There are two ways to grant them, and the command says which one to use:
 
@@ -43,11 +38,11 @@ from urllib.parse import urlencode, urlsplit
 
 from graph_dpg.commands import command
 from graph_dpg.core.errors import ConfigError
+from graph_dpg.domain.permissions import GRAPH_RESOURCE_APP_ID, GraphPermission, required_permissions
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 
-GRAPH_RESOURCE_APP_ID = "00000003-0000-0000-c000-000000000000"
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 # Nothing needs to listen there: after the consent the browser's address bar shows admin_consent=True (or
 # error=...). It must be registered on the app registration (Web platform) like any redirect URI.
@@ -59,36 +54,8 @@ _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-
 _TENANT_ALIASES = frozenset({"common", "organizations", "consumers"})
 
 
-@dataclass(frozen=True)
-class GraphPermission:
-    """One Microsoft Graph application permission and its Exchange RBAC for Applications role."""
-
-    name: str
-    app_role_id: str
-    exchange_role: str
-    purpose: str
-
-
-REQUIRED_PERMISSIONS: tuple[GraphPermission, ...] = (
-    GraphPermission(
-        "Mail.ReadWrite",
-        "e2a3a72e-5f79-4c64-b1b1-878b674786c9",
-        "Application Mail.ReadWrite",
-        "read outgoing folders and inboxes (delta), deliver Digital Post into folders, set categories",
-    ),
-    GraphPermission(
-        "Mail.Send",
-        "b633e1c5-b582-4048-a93e-9f11b44c7e96",
-        "Application Mail.Send",
-        "send receipt and monitoring mails from the function mailboxes",
-    ),
-    GraphPermission(
-        "MailboxSettings.ReadWrite",
-        "6931bccd-447a-43d1-b442-00a195474933",
-        "Application MailboxSettings.ReadWrite",
-        "create the Digital Post categories in each mailbox's master category list",
-    ),
-)
+#: The permissions consent-url asks for: the required rows of the one table, in table order.
+REQUIRED_PERMISSIONS: tuple[GraphPermission, ...] = required_permissions()
 
 
 def validate_tenant(value: str) -> str:
@@ -193,7 +160,7 @@ def render_guidance(target: ConsentTarget, url: str) -> str:
         "",
         f"Application permissions (Microsoft Graph, resource appId {GRAPH_RESOURCE_APP_ID}):",
     ]
-    lines += [f"  {p.name:<{width}}  {p.app_role_id}  {p.purpose}" for p in REQUIRED_PERMISSIONS]
+    lines += [f"  {p.name:<{width}}  {p.app_role_id}  {p.reason}" for p in REQUIRED_PERMISSIONS]
     lines += [
         "",
         "RECOMMENDED: Exchange Online RBAC for Applications, scoped to the function mailboxes",
@@ -208,7 +175,7 @@ def render_guidance(target: ConsentTarget, url: str) -> str:
         "",
         "  !! Then do NOT open the consent URL below and do NOT click 'Grant admin consent' in Entra ID.",
         "  !! Entra application permissions are tenant-wide and are ADDED to the Exchange RBAC grants:",
-        "  !! one consent and the app can read and send as EVERY mailbox in the tenant.",
+        "  !! one consent and the app can read and change EVERY mailbox in the tenant.",
         "  !! If the app registration lists these permissions, remove them or leave them unconsented.",
         "",
     ]

@@ -152,6 +152,15 @@ class Settings(BaseSettings):
     graph_max_concurrency_per_mailbox: int = Field(
         4, ge=1, le=4, description="Graph requests in flight per mailbox (Graph allows at most 4)."
     )
+    graph_max_concurrency: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description=(
+            "Graph requests in flight for the whole app, all mailboxes together (Outlook: 4 concurrent "
+            "requests per app ID in one reading of the throttling page; docs/facts/graph.md)."
+        ),
+    )
     rule_timeout_seconds: float = Field(
         5.0,
         gt=0,

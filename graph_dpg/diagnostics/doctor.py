@@ -3,6 +3,7 @@
 The checks, in the order they run, and what each one needs first::
 
     settings (.env) ──► gateway file ─┬─► graph token ──► mailbox <address> ──► categories <function mailbox>
+                                      │                                     └─► permissions <address>
                                       ├─► ngdp certificate ──► ngdp (mTLS + API token) ──► contact points
                                       └─► database (reachable, migrated to the newest revision)
 
@@ -28,6 +29,11 @@ mailbox in the tenant unless an Application Access Policy restricts it (legacy s
 Graph answers 401 ``InvalidAuthenticationToken`` for a token it does not accept and 403
 ``ErrorAccessDenied`` for a mailbox outside the app's scope (learn.microsoft.com/graph/errors,
 learn.microsoft.com/graph/auth-limit-mailbox-access).
+
+``permissions <address>``: every permission the one table (graph_dpg/domain/permissions.py) marks as
+required is probed on every configured mailbox with a harmless call that needs exactly it (its ``Probe``);
+a 403 names the missing permission, its Exchange role and the fix. When every probe is refused with
+"Access to OData is disabled." the mailbox is outside the app's management scope instead.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ from graph_dpg.core.errors import (
     StoreError,
     TransientError,
 )
+from graph_dpg.domain.permissions import GraphPermission, Probe, permission, required_permissions
 from graph_dpg.ports.digital_post import ContactPointInfo, DigitalPostPort
 
 if TYPE_CHECKING:
@@ -100,6 +107,10 @@ _RBAC_FIX = (
     "rerunning it is safe) and check with Test-ServicePrincipalAuthorization; role changes can take up to "
     "about two hours to reach the token"
 )
+
+
+_SETTINGS = permission("MailboxSettings.ReadWrite")
+_OUT_OF_SCOPE = "Access to OData is disabled."
 
 
 class Status(enum.StrEnum):
@@ -313,6 +324,8 @@ class Doctor:
         self._graph_error: str | None = None
         self._token_ok = False
         self.reachable: set[str] = set()
+        #: Mailboxes that answered 403 to the mailbox check (the permissions check says why).
+        self.forbidden: set[str] = set()
         self.contact_points: list[ContactPointInfo] | None = None
         self.certificate_expired = False
 
@@ -342,6 +355,10 @@ class Doctor:
         # Mailboxes are independent: check them concurrently, report them in file order.
         for result in await asyncio.gather(
             *(self._guard(f"mailbox {p.address}", self.check_mailbox(p.address)) for p in plans)
+        ):
+            emit(result)
+        for result in await asyncio.gather(
+            *(self._guard(f"permissions {p.address}", self.check_permissions(p.address)) for p in plans)
         ):
             emit(result)
         function_boxes = [box.address for box in self.config.function_mailboxes]
@@ -481,6 +498,8 @@ class Doctor:
                 else:
                     missing.append(folder)
         except RemoteError as exc:
+            if isinstance(exc, AuthError) and exc.status != 401:
+                self.forbidden.add(address)
             return self._graph_failure(name, address, roles, exc)
         self.reachable.add(address)
         polled = f"; polled folders: {', '.join(folders)}" if folders else ""
@@ -514,6 +533,55 @@ class Doctor:
             )
         return _fail(name, f"{roles}: {_remote(exc)}", "see the Graph error above")
 
+    async def check_permissions(self, address: str) -> CheckResult:
+        """Each required permission of the table, probed on ``address`` (see the module docstring)."""
+        name = f"permissions {address}"
+        if address not in self.reachable and address not in self.forbidden:
+            return _skip(name, "the mailbox is not reachable")
+        graph = self._mailbox_adapter()
+        present: list[str] = []
+        missing: list[tuple[GraphPermission, AuthError]] = []
+        notes: list[str] = []
+        for row in required_permissions():
+            try:
+                if row.probe is Probe.MAIL_WRITE:
+                    await graph.probe_mail_write(address)
+                elif row.probe is Probe.CATEGORIES_WRITE:
+                    if not await graph.probe_categories_write(address):
+                        notes.append(f"{row.name}: only reading checked (no category to rewrite)")
+                else:
+                    notes.append(f"{row.name}: no harmless call needs it, not checked")
+                    continue
+            except AuthError as exc:
+                if exc.status == 401:
+                    return _fail(name, f"Graph refused the token ({_remote(exc)})", self._credential_fix())
+                missing.append((row, exc))
+                continue
+            except RemoteError as exc:
+                return self._graph_failure(name, address, "permissions", exc)
+            present.append(row.name)
+        extra = f" ({'; '.join(notes)})" if notes else ""
+        if not missing:
+            return _ok(name, f"{', '.join(present)} granted on this mailbox{extra}")
+        if not present and all(_OUT_OF_SCOPE in _remote(exc) for _, exc in missing):
+            return _fail(
+                name,
+                "the mailbox is outside the app's management scope: every call is refused "
+                f"({_remote(missing[0][1])})",
+                _RBAC_FIX,
+            )
+        lines = [f"{row.name} missing: needed to {row.reason} ({_remote(exc)})" for row, exc in missing]
+        roles = ", ".join(f"'{row.exchange_role}'" for row, _ in missing)
+        return _fail(
+            name,
+            "\n".join(lines) + (f"\ngranted: {', '.join(present)}" if present else "") + extra,
+            f"assign the Exchange role(s) {roles} to the app over the function mailboxes' management scope: "
+            "rerun infra/exchange/Grant-GraphDpgMailboxAccess.ps1 (it assigns every role graph_dpg needs; "
+            "rerunning is safe) and check with Test-ServicePrincipalAuthorization; in the legacy model "
+            "(Application Access Policy) graph-dpg consent-url lists the permissions to consent. Role "
+            "changes can take up to about two hours to reach the token",
+        )
+
     async def check_categories(self, address: str) -> CheckResult:
         """The master category list of a function mailbox holds the gateway's categories and colours."""
         name = f"categories {address}"
@@ -542,9 +610,8 @@ class Doctor:
                 return _fail(
                     name,
                     f"the master category list cannot be read ({_remote(exc)})",
-                    "the app needs MailboxSettings.ReadWrite on this mailbox (Exchange role assignment "
-                    "'Application MailboxSettings.ReadWrite', "
-                    "infra/exchange/Grant-GraphDpgMailboxAccess.ps1)",
+                    f"the app needs {_SETTINGS.name} on this mailbox (Exchange role assignment "
+                    f"'{_SETTINGS.exchange_role}', infra/exchange/Grant-GraphDpgMailboxAccess.ps1)",
                 )
             return self._graph_failure(name, address, "categories", exc)
         if missing:

@@ -77,7 +77,9 @@ def test_sandbox_is_all_green(tmp_path: Path) -> None:
         assert lines(out, f"✓ {name}:"), name
     assert lines(out, f"✓ mailbox {JOBCENTER}: function: reachable; polled folders: sentitems, inbox")
     assert lines(out, "✓ database: sqlite:///")
-    assert out.rstrip().endswith("16 ok, 0 warning(s), 0 failed, 0 skipped")
+    # The sandbox grants exactly the permission table's required rows; each is probed per mailbox.
+    assert lines(out, f"✓ permissions {JOBCENTER}: Mail.ReadWrite, MailboxSettings.ReadWrite granted")
+    assert out.rstrip().endswith("22 ok, 0 warning(s), 0 failed, 0 skipped")
 
 
 @pytest.fixture
@@ -134,6 +136,8 @@ def test_broken_set_up_reports_each_mistake_and_fix_repairs_categories(
     assert failed == [
         "✗ mailbox jobcenter@sandby.dk: function: the app may not access this mailbox "
         "(403 ErrorAccessDenied: Access to OData is disabled.)",
+        "✗ permissions jobcenter@sandby.dk: the mailbox is outside the app's management scope: every call "
+        "is refused (403 ErrorAccessDenied: Access to OData is disabled.)",
         "✗ categories borgerservice@sandby.dk: missing from the master category list: Digital Post: Sendt",
         f"✗ contact points: in NgDP but not in the gateway file: {ROGUE_CP} (Skoleafdelingen)",
     ]

@@ -7,9 +7,11 @@ deserialisation costs ~9 ms per Message (docs/facts/graph.md, "msgraph-sdk: dese
 would dominate polling.
 
 Every request carries ``Prefer: IdType="ImmutableId"`` (ids survive folder moves, concepts/
-outlook-immutable-id.md) and holds the mailbox's semaphore, so at most ``max_concurrency_per_mailbox``
-(Outlook's limit: 4 per app and mailbox, learn.microsoft.com/graph/throttling-limits) are in flight per
-mailbox, retries included.
+outlook-immutable-id.md) and holds the mailbox's semaphore and the app's, so at most
+``max_concurrency_per_mailbox`` are in flight per mailbox and ``max_concurrency`` in all, retries included.
+concepts/throttling-limits.md has given Outlook's limit of 4 concurrent requests both per app and mailbox
+and per app across all mailboxes (docs/facts/graph.md, "Throttling"); both caps apply, so either reading
+can be honoured.
 
 Size rules (concepts/outlook-large-attachments.md, user-sendmail.md): a request body must stay under
 4 MB; attachments up to 3 MB can be posted as JSON, larger ones (≤150 MB) go through
@@ -22,12 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -175,6 +178,7 @@ class GraphMailbox:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_concurrency_per_mailbox: int = 4,
+        max_concurrency: int | None = None,
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout | float | None = None,
         large_attachment_threshold: int = 512 * 1024,
@@ -184,6 +188,8 @@ class GraphMailbox:
     ) -> None:
         if max_concurrency_per_mailbox < 1:
             raise ValueError("max_concurrency_per_mailbox must be at least 1")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1 (or None: no cap across mailboxes)")
         if not 0 < upload_chunk_size < 4 * 1024 * 1024:
             raise ValueError("upload_chunk_size must be below 4 MB")
         self._retry = retry or RetryPolicy()
@@ -200,6 +206,10 @@ class GraphMailbox:
         )
         self._limit = max_concurrency_per_mailbox
         self._semaphores: dict[str, asyncio.Semaphore] = {}
+        #: The cap across all mailboxes (None: none). Taken after the mailbox's, so a request waiting for
+        #: its mailbox holds no app-wide slot.
+        self._app_limit = max_concurrency
+        self._app_semaphore = asyncio.Semaphore(max_concurrency) if max_concurrency else None
         self._folders: dict[tuple[str, str], str] = {}
         #: Delta rounds left before a polled folder path is resolved again (renames are seen this way).
         self._folder_rounds: dict[tuple[str, str], int] = {}
@@ -237,6 +247,16 @@ class GraphMailbox:
         await self.aclose()
 
     # -- request plumbing ------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, mailbox: str) -> AsyncIterator[None]:
+        """One request's place: the mailbox's semaphore, then the app's (both caps apply)."""
+        async with self._semaphore(mailbox):
+            if self._app_semaphore is None:
+                yield
+            else:
+                async with self._app_semaphore:
+                    yield
 
     def _semaphore(self, mailbox: str) -> asyncio.Semaphore:
         key = mailbox.casefold()
@@ -296,7 +316,7 @@ class GraphMailbox:
             info.url = info.url
         info.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
         method = info.http_method.value if info.http_method else "GET"
-        async with self._semaphore(mailbox):
+        async with self._slot(mailbox):
             self.requests[mailbox] += 1
             try:
                 # With a NativeResponseHandler the adapter returns the httpx.Response untouched; the
@@ -708,7 +728,7 @@ class GraphMailbox:
                 headers={"Content-Type": "application/octet-stream", "Content-Range": content_range},
             )
             try:
-                async with self._semaphore(mailbox):
+                async with self._slot(mailbox):
                     self.requests[mailbox] += 1
                     try:
                         response = await self._pipe.http.send(request)
@@ -978,6 +998,28 @@ class GraphMailbox:
         info = self._delta_request(mailbox, folder_id, select)
         prefer = (f"odata.maxpagesize={int(page_size)}",)
         return await self._json(mailbox, info, what=f"delta {mailbox}/{folder}", prefer=prefer)
+
+    async def probe_mail_write(self, mailbox: str) -> None:
+        """A call that needs Mail.ReadWrite and changes nothing: ``PATCH`` the Inbox with an empty body
+        (api-reference/v1.0/api/mailfolder-update.md: Mail.ReadWrite). For ``graph-dpg doctor``; raises
+        AuthError (403) when the app lacks the permission on this mailbox."""
+        builder = self._user(mailbox).mail_folders.by_mail_folder_id("inbox")
+        await self._send(mailbox, self._info(Method.PATCH, builder, body={}), what=f"probe {mailbox}")
+
+    async def probe_categories_write(self, mailbox: str) -> bool:
+        """A call that needs MailboxSettings.ReadWrite and changes nothing: ``PATCH`` one master category
+        with its own colour (outlookcategory-update.md). False when the list is empty: then only the read
+        (MailboxSettings.Read, outlookuser-list-mastercategories.md) was checked."""
+        builder = self._user(mailbox).outlook.master_categories
+        what = f"probe categories {mailbox}"
+        items = await self._collect(mailbox, self._info(Method.GET, builder), what=what)
+        item = next((c for c in items if c.get("id") and c.get("color")), None)
+        if item is None:
+            return False
+        target = builder.by_outlook_category_id(str(item["id"]))
+        body = {"color": str(item["color"])}
+        await self._send(mailbox, self._info(Method.PATCH, target, body=body), what=what)
+        return True
 
 
 def _path_key(path: str) -> str:

@@ -9,6 +9,7 @@ import argparse
 import sys
 import time
 
+from graph_dpg.sandbox.graph.permissions import ALL_ROLES, GATEWAY_ROLES
 from graph_dpg.sandbox.graph.server import serve
 from graph_dpg.sandbox.graph.tenant import GraphTenant
 
@@ -20,8 +21,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--mailbox", action="append", default=[], help="UPN of a mailbox to create (repeatable)"
     )
+    parser.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        help="application permission granted to the token (repeatable; default: the gateway's own, "
+        f"{', '.join(sorted(GATEWAY_ROLES))}; 'all' for every emulated one)",
+    )
     args = parser.parse_args(argv)
-    tenant = GraphTenant(args.token)
+    roles = ALL_ROLES if "all" in args.role else (frozenset(args.role) or GATEWAY_ROLES)
+    tenant = GraphTenant(args.token, roles=roles)
     for upn in args.mailbox or ["post@kommune.example"]:
         tenant.add_mailbox(upn)
     with serve(tenant, port=args.port) as base_url:

@@ -6,6 +6,8 @@ Request pipeline (also applied to each member of a ``$batch``)::
     Authorization: Bearer <known token> ? -> else 401 InvalidAuthenticationToken
     route (segments are case-insensitive; ``users%40x`` and ``mailFolders('inbox')`` forms accepted)
     mailbox known ? accessible to the app ? -> 404 ErrorInvalidUser / 403 ErrorAccessDenied
+    in the app's management scope ?        -> 403 ErrorAccessDenied "Access to OData is disabled."
+    a role of the app allows the endpoint ? -> 403 ErrorAccessDenied "Access is denied. ..." (permissions.py)
     mailbox full and the request adds to it -> 507 ErrorQuotaExceeded
     budget and concurrency per mailbox   -> 429 ApplicationThrottled + Retry-After
     fault injection (before)             -> 429 / 503 / 504 / delay
@@ -40,6 +42,7 @@ from starlette.routing import Route
 
 from graph_dpg.sandbox.graph.faults import Fault
 from graph_dpg.sandbox.graph.odata import ODataError, Prefer, compile_filter, parse_expand, parse_select
+from graph_dpg.sandbox.graph.permissions import AppGrant
 from graph_dpg.sandbox.graph.tenant import (
     Folder,
     GraphApiError,
@@ -180,12 +183,17 @@ class GraphEmulator:
 
     # ------------------------------------------------------------------ pipeline
 
-    async def process(self, req: Req, *, authorized: bool = False) -> tuple[Resp, str, str | None]:
+    async def process(
+        self, req: Req, *, authorized: bool = False, grant: AppGrant | None = None
+    ) -> tuple[Resp, str, str | None]:
+        """One request through the pipeline. ``authorized``: a ``$batch`` member, whose token was checked
+        on the batch; ``grant`` is then the batch's (what the app may do)."""
         started = time.monotonic()
         at = time.time()
         endpoint = "unknown"
         mailbox_upn: str | None = None
         acquired: Mailbox | None = None
+        acquired_app = "graph-dpg"
         try:
             try:
                 try:
@@ -199,10 +207,12 @@ class GraphEmulator:
                     found = self.tenant.find_mailbox(route.mailbox_key) if route.mailbox_key else None
                     mailbox_upn = found.upn.lower() if found else None
                 if not authorized and not (route is not None and route.upload):
-                    self._check_auth(req)
+                    grant = self._check_auth(req)
                 if route is None:
                     assert route_error is not None
                     raise route_error
+                if grant is not None and route.endpoint.startswith("users."):
+                    self._check_directory_permission(grant, route.endpoint)
                 mb: Mailbox | None = None
                 if route.mailbox_key is not None:
                     mb = self._mailbox(route)
@@ -211,13 +221,17 @@ class GraphEmulator:
                         # learn.microsoft.com/graph/auth-limit-mailbox-access: a mailbox outside the app's
                         # RBAC scope / access policy answers 403 ErrorAccessDenied.
                         raise GraphApiError(403, "ErrorAccessDenied", "Access to OData is disabled.")
+                    if grant is not None and not endpoint.startswith("users."):
+                        self._check_mailbox_permission(grant, mb, endpoint)
                     if mb.full and endpoint in _ADDS_TO_MAILBOX:
                         raise quota_exceeded()  # see tenant.quota_exceeded for the source
                     uploaded = len(req.body) if req.method in ("POST", "PATCH", "PUT") else 0
-                    throttled = self.tenant.acquire(mb, uploaded)
+                    app_id = grant.app_id if grant is not None else "graph-dpg"
+                    throttled = self.tenant.acquire(mb, uploaded, app_id)
                     if throttled is not None:
                         raise throttled
                     acquired = mb
+                    acquired_app = app_id
                 fault = self.tenant.faults.pick(req.method, req.path, mailbox_upn)
                 delay = self.tenant.latency + (fault.delay if fault else 0.0)
                 if delay > 0:
@@ -225,7 +239,7 @@ class GraphEmulator:
                 if fault is not None and fault.status is not None and not fault.after:
                     raise _fault_error(fault)
                 if route.handler is None:
-                    resp = await self._batch(req)
+                    resp = await self._batch(req, grant)
                 else:
                     with self.tenant.lock:
                         resp = route.handler(req, mb)
@@ -248,7 +262,7 @@ class GraphEmulator:
             )
         finally:
             if acquired is not None:
-                self.tenant.release(acquired)
+                self.tenant.release(acquired, acquired_app)
         self.tenant.record(
             _log_entry(req, mailbox_upn, endpoint, resp.status, at, time.monotonic() - started)
         )
@@ -269,13 +283,39 @@ class GraphEmulator:
                 "reference-property objects are not present.",
             ) from None
 
-    def _check_auth(self, req: Req) -> None:
+    def _check_auth(self, req: Req) -> AppGrant:
         auth = req.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
         if not auth:
             raise GraphApiError(401, "InvalidAuthenticationToken", "Access token is empty.")
         if scheme.lower() != "bearer" or token.strip() not in self.tenant.tokens:
             raise GraphApiError(401, "InvalidAuthenticationToken", "Access token validation failure.")
+        return self.tenant.grant_for(token.strip())
+
+    @staticmethod
+    def _check_mailbox_permission(grant: AppGrant, mb: Mailbox, endpoint: str) -> None:
+        """The app's management scope must hold the mailbox and one of its roles must allow the call
+        (the endpoint's docs page, permissions.ENDPOINT_PERMISSIONS)."""
+        if not grant.covers((mb.id, mb.upn, *mb.aliases)):
+            # Outside the scope, as for a mailbox an access policy excludes:
+            # concepts/auth-limit-mailbox-access.md ("Handling API errors").
+            raise GraphApiError(403, "ErrorAccessDenied", "Access to OData is disabled.")
+        if not grant.allows(endpoint):
+            # Exchange's answer to an app without the permission (microsoftgraph/microsoft-graph-docs
+            # issue 10880; aspnetcore-connect-sample issue 37, fixed by adding Mail.Read). Scope is checked
+            # before the role (inference: both are 403 ErrorAccessDenied, only the text differs).
+            raise GraphApiError(
+                403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
+            )
+
+    @staticmethod
+    def _check_directory_permission(grant: AppGrant, endpoint: str) -> None:
+        if not grant.allows(endpoint):
+            # The directory's answer (not Exchange's) to an app without User.Read.All: microsoftgraph/
+            # microsoft-graph-docs-contrib issue 8159; Azure-Samples/ms-identity-python-daemon issue 8.
+            raise GraphApiError(
+                403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+            )
 
     # ------------------------------------------------------------------ routing
 
@@ -786,7 +826,7 @@ class GraphEmulator:
 
     # ------------------------------------------------------------------ $batch
 
-    async def _batch(self, req: Req) -> Resp:
+    async def _batch(self, req: Req, grant: AppGrant | None = None) -> Resp:
         """``POST /$batch`` (learn.microsoft.com/graph/json-batching).
 
         Up to 20 members, ``dependsOn`` ordering,
@@ -850,7 +890,7 @@ class GraphEmulator:
                         ),
                     }
                     return
-            results[mid] = await self._run_member(req, member)
+            results[mid] = await self._run_member(req, member, grant)
 
         if sequential:
             for member in members:
@@ -863,7 +903,9 @@ class GraphEmulator:
                 await asyncio.gather(*(run_member(m) for m in members[i : i + 4]))
         return Resp(200, {"responses": [results[i] for i in ids]}, {}, JSON_TYPE)
 
-    async def _run_member(self, outer: Req, member: dict[str, Any]) -> dict[str, Any]:
+    async def _run_member(
+        self, outer: Req, member: dict[str, Any], grant: AppGrant | None = None
+    ) -> dict[str, Any]:
         url = str(member["url"])
         parts = urlsplit(url if url.startswith("/") else "/" + url)
         headers = {str(k).lower(): str(v) for k, v in (member.get("headers") or {}).items()}
@@ -885,7 +927,7 @@ class GraphEmulator:
             outer.root,
             in_batch=True,
         )
-        resp, _, _ = await self.process(sub, authorized=True)
+        resp, _, _ = await self.process(sub, authorized=True, grant=grant)
         out: dict[str, Any] = {"id": str(member["id"]), "status": resp.status}
         # Every member of the documented example response carries Cache-Control: no-cache
         # (concepts/json-batching.md, "Example JSON batch response").

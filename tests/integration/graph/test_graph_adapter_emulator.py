@@ -17,6 +17,7 @@ from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCrede
 from graph_dpg.core.errors import AuthError, NotFoundError, ThrottledError, TransientError
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
 from graph_dpg.sandbox.graph import GraphTenant, create_app, gateway_timeout, serve, throttle, unavailable
+from graph_dpg.sandbox.graph.permissions import ALL_ROLES
 
 TOKEN = "sandbox-token"
 BASE = "http://127.0.0.1/v1.0"
@@ -27,7 +28,7 @@ GATEWAY = "ngdp-cpr-0101012345@gw.kommune.dk"
 
 @pytest.fixture
 def tenant() -> GraphTenant:
-    t = GraphTenant(TOKEN)
+    t = GraphTenant(TOKEN, roles=ALL_ROLES)  # send_mail too, which the gateway does not use yet
     t.add_mailbox(FUNC, "Digital Post")
     t.add_mailbox(OTHER, "Byggesag")
     return t

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from graph_dpg.sandbox.graph import GraphTenant, create_app
+from graph_dpg.sandbox.graph.permissions import ALL_ROLES
 
 BASE = "http://graph.local/v1.0"
 TOKEN = "sandbox-token"
@@ -17,7 +18,8 @@ OTHER = "byg@kommune.dk"
 
 @pytest.fixture
 def tenant() -> GraphTenant:
-    t = GraphTenant(TOKEN)
+    # Every role: these tests exercise endpoints the gateway does not use (sendMail, /users).
+    t = GraphTenant(TOKEN, roles=ALL_ROLES)
     t.add_mailbox(FUNC, "Digital Post")
     t.add_mailbox(OTHER, "Byggesag")
     return t

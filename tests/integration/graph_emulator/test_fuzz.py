@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph_dpg.sandbox.graph import GraphTenant, create_app
+from graph_dpg.sandbox.graph.permissions import ALL_ROLES
 
 from .conftest import FUNC, TOKEN
 
@@ -43,7 +44,7 @@ JSON = st.recursive(
     max_leaves=12,
 )
 
-tenant = GraphTenant(TOKEN)
+tenant = GraphTenant(TOKEN, roles=ALL_ROLES)
 tenant.add_mailbox(FUNC)
 MID = tenant.deliver_to_inbox(FUNC, "fuzz", "<p>x</p>")
 APP = create_app(tenant)

@@ -63,7 +63,17 @@ def test_helpers_and_http_interleave_safely(tenant: GraphTenant) -> None:
 
 def test_module_entry_point_serves_until_stopped() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "graph_dpg.sandbox.graph", "--mailbox", "a@kommune.dk", "--token", "t0k"],
+        [
+            sys.executable,
+            "-m",
+            "graph_dpg.sandbox.graph",
+            "--mailbox",
+            "a@kommune.dk",
+            "--token",
+            "t0k",
+            "--role",
+            "all",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

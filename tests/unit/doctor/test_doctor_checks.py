@@ -13,8 +13,9 @@ from graph_dpg.adapters.graph import GraphMailbox, StaticTokenCredential
 from graph_dpg.config import load_gateway_text
 from graph_dpg.demo.scenario import DEMO_GATEWAY
 from graph_dpg.diagnostics.doctor import EXIT_FAILED, EXIT_OK, Status, exit_code
+from graph_dpg.domain.permissions import GraphPermission, required_permissions
 from graph_dpg.sandbox.graph import create_app
-from graph_dpg.sandbox.graph.faults import Fault
+from graph_dpg.sandbox.graph.permissions import ALL_ROLES, GATEWAY_ROLES
 from tests.unit.doctor.conftest import GRAPH_URL, DoctorEnv, fake_jwt, make_env
 
 JOBCENTER = "jobcenter@sandby.dk"
@@ -35,8 +36,12 @@ async def test_configured_tenant_is_all_green(env: DoctorEnv) -> None:
         "database",
         *(f"mailbox {a}" for a in env.config.mailboxes),
         *(f"categories {b.address}" for b in env.config.function_mailboxes),
+        *(f"permissions {a}" for a in env.config.mailboxes),
     }
     assert set(results) == expected
+    assert results[f"permissions {JOBCENTER}"].detail == (
+        "Mail.ReadWrite, MailboxSettings.ReadWrite granted on this mailbox"
+    )
     assert "polled folders: sentitems, inbox" in results[f"mailbox {JOBCENTER}"].detail
     assert "3 in NgDP, 2 mapped, 1 unmapped on purpose" in results["contact points"].detail
     assert exit_code(list(results.values())) == EXIT_OK
@@ -100,6 +105,54 @@ async def test_mailbox_outside_the_app_scope_is_403_with_the_rbac_fix(env: Docto
     assert results["mailbox borgerservice@sandby.dk"].status is Status.OK
 
 
+@pytest.mark.parametrize("row", required_permissions(), ids=lambda p: p.name)
+async def test_token_missing_one_required_permission_names_it_with_the_fix(
+    env: DoctorEnv, row: GraphPermission
+) -> None:
+    # Everything else the app could have, but not this row (Mail.Read still lets the mailbox be read).
+    env.tenant.grant("sandbox-token", (ALL_ROLES - {row.name}) | {"Mail.Read"})
+    before = {a: env.tenant.master_categories(a) for a in env.config.mailboxes}
+    results = await env.run()
+    for address in env.config.mailboxes:
+        result = results[f"permissions {address}"]
+        assert result.status is Status.FAIL, result
+        assert f"{row.name} missing: needed to {row.reason}" in result.detail
+        assert "403 ErrorAccessDenied: Access is denied. Check credentials and try again." in result.detail
+        assert result.fix is not None
+        assert f"'{row.exchange_role}'" in result.fix
+        assert "Grant-GraphDpgMailboxAccess.ps1" in result.fix and "consent-url" in result.fix
+        others = [p.name for p in required_permissions() if p != row]
+        assert f"granted: {', '.join(others)}" in result.detail
+    assert results["graph token"].status is Status.OK
+    assert exit_code(list(results.values())) == EXIT_FAILED
+    # The probes changed nothing.
+    assert {a: env.tenant.master_categories(a) for a in env.config.mailboxes} == before
+
+
+async def test_mailbox_outside_the_management_scope_is_named_as_such(env: DoctorEnv) -> None:
+    others = [a for a in env.config.mailboxes if a != JOBCENTER]
+    env.tenant.grant("sandbox-token", GATEWAY_ROLES, mailboxes=others)
+    results = await env.run()
+    result = results[f"permissions {JOBCENTER}"]
+    assert result.status is Status.FAIL
+    assert "outside the app's management scope" in result.detail
+    assert "Access to OData is disabled." in result.detail
+    assert result.fix is not None and "Test-ServicePrincipalAuthorization" in result.fix
+    assert results[f"mailbox {JOBCENTER}"].status is Status.FAIL
+    for address in others:
+        assert results[f"permissions {address}"].status is Status.OK
+
+
+async def test_no_permission_at_all_is_reported_per_permission(env: DoctorEnv) -> None:
+    env.tenant.grant("sandbox-token", ["User.Read.All"])
+    results = await env.run()
+    result = results[f"permissions {JOBCENTER}"]
+    assert result.status is Status.FAIL
+    for row in required_permissions():
+        assert f"{row.name} missing" in result.detail
+    assert "granted:" not in result.detail
+
+
 async def test_mailbox_that_does_not_exist(tmp_path: Path) -> None:
     typo = DEMO_TEXT.replace(
         "monitoring_mailbox: it-drift@sandby.dk", "monitoring_mailbox: it-drfit@sandby.dk"
@@ -136,12 +189,13 @@ async def test_missing_category_fails_and_fix_creates_it(env: DoctorEnv) -> None
 
 
 async def test_unreadable_category_list_names_the_missing_permission(env: DoctorEnv) -> None:
-    denied = Fault(status=403, code="ErrorAccessDenied", message="Access is denied.")
-    env.tenant.faults.script("GET", rf"/users/{JOBCENTER}/outlook/masterCategories$", denied)
+    # The app has Mail.ReadWrite but no MailboxSettings permission at all (the emulator's permission model).
+    env.tenant.grant("sandbox-token", ["Mail.ReadWrite"])
     result = (await env.run())[f"categories {JOBCENTER}"]
     assert result.status is Status.FAIL
     assert result.detail == (
-        "the master category list cannot be read (403 ErrorAccessDenied: Access is denied.)"
+        "the master category list cannot be read "
+        "(403 ErrorAccessDenied: Access is denied. Check credentials and try again.)"
     )
     assert result.fix is not None and "MailboxSettings.ReadWrite" in result.fix
 

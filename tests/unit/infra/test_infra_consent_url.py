@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,6 +24,7 @@ from graph_dpg.commands.onboarding import (
     run_consent_url,
 )
 from graph_dpg.core.errors import ConfigError
+from graph_dpg.domain.permissions import PERMISSIONS, required_permissions
 
 TENANT_GUID = "0f1e2d3c-4b5a-4968-8776-655443322110"
 CLIENT = "11111111-2222-3333-4444-555555555555"
@@ -96,18 +98,21 @@ def test_any_state_survives_the_round_trip_through_the_query(state: str) -> None
     assert parse_qs(urlsplit(url).query, keep_blank_values=True)["state"] == [state]
 
 
-def test_permissions_are_exactly_the_three_with_their_app_role_ids() -> None:
-    # docs/facts/graph.md, "Permissions" (Graph permissions reference); a typo here would grant the wrong role.
-    assert {p.name: p.app_role_id for p in REQUIRED_PERMISSIONS} == {
-        "Mail.ReadWrite": "e2a3a72e-5f79-4c64-b1b1-878b674786c9",
-        "Mail.Send": "b633e1c5-b582-4048-a93e-9f11b44c7e96",
-        "MailboxSettings.ReadWrite": "6931bccd-447a-43d1-b442-00a195474933",
-    }
+def test_consent_asks_for_exactly_the_required_rows_of_the_permission_table() -> None:
+    # Least privilege: nothing calls sendMail, so Mail.Send is not asked for (graph_dpg/domain/permissions.py).
+    assert required_permissions() == REQUIRED_PERMISSIONS
+    assert [p.name for p in REQUIRED_PERMISSIONS] == ["Mail.ReadWrite", "MailboxSettings.ReadWrite"]
     assert [p.exchange_role for p in REQUIRED_PERMISSIONS] == [
         "Application Mail.ReadWrite",
-        "Application Mail.Send",
         "Application MailboxSettings.ReadWrite",
     ]
+
+
+def test_guidance_names_no_permission_that_is_not_required() -> None:
+    text = render_guidance(ConsentTarget(TENANT_GUID, CLIENT, managed_identity=False), "https://u")
+    for row in PERMISSIONS:
+        assert (row.app_role_id in text) == row.required, row.name
+    assert "Mail.Send" not in text
 
 
 def test_guidance_recommends_rbac_and_warns_against_tenant_wide_consent() -> None:
@@ -197,3 +202,15 @@ def test_run_exits_2_with_a_clear_message_on_bad_input() -> None:
     assert run_consent_url(_args(client_id="nope"), out, err) == 2
     assert out.getvalue() == ""
     assert "client id 'nope' is not a GUID" in err.getvalue()
+
+
+def test_infra_readme_lists_the_permission_table() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "infra" / "README.md").read_text(encoding="utf-8")
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in readme.splitlines()
+        if line.startswith("| ") and re.search(r"\| [0-9a-f]{8}-[0-9a-f]{4}-", line)
+    ]
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        (p.name, p.app_role_id, p.exchange_role, "yes" if p.required else "no") for p in PERMISSIONS
+    ]

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from graph_dpg.domain.permissions import required_permissions
+
 EXCHANGE = Path(__file__).resolve().parents[3] / "infra" / "exchange"
 SCRIPTS = sorted(EXCHANGE.glob("*.ps1"))
 
@@ -173,13 +175,28 @@ def test_grant_script_warns_loudly_against_tenant_wide_consent() -> None:
     assert warning, "the warning must be printed on every run, not only in the help"
     assert "TENANT-WIDE" in warning.group(1)
     assert "EVERY mailbox" in warning.group(1)
-    for role in (
-        "Application Mail.ReadWrite",
-        "Application Mail.Send",
-        "Application MailboxSettings.ReadWrite",
-    ):
-        assert f"'{role}'" in source
     assert "MemberOfGroup -eq" in source
+
+
+def script_roles(source: str) -> list[str]:
+    """The Exchange roles the grant script assigns: the string items of its ``$Roles = @( ... )`` array."""
+    code = strip_comments_and_strings(source)
+    start = re.search(r"\$Roles\s*=\s*@\(", code)
+    assert start, "the script must list its roles in $Roles = @( ... )"
+    end = code.index(")", start.end())
+    items = re.finditer(r"'((?:[^']|'')*)'|#[^\n]*", source[start.end() : end])
+    return [m.group(1).replace("''", "'") for m in items if m.group(1) is not None]
+
+
+def test_grant_script_assigns_exactly_the_required_rows_of_the_permission_table() -> None:
+    source = (EXCHANGE / "Grant-GraphDpgMailboxAccess.ps1").read_text(encoding="utf-8")
+    assert script_roles(source) == [p.exchange_role for p in required_permissions()]
+    assert "'Application Mail.Send'" not in source.split("$Roles", 1)[1].split(")", 1)[0]
+
+
+def test_role_list_parser_reads_the_array_not_comments() -> None:
+    source = "# $Roles = @('x')\n$Roles = @(\n    'Application A'  # 'not this'\n    'Application B'\n)\n"
+    assert script_roles(source) == ["Application A", "Application B"]
 
 
 def test_transport_rules_cover_the_gateway_subdomains_and_memo_header_attachments() -> None:
