@@ -130,3 +130,33 @@ def plan_split(
         and used + encoded_cost(xml_size) <= first_cap
     )
     return SplitPlan(limit, tuple(tuple(p) for p in parts), tuple(oversized), attach_xml)
+
+
+def lowered_limit(limit: int) -> int | None:
+    """The limit to assume after a mailbox refused a mail planned for ``limit`` as too big (its admin set
+    less than the gateway was told): three quarters of it, never under :data:`MIN_LIMIT`; None when
+    ``limit`` is that minimum already (no endless lowering: the refusal stands)."""
+    if limit <= MIN_LIMIT:
+        return None
+    return max(MIN_LIMIT, limit * 3 // 4)
+
+
+def replan(
+    plan: SplitPlan,
+    delivered: int,
+    sizes: Sequence[int],
+    limit: int,
+    *,
+    first_body: int,
+    other_body: int = FOLLOW_UP_BODY,
+) -> SplitPlan:
+    """The plan after the mailbox refused part ``delivered + 1`` of ``plan``, for a lower ``limit``: the
+    ``delivered`` parts stay as they are (they are in the mailbox); the files of the others are planned
+    anew in follow-up parts after them. Nothing delivered: everything is planned anew."""
+    if delivered <= 0:
+        return plan_split(sizes, limit, first_body=first_body, other_body=other_body)
+    rest = [i for part in plan.parts[delivered:] for i in part]
+    again = plan_split([sizes[i] for i in rest], limit, first_body=other_body, other_body=other_body)
+    parts = plan.parts[:delivered] + tuple(tuple(rest[j] for j in part) for part in again.parts if part)
+    oversized = tuple(sorted(plan.oversized + tuple(rest[j] for j in again.oversized)))
+    return SplitPlan(limit, parts, oversized, attach_xml=False)

@@ -198,9 +198,9 @@ def message_too_large() -> GraphApiError:
     mailbox's maximum message size. Code and text as Graph answered them in
     github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/2561 (an upload session refused part-way:
     "ErrorMessageSizeExceeded", "The message exceeds the maximum supported size."); the status 400 as in
-    github.com/motze92/office365-mail/issues/39 (POST .../messages/{id}/attachments → 400 Bad Request with that
-    code). That the same status answers a refused upload-session chunk and a create with inline attachments
-    is an inference."""
+    github.com/motze92/office365-mail/issues/39 (POST .../messages/{id}/attachments → 400 Bad Request
+    with that code). That the same status answers a refused upload-session chunk and a create with inline
+    attachments is an inference."""
     return GraphApiError(400, "ErrorMessageSizeExceeded", "The message exceeds the maximum supported size.")
 
 
@@ -216,8 +216,8 @@ def counted_size(msg: Message, pending: int = 0) -> int:
 
     Inference, on the strict side: Exchange's limits apply to the encoded message, base64 making it about a
     third bigger than its files ("Message size limits in Exchange Server", learn.microsoft.com/exchange/
-    mail-flow/message-size-limits; github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/2561 shows the
-    refusal coming part-way through an upload). No Microsoft page says how Graph counts an item it stores;
+    mail-flow/message-size-limits; github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/2561 shows
+    the refusal coming part-way through an upload). No Microsoft page says how Graph counts an item it stores;
     counting the encoded size can only refuse earlier than Exchange, never later."""
     body = msg.props.get("body") or {}
     text = str(body.get("content") or "") + str(msg.props.get("subject") or "")

@@ -7,10 +7,13 @@ from hypothesis import strategies as st
 
 from graph_dpg.domain.split import (
     FOLLOW_UP_BODY,
+    MIN_LIMIT,
     SplitPlan,
     encoded_cost,
+    lowered_limit,
     part_capacity,
     plan_split,
+    replan,
 )
 
 MB = 1024 * 1024
@@ -91,3 +94,28 @@ def test_a_file_too_big_for_any_mail_is_oversized_and_the_rest_still_goes() -> N
     plan = plan_split([10_000, 30 * MB, 20_000], 35 * MB, first_body=10_000)
     assert plan.oversized == (1,) and plan.parts == ((0, 2),) and plan.part_of(1) is None
     assert plan.split and not plan.attach_xml
+
+
+@settings(max_examples=200, deadline=None)
+@given(sizes=sizes_st, limit=limits_st, first_body=bodies_st, data=st.data())
+def test_a_replan_keeps_the_delivered_parts_and_places_every_file_once(
+    sizes: list[int], limit: int, first_body: int, data: st.DataObject
+) -> None:
+    plan = plan_split(sizes, limit, first_body=first_body)
+    delivered = data.draw(st.integers(min_value=0, max_value=plan.total - 1))
+    lower = lowered_limit(limit)
+    if lower is None:
+        return
+    again = replan(plan, delivered, sizes, lower, first_body=first_body)
+    assert again.parts[:delivered] == plan.parts[:delivered]
+    placed = [i for part in again.parts for i in part]
+    assert sorted(placed + list(again.oversized)) == list(range(len(sizes)))
+    assert placed == sorted(placed)
+    assert again.limit == lower < limit
+
+
+def test_lowering_stops_at_the_minimum() -> None:
+    steps, limit = 0, 150 * MB
+    while (lower := lowered_limit(limit)) is not None:
+        limit, steps = lower, steps + 1
+    assert limit == MIN_LIMIT and steps < 20
