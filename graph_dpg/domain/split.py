@@ -132,6 +132,23 @@ def plan_split(
     return SplitPlan(limit, tuple(tuple(p) for p in parts), tuple(oversized), attach_xml)
 
 
+def part_cost(
+    plan: SplitPlan,
+    part: int,
+    sizes: Sequence[int],
+    *,
+    first_body: int,
+    other_body: int = FOLLOW_UP_BODY,
+    xml_size: int | None = None,
+) -> int:
+    """The estimated size of part ``part`` (1-based) of ``plan``: its files, its body, part 1's XML."""
+    files = sum(encoded_cost(sizes[i]) for i in plan.parts[part - 1])
+    if part > 1:
+        return files + other_body
+    xml = encoded_cost(xml_size) if plan.attach_xml and xml_size is not None else 0
+    return files + max(first_body, other_body) + xml
+
+
 def lowered_limit(limit: int) -> int | None:
     """The limit to assume after a mailbox refused a mail planned for ``limit`` as too big (its admin set
     less than the gateway was told): three quarters of it, never under :data:`MIN_LIMIT`; None when

@@ -82,7 +82,7 @@ from graph_dpg.domain.routing import (
     route_banner,
     unshown_route,
 )
-from graph_dpg.domain.split import SplitPlan, lowered_limit, plan_split, replan
+from graph_dpg.domain.split import SplitPlan, lowered_limit, part_cost, plan_split, replan
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo.model import MemoMessage
 from graph_dpg.ports.digital_post import DigitalPostPort
@@ -449,7 +449,8 @@ class MemoPipeline(InboundParts):
                     marker = Marker(MEMO_PROPERTY, memo_uuid)
                     return (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
                 except MessageTooLargeError as exc:
-                    lower = self._refused_size(target, plan.limit, exc)
+                    tried = part_cost(plan, 1, sizes, first_body=first_body, xml_size=len(xml))
+                    lower = self._refused_size(target, min(plan.limit, tried), exc)
                     plan = plan_split(sizes, lower, first_body=first_body)
             else:
                 # A whole mail written before (a crash, then the limit was lowered) is the delivery.
@@ -465,8 +466,9 @@ class MemoPipeline(InboundParts):
                     book, memo_uuid, parsed, xml, route, target, folder_id, plan
                 )
             except _PartRefused as refused:
-                lower = self._refused_size(target, plan.limit, refused.error)
                 first_body = await self.cpu.run(self._first_body, memo_uuid, parsed, xml, route, target)
+                tried = part_cost(plan, refused.part, sizes, first_body=first_body, xml_size=len(xml))
+                lower = self._refused_size(target, min(plan.limit, tried), refused.error)
                 again = replan(plan, refused.part - 1, sizes, lower, first_body=first_body)
                 await book.plan(self._split_key(memo_uuid, target, version + 1), again.to_json())
                 await book.complete(self._split_key(memo_uuid, target, version), {"superseded": True})
@@ -479,8 +481,9 @@ class MemoPipeline(InboundParts):
             return first
 
     def _refused_size(self, mailbox: str, limit: int, exc: MessageTooLargeError) -> int:
-        """The lower limit to assume for ``mailbox`` after it refused a mail planned for ``limit``; the
-        refusal stands (raised) when the limit cannot go lower."""
+        """The lower limit to assume for ``mailbox`` after it refused a mail of about ``limit`` bytes (the
+        smaller of the plan's limit and the refused mail's estimate); the refusal stands (raised) when the
+        limit cannot go lower."""
         lower = lowered_limit(limit)
         if lower is None:
             raise exc
