@@ -422,14 +422,18 @@ class MemoPipeline(InboundParts):
         route: InboundRoute,
         target: str,
         folder_id: str,
+        *,
+        archive: bool = False,
     ) -> str:
         """A valid memo as one mail, or, when it is bigger than the mailbox takes, as numbered parts
         (``domain.split``); returns part 1's message id. The split is recorded (an effect) before the first
         part is written and each part is its own effect, so a crash between parts writes each part once.
         A mailbox that refuses a mail as too big (its admin set less than configured) is assumed to take a
-        quarter less, and what is not delivered yet is planned again, down to ``domain.split.MIN_LIMIT``."""
+        quarter less, and what is not delivered yet is planned again, down to ``domain.split.MIN_LIMIT``.
+        ``archive``: the archive copy (marked by ``ARCHIVE_PROPERTY``, without the memo's Message-ID)."""
         message = parsed.message
         assert message is not None
+        first_property = ARCHIVE_PROPERTY if archive else MEMO_PROPERTY
         book = EffectBook(self.store, failures=self.failures, stage=Stage.INBOUND_MEMO)
         sizes = [f.size for f in message.files()]
         version, plan = await self._recorded_plan(book, memo_uuid, target)
@@ -441,12 +445,14 @@ class MemoPipeline(InboundParts):
                 whole = plan
 
                 async def build() -> MailMessage:
-                    mail = await self.cpu.run(self._render, memo_uuid, parsed, xml, route, target, whole)
+                    mail = await self.cpu.run(
+                        self._render_first, memo_uuid, parsed, xml, route, target, whole, archive
+                    )
                     await self.categories.ensure(target, mail.categories)
                     return mail
 
                 try:
-                    marker = Marker(MEMO_PROPERTY, memo_uuid)
+                    marker = Marker(first_property, memo_uuid)
                     return (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
                 except MessageTooLargeError as exc:
                     tried = part_cost(plan, 1, sizes, first_body=first_body, xml_size=len(xml))
@@ -454,7 +460,9 @@ class MemoPipeline(InboundParts):
                     plan = plan_split(sizes, lower, first_body=first_body)
             else:
                 # A whole mail written before (a crash, then the limit was lowered) is the delivery.
-                found = await self.mail.find_by_extended_property(target, folder_id, MEMO_PROPERTY, memo_uuid)
+                found = await self.mail.find_by_extended_property(
+                    target, folder_id, first_property, memo_uuid
+                )
                 if found:
                     return found[0]
             version = 1
@@ -463,7 +471,7 @@ class MemoPipeline(InboundParts):
         while True:
             try:
                 first = await self._deliver_parts(
-                    book, memo_uuid, parsed, xml, route, target, folder_id, plan
+                    book, memo_uuid, parsed, xml, route, target, folder_id, plan, archive
                 )
             except _PartRefused as refused:
                 first_body = await self.cpu.run(self._first_body, memo_uuid, parsed, xml, route, target)
@@ -516,6 +524,7 @@ class MemoPipeline(InboundParts):
         target: str,
         folder_id: str,
         plan: SplitPlan,
+        archive: bool = False,
     ) -> str:
         """Write the parts of ``plan`` not written yet, in order; part 1's message id."""
         message = parsed.message
@@ -532,14 +541,16 @@ class MemoPipeline(InboundParts):
 
             async def build(part: int = number) -> MailMessage:
                 if part == 1:
-                    mail = await self.cpu.run(self._render, memo_uuid, parsed, xml, route, target, plan)
+                    mail = await self.cpu.run(
+                        self._render_first, memo_uuid, parsed, xml, route, target, plan, archive
+                    )
                 else:
                     mail = await self.cpu.run(self._render_part, message, route, target, plan, part)
                 await self.categories.ensure(target, mail.categories)
                 return mail
 
             marker = (
-                Marker(MEMO_PROPERTY, memo_uuid)
+                Marker(ARCHIVE_PROPERTY if archive else MEMO_PROPERTY, memo_uuid)
                 if number == 1
                 else Marker(MEMO_PART_PROPERTY, f"{memo_uuid}:{number}")
             )
@@ -550,6 +561,23 @@ class MemoPipeline(InboundParts):
             await book.complete(key, written.result())
             ids.append(written.message_id)
         return ids[0]
+
+    def _render_first(
+        self,
+        memo_uuid: str,
+        parsed: ParsedMemo,
+        xml: bytes,
+        route: InboundRoute,
+        target: str,
+        plan: SplitPlan,
+        archive: bool,
+    ) -> MailMessage:
+        mail = self._render(memo_uuid, parsed, xml, route, target, plan)
+        if archive:
+            # A second copy with the same Message-ID would confuse reply threading; the archive is for
+            # reading.
+            mail.internet_message_id = None
+        return mail
 
     def _render_part(
         self, message: MemoMessage, route: InboundRoute, target: str, plan: SplitPlan, part: int
@@ -675,6 +703,9 @@ class MemoPipeline(InboundParts):
             return mail
 
         folder_id = await self.mail.ensure_folder(archive, "inbox")
+        if parsed.valid and route.banner != "unshown":  # split as for the target when too big (own effects)
+            await self._deliver_letter(memo_uuid, parsed, xml, route, archive, folder_id, archive=True)
+            return
         await Marker(ARCHIVE_PROPERTY, memo_uuid).find_or_create(self.mail, archive, folder_id, build)
 
     # ------------------------------------------------------------------ acknowledge

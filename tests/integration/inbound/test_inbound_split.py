@@ -22,7 +22,7 @@ from graph_dpg.domain.mail import MailMessage
 from graph_dpg.ports.store import InboundState
 from graph_dpg.sandbox.graph.tenant import counted_size
 
-from .harness import BYG, MAIN, MONITOR, Harness, make_harness
+from .harness import ARCHIVE, BYG, MAIN, MONITOR, Harness, make_harness
 
 from inbound_memos import CITIZEN, CP_BYG, ORG_CVR  # isort: skip
 
@@ -209,4 +209,27 @@ async def test_a_mailbox_that_refuses_even_the_smallest_mail_ends_in_the_fallbac
         [mail] = h.messages(MAIN)
         assert f"Kunne ikke leveres i {BYG}" in mail["body"]["content"]
         assert h.messages(BYG) == []
+    h.store.close()
+
+
+async def test_the_archive_copy_of_a_split_memo_is_split_too_without_the_memos_message_id(
+    db_url: str,
+) -> None:
+    h = make_harness(db_url, mailbox_max_message_bytes={BYG: LIMIT, ARCHIVE: LIMIT})
+    for box in (BYG, ARCHIVE):
+        h.tenant.set_max_message_size(box, LIMIT)
+    async with h.mailbox:
+        # "Byggesager pr. mail" (harness): subject contains "byggesag" → BYG, archive_to ARCHIVE
+        uid, xml, names = big_memo([3 * MB // 2] * 4, label="Byggesag 9: tegninger")
+        h.ngdp.queue_inbound_memo(xml)
+        stats = await h.service().run_once()
+        assert (stats.delivered, stats.errors) == (1, [])
+        for box in (BYG, ARCHIVE):
+            delivered = [name for files in files_by_mail(h, box).values() for name in files]
+            assert sorted(n for n in delivered if n.startswith("tegning-")) == sorted(names), box
+            assert all(size <= LIMIT for size in stored_sizes(h, box))
+        ids = {mail["internetMessageId"] for mail in h.messages(ARCHIVE)}
+        assert f"<memo-{uid}@graph-dpg.invalid>" not in ids
+        again = await h.service().run_once()
+        assert again.delivered == 0 and len(h.messages(ARCHIVE)) == len(h.messages(BYG)) == 2
     h.store.close()
