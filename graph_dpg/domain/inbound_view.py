@@ -523,11 +523,17 @@ def render_invalid_mail(
     message: MemoMessage | None = None,
     categories: Sequence[str] = (),
     options: ViewOptions = ViewOptions(),
+    too_big: int | None = None,
 ) -> DeliveredView:
-    """The received mail for a memo that failed parsing or validation: banner, what could be read, raw XML."""
+    """The received mail for a memo that failed parsing or validation: banner, what could be read, raw XML.
+
+    ``too_big``: the mailbox's limit, when the memo with its files and XML would not fit into one mail of
+    it; then the mail is the banner and the messageUUID alone, saying that the gateway keeps the XML."""
     lang = options.language
     banner = invalid_banner(findings, lang)
-    if message is not None:
+    if too_big is not None:
+        banner = _xml_not_attached(banner, memo_uuid, too_big, lang)
+    elif message is not None:
         try:
             view = render_memo_mail(
                 message,
@@ -547,7 +553,7 @@ def render_invalid_mail(
             view.mail.internet_message_id = memo_internet_message_id(memo_uuid)
             return view
     subject = f"{text(Text.VIEW_INVALID_SUBJECT, lang)} ({memo_uuid})"
-    return _raw_mail(xml, memo_uuid, banner, subject, target_mailbox, categories, lang)
+    return _raw_mail(xml, memo_uuid, banner, subject, target_mailbox, categories, lang, too_big is None)
 
 
 def render_unshown_mail(
@@ -558,13 +564,23 @@ def render_unshown_mail(
     target_mailbox: str,
     categories: Sequence[str] = (),
     options: ViewOptions = ViewOptions(),
+    too_big: int | None = None,
 ) -> DeliveredView:
     """The received mail for a memo the gateway could not show (``error``: what went wrong): a banner that
-    says so, the messageUUID, and the raw XML attached. Built from nothing the memo's content decides."""
+    says so, the messageUUID, and the raw XML attached (unless it is ``too_big`` for the mailbox's limit:
+    see :func:`render_invalid_mail`). Built from nothing the memo's content decides."""
     lang = options.language
     banner = unshown_banner(error, memo_uuid, lang)
+    if too_big is not None:
+        banner = _xml_not_attached(banner, memo_uuid, too_big, lang)
     subject = text(Text.VIEW_UNSHOWN_SUBJECT, lang, uuid=memo_uuid)
-    return _raw_mail(xml, memo_uuid, banner, subject, target_mailbox, categories, lang)
+    return _raw_mail(xml, memo_uuid, banner, subject, target_mailbox, categories, lang, too_big is None)
+
+
+def _xml_not_attached(banner: Banner, memo_uuid: str, limit: int, language: str) -> Banner:
+    """``banner`` with the line that the XML it speaks of is not attached: too big for the mailbox."""
+    line = text(Text.BANNER_XML_NOT_ATTACHED, language, limit=format_size(limit, language), uuid=memo_uuid)
+    return Banner(banner.kind, banner.title, (*banner.lines, line))
 
 
 def _raw_mail(
@@ -575,6 +591,7 @@ def _raw_mail(
     target_mailbox: str,
     categories: Sequence[str],
     language: str,
+    attach_xml: bool = True,
 ) -> DeliveredView:
     """A memo as a mail without reading it: the banner, its messageUUID, and the XML attached."""
     overview = [(text(Text.VIEW_MESSAGE_UUID, language), memo_uuid)]
@@ -584,7 +601,9 @@ def _raw_mail(
         body=wrap_document(body, subject, language),
         body_type="html",
         to=[EmailAddress(target_mailbox)],
-        attachments=[Attachment(f"{memo_uuid}.memo.xml", "application/xml", xml, size=len(xml))],
+        attachments=[Attachment(f"{memo_uuid}.memo.xml", "application/xml", xml, size=len(xml))]
+        if attach_xml
+        else [],
         headers=[Header(MEMO_UUID_HEADER, memo_uuid)],
         categories=list(dict.fromkeys(categories)),
         internet_message_id=memo_internet_message_id(memo_uuid),

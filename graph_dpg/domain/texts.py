@@ -131,6 +131,7 @@ class Text(StrEnum):
     BANNER_OVERSIZED_TITLE = "banner.oversized.title"
     BANNER_OVERSIZED_FILE = "banner.oversized.file"
     BANNER_OVERSIZED_ACTION = "banner.oversized.action"
+    BANNER_XML_NOT_ATTACHED = "banner.xml_not_attached"
 
     # -- how a memo's target was chosen when no rule decided (shown in the routing section)
     ROUTE_NOTE_CONTACT_POINT = "route.note.contact_point"
@@ -444,6 +445,12 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "Gatewayen har gemt hele brevet, og IT har fået besked. Bed IT om filen med messageUUID {uuid}.",
             "The gateway keeps the whole letter and IT has been told. Ask IT for the file, giving the "
             "messageUUID {uuid}.",
+        ),
+        _T.BANNER_XML_NOT_ATTACHED: Entry(
+            "MeMo-XML'en og filerne er for store til postkassen (højst {limit} pr. mail) og er ikke "
+            "vedhæftet. Gatewayen har gemt dem; bed IT om dem med messageUUID {uuid}.",
+            "The MeMo XML and its files are too big for the mailbox (at most {limit} per mail) and are not "
+            "attached. The gateway keeps them; ask IT for them, giving the messageUUID {uuid}.",
         ),
         # ------------------------------------------------------------------------------- routing notes
         _T.ROUTE_NOTE_CONTACT_POINT: Entry(

@@ -82,7 +82,16 @@ from graph_dpg.domain.routing import (
     route_banner,
     unshown_route,
 )
-from graph_dpg.domain.split import SplitPlan, lowered_limit, part_cost, plan_split, replan
+from graph_dpg.domain.split import (
+    FOLLOW_UP_BODY,
+    SplitPlan,
+    encoded_cost,
+    lowered_limit,
+    part_capacity,
+    part_cost,
+    plan_split,
+    replan,
+)
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo.model import MemoMessage
 from graph_dpg.ports.digital_post import DigitalPostPort
@@ -350,7 +359,12 @@ class MemoPipeline(InboundParts):
                 message_id = await self._deliver_letter(memo_uuid, parsed, xml, route, target, folder_id)
             else:
                 marker = Marker(MEMO_PROPERTY, memo_uuid)
-                message_id = (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
+                try:
+                    message_id = (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
+                except MessageTooLargeError as exc:
+                    # The mailbox takes less than configured: once more, planned for what it refused.
+                    self._refused_size(target, self._limit(target), exc)
+                    message_id = (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
         except AuthError:
             # Usually one mailbox outside the app's RBAC scope: skip it for this cycle, keep the others going.
             self._refused.add(target.lower())
@@ -655,9 +669,19 @@ class MemoPipeline(InboundParts):
         s = self.settings
         opts = ViewOptions(language=s.language, mask_cpr=s.mask_cpr)
         categories = list(route.categories)
+        # A raw or invalid memo is one mail (it is not split): too big for the mailbox, it goes without its
+        # XML and files (the store keeps them), so that it is delivered and answered all the same.
+        limit = self._limit(target)
+        too_big = limit if encoded_cost(len(xml)) + FOLLOW_UP_BODY > part_capacity(limit, 0) else None
         if route.banner == "unshown":
             return render_unshown_mail(
-                xml, memo_uuid, route.note, target_mailbox=target, categories=categories, options=opts
+                xml,
+                memo_uuid,
+                route.note,
+                target_mailbox=target,
+                categories=categories,
+                options=opts,
+                too_big=too_big,
             ).mail
         if not parsed.valid:
             return render_invalid_mail(
@@ -668,6 +692,7 @@ class MemoPipeline(InboundParts):
                 message=parsed.message,
                 categories=categories,
                 options=opts,
+                too_big=too_big,
             ).mail
         message = parsed.message
         assert message is not None

@@ -233,3 +233,28 @@ async def test_the_archive_copy_of_a_split_memo_is_split_too_without_the_memos_m
         again = await h.service().run_once()
         assert again.delivered == 0 and len(h.messages(ARCHIVE)) == len(h.messages(BYG)) == 2
     h.store.close()
+
+
+async def test_an_invalid_memo_too_big_for_the_main_mailbox_is_delivered_without_its_xml_and_answered(
+    db_url: str,
+) -> None:
+    h = make_harness(db_url, max_message_bytes=LIMIT)
+    h.tenant.set_max_message_size(MAIN, LIMIT)
+    async with h.mailbox:
+        uid = uuid_for("ugyldig og stor")
+        filler = base64.b64encode(random.Random(1).randbytes(4 * MB)).decode()
+        broken = (
+            '<memo:Message xmlns:memo="https://DigitalPost.dk/MeMo-1" memoVersion="1.2"><memo:MessageHeader>'
+            f"<memo:messageType>DIGITALPOST</memo:messageType><memo:messageUUID>{uid}</memo:messageUUID>"
+            f"</memo:MessageHeader><!-- {filler} --></memo:Message>"
+        ).encode()
+        h.ngdp.validate_memos = False
+        h.ngdp.queue_inbound_memo(broken)
+        stats = await h.service().run_once()
+        assert (stats.delivered, stats.invalid, stats.acknowledged, stats.errors) == (1, 1, 1, [])
+        [mail] = h.messages(MAIN)
+        assert mail["attachments"] == []
+        assert f"bed IT om dem med messageUUID {uid}" in mail["body"]["content"]
+        assert [r["receiptStatus"] for r in h.ngdp.inbound_receipts(uid)] == ["INVALID"]
+        assert h.store.load_inbound_xml(uid) == broken
+    h.store.close()
