@@ -48,6 +48,9 @@ def rules_from_config(rules: Sequence[Rule]) -> tuple[RoutingRule, ...]:
     return tuple(out)
 
 
+_MB = 1024 * 1024
+
+
 def inbound_settings(config: GatewayConfig, settings: Settings | None = None) -> InboundSettings:
     """What the composition root passes to :class:`graph_dpg.services.inbound.InboundService`."""
     return InboundSettings(
@@ -68,4 +71,10 @@ def inbound_settings(config: GatewayConfig, settings: Settings | None = None) ->
         rule_timeout_seconds=settings.rule_timeout_seconds if settings is not None else 5.0,
         language=settings.receipt_language if settings is not None else "da",
         fallback_after_seconds=float(settings.inbound_fallback_seconds) if settings is not None else 3600.0,
+        max_message_bytes=(settings.max_message_mb if settings is not None else 35) * _MB,
+        mailbox_max_message_bytes={
+            box.address.lower(): box.max_message_mb * _MB
+            for box in config.function_mailboxes
+            if box.max_message_mb is not None
+        },
     )

@@ -217,6 +217,13 @@ class MailboxEntry(_Frozen):
     inbox_folders: tuple[Text, ...] = Field(
         (), description="Folders of this mailbox whose mail is routed by the rules (secure mail)."
     )
+    max_message_mb: int | None = Field(
+        None,
+        ge=1,
+        le=150,
+        description="This mailbox's maximum message size in MB, when the admin set it apart from "
+        "GRAPH_DPG_MAX_MESSAGE_MB; bigger memos are delivered to it as several mails.",
+    )
 
     @property
     def may_send(self) -> bool:

@@ -219,6 +219,16 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    max_message_mb: int = Field(
+        35,
+        ge=1,
+        le=150,
+        description="The largest mail (in MB, as Exchange counts them) the gateway writes into a mailbox: "
+        "Exchange Online's default maximum message size is 35 MB, an admin can raise it to 150 MB. A memo "
+        "bigger than that is delivered as several mails; a mailbox in the gateway file may set its own "
+        "(max_message_mb), and a mailbox that refuses a mail as too big is assumed to take less.",
+    )
+
     # --- HTTP server (health, metrics, NgDP push) ------------------------------------------------------
     http_host: str = Field(
         "127.0.0.1", description="Interface the HTTP server listens on (0.0.0.0 in a container)."

@@ -25,6 +25,8 @@ decide what to do (retry, receipt, alert) from the *kind* of failure, never from
     │   ├── PermanentError             retrying the same request will fail the same way (400, 404, 409 ...)
     │   │   ├── NotFoundError          the resource is gone (404)
     │   │   └── RejectedError          the remote refused the content (NgDP 400 ErrorMessage, Graph 400)
+    │   │       └── MessageTooLargeError  the message would exceed the mailbox's size limit (Graph
+    │   │                                 ErrorMessageSizeExceeded)
     │   ├── AuthError                  401/403, bad credential, missing role: alert, do not hammer
     │   └── SyncStateExpiredError      Graph delta token expired (410 / syncStateNotFound): resync
     └── StoreError                     the database failed
@@ -195,6 +197,13 @@ class NotFoundError(PermanentError):
 @dataclass
 class RejectedError(PermanentError):
     """The remote refused the content; ``details`` carries its error body (e.g. NgDP ErrorMessage)."""
+
+
+@dataclass
+class MessageTooLargeError(RejectedError):
+    """The mailbox refused the message (or an attachment added to it) because the message would exceed its
+    maximum message size (Graph 400 ``ErrorMessageSizeExceeded``; docs/facts/graph.md, "Message size
+    limit"). Sending the same message again fails the same way: it must be made smaller (split)."""
 
 
 @dataclass

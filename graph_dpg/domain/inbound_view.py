@@ -11,6 +11,11 @@ The delivered mail (docs/product.md, "Delivered mail")::
                    and why · the main document (HTML sanitised / text inline; otherwise "see attachment")
     Attachments    every File of every document (main, additional, technical), then ``{uuid}.memo.xml``
                    (up to 25 MB; the store keeps it anyway, replies read it from there)
+
+A memo too big for one mail of its mailbox is delivered as parts (``domain.split``): part 1 is the mail
+above with the files that fit and a banner listing which file is in which part; parts 2..N
+(:func:`render_memo_part`) carry the other files, each saying which part it is and where the letter is.
+A file too big for any mail is named in part 1's banner with its size and what to do.
     Categories     the inbound category (+ warning when a banner is shown) + the rules' categories
 
 CPR numbers in the overview are masked (``010203-xxxx``) unless the caller asks otherwise; CVR numbers
@@ -32,6 +37,7 @@ from graph_dpg.domain.addresses import Channel, GatewayAddress
 from graph_dpg.domain.html_text import sanitize_html, text_to_html, wrap_document
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
+from graph_dpg.domain.split import SplitPlan
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo.model import ID_TYPE_CPR, File, MemoMessage
 
@@ -319,13 +325,120 @@ def _main_html(message: MemoMessage, language: str) -> str:
     return f"<p>{html.escape(text(Text.VIEW_NO_MAIN, language))}</p>"
 
 
-def _file_attachment(f: File, taken: set[str], unnamed: str) -> Attachment:
+def _file_attachment(f: File, name: str) -> Attachment:
     content = f.content
-    return Attachment(
-        _unique(f.filename, taken, unnamed),
-        f.encoding_format or "application/octet-stream",
-        content,
-        size=len(content),
+    return Attachment(name, f.encoding_format or "application/octet-stream", content, size=len(content))
+
+
+def file_names(message: MemoMessage, language: str) -> list[str]:
+    """The attachment names of the memo's files, in order, unique within the memo (whichever part carries
+    them, a file has the same name)."""
+    taken: set[str] = set()
+    unnamed = text(Text.VIEW_UNNAMED_FILE, language)
+    return [_unique(f.filename, taken, unnamed) for f in message.files()]
+
+
+def format_size(size: int, language: str = "da") -> str:
+    """A size for people: ``12.3 MB`` (``12,3 MB`` in Danish); MB are 1024 x 1024 bytes, as Exchange's."""
+    mb = 1024 * 1024
+    shown = f"{size / mb:.1f} MB" if size >= mb else f"{max(1, round(size / 1024))} KB"
+    return shown.replace(".", ",") if language != "en" else shown
+
+
+def _part_lines(names: Sequence[str], plan: SplitPlan, language: str) -> list[str]:
+    lines = []
+    for number, part in enumerate(plan.parts, start=1):
+        listed = ", ".join(names[i] for i in part) or text(Text.VIEW_PART_NO_FILES, language)
+        lines.append(text(Text.BANNER_SPLIT_PART, language, part=number, total=plan.total, files=listed))
+    return lines
+
+
+def split_banners(message: MemoMessage, plan: SplitPlan, language: str = "da") -> list[Banner]:
+    """Part 1's banners for a split memo: which file is in which of the mails, and what to do; then the
+    files no mail could carry, with their sizes and what to do (each said once)."""
+    names = file_names(message, language)
+    uuid = message.header.message_uuid
+    limit = format_size(plan.limit, language)
+    out: list[Banner] = []
+    if plan.total > 1:
+        out.append(
+            Banner(
+                "info",
+                text(Text.BANNER_SPLIT_TITLE, language, total=plan.total),
+                (
+                    text(Text.BANNER_SPLIT_WHY, language, limit=limit, total=plan.total),
+                    *_part_lines(names, plan, language),
+                    text(Text.BANNER_SPLIT_ACTION, language, total=plan.total, uuid=uuid),
+                ),
+            )
+        )
+    if plan.oversized:
+        files = message.files()
+        out.append(
+            Banner(
+                "unmapped",
+                text(Text.BANNER_OVERSIZED_TITLE, language),
+                (
+                    *(
+                        text(
+                            Text.BANNER_OVERSIZED_FILE,
+                            language,
+                            name=names[i],
+                            size=format_size(files[i].size, language),
+                            limit=limit,
+                        )
+                        for i in plan.oversized
+                    ),
+                    text(Text.BANNER_OVERSIZED_ACTION, language, uuid=uuid),
+                ),
+            )
+        )
+    return out
+
+
+def render_memo_part(
+    message: MemoMessage,
+    plan: SplitPlan,
+    part: int,
+    *,
+    target_mailbox: str,
+    reply_from: EmailAddress | None,
+    categories: Sequence[str] = (),
+    options: ViewOptions = ViewOptions(),
+    mark_read: bool = False,
+) -> MailMessage:
+    """Part ``part`` (2..N) of a split memo: its files, and a banner saying which part it is, what the other
+    parts hold and that the letter is in part 1. It has no Message-ID of the memo: replies go from part 1."""
+    lang = options.language
+    h = message.header
+    names = file_names(message, lang)
+    files = message.files()
+    first = text(Text.VIEW_PART_SUBJECT, lang, label=h.label, part=1, total=plan.total)
+    subject = text(Text.VIEW_PART_SUBJECT, lang, label=h.label, part=part, total=plan.total)
+    mine = plan.parts[part - 1]
+    banner = Banner(
+        "info",
+        text(Text.BANNER_PART_TITLE, lang, part=part, total=plan.total, label=h.label),
+        (
+            text(Text.BANNER_PART_HERE, lang, files=", ".join(names[i] for i in mine)),
+            text(Text.BANNER_PART_LETTER, lang, subject=first),
+            *_part_lines(names, plan, lang),
+        ),
+    )
+    overview = [(text(Text.VIEW_MESSAGE_UUID, lang), h.message_uuid)]
+    body = render_banner(banner) + render_table(overview, text(Text.VIEW_OVERVIEW, lang))
+    return MailMessage(
+        subject=subject,
+        body=wrap_document(body, subject, lang),
+        body_type="html",
+        sender=reply_from,
+        reply_to=[reply_from] if reply_from is not None else [],
+        to=[EmailAddress(target_mailbox)],
+        attachments=[_file_attachment(files[i], names[i]) for i in mine],
+        headers=[Header(MEMO_UUID_HEADER, h.message_uuid)],
+        categories=list(dict.fromkeys(categories)),
+        sent_at=message.body.created_datetime if message.body is not None else None,
+        is_read=mark_read,
     )
 
 
@@ -356,8 +469,10 @@ def render_memo_mail(
     contact_point_name: str | None = None,
     options: ViewOptions = ViewOptions(),
     mark_read: bool = False,
+    plan: SplitPlan | None = None,
 ) -> DeliveredView:
-    """The received mail for a valid (parsed) memo; see the module docstring for its shape."""
+    """The received mail for a valid (parsed) memo; see the module docstring for its shape. With a ``plan``
+    (``domain.split``): part 1 of it, carrying only the files of ``plan.parts[0]``."""
     lang = options.language
     h = message.header
     rows = overview_rows(message, options, contact_point_name)
@@ -366,17 +481,25 @@ def render_memo_mail(
     parts.append(_rule_section(rule_reasons, lang, routing_note))
     parts.append("<hr>")
     parts.append(_main_html(message, lang))
-    taken: set[str] = set()
-    unnamed = text(Text.VIEW_UNNAMED_FILE, lang)
-    attachments = [_file_attachment(f, taken, unnamed) for f in message.files()]
-    if len(xml) <= MEMO_XML_ATTACH_LIMIT:
-        xml_name = _unique(f"{h.message_uuid}.memo.xml", taken, unnamed)
+    files = message.files()
+    names = file_names(message, lang)
+    chosen = range(len(files)) if plan is None else plan.parts[0]
+    attachments = [_file_attachment(files[i], names[i]) for i in chosen]
+    if len(xml) <= MEMO_XML_ATTACH_LIMIT and (plan is None or plan.attach_xml):
+        xml_name = _unique(f"{h.message_uuid}.memo.xml", {n.lower() for n in names}, "")
         attachments.append(Attachment(xml_name, "application/xml", xml, size=len(xml)))
     else:
         parts.append(f"<p><i>{html.escape(text(Text.VIEW_XML_KEPT, lang))}</i></p>")
+    subject = h.label
+    if plan is not None and plan.split:
+        shown = split_banners(message, plan, lang)
+        parts[len(banners) : len(banners)] = [render_banner(b) for b in shown]
+        banners = [*banners, *shown]
+        if plan.total > 1:
+            subject = text(Text.VIEW_PART_SUBJECT, lang, label=h.label, part=1, total=plan.total)
     mail = MailMessage(
-        subject=h.label,
-        body=wrap_document("".join(parts), h.label, options.language),
+        subject=subject,
+        body=wrap_document("".join(parts), subject, options.language),
         body_type="html",
         sender=reply_from,
         reply_to=[reply_from] if reply_from is not None else [],
@@ -400,11 +523,17 @@ def render_invalid_mail(
     message: MemoMessage | None = None,
     categories: Sequence[str] = (),
     options: ViewOptions = ViewOptions(),
+    too_big: int | None = None,
 ) -> DeliveredView:
-    """The received mail for a memo that failed parsing or validation: banner, what could be read, raw XML."""
+    """The received mail for a memo that failed parsing or validation: banner, what could be read, raw XML.
+
+    ``too_big``: the mailbox's limit, when the memo with its files and XML would not fit into one mail of
+    it; then the mail is the banner and the messageUUID alone, saying that the gateway keeps the XML."""
     lang = options.language
     banner = invalid_banner(findings, lang)
-    if message is not None:
+    if too_big is not None:
+        banner = _xml_not_attached(banner, memo_uuid, too_big, lang)
+    elif message is not None:
         try:
             view = render_memo_mail(
                 message,
@@ -424,7 +553,7 @@ def render_invalid_mail(
             view.mail.internet_message_id = memo_internet_message_id(memo_uuid)
             return view
     subject = f"{text(Text.VIEW_INVALID_SUBJECT, lang)} ({memo_uuid})"
-    return _raw_mail(xml, memo_uuid, banner, subject, target_mailbox, categories, lang)
+    return _raw_mail(xml, memo_uuid, banner, subject, target_mailbox, categories, lang, too_big is None)
 
 
 def render_unshown_mail(
@@ -435,13 +564,23 @@ def render_unshown_mail(
     target_mailbox: str,
     categories: Sequence[str] = (),
     options: ViewOptions = ViewOptions(),
+    too_big: int | None = None,
 ) -> DeliveredView:
     """The received mail for a memo the gateway could not show (``error``: what went wrong): a banner that
-    says so, the messageUUID, and the raw XML attached. Built from nothing the memo's content decides."""
+    says so, the messageUUID, and the raw XML attached (unless it is ``too_big`` for the mailbox's limit:
+    see :func:`render_invalid_mail`). Built from nothing the memo's content decides."""
     lang = options.language
     banner = unshown_banner(error, memo_uuid, lang)
+    if too_big is not None:
+        banner = _xml_not_attached(banner, memo_uuid, too_big, lang)
     subject = text(Text.VIEW_UNSHOWN_SUBJECT, lang, uuid=memo_uuid)
-    return _raw_mail(xml, memo_uuid, banner, subject, target_mailbox, categories, lang)
+    return _raw_mail(xml, memo_uuid, banner, subject, target_mailbox, categories, lang, too_big is None)
+
+
+def _xml_not_attached(banner: Banner, memo_uuid: str, limit: int, language: str) -> Banner:
+    """``banner`` with the line that the XML it speaks of is not attached: too big for the mailbox."""
+    line = text(Text.BANNER_XML_NOT_ATTACHED, language, limit=format_size(limit, language), uuid=memo_uuid)
+    return Banner(banner.kind, banner.title, (*banner.lines, line))
 
 
 def _raw_mail(
@@ -452,6 +591,7 @@ def _raw_mail(
     target_mailbox: str,
     categories: Sequence[str],
     language: str,
+    attach_xml: bool = True,
 ) -> DeliveredView:
     """A memo as a mail without reading it: the banner, its messageUUID, and the XML attached."""
     overview = [(text(Text.VIEW_MESSAGE_UUID, language), memo_uuid)]
@@ -461,7 +601,9 @@ def _raw_mail(
         body=wrap_document(body, subject, language),
         body_type="html",
         to=[EmailAddress(target_mailbox)],
-        attachments=[Attachment(f"{memo_uuid}.memo.xml", "application/xml", xml, size=len(xml))],
+        attachments=[Attachment(f"{memo_uuid}.memo.xml", "application/xml", xml, size=len(xml))]
+        if attach_xml
+        else [],
         headers=[Header(MEMO_UUID_HEADER, memo_uuid)],
         categories=list(dict.fromkeys(categories)),
         internet_message_id=memo_internet_message_id(memo_uuid),

@@ -82,6 +82,14 @@ class InboundSettings:
     # instead, a secure mail stays in the inbox it came to.
     fallback_after_seconds: float = 3600.0
     batch_size: int = 200
+    # The largest mail written into a mailbox (bytes; Exchange Online's default 35 MB), and per mailbox
+    # (lower-case address) where the gateway file says otherwise. A memo bigger is split (domain.split).
+    max_message_bytes: int = 35 * 1024 * 1024
+    mailbox_max_message_bytes: Mapping[str, int] = field(default_factory=dict)
+
+    def message_limit(self, mailbox: str) -> int:
+        """The largest mail the gateway writes into ``mailbox``, as configured."""
+        return self.mailbox_max_message_bytes.get(mailbox.lower(), self.max_message_bytes)
 
     def category(self, key: str) -> str:
         return self.categories[key][0] if key in self.categories else key

@@ -119,6 +119,20 @@ class Text(StrEnum):
     BANNER_UNSHOWN_RAW = "banner.unshown.raw"
     BANNER_UNSHOWN_SUPPORT = "banner.unshown.support"
     BANNER_MAILBOX_FULL = "banner.mailbox_full"
+    # -- a memo too big for one mail: split into parts, or a file left out (domain.split)
+    VIEW_PART_SUBJECT = "view.part_subject"
+    VIEW_PART_NO_FILES = "view.part_no_files"
+    BANNER_SPLIT_TITLE = "banner.split.title"
+    BANNER_SPLIT_WHY = "banner.split.why"
+    BANNER_SPLIT_PART = "banner.split.part"
+    BANNER_SPLIT_ACTION = "banner.split.action"
+    BANNER_PART_TITLE = "banner.part.title"
+    BANNER_PART_LETTER = "banner.part.letter"
+    BANNER_PART_HERE = "banner.part.here"
+    BANNER_OVERSIZED_TITLE = "banner.oversized.title"
+    BANNER_OVERSIZED_FILE = "banner.oversized.file"
+    BANNER_OVERSIZED_ACTION = "banner.oversized.action"
+    BANNER_XML_NOT_ATTACHED = "banner.xml_not_attached"
 
     # -- how a memo's target was chosen when no rule decided (shown in the routing section)
     ROUTE_NOTE_CONTACT_POINT = "route.note.contact_point"
@@ -148,6 +162,10 @@ class Text(StrEnum):
     MAILBOX_FULL_FALLBACK = "alert.mailbox_full.fallback"
     MAILBOX_FULL_MAIN = "alert.mailbox_full.main"
     MAILBOX_FULL_FIX = "alert.mailbox_full.fix"
+    OVERSIZED_ALERT_SUBJECT = "alert.oversized.subject"
+    OVERSIZED_ALERT_TITLE = "alert.oversized.title"
+    OVERSIZED_ALERT_TEXT = "alert.oversized.text"
+    OVERSIZED_ALERT_FIX = "alert.oversized.fix"
     CREDENTIAL_NGDP_CERTIFICATE = "credential.ngdp_certificate"
     CREDENTIAL_GRAPH_APP_CERTIFICATE = "credential.graph_app_certificate"
 
@@ -399,6 +417,50 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "postkassen er fuld (kvoten i Exchange Online er opbrugt)",
             "the mailbox is full (its Exchange Online quota is used up)",
         ),
+        _T.VIEW_PART_SUBJECT: Entry("{label} (del {part} af {total})", "{label} (part {part} of {total})"),
+        _T.VIEW_PART_NO_FILES: Entry("kun brevet", "the letter only"),
+        _T.BANNER_SPLIT_TITLE: Entry(
+            "Brevet er delt i {total} mails", "This letter was split into {total} mails"
+        ),
+        _T.BANNER_SPLIT_WHY: Entry(
+            "Postkassen modtager højst {limit} pr. mail, og brevets filer fylder mere. De følgende mails "
+            'har samme emne med "del 2 af {total}" osv.',
+            "The mailbox accepts at most {limit} per mail, and the letter's files take more. The following "
+            'mails have the same subject with "part 2 of {total}" etc.',
+        ),
+        _T.BANNER_SPLIT_PART: Entry("Del {part} af {total}: {files}", "Part {part} of {total}: {files}"),
+        _T.BANNER_SPLIT_ACTION: Entry(
+            "Behandl og journalisér alle {total} mails som ét brev (messageUUID {uuid}); "
+            "svar fra denne mail.",
+            "Handle and file all {total} mails as one letter (messageUUID {uuid}); reply from this mail.",
+        ),
+        _T.BANNER_PART_TITLE: Entry(
+            'Del {part} af {total} af brevet "{label}"', 'Part {part} of {total} of the letter "{label}"'
+        ),
+        _T.BANNER_PART_LETTER: Entry(
+            'Selve brevet og oversigten er i del 1 (emne "{subject}"); svar fra den mail.',
+            'The letter itself and its overview are in part 1 (subject "{subject}"); reply from that mail.',
+        ),
+        _T.BANNER_PART_HERE: Entry("Denne mail indeholder: {files}", "This mail holds: {files}"),
+        _T.BANNER_OVERSIZED_TITLE: Entry(
+            "Filer, som er for store til postkassen, er ikke vedhæftet",
+            "Files too big for the mailbox are not attached",
+        ),
+        _T.BANNER_OVERSIZED_FILE: Entry(
+            "{name} ({size}) er større end postkassens grænse på {limit}.",
+            "{name} ({size}) is bigger than the mailbox's limit of {limit}.",
+        ),
+        _T.BANNER_OVERSIZED_ACTION: Entry(
+            "Gatewayen har gemt hele brevet, og IT har fået besked. Bed IT om filen med messageUUID {uuid}.",
+            "The gateway keeps the whole letter and IT has been told. Ask IT for the file, giving the "
+            "messageUUID {uuid}.",
+        ),
+        _T.BANNER_XML_NOT_ATTACHED: Entry(
+            "MeMo-XML'en og filerne er for store til postkassen (højst {limit} pr. mail) og er ikke "
+            "vedhæftet. Gatewayen har gemt dem; bed IT om dem med messageUUID {uuid}.",
+            "The MeMo XML and its files are too big for the mailbox (at most {limit} per mail) and are not "
+            "attached. The gateway keeps them; ask IT for them, giving the messageUUID {uuid}.",
+        ),
         # ------------------------------------------------------------------------------- routing notes
         _T.ROUTE_NOTE_CONTACT_POINT: Entry(
             "Kontaktpunkt {name} ({id}) → {mailbox}", "Contact point {name} ({id}) → {mailbox}"
@@ -480,6 +542,25 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.MAILBOX_FULL_FIX: Entry(
             "Ryd op i postkassen (også Slettet post) eller forøg dens kvote.",
             "Clean up the mailbox (Deleted Items too) or raise its quota.",
+        ),
+        _T.OVERSIZED_ALERT_SUBJECT: Entry(
+            "Digital Post Gateway: fil for stor til postkassen {mailbox}",
+            "Digital Post Gateway: file too big for the mailbox {mailbox}",
+        ),
+        _T.OVERSIZED_ALERT_TITLE: Entry("Fil for stor til postkassen", "File too big for the mailbox"),
+        _T.OVERSIZED_ALERT_TEXT: Entry(
+            "Brevet {uuid} er leveret til {mailbox} uden {files}: postkassen modtager højst {limit} "
+            "pr. mail.",
+            "The letter {uuid} was delivered to {mailbox} without {files}: the mailbox accepts at most "
+            "{limit} per mail.",
+        ),
+        _T.OVERSIZED_ALERT_FIX: Entry(
+            "Sagsbehandleren er bedt om at kontakte jer. Filen er i brevets MeMo-XML i gatewayens database "
+            "(tabellen inbound_memos, kolonnen raw) i 30 dage efter kvitteringen; udtræk den derfra, "
+            "eller hæv postkassens maksimale beskedstørrelse (højst 150 MB) til fremtidige breve.",
+            "The case worker was asked to contact you. The file is in the letter's MeMo XML in the "
+            "gateway's database (table inbound_memos, column raw) for 30 days after the receipt; extract it "
+            "from there, or raise the mailbox's maximum message size (at most 150 MB) for future letters.",
         ),
         _T.CREDENTIAL_NGDP_CERTIFICATE: Entry("NgDP OCES3-certifikatet", "NgDP OCES3 certificate"),
         _T.CREDENTIAL_GRAPH_APP_CERTIFICATE: Entry("Graph-appens certifikat", "Graph app certificate"),

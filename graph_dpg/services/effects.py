@@ -40,6 +40,8 @@ class EffectKind(enum.StrEnum):
     MAIL_ROUTE = "mailroute"  # route one secure mail: mailroute:{internet message id}
     RULE_ALERT = "rulealert"  # alert: a routing rule was disabled: rulealert:{rule}:{disabled at}
     ALERT = "alert"  # any other alert to the monitoring mailbox: alert:{what}
+    MEMO_SPLIT = "memosplit"  # how a memo too big for one mail is split: memosplit:{memo}:{mailbox}:{version}
+    MEMO_PART = "memopart"  # one mail of a split memo: memopart:{memo}:{mailbox}:{version}:{part}
 
 
 @dataclass(frozen=True)

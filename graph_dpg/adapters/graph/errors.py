@@ -10,6 +10,8 @@ Graph error bodies are OData errors ``{"error": {"code": "...", "message": "..."
     401/403                 → AuthError (configuration: consent, RBAC scope, access policy)
     404                     → NotFoundError
     410 | syncStateNotFound | resyncRequired → SyncStateExpiredError (delta token expired)
+    ErrorMessageSizeExceeded → MessageTooLargeError (the message would exceed the mailbox's maximum
+                              message size; Graph answers 400, docs/facts/graph.md, "Message size limit")
     400/413/415/422         → RejectedError (the content was refused; details = the error body)
     other 4xx (409, 412...) → PermanentError
     timeouts, resets        → TransientError; AmbiguousOutcomeError for non-idempotent requests whose
@@ -36,6 +38,7 @@ from graph_dpg.core.errors import (
     AmbiguousOutcomeError,
     AuthError,
     MailboxFullError,
+    MessageTooLargeError,
     NotFoundError,
     PermanentError,
     RejectedError,
@@ -48,6 +51,7 @@ from graph_dpg.core.errors import (
 SERVICE = "graph"
 _SYNC_EXPIRED_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
 _QUOTA_CODES = frozenset({"errorquotaexceeded", "quotaexceededexception"})
+_SIZE_CODES = frozenset({"errormessagesizeexceeded"})
 _REJECTED_STATUSES = frozenset({400, 413, 415, 422})
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
@@ -111,6 +115,8 @@ def error_for_status(
         return AuthError(message, **kw)
     if status == 404:
         return NotFoundError(message, **kw)
+    if (code or "").lower() in _SIZE_CODES and 400 <= status < 500:
+        return MessageTooLargeError(message, **kw)
     if status in _REJECTED_STATUSES:
         return RejectedError(message, **kw)
     return PermanentError(message, **kw)

@@ -54,6 +54,7 @@ from graph_dpg.core.errors import (
     Finding,
     GraphDpgError,
     MailboxFullError,
+    MessageTooLargeError,
     NotFoundError,
     PermanentError,
     TransientError,
@@ -61,9 +62,12 @@ from graph_dpg.core.errors import (
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import (
     ViewOptions,
+    file_names,
     findings_json,
+    format_size,
     render_invalid_mail,
     render_memo_mail,
+    render_memo_part,
     render_unshown_mail,
 )
 from graph_dpg.domain.mail import EmailAddress, MailMessage
@@ -78,23 +82,49 @@ from graph_dpg.domain.routing import (
     route_banner,
     unshown_route,
 )
+from graph_dpg.domain.split import (
+    FOLLOW_UP_BODY,
+    SplitPlan,
+    encoded_cost,
+    lowered_limit,
+    part_capacity,
+    part_cost,
+    plan_split,
+    replan,
+)
 from graph_dpg.domain.texts import Text, text
+from graph_dpg.memo.model import MemoMessage
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.store import InboundMemo, InboundSource, InboundState, MemoStore
-from graph_dpg.services.alerts import AlertService, mailbox_full_alert
+from graph_dpg.services.alerts import Alert, AlertService, mailbox_full_alert
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.boundary import ItemFailures, Stage
-from graph_dpg.services.effects import EffectKey, EffectKind, Marker
+from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker
 from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
 
 log = logging.getLogger(__name__)
 
 #: Named extended property on delivered memos: the memo's id.
 MEMO_PROPERTY = "DpgInboundMemo"
+#: Named extended property on parts 2..N of a memo split into several mails: ``{memo id}:{part}``.
+MEMO_PART_PROPERTY = "DpgInboundMemoPart"
+#: What part 1's banners may add to its body per file of the memo, and in all (the split and oversize
+#: banners list the files); the estimate of part 1's size is the rendered letter plus this.
+_BANNER_RESERVE_PER_FILE = 400
+_BANNER_RESERVE = 8 * 1024
 
 #: Earlier versions kept a memo's route, and its fallback, as effects under these keys.
 _LEGACY_ROUTE_PREFIX = "inbound:"
 _LEGACY_FALLBACK_PREFIX = "inbound-fallback:"
+
+
+class _PartRefused(Exception):
+    """Part ``part`` of a split memo was refused as too big (``error``)."""
+
+    def __init__(self, part: int, error: MessageTooLargeError) -> None:
+        super().__init__(f"part {part}: {error}")
+        self.part = part
+        self.error = error
 
 
 @dataclass
@@ -105,6 +135,9 @@ class MemoPipeline(InboundParts):
     failures: ItemFailures = field(default_factory=ItemFailures)
     _refused: set[str] = field(default_factory=set, init=False)  # mailboxes that refused in this cycle
     _full: set[str] = field(default_factory=set, init=False)  # mailboxes found full in this cycle
+    #: Mailboxes that refused a mail as too big: the lower limit assumed for them from then on (lower-case
+    #: address → bytes). Kept for the process; a memo's own plan keeps the limit it was split for.
+    _limits: dict[str, int] = field(default_factory=dict, init=False)
 
     async def run(self, stats: InboundStats, *, pull: bool = True) -> None:
         """One round: pull what NgDP holds (unless ``pull`` is False), deliver, acknowledge."""
@@ -322,8 +355,16 @@ class MemoPipeline(InboundParts):
 
         try:
             folder_id = await self.mail.ensure_folder(target, folder)
-            marker = Marker(MEMO_PROPERTY, memo_uuid)
-            message_id = (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
+            if parsed.valid and route.banner != "unshown":
+                message_id = await self._deliver_letter(memo_uuid, parsed, xml, route, target, folder_id)
+            else:
+                marker = Marker(MEMO_PROPERTY, memo_uuid)
+                try:
+                    message_id = (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
+                except MessageTooLargeError as exc:
+                    # The mailbox takes less than configured: once more, planned for what it refused.
+                    self._refused_size(target, self._limit(target), exc)
+                    message_id = (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
         except AuthError:
             # Usually one mailbox outside the app's RBAC scope: skip it for this cycle, keep the others going.
             self._refused.add(target.lower())
@@ -357,6 +398,253 @@ class MemoPipeline(InboundParts):
             stats.fallbacks += 1
         return message_id
 
+    # ------------------------------------------------------------------ size: one mail, or parts
+    def _limit(self, mailbox: str) -> int:
+        configured = self.settings.message_limit(mailbox)
+        return min(configured, self._limits.get(mailbox.lower(), configured))
+
+    def _split_key(self, memo_uuid: str, mailbox: str, version: int) -> EffectKey:
+        return EffectKey(EffectKind.MEMO_SPLIT, f"{memo_uuid}:{mailbox.lower()}:{version}")
+
+    def _part_key(self, memo_uuid: str, mailbox: str, part: int) -> EffectKey:
+        return EffectKey(EffectKind.MEMO_PART, f"{memo_uuid}:{mailbox.lower()}:{part}")
+
+    async def _recorded_plan(
+        self, book: EffectBook, memo_uuid: str, mailbox: str
+    ) -> tuple[int, SplitPlan | None]:
+        """The newest split plan recorded for the memo in ``mailbox`` and its version (0, None: none)."""
+        version, plan = 0, None
+        while (effect := await book.get(self._split_key(memo_uuid, mailbox, version + 1))) is not None:
+            version += 1
+            plan = SplitPlan.from_json(effect.payload)
+        return version, plan
+
+    def _first_body(
+        self, memo_uuid: str, parsed: ParsedMemo, xml: bytes, route: InboundRoute, target: str
+    ) -> int:
+        """Estimated bytes of part 1 without its files: the letter as rendered, plus room for the banners."""
+        assert parsed.message is not None
+        letter = self._render(memo_uuid, parsed, xml, route, target, SplitPlan(0, ((),), (), False))
+        count = len(parsed.message.files())
+        return len(letter.body.encode("utf-8")) + _BANNER_RESERVE + _BANNER_RESERVE_PER_FILE * count
+
+    async def _deliver_letter(
+        self,
+        memo_uuid: str,
+        parsed: ParsedMemo,
+        xml: bytes,
+        route: InboundRoute,
+        target: str,
+        folder_id: str,
+        *,
+        archive: bool = False,
+    ) -> str:
+        """A valid memo as one mail, or, when it is bigger than the mailbox takes, as numbered parts
+        (``domain.split``); returns part 1's message id. The split is recorded (an effect) before the first
+        part is written and each part is its own effect, so a crash between parts writes each part once.
+        A mailbox that refuses a mail as too big (its admin set less than configured) is assumed to take a
+        quarter less, and what is not delivered yet is planned again, down to ``domain.split.MIN_LIMIT``.
+        ``archive``: the archive copy (marked by ``ARCHIVE_PROPERTY``, without the memo's Message-ID)."""
+        message = parsed.message
+        assert message is not None
+        first_property = ARCHIVE_PROPERTY if archive else MEMO_PROPERTY
+        book = EffectBook(self.store, failures=self.failures, stage=Stage.INBOUND_MEMO)
+        sizes = [f.size for f in message.files()]
+        version, plan = await self._recorded_plan(book, memo_uuid, target)
+        if plan is None:
+            first_body = await self.cpu.run(self._first_body, memo_uuid, parsed, xml, route, target)
+            limit = self._limit(target)
+            plan = plan_split(sizes, limit, first_body=first_body, xml_size=len(xml))
+            if not plan.split:
+                whole = plan
+
+                async def build() -> MailMessage:
+                    mail = await self.cpu.run(
+                        self._render_first, memo_uuid, parsed, xml, route, target, whole, archive
+                    )
+                    await self.categories.ensure(target, mail.categories)
+                    return mail
+
+                try:
+                    marker = Marker(first_property, memo_uuid)
+                    return (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
+                except MessageTooLargeError as exc:
+                    tried = part_cost(plan, 1, sizes, first_body=first_body, xml_size=len(xml))
+                    lower = self._refused_size(target, min(plan.limit, tried), exc)
+                    plan = plan_split(sizes, lower, first_body=first_body)
+            else:
+                # A whole mail written before (a crash, then the limit was lowered) is the delivery.
+                found = await self.mail.find_by_extended_property(
+                    target, folder_id, first_property, memo_uuid
+                )
+                if found:
+                    return found[0]
+            version = 1
+            await book.plan(self._split_key(memo_uuid, target, version), plan.to_json())
+            await self._audit_split(memo_uuid, target, plan)
+        while True:
+            try:
+                first = await self._deliver_parts(
+                    book, memo_uuid, parsed, xml, route, target, folder_id, plan, archive
+                )
+            except _PartRefused as refused:
+                first_body = await self.cpu.run(self._first_body, memo_uuid, parsed, xml, route, target)
+                tried = part_cost(plan, refused.part, sizes, first_body=first_body, xml_size=len(xml))
+                lower = self._refused_size(target, min(plan.limit, tried), refused.error)
+                again = replan(plan, refused.part - 1, sizes, lower, first_body=first_body)
+                await book.plan(self._split_key(memo_uuid, target, version + 1), again.to_json())
+                await book.complete(self._split_key(memo_uuid, target, version), {"superseded": True})
+                version, plan = version + 1, again
+                await self._audit_split(memo_uuid, target, plan)
+                continue
+            await book.complete(self._split_key(memo_uuid, target, version), {"delivered": True})
+            if plan.oversized:
+                await self._alert_oversized(memo_uuid, message, plan, target)
+            return first
+
+    def _refused_size(self, mailbox: str, limit: int, exc: MessageTooLargeError) -> int:
+        """The lower limit to assume for ``mailbox`` after it refused a mail of about ``limit`` bytes (the
+        smaller of the plan's limit and the refused mail's estimate); the refusal stands (raised) when the
+        limit cannot go lower."""
+        lower = lowered_limit(limit)
+        if lower is None:
+            raise exc
+        self._limits[mailbox.lower()] = min(lower, self._limits.get(mailbox.lower(), lower))
+        log.warning(
+            "mailbox %s refused a mail of about %s as too big; planning for %s", mailbox, limit, lower
+        )
+        return lower
+
+    async def _audit_split(self, memo_uuid: str, mailbox: str, plan: SplitPlan) -> None:
+        await blocking(
+            self.store.audit,
+            "inbound.memo.split",
+            memo_uuid,
+            details={
+                "mailbox": mailbox,
+                "limit": plan.limit,
+                "parts": plan.total,
+                "oversized": len(plan.oversized),
+            },
+        )
+
+    async def _deliver_parts(
+        self,
+        book: EffectBook,
+        memo_uuid: str,
+        parsed: ParsedMemo,
+        xml: bytes,
+        route: InboundRoute,
+        target: str,
+        folder_id: str,
+        plan: SplitPlan,
+        archive: bool = False,
+    ) -> str:
+        """Write the parts of ``plan`` not written yet, in order; part 1's message id."""
+        message = parsed.message
+        assert message is not None
+        ids: list[str] = []
+        for number in range(1, plan.total + 1):
+            key = self._part_key(memo_uuid, target, number)
+            effect = await book.get(key)
+            done = effect.result.get("message_id") if effect is not None and effect.result else None
+            if isinstance(done, str) and done:
+                ids.append(done)
+                continue
+            await book.plan(key, {"part": number, "of": plan.total})
+
+            async def build(part: int = number) -> MailMessage:
+                if part == 1:
+                    mail = await self.cpu.run(
+                        self._render_first, memo_uuid, parsed, xml, route, target, plan, archive
+                    )
+                else:
+                    mail = await self.cpu.run(self._render_part, message, route, target, plan, part)
+                await self.categories.ensure(target, mail.categories)
+                return mail
+
+            marker = (
+                Marker(ARCHIVE_PROPERTY if archive else MEMO_PROPERTY, memo_uuid)
+                if number == 1
+                else Marker(MEMO_PART_PROPERTY, f"{memo_uuid}:{number}")
+            )
+            try:
+                written = await marker.find_or_create(self.mail, target, folder_id, build)
+            except MessageTooLargeError as exc:
+                raise _PartRefused(number, exc) from exc
+            await book.complete(key, written.result())
+            ids.append(written.message_id)
+        return ids[0]
+
+    def _render_first(
+        self,
+        memo_uuid: str,
+        parsed: ParsedMemo,
+        xml: bytes,
+        route: InboundRoute,
+        target: str,
+        plan: SplitPlan,
+        archive: bool,
+    ) -> MailMessage:
+        mail = self._render(memo_uuid, parsed, xml, route, target, plan)
+        if archive:
+            # A second copy with the same Message-ID would confuse reply threading; the archive is for
+            # reading.
+            mail.internet_message_id = None
+        return mail
+
+    def _render_part(
+        self, message: MemoMessage, route: InboundRoute, target: str, plan: SplitPlan, part: int
+    ) -> MailMessage:
+        s = self.settings
+        address = gateway_reply_address(s, message, target)
+        reply_from = EmailAddress(address, message.header.sender.label) if address else None
+        return render_memo_part(
+            message,
+            plan,
+            part,
+            target_mailbox=target,
+            reply_from=reply_from,
+            categories=list(route.categories),
+            options=ViewOptions(language=s.language, mask_cpr=s.mask_cpr),
+            mark_read=route.mark_read,
+        )
+
+    async def _alert_oversized(
+        self, memo_uuid: str, message: MemoMessage, plan: SplitPlan, mailbox: str
+    ) -> None:
+        """Tell IT once that files of the memo could not be mailed (the case worker's banner says so too)."""
+        if self.alerts is None:
+            return
+        lang = self.settings.language
+        names = file_names(message, lang)
+        files = message.files()
+        listed = ", ".join(f"{names[i]} ({format_size(files[i].size, lang)})" for i in plan.oversized)
+        limit = format_size(plan.limit, lang)
+        alert = Alert(
+            subject=text(Text.OVERSIZED_ALERT_SUBJECT, lang, mailbox=mailbox),
+            title=text(Text.OVERSIZED_ALERT_TITLE, lang),
+            lines=(
+                text(
+                    Text.OVERSIZED_ALERT_TEXT,
+                    lang,
+                    uuid=memo_uuid,
+                    mailbox=mailbox,
+                    files=listed,
+                    limit=limit,
+                ),
+                text(Text.OVERSIZED_ALERT_FIX, lang),
+            ),
+            detail=memo_uuid,
+        )
+        if await self.alerts.plan(EffectKey(EffectKind.ALERT, f"oversized:{memo_uuid}"), alert):
+            log.error(
+                "inbound memo %s: %d file(s) too big for %s (alerted)",
+                memo_uuid,
+                len(plan.oversized),
+                mailbox,
+            )
+
     async def _plan_route(
         self, memo_uuid: str, parsed: ParsedMemo, xml: bytes, stats: InboundStats
     ) -> InboundRoute:
@@ -370,14 +658,30 @@ class MemoPipeline(InboundParts):
         return memo_route(self.settings, message, decision)
 
     def _render(
-        self, memo_uuid: str, parsed: ParsedMemo, xml: bytes, route: InboundRoute, target: str
+        self,
+        memo_uuid: str,
+        parsed: ParsedMemo,
+        xml: bytes,
+        route: InboundRoute,
+        target: str,
+        plan: SplitPlan | None = None,
     ) -> MailMessage:
         s = self.settings
         opts = ViewOptions(language=s.language, mask_cpr=s.mask_cpr)
         categories = list(route.categories)
+        # A raw or invalid memo is one mail (it is not split): too big for the mailbox, it goes without its
+        # XML and files (the store keeps them), so that it is delivered and answered all the same.
+        limit = self._limit(target)
+        too_big = limit if encoded_cost(len(xml)) + FOLLOW_UP_BODY > part_capacity(limit, 0) else None
         if route.banner == "unshown":
             return render_unshown_mail(
-                xml, memo_uuid, route.note, target_mailbox=target, categories=categories, options=opts
+                xml,
+                memo_uuid,
+                route.note,
+                target_mailbox=target,
+                categories=categories,
+                options=opts,
+                too_big=too_big,
             ).mail
         if not parsed.valid:
             return render_invalid_mail(
@@ -388,6 +692,7 @@ class MemoPipeline(InboundParts):
                 message=parsed.message,
                 categories=categories,
                 options=opts,
+                too_big=too_big,
             ).mail
         message = parsed.message
         assert message is not None
@@ -409,6 +714,7 @@ class MemoPipeline(InboundParts):
             contact_point_name=known.name if known else None,
             options=opts,
             mark_read=route.mark_read,
+            plan=plan,
         ).mail
 
     async def _archive_copy(
@@ -422,6 +728,9 @@ class MemoPipeline(InboundParts):
             return mail
 
         folder_id = await self.mail.ensure_folder(archive, "inbox")
+        if parsed.valid and route.banner != "unshown":  # split as for the target when too big (own effects)
+            await self._deliver_letter(memo_uuid, parsed, xml, route, archive, folder_id, archive=True)
+            return
         await Marker(ARCHIVE_PROPERTY, memo_uuid).find_or_create(self.mail, archive, folder_id, build)
 
     # ------------------------------------------------------------------ acknowledge

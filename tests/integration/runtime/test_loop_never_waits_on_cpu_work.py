@@ -211,7 +211,8 @@ INBOUND_CASES = [
     ("parse_inbound", "Carport"),  # XML parsing, XSD and business-rule validation
     ("memo_rule_item", "Carport"),  # what the rules read: the letter as text, text attachments
     ("evaluate_rules", "Carport"),
-    ("_render", "Carport"),  # the readable mail: sanitised letter, attachments
+    ("_first_body", "Carport"),  # the letter rendered once to estimate its size (split delivery)
+    ("_render_first", "Carport"),  # the readable mail: sanitised letter, attachments
 ]
 
 

@@ -23,6 +23,7 @@ from graph_dpg.core.errors import (
     AuthError,
     ConfigError,
     MailboxFullError,
+    MessageTooLargeError,
     NotFoundError,
     PermanentError,
     RejectedError,
@@ -186,3 +187,20 @@ def test_credential_factory_names_what_is_missing() -> None:
     assert any("certificate_path" in p for p in info.value.problems)
     with pytest.raises(ConfigError, match="unknown credential kind"):
         credential_from("password")
+
+
+@pytest.mark.parametrize("status", [400, 413])
+def test_error_message_size_exceeded_is_message_too_large(status: int) -> None:
+    # microsoft-graph-docs-contrib issue 2561 (code and text), motze92/office365-mail issue 39 (400)
+    body = {
+        "error": {
+            "code": "ErrorMessageSizeExceeded",
+            "message": "The message exceeds the maximum supported size.",
+        }
+    }
+    err = error_for_status(status, json.dumps(body).encode(), what="add attachment")
+    assert isinstance(err, MessageTooLargeError) and isinstance(err, RejectedError)
+    assert err.code == "ErrorMessageSizeExceeded"
+    # the 4 MB request limit is another refusal: the request, not the message, is too big
+    other = error_for_status(413, b'{"error": {"code": "BadRequest", "message": "too long"}}')
+    assert type(other) is RejectedError
