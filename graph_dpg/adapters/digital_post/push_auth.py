@@ -180,7 +180,7 @@ class PushAuth:
             )
             parts.append(f"source address in {len(self.networks)} network(s) ({where})")
         if self.token:
-            parts.append("shared secret")
+            parts.append("shared secret" + ("" if parts else " (sandbox only)"))
         return "; ".join(parts) or "nothing"
 
     # ------------------------------------------------------------------ one request

@@ -191,7 +191,8 @@ class Problem:
     path: str = "/"
 
 
-#: NgDP's ceiling is 99.5 MB per message (docs/facts/ngdp.md, "Sizes"); nothing larger is parsed at all.
+#: NgDP's ceiling is 99.5 MB per message (docs/facts/ngdp.md, "Sizes and attachment counts"); nothing
+#: larger is parsed at all.
 MAX_VALIDATED_BYTES = 100 * 1024 * 1024
 _VERSIONS = {"1.1": "MeMo_core.xsd", "1.2": "Version1.2/MeMo_core.xsd"}
 _XS_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
