@@ -14,6 +14,7 @@ import base64
 import hmac
 import ipaddress
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -256,7 +257,9 @@ async def test_an_expired_certificate_is_refused(pki: Pki) -> None:
     assert response.status_code == 401 and sink.memos == []
 
 
-async def test_pinned_thumbprints_accept_only_that_certificate(pki: Pki) -> None:
+async def test_pinned_thumbprints_accept_only_that_certificate(
+    pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
     auth = PushAuth(thumbprints=frozenset({_thumb(pki.ngdp)}), forwarded_cert=True)
     sink = RecordingSink()
     app = create_push_app(sink, auth)
@@ -264,7 +267,10 @@ async def test_pinned_thumbprints_accept_only_that_certificate(pki: Pki) -> None
     assert (await _push(app, {"X-Forwarded-Client-Cert": xfcc(pki.municipality)})).status_code == 401
     # The Hash field is not trusted: the allowed thumbprint next to another certificate is refused.
     forged = f'Hash={_thumb(pki.ngdp)};Cert="{xfcc(pki.rogue_ngdp).split("Cert=", 1)[1].strip(chr(34))}"'
-    assert (await _push(app, {"X-Forwarded-Client-Cert": forged})).status_code == 401
+    with caplog.at_level(logging.WARNING, logger="graph_dpg.adapters.digital_post.push"):
+        assert (await _push(app, {"X-Forwarded-Client-Cert": forged})).status_code == 401
+    # The log names the certificate actually presented, so IT can pin a rotated one.
+    assert f"not trusted (SHA-256 {_thumb(pki.rogue_ngdp)})" in caplog.text
     assert len(sink.memos) == 1
 
 

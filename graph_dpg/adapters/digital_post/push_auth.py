@@ -236,13 +236,15 @@ class PushAuth:
         now = self.clock() if self.clock is not None else datetime.now(UTC)
         if not leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc:
             return Refusal(401, "client certificate outside its validity period")
-        if thumbprint(leaf) in self.thumbprints:
+        seen = thumbprint(leaf)
+        if seen in self.thumbprints:
             return None
+        # The thumbprint of a refused certificate is public data; logging it lets IT pin a rotated one.
         if self.trust_anchors and _chains_to(leaf, chain, self.trust_anchors, now):
             if _subject_matches(leaf, self.subject):
                 return None
-            return Refusal(401, "client certificate subject not allowed")
-        return Refusal(401, "client certificate not trusted")
+            return Refusal(401, f"client certificate subject not allowed (SHA-256 {seen})")
+        return Refusal(401, f"client certificate not trusted (SHA-256 {seen})")
 
 
 def _first(headers: Headers, key: str) -> str:
