@@ -149,6 +149,7 @@ async def bench_delivery(n: int) -> dict[str, Any]:
     for box in ("post@kommune.dk", "byg@kommune.dk", "it@kommune.dk"):
         tenant.add_mailbox(box)
     ngdp = NgdpState(validate_memos=False)
+    print("NgDP emulator MeMo validation: off (NgdpState(validate_memos=False), a throughput benchmark)")
     with tempfile.TemporaryDirectory() as tmp:
         store = create_store(f"sqlite:///{tmp}/s.db")
         async with GraphMailbox(

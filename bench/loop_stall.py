@@ -251,6 +251,7 @@ def make_gateway(workdir: Path, emulators: EmulatorLoop, services: dict[str, Any
     for address in (MAILBOX, OTHER_MAILBOX, MAIN, MONITOR):
         tenant.add_mailbox(address, address.split("@")[0])
     ngdp = NgdpState(organisation_cvr=ORG_CVR, organisation_name=ORG_NAME, validate_memos=False)
+    print("NgDP emulator MeMo validation: off (NgdpState(validate_memos=False), a throughput benchmark)")
     for cpr in (CITIZEN, "0202802345"):
         ngdp.register(cpr=cpr)
     ngdp.register(cvr="35833684")

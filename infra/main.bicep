@@ -52,10 +52,16 @@ param ngdpSystemId string
 @description('Expose the NgDP REST PUSH endpoints publicly over HTTPS. False (REST PULL, recommended): VNet only.')
 param exposePushEndpoints bool = false
 
-@description('CIDRs allowed to reach the push endpoints. Empty: no IP filter (the push token still applies).')
+@description('CIDRs allowed to reach the ingress, and NgDP\'s push source addresses (GRAPH_DPG_PUSH_ALLOWED_IPS). Empty: no IP filter.')
 param ingressAllowedCidrs array = []
 
-@description('Client certificates on the push ingress (ignore | accept | require); NgDP\'s behaviour is undocumented.')
+@description('SHA-256 thumbprints (comma-separated hex) of NgDP\'s push client certificate (GRAPH_DPG_PUSH_CLIENT_THUMBPRINTS).')
+param pushClientThumbprints string = ''
+
+@description('Also require the optional shared secret push-token from Key Vault on push (NgDP itself presents none).')
+param pushRequiresToken bool = false
+
+@description('Client certificates on the ingress: accept (forward one if presented, X-Forwarded-Client-Cert; the app checks it on the push path only). require would refuse Graph change notifications and the admin console.')
 @allowed([
   'ignore'
   'accept'
@@ -227,7 +233,7 @@ var requiredSecrets = [
     keyVaultUrl: '${vaultSecretsUri}gateway-file'
   }
 ]
-var pushSecrets = exposePushEndpoints ? [
+var pushSecrets = exposePushEndpoints && pushRequiresToken ? [
   {
     name: 'push-token'
     keyVaultUrl: '${vaultSecretsUri}push-token'
@@ -306,6 +312,28 @@ var baseEnvironment = [
     value: string(httpPort)
   }
 ]
+// REST PUSH: NgDP is identified by its client certificate (forwarded by the ingress) and its address (the
+// ingress is one proxy hop, appending to X-Forwarded-For); infra/README.md §6.
+var pushEnvironment = exposePushEndpoints ? concat([
+  {
+    name: 'GRAPH_DPG_PUSH_FORWARDED_CLIENT_CERT'
+    value: 'true'
+  }
+  {
+    name: 'GRAPH_DPG_PUSH_PROXY_HOPS'
+    value: '1'
+  }
+], empty(pushClientThumbprints) ? [] : [
+  {
+    name: 'GRAPH_DPG_PUSH_CLIENT_THUMBPRINTS'
+    value: pushClientThumbprints
+  }
+], empty(ingressAllowedCidrs) ? [] : [
+  {
+    name: 'GRAPH_DPG_PUSH_ALLOWED_IPS'
+    value: join(ingressAllowedCidrs, ',')
+  }
+]) : []
 var graphCertificateEnvironment = graphCredentialKind == 'certificate' ? [
   {
     name: 'GRAPH_DPG_CLIENT_CERTIFICATE_PATH'
@@ -322,7 +350,7 @@ var secretEnvironment = concat([
     name: 'GRAPH_DPG_NGDP_API_TOKEN'
     secretRef: 'ngdp-api-token'
   }
-], exposePushEndpoints ? [
+], exposePushEndpoints && pushRequiresToken ? [
   {
     name: 'GRAPH_DPG_PUSH_TOKEN'
     secretRef: 'push-token'
@@ -346,7 +374,7 @@ module app 'modules/containerapp.bicep' = if (deployApp) {
     minReplicas: minReplicas
     maxReplicas: maxReplicas
     zoneRedundant: zoneRedundant
-    environmentVariables: concat(baseEnvironment, graphCertificateEnvironment)
+    environmentVariables: concat(baseEnvironment, graphCertificateEnvironment, pushEnvironment)
     keyVaultSecrets: concat(requiredSecrets, pushSecrets, graphCertificateSecrets)
     secretEnvironmentVariables: secretEnvironment
     secretFiles: concat(requiredSecretFiles, graphCertificateFiles)

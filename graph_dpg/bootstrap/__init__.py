@@ -13,6 +13,7 @@ Tests inject ``graph_transport`` (an httpx transport to the Graph emulator), an 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from graph_dpg.adapters.digital_post import NgdpClient
+from graph_dpg.adapters.digital_post.push_auth import PushAuth, normalise_thumbprint, parse_subject
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential, credential_from
 from graph_dpg.adapters.store import SqlStore, create_store
 from graph_dpg.bootstrap.rules import inbound_settings
@@ -173,6 +175,43 @@ def make_ngdp_client(settings: Settings) -> NgdpClient:
         ca_bundle=settings.ngdp_ca_bundle,
         read_timeout=settings.ngdp_timeout_seconds,
         write_timeout=settings.ngdp_timeout_seconds,
+    )
+
+
+def make_push_auth(settings: Settings) -> PushAuth:
+    """Who may push (NgDP's certificate and/or address, optional secret) from the settings.
+
+    Raises ConfigError when the CA file cannot be read. Whether the policy identifies NgDP at all is
+    ``PushAuth.problems()`` (the runtime refuses to serve push then; the doctor says why).
+    """
+    anchors: tuple[Any, ...] = ()
+    path = settings.push_client_ca_file
+    if path is not None:
+        from cryptography import x509
+
+        try:
+            anchors = tuple(x509.load_pem_x509_certificates(path.read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                "push client CA file unreadable",
+                [f"GRAPH_DPG_PUSH_CLIENT_CA_FILE: {path} is not a readable PEM certificate file ({exc})"],
+            ) from exc
+    token = _secret(settings.push_token)
+    return PushAuth(
+        thumbprints=frozenset(
+            normalise_thumbprint(t) for t in (settings.push_client_thumbprints or "").split(",") if t.strip()
+        ),
+        trust_anchors=anchors,
+        subject=parse_subject(settings.push_client_subject) if settings.push_client_subject else (),
+        forwarded_cert=settings.push_forwarded_client_cert,
+        networks=tuple(
+            ipaddress.ip_network(n.strip(), strict=False)
+            for n in (settings.push_allowed_ips or "").split(",")
+            if n.strip()
+        ),
+        proxy_hops=settings.push_proxy_hops,
+        token=token.encode() if token else None,
+        token_only_allowed=settings.is_sandbox,
     )
 
 

@@ -8,6 +8,7 @@ problem at once as a :class:`~graph_dpg.core.errors.ConfigError` whose ``problem
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
@@ -29,6 +30,9 @@ NOT_SET = "(not set)"
 
 CredentialKind = Literal["certificate", "client_secret", "managed_identity", "sandbox"]
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+#: Subject attributes GRAPH_DPG_PUSH_CLIENT_SUBJECT may name (the push adapter maps them to OIDs).
+_SUBJECT_ATTRIBUTES = frozenset({"CN", "O", "OU", "C", "L", "SERIALNUMBER", "ORGANIZATIONIDENTIFIER"})
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -236,7 +240,39 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=1, le=65535, description="Port of the HTTP server.")
     push_token: SecretStr | None = Field(
         None,
-        description="Bearer token NgDP presents on the push endpoints; push is refused while it is unset.",
+        description="Optional shared secret required on the push endpoints (Bearer, or Basic password). "
+        "NgDP itself presents none (its MailSystem has no field for one): alone it only serves the sandbox.",
+    )
+    push_client_thumbprints: str | None = Field(
+        None,
+        description="SHA-256 thumbprints (hex, comma-separated) of the TLS client certificates NgDP pushes "
+        "with, read from X-Forwarded-Client-Cert (needs push_forwarded_client_cert).",
+    )
+    push_client_ca_file: Path | None = Field(
+        None,
+        description="PEM file with the CA certificate(s) that issue NgDP's push client certificate; "
+        "used with push_client_subject (needs push_forwarded_client_cert).",
+    )
+    push_client_subject: str | None = Field(
+        None,
+        description="Subject attributes NgDP's push certificate must carry, e.g. "
+        "'O=Digitaliseringsstyrelsen, serialNumber=CVR:34051178-FID:...' (all must match).",
+    )
+    push_forwarded_client_cert: bool = Field(
+        False,
+        description="The app sits behind Azure Container Apps' ingress (clientCertificateMode accept), "
+        "which forwards the client certificate in X-Forwarded-Client-Cert; only then is that header read.",
+    )
+    push_allowed_ips: str | None = Field(
+        None,
+        description="Addresses NgDP may push from: IPs or CIDRs, comma-separated.",
+    )
+    push_proxy_hops: int = Field(
+        0,
+        ge=0,
+        le=5,
+        description="Proxies in front of the app appending to X-Forwarded-For (Container Apps' ingress: 1); "
+        "0 uses the connection's peer address.",
     )
 
     # --- Replicas ------------------------------------------------------------------------------------
@@ -283,6 +319,10 @@ class Settings(BaseSettings):
         "ngdp_certificate_password",
         "push_token",
         "smime_certificate_password",
+        "push_client_thumbprints",
+        "push_client_ca_file",
+        "push_client_subject",
+        "push_allowed_ips",
         mode="before",
     )
     @classmethod
@@ -291,6 +331,43 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("push_client_thumbprints")
+    @classmethod
+    def _thumbprints(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        prints = [re.sub(r"[\s:]", "", part).lower() for part in value.split(",") if part.strip()]
+        bad = [p for p in prints if not _SHA256_HEX.fullmatch(p)]
+        if bad or not prints:
+            raise ValueError("must be SHA-256 thumbprints, 64 hexadecimal digits each, comma-separated")
+        return ",".join(prints)
+
+    @field_validator("push_allowed_ips")
+    @classmethod
+    def _networks(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        for part in parts:
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or CIDR (e.g. 203.0.113.0/28)") from None
+        return ",".join(parts)
+
+    @field_validator("push_client_subject")
+    @classmethod
+    def _subject(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for part in (p.strip() for p in value.split(",") if p.strip()):
+            name, sep, text = part.partition("=")
+            if not sep or not text.strip() or name.strip().upper() not in _SUBJECT_ATTRIBUTES:
+                raise ValueError(
+                    f"{part!r}: use ATTRIBUTE=value with one of {', '.join(sorted(_SUBJECT_ATTRIBUTES))}"
+                )
+        return value.strip()
 
     @field_validator("client_id", "managed_identity_client_id")
     @classmethod
@@ -362,7 +439,13 @@ class Settings(BaseSettings):
         for name, what in needs:
             if getattr(self, name) is None:
                 yield (f"{env_name(name)}: required when {env_name('credential_kind')}={kind} ({what})")
-        for name in ("client_certificate_path", "ngdp_certificate_path", "ngdp_ca_bundle"):
+        yield from self._push_problems()
+        for name in (
+            "client_certificate_path",
+            "ngdp_certificate_path",
+            "ngdp_ca_bundle",
+            "push_client_ca_file",
+        ):
             path: Path | None = getattr(self, name)
             if path is not None and not path.is_file():
                 yield f"{env_name(name)}: file {str(path)!r} does not exist or is not a file"
@@ -370,6 +453,39 @@ class Settings(BaseSettings):
             for listed in getattr(self, name):
                 if not listed.is_file():
                     yield f"{env_name(name)}: file {str(listed)!r} does not exist or is not a file"
+
+    def _push_problems(self) -> Iterator[str]:
+        """Push settings that contradict each other (the push adapter re-checks the policy it builds)."""
+        cert = self.push_client_thumbprints is not None or self.push_client_ca_file is not None
+        if cert and not self.push_forwarded_client_cert:
+            yield (
+                f"{env_name('push_forwarded_client_cert')}: must be true when a push client certificate is "
+                "configured: the gateway sees NgDP's certificate only in X-Forwarded-Client-Cert from "
+                "Container Apps' ingress"
+            )
+        if self.push_client_ca_file is not None and self.push_client_subject is None:
+            yield (
+                f"{env_name('push_client_subject')}: required with {env_name('push_client_ca_file')} "
+                "(every certificate of that CA would be accepted otherwise)"
+            )
+        if self.push_client_subject is not None and self.push_client_ca_file is None:
+            yield (
+                f"{env_name('push_client_ca_file')}: required with {env_name('push_client_subject')} "
+                "(a subject is only trusted from a known issuer)"
+            )
+
+    @property
+    def push_enabled(self) -> bool:
+        """Any push setting is set: the push endpoints are served (if the policy identifies NgDP)."""
+        return any(
+            value is not None
+            for value in (
+                self.push_token,
+                self.push_client_thumbprints,
+                self.push_client_ca_file,
+                self.push_allowed_ips,
+            )
+        )
 
     def summary(self) -> list[tuple[str, str]]:
         """Every setting as ``(GRAPH_DPG_NAME, display value)``; secrets show as ``**********``."""

@@ -5,7 +5,8 @@ The checks, in the order they run, and what each one needs first::
     settings (.env) ──► gateway file ─┬─► graph token ──► mailbox <address> ──► categories <function mailbox>
                                       │                                     └─► permissions <address>
                                       ├─► ngdp certificate ──► ngdp (mTLS + API token) ──► contact points
-                                      └─► database (reachable, migrated to the newest revision)
+                                      ├─► database (reachable, migrated to the newest revision)
+                                      └─► ngdp push (REST PUSH only: NgDP identified by certificate/address)
 
 A check whose prerequisite failed is reported as ``skip`` (it would only repeat the same failure). Each check
 is an async method of :class:`Doctor` returning one :class:`CheckResult`; :func:`load_configuration` runs the
@@ -58,7 +59,7 @@ from graph_dpg.adapters.store import (
     schema_heads,
     sqlite_file,
 )
-from graph_dpg.bootstrap import make_graph_mailbox, make_ngdp_client
+from graph_dpg.bootstrap import make_graph_mailbox, make_ngdp_client, make_push_auth
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
 from graph_dpg.core.errors import (
     AuthError,
@@ -370,6 +371,8 @@ class Doctor:
         emit(await self._guard("ngdp", self.check_ngdp()))
         emit(await self._guard("contact points", self.check_contact_points()))
         emit(await self._guard("database", self.check_database()))
+        if self.settings.push_enabled:
+            emit(await self._guard("ngdp push", self.check_push()))
         return results
 
     async def _guard(self, name: str, check: Awaitable[CheckResult]) -> CheckResult:
@@ -783,6 +786,38 @@ class Doctor:
         return _ok(name, detail)
 
     # ------------------------------------------------------------------ database
+
+    async def check_push(self) -> CheckResult:
+        """REST PUSH: is NgDP identified by something it actually presents (certificate and/or address)?"""
+        name = "ngdp push"
+        if not self.settings.push_enabled:
+            return _skip(name, "push not configured (REST PULL)")  # run() does not even list it then
+        try:
+            auth = make_push_auth(self.settings)
+        except ConfigError as exc:
+            return _fail(
+                name, _problems(exc), "fix GRAPH_DPG_PUSH_CLIENT_CA_FILE (a PEM file of CA certificates)"
+            )
+        problems = auth.problems()
+        if problems:
+            return _fail(
+                name,
+                "push is enabled but the endpoints will not be served: " + "; ".join(problems),
+                "NgDP presents no token on push (its MailSystem has no field for one). Set NgDP's client "
+                "certificate (GRAPH_DPG_PUSH_CLIENT_THUMBPRINTS, or GRAPH_DPG_PUSH_CLIENT_CA_FILE with "
+                "GRAPH_DPG_PUSH_CLIENT_SUBJECT, and GRAPH_DPG_PUSH_FORWARDED_CLIENT_CERT=true behind "
+                "Container Apps' ingress with clientCertificateMode accept) and/or NgDP's addresses "
+                "(GRAPH_DPG_PUSH_ALLOWED_IPS, GRAPH_DPG_PUSH_PROXY_HOPS=1 behind the ingress); "
+                "see infra/README.md §6",
+            )
+        if not auth.networks and auth.checks_certificate:
+            return _warn(
+                name,
+                f"push accepted on: {auth.describe()}",
+                "also set GRAPH_DPG_PUSH_ALLOWED_IPS to NgDP's addresses: whether the ingress replaces an "
+                "X-Forwarded-Client-Cert header sent by the client is not documented",
+            )
+        return _ok(name, f"push accepted on: {auth.describe()}")
 
     async def check_database(self) -> CheckResult:
         """The database answers and is at the newest schema revision (created/migrated with ``fix``)."""

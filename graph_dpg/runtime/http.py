@@ -5,7 +5,8 @@
                            last successful poll is recent enough; 503 with the failing checks otherwise
     GET  /metrics          Prometheus text format (GatewayMetrics below)
     POST /ngdp/push/...    NgDP REST PUSH of memos and receipts (adapters.digital_post.create_push_app),
-                           stored durably before the 200; mounted only when a push token is configured
+                           stored durably before the 200; mounted only when push is configured with
+                           a check that identifies NgDP (adapters.digital_post.push_auth)
 
 The readiness facts come from a :class:`StatusSource` (the runtime); this module reads, never decides.
 :class:`HttpServer` serves the app with uvicorn in the runtime's event loop.

@@ -449,11 +449,19 @@ class Runtime:
 
     async def start_http(self) -> str:
         push_app = None
-        token = self.settings.push_token
-        if token is not None:
+        if self.settings.push_enabled:
             from graph_dpg.adapters.digital_post import create_push_app
+            from graph_dpg.bootstrap import make_push_auth
 
-            push_app = create_push_app(self.gateway.store.push_sink(), token.get_secret_value())
+            auth = make_push_auth(self.settings)
+            problems = auth.problems()
+            if problems:
+                # Served as it is, every push would be refused (or anyone could push): not served at all;
+                # NgDP keeps the items, `graph-dpg doctor` tells IT what to set.
+                log.error("NgDP push endpoints not served: %s", "; ".join(problems))
+            else:
+                push_app = create_push_app(self.gateway.store.push_sink(), auth)
+                log.info("NgDP push endpoints served; push is accepted on: %s", auth.describe())
         app = create_http_app(self.metrics, self, push_app=push_app)
         self._http = HttpServer(app, self.settings.http_host, self.settings.http_port)
         await self._http.start()

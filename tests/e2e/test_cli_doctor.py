@@ -79,7 +79,9 @@ def test_sandbox_is_all_green(tmp_path: Path) -> None:
     assert lines(out, "✓ database: sqlite:///")
     # The sandbox grants exactly the permission table's required rows; each is probed per mailbox.
     assert lines(out, f"✓ permissions {JOBCENTER}: Mail.ReadWrite, MailboxSettings.ReadWrite granted")
-    assert out.rstrip().endswith("22 ok, 0 warning(s), 0 failed, 0 skipped")
+    # The sandbox pushes with its explicit shared secret, which only the sandbox may use alone.
+    assert lines(out, "✓ ngdp push: push accepted on: shared secret (sandbox only)")
+    assert out.rstrip().endswith("23 ok, 0 warning(s), 0 failed, 0 skipped")
 
 
 @pytest.fixture

@@ -13,18 +13,16 @@ Delivery guarantee: the handler awaits the ``PushSink`` (which commits to the da
 200. If the sink fails the answer is 503, so NgDP keeps the item and delivers it again; the sink must
 therefore be idempotent per memo UUID / receipt.
 
-Authentication: which credentials NgDP presents towards a push endpoint is not documented in the sources found
-(docs/facts/ngdp.md, "What NgDP does not publish"). The endpoint accepts a shared secret either as
-``Authorization: Bearer <secret>`` or as the password of ``Authorization: Basic`` (any user name), compared in
-constant time. In production it is expected to sit behind a TLS terminator that also checks NgDP's client
-certificate.
+Authentication (:mod:`graph_dpg.adapters.digital_post.push_auth`): NgDP's TLS client certificate as
+forwarded by Container Apps' ingress (``X-Forwarded-Client-Cert``) and/or NgDP's source address, plus an
+optional shared secret (``Authorization: Bearer`` or the password of ``Basic``, compared in constant time).
+NgDP itself presents no secret (its ``MailSystem`` has no field for one): a secret alone is accepted only by
+the sandbox. A refused push is answered 401 (no or wrong credential) or 403 (address not allowed) and
+stores nothing.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 import logging
 import re
@@ -36,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from graph_dpg.adapters.digital_post.push_auth import PushAuth
 from graph_dpg.adapters.digital_post.wire import WireFormatError, receipt_from_json
 from graph_dpg.ports.digital_post import PushSink
 
@@ -51,27 +50,6 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"code": str(status), "message": message}, status_code=status)
 
 
-def _authorised(request: Request, secret: bytes) -> bool:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    value = value.strip()
-    presented: bytes
-    if scheme.lower() == "bearer":
-        presented = value.encode()
-    elif scheme.lower() == "basic":
-        try:
-            decoded = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            return False
-        _, sep, password = decoded.partition(b":")
-        if not sep:
-            return False
-        presented = password
-    else:
-        return False
-    return hmac.compare_digest(presented, secret)
-
-
 def _memo_uuid(filename: str | None) -> str | None:
     if not filename:
         return None
@@ -81,15 +59,30 @@ def _memo_uuid(filename: str | None) -> str | None:
         return None
 
 
-def create_push_app(sink: PushSink, token: str) -> Starlette:
-    """ASGI app for NgDP REST PUSH. ``token`` is the shared secret (from settings); it must not be empty."""
-    if not token:
-        raise ValueError("the push receiver needs a non-empty shared secret")
-    secret = token.encode()
+def create_push_app(sink: PushSink, auth: PushAuth | str) -> Starlette:
+    """ASGI app for NgDP REST PUSH, guarded by ``auth``.
+
+    A plain string is the sandbox's shared secret alone (``PushAuth(token=..., token_only_allowed=True)``).
+    Raises ValueError when the policy identifies nobody (:meth:`PushAuth.problems`).
+    """
+    if isinstance(auth, str):
+        auth = PushAuth(token=auth.encode(), token_only_allowed=True)
+    problems = auth.problems()
+    if problems:
+        raise ValueError("; ".join(problems))
+    policy = auth
+
+    def _refused(request: Request) -> Response | None:
+        refusal = policy.check(request.headers, request.client.host if request.client else None)
+        if refusal is None:
+            return None
+        log.warning("ngdp push refused (%d): %s", refusal.status, refusal.reason)
+        return _error(refusal.status, "Unauthorized" if refusal.status == 401 else "Forbidden")
 
     async def receive_memo(request: Request) -> Response:
-        if not _authorised(request, secret):
-            return _error(401, "Unauthorized")
+        refused = _refused(request)
+        if refused is not None:
+            return refused
         try:
             form = await request.form(max_files=1, max_fields=10)
         except Exception:  # malformed multipart: python-multipart raises several types
@@ -119,8 +112,9 @@ def create_push_app(sink: PushSink, token: str) -> Starlette:
         return Response(status_code=200)
 
     async def receive_receipt(request: Request) -> Response:
-        if not _authorised(request, secret):
-            return _error(401, "Unauthorized")
+        refused = _refused(request)
+        if refused is not None:
+            return refused
         body = bytearray()
         async for chunk in request.stream():
             body += chunk

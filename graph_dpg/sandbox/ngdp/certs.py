@@ -18,6 +18,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+#: Subject of the emulated NgDP's push certificate (sandbox data; that NgDP pushes with a function
+#: certificate of Digitaliseringsstyrelsen is an inference: the sources found do not say).
+NGDP_PUSH_ORGANISATION = "Digitaliseringsstyrelsen"
+NGDP_PUSH_CVR = "34051178"
+
 
 @dataclass(frozen=True)
 class ClientCert:
@@ -35,6 +40,8 @@ class SandboxPki:
     server_cert: Path
     server_key: Path
     client: ClientCert
+    #: The certificate the emulated NgDP pushes with (a function certificate of "Digitaliseringsstyrelsen").
+    ngdp_push: ClientCert | None = None
 
 
 def _key() -> ec.EllipticCurvePrivateKey:
@@ -178,11 +185,14 @@ class CertificateAuthority:
 
 
 def generate_test_pki(directory: str | Path, *, client_days: int = 365) -> SandboxPki:
-    """CA + server certificate (127.0.0.1, localhost) + one client certificate, written to ``directory``."""
+    """CA + server certificate (127.0.0.1, localhost) + the gateway's client certificate + the certificate the
+    emulated NgDP pushes with, written to ``directory``."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     ca = CertificateAuthority()
     ca_cert, ca_key = ca.write_ca(out)
     server_cert, server_key = ca.issue_server(out)
     client = ca.issue_client(out, days=client_days)
-    return SandboxPki(ca_cert, ca_key, server_cert, server_key, client)
+    # Who NgDP is when it pushes (sandbox only; organisation and CVR as NgDP's operator, inference).
+    push = ca.issue_client(out, "ngdp-push", organisation=NGDP_PUSH_ORGANISATION, cvr=NGDP_PUSH_CVR)
+    return SandboxPki(ca_cert, ca_key, server_cert, server_key, client, push)

@@ -7,16 +7,29 @@ An item leaves the emulator's queue only when the endpoint answered 200; any oth
 failure leaves it queued, so the next ``push_*`` call redelivers it — the behaviour that makes "store before
 answering 200" on the receiving side sufficient for nothing to be lost.
 
-The credentials NgDP presents to push endpoints are not documented in the sources found; the pusher sends
-the shared secret as ``Authorization: Bearer`` (what ``graph_dpg.adapters.digital_post.push`` accepts).
+How NgDP authenticates itself: NgDP's ``MailSystem`` (OpenAPI; github.com/sjkp/digitalpost
+``src/digitalpost/DigitalPostClient.cs``) registers only the push URLs, no credential NgDP would present, so
+the emulator invents none. It pushes the way a TLS client can: with its client certificate
+(``client_cert``: certificate + key PEM). Either over TLS itself (``httpx`` ``cert=``, for an https endpoint),
+or, with ``forward_as_ingress``, it plays Azure Container Apps' ingress in front of a plain-HTTP app as well:
+it adds the ``X-Forwarded-Client-Cert`` header that ingress writes for a presented certificate,
+``Hash=<SHA-256 of the DER>;Cert="<URL-encoded PEM>"`` (learn.microsoft.com/azure/container-apps/
+client-certificate-authorization, "Client certificate mode and header format"; URL-encoding as Envoy does),
+and ``X-Forwarded-For: <source_ip>`` (the address the ingress saw; learn.microsoft.com/azure/container-apps/
+ingress-overview, "HTTP headers"). ``token`` (a Bearer secret) is the sandbox's own convention, not NgDP's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import ssl
+from pathlib import Path
+from urllib.parse import quote
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from graph_dpg.sandbox.ngdp.state import NgdpState
 
@@ -30,7 +43,10 @@ class NgdpPusher:
         *,
         memo_url: str,
         receipt_url: str,
-        token: str,
+        client_cert: tuple[str | Path, str | Path] | None = None,
+        forward_as_ingress: bool = False,
+        source_ip: str = "127.0.0.1",
+        token: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         verify: ssl.SSLContext | str | bool = True,
         timeout: float = 10.0,
@@ -38,11 +54,22 @@ class NgdpPusher:
         self.state = state
         self.memo_url = memo_url
         self.receipt_url = receipt_url
-        headers = {"Authorization": f"Bearer {token}"}
+        headers: dict[str, str] = {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        if forward_as_ingress:
+            headers["X-Forwarded-For"] = source_ip
+            if client_cert is not None:
+                headers["X-Forwarded-Client-Cert"] = ingress_header(Path(client_cert[0]).read_bytes())
         if transport is not None:
             self._http = httpx.AsyncClient(headers=headers, transport=transport, timeout=timeout)
         else:
-            self._http = httpx.AsyncClient(headers=headers, verify=verify, timeout=timeout)
+            cert = (
+                None
+                if client_cert is None or forward_as_ingress
+                else (str(client_cert[0]), str(client_cert[1]))
+            )
+            self._http = httpx.AsyncClient(headers=headers, verify=verify, cert=cert, timeout=timeout)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -85,3 +112,11 @@ class NgdpPusher:
             if response.status_code == 200:
                 self.state.delete_receipt(receipt_id)
         return outcome
+
+
+def ingress_header(certificate_pem: bytes) -> str:
+    """``X-Forwarded-Client-Cert`` as Container Apps' ingress writes it for the PEM's first certificate."""
+    certificate = x509.load_pem_x509_certificates(certificate_pem)[0]
+    pem = certificate.public_bytes(Encoding.PEM).decode("ascii")
+    digest = hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
+    return f'Hash={digest};Cert="{quote(pem, safe="")}"'

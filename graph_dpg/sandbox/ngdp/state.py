@@ -197,7 +197,11 @@ class FaultPlan:
 
 class NgdpState:
     """Everything the emulated NgDP knows. One organisation with one system is created up front (what a
-    sandbox needs); add more with ``add_organisation``/``add_system``."""
+    sandbox needs); add more with ``add_organisation``/``add_system``.
+
+    ``validate_memos`` (default on): every posted MeMo goes through the emulator's own validator
+    (``memo_check.validate_memo``: xmlschema + its own business rules, ~10-100x slower than the gateway's
+    libxml2). Only throughput benchmarks switch it off, and they print that they did."""
 
     def __init__(
         self,

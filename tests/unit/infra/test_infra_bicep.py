@@ -174,3 +174,21 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_context() -> None
     assert lines[lines.index("**") :][:4] == ["**", "!pyproject.toml", "!README.md", "!graph_dpg/"]
     for pattern in ("**/.env", "**/*.db", "**/*.pem", "**/*.pfx", "**/*.p12"):
         assert pattern in lines
+
+
+def test_push_identifies_ngdp_by_certificate_and_address_not_by_an_invented_token() -> None:
+    """The ingress forwards a presented client certificate (accept: Graph notifications and the admin console
+    share it) and the app reads it and X-Forwarded-For one hop deep; the shared secret is optional."""
+    main = bicep("main.bicep")
+    app = without_comments(bicep("modules/containerapp.bicep"))
+    assert "param clientCertificateMode string = 'accept'" in app
+    assert "clientCertificateMode: clientCertificateMode" in app
+    assert "param pushClientCertificateMode string = 'accept'" in main
+    for name, value in (
+        ("GRAPH_DPG_PUSH_FORWARDED_CLIENT_CERT", "'true'"),
+        ("GRAPH_DPG_PUSH_PROXY_HOPS", "'1'"),
+    ):
+        assert re.search(rf"name: '{name}'\s+value: {value}", main), name
+    assert re.search(r"name: 'GRAPH_DPG_PUSH_ALLOWED_IPS'\s+value: join\(ingressAllowedCidrs, ','\)", main)
+    assert "var pushSecrets = exposePushEndpoints && pushRequiresToken ?" in main
+    assert "param pushRequiresToken bool = false" in main
