@@ -110,10 +110,12 @@ def make_graph_mailbox(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     max_concurrency_per_mailbox: int | None = None,
+    max_concurrency: int | None = None,
     retry: RetryPolicy | None = None,
 ) -> GraphMailbox:
-    """The Graph adapter from settings. ``max_concurrency_per_mailbox`` and ``retry`` override the settings'
-    (``graph-dpg doctor --probe-concurrency`` sends N parallel reads without retries)."""
+    """The Graph adapter from settings. ``max_concurrency_per_mailbox``, ``max_concurrency`` and ``retry``
+    override the settings' (``graph-dpg doctor --probe-concurrency`` sends N parallel reads without
+    retries, past the gateway's own caps, to see where Graph's limit is)."""
     if settings.is_sandbox:
         credential: Any = StaticTokenCredential(SANDBOX_GRAPH_TOKEN)
     else:
@@ -142,7 +144,7 @@ def make_graph_mailbox(
         http_client=http_client,
         transport=None if http_client is not None else transport,
         max_concurrency_per_mailbox=max_concurrency_per_mailbox or settings.graph_max_concurrency_per_mailbox,
-        max_concurrency=settings.graph_max_concurrency,
+        max_concurrency=max_concurrency or settings.graph_max_concurrency,
         # Against the emulators nothing is gained by waiting seconds between retries.
         retry=retry or (RetryPolicy.fast() if settings.is_sandbox else None),
     )

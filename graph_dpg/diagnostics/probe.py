@@ -481,7 +481,11 @@ class Probe:
         return sum(isinstance(a, ThrottledError) for a in answers)
 
     async def _concurrency_row(self) -> ProbeRow:
-        graph = self._graph(max_concurrency_per_mailbox=self.max_parallel, retry=RetryPolicy(max_retries=0))
+        graph = self._graph(
+            max_concurrency_per_mailbox=self.max_parallel,
+            max_concurrency=2 * self.max_parallel,
+            retry=RetryPolicy(max_retries=0),
+        )
         first_429: int | None = None
         try:
             for n in range(2, self.max_parallel + 1):
