@@ -280,7 +280,7 @@ def readable_content(entity: bytes) -> ReadableContent:
         cid = str(part.get("Content-ID", "")).strip().strip("<>") or None
         attachments.append(
             Attachment(
-                name=part.get_filename() or "vedhæftning",
+                name=part.get_filename() or "attachment",
                 content_type=part.get_content_type(),
                 content=data,
                 size=len(data),

@@ -6,9 +6,10 @@ makes into another routed folder is never routed again - and claimed as a source
 the effect takes three steps:
 
 1. read: the whole message (body, headers, attachments);
-2. open (:data:`MailOpener`): the step between reading a mail and routing it. Today every mail the
-   mailbox holds is readable as it is, so :func:`open_readable` passes it through unchanged; this is where
-   decryption and signature checks of secure mail (S/MIME) belong, returning what the rules should read;
+2. open (:data:`MailOpener`): the step between reading a mail and routing it. :func:`open_readable`
+   passes a mail through unchanged; the composition root wires ``services.inbound.secure`` instead, which
+   decrypts and checks secure mail (S/MIME) and returns what the rules should read (a readable copy), or
+   a failure banner: then the mail goes to the main mailbox and the monitoring mailbox is alerted once;
 3. route: the rules evaluate the opened mail. No match leaves it where it is; a target in the same mailbox
    moves it (plus the rules' categories); a target in another mailbox gets a copy created there (found
    again by its ``DpgRoutedMail`` property after a crash) and the original stays (or is moved to
