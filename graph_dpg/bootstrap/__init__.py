@@ -24,14 +24,17 @@ import httpx
 from graph_dpg.adapters.digital_post import NgdpClient
 from graph_dpg.adapters.digital_post.push_auth import PushAuth, normalise_thumbprint, parse_subject
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential, credential_from
+from graph_dpg.adapters.smime import SmimeOpener, load_decryption_keys, load_trust_anchors
 from graph_dpg.adapters.store import SqlStore, create_store
 from graph_dpg.bootstrap.rules import inbound_settings
 from graph_dpg.config import GatewayConfig, Settings
 from graph_dpg.core.errors import ConfigError
 from graph_dpg.domain.addresses import Channel
 from graph_dpg.ports.digital_post import DigitalPostPort
+from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.services.boundary import ItemFailures
 from graph_dpg.services.inbound import InboundService
+from graph_dpg.services.inbound.secure import SecureMailOpening
 from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings
 
 log = logging.getLogger(__name__)
@@ -242,8 +245,14 @@ def build_gateway(
     outbound = OutboundService(
         mailbox, ngdp, store, outbound_settings(settings, gateway_config), failures=failures
     )
+    inbound_config = inbound_settings(gateway_config, settings)
     inbound = InboundService(
-        mailbox, ngdp, store, inbound_settings(gateway_config, settings), failures=failures
+        mailbox,
+        ngdp,
+        store,
+        inbound_config,
+        failures=failures,
+        open_mail=secure_mail_opening(settings, mailbox, inbound_config.language),
     )
     return Gateway(
         settings=settings,
@@ -257,6 +266,15 @@ def build_gateway(
         failures=failures,
         _closers=closers,
     )
+
+
+def secure_mail_opening(settings: Settings, mailbox: MailboxPort, language: str) -> SecureMailOpening:
+    """The inbound opening step for secure mail with the configured certificates (GRAPH_DPG_SMIME_*).
+    Wired even with none configured: encrypted mail then gets the "no key" banner, signatures count as
+    untrusted, and nothing is routed unreadable."""
+    keys = load_decryption_keys(settings.smime_certificates, _secret(settings.smime_certificate_password))
+    anchors = load_trust_anchors(settings.smime_trust_anchors)
+    return SecureMailOpening(mailbox, SmimeOpener(keys, anchors), language)
 
 
 def _secret(value: Any) -> str | None:

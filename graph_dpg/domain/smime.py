@@ -14,11 +14,19 @@ these types, so services, receipts and banners can speak about secure mail witho
 
 from __future__ import annotations
 
+import email.message
+import email.parser
+import email.policy
 import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from graph_dpg.core.errors import LimitExceededError
+from graph_dpg.domain.inbound_view import Banner, BannerKind
+from graph_dpg.domain.mail import Attachment, MailMessage
+from graph_dpg.domain.texts import Text, text
 
 #: Outlook / Exchange message classes ([MS-OXOSMIME] 2.1.3.1 and 2.1.3.2).
 MESSAGE_CLASS_SMIME = "IPM.Note.SMIME"
@@ -207,3 +215,123 @@ class OpenedMessage:
     def all_signatures_valid(self) -> bool:
         """True when every signature is VALID (and vacuously for an unsigned message)."""
         return all(check.verdict is Verdict.VALID for check in self.signatures)
+
+
+# ------------------------------------------------------------------------------------- secure mail read
+
+#: PidTagMessageClass as Graph names the extended property ([MS-OXCMSG] 2.2.1.3; microsoft-graph-docs
+#: issue 4585). The Graph adapter files it under this key whatever spelling Exchange answers with.
+MESSAGE_CLASS_PROPERTY = "String 0x001A"
+#: The one attachment Exchange gives an S/MIME message ([MS-OXOSMIME] 2.1.3.1.1, 2.1.3.2.1).
+SMIME_ATTACHMENT = "smime.p7m"
+#: The most MIME parts read from a decrypted message (the hostile corpus has 1,000; beyond: refused).
+MAX_MIME_PARTS = 1000
+
+
+def is_smime_mail(message: MailMessage) -> bool:
+    """True when Exchange shows ``message`` as S/MIME: its message class (``IPM.Note.SMIME*``), or, when
+    the class was not read, its one attachment ``smime.p7m`` (application/pkcs7-mime or multipart/signed,
+    [MS-OXOSMIME] 2.1.3)."""
+    klass = message.extended_properties.get(MESSAGE_CLASS_PROPERTY, "")
+    if klass.lower().startswith(MESSAGE_CLASS_SMIME.lower()):
+        return True
+    if len(message.attachments) != 1:
+        return False
+    att = message.attachments[0]
+    ctype = att.content_type.split(";")[0].strip().lower()
+    if ctype == "multipart/signed":
+        return True
+    return smime_kind(ctype, {}, att.name) is not None or att.name.lower() == SMIME_ATTACHMENT
+
+
+@dataclass(frozen=True)
+class ReadableContent:
+    """The decrypted (or signed) MIME entity as a mail shows it: its body and its attachments."""
+
+    body: str
+    body_type: str  # "html" | "text"
+    attachments: tuple[Attachment, ...]
+
+
+def readable_content(entity: bytes) -> ReadableContent:
+    """Body (HTML preferred) and attachments of a MIME entity (RFC 2045/2046), at most
+    :data:`MAX_MIME_PARTS` parts (LimitExceededError beyond)."""
+    parsed = email.parser.BytesParser(policy=email.policy.default).parsebytes(entity)
+    for parts, _ in enumerate(parsed.walk(), start=1):
+        if parts > MAX_MIME_PARTS:
+            raise LimitExceededError(f"more than {MAX_MIME_PARTS} MIME parts", "parts")
+    body_part = parsed.get_body(preferencelist=("html", "plain"))
+    body, body_type = "", "text"
+    if body_part is not None:
+        try:
+            body = str(body_part.get_content())
+        except (LookupError, ValueError):
+            raw = body_part.get_payload(decode=True)
+            body = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else ""
+        body_type = "html" if body_part.get_content_subtype() == "html" else "text"
+    attachments: list[Attachment] = []
+    for part in parsed.iter_attachments():
+        payload = part.get_payload(decode=True)
+        if part.get_content_type() == "message/rfc822":
+            inner = part.get_payload()
+            first = inner[0] if isinstance(inner, list) and inner else None
+            payload = first.as_bytes() if isinstance(first, email.message.Message) else b""
+        data = payload if isinstance(payload, bytes) else b""
+        cid = str(part.get("Content-ID", "")).strip().strip("<>") or None
+        attachments.append(
+            Attachment(
+                name=part.get_filename() or "attachment",
+                content_type=part.get_content_type(),
+                content=data,
+                size=len(data),
+                is_inline=part.get_content_disposition() == "inline",
+                content_id=cid,
+            )
+        )
+    return ReadableContent(body, body_type, tuple(attachments))
+
+
+_VERDICT_TEXT = {
+    Verdict.VALID: Text.SMIME_VERDICT_VALID,
+    Verdict.INVALID: Text.SMIME_VERDICT_INVALID,
+    Verdict.UNTRUSTED: Text.SMIME_VERDICT_UNTRUSTED,
+    Verdict.EXPIRED: Text.SMIME_VERDICT_EXPIRED,
+}
+
+
+def secure_overview(opened: OpenedMessage, language: str = "da") -> Banner:
+    """What the delivered mail's overview says: encrypted to which certificate, signed by whom (organisation,
+    CVR or UUID), and each signature's verdict. A warning unless every signature is valid."""
+    lines: list[str] = []
+    encrypted = [layer for layer in opened.layers if layer.kind == "encrypted"]
+    for layer in encrypted:
+        who = layer.recipient.describe() if layer.recipient else layer.recipient_fingerprint
+        lines.append(text(Text.SMIME_ENCRYPTED_TO, language, certificate=f"{who} [{layer.algorithm}]"))
+    if not encrypted:
+        lines.append(text(Text.SMIME_NOT_ENCRYPTED, language))
+    for check in opened.signatures:
+        signer = check.signer.describe() if check.signer else text(Text.SMIME_UNKNOWN_SIGNER, language)
+        verdict = text(_VERDICT_TEXT[check.verdict], language)
+        lines.append(text(Text.SMIME_SIGNED_BY, language, signer=signer, verdict=verdict))
+    if not opened.signed:
+        lines.append(text(Text.SMIME_NOT_SIGNED, language))
+    lines.append(text(Text.SMIME_ORIGINAL_ATTACHED, language))
+    kind: BannerKind = "info" if opened.all_signatures_valid else "invalid"
+    return Banner(kind, text(Text.SMIME_OVERVIEW_TITLE, language), tuple(lines))
+
+
+_FAILURE_TEXT = {
+    "no-key": (Text.SMIME_FAILED_NO_KEY, Text.SMIME_FAILED_WHAT_TO_DO_KEY),
+    "unsupported": (Text.SMIME_FAILED_UNSUPPORTED, Text.SMIME_FAILED_WHAT_TO_DO_SENDER),
+    "damaged": (Text.SMIME_FAILED_DAMAGED, Text.SMIME_FAILED_WHAT_TO_DO_SENDER),
+    "signature": (Text.SMIME_FAILED_SIGNATURE, Text.SMIME_FAILED_WHAT_TO_DO_SENDER),
+}
+
+
+def secure_failure_banner(reason: str, detail: str, language: str = "da") -> Banner:
+    """The banner of a secure mail that cannot be decrypted (``reason`` "no-key", "unsupported",
+    "damaged") or whose signature fails ("signature"): why, what to do, and a support line with the code."""
+    why, todo = _FAILURE_TEXT.get(reason, _FAILURE_TEXT["damaged"])
+    code = f"smime:{reason}" + (f" ({detail})" if detail else "")
+    lines = (text(why, language), text(todo, language), text(Text.SMIME_FAILED_SUPPORT, language, code=code))
+    return Banner("invalid", text(Text.SMIME_FAILED_TITLE, language), lines)

@@ -177,6 +177,29 @@ class Text(StrEnum):
     CATEGORY_INBOUND = "category.inbound"
     CATEGORY_WARNING = "category.warning"
 
+    # -- secure mail (S/MIME) received: the overview and the banners of mail that cannot be read
+    SMIME_OVERVIEW_TITLE = "smime.overview.title"
+    SMIME_ENCRYPTED_TO = "smime.encrypted_to"
+    SMIME_NOT_ENCRYPTED = "smime.not_encrypted"
+    SMIME_SIGNED_BY = "smime.signed_by"
+    SMIME_NOT_SIGNED = "smime.not_signed"
+    SMIME_UNKNOWN_SIGNER = "smime.unknown_signer"
+    SMIME_VERDICT_VALID = "smime.verdict.valid"
+    SMIME_VERDICT_INVALID = "smime.verdict.invalid"
+    SMIME_VERDICT_UNTRUSTED = "smime.verdict.untrusted"
+    SMIME_VERDICT_EXPIRED = "smime.verdict.expired"
+    SMIME_ORIGINAL_ATTACHED = "smime.original_attached"
+    SMIME_FAILED_TITLE = "smime.failed.title"
+    SMIME_FAILED_NO_KEY = "smime.failed.no_key"
+    SMIME_FAILED_UNSUPPORTED = "smime.failed.unsupported"
+    SMIME_FAILED_DAMAGED = "smime.failed.damaged"
+    SMIME_FAILED_SIGNATURE = "smime.failed.signature"
+    SMIME_FAILED_WHAT_TO_DO_KEY = "smime.failed.todo_key"
+    SMIME_FAILED_WHAT_TO_DO_SENDER = "smime.failed.todo_sender"
+    SMIME_FAILED_SUPPORT = "smime.failed.support"
+    SMIME_ALERT_SUBJECT = "smime.alert.subject"
+    SMIME_ALERT_TEXT = "smime.alert.text"
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -571,6 +594,74 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.CATEGORY_FAILED: Entry("Digital Post: Fejlet", "Digital Post: Failed"),
         _T.CATEGORY_INBOUND: Entry("Digital Post: Modtaget", "Digital Post: Received"),
         _T.CATEGORY_WARNING: Entry("Digital Post: Advarsel", "Digital Post: Warning"),
+        # ------------------------------------------------------------------------------- secure mail in
+        _T.SMIME_OVERVIEW_TITLE: Entry("Sikker mail (S/MIME)", "Secure mail (S/MIME)"),
+        _T.SMIME_ENCRYPTED_TO: Entry(
+            "Krypteret til certifikatet: {certificate}", "Encrypted to the certificate: {certificate}"
+        ),
+        _T.SMIME_NOT_ENCRYPTED: Entry("Ikke krypteret.", "Not encrypted."),
+        _T.SMIME_SIGNED_BY: Entry("Signeret af: {signer} – {verdict}", "Signed by: {signer} – {verdict}"),
+        _T.SMIME_NOT_SIGNED: Entry("Ikke signeret.", "Not signed."),
+        _T.SMIME_UNKNOWN_SIGNER: Entry("ukendt afsender", "unknown signer"),
+        _T.SMIME_VERDICT_VALID: Entry("signaturen er gyldig", "the signature is valid"),
+        _T.SMIME_VERDICT_INVALID: Entry(
+            "signaturen er ugyldig: indholdet er ændret efter signeringen",
+            "the signature is invalid: the content was changed after signing",
+        ),
+        _T.SMIME_VERDICT_UNTRUSTED: Entry(
+            "signaturen er ikke betroet: certifikatet er ikke udstedt af en godkendt udsteder",
+            "the signature is not trusted: the certificate is not issued by an accepted issuer",
+        ),
+        _T.SMIME_VERDICT_EXPIRED: Entry(
+            "signaturen er udløbet: certifikatet var ikke gyldigt, da mailen blev modtaget",
+            "the signature has expired: the certificate was not valid when the mail was received",
+        ),
+        _T.SMIME_ORIGINAL_ATTACHED: Entry(
+            "Den oprindelige sikre mail er vedhæftet (smime.p7m).",
+            "The original secure mail is attached (smime.p7m).",
+        ),
+        _T.SMIME_FAILED_TITLE: Entry(
+            "Sikker mail kunne ikke læses eller kontrolleres", "Secure mail could not be read or checked"
+        ),
+        _T.SMIME_FAILED_NO_KEY: Entry(
+            "Mailen er krypteret til et certifikat, som gatewayen ikke har nøglen til.",
+            "The mail is encrypted to a certificate whose key the gateway does not hold.",
+        ),
+        _T.SMIME_FAILED_UNSUPPORTED: Entry(
+            "Mailen er krypteret eller signeret med en metode, som gatewayen ikke understøtter.",
+            "The mail is encrypted or signed with a method the gateway does not support.",
+        ),
+        _T.SMIME_FAILED_DAMAGED: Entry(
+            "Den sikre mail er beskadiget eller ufuldstændig og kan ikke åbnes.",
+            "The secure mail is damaged or incomplete and cannot be opened.",
+        ),
+        _T.SMIME_FAILED_SIGNATURE: Entry(
+            "Signaturen holder ikke: indholdet er ændret efter signeringen, eller signaturen er forfalsket. "
+            "Stol ikke på indholdet.",
+            "The signature does not hold: the content was changed after signing, or the signature is "
+            "forged. Do not trust the content.",
+        ),
+        _T.SMIME_FAILED_WHAT_TO_DO_KEY: Entry(
+            "Bed IT om at kontrollere, at organisationens gældende certifikat er sat op i gatewayen, og bed "
+            "afsenderen sende mailen igen, krypteret til det certifikat.",
+            "Ask IT to check that the organisation's current certificate is configured in the gateway, and "
+            "ask the sender to send the mail again, encrypted to that certificate.",
+        ),
+        _T.SMIME_FAILED_WHAT_TO_DO_SENDER: Entry(
+            "Kontakt afsenderen ad en anden vej og bed om at få mailen sendt igen.",
+            "Contact the sender another way and ask for the mail to be sent again.",
+        ),
+        _T.SMIME_FAILED_SUPPORT: Entry("Til support: {code}", "For support: {code}"),
+        _T.SMIME_ALERT_SUBJECT: Entry(
+            "Digital Post Gateway: sikker mail kunne ikke læses ({mailbox})",
+            "Digital Post Gateway: secure mail could not be read ({mailbox})",
+        ),
+        _T.SMIME_ALERT_TEXT: Entry(
+            "En sikker mail i {mailbox} kunne ikke læses eller kontrolleres. Den er lagt i {main} med en "
+            "forklaring.",
+            "A secure mail in {mailbox} could not be read or checked. It was put into {main} with an "
+            "explanation.",
+        ),
     }
 )
 

@@ -82,6 +82,7 @@ from graph_dpg.core.errors import (
     TransientError,
 )
 from graph_dpg.domain.mail import Attachment, MailMessage
+from graph_dpg.domain.smime import MESSAGE_CLASS_PROPERTY
 from graph_dpg.ports.mailbox import DEFAULT_DELTA_SELECT, DeltaRound
 
 # Generated builder modules define deprecated per-builder configuration classes and warn at import time,
@@ -131,7 +132,10 @@ _FOLDER_ID = re.compile(r"^[A-Za-z0-9+/_=-]{40,}$")
 
 FULL_SELECT: tuple[str, ...] = (*DEFAULT_DELTA_SELECT, "body", "internetMessageHeaders")
 #: The answered message's Message-ID on a reply (PidTagInReplyToId): Sent Items need not keep In-Reply-To.
-FULL_EXPAND = f"singleValueExtendedProperties($filter=id eq '{IN_REPLY_TO_PROPERTY}')"
+#: And the message class (PidTagMessageClass, ``String 0x001A``): IPM.Note.SMIME* marks secure mail
+#: ([MS-OXOSMIME] 2.1.3, microsoft-graph-docs issue 4585).
+_EXPANDED_IDS = f"id eq '{IN_REPLY_TO_PROPERTY}' or id eq '{MESSAGE_CLASS_PROPERTY}'"
+FULL_EXPAND = f"singleValueExtendedProperties($filter={_EXPANDED_IDS})"
 ATTACHMENT_META_SELECT = ("id", "name", "contentType", "size", "isInline")
 _QUERY_TEMPLATE = re.compile(r"\{\?[^}]*\}$")
 _CID_REFERENCE = re.compile(r"[\"'(=\s]cid:", re.IGNORECASE)

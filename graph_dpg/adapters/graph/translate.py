@@ -18,11 +18,13 @@ Delta pages add ``{"id", "@removed": {"reason": "deleted"}}`` entries (handled b
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
+from graph_dpg.domain.smime import MESSAGE_CLASS_PROPERTY
 
 #: The project's one property-set GUID for named extended properties. Never change it: existing
 #: markers in mailboxes are only found again under the same GUID (extended-properties-overview.md:
@@ -44,6 +46,7 @@ INTERNET_MESSAGE_ID = "String 0x1035"  # PidTagInternetMessageId → internetMes
 DELETE_AFTER_SUBMIT = "Boolean 0x0E01"
 
 _PROP_PREFIX = f"String {{{PROPERTY_SET_GUID}}} Name "
+_MESSAGE_CLASS_ID = re.compile(r"(?i)string\s+0x0*1a")
 #: MAPI PidTagInReplyToId: the Message-ID a reply answers (read with get_message, see mailbox.FULL_EXPAND).
 IN_REPLY_TO_PROPERTY = "String 0x1042"
 
@@ -147,6 +150,8 @@ def message_from_json(data: Mapping[str, Any], mailbox: str | None = None) -> Ma
         if isinstance(prop, dict) and isinstance(prop.get("id"), str):
             pid: str = prop["id"]
             key = pid[len(_PROP_PREFIX) :] if pid.lower().startswith(_PROP_PREFIX.lower()) else pid
+            if _MESSAGE_CLASS_ID.fullmatch(key):  # Exchange may answer "String 0x1a"
+                key = MESSAGE_CLASS_PROPERTY
             extended[key] = str(prop.get("value", ""))
     in_reply_to = extended.get(IN_REPLY_TO_PROPERTY) or extended.get(IN_REPLY_TO_PROPERTY.lower())
     if in_reply_to and not any(h.name.lower() == "in-reply-to" for h in headers):

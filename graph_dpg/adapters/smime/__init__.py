@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -20,11 +21,13 @@ from graph_dpg.adapters.certificates import Password, load_certificate_file
 from graph_dpg.adapters.smime.cms import DecryptionKey, TrustAnchors
 from graph_dpg.adapters.smime.mime import Opened, SigningKey, open_message, seal_message
 from graph_dpg.core.errors import ConfigError
+from graph_dpg.domain.smime import OpenedMessage
 
 __all__ = [
     "DecryptionKey",
     "Opened",
     "SigningKey",
+    "SmimeOpener",
     "TrustAnchors",
     "load_certificates",
     "load_decryption_keys",
@@ -68,3 +71,14 @@ def load_trust_anchors(paths: Sequence[str | os.PathLike[str]]) -> TrustAnchors:
     for path in paths:
         certificates.extend(load_certificates(path, label="trust anchor file"))
     return TrustAnchors(tuple(certificates))
+
+
+class SmimeOpener:
+    """The ``ports.secure_mail.SecureMailOpener`` with the organisation's keys and the trust anchors."""
+
+    def __init__(self, keys: Sequence[DecryptionKey], anchors: TrustAnchors) -> None:
+        self._keys = tuple(keys)
+        self._anchors = anchors
+
+    def open(self, mime: bytes, at: datetime | None) -> OpenedMessage:
+        return open_message(mime, self._keys, self._anchors, at=at).message

@@ -54,6 +54,7 @@ from graph_dpg.sandbox.graph.odata import (
     parse_datetime,
 )
 from graph_dpg.sandbox.graph.permissions import GATEWAY_ROLES, AppGrant
+from graph_dpg.sandbox.graph.smime import MESSAGE_CLASS_TAG, stored_form
 
 # learn.microsoft.com/graph/api/resources/mailfolder ("Well-known folder names"): name -> (display, hidden).
 WELL_KNOWN_FOLDERS: dict[str, tuple[str, bool]] = {
@@ -153,6 +154,8 @@ _TAG_DELIVERY = canonical_ext_id("SystemTime 0x0E06")
 _TAG_SUBMIT = canonical_ext_id("SystemTime 0x0039")
 _TAG_MESSAGE_ID = canonical_ext_id("String 0x1035")
 _TAG_IN_REPLY_TO = canonical_ext_id("String 0x1042")
+#: PidTagMessageClass ([MS-OXCMSG] 2.2.1.3): every message has one; "IPM.Note" unless set.
+_TAG_MESSAGE_CLASS = canonical_ext_id(MESSAGE_CLASS_TAG)
 _MF_READ = 0x01
 _MF_UNSENT = 0x08
 _MF_HASATTACH = 0x10
@@ -870,6 +873,8 @@ class GraphTenant:
                     # that Graph reads it back under both names is an inference.
                     if p.get("internetMessageId") and _TAG_MESSAGE_ID not in msg.ext:
                         props.append({"id": "String 0x1035", "value": str(p["internetMessageId"])})
+                    if _TAG_MESSAGE_CLASS not in msg.ext:
+                        props.append({"id": "String 0x1a", "value": "IPM.Note"})
                     if flt:
                         try:
                             pred = compile_filter(flt)
@@ -1390,7 +1395,7 @@ class GraphTenant:
                 _new_rest_id(),
                 target.well_known["inbox"],
                 props,
-                {},
+                {k: v for k, v in msg.ext.items() if k == _TAG_MESSAGE_CLASS},  # S/MIME stays S/MIME
                 _copied_attachments(msg.attachments),
             )
             self._register(target, copy)
@@ -1476,11 +1481,80 @@ class GraphTenant:
             raise bad_request(
                 "Invalid base64 string for MIME content.", "ErrorMimeContentInvalidBase64String"
             ) from exc
+        raw = base64.b64decode(b"".join(payload.split()))
+        smime = stored_form(raw)
+        if smime is not None:
+            # S/MIME is sent only as MIME (concepts/outlook-send-mime-message.md) and stored as
+            # [MS-OXOSMIME] 2.1.3 describes (graph_dpg/sandbox/graph/smime.py).
+            message["body"] = smime.body
+            attachments = [smime.attachment]
+            message["singleValueExtendedProperties"] = [
+                {"id": MESSAGE_CLASS_TAG, "value": smime.message_class}
+            ]
         message["attachments"] = [
             {"name": n, "contentType": c, "contentBytes": base64.b64encode(d).decode()}
             for n, c, d in attachments
         ]
-        return self.send_mail(mb, message, save_to_sent_items)
+        sent = self.send_mail(mb, message, save_to_sent_items)
+        if smime is not None:
+            self._keep_mime(mb, sent, raw)
+        return sent
+
+    def _keep_mime(self, mb: Mailbox, msg: Message, raw: bytes) -> None:
+        """An S/MIME message keeps the MIME it came as: ``$value`` returns it byte for byte (a signature
+        covers those bytes; Graph cannot rebuild them, microsoft-graph-docs issue 4585). Recipients'
+        copies made by transport get it too."""
+        encoded = base64.b64encode(raw).decode()
+        msg.props["_mime"] = encoded
+        imid = msg.props.get("internetMessageId")
+        for other in self._mailboxes.values():
+            for copy in other.messages.values():
+                if copy.props.get("internetMessageId") == imid and _TAG_MESSAGE_CLASS in copy.ext:
+                    copy.props["_mime"] = encoded
+
+    def deliver_mime(
+        self,
+        mailbox: str,
+        raw: bytes,
+        *,
+        folder: str = "inbox",
+        received_at: datetime | None = None,
+        sent: bool = False,
+    ) -> str:
+        """Put a message that arrived (or, with ``sent``, was sent) as MIME into a folder, stored as Exchange
+        stores it: an S/MIME message per [MS-OXOSMIME] 2.1.3.1 / 2.1.3.2 (message class ``String 0x001A``,
+        the one ``smime.p7m`` attachment, no body when encrypted or opaque-signed, ``$value`` the MIME as
+        it came); any other message with its body and attachments. Returns the immutable id."""
+        try:
+            message, attachments = parse_mime_base64(base64.b64encode(raw))
+        except ValueError as exc:  # pragma: no cover - base64 of bytes always decodes
+            raise bad_request(str(exc)) from exc
+        smime = stored_form(raw)
+        with self._lock:
+            mb = self.mailbox(mailbox)
+            when = (received_at or datetime.fromtimestamp(self.clock(), UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            ext = [
+                {"id": "Integer 0x0E07", "value": "1" if sent else "0"},
+                {"id": "SystemTime 0x0E06", "value": when},
+                {"id": "SystemTime 0x0039", "value": when},
+            ]
+            if smime is not None:
+                message["body"] = smime.body
+                attachments = [smime.attachment]
+                ext.append({"id": MESSAGE_CLASS_TAG, "value": smime.message_class})
+            message["attachments"] = [
+                {"name": n, "contentType": c, "contentBytes": base64.b64encode(d).decode()}
+                for n, c, d in attachments
+            ]
+            message["singleValueExtendedProperties"] = ext
+            if not message.get("from"):
+                message.pop("from", None)
+            msg = self.create_message(mb, self.folder(mb, "sentitems" if sent else folder), message)
+            if not sent:
+                msg.props["_transport"] = True  # arrived by mail transport: it has internet headers
+            if smime is not None:
+                msg.props["_mime"] = base64.b64encode(raw).decode()
+            return msg.imm_id
 
     def send_draft(self, mb: Mailbox, msg: Message) -> None:
         """``POST .../messages/{id}/send`` (learn.microsoft.com/graph/api/message-send).
@@ -1896,6 +1970,8 @@ class GraphTenant:
 
     def mime_of(self, mb: Mailbox, msg: Message) -> bytes:
         with self._lock:
+            if msg.props.get("_mime"):
+                return base64.b64decode(msg.props["_mime"])  # S/MIME: as it came (see _keep_mime)
             view = self.message_view(mb, msg, immutable=True)
             view["internetMessageHeaders"] = msg.props.get("internetMessageHeaders") or []
             if msg.props.get("_inReplyTo"):

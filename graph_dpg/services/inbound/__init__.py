@@ -109,6 +109,7 @@ class InboundService:
             open_mail=open_mail,
             failures=self.failures,
             cpu=cpu,
+            alerts=alerts,
         )
 
     async def run_once(self, *, pull: bool = True, mail: bool = True) -> InboundStats:

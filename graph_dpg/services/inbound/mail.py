@@ -6,9 +6,10 @@ makes into another routed folder is never routed again - and claimed as a source
 the effect takes three steps:
 
 1. read: the whole message (body, headers, attachments);
-2. open (:data:`MailOpener`): the step between reading a mail and routing it. Today every mail the
-   mailbox holds is readable as it is, so :func:`open_readable` passes it through unchanged; this is where
-   decryption and signature checks of secure mail (S/MIME) belong, returning what the rules should read;
+2. open (:data:`MailOpener`): the step between reading a mail and routing it. :func:`open_readable`
+   passes a mail through unchanged; the composition root wires ``services.inbound.secure`` instead, which
+   decrypts and checks secure mail (S/MIME) and returns what the rules should read (a readable copy), or
+   a failure banner: then the mail goes to the main mailbox and the monitoring mailbox is alerted once;
 3. route: the rules evaluate the opened mail. No match leaves it where it is; a target in the same mailbox
    moves it (plus the rules' categories); a target in another mailbox gets a copy created there (found
    again by its ``DpgRoutedMail`` property after a crash) and the original stays (or is moved to
@@ -31,12 +32,13 @@ from typing import Protocol
 from graph_dpg.core.errors import GraphDpgError, NotFoundError, StoreError
 from graph_dpg.domain.addresses import is_gateway_address
 from graph_dpg.domain.identifiers import mask_cprs
-from graph_dpg.domain.inbound_view import memo_uuid_from_message_id
+from graph_dpg.domain.inbound_view import Banner, memo_uuid_from_message_id
 from graph_dpg.domain.mail import MailMessage
 from graph_dpg.domain.routing import attached_memo, mail_item
 from graph_dpg.domain.rules import InboundItem, RoutingDecision
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.store import MailStore
+from graph_dpg.services.alerts import Alert, AlertService
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.boundary import ItemFailures, Stage, describe
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
@@ -50,9 +52,17 @@ ROUTED_PROPERTY = "DpgRoutedMail"
 
 @dataclass(frozen=True)
 class OpenedMail:
-    """A mail as the rules read it and its copies carry it, after the opening step."""
+    """A mail as the rules read it and its copies carry it, after the opening step.
+
+    ``readable_copy``: the opened mail differs from the one in the mailbox (secure mail, decrypted), whose
+    body cannot be changed once received, so it is delivered as a copy wherever it goes (no match: into
+    the inbox it came to). ``failure``: it could not be opened or its signature fails; it is not routed
+    by the rules but delivered to the main mailbox with this banner (already in ``message``'s body), and
+    the monitoring mailbox is alerted once."""
 
     message: MailMessage
+    readable_copy: bool = False
+    failure: Banner | None = None
 
 
 class MailOpener(Protocol):
@@ -76,6 +86,7 @@ class MailRouter(InboundParts):
     store: MailStore
     open_mail: MailOpener = open_readable
     failures: ItemFailures = field(default_factory=ItemFailures)
+    alerts: AlertService | None = None
 
     def __post_init__(self) -> None:
         # A mail whose routing raises something nobody foresaw is closed as failed (the effect book's
@@ -147,10 +158,16 @@ class MailRouter(InboundParts):
                 return {"skipped": "message gone"}
             opened = await self.open_mail(mailbox, read)
             msg = opened.message
+            if opened.failure is not None:
+                subjects[effect.key] = mask_cprs(msg.subject)[:200]
+                return await self._deliver_failed(effect.key, mailbox, read, opened)
             context = text(Text.RULE_CONTEXT_MAIL, self.settings.language, mailbox=mailbox)
             item = await self.cpu.run(_rule_item, msg)
             decision = await self.rules.decide(item, context, stats)
-            result = await self._apply(effect.key, mailbox, msg, decision)
+            if opened.readable_copy:
+                result = await self._apply_opened(effect.key, mailbox, read, msg, decision)
+            else:
+                result = await self._apply(effect.key, mailbox, msg, decision)
             await self.rules.count_hits(decision.matched_rules)
             subjects[effect.key] = mask_cprs(msg.subject)[:200]
             return result
@@ -204,6 +221,73 @@ class MailRouter(InboundParts):
         if decision.archive_to:
             result["archived"] = list(decision.archive_to)
         return result
+
+    async def _apply_opened(
+        self, key: EffectKey, mailbox: str, original: MailMessage, msg: MailMessage, decision: RoutingDecision
+    ) -> dict[str, object]:
+        """A readable copy of opened secure mail where the rules send it, or (no match) into the inbox of
+        the mailbox it came to; the original stays (moved to ``routed_folder`` when configured)."""
+        categories = list(dict.fromkeys([*msg.categories, *decision.categories]))
+        target = decision.deliver_mailbox or mailbox
+        if decision.deliver_mailbox:
+            folder = decision.deliver_folder or self.settings.delivery_folder
+        else:
+            folder = decision.deliver_folder or "inbox"
+        copy = replace(msg, categories=categories, is_read=decision.mark_read, id=None, folder_id=None)
+        created = await self._copy_once(target, folder, copy, ROUTED_PROPERTY, key)
+        result: dict[str, object] = {
+            "routed": decision.matched,
+            "rules": list(decision.matched_rules),
+            "mailbox": target,
+            "folder": folder,
+            "action": "opened",
+            "message_id": created,
+        }
+        await self._move_original(mailbox, original)
+        for archive in decision.archive_to:
+            archived = replace(copy, id=None, folder_id=None, internet_message_id=None)
+            await self._copy_once(archive, "inbox", archived, ARCHIVE_PROPERTY, key)
+        if decision.archive_to:
+            result["archived"] = list(decision.archive_to)
+        return result
+
+    async def _deliver_failed(
+        self, key: EffectKey, mailbox: str, original: MailMessage, opened: OpenedMail
+    ) -> dict[str, object]:
+        """Secure mail that cannot be opened or whose signature fails: into the main mailbox's inbox with its
+        banner (and the warning category), never dropped; the monitoring mailbox alerted once."""
+        assert opened.failure is not None
+        main = self.settings.main_mailbox
+        warning = self.settings.category("warning")
+        categories = list(dict.fromkeys([*opened.message.categories, warning]))
+        copy = replace(opened.message, categories=categories, is_read=False, id=None, folder_id=None)
+        created = await self._copy_once(main, "inbox", copy, ROUTED_PROPERTY, key)
+        await self._move_original(mailbox, original)
+        if self.alerts is not None:
+            language = self.settings.language
+            alert = Alert(
+                subject=text(Text.SMIME_ALERT_SUBJECT, language, mailbox=mailbox),
+                title=opened.failure.title,
+                lines=(
+                    text(Text.SMIME_ALERT_TEXT, language, mailbox=mailbox, main=main),
+                    *opened.failure.lines,
+                ),
+                detail=mask_cprs(original.subject)[:200],
+            )
+            await self.alerts.plan(EffectKey(EffectKind.ALERT, f"smime:{key.subject}"), alert)
+        return {
+            "routed": False,
+            "secure_mail": "failed",
+            "mailbox": main,
+            "action": "banner",
+            "message_id": created,
+        }
+
+    async def _move_original(self, mailbox: str, original: MailMessage) -> None:
+        if self.settings.routed_folder and original.id is not None:
+            folder_id = await self.mail.ensure_folder(mailbox, self.settings.routed_folder)
+            if original.folder_id != folder_id:
+                await self.mail.move(mailbox, original.id, folder_id)
 
     async def _copy_once(
         self, mailbox: str, folder: str, mail: MailMessage, prop: str, key: EffectKey

@@ -90,6 +90,12 @@ class Harness:
             mailbox or self.mailbox, in_process_client(self.ngdp), self.store, self.settings
         )
 
+    def service_with(self, **options: Any) -> InboundService:
+        """A fresh service with options (e.g. ``open_mail``)."""
+        return InboundService(
+            self.mailbox, in_process_client(self.ngdp), self.store, self.settings, **options
+        )
+
     def messages(self, mailbox: str, folder: str = "inbox") -> list[dict[str, Any]]:
         return self.tenant.messages(mailbox, folder)
 
