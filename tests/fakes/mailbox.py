@@ -16,6 +16,12 @@ Faults: ``fail_next(method, error)`` makes the next call raise before it does an
 and recording it); a mailbox in ``refused`` answers ``AuthError`` (outside the app's access policy); one
 in ``full`` answers ``MailboxFullError`` (507 ErrorQuotaExceeded) to whatever would add to it: creating a
 message or a folder, sending.
+
+Size: every mailbox has a maximum message size (``set_max_message_size``; 35 MB unless set, the TIP in
+api-reference/v1.0/api/attachment-createuploadsession.md). A message bigger than it, counted as the Graph
+emulator counts (``graph_dpg.sandbox.graph.tenant.counted_size``: body and subject as UTF-8 plus every
+attachment base64-encoded), is refused with ``MessageTooLargeError`` (Graph's 400 ErrorMessageSizeExceeded
+as the adapter translates it), and nothing is created.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from graph_dpg.core.errors import AuthError, MailboxFullError, NotFoundError
+from graph_dpg.core.errors import AuthError, MailboxFullError, MessageTooLargeError, NotFoundError
 from graph_dpg.domain.mail import EmailAddress, MailMessage
 from graph_dpg.ports.mailbox import DEFAULT_DELTA_SELECT, DeltaRound
+from graph_dpg.sandbox.graph.tenant import DEFAULT_MAX_MESSAGE_SIZE, encoded_length
 
 #: Well-known folder names and their display names at the top of every mailbox.
 WELL_KNOWN_FOLDERS: dict[str, str] = {
@@ -70,6 +77,7 @@ class FakeMailbox:
     sent: list[tuple[str, MailMessage]] = field(default_factory=list)  # (mailbox, message) of send_mail
     refused: set[str] = field(default_factory=set)
     full: set[str] = field(default_factory=set)
+    max_message_size: dict[str, int] = field(default_factory=dict)  # mailbox (lower case) → bytes
     fail_after_create: Callable[[], None] | None = None
     failures: dict[str, list[BaseException]] = field(default_factory=dict)
     _folders: dict[str, dict[str, Folder]] = field(default_factory=dict)  # mailbox → id → folder
@@ -84,6 +92,10 @@ class FakeMailbox:
         if not callable(getattr(self, method, None)):
             raise AttributeError(f"the mailbox port has no method {method!r}")
         self.failures.setdefault(method, []).extend([error] * times)
+
+    def set_max_message_size(self, mailbox: str, size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+        """The mailbox's maximum message size in bytes (Set-Mailbox -MaxReceiveSize; default 35 MB)."""
+        self.max_message_size[mailbox.lower()] = size
 
     def expire_delta_links(self) -> None:
         """Every delta link handed out so far is expired: the next round with one starts over."""
@@ -201,6 +213,7 @@ class FakeMailbox:
     ) -> str:
         self._enter("create_message", mailbox)
         self._room_for(mailbox)
+        self._fits(mailbox, message)
         message_id = self._create(
             mailbox, folder, message, received=received, properties=dict(extended_properties)
         )
@@ -211,6 +224,7 @@ class FakeMailbox:
     async def send_mail(self, mailbox: str, message: MailMessage, *, save_to_sent_items: bool = True) -> None:
         self._enter("send_mail", mailbox)
         self._room_for(mailbox)
+        self._fits(mailbox, message)
         sent = replace(copy.deepcopy(message), sender=EmailAddress(mailbox), sent_at=datetime.now(UTC))
         self.sent.append((mailbox, sent))
         if save_to_sent_items:
@@ -280,6 +294,20 @@ class FakeMailbox:
         if mailbox.casefold() in {m.casefold() for m in self.full}:
             raise MailboxFullError(
                 "Mailbox has exceeded maximum mailbox size.", "graph", 507, "ErrorQuotaExceeded"
+            )
+
+    def _fits(self, mailbox: str, message: MailMessage) -> None:
+        """The Graph emulator's counting rule (``counted_size``): body and subject as UTF-8, attachments
+        base64-encoded, against the mailbox's maximum message size."""
+        limit = self.max_message_size.get(mailbox.lower(), DEFAULT_MAX_MESSAGE_SIZE)
+        text = (message.body or "") + (message.subject or "")
+        size = len(text.encode("utf-8")) + sum(encoded_length(len(a.content)) for a in message.attachments)
+        if size > limit:
+            raise MessageTooLargeError(
+                f"message of {size} bytes over the maximum message size of {mailbox} ({limit})",
+                "graph",
+                400,
+                "ErrorMessageSizeExceeded",
             )
 
     def _mailbox_folders(self, mailbox: str) -> dict[str, Folder]:
