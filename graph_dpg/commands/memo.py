@@ -1,4 +1,4 @@
-"""graph-dpg memo validate FILE... and graph-dpg memo show FILE.
+"""graph-dpg memo validate FILE..., memo show FILE and memo export --memo-uuid UUID --out DIR.
 
 validate prints one line per file, in argument order:
 
@@ -19,6 +19,16 @@ so a longer one is valid, with a warning.
 show prints a readable summary of the central fields (header, parties, content data, documents and
 actions); exit 0, or 2 with the reason on stderr when the file cannot be read or is not a readable MeMo. CPR
 numbers are masked (010203-xxxx) everywhere in both commands' output unless --show-cpr is given.
+
+export --memo-uuid UUID --out DIR writes the files of a received memo, as the gateway stored it, to DIR: each
+file decoded under its own name (made safe with the NgDP file-name rules, core/filenames.py, and unique in
+DIR), plus the memo itself as UUID.memo.xml. It is for IT when a file was too big for the case worker's
+mailbox (the alert names this command). The memo comes from the state database named by the settings
+(GRAPH_DPG_DATABASE_URL / --env-file) unless --database-url is given; the gateway keeps it for 30 days
+after its receipt (runtime.scheduler.RETENTION). Nothing is overwritten: when a name is taken in DIR,
+nothing is written. Prints one line per file written (name and size, CPR numbers masked); exit 0, 1 when
+the memo is not in the database (unknown, or cleaned up) or a file could not be decoded (the others are
+written), 2 when the database cannot be opened, DIR is not a directory or a name is taken.
 """
 
 from __future__ import annotations
@@ -27,12 +37,14 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from graph_dpg import memo
 from graph_dpg.commands import command
 from graph_dpg.commands.inputs import UnreadableInput, read_input
-from graph_dpg.core.errors import Finding, MemoError, UnsafeXmlError
+from graph_dpg.core.errors import Finding, GraphDpgError, MemoError, UnsafeXmlError
+from graph_dpg.core.filenames import sanitize_filename
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.memo.rules import NOTIFICATION_MAX_LENGTH, RULE_NOTIFICATION_LENGTH
 
@@ -64,6 +76,15 @@ def register(subparsers: Any) -> None:
     show.add_argument("file", metavar="FILE")
     show.add_argument("--show-cpr", action="store_true", help="print CPR numbers in clear")
     show.set_defaults(func=run_show)
+
+    export = command(
+        sub, "export", "write a received memo's files from the state database to a folder", __doc__
+    )
+    export.add_argument("--memo-uuid", required=True, metavar="UUID", help="the memo's messageUUID")
+    export.add_argument("--out", required=True, metavar="DIR", help="folder to write to (created if missing)")
+    export.add_argument("--env-file", metavar="F", default=".env", help="settings file (default: .env)")
+    export.add_argument("--database-url", metavar="URL", help="state database (default: from the settings)")
+    export.set_defaults(func=run_export)
 
 
 def _masker(show_cpr: bool) -> Callable[[str], str]:
@@ -284,3 +305,89 @@ def run_show(args: argparse.Namespace) -> int:
     for line in summary_lines(message):
         print(mask(line))
     return EXIT_OK
+
+
+def run_export(args: argparse.Namespace) -> int:
+    return memo_export(args, sys.stdout, sys.stderr)
+
+
+def _unique_name(name: str, taken: set[str]) -> str:
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        stem, ext = name, ""
+    candidate, n = name, 1
+    while candidate.lower() in taken:
+        n += 1
+        candidate = f"{stem} ({n}).{ext}" if ext else f"{stem} ({n})"
+    taken.add(candidate.lower())
+    return candidate
+
+
+def export_names(message: memo.MemoMessage | None, memo_uuid: str) -> list[str]:
+    """The names the memo's files get on disk, in order (then the memo's own XML): safe by the NgDP
+    file-name rules (no path separators, no control characters, never empty or dots only), unique."""
+    taken: set[str] = set()
+    names = []
+    for f in message.files() if message is not None else []:
+        safe, _ = sanitize_filename(f.filename or "")
+        names.append(_unique_name(safe, taken))
+    xml_name, _ = sanitize_filename(f"{memo_uuid}.memo.xml")
+    names.append(_unique_name(xml_name, taken))
+    return names
+
+
+def memo_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from graph_dpg.adapters.store import create_store
+    from graph_dpg.config import load_settings
+
+    uuid = str(args.memo_uuid).strip()
+    folder = Path(args.out)
+    if folder.exists() and not folder.is_dir():
+        print(f"{folder}: not a directory", file=err)
+        return EXIT_UNREADABLE
+    try:
+        url = args.database_url
+        if url is None:
+            env = args.env_file if Path(args.env_file).is_file() else None
+            url = load_settings(env).database_url
+        store = create_store(url)
+    except GraphDpgError as exc:
+        print(mask_cprs(f"cannot open the state database: {exc}"), file=err)
+        for problem in getattr(exc, "problems", ()):
+            print(mask_cprs(f"  {problem}"), file=err)
+        return EXIT_UNREADABLE
+    try:
+        xml = store.load_inbound_xml(uuid)
+    finally:
+        store.close()
+    if xml is None:
+        print(
+            f"memo {uuid} is not in the state database (unknown, or removed after the retention period)",
+            file=err,
+        )
+        return EXIT_INVALID
+    message: memo.MemoMessage | None
+    try:
+        message = memo.parse(xml)
+    except (MemoError, UnsafeXmlError) as exc:
+        message = None
+        print(mask_cprs(f"memo {uuid} cannot be read as MeMo ({exc}); writing its XML only"), file=err)
+    names = export_names(message, uuid)
+    taken = [name for name in names if (folder / name).exists()]
+    if taken:
+        print(f"{folder}: already holds {', '.join(mask_cprs(n) for n in taken)}; nothing written", file=err)
+        return EXIT_UNREADABLE
+    folder.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    files = message.files() if message is not None else []
+    for f, name in zip([*files, None], names, strict=True):
+        try:
+            content = xml if f is None else f.content
+        except MemoError as exc:  # content that is not base64 after all
+            failed += 1
+            print(mask_cprs(f"{name}: not written, the file's content cannot be decoded ({exc})"), file=err)
+            continue
+        with (folder / name).open("xb") as handle:  # "x": never overwrite, even in a race
+            handle.write(content)
+        print(mask_cprs(f"{folder / name}: {_size(len(content))}"), file=out)
+    return EXIT_INVALID if failed else EXIT_OK

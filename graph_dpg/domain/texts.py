@@ -166,6 +166,7 @@ class Text(StrEnum):
     OVERSIZED_ALERT_TITLE = "alert.oversized.title"
     OVERSIZED_ALERT_TEXT = "alert.oversized.text"
     OVERSIZED_ALERT_FIX = "alert.oversized.fix"
+    OVERSIZED_ALERT_RAW = "alert.oversized.raw"
     CREDENTIAL_NGDP_CERTIFICATE = "credential.ngdp_certificate"
     CREDENTIAL_GRAPH_APP_CERTIFICATE = "credential.graph_app_certificate"
 
@@ -577,13 +578,20 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "The letter {uuid} was delivered to {mailbox} without {files}: the mailbox accepts at most "
             "{limit} per mail.",
         ),
+        _T.OVERSIZED_ALERT_RAW: Entry(
+            "Brevet {uuid} er leveret til {mailbox} uden sin MeMo-XML og sine filer ({size}): det kunne "
+            "ikke vises som brev, og postkassen modtager højst {limit} pr. mail.",
+            "The letter {uuid} was delivered to {mailbox} without its MeMo XML and files ({size}): it could "
+            "not be shown as a letter, and the mailbox accepts at most {limit} per mail.",
+        ),
         _T.OVERSIZED_ALERT_FIX: Entry(
-            "Sagsbehandleren er bedt om at kontakte jer. Filen er i brevets MeMo-XML i gatewayens database "
-            "(tabellen inbound_memos, kolonnen raw) i 30 dage efter kvitteringen; udtræk den derfra, "
-            "eller hæv postkassens maksimale beskedstørrelse (højst 150 MB) til fremtidige breve.",
-            "The case worker was asked to contact you. The file is in the letter's MeMo XML in the "
-            "gateway's database (table inbound_memos, column raw) for 30 days after the receipt; extract it "
-            "from there, or raise the mailbox's maximum message size (at most 150 MB) for future letters.",
+            "Sagsbehandleren er bedt om at kontakte jer. Gatewayen gemmer brevet i 30 dage efter "
+            "kvitteringen; skriv dets filer til en mappe med: graph-dpg memo export --memo-uuid {uuid} "
+            "--out MAPPE. Hæv eventuelt postkassens maksimale beskedstørrelse (højst 150 MB) til "
+            "fremtidige breve.",
+            "The case worker was asked to contact you. The gateway keeps the letter for 30 days after the "
+            "receipt; write its files to a folder with: graph-dpg memo export --memo-uuid {uuid} --out DIR. "
+            "Consider raising the mailbox's maximum message size (at most 150 MB) for future letters.",
         ),
         _T.CREDENTIAL_NGDP_CERTIFICATE: Entry("NgDP OCES3-certifikatet", "NgDP OCES3 certificate"),
         _T.CREDENTIAL_GRAPH_APP_CERTIFICATE: Entry("Graph-appens certifikat", "Graph app certificate"),

@@ -365,6 +365,9 @@ class MemoPipeline(InboundParts):
                     # The mailbox takes less than configured: once more, planned for what it refused.
                     self._refused_size(target, self._limit(target), exc)
                     message_id = (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
+                limit = self._too_big(target, xml)
+                if limit is not None:
+                    await self._alert_raw_too_big(memo_uuid, xml, target, limit)
         except AuthError:
             # Usually one mailbox outside the app's RBAC scope: skip it for this cycle, keep the others going.
             self._refused.add(target.lower())
@@ -633,7 +636,7 @@ class MemoPipeline(InboundParts):
                     files=listed,
                     limit=limit,
                 ),
-                text(Text.OVERSIZED_ALERT_FIX, lang),
+                text(Text.OVERSIZED_ALERT_FIX, lang, uuid=memo_uuid),
             ),
             detail=memo_uuid,
         )
@@ -643,6 +646,39 @@ class MemoPipeline(InboundParts):
                 memo_uuid,
                 len(plan.oversized),
                 mailbox,
+            )
+
+    def _too_big(self, mailbox: str, xml: bytes) -> int | None:
+        """The limit of ``mailbox`` when a raw or invalid memo (one mail, not split) does not fit into it
+        with its XML; None when it fits."""
+        limit = self._limit(mailbox)
+        return limit if encoded_cost(len(xml)) + FOLLOW_UP_BODY > part_capacity(limit, 0) else None
+
+    async def _alert_raw_too_big(self, memo_uuid: str, xml: bytes, mailbox: str, limit: int) -> None:
+        """Tell IT once that an invalid or unshown memo went to ``mailbox`` without its XML and files (its
+        banner asks the case worker to contact IT), and how to take them out of the store."""
+        if self.alerts is None:
+            return
+        lang = self.settings.language
+        alert = Alert(
+            subject=text(Text.OVERSIZED_ALERT_SUBJECT, lang, mailbox=mailbox),
+            title=text(Text.OVERSIZED_ALERT_TITLE, lang),
+            lines=(
+                text(
+                    Text.OVERSIZED_ALERT_RAW,
+                    lang,
+                    uuid=memo_uuid,
+                    mailbox=mailbox,
+                    size=format_size(len(xml), lang),
+                    limit=format_size(limit, lang),
+                ),
+                text(Text.OVERSIZED_ALERT_FIX, lang, uuid=memo_uuid),
+            ),
+            detail=memo_uuid,
+        )
+        if await self.alerts.plan(EffectKey(EffectKind.ALERT, f"oversized:{memo_uuid}"), alert):
+            log.error(
+                "inbound memo %s: delivered to %s without its XML, too big (alerted)", memo_uuid, mailbox
             )
 
     async def _plan_route(
@@ -671,8 +707,7 @@ class MemoPipeline(InboundParts):
         categories = list(route.categories)
         # A raw or invalid memo is one mail (it is not split): too big for the mailbox, it goes without its
         # XML and files (the store keeps them), so that it is delivered and answered all the same.
-        limit = self._limit(target)
-        too_big = limit if encoded_cost(len(xml)) + FOLLOW_UP_BODY > part_capacity(limit, 0) else None
+        too_big = self._too_big(target, xml)
         if route.banner == "unshown":
             return render_unshown_mail(
                 xml,

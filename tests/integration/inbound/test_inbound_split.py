@@ -169,7 +169,8 @@ async def test_a_file_too_big_for_any_mail_is_named_in_a_banner_and_alerted_once
     assert f"Bed IT om filen med messageUUID {uid}" in body
     [alert] = h.messages(MONITOR)
     assert alert["subject"] == f"Digital Post Gateway: fil for stor til postkassen {BYG}"
-    assert names[0] in alert["body"]["content"] and "inbound_memos" in alert["body"]["content"]
+    assert names[0] in alert["body"]["content"]
+    assert f"graph-dpg memo export --memo-uuid {uid} --out MAPPE" in alert["body"]["content"]
     again = await h.service().run_once()
     assert again.alerts == 0 and len(h.messages(MONITOR)) == 1
     assert h.store.load_inbound_xml(uid) == xml  # the gateway keeps the memo with the file
@@ -252,9 +253,16 @@ async def test_an_invalid_memo_too_big_for_the_main_mailbox_is_delivered_without
         h.ngdp.queue_inbound_memo(broken)
         stats = await h.service().run_once()
         assert (stats.delivered, stats.invalid, stats.acknowledged, stats.errors) == (1, 1, 1, [])
-        [mail] = h.messages(MAIN)
+        mail = next(mail for mail in h.messages(MAIN) if uid in mail["subject"])
         assert mail["attachments"] == []
         assert f"bed IT om dem med messageUUID {uid}" in mail["body"]["content"]
         assert [r["receiptStatus"] for r in h.ngdp.inbound_receipts(uid)] == ["INVALID"]
         assert h.store.load_inbound_xml(uid) == broken
+        # IT is told once, with the command that takes the memo out of the store
+        assert stats.alerts == 1
+        [alert] = h.messages(MONITOR)
+        assert f"Brevet {uid} er leveret til {MAIN} uden sin MeMo-XML" in alert["body"]["content"]
+        assert f"graph-dpg memo export --memo-uuid {uid}" in alert["body"]["content"]
+        again = await h.service().run_once()
+        assert again.alerts == 0 and len(h.messages(MONITOR)) == 1
     h.store.close()
