@@ -369,6 +369,7 @@ def split_banners(message: MemoMessage, plan: SplitPlan, language: str = "da") -
                     text(Text.BANNER_SPLIT_WHY, language, limit=limit, total=plan.total),
                     *_part_lines(names, plan, language),
                     text(Text.BANNER_SPLIT_ACTION, language, total=plan.total, uuid=uuid),
+                    text(Text.BANNER_SPLIT_MAY_GROW, language),
                 ),
             )
         )
@@ -413,16 +414,40 @@ def render_memo_part(
     h = message.header
     names = file_names(message, lang)
     files = message.files()
-    first = text(Text.VIEW_PART_SUBJECT, lang, label=h.label, part=1, total=plan.total)
+    # part 1 keeps the subject it was written with ("del 1 af {announced}" after a re-plan)
+    first = text(Text.VIEW_PART_SUBJECT, lang, label=h.label, part=1, total=plan.announced or plan.total)
     subject = text(Text.VIEW_PART_SUBJECT, lang, label=h.label, part=part, total=plan.total)
     mine = plan.parts[part - 1]
+    # Part 1 is in the mailbox and cannot be changed (message-update.md: body and subject are updatable only
+    # while isDraft): after a re-plan every later part corrects its overview; the last one says it is last.
+    corrected = (
+        [text(Text.BANNER_PART_CORRECTED, lang, announced=plan.announced, total=plan.total)]
+        if plan.announced
+        else []
+    )
+    if plan.announced and plan.oversized:  # files left out since part 1 was written: said here too
+        limit = format_size(plan.limit, lang)
+        corrected += [
+            text(
+                Text.BANNER_OVERSIZED_FILE,
+                lang,
+                name=names[i],
+                size=format_size(files[i].size, lang),
+                limit=limit,
+            )
+            for i in plan.oversized
+        ]
+        corrected.append(text(Text.BANNER_OVERSIZED_ACTION, lang, uuid=h.message_uuid))
+    last = [text(Text.BANNER_PART_LAST, lang)] if part == plan.total else []
     banner = Banner(
         "info",
         text(Text.BANNER_PART_TITLE, lang, part=part, total=plan.total, label=h.label),
         (
             text(Text.BANNER_PART_HERE, lang, files=", ".join(names[i] for i in mine)),
             text(Text.BANNER_PART_LETTER, lang, subject=first),
+            *corrected,
             *_part_lines(names, plan, lang),
+            *last,
         ),
     )
     overview = [(text(Text.VIEW_MESSAGE_UUID, lang), h.message_uuid)]

@@ -11,6 +11,13 @@ delivered as parts (:func:`plan_split`, pure, no I/O)::
     oversized   a file that does not fit into an empty mail on its own: not mailed at all; part 1's banner
                 names it, its size and what to do (the gateway keeps the memo)
 
+A mailbox that refuses part k > 1 as too big (its admin set less than the gateway was told) gets the parts
+not delivered yet planned anew (:func:`replan`), so N can grow after part 1 is in the mailbox. Part 1 cannot
+be corrected there (Graph updates a message's body and subject only while it is a draft:
+api-reference/v1.0/api/message-update.md), so part 1 does not promise its N is final, and every part written
+after such a re-plan says that part 1's overview is out of date (:attr:`SplitPlan.announced`) and lists the
+final layout; the last part says it is the last.
+
 Every part is estimated with a margin (:data:`SAFETY`): base64 (4 bytes per 3) plus a fixed overhead per
 attachment for its MIME headers and name, plus the mail's own body, all under ``SAFETY`` x the limit, so
 the line breaks of MIME's base64 (76 characters a line: +2.6 %) and the headers never tip a part over.
@@ -51,6 +58,9 @@ class SplitPlan:
     parts: tuple[tuple[int, ...], ...]
     oversized: tuple[int, ...] = ()
     attach_xml: bool = True  # the MeMo XML fits into part 1 too (only when nothing is split or left out)
+    #: After a re-plan with part 1 already in the mailbox: how many mails part 1 announced (its overview is
+    #: out of date); 0 when part 1 was written with this plan's layout.
+    announced: int = 0
 
     @property
     def total(self) -> int:
@@ -73,18 +83,23 @@ class SplitPlan:
             "parts": [list(p) for p in self.parts],
             "oversized": list(self.oversized),
             "attach_xml": self.attach_xml,
+            "announced": self.announced,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> SplitPlan:
         limit, parts, oversized = data.get("limit"), data.get("parts"), data.get("oversized") or []
+        announced = data.get("announced", 0)
         if not isinstance(limit, int) or not isinstance(parts, list) or not isinstance(oversized, list):
+            raise ValueError("not a split plan")
+        if not isinstance(announced, int):
             raise ValueError("not a split plan")
         return cls(
             limit,
             tuple(tuple(int(i) for i in p) for p in parts),
             tuple(int(i) for i in oversized),
             bool(data.get("attach_xml", False)),
+            announced,
         )
 
 
@@ -169,11 +184,17 @@ def replan(
 ) -> SplitPlan:
     """The plan after the mailbox refused part ``delivered + 1`` of ``plan``, for a lower ``limit``: the
     ``delivered`` parts stay as they are (they are in the mailbox); the files of the others are planned
-    anew in follow-up parts after them. Nothing delivered: everything is planned anew."""
+    anew in follow-up parts after them. Nothing delivered: everything is planned anew.
+
+    With part 1 delivered and a layout that changed, the new plan remembers how many mails part 1 announced
+    (:attr:`SplitPlan.announced`: kept from the first re-plan on), so the parts written from now on can say
+    that part 1's overview is out of date."""
     if delivered <= 0:
         return plan_split(sizes, limit, first_body=first_body, other_body=other_body)
     rest = [i for part in plan.parts[delivered:] for i in part]
     again = plan_split([sizes[i] for i in rest], limit, first_body=other_body, other_body=other_body)
     parts = plan.parts[:delivered] + tuple(tuple(rest[j] for j in part) for part in again.parts if part)
     oversized = tuple(sorted(plan.oversized + tuple(rest[j] for j in again.oversized)))
-    return SplitPlan(limit, parts, oversized, attach_xml=False)
+    changed = parts != plan.parts or oversized != plan.oversized
+    announced = plan.announced or (plan.total if changed else 0)
+    return SplitPlan(limit, parts, oversized, attach_xml=False, announced=announced)

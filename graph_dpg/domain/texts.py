@@ -129,6 +129,9 @@ class Text(StrEnum):
     BANNER_PART_TITLE = "banner.part.title"
     BANNER_PART_LETTER = "banner.part.letter"
     BANNER_PART_HERE = "banner.part.here"
+    BANNER_SPLIT_MAY_GROW = "banner.split.may_grow"
+    BANNER_PART_LAST = "banner.part.last"
+    BANNER_PART_CORRECTED = "banner.part.corrected"
     BANNER_OVERSIZED_TITLE = "banner.oversized.title"
     BANNER_OVERSIZED_FILE = "banner.oversized.file"
     BANNER_OVERSIZED_ACTION = "banner.oversized.action"
@@ -466,6 +469,26 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             'The letter itself and its overview are in part 1 (subject "{subject}"); reply from that mail.',
         ),
         _T.BANNER_PART_HERE: Entry("Denne mail indeholder: {files}", "This mail holds: {files}"),
+        _T.BANNER_SPLIT_MAY_GROW: Entry(
+            "Afviser postkassen en af de følgende mails som for stor, fordeles de resterende filer på flere "
+            "mails end nævnt her. Den sidste mail siger altid, at den er den sidste, og har den endelige "
+            "oversigt.",
+            "Should the mailbox refuse one of the following mails as too big, the remaining files are spread "
+            "over more mails than listed here. The last mail always says that it is the last one and holds "
+            "the final overview.",
+        ),
+        _T.BANNER_PART_LAST: Entry(
+            "Dette er den sidste mail af brevet; oversigten herunder er den endelige.",
+            "This is the last mail of the letter; the overview below is the final one.",
+        ),
+        _T.BANNER_PART_CORRECTED: Entry(
+            "Rettet oversigt: Del 1 nævner {announced} mails, men postkassen afviste en mail som for stor, "
+            "og de resterende filer er fordelt på ny. Brevet er nu {total} mails; oversigten herunder "
+            "gælder, ikke den i del 1.",
+            "Corrected overview: part 1 lists {announced} mails, but the mailbox refused a mail as too big "
+            "and the remaining files were spread anew. The letter is now {total} mails; the overview below "
+            "applies, not the one in part 1.",
+        ),
         _T.BANNER_OVERSIZED_TITLE: Entry(
             "Filer, som er for store til postkassen, er ikke vedhæftet",
             "Files too big for the mailbox are not attached",

@@ -266,3 +266,42 @@ async def test_an_invalid_memo_too_big_for_the_main_mailbox_is_delivered_without
         again = await h.service().run_once()
         assert again.alerts == 0 and len(h.messages(MONITOR)) == 1
     h.store.close()
+
+
+async def test_a_part_refused_after_part_1_was_delivered_is_replanned_and_the_later_parts_correct_part_1(
+    db_url: str,
+) -> None:
+    """Part 1 cannot be changed once it is in the mailbox (Graph updates body and subject only while
+    isDraft: api-reference/v1.0/api/message-update.md): part 1 says N may grow, every part written after the
+    re-plan says its overview replaces part 1's, and the last part says it is the last."""
+    h = make_harness(db_url, mailbox_max_message_bytes={BYG: 10 * MB})  # the gateway believes 10 MB
+    h.tenant.set_max_message_size(BYG, 8 * MB)  # the admin set 8 MB: part 1 (7 MB) fits, part 2 (8.4) not
+    async with h.mailbox:
+        label = "Tegninger, delt om"
+        _, xml, names = big_memo([5 * MB, 2 * MB, 2 * MB, 2 * MB], label=label)
+        h.ngdp.queue_inbound_memo(xml)
+        stats = await h.service().run_once()
+        assert (stats.delivered, stats.acknowledged, stats.errors) == (1, 1, [])
+        assert h.tenant.count_requests(mailbox=BYG, status=400) >= 1  # part 2 was refused
+        by_subject = files_by_mail(h, BYG)
+        delivered = [name for files in by_subject.values() for name in files]
+        assert sorted(n for n in delivered if n.startswith("tegning-")) == sorted(names)  # each once
+        assert all(size <= 8 * MB for size in stored_sizes(h, BYG))
+        total = len(by_subject)
+        assert total > 2  # more mails than part 1 announced
+        first_subject = f"{label} (del 1 af 2)"  # as written before the refusal
+        assert by_subject[first_subject] == ["brev.html", names[0]]
+        first = next(m for m in h.messages(BYG) if m["subject"] == first_subject)
+        assert "Brevet er delt i 2 mails" in first["body"]["content"]
+        assert "Den sidste mail siger altid, at den er den sidste" in first["body"]["content"]
+        later = {
+            k: next(m for m in h.messages(BYG) if m["subject"] == f"{label} (del {k} af {total})")
+            for k in range(2, total + 1)
+        }
+        for k, mail in later.items():
+            body = mail["body"]["content"]
+            assert "Rettet oversigt: Del 1 nævner 2 mails" in body and f"Brevet er nu {total} mails" in body
+            assert f"Del {total} af {total}: " in body  # the final layout
+            assert f"i del 1 (emne &quot;{first_subject}&quot;)" in body  # part 1's real subject
+            assert ("Dette er den sidste mail af brevet" in body) == (k == total)
+    h.store.close()

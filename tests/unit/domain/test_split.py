@@ -119,3 +119,23 @@ def test_lowering_stops_at_the_minimum() -> None:
     while (lower := lowered_limit(limit)) is not None:
         limit, steps = lower, steps + 1
     assert limit == MIN_LIMIT and steps < 20
+
+
+def test_a_replan_after_part_1_remembers_what_part_1_announced_and_keeps_it() -> None:
+    """Part 1 cannot be corrected in the mailbox (message-update.md: body and subject are updatable only
+    while isDraft), so the later parts need to know how many mails part 1 promised."""
+    sizes = [5 * MB, 2 * MB, 2 * MB, 2 * MB]
+    plan = plan_split(sizes, 10 * MB, first_body=100_000)
+    assert plan.parts == ((0,), (1, 2, 3)) and plan.announced == 0
+    again = replan(plan, 1, sizes, 6 * MB, first_body=100_000)
+    assert again.parts[0] == (0,) and again.total > plan.total and again.announced == 2
+    third = replan(again, 2, sizes, MIN_LIMIT * 3, first_body=100_000)
+    assert third.announced == 2  # still what part 1 says, not the first re-plan's count
+    assert SplitPlan.from_json(third.to_json()) == third
+    fresh = replan(plan, 0, sizes, 6 * MB, first_body=100_000)  # part 1 not delivered: written anew
+    assert fresh.announced == 0
+
+
+def test_a_plan_recorded_before_announced_existed_reads_as_not_revised() -> None:
+    recorded = {"limit": 5 * MB, "parts": [[0], [1]], "oversized": [], "attach_xml": False}
+    assert SplitPlan.from_json(recorded).announced == 0
