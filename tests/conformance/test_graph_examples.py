@@ -59,6 +59,11 @@ def test_every_example_file_is_replayed() -> None:
         "attachment-createuploadsession.json",
         "sendmail-send-as-denied.json",
         "json-batching.json",
+        "user-list-mailfolders.json",
+        "message-move.json",
+        "message-post-attachments.json",
+        "outlookuser-post-mastercategories.json",
+        "outlookuser-list-mastercategories.json",
     }
     assert {p.name for p in EXAMPLES.glob("*.json")} == replayed
 
@@ -104,6 +109,70 @@ async def test_example_json_batching(client: httpx.AsyncClient) -> None:
     _same_shape(ex["response"]["body"], r.json())
     assert {m["id"] for m in r.json()["responses"]} == {m["id"] for m in ex["request"]["body"]["requests"]}
     assert all(m["status"] >= 400 for m in r.json()["responses"])
+
+
+async def test_example_user_list_mailfolders(client: httpx.AsyncClient) -> None:
+    """api-reference/v1.0/api/user-list-mailfolders.md, example 1: the folders under the root, each with
+    the documented properties; hidden folders left out (isHidden false), Inbox among them."""
+    ex = _example("user-list-mailfolders.json")
+    r = await _replay(client, ex, {})
+    assert r.status_code == ex["response"]["status"]
+    body = r.json()
+    documented = ex["response"]["body"]
+    plain = {k: v for k, v in documented["value"][0].items()}
+    _same_shape({**documented, "value": [plain]}, body)
+    assert all(f["isHidden"] is False for f in body["value"])
+    names = {f["displayName"] for f in body["value"]}
+    assert {"Inbox", "Drafts", "Sent Items", "Deleted Items"} <= names
+
+
+async def test_example_message_move(tenant: GraphTenant, client: httpx.AsyncClient) -> None:
+    """api-reference/v1.0/api/message-move.md: 201 with the message as it is in the destination (a new
+    copy: another id, parentFolderId of the well-known folder named in destinationId)."""
+    ex = _example("message-move.json")
+    tenant.deliver_to_inbox(FUNC, "Undeliverable: Meet for lunch?", "<html></html>")
+    inbox = (await client.get(f"/users/{FUNC}/mailFolders/inbox/messages")).json()["value"]
+    source = inbox[0]["id"]
+    r = await _replay(client, ex, {"AAMkADhAAATs28OAAA=": source})
+    assert r.status_code == ex["response"]["status"]
+    _same_shape(ex["response"]["body"], r.json())
+    assert r.json()["parentFolderId"] == tenant.folder_id(FUNC, "deleteditems")
+    assert r.json()["id"] != source
+    assert (await client.get(f"/users/{FUNC}/messages/{source}")).status_code == 404
+
+
+async def test_example_message_post_attachments(client: httpx.AsyncClient) -> None:
+    """api-reference/v1.0/api/message-post-attachments.md, file attachment example. The documented
+    ``contentBytes`` "R0lGODdhEAYEAA7" is a truncated GIF (15 characters, not valid padded base64) and its
+    ``size`` 1008 cannot be the size of those bytes: the example itself is shortened, so the replay sends a
+    complete base64 value of the same GIF header and checks status, shape and name."""
+    ex = _example("message-post-attachments.json")
+    draft = (await client.post(f"/users/{FUNC}/messages", json={"subject": "x"})).json()["id"]
+    ex["request"]["body"]["contentBytes"] = "R0lGODdhEAYEAA7w"  # + one char: 12 bytes of valid base64
+    r = await _replay(client, ex, {"AAMkpsDRVK": draft})
+    assert r.status_code == ex["response"]["status"], r.text
+    documented = {k: v for k, v in ex["response"]["body"].items() if v is not None}
+    _same_shape(documented, r.json())
+    assert r.json()["name"] == "smile"
+    assert r.json()["isInline"] is False
+
+
+async def test_example_outlookuser_post_and_list_mastercategories(client: httpx.AsyncClient) -> None:
+    """api-reference/v1.0/api/outlookuser-post-mastercategories.md (201 with the category) and
+    outlookuser-list-mastercategories.md (200, value of {id, displayName, color})."""
+    post = _example("outlookuser-post-mastercategories.json")
+    r = await _replay(client, post, {})
+    assert r.status_code == post["response"]["status"]
+    _same_shape(post["response"]["body"], r.json())
+    assert {k: r.json()[k] for k in ("displayName", "color")} == {
+        "displayName": "Project expenses",
+        "color": "preset9",
+    }
+    listed = _example("outlookuser-list-mastercategories.json")
+    r2 = await _replay(client, listed, {})
+    assert r2.status_code == listed["response"]["status"]
+    _same_shape(listed["response"]["body"], r2.json())
+    assert "Project expenses" in {c["displayName"] for c in r2.json()["value"]}
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.json")))

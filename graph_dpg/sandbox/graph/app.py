@@ -683,7 +683,13 @@ class GraphEmulator:
                 moved = self.tenant.move_message(
                     mb, msg, self.tenant.folder(mb, dest_key), copy=action == "copy"
                 )
-                return self._json(req, self._msg_json(req, mb, moved, "messages"), 201)
+                # The action returns the message with its type annotation (api-reference/v1.0/api/
+                # message-move.md and message-copy.md, response examples: "@odata.type").
+                body = {
+                    **self._msg_json(req, mb, moved, "messages"),
+                    "@odata.type": "#microsoft.graph.message",
+                }
+                return self._json(req, body, 201)
             if action in ("createreply", "createreplyall"):
                 reply = self.tenant.create_reply(mb, msg, data, reply_all=action == "createreplyall")
                 return self._json(req, self._msg_json(req, mb, reply, "messages"), 201)
