@@ -146,12 +146,15 @@ INFERENCES: tuple[Inference, ...] = (
     Inference(
         NGDP_DUPLICATE,
         "ngdp",
-        "A resend with a `messageUUID` NgDP already has is answered 409, or 400 with an `ErrorMessage` "
-        "code naming a duplicate: the gateway counts both as delivered.",
+        "A resend with a `messageUUID` NgDP already has is answered 409, or 400/422 with an "
+        "`ErrorMessage` code naming a duplicate, or 400/422 with a `fieldErrors` entry on the messageUUID "
+        "naming one: the gateway counts each as delivered (`is_duplicate_answer`). A 400 that says neither "
+        "is not recognised as a duplicate.",
         "No public source says what NgDP answers to a repeated `messageUUID` (section Idempotency of "
         "docs/facts/ngdp.md).",
         "posts the probe memo again with the same `messageUUID` and classifies the raw answer: 409 / "
-        "400 with a duplicate code / 400 with fieldErrors only / other.",
+        "400 or 422 with a duplicate code / 400 or 422 with a duplicate fieldError on the messageUUID "
+        "(all match) / other (contradicts).",
         gate="--ngdp-test",
     ),
 )
@@ -187,24 +190,36 @@ def facts_section(service: Service) -> str:
 # NgDP's answer to a resend with the same messageUUID
 # =====================================================================================================
 
-DuplicateShape = Literal["409", "400-duplicate-code", "400-field-errors", "other"]
-#: The shapes the gateway counts as "NgDP already has it".
-ACCEPTED_DUPLICATE_SHAPES: frozenset[str] = frozenset({"409", "400-duplicate-code"})
-_DUPLICATE_WORD = re.compile(r"DUPLICATE|ALREADY", re.IGNORECASE)
+DuplicateShape = Literal[
+    "409", "400-duplicate-code", "422-duplicate-code", "400-field-errors", "422-field-errors", "other"
+]
+#: The shapes the gateway counts as "NgDP already has it": the same answers as the client's
+#: ``graph_dpg.adapters.digital_post.client.is_duplicate_answer`` (a test keeps the two in step).
+ACCEPTED_DUPLICATE_SHAPES: frozenset[str] = frozenset(
+    {"409", "400-duplicate-code", "422-duplicate-code", "400-field-errors", "422-field-errors"}
+)
+_DUPLICATE_CODE = re.compile(r"DUPLICATE|ALREADY", re.IGNORECASE)
+_UUID_FIELD = re.compile(r"message-?uuid", re.IGNORECASE)
+_DUPLICATE_WORDS = re.compile(r"DUPLICATE|ALREADY|EXISTS|UNIQUE", re.IGNORECASE)
 
 
 def classify_duplicate_answer(status: int, body: Any) -> DuplicateShape:
-    """What NgDP's answer to a resend looks like: 409; 400 whose ErrorMessage ``code`` names a duplicate;
-    400 without such a code but with ``fieldErrors``; anything else (a 201 included: accepted twice)."""
+    """What NgDP's answer to a resend looks like: 409; 400 or 422 whose ErrorMessage ``code`` names a
+    duplicate; 400 or 422 with a ``fieldErrors`` entry on the messageUUID that names one; anything else
+    ("other": a 400 that says neither, a 201 - accepted twice -, a 5xx)."""
     if status == 409:
         return "409"
-    if status != 400:
+    if status not in (400, 422):
         return "other"
     error = body if isinstance(body, Mapping) else {}
     code = error.get("code")
-    if isinstance(code, str) and _DUPLICATE_WORD.search(code):
-        return "400-duplicate-code"
+    if isinstance(code, str) and _DUPLICATE_CODE.search(code):
+        return "400-duplicate-code" if status == 400 else "422-duplicate-code"
     field_errors = error.get("fieldErrors")
-    if isinstance(field_errors, list) and field_errors:
-        return "400-field-errors"
+    for fe in field_errors if isinstance(field_errors, list) else []:
+        if not isinstance(fe, Mapping):
+            continue
+        words = f"{fe.get('code') or ''} {fe.get('message') or ''}"
+        if _UUID_FIELD.search(str(fe.get("field") or "")) and _DUPLICATE_WORDS.search(words):
+            return "400-field-errors" if status == 400 else "422-field-errors"
     return "other"

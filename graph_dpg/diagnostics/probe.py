@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from graph_dpg import memo
 from graph_dpg.adapters.digital_post import NgdpClient
+from graph_dpg.adapters.digital_post.client import is_duplicate_answer
 from graph_dpg.adapters.graph import GraphMailbox
 from graph_dpg.adapters.graph.client import RetryPolicy
 from graph_dpg.bootstrap import make_graph_mailbox
@@ -666,7 +667,10 @@ class Probe:
         duplicate = ProbeRow(
             inf.NGDP_DUPLICATE,
             f"{status2}{f' {code2}' if code2 else ''} → {shape}",
-            Verdict.MATCHES if shape in inf.ACCEPTED_DUPLICATE_SHAPES else Verdict.CONTRADICTS,
+            # The verdict is what the gateway's client does with this answer; the shape only names it.
+            Verdict.MATCHES
+            if is_duplicate_answer(status2, body2 if isinstance(body2, Mapping) else None)
+            else Verdict.CONTRADICTS,
         )
         return [send, receipt, duplicate]
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from graph_dpg.adapters.digital_post import NgdpClient
+from graph_dpg.adapters.digital_post.client import is_duplicate_answer
 from graph_dpg.config.ngdp_test import NgdpTestSettings, load_ngdp_test_settings
 from graph_dpg.core.errors import ConfigError
 from graph_dpg.diagnostics import inferences as inf
@@ -26,6 +27,7 @@ from graph_dpg.diagnostics.probe import (
 from graph_dpg.sandbox.graph import create_app
 from graph_dpg.sandbox.graph.faults import Fault, slow
 from graph_dpg.sandbox.ngdp import NgdpState
+from graph_dpg.sandbox.ngdp.state import DUPLICATE_ANSWERS
 from graph_dpg.sandbox.ngdp import create_app as create_ngdp_app
 from tests.unit.doctor.conftest import DoctorEnv
 
@@ -269,20 +271,32 @@ def test_ngdp_test_settings_refuse_production() -> None:
             "400-duplicate-code",
         ),
         (400, {"code": "MESSAGE_ALREADY_RECEIVED"}, "400-duplicate-code"),
+        (422, {"code": "DUPLICATE_MESSAGE_UUID"}, "422-duplicate-code"),
         (
             400,
             {"code": "VALIDATION", "fieldErrors": [{"field": "messageUUID", "code": "DUPLICATE"}]},
             "400-field-errors",
         ),
+        (
+            422,
+            {
+                "code": "VALIDATION",
+                "fieldErrors": [{"field": "MessageHeader.messageUUID", "message": "exists"}],
+            },
+            "422-field-errors",
+        ),
+        (400, {"code": "VALIDATION", "fieldErrors": [{"field": "label", "code": "DUPLICATE"}]}, "other"),
+        (400, {"code": "VALIDATION", "fieldErrors": [{"field": "messageUUID", "code": "PATTERN"}]}, "other"),
         (400, {"code": "VALIDATION"}, "other"),
         (400, "not json", "other"),
         (201, {"receiptStatus": "RECEIVED"}, "other"),
         (500, None, "other"),
     ],
 )
-def test_classify_duplicate_answer(status: int, body: Any, shape: str) -> None:
+def test_classify_duplicate_answer_agrees_with_the_client(status: int, body: Any, shape: str) -> None:
     assert inf.classify_duplicate_answer(status, body) == shape
-    assert (shape in inf.ACCEPTED_DUPLICATE_SHAPES) == (shape in ("409", "400-duplicate-code"))
+    accepted = is_duplicate_answer(status, body if isinstance(body, dict) else None)
+    assert (shape in inf.ACCEPTED_DUPLICATE_SHAPES) == accepted
 
 
 def test_env_example_documents_the_ngdp_test_settings() -> None:
@@ -292,41 +306,37 @@ def test_env_example_documents_the_ngdp_test_settings() -> None:
     assert "NGDP_TEST_BASE_URL=https://api.test.digitalpost.dk/apis/v1" in example
 
 
-class ResendAnsweredWithFieldErrors(httpx.AsyncBaseTransport):
-    """An NgDP that answers a resend with 400 and fieldErrors but no duplicate code - the shape the
-    gateway's client would take for a rejection. Every other request goes to the NgDP emulator in-process.
-    (The emulator's own duplicate answer is 400 DUPLICATE_MESSAGE_UUID.)"""
-
-    def __init__(self, state: NgdpState) -> None:
-        self.emulator = httpx.ASGITransport(app=create_ngdp_app(state))
-        self.sent: set[str] = set()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path.rstrip("/").endswith("/memos"):
-            message_uuid = request.url.params.get("memo-message-uuid", "")
-            if message_uuid in self.sent:
-                error = {"field": "messageUUID", "code": "NotUnique", "message": "already used"}
-                return httpx.Response(
-                    400, json={"code": "VALIDATION_ERROR", "message": "invalid", "fieldErrors": [error]}
-                )
-            self.sent.add(message_uuid)
-        return await self.emulator.handle_async_request(request)
+# The NgDP emulator's answer to a resend in each of its settings (NgdpState.duplicate_answer; every shape is
+# an inference, docs/facts/ngdp.md "Idempotency"): the probe's verdict is what the gateway's client
+# (is_duplicate_answer) makes of it - any shape it takes as "already accepted" matches, the opaque 400
+# contradicts.
+DUPLICATE_SETTINGS: list[tuple[str, str, Verdict]] = [
+    ("409", "409 DUPLICATE_MESSAGE_UUID → 409", Verdict.MATCHES),
+    ("400-code", "400 DUPLICATE_MESSAGE_UUID → 400-duplicate-code", Verdict.MATCHES),
+    ("400-field-errors", "400 VALIDATION_FAILED → 400-field-errors", Verdict.MATCHES),
+    ("422", "422 DUPLICATE_MESSAGE_UUID → 422-duplicate-code", Verdict.MATCHES),
+    ("400-opaque", "400 BAD_REQUEST → other", Verdict.CONTRADICTS),
+]
 
 
-async def test_a_resend_answered_with_field_errors_contradicts(env: DoctorEnv) -> None:
+@pytest.mark.parametrize(
+    ("setting", "observed", "verdict"), DUPLICATE_SETTINGS, ids=[d[0] for d in DUPLICATE_SETTINGS]
+)
+async def test_ngdp_duplicate_answer_in_each_emulator_setting(
+    env: DoctorEnv, setting: str, observed: str, verdict: Verdict
+) -> None:
+    assert setting in DUPLICATE_ANSWERS
+    env.state.duplicate_answer = setting  # type: ignore[assignment]
     env.state.register(cvr=env.config.organisation.cvr)
-    client = NgdpClient(
-        "http://ngdp.test/apis/v1",
-        env.state.system_id,
-        env.state.api_token,
-        transport=ResendAnsweredWithFieldErrors(env.state),
-    )
-    try:
-        report = await run_probe(env, ngdp_test=True, ngdp=client, receipt_wait=0)
-    finally:
-        await client.aclose()
+    report = await run_probe(env, ngdp_test=True, ngdp_settings=ngdp_test_settings(env))
     row = report.row(inf.NGDP_DUPLICATE)
-    assert row.verdict is Verdict.CONTRADICTS
-    assert row.observed == "400 VALIDATION_ERROR → 400-field-errors"
+    assert row.observed == observed
+    assert row.verdict is verdict
     assert report.row(inf.NGDP_SEND).verdict is Verdict.MATCHES
-    assert report.exit_code() == EXIT_CONTRADICTED
+    assert len(env.state.accepted) == 1  # the resend was not taken as a second memo
+    assert env.state.duplicate_count == 1
+    assert report.exit_code() == (EXIT_OK if verdict is Verdict.MATCHES else EXIT_CONTRADICTED)
+
+
+def test_every_duplicate_setting_is_probed() -> None:
+    assert {d[0] for d in DUPLICATE_SETTINGS} == set(DUPLICATE_ANSWERS)
