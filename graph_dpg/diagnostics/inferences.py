@@ -41,6 +41,9 @@ UPLOAD_LOCATION = "graph.upload-location"
 DUPLICATE_CATEGORY = "graph.duplicate-category"
 DELTA_FOLDERS = "graph.delta-folders"
 CONCURRENCY = "graph.concurrency"
+API_ITEM_HEADERS = "graph.api-item-headers"
+FOLDER_NAME_AS_ID = "graph.folder-name-as-id"
+UPLOAD_SESSION_MINIMUM = "graph.upload-session-minimum"
 NGDP_SEND = "ngdp.send-answer"
 NGDP_RECEIPT = "ngdp.business-receipt"
 NGDP_DUPLICATE = "ngdp.duplicate-uuid"
@@ -110,6 +113,41 @@ INFERENCES: tuple[Inference, ...] = (
         "runs the initial delta request (first page) on each configured folder of every configured "
         "mailbox; reads only.",
         emulator_setting="delta_accepts_change_type",
+    ),
+    Inference(
+        API_ITEM_HEADERS,
+        "graph",
+        "A message created through the API (not a draft) has no `internetMessageHeaders`: the gateway "
+        "never reads reply references from headers but from PidTagInReplyToId.",
+        "Graph returns no internet headers on the Sent Items copy (microsoft-graph-docs issue 2716, "
+        "office-js issue 5413); for an item created through the API no page says either way.",
+        "reads `internetMessageHeaders` of the probe message (the created, non-draft item).",
+        emulator_setting="internet_headers_on_api_items",
+    ),
+    Inference(
+        FOLDER_NAME_AS_ID,
+        "graph",
+        "A folder's display name used where Graph expects a folder id is answered 400 "
+        "`ErrorInvalidIdMalformed` (not 404): so the gateway resolves names and paths to ids itself, and a "
+        "404 on a stored id means 'folder gone' (resolve again), never 'name not understood'.",
+        "`resources/mailfolder.md` allows ids and well-known names in the URL; the answer to anything else "
+        "is not documented (ErrorInvalidIdMalformed is what users report for malformed ids).",
+        "`GET mailFolders/<the probe folder's display name>` and reports the status and error code; reads "
+        "only.",
+        emulator_setting="display_name_as_folder_id",
+    ),
+    Inference(
+        UPLOAD_SESSION_MINIMUM,
+        "graph",
+        "Graph refuses an upload session for a file under 3 MiB (3,145,728 bytes), so the gateway's line "
+        "between a JSON attachment and an upload session (3 MiB) is Graph's.",
+        "`attachment-createuploadsession.md` and `concepts/outlook-large-attachments.md` say '3 MB' without "
+        "saying whether 3,000,000 or 3 MiB; the refusal code (ErrorAttachmentSizeShouldNotBeLessThanMinimumSize)"
+        " is Exchange's.",
+        "asks for an upload session for 3,000,000 bytes on the probe message and reports the answer; if "
+        "Graph accepts it, the probe uploads the bytes so that the session ends, and the attachment goes "
+        "with the probe folder.",
+        emulator_setting="min_upload_session_bytes",
     ),
     Inference(
         CONCURRENCY,

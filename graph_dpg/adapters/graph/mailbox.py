@@ -961,6 +961,39 @@ class GraphMailbox:
             mailbox, self._info(Method.GET, builder, query=query), what=f"read message {mailbox}"
         )
 
+    async def get_folder_raw(self, mailbox: str, folder: str) -> dict[str, Any]:
+        """``GET mailFolders/{folder}`` with ``folder`` put in the URL as given (a name, too): the folder's
+        JSON, or the error Graph answers."""
+        builder = self._user(mailbox).mail_folders.by_mail_folder_id(folder)
+        info = self._info(Method.GET, builder, query={"$select": "id,displayName"})
+        return await self._json(mailbox, info, what=f"get folder {folder!r} in {mailbox}")
+
+    async def create_upload_session(self, mailbox: str, message_id: str, name: str, size: int) -> str:
+        """``createUploadSession`` for a file of ``size`` bytes; the session's ``uploadUrl``."""
+        attachments = self._user(mailbox).messages.by_message_id(message_id).attachments
+        item = {"attachmentType": "file", "name": name, "size": size}
+        session = await self._json(
+            mailbox,
+            self._info(Method.POST, attachments.create_upload_session, body={"AttachmentItem": item}),
+            what=f"add attachment {mailbox} (upload session)",
+        )
+        upload_url = session.get("uploadUrl")
+        if not isinstance(upload_url, str) or not upload_url:
+            raise PermanentError(
+                f"add attachment {mailbox}: upload session without uploadUrl", service=SERVICE
+            )
+        return upload_url
+
+    async def finish_upload_session(self, mailbox: str, upload_url: str, content: bytes) -> None:
+        """PUT ``content`` to an upload session in chunks, so that the session ends (with an attachment)."""
+        total = len(content)
+        for start in range(0, total, self.upload_chunk_size):
+            chunk = content[start : start + self.upload_chunk_size]
+            end = start + len(chunk) - 1
+            await self._put_chunk(
+                mailbox, upload_url, chunk, f"bytes {start}-{end}/{total}", f"add attachment {mailbox}"
+            )
+
     async def list_attachment_metas(self, mailbox: str, message_id: str) -> list[dict[str, Any]]:
         builder = self._user(mailbox).messages.by_message_id(message_id).attachments
         return await self._collect(

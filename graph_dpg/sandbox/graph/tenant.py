@@ -461,6 +461,16 @@ class GraphTenant:
         #: Delta accepts the changeType query option (documented in message-delta.md for v1.0 messages);
         #: False: the initial delta request with changeType answers 400.
         self.delta_accepts_change_type = True
+        #: An item created through the API (not a draft) has no internetMessageHeaders (inference, by
+        #: analogy with Sent Items copies: microsoft-graph-docs issue 2716); True: it reads back with the
+        #: transport headers a received message has.
+        self.internet_headers_on_api_items = False
+        #: A display name used as a folder id answers 400 ErrorInvalidIdMalformed (inference: Graph's
+        #: answer to malformed ids; no page says it for names); "not-found": 404 ErrorItemNotFound.
+        self.display_name_as_folder_id: Literal["malformed", "not-found"] = "malformed"
+        #: The smallest size createUploadSession accepts: 3 MiB (inference: the docs say "3 MB");
+        #: 3_000_000 shows the decimal reading.
+        self.min_upload_session_bytes = MIN_UPLOAD_SIZE
         self.faults = FaultInjector(seed)
         self.clock = clock
         self.tenant_id = str(uuid.uuid4())
@@ -712,6 +722,8 @@ class GraphTenant:
             if folder is not None:
                 return folder
             if not looks_like_id(key):
+                if self.display_name_as_folder_id == "not-found":
+                    raise not_found()
                 raise malformed_id()
             raise not_found()
 
@@ -889,8 +901,7 @@ class GraphTenant:
                     )
             return out
 
-    @staticmethod
-    def _headers_view(msg: Message) -> list[dict[str, str]] | None:
+    def _headers_view(self, msg: Message) -> list[dict[str, str]] | None:
         """``internetMessageHeaders`` as Graph returns them: a sent or received item carries its transport
         headers followed by the custom ``x-`` ones; a draft only the custom ones
         (learn.microsoft.com/graph/api/resources/internetmessageheader)."""
@@ -898,7 +909,7 @@ class GraphTenant:
         custom: list[dict[str, str]] = list(p.get("internetMessageHeaders") or [])
         if p.get("isDraft"):
             return custom
-        if not p.get("_transport"):
+        if not p.get("_transport") and not self.internet_headers_on_api_items:
             # Only a message that came in by mail transport has internet headers: the copy in Sent Items
             # and an item created through the API have none, even when $select-ed (the property is left
             # out; github.com/microsoftgraph/microsoft-graph-docs/issues/2716, a Microsoft engineer:
@@ -1269,7 +1280,7 @@ class GraphTenant:
                 size = -1
             if not name or size < 0:
                 raise bad_request("AttachmentItem needs a name and a size.", "ErrorInvalidRequest")
-            if size < MIN_UPLOAD_SIZE:
+            if size < self.min_upload_session_bytes:
                 # api-reference/v1.0/api/attachment-createuploadsession.md: between 3 MB and 150 MB; below,
                 # POST the attachment. The error code is Exchange's (inference: no Graph page prints it).
                 raise bad_request(

@@ -59,6 +59,9 @@ async def test_default_emulator_matches_every_inference_and_cleans_up(env: Docto
     assert "attachments('…')" in by_id[inf.UPLOAD_LOCATION].observed
     assert "409" in by_id[inf.DUPLICATE_CATEGORY].observed
     assert by_id[inf.CONCURRENCY].verdict is Verdict.SKIPPED
+    assert by_id[inf.API_ITEM_HEADERS].observed == "internetMessageHeaders absent"
+    assert "400 ErrorInvalidIdMalformed" in by_id[inf.FOLDER_NAME_AS_ID].observed
+    assert "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize" in by_id[inf.UPLOAD_SESSION_MINIMUM].observed
     assert report.exit_code() == EXIT_OK
     assert probe_leftovers(env, env.config.main_mailbox) == []
     assert report.cleanup_problems == []
@@ -73,6 +76,9 @@ CONTRADICTIONS: list[tuple[str, Any, str, str]] = [
     ("upload_location_form", "none", inf.UPLOAD_LOCATION, "no Location header"),
     ("duplicate_category_status", 400, inf.DUPLICATE_CATEGORY, "400 ErrorDuplicateCategory"),
     ("delta_accepts_change_type", False, inf.DELTA_FOLDERS, "400 BadRequest"),
+    ("internet_headers_on_api_items", True, inf.API_ITEM_HEADERS, "internet header(s): Received"),
+    ("display_name_as_folder_id", "not-found", inf.FOLDER_NAME_AS_ID, "404 ErrorItemNotFound"),
+    ("min_upload_session_bytes", 3_000_000, inf.UPLOAD_SESSION_MINIMUM, "3,000,000 bytes was accepted"),
 ]
 
 
@@ -90,6 +96,7 @@ async def test_each_other_behaviour_contradicts_its_row(
     assert words in report.row(row).observed
     assert report.exit_code() == EXIT_CONTRADICTED
     assert probe_leftovers(env, env.config.main_mailbox) == []
+    assert env.tenant._uploads == {}  # no upload session left open
     assert report.to_json()["rows"][[r.id for r in report.rows].index(row)]["matches"] is False
 
 
