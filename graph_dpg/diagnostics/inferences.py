@@ -142,11 +142,11 @@ INFERENCES: tuple[Inference, ...] = (
         "Graph refuses an upload session for a file under 3 MiB (3,145,728 bytes), so the gateway's line "
         "between a JSON attachment and an upload session (3 MiB) is Graph's.",
         "`attachment-createuploadsession.md` and `concepts/outlook-large-attachments.md` say '3 MB' without "
-        "saying whether 3,000,000 or 3 MiB; the refusal code (ErrorAttachmentSizeShouldNotBeLessThanMinimumSize)"
-        " is Exchange's.",
+        "saying whether 3,000,000 or 3 MiB (`concepts/outlook-large-attachments.md`, Errors, names the "
+        "refusal: ErrorAttachmentSizeShouldNotBeLessThanMinimumSize).",
         "asks for an upload session for 3,000,000 bytes on the probe message and reports the answer; if "
-        "Graph accepts it, the probe uploads the bytes so that the session ends, and the attachment goes "
-        "with the probe folder.",
+        "Graph accepts it, the probe cancels the session at once (DELETE on its upload URL), before any "
+        "byte is sent.",
         emulator_setting="min_upload_session_bytes",
     ),
     Inference(

@@ -11,7 +11,7 @@ Graph, in one mailbox (``--mailbox``, default the main mailbox)::
                                                                         │     Location → listed attachments
                                                                         ├─► upload session for 3,000,000 B
                                                                         │     (< 3 MiB): refused? (if not,
-                                                                        │     upload it so the session ends)
+                                                                        │     cancel the session)
                                                                         ├─► GET mailFolders/<display name>
                                                                         ├─► probe category twice → 2nd answer
                                                                         └─► delta, first page, each configured
@@ -407,13 +407,13 @@ class Probe:
                 f"not checked: {size:,} bytes refused for another reason: {_remote(exc)}",
                 Verdict.NOT_CHECKED,
             )
-        # Accepted: Graph's minimum is at most 3,000,000 bytes. End the session with its bytes (the
-        # attachment goes with the probe folder) rather than leave it open.
+        # Accepted: Graph's minimum is at most 3,000,000 bytes. Cancel the session (nothing was uploaded).
         observed = f"a session for {size:,} bytes was accepted (minimum ≤ 3,000,000, not 3 MiB)"
         try:
-            await graph.finish_upload_session(self.mailbox, upload_url, bytes(size))
+            await graph.cancel_upload_session(self.mailbox, upload_url)
+            observed += "; cancelled"
         except RemoteError as exc:
-            observed += f"; ending it failed: {_remote(exc)}"
+            observed += f"; cancelling it failed: {_remote(exc)} (it expires, and goes with the probe folder)"
         return ProbeRow(inf.UPLOAD_SESSION_MINIMUM, observed, Verdict.CONTRADICTS)
 
     async def _upload_rows(self, graph: GraphMailbox, message_id: str, non_draft: bool) -> list[ProbeRow]:

@@ -984,15 +984,19 @@ class GraphMailbox:
             )
         return upload_url
 
-    async def finish_upload_session(self, mailbox: str, upload_url: str, content: bytes) -> None:
-        """PUT ``content`` to an upload session in chunks, so that the session ends (with an attachment)."""
-        total = len(content)
-        for start in range(0, total, self.upload_chunk_size):
-            chunk = content[start : start + self.upload_chunk_size]
-            end = start + len(chunk) - 1
-            await self._put_chunk(
-                mailbox, upload_url, chunk, f"bytes {start}-{end}/{total}", f"add attachment {mailbox}"
-            )
+    async def cancel_upload_session(self, mailbox: str, upload_url: str) -> None:
+        """DELETE the pre-authenticated upload URL, without an Authorization header: 204
+        (concepts/outlook-large-attachments.md, "Alternative: Cancel the upload session")."""
+        what = f"cancel upload session {mailbox}"
+        request = self._pipe.http.build_request("DELETE", upload_url)
+        async with self._slot(mailbox):
+            self.requests[mailbox] += 1
+            try:
+                response = await self._pipe.http.send(request)
+            except httpx.TransportError as exc:
+                raise error_for_transport(exc, "DELETE", what=what) from exc
+        if response.status_code >= 400:
+            raise error_for_response(response, what=what)
 
     async def list_attachment_metas(self, mailbox: str, message_id: str) -> list[dict[str, Any]]:
         builder = self._user(mailbox).messages.by_message_id(message_id).attachments

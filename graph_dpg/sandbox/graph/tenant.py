@@ -455,7 +455,7 @@ class GraphTenant:
         self.upload_session_on_non_draft = True
         #: The final upload PUT's Location: "attachments('<id>')", "Attachments('<id>')" (the docs' spelling,
         #: api-reference/v1.0/api/attachment-createuploadsession.md), or "none" (no Location header).
-        self.upload_location_form: Literal["attachments", "Attachments", "none"] = "attachments"
+        self.upload_location_form: Literal["attachments", "Attachments", "none"] = "Attachments"
         #: Status of a POST masterCategories with an existing displayName (409 or 400).
         self.duplicate_category_status: Literal[409, 400] = 409
         #: Delta accepts the changeType query option (documented in message-delta.md for v1.0 messages);
@@ -1282,7 +1282,8 @@ class GraphTenant:
                 raise bad_request("AttachmentItem needs a name and a size.", "ErrorInvalidRequest")
             if size < self.min_upload_session_bytes:
                 # api-reference/v1.0/api/attachment-createuploadsession.md: between 3 MB and 150 MB; below,
-                # POST the attachment. The error code is Exchange's (inference: no Graph page prints it).
+                # POST the attachment. The code: concepts/outlook-large-attachments.md, "Errors". Where "3 MB"
+                # lies (3 MiB here) is an inference (min_upload_session_bytes).
                 raise bad_request(
                     "The attachment size is less than the minimum size of 3 MB for an upload session.",
                     "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize",
@@ -1322,6 +1323,11 @@ class GraphTenant:
                 self._uploads.pop(session_id, None)
                 raise GraphApiError(404, "ErrorItemNotFound", "The upload session has expired.")
             return session
+
+    def cancel_upload(self, session: UploadSession) -> None:
+        """Drop an upload session and what it received (concepts/outlook-large-attachments.md, "Cancel")."""
+        with self._lock:
+            self._uploads.pop(session.id, None)
 
     def upload_chunk(
         self, session: UploadSession, start: int, end: int, total: int, data: bytes

@@ -56,7 +56,7 @@ async def test_default_emulator_matches_every_inference_and_cleans_up(env: Docto
     by_id = {r.id: r for r in report.rows}
     assert [r for r in report.rows if r.id in GRAPH_ROWS and r.verdict is not Verdict.MATCHES] == []
     assert by_id[inf.NON_DRAFT_CREATE].observed == "isDraft=false"
-    assert "attachments('…')" in by_id[inf.UPLOAD_LOCATION].observed
+    assert "/Attachments('…')" in by_id[inf.UPLOAD_LOCATION].observed  # the docs' spelling, the default
     assert "409" in by_id[inf.DUPLICATE_CATEGORY].observed
     assert by_id[inf.CONCURRENCY].verdict is Verdict.SKIPPED
     assert by_id[inf.API_ITEM_HEADERS].observed == "internetMessageHeaders absent"
@@ -78,7 +78,12 @@ CONTRADICTIONS: list[tuple[str, Any, str, str]] = [
     ("delta_accepts_change_type", False, inf.DELTA_FOLDERS, "400 BadRequest"),
     ("internet_headers_on_api_items", True, inf.API_ITEM_HEADERS, "internet header(s): Received"),
     ("display_name_as_folder_id", "not-found", inf.FOLDER_NAME_AS_ID, "404 ErrorItemNotFound"),
-    ("min_upload_session_bytes", 3_000_000, inf.UPLOAD_SESSION_MINIMUM, "3,000,000 bytes was accepted"),
+    (
+        "min_upload_session_bytes",
+        3_000_000,
+        inf.UPLOAD_SESSION_MINIMUM,
+        "3,000,000 bytes was accepted (minimum ≤ 3,000,000, not 3 MiB); cancelled",
+    ),
 ]
 
 
@@ -108,11 +113,11 @@ async def test_a_draft_probe_message_leaves_the_upload_rows_unchecked(env: Docto
         assert "draft" in report.row(row).observed
 
 
-async def test_the_docs_spelling_of_the_location_header_matches(env: DoctorEnv) -> None:
-    env.tenant.upload_location_form = "Attachments"
+async def test_a_lower_case_location_header_matches_too(env: DoctorEnv) -> None:
+    env.tenant.upload_location_form = "attachments"
     report = await run_probe(env)
     assert report.row(inf.UPLOAD_LOCATION).verdict is Verdict.MATCHES
-    assert "/Attachments('…')" in report.row(inf.UPLOAD_LOCATION).observed
+    assert "/attachments('…')" in report.row(inf.UPLOAD_LOCATION).observed
 
 
 async def test_a_token_graph_refuses_cannot_run(env: DoctorEnv) -> None:
