@@ -867,6 +867,12 @@ class GraphTenant:
                         out[key] = headers
                 elif key in ("from", "sender") and p.get(key) is None:
                     continue
+                elif key == "importance" and isinstance(p.get(key), str):
+                    # An enum member reads back in its schema spelling: "Low" → "low" (user-post-messages.md,
+                    # example 1).
+                    out[key] = str(p[key]).lower()
+                elif key in _RECIPIENT_KEYS:
+                    out[key] = self._named_recipients(p.get(key))
                 else:
                     out[key] = p.get(key)
             for exp in expand:
@@ -900,6 +906,22 @@ class GraphTenant:
                         "RequestBroker--ParseUri",
                     )
             return out
+
+    def _named_recipients(self, value: Any) -> Any:
+        """Recipients as Graph reads them back: each ``emailAddress`` with a ``name`` - the mailbox's display
+        name for an address of the tenant (user-post-messages.md, example 1: "Adele Vance"), the address
+        itself otherwise (message-move.md: "name": "fannyd@contoso.com")."""
+        if isinstance(value, list):
+            return [self._named_recipients(r) for r in value]
+        if not isinstance(value, dict) or not isinstance(value.get("emailAddress"), dict):
+            return value
+        email = value["emailAddress"]
+        if email.get("name"):
+            return value
+        address = str(email.get("address") or "")
+        uid = self._by_address.get(address.lower())
+        name = self._mailboxes[uid].display_name if uid in self._mailboxes else address
+        return {**value, "emailAddress": {**email, "name": name}}
 
     def _headers_view(self, msg: Message) -> list[dict[str, str]] | None:
         """``internetMessageHeaders`` as Graph returns them: a sent or received item carries its transport
@@ -2019,6 +2041,9 @@ def _strings(value: Any, key: str) -> list[str]:
             f"Cannot read the value of '{key}': expected a collection of strings.", "RequestBodyRead"
         )
     return list(value)
+
+
+_RECIPIENT_KEYS = frozenset({"toRecipients", "ccRecipients", "bccRecipients", "replyTo", "from", "sender"})
 
 
 def _check_recipients(value: Any, key: str, *, many: bool) -> None:
