@@ -124,9 +124,7 @@ async def test_example_user_list_mailfolders(client: httpx.AsyncClient) -> None:
     r = await _replay(client, ex, {})
     assert r.status_code == ex["response"]["status"]
     body = r.json()
-    documented = ex["response"]["body"]
-    plain = {k: v for k, v in documented["value"][0].items()}
-    _same_shape({**documented, "value": [plain]}, body)
+    _same_shape(ex["response"]["body"], body)  # lists: the first (plain) folder's shape
     assert all(f["isHidden"] is False for f in body["value"])
     names = {f["displayName"] for f in body["value"]}
     assert {"Inbox", "Drafts", "Sent Items", "Deleted Items"} <= names

@@ -27,8 +27,8 @@ from graph_dpg.diagnostics.probe import (
 from graph_dpg.sandbox.graph import create_app
 from graph_dpg.sandbox.graph.faults import Fault, slow
 from graph_dpg.sandbox.ngdp import NgdpState
-from graph_dpg.sandbox.ngdp.state import DUPLICATE_ANSWERS
 from graph_dpg.sandbox.ngdp import create_app as create_ngdp_app
+from graph_dpg.sandbox.ngdp.state import DUPLICATE_ANSWERS
 from tests.unit.doctor.conftest import DoctorEnv
 
 GRAPH_ROWS = [i.id for i in inf.inferences_for("graph") if i.gate == "probe"]
