@@ -41,6 +41,9 @@ UPLOAD_LOCATION = "graph.upload-location"
 DUPLICATE_CATEGORY = "graph.duplicate-category"
 DELTA_FOLDERS = "graph.delta-folders"
 CONCURRENCY = "graph.concurrency"
+API_ITEM_HEADERS = "graph.api-item-headers"
+FOLDER_NAME_AS_ID = "graph.folder-name-as-id"
+UPLOAD_SESSION_MINIMUM = "graph.upload-session-minimum"
 NGDP_SEND = "ngdp.send-answer"
 NGDP_RECEIPT = "ngdp.business-receipt"
 NGDP_DUPLICATE = "ngdp.duplicate-uuid"
@@ -112,6 +115,41 @@ INFERENCES: tuple[Inference, ...] = (
         emulator_setting="delta_accepts_change_type",
     ),
     Inference(
+        API_ITEM_HEADERS,
+        "graph",
+        "A message created through the API (not a draft) has no `internetMessageHeaders`: the gateway "
+        "never reads reply references from headers but from PidTagInReplyToId.",
+        "Graph returns no internet headers on the Sent Items copy (microsoft-graph-docs issue 2716, "
+        "office-js issue 5413); for an item created through the API no page says either way.",
+        "reads `internetMessageHeaders` of the probe message (the created, non-draft item).",
+        emulator_setting="internet_headers_on_api_items",
+    ),
+    Inference(
+        FOLDER_NAME_AS_ID,
+        "graph",
+        "A folder's display name used where Graph expects a folder id is answered 400 "
+        "`ErrorInvalidIdMalformed` (not 404): so the gateway resolves names and paths to ids itself, and a "
+        "404 on a stored id means 'folder gone' (resolve again), never 'name not understood'.",
+        "`resources/mailfolder.md` allows ids and well-known names in the URL; the answer to anything else "
+        "is not documented (ErrorInvalidIdMalformed is what users report for malformed ids).",
+        "`GET mailFolders/<the probe folder's display name>` and reports the status and error code; reads "
+        "only.",
+        emulator_setting="display_name_as_folder_id",
+    ),
+    Inference(
+        UPLOAD_SESSION_MINIMUM,
+        "graph",
+        "Graph refuses an upload session for a file under 3 MiB (3,145,728 bytes), so the gateway's line "
+        "between a JSON attachment and an upload session (3 MiB) is Graph's.",
+        "`attachment-createuploadsession.md` and `concepts/outlook-large-attachments.md` say '3 MB' without "
+        "saying whether 3,000,000 or 3 MiB (`concepts/outlook-large-attachments.md`, Errors, names the "
+        "refusal: ErrorAttachmentSizeShouldNotBeLessThanMinimumSize).",
+        "asks for an upload session for 3,000,000 bytes on the probe message and reports the answer; if "
+        "Graph accepts it, the probe cancels the session at once (DELETE on its upload URL), before any "
+        "byte is sent.",
+        emulator_setting="min_upload_session_bytes",
+    ),
+    Inference(
         CONCURRENCY,
         "graph",
         "Outlook's limit of 4 concurrent requests counts per app *and mailbox*: 4 parallel reads on one "
@@ -146,12 +184,15 @@ INFERENCES: tuple[Inference, ...] = (
     Inference(
         NGDP_DUPLICATE,
         "ngdp",
-        "A resend with a `messageUUID` NgDP already has is answered 409, or 400 with an `ErrorMessage` "
-        "code naming a duplicate: the gateway counts both as delivered.",
+        "A resend with a `messageUUID` NgDP already has is answered 409, or 400/422 with an "
+        "`ErrorMessage` code naming a duplicate, or 400/422 with a `fieldErrors` entry on the messageUUID "
+        "naming one: the gateway counts each as delivered (`is_duplicate_answer`). A 400 that says neither "
+        "is not recognised as a duplicate.",
         "No public source says what NgDP answers to a repeated `messageUUID` (section Idempotency of "
         "docs/facts/ngdp.md).",
         "posts the probe memo again with the same `messageUUID` and classifies the raw answer: 409 / "
-        "400 with a duplicate code / 400 with fieldErrors only / other.",
+        "400 or 422 with a duplicate code / 400 or 422 with a duplicate fieldError on the messageUUID "
+        "(all match) / other (contradicts).",
         gate="--ngdp-test",
     ),
 )
@@ -187,24 +228,36 @@ def facts_section(service: Service) -> str:
 # NgDP's answer to a resend with the same messageUUID
 # =====================================================================================================
 
-DuplicateShape = Literal["409", "400-duplicate-code", "400-field-errors", "other"]
-#: The shapes the gateway counts as "NgDP already has it".
-ACCEPTED_DUPLICATE_SHAPES: frozenset[str] = frozenset({"409", "400-duplicate-code"})
-_DUPLICATE_WORD = re.compile(r"DUPLICATE|ALREADY", re.IGNORECASE)
+DuplicateShape = Literal[
+    "409", "400-duplicate-code", "422-duplicate-code", "400-field-errors", "422-field-errors", "other"
+]
+#: The shapes the gateway counts as "NgDP already has it": the same answers as the client's
+#: ``graph_dpg.adapters.digital_post.client.is_duplicate_answer`` (a test keeps the two in step).
+ACCEPTED_DUPLICATE_SHAPES: frozenset[str] = frozenset(
+    {"409", "400-duplicate-code", "422-duplicate-code", "400-field-errors", "422-field-errors"}
+)
+_DUPLICATE_CODE = re.compile(r"DUPLICATE|ALREADY", re.IGNORECASE)
+_UUID_FIELD = re.compile(r"message-?uuid", re.IGNORECASE)
+_DUPLICATE_WORDS = re.compile(r"DUPLICATE|ALREADY|EXISTS|UNIQUE", re.IGNORECASE)
 
 
 def classify_duplicate_answer(status: int, body: Any) -> DuplicateShape:
-    """What NgDP's answer to a resend looks like: 409; 400 whose ErrorMessage ``code`` names a duplicate;
-    400 without such a code but with ``fieldErrors``; anything else (a 201 included: accepted twice)."""
+    """What NgDP's answer to a resend looks like: 409; 400 or 422 whose ErrorMessage ``code`` names a
+    duplicate; 400 or 422 with a ``fieldErrors`` entry on the messageUUID that names one; anything else
+    ("other": a 400 that says neither, a 201 - accepted twice -, a 5xx)."""
     if status == 409:
         return "409"
-    if status != 400:
+    if status not in (400, 422):
         return "other"
     error = body if isinstance(body, Mapping) else {}
     code = error.get("code")
-    if isinstance(code, str) and _DUPLICATE_WORD.search(code):
-        return "400-duplicate-code"
+    if isinstance(code, str) and _DUPLICATE_CODE.search(code):
+        return "400-duplicate-code" if status == 400 else "422-duplicate-code"
     field_errors = error.get("fieldErrors")
-    if isinstance(field_errors, list) and field_errors:
-        return "400-field-errors"
+    for fe in field_errors if isinstance(field_errors, list) else []:
+        if not isinstance(fe, Mapping):
+            continue
+        words = f"{fe.get('code') or ''} {fe.get('message') or ''}"
+        if _UUID_FIELD.search(str(fe.get("field") or "")) and _DUPLICATE_WORDS.search(words):
+            return "400-field-errors" if status == 400 else "422-field-errors"
     return "other"

@@ -5,9 +5,14 @@ Graph, in one mailbox (``--mailbox``, default the main mailbox)::
 
     mailbox answers ──► create probe folder "graph-dpg probe <stamp>" ─┬─► message as the gateway files a memo
         (else exit 2)        (else exit 2)                              │     (0x0E07 = 1, internetMessageId
-                                                                        │      + String 0x1035) → read back
+                                                                        │      + String 0x1035) → read back,
+                                                                        │     internetMessageHeaders too
                                                                         ├─► upload session ≥ 3 MB on it →
                                                                         │     Location → listed attachments
+                                                                        ├─► upload session for 3,000,000 B
+                                                                        │     (< 3 MiB): refused? (if not,
+                                                                        │     cancel the session)
+                                                                        ├─► GET mailFolders/<display name>
                                                                         ├─► probe category twice → 2nd answer
                                                                         └─► delta, first page, each configured
                                                                               folder (read only)
@@ -40,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from graph_dpg import memo
 from graph_dpg.adapters.digital_post import NgdpClient
+from graph_dpg.adapters.digital_post.client import is_duplicate_answer
 from graph_dpg.adapters.graph import GraphMailbox
 from graph_dpg.adapters.graph.client import RetryPolicy
 from graph_dpg.bootstrap import make_graph_mailbox
@@ -67,6 +73,8 @@ EXIT_COULD_NOT_RUN = 2
 
 #: Just over Graph's 3 MB line for upload sessions (concepts/outlook-large-attachments.md).
 UPLOAD_PROBE_BYTES = 3 * 1024 * 1024 + 64 * 1024
+#: Under 3 MiB but over 3,000,000 (the decimal reading of the docs' "3 MB"): a session for it must be refused.
+UPLOAD_MINIMUM_PROBE_BYTES = 3_000_000
 #: The gateway's per-mailbox concurrency (learn.microsoft.com/graph/throttling-limits: 4).
 GATEWAY_CONCURRENCY = 4
 MAX_PARALLEL = 8
@@ -185,6 +193,17 @@ async def _guarded(rows: Awaitable[list[ProbeRow]], ids: Sequence[str]) -> list[
         return [ProbeRow(i, why, Verdict.NOT_CHECKED) for i in ids]
 
 
+#: The rows of the probe message's step (graph_dpg/diagnostics/inferences.py).
+MESSAGE_ROWS = (
+    inf.NON_DRAFT_CREATE,
+    inf.INTERNET_MESSAGE_ID,
+    inf.API_ITEM_HEADERS,
+    inf.UPLOAD_SESSION_NON_DRAFT,
+    inf.UPLOAD_LOCATION,
+    inf.UPLOAD_SESSION_MINIMUM,
+)
+
+
 class Probe:
     """Runs the probe for one ``Settings`` + ``GatewayConfig``. Tests inject ``graph_transport`` (the Graph
     emulator in-process) and ``ngdp`` (an NgdpClient on the NgDP emulator); ``sleep`` and ``clock`` pace
@@ -266,13 +285,9 @@ class Probe:
         try:
             report.rows += await _guarded(
                 self._message_rows(graph, folder_id),
-                (
-                    inf.NON_DRAFT_CREATE,
-                    inf.INTERNET_MESSAGE_ID,
-                    inf.UPLOAD_SESSION_NON_DRAFT,
-                    inf.UPLOAD_LOCATION,
-                ),
+                MESSAGE_ROWS,
             )
+            report.rows += await _guarded(_one(self._folder_name_row(graph)), (inf.FOLDER_NAME_AS_ID,))
             report.rows += await _guarded(
                 _one(self._category_row(graph, categories)), (inf.DUPLICATE_CATEGORY,)
             )
@@ -294,12 +309,7 @@ class Probe:
     # ------------------------------------------------------------------ Graph: message, upload
 
     async def _message_rows(self, graph: GraphMailbox, folder_id: str) -> list[ProbeRow]:
-        ids = (
-            inf.NON_DRAFT_CREATE,
-            inf.INTERNET_MESSAGE_ID,
-            inf.UPLOAD_SESSION_NON_DRAFT,
-            inf.UPLOAD_LOCATION,
-        )
+        ids = MESSAGE_ROWS
         message_id_header = f"<graph-dpg-probe-{uuid.uuid4().hex}@graph-dpg.invalid>"
         now = datetime.now(UTC)
         address = EmailAddress(self.mailbox, "graph-dpg probe")
@@ -328,7 +338,10 @@ class Probe:
         rows: list[ProbeRow] = []
         try:
             data = await graph.read_message_fields(
-                self.mailbox, message_id, ("isDraft", "internetMessageId"), ("String 0x1035",)
+                self.mailbox,
+                message_id,
+                ("isDraft", "internetMessageId", "internetMessageHeaders"),
+                ("String 0x1035",),
             )
         except RemoteError as exc:
             return [
@@ -363,8 +376,45 @@ class Probe:
                 Verdict.MATCHES if same else Verdict.CONTRADICTS,
             )
         )
+        headers = data.get("internetMessageHeaders")
+        names = [str(h.get("name")) for h in headers or [] if isinstance(h, Mapping)]
+        rows.append(
+            ProbeRow(
+                inf.API_ITEM_HEADERS,
+                f"{len(names)} internet header(s): {', '.join(names[:6])}{'…' if len(names) > 6 else ''}"
+                if names
+                else "internetMessageHeaders " + ("absent" if headers is None else "empty"),
+                Verdict.CONTRADICTS if names else Verdict.MATCHES,
+            )
+        )
         rows += await self._upload_rows(graph, message_id, is_draft is False)
+        rows.append(await self._upload_minimum_row(graph, message_id))
         return rows
+
+    async def _upload_minimum_row(self, graph: GraphMailbox, message_id: str) -> ProbeRow:
+        size = UPLOAD_MINIMUM_PROBE_BYTES
+        try:
+            upload_url = await graph.create_upload_session(
+                self.mailbox, message_id, "graph-dpg-probe-min.bin", size
+            )
+        except RemoteError as exc:
+            if exc.status == 400 and "minimum" in f"{exc.code} {_remote(exc)}".casefold():
+                return ProbeRow(
+                    inf.UPLOAD_SESSION_MINIMUM, f"{size:,} bytes refused: {_remote(exc)}", Verdict.MATCHES
+                )
+            return ProbeRow(
+                inf.UPLOAD_SESSION_MINIMUM,
+                f"not checked: {size:,} bytes refused for another reason: {_remote(exc)}",
+                Verdict.NOT_CHECKED,
+            )
+        # Accepted: Graph's minimum is at most 3,000,000 bytes. Cancel the session (nothing was uploaded).
+        observed = f"a session for {size:,} bytes was accepted (minimum ≤ 3,000,000, not 3 MiB)"
+        try:
+            await graph.cancel_upload_session(self.mailbox, upload_url)
+            observed += "; cancelled"
+        except RemoteError as exc:
+            observed += f"; cancelling it failed: {_remote(exc)} (it expires, and goes with the probe folder)"
+        return ProbeRow(inf.UPLOAD_SESSION_MINIMUM, observed, Verdict.CONTRADICTS)
 
     async def _upload_rows(self, graph: GraphMailbox, message_id: str, non_draft: bool) -> list[ProbeRow]:
         if not non_draft:
@@ -420,6 +470,24 @@ class Probe:
         return rows
 
     # ------------------------------------------------------------------ Graph: categories, delta
+
+    async def _folder_name_row(self, graph: GraphMailbox) -> ProbeRow:
+        try:
+            data = await graph.get_folder_raw(self.mailbox, self.folder_name)
+        except RemoteError as exc:
+            if _incidental(exc):
+                return ProbeRow(inf.FOLDER_NAME_AS_ID, f"not checked: {_remote(exc)}", Verdict.NOT_CHECKED)
+            verdict = (
+                Verdict.MATCHES
+                if exc.status == 400 and exc.code == "ErrorInvalidIdMalformed"
+                else Verdict.CONTRADICTS
+            )
+            return ProbeRow(inf.FOLDER_NAME_AS_ID, f"GET mailFolders/<name>: {_remote(exc)}", verdict)
+        return ProbeRow(
+            inf.FOLDER_NAME_AS_ID,
+            f"GET mailFolders/<name>: 200, Graph took the name as an id ({data.get('displayName')!r})",
+            Verdict.CONTRADICTS,
+        )
 
     async def _category_row(self, graph: GraphMailbox, created: list[str]) -> ProbeRow:
         name = self.category_name
@@ -666,7 +734,10 @@ class Probe:
         duplicate = ProbeRow(
             inf.NGDP_DUPLICATE,
             f"{status2}{f' {code2}' if code2 else ''} → {shape}",
-            Verdict.MATCHES if shape in inf.ACCEPTED_DUPLICATE_SHAPES else Verdict.CONTRADICTS,
+            # The verdict is what the gateway's client does with this answer; the shape only names it.
+            Verdict.MATCHES
+            if is_duplicate_answer(status2, body2 if isinstance(body2, Mapping) else None)
+            else Verdict.CONTRADICTS,
         )
         return [send, receipt, duplicate]
 

@@ -961,6 +961,43 @@ class GraphMailbox:
             mailbox, self._info(Method.GET, builder, query=query), what=f"read message {mailbox}"
         )
 
+    async def get_folder_raw(self, mailbox: str, folder: str) -> dict[str, Any]:
+        """``GET mailFolders/{folder}`` with ``folder`` put in the URL as given (a name, too): the folder's
+        JSON, or the error Graph answers."""
+        builder = self._user(mailbox).mail_folders.by_mail_folder_id(folder)
+        info = self._info(Method.GET, builder, query={"$select": "id,displayName"})
+        return await self._json(mailbox, info, what=f"get folder {folder!r} in {mailbox}")
+
+    async def create_upload_session(self, mailbox: str, message_id: str, name: str, size: int) -> str:
+        """``createUploadSession`` for a file of ``size`` bytes; the session's ``uploadUrl``."""
+        attachments = self._user(mailbox).messages.by_message_id(message_id).attachments
+        item = {"attachmentType": "file", "name": name, "size": size}
+        session = await self._json(
+            mailbox,
+            self._info(Method.POST, attachments.create_upload_session, body={"AttachmentItem": item}),
+            what=f"add attachment {mailbox} (upload session)",
+        )
+        upload_url = session.get("uploadUrl")
+        if not isinstance(upload_url, str) or not upload_url:
+            raise PermanentError(
+                f"add attachment {mailbox}: upload session without uploadUrl", service=SERVICE
+            )
+        return upload_url
+
+    async def cancel_upload_session(self, mailbox: str, upload_url: str) -> None:
+        """DELETE the pre-authenticated upload URL, without an Authorization header: 204
+        (concepts/outlook-large-attachments.md, "Alternative: Cancel the upload session")."""
+        what = f"cancel upload session {mailbox}"
+        request = self._pipe.http.build_request("DELETE", upload_url)
+        async with self._slot(mailbox):
+            self.requests[mailbox] += 1
+            try:
+                response = await self._pipe.http.send(request)
+            except httpx.TransportError as exc:
+                raise error_for_transport(exc, "DELETE", what=what) from exc
+        if response.status_code >= 400:
+            raise error_for_response(response, what=what)
+
     async def list_attachment_metas(self, mailbox: str, message_id: str) -> list[dict[str, Any]]:
         builder = self._user(mailbox).messages.by_message_id(message_id).attachments
         return await self._collect(

@@ -325,6 +325,12 @@ class GraphEmulator:
         m = req.method
         if low[:1] == ["upload"] and len(seg) == 2 and m == "PUT":
             return _Route("attachments.upload", self._upload_mailbox(seg[1]), self._h_upload, upload=True)
+        if low[:1] == ["upload"] and len(seg) == 2 and m == "DELETE":
+            # concepts/outlook-large-attachments.md, "Alternative: Cancel the upload session": DELETE on the
+            # same pre-authenticated URL, 204 No Content.
+            return _Route(
+                "attachments.upload", self._upload_mailbox(seg[1]), self._h_upload_cancel, upload=True
+            )
         if low == ["$batch"] and m == "POST":
             return _Route("batch", None, None)
         if low[:1] == ["me"]:
@@ -683,7 +689,13 @@ class GraphEmulator:
                 moved = self.tenant.move_message(
                     mb, msg, self.tenant.folder(mb, dest_key), copy=action == "copy"
                 )
-                return self._json(req, self._msg_json(req, mb, moved, "messages"), 201)
+                # The action returns the message with its type annotation (api-reference/v1.0/api/
+                # message-move.md and message-copy.md, response examples: "@odata.type").
+                body = {
+                    **self._msg_json(req, mb, moved, "messages"),
+                    "@odata.type": "#microsoft.graph.message",
+                }
+                return self._json(req, body, 201)
             if action in ("createreply", "createreplyall"):
                 reply = self.tenant.create_reply(mb, msg, data, reply_all=action == "createreplyall")
                 return self._json(req, self._msg_json(req, mb, reply, "messages"), 201)
@@ -768,6 +780,11 @@ class GraphEmulator:
 
         return run
 
+    def _h_upload_cancel(self, req: Req, _mb: Mailbox | None) -> Resp:
+        session = self.tenant.upload_session(req.segments[1], req.query.get("authtoken", ""))
+        self.tenant.cancel_upload(session)
+        return Resp(204, None, {})
+
     def _h_upload(self, req: Req, _mb: Mailbox | None) -> Resp:
         session = self.tenant.upload_session(req.segments[1], req.query.get("authtoken", ""))
         m = _CONTENT_RANGE.match(req.headers.get("content-range", "").strip())
@@ -779,11 +796,14 @@ class GraphEmulator:
         att = self.tenant.upload_chunk(session, start, end, total, req.body)
         expires = datetime.fromtimestamp(session.expires, UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
         if att is None:
+            # concepts/outlook-large-attachments.md, "Example: First upload to the message": 200 with the
+            # session's expiry (spelt "ExpirationDateTime" there) and the next byte to send, e.g. ["2097152"].
             return Resp(
                 200,
                 {
-                    "expirationDateTime": expires,
-                    "nextExpectedRanges": [f"{len(session.data)}-{session.size - 1}"],
+                    "@odata.context": f"{req.base}/$metadata#microsoft.graph.uploadSession",
+                    "ExpirationDateTime": expires,
+                    "nextExpectedRanges": [str(len(session.data))],
                 },
                 {},
                 JSON_TYPE,
@@ -1037,7 +1057,7 @@ def create_app(tenant: GraphTenant) -> Starlette:
 
     routes = [
         Route("/v1.0/{rest:path}", handle, methods=_ALL_METHODS),
-        Route("/upload/{session}", handle, methods=["PUT"]),
+        Route("/upload/{session}", handle, methods=["PUT", "DELETE"]),
     ]
     app = Starlette(routes=routes)
     app.state.tenant = tenant

@@ -455,12 +455,22 @@ class GraphTenant:
         self.upload_session_on_non_draft = True
         #: The final upload PUT's Location: "attachments('<id>')", "Attachments('<id>')" (the docs' spelling,
         #: api-reference/v1.0/api/attachment-createuploadsession.md), or "none" (no Location header).
-        self.upload_location_form: Literal["attachments", "Attachments", "none"] = "attachments"
+        self.upload_location_form: Literal["attachments", "Attachments", "none"] = "Attachments"
         #: Status of a POST masterCategories with an existing displayName (409 or 400).
         self.duplicate_category_status: Literal[409, 400] = 409
         #: Delta accepts the changeType query option (documented in message-delta.md for v1.0 messages);
         #: False: the initial delta request with changeType answers 400.
         self.delta_accepts_change_type = True
+        #: An item created through the API (not a draft) has no internetMessageHeaders (inference, by
+        #: analogy with Sent Items copies: microsoft-graph-docs issue 2716); True: it reads back with the
+        #: transport headers a received message has.
+        self.internet_headers_on_api_items = False
+        #: A display name used as a folder id answers 400 ErrorInvalidIdMalformed (inference: Graph's
+        #: answer to malformed ids; no page says it for names); "not-found": 404 ErrorItemNotFound.
+        self.display_name_as_folder_id: Literal["malformed", "not-found"] = "malformed"
+        #: The smallest size createUploadSession accepts: 3 MiB (inference: the docs say "3 MB");
+        #: 3_000_000 shows the decimal reading.
+        self.min_upload_session_bytes = MIN_UPLOAD_SIZE
         self.faults = FaultInjector(seed)
         self.clock = clock
         self.tenant_id = str(uuid.uuid4())
@@ -712,6 +722,8 @@ class GraphTenant:
             if folder is not None:
                 return folder
             if not looks_like_id(key):
+                if self.display_name_as_folder_id == "not-found":
+                    raise not_found()
                 raise malformed_id()
             raise not_found()
 
@@ -855,6 +867,12 @@ class GraphTenant:
                         out[key] = headers
                 elif key in ("from", "sender") and p.get(key) is None:
                     continue
+                elif key == "importance" and isinstance(p.get(key), str):
+                    # An enum member reads back in its schema spelling: "Low" → "low" (user-post-messages.md,
+                    # example 1).
+                    out[key] = str(p[key]).lower()
+                elif key in _RECIPIENT_KEYS:
+                    out[key] = self._named_recipients(p.get(key))
                 else:
                     out[key] = p.get(key)
             for exp in expand:
@@ -889,8 +907,23 @@ class GraphTenant:
                     )
             return out
 
-    @staticmethod
-    def _headers_view(msg: Message) -> list[dict[str, str]] | None:
+    def _named_recipients(self, value: Any) -> Any:
+        """Recipients as Graph reads them back: each ``emailAddress`` with a ``name`` - the mailbox's display
+        name for an address of the tenant (user-post-messages.md, example 1: "Adele Vance"), the address
+        itself otherwise (message-move.md: "name": "fannyd@contoso.com")."""
+        if isinstance(value, list):
+            return [self._named_recipients(r) for r in value]
+        if not isinstance(value, dict) or not isinstance(value.get("emailAddress"), dict):
+            return value
+        email = value["emailAddress"]
+        if email.get("name"):
+            return value
+        address = str(email.get("address") or "")
+        uid = self._by_address.get(address.lower())
+        name = self._mailboxes[uid].display_name if uid in self._mailboxes else address
+        return {**value, "emailAddress": {**email, "name": name}}
+
+    def _headers_view(self, msg: Message) -> list[dict[str, str]] | None:
         """``internetMessageHeaders`` as Graph returns them: a sent or received item carries its transport
         headers followed by the custom ``x-`` ones; a draft only the custom ones
         (learn.microsoft.com/graph/api/resources/internetmessageheader)."""
@@ -898,7 +931,7 @@ class GraphTenant:
         custom: list[dict[str, str]] = list(p.get("internetMessageHeaders") or [])
         if p.get("isDraft"):
             return custom
-        if not p.get("_transport"):
+        if not p.get("_transport") and not self.internet_headers_on_api_items:
             # Only a message that came in by mail transport has internet headers: the copy in Sent Items
             # and an item created through the API have none, even when $select-ed (the property is left
             # out; github.com/microsoftgraph/microsoft-graph-docs/issues/2716, a Microsoft engineer:
@@ -1269,9 +1302,10 @@ class GraphTenant:
                 size = -1
             if not name or size < 0:
                 raise bad_request("AttachmentItem needs a name and a size.", "ErrorInvalidRequest")
-            if size < MIN_UPLOAD_SIZE:
+            if size < self.min_upload_session_bytes:
                 # api-reference/v1.0/api/attachment-createuploadsession.md: between 3 MB and 150 MB; below,
-                # POST the attachment. The error code is Exchange's (inference: no Graph page prints it).
+                # POST the attachment. The code: concepts/outlook-large-attachments.md, "Errors". Where "3 MB"
+                # lies (3 MiB here) is an inference (min_upload_session_bytes).
                 raise bad_request(
                     "The attachment size is less than the minimum size of 3 MB for an upload session.",
                     "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize",
@@ -1311,6 +1345,11 @@ class GraphTenant:
                 self._uploads.pop(session_id, None)
                 raise GraphApiError(404, "ErrorItemNotFound", "The upload session has expired.")
             return session
+
+    def cancel_upload(self, session: UploadSession) -> None:
+        """Drop an upload session and what it received (concepts/outlook-large-attachments.md, "Cancel")."""
+        with self._lock:
+            self._uploads.pop(session.id, None)
 
     def upload_chunk(
         self, session: UploadSession, start: int, end: int, total: int, data: bytes
@@ -2002,6 +2041,9 @@ def _strings(value: Any, key: str) -> list[str]:
             f"Cannot read the value of '{key}': expected a collection of strings.", "RequestBodyRead"
         )
     return list(value)
+
+
+_RECIPIENT_KEYS = frozenset({"toRecipients", "ccRecipients", "bccRecipients", "replyTo", "from", "sender"})
 
 
 def _check_recipients(value: Any, key: str, *, many: bool) -> None:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from graph_dpg.adapters.digital_post import NgdpClient
+from graph_dpg.adapters.digital_post.client import is_duplicate_answer
 from graph_dpg.config.ngdp_test import NgdpTestSettings, load_ngdp_test_settings
 from graph_dpg.core.errors import ConfigError
 from graph_dpg.diagnostics import inferences as inf
@@ -27,6 +28,7 @@ from graph_dpg.sandbox.graph import create_app
 from graph_dpg.sandbox.graph.faults import Fault, slow
 from graph_dpg.sandbox.ngdp import NgdpState
 from graph_dpg.sandbox.ngdp import create_app as create_ngdp_app
+from graph_dpg.sandbox.ngdp.state import DUPLICATE_ANSWERS
 from tests.unit.doctor.conftest import DoctorEnv
 
 GRAPH_ROWS = [i.id for i in inf.inferences_for("graph") if i.gate == "probe"]
@@ -54,9 +56,12 @@ async def test_default_emulator_matches_every_inference_and_cleans_up(env: Docto
     by_id = {r.id: r for r in report.rows}
     assert [r for r in report.rows if r.id in GRAPH_ROWS and r.verdict is not Verdict.MATCHES] == []
     assert by_id[inf.NON_DRAFT_CREATE].observed == "isDraft=false"
-    assert "attachments('…')" in by_id[inf.UPLOAD_LOCATION].observed
+    assert "/Attachments('…')" in by_id[inf.UPLOAD_LOCATION].observed  # the docs' spelling, the default
     assert "409" in by_id[inf.DUPLICATE_CATEGORY].observed
     assert by_id[inf.CONCURRENCY].verdict is Verdict.SKIPPED
+    assert by_id[inf.API_ITEM_HEADERS].observed == "internetMessageHeaders absent"
+    assert "400 ErrorInvalidIdMalformed" in by_id[inf.FOLDER_NAME_AS_ID].observed
+    assert "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize" in by_id[inf.UPLOAD_SESSION_MINIMUM].observed
     assert report.exit_code() == EXIT_OK
     assert probe_leftovers(env, env.config.main_mailbox) == []
     assert report.cleanup_problems == []
@@ -71,6 +76,14 @@ CONTRADICTIONS: list[tuple[str, Any, str, str]] = [
     ("upload_location_form", "none", inf.UPLOAD_LOCATION, "no Location header"),
     ("duplicate_category_status", 400, inf.DUPLICATE_CATEGORY, "400 ErrorDuplicateCategory"),
     ("delta_accepts_change_type", False, inf.DELTA_FOLDERS, "400 BadRequest"),
+    ("internet_headers_on_api_items", True, inf.API_ITEM_HEADERS, "internet header(s): Received"),
+    ("display_name_as_folder_id", "not-found", inf.FOLDER_NAME_AS_ID, "404 ErrorItemNotFound"),
+    (
+        "min_upload_session_bytes",
+        3_000_000,
+        inf.UPLOAD_SESSION_MINIMUM,
+        "3,000,000 bytes was accepted (minimum ≤ 3,000,000, not 3 MiB); cancelled",
+    ),
 ]
 
 
@@ -88,6 +101,7 @@ async def test_each_other_behaviour_contradicts_its_row(
     assert words in report.row(row).observed
     assert report.exit_code() == EXIT_CONTRADICTED
     assert probe_leftovers(env, env.config.main_mailbox) == []
+    assert env.tenant._uploads == {}  # no upload session left open
     assert report.to_json()["rows"][[r.id for r in report.rows].index(row)]["matches"] is False
 
 
@@ -99,11 +113,11 @@ async def test_a_draft_probe_message_leaves_the_upload_rows_unchecked(env: Docto
         assert "draft" in report.row(row).observed
 
 
-async def test_the_docs_spelling_of_the_location_header_matches(env: DoctorEnv) -> None:
-    env.tenant.upload_location_form = "Attachments"
+async def test_a_lower_case_location_header_matches_too(env: DoctorEnv) -> None:
+    env.tenant.upload_location_form = "attachments"
     report = await run_probe(env)
     assert report.row(inf.UPLOAD_LOCATION).verdict is Verdict.MATCHES
-    assert "/Attachments('…')" in report.row(inf.UPLOAD_LOCATION).observed
+    assert "/attachments('…')" in report.row(inf.UPLOAD_LOCATION).observed
 
 
 async def test_a_token_graph_refuses_cannot_run(env: DoctorEnv) -> None:
@@ -269,20 +283,32 @@ def test_ngdp_test_settings_refuse_production() -> None:
             "400-duplicate-code",
         ),
         (400, {"code": "MESSAGE_ALREADY_RECEIVED"}, "400-duplicate-code"),
+        (422, {"code": "DUPLICATE_MESSAGE_UUID"}, "422-duplicate-code"),
         (
             400,
             {"code": "VALIDATION", "fieldErrors": [{"field": "messageUUID", "code": "DUPLICATE"}]},
             "400-field-errors",
         ),
+        (
+            422,
+            {
+                "code": "VALIDATION",
+                "fieldErrors": [{"field": "MessageHeader.messageUUID", "message": "exists"}],
+            },
+            "422-field-errors",
+        ),
+        (400, {"code": "VALIDATION", "fieldErrors": [{"field": "label", "code": "DUPLICATE"}]}, "other"),
+        (400, {"code": "VALIDATION", "fieldErrors": [{"field": "messageUUID", "code": "PATTERN"}]}, "other"),
         (400, {"code": "VALIDATION"}, "other"),
         (400, "not json", "other"),
         (201, {"receiptStatus": "RECEIVED"}, "other"),
         (500, None, "other"),
     ],
 )
-def test_classify_duplicate_answer(status: int, body: Any, shape: str) -> None:
+def test_classify_duplicate_answer_agrees_with_the_client(status: int, body: Any, shape: str) -> None:
     assert inf.classify_duplicate_answer(status, body) == shape
-    assert (shape in inf.ACCEPTED_DUPLICATE_SHAPES) == (shape in ("409", "400-duplicate-code"))
+    accepted = is_duplicate_answer(status, body if isinstance(body, dict) else None)
+    assert (shape in inf.ACCEPTED_DUPLICATE_SHAPES) == accepted
 
 
 def test_env_example_documents_the_ngdp_test_settings() -> None:
@@ -292,41 +318,37 @@ def test_env_example_documents_the_ngdp_test_settings() -> None:
     assert "NGDP_TEST_BASE_URL=https://api.test.digitalpost.dk/apis/v1" in example
 
 
-class ResendAnsweredWithFieldErrors(httpx.AsyncBaseTransport):
-    """An NgDP that answers a resend with 400 and fieldErrors but no duplicate code - the shape the
-    gateway's client would take for a rejection. Every other request goes to the NgDP emulator in-process.
-    (The emulator's own duplicate answer is 400 DUPLICATE_MESSAGE_UUID.)"""
-
-    def __init__(self, state: NgdpState) -> None:
-        self.emulator = httpx.ASGITransport(app=create_ngdp_app(state))
-        self.sent: set[str] = set()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path.rstrip("/").endswith("/memos"):
-            message_uuid = request.url.params.get("memo-message-uuid", "")
-            if message_uuid in self.sent:
-                error = {"field": "messageUUID", "code": "NotUnique", "message": "already used"}
-                return httpx.Response(
-                    400, json={"code": "VALIDATION_ERROR", "message": "invalid", "fieldErrors": [error]}
-                )
-            self.sent.add(message_uuid)
-        return await self.emulator.handle_async_request(request)
+# The NgDP emulator's answer to a resend in each of its settings (NgdpState.duplicate_answer; every shape is
+# an inference, docs/facts/ngdp.md "Idempotency"): the probe's verdict is what the gateway's client
+# (is_duplicate_answer) makes of it - any shape it takes as "already accepted" matches, the opaque 400
+# contradicts.
+DUPLICATE_SETTINGS: list[tuple[str, str, Verdict]] = [
+    ("409", "409 DUPLICATE_MESSAGE_UUID → 409", Verdict.MATCHES),
+    ("400-code", "400 DUPLICATE_MESSAGE_UUID → 400-duplicate-code", Verdict.MATCHES),
+    ("400-field-errors", "400 VALIDATION_FAILED → 400-field-errors", Verdict.MATCHES),
+    ("422", "422 DUPLICATE_MESSAGE_UUID → 422-duplicate-code", Verdict.MATCHES),
+    ("400-opaque", "400 BAD_REQUEST → other", Verdict.CONTRADICTS),
+]
 
 
-async def test_a_resend_answered_with_field_errors_contradicts(env: DoctorEnv) -> None:
+@pytest.mark.parametrize(
+    ("setting", "observed", "verdict"), DUPLICATE_SETTINGS, ids=[d[0] for d in DUPLICATE_SETTINGS]
+)
+async def test_ngdp_duplicate_answer_in_each_emulator_setting(
+    env: DoctorEnv, setting: str, observed: str, verdict: Verdict
+) -> None:
+    assert setting in DUPLICATE_ANSWERS
+    env.state.duplicate_answer = setting  # type: ignore[assignment]
     env.state.register(cvr=env.config.organisation.cvr)
-    client = NgdpClient(
-        "http://ngdp.test/apis/v1",
-        env.state.system_id,
-        env.state.api_token,
-        transport=ResendAnsweredWithFieldErrors(env.state),
-    )
-    try:
-        report = await run_probe(env, ngdp_test=True, ngdp=client, receipt_wait=0)
-    finally:
-        await client.aclose()
+    report = await run_probe(env, ngdp_test=True, ngdp_settings=ngdp_test_settings(env))
     row = report.row(inf.NGDP_DUPLICATE)
-    assert row.verdict is Verdict.CONTRADICTS
-    assert row.observed == "400 VALIDATION_ERROR → 400-field-errors"
+    assert row.observed == observed
+    assert row.verdict is verdict
     assert report.row(inf.NGDP_SEND).verdict is Verdict.MATCHES
-    assert report.exit_code() == EXIT_CONTRADICTED
+    assert len(env.state.accepted) == 1  # the resend was not taken as a second memo
+    assert env.state.duplicate_count == 1
+    assert report.exit_code() == (EXIT_OK if verdict is Verdict.MATCHES else EXIT_CONTRADICTED)
+
+
+def test_every_duplicate_setting_is_probed() -> None:
+    assert {d[0] for d in DUPLICATE_SETTINGS} == set(DUPLICATE_ANSWERS)
