@@ -242,18 +242,17 @@ def build_gateway(
     else:
         ngdp = ngdp_client
     failures = ItemFailures()
-    outbound = OutboundService(
-        mailbox, ngdp, store, outbound_settings(settings, gateway_config), failures=failures
-    )
     inbound_config = inbound_settings(gateway_config, settings)
-    inbound = InboundService(
+    opening = secure_mail_opening(settings, mailbox, inbound_config.language)
+    outbound = OutboundService(
         mailbox,
         ngdp,
         store,
-        inbound_config,
+        outbound_settings(settings, gateway_config),
         failures=failures,
-        open_mail=secure_mail_opening(settings, mailbox, inbound_config.language),
+        secure=opening.opener,  # a case worker's signed mail is unwrapped before conversion
     )
+    inbound = InboundService(mailbox, ngdp, store, inbound_config, failures=failures, open_mail=opening)
     return Gateway(
         settings=settings,
         config=gateway_config,

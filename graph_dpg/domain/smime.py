@@ -299,6 +299,11 @@ _VERDICT_TEXT = {
 }
 
 
+def verdict_text(verdict: Verdict, language: str = "da") -> str:
+    """A signature's verdict in the catalogue's words."""
+    return text(_VERDICT_TEXT[verdict], language)
+
+
 def secure_overview(opened: OpenedMessage, language: str = "da") -> Banner:
     """What the delivered mail's overview says: encrypted to which certificate, signed by whom (organisation,
     CVR or UUID), and each signature's verdict. A warning unless every signature is valid."""
