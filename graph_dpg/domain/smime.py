@@ -226,6 +226,8 @@ MESSAGE_CLASS_PROPERTY = "String 0x001A"
 SMIME_ATTACHMENT = "smime.p7m"
 #: The most MIME parts read from a decrypted message (the hostile corpus has 1,000; beyond: refused).
 MAX_MIME_PARTS = 1000
+#: The deepest MIME nesting read (real mail nests a handful of levels; deeper is refused as damaged).
+MAX_MIME_DEPTH = 64
 
 
 def is_smime_mail(message: MailMessage) -> bool:
@@ -253,13 +255,33 @@ class ReadableContent:
     attachments: tuple[Attachment, ...]
 
 
-def readable_content(entity: bytes) -> ReadableContent:
-    """Body (HTML preferred) and attachments of a MIME entity (RFC 2045/2046), at most
-    :data:`MAX_MIME_PARTS` parts (LimitExceededError beyond)."""
-    parsed = email.parser.BytesParser(policy=email.policy.default).parsebytes(entity)
-    for parts, _ in enumerate(parsed.walk(), start=1):
+def _check_shape(root: email.message.Message) -> None:
+    """LimitExceededError beyond :data:`MAX_MIME_PARTS` parts or :data:`MAX_MIME_DEPTH` levels, counted
+    without recursion: the standard library's parser, ``walk`` and header parsing recurse once per level;
+    a multipart nested 2,000 deep (the hostile corpus) ran out of stack there and the mail got no answer."""
+    pending: list[tuple[email.message.Message, int]] = [(root, 1)]
+    parts = 0
+    while pending:
+        part, depth = pending.pop()
+        parts += 1
         if parts > MAX_MIME_PARTS:
             raise LimitExceededError(f"more than {MAX_MIME_PARTS} MIME parts", "parts")
+        if depth > MAX_MIME_DEPTH:
+            raise LimitExceededError(f"MIME nested more than {MAX_MIME_DEPTH} levels deep", "depth")
+        if part.is_multipart():
+            children = part.get_payload()
+            if isinstance(children, list):
+                pending.extend((child, depth + 1) for child in children)
+
+
+def readable_content(entity: bytes) -> ReadableContent:
+    """Body (HTML preferred) and attachments of a MIME entity (RFC 2045/2046), at most
+    :data:`MAX_MIME_PARTS` parts and :data:`MAX_MIME_DEPTH` levels (LimitExceededError beyond)."""
+    try:
+        parsed = email.parser.BytesParser(policy=email.policy.default).parsebytes(entity)
+    except RecursionError as exc:  # the standard library's parser recurses once per MIME level
+        raise LimitExceededError(f"MIME nested more than {MAX_MIME_DEPTH} levels deep", "depth") from exc
+    _check_shape(parsed)
     body_part = parsed.get_body(preferencelist=("html", "plain"))
     body, body_type = "", "text"
     if body_part is not None:

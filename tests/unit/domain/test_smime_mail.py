@@ -8,6 +8,7 @@ import pytest
 from graph_dpg.core.errors import LimitExceededError
 from graph_dpg.domain.mail import Attachment, MailMessage
 from graph_dpg.domain.smime import (
+    MAX_MIME_DEPTH,
     MAX_MIME_PARTS,
     MESSAGE_CLASS_PROPERTY,
     Layer,
@@ -60,6 +61,24 @@ def test_more_than_1000_mime_parts_is_refused() -> None:
     entity = b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + parts + b"--b--\r\n"
     with pytest.raises(LimitExceededError):
         readable_content(entity)
+
+
+def _nested(depth: int) -> bytes:
+    opening = b"".join(
+        f"Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n".encode() for i in range(depth)
+    )
+    closing = b"".join(f"\r\n--b{i}--\r\n".encode() for i in reversed(range(depth)))
+    return opening + b"Content-Type: text/plain\r\n\r\nbunden\r\n" + closing
+
+
+def test_mime_nested_to_the_bound_is_read() -> None:
+    assert readable_content(_nested(MAX_MIME_DEPTH - 1)).body.strip() == "bunden"
+
+
+@pytest.mark.parametrize("depth", [MAX_MIME_DEPTH + 1, 300, 2000])
+def test_mime_nested_deeper_than_the_bound_is_refused_not_a_recursion_error(depth: int) -> None:
+    with pytest.raises(LimitExceededError, match="nested"):
+        readable_content(_nested(depth))
 
 
 def test_overview_names_certificate_signer_and_verdict_in_both_languages() -> None:
