@@ -271,7 +271,9 @@ def _check_shape(root: email.message.Message) -> None:
         if part.is_multipart():
             children = part.get_payload()
             if isinstance(children, list):
-                pending.extend((child, depth + 1) for child in children)
+                pending.extend(
+                    (child, depth + 1) for child in children if isinstance(child, email.message.Message)
+                )
 
 
 def readable_content(entity: bytes) -> ReadableContent:
