@@ -273,7 +273,8 @@ def secure_mail_opening(settings: Settings, mailbox: MailboxPort, language: str)
     untrusted, and nothing is routed unreadable."""
     keys = load_decryption_keys(settings.smime_certificates, _secret(settings.smime_certificate_password))
     anchors = load_trust_anchors(settings.smime_trust_anchors)
-    return SecureMailOpening(mailbox, SmimeOpener(keys, anchors), language)
+    opener = SmimeOpener(keys, anchors, organisation_only=settings.smime_organisation_only)
+    return SecureMailOpening(mailbox, opener, language)
 
 
 def _secret(value: Any) -> str | None:

@@ -20,7 +20,7 @@ import email.policy
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from graph_dpg.core.errors import LimitExceededError
@@ -162,6 +162,9 @@ class Verdict(enum.Enum):
     INVALID = "invalid"  # the signature or the content digest does not match (tampered), or cannot be checked
     UNTRUSTED = "untrusted"  # the signature matches, but no chain to a configured trust anchor
     EXPIRED = "expired"  # the signature matches and the chain is trusted, but not valid at the time checked
+    # Valid as such, but the kind of certificate is not accepted: a personal or employee certificate when
+    # only organisation certificates are (seed 001; ``accept_only_organisation_certificates``).
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,30 @@ class OpenedMessage:
     def all_signatures_valid(self) -> bool:
         """True when every signature is VALID (and vacuously for an unsigned message)."""
         return all(check.verdict is Verdict.VALID for check in self.signatures)
+
+
+def accept_only_organisation_certificates(opened: OpenedMessage) -> OpenedMessage:
+    """``opened`` with every VALID signature whose certificate is not an organisation certificate
+    (``Signer.holder``: employee, personal, or no OCES subject at all) turned into ``Verdict.REFUSED``
+    with the reason. The setting that refuses personal and employee certificates (seed 001; how the kinds
+    are told apart: docs/facts/smime.md, "OCES3 subjects"). Other verdicts say "not accepted" already."""
+    layers: list[Layer] = []
+    for layer in opened.layers:
+        checks = tuple(_refused_unless_organisation(check) for check in layer.signatures)
+        layers.append(replace(layer, signatures=checks))
+    return replace(opened, layers=tuple(layers))
+
+
+def _refused_unless_organisation(check: SignatureCheck) -> SignatureCheck:
+    holder = check.signer.holder if check.signer else CertificateHolder.UNKNOWN
+    if check.verdict is not Verdict.VALID or holder is CertificateHolder.ORGANISATION:
+        return check
+    kind = {
+        CertificateHolder.EMPLOYEE: "an employee certificate",
+        CertificateHolder.PERSON: "a personal certificate",
+    }.get(holder, "not an OCES certificate")
+    reason = f"{kind}; only organisation certificates are accepted (GRAPH_DPG_SMIME_ORGANISATION_ONLY)"
+    return replace(check, verdict=Verdict.REFUSED, reason=reason)
 
 
 # ------------------------------------------------------------------------------------- secure mail read
@@ -320,6 +347,7 @@ _VERDICT_TEXT = {
     Verdict.INVALID: Text.SMIME_VERDICT_INVALID,
     Verdict.UNTRUSTED: Text.SMIME_VERDICT_UNTRUSTED,
     Verdict.EXPIRED: Text.SMIME_VERDICT_EXPIRED,
+    Verdict.REFUSED: Text.SMIME_VERDICT_REFUSED,
 }
 
 

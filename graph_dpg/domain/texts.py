@@ -188,6 +188,7 @@ class Text(StrEnum):
     SMIME_VERDICT_INVALID = "smime.verdict.invalid"
     SMIME_VERDICT_UNTRUSTED = "smime.verdict.untrusted"
     SMIME_VERDICT_EXPIRED = "smime.verdict.expired"
+    SMIME_VERDICT_REFUSED = "smime.verdict.refused"
     SMIME_ORIGINAL_ATTACHED = "smime.original_attached"
     SMIME_FAILED_TITLE = "smime.failed.title"
     SMIME_FAILED_NO_KEY = "smime.failed.no_key"
@@ -619,6 +620,13 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.SMIME_VERDICT_EXPIRED: Entry(
             "signaturen er udløbet: certifikatet var ikke gyldigt, da mailen blev modtaget",
             "the signature has expired: the certificate was not valid when the mail was received",
+        ),
+        _T.SMIME_VERDICT_REFUSED: Entry(
+            "signaturen accepteres ikke: den er ikke lavet med et organisationscertifikat (men fx et "
+            "personligt certifikat eller et medarbejdercertifikat), og organisationen accepterer kun "
+            "organisationscertifikater",
+            "the signature is not accepted: it was not made with an organisation certificate (but e.g. a "
+            "personal or employee certificate), and the organisation accepts organisation certificates only",
         ),
         _T.SMIME_ORIGINAL_ATTACHED: Entry(
             "Den oprindelige sikre mail er vedhæftet (smime.p7m).",

@@ -16,6 +16,7 @@ from graph_dpg.domain.smime import (
     SignatureCheck,
     Signer,
     Verdict,
+    accept_only_organisation_certificates,
     is_smime_mail,
     readable_content,
     secure_failure_banner,
@@ -104,3 +105,42 @@ def test_failure_banner_says_why_what_to_do_and_the_support_code() -> None:
     banner = secure_failure_banner("no-key", "issuer CN=x serial 1", "da")
     assert "nøglen" in banner.lines[0] and "IT" in banner.lines[1]
     assert banner.lines[2] == "Til support: smime:no-key (issuer CN=x serial 1)"
+
+
+def _check(verdict: Verdict, serial: str | None) -> SignatureCheck:
+    return SignatureCheck(
+        verdict, Signer.from_subject("CN=x", organisation="Testkommune", serial_number=serial)
+    )
+
+
+ORG_SERIAL = "UI:DK-O:G:c70b0207-162e-4d3d-a7f1-a19a8e07d99b"
+EMPLOYEE_SERIAL = "UI:DK-E:G:dc7f4a98-d4f9-4d77-84f9-ae83c4e0bf61"
+
+
+def test_organisation_only_refuses_a_valid_employee_or_personal_or_non_oces_signature_with_the_reason() -> (
+    None
+):
+    checks = (
+        _check(Verdict.VALID, ORG_SERIAL),
+        _check(Verdict.VALID, EMPLOYEE_SERIAL),
+        _check(Verdict.VALID, "PID:9208-2002-2-123456789012"),
+        _check(Verdict.VALID, None),
+        _check(Verdict.UNTRUSTED, EMPLOYEE_SERIAL),  # not accepted already, for its own reason
+    )
+    opened = accept_only_organisation_certificates(OpenedMessage(b"", (Layer("signed", signatures=checks),)))
+    assert [c.verdict for c in opened.signatures] == [
+        Verdict.VALID,
+        Verdict.REFUSED,
+        Verdict.REFUSED,
+        Verdict.REFUSED,
+        Verdict.UNTRUSTED,
+    ]
+    assert "an employee certificate" in opened.signatures[1].reason
+    assert (
+        "a personal certificate" in opened.signatures[2].reason
+        and "not an OCES" in opened.signatures[3].reason
+    )
+    assert not opened.all_signatures_valid
+    overview = secure_overview(opened)
+    assert overview.kind == "invalid"
+    assert sum("signaturen accepteres ikke" in line for line in overview.lines) == 3

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -39,8 +40,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
-@pytest.fixture
-async def wired(
+@asynccontextmanager
+async def _wire(
     pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[Gateway, GraphTenant, NgdpState]]:
     monkeypatch.setenv("GRAPH_DPG_SMIME_CERTIFICATES", f"{pki.org.p12},{pki.org2.both}")
@@ -66,6 +67,14 @@ async def wired(
         yield gateway, tenant, state
     finally:
         await gateway.aclose()
+
+
+@pytest.fixture
+async def wired(
+    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Gateway, GraphTenant, NgdpState]]:
+    async with _wire(pki, tmp_path, monkeypatch) as rig:
+        yield rig
 
 
 def _body(tmp_path: Path) -> Path:
@@ -127,3 +136,21 @@ async def test_the_outbound_service_built_there_unwraps_a_signed_mail_in_sent_it
     assert memo.summary.recipient_id == CPR
     [receipt] = [m for m in tenant.messages(SENDER, "inbox") if m["subject"].startswith("DPG ")]
     assert "signaturen er gyldig" in receipt["body"]["content"]
+
+
+async def test_the_organisation_only_setting_reaches_the_opener(
+    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRAPH_DPG_SMIME_ORGANISATION_ONLY", "true")
+    async with _wire(pki, tmp_path, monkeypatch) as (gateway, tenant, state):
+        raw = openssl(
+            "cms", "-sign", "-in", _body(tmp_path), "-signer", pki.employee.pem, "-inkey", pki.employee.key_pem,
+            "-from", SENDER, "-to", f"{CPR}@12345674.ngdp.digital-post.dk", "-subject", "Medarbejdersigneret",
+        )  # fmt: skip
+        tenant.deliver_mime(SENDER, raw, folder="sentitems", sent=True)
+
+        await gateway.outbound.run_once()
+
+        assert len(state.accepted) == 1  # the letter carries no signature: sent, and the receipt says so
+        [receipt] = [m for m in tenant.messages(SENDER, "inbox") if m["subject"].startswith("DPG ")]
+        assert "signaturen accepteres ikke" in receipt["body"]["content"]
