@@ -129,7 +129,14 @@ def _from_pem(
             f"the {label} certificate {os.fspath(cert_file)!r} holds no PEM certificate"
         ) from exc
     try:
-        key = serialization.load_pem_private_key(key_pem, password=_bytes(password))
+        try:
+            key = serialization.load_pem_private_key(key_pem, password=_bytes(password))
+        except TypeError:
+            if password is None:
+                raise
+            # An unencrypted key needs no password: with one password for several files (S/MIME during
+            # a rollover: a PKCS#12 file and a PEM file) cryptography refuses it with TypeError.
+            key = serialization.load_pem_private_key(key_pem, password=None)
     except (ValueError, TypeError) as exc:
         raise ConfigError(
             f"the {label} private key cannot be loaded (missing, wrong password or not PEM)"

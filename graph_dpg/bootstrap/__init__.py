@@ -242,18 +242,17 @@ def build_gateway(
     else:
         ngdp = ngdp_client
     failures = ItemFailures()
-    outbound = OutboundService(
-        mailbox, ngdp, store, outbound_settings(settings, gateway_config), failures=failures
-    )
     inbound_config = inbound_settings(gateway_config, settings)
-    inbound = InboundService(
+    opening = secure_mail_opening(settings, mailbox, inbound_config.language)
+    outbound = OutboundService(
         mailbox,
         ngdp,
         store,
-        inbound_config,
+        outbound_settings(settings, gateway_config),
         failures=failures,
-        open_mail=secure_mail_opening(settings, mailbox, inbound_config.language),
+        secure=opening.opener,  # a case worker's signed mail is unwrapped before conversion
     )
+    inbound = InboundService(mailbox, ngdp, store, inbound_config, failures=failures, open_mail=opening)
     return Gateway(
         settings=settings,
         config=gateway_config,
@@ -274,7 +273,8 @@ def secure_mail_opening(settings: Settings, mailbox: MailboxPort, language: str)
     untrusted, and nothing is routed unreadable."""
     keys = load_decryption_keys(settings.smime_certificates, _secret(settings.smime_certificate_password))
     anchors = load_trust_anchors(settings.smime_trust_anchors)
-    return SecureMailOpening(mailbox, SmimeOpener(keys, anchors), language)
+    opener = SmimeOpener(keys, anchors, organisation_only=settings.smime_organisation_only)
+    return SecureMailOpening(mailbox, opener, language)
 
 
 def _secret(value: Any) -> str | None:

@@ -216,6 +216,13 @@ class Settings(BaseSettings):
         "comma-separated; with none, every signature counts as untrusted.",
     )
 
+    smime_organisation_only: bool = Field(
+        False,
+        description="Accept only organisation (virksomheds-/system-) certificates for S/MIME signatures: a "
+        "signature by a personal or employee certificate (MOCES, MitID Erhverv user; OCES3 serialNumber "
+        "UI:DK-E / UI:DK-P) is shown as not accepted, with the reason (seed 001).",
+    )
+
     @field_validator("smime_certificates", "smime_trust_anchors", mode="before")
     @classmethod
     def _path_list(cls, value: object) -> object:

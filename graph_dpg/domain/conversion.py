@@ -72,6 +72,15 @@ from graph_dpg.domain.policies import (
     embedded_image_type,
     sniff_type,
 )
+from graph_dpg.domain.smime import (
+    MESSAGE_CLASS_PROPERTY,
+    OpenedMessage,
+    ReadableContent,
+    Verdict,
+    is_smime_mail,
+    verdict_text,
+)
+from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo import build, validate
 from graph_dpg.memo.model import (
     AdditionalContentData,
@@ -171,6 +180,57 @@ def replied_memo_uuid(msg: MailMessage) -> str | None:
     return None
 
 
+#: Why a secure mail (S/MIME) in Sent Items cannot become a letter, by the opener's reason ("no-key",
+#: "unsupported", "damaged"; "unopened" when no opener looked at it): what happened and what to do, once.
+_SECURE_REFUSAL = {
+    "no-key": Text.SMIME_OUT_ENCRYPTED,
+    "unsupported": Text.SMIME_OUT_DAMAGED,
+    "damaged": Text.SMIME_OUT_DAMAGED,
+    "unopened": Text.SMIME_OUT_DAMAGED,
+}
+
+
+def secure_refusal(reason: str, language: str = "da") -> Finding:
+    """The error finding of a case worker's secure mail the gateway cannot read: encrypted to the
+    recipient (no key of ours opens it: send it again unencrypted) or damaged/unsupported."""
+    return Finding(f"smime.{reason}", text(_SECURE_REFUSAL.get(reason, Text.SMIME_OUT_DAMAGED), language))
+
+
+def unwrap_secure(
+    msg: MailMessage, opened: OpenedMessage, content: ReadableContent, language: str = "da"
+) -> tuple[MailMessage, list[Finding]]:
+    """A case worker's signed (clear ``multipart/signed`` or opaque ``signed-data``, [MS-OXOSMIME]
+    2.1.3.1/2.1.3.2) mail as the letter is made of: body and attachments from the signed content, the
+    ``smime.p7m`` Exchange shows dropped, addresses, subject and headers as Exchange read them. The
+    findings note each signature for the receipt (a warning: who signed, the verdict); a signature that
+    does not hold (``Verdict.INVALID``: the content was changed after signing) is an error, nothing is
+    sent. Untrusted or expired signatures are noted, not refused: the case worker sent it from the
+    organisation's own mailbox, and the letter carries no signature anyway."""
+    findings: list[Finding] = []
+    for check in opened.signatures:
+        signer = check.signer.describe() if check.signer else text(Text.SMIME_UNKNOWN_SIGNER, language)
+        verdict = verdict_text(check.verdict, language)
+        findings.append(
+            Finding(
+                f"smime.signed.{check.verdict.value}",
+                text(Text.SMIME_OUT_SIGNED, language, signer=signer, verdict=verdict),
+                severity="warning",
+            )
+        )
+    if any(c.verdict is Verdict.INVALID for c in opened.signatures):
+        findings.append(Finding("smime.invalid", text(Text.SMIME_OUT_INVALID, language)))
+    properties = {k: v for k, v in msg.extended_properties.items() if k != MESSAGE_CLASS_PROPERTY}
+    readable = replace(
+        msg,
+        body=content.body,
+        body_type=content.body_type,
+        attachments=list(content.attachments),
+        has_attachments=bool(content.attachments),
+        extended_properties=properties,
+    )
+    return readable, findings
+
+
 def plan_outbound(
     msg: MailMessage,
     ctx: OutboundContext,
@@ -181,6 +241,11 @@ def plan_outbound(
     """``replying_to``: the memo the mail answers (see ``replied_memo_uuid``), if the gateway has it."""
     plan = Plan()
     findings = plan.findings
+    if is_smime_mail(msg):
+        # The service unwraps signed mail first (``unwrap_secure``); what still is S/MIME here was not
+        # opened, and its one smime.p7m must never become the letter.
+        findings.append(secure_refusal("unopened", ctx.language))
+        return plan
     recipients = msg.all_recipients
     # Everything under the gateway domain counts, also with an unknown or missing channel: such a mail must
     # get an error receipt naming the problem, not be ignored (the hostile-input corpus in tests/corpus/).

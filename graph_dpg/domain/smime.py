@@ -20,7 +20,7 @@ import email.policy
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from graph_dpg.core.errors import LimitExceededError
@@ -162,6 +162,9 @@ class Verdict(enum.Enum):
     INVALID = "invalid"  # the signature or the content digest does not match (tampered), or cannot be checked
     UNTRUSTED = "untrusted"  # the signature matches, but no chain to a configured trust anchor
     EXPIRED = "expired"  # the signature matches and the chain is trusted, but not valid at the time checked
+    # Valid as such, but the kind of certificate is not accepted: a personal or employee certificate when
+    # only organisation certificates are (seed 001; ``accept_only_organisation_certificates``).
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,30 @@ class OpenedMessage:
         return all(check.verdict is Verdict.VALID for check in self.signatures)
 
 
+def accept_only_organisation_certificates(opened: OpenedMessage) -> OpenedMessage:
+    """``opened`` with every VALID signature whose certificate is not an organisation certificate
+    (``Signer.holder``: employee, personal, or no OCES subject at all) turned into ``Verdict.REFUSED``
+    with the reason. The setting that refuses personal and employee certificates (seed 001; how the kinds
+    are told apart: docs/facts/smime.md, "OCES3 subjects"). Other verdicts say "not accepted" already."""
+    layers: list[Layer] = []
+    for layer in opened.layers:
+        checks = tuple(_refused_unless_organisation(check) for check in layer.signatures)
+        layers.append(replace(layer, signatures=checks))
+    return replace(opened, layers=tuple(layers))
+
+
+def _refused_unless_organisation(check: SignatureCheck) -> SignatureCheck:
+    holder = check.signer.holder if check.signer else CertificateHolder.UNKNOWN
+    if check.verdict is not Verdict.VALID or holder is CertificateHolder.ORGANISATION:
+        return check
+    kind = {
+        CertificateHolder.EMPLOYEE: "an employee certificate",
+        CertificateHolder.PERSON: "a personal certificate",
+    }.get(holder, "not an OCES certificate")
+    reason = f"{kind}; only organisation certificates are accepted (GRAPH_DPG_SMIME_ORGANISATION_ONLY)"
+    return replace(check, verdict=Verdict.REFUSED, reason=reason)
+
+
 # ------------------------------------------------------------------------------------- secure mail read
 
 #: PidTagMessageClass as Graph names the extended property ([MS-OXCMSG] 2.2.1.3; microsoft-graph-docs
@@ -226,6 +253,8 @@ MESSAGE_CLASS_PROPERTY = "String 0x001A"
 SMIME_ATTACHMENT = "smime.p7m"
 #: The most MIME parts read from a decrypted message (the hostile corpus has 1,000; beyond: refused).
 MAX_MIME_PARTS = 1000
+#: The deepest MIME nesting read (real mail nests a handful of levels; deeper is refused as damaged).
+MAX_MIME_DEPTH = 64
 
 
 def is_smime_mail(message: MailMessage) -> bool:
@@ -253,13 +282,35 @@ class ReadableContent:
     attachments: tuple[Attachment, ...]
 
 
-def readable_content(entity: bytes) -> ReadableContent:
-    """Body (HTML preferred) and attachments of a MIME entity (RFC 2045/2046), at most
-    :data:`MAX_MIME_PARTS` parts (LimitExceededError beyond)."""
-    parsed = email.parser.BytesParser(policy=email.policy.default).parsebytes(entity)
-    for parts, _ in enumerate(parsed.walk(), start=1):
+def _check_shape(root: email.message.Message) -> None:
+    """LimitExceededError beyond :data:`MAX_MIME_PARTS` parts or :data:`MAX_MIME_DEPTH` levels, counted
+    without recursion: the standard library's parser, ``walk`` and header parsing recurse once per level;
+    a multipart nested 2,000 deep (the hostile corpus) ran out of stack there and the mail got no answer."""
+    pending: list[tuple[email.message.Message, int]] = [(root, 1)]
+    parts = 0
+    while pending:
+        part, depth = pending.pop()
+        parts += 1
         if parts > MAX_MIME_PARTS:
             raise LimitExceededError(f"more than {MAX_MIME_PARTS} MIME parts", "parts")
+        if depth > MAX_MIME_DEPTH:
+            raise LimitExceededError(f"MIME nested more than {MAX_MIME_DEPTH} levels deep", "depth")
+        if part.is_multipart():
+            children = part.get_payload()
+            if isinstance(children, list):
+                pending.extend(
+                    (child, depth + 1) for child in children if isinstance(child, email.message.Message)
+                )
+
+
+def readable_content(entity: bytes) -> ReadableContent:
+    """Body (HTML preferred) and attachments of a MIME entity (RFC 2045/2046), at most
+    :data:`MAX_MIME_PARTS` parts and :data:`MAX_MIME_DEPTH` levels (LimitExceededError beyond)."""
+    try:
+        parsed = email.parser.BytesParser(policy=email.policy.default).parsebytes(entity)
+    except RecursionError as exc:  # the standard library's parser recurses once per MIME level
+        raise LimitExceededError(f"MIME nested more than {MAX_MIME_DEPTH} levels deep", "depth") from exc
+    _check_shape(parsed)
     body_part = parsed.get_body(preferencelist=("html", "plain"))
     body, body_type = "", "text"
     if body_part is not None:
@@ -296,7 +347,13 @@ _VERDICT_TEXT = {
     Verdict.INVALID: Text.SMIME_VERDICT_INVALID,
     Verdict.UNTRUSTED: Text.SMIME_VERDICT_UNTRUSTED,
     Verdict.EXPIRED: Text.SMIME_VERDICT_EXPIRED,
+    Verdict.REFUSED: Text.SMIME_VERDICT_REFUSED,
 }
+
+
+def verdict_text(verdict: Verdict, language: str = "da") -> str:
+    """A signature's verdict in the catalogue's words."""
+    return text(_VERDICT_TEXT[verdict], language)
 
 
 def secure_overview(opened: OpenedMessage, language: str = "da") -> Banner:

@@ -192,6 +192,7 @@ class Text(StrEnum):
     SMIME_VERDICT_INVALID = "smime.verdict.invalid"
     SMIME_VERDICT_UNTRUSTED = "smime.verdict.untrusted"
     SMIME_VERDICT_EXPIRED = "smime.verdict.expired"
+    SMIME_VERDICT_REFUSED = "smime.verdict.refused"
     SMIME_ORIGINAL_ATTACHED = "smime.original_attached"
     SMIME_FAILED_TITLE = "smime.failed.title"
     SMIME_FAILED_NO_KEY = "smime.failed.no_key"
@@ -203,6 +204,10 @@ class Text(StrEnum):
     SMIME_FAILED_SUPPORT = "smime.failed.support"
     SMIME_ALERT_SUBJECT = "smime.alert.subject"
     SMIME_ALERT_TEXT = "smime.alert.text"
+    SMIME_OUT_SIGNED = "smime.out.signed"
+    SMIME_OUT_ENCRYPTED = "smime.out.encrypted"
+    SMIME_OUT_DAMAGED = "smime.out.damaged"
+    SMIME_OUT_INVALID = "smime.out.invalid"
 
 
 @dataclass(frozen=True)
@@ -647,6 +652,13 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "signaturen er udløbet: certifikatet var ikke gyldigt, da mailen blev modtaget",
             "the signature has expired: the certificate was not valid when the mail was received",
         ),
+        _T.SMIME_VERDICT_REFUSED: Entry(
+            "signaturen accepteres ikke: den er ikke lavet med et organisationscertifikat (men fx et "
+            "personligt certifikat eller et medarbejdercertifikat), og organisationen accepterer kun "
+            "organisationscertifikater",
+            "the signature is not accepted: it was not made with an organisation certificate (but e.g. a "
+            "personal or employee certificate), and the organisation accepts organisation certificates only",
+        ),
         _T.SMIME_ORIGINAL_ATTACHED: Entry(
             "Den oprindelige sikre mail er vedhæftet (smime.p7m).",
             "The original secure mail is attached (smime.p7m).",
@@ -692,6 +704,31 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "forklaring.",
             "A secure mail in {mailbox} could not be read or checked. It was put into {main} with an "
             "explanation.",
+        ),
+        # ------------------------------------------------------------------------------ secure mail out
+        _T.SMIME_OUT_SIGNED: Entry(
+            "Mailen var signeret (S/MIME) af {signer} – {verdict}. Brevet er lavet af det signerede "
+            "indhold; selve signaturen sendes ikke med til Digital Post.",
+            "The mail was signed (S/MIME) by {signer} – {verdict}. The letter was made from the signed "
+            "content; the signature itself is not sent to Digital Post.",
+        ),
+        _T.SMIME_OUT_ENCRYPTED: Entry(
+            "Mailen er krypteret (S/MIME), og gatewayen kan ikke læse den, så intet er sendt. Send mailen "
+            "igen uden kryptering til Digital Post-adressen; Digital Post er i forvejen en sikker kanal.",
+            "The mail is encrypted (S/MIME) and the gateway cannot read it, so nothing was sent. Send the "
+            "mail again unencrypted to the Digital Post address; Digital Post is a secure channel already.",
+        ),
+        _T.SMIME_OUT_DAMAGED: Entry(
+            "Mailen er sikker mail (S/MIME), som gatewayen ikke kan åbne, så intet er sendt. Send mailen "
+            "igen uden kryptering og signering til Digital Post-adressen.",
+            "The mail is secure mail (S/MIME) the gateway cannot open, so nothing was sent. Send the mail "
+            "again unencrypted and unsigned to the Digital Post address.",
+        ),
+        _T.SMIME_OUT_INVALID: Entry(
+            "Mailens signatur (S/MIME) holder ikke: indholdet er ændret efter signeringen, så intet er "
+            "sendt. Send mailen igen til Digital Post-adressen.",
+            "The mail's signature (S/MIME) does not hold: the content was changed after signing, so "
+            "nothing was sent. Send the mail again to the Digital Post address.",
         ),
     }
 )

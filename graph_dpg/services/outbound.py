@@ -36,12 +36,14 @@ from datetime import UTC, datetime, timedelta
 from graph_dpg.core.backoff import Backoff
 from graph_dpg.core.errors import (
     AuthError,
+    ContentError,
     Finding,
     GraphDpgError,
     InputError,
     NotFoundError,
     RejectedError,
     RemoteError,
+    SecureMailError,
     StoreError,
     TransientError,
 )
@@ -52,6 +54,8 @@ from graph_dpg.domain.conversion import (
     plan_outbound,
     render_from_template,
     replied_memo_uuid,
+    secure_refusal,
+    unwrap_secure,
 )
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.mail import Attachment, EmailAddress, MailMessage
@@ -67,10 +71,12 @@ from graph_dpg.domain.receipts import (
     render_failure_receipt,
     render_receipt,
 )
+from graph_dpg.domain.smime import is_smime_mail, readable_content
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo import MemoMessage, parse
 from graph_dpg.ports.digital_post import ContactPointInfo, DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
+from graph_dpg.ports.secure_mail import SecureMailOpener
 from graph_dpg.ports.store import (
     JOB_TERMINAL,
     EffectState,
@@ -176,8 +182,11 @@ class OutboundService:
         now: type[datetime] = datetime,
         cpu: CpuPool | None = None,
         failures: ItemFailures | None = None,
+        secure: SecureMailOpener | None = None,
     ) -> None:
         self.mail = mailbox
+        # Opens a case worker's signed mail (S/MIME) before conversion; without it such mail is refused.
+        self.secure = secure
         self.ngdp = ngdp
         self.store = store
         self.settings = settings
@@ -525,14 +534,43 @@ class OutboundService:
             created=self._now.now(UTC),
             contact_point_limits=self._contact_point_limits,
         )
+        notes: list[Finding] = []
+        if self.secure is not None and is_smime_mail(msg) and msg.id is not None:
+            opened = await self._unwrap(mb.address if mb else (msg.mailbox or ""), msg)
+            if isinstance(opened, Finding):
+                return Plan(findings=[opened])
+            msg, notes = opened
+            if any(n.severity == "error" for n in notes):
+                return Plan(findings=notes)
         reply_uuid = replied_memo_uuid(msg)
         replying_to = None
         if reply_uuid is not None:
             xml = await blocking(self.store.load_inbound_xml, reply_uuid)
             replying_to = await self.cpu.run(_parse_or_none, xml)
-        return await self.cpu.run(
+        plan = await self.cpu.run(
             plan_outbound, msg, ctx, replying_to=replying_to, replying_to_uuid=reply_uuid
         )
+        plan.findings[:0] = notes
+        return plan
+
+    async def _unwrap(self, mailbox: str, msg: MailMessage) -> tuple[MailMessage, list[Finding]] | Finding:
+        """A signed mail in Sent Items as the letter is made of (``conversion.unwrap_secure``), read as
+        MIME (``$value``) and opened in the CPU pool; a Finding (error) when it cannot be read: encrypted
+        to the recipient (no key of ours), unsupported or damaged. Decrypted content stays in memory."""
+        assert self.secure is not None
+        assert msg.id is not None
+        lang = self.settings.language
+        mime = await self.mail.get_mime(mailbox, msg.id)
+        try:
+            opened = await self.cpu.run(self.secure.open, mime, msg.sent_at or msg.received_at)
+            content = await self.cpu.run(readable_content, opened.content)
+        except SecureMailError as exc:
+            log.info("outbound secure mail %s cannot be opened: %s", msg.id, exc.reason)
+            return secure_refusal(exc.reason, lang)
+        except ContentError as exc:  # not MIME, or beyond a bound
+            log.info("outbound secure mail %s cannot be read: %s", msg.id, type(exc).__name__)
+            return secure_refusal("damaged", lang)
+        return await self.cpu.run(unwrap_secure, msg, opened, content, lang)
 
     async def _send(self, job: OutboundJob, stats: CycleStats) -> None:
         if job.state is JobState.PLANNED:

@@ -21,7 +21,7 @@ from graph_dpg.adapters.certificates import Password, load_certificate_file
 from graph_dpg.adapters.smime.cms import DecryptionKey, TrustAnchors
 from graph_dpg.adapters.smime.mime import Opened, SigningKey, open_message, seal_message
 from graph_dpg.core.errors import ConfigError
-from graph_dpg.domain.smime import OpenedMessage
+from graph_dpg.domain.smime import OpenedMessage, accept_only_organisation_certificates
 
 __all__ = [
     "DecryptionKey",
@@ -76,9 +76,14 @@ def load_trust_anchors(paths: Sequence[str | os.PathLike[str]]) -> TrustAnchors:
 class SmimeOpener:
     """The ``ports.secure_mail.SecureMailOpener`` with the organisation's keys and the trust anchors."""
 
-    def __init__(self, keys: Sequence[DecryptionKey], anchors: TrustAnchors) -> None:
+    def __init__(
+        self, keys: Sequence[DecryptionKey], anchors: TrustAnchors, *, organisation_only: bool = False
+    ) -> None:
         self._keys = tuple(keys)
         self._anchors = anchors
+        # GRAPH_DPG_SMIME_ORGANISATION_ONLY: a signature by a personal/employee certificate is REFUSED.
+        self._organisation_only = organisation_only
 
     def open(self, mime: bytes, at: datetime | None) -> OpenedMessage:
-        return open_message(mime, self._keys, self._anchors, at=at).message
+        opened = open_message(mime, self._keys, self._anchors, at=at).message
+        return accept_only_organisation_certificates(opened) if self._organisation_only else opened

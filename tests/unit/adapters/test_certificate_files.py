@@ -71,6 +71,14 @@ def test_certificate_and_key_in_two_pem_files(client: ClientCert) -> None:
     assert bundle.not_valid_after == client.not_after
 
 
+def test_an_unencrypted_pem_key_loads_with_the_password_the_other_files_share(
+    client: ClientCert, tmp_path: Path
+) -> None:
+    # S/MIME during a rollover: one password for a PKCS#12 file and a PEM file whose key has none.
+    from_pem = load_certificate_file(combined_pem(client, tmp_path), PASSWORD, label="test")
+    assert public_key_der(from_pem) == public_key_der(load_certificate_file(client.p12, PASSWORD, label="t"))
+
+
 def test_wrong_pkcs12_password_names_the_file(client: ClientCert) -> None:
     with pytest.raises(ConfigError, match=r"the NgDP PKCS#12 file .* cannot be opened \(wrong password"):
         load_pkcs12(client.p12, "wrong", label="NgDP")

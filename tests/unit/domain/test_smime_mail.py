@@ -8,6 +8,7 @@ import pytest
 from graph_dpg.core.errors import LimitExceededError
 from graph_dpg.domain.mail import Attachment, MailMessage
 from graph_dpg.domain.smime import (
+    MAX_MIME_DEPTH,
     MAX_MIME_PARTS,
     MESSAGE_CLASS_PROPERTY,
     Layer,
@@ -15,6 +16,7 @@ from graph_dpg.domain.smime import (
     SignatureCheck,
     Signer,
     Verdict,
+    accept_only_organisation_certificates,
     is_smime_mail,
     readable_content,
     secure_failure_banner,
@@ -62,6 +64,24 @@ def test_more_than_1000_mime_parts_is_refused() -> None:
         readable_content(entity)
 
 
+def _nested(depth: int) -> bytes:
+    opening = b"".join(
+        f"Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n".encode() for i in range(depth)
+    )
+    closing = b"".join(f"\r\n--b{i}--\r\n".encode() for i in reversed(range(depth)))
+    return opening + b"Content-Type: text/plain\r\n\r\nbunden\r\n" + closing
+
+
+def test_mime_nested_to_the_bound_is_read() -> None:
+    assert readable_content(_nested(MAX_MIME_DEPTH - 1)).body.strip() == "bunden"
+
+
+@pytest.mark.parametrize("depth", [MAX_MIME_DEPTH + 1, 300, 2000])
+def test_mime_nested_deeper_than_the_bound_is_refused_not_a_recursion_error(depth: int) -> None:
+    with pytest.raises(LimitExceededError, match="nested"):
+        readable_content(_nested(depth))
+
+
 def test_overview_names_certificate_signer_and_verdict_in_both_languages() -> None:
     org = Signer.from_subject(
         "CN=x", organisation="Testkommune", serial_number="UI:DK-O:G:c70b0207-162e-4d3d-a7f1-a19a8e07d99b"
@@ -85,3 +105,42 @@ def test_failure_banner_says_why_what_to_do_and_the_support_code() -> None:
     banner = secure_failure_banner("no-key", "issuer CN=x serial 1", "da")
     assert "nøglen" in banner.lines[0] and "IT" in banner.lines[1]
     assert banner.lines[2] == "Til support: smime:no-key (issuer CN=x serial 1)"
+
+
+def _check(verdict: Verdict, serial: str | None) -> SignatureCheck:
+    return SignatureCheck(
+        verdict, Signer.from_subject("CN=x", organisation="Testkommune", serial_number=serial)
+    )
+
+
+ORG_SERIAL = "UI:DK-O:G:c70b0207-162e-4d3d-a7f1-a19a8e07d99b"
+EMPLOYEE_SERIAL = "UI:DK-E:G:dc7f4a98-d4f9-4d77-84f9-ae83c4e0bf61"
+
+
+def test_organisation_only_refuses_a_valid_employee_or_personal_or_non_oces_signature_with_the_reason() -> (
+    None
+):
+    checks = (
+        _check(Verdict.VALID, ORG_SERIAL),
+        _check(Verdict.VALID, EMPLOYEE_SERIAL),
+        _check(Verdict.VALID, "PID:9208-2002-2-123456789012"),
+        _check(Verdict.VALID, None),
+        _check(Verdict.UNTRUSTED, EMPLOYEE_SERIAL),  # not accepted already, for its own reason
+    )
+    opened = accept_only_organisation_certificates(OpenedMessage(b"", (Layer("signed", signatures=checks),)))
+    assert [c.verdict for c in opened.signatures] == [
+        Verdict.VALID,
+        Verdict.REFUSED,
+        Verdict.REFUSED,
+        Verdict.REFUSED,
+        Verdict.UNTRUSTED,
+    ]
+    assert "an employee certificate" in opened.signatures[1].reason
+    assert (
+        "a personal certificate" in opened.signatures[2].reason
+        and "not an OCES" in opened.signatures[3].reason
+    )
+    assert not opened.all_signatures_valid
+    overview = secure_overview(opened)
+    assert overview.kind == "invalid"
+    assert sum("signaturen accepteres ikke" in line for line in overview.lines) == 3
