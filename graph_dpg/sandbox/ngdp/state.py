@@ -383,6 +383,12 @@ class NgdpState:
             self._rejected.append(RejectedMemo(message_uuid, status, error, now_utc()))
             self._log_event("MEMO_SEND_VALIDATION_FAILED", message_uuid)
 
+    def log_event(self, tag: str, message_uuid: str) -> None:
+        """Write one event to the log as if NgDP had (a scenario's busy log: more events naming a
+        messageUUID than one page of ``events/`` holds)."""
+        with self._lock:
+            self._log_event(tag, message_uuid)
+
     def _log_event(self, tag: str, message_uuid: str) -> None:
         at = iso(now_utc())
         self._events.append(
