@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from graph_dpg.bootstrap import build_gateway
@@ -24,7 +26,9 @@ from graph_dpg.demo.player import (
     build_report,
     free_port,
     inject,
+    ngdp_pusher,
     print_summary,
+    push_receipts_until,
     sandbox_environment,
     sandbox_settings,
     seed,
@@ -34,6 +38,14 @@ from graph_dpg.demo.player import (
 from graph_dpg.demo.scenario import Scenario, load_scenario
 from graph_dpg.observability import configure_logging
 from graph_dpg.runtime import Runtime, RuntimeOptions
+from graph_dpg.sandbox.ngdp import NgdpPusher
+from graph_dpg.sandbox.ngdp.state import (
+    DUPLICATE_ANSWER_ENV,
+    DUPLICATE_ANSWERS,
+    VALIDATE_MEMOS_ENV,
+    DuplicateAnswer,
+    settings_from_env,
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,6 +65,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--workdir", type=Path, help="directory for the database and certificates (default: a temp dir)"
     )
+    parser.add_argument(
+        "--ngdp-duplicate-answer",
+        choices=DUPLICATE_ANSWERS,
+        help="how the NgDP emulator answers a messageUUID it already has (NgDP does not document it; each"
+        f" shape is an inference; default: {DUPLICATE_ANSWER_ENV} or 400-code)",
+    )
+    parser.add_argument(
+        "--ngdp-no-validation",
+        action="store_true",
+        help="switch off the NgDP emulator's own MeMo validation (xmlschema + its business rules), for"
+        f" throughput measurements only; the summary says so (also {VALIDATE_MEMOS_ENV}=false)",
+    )
     parser.set_defaults(func=run_sandbox)
 
 
@@ -63,17 +87,40 @@ def run_sandbox(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
+    try:
+        shape, validate = settings_from_env(os.environ)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    emulator = NgdpOptions(
+        args.ngdp_duplicate_answer or shape, validate_memos=validate and not args.ngdp_no_validation
+    )
     configure_logging("console", "WARNING")
-    return asyncio.run(_play(scenario, args.report, args.keep_running, args.workdir))
+    return asyncio.run(_play(scenario, args.report, args.keep_running, args.workdir, emulator))
+
+
+@dataclass(frozen=True)
+class NgdpOptions:
+    """The NgDP emulator's documented settings (docs/sandbox.md, "NgDP emulator settings")."""
+
+    duplicate_answer: DuplicateAnswer = "400-code"
+    validate_memos: bool = True
 
 
 async def _play(
-    scenario: Scenario, report_path: Path | None, keep_running: bool, workdir: Path | None
+    scenario: Scenario,
+    report_path: Path | None,
+    keep_running: bool,
+    workdir: Path | None,
+    emulator: NgdpOptions | None = None,
 ) -> int:
     out = sys.stdout
     report: dict[str, object] = {"settled": False}
     wrong: list[str] = []
-    with sandbox_environment(workdir) as (work, tenant, graph_url, state, ngdp, config):
+    emulator = emulator or NgdpOptions()
+    with sandbox_environment(
+        workdir, duplicate_answer=emulator.duplicate_answer, validate_memos=emulator.validate_memos
+    ) as (work, tenant, graph_url, state, ngdp, config):
         seed(scenario, state)
         settings = sandbox_settings(work, graph_url, ngdp, free_port())
         gateway = build_gateway(settings, config)
@@ -82,13 +129,23 @@ async def _play(
             RuntimeOptions(jitter_s=0.2, heartbeat_s=2.0, backoff_base_s=0.5, shutdown_grace_s=10.0),
         )
         env = Environment(work, tenant, state, ngdp, graph_url, settings, config, gateway, runtime)
+        pushes: dict[int, int] = {}
+        stop_pushing = asyncio.Event()
+        pusher: NgdpPusher | None = None
+        pushing: asyncio.Task[None] | None = None
         try:
             await runtime.start()
+            pusher = ngdp_pusher(ngdp, runtime.http_url)
+            pushing = asyncio.create_task(push_receipts_until(pusher, stop_pushing, pushes))
             out.write(
                 f"graph_dpg sandbox: {config.organisation.name} (CVR {config.organisation.cvr}), "
                 f"{len(config.function_mailboxes)} function mailboxes\n"
                 f"  Graph emulator  {graph_url}\n  NgDP emulator   {ngdp.base_url} (mutual TLS)\n"
                 f"  gateway         {runtime.http_url} (/healthz /readyz /metrics)\n"
+                f"  NgDP push       {runtime.http_url}/ngdp/push/ (NgDP's client certificate via the"
+                " ingress header)\n"
+                f"  NgDP emulator   duplicate answer {emulator.duplicate_answer}, MeMo validation "
+                f"{'on' if emulator.validate_memos else 'OFF (throughput measurement only)'}\n"
                 f"  work directory  {work}\n"
                 f"playing {len(scenario.outbound)} outgoing mails, {len(scenario.inbound)} inbound memos, "
                 f"{len(scenario.inbox_mails)} secure mails...\n"
@@ -103,11 +160,23 @@ async def _play(
                 await asyncio.to_thread(report_path.write_text, text, encoding="utf-8")
                 out.write(f"full report: {report_path}\n")
             wrong = unexpected(report)
+            refused = {status: n for status, n in pushes.items() if status != 200}
+            out.write(
+                f"NgDP pushed {pushes.get(200, 0)} business receipt(s) with its client certificate: "
+                + (f"refused {refused}\n" if refused else "all accepted\n")
+            )
+            if refused:
+                wrong.append("NgDP push (certificate)")
             if wrong:
                 out.write("not as expected: " + ", ".join(wrong) + "\n")
             if keep_running:
                 await _wait_for_signal(out, runtime.http_url, graph_url, ngdp.base_url)
         finally:
+            stop_pushing.set()
+            if pushing is not None:
+                await pushing
+            if pusher is not None:
+                await pusher.aclose()
             await runtime.stop()
             await gateway.aclose()
     return 0 if report["settled"] and not wrong else 1

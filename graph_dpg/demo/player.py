@@ -19,10 +19,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+import httpx
 
 from graph_dpg.bootstrap import Gateway
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
@@ -33,11 +35,15 @@ from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.ports.store import JOB_TERMINAL, JobState
 from graph_dpg.runtime import Runtime
 from graph_dpg.sandbox.graph import GraphTenant, serve
-from graph_dpg.sandbox.ngdp import NgdpState
+from graph_dpg.sandbox.ngdp import NgdpPusher, NgdpState
+from graph_dpg.sandbox.ngdp.certs import NGDP_PUSH_CVR, NGDP_PUSH_ORGANISATION
 from graph_dpg.sandbox.ngdp.samples import sample_memo
+from graph_dpg.sandbox.ngdp.state import DuplicateAnswer
 from graph_dpg.services.outbound import RECEIPT_PROPERTY
 
 SANDBOX_SYSTEM_ID = "3f9c1b2e-7a6d-4c1e-9b8f-5d2a7e0c4b11"
+# The address the simulated ingress reports for NgDP's pushes (a documentation address, RFC 5737).
+SANDBOX_NGDP_PUSH_IP = "198.51.100.7"
 MASS_FILE = "masseforsendelse.txt"
 OUTBOUND_EFFECTS = ("receipt:", "categories:")
 
@@ -75,9 +81,15 @@ def free_port() -> int:
 
 @contextmanager
 def sandbox_environment(
-    workdir: Path | None, gateway_file: Path = DEMO_GATEWAY, *, http_port: int | None = None
+    workdir: Path | None,
+    gateway_file: Path = DEMO_GATEWAY,
+    *,
+    http_port: int | None = None,
+    duplicate_answer: DuplicateAnswer = "400-code",
+    validate_memos: bool = True,
 ) -> Iterator[tuple[Path, GraphTenant, str, NgdpState, NgdpSandbox, GatewayConfig]]:
-    """Start both emulators for the organisation of ``gateway_file`` (mailboxes, NgDP organisation)."""
+    """Start both emulators for the organisation of ``gateway_file`` (mailboxes, NgDP organisation).
+    ``duplicate_answer`` and ``validate_memos`` are the NgDP emulator's settings (docs/sandbox.md)."""
     with ExitStack() as stack:
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="graph-dpg-sandbox-")))
@@ -94,6 +106,8 @@ def sandbox_environment(
             api_token=secrets.token_urlsafe(24),
             mandatory_post_allowed=config.organisation.mandatory_allowed,
             legal_notification_allowed=config.organisation.legal_notification_allowed,
+            duplicate_answer=duplicate_answer,
+            validate_memos=validate_memos,
         )
         for cp in config.contact_points:
             state.add_contact_point(cp.id, cp.name)
@@ -103,6 +117,11 @@ def sandbox_environment(
 
 
 def sandbox_settings(workdir: Path, graph_url: str, ngdp: NgdpSandbox, http_port: int) -> Settings:
+    """The gateway's settings for the sandbox. NgDP's pushes are authenticated as in production behind
+    Container Apps' ingress (infra/): NgDP's client certificate in X-Forwarded-Client-Cert, checked
+    against the sandbox CA and NgDP's subject, and its address in X-Forwarded-For against an allowlist;
+    no shared secret. The receipts job still runs every second: it applies recorded receipts, pushed ones
+    included, and pulls what a push has not delivered yet (a receipt recorded twice counts once)."""
     assert ngdp.pki is not None
     return load_settings(
         env_file=None,
@@ -122,12 +141,47 @@ def sandbox_settings(workdir: Path, graph_url: str, ngdp: NgdpSandbox, http_port
         max_backoff_seconds=5,
         http_host="127.0.0.1",
         http_port=http_port,
-        push_token=secrets.token_urlsafe(24),
+        push_forwarded_client_cert=True,
+        push_client_ca_file=ngdp.pki.ca_cert,
+        push_client_subject=f"O={NGDP_PUSH_ORGANISATION}, serialNumber=CVR:{NGDP_PUSH_CVR}-FID:sandbox",
+        push_allowed_ips=SANDBOX_NGDP_PUSH_IP,
+        push_proxy_hops=1,
         replica_id="sandbox",
         lease_seconds=10,
         log_format="console",
         log_level="WARNING",
     )
+
+
+def ngdp_pusher(
+    ngdp: NgdpSandbox, gateway_url: str, transport: httpx.AsyncBaseTransport | None = None
+) -> NgdpPusher:
+    """NgDP pushing to the gateway's push endpoints the way it would in production: with its own client
+    certificate, through a simulated Container Apps ingress (X-Forwarded-Client-Cert, X-Forwarded-For)."""
+    assert ngdp.pki is not None
+    assert ngdp.pki.ngdp_push is not None
+    push = ngdp.pki.ngdp_push
+    return NgdpPusher(
+        ngdp.state,
+        memo_url=f"{gateway_url}/ngdp/push/memos",
+        receipt_url=f"{gateway_url}/ngdp/push/receipts",
+        client_cert=(push.cert, push.key),
+        forward_as_ingress=True,
+        source_ip=SANDBOX_NGDP_PUSH_IP,
+        transport=transport,
+    )
+
+
+async def push_receipts_until(
+    pusher: NgdpPusher, stop: asyncio.Event, statuses: dict[int, int], interval_s: float = 0.5
+) -> None:
+    """Push NgDP's waiting business receipts every ``interval_s`` until ``stop``; counts the answers by
+    HTTP status in ``statuses`` (0: no answer). A refused receipt stays at NgDP and is pushed again."""
+    while not stop.is_set():
+        for status in (await pusher.push_receipts()).values():
+            statuses[status] = statuses.get(status, 0) + 1
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
 
 
 def seed(scenario: Scenario, state: NgdpState) -> None:

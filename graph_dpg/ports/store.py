@@ -25,6 +25,7 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
                      pending --> rejected   (NgDP 400 ErrorMessage JSON in last_error)
                      pending --> failed     (gave up after transient errors)
                      pending --> pending    (transient failure: attempts+1, last_error, not before retry_at)
+                     pending --> pending    (``mark_in_flight`` before the POSTs: in_flight_at, once)
                      All four by ``record_send_results``. Business receipts set ``receipt_status`` (a
                      late RECEIVED never overwrites a final status). An outcome for a row that already
                      left ``pending`` changes nothing.
@@ -143,6 +144,8 @@ class OutboxEntry:
     not_before: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # When a POST of this row may first have started (``mark_in_flight``); None: never sent.
+    in_flight_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,13 @@ class Outbox(Protocol):
 
     def next_pending(self, job_id: str | None, limit: int = 100) -> list[OutboxEntry]:
         """Pending rows (with their XML) whose retry time has come, oldest first."""
+        ...
+
+    def mark_in_flight(self, message_uuids: Sequence[str]) -> int:
+        """Before the POSTs of a batch, in ONE transaction: these pending rows may reach NgDP now
+        (``in_flight_at``, kept from the first time; never cleared). A crash before
+        ``record_send_results`` leaves the mark, so the retry knows an earlier POST may have landed
+        even though no attempt was counted. Returns how many rows were marked for the first time."""
         ...
 
     def record_send_results(self, outcomes: Sequence[SendOutcome]) -> int:

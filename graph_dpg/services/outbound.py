@@ -579,6 +579,9 @@ class OutboundService:
             rows = await blocking(self.store.next_pending, job.id, limit=200)
             if not rows:
                 break
+            # Mark before the POSTs (one transaction per batch): a crash between a POST and the record
+            # below leaves the mark, and the retry then sends with possibly_sent.
+            await blocking(self.store.mark_in_flight, [r.message_uuid for r in rows])
             results = await asyncio.gather(*(self._send_one(row) for row in rows), return_exceptions=True)
             outcomes = [r for r in results if isinstance(r, SendOutcome)]
             # One transaction per batch; a crash before it commits re-sends the batch with the same UUIDs.
@@ -616,7 +619,8 @@ class OutboundService:
         Before the first send of a MeMo whose main document is HTML, NgDP pre-checks it (``POST
         validations/?policy=STRICT``); a refusal is the recipient line's answer, in words saying what to
         change. After an attempt that may have reached NgDP, the send says so (``possibly_sent``): a 400
-        is then settled by asking NgDP whether it has the memo, not reported as a refusal."""
+        is then settled by asking NgDP whether it has the memo, not reported as a refusal; that includes
+        a POST whose outcome a crash kept from being recorded (``in_flight_at`` set, no attempt counted)."""
         xml = row.memo_xml if row.memo_xml is not None else await self._render(row)
         checking = row.attempts == 0 or (row.last_error or "").startswith(_HTML_CHECK)
         async with self._send_slots:
@@ -632,7 +636,8 @@ class OutboundService:
             except RemoteError as exc:
                 return SendOutcome(row.message_uuid, OutboxState.FAILED, error=mask_cprs(str(exc)))
             try:
-                result = await self.ngdp.send_memo(row.message_uuid, xml, possibly_sent=not checking)
+                possibly_sent = not checking or row.in_flight_at is not None
+                result = await self.ngdp.send_memo(row.message_uuid, xml, possibly_sent=possibly_sent)
             except RejectedError as exc:
                 detail = json.dumps(exc.details, ensure_ascii=False) if exc.details else exc.message
                 return SendOutcome(row.message_uuid, OutboxState.REJECTED, error=mask_cprs(detail))

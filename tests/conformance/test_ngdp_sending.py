@@ -132,3 +132,36 @@ def test_send_memo_async_duplicate_shapes_are_told_from_refusals(
     status: int, error: dict[str, object] | None, duplicate: bool
 ) -> None:
     assert is_duplicate_answer(status, error) is duplicate
+
+
+async def test_query_events_async_is_read_page_by_page_until_the_memo_is_found() -> None:
+    """QueryEventsAsync takes ``page`` (zero-based) and ``size`` and answers an ``EventLogSearchResult``
+    with ``currentPage``/``totalPages`` (sjkp/digitalpost DigitalPostClient.cs): a memo whose accepting
+    event is not on the first page is still found, by reading on."""
+    state = NgdpState(duplicate_answer="400-opaque")
+    state.register(cpr=CPR)
+    uid, xml = memo()
+    for _ in range(250):  # a busy log: events naming the UUID before the one that says NgDP has it
+        state.log_event("MEMO_SEND_VALIDATION_FAILED", uid)
+    async with in_process_client(state, max_attempts=1, event_page_size=100) as client:
+        await client.send_memo(uid, xml)
+        again = await client.send_memo(uid, xml, possibly_sent=True)
+    assert again.duplicate and state.accepted_count(uid) == 1
+    pages = [p for m, p, _ in state.request_log if m == "GET" and p.endswith("/events/")]
+    assert len(pages) == 3  # 250 + the memo's own events: the accepting one is on page 2
+
+
+async def test_query_events_async_paging_is_bounded_and_then_leaves_the_outcome_open() -> None:
+    """A log longer than the client reads (``event_max_pages``) is not guessed at: an opaque 400 after a
+    lost answer stays AmbiguousOutcomeError (retried later), neither refused nor taken as delivered."""
+    state = NgdpState(duplicate_answer="400-opaque")
+    state.register(cpr=CPR)
+    uid, xml = memo()
+    for _ in range(50):
+        state.log_event("MEMO_SEND_VALIDATION_FAILED", uid)
+    async with in_process_client(state, max_attempts=1, event_page_size=10, event_max_pages=3) as client:
+        await client.send_memo(uid, xml)
+        with pytest.raises(AmbiguousOutcomeError):
+            await client.send_memo(uid, xml, possibly_sent=True)
+    pages = [p for m, p, _ in state.request_log if m == "GET" and p.endswith("/events/")]
+    assert len(pages) == 3

@@ -79,8 +79,12 @@ def test_sandbox_is_all_green(tmp_path: Path) -> None:
     assert lines(out, "✓ database: sqlite:///")
     # The sandbox grants exactly the permission table's required rows; each is probed per mailbox.
     assert lines(out, f"✓ permissions {JOBCENTER}: Mail.ReadWrite, MailboxSettings.ReadWrite granted")
-    # The sandbox pushes with its explicit shared secret, which only the sandbox may use alone.
-    assert lines(out, "✓ ngdp push: push accepted on: shared secret (sandbox only)")
+    # The sandbox authenticates NgDP's push as production does: its certificate, forwarded by the ingress.
+    assert lines(
+        out,
+        "✓ ngdp push: push accepted on: client certificate from 1 issuer(s) with subject"
+        " O=Digitaliseringsstyrelsen, SERIALNUMBER=CVR:34051178-FID:sandbox via X-Forwarded-Client-Cert",
+    )
     assert out.rstrip().endswith("23 ok, 0 warning(s), 0 failed, 0 skipped")
 
 

@@ -45,6 +45,16 @@ def test_exits_0_settled_and_everything_as_expected(sandbox_run: tuple[Any, dict
     assert "200/200 accepted by NgDP" in proc.stdout  # the mass-delivery progress display
 
 
+def test_ngdp_pushes_with_its_certificate_and_is_accepted(sandbox_run: tuple[Any, dict[str, Any]]) -> None:
+    # The demo's gateway authenticates NgDP's push by the forwarded client certificate, as in production;
+    # a refused push would make the run exit 1 (and leave receipts at NgDP).
+    proc, _ = sandbox_run
+    assert "NgDP's client certificate via the ingress header" in proc.stdout
+    assert "duplicate answer 400-code, MeMo validation on" in proc.stdout
+    [line] = [x for x in proc.stdout.splitlines() if x.startswith("NgDP pushed ")]
+    assert line.endswith("with its client certificate: all accepted")
+
+
 def test_accepted_memos_exactly_once(sandbox_run: tuple[Any, dict[str, Any]]) -> None:
     _, report = sandbox_run
     out = _by_name(report["outbound"])

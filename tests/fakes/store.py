@@ -327,6 +327,17 @@ class FakeStore(FakeEffects):
         ]
         return sorted(due, key=lambda e: e.id)[:limit]
 
+    def mark_in_flight(self, message_uuids: Sequence[str]) -> int:
+        self._maybe_fail("mark_in_flight")
+        now = self.now()
+        wanted = set(message_uuids)
+        marked = 0
+        for row_id, e in list(self.outbox.items()):
+            if e.message_uuid in wanted and e.state is OutboxState.PENDING and e.in_flight_at is None:
+                self.outbox[row_id] = replace(e, in_flight_at=now)
+                marked += 1
+        return marked
+
     def record_send_results(self, outcomes: Sequence[SendOutcome]) -> int:
         self._maybe_fail("record_send_results")
         now = self.now()

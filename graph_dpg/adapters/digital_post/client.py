@@ -5,7 +5,7 @@ Endpoints (relative to ``{base}`` = ``https://api.digitalpost.dk/apis/v1`` in pr
 
     POST   memos/?memo-message-uuid={uuid}   MeMo XML (application/xml) → 201 Receipt | 400 ErrorMessage
     POST   validations/?fileName=&policy=STRICT   HTML pre-check → 201 ErrorMessage (code approved/rejected)
-    GET    events/?any={uuid}                EventLogSearchResult (reconciliation after a lost answer)
+    GET    events/?any={uuid}&page=&size=    EventLogSearchResult, paged (reconciliation after a lost answer)
     GET    receipts-bulk/?page=&size=        ReceiptSearchResult (receipts[] with their ids)
     GET    receipts/?page=&size=             PagingResultUUID
     GET    receipts/{id}?delete=false        Receipt (deleted separately, after it is recorded)
@@ -77,7 +77,7 @@ from graph_dpg.adapters.digital_post.wire import (
     contact_points_from_json,
     contacts_from_search,
     error_message_from_json,
-    memo_events_from_json,
+    memo_event_page_from_json,
     paging_ids,
     receipt_from_json,
     receipts_from_bulk,
@@ -110,6 +110,11 @@ log = logging.getLogger(__name__)
 SERVICE = "ngdp"
 PAGE_SIZE = 1000  # the size sjkp/digitalpost uses for GET memos/
 _MAX_PAGES = 10_000
+# Reconciliation reads NgDP's event log a page at a time (QueryEventsAsync: ``page`` zero-based, ``size``)
+# up to this many pages; a log longer than that for one messageUUID cannot be read to the end, and the
+# outcome stays open (AmbiguousOutcomeError) rather than being guessed.
+EVENT_PAGE_SIZE = 100
+EVENT_MAX_PAGES = 20
 _DUPLICATE_CODE = re.compile(r"DUPLICATE|ALREADY", re.IGNORECASE)
 # A field error names the duplicate when it is about the messageUUID and says so [inference].
 _UUID_FIELD = re.compile(r"message-?uuid", re.IGNORECASE)
@@ -253,6 +258,8 @@ class NgdpClient:
         pool_timeout: float = 30.0,
         max_send_attempts: int = 5,
         max_attempts: int = 3,
+        event_page_size: int = EVENT_PAGE_SIZE,
+        event_max_pages: int = EVENT_MAX_PAGES,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -265,6 +272,8 @@ class NgdpClient:
         self.organisation_id = organisation_id
         self._max_send_attempts = max(1, max_send_attempts)
         self._max_attempts = max(1, max_attempts)
+        self._event_page_size = max(1, event_page_size)
+        self._event_max_pages = max(1, event_max_pages)
         # Equal jitter: each wait is between half and all of the exponential ceiling.
         self._retry = Backoff(backoff_base, backoff_max, jitter=0.5)
         # S311: jitter only; nothing secret depends on it.
@@ -513,22 +522,41 @@ class NgdpClient:
 
     async def memo_known(self, message_uuid: str) -> bool | None:
         """Reconciliation: does NgDP hold the memo we sent as ``message_uuid``? Read from the event log
-        (OpenAPI QueryEventsAsync, ``GET events/?any=<uuid>``; ``EventLogSearchResult.events[].eventTag``).
-        True: an event says NgDP took it in (``MEMO_SEND_RECEIVED`` …); False: none does; None: the log
-        could not be read (no privilege, NgDP unavailable). That the memo's UUID is one of the values
-        ``any`` matches is an inference."""
+        (OpenAPI QueryEventsAsync, ``GET events/?any=<uuid>&page=&size=``, ``page`` zero-based as
+        sjkp/digitalpost DigitalPostClient.cs documents it; ``EventLogSearchResult.events[].eventTag``,
+        paged by ``currentPage``/``totalPages``/``next``), page by page until an event says NgDP took it
+        in, the log ends, or ``event_max_pages`` pages were read.
+        True: an event says NgDP took it in (``MEMO_SEND_RECEIVED`` …); False: the whole log was read and
+        none does; None: the log could not be read (no privilege, NgDP unavailable) or not to its end.
+        That the memo's UUID is one of the values ``any`` matches is an inference."""
+        page: int | None = 0
+        read = 0
         try:
-            response = await self._request(
-                "GET",
-                "events/",
-                f"reconcile memo {message_uuid}",
-                params={"any": message_uuid, "page": 0, "size": 100},
-            )
-            events = memo_events_from_json(_json(response), message_uuid)
+            while page is not None:
+                if read >= self._event_max_pages:
+                    log.warning(
+                        "ngdp memo %s: event log longer than %d pages; outcome left open",
+                        message_uuid,
+                        self._event_max_pages,
+                    )
+                    return None
+                response = await self._request(
+                    "GET",
+                    "events/",
+                    f"reconcile memo {message_uuid}",
+                    params={"any": message_uuid, "page": page, "size": self._event_page_size},
+                )
+                tags, where = memo_event_page_from_json(_json(response), message_uuid)
+                read += 1
+                if any(tag in _ACCEPTED_EVENT_TAGS for tag in tags):
+                    return True
+                following = where.next_page()
+                # The next page by number; an answer that does not move on ends the walk.
+                page = following if following is not None and following > page else None
         except (RemoteError, WireFormatError) as exc:
             log.warning("ngdp memo %s: event log not readable: %s", message_uuid, mask_cprs(str(exc)))
             return None
-        return any(tag in _ACCEPTED_EVENT_TAGS for tag in events)
+        return False
 
     async def validate_html(self, file_name: str, html: bytes) -> HtmlVerdict:
         """NgDP's pre-check of an HTML document (OpenAPI ValidateAsync, ``POST validations/?fileName=

@@ -188,6 +188,12 @@ def memo_events_from_json(data: object, message_uuid: str) -> list[str]:
     """``EventLogSearchResult`` (OpenAPI QueryEventsAsync: ``events[]`` of ``EventLog``, each with an
     ``eventTag``) → the tags of the events that name ``message_uuid`` anywhere in their JSON (``any``
     searches every field, so the client checks what came back)."""
+    return memo_event_page_from_json(data, message_uuid)[0]
+
+
+def memo_event_page_from_json(data: object, message_uuid: str) -> tuple[list[str], SearchPage]:
+    """:func:`memo_events_from_json` and where the page is: ``EventLogSearchResult`` is paged like the
+    other search results (``currentPage`` zero-based, ``totalPages``, ``next``)."""
     if not isinstance(data, Mapping):
         raise WireFormatError("EventLogSearchResult is not a JSON object")
     events = data.get("events")
@@ -204,7 +210,7 @@ def memo_events_from_json(data: object, message_uuid: str) -> list[str]:
             tag = event.get("eventTag")
             if isinstance(tag, str):
                 tags.append(tag)
-    return tags
+    return tags, _search_page(data)
 
 
 def error_message_from_json(data: object) -> dict[str, Any] | None:

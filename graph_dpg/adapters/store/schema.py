@@ -147,6 +147,8 @@ outbox = Table(
     Column("not_before", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Set before the batch's POSTs, never cleared: a send may have reached NgDP (migration 0005).
+    Column("in_flight_at", UtcDateTime, nullable=True),
     UniqueConstraint("message_uuid"),
     CheckConstraint(_in("state", OUTBOX_STATES), name="state"),
     Index(None, "job_id", "state", "id"),

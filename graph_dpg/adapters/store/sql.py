@@ -574,6 +574,7 @@ class SqlStore:
             not_before=m["not_before"],
             created_at=m["created_at"],
             updated_at=m["updated_at"],
+            in_flight_at=m["in_flight_at"],
         )
 
     def next_pending(self, job_id: str | None, limit: int = 100) -> list[OutboxEntry]:
@@ -588,6 +589,26 @@ class SqlStore:
                 query = query.where(ob.c.job_id == job_id)
             rows = conn.execute(query.order_by(ob.c.id).limit(limit)).all()
             return [self._entry_from(r) for r in rows]
+
+    def mark_in_flight(self, message_uuids: Sequence[str]) -> int:
+        # One commit per batch, like record_send_results; chunks keep the IN list within every
+        # driver's parameter limit.
+        ob = t.outbox
+        marked = 0
+        with self._tx("mark in flight") as conn:
+            now = self._now(conn)
+            for start in range(0, len(message_uuids), 500):
+                chunk = list(message_uuids[start : start + 500])
+                marked += conn.execute(
+                    update(ob)
+                    .where(
+                        ob.c.message_uuid.in_(chunk),
+                        ob.c.state == OutboxState.PENDING.value,
+                        ob.c.in_flight_at.is_(None),
+                    )
+                    .values(in_flight_at=now)
+                ).rowcount
+        return marked
 
     def record_send_results(self, outcomes: Sequence[SendOutcome]) -> int:
         # One commit per batch instead of one per row: with synchronous=FULL each SQLite commit is an

@@ -30,6 +30,7 @@ import secrets
 import threading
 import uuid
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -47,6 +48,25 @@ FaultKind = Literal["503", "slow", "reset", "timeout_after_accept"]
 #   "400-opaque"        400 with a generic code and no word of a duplicate: only reconciliation tells
 DuplicateAnswer = Literal["409", "400-code", "400-field-errors", "422", "400-opaque"]
 DUPLICATE_ANSWERS: tuple[DuplicateAnswer, ...] = ("409", "400-code", "400-field-errors", "422", "400-opaque")
+
+#: Environment variables that set the emulator's two documented settings for ``graph-dpg sandbox`` and
+#: ``python -m graph_dpg.sandbox.ngdp`` (docs/sandbox.md, "NgDP emulator settings"); flags override them.
+DUPLICATE_ANSWER_ENV = "GRAPH_DPG_SANDBOX_NGDP_DUPLICATE_ANSWER"
+VALIDATE_MEMOS_ENV = "GRAPH_DPG_SANDBOX_NGDP_VALIDATE_MEMOS"
+
+
+def settings_from_env(environ: Mapping[str, str]) -> tuple[DuplicateAnswer, bool]:
+    """(duplicate_answer, validate_memos) from the environment; defaults "400-code" and on. A value that
+    is not one of the choices raises ``ValueError`` naming the variable."""
+    shape = environ.get(DUPLICATE_ANSWER_ENV, "").strip() or "400-code"
+    if shape not in DUPLICATE_ANSWERS:
+        raise ValueError(f"{DUPLICATE_ANSWER_ENV}={shape!r}: one of {', '.join(DUPLICATE_ANSWERS)}")
+    flag = environ.get(VALIDATE_MEMOS_ENV, "").strip().lower() or "true"
+    if flag not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(f"{VALIDATE_MEMOS_ENV}={flag!r}: true or false")
+    return shape, flag in ("1", "true", "yes", "on")
+
+
 Endpoint = Literal["send", "receipts", "memos", "contacts", "contact-points", "*"]
 
 # NgDP's registrationStatus behind each public status (OpenAPI enum values; docs/facts/ngdp.md, "Contacts").
@@ -382,6 +402,12 @@ class NgdpState:
         with self._lock:
             self._rejected.append(RejectedMemo(message_uuid, status, error, now_utc()))
             self._log_event("MEMO_SEND_VALIDATION_FAILED", message_uuid)
+
+    def log_event(self, tag: str, message_uuid: str) -> None:
+        """Write one event to the log as if NgDP had (a scenario's busy log: more events naming a
+        messageUUID than one page of ``events/`` holds)."""
+        with self._lock:
+            self._log_event(tag, message_uuid)
 
     def _log_event(self, tag: str, message_uuid: str) -> None:
         at = iso(now_utc())

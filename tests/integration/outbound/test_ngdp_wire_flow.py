@@ -5,14 +5,20 @@ bulk (BulkFetchReceiptsAsync). Graph and NgDP emulators, the real store; the HTM
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from graph_dpg.adapters.store import create_store
+from graph_dpg.adapters.store.schema import outbox
+from graph_dpg.adapters.store.sql import SqlStore
 from graph_dpg.demo.ngdp import in_process_client
 from graph_dpg.ports.digital_post import HtmlVerdict
+from graph_dpg.services.outbound import OutboundService
 from tests.fakes import FakeDigitalPost
 
-from .harness import CITIZEN, CITIZEN2, Harness, make_harness
+from .harness import CITIZEN, CITIZEN2, Harness, make_harness, settings
 
 GW = "ngdp.digital-post.dk"
 
@@ -103,3 +109,77 @@ async def test_business_receipts_come_in_bulk(h: Harness) -> None:
     ]
     assert len(h.ngdp.deleted_receipts) == 3
     assert await h.service.pull_business_receipts() == 0
+
+
+class _Crash(BaseException):
+    """The process dies here: nothing after it runs, nothing catches it."""
+
+
+class _DiesBeforeRecording:
+    """The real store, except that the process dies when it is about to record the send outcomes."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def record_send_results(self, outcomes: Any) -> int:
+        raise _Crash
+
+
+async def _crash_after_the_post(h: Harness) -> str:
+    """Send one letter; NgDP accepts it, and the gateway dies before recording the outcome."""
+    h.service.store = _DiesBeforeRecording(h.store)  # type: ignore[assignment]
+    mid = h.send("Brev", [f"{CITIZEN}@29189846.{GW}"])
+    with pytest.raises(_Crash):
+        await h.cycle()
+    assert h.accepted_recipients() == [CITIZEN]  # NgDP took it; the gateway died before writing that down
+    return mid
+
+
+async def _restart(h: Harness, db_url: str) -> None:
+    """A new process on the same database: a fresh store and service, nothing kept in memory."""
+    restarted = create_store(db_url)
+    try:
+        service = OutboundService(h.mailbox, in_process_client(h.ngdp), restarted, settings())
+        await service.run_once()
+        await service.run_once()
+    finally:
+        restarted.close()
+
+
+async def test_a_crash_between_the_post_and_its_record_is_reconciled_not_refused(
+    h: Harness, db_url: str
+) -> None:
+    # NgDP answers the repeated messageUUID with a bare 400 ("400-opaque", one plausible shape: NgDP's
+    # answer is undocumented, an inference): only the mark set before the POST tells the restarted
+    # gateway to ask NgDP's event log (QueryEventsAsync) instead of believing the 400.
+    h.ngdp.duplicate_answer = "400-opaque"
+    mid = await _crash_after_the_post(h)
+    [row] = h.store.next_pending(None)
+    assert row.attempts == 0 and row.in_flight_at is not None
+    await _restart(h, db_url)
+    assert h.ngdp.duplicate_count == 1  # the retry met the opaque 400 ...
+    assert calls(h, "GET", "/events")  # ... and asked the event log instead of believing it
+    assert h.ngdp.rejected == []
+    assert h.accepted_recipients() == [CITIZEN]
+    [receipt] = h.receipts()
+    assert receipt["subject"] == "DPG kvittering: Brev"
+    assert h.categories(mid) == ["Digital Post: Sendt"]
+
+
+async def test_without_the_in_flight_mark_the_same_crash_would_report_a_refusal(
+    h: Harness, db_url: str
+) -> None:
+    # The counter-check: the same crash with the mark wiped (as a row of a version before it) ends as
+    # a refusal of a letter NgDP delivered, which is the gap the mark closes.
+    h.ngdp.duplicate_answer = "400-opaque"
+    mid = await _crash_after_the_post(h)
+    with h.store.engine.begin() as conn:
+        conn.execute(update(outbox).values(in_flight_at=None))
+    await _restart(h, db_url)
+    assert h.ngdp.duplicate_count == 1 and not calls(h, "GET", "/events")
+    [receipt] = h.receipts()
+    assert receipt["subject"] == "DPG kvittering med fejl: Brev"  # "refused", though NgDP has it
+    assert h.categories(mid) == ["Digital Post: Fejl"]
