@@ -32,7 +32,7 @@ def test_migrations_ship_inside_the_package() -> None:
         "versions/0002_drop_idempotency_keys.py",
         "versions/0003_routes_and_warnings.py",
         "versions/0004_job_attempts.py",
-        "versions/0005_ngdp2_in_flight.py",
+        "versions/0005_outbox_in_flight.py",
     } <= names
 
 
