@@ -7,6 +7,7 @@ Jobs (APScheduler 3 ``AsyncIOScheduler``; intervals from Settings, random jitter
     outbound         outbound_poll     per held function-mailbox folder: delta poll → plan/send its jobs
     effects          outbound_poll     receipt mails and categories (one replica at a time: lease)
     receipts         receipts_poll     pull NgDP business receipts, record, delete at NgDP, apply
+    apply_receipts   outbound_poll     apply recorded receipts (pushed ones reach the sender without waiting)
     inbound          inbound_poll      NgDP memos + routed inboxes (the inbound service), lease-guarded
     categories       refresh           master categories in every function mailbox
     contact_points   refresh           NgDP contact points (limits) refreshed
@@ -260,6 +261,17 @@ class Runtime:
             return
         self.tracker.success(RESOURCE_RECEIPTS)
 
+    async def apply_receipts(self) -> None:
+        """Apply business receipts already recorded (pushed by NgDP, or pulled) on the outbound poll's
+        beat, so a pushed receipt reaches the case worker within ``outbound_poll_seconds``, not at the
+        next pull."""
+        if not self._holds(RESOURCE_RECEIPTS):
+            return
+        try:
+            self.counters.receipts_applied += await self.gateway.outbound.apply_business_receipts()
+        except GraphDpgError as exc:
+            log.warning("applying recorded business receipts failed, retried next round: %s", exc)
+
     async def run_inbound(self) -> None:
         inbound = self.gateway.inbound
         if inbound is None or not self._holds(RESOURCE_INBOUND) or not self.tracker.due(RESOURCE_INBOUND):
@@ -400,6 +412,7 @@ class Runtime:
             ("outbound", self.poll_outbound, s.outbound_poll_seconds, jitter),
             ("effects", self.run_effects, s.outbound_poll_seconds, jitter),
             ("receipts", self.pull_receipts, s.receipts_poll_seconds, jitter),
+            ("apply_receipts", self.apply_receipts, s.outbound_poll_seconds, jitter),
             ("inbound", self.run_inbound, s.inbound_poll_seconds, jitter),
             ("categories", self.ensure_categories, s.contact_points_refresh_seconds, jitter),
             ("contact_points", self.refresh_contact_points, s.contact_points_refresh_seconds, jitter),

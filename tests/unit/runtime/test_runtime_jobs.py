@@ -163,3 +163,30 @@ async def test_a_mailbox_poll_that_raises_something_unexpected_backs_off_and_the
     assert 'graph_dpg_poll_failures_total{kind="outbound"} 1.0' in page
     [logged] = [r for r in caplog.records if a in r.getMessage()]
     assert logged.exc_info is not None
+
+
+async def test_a_pushed_receipt_reaches_the_sender_on_the_outbound_beat_not_at_the_next_pull(
+    make_rig: Callable[..., Rig],
+) -> None:
+    from graph_dpg.ports.digital_post import BusinessReceipt
+
+    rig = make_rig()
+    message_id = rig.send()
+    await rig.runtime.heartbeat()
+    await rig.runtime.poll_outbound()
+    await rig.runtime.wait_polls()
+    await rig.runtime.run_effects()
+    assert len(rig.state.accepted) == 1
+    memo_uuid = rig.state.accepted[0].message_uuid
+    # NgDP pushes the business receipt (the push receiver stores it through the sink and answers 200); the
+    # receipts job (pull, every receipts_poll_seconds) does not run here.
+    await rig.gateway.store.push_sink().store_pushed_receipt(
+        BusinessReceipt(
+            id=f"push-{memo_uuid}", transmission_id=None, message_uuid=memo_uuid, receipt_status="COMPLETED"
+        )
+    )
+    assert rig.tenant.message("a@testby.dk", message_id)["categories"] != ["Digital Post: Kvitteret"]
+    await rig.runtime.apply_receipts()
+    await rig.runtime.run_effects()
+    assert rig.tenant.message("a@testby.dk", message_id)["categories"] == ["Digital Post: Kvitteret"]
+    assert rig.runtime.counters.receipts_applied == 1
