@@ -25,6 +25,7 @@ from graph_dpg.demo.player import (
     free_port,
     inject,
     print_summary,
+    push_memos,
     sandbox_environment,
     sandbox_settings,
     seed,
@@ -32,6 +33,7 @@ from graph_dpg.demo.player import (
     wait_settled,
 )
 from graph_dpg.demo.scenario import Scenario, load_scenario
+from graph_dpg.demo.smime import make_demo_pki
 from graph_dpg.observability import configure_logging
 from graph_dpg.runtime import Runtime, RuntimeOptions
 
@@ -75,13 +77,14 @@ async def _play(
     wrong: list[str] = []
     with sandbox_environment(workdir) as (work, tenant, graph_url, state, ngdp, config):
         seed(scenario, state)
-        settings = sandbox_settings(work, graph_url, ngdp, free_port())
+        pki = make_demo_pki(work / "smime", config.organisation.name, config.organisation.cvr)
+        settings = sandbox_settings(work, graph_url, ngdp, free_port(), smime=pki)
         gateway = build_gateway(settings, config)
         runtime = Runtime(
             gateway,
             RuntimeOptions(jitter_s=0.2, heartbeat_s=2.0, backoff_base_s=0.5, shutdown_grace_s=10.0),
         )
-        env = Environment(work, tenant, state, ngdp, graph_url, settings, config, gateway, runtime)
+        env = Environment(work, tenant, state, ngdp, graph_url, settings, config, gateway, runtime, pki)
         try:
             await runtime.start()
             out.write(
@@ -94,7 +97,8 @@ async def _play(
                 f"{len(scenario.inbox_mails)} secure mails...\n"
             )
             out.flush()
-            played = inject(scenario, tenant, state)
+            played = inject(scenario, tenant, state, pki)
+            await push_memos(env, played)
             left = await wait_settled(env, played, scenario.timeout_seconds, MassProgress(scenario, out))
             report = await asyncio.to_thread(build_report, env, scenario, played, left)
             print_summary(report, out)
