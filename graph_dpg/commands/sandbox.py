@@ -28,6 +28,7 @@ from graph_dpg.demo.player import (
     inject,
     ngdp_pusher,
     print_summary,
+    push_memos,
     push_receipts_until,
     sandbox_environment,
     sandbox_settings,
@@ -36,6 +37,7 @@ from graph_dpg.demo.player import (
     wait_settled,
 )
 from graph_dpg.demo.scenario import Scenario, load_scenario
+from graph_dpg.demo.smime import make_demo_pki
 from graph_dpg.observability import configure_logging
 from graph_dpg.runtime import Runtime, RuntimeOptions
 from graph_dpg.sandbox.ngdp import NgdpPusher
@@ -122,13 +124,14 @@ async def _play(
         workdir, duplicate_answer=emulator.duplicate_answer, validate_memos=emulator.validate_memos
     ) as (work, tenant, graph_url, state, ngdp, config):
         seed(scenario, state)
-        settings = sandbox_settings(work, graph_url, ngdp, free_port())
+        pki = make_demo_pki(work / "smime", config.organisation.name, config.organisation.cvr)
+        settings = sandbox_settings(work, graph_url, ngdp, free_port(), smime=pki)
         gateway = build_gateway(settings, config)
         runtime = Runtime(
             gateway,
             RuntimeOptions(jitter_s=0.2, heartbeat_s=2.0, backoff_base_s=0.5, shutdown_grace_s=10.0),
         )
-        env = Environment(work, tenant, state, ngdp, graph_url, settings, config, gateway, runtime)
+        env = Environment(work, tenant, state, ngdp, graph_url, settings, config, gateway, runtime, pki)
         pushes: dict[int, int] = {}
         stop_pushing = asyncio.Event()
         pusher: NgdpPusher | None = None
@@ -151,7 +154,8 @@ async def _play(
                 f"{len(scenario.inbox_mails)} secure mails...\n"
             )
             out.flush()
-            played = inject(scenario, tenant, state)
+            played = inject(scenario, tenant, state, pki)
+            await push_memos(env, played)
             left = await wait_settled(env, played, scenario.timeout_seconds, MassProgress(scenario, out))
             report = await asyncio.to_thread(build_report, env, scenario, played, left)
             print_summary(report, out)

@@ -6,7 +6,8 @@ certificate, signed by whom, valid or why not. --cert takes PKCS#12 or a PEM hol
 (repeatable; one --password-env names the variable holding the password for all of them); --trust a PEM
 file of trust anchors (repeatable). Without --cert / --trust the configured GRAPH_DPG_SMIME_CERTIFICATES,
 GRAPH_DPG_SMIME_CERTIFICATE_PASSWORD and GRAPH_DPG_SMIME_TRUST_ANCHORS apply; with no trust anchors at all a
-signature counts as untrusted.
+signature counts as untrusted. GRAPH_DPG_SMIME_ORGANISATION_ONLY applies as in the gateway: a valid signature
+by an employee or personal certificate is then refused.
 
   exit 0  readable, and every signature valid and trusted (an unsigned message, encrypted or not, says
           "not signed" and is 0)
@@ -79,28 +80,29 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _configured(args: argparse.Namespace) -> tuple[list[Any], Any]:
-    """(decryption keys, trust anchors) from the options, else from the settings."""
+def _configured(args: argparse.Namespace) -> tuple[list[Any], Any, bool]:
+    """(decryption keys, trust anchors, organisation certificates only): keys and anchors from the options,
+    else from the settings; GRAPH_DPG_SMIME_ORGANISATION_ONLY always from the settings, as in the gateway."""
     from graph_dpg.adapters.smime import load_decryption_keys, load_trust_anchors
+    from graph_dpg.config.settings import load_settings
 
     cert_paths: Sequence[str | os.PathLike[str]] = args.cert
     trust_paths: Sequence[str | os.PathLike[str]] = args.trust
     password = _password(args)
+    settings = load_settings()
     if not args.cert or not args.trust:
-        from graph_dpg.config.settings import load_settings
-
-        settings = load_settings()
         if not args.cert:
             cert_paths = settings.smime_certificates
             secret = settings.smime_certificate_password
             password = password if args.password_env else (secret.get_secret_value() if secret else None)
         if not args.trust:
             trust_paths = settings.smime_trust_anchors
-    return load_decryption_keys(cert_paths, password), load_trust_anchors(trust_paths)
+    keys, anchors = load_decryption_keys(cert_paths, password), load_trust_anchors(trust_paths)
+    return keys, anchors, settings.smime_organisation_only
 
 
 def _signature_line(check: SignatureCheck, detached: bool) -> str:
-    who = check.signer.describe() if check.signer is not None else "an unknown signer"
+    who = check.signer.describe("en") if check.signer is not None else "an unknown signer"
     form = "clear-signed" if detached else "opaque"
     when = f", signed {check.signing_time:%Y-%m-%d %H:%M:%S}Z" if check.signing_time else ""
     verdict = check.verdict.value.upper() if check.verdict is not Verdict.VALID else "valid"
@@ -113,7 +115,7 @@ def _layer_lines(layers: Sequence[Layer]) -> list[str]:
     lines: list[str] = []
     for layer in layers:
         if layer.kind == "encrypted":
-            to = layer.recipient.describe() if layer.recipient is not None else "?"
+            to = layer.recipient.describe("en") if layer.recipient is not None else "?"
             lines.append(
                 f"encrypted ({layer.algorithm}) to {to}, certificate SHA-256 {layer.recipient_fingerprint}"
             )
@@ -129,12 +131,13 @@ def run_open(args: argparse.Namespace) -> int:
     except UnreadableInput as exc:
         return _fail(f"{args.file}: {exc}", EXIT_USAGE)
     try:
-        keys, anchors = _configured(args)
+        keys, anchors, organisation_only = _configured(args)
     except ConfigError as exc:
         return _fail(str(exc), EXIT_USAGE)
 
     from graph_dpg.adapters.smime import open_message
     from graph_dpg.commands.rules import parse_eml
+    from graph_dpg.domain.smime import accept_only_organisation_certificates
 
     try:
         opened = open_message(data, keys, anchors)
@@ -147,11 +150,17 @@ def run_open(args: argparse.Namespace) -> int:
         print(mask(f"{args.file}: CANNOT OPEN: {exc} [{exc.reason}]"))
         return EXIT_NOT_OK
     message = opened.message
+    if organisation_only:
+        # As the gateway's SmimeOpener does: a valid signature by an employee or personal certificate is
+        # refused, as the delivered mail's overview shows it.
+        message = accept_only_organisation_certificates(message)
     for name, value in opened.outer_headers:
         print(mask(f"{name}: {value}"))
     if opened.bare_p7m:
         print("(a bare .p7m: no header fields outside)")
     layer_lines = _layer_lines(message.layers)
+    if organisation_only and message.signed:
+        layer_lines.append("only organisation certificates are accepted (GRAPH_DPG_SMIME_ORGANISATION_ONLY)")
     if not message.signed:
         layer_lines.append("not signed")
     if not message.encrypted:

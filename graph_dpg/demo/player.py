@@ -12,7 +12,9 @@ twice in a row, one poll interval apart.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import re
 import secrets
 import socket
 import sys
@@ -29,10 +31,13 @@ import httpx
 from graph_dpg.bootstrap import Gateway
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
 from graph_dpg.demo.ngdp import NgdpSandbox, start_ngdp_sandbox
-from graph_dpg.demo.scenario import DEMO_GATEWAY, Scenario, mass_recipients
+from graph_dpg.demo.scenario import DEMO_GATEWAY, InboxMail, OutboundMail, Scenario, mass_recipients
+from graph_dpg.demo.smime import DemoPki, clear_signed, encrypted, opaque_signed, plain_mail
 from graph_dpg.domain.html_text import html_to_text
 from graph_dpg.domain.identifiers import mask_cprs
-from graph_dpg.ports.store import JOB_TERMINAL, JobState
+from graph_dpg.domain.smime import Verdict, verdict_text
+from graph_dpg.domain.texts import CATALOGUE, Text, placeholders
+from graph_dpg.ports.store import JOB_TERMINAL, InboundState, JobState
 from graph_dpg.runtime import Runtime
 from graph_dpg.sandbox.graph import GraphTenant, serve
 from graph_dpg.sandbox.ngdp import NgdpPusher, NgdpState
@@ -61,6 +66,7 @@ class Environment:
     config: GatewayConfig
     gateway: Gateway
     runtime: Runtime
+    pki: DemoPki | None = None  # the secure-mail (S/MIME) certificates of the demo
 
 
 @dataclass
@@ -70,6 +76,11 @@ class Played:
     outbound: dict[str, tuple[str, str]] = field(default_factory=dict)  # name → (mailbox, message id)
     inbound: dict[str, str] = field(default_factory=dict)  # name → memo id at NgDP
     inbox: dict[str, tuple[str, str]] = field(default_factory=dict)  # name → (mailbox, internetMessageId)
+    inbox_ids: dict[str, str] = field(default_factory=dict)  # name → the original's message id
+    # name → memo id, for memos NgDP pushes (held in their own queue, so a pull cannot fetch them first)
+    to_push: dict[str, str] = field(default_factory=dict)
+    pushed: dict[str, int] = field(default_factory=dict)  # memo id → HTTP status of NgDP's push
+    push_queue: NgdpState | None = None
 
 
 def free_port() -> int:
@@ -116,15 +127,24 @@ def sandbox_environment(
         yield workdir, tenant, graph_url, state, ngdp, config
 
 
-def sandbox_settings(workdir: Path, graph_url: str, ngdp: NgdpSandbox, http_port: int) -> Settings:
+def sandbox_settings(
+    workdir: Path, graph_url: str, ngdp: NgdpSandbox, http_port: int, smime: DemoPki | None = None
+) -> Settings:
     """The gateway's settings for the sandbox. NgDP's pushes are authenticated as in production behind
     Container Apps' ingress (infra/): NgDP's client certificate in X-Forwarded-Client-Cert, checked
     against the sandbox CA and NgDP's subject, and its address in X-Forwarded-For against an allowlist;
     no shared secret. The receipts job still runs every second: it applies recorded receipts, pushed ones
     included, and pulls what a push has not delivered yet (a receipt recorded twice counts once)."""
     assert ngdp.pki is not None
+    secure_mail: dict[str, Any] = {}
+    if smime is not None:
+        secure_mail = {
+            "smime_certificates": [smime.organisation_pem],
+            "smime_trust_anchors": [smime.ca_pem],
+        }
     return load_settings(
         env_file=None,
+        **secure_mail,
         credential_kind="sandbox",
         graph_base_url=graph_url,
         ngdp_base_url=ngdp.base_url,
@@ -194,8 +214,9 @@ def seed(scenario: Scenario, state: NgdpState) -> None:
         state.add_contact_point(cp.id, cp.name, cp.memo_size_threshold_mb, cp.allowed_number_of_attachments)
 
 
-def inject(scenario: Scenario, tenant: GraphTenant, state: NgdpState) -> Played:
+def inject(scenario: Scenario, tenant: GraphTenant, state: NgdpState, pki: DemoPki | None = None) -> Played:
     played = Played()
+    push_queue = NgdpState(system_id=state.system_id)
     for index, mail in enumerate(scenario.outbound):
         files: list[tuple[str, str, bytes]] = []
         for spec in mail.attachments:
@@ -206,6 +227,9 @@ def inject(scenario: Scenario, tenant: GraphTenant, state: NgdpState) -> Played:
                 if n >= mail.mass.unregistered:
                     state.register(cpr=cpr)
             files.append((MASS_FILE, "text/plain", ("\n".join(people) + "\n").encode()))
+        if mail.signed is not None:
+            played.outbound[mail.name] = (mail.mailbox, _put_signed(tenant, mail, files, _need(pki)))
+            continue
         message_id = tenant.put_sent_message(
             mail.mailbox,
             mail.subject,
@@ -217,11 +241,20 @@ def inject(scenario: Scenario, tenant: GraphTenant, state: NgdpState) -> Played:
         played.outbound[mail.name] = (mail.mailbox, message_id)
     for memo in scenario.inbound:
         xml = memo.raw.encode() if memo.raw is not None else sample_memo(**(memo.memo or {}))
-        played.inbound[memo.name] = state.queue_inbound_memo(xml)
+        if memo.source == "push":
+            played.inbound[memo.name] = played.to_push[memo.name] = push_queue.queue_inbound_memo(xml)
+        else:
+            played.inbound[memo.name] = state.queue_inbound_memo(xml)
+    played.push_queue = push_queue
     for inbox_mail in scenario.inbox_mails:
         files = [f for spec in inbox_mail.attachments for f in spec.files()]
         imid = f"<{secrets.token_hex(8)}@sandbox.local>"
-        tenant.deliver_to_inbox(
+        if inbox_mail.smime is not None:
+            raw = _secure_inbox_mail(inbox_mail, files, imid, _need(pki))
+            played.inbox_ids[inbox_mail.name] = tenant.deliver_mime(inbox_mail.mailbox, raw)
+            played.inbox[inbox_mail.name] = (inbox_mail.mailbox, imid)
+            continue
+        played.inbox_ids[inbox_mail.name] = tenant.deliver_to_inbox(
             inbox_mail.mailbox,
             inbox_mail.subject,
             inbox_mail.body,
@@ -231,6 +264,60 @@ def inject(scenario: Scenario, tenant: GraphTenant, state: NgdpState) -> Played:
         )
         played.inbox[inbox_mail.name] = (inbox_mail.mailbox, imid)
     return played
+
+
+def _need(pki: DemoPki | None) -> DemoPki:
+    if pki is None:
+        raise ValueError("the scenario has S/MIME mails: play it with the demo PKI (sandbox_settings smime=)")
+    return pki
+
+
+def _put_signed(
+    tenant: GraphTenant, mail: OutboundMail, files: list[tuple[str, str, bytes]], pki: DemoPki
+) -> str:
+    """The case worker's signed mail in Sent Items as Exchange keeps it ([MS-OXOSMIME] 2.1.3; the Graph
+    emulator's deliver_mime stores S/MIME so)."""
+    author = (f"{mail.mailbox.split('@')[0].capitalize()}", mail.mailbox)
+    imid = f"<{secrets.token_hex(8)}@sandbox.local>"
+    plain = plain_mail(author, [*mail.to, *mail.cc], mail.subject, html_to_text(mail.body), files, imid)
+    signer = pki.case_worker
+    raw = clear_signed(plain, signer) if mail.signed == "clear" else opaque_signed(plain, signer)
+    return tenant.deliver_mime(mail.mailbox, raw, folder="sentitems", sent=True)
+
+
+def _secure_inbox_mail(
+    mail: InboxMail, files: list[tuple[str, str, bytes]], imid: str, pki: DemoPki
+) -> bytes:
+    assert mail.smime is not None
+    plain = plain_mail(mail.from_, [mail.mailbox], mail.subject, html_to_text(mail.body), files, imid)
+    signer = pki.party(mail.smime.sign) if mail.smime.sign is not None else None
+    if mail.smime.encrypt_to is None:
+        assert signer is not None
+        return clear_signed(plain, signer)
+    return encrypted(plain, pki.party(mail.smime.encrypt_to), signer)
+
+
+async def push_memos(env: Environment, played: Played) -> None:
+    """NgDP pushes the scenario's push memos to the gateway's push endpoint (REST PUSH; pusher.py). A memo
+    the gateway did not take (not 200) stays in NgDP's push queue and is pushed again while waiting."""
+    if not played.to_push or played.push_queue is None:
+        return
+    # As NgDP does it (and as ngdp_pusher below): its own client certificate through the simulated ingress.
+    assert env.ngdp.pki is not None
+    assert env.ngdp.pki.ngdp_push is not None
+    push = env.ngdp.pki.ngdp_push
+    pusher = NgdpPusher(
+        played.push_queue,
+        memo_url=f"{env.runtime.http_url}/ngdp/push/memos",
+        receipt_url=f"{env.runtime.http_url}/ngdp/push/receipts",
+        client_cert=(push.cert, push.key),
+        forward_as_ingress=True,
+        source_ip=SANDBOX_NGDP_PUSH_IP,
+    )
+    try:
+        played.pushed.update(await pusher.push_memos())
+    finally:
+        await pusher.aclose()
 
 
 # ---------------------------------------------------------------------------------------------- waiting
@@ -253,6 +340,16 @@ def outstanding(env: Environment, played: Played) -> list[str]:
         waiting.append("business receipts not applied")
     if env.gateway.inbound is not None and env.ngdp_state.inbound_ids():
         waiting.append(f"{len(env.ngdp_state.inbound_ids())} inbound memo(s) at NgDP")
+    if env.gateway.inbound is not None:
+        if played.push_queue is not None and played.push_queue.inbound_ids():
+            waiting.append(f"{len(played.push_queue.inbound_ids())} memo(s) NgDP has yet to push")
+        for name, memo_id in played.to_push.items():
+            row = store.get_inbound(memo_id)
+            if row is None or row.state not in (InboundState.ACKNOWLEDGED, InboundState.DELETED):
+                waiting.append(f"pushed memo {name}: {row.state.value if row else 'not stored yet'}")
+        for name in played.inbox:
+            if not _landed(env, played, name):
+                waiting.append(f"inbox mail {name}: not routed yet")
     return waiting
 
 
@@ -267,6 +364,8 @@ async def wait_settled(
     while time.monotonic() < deadline:
         if progress is not None:
             progress(env, played)
+        if played.push_queue is not None and played.push_queue.inbound_ids():
+            await push_memos(env, played)  # NgDP redelivers what was not taken
         left = await asyncio.to_thread(outstanding, env, played)
         calm = calm + 1 if not left else 0
         if calm >= 2:
@@ -343,7 +442,9 @@ def build_report(
             "job_state": job.state.value if job else None,
             "job_error": job.error if job else None,
             "categories": original.get("categories", []),
+            "signed": mail.signed,  # clear | opaque | null: the case worker signed it (S/MIME)
             "memos": [],
+            "secure_mail": None,  # for secure mail to external recipients instead of memos
             "receipt_mails": [],
         }
         if job is not None:
@@ -378,6 +479,8 @@ def build_report(
                             "attachments": [a["name"] for a in msg.get("attachments", [])],
                         }
                     )
+        if job is not None and is_secure_mail(mail.to):
+            entry["secure_mail"] = secure_mail_sent(tenant, mail, job.state.value)
         entry["outcome"] = outcome(entry)
         entry["as_expected"] = mail.expect in ("any", entry["outcome"])
         outbound.append(entry)
@@ -389,6 +492,8 @@ def build_report(
         item: dict[str, Any] = {
             "name": memo.name,
             "description": memo.description,
+            # pull | push | smime-mail (forwarded by NgDP as S/MIME e-mail): how it reached the gateway
+            "source": SOURCE_NAMES.get(stored.source.value, stored.source.value) if stored else memo.source,
             "memo_id": memo_id,
             "state": stored.state.value if stored else None,
             "mailbox": stored.target_mailbox if stored else None,
@@ -396,6 +501,9 @@ def build_report(
             "receipts_sent_to_ngdp": state.inbound_receipts(memo_id),
             "deleted_at_ngdp": memo_id in state.deleted_inbound,
         }
+        if memo.name in played.to_push:
+            # NgDP's push is answered by the HTTP status; nothing is left at NgDP to receipt or delete
+            item["pushed_by_ngdp"] = played.pushed.get(memo_id) == 200
         if stored is not None and stored.route is not None:
             # The inbound service records its routing decision (rules, banner kind) before delivering.
             item["route"] = dict(stored.route)
@@ -414,13 +522,8 @@ def build_report(
 
     inbox: list[dict[str, Any]] = []
     for secure in scenario.inbox_mails:
-        source_mailbox, imid = played.inbox[secure.name]
-        landed = [
-            (address, msg)
-            for address in env.config.mailboxes
-            for msg in tenant.messages(address, "inbox")
-            if msg.get("internetMessageId") == imid and address != source_mailbox
-        ]
+        source_mailbox = played.inbox[secure.name][0]
+        landed = _landed(env, played, secure.name)
         inbox.append(
             {
                 "name": secure.name,
@@ -428,6 +531,7 @@ def build_report(
                 "from_mailbox": source_mailbox,
                 "landed_in": [address for address, _ in landed],
                 "categories": [c for _, msg in landed for c in msg.get("categories", [])],
+                "smime": smime_view(landed) if secure.smime is not None else None,
                 "expect_mailbox": secure.expect_mailbox,
                 "as_expected": secure.expect_mailbox is None
                 or secure.expect_mailbox in [address for address, _ in landed],
@@ -454,13 +558,161 @@ def build_report(
     }
 
 
+SOURCE_NAMES = {"pull": "pull", "push": "push", "mail": "smime-mail"}
+
+
+def _landed(env: Environment, played: Played, name: str) -> list[tuple[str, dict[str, Any]]]:
+    """Where the gateway put the inbox mail ``name``: every message with its internetMessageId in an
+    organisation mailbox's inbox except the original (a routed copy, a readable copy, a banner)."""
+    source_mailbox, imid = played.inbox[name]
+    original = played.inbox_ids.get(name)
+    return [
+        (address, msg)
+        for address in env.config.mailboxes
+        for msg in env.tenant.messages(address, "inbox")
+        if msg.get("internetMessageId") == imid
+        and not (address == source_mailbox and (original is None or msg.get("id") == original))
+    ]
+
+
+def smime_view(landed: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """What the delivered mail's overview or banner says about its S/MIME (the catalogue's sentences,
+    domain/texts.py, in either language): encrypted (to which certificate), signer and verdict, or why it
+    could not be read (the support code ``smime:<reason>``)."""
+    view: dict[str, Any] = {
+        "encrypted": None,
+        "encrypted_to": None,
+        "signer": None,
+        "verdict": None,
+        "readable": None,
+        "problem": None,  # the support code's reason (no-key, unsupported, damaged, signature)
+        "banner": None,  # the banner's first paragraph when it could not be read or checked
+    }
+    if not landed:
+        return view
+    text = html_to_text(landed[0][1]["body"]["content"])
+    for language in ("da", "en"):
+        to = _match(Text.SMIME_ENCRYPTED_TO, language, text)
+        if to is not None:
+            view.update(encrypted=True, encrypted_to=to["certificate"].rsplit(" [", 1)[0])
+        elif _match(Text.SMIME_NOT_ENCRYPTED, language, text) is not None:
+            view["encrypted"] = False
+        signed = _match(Text.SMIME_SIGNED_BY, language, text)
+        if signed is not None:
+            view["signer"] = signed["signer"]
+            view["verdict"] = next(
+                (v.value for v in Verdict if signed["verdict"].startswith(verdict_text(v, language))), None
+            )
+    problem = re.search(r"\bsmime:([a-z][a-z-]*)", text)
+    if problem is not None:
+        view.update(readable=False, problem=problem.group(1), banner=_banner(text))
+        if problem.group(1) in ("no-key", "unsupported") and view["encrypted"] is None:
+            view["encrypted"] = True
+    else:
+        view["readable"] = view["encrypted"] is not None
+    return view
+
+
+def _match(key: Text, language: str, text_: str) -> dict[str, str] | None:
+    """The catalogue sentence ``key`` found in ``text_``, with its placeholders' values."""
+    template = CATALOGUE[key].template(language)
+    pattern = re.escape(template)
+    for name in placeholders(template):
+        pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>[^\n]+?)", 1)
+    found = re.search(pattern + r"\s*$", text_, re.MULTILINE)
+    return found.groupdict() if found is not None else None
+
+
+def is_secure_mail(addresses: list[str]) -> bool:
+    """The address grammar for secure mail to external recipients (issue 16): ``<local>=<domain>@sikkermail.
+    <gateway-domain>`` wraps the real address."""
+    return any(unwrap_secure_address(a) is not None for a in addresses)
+
+
+def unwrap_secure_address(address: str) -> str | None:
+    local, _, domain = address.rpartition("@")
+    if not domain.lower().startswith("sikkermail.") or "=" not in local:
+        return None
+    user, _, host = local.rpartition("=")
+    return f"{user}@{host}" if user and host else None
+
+
+def secure_mail_sent(tenant: GraphTenant, mail: OutboundMail, job_state: str) -> dict[str, Any]:
+    """What the Graph emulator saw leave the organisation for a secure-mail scene: the S/MIME messages sent
+    (its outbound log: mail to addresses outside the tenant) to the unwrapped recipients with the scene's
+    subject, and the certificates each was encrypted to (the CMS RecipientInfos of its smime.p7m)."""
+    wanted = {u.lower() for a in [*mail.to, *mail.cc] if (u := unwrap_secure_address(a)) is not None}
+    sent: list[dict[str, Any]] = []
+    for logged in tenant.outbound_log:
+        if logged["from"].lower() != mail.mailbox.lower() or logged.get("subject") != mail.subject:
+            continue
+        to = [a for a in logged["to"] if a.lower() in wanted]
+        if not to:
+            continue
+        view = logged.get("message") or {}
+        p7m = [a for a in view.get("attachments", []) if a.get("name") == "smime.p7m"]
+        sent.append(
+            {
+                "to": to,
+                "smime": bool(p7m),
+                "certificates": recipient_certificates(p7m[0].get("contentBytes", "")) if p7m else [],
+            }
+        )
+    reached = {a.lower() for s in sent if s["smime"] for a in s["to"]}
+    outcome_ = (
+        "sent"
+        if wanted and wanted <= reached
+        else "rejected"
+        if job_state == JobState.REJECTED.value and not sent
+        else "failed"
+        if job_state in (JobState.DONE.value, JobState.FAILED.value)
+        else "pending"
+    )
+    return {
+        "recipients": sorted(wanted),
+        "messages": sent,
+        "certificates": sorted({c for s in sent for c in s["certificates"]}),
+        "unencrypted": [a for s in sent if not s["smime"] for a in s["to"]],  # must stay empty
+        "outcome": outcome_,
+    }
+
+
+def recipient_certificates(content_b64: str) -> list[str]:
+    """``issuer / serial`` of each KeyTransRecipientInfo in an EnvelopedData (RFC 5652 6.2.1), read with
+    pyasn1-modules' RFC 5652 types; what cannot be read is reported as such, never raised."""
+    from pyasn1.codec.der.decoder import decode
+    from pyasn1_modules import rfc5652
+
+    try:
+        data = base64.b64decode(content_b64)
+        info, _ = decode(data, asn1Spec=rfc5652.ContentInfo())
+        envelope, _ = decode(bytes(info["content"]), asn1Spec=rfc5652.EnvelopedData())
+        found: list[str] = []
+        for recipient in envelope["recipientInfos"]:
+            if recipient.getName() != "ktri":
+                found.append(recipient.getName())
+                continue
+            rid = recipient["ktri"]["rid"]
+            if rid.getName() == "issuerAndSerialNumber":
+                serial = int(rid["issuerAndSerialNumber"]["serialNumber"])
+                found.append(f"serial {serial:x}")
+            else:
+                found.append(f"subjectKeyIdentifier {bytes(rid['subjectKeyIdentifier']).hex()}")
+        return found
+    except Exception as exc:  # a report never stops on what it shows
+        return [f"unreadable: {type(exc).__name__}"]
+
+
 def outcome(entry: dict[str, Any]) -> str:
-    """sent | rejected | failed | pending, from what NgDP and the receipts said."""
+    """sent | rejected | failed | pending, from what NgDP and the receipts said (for secure mail: from what
+    left through Graph)."""
     state = entry["job_state"]
     if state == JobState.REJECTED.value:
         return "rejected"
     if state not in (JobState.DONE.value, JobState.FAILED.value):
         return "pending"
+    if entry.get("secure_mail") is not None:
+        return str(entry["secure_mail"]["outcome"])
     memos = entry["memos"]
     bad = [m for m in memos if m["state"] != "accepted" or m["receipt_status"] in ("INVALID", "NOT_ALLOWED")]
     return "failed" if bad or state == JobState.FAILED.value else "sent"
@@ -511,6 +763,7 @@ def print_summary(report: dict[str, Any], out: TextIO) -> None:
         rows = [
             [
                 i["name"],
+                i["source"],
                 i["mailbox"] or "-",
                 ", ".join(i.get("categories", [])),
                 "yes" if i.get("banner") else "",
@@ -521,14 +774,14 @@ def print_summary(report: dict[str, Any], out: TextIO) -> None:
         ]
         table(
             "Inbound (Digital Post → mailboxes)",
-            ["memo", "delivered to", "categories", "banner", "receipt", "expected"],
+            ["memo", "source", "delivered to", "categories", "banner", "receipt", "expected"],
             rows,
         )
         rows = [
-            [m["name"], ", ".join(m["landed_in"]) or "-", mark[m["as_expected"]]]
+            [m["name"], _smime_summary(m["smime"]), ", ".join(m["landed_in"]) or "-", mark[m["as_expected"]]]
             for m in report["inbox_mails"]
         ]
-        table("Secure mail (inbox routing)", ["mail", "routed to", "expected"], rows)
+        table("Secure mail (inbox routing)", ["mail", "S/MIME", "routed to", "expected"], rows)
     else:
         out.write(
             "\nInbound: the inbound service is not part of this build; inbound memos were not played.\n"
@@ -540,6 +793,17 @@ def print_summary(report: dict[str, Any], out: TextIO) -> None:
     )
     if report["outstanding"]:
         out.write("NOT SETTLED: " + "; ".join(report["outstanding"]) + "\n")
+
+
+def _smime_summary(view: dict[str, Any] | None) -> str:
+    if view is None:
+        return "-"
+    if view["readable"] is False:
+        return f"cannot open ({view['problem']})"
+    bits = ["encrypted" if view["encrypted"] else "not encrypted"]
+    if view["verdict"]:
+        bits.append(f"signature {view['verdict']}")
+    return ", ".join(bits)
 
 
 def unexpected(report: dict[str, Any]) -> list[str]:

@@ -102,6 +102,9 @@ class OutboundMail(_Model):
     body: str = "<p></p>"
     attachments: list[AttachmentSpec] = []
     mass: MassSpec | None = None
+    # Signed by the case worker's certificate in Outlook (clear: multipart/signed; opaque: signed-data):
+    # put into Sent Items as S/MIME, stored as Exchange stores it.
+    signed: Literal["clear", "opaque"] | None = None
     expect: Literal["sent", "rejected", "failed", "any"] = "any"
 
 
@@ -110,12 +113,27 @@ class InboundMemoSpec(_Model):
     description: str = ""
     memo: dict[str, Any] | None = None  # keyword arguments of graph_dpg.sandbox.ngdp.samples.sample_memo
     raw: str | None = None  # the XML as is (e.g. an invalid memo)
+    # How NgDP hands it over: pull (the gateway fetches it) or push (NgDP posts it to the gateway).
+    source: Literal["pull", "push"] = "pull"
     expect_mailbox: str | None = None
 
     @model_validator(mode="after")
     def _one(self) -> InboundMemoSpec:
         if (self.memo is None) == (self.raw is None):
             raise ValueError("give exactly one of memo or raw")
+        return self
+
+
+class SmimeSpec(_Model):
+    """The inbox mail arrives as S/MIME (parties of graph_dpg.demo.smime.DemoPki)."""
+
+    encrypt_to: Literal["organisation", "other-organisation"] | None = "organisation"
+    sign: Literal["authority", "case-worker", "other-organisation"] | None = "authority"
+
+    @model_validator(mode="after")
+    def _something(self) -> SmimeSpec:
+        if self.encrypt_to is None and self.sign is None:
+            raise ValueError("give encrypt_to, sign or both")
         return self
 
 
@@ -127,6 +145,7 @@ class InboxMail(_Model):
     subject: str
     body: str = "<p></p>"
     attachments: list[AttachmentSpec] = []
+    smime: SmimeSpec | None = None
     expect_mailbox: str | None = None
 
 

@@ -208,7 +208,9 @@ def unwrap_secure(
     organisation's own mailbox, and the letter carries no signature anyway."""
     findings: list[Finding] = []
     for check in opened.signatures:
-        signer = check.signer.describe() if check.signer else text(Text.SMIME_UNKNOWN_SIGNER, language)
+        signer = (
+            check.signer.describe(language) if check.signer else text(Text.SMIME_UNKNOWN_SIGNER, language)
+        )
         verdict = verdict_text(check.verdict, language)
         findings.append(
             Finding(

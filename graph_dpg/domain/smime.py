@@ -78,6 +78,13 @@ class CertificateHolder(enum.Enum):
     UNKNOWN = "unknown"  # not an OCES subject
 
 
+#: The kind of certificate in words case workers read (domain/texts.py); UNKNOWN says nothing.
+_HOLDER_TEXT: Mapping[CertificateHolder, Text] = {
+    CertificateHolder.ORGANISATION: Text.SMIME_HOLDER_ORGANISATION,
+    CertificateHolder.EMPLOYEE: Text.SMIME_HOLDER_EMPLOYEE,
+    CertificateHolder.PERSON: Text.SMIME_HOLDER_PERSON,
+}
+
 _OCES3_SERIAL = re.compile(r"UI:DK-([OEP]):G:([0-9a-fA-F-]{36})")
 _OCES2_SERIAL = re.compile(r"CVR:(\d{8})-(UID|RID|FID):(\S+)")
 _OCES2_PERSON = re.compile(r"PID:(\S+)")
@@ -140,10 +147,12 @@ class Signer:
             holder=holder,
         )
 
-    def describe(self) -> str:
-        """One line: ``Name (organisation, CVR 12345678, UUID ...)``."""
+    def describe(self, language: str) -> str:
+        """One line in ``language`` (the catalogue's: ``"da"`` for receipts and overviews, ``"en"`` for the
+        command line): ``Name (organisationscertifikat, CVR 12345678, UUID ...)``."""
         name = self.organisation or self.common_name or self.subject
-        bits = [self.holder.value] if self.holder is not CertificateHolder.UNKNOWN else []
+        holder = _HOLDER_TEXT.get(self.holder)
+        bits = [text(holder, language)] if holder is not None else []
         if self.common_name and self.common_name != name:
             bits.insert(0, self.common_name)
         if self.cvr:
@@ -362,12 +371,14 @@ def secure_overview(opened: OpenedMessage, language: str = "da") -> Banner:
     lines: list[str] = []
     encrypted = [layer for layer in opened.layers if layer.kind == "encrypted"]
     for layer in encrypted:
-        who = layer.recipient.describe() if layer.recipient else layer.recipient_fingerprint
+        who = layer.recipient.describe(language) if layer.recipient else layer.recipient_fingerprint
         lines.append(text(Text.SMIME_ENCRYPTED_TO, language, certificate=f"{who} [{layer.algorithm}]"))
     if not encrypted:
         lines.append(text(Text.SMIME_NOT_ENCRYPTED, language))
     for check in opened.signatures:
-        signer = check.signer.describe() if check.signer else text(Text.SMIME_UNKNOWN_SIGNER, language)
+        signer = (
+            check.signer.describe(language) if check.signer else text(Text.SMIME_UNKNOWN_SIGNER, language)
+        )
         verdict = text(_VERDICT_TEXT[check.verdict], language)
         lines.append(text(Text.SMIME_SIGNED_BY, language, signer=signer, verdict=verdict))
     if not opened.signed:

@@ -188,6 +188,9 @@ class Text(StrEnum):
     SMIME_SIGNED_BY = "smime.signed_by"
     SMIME_NOT_SIGNED = "smime.not_signed"
     SMIME_UNKNOWN_SIGNER = "smime.unknown_signer"
+    SMIME_HOLDER_ORGANISATION = "smime.holder.organisation"
+    SMIME_HOLDER_EMPLOYEE = "smime.holder.employee"
+    SMIME_HOLDER_PERSON = "smime.holder.person"
     SMIME_VERDICT_VALID = "smime.verdict.valid"
     SMIME_VERDICT_INVALID = "smime.verdict.invalid"
     SMIME_VERDICT_UNTRUSTED = "smime.verdict.untrusted"
@@ -639,6 +642,10 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.SMIME_SIGNED_BY: Entry("Signeret af: {signer} – {verdict}", "Signed by: {signer} – {verdict}"),
         _T.SMIME_NOT_SIGNED: Entry("Ikke signeret.", "Not signed."),
         _T.SMIME_UNKNOWN_SIGNER: Entry("ukendt afsender", "unknown signer"),
+        # The kind of certificate (domain.smime.CertificateHolder; docs/facts/smime.md, "OCES3 subjects").
+        _T.SMIME_HOLDER_ORGANISATION: Entry("organisationscertifikat", "organisation certificate"),
+        _T.SMIME_HOLDER_EMPLOYEE: Entry("medarbejdercertifikat", "employee certificate"),
+        _T.SMIME_HOLDER_PERSON: Entry("personligt certifikat", "personal certificate"),
         _T.SMIME_VERDICT_VALID: Entry("signaturen er gyldig", "the signature is valid"),
         _T.SMIME_VERDICT_INVALID: Entry(
             "signaturen er ugyldig: indholdet er ændret efter signeringen",

@@ -58,8 +58,8 @@ def test_ngdp_pushes_with_its_certificate_and_is_accepted(sandbox_run: tuple[Any
 def test_accepted_memos_exactly_once(sandbox_run: tuple[Any, dict[str, Any]]) -> None:
     _, report = sandbox_run
     out = _by_name(report["outbound"])
-    # single + reply + contact point + exempt citizen + 200 mass recipients
-    assert report["ngdp"]["accepted"] == 204
+    # single + signed letter + reply + contact point + exempt citizen + 200 mass recipients
+    assert report["ngdp"]["accepted"] == 205
     assert report["ngdp"]["duplicates"] == 0
     assert len(out["mass-delivery"]["memos"]) == 200
     assert all(m["accepted_by_ngdp"] and m["xml"] for m in out["mass-delivery"]["memos"])
@@ -110,7 +110,7 @@ def test_inbound_memos_landed_with_banner_for_unmapped(sandbox_run: tuple[Any, d
     assert inbound["rule-routed"]["route"]["deliver_rule"] == "Fakturaer til Økonomi"
     assert [r["receiptStatus"] for r in inbound["invalid"]["receipts_sent_to_ngdp"]] == ["INVALID"]
     assert [r["receiptStatus"] for r in inbound["mapped"]["receipts_sent_to_ngdp"]] == ["COMPLETED"]
-    assert all(i["deleted_at_ngdp"] for i in report["inbound"])
+    assert all(i["deleted_at_ngdp"] for i in report["inbound"] if i["source"] == "pull")
     assert _by_name(report["inbox_mails"])["secure-mail"]["landed_in"] == ["jobcenter@sandby.dk"]
 
 
@@ -127,3 +127,53 @@ def test_scenario_errors_exit_2(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "subjekt" in proc.stderr and "subject" in proc.stderr
+
+
+def test_every_inbound_path_is_named_pull_push_and_nothing_is_left(
+    sandbox_run: tuple[Any, dict[str, Any]],
+) -> None:
+    """Entries of `inbound` carry how the memo reached the gateway (docs/sandbox.md)."""
+    _, report = sandbox_run
+    inbound = _by_name(report["inbound"])
+    assert {i["source"] for i in report["inbound"]} <= {"pull", "push", "smime-mail"}
+    assert inbound["mapped"]["source"] == "pull"
+    pushed = inbound["pushed"]
+    assert pushed["source"] == "push" and pushed["pushed_by_ngdp"] is True
+    assert pushed["mailbox"] == "jobcenter@sandby.dk" and pushed["as_expected"]
+    # a pushed memo is acknowledged by the push's 200 and the receipt; there is nothing to delete at NgDP
+    assert pushed["state"] == "acknowledged" and pushed["deleted_at_ngdp"] is False
+
+
+def test_signed_letter_is_unwrapped_sent_and_the_receipt_names_the_signer_in_danish(
+    sandbox_run: tuple[Any, dict[str, Any]],
+) -> None:
+    _, report = sandbox_run
+    signed = _by_name(report["outbound"])["signed-letter"]
+    assert signed["signed"] == "clear" and signed["secure_mail"] is None
+    assert signed["outcome"] == "sent" and signed["as_expected"]
+    [memo] = signed["memos"]
+    assert memo["accepted_by_ngdp"] and "bekræftelse.pdf" in memo["xml"]  # the signed content's attachment
+    assert "smime.p7m" not in memo["xml"] and "smime.p7s" not in memo["xml"]
+    text = signed["receipt_mails"][0]["text"]
+    assert "signeret (S/MIME) af Sandby Kommune (Sofie Sagsbehandler, medarbejdercertifikat" in text
+    assert "signaturen er gyldig" in text and "employee" not in text
+    assert all(e["secure_mail"] is None for e in report["outbound"])  # no secure mail scene (yet)
+
+
+def test_secure_inbox_mails_carry_their_smime_verdict(sandbox_run: tuple[Any, dict[str, Any]]) -> None:
+    _, report = sandbox_run
+    mails = _by_name(report["inbox_mails"])
+    assert mails["secure-mail"]["smime"] is None  # plain mail
+    opened = mails["encrypted-secure-mail"]
+    assert opened["landed_in"] == ["jobcenter@sandby.dk"] and opened["as_expected"]
+    smime = opened["smime"]
+    assert smime["encrypted"] is True and smime["readable"] is True and smime["problem"] is None
+    assert smime["encrypted_to"].startswith("Sandby Kommune (") and "CVR 12345674" in smime["encrypted_to"]
+    assert smime["signer"].startswith("Sandby A-kasse (") and "organisationscertifikat" in smime["signer"]
+    assert smime["verdict"] == "valid"
+    refused = mails["undecryptable-secure-mail"]
+    assert refused["landed_in"] == ["digitalpost@sandby.dk"] and refused["as_expected"]
+    assert "Digital Post: Advarsel" in refused["categories"]
+    assert refused["smime"]["readable"] is False and refused["smime"]["problem"] == "no-key"
+    assert refused["smime"]["encrypted"] is True and refused["smime"]["verdict"] is None
+    assert refused["smime"]["banner"]

@@ -35,7 +35,11 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 @pytest.fixture(autouse=True)
 def _no_configured_smime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("GRAPH_DPG_SMIME_CERTIFICATES", "GRAPH_DPG_SMIME_TRUST_ANCHORS"):
+    for name in (
+        "GRAPH_DPG_SMIME_CERTIFICATES",
+        "GRAPH_DPG_SMIME_TRUST_ANCHORS",
+        "GRAPH_DPG_SMIME_ORGANISATION_ONLY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .env of the developer's
     monkeypatch.setenv("SMIME_PW", P12_PASSWORD)
@@ -187,3 +191,22 @@ def test_seal_without_sign_cert_says_so(pki: Pki) -> None:
 def test_seal_of_junk_exits_2(pki: Pki) -> None:
     code, _, err = run("secure-mail", "seal", write(pki, "junk2.bin", b"\x00\x01"), "--to-cert", pki.org.pem)
     assert code == 2 and "not a MIME message" in err
+
+
+@pytest.mark.parametrize(("organisation_only", "code"), [("true", 1), ("false", 0)])
+def test_open_applies_the_organisation_only_setting_like_the_gateway(
+    pki: Pki, monkeypatch: pytest.MonkeyPatch, organisation_only: str, code: int
+) -> None:
+    """GRAPH_DPG_SMIME_ORGANISATION_ONLY (seed 001): an employee's valid signature is refused, as the
+    gateway's SmimeOpener refuses it; an organisation's stays valid."""
+    monkeypatch.setenv("GRAPH_DPG_SMIME_ORGANISATION_ONLY", organisation_only)
+    employee = write(pki, "employee-signed.eml", openssl("cms", "-sign", "-in", pki.dir / "body.txt",
+                     "-signer", pki.employee.pem, "-inkey", pki.employee.key_pem))  # fmt: skip
+    got, out, _ = _open(pki, employee)
+    assert got == code, out
+    assert "employee certificate" in out
+    if organisation_only == "true":
+        assert "REFUSED" in out and "only organisation certificates are accepted" in out
+    organisation = write(pki, "org-signed.eml", openssl("cms", "-sign", "-in", pki.dir / "body.txt",
+                         "-signer", pki.org.pem, "-inkey", pki.org.key_pem))  # fmt: skip
+    assert _open(pki, organisation)[0] == 0

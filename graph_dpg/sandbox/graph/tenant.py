@@ -44,7 +44,7 @@ from email.utils import format_datetime
 from typing import Any, Literal
 
 from graph_dpg.sandbox.graph.faults import FaultInjector
-from graph_dpg.sandbox.graph.mime import build_mime, html_to_text, parse_mime_base64
+from graph_dpg.sandbox.graph.mime import MimeTooDeep, build_mime, html_to_text, parse_mime_base64
 from graph_dpg.sandbox.graph.odata import (
     Expand,
     ODataError,
@@ -1516,6 +1516,10 @@ class GraphTenant:
     def send_mime(self, mb: Mailbox, payload: bytes, save_to_sent_items: bool = True) -> Message:
         try:
             message, attachments = parse_mime_base64(payload)
+        except MimeTooDeep as exc:
+            # The code Exchange gives MIME it cannot convert (EWS ResponseCodeType
+            # ErrorMimeContentConversionFailed); the nesting limit is an inference (mime.MAX_MIME_DEPTH).
+            raise bad_request(str(exc), "ErrorMimeContentConversionFailed") from exc
         except ValueError as exc:
             raise bad_request(
                 "Invalid base64 string for MIME content.", "ErrorMimeContentInvalidBase64String"
@@ -1566,8 +1570,8 @@ class GraphTenant:
         it came); any other message with its body and attachments. Returns the immutable id."""
         try:
             message, attachments = parse_mime_base64(base64.b64encode(raw))
-        except ValueError as exc:  # pragma: no cover - base64 of bytes always decodes
-            raise bad_request(str(exc)) from exc
+        except ValueError as exc:  # only MimeTooDeep: base64 of bytes always decodes
+            raise bad_request(str(exc), "ErrorMimeContentConversionFailed") from exc
         smime = stored_form(raw)
         with self._lock:
             mb = self.mailbox(mailbox)

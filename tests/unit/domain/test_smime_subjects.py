@@ -18,7 +18,9 @@ def test_oces3_organisation_certificate_as_published_by_skatteforvaltningen() ->
     )
     assert signer.holder is CertificateHolder.ORGANISATION
     assert signer.cvr == "19552101" and signer.uuid == "409d7cc4-4e01-464b-a629-303f7329fed5"
-    assert signer.describe().startswith("Skatteforvaltningen (Erhvervssystemet Test")
+    assert signer.describe("da").startswith("Skatteforvaltningen (Erhvervssystemet Test")
+    assert "organisationscertifikat, CVR 19552101" in signer.describe("da")
+    assert "organisation certificate, CVR 19552101" in signer.describe("en")
 
 
 def test_oces3_employee_certificate_from_seal_net_tests() -> None:
@@ -29,6 +31,9 @@ def test_oces3_employee_certificate_from_seal_net_tests() -> None:
         serial_number="UI:DK-E:G:dc7f4a98-d4f9-4d77-84f9-ae83c4e0bf61",
     )
     assert signer.holder is CertificateHolder.EMPLOYEE and signer.cvr is None
+    # Danish receipts and overviews carry no English words (the catalogue, domain/texts.py).
+    assert "medarbejdercertifikat" in signer.describe("da") and "employee" not in signer.describe("da")
+    assert "employee certificate" in signer.describe("en")
 
 
 @pytest.mark.parametrize(
