@@ -105,6 +105,7 @@ def make_leaf(
     not_before: datetime,
     not_after: datetime,
     eku: list[x509.ObjectIdentifier] | None = None,
+    emails: tuple[str, ...] = (),
 ) -> Party:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     builder = (
@@ -126,6 +127,9 @@ def make_leaf(
     )
     if eku is not None:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+    if emails:
+        names = [x509.RFC822Name(e) for e in emails]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return _write(Party(name, key, builder.sign(ca.key, hashes.SHA256()), directory))
 
 

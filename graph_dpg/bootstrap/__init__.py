@@ -24,7 +24,14 @@ import httpx
 from graph_dpg.adapters.digital_post import NgdpClient
 from graph_dpg.adapters.digital_post.push_auth import PushAuth, normalise_thumbprint, parse_subject
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential, credential_from
-from graph_dpg.adapters.smime import SmimeOpener, load_decryption_keys, load_trust_anchors
+from graph_dpg.adapters.smime import (
+    SmimeOpener,
+    SmimeSealer,
+    load_decryption_keys,
+    load_signing_key,
+    load_trust_anchors,
+)
+from graph_dpg.adapters.smime.directory import CertificateDirectory
 from graph_dpg.adapters.store import SqlStore, create_store
 from graph_dpg.bootstrap.rules import inbound_settings
 from graph_dpg.config import GatewayConfig, Settings
@@ -35,7 +42,7 @@ from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.services.boundary import ItemFailures
 from graph_dpg.services.inbound import InboundService
 from graph_dpg.services.inbound.secure import SecureMailOpening
-from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings
+from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings, SecureSender
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +258,7 @@ def build_gateway(
         outbound_settings(settings, gateway_config),
         failures=failures,
         secure=opening.opener,  # a case worker's signed mail is unwrapped before conversion
+        secure_send=secure_sender(settings),
     )
     inbound = InboundService(mailbox, ngdp, store, inbound_config, failures=failures, open_mail=opening)
     return Gateway(
@@ -275,6 +283,16 @@ def secure_mail_opening(settings: Settings, mailbox: MailboxPort, language: str)
     anchors = load_trust_anchors(settings.smime_trust_anchors)
     opener = SmimeOpener(keys, anchors, organisation_only=settings.smime_organisation_only)
     return SecureMailOpening(mailbox, opener, language)
+
+
+def secure_sender(settings: Settings) -> SecureSender | None:
+    """Secure mail to external recipients: signed with the first of GRAPH_DPG_SMIME_CERTIFICATES (list the
+    current certificate first), encrypted to certificates from GRAPH_DPG_SMIME_RECIPIENT_CERT_DIR. None
+    when either is missing: such mail then gets an error receipt, and nothing is sent."""
+    if not settings.smime_certificates or settings.smime_recipient_cert_dir is None:
+        return None
+    signer = load_signing_key(settings.smime_certificates[0], _secret(settings.smime_certificate_password))
+    return SecureSender(CertificateDirectory(settings.smime_recipient_cert_dir), SmimeSealer(signer))
 
 
 def _secret(value: Any) -> str | None:

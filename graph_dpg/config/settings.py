@@ -223,6 +223,13 @@ class Settings(BaseSettings):
         "UI:DK-E / UI:DK-P) is shown as not accepted, with the reason (seed 001).",
     )
 
+    smime_recipient_cert_dir: Path | None = Field(
+        None,
+        description="Directory of external recipients' S/MIME certificates (PEM, DER or .cer files; in Azure "
+        "a Key Vault mount), found by the recipient's e-mail address for secure mail sent through "
+        "<name>=<domain>@sikkermail.<gateway-domain>; expired certificates are ignored.",
+    )
+
     @field_validator("smime_certificates", "smime_trust_anchors", mode="before")
     @classmethod
     def _path_list(cls, value: object) -> object:
@@ -456,6 +463,11 @@ class Settings(BaseSettings):
             path: Path | None = getattr(self, name)
             if path is not None and not path.is_file():
                 yield f"{env_name(name)}: file {str(path)!r} does not exist or is not a file"
+        if self.smime_recipient_cert_dir is not None and not self.smime_recipient_cert_dir.is_dir():
+            yield (
+                f"{env_name('smime_recipient_cert_dir')}: {str(self.smime_recipient_cert_dir)!r} "
+                "does not exist or is not a directory"
+            )
         for name in ("smime_certificates", "smime_trust_anchors"):
             for listed in getattr(self, name):
                 if not listed.is_file():

@@ -13,8 +13,11 @@ reference (concepts/permissions-reference.md); Exchange role names: RBAC for App
 (learn.microsoft.com/exchange/permissions-exo/application-rbac).
 
 Not in the table because no code calls them: ``GET /users/{id}`` (User.Read.All) - every call addresses the
-mailbox by its address in the path and never reads the directory; ``sendMail`` and ``/send`` (Mail.Send) -
-the adapter has ``send_mail``, but no service calls it yet (the row is there, not required).
+mailbox by its address in the path and never reads the directory.
+
+Mail.Send is required because S/MIME secure mail to external recipients can only be sent as MIME through
+``sendMail`` (concepts/outlook-send-mime-message.md); no harmless call needs it, so the doctor does not
+probe it (``Probe.NONE``) and says so.
 """
 
 from __future__ import annotations
@@ -96,9 +99,12 @@ PERMISSIONS: tuple[GraphPermission, ...] = (
         name="Mail.Send",
         app_role_id="b633e1c5-b582-4048-a93e-9f11b44c7e96",
         exchange_role="Application Mail.Send",
-        reason="send mail as a function mailbox (not used yet: no service sends mail)",
-        calls=("POST sendMail, messages/{id}/send (user-sendmail, message-send)",),
-        required=False,
+        reason=(
+            "send S/MIME secure mail to external recipients from the function mailbox: S/MIME can only be "
+            "sent as MIME through sendMail (concepts/outlook-send-mime-message.md)"
+        ),
+        calls=("POST sendMail with a base64 MIME body (user-sendmail, outlook-send-mime-message)",),
+        required=True,
         probe=Probe.NONE,
     ),
 )

@@ -211,6 +211,12 @@ class Text(StrEnum):
     SMIME_OUT_ENCRYPTED = "smime.out.encrypted"
     SMIME_OUT_DAMAGED = "smime.out.damaged"
     SMIME_OUT_INVALID = "smime.out.invalid"
+    SECURE_SEND_MIXED = "securesend.mixed"
+    SECURE_SEND_BAD_ADDRESS = "securesend.bad_address"
+    SECURE_SEND_BCC = "securesend.bcc"
+    SECURE_SEND_NO_CERTIFICATE = "securesend.no_certificate"
+    SECURE_SEND_NOT_CONFIGURED = "securesend.not_configured"
+    SECURE_SEND_SENT = "securesend.sent"
 
 
 @dataclass(frozen=True)
@@ -736,6 +742,43 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "sendt. Send mailen igen til Digital Post-adressen.",
             "The mail's signature (S/MIME) does not hold: the content was changed after signing, so "
             "nothing was sent. Send the mail again to the Digital Post address.",
+        ),
+        # ------------------------------------------------------------------------- secure mail to others
+        _T.SECURE_SEND_MIXED: Entry(
+            "Mailen er skrevet til sikker mail og også til {address}. Sikker mail skal sendes som en "
+            "mail for sig, kun til sikkermail-adresser, så intet er sendt som sikker mail.",
+            "The mail is written to secure mail and also to {address}. Secure mail must be a mail of its "
+            "own, to secure-mail addresses only, so nothing was sent as secure mail.",
+        ),
+        _T.SECURE_SEND_BAD_ADDRESS: Entry(
+            "{address} er ikke en gyldig sikkermail-adresse ({reason}), så intet er sendt. Skriv modtagerens "
+            "adresse med = i stedet for @, fx post=kommune.dk@{domain}.",
+            "{address} is not a valid secure-mail address ({reason}), so nothing was sent. Write the "
+            "recipient's address with = instead of @, e.g. post=kommune.dk@{domain}.",
+        ),
+        _T.SECURE_SEND_BCC: Entry(
+            "Sikker mail kan ikke sendes som Bcc ({address}): alle modtagere kan se hinanden. Intet er "
+            "sendt; send mailen igen med modtagerne i Til eller Cc.",
+            "Secure mail cannot be sent as Bcc ({address}): every recipient can see the others. Nothing "
+            "was sent; send the mail again with the recipients in To or Cc.",
+        ),
+        _T.SECURE_SEND_NO_CERTIFICATE: Entry(
+            "Der findes intet gyldigt certifikat til {recipient}, så intet er sendt: sikker mail sendes kun "
+            "krypteret. Bed modtageren om deres certifikat, og bed IT om at lægge det ind i gatewayen.",
+            "There is no valid certificate for {recipient}, so nothing was sent: secure mail is only sent "
+            "encrypted. Ask the recipient for their certificate and ask IT to add it to the gateway.",
+        ),
+        _T.SECURE_SEND_NOT_CONFIGURED: Entry(
+            "Gatewayen er ikke sat op til at sende sikker mail (organisationens certifikat eller "
+            "modtagercertifikaterne mangler), så intet er sendt. Kontakt IT.",
+            "The gateway is not set up to send secure mail (the organisation's certificate or the "
+            "recipients' certificates are missing), so nothing was sent. Contact IT.",
+        ),
+        _T.SECURE_SEND_SENT: Entry(
+            "sendt som sikker mail: signeret af organisationen og krypteret til certifikatet {subject} "
+            "(gyldigt til {until})",
+            "sent as secure mail: signed by the organisation and encrypted to the certificate {subject} "
+            "(valid until {until})",
         ),
     }
 )

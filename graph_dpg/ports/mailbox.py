@@ -108,6 +108,10 @@ class MailboxPort(Protocol):
         """Send ``message`` from ``mailbox`` (attachments of any size)."""
         ...
 
+    async def send_mime(self, mailbox: str, mime: bytes) -> None:
+        """Send a whole MIME message (e.g. S/MIME) from ``mailbox``; Exchange keeps a copy in Sent Items."""
+        ...
+
     async def set_categories(self, mailbox: str, message_id: str, categories: Sequence[str]) -> None:
         """Replace the message's categories with ``categories``."""
         ...

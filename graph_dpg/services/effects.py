@@ -42,6 +42,7 @@ class EffectKind(enum.StrEnum):
     ALERT = "alert"  # any other alert to the monitoring mailbox: alert:{what}
     MEMO_SPLIT = "memosplit"  # how a memo too big for one mail is split: memosplit:{memo}:{mailbox}:{version}
     MEMO_PART = "memopart"  # one mail of a split memo: memopart:{memo}:{mailbox}:{version}:{part}
+    SECURE_SEND = "securesend"  # one secure mail sent: securesend:{job}:{recipient set digest}
 
 
 @dataclass(frozen=True)

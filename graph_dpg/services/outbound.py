@@ -25,6 +25,8 @@ made in a worker thread (``services.blocking``), so a wait for the database neve
 from __future__ import annotations
 
 import asyncio
+import email.parser
+import email.policy
 import hashlib
 import json
 import logging
@@ -71,12 +73,21 @@ from graph_dpg.domain.receipts import (
     render_failure_receipt,
     render_receipt,
 )
-from graph_dpg.domain.smime import is_smime_mail, readable_content
+from graph_dpg.domain.secure_send import (
+    SECURE_CHANNEL,
+    is_secure_send,
+    plan_secure_send,
+    readdress,
+    recipient_set_digest,
+    secure_message_id,
+)
+from graph_dpg.domain.smime import SmimeKind, is_smime_mail, readable_content, smime_kind
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo import MemoMessage, parse
 from graph_dpg.ports.digital_post import ContactPointInfo, DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.secure_mail import SecureMailOpener
+from graph_dpg.ports.secure_send import RecipientCertificate, RecipientCertificates, SecureMailSealer
 from graph_dpg.ports.store import (
     JOB_TERMINAL,
     EffectState,
@@ -106,6 +117,15 @@ class FunctionMailbox:
     cvrs: frozenset[str] = frozenset()
     sender_contact_points: frozenset[str] = frozenset()
     outgoing_folder: str = "sentitems"
+
+
+@dataclass(frozen=True)
+class SecureSender:
+    """What sending secure mail to external recipients needs: their certificates and the sealer (the
+    organisation's signing certificate). Without it such mail gets an error receipt."""
+
+    certificates: RecipientCertificates
+    sealer: SecureMailSealer
 
 
 @dataclass(frozen=True)
@@ -183,10 +203,13 @@ class OutboundService:
         cpu: CpuPool | None = None,
         failures: ItemFailures | None = None,
         secure: SecureMailOpener | None = None,
+        secure_send: SecureSender | None = None,
     ) -> None:
         self.mail = mailbox
         # Opens a case worker's signed mail (S/MIME) before conversion; without it such mail is refused.
         self.secure = secure
+        # Signs and encrypts mail to <name>=<domain>@sikkermail.<gateway-domain> (external recipients).
+        self.secure_send = secure_send
         self.ngdp = ngdp
         self.store = store
         self.settings = settings
@@ -264,7 +287,11 @@ class OutboundService:
             internet_message_id=msg.internet_message_id,
             # PostgreSQL text cannot hold NUL: one such subject made every poll of the mailbox fail.
             subject=mask_cprs(msg.subject.replace("\x00", ""))[:500],
-            channel=_channel_of(gateway[0].address),
+            channel=(
+                SECURE_CHANNEL
+                if is_secure_send(msg, self.settings.gateway_domain)
+                else _channel_of(gateway[0].address)
+            ),
         )
 
     # ------------------------------------------------------------------ 2./3. plan, send, finish
@@ -454,6 +481,8 @@ class OutboundService:
         stats.jobs_closed += 1
 
     async def advance(self, job: OutboundJob, stats: CycleStats) -> None:
+        if job.channel == SECURE_CHANNEL and job.state is JobState.PLANNED:
+            job = await self._plan(job, stats)  # a crash between planned and done: finish it (idempotent)
         if job.state is JobState.NEW:
             job = await self._plan(job, stats)
         if job.state in (JobState.PLANNED, JobState.SENDING):
@@ -465,6 +494,8 @@ class OutboundService:
     async def _plan(self, job: OutboundJob, stats: CycleStats) -> OutboundJob:
         mb = self.settings.mailbox(job.mailbox)
         msg = await self.mail.get_message(job.mailbox, job.message_id)
+        if is_secure_send(msg, self.settings.gateway_domain):
+            return await self._send_secure(job, msg, stats)
         plan = await self._make_plan(msg, mb)
         if plan.errors:
             await self._reject(job, plan.findings, plan.errors, stats)
@@ -571,6 +602,91 @@ class OutboundService:
             log.info("outbound secure mail %s cannot be read: %s", msg.id, type(exc).__name__)
             return secure_refusal("damaged", lang)
         return await self.cpu.run(unwrap_secure, msg, opened, content, lang)
+
+    async def _send_secure(self, job: OutboundJob, msg: MailMessage, stats: CycleStats) -> OutboundJob:
+        """A mail to secure-mail addresses: signed, encrypted to every recipient's certificate and sent as
+        MIME through sendMail, once per mail and recipient set; or an error receipt, and nothing sent.
+
+        Crash safety: the send is the effect ``securesend:{job}:{recipient set}``, planned before it is
+        done; the MIME carries a Message-ID made from the same two, so a repeated attempt first looks for
+        the copy Exchange kept in Sent Items and does not send again when it is there. Nothing leaves
+        unencrypted: the only send is of what the sealer returned, checked to be enveloped-data."""
+        lang = self.settings.language
+        gateway = self.settings.gateway_domain
+        plan = await self.cpu.run(plan_secure_send, msg, gateway, lang)
+        if plan.errors:
+            await self._reject(job, plan.findings, plan.errors, stats)
+            return job
+        sender = self.secure_send
+        if sender is None:
+            refusal = Finding("securemail.not_configured", text(Text.SECURE_SEND_NOT_CONFIGURED, lang))
+            await self._reject(job, [refusal], [refusal], stats)
+            return job
+        at = self._now.now(UTC)
+        chosen: dict[str, RecipientCertificate] = {}
+        missing: list[Finding] = []
+        for target in plan.targets:
+            found = await self.cpu.run(sender.certificates.lookup, target, at)
+            if not found:
+                missing.append(
+                    Finding(
+                        "securemail.no_certificate",
+                        text(Text.SECURE_SEND_NO_CERTIFICATE, lang, recipient=target),
+                    )
+                )
+                continue
+            # The one valid longest: a renewed certificate next to the old one wins.
+            chosen[target] = max(found, key=lambda c: c.not_after)
+        if missing:
+            await self._reject(job, missing, missing, stats)
+            return job
+        key = EffectKey(EffectKind.SECURE_SEND, f"{job.id}:{recipient_set_digest(plan.targets)}")
+        message_id = secure_message_id(job.id, plan.targets, gateway)
+        await self._plan_category(job, JobCategory.QUEUED)
+        await self.effects.plan(key, {"job": job.id, "targets": list(plan.targets), "message_id": message_id})
+        if not await self.effects.is_done(key):
+            earlier = await self.mail.find_by_internet_message_id(job.mailbox, "sentitems", message_id)
+            if not earlier:
+                mime = await self.mail.get_mime(job.mailbox, job.message_id)
+                plain = await self.cpu.run(readdress, mime, plan.to, plan.cc, message_id)
+                sealed = await self.cpu.run(sender.sealer.seal, plain, list(chosen.values()), at)
+                if not _is_enveloped(sealed):  # never: the sealer encrypts; but nothing leaves in clear
+                    raise SecureMailError("the sealed message is not encrypted")
+                await self.mail.send_mime(job.mailbox, sealed)
+            await self.effects.complete(key, {"message_id": message_id, "reused": bool(earlier)})
+            await blocking(
+                self.store.audit,
+                "outbound.securemail.sent",
+                job.subject,
+                details={
+                    "job": job.id,
+                    "recipients": list(plan.targets),
+                    "certificates": [c.fingerprint for c in chosen.values()],
+                    "reused": bool(earlier),
+                },
+            )
+        lines = [
+            {
+                "recipient": target,
+                "detail": text(
+                    Text.SECURE_SEND_SENT,
+                    lang,
+                    subject=cert.subject,
+                    until=cert.not_after.date().isoformat(),
+                ),
+            }
+            for target, cert in chosen.items()
+        ]
+        # Effects first, state last (see _plan).
+        await self.effects.plan(EffectKey.receipt(job.id), {"job": job.id, "kind": "secure", "lines": lines})
+        await self._plan_category(job, JobCategory.SENT)
+        # new -> planned -> done (the store's transitions); a crash in between comes back here (advance).
+        await blocking(self.store.set_job_state, job.id, JobState.PLANNED)
+        await blocking(self.store.set_job_state, job.id, JobState.DONE)
+        stats.sent += len(chosen)
+        stats.jobs_done += 1
+        updated = await blocking(self.store.get_job, job.id)
+        return updated if updated is not None else job
 
     async def _send(self, job: OutboundJob, stats: CycleStats) -> None:
         if job.state is JobState.PLANNED:
@@ -787,6 +903,9 @@ class OutboundService:
                 mail = await self._failure_receipt(job, payload)
             elif payload.get("kind") == "error":
                 mail = await self.cpu.run(_error_receipt, job.subject, payload.get("findings"), lang)
+            elif payload.get("kind") == "secure":
+                secure_lines = [_secure_line(d) for d in _as_list(payload.get("lines"))]
+                mail = await self.cpu.run(render_receipt, job.subject, secure_lines, language=lang)
             else:
                 noted = job.warnings or await self._legacy_warnings(job.id)
                 warnings = [Finding("warning", w, severity="warning") for w in noted]
@@ -880,6 +999,8 @@ class OutboundService:
         the time its final category is applied (that waits for the final state). For a finished job the
         category only moves forward (sent → receipted → failed), so an effect planned for a category that
         was already shown by an earlier one is rightly a no-op."""
+        if job.state is JobState.DONE and job.channel == SECURE_CHANNEL:
+            return JobCategory.SENT  # sent by sendMail: no business receipt follows
         if job.state is JobState.DONE:
             return category_for(await self._recipient_lines(job.id))
         return JobCategory.FAILED  # rejected before sending, or given up
@@ -971,6 +1092,20 @@ _VANISHED = "the mail was deleted from the mailbox before the gateway read it: n
 
 #: Earlier versions kept a job's planning warnings as an effect under this key prefix.
 _LEGACY_WARNINGS = "warnings:"
+
+
+def _is_enveloped(mime: bytes) -> bool:
+    """Is the whole message S/MIME enveloped-data (what the sealer must return before anything is sent)?"""
+    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(mime)
+    params = {str(k): str(v) for k, v in parsed.get_params(header="content-type", failobj=[])[1:]}
+    return smime_kind(parsed.get_content_type(), params) is SmimeKind.ENVELOPED
+
+
+def _secure_line(d: object) -> RecipientLine:
+    data = d if isinstance(d, Mapping) else {}
+    return RecipientLine(
+        str(data.get("recipient", "")), RecipientStatus.ACCEPTED, detail=str(data.get("detail", ""))
+    )
 
 
 def _channel_of(address: str) -> str:

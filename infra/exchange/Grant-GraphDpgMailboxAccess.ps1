@@ -9,12 +9,10 @@
       1. New-ServicePrincipal: Exchange's pointer to the Entra service principal (Enterprise application)
          of the app registration or the managed identity graph_dpg runs as.
       2. New-ManagementScope: the function mailboxes, as "members of one group" (MemberOfGroup -eq DN).
-      3. New-ManagementRoleAssignment: Application Mail.ReadWrite and Application MailboxSettings.ReadWrite,
-         each limited to that scope. These are the required rows of graph_dpg's one permission table
-         (graph_dpg/domain/permissions.py; a test checks that $Roles below lists exactly them). graph_dpg
-         sends no mail, so Application Mail.Send is not assigned; an assignment of it left by an earlier
-         version of this script can go: Get-ManagementRoleAssignment -RoleAssignee <AppId> |
-         Where-Object Role -eq 'Application Mail.Send' | Remove-ManagementRoleAssignment
+      3. New-ManagementRoleAssignment: Application Mail.ReadWrite, Application MailboxSettings.ReadWrite
+         and Application Mail.Send (secure mail is sent as MIME through sendMail), each limited to that
+         scope. These are the required rows of graph_dpg's one permission table
+         (graph_dpg/domain/permissions.py; a test checks that $Roles below lists exactly them).
       4. Test-ServicePrincipalAuthorization: every function mailbox must be InScope=True for every role,
          and the optional control mailbox (not in the group) InScope=False.
 
@@ -90,6 +88,7 @@ $ErrorActionPreference = 'Stop'
 $Roles = @(
     'Application Mail.ReadWrite'
     'Application MailboxSettings.ReadWrite'
+    'Application Mail.Send'
 )
 
 Write-Warning @'

@@ -6,7 +6,7 @@
     Two rules, created or brought back to the desired state on every run (idempotent; -WhatIf / -Confirm):
 
     1. "graph_dpg: gateway-domain mail never leaves the tenant" (priority 0, stops rule processing)
-       Mail to the gateway domain (default digital-post.dk, with its ngdp./mitdk./eboks. subdomains) is how
+       Mail to the gateway domain (default digital-post.dk, with its ngdp./mitdk./eboks./sikkermail. subdomains) is how
        staff send Digital Post: graph_dpg reads it from the function mailbox's Sent Items and sends it to
        NgDP itself. The domain is a real internet domain, so without this rule the message - with CPR
        numbers and documents - would also be delivered to whoever runs that domain. The rule redirects it
@@ -62,7 +62,8 @@ if (-not (Get-Command -Name Get-TransportRule -ErrorAction SilentlyContinue)) {
 }
 
 $domain = $GatewayDomain.ToLowerInvariant()
-$gatewayDomains = @($domain, "ngdp.$domain", "mitdk.$domain", "eboks.$domain")
+# sikkermail.: secure mail to external recipients (<local>=<domain>@sikkermail.<gateway>), sent by the gateway.
+$gatewayDomains = @($domain, "ngdp.$domain", "mitdk.$domain", "eboks.$domain", "sikkermail.$domain")
 
 function Set-DesiredTransportRule {
     [CmdletBinding(SupportsShouldProcess = $true)]

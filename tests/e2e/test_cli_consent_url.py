@@ -42,7 +42,7 @@ def test_guidance_from_settings_in_dotenv(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "Mail.ReadWrite             e2a3a72e-5f79-4c64-b1b1-878b674786c9" in out
-    assert "Mail.Send" not in out  # not used, not asked for (least privilege)
+    assert "Mail.Send                  b633e1c5-b582-4048-a93e-9f11b44c7e96" in out  # secure mail (sendMail)
     assert "MailboxSettings.ReadWrite  6931bccd-447a-43d1-b442-00a195474933" in out
     assert "RBAC for Applications" in out
     assert "do NOT open the consent URL" in out

@@ -75,6 +75,7 @@ class FakeMailbox:
     messages: dict[str, Stored] = field(default_factory=dict)
     master_categories: dict[str, dict[str, str]] = field(default_factory=dict)  # mailbox → name → colour
     sent: list[tuple[str, MailMessage]] = field(default_factory=list)  # (mailbox, message) of send_mail
+    sent_mime: list[tuple[str, bytes]] = field(default_factory=list)  # (mailbox, MIME) of send_mime
     refused: set[str] = field(default_factory=set)
     full: set[str] = field(default_factory=set)
     max_message_size: dict[str, int] = field(default_factory=dict)  # mailbox (lower case) → bytes
@@ -229,6 +230,10 @@ class FakeMailbox:
         self.sent.append((mailbox, sent))
         if save_to_sent_items:
             self._create(mailbox, "sentitems", sent, received=True, properties={})
+
+    async def send_mime(self, mailbox: str, mime: bytes) -> None:
+        self._enter("send_mime", mailbox)
+        self.sent_mime.append((mailbox, mime))
 
     async def set_categories(self, mailbox: str, message_id: str, categories: Sequence[str]) -> None:
         self._enter("set_categories", mailbox)

@@ -667,6 +667,13 @@ class GraphMailbox:
         send = user.messages.by_message_id(draft_id).send
         await self._send(mailbox, self._info(Method.POST, send), what=what)
 
+    async def send_mime(self, mailbox: str, mime: bytes) -> None:
+        """``POST sendMail`` with the MIME base64-encoded as a text/plain body: the only way to send S/MIME
+        (concepts/outlook-send-mime-message.md; user-sendmail.md "Request body", MIME format)."""
+        info = self._info(Method.POST, self._user(mailbox).send_mail)
+        info.set_stream_content(base64.b64encode(mime), "text/plain")
+        await self._send(mailbox, info, what=f"send MIME {mailbox}")
+
     async def add_attachment(self, mailbox: str, message_id: str, attachment: Attachment) -> str:
         """Attach a file to an existing message (JSON below 3 MB, else an upload session). Returns its id."""
         attachments = self._user(mailbox).messages.by_message_id(message_id).attachments

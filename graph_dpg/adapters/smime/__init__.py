@@ -22,12 +22,14 @@ from graph_dpg.adapters.smime.cms import DecryptionKey, TrustAnchors
 from graph_dpg.adapters.smime.mime import Opened, SigningKey, open_message, seal_message
 from graph_dpg.core.errors import ConfigError
 from graph_dpg.domain.smime import OpenedMessage, accept_only_organisation_certificates
+from graph_dpg.ports.secure_send import RecipientCertificate
 
 __all__ = [
     "DecryptionKey",
     "Opened",
     "SigningKey",
     "SmimeOpener",
+    "SmimeSealer",
     "TrustAnchors",
     "load_certificates",
     "load_decryption_keys",
@@ -87,3 +89,17 @@ class SmimeOpener:
     def open(self, mime: bytes, at: datetime | None) -> OpenedMessage:
         opened = open_message(mime, self._keys, self._anchors, at=at).message
         return accept_only_organisation_certificates(opened) if self._organisation_only else opened
+
+
+class SmimeSealer:
+    """The ``ports.secure_send.SecureMailSealer``: signs with the organisation's certificate, then encrypts
+    (AES-256-CBC, RSA key transport) to the recipients' certificates (``seal_message``)."""
+
+    def __init__(self, signer: SigningKey) -> None:
+        self._signer = signer
+
+    def seal(self, mime: bytes, recipients: Sequence[RecipientCertificate], at: datetime) -> bytes:
+        if not recipients:
+            raise ValueError("secure mail needs at least one recipient certificate")
+        certificates = [x509.load_der_x509_certificate(r.der) for r in recipients]
+        return seal_message(mime, certificates, self._signer, at=at)

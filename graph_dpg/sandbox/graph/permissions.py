@@ -76,7 +76,7 @@ ALL_ROLES: frozenset[str] = frozenset(p for _, perms in ENDPOINT_PERMISSIONS.val
 #: What the sandbox grants by default: the permissions graph_dpg's permission table marks as required
 #: (graph_dpg/domain/permissions.py). Restated, not imported (the emulator imports nothing of the gateway);
 #: tests/integration/graph_emulator/test_permissions.py checks that the two agree.
-GATEWAY_ROLES: frozenset[str] = frozenset({"Mail.ReadWrite", "MailboxSettings.ReadWrite"})
+GATEWAY_ROLES: frozenset[str] = frozenset({"Mail.ReadWrite", "MailboxSettings.ReadWrite", "Mail.Send"})
 
 
 @dataclass(frozen=True)

@@ -82,13 +82,16 @@ async def test_categories_need_mailboxsettings_readwrite_to_change(tenant: Graph
     assert tenant.master_categories(FUNC) == before
 
 
-async def test_mail_send_is_needed_for_sendmail_and_not_granted_by_default(tenant: GraphTenant) -> None:
-    # user-sendmail.md: Mail.Send only.
-    tenant.grant("gateway")  # the default: the gateway's roles
+async def test_mail_send_is_needed_for_sendmail(tenant: GraphTenant) -> None:
+    # user-sendmail.md: Mail.Send only; Mail.ReadWrite and MailboxSettings.ReadWrite do not allow it.
+    tenant.grant("no-send", {"Mail.ReadWrite", "MailboxSettings.ReadWrite"})
     body = {"message": {"subject": "x", "toRecipients": [{"emailAddress": {"address": OTHER}}]}}
-    status, answer = await _call(tenant, "gateway", "POST", f"/users/{FUNC}/sendMail", json=body)
+    status, answer = await _call(tenant, "no-send", "POST", f"/users/{FUNC}/sendMail", json=body)
     assert (status, answer["error"]["code"]) == (403, "ErrorAccessDenied")
     assert tenant.messages(OTHER, "inbox") == []
+    tenant.grant("gateway")  # the default: the gateway's roles, Mail.Send among them (secure mail)
+    status, _ = await _call(tenant, "gateway", "POST", f"/users/{FUNC}/sendMail", json=body)
+    assert status == 202
 
 
 async def test_mailbox_outside_the_management_scope_is_refused_whatever_the_role(tenant: GraphTenant) -> None:

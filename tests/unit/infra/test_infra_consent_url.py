@@ -99,12 +99,17 @@ def test_any_state_survives_the_round_trip_through_the_query(state: str) -> None
 
 
 def test_consent_asks_for_exactly_the_required_rows_of_the_permission_table() -> None:
-    # Least privilege: nothing calls sendMail, so Mail.Send is not asked for (graph_dpg/domain/permissions.py).
+    # Secure mail is sent through sendMail, so Mail.Send is asked for (graph_dpg/domain/permissions.py).
     assert required_permissions() == REQUIRED_PERMISSIONS
-    assert [p.name for p in REQUIRED_PERMISSIONS] == ["Mail.ReadWrite", "MailboxSettings.ReadWrite"]
+    assert [p.name for p in REQUIRED_PERMISSIONS] == [
+        "Mail.ReadWrite",
+        "MailboxSettings.ReadWrite",
+        "Mail.Send",
+    ]
     assert [p.exchange_role for p in REQUIRED_PERMISSIONS] == [
         "Application Mail.ReadWrite",
         "Application MailboxSettings.ReadWrite",
+        "Application Mail.Send",
     ]
 
 
@@ -112,7 +117,7 @@ def test_guidance_names_no_permission_that_is_not_required() -> None:
     text = render_guidance(ConsentTarget(TENANT_GUID, CLIENT, managed_identity=False), "https://u")
     for row in PERMISSIONS:
         assert (row.app_role_id in text) == row.required, row.name
-    assert "Mail.Send" not in text
+    assert "Mail.Send" in text
 
 
 def test_guidance_recommends_rbac_and_warns_against_tenant_wide_consent() -> None:
