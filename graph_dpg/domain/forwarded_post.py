@@ -54,7 +54,7 @@ ForwardedKind = Literal["memo", "large", "none"]
 #: The words of the "too large to forward" notice (inference: the notice's text is not published; the
 #: guide says forwarding is limited, the 10 MB bound comes from the brief of issue 16).
 _LARGE_NOTICE = re.compile(
-    r"(for\s+stor|over\s+10\s*MB|st(ø|oe)rre\s+end\s+10\s*MB|too\s+large|larger\s+than\s+10\s*MB)"
+    r"(for\s+stor|over\s+10\s*MB|st(\u00f8|oe)rre\s+end\s+10\s*MB|too\s+large|larger\s+than\s+10\s*MB)"
     r".{0,400}?(videresend|forward)"
     r"|(videresend|forward).{0,400}?(for\s+stor|10\s*MB|too\s+large)",
     re.IGNORECASE | re.DOTALL,
@@ -193,9 +193,13 @@ def _dp2_memo(root: Any, documents: list[email.message.Message]) -> tuple[str, b
     if not ident or not documents:
         return None
     try:
-        memo_uuid = str(uuid.UUID(ident))
+        given: uuid.UUID | None = uuid.UUID(ident)
     except ValueError:
-        memo_uuid = str(uuid.uuid5(DP2_NAMESPACE, ident))
+        given = None
+    if given is not None and given.version == 4:
+        memo_uuid = str(given)
+    else:  # MeMo wants a version-4 UUID: a stable one made from the DP2 id (so a resent mail is stored once)
+        memo_uuid = str(uuid.UUID(bytes=uuid.uuid5(DP2_NAMESPACE, ident).bytes, version=4))
     title = _dp2_value(root, "title") or "Digital Post"
     sender_name = _dp2_value(root, "sender_name") or "Digital Post"
     number = re.sub(r"\D", "", _dp2_value(root, "sender_cvr"))
