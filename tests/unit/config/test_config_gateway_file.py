@@ -260,6 +260,7 @@ def test_model_validate_works_without_a_file() -> None:
 
 def test_a_mailbox_that_is_ngdps_smtp_recipient_system_is_read_and_answered_as_configured() -> None:
     from graph_dpg.bootstrap.rules import inbound_settings
+    from graph_dpg.core.errors import ConfigError
 
     config = gateway(
         """
@@ -272,7 +273,7 @@ def test_a_mailbox_that_is_ngdps_smtp_recipient_system_is_read_and_answered_as_c
     settings = inbound_settings(config)
     assert settings.forwarded_mailboxes == frozenset({"sikkerpost@test.dk"})
     assert settings.forwarded_receipt is False
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         gateway(
             """
             function_mailboxes:
