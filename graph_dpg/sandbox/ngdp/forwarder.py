@@ -58,7 +58,7 @@ LARGE_NOTICE = (
 
 def _memo_fields(xml: bytes) -> tuple[str, str, str, str, str, list[tuple[str, str, bytes]]]:
     """messageUUID, label, sender label, sender id, recipient id and files (name, MIME type, bytes)."""
-    root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
+    root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
 
     def first(path: str) -> str:
         found = root.find(path, _NS)
