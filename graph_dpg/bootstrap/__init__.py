@@ -41,6 +41,7 @@ from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.services.boundary import ItemFailures
 from graph_dpg.services.inbound import InboundService
+from graph_dpg.services.inbound.forwarded import forwarded_opening
 from graph_dpg.services.inbound.secure import SecureMailOpening
 from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings, SecureSender
 
@@ -260,7 +261,9 @@ def build_gateway(
         secure=opening.opener,  # a case worker's signed mail is unwrapped before conversion
         secure_send=secure_sender(settings),
     )
-    inbound = InboundService(mailbox, ngdp, store, inbound_config, failures=failures, open_mail=opening)
+    # A mailbox that is NgDP's SMTP recipient system opens its S/MIME mail as forwarded Digital Post.
+    open_mail = forwarded_opening(opening, store, inbound_config.forwarded_mailboxes, inbound_config.language)
+    inbound = InboundService(mailbox, ngdp, store, inbound_config, failures=failures, open_mail=open_mail)
     return Gateway(
         settings=settings,
         config=gateway_config,

@@ -77,4 +77,8 @@ def inbound_settings(config: GatewayConfig, settings: Settings | None = None) ->
             for box in config.function_mailboxes
             if box.max_message_mb is not None
         },
+        forwarded_mailboxes=frozenset(
+            box.address.lower() for box in config.function_mailboxes if box.digital_post_smtp is not None
+        ),
+        forwarded_receipt=any(box.digital_post_smtp == "rest-receipt" for box in config.function_mailboxes),
     )

@@ -224,6 +224,13 @@ class MailboxEntry(_Frozen):
         description="This mailbox's maximum message size in MB, when the admin set it apart from "
         "GRAPH_DPG_MAX_MESSAGE_MB; bigger memos are delivered to it as several mails.",
     )
+    digital_post_smtp: Literal["rest-receipt", "no-receipt"] | None = Field(
+        None,
+        description="This mailbox is NgDP's SMTP recipient system: Digital Post arrives in its inbox as "
+        "S/MIME e-mail encrypted to the organisation's certificate and is delivered like a pulled memo. "
+        "rest-receipt: answered with the business receipt over the REST API (needs the system's API "
+        "credentials); no-receipt: an SMTP-only system, not answered.",
+    )
 
     @property
     def may_send(self) -> bool:
@@ -525,4 +532,6 @@ class GatewayConfig(_Frozen):
         pairs = [(self.main_mailbox, "inbox")]
         for box in self.function_mailboxes:
             pairs += [(box.address, folder) for folder in box.inbox_folders]
+            if box.digital_post_smtp is not None:
+                pairs.append((box.address, "inbox"))
         return list(dict.fromkeys(pairs))

@@ -86,6 +86,10 @@ class InboundSettings:
     # (lower-case address) where the gateway file says otherwise. A memo bigger is split (domain.split).
     max_message_bytes: int = 35 * 1024 * 1024
     mailbox_max_message_bytes: Mapping[str, int] = field(default_factory=dict)
+    # Mailboxes (lower-case) that are NgDP's SMTP recipient system (Digital Post forwarded as S/MIME
+    # e-mail), and whether a memo found there is answered with the REST business receipt (False: SMTP only).
+    forwarded_mailboxes: frozenset[str] = frozenset()
+    forwarded_receipt: bool = True
 
     def message_limit(self, mailbox: str) -> int:
         """The largest mail the gateway writes into ``mailbox``, as configured."""

@@ -207,6 +207,9 @@ class Text(StrEnum):
     SMIME_FAILED_SUPPORT = "smime.failed.support"
     SMIME_ALERT_SUBJECT = "smime.alert.subject"
     SMIME_ALERT_TEXT = "smime.alert.text"
+    FORWARDED_LARGE_TITLE = "forwarded.large.title"
+    FORWARDED_LARGE_TEXT = "forwarded.large.text"
+    FORWARDED_LARGE_WHAT_TO_DO = "forwarded.large.what_to_do"
     SMIME_OUT_SIGNED = "smime.out.signed"
     SMIME_OUT_ENCRYPTED = "smime.out.encrypted"
     SMIME_OUT_DAMAGED = "smime.out.damaged"
@@ -717,6 +720,23 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "forklaring.",
             "A secure mail in {mailbox} could not be read or checked. It was put into {main} with an "
             "explanation.",
+        ),
+        # ------------------------------------------------- Digital Post forwarded as secure e-mail (SMTP)
+        _T.FORWARDED_LARGE_TITLE: Entry(
+            "Et stort brev venter i Digital Post", "A large letter is waiting in Digital Post"
+        ),
+        _T.FORWARDED_LARGE_TEXT: Entry(
+            "Digital Post har modtaget et brev, som er for stort til at blive videresendt som sikker e-mail "
+            "(over 10 MB). Brevet er ikke kommet med her – det ligger stadig i organisationens digitale "
+            "postkasse.",
+            "Digital Post received a letter too large to be forwarded as secure e-mail (over 10 MB). The "
+            "letter is not included here – it is still in the organisation's Digital Post mailbox.",
+        ),
+        _T.FORWARDED_LARGE_WHAT_TO_DO: Entry(
+            "Log på Digital Post for virksomheder via Virk, åbn brevet dér og gem det i sagen. Kontakt IT, "
+            "hvis du ikke har adgang til postkassen.",
+            "Log on to Digital Post for businesses via Virk, open the letter there and file it with the "
+            "case. Contact IT if you have no access to the mailbox.",
         ),
         # ------------------------------------------------------------------------------ secure mail out
         _T.SMIME_OUT_SIGNED: Entry(

@@ -154,6 +154,7 @@ class InboundMemo:
     receipts: list[dict[str, Any]] = field(default_factory=list)
     fetched: int = 0
     deleted: bool = False
+    forwarded: bool = False  # sent by the SMTP forwarder: not listed for pull, its receipt still taken
 
 
 @dataclass(frozen=True)
@@ -526,7 +527,7 @@ class NgdpState:
 
     def inbound_ids(self) -> list[str]:
         with self._lock:
-            return [m.id for m in self._inbound.values() if not m.deleted]
+            return [m.id for m in self._inbound.values() if not m.deleted and not m.forwarded]
 
     def inbound(self, memo_id: str) -> InboundMemo | None:
         with self._lock:
@@ -557,6 +558,14 @@ class NgdpState:
             memo.deleted = True
             self.deleted_inbound.append(memo.id)
             return True
+
+    def queue_forwarded_memo(self, xml: bytes) -> str:
+        """A memo for an SMTP recipient system: held (its business receipt is taken at ``memos/{id}/receipt``,
+        inference) but never listed for pull; the forwarder mails it. Returns its id (= messageUUID)."""
+        memo_id = self.queue_inbound_memo(xml)
+        with self._lock:
+            self._inbound[memo_id].forwarded = True
+        return memo_id
 
     def mark_pushed(self, memo_id: str) -> None:
         """REST PUSH delivered the memo (the recipient answered 200): it leaves the queue."""

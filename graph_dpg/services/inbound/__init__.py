@@ -118,5 +118,7 @@ class InboundService:
         await self.memos.run(stats, pull=pull)
         if mail:
             await self.secure_mail.run(stats)
+            if stats.forwarded:  # Digital Post forwarded as secure e-mail: delivered in this cycle too
+                await self.memos.run(stats, pull=False)
         await self.rules.send_alerts(stats)
         return stats

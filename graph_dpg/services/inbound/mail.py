@@ -63,6 +63,9 @@ class OpenedMail:
     message: MailMessage
     readable_copy: bool = False
     failure: Banner | None = None
+    #: Digital Post forwarded by NgDP's SMTP recipient system, stored as this inbound memo (its UUID): the
+    #: memo pipeline delivers it; the mail itself is not routed.
+    forwarded_memo: str | None = None
 
 
 class MailOpener(Protocol):
@@ -158,6 +161,9 @@ class MailRouter(InboundParts):
                 return {"skipped": "message gone"}
             opened = await self.open_mail(mailbox, read)
             msg = opened.message
+            if opened.forwarded_memo is not None:
+                await self._move_original(mailbox, read)
+                return {"routed": False, "action": "forwarded-memo", "memo": opened.forwarded_memo}
             if opened.failure is not None:
                 subjects[effect.key] = mask_cprs(msg.subject)[:200]
                 return await self._deliver_failed(effect.key, mailbox, read, opened)
@@ -181,6 +187,8 @@ class MailRouter(InboundParts):
             EffectKind.MAIL_ROUTE, action=route, limit=self.settings.batch_size, on_error=failed
         )
         for effect, result in done:
+            if result.get("action") == "forwarded-memo":
+                stats.forwarded += 1
             if result.get("routed"):
                 stats.mail_routed += 1
                 await blocking(

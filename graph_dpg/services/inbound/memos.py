@@ -22,6 +22,10 @@ Why nothing is lost and nothing is delivered twice:
 - the receipt is sent only in DELIVERED, the delete only after ACKNOWLEDGED; NgDP's "receipt exists" (409)
   and "already deleted" (404) answers count as success (the client translates them), so repeats are safe.
 
+Memos forwarded as S/MIME e-mail by NgDP's SMTP recipient system (source ``mail``, stored by
+``services.inbound.forwarded``) are delivered alike and end in ACKNOWLEDGED: answered with the REST
+receipt when ``forwarded_receipt`` (a 404 counts as acknowledged, as for pushed memos), else not at all.
+
 Pushed memos: NgDP's push is acknowledged by the business receipt alone (there is nothing to delete:
 NgDP stops redelivering once the receiver answered 200), so they end in ACKNOWLEDGED. A 404 on their
 receipt means NgDP no longer holds the memo; it is logged and counted as acknowledged.
@@ -810,7 +814,9 @@ class MemoPipeline(InboundParts):
             self.failures.crashed(Stage.INBOUND_RECEIPT, row.memo_uuid, exc)
             detail = None
         try:
-            if valid:
+            if row.source is InboundSource.MAIL and not self.settings.forwarded_receipt:
+                pass  # forwarded by an SMTP-only recipient system: no REST receipt to send (gateway file)
+            elif valid:
                 await self.ngdp.send_memo_receipt(row.memo_uuid, "COMPLETED")
             else:
                 await self.ngdp.send_memo_receipt(
@@ -824,7 +830,10 @@ class MemoPipeline(InboundParts):
             self.store.audit,
             "inbound.memo.acknowledged",
             row.memo_uuid,
-            details={"status": "COMPLETED" if valid else "INVALID"},
+            details={
+                "status": "COMPLETED" if valid else "INVALID",
+                "receipt": row.source is not InboundSource.MAIL or self.settings.forwarded_receipt,
+            },
         )
 
     async def _delete(self, row: InboundMemo) -> None:

@@ -45,6 +45,7 @@ class InboundStats:
     deleted: int = 0
     mail_seen: int = 0
     mail_routed: int = 0
+    forwarded: int = 0  # memos found in Digital Post forwarded as S/MIME e-mail (stored for the pipeline)
     rules_disabled: list[str] = field(default_factory=list)
     alerts: int = 0
     errors: list[str] = field(default_factory=list)

@@ -256,3 +256,28 @@ def test_model_validate_works_without_a_file() -> None:
         }
     )
     assert config.gateway_domain == "dp.example.dk"
+
+
+def test_a_mailbox_that_is_ngdps_smtp_recipient_system_is_read_and_answered_as_configured() -> None:
+    from graph_dpg.bootstrap.rules import inbound_settings
+    from graph_dpg.core.errors import ConfigError
+
+    config = gateway(
+        """
+        function_mailboxes:
+          - address: SikkerPost@test.dk
+            digital_post_smtp: no-receipt
+        """
+    )
+    assert ("sikkerpost@test.dk", "inbox") in [(m.lower(), f) for m, f in config.inbox_sources()]
+    settings = inbound_settings(config)
+    assert settings.forwarded_mailboxes == frozenset({"sikkerpost@test.dk"})
+    assert settings.forwarded_receipt is False
+    with pytest.raises(ConfigError):
+        gateway(
+            """
+            function_mailboxes:
+              - address: x@test.dk
+                digital_post_smtp: push
+            """
+        )
