@@ -14,11 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from graph_dpg.adapters.smime import SmimeOpener, load_decryption_keys, load_trust_anchors
 from graph_dpg.services.inbound import InboundService
-from graph_dpg.services.inbound.secure import SecureMailOpening
 from tests.integration.inbound.harness import BYG, MAIN, MONITOR, Harness, make_harness
-from tests.smime_pki import P12_PASSWORD, Pki, make_pki, openssl
+from tests.smime_pki import Pki, make_pki, openssl
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl binary")
 
@@ -41,9 +39,7 @@ async def h(db_url: str) -> AsyncIterator[Harness]:
 
 
 def service(h: Harness, pki: Pki) -> InboundService:
-    keys = load_decryption_keys([pki.org.p12], P12_PASSWORD)
-    opening = SecureMailOpening(h.mailbox, SmimeOpener(keys, load_trust_anchors([pki.ca.pem])))
-    return h.service_with(open_mail=opening)
+    return h.service_with(open_mail=h.secure_opening(pki))
 
 
 def _file(tmp: Path, name: str, data: bytes) -> Path:

@@ -96,6 +96,16 @@ class Harness:
             self.mailbox, in_process_client(self.ngdp), self.store, self.settings, **options
         )
 
+    def secure_opening(self, pki: Any, *, organisation_only: bool = False) -> Any:
+        """The S/MIME opening step with the test PKI's organisation key and CA (``tests.smime_pki.Pki``)."""
+        from graph_dpg.adapters.smime import SmimeOpener, load_decryption_keys, load_trust_anchors
+        from graph_dpg.services.inbound.secure import SecureMailOpening
+        from tests.smime_pki import P12_PASSWORD
+
+        keys = load_decryption_keys([pki.org.p12], P12_PASSWORD)
+        opener = SmimeOpener(keys, load_trust_anchors([pki.ca.pem]), organisation_only=organisation_only)
+        return SecureMailOpening(self.mailbox, opener)
+
     def messages(self, mailbox: str, folder: str = "inbox") -> list[dict[str, Any]]:
         return self.tenant.messages(mailbox, folder)
 

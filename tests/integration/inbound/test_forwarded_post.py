@@ -13,13 +13,11 @@ from typing import Any
 
 import pytest
 
-from graph_dpg.adapters.smime import SmimeOpener, load_decryption_keys, load_trust_anchors
 from graph_dpg.ports.store import InboundSource, InboundState
 from graph_dpg.sandbox.ngdp.forwarder import SHAPES, Shape, forward, forwarded_mail
 from graph_dpg.services.inbound import InboundService
 from graph_dpg.services.inbound.forwarded import forwarded_opening
-from graph_dpg.services.inbound.secure import SecureMailOpening
-from tests.smime_pki import P12_PASSWORD, Pki, make_pki
+from tests.smime_pki import Pki, make_pki
 
 from .harness import BYG, MAIN, MONITOR, Harness, make_harness
 
@@ -55,8 +53,7 @@ async def h(db_url: str) -> AsyncIterator[Harness]:
 
 
 def service(h: Harness, pki: Pki) -> InboundService:
-    keys = load_decryption_keys([pki.org.p12], P12_PASSWORD)
-    secure = SecureMailOpening(h.mailbox, SmimeOpener(keys, load_trust_anchors([pki.ca.pem])))
+    secure = h.secure_opening(pki)
     return h.service_with(open_mail=forwarded_opening(secure, h.store, frozenset({SMTP})))
 
 

@@ -11,10 +11,8 @@ from typing import Any
 
 import pytest
 
-from graph_dpg.adapters.smime import SmimeOpener, load_decryption_keys, load_trust_anchors
 from graph_dpg.services.inbound import InboundService
-from graph_dpg.services.inbound.secure import SecureMailOpening
-from tests.smime_pki import P12_PASSWORD, Pki, make_pki, openssl
+from tests.smime_pki import Pki, make_pki, openssl
 
 from .harness import ARCHIVE, BYG, MAIN, MONITOR, Harness, make_harness
 
@@ -38,9 +36,7 @@ async def h(db_url: str) -> AsyncIterator[Harness]:
 
 
 def service(h: Harness, pki: Pki) -> InboundService:
-    keys = load_decryption_keys([pki.org.p12], P12_PASSWORD)
-    opening = SecureMailOpening(h.mailbox, SmimeOpener(keys, load_trust_anchors([pki.ca.pem])))
-    return h.service_with(open_mail=opening)
+    return h.service_with(open_mail=h.secure_opening(pki))
 
 
 def envelope(subject: str) -> tuple[str, ...]:

@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from graph_dpg.adapters.smime import SmimeOpener, load_decryption_keys, load_trust_anchors
 from graph_dpg.services.inbound import InboundService
-from graph_dpg.services.inbound.secure import SecureMailOpening
-from tests.smime_pki import P12_PASSWORD, Pki, make_pki, openssl
+from tests.smime_pki import Pki, make_pki, openssl
 
 from .harness import BYG, MAIN, MONITOR, Harness, make_harness
 
@@ -37,9 +35,7 @@ async def h(db_url: str) -> AsyncIterator[Harness]:
 
 
 def service(h: Harness, pki: Pki, *, organisation_only: bool) -> InboundService:
-    keys = load_decryption_keys([pki.org.p12], P12_PASSWORD)
-    opener = SmimeOpener(keys, load_trust_anchors([pki.ca.pem]), organisation_only=organisation_only)
-    return h.service_with(open_mail=SecureMailOpening(h.mailbox, opener))
+    return h.service_with(open_mail=h.secure_opening(pki, organisation_only=organisation_only))
 
 
 def signed_by(pki: Pki, who: str, subject: str, tmp_path: Path) -> bytes:
