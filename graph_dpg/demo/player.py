@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
+from cryptography.hazmat.primitives import serialization
 
 from graph_dpg.bootstrap import Gateway
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
@@ -42,6 +43,7 @@ from graph_dpg.runtime import Runtime
 from graph_dpg.sandbox.graph import GraphTenant, serve
 from graph_dpg.sandbox.ngdp import NgdpPusher, NgdpState
 from graph_dpg.sandbox.ngdp.certs import NGDP_PUSH_CVR, NGDP_PUSH_ORGANISATION
+from graph_dpg.sandbox.ngdp.forwarder import forward
 from graph_dpg.sandbox.ngdp.samples import sample_memo
 from graph_dpg.sandbox.ngdp.state import DuplicateAnswer
 from graph_dpg.services.outbound import RECEIPT_PROPERTY
@@ -79,6 +81,7 @@ class Played:
     inbox_ids: dict[str, str] = field(default_factory=dict)  # name → the original's message id
     # name → memo id, for memos NgDP pushes (held in their own queue, so a pull cannot fetch them first)
     to_push: dict[str, str] = field(default_factory=dict)
+    forwarded: dict[str, str] = field(default_factory=dict)  # name → memo id NgDP mailed as S/MIME
     pushed: dict[str, int] = field(default_factory=dict)  # memo id → HTTP status of NgDP's push
     push_queue: NgdpState | None = None
 
@@ -142,6 +145,8 @@ def sandbox_settings(
             "smime_certificates": [smime.organisation_pem],
             "smime_trust_anchors": [smime.ca_pem],
         }
+        if smime.recipient_cert_dir is not None:
+            secure_mail["smime_recipient_cert_dir"] = smime.recipient_cert_dir
     return load_settings(
         env_file=None,
         **secure_mail,
@@ -243,6 +248,14 @@ def inject(scenario: Scenario, tenant: GraphTenant, state: NgdpState, pki: DemoP
         xml = memo.raw.encode() if memo.raw is not None else sample_memo(**(memo.memo or {}))
         if memo.source == "push":
             played.inbound[memo.name] = played.to_push[memo.name] = push_queue.queue_inbound_memo(xml)
+        elif memo.source == "smime-mail":
+            # NgDP's SMTP recipient system: the memo mailed as S/MIME, encrypted to the organisation's
+            # certificate (sandbox/ngdp/forwarder.py; its shapes are inference, docs/facts/ngdp.md)
+            assert memo.mailbox is not None
+            organisation = _need(pki).organisation.cert.public_bytes(serialization.Encoding.PEM)
+            played.inbound[memo.name] = played.forwarded[memo.name] = forward(
+                state, tenant.deliver_mime, xml, mailbox=memo.mailbox, recipient_pem=organisation
+            )
         else:
             played.inbound[memo.name] = state.queue_inbound_memo(xml)
     played.push_queue = push_queue
@@ -343,7 +356,7 @@ def outstanding(env: Environment, played: Played) -> list[str]:
     if env.gateway.inbound is not None:
         if played.push_queue is not None and played.push_queue.inbound_ids():
             waiting.append(f"{len(played.push_queue.inbound_ids())} memo(s) NgDP has yet to push")
-        for name, memo_id in played.to_push.items():
+        for name, memo_id in [*played.to_push.items(), *played.forwarded.items()]:
             row = store.get_inbound(memo_id)
             if row is None or row.state not in (InboundState.ACKNOWLEDGED, InboundState.DELETED):
                 waiting.append(f"pushed memo {name}: {row.state.value if row else 'not stored yet'}")

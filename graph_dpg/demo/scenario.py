@@ -113,14 +113,18 @@ class InboundMemoSpec(_Model):
     description: str = ""
     memo: dict[str, Any] | None = None  # keyword arguments of graph_dpg.sandbox.ngdp.samples.sample_memo
     raw: str | None = None  # the XML as is (e.g. an invalid memo)
-    # How NgDP hands it over: pull (the gateway fetches it) or push (NgDP posts it to the gateway).
-    source: Literal["pull", "push"] = "pull"
+    # How NgDP hands it over: pull (the gateway fetches it), push (NgDP posts it to the gateway) or
+    # smime-mail (NgDP's forwarder mails it as S/MIME to ``mailbox``, the SMTP recipient system).
+    source: Literal["pull", "push", "smime-mail"] = "pull"
+    mailbox: str | None = None
     expect_mailbox: str | None = None
 
     @model_validator(mode="after")
     def _one(self) -> InboundMemoSpec:
         if (self.memo is None) == (self.raw is None):
             raise ValueError("give exactly one of memo or raw")
+        if (self.source == "smime-mail") != (self.mailbox is not None):
+            raise ValueError("mailbox (the SMTP recipient system's) is given exactly for source smime-mail")
         return self
 
 

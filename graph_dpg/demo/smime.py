@@ -4,8 +4,9 @@ scenario's S/MIME messages made from it.
 The PKI: a sandbox root CA (the trust anchor the demo gateway is configured with), the organisation's
 certificate with its key (what the gateway decrypts with: GRAPH_DPG_SMIME_CERTIFICATES), a case worker's
 employee certificate (signs outbound letters), an authority's organisation certificate (the a-kasse's;
-signs the secure mail it sends us) and another organisation's certificate (mail encrypted to it cannot be
-opened here).
+signs the secure mail it sends us; naming its address, it is written into the recipient-certificate
+directory, so secure mail to it is encrypted to it) and another organisation's certificate (mail
+encrypted to it cannot be opened here).
 Subjects follow OCES3 (serialNumber ``UI:DK-O:G:<uuid>`` / ``UI:DK-E:G:<uuid>``, organizationIdentifier
 ``NTRDK-<cvr>``; docs/facts/smime.md, "OCES3 subjects"). The messages are made with the gateway's own
 sealing code (adapters/smime, itself tested against ``openssl cms``): they are the demo's input, the
@@ -35,6 +36,9 @@ from graph_dpg.adapters.smime.mime import (
     split_head,
 )
 
+#: The authority's (the a-kasse's) secure-mail address, named in its certificate.
+AUTHORITY_ADDRESS = "sikkerpost@a-kasse.dk"
+
 
 @dataclass(frozen=True)
 class Holder:
@@ -54,6 +58,8 @@ class DemoPki:
     case_worker: Holder
     authority: Holder
     other_organisation: Holder
+    # GRAPH_DPG_SMIME_RECIPIENT_CERT_DIR: the authority's certificate, for secure mail to it
+    recipient_cert_dir: Path | None = None
 
     def party(self, name: str) -> Holder:
         return {
@@ -75,7 +81,9 @@ def _name(cn: str, org: str, serial: str | None = None, cvr: str | None = None) 
     return x509.Name(attrs)
 
 
-def _leaf(ca: Holder, subject: x509.Name, now: datetime, *, mail: bool = False) -> Holder:
+def _leaf(
+    ca: Holder, subject: x509.Name, now: datetime, *, mail: bool = False, address: str | None = None
+) -> Holder:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     builder = (
         x509.CertificateBuilder()
@@ -94,6 +102,11 @@ def _leaf(ca: Holder, subject: x509.Name, now: datetime, *, mail: bool = False) 
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
         )
     )
+    if address is not None:
+        # RFC 8550 3: the address belongs in subjectAltName rfc822Name (how recipient certificates are found)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.RFC822Name(address)]), critical=False
+        )
     if mail:
         eku = [ExtendedKeyUsageOID.EMAIL_PROTECTION, ExtendedKeyUsageOID.CLIENT_AUTH]
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
@@ -148,6 +161,7 @@ def make_demo_pki(directory: Path, organisation_name: str, organisation_cvr: str
             "29189846",
         ),
         now,
+        address=AUTHORITY_ADDRESS,
     )
     other = _leaf(
         ca,
@@ -168,7 +182,10 @@ def make_demo_pki(directory: Path, organisation_name: str, organisation_cvr: str
         )
         + organisation.cert.public_bytes(serialization.Encoding.PEM)
     )
-    return DemoPki(ca_pem, organisation_pem, organisation, case_worker, authority, other)
+    recipients = directory / "recipients"
+    recipients.mkdir(exist_ok=True)
+    (recipients / "a-kasse.pem").write_bytes(authority.cert.public_bytes(serialization.Encoding.PEM))
+    return DemoPki(ca_pem, organisation_pem, organisation, case_worker, authority, other, recipients)
 
 
 def plain_mail(

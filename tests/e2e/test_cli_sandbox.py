@@ -14,10 +14,13 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def sandbox_run(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    work = tmp_path_factory.mktemp("sandbox")
+def sandbox_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("sandbox")
+
+
+@pytest.fixture(scope="module")
+def sandbox_run(sandbox_work: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    work = sandbox_work
     report = work / "r.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPH_DPG_")}
     proc = subprocess.run(
@@ -157,7 +160,49 @@ def test_signed_letter_is_unwrapped_sent_and_the_receipt_names_the_signer_in_dan
     text = signed["receipt_mails"][0]["text"]
     assert "signeret (S/MIME) af Sandby Kommune (Sofie Sagsbehandler, medarbejdercertifikat" in text
     assert "signaturen er gyldig" in text and "employee" not in text
-    assert all(e["secure_mail"] is None for e in report["outbound"])  # no secure mail scene (yet)
+    assert [e["name"] for e in report["outbound"] if e["secure_mail"] is not None] == [
+        "secure-mail-to-authority"
+    ]
+
+
+def test_secure_mail_to_the_authority_is_sent_encrypted_to_its_certificate(
+    sandbox_run: tuple[Any, dict[str, Any]], sandbox_work: Path
+) -> None:
+    """Issue 16 (outbound secure mail): the sikkermail address is unwrapped, the mail leaves through Graph
+    as S/MIME encrypted to the a-kasse's certificate from the demo's recipient-certificate directory, no
+    memo goes to NgDP, and the case worker gets a receipt."""
+    from cryptography import x509
+
+    _, report = sandbox_run
+    entry = _by_name(report["outbound"])["secure-mail-to-authority"]
+    assert entry["outcome"] == "sent" and entry["as_expected"] and entry["job_state"] == "done"
+    secure = entry["secure_mail"]
+    assert secure["outcome"] == "sent"
+    assert secure["recipients"] == ["sikkerpost@a-kasse.dk"] and secure["unencrypted"] == []
+    [message] = secure["messages"]
+    assert message["to"] == ["sikkerpost@a-kasse.dk"] and message["smime"] is True
+    # the certificate used is the one the demo PKI put into the recipient-certificate directory
+    cert = x509.load_pem_x509_certificate(
+        (sandbox_work / "w" / "smime" / "recipients" / "a-kasse.pem").read_bytes()
+    )
+    assert secure["certificates"] == message["certificates"] == [f"serial {cert.serial_number:x}"]
+    assert entry["memos"] == [] and len(entry["receipt_mails"]) == 1
+
+
+def test_memo_forwarded_by_ngdp_as_smime_mail_is_delivered_and_receipted(
+    sandbox_run: tuple[Any, dict[str, Any]],
+) -> None:
+    """Issue 16 (NgDP's SMTP recipient system, docs/facts/ngdp.md "Receiving by SMTP"): the memo NgDP
+    mailed encrypted to digitalpost-smtp@ (``digital_post_smtp: rest-receipt`` in the demo gateway file)
+    is delivered like a pulled one and answered over REST; nothing was listed for pull."""
+    _, report = sandbox_run
+    forwarded = _by_name(report["inbound"])["smtp-forwarded"]
+    assert forwarded["source"] == "smime-mail"
+    assert forwarded["mailbox"] == "jobcenter@sandby.dk" and forwarded["as_expected"]
+    assert forwarded["state"] == "acknowledged" and forwarded["subject"] == "Partshøring i sag om ydelse"
+    assert f"{forwarded['memo_id']}.memo.xml" in forwarded["attachments"]
+    assert [r["receiptStatus"] for r in forwarded["receipts_sent_to_ngdp"]] == ["COMPLETED"]
+    assert forwarded["deleted_at_ngdp"] is False  # never listed for pull, so never deleted there
 
 
 def test_secure_inbox_mails_carry_their_smime_verdict(sandbox_run: tuple[Any, dict[str, Any]]) -> None:

@@ -34,7 +34,7 @@ def test_valid_settings_and_gateway_file(tmp_path: Path) -> None:
     assert [r.status for r in results] == [Status.OK, Status.OK]
     assert "postgresql+psycopg://gw:***@db.example:5432/graph_dpg" in results[0].detail
     assert "hunter2" not in results[0].detail
-    assert "Sandby Kommune (CVR 12345674), 3 function mailbox(es), 3 contact point(s)" in results[1].detail
+    assert "Sandby Kommune (CVR 12345674), 4 function mailbox(es), 3 contact point(s)" in results[1].detail
 
 
 def test_sandbox_credential_against_real_graph_is_a_warning(tmp_path: Path) -> None:
