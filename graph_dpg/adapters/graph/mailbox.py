@@ -690,7 +690,6 @@ class GraphMailbox:
     ) -> UploadedAttachment:
         """Attach a file through an upload session (any size up to 150 MB; Graph wants it for 3 MB and
         more). Returns the attachment id read from the final ``Location`` header, and the header."""
-        attachments = self._user(mailbox).messages.by_message_id(message_id).attachments
         what = f"add attachment {mailbox}"
         content = attachment.content or b""
         item: dict[str, Any] = {
@@ -702,14 +701,7 @@ class GraphMailbox:
         }
         if attachment.content_id:
             item["contentId"] = attachment.content_id
-        session = await self._json(
-            mailbox,
-            self._info(Method.POST, attachments.create_upload_session, body={"AttachmentItem": item}),
-            what=f"{what} (upload session)",
-        )
-        upload_url = session.get("uploadUrl")
-        if not isinstance(upload_url, str) or not upload_url:
-            raise PermanentError(f"{what}: upload session without uploadUrl", service=SERVICE)
+        upload_url = await self._open_upload_session(mailbox, message_id, item)
         total = len(content)
         location = ""
         for start in range(0, total, self.upload_chunk_size):
@@ -977,18 +969,22 @@ class GraphMailbox:
 
     async def create_upload_session(self, mailbox: str, message_id: str, name: str, size: int) -> str:
         """``createUploadSession`` for a file of ``size`` bytes; the session's ``uploadUrl``."""
+        return await self._open_upload_session(
+            mailbox, message_id, {"attachmentType": "file", "name": name, "size": size}
+        )
+
+    async def _open_upload_session(self, mailbox: str, message_id: str, item: dict[str, Any]) -> str:
+        """POST ``createUploadSession`` with the ``AttachmentItem``; the session's ``uploadUrl``."""
         attachments = self._user(mailbox).messages.by_message_id(message_id).attachments
-        item = {"attachmentType": "file", "name": name, "size": size}
+        what = f"add attachment {mailbox}"
         session = await self._json(
             mailbox,
             self._info(Method.POST, attachments.create_upload_session, body={"AttachmentItem": item}),
-            what=f"add attachment {mailbox} (upload session)",
+            what=f"{what} (upload session)",
         )
         upload_url = session.get("uploadUrl")
         if not isinstance(upload_url, str) or not upload_url:
-            raise PermanentError(
-                f"add attachment {mailbox}: upload session without uploadUrl", service=SERVICE
-            )
+            raise PermanentError(f"{what}: upload session without uploadUrl", service=SERVICE)
         return upload_url
 
     async def cancel_upload_session(self, mailbox: str, upload_url: str) -> None:
