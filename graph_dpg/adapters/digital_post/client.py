@@ -428,12 +428,7 @@ class NgdpClient:
         for attempt in range(1, self._max_send_attempts + 1):
             retry_after: float | None = None
             try:
-                response = await self._http.post(
-                    "memos/",
-                    params={"memo-message-uuid": message_uuid},
-                    content=xml,
-                    headers={"Content-Type": "application/xml"},
-                )
+                response = await self._post_memo(message_uuid, xml)
             except httpx.TransportError as exc:
                 last = self._map_transport(exc, "send memo", body_sent_matters=True)
                 if isinstance(last, AuthError):
@@ -599,18 +594,22 @@ class NgdpClient:
         assert last is not None
         raise last
 
+    async def _post_memo(self, message_uuid: str, xml: bytes) -> httpx.Response:
+        """One ``POST memos/?memo-message-uuid=`` (SendMemoAsync) with the MeMo as the body."""
+        return await self._http.post(
+            "memos/",
+            params={"memo-message-uuid": message_uuid},
+            content=xml,
+            headers={"Content-Type": "application/xml"},
+        )
+
     async def post_memo_raw(self, message_uuid: str, xml: bytes) -> tuple[int, Any]:
         """One ``POST memos/``, no retries, NgDP's answer as given: (HTTP status, JSON body or None).
 
         For ``graph-dpg doctor --probe --ngdp-test``, which classifies the answer itself; the gateway sends
         with :meth:`send_memo`. A transport failure raises like ``send_memo`` does."""
         try:
-            response = await self._http.post(
-                "memos/",
-                params={"memo-message-uuid": message_uuid},
-                content=xml,
-                headers={"Content-Type": "application/xml"},
-            )
+            response = await self._post_memo(message_uuid, xml)
         except httpx.TransportError as exc:
             raise self._map_transport(exc, "send memo", body_sent_matters=True) from exc
         return response.status_code, _json(response)
