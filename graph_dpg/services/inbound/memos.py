@@ -621,36 +621,39 @@ class MemoPipeline(InboundParts):
         self, memo_uuid: str, message: MemoMessage, plan: SplitPlan, mailbox: str
     ) -> None:
         """Tell IT once that files of the memo could not be mailed (the case worker's banner says so too)."""
-        if self.alerts is None:
-            return
         lang = self.settings.language
         names = file_names(message, lang)
         files = message.files()
         listed = ", ".join(f"{names[i]} ({format_size(files[i].size, lang)})" for i in plan.oversized)
-        limit = format_size(plan.limit, lang)
-        alert = Alert(
-            subject=text(Text.OVERSIZED_ALERT_SUBJECT, lang, mailbox=mailbox),
-            title=text(Text.OVERSIZED_ALERT_TITLE, lang),
-            lines=(
-                text(
-                    Text.OVERSIZED_ALERT_TEXT,
-                    lang,
-                    uuid=memo_uuid,
-                    mailbox=mailbox,
-                    files=listed,
-                    limit=limit,
-                ),
-                text(Text.OVERSIZED_ALERT_FIX, lang, uuid=memo_uuid),
-            ),
-            detail=memo_uuid,
+        what = text(
+            Text.OVERSIZED_ALERT_TEXT,
+            lang,
+            uuid=memo_uuid,
+            mailbox=mailbox,
+            files=listed,
+            limit=format_size(plan.limit, lang),
         )
-        if await self.alerts.plan(EffectKey(EffectKind.ALERT, f"oversized:{memo_uuid}"), alert):
+        if await self._alert_too_big(memo_uuid, mailbox, what):
             log.error(
                 "inbound memo %s: %d file(s) too big for %s (alerted)",
                 memo_uuid,
                 len(plan.oversized),
                 mailbox,
             )
+
+    async def _alert_too_big(self, memo_uuid: str, mailbox: str, what: str) -> bool:
+        """The one IT alert per memo about something too big for ``mailbox``: ``what`` happened, then how
+        to take the memo out of the store. True when it was planned now (not already sent)."""
+        if self.alerts is None:
+            return False
+        lang = self.settings.language
+        alert = Alert(
+            subject=text(Text.OVERSIZED_ALERT_SUBJECT, lang, mailbox=mailbox),
+            title=text(Text.OVERSIZED_ALERT_TITLE, lang),
+            lines=(what, text(Text.OVERSIZED_ALERT_FIX, lang, uuid=memo_uuid)),
+            detail=memo_uuid,
+        )
+        return await self.alerts.plan(EffectKey(EffectKind.ALERT, f"oversized:{memo_uuid}"), alert)
 
     def _too_big(self, mailbox: str, xml: bytes) -> int | None:
         """The limit of ``mailbox`` when a raw or invalid memo (one mail, not split) does not fit into it
@@ -661,26 +664,16 @@ class MemoPipeline(InboundParts):
     async def _alert_raw_too_big(self, memo_uuid: str, xml: bytes, mailbox: str, limit: int) -> None:
         """Tell IT once that an invalid or unshown memo went to ``mailbox`` without its XML and files (its
         banner asks the case worker to contact IT), and how to take them out of the store."""
-        if self.alerts is None:
-            return
         lang = self.settings.language
-        alert = Alert(
-            subject=text(Text.OVERSIZED_ALERT_SUBJECT, lang, mailbox=mailbox),
-            title=text(Text.OVERSIZED_ALERT_TITLE, lang),
-            lines=(
-                text(
-                    Text.OVERSIZED_ALERT_RAW,
-                    lang,
-                    uuid=memo_uuid,
-                    mailbox=mailbox,
-                    size=format_size(len(xml), lang),
-                    limit=format_size(limit, lang),
-                ),
-                text(Text.OVERSIZED_ALERT_FIX, lang, uuid=memo_uuid),
-            ),
-            detail=memo_uuid,
+        what = text(
+            Text.OVERSIZED_ALERT_RAW,
+            lang,
+            uuid=memo_uuid,
+            mailbox=mailbox,
+            size=format_size(len(xml), lang),
+            limit=format_size(limit, lang),
         )
-        if await self.alerts.plan(EffectKey(EffectKind.ALERT, f"oversized:{memo_uuid}"), alert):
+        if await self._alert_too_big(memo_uuid, mailbox, what):
             log.error(
                 "inbound memo %s: delivered to %s without its XML, too big (alerted)", memo_uuid, mailbox
             )
