@@ -1046,7 +1046,10 @@ class OutboundService:
 
     async def apply_business_receipts(self, limit: int = 1000) -> int:
         """Reflect recorded receipts in the jobs' categories (and a failure receipt mail)."""
-        touched: set[str] = set()
+        # Crash order: the jobs' categories are planned first and the receipts marked processed last. A
+        # crash in between applies the same receipts again (planning is find-or-create, so nothing doubles);
+        # the other order lost the category of every job whose receipt was marked but not yet planned.
+        touched: dict[str, None] = {}
         receipts = await blocking(self.store.unprocessed_receipts, limit=limit)
         for r in receipts:
             row = (
@@ -1055,8 +1058,7 @@ class OutboundService:
                 else None
             )
             if row is not None:
-                touched.add(row.job_id)
-            await blocking(self.store.mark_receipt_processed, r.receipt_id)
+                touched[row.job_id] = None
         for job_id in touched:
             job = await blocking(self.store.get_job, job_id)
             if job is None or job.state not in JOB_TERMINAL:
@@ -1070,6 +1072,8 @@ class OutboundService:
                 await self.effects.plan(
                     EffectKey.receipt(job.id, business=True), {"job": job.id, "kind": "receipt"}
                 )
+        for r in receipts:
+            await blocking(self.store.mark_receipt_processed, r.receipt_id)
         return len(receipts)
 
 

@@ -117,3 +117,38 @@ async def test_receipts_after_done_move_the_category_on(h: Harness) -> None:
     assert await h.service.apply_business_receipts() == 1
     await h.service.run_effects()
     assert h.categories(mid) == ["Digital Post: Kvitteret"]
+
+
+class DiesAfterMarking:
+    """The real store, but the process dies right after the first receipt is marked processed (the
+    crash-safety run's SIGKILL found this window)."""
+
+    def __init__(self, inner: SqlStore) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def mark_receipt_processed(self, receipt_id: str) -> None:
+        self.inner.mark_receipt_processed(receipt_id)
+        raise SystemExit("killed right after marking a receipt processed")
+
+
+async def test_a_crash_after_marking_receipts_processed_loses_no_category(h: Harness) -> None:
+    """Marking comes last: whatever the receipts change is planned before they count as processed."""
+    mids = [h.send(f"Afgørelse {i}", [f"{CITIZEN}@29189846.{GW}"]) for i in range(3)]
+    await h.service.run_once()
+    jobs = h.store.jobs_in_state([JobState.DONE])
+    assert len(jobs) == 3 and all(h.categories(mid) == ["Digital Post: Sendt"] for mid in mids)
+    for job in jobs:
+        record_receipt(h.store, job.id, "COMPLETED")
+
+    dying = OutboundService(h.mailbox, h.service.ngdp, DiesAfterMarking(h.store), h.service.settings)
+    with pytest.raises(SystemExit, match="killed"):
+        await dying.apply_business_receipts()
+
+    assert len(h.store.unprocessed_receipts()) == 2  # one was marked before the crash
+    assert await h.service.apply_business_receipts() == 2  # the restart applies the rest once
+    await h.service.run_effects()
+    assert [h.categories(mid) for mid in mids] == [["Digital Post: Kvitteret"]] * 3
+    assert h.store.unprocessed_receipts() == []
