@@ -19,6 +19,11 @@ every variant:
   the reader accepts the plausible ones (:data:`_DP2_FIELDS`) in any namespace;
 - ``large``: a letter bigger than forwarding takes (10 MB) is not forwarded; a notice that it waits in
   Digital Post comes instead. It is recognised by its words (:data:`_LARGE_NOTICE`), in Danish or English.
+- ``unreadable``: the mail carries an XML part that should be the Digital Post but cannot be taken as
+  such: not well-formed or unsafe XML (a DOCTYPE, entities), larger than :data:`MAX_XML_BYTES`, nested
+  too deeply for the XML parser, a MeMo without a valid ``messageUUID``, or DP2 metadata without an id
+  or without documents. ``reason`` says which (a support code); the mail is shown with a banner, never
+  routed as ordinary mail and never lost.
 
 Whatever is found is told by the root element, never by the file name alone: a part is a memo when its
 root element is MeMo's ``Message`` (namespace :data:`MEMO_NS`). Everything else is ``none``: readable
@@ -49,7 +54,12 @@ MEMO_NS = "https://DigitalPost.dk/MeMo-1"
 #: same memo and is stored once).
 DP2_NAMESPACE = uuid.UUID("7b1c5a52-3c44-4b8e-9a63-0b6c1f0d2e41")
 
-ForwardedKind = Literal["memo", "large", "none"]
+ForwardedKind = Literal["memo", "large", "unreadable", "none"]
+#: The largest XML part read as Digital Post: the push endpoint's bound on one MeMo
+#: (``adapters.digital_post.push.MAX_MEMO_BYTES``; NgDP's own ceiling is 99.5 MB per message).
+MAX_XML_BYTES = 150 * 1024 * 1024
+#: At most this many characters of a DP2 metadata value are read (an id or a title is far shorter).
+MAX_DP2_VALUE = 1000
 
 #: The words of the "too large to forward" notice (inference: the notice's text is not published; the
 #: guide says forwarding is limited, the 10 MB bound comes from the brief of issue 16).
@@ -74,12 +84,14 @@ _DP2_ROOTS = ("DigitalPostMeddelelse", "Meddelelse", "MessageMetadata", "Metadat
 @dataclass(frozen=True)
 class ForwardedPost:
     """What a decrypted forwarded mail carries: ``memo`` (``xml``, its ``memo_uuid``, the ``shape``
-    found), ``large`` (the notice that a letter waits in Digital Post), or ``none``."""
+    found), ``large`` (the notice that a letter waits in Digital Post), ``unreadable`` (``reason``: why
+    the Digital Post in it cannot be read), or ``none``."""
 
     kind: ForwardedKind
     xml: bytes = b""
     memo_uuid: str = ""
     shape: str = ""
+    reason: str = ""
 
 
 def _local(tag: object) -> str:
@@ -137,9 +149,10 @@ def _text_of(part: email.message.Message) -> str:
         return data.decode("utf-8", "replace")
 
 
-def find_forwarded_post(content: bytes) -> ForwardedPost:
+def find_forwarded_post(content: bytes, max_xml_bytes: int = MAX_XML_BYTES) -> ForwardedPost:
     """Find the Digital Post in a decrypted forwarded mail (the MIME entity inside every S/MIME layer).
-    LimitExceededError beyond the bounds of ``domain.smime`` (parts, depth)."""
+    LimitExceededError beyond the bounds of ``domain.smime`` (parts, depth); an XML part larger than
+    ``max_xml_bytes`` is not parsed (``unreadable``, reason ``size``)."""
     try:
         parsed = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(content)
     except RecursionError as exc:
@@ -147,18 +160,25 @@ def find_forwarded_post(content: bytes) -> ForwardedPost:
     _check_shape(parsed)
     leaves = _leaves(parsed)
     xml_parts: list[tuple[email.message.Message, Any, bytes]] = []
+    damaged = ""  # why an XML part could not be read (the first reason found)
     for part in leaves:
         ctype = part.get_content_type()
         name = (part.get_filename() or "").lower()
         if ctype in ("application/xml", "text/xml") or name.endswith(".xml"):
             data = _payload(part)
+            if len(data) > max_xml_bytes:
+                damaged = damaged or "size"
+                continue
             root = _root(data)
             if root is not None:
                 xml_parts.append((part, root, data))
+            else:
+                damaged = damaged or "xml"
     for part, root, data in xml_parts:
         if root.tag == f"{{{MEMO_NS}}}Message":
             found = _memo_uuid(root)
             if found is None:
+                damaged = damaged or "memo-uuid"
                 continue
             if part is parsed:
                 shape = "memo-bare"
@@ -172,6 +192,9 @@ def find_forwarded_post(content: bytes) -> ForwardedPost:
             memo = _dp2_memo(root, [p for p in leaves if p is not part and p.get_filename()])
             if memo is not None:
                 return ForwardedPost("memo", memo[1], memo[0], "dp2")
+            damaged = damaged or "dp2"
+    if damaged:
+        return ForwardedPost("unreadable", reason=damaged)
     texts = " ".join(_text_of(p) for p in leaves if p.get_content_maintype() == "text")
     subject = str(parsed.get("Subject", ""))
     if _LARGE_NOTICE.search(subject + " " + texts[:20_000]):
@@ -179,17 +202,18 @@ def find_forwarded_post(content: bytes) -> ForwardedPost:
     return ForwardedPost("none")
 
 
-def _dp2_value(root: Any, field: str) -> str:
+def _dp2_value(root: Any, field: str, limit: int | None = MAX_DP2_VALUE) -> str:
+    """The first non-empty value of ``field``, cut at ``limit`` characters (the id whole: it is hashed)."""
     names = _DP2_FIELDS[field]
     for el in root.iter():
         if _local(el.tag) in names and el.text and el.text.strip():
-            return str(el.text).strip()
+            return str(el.text).strip()[:limit]
     return ""
 
 
 def _dp2_memo(root: Any, documents: list[email.message.Message]) -> tuple[str, bytes] | None:
     """A MeMo 1.2 made from DP2 metadata and its documents, or None when there is no document or no id."""
-    ident = _dp2_value(root, "id")
+    ident = _dp2_value(root, "id", limit=None)
     if not ident or not documents:
         return None
     try:
@@ -253,3 +277,14 @@ def large_notice_banner(language: str = "da") -> Banner:
         text(Text.SMIME_FAILED_SUPPORT, language, code="ngdp-smtp:too-large"),
     )
     return Banner("unmapped", text(Text.FORWARDED_LARGE_TITLE, language), lines)
+
+
+def unreadable_banner(reason: str, language: str = "da") -> Banner:
+    """The banner on a forwarded mail whose Digital Post cannot be read (``reason``: see
+    :class:`ForwardedPost`): what happened, what to do, and the support code."""
+    lines = (
+        text(Text.FORWARDED_UNREADABLE_TEXT, language),
+        text(Text.FORWARDED_UNREADABLE_WHAT_TO_DO, language),
+        text(Text.SMIME_FAILED_SUPPORT, language, code=f"ngdp-smtp:unreadable:{reason}"),
+    )
+    return Banner("unmapped", text(Text.FORWARDED_UNREADABLE_TITLE, language), lines)

@@ -210,6 +210,9 @@ class Text(StrEnum):
     FORWARDED_LARGE_TITLE = "forwarded.large.title"
     FORWARDED_LARGE_TEXT = "forwarded.large.text"
     FORWARDED_LARGE_WHAT_TO_DO = "forwarded.large.what_to_do"
+    FORWARDED_UNREADABLE_TITLE = "forwarded.unreadable.title"
+    FORWARDED_UNREADABLE_TEXT = "forwarded.unreadable.text"
+    FORWARDED_UNREADABLE_WHAT_TO_DO = "forwarded.unreadable.what_to_do"
     SMIME_OUT_SIGNED = "smime.out.signed"
     SMIME_OUT_ENCRYPTED = "smime.out.encrypted"
     SMIME_OUT_DAMAGED = "smime.out.damaged"
@@ -737,6 +740,21 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "hvis du ikke har adgang til postkassen.",
             "Log on to Digital Post for businesses via Virk, open the letter there and file it with the "
             "case. Contact IT if you have no access to the mailbox.",
+        ),
+        _T.FORWARDED_UNREADABLE_TITLE: Entry(
+            "Digital Post kunne ikke læses", "The Digital Post could not be read"
+        ),
+        _T.FORWARDED_UNREADABLE_TEXT: Entry(
+            "Denne sikre e-mail er videresendt fra Digital Post, men brevet i den er beskadiget eller har "
+            "en form, gatewayen ikke kan læse. Det er ikke leveret som Digital Post; mailen er vedhæftet "
+            "uændret.",
+            "This secure e-mail was forwarded from Digital Post, but the letter in it is damaged or in a "
+            "form the gateway cannot read. It has not been delivered as Digital Post; the mail is "
+            "attached unchanged.",
+        ),
+        _T.FORWARDED_UNREADABLE_WHAT_TO_DO: Entry(
+            "Log på Digital Post for virksomheder via Virk og læs brevet dér. IT er underrettet.",
+            "Log on to Digital Post for businesses via Virk and read the letter there. IT has been notified.",
         ),
         # ------------------------------------------------------------------------------ secure mail out
         _T.SMIME_OUT_SIGNED: Entry(

@@ -14,9 +14,13 @@ Digital Post (``domain.forwarded_post``):
   mail seen twice, or the same memo forwarded twice, is delivered once;
 - the notice that a letter too large to forward (10 MB) waits in Digital Post is delivered readable to
   the main mailbox with a banner saying what to do, and the monitoring mailbox is alerted once;
-- anything that cannot be decrypted, is damaged, or whose signature fails takes the secure-mail path
-  (banner in the main mailbox, one alert); a readable mail without Digital Post is routed by the rules
-  like any secure mail.
+- a mail whose Digital Post part cannot be read (malformed or unsafe XML, too big, no messageUUID, DP2
+  metadata without id or documents) is delivered readable to the main mailbox with a banner, and the
+  monitoring mailbox is alerted once;
+- anything that cannot be decrypted, is damaged, or whose signature is not valid and trusted takes the
+  secure-mail path (a banner in the main mailbox and one alert, or for an untrusted or expired signer a
+  readable copy showing the verdict, routed by the rules); a readable mail without Digital Post is
+  routed by the rules like any secure mail.
 
 Nothing decrypted is logged or written anywhere but the store (the memo) and the mailbox.
 """
@@ -27,7 +31,12 @@ import logging
 from dataclasses import dataclass, field, replace
 
 from graph_dpg.core.errors import ContentError, SecureMailError
-from graph_dpg.domain.forwarded_post import find_forwarded_post, large_notice_banner
+from graph_dpg.domain.forwarded_post import (
+    MAX_XML_BYTES,
+    find_forwarded_post,
+    large_notice_banner,
+    unreadable_banner,
+)
 from graph_dpg.domain.inbound_view import render_banner
 from graph_dpg.domain.mail import MailMessage
 from graph_dpg.domain.smime import Verdict, is_smime_mail, readable_content
@@ -50,6 +59,8 @@ class ForwardedPostOpening:
     mailboxes: frozenset[str]
     language: str = "da"
     cpu: CpuPool = field(default_factory=shared_pool)
+    #: The largest MeMo (or DP2 metadata) XML part read (``domain.forwarded_post.MAX_XML_BYTES``).
+    max_memo_bytes: int = MAX_XML_BYTES
 
     async def __call__(self, mailbox: str, message: MailMessage) -> OpenedMail:
         if mailbox.lower() not in self.mailboxes or not is_smime_mail(message) or message.id is None:
@@ -57,11 +68,14 @@ class ForwardedPostOpening:
         mime = await self.secure.mail.get_mime(mailbox, message.id)
         try:
             opened = await self.cpu.run(self.secure.opener.open, mime, message.received_at)
-            post = await self.cpu.run(find_forwarded_post, opened.content)
+            post = await self.cpu.run(find_forwarded_post, opened.content, self.max_memo_bytes)
         except (SecureMailError, ContentError):
             return await self.secure(mailbox, message)  # its banner says why; one alert
-        if any(check.verdict is Verdict.INVALID for check in opened.signatures):
-            return await self.secure(mailbox, message)  # a broken signature: never taken as Digital Post
+        if any(check.verdict is not Verdict.VALID for check in opened.signatures):
+            # A signature that is broken, untrusted, expired or refused: never taken as Digital Post (an
+            # unsigned mail is: whether NgDP signs is not published). The secure path shows the mail with
+            # its verdict (a broken one with a banner and one alert).
+            return await self.secure(mailbox, message)
         if post.kind == "memo":
             if await blocking(self.store.store_inbound_memo, post.memo_uuid, InboundSource.MAIL, post.xml):
                 await blocking(
@@ -72,9 +86,16 @@ class ForwardedPostOpening:
                 )
             log.info("forwarded Digital Post in %s: memo %s (%s)", mailbox, post.memo_uuid, post.shape)
             return OpenedMail(message, forwarded_memo=post.memo_uuid)
-        if post.kind == "large":
+        if post.kind in ("large", "unreadable"):
             content = await self.cpu.run(readable_content, opened.content)
-            banner = large_notice_banner(self.language)
+            if post.kind == "large":
+                banner = large_notice_banner(self.language)
+                log.warning(
+                    "forwarded Digital Post in %s: a letter too large to forward waits in NgDP", mailbox
+                )
+            else:
+                banner = unreadable_banner(post.reason, self.language)
+                log.warning("forwarded Digital Post in %s cannot be read (%s)", mailbox, post.reason)
             shown = replace(
                 message,
                 body=render_banner(banner) + _as_html(content.body, content.body_type),
@@ -82,15 +103,25 @@ class ForwardedPostOpening:
                 attachments=[*content.attachments, *message.attachments],
                 has_attachments=True,
             )
-            log.warning("forwarded Digital Post in %s: a letter too large to forward waits in NgDP", mailbox)
             return OpenedMail(shown, readable_copy=True, failure=banner)
         return await self.secure(mailbox, message)
 
 
 def forwarded_opening(
-    secure: SecureMailOpening, store: MemoStore, mailboxes: frozenset[str], language: str = "da"
+    secure: SecureMailOpening,
+    store: MemoStore,
+    mailboxes: frozenset[str],
+    language: str = "da",
+    *,
+    max_memo_bytes: int = MAX_XML_BYTES,
 ) -> MailOpener:
     """The opening step: ``secure`` alone when no mailbox is an SMTP recipient system."""
     if not mailboxes:
         return secure
-    return ForwardedPostOpening(secure, store, frozenset(m.lower() for m in mailboxes), language)
+    return ForwardedPostOpening(
+        secure,
+        store,
+        frozenset(m.lower() for m in mailboxes),
+        language,
+        max_memo_bytes=max_memo_bytes,
+    )

@@ -10,7 +10,12 @@ from email.message import EmailMessage
 import pytest
 
 from graph_dpg.core.errors import LimitExceededError
-from graph_dpg.domain.forwarded_post import DP2_NAMESPACE, find_forwarded_post, large_notice_banner
+from graph_dpg.domain.forwarded_post import (
+    DP2_NAMESPACE,
+    ForwardedPost,
+    find_forwarded_post,
+    large_notice_banner,
+)
 from graph_dpg.domain.routing import parse_inbound
 from graph_dpg.sandbox.ngdp.forwarder import SHAPES, inner_entity
 from graph_dpg.sandbox.ngdp.samples import sample_memo
@@ -53,7 +58,8 @@ def test_xml_that_is_no_memo_and_plain_mail_are_not_digital_post() -> None:
     assert find_forwarded_post(mail.as_bytes()).kind == "none"
     named_like_a_memo = EmailMessage()
     named_like_a_memo.add_attachment(b"not xml", maintype="application", subtype="xml", filename=f"{UID}.xml")
-    assert find_forwarded_post(named_like_a_memo.as_bytes()).kind == "none"
+    # An XML part that cannot be read is not ordinary mail either: it is Digital Post that cannot be read.
+    assert find_forwarded_post(named_like_a_memo.as_bytes()) == ForwardedPost("unreadable", reason="xml")
 
 
 def test_an_xml_bomb_is_not_read() -> None:
@@ -64,7 +70,34 @@ def test_an_xml_bomb_is_not_read() -> None:
     )
     mail = EmailMessage()
     mail.set_content(bomb, maintype="application", subtype="xml")
-    assert find_forwarded_post(mail.as_bytes()).kind == "none"
+    assert find_forwarded_post(mail.as_bytes()) == ForwardedPost("unreadable", reason="xml")
+
+
+@pytest.mark.parametrize(
+    ("xml", "documents", "reason"),
+    [
+        (b'<memo:Message xmlns:memo="https://DigitalPost.dk/MeMo-1"/>', 0, "memo-uuid"),
+        (b"<Meddelelse><Titel>Uden id</Titel></Meddelelse>", 1, "dp2"),
+        (b"<Meddelelse><MeddelelseId>DP2-1</MeddelelseId></Meddelelse>", 0, "dp2"),
+    ],
+)
+def test_digital_post_that_cannot_be_made_a_memo_is_unreadable_with_its_reason(
+    xml: bytes, documents: int, reason: str
+) -> None:
+    mail = EmailMessage()
+    mail.set_content("Videresendt")
+    mail.add_attachment(xml, maintype="application", subtype="xml", filename="metadata.xml")
+    for i in range(documents):
+        mail.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename=f"d{i}.pdf")
+    assert find_forwarded_post(mail.as_bytes()) == ForwardedPost("unreadable", reason=reason)
+
+
+def test_an_xml_part_over_the_bound_is_not_parsed() -> None:
+    mail = EmailMessage()
+    mail.set_content(b"<a>" + b"x" * 100 + b"</a>", maintype="application", subtype="xml")
+    assert find_forwarded_post(mail.as_bytes(), max_xml_bytes=50) == ForwardedPost(
+        "unreadable", reason="size"
+    )
 
 
 def test_dp2_metadata_without_a_uuid_gets_a_stable_one() -> None:
