@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Service = Literal["graph", "ngdp"]
-#: Which option of ``graph-dpg doctor --probe`` runs a row: always, or only with the named flag.
-Gate = Literal["probe", "--probe-concurrency", "--ngdp-test"]
+#: Which option of ``graph-dpg doctor --probe`` runs a row: always, or only with the named flag; ``manual``:
+#: no harmless probe exists, the row is reported skipped and its ``probe`` text is the manual check.
+Gate = Literal["probe", "--probe-concurrency", "--ngdp-test", "manual"]
 
 FACTS_HEADING = "## Inferences and how doctor --probe checks them"
 
@@ -44,9 +45,12 @@ CONCURRENCY = "graph.concurrency"
 API_ITEM_HEADERS = "graph.api-item-headers"
 FOLDER_NAME_AS_ID = "graph.folder-name-as-id"
 UPLOAD_SESSION_MINIMUM = "graph.upload-session-minimum"
+SMIME_VALUE = "graph.smime-value-as-sent"
+MIME_SEND_MESSAGE_ID = "graph.mime-send-message-id"
 NGDP_SEND = "ngdp.send-answer"
 NGDP_RECEIPT = "ngdp.business-receipt"
 NGDP_DUPLICATE = "ngdp.duplicate-uuid"
+NGDP_FORWARDED_SHAPES = "ngdp.forwarded-shapes"
 
 INFERENCES: tuple[Inference, ...] = (
     Inference(
@@ -163,6 +167,39 @@ INFERENCES: tuple[Inference, ...] = (
         emulator_setting="concurrency_reading",
     ),
     Inference(
+        SMIME_VALUE,
+        "graph",
+        "`GET /messages/{id}/$value` of an S/MIME item returns the MIME bytes it was created or sent with: "
+        "for an encrypted one (`IPM.Note.SMIME`) an `application/pkcs7-mime` entity carrying the same CMS "
+        "bytes, for a clear-signed one (`IPM.Note.SMIME.MultipartSigned`) a `multipart/signed` whose signed "
+        "part is byte for byte the one that was signed, so the signature still verifies.",
+        "`concepts/outlook-get-mime-message.md` says `$value` returns the message's MIME 'even though "
+        "Outlook does not save messages in MIME format' (so in general it is rebuilt); [MS-OXOSMIME] "
+        "2.1.3.1/2.1.3.2 say Exchange keeps S/MIME as one `smime.p7m` attachment; microsoft-graph-docs "
+        "issue 4585 shows S/MIME read through `$value`. None says the bytes are the ones sent.",
+        "creates two drafts from MIME in the probe folder (POST with a text/plain base64 body, "
+        "`concepts/outlook-send-mime-message.md`; never sent): one encrypted, one clear-signed, each with a "
+        "throw-away key made for the probe; reads `$value` of each and compares the CMS bytes and the "
+        "signed part's bytes with those created.",
+        emulator_setting="smime_value_as_sent",
+    ),
+    Inference(
+        MIME_SEND_MESSAGE_ID,
+        "graph",
+        "sendMail with MIME keeps the `Message-ID` header the gateway set: the sent item's "
+        "`internetMessageId` equals it, so the receipt and a reply to secure mail find the message.",
+        "`api-reference/v1.0/api/user-sendmail.md` and `concepts/outlook-send-mime-message.md` describe "
+        "sending MIME but not what happens to its `Message-ID`; `internetMessageId` is documented as set by "
+        "the sender's system.",
+        "manual: cannot be probed harmlessly - sendMail really sends (even to the mailbox itself the mail "
+        "passes transport, lands in an inbox the gateway routes, and leaves a Sent Items copy), and a draft "
+        "made from MIME does not show what sending does. Check: send one secure mail through the gateway "
+        "in a test tenant and compare the Sent Items copy's `internetMessageId` with the `Message-ID` in "
+        "its `$value`.",
+        gate="manual",
+        emulator_setting="keep_mime_message_id_on_send",
+    ),
+    Inference(
         NGDP_SEND,
         "ngdp",
         "A memo NgDP accepts is answered 201 with a `Receipt` whose `receiptStatus` is `RECEIVED` "
@@ -195,6 +232,22 @@ INFERENCES: tuple[Inference, ...] = (
         "(all match) / other (contradicts).",
         gate="--ngdp-test",
     ),
+    Inference(
+        NGDP_FORWARDED_SHAPES,
+        "ngdp",
+        "Digital Post forwarded by an SMTP recipient system arrives as S/MIME encrypted to the "
+        "organisation's certificate, carrying the MeMo XML as an inline part, an attachment or the whole "
+        "entity, or (DP2) a metadata XML with the documents as attachments; a letter over 10 MB comes as a "
+        "notice whose words say it is too large to forward (`graph_dpg/domain/forwarded_post.py`).",
+        "The OpenAPI names `serviceProtocol` SMTP and Digitaliseringsstyrelsen's guide 'Videresend til egen "
+        "e-mail' says forwarding is S/MIME encrypted; neither shows the MIME structure, the DP2 metadata "
+        "names nor the notice's text (docs/facts/ngdp.md, 'Receiving by SMTP').",
+        "manual: NgDP's test environment forwards only to a recipient system registered as SMTP, which the "
+        "probe cannot set up. Check: register a test recipient system with `serviceProtocol` SMTP and the "
+        "test certificate, send it a memo, and open the mail with `graph-dpg secure-mail open`; the gateway "
+        "log names the shape found (`forwarded Digital Post in … (memo-part)`).",
+        gate="manual",
+    ),
 )
 
 BY_ID: Mapping[str, Inference] = {i.id: i for i in INFERENCES}
@@ -215,7 +268,7 @@ def facts_section(service: Service) -> str:
         "",
     ]
     for inf in inferences_for(service):
-        gate = "" if inf.gate == "probe" else f" (only with `{inf.gate}`)"
+        gate = {"probe": "", "manual": " (manual check)"}.get(inf.gate, f" (only with `{inf.gate}`)")
         lines.append(f"- **{inf.id}**: {inf.statement}")
         lines.append(f"  - why an inference: {inf.why}")
         lines.append(f"  - probe{gate}: {inf.probe}")

@@ -12,12 +12,19 @@ Graph, in one mailbox (``--mailbox``, default the main mailbox)::
                                                                         ├─► upload session for 3,000,000 B
                                                                         │     (< 3 MiB): refused? (if not,
                                                                         │     cancel the session)
+                                                                        ├─► two drafts from S/MIME MIME
+                                                                        │     (encrypted, clear-signed; a
+                                                                        │     throw-away key; never sent) →
+                                                                        │     $value: same CMS / signed part?
                                                                         ├─► GET mailFolders/<display name>
                                                                         ├─► probe category twice → 2nd answer
                                                                         └─► delta, first page, each configured
                                                                               folder (read only)
     finally: delete the probe categories; permanently delete the probe folder with its message (not to
     Deleted Items nor Recoverable Items: mailfolder-permanentdelete.md); check the folder is gone.
+
+Rows gated ``manual`` (no harmless probe exists, e.g. what sendMail does to a MIME Message-ID) are reported
+skipped; their inference text says how to check by hand.
 
 ``--probe-concurrency``: parallel GETs on the mailbox, 2..8 at a time, stop at the first 429 (no
 retries), then 4 on it plus 1..4 on a second mailbox (again stopping at the first 429). ``--ngdp-test``:
@@ -33,6 +40,9 @@ the probe could not run, a row could not be checked or cleaning up failed, else 
 from __future__ import annotations
 
 import asyncio
+import base64
+import email.parser
+import email.policy
 import enum
 import logging
 import re
@@ -40,7 +50,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from graph_dpg import memo
@@ -178,6 +188,99 @@ def location_form(location: str) -> str:
     return "…" + tail.group(0) if tail else path
 
 
+@dataclass(frozen=True)
+class SmimeSamples:
+    """What the S/MIME ``$value`` probe creates: an encrypted message (and its CMS bytes) and a clear-signed
+    one (and the bytes of its signed part)."""
+
+    encrypted: bytes
+    cms: bytes
+    signed: bytes
+    signed_part: bytes
+
+
+def smime_probe_samples(mailbox: str) -> SmimeSamples:
+    """The two S/MIME probe messages, made with a throw-away key and self-signed certificate (RSA 2048,
+    AES-256-CBC; RFC 8551 3.3 and 3.5). The key lives only in memory for the probe."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.ciphers import algorithms
+    from cryptography.hazmat.primitives.serialization import pkcs7
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "graph-dpg probe")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    content = b"Content-Type: text/plain; charset=us-ascii\r\n\r\ngraph-dpg doctor --probe\r\n"
+    head = (
+        f"From: {mailbox}\r\nTo: {mailbox}\r\nSubject: graph-dpg doctor --probe (deleted when the probe "
+        f"ends)\r\nMessage-ID: <graph-dpg-probe-{uuid.uuid4().hex}@graph-dpg.invalid>\r\n"
+    ).encode()
+    cms = (
+        pkcs7.PKCS7EnvelopeBuilder()
+        .set_data(content)
+        .add_recipient(cert)
+        .set_content_encryption_algorithm(algorithms.AES256)
+        .encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    )
+    body = base64.encodebytes(cms).replace(b"\n", b"\r\n")
+    encrypted = head + (
+        b"MIME-Version: 1.0\r\n"
+        b'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"\r\n'
+        b'Content-Disposition: attachment; filename="smime.p7m"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + body
+    )
+    signed_entity = (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(content)
+        .add_signer(cert, key, hashes.SHA256())
+        .sign(serialization.Encoding.SMIME, [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
+    )
+    signed = head + signed_entity.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    part = signed_part_of(signed)
+    assert part is not None  # made just above
+    return SmimeSamples(encrypted, cms, signed, part)
+
+
+def cms_of(mime: bytes) -> bytes | None:
+    """The CMS bytes of a MIME message whose top entity is application/pkcs7-mime; else None."""
+    parsed = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(mime)
+    if parsed.get_content_type() not in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
+        return None
+    data = parsed.get_payload(decode=True)
+    return data if isinstance(data, bytes) else None
+
+
+_BOUNDARY = re.compile(rb'boundary="?([^";\r\n]+)"?', re.IGNORECASE)
+
+
+def signed_part_of(mime: bytes) -> bytes | None:
+    """The raw bytes of the first part of a top-level multipart/signed (what the signature covers, RFC 1847
+    2.1: between the first delimiter line and the next); else None."""
+    end = min((i for i in (mime.find(b"\r\n\r\n"), mime.find(b"\n\n")) if i >= 0), default=-1)
+    if end < 0:
+        return None
+    head, body = mime[:end].replace(b"\r\n", b"\n"), mime[end:]
+    unfolded = re.sub(rb"\n[ \t]+", b" ", head)
+    top = re.search(rb"^content-type:\s*([^;\n]+)", unfolded, re.IGNORECASE | re.MULTILINE)
+    boundary = _BOUNDARY.search(unfolded)
+    if top is None or top.group(1).strip().lower() != b"multipart/signed" or boundary is None:
+        return None
+    pieces = body.split(b"--" + boundary.group(1))  # the bytes as they are: a changed line end counts
+    return pieces[1] if len(pieces) > 2 else None
+
+
 async def _one(row: Awaitable[ProbeRow]) -> list[ProbeRow]:
     return [await row]
 
@@ -287,6 +390,7 @@ class Probe:
                 self._message_rows(graph, folder_id),
                 MESSAGE_ROWS,
             )
+            report.rows += await _guarded(_one(self._smime_value_row(graph, folder_id)), (inf.SMIME_VALUE,))
             report.rows += await _guarded(_one(self._folder_name_row(graph)), (inf.FOLDER_NAME_AS_ID,))
             report.rows += await _guarded(
                 _one(self._category_row(graph, categories)), (inf.DUPLICATE_CATEGORY,)
@@ -298,12 +402,16 @@ class Probe:
             await self._clean_up(graph, folder_id, categories, report)
         if not self.concurrency:
             report.rows.append(ProbeRow(inf.CONCURRENCY, "run with --probe-concurrency", Verdict.SKIPPED))
+        ngdp_ids = tuple(i.id for i in inf.inferences_for("ngdp") if i.gate == "--ngdp-test")
         if self.ngdp_test:
-            report.rows += await _guarded(self._ngdp_rows(), tuple(i.id for i in inf.inferences_for("ngdp")))
+            report.rows += await _guarded(self._ngdp_rows(), ngdp_ids)
         else:
-            report.rows += [
-                ProbeRow(i.id, "run with --ngdp-test", Verdict.SKIPPED) for i in inf.inferences_for("ngdp")
-            ]
+            report.rows += [ProbeRow(i, "run with --ngdp-test", Verdict.SKIPPED) for i in ngdp_ids]
+        report.rows += [
+            ProbeRow(i.id, "no harmless probe: a manual check (see the inference)", Verdict.SKIPPED)
+            for i in inf.INFERENCES
+            if i.gate == "manual"
+        ]
         return report
 
     # ------------------------------------------------------------------ Graph: message, upload
@@ -390,6 +498,28 @@ class Probe:
         rows += await self._upload_rows(graph, message_id, is_draft is False)
         rows.append(await self._upload_minimum_row(graph, message_id))
         return rows
+
+    async def _smime_value_row(self, graph: GraphMailbox, folder_id: str) -> ProbeRow:
+        """Two drafts made from S/MIME MIME in the probe folder (never sent): is ``$value`` the bytes sent?"""
+        samples = smime_probe_samples(self.mailbox)
+        found: list[str] = []
+        same = True
+        for kind, mime in (("encrypted", samples.encrypted), ("clear-signed", samples.signed)):
+            try:
+                message_id = await graph.create_mime_message(self.mailbox, folder_id, mime)
+                value = await graph.get_mime(self.mailbox, message_id)
+            except RemoteError as exc:
+                return ProbeRow(
+                    inf.SMIME_VALUE, f"{kind}: the request failed: {_remote(exc)}", _verdict_for_error(exc)
+                )
+            if kind == "encrypted":
+                ok = cms_of(value) == samples.cms
+                found.append(f"encrypted: CMS {'as created' if ok else 'changed or missing'}")
+            else:
+                ok = signed_part_of(value) == samples.signed_part
+                found.append(f"clear-signed: signed part {'as created' if ok else 'changed or missing'}")
+            same = same and ok
+        return ProbeRow(inf.SMIME_VALUE, "; ".join(found), Verdict.MATCHES if same else Verdict.CONTRADICTS)
 
     async def _upload_minimum_row(self, graph: GraphMailbox, message_id: str) -> ProbeRow:
         size = UPLOAD_MINIMUM_PROBE_BYTES

@@ -674,6 +674,18 @@ class GraphMailbox:
         info.set_stream_content(base64.b64encode(mime), "text/plain")
         await self._send(mailbox, info, what=f"send MIME {mailbox}")
 
+    async def create_mime_message(self, mailbox: str, folder_id: str, mime: bytes) -> str:
+        """``POST mailFolders/{id}/messages`` with the MIME base64-encoded as a text/plain body: a draft
+        made from MIME (concepts/outlook-send-mime-message.md, "Create a message draft"). Its id."""
+        builder = self._user(mailbox).mail_folders.by_mail_folder_id(folder_id).messages
+        info = self._info(Method.POST, builder)
+        info.set_stream_content(base64.b64encode(mime), "text/plain")
+        data = await self._json(mailbox, info, what=f"create MIME message {mailbox}")
+        message_id = str(data.get("id") or "")
+        if not message_id:
+            raise PermanentError(f"create MIME message {mailbox}: no id in the answer", service=SERVICE)
+        return message_id
+
     async def add_attachment(self, mailbox: str, message_id: str, attachment: Attachment) -> str:
         """Attach a file to an existing message (JSON below 3 MB, else an upload session). Returns its id."""
         attachments = self._user(mailbox).messages.by_message_id(message_id).attachments

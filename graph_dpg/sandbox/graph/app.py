@@ -602,7 +602,10 @@ class GraphEmulator:
             folder = self._folder(mb, chain) if chain else None
             if req.method == "POST":
                 target = folder or self.tenant.folder(mb, "drafts")
-                msg = self.tenant.create_message(mb, target, req.json())
+                if req.headers.get("content-type", "").lower().startswith("text/plain"):
+                    msg = self.tenant.create_mime_message(mb, target, req.body)  # MIME: a draft
+                else:
+                    msg = self.tenant.create_message(mb, target, req.json())
                 return self._json(req, self._msg_json(req, mb, msg, "messages"), 201)
             msgs = self.tenant.query_messages(
                 mb, folder, filter_text=req.query.get("$filter"), orderby=req.query.get("$orderby")

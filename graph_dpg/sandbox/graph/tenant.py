@@ -471,6 +471,13 @@ class GraphTenant:
         #: The smallest size createUploadSession accepts: 3 MiB (inference: the docs say "3 MB");
         #: 3_000_000 shows the decimal reading.
         self.min_upload_session_bytes = MIN_UPLOAD_SIZE
+        #: ``$value`` of an S/MIME item gives the MIME bytes it was created or sent with (inference: issue
+        #: 4585 says ``$value`` gives the MIME, not that the bytes are kept); False: Exchange rebuilds the
+        #: MIME from the stored item (the smime.p7m as an attachment of a new multipart).
+        self.smime_value_as_sent = True
+        #: sendMail with MIME keeps the Message-ID header as the sent item's internetMessageId (inference);
+        #: False: Exchange assigns its own.
+        self.keep_mime_message_id_on_send = True
         self.faults = FaultInjector(seed)
         self.clock = clock
         self.tenant_id = str(uuid.uuid4())
@@ -1526,6 +1533,8 @@ class GraphTenant:
             ) from exc
         raw = base64.b64decode(b"".join(payload.split()))
         smime = stored_form(raw)
+        if not self.keep_mime_message_id_on_send:
+            message.pop("internetMessageId", None)
         if smime is not None:
             # S/MIME is sent only as MIME (concepts/outlook-send-mime-message.md) and stored as
             # [MS-OXOSMIME] 2.1.3 describes (graph_dpg/sandbox/graph/smime.py).
@@ -1542,6 +1551,34 @@ class GraphTenant:
         if smime is not None:
             self._keep_mime(mb, sent, raw)
         return sent
+
+    def create_mime_message(self, mb: Mailbox, folder: Folder, payload: bytes) -> Message:
+        """``POST .../messages`` with base64 MIME as text/plain: a draft made from the MIME
+        (concepts/outlook-send-mime-message.md, "Create a message draft"), S/MIME stored as sent."""
+        try:
+            message, attachments = parse_mime_base64(payload)
+        except MimeTooDeep as exc:
+            raise bad_request(str(exc), "ErrorMimeContentConversionFailed") from exc
+        except ValueError as exc:
+            raise bad_request(
+                "Invalid base64 string for MIME content.", "ErrorMimeContentInvalidBase64String"
+            ) from exc
+        raw = base64.b64decode(b"".join(payload.split()))
+        smime = stored_form(raw)
+        if smime is not None:
+            message["body"] = smime.body
+            attachments = [smime.attachment]
+            message["singleValueExtendedProperties"] = [
+                {"id": MESSAGE_CLASS_TAG, "value": smime.message_class}
+            ]
+        message["attachments"] = [
+            {"name": n, "contentType": c, "contentBytes": base64.b64encode(d).decode()}
+            for n, c, d in attachments
+        ]
+        msg = self.create_message(mb, folder, message)
+        if smime is not None:
+            msg.props["_mime"] = base64.b64encode(raw).decode()
+        return msg
 
     def _keep_mime(self, mb: Mailbox, msg: Message, raw: bytes) -> None:
         """An S/MIME message keeps the MIME it came as: ``$value`` returns it byte for byte (a signature
@@ -2013,7 +2050,7 @@ class GraphTenant:
 
     def mime_of(self, mb: Mailbox, msg: Message) -> bytes:
         with self._lock:
-            if msg.props.get("_mime"):
+            if msg.props.get("_mime") and self.smime_value_as_sent:
                 return base64.b64decode(msg.props["_mime"])  # S/MIME: as it came (see _keep_mime)
             view = self.message_view(mb, msg, immutable=True)
             view["internetMessageHeaders"] = msg.props.get("internetMessageHeaders") or []

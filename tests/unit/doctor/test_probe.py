@@ -22,7 +22,10 @@ from graph_dpg.diagnostics.probe import (
     EXIT_OK,
     ProbeReport,
     Verdict,
+    cms_of,
     probe,
+    signed_part_of,
+    smime_probe_samples,
 )
 from graph_dpg.sandbox.graph import create_app
 from graph_dpg.sandbox.graph.faults import Fault, slow
@@ -62,6 +65,11 @@ async def test_default_emulator_matches_every_inference_and_cleans_up(env: Docto
     assert by_id[inf.API_ITEM_HEADERS].observed == "internetMessageHeaders absent"
     assert "400 ErrorInvalidIdMalformed" in by_id[inf.FOLDER_NAME_AS_ID].observed
     assert "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize" in by_id[inf.UPLOAD_SESSION_MINIMUM].observed
+    assert by_id[inf.SMIME_VALUE].observed == (
+        "encrypted: CMS as created; clear-signed: signed part as created"
+    )
+    for manual in (inf.MIME_SEND_MESSAGE_ID, inf.NGDP_FORWARDED_SHAPES):  # no harmless probe
+        assert by_id[manual].verdict is Verdict.SKIPPED and "manual" in by_id[manual].observed
     assert report.exit_code() == EXIT_OK
     assert probe_leftovers(env, env.config.main_mailbox) == []
     assert report.cleanup_problems == []
@@ -78,6 +86,7 @@ CONTRADICTIONS: list[tuple[str, Any, str, str]] = [
     ("delta_accepts_change_type", False, inf.DELTA_FOLDERS, "400 BadRequest"),
     ("internet_headers_on_api_items", True, inf.API_ITEM_HEADERS, "internet header(s): Received"),
     ("display_name_as_folder_id", "not-found", inf.FOLDER_NAME_AS_ID, "404 ErrorItemNotFound"),
+    ("smime_value_as_sent", False, inf.SMIME_VALUE, "encrypted: CMS changed or missing"),
     (
         "min_upload_session_bytes",
         3_000_000,
@@ -191,8 +200,9 @@ def ngdp_test_settings(env: DoctorEnv, **overrides: Any) -> NgdpTestSettings:
 async def test_ngdp_part_against_the_emulator_matches(env: DoctorEnv) -> None:
     env.state.register(cvr=env.config.organisation.cvr)
     report = await run_probe(env, ngdp_test=True, ngdp_settings=ngdp_test_settings(env))
-    rows = {r.id: r for r in report.rows if r.id.startswith("ngdp.")}
-    assert {k: r.verdict for k, r in rows.items()} == dict.fromkeys(rows, Verdict.MATCHES)
+    probed = {i.id for i in inf.inferences_for("ngdp") if i.gate == "--ngdp-test"}
+    rows = {r.id: r for r in report.rows if r.id in probed}
+    assert {k: r.verdict for k, r in rows.items()} == dict.fromkeys(probed, Verdict.MATCHES)
     assert rows[inf.NGDP_SEND].observed == "201, receiptStatus=RECEIVED"
     assert "receiptStatus=COMPLETED" in rows[inf.NGDP_RECEIPT].observed
     # The NgDP emulator's answer to a resend (its own invention, docs/facts/ngdp.md, Idempotency).
@@ -204,7 +214,7 @@ async def test_ngdp_part_against_the_emulator_matches(env: DoctorEnv) -> None:
 
 async def test_ngdp_part_is_skipped_without_the_option(env: DoctorEnv) -> None:
     report = await run_probe(env)
-    assert [r.verdict for r in report.rows if r.id.startswith("ngdp.")] == [Verdict.SKIPPED] * 3
+    assert [r.verdict for r in report.rows if r.id.startswith("ngdp.")] == [Verdict.SKIPPED] * 4
     assert env.state.accepted == []
 
 
@@ -352,3 +362,47 @@ async def test_ngdp_duplicate_answer_in_each_emulator_setting(
 
 def test_every_duplicate_setting_is_probed() -> None:
     assert {d[0] for d in DUPLICATE_SETTINGS} == set(DUPLICATE_ANSWERS)
+
+
+async def test_smime_value_rebuilt_contradicts_for_both_kinds(env: DoctorEnv) -> None:
+    """With ``$value`` rebuilt from the stored item (smime.p7m as an attachment of a new multipart), neither
+    the CMS nor the signed part comes back as created."""
+    env.tenant.smime_value_as_sent = False
+    report = await run_probe(env)
+    assert report.row(inf.SMIME_VALUE).observed == (
+        "encrypted: CMS changed or missing; clear-signed: signed part changed or missing"
+    )
+
+
+def test_smime_probe_samples_are_what_openssl_reads(tmp_path: Path) -> None:
+    """The probe's clear-signed sample verifies with openssl (its signed part is the signed bytes), and the
+    helpers find the CMS and the signed part of what was made (RFC 8551 3.3, 3.5; RFC 1847 2.1)."""
+    import shutil
+    import subprocess
+
+    samples = smime_probe_samples("probe@kommune.dk")
+    assert cms_of(samples.encrypted) == samples.cms and cms_of(samples.signed) is None
+    assert signed_part_of(samples.signed) == samples.signed_part
+    assert samples.signed_part.startswith(b"\r\nContent-Type: text/plain")
+    assert signed_part_of(samples.encrypted) is None
+    if shutil.which("openssl"):
+        path = tmp_path / "signed.eml"
+        path.write_bytes(samples.signed)
+        done = subprocess.run(
+            ["openssl", "cms", "-verify", "-noverify", "-in", str(path)], capture_output=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert b"graph-dpg doctor --probe" in done.stdout
+
+
+def test_emulator_keeps_or_replaces_the_mime_message_id_on_send(env: DoctorEnv) -> None:
+    """The emulator setting for the manual row graph.mime-send-message-id: kept by default, else Exchange's."""
+    import base64
+
+    box = env.config.main_mailbox
+    for keep in (True, False):
+        env.tenant.keep_mime_message_id_on_send = keep
+        mid = f"<keep-{keep}@graph-dpg.invalid>"
+        mime = (f"From: {box}\r\nTo: {box}\r\nSubject: s\r\nMessage-ID: {mid}\r\n\r\nx\r\n").encode()
+        sent = env.tenant.send_mime(env.tenant.mailbox(box), base64.b64encode(mime))
+        assert (sent.props.get("internetMessageId") == mid) is keep
