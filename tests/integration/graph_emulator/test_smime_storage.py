@@ -130,3 +130,28 @@ async def test_smime_sent_as_mime_reaches_a_tenant_recipient_as_smime(
     assert [a["name"] for a in received["attachments"]] == ["smime.p7m"]
     assert {"id": CLASS, "value": "IPM.Note.SMIME"} in received["singleValueExtendedProperties"]
     assert tenant.mime(OTHER, received["id"]) == raw
+
+
+async def test_a_draft_created_from_smime_mime_is_stored_as_smime_and_value_is_as_created(
+    client: httpx.AsyncClient, tenant: GraphTenant, pki: Pki, body_file: Path
+) -> None:
+    """concepts/outlook-send-mime-message.md: POST .../messages with base64 MIME as text/plain creates a
+    draft; stored as [MS-OXOSMIME] 2.1.3.1 says. ``$value`` as created is the inference
+    graph.smime-value-as-sent (its other behaviour: ``smime_value_as_sent`` False rebuilds the MIME)."""
+    raw = openssl("cms", "-encrypt", "-in", body_file, "-aes256", "-recip", pki.org.pem, *ENVELOPE)
+    r = await client.post(
+        f"/users/{FUNC}/mailFolders/drafts/messages",
+        content=base64.b64encode(raw),
+        headers={"Content-Type": "text/plain"},
+    )
+    assert r.status_code == 201, r.text
+    mid = r.json()["id"]
+    assert r.json()["isDraft"] is True
+    view = await _read(client, mid)
+    assert _class(view) == "IPM.Note.SMIME"
+    assert [a["name"] for a in view["attachments"]] == ["smime.p7m"]
+    assert (await client.get(f"/users/{FUNC}/messages/{mid}/$value")).content == raw
+
+    tenant.smime_value_as_sent = False
+    rebuilt = (await client.get(f"/users/{FUNC}/messages/{mid}/$value")).content
+    assert rebuilt != raw and b"multipart/mixed" in rebuilt
