@@ -22,8 +22,12 @@ NO_TESTS := echo "pytest collected no test (exit 5): nothing was tested" >&2
 
 ## Everything needed, then the default test suite (fast: unit, integration on emulators, SQLite + PostgreSQL).
 ## Deterministic: the Hypothesis profile "ci" (tests/conftest.py) tries the same examples on every run.
+## Parallel (pytest-xdist): TEST_WORKERS processes, 2 by default (the 2-core CI machine; `make test
+## TEST_WORKERS=4` on a bigger one, TEST_WORKERS=0 runs in this process). --dist loadfile keeps each test file
+## on one worker, so a module's costly fixture (the sandbox run, the test PKI) is built once.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -q -m "not slow" || { rc=$$?; [ $$rc -ne 5 ] || $(NO_TESTS); exit $$rc; }
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile || { rc=$$?; [ $$rc -ne 5 ] || $(NO_TESTS); exit $$rc; }
 
 ## The property tests only, randomised (Hypothesis profile "fuzz") with 20x the examples.
 test-fuzz: $(STAMP)

@@ -19,8 +19,9 @@ PostgreSQL alone.
 
 PostgreSQL comes from ``GRAPH_DPG_TEST_POSTGRES_URL`` (default below). When it is unreachable the
 PostgreSQL half is skipped with the reason, unless ``GRAPH_DPG_REQUIRE_POSTGRES=1`` (CI), where it
-fails. Each session and each ``fresh_db_url``/``postgres_url`` test has a schema of its own (via
-``search_path`` in the URL), so parallel runs never see each other's rows.
+fails. Each session (each pytest-xdist worker is a session of its own) and each
+``fresh_db_url``/``postgres_url`` test has a schema of its own (via ``search_path`` in the URL,
+named ``t_<worker>_<random>``), so parallel runs and workers never see each other's rows.
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ if importlib.util.find_spec("sniffio") is None:
     sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
+# pytest-xdist (``make test`` runs ``-n 2``) names each worker process gw0, gw1, ...; without xdist it is
+# "main". The worker's name goes into its schemas' names, so a schema left behind says whose it was. The
+# isolation itself comes from the random part: every schema is new, per worker and per test or session.
+# SQLite files and every tmp_path live under the worker's own base temporary directory (xdist gives each
+# worker one), so no two workers share a file.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER") or "main"
+
+
 def postgres_base_url() -> URL:
     return make_url(os.environ.get("GRAPH_DPG_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL)
 
@@ -109,7 +118,7 @@ def isolated_postgres_schema() -> Iterator[str]:
     """A URL whose ``search_path`` is a fresh schema, dropped (with everything in it) on exit."""
     require_postgres()
     base = postgres_base_url()
-    schema = f"t_{uuid.uuid4().hex[:16]}"
+    schema = f"t_{_WORKER}_{uuid.uuid4().hex[:16]}"
     admin = create_engine(base, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

@@ -258,9 +258,9 @@ _block = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_block, max_size=4).map("".join))
 def test_well_formed_letters_come_out_exactly_as_before(body: str) -> None:
-    assert sanitize_html(body) == _nh3_alone(body)
+    cleaned = sanitize_html(body)  # once: sanitising is most of this test's time
+    assert cleaned == _nh3_alone(body)
     assert html_to_text(body) == _old_html_to_text(body)
-    cleaned = sanitize_html(body)
     assert html_to_text(cleaned) == _old_html_to_text(cleaned)
 
 
