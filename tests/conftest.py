@@ -27,6 +27,7 @@ named ``t_<worker>_<random>``), so parallel runs and workers never see each othe
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import shutil
 import sys
@@ -185,3 +186,20 @@ def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'state.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture(autouse=True)
+def _logger_levels_restored() -> Iterator[None]:
+    """Every test starts with the logger levels the process had before it: code under test may set them
+    (``quiet_library_logs`` puts httpx, alembic and friends at WARNING for good), and under pytest-xdist a
+    later test in the same worker would otherwise see fewer log lines than it does alone."""
+    manager = logging.Logger.manager
+    before = {name: lg.level for name, lg in manager.loggerDict.items() if isinstance(lg, logging.Logger)}
+    root = logging.getLogger().level
+    yield
+    logging.getLogger().setLevel(root)
+    for name, lg in list(manager.loggerDict.items()):
+        if isinstance(lg, logging.Logger):
+            level = before.get(name, logging.NOTSET)
+            if lg.level != level:
+                lg.setLevel(level)
