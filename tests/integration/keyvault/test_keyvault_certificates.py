@@ -11,16 +11,13 @@ key-vault/general/rest-error-codes).
 
 from __future__ import annotations
 
-import base64
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import trustme
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
 
 from graph_dpg.adapters.graph import StaticTokenCredential
 from graph_dpg.adapters.smime import (
@@ -34,11 +31,12 @@ from graph_dpg.adapters.smime.keyvault import KeyVaultCertificates
 from graph_dpg.core.errors import AuthError, ConfigError, NoMatchingKeyError, TransientError
 from graph_dpg.ports.secure_send import RecipientCertificate
 from graph_dpg.sandbox.keyvault import RunningVault, VaultState, serve
+from tests.keyvault_support import KV_TOKEN, pem_text, pfx_b64, tls_files
 from tests.smime_pki import Party, Pki, _name, make_leaf, make_pki, openssl
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl binary")
 
-TOKEN = "kv-test-token"
+TOKEN = KV_TOKEN
 TEXT = "Hej fra Byg og Miljø, her er sagen."
 BODY = f"Content-Type: text/plain; charset=utf-8\r\n\r\n{TEXT}\r\n".encode()
 
@@ -64,14 +62,7 @@ def newer(pki: Pki) -> Party:
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    directory = tmp_path_factory.mktemp("kv-tls")
-    ca = trustme.CA()
-    server = ca.issue_cert("127.0.0.1", "localhost")
-    cert, key, ca_pem = directory / "server.pem", directory / "server.key", directory / "ca.pem"
-    server.cert_chain_pems[0].write_to_path(str(cert))
-    server.private_key_pem.write_to_path(str(key))
-    ca.cert_pem.write_to_path(str(ca_pem))
-    return cert, key, ca_pem
+    return tls_files(tmp_path_factory.mktemp("kv-tls"))
 
 
 @pytest.fixture
@@ -84,21 +75,6 @@ def vault(state: VaultState, tls: tuple[Path, Path, Path]) -> Iterator[RunningVa
     cert, key, _ = tls
     with serve(state, certfile=cert, keyfile=key) as running:
         yield running
-
-
-def pfx_b64(party: Party) -> str:
-    """What Key Vault's certificate secret holds: PKCS#12 without password, base64 (about-certificates)."""
-    data = pkcs12.serialize_key_and_certificates(
-        party.name.encode(), party.key, party.cert, None, serialization.NoEncryption()
-    )
-    return base64.b64encode(data).decode()
-
-
-def pem_text(party: Party) -> str:
-    key = party.key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return (key + party.cert.public_bytes(serialization.Encoding.PEM)).decode()
 
 
 @pytest.fixture
