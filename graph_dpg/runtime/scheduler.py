@@ -124,7 +124,9 @@ class Runtime:
             language=s.receipt_language,
             failures=gateway.failures,
         )
-        self.expiry = ExpiryAlerts(alerts, lambda: expiring_credentials(gateway.ngdp, gateway.settings))
+        self.expiry = ExpiryAlerts(
+            alerts, lambda: expiring_credentials(gateway.ngdp, gateway.settings, gateway.keyring)
+        )
         self.contact_points: list[ContactPointInfo] = []
         self.started_at = time.monotonic()
         self.last_outbound_success: float | None = None
