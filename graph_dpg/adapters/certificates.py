@@ -61,6 +61,14 @@ def load_certificate_file(
     return _from_pkcs12(data, path, password, label=label)
 
 
+def load_certificate_data(data: bytes, source: str, password: Password, *, label: str) -> CertificateBundle:
+    """The same rule for bytes that come from elsewhere than a file (a Key Vault secret); ``source`` names
+    them in messages. Nothing is written to disk."""
+    if is_pem(data):
+        return _from_pem(data, source, data, password, label=label)
+    return _from_pkcs12(data, source, password, label=label)
+
+
 def load_pkcs12(path: str | os.PathLike[str], password: Password, *, label: str) -> CertificateBundle:
     return _from_pkcs12(_read(path, f"{label} PKCS#12 certificate"), path, password, label=label)
 

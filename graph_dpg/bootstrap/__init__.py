@@ -25,13 +25,14 @@ from graph_dpg.adapters.digital_post import NgdpClient
 from graph_dpg.adapters.digital_post.push_auth import PushAuth, normalise_thumbprint, parse_subject
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential, credential_from
 from graph_dpg.adapters.smime import (
+    OrganisationKeyring,
     SmimeOpener,
     SmimeSealer,
-    load_decryption_keys,
-    load_signing_key,
+    load_organisation_certificates,
     load_trust_anchors,
 )
 from graph_dpg.adapters.smime.directory import CertificateDirectory
+from graph_dpg.adapters.smime.keyvault import KeyVaultCertificates
 from graph_dpg.adapters.store import SqlStore, create_store
 from graph_dpg.bootstrap.rules import inbound_settings
 from graph_dpg.config import GatewayConfig, Settings
@@ -67,6 +68,9 @@ class Gateway:
     inbound: InboundService | None  # None: this process does not receive (tests of outbound alone)
     replica: str
     failures: ItemFailures = field(default_factory=ItemFailures)  # items given up, shared by the services
+    # The organisation's S/MIME certificates (files + Key Vault); the runtime refreshes ``keyvault`` into it.
+    keyring: OrganisationKeyring | None = None
+    keyvault: KeyVaultCertificates | None = None
     _closers: list[Any] = field(default_factory=list, repr=False)
 
     async def aclose(self) -> None:
@@ -115,6 +119,53 @@ def outbound_settings(settings: Settings, config: GatewayConfig) -> OutboundSett
     )
 
 
+def azure_credential(settings: Settings) -> Any:
+    """The gateway's Azure identity (GRAPH_DPG_CREDENTIAL_KIND): Graph and Key Vault use the same one; each
+    caller closes the instance it got. The sandbox's fixed token otherwise."""
+    if settings.is_sandbox:
+        return StaticTokenCredential(SANDBOX_GRAPH_TOKEN)
+    return credential_from(
+        settings.credential_kind,
+        tenant_id=settings.tenant_id,
+        client_id=settings.client_id,
+        certificate_path=str(settings.client_certificate_path) if settings.client_certificate_path else None,
+        certificate_password=_secret(settings.client_certificate_password),
+        client_secret=_secret(settings.client_secret),
+        managed_identity_client_id=settings.managed_identity_client_id,
+    )
+
+
+def make_keyvault_certificates(
+    settings: Settings, closers: list[Any], *, connection_verify: str | None = None
+) -> KeyVaultCertificates | None:
+    """The Key Vault source of the organisation's S/MIME certificates (None when none are configured).
+    ``connection_verify``: a CA file for the emulator's test certificate (tests only)."""
+    if not settings.keyvault_url or not settings.smime_keyvault_certificates:
+        return None
+    credential = azure_credential(settings)
+    source = KeyVaultCertificates(
+        settings.keyvault_url,
+        credential,
+        settings.smime_keyvault_certificates,
+        older_versions=settings.smime_keyvault_older_versions,
+        connection_verify=connection_verify,
+    )
+    closers.append(source.aclose)
+    credential_close = getattr(credential, "close", None)
+    if credential_close is not None:
+        closers.append(credential_close)
+    return source
+
+
+def organisation_keyring(settings: Settings) -> OrganisationKeyring:
+    """The organisation's S/MIME certificates from files now; Key Vault's arrive with the first refresh."""
+    files = load_organisation_certificates(
+        settings.smime_certificates, _secret(settings.smime_certificate_password)
+    )
+    vault = bool(settings.keyvault_url and settings.smime_keyvault_certificates)
+    return OrganisationKeyring(files, vault_configured=vault)
+
+
 def make_graph_mailbox(
     settings: Settings,
     closers: list[Any],
@@ -127,20 +178,7 @@ def make_graph_mailbox(
     """The Graph adapter from settings. ``max_concurrency_per_mailbox``, ``max_concurrency`` and ``retry``
     override the settings' (``graph-dpg doctor --probe-concurrency`` sends N parallel reads without
     retries, past the gateway's own caps, to see where Graph's limit is)."""
-    if settings.is_sandbox:
-        credential: Any = StaticTokenCredential(SANDBOX_GRAPH_TOKEN)
-    else:
-        credential = credential_from(
-            settings.credential_kind,
-            tenant_id=settings.tenant_id,
-            client_id=settings.client_id,
-            certificate_path=str(settings.client_certificate_path)
-            if settings.client_certificate_path
-            else None,
-            certificate_password=_secret(settings.client_certificate_password),
-            client_secret=_secret(settings.client_secret),
-            managed_identity_client_id=settings.managed_identity_client_id,
-        )
+    credential = azure_credential(settings)
     http_client = None
     if urlsplit(settings.graph_base_url).hostname in _LOOPBACK:
         # Emulator only: lets a test tell replicas apart in the emulator's request log (scale-out test).
@@ -235,6 +273,7 @@ def build_gateway(
     graph_transport: httpx.AsyncBaseTransport | None = None,
     ngdp_client: DigitalPostPort | None = None,
     store: SqlStore | None = None,
+    keyvault_connection_verify: str | None = None,
 ) -> Gateway:
     """Wire adapters and services for one process (see the module docstring)."""
     closers: list[Any] = []
@@ -251,7 +290,9 @@ def build_gateway(
         ngdp = ngdp_client
     failures = ItemFailures()
     inbound_config = inbound_settings(gateway_config, settings)
-    opening = secure_mail_opening(settings, mailbox, inbound_config.language)
+    keyring = organisation_keyring(settings)
+    keyvault = make_keyvault_certificates(settings, closers, connection_verify=keyvault_connection_verify)
+    opening = secure_mail_opening(settings, mailbox, inbound_config.language, keyring)
     outbound = OutboundService(
         mailbox,
         ngdp,
@@ -259,7 +300,7 @@ def build_gateway(
         outbound_settings(settings, gateway_config),
         failures=failures,
         secure=opening.opener,  # a case worker's signed mail is unwrapped before conversion
-        secure_send=secure_sender(settings),
+        secure_send=secure_sender(settings, keyring),
     )
     # A mailbox that is NgDP's SMTP recipient system opens its S/MIME mail as forwarded Digital Post.
     open_mail = forwarded_opening(opening, store, inbound_config.forwarded_mailboxes, inbound_config.language)
@@ -274,27 +315,32 @@ def build_gateway(
         inbound=inbound,
         replica=settings.replica_id,
         failures=failures,
+        keyring=keyring,
+        keyvault=keyvault,
         _closers=closers,
     )
 
 
-def secure_mail_opening(settings: Settings, mailbox: MailboxPort, language: str) -> SecureMailOpening:
-    """The inbound opening step for secure mail with the configured certificates (GRAPH_DPG_SMIME_*).
-    Wired even with none configured: encrypted mail then gets the "no key" banner, signatures count as
-    untrusted, and nothing is routed unreadable."""
-    keys = load_decryption_keys(settings.smime_certificates, _secret(settings.smime_certificate_password))
+def secure_mail_opening(
+    settings: Settings, mailbox: MailboxPort, language: str, keyring: OrganisationKeyring | None = None
+) -> SecureMailOpening:
+    """The inbound opening step for secure mail with the configured certificates (GRAPH_DPG_SMIME_*, files
+    and Key Vault through ``keyring``). Wired even with none configured: encrypted mail then gets the
+    "no key" banner, signatures count as untrusted, and nothing is routed unreadable."""
+    ring = keyring if keyring is not None else organisation_keyring(settings)
     anchors = load_trust_anchors(settings.smime_trust_anchors)
-    opener = SmimeOpener(keys, anchors, organisation_only=settings.smime_organisation_only)
+    opener = SmimeOpener(ring, anchors, organisation_only=settings.smime_organisation_only)
     return SecureMailOpening(mailbox, opener, language)
 
 
-def secure_sender(settings: Settings) -> SecureSender | None:
-    """Secure mail to external recipients: signed with the first of GRAPH_DPG_SMIME_CERTIFICATES (list the
-    current certificate first), encrypted to certificates from GRAPH_DPG_SMIME_RECIPIENT_CERT_DIR. None
-    when either is missing: such mail then gets an error receipt, and nothing is sent."""
-    if not settings.smime_certificates or settings.smime_recipient_cert_dir is None:
+def secure_sender(settings: Settings, keyring: OrganisationKeyring | None = None) -> SecureSender | None:
+    """Secure mail to external recipients: signed with the organisation certificate valid at sending time
+    with the latest expiry (files and Key Vault alike; ``OrganisationKeyring.signer``), encrypted to
+    certificates from GRAPH_DPG_SMIME_RECIPIENT_CERT_DIR. None when either is missing: such mail then gets
+    an error receipt, and nothing is sent."""
+    signer = keyring if keyring is not None else organisation_keyring(settings)
+    if not (signer.certificates or signer.vault_configured) or settings.smime_recipient_cert_dir is None:
         return None
-    signer = load_signing_key(settings.smime_certificates[0], _secret(settings.smime_certificate_password))
     return SecureSender(CertificateDirectory(settings.smime_recipient_cert_dir), SmimeSealer(signer))
 
 

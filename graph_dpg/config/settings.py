@@ -210,6 +210,31 @@ class Settings(BaseSettings):
     smime_certificate_password: SecretStr | None = Field(
         None, description="Password of the S/MIME certificate files (one for all of them), if they have one."
     )
+    keyvault_url: str | None = Field(
+        None,
+        description="Azure Key Vault holding the organisation's S/MIME certificates, e.g. "
+        "https://kv-dpg-prod.vault.azure.net (read with the gateway's Graph identity, which needs the role "
+        "'Key Vault Secrets User' on the vault).",
+    )
+    smime_keyvault_certificates: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Names of the organisation's S/MIME certificates in GRAPH_DPG_KEYVAULT_URL, "
+        "comma-separated (name/version pins one version); each is read with its private key as the secret "
+        "of the same name. Signing uses the one valid now with the latest expiry.",
+    )
+    smime_keyvault_refresh_seconds: int = Field(
+        6 * 3600,
+        ge=60,
+        description="How often the Key Vault certificates are read again, so a renewed certificate is used "
+        "without a restart; the last good set is kept when Key Vault cannot be read.",
+    )
+    smime_keyvault_older_versions: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Older enabled versions of each Key Vault certificate loaded for decryption (mail "
+        "encrypted to last year's certificate still opens).",
+    )
     smime_trust_anchors: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="PEM files of the CA certificates a signer's chain must end in (the OCES3 roots), "
@@ -230,7 +255,9 @@ class Settings(BaseSettings):
         "<name>=<domain>@sikkermail.<gateway-domain>; expired certificates are ignored.",
     )
 
-    @field_validator("smime_certificates", "smime_trust_anchors", mode="before")
+    @field_validator(
+        "smime_certificates", "smime_trust_anchors", "smime_keyvault_certificates", mode="before"
+    )
     @classmethod
     def _path_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -413,6 +440,17 @@ class Settings(BaseSettings):
             raise ValueError("must not contain a query or fragment")
         return value.strip().rstrip("/")
 
+    @field_validator("keyvault_url")
+    @classmethod
+    def _keyvault_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        # The Azure SDK sends bearer tokens over https only (the emulator serves https on loopback too).
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(f"must be the https:// URL of the vault (NAME.vault.azure.net), got {value!r}")
+        return value.strip().rstrip("/")
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -467,6 +505,11 @@ class Settings(BaseSettings):
             yield (
                 f"{env_name('smime_recipient_cert_dir')}: {str(self.smime_recipient_cert_dir)!r} "
                 "does not exist or is not a directory"
+            )
+        if self.smime_keyvault_certificates and not self.keyvault_url:
+            yield (
+                f"{env_name('smime_keyvault_certificates')}: needs {env_name('keyvault_url')} "
+                "(the vault holding the certificates)"
             )
         for name in ("smime_certificates", "smime_trust_anchors"):
             for listed in getattr(self, name):

@@ -6,6 +6,7 @@ The checks, in the order they run, and what each one needs first::
                                       │                                     └─► permissions <address>
                                       ├─► ngdp certificate ──► ngdp (mTLS + API token) ──► contact points
                                       ├─► database (reachable, migrated to the newest revision)
+                                      ├─► smime certificates (files + Key Vault; which one signs), when set
                                       └─► ngdp push (REST PUSH only: NgDP identified by certificate/address)
 
 A check whose prerequisite failed is reported as ``skip`` (it would only repeat the same failure). Each check
@@ -51,6 +52,7 @@ from urllib.parse import urlsplit
 
 from graph_dpg.adapters.digital_post.tls import load_certificate_file
 from graph_dpg.adapters.graph import GraphMailbox
+from graph_dpg.adapters.smime.keyvault import KeyVaultCertificates, access_fix
 from graph_dpg.adapters.store import (
     SqlStore,
     create_store,
@@ -59,7 +61,13 @@ from graph_dpg.adapters.store import (
     schema_heads,
     sqlite_file,
 )
-from graph_dpg.bootstrap import make_graph_mailbox, make_ngdp_client, make_push_auth
+from graph_dpg.bootstrap import (
+    make_graph_mailbox,
+    make_keyvault_certificates,
+    make_ngdp_client,
+    make_push_auth,
+    organisation_keyring,
+)
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
 from graph_dpg.core.errors import (
     AuthError,
@@ -308,6 +316,7 @@ class Doctor:
         graph: GraphMailbox | None = None,
         graph_transport: httpx.AsyncBaseTransport | None = None,
         ngdp: DigitalPostPort | None = None,
+        keyvault: KeyVaultCertificates | None = None,
         warn_days: int = CERTIFICATE_WARN_DAYS,
         timeout: float = CHECK_TIMEOUT_S,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -321,6 +330,7 @@ class Doctor:
         self._graph = graph
         self._graph_transport = graph_transport
         self._ngdp = ngdp
+        self._keyvault = keyvault
         self._closers: list[Any] = []
         self._graph_error: str | None = None
         self._token_ok = False
@@ -371,6 +381,9 @@ class Doctor:
         emit(await self._guard("ngdp", self.check_ngdp()))
         emit(await self._guard("contact points", self.check_contact_points()))
         emit(await self._guard("database", self.check_database()))
+        s = self.settings
+        if s.smime_certificates or (s.keyvault_url and s.smime_keyvault_certificates):
+            emit(await self._guard("smime certificates", self.check_smime_certificates()))
         if self.settings.push_enabled:
             emit(await self._guard("ngdp push", self.check_push()))
         return results
@@ -680,6 +693,75 @@ class Doctor:
         detail = f"{subject}, valid until {not_after:%Y-%m-%d} ({days} days left)"
         if days < self.warn_days:
             return _warn(name, detail, renew + f" before {not_after:%Y-%m-%d}")
+        return _ok(name, detail)
+
+    # ------------------------------------------------------------------ S/MIME
+
+    async def check_smime_certificates(self) -> CheckResult:
+        """The organisation's S/MIME certificates load (files and Key Vault), one line each, and which one
+        signs now (valid, latest notAfter). Key Vault refusing access names the role to grant."""
+        name = "smime certificates"
+        try:
+            ring = await asyncio.to_thread(organisation_keyring, self.settings)
+        except ConfigError as exc:
+            return _fail(
+                name,
+                str(exc),
+                "check GRAPH_DPG_SMIME_CERTIFICATES and GRAPH_DPG_SMIME_CERTIFICATE_PASSWORD",
+            )
+        source = self._keyvault
+        if source is None and ring.vault_configured:
+            source = make_keyvault_certificates(self.settings, self._closers)
+        if source is not None:
+            try:
+                ring.replace_vault(await source.load())
+            except AuthError as exc:
+                return _fail(name, exc.message, str(exc.details.get("fix") or access_fix(source.vault_url)))
+            except ConfigError as exc:
+                return _fail(
+                    name,
+                    f"{exc}:\n{_problems(exc)}",
+                    "check GRAPH_DPG_SMIME_KEYVAULT_CERTIFICATES against the vault's certificates (the "
+                    "certificate's key must be exportable)",
+                )
+            except TransientError as exc:
+                return _fail(
+                    name,
+                    exc.message,
+                    f"check GRAPH_DPG_KEYVAULT_URL and outbound HTTPS to {source.vault_url}",
+                )
+        now = self._now()
+        chosen = ring.signing_certificate(now)
+        lines = []
+        for cert in ring.certificates:
+            where = (
+                "Key Vault " + cert.source.removeprefix("keyvault:")
+                if cert.source.startswith("keyvault:")
+                else cert.source
+            )
+            state = "expired" if cert.not_after <= now else ("not yet valid" if cert.not_before > now else "")
+            signs = "; signs" if cert is chosen else ""
+            lines.append(
+                f"{where}: found, {cert.subject()}, valid until {cert.not_after:%Y-%m-%d}"
+                + (f" ({state})" if state else "")
+                + signs
+            )
+        detail = "\n".join(lines) or "none loaded"
+        if chosen is None:
+            return _fail(
+                name,
+                detail + "\nno certificate is valid now: secure mail cannot be signed (and is not sent)",
+                "renew the organisation's OCES3 certificate in MitID Erhverv and import it into Key Vault "
+                "(or replace the file)",
+            )
+        days = (chosen.not_after - now).days
+        if days < self.warn_days:
+            return _warn(
+                name,
+                detail,
+                f"the signing certificate expires in {days} days: renew it and import the new one (the "
+                "gateway switches to it by itself)",
+            )
         return _ok(name, detail)
 
     def _ngdp_adapter(self) -> DigitalPostPort:

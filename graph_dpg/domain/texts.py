@@ -172,6 +172,7 @@ class Text(StrEnum):
     OVERSIZED_ALERT_RAW = "alert.oversized.raw"
     CREDENTIAL_NGDP_CERTIFICATE = "credential.ngdp_certificate"
     CREDENTIAL_GRAPH_APP_CERTIFICATE = "credential.graph_app_certificate"
+    CREDENTIAL_SMIME_CERTIFICATE = "credential.smime_certificate"
 
     # -- the state categories' default names (the gateway file may rename them)
     CATEGORY_QUEUED = "category.queued"
@@ -638,6 +639,10 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         ),
         _T.CREDENTIAL_NGDP_CERTIFICATE: Entry("NgDP OCES3-certifikatet", "NgDP OCES3 certificate"),
         _T.CREDENTIAL_GRAPH_APP_CERTIFICATE: Entry("Graph-appens certifikat", "Graph app certificate"),
+        _T.CREDENTIAL_SMIME_CERTIFICATE: Entry(
+            "organisationens S/MIME-certifikat (sikker mail)",
+            "organisation's S/MIME certificate (secure mail)",
+        ),
         # ------------------------------------------------------------------------------- categories
         _T.CATEGORY_QUEUED: Entry("Digital Post: I kø", "Digital Post: Queued"),
         _T.CATEGORY_SENT: Entry("Digital Post: Sendt", "Digital Post: Sent"),

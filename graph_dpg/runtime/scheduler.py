@@ -12,6 +12,8 @@ Jobs (APScheduler 3 ``AsyncIOScheduler``; intervals from Settings, random jitter
     categories       refresh           master categories in every function mailbox
     contact_points   refresh           NgDP contact points (limits) refreshed
     expiry           6 h               certificate/credential expiry → one alert mail per threshold 30/14/7
+    smime_keyvault   keyvault_refresh  S/MIME certificates re-read from Key Vault (when configured; the
+                                       first read happens in start(); a failure keeps the last good set)
     cleanup          24 h              retention of finished state
 
 Work items and leases. Every (mailbox, folder) and each singleton (NgDP memo queue, receipt queue, effects,
@@ -58,6 +60,8 @@ RESOURCE_RECEIPTS = "ngdp:receipts"
 RESOURCE_INBOUND = "ngdp:memos"
 RESOURCE_HOUSEKEEPING = "housekeeping"
 RETENTION = timedelta(days=30)
+#: How long start() waits for the first Key Vault read of the S/MIME certificates.
+KEYVAULT_START_TIMEOUT_S = 60
 
 
 def outbound_resource(mailbox: str, folder: str) -> str:
@@ -120,7 +124,9 @@ class Runtime:
             language=s.receipt_language,
             failures=gateway.failures,
         )
-        self.expiry = ExpiryAlerts(alerts, lambda: expiring_credentials(gateway.ngdp, gateway.settings))
+        self.expiry = ExpiryAlerts(
+            alerts, lambda: expiring_credentials(gateway.ngdp, gateway.settings, gateway.keyring)
+        )
         self.contact_points: list[ContactPointInfo] = []
         self.started_at = time.monotonic()
         self.last_outbound_success: float | None = None
@@ -347,6 +353,18 @@ class Runtime:
             return
         self.tracker.success("expiry alert")
 
+    async def refresh_keyvault(self) -> None:
+        """Re-read the organisation's S/MIME certificates from Key Vault; every replica keeps its own keys
+        in memory, so each refreshes (no lease). A failure keeps the last good set and is logged for IT."""
+        source, ring = self.gateway.keyvault, self.gateway.keyring
+        if source is None or ring is None:
+            return
+        error = await source.refresh(ring)
+        if error is not None:
+            self.tracker.failure("smime keyvault", error)
+        else:
+            self.tracker.success("smime keyvault")
+
     async def cleanup(self) -> None:
         if not self._holds(RESOURCE_HOUSEKEEPING):
             return
@@ -419,6 +437,8 @@ class Runtime:
             ("expiry", self.check_expiry, o.expiry_interval_s, jitter),
             ("cleanup", self.cleanup, o.cleanup_interval_s, jitter),
         ]
+        if self.gateway.keyvault is not None:
+            plan.append(("smime_keyvault", self.refresh_keyvault, s.smime_keyvault_refresh_seconds, jitter))
         for index, (name, func, every, jit) in enumerate(plan):
             scheduler.add_job(
                 self._job(name, func),
@@ -449,6 +469,16 @@ class Runtime:
             await blocking(store.replica_heartbeat, self.gateway.replica)
             await asyncio.sleep(self.options.join_delay_s)
         await self.heartbeat()
+        if self.gateway.keyvault is not None:
+            # The organisation's S/MIME keys before the first mail is opened (bounded: an unreachable vault
+            # must not hold the start; mail encrypted to a key not yet loaded waits and is tried again).
+            try:
+                await asyncio.wait_for(self.refresh_keyvault(), KEYVAULT_START_TIMEOUT_S)
+            except TimeoutError:
+                log.error(
+                    "Key Vault did not answer within %d s at start; retried on schedule",
+                    KEYVAULT_START_TIMEOUT_S,
+                )
         if self.options.start_http:
             await self.start_http()
         self._scheduler = self._schedule()

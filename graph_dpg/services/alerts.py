@@ -102,9 +102,11 @@ def mailbox_full_alert(
 #: wrote, so an alert planned before an upgrade is found after it), and the catalogue entry naming them.
 NGDP_CERTIFICATE = "NgDP OCES3 certificate"
 GRAPH_APP_CERTIFICATE = "Graph app certificate"
+SMIME_CERTIFICATE = "S/MIME signing certificate"
 _CREDENTIAL_TEXTS: Mapping[str, Text] = {
     NGDP_CERTIFICATE: Text.CREDENTIAL_NGDP_CERTIFICATE,
     GRAPH_APP_CERTIFICATE: Text.CREDENTIAL_GRAPH_APP_CERTIFICATE,
+    SMIME_CERTIFICATE: Text.CREDENTIAL_SMIME_CERTIFICATE,
 }
 
 
