@@ -12,6 +12,7 @@ Contacts.Read (domain/permissions.py). Async: the Graph adapter implements
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from graph_dpg.adapters.smime.recipients import certificates_from_user_x509, recipient_certificates
@@ -28,8 +29,15 @@ class ContactCertificates:
 
     async def lookup(self, address: str, at: datetime, *, mailbox: str) -> list[RecipientCertificate]:
         wanted = address.strip().lower()
+        contacts = await self._reader.contact_certificates(mailbox, wanted)
+        # Parsing certificates is CPU work: off the event loop.
+        return await asyncio.to_thread(self._read, contacts, wanted, at)
+
+    def _read(
+        self, contacts: list[tuple[str, list[str], list[bytes]]], wanted: str, at: datetime
+    ) -> list[RecipientCertificate]:
         found: list[RecipientCertificate] = []
-        for name, emails, values in await self._reader.contact_certificates(mailbox, wanted):
+        for name, emails, values in contacts:
             if wanted not in {e.strip().lower() for e in emails}:
                 continue  # the filter is Graph's; the match is ours
             ders = [der for value in values for der in certificates_from_user_x509(value)]
