@@ -31,8 +31,11 @@ from graph_dpg.adapters.smime import (
     load_organisation_certificates,
     load_trust_anchors,
 )
+from graph_dpg.adapters.smime.contacts import ContactCertificates
 from graph_dpg.adapters.smime.directory import CertificateDirectory
 from graph_dpg.adapters.smime.keyvault import KeyVaultCertificates
+from graph_dpg.adapters.smime.ldap import LdapCertificates
+from graph_dpg.adapters.smime.sources import CertificateSources, Source, blocking_source, mailbox_source
 from graph_dpg.adapters.store import SqlStore, create_store
 from graph_dpg.bootstrap.rules import inbound_settings
 from graph_dpg.config import GatewayConfig, Settings
@@ -40,6 +43,7 @@ from graph_dpg.core.errors import ConfigError
 from graph_dpg.domain.addresses import Channel
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
+from graph_dpg.ports.secure_send import ContactCertificateReader
 from graph_dpg.services.boundary import ItemFailures
 from graph_dpg.services.inbound import InboundService
 from graph_dpg.services.inbound.forwarded import forwarded_opening
@@ -300,7 +304,7 @@ def build_gateway(
         outbound_settings(settings, gateway_config),
         failures=failures,
         secure=opening.opener,  # a case worker's signed mail is unwrapped before conversion
-        secure_send=secure_sender(settings, keyring),
+        secure_send=secure_sender(settings, mailbox, keyring),
     )
     # A mailbox that is NgDP's SMTP recipient system opens its S/MIME mail as forwarded Digital Post.
     open_mail = forwarded_opening(opening, store, inbound_config.forwarded_mailboxes, inbound_config.language)
@@ -333,15 +337,51 @@ def secure_mail_opening(
     return SecureMailOpening(mailbox, opener, language)
 
 
-def secure_sender(settings: Settings, keyring: OrganisationKeyring | None = None) -> SecureSender | None:
+def secure_sender(
+    settings: Settings,
+    contacts: ContactCertificateReader | None = None,
+    keyring: OrganisationKeyring | None = None,
+) -> SecureSender | None:
     """Secure mail to external recipients: signed with the organisation certificate valid at sending time
     with the latest expiry (files and Key Vault alike; ``OrganisationKeyring.signer``), encrypted to
-    certificates from GRAPH_DPG_SMIME_RECIPIENT_CERT_DIR. None when either is missing: such mail then gets
-    an error receipt, and nothing is sent."""
+    certificates from the configured sources (recipient_sources). None without a signing certificate or
+    without any source: such mail then gets an error receipt, and nothing is sent."""
     signer = keyring if keyring is not None else organisation_keyring(settings)
-    if not (signer.certificates or signer.vault_configured) or settings.smime_recipient_cert_dir is None:
+    if not (signer.certificates or signer.vault_configured):
         return None
-    return SecureSender(CertificateDirectory(settings.smime_recipient_cert_dir), SmimeSealer(signer))
+    sources = recipient_sources(settings, contacts)
+    if not sources.sources:
+        return None
+    return SecureSender(sources, SmimeSealer(signer))
+
+
+def recipient_sources(settings: Settings, contacts: ContactCertificateReader | None) -> CertificateSources:
+    """The recipient certificate sources in order: GRAPH_DPG_SMIME_RECIPIENT_CERT_DIR, the sending mailbox's
+    contacts (GRAPH_DPG_SMIME_RECIPIENT_CONTACTS), GRAPH_DPG_SMIME_LDAP_URL; cached
+    (adapters.smime.sources)."""
+    chain: list[Source] = []
+    if settings.smime_recipient_cert_dir is not None:
+        chain.append(blocking_source(CertificateDirectory(settings.smime_recipient_cert_dir), "file"))
+    if settings.smime_recipient_contacts and contacts is not None:
+        chain.append(mailbox_source(ContactCertificates(contacts), "contacts"))
+    if settings.smime_ldap_url:
+        ldap = LdapCertificates.from_url(
+            settings.smime_ldap_url,
+            settings.smime_ldap_base_dn,
+            user=settings.smime_ldap_bind_dn,
+            password=_secret(settings.smime_ldap_password),
+            timeout=settings.smime_ldap_timeout_seconds,
+            search_attributes=settings.smime_ldap_search_attributes,
+            certificate_attribute=settings.smime_ldap_certificate_attribute,
+            size_limit=settings.smime_ldap_size_limit,
+        )
+        chain.append(blocking_source(ldap, "ldap"))
+    return CertificateSources(
+        chain,
+        ttl_seconds=settings.smime_certificate_cache_seconds,
+        negative_ttl_seconds=settings.smime_certificate_negative_cache_seconds,
+        organisation_only=settings.smime_organisation_only,
+    )
 
 
 def _secret(value: Any) -> str | None:

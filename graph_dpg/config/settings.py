@@ -255,6 +255,48 @@ class Settings(BaseSettings):
         "<name>=<domain>@sikkermail.<gateway-domain>; expired certificates are ignored.",
     )
 
+    smime_recipient_contacts: bool = Field(
+        True,
+        description="Also look for a recipient's certificate on the sending function mailbox's contacts, "
+        "where Outlook keeps them (needs the Graph permission Contacts.Read).",
+    )
+    smime_ldap_url: str | None = Field(
+        None,
+        description="LDAP certificate directory for recipients' certificates (ldap:// or ldaps://), asked "
+        "after the certificate directory and the contacts; empty: not used.",
+    )
+    smime_ldap_base_dn: str = Field("", description="Base DN searched in the LDAP certificate directory.")
+    smime_ldap_search_attributes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["mail"],
+        description="LDAP attributes compared with the recipient's address, comma-separated.",
+    )
+    smime_ldap_certificate_attribute: str = Field(
+        "userCertificate;binary",
+        description="LDAP attribute holding the certificates: userCertificate;binary (DER) or "
+        "userSMIMECertificate (PKCS#7).",
+    )
+    smime_ldap_bind_dn: str | None = Field(None, description="DN to bind with; empty: anonymous bind.")
+    smime_ldap_password: SecretStr | None = Field(None, description="Password of the LDAP bind DN.")
+    smime_ldap_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Seconds an LDAP connection and search may take."
+    )
+    smime_ldap_size_limit: int = Field(10, ge=1, le=1000, description="Most LDAP entries read per search.")
+    smime_certificate_cache_seconds: int = Field(
+        3600,
+        ge=0,
+        description="How long a recipient certificate found is remembered (never past its expiry).",
+    )
+    smime_certificate_negative_cache_seconds: int = Field(
+        300, ge=0, description='How long "no certificate for this address" is remembered.'
+    )
+
+    @field_validator("smime_ldap_search_attributes", mode="before")
+    @classmethod
+    def _name_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()] or ["mail"]
+        return value
+
     @field_validator(
         "smime_certificates", "smime_trust_anchors", "smime_keyvault_certificates", mode="before"
     )
@@ -360,6 +402,9 @@ class Settings(BaseSettings):
         "ngdp_certificate_password",
         "push_token",
         "smime_certificate_password",
+        "smime_ldap_url",
+        "smime_ldap_bind_dn",
+        "smime_ldap_password",
         "push_client_thumbprints",
         "push_client_ca_file",
         "push_client_subject",

@@ -494,6 +494,7 @@ def build_report(
                     )
         if job is not None and is_secure_mail(mail.to):
             entry["secure_mail"] = secure_mail_sent(tenant, mail, job.state.value)
+            entry["secure_mail"]["sources"] = certificate_sources([r["text"] for r in entry["receipt_mails"]])
         entry["outcome"] = outcome(entry)
         entry["as_expected"] = mail.expect in ("any", entry["outcome"])
         outbound.append(entry)
@@ -688,6 +689,30 @@ def secure_mail_sent(tenant: GraphTenant, mail: OutboundMail, job_state: str) ->
         "unencrypted": [a for s in sent if not s["smime"] for a in s["to"]],  # must stay empty
         "outcome": outcome_,
     }
+
+
+#: Where the gateway found a recipient certificate (the receipt line's words) -> the source's kind.
+_SOURCE_WORDS = {
+    Text.SECURE_SEND_FROM_FILE: "file",
+    Text.SECURE_SEND_FROM_CONTACTS: "contacts",
+    Text.SECURE_SEND_FROM_LDAP: "ldap",
+}
+
+
+def certificate_sources(receipt_texts: list[str]) -> list[str]:
+    """The sources (file | contacts | ldap) the receipts name for the certificates used, read back from
+    the receipt lines (``securesend.sent``) in either language."""
+    found: set[str] = set()
+    for text_ in receipt_texts:
+        for line in text_.splitlines():
+            for language in ("da", "en"):
+                sent = _match(Text.SECURE_SEND_SENT, language, line)
+                if sent is None:
+                    continue
+                for key, kind in _SOURCE_WORDS.items():
+                    if sent["source"].startswith(CATALOGUE[key].template(language)):
+                        found.add(kind)
+    return sorted(found)
 
 
 def recipient_certificates(content_b64: str) -> list[str]:

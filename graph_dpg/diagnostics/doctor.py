@@ -562,6 +562,8 @@ class Doctor:
             try:
                 if row.probe is Probe.MAIL_WRITE:
                     await graph.probe_mail_write(address)
+                elif row.probe is Probe.CONTACTS_READ:
+                    await graph.probe_contacts_read(address)
                 elif row.probe is Probe.CATEGORIES_WRITE:
                     if not await graph.probe_categories_write(address):
                         notes.append(f"{row.name}: only reading checked (no category to rewrite)")

@@ -18,6 +18,12 @@ mailbox by its address in the path and never reads the directory.
 Mail.Send is required because S/MIME secure mail to external recipients can only be sent as MIME through
 ``sendMail`` (concepts/outlook-send-mime-message.md); no harmless call needs it, so the doctor does not
 probe it (``Probe.NONE``) and says so.
+
+Contacts.Read is required because the recipient certificates of secure mail are also looked for where Outlook
+keeps them, on the function mailbox's contacts (PidTagUserX509Certificate; docs/facts/smime.md). It is
+required, not optional, like Mail.Send: a static table cannot follow a setting, and the grant is read-only
+and limited by the RBAC scope to the function mailboxes. With GRAPH_DPG_SMIME_RECIPIENT_CONTACTS=false the
+gateway never makes the call, and the role may be left out (doctor then reports it missing).
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ class Probe(enum.StrEnum):
     #: ``PATCH`` one existing master category with its own colour: outlookcategory-update needs
     #: MailboxSettings.ReadWrite and the colour stays what it was (a read only, when the list is empty).
     CATEGORIES_WRITE = "categories_write"
+    #: ``GET /users/{m}/contacts?$top=1``: user-list-contacts needs Contacts.Read and only reads.
+    CONTACTS_READ = "contacts_read"
     #: No harmless call needs Mail.Send (every call that does sends a mail): not probed.
     NONE = "none"
 
@@ -106,6 +114,22 @@ PERMISSIONS: tuple[GraphPermission, ...] = (
         calls=("POST sendMail with a base64 MIME body (user-sendmail, outlook-send-mime-message)",),
         required=True,
         probe=Probe.NONE,
+    ),
+    GraphPermission(
+        name="Contacts.Read",
+        app_role_id="089fe4d0-434a-44c5-8827-41ba8a0b17f5",
+        exchange_role="Application Contacts.Read",
+        reason=(
+            "find external recipients' S/MIME certificates where Outlook keeps them, on the function "
+            "mailbox's contacts (secure mail is only sent encrypted to the recipient's certificate)"
+        ),
+        calls=(
+            "GET contacts?$filter=emailAddresses/any(...) (user-list-contacts: Contacts.Read)",
+            "GET contacts/{id}?$expand=multiValueExtendedProperties (multivaluelegacyextendedproperty-get: "
+            "Contacts.Read)",
+        ),
+        required=True,
+        probe=Probe.CONTACTS_READ,
     ),
 )
 

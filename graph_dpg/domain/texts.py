@@ -224,6 +224,10 @@ class Text(StrEnum):
     SECURE_SEND_NO_CERTIFICATE = "securesend.no_certificate"
     SECURE_SEND_NOT_CONFIGURED = "securesend.not_configured"
     SECURE_SEND_SENT = "securesend.sent"
+    SECURE_SEND_SOURCE_FAILED = "securesend.source_failed"
+    SECURE_SEND_FROM_FILE = "securesend.from_file"
+    SECURE_SEND_FROM_CONTACTS = "securesend.from_contacts"
+    SECURE_SEND_FROM_LDAP = "securesend.from_ldap"
 
 
 @dataclass(frozen=True)
@@ -819,9 +823,24 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         ),
         _T.SECURE_SEND_SENT: Entry(
             "sendt som sikker mail: signeret af organisationen og krypteret til certifikatet {subject} "
-            "(gyldigt til {until})",
+            "(gyldigt til {until}, fundet {source})",
             "sent as secure mail: signed by the organisation and encrypted to the certificate {subject} "
-            "(valid until {until})",
+            "(valid until {until}, found {source})",
+        ),
+        _T.SECURE_SEND_SOURCE_FAILED: Entry(
+            "Der blev ikke fundet noget gyldigt certifikat til {recipient}, men et af de steder, gatewayen "
+            "henter certifikater fra, kunne ikke læses lige nu. Intet er sendt: sikker mail sendes kun "
+            "krypteret. Prøv igen senere; IT har fået besked om fejlen.",
+            "No valid certificate was found for {recipient}, but one of the places the gateway reads "
+            "certificates from could not be read just now. Nothing was sent: secure mail is only sent "
+            "encrypted. Try again later; IT has been told about the error.",
+        ),
+        _T.SECURE_SEND_FROM_FILE: Entry(
+            "i gatewayens certifikatmappe", "in the gateway's certificate folder"
+        ),
+        _T.SECURE_SEND_FROM_CONTACTS: Entry("i postkassens kontakter", "in the mailbox's contacts"),
+        _T.SECURE_SEND_FROM_LDAP: Entry(
+            "i certifikatkataloget (LDAP)", "in the certificate directory (LDAP)"
         ),
     }
 )

@@ -4,9 +4,13 @@ Both are synchronous: a directory lookup reads files and sealing is CPU-bound, s
 through the CPU pool (``services.cpu``). Certificates cross the port as DER bytes with the few facts a
 service needs, so services never import the cryptography library.
 
-Implemented by ``graph_dpg.adapters.smime.directory.CertificateDirectory`` (files in a directory, in Azure
-mounted from Key Vault) and ``graph_dpg.adapters.smime.SmimeSealer``. Further certificate sources (the
-function mailbox's contacts, an LDAP directory) implement the same :class:`RecipientCertificates`.
+A service asks one :class:`RecipientCertificateLookup` (async): ``graph_dpg.adapters.smime.sources.
+CertificateSources`` asks its sources in order - the directory of files (``adapters.smime.directory``), the
+function mailbox's contacts (``adapters.smime.contacts``, through :class:`ContactCertificateReader`), an LDAP
+certificate directory (``adapters.smime.ldap``) - caches each answer with its expiry and reports a source
+that failed without stopping the others. A blocking source (files, LDAP) implements the synchronous
+:class:`RecipientCertificates` and runs in a worker thread, never on the event loop. Sealing is
+``graph_dpg.adapters.smime.SmimeSealer``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ class RecipientCertificate:
     subject: str
     not_after: datetime
     fingerprint: str  # SHA-256, hex, for receipts and logs
-    source: str  # where it came from (a file name), for receipts and logs
+    source: str  # where it came from (a file name, a contact's name, an LDAP DN), for receipts and logs
+    kind: str = "file"  # which source found it: "file", "contacts" or "ldap"
+    not_before: datetime | None = None
 
 
 class RecipientCertificates(Protocol):
@@ -33,6 +39,33 @@ class RecipientCertificates(Protocol):
         """The certificates valid at ``at`` that name ``address`` (case-insensitive; subjectAltName
         rfc822Name or the subject's emailAddress); [] when there is none. Raises core.errors ConfigError
         when the source itself cannot be read."""
+        ...
+
+
+@dataclass(frozen=True)
+class CertificateLookup:
+    """What the sources answered for one address: the valid certificates (from the first source that had
+    any), and the sources that could not be asked, each with its technical reason (for IT, never for the
+    case worker)."""
+
+    certificates: list[RecipientCertificate]
+    failures: list[str]
+
+
+class RecipientCertificateLookup(Protocol):
+    async def lookup(self, address: str, at: datetime, *, mailbox: str) -> CertificateLookup:
+        """The certificates valid at ``at`` for ``address``, asked of every configured source in order;
+        ``mailbox`` is the function mailbox sending (whose contacts are read). Never raises for a source
+        that fails: the failure is in ``failures``."""
+        ...
+
+
+class ContactCertificateReader(Protocol):
+    async def contact_certificates(
+        self, mailbox: str, address: str
+    ) -> list[tuple[str, list[str], list[bytes]]]:
+        """The contacts of ``mailbox`` with ``address`` among their e-mail addresses: (display name, e-mail
+        addresses, the raw values of PidTagUserX509Certificate). Raises core.errors (AuthError on 403)."""
         ...
 
 

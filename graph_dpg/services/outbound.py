@@ -87,7 +87,7 @@ from graph_dpg.memo import MemoMessage, parse
 from graph_dpg.ports.digital_post import ContactPointInfo, DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.secure_mail import SecureMailOpener
-from graph_dpg.ports.secure_send import RecipientCertificate, RecipientCertificates, SecureMailSealer
+from graph_dpg.ports.secure_send import RecipientCertificate, RecipientCertificateLookup, SecureMailSealer
 from graph_dpg.ports.store import (
     JOB_TERMINAL,
     EffectState,
@@ -119,12 +119,20 @@ class FunctionMailbox:
     outgoing_folder: str = "sentitems"
 
 
+#: Where a recipient certificate was found, in the case worker's words (the receipt line).
+_SOURCE_TEXTS = {
+    "file": Text.SECURE_SEND_FROM_FILE,
+    "contacts": Text.SECURE_SEND_FROM_CONTACTS,
+    "ldap": Text.SECURE_SEND_FROM_LDAP,
+}
+
+
 @dataclass(frozen=True)
 class SecureSender:
     """What sending secure mail to external recipients needs: their certificates and the sealer (the
     organisation's signing certificate). Without it such mail gets an error receipt."""
 
-    certificates: RecipientCertificates
+    certificates: RecipientCertificateLookup  # files, contacts, LDAP (adapters.smime.sources)
     sealer: SecureMailSealer
 
 
@@ -626,8 +634,23 @@ class OutboundService:
         chosen: dict[str, RecipientCertificate] = {}
         missing: list[Finding] = []
         for target in plan.targets:
-            found = await self.cpu.run(sender.certificates.lookup, target, at)
-            if not found:
+            found = await sender.certificates.lookup(target, at, mailbox=job.mailbox)
+            if not found.certificates and found.failures:
+                # The case worker hears that a source could not be read; IT gets the reason.
+                log.warning(
+                    "secure mail %s: no certificate for %s and a source failed: %s",
+                    job.id,
+                    target,
+                    "; ".join(found.failures),
+                )
+                missing.append(
+                    Finding(
+                        "securemail.source_failed",
+                        text(Text.SECURE_SEND_SOURCE_FAILED, lang, recipient=target),
+                    )
+                )
+                continue
+            if not found.certificates:
                 missing.append(
                     Finding(
                         "securemail.no_certificate",
@@ -636,7 +659,7 @@ class OutboundService:
                 )
                 continue
             # The one valid longest: a renewed certificate next to the old one wins.
-            chosen[target] = max(found, key=lambda c: c.not_after)
+            chosen[target] = max(found.certificates, key=lambda c: c.not_after)
         if missing:
             await self._reject(job, missing, missing, stats)
             return job
@@ -662,6 +685,7 @@ class OutboundService:
                     "job": job.id,
                     "recipients": list(plan.targets),
                     "certificates": [c.fingerprint for c in chosen.values()],
+                    "sources": [c.kind for c in chosen.values()],
                     "reused": bool(earlier),
                 },
             )
@@ -673,7 +697,10 @@ class OutboundService:
                     lang,
                     subject=cert.subject,
                     until=cert.not_after.date().isoformat(),
+                    source=text(_SOURCE_TEXTS.get(cert.kind, Text.SECURE_SEND_FROM_FILE), lang),
                 ),
+                "source": cert.kind,
+                "fingerprint": cert.fingerprint,
             }
             for target, cert in chosen.items()
         ]

@@ -9,8 +9,9 @@
       1. New-ServicePrincipal: Exchange's pointer to the Entra service principal (Enterprise application)
          of the app registration or the managed identity graph_dpg runs as.
       2. New-ManagementScope: the function mailboxes, as "members of one group" (MemberOfGroup -eq DN).
-      3. New-ManagementRoleAssignment: Application Mail.ReadWrite, Application MailboxSettings.ReadWrite
-         and Application Mail.Send (secure mail is sent as MIME through sendMail), each limited to that
+      3. New-ManagementRoleAssignment: Application Mail.ReadWrite, Application MailboxSettings.ReadWrite,
+         Application Mail.Send (secure mail is sent as MIME through sendMail) and Application
+         Contacts.Read (recipients' certificates kept on the mailbox's contacts), each limited to that
          scope. These are the required rows of graph_dpg's one permission table
          (graph_dpg/domain/permissions.py; a test checks that $Roles below lists exactly them).
       4. Test-ServicePrincipalAuthorization: every function mailbox must be InScope=True for every role,
@@ -89,6 +90,7 @@ $Roles = @(
     'Application Mail.ReadWrite'
     'Application MailboxSettings.ReadWrite'
     'Application Mail.Send'
+    'Application Contacts.Read'
 )
 
 Write-Warning @'

@@ -78,7 +78,9 @@ def test_sandbox_is_all_green(tmp_path: Path) -> None:
     assert lines(out, f"✓ mailbox {JOBCENTER}: function: reachable; polled folders: sentitems, inbox")
     assert lines(out, "✓ database: sqlite:///")
     # The sandbox grants exactly the permission table's required rows; each is probed per mailbox.
-    assert lines(out, f"✓ permissions {JOBCENTER}: Mail.ReadWrite, MailboxSettings.ReadWrite granted")
+    assert lines(
+        out, f"✓ permissions {JOBCENTER}: Mail.ReadWrite, MailboxSettings.ReadWrite, Contacts.Read granted"
+    )
     # The sandbox authenticates NgDP's push as production does: its certificate, forwarded by the ingress.
     assert lines(
         out,

@@ -186,6 +186,7 @@ def test_secure_mail_to_the_authority_is_sent_encrypted_to_its_certificate(
         (sandbox_work / "w" / "smime" / "recipients" / "a-kasse.pem").read_bytes()
     )
     assert secure["certificates"] == message["certificates"] == [f"serial {cert.serial_number:x}"]
+    assert secure["sources"] == ["file"]  # found in the directory, named in the receipt
     assert entry["memos"] == [] and len(entry["receipt_mails"]) == 1
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import contextlib
 import json
 import logging
@@ -137,6 +138,9 @@ FULL_SELECT: tuple[str, ...] = (*DEFAULT_DELTA_SELECT, "body", "internetMessageH
 _EXPANDED_IDS = f"id eq '{IN_REPLY_TO_PROPERTY}' or id eq '{MESSAGE_CLASS_PROPERTY}'"
 FULL_EXPAND = f"singleValueExtendedProperties($filter={_EXPANDED_IDS})"
 ATTACHMENT_META_SELECT = ("id", "name", "contentType", "size", "isInline")
+#: PidTagUserX509Certificate, where Outlook keeps a contact's certificates ([MS-OXOABK] 2.2.4.36), as Graph
+#: names a multi-value binary extended property (extended-properties-overview.md).
+CONTACT_CERTIFICATES = "BinaryArray 0x3A70"
 _QUERY_TEMPLATE = re.compile(r"\{\?[^}]*\}$")
 _CID_REFERENCE = re.compile(r"[\"'(=\s]cid:", re.IGNORECASE)
 
@@ -1054,6 +1058,57 @@ class GraphMailbox:
         info = self._delta_request(mailbox, folder_id, select)
         prefer = (f"odata.maxpagesize={int(page_size)}",)
         return await self._json(mailbox, info, what=f"delta {mailbox}/{folder}", prefer=prefer)
+
+    async def contact_certificates(
+        self, mailbox: str, address: str, *, limit: int = 10
+    ) -> list[tuple[str, list[str], list[bytes]]]:
+        """The contacts of ``mailbox`` with ``address`` (at most ``limit``): display name, e-mail addresses
+        and the values of PidTagUserX509Certificate (``BinaryArray 0x3A70``), where Outlook keeps a
+        contact's S/MIME certificates (docs/facts/smime.md). Found with ``$filter=emailAddresses/any(a:
+        a/address eq '...')`` (user-list-contacts.md), then each read with ``$expand=
+        multiValueExtendedProperties($filter=id eq 'BinaryArray 0x3A70')`` as the docs show it for one
+        contact (multivaluelegacyextendedproperty-get.md). Needs Contacts.Read."""
+        builder = self._user(mailbox).contacts
+        what = f"contacts {mailbox}"
+        query: dict[str, str | int | Sequence[str]] = {
+            "$filter": f"emailAddresses/any(a:a/address eq {odata_quote(address)})",
+            "$select": "id",
+            "$top": limit,
+        }
+        page = await self._json(mailbox, self._info(Method.GET, builder, query=query), what=what)
+        ids = [str(c["id"]) for c in page.get("value") or () if isinstance(c, dict) and c.get("id")]
+        found: list[tuple[str, list[str], list[bytes]]] = []
+        for contact_id in ids[:limit]:
+            item = builder.by_contact_id(contact_id)
+            expand = f"multiValueExtendedProperties($filter=id eq {odata_quote(CONTACT_CERTIFICATES)})"
+            one = {"$select": "id,displayName,emailAddresses", "$expand": expand}
+            data = await self._json(mailbox, self._info(Method.GET, item, query=one), what=what)
+            emails = [
+                str(e.get("address") or "") for e in data.get("emailAddresses") or () if isinstance(e, dict)
+            ]
+            values: list[bytes] = []
+            for prop in data.get("multiValueExtendedProperties") or ():
+                if (
+                    not isinstance(prop, dict)
+                    or str(prop.get("id", "")).lower() != CONTACT_CERTIFICATES.lower()
+                ):
+                    continue
+                for value in prop.get("value") or ():
+                    try:
+                        values.append(base64.b64decode(str(value), validate=True))
+                    except (ValueError, binascii.Error):
+                        continue
+            found.append((str(data.get("displayName") or ""), emails, values))
+        return found
+
+    async def probe_contacts_read(self, mailbox: str) -> None:
+        """A call that needs Contacts.Read and changes nothing: ``GET contacts?$top=1``
+        (user-list-contacts.md). For ``graph-dpg doctor``; raises AuthError (403) without the permission."""
+        builder = self._user(mailbox).contacts
+        query: dict[str, str | int | Sequence[str]] = {"$top": 1, "$select": "id"}
+        await self._json(
+            mailbox, self._info(Method.GET, builder, query=query), what=f"probe contacts {mailbox}"
+        )
 
     async def probe_mail_write(self, mailbox: str) -> None:
         """A call that needs Mail.ReadWrite and changes nothing: ``PATCH`` the Inbox with an empty body

@@ -161,6 +161,8 @@ class CertificateDirectory:
                         not_after=cert.not_valid_after_utc,
                         fingerprint=hashlib.sha256(der).hexdigest(),
                         source=path.name,
+                        kind="file",
+                        not_before=cert.not_valid_before_utc,
                     ),
                     cert.not_valid_before_utc,
                 )

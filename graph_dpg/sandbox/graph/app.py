@@ -40,6 +40,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from graph_dpg.sandbox.graph.contacts import ContactQueryError, list_contacts
+from graph_dpg.sandbox.graph.contacts import view as contact_view
 from graph_dpg.sandbox.graph.faults import Fault
 from graph_dpg.sandbox.graph.odata import ODataError, Prefer, compile_filter, parse_expand, parse_select
 from graph_dpg.sandbox.graph.permissions import AppGrant
@@ -50,6 +52,7 @@ from graph_dpg.sandbox.graph.tenant import (
     Mailbox,
     Message,
     bad_request,
+    not_found,
     quota_exceeded,
 )
 
@@ -354,6 +357,11 @@ class GraphEmulator:
             return self._route_message(req, user, rest[1], rest[2:], lrest[2:])
         if head == "sendmail" and len(rest) == 1:
             return self._need(m, "POST", _Route("sendMail", user, self._h_send_mail))
+        if head == "contacts" and len(rest) in (1, 2):
+            kind = "contacts.list" if len(rest) == 1 else "contacts.get"
+            return self._need(
+                m, "GET", _Route(kind, user, self._h_contacts(rest[1] if len(rest) == 2 else None))
+            )
         if lrest[:2] == ["outlook", "mastercategories"]:
             if len(rest) == 2:
                 kind = {"GET": "masterCategories.list", "POST": "masterCategories.create"}.get(m, "")
@@ -844,6 +852,27 @@ class GraphEmulator:
             else:
                 cat = dict(self.tenant.category(mb, cid))
             return self._json(req, {"@odata.context": f"{ctx}/$entity", **cat})
+
+        return run
+
+    def _h_contacts(self, cid: str | None) -> Handler:
+        """user-list-contacts.md and contact-get.md with the certificate property (contacts.py)."""
+
+        def run(req: Req, mb: Mailbox | None) -> Resp:
+            assert mb is not None
+            ctx = f"{req.base}/$metadata#users('{quote(mb.upn)}')/contacts"
+            try:
+                if cid is None:
+                    items = list_contacts(list(mb.contacts.values()), req.query)
+                    return self._json(req, {"@odata.context": ctx, "value": items})
+                contact = mb.contacts.get(cid)
+                if contact is None:
+                    raise not_found()
+                return self._json(
+                    req, {"@odata.context": f"{ctx}/$entity", **contact_view(contact, req.query)}
+                )
+            except ContactQueryError as exc:
+                raise bad_request(str(exc)) from None
 
         return run
 

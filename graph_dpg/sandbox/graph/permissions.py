@@ -25,6 +25,7 @@ _WRITE_MAIL = ("Mail.ReadWrite",)
 _SEND = ("Mail.Send",)
 _READ_SETTINGS = ("MailboxSettings.Read", "MailboxSettings.ReadWrite")
 _WRITE_SETTINGS = ("MailboxSettings.ReadWrite",)
+_READ_CONTACTS = ("Contacts.Read", "Contacts.ReadWrite")
 _READ_USERS = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 
 #: endpoint kind -> (docs page, permissions of which any one allows the call).
@@ -63,6 +64,9 @@ ENDPOINT_PERMISSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     # The page's table also names Calendars.ReadWrite, which is for event attachments; for a message's
     # attachment only Mail.ReadWrite is accepted here (inference).
     "attachments.createUploadSession": ("attachment-createuploadsession.md", _WRITE_MAIL),
+    "contacts.list": ("user-list-contacts.md", _READ_CONTACTS),
+    # with $expand=multiValueExtendedProperties: multivaluelegacyextendedproperty-get.md (contact row).
+    "contacts.get": ("contact-get.md", _READ_CONTACTS),
     "masterCategories.list": ("outlookuser-list-mastercategories.md", _READ_SETTINGS),
     "masterCategories.get": ("outlookcategory-get.md", _READ_SETTINGS),
     "masterCategories.create": ("outlookuser-post-mastercategories.md", _WRITE_SETTINGS),
@@ -76,7 +80,9 @@ ALL_ROLES: frozenset[str] = frozenset(p for _, perms in ENDPOINT_PERMISSIONS.val
 #: What the sandbox grants by default: the permissions graph_dpg's permission table marks as required
 #: (graph_dpg/domain/permissions.py). Restated, not imported (the emulator imports nothing of the gateway);
 #: tests/integration/graph_emulator/test_permissions.py checks that the two agree.
-GATEWAY_ROLES: frozenset[str] = frozenset({"Mail.ReadWrite", "MailboxSettings.ReadWrite", "Mail.Send"})
+GATEWAY_ROLES: frozenset[str] = frozenset(
+    {"Mail.ReadWrite", "MailboxSettings.ReadWrite", "Mail.Send", "Contacts.Read"}
+)
 
 
 @dataclass(frozen=True)

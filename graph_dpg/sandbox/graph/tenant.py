@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any, Literal
 
+from graph_dpg.sandbox.graph.contacts import new_contact
 from graph_dpg.sandbox.graph.faults import FaultInjector
 from graph_dpg.sandbox.graph.mime import MimeTooDeep, build_mime, html_to_text, parse_mime_base64
 from graph_dpg.sandbox.graph.odata import (
@@ -333,6 +334,7 @@ class Mailbox:
     messages: dict[str, Message] = field(default_factory=dict)
     rest_index: dict[str, str] = field(default_factory=dict)
     categories: list[dict[str, str]] = field(default_factory=list)
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # see contacts.py
     in_flight: int = 0
     window_start: float = 0.0
     window_count: int = 0
@@ -1697,6 +1699,18 @@ class GraphTenant:
                 # set by Exchange/Outlook on a reply and kept on the item in Sent Items.
                 reply.ext[_TAG_IN_REPLY_TO] = ("String 0x1042", str(original["internetMessageId"]))
             return reply
+
+    # ------------------------------------------------------------------ contacts
+
+    def add_contact(
+        self, mailbox: str, display_name: str, emails: Iterable[str], certificates: Iterable[bytes] = ()
+    ) -> str:
+        """A contact in ``mailbox`` with the raw PidTagUserX509Certificate values ``certificates``, as
+        Outlook stores a contact's certificates (contacts.py); returns its id."""
+        contact = new_contact(display_name, emails, certificates)
+        with self._lock:
+            self.mailbox(mailbox).contacts[contact["id"]] = contact
+        return str(contact["id"])
 
     # ------------------------------------------------------------------ master categories
 

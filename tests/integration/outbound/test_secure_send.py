@@ -2,7 +2,7 @@
 ``<name>=<domain>@sikkermail.<gateway-domain>`` is signed with the organisation's certificate, encrypted to
 the recipient's certificate and sent as MIME through sendMail (concepts/outlook-send-mime-message.md:
 base64 MIME, Content-Type text/plain). Real GraphMailbox, store (SQLite and PostgreSQL), certificate
-directory and sealer; what was sent is opened with ``openssl cms -decrypt`` and ``-verify``.
+sources (directory, the mailbox's contacts, LDAP through ldap3's MOCK_SYNC strategy) and sealer; what was sent is opened with ``openssl cms -decrypt`` and ``-verify``.
 
 Every test also checks, on the wire, that no sendMail ever carried anything but S/MIME enveloped-data.
 """
@@ -18,13 +18,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import ldap3
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential
 from graph_dpg.adapters.smime import SmimeSealer, load_signing_key
+from graph_dpg.adapters.smime.contacts import ContactCertificates
 from graph_dpg.adapters.smime.directory import CertificateDirectory
+from graph_dpg.adapters.smime.ldap import LdapCertificates
+from graph_dpg.adapters.smime.sources import CertificateSources, blocking_source, mailbox_source
 from graph_dpg.domain.secure_send import recipient_set_digest
 from graph_dpg.ports.store import JobState
 from graph_dpg.sandbox.graph import create_app
@@ -93,6 +97,7 @@ async def h(db_url: str, pki: Pki, parties: dict[str, Party], tmp_path: Path) ->
     for party in parties.values():
         (certs / f"{party.name}.pem").write_bytes(party.pem.read_bytes())
     harness = await make_harness(db_url)
+    ldap_server = ldap3.Server("ldap-mock")
     transport = Recording(create_app(harness.tenant))
     mailbox = GraphMailbox(
         StaticTokenCredential(TOKEN), "http://127.0.0.1/v1.0", transport=transport, retry=RetryPolicy.fast()
@@ -104,14 +109,33 @@ async def h(db_url: str, pki: Pki, parties: dict[str, Party], tmp_path: Path) ->
         harness.store,
         harness.service.settings,
         secure_send=SecureSender(
-            CertificateDirectory(certs), SmimeSealer(load_signing_key(pki.org.both, None))
+            recipient_sources(certs, mailbox, ldap_server),
+            SmimeSealer(load_signing_key(pki.org.both, None)),
         ),
     )
+    harness.ldap = ldap_server  # type: ignore[attr-defined]
     harness.wire = transport  # type: ignore[attr-defined]
     async with mailbox:
         yield harness
         _nothing_left_unencrypted(transport)
     harness.store.close()
+
+
+def mock_ldap(server: ldap3.Server) -> ldap3.Connection:
+    """A connection to the in-memory directory of ``server`` (ldap3's MOCK_SYNC: no network)."""
+    return ldap3.Connection(server, client_strategy=ldap3.MOCK_SYNC)
+
+
+def recipient_sources(certs: Path, mailbox: GraphMailbox, server: ldap3.Server) -> CertificateSources:
+    """Files, then the mailbox's contacts, then LDAP, as bootstrap.recipient_sources chains them."""
+    ldap = LdapCertificates(lambda: mock_ldap(server), "o=certifikater")
+    return CertificateSources(
+        [
+            blocking_source(CertificateDirectory(certs), "file"),
+            mailbox_source(ContactCertificates(mailbox), "contacts"),
+            blocking_source(ldap, "ldap"),
+        ]
+    )
 
 
 def _nothing_left_unencrypted(wire: Recording) -> None:

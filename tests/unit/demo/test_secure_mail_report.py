@@ -55,3 +55,27 @@ def test_secure_mail_that_left_unencrypted_is_reported_and_not_sent(tmp_path: Pa
     tenant.send_mime(tenant.mailbox(FUNC), base64.b64encode(plain))
     report = secure_mail_sent(tenant, _scene(["post=a-kasse.dk@sikkermail.digital-post.dk"]), "done")
     assert report["unencrypted"] == ["post@a-kasse.dk"] and report["outcome"] == "failed"
+
+
+def test_sources_are_read_back_from_the_receipt_lines_in_either_language() -> None:
+    from graph_dpg.demo.player import certificate_sources
+    from graph_dpg.domain.texts import Text, text
+
+    def line(language: str, source: Text) -> str:
+        return "post@styrelsen.dk: " + text(
+            Text.SECURE_SEND_SENT,
+            language,
+            subject="CN=Styrelsen,O=Styrelsen",
+            until="2027-01-01",
+            source=text(source, language),
+        )
+
+    receipts = [
+        "Kvittering\n"
+        + line("da", Text.SECURE_SEND_FROM_CONTACTS)
+        + "\n"
+        + line("da", Text.SECURE_SEND_FROM_FILE),
+        line("en", Text.SECURE_SEND_FROM_LDAP),
+    ]
+    assert certificate_sources(receipts) == ["contacts", "file", "ldap"]
+    assert certificate_sources(["nothing sent"]) == []

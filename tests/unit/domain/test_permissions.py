@@ -17,6 +17,7 @@ def test_app_role_ids_are_the_graph_permissions_references() -> None:
         "Mail.ReadWrite": "e2a3a72e-5f79-4c64-b1b1-878b674786c9",
         "MailboxSettings.ReadWrite": "6931bccd-447a-43d1-b442-00a195474933",
         "Mail.Send": "b633e1c5-b582-4048-a93e-9f11b44c7e96",
+        "Contacts.Read": "089fe4d0-434a-44c5-8827-41ba8a0b17f5",
     }
 
 
@@ -32,12 +33,15 @@ def test_rows_are_well_formed() -> None:
 
 
 def test_only_what_the_code_calls_is_required() -> None:
-    # Secure mail is sent as MIME through sendMail (Mail.Send); nothing reads the directory (no GET /users/{id}).
+    # Secure mail is sent as MIME through sendMail (Mail.Send); recipients' certificates are read from the
+    # mailbox's contacts (Contacts.Read); nothing reads the directory (no GET /users/{id}).
     assert [p.name for p in required_permissions()] == [
         "Mail.ReadWrite",
         "MailboxSettings.ReadWrite",
         "Mail.Send",
+        "Contacts.Read",
     ]
+    assert permission("Contacts.Read").probe is Probe.CONTACTS_READ
     assert permission("Mail.Send").required
     assert not any(p.name.startswith("User.") for p in PERMISSIONS)
 

@@ -105,11 +105,13 @@ def test_consent_asks_for_exactly_the_required_rows_of_the_permission_table() ->
         "Mail.ReadWrite",
         "MailboxSettings.ReadWrite",
         "Mail.Send",
+        "Contacts.Read",
     ]
     assert [p.exchange_role for p in REQUIRED_PERMISSIONS] == [
         "Application Mail.ReadWrite",
         "Application MailboxSettings.ReadWrite",
         "Application Mail.Send",
+        "Application Contacts.Read",
     ]
 
 
