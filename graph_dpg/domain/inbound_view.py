@@ -161,8 +161,9 @@ def undeliverable_banner(mailbox: str, folder: str, error: str, language: str = 
         "unmapped",
         text(Text.BANNER_UNDELIVERABLE_TITLE, language, mailbox=mailbox, folder=folder),
         (
-            text(Text.BANNER_UNDELIVERABLE_TRIED, language, error=mask_cprs(error)),
-            text(Text.BANNER_UNDELIVERABLE_CHECK, language),
+            text(Text.BANNER_UNDELIVERABLE_TRIED, language),
+            text(Text.BANNER_UNDELIVERABLE_CHECK, language, mailbox=mailbox),
+            support_line(mask_cprs(error), language),
         ),
     )
 
@@ -233,9 +234,10 @@ def unshown_banner(error: str, reference: str, language: str = "da") -> Banner:
         "invalid",
         text(Text.BANNER_UNSHOWN_TITLE, language),
         (
-            text(Text.BANNER_UNSHOWN_WHY, language, error=mask_cprs(error)),
+            text(Text.BANNER_UNSHOWN_WHY, language),
             text(Text.BANNER_UNSHOWN_RAW, language),
-            text(Text.BANNER_UNSHOWN_SUPPORT, language, reference=reference),
+            text(Text.BANNER_UNSHOWN_SUPPORT, language),
+            support_line(f"{reference}; {mask_cprs(error)}", language),
         ),
     )
 

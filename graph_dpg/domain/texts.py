@@ -449,22 +449,23 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "Kunne ikke leveres i {mailbox} ({folder})", "Could not be delivered to {mailbox} ({folder})"
         ),
         _T.BANNER_UNDELIVERABLE_TRIED: Entry(
-            "Gatewayen har prøvet flere gange og fik: {error}",
-            "The gateway tried several times and got: {error}",
+            "Gatewayen har prøvet at levere brevet dér flere gange uden held, så det er lagt her i "
+            "hovedpostkassen i stedet.",
+            "The gateway tried several times to deliver the letter there without success, so it was put "
+            "here in the main mailbox instead.",
         ),
         _T.BANNER_UNDELIVERABLE_CHECK: Entry(
-            "Kontrollér at postkassen findes og er omfattet af appens adgang (RBAC for Applications), "
-            "og mappenavnet i gateway-filen.",
-            "Check that the mailbox exists and is within the app's access scope (RBAC for Applications), "
-            "and the folder name in the gateway file.",
+            "Send brevet videre til {mailbox}, og bed jeres it-afdeling (gatewayens administrator) om at "
+            "se på postkassen; årsagen står i linjen nedenfor.",
+            "Please pass the letter on to {mailbox} and ask your IT department (the gateway's "
+            "administrator) to look at the mailbox; the cause is in the line below.",
         ),
         _T.BANNER_UNSHOWN_TITLE: Entry(
             "Denne Digital Post-meddelelse kunne ikke vises", "This Digital Post message could not be shown"
         ),
         _T.BANNER_UNSHOWN_WHY: Entry(
-            "Gatewayen stødte på en uventet fejl, da den skulle læse, route eller vise meddelelsen "
-            "({error}).",
-            "The gateway met an unexpected error while reading, routing or showing the message ({error}).",
+            "Gatewayen stødte på en uventet fejl, da den skulle læse, fordele eller vise brevet.",
+            "The gateway met an unexpected error while reading, routing or showing the letter.",
         ),
         _T.BANNER_UNSHOWN_RAW: Entry(
             "Den oprindelige MeMo-XML er vedhæftet uændret, så intet er gået tabt; den er leveret her i "
@@ -473,8 +474,8 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "main mailbox without routing rules.",
         ),
         _T.BANNER_UNSHOWN_SUPPORT: Entry(
-            "Kontakt jeres it-support, hvis indholdet ikke kan læses, og oplys referencen {reference}.",
-            "If the content cannot be read, contact your IT support and give them the reference {reference}.",
+            "Kontakt jeres it-support, hvis indholdet ikke kan læses, og oplys linjen nedenfor.",
+            "If the content cannot be read, contact your IT support and give them the line below.",
         ),
         _T.BANNER_MAILBOX_FULL: Entry(
             "postkassen er fuld (kvoten i Exchange Online er opbrugt)",

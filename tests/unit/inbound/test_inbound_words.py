@@ -11,6 +11,8 @@ import pytest
 from inbound_memos import CITIZEN, CP_BYG, CP_UNKNOWN, ORG_CVR, citizen_memo
 
 from graph_dpg import memo as m
+from graph_dpg.bootstrap.rules import inbound_settings
+from graph_dpg.config import load_gateway_text
 from graph_dpg.core.errors import Finding
 from graph_dpg.domain import receipts
 from graph_dpg.domain.html_text import MAIL_STYLE, html_to_text
@@ -21,7 +23,9 @@ from graph_dpg.domain.inbound_view import (
     invalid_banner,
     render_invalid_mail,
     render_memo_mail,
+    undeliverable_banner,
     unmapped_banner,
+    unshown_banner,
 )
 from graph_dpg.domain.routing import ContactPointRoute, InboundSettings, memo_item, memo_route, plain_reasons
 from graph_dpg.domain.rules import RoutingRule, RuleAction, RuleCondition, evaluate_rules
@@ -263,3 +267,42 @@ def test_a_rule_without_description_is_told_by_its_conditions(language: str) -> 
 def _parsed() -> tuple[m.MemoMessage, bytes]:
     _, xml = citizen_memo()
     return m.parse(xml), xml
+
+
+# ------------------------------------------------------------------------------- the other banners
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_undeliverable_and_unshown_banners_keep_errors_in_the_support_line(language: str) -> None:
+    error = "Graph 403 ErrorAccessDenied: https://graph.microsoft.com/v1.0/users/x 0101701234"
+    for banner in (
+        undeliverable_banner("byg@kommune.dk", "inbox", error, language),
+        unshown_banner("OverflowError: date value out of range", UUID, language),
+    ):
+        words, support = banner_words(banner, language)
+        assert_plain(words)
+        assert "Error" not in words and "RBAC" not in words and support
+        assert "0101701234" not in support
+    _, support = banner_words(undeliverable_banner("byg@kommune.dk", "inbox", error, language), language)
+    assert "ErrorAccessDenied" in support and "010170-xxxx" in support
+
+
+def test_a_rule_description_in_the_gateway_file_reaches_the_mail() -> None:
+    config = load_gateway_text(
+        f"""
+organisation: {{cvr: "{ORG_CVR}", name: Sandbox Kommune}}
+main_mailbox: post@kommune.dk
+monitoring_mailbox: it@kommune.dk
+rules:
+  - name: Sager
+    description: Breve om en sag i ESDH
+    conditions: [{{field: "memo:case_id", op: regex, value: 'SAG-\\d+'}}]
+    actions: {{categories: [Sag]}}
+"""
+    )
+    [rule] = inbound_settings(config).rules
+    assert rule.description == "Breve om en sag i ESDH"
+    message, xml = _parsed()
+    assert plain_reasons(evaluate_rules((rule,), memo_item(message, xml)), "da") == [
+        "Reglen »Sager«: Breve om en sag i ESDH."
+    ]
