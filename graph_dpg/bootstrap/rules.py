@@ -35,6 +35,7 @@ def rules_from_config(rules: Sequence[Rule]) -> tuple[RoutingRule, ...]:
                 match=rule.match,
                 conditions=tuple(_condition(rule, c) for c in rule.conditions),
                 exceptions=tuple(_condition(rule, c) for c in rule.exceptions),
+                description=rule.description,
                 action=RuleAction(
                     deliver_mailbox=act.deliver_to.mailbox if act.deliver_to else None,
                     deliver_folder=act.deliver_to.folder if act.deliver_to else None,
@@ -71,6 +72,10 @@ def inbound_settings(config: GatewayConfig, settings: Settings | None = None) ->
         rule_timeout_seconds=settings.rule_timeout_seconds if settings is not None else 5.0,
         language=settings.receipt_language if settings is not None else "da",
         fallback_after_seconds=float(settings.inbound_fallback_seconds) if settings is not None else 3600.0,
+        routed_folder=settings.routed_folder
+        if settings is not None and settings.routed_original == "move"
+        else None,
+        routed_mark=settings is not None,
         max_message_bytes=(settings.max_message_mb if settings is not None else 35) * _MB,
         mailbox_max_message_bytes={
             box.address.lower(): box.max_message_mb * _MB

@@ -427,6 +427,11 @@ class Rule(_Frozen):
         (), description="If any of these holds, the rule does not match."
     )
     actions: RuleActions = Field(description="What happens when the rule matches.")
+    description: Text | None = Field(
+        None,
+        description="What the rule does, in words for case workers; shown in the delivered mail with the "
+        "rule's name (default: its conditions in plain words, never a regular expression).",
+    )
 
 
 class GatewayConfig(_Frozen):

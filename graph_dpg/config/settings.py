@@ -200,6 +200,19 @@ class Settings(BaseSettings):
         "is delivered to the main mailbox instead, with a banner saying why; a secure mail whose routing "
         "keeps failing that long stays in the inbox it came to.",
     )
+    routed_original: Literal["move", "mark"] = Field(
+        "move",
+        description="A mail in a routed inbox that a rule sends to another mailbox is copied there; the "
+        "original is moved to routed_folder (move: out of the inbox, so it is not handled twice) or stays "
+        "in the inbox (mark). Either way it gets the category saying where it went.",
+    )
+    routed_folder: str = Field(
+        "Videresendt",
+        min_length=1,
+        max_length=255,
+        description="Folder (in the mailbox the mail came to) for originals of mail routed to another "
+        "mailbox, with routed_original=move; created when missing.",
+    )
 
     # --- Secure mail (S/MIME) -------------------------------------------------------------------------
     smime_certificates: Annotated[list[Path], NoDecode] = Field(

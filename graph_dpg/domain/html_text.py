@@ -142,6 +142,11 @@ def sanitize_html_checked(body: str, images: Mapping[str, str] | None = None) ->
     return SanitizedHtml(cleaned, findings, normalized.image_cids)
 
 
+#: The typography of every mail the gateway writes itself (receipts, delivered post's overview and banners,
+#: alerts): Outlook's own font, so the gateway's words do not show in the browser's default serif font.
+MAIL_STYLE = "font-family:Segoe UI,Arial,sans-serif;font-size:10.5pt"
+
+
 def wrap_document(fragment: str, title: str, language: str = "da") -> str:
     """A complete UTF-8 HTML document around a sanitised fragment."""
     return (

@@ -29,12 +29,13 @@ import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from graph_dpg.core.errors import Finding, IdentifierError, MemoError
 from graph_dpg.domain.addresses import Channel, GatewayAddress
-from graph_dpg.domain.html_text import sanitize_html, text_to_html, wrap_document
+from graph_dpg.domain.html_text import MAIL_STYLE, sanitize_html, text_to_html, wrap_document
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
 from graph_dpg.domain.split import SplitPlan
@@ -103,26 +104,43 @@ class ViewOptions:
 def unmapped_banner(
     contact_point_id: str | None, contact_point_name: str | None, known: bool, language: str = "da"
 ) -> Banner:
-    """The warning shown when the recipient contact point has no mailbox (unknown or mapped to none)."""
-    cp = contact_point_id or text(Text.BANNER_NO_CONTACT_POINT, language)
-    shown = f"{contact_point_name} ({cp})" if contact_point_name else cp
-    title = text(Text.BANNER_UNMAPPED_TITLE, language, contact_point=shown)
+    """The warning shown when the recipient contact point has no mailbox (unknown or mapped to none): for
+    the case worker, what happened and whom to tell; the contact point's id only in the support line (the
+    configuration fix goes to the monitoring mailbox: :func:`unmapped_alert_lines`)."""
     if contact_point_id is None:
-        lines = [
-            text(Text.BANNER_UNMAPPED_NONE_DELIVERED, language),
-            text(Text.BANNER_UNMAPPED_NONE_ADD_RULE, language),
-        ]
-    elif known:
-        lines = [
-            text(Text.BANNER_UNMAPPED_NULL_DELIVERED, language),
-            text(Text.BANNER_UNMAPPED_NULL_SET_MAILBOX, language, id=cp),
-        ]
+        return Banner(
+            "unmapped",
+            text(Text.INB_UNMAPPED_NONE_TITLE, language),
+            (text(Text.INB_UNMAPPED_NONE_WHAT, language), text(Text.INB_UNMAPPED_NONE_ACTION, language)),
+        )
+    if known and contact_point_name:
+        title = text(Text.INB_UNMAPPED_TITLE, language, name=contact_point_name)
     else:
-        lines = [
-            text(Text.BANNER_UNMAPPED_UNKNOWN_DELIVERED, language),
-            text(Text.BANNER_UNMAPPED_UNKNOWN_ADD, language, id=cp),
-        ]
-    return Banner("unmapped", title, tuple(lines))
+        title = text(Text.INB_UNMAPPED_UNKNOWN_TITLE, language)
+    return Banner(
+        "unmapped",
+        title,
+        (
+            text(Text.INB_UNMAPPED_WHAT, language),
+            text(Text.INB_UNMAPPED_ACTION, language),
+            support_line(f"contact point {contact_point_id}", language),
+        ),
+    )
+
+
+def support_line(code: str, language: str = "da") -> str:
+    """The one line of a banner that may carry codes: for IT support."""
+    return text(Text.INB_SUPPORT, language, code=code)
+
+
+def unmapped_fix(contact_point_id: str, contact_point_name: str | None, language: str = "da") -> str:
+    """The gateway-file snippet that maps ``contact_point_id`` to a mailbox (a placeholder to fill in)."""
+    name = contact_point_name or text(Text.INB_PLACEHOLDER_NAME, language)
+    mailbox = text(Text.INB_PLACEHOLDER_MAILBOX, language)
+    return (
+        f"contact_points:\n  - id: {contact_point_id}\n    name: {json.dumps(name, ensure_ascii=False)}\n"
+        f"    mailbox: {mailbox}\n"
+    )
 
 
 def foreign_banner(addressed_to: str, ours: str, language: str = "da") -> Banner:
@@ -143,17 +161,70 @@ def undeliverable_banner(mailbox: str, folder: str, error: str, language: str = 
         "unmapped",
         text(Text.BANNER_UNDELIVERABLE_TITLE, language, mailbox=mailbox, folder=folder),
         (
-            text(Text.BANNER_UNDELIVERABLE_TRIED, language, error=mask_cprs(error)),
-            text(Text.BANNER_UNDELIVERABLE_CHECK, language),
+            text(Text.BANNER_UNDELIVERABLE_TRIED, language),
+            text(Text.BANNER_UNDELIVERABLE_CHECK, language, mailbox=mailbox),
+            support_line(mask_cprs(error), language),
         ),
     )
 
 
-def invalid_banner(findings: Sequence[Finding], language: str = "da") -> Banner:
-    """The explanation shown on a memo that failed parsing or validation (it got an INVALID receipt)."""
-    shown = [mask_cprs(str(f)) for f in findings if f.severity != "warning"][:20]
-    title = text(Text.BANNER_INVALID_TITLE, language)
-    return Banner("invalid", title, (text(Text.BANNER_INVALID_INTRO, language), *shown))
+#: What an invalid memo's findings mean for a reader, by the finding's rule (``graph_dpg.memo``): the
+#: first matching prefix decides; anything else is a broken business rule of Digital Post.
+_FINDING_WORDS: tuple[tuple[str, Text], ...] = (
+    ("xml.unsafe", Text.INB_INVALID_UNSAFE),
+    ("xml.", Text.INB_INVALID_UNREADABLE),
+    ("memo.unreadable", Text.INB_INVALID_UNREADABLE),
+    ("memo.", Text.INB_INVALID_FORMAT),
+    ("xsd", Text.INB_INVALID_FORMAT),
+    ("id.", Text.INB_INVALID_IDS),
+)
+
+
+def _finding_words(findings: Sequence[Finding]) -> list[Text]:
+    said: dict[Text, None] = {}
+    for f in findings:
+        if f.severity == "warning":
+            continue
+        said[next((k for p, k in _FINDING_WORDS if f.rule.startswith(p)), Text.INB_INVALID_CONTENT)] = None
+    return list(said) or [Text.INB_INVALID_UNREADABLE]
+
+
+def finding_codes(findings: Sequence[Finding]) -> str:
+    """The findings' rules, once each, for the support line."""
+    return ", ".join(dict.fromkeys(f.rule for f in findings if f.severity != "warning")) or "memo"
+
+
+def invalid_banner(
+    findings: Sequence[Finding],
+    language: str = "da",
+    *,
+    receipt_sent: bool = True,
+    readable: bool = True,
+    memo_uuid: str = "",
+) -> Banner:
+    """The explanation shown on a memo that failed parsing or validation: what is wrong in words, what
+    happens next (``receipt_sent``: NgDP is answered INVALID), where the details are; codes only in the
+    support line. ``readable``: what could be read of the memo follows the banner."""
+    details = text(Text.INB_INVALID_DETAILS_NAME, language)
+    lines = [text(key, language) for key in _finding_words(findings)]
+    lines.append(text(Text.INB_INVALID_TOLD if receipt_sent else Text.INB_INVALID_NOT_TOLD, language))
+    shown = Text.INB_INVALID_PARTLY if readable else Text.INB_INVALID_RAW
+    lines.append(text(shown, language, details=details))
+    code = finding_codes(findings) + (f"; messageUUID {memo_uuid}" if memo_uuid else "")
+    lines.append(support_line(code, language))
+    return Banner("invalid", text(Text.INB_INVALID_TITLE, language), tuple(lines))
+
+
+def invalid_details(
+    findings: Sequence[Finding], memo_uuid: str, language: str = "da", *, receipt_sent: bool = True
+) -> Attachment:
+    """The technical detail of an invalid memo, for IT: every finding (CPR-masked) as a text file."""
+    head = text(Text.INB_INVALID_DETAILS_HEAD, language, uuid=memo_uuid)
+    shown = [f"- {mask_cprs(str(f))}" for f in findings if f.severity != "warning"][:200]
+    answer = Text.INB_INVALID_DETAILS_RECEIPT if receipt_sent else Text.INB_INVALID_DETAILS_NO_RECEIPT
+    body = "\r\n".join([head, "", *shown, "", text(answer, language), ""]).encode("utf-8")
+    name = text(Text.INB_INVALID_DETAILS_NAME, language)
+    return Attachment(name, "text/plain; charset=utf-8", body, size=len(body))
 
 
 def unshown_banner(error: str, reference: str, language: str = "da") -> Banner:
@@ -163,9 +234,10 @@ def unshown_banner(error: str, reference: str, language: str = "da") -> Banner:
         "invalid",
         text(Text.BANNER_UNSHOWN_TITLE, language),
         (
-            text(Text.BANNER_UNSHOWN_WHY, language, error=mask_cprs(error)),
+            text(Text.BANNER_UNSHOWN_WHY, language),
             text(Text.BANNER_UNSHOWN_RAW, language),
-            text(Text.BANNER_UNSHOWN_SUPPORT, language, reference=reference),
+            text(Text.BANNER_UNSHOWN_SUPPORT, language),
+            support_line(f"{reference}; {mask_cprs(error)}", language),
         ),
     )
 
@@ -184,8 +256,31 @@ def _party(ident: str, id_type: str, label: str | None, opts: ViewOptions) -> st
     return f"{label} ({text})" if label else text
 
 
-def _fmt_dt(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+#: Dates in the overview are shown in Danish local time, whatever the mailbox's language.
+LOCAL_ZONE = ZoneInfo("Europe/Copenhagen")
+
+
+def format_local_datetime(value: datetime | None, language: str = "da") -> str:
+    """``value`` in Danish local time for people: "3. december 2026 kl. 14.05" (Danish) or
+    "3 December 2026, 14:05" (English); a value without a zone is taken as UTC."""
+    if value is None:
+        return ""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    local = aware.astimezone(LOCAL_ZONE)
+    month = text(Text.INB_MONTHS, language).split()[local.month - 1]
+    return text(
+        Text.INB_DATETIME,
+        language,
+        day=local.day,
+        month=month,
+        year=local.year,
+        hour=f"{local.hour:02d}",
+        minute=f"{local.minute:02d}",
+    )
+
+
+def _fmt_dt(value: datetime | None, language: str) -> str:
+    return format_local_datetime(value, language)
 
 
 def overview_rows(
@@ -217,10 +312,10 @@ def overview_rows(
         )
     rows.append((t(Text.VIEW_LABEL), h.label))
     if message.body is not None:
-        rows.append((t(Text.VIEW_CREATED), _fmt_dt(message.body.created_datetime)))
+        rows.append((t(Text.VIEW_CREATED), _fmt_dt(message.body.created_datetime, lang)))
     reply = yes_no[h.reply]
     if h.reply and h.reply_by_datetime:
-        reply += f", {t(Text.VIEW_REPLY_BY)} {_fmt_dt(h.reply_by_datetime)}"
+        reply += f", {t(Text.VIEW_REPLY_BY)} {_fmt_dt(h.reply_by_datetime, lang)}"
     rows += [
         (t(Text.VIEW_REPLY), reply),
         (t(Text.VIEW_LEGAL), yes_no[h.legal_notification]),
@@ -451,7 +546,7 @@ def render_memo_part(
         ),
     )
     overview = [(text(Text.VIEW_MESSAGE_UUID, lang), h.message_uuid)]
-    body = render_banner(banner) + render_table(overview, text(Text.VIEW_OVERVIEW, lang))
+    body = _styled(render_banner(banner) + render_table(overview, text(Text.VIEW_OVERVIEW, lang)))
     return MailMessage(
         subject=subject,
         body=wrap_document(body, subject, lang),
@@ -475,10 +570,20 @@ class DeliveredView:
 
 
 def _rule_section(reasons: Sequence[str], language: str, note: str | None) -> str:
+    """Why the letter is here: the rules that acted (their names and plain descriptions,
+    ``domain.routing.plain_reasons``), then how the target was chosen when no rule chose it."""
     items = "".join(f"<li>{html.escape(mask_cprs(r))}</li>" for r in reasons)
-    why = note or text(Text.VIEW_RULE_NONE, language)
-    shown = f"<ul>{items}</ul>" if items else f"<p>{html.escape(why)}</p>"
-    return f"<div class='dpg-rule'><p><b>{html.escape(text(Text.VIEW_RULE, language))}</b></p>{shown}</div>"
+    shown = f"<ul style='margin:4px 0'>{items}</ul>" if items else ""
+    why = note or ("" if items else text(Text.VIEW_RULE_NONE, language))
+    if why:
+        shown += f"<p style='margin:4px 0'>{html.escape(why)}</p>"
+    title = html.escape(text(Text.VIEW_RULE, language))
+    return f"<div class='dpg-rule'><p style='margin:12px 0 4px 0'><b>{title}</b></p>{shown}</div>"
+
+
+def _styled(fragment: str) -> str:
+    """The gateway's part of a mail in the receipts' typography."""
+    return f'<div style="{MAIL_STYLE}">{fragment}</div>'
 
 
 def render_memo_mail(
@@ -524,7 +629,7 @@ def render_memo_mail(
             subject = text(Text.VIEW_PART_SUBJECT, lang, label=h.label, part=1, total=plan.total)
     mail = MailMessage(
         subject=subject,
-        body=wrap_document("".join(parts), subject, options.language),
+        body=wrap_document(_styled("".join(parts)), subject, options.language),
         body_type="html",
         sender=reply_from,
         reply_to=[reply_from] if reply_from is not None else [],
@@ -539,6 +644,19 @@ def render_memo_mail(
     return DeliveredView(mail, tuple(banners), tuple(rows))
 
 
+def invalid_sender(message: MemoMessage | None, mailbox: str, language: str = "da") -> EmailAddress:
+    """From of an invalid memo's mail: the mailbox it is delivered to, named after the MeMo's sender when
+    that could be read ("Anders And via Digital Post"), else after the gateway. Not the gateway address a
+    valid memo gets: a reply would answer, as a MeMo, a letter NgDP was told is invalid; answering the
+    mail writes to the main mailbox itself, where nothing is sent."""
+    label = message.header.sender.label if message is not None else None
+    if label:
+        name = text(Text.INB_INVALID_SENDER, language, name=mask_cprs(label))
+    else:
+        name = text(Text.GATEWAY_SENDER_NAME, language)
+    return EmailAddress(mailbox, name)
+
+
 def render_invalid_mail(
     xml: bytes,
     memo_uuid: str,
@@ -549,13 +667,25 @@ def render_invalid_mail(
     categories: Sequence[str] = (),
     options: ViewOptions = ViewOptions(),
     too_big: int | None = None,
+    receipt_sent: bool = True,
 ) -> DeliveredView:
-    """The received mail for a memo that failed parsing or validation: banner, what could be read, raw XML.
+    """The received mail for a memo that failed parsing or validation: banner (what is wrong in words, what
+    happens next), what could be read, raw XML and the technical details as a text file.
 
     ``too_big``: the mailbox's limit, when the memo with its files and XML would not fit into one mail of
-    it; then the mail is the banner and the messageUUID alone, saying that the gateway keeps the XML."""
+    it; then the mail is the banner and the messageUUID alone, saying that the gateway keeps the XML.
+    ``receipt_sent``: NgDP is answered INVALID (not for Digital Post forwarded by SMTP without the REST
+    receipt, ``services.inbound.memos``)."""
     lang = options.language
-    banner = invalid_banner(findings, lang)
+    details = invalid_details(findings, memo_uuid, lang, receipt_sent=receipt_sent)
+    sender = invalid_sender(message, target_mailbox, lang)
+
+    def banner_for(readable: bool) -> Banner:
+        return invalid_banner(
+            findings, lang, receipt_sent=receipt_sent, readable=readable, memo_uuid=memo_uuid
+        )
+
+    banner = banner_for(readable=False)
     if too_big is not None:
         banner = _xml_not_attached(banner, memo_uuid, too_big, lang)
     elif message is not None:
@@ -565,10 +695,10 @@ def render_invalid_mail(
                 xml,
                 target_mailbox=target_mailbox,
                 reply_from=None,
-                banners=[banner],
+                banners=[banner_for(readable=True)],
                 categories=categories,
                 options=options,
-                routing_note=text(Text.VIEW_RULE_NONE, lang),
+                routing_note=text(Text.INB_NOTE_INVALID, lang),
             )
         except MemoError:
             # What parsed may still not render: parse leaves File content undecoded, so content that is not
@@ -576,9 +706,22 @@ def render_invalid_mail(
             pass
         else:
             view.mail.internet_message_id = memo_internet_message_id(memo_uuid)
+            view.mail.sender = sender
+            view.mail.attachments.append(details)
             return view
     subject = f"{text(Text.VIEW_INVALID_SUBJECT, lang)} ({memo_uuid})"
-    return _raw_mail(xml, memo_uuid, banner, subject, target_mailbox, categories, lang, too_big is None)
+    return _raw_mail(
+        xml,
+        memo_uuid,
+        banner,
+        subject,
+        target_mailbox,
+        categories,
+        lang,
+        too_big is None,
+        sender=sender,
+        extra=(details,),
+    )
 
 
 def render_unshown_mail(
@@ -617,18 +760,21 @@ def _raw_mail(
     categories: Sequence[str],
     language: str,
     attach_xml: bool = True,
+    *,
+    sender: EmailAddress | None = None,
+    extra: Sequence[Attachment] = (),
 ) -> DeliveredView:
     """A memo as a mail without reading it: the banner, its messageUUID, and the XML attached."""
     overview = [(text(Text.VIEW_MESSAGE_UUID, language), memo_uuid)]
-    body = render_banner(banner) + render_table(overview, text(Text.VIEW_OVERVIEW, language))
+    body = _styled(render_banner(banner) + render_table(overview, text(Text.VIEW_OVERVIEW, language)))
+    xml_attachment = Attachment(f"{memo_uuid}.memo.xml", "application/xml", xml, size=len(xml))
     mail = MailMessage(
         subject=subject,
         body=wrap_document(body, subject, language),
         body_type="html",
+        sender=sender,
         to=[EmailAddress(target_mailbox)],
-        attachments=[Attachment(f"{memo_uuid}.memo.xml", "application/xml", xml, size=len(xml))]
-        if attach_xml
-        else [],
+        attachments=[*([xml_attachment] if attach_xml else []), *extra],
         headers=[Header(MEMO_UUID_HEADER, memo_uuid)],
         categories=list(dict.fromkeys(categories)),
         internet_message_id=memo_internet_message_id(memo_uuid),

@@ -38,6 +38,7 @@ from graph_dpg.domain.rules import (
     InboundItem,
     RoutingDecision,
     RoutingRule,
+    RuleCondition,
 )
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo.model import MemoMessage
@@ -77,6 +78,8 @@ class InboundSettings:
     mask_cpr: bool = True
     delivery_folder: str = "inbox"
     routed_folder: str | None = None  # where a secure mail copied to another mailbox is moved; None: stays
+    # The original of a mail copied to another mailbox gets a category naming the target (routed_original).
+    routed_mark: bool = False
     fallback_after_attempts: int = 3  # permanent failures before a memo goes to the main mailbox instead
     # Failing transiently (e.g. a full mailbox) for this long after it came: a memo goes to the main mailbox
     # instead, a secure mail stays in the inbox it came to.
@@ -458,13 +461,69 @@ def memo_route(settings: InboundSettings, message: MemoMessage, decision: Routin
         contact_point=cp_id,
         rules=decision.matched_rules,
         deliver_rule=decision.deliver_rule,
-        reasons=tuple(mask_cprs(r) for r in decision.reasons()),
+        reasons=tuple(mask_cprs(r) for r in plain_reasons(decision, s.language)),
         note=note,
         categories=tuple(dict.fromkeys(categories)),
         mark_read=decision.mark_read and foreign is None,
         archive_to=() if foreign else tuple(a for a in decision.archive_to if a.lower() != target.lower()),
         addressed_to=foreign,
     )
+
+
+_FIELD_WORDS: Mapping[str, Text] = {
+    "from": Text.INB_FIELD_FROM,
+    "original_from": Text.INB_FIELD_ORIGINAL_FROM,
+    "to": Text.INB_FIELD_TO,
+    "recipients": Text.INB_FIELD_RECIPIENTS,
+    "subject": Text.INB_FIELD_SUBJECT,
+    "body": Text.INB_FIELD_BODY,
+    "attachment_name": Text.INB_FIELD_ATTACHMENT_NAME,
+    "attachment_content": Text.INB_FIELD_ATTACHMENT_CONTENT,
+    "memo:sender_id": Text.INB_FIELD_SENDER_ID,
+    "memo:sender_id_type": Text.INB_FIELD_SENDER_ID_TYPE,
+    "memo:recipient_id": Text.INB_FIELD_RECIPIENT_ID,
+    "memo:recipient_contact_point": Text.INB_FIELD_RECIPIENT_CONTACT_POINT,
+    "memo:sender_contact_point": Text.INB_FIELD_SENDER_CONTACT_POINT,
+    "memo:kle": Text.INB_FIELD_KLE,
+    "memo:case_id": Text.INB_FIELD_CASE_ID,
+    "memo:message_type": Text.INB_FIELD_MESSAGE_TYPE,
+    "memo:label": Text.INB_FIELD_LABEL,
+    "memo:message_uuid": Text.INB_FIELD_MESSAGE_UUID,
+    "memo:legal_notification": Text.INB_FIELD_LEGAL_NOTIFICATION,
+    "memo:mandatory": Text.INB_FIELD_MANDATORY,
+    "memo:post_type": Text.INB_FIELD_POST_TYPE,
+}
+_OP_WORDS: Mapping[str, Text] = {
+    "equals": Text.INB_OP_EQUALS,
+    "contains": Text.INB_OP_CONTAINS,
+    "regex": Text.INB_OP_REGEX,
+    "exists": Text.INB_OP_EXISTS,
+}
+
+
+def describe_condition(condition: RuleCondition, language: str = "da") -> str:
+    """A rule's condition in words for a case worker; a regular expression is never shown."""
+    if condition.field.lower().startswith("header:"):
+        field_ = text(Text.INB_FIELD_HEADER, language, name=condition.field[7:])
+    else:
+        field_ = text(_FIELD_WORDS.get(condition.field.lower(), Text.INB_FIELD_OTHER), language)
+    return text(_OP_WORDS[condition.op], language, field=field_, value=condition.value or "")
+
+
+def describe_rule(rule: RoutingRule, language: str = "da") -> str:
+    """A rule in words: its ``description`` from the gateway file, else its conditions in plain words."""
+    if rule.description:
+        return rule.description.rstrip(".")
+    joiner = text(Text.INB_RULE_AND if rule.match == "all" else Text.INB_RULE_OR, language)
+    return joiner.join(describe_condition(c, language) for c in rule.conditions)
+
+
+def plain_reasons(decision: RoutingDecision, language: str = "da") -> list[str]:
+    """Why each matching rule acted, for the delivered mail: the rule's name and a plain description."""
+    return [
+        text(Text.INB_RULE_REASON, language, name=t.rule.name, description=describe_rule(t.rule, language))
+        for t in decision.matched
+    ]
 
 
 def foreign_recipient(settings: InboundSettings, message: MemoMessage) -> str | None:

@@ -124,6 +124,7 @@ class RoutingRule:
     enabled: bool = True
     match: MatchMode = "all"
     exceptions: tuple[RuleCondition, ...] = ()
+    description: str | None = None  # what the rule does, in words for case workers (gateway file)
 
 
 @dataclass(frozen=True)

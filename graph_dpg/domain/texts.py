@@ -98,22 +98,12 @@ class Text(StrEnum):
     VIEW_UNNAMED_FILE = "view.unnamed_file"
 
     # -- banners on delivered memos
-    BANNER_NO_CONTACT_POINT = "banner.no_contact_point"
-    BANNER_UNMAPPED_TITLE = "banner.unmapped.title"
-    BANNER_UNMAPPED_NONE_DELIVERED = "banner.unmapped.none.delivered"
-    BANNER_UNMAPPED_NONE_ADD_RULE = "banner.unmapped.none.add_rule"
-    BANNER_UNMAPPED_NULL_DELIVERED = "banner.unmapped.null.delivered"
-    BANNER_UNMAPPED_NULL_SET_MAILBOX = "banner.unmapped.null.set_mailbox"
-    BANNER_UNMAPPED_UNKNOWN_DELIVERED = "banner.unmapped.unknown.delivered"
-    BANNER_UNMAPPED_UNKNOWN_ADD = "banner.unmapped.unknown.add"
     BANNER_FOREIGN_TITLE = "banner.foreign.title"
     BANNER_FOREIGN_WHAT = "banner.foreign.what"
     BANNER_FOREIGN_ACTION = "banner.foreign.action"
     BANNER_UNDELIVERABLE_TITLE = "banner.undeliverable.title"
     BANNER_UNDELIVERABLE_TRIED = "banner.undeliverable.tried"
     BANNER_UNDELIVERABLE_CHECK = "banner.undeliverable.check"
-    BANNER_INVALID_TITLE = "banner.invalid.title"
-    BANNER_INVALID_INTRO = "banner.invalid.intro"
     BANNER_UNSHOWN_TITLE = "banner.unshown.title"
     BANNER_UNSHOWN_WHY = "banner.unshown.why"
     BANNER_UNSHOWN_RAW = "banner.unshown.raw"
@@ -228,6 +218,72 @@ class Text(StrEnum):
     SECURE_SEND_FROM_FILE = "securesend.from_file"
     SECURE_SEND_FROM_CONTACTS = "securesend.from_contacts"
     SECURE_SEND_FROM_LDAP = "securesend.from_ldap"
+
+    # -- inbound words (issue 17): banners, the overview's dates and rules, routed secure mail
+    INB_SUPPORT = "inbound.support"
+    INB_UNMAPPED_NONE_TITLE = "inbound.unmapped.none.title"
+    INB_UNMAPPED_NONE_WHAT = "inbound.unmapped.none.what"
+    INB_UNMAPPED_NONE_ACTION = "inbound.unmapped.none.action"
+    INB_UNMAPPED_TITLE = "inbound.unmapped.title"
+    INB_UNMAPPED_UNKNOWN_TITLE = "inbound.unmapped.unknown_title"
+    INB_UNMAPPED_WHAT = "inbound.unmapped.what"
+    INB_UNMAPPED_ACTION = "inbound.unmapped.action"
+    INB_UNMAPPED_ALERT_SUBJECT = "inbound.unmapped.alert.subject"
+    INB_UNMAPPED_ALERT_TITLE = "inbound.unmapped.alert.title"
+    INB_UNMAPPED_ALERT_UNKNOWN = "inbound.unmapped.alert.unknown"
+    INB_UNMAPPED_ALERT_NULL = "inbound.unmapped.alert.null"
+    INB_UNMAPPED_ALERT_FIX = "inbound.unmapped.alert.fix"
+    INB_PLACEHOLDER_MAILBOX = "inbound.placeholder.mailbox"
+    INB_PLACEHOLDER_NAME = "inbound.placeholder.name"
+    INB_INVALID_TITLE = "inbound.invalid.title"
+    INB_INVALID_UNREADABLE = "inbound.invalid.unreadable"
+    INB_INVALID_UNSAFE = "inbound.invalid.unsafe"
+    INB_INVALID_FORMAT = "inbound.invalid.format"
+    INB_INVALID_IDS = "inbound.invalid.ids"
+    INB_INVALID_CONTENT = "inbound.invalid.content"
+    INB_INVALID_TOLD = "inbound.invalid.told"
+    INB_INVALID_NOT_TOLD = "inbound.invalid.not_told"
+    INB_INVALID_PARTLY = "inbound.invalid.partly"
+    INB_INVALID_RAW = "inbound.invalid.raw"
+    INB_INVALID_DETAILS_NAME = "inbound.invalid.details_name"
+    INB_INVALID_DETAILS_HEAD = "inbound.invalid.details_head"
+    INB_INVALID_DETAILS_RECEIPT = "inbound.invalid.details_receipt"
+    INB_INVALID_DETAILS_NO_RECEIPT = "inbound.invalid.details_no_receipt"
+    INB_INVALID_SENDER = "inbound.invalid.sender"
+    INB_NOTE_INVALID = "inbound.note.invalid"
+    INB_DATETIME = "inbound.datetime"
+    INB_MONTHS = "inbound.months"
+    INB_RULE_REASON = "inbound.rule.reason"
+    INB_RULE_AND = "inbound.rule.and"
+    INB_RULE_OR = "inbound.rule.or"
+    INB_OP_EQUALS = "inbound.op.equals"
+    INB_OP_CONTAINS = "inbound.op.contains"
+    INB_OP_REGEX = "inbound.op.regex"
+    INB_OP_EXISTS = "inbound.op.exists"
+    INB_FIELD_FROM = "inbound.field.from"
+    INB_FIELD_ORIGINAL_FROM = "inbound.field.original_from"
+    INB_FIELD_TO = "inbound.field.to"
+    INB_FIELD_RECIPIENTS = "inbound.field.recipients"
+    INB_FIELD_SUBJECT = "inbound.field.subject"
+    INB_FIELD_BODY = "inbound.field.body"
+    INB_FIELD_ATTACHMENT_NAME = "inbound.field.attachment_name"
+    INB_FIELD_ATTACHMENT_CONTENT = "inbound.field.attachment_content"
+    INB_FIELD_HEADER = "inbound.field.header"
+    INB_FIELD_SENDER_ID = "inbound.field.sender_id"
+    INB_FIELD_SENDER_ID_TYPE = "inbound.field.sender_id_type"
+    INB_FIELD_RECIPIENT_ID = "inbound.field.recipient_id"
+    INB_FIELD_RECIPIENT_CONTACT_POINT = "inbound.field.recipient_contact_point"
+    INB_FIELD_SENDER_CONTACT_POINT = "inbound.field.sender_contact_point"
+    INB_FIELD_KLE = "inbound.field.kle"
+    INB_FIELD_CASE_ID = "inbound.field.case_id"
+    INB_FIELD_MESSAGE_TYPE = "inbound.field.message_type"
+    INB_FIELD_LABEL = "inbound.field.label"
+    INB_FIELD_MESSAGE_UUID = "inbound.field.message_uuid"
+    INB_FIELD_LEGAL_NOTIFICATION = "inbound.field.legal_notification"
+    INB_FIELD_MANDATORY = "inbound.field.mandatory"
+    INB_FIELD_POST_TYPE = "inbound.field.post_type"
+    INB_FIELD_OTHER = "inbound.field.other"
+    INB_ROUTED_CATEGORY = "inbound.routed.category"
 
 
 @dataclass(frozen=True)
@@ -361,10 +417,10 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.VIEW_MEMO_VERSION: Entry("MeMo-version", "MeMo version"),
         _T.VIEW_YES: Entry("ja", "yes"),
         _T.VIEW_NO: Entry("nej", "no"),
-        _T.VIEW_RULE: Entry("Routing", "Routing"),
+        _T.VIEW_RULE: Entry("Hvorfor brevet er lagt her", "Why the letter is here"),
         _T.VIEW_RULE_NONE: Entry(
-            "Ingen regel matchede; leveret efter kontaktpunkt/hovedpostkasse.",
-            "No rule matched; delivered by contact point / main mailbox.",
+            "Ingen regel fordelte brevet.",
+            "No rule routed the letter.",
         ),
         _T.VIEW_MAIN_ATTACHED: Entry(
             "Hoveddokumentet er vedhæftet ({name}).", "The main document is attached ({name})."
@@ -381,7 +437,6 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         ),
         _T.VIEW_UNNAMED_FILE: Entry("fil", "file"),
         # ------------------------------------------------------------------------------- banners
-        _T.BANNER_NO_CONTACT_POINT: Entry("(intet)", "(none)"),
         _T.BANNER_FOREIGN_TITLE: Entry(
             "Meddelelsen er adresseret til en anden organisation (CVR {cvr})",
             "The memo is addressed to another organisation (CVR {cvr})",
@@ -398,62 +453,27 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "Do not handle it as our post. Ask IT to contact Digital Post support so that the memo "
             "reaches its right recipient.",
         ),
-        _T.BANNER_UNMAPPED_TITLE: Entry(
-            "Kontaktpunktet {contact_point} har ingen postkasse",
-            "Contact point {contact_point} has no mailbox",
-        ),
-        _T.BANNER_UNMAPPED_NONE_DELIVERED: Entry(
-            "Meddelelsen angiver intet modtagerkontaktpunkt og er derfor leveret i hovedpostkassen.",
-            "The memo names no recipient contact point, so it was delivered to the main mailbox.",
-        ),
-        _T.BANNER_UNMAPPED_NONE_ADD_RULE: Entry(
-            "Tilføj en routingregel (rules: i gateway-filen), hvis den slags post hører til et andet sted.",
-            "Add a routing rule (rules: in the gateway file) if such memos belong elsewhere.",
-        ),
-        _T.BANNER_UNMAPPED_NULL_DELIVERED: Entry(
-            "Gateway-filen angiver kontaktpunktet med mailbox: null, så det er leveret i hovedpostkassen.",
-            "The gateway file lists this contact point with mailbox: null, so it went to the main mailbox.",
-        ),
-        _T.BANNER_UNMAPPED_NULL_SET_MAILBOX: Entry(
-            "Skal det leveres et andet sted, så sæt contact_points: - id: {id} "
-            "mailbox: <funktionspostkasse>.",
-            "To deliver it elsewhere, set contact_points: - id: {id} mailbox: <function mailbox>.",
-        ),
-        _T.BANNER_UNMAPPED_UNKNOWN_DELIVERED: Entry(
-            "Gateway-filen kender ikke kontaktpunktet, så meddelelsen er leveret i hovedpostkassen.",
-            "The gateway file does not know this contact point, so it went to the main mailbox.",
-        ),
-        _T.BANNER_UNMAPPED_UNKNOWN_ADD: Entry(
-            "Tilføj i gateway-filen: contact_points: - id: {id} name: <navn> mailbox: <funktionspostkasse>",
-            "Add to the gateway file: contact_points: - id: {id} name: <name> mailbox: <function mailbox>",
-        ),
         _T.BANNER_UNDELIVERABLE_TITLE: Entry(
             "Kunne ikke leveres i {mailbox} ({folder})", "Could not be delivered to {mailbox} ({folder})"
         ),
         _T.BANNER_UNDELIVERABLE_TRIED: Entry(
-            "Gatewayen har prøvet flere gange og fik: {error}",
-            "The gateway tried several times and got: {error}",
+            "Gatewayen har prøvet at levere brevet dér flere gange uden held, så det er lagt her i "
+            "hovedpostkassen i stedet.",
+            "The gateway tried several times to deliver the letter there without success, so it was put "
+            "here in the main mailbox instead.",
         ),
         _T.BANNER_UNDELIVERABLE_CHECK: Entry(
-            "Kontrollér at postkassen findes og er omfattet af appens adgang (RBAC for Applications), "
-            "og mappenavnet i gateway-filen.",
-            "Check that the mailbox exists and is within the app's access scope (RBAC for Applications), "
-            "and the folder name in the gateway file.",
-        ),
-        _T.BANNER_INVALID_TITLE: Entry(
-            "Denne Digital Post-meddelelse er ugyldig", "This Digital Post message is invalid"
-        ),
-        _T.BANNER_INVALID_INTRO: Entry(
-            "NgDP har fået en INVALID-kvittering. Den oprindelige MeMo-XML er vedhæftet. Fejl:",
-            "NgDP was answered with an INVALID receipt. The original MeMo XML is attached. Problems:",
+            "Send brevet videre til {mailbox}, og bed jeres it-afdeling (gatewayens administrator) om at "
+            "se på postkassen; årsagen står i linjen nedenfor.",
+            "Please pass the letter on to {mailbox} and ask your IT department (the gateway's "
+            "administrator) to look at the mailbox; the cause is in the line below.",
         ),
         _T.BANNER_UNSHOWN_TITLE: Entry(
             "Denne Digital Post-meddelelse kunne ikke vises", "This Digital Post message could not be shown"
         ),
         _T.BANNER_UNSHOWN_WHY: Entry(
-            "Gatewayen stødte på en uventet fejl, da den skulle læse, route eller vise meddelelsen "
-            "({error}).",
-            "The gateway met an unexpected error while reading, routing or showing the message ({error}).",
+            "Gatewayen stødte på en uventet fejl, da den skulle læse, fordele eller vise brevet.",
+            "The gateway met an unexpected error while reading, routing or showing the letter.",
         ),
         _T.BANNER_UNSHOWN_RAW: Entry(
             "Den oprindelige MeMo-XML er vedhæftet uændret, så intet er gået tabt; den er leveret her i "
@@ -462,8 +482,8 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "main mailbox without routing rules.",
         ),
         _T.BANNER_UNSHOWN_SUPPORT: Entry(
-            "Kontakt jeres it-support, hvis indholdet ikke kan læses, og oplys referencen {reference}.",
-            "If the content cannot be read, contact your IT support and give them the reference {reference}.",
+            "Kontakt jeres it-support, hvis indholdet ikke kan læses, og oplys linjen nedenfor.",
+            "If the content cannot be read, contact your IT support and give them the line below.",
         ),
         _T.BANNER_MAILBOX_FULL: Entry(
             "postkassen er fuld (kvoten i Exchange Online er opbrugt)",
@@ -535,15 +555,20 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         ),
         # ------------------------------------------------------------------------------- routing notes
         _T.ROUTE_NOTE_CONTACT_POINT: Entry(
-            "Kontaktpunkt {name} ({id}) → {mailbox}", "Contact point {name} ({id}) → {mailbox}"
+            "Brevet er sendt til kontaktpunktet {name}, hvis post lægges i {mailbox}.",
+            "The letter was sent to the contact point {name}, whose post goes to {mailbox}.",
         ),
         _T.ROUTE_NOTE_FOREIGN: Entry(
-            "Adresseret til CVR {cvr}, ikke til os: hovedpostkassen, uden regler og kontaktpunkter.",
-            "Addressed to CVR {cvr}, not to us: the main mailbox, without rules or contact points.",
+            "Brevet er adresseret til en anden organisation (CVR {cvr}), så det er lagt i hovedpostkassen "
+            "uden at bruge regler eller kontaktpunkter.",
+            "The letter is addressed to another organisation (CVR {cvr}), so it was put in the main mailbox "
+            "without applying rules or contact points.",
         ),
         _T.ROUTE_NOTE_MAIN_MAILBOX: Entry(
-            "Ingen regel og intet kontaktpunkt med postkasse: hovedpostkassen.",
-            "No rule and no mapped contact point: the main mailbox.",
+            "Ingen regel fordeler brevet, og dets kontaktpunkt har ingen postkasse, så det er lagt i "
+            "hovedpostkassen.",
+            "No rule routes the letter and its contact point has no mailbox, so it was put in the main "
+            "mailbox.",
         ),
         # ------------------------------------------------------------------------------- sender
         _T.GATEWAY_SENDER_NAME: Entry("Digital Post Gateway", "Digital Post Gateway"),
@@ -841,6 +866,190 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.SECURE_SEND_FROM_CONTACTS: Entry("i postkassens kontakter", "in the mailbox's contacts"),
         _T.SECURE_SEND_FROM_LDAP: Entry(
             "i certifikatkataloget (LDAP)", "in the certificate directory (LDAP)"
+        ),
+        # ------------------------------------------------- inbound words (issue 17): banners, overview
+        _T.INB_SUPPORT: Entry("Til it-support: {code}", "For IT support: {code}"),
+        _T.INB_UNMAPPED_NONE_TITLE: Entry(
+            "Brevet er ikke sendt til en bestemt afdeling", "The letter is not addressed to a department"
+        ),
+        _T.INB_UNMAPPED_NONE_WHAT: Entry(
+            "Afsenderen har ikke angivet, hvilken afdeling brevet er til, og ingen regel i gatewayen "
+            "fordeler det. Derfor er det lagt her i hovedpostkassen.",
+            "The sender did not say which department the letter is for, and no rule in the gateway routes "
+            "it. So it was put here in the main mailbox.",
+        ),
+        _T.INB_UNMAPPED_NONE_ACTION: Entry(
+            "Send brevet videre til den rette afdeling. Kommer den slags breve tit, så bed jeres "
+            "it-afdeling (gatewayens administrator) om at lave en regel, der fordeler dem.",
+            "Please pass the letter on to the right department. If such letters come often, ask your IT "
+            "department (the gateway's administrator) to add a rule that routes them.",
+        ),
+        _T.INB_UNMAPPED_TITLE: Entry(
+            "Brevet er sendt til kontaktpunktet {name}, som ikke har en postkasse",
+            "The letter was sent to the contact point {name}, which has no mailbox",
+        ),
+        _T.INB_UNMAPPED_UNKNOWN_TITLE: Entry(
+            "Brevet er sendt til et kontaktpunkt, som gatewayen ikke kender",
+            "The letter was sent to a contact point the gateway does not know",
+        ),
+        _T.INB_UNMAPPED_WHAT: Entry(
+            "Gatewayen ved ikke, hvilken funktionspostkasse post til dette kontaktpunkt skal i, så brevet "
+            "er lagt her i hovedpostkassen.",
+            "The gateway does not know which function mailbox the post for this contact point goes to, so "
+            "the letter was put here in the main mailbox.",
+        ),
+        _T.INB_UNMAPPED_ACTION: Entry(
+            "Send brevet videre til den rette afdeling. Gatewayens administrator (jeres it-afdeling) har "
+            "fået besked og kan sørge for, at post til kontaktpunktet fremover kommer det rigtige sted hen.",
+            "Please pass the letter on to the right department. The gateway's administrator (your IT "
+            "department) has been told and can make sure that post for this contact point reaches the right "
+            "place from now on.",
+        ),
+        _T.INB_UNMAPPED_ALERT_SUBJECT: Entry(
+            "Digital Post Gateway: kontaktpunktet {contact_point} har ingen postkasse",
+            "Digital Post Gateway: contact point {contact_point} has no mailbox",
+        ),
+        _T.INB_UNMAPPED_ALERT_TITLE: Entry("Kontaktpunkt uden postkasse", "Contact point without a mailbox"),
+        _T.INB_UNMAPPED_ALERT_UNKNOWN: Entry(
+            "Digital Post leverer post til kontaktpunktet {id}, som gateway-filen ikke nævner. Posten "
+            "lægges i hovedpostkassen {main} med en bemærkning til sagsbehandleren (første brev: "
+            "messageUUID {uuid}).",
+            "Digital Post delivers post for the contact point {id}, which the gateway file does not list. "
+            "The post goes to the main mailbox {main} with a note to the case worker (first letter: "
+            "messageUUID {uuid}).",
+        ),
+        _T.INB_UNMAPPED_ALERT_NULL: Entry(
+            "Gateway-filen nævner kontaktpunktet {id} ({name}) uden postkasse (mailbox: null). Posten til "
+            "det lægges i hovedpostkassen {main} med en bemærkning til sagsbehandleren (første brev: "
+            "messageUUID {uuid}).",
+            "The gateway file lists the contact point {id} ({name}) without a mailbox (mailbox: null). Its "
+            "post goes to the main mailbox {main} with a note to the case worker (first letter: "
+            "messageUUID {uuid}).",
+        ),
+        _T.INB_UNMAPPED_ALERT_FIX: Entry(
+            "Ret gateway-filen som herunder (skriv funktionspostkassens adresse i stedet for pladsholderen), "
+            "kontrollér den med graph-dpg check-config, og genstart gatewayen. Denne besked sendes én gang "
+            "pr. kontaktpunkt.",
+            "Change the gateway file as below (put the function mailbox's address in place of the "
+            "placeholder), check it with graph-dpg check-config and restart the gateway. This message is "
+            "sent once per contact point.",
+        ),
+        _T.INB_PLACEHOLDER_MAILBOX: Entry("<funktionspostkasse@kommune.dk>", "<function-mailbox@example.dk>"),
+        _T.INB_PLACEHOLDER_NAME: Entry("<navn på afdelingen>", "<name of the department>"),
+        _T.INB_INVALID_TITLE: Entry(
+            "Brevet er ikke lavet korrekt af afsenderens system",
+            "The letter was not made correctly by the sender's system",
+        ),
+        _T.INB_INVALID_UNREADABLE: Entry(
+            "Filen kan ikke læses som et Digital Post-brev: den er beskadiget eller i et forkert format.",
+            "The file cannot be read as a Digital Post letter: it is damaged or in a wrong format.",
+        ),
+        _T.INB_INVALID_UNSAFE: Entry(
+            "Filen indeholder konstruktioner, som gatewayen af sikkerhedshensyn ikke læser.",
+            "The file contains constructs that the gateway does not read, for security reasons.",
+        ),
+        _T.INB_INVALID_FORMAT: Entry(
+            "Brevet følger ikke Digital Posts format: oplysninger mangler eller er udfyldt forkert.",
+            "The letter does not follow the Digital Post format: details are missing or filled in wrongly.",
+        ),
+        _T.INB_INVALID_IDS: Entry(
+            "Et CPR- eller CVR-nummer i brevet er ugyldigt.",
+            "A CPR or CVR number in the letter is not valid.",
+        ),
+        _T.INB_INVALID_CONTENT: Entry(
+            "Brevets indhold overholder ikke Digital Posts regler (fx filnavne, notifikationstekst eller et "
+            "manglende hoveddokument).",
+            "The letter's content breaks the rules of Digital Post (e.g. file names, the notification text "
+            "or a missing main document).",
+        ),
+        _T.INB_INVALID_TOLD: Entry(
+            "Gatewayen melder brevet tilbage til Digital Post som ugyldigt, så afsenderen kan se, at det "
+            "ikke er modtaget korrekt. Kontakt afsenderen, hvis du har brug for et brev, der kan læses, "
+            "eller hvis der er en frist.",
+            "The gateway reports the letter back to Digital Post as invalid, so that the sender can see it "
+            "was not received correctly. Contact the sender if you need a readable letter or if there is "
+            "a deadline.",
+        ),
+        _T.INB_INVALID_NOT_TOLD: Entry(
+            "Brevet kom som videresendt Digital Post (e-mail), så Digital Post får ikke besked om, at det er "
+            "ugyldigt. Kontakt afsenderen, hvis du har brug for et brev, der kan læses, eller hvis der er "
+            "en frist.",
+            "The letter came as forwarded Digital Post (e-mail), so Digital Post is not told that it is "
+            "invalid. Contact the sender if you need a readable letter or if there is a deadline.",
+        ),
+        _T.INB_INVALID_PARTLY: Entry(
+            "Det, der kunne læses af brevet, står herunder. Den oprindelige fil og de tekniske detaljer "
+            "({details}) er vedhæftet.",
+            "What could be read of the letter is shown below. The original file and the technical details "
+            "({details}) are attached.",
+        ),
+        _T.INB_INVALID_RAW: Entry(
+            "Brevet kan ikke vises. Den oprindelige fil og de tekniske detaljer ({details}) er vedhæftet; "
+            "bed jeres it-afdeling om hjælp, hvis I skal bruge indholdet.",
+            "The letter cannot be shown. The original file and the technical details ({details}) are "
+            "attached; ask your IT department for help if you need its content.",
+        ),
+        _T.INB_INVALID_DETAILS_NAME: Entry("tekniske-detaljer.txt", "technical-details.txt"),
+        _T.INB_INVALID_DETAILS_HEAD: Entry(
+            "Tekniske detaljer om det ugyldige Digital Post-brev (messageUUID {uuid}). Fejl fundet ved "
+            "kontrollen af MeMo-XML'en:",
+            "Technical details of the invalid Digital Post letter (messageUUID {uuid}). Findings of the "
+            "check of the MeMo XML:",
+        ),
+        _T.INB_INVALID_DETAILS_RECEIPT: Entry(
+            "Svar til NgDP: forretningskvittering INVALID med fejlkoden INVALID_MEMO.",
+            "Answer to NgDP: business receipt INVALID with the error code INVALID_MEMO.",
+        ),
+        _T.INB_INVALID_DETAILS_NO_RECEIPT: Entry(
+            "Svar til NgDP: ingen (brevet kom via NgDP's SMTP-modtagersystem uden REST-kvittering).",
+            "Answer to NgDP: none (the letter came by NgDP's SMTP recipient system without a REST receipt).",
+        ),
+        _T.INB_INVALID_SENDER: Entry("{name} via Digital Post", "{name} via Digital Post"),
+        _T.INB_NOTE_INVALID: Entry(
+            "Breve, der ikke er lavet korrekt, lægges altid i hovedpostkassen; reglerne bruges ikke på dem.",
+            "Letters that were not made correctly always go to the main mailbox; the rules are not applied.",
+        ),
+        _T.INB_DATETIME: Entry(
+            "{day}. {month} {year} kl. {hour}.{minute}", "{day} {month} {year}, {hour}:{minute}"
+        ),
+        _T.INB_MONTHS: Entry(
+            "januar februar marts april maj juni juli august september oktober november december",
+            "January February March April May June July August September October November December",
+        ),
+        _T.INB_RULE_REASON: Entry("Reglen »{name}«: {description}.", "The rule “{name}”: {description}."),
+        _T.INB_RULE_AND: Entry(" og ", " and "),
+        _T.INB_RULE_OR: Entry(" eller ", " or "),
+        _T.INB_OP_EQUALS: Entry("{field} er »{value}«", "{field} is “{value}”"),
+        _T.INB_OP_CONTAINS: Entry("{field} indeholder »{value}«", "{field} contains “{value}”"),
+        _T.INB_OP_REGEX: Entry("{field} passer med reglens mønster", "{field} fits the rule's pattern"),
+        _T.INB_OP_EXISTS: Entry("{field} er udfyldt", "{field} is filled in"),
+        _T.INB_FIELD_FROM: Entry("afsenderen", "the sender"),
+        _T.INB_FIELD_ORIGINAL_FROM: Entry("den oprindelige afsender", "the original sender"),
+        _T.INB_FIELD_TO: Entry("modtageren", "the recipient"),
+        _T.INB_FIELD_RECIPIENTS: Entry("en modtager", "a recipient"),
+        _T.INB_FIELD_SUBJECT: Entry("emnet", "the subject"),
+        _T.INB_FIELD_BODY: Entry("teksten", "the text"),
+        _T.INB_FIELD_ATTACHMENT_NAME: Entry("navnet på et bilag", "the name of an attachment"),
+        _T.INB_FIELD_ATTACHMENT_CONTENT: Entry("indholdet af et bilag", "the content of an attachment"),
+        _T.INB_FIELD_HEADER: Entry("mailens felt {name}", "the mail's field {name}"),
+        _T.INB_FIELD_SENDER_ID: Entry("afsenderens CPR/CVR-nummer", "the sender's CPR/CVR number"),
+        _T.INB_FIELD_SENDER_ID_TYPE: Entry("afsendertypen (CPR/CVR)", "the kind of sender (CPR/CVR)"),
+        _T.INB_FIELD_RECIPIENT_ID: Entry("modtagerens CPR/CVR-nummer", "the recipient's CPR/CVR number"),
+        _T.INB_FIELD_RECIPIENT_CONTACT_POINT: Entry(
+            "modtagerens kontaktpunkt", "the recipient contact point"
+        ),
+        _T.INB_FIELD_SENDER_CONTACT_POINT: Entry("afsenderens kontaktpunkt", "the sender's contact point"),
+        _T.INB_FIELD_KLE: Entry("KLE-emnet", "the KLE subject"),
+        _T.INB_FIELD_CASE_ID: Entry("sagsnummeret", "the case number"),
+        _T.INB_FIELD_MESSAGE_TYPE: Entry("brevtypen", "the kind of letter"),
+        _T.INB_FIELD_LABEL: Entry("brevets titel", "the letter's title"),
+        _T.INB_FIELD_MESSAGE_UUID: Entry("brevets id", "the letter's id"),
+        _T.INB_FIELD_LEGAL_NOTIFICATION: Entry("retsvirkning", "legal notification"),
+        _T.INB_FIELD_MANDATORY: Entry("obligatorisk", "mandatory"),
+        _T.INB_FIELD_POST_TYPE: Entry("posttypen", "the post type"),
+        _T.INB_FIELD_OTHER: Entry("et felt i brevet", "a field of the letter"),
+        _T.INB_ROUTED_CATEGORY: Entry(
+            "Sikker mail: Videresendt til {mailbox}", "Secure mail: Forwarded to {mailbox}"
         ),
     }
 )

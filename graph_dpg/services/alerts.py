@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from graph_dpg.core.errors import GraphDpgError
-from graph_dpg.domain.html_text import wrap_document
+from graph_dpg.domain.html_text import MAIL_STYLE, wrap_document
 from graph_dpg.domain.identifiers import mask_cprs
-from graph_dpg.domain.inbound_view import Banner, render_banner
+from graph_dpg.domain.inbound_view import Banner, render_banner, unmapped_fix
 from graph_dpg.domain.mail import EmailAddress, MailMessage
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.mailbox import MailboxPort
@@ -39,12 +39,14 @@ ALERT_KINDS: tuple[EffectKind, ...] = (EffectKind.RULE_ALERT, EffectKind.ALERT)
 
 @dataclass(frozen=True)
 class Alert:
-    """What an alert mail says: a subject, a banner (title and lines) and an optional closing line."""
+    """What an alert mail says: a subject, a banner (title and lines), an optional closing line and an
+    optional block of configuration to copy (``code``, shown as written)."""
 
     subject: str
     title: str
     lines: tuple[str, ...] = ()
     detail: str = ""
+    code: str = ""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -52,6 +54,7 @@ class Alert:
             "title": self.title,
             "lines": list(self.lines),
             "detail": self.detail,
+            "code": self.code,
         }
 
     @classmethod
@@ -61,7 +64,7 @@ class Alert:
         if not isinstance(subject, str) or not isinstance(title, str):
             return None
         shown = tuple(str(x) for x in lines) if isinstance(lines, list | tuple) else ()
-        return cls(subject, title, shown, str(data.get("detail") or ""))
+        return cls(subject, title, shown, str(data.get("detail") or ""), str(data.get("code") or ""))
 
 
 def rule_disabled_alert(rule: str, reason: str, language: str = "da") -> Alert:
@@ -95,6 +98,39 @@ def mailbox_full_alert(
             then,
             text(Text.MAILBOX_FULL_FIX, language),
         ),
+    )
+
+
+def unmapped_contact_point_alert(
+    contact_point_id: str,
+    contact_point_name: str | None,
+    known: bool,
+    main_mailbox: str,
+    memo_uuid: str,
+    language: str = "da",
+) -> Alert:
+    """The alert sent once per contact point that has no mailbox (unknown to the gateway file, or listed
+    with ``mailbox: null``): what happens to its post, and the gateway-file snippet that fixes it."""
+    if known:
+        what = text(
+            Text.INB_UNMAPPED_ALERT_NULL,
+            language,
+            id=contact_point_id,
+            name=contact_point_name or contact_point_id,
+            main=main_mailbox,
+            uuid=memo_uuid,
+        )
+    else:
+        what = text(
+            Text.INB_UNMAPPED_ALERT_UNKNOWN, language, id=contact_point_id, main=main_mailbox, uuid=memo_uuid
+        )
+    return Alert(
+        subject=text(
+            Text.INB_UNMAPPED_ALERT_SUBJECT, language, contact_point=contact_point_name or contact_point_id
+        ),
+        title=text(Text.INB_UNMAPPED_ALERT_TITLE, language),
+        lines=(what, text(Text.INB_UNMAPPED_ALERT_FIX, language)),
+        code=unmapped_fix(contact_point_id, contact_point_name, language),
     )
 
 
@@ -215,10 +251,17 @@ class AlertService:
     def render(self, alert: Alert) -> MailMessage:
         banner = render_banner(Banner("invalid", alert.title, tuple(mask_cprs(x) for x in alert.lines)))
         detail = f"<p>{html.escape(alert.detail)}</p>" if alert.detail else ""
+        code = (
+            f"<pre style='background:#f3f2f1;padding:8px;font-family:Consolas,monospace'>"
+            f"{html.escape(alert.code)}</pre>"
+            if alert.code
+            else ""
+        )
         monitor = self.monitoring_mailbox
+        body = f'<div style="{MAIL_STYLE}">{banner}{code}{detail}</div>'
         return MailMessage(
             subject=alert.subject,
-            body=wrap_document(banner + detail, alert.subject, self.language),
+            body=wrap_document(body, alert.subject, self.language),
             body_type="html",
             sender=EmailAddress(monitor, text(Text.GATEWAY_SENDER_NAME, self.language)),
             to=[EmailAddress(monitor)],

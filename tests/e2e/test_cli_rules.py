@@ -112,7 +112,8 @@ def test_memo_to_an_unknown_contact_point_shows_the_banner(gateway: Path, tmp_pa
     code, out, _ = run("--rules", str(gateway), str(memo))
     assert code == 0
     assert "deliver to: post@kommune.dk / inbox  (no rule, no mapped contact point)" in out
-    assert f"banner: Kontaktpunktet {CP_UNKNOWN} har ingen postkasse" in out
+    assert "banner: Brevet er sendt til et kontaktpunkt, som gatewayen ikke kender" in out
+    assert f"Til it-support: contact point {CP_UNKNOWN}" in out
     assert "Digital Post: Advarsel" in out
 
 

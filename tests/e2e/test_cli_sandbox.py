@@ -108,7 +108,11 @@ def test_inbound_memos_landed_with_banner_for_unmapped(sandbox_run: tuple[Any, d
     assert inbound["mapped"]["banner"] is None
     unmapped = inbound["unmapped"]
     assert unmapped["mailbox"] == "digitalpost@sandby.dk"
-    assert unmapped["banner"] and "39b61988-3873-4083-bbb2-7fbe4b4d2127" in unmapped["banner"]
+    # the case worker's title names the contact point by name; its id is in the support line only
+    assert unmapped["banner"] == (
+        "Brevet er sendt til kontaktpunktet Byggesag (nedlagt enhed), som ikke har en postkasse"
+    )
+    assert "Til it-support: contact point 39b61988-3873-4083-bbb2-7fbe4b4d2127" in unmapped["text"]
     assert inbound["rule-routed"]["mailbox"] == "oekonomi@sandby.dk"
     assert inbound["rule-routed"]["route"]["deliver_rule"] == "Fakturaer til Økonomi"
     assert [r["receiptStatus"] for r in inbound["invalid"]["receipts_sent_to_ngdp"]] == ["INVALID"]

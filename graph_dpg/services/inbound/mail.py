@@ -12,8 +12,9 @@ the effect takes three steps:
    a failure banner: then the mail goes to the main mailbox and the monitoring mailbox is alerted once;
 3. route: the rules evaluate the opened mail. No match leaves it where it is; a target in the same mailbox
    moves it (plus the rules' categories); a target in another mailbox gets a copy created there (found
-   again by its ``DpgRoutedMail`` property after a crash) and the original stays (or is moved to
-   ``routed_folder`` when configured); ``archive_to`` gets a copy too.
+   again by its ``DpgRoutedMail`` property after a crash) and the original gets a category naming the
+   target (``routed_mark``) and is moved to ``routed_folder`` (setting ``routed_original=move``, the
+   default, so nobody handles it twice) or stays in the inbox (``mark``); ``archive_to`` gets a copy too.
 
 Mails the gateway delivered itself (Message-ID ``<memo-...@graph-dpg.invalid>``, or From a gateway
 address) are skipped. Business receipts that arrive as mail (e.g. the receipt mails of the outbound
@@ -220,6 +221,7 @@ class MailRouter(InboundParts):
             copy = replace(msg, categories=categories, is_read=decision.mark_read, id=None, folder_id=None)
             created = await self._copy_once(target, folder, copy, ROUTED_PROPERTY, key)
             result.update(mailbox=target, folder=folder, action="copied", message_id=created)
+            await self._mark_original(mailbox, msg, target)
             if self.settings.routed_folder:
                 folder_id = await self.mail.ensure_folder(mailbox, self.settings.routed_folder)
                 await self.mail.move(mailbox, msg.id, folder_id)
@@ -251,6 +253,8 @@ class MailRouter(InboundParts):
             "action": "opened",
             "message_id": created,
         }
+        if target.lower() != mailbox.lower():
+            await self._mark_original(mailbox, original, target)
         await self._move_original(mailbox, original)
         for archive in decision.archive_to:
             archived = replace(copy, id=None, folder_id=None, internet_message_id=None)
@@ -290,6 +294,18 @@ class MailRouter(InboundParts):
             "action": "banner",
             "message_id": created,
         }
+
+    async def _mark_original(self, mailbox: str, original: MailMessage, target: str) -> None:
+        """The original of a mail copied to ``target`` gets a category naming ``target``, so nobody in
+        ``mailbox`` handles it a second time (``routed_mark``). A category, not a note in the mail: a
+        received message's body cannot be changed (Graph message-update: body "only if isDraft")."""
+        if not self.settings.routed_mark or original.id is None:
+            return
+        marked = text(Text.INB_ROUTED_CATEGORY, self.settings.language, mailbox=target)
+        categories = list(dict.fromkeys([*original.categories, marked]))
+        if categories != original.categories:
+            await self.categories.ensure(mailbox, [marked])
+            await self.mail.set_categories(mailbox, original.id, categories)
 
     async def _move_original(self, mailbox: str, original: MailMessage) -> None:
         if self.settings.routed_folder and original.id is not None:

@@ -100,7 +100,12 @@ from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo.model import MemoMessage
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.store import InboundMemo, InboundSource, InboundState, MemoStore
-from graph_dpg.services.alerts import Alert, AlertService, mailbox_full_alert
+from graph_dpg.services.alerts import (
+    Alert,
+    AlertService,
+    mailbox_full_alert,
+    unmapped_contact_point_alert,
+)
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.boundary import ItemFailures, Stage
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker
@@ -352,8 +357,10 @@ class MemoPipeline(InboundParts):
                 f"mailbox {target} was full earlier in this cycle", "graph", 507, "ErrorQuotaExceeded"
             )
 
+        answered = self._answered(row)
+
         async def build() -> MailMessage:
-            mail = await self.cpu.run(self._render, memo_uuid, parsed, xml, route, target)
+            mail = await self.cpu.run(self._render, memo_uuid, parsed, xml, route, target, None, answered)
             await self.categories.ensure(target, mail.categories)
             return mail
 
@@ -380,7 +387,7 @@ class MemoPipeline(InboundParts):
             self._full.add(target.lower())
             raise
         for archive in route.archive_to:
-            await self._archive_copy(archive, memo_uuid, parsed, xml, route)
+            await self._archive_copy(archive, memo_uuid, parsed, xml, route, answered)
         await blocking(self.store.mark_delivered, memo_uuid, target, message_id)
         await blocking(
             self.store.audit,
@@ -401,9 +408,26 @@ class MemoPipeline(InboundParts):
             stats.unshown += 1
         if route.banner == "unmapped":
             stats.unmapped += 1
+            await self._alert_unmapped(memo_uuid, route)
         if route.banner == "undeliverable":
             stats.fallbacks += 1
         return message_id
+
+    async def _alert_unmapped(self, memo_uuid: str, route: InboundRoute) -> None:
+        """Tell IT once per contact point without a mailbox how to map it (the case worker's banner says
+        whom to tell, not how): keyed by the contact point and whether the gateway file lists it, so a
+        contact point that goes from unknown to ``mailbox: null`` is alerted again, a repeat is not."""
+        cp_id = route.contact_point
+        if self.alerts is None or cp_id is None:
+            return
+        s = self.settings
+        known = s.contact_points.get(cp_id)
+        state = "null" if known is not None else "unknown"
+        alert = unmapped_contact_point_alert(
+            cp_id, known.name if known else None, known is not None, s.main_mailbox, memo_uuid, s.language
+        )
+        if await self.alerts.plan(EffectKey(EffectKind.ALERT, f"unmapped-cp:{cp_id}:{state}"), alert):
+            log.warning("contact point %s has no mailbox; its post goes to the main mailbox (alerted)", cp_id)
 
     # ------------------------------------------------------------------ size: one mail, or parts
     def _limit(self, mailbox: str) -> int:
@@ -698,6 +722,7 @@ class MemoPipeline(InboundParts):
         route: InboundRoute,
         target: str,
         plan: SplitPlan | None = None,
+        receipt_sent: bool = True,
     ) -> MailMessage:
         s = self.settings
         opts = ViewOptions(language=s.language, mask_cpr=s.mask_cpr)
@@ -725,6 +750,7 @@ class MemoPipeline(InboundParts):
                 categories=categories,
                 options=opts,
                 too_big=too_big,
+                receipt_sent=receipt_sent,
             ).mail
         message = parsed.message
         assert message is not None
@@ -750,10 +776,16 @@ class MemoPipeline(InboundParts):
         ).mail
 
     async def _archive_copy(
-        self, archive: str, memo_uuid: str, parsed: ParsedMemo, xml: bytes, route: InboundRoute
+        self,
+        archive: str,
+        memo_uuid: str,
+        parsed: ParsedMemo,
+        xml: bytes,
+        route: InboundRoute,
+        answered: bool = True,
     ) -> None:
         async def build() -> MailMessage:
-            mail = await self.cpu.run(self._render, memo_uuid, parsed, xml, route, archive)
+            mail = await self.cpu.run(self._render, memo_uuid, parsed, xml, route, archive, None, answered)
             # A second copy with the same Message-ID would confuse reply threading; the archive is for
             # reading.
             mail.internet_message_id = None
@@ -798,6 +830,10 @@ class MemoPipeline(InboundParts):
                 await blocking(self.store.record_inbound_error, row.memo_uuid, str(exc))
                 stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
 
+    def _answered(self, row: InboundMemo) -> bool:
+        """Whether the memo gets a business receipt from :meth:`_acknowledge` (what its mail may promise)."""
+        return row.source is not InboundSource.MAIL or self.settings.forwarded_receipt
+
     async def _acknowledge(self, row: InboundMemo) -> None:
         route = await self._recorded_route(row)
         valid = route.valid if route is not None else True
@@ -807,7 +843,7 @@ class MemoPipeline(InboundParts):
             self.failures.crashed(Stage.INBOUND_RECEIPT, row.memo_uuid, exc)
             detail = None
         try:
-            if row.source is InboundSource.MAIL and not self.settings.forwarded_receipt:
+            if not self._answered(row):
                 pass  # forwarded by an SMTP-only recipient system: no REST receipt to send (gateway file)
             elif valid:
                 await self.ngdp.send_memo_receipt(row.memo_uuid, "COMPLETED")

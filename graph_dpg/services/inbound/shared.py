@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -51,10 +52,31 @@ class InboundStats:
     errors: list[str] = field(default_factory=list)
 
 
+#: The colours of categories the gateway names without one (the rules' categories, the routed-original
+#: category): Outlook presets (outlookCategory resource, docs/facts/graph.md "Master categories") that the
+#: default state categories do not use, picked by the name, so a category has the same colour everywhere.
+RULE_CATEGORY_COLOURS: tuple[str, ...] = (
+    "preset2",
+    "preset6",
+    "preset8",
+    "preset9",
+    "preset10",
+    "preset19",
+    "preset20",
+    "preset22",
+    "preset23",
+)
+
+
+def rule_category_colour(name: str) -> str:
+    """The preset colour a category without a configured one gets (stable across processes)."""
+    return RULE_CATEGORY_COLOURS[zlib.crc32(name.casefold().encode("utf-8")) % len(RULE_CATEGORY_COLOURS)]
+
+
 class MasterCategories:
     """Categories must exist in a mailbox's master list to show their colour: create the missing ones
-    (the Digital Post ones with their configured colours, rule categories without colour), once per
-    mailbox and process."""
+    (the Digital Post ones with their configured colours, any other, e.g. a rule's, with
+    :func:`rule_category_colour`), once per mailbox and process."""
 
     def __init__(self, mailbox: MailboxPort, settings: InboundSettings) -> None:
         self._mail = mailbox
@@ -68,7 +90,8 @@ class MasterCategories:
         if not missing:
             return
         colours = dict(self._settings.categories.values())
-        await self._mail.ensure_master_categories(mailbox, {n: colours.get(n, "none") for n in missing})
+        wanted = {n: colours.get(n) or rule_category_colour(n) for n in missing}
+        await self._mail.ensure_master_categories(mailbox, wanted)
         ready.update(missing)
 
 

@@ -254,7 +254,8 @@ async def test_an_invalid_memo_too_big_for_the_main_mailbox_is_delivered_without
         stats = await h.service().run_once()
         assert (stats.delivered, stats.invalid, stats.acknowledged, stats.errors) == (1, 1, 1, [])
         mail = next(mail for mail in h.messages(MAIN) if uid in mail["subject"])
-        assert mail["attachments"] == []
+        # not the XML, only the small text file with the technical details
+        assert [a["name"] for a in mail["attachments"]] == ["tekniske-detaljer.txt"]
         assert f"bed IT om dem med messageUUID {uid}" in mail["body"]["content"]
         assert [r["receiptStatus"] for r in h.ngdp.inbound_receipts(uid)] == ["INVALID"]
         assert h.store.load_inbound_xml(uid) == broken

@@ -66,7 +66,7 @@ def test_overview_table_masks_cpr_and_lists_central_fields() -> None:
     assert rows["KLE"] == "02.00.00 Byggeri"
     assert rows["Vedrører (CPR)"] == "Anders And (CPR 020280-xxxx)"
     assert rows["messageUUID"] == uid
-    assert rows["Oprettet"] == "2026-11-20 09:30 UTC"
+    assert rows["Oprettet"] == "20. november 2026 kl. 10.30"  # Danish local time (CET)
     body = view.mail.body
     assert CITIZEN not in body and "0202802345" not in body
     assert "byg: memo:kle equals" in body
@@ -128,10 +128,13 @@ def test_unmapped_banner_names_contact_point_and_what_to_configure() -> None:
     view = _render(xml, banners=[banner], categories=["Digital Post: Modtaget", "Digital Post: Advarsel"])
     body = view.mail.body
     assert body.index("dpg-banner") < body.index("dpg-overview")  # the banner is at the top
-    assert CP_UNKNOWN in body and "contact_points" in body and "gateway-filen" in body
+    # the contact point only in the support line; no configuration for case workers (IT gets an alert)
+    assert banner.lines[-1] == f"Til it-support: contact point {CP_UNKNOWN}"
+    assert "contact_points" not in body and "gateway-filen" not in body
     assert view.mail.categories == ["Digital Post: Modtaget", "Digital Post: Advarsel"]
     known = unmapped_banner(CP_UNKNOWN, "Skoler", known=True, language="en")
-    assert "Skoler" in known.title and "mailbox: null" in " ".join(known.lines)
+    assert known.title == "The letter was sent to the contact point Skoler, which has no mailbox"
+    assert "mailbox: null" not in " ".join(known.lines)
 
 
 def test_invalid_memo_mail_explains_and_keeps_the_xml() -> None:
@@ -141,8 +144,10 @@ def test_invalid_memo_mail_explains_and_keeps_the_xml() -> None:
         raw, "11111111-2222-4333-8444-555555555555", findings, target_mailbox="post@kommune.dk"
     )
     assert view.banners[0].kind == "invalid"
-    assert "0101701234" not in view.mail.body and "010170-xxxx" in view.mail.body
+    assert "0101701234" not in view.mail.body and "not well-formed" not in view.mail.body
     assert view.mail.attachments[0].content == raw
+    details = view.mail.attachments[1].content or b""  # the technical detail, CPR-masked
+    assert b"010170-xxxx" in details and b"0101701234" not in details
     assert view.mail.internet_message_id == "<memo-11111111-2222-4333-8444-555555555555@graph-dpg.invalid>"
     assert "Ugyldig" in view.mail.subject
 
