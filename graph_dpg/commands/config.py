@@ -24,6 +24,8 @@ from graph_dpg.commands.validation import (
 )
 from graph_dpg.config import COLOR_NAMES, Condition, GatewayConfig, Rule, Settings
 from graph_dpg.domain.addresses import Channel
+from graph_dpg.domain.regex_risk import backtracking_risk, quote
+from graph_dpg.domain.rules import DEFAULT_RULE_TIMEOUT_SECONDS
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -72,8 +74,35 @@ def check_config(file: str | None, env_file: str | None, out: TextIO, err: TextI
             f"  valid until {identity.not_valid_after:%Y-%m-%d %H:%M} UTC ({days} days left){renew}",
             file=out,
         )
-    print(f"\nOK: {valid.gateway_path} and the settings are valid.", file=out)
+    warnings = regex_warnings(valid.gateway)
+    if warnings:
+        print(f"\nWarnings ({len(warnings)}):", file=out)
+        for warning in warnings:
+            print(f"  {warning}", file=out)
+    with_warnings = f", with {len(warnings)} warning(s) above" if warnings else ""
+    print(f"\nOK: {valid.gateway_path} and the settings are valid{with_warnings}.", file=out)
     return EXIT_OK
+
+
+def regex_warnings(gateway: GatewayConfig) -> list[str]:
+    """A warning per rule regex that can backtrack catastrophically (domain/regex_risk.py, static)."""
+    warnings = []
+    budget = f"{DEFAULT_RULE_TIMEOUT_SECONDS:g} s"
+    for rule in gateway.rules:
+        for where, conditions in (("conditions", rule.conditions), ("exceptions", rule.exceptions)):
+            for index, condition in enumerate(conditions):
+                if condition.op != "regex" or condition.value is None:
+                    continue
+                why = backtracking_risk(condition.value)
+                if why is not None:
+                    warnings.append(
+                        f"rule {rule.name!r} {where}[{index}]: the regex {quote(condition.value)} can "
+                        f"backtrack catastrophically: {why}. A long mail can then use up the rule's time "
+                        f"budget ({budget}) and the gateway disables the rule; rewrite it without "
+                        "repetitions inside repetitions or overlapping alternatives "
+                        "(e.g. (a+)+ -> a+, (a|aa)* -> a*)"
+                    )
+    return warnings
 
 
 def print_problems(exc: InvalidConfiguration, err: TextIO) -> None:

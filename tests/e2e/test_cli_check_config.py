@@ -113,3 +113,17 @@ def test_missing_files_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert f"{tmp_path / 'none.env'}: settings file not found" in proc.stderr
     assert f"{tmp_path / 'nope.yaml'}: file not found" in proc.stderr
+
+
+def test_a_regex_that_can_backtrack_catastrophically_is_a_warning_naming_the_rule(tmp_path: Path) -> None:
+    risky = tmp_path / "gateway.yaml"
+    text = EXAMPLE.read_text(encoding="utf-8").replace("value: '^27\\.'", "value: '^(27\\.\\d+)+$'")
+    assert text != EXAMPLE.read_text(encoding="utf-8")
+    risky.write_text(text, encoding="utf-8")
+    proc = run(str(risky), cwd=tmp_path, env=NGDP)
+    assert proc.returncode == 0, proc.stderr  # a warning, not a problem
+    warning = next(line.strip() for line in proc.stdout.splitlines() if "backtrack" in line)
+    assert warning.startswith("rule 'Beskæftigelse (KLE 27) til Jobcenter' conditions[0]: the regex")
+    assert "a repetition (+) inside a repetition (+)" in warning
+    assert "Warnings (1):" in proc.stdout
+    assert proc.stdout.rstrip().endswith("are valid, with 1 warning(s) above.")
