@@ -175,6 +175,17 @@ def _addresses(message: Mapping[str, Any], key: str) -> list[str]:
     return [_address(r) for r in message.get(key) or [] if r]
 
 
+def _shown(recipient: Mapping[str, Any] | None) -> str:
+    """``Name <address>`` as a reading pane shows it (no RFC 2047 encoding: the page is UTF-8)."""
+    email = (recipient or {}).get("emailAddress") or {}
+    name, address = str(email.get("name") or ""), str(email.get("address") or "")
+    return f"{name} <{address}>" if name else address
+
+
+def _shown_all(message: Mapping[str, Any], key: str) -> list[str]:
+    return [_shown(r) for r in message.get(key) or [] if r]
+
+
 def to_eml(message: Mapping[str, Any]) -> bytes:
     """The message as RFC 5322 MIME (the email package), from the emulator's stored message."""
     eml = EmailMessage()
@@ -284,10 +295,10 @@ def to_html(message: Mapping[str, Any], *, mailbox: str = "") -> str:
         shown = f"<pre>{html.escape(content)}</pre>"
     rows: list[tuple[str, str]] = []
     if message.get("from"):
-        rows.append(("Fra", html.escape(_address(message["from"]))))
-    if to := _addresses(message, "toRecipients"):
+        rows.append(("Fra", html.escape(_shown(message["from"]))))
+    if to := _shown_all(message, "toRecipients"):
         rows.append(("Til", html.escape(", ".join(to))))
-    if cc := _addresses(message, "ccRecipients"):
+    if cc := _shown_all(message, "ccRecipients"):
         rows.append(("Cc", html.escape(", ".join(cc))))
     rows.append(("Dato", html.escape(_local(_datetime(message)))))
     if mailbox:

@@ -8,6 +8,7 @@ import email.policy
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from email.message import EmailMessage
@@ -264,8 +265,16 @@ def test_export_writes_every_mail_as_eml_and_html(
         assert len(exported) == 2 * len(entry["receipt_mails"]), entry["name"]
 
 
-def test_every_exported_eml_parses_with_its_parts(sandbox_work: Path) -> None:
+@pytest.fixture(scope="module")
+def exported(sandbox_run: tuple[Any, dict[str, Any]], sandbox_work: Path) -> Path:
+    """The --export directory of the module's sandbox run (not empty)."""
     export = sandbox_work / "export" / "mails"
+    assert sorted(export.glob("*.html")), sandbox_run[0].stdout[-2000:]
+    return export
+
+
+def test_every_exported_eml_parses_with_its_parts(exported: Path) -> None:
+    export = exported
     for path in sorted(export.glob("*.eml")):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert isinstance(message, EmailMessage)
@@ -284,8 +293,8 @@ def test_every_exported_eml_parses_with_its_parts(sandbox_work: Path) -> None:
     assert "Afgørelse om parkeringstilladelse" in str(single["Subject"])
 
 
-def test_every_exported_html_is_a_complete_document_declaring_its_charset(sandbox_work: Path) -> None:
-    export = sandbox_work / "export" / "mails"
+def test_every_exported_html_is_a_complete_document_declaring_its_charset(exported: Path) -> None:
+    export = exported
     for path in sorted(export.glob("*.html")):
         text = path.read_text(encoding="utf-8")
         assert text.startswith("<!doctype html>\n"), path.name
@@ -293,3 +302,44 @@ def test_every_exported_html_is_a_complete_document_declaring_its_charset(sandbo
         assert '<meta charset="utf-8">' in head, path.name
         assert "<title>" in head and text.rstrip().endswith("</html>"), path.name
         assert "cid:" not in text, path.name  # inline images are data: URIs: the page stands alone
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="needs the system's chromium and chromedriver (apt-get install chromium chromium-driver); "
+    "no browser is downloaded at run time",
+)
+def test_exported_pages_render_in_headless_chromium(exported: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.selenium_manager import SeleniumManager
+
+    def no_download(*_: object, **__: object) -> None:
+        raise AssertionError("selenium-manager was invoked: it would look for or download a driver")
+
+    monkeypatch.setattr(SeleniumManager, "binary_paths", no_download)
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1000,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    export = exported
+    seen = ""
+    try:
+        for page in sorted(export.glob("*.html")):
+            eml = email.message_from_bytes(page.with_suffix(".eml").read_bytes(), policy=email.policy.default)
+            driver.get(page.as_uri())
+            assert driver.execute_script("return document.characterSet") == "UTF-8", page.name
+            assert driver.title.split() == str(eml["Subject"]).split(), page.name
+            text = driver.execute_script("return document.body.innerText")
+            assert text.strip(), page.name
+            assert not any(bad in text for bad in ("Ã¦", "Ã¸", "Ã¥", "Ã˜", "\ufffd")), page.name  # mojibake
+            seen += text
+    finally:
+        driver.quit()
+    assert all(letter in seen for letter in "æøå")  # the Danish letters render as themselves
