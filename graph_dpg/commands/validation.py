@@ -18,7 +18,7 @@ from graph_dpg.core.errors import ConfigError
 DEFAULT_ENV_FILE = ".env"
 DEFAULT_GATEWAY_FILE = "gateway.yaml"
 EXAMPLE_GATEWAY_FILE = "examples/gateway.yaml"
-DOCS = "README.md (section Production), .env.example and docs/sandbox.md"
+DOCS = "docs/sandbox.md, README.md (section Production) and .env.example"
 
 
 @dataclass(frozen=True)
