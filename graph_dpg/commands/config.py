@@ -12,29 +12,23 @@ FILE defaults to GRAPH_DPG_GATEWAY_FILE (gateway.yaml); the settings come from t
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from graph_dpg.adapters.digital_post.tls import ClientIdentity, load_certificate_file
 from graph_dpg.commands import command
-from graph_dpg.config import (
-    COLOR_NAMES,
-    Condition,
-    GatewayConfig,
-    Rule,
-    Settings,
-    env_name,
-    load_gateway_file,
-    load_settings,
+from graph_dpg.commands.validation import (
+    DEFAULT_ENV_FILE,
+    InvalidConfiguration,
+    validate_configuration,
 )
-from graph_dpg.core.errors import ConfigError
+from graph_dpg.config import COLOR_NAMES, Condition, GatewayConfig, Rule, Settings
 from graph_dpg.domain.addresses import Channel
+from graph_dpg.domain.regex_risk import backtracking_risk, quote
+from graph_dpg.domain.rules import DEFAULT_RULE_TIMEOUT_SECONDS
 
 EXIT_OK = 0
 EXIT_INVALID = 2
-DEFAULT_ENV_FILE = ".env"
 RENEW_WARNING_DAYS = 30  # the runtime alerts the monitoring mailbox from 30 days before expiry
 
 
@@ -59,46 +53,15 @@ def run_check_config(args: argparse.Namespace) -> int:
 
 
 def check_config(file: str | None, env_file: str | None, out: TextIO, err: TextIO) -> int:
-    """Validate both sources; print the summary to ``out`` or every problem to ``err``. The exit code."""
-    problems: list[str] = []
-    settings: Settings | None = None
-    if env_file is not None and not Path(env_file).exists():
-        problems.append(f"{env_file}: settings file not found")
+    """Validate both sources; print the summary to ``out`` or every problem to ``err``. The exit code.
+    The validation is the one `run` performs before it starts (:func:`validate_configuration`)."""
     try:
-        settings = load_settings(env_file if env_file is not None else DEFAULT_ENV_FILE)
-    except ConfigError as exc:
-        problems += exc.problems
-
-    if file is not None:
-        gateway_path = Path(file)
-    elif settings is not None:
-        gateway_path = settings.gateway_file
-    else:
-        gateway_path = Path(os.environ.get(env_name("gateway_file"), "gateway.yaml"))
-    gateway: GatewayConfig | None = None
-    try:
-        gateway = load_gateway_file(gateway_path)
-    except ConfigError as exc:
-        problems += exc.problems
-
-    identity: ClientIdentity | None = None
-    if settings is not None:
-        try:
-            identity = load_ngdp_certificate(settings)
-        except ConfigError as exc:
-            problems.append(f"{env_name('ngdp_certificate_path')}: {exc}")
-        if identity is not None and identity.days_left() < 0:
-            problems.append(
-                f"{env_name('ngdp_certificate_path')}: the certificate expired on "
-                f"{identity.not_valid_after:%Y-%m-%d}; NgDP refuses it"
-            )
-
-    if problems or settings is None or gateway is None:
-        print(f"The configuration has {len(problems)} problem(s):", file=err)
-        for problem in problems:
-            print(f"  {problem}", file=err)
+        valid = validate_configuration(file, env_file)
+    except InvalidConfiguration as exc:
+        print_problems(exc, err)
         return EXIT_INVALID
-    print_summary(gateway, settings, gateway_path, out)
+    print_summary(valid.gateway, valid.settings, valid.gateway_path, out)
+    identity = valid.identity
     if identity is not None:
         days = identity.days_left()
         renew = (
@@ -111,17 +74,46 @@ def check_config(file: str | None, env_file: str | None, out: TextIO, err: TextI
             f"  valid until {identity.not_valid_after:%Y-%m-%d %H:%M} UTC ({days} days left){renew}",
             file=out,
         )
-    print(f"\nOK: {gateway_path} and the settings are valid.", file=out)
+    warnings = regex_warnings(valid.gateway)
+    if warnings:
+        print(f"\nWarnings ({len(warnings)}):", file=out)
+        for warning in warnings:
+            print(f"  {warning}", file=out)
+    with_warnings = f", with {len(warnings)} warning(s) above" if warnings else ""
+    print(f"\nOK: {valid.gateway_path} and the settings are valid{with_warnings}.", file=out)
     return EXIT_OK
 
 
-def load_ngdp_certificate(settings: Settings) -> ClientIdentity | None:
-    """The configured OCES3 certificate, loaded as the NgDP client will load it (None when not configured)."""
-    path = settings.ngdp_certificate_path
-    if path is None or not path.is_file():
-        return None  # missing/nonexistent paths are already reported by the settings validation
-    secret = settings.ngdp_certificate_password
-    return load_certificate_file(path, secret.get_secret_value() if secret is not None else None)
+def regex_warnings(gateway: GatewayConfig) -> list[str]:
+    """A warning per rule regex that can backtrack catastrophically (domain/regex_risk.py, static)."""
+    warnings = []
+    budget = f"{DEFAULT_RULE_TIMEOUT_SECONDS:g} s"
+    for rule in gateway.rules:
+        for where, conditions in (("conditions", rule.conditions), ("exceptions", rule.exceptions)):
+            for index, condition in enumerate(conditions):
+                if condition.op != "regex" or condition.value is None:
+                    continue
+                why = backtracking_risk(condition.value)
+                if why is not None:
+                    warnings.append(
+                        f"rule {rule.name!r} {where}[{index}]: the regex {quote(condition.value)} can "
+                        f"backtrack catastrophically: {why}. A long mail can then use up the rule's time "
+                        f"budget ({budget}) and the gateway disables the rule; rewrite it without "
+                        "repetitions inside repetitions or overlapping alternatives "
+                        "(e.g. (a+)+ -> a+, (a|aa)* -> a*)"
+                    )
+    return warnings
+
+
+def print_problems(exc: InvalidConfiguration, err: TextIO) -> None:
+    """The problems, indented under a count, then where to start when nothing is configured."""
+    print(f"The configuration has {len(exc.problems)} problem(s):", file=err)
+    for problem in exc.problems:
+        print(f"  {problem}", file=err)
+    if exc.hints:
+        print(file=err)
+        for hint in exc.hints:
+            print(hint, file=err)
 
 
 def print_summary(gateway: GatewayConfig, settings: Settings, path: Path, out: TextIO) -> None:

@@ -1,6 +1,7 @@
 """graph-dpg run: the gateway as a service (production). Settings from the environment and .env, the
 gateway file from GRAPH_DPG_GATEWAY_FILE (or --gateway-file); runs until SIGTERM/SIGINT, then finishes
-in-flight work, releases its leases and exits 0. Exit 2 when the configuration is invalid.
+in-flight work, releases its leases and exits 0. Exit 2 when the configuration is invalid (the
+same validation as check-config, before anything is written: no database file, no directories).
 
 A database that does not answer at start-up (PostgreSQL restarting, a replica started before its database)
 is waited for, with backoff, for up to 2 minutes; then the process exits 1 with one log line instead of a
@@ -18,7 +19,9 @@ from pathlib import Path
 
 from graph_dpg.bootstrap import Gateway, build_gateway
 from graph_dpg.commands import command
-from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
+from graph_dpg.commands.config import print_problems
+from graph_dpg.commands.validation import InvalidConfiguration, validate_configuration
+from graph_dpg.config import GatewayConfig, Settings
 from graph_dpg.core.backoff import Backoff
 from graph_dpg.core.errors import ConfigError, StoreError
 from graph_dpg.observability import configure_logging
@@ -43,20 +46,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_service(args: argparse.Namespace) -> int:
-    if args.env_file is not None and not args.env_file.exists():
-        print(f"{args.env_file}: settings file not found", file=sys.stderr)
-        return 2
-    default = Path(".env")
-    env_file = args.env_file if args.env_file is not None else default if default.is_file() else None
+    # The same validation as check-config, before anything is written (database file, directories).
     try:
-        settings = load_settings(env_file)
-        configure_logging(settings.log_format, settings.log_level)
-        quiet_library_logs()
-        config = load_gateway_file(args.gateway_file or settings.gateway_file)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+        valid = validate_configuration(args.gateway_file, args.env_file)
+    except InvalidConfiguration as exc:
+        print_problems(exc, sys.stderr)
         return 2
+    settings, config = valid.settings, valid.gateway
+    configure_logging(settings.log_format, settings.log_level)
+    quiet_library_logs()
 
     async def main() -> None:
         gateway = await build_when_database_answers(settings, config)

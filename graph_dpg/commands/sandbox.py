@@ -20,9 +20,11 @@ from pathlib import Path
 from graph_dpg.bootstrap import build_gateway
 from graph_dpg.commands import command
 from graph_dpg.core.errors import ConfigError
+from graph_dpg.demo.export import collect, snapshot, write_export
 from graph_dpg.demo.player import (
     Environment,
     MassProgress,
+    Played,
     build_report,
     free_port,
     inject,
@@ -59,6 +61,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--scenario", type=Path, help="scenario YAML (default: the built-in demo scenario)")
     parser.add_argument("--report", type=Path, help="write the full JSON report to this file")
+    parser.add_argument(
+        "--export",
+        type=Path,
+        metavar="DIR",
+        help="write every mail the gateway wrote or delivered to DIR (created if missing) as .eml and .html,"
+        " named <scenario item>-<n>-<kind>; decrypted demo content included (docs/sandbox.md)",
+    )
     parser.add_argument(
         "--keep-running",
         action="store_true",
@@ -98,7 +107,9 @@ def run_sandbox(args: argparse.Namespace) -> int:
         args.ngdp_duplicate_answer or shape, validate_memos=validate and not args.ngdp_no_validation
     )
     configure_logging("console", "WARNING")
-    return asyncio.run(_play(scenario, args.report, args.keep_running, args.workdir, emulator))
+    return asyncio.run(
+        _play(scenario, args.report, args.keep_running, args.workdir, emulator, export_dir=args.export)
+    )
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,8 @@ async def _play(
     keep_running: bool,
     workdir: Path | None,
     emulator: NgdpOptions | None = None,
+    *,
+    export_dir: Path | None = None,
 ) -> int:
     out = sys.stdout
     report: dict[str, object] = {"settled": False}
@@ -155,6 +168,7 @@ async def _play(
             )
             out.flush()
             played = inject(scenario, tenant, state, pki)
+            before = snapshot(tenant)  # what the gateway did not write (for --export)
             await push_memos(env, played)
             left = await wait_settled(env, played, scenario.timeout_seconds, MassProgress(scenario, out))
             report = await asyncio.to_thread(build_report, env, scenario, played, left)
@@ -163,6 +177,9 @@ async def _play(
                 text = json.dumps(report, ensure_ascii=False, indent=2)
                 await asyncio.to_thread(report_path.write_text, text, encoding="utf-8")
                 out.write(f"full report: {report_path}\n")
+            if export_dir is not None:
+                files = await asyncio.to_thread(_export, env, scenario, played, before, export_dir)
+                out.write(f"exported {len(files) // 2} mail(s) as .eml and .html: {export_dir}\n")
             wrong = unexpected(report)
             refused = {status: n for status, n in pushes.items() if status != 200}
             out.write(
@@ -184,6 +201,26 @@ async def _play(
             await runtime.stop()
             await gateway.aclose()
     return 0 if report["settled"] and not wrong else 1
+
+
+def _export(
+    env: Environment, scenario: Scenario, played: Played, before: set[tuple[str, str]], directory: Path
+) -> list[Path]:
+    jobs: dict[str, str] = {}
+    for name, (mailbox, message_id) in played.outbound.items():
+        job = env.gateway.store.find_job(mailbox, message_id)
+        if job is not None:
+            jobs[str(job.id)] = name
+    mails = collect(
+        env.tenant,
+        scenario,
+        before,
+        jobs=jobs,
+        memos={memo_id: name for name, memo_id in played.inbound.items()},
+        inbox=played.inbox,
+        monitoring_mailbox=env.config.monitoring_mailbox,
+    )
+    return write_export(directory, mails)
 
 
 async def _wait_for_signal(out: object, gateway_url: str, graph_url: str, ngdp_url: str) -> None:

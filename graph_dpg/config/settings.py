@@ -8,6 +8,7 @@ problem at once as a :class:`~graph_dpg.core.errors.ConfigError` whose ``problem
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from dotenv.parser import Binding, parse_stream
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -652,8 +654,8 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
     try:
         settings = Settings(_env_file=env_file, **valid_overrides)
     except ValidationError as exc:
-        problems += _settings_problems(exc)
-        problems += _cross_field_problems_despite(exc, env_file, valid_overrides)
+        found = _settings_problems(exc) + _cross_field_problems_despite(exc, env_file, valid_overrides)
+        problems += _located(found, Path(env_file), set(valid_overrides)) if env_file is not None else found
     if problems or settings is None:
         raise ConfigError(f"{len(problems)} problem(s) in the settings", problems)
     return settings
@@ -728,24 +730,58 @@ def _unreadable_env_file(path: Path) -> str | None:
     return None
 
 
-_DOTENV_KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
+def _dotenv_bindings(path: Path) -> list[Binding]:
+    """The settings file as python-dotenv's parser (the one pydantic-settings reads it with) sees it: one
+    binding per assignment, comment or unparsable line, with its 1-based line. Read after
+    :func:`_unreadable_env_file`, so the file is bounded and UTF-8."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    return list(parse_stream(io.StringIO(text)))
+
+
+def _dotenv_lines(path: Path) -> dict[str, int]:
+    """``GRAPH_DPG_NAME`` → the line of its (last, effective) assignment in the settings file."""
+    return {b.key.upper(): _line_of(b) for b in _dotenv_bindings(path) if b.key is not None}
+
+
+def _line_of(binding: Binding) -> int:
+    """The line the binding's text starts on (python-dotenv counts blank lines before it as its own)."""
+    text = binding.original.string
+    return binding.original.line + text[: len(text) - len(text.lstrip())].count("\n")
+
+
+def _located(problems: list[str], path: Path, overridden: set[str]) -> list[str]:
+    """``GRAPH_DPG_NAME: ...`` → ``.env:LINE: GRAPH_DPG_NAME: ...`` when the value came from the settings
+    file: not when the process environment or an override set it (they win over the file)."""
+    lines = _dotenv_lines(path)
+    if not lines:
+        return problems
+    located = []
+    for problem in problems:
+        key = problem.split(":", 1)[0]
+        line = lines.get(key)
+        field = key.lower()[len(ENV_PREFIX) :]
+        from_file = line is not None and key not in os.environ and field not in overridden
+        located.append(f"{path}:{line}: {problem}" if from_file else problem)
+    return located
 
 
 def _unknown_dotenv_keys(path: Path) -> list[str]:
-    """Typos in ``GRAPH_DPG_*`` keys would otherwise be ignored silently and a default used instead."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
+    """Typos in ``GRAPH_DPG_*`` keys would otherwise be ignored silently and a default used instead; lines
+    that are no assignment at all are ignored silently by python-dotenv too."""
+    if not path.is_file():
         return []
-    except (OSError, UnicodeDecodeError) as exc:
-        return [f"{path}: cannot read the settings file: {exc}"]
     known = {env_name(n) for n in Settings.model_fields}
     problems = []
-    for number, line in enumerate(lines, start=1):
-        match = _DOTENV_KEY.match(line)
-        if match is None:
+    for binding in _dotenv_bindings(path):
+        number = _line_of(binding)
+        if binding.error:
+            # The line's text is not shown: it may hold a secret with a typo in it.
+            problems.append(f"{path}:{number}: not a KEY=value line (python-dotenv would ignore it)")
             continue
-        key = match.group(1)
-        if key.upper().startswith(ENV_PREFIX) and key.upper() not in known:
+        key = binding.key
+        if key is not None and key.upper().startswith(ENV_PREFIX) and key.upper() not in known:
             problems.append(f"{path}:{number}: {key}: not a known setting{_did_you_mean(key.upper(), known)}")
     return problems

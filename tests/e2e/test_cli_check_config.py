@@ -11,6 +11,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "gateway.yaml"
 SECRET = "Hemmeligt-Token-123"
+#: `run` cannot build its NgDP client without them, so check-config requires them too (one validation).
+NGDP = {"GRAPH_DPG_NGDP_SYSTEM_ID": "system-1", "GRAPH_DPG_NGDP_API_TOKEN": SECRET}
 
 
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -31,7 +33,7 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
 def test_example_is_valid_and_summarised(tmp_path: Path) -> None:
     (tmp_path / "examples").mkdir()
     shutil.copy(EXAMPLE, tmp_path / "examples" / "gateway.yaml")
-    proc = run("examples/gateway.yaml", cwd=tmp_path, env={"GRAPH_DPG_PUSH_TOKEN": SECRET})
+    proc = run("examples/gateway.yaml", cwd=tmp_path, env={"GRAPH_DPG_PUSH_TOKEN": SECRET, **NGDP})
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "Organisation: Eksempel Kommune (CVR 12345674)" in out
@@ -48,7 +50,7 @@ def test_example_is_valid_and_summarised(tmp_path: Path) -> None:
 
 def test_gateway_file_from_settings_when_no_argument(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(f"GRAPH_DPG_GATEWAY_FILE={EXAMPLE}\n", encoding="utf-8")
-    proc = run(cwd=tmp_path)
+    proc = run(cwd=tmp_path, env=NGDP)
     assert proc.returncode == 0, proc.stderr
     assert f"Gateway file: {EXAMPLE}" in proc.stdout
 
@@ -75,7 +77,9 @@ def test_broken_configuration_lists_every_problem_and_exits_2(tmp_path: Path) ->
     lines = proc.stderr.splitlines()
     assert lines[0] == f"The configuration has {len(lines) - 1} problem(s):"
     problems = [line.strip() for line in lines[1:]]
-    assert problems[0].startswith("GRAPH_DPG_HTTP_PORT: Input should be greater than or equal to 1")
+    assert problems[0].startswith(
+        f"{env_file}:3: GRAPH_DPG_HTTP_PORT: Input should be greater than or equal to 1"
+    )
     assert any(p.startswith("GRAPH_DPG_CLIENT_SECRET: required when") for p in problems)
     gateway = [p for p in problems if p.startswith(f"{broken}:")]
     fields = [p.split(": ")[1] for p in gateway]
@@ -109,3 +113,17 @@ def test_missing_files_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert f"{tmp_path / 'none.env'}: settings file not found" in proc.stderr
     assert f"{tmp_path / 'nope.yaml'}: file not found" in proc.stderr
+
+
+def test_a_regex_that_can_backtrack_catastrophically_is_a_warning_naming_the_rule(tmp_path: Path) -> None:
+    risky = tmp_path / "gateway.yaml"
+    text = EXAMPLE.read_text(encoding="utf-8").replace("value: '^27\\.'", "value: '^(27\\.\\d+)+$'")
+    assert text != EXAMPLE.read_text(encoding="utf-8")
+    risky.write_text(text, encoding="utf-8")
+    proc = run(str(risky), cwd=tmp_path, env=NGDP)
+    assert proc.returncode == 0, proc.stderr  # a warning, not a problem
+    warning = next(line.strip() for line in proc.stdout.splitlines() if "backtrack" in line)
+    assert warning.startswith("rule 'Beskæftigelse (KLE 27) til Jobcenter' conditions[0]: the regex")
+    assert "a repetition (+) inside a repetition (+)" in warning
+    assert "Warnings (1):" in proc.stdout
+    assert proc.stdout.rstrip().endswith("are valid, with 1 warning(s) above.")

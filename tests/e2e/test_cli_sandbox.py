@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +29,10 @@ def sandbox_run(sandbox_work: Path) -> tuple[subprocess.CompletedProcess[str], d
     report = work / "r.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPH_DPG_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "graph_dpg", "sandbox", "--report", str(report), "--workdir", str(work / "w")],
+        [
+            *(sys.executable, "-m", "graph_dpg", "sandbox", "--report", str(report)),
+            *("--workdir", str(work / "w"), "--export", str(work / "export" / "mails")),  # created
+        ],
         cwd=work,
         env=env,
         capture_output=True,
@@ -227,3 +235,116 @@ def test_secure_inbox_mails_carry_their_smime_verdict(sandbox_run: tuple[Any, di
     assert refused["smime"]["readable"] is False and refused["smime"]["problem"] == "no-key"
     assert refused["smime"]["encrypted"] is True and refused["smime"]["verdict"] is None
     assert refused["smime"]["banner"]
+
+
+EXPORT_NAME = re.compile(
+    r"^(?P<item>[a-z0-9-]+?)-(?P<n>\d+)-"
+    r"(?P<kind>receipt|receipt-update|post|post-part|archive-copy|secure-mail|alert|mail)\.(?:eml|html)$"
+)
+
+
+def test_export_writes_every_mail_as_eml_and_html(
+    sandbox_run: tuple[Any, dict[str, Any]], sandbox_work: Path
+) -> None:
+    proc, report = sandbox_run
+    export = sandbox_work / "export" / "mails"
+    names = sorted(p.name for p in export.iterdir())
+    stems = {name.rsplit(".", 1)[0] for name in names}
+    assert names == sorted(f"{stem}.{ext}" for stem in stems for ext in ("eml", "html"))
+    assert f"exported {len(stems)} mail(s) as .eml and .html: {export}" in proc.stdout
+    items = {e["name"] for e in report["outbound"] + report["inbound"] + report["inbox_mails"]}
+    kinds: dict[str, set[str]] = {}
+    for name in names:
+        match = EXPORT_NAME.match(name)
+        assert match is not None, name
+        assert match["item"] in items | {"monitoring"}, name  # every mail mapped to its scenario item
+        kinds.setdefault(match["item"], set()).add(match["kind"])
+    assert "receipt" in kinds["single"]
+    assert "receipt" in kinds["too-many-attachments"]  # an error receipt
+    assert kinds["unmapped"] == {"post"}  # delivered post with the unmapped-contact-point banner
+    assert "alert" in kinds["monitoring"]
+    assert "secure-mail" in kinds["encrypted-secure-mail"]  # opened: decrypted content, allowed here
+    # Every outgoing item that got receipt mails in the report has them exported, one file per mail.
+    for entry in report["outbound"]:
+        exported = [n for n in names if n.startswith(f"{entry['name']}-") and "-receipt" in n]
+        assert len(exported) == 2 * len(entry["receipt_mails"]), entry["name"]
+
+
+@pytest.fixture(scope="module")
+def exported(sandbox_run: tuple[Any, dict[str, Any]], sandbox_work: Path) -> Path:
+    """The --export directory of the module's sandbox run (not empty)."""
+    export = sandbox_work / "export" / "mails"
+    assert sorted(export.glob("*.html")), sandbox_run[0].stdout[-2000:]
+    return export
+
+
+def test_every_exported_eml_parses_with_its_parts(exported: Path) -> None:
+    export = exported
+    for path in sorted(export.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        assert message["Subject"] and message["Date"] and message["Message-ID"], path.name
+        assert message.defects == [], path.name
+        body = message.get_body(preferencelist=("html", "plain"))
+        assert body is not None, path.name
+        files = [part.get_filename() for part in message.iter_attachments()]
+        # A sent S/MIME mail is its smime.p7m (RFC 8551 3.3): no readable body in the stored item.
+        assert body.get_content().strip() or "smime.p7m" in files, path.name
+        assert body.get_content_charset() == "utf-8", path.name
+    single = email.message_from_bytes(
+        (export / "single-1-receipt.eml").read_bytes(), policy=email.policy.default
+    )
+    assert isinstance(single, EmailMessage)
+    assert "Afgørelse om parkeringstilladelse" in str(single["Subject"])
+
+
+def test_every_exported_html_is_a_complete_document_declaring_its_charset(exported: Path) -> None:
+    export = exported
+    for path in sorted(export.glob("*.html")):
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith("<!doctype html>\n"), path.name
+        head = text[: text.index("</head>")]
+        assert '<meta charset="utf-8">' in head, path.name
+        assert "<title>" in head and text.rstrip().endswith("</html>"), path.name
+        assert "cid:" not in text, path.name  # inline images are data: URIs: the page stands alone
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="needs the system's chromium and chromedriver (apt-get install chromium chromium-driver); "
+    "no browser is downloaded at run time",
+)
+def test_exported_pages_render_in_headless_chromium(exported: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.selenium_manager import SeleniumManager
+
+    def no_download(*_: object, **__: object) -> None:
+        raise AssertionError("selenium-manager was invoked: it would look for or download a driver")
+
+    monkeypatch.setattr(SeleniumManager, "binary_paths", no_download)
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1000,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    export = exported
+    seen = ""
+    try:
+        for page in sorted(export.glob("*.html")):
+            eml = email.message_from_bytes(page.with_suffix(".eml").read_bytes(), policy=email.policy.default)
+            driver.get(page.as_uri())
+            assert driver.execute_script("return document.characterSet") == "UTF-8", page.name
+            assert driver.title.split() == str(eml["Subject"]).split(), page.name
+            text = driver.execute_script("return document.body.innerText")
+            assert text.strip(), page.name
+            assert not any(bad in text for bad in ("Ã¦", "Ã¸", "Ã¥", "Ã˜", "\ufffd")), page.name  # mojibake
+            seen += text
+    finally:
+        driver.quit()
+    assert all(letter in seen for letter in "æøå")  # the Danish letters render as themselves

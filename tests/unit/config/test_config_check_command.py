@@ -105,7 +105,15 @@ def test_expired_certificate_is_a_problem(
     assert f"GRAPH_DPG_NGDP_CERTIFICATE_PATH: the certificate expired on {client.not_after:%Y-%m-%d}" in err
 
 
-def test_sandbox_needs_no_certificate() -> None:
+def test_sandbox_needs_no_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPH_DPG_NGDP_SYSTEM_ID", "system-1")
+    monkeypatch.setenv("GRAPH_DPG_NGDP_API_TOKEN", APP_SECRET)
     code, out, err = run()
     assert code == 0, err
     assert "NgDP certificate" not in out
+
+
+def test_sandbox_without_ngdp_credentials_is_invalid_as_run_would_find() -> None:
+    code, out, err = run()
+    assert code == 2 and out == ""
+    assert "GRAPH_DPG_NGDP_SYSTEM_ID: required to talk to NgDP" in err

@@ -118,6 +118,60 @@ def test_unknown_key_in_env_file_is_reported_with_line_and_suggestion(tmp_path: 
     ]
 
 
+def test_invalid_value_in_env_file_carries_its_line(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "# settings\nGRAPH_DPG_LOG_LEVEL=INFO\n\nGRAPH_DPG_HTTP_PORT=99999\n"
+        'GRAPH_DPG_PUSH_ALLOWED_IPS="10.0.0.0/33"\n',
+        encoding="utf-8",
+    )
+    problems = problems_of(env_file=env_file)
+    assert any(p.startswith(f"{env_file}:4: GRAPH_DPG_HTTP_PORT: ") for p in problems), problems
+    assert any(p.startswith(f"{env_file}:5: GRAPH_DPG_PUSH_ALLOWED_IPS: ") for p in problems), problems
+
+
+def test_the_last_assignment_is_the_line_named(tmp_path: Path) -> None:
+    """python-dotenv (and so pydantic-settings) keeps the last value of a key given twice."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("GRAPH_DPG_HTTP_PORT=8080\nGRAPH_DPG_HTTP_PORT=0\n", encoding="utf-8")
+    assert problems_of(env_file=env_file)[0].startswith(f"{env_file}:2: GRAPH_DPG_HTTP_PORT: ")
+
+
+def test_a_value_from_the_environment_names_no_env_file_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("GRAPH_DPG_HTTP_PORT=0\n", encoding="utf-8")
+    monkeypatch.setenv("GRAPH_DPG_HTTP_PORT", "-1")  # the environment wins over the file
+    assert problems_of(env_file=env_file)[0].startswith("GRAPH_DPG_HTTP_PORT: ")
+
+
+def test_a_missing_file_named_in_env_file_carries_its_line(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("GRAPH_DPG_NGDP_CA_BUNDLE=/nonexistent/ca.pem\n", encoding="utf-8")
+    assert problems_of(env_file=env_file) == [
+        f"{env_file}:1: GRAPH_DPG_NGDP_CA_BUNDLE: file '/nonexistent/ca.pem' does not exist or is not a file"
+    ]
+
+
+def test_typo_and_invalid_value_together_both_located(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("GRAPH_DPG_LOG_LEVL=debug\nGRAPH_DPG_LOG_LEVEL=chatty\n", encoding="utf-8")
+    problems = problems_of(env_file=env_file)
+    assert problems[0] == (
+        f"{env_file}:1: GRAPH_DPG_LOG_LEVL: not a known setting; did you mean 'GRAPH_DPG_LOG_LEVEL'?"
+    )
+    assert problems[1].startswith(f"{env_file}:2: GRAPH_DPG_LOG_LEVEL: ")
+
+
+def test_a_line_that_is_no_assignment_is_reported_without_its_text(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"GRAPH_DPG_LOG_LEVEL=INFO\nGRAPH_DPG_PUSH_TOKEN {SECRET}\n", encoding="utf-8")
+    problems = problems_of(env_file=env_file)
+    assert problems == [f"{env_file}:2: not a KEY=value line (python-dotenv would ignore it)"]
+    assert SECRET not in " ".join(problems)
+
+
 def test_unknown_override_is_reported() -> None:
     assert problems_of(http_prot=1) == ["http_prot: not a known setting; did you mean 'http_port'?"]
 
