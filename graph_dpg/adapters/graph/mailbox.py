@@ -58,6 +58,7 @@ from graph_dpg.adapters.graph.errors import (
 from graph_dpg.adapters.graph.translate import (
     DELETE_AFTER_SUBMIT,
     DELIVERY_TIME,
+    EVENT_EXPAND,
     IN_REPLY_TO_PROPERTY,
     INTERNET_MESSAGE_ID,
     ITEM_ATTACHMENT,
@@ -68,6 +69,7 @@ from graph_dpg.adapters.graph.translate import (
     attachment_to_json,
     encoded_size,
     format_datetime,
+    is_event_message,
     message_from_json,
     message_to_json,
     odata_quote,
@@ -504,6 +506,16 @@ class GraphMailbox:
             self._info(Method.GET, item, query={"$select": FULL_SELECT, "$expand": FULL_EXPAND}),
             what=what,
         )
+        if is_event_message(data):
+            # A meeting request/update/cancellation: its meeting fields (startDateTime, location, ...)
+            # belong to the derived type, so read the whole item with its event (attendees, iCalUId)
+            # as eventmessage-get.md example 2 does, and keep the message-class property read above.
+            event = await self._json(
+                mailbox,
+                self._info(Method.GET, item, query={"$expand": f"{EVENT_EXPAND},{FULL_EXPAND}"}),
+                what=f"get meeting {mailbox}",
+            )
+            data = {**data, **event}
         message = message_from_json(data, mailbox)
         # hasAttachments ignores inline attachments; Graph's message resource says to look for cid:
         # references in the body instead (learn.microsoft.com/graph/api/resources/message, hasAttachments).

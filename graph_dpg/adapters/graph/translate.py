@@ -20,10 +20,11 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
+from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage, MeetingInfo, ZonedTime
 from graph_dpg.domain.smime import MESSAGE_CLASS_PROPERTY
 
 #: The project's one property-set GUID for named extended properties. Never change it: existing
@@ -158,6 +159,14 @@ def message_from_json(data: Mapping[str, Any], mailbox: str | None = None) -> Ma
         # Items in Sent Items need not carry transport headers; PidTagInReplyToId does (MS-OXOMSG 2.2.1.1).
         headers.append(Header("In-Reply-To", in_reply_to))
     attachments = [attachment_from_json(a) for a in _list(data.get("attachments")) if isinstance(a, dict)]
+    meeting = meeting_from_json(data)
+    if meeting is not None and not meeting.message_type:
+        # The message class says it too: IPM.Schedule.Meeting.Request / .Canceled ([MS-OXOCAL] 2.2.6).
+        klass = extended.get(MESSAGE_CLASS_PROPERTY, "").casefold()
+        if klass.startswith("ipm.schedule.meeting.canceled"):
+            meeting = replace(meeting, message_type="meetingCancelled")
+        elif klass.startswith("ipm.schedule.meeting.request"):
+            meeting = replace(meeting, message_type="meetingRequest")
     return MailMessage(
         subject=str(data.get("subject") or ""),
         body=content,
@@ -181,6 +190,81 @@ def message_from_json(data: Mapping[str, Any], mailbox: str | None = None) -> Ma
         is_draft=bool(data.get("isDraft", False)),
         has_attachments=bool(data.get("hasAttachments", False)) or bool(attachments),
         extended_properties=extended,
+        meeting=meeting,
+    )
+
+
+EVENT_MESSAGE_TYPES = frozenset(
+    {
+        "#microsoft.graph.eventmessage",
+        "#microsoft.graph.eventmessagerequest",
+        "#microsoft.graph.eventmessageresponse",
+    }
+)
+#: The event behind an eventMessage, with attendees and iCalUId (api-reference/v1.0/api/eventmessage-get.md,
+#: example 2: "explicitly provides a cast on the event message to access its event navigation property").
+EVENT_EXPAND = "microsoft.graph.eventMessage/event"
+
+
+def is_event_message(data: Mapping[str, Any]) -> bool:
+    """True for a meeting request/response/cancellation (``@odata.type`` of a type derived from message)."""
+    return str(data.get("@odata.type") or "").casefold() in EVENT_MESSAGE_TYPES
+
+
+def _zoned(value: object) -> ZonedTime | None:
+    if not isinstance(value, dict) or not isinstance(value.get("dateTime"), str):
+        return None
+    return ZonedTime(str(value["dateTime"]), str(value.get("timeZone") or "UTC"))
+
+
+def _location_name(value: object) -> str:
+    return str(value.get("displayName") or "") if isinstance(value, dict) else ""
+
+
+def _room_addresses(*locations: object) -> list[str]:
+    # A room booked as the location carries its mailbox in locationEmailAddress (resources/location.md).
+    return [
+        str(loc["locationEmailAddress"])
+        for loc in locations
+        if isinstance(loc, dict)
+        and isinstance(loc.get("locationEmailAddress"), str)
+        and loc["locationEmailAddress"]
+    ]
+
+
+def meeting_from_json(data: Mapping[str, Any]) -> MeetingInfo | None:
+    """The meeting an eventMessage is about (resources/eventmessage.md, eventmessagerequest.md), with the
+    expanded ``event``'s attendees of type ``resource`` (resources/attendee.md) and booked rooms; None for
+    an ordinary message."""
+    if not is_event_message(data):
+        return None
+    event = data.get("event") if isinstance(data.get("event"), dict) else {}
+    assert isinstance(event, dict)
+    resources = [
+        a.address
+        for item in _list(event.get("attendees"))
+        if isinstance(item, dict) and str(item.get("type") or "").casefold() == "resource"
+        for a in [_address(item)]
+        if a is not None
+    ]
+    resources += _room_addresses(data.get("location"), event.get("location"), *_list(event.get("locations")))
+    start = _zoned(data.get("startDateTime")) or _zoned(event.get("start"))
+    end = _zoned(data.get("endDateTime")) or _zoned(event.get("end"))
+    location = _location_name(data.get("location")) or _location_name(event.get("location"))
+    kind = str(data.get("type") or event.get("type") or "")
+    return MeetingInfo(
+        message_type=str(data.get("meetingMessageType") or ""),
+        start=start,
+        end=end,
+        location=location,
+        previous_start=_zoned(data.get("previousStartDateTime")),
+        previous_end=_zoned(data.get("previousEndDateTime")),
+        previous_location=_location_name(data.get("previousLocation")),
+        is_all_day=bool(data.get("isAllDay") or event.get("isAllDay")),
+        ical_uid=str(event.get("iCalUId") or ""),
+        organizer=_address(event.get("organizer")),
+        resources=tuple(dict.fromkeys(resources)),
+        recurring=bool(data.get("recurrence") or event.get("recurrence")) or kind == "seriesMaster",
     )
 
 
