@@ -102,6 +102,8 @@ class MailMessage:
     extended_properties: dict[str, str] = field(default_factory=dict)
     #: Set for a meeting request/update/cancellation (a Graph ``eventMessage``), else None.
     meeting: MeetingInfo | None = None
+    #: Graph ``importance`` (low, normal, high); None: not set (Graph's default, normal).
+    importance: str | None = None
 
     @property
     def all_recipients(self) -> list[EmailAddress]:

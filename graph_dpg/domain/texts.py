@@ -235,6 +235,8 @@ class Text(StrEnum):
     MEETING_WHEN_ALL_DAY = "meeting.when.all_day"
     MEETING_BAD_TIME = "meeting.bad_time"
     MEETING_RECURRING_NOTE = "meeting.recurring_note"
+    # -- Outlook inbox rules applied to delivered mail (domain/inbox_rules.py)
+    INBOX_RULE_APPLIED = "inboxrule.applied"
 
 
 @dataclass(frozen=True)
@@ -856,6 +858,11 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "lægge serien i sin kalender fra brevet.",
             "The invitation is for a recurring appointment: the letter names the first time, but the "
             "citizen cannot add the series to their calendar from the letter.",
+        ),
+        # ------------------------------------------------------- Outlook inbox rules on delivered mail
+        _T.INBOX_RULE_APPLIED: Entry(
+            "Postkassens indbakkeregel “{rule}” er brugt på brevet: {actions}.",
+            "The mailbox's inbox rule “{rule}” was applied to the letter: {actions}.",
         ),
     }
 )

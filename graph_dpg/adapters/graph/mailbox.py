@@ -69,6 +69,7 @@ from graph_dpg.adapters.graph.translate import (
     attachment_to_json,
     encoded_size,
     format_datetime,
+    inbox_rule_from_json,
     is_event_message,
     message_from_json,
     message_to_json,
@@ -83,6 +84,7 @@ from graph_dpg.core.errors import (
     SyncStateExpiredError,
     TransientError,
 )
+from graph_dpg.domain.inbox_rules import InboxRule
 from graph_dpg.domain.mail import Attachment, MailMessage
 from graph_dpg.domain.smime import MESSAGE_CLASS_PROPERTY
 from graph_dpg.ports.mailbox import DEFAULT_DELTA_SELECT, DeltaRound
@@ -531,6 +533,15 @@ class GraphMailbox:
         )
         return message
 
+    async def list_inbox_rules(self, mailbox: str) -> list[InboxRule]:
+        """``GET /users/{id}/mailFolders/inbox/messageRules`` (api-reference/v1.0/api/
+        mailfolder-list-messagerules.md; application permission MailboxSettings.Read)."""
+        rules = self._user(mailbox).mail_folders.by_mail_folder_id("inbox").message_rules
+        items = await self._collect(
+            mailbox, self._info(Method.GET, rules), what=f"list inbox rules {mailbox}"
+        )
+        return [inbox_rule_from_json(item) for item in items]
+
     async def get_categories(self, mailbox: str, message_id: str) -> list[str]:
         item = self._user(mailbox).messages.by_message_id(message_id)
         data = await self._json(
@@ -843,6 +854,8 @@ class GraphMailbox:
         return str(data.get("id") or message_id)
 
     async def ensure_folder(self, mailbox: str, path: str) -> str:
+        if "/" not in path and _FOLDER_ID.match(path) and path.casefold() not in WELL_KNOWN_FOLDERS:
+            return path  # already a folder id (an inbox rule's moveToFolder names one)
         folder_id = await self._walk_folders(mailbox, path, create=True)
         assert folder_id is not None
         return folder_id

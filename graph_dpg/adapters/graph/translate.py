@@ -24,6 +24,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from graph_dpg.domain.inbox_rules import Actions, InboxRule, Predicates
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage, MeetingInfo, ZonedTime
 from graph_dpg.domain.smime import MESSAGE_CLASS_PROPERTY
 
@@ -191,6 +192,7 @@ def message_from_json(data: Mapping[str, Any], mailbox: str | None = None) -> Ma
         has_attachments=bool(data.get("hasAttachments", False)) or bool(attachments),
         extended_properties=extended,
         meeting=meeting,
+        importance=_str(data.get("importance")),
     )
 
 
@@ -268,6 +270,80 @@ def meeting_from_json(data: Mapping[str, Any]) -> MeetingInfo | None:
     )
 
 
+_PREDICATE_NAMES = {
+    "fromAddresses": "from_addresses",
+    "senderContains": "sender_contains",
+    "subjectContains": "subject_contains",
+    "bodyContains": "body_contains",
+    "bodyOrSubjectContains": "body_or_subject_contains",
+}
+
+
+def _set(value: object) -> bool:
+    """A predicate/action counts as used unless null, false or an empty list (messagerulepredicates.md)."""
+    return value not in (None, False, [], "", {})
+
+
+def _predicates(data: object) -> Predicates:
+    """A ``messageRulePredicates`` (resources/messagerulepredicates.md); every other key set on it is
+    kept by name as unsupported, so the rule is not applied half."""
+    if not isinstance(data, dict):
+        return Predicates()
+    values: dict[str, Any] = {}
+    unsupported: list[str] = []
+    for key, value in data.items():
+        if key.startswith("@odata") or not _set(value):
+            continue
+        if key == "fromAddresses":
+            values["from_addresses"] = tuple(a.address for a in _addresses(value) if a.address)
+        elif key in _PREDICATE_NAMES:
+            values[_PREDICATE_NAMES[key]] = tuple(str(v) for v in _list(value))
+        elif key == "importance":
+            values["importance"] = str(value)
+        else:
+            unsupported.append(key)
+    return Predicates(**values, unsupported=tuple(sorted(unsupported)))
+
+
+def _actions(data: object) -> Actions:
+    """A ``messageRuleActions`` (resources/messageruleactions.md)."""
+    if not isinstance(data, dict):
+        return Actions()
+    values: dict[str, Any] = {}
+    unsupported: list[str] = []
+    for key, value in data.items():
+        if key.startswith("@odata") or not _set(value):
+            continue
+        if key == "moveToFolder":
+            values["move_to_folder"] = str(value)
+        elif key == "assignCategories":
+            values["assign_categories"] = tuple(str(v) for v in _list(value))
+        elif key == "markImportance":
+            values["mark_importance"] = str(value)
+        elif key == "markAsRead":
+            values["mark_as_read"] = bool(value)
+        elif key == "stopProcessingRules":
+            values["stop_processing_rules"] = bool(value)
+        else:
+            unsupported.append(key)
+    return Actions(**values, unsupported=tuple(sorted(unsupported)))
+
+
+def inbox_rule_from_json(data: Mapping[str, Any]) -> InboxRule:
+    """One ``messageRule`` (resources/messagerule.md)."""
+    sequence = data.get("sequence")
+    return InboxRule(
+        id=str(data.get("id") or ""),
+        name=str(data.get("displayName") or ""),
+        sequence=sequence if isinstance(sequence, int) else 0,
+        enabled=bool(data.get("isEnabled", False)),
+        conditions=_predicates(data.get("conditions")),
+        exceptions=_predicates(data.get("exceptions")),
+        actions=_actions(data.get("actions")),
+        has_error=bool(data.get("hasError", False)),
+    )
+
+
 def _recipient(addr: EmailAddress) -> dict[str, Any]:
     inner = {"address": addr.address}
     if addr.name:
@@ -314,6 +390,8 @@ def message_to_json(message: MailMessage, *, attachments: Iterable[Attachment] =
         data["categories"] = list(message.categories)
     if message.internet_message_id:
         data["internetMessageId"] = message.internet_message_id
+    if message.importance:
+        data["importance"] = message.importance  # low | normal | high (resources/message.md)
     headers = custom_headers(message.headers)
     if headers:
         data["internetMessageHeaders"] = headers

@@ -63,6 +63,7 @@ ENDPOINT_PERMISSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     # The page's table also names Calendars.ReadWrite, which is for event attachments; for a message's
     # attachment only Mail.ReadWrite is accepted here (inference).
     "attachments.createUploadSession": ("attachment-createuploadsession.md", _WRITE_MAIL),
+    "messageRules.list": ("mailfolder-list-messagerules.md", _READ_SETTINGS),
     "masterCategories.list": ("outlookuser-list-mastercategories.md", _READ_SETTINGS),
     "masterCategories.get": ("outlookcategory-get.md", _READ_SETTINGS),
     "masterCategories.create": ("outlookuser-post-mastercategories.md", _WRITE_SETTINGS),

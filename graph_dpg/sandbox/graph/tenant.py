@@ -373,6 +373,8 @@ class Mailbox:
     messages: dict[str, Message] = field(default_factory=dict)
     rest_index: dict[str, str] = field(default_factory=dict)
     categories: list[dict[str, str]] = field(default_factory=list)
+    #: The Inbox's messageRules as Graph returns them (resources/messagerule.md).
+    rules: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0
     window_start: float = 0.0
     window_count: int = 0
@@ -1766,6 +1768,39 @@ class GraphTenant:
     def delete_category(self, mb: Mailbox, key: str) -> None:
         with self._lock:
             mb.categories.remove(self.category(mb, key))
+
+    def add_message_rule(
+        self,
+        mailbox: str,
+        name: str,
+        *,
+        conditions: Mapping[str, Any] | None = None,
+        actions: Mapping[str, Any] | None = None,
+        exceptions: Mapping[str, Any] | None = None,
+        sequence: int | None = None,
+        enabled: bool = True,
+    ) -> dict[str, Any]:
+        """Give the mailbox an inbox rule as the owner would create it in Outlook (messagerule.md;
+        ``moveToFolder`` takes a folder id, messageruleactions.md)."""
+        with self._lock:
+            mb = self.mailbox(mailbox)
+            rule = {
+                "id": _b64(secrets.token_bytes(12)) + "=",
+                "displayName": name,
+                "sequence": sequence if sequence is not None else len(mb.rules) + 1,
+                "isEnabled": enabled,
+                "hasError": False,
+                "isReadOnly": False,
+                "conditions": dict(conditions or {}),
+                "actions": dict(actions or {}),
+                "exceptions": dict(exceptions) if exceptions else None,
+            }
+            mb.rules.append(rule)
+            return dict(rule)
+
+    def message_rules(self, mailbox: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self.mailbox(mailbox).rules]
 
     def master_categories(self, mailbox: str) -> list[dict[str, str]]:
         with self._lock:
