@@ -655,6 +655,8 @@ class Doctor:
         enabled = [r for r in rules if r.enabled]
         ignored = [(r, why_not(r)) for r in sorted(enabled, key=lambda r: r.sequence)]
         ignored = [(r, why) for r, why in ignored if why]
+        if not enabled:
+            return _ok(name, "no enabled inbox rules")
         if not ignored:
             return _ok(name, f"{len(enabled)} enabled rule(s), all applied to delivered post when they match")
         listed = "; ".join(f"'{r.name}': {', '.join(why)}" for r, why in ignored)
