@@ -168,7 +168,13 @@ def _clip(value: str) -> str:
     return re.sub(r"\s+", " ", value).strip()[:TEXT_MAX]
 
 
+#: The prefixes Outlook itself puts on a cancellation or update subject (English and Danish Outlook); the
+#: letter's own prefix replaces them, so it does not say it twice. An inference from Outlook's UI.
+_OUTLOOK_PREFIX = re.compile(r"^\s*(?:canceled|cancelled|aflyst|updated|opdateret)\s*:\s*", re.IGNORECASE)
+
+
 def _prefixed(subject: str, key: Text, language: str) -> str:
+    subject = _OUTLOOK_PREFIX.sub("", subject)
     prefixed = text(key, language, subject="")
     if subject.casefold().startswith(prefixed.strip().casefold()):
         return subject
