@@ -42,12 +42,13 @@ from graph_dpg.config import GatewayConfig, Settings
 from graph_dpg.core.errors import ConfigError
 from graph_dpg.domain.addresses import Channel
 from graph_dpg.ports.digital_post import DigitalPostPort
-from graph_dpg.ports.mailbox import MailboxPort
+from graph_dpg.ports.mailbox import InboxRulesPort, MailboxPort
 from graph_dpg.ports.secure_send import ContactCertificateReader
 from graph_dpg.services.boundary import ItemFailures
 from graph_dpg.services.inbound import InboundService
 from graph_dpg.services.inbound.forwarded import forwarded_opening
 from graph_dpg.services.inbound.secure import SecureMailOpening
+from graph_dpg.services.inbox_rules import InboxRuleCache
 from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings, SecureSender
 
 log = logging.getLogger(__name__)
@@ -308,7 +309,11 @@ def build_gateway(
     )
     # A mailbox that is NgDP's SMTP recipient system opens its S/MIME mail as forwarded Digital Post.
     open_mail = forwarded_opening(opening, store, inbound_config.forwarded_mailboxes, inbound_config.language)
-    inbound = InboundService(mailbox, ngdp, store, inbound_config, failures=failures, open_mail=open_mail)
+    # The owners' Outlook inbox rules, applied to delivered memos (read with MailboxSettings.ReadWrite).
+    inbox_rules = InboxRuleCache(mailbox) if isinstance(mailbox, InboxRulesPort) else None
+    inbound = InboundService(
+        mailbox, ngdp, store, inbound_config, failures=failures, open_mail=open_mail, inbox_rules=inbox_rules
+    )
     return Gateway(
         settings=settings,
         config=gateway_config,

@@ -77,6 +77,7 @@ from graph_dpg.core.errors import (
     StoreError,
     TransientError,
 )
+from graph_dpg.domain.inbox_rules import why_not
 from graph_dpg.domain.permissions import GraphPermission, Probe, permission, required_permissions
 from graph_dpg.ports.digital_post import ContactPointInfo, DigitalPostPort
 
@@ -377,6 +378,10 @@ class Doctor:
             *(self._guard(f"categories {a}", self.check_categories(a)) for a in function_boxes)
         ):
             emit(result)
+        for result in await asyncio.gather(
+            *(self._guard(f"inbox rules {p.address}", self.check_inbox_rules(p.address)) for p in plans)
+        ):
+            emit(result)
         emit(await self._guard("ngdp certificate", self.check_certificate()))
         emit(await self._guard("ngdp", self.check_ngdp()))
         emit(await self._guard("contact points", self.check_contact_points()))
@@ -646,6 +651,38 @@ class Doctor:
                 "graph-dpg doctor --fix sets the configured colours (or change them in the gateway file)",
             )
         return _ok(name, f"all {len(wanted)} categories present with the configured colours")
+
+    async def check_inbox_rules(self, address: str) -> CheckResult:
+        """The mailbox owner's Outlook inbox rules: the gateway applies them to delivered post when it can
+        honour every condition and action (domain/inbox_rules.py); the others are listed with why."""
+        name = f"inbox rules {address}"
+        if address not in self.reachable:
+            return _skip(name, "the mailbox is not reachable")
+        try:
+            rules = await self._mailbox_adapter().list_inbox_rules(address)
+        except RemoteError as exc:
+            return _warn(
+                name,
+                f"the inbox rules cannot be read ({_remote(exc)}); post is delivered without them",
+                f"the app needs {_SETTINGS.name} on this mailbox (Exchange role assignment "
+                f"'{_SETTINGS.exchange_role}')",
+            )
+        enabled = [r for r in rules if r.enabled]
+        ignored = [(r, why_not(r)) for r in sorted(enabled, key=lambda r: r.sequence)]
+        ignored = [(r, why) for r, why in ignored if why]
+        if not enabled:
+            return _ok(name, "no enabled inbox rules")
+        if not ignored:
+            return _ok(name, f"{len(enabled)} enabled rule(s), all applied to delivered post when they match")
+        listed = "; ".join(f"'{r.name}': {', '.join(why)}" for r, why in ignored)
+        return _warn(
+            name,
+            f"{len(ignored)} of {len(enabled)} enabled rule(s) cannot be honoured and are not applied to "
+            f"delivered post: {listed}",
+            "the gateway applies rules that only use sender, subject, body and importance conditions and "
+            "move, categorise, mark importance, mark as read and stop actions; change the rule in Outlook "
+            "or accept that it does not act on Digital Post",
+        )
 
     # ------------------------------------------------------------------ NgDP
 

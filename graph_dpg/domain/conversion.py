@@ -57,6 +57,7 @@ from graph_dpg.domain.html_text import (
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
 from graph_dpg.domain.mail import Attachment, MailMessage
 from graph_dpg.domain.mass import BODY_PDF_NAME, MASS_FILE_NAME, check_count, parse_mass_file
+from graph_dpg.domain.meetings import meeting_letter
 from graph_dpg.domain.memo_header import (
     HEADER_FILE_NAMES,
     HeaderOverrides,
@@ -248,6 +249,14 @@ def plan_outbound(
         # opened, and its one smime.p7m must never become the letter.
         findings.append(secure_refusal("unopened", ctx.language))
         return plan
+    # A meeting request/update/cancellation: the letter says when and where, and carries AFTALE.
+    meeting = meeting_letter(msg, ctx.language)
+    if isinstance(meeting, Finding):
+        findings.append(meeting)
+        return plan
+    if meeting is not None:
+        msg = meeting.message
+        findings += meeting.findings
     recipients = msg.all_recipients
     # Everything under the gateway domain counts, also with an unknown or missing channel: such a mail must
     # get an error receipt naming the problem, not be ignored (the hostile-input corpus in tests/corpus/).
@@ -404,6 +413,10 @@ def plan_outbound(
     # 6. build and validate
     try:
         template = _build_memo(msg, parsed[0], ctx, overrides, documents, body_pdf, sanitized, findings)
+        if meeting is not None and meeting.action is not None and template.body is not None:
+            main = template.body.main_document
+            main = replace(main, actions=(*main.actions, meeting.action))
+            template = replace(template, body=replace(template.body, main_document=main))
     except (MemoError, ValueError) as exc:
         findings.append(Finding("memo.build", str(exc), "memo"))
         return plan

@@ -41,6 +41,39 @@ class Header:
     value: str
 
 
+@dataclass(frozen=True)
+class ZonedTime:
+    """Graph's ``dateTimeTimeZone`` as given: a local wall-clock time and the zone it is in (a Windows or an
+    IANA name, ``UTC`` by default; api-reference/v1.0/resources/datetimetimezone.md)."""
+
+    date_time: str
+    time_zone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class MeetingInfo:
+    """What an ``eventMessage`` in a mailbox says about its meeting (api-reference/v1.0/resources/
+    eventmessage.md, eventmessagerequest.md; the ``event`` navigation gives attendees and iCalUId).
+
+    ``message_type`` is Graph's ``meetingMessageType`` (``meetingRequest``, ``meetingCancelled``, ...);
+    ``previous_*`` are set on an update that changed the time or the place; ``resources`` are the
+    addresses of attendees of type ``resource`` (rooms, equipment)."""
+
+    message_type: str
+    start: ZonedTime | None = None
+    end: ZonedTime | None = None
+    location: str = ""
+    previous_start: ZonedTime | None = None
+    previous_end: ZonedTime | None = None
+    previous_location: str = ""
+    is_all_day: bool = False
+    ical_uid: str = ""
+    organizer: EmailAddress | None = None
+    resources: tuple[str, ...] = ()
+    is_cancelled: bool = False
+    recurring: bool = False
+
+
 @dataclass
 class MailMessage:
     """One mail. ``id`` is the Graph (immutable) id when it came from a mailbox, else None."""
@@ -67,6 +100,10 @@ class MailMessage:
     is_draft: bool = False
     has_attachments: bool = False
     extended_properties: dict[str, str] = field(default_factory=dict)
+    #: Set for a meeting request/update/cancellation (a Graph ``eventMessage``), else None.
+    meeting: MeetingInfo | None = None
+    #: Graph ``importance`` (low, normal, high); None: not set (Graph's default, normal).
+    importance: str | None = None
 
     @property
     def all_recipients(self) -> list[EmailAddress]:

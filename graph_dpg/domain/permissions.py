@@ -99,6 +99,8 @@ PERMISSIONS: tuple[GraphPermission, ...] = (
             "GET outlook/masterCategories (outlookuser-list-mastercategories: MailboxSettings.Read)",
             "POST outlook/masterCategories (outlookuser-post-mastercategories: MailboxSettings.ReadWrite)",
             "PATCH outlook/masterCategories/{id} (outlookcategory-update: MailboxSettings.ReadWrite)",
+            "GET mailFolders/inbox/messageRules (mailfolder-list-messagerules: MailboxSettings.Read), to "
+            "apply the owner's Outlook inbox rules to delivered post",
         ),
         required=True,
         probe=Probe.CATEGORIES_WRITE,

@@ -330,6 +330,8 @@ class InboundRoute:
     errors: tuple[str, ...] = ()  # an invalid memo's findings (CPR-masked), for its INVALID receipt
     undeliverable: Undeliverable | None = None  # set when this route replaced one that kept failing
     addressed_to: str | None = None  # the CVR a memo names when it is not this organisation's
+    inbox_rules: tuple[str, ...] = ()  # the mailbox owner's Outlook inbox rules that acted on the mail
+    importance: str | None = None  # set by an inbox rule's markImportance
 
     def fall_back(self, settings: InboundSettings, error: str) -> InboundRoute:
         """This route replaced by the main mailbox, with a banner naming the target and the error."""
@@ -363,6 +365,8 @@ class InboundRoute:
             "failed_folder": failed.folder if failed else None,
             "failed_error": failed.error if failed else None,
             "addressed_to": self.addressed_to,
+            "inbox_rules": list(self.inbox_rules),
+            "importance": self.importance,
         }
 
     @classmethod
@@ -395,6 +399,8 @@ class InboundRoute:
             errors=_strings(data.get("errors")),
             undeliverable=failed,
             addressed_to=_text(data.get("addressed_to")) or None,
+            inbox_rules=_strings(data.get("inbox_rules")),
+            importance=_text(data.get("importance")) or None,
         )
 
 

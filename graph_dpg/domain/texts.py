@@ -284,6 +284,23 @@ class Text(StrEnum):
     INB_FIELD_POST_TYPE = "inbound.field.post_type"
     INB_FIELD_OTHER = "inbound.field.other"
     INB_ROUTED_CATEGORY = "inbound.routed.category"
+    # -- meeting invitations sent as letters (domain/meetings.py)
+    MEETING_SUBJECT_UPDATED = "meeting.subject.updated"
+    MEETING_SUBJECT_CANCELLED = "meeting.subject.cancelled"
+    MEETING_LEAD_INVITATION = "meeting.lead.invitation"
+    MEETING_LEAD_UPDATED = "meeting.lead.updated"
+    MEETING_LEAD_PREVIOUS = "meeting.lead.previous"
+    MEETING_LEAD_CANCELLED = "meeting.lead.cancelled"
+    MEETING_LEAD_RECURRING = "meeting.lead.recurring"
+    MEETING_PLACE = "meeting.place"
+    MEETING_NO_PLACE = "meeting.no_place"
+    MEETING_WHEN = "meeting.when"
+    MEETING_WHEN_DAYS = "meeting.when.days"
+    MEETING_WHEN_ALL_DAY = "meeting.when.all_day"
+    MEETING_BAD_TIME = "meeting.bad_time"
+    MEETING_RECURRING_NOTE = "meeting.recurring_note"
+    # -- Outlook inbox rules applied to delivered mail (domain/inbox_rules.py)
+    INBOX_RULE_APPLIED = "inboxrule.applied"
 
 
 @dataclass(frozen=True)
@@ -1050,6 +1067,53 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.INB_FIELD_OTHER: Entry("et felt i brevet", "a field of the letter"),
         _T.INB_ROUTED_CATEGORY: Entry(
             "Sikker mail: Videresendt til {mailbox}", "Secure mail: Forwarded to {mailbox}"
+        ),
+        # ------------------------------------------------------- meeting invitations sent as letters
+        _T.MEETING_SUBJECT_UPDATED: Entry("Ændret aftale: {subject}", "Changed appointment: {subject}"),
+        _T.MEETING_SUBJECT_CANCELLED: Entry("Aflyst aftale: {subject}", "Cancelled appointment: {subject}"),
+        _T.MEETING_LEAD_INVITATION: Entry(
+            "Du er inviteret til en aftale {when}. Du kan lægge aftalen i din kalender fra brevet.",
+            "You are invited to an appointment {when}. You can add it to your calendar from the letter.",
+        ),
+        _T.MEETING_LEAD_UPDATED: Entry(
+            "Aftalen er ændret. Den gælder nu {when}. Du kan lægge den ændrede aftale i din kalender fra "
+            "brevet.",
+            "The appointment has changed. It is now {when}. You can add the changed appointment to your "
+            "calendar from the letter.",
+        ),
+        _T.MEETING_LEAD_PREVIOUS: Entry("Før ændringen: {when}.", "Before the change: {when}."),
+        _T.MEETING_LEAD_CANCELLED: Entry(
+            "Aftalen {when} er aflyst. Har du lagt den i din kalender, kan du slette den.",
+            "The appointment {when} is cancelled. If you added it to your calendar, you can delete it.",
+        ),
+        _T.MEETING_LEAD_RECURRING: Entry(
+            "Du er inviteret til en tilbagevendende aftale, første gang {when}. Tidspunkterne står i brevet.",
+            "You are invited to a recurring appointment, the first time {when}. The times are in the letter.",
+        ),
+        _T.MEETING_PLACE: Entry("Sted: {location}.", "Place: {location}."),
+        _T.MEETING_NO_PLACE: Entry("Se brevet", "See the letter"),
+        _T.MEETING_WHEN: Entry("{date} kl. {start}-{end}", "on {date}, {start}-{end} Danish time"),
+        _T.MEETING_WHEN_DAYS: Entry(
+            "fra {date} kl. {start} til {end_date} kl. {end}",
+            "from {date} {start} to {end_date} {end} Danish time",
+        ),
+        _T.MEETING_WHEN_ALL_DAY: Entry("{date} (hele dagen)", "on {date} (all day)"),
+        _T.MEETING_BAD_TIME: Entry(
+            "Mødeinvitationens tidspunkt kan ikke læses (tidszone {zone}), så intet er sendt. Send "
+            "invitationen igen med en almindelig tidszone, fx (UTC+01:00) København.",
+            "The meeting invitation's time cannot be read (time zone {zone}), so nothing was sent. Send the "
+            "invitation again with a common time zone, e.g. (UTC+01:00) Copenhagen.",
+        ),
+        _T.MEETING_RECURRING_NOTE: Entry(
+            "Invitationen er til en tilbagevendende aftale: brevet nævner første gang, men borgeren kan ikke "
+            "lægge serien i sin kalender fra brevet.",
+            "The invitation is for a recurring appointment: the letter names the first time, but the "
+            "citizen cannot add the series to their calendar from the letter.",
+        ),
+        # ------------------------------------------------------- Outlook inbox rules on delivered mail
+        _T.INBOX_RULE_APPLIED: Entry(
+            "Postkassens indbakkeregel “{rule}” er brugt på brevet: {actions}.",
+            "The mailbox's inbox rule “{rule}” was applied to the letter: {actions}.",
         ),
     }
 )

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from graph_dpg.domain.inbox_rules import InboxRule
 from graph_dpg.domain.mail import MailMessage
 
 #: What a delta round returns per message by default: enough to decide whether a message concerns the
@@ -149,4 +150,13 @@ class MailboxPort(Protocol):
 
     async def check_mailbox(self, mailbox: str) -> None:
         """Raise ``AuthError``/``NotFoundError`` unless the mailbox is reachable with our credentials."""
+        ...
+
+
+@runtime_checkable
+class InboxRulesPort(Protocol):
+    """The mailbox owner's Outlook inbox rules, read only (mailfolder-list-messagerules.md)."""
+
+    async def list_inbox_rules(self, mailbox: str) -> list[InboxRule]:
+        """Every rule of the mailbox's Inbox, in any order (``AuthError`` without MailboxSettings.Read)."""
         ...

@@ -59,6 +59,7 @@ from graph_dpg.adapters.graph.errors import (
 from graph_dpg.adapters.graph.translate import (
     DELETE_AFTER_SUBMIT,
     DELIVERY_TIME,
+    EVENT_EXPAND,
     IN_REPLY_TO_PROPERTY,
     INTERNET_MESSAGE_ID,
     ITEM_ATTACHMENT,
@@ -69,6 +70,8 @@ from graph_dpg.adapters.graph.translate import (
     attachment_to_json,
     encoded_size,
     format_datetime,
+    inbox_rule_from_json,
+    is_event_message,
     message_from_json,
     message_to_json,
     odata_quote,
@@ -82,6 +85,7 @@ from graph_dpg.core.errors import (
     SyncStateExpiredError,
     TransientError,
 )
+from graph_dpg.domain.inbox_rules import InboxRule
 from graph_dpg.domain.mail import Attachment, MailMessage
 from graph_dpg.domain.smime import MESSAGE_CLASS_PROPERTY
 from graph_dpg.ports.mailbox import DEFAULT_DELTA_SELECT, DeltaRound
@@ -508,6 +512,16 @@ class GraphMailbox:
             self._info(Method.GET, item, query={"$select": FULL_SELECT, "$expand": FULL_EXPAND}),
             what=what,
         )
+        if is_event_message(data):
+            # A meeting request/update/cancellation: its meeting fields (startDateTime, location, ...)
+            # belong to the derived type, so read the whole item with its event (attendees, iCalUId)
+            # as eventmessage-get.md example 2 does, and keep the message-class property read above.
+            event = await self._json(
+                mailbox,
+                self._info(Method.GET, item, query={"$expand": f"{EVENT_EXPAND},{FULL_EXPAND}"}),
+                what=f"get meeting {mailbox}",
+            )
+            data = {**data, **event}
         message = message_from_json(data, mailbox)
         # hasAttachments ignores inline attachments; Graph's message resource says to look for cid:
         # references in the body instead (learn.microsoft.com/graph/api/resources/message, hasAttachments).
@@ -522,6 +536,15 @@ class GraphMailbox:
             await asyncio.gather(*(self._attachment(mailbox, message_id, meta) for meta in metas))
         )
         return message
+
+    async def list_inbox_rules(self, mailbox: str) -> list[InboxRule]:
+        """``GET /users/{id}/mailFolders/inbox/messageRules`` (api-reference/v1.0/api/
+        mailfolder-list-messagerules.md; application permission MailboxSettings.Read)."""
+        rules = self._user(mailbox).mail_folders.by_mail_folder_id("inbox").message_rules
+        items = await self._collect(
+            mailbox, self._info(Method.GET, rules), what=f"list inbox rules {mailbox}"
+        )
+        return [inbox_rule_from_json(item) for item in items]
 
     async def get_categories(self, mailbox: str, message_id: str) -> list[str]:
         item = self._user(mailbox).messages.by_message_id(message_id)
@@ -847,6 +870,8 @@ class GraphMailbox:
         return str(data.get("id") or message_id)
 
     async def ensure_folder(self, mailbox: str, path: str) -> str:
+        if "/" not in path and _FOLDER_ID.match(path) and path.casefold() not in WELL_KNOWN_FOLDERS:
+            return path  # already a folder id (an inbox rule's moveToFolder names one)
         folder_id = await self._walk_folders(mailbox, path, create=True)
         assert folder_id is not None
         return folder_id

@@ -20,10 +20,12 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
+from graph_dpg.domain.inbox_rules import Actions, InboxRule, Predicates
+from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage, MeetingInfo, ZonedTime
 from graph_dpg.domain.smime import MESSAGE_CLASS_PROPERTY
 
 #: The project's one property-set GUID for named extended properties. Never change it: existing
@@ -158,6 +160,14 @@ def message_from_json(data: Mapping[str, Any], mailbox: str | None = None) -> Ma
         # Items in Sent Items need not carry transport headers; PidTagInReplyToId does (MS-OXOMSG 2.2.1.1).
         headers.append(Header("In-Reply-To", in_reply_to))
     attachments = [attachment_from_json(a) for a in _list(data.get("attachments")) if isinstance(a, dict)]
+    meeting = meeting_from_json(data)
+    if meeting is not None and not meeting.message_type:
+        # The message class says it too: IPM.Schedule.Meeting.Request / .Canceled ([MS-OXOCAL] 2.2.6).
+        klass = extended.get(MESSAGE_CLASS_PROPERTY, "").casefold()
+        if klass.startswith("ipm.schedule.meeting.canceled"):
+            meeting = replace(meeting, message_type="meetingCancelled")
+        elif klass.startswith("ipm.schedule.meeting.request"):
+            meeting = replace(meeting, message_type="meetingRequest")
     return MailMessage(
         subject=str(data.get("subject") or ""),
         body=content,
@@ -181,6 +191,156 @@ def message_from_json(data: Mapping[str, Any], mailbox: str | None = None) -> Ma
         is_draft=bool(data.get("isDraft", False)),
         has_attachments=bool(data.get("hasAttachments", False)) or bool(attachments),
         extended_properties=extended,
+        meeting=meeting,
+        importance=_str(data.get("importance")),
+    )
+
+
+EVENT_MESSAGE_TYPES = frozenset(
+    {
+        "#microsoft.graph.eventmessage",
+        "#microsoft.graph.eventmessagerequest",
+        "#microsoft.graph.eventmessageresponse",
+    }
+)
+#: The event behind an eventMessage, with attendees and iCalUId (api-reference/v1.0/api/eventmessage-get.md,
+#: example 2: "explicitly provides a cast on the event message to access its event navigation property").
+EVENT_EXPAND = "microsoft.graph.eventMessage/event"
+
+
+def is_event_message(data: Mapping[str, Any]) -> bool:
+    """True for a meeting request/response/cancellation (``@odata.type`` of a type derived from message)."""
+    return str(data.get("@odata.type") or "").casefold() in EVENT_MESSAGE_TYPES
+
+
+def _zoned(value: object) -> ZonedTime | None:
+    if not isinstance(value, dict) or not isinstance(value.get("dateTime"), str):
+        return None
+    return ZonedTime(str(value["dateTime"]), str(value.get("timeZone") or "UTC"))
+
+
+def _location_name(value: object) -> str:
+    return str(value.get("displayName") or "") if isinstance(value, dict) else ""
+
+
+def _room_addresses(*locations: object) -> list[str]:
+    # A room booked as the location carries its mailbox in locationEmailAddress (resources/location.md).
+    return [
+        str(loc["locationEmailAddress"])
+        for loc in locations
+        if isinstance(loc, dict)
+        and isinstance(loc.get("locationEmailAddress"), str)
+        and loc["locationEmailAddress"]
+    ]
+
+
+def meeting_from_json(data: Mapping[str, Any]) -> MeetingInfo | None:
+    """The meeting an eventMessage is about (resources/eventmessage.md, eventmessagerequest.md), with the
+    expanded ``event``'s attendees of type ``resource`` (resources/attendee.md) and booked rooms; None for
+    an ordinary message."""
+    if not is_event_message(data):
+        return None
+    event = data.get("event") if isinstance(data.get("event"), dict) else {}
+    assert isinstance(event, dict)
+    resources = [
+        a.address
+        for item in _list(event.get("attendees"))
+        if isinstance(item, dict) and str(item.get("type") or "").casefold() == "resource"
+        for a in [_address(item)]
+        if a is not None
+    ]
+    resources += _room_addresses(data.get("location"), event.get("location"), *_list(event.get("locations")))
+    start = _zoned(data.get("startDateTime")) or _zoned(event.get("start"))
+    end = _zoned(data.get("endDateTime")) or _zoned(event.get("end"))
+    location = _location_name(data.get("location")) or _location_name(event.get("location"))
+    kind = str(data.get("type") or event.get("type") or "")
+    return MeetingInfo(
+        message_type=str(data.get("meetingMessageType") or ""),
+        start=start,
+        end=end,
+        location=location,
+        previous_start=_zoned(data.get("previousStartDateTime")),
+        previous_end=_zoned(data.get("previousEndDateTime")),
+        previous_location=_location_name(data.get("previousLocation")),
+        is_all_day=bool(data.get("isAllDay") or event.get("isAllDay")),
+        ical_uid=str(event.get("iCalUId") or ""),
+        organizer=_address(event.get("organizer")),
+        resources=tuple(dict.fromkeys(resources)),
+        recurring=bool(data.get("recurrence") or event.get("recurrence")) or kind == "seriesMaster",
+    )
+
+
+_PREDICATE_NAMES = {
+    "fromAddresses": "from_addresses",
+    "senderContains": "sender_contains",
+    "subjectContains": "subject_contains",
+    "bodyContains": "body_contains",
+    "bodyOrSubjectContains": "body_or_subject_contains",
+}
+
+
+def _set(value: object) -> bool:
+    """A predicate/action counts as used unless null, false or an empty list (messagerulepredicates.md)."""
+    return value not in (None, False, [], "", {})
+
+
+def _predicates(data: object) -> Predicates:
+    """A ``messageRulePredicates`` (resources/messagerulepredicates.md); every other key set on it is
+    kept by name as unsupported, so the rule is not applied half."""
+    if not isinstance(data, dict):
+        return Predicates()
+    values: dict[str, Any] = {}
+    unsupported: list[str] = []
+    for key, value in data.items():
+        if key.startswith("@odata") or not _set(value):
+            continue
+        if key == "fromAddresses":
+            values["from_addresses"] = tuple(a.address for a in _addresses(value) if a.address)
+        elif key in _PREDICATE_NAMES:
+            values[_PREDICATE_NAMES[key]] = tuple(str(v) for v in _list(value))
+        elif key == "importance":
+            values["importance"] = str(value)
+        else:
+            unsupported.append(key)
+    return Predicates(**values, unsupported=tuple(sorted(unsupported)))
+
+
+def _actions(data: object) -> Actions:
+    """A ``messageRuleActions`` (resources/messageruleactions.md)."""
+    if not isinstance(data, dict):
+        return Actions()
+    values: dict[str, Any] = {}
+    unsupported: list[str] = []
+    for key, value in data.items():
+        if key.startswith("@odata") or not _set(value):
+            continue
+        if key == "moveToFolder":
+            values["move_to_folder"] = str(value)
+        elif key == "assignCategories":
+            values["assign_categories"] = tuple(str(v) for v in _list(value))
+        elif key == "markImportance":
+            values["mark_importance"] = str(value)
+        elif key == "markAsRead":
+            values["mark_as_read"] = bool(value)
+        elif key == "stopProcessingRules":
+            values["stop_processing_rules"] = bool(value)
+        else:
+            unsupported.append(key)
+    return Actions(**values, unsupported=tuple(sorted(unsupported)))
+
+
+def inbox_rule_from_json(data: Mapping[str, Any]) -> InboxRule:
+    """One ``messageRule`` (resources/messagerule.md)."""
+    sequence = data.get("sequence")
+    return InboxRule(
+        id=str(data.get("id") or ""),
+        name=str(data.get("displayName") or ""),
+        sequence=sequence if isinstance(sequence, int) else 0,
+        enabled=bool(data.get("isEnabled", False)),
+        conditions=_predicates(data.get("conditions")),
+        exceptions=_predicates(data.get("exceptions")),
+        actions=_actions(data.get("actions")),
+        has_error=bool(data.get("hasError", False)),
     )
 
 
@@ -230,6 +390,8 @@ def message_to_json(message: MailMessage, *, attachments: Iterable[Attachment] =
         data["categories"] = list(message.categories)
     if message.internet_message_id:
         data["internetMessageId"] = message.internet_message_id
+    if message.importance:
+        data["importance"] = message.importance  # low | normal | high (resources/message.md)
     headers = custom_headers(message.headers)
     if headers:
         data["internetMessageHeaders"] = headers

@@ -411,6 +411,9 @@ class GraphEmulator:
             return self._need(
                 m, ("GET", "POST"), _Route(kind, user, self._h_folders(chain, list_children=False))
             )
+        if ltail == ["messagerules"]:
+            # Inbox rules live on the Inbox only (mailfolder-list-messagerules.md: "mailFolders/inbox").
+            return self._need(m, "GET", _Route("messageRules.list", user, self._h_message_rules(chain)))
         if ltail[0] == "messages":
             if len(tail) == 1:
                 kind = {"GET": "messages.list", "POST": "messages.create"}.get(m, "")
@@ -828,6 +831,23 @@ class GraphEmulator:
         return Resp(201, None, {"Location": location})
 
     # ------------------------------------------------------------------ handlers: categories
+
+    def _h_message_rules(self, chain: list[str]) -> Handler:
+        """api-reference/v1.0/api/mailfolder-list-messagerules.md: the Inbox's rules (resources/
+        messagerule.md); another folder has none to list (an inference: the page names only the Inbox)."""
+
+        def run(req: Req, mb: Mailbox | None) -> Resp:
+            assert mb is not None
+            folder = self.tenant.folder(mb, chain[0])
+            inbox = self.tenant.folder(mb, "inbox")
+            if len(chain) != 1 or folder.id != inbox.id:
+                raise bad_request(
+                    "Inbox rules are only supported on the Inbox folder.", "ErrorInvalidRequest"
+                )
+            ctx = f"{req.base}/$metadata#users('{quote(mb.upn)}')/mailFolders('inbox')/messageRules"
+            return self._json(req, {"@odata.context": ctx, "value": self.tenant.message_rules(mb.upn)})
+
+        return run
 
     def _h_categories(self, cid: str | None) -> Handler:
         """learn.microsoft.com/graph/api/outlookuser-list-mastercategories, outlookuser-post-mastercategories,

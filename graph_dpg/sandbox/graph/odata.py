@@ -374,9 +374,11 @@ class Expand:
 
 
 def parse_expand(text: str) -> list[Expand]:
+    """``$expand`` items; a navigation of a derived type is spelled with its cast
+    (``microsoft.graph.eventMessage/event``, api-reference/v1.0/api/eventmessage-get.md example 2)."""
     out: list[Expand] = []
     for part in split_top_level(text):
-        m = re.match(r"^([\w.]+)\s*(?:\((.*)\))?$", part, re.DOTALL)
+        m = re.match(r"^([\w.]+(?:/[\w.]+)?)\s*(?:\((.*)\))?$", part, re.DOTALL)
         if m is None:
             raise ODataError(f"Invalid $expand clause '{part}'.")
         options: dict[str, str] = {}

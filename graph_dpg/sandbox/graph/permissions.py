@@ -67,6 +67,7 @@ ENDPOINT_PERMISSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "contacts.list": ("user-list-contacts.md", _READ_CONTACTS),
     # with $expand=multiValueExtendedProperties: multivaluelegacyextendedproperty-get.md (contact row).
     "contacts.get": ("contact-get.md", _READ_CONTACTS),
+    "messageRules.list": ("mailfolder-list-messagerules.md", _READ_SETTINGS),
     "masterCategories.list": ("outlookuser-list-mastercategories.md", _READ_SETTINGS),
     "masterCategories.get": ("outlookcategory-get.md", _READ_SETTINGS),
     "masterCategories.create": ("outlookuser-post-mastercategories.md", _WRITE_SETTINGS),

@@ -122,6 +122,34 @@ MESSAGE_PROPERTIES = (
     "flag",
 )
 _SELECT_ONLY = ("internetMessageHeaders", "uniqueBody")
+#: The properties an eventMessage adds to message (api-reference/v1.0/resources/eventmessage.md), and
+#: those an eventMessageRequest adds (resources/eventmessagerequest.md). Returned on a GET without $select;
+#: the `event` navigation only on $expand=microsoft.graph.eventMessage/event (api/eventmessage-get.md).
+EVENT_MESSAGE_PROPERTIES = (
+    "meetingMessageType",
+    "startDateTime",
+    "endDateTime",
+    "location",
+    "type",
+    "recurrence",
+    "isOutOfDate",
+    "isAllDay",
+    "isDelegated",
+)
+EVENT_MESSAGE_REQUEST_PROPERTIES = (
+    "previousStartDateTime",
+    "previousEndDateTime",
+    "previousLocation",
+    "responseRequested",
+    "allowNewTimeProposals",
+)
+MESSAGE_TYPE = "#microsoft.graph.message"
+EVENT_MESSAGE_TYPE = "#microsoft.graph.eventMessage"
+EVENT_MESSAGE_REQUEST_TYPE = "#microsoft.graph.eventMessageRequest"
+#: The meeting message classes ([MS-OXOCAL] 2.2.6.1 / 2.2.6.2 / 2.2.1.x of the message classes).
+MEETING_REQUEST_CLASS = "IPM.Schedule.Meeting.Request"
+MEETING_CANCELED_CLASS = "IPM.Schedule.Meeting.Canceled"
+_EVENT_NAVIGATION = "microsoft.graph.eventmessage/event"
 _SELECTABLE = {p.lower(): p for p in ("id", *MESSAGE_PROPERTIES, *_SELECT_ONLY)}
 # "Updatable only if isDraft = true" (learn.microsoft.com/graph/api/message-update).
 _DRAFT_ONLY = {
@@ -308,6 +336,18 @@ class Message:
     ext: dict[str, tuple[str, str]] = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
     version: int = 1
+    #: "#microsoft.graph.message", or a derived type (eventMessage, eventMessageRequest) for meeting mail.
+    odata_type: str = MESSAGE_TYPE
+    #: The event an eventMessage's `event` navigation leads to (attendees, iCalUId, organizer), or None.
+    event: dict[str, Any] | None = None
+
+    @property
+    def derived_properties(self) -> tuple[str, ...]:
+        if self.odata_type == EVENT_MESSAGE_REQUEST_TYPE:
+            return (*EVENT_MESSAGE_PROPERTIES, *EVENT_MESSAGE_REQUEST_PROPERTIES)
+        if self.odata_type == EVENT_MESSAGE_TYPE:
+            return EVENT_MESSAGE_PROPERTIES
+        return ()
 
 
 @dataclass
@@ -335,6 +375,8 @@ class Mailbox:
     rest_index: dict[str, str] = field(default_factory=dict)
     categories: list[dict[str, str]] = field(default_factory=list)
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # see contacts.py
+    #: The Inbox's messageRules as Graph returns them (resources/messagerule.md).
+    rules: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0
     window_start: float = 0.0
     window_count: int = 0
@@ -828,7 +870,7 @@ class GraphTenant:
         with self._lock:
             p = msg.props
             if select is None:
-                wanted: tuple[str, ...] = MESSAGE_PROPERTIES
+                wanted: tuple[str, ...] = (*MESSAGE_PROPERTIES, *msg.derived_properties)
             else:
                 wanted_list = []
                 for name in select:
@@ -844,6 +886,9 @@ class GraphTenant:
                 "@odata.etag": f'W/"CQAAABYAAA{_etag(msg)}"',
                 "id": msg.imm_id if immutable else msg.rest_id,
             }
+            if msg.odata_type != MESSAGE_TYPE:
+                # An instance of a derived type names its type (eventmessage-get.md, both examples).
+                out = {"@odata.type": msg.odata_type, **out}
             for key in wanted:
                 if key == "id":
                     continue
@@ -886,7 +931,14 @@ class GraphTenant:
                     out[key] = p.get(key)
             for exp in expand:
                 name = exp.name.lower()
-                if name == "attachments":
+                if name == _EVENT_NAVIGATION:
+                    if not msg.derived_properties:
+                        raise bad_request(
+                            "Could not find a property named 'event' on type 'microsoft.graph.message'.",
+                            "RequestBroker--ParseUri",
+                        )
+                    out["event"] = dict(msg.event) if msg.event is not None else None
+                elif name == "attachments":
                     out["attachments"] = [a.view() for a in msg.attachments]
                 elif name == "singlevalueextendedproperties":
                     flt = exp.options.get("$filter")
@@ -1768,6 +1820,39 @@ class GraphTenant:
         with self._lock:
             mb.categories.remove(self.category(mb, key))
 
+    def add_message_rule(
+        self,
+        mailbox: str,
+        name: str,
+        *,
+        conditions: Mapping[str, Any] | None = None,
+        actions: Mapping[str, Any] | None = None,
+        exceptions: Mapping[str, Any] | None = None,
+        sequence: int | None = None,
+        enabled: bool = True,
+    ) -> dict[str, Any]:
+        """Give the mailbox an inbox rule as the owner would create it in Outlook (messagerule.md;
+        ``moveToFolder`` takes a folder id, messageruleactions.md)."""
+        with self._lock:
+            mb = self.mailbox(mailbox)
+            rule = {
+                "id": _b64(secrets.token_bytes(12)) + "=",
+                "displayName": name,
+                "sequence": sequence if sequence is not None else len(mb.rules) + 1,
+                "isEnabled": enabled,
+                "hasError": False,
+                "isReadOnly": False,
+                "conditions": dict(conditions or {}),
+                "actions": dict(actions or {}),
+                "exceptions": dict(exceptions) if exceptions else None,
+            }
+            mb.rules.append(rule)
+            return dict(rule)
+
+    def message_rules(self, mailbox: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self.mailbox(mailbox).rules]
+
     def master_categories(self, mailbox: str) -> list[dict[str, str]]:
         with self._lock:
             return [dict(c) for c in self.mailbox(mailbox).categories]
@@ -1930,7 +2015,7 @@ class GraphTenant:
                 view = self.message_view(
                     mb, msg, immutable=immutable, select=select, expand=expand, body_text=body_text
                 )
-                values.append({"@odata.type": "#microsoft.graph.message", **view})
+                values.append({"@odata.type": msg.odata_type, **view})
             page: dict[str, Any] = {"value": values}
             if i < len(rnd.entries):
                 page["@odata.nextLink"] = (
@@ -1989,6 +2074,108 @@ class GraphTenant:
             else:
                 data["internetMessageId"] = f"<{uuid.uuid4().hex.upper()}@{mb.upn.split('@')[-1]}>"
             return self.create_message(mb, self.folder(mb, folder), data).imm_id
+
+    def put_sent_meeting(
+        self,
+        mailbox: str,
+        subject: str,
+        body_html: str,
+        to: Sequence[Recipient],
+        *,
+        start: str,
+        end: str,
+        time_zone: str = "UTC",
+        location: str = "",
+        room: Recipient | None = None,
+        resources: Sequence[Recipient] = (),
+        cancelled: bool = False,
+        previous_start: str | None = None,
+        previous_end: str | None = None,
+        ical_uid: str | None = None,
+        recurrence: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Put a meeting request (or, ``cancelled``, a cancellation) into Sent Items as Outlook leaves it
+        when the organiser sends it: an eventMessageRequest / eventMessage with the meeting's fields, the
+        message class, and the organiser's event behind ``event`` (attendees with ``type``
+        required/resource; resources/attendee.md). A room booked as the location is an attendee of type
+        resource and the location's ``locationEmailAddress`` (resources/location.md). Returns the id."""
+        with self._lock:
+            mb = self.mailbox(mailbox)
+            all_resources = [*([room] if room else []), *resources]
+            msg_id = self.put_sent_message(
+                mailbox, subject, body_html, to=[*to, *all_resources], from_=(mb.display_name, mb.upn)
+            )
+            msg = mb.messages[msg_id]
+            msg.odata_type = EVENT_MESSAGE_TYPE if cancelled else EVENT_MESSAGE_REQUEST_TYPE
+            place: dict[str, Any] = {"displayName": location, "locationType": "default"}
+            if room is not None:
+                named = recipient_json(room)["emailAddress"]
+                place = {
+                    "displayName": location or named["name"],
+                    "locationType": "conferenceRoom",
+                    "locationEmailAddress": named["address"],
+                }
+            zoned = {"startDateTime": {"dateTime": start, "timeZone": time_zone}}
+            zoned["endDateTime"] = {"dateTime": end, "timeZone": time_zone}
+            msg.props.update(
+                {
+                    "meetingMessageType": "meetingCancelled" if cancelled else "meetingRequest",
+                    **zoned,
+                    "location": place,
+                    "type": "seriesMaster" if recurrence else "singleInstance",
+                    "recurrence": dict(recurrence) if recurrence else None,
+                    "isOutOfDate": False,
+                    "isAllDay": False,
+                    "isDelegated": False,
+                }
+            )
+            if not cancelled:
+                msg.props.update(
+                    {
+                        "previousStartDateTime": (
+                            {"dateTime": previous_start, "timeZone": time_zone} if previous_start else None
+                        ),
+                        "previousEndDateTime": (
+                            {"dateTime": previous_end, "timeZone": time_zone} if previous_end else None
+                        ),
+                        "previousLocation": None,
+                        "responseRequested": True,
+                        "allowNewTimeProposals": True,
+                    }
+                )
+            klass = MEETING_CANCELED_CLASS if cancelled else MEETING_REQUEST_CLASS
+            msg.ext[_TAG_MESSAGE_CLASS] = ("String 0x001A", klass)
+            attendees = [
+                {
+                    "type": "required",
+                    "status": {"response": "none"},
+                    "emailAddress": recipient_json(r)["emailAddress"],
+                }
+                for r in to
+            ] + [
+                {
+                    "type": "resource",
+                    "status": {"response": "none"},
+                    "emailAddress": recipient_json(r)["emailAddress"],
+                }
+                for r in all_resources
+            ]
+            msg.event = {
+                "id": _new_immutable_id(),
+                "iCalUId": ical_uid or "040000008200E00074C5B7101A82E008" + uuid.uuid4().hex.upper(),
+                "subject": subject,
+                "isCancelled": cancelled,
+                "isOrganizer": True,
+                "type": msg.props["type"],
+                "start": zoned["startDateTime"],
+                "end": zoned["endDateTime"],
+                "location": place,
+                "locations": [place] if location or room else [],
+                "recurrence": msg.props["recurrence"],
+                "attendees": attendees,
+                "organizer": recipient_json((mb.display_name, mb.upn)),
+            }
+            return msg_id
 
     def deliver_to_inbox(
         self,

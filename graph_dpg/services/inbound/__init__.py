@@ -46,6 +46,7 @@ from graph_dpg.services.inbound.shared import (
     MasterCategories,
     RuleGuard,
 )
+from graph_dpg.services.inbox_rules import InboxRuleCache
 
 __all__ = [
     "ALERT_PROPERTY",
@@ -76,6 +77,7 @@ class InboundService:
         open_mail: MailOpener = open_readable,
         cpu: CpuPool | None = None,
         failures: ItemFailures | None = None,
+        inbox_rules: InboxRuleCache | None = None,
     ) -> None:
         self.settings = settings
         cpu = cpu or shared_pool()  # parsing, validating, rendering and the rules run there
@@ -99,6 +101,7 @@ class InboundService:
             alerts=alerts,
             failures=self.failures,
             cpu=cpu,
+            inbox_rules=inbox_rules,
         )
         self.secure_mail = MailRouter(
             mailbox,

@@ -50,7 +50,7 @@ memo meanwhile, and nothing is lost.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from graph_dpg.core.errors import (
@@ -63,6 +63,7 @@ from graph_dpg.core.errors import (
     PermanentError,
     TransientError,
 )
+from graph_dpg.domain.html_text import html_to_text
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import (
     ViewOptions,
@@ -110,6 +111,7 @@ from graph_dpg.services.blocking import blocking
 from graph_dpg.services.boundary import ItemFailures, Stage
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker
 from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
+from graph_dpg.services.inbox_rules import InboxRuleCache
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +149,8 @@ class MemoPipeline(InboundParts):
     #: Mailboxes that refused a mail as too big: the lower limit assumed for them from then on (lower-case
     #: address → bytes). Kept for the process; a memo's own plan keeps the limit it was split for.
     _limits: dict[str, int] = field(default_factory=dict, init=False)
+    #: The mailbox owners' Outlook inbox rules (None: not applied).
+    inbox_rules: InboxRuleCache | None = None
 
     async def run(self, stats: InboundStats, *, pull: bool = True) -> None:
         """One round: pull what NgDP holds (unless ``pull`` is False), deliver, acknowledge."""
@@ -343,6 +347,7 @@ class MemoPipeline(InboundParts):
         memo_uuid = row.memo_uuid
         if route is None:
             decided = await self._plan_route(memo_uuid, parsed, xml, stats)
+            decided = await self._with_inbox_rules(memo_uuid, parsed, xml, decided)
             if await blocking(self.store.record_inbound_route, memo_uuid, decided.to_json()):
                 await self.rules.count_hits(decided.rules)
             current = await blocking(self.store.get_inbound, memo_uuid)
@@ -428,6 +433,33 @@ class MemoPipeline(InboundParts):
         )
         if await self.alerts.plan(EffectKey(EffectKind.ALERT, f"unmapped-cp:{cp_id}:{state}"), alert):
             log.warning("contact point %s has no mailbox; its post goes to the main mailbox (alerted)", cp_id)
+
+    async def _with_inbox_rules(
+        self, memo_uuid: str, parsed: ParsedMemo, xml: bytes, route: InboundRoute
+    ) -> InboundRoute:
+        """``route`` with what the target mailbox's own Outlook inbox rules do to the mail (folder,
+        categories, importance, read), decided once and recorded with the route. Rules run only on a valid
+        memo delivered to the default delivery folder: a gateway rule that names a folder has decided."""
+        named_folder = route.folder.casefold() != self.settings.delivery_folder.casefold()
+        if self.inbox_rules is None or not parsed.valid or route.banner is not None or named_folder:
+            return route
+        target = route.mailbox or self.settings.main_mailbox
+        mail = await self.cpu.run(self._render, memo_uuid, parsed, xml, route, target)
+        outcome = await self.inbox_rules.outcome(target, mail, html_to_text(mail.body))
+        if not outcome.rules:
+            return route
+        lang = self.settings.language
+        actions = ", ".join(outcome.actions)
+        note = text(Text.INBOX_RULE_APPLIED, lang, rule=", ".join(outcome.rules), actions=actions)
+        return replace(
+            route,
+            folder=outcome.folder_id or route.folder,
+            categories=tuple(dict.fromkeys([*route.categories, *outcome.categories])),
+            mark_read=route.mark_read or outcome.mark_read,
+            importance=outcome.importance,
+            inbox_rules=outcome.rules,
+            reasons=(*route.reasons, note),
+        )
 
     # ------------------------------------------------------------------ size: one mail, or parts
     def _limit(self, mailbox: str) -> int:
@@ -760,7 +792,7 @@ class MemoPipeline(InboundParts):
         banners = [banner] if banner is not None else []
         address = gateway_reply_address(s, message, target)
         reply_from = EmailAddress(address, message.header.sender.label) if address else None
-        return render_memo_mail(
+        mail = render_memo_mail(
             message,
             xml,
             target_mailbox=target,
@@ -774,6 +806,8 @@ class MemoPipeline(InboundParts):
             mark_read=route.mark_read,
             plan=plan,
         ).mail
+        mail.importance = route.importance  # an inbox rule's markImportance
+        return mail
 
     async def _archive_copy(
         self,

@@ -37,6 +37,7 @@ async def test_configured_tenant_is_all_green(env: DoctorEnv) -> None:
         *(f"mailbox {a}" for a in env.config.mailboxes),
         *(f"categories {b.address}" for b in env.config.function_mailboxes),
         *(f"permissions {a}" for a in env.config.mailboxes),
+        *(f"inbox rules {a}" for a in env.config.mailboxes),
     }
     assert set(results) == expected
     assert results[f"permissions {JOBCENTER}"].detail == (
@@ -171,6 +172,29 @@ async def test_mailbox_that_does_not_exist(tmp_path: Path) -> None:
     assert "monitoring: no such mailbox in the tenant (404 ErrorInvalidUser" in result.detail
     assert result.fix is not None and "correct the address in the gateway file" in result.fix
     assert results["mailbox digitalpost@sandby.dk"].status is Status.OK
+
+
+async def test_inbox_rules_that_cannot_be_honoured_are_listed_with_why(env: DoctorEnv) -> None:
+    """GET mailFolders/inbox/messageRules (mailfolder-list-messagerules.md); rules using a condition or
+    action the gateway cannot apply to the post it delivers are named with the reason; disabled ones not."""
+    env.tenant.add_message_rule(
+        JOBCENTER, "Til chefen", conditions={"subjectContains": ["sag"]}, actions={"forwardTo": [{}]}
+    )
+    env.tenant.add_message_rule(
+        JOBCENTER, "Vedhæftet", conditions={"hasAttachments": True}, actions={"assignCategories": ["A"]}
+    )
+    env.tenant.add_message_rule(
+        JOBCENTER, "Kategori", conditions={"subjectContains": ["x"]}, actions={"markAsRead": True}
+    )
+    env.tenant.add_message_rule(JOBCENTER, "Slukket", actions={"delete": True}, enabled=False)
+    results = await env.run()
+    result = results[f"inbox rules {JOBCENTER}"]
+    assert result.status is Status.WARN
+    assert result.detail == (
+        "2 of 3 enabled rule(s) cannot be honoured and are not applied to delivered post: "
+        "'Til chefen': action forwardTo is not supported; 'Vedhæftet': condition hasAttachments is not supported"
+    )
+    assert results["inbox rules borgerservice@sandby.dk"].status is Status.OK
 
 
 async def test_missing_category_fails_and_fix_creates_it(env: DoctorEnv) -> None:
