@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from graph_dpg.core.errors import Finding
+from graph_dpg.domain.finding_text import finding_sentence, support_line
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.texts import Text, text
 
@@ -158,14 +159,21 @@ def _clip(value: str) -> str:
     return value if len(value) <= MAX_TEXT_IN_BODY else value[: MAX_TEXT_IN_BODY - 1] + "…"
 
 
-def _items(findings: Sequence[Finding]) -> str:
-    """The first ``MAX_FINDINGS_IN_BODY`` findings as list items (CPR-masked, each clipped)."""
+def _items(findings: Sequence[Finding], language: str) -> str:
+    """The first ``MAX_FINDINGS_IN_BODY`` findings as list items: the catalogue's sentence for each, in
+    ``language`` (CPR-masked, each clipped)."""
     shown = findings[:MAX_FINDINGS_IN_BODY]
-    return "".join(f"<li>{html.escape(_clip(mask_cprs(str(f))))}</li>" for f in shown)
+    return "".join(f"<li>{html.escape(_clip(finding_sentence(f, language)))}</li>" for f in shown)
 
 
 def _notes(findings: Sequence[Finding], language: str) -> str:
-    return f"<p>{text(Text.RECEIPT_WARNINGS, language)}</p><ul>{_items(findings)}</ul>"
+    return f"<p>{text(Text.RECEIPT_WARNINGS, language)}</p><ul>{_items(findings, language)}</ul>"
+
+
+def _support(findings: Sequence[Finding], language: str) -> str:
+    """The one small line at the end that names the rule codes, for IT support."""
+    line = support_line(findings, language)
+    return f'<p style="color:#767676;font-size:8pt">{html.escape(line)}</p>' if line else ""
 
 
 def _findings_attached(
@@ -174,7 +182,7 @@ def _findings_attached(
     """When the body cannot show every finding whole: the sentence that says so and the file with all."""
     everything = [*errors, *notes]
     fits = len(errors) <= MAX_FINDINGS_IN_BODY and len(notes) <= MAX_FINDINGS_IN_BODY
-    if fits and all(len(mask_cprs(str(f))) <= MAX_TEXT_IN_BODY for f in everything):
+    if fits and all(len(finding_sentence(f, language)) <= MAX_TEXT_IN_BODY for f in everything):
         return "", ()
     shown = min(len(errors), MAX_FINDINGS_IN_BODY) + min(len(notes), MAX_FINDINGS_IN_BODY)
     sentence = text(
@@ -183,7 +191,8 @@ def _findings_attached(
     lines: list[str] = []
     for heading, group in ((Text.RECEIPT_FIX, errors), (Text.RECEIPT_WARNINGS, notes)):
         if group:
-            lines += [text(heading, language), *(_one_line(mask_cprs(str(f))) for f in group), ""]
+            lines += [text(heading, language), *(_one_line(finding_sentence(f, language)) for f in group), ""]
+    lines.append(support_line(everything, language))
     # UTF-8 with BOM so Notepad and Excel show æøå correctly.
     data = ("\ufeff" + "\r\n".join(lines)).encode("utf-8")
     return f"<p>{html.escape(sentence)}</p>", ((FINDINGS_NAME, data),)
@@ -228,6 +237,7 @@ def render_receipt(
             "<p>" + text(Text.RECEIPT_DETAILS_ATTACHED, language, name=FAILURE_DETAILS_NAME) + "</p>"
         )
         attachments.append((FAILURE_DETAILS_NAME, _text_file(failures, language)))
+    parts.append(_support(warnings, language))
     parts.append("</div>")
     return ReceiptMail(subject, "".join(parts), tuple(attachments))
 
@@ -241,12 +251,12 @@ def render_error_receipt(label: str, findings: Sequence[Finding], *, language: s
     body = [
         f'<div style="{_STYLE}">',
         "<p>" + text(Text.RECEIPT_ERROR_INTRO_HTML, language, label=html.escape(safe)) + "</p>",
-        f"<p>{text(Text.RECEIPT_FIX, language)}</p><ul>{_items(errors)}</ul>",
+        f"<p>{text(Text.RECEIPT_FIX, language)}</p><ul>{_items(errors, language)}</ul>",
     ]
     if notes:
         body.append(_notes(notes, language))
     told, attached = _findings_attached(errors, notes, language)
-    body += [told, "</div>"]
+    body += [told, _support(findings, language), "</div>"]
     return ReceiptMail(text(Text.RECEIPT_SUBJECT_ERROR, language, label=safe), "".join(body), attached)
 
 

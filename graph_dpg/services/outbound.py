@@ -514,7 +514,8 @@ class OutboundService:
         # The "queued" category is planned before the job itself, so a crash between the two transactions
         # cannot lose it (planning an effect twice is a no-op). The notes for the receipt go with the plan.
         await self._plan_category(job, JobCategory.QUEUED)
-        with_notes = replace(job, warnings=tuple(str(w) for w in plan.warnings))
+        # Each warning as its finding's JSON, so the receipt words it per language (older jobs: text).
+        with_notes = replace(job, warnings=tuple(json.dumps(_finding_dict(w)) for w in plan.warnings))
         if await blocking(self.store.plan_job, with_notes, memos):
             stats.planned += 1
             await blocking(
@@ -908,7 +909,7 @@ class OutboundService:
                 mail = await self.cpu.run(render_receipt, job.subject, secure_lines, language=lang)
             else:
                 noted = job.warnings or await self._legacy_warnings(job.id)
-                warnings = [Finding("warning", w, severity="warning") for w in noted]
+                warnings = [_stored_warning(w) for w in noted]
                 lines = await self._recipient_lines(job.id)
                 mail = await self.cpu.run(
                     render_receipt, job.subject, lines, language=lang, warnings=warnings
@@ -1173,16 +1174,32 @@ def _as_list(value: object) -> list[object]:
     return list(value) if isinstance(value, list | tuple) else []
 
 
-def _finding_dict(f: Finding) -> dict[str, str]:
-    return {"rule": f.rule, "message": f.message, "path": f.path, "severity": f.severity}
+def _finding_dict(f: Finding) -> dict[str, object]:
+    params = {str(k): v if isinstance(v, int) else str(v) for k, v in f.params.items()}
+    return {"rule": f.rule, "message": f.message, "path": f.path, "severity": f.severity, "params": params}
 
 
 def _finding_from(d: object) -> Finding:
     if isinstance(d, Mapping):
+        raw = d.get("params")
+        params = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
         return Finding(
             str(d.get("rule", "")),
             str(d.get("message", "")),
             str(d.get("path", "")),
             str(d.get("severity", "error")),
+            params=params,
         )
     return Finding("error", str(d))
+
+
+def _stored_warning(stored: str) -> Finding:
+    """A job's warning as recorded: its finding's JSON, or (jobs planned by earlier versions) its text."""
+    if stored.startswith("{"):
+        try:
+            doc = json.loads(stored)
+        except ValueError:
+            doc = None
+        if isinstance(doc, Mapping):
+            return replace(_finding_from(doc), severity="warning")
+    return Finding("warning", stored, severity="warning")

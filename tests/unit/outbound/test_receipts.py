@@ -68,13 +68,26 @@ def test_error_receipt_lists_what_to_fix():
     err = render_error_receipt(
         "Brev",
         [
-            Finding("policy.count", "11 attachments; at most 10", "attachments"),
-            Finding("n", "renamed", severity="warning"),
+            Finding(
+                "policy.count",
+                "11 attachments; at most 10",
+                "attachments",
+                params={"count": 11, "limit": 10},
+            ),
+            Finding(
+                "filename.empty",
+                "renamed",
+                severity="warning",
+                params={"file": "'...'", "renamed": "'attachment'"},
+            ),
         ],
     )
     assert err.subject == "DPG fejlkvittering: Brev"
-    assert "attachments: 11 attachments; at most 10" in err.html
-    assert "Intet er sendt" in err.html and "renamed" in err.html
+    assert "Mailen har 11 vedhæftede filer, men Digital Post modtager højst 10." in err.html
+    assert "Intet er sendt" in err.html and "den er sendt med navnet &#x27;attachment&#x27;" in err.html
+    # The codes only in the one support line at the end; the English messages nowhere.
+    assert err.html.count("policy.count") == 1 and "Support: policy.count, filename.empty" in err.html
+    assert "at most" not in err.html and "renamed" not in err.html
 
 
 def test_category_for_states():
@@ -89,9 +102,15 @@ def test_category_for_states():
 
 def test_an_error_receipt_shows_the_first_findings_and_attaches_them_all():
     errors = [
-        Finding("mass.cpr", f"linje {i}: ugyldigt CPR-nummer 0101701234", f"linje {i}") for i in range(40_000)
+        Finding("mass.identifier", "bad", f"line {i}", params={"line": i, "value": "0101701234"})
+        for i in range(40_000)
     ]
-    notes = [Finding("name", f"filnavn {i} omdøbt", severity="warning") for i in range(60)]
+    notes = [
+        Finding(
+            "filename.empty", "renamed", severity="warning", params={"file": f"'{i}'", "renamed": f"'n{i}'"}
+        )
+        for i in range(60)
+    ]
     err = render_error_receipt("Masse", [*errors, *notes])
     assert len(err.html.encode()) < 30_000
     assert err.html.count("<li>") == MAX_FINDINGS_IN_BODY * 2  # 50 errors, 50 of the notes
@@ -100,15 +119,19 @@ def test_an_error_receipt_shows_the_first_findings_and_attaches_them_all():
     lines = data.decode("utf-8-sig").split("\r\n")
     assert name == FINDINGS_NAME
     assert lines[0] == "Ret følgende og send mailen igen:" and lines[40_001] == ""
-    assert lines[40_002] == "Bemærk:" and lines[-2] == "filnavn 59 omdøbt [name]"
+    assert lines[40_002] == "Bemærk:" and lines[-3].endswith("sendt med navnet 'n59'.")
+    assert lines[-1] == "Support: mass.identifier, filename.empty"
     assert "0101701234" not in data.decode("utf-8-sig")  # masked in the file too
 
 
 def test_a_long_finding_is_clipped_in_the_body_and_whole_in_the_file():
     long = "x" * 100_000
-    err = render_error_receipt("Brev", [Finding("memoheader.label", long)], language="en")
+    err = render_error_receipt(
+        "Brev", [Finding("policy.empty", "empty", params={"file": long})], language="en"
+    )
     assert len(err.html) < 5_000
-    assert "x" * (MAX_TEXT_IN_BODY - 1) + "…" in err.html and "x" * MAX_TEXT_IN_BODY not in err.html
+    assert "x" * (MAX_TEXT_IN_BODY - 20) in err.html and "…" in err.html
+    assert "x" * MAX_TEXT_IN_BODY not in err.html
     assert "The first 1 of 1 items are listed here" in err.html
     [(_, data)] = err.attachments
     assert long in data.decode("utf-8-sig")
@@ -122,7 +145,10 @@ def test_few_short_findings_need_no_attachment():
 
 
 def test_a_receipt_with_many_warnings_attaches_them():
-    warnings = [Finding("name", f"filnavn {i} omdøbt", severity="warning") for i in range(5_000)]
+    warnings = [
+        Finding("filename.empty", "x", severity="warning", params={"file": "'-'", "renamed": f"'omdøbt{i}'"})
+        for i in range(5_000)
+    ]
     mail = render_receipt("Brev", rows(2, 0), warnings=warnings)
     assert mail.html.count("<li>") == MAX_FINDINGS_IN_BODY and len(mail.html) < 20_000
     assert [n for n, _ in mail.attachments] == [FINDINGS_NAME]
