@@ -52,8 +52,10 @@ def finding_sentence(finding: Finding, language: str) -> str:
 
 
 def support_codes(findings: Iterable[Finding]) -> list[str]:
-    """The distinct rule codes of ``findings``, in order of first appearance."""
-    return list(dict.fromkeys(f.rule for f in findings if f.rule))
+    """The distinct rule codes of ``findings``, in order of first appearance; a finding whose detail is
+    for IT only (param ``support``, e.g. an unforeseen input error) adds it in parentheses."""
+    codes = (f"{f.rule} ({f.params['support']})" if "support" in f.params else f.rule for f in findings)
+    return list(dict.fromkeys(c for c in codes if c))
 
 
 def support_line(findings: Iterable[Finding], language: str) -> str:

@@ -72,6 +72,7 @@ class RecipientLine:
     message_uuid: str = ""
     detail: str = ""  # NgDP error text or business receipt text
     line: int | None = None  # line in masseforsendelse.txt
+    ngdp_status: str = ""  # the business receipt's receiptStatus when it made the recipient fail
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,16 @@ def _columns(language: str) -> list[str]:
     return [text(k, language) for k in keys]
 
 
+_NGDP_STATUS_TEXT = {"NOT_ALLOWED": Text.NGDP_RECEIPT_NOT_ALLOWED, "INVALID": Text.NGDP_RECEIPT_INVALID}
+
+
+def _detail(row: RecipientLine, language: str) -> str:
+    """What the detail column says: a failing business receipt in words, else NgDP's or our detail."""
+    if row.ngdp_status:
+        return text(_NGDP_STATUS_TEXT.get(row.ngdp_status, Text.NGDP_RECEIPT_UNKNOWN), language)
+    return mask_cprs(row.detail)
+
+
 def _table(rows: Sequence[RecipientLine], language: str, with_lines: bool) -> str:
     head = _columns(language)[0 if with_lines else 1 :]
     out = [f'<table style="border-collapse:collapse;{_STYLE}"><tr>']
@@ -123,7 +134,7 @@ def _table(rows: Sequence[RecipientLine], language: str, with_lines: bool) -> st
             r.recipient,
             text(_STATUS_TEXT[r.status], language),
             r.message_uuid,
-            _clip(mask_cprs(r.detail)),
+            _clip(_detail(r, language)),
         ]
         if with_lines:
             cells.insert(0, "" if r.line is None else str(r.line))
@@ -139,7 +150,7 @@ def _table(rows: Sequence[RecipientLine], language: str, with_lines: bool) -> st
 def _text_file(rows: Sequence[RecipientLine], language: str) -> bytes:
     lines = ["\t".join(_columns(language))]
     for r in rows:
-        detail = mask_cprs(r.detail).replace("\t", " ").replace("\r", " ").replace("\n", " ")
+        detail = _one_line(_detail(r, language))
         lines.append(
             "\t".join(
                 [
@@ -311,6 +322,11 @@ def render_failure_receipt(
     parts.append(f"<p>{html.escape(support)}</p>")
     parts.append("</div>")
     return ReceiptMail(text(subject, language, label=safe), "".join(parts), tuple(attachments))
+
+
+def _category_of_status(status: RecipientStatus) -> JobCategory:
+    """The state category one recipient alone would give the original (its status word is that word)."""
+    return category_for([RecipientLine("", status)])
 
 
 def category_for(rows: Sequence[RecipientLine]) -> JobCategory:

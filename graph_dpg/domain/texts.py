@@ -54,6 +54,9 @@ class Text(StrEnum):
     RECEIPT_STATUS_RECEIVED = "receipt.status.received"
     RECEIPT_STATUS_REJECTED = "receipt.status.rejected"
     RECEIPT_STATUS_FAILED = "receipt.status.failed"
+    NGDP_RECEIPT_NOT_ALLOWED = "receipt.ngdp.not_allowed"
+    NGDP_RECEIPT_INVALID = "receipt.ngdp.invalid"
+    NGDP_RECEIPT_UNKNOWN = "receipt.ngdp.unknown"
     RECEIPT_FAILURE_INTERNAL = "receipt.failure.internal"
     RECEIPT_FAILURE_GAVE_UP = "receipt.failure.gave_up"
     RECEIPT_FAILURE_RECEIPT = "receipt.failure.receipt"
@@ -340,8 +343,8 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "Ret følgende og send mailen igen:", "Please fix the following and send the mail again:"
         ),
         _T.RECEIPT_SUMMARY: Entry(
-            "Modtagere: {total}. Afsendt: {ok}. Fejlet: {failed}. Afventer: {pending}.",
-            "Recipients: {total}. Sent: {ok}. Failed: {failed}. Pending: {pending}.",
+            "Modtagere: {total}. Sendt: {ok}. Fejlet: {failed}. I kø: {pending}.",
+            "Recipients: {total}. Sent: {ok}. Failed: {failed}. Queued: {pending}.",
         ),
         _T.RECEIPT_WARNINGS: Entry("Bemærk:", "Please note:"),
         _T.RECEIPT_DETAILS_ATTACHED: Entry(
@@ -362,12 +365,32 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.RECEIPT_COL_STATUS: Entry("Status", "Status"),
         _T.RECEIPT_COL_UUID: Entry("messageUUID", "messageUUID"),
         _T.RECEIPT_COL_DETAIL: Entry("Detaljer", "Details"),
-        _T.RECEIPT_STATUS_PENDING: Entry("Afventer", "Pending"),
-        _T.RECEIPT_STATUS_ACCEPTED: Entry("Afsendt", "Sent"),
-        _T.RECEIPT_STATUS_COMPLETED: Entry("Leveret", "Delivered"),
-        _T.RECEIPT_STATUS_RECEIVED: Entry("Modtaget", "Received"),
-        _T.RECEIPT_STATUS_REJECTED: Entry("Afvist", "Rejected"),
+        # One vocabulary: a recipient's status word is the word of the state category the original shows
+        # ("Digital Post: I kø", "Sendt", "Kvitteret", "Fejlet"; a test keeps them equal). The detail column
+        # says why a recipient failed.
+        _T.RECEIPT_STATUS_PENDING: Entry("I kø", "Queued"),
+        _T.RECEIPT_STATUS_ACCEPTED: Entry("Sendt", "Sent"),
+        _T.RECEIPT_STATUS_COMPLETED: Entry("Kvitteret", "Receipted"),
+        _T.RECEIPT_STATUS_RECEIVED: Entry("Kvitteret", "Receipted"),
+        _T.RECEIPT_STATUS_REJECTED: Entry("Fejlet", "Failed"),
         _T.RECEIPT_STATUS_FAILED: Entry("Fejlet", "Failed"),
+        # NgDP's business receipt statuses in words, with what to do (docs/facts/ngdp.md, "Receipts").
+        _T.NGDP_RECEIPT_NOT_ALLOWED: Entry(
+            "Digital Post må ikke levere brevet til modtageren (fx er modtageren fritaget for Digital Post). "
+            "Send brevet med almindelig post.",
+            "Digital Post may not deliver the letter to this recipient (for instance, the recipient is "
+            "exempt from Digital Post). Send the letter by physical post.",
+        ),
+        _T.NGDP_RECEIPT_INVALID: Entry(
+            "Digital Post afviste brevet som ugyldigt, efter at det var modtaget. Tjek brevet og de "
+            "vedhæftede filer, og send det igen; sker det igen, så kontakt it-support.",
+            "Digital Post refused the letter as invalid after receiving it. Check the letter and its "
+            "attachments and send it again; if it happens again, contact IT support.",
+        ),
+        _T.NGDP_RECEIPT_UNKNOWN: Entry(
+            "Digital Post svarede med en kvittering, som gatewayen ikke kender. Kontakt it-support.",
+            "Digital Post answered with a receipt the gateway does not know. Contact IT support.",
+        ),
         _T.RECEIPT_FAILURE_INTERNAL: Entry(
             "En uventet fejl i gatewayen stoppede behandlingen af mailen.",
             "An unexpected error in the gateway stopped the processing of this mail.",

@@ -369,7 +369,8 @@ class OutboundService:
             ):
                 await self._close_vanished(current, exc, stats)
             elif isinstance(exc, InputError) and stage is Stage.OUTBOUND_PLAN:
-                finding = Finding("input", mask_cprs(str(exc))[:1000])
+                shown = mask_cprs(str(exc))[:1000]
+                finding = Finding("input", shown, params={"support": shown})  # the detail is for IT
                 await self._reject(current, [finding], [finding], stats)
             elif isinstance(exc, TransientError):
                 await self._retry_or_give_up(current, exc, stage, stats)
@@ -1068,7 +1069,7 @@ class OutboundService:
             category = category_for(lines)
             await self._plan_category(job, category)
             if category is JobCategory.FAILED and any(
-                e.status is RecipientStatus.REJECTED and e.detail.startswith("receipt:") for e in lines
+                e.status is RecipientStatus.REJECTED and e.ngdp_status for e in lines
             ):
                 await self.effects.plan(
                     EffectKey.receipt(job.id, business=True), {"job": job.id, "kind": "receipt"}
@@ -1133,6 +1134,7 @@ def _line(e: OutboxEntry) -> RecipientLine:
 
     shown = mask_cpr(e.recipient_id) if e.recipient_kind == "cpr" else e.recipient_id
     detail = _error_text(e.last_error) if e.last_error else ""
+    ngdp_status = ""
     if e.state is OutboxState.PENDING:
         status = RecipientStatus.PENDING
     elif e.state is OutboxState.REJECTED:
@@ -1141,12 +1143,12 @@ def _line(e: OutboxEntry) -> RecipientLine:
         status = RecipientStatus.FAILED
     elif e.receipt_status in _RECEIPT_FAILURES:
         status = RecipientStatus.REJECTED
-        detail = f"receipt: {e.receipt_status}"
+        detail, ngdp_status = "", e.receipt_status or ""
     elif e.receipt_status == "COMPLETED":
         status = RecipientStatus.COMPLETED
     else:
         status = RecipientStatus.ACCEPTED
-    return RecipientLine(shown, status, e.message_uuid, detail)
+    return RecipientLine(shown, status, e.message_uuid, detail, ngdp_status=ngdp_status)
 
 
 #: NgDP's error answers are small; a longer recorded error is shown as it is, not parsed.

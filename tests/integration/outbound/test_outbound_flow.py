@@ -228,7 +228,9 @@ async def test_unregistered_recipient_gets_failed_category_after_business_receip
     assert h.categories(mid) == ["Digital Post: Fejl"]
     receipts = h.receipts()
     assert len(receipts) == 2  # the send receipt, then the one for the failed business receipt
-    assert any("receipt:" in r["body"]["content"] for r in receipts)
+    # The business receipt's status in words with what to do, never the raw token (issue 17).
+    assert any("afviste brevet som ugyldigt" in r["body"]["content"] for r in receipts)
+    assert not any("receipt:" in r["body"]["content"] or "INVALID" in r["body"]["content"] for r in receipts)
 
 
 async def test_receipt_with_many_failures_attaches_details(h: Harness) -> None:

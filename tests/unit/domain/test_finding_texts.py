@@ -188,3 +188,73 @@ def test_the_error_receipt_of_the_issue_reads_as_sentences() -> None:
         assert "policy.type.executable" not in main and "cpr.date" not in main
         assert "policy.type.executable" in support and "cpr.date" in support
         assert "'faktura.pdf'" in main and "123456-xxxx@" in main
+
+
+# ----------------------------------------------------------------------------- every receipt kind, both languages
+NGDP_TOKENS = re.compile(r"\b(NOT_ALLOWED|INVALID|RECEIVED|COMPLETED)\b")
+
+
+def _all_findings() -> list[Finding]:
+    """One finding per catalogue sentence, its placeholders filled, its English message a marker."""
+    from graph_dpg.domain.texts import placeholders
+
+    out = []
+    for key in Text:
+        if key.value.startswith("finding."):
+            rule = key.value.removeprefix("finding.")
+            params = dict.fromkeys(placeholders(CATALOGUE[key].da), "7")
+            severity = "warning" if rule in {"filename.empty", "address.duplicate", "html.depth"} else "error"
+            # "error" and "warning" with text only are how earlier versions recorded findings: shown as is.
+            message = "" if rule in {"error", "warning"} else f"ENGLISH-{rule} is not accepted"
+            out.append(Finding(rule, message, "attachments[0]", severity, params))
+    return out
+
+
+def _receipts(language: str) -> list[str]:
+    from graph_dpg.domain.receipts import (
+        RecipientLine,
+        RecipientStatus,
+        render_failure_receipt,
+        render_receipt,
+    )
+
+    s = RecipientStatus
+    rows = [
+        RecipientLine("010170-xxxx", s.ACCEPTED, "u1"),
+        RecipientLine("020170-xxxx", s.COMPLETED, "u2"),
+        RecipientLine("030170-xxxx", s.RECEIVED, "u3"),
+        RecipientLine("040170-xxxx", s.REJECTED, "u4", ngdp_status="NOT_ALLOWED"),
+        RecipientLine("050170-xxxx", s.REJECTED, "u5", ngdp_status="INVALID"),
+        RecipientLine("060170-xxxx", s.PENDING, "u6"),
+    ]
+    findings = _all_findings()
+    warnings = [f for f in findings if f.severity == "warning"]
+    mails = [
+        render_receipt("Brev", rows, language=language),
+        render_receipt("Brev", rows, language=language, warnings=warnings),
+        render_receipt("Masse", rows * 50, language=language),  # over the table's limit: files attached
+        render_error_receipt("Brev", findings, language=language),
+        render_failure_receipt("Brev", "x", "ref-1", rows, language=language),
+    ]
+    out = []
+    for mail in mails:
+        out.append(html.unescape(mail.html))
+        out += [data.decode("utf-8-sig") for _, data in mail.attachments]
+    return out
+
+
+@pytest.mark.parametrize("language", ["da", "en"])
+def test_no_rendered_receipt_shows_a_code_a_status_token_or_an_english_finding(language: str) -> None:
+    dotted = sorted((c for c in CODES if "." in c), key=len, reverse=True)
+    codes = re.compile("|".join(re.escape(c) for c in dotted))
+    english = {CATALOGUE[k].en for k in Text if k.value.startswith("finding.")} - {
+        CATALOGUE[k].da for k in Text if k.value.startswith("finding.")
+    }
+    for rendered in _receipts(language):
+        main = rendered.rpartition("Support:")[0] or rendered
+        assert not codes.search(main.replace("masseforsendelse.txt", "").replace("MemoHeader.json", ""))
+        assert not NGDP_TOKENS.search(main) and "receipt:" not in main
+        assert "ENGLISH-" not in rendered and "attachments[0]" not in rendered
+        if language == "da":
+            shown = [e.split(" {")[0] for e in english if e.split(" {")[0] and e.split(" {")[0] in main]
+            assert shown == [] and "Recipients:" not in main and "Failed" not in main

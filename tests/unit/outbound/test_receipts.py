@@ -31,13 +31,13 @@ def test_all_ok_small_receipt_lists_every_recipient_in_danish():
     mail = render_receipt("Afgørelse", rows(3, 0))
     assert mail.subject == "DPG kvittering: Afgørelse"
     assert mail.html.count("<tr>") == 4  # header + 3 recipients
-    assert "Afsendt" in mail.html and mail.attachments == ()
+    assert "Sendt" in mail.html and mail.attachments == ()
 
 
 def test_failures_marked_and_english():
     mail = render_receipt("Decision", rows(2, 1), language="en")
     assert mail.subject == "DPG receipt with errors: Decision"
-    assert "Recipient not registered" in mail.html and "Rejected" in mail.html
+    assert "Recipient not registered" in mail.html and "Failed" in mail.html
 
 
 def test_many_failures_go_into_details_file():
@@ -161,3 +161,25 @@ def test_a_long_recipient_detail_is_clipped_in_the_table_and_whole_in_the_detail
     mail = render_receipt("Brev", failed)
     assert len(mail.html) < 11 * (MAX_TEXT_IN_BODY + 600)
     assert detail in dict(mail.attachments)[FAILURE_DETAILS_NAME].decode("utf-8-sig")
+
+
+def test_status_words_are_the_words_of_the_state_categories():
+    """One vocabulary (issue 17): the receipt's status words are the category names' words."""
+    from graph_dpg.config.gateway import DEFAULT_CATEGORIES
+    from graph_dpg.domain.receipts import _STATUS_TEXT, _category_of_status
+    from graph_dpg.domain.texts import text
+
+    for status, key in _STATUS_TEXT.items():
+        name, _ = DEFAULT_CATEGORIES[_category_of_status(status).value]
+        assert name == f"Digital Post: {text(key, 'da')}", status
+
+
+def test_a_business_receipt_status_is_explained_in_words_with_the_action():
+    exempt = RecipientLine("010170-xxxx", S.REJECTED, "u-1", ngdp_status="NOT_ALLOWED")
+    invalid = RecipientLine("020170-xxxx", S.REJECTED, "u-2", ngdp_status="INVALID")
+    da = render_receipt("Brev", [exempt, invalid]).html
+    en = render_receipt("Brev", [exempt, invalid], language="en").html
+    assert "fritaget for Digital Post" in da and "Send brevet med almindelig post." in da
+    assert "Send the letter by physical post." in en and "refused the letter as invalid" in en
+    for body in (da, en):
+        assert "NOT_ALLOWED" not in body and "INVALID" not in body and "receipt:" not in body
