@@ -216,7 +216,9 @@ def _one_line(value: str) -> str:
 def render_receipt(
     label: str, rows: Sequence[RecipientLine], *, language: str = "da", warnings: Sequence[Finding] = ()
 ) -> ReceiptMail:
-    """The DPG receipt for a mail that was (at least partly) sent."""
+    """The DPG receipt for a mail that was (at least partly) sent. Failed recipients are listed first, so
+    the ones to act on are at the top of a long list (otherwise in the order they were planned)."""
+    rows = sorted(rows, key=lambda r: not r.status.is_failure)
     counts = Counter(r.status for r in rows)
     failed = sum(n for s, n in counts.items() if s.is_failure)
     pending = counts[RecipientStatus.PENDING]

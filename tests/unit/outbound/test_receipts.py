@@ -183,3 +183,12 @@ def test_a_business_receipt_status_is_explained_in_words_with_the_action():
     assert "Send the letter by physical post." in en and "refused the letter as invalid" in en
     for body in (da, en):
         assert "NOT_ALLOWED" not in body and "INVALID" not in body and "receipt:" not in body
+
+
+def test_failed_recipients_are_listed_first_in_the_table_and_the_file():
+    mail = render_receipt("Masse", rows(3, 1))
+    assert mail.html.index("020200-xxxx") < mail.html.index("010100-xxxx")
+    many = render_receipt("Masse", rows(300, 2))
+    listed = dict(many.attachments)[ALL_RECIPIENTS_NAME].decode("utf-8-sig").split("\r\n")
+    assert [line.split("\t")[1] for line in listed[1:3]] == ["020200-xxxx", "020201-xxxx"]
+    assert "Modtagere: 302. Sendt: 300. Fejlet: 2. I kø: 0." in many.html
