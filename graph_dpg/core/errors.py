@@ -34,7 +34,7 @@ decide what to do (retry, receipt, alert) from the *kind* of failure, never from
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -72,9 +72,13 @@ class Finding:
     """One problem found by a validator: where (path/field), which rule, what is wrong."""
 
     rule: str
-    message: str
+    message: str  # English, for logs and IT; people read the catalogue's sentence for ``rule``
     path: str = ""
     severity: str = "error"  # "error" stops sending; "warning" is reported and the value was fixed
+    #: What the catalogue's sentence for ``rule`` names (``file``: the attachment's name as the sender wrote
+    #: it, ``recipient``: the address as written, CPR masked, ``line``: the line in masseforsendelse.txt,
+    #: limits and counts): texts are rendered per language from these, never parsed from ``message``.
+    params: Mapping[str, str | int] = field(default_factory=dict, hash=False)
 
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""

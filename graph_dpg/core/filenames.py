@@ -51,6 +51,7 @@ def sanitize_filename(name: str) -> tuple[str, list[Finding]]:
                 "filename.forbidden-chars",
                 f"file name {_shown(name)} changed to {_shown(result)}: replaced {listed}",
                 severity="warning",
+                params={"file": _shown(name), "renamed": _shown(result)},
             )
         )
     if bidi:
@@ -61,6 +62,7 @@ def sanitize_filename(name: str) -> tuple[str, list[Finding]]:
                 f"file name {_shown(name)} changed to {_shown(result)}: replaced {listed}, which change the "
                 "order in which the name is displayed",
                 severity="warning",
+                params={"file": _shown(name), "renamed": _shown(result)},
             )
         )
     if not result.strip(" .-"):
@@ -69,6 +71,7 @@ def sanitize_filename(name: str) -> tuple[str, list[Finding]]:
                 "filename.empty",
                 f"file name {name!r} has no usable characters; renamed to {SAFE_FILENAME!r}",
                 severity="warning",
+                params={"file": _shown(name), "renamed": repr(SAFE_FILENAME)},
             )
         )
         result = SAFE_FILENAME

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Literal
 
@@ -351,4 +351,4 @@ def validate_address(address: GatewayAddress) -> list[Finding]:
 
 
 def _at(path: str, finding: Finding) -> Finding:
-    return Finding(finding.rule, finding.message, path=path, severity=finding.severity)
+    return replace(finding, path=path)

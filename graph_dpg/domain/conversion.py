@@ -55,6 +55,7 @@ from graph_dpg.domain.html_text import (
     wrap_document,
 )
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
+from graph_dpg.domain.local_time import local_time
 from graph_dpg.domain.mail import Attachment, MailMessage
 from graph_dpg.domain.mass import BODY_PDF_NAME, MASS_FILE_NAME, check_count, parse_mass_file
 from graph_dpg.domain.meetings import meeting_letter
@@ -271,11 +272,23 @@ def plan_outbound(
         try:
             addr = parse_address(address, ctx.gateway_domain)
         except AddressError as exc:
-            findings.append(Finding("address.grammar", f"{_shown(address)}: {exc.reason}", "recipients"))
+            findings.append(
+                Finding(
+                    "address.grammar",
+                    f"{_shown(address)}: {exc.reason}",
+                    "recipients",
+                    params={"recipient": _shown(address)},
+                )
+            )
             continue
         for f in validate_address(addr):
             findings.append(
-                replace(f, path="recipients", message=f"{_shown(address)}: {mask_cprs(f.message)}")
+                replace(
+                    f,
+                    path="recipients",
+                    message=f"{_shown(address)}: {mask_cprs(f.message)}",
+                    params={**f.params, "recipient": _shown(address)},
+                )
             )
         if not ctx.mailbox_configured:
             findings.append(
@@ -283,11 +296,17 @@ def plan_outbound(
                     "sender.mailbox",
                     f"{ctx.mailbox_address} is not a function mailbox of the gateway",
                     "from",
+                    params={"mailbox": ctx.mailbox_address},
                 )
             )
         elif addr.sender_kind == "cvr" and addr.sender_id not in ctx.allowed_cvrs:
             findings.append(
-                Finding("sender.cvr", f"{ctx.mailbox_address} may not send as CVR {addr.sender_id}", "from")
+                Finding(
+                    "sender.cvr",
+                    f"{ctx.mailbox_address} may not send as CVR {addr.sender_id}",
+                    "from",
+                    params={"mailbox": ctx.mailbox_address, "cvr": addr.sender_id},
+                )
             )
         elif addr.sender_kind == "contact_point" and addr.sender_id not in ctx.allowed_sender_contact_points:
             findings.append(
@@ -295,6 +314,7 @@ def plan_outbound(
                     "sender.contact_point",
                     f"{ctx.mailbox_address} may not send as sender contact point {addr.sender_id}",
                     "from",
+                    params={"mailbox": ctx.mailbox_address, "contact_point": addr.sender_id},
                 )
             )
         parsed.append(addr)
@@ -328,6 +348,7 @@ def plan_outbound(
                 "memoheader.reply_by",
                 f"replyByDateTime {overrides.reply_by:%Y-%m-%d %H:%M} is not in the future",
                 "MemoHeader.json",
+                params={"when": local_time(overrides.reply_by)},
             )
         )
     if overrides.mandatory and not ctx.mandatory_allowed:
@@ -385,6 +406,7 @@ def plan_outbound(
                     f"the body shows {len(missing)} image(s) that are not attached as PNG, JPEG or GIF "
                     f"({listed}); the letter shows them as missing images",
                     "body",
+                    params={"count": len(missing)},
                     severity="warning",
                 )
             )
@@ -459,6 +481,10 @@ def plan_outbound(
                     f"the Digital Post message would be {len(xml) / 1_048_576:.1f} MB; "
                     f"{addr.channel.value} accepts at most {policy.max_message_bytes / 1_048_576:.1f} MB",
                     "attachments",
+                    params={
+                        "size_mb": f"{len(xml) / 1_048_576:.1f}",
+                        "limit_mb": f"{policy.max_message_bytes / 1_048_576:.1f}",
+                    },
                 )
             )
             plan.memos.clear()
@@ -491,6 +517,7 @@ def _contact_point_findings(
                 f"contact point {cp} accepts at most {max_attachments} attachment(s); "
                 f"the mail has {attachments}",
                 "attachments",
+                params={"limit": max_attachments, "count": attachments},
             )
         )
     if max_mb is not None and len(xml) > max_mb * 1_000_000:
@@ -500,6 +527,7 @@ def _contact_point_findings(
                 f"contact point {cp} accepts messages up to {max_mb:g} MB; "
                 f"this one is {len(xml) / 1_000_000:.1f} MB",
                 "attachments",
+                params={"limit_mb": f"{max_mb:g}", "size_mb": f"{len(xml) / 1_000_000:.1f}"},
             )
         )
     return out
@@ -530,6 +558,7 @@ def _reply_findings(
                 f"the message you answered ({h.label!r}) does not allow replies (reply=false); "
                 "write a new message to the recipient instead",
                 "In-Reply-To",
+                params={"label": repr(mask_cprs(h.label))},
             )
         ]
     if h.reply_by_datetime is not None and h.reply_by_datetime < now:
@@ -539,6 +568,7 @@ def _reply_findings(
                 "the reply deadline of the answered message passed on "
                 f"{h.reply_by_datetime:%Y-%m-%d %H:%M} UTC",
                 "In-Reply-To",
+                params={"when": local_time(h.reply_by_datetime)},
             )
         ]
     return []
@@ -586,6 +616,7 @@ def _one_per_recipient(parsed: list[GatewayAddress], findings: list[Finding]) ->
                     "recipient can reply to it",
                     "recipients",
                     severity="warning",
+                    params={"recipient": shown},
                 )
             )
         else:
@@ -596,6 +627,7 @@ def _one_per_recipient(parsed: list[GatewayAddress], findings: list[Finding]) ->
                     "is sent",
                     "recipients",
                     severity="warning",
+                    params={"recipient": shown, "count": len(same)},
                 )
             )
     return list(merged.values())
@@ -629,6 +661,7 @@ def _special_file_findings(names: Sequence[str], *, mass: bool) -> list[Finding]
                     f"{_shown(repr(name))} looks like {lookalike} but is not named exactly that; rename it "
                     f"{lookalike} (or give it another name if it is an ordinary attachment)",
                     "attachments",
+                    params={"file": _shown(repr(name)), "special": lookalike},
                 )
             )
     for special, same in exact.items():
@@ -651,6 +684,7 @@ def _special_file_findings(names: Sequence[str], *, mass: bool) -> list[Finding]
                     f"{len(same)} attachments are named {special} ({listed}); attach exactly one, so it is "
                     "clear which one counts",
                     "attachments",
+                    params={"count": len(same), "special": special},
                 )
             )
     return findings

@@ -112,6 +112,7 @@ def parse_mass_file(data: bytes) -> MassList:
                     f"the file has more than {MAX_MASS_COUNT:,} entries, the most a mass delivery can "
                     f"announce; it was read up to line {lineno - 1}",
                     MASS_FILE_NAME,
+                    params={"limit": f"{MAX_MASS_COUNT:,}".replace(",", "."), "line": lineno - 1},
                 )
             )
             break
@@ -131,6 +132,7 @@ def parse_mass_file(data: bytes) -> MassList:
                 f"{unlisted:,} more lines have problems like the ones above; only the first "
                 f"{MAX_LINE_FINDINGS} are listed",
                 MASS_FILE_NAME,
+                params={"count": unlisted},
             )
         )
     if not recipients and not findings:
@@ -145,16 +147,29 @@ def _line_problem(value: str, lineno: int, seen: dict[str, int]) -> MassRecipien
         value = value[:6] + value[7:]
     if not (value.isascii() and value.isdigit()) or len(value) not in (8, 10):
         return Finding(
-            "mass.line", f"'{_masked(value)}' is neither a CPR (10 digits) nor a CVR (8 digits)", path
+            "mass.line",
+            f"'{_masked(value)}' is neither a CPR (10 digits) nor a CVR (8 digits)",
+            path,
+            params={"line": lineno, "value": repr(_masked(value))},
         )
     kind = "cpr" if len(value) == 10 else "cvr"
     problems = cpr_findings(value) if kind == "cpr" else cvr_findings(value)
     errors = [p for p in problems if p.severity == "error"]
     shown = mask_cpr(value) if kind == "cpr" else value
     if errors:
-        return Finding("mass.identifier", f"{shown}: {errors[0].message}", path)
+        return Finding(
+            "mass.identifier",
+            f"{shown}: {errors[0].message}",
+            path,
+            params={"line": lineno, "value": shown},
+        )
     if value in seen:
-        return Finding("mass.duplicate", f"{shown} is listed again (first on line {seen[value]})", path)
+        return Finding(
+            "mass.duplicate",
+            f"{shown} is listed again (first on line {seen[value]})",
+            path,
+            params={"line": lineno, "value": shown, "first": seen[value]},
+        )
     return MassRecipient(lineno, kind, value)
 
 
@@ -172,5 +187,6 @@ def check_count(mass: MassList, announced: int) -> list[Finding]:
             "mass.count",
             f"the address announces {announced} recipients but {MASS_FILE_NAME} lists {entries}",
             MASS_FILE_NAME,
+            params={"announced": announced, "entries": entries},
         )
     ]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from graph_dpg.core.bounded import JsonLimits, load_json
@@ -132,13 +132,15 @@ def parse_header_file(name: str, data: bytes) -> tuple[HeaderOverrides, list[Fin
     except LimitExceededError as exc:
         rule = "memoheader.size" if exc.limit == "size" else "memoheader.json"
         what = f"{exc} to be a header file" if exc.limit == "depth" else str(exc)
-        return HeaderOverrides(), [Finding(rule, what, path)]
+        return HeaderOverrides(), [Finding(rule, what, path, params={"file": path})]
     except ContentError as exc:
-        return HeaderOverrides(), [Finding("memoheader.json", str(exc), path)]
+        return HeaderOverrides(), [Finding("memoheader.json", str(exc), path, params={"file": path})]
     if isinstance(doc, dict) and len(doc) == 1 and _key(next(iter(doc))) in {"memoheader", "messageheader"}:
         doc = next(iter(doc.values()))
     if not isinstance(doc, dict):
-        return HeaderOverrides(), [Finding("memoheader.shape", "must be a JSON object", path)]
+        return HeaderOverrides(), [
+            Finding("memoheader.shape", "must be a JSON object", path, params={"file": path})
+        ]
     values: dict[str, object] = {}
     findings: list[Finding] = []
     for raw_key, value in doc.items():
@@ -206,7 +208,8 @@ def parse_header_file(name: str, data: bytes) -> tuple[HeaderOverrides, list[Fin
                 findings.append(Finding("memoheader.contactpoint", "contact point must be a UUID", where))
                 continue
             values[field_name] = text
-    return HeaderOverrides(**values), findings  # type: ignore[arg-type]
+    named = [replace(f, params={"file": path, "field": f.path[len(path) + 1 :]}) for f in findings]
+    return HeaderOverrides(**values), named  # type: ignore[arg-type]
 
 
 def _pairs(value: object) -> tuple[tuple[str, str], ...] | None:
@@ -247,5 +250,6 @@ def leak_findings(
             f"{', '.join(header_files)} may only be sent to Digital Post recipients or internal mailboxes; "
             f"external recipient(s): {', '.join(sorted(set(leaks)))}",
             "recipients",
+            params={"file": ", ".join(header_files), "external": ", ".join(sorted(set(leaks)))},
         )
     ]

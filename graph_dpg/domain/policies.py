@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from graph_dpg.core.bounded import BoundedZip
@@ -426,6 +426,7 @@ def check_attachments(
                 f"{len(counted)} attachments; {policy.channel.value} accepts at most "
                 f"{policy.max_attachments}",
                 path="attachments",
+                params={"count": len(counted), "limit": policy.max_attachments},
             )
         )
     total = 0
@@ -433,8 +434,8 @@ def check_attachments(
         path = f"attachments[{index}]"
         total += attachment.length
         _, name_findings = sanitize_filename(attachment.name)
-        findings.extend(_at(path, f) for f in name_findings)
-        findings.extend(_at(path, f) for f in _check_type(policy, attachment))
+        own = [*name_findings, *_check_type(policy, attachment)]
+        findings.extend(_named(_at(path, f), attachment.name) for f in own)
     if total > policy.max_message_bytes:
         findings.append(
             Finding(
@@ -442,6 +443,7 @@ def check_attachments(
                 f"attachments total {total:,} bytes; {policy.channel.value} accepts at most "
                 f"{policy.max_message_bytes:,} bytes per message",
                 path="attachments",
+                params={"size_mb": _mb(total), "limit_mb": _mb(policy.max_message_bytes)},
             )
         )
     return findings
@@ -453,8 +455,20 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
+def _mb(size: int) -> str:
+    """A size in MB (10^6 bytes) with one decimal, as people read it."""
+    return f"{size / 1_000_000:.1f}"
+
+
+def _named(finding: Finding, name: str) -> Finding:
+    """The finding with the attachment's name as the sender sees it (and the accepted types) as params."""
+    shown = repr(_printable(name))
+    params = {"file": shown, **finding.params}
+    return replace(finding, params=params)
+
+
 def _at(path: str, finding: Finding) -> Finding:
-    return Finding(finding.rule, finding.message, path=path, severity=finding.severity)
+    return replace(finding, path=path)
 
 
 def _check_type(policy: ChannelPolicy, attachment: Attachment) -> list[Finding]:
@@ -477,7 +491,13 @@ def _check_type(policy: ChannelPolicy, attachment: Attachment) -> list[Finding]:
             )
         ]
     if not ext:
-        return [Finding("policy.type.extension", f"{name!r} has no file extension")]
+        return [
+            Finding(
+                "policy.type.extension",
+                f"{name!r} has no file extension",
+                params={"accepted": ", ".join(policy.allowed_extensions)},
+            )
+        ]
     allowed = policy.allowed_types.get(ext)
     if allowed is None:
         return [
@@ -485,6 +505,7 @@ def _check_type(policy: ChannelPolicy, attachment: Attachment) -> list[Finding]:
                 "policy.type.extension",
                 f"{name!r}: .{_printable(ext)} files are not accepted by {policy.channel.value} "
                 f"(accepted: {', '.join(policy.allowed_extensions)})",
+                params={"accepted": ", ".join(policy.allowed_extensions)},
             )
         ]
     if result.problem is not None:
@@ -496,6 +517,7 @@ def _check_type(policy: ChannelPolicy, attachment: Attachment) -> list[Finding]:
             Finding(
                 "policy.type.content",
                 f"{name!r}: the content is {what}, which does not match the .{_printable(ext)} extension",
+                params={"extension": _printable(ext)},
             )
         ]
     return []

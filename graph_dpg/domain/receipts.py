@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from graph_dpg.core.errors import Finding
+from graph_dpg.domain.finding_text import finding_sentence, support_line
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.texts import Text, text
 
@@ -71,6 +72,7 @@ class RecipientLine:
     message_uuid: str = ""
     detail: str = ""  # NgDP error text or business receipt text
     line: int | None = None  # line in masseforsendelse.txt
+    ngdp_status: str = ""  # the business receipt's receiptStatus when it made the recipient fail
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,16 @@ def _columns(language: str) -> list[str]:
     return [text(k, language) for k in keys]
 
 
+_NGDP_STATUS_TEXT = {"NOT_ALLOWED": Text.NGDP_RECEIPT_NOT_ALLOWED, "INVALID": Text.NGDP_RECEIPT_INVALID}
+
+
+def _detail(row: RecipientLine, language: str) -> str:
+    """What the detail column says: a failing business receipt in words, else NgDP's or our detail."""
+    if row.ngdp_status:
+        return text(_NGDP_STATUS_TEXT.get(row.ngdp_status, Text.NGDP_RECEIPT_UNKNOWN), language)
+    return mask_cprs(row.detail)
+
+
 def _table(rows: Sequence[RecipientLine], language: str, with_lines: bool) -> str:
     head = _columns(language)[0 if with_lines else 1 :]
     out = [f'<table style="border-collapse:collapse;{_STYLE}"><tr>']
@@ -122,7 +134,7 @@ def _table(rows: Sequence[RecipientLine], language: str, with_lines: bool) -> st
             r.recipient,
             text(_STATUS_TEXT[r.status], language),
             r.message_uuid,
-            _clip(mask_cprs(r.detail)),
+            _clip(_detail(r, language)),
         ]
         if with_lines:
             cells.insert(0, "" if r.line is None else str(r.line))
@@ -138,7 +150,7 @@ def _table(rows: Sequence[RecipientLine], language: str, with_lines: bool) -> st
 def _text_file(rows: Sequence[RecipientLine], language: str) -> bytes:
     lines = ["\t".join(_columns(language))]
     for r in rows:
-        detail = mask_cprs(r.detail).replace("\t", " ").replace("\r", " ").replace("\n", " ")
+        detail = _one_line(_detail(r, language))
         lines.append(
             "\t".join(
                 [
@@ -158,14 +170,21 @@ def _clip(value: str) -> str:
     return value if len(value) <= MAX_TEXT_IN_BODY else value[: MAX_TEXT_IN_BODY - 1] + "…"
 
 
-def _items(findings: Sequence[Finding]) -> str:
-    """The first ``MAX_FINDINGS_IN_BODY`` findings as list items (CPR-masked, each clipped)."""
+def _items(findings: Sequence[Finding], language: str) -> str:
+    """The first ``MAX_FINDINGS_IN_BODY`` findings as list items: the catalogue's sentence for each, in
+    ``language`` (CPR-masked, each clipped)."""
     shown = findings[:MAX_FINDINGS_IN_BODY]
-    return "".join(f"<li>{html.escape(_clip(mask_cprs(str(f))))}</li>" for f in shown)
+    return "".join(f"<li>{html.escape(_clip(finding_sentence(f, language)))}</li>" for f in shown)
 
 
 def _notes(findings: Sequence[Finding], language: str) -> str:
-    return f"<p>{text(Text.RECEIPT_WARNINGS, language)}</p><ul>{_items(findings)}</ul>"
+    return f"<p>{text(Text.RECEIPT_WARNINGS, language)}</p><ul>{_items(findings, language)}</ul>"
+
+
+def _support(findings: Sequence[Finding], language: str) -> str:
+    """The one small line at the end that names the rule codes, for IT support."""
+    line = support_line(findings, language)
+    return f'<p style="color:#767676;font-size:8pt">{html.escape(line)}</p>' if line else ""
 
 
 def _findings_attached(
@@ -174,7 +193,7 @@ def _findings_attached(
     """When the body cannot show every finding whole: the sentence that says so and the file with all."""
     everything = [*errors, *notes]
     fits = len(errors) <= MAX_FINDINGS_IN_BODY and len(notes) <= MAX_FINDINGS_IN_BODY
-    if fits and all(len(mask_cprs(str(f))) <= MAX_TEXT_IN_BODY for f in everything):
+    if fits and all(len(finding_sentence(f, language)) <= MAX_TEXT_IN_BODY for f in everything):
         return "", ()
     shown = min(len(errors), MAX_FINDINGS_IN_BODY) + min(len(notes), MAX_FINDINGS_IN_BODY)
     sentence = text(
@@ -183,7 +202,8 @@ def _findings_attached(
     lines: list[str] = []
     for heading, group in ((Text.RECEIPT_FIX, errors), (Text.RECEIPT_WARNINGS, notes)):
         if group:
-            lines += [text(heading, language), *(_one_line(mask_cprs(str(f))) for f in group), ""]
+            lines += [text(heading, language), *(_one_line(finding_sentence(f, language)) for f in group), ""]
+    lines.append(support_line(everything, language))
     # UTF-8 with BOM so Notepad and Excel show æøå correctly.
     data = ("\ufeff" + "\r\n".join(lines)).encode("utf-8")
     return f"<p>{html.escape(sentence)}</p>", ((FINDINGS_NAME, data),)
@@ -196,7 +216,9 @@ def _one_line(value: str) -> str:
 def render_receipt(
     label: str, rows: Sequence[RecipientLine], *, language: str = "da", warnings: Sequence[Finding] = ()
 ) -> ReceiptMail:
-    """The DPG receipt for a mail that was (at least partly) sent."""
+    """The DPG receipt for a mail that was (at least partly) sent. Failed recipients are listed first, so
+    the ones to act on are at the top of a long list (otherwise in the order they were planned)."""
+    rows = sorted(rows, key=lambda r: not r.status.is_failure)
     counts = Counter(r.status for r in rows)
     failed = sum(n for s, n in counts.items() if s.is_failure)
     pending = counts[RecipientStatus.PENDING]
@@ -228,6 +250,7 @@ def render_receipt(
             "<p>" + text(Text.RECEIPT_DETAILS_ATTACHED, language, name=FAILURE_DETAILS_NAME) + "</p>"
         )
         attachments.append((FAILURE_DETAILS_NAME, _text_file(failures, language)))
+    parts.append(_support(warnings, language))
     parts.append("</div>")
     return ReceiptMail(subject, "".join(parts), tuple(attachments))
 
@@ -241,12 +264,12 @@ def render_error_receipt(label: str, findings: Sequence[Finding], *, language: s
     body = [
         f'<div style="{_STYLE}">',
         "<p>" + text(Text.RECEIPT_ERROR_INTRO_HTML, language, label=html.escape(safe)) + "</p>",
-        f"<p>{text(Text.RECEIPT_FIX, language)}</p><ul>{_items(errors)}</ul>",
+        f"<p>{text(Text.RECEIPT_FIX, language)}</p><ul>{_items(errors, language)}</ul>",
     ]
     if notes:
         body.append(_notes(notes, language))
     told, attached = _findings_attached(errors, notes, language)
-    body += [told, "</div>"]
+    body += [told, _support(findings, language), "</div>"]
     return ReceiptMail(text(Text.RECEIPT_SUBJECT_ERROR, language, label=safe), "".join(body), attached)
 
 
@@ -301,6 +324,11 @@ def render_failure_receipt(
     parts.append(f"<p>{html.escape(support)}</p>")
     parts.append("</div>")
     return ReceiptMail(text(subject, language, label=safe), "".join(parts), tuple(attachments))
+
+
+def _category_of_status(status: RecipientStatus) -> JobCategory:
+    """The state category one recipient alone would give the original (its status word is that word)."""
+    return category_for([RecipientLine("", status)])
 
 
 def category_for(rows: Sequence[RecipientLine]) -> JobCategory:

@@ -54,6 +54,9 @@ class Text(StrEnum):
     RECEIPT_STATUS_RECEIVED = "receipt.status.received"
     RECEIPT_STATUS_REJECTED = "receipt.status.rejected"
     RECEIPT_STATUS_FAILED = "receipt.status.failed"
+    NGDP_RECEIPT_NOT_ALLOWED = "receipt.ngdp.not_allowed"
+    NGDP_RECEIPT_INVALID = "receipt.ngdp.invalid"
+    NGDP_RECEIPT_UNKNOWN = "receipt.ngdp.unknown"
     RECEIPT_FAILURE_INTERNAL = "receipt.failure.internal"
     RECEIPT_FAILURE_GAVE_UP = "receipt.failure.gave_up"
     RECEIPT_FAILURE_RECEIPT = "receipt.failure.receipt"
@@ -62,6 +65,88 @@ class Text(StrEnum):
     RECEIPT_SUPPORT_REFERENCE = "receipt.failure.reference"
     RECEIPT_ROW_NOT_SENT = "receipt.failure.row"
     RECEIPT_ROW_HTML_REJECTED = "receipt.failure.html"
+
+    # -- findings: one sentence per Finding rule code (key "finding.<rule>"), what is wrong and what to do
+    FINDING_POLICY_COUNT = "finding.policy.count"
+    FINDING_POLICY_SIZE = "finding.policy.size"
+    FINDING_POLICY_TYPE_UNCHECKED = "finding.policy.type.unchecked"
+    FINDING_POLICY_EMPTY = "finding.policy.empty"
+    FINDING_POLICY_TYPE_EXECUTABLE = "finding.policy.type.executable"
+    FINDING_POLICY_TYPE_ACTIVE_CONTENT = "finding.policy.type.active-content"
+    FINDING_POLICY_TYPE_EXTENSION = "finding.policy.type.extension"
+    FINDING_POLICY_TYPE_EXPANSION = "finding.policy.type.expansion"
+    FINDING_POLICY_TYPE_UNIDENTIFIED = "finding.policy.type.unidentified"
+    FINDING_POLICY_TYPE_CONTENT = "finding.policy.type.content"
+    FINDING_FILENAME_FORBIDDEN_CHARS = "finding.filename.forbidden-chars"
+    FINDING_FILENAME_BIDI_CONTROLS = "finding.filename.bidi-controls"
+    FINDING_FILENAME_EMPTY = "finding.filename.empty"
+    FINDING_ATTACHMENTS_LOOKALIKE = "finding.attachments.lookalike"
+    FINDING_ATTACHMENTS_AMBIGUOUS = "finding.attachments.ambiguous"
+    FINDING_ADDRESS_NONE = "finding.address.none"
+    FINDING_ADDRESS_GRAMMAR = "finding.address.grammar"
+    FINDING_ADDRESS_REPLY_MERGED = "finding.address.reply-merged"
+    FINDING_ADDRESS_DUPLICATE = "finding.address.duplicate"
+    FINDING_CPR_FORMAT = "finding.cpr.format"
+    FINDING_CPR_DATE = "finding.cpr.date"
+    FINDING_CVR_FORMAT = "finding.cvr.format"
+    FINDING_CVR_MODULUS11 = "finding.cvr.modulus11"
+    FINDING_SENDER_MAILBOX = "finding.sender.mailbox"
+    FINDING_SENDER_CVR = "finding.sender.cvr"
+    FINDING_SENDER_CONTACT_POINT = "finding.sender.contact_point"
+    FINDING_MEMOHEADER_JSON = "finding.memoheader.json"
+    FINDING_MEMOHEADER_SIZE = "finding.memoheader.size"
+    FINDING_MEMOHEADER_SHAPE = "finding.memoheader.shape"
+    FINDING_MEMOHEADER_UNKNOWN = "finding.memoheader.unknown"
+    FINDING_MEMOHEADER_TYPE = "finding.memoheader.type"
+    FINDING_MEMOHEADER_KLE = "finding.memoheader.kle"
+    FINDING_MEMOHEADER_CONTACTPOINT = "finding.memoheader.contactpoint"
+    FINDING_MEMOHEADER_LEAK = "finding.memoheader.leak"
+    FINDING_MEMOHEADER_REPLY_BY = "finding.memoheader.reply_by"
+    FINDING_MEMOHEADER_MANDATORY = "finding.memoheader.mandatory"
+    FINDING_MEMOHEADER_LEGAL = "finding.memoheader.legal"
+    FINDING_MASS_ALONE = "finding.mass.alone"
+    FINDING_MASS_FILE = "finding.mass.file"
+    FINDING_MASS_FILE_WITHOUT_MASS = "finding.mass.file-without-mass"
+    FINDING_MASS_TOO_MANY = "finding.mass.too-many"
+    FINDING_MASS_MORE = "finding.mass.more"
+    FINDING_MASS_EMPTY = "finding.mass.empty"
+    FINDING_MASS_LINE = "finding.mass.line"
+    FINDING_MASS_IDENTIFIER = "finding.mass.identifier"
+    FINDING_MASS_DUPLICATE = "finding.mass.duplicate"
+    FINDING_MASS_COUNT = "finding.mass.count"
+    FINDING_HTML_SIZE = "finding.html.size"
+    FINDING_HTML_DEPTH = "finding.html.depth"
+    FINDING_HTML_MISSING_IMAGE = "finding.html.missing-image"
+    FINDING_SIZE_MEMO = "finding.size.memo"
+    FINDING_CONTACT_POINT_ATTACHMENTS = "finding.contact_point.attachments"
+    FINDING_CONTACT_POINT_SIZE = "finding.contact_point.size"
+    FINDING_MEMO_BUILD = "finding.memo.build"
+    FINDING_REPLY_MASS = "finding.reply.mass"
+    FINDING_REPLY_UNKNOWN = "finding.reply.unknown"
+    FINDING_REPLY_NOT_ALLOWED = "finding.reply.not_allowed"
+    FINDING_REPLY_DEADLINE = "finding.reply.deadline"
+    FINDING_FILENAME_FORBIDDEN_CHARACTERS = "finding.filename.forbidden-characters"
+    FINDING_ENTRYPOINT_HTTPS = "finding.entrypoint.https"
+    FINDING_NOTIFICATION_LENGTH = "finding.notification.length"
+    FINDING_NOTIFICATION_REQUIRED = "finding.notification.required"
+    FINDING_NOTIFICATION_PERSONAL_DATA = "finding.notification.personal-data"
+    FINDING_BODY_REQUIRED = "finding.body.required"
+    FINDING_ID_TYPE = "finding.id.type"
+    FINDING_ID_CPR = "finding.id.cpr"
+    FINDING_ID_CVR = "finding.id.cvr"
+    FINDING_MANDATORY_NOT_ALLOWED = "finding.mandatory.not-allowed"
+    FINDING_LEGAL_NOTIFICATION_NOT_ALLOWED = "finding.legal-notification.not-allowed"
+    FINDING_UUID_V4 = "finding.uuid.v4"
+    FINDING_XSD = "finding.xsd"
+    FINDING_XML_WELL_FORMED = "finding.xml.well-formed"
+    FINDING_MEMO_MESSAGE = "finding.memo.message"
+    FINDING_MEMO = "finding.memo"
+    FINDING_MEMO_UNREADABLE = "finding.memo.unreadable"
+    FINDING_XML_UNSAFE = "finding.xml.unsafe"
+    FINDING_INPUT = "finding.input"
+    FINDING_ERROR = "finding.error"
+    FINDING_WARNING = "finding.warning"
+    RECEIPT_SUPPORT_LINE = "receipt.support_line"
 
     # -- the mail an inbound memo is delivered as: overview table, routing section, main document
     VIEW_OVERVIEW = "view.overview"
@@ -339,8 +424,8 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "Ret følgende og send mailen igen:", "Please fix the following and send the mail again:"
         ),
         _T.RECEIPT_SUMMARY: Entry(
-            "Modtagere: {total}. Afsendt: {ok}. Fejlet: {failed}. Afventer: {pending}.",
-            "Recipients: {total}. Sent: {ok}. Failed: {failed}. Pending: {pending}.",
+            "Modtagere: {total}. Sendt: {ok}. Fejlet: {failed}. I kø: {pending}.",
+            "Recipients: {total}. Sent: {ok}. Failed: {failed}. Queued: {pending}.",
         ),
         _T.RECEIPT_WARNINGS: Entry("Bemærk:", "Please note:"),
         _T.RECEIPT_DETAILS_ATTACHED: Entry(
@@ -361,12 +446,32 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.RECEIPT_COL_STATUS: Entry("Status", "Status"),
         _T.RECEIPT_COL_UUID: Entry("messageUUID", "messageUUID"),
         _T.RECEIPT_COL_DETAIL: Entry("Detaljer", "Details"),
-        _T.RECEIPT_STATUS_PENDING: Entry("Afventer", "Pending"),
-        _T.RECEIPT_STATUS_ACCEPTED: Entry("Afsendt", "Sent"),
-        _T.RECEIPT_STATUS_COMPLETED: Entry("Leveret", "Delivered"),
-        _T.RECEIPT_STATUS_RECEIVED: Entry("Modtaget", "Received"),
-        _T.RECEIPT_STATUS_REJECTED: Entry("Afvist", "Rejected"),
+        # One vocabulary: a recipient's status word is the word of the state category the original shows
+        # ("Digital Post: I kø", "Sendt", "Kvitteret", "Fejlet"; a test keeps them equal). The detail column
+        # says why a recipient failed.
+        _T.RECEIPT_STATUS_PENDING: Entry("I kø", "Queued"),
+        _T.RECEIPT_STATUS_ACCEPTED: Entry("Sendt", "Sent"),
+        _T.RECEIPT_STATUS_COMPLETED: Entry("Kvitteret", "Receipted"),
+        _T.RECEIPT_STATUS_RECEIVED: Entry("Kvitteret", "Receipted"),
+        _T.RECEIPT_STATUS_REJECTED: Entry("Fejlet", "Failed"),
         _T.RECEIPT_STATUS_FAILED: Entry("Fejlet", "Failed"),
+        # NgDP's business receipt statuses in words, with what to do (docs/facts/ngdp.md, "Receipts").
+        _T.NGDP_RECEIPT_NOT_ALLOWED: Entry(
+            "Digital Post må ikke levere brevet til modtageren (fx er modtageren fritaget for Digital Post). "
+            "Send brevet med almindelig post.",
+            "Digital Post may not deliver the letter to this recipient (for instance, the recipient is "
+            "exempt from Digital Post). Send the letter by physical post.",
+        ),
+        _T.NGDP_RECEIPT_INVALID: Entry(
+            "Digital Post afviste brevet som ugyldigt, efter at det var modtaget. Tjek brevet og de "
+            "vedhæftede filer, og send det igen; sker det igen, så kontakt it-support.",
+            "Digital Post refused the letter as invalid after receiving it. Check the letter and its "
+            "attachments and send it again; if it happens again, contact IT support.",
+        ),
+        _T.NGDP_RECEIPT_UNKNOWN: Entry(
+            "Digital Post svarede med en kvittering, som gatewayen ikke kender. Kontakt it-support.",
+            "Digital Post answered with a receipt the gateway does not know. Contact IT support.",
+        ),
         _T.RECEIPT_FAILURE_INTERNAL: Entry(
             "En uventet fejl i gatewayen stoppede behandlingen af mailen.",
             "An unexpected error in the gateway stopped the processing of this mail.",
@@ -409,6 +514,692 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             " forms and content fetched from the internet (images and style sheets by link; paste images"
             " into the mail instead), or attach the letter as a PDF, and send the mail again.",
         ),
+        # ------------------------------------------------------------------------------- findings
+        _T.FINDING_POLICY_COUNT: Entry(
+            (
+                "Mailen har {count} vedhæftede filer, men Digital Post modtager højst {limit}. Saml "
+                "filerne i færre filer (fx én PDF), og send mailen igen."
+            ),
+            (
+                "The mail has {count} attachments, but Digital Post accepts at most {limit}. Combine them "
+                "into fewer files (for example one PDF) and send the mail again."
+            ),
+        ),
+        _T.FINDING_POLICY_SIZE: Entry(
+            (
+                "De vedhæftede filer fylder i alt {size_mb} MB, men Digital Post modtager højst "
+                "{limit_mb} MB pr. brev. Gør filerne mindre, eller send dem i flere breve, og send mailen "
+                "igen."
+            ),
+            (
+                "The attachments total {size_mb} MB, but Digital Post accepts at most {limit_mb} MB per "
+                "letter. Make the files smaller or send them in several letters, and send the mail again."
+            ),
+        ),
+        _T.FINDING_POLICY_TYPE_UNCHECKED: Entry(
+            ("Filen {file} kunne ikke kontrolleres. Send mailen igen; sker det igen, så kontakt it-support."),
+            (
+                "The file {file} could not be checked. Send the mail again; if it happens again, contact "
+                "IT support."
+            ),
+        ),
+        _T.FINDING_POLICY_EMPTY: Entry(
+            ("Filen {file} er tom. Vedhæft den rigtige fil, og send mailen igen."),
+            ("The file {file} is empty. Attach the right file and send the mail again."),
+        ),
+        _T.FINDING_POLICY_TYPE_EXECUTABLE: Entry(
+            (
+                "Filen {file} er et program eller et script, og den slags filer kan ikke sendes med "
+                "Digital Post. Fjern filen, og send mailen igen."
+            ),
+            (
+                "The file {file} is a program or a script, and such files cannot be sent by Digital Post. "
+                "Remove the file and send the mail again."
+            ),
+        ),
+        _T.FINDING_POLICY_TYPE_ACTIVE_CONTENT: Entry(
+            (
+                "Filen {file} indeholder scripts. Gem den som PDF, vedhæft PDF-filen i stedet, og send "
+                "mailen igen."
+            ),
+            (
+                "The file {file} contains scripts. Save it as a PDF, attach the PDF instead and send the "
+                "mail again."
+            ),
+        ),
+        _T.FINDING_POLICY_TYPE_EXTENSION: Entry(
+            (
+                "Filen {file} er af en type, som Digital Post ikke modtager. Gem den som PDF (eller en "
+                "anden tilladt type: {accepted}), og send mailen igen."
+            ),
+            (
+                "The file {file} is of a type Digital Post does not accept. Save it as a PDF (or another "
+                "accepted type: {accepted}) and send the mail again."
+            ),
+        ),
+        _T.FINDING_POLICY_TYPE_EXPANSION: Entry(
+            (
+                "Filen {file} kunne ikke kontrolleres, fordi den pakker sig ud til alt for meget indhold. "
+                "Send indholdet som PDF, og send mailen igen."
+            ),
+            (
+                "The file {file} could not be checked because it unpacks to far too much content. Send "
+                "the content as a PDF and send the mail again."
+            ),
+        ),
+        _T.FINDING_POLICY_TYPE_UNIDENTIFIED: Entry(
+            (
+                "Indholdet af filen {file} kunne ikke genkendes. Åbn filen, gem den igen (fx som PDF), og "
+                "send mailen igen."
+            ),
+            (
+                "The content of the file {file} could not be recognised. Open the file, save it again "
+                "(for example as a PDF) and send the mail again."
+            ),
+        ),
+        _T.FINDING_POLICY_TYPE_CONTENT: Entry(
+            (
+                "Filen {file} har endelsen .{extension}, men indholdet er en anden slags fil. Gem filen i "
+                "det rigtige format, og send mailen igen."
+            ),
+            (
+                "The file {file} ends in .{extension}, but its content is another kind of file. Save the "
+                "file in the right format and send the mail again."
+            ),
+        ),
+        _T.FINDING_FILENAME_FORBIDDEN_CHARS: Entry(
+            (
+                "Filnavnet {file} indeholdt tegn, der ikke må stå i et filnavn; filen er sendt med navnet "
+                "{renamed}."
+            ),
+            (
+                "The file name {file} contained characters a file name may not have; the file was sent as "
+                "{renamed}."
+            ),
+        ),
+        _T.FINDING_FILENAME_BIDI_CONTROLS: Entry(
+            (
+                "Filnavnet {file} indeholdt usynlige tegn, der ændrer, hvordan navnet vises; filen er "
+                "sendt med navnet {renamed}."
+            ),
+            (
+                "The file name {file} contained invisible characters that change how the name is shown; "
+                "the file was sent as {renamed}."
+            ),
+        ),
+        _T.FINDING_FILENAME_EMPTY: Entry(
+            ("En vedhæftet fil havde intet brugbart navn; den er sendt med navnet {renamed}."),
+            ("An attachment had no usable name; it was sent as {renamed}."),
+        ),
+        _T.FINDING_ATTACHMENTS_LOOKALIKE: Entry(
+            (
+                "Filen {file} ligner {special}, men hedder ikke præcis sådan. Omdøb den til {special} "
+                "(eller giv den et helt andet navn, hvis det er en almindelig bilagsfil), og send mailen "
+                "igen."
+            ),
+            (
+                "The file {file} looks like {special} but is not named exactly that. Rename it {special} "
+                "(or give it another name if it is an ordinary attachment) and send the mail again."
+            ),
+        ),
+        _T.FINDING_ATTACHMENTS_AMBIGUOUS: Entry(
+            ("Der er {count} vedhæftede filer med navnet {special}. Vedhæft kun én, og send mailen igen."),
+            ("There are {count} attachments named {special}. Attach only one and send the mail again."),
+        ),
+        _T.FINDING_ADDRESS_NONE: Entry(
+            (
+                "Mailen har ingen Digital Post-modtager. Skriv modtagerens Digital Post-adresse (CPR- "
+                "eller CVR-nummer), og send mailen igen."
+            ),
+            (
+                "The mail has no Digital Post recipient. Write the recipient's Digital Post address (CPR "
+                "or CVR number) and send the mail again."
+            ),
+        ),
+        _T.FINDING_ADDRESS_GRAMMAR: Entry(
+            (
+                "Adressen {recipient} er ikke en gyldig Digital Post-adresse: modtageren skal være et "
+                "CPR-nummer (10 cifre) eller et CVR-nummer (8 cifre). Ret adressen, og send mailen igen."
+            ),
+            (
+                "The address {recipient} is not a valid Digital Post address: the recipient must be a CPR "
+                "number (10 digits) or a CVR number (8 digits). Correct the address and send the mail "
+                "again."
+            ),
+        ),
+        _T.FINDING_ADDRESS_REPLY_MERGED: Entry(
+            (
+                "{recipient} står både med og uden -reply; der er sendt ét brev, og modtageren kan svare "
+                "på det."
+            ),
+            (
+                "{recipient} is written both with and without -reply; one letter was sent, and the "
+                "recipient can reply to it."
+            ),
+        ),
+        _T.FINDING_ADDRESS_DUPLICATE: Entry(
+            ("{recipient} står {count} gange (Til, Cc, Bcc eller stavet forskelligt); der er sendt ét brev."),
+            (
+                "{recipient} is written {count} times (To, Cc, Bcc or spelled differently); one letter "
+                "was sent."
+            ),
+        ),
+        _T.FINDING_CPR_FORMAT: Entry(
+            (
+                "{recipient}: CPR-nummeret er ikke gyldigt. Et CPR-nummer har 10 cifre (DDMMÅÅ-XXXX). Ret "
+                "adressen, og send mailen igen."
+            ),
+            (
+                "{recipient}: the CPR number is not valid. A CPR number has 10 digits (DDMMYY-XXXX). "
+                "Correct the address and send the mail again."
+            ),
+        ),
+        _T.FINDING_CPR_DATE: Entry(
+            (
+                "{recipient}: de første seks cifre i CPR-nummeret er ikke en dato (DDMMÅÅ). Ret "
+                "CPR-nummeret, og send mailen igen."
+            ),
+            (
+                "{recipient}: the first six digits of the CPR number are not a date (DDMMYY). Correct the "
+                "CPR number and send the mail again."
+            ),
+        ),
+        _T.FINDING_CVR_FORMAT: Entry(
+            (
+                "{recipient}: CVR-nummeret er ikke gyldigt. Et CVR-nummer har 8 cifre. Ret adressen, og "
+                "send mailen igen."
+            ),
+            (
+                "{recipient}: the CVR number is not valid. A CVR number has 8 digits. Correct the address "
+                "and send the mail again."
+            ),
+        ),
+        _T.FINDING_CVR_MODULUS11: Entry(
+            (
+                "{recipient}: CVR-nummeret findes ikke (kontrolcifret passer ikke). Tjek nummeret i "
+                "CVR-registret, ret adressen, og send mailen igen."
+            ),
+            (
+                "{recipient}: the CVR number does not exist (its check digit is wrong). Look the number "
+                "up in the CVR register, correct the address and send the mail again."
+            ),
+        ),
+        _T.FINDING_SENDER_MAILBOX: Entry(
+            (
+                "Postkassen {mailbox} er ikke sat op til at sende Digital Post. Send fra en "
+                "funktionspostkasse, der er koblet til Digital Post, eller bed it om at tilføje "
+                "postkassen."
+            ),
+            (
+                "The mailbox {mailbox} is not set up to send Digital Post. Send from a function mailbox "
+                "connected to Digital Post, or ask IT to add this mailbox."
+            ),
+        ),
+        _T.FINDING_SENDER_CVR: Entry(
+            (
+                "Postkassen {mailbox} må ikke sende som CVR {cvr}. Fjern CVR-nummeret fra adressen, eller "
+                "bed it om at give postkassen lov."
+            ),
+            (
+                "The mailbox {mailbox} may not send as CVR {cvr}. Remove the CVR number from the address, "
+                "or ask IT to allow the mailbox."
+            ),
+        ),
+        _T.FINDING_SENDER_CONTACT_POINT: Entry(
+            (
+                "Postkassen {mailbox} må ikke sende som kontaktpunktet {contact_point}. Fjern "
+                "kontaktpunktet fra adressen, eller bed it om at give postkassen lov."
+            ),
+            (
+                "The mailbox {mailbox} may not send as the contact point {contact_point}. Remove the "
+                "contact point from the address, or ask IT to allow the mailbox."
+            ),
+        ),
+        _T.FINDING_MEMOHEADER_JSON: Entry(
+            ("Filen {file} kan ikke læses som JSON. Ret filen (eller fjern den), og send mailen igen."),
+            (
+                "The file {file} cannot be read as JSON. Correct the file (or remove it) and send the "
+                "mail again."
+            ),
+        ),
+        _T.FINDING_MEMOHEADER_SIZE: Entry(
+            (
+                "Filen {file} er for stor til at være en brevhovedfil. Fjern det overflødige indhold, og "
+                "send mailen igen."
+            ),
+            (
+                "The file {file} is too large to be a header file. Remove what does not belong there and "
+                "send the mail again."
+            ),
+        ),
+        _T.FINDING_MEMOHEADER_SHAPE: Entry(
+            (
+                "Filen {file} skal indeholde ét JSON-objekt med felter og værdier. Ret filen, og send "
+                "mailen igen."
+            ),
+            (
+                "The file {file} must hold one JSON object of fields and values. Correct the file and "
+                "send the mail again."
+            ),
+        ),
+        _T.FINDING_MEMOHEADER_UNKNOWN: Entry(
+            ("Feltet {field} i {file} kendes ikke. Ret stavemåden, eller fjern feltet, og send mailen igen."),
+            (
+                "The field {field} in {file} is unknown. Correct its spelling or remove it, and send the "
+                "mail again."
+            ),
+        ),
+        _T.FINDING_MEMOHEADER_TYPE: Entry(
+            (
+                "Feltet {field} i {file} har en værdi af forkert type (ja/nej-felter: true eller false; "
+                "datoer: ÅÅÅÅ-MM-DD; tidspunkter med tidszone, fx 2026-05-01T12:00:00Z; øvrige felter: "
+                "tekst). Ret feltet, og send mailen igen."
+            ),
+            (
+                "The field {field} in {file} has a value of the wrong type (yes/no fields: true or false; "
+                "dates: YYYY-MM-DD; times with a time zone, e.g. 2026-05-01T12:00:00Z; other fields: "
+                "text). Correct the field and send the mail again."
+            ),
+        ),
+        _T.FINDING_MEMOHEADER_KLE: Entry(
+            (
+                "Feltet {field} i {file} skal være et KLE-nummer som 27, 27.15 eller 27.15.02. Ret "
+                "feltet, og send mailen igen."
+            ),
+            (
+                "The field {field} in {file} must be a KLE number like 27, 27.15 or 27.15.02. Correct the "
+                "field and send the mail again."
+            ),
+        ),
+        _T.FINDING_MEMOHEADER_CONTACTPOINT: Entry(
+            (
+                "Feltet {field} i {file} skal være et kontaktpunkts id (et UUID). Ret feltet, og send "
+                "mailen igen."
+            ),
+            (
+                "The field {field} in {file} must be a contact point's id (a UUID). Correct the field and "
+                "send the mail again."
+            ),
+        ),
+        _T.FINDING_MEMOHEADER_LEAK: Entry(
+            (
+                "Filen {file} må kun sendes til Digital Post-modtagere eller interne postkasser, men "
+                "mailen går også til {external}. Fjern de eksterne modtagere, og send mailen igen."
+            ),
+            (
+                "The file {file} may only be sent to Digital Post recipients or internal mailboxes, but "
+                "the mail also goes to {external}. Remove the external recipients and send the mail "
+                "again."
+            ),
+        ),
+        _T.FINDING_MEMOHEADER_REPLY_BY: Entry(
+            ("Svarfristen i MemoHeader.json ({when}) er ikke i fremtiden. Ret datoen, og send mailen igen."),
+            (
+                "The reply deadline in MemoHeader.json ({when}) is not in the future. Correct the date "
+                "and send the mail again."
+            ),
+        ),
+        _T.FINDING_MEMOHEADER_MANDATORY: Entry(
+            (
+                "Organisationen må ikke sende obligatorisk post. Fjern feltet mandatory fra "
+                "MemoHeader.json, og send mailen igen."
+            ),
+            (
+                "The organisation may not send mandatory post. Remove the field mandatory from "
+                "MemoHeader.json and send the mail again."
+            ),
+        ),
+        _T.FINDING_MEMOHEADER_LEGAL: Entry(
+            (
+                "Organisationen må ikke sende post med retsvirkning (forkyndelse). Fjern feltet "
+                "legalNotification fra MemoHeader.json, og send mailen igen."
+            ),
+            (
+                "The organisation may not send legal notifications. Remove the field legalNotification "
+                "from MemoHeader.json and send the mail again."
+            ),
+        ),
+        _T.FINDING_MASS_ALONE: Entry(
+            (
+                "En masseforsendelse skal være mailens eneste Digital Post-modtager. Send de øvrige breve "
+                "i en anden mail."
+            ),
+            (
+                "A mass delivery must be the mail's only Digital Post recipient. Send the other letters "
+                "in another mail."
+            ),
+        ),
+        _T.FINDING_MASS_FILE: Entry(
+            (
+                "Vedhæft filen masseforsendelse.txt med ét CPR- eller CVR-nummer pr. linje, og send "
+                "mailen igen."
+            ),
+            (
+                "Attach the file masseforsendelse.txt with one CPR or CVR number per line and send the "
+                "mail again."
+            ),
+        ),
+        _T.FINDING_MASS_FILE_WITHOUT_MASS: Entry(
+            (
+                "Filen masseforsendelse.txt bruges kun, når mailen sendes til en "
+                "masseforsendelse-adresse; her ville alle modtagere få alle numrene i filen. Fjern filen, "
+                "eller send til masseforsendelse-adressen, og send mailen igen."
+            ),
+            (
+                "The file masseforsendelse.txt is only read when the mail goes to a masseforsendelse "
+                "address; here every recipient would get every number in it. Remove the file or send to "
+                "the masseforsendelse address, and send the mail again."
+            ),
+        ),
+        _T.FINDING_MASS_TOO_MANY: Entry(
+            (
+                "Filen masseforsendelse.txt har flere end {limit} modtagere, som er det højeste antal i "
+                "én masseforsendelse. Del listen i flere forsendelser."
+            ),
+            (
+                "The file masseforsendelse.txt has more than {limit} recipients, the most one mass "
+                "delivery can have. Split the list into several deliveries."
+            ),
+        ),
+        _T.FINDING_MASS_MORE: Entry(
+            ("{count} linjer mere i masseforsendelse.txt har fejl som dem ovenfor."),
+            ("{count} more lines in masseforsendelse.txt have problems like the ones above."),
+        ),
+        _T.FINDING_MASS_EMPTY: Entry(
+            (
+                "Filen masseforsendelse.txt indeholder ingen modtagere. Skriv ét CPR- eller CVR-nummer "
+                "pr. linje, og send mailen igen."
+            ),
+            (
+                "The file masseforsendelse.txt lists no recipients. Write one CPR or CVR number per line "
+                "and send the mail again."
+            ),
+        ),
+        _T.FINDING_MASS_LINE: Entry(
+            (
+                "Linje {line} i masseforsendelse.txt ({value}) er hverken et CPR-nummer (10 cifre) eller "
+                "et CVR-nummer (8 cifre). Ret eller slet linjen, og send mailen igen."
+            ),
+            (
+                "Line {line} of masseforsendelse.txt ({value}) is neither a CPR number (10 digits) nor a "
+                "CVR number (8 digits). Correct or delete the line and send the mail again."
+            ),
+        ),
+        _T.FINDING_MASS_IDENTIFIER: Entry(
+            (
+                "Linje {line} i masseforsendelse.txt: {value} er ikke et gyldigt CPR- eller CVR-nummer "
+                "(datoen eller kontrolcifret passer ikke). Ret eller slet linjen, og send mailen igen."
+            ),
+            (
+                "Line {line} of masseforsendelse.txt: {value} is not a valid CPR or CVR number (its date "
+                "or check digit is wrong). Correct or delete the line and send the mail again."
+            ),
+        ),
+        _T.FINDING_MASS_DUPLICATE: Entry(
+            (
+                "Linje {line} i masseforsendelse.txt: {value} står også på linje {first}. Slet den ene "
+                "linje, ret antallet i adressen, og send mailen igen."
+            ),
+            (
+                "Line {line} of masseforsendelse.txt: {value} is also on line {first}. Delete one of the "
+                "lines, correct the count in the address and send the mail again."
+            ),
+        ),
+        _T.FINDING_MASS_COUNT: Entry(
+            (
+                "Adressen angiver {announced} modtagere, men masseforsendelse.txt har {entries}. Ret "
+                "tallet i adressen (masseforsendelse-{entries}), og send mailen igen."
+            ),
+            (
+                "The address announces {announced} recipients, but masseforsendelse.txt has {entries}. "
+                "Correct the number in the address (masseforsendelse-{entries}) and send the mail again."
+            ),
+        ),
+        _T.FINDING_HTML_SIZE: Entry(
+            (
+                "Mailens tekst er for lang til at blive lavet om til et brev. Vedhæft et langt brev som "
+                "PDF, og send mailen igen."
+            ),
+            (
+                "The mail's text is too long to be made into a letter. Attach a long letter as a PDF and "
+                "send the mail again."
+            ),
+        ),
+        _T.FINDING_HTML_DEPTH: Entry(
+            (
+                "Mailens tekst havde så mange lag af formatering, at noget af formateringen er fjernet; "
+                "teksten er sendt uændret."
+            ),
+            (
+                "The mail's text had so many layers of formatting that some of the formatting was "
+                "removed; the text itself was sent unchanged."
+            ),
+        ),
+        _T.FINDING_HTML_MISSING_IMAGE: Entry(
+            (
+                "Mailens tekst viser {count} billede(r), som ikke er vedhæftet som PNG, JPEG eller GIF; "
+                "brevet viser dem som manglende billeder."
+            ),
+            (
+                "The mail's text shows {count} image(s) that are not attached as PNG, JPEG or GIF; the "
+                "letter shows them as missing images."
+            ),
+        ),
+        _T.FINDING_SIZE_MEMO: Entry(
+            (
+                "Brevet ville fylde {size_mb} MB, men Digital Post modtager højst {limit_mb} MB. Gør de "
+                "vedhæftede filer mindre, og send mailen igen."
+            ),
+            (
+                "The letter would be {size_mb} MB, but Digital Post accepts at most {limit_mb} MB. Make "
+                "the attachments smaller and send the mail again."
+            ),
+        ),
+        _T.FINDING_CONTACT_POINT_ATTACHMENTS: Entry(
+            (
+                "Modtagerens kontaktpunkt modtager højst {limit} vedhæftede filer, og mailen har {count}. "
+                "Saml filerne i færre filer, og send mailen igen."
+            ),
+            (
+                "The recipient's contact point accepts at most {limit} attachments, and the mail has "
+                "{count}. Combine them into fewer files and send the mail again."
+            ),
+        ),
+        _T.FINDING_CONTACT_POINT_SIZE: Entry(
+            (
+                "Modtagerens kontaktpunkt modtager breve på højst {limit_mb} MB, og dette fylder "
+                "{size_mb} MB. Gør de vedhæftede filer mindre, og send mailen igen."
+            ),
+            (
+                "The recipient's contact point accepts letters of at most {limit_mb} MB, and this one is "
+                "{size_mb} MB. Make the attachments smaller and send the mail again."
+            ),
+        ),
+        _T.FINDING_MEMO_BUILD: Entry(
+            (
+                "Mailen kunne ikke laves om til et Digital Post-brev (fx på grund af usynlige tegn i "
+                "emnet eller i et filnavn). Ret emnet og filnavnene, og send mailen igen; sker det igen, "
+                "så kontakt it-support."
+            ),
+            (
+                "The mail could not be made into a Digital Post letter (for example because of invisible "
+                "characters in the subject or a file name). Correct the subject and file names and send "
+                "the mail again; if it happens again, contact IT support."
+            ),
+        ),
+        _T.FINDING_REPLY_MASS: Entry(
+            ("Et svar kan ikke være en masseforsendelse. Skriv en ny mail til masseforsendelsen."),
+            ("A reply cannot be a mass delivery. Write a new mail to the mass delivery."),
+        ),
+        _T.FINDING_REPLY_UNKNOWN: Entry(
+            (
+                "Den meddelelse, du svarer på, gemmer gatewayen ikke længere; dit svar er sendt som en ny "
+                "meddelelse."
+            ),
+            ("The gateway no longer keeps the message you answered; your reply was sent as a new message."),
+        ),
+        _T.FINDING_REPLY_NOT_ALLOWED: Entry(
+            (
+                "Meddelelsen, du svarer på ({label}), tillader ikke svar. Skriv en ny mail til modtageren "
+                "i stedet."
+            ),
+            (
+                "The message you answered ({label}) does not allow replies. Write a new mail to the "
+                "recipient instead."
+            ),
+        ),
+        _T.FINDING_REPLY_DEADLINE: Entry(
+            (
+                "Svarfristen for meddelelsen, du svarer på, udløb {when}. Skriv en ny mail til modtageren "
+                "i stedet."
+            ),
+            (
+                "The reply deadline of the message you answered passed on {when}. Write a new mail to the "
+                "recipient instead."
+            ),
+        ),
+        _T.FINDING_FILENAME_FORBIDDEN_CHARACTERS: Entry(
+            (
+                "Et filnavn i brevet indeholder tegn, som Digital Post ikke tillader. Omdøb filen, og "
+                "send mailen igen."
+            ),
+            (
+                "A file name in the letter contains characters Digital Post does not allow. Rename the "
+                "file and send the mail again."
+            ),
+        ),
+        _T.FINDING_ENTRYPOINT_HTTPS: Entry(
+            ("Et link i brevet skal begynde med https://. Ret linket, og send mailen igen."),
+            ("A link in the letter must begin with https://. Correct the link and send the mail again."),
+        ),
+        _T.FINDING_NOTIFICATION_LENGTH: Entry(
+            ("Notifikationsteksten er for lang. Forkort den i MemoHeader.json, og send mailen igen."),
+            ("The notification text is too long. Shorten it in MemoHeader.json and send the mail again."),
+        ),
+        _T.FINDING_NOTIFICATION_REQUIRED: Entry(
+            (
+                "En SMS-besked skal have en SMS-tekst (notification i MemoHeader.json). Tilføj teksten, "
+                "og send mailen igen."
+            ),
+            (
+                "An SMS message needs its text (notification in MemoHeader.json). Add the text and send "
+                "the mail again."
+            ),
+        ),
+        _T.FINDING_NOTIFICATION_PERSONAL_DATA: Entry(
+            (
+                "Notifikationsteksten må ikke indeholde CPR-numre eller andre personoplysninger. Ret "
+                "teksten, og send mailen igen."
+            ),
+            (
+                "The notification text must not contain CPR numbers or other personal data. Correct the "
+                "text and send the mail again."
+            ),
+        ),
+        _T.FINDING_BODY_REQUIRED: Entry(
+            ("Brevet har intet indhold. Skriv teksten i mailen eller vedhæft brevet, og send mailen igen."),
+            (
+                "The letter has no content. Write the text in the mail or attach the letter, and send the "
+                "mail again."
+            ),
+        ),
+        _T.FINDING_ID_TYPE: Entry(
+            ("Modtageren skal angives med et CPR- eller et CVR-nummer. Ret adressen, og send mailen igen."),
+            (
+                "The recipient must be given by a CPR or a CVR number. Correct the address and send the "
+                "mail again."
+            ),
+        ),
+        _T.FINDING_ID_CPR: Entry(
+            ("Et CPR-nummer i brevet er ikke gyldigt. Ret nummeret, og send mailen igen."),
+            ("A CPR number in the letter is not valid. Correct the number and send the mail again."),
+        ),
+        _T.FINDING_ID_CVR: Entry(
+            ("Et CVR-nummer i brevet er ikke gyldigt. Ret nummeret, og send mailen igen."),
+            ("A CVR number in the letter is not valid. Correct the number and send the mail again."),
+        ),
+        _T.FINDING_MANDATORY_NOT_ALLOWED: Entry(
+            (
+                "Organisationen må ikke sende obligatorisk post. Fjern feltet mandatory fra "
+                "MemoHeader.json, og send mailen igen."
+            ),
+            (
+                "The organisation may not send mandatory post. Remove the field mandatory from "
+                "MemoHeader.json and send the mail again."
+            ),
+        ),
+        _T.FINDING_LEGAL_NOTIFICATION_NOT_ALLOWED: Entry(
+            (
+                "Organisationen må ikke sende post med retsvirkning (forkyndelse). Fjern feltet "
+                "legalNotification fra MemoHeader.json, og send mailen igen."
+            ),
+            (
+                "The organisation may not send legal notifications. Remove the field legalNotification "
+                "from MemoHeader.json and send the mail again."
+            ),
+        ),
+        _T.FINDING_UUID_V4: Entry(
+            ("Brevet fik et ugyldigt id. Send mailen igen; sker det igen, så kontakt it-support."),
+            ("The letter got an invalid id. Send the mail again; if it happens again, contact IT support."),
+        ),
+        _T.FINDING_XSD: Entry(
+            (
+                "Brevet kunne ikke bygges som en gyldig Digital Post-meddelelse. Tjek felterne i "
+                "MemoHeader.json, og send mailen igen; sker det igen, så kontakt it-support."
+            ),
+            (
+                "The letter could not be built as a valid Digital Post message. Check the fields in "
+                "MemoHeader.json and send the mail again; if it happens again, contact IT support."
+            ),
+        ),
+        _T.FINDING_XML_WELL_FORMED: Entry(
+            (
+                "Brevet kunne ikke bygges som en gyldig Digital Post-meddelelse. Send mailen igen; sker "
+                "det igen, så kontakt it-support."
+            ),
+            (
+                "The letter could not be built as a valid Digital Post message. Send the mail again; if "
+                "it happens again, contact IT support."
+            ),
+        ),
+        _T.FINDING_MEMO_MESSAGE: Entry(
+            (
+                "Brevet kunne ikke bygges som en gyldig Digital Post-meddelelse. Send mailen igen; sker "
+                "det igen, så kontakt it-support."
+            ),
+            (
+                "The letter could not be built as a valid Digital Post message. Send the mail again; if "
+                "it happens again, contact IT support."
+            ),
+        ),
+        _T.FINDING_MEMO: Entry(
+            ("Digital Post-meddelelsen kunne ikke læses som en gyldig meddelelse."),
+            ("The Digital Post message could not be read as a valid message."),
+        ),
+        _T.FINDING_MEMO_UNREADABLE: Entry(
+            ("Digital Post-meddelelsen kunne ikke læses."),
+            ("The Digital Post message could not be read."),
+        ),
+        _T.FINDING_XML_UNSAFE: Entry(
+            ("Digital Post-meddelelsen indeholder XML, som gatewayen af sikkerhedshensyn ikke læser."),
+            ("The Digital Post message contains XML the gateway does not read, for safety."),
+        ),
+        _T.FINDING_INPUT: Entry(
+            ("Mailen kunne ikke læses. Send den igen; sker det igen, så kontakt it-support."),
+            ("The mail could not be read. Send it again; if it happens again, contact IT support."),
+        ),
+        _T.FINDING_ERROR: Entry(
+            ("Mailen kunne ikke sendes som Digital Post. Kontakt it-support og oplys koden nederst."),
+            (
+                "The mail could not be sent as Digital Post. Contact IT support and give them the code at "
+                "the bottom."
+            ),
+        ),
+        _T.FINDING_WARNING: Entry(
+            ("Der er en bemærkning til mailen; it-support kan se den ud fra koden nederst."),
+            ("There is a note about the mail; IT support can look it up from the code at the bottom."),
+        ),
+        _T.RECEIPT_SUPPORT_LINE: Entry("Support: {codes}", "Support: {codes}"),
         # ------------------------------------------------------------------------------- delivered memo
         _T.VIEW_OVERVIEW: Entry("Digital Post – oversigt", "Digital Post – overview"),
         _T.VIEW_SENDER: Entry("Afsender", "Sender"),

@@ -377,7 +377,8 @@ class OutboundService:
             ):
                 await self._close_vanished(current, exc, stats)
             elif isinstance(exc, InputError) and stage is Stage.OUTBOUND_PLAN:
-                finding = Finding("input", mask_cprs(str(exc))[:1000])
+                shown = mask_cprs(str(exc))[:1000]
+                finding = Finding("input", shown, params={"support": shown})  # the detail is for IT
                 await self._reject(current, [finding], [finding], stats)
             elif isinstance(exc, TransientError):
                 await self._retry_or_give_up(current, exc, stage, stats)
@@ -522,7 +523,8 @@ class OutboundService:
         # The "queued" category is planned before the job itself, so a crash between the two transactions
         # cannot lose it (planning an effect twice is a no-op). The notes for the receipt go with the plan.
         await self._plan_category(job, JobCategory.QUEUED)
-        with_notes = replace(job, warnings=tuple(str(w) for w in plan.warnings))
+        # Each warning as its finding's JSON, so the receipt words it per language (older jobs: text).
+        with_notes = replace(job, warnings=tuple(json.dumps(_finding_dict(w)) for w in plan.warnings))
         if await blocking(self.store.plan_job, with_notes, memos):
             stats.planned += 1
             await blocking(
@@ -935,7 +937,7 @@ class OutboundService:
                 mail = await self.cpu.run(render_receipt, job.subject, secure_lines, language=lang)
             else:
                 noted = job.warnings or await self._legacy_warnings(job.id)
-                warnings = [Finding("warning", w, severity="warning") for w in noted]
+                warnings = [_stored_warning(w) for w in noted]
                 lines = await self._recipient_lines(job.id)
                 mail = await self.cpu.run(
                     render_receipt, job.subject, lines, language=lang, warnings=warnings
@@ -1094,7 +1096,7 @@ class OutboundService:
             category = category_for(lines)
             await self._plan_category(job, category)
             if category is JobCategory.FAILED and any(
-                e.status is RecipientStatus.REJECTED and e.detail.startswith("receipt:") for e in lines
+                e.status is RecipientStatus.REJECTED and e.ngdp_status for e in lines
             ):
                 await self.effects.plan(
                     EffectKey.receipt(job.id, business=True), {"job": job.id, "kind": "receipt"}
@@ -1159,6 +1161,7 @@ def _line(e: OutboxEntry) -> RecipientLine:
 
     shown = mask_cpr(e.recipient_id) if e.recipient_kind == "cpr" else e.recipient_id
     detail = _error_text(e.last_error) if e.last_error else ""
+    ngdp_status = ""
     if e.state is OutboxState.PENDING:
         status = RecipientStatus.PENDING
     elif e.state is OutboxState.REJECTED:
@@ -1167,12 +1170,12 @@ def _line(e: OutboxEntry) -> RecipientLine:
         status = RecipientStatus.FAILED
     elif e.receipt_status in _RECEIPT_FAILURES:
         status = RecipientStatus.REJECTED
-        detail = f"receipt: {e.receipt_status}"
+        detail, ngdp_status = "", e.receipt_status or ""
     elif e.receipt_status == "COMPLETED":
         status = RecipientStatus.COMPLETED
     else:
         status = RecipientStatus.ACCEPTED
-    return RecipientLine(shown, status, e.message_uuid, detail)
+    return RecipientLine(shown, status, e.message_uuid, detail, ngdp_status=ngdp_status)
 
 
 #: NgDP's error answers are small; a longer recorded error is shown as it is, not parsed.
@@ -1200,16 +1203,32 @@ def _as_list(value: object) -> list[object]:
     return list(value) if isinstance(value, list | tuple) else []
 
 
-def _finding_dict(f: Finding) -> dict[str, str]:
-    return {"rule": f.rule, "message": f.message, "path": f.path, "severity": f.severity}
+def _finding_dict(f: Finding) -> dict[str, object]:
+    params = {str(k): v if isinstance(v, int) else str(v) for k, v in f.params.items()}
+    return {"rule": f.rule, "message": f.message, "path": f.path, "severity": f.severity, "params": params}
 
 
 def _finding_from(d: object) -> Finding:
     if isinstance(d, Mapping):
+        raw = d.get("params")
+        params = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
         return Finding(
             str(d.get("rule", "")),
             str(d.get("message", "")),
             str(d.get("path", "")),
             str(d.get("severity", "error")),
+            params=params,
         )
     return Finding("error", str(d))
+
+
+def _stored_warning(stored: str) -> Finding:
+    """A job's warning as recorded: its finding's JSON, or (jobs planned by earlier versions) its text."""
+    if stored.startswith("{"):
+        try:
+            doc = json.loads(stored)
+        except ValueError:
+            doc = None
+        if isinstance(doc, Mapping):
+            return replace(_finding_from(doc), severity="warning")
+    return Finding("warning", stored, severity="warning")

@@ -96,7 +96,7 @@ def test_invalid_mails_refused_with_error_receipt(sandbox_run: tuple[Any, dict[s
 def test_receipts_and_categories(sandbox_run: tuple[Any, dict[str, Any]]) -> None:
     _, report = sandbox_run
     out = _by_name(report["outbound"])
-    assert out["single"]["categories"] == ["Digital Post: Leveret"]  # renamed in the demo gateway file
+    assert out["single"]["categories"] == ["Digital Post: Kvitteret"]  # the receipt says "Kvitteret" too
     assert out["single"]["memos"][0]["receipt_status"] == "COMPLETED"
     receipt = out["single"]["receipt_mails"][0]
     assert "010180-xxxx" in receipt["text"] and "0101801234" not in receipt["text"]
@@ -105,7 +105,7 @@ def test_receipts_and_categories(sandbox_run: tuple[Any, dict[str, Any]]) -> Non
     assert mass["outcome"] == "failed"
     assert out["exempt-citizen"]["memos"][0]["receipt_status"] == "NOT_ALLOWED"
     names = {c["displayName"] for c in report["master_categories"]["borgerservice@sandby.dk"]}
-    assert {"Digital Post: Leveret", "Digital Post: Fejlet", "Digital Post: I kø"} <= names
+    assert {"Digital Post: Kvitteret", "Digital Post: Fejlet", "Digital Post: I kø"} <= names
 
 
 def test_inbound_memos_landed_with_banner_for_unmapped(sandbox_run: tuple[Any, dict[str, Any]]) -> None:

@@ -156,18 +156,20 @@ async def test_mass_delivery_count_mismatch_sends_nothing(h: Harness) -> None:
     assert h.ngdp.accepted == []
     [receipt] = h.receipts()
     assert receipt["subject"] == "DPG fejlkvittering: Forkert antal"
-    assert "announces 3 recipients but masseforsendelse.txt lists 2" in receipt["body"]["content"]
+    body = receipt["body"]["content"]
+    assert "Adressen angiver 3 modtagere, men masseforsendelse.txt har 2" in body
+    assert "masseforsendelse-2" in body and body.count("mass.count") == 1  # in the support line only
     assert h.categories(mid) == ["Digital Post: Fejl"]
 
 
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        ("eleven", "at most 10"),
-        ("exe", "program or script"),
-        ("unauthorised", "may not send as CVR 29189846"),
-        ("leak", "may only be sent to Digital Post recipients or internal mailboxes"),
-        ("bad_address", "no date"),
+        ("eleven", "Mailen har 11 vedhæftede filer, men Digital Post modtager højst 10."),
+        ("exe", "faktura.pdf&#x27; er et program eller et script"),
+        ("unauthorised", "må ikke sende som CVR 29189846"),
+        ("leak", "må kun sendes til Digital Post-modtagere eller interne postkasser"),
+        ("bad_address", "de første seks cifre i CPR-nummeret er ikke en dato (DDMMÅÅ)"),
     ],
 )
 async def test_validation_failures_send_nothing_and_explain(h: Harness, case: str, expected: str) -> None:
@@ -226,7 +228,9 @@ async def test_unregistered_recipient_gets_failed_category_after_business_receip
     assert h.categories(mid) == ["Digital Post: Fejl"]
     receipts = h.receipts()
     assert len(receipts) == 2  # the send receipt, then the one for the failed business receipt
-    assert any("receipt:" in r["body"]["content"] for r in receipts)
+    # The business receipt's status in words with what to do, never the raw token (issue 17).
+    assert any("afviste brevet som ugyldigt" in r["body"]["content"] for r in receipts)
+    assert not any("receipt:" in r["body"]["content"] or "INVALID" in r["body"]["content"] for r in receipts)
 
 
 async def test_receipt_with_many_failures_attaches_details(h: Harness) -> None:
@@ -259,7 +263,7 @@ async def test_contact_point_limits_from_ngdp_are_checked_before_sending(h: Harn
     assert h.ngdp.rejected == []  # refused by the gateway, before NgDP had to
     [receipt] = h.receipts()
     assert receipt["subject"] == "DPG fejlkvittering: To bilag"
-    assert "accepts at most 1 attachment(s)" in receipt["body"]["content"]
+    assert "kontaktpunkt modtager højst 1 vedhæftede filer, og mailen har 2" in receipt["body"]["content"]
 
 
 async def test_planning_warnings_reach_the_receipt_also_for_jobs_planned_before_an_upgrade(
@@ -270,8 +274,8 @@ async def test_planning_warnings_reach_the_receipt_also_for_jobs_planned_before_
     await h.cycle()
     [receipt] = h.receipts()
     assert (
-        "filename.forbidden-chars" in receipt["body"]["content"]
-        and "changed to" in receipt["body"]["content"]
+        "Support: filename.forbidden-chars" in receipt["body"]["content"]
+        and "filen er sendt med navnet &#x27;bilag-1.pdf&#x27;" in receipt["body"]["content"]
     )
     [job] = h.store.jobs_in_state([JobState.DONE])
     assert job.warnings and "bilag|1.pdf" in job.warnings[0]

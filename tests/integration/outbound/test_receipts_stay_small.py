@@ -37,9 +37,10 @@ async def test_an_error_receipt_with_40000_findings_is_written_once(tmp_path: Pa
         mid = h.send("Masseforsendelse med fejl", [f"masseforsendelse-40000@{GW}"])
         findings = [
             Finding(
-                "mass.cpr",
-                f"linje {i + 1}: '31{i:08d}' er ikke et gyldigt CPR-nummer (datoen findes ikke)",
+                "mass.identifier",
+                f"'31{i:08d}': no date",
                 f"masseforsendelse.txt:{i + 1}",
+                params={"line": i + 1, "value": f"31{i:08d}"},
             )
             for i in range(40_000)
         ]
@@ -62,8 +63,9 @@ async def test_an_error_receipt_with_40000_findings_is_written_once(tmp_path: Pa
         assert f"de første {MAX_FINDINGS_IN_BODY} af 40000 punkter" in body and FINDINGS_NAME in body
         listed = h.attachment_text(receipt, FINDINGS_NAME).splitlines()
         assert listed[0] == "Ret følgende og send mailen igen:"
-        assert len(listed) == 1 + 40_000
-        assert listed[-1].startswith("masseforsendelse.txt:40000: linje 40000:")
+        assert len(listed) == 1 + 40_000 + 2  # the heading, the findings, a blank line, the support line
+        assert listed[-3].startswith("Linje 40000 i masseforsendelse.txt: 310003-xxxx")
+        assert listed[-1] == "Support: mass.identifier"
         assert len(h.attachment_text(receipt, FINDINGS_NAME).encode()) > 3 * 1024 * 1024
         assert upload_sessions(h) == 1  # the 3.6 MB list went through an upload session
         assert not [r for r in h.tenant.request_log if r.status == 413]
@@ -104,7 +106,7 @@ async def test_a_mass_delivery_with_thousands_of_refused_recipients_gets_one_sma
         assert receipt["subject"] == "DPG kvittering med fejl: Varsel til alle"
         body = receipt["body"]["content"]
         assert len(body.encode()) < 100_000
-        assert f"Modtagere: {n}. Afsendt: 0. Fejlet: {n}." in body
+        assert f"Modtagere: {n}. Sendt: 0. Fejlet: {n}." in body
         for name in (ALL_RECIPIENTS_NAME, FAILURE_DETAILS_NAME):
             lines = h.attachment_text(receipt, name).splitlines()
             assert len(lines) == 1 + n, name

@@ -74,7 +74,10 @@ def _sources() -> list[Path]:
 def test_every_entry_is_used_by_the_code() -> None:
     code = "\n".join(p.read_text("utf-8") for p in _sources())
     used = set(re.findall(r"\bText\.([A-Z0-9_]+)\b", code))
-    assert {k.name for k in Text} - used == set()
+    # A finding's sentence is looked up by its rule code (domain/finding_text.py); that every one belongs
+    # to a rule the code uses is checked in test_finding_texts.py.
+    by_rule = {k.name for k in Text if k.value.startswith("finding.")}
+    assert {k.name for k in Text} - used - by_rule == set()
 
 
 def _string_literals(tree: ast.AST) -> list[ast.Constant]:
