@@ -19,7 +19,7 @@ from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.texts import Text, text
 
 #: Rules whose ``message`` is already a catalogue sentence in the mailbox's language.
-WORDED_PREFIXES = ("smime.", "securemail.")
+WORDED_PREFIXES = ("smime.", "securemail.", "meeting.")
 
 _PREFIX = "finding."
 
