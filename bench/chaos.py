@@ -663,7 +663,11 @@ class Judge:
     def check_secure(self) -> Check:
         seen: dict[str, Counter[str]] = defaultdict(Counter)
         for mailbox in MAILBOXES:
-            for msg in self.tenant.messages(mailbox, "inbox"):
+            # A routed original leaves the main mailbox's inbox for the routed folder
+            # (GRAPH_DPG_ROUTED_ORIGINAL, default move to "Videresendt"): it still counts once there.
+            mb = self.tenant.mailbox(mailbox)
+            folders = ["inbox", *(f.id for f in mb.folders.values() if f.display_name == "Videresendt")]
+            for msg in (m for folder in folders for m in self.tenant.messages(mailbox, folder)):
                 imid = msg.get("internetMessageId")
                 if imid:
                     seen[imid][mailbox] += 1
