@@ -135,6 +135,9 @@ param operatorPrincipalId string = ''
 ])
 param operatorPrincipalType string = 'Group'
 
+@description('Secure mail: names of the organisation\'s S/MIME certificates in this vault (GRAPH_DPG_SMIME_KEYVAULT_CERTIFICATES), read by the gateway itself through the vault\'s URI (GRAPH_DPG_KEYVAULT_URL). Empty: no S/MIME certificates from Key Vault.')
+param smimeKeyVaultCertificates array = []
+
 // ---- Logs ----
 @minValue(30)
 @maxValue(730)
@@ -334,6 +337,18 @@ var pushEnvironment = exposePushEndpoints ? concat([
     value: join(ingressAllowedCidrs, ',')
   }
 ]) : []
+// Secure mail: the gateway reads its S/MIME certificates (key included) from the vault at run time with its own
+// identity (Key Vault Secrets User), so a renewal in the vault needs no redeployment (infra/README.md §5.2).
+var smimeKeyVaultEnvironment = empty(smimeKeyVaultCertificates) ? [] : [
+  {
+    name: 'GRAPH_DPG_KEYVAULT_URL'
+    value: keyVault.outputs.uri
+  }
+  {
+    name: 'GRAPH_DPG_SMIME_KEYVAULT_CERTIFICATES'
+    value: join(smimeKeyVaultCertificates, ',')
+  }
+]
 var graphCertificateEnvironment = graphCredentialKind == 'certificate' ? [
   {
     name: 'GRAPH_DPG_CLIENT_CERTIFICATE_PATH'
@@ -374,7 +389,7 @@ module app 'modules/containerapp.bicep' = if (deployApp) {
     minReplicas: minReplicas
     maxReplicas: maxReplicas
     zoneRedundant: zoneRedundant
-    environmentVariables: concat(baseEnvironment, graphCertificateEnvironment, pushEnvironment)
+    environmentVariables: concat(baseEnvironment, graphCertificateEnvironment, pushEnvironment, smimeKeyVaultEnvironment)
     keyVaultSecrets: concat(requiredSecrets, pushSecrets, graphCertificateSecrets)
     secretEnvironmentVariables: secretEnvironment
     secretFiles: concat(requiredSecretFiles, graphCertificateFiles)
