@@ -517,6 +517,7 @@ class OutboundService:
                 m.recipient_contact_point,
                 m.memo_xml,
                 m.template_uuid,
+                m.line,
             )
             for m in plan.memos
         ]
