@@ -48,6 +48,14 @@ class Text(StrEnum):
     RECEIPT_COL_STATUS = "receipt.col.status"
     RECEIPT_COL_UUID = "receipt.col.uuid"
     RECEIPT_COL_DETAIL = "receipt.col.detail"
+    RECEIPT_COL_REASON = "receipt.col.reason"
+    RECEIPT_COL_SUPPORT = "receipt.col.support"
+    RECEIPT_LIST_NAME = "receipt.list.name"
+    RECEIPT_LIST_CUT = "receipt.list.cut"
+    RECEIPT_FAILURES_HEADING = "receipt.failures.heading"
+    RECEIPT_FAILURES_FIRST = "receipt.failures.first"
+    RECEIPT_REASON_REFUSED = "receipt.reason.refused"
+    RECEIPT_REASON_NOT_SENT = "receipt.reason.not_sent"
     RECEIPT_STATUS_PENDING = "receipt.status.pending"
     RECEIPT_STATUS_ACCEPTED = "receipt.status.accepted"
     RECEIPT_STATUS_COMPLETED = "receipt.status.completed"
@@ -423,10 +431,9 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.RECEIPT_FIX: Entry(
             "Ret følgende og send mailen igen:", "Please fix the following and send the mail again:"
         ),
-        _T.RECEIPT_SUMMARY: Entry(
-            "Modtagere: {total}. Sendt: {ok}. Fejlet: {failed}. I kø: {pending}.",
-            "Recipients: {total}. Sent: {ok}. Failed: {failed}. Queued: {pending}.",
-        ),
+        # {counts}: "Fejlet: 2. Kvitteret: 198. …", built from the status words below, so the counts use
+        # the words of the Status column and each count is the number of rows that show its word.
+        _T.RECEIPT_SUMMARY: Entry("Modtagere: {total}. {counts}.", "Recipients: {total}. {counts}."),
         _T.RECEIPT_WARNINGS: Entry("Bemærk:", "Please note:"),
         _T.RECEIPT_DETAILS_ATTACHED: Entry(
             "Detaljer om de fejlede afsendelser står i den vedhæftede fil {name}.",
@@ -446,6 +453,36 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.RECEIPT_COL_STATUS: Entry("Status", "Status"),
         _T.RECEIPT_COL_UUID: Entry("messageUUID", "messageUUID"),
         _T.RECEIPT_COL_DETAIL: Entry("Detaljer", "Details"),
+        _T.RECEIPT_COL_REASON: Entry("Årsag", "Reason"),
+        _T.RECEIPT_COL_SUPPORT: Entry("Til it-support", "For IT support"),
+        # The attached list of every recipient of a large receipt (a CSV file that opens in Excel).
+        _T.RECEIPT_LIST_NAME: Entry("modtagere.csv", "recipients.csv"),
+        _T.RECEIPT_LIST_CUT: Entry(
+            "Listen i {name} er kortet ned til de første {shown} af {total} modtagere (de fejlede står "
+            "først), så kvitteringen ikke bliver for stor til at blive leveret.",
+            "The list in {name} is cut to the first {shown} of {total} recipients (the failed ones come "
+            "first), so that the receipt is not too large to be delivered.",
+        ),
+        _T.RECEIPT_FAILURES_HEADING: Entry("Fejlede modtagere:", "Failed recipients:"),
+        _T.RECEIPT_FAILURES_FIRST: Entry(
+            "De første {shown} af {total} fejlede modtagere:",
+            "The first {shown} of {total} failed recipients:",
+        ),
+        # Why one recipient failed, when the gateway only has NgDP's or the network's own (English,
+        # technical) words: those go in the support column; this is what the case worker reads.
+        _T.RECEIPT_REASON_REFUSED: Entry(
+            "Digital Post afviste brevet til denne modtager, og det er ikke leveret. Tjek CPR- eller "
+            "CVR-nummeret; er det rigtigt, så send brevet med almindelig post, eller kontakt it-support.",
+            "Digital Post refused the letter for this recipient, and it was not delivered. Check the CPR "
+            "or CVR number; if it is right, send the letter by physical post, or contact IT support.",
+        ),
+        _T.RECEIPT_REASON_NOT_SENT: Entry(
+            "Brevet kunne ikke sendes til denne modtager, fordi Digital Post ikke svarede eller svarede "
+            "med en fejl. Send brevet igen til modtageren; sker det igen, så kontakt it-support.",
+            "The letter could not be sent to this recipient because Digital Post did not answer or "
+            "answered with an error. Send the letter to the recipient again; if it happens again, "
+            "contact IT support.",
+        ),
         # One vocabulary: a recipient's status word is the word of the state category the original shows
         # ("Digital Post: I kø", "Sendt", "Kvitteret", "Fejlet"; a test keeps them equal). The detail column
         # says why a recipient failed.

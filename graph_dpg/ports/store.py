@@ -122,6 +122,7 @@ class PlannedMemo:
     recipient_contact_point: str | None = None
     memo_xml: bytes | None = field(default=None, repr=False)
     memo_ref: str | None = None
+    line: int | None = None  # the recipient's line in masseforsendelse.txt (mass delivery only)
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class OutboxEntry:
     updated_at: datetime | None = None
     # When a POST of this row may first have started (``mark_in_flight``); None: never sent.
     in_flight_at: datetime | None = None
+    line: int | None = None  # the recipient's line in masseforsendelse.txt (mass delivery only)
 
 
 @dataclass(frozen=True)

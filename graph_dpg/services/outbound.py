@@ -517,6 +517,7 @@ class OutboundService:
                 m.recipient_contact_point,
                 m.memo_xml,
                 m.template_uuid,
+                m.line,
             )
             for m in plan.memos
         ]
@@ -1175,7 +1176,7 @@ def _line(e: OutboxEntry) -> RecipientLine:
         status = RecipientStatus.COMPLETED
     else:
         status = RecipientStatus.ACCEPTED
-    return RecipientLine(shown, status, e.message_uuid, detail, ngdp_status=ngdp_status)
+    return RecipientLine(shown, status, e.message_uuid, detail, line=e.line, ngdp_status=ngdp_status)
 
 
 #: NgDP's error answers are small; a longer recorded error is shown as it is, not parsed.

@@ -103,6 +103,12 @@ def test_receipts_and_categories(sandbox_run: tuple[Any, dict[str, Any]]) -> Non
     mass = out["mass-delivery"]
     assert sorted(m["receipt_status"] for m in mass["memos"]).count("INVALID") == 2
     assert mass["outcome"] == "failed"
+    # Issue 17: the failed recipients first, each with its line in masseforsendelse.txt (the scenario's two
+    # unregistered people are its first two lines), counts in the status words, every recipient in the CSV.
+    for mail in mass["receipt_mails"]:
+        assert mail["attachments"] == ["modtagere.csv", "NgDPKvitteringsDetaljerMedFejl.txt"]
+        assert "Modtagere: 200. Fejlet: 2. Kvitteret: " in mail["text"]
+        assert re.findall(r"^(\d+)\s+\d{6}-xxxx\s+Fejlet\b", mail["text"], re.M) == ["1", "2"]
     assert out["exempt-citizen"]["memos"][0]["receipt_status"] == "NOT_ALLOWED"
     names = {c["displayName"] for c in report["master_categories"]["borgerservice@sandby.dk"]}
     assert {"Digital Post: Kvitteret", "Digital Post: Fejlet", "Digital Post: I kø"} <= names

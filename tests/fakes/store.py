@@ -268,6 +268,7 @@ class FakeStore(FakeEffects):
                 memo_xml=m.memo_xml,
                 created_at=now,
                 updated_at=now,
+                line=m.line,
             )
         return True
 

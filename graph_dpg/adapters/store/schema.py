@@ -149,6 +149,8 @@ outbox = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     # Set before the batch's POSTs, never cleared: a send may have reached NgDP (migration 0005).
     Column("in_flight_at", UtcDateTime, nullable=True),
+    # The recipient's line in masseforsendelse.txt, for the receipt (migration 0006); NULL otherwise.
+    Column("mass_line", Integer, nullable=True),
     UniqueConstraint("message_uuid"),
     CheckConstraint(_in("state", OUTBOX_STATES), name="state"),
     Index(None, "job_id", "state", "id"),

@@ -126,6 +126,7 @@ _OUTBOX_BULK_COLUMNS = (
     "recipient_contact_point",
     "memo_ref",
     "memo_xml",
+    "mass_line",
     "state",
     "attempts",
     "created_at",
@@ -443,6 +444,7 @@ class SqlStore:
                 m.recipient_contact_point,
                 m.memo_ref,
                 m.memo_xml,
+                m.line,
                 pending,
                 0,
             )
@@ -575,6 +577,7 @@ class SqlStore:
             created_at=m["created_at"],
             updated_at=m["updated_at"],
             in_flight_at=m["in_flight_at"],
+            line=m["mass_line"],
         )
 
     def next_pending(self, job_id: str | None, limit: int = 100) -> list[OutboxEntry]:
