@@ -1954,8 +1954,10 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "Not sent: the mass delivery was cancelled (reference {reference})",
         ),
         _T.CONSOLE_NOTE_INBOUND_NO_CPR: Entry(
-            "Indgående post kan ikke søges på CPR-nummer (gatewayen gemmer det kun inde i selve brevet); kun udgående breve er søgt.",
-            "Inbound post cannot be searched by CPR number (the gateway keeps it only inside the letter itself); only outgoing letters were searched.",
+            "Indgående post kan ikke søges på CPR-nummer (gatewayen gemmer det kun inde i selve brevet);"
+            " kun udgående breve er søgt.",
+            "Inbound post cannot be searched by CPR number (the gateway keeps it only inside the letter"
+            " itself); only outgoing letters were searched.",
         ),
         _T.CONSOLE_NOTE_INBOUND_NO_SUBJECT: Entry(
             "Indgående post kan ikke søges på emne; søg på brevets UUID, postkasse, tilstand eller dato.",
@@ -2054,8 +2056,10 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "The letter (MeMo) as it was sent; CPR numbers are hidden.",
         ),
         _T.CONSOLE_MEMO_TEMPLATE: Entry(
-            "Brevet (MeMo) dannet igen fra masseforsendelsens skabelon, som da det blev sendt; CPR-numre er skjult.",
-            "The letter (MeMo) made again from the mass delivery's template, as when it was sent; CPR numbers are hidden.",
+            "Brevet (MeMo) dannet igen fra masseforsendelsens skabelon, som da det blev sendt; CPR-numre"
+            " er skjult.",
+            "The letter (MeMo) made again from the mass delivery's template, as when it was sent; CPR"
+            " numbers are hidden.",
         ),
         _T.CONSOLE_MEMO_NOT_KEPT: Entry(
             "Brevet (MeMo) er ikke gemt længere: det slettes, når opbevaringstiden er gået.",
@@ -2075,7 +2079,8 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         ),
         _T.CONSOLE_REFUSED_MEMO_GONE: Entry(
             "Brevet kan ikke sendes igen, fordi det ikke er gemt længere. Bed afsenderen sende mailen igen.",
-            "The letter cannot be sent again because it is no longer kept. Ask the sender to send the mail again.",
+            "The letter cannot be sent again because it is no longer kept. Ask the sender to send the"
+            " mail again.",
         ),
         _T.CONSOLE_REFUSED_FINISHED: Entry(
             "Forsendelsen er allerede færdig, så der er intet at annullere.",
@@ -2090,8 +2095,10 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "There is no receipt mail for this mail (it was closed without a letter).",
         ),
         _T.CONSOLE_DONE_RETRIED: Entry(
-            "Sendes igen: {same} med samme messageUUID, {new} som nye breve; {missing} kunne ikke sendes igen (brevet er ikke gemt).",
-            "Being retried: {same} with the same messageUUID, {new} as new letters; {missing} could not be retried (the letter is not kept).",
+            "Sendes igen: {same} med samme messageUUID, {new} som nye breve; {missing} kunne ikke sendes"
+            " igen (brevet er ikke gemt).",
+            "Being retried: {same} with the same messageUUID, {new} as new letters; {missing} could not"
+            " be retried (the letter is not kept).",
         ),
         _T.CONSOLE_DONE_ALREADY_RETRIED: Entry(
             "Brevet er allerede sendt igen.",

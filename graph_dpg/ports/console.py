@@ -25,6 +25,7 @@ from typing import Protocol
 from graph_dpg.ports.store import (
     Audit,
     BusinessReceipt,
+    Cancellations,
     Effect,
     Effects,
     InboundMemo,
@@ -39,7 +40,8 @@ from graph_dpg.ports.store import (
 class LetterFilter:
     """Letters (outbound jobs) to find; every field given must match. ``cpr``: ten digits, compared with the
     recipient ids the outbox keeps (in clear, to send); ``subject``: a part of the (CPR-masked) subject,
-    case-insensitive. ``message_uuid`` finds the job of that MeMo; ``since``/``until`` bound ``created_at``."""
+    case-insensitive. ``message_uuid`` finds the job of that MeMo; ``since``/``until`` bound
+    ``created_at``."""
 
     job_id: str | None = None
     message_uuid: str | None = None
@@ -104,12 +106,6 @@ class LetterLink:
     job_id: str
     actor: str
     created_at: datetime
-
-
-class Cancellations(Protocol):
-    """What the outbound worker asks (between two batches of a job)."""
-
-    def cancellation_requested(self, job_id: str) -> bool: ...
 
 
 class ConsoleStore(Outbox, Effects, Audit, Cancellations, Protocol):

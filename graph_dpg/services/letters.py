@@ -1,4 +1,4 @@
-"""Where is my letter? Search, timeline and the operators' actions (the admin console and ``graph-dpg letters``).
+"""Where is my letter? Search, timeline and the operators' actions (admin console, ``graph-dpg letters``).
 
 Public interface (the web console and the CLI call only this; every method is async, store calls run in a
 worker thread through ``services.blocking``)::
@@ -17,7 +17,8 @@ worker thread through ``services.blocking``)::
     await svc.memo_as_sent(message_uuid, actor) -> MemoAsSent(kept, xml (CPR-masked) | None, words)
     await svc.mass_deliveries(actor, active_only=False, limit=50) -> [MassDelivery(job, progress, cancelled)]
     await svc.inbound(memo_uuid, actor) -> InboundHit
-    -- admin only (Role.ADMIN; a reader gets ActionRefused(Text.CONSOLE_REFUSED_ROLE)); each audited once
+    -- admin only (Role.ADMIN; a reader gets ActionRefused(Text.CONSOLE_REFUSED_ROLE)); each audited when
+    -- it changed something (a reveal: every time)
     -- ("console.letter.retried" | "console.letter.cancelled" | "console.receipt.resent" |
     -- "console.cpr.revealed", actor, details: job, message_uuid(s), via, role) and idempotent:
     await svc.retry(ident, actor) -> ActionResult(changed, job_id, retried=[uuid], replaced={old: new}, words)
@@ -87,11 +88,11 @@ class Actor:
     via: Literal["cli", "console"] = "console"
 
 
-class LetterNotFound(GraphDpgError):  # noqa: N818 - reads as what it is
+class LetterNotFound(GraphDpgError):
     """No letter, MeMo or inbound memo has this id."""
 
 
-class ActionRefused(GraphDpgError):  # noqa: N818
+class ActionRefused(GraphDpgError):
     """The action is not allowed (role) or not possible (the letter's state); ``words`` says why."""
 
     def __init__(self, reason: Text, **values: object) -> None:
@@ -596,10 +597,7 @@ class LettersService:
         same = [r.message_uuid for r in rows if r.message_uuid not in links and _retry_kind(r) == "same"]
         refused = [r for r in rows if r.message_uuid not in links and _retry_kind(r) == "new"]
         if not same and not refused:
-            already = focus is not None and (
-                focus.message_uuid in links or focus.state is OutboxState.PENDING
-            )
-            if already:
+            if focus is not None and (focus.message_uuid in links or focus.state is OutboxState.PENDING):
                 return ActionResult(
                     "retry",
                     job.id,
@@ -623,7 +621,9 @@ class LettersService:
                 replacements.append((row.message_uuid, planned))
         if missing and not same and not replacements:
             raise ActionRefused(Text.CONSOLE_REFUSED_MEMO_GONE)
-        retried = same if same and await blocking(self.store.reopen_failed, job.id, same) else []
+        named = same if focus is not None else None  # a whole job: every failed row, in one statement
+        reopened = await blocking(self.store.reopen_failed, job.id, named) if same else 0
+        retried = same if reopened else []
         added = 0
         for start in range(0, len(replacements), _RETRY_PAGE):
             chunk = replacements[start : start + _RETRY_PAGE]
@@ -724,7 +724,7 @@ class LettersService:
         return ActionResult("resend_receipt", job.id, changed, self._t(Text.CONSOLE_DONE_RESENT))
 
     async def reveal_cpr(self, message_uuid: str, actor: Actor) -> str:
-        """The recipient id of one MeMo in clear (admin only; audited every time: each look is a disclosure)."""
+        """The recipient id of one MeMo in clear (admin only; audited every time: each look discloses)."""
         self._admin(actor)
         job, row = await self._resolve(message_uuid)
         if row is None:
