@@ -412,6 +412,7 @@ class Text(StrEnum):
     CONSOLE_STEP_CPR_REVEALED = "console.step.cpr_revealed"
     CONSOLE_REASON_REFUSED = "console.reason.refused"
     CONSOLE_REASON_FAILED = "console.reason.failed"
+    CONSOLE_REASON_CANCELLED = "console.reason.cancelled"
     CONSOLE_MEMO_STORED = "console.memo.stored"
     CONSOLE_MEMO_TEMPLATE = "console.memo.template"
     CONSOLE_MEMO_NOT_KEPT = "console.memo.not_kept"
@@ -2048,8 +2049,12 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "Digital Post refused the letter: {detail}",
         ),
         _T.CONSOLE_REASON_FAILED: Entry(
-            "Brevet nåede ikke frem til Digital Post: {detail}",
-            "The letter did not get through to Digital Post: {detail}",
+            "Afsendelsen mislykkedes: {detail}",
+            "Sending failed: {detail}",
+        ),
+        _T.CONSOLE_REASON_CANCELLED: Entry(
+            "Ikke sendt, fordi forsendelsen blev annulleret.",
+            "Not sent because the delivery was cancelled.",
         ),
         _T.CONSOLE_MEMO_STORED: Entry(
             "Brevet (MeMo) som det blev sendt; CPR-numre er skjult.",

@@ -372,7 +372,7 @@ class LettersService:
                 receipt_status=r.receipt_status,
                 attempts=r.attempts,
                 sent_at=r.in_flight_at,
-                reason=self._row_reason(r),
+                reason=self._row_reason(r, cancelled=cancel is not None),
                 replaced_by=replaced_by.get(r.message_uuid),
                 replaces=replaces.get(r.message_uuid),
                 retry=None if r.message_uuid in replaced_by else _retry_kind(r),
@@ -517,7 +517,9 @@ class LettersService:
                 steps.append(Step(None, "receipt_mail", self._t(Text.CONSOLE_STEP_RECEIPT_MAIL_PLANNED)))
         return steps
 
-    def _row_reason(self, row: OutboxEntry) -> str | None:
+    def _row_reason(self, row: OutboxEntry, cancelled: bool = False) -> str | None:
+        if cancelled and row.state is OutboxState.FAILED and row.in_flight_at is None:
+            return self._t(Text.CONSOLE_REASON_CANCELLED)
         if row.state is OutboxState.REJECTED:
             return self._t(Text.CONSOLE_REASON_REFUSED, detail=_error_line(row.last_error or ""))
         if row.state is OutboxState.FAILED:
@@ -597,14 +599,16 @@ class LettersService:
         same = [r.message_uuid for r in rows if r.message_uuid not in links and _retry_kind(r) == "same"]
         refused = [r for r in rows if r.message_uuid not in links and _retry_kind(r) == "new"]
         if not same and not refused:
-            if focus is not None and (focus.message_uuid in links or focus.state is OutboxState.PENDING):
-                return ActionResult(
-                    "retry",
-                    job.id,
-                    False,
-                    self._t(Text.CONSOLE_DONE_ALREADY_RETRIED),
-                    replaced={k: v for k, v in links.items() if k == focus.message_uuid},
-                )
+            # Asked again (or another operator was quicker): what is being retried is the answer.
+            if focus is not None:
+                already = focus.message_uuid in links or focus.state is OutboxState.PENDING
+                earlier = {k: v for k, v in links.items() if k == focus.message_uuid}
+            else:
+                already = bool(links) or any(r.state is OutboxState.PENDING for r in rows)
+                earlier = links
+            if already:
+                words = self._t(Text.CONSOLE_DONE_ALREADY_RETRIED)
+                return ActionResult("retry", job.id, False, words, replaced=earlier)
             raise ActionRefused(Text.CONSOLE_REFUSED_NOTHING_TO_RETRY)
         if cancel is not None and cancel.active:
             counts = await blocking(self.store.job_progress, job.id)
