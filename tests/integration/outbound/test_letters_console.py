@@ -2,9 +2,10 @@
 emulator → SqlStore on SQLite and PostgreSQL. Searches, timelines and the operators' actions, with the
 outbound worker carrying them out; nothing mocked.
 
-Sources: NgDP treats messageUUID as the idempotency key of a memo (docs/facts/ngdp.md, "Sending"), so a
-transport failure is retried with the same one; a business receipt NOT_ALLOWED / INVALID is final for that
-memo (docs/facts/ngdp.md, "Receipts"), so sending again needs a new memo with a new messageUUID.
+Sources: the gateway treats messageUUID as the idempotency key of a memo (docs/facts/ngdp.md,
+"Idempotency"), so a transport failure is retried with the same one; a business receipt NOT_ALLOWED /
+INVALID is final for that memo (docs/facts/ngdp.md, "Receipts"), so sending again needs a new memo with a
+new messageUUID.
 """
 
 from __future__ import annotations
