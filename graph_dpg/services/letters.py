@@ -9,8 +9,8 @@ worker thread through ``services.blocking``)::
     await svc.search(Query(text="...", mailbox=..., state=..., since=..., until=..., kind="all"), actor)
         -> SearchResult(letters=[LetterHit], inbound=[InboundHit], notes=[str])
            QUERY text: a UUID (job id, messageUUID or inbound memo UUID), a CPR number (ddmmyy-xxxx or ten
-           digits: matched against the outbox's recipients, shown masked), an address with "@" (mailbox),
-           else a part of the subject
+           digits: matched against the outbox's recipients, shown masked) or a CVR number (eight digits),
+           an address with "@" (mailbox), else a part of the subject
     await svc.timeline(ident, actor) -> Timeline          ident: a job id or a messageUUID (focus on it)
            Timeline.steps: [Step(at, kind, words, replica, message_uuid, reason)] oldest first
            Timeline.recipients: [RecipientView] (first 200; CPR masked), .progress, .cancellation
@@ -219,6 +219,7 @@ class ActionResult:
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _CPR = re.compile(r"^\d{6}-?\d{4}$")
+_CVR = re.compile(r"^\d{8}$")  # a company recipient: searched like a CPR number, shown as it is
 #: NgDP business receipt statuses that refuse the letter for good: retried as a new letter.
 _REFUSED_RECEIPTS = frozenset({"INVALID", "NOT_ALLOWED"})
 _UNFINISHED = (JobState.NEW, JobState.PLANNED, JobState.SENDING)
@@ -279,7 +280,7 @@ class LettersService:
                 matches += await blocking(self.store.search_letters, _with(lf, message_uuid=ident))
             if inbound_too:
                 memos = await blocking(self.store.search_inbound, _with_inbound(inf, memo_uuid=ident))
-        elif _CPR.match(words):
+        elif _CPR.match(words) or _CVR.match(words):
             if letters_too:
                 matches = await blocking(self.store.search_letters, _with(lf, cpr=words.replace("-", "")))
             if inbound_too:

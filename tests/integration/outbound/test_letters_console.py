@@ -21,7 +21,7 @@ from graph_dpg.ports.store import JobState, OutboxState
 from graph_dpg.services.letters import ActionRefused, Actor, LetterNotFound, LettersService, Query, Role
 from graph_dpg.services.outbound import OutboundService
 
-from .harness import CITIZEN, CITIZEN2, MAILBOX, PDF, Harness, make_harness, settings
+from .harness import CITIZEN, CITIZEN2, COMPANY, MAILBOX, PDF, Harness, make_harness, settings
 
 GW = "ngdp.digital-post.dk"
 ADMIN = Actor("alice@kommune.dk", Role.ADMIN, via="console")
@@ -61,6 +61,7 @@ async def receipts_round(h: Harness) -> None:
 async def test_search_by_cpr_mailbox_subject_and_uuid_shows_the_cpr_masked(h: Harness) -> None:
     h.send("Afgørelse om boligstøtte", [f"{CITIZEN}@29189846.{GW}"])
     h.send("Noget andet", [f"{CITIZEN2}@29189846.{GW}"])
+    h.send("Til firma", [f"{COMPANY}@29189846.{GW}"])
     await h.cycle()
     svc = letters(h)
     by_cpr = await svc.search(Query(text="010170-1234"), READER)
@@ -69,12 +70,14 @@ async def test_search_by_cpr_mailbox_subject_and_uuid_shows_the_cpr_masked(h: Ha
     assert hit.recipient == "010170-xxxx" and CITIZEN not in repr(by_cpr)
     assert by_cpr.notes  # inbound post cannot be searched by CPR: said, not silently empty
     assert [x.job_id for x in (await svc.search(Query(text="boligstøtte"), READER)).letters] == [hit.job_id]
-    assert len((await svc.search(Query(text=MAILBOX), READER)).letters) == 2
+    assert len((await svc.search(Query(text=MAILBOX), READER)).letters) == 3
     assert (await svc.search(Query(text=MAILBOX, state="failed"), READER)).letters == []
     assert [x.job_id for x in (await svc.search(Query(text=hit.message_uuid or ""), READER)).letters] == [
         hit.job_id
     ]
     assert (await svc.search(Query(text="100%_"), READER)).letters == []  # LIKE wildcards are literal
+    [company] = (await svc.search(Query(text=COMPANY), READER)).letters  # a CVR: the recipients searched
+    assert company.subject == "Til firma" and company.recipient == COMPANY
 
 
 async def test_timeline_of_a_sent_letter_in_order_with_replica_and_memo_masked(h: Harness) -> None:
