@@ -115,6 +115,11 @@ class ConsoleStore(Outbox, Effects, Audit, Cancellations, Protocol):
         """Newest first, at most ``query.limit``."""
         ...
 
+    def problem_rows(self, job_id: str, *, after_id: int = 0, limit: int = 1000) -> list[OutboxEntry]:
+        """The job's rows that failed or were refused (NgDP 400, or a business receipt INVALID /
+        NOT_ALLOWED), without XML, in id order; page with ``after_id``."""
+        ...
+
     def search_inbound(self, query: InboundFilter) -> list[InboundMemo]:
         """Newest first, at most ``query.limit``."""
         ...

@@ -38,10 +38,11 @@ NOT_ALLOWED; inbound received | delivered | acknowledged | deleted. docs/console
 from __future__ import annotations
 
 import enum
+import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -60,6 +61,7 @@ from graph_dpg.ports.console import (
 )
 from graph_dpg.ports.store import (
     JOB_TERMINAL,
+    Effect,
     EffectState,
     InboundMemo,
     JobState,
@@ -196,8 +198,9 @@ class Timeline:
 class MemoAsSent:
     message_uuid: str
     kept: Literal["stored", "template", "no"]
-    xml: bytes | None  # CPR numbers masked
+    xml: bytes | None  # CPR numbers masked; at most _MAX_MEMO_SHOWN bytes
     words: str
+    truncated: bool = False  # the MeMo is longer than what is shown (its files are base64 in it)
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,8 @@ _SHOWN_RECIPIENTS = 200
 _RETRY_PAGE = 1000
 _RESEND_PREFIX = ":resend:"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The most of a MeMo shown (a MeMo with its files can be ~140 MB; the header and letter come first).
+_MAX_MEMO_SHOWN = 4 * 1024 * 1024
 
 
 def _progress(counts: Mapping[OutboxState, int]) -> dict[str, int]:
@@ -355,7 +360,12 @@ class LettersService:
         cancel = await blocking(self.store.cancellation, job.id)
         replaced_by = {lk.original_uuid: lk.new_uuid for lk in links}
         replaces = {lk.new_uuid: lk.original_uuid for lk in links}
-        rows = await blocking(self.store.list_outbox, job.id, limit=_SHOWN_RECIPIENTS)
+        # The recipients that need someone first (failed, refused), then the others in order.
+        rows = await blocking(self.store.problem_rows, job.id, limit=_SHOWN_RECIPIENTS)
+        if len(rows) < _SHOWN_RECIPIENTS:
+            listed = {r.message_uuid for r in rows}
+            rest = await blocking(self.store.list_outbox, job.id, limit=_SHOWN_RECIPIENTS)
+            rows += [r for r in rest if r.message_uuid not in listed][: _SHOWN_RECIPIENTS - len(rows)]
         if focus is not None and all(r.message_uuid != focus.message_uuid for r in rows):
             rows = [focus, *rows[: _SHOWN_RECIPIENTS - 1]]
         steps = self._job_steps(job, audit)
@@ -486,15 +496,12 @@ class LettersService:
         return steps
 
     def _effect_steps(
-        self, job: OutboundJob, effects: Sequence[object], audit: Sequence[AuditRecord]
+        self, job: OutboundJob, effects: Sequence[Effect], audit: Sequence[AuditRecord]
     ) -> list[Step]:
         steps: list[Step] = []
         written = {str(a.details.get("message_id")) for a in audit if a.action == "outbound.receipt.written"}
         for e in effects:
-            key = getattr(e, "key", "")
-            state = getattr(e, "state", None)
-            at = getattr(e, "completed_at", None)
-            result = getattr(e, "result", None) or {}
+            key, state, at, result = e.key, e.state, e.completed_at, e.result or {}
             if key.startswith(f"categories:{job.id}:"):
                 if (
                     state is not EffectState.DONE
@@ -543,7 +550,8 @@ class LettersService:
             raise LetterNotFound(message_uuid)
         if row.memo_xml is not None:
             xml = await self.cpu.run(_masked_xml, row.memo_xml)
-            return MemoAsSent(row.message_uuid, "stored", xml, self._t(Text.CONSOLE_MEMO_STORED))
+            words = self._t(Text.CONSOLE_MEMO_STORED)
+            return MemoAsSent(row.message_uuid, "stored", xml, words, len(row.memo_xml) > _MAX_MEMO_SHOWN)
         if row.memo_ref:
             template = await blocking(self.store.find_by_message_uuid, row.memo_ref, with_xml=True)
             if template is not None and template.memo_xml is not None:
@@ -555,7 +563,8 @@ class LettersService:
                     row.recipient_id,
                 )
                 xml = await self.cpu.run(_masked_xml, rendered)
-                return MemoAsSent(row.message_uuid, "template", xml, self._t(Text.CONSOLE_MEMO_TEMPLATE))
+                words = self._t(Text.CONSOLE_MEMO_TEMPLATE)
+                return MemoAsSent(row.message_uuid, "template", xml, words, len(rendered) > _MAX_MEMO_SHOWN)
         return MemoAsSent(row.message_uuid, "no", None, self._t(Text.CONSOLE_MEMO_NOT_KEPT))
 
     # ------------------------------------------------------------------ mass deliveries
@@ -605,7 +614,8 @@ class LettersService:
                 already = focus.message_uuid in links or focus.state is OutboxState.PENDING
                 earlier = {k: v for k, v in links.items() if k == focus.message_uuid}
             else:
-                already = bool(links) or any(r.state is OutboxState.PENDING for r in rows)
+                counts = await blocking(self.store.job_progress, job.id)
+                already = bool(links) or counts.get(OutboxState.PENDING, 0) > 0
                 earlier = links
             if already:
                 words = self._t(Text.CONSOLE_DONE_ALREADY_RETRIED)
@@ -651,14 +661,16 @@ class LettersService:
         return ActionResult("retry", job.id, changed, words, retried=list(retried), replaced=replaced)
 
     async def _all_rows(self, job_id: str) -> list[OutboxEntry]:
+        """The job's failed and refused rows, all of them, a page at a time."""
         rows: list[OutboxEntry] = []
         after = 0
         while True:
-            page = await blocking(self.store.list_outbox, job_id, after_id=after, limit=5000)
+            page = await blocking(self.store.problem_rows, job_id, after_id=after, limit=5000)
             if not page:
-                return rows
-            rows.extend(r for r in page if _retry_kind(r) is not None or r.state is OutboxState.PENDING)
+                break
+            rows.extend(page)
             after = page[-1].id
+        return rows
 
     async def _replacement(self, row: OutboxEntry) -> PlannedMemo | None:
         """The new letter for a refused one: the same MeMo with a new messageUUID (a mass delivery's row
@@ -739,14 +751,10 @@ class LettersService:
 
 
 def _with(f: LetterFilter, **values: object) -> LetterFilter:
-    from dataclasses import replace
-
     return replace(f, **values)  # type: ignore[arg-type]
 
 
 def _with_inbound(f: InboundFilter, **values: object) -> InboundFilter:
-    from dataclasses import replace
-
     return replace(f, **values)  # type: ignore[arg-type]
 
 
@@ -769,13 +777,11 @@ def _str(value: object) -> str | None:
 
 
 def _masked_xml(xml: bytes) -> bytes:
-    return mask_cprs(xml.decode("utf-8", errors="replace")).encode("utf-8")
+    return mask_cprs(xml[:_MAX_MEMO_SHOWN].decode("utf-8", errors="replace")).encode("utf-8")
 
 
 def _error_line(raw: str) -> str:
     """A recorded error (NgDP's ErrorMessage JSON, or text) as one short line."""
-    import json
-
     line = raw
     if raw.startswith("{") and len(raw) < 64_000:
         try:

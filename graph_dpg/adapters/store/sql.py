@@ -1224,6 +1224,25 @@ class SqlStore:
                 out.append(LetterMatch(job, entry))
             return out
 
+    def problem_rows(self, job_id: str, *, after_id: int = 0, limit: int = 1000) -> list[OutboxEntry]:
+        ob = t.outbox
+        with self._tx("problem rows") as conn:
+            rows = conn.execute(
+                select(*self._outbox_columns(False))
+                .where(
+                    ob.c.job_id == job_id,
+                    ob.c.id > after_id,
+                    or_(
+                        ob.c.state.in_([OutboxState.REJECTED.value, OutboxState.FAILED.value]),
+                        (ob.c.state == OutboxState.ACCEPTED.value)
+                        & ob.c.receipt_status.in_(["INVALID", "NOT_ALLOWED"]),
+                    ),
+                )
+                .order_by(ob.c.id)
+                .limit(limit)
+            ).all()
+            return [self._entry_from(r) for r in rows]
+
     def search_inbound(self, query: InboundFilter) -> list[InboundMemo]:
         im = t.inbound_memos
         with self._tx("search inbound") as conn:
