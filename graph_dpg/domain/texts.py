@@ -419,6 +419,7 @@ class Text(StrEnum):
     CONSOLE_REFUSED_ROLE = "console.refused.role"
     CONSOLE_REFUSED_NOTHING_TO_RETRY = "console.refused.nothing_to_retry"
     CONSOLE_REFUSED_CANCELLING = "console.refused.cancelling"
+    CONSOLE_REFUSED_IN_PROGRESS = "console.refused.in_progress"
     CONSOLE_REFUSED_MEMO_GONE = "console.refused.memo_gone"
     CONSOLE_REFUSED_FINISHED = "console.refused.finished"
     CONSOLE_REFUSED_NOT_FINISHED = "console.refused.not_finished"
@@ -2077,6 +2078,10 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.CONSOLE_REFUSED_NOTHING_TO_RETRY: Entry(
             "Der er intet at sende igen: ingen af brevene er fejlet eller afvist.",
             "There is nothing to retry: none of the letters failed or was refused.",
+        ),
+        _T.CONSOLE_REFUSED_IN_PROGRESS: Entry(
+            "Brevet er ved at blive sendt, så der er intet at sende igen endnu. Se igen, når det er færdigt.",
+            "The letter is being sent, so there is nothing to retry yet. Look again when it has finished.",
         ),
         _T.CONSOLE_REFUSED_CANCELLING: Entry(
             "Annulleringen er ved at blive gennemført. Prøv igen om et øjeblik.",

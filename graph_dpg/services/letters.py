@@ -609,15 +609,22 @@ class LettersService:
         same = [r.message_uuid for r in rows if r.message_uuid not in links and _retry_kind(r) == "same"]
         refused = [r for r in rows if r.message_uuid not in links and _retry_kind(r) == "new"]
         if not same and not refused:
-            # Asked again (or another operator was quicker): what is being retried is the answer.
+            # Asked again (or another operator was quicker): what is being retried is the answer. A
+            # recipient pending without any retry is simply still being sent.
+            since = (job.created_at or _EPOCH) - timedelta(hours=1)
+            retried_before = any(
+                a.action == "console.letter.retried"
+                for a in await blocking(self.store.job_audit, job.id, since)
+            )
             if focus is not None:
-                already = focus.message_uuid in links or focus.state is OutboxState.PENDING
+                pending = focus.state is OutboxState.PENDING
                 earlier = {k: v for k, v in links.items() if k == focus.message_uuid}
             else:
-                counts = await blocking(self.store.job_progress, job.id)
-                already = bool(links) or counts.get(OutboxState.PENDING, 0) > 0
+                pending = (await blocking(self.store.job_progress, job.id)).get(OutboxState.PENDING, 0) > 0
                 earlier = links
-            if already:
+            if pending and not retried_before and not earlier:
+                raise ActionRefused(Text.CONSOLE_REFUSED_IN_PROGRESS)
+            if earlier or pending:
                 words = self._t(Text.CONSOLE_DONE_ALREADY_RETRIED)
                 return ActionResult("retry", job.id, False, words, replaced=earlier)
             raise ActionRefused(Text.CONSOLE_REFUSED_NOTHING_TO_RETRY)

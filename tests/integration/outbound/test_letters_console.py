@@ -267,3 +267,19 @@ async def test_resend_receipt_writes_it_again_once_and_reveal_is_admin_only_and_
     assert await svc.reveal_cpr(row.message_uuid, ADMIN) == CITIZEN
     [event] = audited(h, "console.cpr.revealed")
     assert event["actor"] == ADMIN.name and CITIZEN not in repr(event)
+
+
+async def test_retry_of_a_letter_still_being_sent_is_refused_not_pretended(db_url: str) -> None:
+    h = await make_harness(db_url, max_attempts=3, retry_base_seconds=3600.0, retry_max_seconds=3600.0)
+    async with h.mailbox:
+        h.ngdp.faults.script("send", *["503"] * 5)  # one transient failure: the row waits for its retry
+        h.send("Venter", [f"{CITIZEN}@29189846.{GW}"])
+        await h.cycle()
+        svc = letters(h)
+        [hit] = (await svc.search(Query(text="Venter"), READER)).letters
+        assert hit.progress["pending"] == 1
+        with pytest.raises(ActionRefused) as refused:
+            await svc.retry(hit.job_id, ADMIN)
+        assert refused.value.reason.name == "CONSOLE_REFUSED_IN_PROGRESS"
+        assert audited(h, "console.letter.retried") == []
+    h.store.close()
