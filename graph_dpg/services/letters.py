@@ -46,8 +46,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from graph_dpg.core.errors import GraphDpgError
+from graph_dpg.core.errors import Finding, GraphDpgError
 from graph_dpg.domain.conversion import render_from_template
+from graph_dpg.domain.finding_text import finding_sentence
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.console import (
@@ -368,7 +369,8 @@ class LettersService:
             rows += [r for r in rest if r.message_uuid not in listed][: _SHOWN_RECIPIENTS - len(rows)]
         if focus is not None and all(r.message_uuid != focus.message_uuid for r in rows):
             rows = [focus, *rows[: _SHOWN_RECIPIENTS - 1]]
-        steps = self._job_steps(job, audit)
+        receipt = next((e for e in effects if e.key == f"receipt:{job.id}"), None)
+        steps = self._job_steps(job, audit, receipt.payload if receipt else {})
         detailed = [focus] if focus is not None else (rows if len(rows) <= 20 else [])
         for row in detailed:
             steps += await self._row_steps(row, replaced_by.get(row.message_uuid))
@@ -400,7 +402,9 @@ class LettersService:
             focus=focus.message_uuid if focus else None,
         )
 
-    def _job_steps(self, job: OutboundJob, audit: Sequence[AuditRecord]) -> list[Step]:
+    def _job_steps(
+        self, job: OutboundJob, audit: Sequence[AuditRecord], receipt: Mapping[str, object]
+    ) -> list[Step]:
         steps: list[Step] = []
         seen = False
         for ev in audit:
@@ -416,7 +420,7 @@ class LettersService:
                     replica=ev.replica,
                     actor=who,
                     message_uuid=_str(ev.details.get("message_uuid")),
-                    reason=self._job_reason(job) if kind in ("rejected", "failed") else None,
+                    reason=self._job_reason(job, receipt) if kind in ("rejected", "failed") else None,
                 )
             )
         if not seen:
@@ -450,7 +454,23 @@ class LettersService:
             return "cpr_revealed", self._t(Text.CONSOLE_STEP_CPR_REVEALED, actor=ev.actor)
         return "other", action
 
-    def _job_reason(self, job: OutboundJob) -> str | None:
+    def _job_reason(self, job: OutboundJob, receipt: Mapping[str, object]) -> str | None:
+        """Why the job was rejected or given up, in the words its receipt mail used (the receipt effect's
+        payload); the recorded error text where the payload does not say (a mail that vanished)."""
+        if receipt.get("kind") == "error":
+            found = [_finding(d) for d in _as_list(receipt.get("findings"))]
+            worded = [finding_sentence(f, self.language) for f in found if f.severity != "warning"]
+            if worded:
+                return " ".join(worded[:5])[:2000]
+        if receipt.get("kind") == "failure":
+            why = receipt.get("reason")
+            if why == "gave_up":
+                attempts = receipt.get("attempts") or 1
+                error = mask_cprs(str(receipt.get("error") or ""))[:500]
+                return self._t(Text.RECEIPT_FAILURE_GAVE_UP, attempts=attempts, error=error)
+            if why == "receipt":
+                return self._t(Text.RECEIPT_FAILURE_RECEIPT)
+            return self._t(Text.RECEIPT_FAILURE_INTERNAL)
         return mask_cprs(job.error)[:1000] if job.error else None
 
     async def _row_steps(self, row: OutboxEntry, replaced_by: str | None) -> list[Step]:
@@ -776,6 +796,25 @@ def _inbound_hit(m: InboundMemo) -> InboundHit:
         attempts=m.attempts,
         error=mask_cprs(m.error) if m.error else None,
         route=m.route,
+    )
+
+
+def _as_list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _finding(d: object) -> Finding:
+    """A finding as a receipt effect's payload keeps it (``outbound._finding_dict``)."""
+    if not isinstance(d, Mapping):
+        return Finding("error", str(d))
+    raw = d.get("params")
+    params = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+    return Finding(
+        str(d.get("rule", "")),
+        str(d.get("message", "")),
+        str(d.get("path", "")),
+        str(d.get("severity", "error")),
+        params=params,
     )
 
 

@@ -283,3 +283,20 @@ async def test_retry_of_a_letter_still_being_sent_is_refused_not_pretended(db_ur
         assert refused.value.reason.name == "CONSOLE_REFUSED_IN_PROGRESS"
         assert audited(h, "console.letter.retried") == []
     h.store.close()
+
+
+async def test_a_refused_mail_says_why_in_the_words_of_its_receipt(h: Harness) -> None:
+    h.send(
+        "Forkert antal",
+        [f"masseforsendelse-3@29189846.{GW}"],
+        attachments=[("masseforsendelse.txt", "text/plain", f"{CITIZEN}\n{CITIZEN2}\n".encode())],
+    )
+    await h.cycle()
+    svc = letters(h)
+    [hit] = (await svc.search(Query(text="Forkert antal", state="rejected"), READER)).letters
+    tl = await svc.timeline(hit.job_id, READER)
+    [step] = [s for s in tl.steps if s.kind == "rejected"]
+    assert step.reason is not None and "masseforsendelse.txt" in step.reason and "3" in step.reason
+    assert "mass.count" not in step.reason  # the code is for the support line, not the sentence
+    with pytest.raises(ActionRefused):
+        await svc.retry(hit.job_id, ADMIN)  # nothing was made into a letter: the sender fixes the mail
