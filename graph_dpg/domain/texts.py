@@ -394,6 +394,50 @@ class Text(StrEnum):
     MEETING_RECURRING_NOTE = "meeting.recurring_note"
     # -- Outlook inbox rules applied to delivered mail (domain/inbox_rules.py)
     INBOX_RULE_APPLIED = "inboxrule.applied"
+    # -- the admin console and `graph-dpg letters` (services/letters.py)
+    RECEIPT_ROW_CANCELLED = "receipt.failure.cancelled"
+    CONSOLE_NOTE_INBOUND_NO_CPR = "console.note.inbound_no_cpr"
+    CONSOLE_NOTE_INBOUND_NO_SUBJECT = "console.note.inbound_no_subject"
+    CONSOLE_STEP_SEEN = "console.step.seen"
+    CONSOLE_STEP_PLANNED = "console.step.planned"
+    CONSOLE_STEP_ROW_PLANNED = "console.step.row_planned"
+    CONSOLE_STEP_SENT = "console.step.sent"
+    CONSOLE_STEP_ACCEPTED = "console.step.accepted"
+    CONSOLE_STEP_ROW_REFUSED = "console.step.row_refused"
+    CONSOLE_STEP_ROW_FAILED = "console.step.row_failed"
+    CONSOLE_STEP_RECEIPT = "console.step.receipt"
+    CONSOLE_STEP_REPLACED = "console.step.replaced"
+    CONSOLE_STEP_DONE = "console.step.done"
+    CONSOLE_STEP_REJECTED = "console.step.rejected"
+    CONSOLE_STEP_FAILED = "console.step.failed"
+    CONSOLE_STEP_SECURE_SENT = "console.step.secure_sent"
+    CONSOLE_STEP_RECEIPT_MAIL = "console.step.receipt_mail"
+    CONSOLE_STEP_RECEIPT_MAIL_PLANNED = "console.step.receipt_mail_planned"
+    CONSOLE_STEP_CATEGORY = "console.step.category"
+    CONSOLE_STEP_CANCELLED = "console.step.cancelled"
+    CONSOLE_STEP_RETRIED = "console.step.retried"
+    CONSOLE_STEP_RECEIPT_RESENT = "console.step.receipt_resent"
+    CONSOLE_STEP_CPR_REVEALED = "console.step.cpr_revealed"
+    CONSOLE_REASON_REFUSED = "console.reason.refused"
+    CONSOLE_REASON_FAILED = "console.reason.failed"
+    CONSOLE_REASON_CANCELLED = "console.reason.cancelled"
+    CONSOLE_MEMO_STORED = "console.memo.stored"
+    CONSOLE_MEMO_TEMPLATE = "console.memo.template"
+    CONSOLE_MEMO_NOT_KEPT = "console.memo.not_kept"
+    CONSOLE_REFUSED_ROLE = "console.refused.role"
+    CONSOLE_REFUSED_NOTHING_TO_RETRY = "console.refused.nothing_to_retry"
+    CONSOLE_REFUSED_CANCELLING = "console.refused.cancelling"
+    CONSOLE_REFUSED_IN_PROGRESS = "console.refused.in_progress"
+    CONSOLE_REFUSED_MEMO_GONE = "console.refused.memo_gone"
+    CONSOLE_REFUSED_FINISHED = "console.refused.finished"
+    CONSOLE_REFUSED_NOT_FINISHED = "console.refused.not_finished"
+    CONSOLE_REFUSED_NO_RECEIPT = "console.refused.no_receipt"
+    CONSOLE_DONE_RETRIED = "console.done.retried"
+    CONSOLE_DONE_ALREADY_RETRIED = "console.done.already_retried"
+    CONSOLE_DONE_CANCELLED = "console.done.cancelled"
+    CONSOLE_DONE_ALREADY_CANCELLED = "console.done.already_cancelled"
+    CONSOLE_DONE_RESENT = "console.done.resent"
+    CONSOLE_DONE_ALREADY_RESENDING = "console.done.already_resending"
 
 
 @dataclass(frozen=True)
@@ -1942,6 +1986,186 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.INBOX_RULE_APPLIED: Entry(
             "Postkassens indbakkeregel “{rule}” er brugt på brevet: {actions}.",
             "The mailbox's inbox rule “{rule}” was applied to the letter: {actions}.",
+        ),
+        # ------------------------------------------------------- the admin console (services/letters.py)
+        _T.RECEIPT_ROW_CANCELLED: Entry(
+            "Ikke sendt: masseforsendelsen blev annulleret (reference {reference})",
+            "Not sent: the mass delivery was cancelled (reference {reference})",
+        ),
+        _T.CONSOLE_NOTE_INBOUND_NO_CPR: Entry(
+            "Indgående post kan ikke søges på CPR-nummer (gatewayen gemmer det kun inde i selve brevet);"
+            " kun udgående breve er søgt.",
+            "Inbound post cannot be searched by CPR number (the gateway keeps it only inside the letter"
+            " itself); only outgoing letters were searched.",
+        ),
+        _T.CONSOLE_NOTE_INBOUND_NO_SUBJECT: Entry(
+            "Indgående post kan ikke søges på emne; søg på brevets UUID, postkasse, tilstand eller dato.",
+            "Inbound post cannot be searched by subject; search by the memo's UUID, mailbox, state or date.",
+        ),
+        _T.CONSOLE_STEP_SEEN: Entry(
+            "Set i Sendt post",
+            "Seen in Sent Items",
+        ),
+        _T.CONSOLE_STEP_PLANNED: Entry(
+            "Planlagt: {memos} brev(e) til Digital Post",
+            "Planned: {memos} letter(s) to Digital Post",
+        ),
+        _T.CONSOLE_STEP_ROW_PLANNED: Entry(
+            "Planlagt",
+            "Planned",
+        ),
+        _T.CONSOLE_STEP_SENT: Entry(
+            "Sendt til Digital Post",
+            "Sent to Digital Post",
+        ),
+        _T.CONSOLE_STEP_ACCEPTED: Entry(
+            "Modtaget af Digital Post (transmission {transmission})",
+            "Accepted by Digital Post (transmission {transmission})",
+        ),
+        _T.CONSOLE_STEP_ROW_REFUSED: Entry(
+            "Afvist af Digital Post",
+            "Refused by Digital Post",
+        ),
+        _T.CONSOLE_STEP_ROW_FAILED: Entry(
+            "Kunne ikke sendes",
+            "Could not be sent",
+        ),
+        _T.CONSOLE_STEP_RECEIPT: Entry(
+            "Kvittering fra Digital Post: {status}",
+            "Business receipt from Digital Post: {status}",
+        ),
+        _T.CONSOLE_STEP_REPLACED: Entry(
+            "Sendt igen som nyt brev {new}",
+            "Sent again as a new letter {new}",
+        ),
+        _T.CONSOLE_STEP_DONE: Entry(
+            "Færdig: alle breve er sendt eller har fået et svar",
+            "Finished: every letter was sent or has an answer",
+        ),
+        _T.CONSOLE_STEP_REJECTED: Entry(
+            "Afvist før afsendelse: mailen kunne ikke blive til et brev",
+            "Refused before sending: the mail could not be made into a letter",
+        ),
+        _T.CONSOLE_STEP_FAILED: Entry(
+            "Opgivet: gatewayen holdt op med at prøve",
+            "Given up: the gateway stopped trying",
+        ),
+        _T.CONSOLE_STEP_SECURE_SENT: Entry(
+            "Sendt som sikker mail",
+            "Sent as secure mail",
+        ),
+        _T.CONSOLE_STEP_RECEIPT_MAIL: Entry(
+            "Kvitteringsmail lagt i postkassen",
+            "Receipt mail put in the mailbox",
+        ),
+        _T.CONSOLE_STEP_RECEIPT_MAIL_PLANNED: Entry(
+            "Kvitteringsmail venter på at blive skrevet",
+            "Receipt mail waiting to be written",
+        ),
+        _T.CONSOLE_STEP_CATEGORY: Entry(
+            "Kategori sat på den oprindelige mail: {category}",
+            "Category set on the original mail: {category}",
+        ),
+        _T.CONSOLE_STEP_CANCELLED: Entry(
+            "Annulleret af {actor}",
+            "Cancelled by {actor}",
+        ),
+        _T.CONSOLE_STEP_RETRIED: Entry(
+            "Sendt igen af {actor}",
+            "Retried by {actor}",
+        ),
+        _T.CONSOLE_STEP_RECEIPT_RESENT: Entry(
+            "Kvitteringsmail bestilt igen af {actor}",
+            "Receipt mail requested again by {actor}",
+        ),
+        _T.CONSOLE_STEP_CPR_REVEALED: Entry(
+            "CPR-nummer vist til {actor}",
+            "CPR number shown to {actor}",
+        ),
+        _T.CONSOLE_REASON_REFUSED: Entry(
+            "Digital Post afviste brevet: {detail}",
+            "Digital Post refused the letter: {detail}",
+        ),
+        _T.CONSOLE_REASON_FAILED: Entry(
+            "Afsendelsen mislykkedes: {detail}",
+            "Sending failed: {detail}",
+        ),
+        _T.CONSOLE_REASON_CANCELLED: Entry(
+            "Ikke sendt, fordi forsendelsen blev annulleret.",
+            "Not sent because the delivery was cancelled.",
+        ),
+        _T.CONSOLE_MEMO_STORED: Entry(
+            "Brevet (MeMo) som det blev sendt; CPR-numre er skjult.",
+            "The letter (MeMo) as it was sent; CPR numbers are hidden.",
+        ),
+        _T.CONSOLE_MEMO_TEMPLATE: Entry(
+            "Brevet (MeMo) dannet igen fra masseforsendelsens skabelon, som da det blev sendt; CPR-numre"
+            " er skjult.",
+            "The letter (MeMo) made again from the mass delivery's template, as when it was sent; CPR"
+            " numbers are hidden.",
+        ),
+        _T.CONSOLE_MEMO_NOT_KEPT: Entry(
+            "Brevet (MeMo) er ikke gemt længere: det slettes, når opbevaringstiden er gået.",
+            "The letter (MeMo) is no longer kept: it is deleted when the retention period has passed.",
+        ),
+        _T.CONSOLE_REFUSED_ROLE: Entry(
+            "Kun en administrator (rollen Gateway.Admin) må gøre dette. Bed en administrator om det.",
+            "Only an administrator (role Gateway.Admin) may do this. Ask an administrator.",
+        ),
+        _T.CONSOLE_REFUSED_NOTHING_TO_RETRY: Entry(
+            "Der er intet at sende igen: ingen af brevene er fejlet eller afvist.",
+            "There is nothing to retry: none of the letters failed or was refused.",
+        ),
+        _T.CONSOLE_REFUSED_IN_PROGRESS: Entry(
+            "Brevet er ved at blive sendt, så der er intet at sende igen endnu. Se igen, når det er færdigt.",
+            "The letter is being sent, so there is nothing to retry yet. Look again when it has finished.",
+        ),
+        _T.CONSOLE_REFUSED_CANCELLING: Entry(
+            "Annulleringen er ved at blive gennemført. Prøv igen om et øjeblik.",
+            "The cancellation is being carried out. Try again in a moment.",
+        ),
+        _T.CONSOLE_REFUSED_MEMO_GONE: Entry(
+            "Brevet kan ikke sendes igen, fordi det ikke er gemt længere. Bed afsenderen sende mailen igen.",
+            "The letter cannot be sent again because it is no longer kept. Ask the sender to send the"
+            " mail again.",
+        ),
+        _T.CONSOLE_REFUSED_FINISHED: Entry(
+            "Forsendelsen er allerede færdig, så der er intet at annullere.",
+            "The delivery has already finished, so there is nothing to cancel.",
+        ),
+        _T.CONSOLE_REFUSED_NOT_FINISHED: Entry(
+            "Forsendelsen er ikke færdig endnu; kvitteringsmailen kommer, når den er.",
+            "The delivery has not finished yet; the receipt mail comes when it has.",
+        ),
+        _T.CONSOLE_REFUSED_NO_RECEIPT: Entry(
+            "Der er ingen kvitteringsmail til denne mail (den blev lukket uden brev).",
+            "There is no receipt mail for this mail (it was closed without a letter).",
+        ),
+        _T.CONSOLE_DONE_RETRIED: Entry(
+            "Sendes igen: {same} med samme messageUUID, {new} som nye breve; {missing} kunne ikke sendes"
+            " igen (brevet er ikke gemt).",
+            "Being retried: {same} with the same messageUUID, {new} as new letters; {missing} could not"
+            " be retried (the letter is not kept).",
+        ),
+        _T.CONSOLE_DONE_ALREADY_RETRIED: Entry(
+            "Brevet er allerede sendt igen.",
+            "The letter has already been retried.",
+        ),
+        _T.CONSOLE_DONE_CANCELLED: Entry(
+            "Annulleret: det, der er sendt, forbliver sendt; resten sendes ikke.",
+            "Cancelled: what was sent stays sent; the rest is not sent.",
+        ),
+        _T.CONSOLE_DONE_ALREADY_CANCELLED: Entry(
+            "Forsendelsen er allerede annulleret.",
+            "The delivery is already cancelled.",
+        ),
+        _T.CONSOLE_DONE_RESENT: Entry(
+            "Kvitteringsmailen skrives igen i afsenderens postkasse.",
+            "The receipt mail is being written again in the sender's mailbox.",
+        ),
+        _T.CONSOLE_DONE_ALREADY_RESENDING: Entry(
+            "Kvitteringsmailen er allerede bestilt igen og bliver skrevet om lidt.",
+            "The receipt mail has already been requested again and will be written shortly.",
         ),
     }
 )

@@ -38,6 +38,8 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
                      delivered --> deleted  (mail-sourced memos have nothing to acknowledge)
                      (failures stay in their state with attempts+1 and the error text)
 
+    (an operator's retry and cancel add transitions: see ``graph_dpg.ports.console``)
+
     lease            free --acquire_some--> held(owner, expires_at) --release--> free
                      held --(expires_at passes, DB clock)--> takeable by any owner
 """
@@ -388,7 +390,14 @@ class Housekeeping(Protocol):
         ...
 
 
-class OutboundStore(Outbox, Receipts, InboundMemoXml, DeltaLinks, Effects, Audit, Protocol):
+class Cancellations(Protocol):
+    """Whether an operator cancelled a job (``graph_dpg.ports.console``); the outbound worker asks between
+    two batches."""
+
+    def cancellation_requested(self, job_id: str) -> bool: ...
+
+
+class OutboundStore(Outbox, Receipts, InboundMemoXml, DeltaLinks, Effects, Audit, Cancellations, Protocol):
     """What the outbound use case (``services.outbound``) asks of the store: its jobs and outbox, business
     receipts, the memo a reply answers, its delta links, the effects of receipt mails and categories, and
     the audit trail. (The bases are in an order that lets one protocol extend this and ``InboundStore``.)"""
@@ -421,6 +430,7 @@ class StatePort(
     Receipts,
     InboundMemos,
     Audit,
+    Cancellations,
     Leases,
     RuleState,
     RuleAdmin,

@@ -459,9 +459,11 @@ class OutboundService:
         stats.jobs_failed += 1
         stats.errors.append(mask_cprs(f"job {job.id}: {error}"))
 
-    async def _fail_pending(self, job: OutboundJob, reference: str) -> int:
+    async def _fail_pending(
+        self, job: OutboundJob, reference: str, why: Text = Text.RECEIPT_ROW_NOT_SENT
+    ) -> int:
         """Every MeMo of ``job`` not sent yet is failed (and never sent); how many."""
-        note = text(Text.RECEIPT_ROW_NOT_SENT, self.settings.language, reference=reference)
+        note = text(why, self.settings.language, reference=reference)
         failed, after = 0, 0
         while True:
             page = await blocking(self.store.list_outbox, job.id, after_id=after, limit=5000)
@@ -722,6 +724,10 @@ class OutboundService:
         if job.state is JobState.PLANNED:
             await blocking(self.store.set_job_state, job.id, JobState.SENDING)
         while True:
+            if await blocking(self.store.cancellation_requested, job.id):
+                # Cancelled by an operator (services.letters): what was sent stays sent, the rest is not sent.
+                stats.send_failed += await self._fail_pending(job, job.id, Text.RECEIPT_ROW_CANCELLED)
+                break
             rows = await blocking(self.store.next_pending, job.id, limit=200)
             if not rows:
                 break

@@ -155,6 +155,7 @@ outbox = Table(
     CheckConstraint(_in("state", OUTBOX_STATES), name="state"),
     Index(None, "job_id", "state", "id"),
     Index(None, "state", "updated_at"),
+    Index(None, "recipient_id"),  # the console's search by CPR/CVR (migration 0007)
 )
 
 effects = Table(
@@ -244,4 +245,27 @@ rule_state = Table(
     Column("disabled_at", UtcDateTime, nullable=True),
     Column("hits", BigInteger, nullable=False),
     Column("last_hit_at", UtcDateTime, nullable=True),
+)
+
+# The admin console's actions (migration 0007; graph_dpg.ports.console).
+console_cancellations = Table(
+    "console_cancellations",
+    metadata,
+    Column("job_id", String(64), ForeignKey("outbound_jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("actor", String(320), nullable=False),
+    Column("via", String(16), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("lifted_at", UtcDateTime, nullable=True),
+)
+
+letter_links = Table(
+    "letter_links",
+    metadata,
+    Column("original_uuid", String(64), primary_key=True),
+    Column("new_uuid", String(64), nullable=False),
+    Column("job_id", String(64), ForeignKey("outbound_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("new_uuid"),
+    Index(None, "job_id"),
 )

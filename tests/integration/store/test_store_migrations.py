@@ -22,6 +22,9 @@ from graph_dpg.adapters.store import (
 from graph_dpg.adapters.store.schema import metadata
 from graph_dpg.adapters.store.sql import MIGRATIONS_DIR
 
+# The newest revision: a new migration moves it (and known_revisions below).
+HEAD = "0007"
+
 
 def test_migrations_ship_inside_the_package() -> None:
     names = {p.relative_to(MIGRATIONS_DIR).as_posix() for p in MIGRATIONS_DIR.rglob("*") if p.is_file()}
@@ -34,12 +37,13 @@ def test_migrations_ship_inside_the_package() -> None:
         "versions/0004_job_attempts.py",
         "versions/0005_outbox_in_flight.py",
         "versions/0006_mass_lines.py",
+        "versions/0007_console.py",
     } <= names
 
 
 def test_the_newest_and_the_known_revisions() -> None:
-    assert schema_heads() == ("0006",)
-    assert known_revisions() == {"0001", "0002", "0003", "0004", "0005", "0006"}
+    assert schema_heads() == (HEAD,)
+    assert known_revisions() == {"0001", "0002", "0003", "0004", "0005", "0006", "0007"}
 
 
 def test_database_urls_for_reports(tmp_path: Path) -> None:
@@ -63,7 +67,7 @@ def test_migrate_twice_keeps_data_and_matches_the_models(fresh_db_url: str) -> N
         assert store.claim_source_message("mb", "m", None) is True
         store.migrate()
         store.migrate()
-        assert store.schema_revision() == "0006"
+        assert store.schema_revision() == HEAD
         assert store.claim_source_message("mb", "m", None) is False
         with store.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
@@ -87,7 +91,7 @@ def test_downgrade_and_upgrade_again(fresh_db_url: str) -> None:
             command.downgrade(config, "base")
         assert store.schema_revision() is None
         store.migrate()
-        assert store.schema_revision() == "0006"
+        assert store.schema_revision() == HEAD
         assert store.claim_source_message("mb", "m", None) is True  # the tables are back
         assert "idempotency_keys" not in inspect(store.engine).get_table_names()
     finally:
@@ -99,7 +103,7 @@ def test_replicas_starting_together_migrate_once(fresh_db_url: str) -> None:
     try:
         with ThreadPoolExecutor(3) as pool:
             list(pool.map(lambda s: s.migrate(), stores))
-        assert {s.schema_revision() for s in stores} == {"0006"}
+        assert {s.schema_revision() for s in stores} == {HEAD}
     finally:
         for s in stores:
             s.close()
