@@ -21,7 +21,7 @@ mail) never passes Exchange's inbox rules, so the target mailbox owner's Outlook
 (``services.inbox_rules``, the same as for delivered memos) are applied to it as it is created: only when
 it goes to the default delivery folder or the inbox (a gateway rule that names a folder has decided), and
 never to a mail with a failure banner (as a memo with a banner). The rules that acted are recorded in the
-routing effect's result (``inbox_rules``) and the audit trail.
+routing effect's result (``inbox_rules``), and in the audit trail when the mail was routed.
 
 Mails the gateway delivered itself (Message-ID ``<memo-...@graph-dpg.invalid>``, or From a gateway
 address) are skipped. Business receipts that arrive as mail (e.g. the receipt mails of the outbound
