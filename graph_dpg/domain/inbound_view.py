@@ -29,14 +29,13 @@ import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from graph_dpg.core.errors import Finding, IdentifierError, MemoError
 from graph_dpg.domain.addresses import Channel, GatewayAddress
 from graph_dpg.domain.html_text import MAIL_STYLE, sanitize_html, text_to_html, wrap_document
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
+from graph_dpg.domain.local_time import format_local_datetime
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
 from graph_dpg.domain.split import SplitPlan
 from graph_dpg.domain.texts import LANGUAGES, Text, text
@@ -272,33 +271,6 @@ def _party(ident: str, id_type: str, label: str | None, opts: ViewOptions) -> st
     return f"{label} ({text})" if label else text
 
 
-#: Dates in the overview are shown in Danish local time, whatever the mailbox's language.
-LOCAL_ZONE = ZoneInfo("Europe/Copenhagen")
-
-
-def format_local_datetime(value: datetime | None, language: str = "da") -> str:
-    """``value`` in Danish local time for people: "3. december 2026 kl. 14.05" (Danish) or
-    "3 December 2026, 14:05" (English); a value without a zone is taken as UTC."""
-    if value is None:
-        return ""
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    local = aware.astimezone(LOCAL_ZONE)
-    month = text(Text.INB_MONTHS, language).split()[local.month - 1]
-    return text(
-        Text.INB_DATETIME,
-        language,
-        day=local.day,
-        month=month,
-        year=local.year,
-        hour=f"{local.hour:02d}",
-        minute=f"{local.minute:02d}",
-    )
-
-
-def _fmt_dt(value: datetime | None, language: str) -> str:
-    return format_local_datetime(value, language)
-
-
 def overview_rows(
     message: MemoMessage, opts: ViewOptions, contact_point_name: str | None = None
 ) -> list[tuple[str, str]]:
@@ -328,10 +300,10 @@ def overview_rows(
         )
     rows.append((t(Text.VIEW_LABEL), h.label))
     if message.body is not None:
-        rows.append((t(Text.VIEW_CREATED), _fmt_dt(message.body.created_datetime, lang)))
+        rows.append((t(Text.VIEW_CREATED), format_local_datetime(message.body.created_datetime, lang)))
     reply = yes_no[h.reply]
     if h.reply and h.reply_by_datetime:
-        reply += f", {t(Text.VIEW_REPLY_BY)} {_fmt_dt(h.reply_by_datetime, lang)}"
+        reply += f", {t(Text.VIEW_REPLY_BY)} {format_local_datetime(h.reply_by_datetime, lang)}"
     rows += [
         (t(Text.VIEW_REPLY), reply),
         (t(Text.VIEW_LEGAL), yes_no[h.legal_notification]),

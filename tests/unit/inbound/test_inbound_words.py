@@ -21,7 +21,6 @@ from graph_dpg.domain.inbound_view import (
     Banner,
     ViewOptions,
     foreign_banner,
-    format_local_datetime,
     invalid_banner,
     render_invalid_mail,
     render_memo_mail,
@@ -32,6 +31,7 @@ from graph_dpg.domain.inbound_view import (
     unmapped_banner,
     unshown_banner,
 )
+from graph_dpg.domain.local_time import format_local_datetime, local_time
 from graph_dpg.domain.routing import ContactPointRoute, InboundSettings, memo_item, memo_route, plain_reasons
 from graph_dpg.domain.rules import RoutingRule, RuleAction, RuleCondition, evaluate_rules
 from graph_dpg.domain.split import SplitPlan
@@ -192,6 +192,8 @@ def test_dates_are_danish_local_time_in_the_mailbox_language() -> None:
     assert format_local_datetime(summer, "da") == "1. juli 2026 kl. 14.00"
     assert format_local_datetime(datetime(2026, 12, 31, 23, 30), "da") == "1. januar 2027 kl. 00.30"
     assert format_local_datetime(None, "da") == ""
+    assert local_time(winter) == "03.12.2026 14:05"  # the compact shape (receipts), the same conversion
+    assert local_time(datetime(2026, 7, 1, 12, 0)) == "01.07.2026 14:00"  # naive: UTC
 
 
 SETTINGS = InboundSettings(
@@ -254,7 +256,7 @@ def test_the_overview_speaks_in_words(language: str) -> None:
 
 
 def test_the_overview_has_the_typography_of_the_receipts() -> None:
-    assert receipts._STYLE == MAIL_STYLE  # receipts.py keeps its own copy until it imports this one
+    assert receipts._STYLE is MAIL_STYLE  # one style for all mails
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
