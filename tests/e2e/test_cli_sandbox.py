@@ -56,6 +56,19 @@ def test_exits_0_settled_and_everything_as_expected(sandbox_run: tuple[Any, dict
     assert "200/200 accepted by NgDP" in proc.stdout  # the mass-delivery progress display
 
 
+def test_no_danish_mail_shows_english_findings_or_raw_codes_and_statuses(
+    sandbox_run: tuple[Any, dict[str, Any]], sandbox_work: Path
+) -> None:
+    # Issue 17's evidence: the sandbox's own report checks every mail the gateway wrote (graph_dpg/demo/words.py).
+    proc, report = sandbox_run
+    words = report["words"]
+    assert words["language"] == "da"
+    assert words["passed"] is True, words["problems"]
+    exported = {p.name.rsplit(".", 1)[0] for p in (sandbox_work / "export" / "mails").iterdir()}
+    assert words["checked"] == len(exported) > 20  # every mail the gateway wrote or delivered
+    assert f"Words: {words['checked']} mail(s) the gateway wrote checked" in proc.stdout
+
+
 def test_ngdp_pushes_with_its_certificate_and_is_accepted(sandbox_run: tuple[Any, dict[str, Any]]) -> None:
     # The demo's gateway authenticates NgDP's push by the forwarded client certificate, as in production;
     # a refused push would make the run exit 1 (and leave receipts at NgDP).
