@@ -170,13 +170,15 @@ def check_mail(name: str, message: Mapping[str, Any], *, alert: bool) -> list[Wo
     """The problems of one mail the gateway wrote in a Danish mailbox (Graph JSON with its body)."""
     body = message.get("body") or {}
     content = str(body.get("content") or "")
-    if str(body.get("contentType", "html")).lower() != "html":
+    html_body = str(body.get("contentType", "html")).lower() == "html"
+    whole = alert or not html_body or "dpg-" not in content
+    if not html_body:
         lines = [" ".join(x.split()) for x in content.splitlines() if x.strip()]
     else:
-        whole = alert or "dpg-" not in content
         lines = gateway_lines(content, whole=whole)
-    subject = str(message.get("subject") or "")
-    return check_lines(name, [subject, *lines], codes=not alert)
+    # The subject of delivered post or secure mail is its sender's (the MeMo label, the mail's subject).
+    subject = [str(message.get("subject") or "")] if whole else []
+    return check_lines(name, [*subject, *lines], codes=not alert)
 
 
 def check_mails(mails: Iterable[tuple[str, Mapping[str, Any], bool]], language: str) -> dict[str, Any]:

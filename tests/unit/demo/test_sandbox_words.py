@@ -49,6 +49,7 @@ def test_of_delivered_post_only_the_gateway_s_parts_are_read() -> None:
     letter = f"<p>Dear citizen, your status is INVALID. {english}</p>"  # the sender's words: not ours
     ours = "<div class='dpg-banner'><p>Brevet er lagt i hovedpostkassen.</p></div>"
     assert whats(mail(ours + "<hr>" + letter, subject="Brev")) == []
+    assert whats(mail(ours + letter, subject="Your claim is INVALID")) == []  # the sender's subject
     wrong = f"<div class='dpg-banner'><p>{english}</p><p>COMPLETED</p></div>"
     assert sorted(w for w, _ in whats(mail(wrong + letter, subject="Brev"))) == ["english", "status"]
 
