@@ -309,8 +309,13 @@ def build_gateway(
     )
     # A mailbox that is NgDP's SMTP recipient system opens its S/MIME mail as forwarded Digital Post.
     open_mail = forwarded_opening(opening, store, inbound_config.forwarded_mailboxes, inbound_config.language)
-    # The owners' Outlook inbox rules, applied to delivered memos (read with MailboxSettings.ReadWrite).
-    inbox_rules = InboxRuleCache(mailbox) if isinstance(mailbox, InboxRulesPort) else None
+    # The owners' Outlook inbox rules, applied to the memos and secure mail the gateway delivers (read
+    # with MailboxSettings.ReadWrite), read again after inbox_rules_ttl_seconds.
+    inbox_rules = (
+        InboxRuleCache(mailbox, ttl_seconds=settings.inbox_rules_ttl_seconds)
+        if isinstance(mailbox, InboxRulesPort)
+        else None
+    )
     inbound = InboundService(
         mailbox, ngdp, store, inbound_config, failures=failures, open_mail=open_mail, inbox_rules=inbox_rules
     )

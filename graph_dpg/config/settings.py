@@ -146,6 +146,13 @@ class Settings(BaseSettings):
     contact_points_refresh_seconds: int = Field(
         3600, ge=60, description="How often NgDP contact points (and their limits) are refreshed."
     )
+    inbox_rules_ttl_seconds: int = Field(
+        300,
+        ge=0,
+        le=86400,
+        description="How long a mailbox's Outlook inbox rules are used before they are read again through "
+        "Graph (a rule changed in Outlook acts on delivered mail within this time; 0: read for every mail).",
+    )
     poll_jitter_seconds: float = Field(
         5.0,
         ge=0,

@@ -39,6 +39,7 @@ from enum import StrEnum
 
 from graph_dpg.core.errors import Finding
 from graph_dpg.domain.finding_text import finding_sentence, support_codes, support_line
+from graph_dpg.domain.html_text import MAIL_STYLE
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.texts import CATALOGUE, LANGUAGES, Text, text
 
@@ -115,7 +116,7 @@ def _safe_label(label: str, language: str) -> str:
     return cleaned if len(cleaned) <= 120 else cleaned[:117] + "..."
 
 
-_STYLE = "font-family:Segoe UI,Arial,sans-serif;font-size:10.5pt"
+_STYLE = MAIL_STYLE  # one typography for every mail the gateway writes
 _CELL = "border:1px solid #bbb;padding:3px 6px;text-align:left"
 
 

@@ -1317,8 +1317,8 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.VIEW_NO_MAIN: Entry("Meddelelsen har intet hoveddokument.", "The message has no main document."),
         _T.VIEW_INVALID_SUBJECT: Entry("Ugyldig Digital Post-meddelelse", "Invalid Digital Post message"),
         _T.VIEW_UNSHOWN_SUBJECT: Entry(
-            "Digital Post-meddelelse, der ikke kunne vises ({uuid})",
-            "Digital Post message that could not be shown ({uuid})",
+            "Digital Post-meddelelse, der ikke kunne vises",
+            "Digital Post message that could not be shown",
         ),
         _T.VIEW_XML_KEPT: Entry(
             "MeMo-XML'en er for stor til at blive vedhæftet; gatewayen gemmer den (svar virker).",
@@ -1337,10 +1337,10 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "It was put in the main mailbox and not routed by rules or contact points.",
         ),
         _T.BANNER_FOREIGN_ACTION: Entry(
-            "Behandl den ikke som vores post. Bed IT om at kontakte Digital Post-supporten, "
-            "så meddelelsen kommer til den rette modtager.",
-            "Do not handle it as our post. Ask IT to contact Digital Post support so that the memo "
-            "reaches its right recipient.",
+            "Behandl den ikke som vores post. Bed jeres it-afdeling om at kontakte Digital Post-supporten "
+            "med linjen nederst, så meddelelsen kommer til den rette modtager.",
+            "Do not handle it as our post. Ask your IT department to contact Digital Post support with the "
+            "line at the bottom, so that the memo reaches its right recipient.",
         ),
         _T.BANNER_UNDELIVERABLE_TITLE: Entry(
             "Kunne ikke leveres i {mailbox} ({folder})", "Could not be delivered to {mailbox} ({folder})"
@@ -1391,9 +1391,8 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         ),
         _T.BANNER_SPLIT_PART: Entry("Del {part} af {total}: {files}", "Part {part} of {total}: {files}"),
         _T.BANNER_SPLIT_ACTION: Entry(
-            "Behandl og journalisér alle {total} mails som ét brev (messageUUID {uuid}); "
-            "svar fra denne mail.",
-            "Handle and file all {total} mails as one letter (messageUUID {uuid}); reply from this mail.",
+            "Behandl og journalisér alle {total} mails som ét brev, og svar fra denne mail.",
+            "Handle and file all {total} mails as one letter, and reply from this mail.",
         ),
         _T.BANNER_PART_TITLE: Entry(
             'Del {part} af {total} af brevet "{label}"', 'Part {part} of {total} of the letter "{label}"'
@@ -1432,15 +1431,18 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "{name} ({size}) is bigger than the mailbox's limit of {limit}.",
         ),
         _T.BANNER_OVERSIZED_ACTION: Entry(
-            "Gatewayen har gemt hele brevet, og IT har fået besked. Bed IT om filen med messageUUID {uuid}.",
-            "The gateway keeps the whole letter and IT has been told. Ask IT for the file, giving the "
-            "messageUUID {uuid}.",
+            "Gatewayen har gemt hele brevet, og IT har fået besked. Har du brug for filen, så bed jeres "
+            "it-afdeling om den, og oplys linjen nederst.",
+            "The gateway keeps the whole letter and IT has been told. If you need the file, ask your IT "
+            "department for it and give them the line at the bottom.",
         ),
         _T.BANNER_XML_NOT_ATTACHED: Entry(
             "MeMo-XML'en og filerne er for store til postkassen (højst {limit} pr. mail) og er ikke "
-            "vedhæftet. Gatewayen har gemt dem; bed IT om dem med messageUUID {uuid}.",
+            "vedhæftet. Gatewayen har gemt dem; har du brug for dem, så bed jeres it-afdeling om dem, og "
+            "oplys linjen nederst.",
             "The MeMo XML and its files are too big for the mailbox (at most {limit} per mail) and are not "
-            "attached. The gateway keeps them; ask IT for them, giving the messageUUID {uuid}.",
+            "attached. The gateway keeps them; if you need them, ask your IT department for them and give "
+            "them the line at the bottom.",
         ),
         # ------------------------------------------------------------------------------- routing notes
         _T.ROUTE_NOTE_CONTACT_POINT: Entry(

@@ -1574,7 +1574,12 @@ class GraphTenant:
                 self._log(mb, sent.folder_id, "removed", sent)
             return sent
 
-    def send_mime(self, mb: Mailbox, payload: bytes, save_to_sent_items: bool = True) -> Message:
+    @staticmethod
+    def _message_from_mime(payload: bytes) -> tuple[dict[str, Any], bytes, bool]:
+        """Base64 MIME as Graph takes it (text/plain body of ``sendMail`` or ``POST .../messages``) → the
+        message resource, the raw MIME, and whether it is S/MIME. S/MIME is sent only as MIME
+        (concepts/outlook-send-mime-message.md) and stored as [MS-OXOSMIME] 2.1.3 describes
+        (graph_dpg/sandbox/graph/smime.py)."""
         try:
             message, attachments = parse_mime_base64(payload)
         except MimeTooDeep as exc:
@@ -1587,11 +1592,7 @@ class GraphTenant:
             ) from exc
         raw = base64.b64decode(b"".join(payload.split()))
         smime = stored_form(raw)
-        if not self.keep_mime_message_id_on_send:
-            message.pop("internetMessageId", None)
         if smime is not None:
-            # S/MIME is sent only as MIME (concepts/outlook-send-mime-message.md) and stored as
-            # [MS-OXOSMIME] 2.1.3 describes (graph_dpg/sandbox/graph/smime.py).
             message["body"] = smime.body
             attachments = [smime.attachment]
             message["singleValueExtendedProperties"] = [
@@ -1601,36 +1602,23 @@ class GraphTenant:
             {"name": n, "contentType": c, "contentBytes": base64.b64encode(d).decode()}
             for n, c, d in attachments
         ]
+        return message, raw, smime is not None
+
+    def send_mime(self, mb: Mailbox, payload: bytes, save_to_sent_items: bool = True) -> Message:
+        message, raw, smime = self._message_from_mime(payload)
+        if not self.keep_mime_message_id_on_send:
+            message.pop("internetMessageId", None)
         sent = self.send_mail(mb, message, save_to_sent_items)
-        if smime is not None:
+        if smime:
             self._keep_mime(mb, sent, raw)
         return sent
 
     def create_mime_message(self, mb: Mailbox, folder: Folder, payload: bytes) -> Message:
         """``POST .../messages`` with base64 MIME as text/plain: a draft made from the MIME
         (concepts/outlook-send-mime-message.md, "Create a message draft"), S/MIME stored as sent."""
-        try:
-            message, attachments = parse_mime_base64(payload)
-        except MimeTooDeep as exc:
-            raise bad_request(str(exc), "ErrorMimeContentConversionFailed") from exc
-        except ValueError as exc:
-            raise bad_request(
-                "Invalid base64 string for MIME content.", "ErrorMimeContentInvalidBase64String"
-            ) from exc
-        raw = base64.b64decode(b"".join(payload.split()))
-        smime = stored_form(raw)
-        if smime is not None:
-            message["body"] = smime.body
-            attachments = [smime.attachment]
-            message["singleValueExtendedProperties"] = [
-                {"id": MESSAGE_CLASS_TAG, "value": smime.message_class}
-            ]
-        message["attachments"] = [
-            {"name": n, "contentType": c, "contentBytes": base64.b64encode(d).decode()}
-            for n, c, d in attachments
-        ]
+        message, raw, smime = self._message_from_mime(payload)
         msg = self.create_message(mb, folder, message)
-        if smime is not None:
+        if smime:
             msg.props["_mime"] = base64.b64encode(raw).decode()
         return msg
 
