@@ -394,6 +394,10 @@ class GraphEmulator:
             kind = {"GET": "list", "POST": "create"}.get(m, "")
 
         async def run(req: Req, grant: AppGrant | None) -> Resp:
+            if grant is not None and kind != "create" and not grant.allows(f"subscriptions.{kind}"):
+                raise GraphApiError(
+                    403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
+                )
             try:
                 if sid is None and m == "POST":
                     immutable = "immutableid" in req.headers.get("prefer", "").replace('"', "").lower()
