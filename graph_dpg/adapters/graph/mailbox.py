@@ -960,7 +960,9 @@ class GraphMailbox:
         (concepts/outlook-immutable-id.md). Graph validates both URLs before it answers (handshake)."""
         folder_id = folder if _direct_folder(folder) else await self._polled_folder_id(mailbox, folder)
         body = {
-            "changeType": "created,updated",
+            # Only new items: a mail sent (or moved) into the folder. Not "updated": the gateway's own
+            # category writes on the folder's messages would wake their folder again.
+            "changeType": "created",
             "notificationUrl": notification_url,
             "lifecycleNotificationUrl": lifecycle_url,
             "resource": f"users/{mailbox}/mailFolders({odata_quote(folder_id)})/messages",
