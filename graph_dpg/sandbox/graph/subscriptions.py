@@ -204,6 +204,9 @@ class SubscriptionHub:
             # outlook-subscription-notes.md: a read permission on the resource; the scope as for any call.
             if not grant.covers((mb.id, mb.upn, *mb.aliases)) or not mb.accessible:
                 raise SubscriptionError(403, "ErrorAccessDenied", "Access to OData is disabled.")
+            if self.tenant.subscriptions_need_entra_consent and grant.mailboxes is not None:
+                # The other behaviour of inference graph.subscription-rbac (diagnostics/inferences.py).
+                raise SubscriptionError(403, "ExtensionError", "Operation: Create; Exception: [Access denied]")
             if not grant.allows("subscriptions.create"):
                 raise SubscriptionError(
                     403, "ExtensionError", "Operation: Create; Exception: [Access denied]"
@@ -305,6 +308,8 @@ class SubscriptionHub:
         change = {"created": "created", "updated": "updated", "removed": "deleted"}.get(kind)
         if change is None:
             return
+        if not self.tenant.notify_sent_items and mb.well_known.get("sentitems") == folder_id:
+            return  # the other behaviour of inference graph.sent-items-notified
         now = self.now()
         with self._lock:
             subs = [

@@ -525,6 +525,13 @@ class GraphTenant:
         #: sendMail with MIME keeps the Message-ID header as the sent item's internetMessageId (inference);
         #: False: Exchange assigns its own.
         self.keep_mime_message_id_on_send = True
+        #: A subscription to a mailbox's messages is allowed by a grant of RBAC for Applications (a management
+        #: scope, no tenant-wide Entra consent) like any other mail call (inference); True: the notification
+        #: service asks for an Entra consent, and a scoped grant's POST /subscriptions answers 403.
+        self.subscriptions_need_entra_consent = False
+        #: The copy of a sent mail placed in Sent Items raises a "created" notification on a subscription to
+        #: that folder (inference); False: items in Sent Items raise none (polling alone finds them).
+        self.notify_sent_items = True
         self.faults = FaultInjector(seed)
         self.clock = clock
         self.tenant_id = str(uuid.uuid4())

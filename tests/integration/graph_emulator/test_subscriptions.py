@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from graph_dpg.sandbox.graph import GraphTenant
 
-from .conftest import FUNC, make_client
+from .conftest import FUNC, OTHER, make_client
 
 IMMUTABLE = {"Prefer": 'IdType="ImmutableId"'}
 
@@ -205,3 +205,23 @@ async def test_creating_needs_a_mail_read_permission_outlook_subscription_notes(
         response = await client.post("/subscriptions", json=body(receiver))
     assert response.status_code == 403
     assert tenant.subscriptions.subscriptions == []
+
+
+async def test_the_other_behaviours_of_the_subscription_inferences(receiver: Receiver) -> None:
+    # graph_dpg/diagnostics/inferences.py: graph.subscription-rbac and graph.sent-items-notified.
+    tenant = GraphTenant("sandbox-token")
+    tenant.add_mailbox(FUNC)
+    tenant.add_mailbox(OTHER)
+    tenant.grant("sandbox-token", ["Mail.ReadWrite"], mailboxes=[FUNC])  # RBAC for Applications: scoped
+    async with make_client(tenant) as client:
+        allowed = await client.post("/subscriptions", json=body(receiver))
+        outside = await client.post(
+            "/subscriptions", json=body(receiver, resource=f"users/{OTHER}/mailFolders('inbox')/messages")
+        )
+        tenant.subscriptions_need_entra_consent = True
+        refused = await client.post("/subscriptions", json=body(receiver))
+    assert (allowed.status_code, outside.status_code, refused.status_code) == (201, 403, 403)
+    tenant.notify_sent_items = False
+    tenant.put_sent_message(FUNC, "Hej", "<p>Hej</p>", to=[("", "a@b.dk")])
+    tenant.subscriptions.drain()
+    assert receiver.bodies("/notify") == []
