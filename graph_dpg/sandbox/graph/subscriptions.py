@@ -206,7 +206,9 @@ class SubscriptionHub:
                 raise SubscriptionError(403, "ErrorAccessDenied", "Access to OData is disabled.")
             if self.tenant.subscriptions_need_entra_consent and grant.mailboxes is not None:
                 # The other behaviour of inference graph.subscription-rbac (diagnostics/inferences.py).
-                raise SubscriptionError(403, "ExtensionError", "Operation: Create; Exception: [Access denied]")
+                raise SubscriptionError(
+                    403, "ExtensionError", "Operation: Create; Exception: [Access denied]"
+                )
             if not grant.allows("subscriptions.create"):
                 raise SubscriptionError(
                     403, "ExtensionError", "Operation: Create; Exception: [Access denied]"
