@@ -206,4 +206,6 @@ def test_graph_notifications_open_a_public_https_ingress_and_set_the_url() -> No
     assert "value: empty(notificationsBaseUrl) ? 'https://${appFqdn}' : notificationsBaseUrl" in raw
     known = {env_name(name) for name in Settings.model_fields}
     used = set(re.findall(r"name: '(GRAPH_DPG_\w+)'", module))
-    assert {"GRAPH_DPG_NOTIFICATIONS_URL", "GRAPH_DPG_POLL_INTERVAL_WITH_NOTIFICATIONS_SECONDS"} <= used <= known
+    assert (
+        {"GRAPH_DPG_NOTIFICATIONS_URL", "GRAPH_DPG_POLL_INTERVAL_WITH_NOTIFICATIONS_SECONDS"} <= used <= known
+    )
