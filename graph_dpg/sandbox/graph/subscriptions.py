@@ -57,6 +57,7 @@ MAX_MINUTES = 4230  # change-notifications-subscription-lifetime.md, Outlook mes
 VALIDATION_TIMEOUT_S = 10.0  # notificationurl-validation.md: "within 10 seconds"
 DELIVERY_TIMEOUT_S = 3.0  # change-notifications-delivery-webhooks.md: "within 3 seconds"
 DELIVERY_ATTEMPTS = 3  # sandbox bound (Graph retries for up to 4 hours)
+IDLE_EXIT_S = 30.0  # the delivery thread ends after this long without work (started again when needed)
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _CHANGE_TYPES = frozenset({"created", "updated", "deleted"})
 _RESOURCE = re.compile(
@@ -367,25 +368,32 @@ class SubscriptionHub:
 
     def _enqueue(self, url: str, payload: dict[str, Any], sid: str | None) -> None:
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
+            self._queue.put((url, payload, sid))
+            if self._thread is None:  # the delivery thread ends after IDLE_EXIT_S without work
                 self._thread = threading.Thread(target=self._deliver_loop, name="graph-notify", daemon=True)
                 self._thread.start()
-        self._queue.put((url, payload, sid))
 
     def drain(self, timeout: float = 10.0) -> None:
         """Wait until every queued notification was delivered (or given up); for tests (bounded)."""
         done = threading.Event()
         with self._lock:
+            if self._thread is None:
+                return  # nothing queued
             self._marks.append(done)
-            if self._thread is None or not self._thread.is_alive():
-                return
-        self._queue.put(None)
+            self._queue.put(None)
         done.wait(timeout)
 
     def _deliver_loop(self) -> None:
         with httpx.Client(timeout=DELIVERY_TIMEOUT_S, transport=self._transport) as client:
             while True:
-                job = self._queue.get()
+                try:
+                    job = self._queue.get(timeout=IDLE_EXIT_S)
+                except queue.Empty:
+                    with self._lock:
+                        if self._queue.empty():
+                            self._thread = None
+                            return
+                    continue
                 if job is None:
                     with self._lock:
                         while self._marks:
