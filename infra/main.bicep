@@ -52,6 +52,15 @@ param ngdpSystemId string
 @description('Expose the NgDP REST PUSH endpoints publicly over HTTPS. False (REST PULL, recommended): VNet only.')
 param exposePushEndpoints bool = false
 
+@description('Receive Microsoft Graph change notifications (GRAPH_DPG_NOTIFICATIONS_URL): makes the ingress public over HTTPS; mail reaches NgDP within seconds instead of at the next poll. infra/README.md §6.2.')
+param graphNotifications bool = false
+
+@description('Public HTTPS base URL Graph posts notifications to, when the app has a custom domain. Empty: the app\'s ingress FQDN.')
+param notificationsBaseUrl string = ''
+
+@description('Seconds between safety-net polls of a folder while notifications are on (GRAPH_DPG_POLL_INTERVAL_WITH_NOTIFICATIONS_SECONDS).')
+param pollIntervalWithNotificationsSeconds int = 300
+
 @description('CIDRs allowed to reach the ingress, and NgDP\'s push source addresses (GRAPH_DPG_PUSH_ALLOWED_IPS). Empty: no IP filter.')
 param ingressAllowedCidrs array = []
 
@@ -383,6 +392,9 @@ module app 'modules/containerapp.bicep' = if (deployApp) {
     infrastructureSubnetId: network.outputs.appsSubnetId
     logAnalyticsWorkspaceName: monitoring.outputs.workspaceName
     exposePushEndpoints: exposePushEndpoints
+    graphNotifications: graphNotifications
+    notificationsBaseUrl: notificationsBaseUrl
+    pollIntervalWithNotificationsSeconds: pollIntervalWithNotificationsSeconds
     ingressAllowedCidrs: ingressAllowedCidrs
     clientCertificateMode: pushClientCertificateMode
     httpPort: httpPort

@@ -354,6 +354,47 @@ class Audit(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class SubscriptionRow:
+    """The Graph change-notification subscription of one polled folder (``resource``: its lease name)."""
+
+    resource: str
+    subscription_id: str | None
+    client_state: str
+    expires_at: datetime | None
+    need: str | None  # "reauthorize" / "recreate": asked for by a lifecycle notification
+
+
+class Subscriptions(Protocol):
+    def get_subscription(self, resource: str) -> SubscriptionRow | None: ...
+
+    def find_subscription(self, subscription_id: str) -> SubscriptionRow | None:
+        """The row of a Graph subscription id (None: not one of ours, or forgotten)."""
+        ...
+
+    def save_subscription(
+        self, resource: str, subscription_id: str, client_state: str, expires_at: datetime
+    ) -> None:
+        """Record a created or renewed subscription (clears ``need``)."""
+        ...
+
+    def mark_subscription(self, subscription_id: str, need: str) -> str | None:
+        """Set ``need`` on the row of ``subscription_id``; the row's resource, or None if unknown."""
+        ...
+
+    def forget_subscription(self, resource: str) -> None: ...
+
+
+class Wakes(Protocol):
+    def request_wake(self, resource: str, reason: str) -> None:
+        """Ask the holder of ``resource`` to poll it now (idempotent: one row per resource)."""
+        ...
+
+    def take_wakes(self, resources: Sequence[str]) -> list[str]:
+        """Remove and return the wakes of ``resources`` (those a replica holds and is free to poll)."""
+        ...
+
+
 class Leases(ReplicaLeases, Protocol):
     """The lease table: the calls of :class:`graph_dpg.ports.leases.ReplicaLeases`, defined there once."""
 
@@ -435,6 +476,8 @@ class StatePort(
     RuleState,
     RuleAdmin,
     Housekeeping,
+    Subscriptions,
+    Wakes,
     Protocol,
 ):
     """Everything the store offers (the SQL adapter implements it); services take the narrower protocols."""

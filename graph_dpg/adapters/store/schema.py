@@ -269,3 +269,29 @@ letter_links = Table(
     UniqueConstraint("new_uuid"),
     Index(None, "job_id"),
 )
+
+# Graph change-notification subscriptions, one per polled folder (keyed by the folder's lease resource),
+# shared by the replicas: a notification reaching any replica is checked against its row (migration 0008).
+SUBSCRIPTION_NEEDS = ("reauthorize", "recreate")
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("resource", String(512), primary_key=True),
+    Column("subscription_id", String(128), nullable=True),
+    Column("client_state", String(128), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("need", String(16), nullable=True),  # a lifecycle notification asked for this
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("need IS NULL OR " + _in("need", SUBSCRIPTION_NEEDS), name="need"),
+    Index(None, "subscription_id"),
+)
+
+# A folder to poll now (a change notification arrived); the replica holding the folder's lease takes it.
+wakes = Table(
+    "wakes",
+    metadata,
+    Column("resource", String(512), primary_key=True),
+    Column("reason", String(32), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+)

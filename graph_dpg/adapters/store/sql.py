@@ -98,6 +98,7 @@ from graph_dpg.ports.store import (
     OutboxState,
     PlannedMemo,
     SendOutcome,
+    SubscriptionRow,
 )
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -1062,6 +1063,100 @@ class SqlStore:
     def forget_replica(self, owner: str) -> None:
         with self._tx("forget replica") as conn:
             conn.execute(delete(t.replicas).where(t.replicas.c.owner == owner))
+
+    # ------------------------------------------------------------------ subscriptions and wakes
+
+    @staticmethod
+    def _subscription_from(row: Row[Any]) -> SubscriptionRow:
+        return SubscriptionRow(
+            resource=str(row.resource),
+            subscription_id=None if row.subscription_id is None else str(row.subscription_id),
+            client_state=str(row.client_state),
+            expires_at=row.expires_at,
+            need=None if row.need is None else str(row.need),
+        )
+
+    def get_subscription(self, resource: str) -> SubscriptionRow | None:
+        sub = t.subscriptions
+        with self._tx("get subscription") as conn:
+            row = conn.execute(select(sub).where(sub.c.resource == resource)).first()
+            return None if row is None else self._subscription_from(row)
+
+    def find_subscription(self, subscription_id: str) -> SubscriptionRow | None:
+        sub = t.subscriptions
+        with self._tx("find subscription") as conn:
+            row = conn.execute(select(sub).where(sub.c.subscription_id == subscription_id).limit(1)).first()
+            return None if row is None else self._subscription_from(row)
+
+    def save_subscription(
+        self, resource: str, subscription_id: str, client_state: str, expires_at: datetime
+    ) -> None:
+        with self._tx("save subscription") as conn:
+            stmt = self._insert(t.subscriptions).values(
+                resource=resource,
+                subscription_id=subscription_id,
+                client_state=client_state,
+                expires_at=expires_at,
+                need=None,
+                updated_at=self._now(conn),
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["resource"],
+                    set_={
+                        "subscription_id": stmt.excluded.subscription_id,
+                        "client_state": stmt.excluded.client_state,
+                        "expires_at": stmt.excluded.expires_at,
+                        "need": None,
+                        "updated_at": stmt.excluded.updated_at,
+                    },
+                )
+            )
+
+    def mark_subscription(self, subscription_id: str, need: str) -> str | None:
+        sub = t.subscriptions
+        with self._tx("mark subscription") as conn:
+            resource = conn.execute(
+                select(sub.c.resource).where(sub.c.subscription_id == subscription_id).limit(1)
+            ).scalar_one_or_none()
+            if resource is None:
+                return None
+            current = conn.execute(select(sub.c.need).where(sub.c.resource == resource)).scalar_one()
+            if current != "recreate":  # a removed subscription stays to be recreated
+                conn.execute(
+                    update(sub)
+                    .where(sub.c.resource == resource)
+                    .values(need=need, updated_at=self._now(conn))
+                )
+            return str(resource)
+
+    def forget_subscription(self, resource: str) -> None:
+        with self._tx("forget subscription") as conn:
+            conn.execute(delete(t.subscriptions).where(t.subscriptions.c.resource == resource))
+
+    def request_wake(self, resource: str, reason: str) -> None:
+        with self._tx("request wake") as conn:
+            stmt = self._insert(t.wakes).values(
+                resource=resource, reason=reason, requested_at=self._now(conn)
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["resource"],
+                    set_={"reason": stmt.excluded.reason, "requested_at": stmt.excluded.requested_at},
+                )
+            )
+
+    def take_wakes(self, resources: Sequence[str]) -> list[str]:
+        if not resources:
+            return []
+        wk = t.wakes
+        with self._tx("take wakes") as conn:
+            # DELETE ... RETURNING (SQLite >= 3.35, PostgreSQL): a wake written after this statement stays
+            # for the next check, so none is lost between reading and deleting.
+            taken = conn.execute(
+                delete(wk).where(wk.c.resource.in_(list(resources))).returning(wk.c.resource)
+            ).scalars()
+            return sorted(str(r) for r in taken)
 
     # ------------------------------------------------------------------ rule state
 

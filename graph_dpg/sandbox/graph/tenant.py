@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from graph_dpg.sandbox.graph.contacts import new_contact
 from graph_dpg.sandbox.graph.faults import FaultInjector
@@ -56,6 +56,9 @@ from graph_dpg.sandbox.graph.odata import (
 )
 from graph_dpg.sandbox.graph.permissions import GATEWAY_ROLES, AppGrant
 from graph_dpg.sandbox.graph.smime import MESSAGE_CLASS_TAG, stored_form
+
+if TYPE_CHECKING:
+    from graph_dpg.sandbox.graph.subscriptions import SubscriptionHub
 
 # learn.microsoft.com/graph/api/resources/mailfolder ("Well-known folder names"): name -> (display, hidden).
 WELL_KNOWN_FOLDERS: dict[str, tuple[str, bool]] = {
@@ -522,6 +525,13 @@ class GraphTenant:
         #: sendMail with MIME keeps the Message-ID header as the sent item's internetMessageId (inference);
         #: False: Exchange assigns its own.
         self.keep_mime_message_id_on_send = True
+        #: A subscription to a mailbox's messages is allowed by a grant of RBAC for Applications (a management
+        #: scope, no tenant-wide Entra consent) like any other mail call (inference); True: the notification
+        #: service asks for an Entra consent, and a scoped grant's POST /subscriptions answers 403.
+        self.subscriptions_need_entra_consent = False
+        #: The copy of a sent mail placed in Sent Items raises a "created" notification on a subscription to
+        #: that folder (inference); False: items in Sent Items raise none (polling alone finds them).
+        self.notify_sent_items = True
         self.faults = FaultInjector(seed)
         self.clock = clock
         self.tenant_id = str(uuid.uuid4())
@@ -535,6 +545,20 @@ class GraphTenant:
         self._uploads: dict[str, UploadSession] = {}
         self._outbound: list[dict[str, Any]] = []
         self._requests: deque[LoggedRequest] = deque(maxlen=request_log_limit)
+        #: Called (under the lock) with (mailbox, folder id, "created"/"updated"/"removed", message) for
+        #: every change the delta log records: the subscriptions' notifications (subscriptions.py).
+        self.change_listeners: list[Callable[[Mailbox, str, str, Message], None]] = []
+        self._subscriptions: SubscriptionHub | None = None
+
+    @property
+    def subscriptions(self) -> SubscriptionHub:
+        """The tenant's change-notification subscriptions (``subscriptions.SubscriptionHub``)."""
+        with self._lock:
+            if self._subscriptions is None:
+                from graph_dpg.sandbox.graph.subscriptions import SubscriptionHub
+
+                self._subscriptions = SubscriptionHub(self)
+            return self._subscriptions
 
     # ------------------------------------------------------------------ locking, clock, logs
 
@@ -1076,6 +1100,8 @@ class GraphTenant:
 
     def _log(self, mb: Mailbox, folder_id: str, kind: str, msg: Message) -> None:
         mb.folders[folder_id].log.append((self._next_seq(), kind, msg.imm_id, msg.rest_id))
+        for listener in self.change_listeners:
+            listener(mb, folder_id, kind, msg)
 
     def _touch(self, msg: Message) -> None:
         msg.version += 1
