@@ -37,8 +37,8 @@ def test_migrations_ship_inside_the_package() -> None:
 
 
 def test_the_newest_and_the_known_revisions() -> None:
-    assert schema_heads() == ("0005",)
-    assert known_revisions() == {"0001", "0002", "0003", "0004", "0005"}
+    assert schema_heads() == ("0006",)
+    assert known_revisions() == {"0001", "0002", "0003", "0004", "0005", "0006"}
 
 
 def test_database_urls_for_reports(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ def test_migrate_twice_keeps_data_and_matches_the_models(fresh_db_url: str) -> N
         assert store.claim_source_message("mb", "m", None) is True
         store.migrate()
         store.migrate()
-        assert store.schema_revision() == "0005"
+        assert store.schema_revision() == "0006"
         assert store.claim_source_message("mb", "m", None) is False
         with store.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
@@ -86,7 +86,7 @@ def test_downgrade_and_upgrade_again(fresh_db_url: str) -> None:
             command.downgrade(config, "base")
         assert store.schema_revision() is None
         store.migrate()
-        assert store.schema_revision() == "0005"
+        assert store.schema_revision() == "0006"
         assert store.claim_source_message("mb", "m", None) is True  # the tables are back
         assert "idempotency_keys" not in inspect(store.engine).get_table_names()
     finally:
@@ -98,7 +98,7 @@ def test_replicas_starting_together_migrate_once(fresh_db_url: str) -> None:
     try:
         with ThreadPoolExecutor(3) as pool:
             list(pool.map(lambda s: s.migrate(), stores))
-        assert {s.schema_revision() for s in stores} == {"0005"}
+        assert {s.schema_revision() for s in stores} == {"0006"}
     finally:
         for s in stores:
             s.close()
