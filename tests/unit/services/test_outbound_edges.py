@@ -183,9 +183,9 @@ async def test_a_negative_business_receipt_fails_the_job_and_mails_once_more() -
     r.ngdp.hold_receipt(row.message_uuid, "INVALID", errorCode="NOT_REGISTERED")
     await r.service.pull_business_receipts()
     await r.service.apply_business_receipts()
-    assert await r.service.run_effects() == 2  # the failed category and the second receipt mail
+    assert await r.service.run_effects() == 2  # the failed category and the updated receipt mail
     assert r.categories(mid) == ["Digital Post: Fejl"]
-    assert r.receipts() == ["DPG kvittering: Brev", "DPG kvittering med fejl: Brev"]
+    assert r.receipts() == ["DPG kvittering: Brev", "DPG opdateret kvittering: Brev"]
     assert await r.service.run_effects() == 0
 
 
