@@ -1036,17 +1036,15 @@ class OutboundService:
         """The Internet Message-ID of the job's first receipt mail (None: there is none to thread to)."""
         first = await self.effects.get(first_key or EffectKey.receipt(job.id))
         result = first.result if first is not None and first.state is EffectState.DONE else None
-        if not result:
+        if not result or not result.get("message_id"):
             return None
-        if result.get("internet_message_id"):
-            return str(result["internet_message_id"])
-        if not result.get("message_id"):
-            return None
-        try:  # written by an earlier version: its Message-ID is Exchange's
+        # Read back rather than trusted as created: receipts of earlier versions have Exchange's Message-ID
+        # (and graph.internet-message-id is an inference). Updates are rare: one read each.
+        try:
             found = await self.mail.get_message(job.mailbox, str(result["message_id"]))
         except NotFoundError:
             return None  # deleted meanwhile: the update stands alone
-        return found.internet_message_id
+        return found.internet_message_id or (str(result.get("internet_message_id") or "") or None)
 
     async def _ensure_categories(self, mailbox: str) -> None:
         """First use in this process: the master list must hold our categories with their colours."""
