@@ -34,7 +34,6 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 from graph_dpg.core.backoff import Backoff
 from graph_dpg.core.errors import (
@@ -957,9 +956,12 @@ class OutboundService:
             if update is not None:
                 shown.extend(update.lines)
                 mail = await self.cpu.run(
-                    partial(render_receipt, language=lang, sent_at=sent_at, changed=update.changed),
+                    render_receipt,
                     job.subject,
                     update.lines,
+                    language=lang,
+                    sent_at=sent_at,
+                    changed=update.changed,
                 )
             elif payload.get("kind") == "failure":
                 mail = await self._failure_receipt(job, payload, shown)
@@ -969,16 +971,14 @@ class OutboundService:
             elif payload.get("kind") == "secure":
                 secure_lines = [_secure_line(d) for d in _as_list(payload.get("lines"))]
                 mail = await self.cpu.run(
-                    partial(render_receipt, language=lang, sent_at=sent_at), job.subject, secure_lines
+                    render_receipt, job.subject, secure_lines, language=lang, sent_at=sent_at
                 )
             else:
                 noted = job.warnings or await self._legacy_warnings(job.id)
                 warnings = [_stored_warning(w) for w in noted]
                 shown.extend(await self._recipient_lines(job.id))
                 mail = await self.cpu.run(
-                    partial(render_receipt, language=lang, warnings=warnings, sent_at=sent_at),
-                    job.subject,
-                    shown,
+                    render_receipt, job.subject, shown, language=lang, warnings=warnings, sent_at=sent_at
                 )
             await self._ensure_categories(job.mailbox)
             threading = [] if update is None or not update.thread else [update.thread]
