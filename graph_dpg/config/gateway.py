@@ -34,7 +34,16 @@ from graph_dpg.domain.identifiers import validate_cvr
 from graph_dpg.domain.policies import DEFAULT_POLICIES, ChannelPolicy
 from graph_dpg.domain.rules import MAIL_FIELDS, MEMO_FIELDS
 
-CATEGORY_STATES: tuple[str, ...] = ("queued", "sent", "receipted", "failed", "inbound", "warning")
+#: The categories the gateway sets, by meaning: the states of an original, and ``receipt`` (on receipt mails).
+CATEGORY_STATES: tuple[str, ...] = (
+    "queued",
+    "sent",
+    "receipted",
+    "failed",
+    "inbound",
+    "warning",
+    "receipt",
+)
 
 # Outlook's rendering of the preset colours (Graph outlookCategory resource;
 # see docs/facts/graph.md, "Master categories").
@@ -80,6 +89,7 @@ DEFAULT_CATEGORIES: Mapping[str, tuple[str, str]] = MappingProxyType(
         "failed": (texts.text(texts.Text.CATEGORY_FAILED, "da"), "preset0"),
         "inbound": (texts.text(texts.Text.CATEGORY_INBOUND, "da"), "preset5"),
         "warning": (texts.text(texts.Text.CATEGORY_WARNING, "da"), "preset1"),
+        "receipt": (texts.text(texts.Text.CATEGORY_RECEIPT, "da"), "preset8"),
     }
 )
 
@@ -271,6 +281,7 @@ class Categories(_Frozen):
     failed: CategorySpec = _category("failed")
     inbound: CategorySpec = _category("inbound")
     warning: CategorySpec = _category("warning")
+    receipt: CategorySpec = _category("receipt")
 
     @model_validator(mode="before")
     @classmethod

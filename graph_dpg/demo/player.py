@@ -506,6 +506,8 @@ def build_report(
                     entry["receipt_mails"].append(
                         {
                             "subject": msg["subject"],
+                            "categories": list(msg.get("categories") or []),
+                            "conversation": msg.get("conversationId"),
                             "text": html_to_text(msg["body"]["content"]),
                             "attachments": [a["name"] for a in msg.get("attachments", [])],
                         }

@@ -49,6 +49,7 @@ SMIME_VALUE = "graph.smime-value-as-sent"
 MIME_SEND_MESSAGE_ID = "graph.mime-send-message-id"
 SUBSCRIPTION_RBAC = "graph.subscription-rbac"
 SENT_ITEMS_NOTIFIED = "graph.sent-items-notified"
+THREAD_CREATED_ITEMS = "graph.thread-created-items"
 NGDP_SEND = "ngdp.send-answer"
 NGDP_RECEIPT = "ngdp.business-receipt"
 NGDP_DUPLICATE = "ngdp.duplicate-uuid"
@@ -184,6 +185,20 @@ INFERENCES: tuple[Inference, ...] = (
         "throw-away key made for the probe; reads `$value` of each and compares the CMS bytes and the "
         "signed part's bytes with those created.",
         emulator_setting="smime_value_as_sent",
+    ),
+    Inference(
+        THREAD_CREATED_ITEMS,
+        "graph",
+        "A message created in a folder with PidTagInReplyToId (`String 0x1042`) and PidTagInternetReferences "
+        "(`String 0x1039`) naming an earlier item's Message-ID is in that item's conversation: both read "
+        "back with the same `conversationId` (an updated receipt is shown with the first receipt).",
+        "`resources/message.md` documents `conversationId` as read-only and `message-createreply.md` puts a "
+        "reply draft in its original's conversation, but a reply is a draft to be sent; [MS-OXOMSG] 2.2.1.1 "
+        "and 2.2.1.2 define the two properties and [MS-OXCMAIL] maps them to the In-Reply-To and References "
+        "headers, yet no document says Exchange threads an item created through Graph by them.",
+        "creates two messages in the probe folder as the gateway files an updated receipt (received items, "
+        "the second naming the first's Message-ID in both properties) and compares their `conversationId`.",
+        emulator_setting="thread_created_items_by_in_reply_to",
     ),
     Inference(
         MIME_SEND_MESSAGE_ID,

@@ -70,7 +70,7 @@ from graph_dpg.core.errors import (
     TransientError,
 )
 from graph_dpg.diagnostics import inferences as inf
-from graph_dpg.domain.mail import Attachment, EmailAddress, MailMessage
+from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
 
 if TYPE_CHECKING:
     import httpx
@@ -393,6 +393,9 @@ class Probe:
             report.rows += await _guarded(_one(self._smime_value_row(graph, folder_id)), (inf.SMIME_VALUE,))
             report.rows += await _guarded(_one(self._folder_name_row(graph)), (inf.FOLDER_NAME_AS_ID,))
             report.rows += await _guarded(
+                _one(self._thread_row(graph, folder_id)), (inf.THREAD_CREATED_ITEMS,)
+            )
+            report.rows += await _guarded(
                 _one(self._category_row(graph, categories)), (inf.DUPLICATE_CATEGORY,)
             )
             report.rows += await _guarded(_one(self._delta_row(graph)), (inf.DELTA_FOLDERS,))
@@ -598,6 +601,42 @@ class Probe:
                 )
             )
         return rows
+
+    async def _thread_row(self, graph: GraphMailbox, folder_id: str) -> ProbeRow:
+        """Two received items, the second naming the first in In-Reply-To / References (as the gateway's
+        updated receipt names its first receipt): one conversation?"""
+        now = datetime.now(UTC)
+        address = EmailAddress(self.mailbox, "graph-dpg probe")
+        first_id = f"<graph-dpg-probe-{uuid.uuid4().hex}@graph-dpg.invalid>"
+
+        def item(header: str | None) -> MailMessage:
+            return MailMessage(
+                subject="graph-dpg doctor --probe (deleted when the probe ends)",
+                body="A test item of graph-dpg doctor --probe. It is deleted with its folder.",
+                body_type="text",
+                sender=address,
+                to=[address],
+                internet_message_id=None if header else first_id,
+                headers=[Header("In-Reply-To", header), Header("References", header)] if header else [],
+                received_at=now,
+                sent_at=now,
+                is_read=True,
+            )
+
+        fields = ("conversationId", "internetMessageId")
+        try:
+            first = await graph.create_message(self.mailbox, folder_id, item(None), received=True)
+            one = await graph.read_message_fields(self.mailbox, first, fields)
+            # The Message-ID the first item has (graph.internet-message-id is its own row).
+            answered = str(one.get("internetMessageId") or first_id)
+            second = await graph.create_message(self.mailbox, folder_id, item(answered), received=True)
+            two = await graph.read_message_fields(self.mailbox, second, fields)
+        except RemoteError as exc:
+            return ProbeRow(inf.THREAD_CREATED_ITEMS, f"not checked: {_remote(exc)}", Verdict.NOT_CHECKED)
+        ids = [one.get("conversationId"), two.get("conversationId")]
+        if ids[0] and ids[0] == ids[1]:
+            return ProbeRow(inf.THREAD_CREATED_ITEMS, "the same conversationId", Verdict.MATCHES)
+        return ProbeRow(inf.THREAD_CREATED_ITEMS, "different conversationIds", Verdict.CONTRADICTS)
 
     # ------------------------------------------------------------------ Graph: categories, delta
 

@@ -35,12 +35,14 @@ import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from graph_dpg.core.errors import Finding
 from graph_dpg.domain.finding_text import finding_sentence, support_codes, support_line
 from graph_dpg.domain.html_text import MAIL_STYLE
 from graph_dpg.domain.identifiers import mask_cprs
+from graph_dpg.domain.local_time import local_time
 from graph_dpg.domain.texts import CATALOGUE, LANGUAGES, Text, text
 
 FAILURE_DETAILS_NAME = "NgDPKvitteringsDetaljerMedFejl.txt"
@@ -59,6 +61,7 @@ MAX_SUPPORT_CHARS = 500
 MAX_LIST_BYTES = 10 * 1024 * 1024
 MAX_FINDINGS_IN_BODY = 50  # errors, and as many warnings; all of them in FINDINGS_NAME
 MAX_TEXT_IN_BODY = 1000  # characters of one finding or recipient detail in the body
+MAX_CHANGES_IN_BODY = 10  # recipients an updated receipt names one by one (all are in its table)
 
 
 class RecipientStatus(StrEnum):
@@ -394,21 +397,75 @@ def _findings_attached(
     return f"<p>{html.escape(sentence)}</p>", ((FINDINGS_NAME, data),)
 
 
+def _sent(sent_at: datetime | None, language: str) -> str:
+    """The line that points to the original beside its subject: when it was sent, in Danish local time."""
+    if sent_at is None:
+        return ""
+    return "<p>" + html.escape(text(Text.RECEIPT_SENT_AT, language, sent=local_time(sent_at))) + "</p>"
+
+
+def _changes(safe: str, changed: Sequence[RecipientLine], language: str) -> list[str]:
+    """What an updated receipt opens with: that it is one, and each recipient whose outcome changed, in
+    words (the reason says what to do)."""
+    shown = changed[:MAX_CHANGES_IN_BODY]
+    items = "".join(
+        "<li>"
+        + html.escape(
+            _clip(
+                text(
+                    Text.RECEIPT_UPDATE_REJECTED,
+                    language,
+                    recipient=r.recipient,
+                    reason=_detail(r, language),
+                )
+            )
+        )
+        + "</li>"
+        for r in shown
+    )
+    parts = [
+        "<p>" + text(Text.RECEIPT_UPDATE_INTRO_HTML, language, label=html.escape(safe)) + "</p>",
+        f"<ul>{items}</ul>",
+    ]
+    if len(changed) > len(shown):
+        more = text(Text.RECEIPT_UPDATE_MORE, language, more=len(changed) - len(shown))
+        parts.append(f"<p>{html.escape(more)}</p>")
+    parts.append(f"<p>{html.escape(text(Text.RECEIPT_UPDATE_NOW, language))}</p>")
+    return parts
+
+
 def _one_line(value: str) -> str:
     return value.replace("\t", " ").replace("\r", " ").replace("\n", " ")
 
 
 def render_receipt(
-    label: str, rows: Sequence[RecipientLine], *, language: str = "da", warnings: Sequence[Finding] = ()
+    label: str,
+    rows: Sequence[RecipientLine],
+    *,
+    language: str = "da",
+    warnings: Sequence[Finding] = (),
+    sent_at: datetime | None = None,
+    changed: Sequence[RecipientLine] | None = None,
 ) -> ReceiptMail:
     """The DPG receipt for a mail that was (at least partly) sent. Failed recipients are listed first, so
-    the ones to act on are at the top of a long list (otherwise in the order they were planned)."""
+    the ones to act on are at the top of a long list (otherwise in the order they were planned).
+
+    ``sent_at``: when the original was sent (shown in Danish local time). ``changed``: this is the updated
+    receipt that a later business receipt calls for; it opens with what changed (these recipients, now
+    refused), then shows the whole delivery as it stands, so its counts agree with its rows."""
     failed = sum(r.status.is_failure for r in rows)
     safe = _safe_label(label, language)
-    subject = text(Text.RECEIPT_SUBJECT_PARTIAL if failed else Text.RECEIPT_SUBJECT_OK, language, label=safe)
+    if changed is not None:
+        subject = text(Text.RECEIPT_SUBJECT_UPDATE, language, label=safe)
+        opening = _changes(safe, changed, language)
+    else:
+        subject_key = Text.RECEIPT_SUBJECT_PARTIAL if failed else Text.RECEIPT_SUBJECT_OK
+        subject = text(subject_key, language, label=safe)
+        opening = ["<p>" + text(Text.RECEIPT_INTRO_HTML, language, label=html.escape(safe)) + "</p>"]
     parts = [
         f'<div style="{_STYLE}">',
-        "<p>" + text(Text.RECEIPT_INTRO_HTML, language, label=html.escape(safe)) + "</p>",
+        *opening,
+        _sent(sent_at, language),
         "<p>" + html.escape(_summary(rows, language)) + "</p>",
     ]
     if warnings:
@@ -422,7 +479,9 @@ def render_receipt(
     return ReceiptMail(subject, "".join(parts), (*attached, *listed_files))
 
 
-def render_error_receipt(label: str, findings: Sequence[Finding], *, language: str = "da") -> ReceiptMail:
+def render_error_receipt(
+    label: str, findings: Sequence[Finding], *, language: str = "da", sent_at: datetime | None = None
+) -> ReceiptMail:
     """The receipt for a mail that was refused before anything was sent: what to fix (the first findings in
     the body, all of them attached when there are more: see the module docstring)."""
     safe = _safe_label(label, language)
@@ -431,6 +490,7 @@ def render_error_receipt(label: str, findings: Sequence[Finding], *, language: s
     body = [
         f'<div style="{_STYLE}">',
         "<p>" + text(Text.RECEIPT_ERROR_INTRO_HTML, language, label=html.escape(safe)) + "</p>",
+        _sent(sent_at, language),
         f"<p>{text(Text.RECEIPT_FIX, language)}</p><ul>{_items(errors, language)}</ul>",
     ]
     if notes:
@@ -447,6 +507,7 @@ def render_failure_receipt(
     rows: Sequence[RecipientLine] = (),
     *,
     language: str = "da",
+    sent_at: datetime | None = None,
 ) -> ReceiptMail:
     """The receipt for a mail the gateway gave up on (an unexpected error, or transient failures beyond
     their limits), or whose usual receipt could not be written: what happened (``what``, a sentence of the
@@ -462,10 +523,12 @@ def render_failure_receipt(
     if not sent:
         subject, todo = Text.RECEIPT_SUBJECT_ERROR, Text.RECEIPT_SEND_AGAIN
         parts.append("<p>" + text(Text.RECEIPT_ERROR_INTRO_HTML, language, label=html.escape(safe)) + "</p>")
+        parts.append(_sent(sent_at, language))
     else:
         subject = Text.RECEIPT_SUBJECT_PARTIAL if failures else Text.RECEIPT_SUBJECT_OK
         todo = Text.RECEIPT_SEND_AGAIN_FAILED if failures else None
         parts.append("<p>" + text(Text.RECEIPT_INTRO_HTML, language, label=html.escape(safe)) + "</p>")
+        parts.append(_sent(sent_at, language))
         parts.append(f"<p>{html.escape(_summary(rows, language))}</p>")
     parts.append(f"<p>{html.escape(mask_cprs(what))}</p>")
     if todo is not None:

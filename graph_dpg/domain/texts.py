@@ -73,6 +73,12 @@ class Text(StrEnum):
     RECEIPT_SUPPORT_REFERENCE = "receipt.failure.reference"
     RECEIPT_ROW_NOT_SENT = "receipt.failure.row"
     RECEIPT_ROW_HTML_REJECTED = "receipt.failure.html"
+    RECEIPT_SENT_AT = "receipt.sent_at"
+    RECEIPT_SUBJECT_UPDATE = "receipt.update.subject"
+    RECEIPT_UPDATE_INTRO_HTML = "receipt.update.intro"
+    RECEIPT_UPDATE_REJECTED = "receipt.update.rejected"
+    RECEIPT_UPDATE_MORE = "receipt.update.more"
+    RECEIPT_UPDATE_NOW = "receipt.update.now"
 
     # -- findings: one sentence per Finding rule code (key "finding.<rule>"), what is wrong and what to do
     FINDING_POLICY_COUNT = "finding.policy.count"
@@ -264,6 +270,7 @@ class Text(StrEnum):
     CATEGORY_FAILED = "category.failed"
     CATEGORY_INBOUND = "category.inbound"
     CATEGORY_WARNING = "category.warning"
+    CATEGORY_RECEIPT = "category.receipt"
 
     # -- secure mail (S/MIME) received: the overview and the banners of mail that cannot be read
     SMIME_OVERVIEW_TITLE = "smime.overview.title"
@@ -462,6 +469,26 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         ),
         _T.RECEIPT_SUBJECT_ERROR: Entry("DPG fejlkvittering: {label}", "DPG error receipt: {label}"),
         _T.RECEIPT_NO_SUBJECT: Entry("(uden emne)", "(no subject)"),
+        # Every receipt points to its original: the subject (in the intro) and when it was sent (local time).
+        _T.RECEIPT_SENT_AT: Entry("Du sendte mailen {sent}.", "You sent the mail on {sent}."),
+        # A later business receipt that changes the outcome: one updated receipt per batch of changes,
+        # in the same conversation as the first receipt; it says what changed, then the whole delivery.
+        _T.RECEIPT_SUBJECT_UPDATE: Entry("DPG opdateret kvittering: {label}", "DPG updated receipt: {label}"),
+        _T.RECEIPT_UPDATE_INTRO_HTML: Entry(
+            "<b>Opdateret kvittering</b> for din mail <b>{label}</b>. "
+            "Siden den første kvittering har Digital Post meldt dette:",
+            "<b>Updated receipt</b> for your mail <b>{label}</b>. "
+            "Since the first receipt, Digital Post has reported this:",
+        ),
+        _T.RECEIPT_UPDATE_REJECTED: Entry(
+            "Brevet til {recipient} er nu afvist: {reason}",
+            "The letter to {recipient} has now been refused: {reason}",
+        ),
+        _T.RECEIPT_UPDATE_MORE: Entry(
+            "De øvrige breve, der nu er afvist ({more}), står med status i listen nedenfor.",
+            "The other letters now refused ({more}) are listed with their status below.",
+        ),
+        _T.RECEIPT_UPDATE_NOW: Entry("Sådan står forsendelsen nu:", "This is where the delivery stands now:"),
         _T.RECEIPT_INTRO_HTML: Entry(
             "Digital Post-forsendelsen af din mail <b>{label}</b> er behandlet.",
             "The Digital Post delivery of your mail <b>{label}</b> has been processed.",
@@ -1570,6 +1597,8 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.CATEGORY_FAILED: Entry("Digital Post: Fejlet", "Digital Post: Failed"),
         _T.CATEGORY_INBOUND: Entry("Digital Post: Modtaget", "Digital Post: Received"),
         _T.CATEGORY_WARNING: Entry("Digital Post: Advarsel", "Digital Post: Warning"),
+        # On the gateway's receipt mails themselves (not a state: the original shows the state).
+        _T.CATEGORY_RECEIPT: Entry("Digital Post: Kvittering", "Digital Post: Receipt"),
         # ------------------------------------------------------------------------------- secure mail in
         _T.SMIME_OVERVIEW_TITLE: Entry("Sikker mail (S/MIME)", "Secure mail (S/MIME)"),
         _T.SMIME_ENCRYPTED_TO: Entry(

@@ -112,6 +112,7 @@ class OutboundJob:
     warnings: tuple[str, ...] = ()  # planning's notes for the receipt mail, stored by ``plan_job``
     attempts: int = 0  # transient failures so far (``record_job_retry``)
     not_before: datetime | None = None  # not advanced again before this time (after a transient failure)
+    sent_at: datetime | None = None  # when the case worker sent the mail (Graph sentDateTime)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 class EffectKind(enum.StrEnum):
     """What an effect does; the first part of its key."""
 
-    RECEIPT = "receipt"  # a receipt mail about an outbound job: receipt:{job}[:business]
+    # a receipt mail about an outbound job: receipt:{job}; its updates receipt:{job}:update:{generation}
+    # (earlier versions: receipt:{job}:business, carried out as an update)
+    RECEIPT = "receipt"
     CATEGORY = "categories"  # the state category on an outbound original: categories:{job}:{category}
     MAIL_ROUTE = "mailroute"  # route one secure mail: mailroute:{internet message id}
     RULE_ALERT = "rulealert"  # alert: a routing rule was disabled: rulealert:{rule}:{disabled at}
@@ -68,6 +70,23 @@ class EffectKey:
     def receipt(cls, job_id: str, *, business: bool = False) -> EffectKey:
         """The receipt mail of a job; ``business``: the later one a failing business receipt calls for."""
         return cls(EffectKind.RECEIPT, f"{job_id}:business" if business else job_id)
+
+    @classmethod
+    def receipt_update(cls, job_id: str, generation: int) -> EffectKey:
+        """The ``generation``-th updated receipt of a job (1, 2, ...): one per batch of business receipts
+        that change the outcome after the first receipt."""
+        return cls(EffectKind.RECEIPT, f"{job_id}:update:{generation}")
+
+    @property
+    def update_generation(self) -> int | None:
+        """For an updated receipt's key, its generation (an earlier version's ``:business`` key counts as
+        the first); None for any other key."""
+        if self.kind is not EffectKind.RECEIPT:
+            return None
+        if self.subject.endswith(":business"):
+            return 1
+        _, sep, generation = self.subject.rpartition(":update:")
+        return int(generation) if sep and generation.isdigit() else None
 
     @classmethod
     def category(cls, job_id: str, category: str) -> EffectKey:

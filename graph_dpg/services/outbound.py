@@ -60,7 +60,7 @@ from graph_dpg.domain.conversion import (
     unwrap_secure,
 )
 from graph_dpg.domain.identifiers import mask_cprs
-from graph_dpg.domain.mail import Attachment, EmailAddress, MailMessage
+from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
 from graph_dpg.domain.policies import ChannelPolicy
 from graph_dpg.domain.receipts import (
     MAX_FINDINGS_IN_BODY,
@@ -109,6 +109,17 @@ log = logging.getLogger(__name__)
 #: Named extended property on receipt mails: the job they report on (finds an earlier copy after a crash).
 RECEIPT_PROPERTY = "DpgReceiptFor"
 _JOB_NAMESPACE = uuid.UUID("6f0b7c52-3c1e-4b8e-9a57-1d0f3f6b2a10")
+#: The semantic category every receipt mail carries (name and colour from the gateway file).
+RECEIPT_CATEGORY = "receipt"
+#: Updated receipts of one job the gateway looks for before planning the next (each is one batch of
+#: business receipts that changed the outcome; a job with more gets no further update, only categories).
+MAX_RECEIPT_UPDATES = 500
+
+
+def receipt_message_id(key: EffectKey) -> str:
+    """The Internet Message-ID a receipt mail is created with (from its effect key): its updates name it in
+    In-Reply-To and References, which puts them in its conversation."""
+    return f"<receipt-{uuid.uuid5(_JOB_NAMESPACE, str(key))}@graph-dpg.invalid>"
 
 
 @dataclass(frozen=True)
@@ -295,6 +306,7 @@ class OutboundService:
             internet_message_id=msg.internet_message_id,
             # PostgreSQL text cannot hold NUL: one such subject made every poll of the mailbox fail.
             subject=mask_cprs(msg.subject.replace("\x00", ""))[:500],
+            sent_at=msg.sent_at,
             channel=(
                 SECURE_CHANNEL
                 if is_secure_send(msg, self.settings.gateway_domain)
@@ -917,6 +929,8 @@ class OutboundService:
             return {"skipped": "job gone"}
         if effect.key.kind is EffectKind.RECEIPT:
             try:
+                if effect.key.update_generation is not None:
+                    return await self._write_update(job, effect)
                 return await self._write_receipt(job, effect.key, effect.payload)
             except GraphDpgError:
                 raise
@@ -931,24 +945,50 @@ class OutboundService:
         return await self._write_category(job, JobCategory(str(effect.payload["category"])))
 
     async def _write_receipt(
-        self, job: OutboundJob, key: EffectKey, payload: Mapping[str, object]
+        self,
+        job: OutboundJob,
+        key: EffectKey,
+        payload: Mapping[str, object],
+        *,
+        update: _Update | None = None,
     ) -> dict[str, object]:
+        """Write one receipt mail (found by its marker if an earlier attempt wrote it). Its result records
+        the recipients it showed as refused by a business receipt (``reported``), which the next updated
+        receipt compares with, and its Internet Message-ID, which updates are threaded to."""
+        shown: list[RecipientLine] = []
+        lang = self.settings.language
+
         async def build() -> MailMessage:
-            lang = self.settings.language
-            if payload.get("kind") == "failure":
-                mail = await self._failure_receipt(job, payload)
+            sent_at = job.sent_at
+            if update is not None:
+                shown.extend(update.lines)
+                mail = await self.cpu.run(
+                    render_receipt,
+                    job.subject,
+                    update.lines,
+                    language=lang,
+                    sent_at=sent_at,
+                    changed=update.changed,
+                )
+            elif payload.get("kind") == "failure":
+                mail = await self._failure_receipt(job, payload, shown)
             elif payload.get("kind") == "error":
-                mail = await self.cpu.run(_error_receipt, job.subject, payload.get("findings"), lang)
+                findings = payload.get("findings")
+                mail = await self.cpu.run(_error_receipt, job.subject, findings, lang, sent_at)
             elif payload.get("kind") == "secure":
                 secure_lines = [_secure_line(d) for d in _as_list(payload.get("lines"))]
-                mail = await self.cpu.run(render_receipt, job.subject, secure_lines, language=lang)
+                mail = await self.cpu.run(
+                    render_receipt, job.subject, secure_lines, language=lang, sent_at=sent_at
+                )
             else:
                 noted = job.warnings or await self._legacy_warnings(job.id)
                 warnings = [_stored_warning(w) for w in noted]
-                lines = await self._recipient_lines(job.id)
+                shown.extend(await self._recipient_lines(job.id))
                 mail = await self.cpu.run(
-                    render_receipt, job.subject, lines, language=lang, warnings=warnings
+                    render_receipt, job.subject, shown, language=lang, warnings=warnings, sent_at=sent_at
                 )
+            await self._ensure_categories(job.mailbox)
+            threading = [] if update is None or not update.thread else [update.thread]
             return MailMessage(
                 subject=mail.subject,
                 body=mail.html,
@@ -956,11 +996,14 @@ class OutboundService:
                 sender=EmailAddress(job.mailbox, text(Text.GATEWAY_SENDER_NAME, lang)),
                 to=[EmailAddress(job.mailbox)],
                 attachments=[Attachment(n, "text/plain", c, size=len(c)) for n, c in mail.attachments],
-                headers=[],
+                headers=[h for t in threading for h in (Header("In-Reply-To", t), Header("References", t))],
+                categories=[self.settings.category_name(RECEIPT_CATEGORY)],
+                internet_message_id=message_id,
             )
 
         # The marker is the effect's key, unique per receipt mail: an earlier copy (a crash after the
         # create) is found by it.
+        message_id = receipt_message_id(key)
         marker = Marker(RECEIPT_PROPERTY, str(key))
         written = await marker.find_or_create(self.mail, job.mailbox, self.settings.receipt_folder, build)
         if written.created:
@@ -970,9 +1013,55 @@ class OutboundService:
                 job.subject,
                 details={"job": job.id, "message_id": written.message_id},
             )
-        return written.result()
+            reported = sorted(r.message_uuid for r in shown if r.ngdp_status)
+        else:
+            # Written by an earlier attempt, which may have shown less than is recorded now: only what an
+            # earlier mail surely showed counts as told (an update may then repeat a refusal, never lose one).
+            reported = sorted(update.reported) if update is not None else []
+        return {**written.result(), "internet_message_id": message_id, "reported": reported}
 
-    async def _failure_receipt(self, job: OutboundJob, payload: Mapping[str, object]) -> ReceiptMail:
+    async def _write_update(self, job: OutboundJob, effect: PlannedEffect) -> dict[str, object] | None:
+        """An updated receipt: the recipients a business receipt refused since the last receipt mail of
+        the job, and the whole delivery as it stands, threaded to the first receipt. Nothing is written
+        when nothing changed since (e.g. the first receipt was written after the business receipt came)."""
+        generation = effect.key.update_generation or 1
+        first = EffectKey.receipt(job.id)
+        previous_key = first if generation <= 1 else EffectKey.receipt_update(job.id, generation - 1)
+        previous = await self.effects.get(previous_key)
+        if previous is not None and previous.state is EffectState.PLANNED:
+            return None  # the mail before this one first: this one says what changed since
+        reported = {str(u) for u in _as_list((previous.result or {}).get("reported"))} if previous else set()
+        lines = await self._recipient_lines(job.id)
+        changed = [r for r in lines if r.ngdp_status and r.message_uuid not in reported]
+        if not changed:
+            return {"skipped": "nothing changed", "reported": sorted(reported)}
+        thread = await self._thread_of(job, first if previous_key == first else None)
+        update = _Update(lines, changed, frozenset(reported), thread)
+        return await self._write_receipt(job, effect.key, effect.payload, update=update)
+
+    async def _thread_of(self, job: OutboundJob, first_key: EffectKey | None) -> str | None:
+        """The Internet Message-ID of the job's first receipt mail (None: there is none to thread to)."""
+        first = await self.effects.get(first_key or EffectKey.receipt(job.id))
+        result = first.result if first is not None and first.state is EffectState.DONE else None
+        if not result or not result.get("message_id"):
+            return None
+        # Read back rather than trusted as created: receipts of earlier versions have Exchange's Message-ID
+        # (and graph.internet-message-id is an inference). Updates are rare: one read each.
+        try:
+            found = await self.mail.get_message(job.mailbox, str(result["message_id"]))
+        except NotFoundError:
+            return None  # deleted meanwhile: the update stands alone
+        return found.internet_message_id or (str(result.get("internet_message_id") or "") or None)
+
+    async def _ensure_categories(self, mailbox: str) -> None:
+        """First use in this process: the master list must hold our categories with their colours."""
+        if mailbox.lower() not in self._categories_ready:
+            await self.mail.ensure_master_categories(mailbox, dict(self.settings.categories.values()))
+            self._categories_ready.add(mailbox.lower())
+
+    async def _failure_receipt(
+        self, job: OutboundJob, payload: Mapping[str, object], shown: list[RecipientLine]
+    ) -> ReceiptMail:
         """The receipt of a job given up (``_give_up``), in the words of the catalogue."""
         lang = self.settings.language
         if payload.get("reason") == "gave_up":
@@ -987,8 +1076,8 @@ class OutboundService:
         else:
             what = text(Text.RECEIPT_FAILURE_INTERNAL, lang)
         reference = str(payload.get("reference") or job.id)
-        lines = await self._recipient_lines(job.id)
-        return render_failure_receipt(job.subject, what, reference, lines, language=lang)
+        shown.extend(await self._recipient_lines(job.id))
+        return render_failure_receipt(job.subject, what, reference, shown, language=lang, sent_at=job.sent_at)
 
     async def _legacy_warnings(self, job_id: str) -> tuple[str, ...]:
         """Earlier versions kept a job's warnings as an effect ``warnings:{job}``; it is done once read."""
@@ -1014,10 +1103,7 @@ class OutboundService:
             return None
         else:
             category = await self._current_category(job)
-        if job.mailbox.lower() not in self._categories_ready:
-            # First use in this process: the master list must hold our categories with their colours.
-            await self.mail.ensure_master_categories(job.mailbox, dict(self.settings.categories.values()))
-            self._categories_ready.add(job.mailbox.lower())
+        await self._ensure_categories(job.mailbox)
         names = {key: self.settings.category_name(key) for key in (c.value for c in JobCategory)}
         mine = set(names.values())
         current = await self.mail.get_categories(job.mailbox, job.message_id)
@@ -1085,7 +1171,8 @@ class OutboundService:
         # Crash order: the jobs' categories are planned first and the receipts marked processed last. A
         # crash in between applies the same receipts again (planning is find-or-create, so nothing doubles);
         # the other order lost the category of every job whose receipt was marked but not yet planned.
-        touched: dict[str, None] = {}
+        # One updated receipt per job and batch, whatever the number of refusals in it (see _plan_update).
+        touched: dict[str, bool] = {}  # job → a receipt of this batch refuses one of its letters
         receipts = await blocking(self.store.unprocessed_receipts, limit=limit)
         for r in receipts:
             row = (
@@ -1094,28 +1181,52 @@ class OutboundService:
                 else None
             )
             if row is not None:
-                touched[row.job_id] = None
-        for job_id in touched:
+                refused = (r.receipt_status or "") in _RECEIPT_FAILURES
+                touched[row.job_id] = touched.get(row.job_id, False) or refused
+        for job_id, refused in touched.items():
             job = await blocking(self.store.get_job, job_id)
             if job is None or job.state not in JOB_TERMINAL:
-                continue
+                continue  # its first receipt, written once it is finished, shows these receipts
             lines = await self._recipient_lines(job_id)
             category = category_for(lines)
             await self._plan_category(job, category)
-            if category is JobCategory.FAILED and any(
-                e.status is RecipientStatus.REJECTED and e.ngdp_status for e in lines
-            ):
-                await self.effects.plan(
-                    EffectKey.receipt(job.id, business=True), {"job": job.id, "kind": "receipt"}
-                )
+            if refused and any(e.ngdp_status for e in lines):
+                await self._plan_update(job)
         for r in receipts:
             await blocking(self.store.mark_receipt_processed, r.receipt_id)
         return len(receipts)
 
+    async def _plan_update(self, job: OutboundJob) -> None:
+        """Plan the job's next updated receipt, unless one is still planned (it will show these changes
+        too: several business receipts before it is written make one update). Generations are numbered,
+        so a replay of the same receipts after a crash finds the one it planned; one planned after the
+        previous was written and with nothing new to say is closed without a mail (``_write_update``)."""
+        for generation in range(1, MAX_RECEIPT_UPDATES + 1):
+            key = EffectKey.receipt_update(job.id, generation)
+            found = await self.effects.get(key)
+            if found is None:
+                await self.effects.plan(key, {"job": job.id, "kind": "update"})
+                return
+            if found.state is EffectState.PLANNED:
+                return
+        log.warning("outbound job %s: %d updated receipts; no further one", job.id, MAX_RECEIPT_UPDATES)
 
-def _error_receipt(subject: str, findings: object, language: str) -> ReceiptMail:
+
+@dataclass(frozen=True)
+class _Update:
+    """What an updated receipt shows: every recipient as recorded now, those newly refused, the refusals
+    earlier mails told, and the Message-ID of the first receipt (its thread)."""
+
+    lines: list[RecipientLine]
+    changed: list[RecipientLine]
+    reported: frozenset[str]
+    thread: str | None
+
+
+def _error_receipt(subject: str, findings: object, language: str, sent_at: datetime | None) -> ReceiptMail:
     """The error receipt from the findings as the effect's payload keeps them."""
-    return render_error_receipt(subject, [_finding_from(d) for d in _as_list(findings)], language=language)
+    found = [_finding_from(d) for d in _as_list(findings)]
+    return render_error_receipt(subject, found, language=language, sent_at=sent_at)
 
 
 def _parse_or_none(xml: bytes | None) -> MemoMessage | None:

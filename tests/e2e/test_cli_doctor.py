@@ -161,7 +161,7 @@ def test_broken_set_up_reports_each_mistake_and_fix_repairs_categories(
     assert any(line.startswith("✓ ngdp: ") for line in out)
 
     assert main(["--fix"]) == 1  # --fix never touches permissions or the contact point mapping
-    assert "✓ categories borgerservice@sandby.dk: 6 categories present; created Digital Post: Sendt" in (
+    assert "✓ categories borgerservice@sandby.dk: 7 categories present; created Digital Post: Sendt" in (
         capsys.readouterr().out.splitlines()
     )
     names = {c["displayName"] for c in tenant.master_categories("borgerservice@sandby.dk")}

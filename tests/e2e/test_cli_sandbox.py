@@ -125,6 +125,40 @@ def test_receipts_and_categories(sandbox_run: tuple[Any, dict[str, Any]]) -> Non
     assert out["exempt-citizen"]["memos"][0]["receipt_status"] == "NOT_ALLOWED"
     names = {c["displayName"] for c in report["master_categories"]["borgerservice@sandby.dk"]}
     assert {"Digital Post: Kvitteret", "Digital Post: Fejlet", "Digital Post: I kø"} <= names
+    # Receipt mails carry a category of their own, with a colour in the master list (issue 17).
+    colours = {c["displayName"]: c["color"] for c in report["master_categories"]["borgerservice@sandby.dk"]}
+    assert colours["Digital Post: Kvittering"] == "preset8"
+    for entry in report["outbound"]:
+        for mail in entry["receipt_mails"]:
+            assert mail["categories"] == ["Digital Post: Kvittering"], entry["name"]
+
+
+@pytest.mark.parametrize(
+    ("name", "counts"),
+    [
+        ("exempt-citizen", "Modtagere: 1. Sendt: 0. Fejlet: 1. I kø: 0."),
+        ("mass-delivery", "Modtagere: 200. Sendt: 198. Fejlet: 2. I kø: 0."),
+    ],
+)
+def test_one_receipt_per_send_and_at_most_one_update(
+    sandbox_run: tuple[Any, dict[str, Any]], name: str, counts: str
+) -> None:
+    """Issue 17: these two used to get two receipt mails each, the mass delivery's with the same subject,
+    the exempt citizen's contradicting each other. Now: one receipt; when NgDP's refusal came after it was
+    written, one updated receipt, in its conversation. Which of the two happens depends on whether the
+    runtime wrote the receipt before the business receipt was pushed: both are right, neither contradicts."""
+    _, report = sandbox_run
+    mails = _by_name(report["outbound"])[name]["receipt_mails"]
+    updates = [m for m in mails if m["subject"].startswith("DPG opdateret kvittering: ")]
+    [first] = [m for m in mails if m not in updates]
+    assert len(updates) <= 1
+    final = updates[0] if updates else first
+    assert counts in final["text"]  # the last word agrees with its own rows
+    if updates:
+        assert "er nu afvist" in updates[0]["text"]
+        assert updates[0]["conversation"] == first["conversation"]
+    else:
+        assert first["subject"].startswith("DPG kvittering med fejl: ")
 
 
 def test_inbound_memos_landed_with_banner_for_unmapped(sandbox_run: tuple[Any, dict[str, Any]]) -> None:

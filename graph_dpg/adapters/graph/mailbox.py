@@ -66,6 +66,7 @@ from graph_dpg.adapters.graph.translate import (
     MESSAGE_FLAGS,
     REFERENCE_ATTACHMENT,
     SUBMIT_TIME,
+    THREADING_PROPERTIES,
     attachment_from_json,
     attachment_to_json,
     encoded_size,
@@ -638,6 +639,12 @@ class GraphMailbox:
             # PidTagInternetMessageId too: the internetMessageId property is documented as writable on drafts
             # only, and delivered memos must keep theirs (replies name it in In-Reply-To).
             props.append({"id": INTERNET_MESSAGE_ID, "value": message.internet_message_id})
+        for header in message.headers:
+            # In-Reply-To / References (an updated receipt names the first one's Message-ID): as their MAPI
+            # properties, the only way a created item carries them.
+            threading = THREADING_PROPERTIES.get(header.name.lower())
+            if threading is not None and header.value:
+                props.append({"id": threading, "value": header.value})
         if props:
             body["singleValueExtendedProperties"] = props
         embedded, later = self._split_attachments(message, body)

@@ -51,6 +51,11 @@ _PROP_PREFIX = f"String {{{PROPERTY_SET_GUID}}} Name "
 _MESSAGE_CLASS_ID = re.compile(r"(?i)string\s+0x0*1a")
 #: MAPI PidTagInReplyToId: the Message-ID a reply answers (read with get_message, see mailbox.FULL_EXPAND).
 IN_REPLY_TO_PROPERTY = "String 0x1042"
+#: MAPI PidTagInternetReferences: the References header (MS-OXOMSG 2.2.1.2; MS-OXCMAIL maps it to the header).
+REFERENCES_PROPERTY = "String 0x1039"
+#: The threading headers a created item can carry only as these properties (Graph refuses every
+#: internetMessageHeaders name that does not start with x-).
+THREADING_PROPERTIES = {"in-reply-to": IN_REPLY_TO_PROPERTY, "references": REFERENCES_PROPERTY}
 
 
 def property_id(name: str) -> str:

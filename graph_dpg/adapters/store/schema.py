@@ -123,6 +123,8 @@ outbound_jobs = Table(
     Column("warnings", Json, nullable=True),  # planning's notes for the receipt mail (a JSON list)
     Column("attempts", Integer, nullable=False, server_default="0"),  # transient failures so far
     Column("not_before", UtcDateTime, nullable=True),  # waits until then after a transient failure
+    # When the case worker sent the mail (Graph sentDateTime): receipts name it (migration 0009).
+    Column("sent_at", UtcDateTime, nullable=True),
     UniqueConstraint("mailbox", "message_id"),
     CheckConstraint(_in("state", JOB_STATES), name="state"),
     Index(None, "state", "updated_at"),

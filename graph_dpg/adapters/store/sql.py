@@ -411,6 +411,7 @@ class SqlStore:
             "warnings": list(job.warnings),
             "attempts": job.attempts,
             "not_before": job.not_before,
+            "sent_at": job.sent_at,
         }
 
     def create_job(self, job: OutboundJob) -> bool:
@@ -534,6 +535,7 @@ class SqlStore:
             warnings=tuple(str(w) for w in m["warnings"] or ()),
             attempts=int(m["attempts"] or 0),
             not_before=m["not_before"],
+            sent_at=m["sent_at"],
         )
 
     def get_job(self, job_id: str) -> OutboundJob | None:

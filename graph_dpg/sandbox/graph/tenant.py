@@ -186,6 +186,7 @@ _TAG_DELIVERY = canonical_ext_id("SystemTime 0x0E06")
 _TAG_SUBMIT = canonical_ext_id("SystemTime 0x0039")
 _TAG_MESSAGE_ID = canonical_ext_id("String 0x1035")
 _TAG_IN_REPLY_TO = canonical_ext_id("String 0x1042")
+_TAG_REFERENCES = canonical_ext_id("String 0x1039")  # MS-OXOMSG 2.2.1.2 PidTagInternetReferences
 #: PidTagMessageClass ([MS-OXCMSG] 2.2.1.3): every message has one; "IPM.Note" unless set.
 _TAG_MESSAGE_CLASS = canonical_ext_id(MESSAGE_CLASS_TAG)
 _MF_READ = 0x01
@@ -498,6 +499,9 @@ class GraphTenant:
         self.honour_message_flags_on_create = True
         #: internetMessageId / String 0x1035 given on create are kept; False: Exchange assigns its own.
         self.keep_internet_message_id_on_create = True
+        #: An item created with PidTagInReplyToId naming a message of the mailbox joins that message's
+        #: conversation (same conversationId); False: it starts a conversation of its own.
+        self.thread_created_items_by_in_reply_to = True
         #: createUploadSession on a non-draft message works; False: 400 ErrorInvalidOperation.
         self.upload_session_on_non_draft = True
         #: The final upload PUT's Location: "attachments('<id>')", "Attachments('<id>')" (the docs' spelling,
@@ -1040,6 +1044,7 @@ class GraphTenant:
             ("Subject", str(p.get("subject") or "")),
             ("Message-ID", str(p.get("internetMessageId") or "")),
             ("In-Reply-To", str(p.get("_inReplyTo") or "")),
+            ("References", str(p.get("_references") or "")),
             ("MIME-Version", "1.0"),
         ]
         return [{"name": n, "value": v} for n, v in std if v] + custom
@@ -1246,6 +1251,24 @@ class GraphTenant:
                         ) from exc
             if _TAG_MESSAGE_ID in msg.ext:
                 props["internetMessageId"] = msg.ext.pop(_TAG_MESSAGE_ID)[1]
+            # MS-OXCMAIL 2.2.3.2.x maps the In-Reply-To and References headers to PidTagInReplyToId and
+            # PidTagInternetReferences; an item created with them shows them as its headers.
+            if _TAG_IN_REPLY_TO in msg.ext:
+                props["_inReplyTo"] = msg.ext[_TAG_IN_REPLY_TO][1]
+            if _TAG_REFERENCES in msg.ext:
+                props["_references"] = msg.ext[_TAG_REFERENCES][1]
+            if props.get("_inReplyTo") and self.thread_created_items_by_in_reply_to:
+                # Inference (graph.thread-created-items): the same conversation as the message it answers.
+                answered = next(
+                    (
+                        m
+                        for m in mb.messages.values()
+                        if m.props.get("internetMessageId") == props["_inReplyTo"]
+                    ),
+                    None,
+                )
+                if answered is not None and not data.get("conversationId"):
+                    props["conversationId"] = answered.props.get("conversationId")
             if not self.keep_internet_message_id_on_create:
                 props["internetMessageId"] = f"<{uuid.uuid4().hex.upper()}@{mb.upn.split('@')[-1]}>"
             if "isRead" in data:
@@ -2273,6 +2296,11 @@ class GraphTenant:
                 view["internetMessageHeaders"] = [
                     *view["internetMessageHeaders"],
                     {"name": "In-Reply-To", "value": msg.props["_inReplyTo"]},
+                ]
+            if msg.props.get("_references"):
+                view["internetMessageHeaders"] = [
+                    *view["internetMessageHeaders"],
+                    {"name": "References", "value": msg.props["_references"]},
                 ]
             atts = [(a.name, a.content_type, a.data, a.is_inline, a.content_id) for a in msg.attachments]
             return build_mime(view, atts)

@@ -401,3 +401,37 @@ async def test_malformed_bodies_get_400_not_500(client: httpx.AsyncClient, body:
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "RequestBodyRead"
     assert r.headers["request-id"] == r.json()["error"]["innerError"]["request-id"]
+
+
+@pytest.mark.parametrize("threads", [True, False])
+async def test_created_item_keeps_in_reply_to_and_references_ms_oxomsg(
+    client: httpx.AsyncClient, tenant: GraphTenant, threads: bool
+) -> None:
+    """[MS-OXOMSG] 2.2.1.1 PidTagInReplyToId and 2.2.1.2 PidTagInternetReferences, which [MS-OXCMAIL] maps to
+    the In-Reply-To and References headers, are kept on a created item and show in its MIME ($value). That
+    it joins the named message's conversation is the inference graph.thread-created-items (the setting
+    thread_created_items_by_in_reply_to shows the other behaviour)."""
+    tenant.thread_created_items_by_in_reply_to = threads
+    received = [{"id": "Integer 0x0E07", "value": "1"}]
+    first = await client.post(
+        f"/users/{FUNC}/mailFolders/inbox/messages",
+        json={
+            "subject": "Kvittering",
+            "singleValueExtendedProperties": [
+                *received,
+                {"id": "String 0x1035", "value": "<first@x.invalid>"},
+            ],
+        },
+    )
+    threading = [
+        {"id": "String 0x1042", "value": "<first@x.invalid>"},
+        {"id": "String 0x1039", "value": "<first@x.invalid>"},
+    ]
+    second = await client.post(
+        f"/users/{FUNC}/mailFolders/inbox/messages",
+        json={"subject": "Opdateret kvittering", "singleValueExtendedProperties": [*received, *threading]},
+    )
+    one, two = first.json(), second.json()
+    assert (one["conversationId"] == two["conversationId"]) is threads
+    mime = (await client.get(f"/users/{FUNC}/messages/{two['id']}/$value")).text
+    assert "In-Reply-To: <first@x.invalid>" in mime and "References: <first@x.invalid>" in mime

@@ -34,6 +34,7 @@ CATEGORIES = {
     "sent": ("Digital Post: Sendt", "preset7"),
     "receipted": ("Digital Post: Kvitteret", "preset4"),
     "failed": ("Digital Post: Fejl", "preset0"),
+    "receipt": ("Digital Post: Kvittering", "preset8"),
 }
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -226,11 +227,98 @@ async def test_unregistered_recipient_gets_failed_category_after_business_receip
     await h.service.apply_business_receipts()
     await h.service.run_effects()
     assert h.categories(mid) == ["Digital Post: Fejl"]
-    receipts = h.receipts()
-    assert len(receipts) == 2  # the send receipt, then the one for the failed business receipt
+    first, update = _first_then_updates(h)  # the send receipt, then one update for the business receipt
+    assert first["subject"] == "DPG kvittering: Til uregistreret"
+    assert update["subject"] == "DPG opdateret kvittering: Til uregistreret"
     # The business receipt's status in words with what to do, never the raw token (issue 17).
-    assert any("afviste brevet som ugyldigt" in r["body"]["content"] for r in receipts)
-    assert not any("receipt:" in r["body"]["content"] or "INVALID" in r["body"]["content"] for r in receipts)
+    assert "afviste brevet som ugyldigt" in update["body"]["content"]
+    assert not any(
+        "receipt:" in r["body"]["content"] or "INVALID" in r["body"]["content"] for r in (first, update)
+    )
+
+
+def _first_then_updates(h: Harness) -> list[dict[str, Any]]:
+    return sorted(h.receipts(), key=lambda r: "opdateret" in r["subject"])
+
+
+async def test_exempt_citizen_one_receipt_then_one_update_threaded_to_it(h: Harness) -> None:
+    """Issue 17, "One receipt per send": NgDP accepts the letter (201), the business receipt NOT_ALLOWED
+    comes later (the emulator: an exempt citizen, docs/facts/ngdp.md "Receipts"). The first receipt says
+    "Sendt"; the update says it is one, what changed, agrees with its own rows, and is in the first's
+    conversation (In-Reply-To / References: PidTagInReplyToId / PidTagInternetReferences, MS-OXOMSG)."""
+    exempt = "2412901234"
+    h.ngdp.register(cpr=exempt, status="EXEMPT")
+    mid = h.send("Indkaldelse til samtale", [f"{exempt}@29189846.{GW}"])
+    await h.cycle()
+    [first] = h.receipts()
+    assert "Sendt: 1. Fejlet: 0." in first["body"]["content"]
+    for _ in range(2):  # the same receipts applied twice (a crash before they were marked): one update
+        await h.service.pull_business_receipts()
+        await h.service.apply_business_receipts()
+        await h.service.run_effects()
+    first_again, update = _first_then_updates(h)
+    assert first_again["id"] == first["id"]
+    assert update["subject"] == "DPG opdateret kvittering: Indkaldelse til samtale"
+    body = update["body"]["content"]
+    assert "<b>Opdateret kvittering</b>" in body
+    assert "Brevet til 241290-xxxx er nu afvist: Digital Post må ikke levere brevet" in body
+    assert "Modtagere: 1. Sendt: 0. Fejlet: 1. I kø: 0." in body  # the counts agree with the one row
+    assert "NOT_ALLOWED" not in body and exempt not in body
+    assert update["conversationId"] == first["conversationId"]
+    props = {
+        p["id"]: p["value"] for p in h.tenant.message(MAILBOX, update["id"])["singleValueExtendedProperties"]
+    }
+    assert props["String 0x1042"] == props["String 0x1039"] == first["internetMessageId"]
+    assert first["categories"] == update["categories"] == ["Digital Post: Kvittering"]
+    colours = {c["displayName"]: c["color"] for c in h.tenant.master_categories(MAILBOX)}
+    assert colours["Digital Post: Kvittering"] == "preset8"
+    assert h.categories(mid) == ["Digital Post: Fejl"]
+    # Nothing more to say: later cycles write nothing.
+    await h.cycle()
+    assert len(h.receipts()) == 2
+
+
+async def test_mass_delivery_refusals_arriving_together_make_one_update(h: Harness) -> None:
+    exempt = ["2412901234", "2512901234", "2612901234"]
+    for cpr in exempt:
+        h.ngdp.register(cpr=cpr, status="EXEMPT")
+    cprs = [CITIZEN, CITIZEN2, *exempt]
+    h.send(
+        "Ny affaldsordning",
+        [f"masseforsendelse-{len(cprs)}@29189846.{GW}"],
+        attachments=[
+            ("masseforsendelse.txt", "text/plain", ("\r\n".join(cprs) + "\r\n").encode()),
+            ("body.pdf", "application/pdf", PDF),
+        ],
+    )
+    await h.cycle()
+    await h.service.pull_business_receipts()
+    await h.service.apply_business_receipts()
+    await h.service.run_effects()
+    first, update = _first_then_updates(h)
+    assert first["subject"] == "DPG kvittering: Ny affaldsordning"
+    assert update["subject"] == "DPG opdateret kvittering: Ny affaldsordning"
+    body = update["body"]["content"]
+    assert body.count("er nu afvist") == 3
+    assert "Modtagere: 5. Sendt: 2. Fejlet: 3. I kø: 0." in body  # the counts agree with the rows
+    assert update["conversationId"] == first["conversationId"]
+
+
+async def test_a_refusal_known_before_the_first_receipt_makes_no_update(h: Harness) -> None:
+    """The first receipt is written when the job is finished; a business receipt recorded before it is
+    written is in it, and the update planned for it has nothing to add (the sandbox's order)."""
+    exempt = "2412901234"
+    h.ngdp.register(cpr=exempt, status="EXEMPT")
+    h.send("Indkaldelse", [f"{exempt}@29189846.{GW}"])
+    await h.service.poll(h.service.settings.mailboxes[0])
+    await h.service.process_jobs({MAILBOX}, CycleStats())
+    await h.service.pull_business_receipts()
+    await h.service.apply_business_receipts()
+    await h.service.run_effects()
+    [receipt] = h.receipts()
+    assert receipt["subject"] == "DPG kvittering med fejl: Indkaldelse"
+    assert "Sendt: 0. Fejlet: 1." in receipt["body"]["content"]
+    assert "Digital Post må ikke levere brevet" in receipt["body"]["content"]
 
 
 async def test_receipt_with_many_failures_attaches_details(h: Harness) -> None:

@@ -230,10 +230,10 @@ async def test_no_store_call_of_an_outbound_round_runs_on_the_event_loop(tmp_pat
         assert sorted(h.accepted_recipients()) == sorted([CITIZEN, CITIZEN, CITIZEN2, UNREGISTERED])
         assert sorted(m["subject"] for m in h.receipts(MAILBOX)) == [
             "DPG fejlkvittering: Forkert dato",
-            "DPG kvittering med fejl: Uregistreret",  # after its failed business receipt
             "DPG kvittering: Afgørelse",
             "DPG kvittering: Masseforsendelse",
             "DPG kvittering: Uregistreret",
+            "DPG opdateret kvittering: Uregistreret",  # after its failed business receipt
         ]
     finally:
         h.store.close()

@@ -87,6 +87,7 @@ CONTRADICTIONS: list[tuple[str, Any, str, str]] = [
     ("internet_headers_on_api_items", True, inf.API_ITEM_HEADERS, "internet header(s): Received"),
     ("display_name_as_folder_id", "not-found", inf.FOLDER_NAME_AS_ID, "404 ErrorItemNotFound"),
     ("smime_value_as_sent", False, inf.SMIME_VALUE, "encrypted: CMS changed or missing"),
+    ("thread_created_items_by_in_reply_to", False, inf.THREAD_CREATED_ITEMS, "different conversationIds"),
     (
         "min_upload_session_bytes",
         3_000_000,

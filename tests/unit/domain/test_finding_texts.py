@@ -238,6 +238,9 @@ def _receipts(language: str) -> list[str]:
         render_receipt("Masse", rows * 50, language=language),  # over the table's limit: files attached
         render_error_receipt("Brev", findings, language=language),
         render_failure_receipt("Brev", "x", "ref-1", rows, language=language),
+        # The updated receipt a later business receipt calls for (issue 17, "One receipt per send").
+        render_receipt("Brev", rows, language=language, changed=rows[3:5]),
+        render_receipt("Masse", rows * 50, language=language, changed=[rows[3]] * 40),
     ]
     out = []
     for mail in mails:

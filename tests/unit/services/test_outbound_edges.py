@@ -183,9 +183,9 @@ async def test_a_negative_business_receipt_fails_the_job_and_mails_once_more() -
     r.ngdp.hold_receipt(row.message_uuid, "INVALID", errorCode="NOT_REGISTERED")
     await r.service.pull_business_receipts()
     await r.service.apply_business_receipts()
-    assert await r.service.run_effects() == 2  # the failed category and the second receipt mail
+    assert await r.service.run_effects() == 2  # the failed category and the updated receipt mail
     assert r.categories(mid) == ["Digital Post: Fejl"]
-    assert r.receipts() == ["DPG kvittering: Brev", "DPG kvittering med fejl: Brev"]
+    assert r.receipts() == ["DPG kvittering: Brev", "DPG opdateret kvittering: Brev"]
     assert await r.service.run_effects() == 0
 
 
@@ -228,3 +228,48 @@ async def test_a_job_cancelled_before_its_send_sends_nothing_and_says_so_in_the_
     assert {e.state for e in rows} == {OutboxState.FAILED}
     assert all("annulleret" in (e.last_error or "") for e in rows)
     assert r.categories(mid) == ["Digital Post: Fejl"]
+
+
+async def test_a_crash_after_the_update_mail_was_created_does_not_mail_it_twice() -> None:
+    """Effects: exactly once across crashes (docs/architecture.md) for the updated receipt too: its marker is
+    its generation's key, so the restart finds the mail instead of writing a second one."""
+    r = rig()
+    mid = r.send("Brev", CITIZEN)
+    await r.service.run_once()
+    job_id = job_id_for(MAILBOX, mid)
+    [row] = r.store.list_outbox(job_id)
+    r.ngdp.hold_receipt(row.message_uuid, "NOT_ALLOWED")
+    await r.service.pull_business_receipts()
+    await r.service.apply_business_receipts()
+
+    def killed() -> None:
+        raise SystemExit("killed after the update mail was created")
+
+    r.mail.fail_after_create = killed
+    with pytest.raises(SystemExit):
+        await r.service.run_effects()
+    r.mail.fail_after_create = None  # the restart, which also applies the same receipts again
+    restarted = OutboundService(r.mail, r.ngdp, r.store, r.service.settings)
+    await restarted.apply_business_receipts()
+    await restarted.run_once()
+    await restarted.run_effects()
+    assert r.receipts() == ["DPG kvittering: Brev", "DPG opdateret kvittering: Brev"]
+    update = r.store.get_effect(f"receipt:{job_id}:update:1")
+    assert update is not None and update.state is EffectState.DONE and update.result is not None
+    assert update.result["reused"] is True
+    assert r.store.get_effect(f"receipt:{job_id}:update:2") is None  # no second generation for a replay
+
+
+async def test_an_update_planned_by_an_earlier_version_is_written_as_an_update() -> None:
+    r = rig()
+    mid = r.send("Brev", CITIZEN)
+    await r.service.run_once()
+    job_id = job_id_for(MAILBOX, mid)
+    [row] = r.store.list_outbox(job_id)
+    r.ngdp.hold_receipt(row.message_uuid, "INVALID")
+    await r.service.pull_business_receipts()
+    for receipt in r.store.unprocessed_receipts():  # recorded, then applied by the earlier version
+        r.store.mark_receipt_processed(receipt.receipt_id)
+    r.store.plan_effect(f"receipt:{job_id}:business", {"job": job_id, "kind": "receipt"})
+    await r.service.run_effects()
+    assert r.receipts() == ["DPG kvittering: Brev", "DPG opdateret kvittering: Brev"]
