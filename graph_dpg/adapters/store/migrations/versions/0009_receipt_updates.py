@@ -37,5 +37,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("outbound_jobs") as batch:
-        batch.drop_column("sent_at")
+    if op.get_bind().dialect.name == "sqlite":
+        # Not batch mode: it would recreate outbound_jobs, and dropping the old table with foreign keys on
+        # deletes every outbox row (ON DELETE CASCADE). SQLite has had DROP COLUMN since 3.35.
+        op.execute("ALTER TABLE outbound_jobs DROP COLUMN sent_at")
+    else:
+        op.drop_column("outbound_jobs", "sent_at")
