@@ -4,6 +4,7 @@
     GET  /readyz           readiness: 200 when the database answers, the credentials are usable and the
                            last successful poll is recent enough; 503 with the failing checks otherwise
     GET  /metrics          Prometheus text format (GatewayMetrics below)
+    /console/...           the admin console (runtime/console), mounted only when its sign-in is configured
     POST /ngdp/push/...    NgDP REST PUSH of memos and receipts (adapters.digital_post.create_push_app),
                            stored durably before the 200; mounted only when push is configured with
                            a check that identifies NgDP (adapters.digital_post.push_auth)
@@ -158,6 +159,7 @@ def create_http_app(
     status: StatusSource,
     *,
     push_app: Any | None = None,
+    console_app: Any | None = None,
 ) -> Starlette:
     """The Starlette app of the gateway process (see the module docstring)."""
     started = time.monotonic()
@@ -186,6 +188,8 @@ def create_http_app(
     ]
     if push_app is not None:
         routes.append(Mount("/ngdp/push", app=push_app))
+    if console_app is not None:
+        routes.append(Mount("/console", app=console_app))
     return Starlette(routes=routes)
 
 
