@@ -7,10 +7,10 @@ rate-limited per client address in bounded memory, session cookies HttpOnly/Secu
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-import warnings
 from typing import Any
 
 import pytest
