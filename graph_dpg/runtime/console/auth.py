@@ -222,7 +222,7 @@ class MsalSignIn:
                 if self._http_client is not None:
                     kwargs["http_client"] = self._http_client
                 elif self._ca_bundle:
-                    kwargs["verify"] = self._ca_bundle
+                    kwargs["http_client"] = _session_trusting(self._ca_bundle)
                 on_microsoft = authority.startswith("https://login.microsoftonline.com/")
                 self._app = msal.ConfidentialClientApplication(
                     client_id,
@@ -253,3 +253,19 @@ class MsalSignIn:
             raise SignInFailed(str(reason))
         claims: Mapping[str, Any] = result["id_token_claims"]
         return claims
+
+
+def _session_trusting(ca_bundle: str) -> Any:
+    """A requests session (msal's own default client) that trusts only ``ca_bundle``. msal's ``verify=``
+    is not enough: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment override a
+    session's ``verify`` (requests.Session.merge_environment_settings), so the environment is ignored here.
+    Sandbox only (the emulated identity provider); production uses msal's default client."""
+    import functools
+
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = ca_bundle
+    session.request = functools.partial(session.request, timeout=10)  # type: ignore[method-assign]
+    return session

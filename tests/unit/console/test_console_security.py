@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 with warnings.catch_warnings():  # starlette ≥0.50 prefers httpx2 for its TestClient; httpx is what we ship
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 from graph_dpg.bootstrap.console import ConsoleOptions
