@@ -20,6 +20,9 @@ class ConsoleOptions:
     session_secret: str = field(repr=False)
     ca_bundle: Path | None = None
     language: str = "da"
+    proxy_hops: int = (
+        0  # proxies appending to X-Forwarded-For (the ingress: 1): whose address is rate-limited
+    )
 
     @property
     def secure_cookies(self) -> bool:
@@ -64,6 +67,7 @@ def console_options(settings: Settings) -> ConsoleOptions | None:
         session_secret=settings.console_session_secret.get_secret_value(),
         ca_bundle=settings.console_ca_bundle,
         language=settings.receipt_language,
+        proxy_hops=settings.push_proxy_hops,
     )
 
 

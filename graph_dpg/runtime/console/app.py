@@ -124,7 +124,8 @@ def create_console_app(
         options.redirect_uri,
         ca_bundle=str(options.ca_bundle) if options.ca_bundle else None,
     )
-    callback_limit = limiter if limiter is not None else RateLimiter(limit=10, window_s=60.0)
+    # 30 a minute per address: generous for an office behind one NAT address, a wall for a guessing loop.
+    callback_limit = limiter if limiter is not None else RateLimiter(limit=30, window_s=60.0)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     secure = options.secure_cookies
 
@@ -328,8 +329,7 @@ def create_console_app(
         return response
 
     async def auth_callback(request: Request) -> Response:
-        client = request.client.host if request.client else "unknown"
-        if not callback_limit.allow(client):
+        if not callback_limit.allow(client_address(request, options.proxy_hops)):
             return RedirectResponse("/console/signin?failed=rate", status_code=303)
         flow = cookies.open("flow", request.cookies.get(FLOW_COOKIE))
         if flow is None:
@@ -402,6 +402,16 @@ _NOTICES = {
 def _back(request: Request, done: str, n: int = 0) -> Response:
     ident = quote(request.path_params["ident"], safe="")
     return RedirectResponse(f"/console/letters/{ident}?{urlencode({'done': done, 'n': n})}", status_code=303)
+
+
+def client_address(request: Request, proxy_hops: int) -> str:
+    """The caller's address: the peer, or behind ``proxy_hops`` proxies the X-Forwarded-For entry the
+    farthest trusted proxy appended (never what the client wrote to the left of it)."""
+    peer = request.client.host if request.client else "unknown"
+    if proxy_hops <= 0:
+        return peer
+    forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "")[:2048].split(",") if a.strip()]
+    return forwarded[-proxy_hops] if len(forwarded) >= proxy_hops else peer
 
 
 def _safe_next(target: str | None) -> str:

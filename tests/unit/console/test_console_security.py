@@ -354,3 +354,34 @@ def test_progress_is_json_for_a_signed_in_reader():
         "failed": 0,
     }
     assert client.get("/console/api/progress/nope").status_code == 404
+
+
+def test_behind_the_ingress_the_limit_counts_the_forwarded_client_address_not_the_proxy():
+    console = create_console_app(
+        ConsoleOptions(
+            "https://login.example/t",
+            "c",
+            "s",
+            "https://gw.example.dk/console/auth/callback",
+            SECRET,
+            proxy_hops=1,
+        ),
+        FakeLetters(),
+        sign_in=FakeSignIn(),
+        limiter=RateLimiter(limit=1, window_s=60),
+    )
+    client = TestClient(Starlette(routes=[Mount("/console", app=console)]), base_url="https://testserver")
+
+    def callback(forwarded: str) -> str:
+        response = client.get(
+            "/console/auth/callback?code=x&state=y",
+            headers={"X-Forwarded-For": forwarded},
+            follow_redirects=False,
+        )
+        return response.headers["location"]
+
+    assert callback("203.0.113.1") == "/console/signin?failed=1"
+    assert callback("203.0.113.2") == "/console/signin?failed=1"  # another person: own budget
+    assert (
+        callback("198.51.100.9, 203.0.113.1") == "/console/signin?failed=rate"
+    )  # the left part is the client's
