@@ -417,7 +417,6 @@ class Text(StrEnum):
     CONSOLE_COL_STATE = "console.col.state"
     CONSOLE_COL_RECIPIENTS = "console.col.recipients"
     CONSOLE_COL_RECIPIENT = "console.col.recipient"
-    CONSOLE_COL_TIME = "console.col.time"
     CONSOLE_COL_EVENT = "console.col.event"
     CONSOLE_COL_ACTIONS = "console.col.actions"
     CONSOLE_COL_PROGRESS = "console.col.progress"
@@ -2032,7 +2031,6 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.CONSOLE_COL_STATE: Entry("Tilstand", "State"),
         _T.CONSOLE_COL_RECIPIENTS: Entry("Modtagere", "Recipients"),
         _T.CONSOLE_COL_RECIPIENT: Entry("Modtager", "Recipient"),
-        _T.CONSOLE_COL_TIME: Entry("Tidspunkt", "Time"),
         _T.CONSOLE_COL_EVENT: Entry("Hændelse", "Event"),
         _T.CONSOLE_COL_ACTIONS: Entry("Handlinger", "Actions"),
         _T.CONSOLE_COL_PROGRESS: Entry("Fremdrift", "Progress"),

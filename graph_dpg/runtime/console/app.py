@@ -392,10 +392,10 @@ def create_console_app(
 
 
 _NOTICES = {
-    "retry": "CONSOLE_DONE_RETRY",
-    "retry_none": "CONSOLE_DONE_RETRY_NONE",
-    "cancel": "CONSOLE_DONE_CANCEL",
-    "cancel_none": "CONSOLE_DONE_CANCEL_NONE",
+    "retry": Text.CONSOLE_DONE_RETRY.name,
+    "retry_none": Text.CONSOLE_DONE_RETRY_NONE.name,
+    "cancel": Text.CONSOLE_DONE_CANCEL.name,
+    "cancel_none": Text.CONSOLE_DONE_CANCEL_NONE.name,
 }
 
 
