@@ -453,6 +453,33 @@ class Text(StrEnum):
     CONSOLE_DELIVERIES_NONE = "console.deliveries.none"
     CONSOLE_PROGRESS = "console.progress"
     CONSOLE_NOT_FOUND = "console.not_found"
+    CONSOLE_NAV_INBOUND = "console.nav.inbound"
+    CONSOLE_NAV_OPERATIONS = "console.nav.operations"
+    CONSOLE_OPS_TITLE = "console.ops.title"
+    CONSOLE_OPS_REPLICAS = "console.ops.replicas"
+    CONSOLE_OPS_NO_REPLICAS = "console.ops.no_replicas"
+    CONSOLE_OPS_BACKLOG = "console.ops.backlog"
+    CONSOLE_OPS_INBOUND_WAITING = "console.ops.inbound_waiting"
+    CONSOLE_OPS_RULES = "console.ops.rules"
+    CONSOLE_OPS_NO_RULES = "console.ops.no_rules"
+    CONSOLE_COL_RULE = "console.col.rule"
+    CONSOLE_COL_HITS = "console.col.hits"
+    CONSOLE_COL_COUNT = "console.col.count"
+    CONSOLE_COL_CONTACT_POINT = "console.col.contact_point"
+    CONSOLE_COL_ROUTE = "console.col.route"
+    CONSOLE_COL_RECEIVED = "console.col.received"
+    CONSOLE_RULE_ACTIVE = "console.rule.active"
+    CONSOLE_RULE_DISABLED = "console.rule.disabled"
+    CONSOLE_INBOUND_TITLE = "console.inbound.title"
+    CONSOLE_INBOUND_UNMAPPED = "console.inbound.unmapped"
+    CONSOLE_INBOUND_UNMAPPED_NONE = "console.inbound.unmapped_none"
+    CONSOLE_INBOUND_NONE = "console.inbound.none"
+    CONSOLE_ROUTE_RULE = "console.route.rule"
+    CONSOLE_ROUTE_BANNER = "console.route.banner"
+    CONSOLE_INSTATE_RECEIVED = "console.instate.received"
+    CONSOLE_INSTATE_DELIVERED = "console.instate.delivered"
+    CONSOLE_INSTATE_ACKNOWLEDGED = "console.instate.acknowledged"
+    CONSOLE_INSTATE_DELETED = "console.instate.deleted"
 
 
 @dataclass(frozen=True)
@@ -2100,6 +2127,52 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "{done} of {total} ended ({accepted} accepted, {failed} failed)",
         ),
         _T.CONSOLE_NOT_FOUND: Entry("Siden findes ikke.", "The page does not exist."),
+        _T.CONSOLE_NAV_INBOUND: Entry("Indgående post", "Inbound post"),
+        _T.CONSOLE_NAV_OPERATIONS: Entry("Drift", "Operations"),
+        _T.CONSOLE_OPS_TITLE: Entry("Drift", "Operations"),
+        _T.CONSOLE_OPS_REPLICAS: Entry(
+            "Kørende replikaer (meldt sig inden for 2 minutter)",
+            "Running replicas (reported within 2 minutes)",
+        ),
+        _T.CONSOLE_OPS_NO_REPLICAS: Entry(
+            "Ingen replika har meldt sig inden for 2 minutter. Tjek, at gatewayen kører.",
+            "No replica has reported within 2 minutes. Check that the gateway is running.",
+        ),
+        _T.CONSOLE_OPS_BACKLOG: Entry("Udgående breve efter tilstand", "Outgoing letters by state"),
+        _T.CONSOLE_OPS_INBOUND_WAITING: Entry(
+            "Indgående post, der venter på levering: {n}", "Inbound post waiting for delivery: {n}"
+        ),
+        _T.CONSOLE_OPS_RULES: Entry("Routingregler", "Routing rules"),
+        _T.CONSOLE_OPS_NO_RULES: Entry(
+            "Ingen regel er ramt eller slået fra endnu.", "No rule has been hit or disabled yet."
+        ),
+        _T.CONSOLE_COL_RULE: Entry("Regel", "Rule"),
+        _T.CONSOLE_COL_HITS: Entry("Antal træf", "Hits"),
+        _T.CONSOLE_COL_COUNT: Entry("Antal", "Count"),
+        _T.CONSOLE_COL_CONTACT_POINT: Entry("Kontaktpunkt", "Contact point"),
+        _T.CONSOLE_COL_ROUTE: Entry("Routing", "Routing"),
+        _T.CONSOLE_COL_RECEIVED: Entry("Modtaget", "Received"),
+        _T.CONSOLE_RULE_ACTIVE: Entry("aktiv", "active"),
+        _T.CONSOLE_RULE_DISABLED: Entry("slået fra {when}: {reason}", "disabled {when}: {reason}"),
+        _T.CONSOLE_INBOUND_TITLE: Entry("Indgående post og routing", "Inbound post and routing"),
+        _T.CONSOLE_INBOUND_UNMAPPED: Entry(
+            "Kontaktpunkter uden postkasse", "Contact points without a mailbox"
+        ),
+        _T.CONSOLE_INBOUND_UNMAPPED_NONE: Entry(
+            "Alle kontaktpunkter i den viste post har en postkasse.",
+            "Every contact point in the post shown has a mailbox.",
+        ),
+        _T.CONSOLE_INBOUND_NONE: Entry("Ingen indgående post endnu.", "No inbound post yet."),
+        _T.CONSOLE_ROUTE_RULE: Entry(
+            "Reglen “{rule}” valgte postkassen: {reasons}", "The rule “{rule}” chose the mailbox: {reasons}"
+        ),
+        _T.CONSOLE_ROUTE_BANNER: Entry(
+            "Mailen har en advarsel ({banner})", "The mail carries a warning ({banner})"
+        ),
+        _T.CONSOLE_INSTATE_RECEIVED: Entry("modtaget", "received"),
+        _T.CONSOLE_INSTATE_DELIVERED: Entry("leveret", "delivered"),
+        _T.CONSOLE_INSTATE_ACKNOWLEDGED: Entry("kvitteret over for NgDP", "acknowledged to NgDP"),
+        _T.CONSOLE_INSTATE_DELETED: Entry("slettet hos NgDP", "deleted at NgDP"),
     }
 )
 

@@ -520,10 +520,11 @@ class Runtime:
         options = console_options(self.settings)
         if options is None:
             return None
-        from graph_dpg.runtime.console import StoreLetters, create_console_app
+        from graph_dpg.runtime.console import StoreLetters, StoreOperations, create_console_app
 
         log.info("admin console served at /console/ (sign-in at %s)", options.authority)
-        return create_console_app(options, StoreLetters(self.gateway.store))
+        store = self.gateway.store
+        return create_console_app(options, StoreLetters(store), operations=StoreOperations(store))
 
     @property
     def http_url(self) -> str:

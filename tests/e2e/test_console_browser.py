@@ -27,7 +27,7 @@ from starlette.routing import Mount
 from graph_dpg.adapters.store import create_store
 from graph_dpg.bootstrap.console import ConsoleOptions
 from graph_dpg.ports.store import JobState, OutboundJob, OutboxState, PlannedMemo, SendOutcome
-from graph_dpg.runtime.console import StoreLetters, create_console_app
+from graph_dpg.runtime.console import StoreLetters, StoreOperations, create_console_app
 from graph_dpg.sandbox.idp import IdpState, serve
 from tests.keyvault_support import tls_files
 
@@ -49,6 +49,9 @@ pytestmark = [
 
 
 def _seed(store: Any) -> None:
+    store.replica_heartbeat("gateway-replica-1")
+    store.increment_rule_hits("fakturaer-til-oekonomi", 12)
+    store.disable_rule("cpr-i-titel", "the regular expression ran out of its time budget")
     failed = OutboundJob("job-failed", "jobcenter@sandby.dk", "m-1", "<m-1@x>", "Afgørelse om ydelse", "dp")
     store.plan_job(failed, [PlannedMemo("uuid-failed", "cpr", "0102031234", memo_xml=b"<m/>")])
     store.record_send_results([SendOutcome("uuid-failed", OutboxState.FAILED, error="NgDP answered 503")])
@@ -101,7 +104,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "b" * 40,
             ca_bundle=ca,
         )
-        app = Starlette(routes=[Mount("/console", app=create_console_app(options, StoreLetters(store)))])
+        console_app = create_console_app(options, StoreLetters(store), operations=StoreOperations(store))
+        app = Starlette(routes=[Mount("/console", app=console_app)])
         server, thread = _serve_console(app, sock)
         try:
             yield base
@@ -248,3 +252,6 @@ def test_an_admin_cancels_a_running_mass_delivery_and_what_was_sent_stays_sent(
     browser.find_element(By.ID, "cancel").click()
     assert "30 brev(e), der endnu ikke var sendt, er annulleret" in browser.find_element(By.ID, "notice").text
     assert "40 af 40 afsluttet (10 modtaget, 30 fejlet)" in _text(browser)
+    browser.find_element(By.LINK_TEXT, "Drift").click()  # the operations page, reached from the menu
+    assert browser.find_element(By.ID, "backlog").is_displayed()
+    _shot(browser, "operations")

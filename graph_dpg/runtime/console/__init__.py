@@ -3,5 +3,6 @@ answering from the store through the narrow :class:`letters.Letters` interface."
 
 from graph_dpg.runtime.console.app import create_console_app
 from graph_dpg.runtime.console.letters import Letters, StoreLetters
+from graph_dpg.runtime.console.operations import Operations, StoreOperations
 
-__all__ = ["Letters", "StoreLetters", "create_console_app"]
+__all__ = ["Letters", "Operations", "StoreLetters", "StoreOperations", "create_console_app"]

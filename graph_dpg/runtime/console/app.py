@@ -3,6 +3,8 @@
     GET  /console/                     search letters (mailbox, subject, id, messageUUID, CPR)
     GET  /console/letters/{id}         a letter's timeline, its recipients and the actions on them
     GET  /console/deliveries           letters being sent, with live progress
+    GET  /console/inbound              inbound memos with their routing decision; unmapped contact points
+    GET  /console/operations           replicas, backlogs, routing rules with hits and disabled reasons
     GET  /console/api/progress/{id}    progress as JSON (for the live update; 401 without sign-in)
     POST /console/letters/{id}/retry   admin: send a given-up recipient again (same messageUUID)
     POST /console/letters/{id}/cancel  admin: cancel what is not yet sent
@@ -57,6 +59,7 @@ from graph_dpg.runtime.console.auth import (
     user_from_claims,
 )
 from graph_dpg.runtime.console.letters import Letters
+from graph_dpg.runtime.console.operations import Operations
 from graph_dpg.services.blocking import blocking
 
 log = logging.getLogger(__name__)
@@ -111,6 +114,7 @@ def create_console_app(
     options: ConsoleOptions,
     letters: Letters,
     *,
+    operations: Operations | None = None,
     sign_in: SignInFlow | None = None,
     limiter: RateLimiter | None = None,
     clock: Callable[[], float] = time.time,
@@ -258,6 +262,22 @@ def create_console_app(
         rows = await blocking(letters.deliveries)
         return render(request, "deliveries.html", session, rows=rows)
 
+    async def operations_page(request: Request) -> Response:
+        session = page_session(request)
+        if not isinstance(session, Session):
+            return session
+        if operations is None:
+            return message(request, session, Text.CONSOLE_NOT_FOUND, 404)
+        return render(request, "operations.html", session, view=await blocking(operations.overview))
+
+    async def inbound_page(request: Request) -> Response:
+        session = page_session(request)
+        if not isinstance(session, Session):
+            return session
+        if operations is None:
+            return message(request, session, Text.CONSOLE_NOT_FOUND, 404)
+        return render(request, "inbound.html", session, view=await blocking(operations.inbound))
+
     async def progress(request: Request) -> Response:
         session = session_of(request)
         if session is None:
@@ -379,6 +399,8 @@ def create_console_app(
             Route("/letters/{ident}/cancel", cancel, methods=["POST"]),
             Route("/letters/{ident}/reveal", reveal, methods=["POST"]),
             Route("/deliveries", deliveries, methods=["GET"]),
+            Route("/inbound", inbound_page, methods=["GET"]),
+            Route("/operations", operations_page, methods=["GET"]),
             Route("/api/progress/{ident}", progress, methods=["GET"]),
             Route("/signin", signin, methods=["GET"]),
             Route("/auth/start", auth_start, methods=["GET"]),

@@ -33,6 +33,7 @@ from graph_dpg.runtime.console.auth import (
     SignInFailed,
 )
 from graph_dpg.runtime.console.letters import Event, LetterRow, LetterView, Progress, Recipient
+from graph_dpg.runtime.console.operations import InboundRow, InboundView, Overview, RuleRow
 
 SECRET = "s" * 40
 CLAIMS = {
@@ -105,6 +106,44 @@ class FakeLetters:
         return "0102031234"
 
 
+class FakeOperations:
+    def overview(self) -> Overview:
+        rules = (
+            RuleRow("fakturaer", 7, None, None),
+            RuleRow("langsom", 0, "ran out of time", datetime.now(UTC)),
+        )
+        return Overview(("replica-a",), {"pending": 3, "accepted": 9, "rejected": 0, "failed": 1}, 2, rules)
+
+    def inbound(self) -> InboundView:
+        row = InboundRow(
+            "memo-1",
+            "delivered",
+            datetime.now(UTC),
+            "oekonomi@x.dk",
+            None,
+            "fakturaer",
+            ("fakturaer",),
+            ("title ~ faktura",),
+            "",
+            None,
+            None,
+        )
+        unmapped = InboundRow(
+            "memo-2",
+            "received",
+            datetime.now(UTC),
+            "post@x.dk",
+            "cp-9",
+            None,
+            (),
+            (),
+            "main mailbox",
+            "unmapped",
+            None,
+        )
+        return InboundView((row, unmapped), (("cp-9", 1),))
+
+
 def _options(redirect: str = "https://gw.example.dk/console/auth/callback") -> ConsoleOptions:
     return ConsoleOptions("https://login.example/tenant", "client", "client-secret", redirect, SECRET)
 
@@ -115,7 +154,9 @@ def _client(letters: FakeLetters, *, limiter: RateLimiter | None = None, https: 
         if https
         else "http://127.0.0.1:8080/console/auth/callback"
     )
-    console = create_console_app(_options(redirect), letters, sign_in=FakeSignIn(), limiter=limiter)
+    console = create_console_app(
+        _options(redirect), letters, operations=FakeOperations(), sign_in=FakeSignIn(), limiter=limiter
+    )
     app = Starlette(routes=[Mount("/console", app=console)])
     return TestClient(app, base_url="https://testserver" if https else "http://127.0.0.1:8080")
 
@@ -323,7 +364,14 @@ def test_every_console_response_has_the_security_headers(path):
 def test_pages_carry_no_inline_script_and_every_form_a_csrf_token():
     client = _client(FakeLetters())
     _sign_in(client, "admin")
-    for path in ("/console/", "/console/?q=job", "/console/letters/job-1", "/console/deliveries"):
+    for path in (
+        "/console/",
+        "/console/?q=job",
+        "/console/letters/job-1",
+        "/console/deliveries",
+        "/console/inbound",
+        "/console/operations",
+    ):
         page = client.get(path).text
         assert "<script>" not in page
         assert " on" + "click=" not in page
@@ -385,3 +433,16 @@ def test_behind_the_ingress_the_limit_counts_the_forwarded_client_address_not_th
     assert (
         callback("198.51.100.9, 203.0.113.1") == "/console/signin?failed=rate"
     )  # the left part is the client's
+
+
+def test_operations_and_inbound_show_rules_routing_and_unmapped_contact_points():
+    client = _client(FakeLetters())
+    assert client.get("/console/operations", follow_redirects=False).status_code == 303  # not signed in
+    _sign_in(client, "reader")
+    ops = client.get("/console/operations?lang=en").text
+    assert "replica-a" in ops
+    assert "disabled" in ops
+    assert "ran out of time" in ops
+    inbound = client.get("/console/inbound").text
+    assert "The rule “fakturaer” chose the mailbox: title ~ faktura" in inbound
+    assert "cp-9" in inbound
