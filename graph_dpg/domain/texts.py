@@ -453,6 +453,10 @@ class Text(StrEnum):
     CONSOLE_DELIVERIES_NONE = "console.deliveries.none"
     CONSOLE_PROGRESS = "console.progress"
     CONSOLE_NOT_FOUND = "console.not_found"
+    CONSOLE_OPS_CREDENTIALS = "console.ops.credentials"
+    CONSOLE_OPS_NO_CREDENTIALS = "console.ops.no_credentials"
+    CONSOLE_CRED_EXPIRES = "console.cred.expires"
+    CONSOLE_CRED_EXPIRED = "console.cred.expired"
     CONSOLE_NAV_INBOUND = "console.nav.inbound"
     CONSOLE_NAV_OPERATIONS = "console.nav.operations"
     CONSOLE_OPS_TITLE = "console.ops.title"
@@ -2127,6 +2131,13 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "{done} of {total} ended ({accepted} accepted, {failed} failed)",
         ),
         _T.CONSOLE_NOT_FOUND: Entry("Siden findes ikke.", "The page does not exist."),
+        _T.CONSOLE_OPS_CREDENTIALS: Entry("Certifikater og deres udløb", "Certificates and their expiry"),
+        _T.CONSOLE_OPS_NO_CREDENTIALS: Entry(
+            "Gatewayen bruger ingen certifikater, hvis udløb den kender.",
+            "The gateway uses no certificate whose expiry it knows.",
+        ),
+        _T.CONSOLE_CRED_EXPIRES: Entry("udløber {when} (om {days} dage)", "expires {when} (in {days} days)"),
+        _T.CONSOLE_CRED_EXPIRED: Entry("udløb {when}: forny det nu", "expired {when}: renew it now"),
         _T.CONSOLE_NAV_INBOUND: Entry("Indgående post", "Inbound post"),
         _T.CONSOLE_NAV_OPERATIONS: Entry("Drift", "Operations"),
         _T.CONSOLE_OPS_TITLE: Entry("Drift", "Operations"),

@@ -524,7 +524,11 @@ class Runtime:
 
         log.info("admin console served at /console/ (sign-in at %s)", options.authority)
         store = self.gateway.store
-        return create_console_app(options, StoreLetters(store), operations=StoreOperations(store))
+        gateway = self.gateway
+        operations = StoreOperations(
+            store, credentials=lambda: expiring_credentials(gateway.ngdp, gateway.settings, gateway.keyring)
+        )
+        return create_console_app(options, StoreLetters(store), operations=operations)
 
     @property
     def http_url(self) -> str:

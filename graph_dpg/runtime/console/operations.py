@@ -6,11 +6,12 @@ contact points no mailbox is mapped to. Read-only; every list bounded. Blocking 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
+from graph_dpg.core.errors import GraphDpgError
 from graph_dpg.ports.store import DisabledRule, InboundMemo, InboundState, OutboxState
 
 RECENT_INBOUND = 100  # per state: the page shows the newest of these
@@ -26,11 +27,23 @@ class RuleRow:
 
 
 @dataclass(frozen=True)
+class Credential:
+    what: str  # e.g. "NgDP OCES3 certificate" (services.alerts names them)
+    not_after: datetime
+    days_left: int
+
+    @property
+    def expired(self) -> bool:
+        return self.days_left < 0
+
+
+@dataclass(frozen=True)
 class Overview:
     replicas: tuple[str, ...]
     outbox: Mapping[str, int]
     inbound_waiting: int  # received, not delivered yet (up to RECENT_INBOUND)
     rules: tuple[RuleRow, ...]
+    credentials: tuple[Credential, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,8 +110,16 @@ def _row(memo: InboundMemo) -> InboundRow:
 class StoreOperations:
     """:class:`Operations` from the store."""
 
-    def __init__(self, store: OperationsStore) -> None:
+    def __init__(
+        self,
+        store: OperationsStore,
+        *,
+        credentials: Callable[[], list[tuple[str, datetime]]] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._store = store
+        self._credentials = credentials  # what expires when (runtime.credentials.expiring_credentials)
+        self._clock = clock
 
     def overview(self) -> Overview:
         hits = self._store.rule_hits()
@@ -114,12 +135,28 @@ class StoreOperations:
         )
         counts = self._store.outbox_counts()
         waiting = len(self._store.inbound_in_state(InboundState.RECEIVED, limit=RECENT_INBOUND))
+        now = self._clock()
+        credentials = tuple(
+            sorted(
+                (Credential(what, not_after, (not_after - now).days) for what, not_after in self._expiring()),
+                key=lambda c: c.not_after,
+            )
+        )
         return Overview(
             tuple(self._store.live_replicas(REPLICA_SEEN_S)),
             {state.value: int(counts.get(state, 0)) for state in OutboxState},
             waiting,
             rules,
+            credentials,
         )
+
+    def _expiring(self) -> list[tuple[str, datetime]]:
+        if self._credentials is None:
+            return []
+        try:
+            return self._credentials()
+        except (OSError, ValueError, GraphDpgError):  # an unreadable certificate file must not hide the page
+            return []
 
     def inbound(self) -> InboundView:
         memos: list[InboundMemo] = []

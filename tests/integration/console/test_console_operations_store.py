@@ -3,6 +3,8 @@ disabled reasons, inbound routing decisions and the unmapped contact points (iss
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from graph_dpg.adapters.store import create_store
@@ -60,3 +62,23 @@ def test_inbound_shows_each_routing_decision_and_counts_unmapped_contact_points(
     assert rows["m-rule"].reasons == ("title ~ faktura",)
     assert rows["m-rule"].mailbox == "oekonomi@x.dk"
     assert view.unmapped == (("cp-9", 2),)
+
+
+def test_certificates_are_listed_by_expiry_with_the_days_left(store):
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    expiring = [
+        ("NgDP OCES3 certificate", datetime(2027, 3, 1, tzinfo=UTC)),
+        ("S/MIME signing certificate", datetime(2026, 11, 20, tzinfo=UTC)),
+    ]
+    view = StoreOperations(store, credentials=lambda: expiring, clock=lambda: now).overview()
+    assert [(c.what, c.days_left, c.expired) for c in view.credentials] == [
+        ("S/MIME signing certificate", -11, True),
+        ("NgDP OCES3 certificate", 90, False),
+    ]
+
+
+def test_an_unreadable_certificate_does_not_hide_the_page(store):
+    def broken() -> list[tuple[str, datetime]]:
+        raise OSError("certificate file gone")
+
+    assert StoreOperations(store, credentials=broken).overview().credentials == ()

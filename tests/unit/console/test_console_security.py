@@ -33,7 +33,7 @@ from graph_dpg.runtime.console.auth import (
     SignInFailed,
 )
 from graph_dpg.runtime.console.letters import Event, LetterRow, LetterView, Progress, Recipient
-from graph_dpg.runtime.console.operations import InboundRow, InboundView, Overview, RuleRow
+from graph_dpg.runtime.console.operations import Credential, InboundRow, InboundView, Overview, RuleRow
 
 SECRET = "s" * 40
 CLAIMS = {
@@ -112,7 +112,10 @@ class FakeOperations:
             RuleRow("fakturaer", 7, None, None),
             RuleRow("langsom", 0, "ran out of time", datetime.now(UTC)),
         )
-        return Overview(("replica-a",), {"pending": 3, "accepted": 9, "rejected": 0, "failed": 1}, 2, rules)
+        credentials = (Credential("NgDP OCES3 certificate", datetime(2027, 3, 1, tzinfo=UTC), 12),)
+        return Overview(
+            ("replica-a",), {"pending": 3, "accepted": 9, "rejected": 0, "failed": 1}, 2, rules, credentials
+        )
 
     def inbound(self) -> InboundView:
         row = InboundRow(
@@ -443,6 +446,7 @@ def test_operations_and_inbound_show_rules_routing_and_unmapped_contact_points()
     assert "replica-a" in ops
     assert "disabled" in ops
     assert "ran out of time" in ops
+    assert "NgDP OCES3 certificate: expires 2027-03-01 01:00:00 (in 12 days)" in ops
     inbound = client.get("/console/inbound").text
     assert "The rule “fakturaer” chose the mailbox: title ~ faktura" in inbound
     assert "cp-9" in inbound
