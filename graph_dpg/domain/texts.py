@@ -453,6 +453,7 @@ class Text(StrEnum):
     CONSOLE_DELIVERIES_NONE = "console.deliveries.none"
     CONSOLE_PROGRESS = "console.progress"
     CONSOLE_NOT_FOUND = "console.not_found"
+    CONSOLE_UNAVAILABLE = "console.unavailable"
     CONSOLE_OPS_CREDENTIALS = "console.ops.credentials"
     CONSOLE_OPS_NO_CREDENTIALS = "console.ops.no_credentials"
     CONSOLE_CRED_EXPIRES = "console.cred.expires"
@@ -2131,6 +2132,12 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "{done} of {total} ended ({accepted} accepted, {failed} failed)",
         ),
         _T.CONSOLE_NOT_FOUND: Entry("Siden findes ikke.", "The page does not exist."),
+        _T.CONSOLE_UNAVAILABLE: Entry(
+            "Gatewayens database svarer ikke lige nu, så siden kan ikke vises. Prøv igen om lidt; varer det "
+            "ved, så kontakt IT.",
+            "The gateway's database is not answering right now, so the page cannot be shown. Try again "
+            "shortly; if it goes on, contact IT.",
+        ),
         _T.CONSOLE_OPS_CREDENTIALS: Entry("Certifikater og deres udløb", "Certificates and their expiry"),
         _T.CONSOLE_OPS_NO_CREDENTIALS: Entry(
             "Gatewayen bruger ingen certifikater, hvis udløb den kender.",

@@ -189,10 +189,9 @@ def create_console_app(
         session = session_of(request)
         if session is None:
             return JSONResponse({"error": "sign-in required"}, status_code=401)
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
+        if not await _small_body(request, MAX_FORM_BYTES):
             return Response(status_code=413)
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        form = {k: str(v) for k, v in (await request.form(max_files=0, max_fields=20)).items()}
         if not csrf_ok(session, form.get("csrf")):
             return message(request, session, Text.CONSOLE_CSRF, 403)
         if not session.user.is_reader or (admin and not session.user.is_admin):
@@ -385,6 +384,13 @@ def create_console_app(
         response.delete_cookie(SESSION_COOKIE, path="/console")
         return response
 
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        log.warning("console: %s", type(exc).__name__)  # the store's error names no CPR (core.errors)
+        session = session_of(request)
+        if session is None:
+            return JSONResponse({"error": "sign-in required"}, status_code=401)
+        return message(request, session, Text.CONSOLE_UNAVAILABLE, 503)
+
     async def not_found(request: Request, exc: Exception) -> Response:
         session = session_of(request)
         if session is None:
@@ -408,7 +414,7 @@ def create_console_app(
             Route("/signout", signout, methods=["POST"]),
             Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
         ],
-        exception_handlers={404: not_found},
+        exception_handlers={404: not_found, GraphDpgError: unavailable},
     )
     return SecurityHeaders(app)
 
@@ -424,6 +430,23 @@ _NOTICES = {
 def _back(request: Request, done: str, n: int = 0) -> Response:
     ident = quote(request.path_params["ident"], safe="")
     return RedirectResponse(f"/console/letters/{ident}?{urlencode({'done': done, 'n': n})}", status_code=303)
+
+
+async def _small_body(request: Request, limit: int) -> bool:
+    """Read the body only up to ``limit`` bytes (then it is cached for ``request.form()``); False when it
+    is larger: a big upload is refused without being held in memory."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return False
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return False
+        chunks.append(chunk)
+    request._body = b"".join(chunks)  # Starlette's own cache: form() reads it from here
+    return True
 
 
 def client_address(request: Request, proxy_hops: int) -> str:

@@ -22,6 +22,7 @@ with warnings.catch_warnings():  # starlette ≥0.50 prefers httpx2 for its Test
     from starlette.testclient import TestClient
 
 from graph_dpg.bootstrap.console import ConsoleOptions
+from graph_dpg.core.errors import StoreError
 from graph_dpg.domain.texts import Text
 from graph_dpg.ports.store import JobState, OutboxState
 from graph_dpg.runtime.console import create_console_app
@@ -80,6 +81,8 @@ class FakeLetters:
         ]
 
     def letter(self, ident: str) -> LetterView | None:
+        if ident == "db-down":
+            raise StoreError("read letter: the database did not answer")
         if ident != "job-1":
             return None
         row = LetterRow("job-1", "post@example.dk", "Afgørelse", JobState.SENDING, datetime.now(UTC))
@@ -450,3 +453,22 @@ def test_operations_and_inbound_show_rules_routing_and_unmapped_contact_points()
     inbound = client.get("/console/inbound").text
     assert "The rule “fakturaer” chose the mailbox: title ~ faktura" in inbound
     assert "cp-9" in inbound
+
+
+def test_an_oversized_form_is_refused_unread_and_nothing_is_done():
+    letters = FakeLetters()
+    client = _client(letters)
+    _sign_in(client, "admin")
+    body = {"message_uuid": "uuid-1", "csrf": _csrf(client), "padding": "x" * 20_000}
+    assert client.post("/console/letters/job-1/retry", data=body).status_code == 413
+    assert letters.calls == []
+
+
+def test_a_database_outage_is_a_503_page_in_words_not_a_stack_trace():
+    client = _client(FakeLetters())
+    _sign_in(client, "reader")
+    page = client.get("/console/letters/db-down")
+    assert page.status_code == 503
+    assert "Gatewayens database svarer ikke lige nu" in page.text
+    assert "Traceback" not in page.text
+    assert page.headers["x-content-type-options"] == "nosniff"
