@@ -1,8 +1,13 @@
 """What the console asks about letters, and the actions it takes on them.
 
 :class:`Letters` is the narrow interface the pages use; :class:`StoreLetters` answers it from the store.
-The `graph-dpg letters` CLI (issue 19, branch wt-i19cli) builds the same questions as a service; the two
-are to be merged into that service, this module then keeps only the Protocol.
+The `graph-dpg letters` CLI (issue 19, branch wt-i19cli) answers the same questions in
+``services.letters.LettersService`` (async, with an ``Actor`` and its role). At merge, :class:`StoreLetters`
+gives way to a thin adapter over that service: search → ``LettersService.search(Query(text, state=,
+since=))``, letter → ``timeline``, deliveries → ``mass_deliveries(active_only=True)``, retry → ``retry``
+(which also makes a linked new letter for a refused recipient), cancel → ``cancel``, reveal_cpr →
+``reveal_cpr``; the store methods added here for it (``SqlStore.search_jobs``, ``requeue_failed``,
+``receipts_for``, ``audit_events_for``) then go.
 
 Every method blocks (database): the pages call them through ``services.blocking.blocking``. Every list is
 bounded. Actions are audited with the signed-in person as actor and are idempotent: a second retry of a
