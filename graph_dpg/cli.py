@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "run": "graph_dpg.commands.run",
     "sandbox": "graph_dpg.commands.sandbox",
     "rules": "graph_dpg.commands.rules",
+    "letters": "graph_dpg.commands.letters",
     "doctor": "graph_dpg.commands.doctor",
     "secure-mail": "graph_dpg.commands.secure_mail",
 }

@@ -52,6 +52,15 @@ param ngdpSystemId string
 @description('Expose the NgDP REST PUSH endpoints publicly over HTTPS. False (REST PULL, recommended): VNet only.')
 param exposePushEndpoints bool = false
 
+@description('Receive Microsoft Graph change notifications (GRAPH_DPG_NOTIFICATIONS_URL): makes the ingress public over HTTPS; mail reaches NgDP within seconds instead of at the next poll. infra/README.md §6.2.')
+param graphNotifications bool = false
+
+@description('Public HTTPS base URL Graph posts notifications to, when the app has a custom domain. Empty: the app\'s ingress FQDN.')
+param notificationsBaseUrl string = ''
+
+@description('Seconds between safety-net polls of a folder while notifications are on (GRAPH_DPG_POLL_INTERVAL_WITH_NOTIFICATIONS_SECONDS).')
+param pollIntervalWithNotificationsSeconds int = 300
+
 @description('CIDRs allowed to reach the ingress, and NgDP\'s push source addresses (GRAPH_DPG_PUSH_ALLOWED_IPS). Empty: no IP filter.')
 param ingressAllowedCidrs array = []
 
@@ -69,7 +78,7 @@ param pushRequiresToken bool = false
 ])
 param pushClientCertificateMode string = 'accept'
 
-// ---- Admin console (/console/), signed in with Entra ID (infra/README.md §6.2) ----
+// ---- Admin console (/console/), signed in with Entra ID (infra/README.md §6.3) ----
 @description('Application (client) id of the console\'s app registration (Web platform, app roles Gateway.Reader and Gateway.Admin). Empty: no console. Its client secret and a session secret are the Key Vault secrets console-client-secret and console-session-secret.')
 param consoleClientId string = ''
 
@@ -141,6 +150,9 @@ param operatorPrincipalId string = ''
   'ServicePrincipal'
 ])
 param operatorPrincipalType string = 'Group'
+
+@description('Secure mail: names of the organisation\'s S/MIME certificates in this vault (GRAPH_DPG_SMIME_KEYVAULT_CERTIFICATES), read by the gateway itself through the vault\'s URI (GRAPH_DPG_KEYVAULT_URL). Empty: no S/MIME certificates from Key Vault.')
+param smimeKeyVaultCertificates array = []
 
 // ---- Logs ----
 @minValue(30)
@@ -353,6 +365,18 @@ var pushEnvironment = exposePushEndpoints ? concat([
     value: join(ingressAllowedCidrs, ',')
   }
 ]) : []
+// Secure mail: the gateway reads its S/MIME certificates (key included) from the vault at run time with its own
+// identity (Key Vault Secrets User), so a renewal in the vault needs no redeployment (infra/README.md §5.2).
+var smimeKeyVaultEnvironment = empty(smimeKeyVaultCertificates) ? [] : [
+  {
+    name: 'GRAPH_DPG_KEYVAULT_URL'
+    value: keyVault.outputs.uri
+  }
+  {
+    name: 'GRAPH_DPG_SMIME_KEYVAULT_CERTIFICATES'
+    value: join(smimeKeyVaultCertificates, ',')
+  }
+]
 var graphCertificateEnvironment = graphCredentialKind == 'certificate' ? [
   {
     name: 'GRAPH_DPG_CLIENT_CERTIFICATE_PATH'
@@ -419,13 +443,16 @@ module app 'modules/containerapp.bicep' = if (deployApp) {
     infrastructureSubnetId: network.outputs.appsSubnetId
     logAnalyticsWorkspaceName: monitoring.outputs.workspaceName
     exposePushEndpoints: exposePushEndpoints
+    graphNotifications: graphNotifications
+    notificationsBaseUrl: notificationsBaseUrl
+    pollIntervalWithNotificationsSeconds: pollIntervalWithNotificationsSeconds
     ingressAllowedCidrs: ingressAllowedCidrs
     clientCertificateMode: pushClientCertificateMode
     httpPort: httpPort
     minReplicas: minReplicas
     maxReplicas: maxReplicas
     zoneRedundant: zoneRedundant
-    environmentVariables: concat(baseEnvironment, graphCertificateEnvironment, pushEnvironment, consoleEnvironment)
+    environmentVariables: concat(baseEnvironment, graphCertificateEnvironment, pushEnvironment, smimeKeyVaultEnvironment, consoleEnvironment)
     keyVaultSecrets: concat(requiredSecrets, pushSecrets, graphCertificateSecrets, consoleSecrets)
     secretEnvironmentVariables: concat(secretEnvironment, consoleSecretEnvironment)
     secretFiles: concat(requiredSecretFiles, graphCertificateFiles)

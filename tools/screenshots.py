@@ -1,14 +1,14 @@
 """Regenerate the screenshots in docs/img/ (docs/sandbox.md, "Exported mails") from a fresh sandbox run.
 
-    .venv/bin/python tools/screenshots.py [--chromium PATH] [--out docs/img] [--export DIR]
+    .venv/bin/python tools/screenshots.py [--chromium PATH] [--out docs/img] [--export DIR] [--only PNG ...]
 
 Runs ``graph-dpg sandbox --export`` (or reuses ``--export DIR`` when it already holds an export), then
 photographs exported pages with the system's headless Chromium (``chromium --headless --screenshot``; Debian:
 ``apt-get install chromium``; nothing is downloaded). Each shot is the top of the page at a fixed window
 size: the reading-pane header and the body, cropped by the window, PNG under 150 kB (checked).
 
-A shot whose mail the scenario does not produce (the meeting letter, until meeting invitations are in the
-demo scenario) is skipped with a note, so the script keeps working as the scenario grows.
+A shot whose mail the scenario does not produce is skipped with a note, so the script keeps working as the
+scenario changes. ``--only`` makes just the named shots (e.g. ``--only meeting-receipt.png``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,12 @@ SHOTS = (
         "an error receipt",
     ),
     Shot("banner-unmapped.png", ("unmapped-1-post",), (860, 700), "the unmapped-contact-point banner"),
-    Shot("meeting-letter.png", ("*meeting*-post", "*invitation*-post"), (860, 700), "a meeting letter"),
+    Shot(
+        "meeting-receipt.png",
+        ("meeting-1-receipt",),
+        (860, 330),
+        "the receipt of a meeting invitation sent as a letter with an AFTALE action",
+    ),
 )
 
 
@@ -59,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser"))
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "img")
     parser.add_argument("--export", type=Path, help="an existing export directory (default: a fresh run)")
+    parser.add_argument("--only", nargs="+", metavar="PNG", help="make only these shots (file names)")
     args = parser.parse_args(argv)
     if not args.chromium:
         print("no chromium found: apt-get install chromium (or pass --chromium PATH)", file=sys.stderr)
@@ -80,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         failed = 0
         for shot in SHOTS:
+            if args.only and shot.png not in args.only:
+                continue
             page = _find(export, shot.candidates)
             if page is None:
                 print(f"skipped {shot.png}: no exported mail is {shot.what} ({', '.join(shot.candidates)})")

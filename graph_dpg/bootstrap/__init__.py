@@ -49,6 +49,7 @@ from graph_dpg.services.inbound import InboundService
 from graph_dpg.services.inbound.forwarded import forwarded_opening
 from graph_dpg.services.inbound.secure import SecureMailOpening
 from graph_dpg.services.inbox_rules import InboxRuleCache
+from graph_dpg.services.notifications import NotificationInbox, NotificationSettings, SubscriptionKeeper
 from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings, SecureSender
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,9 @@ class Gateway:
     # The organisation's S/MIME certificates (files + Key Vault); the runtime refreshes ``keyvault`` into it.
     keyring: OrganisationKeyring | None = None
     keyvault: KeyVaultCertificates | None = None
+    # Graph change notifications (None: off, GRAPH_DPG_NOTIFICATIONS_URL empty).
+    subscriptions: SubscriptionKeeper | None = None
+    notifications: NotificationInbox | None = None
     _closers: list[Any] = field(default_factory=list, repr=False)
 
     async def aclose(self) -> None:
@@ -309,11 +313,17 @@ def build_gateway(
     )
     # A mailbox that is NgDP's SMTP recipient system opens its S/MIME mail as forwarded Digital Post.
     open_mail = forwarded_opening(opening, store, inbound_config.forwarded_mailboxes, inbound_config.language)
-    # The owners' Outlook inbox rules, applied to delivered memos (read with MailboxSettings.ReadWrite).
-    inbox_rules = InboxRuleCache(mailbox) if isinstance(mailbox, InboxRulesPort) else None
+    # The owners' Outlook inbox rules, applied to the memos and secure mail the gateway delivers (read
+    # with MailboxSettings.ReadWrite), read again after inbox_rules_ttl_seconds.
+    inbox_rules = (
+        InboxRuleCache(mailbox, ttl_seconds=settings.inbox_rules_ttl_seconds)
+        if isinstance(mailbox, InboxRulesPort)
+        else None
+    )
     inbound = InboundService(
         mailbox, ngdp, store, inbound_config, failures=failures, open_mail=open_mail, inbox_rules=inbox_rules
     )
+    subscriptions, notifications = notification_services(settings, mailbox, store)
     return Gateway(
         settings=settings,
         config=gateway_config,
@@ -326,8 +336,20 @@ def build_gateway(
         failures=failures,
         keyring=keyring,
         keyvault=keyvault,
+        subscriptions=subscriptions,
+        notifications=notifications,
         _closers=closers,
     )
+
+
+def notification_services(
+    settings: Settings, mailbox: GraphMailbox, store: SqlStore
+) -> tuple[SubscriptionKeeper | None, NotificationInbox | None]:
+    """The subscription keeper and the notification inbox, when GRAPH_DPG_NOTIFICATIONS_URL is set."""
+    if not settings.notifications_url:
+        return None, None
+    keeper = SubscriptionKeeper(mailbox, store, NotificationSettings.from_base(settings.notifications_url))
+    return keeper, NotificationInbox(store)
 
 
 def secure_mail_opening(

@@ -20,7 +20,7 @@ from pathlib import Path
 from graph_dpg.bootstrap import build_gateway
 from graph_dpg.commands import command
 from graph_dpg.core.errors import ConfigError
-from graph_dpg.demo.export import collect, snapshot, write_export
+from graph_dpg.demo.export import ExportedMail, collect, snapshot, write_export
 from graph_dpg.demo.player import (
     Environment,
     MassProgress,
@@ -42,6 +42,8 @@ from graph_dpg.demo.player import (
 )
 from graph_dpg.demo.scenario import Scenario, load_scenario
 from graph_dpg.demo.smime import make_demo_pki
+from graph_dpg.demo.words import check_mails
+from graph_dpg.demo.words import describe as describe_words
 from graph_dpg.observability import configure_logging
 from graph_dpg.runtime import Runtime, RuntimeOptions
 from graph_dpg.sandbox.ngdp import NgdpPusher
@@ -182,14 +184,20 @@ async def _play(
             left = await wait_settled(env, played, scenario.timeout_seconds, MassProgress(scenario, out))
             report = await asyncio.to_thread(build_report, env, scenario, played, left)
             print_summary(report, out)
+            written = await asyncio.to_thread(_written, env, scenario, played, before)
+            # Issue 17's evidence: no Danish mail shows English findings, raw codes or raw statuses.
+            report["words"] = words = await asyncio.to_thread(_check_words, env, written)
+            out.write(describe_words(words) + "\n")
             if report_path is not None:
                 text = json.dumps(report, ensure_ascii=False, indent=2)
                 await asyncio.to_thread(report_path.write_text, text, encoding="utf-8")
                 out.write(f"full report: {report_path}\n")
             if export_dir is not None:
-                files = await asyncio.to_thread(_export, env, scenario, played, before, export_dir)
+                files = await asyncio.to_thread(write_export, export_dir, written)
                 out.write(f"exported {len(files) // 2} mail(s) as .eml and .html: {export_dir}\n")
             wrong = unexpected(report)
+            if not words["passed"]:
+                wrong.append("words in Danish mails")
             refused = {status: n for status, n in pushes.items() if status != 200}
             out.write(
                 f"NgDP pushed {pushes.get(200, 0)} business receipt(s) with its client certificate: "
@@ -213,9 +221,10 @@ async def _play(
     return 0 if report["settled"] and not wrong else 1
 
 
-def _export(
-    env: Environment, scenario: Scenario, played: Played, before: set[tuple[str, str]], directory: Path
-) -> list[Path]:
+def _written(
+    env: Environment, scenario: Scenario, played: Played, before: set[tuple[str, str]]
+) -> list[ExportedMail]:
+    """Every mail the gateway wrote or delivered since ``before``, named after its scenario item."""
     jobs: dict[str, str] = {}
     for name, (mailbox, message_id) in played.outbound.items():
         job = env.gateway.store.find_job(mailbox, message_id)
@@ -230,7 +239,16 @@ def _export(
         inbox=played.inbox,
         monitoring_mailbox=env.config.monitoring_mailbox,
     )
-    return write_export(directory, mails)
+    return mails
+
+
+def _check_words(env: Environment, mails: list[ExportedMail]) -> dict[str, object]:
+    """The words check of every mail the gateway wrote (``demo.words``); alerts to IT for language only."""
+    monitoring = env.config.monitoring_mailbox.lower()
+    checked = [
+        (f"{m.item}-{m.kind}", m.message, m.kind == "alert" or m.mailbox.lower() == monitoring) for m in mails
+    ]
+    return check_mails(checked, env.settings.receipt_language)
 
 
 async def _wait_for_signal(out: object, gateway_url: str, graph_url: str, ngdp_url: str) -> None:

@@ -146,6 +146,13 @@ class Settings(BaseSettings):
     contact_points_refresh_seconds: int = Field(
         3600, ge=60, description="How often NgDP contact points (and their limits) are refreshed."
     )
+    inbox_rules_ttl_seconds: int = Field(
+        300,
+        ge=0,
+        le=86400,
+        description="How long a mailbox's Outlook inbox rules are used before they are read again through "
+        "Graph (a rule changed in Outlook acts on delivered mail within this time; 0: read for every mail).",
+    )
     poll_jitter_seconds: float = Field(
         5.0,
         ge=0,
@@ -336,6 +343,18 @@ class Settings(BaseSettings):
         "127.0.0.1", description="Interface the HTTP server listens on (0.0.0.0 in a container)."
     )
     http_port: int = Field(8080, ge=1, le=65535, description="Port of the HTTP server.")
+    notifications_url: str = Field(
+        "",
+        description="Public HTTPS base URL of this gateway's HTTP server as Graph reaches it (the Container "
+        "Apps ingress); Graph change notifications are POSTed to <url>/graph/notifications and "
+        "<url>/graph/lifecycle. Empty: no subscriptions, polling only.",
+    )
+    poll_interval_with_notifications_seconds: int = Field(
+        300,
+        ge=1,
+        description="How often outgoing folders are read while change notifications are on (the safety net "
+        "for a lost notification; a notification wakes the folder's poll at once).",
+    )
     push_token: SecretStr | None = Field(
         None,
         description="Optional shared secret required on the push endpoints (Bearer, or Basic password). "
@@ -529,6 +548,25 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment:
             raise ValueError("must not contain a query or fragment")
         return value.strip().rstrip("/")
+
+    @field_validator("notifications_url")
+    @classmethod
+    def _notifications_url(cls, value: str) -> str:
+        text = value.strip()
+        if not text:
+            return ""
+        parts = urlsplit(text)
+        # Graph requires HTTPS (api-reference/v1.0/resources/subscription.md, notificationUrl); plain http
+        # only for the sandbox's emulator on loopback.
+        if not parts.hostname or not (
+            parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS)
+        ):
+            raise ValueError(
+                f"must be an absolute https:// URL (http only on 127.0.0.1/localhost), got {value!r}"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError("must not contain a query or fragment")
+        return text.rstrip("/")
 
     @field_validator("keyvault_url")
     @classmethod

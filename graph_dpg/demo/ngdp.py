@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from graph_dpg.adapters.digital_post.client import NgdpClient
+from graph_dpg.sandbox.loopback import Stoppable
 from graph_dpg.sandbox.ngdp.app import create_app
 from graph_dpg.sandbox.ngdp.certs import SandboxPki, generate_test_pki
 from graph_dpg.sandbox.ngdp.server import RunningServer, TlsConfig, serve
@@ -28,7 +28,7 @@ from graph_dpg.sandbox.ngdp.state import NgdpState
 
 
 @dataclass
-class NgdpSandbox:
+class NgdpSandbox(Stoppable):
     state: NgdpState
     server: RunningServer
     pki: SandboxPki | None
@@ -53,14 +53,6 @@ class NgdpSandbox:
 
     def stop(self) -> None:
         self.server.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def start_ngdp_sandbox(

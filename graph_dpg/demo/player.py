@@ -277,6 +277,24 @@ def inject(scenario: Scenario, tenant: GraphTenant, state: NgdpState, pki: DemoP
         if mail.signed is not None:
             played.outbound[mail.name] = (mail.mailbox, _put_signed(tenant, mail, files, _need(pki)))
             continue
+        if mail.meeting is not None:
+            m = mail.meeting
+            played.outbound[mail.name] = (
+                mail.mailbox,
+                tenant.put_sent_meeting(
+                    mail.mailbox,
+                    mail.subject,
+                    mail.body,
+                    [("", a) for a in mail.to],
+                    start=m.start,
+                    end=m.end,
+                    time_zone=m.time_zone,
+                    location=m.location,
+                    room=m.room,
+                    ical_uid=f"sandbox-{mail.name}",
+                ),
+            )
+            continue
         message_id = tenant.put_sent_message(
             mail.mailbox,
             mail.subject,

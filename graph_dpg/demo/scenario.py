@@ -92,6 +92,17 @@ class MassSpec(_Model):
     unregistered: int = Field(0, ge=0, description="How many of them NgDP's registry does not know")
 
 
+class MeetingSpec(_Model):
+    """The mail is a meeting request Outlook sent (an eventMessageRequest in Sent Items, its event with the
+    times; the Graph emulator's ``put_sent_meeting``): the letter carries an AFTALE action."""
+
+    start: str = Field(description="Local start as Outlook writes it, e.g. 2026-12-15T10:00:00")
+    end: str
+    time_zone: str = "Romance Standard Time"  # the Windows name Outlook writes for Danish time
+    location: str = ""
+    room: tuple[str, str] | None = None  # a booked room (name, address): an attendee of type resource
+
+
 class OutboundMail(_Model):
     name: str
     description: str = ""
@@ -105,7 +116,14 @@ class OutboundMail(_Model):
     # Signed by the case worker's certificate in Outlook (clear: multipart/signed; opaque: signed-data):
     # put into Sent Items as S/MIME, stored as Exchange stores it.
     signed: Literal["clear", "opaque"] | None = None
+    meeting: MeetingSpec | None = None
     expect: Literal["sent", "rejected", "failed", "any"] = "any"
+
+    @model_validator(mode="after")
+    def _meeting_alone(self) -> OutboundMail:
+        if self.meeting is not None and (self.signed or self.mass or self.attachments or self.cc):
+            raise ValueError("a meeting request has no signature, mass delivery, attachments or cc here")
+        return self
 
 
 class InboundMemoSpec(_Model):

@@ -956,7 +956,7 @@ class Doctor:
             return _fail(
                 name,
                 "the admin console will not be served: " + "; ".join(problems or ["not configured"]),
-                "set all five GRAPH_DPG_CONSOLE_* settings (infra/README.md §6.2), or none",
+                "set all five GRAPH_DPG_CONSOLE_* settings (infra/README.md §6.3), or none",
             )
         url = f"{options.authority}/v2.0/.well-known/openid-configuration"
         verify: Any = ssl.create_default_context(cafile=str(options.ca_bundle)) if options.ca_bundle else True

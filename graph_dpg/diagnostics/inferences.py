@@ -47,6 +47,8 @@ FOLDER_NAME_AS_ID = "graph.folder-name-as-id"
 UPLOAD_SESSION_MINIMUM = "graph.upload-session-minimum"
 SMIME_VALUE = "graph.smime-value-as-sent"
 MIME_SEND_MESSAGE_ID = "graph.mime-send-message-id"
+SUBSCRIPTION_RBAC = "graph.subscription-rbac"
+SENT_ITEMS_NOTIFIED = "graph.sent-items-notified"
 NGDP_SEND = "ngdp.send-answer"
 NGDP_RECEIPT = "ngdp.business-receipt"
 NGDP_DUPLICATE = "ngdp.duplicate-uuid"
@@ -198,6 +200,43 @@ INFERENCES: tuple[Inference, ...] = (
         "its `$value`.",
         gate="manual",
         emulator_setting="keep_mime_message_id_on_send",
+    ),
+    Inference(
+        SUBSCRIPTION_RBAC,
+        "graph",
+        "With Graph change notifications on, creating and renewing a subscription to a function mailbox's "
+        "messages (`POST /subscriptions`, resource `users/{mailbox}/mailFolders('{id}')/messages`) is "
+        "allowed by the app's RBAC for Applications grant (Application Mail.ReadWrite scoped to the "
+        "function mailboxes), without a tenant-wide Entra consent, and refused for mailboxes outside the "
+        "scope.",
+        "`api-reference/includes/outlook-subscription-notes.md` asks for a read permission on the resource "
+        "and `subscription-post-subscriptions.md` lists Mail.ReadBasic/Mail.Read as application "
+        "permissions; learn.microsoft.com/exchange/permissions-exo/application-rbac lists which Graph "
+        "calls its roles cover, but neither page says whether the change-notification service honours an "
+        "Exchange-only grant (docs/facts/graph.md, 'Change notifications').",
+        "manual: creating a subscription needs a public notification URL that answers Graph's validation "
+        "handshake, which only a running gateway has. Check: run the gateway with "
+        "GRAPH_DPG_NOTIFICATIONS_URL set; the log shows `graph subscription created` per function mailbox "
+        "folder (a failure is logged with Graph's 403 and polling goes on), and `/metrics` counts "
+        "`graph_dpg_graph_notifications_total` after a test mail is sent from a function mailbox.",
+        gate="manual",
+        emulator_setting="subscriptions_need_entra_consent",
+    ),
+    Inference(
+        SENT_ITEMS_NOTIFIED,
+        "graph",
+        "The copy of a mail a case worker sends, saved in Sent Items, raises a `created` change "
+        "notification on a subscription to that folder's messages, so it reaches NgDP without waiting for "
+        "the poll.",
+        "`concepts/change-notifications-delivery-webhooks.md` and `webhooks.md` describe `created` "
+        "notifications for messages in a folder; no page says whether the Sent Items copy made by "
+        "transport counts as created there. Polling (GRAPH_DPG_POLL_INTERVAL_WITH_NOTIFICATIONS_SECONDS) "
+        "finds it anyway, later.",
+        "manual: needs the running gateway's subscription. Check: send a test letter from a function "
+        'mailbox and compare the `graph_dpg_graph_notifications_total{outcome="accepted"}` counter before '
+        "and after (it grows by one while the letter is handled at once, not at the next poll).",
+        gate="manual",
+        emulator_setting="notify_sent_items",
     ),
     Inference(
         NGDP_SEND,

@@ -29,17 +29,16 @@ import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from graph_dpg.core.errors import Finding, IdentifierError, MemoError
 from graph_dpg.domain.addresses import Channel, GatewayAddress
 from graph_dpg.domain.html_text import MAIL_STYLE, sanitize_html, text_to_html, wrap_document
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
+from graph_dpg.domain.local_time import format_local_datetime
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
 from graph_dpg.domain.split import SplitPlan
-from graph_dpg.domain.texts import Text, text
+from graph_dpg.domain.texts import LANGUAGES, Text, text
 from graph_dpg.memo.model import ID_TYPE_CPR, File, MemoMessage
 
 MEMO_MESSAGE_ID_DOMAIN = "graph-dpg.invalid"
@@ -129,8 +128,22 @@ def unmapped_banner(
 
 
 def support_line(code: str, language: str = "da") -> str:
-    """The one line of a banner that may carry codes: for IT support."""
+    """The one line of a banner that may carry codes: for IT support; it is the banner's last line and
+    is rendered small, as the receipts' support line (:func:`render_banner`)."""
     return text(Text.INB_SUPPORT, language, code=code)
+
+
+def memo_support_line(memo_uuid: str, language: str = "da") -> str:
+    """The support line that names a memo by its messageUUID (how IT finds it in the store and at NgDP)."""
+    return support_line(f"messageUUID {memo_uuid}", language)
+
+
+_SUPPORT_PREFIXES = tuple(text(Text.INB_SUPPORT, language, code="") for language in LANGUAGES)
+
+
+def is_support_line(line: str) -> bool:
+    """Whether ``line`` is a banner's support line (in either language)."""
+    return line.startswith(_SUPPORT_PREFIXES)
 
 
 def unmapped_fix(contact_point_id: str, contact_point_name: str | None, language: str = "da") -> str:
@@ -143,14 +156,16 @@ def unmapped_fix(contact_point_id: str, contact_point_name: str | None, language
     )
 
 
-def foreign_banner(addressed_to: str, ours: str, language: str = "da") -> Banner:
-    """Shown on a memo NgDP delivered to us although it names another organisation as its recipient."""
+def foreign_banner(addressed_to: str, ours: str, language: str = "da", memo_uuid: str = "") -> Banner:
+    """Shown on a memo NgDP delivered to us although it names another organisation as its recipient; the
+    messageUUID (what Digital Post support needs) only in the support line."""
     return Banner(
         "unmapped",
         text(Text.BANNER_FOREIGN_TITLE, language, cvr=addressed_to),
         (
             text(Text.BANNER_FOREIGN_WHAT, language, cvr=addressed_to, ours=ours),
             text(Text.BANNER_FOREIGN_ACTION, language),
+            *([memo_support_line(memo_uuid, language)] if memo_uuid else []),
         ),
     )
 
@@ -256,33 +271,6 @@ def _party(ident: str, id_type: str, label: str | None, opts: ViewOptions) -> st
     return f"{label} ({text})" if label else text
 
 
-#: Dates in the overview are shown in Danish local time, whatever the mailbox's language.
-LOCAL_ZONE = ZoneInfo("Europe/Copenhagen")
-
-
-def format_local_datetime(value: datetime | None, language: str = "da") -> str:
-    """``value`` in Danish local time for people: "3. december 2026 kl. 14.05" (Danish) or
-    "3 December 2026, 14:05" (English); a value without a zone is taken as UTC."""
-    if value is None:
-        return ""
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    local = aware.astimezone(LOCAL_ZONE)
-    month = text(Text.INB_MONTHS, language).split()[local.month - 1]
-    return text(
-        Text.INB_DATETIME,
-        language,
-        day=local.day,
-        month=month,
-        year=local.year,
-        hour=f"{local.hour:02d}",
-        minute=f"{local.minute:02d}",
-    )
-
-
-def _fmt_dt(value: datetime | None, language: str) -> str:
-    return format_local_datetime(value, language)
-
-
 def overview_rows(
     message: MemoMessage, opts: ViewOptions, contact_point_name: str | None = None
 ) -> list[tuple[str, str]]:
@@ -312,10 +300,10 @@ def overview_rows(
         )
     rows.append((t(Text.VIEW_LABEL), h.label))
     if message.body is not None:
-        rows.append((t(Text.VIEW_CREATED), _fmt_dt(message.body.created_datetime, lang)))
+        rows.append((t(Text.VIEW_CREATED), format_local_datetime(message.body.created_datetime, lang)))
     reply = yes_no[h.reply]
     if h.reply and h.reply_by_datetime:
-        reply += f", {t(Text.VIEW_REPLY_BY)} {_fmt_dt(h.reply_by_datetime, lang)}"
+        reply += f", {t(Text.VIEW_REPLY_BY)} {format_local_datetime(h.reply_by_datetime, lang)}"
     rows += [
         (t(Text.VIEW_REPLY), reply),
         (t(Text.VIEW_LEGAL), yes_no[h.legal_notification]),
@@ -364,8 +352,17 @@ _BANNER_STYLE = {
 }
 
 
+#: The support line's look: small and grey at the end, as in the receipts.
+SUPPORT_STYLE = "color:#767676;font-size:8pt"
+
+
 def render_banner(banner: Banner) -> str:
-    lines = "".join(f"<p style='margin:4px 0'>{html.escape(line)}</p>" for line in banner.lines)
+    lines = "".join(
+        f"<p style='margin:4px 0;{SUPPORT_STYLE}'>{html.escape(line)}</p>"
+        if is_support_line(line)
+        else f"<p style='margin:4px 0'>{html.escape(line)}</p>"
+        for line in banner.lines
+    )
     return (
         f"<div class='dpg-banner dpg-{banner.kind}' style='{_BANNER_STYLE[banner.kind]}padding:8px;"
         f"margin-bottom:12px'><p style='margin:0 0 4px 0'><b>{html.escape(banner.title)}</b></p>{lines}</div>"
@@ -463,8 +460,9 @@ def split_banners(message: MemoMessage, plan: SplitPlan, language: str = "da") -
                 (
                     text(Text.BANNER_SPLIT_WHY, language, limit=limit, total=plan.total),
                     *_part_lines(names, plan, language),
-                    text(Text.BANNER_SPLIT_ACTION, language, total=plan.total, uuid=uuid),
+                    text(Text.BANNER_SPLIT_ACTION, language, total=plan.total),
                     text(Text.BANNER_SPLIT_MAY_GROW, language),
+                    *([] if plan.oversized else [memo_support_line(uuid, language)]),
                 ),
             )
         )
@@ -485,7 +483,8 @@ def split_banners(message: MemoMessage, plan: SplitPlan, language: str = "da") -
                         )
                         for i in plan.oversized
                     ),
-                    text(Text.BANNER_OVERSIZED_ACTION, language, uuid=uuid),
+                    text(Text.BANNER_OVERSIZED_ACTION, language),
+                    memo_support_line(uuid, language),
                 ),
             )
         )
@@ -532,7 +531,7 @@ def render_memo_part(
             )
             for i in plan.oversized
         ]
-        corrected.append(text(Text.BANNER_OVERSIZED_ACTION, lang, uuid=h.message_uuid))
+        corrected.append(text(Text.BANNER_OVERSIZED_ACTION, lang))
     last = [text(Text.BANNER_PART_LAST, lang)] if part == plan.total else []
     banner = Banner(
         "info",
@@ -543,6 +542,7 @@ def render_memo_part(
             *corrected,
             *_part_lines(names, plan, lang),
             *last,
+            memo_support_line(h.message_uuid, lang),
         ),
     )
     overview = [(text(Text.VIEW_MESSAGE_UUID, lang), h.message_uuid)]
@@ -709,7 +709,7 @@ def render_invalid_mail(
             view.mail.sender = sender
             view.mail.attachments.append(details)
             return view
-    subject = f"{text(Text.VIEW_INVALID_SUBJECT, lang)} ({memo_uuid})"
+    subject = text(Text.VIEW_INVALID_SUBJECT, lang)
     return _raw_mail(
         xml,
         memo_uuid,
@@ -741,14 +741,17 @@ def render_unshown_mail(
     banner = unshown_banner(error, memo_uuid, lang)
     if too_big is not None:
         banner = _xml_not_attached(banner, memo_uuid, too_big, lang)
-    subject = text(Text.VIEW_UNSHOWN_SUBJECT, lang, uuid=memo_uuid)
+    subject = text(Text.VIEW_UNSHOWN_SUBJECT, lang)
     return _raw_mail(xml, memo_uuid, banner, subject, target_mailbox, categories, lang, too_big is None)
 
 
 def _xml_not_attached(banner: Banner, memo_uuid: str, limit: int, language: str) -> Banner:
-    """``banner`` with the line that the XML it speaks of is not attached: too big for the mailbox."""
-    line = text(Text.BANNER_XML_NOT_ATTACHED, language, limit=format_size(limit, language), uuid=memo_uuid)
-    return Banner(banner.kind, banner.title, (*banner.lines, line))
+    """``banner`` with the line that the XML it speaks of is not attached: too big for the mailbox (before
+    the support line, which names the memo and stays last)."""
+    line = text(Text.BANNER_XML_NOT_ATTACHED, language, limit=format_size(limit, language))
+    lines = [x for x in banner.lines if not is_support_line(x)]
+    support = [x for x in banner.lines if is_support_line(x)] or [memo_support_line(memo_uuid, language)]
+    return Banner(banner.kind, banner.title, (*lines, line, *support))
 
 
 def _raw_mail(

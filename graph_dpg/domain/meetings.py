@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from graph_dpg.core.errors import Finding
 from graph_dpg.domain.html_text import text_to_html
+from graph_dpg.domain.local_time import COPENHAGEN
 from graph_dpg.domain.mail import EmailAddress, MailMessage, MeetingInfo, ZonedTime
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo.model import Action, Reservation
@@ -49,7 +50,7 @@ MeetingKind = Literal["invitation", "update", "cancellation"]
 #: MeMo's memoTextType holds at most 256 characters (MeMo_dataTypes.xsd).
 TEXT_MAX = 256
 #: Where the citizen reads the time: the letter shows Danish local time.
-SHOWN_ZONE = ZoneInfo("Europe/Copenhagen")
+SHOWN_ZONE = COPENHAGEN
 
 #: Windows time-zone names Outlook writes → IANA, from Unicode CLDR's windowsZones.xml (territory "001",
 #: the zone each Windows name stands for). The zones a Danish organisation's calendars use, and their

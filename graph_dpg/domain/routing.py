@@ -542,14 +542,16 @@ def foreign_recipient(settings: InboundSettings, message: MemoMessage) -> str | 
     return None if cvr == settings.organisation_cvr else cvr
 
 
-def route_banner(settings: InboundSettings, route: InboundRoute) -> Banner | None:
-    """The banner a route calls for (unmapped contact point, undeliverable target); invalid memos get
-    theirs from the findings."""
+def route_banner(settings: InboundSettings, route: InboundRoute, memo_uuid: str = "") -> Banner | None:
+    """The banner a route calls for (unmapped contact point, undeliverable target, another organisation's
+    memo: named by ``memo_uuid`` in its support line); invalid memos get theirs from the findings."""
     if route.banner == "undeliverable":
         failed = route.undeliverable or Undeliverable("", "", "")
         return undeliverable_banner(failed.mailbox, failed.folder, failed.error, settings.language)
     if route.banner == "foreign":
-        return foreign_banner(route.addressed_to or "", settings.organisation_cvr, settings.language)
+        return foreign_banner(
+            route.addressed_to or "", settings.organisation_cvr, settings.language, memo_uuid
+        )
     if route.banner != "unmapped":
         return None
     cp_id = route.contact_point

@@ -48,6 +48,14 @@ class Text(StrEnum):
     RECEIPT_COL_STATUS = "receipt.col.status"
     RECEIPT_COL_UUID = "receipt.col.uuid"
     RECEIPT_COL_DETAIL = "receipt.col.detail"
+    RECEIPT_COL_REASON = "receipt.col.reason"
+    RECEIPT_COL_SUPPORT = "receipt.col.support"
+    RECEIPT_LIST_NAME = "receipt.list.name"
+    RECEIPT_LIST_CUT = "receipt.list.cut"
+    RECEIPT_FAILURES_HEADING = "receipt.failures.heading"
+    RECEIPT_FAILURES_FIRST = "receipt.failures.first"
+    RECEIPT_REASON_REFUSED = "receipt.reason.refused"
+    RECEIPT_REASON_NOT_SENT = "receipt.reason.not_sent"
     RECEIPT_STATUS_PENDING = "receipt.status.pending"
     RECEIPT_STATUS_ACCEPTED = "receipt.status.accepted"
     RECEIPT_STATUS_COMPLETED = "receipt.status.completed"
@@ -386,6 +394,50 @@ class Text(StrEnum):
     MEETING_RECURRING_NOTE = "meeting.recurring_note"
     # -- Outlook inbox rules applied to delivered mail (domain/inbox_rules.py)
     INBOX_RULE_APPLIED = "inboxrule.applied"
+    # -- the admin console and `graph-dpg letters` (services/letters.py)
+    RECEIPT_ROW_CANCELLED = "receipt.failure.cancelled"
+    CONSOLE_NOTE_INBOUND_NO_CPR = "console.note.inbound_no_cpr"
+    CONSOLE_NOTE_INBOUND_NO_SUBJECT = "console.note.inbound_no_subject"
+    CONSOLE_STEP_SEEN = "console.step.seen"
+    CONSOLE_STEP_PLANNED = "console.step.planned"
+    CONSOLE_STEP_ROW_PLANNED = "console.step.row_planned"
+    CONSOLE_STEP_SENT = "console.step.sent"
+    CONSOLE_STEP_ACCEPTED = "console.step.accepted"
+    CONSOLE_STEP_ROW_REFUSED = "console.step.row_refused"
+    CONSOLE_STEP_ROW_FAILED = "console.step.row_failed"
+    CONSOLE_STEP_RECEIPT = "console.step.receipt"
+    CONSOLE_STEP_REPLACED = "console.step.replaced"
+    CONSOLE_STEP_DONE = "console.step.done"
+    CONSOLE_STEP_REJECTED = "console.step.rejected"
+    CONSOLE_STEP_FAILED = "console.step.failed"
+    CONSOLE_STEP_SECURE_SENT = "console.step.secure_sent"
+    CONSOLE_STEP_RECEIPT_MAIL = "console.step.receipt_mail"
+    CONSOLE_STEP_RECEIPT_MAIL_PLANNED = "console.step.receipt_mail_planned"
+    CONSOLE_STEP_CATEGORY = "console.step.category"
+    CONSOLE_STEP_CANCELLED = "console.step.cancelled"
+    CONSOLE_STEP_RETRIED = "console.step.retried"
+    CONSOLE_STEP_RECEIPT_RESENT = "console.step.receipt_resent"
+    CONSOLE_STEP_CPR_REVEALED = "console.step.cpr_revealed"
+    CONSOLE_REASON_REFUSED = "console.reason.refused"
+    CONSOLE_REASON_FAILED = "console.reason.failed"
+    CONSOLE_REASON_CANCELLED = "console.reason.cancelled"
+    CONSOLE_MEMO_STORED = "console.memo.stored"
+    CONSOLE_MEMO_TEMPLATE = "console.memo.template"
+    CONSOLE_MEMO_NOT_KEPT = "console.memo.not_kept"
+    CONSOLE_REFUSED_ROLE = "console.refused.role"
+    CONSOLE_REFUSED_NOTHING_TO_RETRY = "console.refused.nothing_to_retry"
+    CONSOLE_REFUSED_CANCELLING = "console.refused.cancelling"
+    CONSOLE_REFUSED_IN_PROGRESS = "console.refused.in_progress"
+    CONSOLE_REFUSED_MEMO_GONE = "console.refused.memo_gone"
+    CONSOLE_REFUSED_FINISHED = "console.refused.finished"
+    CONSOLE_REFUSED_NOT_FINISHED = "console.refused.not_finished"
+    CONSOLE_REFUSED_NO_RECEIPT = "console.refused.no_receipt"
+    CONSOLE_DONE_RETRIED = "console.done.retried"
+    CONSOLE_DONE_ALREADY_RETRIED = "console.done.already_retried"
+    CONSOLE_DONE_CANCELLED = "console.done.cancelled"
+    CONSOLE_DONE_ALREADY_CANCELLED = "console.done.already_cancelled"
+    CONSOLE_DONE_RESENT = "console.done.resent"
+    CONSOLE_DONE_ALREADY_RESENDING = "console.done.already_resending"
     # -- the admin console (runtime/console/)
     CONSOLE_TITLE = "console.title"
     CONSOLE_SKIP = "console.skip"
@@ -522,10 +574,9 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.RECEIPT_FIX: Entry(
             "Ret følgende og send mailen igen:", "Please fix the following and send the mail again:"
         ),
-        _T.RECEIPT_SUMMARY: Entry(
-            "Modtagere: {total}. Sendt: {ok}. Fejlet: {failed}. I kø: {pending}.",
-            "Recipients: {total}. Sent: {ok}. Failed: {failed}. Queued: {pending}.",
-        ),
+        # {counts}: "Fejlet: 2. Kvitteret: 198. …", built from the status words below, so the counts use
+        # the words of the Status column and each count is the number of rows that show its word.
+        _T.RECEIPT_SUMMARY: Entry("Modtagere: {total}. {counts}.", "Recipients: {total}. {counts}."),
         _T.RECEIPT_WARNINGS: Entry("Bemærk:", "Please note:"),
         _T.RECEIPT_DETAILS_ATTACHED: Entry(
             "Detaljer om de fejlede afsendelser står i den vedhæftede fil {name}.",
@@ -545,6 +596,36 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.RECEIPT_COL_STATUS: Entry("Status", "Status"),
         _T.RECEIPT_COL_UUID: Entry("messageUUID", "messageUUID"),
         _T.RECEIPT_COL_DETAIL: Entry("Detaljer", "Details"),
+        _T.RECEIPT_COL_REASON: Entry("Årsag", "Reason"),
+        _T.RECEIPT_COL_SUPPORT: Entry("Til it-support", "For IT support"),
+        # The attached list of every recipient of a large receipt (a CSV file that opens in Excel).
+        _T.RECEIPT_LIST_NAME: Entry("modtagere.csv", "recipients.csv"),
+        _T.RECEIPT_LIST_CUT: Entry(
+            "Listen i {name} er kortet ned til de første {shown} af {total} modtagere (de fejlede står "
+            "først), så kvitteringen ikke bliver for stor til at blive leveret.",
+            "The list in {name} is cut to the first {shown} of {total} recipients (the failed ones come "
+            "first), so that the receipt is not too large to be delivered.",
+        ),
+        _T.RECEIPT_FAILURES_HEADING: Entry("Fejlede modtagere:", "Failed recipients:"),
+        _T.RECEIPT_FAILURES_FIRST: Entry(
+            "De første {shown} af {total} fejlede modtagere:",
+            "The first {shown} of {total} failed recipients:",
+        ),
+        # Why one recipient failed, when the gateway only has NgDP's or the network's own (English,
+        # technical) words: those go in the support column; this is what the case worker reads.
+        _T.RECEIPT_REASON_REFUSED: Entry(
+            "Digital Post afviste brevet til denne modtager, og det er ikke leveret. Tjek CPR- eller "
+            "CVR-nummeret; er det rigtigt, så send brevet med almindelig post, eller kontakt it-support.",
+            "Digital Post refused the letter for this recipient, and it was not delivered. Check the CPR "
+            "or CVR number; if it is right, send the letter by physical post, or contact IT support.",
+        ),
+        _T.RECEIPT_REASON_NOT_SENT: Entry(
+            "Brevet kunne ikke sendes til denne modtager, fordi Digital Post ikke svarede eller svarede "
+            "med en fejl. Send brevet igen til modtageren; sker det igen, så kontakt it-support.",
+            "The letter could not be sent to this recipient because Digital Post did not answer or "
+            "answered with an error. Send the letter to the recipient again; if it happens again, "
+            "contact IT support.",
+        ),
         # One vocabulary: a recipient's status word is the word of the state category the original shows
         # ("Digital Post: I kø", "Sendt", "Kvitteret", "Fejlet"; a test keeps them equal). The detail column
         # says why a recipient failed.
@@ -1335,8 +1416,8 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.VIEW_NO_MAIN: Entry("Meddelelsen har intet hoveddokument.", "The message has no main document."),
         _T.VIEW_INVALID_SUBJECT: Entry("Ugyldig Digital Post-meddelelse", "Invalid Digital Post message"),
         _T.VIEW_UNSHOWN_SUBJECT: Entry(
-            "Digital Post-meddelelse, der ikke kunne vises ({uuid})",
-            "Digital Post message that could not be shown ({uuid})",
+            "Digital Post-meddelelse, der ikke kunne vises",
+            "Digital Post message that could not be shown",
         ),
         _T.VIEW_XML_KEPT: Entry(
             "MeMo-XML'en er for stor til at blive vedhæftet; gatewayen gemmer den (svar virker).",
@@ -1355,10 +1436,10 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "It was put in the main mailbox and not routed by rules or contact points.",
         ),
         _T.BANNER_FOREIGN_ACTION: Entry(
-            "Behandl den ikke som vores post. Bed IT om at kontakte Digital Post-supporten, "
-            "så meddelelsen kommer til den rette modtager.",
-            "Do not handle it as our post. Ask IT to contact Digital Post support so that the memo "
-            "reaches its right recipient.",
+            "Behandl den ikke som vores post. Bed jeres it-afdeling om at kontakte Digital Post-supporten "
+            "med linjen nederst, så meddelelsen kommer til den rette modtager.",
+            "Do not handle it as our post. Ask your IT department to contact Digital Post support with the "
+            "line at the bottom, so that the memo reaches its right recipient.",
         ),
         _T.BANNER_UNDELIVERABLE_TITLE: Entry(
             "Kunne ikke leveres i {mailbox} ({folder})", "Could not be delivered to {mailbox} ({folder})"
@@ -1409,9 +1490,8 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         ),
         _T.BANNER_SPLIT_PART: Entry("Del {part} af {total}: {files}", "Part {part} of {total}: {files}"),
         _T.BANNER_SPLIT_ACTION: Entry(
-            "Behandl og journalisér alle {total} mails som ét brev (messageUUID {uuid}); "
-            "svar fra denne mail.",
-            "Handle and file all {total} mails as one letter (messageUUID {uuid}); reply from this mail.",
+            "Behandl og journalisér alle {total} mails som ét brev, og svar fra denne mail.",
+            "Handle and file all {total} mails as one letter, and reply from this mail.",
         ),
         _T.BANNER_PART_TITLE: Entry(
             'Del {part} af {total} af brevet "{label}"', 'Part {part} of {total} of the letter "{label}"'
@@ -1450,15 +1530,18 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "{name} ({size}) is bigger than the mailbox's limit of {limit}.",
         ),
         _T.BANNER_OVERSIZED_ACTION: Entry(
-            "Gatewayen har gemt hele brevet, og IT har fået besked. Bed IT om filen med messageUUID {uuid}.",
-            "The gateway keeps the whole letter and IT has been told. Ask IT for the file, giving the "
-            "messageUUID {uuid}.",
+            "Gatewayen har gemt hele brevet, og IT har fået besked. Har du brug for filen, så bed jeres "
+            "it-afdeling om den, og oplys linjen nederst.",
+            "The gateway keeps the whole letter and IT has been told. If you need the file, ask your IT "
+            "department for it and give them the line at the bottom.",
         ),
         _T.BANNER_XML_NOT_ATTACHED: Entry(
             "MeMo-XML'en og filerne er for store til postkassen (højst {limit} pr. mail) og er ikke "
-            "vedhæftet. Gatewayen har gemt dem; bed IT om dem med messageUUID {uuid}.",
+            "vedhæftet. Gatewayen har gemt dem; har du brug for dem, så bed jeres it-afdeling om dem, og "
+            "oplys linjen nederst.",
             "The MeMo XML and its files are too big for the mailbox (at most {limit} per mail) and are not "
-            "attached. The gateway keeps them; ask IT for them, giving the messageUUID {uuid}.",
+            "attached. The gateway keeps them; if you need them, ask your IT department for them and give "
+            "them the line at the bottom.",
         ),
         # ------------------------------------------------------------------------------- routing notes
         _T.ROUTE_NOTE_CONTACT_POINT: Entry(
@@ -2004,6 +2087,186 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.INBOX_RULE_APPLIED: Entry(
             "Postkassens indbakkeregel “{rule}” er brugt på brevet: {actions}.",
             "The mailbox's inbox rule “{rule}” was applied to the letter: {actions}.",
+        ),
+        # ------------------------------------------------------- the admin console (services/letters.py)
+        _T.RECEIPT_ROW_CANCELLED: Entry(
+            "Ikke sendt: masseforsendelsen blev annulleret (reference {reference})",
+            "Not sent: the mass delivery was cancelled (reference {reference})",
+        ),
+        _T.CONSOLE_NOTE_INBOUND_NO_CPR: Entry(
+            "Indgående post kan ikke søges på CPR-nummer (gatewayen gemmer det kun inde i selve brevet);"
+            " kun udgående breve er søgt.",
+            "Inbound post cannot be searched by CPR number (the gateway keeps it only inside the letter"
+            " itself); only outgoing letters were searched.",
+        ),
+        _T.CONSOLE_NOTE_INBOUND_NO_SUBJECT: Entry(
+            "Indgående post kan ikke søges på emne; søg på brevets UUID, postkasse, tilstand eller dato.",
+            "Inbound post cannot be searched by subject; search by the memo's UUID, mailbox, state or date.",
+        ),
+        _T.CONSOLE_STEP_SEEN: Entry(
+            "Set i Sendt post",
+            "Seen in Sent Items",
+        ),
+        _T.CONSOLE_STEP_PLANNED: Entry(
+            "Planlagt: {memos} brev(e) til Digital Post",
+            "Planned: {memos} letter(s) to Digital Post",
+        ),
+        _T.CONSOLE_STEP_ROW_PLANNED: Entry(
+            "Planlagt",
+            "Planned",
+        ),
+        _T.CONSOLE_STEP_SENT: Entry(
+            "Sendt til Digital Post",
+            "Sent to Digital Post",
+        ),
+        _T.CONSOLE_STEP_ACCEPTED: Entry(
+            "Modtaget af Digital Post (transmission {transmission})",
+            "Accepted by Digital Post (transmission {transmission})",
+        ),
+        _T.CONSOLE_STEP_ROW_REFUSED: Entry(
+            "Afvist af Digital Post",
+            "Refused by Digital Post",
+        ),
+        _T.CONSOLE_STEP_ROW_FAILED: Entry(
+            "Kunne ikke sendes",
+            "Could not be sent",
+        ),
+        _T.CONSOLE_STEP_RECEIPT: Entry(
+            "Kvittering fra Digital Post: {status}",
+            "Business receipt from Digital Post: {status}",
+        ),
+        _T.CONSOLE_STEP_REPLACED: Entry(
+            "Sendt igen som nyt brev {new}",
+            "Sent again as a new letter {new}",
+        ),
+        _T.CONSOLE_STEP_DONE: Entry(
+            "Færdig: alle breve er sendt eller har fået et svar",
+            "Finished: every letter was sent or has an answer",
+        ),
+        _T.CONSOLE_STEP_REJECTED: Entry(
+            "Afvist før afsendelse: mailen kunne ikke blive til et brev",
+            "Refused before sending: the mail could not be made into a letter",
+        ),
+        _T.CONSOLE_STEP_FAILED: Entry(
+            "Opgivet: gatewayen holdt op med at prøve",
+            "Given up: the gateway stopped trying",
+        ),
+        _T.CONSOLE_STEP_SECURE_SENT: Entry(
+            "Sendt som sikker mail",
+            "Sent as secure mail",
+        ),
+        _T.CONSOLE_STEP_RECEIPT_MAIL: Entry(
+            "Kvitteringsmail lagt i postkassen",
+            "Receipt mail put in the mailbox",
+        ),
+        _T.CONSOLE_STEP_RECEIPT_MAIL_PLANNED: Entry(
+            "Kvitteringsmail venter på at blive skrevet",
+            "Receipt mail waiting to be written",
+        ),
+        _T.CONSOLE_STEP_CATEGORY: Entry(
+            "Kategori sat på den oprindelige mail: {category}",
+            "Category set on the original mail: {category}",
+        ),
+        _T.CONSOLE_STEP_CANCELLED: Entry(
+            "Annulleret af {actor}",
+            "Cancelled by {actor}",
+        ),
+        _T.CONSOLE_STEP_RETRIED: Entry(
+            "Sendt igen af {actor}",
+            "Retried by {actor}",
+        ),
+        _T.CONSOLE_STEP_RECEIPT_RESENT: Entry(
+            "Kvitteringsmail bestilt igen af {actor}",
+            "Receipt mail requested again by {actor}",
+        ),
+        _T.CONSOLE_STEP_CPR_REVEALED: Entry(
+            "CPR-nummer vist til {actor}",
+            "CPR number shown to {actor}",
+        ),
+        _T.CONSOLE_REASON_REFUSED: Entry(
+            "Digital Post afviste brevet: {detail}",
+            "Digital Post refused the letter: {detail}",
+        ),
+        _T.CONSOLE_REASON_FAILED: Entry(
+            "Afsendelsen mislykkedes: {detail}",
+            "Sending failed: {detail}",
+        ),
+        _T.CONSOLE_REASON_CANCELLED: Entry(
+            "Ikke sendt, fordi forsendelsen blev annulleret.",
+            "Not sent because the delivery was cancelled.",
+        ),
+        _T.CONSOLE_MEMO_STORED: Entry(
+            "Brevet (MeMo) som det blev sendt; CPR-numre er skjult.",
+            "The letter (MeMo) as it was sent; CPR numbers are hidden.",
+        ),
+        _T.CONSOLE_MEMO_TEMPLATE: Entry(
+            "Brevet (MeMo) dannet igen fra masseforsendelsens skabelon, som da det blev sendt; CPR-numre"
+            " er skjult.",
+            "The letter (MeMo) made again from the mass delivery's template, as when it was sent; CPR"
+            " numbers are hidden.",
+        ),
+        _T.CONSOLE_MEMO_NOT_KEPT: Entry(
+            "Brevet (MeMo) er ikke gemt længere: det slettes, når opbevaringstiden er gået.",
+            "The letter (MeMo) is no longer kept: it is deleted when the retention period has passed.",
+        ),
+        _T.CONSOLE_REFUSED_ROLE: Entry(
+            "Kun en administrator (rollen Gateway.Admin) må gøre dette. Bed en administrator om det.",
+            "Only an administrator (role Gateway.Admin) may do this. Ask an administrator.",
+        ),
+        _T.CONSOLE_REFUSED_NOTHING_TO_RETRY: Entry(
+            "Der er intet at sende igen: ingen af brevene er fejlet eller afvist.",
+            "There is nothing to retry: none of the letters failed or was refused.",
+        ),
+        _T.CONSOLE_REFUSED_IN_PROGRESS: Entry(
+            "Brevet er ved at blive sendt, så der er intet at sende igen endnu. Se igen, når det er færdigt.",
+            "The letter is being sent, so there is nothing to retry yet. Look again when it has finished.",
+        ),
+        _T.CONSOLE_REFUSED_CANCELLING: Entry(
+            "Annulleringen er ved at blive gennemført. Prøv igen om et øjeblik.",
+            "The cancellation is being carried out. Try again in a moment.",
+        ),
+        _T.CONSOLE_REFUSED_MEMO_GONE: Entry(
+            "Brevet kan ikke sendes igen, fordi det ikke er gemt længere. Bed afsenderen sende mailen igen.",
+            "The letter cannot be sent again because it is no longer kept. Ask the sender to send the"
+            " mail again.",
+        ),
+        _T.CONSOLE_REFUSED_FINISHED: Entry(
+            "Forsendelsen er allerede færdig, så der er intet at annullere.",
+            "The delivery has already finished, so there is nothing to cancel.",
+        ),
+        _T.CONSOLE_REFUSED_NOT_FINISHED: Entry(
+            "Forsendelsen er ikke færdig endnu; kvitteringsmailen kommer, når den er.",
+            "The delivery has not finished yet; the receipt mail comes when it has.",
+        ),
+        _T.CONSOLE_REFUSED_NO_RECEIPT: Entry(
+            "Der er ingen kvitteringsmail til denne mail (den blev lukket uden brev).",
+            "There is no receipt mail for this mail (it was closed without a letter).",
+        ),
+        _T.CONSOLE_DONE_RETRIED: Entry(
+            "Sendes igen: {same} med samme messageUUID, {new} som nye breve; {missing} kunne ikke sendes"
+            " igen (brevet er ikke gemt).",
+            "Being retried: {same} with the same messageUUID, {new} as new letters; {missing} could not"
+            " be retried (the letter is not kept).",
+        ),
+        _T.CONSOLE_DONE_ALREADY_RETRIED: Entry(
+            "Brevet er allerede sendt igen.",
+            "The letter has already been retried.",
+        ),
+        _T.CONSOLE_DONE_CANCELLED: Entry(
+            "Annulleret: det, der er sendt, forbliver sendt; resten sendes ikke.",
+            "Cancelled: what was sent stays sent; the rest is not sent.",
+        ),
+        _T.CONSOLE_DONE_ALREADY_CANCELLED: Entry(
+            "Forsendelsen er allerede annulleret.",
+            "The delivery is already cancelled.",
+        ),
+        _T.CONSOLE_DONE_RESENT: Entry(
+            "Kvitteringsmailen skrives igen i afsenderens postkasse.",
+            "The receipt mail is being written again in the sender's mailbox.",
+        ),
+        _T.CONSOLE_DONE_ALREADY_RESENDING: Entry(
+            "Kvitteringsmailen er allerede bestilt igen og bliver skrevet om lidt.",
+            "The receipt mail has already been requested again and will be written shortly.",
         ),
         # ---------------------------------------------------------------------- the admin console
         _T.CONSOLE_TITLE: Entry("DPG-konsol", "DPG console"),

@@ -38,6 +38,8 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
                      delivered --> deleted  (mail-sourced memos have nothing to acknowledge)
                      (failures stay in their state with attempts+1 and the error text)
 
+    (an operator's retry and cancel add transitions: see ``graph_dpg.ports.console``)
+
     lease            free --acquire_some--> held(owner, expires_at) --release--> free
                      held --(expires_at passes, DB clock)--> takeable by any owner
 """
@@ -122,6 +124,7 @@ class PlannedMemo:
     recipient_contact_point: str | None = None
     memo_xml: bytes | None = field(default=None, repr=False)
     memo_ref: str | None = None
+    line: int | None = None  # the recipient's line in masseforsendelse.txt (mass delivery only)
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ class OutboxEntry:
     updated_at: datetime | None = None
     # When a POST of this row may first have started (``mark_in_flight``); None: never sent.
     in_flight_at: datetime | None = None
+    line: int | None = None  # the recipient's line in masseforsendelse.txt (mass delivery only)
 
 
 @dataclass(frozen=True)
@@ -350,6 +354,47 @@ class Audit(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class SubscriptionRow:
+    """The Graph change-notification subscription of one polled folder (``resource``: its lease name)."""
+
+    resource: str
+    subscription_id: str | None
+    client_state: str
+    expires_at: datetime | None
+    need: str | None  # "reauthorize" / "recreate": asked for by a lifecycle notification
+
+
+class Subscriptions(Protocol):
+    def get_subscription(self, resource: str) -> SubscriptionRow | None: ...
+
+    def find_subscription(self, subscription_id: str) -> SubscriptionRow | None:
+        """The row of a Graph subscription id (None: not one of ours, or forgotten)."""
+        ...
+
+    def save_subscription(
+        self, resource: str, subscription_id: str, client_state: str, expires_at: datetime
+    ) -> None:
+        """Record a created or renewed subscription (clears ``need``)."""
+        ...
+
+    def mark_subscription(self, subscription_id: str, need: str) -> str | None:
+        """Set ``need`` on the row of ``subscription_id``; the row's resource, or None if unknown."""
+        ...
+
+    def forget_subscription(self, resource: str) -> None: ...
+
+
+class Wakes(Protocol):
+    def request_wake(self, resource: str, reason: str) -> None:
+        """Ask the holder of ``resource`` to poll it now (idempotent: one row per resource)."""
+        ...
+
+    def take_wakes(self, resources: Sequence[str]) -> list[str]:
+        """Remove and return the wakes of ``resources`` (those a replica holds and is free to poll)."""
+        ...
+
+
 class Leases(ReplicaLeases, Protocol):
     """The lease table: the calls of :class:`graph_dpg.ports.leases.ReplicaLeases`, defined there once."""
 
@@ -386,7 +431,14 @@ class Housekeeping(Protocol):
         ...
 
 
-class OutboundStore(Outbox, Receipts, InboundMemoXml, DeltaLinks, Effects, Audit, Protocol):
+class Cancellations(Protocol):
+    """Whether an operator cancelled a job (``graph_dpg.ports.console``); the outbound worker asks between
+    two batches."""
+
+    def cancellation_requested(self, job_id: str) -> bool: ...
+
+
+class OutboundStore(Outbox, Receipts, InboundMemoXml, DeltaLinks, Effects, Audit, Cancellations, Protocol):
     """What the outbound use case (``services.outbound``) asks of the store: its jobs and outbox, business
     receipts, the memo a reply answers, its delta links, the effects of receipt mails and categories, and
     the audit trail. (The bases are in an order that lets one protocol extend this and ``InboundStore``.)"""
@@ -419,10 +471,13 @@ class StatePort(
     Receipts,
     InboundMemos,
     Audit,
+    Cancellations,
     Leases,
     RuleState,
     RuleAdmin,
     Housekeeping,
+    Subscriptions,
+    Wakes,
     Protocol,
 ):
     """Everything the store offers (the SQL adapter implements it); services take the narrower protocols."""

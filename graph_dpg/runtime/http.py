@@ -4,6 +4,12 @@
     GET  /readyz           readiness: 200 when the database answers, the credentials are usable and the
                            last successful poll is recent enough; 503 with the failing checks otherwise
     GET  /metrics          Prometheus text format (GatewayMetrics below)
+    POST /graph/notifications, /graph/lifecycle
+                           Graph change and lifecycle notifications (served when GRAPH_DPG_NOTIFICATIONS_URL
+                           is set): the validation handshake (echo ``validationToken``, text/plain, 200), or
+                           a bounded JSON body checked by services.notifications.NotificationInbox (wakes
+                           persisted) and answered 202 within Graph's 3 s; 503 when it could not be
+                           persisted (Graph retries)
     /console/...           the admin console (runtime/console), mounted only when its sign-in is configured
     POST /ngdp/push/...    NgDP REST PUSH of memos and receipts (adapters.digital_post.create_push_app),
                            stored durably before the 200; mounted only when push is configured with
@@ -30,11 +36,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from graph_dpg.core.errors import GraphDpgError
+from graph_dpg.core.bounded import JsonLimits, load_json
+from graph_dpg.core.errors import GraphDpgError, InputError
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.boundary import ItemFailures
+from graph_dpg.services.notifications import LIFECYCLE_PATH, NOTIFICATIONS_PATH, NotificationOutcome
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: A notification POST larger than this is refused (413): Graph batches notifications, but each basic
+#: notification is well under 1 KB, so 1 MB holds any batch Graph sends.
+MAX_NOTIFICATION_BYTES = 1024 * 1024
+NOTIFICATION_JSON = JsonLimits(max_bytes=MAX_NOTIFICATION_BYTES, max_depth=8)
+#: Graph resends a notification that got no 2xx within 3 s (concepts/change-notifications-delivery-
+#: webhooks.md); answering 503 before that lets it retry instead of counting us as slow.
+NOTIFICATION_BUDGET_S = 2.5
+#: validationToken is opaque; anything longer than this is not Graph's.
+MAX_VALIDATION_TOKEN = 4096
 
 
 class _CountingMailbox(Protocol):
@@ -140,10 +157,75 @@ class GatewayMetrics:
             ["kind"],
             registry=self.registry,
         )
+        self.notifications = Counter(
+            "graph_dpg_graph_notifications",
+            "Graph change/lifecycle notifications received, per outcome (accepted; dropped: clientState "
+            "mismatch or unknown subscription)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.registry.register(_LiveCollector(mailbox, store, failures))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class NotificationSink(Protocol):
+    """What the notification endpoints hand a decoded body to (services.notifications.NotificationInbox)."""
+
+    def accept(self, document: object) -> NotificationOutcome: ...
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than ``limit`` (stops reading there)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def notification_routes(sink: NotificationSink, metrics: GatewayMetrics) -> list[Route]:
+    """POST /graph/notifications and /graph/lifecycle (docs/facts/graph.md, "Change notifications")."""
+
+    async def receive(request: Request) -> Response:
+        token = request.query_params.get("validationToken")
+        if token is not None:
+            # The handshake: the URL-decoded token (Starlette decodes query values) as text/plain, 200,
+            # within 10 s (concepts/includes/change-notifications-delivery-notificationurl-validation.md).
+            if len(token) > MAX_VALIDATION_TOKEN:
+                return PlainTextResponse("validationToken too long", status_code=400)
+            return PlainTextResponse(token, headers={"X-Content-Type-Options": "nosniff"})
+        body = await _bounded_body(request, MAX_NOTIFICATION_BYTES)
+        if body is None:
+            return PlainTextResponse("request body too large", status_code=413)
+        try:
+            document = load_json(body, NOTIFICATION_JSON)
+        except InputError:
+            return PlainTextResponse("not a JSON document", status_code=400)
+        try:
+            outcome = await asyncio.wait_for(blocking(sink.accept, document), NOTIFICATION_BUDGET_S)
+        except InputError:
+            return PlainTextResponse("not a change notification collection", status_code=400)
+        except (GraphDpgError, TimeoutError):
+            # Not persisted: a 5xx makes Graph retry (change-notifications-delivery-webhooks.md).
+            return PlainTextResponse("not persisted, retry", status_code=503)
+        if outcome.accepted:
+            metrics.notifications.labels("accepted").inc(outcome.accepted)
+        if outcome.dropped:
+            metrics.notifications.labels("dropped").inc(outcome.dropped)
+        return Response(status_code=202)
+
+    return [
+        Route(NOTIFICATIONS_PATH, receive, methods=["POST"]),
+        Route(LIFECYCLE_PATH, receive, methods=["POST"]),
+    ]
 
 
 class StatusSource(Protocol):
@@ -159,6 +241,7 @@ def create_http_app(
     status: StatusSource,
     *,
     push_app: Any | None = None,
+    notifications: NotificationSink | None = None,
     console_app: Any | None = None,
 ) -> Starlette:
     """The Starlette app of the gateway process (see the module docstring)."""
@@ -186,6 +269,8 @@ def create_http_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
+    if notifications is not None:
+        routes.extend(notification_routes(notifications, metrics))
     if push_app is not None:
         routes.append(Mount("/ngdp/push", app=push_app))
     if console_app is not None:

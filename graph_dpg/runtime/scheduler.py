@@ -5,6 +5,11 @@ Jobs (APScheduler 3 ``AsyncIOScheduler``; intervals from Settings, random jitter
 
     heartbeat        lease_seconds/3   replica heartbeat; renew held leases; claim a fair share of free ones
     outbound         outbound_poll     per held function-mailbox folder: delta poll → plan/send its jobs
+                                       (poll_interval_with_notifications while notifications are on)
+    wakes            1 s               notifications on: poll at once the held folders a notification woke
+                                       (a wake row, written by whichever replica received it)
+    subscriptions    5 min             notifications on: create/renew/reauthorize/recreate the Graph
+                                       subscription of each held folder (services.notifications)
     effects          outbound_poll     receipt mails and categories (one replica at a time: lease)
     receipts         receipts_poll     pull NgDP business receipts, record, delete at NgDP, apply
     apply_receipts   outbound_poll     apply recorded receipts (pushed ones reach the sender without waiting)
@@ -87,6 +92,8 @@ class RuntimeOptions:
     cleanup_interval_s: float = 24 * 3600
     heartbeat_s: float | None = None  # None: lease_seconds / 3
     join_delay_s: float = 2.0  # PostgreSQL: wait after announcing this replica before the first claim
+    wake_check_s: float = 1.0  # notifications on: how often the wake rows of held folders are checked
+    subscription_check_s: float = 300.0  # notifications on: how often subscriptions are kept alive
 
 
 @dataclass
@@ -98,6 +105,8 @@ class RuntimeCounters:
     receipts_applied: int = 0
     inbound_runs: int = 0
     alerts: int = 0
+    wakes: int = 0  # folder polls started by a change notification
+    subscriptions: dict[str, int] = field(default_factory=dict)  # SubscriptionAction value -> count
 
 
 class Runtime:
@@ -178,19 +187,76 @@ class Runtime:
             return
         self.tracker.success("leases")
 
+    @property
+    def outbound_interval(self) -> int:
+        """Seconds between polls of a folder: longer while change notifications wake the polls."""
+        s = self.settings
+        if self.gateway.notifications is not None:
+            return s.poll_interval_with_notifications_seconds
+        return s.outbound_poll_seconds
+
+    def _idle(self, resource: str) -> bool:
+        """Held, not backing off, no poll running: a poll may start now."""
+        if self._stopping or not self._holds(resource) or not self.tracker.due(resource):
+            return False
+        running = self._running.get(resource)
+        return running is None or running.done()
+
+    def _start_poll(self, resource: str, *, woken: bool = False) -> None:
+        task = asyncio.create_task(
+            self._poll_mailbox(resource, self._mailboxes[resource], woken=woken), name=f"poll {resource}"
+        )
+        self._running[resource] = task
+        self._track(task)
+
     async def poll_outbound(self) -> None:
         """Start a poll task for every held, due, idle mailbox folder; do not wait for slow ones."""
-        for resource, mb in self._mailboxes.items():
-            if self._stopping or not self._holds(resource) or not self.tracker.due(resource):
-                continue
-            running = self._running.get(resource)
-            if running is not None and not running.done():
-                continue
-            task = asyncio.create_task(self._poll_mailbox(resource, mb), name=f"poll {resource}")
-            self._running[resource] = task
-            self._track(task)
+        for resource in self._mailboxes:
+            if self._idle(resource):
+                self._start_poll(resource)
 
-    async def _poll_mailbox(self, resource: str, mb: FunctionMailbox) -> None:
+    async def check_wakes(self) -> None:
+        """Poll at once every held, idle folder a change notification woke. A wake of a folder being polled
+        stays in the table until that poll ends, so a change that arrived during a round is not lost."""
+        if self.gateway.notifications is None:
+            return
+        idle = [r for r in self._mailboxes if self._idle(r)]
+        if not idle:
+            return
+        try:
+            taken = await blocking(self.gateway.store.take_wakes, idle)
+        except GraphDpgError as exc:
+            self.tracker.failure("wakes", exc)
+            return
+        for resource in taken:
+            if self._idle(resource):
+                self.counters.wakes += 1
+                self._start_poll(resource, woken=True)
+
+    async def maintain_subscriptions(self) -> None:
+        """Keep the Graph subscription of every held folder alive (one folder's failure backs off alone)."""
+        if self.gateway.subscriptions is None:
+            return
+        for resource, mb in self._mailboxes.items():
+            if self._stopping or not self._holds(resource):
+                continue
+            await self._maintain_subscription(resource, mb)
+
+    async def _maintain_subscription(self, resource: str, mb: FunctionMailbox) -> None:
+        keeper = self.gateway.subscriptions
+        key = f"subscription {resource}"
+        if keeper is None or not self.tracker.due(key):
+            return
+        try:
+            action = await keeper.maintain(resource, mb.address, mb.outgoing_folder)
+        except GraphDpgError as exc:
+            # Polling goes on at its safety-net interval; the subscription is tried again on the next check.
+            self.tracker.failure(key, exc)
+            return
+        self.counters.subscriptions[action.value] = self.counters.subscriptions.get(action.value, 0) + 1
+        self.tracker.success(key)
+
+    async def _poll_mailbox(self, resource: str, mb: FunctionMailbox, *, woken: bool = False) -> None:
         svc = self.gateway.outbound
         metrics = self.metrics
         async with self._slots:
@@ -198,6 +264,10 @@ class Runtime:
                 if not self._holds(resource):
                     return
                 self._active.add(resource)
+            if woken:
+                # A lifecycle notification may have asked to reauthorize or recreate the subscription:
+                # recreate first, then the delta round below picks up what was missed meanwhile.
+                await self._maintain_subscription(resource, mb)
             started = time.perf_counter()
             stats = CycleStats()
             try:
@@ -427,7 +497,7 @@ class Runtime:
         )
         plan: list[tuple[str, Callable[[], Awaitable[None]], float, float]] = [
             ("heartbeat", self.heartbeat, heartbeat, 0.0),
-            ("outbound", self.poll_outbound, s.outbound_poll_seconds, jitter),
+            ("outbound", self.poll_outbound, self.outbound_interval, jitter),
             ("effects", self.run_effects, s.outbound_poll_seconds, jitter),
             ("receipts", self.pull_receipts, s.receipts_poll_seconds, jitter),
             ("apply_receipts", self.apply_receipts, s.outbound_poll_seconds, jitter),
@@ -437,6 +507,9 @@ class Runtime:
             ("expiry", self.check_expiry, o.expiry_interval_s, jitter),
             ("cleanup", self.cleanup, o.cleanup_interval_s, jitter),
         ]
+        if self.gateway.notifications is not None:
+            plan.append(("wakes", self.check_wakes, o.wake_check_s, 0.0))
+            plan.append(("subscriptions", self.maintain_subscriptions, o.subscription_check_s, jitter))
         if self.gateway.keyvault is not None:
             plan.append(("smime_keyvault", self.refresh_keyvault, s.smime_keyvault_refresh_seconds, jitter))
         for index, (name, func, every, jit) in enumerate(plan):
@@ -484,10 +557,11 @@ class Runtime:
         self._scheduler = self._schedule()
         self._scheduler.start()
         log.info(
-            "gateway replica %s started: %d function mailbox folder(s), polling every %ds",
+            "gateway replica %s started: %d function mailbox folder(s), polling every %ds%s",
             self.gateway.replica,
             len(self._mailboxes),
-            self.settings.outbound_poll_seconds,
+            self.outbound_interval,
+            " (Graph change notifications on)" if self.gateway.notifications is not None else "",
         )
 
     async def start_http(self) -> str:
@@ -505,7 +579,13 @@ class Runtime:
             else:
                 push_app = create_push_app(self.gateway.store.push_sink(), auth)
                 log.info("NgDP push endpoints served; push is accepted on: %s", auth.describe())
-        app = create_http_app(self.metrics, self, push_app=push_app, console_app=self._console_app())
+        app = create_http_app(
+            self.metrics,
+            self,
+            push_app=push_app,
+            notifications=self.gateway.notifications,
+            console_app=self._console_app(),
+        )
         self._http = HttpServer(app, self.settings.http_host, self.settings.http_port)
         await self._http.start()
         return self.http_url
@@ -604,7 +684,7 @@ class Runtime:
         held = [r for r in self._mailboxes if r in self.leases.held]
         if not held:
             return True, "no function mailbox held by this replica"
-        interval = self.settings.outbound_poll_seconds
+        interval = self.outbound_interval
         limit = 3 * interval + self.settings.poll_jitter_seconds + self.settings.lease_seconds
         since = self.last_outbound_success if self.last_outbound_success is not None else self.started_at
         age = time.monotonic() - since

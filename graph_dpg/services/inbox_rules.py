@@ -47,10 +47,10 @@ class InboxRuleCache:
 
     async def outcome(self, mailbox: str, mail: MailMessage, body_text: str) -> RuleOutcome:
         """What ``mailbox``'s rules do to ``mail`` (logged when a rule acts)."""
-        outcome = apply_rules(await self.rules(mailbox), mail, body_text)
+        outcome = apply_rules(await self.rules(mailbox), mail, body_text, mail.importance or "normal")
         if outcome.rules:
             log.info(
-                "inbox rules of %s applied to a delivered memo: %s (%s)",
+                "inbox rules of %s applied to a delivered mail: %s (%s)",
                 mailbox,
                 ", ".join(outcome.rules),
                 ", ".join(outcome.actions),

@@ -459,9 +459,11 @@ class OutboundService:
         stats.jobs_failed += 1
         stats.errors.append(mask_cprs(f"job {job.id}: {error}"))
 
-    async def _fail_pending(self, job: OutboundJob, reference: str) -> int:
+    async def _fail_pending(
+        self, job: OutboundJob, reference: str, why: Text = Text.RECEIPT_ROW_NOT_SENT
+    ) -> int:
         """Every MeMo of ``job`` not sent yet is failed (and never sent); how many."""
-        note = text(Text.RECEIPT_ROW_NOT_SENT, self.settings.language, reference=reference)
+        note = text(why, self.settings.language, reference=reference)
         failed, after = 0, 0
         while True:
             page = await blocking(self.store.list_outbox, job.id, after_id=after, limit=5000)
@@ -517,6 +519,7 @@ class OutboundService:
                 m.recipient_contact_point,
                 m.memo_xml,
                 m.template_uuid,
+                m.line,
             )
             for m in plan.memos
         ]
@@ -721,6 +724,10 @@ class OutboundService:
         if job.state is JobState.PLANNED:
             await blocking(self.store.set_job_state, job.id, JobState.SENDING)
         while True:
+            if await blocking(self.store.cancellation_requested, job.id):
+                # Cancelled by an operator (services.letters): what was sent stays sent, the rest is not sent.
+                stats.send_failed += await self._fail_pending(job, job.id, Text.RECEIPT_ROW_CANCELLED)
+                break
             rows = await blocking(self.store.next_pending, job.id, limit=200)
             if not rows:
                 break
@@ -1175,7 +1182,7 @@ def _line(e: OutboxEntry) -> RecipientLine:
         status = RecipientStatus.COMPLETED
     else:
         status = RecipientStatus.ACCEPTED
-    return RecipientLine(shown, status, e.message_uuid, detail, ngdp_status=ngdp_status)
+    return RecipientLine(shown, status, e.message_uuid, detail, line=e.line, ngdp_status=ngdp_status)
 
 
 #: NgDP's error answers are small; a longer recorded error is shown as it is, not parsed.

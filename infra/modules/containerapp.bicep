@@ -27,6 +27,15 @@ param logAnalyticsWorkspaceName string
 @description('Expose the NgDP REST PUSH endpoints to the internet (HTTPS). False: reachable only inside the VNet.')
 param exposePushEndpoints bool = false
 
+@description('Receive Microsoft Graph change notifications: the ingress is public (Graph POSTs to /graph/notifications and /graph/lifecycle over HTTPS) and GRAPH_DPG_NOTIFICATIONS_URL is set.')
+param graphNotifications bool = false
+
+@description('Public HTTPS base URL Graph posts to (a custom domain). Empty: the app\'s own ingress FQDN.')
+param notificationsBaseUrl string = ''
+
+@description('Seconds between safety-net polls of a folder while notifications are on.')
+param pollIntervalWithNotificationsSeconds int = 300
+
 @description('CIDRs allowed to reach the ingress (e.g. the NgDP push source addresses). Empty: no IP filter.')
 param ingressAllowedCidrs array = []
 
@@ -92,7 +101,7 @@ resource managedEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
     vnetConfiguration: {
       infrastructureSubnetId: infrastructureSubnetId
       // An internal environment gets no public IP at all: right for the REST PULL model.
-      internal: !exposePushEndpoints
+      internal: !publicIngress
     }
     workloadProfiles: [
       {
@@ -103,6 +112,22 @@ resource managedEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
     zoneRedundant: zoneRedundant
   }
 }
+
+// Public when NgDP pushes or Graph notifies; otherwise reachable only inside the VNet.
+var publicIngress = exposePushEndpoints || graphNotifications
+// The app's own FQDN is <app name>.<environment default domain>
+// (learn.microsoft.com/azure/container-apps/ingress-overview, "Domain names").
+var appFqdn = '${namePrefix}-app.${managedEnvironment.properties.defaultDomain}'
+var notificationEnvironment = graphNotifications ? [
+  {
+    name: 'GRAPH_DPG_NOTIFICATIONS_URL'
+    value: empty(notificationsBaseUrl) ? 'https://${appFqdn}' : notificationsBaseUrl
+  }
+  {
+    name: 'GRAPH_DPG_POLL_INTERVAL_WITH_NOTIFICATIONS_SECONDS'
+    value: string(pollIntervalWithNotificationsSeconds)
+  }
+] : []
 
 var secretVolumeName = 'kv-files'
 var volumes = empty(secretFiles) ? [] : [
@@ -135,7 +160,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
     configuration: {
       activeRevisionsMode: 'Single'
       ingress: {
-        external: exposePushEndpoints
+        external: publicIngress
         targetPort: httpPort
         transport: 'http'
         allowInsecure: false
@@ -180,7 +205,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             cpu: json(cpu)
             memory: memory
           }
-          env: concat(environmentVariables, secretEnvironmentVariables)
+          env: concat(environmentVariables, notificationEnvironment, secretEnvironmentVariables)
           volumeMounts: volumeMounts
           probes: [
             {

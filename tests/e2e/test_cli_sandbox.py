@@ -56,6 +56,19 @@ def test_exits_0_settled_and_everything_as_expected(sandbox_run: tuple[Any, dict
     assert "200/200 accepted by NgDP" in proc.stdout  # the mass-delivery progress display
 
 
+def test_no_danish_mail_shows_english_findings_or_raw_codes_and_statuses(
+    sandbox_run: tuple[Any, dict[str, Any]], sandbox_work: Path
+) -> None:
+    # Issue 17's evidence: the sandbox's own report checks every mail the gateway wrote (graph_dpg/demo/words.py).
+    proc, report = sandbox_run
+    words = report["words"]
+    assert words["language"] == "da"
+    assert words["passed"] is True, words["problems"]
+    exported = {p.name.rsplit(".", 1)[0] for p in (sandbox_work / "export" / "mails").iterdir()}
+    assert words["checked"] == len(exported) > 20  # every mail the gateway wrote or delivered
+    assert f"Words: {words['checked']} mail(s) the gateway wrote checked" in proc.stdout
+
+
 def test_ngdp_pushes_with_its_certificate_and_is_accepted(sandbox_run: tuple[Any, dict[str, Any]]) -> None:
     # The demo's gateway authenticates NgDP's push by the forwarded client certificate, as in production;
     # a refused push would make the run exit 1 (and leave receipts at NgDP).
@@ -69,8 +82,8 @@ def test_ngdp_pushes_with_its_certificate_and_is_accepted(sandbox_run: tuple[Any
 def test_accepted_memos_exactly_once(sandbox_run: tuple[Any, dict[str, Any]]) -> None:
     _, report = sandbox_run
     out = _by_name(report["outbound"])
-    # single + signed letter + reply + contact point + exempt citizen + 200 mass recipients
-    assert report["ngdp"]["accepted"] == 205
+    # single + signed letter + reply + contact point + exempt citizen + meeting + 200 mass recipients
+    assert report["ngdp"]["accepted"] == 206
     assert report["ngdp"]["duplicates"] == 0
     assert len(out["mass-delivery"]["memos"]) == 200
     assert all(m["accepted_by_ngdp"] and m["xml"] for m in out["mass-delivery"]["memos"])
@@ -103,6 +116,12 @@ def test_receipts_and_categories(sandbox_run: tuple[Any, dict[str, Any]]) -> Non
     mass = out["mass-delivery"]
     assert sorted(m["receipt_status"] for m in mass["memos"]).count("INVALID") == 2
     assert mass["outcome"] == "failed"
+    # Issue 17: the failed recipients first, each with its line in masseforsendelse.txt (the scenario's two
+    # unregistered people are its first two lines), counts in the status words, every recipient in the CSV.
+    for mail in mass["receipt_mails"]:
+        assert mail["attachments"] == ["modtagere.csv", "NgDPKvitteringsDetaljerMedFejl.txt"]
+        assert "Modtagere: 200. Fejlet: 2. Kvitteret: " in mail["text"]
+        assert re.findall(r"^(\d+)\s+\d{6}-xxxx\s+Fejlet\b", mail["text"], re.M) == ["1", "2"]
     assert out["exempt-citizen"]["memos"][0]["receipt_status"] == "NOT_ALLOWED"
     names = {c["displayName"] for c in report["master_categories"]["borgerservice@sandby.dk"]}
     assert {"Digital Post: Kvitteret", "Digital Post: Fejlet", "Digital Post: I kø"} <= names
@@ -241,6 +260,22 @@ EXPORT_NAME = re.compile(
     r"^(?P<item>[a-z0-9-]+?)-(?P<n>\d+)-"
     r"(?P<kind>receipt|receipt-update|post|post-part|archive-copy|secure-mail|alert|mail)\.(?:eml|html)$"
 )
+
+
+def test_the_meeting_invitation_is_sent_as_a_letter_with_an_aftale_action(
+    sandbox_run: tuple[Any, dict[str, Any]], sandbox_work: Path
+) -> None:
+    # MeMo_core.xsd Action/Reservation: the citizen can add the appointment to a calendar.
+    _, report = sandbox_run
+    meeting = _by_name(report["outbound"])["meeting"]
+    assert meeting["outcome"] == "sent" and meeting["categories"] == ["Digital Post: Kvitteret"]
+    [memo] = meeting["memos"]  # the citizen only: the booked room gets no letter
+    assert memo["recipient"] == "CPR 0101801234" and memo["accepted_by_ngdp"]
+    xml = memo["xml"]
+    assert "<memo:actionCode>AFTALE</memo:actionCode>" in xml
+    assert "<memo:startDateTime>2026-12-15T09:00:00Z</memo:startDateTime>" in xml  # 10.00 Danish time
+    assert "Jobcentret, mødelokale 3" in xml and "moedelokale3" not in xml  # the room is left alone
+    assert (sandbox_work / "export" / "mails" / "meeting-1-receipt.html").exists()
 
 
 def test_export_writes_every_mail_as_eml_and_html(

@@ -183,6 +183,7 @@ class FakeStore(FakeEffects):
         self.source_messages: set[tuple[str, str, str]] = set()  # (mailbox, "id" | "imid", value)
         self.delta_links: dict[tuple[str, str], str] = {}
         self.jobs: dict[str, OutboundJob] = {}
+        self.cancelled: set[str] = set()
         self.outbox: dict[int, OutboxEntry] = {}  # by row id, with the XML
         self.receipts: dict[str, _Receipt] = {}
         self.inbound: dict[str, InboundMemo] = {}
@@ -268,6 +269,7 @@ class FakeStore(FakeEffects):
                 memo_xml=m.memo_xml,
                 created_at=now,
                 updated_at=now,
+                line=m.line,
             )
         return True
 
@@ -387,6 +389,13 @@ class FakeStore(FakeEffects):
     def outbox_counts(self) -> dict[OutboxState, int]:
         self._maybe_fail("outbox_counts")
         return self._counts(None)
+
+    # ------------------------------------------------------------------ operators' cancellations
+
+    def cancellation_requested(self, job_id: str) -> bool:
+        """An operator's cancellation (``ports.console``); set one with ``cancelled.add(job_id)``."""
+        self._maybe_fail("cancellation_requested")
+        return job_id in self.cancelled
 
     # ------------------------------------------------------------------ business receipts
 

@@ -89,6 +89,7 @@ from graph_dpg.domain.inbox_rules import InboxRule
 from graph_dpg.domain.mail import Attachment, MailMessage
 from graph_dpg.domain.smime import MESSAGE_CLASS_PROPERTY
 from graph_dpg.ports.mailbox import DEFAULT_DELTA_SELECT, DeltaRound
+from graph_dpg.ports.subscriptions import CreatedSubscription
 
 # Generated builder modules define deprecated per-builder configuration classes and warn at import time,
 # although we use the generic RequestConfiguration (msgraph-sdk-python#812); the SDK imports them lazily.
@@ -942,6 +943,52 @@ class GraphMailbox:
             raise
         return str(data["id"])
 
+    # -- change-notification subscriptions (ports.subscriptions) ----------------------------------
+
+    async def create_subscription(
+        self,
+        mailbox: str,
+        folder: str,
+        *,
+        notification_url: str,
+        lifecycle_url: str,
+        client_state: str,
+        expires_at: datetime,
+    ) -> CreatedSubscription:
+        """POST /subscriptions for messages in ``folder`` (a path is resolved to its id first). Sent with
+        ``Prefer: IdType="ImmutableId"`` like every request, so notifications name immutable ids
+        (concepts/outlook-immutable-id.md). Graph validates both URLs before it answers (handshake)."""
+        folder_id = folder if _direct_folder(folder) else await self._polled_folder_id(mailbox, folder)
+        body = {
+            # Only new items: a mail sent (or moved) into the folder. Not "updated": the gateway's own
+            # category writes on the folder's messages would wake their folder again.
+            "changeType": "created",
+            "notificationUrl": notification_url,
+            "lifecycleNotificationUrl": lifecycle_url,
+            "resource": f"users/{mailbox}/mailFolders({odata_quote(folder_id)})/messages",
+            "expirationDateTime": format_datetime(expires_at),
+            "clientState": client_state,
+        }
+        what = f"create subscription {mailbox}"
+        data = await self._json(
+            mailbox, self._info(Method.POST, self.client.subscriptions, body=body), what=what
+        )
+        return CreatedSubscription(str(data.get("id") or ""), _parse_expiry(data, expires_at, what))
+
+    async def renew_subscription(self, mailbox: str, subscription_id: str, expires_at: datetime) -> datetime:
+        builder = self.client.subscriptions.by_subscription_id(subscription_id)
+        body = {"expirationDateTime": format_datetime(expires_at)}
+        what = f"renew subscription {mailbox}"
+        data = await self._json(mailbox, self._info(Method.PATCH, builder, body=body), what=what)
+        return _parse_expiry(data, expires_at, what)
+
+    async def delete_subscription(self, mailbox: str, subscription_id: str) -> None:
+        builder = self.client.subscriptions.by_subscription_id(subscription_id)
+        with contextlib.suppress(NotFoundError):
+            await self._send(
+                mailbox, self._info(Method.DELETE, builder), what=f"delete subscription {mailbox}"
+            )
+
     async def token_roles(self) -> list[str]:
         """The app roles (``roles`` claim) of the access token the credential issues for Graph, e.g.
         ``["Mail.ReadWrite", "Mail.Send", "MailboxSettings.ReadWrite"]``; [] for a non-JWT token (sandbox).
@@ -1175,3 +1222,20 @@ def _unwrap_state(state: str | None) -> tuple[str | None, str | None]:
         folder_id, _, link = state[len(_FOLDER_STATE) :].partition(" ")
         return folder_id or None, link or None
     return None, state
+
+
+def _parse_expiry(data: Mapping[str, Any], asked: datetime, what: str) -> datetime:
+    """The subscription's ``expirationDateTime`` as Graph answered it (what we asked for if absent)."""
+    raw = data.get("expirationDateTime")
+    if not isinstance(raw, str) or not raw:
+        return asked
+    text = raw.strip().replace("Z", "+00:00")
+    # Graph writes up to 7 fractional digits; Python reads at most 6.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise PermanentError(
+            f"{what}: expirationDateTime {raw[:40]!r} is not a date", service=SERVICE
+        ) from exc
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

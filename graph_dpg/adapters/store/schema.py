@@ -149,10 +149,13 @@ outbox = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     # Set before the batch's POSTs, never cleared: a send may have reached NgDP (migration 0005).
     Column("in_flight_at", UtcDateTime, nullable=True),
+    # The recipient's line in masseforsendelse.txt, for the receipt (migration 0006); NULL otherwise.
+    Column("mass_line", Integer, nullable=True),
     UniqueConstraint("message_uuid"),
     CheckConstraint(_in("state", OUTBOX_STATES), name="state"),
     Index(None, "job_id", "state", "id"),
     Index(None, "state", "updated_at"),
+    Index(None, "recipient_id"),  # the console's search by CPR/CVR (migration 0007)
 )
 
 effects = Table(
@@ -242,4 +245,53 @@ rule_state = Table(
     Column("disabled_at", UtcDateTime, nullable=True),
     Column("hits", BigInteger, nullable=False),
     Column("last_hit_at", UtcDateTime, nullable=True),
+)
+
+# The admin console's actions (migration 0007; graph_dpg.ports.console).
+console_cancellations = Table(
+    "console_cancellations",
+    metadata,
+    Column("job_id", String(64), ForeignKey("outbound_jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("actor", String(320), nullable=False),
+    Column("via", String(16), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("lifted_at", UtcDateTime, nullable=True),
+)
+
+letter_links = Table(
+    "letter_links",
+    metadata,
+    Column("original_uuid", String(64), primary_key=True),
+    Column("new_uuid", String(64), nullable=False),
+    Column("job_id", String(64), ForeignKey("outbound_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("new_uuid"),
+    Index(None, "job_id"),
+)
+
+# Graph change-notification subscriptions, one per polled folder (keyed by the folder's lease resource),
+# shared by the replicas: a notification reaching any replica is checked against its row (migration 0008).
+SUBSCRIPTION_NEEDS = ("reauthorize", "recreate")
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("resource", String(512), primary_key=True),
+    Column("subscription_id", String(128), nullable=True),
+    Column("client_state", String(128), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("need", String(16), nullable=True),  # a lifecycle notification asked for this
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("need IS NULL OR " + _in("need", SUBSCRIPTION_NEEDS), name="need"),
+    Index(None, "subscription_id"),
+)
+
+# A folder to poll now (a change notification arrived); the replica holding the folder's lease takes it.
+wakes = Table(
+    "wakes",
+    metadata,
+    Column("resource", String(512), primary_key=True),
+    Column("reason", String(32), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
 )

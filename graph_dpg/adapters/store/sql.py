@@ -75,6 +75,14 @@ from sqlalchemy.pool import StaticPool
 from graph_dpg.adapters.store import schema as t
 from graph_dpg.core.errors import StoreError
 from graph_dpg.domain.identifiers import mask_cprs
+from graph_dpg.ports.console import (
+    AuditRecord,
+    Cancellation,
+    InboundFilter,
+    LetterFilter,
+    LetterLink,
+    LetterMatch,
+)
 from graph_dpg.ports.store import (
     JOB_TERMINAL,
     BusinessReceipt,
@@ -90,6 +98,7 @@ from graph_dpg.ports.store import (
     OutboxState,
     PlannedMemo,
     SendOutcome,
+    SubscriptionRow,
 )
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -126,6 +135,7 @@ _OUTBOX_BULK_COLUMNS = (
     "recipient_contact_point",
     "memo_ref",
     "memo_xml",
+    "mass_line",
     "state",
     "attempts",
     "created_at",
@@ -443,6 +453,7 @@ class SqlStore:
                 m.recipient_contact_point,
                 m.memo_ref,
                 m.memo_xml,
+                m.line,
                 pending,
                 0,
             )
@@ -555,7 +566,10 @@ class SqlStore:
 
     @staticmethod
     def _entry_from(row: Row[Any]) -> OutboxEntry:
-        m = row._mapping
+        return SqlStore._entry_from_mapping(row._mapping)
+
+    @staticmethod
+    def _entry_from_mapping(m: Mapping[Any, Any]) -> OutboxEntry:
         xml = m.get("memo_xml")
         return OutboxEntry(
             id=int(m["id"]),
@@ -575,6 +589,7 @@ class SqlStore:
             created_at=m["created_at"],
             updated_at=m["updated_at"],
             in_flight_at=m["in_flight_at"],
+            line=m["mass_line"],
         )
 
     def next_pending(self, job_id: str | None, limit: int = 100) -> list[OutboxEntry]:
@@ -1049,6 +1064,100 @@ class SqlStore:
         with self._tx("forget replica") as conn:
             conn.execute(delete(t.replicas).where(t.replicas.c.owner == owner))
 
+    # ------------------------------------------------------------------ subscriptions and wakes
+
+    @staticmethod
+    def _subscription_from(row: Row[Any]) -> SubscriptionRow:
+        return SubscriptionRow(
+            resource=str(row.resource),
+            subscription_id=None if row.subscription_id is None else str(row.subscription_id),
+            client_state=str(row.client_state),
+            expires_at=row.expires_at,
+            need=None if row.need is None else str(row.need),
+        )
+
+    def get_subscription(self, resource: str) -> SubscriptionRow | None:
+        sub = t.subscriptions
+        with self._tx("get subscription") as conn:
+            row = conn.execute(select(sub).where(sub.c.resource == resource)).first()
+            return None if row is None else self._subscription_from(row)
+
+    def find_subscription(self, subscription_id: str) -> SubscriptionRow | None:
+        sub = t.subscriptions
+        with self._tx("find subscription") as conn:
+            row = conn.execute(select(sub).where(sub.c.subscription_id == subscription_id).limit(1)).first()
+            return None if row is None else self._subscription_from(row)
+
+    def save_subscription(
+        self, resource: str, subscription_id: str, client_state: str, expires_at: datetime
+    ) -> None:
+        with self._tx("save subscription") as conn:
+            stmt = self._insert(t.subscriptions).values(
+                resource=resource,
+                subscription_id=subscription_id,
+                client_state=client_state,
+                expires_at=expires_at,
+                need=None,
+                updated_at=self._now(conn),
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["resource"],
+                    set_={
+                        "subscription_id": stmt.excluded.subscription_id,
+                        "client_state": stmt.excluded.client_state,
+                        "expires_at": stmt.excluded.expires_at,
+                        "need": None,
+                        "updated_at": stmt.excluded.updated_at,
+                    },
+                )
+            )
+
+    def mark_subscription(self, subscription_id: str, need: str) -> str | None:
+        sub = t.subscriptions
+        with self._tx("mark subscription") as conn:
+            resource = conn.execute(
+                select(sub.c.resource).where(sub.c.subscription_id == subscription_id).limit(1)
+            ).scalar_one_or_none()
+            if resource is None:
+                return None
+            current = conn.execute(select(sub.c.need).where(sub.c.resource == resource)).scalar_one()
+            if current != "recreate":  # a removed subscription stays to be recreated
+                conn.execute(
+                    update(sub)
+                    .where(sub.c.resource == resource)
+                    .values(need=need, updated_at=self._now(conn))
+                )
+            return str(resource)
+
+    def forget_subscription(self, resource: str) -> None:
+        with self._tx("forget subscription") as conn:
+            conn.execute(delete(t.subscriptions).where(t.subscriptions.c.resource == resource))
+
+    def request_wake(self, resource: str, reason: str) -> None:
+        with self._tx("request wake") as conn:
+            stmt = self._insert(t.wakes).values(
+                resource=resource, reason=reason, requested_at=self._now(conn)
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["resource"],
+                    set_={"reason": stmt.excluded.reason, "requested_at": stmt.excluded.requested_at},
+                )
+            )
+
+    def take_wakes(self, resources: Sequence[str]) -> list[str]:
+        if not resources:
+            return []
+        wk = t.wakes
+        with self._tx("take wakes") as conn:
+            # DELETE ... RETURNING (SQLite >= 3.35, PostgreSQL): a wake written after this statement stays
+            # for the next check, so none is lost between reading and deleting.
+            taken = conn.execute(
+                delete(wk).where(wk.c.resource.in_(list(resources))).returning(wk.c.resource)
+            ).scalars()
+            return sorted(str(r) for r in taken)
+
     # ------------------------------------------------------------------ rule state
 
     def disable_rule(self, name: str, reason: str) -> bool:
@@ -1173,6 +1282,261 @@ class SqlStore:
                 delete(t.replicas).where(t.replicas.c.last_seen < older_than)
             ).rowcount
         return report
+
+    # ------------------------------------------------------------------ the admin console (ports.console)
+
+    def search_letters(self, query: LetterFilter) -> list[LetterMatch]:
+        jobs, ob = t.outbound_jobs, t.outbox
+        limit = max(1, min(query.limit, 500))
+        with self._tx("search letters") as conn:
+            wanted_row = query.message_uuid is not None or query.cpr is not None
+            stmt = select(jobs, *(c.label(f"ob_{c.name}") for c in self._outbox_columns(False)))
+            stmt = stmt.select_from(jobs.join(ob, ob.c.job_id == jobs.c.id)) if wanted_row else select(jobs)
+            if query.message_uuid is not None:
+                stmt = stmt.where(ob.c.message_uuid == query.message_uuid)
+            if query.cpr is not None:
+                stmt = stmt.where(ob.c.recipient_id == query.cpr)
+            if query.job_id is not None:
+                stmt = stmt.where(jobs.c.id == query.job_id)
+            if query.mailbox:
+                stmt = stmt.where(func.lower(jobs.c.mailbox) == query.mailbox.lower())
+            if query.subject:
+                part = query.subject.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                stmt = stmt.where(jobs.c.subject.ilike(f"%{part}%", escape="\\"))
+            if query.state:
+                stmt = stmt.where(jobs.c.state == query.state)
+            if query.since is not None:
+                stmt = stmt.where(jobs.c.created_at >= query.since)
+            if query.until is not None:
+                stmt = stmt.where(jobs.c.created_at < query.until)
+            rows = conn.execute(stmt.order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit)).all()
+            out: list[LetterMatch] = []
+            for r in rows:
+                job = self._job_from(r)
+                entry = None
+                if wanted_row:
+                    m = r._mapping
+                    entry = self._entry_from_mapping(
+                        {c.name: m[f"ob_{c.name}"] for c in self._outbox_columns(False)}
+                    )
+                out.append(LetterMatch(job, entry))
+            return out
+
+    def problem_rows(self, job_id: str, *, after_id: int = 0, limit: int = 1000) -> list[OutboxEntry]:
+        ob = t.outbox
+        with self._tx("problem rows") as conn:
+            rows = conn.execute(
+                select(*self._outbox_columns(False))
+                .where(
+                    ob.c.job_id == job_id,
+                    ob.c.id > after_id,
+                    or_(
+                        ob.c.state.in_([OutboxState.REJECTED.value, OutboxState.FAILED.value]),
+                        (ob.c.state == OutboxState.ACCEPTED.value)
+                        & ob.c.receipt_status.in_(["INVALID", "NOT_ALLOWED"]),
+                    ),
+                )
+                .order_by(ob.c.id)
+                .limit(limit)
+            ).all()
+            return [self._entry_from(r) for r in rows]
+
+    def search_inbound(self, query: InboundFilter) -> list[InboundMemo]:
+        im = t.inbound_memos
+        with self._tx("search inbound") as conn:
+            stmt = select(*_INBOUND_META)
+            if query.memo_uuid is not None:
+                stmt = stmt.where(im.c.memo_uuid == query.memo_uuid)
+            if query.mailbox:
+                stmt = stmt.where(func.lower(im.c.target_mailbox) == query.mailbox.lower())
+            if query.state:
+                stmt = stmt.where(im.c.state == query.state)
+            if query.since is not None:
+                stmt = stmt.where(im.c.received_at >= query.since)
+            if query.until is not None:
+                stmt = stmt.where(im.c.received_at < query.until)
+            limit = max(1, min(query.limit, 500))
+            rows = conn.execute(stmt.order_by(im.c.received_at.desc(), im.c.memo_uuid).limit(limit)).all()
+            return [self._inbound_from(r) for r in rows]
+
+    def job_audit(self, job_id: str, since: datetime, limit: int = 500) -> list[AuditRecord]:
+        ae = t.audit_events
+        with self._tx("job audit") as conn:
+            rows = conn.execute(
+                select(ae)
+                .where(ae.c.ts >= since, ae.c.details["job"].as_string() == job_id)
+                .order_by(ae.c.ts, ae.c.id)
+                .limit(limit)
+            ).all()
+            return [AuditRecord(r.ts, r.replica, r.actor, r.action, r.subject, r.details or {}) for r in rows]
+
+    def job_effects(self, job_id: str) -> list[Effect]:
+        ef = t.effects
+        with self._tx("job effects") as conn:
+            rows = conn.execute(
+                select(ef)
+                .where(
+                    or_(
+                        ef.c.key == f"receipt:{job_id}",
+                        ef.c.key.startswith(f"receipt:{job_id}:", autoescape=True),
+                        ef.c.key.startswith(f"categories:{job_id}:", autoescape=True),
+                    )
+                )
+                .order_by(ef.c.created_at, ef.c.key)
+            ).all()
+            return [self._effect_from(r) for r in rows]
+
+    def receipts_of(self, message_uuid: str) -> list[BusinessReceipt]:
+        rc = t.receipts
+        with self._tx("receipts of") as conn:
+            rows = conn.execute(
+                select(rc)
+                .where(rc.c.message_uuid == message_uuid)
+                .order_by(rc.c.received_at, rc.c.receipt_id)
+            ).all()
+            return [
+                BusinessReceipt(
+                    receipt_id=m["receipt_id"],
+                    message_uuid=m["message_uuid"],
+                    receipt_status=m["receipt_status"],
+                    payload=m["payload"],
+                    received_at=m["received_at"],
+                    processed=bool(m["processed"]),
+                )
+                for m in (r._mapping for r in rows)
+            ]
+
+    def _reopen_job(self, conn: Connection, job_id: str, now: datetime) -> None:
+        jobs = t.outbound_jobs
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.state.in_([JobState.DONE.value, JobState.FAILED.value]))
+            .values(state=JobState.SENDING.value, error=None, attempts=0, not_before=None, updated_at=now)
+        )
+
+    def reopen_failed(self, job_id: str, message_uuids: Sequence[str] | None = None) -> int:
+        ob = t.outbox
+        with self._tx("reopen failed") as conn:
+            now = self._now(conn)
+            changed = 0
+            chunks = (
+                [None]
+                if message_uuids is None
+                else [list(message_uuids[i : i + 500]) for i in range(0, len(message_uuids), 500)]
+            )
+            for chunk in chunks:
+                stmt = update(ob).where(ob.c.job_id == job_id, ob.c.state == OutboxState.FAILED.value)
+                if chunk is not None:
+                    stmt = stmt.where(ob.c.message_uuid.in_(chunk))
+                changed += conn.execute(
+                    stmt.values(state=OutboxState.PENDING.value, attempts=0, not_before=None, updated_at=now)
+                ).rowcount
+            if changed:
+                self._reopen_job(conn, job_id, now)
+            return changed
+
+    def add_replacements(
+        self, job_id: str, replacements: Sequence[tuple[str, PlannedMemo]], actor: str
+    ) -> int:
+        with self._tx("add replacements") as conn:
+            now = self._now(conn)
+            added: list[PlannedMemo] = []
+            for original, memo in replacements:
+                stmt = self._insert(t.letter_links).values(
+                    original_uuid=original,
+                    new_uuid=memo.message_uuid,
+                    job_id=job_id,
+                    actor=mask_cprs(actor),
+                    created_at=now,
+                )
+                if _inserted(conn, stmt):
+                    added.append(memo)
+            if added:
+                conn.execute(
+                    t.outbox.insert(),
+                    [
+                        {
+                            "job_id": job_id,
+                            "message_uuid": m.message_uuid,
+                            "recipient_kind": m.recipient_kind,
+                            "recipient_id": m.recipient_id,
+                            "recipient_contact_point": m.recipient_contact_point,
+                            "memo_ref": m.memo_ref,
+                            "memo_xml": m.memo_xml,
+                            "state": OutboxState.PENDING.value,
+                            "attempts": 0,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for m in added
+                    ],
+                )
+                self._reopen_job(conn, job_id, now)
+            return len(added)
+
+    def letter_links(self, job_id: str) -> list[LetterLink]:
+        ll = t.letter_links
+        with self._tx("letter links") as conn:
+            rows = conn.execute(select(ll).where(ll.c.job_id == job_id).order_by(ll.c.created_at)).all()
+            return [LetterLink(r.original_uuid, r.new_uuid, r.job_id, r.actor, r.created_at) for r in rows]
+
+    def request_cancellation(self, job_id: str, actor: str, via: str) -> bool:
+        cc = t.console_cancellations
+        with self._tx("request cancellation") as conn:
+            now = self._now(conn)
+            stmt = self._insert(cc).values(
+                job_id=job_id, actor=mask_cprs(actor), via=via, requested_at=now, lifted_at=None
+            )
+            if _inserted(conn, stmt):
+                return True
+            return (
+                conn.execute(
+                    update(cc)
+                    .where(cc.c.job_id == job_id, cc.c.lifted_at.is_not(None))
+                    .values(actor=mask_cprs(actor), via=via, requested_at=now, lifted_at=None)
+                ).rowcount
+                == 1
+            )
+
+    def lift_cancellation(self, job_id: str) -> bool:
+        cc = t.console_cancellations
+        with self._tx("lift cancellation") as conn:
+            return (
+                conn.execute(
+                    update(cc)
+                    .where(cc.c.job_id == job_id, cc.c.lifted_at.is_(None))
+                    .values(lifted_at=self._now(conn))
+                ).rowcount
+                == 1
+            )
+
+    def cancellation(self, job_id: str) -> Cancellation | None:
+        cc = t.console_cancellations
+        with self._tx("cancellation") as conn:
+            r = conn.execute(select(cc).where(cc.c.job_id == job_id)).first()
+            return None if r is None else Cancellation(r.job_id, r.actor, r.via, r.requested_at, r.lifted_at)
+
+    def cancellation_requested(self, job_id: str) -> bool:
+        cc = t.console_cancellations
+        with self._tx("cancellation requested") as conn:
+            return (
+                conn.execute(
+                    select(cc.c.job_id).where(cc.c.job_id == job_id, cc.c.lifted_at.is_(None))
+                ).first()
+                is not None
+            )
+
+    def mass_deliveries(self, *, active_only: bool = False, limit: int = 50) -> list[OutboundJob]:
+        jobs, ob = t.outbound_jobs, t.outbox
+        with self._tx("mass deliveries") as conn:
+            many = select(ob.c.job_id).group_by(ob.c.job_id).having(func.count() > 1)
+            stmt = select(jobs).where(jobs.c.id.in_(many))
+            if active_only:
+                stmt = stmt.where(
+                    jobs.c.state.in_([s.value for s in (JobState.NEW, JobState.PLANNED, JobState.SENDING)])
+                )
+            rows = conn.execute(stmt.order_by(jobs.c.created_at.desc(), jobs.c.id).limit(max(1, limit))).all()
+            return [self._job_from(r) for r in rows]
 
     # ------------------------------------------------------------------ the admin console (issue 19)
 

@@ -29,7 +29,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +45,7 @@ from graph_dpg.sandbox.graph.contacts import view as contact_view
 from graph_dpg.sandbox.graph.faults import Fault
 from graph_dpg.sandbox.graph.odata import ODataError, Prefer, compile_filter, parse_expand, parse_select
 from graph_dpg.sandbox.graph.permissions import AppGrant
+from graph_dpg.sandbox.graph.subscriptions import SubscriptionError
 from graph_dpg.sandbox.graph.tenant import (
     Folder,
     GraphApiError,
@@ -133,6 +134,7 @@ class Resp:
 
 
 Handler = Callable[[Req, Mailbox | None], Resp]
+AsyncHandler = Callable[[Req, AppGrant | None], Awaitable[Resp]]
 
 
 @dataclass
@@ -141,6 +143,7 @@ class _Route:
     mailbox_key: str | None
     handler: Handler | None = None
     upload: bool = False
+    async_handler: AsyncHandler | None = None  # not under the tenant lock (subscriptions: the handshake)
 
 
 def error_body(err: GraphApiError, request_id: str, client_request_id: str) -> dict[str, Any]:
@@ -241,7 +244,9 @@ class GraphEmulator:
                     await asyncio.sleep(delay)
                 if fault is not None and fault.status is not None and not fault.after:
                     raise _fault_error(fault)
-                if route.handler is None:
+                if route.async_handler is not None:
+                    resp = await route.async_handler(req, grant)
+                elif route.handler is None:
                     resp = await self._batch(req, grant)
                 else:
                     with self.tenant.lock:
@@ -339,6 +344,8 @@ class GraphEmulator:
         if low[:1] == ["me"]:
             # App-only tokens have no signed-in user (learn.microsoft.com/graph/auth-v2-service).
             raise bad_request("/me request is only valid with delegated authentication flow.")
+        if low[:1] == ["subscriptions"] and len(seg) <= 2:
+            return self._route_subscriptions(req, seg[1] if len(seg) == 2 else None)
         if not low or low[0] != "users":
             raise bad_request(f"Resource not found for the segment '{seg[0] if seg else ''}'.")
         if len(seg) == 1:
@@ -376,6 +383,38 @@ class GraphEmulator:
                     m, ("GET", "PATCH", "DELETE"), _Route(kind, user, self._h_categories(rest[2]))
                 )
         raise bad_request(f"Resource not found for the segment '{rest[0]}'.")
+
+    def _route_subscriptions(self, req: Req, sid: str | None) -> _Route:
+        """/subscriptions (subscription-post-subscriptions.md, subscription-list.md) and /subscriptions/{id}
+        (subscription-get.md, subscription-update.md, subscription-delete.md); rules in subscriptions.py."""
+        m = req.method
+        hub = self.tenant.subscriptions
+        kind = {"GET": "get", "PATCH": "update", "DELETE": "delete"}.get(m, "")
+        if sid is None:
+            kind = {"GET": "list", "POST": "create"}.get(m, "")
+
+        async def run(req: Req, grant: AppGrant | None) -> Resp:
+            if grant is not None and kind != "create" and not grant.allows(f"subscriptions.{kind}"):
+                raise GraphApiError(
+                    403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
+                )
+            try:
+                if sid is None and m == "POST":
+                    immutable = "immutableid" in req.headers.get("prefer", "").replace('"', "").lower()
+                    return self._json(req, await hub.create(req.json(), grant, immutable=immutable), 201)
+                if sid is None:
+                    return self._json(req, {"value": hub.list_views()})
+                if m == "GET":
+                    return self._json(req, hub.get(sid).view())
+                if m == "PATCH":
+                    return self._json(req, hub.update(sid, req.json()))
+                hub.delete(sid)
+                return Resp(204)
+            except SubscriptionError as exc:
+                raise GraphApiError(exc.status, exc.code, exc.message) from None
+
+        route = _Route(f"subscriptions.{kind}", None, None, async_handler=run)
+        return self._need(m, ("GET", "POST") if sid is None else ("GET", "PATCH", "DELETE"), route)
 
     @staticmethod
     def _need(method: str, allowed: str | tuple[str, ...], route: _Route) -> _Route:

@@ -73,6 +73,13 @@ ENDPOINT_PERMISSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "masterCategories.create": ("outlookuser-post-mastercategories.md", _WRITE_SETTINGS),
     "masterCategories.update": ("outlookcategory-update.md", _WRITE_SETTINGS),
     "masterCategories.delete": ("outlookcategory-delete.md", _WRITE_SETTINGS),
+    # subscription-post-subscriptions.md (message row) and includes/outlook-subscription-notes.md: a read
+    # permission on the subscribed messages. Get/update/delete/list need the same (subscription-*.md).
+    "subscriptions.create": ("subscription-post-subscriptions.md", _READ_MAIL),
+    "subscriptions.list": ("subscription-list.md", _READ_MAIL),
+    "subscriptions.get": ("subscription-get.md", _READ_MAIL),
+    "subscriptions.update": ("subscription-update.md", _READ_MAIL),
+    "subscriptions.delete": ("subscription-delete.md", _READ_MAIL),
 }
 
 #: Every permission some endpoint accepts: a grant of these allows every emulated call.

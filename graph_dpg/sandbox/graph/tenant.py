@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from graph_dpg.sandbox.graph.contacts import new_contact
 from graph_dpg.sandbox.graph.faults import FaultInjector
@@ -56,6 +56,9 @@ from graph_dpg.sandbox.graph.odata import (
 )
 from graph_dpg.sandbox.graph.permissions import GATEWAY_ROLES, AppGrant
 from graph_dpg.sandbox.graph.smime import MESSAGE_CLASS_TAG, stored_form
+
+if TYPE_CHECKING:
+    from graph_dpg.sandbox.graph.subscriptions import SubscriptionHub
 
 # learn.microsoft.com/graph/api/resources/mailfolder ("Well-known folder names"): name -> (display, hidden).
 WELL_KNOWN_FOLDERS: dict[str, tuple[str, bool]] = {
@@ -522,6 +525,13 @@ class GraphTenant:
         #: sendMail with MIME keeps the Message-ID header as the sent item's internetMessageId (inference);
         #: False: Exchange assigns its own.
         self.keep_mime_message_id_on_send = True
+        #: A subscription to a mailbox's messages is allowed by a grant of RBAC for Applications (a management
+        #: scope, no tenant-wide Entra consent) like any other mail call (inference); True: the notification
+        #: service asks for an Entra consent, and a scoped grant's POST /subscriptions answers 403.
+        self.subscriptions_need_entra_consent = False
+        #: The copy of a sent mail placed in Sent Items raises a "created" notification on a subscription to
+        #: that folder (inference); False: items in Sent Items raise none (polling alone finds them).
+        self.notify_sent_items = True
         self.faults = FaultInjector(seed)
         self.clock = clock
         self.tenant_id = str(uuid.uuid4())
@@ -535,6 +545,20 @@ class GraphTenant:
         self._uploads: dict[str, UploadSession] = {}
         self._outbound: list[dict[str, Any]] = []
         self._requests: deque[LoggedRequest] = deque(maxlen=request_log_limit)
+        #: Called (under the lock) with (mailbox, folder id, "created"/"updated"/"removed", message) for
+        #: every change the delta log records: the subscriptions' notifications (subscriptions.py).
+        self.change_listeners: list[Callable[[Mailbox, str, str, Message], None]] = []
+        self._subscriptions: SubscriptionHub | None = None
+
+    @property
+    def subscriptions(self) -> SubscriptionHub:
+        """The tenant's change-notification subscriptions (``subscriptions.SubscriptionHub``)."""
+        with self._lock:
+            if self._subscriptions is None:
+                from graph_dpg.sandbox.graph.subscriptions import SubscriptionHub
+
+                self._subscriptions = SubscriptionHub(self)
+            return self._subscriptions
 
     # ------------------------------------------------------------------ locking, clock, logs
 
@@ -1076,6 +1100,8 @@ class GraphTenant:
 
     def _log(self, mb: Mailbox, folder_id: str, kind: str, msg: Message) -> None:
         mb.folders[folder_id].log.append((self._next_seq(), kind, msg.imm_id, msg.rest_id))
+        for listener in self.change_listeners:
+            listener(mb, folder_id, kind, msg)
 
     def _touch(self, msg: Message) -> None:
         msg.version += 1
@@ -1574,7 +1600,12 @@ class GraphTenant:
                 self._log(mb, sent.folder_id, "removed", sent)
             return sent
 
-    def send_mime(self, mb: Mailbox, payload: bytes, save_to_sent_items: bool = True) -> Message:
+    @staticmethod
+    def _message_from_mime(payload: bytes) -> tuple[dict[str, Any], bytes, bool]:
+        """Base64 MIME as Graph takes it (text/plain body of ``sendMail`` or ``POST .../messages``) → the
+        message resource, the raw MIME, and whether it is S/MIME. S/MIME is sent only as MIME
+        (concepts/outlook-send-mime-message.md) and stored as [MS-OXOSMIME] 2.1.3 describes
+        (graph_dpg/sandbox/graph/smime.py)."""
         try:
             message, attachments = parse_mime_base64(payload)
         except MimeTooDeep as exc:
@@ -1587,11 +1618,7 @@ class GraphTenant:
             ) from exc
         raw = base64.b64decode(b"".join(payload.split()))
         smime = stored_form(raw)
-        if not self.keep_mime_message_id_on_send:
-            message.pop("internetMessageId", None)
         if smime is not None:
-            # S/MIME is sent only as MIME (concepts/outlook-send-mime-message.md) and stored as
-            # [MS-OXOSMIME] 2.1.3 describes (graph_dpg/sandbox/graph/smime.py).
             message["body"] = smime.body
             attachments = [smime.attachment]
             message["singleValueExtendedProperties"] = [
@@ -1601,36 +1628,23 @@ class GraphTenant:
             {"name": n, "contentType": c, "contentBytes": base64.b64encode(d).decode()}
             for n, c, d in attachments
         ]
+        return message, raw, smime is not None
+
+    def send_mime(self, mb: Mailbox, payload: bytes, save_to_sent_items: bool = True) -> Message:
+        message, raw, smime = self._message_from_mime(payload)
+        if not self.keep_mime_message_id_on_send:
+            message.pop("internetMessageId", None)
         sent = self.send_mail(mb, message, save_to_sent_items)
-        if smime is not None:
+        if smime:
             self._keep_mime(mb, sent, raw)
         return sent
 
     def create_mime_message(self, mb: Mailbox, folder: Folder, payload: bytes) -> Message:
         """``POST .../messages`` with base64 MIME as text/plain: a draft made from the MIME
         (concepts/outlook-send-mime-message.md, "Create a message draft"), S/MIME stored as sent."""
-        try:
-            message, attachments = parse_mime_base64(payload)
-        except MimeTooDeep as exc:
-            raise bad_request(str(exc), "ErrorMimeContentConversionFailed") from exc
-        except ValueError as exc:
-            raise bad_request(
-                "Invalid base64 string for MIME content.", "ErrorMimeContentInvalidBase64String"
-            ) from exc
-        raw = base64.b64decode(b"".join(payload.split()))
-        smime = stored_form(raw)
-        if smime is not None:
-            message["body"] = smime.body
-            attachments = [smime.attachment]
-            message["singleValueExtendedProperties"] = [
-                {"id": MESSAGE_CLASS_TAG, "value": smime.message_class}
-            ]
-        message["attachments"] = [
-            {"name": n, "contentType": c, "contentBytes": base64.b64encode(d).decode()}
-            for n, c, d in attachments
-        ]
+        message, raw, smime = self._message_from_mime(payload)
         msg = self.create_message(mb, folder, message)
-        if smime is not None:
+        if smime:
             msg.props["_mime"] = base64.b64encode(raw).decode()
         return msg
 

@@ -113,6 +113,7 @@ class InboundService:
             failures=self.failures,
             cpu=cpu,
             alerts=alerts,
+            inbox_rules=inbox_rules,
         )
 
     async def run_once(self, *, pull: bool = True, mail: bool = True) -> InboundStats:

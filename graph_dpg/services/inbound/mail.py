@@ -16,6 +16,13 @@ the effect takes three steps:
    target (``routed_mark``) and is moved to ``routed_folder`` (setting ``routed_original=move``, the
    default, so nobody handles it twice) or stays in the inbox (``mark``); ``archive_to`` gets a copy too.
 
+A mail the gateway creates in a mailbox (a copy routed to another mailbox, the readable copy of secure
+mail) never passes Exchange's inbox rules, so the target mailbox owner's Outlook inbox rules
+(``services.inbox_rules``, the same as for delivered memos) are applied to it as it is created: only when
+it goes to the default delivery folder or the inbox (a gateway rule that names a folder has decided), and
+never to a mail with a failure banner (as a memo with a banner). The rules that acted are recorded in the
+routing effect's result (``inbox_rules``), and in the audit trail when the mail was routed.
+
 Mails the gateway delivered itself (Message-ID ``<memo-...@graph-dpg.invalid>``, or From a gateway
 address) are skipped. Business receipts that arrive as mail (e.g. the receipt mails of the outbound
 service in a routed inbox) take this path, so rules can file the successful ones away. ``mark_read``
@@ -32,6 +39,7 @@ from typing import Protocol
 
 from graph_dpg.core.errors import GraphDpgError, NotFoundError, StoreError
 from graph_dpg.domain.addresses import is_gateway_address
+from graph_dpg.domain.html_text import html_to_text
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.inbound_view import Banner, memo_uuid_from_message_id
 from graph_dpg.domain.mail import MailMessage
@@ -44,6 +52,7 @@ from graph_dpg.services.blocking import blocking
 from graph_dpg.services.boundary import ItemFailures, Stage, describe
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
+from graph_dpg.services.inbox_rules import InboxRuleCache
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +100,8 @@ class MailRouter(InboundParts):
     open_mail: MailOpener = open_readable
     failures: ItemFailures = field(default_factory=ItemFailures)
     alerts: AlertService | None = None
+    #: The mailbox owners' Outlook inbox rules, applied to the mail the gateway creates (None: not read).
+    inbox_rules: InboxRuleCache | None = None
 
     def __post_init__(self) -> None:
         # A mail whose routing raises something nobody foresaw is closed as failed (the effect book's
@@ -219,6 +230,7 @@ class MailRouter(InboundParts):
                 result.update(mailbox=mailbox, action="categorised")
         else:
             copy = replace(msg, categories=categories, is_read=decision.mark_read, id=None, folder_id=None)
+            copy, folder = await self._with_inbox_rules(target, folder, copy, result)
             created = await self._copy_once(target, folder, copy, ROUTED_PROPERTY, key)
             result.update(mailbox=target, folder=folder, action="copied", message_id=created)
             await self._mark_original(mailbox, msg, target)
@@ -244,15 +256,10 @@ class MailRouter(InboundParts):
         else:
             folder = decision.deliver_folder or "inbox"
         copy = replace(msg, categories=categories, is_read=decision.mark_read, id=None, folder_id=None)
+        result: dict[str, object] = {"routed": decision.matched, "rules": list(decision.matched_rules)}
+        copy, folder = await self._with_inbox_rules(target, folder, copy, result)
         created = await self._copy_once(target, folder, copy, ROUTED_PROPERTY, key)
-        result: dict[str, object] = {
-            "routed": decision.matched,
-            "rules": list(decision.matched_rules),
-            "mailbox": target,
-            "folder": folder,
-            "action": "opened",
-            "message_id": created,
-        }
+        result.update(mailbox=target, folder=folder, action="opened", message_id=created)
         if target.lower() != mailbox.lower():
             await self._mark_original(mailbox, original, target)
         await self._move_original(mailbox, original)
@@ -262,6 +269,30 @@ class MailRouter(InboundParts):
         if decision.archive_to:
             result["archived"] = list(decision.archive_to)
         return result
+
+    async def _with_inbox_rules(
+        self, target: str, folder: str, mail: MailMessage, result: dict[str, object]
+    ) -> tuple[MailMessage, str]:
+        """``mail`` about to be created in ``target``'s ``folder`` with what ``target``'s own Outlook inbox
+        rules do to it (folder, categories, importance, read), as Exchange would on arrival; the rules that
+        acted go into ``result``. Only for the default delivery folder or the inbox: a gateway rule that
+        names another folder has decided."""
+        arriving = {self.settings.delivery_folder.casefold(), "inbox"}
+        if self.inbox_rules is None or folder.casefold() not in arriving:
+            return mail, folder
+        body = await self.cpu.run(html_to_text, mail.body) if mail.body_type == "html" else mail.body
+        outcome = await self.inbox_rules.outcome(target, mail, body)
+        if not outcome.rules:
+            return mail, folder
+        result["inbox_rules"] = list(outcome.rules)
+        result["inbox_rule_actions"] = list(outcome.actions)
+        changed = replace(
+            mail,
+            categories=list(dict.fromkeys([*mail.categories, *outcome.categories])),
+            is_read=mail.is_read or outcome.mark_read,
+            importance=outcome.importance or mail.importance,
+        )
+        return changed, outcome.folder_id or folder
 
     async def _deliver_failed(
         self, key: EffectKey, mailbox: str, original: MailMessage, opened: OpenedMail

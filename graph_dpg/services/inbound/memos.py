@@ -788,7 +788,7 @@ class MemoPipeline(InboundParts):
         assert message is not None
         cp_id = route.contact_point
         known = s.contact_points.get(cp_id) if cp_id else None
-        banner = route_banner(s, route)
+        banner = route_banner(s, route, message.header.message_uuid)
         banners = [banner] if banner is not None else []
         address = gateway_reply_address(s, message, target)
         reply_from = EmailAddress(address, message.header.sender.label) if address else None

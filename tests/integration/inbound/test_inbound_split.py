@@ -166,7 +166,8 @@ async def test_a_file_too_big_for_any_mail_is_named_in_a_banner_and_alerted_once
     assert [a["name"] for a in mail["attachments"]] == ["brev.html", names[1]]
     body = mail["body"]["content"]
     assert f"{names[0]} (6,0 MB) er større end postkassens grænse på 5,0 MB" in body
-    assert f"Bed IT om filen med messageUUID {uid}" in body
+    assert "bed jeres it-afdeling om den, og oplys linjen nederst" in body
+    assert f"Til it-support: messageUUID {uid}" in body  # the id only in the support line
     [alert] = h.messages(MONITOR)
     assert alert["subject"] == f"Digital Post Gateway: fil for stor til postkassen {BYG}"
     assert names[0] in alert["body"]["content"]
@@ -253,10 +254,11 @@ async def test_an_invalid_memo_too_big_for_the_main_mailbox_is_delivered_without
         h.ngdp.queue_inbound_memo(broken)
         stats = await h.service().run_once()
         assert (stats.delivered, stats.invalid, stats.acknowledged, stats.errors) == (1, 1, 1, [])
-        mail = next(mail for mail in h.messages(MAIN) if uid in mail["subject"])
+        mail = next(m for m in h.messages(MAIN) if m["subject"] == "Ugyldig Digital Post-meddelelse")
         # not the XML, only the small text file with the technical details
         assert [a["name"] for a in mail["attachments"]] == ["tekniske-detaljer.txt"]
-        assert f"bed IT om dem med messageUUID {uid}" in mail["body"]["content"]
+        assert "bed jeres it-afdeling om dem, og oplys linjen nederst" in mail["body"]["content"]
+        assert f"; messageUUID {uid}</p>" in mail["body"]["content"]  # the support line, last
         assert [r["receiptStatus"] for r in h.ngdp.inbound_receipts(uid)] == ["INVALID"]
         assert h.store.load_inbound_xml(uid) == broken
         # IT is told once, with the command that takes the memo out of the store

@@ -12,8 +12,8 @@ key-vault/general/rest-error-codes).
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -30,51 +30,15 @@ from graph_dpg.adapters.smime import (
 from graph_dpg.adapters.smime.keyvault import KeyVaultCertificates
 from graph_dpg.core.errors import AuthError, ConfigError, NoMatchingKeyError, TransientError
 from graph_dpg.ports.secure_send import RecipientCertificate
-from graph_dpg.sandbox.keyvault import RunningVault, VaultState, serve
-from tests.keyvault_support import KV_TOKEN, pem_text, pfx_b64, tls_files
-from tests.smime_pki import Party, Pki, _name, make_leaf, make_pki, openssl
+from graph_dpg.sandbox.keyvault import RunningVault, VaultState
+from tests.keyvault_support import KV_TOKEN, pem_text, pfx_b64
+from tests.smime_pki import Party, Pki, openssl
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl binary")
 
 TOKEN = KV_TOKEN
 TEXT = "Hej fra Byg og Miljø, her er sagen."
 BODY = f"Content-Type: text/plain; charset=utf-8\r\n\r\n{TEXT}\r\n".encode()
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def newer(pki: Pki) -> Party:
-    """The renewed organisation certificate: valid from yesterday, for two years (outlives org and org2)."""
-    now = datetime.now(UTC)
-    return make_leaf(
-        pki.dir,
-        "org-renewed",
-        pki.ca,
-        subject=_name("Testkommune systemcertifikat 2027", org="Testkommune", cvr="29189846"),
-        not_before=now - timedelta(days=1),
-        not_after=now + timedelta(days=730),
-    )
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    return tls_files(tmp_path_factory.mktemp("kv-tls"))
-
-
-@pytest.fixture
-def state() -> VaultState:
-    return VaultState(token=TOKEN)
-
-
-@pytest.fixture
-def vault(state: VaultState, tls: tuple[Path, Path, Path]) -> Iterator[RunningVault]:
-    cert, key, _ = tls
-    with serve(state, certfile=cert, keyfile=key) as running:
-        yield running
 
 
 @pytest.fixture
@@ -109,10 +73,10 @@ def body_file(tmp_path: Path) -> Path:
 
 
 async def test_two_certificates_from_key_vault_open_mail_encrypted_to_either(
-    state: VaultState, source_for: object, pki: Pki, body_file: Path
+    vault_state: VaultState, source_for: object, pki: Pki, body_file: Path
 ) -> None:
-    state.set_secret("smime-2025", pfx_b64(pki.org), content_type="application/x-pkcs12")
-    state.set_secret("smime-2026", pem_text(pki.org2), content_type="application/x-pem-file")
+    vault_state.set_secret("smime-2025", pfx_b64(pki.org), content_type="application/x-pkcs12")
+    vault_state.set_secret("smime-2026", pem_text(pki.org2), content_type="application/x-pem-file")
     ring = OrganisationKeyring(vault_configured=True)
     source = source_for("smime-2025", "smime-2026")  # type: ignore[operator]
 
@@ -125,22 +89,22 @@ async def test_two_certificates_from_key_vault_open_mail_encrypted_to_either(
         assert TEXT.encode() in opened.content
         assert opened.layers[0].recipient_fingerprint  # encrypted to a certificate we hold
     # The SDK met the 401 challenge first (a request without a token), then sent the bearer token.
-    assert state.requests[0][2] is False and all(had for _, _, had in state.requests[1:])
+    assert vault_state.requests[0][2] is False and all(had for _, _, had in vault_state.requests[1:])
 
 
 async def test_signing_uses_the_valid_certificate_that_lasts_longest(
-    state: VaultState, source_for: object, pki: Pki, newer: Party, body_file: Path
+    vault_state: VaultState, source_for: object, pki: Pki, renewed: Party, body_file: Path
 ) -> None:
-    state.set_secret("smime-old", pfx_b64(pki.org), content_type="application/x-pkcs12")
-    state.set_secret("smime-new", pfx_b64(newer), content_type="application/x-pkcs12")
-    state.set_secret("smime-expired", pfx_b64(pki.expired), content_type="application/x-pkcs12")
+    vault_state.set_secret("smime-old", pfx_b64(pki.org), content_type="application/x-pkcs12")
+    vault_state.set_secret("smime-new", pfx_b64(renewed), content_type="application/x-pkcs12")
+    vault_state.set_secret("smime-expired", pfx_b64(pki.expired), content_type="application/x-pkcs12")
     ring = OrganisationKeyring(vault_configured=True)
     assert await source_for("smime-old", "smime-expired", "smime-new").refresh(ring) is None  # type: ignore[operator]
     now = datetime.now(UTC)
 
     chosen = ring.signing_certificate(now)
 
-    assert chosen is not None and chosen.certificate == newer.cert
+    assert chosen is not None and chosen.certificate == renewed.cert
     # What the sealer signs with is that certificate: the recipient (org2 here) sees it as the signer.
     recipient = RecipientCertificate(
         der=pki.org2.cert.public_bytes(serialization.Encoding.DER),
@@ -156,48 +120,50 @@ async def test_signing_uses_the_valid_certificate_that_lasts_longest(
 
 
 async def test_a_refresh_picks_up_a_renewed_version_and_keeps_the_older_for_decryption(
-    state: VaultState, source_for: object, pki: Pki, newer: Party, body_file: Path
+    vault_state: VaultState, source_for: object, pki: Pki, renewed: Party, body_file: Path
 ) -> None:
-    state.set_secret("smime", pfx_b64(pki.org), content_type="application/x-pkcs12")
+    vault_state.set_secret("smime", pfx_b64(pki.org), content_type="application/x-pkcs12")
     ring = OrganisationKeyring(vault_configured=True)
     source = source_for("smime")  # type: ignore[operator]
     assert await source.refresh(ring) is None
     assert ring.signing_certificate(datetime.now(UTC)).certificate == pki.org.cert  # type: ignore[union-attr]
 
-    state.set_secret("smime", pfx_b64(newer), content_type="application/x-pkcs12")  # renewed in Key Vault
+    vault_state.set_secret(
+        "smime", pfx_b64(renewed), content_type="application/x-pkcs12"
+    )  # renewed in Key Vault
     assert await source.refresh(ring) is None
 
-    assert [c.certificate for c in ring.certificates] == [newer.cert, pki.org.cert]
-    assert ring.signing_certificate(datetime.now(UTC)).certificate == newer.cert  # type: ignore[union-attr]
+    assert [c.certificate for c in ring.certificates] == [renewed.cert, pki.org.cert]
+    assert ring.signing_certificate(datetime.now(UTC)).certificate == renewed.cert  # type: ignore[union-attr]
     opener = SmimeOpener(ring, TrustAnchors((pki.ca.cert,)))
     # Mail encrypted to last year's certificate still opens (an older enabled version is loaded).
     assert TEXT.encode() in opener.open(encrypted_to(pki.org, body_file), None).content
-    assert TEXT.encode() in opener.open(encrypted_to(newer, body_file), None).content
+    assert TEXT.encode() in opener.open(encrypted_to(renewed, body_file), None).content
 
 
 async def test_older_versions_are_bounded_and_disabled_ones_skipped(
-    state: VaultState, source_for: object, pki: Pki, newer: Party
+    vault_state: VaultState, source_for: object, pki: Pki, renewed: Party
 ) -> None:
-    state.set_secret("smime", pfx_b64(pki.expired), content_type="application/x-pkcs12")
-    state.set_secret("smime", pfx_b64(pki.org), content_type="application/x-pkcs12", enabled=False)
-    state.set_secret("smime", pfx_b64(pki.org2), content_type="application/x-pkcs12")
-    state.set_secret("smime", pfx_b64(newer), content_type="application/x-pkcs12")
-    state.page_size = 2  # the listing is followed across pages (nextLink)
+    vault_state.set_secret("smime", pfx_b64(pki.expired), content_type="application/x-pkcs12")
+    vault_state.set_secret("smime", pfx_b64(pki.org), content_type="application/x-pkcs12", enabled=False)
+    vault_state.set_secret("smime", pfx_b64(pki.org2), content_type="application/x-pkcs12")
+    vault_state.set_secret("smime", pfx_b64(renewed), content_type="application/x-pkcs12")
+    vault_state.page_size = 2  # the listing is followed across pages (nextLink)
     ring = OrganisationKeyring(vault_configured=True)
 
     assert await source_for("smime", older=1).refresh(ring) is None  # type: ignore[operator]
 
-    assert [c.certificate for c in ring.certificates] == [newer.cert, pki.org2.cert]
+    assert [c.certificate for c in ring.certificates] == [renewed.cert, pki.org2.cert]
 
 
 async def test_403_is_an_auth_error_that_names_the_role_and_the_last_good_set_is_kept(
-    state: VaultState, source_for: object, pki: Pki
+    vault_state: VaultState, source_for: object, pki: Pki
 ) -> None:
-    state.set_secret("smime", pfx_b64(pki.org), content_type="application/x-pkcs12")
+    vault_state.set_secret("smime", pfx_b64(pki.org), content_type="application/x-pkcs12")
     ring = OrganisationKeyring(vault_configured=True)
     source = source_for("smime")  # type: ignore[operator]
     assert await source.refresh(ring) is None
-    state.forbidden = True
+    vault_state.forbidden = True
 
     with pytest.raises(AuthError) as caught:
         await source.load()
@@ -208,27 +174,27 @@ async def test_403_is_an_auth_error_that_names_the_role_and_the_last_good_set_is
     assert [c.certificate for c in ring.certificates] == [pki.org.cert]  # kept
 
 
-async def test_404_names_the_missing_secret(state: VaultState, source_for: object) -> None:
+async def test_404_names_the_missing_secret(vault_state: VaultState, source_for: object) -> None:
     with pytest.raises(ConfigError) as caught:
         await source_for("no-such-cert").load()  # type: ignore[operator]
     assert "no-such-cert" in str(caught.value) and "404" in str(caught.value)
 
 
 async def test_a_wrong_token_is_refused_as_auth_error(
-    state: VaultState, source_for: object, pki: Pki
+    vault_state: VaultState, source_for: object, pki: Pki
 ) -> None:
-    state.set_secret("smime", pfx_b64(pki.org), content_type="application/x-pkcs12")
+    vault_state.set_secret("smime", pfx_b64(pki.org), content_type="application/x-pkcs12")
     with pytest.raises(AuthError) as caught:
         await source_for("smime", token="wrong").load()  # type: ignore[operator]
     assert caught.value.status == 401
 
 
 async def test_a_secret_that_is_not_a_certificate_with_its_key_is_a_config_error(
-    state: VaultState, source_for: object, pki: Pki
+    vault_state: VaultState, source_for: object, pki: Pki
 ) -> None:
-    state.set_secret("password", "hunter2", content_type="text/plain", managed=False)
+    vault_state.set_secret("password", "hunter2", content_type="text/plain", managed=False)
     cert_only = pki.org.cert.public_bytes(serialization.Encoding.PEM).decode()
-    state.set_secret("no-key", cert_only, content_type="application/x-pem-file")  # non-exportable key
+    vault_state.set_secret("no-key", cert_only, content_type="application/x-pem-file")  # non-exportable key
     for name in ("password", "no-key"):
         with pytest.raises(ConfigError) as caught:
             await source_for(name).load()  # type: ignore[operator]
@@ -237,9 +203,9 @@ async def test_a_secret_that_is_not_a_certificate_with_its_key_is_a_config_error
 
 
 async def test_an_unreachable_vault_is_transient_and_mail_waits_until_keys_are_loaded(
-    state: VaultState, source_for: object, vault: RunningVault, pki: Pki, body_file: Path
+    vault_state: VaultState, source_for: object, vault: RunningVault, pki: Pki, body_file: Path
 ) -> None:
-    state.unavailable = True
+    vault_state.unavailable = True
     ring = OrganisationKeyring(vault_configured=True)
     source = source_for("smime")  # type: ignore[operator]
 
@@ -249,8 +215,8 @@ async def test_an_unreachable_vault_is_transient_and_mail_waits_until_keys_are_l
     opener = SmimeOpener(ring, TrustAnchors((pki.ca.cert,)))
     with pytest.raises(TransientError):  # not a "cannot decrypt" banner: retried once Key Vault answers
         opener.open(encrypted_to(pki.org, body_file), None)
-    state.unavailable = False
-    state.set_secret("smime", pfx_b64(pki.org), content_type="application/x-pkcs12")
+    vault_state.unavailable = False
+    vault_state.set_secret("smime", pfx_b64(pki.org), content_type="application/x-pkcs12")
     assert await source.refresh(ring) is None
     assert TEXT.encode() in opener.open(encrypted_to(pki.org, body_file), None).content
     with pytest.raises(NoMatchingKeyError):  # now loaded: a foreign key is a real "no matching key"

@@ -7,8 +7,8 @@ emulator over HTTPS (graph_dpg/sandbox/keyvault), Graph and NgDP in-process; mai
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -19,10 +19,10 @@ from graph_dpg.config import load_gateway_text, load_settings
 from graph_dpg.demo.ngdp import in_process_client
 from graph_dpg.runtime import Runtime, RuntimeOptions
 from graph_dpg.sandbox.graph import GraphTenant, create_app
-from graph_dpg.sandbox.keyvault import RunningVault, VaultState, serve
+from graph_dpg.sandbox.keyvault import RunningVault, VaultState
 from graph_dpg.sandbox.ngdp import NgdpState
-from tests.keyvault_support import pfx_b64, tls_files
-from tests.smime_pki import Party, Pki, _name, make_leaf, make_pki, openssl
+from tests.keyvault_support import pfx_b64
+from tests.smime_pki import Party, Pki, openssl
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl binary")
 
@@ -37,38 +37,9 @@ MAIN = "post@testby.dk"
 TEXT = "Hej fra Byg og Miljø."
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def renewed(pki: Pki) -> Party:
-    now = datetime.now(UTC)
-    return make_leaf(
-        pki.dir,
-        "renewed",
-        pki.ca,
-        subject=_name("Testkommune systemcertifikat fornyet", org="Testkommune", cvr="29189846"),
-        not_before=now - timedelta(hours=1),
-        not_after=now + timedelta(days=800),
-    )
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    return tls_files(tmp_path_factory.mktemp("kv-tls"))
-
-
 @pytest.fixture
-def vault_state() -> VaultState:
-    return VaultState(token=SANDBOX_GRAPH_TOKEN)  # the sandbox credential's token: the same identity as Graph
-
-
-@pytest.fixture
-def vault(vault_state: VaultState, tls: tuple[Path, Path, Path]) -> Iterator[RunningVault]:
-    with serve(vault_state, certfile=tls[0], keyfile=tls[1]) as running:
-        yield running
+def vault_token() -> str:
+    return SANDBOX_GRAPH_TOKEN  # the sandbox credential's token: the same identity as Graph
 
 
 @pytest.fixture

@@ -81,7 +81,10 @@ async def test_ten_thousand_recipients(h: Harness) -> None:
     assert fake.calls == N + 50  # the 50 transient failures were retried, nothing else twice
     [receipt] = h.receipts()
     assert receipt["subject"] == "DPG kvittering: Masse 10.000"
-    listing = Harness.attachment_text(receipt, "NgDPKvitteringAlleModtagere.txt")
+    listing = Harness.attachment_text(receipt, "modtagere.csv")
     assert listing.count("\r\n") == N + 1
+    # Each recipient with its line in masseforsendelse.txt (the file has no blank lines: line i + 1).
+    assert listing.split("\r\n")[1].startswith(f"1,{cprs[0][:6]}-xxxx,")
+    assert listing.split("\r\n")[N].startswith(f"{N},{cprs[-1][:6]}-xxxx,")
     assert cprs[0] not in listing
     assert h.categories(mid) == ["Digital Post: Sendt"]

@@ -143,7 +143,7 @@ async def test_mass_delivery(h: Harness) -> None:
     [receipt] = h.receipts()
     assert receipt["subject"] == "DPG kvittering: Masseudsendelse"
     names = [a["name"] for a in receipt["attachments"]]
-    assert names == ["NgDPKvitteringAlleModtagere.txt"]
+    assert names == ["modtagere.csv"]
 
 
 async def test_mass_delivery_count_mismatch_sends_nothing(h: Harness) -> None:

@@ -22,6 +22,9 @@ from graph_dpg.adapters.store import (
 from graph_dpg.adapters.store.schema import metadata
 from graph_dpg.adapters.store.sql import MIGRATIONS_DIR
 
+# The newest revision: a new migration moves it (and known_revisions below).
+HEAD = "0008"
+
 
 def test_migrations_ship_inside_the_package() -> None:
     names = {p.relative_to(MIGRATIONS_DIR).as_posix() for p in MIGRATIONS_DIR.rglob("*") if p.is_file()}
@@ -33,12 +36,15 @@ def test_migrations_ship_inside_the_package() -> None:
         "versions/0003_routes_and_warnings.py",
         "versions/0004_job_attempts.py",
         "versions/0005_outbox_in_flight.py",
+        "versions/0006_mass_lines.py",
+        "versions/0007_console.py",
+        "versions/0008_wakes.py",
     } <= names
 
 
 def test_the_newest_and_the_known_revisions() -> None:
-    assert schema_heads() == ("0005",)
-    assert known_revisions() == {"0001", "0002", "0003", "0004", "0005"}
+    assert schema_heads() == (HEAD,)
+    assert known_revisions() == {"0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"}
 
 
 def test_database_urls_for_reports(tmp_path: Path) -> None:
@@ -62,7 +68,7 @@ def test_migrate_twice_keeps_data_and_matches_the_models(fresh_db_url: str) -> N
         assert store.claim_source_message("mb", "m", None) is True
         store.migrate()
         store.migrate()
-        assert store.schema_revision() == "0005"
+        assert store.schema_revision() == HEAD
         assert store.claim_source_message("mb", "m", None) is False
         with store.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
@@ -86,7 +92,7 @@ def test_downgrade_and_upgrade_again(fresh_db_url: str) -> None:
             command.downgrade(config, "base")
         assert store.schema_revision() is None
         store.migrate()
-        assert store.schema_revision() == "0005"
+        assert store.schema_revision() == HEAD
         assert store.claim_source_message("mb", "m", None) is True  # the tables are back
         assert "idempotency_keys" not in inspect(store.engine).get_table_names()
     finally:
@@ -98,7 +104,43 @@ def test_replicas_starting_together_migrate_once(fresh_db_url: str) -> None:
     try:
         with ThreadPoolExecutor(3) as pool:
             list(pool.map(lambda s: s.migrate(), stores))
-        assert {s.schema_revision() for s in stores} == {"0005"}
+        assert {s.schema_revision() for s in stores} == {HEAD}
     finally:
         for s in stores:
             s.close()
+
+
+def _migrate_to(store: SqlStore, revision: str, *, down: bool) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def test_0006_keeps_the_outbox_and_adds_the_mass_line(fresh_db_url: str) -> None:
+    """Rows planned before 0006 survive it with no line (their receipts leave Linje empty); rows planned
+    after keep the recipient's line in masseforsendelse.txt through a downgrade and upgrade round trip."""
+    import uuid
+
+    from graph_dpg.ports.store import OutboundJob, PlannedMemo
+
+    def planned(job_id: str, line: int | None) -> tuple[OutboundJob, list[PlannedMemo]]:
+        job = OutboundJob(job_id, "sag@kommune.dk", f"m-{job_id}", None, "Brev", "digitalpost")
+        return job, [PlannedMemo(str(uuid.uuid4()), "cpr", "0101701234", memo_xml=b"<M/>", line=line)]
+
+    store = create_store(fresh_db_url)
+    try:
+        store.plan_job(*planned("new", 7))
+        assert [e.line for e in store.list_outbox("new")] == [7]
+        _migrate_to(store, "0005", down=True)
+        assert store.schema_revision() == "0005"
+        columns = {c["name"] for c in inspect(store.engine).get_columns("outbox")}
+        assert "mass_line" not in columns and "in_flight_at" in columns
+        _migrate_to(store, "0006", down=False)
+        [kept] = store.list_outbox("new")
+        assert (kept.recipient_id, kept.line) == ("0101701234", None)  # the 0005 row: no line known
+        store.plan_job(*planned("after", 12_345))
+        assert [e.line for e in store.list_outbox("after")] == [12_345]
+    finally:
+        store.close()

@@ -5,7 +5,6 @@ learn.microsoft.com/azure/key-vault/general/rbac-guide)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,30 +16,19 @@ from graph_dpg.adapters.smime.keyvault import KeyVaultCertificates
 from graph_dpg.config import load_gateway_file, load_settings
 from graph_dpg.demo.scenario import DEMO_GATEWAY
 from graph_dpg.diagnostics.doctor import Doctor, Status
-from graph_dpg.sandbox.keyvault import RunningVault, VaultState, serve
-from tests.keyvault_support import KV_TOKEN, pfx_b64, tls_files
+from graph_dpg.sandbox.keyvault import RunningVault, VaultState
+from tests import keyvault_support
+from tests.keyvault_support import KV_TOKEN, pfx_b64
 from tests.smime_pki import Pki, make_pki
+
+# The Key Vault tests' shared fixtures (the emulator over HTTPS with its certificate).
+tls, vault_token = keyvault_support.tls, keyvault_support.vault_token
+vault_state, vault = keyvault_support.vault_state, keyvault_support.vault
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    return tls_files(tmp_path_factory.mktemp("kv-tls"))
-
-
-@pytest.fixture
-def state() -> VaultState:
-    return VaultState(token=KV_TOKEN)
-
-
-@pytest.fixture
-def vault(state: VaultState, tls: tuple[Path, Path, Path]) -> Iterator[RunningVault]:
-    with serve(state, certfile=tls[0], keyfile=tls[1]) as running:
-        yield running
 
 
 async def check(vault: RunningVault, tls: tuple[Path, Path, Path], names: str, **settings: Any) -> Any:
@@ -66,10 +54,10 @@ async def check(vault: RunningVault, tls: tuple[Path, Path, Path], names: str, *
 
 
 async def test_a_line_per_key_vault_certificate_and_which_one_signs(
-    state: VaultState, vault: RunningVault, tls: tuple[Path, Path, Path], pki: Pki
+    vault_state: VaultState, vault: RunningVault, tls: tuple[Path, Path, Path], pki: Pki
 ) -> None:
-    state.set_secret("smime-a", pfx_b64(pki.org), content_type="application/x-pkcs12")
-    state.set_secret("smime-b", pfx_b64(pki.expired), content_type="application/x-pkcs12")
+    vault_state.set_secret("smime-a", pfx_b64(pki.org), content_type="application/x-pkcs12")
+    vault_state.set_secret("smime-b", pfx_b64(pki.expired), content_type="application/x-pkcs12")
 
     result = await check(vault, tls, "smime-a,smime-b", smime_certificates=str(pki.org2.both))
 
@@ -86,10 +74,10 @@ async def test_a_line_per_key_vault_certificate_and_which_one_signs(
 
 
 async def test_access_denied_names_the_role_to_grant(
-    state: VaultState, vault: RunningVault, tls: tuple[Path, Path, Path], pki: Pki
+    vault_state: VaultState, vault: RunningVault, tls: tuple[Path, Path, Path], pki: Pki
 ) -> None:
-    state.set_secret("smime-a", pfx_b64(pki.org), content_type="application/x-pkcs12")
-    state.forbidden = True
+    vault_state.set_secret("smime-a", pfx_b64(pki.org), content_type="application/x-pkcs12")
+    vault_state.forbidden = True
 
     result = await check(vault, tls, "smime-a")
 
@@ -104,9 +92,9 @@ async def test_a_missing_certificate_is_named(vault: RunningVault, tls: tuple[Pa
 
 
 async def test_only_expired_certificates_fail_because_nothing_can_sign(
-    state: VaultState, vault: RunningVault, tls: tuple[Path, Path, Path], pki: Pki
+    vault_state: VaultState, vault: RunningVault, tls: tuple[Path, Path, Path], pki: Pki
 ) -> None:
-    state.set_secret("old", pfx_b64(pki.expired), content_type="application/x-pkcs12")
+    vault_state.set_secret("old", pfx_b64(pki.expired), content_type="application/x-pkcs12")
     result = await check(vault, tls, "old")
     assert result.status is Status.FAIL and "cannot be signed" in result.detail
     assert datetime.now(UTC) - pki.expired.cert.not_valid_after_utc < timedelta(days=2)

@@ -5,7 +5,9 @@ only in the one support line at the end of a receipt."""
 from __future__ import annotations
 
 import ast
+import csv
 import html
+import io
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -212,6 +214,7 @@ def _all_findings() -> list[Finding]:
 
 def _receipts(language: str) -> list[str]:
     from graph_dpg.domain.receipts import (
+        FAILURE_DETAILS_NAME,
         RecipientLine,
         RecipientStatus,
         render_failure_receipt,
@@ -239,7 +242,15 @@ def _receipts(language: str) -> list[str]:
     out = []
     for mail in mails:
         out.append(html.unescape(mail.html))
-        out += [data.decode("utf-8-sig") for _, data in mail.attachments]
+        for name, data in mail.attachments:
+            content = data.decode("utf-8-sig")
+            # The recipient lists end in a support column (NgDP's status or error, for IT): the words are
+            # the columns before it.
+            if name.endswith(".csv"):
+                content = "\r\n".join(",".join(row[:-1]) for row in csv.reader(io.StringIO(content)))
+            elif name == FAILURE_DETAILS_NAME:
+                content = "\r\n".join(line.rpartition("\t")[0] for line in content.split("\r\n"))
+            out.append(content)
     return out
 
 

@@ -67,4 +67,5 @@ def test_a_file_left_out_by_the_replan_is_named_in_the_later_parts() -> None:
     plan = SplitPlan(MB, ((0,), (1,), (2,)), (3,), False, announced=2)
     body = _body(plan, 2)
     assert "t3.pdf" in body and "er større end postkassens grænse på 1,0 MB" in body
-    assert f"Bed IT om filen med messageUUID {UID}" in body
+    assert "bed jeres it-afdeling om den, og oplys linjen nederst" in body
+    assert f"Til it-support: messageUUID {UID}" in body

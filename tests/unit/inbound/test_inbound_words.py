@@ -17,18 +17,24 @@ from graph_dpg.core.errors import Finding
 from graph_dpg.domain import receipts
 from graph_dpg.domain.html_text import MAIL_STYLE, html_to_text
 from graph_dpg.domain.inbound_view import (
+    SUPPORT_STYLE,
     Banner,
     ViewOptions,
-    format_local_datetime,
+    foreign_banner,
     invalid_banner,
     render_invalid_mail,
     render_memo_mail,
+    render_memo_part,
+    render_unshown_mail,
+    split_banners,
     undeliverable_banner,
     unmapped_banner,
     unshown_banner,
 )
+from graph_dpg.domain.local_time import format_local_datetime, local_time
 from graph_dpg.domain.routing import ContactPointRoute, InboundSettings, memo_item, memo_route, plain_reasons
 from graph_dpg.domain.rules import RoutingRule, RuleAction, RuleCondition, evaluate_rules
+from graph_dpg.domain.split import SplitPlan
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.services.alerts import unmapped_contact_point_alert
 
@@ -47,6 +53,8 @@ RAW = [
     re.compile(r"https?://", re.IGNORECASE),
     re.compile(r"contact_points|mailbox:\s|rules:", re.IGNORECASE),
 ]
+#: Ids the overview table may show as the memo's fields, but a banner's sentences never.
+MEMO_ID = re.compile(r"messageUUID|[0-9a-f]{8}-[0-9a-f]{4}-", re.IGNORECASE)
 
 
 def assert_plain(words: str, *, allowed: str = "") -> None:
@@ -56,10 +64,12 @@ def assert_plain(words: str, *, allowed: str = "") -> None:
 
 
 def banner_words(banner: Banner, language: str) -> tuple[str, str]:
-    """(everything but the support line, the support line)."""
+    """(everything but the support line, the support line); the support line is the last line."""
     support = [line for line in banner.lines if line.startswith(text(Text.INB_SUPPORT, language, code=""))]
     assert len(support) <= 1
+    assert not support or banner.lines[-1] == support[0]
     rest = " ".join([banner.title, *(line for line in banner.lines if line not in support)])
+    assert not MEMO_ID.search(rest), rest
     return rest, support[0] if support else ""
 
 
@@ -182,6 +192,8 @@ def test_dates_are_danish_local_time_in_the_mailbox_language() -> None:
     assert format_local_datetime(summer, "da") == "1. juli 2026 kl. 14.00"
     assert format_local_datetime(datetime(2026, 12, 31, 23, 30), "da") == "1. januar 2027 kl. 00.30"
     assert format_local_datetime(None, "da") == ""
+    assert local_time(winter) == "03.12.2026 14:05"  # the compact shape (receipts), the same conversion
+    assert local_time(datetime(2026, 7, 1, 12, 0)) == "01.07.2026 14:00"  # naive: UTC
 
 
 SETTINGS = InboundSettings(
@@ -244,7 +256,7 @@ def test_the_overview_speaks_in_words(language: str) -> None:
 
 
 def test_the_overview_has_the_typography_of_the_receipts() -> None:
-    assert receipts._STYLE == MAIL_STYLE  # receipts.py keeps its own copy until it imports this one
+    assert receipts._STYLE is MAIL_STYLE  # one style for all mails
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -306,3 +318,99 @@ rules:
     assert plain_reasons(evaluate_rules((rule,), memo_item(message, xml)), "da") == [
         "Reglen »Sager«: Breve om en sag i ESDH."
     ]
+
+
+# ------------------------------------------------------------------------------- memo ids: the support line only
+
+MB = 1024 * 1024
+
+
+def _big_memo() -> m.MemoMessage:
+    """A memo with four files, for split and oversized banners."""
+    message, _ = _parsed()
+    body = message.body
+    assert body is not None
+    files = tuple(m.File("application/pdf", f"bilag{i}.pdf", "da", b"%PDF" + bytes(i)) for i in range(4))
+    main = m.Document("main", files, label="Brev")
+    return m.MemoMessage(message.header, m.MessageBody(body.created_datetime, main), message.version)
+
+
+def _said_once_in_support(banners: list[Banner], language: str, memo_uuid: str) -> None:
+    supports = []
+    for banner in banners:
+        words, support = banner_words(banner, language)
+        assert_plain(words)
+        supports.append(support)
+    assert sum(memo_uuid in s for s in supports) == 1, supports
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_foreign_organisation_banner_names_the_memo_only_in_the_support_line(language: str) -> None:
+    banner = foreign_banner("12345678", ORG_CVR, language, UUID)
+    _said_once_in_support([banner], language, UUID)
+    words, _ = banner_words(banner, language)
+    assert {"da": "it-afdeling", "en": "IT department"}[language] in words
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize(
+    "plan",
+    [
+        SplitPlan(10 * MB, ((0, 1), (2, 3))),
+        SplitPlan(10 * MB, ((0, 1), (2,)), oversized=(3,)),
+        SplitPlan(10 * MB, ((0, 1, 2),), oversized=(3,)),
+    ],
+    ids=["split", "split-and-oversized", "oversized"],
+)
+def test_split_and_oversized_banners_name_the_memo_only_in_the_support_line(
+    language: str, plan: SplitPlan
+) -> None:
+    message = _big_memo()
+    memo_uuid = message.header.message_uuid
+    _said_once_in_support(split_banners(message, plan, language), language, memo_uuid)
+    if plan.total > 1:
+        part = render_memo_part(
+            message, plan, 2, target_mailbox="byg@kommune.dk", reply_from=None, options=ViewOptions(language)
+        )
+        assert memo_uuid not in part.subject
+        body = html_to_text(part.body)
+        support = text(Text.INB_SUPPORT, language, code=f"messageUUID {memo_uuid}")
+        assert support in body and f"{SUPPORT_STYLE}'>{support}" in part.body  # small, as the receipts'
+        rest = body.replace(support, "")
+        assert_plain(rest)
+        assert rest.count(memo_uuid) == 1  # the overview table's row, nowhere else
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("too_big", [None, 1 * MB], ids=["attached", "too-big"])
+def test_invalid_and_unshown_mails_keep_the_memo_id_out_of_the_subject_and_the_sentences(
+    language: str, too_big: int | None
+) -> None:
+    opts = ViewOptions(language=language)
+    invalid = render_invalid_mail(
+        b"<broken",
+        UUID,
+        [Finding("xml.well-formed", "broken")],
+        target_mailbox="post@kommune.dk",
+        options=opts,
+        too_big=too_big,
+    )
+    unshown = render_unshown_mail(
+        b"<x/>", UUID, "OverflowError", target_mailbox="post@kommune.dk", options=opts, too_big=too_big
+    )
+    assert invalid.mail.subject == text(Text.VIEW_INVALID_SUBJECT, language)
+    assert unshown.mail.subject == text(Text.VIEW_UNSHOWN_SUBJECT, language)
+    for view in (invalid, unshown):
+        [banner] = view.banners
+        words, support = banner_words(banner, language)
+        assert_plain(words)
+        assert UUID in support
+        if too_big is not None:
+            assert (
+                text(Text.BANNER_XML_NOT_ATTACHED, language, limit="1,0 MB" if language == "da" else "1.0 MB")
+                in words
+            )
+    details = invalid.mail.attachments[-1]
+    assert details.name == text(Text.INB_INVALID_DETAILS_NAME, language) and UUID.encode() in (
+        details.content or b""
+    )

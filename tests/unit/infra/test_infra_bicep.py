@@ -192,3 +192,20 @@ def test_push_identifies_ngdp_by_certificate_and_address_not_by_an_invented_toke
     assert re.search(r"name: 'GRAPH_DPG_PUSH_ALLOWED_IPS'\s+value: join\(ingressAllowedCidrs, ','\)", main)
     assert "var pushSecrets = exposePushEndpoints && pushRequiresToken ?" in main
     assert "param pushRequiresToken bool = false" in main
+
+
+def test_graph_notifications_open_a_public_https_ingress_and_set_the_url() -> None:
+    main = bicep("main.bicep")
+    module = without_comments(bicep("modules/containerapp.bicep"))
+    assert "param graphNotifications bool = false" in main  # off unless chosen: it makes the ingress public
+    assert "graphNotifications: graphNotifications" in main
+    assert "var publicIngress = exposePushEndpoints || graphNotifications" in module
+    assert "external: publicIngress" in module and "internal: !publicIngress" in module
+    assert "allowInsecure: false" in module  # Graph requires https (resources/subscription.md)
+    raw = bicep("modules/containerapp.bicep")
+    assert "value: empty(notificationsBaseUrl) ? 'https://${appFqdn}' : notificationsBaseUrl" in raw
+    known = {env_name(name) for name in Settings.model_fields}
+    used = set(re.findall(r"name: '(GRAPH_DPG_\w+)'", module))
+    assert (
+        {"GRAPH_DPG_NOTIFICATIONS_URL", "GRAPH_DPG_POLL_INTERVAL_WITH_NOTIFICATIONS_SECONDS"} <= used <= known
+    )

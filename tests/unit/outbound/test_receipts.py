@@ -1,9 +1,12 @@
+import csv
+import io
+
 from graph_dpg.core.errors import Finding
 from graph_dpg.domain.receipts import (
-    ALL_RECIPIENTS_NAME,
     FAILURE_DETAILS_NAME,
     FINDINGS_NAME,
     MAX_FINDINGS_IN_BODY,
+    MAX_SUPPORT_CHARS,
     MAX_TEXT_IN_BODY,
     JobCategory,
     RecipientLine,
@@ -37,7 +40,10 @@ def test_all_ok_small_receipt_lists_every_recipient_in_danish():
 def test_failures_marked_and_english():
     mail = render_receipt("Decision", rows(2, 1), language="en")
     assert mail.subject == "DPG receipt with errors: Decision"
-    assert "Recipient not registered" in mail.html and "Failed" in mail.html
+    assert "Digital Post refused the letter for this recipient" in mail.html and "Failed" in mail.html
+    # NgDP's own words only in the support line at the end.
+    assert mail.html.count("Recipient not registered") == 1
+    assert mail.html.index("Support: Recipient not registered") > mail.html.index("</table>")
 
 
 def test_many_failures_go_into_details_file():
@@ -52,9 +58,9 @@ def test_many_failures_go_into_details_file():
 def test_mass_receipt_attaches_full_list():
     mail = render_receipt("Masse", rows(1000, 2))
     names = [n for n, _ in mail.attachments]
-    assert names == [ALL_RECIPIENTS_NAME, FAILURE_DETAILS_NAME]
+    assert names == ["modtagere.csv", FAILURE_DETAILS_NAME]
     assert len(mail.html) < 20_000
-    assert dict(mail.attachments)[ALL_RECIPIENTS_NAME].decode("utf-8-sig").count("\r\n") == 1003
+    assert dict(mail.attachments)["modtagere.csv"].decode("utf-8-sig").count("\r\n") == 1003
 
 
 def test_subject_never_carries_a_cpr():
@@ -155,12 +161,15 @@ def test_a_receipt_with_many_warnings_attaches_them():
     assert dict(mail.attachments)[FINDINGS_NAME].decode("utf-8-sig").count("omdøbt") == 5_000
 
 
-def test_a_long_recipient_detail_is_clipped_in_the_table_and_whole_in_the_details_file():
+def test_a_long_recipient_detail_is_clipped_in_the_body_and_in_the_details_file():
     detail = "RECIPIENT_NOT_FOUND: " + "y" * 50_000
     failed = [RecipientLine(f"0202{i:02d}-xxxx", S.REJECTED, f"bad-{i}", detail=detail) for i in range(11)]
     mail = render_receipt("Brev", failed)
     assert len(mail.html) < 11 * (MAX_TEXT_IN_BODY + 600)
-    assert detail in dict(mail.attachments)[FAILURE_DETAILS_NAME].decode("utf-8-sig")
+    listed = dict(mail.attachments)[FAILURE_DETAILS_NAME].decode("utf-8-sig").split("\r\n")
+    assert len(listed) == 1 + 11 + 1  # the header, the failures, the empty end after the last CRLF
+    support = listed[1].split("\t")[-1]
+    assert support == detail[: MAX_SUPPORT_CHARS - 1] + "…"
 
 
 def test_status_words_are_the_words_of_the_state_categories():
@@ -189,6 +198,6 @@ def test_failed_recipients_are_listed_first_in_the_table_and_the_file():
     mail = render_receipt("Masse", rows(3, 1))
     assert mail.html.index("020200-xxxx") < mail.html.index("010100-xxxx")
     many = render_receipt("Masse", rows(300, 2))
-    listed = dict(many.attachments)[ALL_RECIPIENTS_NAME].decode("utf-8-sig").split("\r\n")
-    assert [line.split("\t")[1] for line in listed[1:3]] == ["020200-xxxx", "020201-xxxx"]
-    assert "Modtagere: 302. Sendt: 300. Fejlet: 2. I kø: 0." in many.html
+    listed = list(csv.reader(io.StringIO(dict(many.attachments)["modtagere.csv"].decode("utf-8-sig"))))
+    assert [row[1] for row in listed[1:3]] == ["020200-xxxx", "020201-xxxx"]
+    assert "Modtagere: 302. Fejlet: 2. Kvitteret: 0. Sendt: 300. I kø: 0." in many.html

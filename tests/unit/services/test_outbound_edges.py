@@ -213,3 +213,18 @@ async def test_a_crash_between_writing_the_receipt_and_recording_it_does_not_mai
     assert done is not None and done.state is EffectState.DONE and done.result is not None
     assert done.result["reused"] is True
     assert r.categories(mid) == ["Digital Post: Sendt"]
+
+
+async def test_a_job_cancelled_before_its_send_sends_nothing_and_says_so_in_the_receipt() -> None:
+    r = rig()
+    mid = r.send("Annulleret", CITIZEN, CITIZEN2)
+    await r.service.poll(r.service.settings.mailboxes[0])
+    r.store.cancelled.add(job_id_for(MAILBOX, mid))  # an operator's cancellation (services.letters)
+    stats = await r.service.run_once()
+    assert not r.ngdp.accepted and stats.send_failed == 2
+    job = r.store.get_job(job_id_for(MAILBOX, mid))
+    assert job is not None and job.state is JobState.DONE
+    rows = r.store.list_outbox(job.id)
+    assert {e.state for e in rows} == {OutboxState.FAILED}
+    assert all("annulleret" in (e.last_error or "") for e in rows)
+    assert r.categories(mid) == ["Digital Post: Fejl"]
