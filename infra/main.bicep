@@ -78,6 +78,13 @@ param pushRequiresToken bool = false
 ])
 param pushClientCertificateMode string = 'accept'
 
+// ---- Admin console (/console/), signed in with Entra ID (infra/README.md §6.3) ----
+@description('Application (client) id of the console\'s app registration (Web platform, app roles Gateway.Reader and Gateway.Admin). Empty: no console. Its client secret and a session secret are the Key Vault secrets console-client-secret and console-session-secret.')
+param consoleClientId string = ''
+
+@description('The console\'s redirect URI as registered: https://<app FQDN or custom domain>/console/auth/callback (the ingress is HTTPS).')
+param consoleRedirectUri string = ''
+
 @description('Static outbound IP through a NAT gateway (for NgDP allowed IPs and firewalls).')
 param deployNatGateway bool = true
 
@@ -258,6 +265,18 @@ var graphCertificateSecrets = graphCredentialKind == 'certificate' ? [
   }
 ] : []
 
+var consoleEnabled = !empty(consoleClientId)
+var consoleSecrets = consoleEnabled ? [
+  {
+    name: 'console-client-secret'
+    keyVaultUrl: '${vaultSecretsUri}console-client-secret'
+  }
+  {
+    name: 'console-session-secret'
+    keyVaultUrl: '${vaultSecretsUri}console-session-secret'
+  }
+] : []
+
 var requiredSecretFiles = [
   {
     secretRef: 'ngdp-oces3-certificate'
@@ -365,6 +384,38 @@ var graphCertificateEnvironment = graphCredentialKind == 'certificate' ? [
   }
 ] : []
 
+// The console signs people in against this tenant (authority https://login.microsoftonline.com/<tenant>).
+var consoleEnvironment = consoleEnabled ? concat([
+  {
+    name: 'GRAPH_DPG_CONSOLE_AUTHORITY'
+    value: '${environment().authentication.loginEndpoint}${graphTenantId}'
+  }
+  {
+    name: 'GRAPH_DPG_CONSOLE_CLIENT_ID'
+    value: consoleClientId
+  }
+  {
+    name: 'GRAPH_DPG_CONSOLE_REDIRECT_URI'
+    value: consoleRedirectUri
+  }
+], exposePushEndpoints ? [] : [
+  {
+    // The sign-in callback is rate-limited per client address: the ingress is the one proxy hop.
+    name: 'GRAPH_DPG_PUSH_PROXY_HOPS'
+    value: '1'
+  }
+]) : []
+var consoleSecretEnvironment = consoleEnabled ? [
+  {
+    name: 'GRAPH_DPG_CONSOLE_CLIENT_SECRET'
+    secretRef: 'console-client-secret'
+  }
+  {
+    name: 'GRAPH_DPG_CONSOLE_SESSION_SECRET'
+    secretRef: 'console-session-secret'
+  }
+] : []
+
 var secretEnvironment = concat([
   {
     name: 'GRAPH_DPG_DATABASE_URL'
@@ -401,9 +452,9 @@ module app 'modules/containerapp.bicep' = if (deployApp) {
     minReplicas: minReplicas
     maxReplicas: maxReplicas
     zoneRedundant: zoneRedundant
-    environmentVariables: concat(baseEnvironment, graphCertificateEnvironment, pushEnvironment, smimeKeyVaultEnvironment)
-    keyVaultSecrets: concat(requiredSecrets, pushSecrets, graphCertificateSecrets)
-    secretEnvironmentVariables: secretEnvironment
+    environmentVariables: concat(baseEnvironment, graphCertificateEnvironment, pushEnvironment, smimeKeyVaultEnvironment, consoleEnvironment)
+    keyVaultSecrets: concat(requiredSecrets, pushSecrets, graphCertificateSecrets, consoleSecrets)
+    secretEnvironmentVariables: concat(secretEnvironment, consoleSecretEnvironment)
     secretFiles: concat(requiredSecretFiles, graphCertificateFiles)
     tags: tags
   }

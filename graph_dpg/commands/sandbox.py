@@ -26,6 +26,7 @@ from graph_dpg.demo.player import (
     MassProgress,
     Played,
     build_report,
+    demo_users_line,
     free_port,
     inject,
     ngdp_pusher,
@@ -35,6 +36,7 @@ from graph_dpg.demo.player import (
     sandbox_environment,
     sandbox_settings,
     seed,
+    start_console_idp,
     unexpected,
     wait_settled,
 )
@@ -140,8 +142,14 @@ async def _play(
     ) as (work, tenant, graph_url, state, ngdp, config):
         seed(scenario, state)
         pki = make_demo_pki(work / "smime", config.organisation.name, config.organisation.cvr)
-        settings = sandbox_settings(work, graph_url, ngdp, free_port(), smime=pki)
-        gateway = build_gateway(settings, config)
+        http_port = free_port()
+        idp = start_console_idp(ngdp, http_port)  # the console's emulated Entra ID (stopped below)
+        try:
+            settings = sandbox_settings(work, graph_url, ngdp, http_port, smime=pki, console=idp)
+            gateway = build_gateway(settings, config)
+        except BaseException:
+            idp.stop()
+            raise
         runtime = Runtime(
             gateway,
             RuntimeOptions(jitter_s=0.2, heartbeat_s=2.0, backoff_base_s=0.5, shutdown_grace_s=10.0),
@@ -160,6 +168,7 @@ async def _play(
                 f"{len(config.function_mailboxes)} function mailboxes\n"
                 f"  Graph emulator  {graph_url}\n  NgDP emulator   {ngdp.base_url} (mutual TLS)\n"
                 f"  gateway         {runtime.http_url} (/healthz /readyz /metrics)\n"
+                f"  console         {runtime.http_url}/console/ (sign-in: emulated Entra ID {idp.url})\n"
                 f"  NgDP push       {runtime.http_url}/ngdp/push/ (NgDP's client certificate via the"
                 " ingress header)\n"
                 f"  NgDP emulator   duplicate answer {emulator.duplicate_answer}, MeMo validation "
@@ -208,6 +217,7 @@ async def _play(
                 await pusher.aclose()
             await runtime.stop()
             await gateway.aclose()
+            idp.stop()
     return 0 if report["settled"] and not wrong else 1
 
 
@@ -248,6 +258,7 @@ async def _wait_for_signal(out: object, gateway_url: str, graph_url: str, ngdp_u
         loop.add_signal_handler(sig, stop.set)
     print(
         "\nstill running (Ctrl-C to stop):\n"
+        f"  console  {gateway_url}/console/  (demo users: {demo_users_line()})\n"
         f"  gateway  {gateway_url}/metrics  {gateway_url}/readyz\n"
         f"  Graph    {graph_url}/users  (Authorization: Bearer sandbox-token)\n"
         f"  NgDP     {ngdp_url}  (mutual TLS; certificates in the work directory)",

@@ -392,6 +392,36 @@ class Settings(BaseSettings):
         "0 uses the connection's peer address.",
     )
 
+    # --- Admin console (/console/, signed in with Entra ID) ---------------------------------------------
+    console_authority: str | None = Field(
+        None,
+        description="Entra ID authority the console signs in with: "
+        "https://login.microsoftonline.com/<tenant id>. "
+        "The console is served only when this, console_client_id, console_client_secret, "
+        "console_redirect_uri and console_session_secret are set.",
+    )
+    console_client_id: str | None = Field(
+        None, description="Application (client) id of the console's app registration (infra/README.md)."
+    )
+    console_client_secret: SecretStr | None = Field(
+        None, description="Client secret of the console's app registration (a Key Vault reference in Azure)."
+    )
+    console_redirect_uri: str | None = Field(
+        None,
+        description="The redirect URI registered for the console: "
+        "https://<gateway host>/console/auth/callback.",
+    )
+    console_session_secret: SecretStr | None = Field(
+        None,
+        description="Random secret (32+ characters) that encrypts the console's session cookies; the same on "
+        "every replica. Changing it signs everybody out.",
+    )
+    console_ca_bundle: Path | None = Field(
+        None,
+        description="PEM CA bundle for the authority's TLS (sandbox only: the emulated identity provider); "
+        "empty: the system's trust store.",
+    )
+
     # --- Replicas ------------------------------------------------------------------------------------
     replica_id: str = Field(
         default_factory=_default_replica_id,

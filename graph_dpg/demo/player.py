@@ -41,6 +41,8 @@ from graph_dpg.domain.texts import CATALOGUE, Text, placeholders
 from graph_dpg.ports.store import JOB_TERMINAL, InboundState, JobState
 from graph_dpg.runtime import Runtime
 from graph_dpg.sandbox.graph import GraphTenant, serve
+from graph_dpg.sandbox.idp import DEMO_USERS, IdpState, RunningIdp
+from graph_dpg.sandbox.idp import serve as serve_idp
 from graph_dpg.sandbox.ngdp import NgdpPusher, NgdpState
 from graph_dpg.sandbox.ngdp.certs import NGDP_PUSH_CVR, NGDP_PUSH_ORGANISATION
 from graph_dpg.sandbox.ngdp.forwarder import forward
@@ -51,6 +53,8 @@ from graph_dpg.services.outbound import RECEIPT_PROPERTY
 SANDBOX_SYSTEM_ID = "3f9c1b2e-7a6d-4c1e-9b8f-5d2a7e0c4b11"
 # The address the simulated ingress reports for NgDP's pushes (a documentation address, RFC 5737).
 SANDBOX_NGDP_PUSH_IP = "198.51.100.7"
+SANDBOX_CONSOLE_TENANT = "sandbox-tenant"
+SANDBOX_CONSOLE_CLIENT_ID = "0c6a4c52-6d1e-4f5b-9a53-5a1d1e0c0501"  # the sandbox's console app registration
 MASS_FILE = "masseforsendelse.txt"
 OUTBOUND_EFFECTS = ("receipt:", "categories:")
 
@@ -130,8 +134,36 @@ def sandbox_environment(
         yield workdir, tenant, graph_url, state, ngdp, config
 
 
+def start_console_idp(ngdp: NgdpSandbox, http_port: int) -> RunningIdp:
+    """The emulated Entra ID the sandbox's console signs in with: HTTPS from the sandbox CA (the NgDP
+    emulator's server certificate names 127.0.0.1), the console's redirect URI on ``http_port``."""
+    assert ngdp.pki is not None
+    state = IdpState(
+        SANDBOX_CONSOLE_TENANT,
+        SANDBOX_CONSOLE_CLIENT_ID,
+        secrets.token_urlsafe(24),
+        (console_redirect_uri(http_port),),
+    )
+    return serve_idp(state, certfile=ngdp.pki.server_cert, keyfile=ngdp.pki.server_key)
+
+
+def console_redirect_uri(http_port: int) -> str:
+    return f"http://127.0.0.1:{http_port}/console/auth/callback"
+
+
+def demo_users_line() -> str:
+    """``reader (Gateway.Reader), admin (Gateway.Admin)``: who the sandbox's sign-in page offers."""
+    return ", ".join(f"{u.key} ({u.roles[-1]})" for u in DEMO_USERS.values())
+
+
 def sandbox_settings(
-    workdir: Path, graph_url: str, ngdp: NgdpSandbox, http_port: int, smime: DemoPki | None = None
+    workdir: Path,
+    graph_url: str,
+    ngdp: NgdpSandbox,
+    http_port: int,
+    smime: DemoPki | None = None,
+    *,
+    console: RunningIdp | None = None,
 ) -> Settings:
     """The gateway's settings for the sandbox. NgDP's pushes are authenticated as in production behind
     Container Apps' ingress (infra/): NgDP's client certificate in X-Forwarded-Client-Cert, checked
@@ -147,6 +179,16 @@ def sandbox_settings(
         }
         if smime.recipient_cert_dir is not None:
             secure_mail["smime_recipient_cert_dir"] = smime.recipient_cert_dir
+    if console is not None:
+        # The console on plain http over loopback: its cookies are not Secure there (bootstrap.console).
+        secure_mail |= {
+            "console_authority": console.authority,
+            "console_client_id": console.state.client_id,
+            "console_client_secret": console.state.client_secret,
+            "console_redirect_uri": console_redirect_uri(http_port),
+            "console_session_secret": secrets.token_urlsafe(32),
+            "console_ca_bundle": ngdp.pki.ca_cert,
+        }
     return load_settings(
         env_file=None,
         **secure_mail,

@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,6 +69,7 @@ from graph_dpg.bootstrap import (
     make_push_auth,
     organisation_keyring,
 )
+from graph_dpg.bootstrap.console import console_options, console_problems
 from graph_dpg.config import GatewayConfig, Settings, load_gateway_file, load_settings
 from graph_dpg.core.errors import (
     AuthError,
@@ -391,6 +393,8 @@ class Doctor:
             emit(await self._guard("smime certificates", self.check_smime_certificates()))
         if self.settings.push_enabled:
             emit(await self._guard("ngdp push", self.check_push()))
+        if console_problems(s) or console_options(s) is not None:
+            emit(await self._guard("console", self.check_console()))
         return results
 
     async def _guard(self, name: str, check: Awaitable[CheckResult]) -> CheckResult:
@@ -939,6 +943,37 @@ class Doctor:
                 "X-Forwarded-Client-Cert header sent by the client is not documented",
             )
         return _ok(name, f"push accepted on: {auth.describe()}")
+
+    async def check_console(self) -> CheckResult:
+        """The admin console's sign-in: complete settings, and the authority's OpenID configuration
+        document answers with the issuer msal compares the ID tokens with (docs/facts/console-sign-in.md)."""
+        import httpx
+
+        name = "console"
+        problems = console_problems(self.settings)
+        options = console_options(self.settings)
+        if problems or options is None:
+            return _fail(
+                name,
+                "the admin console will not be served: " + "; ".join(problems or ["not configured"]),
+                "set all five GRAPH_DPG_CONSOLE_* settings (infra/README.md §6.3), or none",
+            )
+        url = f"{options.authority}/v2.0/.well-known/openid-configuration"
+        verify: Any = ssl.create_default_context(cafile=str(options.ca_bundle)) if options.ca_bundle else True
+        try:
+            async with httpx.AsyncClient(timeout=10, verify=verify) as client:
+                response = await client.get(url)
+            document = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError) as exc:
+            return _fail(name, f"the authority did not answer: {type(exc).__name__}", f"check {url}")
+        issuer = document.get("issuer") if isinstance(document, dict) else None
+        if not issuer:
+            return _fail(
+                name,
+                f"no OpenID configuration at {url} (HTTP {response.status_code})",
+                "GRAPH_DPG_CONSOLE_AUTHORITY is https://login.microsoftonline.com/<your tenant id>",
+            )
+        return _ok(name, f"sign-in at {options.authority} (issuer {issuer}); redirect {options.redirect_uri}")
 
     async def check_database(self) -> CheckResult:
         """The database answers and is at the newest schema revision (created/migrated with ``fix``)."""

@@ -445,6 +445,105 @@ class Text(StrEnum):
     CONSOLE_DONE_ALREADY_CANCELLED = "console.done.already_cancelled"
     CONSOLE_DONE_RESENT = "console.done.resent"
     CONSOLE_DONE_ALREADY_RESENDING = "console.done.already_resending"
+    # -- the admin console (runtime/console/)
+    CONSOLE_TITLE = "console.title"
+    CONSOLE_SKIP = "console.skip"
+    CONSOLE_LANG_OTHER = "console.lang_other"
+    CONSOLE_NAV_SEARCH = "console.nav.search"
+    CONSOLE_NAV_DELIVERIES = "console.nav.deliveries"
+    CONSOLE_SIGNED_IN_AS = "console.signed_in_as"
+    CONSOLE_ROLE_ADMIN = "console.role.admin"
+    CONSOLE_ROLE_READER = "console.role.reader"
+    CONSOLE_SIGN_OUT = "console.sign_out"
+    CONSOLE_SIGN_IN = "console.sign_in"
+    CONSOLE_SIGN_IN_INTRO = "console.sign_in.intro"
+    CONSOLE_SIGN_IN_FAILED = "console.sign_in.failed"
+    CONSOLE_SIGN_IN_TOO_MANY = "console.sign_in.too_many"
+    CONSOLE_NO_ROLE = "console.no_role"
+    CONSOLE_FORBIDDEN = "console.forbidden"
+    CONSOLE_CSRF = "console.csrf"
+    CONSOLE_SEARCH_TITLE = "console.search.title"
+    CONSOLE_SEARCH_LABEL = "console.search.label"
+    CONSOLE_SEARCH_STATE = "console.search.state"
+    CONSOLE_SEARCH_ANY = "console.search.any"
+    CONSOLE_SEARCH_SINCE = "console.search.since"
+    CONSOLE_SEARCH_BUTTON = "console.search.button"
+    CONSOLE_SEARCH_NONE = "console.search.none"
+    CONSOLE_SEARCH_CAPPED = "console.search.capped"
+    CONSOLE_COL_CREATED = "console.col.created"
+    CONSOLE_COL_MAILBOX = "console.col.mailbox"
+    CONSOLE_COL_SUBJECT = "console.col.subject"
+    CONSOLE_COL_STATE = "console.col.state"
+    CONSOLE_COL_RECIPIENTS = "console.col.recipients"
+    CONSOLE_COL_RECIPIENT = "console.col.recipient"
+    CONSOLE_COL_EVENT = "console.col.event"
+    CONSOLE_COL_ACTIONS = "console.col.actions"
+    CONSOLE_COL_PROGRESS = "console.col.progress"
+    CONSOLE_STATE_NEW = "console.state.new"
+    CONSOLE_STATE_PLANNED = "console.state.planned"
+    CONSOLE_STATE_SENDING = "console.state.sending"
+    CONSOLE_STATE_DONE = "console.state.done"
+    CONSOLE_STATE_REJECTED = "console.state.rejected"
+    CONSOLE_STATE_FAILED = "console.state.failed"
+    CONSOLE_STATE_PENDING = "console.state.pending"
+    CONSOLE_STATE_ACCEPTED = "console.state.accepted"
+    CONSOLE_EVENT_SEEN = "console.event.seen"
+    CONSOLE_EVENT_STATE = "console.event.state"
+    CONSOLE_EVENT_PLANNED = "console.event.planned"
+    CONSOLE_EVENT_ACCEPTED = "console.event.accepted"
+    CONSOLE_EVENT_PENDING = "console.event.pending"
+    CONSOLE_EVENT_REJECTED = "console.event.rejected"
+    CONSOLE_EVENT_FAILED = "console.event.failed"
+    CONSOLE_EVENT_RECEIPT = "console.event.receipt"
+    CONSOLE_EVENT_ACTION = "console.event.action"
+    CONSOLE_LETTER_TITLE = "console.letter.title"
+    CONSOLE_LETTER_NOT_FOUND = "console.letter.not_found"
+    CONSOLE_LETTER_ERROR = "console.letter.error"
+    CONSOLE_ACTION_RETRY = "console.action.retry"
+    CONSOLE_ACTION_CANCEL = "console.action.cancel"
+    CONSOLE_ACTION_REVEAL = "console.action.reveal"
+    CONSOLE_DONE_RETRY = "console.done.retry"
+    CONSOLE_DONE_RETRY_NONE = "console.done.retry_none"
+    CONSOLE_DONE_CANCEL = "console.done.cancel"
+    CONSOLE_DONE_CANCEL_NONE = "console.done.cancel_none"
+    CONSOLE_DONE_REVEAL = "console.done.reveal"
+    CONSOLE_CANCELLED_REASON = "console.cancelled_reason"
+    CONSOLE_DELIVERIES_TITLE = "console.deliveries.title"
+    CONSOLE_DELIVERIES_NONE = "console.deliveries.none"
+    CONSOLE_PROGRESS = "console.progress"
+    CONSOLE_NOT_FOUND = "console.not_found"
+    CONSOLE_UNAVAILABLE = "console.unavailable"
+    CONSOLE_OPS_CREDENTIALS = "console.ops.credentials"
+    CONSOLE_OPS_NO_CREDENTIALS = "console.ops.no_credentials"
+    CONSOLE_CRED_EXPIRES = "console.cred.expires"
+    CONSOLE_CRED_EXPIRED = "console.cred.expired"
+    CONSOLE_NAV_INBOUND = "console.nav.inbound"
+    CONSOLE_NAV_OPERATIONS = "console.nav.operations"
+    CONSOLE_OPS_TITLE = "console.ops.title"
+    CONSOLE_OPS_REPLICAS = "console.ops.replicas"
+    CONSOLE_OPS_NO_REPLICAS = "console.ops.no_replicas"
+    CONSOLE_OPS_BACKLOG = "console.ops.backlog"
+    CONSOLE_OPS_INBOUND_WAITING = "console.ops.inbound_waiting"
+    CONSOLE_OPS_RULES = "console.ops.rules"
+    CONSOLE_OPS_NO_RULES = "console.ops.no_rules"
+    CONSOLE_COL_RULE = "console.col.rule"
+    CONSOLE_COL_HITS = "console.col.hits"
+    CONSOLE_COL_COUNT = "console.col.count"
+    CONSOLE_COL_CONTACT_POINT = "console.col.contact_point"
+    CONSOLE_COL_ROUTE = "console.col.route"
+    CONSOLE_COL_RECEIVED = "console.col.received"
+    CONSOLE_RULE_ACTIVE = "console.rule.active"
+    CONSOLE_RULE_DISABLED = "console.rule.disabled"
+    CONSOLE_INBOUND_TITLE = "console.inbound.title"
+    CONSOLE_INBOUND_UNMAPPED = "console.inbound.unmapped"
+    CONSOLE_INBOUND_UNMAPPED_NONE = "console.inbound.unmapped_none"
+    CONSOLE_INBOUND_NONE = "console.inbound.none"
+    CONSOLE_ROUTE_RULE = "console.route.rule"
+    CONSOLE_ROUTE_BANNER = "console.route.banner"
+    CONSOLE_INSTATE_RECEIVED = "console.instate.received"
+    CONSOLE_INSTATE_DELIVERED = "console.instate.delivered"
+    CONSOLE_INSTATE_ACKNOWLEDGED = "console.instate.acknowledged"
+    CONSOLE_INSTATE_DELETED = "console.instate.deleted"
 
 
 @dataclass(frozen=True)
@@ -2198,6 +2297,192 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "Kvitteringsmailen er allerede bestilt igen og bliver skrevet om lidt.",
             "The receipt mail has already been requested again and will be written shortly.",
         ),
+        # ---------------------------------------------------------------------- the admin console
+        _T.CONSOLE_TITLE: Entry("DPG-konsol", "DPG console"),
+        _T.CONSOLE_SKIP: Entry("Spring til indholdet", "Skip to content"),
+        _T.CONSOLE_LANG_OTHER: Entry("English", "Dansk"),
+        _T.CONSOLE_NAV_SEARCH: Entry("Søg breve", "Search letters"),
+        _T.CONSOLE_NAV_DELIVERIES: Entry("Masseforsendelser", "Mass deliveries"),
+        _T.CONSOLE_SIGNED_IN_AS: Entry("Logget ind som {name} ({role})", "Signed in as {name} ({role})"),
+        _T.CONSOLE_ROLE_ADMIN: Entry("administrator", "administrator"),
+        _T.CONSOLE_ROLE_READER: Entry("læser", "reader"),
+        _T.CONSOLE_SIGN_OUT: Entry("Log ud", "Sign out"),
+        _T.CONSOLE_SIGN_IN: Entry("Log ind med Microsoft", "Sign in with Microsoft"),
+        _T.CONSOLE_SIGN_IN_INTRO: Entry(
+            "Konsollen viser, hvad der er sket med gatewayens breve. Log ind med din arbejdskonto.",
+            "The console shows what happened to the gateway's letters. Sign in with your work account.",
+        ),
+        _T.CONSOLE_SIGN_IN_FAILED: Entry(
+            "Login mislykkedes. Prøv igen; sker det igen, så kontakt IT.",
+            "Sign-in failed. Try again; if it happens again, contact IT.",
+        ),
+        _T.CONSOLE_SIGN_IN_TOO_MANY: Entry(
+            "For mange loginforsøg fra din adresse. Vent et minut, og prøv igen.",
+            "Too many sign-in attempts from your address. Wait a minute and try again.",
+        ),
+        _T.CONSOLE_NO_ROLE: Entry(
+            "Din konto har ingen rolle i konsollen. Bed IT om at tildele dig rollen Gateway.Reader eller "
+            "Gateway.Admin.",
+            "Your account has no role in the console. Ask IT to assign you the Gateway.Reader or "
+            "Gateway.Admin role.",
+        ),
+        _T.CONSOLE_FORBIDDEN: Entry(
+            "Kun administratorer (rollen Gateway.Admin) må gøre dette. Bed en administrator om hjælp.",
+            "Only administrators (the Gateway.Admin role) may do this. Ask an administrator for help.",
+        ),
+        _T.CONSOLE_CSRF: Entry(
+            "Formularen er udløbet eller kom ikke fra konsollen, så intet er gjort. Genindlæs siden, og "
+            "prøv igen.",
+            "The form has expired or did not come from the console, so nothing was done. Reload the page "
+            "and try again.",
+        ),
+        _T.CONSOLE_SEARCH_TITLE: Entry("Søg breve", "Search letters"),
+        _T.CONSOLE_SEARCH_LABEL: Entry(
+            "Postkasse, emne, messageUUID eller CPR-nummer", "Mailbox, subject, messageUUID or CPR number"
+        ),
+        _T.CONSOLE_SEARCH_STATE: Entry("Tilstand", "State"),
+        _T.CONSOLE_SEARCH_ANY: Entry("Alle", "Any"),
+        _T.CONSOLE_SEARCH_SINCE: Entry("Oprettet fra (dato)", "Created from (date)"),
+        _T.CONSOLE_SEARCH_BUTTON: Entry("Søg", "Search"),
+        _T.CONSOLE_SEARCH_NONE: Entry("Ingen breve passer til søgningen.", "No letters match the search."),
+        _T.CONSOLE_SEARCH_CAPPED: Entry(
+            "Viser de første {n} breve; gør søgningen snævrere for at se flere.",
+            "Showing the first {n} letters; narrow the search to see more.",
+        ),
+        _T.CONSOLE_COL_CREATED: Entry("Oprettet", "Created"),
+        _T.CONSOLE_COL_MAILBOX: Entry("Postkasse", "Mailbox"),
+        _T.CONSOLE_COL_SUBJECT: Entry("Emne", "Subject"),
+        _T.CONSOLE_COL_STATE: Entry("Tilstand", "State"),
+        _T.CONSOLE_COL_RECIPIENTS: Entry("Modtagere", "Recipients"),
+        _T.CONSOLE_COL_RECIPIENT: Entry("Modtager", "Recipient"),
+        _T.CONSOLE_COL_EVENT: Entry("Hændelse", "Event"),
+        _T.CONSOLE_COL_ACTIONS: Entry("Handlinger", "Actions"),
+        _T.CONSOLE_COL_PROGRESS: Entry("Fremdrift", "Progress"),
+        _T.CONSOLE_STATE_NEW: Entry("ny", "new"),
+        _T.CONSOLE_STATE_PLANNED: Entry("planlagt", "planned"),
+        _T.CONSOLE_STATE_SENDING: Entry("sendes", "sending"),
+        _T.CONSOLE_STATE_DONE: Entry("færdig", "done"),
+        _T.CONSOLE_STATE_REJECTED: Entry("afvist", "refused"),
+        _T.CONSOLE_STATE_FAILED: Entry("fejlet", "failed"),
+        _T.CONSOLE_STATE_PENDING: Entry("venter", "waiting"),
+        _T.CONSOLE_STATE_ACCEPTED: Entry("modtaget af NgDP", "accepted by NgDP"),
+        _T.CONSOLE_EVENT_SEEN: Entry("Set i Sendt post i {mailbox}", "Seen in Sent Items of {mailbox}"),
+        _T.CONSOLE_EVENT_STATE: Entry("Brevet er nu: {state}", "The letter is now: {state}"),
+        _T.CONSOLE_EVENT_PLANNED: Entry("Planlagt til {recipient}", "Planned for {recipient}"),
+        _T.CONSOLE_EVENT_ACCEPTED: Entry("Modtaget af NgDP ({recipient})", "Accepted by NgDP ({recipient})"),
+        _T.CONSOLE_EVENT_PENDING: Entry(
+            "Venter på afsendelse til {recipient} ({attempts} forsøg indtil nu)",
+            "Waiting to be sent to {recipient} ({attempts} attempts so far)",
+        ),
+        _T.CONSOLE_EVENT_REJECTED: Entry(
+            "Afvist af NgDP ({recipient}): {reason}", "Refused by NgDP ({recipient}): {reason}"
+        ),
+        _T.CONSOLE_EVENT_FAILED: Entry("Opgivet ({recipient}): {reason}", "Given up ({recipient}): {reason}"),
+        _T.CONSOLE_EVENT_RECEIPT: Entry(
+            "Forretningskvittering fra NgDP ({recipient}): {status}",
+            "Business receipt from NgDP ({recipient}): {status}",
+        ),
+        _T.CONSOLE_EVENT_ACTION: Entry("{actor}: {action}", "{actor}: {action}"),
+        _T.CONSOLE_LETTER_TITLE: Entry("Brev: {subject}", "Letter: {subject}"),
+        _T.CONSOLE_LETTER_NOT_FOUND: Entry(
+            "Brevet findes ikke. Tjek id'et, eller søg efter brevet.",
+            "The letter does not exist. Check the id or search for the letter.",
+        ),
+        _T.CONSOLE_LETTER_ERROR: Entry("Fejl: {error}", "Error: {error}"),
+        _T.CONSOLE_ACTION_RETRY: Entry("Prøv igen", "Retry"),
+        _T.CONSOLE_ACTION_CANCEL: Entry("Annullér det, der ikke er sendt", "Cancel what is not sent"),
+        _T.CONSOLE_ACTION_REVEAL: Entry("Vis CPR-nummer", "Reveal CPR number"),
+        _T.CONSOLE_DONE_RETRY: Entry(
+            "Modtageren sendes igen med samme messageUUID.",
+            "The recipient will be sent again with the same messageUUID.",
+        ),
+        _T.CONSOLE_DONE_RETRY_NONE: Entry(
+            "Der var intet at prøve igen: modtageren er ikke opgivet.",
+            "Nothing to retry: the recipient was not given up.",
+        ),
+        _T.CONSOLE_DONE_CANCEL: Entry(
+            "{n} brev(e), der endnu ikke var sendt, er annulleret; de sendte forbliver sendt.",
+            "{n} letter(s) not yet sent were cancelled; those sent stay sent.",
+        ),
+        _T.CONSOLE_DONE_CANCEL_NONE: Entry(
+            "Der var intet at annullere: alt er allerede sendt eller afsluttet.",
+            "Nothing to cancel: everything has already been sent or has ended.",
+        ),
+        _T.CONSOLE_DONE_REVEAL: Entry(
+            "CPR-nummeret for {uuid}: {cpr}. Visningen er skrevet i revisionssporet.",
+            "The CPR number for {uuid}: {cpr}. Revealing it was written to the audit trail.",
+        ),
+        _T.CONSOLE_CANCELLED_REASON: Entry(
+            "Annulleret i konsollen af {actor}", "Cancelled in the console by {actor}"
+        ),
+        _T.CONSOLE_DELIVERIES_TITLE: Entry("Masseforsendelser i gang", "Mass deliveries in progress"),
+        _T.CONSOLE_DELIVERIES_NONE: Entry(
+            "Ingen masseforsendelser er i gang.", "No mass deliveries are in progress."
+        ),
+        _T.CONSOLE_PROGRESS: Entry(
+            "{done} af {total} afsluttet ({accepted} modtaget, {failed} fejlet)",
+            "{done} of {total} ended ({accepted} accepted, {failed} failed)",
+        ),
+        _T.CONSOLE_NOT_FOUND: Entry("Siden findes ikke.", "The page does not exist."),
+        _T.CONSOLE_UNAVAILABLE: Entry(
+            "Gatewayens database svarer ikke lige nu, så siden kan ikke vises. Prøv igen om lidt; varer det "
+            "ved, så kontakt IT.",
+            "The gateway's database is not answering right now, so the page cannot be shown. Try again "
+            "shortly; if it goes on, contact IT.",
+        ),
+        _T.CONSOLE_OPS_CREDENTIALS: Entry("Certifikater og deres udløb", "Certificates and their expiry"),
+        _T.CONSOLE_OPS_NO_CREDENTIALS: Entry(
+            "Gatewayen bruger ingen certifikater, hvis udløb den kender.",
+            "The gateway uses no certificate whose expiry it knows.",
+        ),
+        _T.CONSOLE_CRED_EXPIRES: Entry("udløber {when} (om {days} dage)", "expires {when} (in {days} days)"),
+        _T.CONSOLE_CRED_EXPIRED: Entry("udløb {when}: forny det nu", "expired {when}: renew it now"),
+        _T.CONSOLE_NAV_INBOUND: Entry("Indgående post", "Inbound post"),
+        _T.CONSOLE_NAV_OPERATIONS: Entry("Drift", "Operations"),
+        _T.CONSOLE_OPS_TITLE: Entry("Drift", "Operations"),
+        _T.CONSOLE_OPS_REPLICAS: Entry(
+            "Kørende replikaer (meldt sig inden for 2 minutter)",
+            "Running replicas (reported within 2 minutes)",
+        ),
+        _T.CONSOLE_OPS_NO_REPLICAS: Entry(
+            "Ingen replika har meldt sig inden for 2 minutter. Tjek, at gatewayen kører.",
+            "No replica has reported within 2 minutes. Check that the gateway is running.",
+        ),
+        _T.CONSOLE_OPS_BACKLOG: Entry("Udgående breve efter tilstand", "Outgoing letters by state"),
+        _T.CONSOLE_OPS_INBOUND_WAITING: Entry(
+            "Indgående post, der venter på levering: {n}", "Inbound post waiting for delivery: {n}"
+        ),
+        _T.CONSOLE_OPS_RULES: Entry("Routingregler", "Routing rules"),
+        _T.CONSOLE_OPS_NO_RULES: Entry(
+            "Ingen regel er ramt eller slået fra endnu.", "No rule has been hit or disabled yet."
+        ),
+        _T.CONSOLE_COL_RULE: Entry("Regel", "Rule"),
+        _T.CONSOLE_COL_HITS: Entry("Antal træf", "Hits"),
+        _T.CONSOLE_COL_COUNT: Entry("Antal", "Count"),
+        _T.CONSOLE_COL_CONTACT_POINT: Entry("Kontaktpunkt", "Contact point"),
+        _T.CONSOLE_COL_ROUTE: Entry("Routing", "Routing"),
+        _T.CONSOLE_COL_RECEIVED: Entry("Modtaget", "Received"),
+        _T.CONSOLE_RULE_ACTIVE: Entry("aktiv", "active"),
+        _T.CONSOLE_RULE_DISABLED: Entry("slået fra {when}: {reason}", "disabled {when}: {reason}"),
+        _T.CONSOLE_INBOUND_TITLE: Entry("Indgående post og routing", "Inbound post and routing"),
+        _T.CONSOLE_INBOUND_UNMAPPED: Entry(
+            "Kontaktpunkter uden postkasse", "Contact points without a mailbox"
+        ),
+        _T.CONSOLE_INBOUND_UNMAPPED_NONE: Entry(
+            "Alle kontaktpunkter i den viste post har en postkasse.",
+            "Every contact point in the post shown has a mailbox.",
+        ),
+        _T.CONSOLE_INBOUND_NONE: Entry("Ingen indgående post endnu.", "No inbound post yet."),
+        _T.CONSOLE_ROUTE_RULE: Entry(
+            "Reglen “{rule}” valgte postkassen: {reasons}", "The rule “{rule}” chose the mailbox: {reasons}"
+        ),
+        _T.CONSOLE_ROUTE_BANNER: Entry(
+            "Mailen har en advarsel ({banner})", "The mail carries a warning ({banner})"
+        ),
+        _T.CONSOLE_INSTATE_RECEIVED: Entry("modtaget", "received"),
+        _T.CONSOLE_INSTATE_DELIVERED: Entry("leveret", "delivered"),
+        _T.CONSOLE_INSTATE_ACKNOWLEDGED: Entry("kvitteret over for NgDP", "acknowledged to NgDP"),
+        _T.CONSOLE_INSTATE_DELETED: Entry("slettet hos NgDP", "deleted at NgDP"),
     }
 )
 

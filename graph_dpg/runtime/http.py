@@ -10,6 +10,7 @@
                            a bounded JSON body checked by services.notifications.NotificationInbox (wakes
                            persisted) and answered 202 within Graph's 3 s; 503 when it could not be
                            persisted (Graph retries)
+    /console/...           the admin console (runtime/console), mounted only when its sign-in is configured
     POST /ngdp/push/...    NgDP REST PUSH of memos and receipts (adapters.digital_post.create_push_app),
                            stored durably before the 200; mounted only when push is configured with
                            a check that identifies NgDP (adapters.digital_post.push_auth)
@@ -241,6 +242,7 @@ def create_http_app(
     *,
     push_app: Any | None = None,
     notifications: NotificationSink | None = None,
+    console_app: Any | None = None,
 ) -> Starlette:
     """The Starlette app of the gateway process (see the module docstring)."""
     started = time.monotonic()
@@ -271,6 +273,8 @@ def create_http_app(
         routes.extend(notification_routes(notifications, metrics))
     if push_app is not None:
         routes.append(Mount("/ngdp/push", app=push_app))
+    if console_app is not None:
+        routes.append(Mount("/console", app=console_app))
     return Starlette(routes=routes)
 
 

@@ -579,10 +579,36 @@ class Runtime:
             else:
                 push_app = create_push_app(self.gateway.store.push_sink(), auth)
                 log.info("NgDP push endpoints served; push is accepted on: %s", auth.describe())
-        app = create_http_app(self.metrics, self, push_app=push_app, notifications=self.gateway.notifications)
+        app = create_http_app(
+            self.metrics,
+            self,
+            push_app=push_app,
+            notifications=self.gateway.notifications,
+            console_app=self._console_app(),
+        )
         self._http = HttpServer(app, self.settings.http_host, self.settings.http_port)
         await self._http.start()
         return self.http_url
+
+    def _console_app(self) -> Any | None:
+        """The admin console when its sign-in is configured (issue 19); its problems logged otherwise."""
+        from graph_dpg.bootstrap.console import console_options, console_problems
+
+        problems = console_problems(self.settings)
+        if problems:
+            log.error("admin console not served: %s", "; ".join(problems))
+        options = console_options(self.settings)
+        if options is None:
+            return None
+        from graph_dpg.runtime.console import StoreLetters, StoreOperations, create_console_app
+
+        log.info("admin console served at /console/ (sign-in at %s)", options.authority)
+        store = self.gateway.store
+        gateway = self.gateway
+        operations = StoreOperations(
+            store, credentials=lambda: expiring_credentials(gateway.ngdp, gateway.settings, gateway.keyring)
+        )
+        return create_console_app(options, StoreLetters(store), operations=operations)
 
     @property
     def http_url(self) -> str:

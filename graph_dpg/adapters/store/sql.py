@@ -1540,6 +1540,101 @@ class SqlStore:
             rows = conn.execute(stmt.order_by(jobs.c.created_at.desc(), jobs.c.id).limit(max(1, limit))).all()
             return [self._job_from(r) for r in rows]
 
+    # ------------------------------------------------------------------ the admin console (issue 19)
+
+    def search_jobs(
+        self,
+        text: str,
+        *,
+        state: JobState | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[OutboundJob]:
+        """Letters (newest first) whose mailbox, subject, id or source message contains ``text``, or with
+        a recipient whose messageUUID or CPR/CVR number is ``text`` exactly. Subjects are stored masked, so
+        a CPR number is found through the recipients only."""
+        jobs, ob = t.outbound_jobs, t.outbox
+        query = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(max(1, min(limit, 1000)))
+        needle = text.strip()
+        if needle:
+            like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            exact = select(ob.c.job_id).where(
+                or_(ob.c.message_uuid == needle, ob.c.recipient_id == needle.replace("-", ""))
+            )
+            query = query.where(
+                or_(
+                    jobs.c.mailbox.ilike(like, escape="\\"),
+                    jobs.c.subject.ilike(like, escape="\\"),
+                    jobs.c.id == needle,
+                    jobs.c.internet_message_id == needle,
+                    jobs.c.id.in_(exact),
+                )
+            )
+        if state is not None:
+            query = query.where(jobs.c.state == state.value)
+        if since is not None:
+            query = query.where(jobs.c.created_at >= since)
+        with self._tx("search jobs") as conn:
+            return [self._job_from(r) for r in conn.execute(query).all()]
+
+    def requeue_failed(self, message_uuid: str) -> bool:
+        """A recipient given up after transient failures (FAILED) back to PENDING with the same
+        messageUUID, and its letter back to SENDING so the outbound loop sends it (False: not FAILED)."""
+        ob, jobs = t.outbox, t.outbound_jobs
+        with self._tx("requeue failed") as conn:
+            now = self._now(conn)
+            row = conn.execute(
+                select(ob.c.job_id).where(
+                    ob.c.message_uuid == message_uuid, ob.c.state == OutboxState.FAILED.value
+                )
+            ).first()
+            if row is None:
+                return False
+            conn.execute(
+                update(ob)
+                .where(ob.c.message_uuid == message_uuid, ob.c.state == OutboxState.FAILED.value)
+                .values(state=OutboxState.PENDING.value, not_before=None, in_flight_at=None, updated_at=now)
+            )
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == row.job_id)
+                .values(state=JobState.SENDING.value, error=None, updated_at=now)
+            )
+            return True
+
+    def receipts_for(self, message_uuids: Sequence[str]) -> list[BusinessReceipt]:
+        """The business receipts recorded for these messageUUIDs (oldest first)."""
+        if not message_uuids:
+            return []
+        rc = t.receipts
+        with self._tx("receipts for") as conn:
+            rows = conn.execute(
+                select(rc)
+                .where(rc.c.message_uuid.in_(list(message_uuids)[:1000]))
+                .order_by(rc.c.received_at)
+                .limit(5000)
+            ).all()
+            return [
+                BusinessReceipt(
+                    receipt_id=r.receipt_id,
+                    message_uuid=r.message_uuid,
+                    receipt_status=r.receipt_status,
+                    payload=r.payload,
+                    received_at=r.received_at,
+                    processed=r.processed,
+                )
+                for r in rows
+            ]
+
+    def audit_events_for(self, subject: str, limit: int = 200) -> list[dict[str, object]]:
+        """Audit events about ``subject`` (oldest first): ts, replica, actor, action, details."""
+        ae = t.audit_events
+        with self._tx("audit events for") as conn:
+            rows = conn.execute(
+                select(ae).where(ae.c.subject == subject).order_by(ae.c.id).limit(max(1, min(limit, 1000)))
+            ).all()
+            return [dict(r._mapping) for r in rows]
+
 
 class AsyncStorePushSink:
     """The NgDP push receiver's sink (``PushSink`` in ``services.ports.digital_post``).

@@ -77,6 +77,11 @@ def test_every_entry_is_used_by_the_code() -> None:
     # A finding's sentence is looked up by its rule code (domain/finding_text.py); that every one belongs
     # to a rule the code uses is checked in test_finding_texts.py.
     by_rule = {k.name for k in Text if k.value.startswith("finding.")}
+    # The admin console's Jinja2 templates name their entries as t("NAME"), or a family as t("PREFIX_" ~ x).
+    templates = "\n".join(p.read_text("utf-8") for p in PACKAGE.rglob("templates/*.html"))
+    used |= set(re.findall(r"""\bt\(\s*["']([A-Z0-9_]+)["']\s*[,)]""", templates))
+    prefixes = re.findall(r"""\bt\(\s*["']([A-Z0-9_]+_)["']\s*~""", templates)
+    used |= {k.name for k in Text if any(k.name.startswith(prefix) for prefix in prefixes)}
     assert {k.name for k in Text} - used - by_rule == set()
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from graph_dpg.adapters.digital_post import create_push_app
 from graph_dpg.runtime.http import GatewayMetrics, HttpServer, create_http_app
@@ -118,3 +119,31 @@ async def test_http_server_listens_on_the_port_it_reports_and_stops() -> None:
             pass
         else:
             raise AssertionError("the server still answers after stop()")
+
+
+async def test_the_console_is_mounted_beside_healthz_when_its_sign_in_is_configured(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig()
+    assert rig.runtime._console_app() is None  # not configured: no /console at all
+    rig.runtime.settings = rig.settings.model_copy(
+        update={
+            "console_authority": "https://login.microsoftonline.com/tenant",
+            "console_client_id": "client",
+            "console_client_secret": SecretStr("secret"),
+            "console_redirect_uri": "https://gateway/console/auth/callback",
+            "console_session_secret": SecretStr("s" * 40),
+        }
+    )
+    app = create_http_app(rig.runtime.metrics, rig.runtime, console_app=rig.runtime._console_app())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://gateway"
+    ) as client:
+        signin = await client.get("/console/signin")
+        anonymous = await client.get("/console/")
+        health = await client.get("/healthz")
+    assert signin.status_code == 200
+    assert "frame-ancestors 'none'" in signin.headers["content-security-policy"]
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"].startswith("/console/signin")
+    assert health.status_code == 200

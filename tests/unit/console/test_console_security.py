@@ -1,0 +1,474 @@
+"""The console's access rules, without a browser (Starlette TestClient, a fake identity provider).
+
+Issue 19: no console page or data without sign-in (redirect for pages, 401 for data and actions), roles from
+the ID token decide, a CSRF token on every form, security headers on every response, the sign-in callback
+rate-limited per client address in bounded memory, session cookies HttpOnly/Secure/SameSite=Lax.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+with warnings.catch_warnings():  # starlette ≥0.50 prefers httpx2 for its TestClient; httpx is what we ship
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from graph_dpg.bootstrap.console import ConsoleOptions
+from graph_dpg.core.errors import StoreError
+from graph_dpg.domain.texts import Text
+from graph_dpg.ports.store import JobState, OutboxState
+from graph_dpg.runtime.console import create_console_app
+from graph_dpg.runtime.console.auth import (
+    FLOW_COOKIE,
+    SESSION_COOKIE,
+    RateLimiter,
+    SealedCookies,
+    SignInFailed,
+)
+from graph_dpg.runtime.console.letters import Event, LetterRow, LetterView, Progress, Recipient
+from graph_dpg.runtime.console.operations import Credential, InboundRow, InboundView, Overview, RuleRow
+
+SECRET = "s" * 40
+CLAIMS = {
+    "reader": {
+        "name": "Rita Reader",
+        "preferred_username": "rita@example.dk",
+        "oid": "o-1",
+        "roles": ["Gateway.Reader"],
+    },
+    "admin": {
+        "name": "Adam Admin",
+        "preferred_username": "adam@example.dk",
+        "oid": "o-2",
+        "roles": ["Gateway.Reader", "Gateway.Admin"],
+    },
+    "nobody": {"name": "No Role", "preferred_username": "no@example.dk", "oid": "o-3"},
+}
+
+
+class FakeSignIn:
+    """An identity provider that answers ``code=<user>`` with that user's claims (state checked)."""
+
+    def begin(self) -> dict[str, Any]:
+        return {"auth_uri": "https://idp.example/authorize?state=st", "state": "st", "code_verifier": "v"}
+
+    def finish(self, flow: Mapping[str, Any], response: Mapping[str, str]) -> Mapping[str, Any]:
+        if response.get("state") != flow["state"] or response.get("code") not in CLAIMS:
+            raise SignInFailed("state or code")
+        return CLAIMS[response["code"]]
+
+
+@dataclass
+class FakeLetters:
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+
+    def search(
+        self, text: str, *, state: JobState | None = None, since: datetime | None = None
+    ) -> list[LetterRow]:
+        self.calls.append(("search", text))
+        return [
+            LetterRow(
+                "job-1", "post@example.dk", "Afgørelse om 010203-xxxx", JobState.FAILED, datetime.now(UTC)
+            )
+        ]
+
+    def letter(self, ident: str) -> LetterView | None:
+        if ident == "db-down":
+            raise StoreError("read letter: the database did not answer")
+        if ident != "job-1":
+            return None
+        row = LetterRow("job-1", "post@example.dk", "Afgørelse", JobState.SENDING, datetime.now(UTC))
+        recipient = Recipient("uuid-1", "010203-xxxx", "cpr", OutboxState.FAILED, 3, "timeout", None, None)
+        events = (Event(datetime.now(UTC), Text.CONSOLE_EVENT_SEEN, {"mailbox": "post@example.dk"}),)
+        return LetterView(row, None, Progress(2, 1, 0, 0, 1), (recipient,), events)
+
+    def progress(self, job_id: str) -> Progress | None:
+        return Progress(2, 1, 1, 0, 0) if job_id == "job-1" else None
+
+    def deliveries(self) -> list[tuple[LetterRow, Progress]]:
+        return []
+
+    def retry(self, message_uuid: str, actor: str) -> bool:
+        self.calls.append(("retry", message_uuid, actor))
+        return True
+
+    def cancel(self, job_id: str, actor: str, reason: str) -> int:
+        self.calls.append(("cancel", job_id, actor))
+        return 1
+
+    def reveal_cpr(self, message_uuid: str, actor: str) -> str | None:
+        self.calls.append(("reveal", message_uuid, actor))
+        return "0102031234"
+
+
+class FakeOperations:
+    def overview(self) -> Overview:
+        rules = (
+            RuleRow("fakturaer", 7, None, None),
+            RuleRow("langsom", 0, "ran out of time", datetime.now(UTC)),
+        )
+        credentials = (Credential("NgDP OCES3 certificate", datetime(2027, 3, 1, tzinfo=UTC), 12),)
+        return Overview(
+            ("replica-a",), {"pending": 3, "accepted": 9, "rejected": 0, "failed": 1}, 2, rules, credentials
+        )
+
+    def inbound(self) -> InboundView:
+        row = InboundRow(
+            "memo-1",
+            "delivered",
+            datetime.now(UTC),
+            "oekonomi@x.dk",
+            None,
+            "fakturaer",
+            ("fakturaer",),
+            ("title ~ faktura",),
+            "",
+            None,
+            None,
+        )
+        unmapped = InboundRow(
+            "memo-2",
+            "received",
+            datetime.now(UTC),
+            "post@x.dk",
+            "cp-9",
+            None,
+            (),
+            (),
+            "main mailbox",
+            "unmapped",
+            None,
+        )
+        return InboundView((row, unmapped), (("cp-9", 1),))
+
+
+def _options(redirect: str = "https://gw.example.dk/console/auth/callback") -> ConsoleOptions:
+    return ConsoleOptions("https://login.example/tenant", "client", "client-secret", redirect, SECRET)
+
+
+def _client(letters: FakeLetters, *, limiter: RateLimiter | None = None, https: bool = True) -> TestClient:
+    redirect = (
+        "https://gw.example.dk/console/auth/callback"
+        if https
+        else "http://127.0.0.1:8080/console/auth/callback"
+    )
+    console = create_console_app(
+        _options(redirect), letters, operations=FakeOperations(), sign_in=FakeSignIn(), limiter=limiter
+    )
+    app = Starlette(routes=[Mount("/console", app=console)])
+    return TestClient(app, base_url="https://testserver" if https else "http://127.0.0.1:8080")
+
+
+def _sign_in(client: TestClient, user: str) -> None:
+    start = client.get("/console/auth/start", follow_redirects=False)
+    assert start.status_code == 303
+    done = client.get(f"/console/auth/callback?code={user}&state=st", follow_redirects=False)
+    assert done.status_code == 303, done.text
+
+
+def _csrf(client: TestClient) -> str:
+    cookie = client.cookies.get(SESSION_COOKIE)
+    session = SealedCookies(SECRET).session(cookie)
+    assert session is not None
+    return session.csrf
+
+
+# --------------------------------------------------------------------------------------- anonymous
+
+
+def test_an_anonymous_page_request_is_sent_to_sign_in():
+    response = _client(FakeLetters()).get("/console/letters/job-1", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/signin?next=%2Fconsole%2Fletters%2Fjob-1"
+
+
+def test_anonymous_data_and_actions_get_401_and_nothing_is_done():
+    letters = FakeLetters()
+    client = _client(letters)
+    assert client.get("/console/api/progress/job-1").status_code == 401
+    assert client.post("/console/letters/job-1/retry", data={"message_uuid": "uuid-1"}).status_code == 401
+    assert client.post("/console/letters/job-1/cancel").status_code == 401
+    assert client.get("/console/no-such-page").status_code == 401
+    assert letters.calls == []
+
+
+def test_a_forged_session_cookie_counts_as_no_session():
+    client = _client(FakeLetters())
+    other = SealedCookies("x" * 40).seal("session", {"name": "Eve", "roles": ["Gateway.Admin"]}, 3600)
+    client.cookies.set(SESSION_COOKIE, other)
+    assert client.get("/console/api/progress/job-1").status_code == 401
+    client.cookies.set(SESSION_COOKIE, "garbage" * 10)
+    assert client.get("/console/api/progress/job-1").status_code == 401
+
+
+# ----------------------------------------------------------------------------------------- sign-in
+
+
+def test_sign_in_sets_httponly_secure_lax_cookies_and_lands_on_the_asked_page():
+    client = _client(FakeLetters())
+    start = client.get("/console/auth/start?next=/console/letters/job-1", follow_redirects=False)
+    assert start.headers["location"].startswith("https://idp.example/authorize")
+    flow_cookie = start.headers["set-cookie"].lower()
+    assert FLOW_COOKIE in flow_cookie
+    assert "httponly" in flow_cookie
+    assert "secure" in flow_cookie
+    assert "samesite=lax" in flow_cookie
+    done = client.get("/console/auth/callback?code=reader&state=st", follow_redirects=False)
+    assert done.headers["location"] == "/console/letters/job-1"
+    session_cookie = next(
+        h for h in done.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE + "=")
+    )
+    assert "httponly" in session_cookie.lower()
+    assert "secure" in session_cookie.lower()
+    assert "samesite=lax" in session_cookie.lower()
+    page = client.get("/console/letters/job-1")
+    assert page.status_code == 200
+    assert "Rita Reader" in page.text
+
+
+def test_on_plain_http_loopback_the_cookies_are_not_secure_but_still_httponly():
+    # The sandbox serves the console on http://127.0.0.1 (a browser would not return a Secure cookie there).
+    client = _client(FakeLetters(), https=False)
+    client.get("/console/auth/start", follow_redirects=False)
+    done = client.get("/console/auth/callback?code=reader&state=st", follow_redirects=False)
+    cookie = next(h for h in done.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE + "="))
+    assert "httponly" in cookie.lower()
+    assert "secure" not in cookie.lower()
+    assert client.get("/console/").status_code == 200
+
+
+def test_a_callback_with_a_wrong_state_or_no_flow_signs_nobody_in():
+    client = _client(FakeLetters())
+    no_flow = client.get("/console/auth/callback?code=admin&state=st", follow_redirects=False)
+    assert no_flow.headers["location"] == "/console/signin?failed=1"
+    client.get("/console/auth/start", follow_redirects=False)
+    wrong = client.get("/console/auth/callback?code=admin&state=other", follow_redirects=False)
+    assert wrong.headers["location"] == "/console/signin?failed=1"
+    assert client.cookies.get(SESSION_COOKIE) is None
+
+
+def test_next_never_leaves_the_console():
+    client = _client(FakeLetters())
+    client.get("/console/auth/start?next=https://evil.example/", follow_redirects=False)
+    done = client.get("/console/auth/callback?code=reader&state=st", follow_redirects=False)
+    assert done.headers["location"] == "/console/"
+
+
+def test_a_person_without_a_console_role_sees_why_and_no_data():
+    letters = FakeLetters()
+    client = _client(letters)
+    _sign_in(client, "nobody")
+    page = client.get("/console/?q=x")
+    assert page.status_code == 403
+    assert "Gateway.Reader" in page.text
+    assert client.get("/console/api/progress/job-1").status_code == 403
+    assert letters.calls == []
+
+
+def test_the_callback_is_rate_limited_per_client_address():
+    client = _client(FakeLetters(), limiter=RateLimiter(limit=3, window_s=60))
+    answers = [
+        client.get("/console/auth/callback?code=x&state=y", follow_redirects=False).headers["location"]
+        for _ in range(5)
+    ]
+    assert answers[:3] == ["/console/signin?failed=1"] * 3
+    assert answers[3:] == ["/console/signin?failed=rate"] * 2
+    page = client.get("/console/signin?failed=rate")
+    assert "Vent et minut" in page.text
+
+
+def test_the_rate_limiter_forgets_the_oldest_addresses_beyond_its_bound():
+    now = [0.0]
+    limiter = RateLimiter(limit=1, window_s=60, max_keys=100, clock=lambda: now[0])
+    for i in range(10_000):
+        limiter.allow(f"10.0.{i // 256}.{i % 256}")
+    assert len(limiter) == 100
+    assert not limiter.allow("10.0.39.15")  # among the newest: still remembered
+    now[0] = 61.0
+    assert limiter.allow("10.0.39.15")  # the window has passed
+
+
+# ------------------------------------------------------------------------------------ CSRF and roles
+
+
+def test_an_admin_action_without_or_with_a_wrong_csrf_token_is_refused_and_not_done():
+    letters = FakeLetters()
+    client = _client(letters)
+    _sign_in(client, "admin")
+    without = client.post("/console/letters/job-1/retry", data={"message_uuid": "uuid-1"})
+    wrong = client.post("/console/letters/job-1/retry", data={"message_uuid": "uuid-1", "csrf": "nope"})
+    assert without.status_code == 403
+    assert wrong.status_code == 403
+    assert "Genindlæs siden" in without.text
+    assert letters.calls == []
+    ok = client.post(
+        "/console/letters/job-1/retry",
+        data={"message_uuid": "uuid-1", "csrf": _csrf(client)},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+    assert letters.calls == [("retry", "uuid-1", "console:adam@example.dk")]
+
+
+def test_a_reader_is_refused_every_admin_action():
+    letters = FakeLetters()
+    client = _client(letters)
+    _sign_in(client, "reader")
+    token = _csrf(client)
+    for action in ("retry", "cancel", "reveal"):
+        response = client.post(
+            f"/console/letters/job-1/{action}", data={"message_uuid": "uuid-1", "csrf": token}
+        )
+        assert response.status_code == 403
+        assert "Gateway.Admin" in response.text
+    assert letters.calls == []
+    page = client.get("/console/letters/job-1")
+    assert 'class="retry"' not in page.text  # the reader is not offered the buttons either
+    assert "0102031234" not in page.text
+
+
+def test_revealing_a_cpr_number_shows_it_once_to_an_admin():
+    letters = FakeLetters()
+    client = _client(letters)
+    _sign_in(client, "admin")
+    page = client.get("/console/letters/job-1")
+    assert "010203-xxxx" in page.text
+    assert "0102031234" not in page.text
+    revealed = client.post(
+        "/console/letters/job-1/reveal", data={"message_uuid": "uuid-1", "csrf": _csrf(client)}
+    )
+    assert revealed.status_code == 200
+    assert "0102031234" in revealed.text
+    assert revealed.headers["cache-control"] == "no-store"
+    assert letters.calls == [("reveal", "uuid-1", "console:adam@example.dk")]
+
+
+# ------------------------------------------------------------------------------------------ headers
+
+
+@pytest.mark.parametrize(
+    "path", ["/console/signin", "/console/", "/console/api/progress/job-1", "/console/static/console.css"]
+)
+def test_every_console_response_has_the_security_headers(path):
+    response = _client(FakeLetters()).get(path, follow_redirects=False)
+    csp = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "same-origin"
+
+
+def test_pages_carry_no_inline_script_and_every_form_a_csrf_token():
+    client = _client(FakeLetters())
+    _sign_in(client, "admin")
+    for path in (
+        "/console/",
+        "/console/?q=job",
+        "/console/letters/job-1",
+        "/console/deliveries",
+        "/console/inbound",
+        "/console/operations",
+    ):
+        page = client.get(path).text
+        assert "<script>" not in page
+        assert " on" + "click=" not in page
+        posts = page.count('method="post"')
+        assert page.count('name="csrf"') == posts, path
+
+
+def test_the_pages_speak_danish_and_english():
+    client = _client(FakeLetters())
+    _sign_in(client, "reader")
+    assert "Søg breve" in client.get("/console/").text
+    english = client.get("/console/?lang=en")
+    assert "Search letters" in english.text
+    assert "Search letters" in client.get("/console/").text  # remembered in a cookie
+    assert "Logged in" not in english.text
+    assert "Signed in as Rita Reader (reader)" in english.text
+
+
+def test_progress_is_json_for_a_signed_in_reader():
+    client = _client(FakeLetters())
+    _sign_in(client, "reader")
+    assert client.get("/console/api/progress/job-1").json() == {
+        "total": 2,
+        "done": 1,
+        "pending": 1,
+        "accepted": 1,
+        "rejected": 0,
+        "failed": 0,
+    }
+    assert client.get("/console/api/progress/nope").status_code == 404
+
+
+def test_behind_the_ingress_the_limit_counts_the_forwarded_client_address_not_the_proxy():
+    console = create_console_app(
+        ConsoleOptions(
+            "https://login.example/t",
+            "c",
+            "s",
+            "https://gw.example.dk/console/auth/callback",
+            SECRET,
+            proxy_hops=1,
+        ),
+        FakeLetters(),
+        sign_in=FakeSignIn(),
+        limiter=RateLimiter(limit=1, window_s=60),
+    )
+    client = TestClient(Starlette(routes=[Mount("/console", app=console)]), base_url="https://testserver")
+
+    def callback(forwarded: str) -> str:
+        response = client.get(
+            "/console/auth/callback?code=x&state=y",
+            headers={"X-Forwarded-For": forwarded},
+            follow_redirects=False,
+        )
+        return response.headers["location"]
+
+    assert callback("203.0.113.1") == "/console/signin?failed=1"
+    assert callback("203.0.113.2") == "/console/signin?failed=1"  # another person: own budget
+    assert (
+        callback("198.51.100.9, 203.0.113.1") == "/console/signin?failed=rate"
+    )  # the left part is the client's
+
+
+def test_operations_and_inbound_show_rules_routing_and_unmapped_contact_points():
+    client = _client(FakeLetters())
+    assert client.get("/console/operations", follow_redirects=False).status_code == 303  # not signed in
+    _sign_in(client, "reader")
+    ops = client.get("/console/operations?lang=en").text
+    assert "replica-a" in ops
+    assert "disabled" in ops
+    assert "ran out of time" in ops
+    assert "NgDP OCES3 certificate: expires 2027-03-01 01:00:00 (in 12 days)" in ops
+    inbound = client.get("/console/inbound").text
+    assert "The rule “fakturaer” chose the mailbox: title ~ faktura" in inbound
+    assert "cp-9" in inbound
+
+
+def test_an_oversized_form_is_refused_unread_and_nothing_is_done():
+    letters = FakeLetters()
+    client = _client(letters)
+    _sign_in(client, "admin")
+    body = {"message_uuid": "uuid-1", "csrf": _csrf(client), "padding": "x" * 20_000}
+    assert client.post("/console/letters/job-1/retry", data=body).status_code == 413
+    assert letters.calls == []
+
+
+def test_a_database_outage_is_a_503_page_in_words_not_a_stack_trace():
+    client = _client(FakeLetters())
+    _sign_in(client, "reader")
+    page = client.get("/console/letters/db-down")
+    assert page.status_code == 503
+    assert "Gatewayens database svarer ikke lige nu" in page.text
+    assert "Traceback" not in page.text
+    assert page.headers["x-content-type-options"] == "nosniff"
