@@ -26,7 +26,8 @@ def make_name_registers(settings: Settings) -> list[NameRegister]:
             settings.ngdp_certificate_password if settings.datafordeler_certificate_path is None else None
         )
         assert certificate is not None  # settings validation requires one
-        assert settings.datafordeler_token_url is not None and settings.datafordeler_client_id is not None
+        assert settings.datafordeler_token_url is not None
+        assert settings.datafordeler_client_id is not None
         registers.append(
             DatafordelerCpr(
                 token_url=settings.datafordeler_token_url,
@@ -40,7 +41,8 @@ def make_name_registers(settings: Settings) -> list[NameRegister]:
             )
         )
     if settings.cvr_lookup_enabled:
-        assert settings.cvr_base_url is not None and settings.cvr_username is not None
+        assert settings.cvr_base_url is not None
+        assert settings.cvr_username is not None
         registers.append(
             CvrSearch(
                 base_url=settings.cvr_base_url,
