@@ -81,7 +81,6 @@ def run_lookup(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.sandbox:
         return _run_sandbox(list(args.numbers), all_samples=args.all_samples)
-    from graph_dpg.bootstrap.names import make_name_service
     from graph_dpg.config import load_settings
     from graph_dpg.core.errors import ConfigError
 
@@ -90,7 +89,15 @@ def run_lookup(args: argparse.Namespace) -> int:
         env_file = None
     try:
         settings = load_settings(env_file)
-        service = make_name_service(settings)
+        if settings.cpr_lookup_enabled or settings.cvr_lookup_enabled:
+            # The composition root (its package imports every adapter: ~2 s) only when something is on.
+            from graph_dpg.bootstrap.names import make_name_service
+
+            service = make_name_service(settings)
+        else:
+            from graph_dpg.services.names import NameService
+
+            service = NameService()  # nothing configured: every number answers "not configured"
     except ConfigError as exc:
         problems = "".join(f"  {p}\n" for p in exc.problems) or f"  {exc}\n"
         sys.stderr.write(f"graph-dpg lookup: the settings are unusable:\n{problems}")
