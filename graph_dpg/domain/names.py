@@ -104,14 +104,8 @@ def _clean_name(value: object) -> str | None:
 
 #: ``virksomhedMetadata.sammensatStatus`` values that mean the company has ceased (casefolded prefixes;
 #: docs/facts/cvr.md, "Status"). Anything else with an open life cycle counts as active.
-CEASED_STATUS_PREFIXES: tuple[str, ...] = (
-    "ophørt",
-    "opløst",
-    "tvangsopløst",
-    "slettet",
-    "konkurs",
-    "under konkurs",
-)
+#: "Under konkurs" (in bankruptcy) is not ceased: the company still exists until it is dissolved.
+CEASED_STATUS_PREFIXES: tuple[str, ...] = ("ophørt", "opløst", "tvangsopløst", "slettet")
 
 
 def _open(period: object) -> bool:

@@ -165,6 +165,10 @@ def test_ceased_company_is_inactive_without_a_name(record: dict[str, object]) ->
     assert (result.status, result.name) == ("inactive", None)
 
 
+def test_a_company_in_bankruptcy_is_still_active() -> None:
+    assert cvr_result("12345674", company(status="UNDER KONKURS")).status == "active"
+
+
 def test_registration_verdicts() -> None:
     assert registration_of(True, "REGISTERED") == "registered"
     assert registration_of(True, "EXEMPT") == "exempt"
