@@ -37,6 +37,7 @@ from graph_dpg.adapters.smime.keyvault import KeyVaultCertificates
 from graph_dpg.adapters.smime.ldap import LdapCertificates
 from graph_dpg.adapters.smime.sources import CertificateSources, Source, blocking_source, mailbox_source
 from graph_dpg.adapters.store import SqlStore, create_store
+from graph_dpg.bootstrap.names import make_name_service
 from graph_dpg.bootstrap.rules import inbound_settings
 from graph_dpg.config import GatewayConfig, Settings
 from graph_dpg.core.errors import ConfigError
@@ -49,6 +50,7 @@ from graph_dpg.services.inbound import InboundService
 from graph_dpg.services.inbound.forwarded import forwarded_opening
 from graph_dpg.services.inbound.secure import SecureMailOpening
 from graph_dpg.services.inbox_rules import InboxRuleCache
+from graph_dpg.services.names import NameService
 from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings, SecureSender
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,7 @@ def outbound_settings(settings: Settings, config: GatewayConfig) -> OutboundSett
         retry_base_seconds=settings.retry_base_seconds,
         retry_max_seconds=float(settings.max_backoff_seconds),
         give_up_after_seconds=float(settings.give_up_after_seconds),
+        recipient_precheck=settings.recipient_precheck,
     )
 
 
@@ -306,6 +309,7 @@ def build_gateway(
         failures=failures,
         secure=opening.opener,  # a case worker's signed mail is unwrapped before conversion
         secure_send=secure_sender(settings, mailbox, keyring),
+        names=name_service(settings, closers),
     )
     # A mailbox that is NgDP's SMTP recipient system opens its S/MIME mail as forwarded Digital Post.
     open_mail = forwarded_opening(opening, store, inbound_config.forwarded_mailboxes, inbound_config.language)
@@ -333,6 +337,15 @@ def build_gateway(
         keyvault=keyvault,
         _closers=closers,
     )
+
+
+def name_service(settings: Settings, closers: list[Any]) -> NameService | None:
+    """CPR/CVR names for receipts (issue 20), when a register is configured; else None."""
+    if not (settings.cpr_lookup_enabled or settings.cvr_lookup_enabled):
+        return None
+    service = make_name_service(settings)
+    closers.append(service.aclose)
+    return service
 
 
 def secure_mail_opening(

@@ -321,8 +321,9 @@ NAME_INFERENCES: tuple[Inference, ...] = (
         CVR_CEASED,
         "cvr",
         "A company has ceased when its current `livsforloeb` period has a `gyldigTil`, or when "
-        "`virksomhedMetadata.sammensatStatus` (or the current `virksomhedsstatus`) begins with Ophørt, "
-        "Opløst, Tvangsopløst or Slettet; 'Under konkurs' is not ceased.",
+        "`virksomhedMetadata.sammensatStatus` (or the current `virksomhedsstatus`) begins with the Danish "
+        "word for ceased, dissolved (also compulsorily) or deleted (docs/facts/cvr.md, 'Status'); 'Under "
+        "konkurs' (in bankruptcy) is not ceased.",
         "Real answers show `livsforloeb[].periode.gyldigTil` and `virksomhedsstatus[]` (github Andreasbirch/"
         "Andreasbirch.github.io apps/HvemErEjeren/data.js, alexdor/regtic workers/vat-dk/cvr_parser.js); the "
         "list of `sammensatStatus` values is not published in the sources found.",

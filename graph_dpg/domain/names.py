@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from graph_dpg.core.errors import IdentifierError
+from graph_dpg.core.errors import Finding, IdentifierError
 from graph_dpg.domain.identifiers import mask_cpr, normalize_cpr, validate_cpr, validate_cvr
 
 NameKind = Literal["cpr", "cvr"]
@@ -102,10 +102,17 @@ def _clean_name(value: object) -> str | None:
 # CVR: the distribution search's Vrvirksomhed document
 # ---------------------------------------------------------------------------------------------------------
 
-#: ``virksomhedMetadata.sammensatStatus`` values that mean the company has ceased (casefolded prefixes;
+#: ``virksomhedMetadata.sammensatStatus`` values that mean the company has ceased (prefixes of the status
+#: casefolded and folded to ASCII by ``_ascii_fold``: Ophoert, Oploest, Tvangsoploest, Slettet;
 #: docs/facts/cvr.md, "Status"). Anything else with an open life cycle counts as active.
 #: "Under konkurs" (in bankruptcy) is not ceased: the company still exists until it is dissolved.
-CEASED_STATUS_PREFIXES: tuple[str, ...] = ("ophørt", "opløst", "tvangsopløst", "slettet")
+CEASED_STATUS_PREFIXES: tuple[str, ...] = ("ophort", "oplost", "tvangsoplost", "slettet")
+#: ae, o-slash and a-ring by code point (the catalogue is the only place for Danish words).
+_ASCII_FOLD = str.maketrans({0xE6: "ae", 0xF8: "o", 0xE5: "a"})
+
+
+def _ascii_fold(value: str) -> str:
+    return value.strip().casefold().translate(_ASCII_FOLD)
 
 
 def _open(period: object) -> bool:
@@ -133,11 +140,11 @@ def cvr_company_ceased(company: Mapping[str, Any]) -> bool:
             return True
     metadata = company.get("virksomhedMetadata")
     status = metadata.get("sammensatStatus") if isinstance(metadata, Mapping) else None
-    if isinstance(status, str) and status.strip().casefold().startswith(CEASED_STATUS_PREFIXES):
+    if isinstance(status, str) and _ascii_fold(status).startswith(CEASED_STATUS_PREFIXES):
         return True
     current_status = _current(company.get("virksomhedsstatus"))
     text = current_status.get("status") if current_status is not None else None
-    return isinstance(text, str) and text.strip().casefold().startswith(CEASED_STATUS_PREFIXES)
+    return isinstance(text, str) and _ascii_fold(text).startswith(CEASED_STATUS_PREFIXES)
 
 
 def cvr_result(cvr: str, company: Mapping[str, Any] | None) -> NameResult:
@@ -233,6 +240,28 @@ def cpr_result(cpr: str, person: Mapping[str, Any] | None, today: date) -> NameR
 # ---------------------------------------------------------------------------------------------------------
 
 Registration = Literal["registered", "exempt", "unknown", "error"]
+
+
+def registration_finding(registration: Registration, recipient: str, line: int | None) -> Finding | None:
+    """The warning a mass delivery's receipt gives a recipient the pre-check left out (``recipient`` as
+    shown: CPR masked), or None when the recipient is registered or the check failed."""
+    if registration == "exempt":
+        return Finding(
+            "recipient.exempt",
+            f"recipient {recipient} is exempt from Digital Post: not sent",
+            path=f"line {line}" if line is not None else "",
+            severity="warning",
+            params={"recipient": recipient, "line": line if line is not None else "-"},
+        )
+    if registration == "unknown":
+        return Finding(
+            "recipient.unknown",
+            f"recipient {recipient} is not known to Digital Post: not sent",
+            path=f"line {line}" if line is not None else "",
+            severity="warning",
+            params={"recipient": recipient, "line": line if line is not None else "-"},
+        )
+    return None
 
 
 def registration_of(found: bool, public_registration_status: str | None) -> Registration:

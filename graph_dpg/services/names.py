@@ -15,16 +15,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, replace
 
-from graph_dpg.core.errors import RemoteError
+from graph_dpg.core.errors import InputError, RemoteError
+from graph_dpg.domain.conversion import MemoPlan, Plan, render_from_template
 from graph_dpg.domain.identifiers import mask_cpr
-from graph_dpg.domain.names import NameKind, NameResult, Registration, classify_number, registration_of
+from graph_dpg.domain.names import (
+    NameKind,
+    NameResult,
+    Registration,
+    classify_number,
+    recipient_label,
+    registration_finding,
+    registration_of,
+)
+from graph_dpg.domain.receipts import RecipientLine, RecipientStatus
+from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.digital_post import DigitalPostPort
-from graph_dpg.ports.names import NameRegister
+from graph_dpg.ports.names import NameLookup, NameRegister
+from graph_dpg.ports.store import OutboxEntry
 
 log = logging.getLogger(__name__)
 
@@ -153,3 +166,128 @@ def not_deliverable(checks: Iterable[RegistrationCheck]) -> Mapping[str, list[Re
         if check.registration in grouped:
             grouped[check.registration].append(check)
     return grouped
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Outbound: the mass-delivery pre-check, and names and registration words in receipts
+# ---------------------------------------------------------------------------------------------------------
+
+#: A mandatory letter (MeMo ``mandatory`` true) reaches exempt recipients too: NgDP's ``mandatoryPostAllowed``
+#: "allows to send messages to parties that are exempt" (docs/facts/ngdp.md, "Contacts").
+_MANDATORY = re.compile(rb"<(?:[\w.-]+:)?mandatory>\s*(?:true|1)\s*</")
+#: Receipts of jobs with at most this many recipients name them; larger ones show the numbers only (a mass
+#: delivery's receipt would otherwise cost one lookup per line).
+NAMED_RECIPIENTS_MAX = 20
+
+
+async def precheck_mass_plan(
+    digital_post: DigitalPostPort, plan: Plan, concurrency: int = DEFAULT_CONCURRENCY
+) -> int:
+    """Leave the exempt and the unknown recipients out of a mass delivery's plan, each named in a warning
+    for the receipt (CPR masked, with its line). A recipient whose check failed is kept: a failed check
+    never blocks sending. Exempt recipients are kept when the letter is mandatory. Returns how many were
+    left out."""
+    if len(plan.memos) < 2:
+        return 0
+    first = plan.memos[0].memo_xml or b""
+    mandatory = _MANDATORY.search(first[:200_000]) is not None
+    checks = await precheck_registrations(digital_post, [m.recipient_id for m in plan.memos], concurrency)
+    kept: list[MemoPlan] = []
+    left_out = 0
+    template_of: dict[str, str] = {}
+    for memo, check in zip(plan.memos, checks, strict=True):
+        drop = check.registration == "unknown" or (check.registration == "exempt" and not mandatory)
+        finding = registration_finding(check.registration, check.shown_number, memo.line) if drop else None
+        if finding is None:
+            kept.append(memo)
+            continue
+        left_out += 1
+        plan.findings.append(finding)
+        if memo.memo_xml is not None:
+            template_of[memo.message_uuid] = ""  # the template row itself is left out: see below
+    if left_out and template_of:
+        kept = _retemplate(kept, [m for m in plan.memos if m.message_uuid in template_of])
+    plan.memos[:] = kept
+    if left_out:
+        log.info("recipient pre-check: %d of %d recipients left out", left_out, len(checks))
+    return left_out
+
+
+def _retemplate(kept: list[MemoPlan], removed_templates: list[MemoPlan]) -> list[MemoPlan]:
+    """Rows re-addressed from a template row that was left out take its XML into the first of them."""
+    xml_of = {m.message_uuid: m.memo_xml for m in removed_templates}
+    out: list[MemoPlan] = []
+    promoted: dict[str, str] = {}  # removed template uuid → the row that now carries its XML
+    for memo in kept:
+        old = memo.template_uuid
+        if old is not None and old in xml_of:
+            if old not in promoted:
+                # The first row left becomes the template: the old one re-addressed to it (never the
+                # removed recipient's XML as it is).
+                promoted[old] = memo.message_uuid
+                template = xml_of[old] or b""
+                own = render_from_template(
+                    template, memo.message_uuid, memo.recipient_kind, memo.recipient_id
+                )
+                memo = replace(memo, memo_xml=own, template_uuid=None)
+            else:
+                memo = replace(memo, template_uuid=promoted[old])
+        out.append(memo)
+    return out
+
+
+async def annotate_recipient_lines(
+    lines: list[RecipientLine],
+    entries: Sequence[OutboxEntry],
+    *,
+    names: NameLookup | None,
+    digital_post: DigitalPostPort,
+    language: str,
+    registrations: MutableMapping[str, Registration],
+) -> list[RecipientLine]:
+    """A small job's receipt lines with names ("Jens Hansen (010170-xxxx)") and, for a single send NgDP
+    refused for its recipient, the recipient's registration in words (exempt, unknown).
+    ``registrations`` caches the check per messageUUID (the lines are built more than once for one job).
+    Nothing here fails the receipt: a failed lookup leaves the line as it was."""
+    if len(entries) > NAMED_RECIPIENTS_MAX or len(lines) != len(entries):
+        return lines
+    out: list[RecipientLine] = []
+    for line, entry in zip(lines, entries, strict=True):
+        kind: NameKind = "cpr" if entry.recipient_kind == "cpr" else "cvr"
+        if names is not None and names.enabled(kind):
+            try:
+                name = (await names.lookup(entry.recipient_id)).name
+            except InputError:
+                name = None
+            if name:
+                line = replace(line, recipient=recipient_label(entry.recipient_id, kind, name))
+        if len(entries) == 1 and _about_the_recipient(line):
+            registration = registrations.get(entry.message_uuid)
+            if registration is None:
+                try:
+                    registration = (await check_registration(digital_post, entry.recipient_id)).registration
+                except InputError:
+                    registration = "error"
+                if len(registrations) > 10_000:
+                    registrations.clear()
+                registrations[entry.message_uuid] = registration
+            words = _REGISTRATION_WORDS.get(registration)
+            if words is not None:
+                # ngdp_status stays: it is what makes a business receipt's failure send a receipt mail.
+                line = replace(line, detail=text(words, language))
+        out.append(line)
+    return out
+
+
+def _about_the_recipient(line: RecipientLine) -> bool:
+    """Did NgDP refuse the letter for its recipient: a NOT_ALLOWED business receipt, or a refusal whose
+    error names the recipient (e.g. ``RECIPIENT_NOT_ALLOWED``)? Only then is the registration asked."""
+    if line.ngdp_status == "NOT_ALLOWED":
+        return True
+    return line.status is RecipientStatus.REJECTED and "RECIPIENT" in line.detail.upper()
+
+
+_REGISTRATION_WORDS: Mapping[str, Text] = {
+    "exempt": Text.RECEIPT_RECIPIENT_EXEMPT,
+    "unknown": Text.RECEIPT_RECIPIENT_UNKNOWN,
+}
