@@ -301,6 +301,7 @@ def build_gateway(
     keyring = organisation_keyring(settings)
     keyvault = make_keyvault_certificates(settings, closers, connection_verify=keyvault_connection_verify)
     opening = secure_mail_opening(settings, mailbox, inbound_config.language, keyring)
+    names = name_service(settings, closers)
     outbound = OutboundService(
         mailbox,
         ngdp,
@@ -309,7 +310,7 @@ def build_gateway(
         failures=failures,
         secure=opening.opener,  # a case worker's signed mail is unwrapped before conversion
         secure_send=secure_sender(settings, mailbox, keyring),
-        names=name_service(settings, closers),
+        names=names,
     )
     # A mailbox that is NgDP's SMTP recipient system opens its S/MIME mail as forwarded Digital Post.
     open_mail = forwarded_opening(opening, store, inbound_config.forwarded_mailboxes, inbound_config.language)
@@ -321,7 +322,14 @@ def build_gateway(
         else None
     )
     inbound = InboundService(
-        mailbox, ngdp, store, inbound_config, failures=failures, open_mail=open_mail, inbox_rules=inbox_rules
+        mailbox,
+        ngdp,
+        store,
+        inbound_config,
+        failures=failures,
+        open_mail=open_mail,
+        inbox_rules=inbox_rules,
+        names=names,
     )
     return Gateway(
         settings=settings,

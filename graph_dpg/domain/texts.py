@@ -163,6 +163,7 @@ class Text(StrEnum):
     # -- the mail an inbound memo is delivered as: overview table, routing section, main document
     VIEW_OVERVIEW = "view.overview"
     VIEW_SENDER = "view.sender"
+    VIEW_SENDER_CVR_NAME = "view.sender_cvr_name"
     VIEW_RECIPIENT = "view.recipient"
     VIEW_CONTACT_POINT = "view.contact_point"
     VIEW_SENDER_CONTACT_POINT = "view.sender_contact_point"
@@ -1312,6 +1313,7 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         # ------------------------------------------------------------------------------- delivered memo
         _T.VIEW_OVERVIEW: Entry("Digital Post – oversigt", "Digital Post – overview"),
         _T.VIEW_SENDER: Entry("Afsender", "Sender"),
+        _T.VIEW_SENDER_CVR_NAME: Entry("Afsenderens navn i CVR", "Sender's name in the CVR register"),
         _T.VIEW_RECIPIENT: Entry("Modtager", "Recipient"),
         _T.VIEW_CONTACT_POINT: Entry("Kontaktpunkt", "Contact point"),
         _T.VIEW_SENDER_CONTACT_POINT: Entry("Afsenders kontaktpunkt", "Sender contact point"),

@@ -36,3 +36,7 @@ class NameLookup(Protocol):
     async def lookup(self, number: str) -> NameResult:
         """Any CPR or CVR number (raises ``IdentifierError`` only when it is neither)."""
         ...
+
+    async def name_of(self, number: str) -> str | None:
+        """The name to show next to ``number`` (None: not active, protected, failed, not configured)."""
+        ...
