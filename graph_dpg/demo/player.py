@@ -131,7 +131,12 @@ def sandbox_environment(
 
 
 def sandbox_settings(
-    workdir: Path, graph_url: str, ngdp: NgdpSandbox, http_port: int, smime: DemoPki | None = None
+    workdir: Path,
+    graph_url: str,
+    ngdp: NgdpSandbox,
+    http_port: int,
+    smime: DemoPki | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Settings:
     """The gateway's settings for the sandbox. NgDP's pushes are authenticated as in production behind
     Container Apps' ingress (infra/): NgDP's client certificate in X-Forwarded-Client-Cert, checked
@@ -150,6 +155,7 @@ def sandbox_settings(
     return load_settings(
         env_file=None,
         **secure_mail,
+        **(extra or {}),  # e.g. the name registers' emulators (demo/names.py)
         credential_kind="sandbox",
         graph_base_url=graph_url,
         ngdp_base_url=ngdp.base_url,
