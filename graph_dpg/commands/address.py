@@ -11,7 +11,7 @@ Output: one JSON object per address and line (JSON Lines), in argument order:
 Exit code: 0 all parse and validate, 1 some only fail validation, 2 some do not parse (or bad options).
 CPR numbers are masked (010203-xxxx) everywhere in the output unless --show-cpr is given.
 
---lookup adds the names the registers give the recipient and a CVR sender (issue 20; the settings
+--lookup adds the names the registers give the recipient and a CVR sender (the settings
 GRAPH_DPG_DATAFORDELER_* and GRAPH_DPG_CVR_*, see `graph-dpg lookup`): "recipient_name",
 "recipient_name_status", "sender_name", "sender_name_status" (status active, inactive, protected, unknown
 or error; a name only when active). A failed lookup does not change the exit code; its reason goes to
