@@ -3,9 +3,10 @@
 :class:`NameService` implements :class:`graph_dpg.ports.names.NameLookup` over the configured registers
 (either may be absent: lookups are optional). Answers are cached in memory only, for ``ttl_seconds``
 (setting ``GRAPH_DPG_NAME_CACHE_TTL_SECONDS``), at most ``max_entries`` of them: a name next to a CPR number
-is personal data, so it is never written to disk and never logged. A failed lookup is not cached and never
-raises: the answer has status ``error``, the failure is logged once (masked number, the reason, no name),
-and the caller goes on without a name — a lookup never blocks sending.
+is personal data, so it is never written to disk and never logged. A failed lookup never raises: the
+answer has status ``error``, the failure is logged once (masked number, the reason, no name) and answered
+again from memory for ``error_ttl_seconds`` (a minute) before the register is asked again; the caller goes
+on without a name — a lookup never blocks sending.
 
 :func:`precheck_registrations` asks NgDP's contact registry (``contacts/``) whether each recipient of a
 mass delivery can receive ordinary Digital Post, so exempt and unknown recipients are reported up front.
@@ -42,6 +43,9 @@ from graph_dpg.ports.store import OutboxEntry
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 3600.0
+#: A failed lookup is answered ``error`` again for this long without asking (and without logging again):
+#: a receipt's lines are built several times, and a register that is down is not hammered.
+DEFAULT_ERROR_TTL_SECONDS = 60.0
 DEFAULT_MAX_ENTRIES = 10_000
 #: Lookups of one batch (the CLI, a mass delivery) in flight at once.
 DEFAULT_CONCURRENCY = 4
@@ -55,9 +59,11 @@ class NameService:
         ttl_seconds: float = DEFAULT_TTL_SECONDS,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         clock: Callable[[], float] = time.monotonic,
+        error_ttl_seconds: float = DEFAULT_ERROR_TTL_SECONDS,
     ) -> None:
         self._registers: dict[NameKind, NameRegister] = {r.kind: r for r in registers}
         self._ttl = ttl_seconds
+        self._error_ttl = error_ttl_seconds
         self._max = max_entries
         self._clock = clock
         self._cache: OrderedDict[tuple[NameKind, str], tuple[float, NameResult]] = OrderedDict()
@@ -85,13 +91,20 @@ class NameService:
         except RemoteError as exc:
             shown = mask_cpr(normalised) if kind == "cpr" else normalised
             log.warning("%s name lookup for %s failed: %s", kind.upper(), shown, exc)
-            return NameResult(kind, normalised, "error", reason=str(exc))
-        if self._ttl > 0:
-            self._cache[key] = (now + self._ttl, result)
-            self._cache.move_to_end(key)
-            while len(self._cache) > self._max:
-                self._cache.popitem(last=False)
+            failed = NameResult(kind, normalised, "error", reason=str(exc))
+            self._remember(key, failed, now + self._error_ttl if self._error_ttl > 0 else None)
+            return failed
+        self._remember(key, result, now + self._ttl if self._ttl > 0 else None)
         return result
+
+    def _remember(self, key: tuple[NameKind, str], result: NameResult, until: float | None) -> None:
+        if until is None:
+            self._cache.pop(key, None)
+            return
+        self._cache[key] = (until, result)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._max:
+            self._cache.popitem(last=False)
 
     async def lookup_many(
         self, numbers: Sequence[str], concurrency: int = DEFAULT_CONCURRENCY

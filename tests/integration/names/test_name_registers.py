@@ -153,7 +153,7 @@ async def test_a_failing_service_gives_status_error_and_is_not_cached(
     cvr: RunningCvr, pki: SandboxPki
 ) -> None:
     client = cvr_client(cvr, pki)
-    service = NameService([client], ttl_seconds=60)
+    service = NameService([client], ttl_seconds=60, error_ttl_seconds=0)
     cvr.state.fail_next = 1
     try:
         failed = await service.lookup("12345674")

@@ -81,17 +81,21 @@ async def test_cache_is_bounded(register: FakeRegister) -> None:
     assert register.calls == 4
 
 
-async def test_failure_is_an_error_answer_not_cached(
+async def test_failure_is_an_error_answer_logged_once_and_asked_again_later(
     register: FakeRegister, caplog: pytest.LogCaptureFixture
 ) -> None:
-    service = NameService([register], ttl_seconds=60, clock=Clock())
+    clock = Clock()
+    service = NameService([register], ttl_seconds=3600, clock=clock, error_ttl_seconds=60)
     register.failing = True
     with caplog.at_level(logging.WARNING, logger="graph_dpg.services.names"):
         failed = await service.lookup(CPR)
+        again = await service.lookup(CPR)  # the receipt's lines are built again: no second request or log
     assert (failed.status, failed.name) == ("error", None)
     assert failed.reason is not None and "503" in failed.reason
+    assert again == failed and register.calls == 1
     assert len(caplog.records) == 1
     register.failing = False
+    clock.now += 61
     assert (await service.lookup(CPR)).name == NAME
 
 
