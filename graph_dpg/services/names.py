@@ -198,8 +198,9 @@ async def precheck_mass_plan(
 ) -> int:
     """Leave the exempt and the unknown recipients out of a mass delivery's plan, each named in a warning
     for the receipt (CPR masked, with its line). A recipient whose check failed is kept: a failed check
-    never blocks sending. Exempt recipients are kept when the letter is mandatory. Returns how many were
-    left out."""
+    never blocks sending. Exempt recipients are kept when the letter is mandatory. When nobody would be
+    left, the warnings become errors and the plan stays whole (the caller refuses the mail). Returns how
+    many were left out."""
     if len(plan.memos) < 2:
         return 0
     first = plan.memos[0].memo_xml or b""
@@ -218,6 +219,12 @@ async def precheck_mass_plan(
         plan.findings.append(finding)
         if memo.memo_xml is not None:
             template_of[memo.message_uuid] = ""  # the template row itself is left out: see below
+    if left_out and not kept:
+        # Nobody left to send to: the mail is refused with the same sentences, as errors, and nothing is
+        # sent (the plan is left whole; the caller rejects it).
+        plan.findings[-left_out:] = [replace(f, severity="error") for f in plan.findings[-left_out:]]
+        log.info("recipient pre-check: none of %d recipients can receive Digital Post", len(checks))
+        return left_out
     if left_out and template_of:
         kept = _retemplate(kept, [m for m in plan.memos if m.message_uuid in template_of])
     plan.memos[:] = kept

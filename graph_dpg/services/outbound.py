@@ -519,8 +519,9 @@ class OutboundService:
         if plan.errors:
             await self._reject(job, plan.findings, plan.errors, stats)
             return job
-        if self.settings.recipient_precheck:
-            await precheck_mass_plan(self.ngdp, plan)
+        if self.settings.recipient_precheck and await precheck_mass_plan(self.ngdp, plan) and plan.errors:
+            await self._reject(job, plan.findings, plan.errors, stats)  # nobody could receive it
+            return job
         memos = [
             PlannedMemo(
                 m.message_uuid,

@@ -106,6 +106,21 @@ async def test_mass_precheck_leaves_exempt_and_unknown_out(h: Harness) -> None:
     assert EXEMPT not in body and UNREGISTERED not in body
 
 
+async def test_mass_delivery_nobody_can_receive_is_refused(h: Harness) -> None:
+    cprs = [EXEMPT, UNREGISTERED]
+    h.send(
+        "Masse",
+        [f"masseforsendelse-2@29189846.{GW}"],
+        attachments=[("masseforsendelse.txt", "text/plain", "\n".join(cprs).encode())],
+    )
+    await h.cycle(2)
+    assert h.accepted_recipients() == []
+    [receipt] = h.receipts()
+    body = receipt["body"]["content"]
+    assert "Modtageren 040465-xxxx (linje 1) er fritaget for Digital Post" in body
+    assert "050590-xxxx (linje 2)" in body
+
+
 async def test_without_the_setting_everyone_is_sent_to(db_url: str) -> None:
     harness = await make_harness(db_url)
     try:
