@@ -1,7 +1,8 @@
 """CVR names from the CVR distribution search (implements :class:`graph_dpg.ports.names.NameRegister`,
 kind ``cvr``).
 
-docs/facts/cvr.md: "system-til-system adgang" is an Elasticsearch index behind Basic authentication;
+docs/facts/cvr.md, "The search (documented / reference code)": the system-to-system access is an
+Elasticsearch index behind Basic authentication;
 ``POST {base}/cvr-permanent/virksomhed/_search`` with a ``term`` query on ``Vrvirksomhed.cvrNummer``
 answers ``hits.hits[]._source.Vrvirksomhed``. Only the fields the name and status need are asked for
 (``_source`` filtering). A ceased company is reported inactive, never with a name

@@ -31,7 +31,8 @@ SERVICE = "datafordeler"
 LABEL = "Datafordeler"
 Sector = Literal["public", "private"]
 
-#: GraphQL entity and service path per sector (docs/facts/datafordeler.md, "CPR on GraphQL").
+#: GraphQL entity and service path per sector
+#: (docs/facts/datafordeler.md, "From REST to GraphQL (documented)").
 ENTITIES: Mapping[Sector, tuple[str, str]] = {
     "public": ("CPRCustom_PublicSectorPerson", "CPR/custom/PublicSector/v2"),
     "private": ("CPRCustom_PrivateSectorPerson", "CPR/custom/PrivateSector/v2"),
