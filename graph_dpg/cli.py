@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "letters": "graph_dpg.commands.letters",
     "doctor": "graph_dpg.commands.doctor",
     "secure-mail": "graph_dpg.commands.secure_mail",
+    "lookup": "graph_dpg.commands.lookup",
 }
 
 

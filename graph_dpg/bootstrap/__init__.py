@@ -37,6 +37,7 @@ from graph_dpg.adapters.smime.keyvault import KeyVaultCertificates
 from graph_dpg.adapters.smime.ldap import LdapCertificates
 from graph_dpg.adapters.smime.sources import CertificateSources, Source, blocking_source, mailbox_source
 from graph_dpg.adapters.store import SqlStore, create_store
+from graph_dpg.bootstrap.names import make_name_service
 from graph_dpg.bootstrap.rules import inbound_settings
 from graph_dpg.config import GatewayConfig, Settings
 from graph_dpg.core.errors import ConfigError
@@ -49,6 +50,7 @@ from graph_dpg.services.inbound import InboundService
 from graph_dpg.services.inbound.forwarded import forwarded_opening
 from graph_dpg.services.inbound.secure import SecureMailOpening
 from graph_dpg.services.inbox_rules import InboxRuleCache
+from graph_dpg.services.names import NameService
 from graph_dpg.services.notifications import NotificationInbox, NotificationSettings, SubscriptionKeeper
 from graph_dpg.services.outbound import FunctionMailbox, OutboundService, OutboundSettings, SecureSender
 
@@ -125,6 +127,7 @@ def outbound_settings(settings: Settings, config: GatewayConfig) -> OutboundSett
         retry_base_seconds=settings.retry_base_seconds,
         retry_max_seconds=float(settings.max_backoff_seconds),
         give_up_after_seconds=float(settings.give_up_after_seconds),
+        recipient_precheck=settings.recipient_precheck,
     )
 
 
@@ -302,6 +305,7 @@ def build_gateway(
     keyring = organisation_keyring(settings)
     keyvault = make_keyvault_certificates(settings, closers, connection_verify=keyvault_connection_verify)
     opening = secure_mail_opening(settings, mailbox, inbound_config.language, keyring)
+    names = name_service(settings, closers)
     outbound = OutboundService(
         mailbox,
         ngdp,
@@ -310,6 +314,7 @@ def build_gateway(
         failures=failures,
         secure=opening.opener,  # a case worker's signed mail is unwrapped before conversion
         secure_send=secure_sender(settings, mailbox, keyring),
+        names=names,
     )
     # A mailbox that is NgDP's SMTP recipient system opens its S/MIME mail as forwarded Digital Post.
     open_mail = forwarded_opening(opening, store, inbound_config.forwarded_mailboxes, inbound_config.language)
@@ -321,7 +326,14 @@ def build_gateway(
         else None
     )
     inbound = InboundService(
-        mailbox, ngdp, store, inbound_config, failures=failures, open_mail=open_mail, inbox_rules=inbox_rules
+        mailbox,
+        ngdp,
+        store,
+        inbound_config,
+        failures=failures,
+        open_mail=open_mail,
+        inbox_rules=inbox_rules,
+        names=names,
     )
     subscriptions, notifications = notification_services(settings, mailbox, store)
     return Gateway(
@@ -350,6 +362,15 @@ def notification_services(
         return None, None
     keeper = SubscriptionKeeper(mailbox, store, NotificationSettings.from_base(settings.notifications_url))
     return keeper, NotificationInbox(store)
+
+
+def name_service(settings: Settings, closers: list[Any]) -> NameService | None:
+    """CPR/CVR names for receipts (issue 20), when a register is configured; else None."""
+    if not (settings.cpr_lookup_enabled or settings.cvr_lookup_enabled):
+        return None
+    service = make_name_service(settings)
+    closers.append(service.aclose)
+    return service
 
 
 def secure_mail_opening(

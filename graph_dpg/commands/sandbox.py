@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from graph_dpg.bootstrap import build_gateway
 from graph_dpg.commands import command
 from graph_dpg.core.errors import ConfigError
 from graph_dpg.demo.export import ExportedMail, collect, snapshot, write_export
+from graph_dpg.demo.names import name_sandbox
 from graph_dpg.demo.player import (
     Environment,
     MassProgress,
@@ -137,15 +139,23 @@ async def _play(
     report: dict[str, object] = {"settled": False}
     wrong: list[str] = []
     emulator = emulator or NgdpOptions()
-    with sandbox_environment(
-        workdir, duplicate_answer=emulator.duplicate_answer, validate_memos=emulator.validate_memos
-    ) as (work, tenant, graph_url, state, ngdp, config):
+    with (
+        ExitStack() as stack,
+        sandbox_environment(
+            workdir, duplicate_answer=emulator.duplicate_answer, validate_memos=emulator.validate_memos
+        ) as (work, tenant, graph_url, state, ngdp, config),
+    ):
         seed(scenario, state)
         pki = make_demo_pki(work / "smime", config.organisation.name, config.organisation.cvr)
+        assert ngdp.pki is not None
+        # The name registers (Datafordeler with mutual TLS from the NgDP emulator's CA, the CVR search).
+        names = stack.enter_context(name_sandbox(ngdp.pki))
         http_port = free_port()
         idp = start_console_idp(ngdp, http_port)  # the console's emulated Entra ID (stopped below)
         try:
-            settings = sandbox_settings(work, graph_url, ngdp, http_port, smime=pki, console=idp)
+            settings = sandbox_settings(
+                work, graph_url, ngdp, http_port, smime=pki, console=idp, extra=names.settings
+            )
             gateway = build_gateway(settings, config)
         except BaseException:
             idp.stop()
@@ -167,6 +177,8 @@ async def _play(
                 f"graph_dpg sandbox: {config.organisation.name} (CVR {config.organisation.cvr}), "
                 f"{len(config.function_mailboxes)} function mailboxes\n"
                 f"  Graph emulator  {graph_url}\n  NgDP emulator   {ngdp.base_url} (mutual TLS)\n"
+                f"  names           Datafordeler {names.settings['datafordeler_token_url']} (mutual TLS), "
+                f"CVR {names.settings['cvr_base_url']}\n"
                 f"  gateway         {runtime.http_url} (/healthz /readyz /metrics)\n"
                 f"  console         {runtime.http_url}/console/ (sign-in: emulated Entra ID {idp.url})\n"
                 f"  NgDP push       {runtime.http_url}/ngdp/push/ (NgDP's client certificate via the"

@@ -125,6 +125,68 @@ class Settings(BaseSettings):
         description="Timeout of one NgDP request (uploads of large MeMo messages included).",
     )
 
+    # --- Names for numbers (CPR via Datafordeler, CVR via the CVR distribution search; optional) -------
+    datafordeler_token_url: str | None = Field(
+        None,
+        description=(
+            "Datafordeler's OAuth token endpoint (client credentials, the client authenticated by the OCES3 "
+            "certificate over mutual TLS). Set with the client id to turn CPR name lookups on."
+        ),
+    )
+    datafordeler_graphql_url: str = Field(
+        "https://graphql.datafordeler.dk",
+        description="Datafordeler's GraphQL root; the CPR custom service path is appended.",
+    )
+    datafordeler_client_id: str | None = Field(
+        None, description="The client id of the IT system in Datafordeler Administration."
+    )
+    datafordeler_certificate_path: Path | None = Field(
+        None,
+        description=(
+            "OCES3 certificate with private key registered on the IT system (PEM or PKCS#12); "
+            "default: the NgDP certificate."
+        ),
+    )
+    datafordeler_certificate_password: SecretStr | None = Field(
+        None, description="Password of the Datafordeler certificate (default: the NgDP certificate's)."
+    )
+    datafordeler_ca_bundle: Path | None = Field(
+        None, description="PEM bundle of CAs trusted for Datafordeler instead of the system store (sandbox)."
+    )
+    datafordeler_sector: Literal["public", "private"] = Field(
+        "public",
+        description=(
+            "Which CPR service: public (authorities, CPRCustom_PublicSectorPerson) or private (companies, "
+            "CPRCustom_PrivateSectorPerson)."
+        ),
+    )
+    cvr_base_url: str | None = Field(
+        None,
+        description="The CVR distribution search root (system-to-system access). Set to turn CVR lookups on.",
+    )
+    cvr_username: str | None = Field(None, description="User name of the CVR system-to-system access.")
+    cvr_password: SecretStr | None = Field(None, description="Password of the CVR system-to-system access.")
+    cvr_ca_bundle: Path | None = Field(
+        None,
+        description="PEM bundle of CAs trusted for the CVR search instead of the system store (sandbox).",
+    )
+    name_cache_ttl_seconds: float = Field(
+        3600.0,
+        ge=0,
+        le=7 * 86400,
+        description="How long a looked-up name is kept in memory (never on disk); 0 turns the cache off.",
+    )
+    name_lookup_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Timeout of one CPR or CVR name lookup."
+    )
+    recipient_precheck: bool = Field(
+        False,
+        description=(
+            "Before a mass delivery, ask NgDP's contact registry about every recipient and report the exempt "
+            "and unknown ones up front (one contacts/ request per recipient)."
+        ),
+    )
+
     # --- Database ------------------------------------------------------------------------------------
     database_url: str = Field(
         "sqlite:///./graph-dpg.db",
@@ -464,6 +526,15 @@ class Settings(BaseSettings):
         "client_secret",
         "ngdp_api_token",
         "ngdp_certificate_password",
+        "datafordeler_token_url",
+        "datafordeler_client_id",
+        "datafordeler_certificate_path",
+        "datafordeler_certificate_password",
+        "datafordeler_ca_bundle",
+        "cvr_base_url",
+        "cvr_username",
+        "cvr_password",
+        "cvr_ca_bundle",
         "push_token",
         "smime_certificate_password",
         "smime_ldap_url",
@@ -536,9 +607,17 @@ class Settings(BaseSettings):
             raise ValueError("must be the tenant's GUID or a verified domain such as contoso.onmicrosoft.com")
         return text
 
-    @field_validator("graph_base_url", "ngdp_base_url")
+    @field_validator(
+        "graph_base_url",
+        "ngdp_base_url",
+        "datafordeler_token_url",
+        "datafordeler_graphql_url",
+        "cvr_base_url",
+    )
     @classmethod
-    def _base_url(cls, value: str) -> str:
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parts = urlsplit(value.strip())
         if not parts.hostname:
             raise ValueError(f"must be an absolute https:// URL, got {value!r}")
@@ -620,10 +699,14 @@ class Settings(BaseSettings):
             if getattr(self, name) is None:
                 yield (f"{env_name(name)}: required when {env_name('credential_kind')}={kind} ({what})")
         yield from self._push_problems()
+        yield from self._name_lookup_problems()
         for name in (
             "client_certificate_path",
             "ngdp_certificate_path",
             "ngdp_ca_bundle",
+            "datafordeler_certificate_path",
+            "datafordeler_ca_bundle",
+            "cvr_ca_bundle",
             "push_client_ca_file",
         ):
             path: Path | None = getattr(self, name)
@@ -643,6 +726,37 @@ class Settings(BaseSettings):
             for listed in getattr(self, name):
                 if not listed.is_file():
                     yield f"{env_name(name)}: file {str(listed)!r} does not exist or is not a file"
+
+    def _name_lookup_problems(self) -> Iterator[str]:
+        """Name lookups are off unless configured; half a configuration is a mistake worth naming."""
+        cpr = ("datafordeler_token_url", "datafordeler_client_id")
+        if any(getattr(self, n) is not None for n in cpr):
+            for name in cpr:
+                if getattr(self, name) is None:
+                    yield f"{env_name(name)}: required for CPR name lookups (set both or neither of " + (
+                        f"{env_name(cpr[0])}, {env_name(cpr[1])})"
+                    )
+            if self.datafordeler_certificate_path is None and self.ngdp_certificate_path is None:
+                yield (
+                    f"{env_name('datafordeler_certificate_path')}: required for CPR name lookups (the OCES3 "
+                    f"certificate; {env_name('ngdp_certificate_path')} is used when set)"
+                )
+        cvr = ("cvr_base_url", "cvr_username", "cvr_password")
+        if any(getattr(self, n) is not None for n in cvr) and not all(
+            getattr(self, n) is not None for n in cvr
+        ):
+            missing = [env_name(n) for n in cvr if getattr(self, n) is None]
+            yield f"{', '.join(missing)}: required for CVR name lookups (set all of them or none)"
+
+    @property
+    def cpr_lookup_enabled(self) -> bool:
+        return self.datafordeler_token_url is not None and self.datafordeler_client_id is not None
+
+    @property
+    def cvr_lookup_enabled(self) -> bool:
+        return (
+            self.cvr_base_url is not None and self.cvr_username is not None and self.cvr_password is not None
+        )
 
     def _push_problems(self) -> Iterator[str]:
         """Push settings that contradict each other (the push adapter re-checks the policy it builds)."""

@@ -164,6 +164,7 @@ def sandbox_settings(
     smime: DemoPki | None = None,
     *,
     console: RunningIdp | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Settings:
     """The gateway's settings for the sandbox. NgDP's pushes are authenticated as in production behind
     Container Apps' ingress (infra/): NgDP's client certificate in X-Forwarded-Client-Cert, checked
@@ -192,6 +193,7 @@ def sandbox_settings(
     return load_settings(
         env_file=None,
         **secure_mail,
+        **(extra or {}),  # e.g. the name registers' emulators (demo/names.py)
         credential_kind="sandbox",
         graph_base_url=graph_url,
         ngdp_base_url=ngdp.base_url,

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Service = Literal["graph", "ngdp"]
+Service = Literal["graph", "ngdp", "datafordeler", "cvr"]
 #: Which option of ``graph-dpg doctor --probe`` runs a row: always, or only with the named flag; ``manual``:
 #: no harmless probe exists, the row is reported skipped and its ``probe`` text is the manual check.
 Gate = Literal["probe", "--probe-concurrency", "--ngdp-test", "manual"]
@@ -54,6 +54,18 @@ NGDP_SEND = "ngdp.send-answer"
 NGDP_RECEIPT = "ngdp.business-receipt"
 NGDP_DUPLICATE = "ngdp.duplicate-uuid"
 NGDP_FORWARDED_SHAPES = "ngdp.forwarded-shapes"
+DATAFORDELER_OAUTH = "datafordeler.token-by-certificate"
+DATAFORDELER_PERSON = "datafordeler.cpr-person-fields"
+DATAFORDELER_STATUS = "datafordeler.cpr-status-codes"
+CVR_HTTPS = "cvr.https"
+CVR_CEASED = "cvr.ceased-status"
+
+#: The manual check of every name-lookup row: one lookup of a number whose answer is known.
+_LOOKUP_CHECK = (
+    "manual: a lookup reads personal data, so the probe makes none by itself. Check: with the settings in "
+    "place run `graph-dpg lookup NUMBER` for a number whose answer you know (the organisation's own CVR; "
+    "for CPR a colleague's number, with consent) and compare."
+)
 
 INFERENCES: tuple[Inference, ...] = (
     Inference(
@@ -303,6 +315,78 @@ INFERENCES: tuple[Inference, ...] = (
         gate="manual",
     ),
 )
+
+NAME_INFERENCES: tuple[Inference, ...] = (
+    Inference(
+        DATAFORDELER_OAUTH,
+        "datafordeler",
+        "Datafordeler issues its OAuth token to a client-credentials POST (`grant_type=client_credentials`, "
+        "`client_id`) to the token endpoint, the client authenticated by the OCES3 certificate in the TLS "
+        "handshake (no secret), and answers `access_token` with `expires_in`; GraphQL calls carry it as "
+        "`Authorization: Bearer`.",
+        "Datafordeler's guide to Datafordeler Administration says an OCES3 certificate uploaded as 'OAuth "
+        "certifikat' on an IT system calls the services like an OAuth shared secret (confluence.sdfi.dk "
+        "pageId=193921084); the token endpoint's address and request shape were not found in public "
+        "sources. The shape is OAuth 2.0's (RFC 6749 section 4.4, RFC 8705); the address is a setting.",
+        _LOOKUP_CHECK,
+        gate="manual",
+    ),
+    Inference(
+        DATAFORDELER_PERSON,
+        "datafordeler",
+        "`CPRCustom_PublicSectorPerson` and `CPRCustom_PrivateSectorPerson` are filtered by `where: "
+        "{personnummer: {eq: …}}` and answer `nodes[]` with `personnummer`, `status`, `navn{adresseringsnavn "
+        "fornavne mellemnavn efternavn}` and `beskyttelse{beskyttelsestype virkningFra virkningTil}` (name "
+        "and address protection as `NAVNE_OG_ADRESSEBESKYTTELSE`); a refusal comes as GraphQL `errors` "
+        "with HTTP 200.",
+        "The CPR GraphQL page names the services, entities and schema addresses "
+        "(confluence.sdfi.dk/x/WYBGDg) "
+        "but the custom schemas are only readable with access granted; the field names follow the CPR "
+        "entities Person, Navn and Beskyttelse of CPR's entity-based GraphQL (confluence.sdfi.dk/x/zoKjDQ). "
+        "The where/eq filter and `nodes` are Datafordeler's GraphQL conventions (confluence.sdfi.dk "
+        "pageId=187105560).",
+        _LOOKUP_CHECK,
+        gate="manual",
+    ),
+    Inference(
+        DATAFORDELER_STATUS,
+        "datafordeler",
+        "CPR's person status codes: 01, 03, 05, 07 are resident (active); 20 (no residence), 70 "
+        "(disappeared), 80 (emigrated), 90 (dead) are inactive; 30 (annulled), 50 (deleted), 60 (changed "
+        "number) are no current person (unknown).",
+        "The codes are CPR's record description, which was not retrievable here; the private-sector REST "
+        "page says only that persons with status 'nedlagt' are not returned and dead persons have no "
+        "current address (confluence.sdfi.dk pageId=17138963).",
+        _LOOKUP_CHECK,
+        gate="manual",
+    ),
+    Inference(
+        CVR_HTTPS,
+        "cvr",
+        "The CVR distribution search answers over https with the same Basic credentials as over http.",
+        "Erhvervsstyrelsen's guide and public clients use `http://distribution.virk.dk/cvr-permanent/"
+        "virksomhed/_search` (github openownership/register, data_availability.en.md, and public code); the "
+        "gateway sends credentials over https only (`GRAPH_DPG_CVR_BASE_URL` refuses plain http off "
+        "loopback).",
+        _LOOKUP_CHECK,
+        gate="manual",
+    ),
+    Inference(
+        CVR_CEASED,
+        "cvr",
+        "A company has ceased when its current `livsforloeb` period has a `gyldigTil`, or when "
+        "`virksomhedMetadata.sammensatStatus` (or the current `virksomhedsstatus`) begins with the Danish "
+        "word for ceased, dissolved (also compulsorily) or deleted (docs/facts/cvr.md, 'Status'); 'Under "
+        "konkurs' (in bankruptcy) is not ceased.",
+        "Real answers show `livsforloeb[].periode.gyldigTil` and `virksomhedsstatus[]` (github Andreasbirch/"
+        "Andreasbirch.github.io apps/HvemErEjeren/data.js, alexdor/regtic workers/vat-dk/cvr_parser.js); the "
+        "list of `sammensatStatus` values is not published in the sources found.",
+        _LOOKUP_CHECK,
+        gate="manual",
+    ),
+)
+
+INFERENCES = INFERENCES + NAME_INFERENCES
 
 BY_ID: Mapping[str, Inference] = {i.id: i for i in INFERENCES}
 

@@ -98,6 +98,8 @@ class Banner:
 class ViewOptions:
     language: str = "da"
     mask_cpr: bool = True
+    #: The sending company's current name from the CVR register (issue 20), when looked up.
+    sender_cvr_name: str | None = None
 
 
 def unmapped_banner(
@@ -285,6 +287,8 @@ def overview_rows(
     rows: list[tuple[str, str]] = [
         (t(Text.VIEW_SENDER), _party(h.sender.sender_id, h.sender.id_type, h.sender.label, opts)),
     ]
+    if opts.sender_cvr_name:
+        rows.append((t(Text.VIEW_SENDER_CVR_NAME), opts.sender_cvr_name))
     if h.sender.contact_point:
         rows.append((t(Text.VIEW_SENDER_CONTACT_POINT), h.sender.contact_point.contact_point_id))
     rows.append(

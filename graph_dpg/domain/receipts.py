@@ -154,7 +154,12 @@ _NGDP_STATUS_TEXT = {"NOT_ALLOWED": Text.NGDP_RECEIPT_NOT_ALLOWED, "INVALID": Te
 #: the fixed beginning of each template, in every language.
 _WORDED_PREFIXES = tuple(
     CATALOGUE[key].template(language).split("{", 1)[0]
-    for key in (Text.RECEIPT_ROW_NOT_SENT, Text.RECEIPT_ROW_HTML_REJECTED)
+    for key in (
+        Text.RECEIPT_ROW_NOT_SENT,
+        Text.RECEIPT_ROW_HTML_REJECTED,
+        Text.RECEIPT_RECIPIENT_EXEMPT,  # the recipient's registration in words (services/names.py)
+        Text.RECEIPT_RECIPIENT_UNKNOWN,
+    )
     for language in LANGUAGES
 )
 
@@ -169,6 +174,8 @@ def _reason(row: RecipientLine, language: str) -> tuple[str, str]:
     status or error, the network's error; "" when there is none). A recipient that did not fail: its detail
     as recorded (a secure-mail note, for instance), nothing for support."""
     if row.ngdp_status:
+        if row.detail.startswith(_WORDED_PREFIXES):  # the recipient's registration, asked after the refusal
+            return row.detail, row.ngdp_status
         return text(
             _NGDP_STATUS_TEXT.get(row.ngdp_status, Text.NGDP_RECEIPT_UNKNOWN), language
         ), row.ngdp_status

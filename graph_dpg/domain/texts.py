@@ -79,9 +79,13 @@ class Text(StrEnum):
     RECEIPT_UPDATE_REJECTED = "receipt.update.rejected"
     RECEIPT_UPDATE_MORE = "receipt.update.more"
     RECEIPT_UPDATE_NOW = "receipt.update.now"
+    RECEIPT_RECIPIENT_EXEMPT = "receipt.recipient.exempt"
+    RECEIPT_RECIPIENT_UNKNOWN = "receipt.recipient.unknown"
 
     # -- findings: one sentence per Finding rule code (key "finding.<rule>"), what is wrong and what to do
     FINDING_POLICY_COUNT = "finding.policy.count"
+    FINDING_RECIPIENT_EXEMPT = "finding.recipient.exempt"
+    FINDING_RECIPIENT_UNKNOWN = "finding.recipient.unknown"
     FINDING_POLICY_SIZE = "finding.policy.size"
     FINDING_POLICY_TYPE_UNCHECKED = "finding.policy.type.unchecked"
     FINDING_POLICY_EMPTY = "finding.policy.empty"
@@ -165,6 +169,7 @@ class Text(StrEnum):
     # -- the mail an inbound memo is delivered as: overview table, routing section, main document
     VIEW_OVERVIEW = "view.overview"
     VIEW_SENDER = "view.sender"
+    VIEW_SENDER_CVR_NAME = "view.sender_cvr_name"
     VIEW_RECIPIENT = "view.recipient"
     VIEW_CONTACT_POINT = "view.contact_point"
     VIEW_SENDER_CONTACT_POINT = "view.sender_contact_point"
@@ -721,7 +726,31 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             " forms and content fetched from the internet (images and style sheets by link; paste images"
             " into the mail instead), or attach the letter as a PDF, and send the mail again.",
         ),
+        _T.RECEIPT_RECIPIENT_EXEMPT: Entry(
+            "Modtageren er fritaget for Digital Post, så brevet kan ikke leveres digitalt. Send det med "
+            "almindelig post.",
+            "The recipient is exempt from Digital Post, so the letter cannot be delivered digitally. Send "
+            "it by physical post.",
+        ),
+        _T.RECEIPT_RECIPIENT_UNKNOWN: Entry(
+            "Digital Post kender ikke modtageren. Tjek nummeret; er det rigtigt, så send brevet med "
+            "almindelig post.",
+            "Digital Post does not know the recipient. Check the number; if it is right, send the letter by "
+            "physical post.",
+        ),
         # ------------------------------------------------------------------------------- findings
+        _T.FINDING_RECIPIENT_EXEMPT: Entry(
+            "Modtageren {recipient} (linje {line}) er fritaget for Digital Post og fik derfor ikke brevet. "
+            "Send det med almindelig post.",
+            "The recipient {recipient} (line {line}) is exempt from Digital Post and was therefore not sent "
+            "the letter. Send it by physical post.",
+        ),
+        _T.FINDING_RECIPIENT_UNKNOWN: Entry(
+            "Digital Post kender ikke modtageren {recipient} (linje {line}), som derfor ikke fik brevet. "
+            "Tjek nummeret; er det rigtigt, så send brevet med almindelig post.",
+            "Digital Post does not know the recipient {recipient} (line {line}), who was therefore not sent "
+            "the letter. Check the number; if it is right, send the letter by physical post.",
+        ),
         _T.FINDING_POLICY_COUNT: Entry(
             (
                 "Mailen har {count} vedhæftede filer, men Digital Post modtager højst {limit}. Saml "
@@ -1410,6 +1439,7 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         # ------------------------------------------------------------------------------- delivered memo
         _T.VIEW_OVERVIEW: Entry("Digital Post – oversigt", "Digital Post – overview"),
         _T.VIEW_SENDER: Entry("Afsender", "Sender"),
+        _T.VIEW_SENDER_CVR_NAME: Entry("Afsenderens navn i CVR", "Sender's name in the CVR register"),
         _T.VIEW_RECIPIENT: Entry("Modtager", "Recipient"),
         _T.VIEW_CONTACT_POINT: Entry("Kontaktpunkt", "Contact point"),
         _T.VIEW_SENDER_CONTACT_POINT: Entry("Afsenders kontaktpunkt", "Sender contact point"),

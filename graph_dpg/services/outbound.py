@@ -61,6 +61,7 @@ from graph_dpg.domain.conversion import (
 )
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.domain.mail import Attachment, EmailAddress, Header, MailMessage
+from graph_dpg.domain.names import Registration
 from graph_dpg.domain.policies import ChannelPolicy
 from graph_dpg.domain.receipts import (
     MAX_FINDINGS_IN_BODY,
@@ -86,6 +87,7 @@ from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo import MemoMessage, parse
 from graph_dpg.ports.digital_post import ContactPointInfo, DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
+from graph_dpg.ports.names import NameLookup
 from graph_dpg.ports.secure_mail import SecureMailOpener
 from graph_dpg.ports.secure_send import RecipientCertificate, RecipientCertificateLookup, SecureMailSealer
 from graph_dpg.ports.store import (
@@ -103,6 +105,7 @@ from graph_dpg.services.blocking import blocking
 from graph_dpg.services.boundary import ItemFailures, Stage, describe
 from graph_dpg.services.cpu import CpuPool, shared_pool
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
+from graph_dpg.services.names import NAMED_RECIPIENTS_MAX, annotate_recipient_lines, precheck_mass_plan
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +171,7 @@ class OutboundSettings:
         6 * 3600.0
     )  # a mail or MeMo still failing this long after it came is given up
     receipt_folder: str = "inbox"
+    recipient_precheck: bool = False  # mass delivery: leave exempt/unknown recipients out (services.names)
 
     def mailbox(self, address: str) -> FunctionMailbox | None:
         wanted = address.lower()
@@ -223,8 +227,12 @@ class OutboundService:
         failures: ItemFailures | None = None,
         secure: SecureMailOpener | None = None,
         secure_send: SecureSender | None = None,
+        names: NameLookup | None = None,
     ) -> None:
         self.mail = mailbox
+        # Names in small receipts and the registration pre-check (issue 20; services/names.py).
+        self.names = names
+        self._registrations: dict[str, Registration] = {}
         # Opens a case worker's signed mail (S/MIME) before conversion; without it such mail is refused.
         self.secure = secure
         # Signs and encrypts mail to <name>=<domain>@sikkermail.<gateway-domain> (external recipients).
@@ -522,6 +530,9 @@ class OutboundService:
         plan = await self._make_plan(msg, mb)
         if plan.errors:
             await self._reject(job, plan.findings, plan.errors, stats)
+            return job
+        if self.settings.recipient_precheck and await precheck_mass_plan(self.ngdp, plan) and plan.errors:
+            await self._reject(job, plan.findings, plan.errors, stats)  # nobody could receive it
             return job
         memos = [
             PlannedMemo(
@@ -896,6 +907,15 @@ class OutboundService:
             if not page:
                 return lines
             lines.extend(_line(e) for e in page)
+            if after == 0 and len(page) <= NAMED_RECIPIENTS_MAX:
+                lines = await annotate_recipient_lines(
+                    lines,
+                    page,
+                    names=self.names,
+                    digital_post=self.ngdp,
+                    language=self.settings.language,
+                    registrations=self._registrations,
+                )
             after = page[-1].id
 
     async def _plan_effects(

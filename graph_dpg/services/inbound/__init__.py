@@ -28,6 +28,7 @@ from collections.abc import Callable
 from graph_dpg.domain.routing import ContactPointRoute, InboundSettings
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.mailbox import MailboxPort
+from graph_dpg.ports.names import NameLookup
 from graph_dpg.ports.store import InboundStore
 from graph_dpg.services.alerts import ALERT_PROPERTY, AlertService
 from graph_dpg.services.boundary import ItemFailures
@@ -78,6 +79,7 @@ class InboundService:
         cpu: CpuPool | None = None,
         failures: ItemFailures | None = None,
         inbox_rules: InboxRuleCache | None = None,
+        names: NameLookup | None = None,
     ) -> None:
         self.settings = settings
         cpu = cpu or shared_pool()  # parsing, validating, rendering and the rules run there
@@ -102,6 +104,7 @@ class InboundService:
             failures=self.failures,
             cpu=cpu,
             inbox_rules=inbox_rules,
+            names=names,
         )
         self.secure_mail = MailRouter(
             mailbox,

@@ -57,6 +57,7 @@ from graph_dpg.core.errors import (
     AuthError,
     Finding,
     GraphDpgError,
+    InputError,
     MailboxFullError,
     MessageTooLargeError,
     NotFoundError,
@@ -100,6 +101,7 @@ from graph_dpg.domain.split import (
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo.model import MemoMessage
 from graph_dpg.ports.digital_post import DigitalPostPort
+from graph_dpg.ports.names import NameLookup
 from graph_dpg.ports.store import InboundMemo, InboundSource, InboundState, MemoStore
 from graph_dpg.services.alerts import (
     Alert,
@@ -151,6 +153,10 @@ class MemoPipeline(InboundParts):
     _limits: dict[str, int] = field(default_factory=dict, init=False)
     #: The mailbox owners' Outlook inbox rules (None: not applied).
     inbox_rules: InboxRuleCache | None = None
+    #: CVR names for the overview's sender (issue 20; None: not looked up). Looked up when a memo is
+    #: parsed, kept in memory for the rendering that follows (names are never stored).
+    names: NameLookup | None = None
+    _sender_names: dict[str, str] = field(default_factory=dict, init=False)
 
     async def run(self, stats: InboundStats, *, pull: bool = True) -> None:
         """One round: pull what NgDP holds (unless ``pull`` is False), deliver, acknowledge."""
@@ -330,10 +336,32 @@ class MemoPipeline(InboundParts):
         """The memo as read; one that makes the reader raise something unexpected is unreadable (invalid),
         with what went wrong as its finding."""
         try:
-            return await self.cpu.run(parse_inbound, xml)
+            parsed = await self.cpu.run(parse_inbound, xml)
         except Exception as exc:
             shown = self.failures.crashed(Stage.INBOUND_MEMO, memo_uuid, exc)
             return ParsedMemo(None, (Finding("memo.unreadable", f"the memo could not be read: {shown}"),))
+        await self._look_up_sender(parsed.message)
+        return parsed
+
+    async def _look_up_sender(self, message: MemoMessage | None) -> None:
+        """The CVR register's name of a company sender, for the overview; a failure leaves it out."""
+        sender = message.header.sender if message is not None else None
+        if self.names is None or sender is None or sender.id_type.upper() != "CVR":
+            return
+        if not self.names.enabled("cvr") or sender.sender_id in self._sender_names:
+            return
+        try:
+            name = await self.names.name_of(sender.sender_id)
+        except InputError:
+            return
+        if name:
+            if len(self._sender_names) > 10_000:
+                self._sender_names.clear()
+            self._sender_names[sender.sender_id] = name
+
+    def _sender_name(self, message: MemoMessage | None) -> str | None:
+        sender = message.header.sender if message is not None else None
+        return self._sender_names.get(sender.sender_id) if sender is not None else None
 
     async def _deliver_parsed(
         self,
@@ -669,7 +697,7 @@ class MemoPipeline(InboundParts):
             target_mailbox=target,
             reply_from=reply_from,
             categories=list(route.categories),
-            options=ViewOptions(language=s.language, mask_cpr=s.mask_cpr),
+            options=ViewOptions(s.language, s.mask_cpr, self._sender_name(message)),
             mark_read=route.mark_read,
         )
 
@@ -757,7 +785,7 @@ class MemoPipeline(InboundParts):
         receipt_sent: bool = True,
     ) -> MailMessage:
         s = self.settings
-        opts = ViewOptions(language=s.language, mask_cpr=s.mask_cpr)
+        opts = ViewOptions(s.language, s.mask_cpr, self._sender_name(parsed.message))
         categories = list(route.categories)
         # A raw or invalid memo is one mail (it is not split): too big for the mailbox, it goes without its
         # XML and files (the store keeps them), so that it is delivered and answered all the same.

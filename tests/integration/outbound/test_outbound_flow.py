@@ -262,7 +262,9 @@ async def test_exempt_citizen_one_receipt_then_one_update_threaded_to_it(h: Harn
     body = update["body"]["content"]
     assert "<b>Opdateret kvittering</b>" in body
     assert "Brevet til 241290-xxxx er nu afvist: Digital Post må ikke levere brevet" in body
-    assert "Modtagere: 1. Fejlet: 1. Kvitteret: 0. Sendt: 0. I kø: 0." in body  # the counts agree with the one row
+    assert (
+        "Modtagere: 1. Fejlet: 1. Kvitteret: 0. Sendt: 0. I kø: 0." in body
+    )  # the counts agree with the one row
     assert "NOT_ALLOWED" not in body and exempt not in body
     assert update["conversationId"] == first["conversationId"]
     props = {
@@ -300,7 +302,9 @@ async def test_mass_delivery_refusals_arriving_together_make_one_update(h: Harne
     assert update["subject"] == "DPG opdateret kvittering: Ny affaldsordning"
     body = update["body"]["content"]
     assert body.count("er nu afvist") == 3
-    assert "Modtagere: 5. Fejlet: 3. Kvitteret: 2. Sendt: 0. I kø: 0." in body  # the counts agree with the rows
+    assert (
+        "Modtagere: 5. Fejlet: 3. Kvitteret: 2. Sendt: 0. I kø: 0." in body
+    )  # the counts agree with the rows
     assert update["conversationId"] == first["conversationId"]
 
 

@@ -19,7 +19,7 @@ def section(text: str) -> str:
     return text[start:] if end < 0 else text[start : end + 1]
 
 
-@pytest.mark.parametrize("service", ["graph", "ngdp"])
+@pytest.mark.parametrize("service", ["graph", "ngdp", "datafordeler", "cvr"])
 def test_facts_section_is_the_list(service: inf.Service) -> None:
     text = (FACTS / f"{service}.md").read_text(encoding="utf-8")
     assert inf.FACTS_HEADING in text, f"docs/facts/{service}.md lacks {inf.FACTS_HEADING!r}"

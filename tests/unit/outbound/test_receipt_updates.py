@@ -35,7 +35,9 @@ def test_the_danish_update_says_it_is_one_and_what_changed_in_words() -> None:
         "(fx er modtageren fritaget for Digital Post). Send brevet med almindelig post."
     ) in shown
     assert "Sådan står forsendelsen nu:" in shown
-    assert "Modtagere: 2. Fejlet: 1. Kvitteret: 1. Sendt: 0. I kø: 0." in shown  # the counts agree with the rows
+    assert (
+        "Modtagere: 2. Fejlet: 1. Kvitteret: 1. Sendt: 0. I kø: 0." in shown
+    )  # the counts agree with the rows
     assert "NOT_ALLOWED" not in mail.html
 
 
