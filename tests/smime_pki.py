@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 from cryptography import x509
@@ -75,8 +76,16 @@ def _write(party: Party) -> Party:
     return party
 
 
-def make_ca(directory: Path, name: str, now: datetime) -> Party:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+@cache
+def _pki_key(name: str) -> rsa.RSAPrivateKey:
+    """The key of ``make_pki``'s party ``name``, made once per process: RSA key generation is most of the
+    cost of a PKI, which some twenty test modules each make. The certificates are new every time; the
+    parties of one PKI still have keys of their own, and ``make_leaf`` called alone makes a new key."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def make_ca(directory: Path, name: str, now: datetime, *, key: rsa.RSAPrivateKey | None = None) -> Party:
+    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = _name(f"{name} OCES rod-CA", org="Den Danske Stat (test)")
     cert = (
         x509.CertificateBuilder()
@@ -106,8 +115,9 @@ def make_leaf(
     not_after: datetime,
     eku: list[x509.ObjectIdentifier] | None = None,
     emails: tuple[str, ...] = (),
+    key: rsa.RSAPrivateKey | None = None,
 ) -> Party:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -147,13 +157,14 @@ class Pki:
 
 def make_pki(directory: Path) -> Pki:
     now = datetime.now(UTC)
-    ca = make_ca(directory, "ca", now)
-    other_ca = make_ca(directory, "otherca", now)
+    ca = make_ca(directory, "ca", now, key=_pki_key("ca"))
+    other_ca = make_ca(directory, "otherca", now, key=_pki_key("otherca"))
     valid = {"not_before": now - timedelta(days=30), "not_after": now + timedelta(days=365)}
     org = make_leaf(
         directory,
         "org",
         ca,
+        key=_pki_key("org"),
         subject=_name(
             "Testkommune systemcertifikat",
             org="Testkommune",
@@ -166,6 +177,7 @@ def make_pki(directory: Path) -> Pki:
         directory,
         "org2",
         ca,
+        key=_pki_key("org2"),
         subject=_name(
             "Testkommune systemcertifikat 2",
             org="Testkommune",
@@ -178,6 +190,7 @@ def make_pki(directory: Path) -> Pki:
         directory,
         "employee",
         ca,
+        key=_pki_key("employee"),
         subject=_name(
             "Anne Hansen",
             org="Testkommune",
@@ -187,17 +200,31 @@ def make_pki(directory: Path) -> Pki:
         eku=[ExtendedKeyUsageOID.EMAIL_PROTECTION, ExtendedKeyUsageOID.CLIENT_AUTH],
         **valid,
     )
-    stranger = make_leaf(directory, "stranger", other_ca, subject=_name("Stranger", org="Elsewhere"), **valid)
+    stranger = make_leaf(
+        directory,
+        "stranger",
+        other_ca,
+        subject=_name("Stranger", org="Elsewhere"),
+        key=_pki_key("stranger"),
+        **valid,
+    )
     expired = make_leaf(
         directory,
         "expired",
         ca,
+        key=_pki_key("expired"),
         subject=_name("Old Org", org="Old Org", cvr="12345678"),
         not_before=now - timedelta(days=400),
         not_after=now - timedelta(days=1),
     )
     web = make_leaf(
-        directory, "web", ca, subject=_name("www"), eku=[ExtendedKeyUsageOID.SERVER_AUTH], **valid
+        directory,
+        "web",
+        ca,
+        subject=_name("www"),
+        eku=[ExtendedKeyUsageOID.SERVER_AUTH],
+        key=_pki_key("web"),
+        **valid,
     )
     return Pki(directory, ca, org, org2, employee, stranger, expired, web)
 

@@ -168,7 +168,7 @@ def test_no_end_record_is_a_damaged_container() -> None:
     assert sniff_type(b"PK\x03\x04" + b"\x00" * 100) == "application/zip"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=settings.default.max_examples // 2, deadline=None)
 @given(st.data())
 def test_mutated_containers_raise_only_content_errors(data: st.DataObject) -> None:
     base = bytearray(_zip({"mimetype": ODT_MIME, "content.xml": b"<office>" * 50}))
@@ -243,7 +243,7 @@ def test_a_deep_document_is_refused_before_the_recursive_decoder_runs() -> None:
         load_json(b"[" * 100_000, JsonLimits(max_bytes=1_000_000))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=settings.default.max_examples, deadline=None)
 @given(
     st.one_of(
         st.binary(max_size=300),

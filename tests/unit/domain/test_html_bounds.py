@@ -104,7 +104,7 @@ _soup_token = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=settings.default.max_examples * 3 // 2, deadline=None)
 @given(st.lists(_soup_token, max_size=300), st.sampled_from([3, 8, 20]))
 def test_html5ever_never_nests_deeper_than_the_normalized_stream(tokens: list[str], max_depth: int) -> None:
     """The safety argument, checked: the stream is well-formed and within the depth, and html5ever,
@@ -255,7 +255,7 @@ _block = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=settings.default.max_examples, deadline=None)
 @given(st.lists(_block, max_size=4).map("".join))
 def test_well_formed_letters_come_out_exactly_as_before(body: str) -> None:
     cleaned = sanitize_html(body)  # once: sanitising is most of this test's time

@@ -57,7 +57,7 @@ def test_lines_are_read_exactly_as_splitlines_reads_them(text: str) -> None:
     assert list(mass_module._lines(text)) == text.splitlines()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=settings.default.max_examples, deadline=None)
 @given(
     st.one_of(
         st.binary(max_size=400),

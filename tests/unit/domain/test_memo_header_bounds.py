@@ -96,7 +96,7 @@ _keys = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=settings.default.max_examples, deadline=None)
 @given(
     st.one_of(
         st.binary(max_size=200),

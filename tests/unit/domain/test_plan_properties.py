@@ -181,9 +181,9 @@ def _storable(text: str) -> bool:
 
 
 @settings(
-    max_examples=250,
+    # The loaded profile's budget (100 in ``ci``, 2,000 in ``fuzz``) and its randomness: ``ci`` derandomises.
+    max_examples=settings.default.max_examples,
     deadline=None,
-    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(_mail())

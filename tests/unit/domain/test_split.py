@@ -23,7 +23,7 @@ limits_st = st.integers(min_value=MB, max_value=150 * MB)
 bodies_st = st.integers(min_value=0, max_value=2 * MB)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=settings.default.max_examples, deadline=None)
 @given(sizes=sizes_st, limit=limits_st, first_body=bodies_st)
 def test_every_file_is_in_exactly_one_part_or_oversized_and_order_is_kept(
     sizes: list[int], limit: int, first_body: int
@@ -35,7 +35,7 @@ def test_every_file_is_in_exactly_one_part_or_oversized_and_order_is_kept(
     assert all(plan.parts[1:])  # only part 1 may be without files (the letter)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=settings.default.max_examples, deadline=None)
 @given(sizes=sizes_st, limit=limits_st, first_body=bodies_st)
 def test_each_part_is_under_its_capacity_and_only_unfittable_files_are_oversized(
     sizes: list[int], limit: int, first_body: int
@@ -52,7 +52,7 @@ def test_each_part_is_under_its_capacity_and_only_unfittable_files_are_oversized
         assert encoded_cost(sizes[i]) > other_cap
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=settings.default.max_examples, deadline=None)
 @given(sizes=sizes_st, limit=limits_st, first_body=bodies_st)
 def test_part_1_holds_the_main_document_when_it_fits(sizes: list[int], limit: int, first_body: int) -> None:
     plan = plan_split(sizes, limit, first_body=first_body)
@@ -62,7 +62,7 @@ def test_part_1_holds_the_main_document_when_it_fits(sizes: list[int], limit: in
         assert plan.parts[0][:1] == (fitting[0],)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=settings.default.max_examples, deadline=None)
 @given(sizes=sizes_st, limit=limits_st, first_body=bodies_st)
 def test_the_plan_survives_its_json(sizes: list[int], limit: int, first_body: int) -> None:
     plan = plan_split(sizes, limit, first_body=first_body, xml_size=sum(sizes) * 4 // 3)
@@ -96,7 +96,7 @@ def test_a_file_too_big_for_any_mail_is_oversized_and_the_rest_still_goes() -> N
     assert plan.split and not plan.attach_xml
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=settings.default.max_examples, deadline=None)
 @given(sizes=sizes_st, limit=limits_st, first_body=bodies_st, data=st.data())
 def test_a_replan_keeps_the_delivered_parts_and_places_every_file_once(
     sizes: list[int], limit: int, first_body: int, data: st.DataObject

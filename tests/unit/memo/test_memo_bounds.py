@@ -67,7 +67,7 @@ def test_equal_ascii_decimals_are_the_same_version(version: str) -> None:
     assert memo.parse(_with_version(version)).version == "1.2"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=settings.default.max_examples, deadline=None)
 @given(
     st.one_of(
         st.text(max_size=40),
