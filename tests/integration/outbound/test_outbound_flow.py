@@ -261,7 +261,7 @@ async def test_exempt_citizen_one_receipt_then_one_update_threaded_to_it(h: Harn
     assert update["subject"] == "DPG opdateret kvittering: Indkaldelse til samtale"
     body = update["body"]["content"]
     assert "<b>Opdateret kvittering</b>" in body
-    assert "Brevet til 241290-xxxx er nu afvist: Digital Post må ikke levere brevet" in body
+    assert "Brevet til 241290-xxxx er nu afvist: Modtageren er fritaget for Digital Post" in body
     assert (
         "Modtagere: 1. Fejlet: 1. Kvitteret: 0. Sendt: 0. I kø: 0." in body
     )  # the counts agree with the one row
@@ -322,7 +322,10 @@ async def test_a_refusal_known_before_the_first_receipt_makes_no_update(h: Harne
     [receipt] = h.receipts()
     assert receipt["subject"] == "DPG kvittering med fejl: Indkaldelse"
     assert "Modtagere: 1. Fejlet: 1. Kvitteret: 0. Sendt: 0. I kø: 0." in receipt["body"]["content"]
-    assert "Digital Post må ikke levere brevet" in receipt["body"]["content"]
+    assert (
+        "Modtageren er fritaget for Digital Post, så brevet kan ikke leveres digitalt"
+        in receipt["body"]["content"]
+    )
 
 
 async def test_receipt_with_many_failures_attaches_details(h: Harness) -> None:
