@@ -289,7 +289,8 @@ def _text_file(rows: Sequence[RecipientLine], language: str) -> tuple[bytes, int
 
 def _summary(rows: Sequence[RecipientLine], language: str) -> str:
     """The counts by status word (the words of the Status column and the state categories, failures first):
-    each is the number of rows that show that word, and they add up to the total."""
+    each is the number of rows that show that word, and they add up to the total; a word no row shows is
+    left out."""
     words = Counter(text(_STATUS_TEXT[r.status], language) for r in rows)
     order = (
         RecipientStatus.FAILED,
@@ -297,7 +298,9 @@ def _summary(rows: Sequence[RecipientLine], language: str) -> str:
         RecipientStatus.ACCEPTED,
         RecipientStatus.PENDING,
     )
-    counts = ". ".join(f"{w}: {words[w]}" for w in (text(_STATUS_TEXT[s], language) for s in order))
+    # Only the words some row shows: "Modtagere: 1. Sendt: 1." rather than a row of zeros to read past.
+    shown = (text(_STATUS_TEXT[s], language) for s in order)
+    counts = ". ".join(f"{w}: {words[w]}" for w in shown if words[w])
     return text(Text.RECEIPT_SUMMARY, language, total=len(rows), counts=counts)
 
 

@@ -251,7 +251,7 @@ async def test_exempt_citizen_one_receipt_then_one_update_threaded_to_it(h: Harn
     mid = h.send("Indkaldelse til samtale", [f"{exempt}@29189846.{GW}"])
     await h.cycle()
     [first] = h.receipts()
-    assert "Modtagere: 1. Fejlet: 0. Kvitteret: 0. Sendt: 1. I kø: 0." in first["body"]["content"]
+    assert "Modtagere: 1. Sendt: 1." in first["body"]["content"]
     for _ in range(2):  # the same receipts applied twice (a crash before they were marked): one update
         await h.service.pull_business_receipts()
         await h.service.apply_business_receipts()
@@ -262,9 +262,7 @@ async def test_exempt_citizen_one_receipt_then_one_update_threaded_to_it(h: Harn
     body = update["body"]["content"]
     assert "<b>Opdateret kvittering</b>" in body
     assert "Brevet til 241290-xxxx er nu afvist: Modtageren er fritaget for Digital Post" in body
-    assert (
-        "Modtagere: 1. Fejlet: 1. Kvitteret: 0. Sendt: 0. I kø: 0." in body
-    )  # the counts agree with the one row
+    assert "Modtagere: 1. Fejlet: 1." in body  # the counts agree with the one row
     assert "NOT_ALLOWED" not in body and exempt not in body
     assert update["conversationId"] == first["conversationId"]
     props = {
@@ -302,9 +300,7 @@ async def test_mass_delivery_refusals_arriving_together_make_one_update(h: Harne
     assert update["subject"] == "DPG opdateret kvittering: Ny affaldsordning"
     body = update["body"]["content"]
     assert body.count("er nu afvist") == 3
-    assert (
-        "Modtagere: 5. Fejlet: 3. Kvitteret: 2. Sendt: 0. I kø: 0." in body
-    )  # the counts agree with the rows
+    assert "Modtagere: 5. Fejlet: 3. Kvitteret: 2." in body  # the counts agree with the rows
     assert update["conversationId"] == first["conversationId"]
 
 
@@ -321,7 +317,7 @@ async def test_a_refusal_known_before_the_first_receipt_makes_no_update(h: Harne
     await h.service.run_effects()
     [receipt] = h.receipts()
     assert receipt["subject"] == "DPG kvittering med fejl: Indkaldelse"
-    assert "Modtagere: 1. Fejlet: 1. Kvitteret: 0. Sendt: 0. I kø: 0." in receipt["body"]["content"]
+    assert "Modtagere: 1. Fejlet: 1." in receipt["body"]["content"]
     assert (
         "Modtageren er fritaget for Digital Post, så brevet kan ikke leveres digitalt"
         in receipt["body"]["content"]

@@ -106,7 +106,7 @@ async def test_a_mass_delivery_with_thousands_of_refused_recipients_gets_one_sma
         assert receipt["subject"] == "DPG kvittering med fejl: Varsel til alle"
         body = receipt["body"]["content"]
         assert len(body.encode()) < 100_000
-        assert f"Modtagere: {n}. Fejlet: {n}. Kvitteret: 0. Sendt: 0. I kø: 0." in body
+        assert f"Modtagere: {n}. Fejlet: {n}." in body
         for name in ("modtagere.csv", FAILURE_DETAILS_NAME):
             lines = h.attachment_text(receipt, name).splitlines()
             assert len(lines) == 1 + n, name
