@@ -499,6 +499,28 @@ class Text(StrEnum):
     CONSOLE_ACTION_REVEAL = "console.action.reveal"
     CONSOLE_DONE_REVEAL = "console.done.reveal"
     CONSOLE_ACTION_RESEND = "console.action.resend"
+    CONSOLE_NAV_ROUTING = "console.nav_routing"
+    CONSOLE_ROUTING_TITLE = "console.routing_title"
+    CONSOLE_ROUTING_INTRO = "console.routing_intro"
+    CONSOLE_ROUTING_KIND = "console.routing_kind"
+    CONSOLE_ROUTING_KIND_MEMO = "console.routing_kind_memo"
+    CONSOLE_ROUTING_KIND_MAIL = "console.routing_kind_mail"
+    CONSOLE_ROUTING_SENDER = "console.routing_sender"
+    CONSOLE_ROUTING_BODY = "console.routing_body"
+    CONSOLE_ROUTING_BUTTON = "console.routing_button"
+    CONSOLE_ROUTING_OUTCOME = "console.routing_outcome"
+    CONSOLE_ROUTING_BY_RULE = "console.routing_by_rule"
+    CONSOLE_ROUTING_NO_RULE_MEMO = "console.routing_no_rule_memo"
+    CONSOLE_ROUTING_NO_RULE_MAIL = "console.routing_no_rule_mail"
+    CONSOLE_ROUTING_CATEGORIES = "console.routing_categories"
+    CONSOLE_ROUTING_TRACE = "console.routing_trace"
+    CONSOLE_ROUTING_POINTS = "console.routing_points"
+    CONSOLE_ROUTING_POINT = "console.routing_point"
+    CONSOLE_ROUTING_UNMAPPED = "console.routing_unmapped"
+    CONSOLE_ROUTING_AT_NGDP = "console.routing_at_ngdp"
+    CONSOLE_ROUTING_INACTIVE = "console.routing_inactive"
+    CONSOLE_ROUTING_NOT_AT_NGDP = "console.routing_not_at_ngdp"
+    CONSOLE_ROUTING_NGDP_UNANSWERED = "console.routing_ngdp_unanswered"
     CONSOLE_CANCELLED = "console.cancelled"
     CONSOLE_REPLACED_BY = "console.replaced_by"
     CONSOLE_REPLACES = "console.replaces"
@@ -2394,6 +2416,52 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.CONSOLE_ACTION_RETRY: Entry("Prøv igen", "Retry"),
         _T.CONSOLE_ACTION_CANCEL: Entry("Annullér det, der ikke er sendt", "Cancel what is not sent"),
         _T.CONSOLE_ACTION_REVEAL: Entry("Vis CPR-nummer", "Reveal CPR number"),
+        _T.CONSOLE_NAV_ROUTING: Entry("Routing", "Routing"),
+        _T.CONSOLE_ROUTING_TITLE: Entry("Routing: prøv reglerne", "Routing: try the rules"),
+        _T.CONSOLE_ROUTING_INTRO: Entry(
+            "Indsæt en besked og se, hvilken regel der ville sende den hvorhen og hvorfor."
+            " Intet sendes eller gemmes.",
+            "Paste a message to see which rule would route it where, and why. Nothing is sent or kept.",
+        ),
+        _T.CONSOLE_ROUTING_KIND: Entry("Slags", "Kind"),
+        _T.CONSOLE_ROUTING_KIND_MEMO: Entry("Digital Post (MeMo)", "Digital Post (MeMo)"),
+        _T.CONSOLE_ROUTING_KIND_MAIL: Entry("Sikker mail", "Secure mail"),
+        _T.CONSOLE_ROUTING_SENDER: Entry("Afsender", "Sender"),
+        _T.CONSOLE_ROUTING_BODY: Entry("Tekst", "Body text"),
+        _T.CONSOLE_ROUTING_BUTTON: Entry("Prøv reglerne", "Try the rules"),
+        _T.CONSOLE_ROUTING_OUTCOME: Entry("Resultat", "Outcome"),
+        _T.CONSOLE_ROUTING_BY_RULE: Entry(
+            "Reglen “{rule}” ville levere den i {mailbox} / {folder}.",
+            "The rule “{rule}” would deliver it to {mailbox} / {folder}.",
+        ),
+        _T.CONSOLE_ROUTING_NO_RULE_MEMO: Entry(
+            "Ingen regel vælger en postkasse: posten leveres efter kontaktpunktet (se tabellen nedenfor).",
+            "No rule chooses a mailbox: the post is delivered by its contact point (see the table below).",
+        ),
+        _T.CONSOLE_ROUTING_NO_RULE_MAIL: Entry(
+            "Ingen regel vælger en postkasse: mailen bliver, hvor den kom ind.",
+            "No rule chooses a mailbox: the mail stays where it arrived.",
+        ),
+        _T.CONSOLE_ROUTING_CATEGORIES: Entry("Kategorier: {categories}", "Categories: {categories}"),
+        _T.CONSOLE_ROUTING_TRACE: Entry("Alle regler i rækkefølge", "Every rule in order"),
+        _T.CONSOLE_ROUTING_POINTS: Entry("Kontaktpunkter og postkasser", "Contact points and mailboxes"),
+        _T.CONSOLE_ROUTING_POINT: Entry("Kontaktpunkt", "Contact point"),
+        _T.CONSOLE_ROUTING_UNMAPPED: Entry(
+            "ingen postkasse: leveres i {mailbox} med en advarsel",
+            "no mailbox: delivered to {mailbox} with a warning",
+        ),
+        _T.CONSOLE_ROUTING_AT_NGDP: Entry("kendt af NgDP", "known to NgDP"),
+        _T.CONSOLE_ROUTING_INACTIVE: Entry("ikke aktivt", "not active"),
+        _T.CONSOLE_ROUTING_NOT_AT_NGDP: Entry(
+            "ikke på NgDP's liste: ret gateway-filen eller opret det i NgDP",
+            "not on NgDP's list: correct the gateway file or create it in NgDP",
+        ),
+        _T.CONSOLE_ROUTING_NGDP_UNANSWERED: Entry(
+            "NgDP svarede ikke på listen over kontaktpunkter; tabellen viser kun gateway-filen."
+            " Prøv igen om lidt.",
+            "NgDP did not answer with its list of contact points; the table shows the gateway file only."
+            " Try again shortly.",
+        ),
         _T.CONSOLE_ACTION_RESEND: Entry("Send kvitteringsmailen igen", "Send the receipt mail again"),
         _T.CONSOLE_CANCELLED: Entry("annulleret", "cancelled"),
         _T.CONSOLE_REPLACED_BY: Entry(

@@ -614,7 +614,17 @@ class Runtime:
         services = {
             lang: LettersService(store, language=lang, names=gateway.outbound.names) for lang in ("da", "en")
         }
-        return create_console_app(options, services.__getitem__, operations=operations)
+        # The routing page: the inbound rules and contact points of this gateway (none when it only sends).
+        routing = None
+        if gateway.inbound is not None:
+            from graph_dpg.runtime.console.rules import RulesConsole
+
+            routing = RulesConsole(
+                gateway.inbound.settings,
+                disabled=lambda: store.disabled_rules(),
+                ngdp_contact_points=gateway.ngdp.list_contact_points,
+            )
+        return create_console_app(options, services.__getitem__, operations=operations, routing=routing)
 
     @property
     def http_url(self) -> str:

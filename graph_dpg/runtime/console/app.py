@@ -5,6 +5,8 @@
     GET  /console/deliveries           letters being sent, with live progress
     GET  /console/inbound              inbound memos with their routing decision; unmapped contact points
     GET  /console/operations           replicas, backlogs, routing rules with hits and disabled reasons
+    GET  /console/routing              contact point → mailbox as configured beside NgDP's contact points
+    POST /console/routing              dry run of the routing rules against a pasted message (nothing kept)
     GET  /console/api/progress/{id}    progress as JSON (for the live update; 401 without sign-in)
     POST /console/letters/{id}/retry   admin: send again what failed (same messageUUID) or was refused (a
                                        new letter, linked); ``message_uuid`` in the form: that one only
@@ -64,6 +66,7 @@ from graph_dpg.runtime.console.auth import (
 )
 from graph_dpg.runtime.console.letters import MAX_RESULTS, LettersFactory, actor_of, progress_view
 from graph_dpg.runtime.console.operations import Operations
+from graph_dpg.runtime.console.rules import MAX_BODY, Kind, RulesConsole
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.letters import ActionRefused, ActionResult, LetterNotFound, Query
 
@@ -120,6 +123,7 @@ def create_console_app(
     letters: LettersFactory,
     *,
     operations: Operations | None = None,
+    routing: RulesConsole | None = None,
     sign_in: SignInFlow | None = None,
     limiter: RateLimiter | None = None,
     clock: Callable[[], float] = time.time,
@@ -192,12 +196,14 @@ def create_console_app(
             return message(request, session, Text.CONSOLE_NO_ROLE, 403)
         return session
 
-    async def action_session(request: Request, *, admin: bool) -> tuple[Session, dict[str, str]] | Response:
+    async def action_session(
+        request: Request, *, admin: bool, limit: int = MAX_FORM_BYTES
+    ) -> tuple[Session, dict[str, str]] | Response:
         """The session of a POST, its CSRF token checked, and its form (bounded)."""
         session = session_of(request)
         if session is None:
             return JSONResponse({"error": "sign-in required"}, status_code=401)
-        if not await _small_body(request, MAX_FORM_BYTES):
+        if not await _small_body(request, limit):
             return Response(status_code=413)
         form = {k: str(v) for k, v in (await request.form(max_files=0, max_fields=20)).items()}
         if not csrf_ok(session, form.get("csrf")):
@@ -296,6 +302,36 @@ def create_console_app(
         if operations is None:
             return message(request, session, Text.CONSOLE_NOT_FOUND, 404)
         return render(request, "inbound.html", session, view=await blocking(operations.inbound))
+
+    async def routing_page(request: Request) -> Response:
+        if request.method == "POST":
+            checked = await action_session(request, admin=False, limit=MAX_BODY + MAX_FORM_BYTES)
+            if not isinstance(checked, tuple):
+                return checked
+            session, form = checked
+        else:
+            page = page_session(request)
+            if not isinstance(page, Session):
+                return page
+            session, form = page, {}
+        if routing is None:
+            return message(request, session, Text.CONSOLE_NOT_FOUND, 404)
+        kind: Kind = "mail" if form.get("kind") == "mail" else "memo"
+        sender, subject, body = form.get("sender", ""), form.get("subject", ""), form.get("body", "")
+        result = None
+        if request.method == "POST":
+            result = await blocking(routing.dry_run, kind, sender, subject, body)
+        return render(
+            request,
+            "routing.html",
+            session,
+            kind=kind,
+            sender=sender,
+            subject=subject,
+            body=body,
+            result=result,
+            points=await routing.contact_points(),
+        )
 
     async def progress(request: Request) -> Response:
         session = session_of(request)
@@ -450,6 +486,7 @@ def create_console_app(
             Route("/deliveries", deliveries, methods=["GET"]),
             Route("/inbound", inbound_page, methods=["GET"]),
             Route("/operations", operations_page, methods=["GET"]),
+            Route("/routing", routing_page, methods=["GET", "POST"]),
             Route("/api/progress/{ident}", progress, methods=["GET"]),
             Route("/signin", signin, methods=["GET"]),
             Route("/auth/start", auth_start, methods=["GET"]),

@@ -22,8 +22,11 @@ with warnings.catch_warnings():  # starlette ≥0.50 prefers httpx2 for its Test
     from starlette.testclient import TestClient
 
 from graph_dpg.bootstrap.console import ConsoleOptions
-from graph_dpg.core.errors import StoreError
+from graph_dpg.core.errors import RemoteError, StoreError
+from graph_dpg.domain.routing import ContactPointRoute, InboundSettings
+from graph_dpg.domain.rules import RoutingRule, RuleAction, RuleCondition
 from graph_dpg.domain.texts import Text
+from graph_dpg.ports.digital_post import ContactPointInfo
 from graph_dpg.ports.store import JobState, OutboundJob
 from graph_dpg.runtime.console import create_console_app
 from graph_dpg.runtime.console.auth import (
@@ -34,6 +37,7 @@ from graph_dpg.runtime.console.auth import (
     SignInFailed,
 )
 from graph_dpg.runtime.console.operations import Credential, InboundRow, InboundView, Overview, RuleRow
+from graph_dpg.runtime.console.rules import RulesConsole
 from graph_dpg.services.letters import (
     ActionRefused,
     ActionResult,
@@ -603,3 +607,82 @@ def test_the_timeline_shows_receipt_mails_categories_and_links_a_refused_letter_
     assert "Kvitteringsmail skrevet" in page and "Kategori sat: DPG sendt" in page
     assert page.count('href="/console/letters/uuid-3"') == 2  # the recipient row and the timeline step
     assert "Afvist; sendt igen som nyt brev uuid-3" in page
+
+
+# ------------------------------------------------------------------------------------ the routing page
+
+
+def _routing(*, ngdp: list[ContactPointInfo] | None = None, disabled: tuple[str, ...] = ()) -> RulesConsole:
+    rules = (
+        RoutingRule(
+            "fakturaer",
+            (RuleCondition.make("subject", "contains", "faktura"),),
+            RuleAction(deliver_mailbox="oekonomi@x.dk", categories=("Faktura",)),
+            priority=10,
+        ),
+        RoutingRule(
+            "skat",
+            (RuleCondition.make("from", "contains", "skat.dk"),),
+            RuleAction(deliver_mailbox="skat@x.dk"),
+            priority=20,
+        ),
+    )
+    points = {
+        "cp-1": ContactPointRoute("cp-1", "Borgerservice", "borger@x.dk"),
+        "cp-2": ContactPointRoute("cp-2", "Gammelt", None),
+    }
+    settings = InboundSettings(
+        "29189846", "Kommune", "post@x.dk", "drift@x.dk", contact_points=points, rules=rules
+    )
+
+    async def listed() -> list[ContactPointInfo]:
+        if ngdp is None:
+            raise RemoteError("NgDP answered 503")
+        return ngdp
+
+    return RulesConsole(settings, disabled=lambda: disabled, ngdp_contact_points=listed)
+
+
+def _routing_client(routing: RulesConsole) -> TestClient:
+    console = create_console_app(_options(), FakeLetters(), sign_in=FakeSignIn(), routing=routing)
+    return TestClient(Starlette(routes=[Mount("/console", app=console)]), base_url="https://testserver")
+
+
+def test_the_routing_dry_run_names_the_rule_and_why_and_keeps_nothing():
+    # The same engine as `graph-dpg rules test` (domain.rules.evaluate_rules); a reader may try it.
+    ngdp = [
+        ContactPointInfo("cp-1", "Borgerservice", None, None),
+        ContactPointInfo("cp-9", "Nyt", None, None),
+    ]
+    client = _routing_client(_routing(ngdp=ngdp))
+    assert client.post("/console/routing", data={"subject": "x"}).status_code == 401  # no session
+    _sign_in(client, "reader")
+    assert client.post("/console/routing", data={"subject": "Faktura 12"}).status_code == 403  # no CSRF
+    form = {
+        "csrf": _csrf(client),
+        "kind": "mail",
+        "sender": "a@b.dk",
+        "subject": "Faktura 12 til 010203-1234",
+    }
+    page = client.post("/console/routing?lang=en", data=form).text
+    assert "The rule “fakturaer” would deliver it to oekonomi@x.dk / inbox." in page
+    assert "Categories: Faktura" in page
+    trace = page.split('id="trace"')[1]
+    assert "MATCHED" in trace and "skat" in trace and "010203-1234" not in trace
+    other = client.post("/console/routing?lang=en", data={**form, "kind": "memo", "subject": "Hej"}).text
+    assert "delivered by its contact point" in other
+    table = other.split('id="contact-points"')[1]
+    assert "borger@x.dk" in table and "known to NgDP" in table
+    assert "no mailbox: delivered to post@x.dk with a warning" in table  # cp-2, explicitly unmapped
+    assert "not on NgDP&#39;s list" in table or "not on NgDP's list" in table  # cp-2 is not NgDP's
+    assert "cp-9" in table  # NgDP's, not in the gateway file
+
+
+def test_the_routing_page_skips_rules_the_gateway_disabled_and_says_when_ngdp_did_not_answer():
+    client = _routing_client(_routing(ngdp=None, disabled=("fakturaer",)))
+    _sign_in(client, "reader")
+    assert "NgDP did not answer" in client.get("/console/routing?lang=en").text
+    form = {"csrf": _csrf(client), "kind": "mail", "sender": "x@skat.dk", "subject": "Faktura"}
+    page = client.post("/console/routing?lang=en", data=form).text
+    assert "The rule “skat” would deliver it to skat@x.dk / inbox." in page
+    assert "disabled automatically" in page
