@@ -492,27 +492,39 @@ class Text(StrEnum):
     CONSOLE_STATE_FAILED = "console.state.failed"
     CONSOLE_STATE_PENDING = "console.state.pending"
     CONSOLE_STATE_ACCEPTED = "console.state.accepted"
-    CONSOLE_EVENT_SEEN = "console.event.seen"
-    CONSOLE_EVENT_STATE = "console.event.state"
-    CONSOLE_EVENT_PLANNED = "console.event.planned"
-    CONSOLE_EVENT_ACCEPTED = "console.event.accepted"
-    CONSOLE_EVENT_PENDING = "console.event.pending"
-    CONSOLE_EVENT_REJECTED = "console.event.rejected"
-    CONSOLE_EVENT_FAILED = "console.event.failed"
-    CONSOLE_EVENT_RECEIPT = "console.event.receipt"
-    CONSOLE_EVENT_ACTION = "console.event.action"
     CONSOLE_LETTER_TITLE = "console.letter.title"
     CONSOLE_LETTER_NOT_FOUND = "console.letter.not_found"
-    CONSOLE_LETTER_ERROR = "console.letter.error"
     CONSOLE_ACTION_RETRY = "console.action.retry"
     CONSOLE_ACTION_CANCEL = "console.action.cancel"
     CONSOLE_ACTION_REVEAL = "console.action.reveal"
-    CONSOLE_DONE_RETRY = "console.done.retry"
-    CONSOLE_DONE_RETRY_NONE = "console.done.retry_none"
-    CONSOLE_DONE_CANCEL = "console.done.cancel"
-    CONSOLE_DONE_CANCEL_NONE = "console.done.cancel_none"
     CONSOLE_DONE_REVEAL = "console.done.reveal"
-    CONSOLE_CANCELLED_REASON = "console.cancelled_reason"
+    CONSOLE_ACTION_RESEND = "console.action.resend"
+    CONSOLE_NAV_ROUTING = "console.nav_routing"
+    CONSOLE_ROUTING_TITLE = "console.routing_title"
+    CONSOLE_ROUTING_INTRO = "console.routing_intro"
+    CONSOLE_ROUTING_KIND = "console.routing_kind"
+    CONSOLE_ROUTING_KIND_MEMO = "console.routing_kind_memo"
+    CONSOLE_ROUTING_KIND_MAIL = "console.routing_kind_mail"
+    CONSOLE_ROUTING_SENDER = "console.routing_sender"
+    CONSOLE_ROUTING_BODY = "console.routing_body"
+    CONSOLE_ROUTING_BUTTON = "console.routing_button"
+    CONSOLE_ROUTING_OUTCOME = "console.routing_outcome"
+    CONSOLE_ROUTING_BY_RULE = "console.routing_by_rule"
+    CONSOLE_ROUTING_NO_RULE_MEMO = "console.routing_no_rule_memo"
+    CONSOLE_ROUTING_NO_RULE_MAIL = "console.routing_no_rule_mail"
+    CONSOLE_ROUTING_CATEGORIES = "console.routing_categories"
+    CONSOLE_ROUTING_TRACE = "console.routing_trace"
+    CONSOLE_ROUTING_POINTS = "console.routing_points"
+    CONSOLE_ROUTING_POINT = "console.routing_point"
+    CONSOLE_ROUTING_UNMAPPED = "console.routing_unmapped"
+    CONSOLE_ROUTING_AT_NGDP = "console.routing_at_ngdp"
+    CONSOLE_ROUTING_INACTIVE = "console.routing_inactive"
+    CONSOLE_ROUTING_NOT_AT_NGDP = "console.routing_not_at_ngdp"
+    CONSOLE_ROUTING_NGDP_UNANSWERED = "console.routing_ngdp_unanswered"
+    CONSOLE_CANCELLED = "console.cancelled"
+    CONSOLE_REPLACED_BY = "console.replaced_by"
+    CONSOLE_REPLACES = "console.replaces"
+    CONSOLE_RECIPIENTS_CAPPED = "console.recipients_capped"
     CONSOLE_DELIVERIES_TITLE = "console.deliveries.title"
     CONSOLE_DELIVERIES_NONE = "console.deliveries.none"
     CONSOLE_PROGRESS = "console.progress"
@@ -2396,54 +2408,77 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.CONSOLE_STATE_FAILED: Entry("fejlet", "failed"),
         _T.CONSOLE_STATE_PENDING: Entry("venter", "waiting"),
         _T.CONSOLE_STATE_ACCEPTED: Entry("modtaget af NgDP", "accepted by NgDP"),
-        _T.CONSOLE_EVENT_SEEN: Entry("Set i Sendt post i {mailbox}", "Seen in Sent Items of {mailbox}"),
-        _T.CONSOLE_EVENT_STATE: Entry("Brevet er nu: {state}", "The letter is now: {state}"),
-        _T.CONSOLE_EVENT_PLANNED: Entry("Planlagt til {recipient}", "Planned for {recipient}"),
-        _T.CONSOLE_EVENT_ACCEPTED: Entry("Modtaget af NgDP ({recipient})", "Accepted by NgDP ({recipient})"),
-        _T.CONSOLE_EVENT_PENDING: Entry(
-            "Venter på afsendelse til {recipient} ({attempts} forsøg indtil nu)",
-            "Waiting to be sent to {recipient} ({attempts} attempts so far)",
-        ),
-        _T.CONSOLE_EVENT_REJECTED: Entry(
-            "Afvist af NgDP ({recipient}): {reason}", "Refused by NgDP ({recipient}): {reason}"
-        ),
-        _T.CONSOLE_EVENT_FAILED: Entry("Opgivet ({recipient}): {reason}", "Given up ({recipient}): {reason}"),
-        _T.CONSOLE_EVENT_RECEIPT: Entry(
-            "Forretningskvittering fra NgDP ({recipient}): {status}",
-            "Business receipt from NgDP ({recipient}): {status}",
-        ),
-        _T.CONSOLE_EVENT_ACTION: Entry("{actor}: {action}", "{actor}: {action}"),
         _T.CONSOLE_LETTER_TITLE: Entry("Brev: {subject}", "Letter: {subject}"),
         _T.CONSOLE_LETTER_NOT_FOUND: Entry(
             "Brevet findes ikke. Tjek id'et, eller søg efter brevet.",
             "The letter does not exist. Check the id or search for the letter.",
         ),
-        _T.CONSOLE_LETTER_ERROR: Entry("Fejl: {error}", "Error: {error}"),
         _T.CONSOLE_ACTION_RETRY: Entry("Prøv igen", "Retry"),
         _T.CONSOLE_ACTION_CANCEL: Entry("Annullér det, der ikke er sendt", "Cancel what is not sent"),
         _T.CONSOLE_ACTION_REVEAL: Entry("Vis CPR-nummer", "Reveal CPR number"),
-        _T.CONSOLE_DONE_RETRY: Entry(
-            "Modtageren sendes igen med samme messageUUID.",
-            "The recipient will be sent again with the same messageUUID.",
+        _T.CONSOLE_NAV_ROUTING: Entry("Routing", "Routing"),
+        _T.CONSOLE_ROUTING_TITLE: Entry("Routing: prøv reglerne", "Routing: try the rules"),
+        _T.CONSOLE_ROUTING_INTRO: Entry(
+            "Indsæt en besked og se, hvilken regel der ville sende den hvorhen og hvorfor."
+            " Intet sendes eller gemmes.",
+            "Paste a message to see which rule would route it where, and why. Nothing is sent or kept.",
         ),
-        _T.CONSOLE_DONE_RETRY_NONE: Entry(
-            "Der var intet at prøve igen: modtageren er ikke opgivet.",
-            "Nothing to retry: the recipient was not given up.",
+        _T.CONSOLE_ROUTING_KIND: Entry("Slags", "Kind"),
+        _T.CONSOLE_ROUTING_KIND_MEMO: Entry("Digital Post (MeMo)", "Digital Post (MeMo)"),
+        _T.CONSOLE_ROUTING_KIND_MAIL: Entry("Sikker mail", "Secure mail"),
+        _T.CONSOLE_ROUTING_SENDER: Entry("Afsender", "Sender"),
+        _T.CONSOLE_ROUTING_BODY: Entry("Tekst", "Body text"),
+        _T.CONSOLE_ROUTING_BUTTON: Entry("Prøv reglerne", "Try the rules"),
+        _T.CONSOLE_ROUTING_OUTCOME: Entry("Resultat", "Outcome"),
+        _T.CONSOLE_ROUTING_BY_RULE: Entry(
+            "Reglen “{rule}” ville levere den i {mailbox} / {folder}.",
+            "The rule “{rule}” would deliver it to {mailbox} / {folder}.",
         ),
-        _T.CONSOLE_DONE_CANCEL: Entry(
-            "{n} brev(e), der endnu ikke var sendt, er annulleret; de sendte forbliver sendt.",
-            "{n} letter(s) not yet sent were cancelled; those sent stay sent.",
+        _T.CONSOLE_ROUTING_NO_RULE_MEMO: Entry(
+            "Ingen regel vælger en postkasse: posten leveres efter kontaktpunktet (se tabellen nedenfor).",
+            "No rule chooses a mailbox: the post is delivered by its contact point (see the table below).",
         ),
-        _T.CONSOLE_DONE_CANCEL_NONE: Entry(
-            "Der var intet at annullere: alt er allerede sendt eller afsluttet.",
-            "Nothing to cancel: everything has already been sent or has ended.",
+        _T.CONSOLE_ROUTING_NO_RULE_MAIL: Entry(
+            "Ingen regel vælger en postkasse: mailen bliver, hvor den kom ind.",
+            "No rule chooses a mailbox: the mail stays where it arrived.",
+        ),
+        _T.CONSOLE_ROUTING_CATEGORIES: Entry("Kategorier: {categories}", "Categories: {categories}"),
+        _T.CONSOLE_ROUTING_TRACE: Entry("Alle regler i rækkefølge", "Every rule in order"),
+        _T.CONSOLE_ROUTING_POINTS: Entry("Kontaktpunkter og postkasser", "Contact points and mailboxes"),
+        _T.CONSOLE_ROUTING_POINT: Entry("Kontaktpunkt", "Contact point"),
+        _T.CONSOLE_ROUTING_UNMAPPED: Entry(
+            "ingen postkasse: leveres i {mailbox} med en advarsel",
+            "no mailbox: delivered to {mailbox} with a warning",
+        ),
+        _T.CONSOLE_ROUTING_AT_NGDP: Entry("kendt af NgDP", "known to NgDP"),
+        _T.CONSOLE_ROUTING_INACTIVE: Entry("ikke aktivt", "not active"),
+        _T.CONSOLE_ROUTING_NOT_AT_NGDP: Entry(
+            "ikke på NgDP's liste: ret gateway-filen eller opret det i NgDP",
+            "not on NgDP's list: correct the gateway file or create it in NgDP",
+        ),
+        _T.CONSOLE_ROUTING_NGDP_UNANSWERED: Entry(
+            "NgDP svarede ikke på listen over kontaktpunkter; tabellen viser kun gateway-filen."
+            " Prøv igen om lidt.",
+            "NgDP did not answer with its list of contact points; the table shows the gateway file only."
+            " Try again shortly.",
+        ),
+        _T.CONSOLE_ACTION_RESEND: Entry("Send kvitteringsmailen igen", "Send the receipt mail again"),
+        _T.CONSOLE_CANCELLED: Entry("annulleret", "cancelled"),
+        _T.CONSOLE_REPLACED_BY: Entry(
+            "Afvist; sendt igen som nyt brev {uuid}", "Refused; sent again as the new letter {uuid}"
+        ),
+        _T.CONSOLE_REPLACES: Entry(
+            "Sendt i stedet for det afviste brev {uuid}", "Sent in place of the refused letter {uuid}"
+        ),
+        _T.CONSOLE_RECIPIENTS_CAPPED: Entry(
+            "Viser {n} af {total} modtagere (de fejlede og afviste først). Søg på et CPR-nummer eller en"
+            " messageUUID for at finde en bestemt.",
+            "Showing {n} of {total} recipients (failed and refused first). Search for a CPR number or a"
+            " messageUUID to find a particular one.",
         ),
         _T.CONSOLE_DONE_REVEAL: Entry(
             "CPR-nummeret for {uuid}: {cpr}. Visningen er skrevet i revisionssporet.",
             "The CPR number for {uuid}: {cpr}. Revealing it was written to the audit trail.",
-        ),
-        _T.CONSOLE_CANCELLED_REASON: Entry(
-            "Annulleret i konsollen af {actor}", "Cancelled in the console by {actor}"
         ),
         _T.CONSOLE_DELIVERIES_TITLE: Entry("Masseforsendelser i gang", "Mass deliveries in progress"),
         _T.CONSOLE_DELIVERIES_NONE: Entry(

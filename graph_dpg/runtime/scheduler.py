@@ -600,7 +600,8 @@ class Runtime:
         options = console_options(self.settings)
         if options is None:
             return None
-        from graph_dpg.runtime.console import StoreLetters, StoreOperations, create_console_app
+        from graph_dpg.runtime.console import StoreOperations, create_console_app
+        from graph_dpg.services.letters import LettersService
 
         log.info("admin console served at /console/ (sign-in at %s)", options.authority)
         store = self.gateway.store
@@ -608,7 +609,22 @@ class Runtime:
         operations = StoreOperations(
             store, credentials=lambda: expiring_credentials(gateway.ngdp, gateway.settings, gateway.keyring)
         )
-        return create_console_app(options, StoreLetters(store), operations=operations)
+        # One letters service per page language (the timeline's words), with the names of issue 20 in
+        # search results where a register is configured.
+        services = {
+            lang: LettersService(store, language=lang, names=gateway.outbound.names) for lang in ("da", "en")
+        }
+        # The routing page: the inbound rules and contact points of this gateway (none when it only sends).
+        routing = None
+        if gateway.inbound is not None:
+            from graph_dpg.runtime.console.rules import RulesConsole
+
+            routing = RulesConsole(
+                gateway.inbound.settings,
+                disabled=lambda: store.disabled_rules(),
+                ngdp_contact_points=gateway.ngdp.list_contact_points,
+            )
+        return create_console_app(options, services.__getitem__, operations=operations, routing=routing)
 
     @property
     def http_url(self) -> str:

@@ -5,6 +5,7 @@ worker thread through ``services.blocking``)::
 
     actor = Actor(name="cli:alice", role=Role.ADMIN, via="cli")   # or the signed-in user, via="console"
     svc = LettersService(store, language="da")                     # store: ports.console.ConsoleStore
+    svc = LettersService(store, language="da", names=name_lookup)  # + names in search hits (issue 20)
 
     await svc.search(Query(text="...", mailbox=..., state=..., since=..., until=..., kind="all"), actor)
         -> SearchResult(letters=[LetterHit], inbound=[InboundHit], notes=[str])
@@ -16,6 +17,7 @@ worker thread through ``services.blocking``)::
            Timeline.recipients: [RecipientView] (first 200; CPR masked), .progress, .cancellation
     await svc.memo_as_sent(message_uuid, actor) -> MemoAsSent(kept, xml (CPR-masked) | None, words)
     await svc.mass_deliveries(actor, active_only=False, limit=50) -> [MassDelivery(job, progress, cancelled)]
+    await svc.progress(ident, actor) -> {outbox state: count}   (the console's live progress)
     await svc.inbound(memo_uuid, actor) -> InboundHit
     -- admin only (Role.ADMIN; a reader gets ActionRefused(Text.CONSOLE_REFUSED_ROLE)); each audited when
     -- it changed something (a reveal: every time)
@@ -46,10 +48,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from graph_dpg.core.errors import Finding, GraphDpgError
+from graph_dpg.core.errors import Finding, GraphDpgError, IdentifierError
 from graph_dpg.domain.conversion import render_from_template
 from graph_dpg.domain.finding_text import finding_sentence
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
+from graph_dpg.domain.names import NameKind
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.console import (
     AuditRecord,
@@ -60,6 +63,7 @@ from graph_dpg.ports.console import (
     LetterLink,
     LetterMatch,
 )
+from graph_dpg.ports.names import NameLookup
 from graph_dpg.ports.store import (
     JOB_TERMINAL,
     Effect,
@@ -135,6 +139,16 @@ class LetterHit:
     message_uuid: str | None = None  # the MeMo that matched (messageUUID or CPR search)
     recipient: str | None = None  # its recipient, masked
     recipient_state: str | None = None
+    #: The recipient's name where a name register is configured and the person/company is active; never
+    #: for a protected person (``NameLookup.name_of`` answers None then). Shown, never logged.
+    recipient_name: str | None = None
+
+    @property
+    def recipient_label(self) -> str | None:
+        """``Jens Hansen (010170-xxxx)``, or the masked number alone."""
+        if self.recipient is None:
+            return None
+        return f"{self.recipient_name} ({self.recipient})" if self.recipient_name else self.recipient
 
 
 @dataclass(frozen=True)
@@ -219,6 +233,7 @@ class ActionResult:
     words: str
     retried: list[str] = field(default_factory=list)
     replaced: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)  # refused, but the MeMo is no longer kept
 
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -254,10 +269,18 @@ def _retry_kind(row: OutboxEntry) -> str | None:
 
 
 class LettersService:
-    def __init__(self, store: ConsoleStore, *, language: str = "da", cpu: CpuPool | None = None) -> None:
+    def __init__(
+        self,
+        store: ConsoleStore,
+        *,
+        language: str = "da",
+        cpu: CpuPool | None = None,
+        names: NameLookup | None = None,
+    ) -> None:
         self.store = store
         self.language = language
         self.cpu = cpu or shared_pool()
+        self.names = names
 
     def _t(self, key: Text, **values: object) -> str:
         return text(key, self.language, **values)
@@ -313,6 +336,7 @@ class LettersService:
         counts = await blocking(self.store.job_progress, job.id)
         cancel = await blocking(self.store.cancellation, job.id)
         row = match.row
+        name = await self._name(row.recipient_kind, row.recipient_id) if row else None
         return LetterHit(
             job_id=job.id,
             mailbox=job.mailbox,
@@ -326,7 +350,19 @@ class LettersService:
             message_uuid=row.message_uuid if row else None,
             recipient=_shown(row.recipient_kind, row.recipient_id) if row else None,
             recipient_state=row.state.value if row else None,
+            recipient_name=name,
         )
+
+    async def _name(self, kind: str, number: str) -> str | None:
+        """The recipient's name for a search hit, when a register for its kind is configured (None for a
+        protected person, an unknown number, or a failed lookup: the hit is shown without it)."""
+        register: NameKind | None = "cpr" if kind == "cpr" else "cvr" if kind == "cvr" else None
+        if self.names is None or register is None or not self.names.enabled(register):
+            return None
+        try:
+            return await self.names.name_of(number)
+        except IdentifierError:
+            return None
 
     async def inbound(self, memo_uuid: str, actor: Actor) -> InboundHit:
         memo = await blocking(self.store.get_inbound, memo_uuid.strip().lower())
@@ -601,6 +637,11 @@ class LettersService:
             out.append(MassDelivery(job, _progress(counts), cancel is not None and cancel.active))
         return out
 
+    async def progress(self, ident: str, actor: Actor) -> dict[str, int]:
+        """A letter's recipients by outbox state (the console's live progress)."""
+        job, _ = await self._resolve(ident)
+        return _progress(await blocking(self.store.job_progress, job.id))
+
     # ------------------------------------------------------------------ actions (admin)
     def _admin(self, actor: Actor) -> None:
         if actor.role is not Role.ADMIN:
@@ -685,7 +726,9 @@ class LettersService:
                 new_letters_total=len(replaced),
             )
         words = self._t(Text.CONSOLE_DONE_RETRIED, same=len(retried), new=len(replaced), missing=len(missing))
-        return ActionResult("retry", job.id, changed, words, retried=list(retried), replaced=replaced)
+        return ActionResult(
+            "retry", job.id, changed, words, retried=list(retried), replaced=replaced, missing=missing
+        )
 
     async def _all_rows(self, job_id: str) -> list[OutboxEntry]:
         """The job's failed and refused rows, all of them, a page at a time."""

@@ -5,9 +5,13 @@
     GET  /console/deliveries           letters being sent, with live progress
     GET  /console/inbound              inbound memos with their routing decision; unmapped contact points
     GET  /console/operations           replicas, backlogs, routing rules with hits and disabled reasons
+    GET  /console/routing              contact point → mailbox as configured beside NgDP's contact points
+    POST /console/routing              dry run of the routing rules against a pasted message (nothing kept)
     GET  /console/api/progress/{id}    progress as JSON (for the live update; 401 without sign-in)
-    POST /console/letters/{id}/retry   admin: send a given-up recipient again (same messageUUID)
+    POST /console/letters/{id}/retry   admin: send again what failed (same messageUUID) or was refused (a
+                                       new letter, linked); ``message_uuid`` in the form: that one only
     POST /console/letters/{id}/cancel  admin: cancel what is not yet sent
+    POST /console/letters/{id}/resend  admin: write a finished letter's receipt mail again
     POST /console/letters/{id}/reveal  admin: show a recipient's CPR number (audited)
     GET  /console/signin               the sign-in page: /console/auth/start → Entra ID →
                                        /console/auth/callback
@@ -17,7 +21,9 @@ Rules every response keeps: no page or data without a session (pages redirect to
 actions answer 401); a session without a console role gets 403; every POST carries the session's CSRF
 token (else 403, nothing done); the admin actions need ``Gateway.Admin`` (else 403); every response has
 the security headers below; the callback is rate-limited per client address. Server-rendered (Jinja2);
-the live progress is a 40-line script of our own (static/console.js) polling the JSON endpoint, chosen
+every read and action goes through the letters service (``services.letters``, the engine of
+``graph-dpg letters``) as the signed-in person, who is audited with ``via="console"``. The live progress is
+a 40-line script of our own (static/console.js) polling the JSON endpoint, chosen
 over vendoring htmx: nothing third-party to track, and it keeps the CSP at script-src 'self'.
 """
 
@@ -43,7 +49,7 @@ from graph_dpg.bootstrap.console import ConsoleOptions
 from graph_dpg.core.errors import GraphDpgError
 from graph_dpg.domain.local_time import COPENHAGEN
 from graph_dpg.domain.texts import Text, text
-from graph_dpg.ports.store import JobState
+from graph_dpg.ports.store import JOB_TERMINAL, JobState
 from graph_dpg.runtime.console.auth import (
     FLOW_COOKIE,
     FLOW_SECONDS,
@@ -58,9 +64,11 @@ from graph_dpg.runtime.console.auth import (
     csrf_ok,
     user_from_claims,
 )
-from graph_dpg.runtime.console.letters import Letters
+from graph_dpg.runtime.console.letters import MAX_RESULTS, LettersFactory, actor_of, progress_view
 from graph_dpg.runtime.console.operations import Operations
+from graph_dpg.runtime.console.rules import MAX_BODY, Kind, RulesConsole
 from graph_dpg.services.blocking import blocking
+from graph_dpg.services.letters import ActionRefused, ActionResult, LetterNotFound, Query
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +120,10 @@ def _when(moment: datetime | None) -> str:
 
 def create_console_app(
     options: ConsoleOptions,
-    letters: Letters,
+    letters: LettersFactory,
     *,
     operations: Operations | None = None,
+    routing: RulesConsole | None = None,
     sign_in: SignInFlow | None = None,
     limiter: RateLimiter | None = None,
     clock: Callable[[], float] = time.time,
@@ -172,6 +181,9 @@ def create_console_app(
     def message(request: Request, session: Session | None, key: Text, status: int) -> Response:
         return render(request, "message.html", session, status, message_key=key.name)
 
+    def refused(request: Request, session: Session, exc: ActionRefused) -> Response:
+        return render(request, "message.html", session, 409, message_words=exc.words(language(request)))
+
     def to_sign_in(request: Request) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/console/signin?next={quote(target, safe='')}", status_code=303)
@@ -184,12 +196,14 @@ def create_console_app(
             return message(request, session, Text.CONSOLE_NO_ROLE, 403)
         return session
 
-    async def action_session(request: Request, *, admin: bool) -> tuple[Session, dict[str, str]] | Response:
+    async def action_session(
+        request: Request, *, admin: bool, limit: int = MAX_FORM_BYTES
+    ) -> tuple[Session, dict[str, str]] | Response:
         """The session of a POST, its CSRF token checked, and its form (bounded)."""
         session = session_of(request)
         if session is None:
             return JSONResponse({"error": "sign-in required"}, status_code=401)
-        if not await _small_body(request, MAX_FORM_BYTES):
+        if not await _small_body(request, limit):
             return Response(status_code=413)
         form = {k: str(v) for k, v in (await request.form(max_files=0, max_fields=20)).items()}
         if not csrf_ok(session, form.get("csrf")):
@@ -215,7 +229,13 @@ def create_console_app(
         except ValueError:
             since = None
         searched = bool(q or state or since) or "q" in request.query_params
-        rows = await blocking(letters.search, q, state=state, since=since) if searched else []
+        rows = []
+        if searched:
+            query = Query(
+                q, state=state.value if state else None, since=since, kind="letters", limit=MAX_RESULTS
+            )
+            found = await letters(language(request)).search(query, actor_of(session.user))
+            rows = found.letters
         return render(
             request,
             "search.html",
@@ -226,28 +246,31 @@ def create_console_app(
             states=[s.value for s in JobState],
             rows=rows,
             searched=searched,
-            capped=len(rows) >= 100,
+            capped=len(rows) >= MAX_RESULTS,
         )
 
-    async def letter_page(
-        request: Request, notice: str | None = None, cpr: tuple[str, str] | None = None
-    ) -> Response:
+    async def letter_page(request: Request, cpr: tuple[str, str] | None = None) -> Response:
         session = page_session(request)
         if not isinstance(session, Session):
             return session
-        view = await blocking(letters.letter, request.path_params["ident"])
-        if view is None:
+        lang = language(request)
+        try:
+            view = await letters(lang).timeline(request.path_params["ident"][:200], actor_of(session.user))
+        except LetterNotFound:
             return message(request, session, Text.CONSOLE_LETTER_NOT_FOUND, 404)
-        done = notice or request.query_params.get("done")
-        count = request.query_params.get("n", "0")
+        state = view.job.state
+        cancelled = view.cancellation is not None and view.cancellation.active
         return render(
             request,
             "letter.html",
             session,
             view=view,
-            done=done if done in _NOTICES else None,
-            notice_key=_NOTICES.get(done or ""),
-            count=int(count) if count.isdigit() else 0,
+            job=view.job,
+            progress=progress_view(view.progress),
+            cancellable=state in _UNFINISHED and not cancelled and view.progress.get("pending", 0) > 0,
+            resendable=state in JOB_TERMINAL,
+            replaced_by={r.message_uuid: r.replaced_by for r in view.recipients if r.replaced_by},
+            notice=_notice(request.query_params, lang),
             cpr=cpr,
         )
 
@@ -258,7 +281,10 @@ def create_console_app(
         session = page_session(request)
         if not isinstance(session, Session):
             return session
-        rows = await blocking(letters.deliveries)
+        found = await letters(language(request)).mass_deliveries(
+            actor_of(session.user), active_only=True, limit=MAX_RESULTS
+        )
+        rows = [(d.job, progress_view(d.progress)) for d in found]
         return render(request, "deliveries.html", session, rows=rows)
 
     async def operations_page(request: Request) -> Response:
@@ -277,44 +303,96 @@ def create_console_app(
             return message(request, session, Text.CONSOLE_NOT_FOUND, 404)
         return render(request, "inbound.html", session, view=await blocking(operations.inbound))
 
+    async def routing_page(request: Request) -> Response:
+        if request.method == "POST":
+            checked = await action_session(request, admin=False, limit=MAX_BODY + MAX_FORM_BYTES)
+            if not isinstance(checked, tuple):
+                return checked
+            session, form = checked
+        else:
+            page = page_session(request)
+            if not isinstance(page, Session):
+                return page
+            session, form = page, {}
+        if routing is None:
+            return message(request, session, Text.CONSOLE_NOT_FOUND, 404)
+        kind: Kind = "mail" if form.get("kind") == "mail" else "memo"
+        sender, subject, body = form.get("sender", ""), form.get("subject", ""), form.get("body", "")
+        result = None
+        if request.method == "POST":
+            result = await blocking(routing.dry_run, kind, sender, subject, body)
+        return render(
+            request,
+            "routing.html",
+            session,
+            kind=kind,
+            sender=sender,
+            subject=subject,
+            body=body,
+            result=result,
+            points=await routing.contact_points(),
+        )
+
     async def progress(request: Request) -> Response:
         session = session_of(request)
         if session is None:
             return JSONResponse({"error": "sign-in required"}, status_code=401)
         if not session.user.is_reader:
             return JSONResponse({"error": "no console role"}, status_code=403)
-        found = await blocking(letters.progress, request.path_params["ident"])
-        if found is None:
+        try:
+            found = await letters(options.language).progress(
+                request.path_params["ident"][:200], actor_of(session.user)
+            )
+        except LetterNotFound:
             return JSONResponse({"error": "not found"}, status_code=404)
-        return JSONResponse(found.as_json())
+        return JSONResponse(progress_view(found))
 
     # ---------------------------------------------------------------------------------------- actions
 
-    async def retry(request: Request) -> Response:
+    async def act(request: Request, action: str) -> Response:
+        """An admin action on a letter (or, with ``message_uuid`` in the form, on one of its MeMos for a
+        retry), done by the service as the signed-in person; then back to the letter (POST-redirect-GET)."""
         checked = await action_session(request, admin=True)
         if not isinstance(checked, tuple):
             return checked
         session, form = checked
-        done = await blocking(letters.retry, form.get("message_uuid", ""), session.user.actor)
-        return _back(request, "retry" if done else "retry_none")
+        service, actor = letters(language(request)), actor_of(session.user)
+        ident = request.path_params["ident"][:200]
+        try:
+            if action == "retry":
+                result = await service.retry(form.get("message_uuid", "")[:200] or ident, actor)
+            elif action == "cancel":
+                result = await service.cancel(ident, actor)
+            else:
+                result = await service.resend_receipt(ident, actor)
+        except LetterNotFound:
+            return message(request, session, Text.CONSOLE_LETTER_NOT_FOUND, 404)
+        except ActionRefused as exc:
+            return refused(request, session, exc)
+        return _back(request, result)
+
+    async def retry(request: Request) -> Response:
+        return await act(request, "retry")
 
     async def cancel(request: Request) -> Response:
-        checked = await action_session(request, admin=True)
-        if not isinstance(checked, tuple):
-            return checked
-        session, _ = checked
-        reason = text(Text.CONSOLE_CANCELLED_REASON, options.language, actor=session.user.username)
-        n = await blocking(letters.cancel, request.path_params["ident"], session.user.actor, reason)
-        return _back(request, "cancel" if n else "cancel_none", n)
+        return await act(request, "cancel")
+
+    async def resend(request: Request) -> Response:
+        return await act(request, "resend_receipt")
 
     async def reveal(request: Request) -> Response:
         checked = await action_session(request, admin=True)
         if not isinstance(checked, tuple):
             return checked
         session, form = checked
-        uuid = form.get("message_uuid", "")
-        number = await blocking(letters.reveal_cpr, uuid, session.user.actor)
-        return await letter_page(request, cpr=(uuid, number) if number else None)
+        uuid = form.get("message_uuid", "")[:200]
+        try:
+            number = await letters(language(request)).reveal_cpr(uuid, actor_of(session.user))
+        except LetterNotFound:
+            return message(request, session, Text.CONSOLE_LETTER_NOT_FOUND, 404)
+        except ActionRefused as exc:
+            return refused(request, session, exc)
+        return await letter_page(request, cpr=(uuid, number))
 
     # ---------------------------------------------------------------------------------------- sign-in
 
@@ -403,10 +481,12 @@ def create_console_app(
             Route("/letters/{ident}", letter, methods=["GET"]),
             Route("/letters/{ident}/retry", retry, methods=["POST"]),
             Route("/letters/{ident}/cancel", cancel, methods=["POST"]),
+            Route("/letters/{ident}/resend", resend, methods=["POST"]),
             Route("/letters/{ident}/reveal", reveal, methods=["POST"]),
             Route("/deliveries", deliveries, methods=["GET"]),
             Route("/inbound", inbound_page, methods=["GET"]),
             Route("/operations", operations_page, methods=["GET"]),
+            Route("/routing", routing_page, methods=["GET", "POST"]),
             Route("/api/progress/{ident}", progress, methods=["GET"]),
             Route("/signin", signin, methods=["GET"]),
             Route("/auth/start", auth_start, methods=["GET"]),
@@ -419,17 +499,42 @@ def create_console_app(
     return SecurityHeaders(app)
 
 
+_UNFINISHED = (JobState.NEW, JobState.PLANNED, JobState.SENDING)
+#: What an action's result says, by (action, changed): the page words it in the reader's language.
 _NOTICES = {
-    "retry": Text.CONSOLE_DONE_RETRY.name,
-    "retry_none": Text.CONSOLE_DONE_RETRY_NONE.name,
-    "cancel": Text.CONSOLE_DONE_CANCEL.name,
-    "cancel_none": Text.CONSOLE_DONE_CANCEL_NONE.name,
+    ("retry", True): Text.CONSOLE_DONE_RETRIED,
+    ("retry", False): Text.CONSOLE_DONE_ALREADY_RETRIED,
+    ("cancel", True): Text.CONSOLE_DONE_CANCELLED,
+    ("cancel", False): Text.CONSOLE_DONE_ALREADY_CANCELLED,
+    ("resend_receipt", True): Text.CONSOLE_DONE_RESENT,
+    ("resend_receipt", False): Text.CONSOLE_DONE_ALREADY_RESENDING,
 }
 
 
-def _back(request: Request, done: str, n: int = 0) -> Response:
-    ident = quote(request.path_params["ident"], safe="")
-    return RedirectResponse(f"/console/letters/{ident}?{urlencode({'done': done, 'n': n})}", status_code=303)
+def _back(request: Request, result: ActionResult) -> Response:
+    """Back to the letter (the job: a retried MeMo's id may now name another row), the result in the URL
+    as an action name and counts only (nothing a crafted link could make the page say)."""
+    done = {
+        "done": result.action,
+        "changed": int(result.changed),
+        "same": len(result.retried),
+        "new": len(result.replaced),
+        "missing": len(result.missing),
+    }
+    ident = quote(result.job_id, safe="")
+    return RedirectResponse(f"/console/letters/{ident}?{urlencode(done)}", status_code=303)
+
+
+def _notice(params: Any, lang: str) -> str | None:
+    key = _NOTICES.get((params.get("done", ""), params.get("changed") == "1"))
+    if key is None:
+        return None
+
+    def count(name: str) -> int:
+        value = str(params.get(name, "0"))[:9]
+        return int(value) if value.isdigit() else 0
+
+    return text(key, lang, same=count("same"), new=count("new"), missing=count("missing"))
 
 
 async def _small_body(request: Request, limit: int) -> bool:

@@ -300,3 +300,44 @@ async def test_a_refused_mail_says_why_in_the_words_of_its_receipt(h: Harness) -
     assert "mass.count" not in step.reason  # the code is for the support line, not the sentence
     with pytest.raises(ActionRefused):
         await svc.retry(hit.job_id, ADMIN)  # nothing was made into a letter: the sender fixes the mail
+
+
+class _Names:
+    """A name lookup (``ports.names.NameLookup``) with a protected person: the register answers such a
+    person without a name (issue 20; ``domain.names``: "protected … the name is not shown")."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def enabled(self, kind: str) -> bool:
+        return kind == "cpr"
+
+    async def lookup(self, number: str) -> Any:
+        raise AssertionError("the search asks name_of")
+
+    async def name_of(self, number: str) -> str | None:
+        self.asked.append(number)
+        return "Jens Hansen" if number == CITIZEN else None  # CITIZEN2: protected, no name
+
+
+async def test_search_hits_name_the_recipient_where_a_register_answers_never_a_protected_one(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h.send("Navngivet", [f"{CITIZEN}@29189846.{GW}"])
+    h.send("Beskyttet", [f"{CITIZEN2}@29189846.{GW}"])
+    h.send("Firma", [f"{COMPANY}@29189846.{GW}"])
+    await h.cycle()
+    names = _Names()
+    svc = LettersService(h.store, language="en", names=names)  # type: ignore[arg-type]
+    caplog.set_level("DEBUG")
+    [named] = (await svc.search(Query(text=CITIZEN), READER)).letters
+    assert named.recipient_label == "Jens Hansen (010170-xxxx)"
+    [protected] = (await svc.search(Query(text=CITIZEN2), READER)).letters
+    assert protected.recipient_name is None and protected.recipient_label == protected.recipient
+    [company] = (await svc.search(Query(text=COMPANY), READER)).letters
+    assert company.recipient_name is None  # no CVR register configured: not asked
+    assert names.asked == [CITIZEN, CITIZEN2]
+    assert "Jens Hansen" not in caplog.text and CITIZEN not in caplog.text
+    # A subject search matches no recipient: nothing to name, nothing asked.
+    assert (await svc.search(Query(text="Navngivet"), READER)).letters[0].recipient_name is None
+    assert names.asked == [CITIZEN, CITIZEN2]

@@ -22,9 +22,12 @@ with warnings.catch_warnings():  # starlette ≥0.50 prefers httpx2 for its Test
     from starlette.testclient import TestClient
 
 from graph_dpg.bootstrap.console import ConsoleOptions
-from graph_dpg.core.errors import StoreError
+from graph_dpg.core.errors import RemoteError, StoreError
+from graph_dpg.domain.routing import ContactPointRoute, InboundSettings
+from graph_dpg.domain.rules import RoutingRule, RuleAction, RuleCondition
 from graph_dpg.domain.texts import Text
-from graph_dpg.ports.store import JobState, OutboxState
+from graph_dpg.ports.digital_post import ContactPointInfo
+from graph_dpg.ports.store import JobState, OutboundJob
 from graph_dpg.runtime.console import create_console_app
 from graph_dpg.runtime.console.auth import (
     FLOW_COOKIE,
@@ -33,8 +36,22 @@ from graph_dpg.runtime.console.auth import (
     SealedCookies,
     SignInFailed,
 )
-from graph_dpg.runtime.console.letters import Event, LetterRow, LetterView, Progress, Recipient
 from graph_dpg.runtime.console.operations import Credential, InboundRow, InboundView, Overview, RuleRow
+from graph_dpg.runtime.console.rules import RulesConsole
+from graph_dpg.services.letters import (
+    ActionRefused,
+    ActionResult,
+    Actor,
+    LetterHit,
+    LetterNotFound,
+    MassDelivery,
+    Query,
+    RecipientView,
+    Role,
+    SearchResult,
+    Step,
+    Timeline,
+)
 
 SECRET = "s" * 40
 CLAIMS = {
@@ -68,45 +85,107 @@ class FakeSignIn:
 
 @dataclass
 class FakeLetters:
+    """The letters service as the console calls it (``runtime.console.letters.Letters``): canned answers,
+    the calls recorded with the actor the console passed."""
+
     calls: list[tuple[str, ...]] = field(default_factory=list)
+    names: Mapping[str, str] = field(default_factory=dict)  # clear CPR → name, as a name lookup answers
+    job_state: JobState = JobState.SENDING
 
-    def search(
-        self, text: str, *, state: JobState | None = None, since: datetime | None = None
-    ) -> list[LetterRow]:
-        self.calls.append(("search", text))
-        return [
-            LetterRow(
-                "job-1", "post@example.dk", "Afgørelse om 010203-xxxx", JobState.FAILED, datetime.now(UTC)
-            )
-        ]
+    def __call__(self, language: str) -> FakeLetters:  # the console's LettersFactory
+        return self
 
-    def letter(self, ident: str) -> LetterView | None:
+    def _job(self) -> OutboundJob:
+        now = datetime.now(UTC)
+        return OutboundJob(
+            "job-1",
+            "post@example.dk",
+            "m-1",
+            None,
+            "Afgørelse",
+            "digital_post",
+            self.job_state,
+            None,
+            now,
+            now,
+        )
+
+    async def search(self, query: Query, actor: Actor) -> SearchResult:
+        self.calls.append(("search", query.text, actor.name))
+        recipient = "0102031234"
+        hit = LetterHit(
+            "job-1",
+            "post@example.dk",
+            "Afgørelse om 010203-xxxx",
+            "digital_post",
+            "failed",
+            datetime.now(UTC),
+            None,
+            {"pending": 0, "accepted": 0, "rejected": 0, "failed": 1},
+            message_uuid="uuid-1",
+            recipient="010203-xxxx",
+            recipient_state="failed",
+            recipient_name=self.names.get(recipient),
+        )
+        return SearchResult(letters=[hit])
+
+    async def timeline(self, ident: str, actor: Actor) -> Timeline:
         if ident == "db-down":
             raise StoreError("read letter: the database did not answer")
+        if ident not in ("job-1", "uuid-1", "uuid-2"):
+            raise LetterNotFound(ident)
+        now = datetime.now(UTC)
+        failed = RecipientView(
+            "uuid-1", "010203-xxxx", "cpr", "failed", None, 3, None, "timeout", retry="same"
+        )
+        refused = RecipientView(
+            "uuid-2", "020304-xxxx", "cpr", "rejected", None, 1, now, "refused", replaced_by="uuid-3"
+        )
+        steps = [
+            Step(now, "seen", "Set i Sendt post"),
+            Step(now, "receipt_mail", "Kvitteringsmail skrevet i afsenderens postkasse"),
+            Step(now, "category", "Kategori sat: DPG sendt"),
+            Step(None, "replaced", "Sendt igen som nyt brev uuid-3", message_uuid="uuid-2"),
+        ]
+        progress = {"pending": 1, "accepted": 0, "rejected": 1, "failed": 1}
+        return Timeline(self._job(), steps, [failed, refused], 3, progress, None)
+
+    async def progress(self, ident: str, actor: Actor) -> dict[str, int]:
         if ident != "job-1":
-            return None
-        row = LetterRow("job-1", "post@example.dk", "Afgørelse", JobState.SENDING, datetime.now(UTC))
-        recipient = Recipient("uuid-1", "010203-xxxx", "cpr", OutboxState.FAILED, 3, "timeout", None, None)
-        events = (Event(datetime.now(UTC), Text.CONSOLE_EVENT_SEEN, {"mailbox": "post@example.dk"}),)
-        return LetterView(row, None, Progress(2, 1, 0, 0, 1), (recipient,), events)
+            raise LetterNotFound(ident)
+        return {"pending": 1, "accepted": 1, "rejected": 0, "failed": 0}
 
-    def progress(self, job_id: str) -> Progress | None:
-        return Progress(2, 1, 1, 0, 0) if job_id == "job-1" else None
-
-    def deliveries(self) -> list[tuple[LetterRow, Progress]]:
+    async def mass_deliveries(
+        self, actor: Actor, *, active_only: bool = False, limit: int = 50
+    ) -> list[MassDelivery]:
         return []
 
-    def retry(self, message_uuid: str, actor: str) -> bool:
-        self.calls.append(("retry", message_uuid, actor))
-        return True
+    async def retry(self, ident: str, actor: Actor) -> ActionResult:
+        self._admin(actor)
+        self.calls.append(("retry", ident, actor.name))
+        return ActionResult("retry", "job-1", True, "", retried=[ident])
 
-    def cancel(self, job_id: str, actor: str, reason: str) -> int:
-        self.calls.append(("cancel", job_id, actor))
-        return 1
+    async def cancel(self, ident: str, actor: Actor) -> ActionResult:
+        self._admin(actor)
+        self.calls.append(("cancel", ident, actor.name))
+        return ActionResult("cancel", "job-1", True, "")
 
-    def reveal_cpr(self, message_uuid: str, actor: str) -> str | None:
-        self.calls.append(("reveal", message_uuid, actor))
+    async def resend_receipt(self, ident: str, actor: Actor) -> ActionResult:
+        self._admin(actor)
+        self.calls.append(("resend_receipt", ident, actor.name))
+        if self.job_state is not JobState.DONE:
+            raise ActionRefused(Text.CONSOLE_REFUSED_NOT_FINISHED)
+        again = any(c[0] == "resend_receipt" for c in self.calls[:-1])
+        return ActionResult("resend_receipt", "job-1", not again, "")
+
+    async def reveal_cpr(self, message_uuid: str, actor: Actor) -> str:
+        self._admin(actor)
+        self.calls.append(("reveal", message_uuid, actor.name))
         return "0102031234"
+
+    @staticmethod
+    def _admin(actor: Actor) -> None:
+        assert actor.role is Role.ADMIN and actor.via == "console"
 
 
 class FakeOperations:
@@ -472,3 +551,138 @@ def test_a_database_outage_is_a_503_page_in_words_not_a_stack_trace():
     assert "Gatewayens database svarer ikke lige nu" in page.text
     assert "Traceback" not in page.text
     assert page.headers["x-content-type-options"] == "nosniff"
+
+
+# ------------------------------------------------------------------------- the letters service's answers
+
+
+def test_an_admin_resends_a_finished_letters_receipt_mail_once_and_a_reader_cannot():
+    letters = FakeLetters(job_state=JobState.DONE)
+    client = _client(letters)
+    _sign_in(client, "reader")
+    assert 'id="resend"' not in client.get("/console/letters/job-1").text
+    refused = client.post("/console/letters/job-1/resend", data={"csrf": _csrf(client)})
+    assert refused.status_code == 403 and letters.calls == []
+    _sign_in(client, "admin")
+    page = client.get("/console/letters/job-1")
+    assert 'action="/console/letters/job-1/resend"' in page.text
+    assert client.post("/console/letters/job-1/resend", data={}).status_code == 403  # no CSRF token
+    first = client.post("/console/letters/job-1/resend", data={"csrf": _csrf(client)}, follow_redirects=False)
+    assert first.status_code == 303
+    assert first.headers["location"].startswith("/console/letters/job-1?done=resend_receipt&changed=1")
+    assert "Kvitteringsmailen skrives igen" in client.get(first.headers["location"]).text
+    again = client.post("/console/letters/job-1/resend", data={"csrf": _csrf(client)})
+    assert "allerede bestilt igen" in again.text
+    assert letters.calls == [("resend_receipt", "job-1", "console:adam@example.dk")] * 2
+
+
+def test_resending_the_receipt_of_an_unfinished_letter_is_refused_in_words():
+    client = _client(FakeLetters(job_state=JobState.SENDING))
+    _sign_in(client, "admin")
+    assert 'id="resend"' not in client.get("/console/letters/job-1").text  # not offered
+    refused = client.post("/console/letters/job-1/resend?lang=en", data={"csrf": _csrf(client)})
+    assert refused.status_code == 409
+    assert "Traceback" not in refused.text and "CONSOLE_REFUSED" not in refused.text
+
+
+def test_search_results_name_the_recipient_where_the_service_has_a_name():
+    named = FakeLetters(names={"0102031234": "Jens Hansen"})
+    client = _client(named)
+    _sign_in(client, "reader")
+    page = client.get("/console/?q=010203-1234")
+    assert "Jens Hansen (010203-xxxx)" in page.text
+    results = page.text.split('id="results"')[1]
+    assert "0102031234" not in results and "010203-1234" not in results
+    assert 'href="/console/letters/uuid-1"' in page.text  # the matched MeMo, its timeline in focus
+    plain = _client(FakeLetters())  # no register configured (or a protected person): the number alone
+    _sign_in(plain, "reader")
+    shown = plain.get("/console/?q=010203-1234").text
+    assert "010203-xxxx" in shown and "Jens Hansen" not in shown
+
+
+def test_the_timeline_shows_receipt_mails_categories_and_links_a_refused_letter_to_its_replacement():
+    client = _client(FakeLetters())
+    _sign_in(client, "reader")
+    page = client.get("/console/letters/job-1").text
+    assert "Kvitteringsmail skrevet" in page and "Kategori sat: DPG sendt" in page
+    assert page.count('href="/console/letters/uuid-3"') == 2  # the recipient row and the timeline step
+    assert "Afvist; sendt igen som nyt brev uuid-3" in page
+
+
+# ------------------------------------------------------------------------------------ the routing page
+
+
+def _routing(*, ngdp: list[ContactPointInfo] | None = None, disabled: tuple[str, ...] = ()) -> RulesConsole:
+    rules = (
+        RoutingRule(
+            "fakturaer",
+            (RuleCondition.make("subject", "contains", "faktura"),),
+            RuleAction(deliver_mailbox="oekonomi@x.dk", categories=("Faktura",)),
+            priority=10,
+        ),
+        RoutingRule(
+            "skat",
+            (RuleCondition.make("from", "contains", "skat.dk"),),
+            RuleAction(deliver_mailbox="skat@x.dk"),
+            priority=20,
+        ),
+    )
+    points = {
+        "cp-1": ContactPointRoute("cp-1", "Borgerservice", "borger@x.dk"),
+        "cp-2": ContactPointRoute("cp-2", "Gammelt", None),
+    }
+    settings = InboundSettings(
+        "29189846", "Kommune", "post@x.dk", "drift@x.dk", contact_points=points, rules=rules
+    )
+
+    async def listed() -> list[ContactPointInfo]:
+        if ngdp is None:
+            raise RemoteError("NgDP answered 503")
+        return ngdp
+
+    return RulesConsole(settings, disabled=lambda: disabled, ngdp_contact_points=listed)
+
+
+def _routing_client(routing: RulesConsole) -> TestClient:
+    console = create_console_app(_options(), FakeLetters(), sign_in=FakeSignIn(), routing=routing)
+    return TestClient(Starlette(routes=[Mount("/console", app=console)]), base_url="https://testserver")
+
+
+def test_the_routing_dry_run_names_the_rule_and_why_and_keeps_nothing():
+    # The same engine as `graph-dpg rules test` (domain.rules.evaluate_rules); a reader may try it.
+    ngdp = [
+        ContactPointInfo("cp-1", "Borgerservice", None, None),
+        ContactPointInfo("cp-9", "Nyt", None, None),
+    ]
+    client = _routing_client(_routing(ngdp=ngdp))
+    assert client.post("/console/routing", data={"subject": "x"}).status_code == 401  # no session
+    _sign_in(client, "reader")
+    assert client.post("/console/routing", data={"subject": "Faktura 12"}).status_code == 403  # no CSRF
+    form = {
+        "csrf": _csrf(client),
+        "kind": "mail",
+        "sender": "a@b.dk",
+        "subject": "Faktura 12 til 010203-1234",
+    }
+    page = client.post("/console/routing?lang=en", data=form).text
+    assert "The rule “fakturaer” would deliver it to oekonomi@x.dk / inbox." in page
+    assert "Categories: Faktura" in page
+    trace = page.split('id="trace"')[1]
+    assert "MATCHED" in trace and "skat" in trace and "010203-1234" not in trace
+    other = client.post("/console/routing?lang=en", data={**form, "kind": "memo", "subject": "Hej"}).text
+    assert "delivered by its contact point" in other
+    table = other.split('id="contact-points"')[1]
+    assert "borger@x.dk" in table and "known to NgDP" in table
+    assert "no mailbox: delivered to post@x.dk with a warning" in table  # cp-2, explicitly unmapped
+    assert "not on NgDP&#39;s list" in table or "not on NgDP's list" in table  # cp-2 is not NgDP's
+    assert "cp-9" in table  # NgDP's, not in the gateway file
+
+
+def test_the_routing_page_skips_rules_the_gateway_disabled_and_says_when_ngdp_did_not_answer():
+    client = _routing_client(_routing(ngdp=None, disabled=("fakturaer",)))
+    _sign_in(client, "reader")
+    assert "NgDP did not answer" in client.get("/console/routing?lang=en").text
+    form = {"csrf": _csrf(client), "kind": "mail", "sender": "x@skat.dk", "subject": "Faktura"}
+    page = client.post("/console/routing?lang=en", data=form).text
+    assert "The rule “skat” would deliver it to skat@x.dk / inbox." in page
+    assert "disabled automatically" in page
