@@ -203,3 +203,20 @@ def _logger_levels_restored() -> Iterator[None]:
             level = before.get(name, logging.NOTSET)
             if lg.level != level:
                 lg.setLevel(level)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A test marked ``browser`` skipped (no chromium or chromedriver here) fails instead when
+    ``GRAPH_DPG_REQUIRE_BROWSER=1`` (CI installs Debian's chromium, as it starts PostgreSQL)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if (
+        report.skipped
+        and item.get_closest_marker("browser") is not None
+        and os.environ.get("GRAPH_DPG_REQUIRE_BROWSER") == "1"
+    ):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"browser test skipped, but GRAPH_DPG_REQUIRE_BROWSER=1 requires it: {report.longrepr}"
+        )
