@@ -63,7 +63,7 @@ def sample_companies() -> dict[str, dict[str, Any]]:
     return {
         "12345674": _company("12345674", "Eksempel Handel ApS"),
         "13748136": _company("13748136", "Lukket Værksted I/S", ceased=True),
-        "29189846": _company("29189846", "Sandbox Kommune"),
+        "29189846": _company("29189846", "Byg & Anlæg A/S"),  # the sandbox scenario's sender
     }
 
 
