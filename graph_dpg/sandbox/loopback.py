@@ -9,17 +9,19 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Any, Self
 
 import uvicorn
 
 
-class Stoppable:
+class Stoppable(ABC):
     """Something started that ``with`` stops when the block is left (its ``stop()``)."""
 
+    @abstractmethod
     def stop(self) -> None:
-        raise NotImplementedError
+        """Stop it; safe to call twice."""
 
     def __enter__(self) -> Self:
         return self
