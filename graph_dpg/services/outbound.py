@@ -31,7 +31,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 
@@ -340,7 +340,9 @@ class OutboundService:
         boundary of one job), and the pass goes on with the next job.
         """
         for state in (JobState.NEW, JobState.PLANNED, JobState.SENDING):
-            for job in await blocking(self.store.jobs_in_state, [state], limit=1000):
+            # Only these mailboxes' jobs, in SQL: a page of another mailbox's thousands of jobs must not
+            # hide this one's single letter (fairness between mailboxes, issue 18).
+            for job in await blocking(self.store.jobs_in_state, [state], limit=1000, mailboxes=mailboxes):
                 if job.mailbox.lower() not in mailboxes or not self._due(job):
                     continue
                 if not keep_going():
@@ -465,6 +467,7 @@ class OutboundService:
                 "attempts": attempts if attempts is not None else job.attempts + 1,
                 "reference": reference,
             },
+            mailbox=job.mailbox,
         )
         await self._plan_category(job, JobCategory.FAILED)
         record = mask_cprs(f"{reason}: {error} (reference {reference})")[:4000]
@@ -733,7 +736,9 @@ class OutboundService:
             for target, cert in chosen.items()
         ]
         # Effects first, state last (see _plan).
-        await self.effects.plan(EffectKey.receipt(job.id), {"job": job.id, "kind": "secure", "lines": lines})
+        await self.effects.plan(
+            EffectKey.receipt(job.id), {"job": job.id, "kind": "secure", "lines": lines}, mailbox=job.mailbox
+        )
         await self._plan_category(job, JobCategory.SENT)
         # new -> planned -> done (the store's transitions); a crash in between comes back here (advance).
         await blocking(self.store.set_job_state, job.id, JobState.PLANNED)
@@ -928,18 +933,38 @@ class OutboundService:
                 "kind": "error" if findings else "receipt",
                 "findings": [_finding_dict(f) for f in findings],
             },
+            mailbox=job.mailbox,
         )
         await self._plan_category(job, category)
 
     async def _plan_category(self, job: OutboundJob, category: JobCategory) -> None:
         await self.effects.plan(
-            EffectKey.category(job.id, category.value), {"job": job.id, "category": category.value}
+            EffectKey.category(job.id, category.value),
+            {"job": job.id, "category": category.value},
+            mailbox=job.mailbox,
         )
 
-    async def run_effects(self, limit: int = 200) -> int:
-        """Write the pending receipt mails and categories (oldest first); returns how many were done."""
+    async def run_effects(
+        self,
+        limit: int = 200,
+        *,
+        mailboxes: Collection[str] | None = None,
+        unowned: bool = False,
+        keep_going: Callable[[], bool] = lambda: True,
+    ) -> int:
+        """Write the pending receipt mails and categories (oldest first); returns how many were done.
+
+        ``mailboxes``: only the effects of these function mailboxes (the runtime passes those whose lease
+        it holds); ``unowned``: also (or, without ``mailboxes``, only) those owned by no mailbox. Default:
+        every effect (one process, no leases)."""
         done = await self.effects.run_pending(
-            EffectKind.RECEIPT, EffectKind.CATEGORY, action=self._run_effect, limit=limit
+            EffectKind.RECEIPT,
+            EffectKind.CATEGORY,
+            action=self._run_effect,
+            limit=limit,
+            mailboxes=mailboxes,
+            unowned=unowned,
+            keep_going=keep_going,
         )
         return len(done)
 
@@ -1225,7 +1250,7 @@ class OutboundService:
             key = EffectKey.receipt_update(job.id, generation)
             found = await self.effects.get(key)
             if found is None:
-                await self.effects.plan(key, {"job": job.id, "kind": "update"})
+                await self.effects.plan(key, {"job": job.id, "kind": "update"}, mailbox=job.mailbox)
                 return
             if found.state is EffectState.PLANNED:
                 return

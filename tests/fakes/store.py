@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -101,6 +101,7 @@ class FakeEffects:
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.now = Clock(clock)
         self.rows: dict[str, Effect] = {}
+        self.owners: dict[str, str] = {}  # effect key -> the function mailbox whose lease runs it
         self.failures: dict[str, list[BaseException]] = {}
 
     def fail_next(self, method: str, error: BaseException, times: int = 1) -> None:
@@ -113,10 +114,12 @@ class FakeEffects:
         if queued:
             raise queued.pop(0)
 
-    def plan_effect(self, key: str, payload: Mapping[str, object]) -> bool:
+    def plan_effect(self, key: str, payload: Mapping[str, object], mailbox: str | None = None) -> bool:
         self._maybe_fail("plan_effect")
         if key in self.rows:
             return False
+        if mailbox:
+            self.owners[key] = mailbox.lower()
         self.rows[key] = Effect(key, _json_safe(payload), EffectState.PLANNED, None, self.now(), None)
         return True
 
@@ -124,10 +127,27 @@ class FakeEffects:
         self._maybe_fail("get_effect")
         return self.rows.get(key)
 
-    def pending_effects(self, limit: int = 100, prefix: str | None = None) -> list[Effect]:
+    def pending_effects(
+        self,
+        limit: int = 100,
+        prefix: str | None = None,
+        *,
+        mailboxes: Collection[str] | None = None,
+        unowned: bool = False,
+    ) -> list[Effect]:
         self._maybe_fail("pending_effects")
+        wanted = None if mailboxes is None else {m.lower() for m in mailboxes}
+
+        def owned(key: str) -> bool:
+            owner = self.owners.get(key)
+            if wanted is None:
+                return owner is None or not unowned
+            return owner in wanted if owner is not None else unowned
+
         planned = [
-            e for e in self.rows.values() if e.state is EffectState.PLANNED and e.key.startswith(prefix or "")
+            e
+            for e in self.rows.values()
+            if e.state is EffectState.PLANNED and e.key.startswith(prefix or "") and owned(e.key)
         ]
         return sorted(planned, key=lambda e: (e.created_at, e.key))[:limit]
 
@@ -308,9 +328,16 @@ class FakeStore(FakeEffects):
             (j for j in self.jobs.values() if (j.mailbox, j.message_id) == (mailbox, message_id)), None
         )
 
-    def jobs_in_state(self, states: Sequence[JobState], limit: int = 100) -> list[OutboundJob]:
+    def jobs_in_state(
+        self, states: Sequence[JobState], limit: int = 100, *, mailboxes: Collection[str] | None = None
+    ) -> list[OutboundJob]:
         self._maybe_fail("jobs_in_state")
-        found = [j for j in self.jobs.values() if j.state in states]
+        wanted = None if mailboxes is None else {m.lower() for m in mailboxes}
+        found = [
+            j
+            for j in self.jobs.values()
+            if j.state in states and (wanted is None or j.mailbox.lower() in wanted)
+        ]
         return sorted(found, key=lambda j: (j.updated_at or self.now(), j.id))[:limit]
 
     @staticmethod

@@ -169,8 +169,12 @@ effects = Table(
     Column("result", Json, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("completed_at", UtcDateTime, nullable=True),
+    # The function mailbox whose outbound lease runs the effect (lower case); NULL: the housekeeping
+    # lease holder runs it (effects of other kinds, and those planned before migration 0010).
+    Column("mailbox", String(320), nullable=True),
     CheckConstraint(_in("state", EFFECT_STATES), name="state"),
     Index(None, "state", "created_at"),
+    Index("ix_effects_mailbox_state_created_at", "mailbox", "state", "created_at"),
 )
 
 receipts = Table(

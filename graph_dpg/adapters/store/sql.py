@@ -45,7 +45,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -551,15 +551,15 @@ class SqlStore:
             ).first()
             return None if row is None else self._job_from(row)
 
-    def jobs_in_state(self, states: Sequence[JobState], limit: int = 100) -> list[OutboundJob]:
+    def jobs_in_state(
+        self, states: Sequence[JobState], limit: int = 100, *, mailboxes: Collection[str] | None = None
+    ) -> list[OutboundJob]:
         jobs = t.outbound_jobs
         with self._tx("jobs in state") as conn:
-            rows = conn.execute(
-                select(jobs)
-                .where(jobs.c.state.in_([s.value for s in states]))
-                .order_by(jobs.c.updated_at, jobs.c.id)
-                .limit(limit)
-            ).all()
+            query = select(jobs).where(jobs.c.state.in_([s.value for s in states]))
+            if mailboxes is not None:
+                query = query.where(func.lower(jobs.c.mailbox).in_(sorted({m.lower() for m in mailboxes})))
+            rows = conn.execute(query.order_by(jobs.c.updated_at, jobs.c.id).limit(limit)).all()
             return [self._job_from(r) for r in rows]
 
     @staticmethod
@@ -712,13 +712,14 @@ class SqlStore:
             completed_at=m["completed_at"],
         )
 
-    def plan_effect(self, key: str, payload: Mapping[str, object]) -> bool:
+    def plan_effect(self, key: str, payload: Mapping[str, object], mailbox: str | None = None) -> bool:
         with self._tx("plan effect") as conn:
             stmt = self._insert(t.effects).values(
                 key=key,
                 payload=_json_safe(payload),
                 state=EffectState.PLANNED.value,
                 created_at=self._now(conn),
+                mailbox=mailbox.lower() if mailbox else None,
             )
             return _inserted(conn, stmt)
 
@@ -727,12 +728,24 @@ class SqlStore:
             row = conn.execute(select(t.effects).where(t.effects.c.key == key)).first()
             return None if row is None else self._effect_from(row)
 
-    def pending_effects(self, limit: int = 100, prefix: str | None = None) -> list[Effect]:
+    def pending_effects(
+        self,
+        limit: int = 100,
+        prefix: str | None = None,
+        *,
+        mailboxes: Collection[str] | None = None,
+        unowned: bool = False,
+    ) -> list[Effect]:
         ef = t.effects
         with self._tx("pending effects") as conn:
             query = select(ef).where(ef.c.state == EffectState.PLANNED.value)
             if prefix:
                 query = query.where(ef.c.key.startswith(prefix, autoescape=True))
+            if mailboxes is not None:
+                owned = ef.c.mailbox.in_(sorted({m.lower() for m in mailboxes}))
+                query = query.where(or_(owned, ef.c.mailbox.is_(None)) if unowned else owned)
+            elif unowned:
+                query = query.where(ef.c.mailbox.is_(None))
             rows = conn.execute(query.order_by(ef.c.created_at, ef.c.key).limit(limit)).all()
             return [self._effect_from(r) for r in rows]
 
