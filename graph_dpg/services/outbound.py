@@ -49,6 +49,7 @@ from graph_dpg.core.errors import (
     StoreError,
     TransientError,
 )
+from graph_dpg.core.fair import FairSlots
 from graph_dpg.domain.addresses import Channel, is_gateway_domain
 from graph_dpg.domain.conversion import (
     OutboundContext,
@@ -215,6 +216,9 @@ def job_id_for(mailbox: str, message_id: str) -> str:
 
 
 class OutboundService:
+    #: Jobs read per state and pass (of the mailboxes asked for only; see process_jobs).
+    job_page = 1000
+
     def __init__(
         self,
         mailbox: MailboxPort,
@@ -243,7 +247,9 @@ class OutboundService:
         self._now = now
         self.cpu = cpu or shared_pool()  # planning, MeMo parsing and receipt rendering run there
         self.failures = failures if failures is not None else ItemFailures()
-        self._send_slots = asyncio.Semaphore(settings.send_concurrency)
+        # Shared by every mailbox's sends, handed out round robin by mailbox (core.fair): a mass delivery's
+        # batch of 200 never queues ahead of another mailbox's single letter (issue 18).
+        self._send_slots = FairSlots(settings.send_concurrency)
         self._templates: dict[str, bytes] = {}
         self._template_read = asyncio.Lock()
         self.effects = EffectBook(store, failures=self.failures, stage=Stage.OUTBOUND_EFFECT)
@@ -342,7 +348,9 @@ class OutboundService:
         for state in (JobState.NEW, JobState.PLANNED, JobState.SENDING):
             # Only these mailboxes' jobs, in SQL: a page of another mailbox's thousands of jobs must not
             # hide this one's single letter (fairness between mailboxes, issue 18).
-            for job in await blocking(self.store.jobs_in_state, [state], limit=1000, mailboxes=mailboxes):
+            for job in await blocking(
+                self.store.jobs_in_state, [state], limit=self.job_page, mailboxes=mailboxes
+            ):
                 if job.mailbox.lower() not in mailboxes or not self._due(job):
                     continue
                 if not keep_going():
@@ -762,7 +770,10 @@ class OutboundService:
             # Mark before the POSTs (one transaction per batch): a crash between a POST and the record
             # below leaves the mark, and the retry then sends with possibly_sent.
             await blocking(self.store.mark_in_flight, [r.message_uuid for r in rows])
-            results = await asyncio.gather(*(self._send_one(row) for row in rows), return_exceptions=True)
+            mailbox = job.mailbox.lower()
+            results = await asyncio.gather(
+                *(self._send_one(row, mailbox) for row in rows), return_exceptions=True
+            )
             outcomes = [r for r in results if isinstance(r, SendOutcome)]
             # One transaction per batch; a crash before it commits re-sends the batch with the same UUIDs.
             await blocking(self.store.record_send_results, outcomes)
@@ -793,7 +804,7 @@ class OutboundService:
                 details={"job": job.id, **{k.value: v for k, v in progress.items()}},
             )
 
-    async def _send_one(self, row: OutboxEntry) -> SendOutcome:
+    async def _send_one(self, row: OutboxEntry, mailbox: str = "") -> SendOutcome:
         """Send one MeMo; the outcome is recorded by the caller with the rest of its batch.
 
         Before the first send of a MeMo whose main document is HTML, NgDP pre-checks it (``POST
@@ -803,7 +814,7 @@ class OutboundService:
         a POST whose outcome a crash kept from being recorded (``in_flight_at`` set, no attempt counted)."""
         xml = row.memo_xml if row.memo_xml is not None else await self._render(row)
         checking = row.attempts == 0 or (row.last_error or "").startswith(_HTML_CHECK)
-        async with self._send_slots:
+        async with self._send_slots.slot(mailbox):
             try:
                 if checking:
                     refusal = await self._html_refusal(row, xml)
