@@ -326,6 +326,12 @@ class Receipts(Protocol):
 
     def unprocessed_receipts(self, limit: int = 100) -> list[BusinessReceipt]: ...
 
+    def claim_receipts(self, owner: str, ttl_s: float, limit: int = 100) -> list[BusinessReceipt]:
+        """Claim up to ``limit`` unprocessed receipts for ``ttl_s`` seconds, oldest first: those nobody
+        claims, or whose claim expired (rows another replica is claiming this moment are skipped). Marking
+        one processed ends its claim; one left unprocessed is claimable again once the claim expires."""
+        ...
+
     def mark_receipt_processed(self, receipt_id: str) -> None: ...
 
 

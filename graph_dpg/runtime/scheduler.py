@@ -13,7 +13,8 @@ Jobs (APScheduler 3 ``AsyncIOScheduler``; intervals from Settings, random jitter
     effects          outbound_poll     receipt mails and categories of the held mailboxes (each effect
                                        follows its mailbox's lease; unowned ones: the housekeeping lease)
     receipts         receipts_poll     pull NgDP business receipts, record, delete at NgDP, apply
-    apply_receipts   outbound_poll     apply recorded receipts (pushed ones reach the sender without waiting)
+    apply_receipts   outbound_poll     apply recorded receipts (pushed ones reach the sender without waiting);
+                                       every replica, each a batch it claims (receipts.claimed_until)
     inbound          inbound_poll      NgDP memos + routed inboxes (the inbound service), lease-guarded
     categories       refresh           master categories in every function mailbox
     contact_points   refresh           NgDP contact points (limits) refreshed
@@ -352,13 +353,20 @@ class Runtime:
             self._effects_busy = set()
         self.tracker.success(RESOURCE_EFFECTS)
 
+    async def _apply_claimed_receipts(self) -> int:
+        """Apply a batch of recorded business receipts this replica claims (any replica may: issue 18)."""
+        return await self.gateway.outbound.apply_business_receipts(
+            claim_as=self.leases.owner, claim_s=2.0 * self.settings.lease_seconds
+        )
+
     async def pull_receipts(self) -> None:
+        """Pull NgDP's receipt queue (one replica: the ``ngdp:receipts`` lease), then apply a batch."""
         if not self._holds(RESOURCE_RECEIPTS) or not self.tracker.due(RESOURCE_RECEIPTS):
             return
         svc = self.gateway.outbound
         try:
             self.counters.receipts_pulled += await svc.pull_business_receipts()
-            self.counters.receipts_applied += await svc.apply_business_receipts()
+            self.counters.receipts_applied += await self._apply_claimed_receipts()
         except GraphDpgError as exc:
             self.tracker.failure(RESOURCE_RECEIPTS, exc)
             return
@@ -367,11 +375,12 @@ class Runtime:
     async def apply_receipts(self) -> None:
         """Apply business receipts already recorded (pushed by NgDP, or pulled) on the outbound poll's
         beat, so a pushed receipt reaches the case worker within ``outbound_poll_seconds``, not at the
-        next pull."""
-        if not self._holds(RESOURCE_RECEIPTS):
+        next pull. Every replica applies, each a batch it claims (rows with an expiry), not one lease
+        holder."""
+        if self._stopping:
             return
         try:
-            self.counters.receipts_applied += await self.gateway.outbound.apply_business_receipts()
+            self.counters.receipts_applied += await self._apply_claimed_receipts()
         except GraphDpgError as exc:
             log.warning("applying recorded business receipts failed, retried next round: %s", exc)
 

@@ -1222,14 +1222,24 @@ class OutboundService:
             count += 1
         return count
 
-    async def apply_business_receipts(self, limit: int = 1000) -> int:
-        """Reflect recorded receipts in the jobs' categories (and a failure receipt mail)."""
+    async def apply_business_receipts(
+        self, limit: int = 1000, *, claim_as: str | None = None, claim_s: float = 60.0
+    ) -> int:
+        """Reflect recorded receipts in the jobs' categories (and a failure receipt mail).
+
+        ``claim_as``: a replica's name; the batch is then claimed for ``claim_s`` seconds (any replica
+        applies receipts, each its own batch: issue 18). Without it, every unprocessed receipt is read (one
+        process). Applying is idempotent (below), so a claim that expires mid-batch, or a replica dying
+        mid-batch, costs a repeat, never a loss or a double."""
         # Crash order: the jobs' categories are planned first and the receipts marked processed last. A
         # crash in between applies the same receipts again (planning is find-or-create, so nothing doubles);
         # the other order lost the category of every job whose receipt was marked but not yet planned.
         # One updated receipt per job and batch, whatever the number of refusals in it (see _plan_update).
         touched: dict[str, bool] = {}  # job → a receipt of this batch refuses one of its letters
-        receipts = await blocking(self.store.unprocessed_receipts, limit=limit)
+        if claim_as is not None:
+            receipts = await blocking(self.store.claim_receipts, claim_as, claim_s, limit)
+        else:
+            receipts = await blocking(self.store.unprocessed_receipts, limit=limit)
         for r in receipts:
             row = (
                 await blocking(self.store.find_by_message_uuid, r.message_uuid or "")

@@ -181,6 +181,8 @@ class AuditEvent:
 class _Receipt:
     receipt: BusinessReceipt
     processed_at: datetime | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
 
 
 @dataclass
@@ -450,6 +452,19 @@ class FakeStore(FakeEffects):
         self._maybe_fail("unprocessed_receipts")
         waiting = [r.receipt for r in self.receipts.values() if not r.receipt.processed]
         return sorted(waiting, key=lambda r: (r.received_at, r.receipt_id))[:limit]
+
+    def claim_receipts(self, owner: str, ttl_s: float, limit: int = 100) -> list[BusinessReceipt]:
+        self._maybe_fail("claim_receipts")
+        now = self.now()
+        free = [
+            r
+            for r in self.receipts.values()
+            if not r.receipt.processed and (r.claimed_until is None or r.claimed_until <= now)
+        ]
+        chosen = sorted(free, key=lambda r: (r.receipt.received_at, r.receipt.receipt_id))[: max(0, limit)]
+        for r in chosen:
+            r.claimed_by, r.claimed_until = owner, now + timedelta(seconds=ttl_s)
+        return [r.receipt for r in chosen]
 
     def mark_receipt_processed(self, receipt_id: str) -> None:
         self._maybe_fail("mark_receipt_processed")

@@ -187,6 +187,9 @@ receipts = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Column("processed", Boolean, nullable=False),
     Column("processed_at", UtcDateTime, nullable=True),
+    # A replica applying it now (issue 18: any replica claims a batch; an expired claim is free again).
+    Column("claimed_by", String(128), nullable=True),
+    Column("claimed_until", UtcDateTime, nullable=True),
     Index(None, "message_uuid"),
     Index(None, "processed", "received_at"),
 )

@@ -808,17 +808,49 @@ class SqlStore:
                 .order_by(rc.c.received_at, rc.c.receipt_id)
                 .limit(limit)
             ).all()
-            return [
-                BusinessReceipt(
-                    receipt_id=m["receipt_id"],
-                    message_uuid=m["message_uuid"],
-                    receipt_status=m["receipt_status"],
-                    payload=m["payload"],
-                    received_at=m["received_at"],
-                    processed=bool(m["processed"]),
-                )
-                for m in (r._mapping for r in rows)
-            ]
+            return [self._receipt_from(r) for r in rows]
+
+    @staticmethod
+    def _receipt_from(row: Row[Any]) -> BusinessReceipt:
+        m = row._mapping
+        return BusinessReceipt(
+            receipt_id=m["receipt_id"],
+            message_uuid=m["message_uuid"],
+            receipt_status=m["receipt_status"],
+            payload=m["payload"],
+            received_at=m["received_at"],
+            processed=bool(m["processed"]),
+        )
+
+    def claim_receipts(self, owner: str, ttl_s: float, limit: int = 100) -> list[BusinessReceipt]:
+        if limit <= 0:
+            return []
+        rc = t.receipts
+        with self._tx("claim receipts") as conn:
+            now = self._now(conn)
+            chosen = list(
+                conn.execute(
+                    select(rc.c.receipt_id)
+                    .where(
+                        rc.c.processed.is_(False),
+                        or_(rc.c.claimed_until.is_(None), rc.c.claimed_until <= now),
+                    )
+                    .order_by(rc.c.received_at, rc.c.receipt_id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer
+                ).scalars()
+            )
+            if not chosen:
+                return []
+            conn.execute(
+                update(rc)
+                .where(rc.c.receipt_id.in_(chosen))
+                .values(claimed_by=owner, claimed_until=now + timedelta(seconds=ttl_s))
+            )
+            rows = conn.execute(
+                select(rc).where(rc.c.receipt_id.in_(chosen)).order_by(rc.c.received_at, rc.c.receipt_id)
+            ).all()
+            return [self._receipt_from(r) for r in rows]
 
     def mark_receipt_processed(self, receipt_id: str) -> None:
         rc = t.receipts

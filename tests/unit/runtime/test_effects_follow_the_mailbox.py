@@ -129,3 +129,37 @@ async def test_effects_with_no_mailbox_are_run_by_the_housekeeping_holder_only(
     assert r2.leases.refresh([RESOURCE_HOUSEKEEPING]) == {RESOURCE_HOUSEKEEPING}
     await r2.run_effects()
     assert store.pending_effects() == []
+
+
+async def test_any_replica_applies_recorded_receipts_and_the_mailboxs_holder_writes_the_category(
+    make_rig: Callable[..., Rig],
+) -> None:
+    from graph_dpg.ports.digital_post import BusinessReceipt
+
+    rig = make_rig()
+    r1, r2 = _replica(rig, "r1"), _replica(rig, "r2")
+    message_id = rig.send(A)
+    r1.leases.refresh([RES_A])
+    await _poll(r1)
+    await r1.run_effects()
+    memo_uuid = rig.state.accepted[0].message_uuid
+    await (
+        _store(rig)
+        .push_sink()
+        .store_pushed_receipt(
+            BusinessReceipt(
+                id=f"push-{memo_uuid}",
+                transmission_id=None,
+                message_uuid=memo_uuid,
+                receipt_status="COMPLETED",
+            )
+        )
+    )
+    await r2.apply_receipts()  # r2 holds no lease at all: applying receipts needs none (a row claim)
+    assert r2.counters.receipts_applied == 1 and _store(rig).unprocessed_receipts() == []
+    assert len(_planned(rig, A)) == 1  # the new category, for a's holder
+    await r2.run_effects()
+    assert len(_planned(rig, A)) == 1
+    await r1.run_effects()
+    assert _planned(rig, A) == []
+    assert rig.tenant.message(A, message_id)["categories"] == ["Digital Post: Kvitteret"]
