@@ -311,9 +311,12 @@ class Effects(Protocol):
         *,
         mailboxes: Collection[str] | None = None,
         unowned: bool = False,
+        known: Collection[str] = (),
     ) -> list[Effect]:
         """Planned effects, oldest first. ``mailboxes``: only those owned by these function mailboxes
-        (plus, with ``unowned``, those owned by none); ``unowned`` alone: only those owned by none."""
+        (plus, with ``unowned``, those owned by none); ``unowned`` alone: only those owned by none. With
+        ``known`` (the configured mailboxes), "owned by none" includes those of a mailbox not among them
+        (removed from the gateway file), so no effect is left without a replica to run it."""
         ...
 
     def complete_effect(self, key: str, result: Mapping[str, object] | None = None) -> bool: ...

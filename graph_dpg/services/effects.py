@@ -152,6 +152,7 @@ class EffectBook:
         limit: int = 100,
         mailboxes: Collection[str] | None = None,
         unowned: bool = False,
+        known: Collection[str] = (),
     ) -> list[PlannedEffect]:
         """Planned effects of these kinds, oldest first. Each kind is read by its own key prefix: effects
         of other kinds share the table, and a first page full of them must not starve these.
@@ -160,6 +161,8 @@ class EffectBook:
         owners: dict[str, Any] = {}
         if mailboxes is not None or unowned:
             owners = {"mailboxes": mailboxes, "unowned": unowned}
+        if known:
+            owners["known"] = known
         for kind in kinds:
             page = await blocking(self._store.pending_effects, limit=limit, prefix=f"{kind.value}:", **owners)
             for effect in page:
@@ -177,6 +180,7 @@ class EffectBook:
         on_error: Callable[[PlannedEffect, GraphDpgError], None] | None = None,
         mailboxes: Collection[str] | None = None,
         unowned: bool = False,
+        known: Collection[str] = (),
         keep_going: Callable[[], bool] = lambda: True,
     ) -> list[tuple[PlannedEffect, Mapping[str, object]]]:
         """Run ``action`` on each pending effect of ``kinds`` and complete it with the action's result.
@@ -190,7 +194,9 @@ class EffectBook:
         the run (shutdown, or the lease the effects run under may have gone to another replica).
         """
         done: list[tuple[PlannedEffect, Mapping[str, object]]] = []
-        for effect in await self.pending(*kinds, limit=limit, mailboxes=mailboxes, unowned=unowned):
+        for effect in await self.pending(
+            *kinds, limit=limit, mailboxes=mailboxes, unowned=unowned, known=known
+        ):
             if not keep_going():
                 break
             try:

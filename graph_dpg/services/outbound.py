@@ -967,7 +967,8 @@ class OutboundService:
 
         ``mailboxes``: only the effects of these function mailboxes (the runtime passes those whose lease
         it holds); ``unowned``: also (or, without ``mailboxes``, only) those owned by no mailbox. Default:
-        every effect (one process, no leases)."""
+        every effect (one process, no leases). "Owned by no mailbox" includes a mailbox no longer
+        configured, so its planned effects are still carried out."""
         done = await self.effects.run_pending(
             EffectKind.RECEIPT,
             EffectKind.CATEGORY,
@@ -975,6 +976,7 @@ class OutboundService:
             limit=limit,
             mailboxes=mailboxes,
             unowned=unowned,
+            known=[m.address for m in self.settings.mailboxes] if unowned else (),
             keep_going=keep_going,
         )
         return len(done)

@@ -134,15 +134,18 @@ class FakeEffects:
         *,
         mailboxes: Collection[str] | None = None,
         unowned: bool = False,
+        known: Collection[str] = (),
     ) -> list[Effect]:
         self._maybe_fail("pending_effects")
         wanted = None if mailboxes is None else {m.lower() for m in mailboxes}
+        configured = {m.lower() for m in known}
 
         def owned(key: str) -> bool:
             owner = self.owners.get(key)
+            orphan = owner is None or (bool(configured) and owner not in configured)
             if wanted is None:
-                return owner is None or not unowned
-            return owner in wanted if owner is not None else unowned
+                return orphan or not unowned
+            return owner in wanted or (unowned and orphan)
 
         planned = [
             e

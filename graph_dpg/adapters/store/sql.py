@@ -71,6 +71,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.elements import ColumnElement
 
 from graph_dpg.adapters.store import schema as t
 from graph_dpg.core.errors import StoreError
@@ -735,17 +736,21 @@ class SqlStore:
         *,
         mailboxes: Collection[str] | None = None,
         unowned: bool = False,
+        known: Collection[str] = (),
     ) -> list[Effect]:
         ef = t.effects
         with self._tx("pending effects") as conn:
             query = select(ef).where(ef.c.state == EffectState.PLANNED.value)
             if prefix:
                 query = query.where(ef.c.key.startswith(prefix, autoescape=True))
+            orphan: ColumnElement[bool] = ef.c.mailbox.is_(None)
+            if known:
+                orphan = or_(orphan, ef.c.mailbox.not_in(sorted({m.lower() for m in known})))
             if mailboxes is not None:
                 owned = ef.c.mailbox.in_(sorted({m.lower() for m in mailboxes}))
-                query = query.where(or_(owned, ef.c.mailbox.is_(None)) if unowned else owned)
+                query = query.where(or_(owned, orphan) if unowned else owned)
             elif unowned:
-                query = query.where(ef.c.mailbox.is_(None))
+                query = query.where(orphan)
             rows = conn.execute(query.order_by(ef.c.created_at, ef.c.key).limit(limit)).all()
             return [self._effect_from(r) for r in rows]
 

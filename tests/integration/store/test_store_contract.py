@@ -253,6 +253,13 @@ def test_pending_effects_by_the_mailbox_whose_lease_runs_them(store: ContractSto
     assert keys(mailboxes=["B@kommune.dk"], unowned=True) == ["receipt:b1", "receipt:old"]
     assert keys(unowned=True) == ["receipt:old"]
     assert keys(mailboxes=[]) == []
+    # b was removed from the gateway file: its effects count as owned by none, not as nobody's job
+    assert keys(unowned=True, known=["a@kommune.dk"]) == ["receipt:b1", "receipt:old"]
+    assert keys(mailboxes=["a@kommune.dk"], unowned=True, known=["a@kommune.dk"]) == [
+        "receipt:a1",
+        "receipt:b1",
+        "receipt:old",
+    ]
 
 
 def test_send_outcomes_move_pending_rows_once(store: ContractStore) -> None:

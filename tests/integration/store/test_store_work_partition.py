@@ -29,6 +29,8 @@ def test_effects_by_owner_and_jobs_by_mailbox(store: SqlStore) -> None:
     mixed = store.pending_effects(prefix="categories:", mailboxes=["b@kommune.dk"], unowned=True)
     assert sorted(e.key for e in mixed) == ["categories:b1:sent", "categories:old:sent"]
     assert [e.key for e in store.pending_effects(unowned=True)] == ["categories:old:sent"]
+    removed = store.pending_effects(unowned=True, known=["a@kommune.dk"])  # b no longer configured
+    assert sorted(e.key for e in removed) == ["categories:b1:sent", "categories:old:sent"]
     store.complete_effect("categories:a1:sent", {"ok": True})
     assert store.pending_effects(mailboxes=["a@kommune.dk"]) == []
 

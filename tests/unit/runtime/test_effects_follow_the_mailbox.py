@@ -126,6 +126,10 @@ async def test_effects_with_no_mailbox_are_run_by_the_housekeeping_holder_only(
     assert [e.key for e in store.pending_effects(unowned=True)] == [f"receipt:{job.id}:update:1"]
     await r1.run_effects()
     assert [e.key for e in store.pending_effects(unowned=True)] == [f"receipt:{job.id}:update:1"]
+    # And one of a mailbox since removed from the gateway file (no lease will ever be held for it).
+    assert store.plan_effect(
+        f"receipt:{job.id}:update:2", {"job": job.id, "kind": "update"}, "gone@testby.dk"
+    )
     assert r2.leases.refresh([RESOURCE_HOUSEKEEPING]) == {RESOURCE_HOUSEKEEPING}
     await r2.run_effects()
     assert store.pending_effects() == []
