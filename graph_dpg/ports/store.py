@@ -47,7 +47,7 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -250,7 +250,11 @@ class Outbox(Protocol):
 
     def get_job(self, job_id: str) -> OutboundJob | None: ...
 
-    def jobs_in_state(self, states: Sequence[JobState], limit: int = 100) -> list[OutboundJob]: ...
+    def jobs_in_state(
+        self, states: Sequence[JobState], limit: int = 100, *, mailboxes: Collection[str] | None = None
+    ) -> list[OutboundJob]:
+        """Jobs in these states, the oldest change first; ``mailboxes`` (any case): only theirs."""
+        ...
 
     def next_pending(self, job_id: str | None, limit: int = 100) -> list[OutboxEntry]:
         """Pending rows (with their XML) whose retry time has come, oldest first."""
@@ -291,13 +295,29 @@ class OutboxReports(Protocol):
 
 
 class Effects(Protocol):
-    def plan_effect(self, key: str, payload: Mapping[str, object]) -> bool:
-        """Record the intent; True if new. E.g. ``receipt:{job_id}``, ``categories:{job_id}:{state}``."""
+    def plan_effect(self, key: str, payload: Mapping[str, object], mailbox: str | None = None) -> bool:
+        """Record the intent; True if new. E.g. ``receipt:{job_id}``, ``categories:{job_id}:{state}``.
+
+        ``mailbox``: the function mailbox whose outbound lease holder runs it (None: the housekeeping
+        lease holder does)."""
         ...
 
     def get_effect(self, key: str) -> Effect | None: ...
 
-    def pending_effects(self, limit: int = 100, prefix: str | None = None) -> list[Effect]: ...
+    def pending_effects(
+        self,
+        limit: int = 100,
+        prefix: str | None = None,
+        *,
+        mailboxes: Collection[str] | None = None,
+        unowned: bool = False,
+        known: Collection[str] = (),
+    ) -> list[Effect]:
+        """Planned effects, oldest first. ``mailboxes``: only those owned by these function mailboxes
+        (plus, with ``unowned``, those owned by none); ``unowned`` alone: only those owned by none. With
+        ``known`` (the configured mailboxes), "owned by none" includes those of a mailbox not among them
+        (removed from the gateway file), so no effect is left without a replica to run it."""
+        ...
 
     def complete_effect(self, key: str, result: Mapping[str, object] | None = None) -> bool: ...
 
@@ -308,6 +328,12 @@ class Receipts(Protocol):
         ...
 
     def unprocessed_receipts(self, limit: int = 100) -> list[BusinessReceipt]: ...
+
+    def claim_receipts(self, owner: str, ttl_s: float, limit: int = 100) -> list[BusinessReceipt]:
+        """Claim up to ``limit`` unprocessed receipts for ``ttl_s`` seconds, oldest first: those nobody
+        claims, or whose claim expired (rows another replica is claiming this moment are skipped). Marking
+        one processed ends its claim; one left unprocessed is claimable again once the claim expires."""
+        ...
 
     def mark_receipt_processed(self, receipt_id: str) -> None: ...
 

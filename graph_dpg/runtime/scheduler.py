@@ -10,9 +10,11 @@ Jobs (APScheduler 3 ``AsyncIOScheduler``; intervals from Settings, random jitter
                                        (a wake row, written by whichever replica received it)
     subscriptions    5 min             notifications on: create/renew/reauthorize/recreate the Graph
                                        subscription of each held folder (services.notifications)
-    effects          outbound_poll     receipt mails and categories (one replica at a time: lease)
+    effects          outbound_poll     receipt mails and categories of the held mailboxes (each effect
+                                       follows its mailbox's lease; unowned ones: the housekeeping lease)
     receipts         receipts_poll     pull NgDP business receipts, record, delete at NgDP, apply
-    apply_receipts   outbound_poll     apply recorded receipts (pushed ones reach the sender without waiting)
+    apply_receipts   outbound_poll     apply recorded receipts (pushed ones reach the sender without waiting);
+                                       every replica, each a batch it claims (receipts.claimed_until)
     inbound          inbound_poll      NgDP memos + routed inboxes (the inbound service), lease-guarded
     categories       refresh           master categories in every function mailbox
     contact_points   refresh           NgDP contact points (limits) refreshed
@@ -21,8 +23,9 @@ Jobs (APScheduler 3 ``AsyncIOScheduler``; intervals from Settings, random jitter
                                        first read happens in start(); a failure keeps the last good set)
     cleanup          24 h              retention of finished state
 
-Work items and leases. Every (mailbox, folder) and each singleton (NgDP memo queue, receipt queue, effects,
-housekeeping) is a lease row; a replica works only on what it holds (``LeaseKeeper`` in
+Work items and leases. Every (mailbox, folder) and each singleton (NgDP memo queue, receipt queue,
+housekeeping) is a lease row; an outbound effect runs under its mailbox's lease; a replica works only on
+what it holds (``LeaseKeeper`` in
 :mod:`graph_dpg.runtime.work`). Per item, failures back off without delaying other items (``WorkTracker``
 there): each mailbox poll is its own task, and an item still running is simply not started again.
 
@@ -60,6 +63,8 @@ from graph_dpg.services.outbound import CycleStats, FunctionMailbox
 log = logging.getLogger(__name__)
 
 OUTBOUND_PREFIX = "outbound:"
+#: No longer a lease (issue 18: effects follow their mailbox's lease); kept as the name of the effects job's
+#: backoff, and so that a lease row of an earlier version is recognised.
 RESOURCE_EFFECTS = "outbound:effects"
 RESOURCE_RECEIPTS = "ngdp:receipts"
 RESOURCE_INBOUND = "ngdp:memos"
@@ -149,7 +154,13 @@ class Runtime:
         self._scheduler: AsyncIOScheduler | None = None
         self._http: HttpServer | None = None
         self._stopping = False
-        self._effects_running = False
+        # Items whose effects run right now (kept through a heartbeat like a running poll).
+        self._effects_busy: set[str] = set()
+        # Function mailbox (lower case) -> the lease its effects run under: its first folder's (sorted), so
+        # one mailbox with two polled folders still has its effects run by one replica only.
+        self._effect_leases: dict[str, str] = {}
+        for resource in sorted(self._mailboxes):
+            self._effect_leases.setdefault(self._mailboxes[resource].address.lower(), resource)
         self._active: set[str] = set()  # items being worked on right now (not merely queued)
         self._lease_lock = asyncio.Lock()
 
@@ -157,7 +168,7 @@ class Runtime:
 
     @property
     def resources(self) -> list[str]:
-        items = [*self._mailboxes, RESOURCE_EFFECTS, RESOURCE_RECEIPTS, RESOURCE_HOUSEKEEPING]
+        items = [*self._mailboxes, RESOURCE_RECEIPTS, RESOURCE_HOUSEKEEPING]
         if self.gateway.inbound is not None:
             items.append(RESOURCE_INBOUND)
         return items
@@ -178,8 +189,7 @@ class Runtime:
             # to hand back (an item released while a poll on it is starting would be polled twice).
             async with self._lease_lock:
                 busy = set(self._active)
-                if self._effects_running:
-                    busy.add(RESOURCE_EFFECTS)
+                busy |= self._effects_busy
                 await blocking(self.leases.refresh, self.resources, busy)
         except GraphDpgError as exc:
             # Without the database nothing can be claimed; whatever we hold expires by itself.
@@ -307,14 +317,32 @@ class Runtime:
         self.metrics.failed.labels(job.channel).inc(one.rejected + one.send_rejected + one.send_failed)
 
     async def run_effects(self) -> None:
+        """Receipt mails and categories of the function mailboxes this replica holds (issue 18: an effect
+        follows its mailbox's lease, so effects spread with the mailboxes and one effect never runs on two
+        replicas at once); the housekeeping lease holder also runs effects owned by no mailbox (planned
+        before migration 0010). A batch stops as soon as any of those leases may have gone stale."""
+        if not self.tracker.due(RESOURCE_EFFECTS):
+            return
         async with self._lease_lock:
-            if not self._holds(RESOURCE_EFFECTS):
+            mine = {m: r for m, r in self._effect_leases.items() if self._holds(r)}
+            unowned = self._holds(RESOURCE_HOUSEKEEPING)
+            if self._stopping or (not mine and not unowned):
                 return
-            self._effects_running = True
+            leases = set(mine.values()) | ({RESOURCE_HOUSEKEEPING} if unowned else set())
+            self._effects_busy = leases
+
+        def still_mine() -> bool:
+            return not self._stopping and all(self._holds(r) for r in leases)
+
         deadline = time.monotonic() + self.options.effects_budget_s
         try:
-            while not self._stopping and time.monotonic() < deadline and self._holds(RESOURCE_EFFECTS):
-                done = await self.gateway.outbound.run_effects(limit=self.options.effects_batch)
+            while time.monotonic() < deadline and still_mine():
+                done = await self.gateway.outbound.run_effects(
+                    limit=self.options.effects_batch,
+                    mailboxes=sorted(mine),
+                    unowned=unowned,
+                    keep_going=still_mine,
+                )
                 self.counters.effects_done += done
                 if done == 0:
                     break
@@ -322,16 +350,23 @@ class Runtime:
             self.tracker.failure(RESOURCE_EFFECTS, exc)
             return
         finally:
-            self._effects_running = False
+            self._effects_busy = set()
         self.tracker.success(RESOURCE_EFFECTS)
 
+    async def _apply_claimed_receipts(self) -> int:
+        """Apply a batch of recorded business receipts this replica claims (any replica may: issue 18)."""
+        return await self.gateway.outbound.apply_business_receipts(
+            claim_as=self.leases.owner, claim_s=2.0 * self.settings.lease_seconds
+        )
+
     async def pull_receipts(self) -> None:
+        """Pull NgDP's receipt queue (one replica: the ``ngdp:receipts`` lease), then apply a batch."""
         if not self._holds(RESOURCE_RECEIPTS) or not self.tracker.due(RESOURCE_RECEIPTS):
             return
         svc = self.gateway.outbound
         try:
             self.counters.receipts_pulled += await svc.pull_business_receipts()
-            self.counters.receipts_applied += await svc.apply_business_receipts()
+            self.counters.receipts_applied += await self._apply_claimed_receipts()
         except GraphDpgError as exc:
             self.tracker.failure(RESOURCE_RECEIPTS, exc)
             return
@@ -340,11 +375,12 @@ class Runtime:
     async def apply_receipts(self) -> None:
         """Apply business receipts already recorded (pushed by NgDP, or pulled) on the outbound poll's
         beat, so a pushed receipt reaches the case worker within ``outbound_poll_seconds``, not at the
-        next pull."""
-        if not self._holds(RESOURCE_RECEIPTS):
+        next pull. Every replica applies, each a batch it claims (rows with an expiry), not one lease
+        holder."""
+        if self._stopping:
             return
         try:
-            self.counters.receipts_applied += await self.gateway.outbound.apply_business_receipts()
+            self.counters.receipts_applied += await self._apply_claimed_receipts()
         except GraphDpgError as exc:
             log.warning("applying recorded business receipts failed, retried next round: %s", exc)
 

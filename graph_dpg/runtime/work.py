@@ -1,7 +1,8 @@
 """Work items of one replica: per-item backoff with failures logged once, and the leases it holds.
 
-Work items and leases. Every (mailbox, folder) and each singleton (NgDP memo queue, receipt queue, effects,
-housekeeping) is a lease row. A replica works only on what it holds::
+Work items and leases. Every (mailbox, folder) and each singleton (NgDP memo queue, receipt queue,
+housekeeping) is a lease row; an outbound effect runs under its mailbox's lease. A replica works only on
+what it holds::
 
     free ──acquire_some (FOR UPDATE SKIP LOCKED)──► held by R (expires_at = db now + lease_seconds)
     held ──heartbeat renew──► held        held ──release (shutdown, over fair share)──► free

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from graph_dpg.core.errors import GraphDpgError
 from graph_dpg.domain.mail import MailMessage
@@ -119,9 +120,14 @@ class EffectBook:
         self._failures = failures if failures is not None else ItemFailures()
         self._stage = stage
 
-    async def plan(self, key: EffectKey, payload: Mapping[str, object]) -> bool:
-        """Record the intent once; True if it is new (planning it again is a no-op)."""
-        return await blocking(self._store.plan_effect, str(key), payload)
+    async def plan(
+        self, key: EffectKey, payload: Mapping[str, object], *, mailbox: str | None = None
+    ) -> bool:
+        """Record the intent once; True if it is new (planning it again is a no-op). ``mailbox``: the
+        function mailbox whose outbound lease holder runs it (None: the housekeeping lease holder)."""
+        if mailbox is None:
+            return await blocking(self._store.plan_effect, str(key), payload)
+        return await blocking(self._store.plan_effect, str(key), payload, mailbox)
 
     async def get(self, key: EffectKey) -> Effect | None:
         return await blocking(self._store.get_effect, str(key))
@@ -140,12 +146,25 @@ class EffectBook:
         await self.plan(key, payload)
         await self.complete(key, result)
 
-    async def pending(self, *kinds: EffectKind, limit: int = 100) -> list[PlannedEffect]:
+    async def pending(
+        self,
+        *kinds: EffectKind,
+        limit: int = 100,
+        mailboxes: Collection[str] | None = None,
+        unowned: bool = False,
+        known: Collection[str] = (),
+    ) -> list[PlannedEffect]:
         """Planned effects of these kinds, oldest first. Each kind is read by its own key prefix: effects
-        of other kinds share the table, and a first page full of them must not starve these."""
+        of other kinds share the table, and a first page full of them must not starve these.
+        ``mailboxes``/``unowned``: whose effects (``Effects.pending_effects``); default every one."""
         found: list[PlannedEffect] = []
+        owners: dict[str, Any] = {}
+        if mailboxes is not None or unowned:
+            owners = {"mailboxes": mailboxes, "unowned": unowned}
+        if known:
+            owners["known"] = known
         for kind in kinds:
-            page = await blocking(self._store.pending_effects, limit=limit, prefix=f"{kind.value}:")
+            page = await blocking(self._store.pending_effects, limit=limit, prefix=f"{kind.value}:", **owners)
             for effect in page:
                 key = EffectKey.parse(effect.key)
                 if key is not None and key.kind is kind:
@@ -159,6 +178,10 @@ class EffectBook:
         action: Action,
         limit: int = 100,
         on_error: Callable[[PlannedEffect, GraphDpgError], None] | None = None,
+        mailboxes: Collection[str] | None = None,
+        unowned: bool = False,
+        known: Collection[str] = (),
+        keep_going: Callable[[], bool] = lambda: True,
     ) -> list[tuple[PlannedEffect, Mapping[str, object]]]:
         """Run ``action`` on each pending effect of ``kinds`` and complete it with the action's result.
 
@@ -166,10 +189,16 @@ class EffectBook:
         others; so does an action that returns None. Any other exception is the failure boundary of the
         effect (``services.boundary``): logged once with its traceback, counted, and the effect completed
         as failed, so it is not tried again and again ahead of the others. Returns the effects completed,
-        with their results (failed ones included: their result has ``failed``).
+        with their results (failed ones included: their result has ``failed``). ``mailboxes``/``unowned``
+        choose whose effects (see :meth:`pending`); ``keep_going`` is asked before each effect: False stops
+        the run (shutdown, or the lease the effects run under may have gone to another replica).
         """
         done: list[tuple[PlannedEffect, Mapping[str, object]]] = []
-        for effect in await self.pending(*kinds, limit=limit):
+        for effect in await self.pending(
+            *kinds, limit=limit, mailboxes=mailboxes, unowned=unowned, known=known
+        ):
+            if not keep_going():
+                break
             try:
                 result: Mapping[str, object] | None = await action(effect)
             except GraphDpgError as exc:

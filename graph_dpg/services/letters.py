@@ -805,7 +805,8 @@ class LettersService:
             return ActionResult("resend_receipt", job.id, False, self._t(Text.CONSOLE_DONE_ALREADY_RESENDING))
         key = f"receipt:{job.id}{_RESEND_PREFIX}{len(resends) + 1}"
         payload = {**dict(first.payload), "job": job.id, "resent_by": actor.name}
-        changed = await blocking(self.store.plan_effect, key, payload)
+        # Run by the replica holding the job's mailbox, like its first receipt (issue 18).
+        changed = await blocking(self.store.plan_effect, key, payload, job.mailbox)
         if changed:
             await self._audit("console.receipt.resent", job, actor, effect=key)
         return ActionResult("resend_receipt", job.id, changed, self._t(Text.CONSOLE_DONE_RESENT))

@@ -31,7 +31,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 
@@ -49,6 +49,7 @@ from graph_dpg.core.errors import (
     StoreError,
     TransientError,
 )
+from graph_dpg.core.fair import FairSlots
 from graph_dpg.domain.addresses import Channel, is_gateway_domain
 from graph_dpg.domain.conversion import (
     OutboundContext,
@@ -215,6 +216,9 @@ def job_id_for(mailbox: str, message_id: str) -> str:
 
 
 class OutboundService:
+    #: Jobs read per state and pass (of the mailboxes asked for only; see process_jobs).
+    job_page = 1000
+
     def __init__(
         self,
         mailbox: MailboxPort,
@@ -243,7 +247,9 @@ class OutboundService:
         self._now = now
         self.cpu = cpu or shared_pool()  # planning, MeMo parsing and receipt rendering run there
         self.failures = failures if failures is not None else ItemFailures()
-        self._send_slots = asyncio.Semaphore(settings.send_concurrency)
+        # Shared by every mailbox's sends, handed out round robin by mailbox (core.fair): a mass delivery's
+        # batch of 200 never queues ahead of another mailbox's single letter (issue 18).
+        self._send_slots = FairSlots(settings.send_concurrency)
         self._templates: dict[str, bytes] = {}
         self._template_read = asyncio.Lock()
         self.effects = EffectBook(store, failures=self.failures, stage=Stage.OUTBOUND_EFFECT)
@@ -340,7 +346,11 @@ class OutboundService:
         boundary of one job), and the pass goes on with the next job.
         """
         for state in (JobState.NEW, JobState.PLANNED, JobState.SENDING):
-            for job in await blocking(self.store.jobs_in_state, [state], limit=1000):
+            # Only these mailboxes' jobs, in SQL: a page of another mailbox's thousands of jobs must not
+            # hide this one's single letter (fairness between mailboxes, issue 18).
+            for job in await blocking(
+                self.store.jobs_in_state, [state], limit=self.job_page, mailboxes=mailboxes
+            ):
                 if job.mailbox.lower() not in mailboxes or not self._due(job):
                     continue
                 if not keep_going():
@@ -465,6 +475,7 @@ class OutboundService:
                 "attempts": attempts if attempts is not None else job.attempts + 1,
                 "reference": reference,
             },
+            mailbox=job.mailbox,
         )
         await self._plan_category(job, JobCategory.FAILED)
         record = mask_cprs(f"{reason}: {error} (reference {reference})")[:4000]
@@ -733,7 +744,9 @@ class OutboundService:
             for target, cert in chosen.items()
         ]
         # Effects first, state last (see _plan).
-        await self.effects.plan(EffectKey.receipt(job.id), {"job": job.id, "kind": "secure", "lines": lines})
+        await self.effects.plan(
+            EffectKey.receipt(job.id), {"job": job.id, "kind": "secure", "lines": lines}, mailbox=job.mailbox
+        )
         await self._plan_category(job, JobCategory.SENT)
         # new -> planned -> done (the store's transitions); a crash in between comes back here (advance).
         await blocking(self.store.set_job_state, job.id, JobState.PLANNED)
@@ -757,7 +770,10 @@ class OutboundService:
             # Mark before the POSTs (one transaction per batch): a crash between a POST and the record
             # below leaves the mark, and the retry then sends with possibly_sent.
             await blocking(self.store.mark_in_flight, [r.message_uuid for r in rows])
-            results = await asyncio.gather(*(self._send_one(row) for row in rows), return_exceptions=True)
+            mailbox = job.mailbox.lower()
+            results = await asyncio.gather(
+                *(self._send_one(row, mailbox) for row in rows), return_exceptions=True
+            )
             outcomes = [r for r in results if isinstance(r, SendOutcome)]
             # One transaction per batch; a crash before it commits re-sends the batch with the same UUIDs.
             await blocking(self.store.record_send_results, outcomes)
@@ -788,7 +804,7 @@ class OutboundService:
                 details={"job": job.id, **{k.value: v for k, v in progress.items()}},
             )
 
-    async def _send_one(self, row: OutboxEntry) -> SendOutcome:
+    async def _send_one(self, row: OutboxEntry, mailbox: str = "") -> SendOutcome:
         """Send one MeMo; the outcome is recorded by the caller with the rest of its batch.
 
         Before the first send of a MeMo whose main document is HTML, NgDP pre-checks it (``POST
@@ -798,7 +814,7 @@ class OutboundService:
         a POST whose outcome a crash kept from being recorded (``in_flight_at`` set, no attempt counted)."""
         xml = row.memo_xml if row.memo_xml is not None else await self._render(row)
         checking = row.attempts == 0 or (row.last_error or "").startswith(_HTML_CHECK)
-        async with self._send_slots:
+        async with self._send_slots.slot(mailbox):
             try:
                 if checking:
                     refusal = await self._html_refusal(row, xml)
@@ -928,18 +944,40 @@ class OutboundService:
                 "kind": "error" if findings else "receipt",
                 "findings": [_finding_dict(f) for f in findings],
             },
+            mailbox=job.mailbox,
         )
         await self._plan_category(job, category)
 
     async def _plan_category(self, job: OutboundJob, category: JobCategory) -> None:
         await self.effects.plan(
-            EffectKey.category(job.id, category.value), {"job": job.id, "category": category.value}
+            EffectKey.category(job.id, category.value),
+            {"job": job.id, "category": category.value},
+            mailbox=job.mailbox,
         )
 
-    async def run_effects(self, limit: int = 200) -> int:
-        """Write the pending receipt mails and categories (oldest first); returns how many were done."""
+    async def run_effects(
+        self,
+        limit: int = 200,
+        *,
+        mailboxes: Collection[str] | None = None,
+        unowned: bool = False,
+        keep_going: Callable[[], bool] = lambda: True,
+    ) -> int:
+        """Write the pending receipt mails and categories (oldest first); returns how many were done.
+
+        ``mailboxes``: only the effects of these function mailboxes (the runtime passes those whose lease
+        it holds); ``unowned``: also (or, without ``mailboxes``, only) those owned by no mailbox. Default:
+        every effect (one process, no leases). "Owned by no mailbox" includes a mailbox no longer
+        configured, so its planned effects are still carried out."""
         done = await self.effects.run_pending(
-            EffectKind.RECEIPT, EffectKind.CATEGORY, action=self._run_effect, limit=limit
+            EffectKind.RECEIPT,
+            EffectKind.CATEGORY,
+            action=self._run_effect,
+            limit=limit,
+            mailboxes=mailboxes,
+            unowned=unowned,
+            known=[m.address for m in self.settings.mailboxes] if unowned else (),
+            keep_going=keep_going,
         )
         return len(done)
 
@@ -1186,14 +1224,24 @@ class OutboundService:
             count += 1
         return count
 
-    async def apply_business_receipts(self, limit: int = 1000) -> int:
-        """Reflect recorded receipts in the jobs' categories (and a failure receipt mail)."""
+    async def apply_business_receipts(
+        self, limit: int = 1000, *, claim_as: str | None = None, claim_s: float = 60.0
+    ) -> int:
+        """Reflect recorded receipts in the jobs' categories (and a failure receipt mail).
+
+        ``claim_as``: a replica's name; the batch is then claimed for ``claim_s`` seconds (any replica
+        applies receipts, each its own batch: issue 18). Without it, every unprocessed receipt is read (one
+        process). Applying is idempotent (below), so a claim that expires mid-batch, or a replica dying
+        mid-batch, costs a repeat, never a loss or a double."""
         # Crash order: the jobs' categories are planned first and the receipts marked processed last. A
         # crash in between applies the same receipts again (planning is find-or-create, so nothing doubles);
         # the other order lost the category of every job whose receipt was marked but not yet planned.
         # One updated receipt per job and batch, whatever the number of refusals in it (see _plan_update).
         touched: dict[str, bool] = {}  # job → a receipt of this batch refuses one of its letters
-        receipts = await blocking(self.store.unprocessed_receipts, limit=limit)
+        if claim_as is not None:
+            receipts = await blocking(self.store.claim_receipts, claim_as, claim_s, limit)
+        else:
+            receipts = await blocking(self.store.unprocessed_receipts, limit=limit)
         for r in receipts:
             row = (
                 await blocking(self.store.find_by_message_uuid, r.message_uuid or "")
@@ -1225,7 +1273,7 @@ class OutboundService:
             key = EffectKey.receipt_update(job.id, generation)
             found = await self.effects.get(key)
             if found is None:
-                await self.effects.plan(key, {"job": job.id, "kind": "update"})
+                await self.effects.plan(key, {"job": job.id, "kind": "update"}, mailbox=job.mailbox)
                 return
             if found.state is EffectState.PLANNED:
                 return

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -101,6 +101,7 @@ class FakeEffects:
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.now = Clock(clock)
         self.rows: dict[str, Effect] = {}
+        self.owners: dict[str, str] = {}  # effect key -> the function mailbox whose lease runs it
         self.failures: dict[str, list[BaseException]] = {}
 
     def fail_next(self, method: str, error: BaseException, times: int = 1) -> None:
@@ -113,10 +114,12 @@ class FakeEffects:
         if queued:
             raise queued.pop(0)
 
-    def plan_effect(self, key: str, payload: Mapping[str, object]) -> bool:
+    def plan_effect(self, key: str, payload: Mapping[str, object], mailbox: str | None = None) -> bool:
         self._maybe_fail("plan_effect")
         if key in self.rows:
             return False
+        if mailbox:
+            self.owners[key] = mailbox.lower()
         self.rows[key] = Effect(key, _json_safe(payload), EffectState.PLANNED, None, self.now(), None)
         return True
 
@@ -124,10 +127,30 @@ class FakeEffects:
         self._maybe_fail("get_effect")
         return self.rows.get(key)
 
-    def pending_effects(self, limit: int = 100, prefix: str | None = None) -> list[Effect]:
+    def pending_effects(
+        self,
+        limit: int = 100,
+        prefix: str | None = None,
+        *,
+        mailboxes: Collection[str] | None = None,
+        unowned: bool = False,
+        known: Collection[str] = (),
+    ) -> list[Effect]:
         self._maybe_fail("pending_effects")
+        wanted = None if mailboxes is None else {m.lower() for m in mailboxes}
+        configured = {m.lower() for m in known}
+
+        def owned(key: str) -> bool:
+            owner = self.owners.get(key)
+            orphan = owner is None or (bool(configured) and owner not in configured)
+            if wanted is None:
+                return orphan or not unowned
+            return owner in wanted or (unowned and orphan)
+
         planned = [
-            e for e in self.rows.values() if e.state is EffectState.PLANNED and e.key.startswith(prefix or "")
+            e
+            for e in self.rows.values()
+            if e.state is EffectState.PLANNED and e.key.startswith(prefix or "") and owned(e.key)
         ]
         return sorted(planned, key=lambda e: (e.created_at, e.key))[:limit]
 
@@ -161,6 +184,8 @@ class AuditEvent:
 class _Receipt:
     receipt: BusinessReceipt
     processed_at: datetime | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
 
 
 @dataclass
@@ -308,9 +333,16 @@ class FakeStore(FakeEffects):
             (j for j in self.jobs.values() if (j.mailbox, j.message_id) == (mailbox, message_id)), None
         )
 
-    def jobs_in_state(self, states: Sequence[JobState], limit: int = 100) -> list[OutboundJob]:
+    def jobs_in_state(
+        self, states: Sequence[JobState], limit: int = 100, *, mailboxes: Collection[str] | None = None
+    ) -> list[OutboundJob]:
         self._maybe_fail("jobs_in_state")
-        found = [j for j in self.jobs.values() if j.state in states]
+        wanted = None if mailboxes is None else {m.lower() for m in mailboxes}
+        found = [
+            j
+            for j in self.jobs.values()
+            if j.state in states and (wanted is None or j.mailbox.lower() in wanted)
+        ]
         return sorted(found, key=lambda j: (j.updated_at or self.now(), j.id))[:limit]
 
     @staticmethod
@@ -423,6 +455,19 @@ class FakeStore(FakeEffects):
         self._maybe_fail("unprocessed_receipts")
         waiting = [r.receipt for r in self.receipts.values() if not r.receipt.processed]
         return sorted(waiting, key=lambda r: (r.received_at, r.receipt_id))[:limit]
+
+    def claim_receipts(self, owner: str, ttl_s: float, limit: int = 100) -> list[BusinessReceipt]:
+        self._maybe_fail("claim_receipts")
+        now = self.now()
+        free = [
+            r
+            for r in self.receipts.values()
+            if not r.receipt.processed and (r.claimed_until is None or r.claimed_until <= now)
+        ]
+        chosen = sorted(free, key=lambda r: (r.receipt.received_at, r.receipt.receipt_id))[: max(0, limit)]
+        for r in chosen:
+            r.claimed_by, r.claimed_until = owner, now + timedelta(seconds=ttl_s)
+        return [r.receipt for r in chosen]
 
     def mark_receipt_processed(self, receipt_id: str) -> None:
         self._maybe_fail("mark_receipt_processed")

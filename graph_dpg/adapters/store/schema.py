@@ -169,8 +169,12 @@ effects = Table(
     Column("result", Json, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("completed_at", UtcDateTime, nullable=True),
+    # The function mailbox whose outbound lease runs the effect (lower case); NULL: the housekeeping
+    # lease holder runs it (effects of other kinds, and those planned before migration 0010).
+    Column("mailbox", String(320), nullable=True),
     CheckConstraint(_in("state", EFFECT_STATES), name="state"),
     Index(None, "state", "created_at"),
+    Index("ix_effects_mailbox_state_created_at", "mailbox", "state", "created_at"),
 )
 
 receipts = Table(
@@ -183,6 +187,9 @@ receipts = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Column("processed", Boolean, nullable=False),
     Column("processed_at", UtcDateTime, nullable=True),
+    # A replica applying it now (issue 18: any replica claims a batch; an expired claim is free again).
+    Column("claimed_by", String(128), nullable=True),
+    Column("claimed_until", UtcDateTime, nullable=True),
     Index(None, "message_uuid"),
     Index(None, "processed", "received_at"),
 )

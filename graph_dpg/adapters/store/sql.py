@@ -45,7 +45,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -71,6 +71,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.elements import ColumnElement
 
 from graph_dpg.adapters.store import schema as t
 from graph_dpg.core.errors import StoreError
@@ -551,15 +552,15 @@ class SqlStore:
             ).first()
             return None if row is None else self._job_from(row)
 
-    def jobs_in_state(self, states: Sequence[JobState], limit: int = 100) -> list[OutboundJob]:
+    def jobs_in_state(
+        self, states: Sequence[JobState], limit: int = 100, *, mailboxes: Collection[str] | None = None
+    ) -> list[OutboundJob]:
         jobs = t.outbound_jobs
         with self._tx("jobs in state") as conn:
-            rows = conn.execute(
-                select(jobs)
-                .where(jobs.c.state.in_([s.value for s in states]))
-                .order_by(jobs.c.updated_at, jobs.c.id)
-                .limit(limit)
-            ).all()
+            query = select(jobs).where(jobs.c.state.in_([s.value for s in states]))
+            if mailboxes is not None:
+                query = query.where(func.lower(jobs.c.mailbox).in_(sorted({m.lower() for m in mailboxes})))
+            rows = conn.execute(query.order_by(jobs.c.updated_at, jobs.c.id).limit(limit)).all()
             return [self._job_from(r) for r in rows]
 
     @staticmethod
@@ -712,13 +713,14 @@ class SqlStore:
             completed_at=m["completed_at"],
         )
 
-    def plan_effect(self, key: str, payload: Mapping[str, object]) -> bool:
+    def plan_effect(self, key: str, payload: Mapping[str, object], mailbox: str | None = None) -> bool:
         with self._tx("plan effect") as conn:
             stmt = self._insert(t.effects).values(
                 key=key,
                 payload=_json_safe(payload),
                 state=EffectState.PLANNED.value,
                 created_at=self._now(conn),
+                mailbox=mailbox.lower() if mailbox else None,
             )
             return _inserted(conn, stmt)
 
@@ -727,12 +729,28 @@ class SqlStore:
             row = conn.execute(select(t.effects).where(t.effects.c.key == key)).first()
             return None if row is None else self._effect_from(row)
 
-    def pending_effects(self, limit: int = 100, prefix: str | None = None) -> list[Effect]:
+    def pending_effects(
+        self,
+        limit: int = 100,
+        prefix: str | None = None,
+        *,
+        mailboxes: Collection[str] | None = None,
+        unowned: bool = False,
+        known: Collection[str] = (),
+    ) -> list[Effect]:
         ef = t.effects
         with self._tx("pending effects") as conn:
             query = select(ef).where(ef.c.state == EffectState.PLANNED.value)
             if prefix:
                 query = query.where(ef.c.key.startswith(prefix, autoescape=True))
+            orphan: ColumnElement[bool] = ef.c.mailbox.is_(None)
+            if known:
+                orphan = or_(orphan, ef.c.mailbox.not_in(sorted({m.lower() for m in known})))
+            if mailboxes is not None:
+                owned = ef.c.mailbox.in_(sorted({m.lower() for m in mailboxes}))
+                query = query.where(or_(owned, orphan) if unowned else owned)
+            elif unowned:
+                query = query.where(orphan)
             rows = conn.execute(query.order_by(ef.c.created_at, ef.c.key).limit(limit)).all()
             return [self._effect_from(r) for r in rows]
 
@@ -795,17 +813,49 @@ class SqlStore:
                 .order_by(rc.c.received_at, rc.c.receipt_id)
                 .limit(limit)
             ).all()
-            return [
-                BusinessReceipt(
-                    receipt_id=m["receipt_id"],
-                    message_uuid=m["message_uuid"],
-                    receipt_status=m["receipt_status"],
-                    payload=m["payload"],
-                    received_at=m["received_at"],
-                    processed=bool(m["processed"]),
-                )
-                for m in (r._mapping for r in rows)
-            ]
+            return [self._receipt_from(r) for r in rows]
+
+    @staticmethod
+    def _receipt_from(row: Row[Any]) -> BusinessReceipt:
+        m = row._mapping
+        return BusinessReceipt(
+            receipt_id=m["receipt_id"],
+            message_uuid=m["message_uuid"],
+            receipt_status=m["receipt_status"],
+            payload=m["payload"],
+            received_at=m["received_at"],
+            processed=bool(m["processed"]),
+        )
+
+    def claim_receipts(self, owner: str, ttl_s: float, limit: int = 100) -> list[BusinessReceipt]:
+        if limit <= 0:
+            return []
+        rc = t.receipts
+        with self._tx("claim receipts") as conn:
+            now = self._now(conn)
+            chosen = list(
+                conn.execute(
+                    select(rc.c.receipt_id)
+                    .where(
+                        rc.c.processed.is_(False),
+                        or_(rc.c.claimed_until.is_(None), rc.c.claimed_until <= now),
+                    )
+                    .order_by(rc.c.received_at, rc.c.receipt_id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer
+                ).scalars()
+            )
+            if not chosen:
+                return []
+            conn.execute(
+                update(rc)
+                .where(rc.c.receipt_id.in_(chosen))
+                .values(claimed_by=owner, claimed_until=now + timedelta(seconds=ttl_s))
+            )
+            rows = conn.execute(
+                select(rc).where(rc.c.receipt_id.in_(chosen)).order_by(rc.c.received_at, rc.c.receipt_id)
+            ).all()
+            return [self._receipt_from(r) for r in rows]
 
     def mark_receipt_processed(self, receipt_id: str) -> None:
         rc = t.receipts

@@ -8,8 +8,8 @@ endpoints; the killed replica's mailboxes taken over and the work spread across 
 
 Scale: 30 function mailboxes, each with one single mail and one mass delivery of 65 recipients: 60 source
 mails and 1,980 MeMo messages. Scaled from "a few thousand" so the test stays within about two minutes on a
-shared machine: the limit is the emulators (served by this one process) and the receipt mails/categories,
-which one replica writes at a time (the ``outbound:effects`` lease).
+shared machine: the limit is the emulators (served by this one process). Receipt mails and categories are
+written by whichever replica holds their mailbox's lease (issue 18), so the take-over moves them too.
 """
 
 from __future__ import annotations

@@ -222,6 +222,46 @@ def test_jobs_in_state_oldest_change_first(store: ContractStore) -> None:
     assert [j.id for j in store.jobs_in_state([JobState.NEW, JobState.PLANNED], limit=1)] == ["job-2"]
 
 
+def test_jobs_in_state_of_some_mailboxes_are_not_hidden_by_another_mailboxs_page(
+    store: ContractStore,
+) -> None:
+    """Fairness (issue 18): a mailbox with thousands of older jobs must not fill the page another
+    mailbox's single letter is looked for in."""
+    for n in range(5):
+        store.create_job(job(f"busy-{n}", f"AAMk-{n}"))
+    other = OutboundJob("single", "Other@Kommune.dk", "AAMk-x", "<x@kommune.dk>", "Brev", "digitalpost")
+    store.create_job(other)
+    assert "single" not in [j.id for j in store.jobs_in_state([JobState.NEW], limit=2)]
+    assert [j.id for j in store.jobs_in_state([JobState.NEW], limit=2, mailboxes={"other@kommune.dk"})] == [
+        "single"
+    ]
+    assert store.jobs_in_state([JobState.NEW], mailboxes=set()) == []
+
+
+def test_pending_effects_by_the_mailbox_whose_lease_runs_them(store: ContractStore) -> None:
+    """Issue 18: an effect names its mailbox; the holder of that mailbox's lease asks for its effects only,
+    the housekeeping holder for those owned by none (planned before migration 0010)."""
+    assert store.plan_effect("receipt:a1", {"job": "a1"}, "A@Kommune.dk")
+    assert store.plan_effect("receipt:b1", {"job": "b1"}, "b@kommune.dk")
+    assert store.plan_effect("receipt:old", {"job": "old"})
+
+    def keys(**kw: Any) -> list[str]:
+        return sorted(e.key for e in store.pending_effects(prefix="receipt:", **kw))
+
+    assert keys() == ["receipt:a1", "receipt:b1", "receipt:old"]
+    assert keys(mailboxes=["a@kommune.dk"]) == ["receipt:a1"]
+    assert keys(mailboxes=["B@kommune.dk"], unowned=True) == ["receipt:b1", "receipt:old"]
+    assert keys(unowned=True) == ["receipt:old"]
+    assert keys(mailboxes=[]) == []
+    # b was removed from the gateway file: its effects count as owned by none, not as nobody's job
+    assert keys(unowned=True, known=["a@kommune.dk"]) == ["receipt:b1", "receipt:old"]
+    assert keys(mailboxes=["a@kommune.dk"], unowned=True, known=["a@kommune.dk"]) == [
+        "receipt:a1",
+        "receipt:b1",
+        "receipt:old",
+    ]
+
+
 def test_send_outcomes_move_pending_rows_once(store: ContractStore) -> None:
     planned = memos(5)
     store.plan_job(job(), planned)

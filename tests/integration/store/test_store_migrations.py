@@ -23,7 +23,7 @@ from graph_dpg.adapters.store.schema import metadata
 from graph_dpg.adapters.store.sql import MIGRATIONS_DIR
 
 # The newest revision: a new migration moves it (and known_revisions below).
-HEAD = "0009"
+HEAD = "0010"
 
 
 def test_migrations_ship_inside_the_package() -> None:
@@ -40,12 +40,24 @@ def test_migrations_ship_inside_the_package() -> None:
         "versions/0007_console.py",
         "versions/0008_wakes.py",
         "versions/0009_receipt_updates.py",
+        "versions/0010_work_claims.py",
     } <= names
 
 
 def test_the_newest_and_the_known_revisions() -> None:
     assert schema_heads() == (HEAD,)
-    assert known_revisions() == {"0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"}
+    assert known_revisions() == {
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+        "0007",
+        "0008",
+        "0009",
+        "0010",
+    }
 
 
 def test_database_urls_for_reports(tmp_path: Path) -> None:
