@@ -15,7 +15,9 @@ Runs, each on fresh emulators and a fresh PostgreSQL schema:
    the replica being ready until every letter is accepted by NgDP (+3 s for its receipt mail and category):
    Graph requests per letter (HTTP round trips, and by endpoint kind) and the gateway's CPU per letter
    (utime+stime of the replica process; the emulators and this process are not counted). The business
-   receipt step (every 300 s by default) is after the window and not counted.
+   receipt step (every 300 s by default) is after the window and not counted; the idle polls of every
+   folder during the window are (the by-kind table shows them). The same for inbound memos queued at NgDP
+   before 1 replica starts, until each is delivered (acknowledged and deleted at NgDP).
 2. throughput, 1, 2 and 3 replicas: a backlog placed before the replicas start (single letters over all
    function mailboxes, one mass delivery, inbound memos queued at NgDP), so that the first poll of every
    folder finds it and the poll interval does not decide the result. Throughput = single letters accepted
@@ -28,7 +30,8 @@ Runs, each on fresh emulators and a fresh PostgreSQL schema:
    (each replica's own loopback URL as its public URL; the default safety-net poll).
 
 JSON (``--json FILE``): ``{"throughput": {"1": x, "2": y, "3": z}, "http_429": n, "latency_p95_s": {"polling":
-s, "notifications": s}, "graph_requests_per_mail": r, "cpu_ms_per_mail": c}`` plus details under ``"detail"``.
+s, "notifications": s}, "graph_requests_per_mail": r, "cpu_ms_per_mail": c}`` plus
+``"graph_requests_per_inbound_memo"`` and the details under ``"detail"``.
 Without PostgreSQL it exits 2 and says so. The machine may be shared: the CPU busy fraction says how loaded it
 was.
 """
@@ -328,6 +331,19 @@ def wait_until(run: Run, done: Any, bound_s: float, tick: float = 0.5) -> bool:
 # ============================================================================ the phases
 
 
+def settle(run: Run, quiet_s: float = 2.0, bound_s: float = 30.0) -> None:
+    """Wait until the replicas' start-up requests to Graph stop (no request for ``quiet_s``), bounded."""
+    deadline = time.monotonic() + bound_s
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        trips = run.graph_counts()["round_trips"]
+        if trips != last:
+            last, since = trips, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.25)
+
+
 def wait_effects(run: Run, k: int, bound_s: float) -> bool:
     """True once Graph saw ``k`` successful message creates (receipt mails) and updates (categories)."""
     deadline = time.monotonic() + bound_s
@@ -350,31 +366,68 @@ def calibration(world: World, db_url: str, workdir: Path) -> dict[str, Any]:
     run = Run(world, 1, cprs)
     try:
         start_run(run, "cal", workdir, db_url)
-        put_letters(run, cprs, "Kalibrering")
         launch(run)
+        settle(run)  # the start-up's own work (first sync of every folder, master categories) left out
         before_cpu = run.gateway_cpu()
         before = run.graph_counts()
+        put_letters(run, cprs, "Kalibrering")  # found by the next poll of each Sent Items (<= 30 s)
+        t_start = time.monotonic()
         ok = wait_until(run, lambda: all(c in run.accepted_at for c in cprs), 180)
+        at_accepted = run.graph_counts(), run.gateway_cpu() - before_cpu, time.monotonic() - t_start
         # Then the receipt mail and the category of each letter (the effects job, every outbound poll
         # interval): wait until Graph has seen as many of each as letters, bounded.
-        effects_done = wait_effects(run, k, 60)
+        effects_done = wait_effects(run, k, 45)
+        time.sleep(1)
+        cpu = run.gateway_cpu() - before_cpu
+        after = run.graph_counts()
+        window = time.monotonic() - t_start
+    finally:
+        stop_run(run)
+    return {
+        "letters": k,
+        "all_accepted": ok,
+        "effects_done": effects_done,
+        "window_s": window,
+        **per_item(before, after, k, cpu),
+        "until_accepted": {
+            "window_s": at_accepted[2],
+            **per_item(before, at_accepted[0], k, at_accepted[1]),
+        },
+    }
+
+
+def inbound_calibration(world: World, db_url: str, workdir: Path) -> dict[str, Any]:
+    """Graph requests and gateway CPU per inbound memo: memos queued at NgDP before 1 replica starts, until
+    every one is delivered (acknowledged and deleted at NgDP)."""
+    m = world.args.calibration // 2
+    run = Run(world, 1, [])
+    try:
+        start_run(run, "cal-in", workdir, db_url)
+        assert run.ngdp is not None
+        launch(run)
+        settle(run)
+        before_cpu = run.gateway_cpu()
+        before = run.graph_counts()
+        run.ngdp.call("queue_inbound", n=m, start=0)  # found by the next inbound poll (<= 60 s)
+        ok = wait_until(run, lambda: run.inbound_deleted >= m, 180)
         time.sleep(1)
         cpu = run.gateway_cpu() - before_cpu
         after = run.graph_counts()
     finally:
         stop_run(run)
+    return {"memos": m, "all_delivered": ok, **per_item(before, after, m, cpu)}
+
+
+def per_item(before: dict[str, Any], after: dict[str, Any], n: int, cpu_s: float) -> dict[str, Any]:
     kinds: Counter[str] = Counter()
     for key, v in after["all"].items():
-        method, kind, _status = key.split("|")
-        kinds[f"{method} {kind}"] += v - before["all"].get(key, 0)
-    trips = after["round_trips"] - before["round_trips"]
+        method, kind, status = key.split("|")
+        name = f"{method} {kind}" + ("" if status.startswith("2") else f" ({status})")
+        kinds[name] += v - before["all"].get(key, 0)
     return {
-        "letters": k,
-        "all_accepted": ok,
-        "effects_done": effects_done,
-        "graph_round_trips_per_mail": trips / k,
-        "graph_requests_per_mail_by_kind": {kk: v / k for kk, v in sorted(kinds.items()) if v},
-        "cpu_ms_per_mail": cpu * 1000 / k,
+        "graph_round_trips_per_item": (after["round_trips"] - before["round_trips"]) / n,
+        "graph_requests_per_item_by_kind": {k: v / n for k, v in sorted(kinds.items()) if v},
+        "cpu_ms_per_item": cpu_s * 1000 / n,
     }
 
 
@@ -404,6 +457,10 @@ def throughput(world: World, replicas: int, db_url: str, workdir: Path, latency:
 
         finished = wait_until(run, done, a.bound)
         t_end = time.time()
+        singles_done = next((t for t, n, _ in run.samples if n >= len(singles)), None)
+        inbound_done = next((t for t, _, n in run.samples if n >= a.memos), None)
+        result["singles_done_s"] = singles_done - t0 if singles_done else None
+        result["inbound_done_s"] = inbound_done - t0 if inbound_done else None
         mass_times = sorted(run.accepted_at[c] for c in world.mass if c in run.accepted_at)
         result.update(
             {
@@ -478,7 +535,18 @@ def print_table(results: dict[str, Any]) -> None:
     print("\n== scale-out (separate `graph-dpg run` processes, one PostgreSQL, emulators in own processes)")
     print(f"   latency injected: Graph {GRAPH_LATENCY} ms per request, NgDP {NGDP_LATENCY} ms per send")
     print("   NgDP emulator MeMo validation: off (throughput measurement)")
-    header = ["replicas", "items/s", "x one", "done s", "mass MeMo/s", "Graph 429", "CPU busy", "gw CPU"]
+    header = [
+        "replicas",
+        "items/s",
+        "x one",
+        "done s",
+        "letters s",
+        "inbound s",
+        "mass MeMo/s",
+        "Graph 429",
+        "CPU busy",
+        "gw CPU",
+    ]
     print("   " + "  ".join(f"{h:>11}" for h in header))
     base = results["runs"][0].get("throughput") if results["runs"] else None
     for r in results["runs"]:
@@ -492,6 +560,8 @@ def print_table(results: dict[str, Any]) -> None:
                     f"{t:.2f}",
                     f"{t / base:.2f}" if base else "-",
                     f"{r['done_s']:.0f}{'' if r['finished'] else '!'}",
+                    f"{r['singles_done_s']:.0f}" if r.get("singles_done_s") else "-",
+                    f"{r['inbound_done_s']:.0f}" if r.get("inbound_done_s") else "-",
                     f"{r['mass_memo_per_s']:.1f}",
                     r.get("http_429", "-"),
                     f"{r.get('cpu_busy', float('nan')):.0%}",
@@ -500,15 +570,30 @@ def print_table(results: dict[str, Any]) -> None:
             )
         )
     print("   (items = single letters accepted by NgDP + inbound memos delivered; 10-90 % window;")
+    print("    done/letters/inbound s = seconds from the replicas ready until all / all letters / all memos;")
     print("    CPU busy = the whole machine, emulators included; gw CPU = the replicas' share;")
     print("    '!' = not drained within the bound)")
-    cal = results["calibration"]
-    print(
-        f"\n== per single letter (1 replica, {cal['letters']} letters): Graph round trips "
-        f"{cal['graph_round_trips_per_mail']:.1f}, gateway CPU {cal['cpu_ms_per_mail']:.1f} ms"
-    )
-    for kind, v in cal["graph_requests_per_mail_by_kind"].items():
-        print(f"     {kind:<32} {v:6.2f}")
+    letters, memos = results["calibration"], results.get("calibration_inbound")
+    rows = [
+        (f"single letter until NgDP accepted ({letters['letters']})", letters["until_accepted"]),
+        (
+            f"single letter with receipt mail + category ({letters['letters']}, effects "
+            f"{'all done' if letters['effects_done'] else 'NOT all done'} in {letters['window_s']:.0f} s)",
+            letters,
+        ),
+    ]
+    if memos is not None:
+        rows.append((f"inbound memo until delivered ({memos['memos']})", memos))
+    else:
+        print("\n== per inbound memo: not measured with --quick (the inbound poll is 60 s by default)")
+    for name, cal in rows:
+        print(
+            f"\n== per {name}; 1 replica, idle polls of all folders in the window included: "
+            f"Graph round trips {cal['graph_round_trips_per_item']:.1f}, "
+            f"gateway CPU {cal['cpu_ms_per_item']:.1f} ms"
+        )
+        for kind, v in cal["graph_requests_per_item_by_kind"].items():
+            print(f"     {kind:<32} {v:6.2f}")
     for name in ("polling", "notifications"):
         lat = results["latency"].get(name)
         if lat:
@@ -564,6 +649,8 @@ def main(argv: list[str] | None = None) -> int:
             return out
 
     results["calibration"] = phase("calibration", calibration)
+    if not args.quick:  # the inbound poll is 60 s by default: too long for --quick's budget
+        results["calibration_inbound"] = phase("calibration-inbound", inbound_calibration)
     for n in counts:
 
         def one(world: World, db_url: str, work: Path, n: int = n) -> dict[str, Any]:
@@ -585,8 +672,13 @@ def main(argv: list[str] | None = None) -> int:
             "throughput": by,
             "http_429": three.get("http_429"),
             "latency_p95_s": {k: v["p95_s"] for k, v in results["latency"].items()},
-            "graph_requests_per_mail": results["calibration"]["graph_round_trips_per_mail"],
-            "cpu_ms_per_mail": results["calibration"]["cpu_ms_per_mail"],
+            "graph_requests_per_mail": results["calibration"]["graph_round_trips_per_item"],
+            "cpu_ms_per_mail": results["calibration"]["cpu_ms_per_item"],
+            "graph_requests_per_inbound_memo": (
+                results["calibration_inbound"]["graph_round_trips_per_item"]
+                if "calibration_inbound" in results
+                else None
+            ),
             "detail": {**results, "seconds": total, "quick": args.quick, "cores": os.cpu_count()},
         },
     )
