@@ -240,6 +240,9 @@ class GraphEmulator:
                     acquired_app = app_id
                 fault = self.tenant.faults.pick(req.method, req.path, mailbox_upn)
                 delay = self.tenant.latency + (fault.delay if fault else 0.0)
+                injected = self.tenant.injected_latency
+                if injected is not None and not req.in_batch:
+                    delay += injected.draw()  # a benchmark aid, not emulated behaviour (sandbox/latency.py)
                 if delay > 0:
                     await asyncio.sleep(delay)
                 if fault is not None and fault.status is not None and not fault.after:

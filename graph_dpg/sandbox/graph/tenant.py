@@ -56,6 +56,7 @@ from graph_dpg.sandbox.graph.odata import (
 )
 from graph_dpg.sandbox.graph.permissions import GATEWAY_ROLES, AppGrant
 from graph_dpg.sandbox.graph.smime import MESSAGE_CLASS_TAG, stored_form
+from graph_dpg.sandbox.latency import InjectedLatency
 
 if TYPE_CHECKING:
     from graph_dpg.sandbox.graph.subscriptions import SubscriptionHub
@@ -79,6 +80,9 @@ WELL_KNOWN_FOLDERS: dict[str, tuple[str, bool]] = {
     "searchfolders": ("Finder", True),
     "recoverableitemsdeletions": ("Deletions", True),
 }
+#: At most this many distinct (method, endpoint kind, status) keys are counted; the rest pool as
+#: ("*", "other", 0). The kinds are fixed, so only odd methods or statuses could reach it.
+REQUEST_COUNT_KEYS = 512
 _SYNC_ISSUES_CHILDREN = ("conflicts", "localfailures", "serverfailures")
 
 # learn.microsoft.com/graph/api/resources/outlookcategory: preset0..preset24 plus none.
@@ -451,6 +455,7 @@ class GraphTenant:
         upload_window: float = 300.0,
         max_request_bytes: int = 4 * 1024 * 1024,
         latency: float = 0.0,
+        injected_latency: InjectedLatency | None = None,
         seed: int = 0,
         clock: Callable[[], float] = time.time,
         default_categories: bool = True,
@@ -489,6 +494,10 @@ class GraphTenant:
         self.upload_window = upload_window
         self.max_request_bytes = max_request_bytes
         self.latency = latency
+        #: A benchmark aid, not an emulated behaviour (sandbox/latency.py): a delay drawn per HTTP request
+        #: (a ``$batch`` is one request), held like Graph's own processing time, i.e. inside the
+        #: concurrency slot. None (default): no delay beyond ``latency``.
+        self.injected_latency = injected_latency
         self.default_categories = default_categories
         # Behaviours no public document states: the gateway's inferences, listed with their reasons in
         # graph_dpg/diagnostics/inferences.py and checked against a real tenant by `graph-dpg doctor --probe`.
@@ -549,6 +558,11 @@ class GraphTenant:
         self._uploads: dict[str, UploadSession] = {}
         self._outbound: list[dict[str, Any]] = []
         self._requests: deque[LoggedRequest] = deque(maxlen=request_log_limit)
+        # Requests counted by (method, endpoint kind, status) for as long as the tenant lives, unlike the
+        # log, whose oldest entries give way: what a benchmark divides by letters sent. Endpoint kinds are
+        # the routes' fixed names; the key count is still capped (REQUEST_COUNT_KEYS), the rest pooled.
+        self._request_counts: Counter[tuple[str, str, int]] = Counter()
+        self._member_counts: Counter[tuple[str, str, int]] = Counter()  # the part made inside a $batch
         #: Called (under the lock) with (mailbox, folder id, "created"/"updated"/"removed", message) for
         #: every change the delta log records: the subscriptions' notifications (subscriptions.py).
         self.change_listeners: list[Callable[[Mailbox, str, str, Message], None]] = []
@@ -576,6 +590,25 @@ class GraphTenant:
     def record(self, entry: LoggedRequest) -> None:
         with self._lock:
             self._requests.append(entry)
+            key = (entry.method, entry.endpoint, entry.status)
+            if key not in self._request_counts and len(self._request_counts) >= REQUEST_COUNT_KEYS - 1:
+                key = ("*", "other", 0)
+            self._request_counts[key] += 1
+            if entry.in_batch:
+                self._member_counts[key] += 1
+
+    def request_counts(self, *, include_batch_members: bool = True) -> dict[tuple[str, str, int], int]:
+        """Requests since the tenant was made (or the log cleared), by (method, endpoint kind, status).
+        Not bounded by ``request_log_limit``. A ``$batch`` counts once as ``batch`` and each member once
+        under its own kind; ``include_batch_members=False`` leaves the members out, so the total is the
+        HTTP round trips."""
+        with self._lock:
+            counts = dict(self._request_counts)
+            if not include_batch_members:
+                for key, n in self._member_counts.items():
+                    counts[key] = counts.get(key, 0) - n
+                counts = {k: v for k, v in counts.items() if v > 0}
+            return counts
 
     @property
     def request_log(self) -> list[LoggedRequest]:
@@ -606,6 +639,8 @@ class GraphTenant:
     def clear_request_log(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._request_counts.clear()
+            self._member_counts.clear()
 
     @property
     def outbound_log(self) -> list[dict[str, Any]]:

@@ -10,6 +10,9 @@ settings") come from the flags or, without them, from the environment:
                              [GRAPH_DPG_SANDBOX_NGDP_DUPLICATE_ANSWER]
   --no-validate-memos        skip the emulator's own MeMo validation, for throughput measurements only
                              [GRAPH_DPG_SANDBOX_NGDP_VALIDATE_MEMOS=false]
+
+A benchmark aid, not an emulated behaviour: --send-latency-ms LOW-HIGH delays every send (POST memos/) by a
+time drawn uniformly from that range (sandbox/latency.py; default off).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from graph_dpg.sandbox.latency import InjectedLatency
 from graph_dpg.sandbox.ngdp.certs import generate_test_pki
 from graph_dpg.sandbox.ngdp.server import TlsConfig, serve
 from graph_dpg.sandbox.ngdp.state import (
@@ -52,6 +56,13 @@ def parser() -> argparse.ArgumentParser:
         help=f"skip the emulator's MeMo validation (throughput only; also {VALIDATE_MEMOS_ENV}=false)",
     )
     p.add_argument(
+        "--send-latency-ms",
+        default="",
+        metavar="LOW-HIGH",
+        help="a benchmark aid, not emulated behaviour: delay every send by LOW-HIGH ms (default: off)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the injected latency")
+    p.add_argument(
         "--register", action="append", default=[], metavar="CPR", help="a citizen to register (repeatable)"
     )
     return p
@@ -63,6 +74,7 @@ def state_from(args: argparse.Namespace, environ: dict[str, str] | os._Environ[s
     state = NgdpState(
         duplicate_answer=args.duplicate_answer or shape,
         validate_memos=validate and not args.no_validate_memos,
+        send_latency=InjectedLatency.parse(args.send_latency_ms, seed=args.seed),
     )
     for cpr in args.register:
         state.register(cpr=cpr)
@@ -85,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(
                 f"NgDP emulator at {server.base_url} (system id {state.system_id}, API token "
                 f"{state.api_token}); duplicate answer {state.duplicate_answer}, MeMo validation "
-                f"{'on' if state.validate_memos else 'OFF (throughput measurement only)'}\n"
+                f"{'on' if state.validate_memos else 'OFF (throughput measurement only)'}; injected send "
+                f"latency {state.send_latency or 'off'}\n"
             )
             if tls is not None:
                 sys.stdout.write(

@@ -688,7 +688,11 @@ class FaultInjector:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        fault = self.state.faults.next_fault(_endpoint_of(method, path))
+        endpoint = _endpoint_of(method, path)
+        fault = self.state.faults.next_fault(endpoint)
+        if endpoint == "send" and self.state.send_latency is not None:
+            # A benchmark aid, not emulated behaviour: NgDP publishes no response times (sandbox/latency.py).
+            await asyncio.sleep(self.state.send_latency.draw())
         status_seen: list[int] = []
 
         async def logging_send(message: Message) -> None:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from graph_dpg.sandbox.latency import InjectedLatency
 from graph_dpg.sandbox.ngdp.memo_check import MemoSummary, summarize
 
 RegistrationStatus = Literal["REGISTERED", "EXEMPT", "CLOSED"]
@@ -238,8 +239,12 @@ class NgdpState:
         seed: int = 0,
         hang_seconds: float = 5.0,
         duplicate_answer: DuplicateAnswer = "400-code",
+        send_latency: InjectedLatency | None = None,
     ) -> None:
         self._lock = threading.RLock()
+        #: A benchmark aid, not an emulated behaviour (sandbox/latency.py): each send (POST memos/) waits a
+        #: time drawn from this range before it is handled. None (default): no delay.
+        self.send_latency = send_latency
         if duplicate_answer not in DUPLICATE_ANSWERS:
             raise ValueError(f"duplicate_answer must be one of {DUPLICATE_ANSWERS}")
         self.duplicate_answer: DuplicateAnswer = duplicate_answer
