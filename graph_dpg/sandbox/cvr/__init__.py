@@ -12,8 +12,8 @@ and ``term`` queries are Elasticsearch's (Elasticsearch reference, "Query DSL: t
 Inferences: ``sammensatStatus`` values ("Aktiv", "Ophørt"), 401 without credentials (Elasticsearch with
 security answers 401), https on the real service.
 
-Samples (sandbox data): an active company, a ceased one, the sandbox organisation; ``UNKNOWN_CVR`` is a
-valid number the index does not hold.
+Samples (sandbox data): an active company, a ceased one, the sandbox scenario's sender (29189846);
+``UNKNOWN_CVR`` is a valid number the index does not hold.
 """
 
 from __future__ import annotations
