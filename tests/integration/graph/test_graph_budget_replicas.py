@@ -171,3 +171,20 @@ async def test_two_replicas_counting_alone_pass_the_limit() -> None:
         )
     assert any(isinstance(x, ThrottledError) and x.code == "ApplicationThrottled" for x in answers)
     assert tenant.count_requests(status=429) > 0
+
+
+async def test_a_shorter_request_count_than_documented_would_refuse_the_gateways_minute() -> None:
+    """The other behaviour of inference graph.request-rate-window (emulator ``burst_budget``): had Graph a
+    count per minute below the gateway's 900 (here 5 against 10), the gateway's own cap would not be
+    enough, and the 429 names the request rate, as the manual check in /metrics would show."""
+    time = FakeTime(1_800_000_000.0, parties=1)
+    tenant = request_tenant(time)
+    tenant.burst_budget, tenant.burst_window = 5, 60.0
+    ledger = MemoryLedger(time.wall)
+    async with gateway(tenant, counted(ledger, time)) as a:
+        with pytest.raises(ThrottledError) as caught:
+            await time.party(sequential(a, 10))
+    assert caught.value.code == "ApplicationThrottled"
+    assert "MailboxRequestRate" in str(caught.value)
+    assert tenant.count_requests(status=200) == 5
+    assert a.throttled[MB] == 1
