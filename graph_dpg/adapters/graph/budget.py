@@ -14,6 +14,9 @@ Every Graph request takes, in this order (``GraphMailbox._slot``):
    this replica holds (:func:`graph_dpg.core.budget.concurrency_share`).
 3. **an app-wide slot**, when an app cap is set: ``floor(cap / replicas)``, at least 1.
 
+A ledger that fails (the database is down) raises its ``StoreError`` from the request: nothing was sent,
+and the item's cycle backs off as for any store failure.
+
 The arithmetic and why 900 requests a minute keep every 10 minutes under 10,000 are in
 :mod:`graph_dpg.core.budget`; the facts and the decisions in docs/facts/graph.md, "Throttling".
 """
