@@ -24,6 +24,7 @@ import httpx
 from graph_dpg.adapters.digital_post import NgdpClient
 from graph_dpg.adapters.digital_post.push_auth import PushAuth, normalise_thumbprint, parse_subject
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential, credential_from
+from graph_dpg.adapters.graph.budget import GraphBudget, limits_from
 from graph_dpg.adapters.smime import (
     OrganisationKeyring,
     SmimeOpener,
@@ -43,6 +44,7 @@ from graph_dpg.config import GatewayConfig, Settings
 from graph_dpg.core.errors import ConfigError
 from graph_dpg.domain.addresses import Channel
 from graph_dpg.ports.digital_post import DigitalPostPort
+from graph_dpg.ports.graph_budget import BudgetLedger
 from graph_dpg.ports.mailbox import InboxRulesPort, MailboxPort
 from graph_dpg.ports.secure_send import ContactCertificateReader
 from graph_dpg.services.boundary import ItemFailures
@@ -186,10 +188,12 @@ def make_graph_mailbox(
     max_concurrency_per_mailbox: int | None = None,
     max_concurrency: int | None = None,
     retry: RetryPolicy | None = None,
+    ledger: BudgetLedger | None = None,
 ) -> GraphMailbox:
     """The Graph adapter from settings. ``max_concurrency_per_mailbox``, ``max_concurrency`` and ``retry``
     override the settings' (``graph-dpg doctor --probe-concurrency`` sends N parallel reads without
-    retries, past the gateway's own caps, to see where Graph's limit is)."""
+    retries, past the gateway's own caps, to see where Graph's limit is). ``ledger``: where the replicas
+    count their Graph requests together (the store on PostgreSQL); None: this process alone."""
     credential = azure_credential(settings)
     http_client = None
     if urlsplit(settings.graph_base_url).hostname in _LOOPBACK:
@@ -199,13 +203,22 @@ def make_graph_mailbox(
             headers={REPLICA_HEADER: settings.replica_id},
             timeout=httpx.Timeout(100.0, connect=30.0),
         )
+    per_mailbox = max_concurrency_per_mailbox or settings.graph_max_concurrency_per_mailbox
+    app_cap = max_concurrency or settings.graph_max_concurrency or None
+    limits = limits_from(
+        mailbox_concurrency=per_mailbox,
+        app_concurrency=app_cap,
+        mailbox_requests_per_10_minutes=settings.graph_mailbox_requests_per_10_minutes,
+        app_requests_per_10_minutes=settings.graph_app_requests_per_10_minutes,
+    )
     mailbox = GraphMailbox(
         credential,
         settings.graph_base_url,
         http_client=http_client,
         transport=None if http_client is not None else transport,
-        max_concurrency_per_mailbox=max_concurrency_per_mailbox or settings.graph_max_concurrency_per_mailbox,
-        max_concurrency=max_concurrency or settings.graph_max_concurrency,
+        max_concurrency_per_mailbox=per_mailbox,
+        max_concurrency=app_cap,
+        budget=GraphBudget(limits, ledger=ledger),
         # Against the emulators nothing is gained by waiting seconds between retries.
         retry=retry or (RetryPolicy.fast() if settings.is_sandbox else None),
     )
@@ -218,6 +231,12 @@ def make_graph_mailbox(
         # as an error when the process exits.
         closers.append(credential_close)
     return mailbox
+
+
+def budget_ledger(store: SqlStore) -> BudgetLedger | None:
+    """Where the replicas count their Graph requests: the database on PostgreSQL (several replicas); on
+    SQLite, which runs one replica, this process's memory (no write per block on the one writer lock)."""
+    return store if store.dialect == "postgresql" else None
 
 
 def make_ngdp_client(settings: Settings) -> NgdpClient:
@@ -292,7 +311,7 @@ def build_gateway(
     if store is None:
         store = create_store(settings.database_url, replica=settings.replica_id)
         closers.append(store.close)
-    mailbox = make_graph_mailbox(settings, closers, transport=graph_transport)
+    mailbox = make_graph_mailbox(settings, closers, transport=graph_transport, ledger=budget_ledger(store))
     closers.append(mailbox.aclose)
     if ngdp_client is None:
         client = make_ngdp_client(settings)

@@ -225,15 +225,42 @@ class Settings(BaseSettings):
     )
     send_concurrency: int = Field(8, ge=1, le=256, description="MeMo messages sent to NgDP in parallel.")
     graph_max_concurrency_per_mailbox: int = Field(
-        4, ge=1, le=4, description="Graph requests in flight per mailbox (Graph allows at most 4)."
-    )
-    graph_max_concurrency: int = Field(
         4,
         ge=1,
+        le=4,
+        description=(
+            "Graph requests in flight per mailbox, all replicas together (Graph allows at most 4): the "
+            "replica holding the mailbox's lease runs limit - (replicas - 1), at least 1, every other 1."
+        ),
+    )
+    graph_max_concurrency: int = Field(
+        0,
+        ge=0,
         le=64,
         description=(
-            "Graph requests in flight for the whole app, all mailboxes together (Outlook: 4 concurrent "
-            "requests per app ID in one reading of the throttling page; docs/facts/graph.md)."
+            "Graph requests in flight for the whole app, all mailboxes and all replicas together (each "
+            "replica runs floor(cap / live replicas), at least 1); 0: no app-wide cap. Off by default: "
+            "Exchange enforces the 4 concurrent requests per mailbox (its 429 says 'MailboxConcurrency'; "
+            "docs/facts/graph.md, 'Throttling'); set 4 if `graph-dpg doctor --probe-concurrency` finds "
+            "the limit shared by the app."
+        ),
+    )
+    graph_mailbox_requests_per_10_minutes: int = Field(
+        9_900,
+        ge=0,
+        le=10_000,
+        description=(
+            "Graph requests per mailbox per 10 minutes, all replicas together (Graph allows 10,000): counted "
+            "in the database in windows of one minute of at most a 11th of it (900), so no 10 minutes can "
+            "see more; a request past it waits for the next minute. 0: not counted."
+        ),
+    )
+    graph_app_requests_per_10_minutes: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Graph requests per 10 minutes for the whole app, all mailboxes and replicas together, counted "
+            "like the per-mailbox budget (windows of one minute of at most a 11th of it). 0: no cap."
         ),
     )
     rule_timeout_seconds: float = Field(

@@ -50,6 +50,7 @@ MIME_SEND_MESSAGE_ID = "graph.mime-send-message-id"
 SUBSCRIPTION_RBAC = "graph.subscription-rbac"
 SENT_ITEMS_NOTIFIED = "graph.sent-items-notified"
 THREAD_CREATED_ITEMS = "graph.thread-created-items"
+REQUEST_RATE = "graph.request-rate-window"
 NGDP_SEND = "ngdp.send-answer"
 NGDP_RECEIPT = "ngdp.business-receipt"
 NGDP_DUPLICATE = "ngdp.duplicate-uuid"
@@ -172,14 +173,35 @@ INFERENCES: tuple[Inference, ...] = (
         CONCURRENCY,
         "graph",
         "Outlook's limit of 4 concurrent requests counts per app *and mailbox*: 4 parallel reads on one "
-        "mailbox are not throttled, and mailboxes do not share the limit.",
+        "mailbox are not throttled, and mailboxes do not share the limit. So the gateway shares the 4 of "
+        "each mailbox between its replicas and sets no app-wide cap by default "
+        "(GRAPH_DPG_GRAPH_MAX_CONCURRENCY=0).",
         "`concepts/throttling-limits.md` has said both 'per app per mailbox' and 'per app' over time "
-        "(issue 15); the gateway runs at most 4 requests per mailbox, in parallel across mailboxes.",
+        "(issue 15). Exchange's 429 names the limit `MailboxConcurrency` ('Application is over its "
+        "MailboxConcurrency limit', learn.microsoft.com/answers/questions/1660054 and 734143), which "
+        "suggests a count per mailbox but is not a statement of it.",
         "parallel reads (GET inbox) on the probe mailbox, 2, 3, … up to 8 at a time, stopping at the first "
         "429; then 4 on it plus 1, 2, 3, 4 on a second mailbox, again stopping at the first 429. No "
         "retries.",
         gate="--probe-concurrency",
         emulator_setting="concurrency_reading",
+    ),
+    Inference(
+        REQUEST_RATE,
+        "graph",
+        "Outlook's 10,000 requests per 10 minutes per app and mailbox are the only request count: no "
+        "shorter limit refuses a burst inside them, so the gateway's at most 900 requests a minute per "
+        "mailbox (fixed minutes, all replicas together: at most 9,900 in any 10 minutes) never meet 429 "
+        "`MailboxRequestRate`.",
+        "`concepts/throttling-limits.md` ('Outlook service limits') gives '10,000 API requests in a "
+        "10-minute period' but not how the period is measured (sliding or fixed; the gateway's bound holds "
+        "for both) nor whether a shorter count (a rate per second or minute) applies as well.",
+        "manual: reaching the limit takes about 900 requests in a minute on one mailbox, which would take "
+        "the budget of the gateway running on it. Check: during a mass delivery watch `/metrics`: "
+        "`graph_dpg_graph_budget_waits_total` (the gateway waited at its own cap) may grow while "
+        "`graph_dpg_graph_throttled_total` of that mailbox stays 0.",
+        gate="manual",
+        emulator_setting="burst_budget",
     ),
     Inference(
         SMIME_VALUE,

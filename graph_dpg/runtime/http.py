@@ -92,6 +92,18 @@ class _LiveCollector(Collector):
                 throttled.add_metric([mailbox], float(n))
             yield requests
             yield throttled
+            # Requests that waited for the next minute of their mailbox's shared request budget (issue 18).
+            waits: Mapping[str, int] | None = getattr(self._mailbox, "budget_waits", None)
+            if waits is not None:
+                waited = CounterMetricFamily(
+                    "graph_dpg_graph_budget_waits",
+                    "Microsoft Graph requests that waited for the next window of the request budget, "
+                    "per mailbox",
+                    labels=["mailbox"],
+                )
+                for mailbox, n in sorted(dict(waits).items()):
+                    waited.add_metric([mailbox], float(n))
+                yield waited
         if self._store is not None:
             depth = GaugeMetricFamily(
                 "graph_dpg_outbox_messages", "MeMo messages in the outbox by state", labels=["state"]

@@ -194,8 +194,24 @@ class Runtime:
         except GraphDpgError as exc:
             # Without the database nothing can be claimed; whatever we hold expires by itself.
             self.tracker.failure("leases", exc)
+            self.share_graph_budget(lead=False)
             return
         self.tracker.success("leases")
+        self.share_graph_budget()
+
+    def share_graph_budget(self, *, lead: bool = True) -> None:
+        """This replica's share of each mailbox's Graph concurrency (issue 18): from the live replica count
+        and the mailboxes it leads: a function mailbox whose (effects) lease it holds, and, while it holds
+        the NgDP memo queue, the other mailboxes memos are delivered to. ``lead=False`` (the heartbeat
+        failed): lead none, the safe side while other replicas may take the leases over."""
+        leaders: set[str] = set()
+        if lead:
+            leaders = {m for m, r in self._effect_leases.items() if self._holds(r)}
+            if self._holds(RESOURCE_INBOUND):
+                leaders |= {a.lower() for a in self.gateway.config.mailboxes} - set(self._effect_leases)
+        budget = getattr(self.gateway.mailbox, "budget", None)  # tests may run on a fake mailbox
+        if budget is not None:
+            budget.update(len(self.leases.live), leaders)
 
     @property
     def outbound_interval(self) -> int:

@@ -7,11 +7,9 @@ deserialisation costs ~9 ms per Message (docs/facts/graph.md, "msgraph-sdk: dese
 would dominate polling.
 
 Every request carries ``Prefer: IdType="ImmutableId"`` (ids survive folder moves, concepts/
-outlook-immutable-id.md) and holds the mailbox's semaphore and the app's, so at most
-``max_concurrency_per_mailbox`` are in flight per mailbox and ``max_concurrency`` in all, retries included.
-concepts/throttling-limits.md has given Outlook's limit of 4 concurrent requests both per app and mailbox
-and per app across all mailboxes (docs/facts/graph.md, "Throttling"); both caps apply, so either reading
-can be honoured.
+outlook-immutable-id.md) and takes its place in the Graph budget (``budget.py``): a request from its
+mailbox's count per minute and this replica's share of the mailbox's 4 concurrent requests (and of an
+app-wide cap when one is set), shared by all replicas, retries included (docs/facts/graph.md, "Throttling").
 
 Size rules (concepts/outlook-large-attachments.md, user-sendmail.md): a request body must stay under
 4 MB; attachments up to 3 MB can be posted as JSON, larger ones (≤150 MB) go through
@@ -50,6 +48,7 @@ from msgraph.generated.users.item.mail_folders.item.messages.delta.delta_request
 )
 from msgraph.graph_service_client import GraphServiceClient
 
+from graph_dpg.adapters.graph.budget import BudgetLimits, GraphBudget
 from graph_dpg.adapters.graph.client import GRAPH_BASE_URL, GRAPH_SCOPES, RetryPolicy, build_pipeline
 from graph_dpg.adapters.graph.errors import (
     SERVICE,
@@ -199,6 +198,7 @@ class GraphMailbox:
         folder_recheck_rounds: int = 20,
         upload_chunk_size: int = UPLOAD_CHUNK,
         scopes: tuple[str, ...] = GRAPH_SCOPES,
+        budget: GraphBudget | None = None,
     ) -> None:
         if max_concurrency_per_mailbox < 1:
             raise ValueError("max_concurrency_per_mailbox must be at least 1")
@@ -218,12 +218,16 @@ class GraphMailbox:
             timeout=timeout,
             scopes=scopes,
         )
-        self._limit = max_concurrency_per_mailbox
-        self._semaphores: dict[str, asyncio.Semaphore] = {}
-        #: The cap across all mailboxes (None: none). Taken after the mailbox's, so a request waiting for
-        #: its mailbox holds no app-wide slot.
-        self._app_limit = max_concurrency
-        self._app_semaphore = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        #: Where each request takes its place (adapters/graph/budget.py): the request count of its mailbox
+        #: (shared by the replicas through the store, when the composition root gives a ledger), then this
+        #: replica's share of the mailbox's concurrency, then of the app's (None: no app-wide cap). Taken in
+        #: that order, so a request waiting for its mailbox holds no app-wide slot. Without ``budget``: the
+        #: two caps of this process alone, requests not counted.
+        self.budget = budget or GraphBudget(
+            BudgetLimits(mailbox_concurrency=max_concurrency_per_mailbox, app_concurrency=max_concurrency)
+        )
+        #: Requests that waited for the next window of their mailbox's request budget (for /metrics).
+        self.budget_waits: Counter[str] = self.budget.waited
         self._folders: dict[tuple[str, str], str] = {}
         #: Delta rounds left before a polled folder path is resolved again (renames are seen this way).
         self._folder_rounds: dict[tuple[str, str], int] = {}
@@ -263,21 +267,11 @@ class GraphMailbox:
     # -- request plumbing ------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def _slot(self, mailbox: str) -> AsyncIterator[None]:
-        """One request's place: the mailbox's semaphore, then the app's (both caps apply)."""
-        async with self._semaphore(mailbox):
-            if self._app_semaphore is None:
-                yield
-            else:
-                async with self._app_semaphore:
-                    yield
-
-    def _semaphore(self, mailbox: str) -> asyncio.Semaphore:
-        key = mailbox.casefold()
-        sem = self._semaphores.get(key)
-        if sem is None:
-            sem = self._semaphores[key] = asyncio.Semaphore(self._limit)
-        return sem
+    async def _slot(self, mailbox: str, cost: int = 1) -> AsyncIterator[None]:
+        """One request's place in the budget (see ``__init__``); ``cost``: the requests Graph counts for
+        it, e.g. the members of a ``$batch`` (concepts/json-batching.md: each is throttled on its own)."""
+        async with self.budget.slot(mailbox, cost):
+            yield
 
     def _user(self, mailbox: str) -> Any:
         return self._pipe.client.users.by_user_id(mailbox)

@@ -304,3 +304,14 @@ wakes = Table(
     Column("reason", String(32), nullable=False),
     Column("requested_at", UtcDateTime, nullable=False),
 )
+
+# Graph requests counted per scope ("mailbox:<address>" or "app") and fixed window (its start, whole seconds
+# since the epoch on the database's clock), shared by the replicas: each reserves blocks with one
+# conditional UPDATE (graph_dpg.core.budget; migration 0012). Rows of windows long past are deleted.
+graph_budget = Table(
+    "graph_budget",
+    metadata,
+    Column("scope", String(400), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("used", Integer, nullable=False),
+)

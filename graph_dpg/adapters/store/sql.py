@@ -74,6 +74,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.elements import ColumnElement
 
 from graph_dpg.adapters.store import schema as t
+from graph_dpg.core import budget
 from graph_dpg.core.errors import StoreError
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.ports.console import (
@@ -84,6 +85,7 @@ from graph_dpg.ports.console import (
     LetterLink,
     LetterMatch,
 )
+from graph_dpg.ports.graph_budget import BudgetGrant
 from graph_dpg.ports.store import (
     JOB_TERMINAL,
     BusinessReceipt,
@@ -1115,6 +1117,46 @@ class SqlStore:
     def forget_replica(self, owner: str) -> None:
         with self._tx("forget replica") as conn:
             conn.execute(delete(t.replicas).where(t.replicas.c.owner == owner))
+
+    # ------------------------------------------------------------------ Graph request budget (issue 18)
+
+    def reserve_requests(self, scope: str, want: int, cap: int, window_s: int) -> BudgetGrant:
+        """See :class:`graph_dpg.ports.graph_budget.BudgetLedger`. The window follows the database clock.
+        The common case is one conditional UPDATE (the whole block fits); a new window is one INSERT (and
+        deletes the scope's rows of windows over 10 minutes old); the window's last requests are taken with
+        a compare-and-set on the count read. PostgreSQL re-checks each WHERE on the row's newest version
+        after waiting for its lock (READ COMMITTED), SQLite runs one writer: no two callers pass ``cap``."""
+        gb = t.graph_budget
+        with self._tx("reserve graph requests") as conn:
+            now = self._now(conn).timestamp()
+            start = budget.window_start(now, window_s)
+            left = start + window_s - now
+            if want <= 0 or cap <= 0:
+                return BudgetGrant(0, start, left)
+            want = min(want, cap)
+            here = (gb.c.scope == scope, gb.c.window_start == start)
+            for _ in range(16):
+                if (
+                    conn.execute(
+                        update(gb).where(*here, gb.c.used + want <= cap).values(used=gb.c.used + want)
+                    ).rowcount
+                    == 1
+                ):
+                    return BudgetGrant(want, start, left)
+                used = conn.execute(select(gb.c.used).where(*here)).scalar_one_or_none()
+                if used is None:
+                    first = self._insert(gb).values(scope=scope, window_start=start, used=want)
+                    if _inserted(conn, first):
+                        conn.execute(
+                            delete(gb).where(gb.c.scope == scope, gb.c.window_start < start - 10 * window_s)
+                        )
+                        return BudgetGrant(want, start, left)
+                    continue  # another replica opened the window meanwhile
+                if used >= cap:
+                    return BudgetGrant(0, start, left)
+                if conn.execute(update(gb).where(*here, gb.c.used == used).values(used=cap)).rowcount == 1:
+                    return BudgetGrant(cap - used, start, left)
+            return BudgetGrant(0, start, left)  # lost every race: the caller waits and asks again
 
     # ------------------------------------------------------------------ subscriptions and wakes
 

@@ -23,7 +23,7 @@ from graph_dpg.adapters.store.schema import metadata
 from graph_dpg.adapters.store.sql import MIGRATIONS_DIR
 
 # The newest revision: a new migration moves it (and known_revisions below).
-HEAD = "0010"
+HEAD = "0012"
 
 
 def test_migrations_ship_inside_the_package() -> None:
@@ -41,6 +41,7 @@ def test_migrations_ship_inside_the_package() -> None:
         "versions/0008_wakes.py",
         "versions/0009_receipt_updates.py",
         "versions/0010_work_claims.py",
+        "versions/0012_graph_budget.py",
     } <= names
 
 
@@ -57,6 +58,7 @@ def test_the_newest_and_the_known_revisions() -> None:
         "0008",
         "0009",
         "0010",
+        "0012",
     }
 
 

@@ -57,7 +57,7 @@ def memos(n: int, prefix: str = "") -> list[PlannedMemo]:
 def test_store_satisfies_the_port(store: SqlStore) -> None:
     port: StatePort = store
     assert port.ping() is None
-    assert store.schema_revision() == "0010"
+    assert store.schema_revision() == "0012"
 
 
 def test_claim_source_message_only_first_time(store: SqlStore) -> None:

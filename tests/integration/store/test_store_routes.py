@@ -102,7 +102,7 @@ def test_rows_from_before_the_upgrade_read_as_not_recorded(db_url: str) -> None:
                 )
             )
         store.migrate()
-        assert store.schema_revision() == "0010"
+        assert store.schema_revision() == "0012"
         job = store.get_job("old")
         memo = store.get_inbound("old-memo")
         assert job is not None and job.warnings == ()

@@ -147,3 +147,21 @@ async def test_the_console_is_mounted_beside_healthz_when_its_sign_in_is_configu
     assert anonymous.status_code == 303
     assert anonymous.headers["location"].startswith("/console/signin")
     assert health.status_code == 200
+
+
+class BudgetedMailbox:
+    """What /metrics reads of the Graph adapter, with requests that waited for the request budget."""
+
+    requests = {"a@testby.dk": 30}
+    throttled: dict[str, int] = {}
+    budget_waits = {"a@testby.dk": 2}
+
+
+async def test_metrics_count_requests_that_waited_for_the_graph_request_budget() -> None:
+    """Issue 18: a request past its mailbox's minute (adapters/graph/budget.py) waits; /metrics counts it."""
+    async with client_for(
+        create_http_app(GatewayMetrics(mailbox=BudgetedMailbox()), AlwaysReady())
+    ) as client:
+        values = samples((await client.get("/metrics")).text)
+    assert values[("graph_dpg_graph_budget_waits_total", (("mailbox", "a@testby.dk"),))] == 2.0
+    assert values[("graph_dpg_graph_requests_total", (("mailbox", "a@testby.dk"),))] == 30.0
