@@ -443,6 +443,7 @@ class Text(StrEnum):
     CONSOLE_REFUSED_MEMO_GONE = "console.refused.memo_gone"
     CONSOLE_REFUSED_FINISHED = "console.refused.finished"
     CONSOLE_REFUSED_NOT_FINISHED = "console.refused.not_finished"
+    CONSOLE_REFUSED_SECURE_SENT = "console.refused.secure_sent"
     CONSOLE_REFUSED_NO_RECEIPT = "console.refused.no_receipt"
     CONSOLE_DONE_RETRIED = "console.done.retried"
     CONSOLE_DONE_ALREADY_RETRIED = "console.done.already_retried"
@@ -2304,6 +2305,10 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.CONSOLE_REFUSED_FINISHED: Entry(
             "Forsendelsen er allerede færdig, så der er intet at annullere.",
             "The delivery has already finished, so there is nothing to cancel.",
+        ),
+        _T.CONSOLE_REFUSED_SECURE_SENT: Entry(
+            "Den sikre mail er allerede sendt til alle modtagere, så den kan ikke annulleres.",
+            "The secure mail has already been sent to every recipient, so it cannot be cancelled.",
         ),
         _T.CONSOLE_REFUSED_NOT_FINISHED: Entry(
             "Forsendelsen er ikke færdig endnu; kvitteringsmailen kommer, når den er.",
