@@ -102,6 +102,7 @@ from graph_dpg.ports.store import (
     PlannedMemo,
     SendOutcome,
 )
+from graph_dpg.services.alerts import AlertService, certificate_source_alert, certificate_source_key
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.boundary import ItemFailures, Stage, describe
 from graph_dpg.services.cpu import CpuPool, shared_pool
@@ -232,8 +233,11 @@ class OutboundService:
         secure: SecureMailOpener | None = None,
         secure_send: SecureSender | None = None,
         names: NameLookup | None = None,
+        alerts: AlertService | None = None,
     ) -> None:
         self.mail = mailbox
+        # The monitoring mailbox: told once a day of a recipient certificate source that fails.
+        self.alerts = alerts
         # Names in small receipts and the registration pre-check (issue 20; services/names.py).
         self.names = names
         self._registrations: dict[str, Registration] = {}
@@ -680,6 +684,8 @@ class OutboundService:
         missing: list[Finding] = []
         for target in plan.targets:
             found = await sender.certificates.lookup(target, at, mailbox=job.mailbox)
+            if found.failures:
+                await self._alert_source_failures(job.mailbox, found.failures, at)
             if not found.certificates and found.failures:
                 # The case worker hears that a source could not be read; IT gets the reason.
                 log.warning(
@@ -759,6 +765,25 @@ class OutboundService:
         stats.jobs_done += 1
         updated = await blocking(self.store.get_job, job.id)
         return updated if updated is not None else job
+
+    async def _alert_source_failures(self, mailbox: str, failures: Sequence[str], at: datetime) -> None:
+        """Tell the monitoring mailbox that a recipient certificate source failed (``"kind: reason"``, as
+        ``CertificateLookup.failures`` has them): once per source and day (UTC), mailed at once. Until now
+        only the log said so. An alert that cannot be written never stops the mail being sent."""
+        if self.alerts is None:
+            return
+        for failure in dict.fromkeys(failures):
+            kind, _, reason = failure.partition(": ")
+            key = certificate_source_key(kind, at.date())
+            alert = certificate_source_alert(kind, mailbox, reason, self.settings.language)
+            try:
+                if await self.alerts.plan(key, alert):
+                    log.error("recipient certificate source %s failed: monitoring mailbox alerted", kind)
+                    await self.alerts.send_now(key)
+            except GraphDpgError as exc:
+                log.warning("alert %s not planned yet: %s", key, mask_cprs(str(exc)))
+            except Exception as exc:  # the alert's failure boundary: the mail goes on
+                self.failures.crashed(Stage.ALERT, str(key), exc)
 
     async def _secure_sent(self, job: OutboundJob, key: EffectKey, message_id: str) -> bool:
         """Whether the secure mail of ``key`` has left: its send recorded as done, or, when a send was
