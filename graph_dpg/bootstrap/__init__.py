@@ -47,6 +47,7 @@ from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.graph_budget import BudgetLedger
 from graph_dpg.ports.mailbox import InboxRulesPort, MailboxPort
 from graph_dpg.ports.secure_send import ContactCertificateReader
+from graph_dpg.services.alerts import AlertService
 from graph_dpg.services.boundary import ItemFailures
 from graph_dpg.services.inbound import InboundService
 from graph_dpg.services.inbound.forwarded import forwarded_opening
@@ -334,6 +335,14 @@ def build_gateway(
         secure=opening.opener,  # a case worker's signed mail is unwrapped before conversion
         secure_send=secure_sender(settings, mailbox, keyring),
         names=names,
+        # A recipient certificate source that fails is alerted once a day (services.alerts).
+        alerts=AlertService(
+            mailbox,
+            store,
+            monitoring_mailbox=gateway_config.monitoring_mailbox,
+            language=settings.receipt_language,
+            failures=failures,
+        ),
     )
     # A mailbox that is NgDP's SMTP recipient system opens its S/MIME mail as forwarded Digital Post.
     open_mail = forwarded_opening(opening, store, inbound_config.forwarded_mailboxes, inbound_config.language)

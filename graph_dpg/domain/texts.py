@@ -253,6 +253,17 @@ class Text(StrEnum):
     EXPIRY_SUBJECT = "alert.expiry.subject"
     EXPIRY_TITLE = "alert.expiry.title"
     EXPIRY_TEXT = "alert.expiry.text"
+    CERT_SOURCE_ALERT_SUBJECT = "alert.certificate_source.subject"
+    CERT_SOURCE_ALERT_TITLE = "alert.certificate_source.title"
+    CERT_SOURCE_ALERT_TEXT = "alert.certificate_source.text"
+    CERT_SOURCE_ALERT_REASON = "alert.certificate_source.reason"
+    CERT_SOURCE_ALERT_ONCE = "alert.certificate_source.once"
+    CERT_SOURCE_FILE = "alert.certificate_source.file"
+    CERT_SOURCE_CONTACTS = "alert.certificate_source.contacts"
+    CERT_SOURCE_LDAP = "alert.certificate_source.ldap"
+    CERT_SOURCE_FIX_FILE = "alert.certificate_source.fix_file"
+    CERT_SOURCE_FIX_CONTACTS = "alert.certificate_source.fix_contacts"
+    CERT_SOURCE_FIX_LDAP = "alert.certificate_source.fix_ldap"
     MAILBOX_FULL_SUBJECT = "alert.mailbox_full.subject"
     MAILBOX_FULL_TITLE = "alert.mailbox_full.title"
     MAILBOX_FULL_TEXT = "alert.mailbox_full.text"
@@ -443,6 +454,7 @@ class Text(StrEnum):
     CONSOLE_REFUSED_MEMO_GONE = "console.refused.memo_gone"
     CONSOLE_REFUSED_FINISHED = "console.refused.finished"
     CONSOLE_REFUSED_NOT_FINISHED = "console.refused.not_finished"
+    CONSOLE_REFUSED_SECURE_SENT = "console.refused.secure_sent"
     CONSOLE_REFUSED_NO_RECEIPT = "console.refused.no_receipt"
     CONSOLE_DONE_RETRIED = "console.done.retried"
     CONSOLE_DONE_ALREADY_RETRIED = "console.done.already_retried"
@@ -1671,6 +1683,47 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
             "update the gateway's configuration before then; after it expires the gateway can no longer "
             "send or receive Digital Post.",
         ),
+        # ------------------------------------------------------------ a failing certificate source
+        _T.CERT_SOURCE_ALERT_SUBJECT: Entry(
+            "Digital Post Gateway: {source} kan ikke læses (certifikater til sikker mail)",
+            "Digital Post Gateway: {source} cannot be read (certificates for secure mail)",
+        ),
+        _T.CERT_SOURCE_ALERT_TITLE: Entry(
+            "Certifikatkilde til sikker mail fejler", "A certificate source for secure mail fails"
+        ),
+        _T.CERT_SOURCE_ALERT_TEXT: Entry(
+            "Gatewayen kunne ikke slå modtagernes certifikater op i {source}, da den skulle sende sikker mail"
+            " fra {mailbox}. Sikker mail til en modtager, hvis certifikat ikke findes i en anden kilde,"
+            " sendes ikke; afsenderen får en fejlkvittering, der beder om at sende igen senere.",
+            "The gateway could not look up the recipients' certificates in {source} when sending secure mail"
+            " from {mailbox}. Secure mail to a recipient whose certificate is in no other source is not sent;"
+            " the sender gets an error receipt asking to send again later.",
+        ),
+        _T.CERT_SOURCE_ALERT_REASON: Entry("Teknisk årsag: {reason}", "Technical reason: {reason}"),
+        _T.CERT_SOURCE_ALERT_ONCE: Entry(
+            "Denne besked sendes højst én gang i døgnet for hver kilde; gatewayens log viser hver fejl.",
+            "This message is sent at most once a day per source; the gateway's log shows every failure.",
+        ),
+        _T.CERT_SOURCE_FILE: Entry("certifikatmappen", "the certificate folder"),
+        _T.CERT_SOURCE_CONTACTS: Entry("funktionspostkassens kontakter", "the function mailbox's contacts"),
+        _T.CERT_SOURCE_LDAP: Entry("LDAP-certifikatkataloget", "the LDAP certificate directory"),
+        _T.CERT_SOURCE_FIX_FILE: Entry(
+            "Kontrollér, at mappen i GRAPH_DPG_SMIME_RECIPIENT_CERT_DIR findes og kan læses af gatewayen.",
+            "Check that the folder in GRAPH_DPG_SMIME_RECIPIENT_CERT_DIR exists and the gateway can read it.",
+        ),
+        _T.CERT_SOURCE_FIX_CONTACTS: Entry(
+            "Kontrollér, at appen har tilladelsen Contacts.Read til postkassen (graph-dpg doctor tjekker"
+            " det), og at Microsoft Graph svarer.",
+            "Check that the app holds Contacts.Read for the mailbox (graph-dpg doctor checks it) and that"
+            " Microsoft Graph answers.",
+        ),
+        _T.CERT_SOURCE_FIX_LDAP: Entry(
+            "Kontrollér, at LDAP-serveren i GRAPH_DPG_SMIME_LDAP_URL kan nås fra gatewayen, og at bind-DN og"
+            " adgangskode (GRAPH_DPG_SMIME_LDAP_BIND_DN, GRAPH_DPG_SMIME_LDAP_PASSWORD) er rigtige.",
+            "Check that the LDAP server in GRAPH_DPG_SMIME_LDAP_URL can be reached from the gateway and that"
+            " the bind DN and password (GRAPH_DPG_SMIME_LDAP_BIND_DN, GRAPH_DPG_SMIME_LDAP_PASSWORD) are"
+            " right.",
+        ),
         # ------------------------------------------------------------------------------- mailbox full
         _T.MAILBOX_FULL_SUBJECT: Entry(
             "Digital Post Gateway: postkassen {mailbox} er fuld",
@@ -2304,6 +2357,10 @@ CATALOGUE: Mapping[Text, Entry] = MappingProxyType(
         _T.CONSOLE_REFUSED_FINISHED: Entry(
             "Forsendelsen er allerede færdig, så der er intet at annullere.",
             "The delivery has already finished, so there is nothing to cancel.",
+        ),
+        _T.CONSOLE_REFUSED_SECURE_SENT: Entry(
+            "Den sikre mail er allerede sendt til alle modtagere, så den kan ikke annulleres.",
+            "The secure mail has already been sent to every recipient, so it cannot be cancelled.",
         ),
         _T.CONSOLE_REFUSED_NOT_FINISHED: Entry(
             "Forsendelsen er ikke færdig endnu; kvitteringsmailen kommer, når den er.",

@@ -25,7 +25,7 @@ from graph_dpg.domain.inbound_view import Banner, render_banner, unmapped_fix
 from graph_dpg.domain.mail import EmailAddress, MailMessage
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.mailbox import MailboxPort
-from graph_dpg.ports.store import Effects
+from graph_dpg.ports.store import Effects, EffectState
 from graph_dpg.services.boundary import ItemFailures, Stage
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 
@@ -134,6 +134,38 @@ def unmapped_contact_point_alert(
     )
 
 
+_SOURCE_NAMES: Mapping[str, tuple[Text, Text]] = {
+    "file": (Text.CERT_SOURCE_FILE, Text.CERT_SOURCE_FIX_FILE),
+    "contacts": (Text.CERT_SOURCE_CONTACTS, Text.CERT_SOURCE_FIX_CONTACTS),
+    "ldap": (Text.CERT_SOURCE_LDAP, Text.CERT_SOURCE_FIX_LDAP),
+}
+
+
+def certificate_source_key(kind: str, day: date) -> EffectKey:
+    """The alert that the recipient certificate source ``kind`` failed on ``day`` (UTC): one a day."""
+    return EffectKey(EffectKind.ALERT, f"certificate-source:{kind}:{day.isoformat()}")
+
+
+def certificate_source_alert(kind: str, mailbox: str, reason: str, language: str = "da") -> Alert:
+    """The alert sent when a recipient certificate source (``file``, ``contacts``, ``ldap``: see
+    ``adapters.smime.sources``) could not be asked while sending secure mail from ``mailbox``; ``reason``
+    is the technical one, for IT."""
+    name, fix = _SOURCE_NAMES.get(kind, (None, None))
+    source = text(name, language) if name is not None else kind
+    lines = [
+        text(Text.CERT_SOURCE_ALERT_TEXT, language, source=source, mailbox=mailbox),
+        text(Text.CERT_SOURCE_ALERT_REASON, language, reason=mask_cprs(reason)[:500]),
+    ]
+    if fix is not None:
+        lines.append(text(fix, language))
+    lines.append(text(Text.CERT_SOURCE_ALERT_ONCE, language))
+    return Alert(
+        subject=text(Text.CERT_SOURCE_ALERT_SUBJECT, language, source=source),
+        title=text(Text.CERT_SOURCE_ALERT_TITLE, language),
+        lines=tuple(lines),
+    )
+
+
 #: The certificates whose expiry is alerted, by the name their alert keys carry (the text earlier versions
 #: wrote, so an alert planned before an upgrade is found after it), and the catalogue entry naming them.
 NGDP_CERTIFICATE = "NgDP OCES3 certificate"
@@ -210,6 +242,23 @@ class AlertService:
     async def settle(self, key: EffectKey, result: Mapping[str, object]) -> None:
         """Record the alert ``key`` as done without a mail (e.g. a more urgent alert covers it)."""
         await self._effects.settle(key, {}, result)
+
+    async def send_now(self, key: EffectKey) -> bool:
+        """Mail the planned alert ``key`` now rather than with the next :meth:`send_pending` (which still
+        mails it if this fails: it stays planned); True if it is mailed (or found mailed)."""
+        effect = await self._effects.get(key)
+        if effect is None or effect.state is EffectState.DONE:
+            return effect is not None
+        planned = PlannedEffect(key, effect.payload, effect.created_at)
+        try:
+            result = await self._send(planned)
+        except GraphDpgError as exc:
+            log.warning("alert %s not written yet: %s", key, mask_cprs(str(exc)))
+            return False
+        if result is None:
+            return False
+        await self._effects.complete(key, result)
+        return True
 
     async def send_pending(self, limit: int = 100) -> AlertRound:
         """Mail every planned alert (oldest first); one that fails stays planned for the next call."""

@@ -53,6 +53,7 @@ from graph_dpg.domain.conversion import render_from_template
 from graph_dpg.domain.finding_text import finding_sentence
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
 from graph_dpg.domain.names import NameKind
+from graph_dpg.domain.secure_send import SECURE_CHANNEL
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.console import (
     AuditRecord,
@@ -768,12 +769,16 @@ class LettersService:
         return None
 
     async def cancel(self, ident: str, actor: Actor) -> ActionResult:
-        """Cancel an unfinished job: what was sent stays sent; the worker fails the rest, never sending it."""
+        """Cancel an unfinished job: what was sent stays sent; the worker fails the rest, never sending it.
+        A secure mail (S/MIME) not sent yet is not sent at all; one already sent is refused as such."""
         self._admin(actor)
         job, _ = await self._resolve(ident)
         current = await blocking(self.store.cancellation, job.id)
         if current is not None and current.active:
             return ActionResult("cancel", job.id, False, self._t(Text.CONSOLE_DONE_ALREADY_CANCELLED))
+        if job.channel == SECURE_CHANNEL and await self._secure_sent(job):
+            # A secure mail leaves in one sendMail to all its recipients: once sent there is no rest to stop.
+            raise ActionRefused(Text.CONSOLE_REFUSED_SECURE_SENT)
         if job.state not in _UNFINISHED:
             raise ActionRefused(Text.CONSOLE_REFUSED_FINISHED)
         changed = await blocking(self.store.request_cancellation, job.id, actor.name, actor.via)
@@ -786,6 +791,12 @@ class LettersService:
             changed,
             self._t(Text.CONSOLE_DONE_CANCELLED if changed else Text.CONSOLE_DONE_ALREADY_CANCELLED),
         )
+
+    async def _secure_sent(self, job: OutboundJob) -> bool:
+        """Whether the outbound worker recorded the secure mail as sent (``outbound.securemail.sent``)."""
+        since = (job.created_at or _EPOCH) - timedelta(hours=1)
+        audit = await blocking(self.store.job_audit, job.id, since)
+        return any(a.action == "outbound.securemail.sent" for a in audit)
 
     async def resend_receipt(self, ident: str, actor: Actor) -> ActionResult:
         """Write a finished job's receipt mail again (the outbound worker writes it, as an effect)."""

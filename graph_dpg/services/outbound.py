@@ -102,6 +102,7 @@ from graph_dpg.ports.store import (
     PlannedMemo,
     SendOutcome,
 )
+from graph_dpg.services.alerts import AlertService, certificate_source_alert, certificate_source_key
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.boundary import ItemFailures, Stage, describe
 from graph_dpg.services.cpu import CpuPool, shared_pool
@@ -232,8 +233,11 @@ class OutboundService:
         secure: SecureMailOpener | None = None,
         secure_send: SecureSender | None = None,
         names: NameLookup | None = None,
+        alerts: AlertService | None = None,
     ) -> None:
         self.mail = mailbox
+        # The monitoring mailbox: told once a day of a recipient certificate source that fails.
+        self.alerts = alerts
         # Names in small receipts and the registration pre-check (issue 20; services/names.py).
         self.names = names
         self._registrations: dict[str, Registration] = {}
@@ -664,6 +668,12 @@ class OutboundService:
         if plan.errors:
             await self._reject(job, plan.findings, plan.errors, stats)
             return job
+        key = EffectKey(EffectKind.SECURE_SEND, f"{job.id}:{recipient_set_digest(plan.targets)}")
+        message_id = secure_message_id(job.id, plan.targets, gateway)
+        if await blocking(self.store.cancellation_requested, job.id) and not await self._secure_sent(
+            job, key, message_id
+        ):
+            return await self._cancel_secure(job, plan.targets, stats)
         sender = self.secure_send
         if sender is None:
             refusal = Finding("securemail.not_configured", text(Text.SECURE_SEND_NOT_CONFIGURED, lang))
@@ -674,6 +684,8 @@ class OutboundService:
         missing: list[Finding] = []
         for target in plan.targets:
             found = await sender.certificates.lookup(target, at, mailbox=job.mailbox)
+            if found.failures:
+                await self._alert_source_failures(job.mailbox, found.failures, at)
             if not found.certificates and found.failures:
                 # The case worker hears that a source could not be read; IT gets the reason.
                 log.warning(
@@ -702,8 +714,6 @@ class OutboundService:
         if missing:
             await self._reject(job, missing, missing, stats)
             return job
-        key = EffectKey(EffectKind.SECURE_SEND, f"{job.id}:{recipient_set_digest(plan.targets)}")
-        message_id = secure_message_id(job.id, plan.targets, gateway)
         await self._plan_category(job, JobCategory.QUEUED)
         await self.effects.plan(key, {"job": job.id, "targets": list(plan.targets), "message_id": message_id})
         if not await self.effects.is_done(key):
@@ -752,6 +762,64 @@ class OutboundService:
         await blocking(self.store.set_job_state, job.id, JobState.PLANNED)
         await blocking(self.store.set_job_state, job.id, JobState.DONE)
         stats.sent += len(chosen)
+        stats.jobs_done += 1
+        updated = await blocking(self.store.get_job, job.id)
+        return updated if updated is not None else job
+
+    async def _alert_source_failures(self, mailbox: str, failures: Sequence[str], at: datetime) -> None:
+        """Tell the monitoring mailbox that a recipient certificate source failed (``"kind: reason"``, as
+        ``CertificateLookup.failures`` has them): once per source and day (UTC), mailed at once. Until now
+        only the log said so. An alert that cannot be written never stops the mail being sent."""
+        if self.alerts is None:
+            return
+        for failure in dict.fromkeys(failures):
+            kind, _, reason = failure.partition(": ")
+            key = certificate_source_key(kind, at.date())
+            alert = certificate_source_alert(kind, mailbox, reason, self.settings.language)
+            try:
+                if await self.alerts.plan(key, alert):
+                    log.error("recipient certificate source %s failed: monitoring mailbox alerted", kind)
+                    await self.alerts.send_now(key)
+            except GraphDpgError as exc:
+                log.warning("alert %s not planned yet: %s", key, mask_cprs(str(exc)))
+            except Exception as exc:  # the alert's failure boundary: the mail goes on
+                self.failures.crashed(Stage.ALERT, str(key), exc)
+
+    async def _secure_sent(self, job: OutboundJob, key: EffectKey, message_id: str) -> bool:
+        """Whether the secure mail of ``key`` has left: its send recorded as done, or, when a send was
+        planned but not recorded (a crash right after sendMail), its copy in Sent Items found by its
+        Message-ID. A send never planned never happened (the effect is planned before the send)."""
+        effect = await self.effects.get(key)
+        if effect is None:
+            return False
+        if await self.effects.is_done(key):
+            return True
+        return bool(await self.mail.find_by_internet_message_id(job.mailbox, "sentitems", message_id))
+
+    async def _cancel_secure(
+        self, job: OutboundJob, targets: Sequence[str], stats: CycleStats
+    ) -> OutboundJob:
+        """A secure mail cancelled by an operator (services.letters) before it was sent: nothing is sent,
+        and the job ends as a cancelled MeMo job does (``_send``): ``done``, every recipient "not sent"
+        with the same words in the receipt mail, the "failed" category and an ``outbound.job.done``
+        audit record counting them as failed."""
+        note = text(Text.RECEIPT_ROW_CANCELLED, self.settings.language, reference=job.id)
+        lines = [{"recipient": t, "detail": note, "status": RecipientStatus.FAILED.value} for t in targets]
+        # Effects first, state last (see _plan).
+        await self.effects.plan(
+            EffectKey.receipt(job.id), {"job": job.id, "kind": "secure", "lines": lines}, mailbox=job.mailbox
+        )
+        await self._plan_category(job, JobCategory.FAILED)
+        await blocking(self.store.set_job_state, job.id, JobState.PLANNED)
+        await blocking(self.store.set_job_state, job.id, JobState.DONE)
+        await blocking(
+            self.store.audit,
+            "outbound.job.done",
+            job.subject,
+            details={"job": job.id, OutboxState.FAILED.value: len(targets)},
+        )
+        log.info("secure mail %s cancelled before it was sent", job.id)
+        stats.send_failed += len(targets)
         stats.jobs_done += 1
         updated = await blocking(self.store.get_job, job.id)
         return updated if updated is not None else job
@@ -1180,7 +1248,10 @@ class OutboundService:
         category only moves forward (sent → receipted → failed), so an effect planned for a category that
         was already shown by an earlier one is rightly a no-op."""
         if job.state is JobState.DONE and job.channel == SECURE_CHANNEL:
-            return JobCategory.SENT  # sent by sendMail: no business receipt follows
+            # Sent by sendMail (no business receipt follows), or cancelled before: as its receipt says.
+            receipt = await self.effects.get(EffectKey.receipt(job.id))
+            lines = [_secure_line(d) for d in _as_list(receipt.payload.get("lines"))] if receipt else []
+            return category_for(lines) if lines else JobCategory.SENT
         if job.state is JobState.DONE:
             return category_for(await self._recipient_lines(job.id))
         return JobCategory.FAILED  # rejected before sending, or given up
@@ -1321,10 +1392,14 @@ def _is_enveloped(mime: bytes) -> bool:
 
 
 def _secure_line(d: object) -> RecipientLine:
+    """One recipient of a secure mail's receipt: sent (accepted), or not sent (``status`` failed: the mail
+    was cancelled); lines planned before ``status`` existed were all sent."""
     data = d if isinstance(d, Mapping) else {}
-    return RecipientLine(
-        str(data.get("recipient", "")), RecipientStatus.ACCEPTED, detail=str(data.get("detail", ""))
-    )
+    try:
+        status = RecipientStatus(str(data.get("status", RecipientStatus.ACCEPTED.value)))
+    except ValueError:
+        status = RecipientStatus.ACCEPTED
+    return RecipientLine(str(data.get("recipient", "")), status, detail=str(data.get("detail", "")))
 
 
 def _channel_of(address: str) -> str:

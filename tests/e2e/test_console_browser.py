@@ -2,8 +2,9 @@
 system chromedriver, pointed at explicitly (nothing is downloaded). One browser for the module.
 
 Covered: an anonymous request refused, sign-in as reader and as admin through the emulated Entra ID, search,
-a timeline, a reader refused an admin action, a form without its CSRF token refused, retry, and cancel of a
-running mass delivery. With GRAPH_DPG_SCREENSHOTS=<dir> the main pages are photographed there
+a timeline, a reader refused an admin action, a form without its CSRF token refused, retry, cancel of a
+running mass delivery, resending a receipt mail (and its refusal for a letter closed without one), and the
+routing page's dry run of the rules with the contact-point table. With GRAPH_DPG_SCREENSHOTS=<dir> the main pages are photographed there
 (``GRAPH_DPG_SCREENSHOTS=docs/img pytest -m browser tests/e2e/test_console_browser.py`` refreshes
 docs/img/console-*.png).
 """
@@ -26,8 +27,12 @@ from starlette.routing import Mount
 
 from graph_dpg.adapters.store import create_store
 from graph_dpg.bootstrap.console import ConsoleOptions
+from graph_dpg.domain.routing import ContactPointRoute, InboundSettings
+from graph_dpg.domain.rules import RoutingRule, RuleAction, RuleCondition
+from graph_dpg.ports.digital_post import ContactPointInfo
 from graph_dpg.ports.store import JobState, OutboundJob, OutboxState, PlannedMemo, SendOutcome
 from graph_dpg.runtime.console import StoreOperations, create_console_app
+from graph_dpg.runtime.console.rules import RulesConsole
 from graph_dpg.sandbox.idp import IdpState, serve
 from graph_dpg.services.letters import LettersService
 from tests.keyvault_support import tls_files
@@ -69,6 +74,54 @@ def _seed(store: Any) -> None:
     store.record_send_results(
         [SendOutcome(f"uuid-mass-{i}", OutboxState.ACCEPTED, transmission_id=f"t{i}") for i in range(10)]
     )
+    # A finished letter whose receipt mail was written (the receipt effect, as services.outbound plans it).
+    done = OutboundJob("job-done", "borgerservice@sandby.dk", "m-3", "<m-3@x>", "Svar på ansøgning", "dp")
+    store.plan_job(done, [PlannedMemo("uuid-done", "cpr", "0304051234", memo_xml=b"<m/>")])
+    store.set_job_state("job-done", JobState.SENDING)
+    store.record_send_results([SendOutcome("uuid-done", OutboxState.ACCEPTED, transmission_id="t-done")])
+    store.plan_effect(
+        "receipt:job-done", {"job": "job-done", "kind": "receipt", "findings": []}, done.mailbox
+    )
+    store.complete_effect("receipt:job-done", {"message_id": "receipt-1"})
+    store.set_job_state("job-done", JobState.DONE)
+    # A mail closed without a letter (it vanished before it was read): finished, but no receipt mail.
+    gone = OutboundJob("job-gone", "borgerservice@sandby.dk", "m-4", "<m-4@x>", "Slettet kladde", "dp")
+    store.create_job(gone)
+    store.set_job_state("job-gone", JobState.FAILED, "the mail was deleted before it was read")
+
+
+def _routing() -> RulesConsole:
+    """The routing page's engine over a small gateway file: two rules and two contact points, one of them
+    explicitly without a mailbox; NgDP lists one of them and one the gateway file lacks."""
+    rules = (
+        RoutingRule(
+            "fakturaer",
+            (RuleCondition.make("subject", "contains", "faktura"),),
+            RuleAction(deliver_mailbox="oekonomi@sandby.dk", categories=("Faktura",)),
+            priority=10,
+        ),
+        RoutingRule(
+            "skat",
+            (RuleCondition.make("from", "contains", "skat.dk"),),
+            RuleAction(deliver_mailbox="skat@sandby.dk"),
+            priority=20,
+        ),
+    )
+    points = {
+        "cp-1": ContactPointRoute("cp-1", "Borgerservice", "borgerservice@sandby.dk"),
+        "cp-2": ContactPointRoute("cp-2", "Gammelt", None),
+    }
+    settings = InboundSettings(
+        "29189846", "Sandby Kommune", "post@sandby.dk", "drift@sandby.dk", contact_points=points, rules=rules
+    )
+
+    async def listed() -> list[ContactPointInfo]:
+        return [
+            ContactPointInfo("cp-1", "Borgerservice", None, None),
+            ContactPointInfo("cp-9", "Nyt", None, None),
+        ]
+
+    return RulesConsole(settings, ngdp_contact_points=listed)
 
 
 def _serve_console(app: Any, sock: socket.socket) -> tuple[uvicorn.Server, threading.Thread]:
@@ -107,7 +160,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]
             ca_bundle=ca,
         )
         services = {lang: LettersService(store, language=lang) for lang in ("da", "en")}
-        console_app = create_console_app(options, services.__getitem__, operations=StoreOperations(store))
+        console_app = create_console_app(
+            options, services.__getitem__, operations=StoreOperations(store), routing=_routing()
+        )
         app = Starlette(routes=[Mount("/console", app=console_app)])
         server, thread = _serve_console(app, sock)
         try:
@@ -183,6 +238,17 @@ def _sign_in(driver: Any, base: str, user: str) -> None:
         driver, lambda d: d.current_url.startswith(f"{base}/console/") and d.find_elements(By.ID, "signed-in")
     )
     assert driver.find_element(By.ID, "signed-in").is_displayed()
+
+
+def _click_to_next_page(driver: Any, button: str) -> None:
+    """Click the submit button ``button`` (an id) and wait until the page it was on is gone: the next page
+    has elements of the same ids, which a plain find_element could read off the old one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, button).click()
+    _wait(driver, expected_conditions.staleness_of(old))
 
 
 def _post_without_ui(driver: Any, action: str, fields: dict[str, str]) -> None:
@@ -282,3 +348,77 @@ def test_an_admin_cancels_a_running_mass_delivery_and_what_was_sent_stays_sent(
     browser.find_element(By.LINK_TEXT, "Drift").click()  # the operations page, reached from the menu
     assert browser.find_element(By.ID, "backlog").is_displayed()
     _shot(browser, "operations")
+
+
+def test_an_admin_resends_a_receipt_mail_once_and_a_letter_without_one_is_refused(
+    console: str, seeded: tuple[str, Any], browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    store = seeded[1]
+    _sign_in(browser, console, "reader")
+    browser.get(f"{console}/console/letters/job-done")
+    assert "Svar på ansøgning" in _text(browser)
+    assert _count(browser, "#resend") == 0  # not offered to a reader
+
+    _sign_in(browser, console, "admin")
+    browser.get(f"{console}/console/letters/job-done")
+    browser.find_element(By.ID, "resend").click()
+    # services.letters plans receipt:{job}:resend:1 with the first receipt's payload; the outbound worker
+    # holding the mailbox's lease writes it.
+    assert (
+        "Kvitteringsmailen skrives igen i afsenderens postkasse."
+        in browser.find_element(By.ID, "notice").text
+    )
+    assert "Kvitteringsmail bestilt igen af console:" in browser.find_element(By.ID, "timeline").text
+    again = store.get_effect("receipt:job-done:resend:1")
+    assert again is not None and again.state.value == "planned"
+    assert again.payload["kind"] == "receipt" and str(again.payload["resent_by"]).startswith("console:")
+    # Asked again before the worker wrote it: said so, and nothing is planned twice.
+    _click_to_next_page(browser, "resend")
+    assert "allerede bestilt igen" in browser.find_element(By.ID, "notice").text
+    assert store.get_effect("receipt:job-done:resend:2") is None
+
+    browser.get(f"{console}/console/letters/job-gone")
+    browser.find_element(By.ID, "resend").click()  # finished, so offered; but no receipt mail exists
+    _wait(browser, lambda d: "Der er ingen kvitteringsmail til denne mail" in _text(d))
+    assert store.get_effect("receipt:job-gone:resend:1") is None
+
+
+def test_a_reader_tries_the_routing_rules_on_a_pasted_message_and_sees_the_contact_points(
+    console: str, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _sign_in(browser, console, "reader")
+    browser.find_element(By.LINK_TEXT, "Routing").click()  # the menu, for readers too
+    assert "Routing: prøv reglerne" in _text(browser)
+    table = browser.find_element(By.ID, "contact-points").text
+    assert "borgerservice@sandby.dk" in table and "kendt af NgDP" in table
+    assert "ingen postkasse: leveres i post@sandby.dk med en advarsel" in table  # cp-2, explicitly unmapped
+    assert "ikke på NgDP's liste" in table and "cp-9" in table  # cp-2 is not NgDP's; cp-9 not in the file
+
+    Select(browser.find_element(By.ID, "kind")).select_by_value("mail")
+    browser.find_element(By.ID, "sender").send_keys("bogholderi@leverandoer.dk")
+    browser.find_element(By.ID, "subject").send_keys("Faktura 12 til 010203-1234")
+    browser.find_element(By.ID, "body").send_keys("Vedlagt fakturaen.")
+    browser.find_element(By.ID, "dry-run").click()
+    verdict = browser.find_element(By.ID, "verdict").text
+    assert verdict == "Reglen “fakturaer” ville levere den i oekonomi@sandby.dk / inbox."
+    outcome = browser.find_element(By.ID, "outcome")
+    assert "Kategorier: Faktura" in outcome.text
+    trace = browser.find_element(By.ID, "trace").get_attribute("textContent")  # inside a closed <details>
+    assert "fakturaer" in trace and "skat" in trace
+    assert "010203-1234" not in str(outcome.get_attribute("textContent"))  # CPR masked in what is shown
+    _shot(browser, "routing")
+
+    # Another sender and subject: no rule chooses a mailbox; the form keeps what was pasted.
+    subject = browser.find_element(By.ID, "subject")
+    subject.clear()
+    subject.send_keys("Hej")
+    _click_to_next_page(browser, "dry-run")
+    assert "Ingen regel vælger en postkasse: mailen bliver, hvor den kom ind." in (
+        browser.find_element(By.ID, "verdict").text
+    )
+    assert browser.find_element(By.ID, "sender").get_attribute("value") == "bogholderi@leverandoer.dk"

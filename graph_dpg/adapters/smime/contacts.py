@@ -15,7 +15,11 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from graph_dpg.adapters.smime.recipients import certificates_from_user_x509, recipient_certificates
+from graph_dpg.adapters.smime.recipients import (
+    capped_values,
+    certificates_from_user_x509,
+    recipient_certificates,
+)
 from graph_dpg.ports.secure_send import ContactCertificateReader, RecipientCertificate
 
 
@@ -40,8 +44,8 @@ class ContactCertificates:
         for name, emails, values in contacts:
             if wanted not in {e.strip().lower() for e in emails}:
                 continue  # the filter is Graph's; the match is ours
-            ders = [der for value in values for der in certificates_from_user_x509(value)]
-            found.extend(
-                recipient_certificates(ders, wanted, at, kind=self.kind, source=f"contact {name or wanted}")
-            )
+            source = f"contact {name or wanted}"
+            capped = capped_values(values, kind=self.kind, address=wanted, source=source)
+            ders = [der for value in capped for der in certificates_from_user_x509(value)]
+            found.extend(recipient_certificates(ders, wanted, at, kind=self.kind, source=source))
         return found

@@ -4,8 +4,8 @@ One search per address under the base DN: ``(|(mail=<address>)...)`` over the co
 address escaped with ``ldap3.utils.conv.escape_filter_chars`` (RFC 4515 3: ``*``, ``(``, ``)``, ``\\`` and
 NUL are written as ``\\XX``), so an address can never widen the filter. Bounded: the server is asked for at
 most ``size_limit`` entries within ``time_limit`` seconds, the socket waits at most ``timeout`` seconds, and
-at most ``MAX_VALUES`` values of ``MAX_CERTIFICATE_BYTES`` each are read per entry
-(``adapters.smime.recipients``).
+at most ``MAX_VALUES`` values of ``MAX_CERTIFICATE_BYTES`` each are read per entry, a longer value refused
+alone with a logged, masked reason (``adapters.smime.recipients.capped_values``).
 
 The certificate attribute: ``userCertificate;binary`` (RFC 4523 2.1, one DER certificate per value; the
 default) or ``userSMIMECertificate`` (RFC 2798 2.8, PKCS#7 SignedData holding the certificates; [MS-OXLDAP]
@@ -28,8 +28,7 @@ from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
 from graph_dpg.adapters.smime.recipients import (
-    MAX_CERTIFICATE_BYTES,
-    MAX_VALUES,
+    capped_values,
     certificates_from_user_x509,
     recipient_certificates,
 )
@@ -125,15 +124,13 @@ class LdapCertificates:
         found: list[RecipientCertificate] = []
         for entry in entries[: self._size]:
             raw = _values(entry.get("raw_attributes") or {}, self._attr)
-            ders = [der for value in raw[:MAX_VALUES] for der in self._certificates(value)]
-            found.extend(
-                recipient_certificates(ders, wanted, at, kind=self.kind, source=str(entry.get("dn")))
-            )
+            dn = str(entry.get("dn"))
+            capped = capped_values(raw, kind=self.kind, address=wanted, source=dn)
+            ders = [der for value in capped for der in self._certificates(value)]
+            found.extend(recipient_certificates(ders, wanted, at, kind=self.kind, source=dn))
         return found
 
     def _certificates(self, value: bytes) -> list[bytes]:
-        if len(value) > MAX_CERTIFICATE_BYTES:
-            return []
         if self._attr.lower().startswith("usersmimecertificate"):
             return certificates_from_user_x509(value)  # PKCS#7 SignedData (or the [MS-OXOABK] form)
         return [value]

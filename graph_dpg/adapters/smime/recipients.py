@@ -13,7 +13,10 @@
 
 Every certificate must name the address it is used for (subjectAltName rfc822Name or the subject's
 emailAddress, RFC 8550 3) and be valid at the lookup time; others are dropped. Bounded: at most
-``MAX_CERTIFICATE_BYTES`` per value and ``MAX_VALUES`` values are read.
+``MAX_CERTIFICATE_BYTES`` per value and ``MAX_VALUES`` values are read. :func:`capped_values` is where the
+contact and LDAP sources apply the bound: a value over it is refused alone, with a warning for IT that
+names its size, the address and the contact or entry only masked (names are personal data), and the
+other values of the same contact or entry are still read.
 """
 
 from __future__ import annotations
@@ -44,6 +47,50 @@ MAX_CERTIFICATE_BYTES = 64_000
 MAX_VALUES = 20
 #: [MS-OXOABK] 2.2.4.36.9 SignCertificate.
 TAG_SIGN_CERTIFICATE = 0x0008
+
+
+def capped_values(values: Iterable[bytes], *, kind: str, address: str, source: str) -> list[bytes]:
+    """The stored values of one contact or directory entry that are read: each at most
+    ``MAX_CERTIFICATE_BYTES`` long, at most ``MAX_VALUES`` of them. A longer value is refused with a logged
+    reason (masked: see the module docstring); it never fails the others."""
+    kept: list[bytes] = []
+    for number, value in enumerate(values, 1):
+        if len(kept) >= MAX_VALUES:
+            log.warning(
+                "recipient certificates (%s): %s in %s has more than %d values; the rest are not read",
+                kind,
+                masked_address(address),
+                masked_source(source),
+                MAX_VALUES,
+            )
+            break
+        if len(value) > MAX_CERTIFICATE_BYTES:
+            log.warning(
+                "recipient certificates (%s): value %d for %s in %s is %d bytes, over the cap of %d;"
+                " refused, the other values are read",
+                kind,
+                number,
+                masked_address(address),
+                masked_source(source),
+                len(value),
+                MAX_CERTIFICATE_BYTES,
+            )
+            continue
+        kept.append(value)
+    return kept
+
+
+def masked_address(address: str) -> str:
+    """``p***@nabokommune.dk``: the domain (an organisation) in clear, the local part (maybe a person's
+    name) reduced to its first character."""
+    local, at, domain = address.strip().partition("@")
+    return f"{local[:1]}***{at}{domain}" if at else "***"
+
+
+def masked_source(source: str) -> str:
+    """A contact's display name or an entry's DN may name a person: logged as a short digest IT can match
+    against the same digest of the name it suspects, never in clear."""
+    return "ref " + hashlib.sha256(source.encode("utf-8", "replace")).hexdigest()[:12]
 
 
 def certificates_from_user_x509(value: bytes) -> list[bytes]:

@@ -48,6 +48,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from graph_dpg.bootstrap.console import ConsoleOptions
 from graph_dpg.core.errors import GraphDpgError
 from graph_dpg.domain.local_time import COPENHAGEN
+from graph_dpg.domain.secure_send import SECURE_CHANNEL
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.store import JOB_TERMINAL, JobState
 from graph_dpg.runtime.console.auth import (
@@ -267,7 +268,10 @@ def create_console_app(
             view=view,
             job=view.job,
             progress=progress_view(view.progress),
-            cancellable=state in _UNFINISHED and not cancelled and view.progress.get("pending", 0) > 0,
+            # A secure mail has no recipient rows: unfinished, it is still to be sent (services.letters).
+            cancellable=state in _UNFINISHED
+            and not cancelled
+            and (view.progress.get("pending", 0) > 0 or view.job.channel == SECURE_CHANNEL),
             resendable=state in JOB_TERMINAL,
             replaced_by={r.message_uuid: r.replaced_by for r in view.recipients if r.replaced_by},
             notice=_notice(request.query_params, lang),

@@ -30,14 +30,16 @@ from graph_dpg.adapters.smime.directory import CertificateDirectory
 from graph_dpg.adapters.smime.ldap import LdapCertificates
 from graph_dpg.adapters.smime.sources import CertificateSources, blocking_source, mailbox_source
 from graph_dpg.domain.secure_send import recipient_set_digest
+from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.store import JobState
 from graph_dpg.sandbox.graph import create_app
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.effects import EffectKey, EffectKind
+from graph_dpg.services.letters import ActionRefused, Actor, LettersService, Role
 from graph_dpg.services.outbound import CycleStats, OutboundService, SecureSender, job_id_for
 from tests.smime_pki import Party, Pki, make_leaf, make_pki, openssl
 
-from .harness import MAILBOX, TOKEN, Harness, make_harness
+from .harness import CITIZEN, MAILBOX, TOKEN, Harness, make_harness
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl binary")
 
@@ -271,3 +273,84 @@ async def test_a_crash_after_sending_does_not_send_again(h: Harness) -> None:
     key = EffectKey(EffectKind.SECURE_SEND, f"{job_id_for(MAILBOX, mid)}:{recipient_set_digest([KOMMUNE])}")
     effect = await again.effects.get(key)
     assert effect is not None and effect.result is not None and effect.result["reused"] is True
+
+
+# ---------------------------------------------------------------- cancelled by an operator (services.letters)
+ADMIN = Actor("alice@kommune.dk", Role.ADMIN, via="console")
+CANCELLED_ROW = "Ikke sendt: masseforsendelsen blev annulleret"  # Text.RECEIPT_ROW_CANCELLED, Danish
+
+
+async def test_cancel_before_sending_sends_nothing_and_ends_as_a_cancelled_memo_letter_does(
+    h: Harness,
+) -> None:
+    """A secure mail not sent yet is stopped by ``letters cancel`` / the console: nothing leaves, and the
+    answer, the receipt row, the category and the job's end are those of a cancelled MeMo letter beside it."""
+    secure = h.send(
+        "Sikker, annulleres", ["post=nabokommune.dk@sikkermail.digital-post.dk"], body=f"<p>{SECRET}</p>"
+    )
+    memo = h.send("Brev, annulleres", [f"{CITIZEN}@29189846.ngdp.digital-post.dk"])
+    await h.service.poll(h.service.settings.mailboxes[0])
+    svc = LettersService(h.store, language="en")
+    answers = [await svc.cancel(job_id_for(MAILBOX, mid), ADMIN) for mid in (secure, memo)]
+    assert [a.changed for a in answers] == [True, True]
+    assert answers[0].words == answers[1].words == text(Text.CONSOLE_DONE_CANCELLED, "en")
+
+    await h.cycle(2)
+    assert _sent(h) == [] and h.tenant.outbound_log == []
+    assert h.ngdp.accepted == []
+    for mid in (secure, memo):
+        job = h.store.get_job(job_id_for(MAILBOX, mid))
+        assert job is not None and job.state is JobState.DONE
+        assert h.categories(mid) == ["Digital Post: Fejl"]
+    by_subject = {r["subject"]: r["body"]["content"] for r in h.receipts()}
+    assert len(by_subject) == 2
+    [secure_body] = [b for s, b in by_subject.items() if "Sikker" in s]
+    [memo_body] = [b for s, b in by_subject.items() if "Brev" in s]
+    assert CANCELLED_ROW in secure_body and CANCELLED_ROW in memo_body
+    assert KOMMUNE in secure_body and "sendt som sikker mail" not in secure_body
+    # The console's timeline shows both finished the same way.
+    for mid in (secure, memo):
+        tl = await svc.timeline(job_id_for(MAILBOX, mid), ADMIN)
+        assert tl.cancellation is not None and "done" in [s.kind for s in tl.steps]
+
+
+async def test_cancel_of_a_secure_mail_already_sent_is_refused_in_words(h: Harness) -> None:
+    mid = h.send("Sikker, sendt", ["post=nabokommune.dk@sikkermail.digital-post.dk"], body=f"<p>{SECRET}</p>")
+    await h.cycle()
+    assert len(_sent(h)) == 1
+    svc = LettersService(h.store, language="en")
+    with pytest.raises(ActionRefused) as refused:
+        await svc.cancel(job_id_for(MAILBOX, mid), ADMIN)
+    assert refused.value.reason is Text.CONSOLE_REFUSED_SECURE_SENT
+    assert "already been sent" in refused.value.words("en") and "allerede sendt" in refused.value.words("da")
+    assert h.store.cancellation(job_id_for(MAILBOX, mid)) is None
+
+
+async def test_cancel_after_a_crash_right_after_sendmail_still_ends_as_sent(h: Harness) -> None:
+    """The mail left but the send was not recorded (a crash), and an operator cancels meanwhile: the worker
+    finds the copy in Sent Items by its Message-ID, so the receipt says sent, never "not sent"."""
+    service = h.service
+    real = service.effects.complete
+
+    async def crash_on_securesend(key: EffectKey, result: Mapping[str, object] | None = None) -> bool:
+        if key.kind is EffectKind.SECURE_SEND:
+            raise Crash
+        return await real(key, result)
+
+    service.effects.complete = crash_on_securesend  # type: ignore[method-assign]
+    mid = h.send("Sikker, krak", ["post=nabokommune.dk@sikkermail.digital-post.dk"], body=f"<p>{SECRET}</p>")
+    await service.poll(service.settings.mailboxes[0])
+    [job] = await blocking(h.store.jobs_in_state, [JobState.NEW], limit=10)
+    with pytest.raises(Crash):
+        await service.advance(job, CycleStats())
+    assert (await LettersService(h.store, language="en").cancel(job.id, ADMIN)).changed  # not known as sent
+
+    h.service = OutboundService(
+        h.mailbox, service.ngdp, h.store, service.settings, secure_send=service.secure_send
+    )
+    await h.cycle(2)
+    assert len(_sent(h)) == 1
+    [receipt] = h.receipts()
+    assert "sendt som sikker mail" in receipt["body"]["content"]
+    assert CANCELLED_ROW not in receipt["body"]["content"]
+    assert h.categories(mid) == ["Digital Post: Sendt"]

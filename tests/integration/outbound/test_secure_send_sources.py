@@ -9,11 +9,14 @@ import shutil
 import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from graph_dpg.sandbox.graph.permissions import GATEWAY_ROLES
+from graph_dpg.services.alerts import AlertService, certificate_source_key
+from graph_dpg.services.outbound import OutboundService
 from tests.smime_pki import Party, Pki, openssl
 
 from .harness import MAILBOX, TOKEN, Harness
@@ -146,3 +149,79 @@ async def test_an_expired_certificate_in_a_contact_is_ignored(h: Harness, pki: P
     assert _sent(h) == []
     [receipt] = h.receipts()
     assert "intet gyldigt certifikat" in receipt["body"]["content"]
+
+
+# ------------------------------------------------- a failing source alerted to the monitoring mailbox
+MONITOR = "it-drift@kommune.dk"
+
+
+class _Clock(datetime):
+    """``OutboundService(now=...)``: the lookup time the test moves, a day at a time."""
+
+    at = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+
+    @classmethod
+    def now(cls, tz: Any = None) -> _Clock:  # type: ignore[override]
+        return cls.fromtimestamp(cls.at.timestamp(), tz)
+
+
+def _with_alerts(h: Harness, monitor: str = MONITOR) -> AlertService:
+    alerts = AlertService(h.mailbox, h.store, monitoring_mailbox=monitor, language="da")
+    s = h.service
+    h.service = OutboundService(
+        h.mailbox, s.ngdp, h.store, s.settings, secure_send=s.secure_send, alerts=alerts, now=_Clock
+    )
+    return alerts
+
+
+def _alerts(h: Harness) -> list[dict[str, Any]]:
+    return h.tenant.messages(MONITOR, "inbox")
+
+
+async def test_a_failing_source_is_alerted_to_it_once_a_day_in_danish(h: Harness) -> None:
+    # Until now a source that failed (here Graph 403 without Contacts.Read) was only logged: IT hears of it
+    # in the monitoring mailbox, once per source and day (key alert:certificate-source:{kind}:{day}).
+    h.tenant.add_mailbox(MONITOR, "IT-drift")
+    _with_alerts(h)
+    _Clock.at = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    h.tenant.grant(TOKEN, GATEWAY_ROLES - {"Contacts.Read"})
+    for n in range(3):
+        h.send(f"Kilde nede {n}", [WRAPPED], body=f"<p>{SECRET}</p>")
+        await h.cycle()
+    assert len(h.receipts()) == 3  # each case worker still gets the error receipt
+    [alert] = _alerts(h)
+    assert alert["subject"] == (
+        "Digital Post Gateway: funktionspostkassens kontakter kan ikke læses (certifikater til sikker mail)"
+    )
+    body = alert["body"]["content"]
+    assert "Certifikatkilde til sikker mail fejler" in body and MAILBOX in body
+    assert "Contacts.Read" in body and "403" in body  # the technical reason and the fix, for IT
+    assert "højst én gang i døgnet" in body
+    assert ADDRESS not in body and SECRET not in body  # not the recipient, never the content
+
+    _Clock.at += timedelta(days=1)  # the next day: alerted again, still once
+    for n in range(2):
+        h.send(f"Kilde stadig nede {n}", [WRAPPED], body=f"<p>{SECRET}</p>")
+        await h.cycle()
+    assert len(_alerts(h)) == 2
+
+
+async def test_an_alert_that_cannot_be_written_never_stops_the_mail_and_stays_planned(
+    h: Harness, third: Party, pki: Pki
+) -> None:
+    h.tenant.grant(TOKEN, GATEWAY_ROLES - {"Contacts.Read"})
+    alerts = _with_alerts(h, monitor="findes-ikke@kommune.dk")  # Graph answers 404 for the mailbox
+    _Clock.at = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    conn = mock_ldap(h.ldap)  # type: ignore[attr-defined]
+    conn.strategy.add_entry(
+        "cn=tredjekommune,o=certifikater",
+        {"mail": ADDRESS, "userCertificate;binary": [third.cert.public_bytes(Encoding.DER)]},
+    )
+    h.send("Kilde nede, LDAP svarer", [WRAPPED], body=f"<p>{SECRET}</p>")
+    await h.cycle()
+    [sealed] = _sent(h)  # LDAP had the certificate: sent, whatever became of the alert
+    _decrypts_for(third, sealed, pki)
+    key = certificate_source_key("contacts", _Clock.at.date())
+    assert not await alerts.is_done(key)  # left planned: the next send_pending mails it
+    effect = h.store.get_effect(str(key))
+    assert effect is not None and "Contacts.Read" in " ".join(effect.payload["lines"])  # type: ignore[arg-type]

@@ -159,3 +159,34 @@ def test_0006_keeps_the_outbox_and_adds_the_mass_line(fresh_db_url: str) -> None
         assert [e.line for e in store.list_outbox("after")] == [12_345]
     finally:
         store.close()
+
+
+def test_downgrading_past_0003_and_0004_keeps_the_outbox(fresh_db_url: str) -> None:
+    """0003 and 0004 drop columns of ``outbound_jobs``; on SQLite Alembic's batch mode would rebuild that
+    table, and dropping the old one with foreign keys on deletes every outbox and letter-link row (ON DELETE
+    CASCADE). Their downgrades drop the columns in place, as 0009's does; the rows stay."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from graph_dpg.ports.store import OutboundJob, PlannedMemo
+
+    store = create_store(fresh_db_url)
+    try:
+        job = OutboundJob("kept", "sag@kommune.dk", "m-kept", None, "Brev", "digitalpost")
+        store.plan_job(job, [PlannedMemo(str(uuid.uuid4()), "cpr", "0101701234", memo_xml=b"<M/>")])
+        _migrate_to(store, "0002", down=True)
+        assert store.schema_revision() == "0002"
+        jobs = {c["name"] for c in inspect(store.engine).get_columns("outbound_jobs")}
+        assert not {"warnings", "attempts", "not_before", "sent_at"} & jobs
+        assert "route" not in {c["name"] for c in inspect(store.engine).get_columns("inbound_memos")}
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM outbound_jobs")).scalar_one() == 1
+            assert conn.execute(text("SELECT job_id, recipient_id FROM outbox")).all() == [
+                ("kept", "0101701234")
+            ]
+        _migrate_to(store, HEAD, down=False)
+        [entry] = store.list_outbox("kept")
+        assert entry.recipient_id == "0101701234"
+    finally:
+        store.close()

@@ -91,6 +91,8 @@ class FakeLetters:
     calls: list[tuple[str, ...]] = field(default_factory=list)
     names: Mapping[str, str] = field(default_factory=dict)  # clear CPR → name, as a name lookup answers
     job_state: JobState = JobState.SENDING
+    channel: str = "digital_post"
+    pending: int = 1
 
     def __call__(self, language: str) -> FakeLetters:  # the console's LettersFactory
         return self
@@ -103,7 +105,7 @@ class FakeLetters:
             "m-1",
             None,
             "Afgørelse",
-            "digital_post",
+            self.channel,
             self.job_state,
             None,
             now,
@@ -147,7 +149,7 @@ class FakeLetters:
             Step(now, "category", "Kategori sat: DPG sendt"),
             Step(None, "replaced", "Sendt igen som nyt brev uuid-3", message_uuid="uuid-2"),
         ]
-        progress = {"pending": 1, "accepted": 0, "rejected": 1, "failed": 1}
+        progress = {"pending": self.pending, "accepted": 0, "rejected": 1, "failed": 1}
         return Timeline(self._job(), steps, [failed, refused], 3, progress, None)
 
     async def progress(self, ident: str, actor: Actor) -> dict[str, int]:
@@ -686,3 +688,16 @@ def test_the_routing_page_skips_rules_the_gateway_disabled_and_says_when_ngdp_di
     page = client.post("/console/routing?lang=en", data=form).text
     assert "The rule “skat” would deliver it to skat@x.dk / inbox." in page
     assert "disabled automatically" in page
+
+
+def test_cancel_is_offered_for_a_secure_mail_not_sent_yet_which_has_no_recipient_rows():
+    # A secure mail (S/MIME, channel "sikkermail") leaves in one sendMail and has no outbox rows; while its
+    # job is unfinished the letters service can still stop it, so the page offers the button.
+    def page(letters: FakeLetters) -> str:
+        client = _client(letters)
+        _sign_in(client, "admin")
+        return client.get("/console/letters/job-1").text
+
+    assert 'id="cancel"' in page(FakeLetters(job_state=JobState.NEW, channel="sikkermail", pending=0))
+    assert 'id="cancel"' not in page(FakeLetters(job_state=JobState.DONE, channel="sikkermail", pending=0))
+    assert 'id="cancel"' not in page(FakeLetters(job_state=JobState.NEW, pending=0))  # a letter: rows decide

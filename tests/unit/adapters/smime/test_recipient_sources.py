@@ -10,6 +10,7 @@ LDAP runs on ldap3's MOCK_SYNC strategy: no network.
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,9 @@ from cryptography.x509.oid import NameOID
 from graph_dpg.adapters.smime.contacts import ContactCertificates
 from graph_dpg.adapters.smime.ldap import LdapCertificates, search_filter
 from graph_dpg.adapters.smime.recipients import (
+    MAX_CERTIFICATE_BYTES,
+    MAX_VALUES,
+    capped_values,
     certificates_from_pkcs7,
     certificates_from_user_x509,
     recipient_certificates,
@@ -143,6 +147,50 @@ def test_contacts_match_by_their_addresses_and_the_certificate_address(pki: Pki,
     assert reader.calls == [(MAILBOX, ADDRESS)]
 
 
+def _oversized(*certs: bytes) -> bytes:
+    """A PidTagUserX509Certificate value holding real certificates, padded with unknown settings (ignored
+    per [MS-OXOABK] 2.2.4.36) beyond the per-value cap: refused by its size, not by its content."""
+    padding = [(0x7777, b"\x00" * 30_000)] * 3
+    value = _settings_blob(*[(0x0008, c) for c in certs], *padding)
+    assert len(value) > MAX_CERTIFICATE_BYTES
+    return value
+
+
+def _refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "over the cap" in r.getMessage()]
+
+
+def test_a_contact_value_over_the_cap_is_refused_alone_with_a_masked_logged_reason(
+    pki: Pki, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Inference: Outlook's own values are a few kB (a certificate); the cap only bounds what a contact or
+    # directory entry can make the gateway parse.
+    a, b = _leaf(pki, tmp_path, "a"), _leaf(pki, tmp_path, "b")
+    big = _oversized(_der(b))
+    reader = FakeReader([("Jens Hansen", [ADDRESS], [big, _settings_blob((0x0008, _der(a)))])])
+    with caplog.at_level(logging.WARNING, logger="graph_dpg.adapters.smime.recipients"):
+        found = asyncio.run(ContactCertificates(reader).lookup(ADDRESS, NOW, mailbox=MAILBOX))
+    assert [c.subject for c in found] == ["CN=a"]  # the other value still counts
+    [reason] = _refusals(caplog)
+    assert "value 1 for p***@kommune.dk" in reason and f"{len(big)} bytes" in reason
+    assert "Jens" not in reason and "Hansen" not in reason and ADDRESS not in reason
+    assert caplog.records[0].levelno == logging.WARNING
+
+
+def test_capped_values_keeps_values_up_to_the_cap_and_at_most_max_values(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    at_cap = b"\x30" * MAX_CERTIFICATE_BYTES
+    over = at_cap + b"\x00"
+    with caplog.at_level(logging.WARNING, logger="graph_dpg.adapters.smime.recipients"):
+        kept = capped_values([over, at_cap, b"x"], kind="ldap", address=ADDRESS, source="cn=Jens,o=dir")
+        many = capped_values([b"v"] * (MAX_VALUES + 5), kind="ldap", address=ADDRESS, source="cn=x")
+    assert kept == [at_cap, b"x"]
+    assert len(many) == MAX_VALUES
+    assert len(_refusals(caplog)) == 1
+    assert all("Jens" not in r.getMessage() for r in caplog.records)
+
+
 # --------------------------------------------------------------------------------------------------- LDAP
 
 
@@ -173,6 +221,19 @@ def test_ldap_reads_user_smime_certificate_as_pkcs7(pki: Pki, tmp_path: Path) ->
         certificate_attribute="userSMIMECertificate",
     )
     assert [c.der for c in source.lookup(ADDRESS, NOW)] == [_der(a)]
+
+
+def test_ldap_value_over_the_cap_is_refused_alone_with_a_masked_logged_reason(
+    pki: Pki, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = _leaf(pki, tmp_path, "a")
+    big = b"\x30\x82" + b"\x00" * (MAX_CERTIFICATE_BYTES + 10)  # no certificate, and too long to try
+    source, _ = _ldap({"cn=Jens Hansen,o=dir": {"mail": ADDRESS, "userCertificate;binary": [big, _der(a)]}})
+    with caplog.at_level(logging.WARNING, logger="graph_dpg.adapters.smime.recipients"):
+        found = source.lookup(ADDRESS, NOW)
+    assert [c.der for c in found] == [_der(a)]
+    [reason] = _refusals(caplog)
+    assert "(ldap)" in reason and f"{len(big)} bytes" in reason and "Jens" not in reason
 
 
 def test_ldap_filter_escapes_the_address_so_an_injection_finds_nothing(pki: Pki, tmp_path: Path) -> None:

@@ -35,7 +35,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("outbound_jobs") as batch:
-        batch.drop_column("warnings")
-    with op.batch_alter_table("inbound_memos") as batch:
-        batch.drop_column("route")
+    if op.get_bind().dialect.name == "sqlite":
+        # Not batch mode: it would recreate outbound_jobs, and dropping the old table with foreign keys on
+        # deletes every outbox row (ON DELETE CASCADE). SQLite has had DROP COLUMN since 3.35.
+        op.execute("ALTER TABLE outbound_jobs DROP COLUMN warnings")
+        op.execute("ALTER TABLE inbound_memos DROP COLUMN route")
+    else:
+        op.drop_column("outbound_jobs", "warnings")
+        op.drop_column("inbound_memos", "route")

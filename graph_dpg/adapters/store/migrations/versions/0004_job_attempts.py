@@ -36,6 +36,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("outbound_jobs") as batch:
-        batch.drop_column("not_before")
-        batch.drop_column("attempts")
+    if op.get_bind().dialect.name == "sqlite":
+        # Not batch mode, as in 0003 and 0009: recreating outbound_jobs would delete every outbox row
+        # (ON DELETE CASCADE) when the old table is dropped.
+        op.execute("ALTER TABLE outbound_jobs DROP COLUMN not_before")
+        op.execute("ALTER TABLE outbound_jobs DROP COLUMN attempts")
+    else:
+        op.drop_column("outbound_jobs", "not_before")
+        op.drop_column("outbound_jobs", "attempts")
