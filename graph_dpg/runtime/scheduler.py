@@ -28,10 +28,10 @@ Jobs (APScheduler 3 ``AsyncIOScheduler``; intervals from Settings, random jitter
 
 Work items and leases. Every (mailbox, folder) and each singleton (NgDP memo pull, receipt pull,
 housekeeping) is a lease row; an outbound effect runs under its mailbox's lease; a replica works only on
-what it holds (``LeaseKeeper`` in
-:mod:`graph_dpg.runtime.work`). Rows that any replica may work on (recorded business receipts, stored
-inbound memos) are claimed in batches instead, with an expiry (issue 18). Per item, failures back off without delaying other items (``WorkTracker``
-there): each mailbox poll is its own task, and an item still running is simply not started again.
+what it holds (``LeaseKeeper`` in :mod:`graph_dpg.runtime.work`). Rows any replica may work on (recorded
+business receipts, stored inbound memos) are claimed in small batches instead, with an expiry (issue 18).
+Per item, failures back off without delaying other items (``WorkTracker`` there): each mailbox poll is its
+own task, and an item still running is simply not started again.
 
 Shutdown (SIGTERM/SIGINT): stop scheduling, let in-flight work finish (bounded), release every lease,
 forget the replica row, exit 0.

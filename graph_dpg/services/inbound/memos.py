@@ -20,7 +20,12 @@ Why nothing is lost and nothing is delivered twice:
   the folder is searched for it (``services.effects.Marker``), so a crash between "created" and
   ``mark_delivered`` reuses the message;
 - the receipt is sent only in DELIVERED, the delete only after ACKNOWLEDGED; NgDP's "receipt exists" (409)
-  and "already deleted" (404) answers count as success (the client translates them), so repeats are safe.
+  and "already deleted" (404) answers count as success (the client translates them), so repeats are safe;
+- every replica delivers and acknowledges, but only memos it claims (issue 18; :class:`_Claims`): the
+  claim is renewed while the replica works and checked right before each memo's delivery and receipt, so
+  the find-then-create above never runs for one memo on two replicas at once (it would find nothing
+  twice); a replica that dies keeps its memos claimed until the claim expires (``claim_s``), and the next
+  holder finds what it already wrote by the marker.
 
 Memos forwarded as S/MIME e-mail by NgDP's SMTP recipient system (source ``mail``, stored by
 ``services.inbound.forwarded``) are delivered alike and end in ACKNOWLEDGED: answered with the REST
@@ -50,7 +55,6 @@ memo meanwhile, and nothing is lost.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Collection
@@ -213,8 +217,7 @@ class _Claims:
     ) -> None:
         if self._renewer is not None:
             self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+            await asyncio.wait([self._renewer])  # its end, without swallowing a cancellation of ours
         if self._held:
             await self.release(set(self._held))
 
