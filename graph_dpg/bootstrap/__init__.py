@@ -362,6 +362,9 @@ def build_gateway(
         open_mail=open_mail,
         inbox_rules=inbox_rules,
         names=names,
+        # Any replica delivers the memos it claims (issue 18); a claim outlives two missed renewals.
+        claim_owner=settings.replica_id,
+        claim_s=2.0 * settings.lease_seconds,
     )
     subscriptions, notifications = notification_services(settings, mailbox, store)
     return Gateway(

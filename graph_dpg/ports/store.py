@@ -359,6 +359,30 @@ class InboundMemos(InboundMemoXml, Protocol):
 
     def inbound_in_state(self, state: InboundState, limit: int = 100) -> list[InboundMemo]: ...
 
+    def claim_inbound(
+        self,
+        owner: str,
+        state: InboundState,
+        ttl_s: float,
+        limit: int = 100,
+        *,
+        source: InboundSource | None = None,
+    ) -> list[InboundMemo]:
+        """Claim up to ``limit`` memos in ``state`` (and from ``source``, if given) for ``ttl_s`` seconds,
+        oldest first: those nobody claims, or whose claim expired (rows another replica is claiming this
+        moment are skipped, not waited for). A state change does not end a claim: the holder releases it
+        (:meth:`release_inbound`) once its step is over, or it expires (the holder died)."""
+        ...
+
+    def renew_inbound_claims(self, owner: str, memo_uuids: Collection[str], ttl_s: float) -> set[str]:
+        """Extend ``owner``'s claims on ``memo_uuids`` to ``ttl_s`` seconds from now; returns the memos
+        still ``owner``'s (a claim that expired is renewed as long as nobody claimed the memo since)."""
+        ...
+
+    def release_inbound(self, owner: str, memo_uuids: Collection[str]) -> None:
+        """End ``owner``'s claims on ``memo_uuids`` (claims another replica took since are left alone)."""
+        ...
+
     def mark_delivered(self, memo_uuid: str, target_mailbox: str, created_message_id: str) -> None: ...
 
     def mark_acknowledged(self, memo_uuid: str) -> None: ...

@@ -15,7 +15,10 @@ Jobs (APScheduler 3 ``AsyncIOScheduler``; intervals from Settings, random jitter
     receipts         receipts_poll     pull NgDP business receipts, record, delete at NgDP, apply
     apply_receipts   outbound_poll     apply recorded receipts (pushed ones reach the sender without waiting);
                                        every replica, each a batch it claims (receipts.claimed_until)
-    inbound          inbound_poll      NgDP memos + routed inboxes (the inbound service), lease-guarded
+    inbound          inbound_poll      lease-guarded (ngdp:memos): pull NgDP's memos, route secure mail,
+                                       mail planned alerts; delivers/acknowledges what it claims, too
+    inbound_delivery inbound_poll      every replica: deliver and acknowledge stored memos, each a small
+                                       batch it claims (inbound_memos.claimed_until), pushed ones included
     categories       refresh           master categories in every function mailbox
     contact_points   refresh           NgDP contact points (limits) refreshed
     expiry           6 h               certificate/credential expiry → one alert mail per threshold 30/14/7
@@ -23,11 +26,12 @@ Jobs (APScheduler 3 ``AsyncIOScheduler``; intervals from Settings, random jitter
                                        first read happens in start(); a failure keeps the last good set)
     cleanup          24 h              retention of finished state
 
-Work items and leases. Every (mailbox, folder) and each singleton (NgDP memo queue, receipt queue,
+Work items and leases. Every (mailbox, folder) and each singleton (NgDP memo pull, receipt pull,
 housekeeping) is a lease row; an outbound effect runs under its mailbox's lease; a replica works only on
-what it holds (``LeaseKeeper`` in
-:mod:`graph_dpg.runtime.work`). Per item, failures back off without delaying other items (``WorkTracker``
-there): each mailbox poll is its own task, and an item still running is simply not started again.
+what it holds (``LeaseKeeper`` in :mod:`graph_dpg.runtime.work`). Rows any replica may work on (recorded
+business receipts, stored inbound memos) are claimed in small batches instead, with an expiry (issue 18).
+Per item, failures back off without delaying other items (``WorkTracker`` there): each mailbox poll is its
+own task, and an item still running is simply not started again.
 
 Shutdown (SIGTERM/SIGINT): stop scheduling, let in-flight work finish (bounded), release every lease,
 forget the replica row, exit 0.
@@ -68,6 +72,8 @@ OUTBOUND_PREFIX = "outbound:"
 RESOURCE_EFFECTS = "outbound:effects"
 RESOURCE_RECEIPTS = "ngdp:receipts"
 RESOURCE_INBOUND = "ngdp:memos"
+#: Not a lease: the backoff key of the every-replica delivery of claimed inbound memos.
+INBOUND_DELIVERY = "inbound delivery"
 RESOURCE_HOUSEKEEPING = "housekeeping"
 RETENTION = timedelta(days=30)
 #: How long start() waits for the first Key Vault read of the S/MIME certificates.
@@ -109,6 +115,8 @@ class RuntimeCounters:
     receipts_pulled: int = 0
     receipts_applied: int = 0
     inbound_runs: int = 0
+    inbound_delivery_runs: int = 0
+    inbound_delivered: int = 0  # memos this replica delivered (both inbound jobs)
     alerts: int = 0
     wakes: int = 0  # folder polls started by a change notification
     subscriptions: dict[str, int] = field(default_factory=dict)  # SubscriptionAction value -> count
@@ -401,6 +409,8 @@ class Runtime:
             log.warning("applying recorded business receipts failed, retried next round: %s", exc)
 
     async def run_inbound(self) -> None:
+        """The ``ngdp:memos`` lease holder's inbound cycle: the NgDP pull and secure-mail routing (singletons:
+        see ``services.inbound``), the claimed delivery every replica also runs, the planned alerts."""
         inbound = self.gateway.inbound
         if inbound is None or not self._holds(RESOURCE_INBOUND) or not self.tracker.due(RESOURCE_INBOUND):
             return
@@ -419,6 +429,7 @@ class Runtime:
         finally:
             self.metrics.poll_seconds.labels("inbound").observe(time.perf_counter() - started)
         self.counters.inbound_runs += 1
+        self.counters.inbound_delivered += stats.delivered
         if stats.delivered:
             self.metrics.received.labels("ngdp").inc(stats.delivered)
         if stats.mail_routed:
@@ -428,6 +439,35 @@ class Runtime:
             self.tracker.failure(RESOURCE_INBOUND, GraphDpgError("; ".join(stats.errors[:3])))
             return
         self.tracker.success(RESOURCE_INBOUND)
+
+    async def deliver_inbound(self) -> None:
+        """Deliver and acknowledge stored inbound memos on every replica, each a small batch it claims
+        (issue 18; the pull and secure mail stay with the ``ngdp:memos`` holder, see ``run_inbound``)."""
+        inbound = self.gateway.inbound
+        if inbound is None or self._stopping or not self.tracker.due(INBOUND_DELIVERY):
+            return
+        started = time.perf_counter()
+        try:
+            stats = await inbound.deliver_claimed()
+        except GraphDpgError as exc:
+            self.metrics.poll_failures.labels("inbound_delivery").inc()
+            self.tracker.failure(INBOUND_DELIVERY, exc)
+            return
+        except Exception as exc:  # each memo has its own boundary; this is the last one
+            log.exception("inbound delivery failed unexpectedly")
+            self.metrics.poll_failures.labels("inbound_delivery").inc()
+            self.tracker.failure(INBOUND_DELIVERY, exc)
+            return
+        finally:
+            self.metrics.poll_seconds.labels("inbound_delivery").observe(time.perf_counter() - started)
+        self.counters.inbound_delivery_runs += 1
+        self.counters.inbound_delivered += stats.delivered
+        if stats.delivered:
+            self.metrics.received.labels("ngdp").inc(stats.delivered)
+        if stats.errors:
+            self.tracker.failure(INBOUND_DELIVERY, GraphDpgError("; ".join(stats.errors[:3])))
+            return
+        self.tracker.success(INBOUND_DELIVERY)
 
     async def ensure_categories(self) -> None:
         if not self._holds(RESOURCE_HOUSEKEEPING):
@@ -511,6 +551,7 @@ class Runtime:
         await self.run_effects()
         await self.pull_receipts()
         await self.run_inbound()
+        await self.deliver_inbound()
         await self.run_effects()
 
     async def wait_polls(self) -> None:
@@ -554,6 +595,7 @@ class Runtime:
             ("receipts", self.pull_receipts, s.receipts_poll_seconds, jitter),
             ("apply_receipts", self.apply_receipts, s.outbound_poll_seconds, jitter),
             ("inbound", self.run_inbound, s.inbound_poll_seconds, jitter),
+            ("inbound_delivery", self.deliver_inbound, s.inbound_poll_seconds, jitter),
             ("categories", self.ensure_categories, s.contact_points_refresh_seconds, jitter),
             ("contact_points", self.refresh_contact_points, s.contact_points_refresh_seconds, jitter),
             ("expiry", self.check_expiry, o.expiry_interval_s, jitter),

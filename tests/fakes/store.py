@@ -213,6 +213,7 @@ class FakeStore(FakeEffects):
         self.receipts: dict[str, _Receipt] = {}
         self.inbound: dict[str, InboundMemo] = {}
         self.inbound_xml: dict[str, bytes] = {}
+        self.inbound_claims: dict[str, tuple[str, datetime]] = {}  # memo -> (owner, until)
         self.audit_events: list[AuditEvent] = []
         self.rules: dict[str, _Rule] = {}
         self._outbox_ids = itertools.count(1)
@@ -528,6 +529,43 @@ class FakeStore(FakeEffects):
         self._maybe_fail("inbound_in_state")
         found = [m for m in self.inbound.values() if m.state is state]
         return sorted(found, key=lambda m: (m.received_at, m.memo_uuid))[:limit]
+
+    def claim_inbound(
+        self,
+        owner: str,
+        state: InboundState,
+        ttl_s: float,
+        limit: int = 100,
+        *,
+        source: InboundSource | None = None,
+    ) -> list[InboundMemo]:
+        self._maybe_fail("claim_inbound")
+        now = self.now()
+        free = [
+            m
+            for m in self.inbound.values()
+            if m.state is state
+            and (source is None or m.source is source)
+            and (m.memo_uuid not in self.inbound_claims or self.inbound_claims[m.memo_uuid][1] <= now)
+        ]
+        chosen = sorted(free, key=lambda m: (m.received_at, m.memo_uuid))[: max(0, limit)]
+        for m in chosen:
+            self.inbound_claims[m.memo_uuid] = (owner, now + timedelta(seconds=ttl_s))
+        return chosen
+
+    def renew_inbound_claims(self, owner: str, memo_uuids: Collection[str], ttl_s: float) -> set[str]:
+        self._maybe_fail("renew_inbound_claims")
+        until = self.now() + timedelta(seconds=ttl_s)
+        held = {m for m in memo_uuids if self.inbound_claims.get(m, ("", until))[0] == owner}
+        for m in held:
+            self.inbound_claims[m] = (owner, until)
+        return held
+
+    def release_inbound(self, owner: str, memo_uuids: Collection[str]) -> None:
+        self._maybe_fail("release_inbound")
+        for m in memo_uuids:
+            if self.inbound_claims.get(m, ("", None))[0] == owner:
+                del self.inbound_claims[m]
 
     def _advance_inbound(self, memo_uuid: str, state: InboundState) -> InboundMemo:
         row = self._memo(memo_uuid)

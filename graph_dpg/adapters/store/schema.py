@@ -209,6 +209,10 @@ inbound_memos = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("route", Json, nullable=True),  # where the memo is delivered and why (domain.routing)
+    # The replica working on its next step now (issue 18: any replica claims a batch, renews the claim
+    # while it works and releases it after the step; an expired claim is free again). Migration 0011.
+    Column("claimed_by", String(128), nullable=True),
+    Column("claimed_until", UtcDateTime, nullable=True),
     CheckConstraint(_in("state", INBOUND_STATES), name="state"),
     CheckConstraint(_in("source", INBOUND_SOURCES), name="source"),
     Index(None, "state", "received_at"),

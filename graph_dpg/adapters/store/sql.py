@@ -20,7 +20,9 @@ Tables and their life cycles (``schema.py`` has the columns):
 ``receipts``          business receipts, once per receipt id; unprocessed → processed.
 ``inbound_memos``     received → delivered → acknowledged → deleted (or delivered → deleted);
                       the raw XML stays until ``cleanup`` drops it from finished memos; ``route``:
-                      where it is delivered and why, written once before delivery.
+                      where it is delivered and why, written once before delivery; ``claimed_by``/
+                      ``claimed_until``: the replica working on its next step (claimed in batches by
+                      any replica, renewed while it works, released after the step, or expired).
 ``audit_events``      append-only; every text CPR-masked on write.
 ``leases``            free | held(owner, expires_at); expiry compared with the database clock.
 ``replicas``          heartbeat per process, to notice several replicas on SQLite.
@@ -945,6 +947,78 @@ class SqlStore:
                 .limit(limit)
             ).all()
             return [self._inbound_from(r) for r in rows]
+
+    def claim_inbound(
+        self,
+        owner: str,
+        state: InboundState,
+        ttl_s: float,
+        limit: int = 100,
+        *,
+        source: InboundSource | None = None,
+    ) -> list[InboundMemo]:
+        if limit <= 0:
+            return []
+        im = t.inbound_memos
+        with self._tx("claim inbound memos") as conn:
+            now = self._now(conn)
+            query = select(im.c.memo_uuid).where(
+                im.c.state == InboundState(state).value,
+                or_(im.c.claimed_until.is_(None), im.c.claimed_until <= now),
+            )
+            if source is not None:
+                query = query.where(im.c.source == InboundSource(source).value)
+            chosen = list(
+                conn.execute(
+                    query.order_by(im.c.received_at, im.c.memo_uuid)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer
+                ).scalars()
+            )
+            if not chosen:
+                return []
+            conn.execute(
+                update(im)
+                .where(im.c.memo_uuid.in_(chosen))
+                .values(claimed_by=owner, claimed_until=now + timedelta(seconds=ttl_s))
+            )
+            rows = conn.execute(
+                select(*_INBOUND_META)
+                .where(im.c.memo_uuid.in_(chosen))
+                .order_by(im.c.received_at, im.c.memo_uuid)
+            ).all()
+            return [self._inbound_from(r) for r in rows]
+
+    def renew_inbound_claims(self, owner: str, memo_uuids: Collection[str], ttl_s: float) -> set[str]:
+        ids = sorted(set(memo_uuids))
+        if not ids:
+            return set()
+        im = t.inbound_memos
+        with self._tx("renew inbound claims") as conn:
+            now = self._now(conn)
+            # On PostgreSQL a concurrent claim of one of these rows holds its row lock until it commits;
+            # this UPDATE waits for it and then re-checks claimed_by, so a row taken over is not renewed.
+            conn.execute(
+                update(im)
+                .where(im.c.memo_uuid.in_(ids), im.c.claimed_by == owner)
+                .values(claimed_until=now + timedelta(seconds=ttl_s))
+            )
+            held = conn.execute(
+                select(im.c.memo_uuid).where(im.c.memo_uuid.in_(ids), im.c.claimed_by == owner)
+            ).scalars()
+            return set(held)
+
+    def release_inbound(self, owner: str, memo_uuids: Collection[str]) -> None:
+        ids = sorted(set(memo_uuids))
+        if not ids:
+            return
+        im = t.inbound_memos
+        with self._tx("release inbound claims") as conn:
+            conn.execute(
+                update(im)
+                .where(im.c.memo_uuid.in_(ids), im.c.claimed_by == owner)
+                .values(claimed_by=None, claimed_until=None)
+            )
 
     def _advance_inbound(self, memo_uuid: str, state: InboundState, values: dict[str, object]) -> None:
         im = t.inbound_memos

@@ -8,13 +8,24 @@ budget and alerts) and the categories they create:
 - mail routing (:mod:`.mail`): secure mail in the inbox sources → read → opened (the step where secure
   mail will be decrypted and its signature checked) → routed by the same rules → moved or copied.
 
-:class:`InboundService` runs one cycle of both (the runtime calls ``run_once`` under the inbound lease).
+:class:`InboundService` runs one cycle of both (``run_once``), or only the memos' delivery and
+acknowledgement (``deliver_claimed``).
+
+Replicas (issue 18). ``run_once`` runs on one replica at a time, the holder of the ``ngdp:memos`` lease:
+the NgDP pull (list, then get) and secure-mail routing stay singletons, because neither has a row to
+claim before it starts (the pull learns of a memo from NgDP's list, and a secure mail is claimed in the
+store only as it is routed; two replicas polling both would double every request for nothing), and both
+are cheap next to delivery. The holder also mails the planned alerts. Delivering and acknowledging memos
+(the expensive part: rendering, Graph writes, NgDP receipts) runs on every replica, through
+``deliver_claimed`` (and inside ``run_once`` on the holder): each replica claims a few stored memos at a
+time (``inbound_memos.claimed_by``/``claimed_until``, ``SKIP LOCKED`` on PostgreSQL), renews its claims
+while it works on them, checks a memo is still its own right before delivering or answering it, and
+releases it when the step is done. So a memo is worked on by one replica at a time, and the idempotency
+described in :mod:`.memos` (route recorded once, the ``DpgInboundMemo`` marker, NgDP's 409/404 counted as
+success) covers what is left: crashes, restarts, and a claim that expired under a replica that stalled.
 
 No database lock is held across a Graph or NgDP call: every store call is its own short transaction,
 made in a worker thread (``services.blocking``), so a wait for the database never stalls the event loop.
-One replica at a time runs ``run_once`` (the poller holds the ``inbound`` lease around it): the
-idempotency described in the modules covers crashes and restarts, not two replicas racing on the same
-memo.
 
 Every error text kept in stats, logs or the store is CPR-masked (Graph and NgDP may echo a gateway
 address, whose local part can be a CPR number).
@@ -80,7 +91,12 @@ class InboundService:
         failures: ItemFailures | None = None,
         inbox_rules: InboxRuleCache | None = None,
         names: NameLookup | None = None,
+        claim_owner: str | None = None,
+        claim_s: float = 120.0,
     ) -> None:
+        """``claim_owner``: the name this process claims memos under (the replica's; default: a name of
+        this service's own); ``claim_s``: how long a claim lasts unless renewed (it is renewed every third
+        of it while the memo's step runs)."""
         self.settings = settings
         cpu = cpu or shared_pool()  # parsing, validating, rendering and the rules run there
         self.failures = failures if failures is not None else ItemFailures()
@@ -105,7 +121,10 @@ class InboundService:
             cpu=cpu,
             inbox_rules=inbox_rules,
             names=names,
+            claim_s=claim_s,
         )
+        if claim_owner is not None:
+            self.memos.claim_owner = claim_owner
         self.secure_mail = MailRouter(
             mailbox,
             settings,
@@ -120,6 +139,8 @@ class InboundService:
         )
 
     async def run_once(self, *, pull: bool = True, mail: bool = True) -> InboundStats:
+        """The lease holder's cycle: pull, deliver/acknowledge what it claims, route secure mail (and
+        deliver the Digital Post forwarded by mail it found), mail the planned alerts."""
         stats = InboundStats()
         await self.rules.refresh()
         await self.memos.run(stats, pull=pull)
@@ -128,4 +149,12 @@ class InboundService:
             if stats.forwarded:  # Digital Post forwarded as secure e-mail: delivered in this cycle too
                 await self.memos.run(stats, pull=False)
         await self.rules.send_alerts(stats)
+        return stats
+
+    async def deliver_claimed(self) -> InboundStats:
+        """Every replica's part: deliver and acknowledge the stored memos it claims (no pull, no secure
+        mail). Alerts are planned here, and mailed by the lease holder's ``run_once``."""
+        stats = InboundStats()
+        await self.rules.refresh()
+        await self.memos.work_claimed(stats, alerts_now=False)
         return stats

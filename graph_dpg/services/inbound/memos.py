@@ -20,7 +20,12 @@ Why nothing is lost and nothing is delivered twice:
   the folder is searched for it (``services.effects.Marker``), so a crash between "created" and
   ``mark_delivered`` reuses the message;
 - the receipt is sent only in DELIVERED, the delete only after ACKNOWLEDGED; NgDP's "receipt exists" (409)
-  and "already deleted" (404) answers count as success (the client translates them), so repeats are safe.
+  and "already deleted" (404) answers count as success (the client translates them), so repeats are safe;
+- every replica delivers and acknowledges, but only memos it claims (issue 18; :class:`_Claims`): the
+  claim is renewed while the replica works and checked right before each memo's delivery and receipt, so
+  the find-then-create above never runs for one memo on two replicas at once (it would find nothing
+  twice); a replica that dies keeps its memos claimed until the claim expires (``claim_s``), and the next
+  holder finds what it already wrote by the marker.
 
 Memos forwarded as S/MIME e-mail by NgDP's SMTP recipient system (source ``mail``, stored by
 ``services.inbound.forwarded``) are delivered alike and end in ACKNOWLEDGED: answered with the REST
@@ -49,9 +54,13 @@ memo meanwhile, and nothing is lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from types import TracebackType
 
 from graph_dpg.core.errors import (
     AuthError,
@@ -102,7 +111,7 @@ from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo.model import MemoMessage
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.names import NameLookup
-from graph_dpg.ports.store import InboundMemo, InboundSource, InboundState, MemoStore
+from graph_dpg.ports.store import InboundMemo, InboundMemos, InboundSource, InboundState, MemoStore
 from graph_dpg.services.alerts import (
     Alert,
     AlertService,
@@ -140,6 +149,79 @@ class _PartRefused(Exception):
         self.error = error
 
 
+class _Claims:
+    """The memos one step of this replica claimed (issue 18): renewed every third of the claim's time while
+    the step runs, each checked (and renewed) just before its outside effect, and released once the step is
+    over. A memo whose step is done is released at once (any replica may take its next step); one whose step
+    failed stays claimed until the step ends, so the step does not take it again and again."""
+
+    def __init__(self, store: InboundMemos, owner: str, ttl_s: float) -> None:
+        self._store = store
+        self._owner = owner
+        self._ttl_s = ttl_s
+        self._held: set[str] = set()
+        self._renewer: asyncio.Task[None] | None = None
+
+    async def take(
+        self, state: InboundState, limit: int, source: InboundSource | None = None
+    ) -> list[InboundMemo]:
+        rows = await blocking(
+            self._store.claim_inbound, self._owner, state, self._ttl_s, limit, source=source
+        )
+        self._held.update(r.memo_uuid for r in rows)
+        return rows
+
+    async def mine(self, memo_uuid: str) -> bool:
+        """Whether the memo is still this replica's, its claim renewed for a whole ``ttl_s`` from now (the
+        check right before a delivery or a receipt: a memo whose claim was lost is left to its new holder)."""
+        try:
+            held = await blocking(self._store.renew_inbound_claims, self._owner, [memo_uuid], self._ttl_s)
+        except GraphDpgError as exc:
+            log.warning("inbound memo %s: claim not renewed, left for later: %s", memo_uuid, exc)
+            return False
+        if memo_uuid not in held:
+            self._held.discard(memo_uuid)
+            log.warning("inbound memo %s: its claim expired and another replica took it over", memo_uuid)
+            return False
+        return True
+
+    async def release(self, memo_uuids: Collection[str]) -> None:
+        self._held.difference_update(memo_uuids)
+        try:
+            await blocking(self._store.release_inbound, self._owner, list(memo_uuids))
+        except GraphDpgError as exc:  # the claims expire by themselves
+            log.warning("inbound memo claims not released (they expire): %s", exc)
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self._ttl_s / 3)  # the claim's own clock, not a synchronisation
+            asked = set(self._held)
+            if not asked:
+                continue
+            try:
+                held = await blocking(self._store.renew_inbound_claims, self._owner, asked, self._ttl_s)
+            except GraphDpgError as exc:
+                log.warning("inbound memo claims not renewed: %s", exc)
+                continue
+            self._held.difference_update(asked - held)
+
+    async def __aenter__(self) -> _Claims:
+        self._renewer = asyncio.create_task(self._renew(), name="inbound-claims")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.wait([self._renewer])  # its end, without swallowing a cancellation of ours
+        if self._held:
+            await self.release(set(self._held))
+
+
 @dataclass
 class MemoPipeline(InboundParts):
     ngdp: DigitalPostPort
@@ -157,9 +239,20 @@ class MemoPipeline(InboundParts):
     #: parsed, kept in memory for the rendering that follows (names are never stored).
     names: NameLookup | None = None
     _sender_names: dict[str, str] = field(default_factory=dict, init=False)
+    #: Who claims memos to deliver and acknowledge (the replica's name; issue 18), for how long a claim
+    #: lasts without renewal (it is renewed every third of it while the step runs), and how many memos a
+    #: replica claims at once (few, so that replicas share a backlog rather than one taking it all).
+    claim_owner: str = field(default_factory=lambda: f"pipeline-{uuid.uuid4().hex[:12]}")
+    claim_s: float = 120.0
+    claim_chunk: int = 10
+    #: How many memos the pull fetches from NgDP at once.
+    pull_concurrency: int = 4
+    _work: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)  # one claimed round at a time
+    _alerts_now: bool = field(default=True, init=False)
 
-    async def run(self, stats: InboundStats, *, pull: bool = True) -> None:
-        """One round: pull what NgDP holds (unless ``pull`` is False), deliver, acknowledge."""
+    async def run(self, stats: InboundStats, *, pull: bool = True, alerts_now: bool = True) -> None:
+        """One round: pull what NgDP holds (unless ``pull`` is False), deliver, acknowledge (each memo
+        claimed first, see :meth:`work_claimed`)."""
         if pull:
             try:
                 await self.pull(stats)
@@ -171,28 +264,60 @@ class MemoPipeline(InboundParts):
             except GraphDpgError as exc:
                 stats.errors.append(mask_cprs(f"pull: {exc}"))
                 log.warning("inbound pull failed: %s", mask_cprs(str(exc)))
-        await self.deliver_pending(stats)
-        await self.acknowledge_pending(stats)
+        await self.work_claimed(stats, alerts_now=alerts_now)
+
+    async def work_claimed(self, stats: InboundStats, *, alerts_now: bool = True) -> None:
+        """Deliver, then acknowledge, memos this replica claims in small batches (issue 18: any replica, at
+        the same time as others; a memo is worked on by its claim's holder only, and the claim is renewed
+        while its delivery runs, so two replicas never deliver one memo side by side). ``alerts_now``:
+        whether a rule that exceeds its time budget is alerted at once (False on replicas that do not hold
+        the ``ngdp:memos`` lease: the holder mails the planned alerts, so no alert is written by two)."""
+        async with self._work:  # one round of claimed work per pipeline (the runtime has two jobs)
+            self._alerts_now = alerts_now
+            try:
+                await self.deliver_pending(stats)
+                await self.acknowledge_pending(stats)
+            finally:
+                self._alerts_now = True
 
     # ------------------------------------------------------------------ pull
     async def pull(self, stats: InboundStats) -> None:
-        """Fetch every memo NgDP holds for us and store it durably (nothing else happens before)."""
-        for memo_id in await self.ngdp.list_memos():
-            known = await blocking(self.store.get_inbound, memo_id)
-            if known is not None:
-                if known.state is InboundState.DELETED and known.source is InboundSource.PULL:
-                    await self._relisted(known, stats)
-                # Otherwise stored earlier: delivery and acknowledgement continue from its state.
-                continue
-            xml = await self.ngdp.get_memo(memo_id)
-            if await blocking(self.store.store_inbound_memo, memo_id, InboundSource.PULL, xml):
-                stats.pulled += 1
-                await blocking(
-                    self.store.audit,
-                    "inbound.memo.received",
-                    memo_id,
-                    details={"size": len(xml), "source": "pull"},
-                )
+        """Fetch every memo NgDP holds for us and store it durably (nothing else happens before), up to
+        ``pull_concurrency`` at once (NgDP answers in a few hundred milliseconds). The first failure stops
+        the fetching of further memos; those fetched are kept, and the failure is raised."""
+        listed = iter(await self.ngdp.list_memos())
+        failed: list[Exception] = []
+
+        async def fetcher() -> None:
+            for memo_id in listed:  # one iterator shared by the fetchers: each memo is fetched once
+                if failed:
+                    return
+                try:
+                    await self._pull_one(memo_id, stats)
+                except Exception as exc:
+                    failed.append(exc)
+                    return
+
+        await asyncio.gather(*(fetcher() for _ in range(max(1, self.pull_concurrency))))
+        if failed:
+            raise failed[0]
+
+    async def _pull_one(self, memo_id: str, stats: InboundStats) -> None:
+        known = await blocking(self.store.get_inbound, memo_id)
+        if known is not None:
+            if known.state is InboundState.DELETED and known.source is InboundSource.PULL:
+                await self._relisted(known, stats)
+            # Otherwise stored earlier: delivery and acknowledgement continue from its state.
+            return
+        xml = await self.ngdp.get_memo(memo_id)
+        if await blocking(self.store.store_inbound_memo, memo_id, InboundSource.PULL, xml):
+            stats.pulled += 1
+            await blocking(
+                self.store.audit,
+                "inbound.memo.received",
+                memo_id,
+                details={"size": len(xml), "source": "pull"},
+            )
 
     async def _relisted(self, row: InboundMemo, stats: InboundStats) -> None:
         """NgDP lists a memo this gateway already delivered, answered and deleted (its delete was lost, or
@@ -209,20 +334,33 @@ class MemoPipeline(InboundParts):
         )
 
     # ------------------------------------------------------------------ deliver
+    def _claims(self) -> _Claims:
+        return _Claims(self.store, self.claim_owner, self.claim_s)
+
     async def deliver_pending(self, stats: InboundStats) -> None:
+        """Deliver up to ``batch_size`` received memos, claimed ``claim_chunk`` at a time."""
         self._refused = set()
         self._full = set()
-        received = await blocking(
-            self.store.inbound_in_state, InboundState.RECEIVED, limit=self.settings.batch_size
-        )
-        for row in received:
-            try:
-                await self.deliver(row, stats)
-            except GraphDpgError as exc:
-                await self._not_delivered(row, exc, stats)
-            except Exception as exc:  # even the raw delivery failed (see deliver): the next cycle tries again
-                shown = self.failures.crashed(Stage.INBOUND_MEMO, row.memo_uuid, exc)
-                await self._record_error(row, shown, stats)
+        budget = self.settings.batch_size
+        async with self._claims() as claims:
+            while budget > 0:
+                received = await claims.take(InboundState.RECEIVED, min(self.claim_chunk, budget))
+                if not received:
+                    break
+                budget -= len(received)
+                for row in received:
+                    if not await claims.mine(row.memo_uuid):
+                        continue
+                    try:
+                        await self.deliver(row, stats)
+                    except GraphDpgError as exc:
+                        await self._not_delivered(row, exc, stats)
+                        continue  # kept claimed until the round ends: tried again next round
+                    except Exception as exc:  # even the raw delivery failed (see deliver): the next round
+                        shown = self.failures.crashed(Stage.INBOUND_MEMO, row.memo_uuid, exc)
+                        await self._record_error(row, shown, stats)
+                        continue
+                    await claims.release([row.memo_uuid])  # delivered: any replica may acknowledge it
 
     async def _record_error(self, row: InboundMemo, error: str, stats: InboundStats) -> None:
         stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {error}"))
@@ -771,7 +909,7 @@ class MemoPipeline(InboundParts):
         assert message is not None
         item = await self.cpu.run(memo_rule_item, self.settings, message, xml)
         context = text(Text.RULE_CONTEXT_MEMO, self.settings.language, uuid=memo_uuid)
-        decision = await self.rules.decide(item, context, stats)
+        decision = await self.rules.decide(item, context, stats, mail_alerts=self._alerts_now)
         return memo_route(self.settings, message, decision)
 
     def _render(
@@ -861,36 +999,58 @@ class MemoPipeline(InboundParts):
 
     # ------------------------------------------------------------------ acknowledge
     async def acknowledge_pending(self, stats: InboundStats) -> None:
-        delivered = await blocking(
-            self.store.inbound_in_state, InboundState.DELIVERED, limit=self.settings.batch_size
-        )
-        for row in delivered:
-            try:
-                await self._acknowledge(row)
-                stats.acknowledged += 1
-                if row.source is InboundSource.PULL:
-                    await self._delete(row)
-                    stats.deleted += 1
-            except GraphDpgError as exc:
-                await self._record_error(row, str(exc), stats)
-                log.warning("inbound memo %s not acknowledged yet: %s", row.memo_uuid, mask_cprs(str(exc)))
-                if isinstance(exc, AuthError):
-                    return
-            except Exception as exc:  # a bug in a call to NgDP: this memo waits, the others go on
-                shown = self.failures.crashed(Stage.INBOUND_RECEIPT, row.memo_uuid, exc)
-                await self._record_error(row, shown, stats)
-        acknowledged = await blocking(
-            self.store.inbound_in_state, InboundState.ACKNOWLEDGED, limit=self.settings.batch_size
-        )
-        for row in acknowledged:
-            if row.source is not InboundSource.PULL:
-                continue
-            try:
-                await self._delete(row)
-                stats.deleted += 1
-            except GraphDpgError as exc:
-                await blocking(self.store.record_inbound_error, row.memo_uuid, str(exc))
-                stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
+        """Answer up to ``batch_size`` delivered memos (and delete the pulled ones at NgDP), then delete up to
+        ``batch_size`` pulled memos answered earlier whose delete failed; each claimed first. An
+        authentication failure at NgDP ends the step (every other call would fail alike)."""
+        async with self._claims() as claims:
+            budget = self.settings.batch_size
+            while budget > 0:
+                delivered = await claims.take(InboundState.DELIVERED, min(self.claim_chunk, budget))
+                if not delivered:
+                    break
+                budget -= len(delivered)
+                for row in delivered:
+                    if not await claims.mine(row.memo_uuid):
+                        continue
+                    try:
+                        await self._acknowledge(row)
+                        stats.acknowledged += 1
+                        if row.source is InboundSource.PULL:
+                            await self._delete(row)
+                            stats.deleted += 1
+                    except GraphDpgError as exc:
+                        await self._record_error(row, str(exc), stats)
+                        log.warning(
+                            "inbound memo %s not acknowledged yet: %s", row.memo_uuid, mask_cprs(str(exc))
+                        )
+                        if isinstance(exc, AuthError):
+                            return
+                        continue
+                    except Exception as exc:  # a bug in a call to NgDP: this memo waits, the others go on
+                        shown = self.failures.crashed(Stage.INBOUND_RECEIPT, row.memo_uuid, exc)
+                        await self._record_error(row, shown, stats)
+                        continue
+                    await claims.release([row.memo_uuid])
+            budget = self.settings.batch_size
+            while budget > 0:
+                # Pushed and forwarded memos end in ACKNOWLEDGED; only pulled ones are deleted at NgDP.
+                acknowledged = await claims.take(
+                    InboundState.ACKNOWLEDGED, min(self.claim_chunk, budget), InboundSource.PULL
+                )
+                if not acknowledged:
+                    break
+                budget -= len(acknowledged)
+                for row in acknowledged:
+                    if not await claims.mine(row.memo_uuid):
+                        continue
+                    try:
+                        await self._delete(row)
+                        stats.deleted += 1
+                    except GraphDpgError as exc:
+                        await blocking(self.store.record_inbound_error, row.memo_uuid, str(exc))
+                        stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
+                        continue
+                    await claims.release([row.memo_uuid])
 
     def _answered(self, row: InboundMemo) -> bool:
         """Whether the memo gets a business receipt from :meth:`_acknowledge` (what its mail may promise)."""

@@ -123,7 +123,12 @@ class RuleGuard:
             # Idempotent: covers a crash between disable_rule and planning its alert in an earlier run.
             await self._plan_alert(name, entry.disabled_at.isoformat(), entry.reason)
 
-    async def decide(self, item: InboundItem, context: str, stats: InboundStats) -> RoutingDecision:
+    async def decide(
+        self, item: InboundItem, context: str, stats: InboundStats, *, mail_alerts: bool = True
+    ) -> RoutingDecision:
+        """The rules' decision on ``item``; a rule that exceeds its time budget is disabled and its alert
+        planned, and mailed at once unless ``mail_alerts`` is False (the alert is then mailed by whoever
+        sends the planned alerts: the ``ngdp:memos`` lease holder)."""
         # In the CPU pool: a slow rule (up to its time budget) must not stall the event loop, which
         # also serves the NgDP push receiver and health checks; regex releases the GIL while matching.
         decision = await self._cpu.run(
@@ -136,7 +141,7 @@ class RuleGuard:
         )
         for trace in decision.timed_out:
             await self._disable(trace, context, stats)
-        if decision.timed_out:
+        if decision.timed_out and mail_alerts:
             await self.send_alerts(stats)  # "mailed at once", not at the end of the cycle
         return decision
 

@@ -407,6 +407,30 @@ def test_an_inbound_memo_is_stored_once_and_routed_once(store: ContractStore) ->
         store.record_inbound_route("nope", {})
 
 
+def test_inbound_memos_are_claimed_by_one_replica_until_released(store: ContractStore) -> None:
+    # Issue 18 (delivery on every replica): the fake agrees with SQL on claims, renewals and releases.
+    for memo_uuid, source in (
+        ("u1", InboundSource.PULL),
+        ("u2", InboundSource.PUSH),
+        ("u3", InboundSource.PULL),
+    ):
+        store.store_inbound_memo(memo_uuid, source, b"<m/>")
+    mine = store.claim_inbound("r1", InboundState.RECEIVED, 60, limit=2)
+    assert [m.memo_uuid for m in mine] == ["u1", "u2"]
+    assert [m.memo_uuid for m in store.claim_inbound("r2", InboundState.RECEIVED, 60)] == ["u3"]
+    assert store.claim_inbound("r2", InboundState.RECEIVED, 60) == []
+    assert store.renew_inbound_claims("r1", ["u1", "u2", "u3", "nope"], 60) == {"u1", "u2"}
+    store.release_inbound("r1", ["u2", "u3"])  # u3 is r2's: left alone
+    assert [m.memo_uuid for m in store.claim_inbound("r2", InboundState.RECEIVED, 60)] == ["u2"]
+    assert store.renew_inbound_claims("r2", ["u2", "u3"], 60) == {"u2", "u3"}
+    store.mark_delivered("u1", "post@kommune.dk", "AAMk-1")
+    assert store.claim_inbound("r2", InboundState.DELIVERED, 60) == []  # a state change keeps the claim
+    store.release_inbound("r1", ["u1"])
+    delivered = store.claim_inbound("r2", InboundState.DELIVERED, 60, source=InboundSource.PUSH)
+    assert delivered == []
+    assert [m.memo_uuid for m in store.claim_inbound("r2", InboundState.DELIVERED, 60)] == ["u1"]
+
+
 def test_inbound_memos_follow_the_state_machine(store: ContractStore) -> None:
     for memo_uuid in ("u1", "u2", "u3"):
         store.store_inbound_memo(memo_uuid, InboundSource.PULL, b"<m/>")

@@ -41,6 +41,7 @@ def test_migrations_ship_inside_the_package() -> None:
         "versions/0008_wakes.py",
         "versions/0009_receipt_updates.py",
         "versions/0010_work_claims.py",
+        "versions/0011_inbound_claims.py",
         "versions/0012_graph_budget.py",
     } <= names
 
@@ -58,6 +59,7 @@ def test_the_newest_and_the_known_revisions() -> None:
         "0008",
         "0009",
         "0010",
+        "0011",
         "0012",
     }
 

@@ -2,7 +2,8 @@
 
 Effects are read by the mailboxes whose leases a replica holds (``effects.mailbox``, migration 0010) and
 outbound jobs by mailbox in SQL, so one mailbox's backlog never hides another's single letter. Recorded
-business receipts are claimed in batches by any replica (``receipts.claimed_until``)."""
+business receipts (``receipts.claimed_until``) and stored inbound memos (``inbound_memos.claimed_until``,
+migration 0011) are claimed in batches by any replica."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 from sqlalchemy import select, update
 
 from graph_dpg.adapters.store import SqlStore
-from graph_dpg.adapters.store.schema import receipts
-from graph_dpg.ports.store import JobState, OutboundJob
+from graph_dpg.adapters.store.schema import inbound_memos, receipts
+from graph_dpg.ports.store import InboundSource, InboundState, JobState, OutboundJob
 
 
 def _job(job_id: str, mailbox: str) -> OutboundJob:
@@ -79,3 +80,75 @@ def test_a_row_another_replica_is_claiming_this_moment_is_skipped_not_waited_for
         assert [r.receipt_id for r in store.claim_receipts("r1", 60)] == ["rc-free"]
         tx.rollback()
     assert [r.receipt_id for r in store.claim_receipts("r2", 60)] == ["rc-locked"]
+
+
+def _age_inbound_claims(store: SqlStore, owner: str) -> None:
+    """``owner`` died an hour ago: its memo claims expired (rows aged rather than a sleep)."""
+    past = datetime.now(UTC) - timedelta(hours=1)
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(inbound_memos).where(inbound_memos.c.claimed_by == owner).values(claimed_until=past)
+        )
+
+
+def test_two_replicas_never_claim_the_same_memo_and_a_dead_ones_memos_are_taken_over(
+    store: SqlStore,
+) -> None:
+    for n in range(5):
+        store.store_inbound_memo(f"m-{n}", InboundSource.PULL, b"<Memo/>")
+    first = [m.memo_uuid for m in store.claim_inbound("r1", InboundState.RECEIVED, 60, limit=3)]
+    second = [m.memo_uuid for m in store.claim_inbound("r2", InboundState.RECEIVED, 60, limit=3)]
+    assert first == ["m-0", "m-1", "m-2"] and second == ["m-3", "m-4"]
+    assert store.claim_inbound("r3", InboundState.RECEIVED, 60) == []
+    # r1 delivers m-0 and releases it: its next step is anyone's; r1 then dies holding m-1 and m-2.
+    store.mark_delivered("m-0", "post@kommune.dk", "AAMk-0")
+    assert store.claim_inbound("r3", InboundState.DELIVERED, 60) == []  # still r1's until released
+    store.release_inbound("r1", ["m-0"])
+    assert [m.memo_uuid for m in store.claim_inbound("r3", InboundState.DELIVERED, 60)] == ["m-0"]
+    assert store.claim_inbound("r3", InboundState.RECEIVED, 60) == []  # r1's claims still run
+    assert store.renew_inbound_claims("r1", ["m-1", "m-2", "m-3"], 60) == {"m-1", "m-2"}
+    _age_inbound_claims(store, "r1")
+    taken = [m.memo_uuid for m in store.claim_inbound("r3", InboundState.RECEIVED, 60)]
+    assert taken == ["m-1", "m-2"]
+    # r1 comes back: its claims are gone, it neither renews nor releases what r3 holds now.
+    assert store.renew_inbound_claims("r1", ["m-1", "m-2"], 60) == set()
+    store.release_inbound("r1", ["m-1", "m-2"])
+    assert store.claim_inbound("r4", InboundState.RECEIVED, 60) == []
+
+
+def test_an_expired_claim_nobody_took_is_still_its_holders_to_renew(store: SqlStore) -> None:
+    store.store_inbound_memo("m-slow", InboundSource.PUSH, b"<Memo/>")
+    assert [m.memo_uuid for m in store.claim_inbound("r1", InboundState.RECEIVED, 60)] == ["m-slow"]
+    _age_inbound_claims(store, "r1")
+    assert store.renew_inbound_claims("r1", ["m-slow"], 60) == {"m-slow"}
+    assert store.claim_inbound("r2", InboundState.RECEIVED, 60) == []
+
+
+def test_a_memo_claim_filters_by_source_and_a_state_change_keeps_the_claim(store: SqlStore) -> None:
+    for memo, source in (("pulled", InboundSource.PULL), ("pushed", InboundSource.PUSH)):
+        store.store_inbound_memo(memo, source, b"<Memo/>")
+        store.mark_delivered(memo, "post@kommune.dk", f"AAMk-{memo}")
+        store.mark_acknowledged(memo)
+    claimed = store.claim_inbound("r1", InboundState.ACKNOWLEDGED, 60, source=InboundSource.PULL)
+    assert [m.memo_uuid for m in claimed] == ["pulled"]
+    assert claimed[0].source is InboundSource.PULL and claimed[0].state is InboundState.ACKNOWLEDGED
+    store.mark_deleted("pulled")
+    assert store.renew_inbound_claims("r1", ["pulled"], 60) == {"pulled"}
+    assert store.claim_inbound("r1", InboundState.RECEIVED, 60, limit=0) == []
+
+
+def test_a_memo_another_replica_is_claiming_this_moment_is_skipped_not_waited_for(
+    store: SqlStore,
+) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one writer: there is no concurrent claim to skip")
+    store.store_inbound_memo("m-locked", InboundSource.PULL, b"<Memo/>")
+    store.store_inbound_memo("m-free", InboundSource.PULL, b"<Memo/>")
+    with store.engine.connect() as other:
+        tx = other.begin()
+        other.execute(
+            select(inbound_memos.c.memo_uuid).where(inbound_memos.c.memo_uuid == "m-locked").with_for_update()
+        ).all()
+        assert [m.memo_uuid for m in store.claim_inbound("r1", InboundState.RECEIVED, 60)] == ["m-free"]
+        tx.rollback()
+    assert [m.memo_uuid for m in store.claim_inbound("r2", InboundState.RECEIVED, 60)] == ["m-locked"]

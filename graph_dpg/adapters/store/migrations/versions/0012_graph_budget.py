@@ -1,7 +1,7 @@
 """Graph requests counted per mailbox (and app) and minute, shared by the replicas (issue 18).
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-04
 
 ``graph_budget``: one row per scope (``mailbox:<address>`` or ``app``) and fixed window of 60 seconds
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
