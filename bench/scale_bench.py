@@ -144,6 +144,7 @@ class Replica:
     env: dict[str, str]
     port: int = field(default_factory=free_port)
     proc: Any = None
+    terminated: bool = False
 
     def start(self) -> None:
         import subprocess
@@ -172,12 +173,18 @@ class Replica:
             return 0.0
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
+    def terminate(self) -> None:
+        """SIGTERM once (a second one during the graceful shutdown would end the process at once)."""
+        if self.proc is not None and self.proc.poll() is None and not self.terminated:
+            self.terminated = True
+            self.proc.terminate()
+
     def stop(self) -> int | None:
         import subprocess
 
         if self.proc is None or self.proc.poll() is not None:
             return None if self.proc is None else int(self.proc.returncode)
-        self.proc.terminate()
+        self.terminate()
         try:
             return int(self.proc.wait(30))
         except subprocess.TimeoutExpired:
@@ -303,6 +310,10 @@ def launch(run: Run) -> float:
 
 
 def stop_run(run: Run) -> None:
+    # SIGTERM to every replica first, then wait: each may take its shutdown grace (up to 30 s) to finish
+    # in-flight work, and one after the other that was up to 90 s per 3-replica run.
+    for rep in run.reps:
+        rep.terminate()
     for rep in run.reps:
         rep.stop()
     for host in (run.graph, run.ngdp):
