@@ -73,6 +73,7 @@ SCALE = {
         "quick": True,
         "seconds": 470.0,
         "cores": 2,
+        "calibration": {"until_accepted": {"cpu_ms_per_item": 6.5, "graph_round_trips_per_item": 2.3}},
         "runs": [
             {
                 "replicas": n,
@@ -158,6 +159,7 @@ def test_the_scale_and_notify_sections_judge_issue_18s_goals(run_all: ModuleType
     assert idle[1].startswith("28.8× fewer") and idle[3] == "✅ met"
     assert f"## {run_all.SCALE_TITLE}" in text and f"## {run_all.NOTIFY_TITLE}" in text
     assert "![Throughput vs replicas](benchmarks-scale.png)" in text
+    assert "| gateway CPU per mail until NgDP accepted (no receipt mail or category yet) | 6.5 ms |" in text
     # Issue 8's in-process replica figures point to the scale-out section, by the heading's GitHub anchor.
     issue8 = g["throughput, 100 mailboxes, 1 vs 3 replicas"][1]
     link = re.search(r"\(#([^)]+)\)", issue8)
