@@ -191,6 +191,12 @@ def test_a_scale_run_without_postgresql_is_reported_as_not_run_and_fails_nothing
     ]
     assert g["gateway CPU per mail"][1] == "not run: no PostgreSQL"
     assert "2 (not run: no PostgreSQL)" in text  # the run overview
+    # notify_bench was not in this report at all: its goals say so rather than vanish.
+    assert g["idle Graph requests per mailbox per hour, 10 s polling vs notifications"][1:] == [
+        "not in this report",
+        "≥ 5× fewer",
+        "—",
+    ]
 
 
 def test_render_only_draws_the_scale_plot_from_kept_results(tmp_path: Path) -> None:
