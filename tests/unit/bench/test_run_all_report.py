@@ -73,7 +73,11 @@ SCALE = {
         "quick": True,
         "seconds": 470.0,
         "cores": 2,
-        "calibration": {"until_accepted": {"cpu_ms_per_item": 6.5, "graph_round_trips_per_item": 2.3}},
+        "calibration": {
+            "effects_done": True,
+            "window_s": 52.0,
+            "until_accepted": {"cpu_ms_per_item": 6.5, "graph_round_trips_per_item": 2.3},
+        },
         "runs": [
             {
                 "replicas": n,
@@ -163,6 +167,13 @@ def test_the_scale_and_notify_sections_judge_issue_18s_goals(run_all: ModuleType
     assert f"## {run_all.SCALE_TITLE}" in text and f"## {run_all.NOTIFY_TITLE}" in text
     assert "![Throughput vs replicas](benchmarks-scale.png)" in text
     assert "| gateway CPU per mail until NgDP accepted (no receipt mail or category yet) | 6.5 ms |" in text
+    assert "NOT all done" not in text
+    # A calibration whose receipt mails were not all made in its window says its per-mail figures are low.
+    late = {**SCALE, "detail": {**SCALE["detail"], "calibration": {"effects_done": False, "window_s": 58.0}}}
+    text_late = run_all.Report(META, {"scale": record("scale", "python bench/scale_bench.py", late)}).render()
+    assert goals(text_late)["gateway CPU per mail"][1] == (
+        "12.5 ms (receipt mails and categories NOT all done within its 58 s window: too low)"
+    )
     # Issue 8's in-process replica figures point to the scale-out section, by the heading's GitHub anchor.
     issue8 = g["throughput, 100 mailboxes, 1 vs 3 replicas"][1]
     link = re.search(r"\(#([^)]+)\)", issue8)
