@@ -200,6 +200,10 @@ async def main(args: argparse.Namespace) -> None:
         args.json,
         {
             "poll_seconds": poll_s,
+            "mailboxes": args.mailboxes,
+            "mails": messages,
+            "delivered": {"polling": polling["delivered"], "notifications": notified["delivered"]},
+            "woken_polls": notified["wakes"],
             "latency_s": {
                 "polling": {"p50": polling["p50_s"], "p95": polling["p95_s"]},
                 "notifications": {"p50": notified["p50_s"], "p95": notified["p95_s"]},

@@ -11,19 +11,26 @@ benchmark never tunes concurrency or poll intervals per replica count.
 
 Runs, each on fresh emulators and a fresh PostgreSQL schema:
 
-1. calibration, 1 replica: ``--calibration`` single letters in Sent Items before the replica starts; from
-   the replica being ready until every letter is accepted by NgDP (+3 s for its receipt mail and category):
-   Graph requests per letter (HTTP round trips, and by endpoint kind) and the gateway's CPU per letter
-   (utime+stime of the replica process; the emulators and this process are not counted). The business
-   receipt step (every 300 s by default) is after the window and not counted; the idle polls of every
-   folder during the window are (the by-kind table shows them). The same for inbound memos queued at NgDP
-   before 1 replica starts, until each is delivered (acknowledged and deleted at NgDP).
+1. calibration, 1 replica: once the replica's start-up work is done (first sync of every folder, master
+   categories; no Graph request for 2 s), single letters (40 with --quick, 100 otherwise) are put in Sent
+   Items; from then until every letter is accepted by NgDP, and on until Graph has seen a receipt mail and a
+   category per letter (waited for up to 45 s, 150 s in the full mode; the table says when not all were
+   done): Graph requests per letter (HTTP round trips, and by endpoint kind) and the gateway's
+   CPU per letter (utime+stime of the replica process; the emulators and this process are not counted). The
+   business receipt step (every 300 s by default) is after the window and not counted; the idle polls of
+   every folder during the window are (the by-kind table shows them). Then, on the same replica (idle
+   again), inbound memos (10 with --quick, 50 otherwise) are queued at NgDP; from then until each is
+   delivered (acknowledged and deleted at NgDP): Graph requests and CPU per inbound memo. The inbound poll
+   runs every 60 s by default, so this window holds up to a minute of idle polls of every folder; with few
+   memos they weigh more per memo (the by-kind table separates them).
 2. throughput, 1, 2 and 3 replicas: a backlog placed before the replicas start (single letters over all
    function mailboxes, one mass delivery, inbound memos queued at NgDP), so that the first poll of every
    folder finds it and the poll interval does not decide the result. Throughput = single letters accepted
    by NgDP plus inbound memos delivered (acknowledged and deleted at NgDP) per second, between the moments
-   10 % and 90 % of them were done (start-up and the tail left out). The mass delivery runs alongside; its
-   MeMo/s is reported separately. Graph 429s and the machine's CPU busy fraction (/proc/stat, all cores,
+   10 % and 90 % of them were done (start-up and the tail left out); the single letters alone too (letters/s:
+   the inbound memos are read under one lease, by one replica at a time, and with the 60 s inbound poll
+   they can be the tail of the 10-90 % window). The mass delivery runs alongside; its MeMo/s is reported
+   separately. Graph 429s and the machine's CPU busy fraction (/proc/stat, all cores,
    emulators included) are taken over the same 10-90 % window.
 3. latency, 3 replicas: letters put one a second after the backlog of run 2 (3 replicas) is done; Sent
    Items → NgDP accepted p50/p95 with the default poll interval; then a run with change notifications on
@@ -31,9 +38,17 @@ Runs, each on fresh emulators and a fresh PostgreSQL schema:
 
 JSON (``--json FILE``): ``{"throughput": {"1": x, "2": y, "3": z}, "http_429": n, "latency_p95_s": {"polling":
 s, "notifications": s}, "graph_requests_per_mail": r, "cpu_ms_per_mail": c}`` plus
-``"graph_requests_per_inbound_memo"`` and the details under ``"detail"``.
+``"graph_requests_per_inbound_memo"`` (both modes) and the details under ``"detail"``.
 Without PostgreSQL it exits 2 and says so. The machine may be shared: the CPU busy fraction says how loaded it
 was.
+
+Workloads and duration (measured 2026-12-04 on 2 cores shared with other work, machine CPU busy 97-100 %
+throughout): --quick (300 letters, 60 memos, 200-recipient mass delivery, 40 + 10 in calibration, 20
+latency letters per mode) took 8.5 minutes (12.2 with other benchmarks running alongside); the full mode
+(1200 letters, 300 memos, 1000 recipients, 100 + 50 in calibration, 60 latency letters per mode) 21.3
+minutes, with a 45 s effects wait (150 s now: up to 2 minutes more). The inbound memos are delivered one
+at a time under one lease (about 1 memo/s here), so they set the length of each full throughput run
+(about 4-5 minutes).
 """
 
 from __future__ import annotations
@@ -138,6 +153,7 @@ class Replica:
     env: dict[str, str]
     port: int = field(default_factory=free_port)
     proc: Any = None
+    terminated: bool = False
 
     def start(self) -> None:
         import subprocess
@@ -166,12 +182,18 @@ class Replica:
             return 0.0
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
+    def terminate(self) -> None:
+        """SIGTERM once (a second one during the graceful shutdown would end the process at once)."""
+        if self.proc is not None and self.proc.poll() is None and not self.terminated:
+            self.terminated = True
+            self.proc.terminate()
+
     def stop(self) -> int | None:
         import subprocess
 
         if self.proc is None or self.proc.poll() is not None:
             return None if self.proc is None else int(self.proc.returncode)
-        self.proc.terminate()
+        self.terminate()
         try:
             return int(self.proc.wait(30))
         except subprocess.TimeoutExpired:
@@ -297,6 +319,10 @@ def launch(run: Run) -> float:
 
 
 def stop_run(run: Run) -> None:
+    # SIGTERM to every replica first, then wait: each may take its shutdown grace (up to 30 s) to finish
+    # in-flight work, and one after the other that was up to 90 s per 3-replica run.
+    for rep in run.reps:
+        rep.terminate()
     for rep in run.reps:
         rep.stop()
     for host in (run.graph, run.ngdp):
@@ -361,11 +387,14 @@ def wait_effects(run: Run, k: int, bound_s: float) -> bool:
 
 
 def calibration(world: World, db_url: str, workdir: Path) -> dict[str, Any]:
+    """1 replica: Graph requests and gateway CPU per single letter, then per inbound memo (same replica)."""
     k = world.args.calibration
+    m = world.args.calibration_memos
     cprs = world.singles[:k]
     run = Run(world, 1, cprs)
     try:
         start_run(run, "cal", workdir, db_url)
+        assert run.ngdp is not None
         launch(run)
         settle(run)  # the start-up's own work (first sync of every folder, master categories) left out
         before_cpu = run.gateway_cpu()
@@ -376,14 +405,25 @@ def calibration(world: World, db_url: str, workdir: Path) -> dict[str, Any]:
         at_accepted = run.graph_counts(), run.gateway_cpu() - before_cpu, time.monotonic() - t_start
         # Then the receipt mail and the category of each letter (the effects job, every outbound poll
         # interval): wait until Graph has seen as many of each as letters, bounded.
-        effects_done = wait_effects(run, k, 45)
+        effects_done = wait_effects(run, k, world.args.effects_wait)
         time.sleep(1)
         cpu = run.gateway_cpu() - before_cpu
         after = run.graph_counts()
         window = time.monotonic() - t_start
+        # Inbound memos on the same replica, now idle again: queued at NgDP, found by the next inbound
+        # poll (<= 60 s, the default), counted until each is delivered (acknowledged and deleted at NgDP).
+        in_before_cpu = run.gateway_cpu()
+        in_before = run.graph_counts()
+        run.ngdp.call("queue_inbound", n=m, start=0)
+        t_in = time.monotonic()
+        in_ok = wait_until(run, lambda: run.inbound_deleted >= m, 150)
+        time.sleep(1)
+        in_cpu = run.gateway_cpu() - in_before_cpu
+        in_after = run.graph_counts()
+        in_window = time.monotonic() - t_in
     finally:
         stop_run(run)
-    return {
+    letters = {
         "letters": k,
         "all_accepted": ok,
         "effects_done": effects_done,
@@ -394,28 +434,15 @@ def calibration(world: World, db_url: str, workdir: Path) -> dict[str, Any]:
             **per_item(before, at_accepted[0], k, at_accepted[1]),
         },
     }
-
-
-def inbound_calibration(world: World, db_url: str, workdir: Path) -> dict[str, Any]:
-    """Graph requests and gateway CPU per inbound memo: memos queued at NgDP before 1 replica starts, until
-    every one is delivered (acknowledged and deleted at NgDP)."""
-    m = world.args.calibration // 2
-    run = Run(world, 1, [])
-    try:
-        start_run(run, "cal-in", workdir, db_url)
-        assert run.ngdp is not None
-        launch(run)
-        settle(run)
-        before_cpu = run.gateway_cpu()
-        before = run.graph_counts()
-        run.ngdp.call("queue_inbound", n=m, start=0)  # found by the next inbound poll (<= 60 s)
-        ok = wait_until(run, lambda: run.inbound_deleted >= m, 180)
-        time.sleep(1)
-        cpu = run.gateway_cpu() - before_cpu
-        after = run.graph_counts()
-    finally:
-        stop_run(run)
-    return {"memos": m, "all_delivered": ok, **per_item(before, after, m, cpu)}
+    memos = {
+        "memos": m,
+        "all_delivered": in_ok,
+        "window_s": in_window,
+        # False: the letters' receipt mails and categories still being made are counted here too.
+        "letters_effects_done_before": effects_done,
+        **per_item(in_before, in_after, m, in_cpu),
+    }
+    return {"letters": letters, "inbound": memos}
 
 
 def per_item(before: dict[str, Any], after: dict[str, Any], n: int, cpu_s: float) -> dict[str, Any]:
@@ -457,6 +484,12 @@ def throughput(world: World, replicas: int, db_url: str, workdir: Path, latency:
 
         finished = wait_until(run, done, a.bound)
         t_end = time.time()
+        # The single letters alone (every replica polls its own share of the Sent Items folders), 10-90 %:
+        # the inbound memos are read under one lease (one replica at a time), so they scale differently.
+        n = len(singles)
+        t10 = next((t for t, k, _ in run.samples if k >= 0.1 * n), None)
+        t90 = next((t for t, k, _ in run.samples if k >= 0.9 * n), None)
+        result["letters_per_s"] = 0.8 * n / max(t90 - t10, 1e-6) if t10 and t90 else None
         singles_done = next((t for t, n, _ in run.samples if n >= len(singles)), None)
         inbound_done = next((t for t, _, n in run.samples if n >= a.memos), None)
         result["singles_done_s"] = singles_done - t0 if singles_done else None
@@ -539,6 +572,7 @@ def print_table(results: dict[str, Any]) -> None:
         "replicas",
         "items/s",
         "x one",
+        "letters/s",
         "done s",
         "letters s",
         "inbound s",
@@ -559,6 +593,7 @@ def print_table(results: dict[str, Any]) -> None:
                     r["replicas"],
                     f"{t:.2f}",
                     f"{t / base:.2f}" if base else "-",
+                    f"{r['letters_per_s']:.2f}" if r.get("letters_per_s") else "-",
                     f"{r['done_s']:.0f}{'' if r['finished'] else '!'}",
                     f"{r['singles_done_s']:.0f}" if r.get("singles_done_s") else "-",
                     f"{r['inbound_done_s']:.0f}" if r.get("inbound_done_s") else "-",
@@ -570,10 +605,11 @@ def print_table(results: dict[str, Any]) -> None:
             )
         )
     print("   (items = single letters accepted by NgDP + inbound memos delivered; 10-90 % window;")
+    print("    letters/s = the single letters alone, between 10 % and 90 % of them accepted;")
     print("    done/letters/inbound s = seconds from the replicas ready until all / all letters / all memos;")
     print("    CPU busy = the whole machine, emulators included; gw CPU = the replicas' share;")
     print("    '!' = not drained within the bound)")
-    letters, memos = results["calibration"], results.get("calibration_inbound")
+    letters, memos = results["calibration"], results["calibration_inbound"]
     rows = [
         (f"single letter until NgDP accepted ({letters['letters']})", letters["until_accepted"]),
         (
@@ -582,10 +618,19 @@ def print_table(results: dict[str, Any]) -> None:
             letters,
         ),
     ]
-    if memos is not None:
-        rows.append((f"inbound memo until delivered ({memos['memos']})", memos))
-    else:
-        print("\n== per inbound memo: not measured with --quick (the inbound poll is 60 s by default)")
+    rows.append(
+        (
+            f"inbound memo until delivered ({memos['memos']}, "
+            f"{'all' if memos['all_delivered'] else 'NOT all'} in {memos['window_s']:.0f} s"
+            + (
+                ""
+                if memos["letters_effects_done_before"]
+                else "; the letters' effects still pending count too"
+            )
+            + ")",
+            memos,
+        )
+    )
     for name, cal in rows:
         print(
             f"\n== per {name}; 1 replica, idle polls of all folders in the window included: "
@@ -620,8 +665,12 @@ def main(argv: list[str] | None = None) -> int:
     args.memos = 60 if args.quick else 300
     args.mass_n = 200 if args.quick else 1000
     args.calibration = 40 if args.quick else 100
+    args.calibration_memos = 10 if args.quick else 50
     args.latency_letters = 20 if args.quick else 60
     args.latency_wait = 40
+    # The effects job runs every outbound poll interval (30 s) with a 20 s budget, one effect after the
+    # other: 100 letters' receipt mails and categories took longer than 45 s in a full run (16 done).
+    args.effects_wait = 45 if args.quick else 150
     args.bound = 150 if args.quick else 900
     counts = [int(x) for x in args.replicas.split(",")]
     db_base = args.database_url or os.environ.get("GRAPH_DPG_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL
@@ -648,9 +697,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{name}: {out}")
             return out
 
-    results["calibration"] = phase("calibration", calibration)
-    if not args.quick:  # the inbound poll is 60 s by default: too long for --quick's budget
-        results["calibration_inbound"] = phase("calibration-inbound", inbound_calibration)
+    cal = phase("calibration", calibration)
+    results["calibration"], results["calibration_inbound"] = cal["letters"], cal["inbound"]
     for n in counts:
 
         def one(world: World, db_url: str, work: Path, n: int = n) -> dict[str, Any]:
@@ -674,11 +722,7 @@ def main(argv: list[str] | None = None) -> int:
             "latency_p95_s": {k: v["p95_s"] for k, v in results["latency"].items()},
             "graph_requests_per_mail": results["calibration"]["graph_round_trips_per_item"],
             "cpu_ms_per_mail": results["calibration"]["cpu_ms_per_item"],
-            "graph_requests_per_inbound_memo": (
-                results["calibration_inbound"]["graph_round_trips_per_item"]
-                if "calibration_inbound" in results
-                else None
-            ),
+            "graph_requests_per_inbound_memo": results["calibration_inbound"]["graph_round_trips_per_item"],
             "detail": {**results, "seconds": total, "quick": args.quick, "cores": os.cpu_count()},
         },
     )

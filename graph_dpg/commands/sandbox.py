@@ -14,12 +14,14 @@ import json
 import os
 import signal
 import sys
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from graph_dpg.bootstrap import build_gateway
 from graph_dpg.commands import command
+from graph_dpg.config import Settings
 from graph_dpg.core.errors import ConfigError
 from graph_dpg.demo.export import ExportedMail, collect, snapshot, write_export
 from graph_dpg.demo.names import name_sandbox
@@ -94,6 +96,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="switch off the NgDP emulator's own MeMo validation (xmlschema + its business rules), for"
         f" throughput measurements only; the summary says so (also {VALIDATE_MEMOS_ENV}=false)",
     )
+    parser.add_argument(
+        "--no-notifications",
+        action="store_true",
+        help="poll Sent Items every second instead of using Graph change notifications (the gateway's"
+        " default without GRAPH_DPG_NOTIFICATIONS_URL); by default the sandbox subscribes and the Graph"
+        " emulator notifies the gateway over loopback",
+    )
     parser.set_defaults(func=run_sandbox)
 
 
@@ -114,7 +123,15 @@ def run_sandbox(args: argparse.Namespace) -> int:
     )
     configure_logging("console", "WARNING")
     return asyncio.run(
-        _play(scenario, args.report, args.keep_running, args.workdir, emulator, export_dir=args.export)
+        _play(
+            scenario,
+            args.report,
+            args.keep_running,
+            args.workdir,
+            emulator,
+            export_dir=args.export,
+            notifications=not args.no_notifications,
+        )
     )
 
 
@@ -134,6 +151,7 @@ async def _play(
     emulator: NgdpOptions | None = None,
     *,
     export_dir: Path | None = None,
+    notifications: bool = True,
 ) -> int:
     out = sys.stdout
     report: dict[str, object] = {"settled": False}
@@ -154,7 +172,14 @@ async def _play(
         idp = start_console_idp(ngdp, http_port)  # the console's emulated Entra ID (stopped below)
         try:
             settings = sandbox_settings(
-                work, graph_url, ngdp, http_port, smime=pki, console=idp, extra=names.settings
+                work,
+                graph_url,
+                ngdp,
+                http_port,
+                smime=pki,
+                console=idp,
+                extra=names.settings,
+                notifications=notifications,
             )
             gateway = build_gateway(settings, config)
         except BaseException:
@@ -185,11 +210,16 @@ async def _play(
                 " ingress header)\n"
                 f"  NgDP emulator   duplicate answer {emulator.duplicate_answer}, MeMo validation "
                 f"{'on' if emulator.validate_memos else 'OFF (throughput measurement only)'}\n"
+                f"  Sent Items      {_outbound_mode(settings)}\n"
                 f"  work directory  {work}\n"
                 f"playing {len(scenario.outbound)} outgoing mails, {len(scenario.inbound)} inbound memos, "
                 f"{len(scenario.inbox_mails)} secure mails...\n"
             )
             out.flush()
+            if notifications and not await _subscribed(runtime, len(gateway.outbound.settings.mailboxes)):
+                out.write(
+                    "  (not every Sent Items subscription was made within 20 s: the safety net polls)\n"
+                )
             played = inject(scenario, tenant, state, pki)
             before = snapshot(tenant)  # what the gateway did not write (for --export)
             await push_memos(env, played)
@@ -231,6 +261,27 @@ async def _play(
             await gateway.aclose()
             idp.stop()
     return 0 if report["settled"] and not wrong else 1
+
+
+def _outbound_mode(settings: Settings) -> str:
+    if not settings.notifications_url:
+        return f"polled every {settings.outbound_poll_seconds} s (--no-notifications)"
+    return (
+        f"change notifications to {settings.notifications_url}/graph/notifications (a new mail wakes its "
+        f"folder's poll); safety-net poll every {settings.poll_interval_with_notifications_seconds} s"
+    )
+
+
+async def _subscribed(runtime: Runtime, folders: int, bound_s: float = 20.0) -> bool:
+    """Wait (bounded) until every function mailbox's Sent Items has its subscription, so that the
+    scenario's mails are announced by notifications rather than found by the start-up poll or the safety
+    net. The emulator's state has no event to wait on: the counter is read every 0.1 s."""
+    deadline = time.monotonic() + bound_s
+    while runtime.counters.subscriptions.get("created", 0) < folders:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
 
 
 def _written(

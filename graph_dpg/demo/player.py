@@ -57,6 +57,8 @@ SANDBOX_CONSOLE_TENANT = "sandbox-tenant"
 SANDBOX_CONSOLE_CLIENT_ID = "0c6a4c52-6d1e-4f5b-9a53-5a1d1e0c0501"  # the sandbox's console app registration
 MASS_FILE = "masseforsendelse.txt"
 OUTBOUND_EFFECTS = ("receipt:", "categories:")
+#: With change notifications on (sandbox_settings(notifications=True)): how often Sent Items is read anyway.
+SANDBOX_SAFETY_NET_POLL_S = 30
 
 
 @dataclass
@@ -165,12 +167,19 @@ def sandbox_settings(
     *,
     console: RunningIdp | None = None,
     extra: dict[str, Any] | None = None,
+    notifications: bool = False,
 ) -> Settings:
     """The gateway's settings for the sandbox. NgDP's pushes are authenticated as in production behind
     Container Apps' ingress (infra/): NgDP's client certificate in X-Forwarded-Client-Cert, checked
     against the sandbox CA and NgDP's subject, and its address in X-Forwarded-For against an allowlist;
     no shared secret. The receipts job still runs every second: it applies recorded receipts, pushed ones
-    included, and pulls what a push has not delivered yet (a receipt recorded twice counts once)."""
+    included, and pulls what a push has not delivered yet (a receipt recorded twice counts once).
+
+    ``notifications``: Graph change notifications on, to the gateway's own HTTP server over loopback (the
+    Graph emulator delivers to loopback only; docs/facts/graph.md, "Change notifications"): a new mail in
+    Sent Items wakes its folder's poll at once, and the folders are otherwise read every
+    ``SANDBOX_SAFETY_NET_POLL_S`` seconds (the production default is 300 s; shorter here so that a lost
+    notification costs the demo seconds, not minutes: the sandbox's choice, not Graph behaviour)."""
     assert ngdp.pki is not None
     secure_mail: dict[str, Any] = {}
     if smime is not None:
@@ -204,6 +213,14 @@ def sandbox_settings(
         ngdp_ca_bundle=ngdp.pki.ca_cert,
         database_url=f"sqlite:///{workdir / 'graph-dpg.db'}",
         outbound_poll_seconds=1,
+        **(
+            {
+                "notifications_url": f"http://127.0.0.1:{http_port}",
+                "poll_interval_with_notifications_seconds": SANDBOX_SAFETY_NET_POLL_S,
+            }
+            if notifications
+            else {}
+        ),
         inbound_poll_seconds=1,
         receipts_poll_seconds=1,
         poll_jitter_seconds=0.2,
@@ -629,10 +646,27 @@ def build_report(
             "receipts_left": len(state.receipt_ids()),
         },
         "graph_requests": len(tenant.request_log),
+        "notifications": notification_report(env),
         "outbound": outbound,
         "inbound": inbound,
         "inbox_mails": inbox,
         "master_categories": categories,
+    }
+
+
+def notification_report(env: Environment) -> dict[str, Any] | None:
+    """Change notifications in this run (None when off): subscriptions made, notifications the Graph
+    emulator delivered, and how many Sent Items polls a notification woke out of all of them."""
+    if env.gateway.notifications is None:
+        return None
+    counters = env.runtime.counters
+    delivered = [d for d in env.tenant.subscriptions.deliveries if d[0] == "notification"]
+    return {
+        "subscriptions": sum(counters.subscriptions.get(a, 0) for a in ("created", "recreated")),
+        "delivered": sum(1 for _, _, status in delivered if status is not None and 200 <= status < 300),
+        "woken_polls": counters.wakes,
+        "polls": counters.outbound_polls,
+        "safety_net_poll_s": env.settings.poll_interval_with_notifications_seconds,
     }
 
 
@@ -893,6 +927,14 @@ def print_summary(report: dict[str, Any], out: TextIO) -> None:
         f"\nNgDP emulator: {ngdp['accepted']} MeMo accepted, {ngdp['rejected']} refused, "
         f"{ngdp['duplicates']} duplicate(s); Graph emulator: {report['graph_requests']} requests.\n"
     )
+    notes = report.get("notifications")
+    if notes:
+        out.write(
+            f"Change notifications: {notes['subscriptions']} subscription(s), {notes['delivered']} "
+            f"notification(s) delivered; {notes['woken_polls']} of {notes['polls']} Sent Items polls were "
+            f"woken by a notification (the others: start-up and the safety net every "
+            f"{notes['safety_net_poll_s']} s).\n"
+        )
     if report["outstanding"]:
         out.write("NOT SETTLED: " + "; ".join(report["outstanding"]) + "\n")
 
