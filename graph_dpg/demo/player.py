@@ -932,7 +932,7 @@ def print_summary(report: dict[str, Any], out: TextIO) -> None:
         out.write(
             f"Change notifications: {notes['subscriptions']} subscription(s), {notes['delivered']} "
             f"notification(s) delivered; {notes['woken_polls']} of {notes['polls']} Sent Items polls were "
-            f"woken by a notification (the others: start-up and the safety net every "
+            f"woken by a notification or a new subscription (the others: start-up and the safety net every "
             f"{notes['safety_net_poll_s']} s).\n"
         )
     if report["outstanding"]:

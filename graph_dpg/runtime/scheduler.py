@@ -118,7 +118,7 @@ class RuntimeCounters:
     inbound_delivery_runs: int = 0
     inbound_delivered: int = 0  # memos this replica delivered (both inbound jobs)
     alerts: int = 0
-    wakes: int = 0  # folder polls started by a change notification
+    wakes: int = 0  # folder polls started by a wake row (a change notification, or a new subscription)
     subscriptions: dict[str, int] = field(default_factory=dict)  # SubscriptionAction value -> count
 
 
@@ -276,13 +276,15 @@ class Runtime:
                 continue
             await self._maintain_subscription(resource, mb)
 
-    async def _maintain_subscription(self, resource: str, mb: FunctionMailbox) -> None:
+    async def _maintain_subscription(
+        self, resource: str, mb: FunctionMailbox, *, polled_next: bool = False
+    ) -> None:
         keeper = self.gateway.subscriptions
         key = f"subscription {resource}"
         if keeper is None or not self.tracker.due(key):
             return
         try:
-            action = await keeper.maintain(resource, mb.address, mb.outgoing_folder)
+            action = await keeper.maintain(resource, mb.address, mb.outgoing_folder, polled_next=polled_next)
         except GraphDpgError as exc:
             # Polling goes on at its safety-net interval; the subscription is tried again on the next check.
             self.tracker.failure(key, exc)
@@ -301,7 +303,7 @@ class Runtime:
             if woken:
                 # A lifecycle notification may have asked to reauthorize or recreate the subscription:
                 # recreate first, then the delta round below picks up what was missed meanwhile.
-                await self._maintain_subscription(resource, mb)
+                await self._maintain_subscription(resource, mb, polled_next=True)
             started = time.perf_counter()
             stats = CycleStats()
             try:

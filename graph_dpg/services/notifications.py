@@ -6,7 +6,8 @@ polling stays as the safety net (at a longer interval while notifications are on
 
 :class:`SubscriptionKeeper` (run by the replica holding the folder's lease)::
 
-    no row / no id            --create-->     subscription (new secret clientState), row saved
+    no row / no id            --create-->     subscription (new secret clientState), row saved, and a
+                                              wake: one delta round catches what came before it existed
     need=recreate, expired    --create-->     (subscriptionRemoved: recreate, then the wake polls delta)
     need=reauthorize          --PATCH expiry-->  reauthorized (and renewed)
     expiry within renew_before --PATCH expiry-->  renewed
@@ -94,15 +95,21 @@ class SubscriptionKeeper:
         self.settings = settings
         self.clock = clock
 
-    async def maintain(self, resource: str, mailbox: str, folder: str) -> SubscriptionAction:
-        """Create, recreate, reauthorize or renew the folder's subscription as needed; what was done."""
+    async def maintain(
+        self, resource: str, mailbox: str, folder: str, *, polled_next: bool = False
+    ) -> SubscriptionAction:
+        """Create, recreate, reauthorize or renew the folder's subscription as needed; what was done.
+
+        A subscription created or recreated wakes its folder, unless ``polled_next`` (the caller runs the
+        folder's delta round right after this anyway)."""
+        wake = not polled_next
         row = await blocking(self.store.get_subscription, resource)
         now = self.clock()
         if row is None or not row.subscription_id:
-            return await self._create(resource, mailbox, folder, SubscriptionAction.CREATED)
+            return await self._create(resource, mailbox, folder, SubscriptionAction.CREATED, wake)
         if row.need == "recreate" or (row.expires_at is not None and row.expires_at <= now):
             await self._delete_quietly(mailbox, row)
-            return await self._create(resource, mailbox, folder, SubscriptionAction.RECREATED)
+            return await self._create(resource, mailbox, folder, SubscriptionAction.RECREATED, wake)
         due = row.expires_at is None or row.expires_at - now <= self.settings.renew_before
         if row.need != "reauthorize" and not due:
             return SubscriptionAction.KEPT
@@ -112,14 +119,14 @@ class SubscriptionKeeper:
                 mailbox, row.subscription_id, now + self.settings.lifetime
             )
         except NotFoundError:
-            return await self._create(resource, mailbox, folder, SubscriptionAction.RECREATED)
+            return await self._create(resource, mailbox, folder, SubscriptionAction.RECREATED, wake)
         await blocking(self.store.save_subscription, resource, row.subscription_id, row.client_state, expires)
         action = SubscriptionAction.REAUTHORIZED if row.need == "reauthorize" else SubscriptionAction.RENEWED
         log.info("graph subscription %s", action.value, extra={"mailbox": mailbox, "folder": folder})
         return action
 
     async def _create(
-        self, resource: str, mailbox: str, folder: str, action: SubscriptionAction
+        self, resource: str, mailbox: str, folder: str, action: SubscriptionAction, wake: bool
     ) -> SubscriptionAction:
         client_state = secrets.token_urlsafe(
             32
@@ -133,6 +140,10 @@ class SubscriptionKeeper:
             expires_at=self.clock() + self.settings.lifetime,
         )
         await blocking(self.store.save_subscription, resource, created.id, client_state, created.expires_at)
+        # A mail that reached the folder after its last poll and before the subscription existed gets no
+        # notification: one delta round now, rather than at the safety-net poll minutes later.
+        if wake:
+            await blocking(self.store.request_wake, resource, "subscribed")
         log.info("graph subscription %s", action.value, extra={"mailbox": mailbox, "folder": folder})
         return action
 

@@ -134,6 +134,9 @@ async def test_a_sent_mail_reaches_ngdp_by_a_notification_not_by_the_poll_interv
     await until(lambda: runtime.counters.subscriptions.get("created", 0) == 2, "the subscriptions")
     assert len(tenant.subscriptions.subscriptions) == 2
     assert runtime.outbound_interval == 3600
+    # Each new subscription wakes its folder once (what came before it existed is not notified).
+    await until(lambda: runtime.counters.wakes == 2, "the subscriptions' own wakes")
+    await runtime.wait_polls()
     polls, delta_b = (
         runtime.counters.outbound_polls,
         tenant.count_requests(mailbox="b@testby.dk", endpoint="messages.delta"),
@@ -145,7 +148,7 @@ async def test_a_sent_mail_reaches_ngdp_by_a_notification_not_by_the_poll_interv
     await until(lambda: len(state.accepted) == 1, "NgDP to accept the memo")
     assert events == ["mail placed", f"notified {a}", "ngdp accepted"]
     await runtime.wait_polls()
-    assert runtime.counters.wakes == 1
+    assert runtime.counters.wakes == 3
     assert runtime.counters.outbound_polls == polls + 1  # the woken poll, and no other
     assert tenant.count_requests(mailbox="b@testby.dk", endpoint="messages.delta") == delta_b
     assert b not in {d[1]["value"][0]["subscriptionId"] for d in tenant.subscriptions.deliveries}
@@ -157,6 +160,8 @@ async def test_subscription_removed_is_recreated_then_the_folder_resynced_by_del
     tenant, state, runtime, events = running
     a = outbound_resource("a@testby.dk", "sentitems")
     await until(lambda: runtime.counters.subscriptions.get("created", 0) == 2, "the subscriptions")
+    await until(lambda: runtime.counters.wakes == 2, "the subscriptions' own wakes")
+    await runtime.wait_polls()
     row = await asyncio.to_thread(runtime.gateway.store.get_subscription, a)
     assert row is not None and row.subscription_id is not None
     polls = runtime.counters.outbound_polls

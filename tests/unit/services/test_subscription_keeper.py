@@ -92,6 +92,20 @@ async def test_created_once_then_kept_then_renewed_before_it_expires(store: SqlS
     assert port.calls == [("create", "s1"), ("renew", "s1")]
 
 
+async def test_a_new_subscription_wakes_its_folder_once_a_renewal_does_not(store: SqlStore) -> None:
+    """Graph notifies only changes after the subscription exists (concepts/change-notifications-overview.md):
+    a mail that came between the folder's last poll and the subscription would wait for the safety-net poll.
+    Creating (or recreating) a subscription therefore wakes the folder for one delta round."""
+    now = [T0]
+    keeper, _ = keeper_for(store, now)
+    assert await keeper.maintain(RESOURCE, "a@testby.dk", "sentitems") == SubscriptionAction.CREATED
+    assert store.take_wakes([RESOURCE]) == [RESOURCE]
+    assert store.take_wakes([RESOURCE]) == []  # taken once
+    now[0] = T0 + REQUESTED_LIFETIME - RENEW_BEFORE + timedelta(minutes=1)
+    assert await keeper.maintain(RESOURCE, "a@testby.dk", "sentitems") == SubscriptionAction.RENEWED
+    assert store.take_wakes([RESOURCE]) == []  # a renewal loses nothing: no extra round
+
+
 async def test_lifecycle_marks_reauthorize_and_recreate(store: SqlStore) -> None:
     now = [T0]
     keeper, port = keeper_for(store, now)
