@@ -918,8 +918,9 @@ class OutboundService:
     async def _recipient_lines(self, job_id: str) -> list[RecipientLine]:
         lines: list[RecipientLine] = []
         after = 0
+        page_size = 5000
         while True:
-            page = await blocking(self.store.list_outbox, job_id, after_id=after, limit=5000)
+            page = await blocking(self.store.list_outbox, job_id, after_id=after, limit=page_size)
             if not page:
                 return lines
             lines.extend(_line(e) for e in page)
@@ -932,6 +933,8 @@ class OutboundService:
                     language=self.settings.language,
                     registrations=self._registrations,
                 )
+            if len(page) < page_size:
+                return lines  # a short page is the last: no transaction to read an empty one
             after = page[-1].id
 
     async def _plan_effects(
@@ -1167,7 +1170,9 @@ class OutboundService:
         current = await self.mail.get_categories(job.mailbox, job.message_id)
         keep = [c for c in current if c not in mine]
         wanted = [*keep, names[category.value]]
-        await self.mail.set_categories(job.mailbox, job.message_id, wanted)
+        # Already shown (a replay, or an earlier effect of the job saw this state already): no write.
+        if list(dict.fromkeys(wanted)) != current:
+            await self.mail.set_categories(job.mailbox, job.message_id, wanted)
         return {"categories": wanted, "category": category.value}
 
     async def _current_category(self, job: OutboundJob) -> JobCategory:

@@ -17,9 +17,10 @@ import pytest
 
 from graph_dpg.adapters.store.sql import SqlStore
 from graph_dpg.ports.store import JobState
+from graph_dpg.services.effects import EffectKey
 from graph_dpg.services.outbound import OutboundService
 
-from .harness import CITIZEN, Harness, make_harness
+from .harness import CITIZEN, MAILBOX, Harness, make_harness
 
 GW = "ngdp.digital-post.dk"
 
@@ -152,3 +153,26 @@ async def test_a_crash_after_marking_receipts_processed_loses_no_category(h: Har
     await h.service.run_effects()
     assert [h.categories(mid) for mid in mids] == [["Digital Post: Kvitteret"]] * 3
     assert h.store.unprocessed_receipts() == []
+
+
+async def test_a_category_already_shown_is_read_but_not_written_again(h: Harness) -> None:
+    """Issue 18 (cost of one mail): a category effect whose state the original already shows (a replay, or
+    a later effect of the job that finds its category shown by an earlier one) reads the categories and
+    writes nothing: PATCH replaces the whole list (api-reference/v1.0/api/message-update.md), so an equal
+    list is a round trip that changes nothing."""
+    mid = h.send("Afgørelse", [f"{CITIZEN}@29189846.{GW}"])
+    await h.mailbox.set_categories(MAILBOX, mid, ["Min egen"])  # the case worker's own category
+    await h.cycle()
+    assert h.categories(mid) == ["Min egen", "Digital Post: Sendt"]
+    [job] = h.store.jobs_in_state([JobState.DONE])
+    # Planned again under another key (as a business receipt applied to the finished job would): the job's
+    # category is still "sent", which the original shows.
+    key = str(EffectKey.category(job.id, "receipted"))
+    h.store.plan_effect(key, {"job": job.id, "category": "sent"}, MAILBOX)
+    patches = h.tenant.count_requests(mailbox=MAILBOX, method="PATCH")
+    reads = h.tenant.count_requests(mailbox=MAILBOX, method="GET", endpoint="messages.get")
+
+    assert await h.service.run_effects() == 1
+    assert h.tenant.count_requests(mailbox=MAILBOX, method="PATCH") == patches
+    assert h.tenant.count_requests(mailbox=MAILBOX, method="GET", endpoint="messages.get") == reads + 1
+    assert h.categories(mid) == ["Min egen", "Digital Post: Sendt"]
