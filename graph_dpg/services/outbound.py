@@ -112,6 +112,9 @@ log = logging.getLogger(__name__)
 
 #: Named extended property on receipt mails: the job they report on (finds an earlier copy after a crash).
 RECEIPT_PROPERTY = "DpgReceiptFor"
+#: In a receipt effect's payload: planned by a version that notes every attempt at it before writing
+#: (``EffectBook.first_attempt``), so a first noted attempt need not look for an earlier copy.
+NOTES_ATTEMPTS = "notes_attempts"
 _JOB_NAMESPACE = uuid.UUID("6f0b7c52-3c1e-4b8e-9a57-1d0f3f6b2a10")
 #: The semantic category every receipt mail carries (name and colour from the gateway file).
 RECEIPT_CATEGORY = "receipt"
@@ -946,6 +949,7 @@ class OutboundService:
                 "job": job.id,
                 "kind": "error" if findings else "receipt",
                 "findings": [_finding_dict(f) for f in findings],
+                NOTES_ATTEMPTS: True,
             },
             mailbox=job.mailbox,
         )
@@ -1063,10 +1067,15 @@ class OutboundService:
             )
 
         # The marker is the effect's key, unique per receipt mail: an earlier copy (a crash after the
-        # create) is found by it.
+        # create) is found by it. Its first attempt, noted as such in the store before anything is
+        # written, has no earlier copy to look for (issue 18: one Graph round trip less per letter);
+        # receipts planned before attempts were noted are always looked for.
         message_id = receipt_message_id(key)
         marker = Marker(RECEIPT_PROPERTY, str(key))
-        written = await marker.find_or_create(self.mail, job.mailbox, self.settings.receipt_folder, build)
+        first = bool(payload.get(NOTES_ATTEMPTS)) and await self.effects.first_attempt(key)
+        written = await marker.find_or_create(
+            self.mail, job.mailbox, self.settings.receipt_folder, build, first_attempt=first
+        )
         if written.created:
             await blocking(
                 self.store.audit,
