@@ -76,6 +76,10 @@ class EffectState(enum.StrEnum):
     DONE = "done"
 
 
+#: The result a planned effect carries once an attempt at it was noted (``Effects.note_effect_attempt``).
+ATTEMPT_NOTED: Mapping[str, object] = {"attempted": True}
+
+
 class InboundState(enum.StrEnum):
     RECEIVED = "received"
     DELIVERED = "delivered"
@@ -320,6 +324,12 @@ class Effects(Protocol):
         ...
 
     def complete_effect(self, key: str, result: Mapping[str, object] | None = None) -> bool: ...
+
+    def note_effect_attempt(self, key: str) -> bool:
+        """Record, durably, that an attempt at a planned effect starts. True only for the first noted
+        attempt: no attempt was noted before, so none can have written anything (``Marker``'s lookup can
+        be left out). False for a later attempt, an effect not planned, or one already done."""
+        ...
 
 
 class Receipts(Protocol):

@@ -136,6 +136,12 @@ class EffectBook:
         effect = await self.get(key)
         return effect is not None and effect.state is EffectState.DONE
 
+    async def first_attempt(self, key: EffectKey) -> bool:
+        """Note (durably, before anything is written) that an attempt at ``key`` starts; True if no attempt
+        was noted before, so nothing of an earlier one can exist (``Marker.find_or_create`` may skip its
+        lookup). Only for effects whose every attempt notes itself here: see ``Marker.find_or_create``."""
+        return await blocking(self._store.note_effect_attempt, str(key))
+
     async def complete(self, key: EffectKey, result: Mapping[str, object] | None = None) -> bool:
         return await blocking(self._store.complete_effect, str(key), result)
 
@@ -238,13 +244,25 @@ class Marker:
     value: str
 
     async def find_or_create(
-        self, mail: MailboxPort, mailbox: str, folder: str, build: Callable[[], Awaitable[MailMessage]]
+        self,
+        mail: MailboxPort,
+        mailbox: str,
+        folder: str,
+        build: Callable[[], Awaitable[MailMessage]],
+        *,
+        first_attempt: bool = False,
     ) -> Written:
         """The message in ``folder`` that carries this marker; else ``build()`` one and create it there (as
-        a received item, carrying the marker). ``folder`` is a folder id or a well-known name."""
-        found = await mail.find_by_extended_property(mailbox, folder, self.name, self.value)
-        if found:
-            return Written(found[0], created=False)
+        a received item, carrying the marker). ``folder`` is a folder id or a well-known name.
+
+        ``first_attempt``: the caller knows no earlier attempt exists (``EffectBook.first_attempt`` noted
+        this one as the first, durably, before it writes): the lookup, a Graph round trip, is left out.
+        That holds only for an effect planned by a version that notes every attempt (an effect planned
+        before it may have been attempted unnoted), so callers pass it for such effects alone."""
+        if not first_attempt:
+            found = await mail.find_by_extended_property(mailbox, folder, self.name, self.value)
+            if found:
+                return Written(found[0], created=False)
         message = await build()
         created = await mail.create_message(
             mailbox, folder, message, received=True, extended_properties={self.name: self.value}

@@ -113,6 +113,9 @@ log = logging.getLogger(__name__)
 
 #: Named extended property on receipt mails: the job they report on (finds an earlier copy after a crash).
 RECEIPT_PROPERTY = "DpgReceiptFor"
+#: In a receipt effect's payload: planned by a version that notes every attempt at it before writing
+#: (``EffectBook.first_attempt``), so a first noted attempt need not look for an earlier copy.
+NOTES_ATTEMPTS = "notes_attempts"
 _JOB_NAMESPACE = uuid.UUID("6f0b7c52-3c1e-4b8e-9a57-1d0f3f6b2a10")
 #: The semantic category every receipt mail carries (name and colour from the gateway file).
 RECEIPT_CATEGORY = "receipt"
@@ -986,8 +989,9 @@ class OutboundService:
     async def _recipient_lines(self, job_id: str) -> list[RecipientLine]:
         lines: list[RecipientLine] = []
         after = 0
+        page_size = 5000
         while True:
-            page = await blocking(self.store.list_outbox, job_id, after_id=after, limit=5000)
+            page = await blocking(self.store.list_outbox, job_id, after_id=after, limit=page_size)
             if not page:
                 return lines
             lines.extend(_line(e) for e in page)
@@ -1000,6 +1004,8 @@ class OutboundService:
                     language=self.settings.language,
                     registrations=self._registrations,
                 )
+            if len(page) < page_size:
+                return lines  # a short page is the last: no transaction to read an empty one
             after = page[-1].id
 
     async def _plan_effects(
@@ -1011,6 +1017,7 @@ class OutboundService:
                 "job": job.id,
                 "kind": "error" if findings else "receipt",
                 "findings": [_finding_dict(f) for f in findings],
+                NOTES_ATTEMPTS: True,
             },
             mailbox=job.mailbox,
         )
@@ -1128,10 +1135,15 @@ class OutboundService:
             )
 
         # The marker is the effect's key, unique per receipt mail: an earlier copy (a crash after the
-        # create) is found by it.
+        # create) is found by it. Its first attempt, noted as such in the store before anything is
+        # written, has no earlier copy to look for (issue 18: one Graph round trip less per letter);
+        # receipts planned before attempts were noted are always looked for.
         message_id = receipt_message_id(key)
         marker = Marker(RECEIPT_PROPERTY, str(key))
-        written = await marker.find_or_create(self.mail, job.mailbox, self.settings.receipt_folder, build)
+        first = bool(payload.get(NOTES_ATTEMPTS)) and await self.effects.first_attempt(key)
+        written = await marker.find_or_create(
+            self.mail, job.mailbox, self.settings.receipt_folder, build, first_attempt=first
+        )
         if written.created:
             await blocking(
                 self.store.audit,
@@ -1235,7 +1247,9 @@ class OutboundService:
         current = await self.mail.get_categories(job.mailbox, job.message_id)
         keep = [c for c in current if c not in mine]
         wanted = [*keep, names[category.value]]
-        await self.mail.set_categories(job.mailbox, job.message_id, wanted)
+        # Already shown (a replay, or an earlier effect of the job saw this state already): no write.
+        if list(dict.fromkeys(wanted)) != current:
+            await self.mail.set_categories(job.mailbox, job.message_id, wanted)
         return {"categories": wanted, "category": category.value}
 
     async def _current_category(self, job: OutboundJob) -> JobCategory:

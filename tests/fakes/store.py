@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from graph_dpg.core.errors import StoreError
 from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.ports.store import (
+    ATTEMPT_NOTED,
     JOB_TERMINAL,
     BusinessReceipt,
     DisabledRule,
@@ -153,6 +154,14 @@ class FakeEffects:
             if e.state is EffectState.PLANNED and e.key.startswith(prefix or "") and owned(e.key)
         ]
         return sorted(planned, key=lambda e: (e.created_at, e.key))[:limit]
+
+    def note_effect_attempt(self, key: str) -> bool:
+        self._maybe_fail("note_effect_attempt")
+        effect = self.rows.get(key)
+        if effect is None or effect.state is not EffectState.PLANNED or effect.result is not None:
+            return False
+        self.rows[key] = replace(effect, result=dict(ATTEMPT_NOTED))
+        return True
 
     def complete_effect(self, key: str, result: Mapping[str, object] | None = None) -> bool:
         self._maybe_fail("complete_effect")

@@ -8,6 +8,10 @@ Why each piece (docs/facts/graph.md, the "msgraph-sdk" sections):
 - The SDK's default middleware, with the RetryHandler replaced by a subclass that parses fractional
   ``Retry-After`` values (Graph sends e.g. ``2.128``; kiota's handler only parses integers and falls back
   to its backoff) and has a configurable backoff/jitter so tests stay fast.
+- Left out of that default: the headers and body inspection handlers (they only act for a request that
+  carries their option, which the adapter never sets) and the URL replace handler (it rewrites
+  ``/users/TokenToReplace`` to ``/me``, a path the adapter never uses): each is a pass-through with its
+  own tracing span on every request (bench/cost_bench.py, issue 18).
 - ``adapter.base_url`` is set without a trailing slash; httpx normalises a client base URL *with* one and
   kiota would then produce ``/v1.0//users/...``.
 """
@@ -24,7 +28,12 @@ from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
 from kiota_http.kiota_client_factory import KiotaClientFactory
-from kiota_http.middleware import RetryHandler
+from kiota_http.middleware import (
+    BodyInspectionHandler,
+    HeadersInspectionHandler,
+    RetryHandler,
+    UrlReplaceHandler,
+)
 from kiota_http.middleware.options import RetryHandlerOption
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_request_adapter import options as sdk_middleware_options
@@ -39,6 +48,7 @@ from graph_dpg.core.errors import ConfigError
 GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 GRAPH_SCOPES = ("https://graph.microsoft.com/.default",)
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+_UNUSED_MIDDLEWARE = (HeadersInspectionHandler, BodyInspectionHandler, UrlReplaceHandler)
 
 
 @dataclass(frozen=True)
@@ -125,7 +135,11 @@ def build_pipeline(
             transport=transport,
             timeout=timeout if timeout is not None else httpx.Timeout(100.0, connect=30.0),
         )
-    middleware = KiotaClientFactory.get_default_middleware(sdk_middleware_options)
+    middleware = [
+        m
+        for m in KiotaClientFactory.get_default_middleware(sdk_middleware_options)
+        if not isinstance(m, _UNUSED_MIDDLEWARE)
+    ]
     policy = retry or RetryPolicy()
     middleware = [GraphRetryHandler(policy) if isinstance(m, RetryHandler) else m for m in middleware]
     telemetry = sdk_middleware_options.get(GraphTelemetryHandlerOption.get_key())

@@ -77,6 +77,7 @@ from graph_dpg.adapters.graph.translate import (
     odata_quote,
     property_id,
 )
+from graph_dpg.adapters.graph.uri import expand as expand_template
 from graph_dpg.core.errors import (
     AuthError,
     NotFoundError,
@@ -319,9 +320,11 @@ class GraphMailbox:
         info.headers.add("Prefer", [*prefer, IMMUTABLE_ID])
         if info.url_template:
             # kiota expands the URI template on every access of ``info.url`` (three per request, ~1 ms
-            # each for a long $select); expand it once and pin the result.
+            # each for a long $select); expand it once, with our own expander where it can (uri.py: kiota's
+            # encodes character by character), and pin the result.
             info.path_parameters["baseurl"] = self._pipe.adapter.base_url
-            info.url = info.url
+            url = expand_template(info.url_template, {**info.query_parameters, **info.path_parameters})
+            info.url = url if url is not None else info.url
         info.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
         method = info.http_method.value if info.http_method else "GET"
         async with self._slot(mailbox):

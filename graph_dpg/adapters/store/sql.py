@@ -89,6 +89,7 @@ from graph_dpg.ports.console import (
 )
 from graph_dpg.ports.graph_budget import BudgetGrant
 from graph_dpg.ports.store import (
+    ATTEMPT_NOTED,
     JOB_TERMINAL,
     BusinessReceipt,
     DisabledRule,
@@ -773,6 +774,17 @@ class SqlStore:
             if changed != 1 and conn.execute(select(ef.c.key).where(ef.c.key == key)).first() is None:
                 raise StoreError(f"unknown effect {key!r}")
             return changed == 1
+
+    def note_effect_attempt(self, key: str) -> bool:
+        ef = t.effects
+        with self._tx("note effect attempt") as conn:
+            # A planned effect's result is NULL until this note or its completion writes it.
+            changed = conn.execute(
+                update(ef)
+                .where(ef.c.key == key, ef.c.state == EffectState.PLANNED.value, ef.c.result.is_(None))
+                .values(result=_json_safe(ATTEMPT_NOTED))
+            ).rowcount
+            return bool(changed == 1)
 
     # ------------------------------------------------------------------ business receipts
 

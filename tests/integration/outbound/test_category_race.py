@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 from graph_dpg.adapters.store.sql import SqlStore
-from graph_dpg.ports.store import JobState
+from graph_dpg.ports.store import EffectState, JobState
+from graph_dpg.services.effects import EffectKey
 from graph_dpg.services.outbound import OutboundService
 
-from .harness import CITIZEN, Harness, make_harness
+from .harness import CITIZEN, MAILBOX, Harness, make_harness
 
 GW = "ngdp.digital-post.dk"
 
@@ -152,3 +153,83 @@ async def test_a_crash_after_marking_receipts_processed_loses_no_category(h: Har
     await h.service.run_effects()
     assert [h.categories(mid) for mid in mids] == [["Digital Post: Kvitteret"]] * 3
     assert h.store.unprocessed_receipts() == []
+
+
+async def test_a_category_already_shown_is_read_but_not_written_again(h: Harness) -> None:
+    """Issue 18 (cost of one mail): a category effect whose state the original already shows (a replay, or
+    a later effect of the job that finds its category shown by an earlier one) reads the categories and
+    writes nothing: PATCH replaces the whole list (api-reference/v1.0/api/message-update.md), so an equal
+    list is a round trip that changes nothing."""
+    mid = h.send("Afgørelse", [f"{CITIZEN}@29189846.{GW}"])
+    await h.mailbox.set_categories(MAILBOX, mid, ["Min egen"])  # the case worker's own category
+    await h.cycle()
+    assert h.categories(mid) == ["Min egen", "Digital Post: Sendt"]
+    [job] = h.store.jobs_in_state([JobState.DONE])
+    # Planned again under another key (as a business receipt applied to the finished job would): the job's
+    # category is still "sent", which the original shows.
+    key = str(EffectKey.category(job.id, "receipted"))
+    h.store.plan_effect(key, {"job": job.id, "category": "sent"}, MAILBOX)
+    patches = h.tenant.count_requests(mailbox=MAILBOX, method="PATCH")
+    reads = h.tenant.count_requests(mailbox=MAILBOX, method="GET", endpoint="messages.get")
+
+    assert await h.service.run_effects() == 1
+    assert h.tenant.count_requests(mailbox=MAILBOX, method="PATCH") == patches
+    assert h.tenant.count_requests(mailbox=MAILBOX, method="GET", endpoint="messages.get") == reads + 1
+    assert h.categories(mid) == ["Min egen", "Digital Post: Sendt"]
+
+
+async def test_a_receipts_first_noted_attempt_creates_without_looking_and_a_retry_looks(h: Harness) -> None:
+    """Issue 18: the receipt mail's first attempt is noted in the store before anything is written, so it has
+    no earlier copy to look for (no $filter on the marker property, one Graph round trip less per letter);
+    a retry after a crash between the create and the completion finds the copy by its marker and does not
+    create a second one (services.effects.Marker; extended-properties-overview.md for the $filter)."""
+    h.send("Afgørelse", [f"{CITIZEN}@29189846.{GW}"])
+    await h.service.run_once()
+    assert len(h.receipts()) == 1
+    assert h.tenant.count_requests(mailbox=MAILBOX, method="GET", endpoint="messages.list") == 0
+    [job] = h.store.jobs_in_state([JobState.DONE])
+    done = h.store.get_effect(str(EffectKey.receipt(job.id)))
+    assert done is not None and done.state is EffectState.DONE
+
+    # The crash: a second job's receipt was noted and created, and the process died before completing it.
+    h.send("Afgørelse 2", [f"{CITIZEN}@29189846.{GW}"])
+    real = h.service.effects.complete
+    crashed: list[str] = []
+
+    async def crash_on_receipt(key: EffectKey, result: Any = None) -> bool:
+        if key.kind.value == "receipt" and not crashed:
+            crashed.append(str(key))
+            raise RuntimeError("killed between the create and the completion")
+        return await real(key, result)
+
+    h.service.effects.complete = crash_on_receipt  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await h.service.run_once()
+    h.service.effects.complete = real  # type: ignore[method-assign]
+    assert len(h.receipts()) == 2
+    before = h.tenant.count_requests(mailbox=MAILBOX, method="GET", endpoint="messages.list")
+
+    await h.service.run_effects()  # the retry (as after a restart): the attempt was noted, so it looks first
+
+    assert h.tenant.count_requests(mailbox=MAILBOX, method="GET", endpoint="messages.list") == before + 1
+    assert len(h.receipts()) == 2  # found by its marker, not created again
+    effect = h.store.get_effect(crashed[0])
+    assert effect is not None and effect.state is EffectState.DONE and effect.result
+    assert effect.result.get("reused") is True
+
+
+async def test_a_receipt_planned_before_attempts_were_noted_is_looked_for(h: Harness) -> None:
+    """Issue 18: a receipt effect planned by an earlier version (no notes_attempts in its payload) may have
+    been attempted without a note: it always looks for an earlier copy first."""
+    h.send("Afgørelse", [f"{CITIZEN}@29189846.{GW}"])
+    real_plan = h.service.effects.plan
+
+    async def plan_as_before(key: EffectKey, payload: Any, *, mailbox: str | None = None) -> bool:
+        return await real_plan(
+            key, {k: v for k, v in payload.items() if k != "notes_attempts"}, mailbox=mailbox
+        )
+
+    h.service.effects.plan = plan_as_before  # type: ignore[method-assign]
+    await h.service.run_once()
+    assert len(h.receipts()) == 1
+    assert h.tenant.count_requests(mailbox=MAILBOX, method="GET", endpoint="messages.list") == 1

@@ -319,6 +319,22 @@ def test_the_outbox_is_listed_in_pages_without_xml(store: ContractStore) -> None
     assert "0000000001" not in repr(first[1])  # the recipient's id is never in a repr
 
 
+def test_an_effect_attempt_is_noted_first_once(store: ContractStore) -> None:
+    """Issue 18: the first noted attempt at a planned effect is told apart from every later one (durably,
+    so after a crash too): only the first may leave out its marker lookup (services.effects.Marker)."""
+    assert store.plan_effect("receipt:n1", {"job": "n1"}, "a@kommune.dk")
+    assert store.note_effect_attempt("receipt:n1") is True
+    assert store.note_effect_attempt("receipt:n1") is False  # a retry, or a replay after a crash
+    noted = store.get_effect("receipt:n1")
+    assert noted is not None and noted.state is EffectState.PLANNED
+    assert [e.key for e in store.pending_effects(prefix="receipt:")] == ["receipt:n1"]  # still planned
+    assert store.complete_effect("receipt:n1", {"message_id": "m"}) is True
+    done = store.get_effect("receipt:n1")
+    assert done is not None and done.result == {"message_id": "m"}  # the completion's result replaces it
+    assert store.note_effect_attempt("receipt:n1") is False  # done
+    assert store.note_effect_attempt("receipt:unknown") is False
+
+
 def test_effects_are_planned_once_and_completed_once(store: ContractStore) -> None:
     stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert (
