@@ -542,10 +542,16 @@ class OutboundService:
         if plan.errors:
             await self._reject(job, plan.findings, plan.errors, stats)
             return job
+        if self.settings.recipient_precheck and plan.more is not None:
+            plan.materialise()  # the pre-check asks NgDP about every recipient and keeps the list
+            plan.total = len(plan.memos)
         if self.settings.recipient_precheck and await precheck_mass_plan(self.ngdp, plan) and plan.errors:
             await self._reject(job, plan.findings, plan.errors, stats)  # nobody could receive it
             return job
-        memos = [
+        total = plan.total if plan.more is not None else len(plan.memos)
+        # A mass delivery's rows are read from its recipient list while the store writes them (one
+        # transaction, streamed in chunks): 100,000 recipients are never in memory at once (issue 18).
+        memos = (
             PlannedMemo(
                 m.message_uuid,
                 m.recipient_kind,
@@ -555,8 +561,8 @@ class OutboundService:
                 m.template_uuid,
                 m.line,
             )
-            for m in plan.memos
-        ]
+            for m in plan.all_memos()
+        )
         # The "queued" category is planned before the job itself, so a crash between the two transactions
         # cannot lose it (planning an effect twice is a no-op). The notes for the receipt go with the plan.
         await self._plan_category(job, JobCategory.QUEUED)
@@ -568,7 +574,7 @@ class OutboundService:
                 self.store.audit,
                 "outbound.job.planned",
                 job.subject,
-                details={"job": job.id, "memos": len(plan.memos)},
+                details={"job": job.id, "memos": total},
             )
         updated = await blocking(self.store.get_job, job.id)
         return updated if updated is not None else job
@@ -626,7 +632,7 @@ class OutboundService:
             xml = await blocking(self.store.load_inbound_xml, reply_uuid)
             replying_to = await self.cpu.run(_parse_or_none, xml)
         plan = await self.cpu.run(
-            plan_outbound, msg, ctx, replying_to=replying_to, replying_to_uuid=reply_uuid
+            plan_outbound, msg, ctx, replying_to=replying_to, replying_to_uuid=reply_uuid, stream_mass=True
         )
         plan.findings[:0] = notes
         return plan

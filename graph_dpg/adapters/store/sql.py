@@ -45,7 +45,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -420,7 +420,7 @@ class SqlStore:
             stmt = self._insert(t.outbound_jobs).values(self._job_values(job, job.state, self._now(conn)))
             return _inserted(conn, stmt)
 
-    def plan_job(self, job: OutboundJob, memos: Sequence[PlannedMemo]) -> bool:
+    def plan_job(self, job: OutboundJob, memos: Iterable[PlannedMemo]) -> bool:
         with self._tx("plan job") as conn:
             now = self._now(conn)
             jobs = t.outbound_jobs
@@ -436,7 +436,7 @@ class SqlStore:
             return True
 
     def _bulk_insert_outbox(
-        self, conn: Connection, job_id: str, memos: Sequence[PlannedMemo], now: datetime
+        self, conn: Connection, job_id: str, memos: Iterable[PlannedMemo], now: datetime
     ) -> None:
         """Insert the outbox rows of one job, fast: 100,000 recipients is a normal mass delivery.
 
