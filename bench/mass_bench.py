@@ -40,7 +40,7 @@ from typing import Any
 from _common import add_json_option, write_json
 from _emulator_host import graph_host, ngdp_host
 from chaos import DEFAULT_POSTGRES_URL, isolated_schema, write_env
-from scale_bench import MAIN, MONITOR, Host, Replica, gateway_yaml, postgres_problem
+from scale_bench import CLK_TCK, MAIN, MONITOR, Host, Replica, gateway_yaml, machine_cpu, postgres_problem
 
 from graph_dpg.adapters.store import create_store
 from graph_dpg.demo.scenario import mass_recipients
@@ -50,6 +50,15 @@ BOX = "massepost@bench.dk"
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def cpu_s(pid: int) -> float:
+    """utime+stime of a process so far, in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def vm_hwm_mb(pid: int) -> float:
@@ -156,9 +165,12 @@ def one_size(args: argparse.Namespace, n: int, db_url: str, workdir: Path) -> di
     try:
         run.graph.call("put_mass", mailbox=BOX, cprs=run.cprs)
         ready_at = run.launch()
-        cpu0 = run.rep.cpu_s()
+        cpu0, ngdp0, busy0 = run.rep.cpu_s(), cpu_s(run.ngdp.info["pid"]), machine_cpu()
         ok = run.wait_accepted(n, args.bound)
         cpu = run.rep.cpu_s() - cpu0
+        ngdp_cpu = cpu_s(run.ngdp.info["pid"]) - ngdp0
+        busy1 = machine_cpu()
+        load = os.getloadavg()[0]
         receipt = run.wait_receipt(120)
         hwm = vm_hwm_mb(run.rep.proc.pid)
         check = run.ngdp.call("mass_check")
@@ -172,6 +184,9 @@ def one_size(args: argparse.Namespace, n: int, db_url: str, workdir: Path) -> di
         "peak_rss_mb": hwm,
         "memo_per_s": window_rate(times),
         "cpu_ms_per_memo": 1000 * cpu / n,
+        "ngdp_emulator_cpu_ms_per_memo": 1000 * ngdp_cpu / n,
+        "machine_busy": (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
+        "load_avg_1m": load,
         "plan_s": (times[0] - ready_at) if times else float("nan"),
         "total_s": (times[-1] - ready_at) if times else float("nan"),
         "ngdp": check,
@@ -226,12 +241,18 @@ def kill_run(args: argparse.Namespace, n: int, db_url: str, workdir: Path) -> di
 
 def print_table(results: dict[str, Any]) -> None:
     print()
-    print(f"{'N':>8} {'peak RSS MB':>12} {'MeMo/s':>8} {'CPU ms/MeMo':>12} {'plan s':>7} {'total s':>8} ok")
+    print(
+        f"{'N':>8} {'peak RSS MB':>12} {'MeMo/s':>8} {'CPU ms/MeMo':>12} {'NgDP ms/MeMo':>13} {'plan s':>7} "
+        f"{'total s':>8} {'busy':>5} {'load':>5} ok"
+    )
     for r in results["sizes"]:
         print(
             f"{r['n']:>8,} {r['peak_rss_mb']:>12.1f} {r['memo_per_s']:>8.1f} {r['cpu_ms_per_memo']:>12.2f} "
-            f"{r['plan_s']:>7.1f} {r['total_s']:>8.1f} {r['all_accepted'] and r['receipt']}"
+            f"{r['ngdp_emulator_cpu_ms_per_memo']:>13.2f} {r['plan_s']:>7.1f} {r['total_s']:>8.1f} "
+            f"{r['machine_busy']:>5.0%} {r['load_avg_1m']:>5.1f} {r['all_accepted'] and r['receipt']}"
         )
+    print("CPU ms/MeMo: the gateway process (planning included); NgDP ms/MeMo: the emulator's process; busy:")
+    print("all cores of the machine over the delivery (other processes included); load: 1-min load average.")
     if "rss_ratio" in results:
         print(f"peak RSS ratio {results['rss_ratio_label']}: {results['rss_ratio']:.2f}")
     k = results.get("kill")

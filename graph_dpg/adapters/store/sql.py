@@ -57,6 +57,7 @@ from sqlalchemy import (
     Engine,
     Row,
     Table,
+    bindparam,
     case,
     create_engine,
     delete,
@@ -635,19 +636,37 @@ class SqlStore:
         changed = 0
         with self._tx("record send results") as conn:
             now = self._now(conn)
+            # Accepted rows (nearly all of a mass delivery's batch) in one executemany: one statement
+            # compiled once and the rows sent together (psycopg pipelines them), not 200 round trips.
+            accepted = [o for o in outcomes if o.state is OutboxState.ACCEPTED]
+            if accepted:
+                result = conn.execute(
+                    update(ob)
+                    .where(
+                        ob.c.message_uuid == bindparam("b_uuid"),
+                        ob.c.state == OutboxState.PENDING.value,
+                    )
+                    .values(
+                        updated_at=now,
+                        state=OutboxState.ACCEPTED.value,
+                        transmission_id=bindparam("b_tid"),
+                        receipt_status=func.coalesce(ob.c.receipt_status, bindparam("b_status")),
+                    ),
+                    [
+                        {"b_uuid": o.message_uuid, "b_tid": o.transmission_id, "b_status": o.receipt_status}
+                        for o in accepted
+                    ],
+                )
+                changed += result.rowcount
             for o in outcomes:
                 values: dict[str, object]
+                if o.state is OutboxState.ACCEPTED:
+                    continue
                 if o.state is None:
                     values = {
                         "attempts": ob.c.attempts + 1,
                         "last_error": mask_cprs(o.error or ""),
                         "not_before": o.retry_at,
-                    }
-                elif o.state is OutboxState.ACCEPTED:
-                    values = {
-                        "state": o.state.value,
-                        "transmission_id": o.transmission_id,
-                        "receipt_status": func.coalesce(ob.c.receipt_status, o.receipt_status),
                     }
                 elif o.state is OutboxState.REJECTED:
                     values = {
