@@ -260,8 +260,10 @@ class Outbox(Protocol):
         """Jobs in these states, the oldest change first; ``mailboxes`` (any case): only theirs."""
         ...
 
-    def next_pending(self, job_id: str | None, limit: int = 100) -> list[OutboxEntry]:
-        """Pending rows (with their XML) whose retry time has come, oldest first."""
+    def next_pending(self, job_id: str | None, limit: int = 100, *, after_id: int = 0) -> list[OutboxEntry]:
+        """Pending rows (with their XML) whose retry time has come, oldest first; only rows after
+        ``after_id`` (a page cursor: the sender reads the next batch while the last one's results are
+        still being recorded)."""
         ...
 
     def mark_in_flight(self, message_uuids: Sequence[str]) -> int:

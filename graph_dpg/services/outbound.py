@@ -110,6 +110,10 @@ from graph_dpg.services.names import NAMED_RECIPIENTS_MAX, annotate_recipient_li
 
 log = logging.getLogger(__name__)
 
+#: Business receipts read, recorded and deleted at a time (``pull_business_receipts``), and at most how
+#: many such rounds one pull makes (10,000 x 1,000: beyond any queue the organisation can have).
+RECEIPT_BATCH = 1000
+_MAX_RECEIPT_ROUNDS = 10_000
 #: A mass delivery's template up to this size is re-addressed on the loop (``_render``): byte replacements
 #: on 64 KB take ~0.1 ms, no more than handing the call to the CPU pool and back.
 _RENDER_INLINE_BYTES = 64 * 1024
@@ -768,38 +772,60 @@ class OutboundService:
     async def _send(self, job: OutboundJob, stats: CycleStats) -> None:
         if job.state is JobState.PLANNED:
             await blocking(self.store.set_job_state, job.id, JobState.SENDING)
-        while True:
-            if await blocking(self.store.cancellation_requested, job.id):
-                # Cancelled by an operator (services.letters): what was sent stays sent, the rest is not sent.
-                stats.send_failed += await self._fail_pending(job, job.id, Text.RECEIPT_ROW_CANCELLED)
-                break
-            rows = await blocking(self.store.next_pending, job.id, limit=200)
-            if not rows:
-                break
-            # Mark before the POSTs (one transaction per batch): a crash between a POST and the record
-            # below leaves the mark, and the retry then sends with possibly_sent.
-            await blocking(self.store.mark_in_flight, [r.message_uuid for r in rows])
-            mailbox = job.mailbox.lower()
-            results = await asyncio.gather(
-                *(self._send_one(row, mailbox) for row in rows), return_exceptions=True
-            )
-            outcomes = [r for r in results if isinstance(r, SendOutcome)]
-            # One transaction per batch; a crash before it commits re-sends the batch with the same UUIDs.
-            await blocking(self.store.record_send_results, outcomes)
-            for o in outcomes:
-                if o.state is OutboxState.ACCEPTED:
-                    stats.sent += 1
-                elif o.state is OutboxState.REJECTED:
-                    stats.send_rejected += 1
-                elif o.state is OutboxState.FAILED:
-                    stats.send_failed += 1
-                else:
-                    stats.retried += 1
-            for r in results:
-                if isinstance(r, BaseException):
-                    raise r
-            if any(o.state is None for o in outcomes):
-                break  # the rest waits for its retry time; other jobs go on meanwhile
+        # The rows are read in pages by a cursor (never all at once), and a batch's results are recorded
+        # while the next batch is sent (issue 18): the sends do not wait for that transaction. The next
+        # batch is read and marked before the recording starts (the store runs one transaction at a time),
+        # and the cursor keeps it from reading the rows whose results are still being recorded. A crash
+        # before a recording commits re-sends those rows with the same messageUUIDs, marked in flight.
+        after = 0
+        unrecorded: list[SendOutcome] = []
+        try:
+            while True:
+                if await blocking(self.store.cancellation_requested, job.id):
+                    # Cancelled by an operator (services.letters): what was sent stays sent, the rest is not.
+                    if unrecorded:
+                        await blocking(self.store.record_send_results, unrecorded)
+                        unrecorded = []
+                    stats.send_failed += await self._fail_pending(job, job.id, Text.RECEIPT_ROW_CANCELLED)
+                    break
+                rows = await blocking(self.store.next_pending, job.id, limit=200, after_id=after)
+                if not rows:
+                    break
+                after = rows[-1].id
+                # Mark before the POSTs (one transaction per batch): a crash between a POST and the record
+                # of its result leaves the mark, and the retry then sends with possibly_sent.
+                await blocking(self.store.mark_in_flight, [r.message_uuid for r in rows])
+                mailbox = job.mailbox.lower()
+                earlier, unrecorded = unrecorded, []
+                record = self.store.record_send_results
+                recording = asyncio.ensure_future(blocking(record, earlier)) if earlier else None
+                try:
+                    results = await asyncio.gather(
+                        *(self._send_one(row, mailbox) for row in rows), return_exceptions=True
+                    )
+                finally:
+                    if recording is not None:
+                        await recording
+                unrecorded = [r for r in results if isinstance(r, SendOutcome)]
+                for o in unrecorded:
+                    if o.state is OutboxState.ACCEPTED:
+                        stats.sent += 1
+                    elif o.state is OutboxState.REJECTED:
+                        stats.send_rejected += 1
+                    elif o.state is OutboxState.FAILED:
+                        stats.send_failed += 1
+                    else:
+                        stats.retried += 1
+                failed = [r for r in results if isinstance(r, BaseException)]
+                if failed or any(o.state is None for o in unrecorded):
+                    await blocking(self.store.record_send_results, unrecorded)
+                    unrecorded = []
+                    if failed:
+                        raise failed[0]
+                    break  # the rest waits for its retry time; other jobs go on meanwhile
+        finally:
+            if unrecorded:
+                await blocking(self.store.record_send_results, unrecorded)
         progress = await blocking(self.store.job_progress, job.id)
         if progress.get(OutboxState.PENDING, 0) == 0:
             # Effects first, state last (see _plan): DONE is only set once its receipt is planned.
@@ -1232,20 +1258,30 @@ class OutboundService:
     async def pull_business_receipts(self) -> int:
         """Fetch NgDP's business receipts, record them durably, then delete them at NgDP."""
         count = 0
-        # receipts-bulk/ (OpenAPI BulkFetchReceiptsAsync): every waiting receipt in a few requests, not one
-        # GET per receipt.
-        for receipt in await self.ngdp.fetch_receipts():
-            receipt_id = receipt.id
-            raw = dict(receipt.raw) or {
-                "messageUUID": receipt.message_uuid,
-                "receiptStatus": receipt.receipt_status,
-                "transmissionId": receipt.transmission_id,
-                "errorCode": receipt.error_code,
-                "errorMessage": receipt.error_message,
-            }
-            await blocking(self.store.record_receipt, receipt_id, raw)
-            await self.ngdp.delete_receipt(receipt_id)  # only after it is safely recorded
-            count += 1
+        # receipts-bulk/ (OpenAPI BulkFetchReceiptsAsync): the waiting receipts in a few requests, not one
+        # GET per receipt; a first page at a time, recorded and deleted before the next is read (a mass
+        # delivery leaves 100,000 waiting: never all in memory, issue 18). What is deleted leaves the
+        # queue, so the next read starts from the front again; a read returning the same receipts as the
+        # one before (their deletion had no effect) ends the pull.
+        previous: list[str] = []
+        for _ in range(_MAX_RECEIPT_ROUNDS):
+            batch = await self.ngdp.fetch_receipts(limit=RECEIPT_BATCH)
+            ids = [r.id for r in batch]
+            if not batch or ids == previous:
+                break
+            previous = ids
+            for receipt in batch:
+                receipt_id = receipt.id
+                raw = dict(receipt.raw) or {
+                    "messageUUID": receipt.message_uuid,
+                    "receiptStatus": receipt.receipt_status,
+                    "transmissionId": receipt.transmission_id,
+                    "errorCode": receipt.error_code,
+                    "errorMessage": receipt.error_message,
+                }
+                await blocking(self.store.record_receipt, receipt_id, raw)
+                await self.ngdp.delete_receipt(receipt_id)  # only after it is safely recorded
+                count += 1
         return count
 
     async def apply_business_receipts(

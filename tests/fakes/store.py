@@ -350,13 +350,14 @@ class FakeStore(FakeEffects):
     def _shown(entry: OutboxEntry, with_xml: bool) -> OutboxEntry:
         return entry if with_xml else replace(entry, memo_xml=None)
 
-    def next_pending(self, job_id: str | None, limit: int = 100) -> list[OutboxEntry]:
+    def next_pending(self, job_id: str | None, limit: int = 100, *, after_id: int = 0) -> list[OutboxEntry]:
         self._maybe_fail("next_pending")
         now = self.now()
         due = [
             e
             for e in self.outbox.values()
             if e.state is OutboxState.PENDING
+            and e.id > after_id
             and (e.not_before is None or e.not_before <= now)
             and (job_id is None or e.job_id == job_id)
         ]

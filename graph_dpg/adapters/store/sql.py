@@ -596,7 +596,7 @@ class SqlStore:
             line=m["mass_line"],
         )
 
-    def next_pending(self, job_id: str | None, limit: int = 100) -> list[OutboxEntry]:
+    def next_pending(self, job_id: str | None, limit: int = 100, *, after_id: int = 0) -> list[OutboxEntry]:
         ob = t.outbox
         with self._tx("next pending") as conn:
             now = self._now(conn)
@@ -604,6 +604,8 @@ class SqlStore:
                 ob.c.state == OutboxState.PENDING.value,
                 or_(ob.c.not_before.is_(None), ob.c.not_before <= now),
             )
+            if after_id:
+                query = query.where(ob.c.id > after_id)
             if job_id is not None:
                 query = query.where(ob.c.job_id == job_id)
             rows = conn.execute(query.order_by(ob.c.id).limit(limit)).all()
