@@ -973,15 +973,23 @@ class OutboundService:
             after = page[-1].id
 
     async def _job_category(self, job_id: str) -> JobCategory:
-        """``category_for`` the job's recipient lines, read a page at a time: it depends only on which
-        statuses occur, so 100,000 lines are never held for it (issue 18)."""
+        return (await self._job_outcome(job_id))[0]
+
+    async def _job_outcome(self, job_id: str) -> tuple[JobCategory, bool]:
+        """``category_for`` the job's recipient lines, and whether a business receipt refused one of them,
+        read a page at a time: both depend only on which statuses occur, so 100,000 lines are never held
+        for them (issue 18)."""
         statuses: set[RecipientStatus] = set()
+        refused = False
         after = 0
         while True:
             page = await blocking(self.store.list_outbox, job_id, after_id=after, limit=5000)
             if not page:
-                return category_for([RecipientLine("", s) for s in statuses])
-            statuses.update(_line(e).status for e in page)
+                return category_for([RecipientLine("", s) for s in statuses]), refused
+            for e in page:
+                line = _line(e)
+                statuses.add(line.status)
+                refused = refused or bool(line.ngdp_status)
             after = page[-1].id
 
     async def _plan_effects(
@@ -1315,10 +1323,9 @@ class OutboundService:
             job = await blocking(self.store.get_job, job_id)
             if job is None or job.state not in JOB_TERMINAL:
                 continue  # its first receipt, written once it is finished, shows these receipts
-            lines = await self._recipient_lines(job_id)
-            category = category_for(lines)
+            category, any_refused = await self._job_outcome(job_id)
             await self._plan_category(job, category)
-            if refused and any(e.ngdp_status for e in lines):
+            if refused and any_refused:
                 await self._plan_update(job)
         for r in receipts:
             await blocking(self.store.mark_receipt_processed, r.receipt_id)
