@@ -114,9 +114,6 @@ log = logging.getLogger(__name__)
 #: many such rounds one pull makes (10,000 x 1,000: beyond any queue the organisation can have).
 RECEIPT_BATCH = 1000
 _MAX_RECEIPT_ROUNDS = 10_000
-#: A mass delivery's template up to this size is re-addressed on the loop (``_render``): byte replacements
-#: on 64 KB take ~0.1 ms, no more than handing the call to the CPU pool and back.
-_RENDER_INLINE_BYTES = 64 * 1024
 #: Named extended property on receipt mails: the job they report on (finds an earlier copy after a crash).
 RECEIPT_PROPERTY = "DpgReceiptFor"
 _JOB_NAMESPACE = uuid.UUID("6f0b7c52-3c1e-4b8e-9a57-1d0f3f6b2a10")
@@ -941,9 +938,6 @@ class OutboundService:
                     raise GraphDpgError(f"template MeMo {row.memo_ref} of job {row.job_id} is missing")
                 template = ref.memo_xml
                 self._templates[row.job_id] = template
-        if len(template) <= _RENDER_INLINE_BYTES:
-            # A few byte replacements on a small letter: microseconds, less than the hop to the pool.
-            return render_from_template(template, row.message_uuid, row.recipient_kind, row.recipient_id)
         return await self.cpu.run(
             render_from_template, template, row.message_uuid, row.recipient_kind, row.recipient_id
         )
