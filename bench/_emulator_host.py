@@ -56,6 +56,16 @@ def graph_host(conn: Connection, mailboxes: list[str], latency: str, seed: int) 
             attachments=[listing],
         )
 
+    def receipts(mailboxes: list[str]) -> dict[str, int]:
+        """Receipt mails by their marker (``DpgReceiptFor``): how often each was written."""
+        found: dict[str, int] = {}
+        for address in mailboxes:
+            for msg in tenant.messages(address, "inbox"):
+                for prop in msg.get("singleValueExtendedProperties", []):
+                    if prop["id"].rsplit(" ", 1)[-1] == "DpgReceiptFor":
+                        found[prop["value"]] = found.get(prop["value"], 0) + 1
+        return found
+
     def counts() -> dict[str, Any]:
         return {
             "all": {"|".join(map(str, k)): v for k, v in tenant.request_counts().items()},
@@ -65,10 +75,14 @@ def graph_host(conn: Connection, mailboxes: list[str], latency: str, seed: int) 
 
     with serve(tenant) as base_url:
         conn.send(base_url)
-        _serve_commands(conn, {"put_letters": put_letters, "put_mass": put_mass, "counts": counts})
+        _serve_commands(
+            conn, {"put_letters": put_letters, "put_mass": put_mass, "counts": counts, "receipts": receipts}
+        )
 
 
-def ngdp_host(conn: Connection, workdir: str, latency: str, seed: int, cprs: list[str]) -> None:
+def ngdp_host(
+    conn: Connection, workdir: str, latency: str, seed: int, cprs: list[str], validate: bool = False
+) -> None:
     from graph_dpg.demo.ngdp import start_ngdp_sandbox
     from graph_dpg.sandbox.latency import InjectedLatency
     from graph_dpg.sandbox.ngdp import NgdpState
@@ -80,7 +94,7 @@ def ngdp_host(conn: Connection, workdir: str, latency: str, seed: int, cprs: lis
         mandatory_post_allowed=True,
         # The emulator's own validator is ~10-100x slower than the gateway's and runs in this process:
         # off, as in the other throughput benchmarks (the table says so).
-        validate_memos=False,
+        validate_memos=validate,
         send_latency=InjectedLatency.parse(latency, seed=seed),
     )
     for cpr in cprs:
@@ -99,6 +113,26 @@ def ngdp_host(conn: Connection, workdir: str, latency: str, seed: int, cprs: lis
             )
             state.queue_inbound_memo(xml)
         return n
+
+    def accepted_count() -> int:
+        return len(state.accepted)
+
+    def mass_check() -> dict[str, Any]:
+        """What NgDP holds: accepted memos per recipient and per messageUUID, their times, duplicates."""
+        accepted = state.accepted
+        per_recipient: dict[str, int] = {}
+        for m in accepted:
+            per_recipient[m.summary.recipient_id] = per_recipient.get(m.summary.recipient_id, 0) + 1
+        return {
+            "accepted": len(accepted),
+            "distinct_uuids": len({m.summary.message_uuid.lower() for m in accepted}),
+            "recipients": len(per_recipient),
+            "recipients_twice": sum(1 for v in per_recipient.values() if v > 1),
+            "missing": sum(1 for c in cprs if c not in per_recipient),
+            "times": sorted(m.accepted_at.timestamp() for m in accepted),
+            "duplicate_answers": state.duplicate_count,
+            "rejected": len(state.rejected),
+        }
 
     def progress() -> dict[str, Any]:
         accepted = state.accepted
@@ -124,4 +158,12 @@ def ngdp_host(conn: Connection, workdir: str, latency: str, seed: int, cprs: lis
                 "pid": os.getpid(),
             }
         )
-        _serve_commands(conn, {"queue_inbound": queue_inbound, "progress": progress})
+        _serve_commands(
+            conn,
+            {
+                "queue_inbound": queue_inbound,
+                "progress": progress,
+                "accepted_count": accepted_count,
+                "mass_check": mass_check,
+            },
+        )

@@ -31,10 +31,11 @@ survive.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import unicodedata
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -57,7 +58,13 @@ from graph_dpg.domain.html_text import (
 from graph_dpg.domain.identifiers import mask_cpr, mask_cprs
 from graph_dpg.domain.local_time import local_time
 from graph_dpg.domain.mail import Attachment, MailMessage
-from graph_dpg.domain.mass import BODY_PDF_NAME, MASS_FILE_NAME, check_count, parse_mass_file
+from graph_dpg.domain.mass import (
+    BODY_PDF_NAME,
+    MASS_FILE_NAME,
+    check_count,
+    iter_mass_recipients,
+    parse_mass_file,
+)
 from graph_dpg.domain.meetings import meeting_letter
 from graph_dpg.domain.memo_header import (
     HEADER_FILE_NAMES,
@@ -146,6 +153,24 @@ class Plan:
     memos: list[MemoPlan] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     channel: Channel = Channel.NGDP
+    #: A mass delivery planned with ``stream_mass=True``: ``memos`` holds the template MeMo only, and this
+    #: yields the other recipients' rows one at a time (each call afresh, with new messageUUIDs), so
+    #: 100,000 recipients are never in memory at once (issue 18). None otherwise.
+    more: Callable[[], Iterator[MemoPlan]] | None = field(default=None, repr=False)
+    #: MeMo messages in all: ``len(memos)`` plus what ``more`` yields.
+    total: int = 0
+
+    def all_memos(self) -> Iterator[MemoPlan]:
+        """Every MeMo of the plan, the template first (``more`` read afresh)."""
+        yield from self.memos
+        if self.more is not None:
+            yield from self.more()
+
+    def materialise(self) -> None:
+        """Read ``more`` into ``memos`` (for a step that needs every recipient at once)."""
+        if self.more is not None:
+            self.memos.extend(self.more())
+            self.more = None
 
     @property
     def errors(self) -> list[Finding]:
@@ -241,8 +266,13 @@ def plan_outbound(
     *,
     replying_to: MemoMessage | None = None,
     replying_to_uuid: str | None = None,
+    stream_mass: bool = False,
 ) -> Plan:
-    """``replying_to``: the memo the mail answers (see ``replied_memo_uuid``), if the gateway has it."""
+    """``replying_to``: the memo the mail answers (see ``replied_memo_uuid``), if the gateway has it.
+
+    ``stream_mass``: a mass delivery's recipients after the first are not listed in ``plan.memos`` but
+    yielded by ``plan.more`` (memory flat in the number of recipients; the service streams them into the
+    store). Without it every row is in ``plan.memos`` (tests, the corpus, ``graph-dpg check``)."""
     plan = Plan()
     findings = plan.findings
     if is_smime_mail(msg):
@@ -366,6 +396,7 @@ def plan_outbound(
 
     # 4. mass delivery
     mass_recipients: list[tuple[str, str, int | None]] = []
+    mass_data: bytes | None = None
     body_pdf: Attachment | None = None
     special = {n.strip().lower() for n in names if is_header_file(n)}
     if mass_addresses:
@@ -383,10 +414,16 @@ def plan_outbound(
                 Finding("mass.file", f"attach {MASS_FILE_NAME} with one CPR or CVR per line", "attachments")
             )
         else:
-            mass = parse_mass_file(mass_file.content or b"")
+            mass = parse_mass_file(mass_file.content or b"", keep_recipients=not stream_mass)
             findings += list(mass.findings)
             findings += check_count(mass, mass_addresses[0].mass_count or 0)
-            mass_recipients = [(r.kind, r.id, r.line) for r in mass.recipients]
+            if stream_mass:
+                mass_data = mass_file.content or b""
+                head = next(iter_mass_recipients(mass_data), None)
+                mass_recipients = [(head.kind, head.id, head.line)] if head is not None else []
+                plan.total = mass.count
+            else:
+                mass_recipients = [(r.kind, r.id, r.line) for r in mass.recipients]
         body_pdf = next((a for a in msg.attachments if a.name.strip().lower() == BODY_PDF_NAME), None)
         special |= {MASS_FILE_NAME, BODY_PDF_NAME}
 
@@ -498,7 +535,19 @@ def plan_outbound(
         if first:
             template_uuid = message_uuid
             first = False
+    if mass_data is not None and plan.memos:
+        plan.more = functools.partial(_more_mass_memos, mass_data, template_uuid)
+    else:
+        plan.total = len(plan.memos)
     return plan
+
+
+def _more_mass_memos(data: bytes, template_uuid: str) -> Iterator[MemoPlan]:
+    """The rows of a streamed mass delivery after its template (the file's first recipient)."""
+    recipients = iter_mass_recipients(data)
+    next(recipients, None)
+    for r in recipients:
+        yield MemoPlan(str(uuid.uuid4()), r.kind, r.id, None, None, template_uuid, r.line)
 
 
 def _contact_point_findings(

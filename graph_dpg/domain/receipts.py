@@ -86,7 +86,7 @@ class JobCategory(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecipientLine:
     recipient: str  # already masked for display, e.g. "010203-xxxx" or a CVR
     status: RecipientStatus

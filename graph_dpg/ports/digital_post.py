@@ -119,8 +119,10 @@ class DigitalPostPort(Protocol):
 
     async def list_receipts(self) -> list[str]: ...
 
-    async def fetch_receipts(self) -> list[BusinessReceipt]:
-        """Every waiting business receipt in bulk (not deleted; ``delete_receipt`` each once recorded)."""
+    async def fetch_receipts(self, limit: int | None = None) -> list[BusinessReceipt]:
+        """Every waiting business receipt in bulk (not deleted; ``delete_receipt`` each once recorded);
+        with ``limit``, the first pages only, up to about that many (memory bounded: a mass delivery of
+        100,000 letters has 100,000 receipts waiting)."""
         ...
 
     async def get_receipt(self, receipt_id: str) -> BusinessReceipt: ...

@@ -47,7 +47,7 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -236,9 +236,13 @@ class Outbox(Protocol):
         """Insert the job (state ``new``) unless one exists for its id or (mailbox, message_id)."""
         ...
 
-    def plan_job(self, job: OutboundJob, memos: Sequence[PlannedMemo]) -> bool:
+    def plan_job(self, job: OutboundJob, memos: Iterable[PlannedMemo]) -> bool:
         """Insert/advance the job to ``planned`` (with ``job.warnings``) and all its outbox rows in ONE
         transaction.
+
+        ``memos`` is read once, in order, while the rows are written (in chunks): a mass delivery's
+        100,000 rows are streamed from its recipient list, never all in memory (issue 18). If reading it
+        raises, nothing is written (the transaction is rolled back) and the error is raised.
 
         False (and nothing written) if the job is already past ``new``: a restart re-planning the
         same mail must not create a second set of messageUUIDs.
@@ -260,8 +264,10 @@ class Outbox(Protocol):
         """Jobs in these states, the oldest change first; ``mailboxes`` (any case): only theirs."""
         ...
 
-    def next_pending(self, job_id: str | None, limit: int = 100) -> list[OutboxEntry]:
-        """Pending rows (with their XML) whose retry time has come, oldest first."""
+    def next_pending(self, job_id: str | None, limit: int = 100, *, after_id: int = 0) -> list[OutboxEntry]:
+        """Pending rows (with their XML) whose retry time has come, oldest first; only rows after
+        ``after_id`` (a page cursor: the sender reads the next batch while the last one's results are
+        still being recorded)."""
         ...
 
     def mark_in_flight(self, message_uuids: Sequence[str]) -> int:

@@ -111,6 +111,10 @@ from graph_dpg.services.names import NAMED_RECIPIENTS_MAX, annotate_recipient_li
 
 log = logging.getLogger(__name__)
 
+#: Business receipts read, recorded and deleted at a time (``pull_business_receipts``), and at most how
+#: many such rounds one pull makes (10,000 x 1,000: beyond any queue the organisation can have).
+RECEIPT_BATCH = 1000
+_MAX_RECEIPT_ROUNDS = 10_000
 #: Named extended property on receipt mails: the job they report on (finds an earlier copy after a crash).
 RECEIPT_PROPERTY = "DpgReceiptFor"
 #: In a receipt effect's payload: planned by a version that notes every attempt at it before writing
@@ -549,10 +553,16 @@ class OutboundService:
         if plan.errors:
             await self._reject(job, plan.findings, plan.errors, stats)
             return job
+        if self.settings.recipient_precheck and plan.more is not None:
+            plan.materialise()  # the pre-check asks NgDP about every recipient and keeps the list
+            plan.total = len(plan.memos)
         if self.settings.recipient_precheck and await precheck_mass_plan(self.ngdp, plan) and plan.errors:
             await self._reject(job, plan.findings, plan.errors, stats)  # nobody could receive it
             return job
-        memos = [
+        total = plan.total if plan.more is not None else len(plan.memos)
+        # A mass delivery's rows are read from its recipient list while the store writes them (one
+        # transaction, streamed in chunks): 100,000 recipients are never in memory at once (issue 18).
+        memos = (
             PlannedMemo(
                 m.message_uuid,
                 m.recipient_kind,
@@ -562,8 +572,8 @@ class OutboundService:
                 m.template_uuid,
                 m.line,
             )
-            for m in plan.memos
-        ]
+            for m in plan.all_memos()
+        )
         # The "queued" category is planned before the job itself, so a crash between the two transactions
         # cannot lose it (planning an effect twice is a no-op). The notes for the receipt go with the plan.
         await self._plan_category(job, JobCategory.QUEUED)
@@ -575,7 +585,7 @@ class OutboundService:
                 self.store.audit,
                 "outbound.job.planned",
                 job.subject,
-                details={"job": job.id, "memos": len(plan.memos)},
+                details={"job": job.id, "memos": total},
             )
         updated = await blocking(self.store.get_job, job.id)
         return updated if updated is not None else job
@@ -633,7 +643,7 @@ class OutboundService:
             xml = await blocking(self.store.load_inbound_xml, reply_uuid)
             replying_to = await self.cpu.run(_parse_or_none, xml)
         plan = await self.cpu.run(
-            plan_outbound, msg, ctx, replying_to=replying_to, replying_to_uuid=reply_uuid
+            plan_outbound, msg, ctx, replying_to=replying_to, replying_to_uuid=reply_uuid, stream_mass=True
         )
         plan.findings[:0] = notes
         return plan
@@ -830,42 +840,64 @@ class OutboundService:
     async def _send(self, job: OutboundJob, stats: CycleStats) -> None:
         if job.state is JobState.PLANNED:
             await blocking(self.store.set_job_state, job.id, JobState.SENDING)
-        while True:
-            if await blocking(self.store.cancellation_requested, job.id):
-                # Cancelled by an operator (services.letters): what was sent stays sent, the rest is not sent.
-                stats.send_failed += await self._fail_pending(job, job.id, Text.RECEIPT_ROW_CANCELLED)
-                break
-            rows = await blocking(self.store.next_pending, job.id, limit=200)
-            if not rows:
-                break
-            # Mark before the POSTs (one transaction per batch): a crash between a POST and the record
-            # below leaves the mark, and the retry then sends with possibly_sent.
-            await blocking(self.store.mark_in_flight, [r.message_uuid for r in rows])
-            mailbox = job.mailbox.lower()
-            results = await asyncio.gather(
-                *(self._send_one(row, mailbox) for row in rows), return_exceptions=True
-            )
-            outcomes = [r for r in results if isinstance(r, SendOutcome)]
-            # One transaction per batch; a crash before it commits re-sends the batch with the same UUIDs.
-            await blocking(self.store.record_send_results, outcomes)
-            for o in outcomes:
-                if o.state is OutboxState.ACCEPTED:
-                    stats.sent += 1
-                elif o.state is OutboxState.REJECTED:
-                    stats.send_rejected += 1
-                elif o.state is OutboxState.FAILED:
-                    stats.send_failed += 1
-                else:
-                    stats.retried += 1
-            for r in results:
-                if isinstance(r, BaseException):
-                    raise r
-            if any(o.state is None for o in outcomes):
-                break  # the rest waits for its retry time; other jobs go on meanwhile
+        # The rows are read in pages by a cursor (never all at once), and a batch's results are recorded
+        # while the next batch is sent (issue 18): the sends do not wait for that transaction. The next
+        # batch is read and marked before the recording starts (the store runs one transaction at a time),
+        # and the cursor keeps it from reading the rows whose results are still being recorded. A crash
+        # before a recording commits re-sends those rows with the same messageUUIDs, marked in flight.
+        after = 0
+        unrecorded: list[SendOutcome] = []
+        try:
+            while True:
+                if await blocking(self.store.cancellation_requested, job.id):
+                    # Cancelled by an operator (services.letters): what was sent stays sent, the rest is not.
+                    if unrecorded:
+                        await blocking(self.store.record_send_results, unrecorded)
+                        unrecorded = []
+                    stats.send_failed += await self._fail_pending(job, job.id, Text.RECEIPT_ROW_CANCELLED)
+                    break
+                rows = await blocking(self.store.next_pending, job.id, limit=200, after_id=after)
+                if not rows:
+                    break
+                after = rows[-1].id
+                # Mark before the POSTs (one transaction per batch): a crash between a POST and the record
+                # of its result leaves the mark, and the retry then sends with possibly_sent.
+                await blocking(self.store.mark_in_flight, [r.message_uuid for r in rows])
+                mailbox = job.mailbox.lower()
+                earlier, unrecorded = unrecorded, []
+                record = self.store.record_send_results
+                recording = asyncio.ensure_future(blocking(record, earlier)) if earlier else None
+                try:
+                    results = await asyncio.gather(
+                        *(self._send_one(row, mailbox) for row in rows), return_exceptions=True
+                    )
+                finally:
+                    if recording is not None:
+                        await recording
+                unrecorded = [r for r in results if isinstance(r, SendOutcome)]
+                for o in unrecorded:
+                    if o.state is OutboxState.ACCEPTED:
+                        stats.sent += 1
+                    elif o.state is OutboxState.REJECTED:
+                        stats.send_rejected += 1
+                    elif o.state is OutboxState.FAILED:
+                        stats.send_failed += 1
+                    else:
+                        stats.retried += 1
+                failed = [r for r in results if isinstance(r, BaseException)]
+                if failed or any(o.state is None for o in unrecorded):
+                    await blocking(self.store.record_send_results, unrecorded)
+                    unrecorded = []
+                    if failed:
+                        raise failed[0]
+                    break  # the rest waits for its retry time; other jobs go on meanwhile
+        finally:
+            if unrecorded:
+                await blocking(self.store.record_send_results, unrecorded)
         progress = await blocking(self.store.job_progress, job.id)
         if progress.get(OutboxState.PENDING, 0) == 0:
             # Effects first, state last (see _plan): DONE is only set once its receipt is planned.
-            await self._plan_effects(job, category_for(await self._recipient_lines(job.id)))
+            await self._plan_effects(job, await self._job_category(job.id))
             await blocking(self.store.set_job_state, job.id, JobState.DONE)
             self._templates.pop(job.id, None)
             await blocking(
@@ -1006,6 +1038,26 @@ class OutboundService:
                 )
             if len(page) < page_size:
                 return lines  # a short page is the last: no transaction to read an empty one
+            after = page[-1].id
+
+    async def _job_category(self, job_id: str) -> JobCategory:
+        return (await self._job_outcome(job_id))[0]
+
+    async def _job_outcome(self, job_id: str) -> tuple[JobCategory, bool]:
+        """``category_for`` the job's recipient lines, and whether a business receipt refused one of them,
+        read a page at a time: both depend only on which statuses occur, so 100,000 lines are never held
+        for them (issue 18)."""
+        statuses: set[RecipientStatus] = set()
+        refused = False
+        after = 0
+        while True:
+            page = await blocking(self.store.list_outbox, job_id, after_id=after, limit=5000)
+            if not page:
+                return category_for([RecipientLine("", s) for s in statuses]), refused
+            for e in page:
+                line = _line(e)
+                statuses.add(line.status)
+                refused = refused or bool(line.ngdp_status)
             after = page[-1].id
 
     async def _plan_effects(
@@ -1267,7 +1319,7 @@ class OutboundService:
             lines = [_secure_line(d) for d in _as_list(receipt.payload.get("lines"))] if receipt else []
             return category_for(lines) if lines else JobCategory.SENT
         if job.state is JobState.DONE:
-            return category_for(await self._recipient_lines(job.id))
+            return await self._job_category(job.id)
         return JobCategory.FAILED  # rejected before sending, or given up
 
     async def ensure_categories(self) -> None:
@@ -1293,20 +1345,30 @@ class OutboundService:
     async def pull_business_receipts(self) -> int:
         """Fetch NgDP's business receipts, record them durably, then delete them at NgDP."""
         count = 0
-        # receipts-bulk/ (OpenAPI BulkFetchReceiptsAsync): every waiting receipt in a few requests, not one
-        # GET per receipt.
-        for receipt in await self.ngdp.fetch_receipts():
-            receipt_id = receipt.id
-            raw = dict(receipt.raw) or {
-                "messageUUID": receipt.message_uuid,
-                "receiptStatus": receipt.receipt_status,
-                "transmissionId": receipt.transmission_id,
-                "errorCode": receipt.error_code,
-                "errorMessage": receipt.error_message,
-            }
-            await blocking(self.store.record_receipt, receipt_id, raw)
-            await self.ngdp.delete_receipt(receipt_id)  # only after it is safely recorded
-            count += 1
+        # receipts-bulk/ (OpenAPI BulkFetchReceiptsAsync): the waiting receipts in a few requests, not one
+        # GET per receipt; a first page at a time, recorded and deleted before the next is read (a mass
+        # delivery leaves 100,000 waiting: never all in memory, issue 18). What is deleted leaves the
+        # queue, so the next read starts from the front again; a read returning the same receipts as the
+        # one before (their deletion had no effect) ends the pull.
+        previous: list[str] = []
+        for _ in range(_MAX_RECEIPT_ROUNDS):
+            batch = await self.ngdp.fetch_receipts(limit=RECEIPT_BATCH)
+            ids = [r.id for r in batch]
+            if not batch or ids == previous:
+                break
+            previous = ids
+            for receipt in batch:
+                receipt_id = receipt.id
+                raw = dict(receipt.raw) or {
+                    "messageUUID": receipt.message_uuid,
+                    "receiptStatus": receipt.receipt_status,
+                    "transmissionId": receipt.transmission_id,
+                    "errorCode": receipt.error_code,
+                    "errorMessage": receipt.error_message,
+                }
+                await blocking(self.store.record_receipt, receipt_id, raw)
+                await self.ngdp.delete_receipt(receipt_id)  # only after it is safely recorded
+                count += 1
         return count
 
     async def apply_business_receipts(
@@ -1340,10 +1402,9 @@ class OutboundService:
             job = await blocking(self.store.get_job, job_id)
             if job is None or job.state not in JOB_TERMINAL:
                 continue  # its first receipt, written once it is finished, shows these receipts
-            lines = await self._recipient_lines(job_id)
-            category = category_for(lines)
+            category, any_refused = await self._job_outcome(job_id)
             await self._plan_category(job, category)
-            if refused and any(e.ngdp_status for e in lines):
+            if refused and any_refused:
                 await self._plan_update(job)
         for r in receipts:
             await blocking(self.store.mark_receipt_processed, r.receipt_id)

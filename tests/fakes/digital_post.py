@@ -99,9 +99,9 @@ class FakeDigitalPost:
         self._enter("list_receipts")
         return list(self.receipts)
 
-    async def fetch_receipts(self) -> list[BusinessReceipt]:
+    async def fetch_receipts(self, limit: int | None = None) -> list[BusinessReceipt]:
         self._enter("fetch_receipts")
-        return list(self.receipts.values())
+        return list(self.receipts.values())[:limit]
 
     async def get_receipt(self, receipt_id: str) -> BusinessReceipt:
         self._enter("get_receipt")

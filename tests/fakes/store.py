@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -273,12 +273,13 @@ class FakeStore(FakeEffects):
         self._insert_job(job, job.state)
         return True
 
-    def plan_job(self, job: OutboundJob, memos: Sequence[PlannedMemo]) -> bool:
+    def plan_job(self, job: OutboundJob, memos: Iterable[PlannedMemo]) -> bool:
         self._maybe_fail("plan_job")
         current = self.jobs.get(job.id)
         insert = not self._job_clash(job)
         if not insert and (current is None or current.state is not JobState.NEW):
             return False  # past "new": planned before, and its messageUUIDs stay the ones it has
+        memos = list(memos)  # read once (a generator, as the service passes it); nothing written if it fails
         uuids = [m.message_uuid for m in memos]
         taken = {e.message_uuid for e in self.outbox.values()}
         if len(set(uuids)) != len(uuids) or taken.intersection(uuids):
@@ -359,13 +360,14 @@ class FakeStore(FakeEffects):
     def _shown(entry: OutboxEntry, with_xml: bool) -> OutboxEntry:
         return entry if with_xml else replace(entry, memo_xml=None)
 
-    def next_pending(self, job_id: str | None, limit: int = 100) -> list[OutboxEntry]:
+    def next_pending(self, job_id: str | None, limit: int = 100, *, after_id: int = 0) -> list[OutboxEntry]:
         self._maybe_fail("next_pending")
         now = self.now()
         due = [
             e
             for e in self.outbox.values()
             if e.state is OutboxState.PENDING
+            and e.id > after_id
             and (e.not_before is None or e.not_before <= now)
             and (job_id is None or e.job_id == job_id)
         ]

@@ -619,14 +619,15 @@ class NgdpClient:
     async def list_receipts(self) -> list[str]:
         return await self._paged_ids("receipts/", "list receipts")
 
-    async def fetch_receipts(self) -> list[BusinessReceipt]:
+    async def fetch_receipts(self, limit: int | None = None) -> list[BusinessReceipt]:
         """Every waiting receipt, a page at a time (OpenAPI BulkFetchReceiptsAsync: ``GET receipts-bulk/
         ?page=&size=`` → ``ReceiptSearchResult``), instead of one ``GET receipts/{id}`` each. Nothing is
-        deleted: each is deleted with ``delete_receipt`` once recorded."""
+        deleted: each is deleted with ``delete_receipt`` once recorded. With ``limit``: no further page
+        once that many are read."""
         receipts: list[BusinessReceipt] = []
         page: int | None = 0
         pages = 0
-        while page is not None and pages < _MAX_PAGES:
+        while page is not None and pages < _MAX_PAGES and (limit is None or len(receipts) < limit):
             response = await self._request(
                 "GET", "receipts-bulk/", "fetch receipts", params={"page": page, "size": PAGE_SIZE}
             )

@@ -47,7 +47,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,6 +59,7 @@ from sqlalchemy import (
     Engine,
     Row,
     Table,
+    bindparam,
     case,
     create_engine,
     delete,
@@ -425,7 +426,7 @@ class SqlStore:
             stmt = self._insert(t.outbound_jobs).values(self._job_values(job, job.state, self._now(conn)))
             return _inserted(conn, stmt)
 
-    def plan_job(self, job: OutboundJob, memos: Sequence[PlannedMemo]) -> bool:
+    def plan_job(self, job: OutboundJob, memos: Iterable[PlannedMemo]) -> bool:
         with self._tx("plan job") as conn:
             now = self._now(conn)
             jobs = t.outbound_jobs
@@ -441,7 +442,7 @@ class SqlStore:
             return True
 
     def _bulk_insert_outbox(
-        self, conn: Connection, job_id: str, memos: Sequence[PlannedMemo], now: datetime
+        self, conn: Connection, job_id: str, memos: Iterable[PlannedMemo], now: datetime
     ) -> None:
         """Insert the outbox rows of one job, fast: 100,000 recipients is a normal mass delivery.
 
@@ -600,7 +601,7 @@ class SqlStore:
             line=m["mass_line"],
         )
 
-    def next_pending(self, job_id: str | None, limit: int = 100) -> list[OutboxEntry]:
+    def next_pending(self, job_id: str | None, limit: int = 100, *, after_id: int = 0) -> list[OutboxEntry]:
         ob = t.outbox
         with self._tx("next pending") as conn:
             now = self._now(conn)
@@ -608,6 +609,8 @@ class SqlStore:
                 ob.c.state == OutboxState.PENDING.value,
                 or_(ob.c.not_before.is_(None), ob.c.not_before <= now),
             )
+            if after_id:
+                query = query.where(ob.c.id > after_id)
             if job_id is not None:
                 query = query.where(ob.c.job_id == job_id)
             rows = conn.execute(query.order_by(ob.c.id).limit(limit)).all()
@@ -640,19 +643,37 @@ class SqlStore:
         changed = 0
         with self._tx("record send results") as conn:
             now = self._now(conn)
+            # Accepted rows (nearly all of a mass delivery's batch) in one executemany: one statement
+            # compiled once and the rows sent together (psycopg pipelines them), not 200 round trips.
+            accepted = [o for o in outcomes if o.state is OutboxState.ACCEPTED]
+            if accepted:
+                result = conn.execute(
+                    update(ob)
+                    .where(
+                        ob.c.message_uuid == bindparam("b_uuid"),
+                        ob.c.state == OutboxState.PENDING.value,
+                    )
+                    .values(
+                        updated_at=now,
+                        state=OutboxState.ACCEPTED.value,
+                        transmission_id=bindparam("b_tid"),
+                        receipt_status=func.coalesce(ob.c.receipt_status, bindparam("b_status")),
+                    ),
+                    [
+                        {"b_uuid": o.message_uuid, "b_tid": o.transmission_id, "b_status": o.receipt_status}
+                        for o in accepted
+                    ],
+                )
+                changed += result.rowcount
             for o in outcomes:
                 values: dict[str, object]
+                if o.state is OutboxState.ACCEPTED:
+                    continue
                 if o.state is None:
                     values = {
                         "attempts": ob.c.attempts + 1,
                         "last_error": mask_cprs(o.error or ""),
                         "not_before": o.retry_at,
-                    }
-                elif o.state is OutboxState.ACCEPTED:
-                    values = {
-                        "state": o.state.value,
-                        "transmission_id": o.transmission_id,
-                        "receipt_status": func.coalesce(ob.c.receipt_status, o.receipt_status),
                     }
                 elif o.state is OutboxState.REJECTED:
                     values = {

@@ -273,3 +273,41 @@ async def test_an_update_planned_by_an_earlier_version_is_written_as_an_update()
     r.store.plan_effect(f"receipt:{job_id}:business", {"job": job_id, "kind": "receipt"})
     await r.service.run_effects()
     assert r.receipts() == ["DPG kvittering: Brev", "DPG opdateret kvittering: Brev"]
+
+
+async def test_business_receipts_are_pulled_a_batch_at_a_time_each_recorded_and_deleted_once() -> None:
+    """A mass delivery leaves one receipt per letter waiting (100,000): the pull reads the first
+    ``RECEIPT_BATCH``, records and deletes them, and reads the front of the queue again (issue 18;
+    docs/facts/ngdp.md, "Receipts": that a deleted receipt leaves the bulk list is an inference)."""
+    from graph_dpg.services.outbound import RECEIPT_BATCH
+
+    r = rig()
+    ids = [
+        r.ngdp.hold_receipt(f"6b1e0c9a-1111-4a2b-8c3d-{i:012d}", "COMPLETED")
+        for i in range(2 * RECEIPT_BATCH + 7)
+    ]
+    reads: list[int] = []
+    fetch = r.ngdp.fetch_receipts
+
+    async def counted(limit: int | None = None) -> Any:
+        got = await fetch(limit)
+        reads.append(len(got))
+        return got
+
+    r.ngdp.fetch_receipts = counted  # type: ignore[method-assign]
+    assert await r.service.pull_business_receipts() == len(ids)
+    assert reads == [RECEIPT_BATCH, RECEIPT_BATCH, 7, 0]  # never more than one batch held
+    assert r.ngdp.receipts == {}
+    assert sorted(r.store.receipts) == sorted(ids)
+
+
+async def test_a_receipt_pull_whose_deletions_do_nothing_ends_instead_of_looping() -> None:
+    r = rig()
+    r.ngdp.hold_receipt("6b1e0c9a-1111-4a2b-8c3d-000000000001", "COMPLETED")
+
+    async def ignored(receipt_id: str) -> None:  # NgDP keeps listing it
+        return None
+
+    r.ngdp.delete_receipt = ignored  # type: ignore[method-assign]
+    assert await r.service.pull_business_receipts() == 1
+    assert len(r.store.receipts) == 1
