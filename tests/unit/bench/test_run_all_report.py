@@ -1,9 +1,10 @@
 """bench/run_all's report from canned benchmark results (no benchmark runs here): the sections of issue 18's
-benchmarks (bench/scale_bench.py, bench/notify_bench.py, bench/cost_bench.py, bench/inbound_replicas_bench.py,
-bench/budget_bench.py), their goals in the Goals table, the scale-out plot, and runs skipped for want of
-PostgreSQL. The goals are issue 18's: 3 replicas ≥ 2.5× one,
-2 replicas ≥ 1.8×, no Graph 429 in steady state, p95 ≤ 3 s from Sent Items to NgDP with notifications,
-idle Graph requests per mailbox per hour ≥ 5× fewer than with 10 s polling, ≤ 8 ms CPU per mail."""
+benchmarks (bench/scale_bench.py, notify_bench.py, cost_bench.py, inbound_replicas_bench.py, budget_bench.py,
+mass_bench.py) and bench/memo_validator_bench.py, their goals in the Goals table, the scale-out plot, and
+runs skipped for want of PostgreSQL. The goals are issue 18's: 3 replicas ≥ 2.5× one, 2 replicas ≥ 1.8×, no
+Graph 429 in steady state, p95 ≤ 3 s from Sent Items to NgDP with notifications, idle Graph requests per
+mailbox per hour ≥ 5× fewer than with 10 s polling, ≤ 8 ms CPU per mail, a mass delivery in memory flat in
+N (no number in the issue: ≤ 1.25× is our reading), ≥ 400 MeMo/s, resumable after SIGKILL."""
 
 from __future__ import annotations
 
@@ -198,6 +199,47 @@ BUDGET = {
     "postgresql_skipped": "PostgreSQL not reachable (OperationalError: refused)",
     "requests": 5000,
     "semaphores (before)": {"median_tx_ms": None, "tx_per_1000": None, "us_per_request": 4.0},
+}
+
+# bench/mass_bench.py --json: flat memory (1.1× ≤ 1.25×), 380 MeMo/s at 20,000 (< 400), SIGKILL resume passed.
+MASS = {
+    "validate": False,
+    "latency": "",
+    "sizes": [
+        {
+            "n": n,
+            "all_accepted": True,
+            "receipt": True,
+            "peak_rss_mb": rss_after,
+            "peak_rss_sent_mb": rss_sent,
+            "memo_per_s": rate,
+            "cpu_ms_per_memo": 1.8,
+            "ngdp_emulator_cpu_ms_per_memo": 0.9,
+            "machine_busy": 0.97,
+            "load_avg_1m": 3.0,
+            "plan_s": 2.0,
+            "total_s": 55.0,
+            "ngdp": {},
+        }
+        for n, rss_sent, rss_after, rate in ((1000, 120.0, 125.0, 300.0), (20000, 132.0, 150.0, 380.0))
+    ],
+    "rss_ratio": 1.2,
+    "rss_sent_ratio": 1.1,
+    "rss_ratio_label": "20,000 vs 1,000",
+    "kill": {
+        "n": 20000,
+        "killed_at_accepted": 8100,
+        "passed": True,
+        "receipt_mails": {"receipt:abc": 1},
+        "ngdp": {
+            "accepted": 20000,
+            "recipients": 20000,
+            "recipients_twice": 0,
+            "missing": 0,
+            "rejected": 0,
+            "duplicate_answers": 0,
+        },
+    },
 }
 
 POLL = {
@@ -486,3 +528,36 @@ def test_render_only_draws_the_scale_plot_from_kept_results(run_all: ModuleType,
     for title in (run_all.COST_TITLE, run_all.INBOUND_REPLICAS_TITLE, run_all.BUDGET_TITLE):
         assert "Not run in this report." not in section(text, title)
     assert "| gateway CPU per letter (cost_bench: 1 replica, SQLite, no injected latency) | 12.3 ms |" in text
+
+
+def test_the_mass_section_judges_flat_memory_memo_per_s_and_the_sigkill_resume(run_all: ModuleType) -> None:
+    runs = {"mass": record("mass", "python bench/mass_bench.py --quick", MASS)}
+    text = run_all.Report(META, runs).render()
+    g = goals(text)
+    assert g["mass delivery memory flat in N (peak RSS when sent, 20,000 vs 1,000)"][1:] == [
+        "1.10× (after the receipt mail: 1.20×)",
+        "≤ 1.25× (our reading of flat)",
+        "✅ met",
+    ]
+    assert g["mass delivery MeMo/s to NgDP (20,000 recipients)"][1:] == ["380/s", "≥ 400/s", "❌ not met"]
+    resume = g["mass delivery resumed after SIGKILL: each recipient exactly once, one receipt mail"]
+    assert resume[1:] == ["passed (20,000, killed at 8,100)", "exactly once", "✅ met"]
+    mass = section(text, run_all.MASS_TITLE)
+    assert "| 20,000 | 132 MiB | 150 MiB | 380/s | 1.80 ms | 0.90 ms | 2.0 s | 55.0 s | 97% | yes |" in mass
+    assert "SIGKILL at 8,100 of 20,000 accepted, then restarted: 20,000 accepted" in mass
+    assert "**passed**" in mass
+    # A failed resume and a run without PostgreSQL.
+    failed = {**MASS, "kill": {**MASS["kill"], "passed": False}}
+    g = goals(run_all.Report(META, {"mass": record("mass", "python bench/mass_bench.py", failed)}).render())
+    assert (
+        g["mass delivery resumed after SIGKILL: each recipient exactly once, one receipt mail"][3]
+        == "❌ not met"
+    )
+    bench = next(b for b in run_all.BENCHES if b.name == "mass")
+    output = "mass_bench needs PostgreSQL at postgresql+psycopg://...: refused\n"
+    assert run_all.skipped_reason(bench, 2, output) == "no PostgreSQL"
+    skipped = record("mass", "python bench/mass_bench.py --quick", None, rc=2, output=output)
+    skipped["skipped"] = "no PostgreSQL"
+    g = goals(run_all.Report(META, {"mass": skipped}).render())
+    assert g["mass delivery MeMo/s to NgDP"][1:] == ["not run: no PostgreSQL", "≥ 400/s", "—"]
+    assert "mass_bench.py" not in run_all.unlisted_scripts()
