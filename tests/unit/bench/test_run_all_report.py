@@ -545,6 +545,7 @@ def test_the_mass_section_judges_flat_memory_memo_per_s_and_the_sigkill_resume(r
     mass = section(text, run_all.MASS_TITLE)
     assert "| 20,000 | 132 MiB | 150 MiB | 380/s | 1.80 ms | 0.90 ms | 2.0 s | 55.0 s | 97% | yes |" in mass
     assert "SIGKILL at 8,100 of 20,000 accepted, then restarted: 20,000 accepted" in mass
+    assert "0 refused, 0 sent again after the restart and answered by NgDP as duplicates" in mass
     assert "**passed**" in mass
     # A failed resume and a run without PostgreSQL.
     failed = {**MASS, "kill": {**MASS["kill"], "passed": False}}
