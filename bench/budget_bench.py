@@ -10,9 +10,11 @@ For N requests on one mailbox, one at a time (no Graph call, only the place each
   transaction each, from a worker thread), what several replicas on PostgreSQL do.
 
 The windows are large enough that N requests never wait for the next minute. Prints microseconds per
-request and database transactions per 1,000 requests; asserts nothing.
+request and database transactions per 1,000 requests; asserts nothing. ``--postgres auto`` (what
+bench/run_all passes) takes $GRAPH_DPG_TEST_POSTGRES_URL or the local default and leaves the PostgreSQL row
+out, saying why, when it cannot be reached (the JSON's ``postgresql_skipped``).
 
-    python bench/budget_bench.py [--requests 20000] [--postgres URL] [--json FILE]
+    python bench/budget_bench.py [--requests 20000] [--postgres URL|auto] [--json FILE]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -29,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from _common import add_json_option, write_json
+from chaos import DEFAULT_POSTGRES_URL
+from scale_bench import postgres_problem
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -108,6 +113,14 @@ def budget(ledger: Any, *, count: bool) -> GraphBudget:
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     n = args.requests
     results: dict[str, Any] = {"requests": n}
+    postgres = args.postgres
+    if postgres == "auto":
+        postgres = os.environ.get("GRAPH_DPG_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL
+        if (problem := postgres_problem(postgres)) is not None:
+            shown = make_url(postgres).render_as_string(hide_password=True)
+            print(f"budget, postgresql: left out, cannot reach {shown}: {problem}")
+            results["postgresql_skipped"] = f"PostgreSQL not reachable ({problem})"
+            postgres = None
     rows: list[tuple[str, float, float | None, float | None]] = []
     rows.append(("semaphores (before)", await run(Semaphores(), n), None, None))
     rows.append(("budget, no count", await run(budget(MemoryLedger(), count=False), n), None, None))
@@ -118,8 +131,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         sqlite_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         stores.append(("budget, sqlite", create_store(sqlite_url, replica="bench")))
         schema = None
-        if args.postgres:
-            schema, url = own_schema(args.postgres)
+        if postgres:
+            schema, url = own_schema(postgres)
             stores.append(("budget, postgresql", create_store(url, replica="bench")))
         try:
             for name, store in stores:
@@ -131,7 +144,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             for _, store in stores:
                 store.close()
             if schema is not None:
-                drop_schema(args.postgres, schema)
+                drop_schema(postgres, schema)
     print(f"Graph budget: cost of one request's place, {n:,} requests on one mailbox")
     print(f"{'':24} {'us/request':>11} {'tx/1000 req':>12} {'median tx ms':>13}")
     for name, us, tx, ms in rows:
@@ -146,7 +159,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument(
-        "--postgres", default=None, help="a PostgreSQL URL; the run creates (and drops) a schema of its own"
+        "--postgres",
+        default=None,
+        help="a PostgreSQL URL, or auto ($GRAPH_DPG_TEST_POSTGRES_URL or the local default, left out when "
+        "unreachable); the run creates (and drops) a schema of its own",
     )
     add_json_option(parser)
     args = parser.parse_args()

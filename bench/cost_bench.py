@@ -261,7 +261,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "graph_requests_per_mail": outbound["graph_round_trips_per_item"],
         "cpu_ms_per_inbound_memo": inbound["cpu_ms_per_item"] if inbound else None,
         "graph_requests_per_inbound_memo": inbound["graph_round_trips_per_item"] if inbound else None,
-        "detail": {"idle_tick": idle, "outbound": outbound, "inbound": inbound, "seconds": seconds},
+        "detail": {
+            "idle_tick": idle,
+            "outbound": outbound,
+            "inbound": inbound,
+            "seconds": seconds,
+            "mailboxes": args.mailboxes,
+            "per_round": args.per_round,
+            "graph_latency_ms": args.graph_latency or "0",
+            "profiled": args.profile,
+        },
     }
 
 

@@ -1,8 +1,10 @@
 """bench/run_all's report from canned benchmark results (no benchmark runs here): the sections of issue 18's
-benchmarks (bench/scale_bench.py, bench/notify_bench.py), their goals in the Goals table, the scale-out
-plot, and a scale run skipped for want of PostgreSQL. The goals are issue 18's: 3 replicas ≥ 2.5× one,
-2 replicas ≥ 1.8×, no Graph 429 in steady state, p95 ≤ 3 s from Sent Items to NgDP with notifications,
-idle Graph requests per mailbox per hour ≥ 5× fewer than with 10 s polling, ≤ 8 ms CPU per mail."""
+benchmarks (bench/scale_bench.py, notify_bench.py, cost_bench.py, inbound_replicas_bench.py, budget_bench.py,
+mass_bench.py) and bench/memo_validator_bench.py, their goals in the Goals table, the scale-out plot, and
+runs skipped for want of PostgreSQL. The goals are issue 18's: 3 replicas ≥ 2.5× one, 2 replicas ≥ 1.8×, no
+Graph 429 in steady state, p95 ≤ 3 s from Sent Items to NgDP with notifications, idle Graph requests per
+mailbox per hour ≥ 5× fewer than with 10 s polling, ≤ 8 ms CPU per mail, a mass delivery in memory flat in
+N (no number in the issue: ≤ 1.25× is our reading), ≥ 400 MeMo/s, resumable after SIGKILL."""
 
 from __future__ import annotations
 
@@ -108,6 +110,136 @@ NOTIFY = {
         "notifications": 12.5,
     },
     "idle_ratio_10s_vs_notifications": 28.8,
+}
+
+# bench/cost_bench.py --json: the letter over issue 18's 8 ms, the memo under it.
+COST = {
+    "cpu_ms_per_mail": 12.34,
+    "graph_requests_per_mail": 6.3167,
+    "cpu_ms_per_inbound_memo": 7.5,
+    "graph_requests_per_inbound_memo": 2.45,
+    "detail": {
+        "idle_tick": {
+            "n": 5,
+            "cpu_ms_per_item": 4.2,
+            "graph_round_trips_per_item": 5.0,
+            "graph_requests_per_item_by_kind": {"GET messages.delta": 5.0},
+        },
+        "outbound": {
+            "n": 60,
+            "ticks": 3,
+            "cpu_ms_per_item": 12.34,
+            "graph_round_trips_per_item": 6.3167,
+            "graph_requests_per_item_by_kind": {
+                "GET messages.delta": 0.25,
+                "GET messages.get": 3.0,
+                "PATCH messages.update": 2.0,
+                "POST messages.create": 1.0,
+            },
+        },
+        "inbound": {
+            "n": 20,
+            "ticks": 1,
+            "cpu_ms_per_item": 7.5,
+            "graph_round_trips_per_item": 2.45,
+            "graph_requests_per_item_by_kind": {
+                "GET messages.delta": 0.25,
+                "GET messages.list": 1.0,
+                "POST messages.create": 1.0,
+            },
+        },
+        "seconds": 11.4,
+        "mailboxes": 4,
+        "per_round": 20,
+        "graph_latency_ms": "0",
+        "profiled": False,
+    },
+}
+
+# bench/inbound_replicas_bench.py --json.
+INBOUND_REPLICAS = {
+    "database": "postgresql",
+    "memos": 20,
+    "graph_latency_ms": "100-300",
+    "ngdp_latency_ms": "200-500",
+    "exactly_once": True,
+    "runs": [
+        {
+            "pipelines": 1,
+            "pull_concurrency": 1,
+            "pull_s": 14.0,
+            "deliver_ack_s": 12.0,
+            "delivered_each": [20],
+            "errors": 0,
+        },
+        {
+            "pipelines": 1,
+            "pull_concurrency": 4,
+            "pull_s": 4.0,
+            "deliver_ack_s": 12.0,
+            "delivered_each": [20],
+            "errors": 0,
+        },
+        {
+            "pipelines": 2,
+            "pull_concurrency": 4,
+            "pull_s": 4.0,
+            "deliver_ack_s": 6.4,
+            "delivered_each": [11, 9],
+            "errors": 0,
+        },
+    ],
+}
+
+# bench/budget_bench.py --json (sort_keys: the variants come back in alphabetical order); no PostgreSQL.
+BUDGET = {
+    "budget, memory": {"median_tx_ms": None, "tx_per_1000": 50.0, "us_per_request": 12.0},
+    "budget, no count": {"median_tx_ms": None, "tx_per_1000": None, "us_per_request": 8.0},
+    "budget, sqlite": {"median_tx_ms": 1.25, "tx_per_1000": 50.0, "us_per_request": 90.0},
+    "postgresql_skipped": "PostgreSQL not reachable (OperationalError: refused)",
+    "requests": 5000,
+    "semaphores (before)": {"median_tx_ms": None, "tx_per_1000": None, "us_per_request": 4.0},
+}
+
+# bench/mass_bench.py --json: flat memory (1.1× ≤ 1.25×), 380 MeMo/s at 20,000 (< 400), SIGKILL resume passed.
+MASS = {
+    "validate": False,
+    "latency": "",
+    "sizes": [
+        {
+            "n": n,
+            "all_accepted": True,
+            "receipt": True,
+            "peak_rss_mb": rss_after,
+            "peak_rss_sent_mb": rss_sent,
+            "memo_per_s": rate,
+            "cpu_ms_per_memo": 1.8,
+            "ngdp_emulator_cpu_ms_per_memo": 0.9,
+            "machine_busy": 0.97,
+            "load_avg_1m": 3.0,
+            "plan_s": 2.0,
+            "total_s": 55.0,
+            "ngdp": {},
+        }
+        for n, rss_sent, rss_after, rate in ((1000, 120.0, 125.0, 300.0), (20000, 132.0, 150.0, 380.0))
+    ],
+    "rss_ratio": 1.2,
+    "rss_sent_ratio": 1.1,
+    "rss_ratio_label": "20,000 vs 1,000",
+    "kill": {
+        "n": 20000,
+        "killed_at_accepted": 8100,
+        "passed": True,
+        "receipt_mails": {"receipt:abc": 1},
+        "ngdp": {
+            "accepted": 20000,
+            "recipients": 20000,
+            "recipients_twice": 0,
+            "missing": 0,
+            "rejected": 0,
+            "duplicate_answers": 0,
+        },
+    },
 }
 
 POLL = {
@@ -224,7 +356,136 @@ def test_a_scale_run_without_postgresql_is_reported_as_not_run_and_fails_nothing
     ]
 
 
-def test_render_only_draws_the_scale_plot_from_kept_results(tmp_path: Path) -> None:
+def section(markdown: str, title: str) -> str:
+    return markdown.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_cost_section_judges_cpu_per_letter_and_per_memo_against_issue_18s_8_ms(
+    run_all: ModuleType,
+) -> None:
+    runs = {"cost": record("cost", "python bench/cost_bench.py --letters 60 --memos 20", COST)}
+    text = run_all.Report(META, runs).render()
+    g = goals(text)
+    letter = g["gateway CPU per letter (cost_bench: 1 replica, SQLite, no injected latency)"]
+    memo = g["gateway CPU per inbound memo (cost_bench: 1 replica, SQLite, no injected latency)"]
+    assert letter == ["18", "12.3 ms", "≤ 8 ms", "❌ not met"]
+    assert memo == ["18", "7.5 ms", "≤ 8 ms", "✅ met"]
+    cost = section(text, run_all.COST_TITLE)
+    # The method prose moved from the hand-written section into the renderer, with this run's workload.
+    assert "4 function mailboxes, 60 letters put 20 at a time, 20 memos; no injected latency" in cost
+    assert "`time.process_time()` is the gateway's alone" in cost
+    assert (
+        "| gateway CPU per single letter (until NgDP accepted, receipt mail, category) | 12.3 ms "
+        "| 6.32 Graph round trips | ≤ 8 ms per mail | ❌ not met |"
+    ) in cost
+    assert "| gateway CPU per inbound memo (until delivered, acknowledged, deleted) | 7.5 ms |" in cost
+    # Graph requests by kind: one column per phase, a kind a phase did not make shows as —.
+    assert "| request | per letter | per inbound memo | per idle tick |" in cost
+    assert "| `GET messages.get` | 3.00 | — | — |" in cost
+    assert "| `GET messages.list` | — | 1.00 | — |" in cost
+    assert "| `GET messages.delta` | 0.25 | 0.25 | 5.00 |" in cost
+    assert "| **round trips** (a `$batch` counts once) | **6.32** | **2.45** | **5.00** |" in cost
+    assert "cost_bench.py" not in run_all.unlisted_scripts()
+
+
+def test_a_cost_run_without_memos_or_not_in_the_report_leaves_its_goals_unjudged(run_all: ModuleType) -> None:
+    no_memos = {
+        **COST,
+        "cpu_ms_per_inbound_memo": None,
+        "graph_requests_per_inbound_memo": None,
+        "detail": {**COST["detail"], "inbound": None},
+    }
+    text = run_all.Report(
+        META, {"cost": record("cost", "python bench/cost_bench.py --memos 0", no_memos)}
+    ).render()
+    g = goals(text)
+    assert g["gateway CPU per inbound memo (cost_bench: 1 replica, SQLite, no injected latency)"][1:] == [
+        "not run",
+        "≤ 8 ms",
+        "—",
+    ]
+    assert "| request | per letter | per idle tick |" in section(text, run_all.COST_TITLE)
+    absent = goals(run_all.Report(META, {}).render())
+    assert absent["gateway CPU per letter (cost_bench: 1 replica, SQLite, no injected latency)"][1:] == [
+        "not in this report",
+        "≤ 8 ms",
+        "—",
+    ]
+
+
+def test_the_inbound_replicas_section_shows_pull_and_delivery_speed_ups(run_all: ModuleType) -> None:
+    runs = {
+        "inbound_replicas": record(
+            "inbound_replicas", "python bench/inbound_replicas_bench.py --memos 20", INBOUND_REPLICAS
+        )
+    }
+    text = section(run_all.Report(META, runs).render(), run_all.INBOUND_REPLICAS_TITLE)
+    # Pull against 1 fetch at once (14 s / 4 s); delivery against 1 pipeline at the same pull setting.
+    assert "| 1 | 1 | 14.0 s | baseline | 12.0 s | baseline | 20 | 0 |" in text
+    assert "| 1 | 4 | 4.0 s | 3.50× | 12.0 s | baseline | 20 | 0 |" in text
+    assert "| 2 | 4 | 4.0 s | 3.50× | 6.4 s | 1.88× | 11 + 9 | 0 |" in text
+    assert "Exactly once was checked in every run" in text
+    assert "20 memos queued at NgDP per run" in text and "PostgreSQL schema" in text
+    # A JSON without the exactly-once confirmation says so.
+    unconfirmed = {**INBOUND_REPLICAS, "exactly_once": False}
+    runs = {
+        "inbound_replicas": record("inbound_replicas", "python bench/inbound_replicas_bench.py", unconfirmed)
+    }
+    assert "**Exactly once was not confirmed**" in run_all.Report(META, runs).render()
+
+
+def test_an_inbound_replicas_run_without_postgresql_is_not_run_not_failed(run_all: ModuleType) -> None:
+    bench = next(b for b in run_all.BENCHES if b.name == "inbound_replicas")
+    output = (
+        "inbound_replicas_bench needs PostgreSQL (or --sqlite) and cannot reach postgresql+psycopg://...\n"
+    )
+    assert run_all.skipped_reason(bench, 2, output) == "no PostgreSQL"
+    # scale_bench's message does not excuse another benchmark.
+    assert run_all.skipped_reason(bench, 2, f"{run_all.NO_POSTGRES} ...") is None
+
+
+def test_the_budget_section_orders_the_variants_and_says_why_postgresql_is_missing(
+    run_all: ModuleType,
+) -> None:
+    runs = {
+        "budget": record("budget", "python bench/budget_bench.py --requests 5000 --postgres auto", BUDGET)
+    }
+    text = section(run_all.Report(META, runs).render(), run_all.BUDGET_TITLE)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "variant" not in line]
+    assert [r.split("|")[1].strip() for r in rows] == [
+        "semaphores (before)",
+        "budget, no count",
+        "budget, memory",
+        "budget, sqlite",
+        "budget, postgresql",
+    ]
+    assert "| semaphores (before) | 4.0 µs | baseline | — | — |" in text
+    assert "| budget, sqlite | 90.0 µs | 22.5× | 50 | 1.25 ms |" in text
+    assert (
+        "| budget, postgresql | not measured: PostgreSQL not reachable (OperationalError: refused) |" in text
+    )
+    assert "5,000 requests on one mailbox" in text
+    assert not {"budget_bench.py", "inbound_replicas_bench.py"} & set(run_all.unlisted_scripts())
+
+
+def test_the_memo_validator_section_compares_the_emulators_validator_with_the_gateways(
+    run_all: ModuleType,
+) -> None:
+    figures = {
+        "rounds": 10,
+        "examples": [
+            {"example": "memo-1.2/MeMo_NemSMS.xml", "bytes": 672, "gateway_ms": 0.04, "emulator_ms": 0.5},
+        ],
+        "median_ratio_emulator_vs_gateway": 12.5,
+    }
+    runs = {"memo_validator": record("memo_validator", "python bench/memo_validator_bench.py", figures)}
+    text = section(run_all.Report(META, runs).render(), run_all.MEMO_VALIDATOR_TITLE)
+    assert "| `memo-1.2/MeMo_NemSMS.xml` | 672 | 0.040 ms | 0.500 ms | 12.5× |" in text
+    assert "Median ratio over the examples: 12.5×." in text
+    assert "memo_validator_bench.py" not in run_all.unlisted_scripts()
+
+
+def test_render_only_draws_the_scale_plot_from_kept_results(run_all: ModuleType, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     results = tmp_path / "results"
     results.mkdir()
@@ -232,6 +493,9 @@ def test_render_only_draws_the_scale_plot_from_kept_results(tmp_path: Path) -> N
     for name, command, figures in (
         ("scale", "python bench/scale_bench.py --quick", SCALE),
         ("notify", "python bench/notify_bench.py --quick", NOTIFY),
+        ("cost", "python bench/cost_bench.py --letters 60 --memos 20", COST),
+        ("inbound_replicas", "python bench/inbound_replicas_bench.py --memos 20", INBOUND_REPLICAS),
+        ("budget", "python bench/budget_bench.py --requests 5000 --postgres auto", BUDGET),
     ):
         (results / f"{name}.run.json").write_text(
             json.dumps(record(name, command, figures)), encoding="utf-8"
@@ -261,3 +525,40 @@ def test_render_only_draws_the_scale_plot_from_kept_results(tmp_path: Path) -> N
     text = out.read_text(encoding="utf-8")
     assert "![Throughput vs replicas](benchmarks-scale.png)" in text
     assert "Not run in this report." in text  # the benchmarks without results
+    for title in (run_all.COST_TITLE, run_all.INBOUND_REPLICAS_TITLE, run_all.BUDGET_TITLE):
+        assert "Not run in this report." not in section(text, title)
+    assert "| gateway CPU per letter (cost_bench: 1 replica, SQLite, no injected latency) | 12.3 ms |" in text
+
+
+def test_the_mass_section_judges_flat_memory_memo_per_s_and_the_sigkill_resume(run_all: ModuleType) -> None:
+    runs = {"mass": record("mass", "python bench/mass_bench.py --quick", MASS)}
+    text = run_all.Report(META, runs).render()
+    g = goals(text)
+    assert g["mass delivery memory flat in N (peak RSS when sent, 20,000 vs 1,000)"][1:] == [
+        "1.10× (after the receipt mail: 1.20×)",
+        "≤ 1.25× (our reading of flat)",
+        "✅ met",
+    ]
+    assert g["mass delivery MeMo/s to NgDP (20,000 recipients)"][1:] == ["380/s", "≥ 400/s", "❌ not met"]
+    resume = g["mass delivery resumed after SIGKILL: each recipient exactly once, one receipt mail"]
+    assert resume[1:] == ["passed (20,000, killed at 8,100)", "exactly once", "✅ met"]
+    mass = section(text, run_all.MASS_TITLE)
+    assert "| 20,000 | 132 MiB | 150 MiB | 380/s | 1.80 ms | 0.90 ms | 2.0 s | 55.0 s | 97% | yes |" in mass
+    assert "SIGKILL at 8,100 of 20,000 accepted, then restarted: 20,000 accepted" in mass
+    assert "0 refused, 0 sent again after the restart and answered by NgDP as duplicates" in mass
+    assert "**passed**" in mass
+    # A failed resume and a run without PostgreSQL.
+    failed = {**MASS, "kill": {**MASS["kill"], "passed": False}}
+    g = goals(run_all.Report(META, {"mass": record("mass", "python bench/mass_bench.py", failed)}).render())
+    assert (
+        g["mass delivery resumed after SIGKILL: each recipient exactly once, one receipt mail"][3]
+        == "❌ not met"
+    )
+    bench = next(b for b in run_all.BENCHES if b.name == "mass")
+    output = "mass_bench needs PostgreSQL at postgresql+psycopg://...: refused\n"
+    assert run_all.skipped_reason(bench, 2, output) == "no PostgreSQL"
+    skipped = record("mass", "python bench/mass_bench.py --quick", None, rc=2, output=output)
+    skipped["skipped"] = "no PostgreSQL"
+    g = goals(run_all.Report(META, {"mass": skipped}).render())
+    assert g["mass delivery MeMo/s to NgDP"][1:] == ["not run: no PostgreSQL", "≥ 400/s", "—"]
+    assert "mass_bench.py" not in run_all.unlisted_scripts()
