@@ -93,6 +93,7 @@ from graph_dpg.ports.secure_mail import SecureMailOpener
 from graph_dpg.ports.secure_send import RecipientCertificate, RecipientCertificateLookup, SecureMailSealer
 from graph_dpg.ports.store import (
     JOB_TERMINAL,
+    AuditEntry,
     EffectState,
     JobState,
     OutboundJob,
@@ -301,14 +302,11 @@ class OutboundService:
                 continue
             if job is None:
                 continue
-            if await blocking(self.store.create_job, job):
+            created_audit = AuditEntry(
+                "outbound.job.created", job.subject, details={"job": job.id, "mailbox": mb.address}
+            )
+            if await blocking(self.store.create_job, job, audit=created_audit):
                 created += 1
-                await blocking(
-                    self.store.audit,
-                    "outbound.job.created",
-                    job.subject,
-                    details={"job": job.id, "mailbox": mb.address},
-                )
         # Only now: a crash before this line replays the round, and create_job ignores what it has.
         await blocking(self.store.set_delta_link, mb.address, mb.outgoing_folder, delta.delta_link)
         return created
@@ -486,12 +484,16 @@ class OutboundService:
         )
         await self._plan_category(job, JobCategory.FAILED)
         record = mask_cprs(f"{reason}: {error} (reference {reference})")[:4000]
-        await blocking(self.store.set_job_state, job.id, JobState.FAILED, record)
         await blocking(
-            self.store.audit,
-            "outbound.job.failed",
-            job.subject,
-            details={"job": job.id, "stage": stage.value, "reason": reason, "error": error},
+            self.store.set_job_state,
+            job.id,
+            JobState.FAILED,
+            record,
+            audit=AuditEntry(
+                "outbound.job.failed",
+                job.subject,
+                details={"job": job.id, "stage": stage.value, "reason": reason, "error": error},
+            ),
         )
         self._templates.pop(job.id, None)
         stats.jobs_failed += 1
@@ -569,14 +571,11 @@ class OutboundService:
         await self._plan_category(job, JobCategory.QUEUED)
         # Each warning as its finding's JSON, so the receipt words it per language (older jobs: text).
         with_notes = replace(job, warnings=tuple(json.dumps(_finding_dict(w)) for w in plan.warnings))
-        if await blocking(self.store.plan_job, with_notes, memos):
+        planned = AuditEntry(
+            "outbound.job.planned", job.subject, details={"job": job.id, "memos": len(plan.memos)}
+        )
+        if await blocking(self.store.plan_job, with_notes, memos, audit=planned):
             stats.planned += 1
-            await blocking(
-                self.store.audit,
-                "outbound.job.planned",
-                job.subject,
-                details={"job": job.id, "memos": len(plan.memos)},
-            )
         updated = await blocking(self.store.get_job, job.id)
         return updated if updated is not None else job
 
@@ -814,12 +813,15 @@ class OutboundService:
         )
         await self._plan_category(job, JobCategory.FAILED)
         await blocking(self.store.set_job_state, job.id, JobState.PLANNED)
-        await blocking(self.store.set_job_state, job.id, JobState.DONE)
         await blocking(
-            self.store.audit,
-            "outbound.job.done",
-            job.subject,
-            details={"job": job.id, OutboxState.FAILED.value: len(targets)},
+            self.store.set_job_state,
+            job.id,
+            JobState.DONE,
+            audit=AuditEntry(
+                "outbound.job.done",
+                job.subject,
+                details={"job": job.id, OutboxState.FAILED.value: len(targets)},
+            ),
         )
         log.info("secure mail %s cancelled before it was sent", job.id)
         stats.send_failed += len(targets)
@@ -866,14 +868,13 @@ class OutboundService:
         if progress.get(OutboxState.PENDING, 0) == 0:
             # Effects first, state last (see _plan): DONE is only set once its receipt is planned.
             await self._plan_effects(job, category_for(await self._recipient_lines(job.id)))
-            await blocking(self.store.set_job_state, job.id, JobState.DONE)
-            self._templates.pop(job.id, None)
-            await blocking(
-                self.store.audit,
+            done = AuditEntry(
                 "outbound.job.done",
                 job.subject,
                 details={"job": job.id, **{k.value: v for k, v in progress.items()}},
             )
+            await blocking(self.store.set_job_state, job.id, JobState.DONE, audit=done)
+            self._templates.pop(job.id, None)
 
     async def _send_one(self, row: OutboxEntry, mailbox: str = "") -> SendOutcome:
         """Send one MeMo; the outcome is recorded by the caller with the rest of its batch.

@@ -91,6 +91,7 @@ from graph_dpg.ports.graph_budget import BudgetGrant
 from graph_dpg.ports.store import (
     ATTEMPT_NOTED,
     JOB_TERMINAL,
+    AuditEntry,
     BusinessReceipt,
     DisabledRule,
     Effect,
@@ -420,12 +421,18 @@ class SqlStore:
             "sent_at": job.sent_at,
         }
 
-    def create_job(self, job: OutboundJob) -> bool:
+    def create_job(self, job: OutboundJob, *, audit: AuditEntry | None = None) -> bool:
         with self._tx("create job") as conn:
-            stmt = self._insert(t.outbound_jobs).values(self._job_values(job, job.state, self._now(conn)))
-            return _inserted(conn, stmt)
+            now = self._now(conn)
+            stmt = self._insert(t.outbound_jobs).values(self._job_values(job, job.state, now))
+            if not _inserted(conn, stmt):
+                return False
+            self._write_audit(conn, audit, now)
+            return True
 
-    def plan_job(self, job: OutboundJob, memos: Sequence[PlannedMemo]) -> bool:
+    def plan_job(
+        self, job: OutboundJob, memos: Sequence[PlannedMemo], *, audit: AuditEntry | None = None
+    ) -> bool:
         with self._tx("plan job") as conn:
             now = self._now(conn)
             jobs = t.outbound_jobs
@@ -438,6 +445,7 @@ class SqlStore:
                 if advanced != 1:
                     return False
             self._bulk_insert_outbox(conn, job.id, memos, now)
+            self._write_audit(conn, audit, now)
             return True
 
     def _bulk_insert_outbox(
@@ -489,7 +497,9 @@ class SqlStore:
         if batch:
             conn.exec_driver_sql(_OUTBOX_INSERT, batch)
 
-    def set_job_state(self, job_id: str, state: JobState, error: str | None = None) -> None:
+    def set_job_state(
+        self, job_id: str, state: JobState, error: str | None = None, *, audit: AuditEntry | None = None
+    ) -> None:
         jobs = t.outbound_jobs
         with self._tx("set job state") as conn:
             now = self._now(conn)
@@ -504,6 +514,7 @@ class SqlStore:
                 if current is None:
                     raise StoreError(f"unknown outbound job {job_id!r}")
                 raise StoreError(f"outbound job {job_id!r}: illegal transition {current} -> {state.value}")
+            self._write_audit(conn, audit, now)
 
     def record_job_retry(self, job_id: str, error: str, not_before: datetime) -> int:
         jobs = t.outbound_jobs
@@ -906,7 +917,9 @@ class SqlStore:
             route=m["route"],
         )
 
-    def store_inbound_memo(self, memo_uuid: str, source: InboundSource, xml: bytes) -> bool:
+    def store_inbound_memo(
+        self, memo_uuid: str, source: InboundSource, xml: bytes, *, audit: AuditEntry | None = None
+    ) -> bool:
         with self._tx("store inbound memo") as conn:
             now = self._now(conn)
             stmt = self._insert(t.inbound_memos).values(
@@ -919,7 +932,10 @@ class SqlStore:
                 received_at=now,
                 updated_at=now,
             )
-            return _inserted(conn, stmt)
+            if not _inserted(conn, stmt):
+                return False
+            self._write_audit(conn, audit, now)
+            return True
 
     def get_inbound(self, memo_uuid: str) -> InboundMemo | None:
         with self._tx("get inbound memo") as conn:
@@ -1032,14 +1048,21 @@ class SqlStore:
                 .values(claimed_by=None, claimed_until=None)
             )
 
-    def _advance_inbound(self, memo_uuid: str, state: InboundState, values: dict[str, object]) -> None:
+    def _advance_inbound(
+        self,
+        memo_uuid: str,
+        state: InboundState,
+        values: dict[str, object],
+        audit: AuditEntry | None = None,
+    ) -> None:
         im = t.inbound_memos
         with self._tx(f"inbound {state.value}") as conn:
             allowed = [s.value for s in (*_INBOUND_PREDECESSORS[state], state)]
+            now = self._now(conn)
             changed = conn.execute(
                 update(im)
                 .where(im.c.memo_uuid == memo_uuid, im.c.state.in_(allowed))
-                .values(state=state.value, updated_at=self._now(conn), **values)
+                .values(state=state.value, updated_at=now, **values)
             ).rowcount
             if changed != 1:
                 current = conn.execute(
@@ -1048,16 +1071,20 @@ class SqlStore:
                 if current is None:
                     raise StoreError(f"unknown inbound memo {memo_uuid!r}")
                 raise StoreError(f"inbound memo {memo_uuid!r}: illegal transition {current} -> {state.value}")
+            self._write_audit(conn, audit, now)
 
-    def mark_delivered(self, memo_uuid: str, target_mailbox: str, created_message_id: str) -> None:
+    def mark_delivered(
+        self, memo_uuid: str, target_mailbox: str, created_message_id: str, *, audit: AuditEntry | None = None
+    ) -> None:
         self._advance_inbound(
             memo_uuid,
             InboundState.DELIVERED,
             {"target_mailbox": target_mailbox, "created_message_id": created_message_id, "error": None},
+            audit,
         )
 
-    def mark_acknowledged(self, memo_uuid: str) -> None:
-        self._advance_inbound(memo_uuid, InboundState.ACKNOWLEDGED, {"error": None})
+    def mark_acknowledged(self, memo_uuid: str, *, audit: AuditEntry | None = None) -> None:
+        self._advance_inbound(memo_uuid, InboundState.ACKNOWLEDGED, {"error": None}, audit)
 
     def mark_deleted(self, memo_uuid: str) -> None:
         self._advance_inbound(memo_uuid, InboundState.DELETED, {"error": None})
@@ -1084,16 +1111,22 @@ class SqlStore:
         details: Mapping[str, object] | None = None,
     ) -> None:
         with self._tx("audit") as conn:
-            conn.execute(
-                t.audit_events.insert().values(
-                    ts=self._now(conn),
-                    replica=mask_cprs(self.replica),
-                    actor=mask_cprs(actor),
-                    action=mask_cprs(action),
-                    subject=mask_cprs(subject),
-                    details=_mask_json(_json_safe(details or {})),
-                )
+            self._write_audit(conn, AuditEntry(action, subject, details, actor), self._now(conn))
+
+    def _write_audit(self, conn: Connection, entry: AuditEntry | None, now: datetime) -> None:
+        """Append ``entry`` (if any) in the caller's transaction, every text CPR-masked."""
+        if entry is None:
+            return
+        conn.execute(
+            t.audit_events.insert().values(
+                ts=now,
+                replica=mask_cprs(self.replica),
+                actor=mask_cprs(entry.actor),
+                action=mask_cprs(entry.action),
+                subject=mask_cprs(entry.subject),
+                details=_mask_json(_json_safe(entry.details or {})),
             )
+        )
 
     # ------------------------------------------------------------------ leases & replicas
 
