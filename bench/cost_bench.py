@@ -8,6 +8,8 @@ of their own (bench/_emulator_host.py), so ``time.process_time()`` of this proce
 (every thread of it: the event loop and the store's worker threads) and not the emulators'. Graph requests
 are counted by the emulator (``GraphTenant.request_counts()``, by method, endpoint kind and status; a
 ``$batch`` is one round trip and each member counts under its own kind as well).
+Store transactions are counted in this process by what they do (the label each ``SqlStore`` method gives
+its transaction), per letter and per memo.
 
 Phases, each on the same gateway after a settle phase (first sync of every folder, master categories):
 

@@ -208,7 +208,8 @@ def _inserted(conn: Connection, stmt: pg.Insert | sqlite.Insert) -> bool:
 
 # Hot statements, built once (issue 18): SQLAlchemy coerces every argument and generates the cache key of
 # a statement built per call; one built at import with bind parameters skips both (about 45 µs less per
-# execution, measured on SQLite). Only for the statements every letter or memo runs; the rest stay inline.
+# execution, measured on SQLite; docs/facts/sqlalchemy.md). Only for the statements every letter or memo
+# runs; the rest stay inline.
 _GET_JOB = select(t.outbound_jobs).where(t.outbound_jobs.c.id == bindparam("b_id"))
 _SET_JOB_STATE = (
     update(t.outbound_jobs)
