@@ -225,6 +225,11 @@ _LIST_OUTBOX = (
     .order_by(t.outbox.c.id)
     .limit(bindparam("b_limit"))
 )
+_JOB_COUNTS = (
+    select(t.outbox.c.state, func.count())
+    .where(t.outbox.c.job_id == bindparam("b_job"))
+    .group_by(t.outbox.c.state)
+)
 _GET_EFFECT = select(t.effects).where(t.effects.c.key == bindparam("b_key"))
 _COMPLETE_EFFECT = (
     update(t.effects)
@@ -270,6 +275,8 @@ class SqlStore:
             )
         self._lock: AbstractContextManager[object] = nullcontext()
         self.engine: Engine = self._make_engine(pool_size)
+        # Built once like the module's hot statements (the INSERT's dialect is this store's).
+        self._plan_effect_stmt = self._insert(t.effects).on_conflict_do_nothing().returning(t.effects.c.key)
 
     # ------------------------------------------------------------------ engine & transactions
 
@@ -732,11 +739,12 @@ class SqlStore:
     def _counts(self, job_id: str | None) -> dict[OutboxState, int]:
         ob = t.outbox
         with self._tx("outbox counts") as conn:
-            query = select(ob.c.state, func.count()).group_by(ob.c.state)
-            if job_id is not None:
-                query = query.where(ob.c.job_id == job_id)
+            if job_id is None:
+                result = conn.execute(select(ob.c.state, func.count()).group_by(ob.c.state))
+            else:
+                result = conn.execute(_JOB_COUNTS, {"b_job": job_id})
             counts = dict.fromkeys(OutboxState, 0)
-            for state, n in conn.execute(query).all():
+            for state, n in result.all():
                 counts[OutboxState(state)] = int(n)
             return counts
 
@@ -762,14 +770,15 @@ class SqlStore:
 
     def plan_effect(self, key: str, payload: Mapping[str, object], mailbox: str | None = None) -> bool:
         with self._tx("plan effect") as conn:
-            stmt = self._insert(t.effects).values(
-                key=key,
-                payload=_json_safe(payload),
-                state=EffectState.PLANNED.value,
-                created_at=self._now(conn),
-                mailbox=mailbox.lower() if mailbox else None,
-            )
-            return _inserted(conn, stmt)
+            values = {
+                "key": key,
+                "payload": _json_safe(payload),
+                "state": EffectState.PLANNED.value,
+                "created_at": self._now(conn),
+                "mailbox": mailbox.lower() if mailbox else None,
+            }
+            # RETURNING, not rowcount: see _inserted.
+            return conn.execute(self._plan_effect_stmt, values).first() is not None
 
     def get_effect(self, key: str) -> Effect | None:
         with self._tx("get effect") as conn:
