@@ -8,6 +8,8 @@ of their own (bench/_emulator_host.py), so ``time.process_time()`` of this proce
 (every thread of it: the event loop and the store's worker threads) and not the emulators'. Graph requests
 are counted by the emulator (``GraphTenant.request_counts()``, by method, endpoint kind and status; a
 ``$batch`` is one round trip and each member counts under its own kind as well).
+Store transactions are counted in this process by what they do (the label each ``SqlStore`` method gives
+its transaction), per letter and per memo.
 
 Phases, each on the same gateway after a settle phase (first sync of every folder, master categories):
 
@@ -91,6 +93,19 @@ class Bench:
         self.accepted: set[str] = set()
         self.inbound_deleted = 0
         self.profiler: cProfile.Profile | None = cProfile.Profile(time.process_time) if args.profile else None
+        self.transactions: Counter[str] = Counter()
+        self.count_transactions()
+
+    def count_transactions(self) -> None:
+        """Count the store's transactions by what they do (the label ``SqlStore._tx`` is given)."""
+        store = self.gateway.store
+        tx = store._tx
+
+        def counted(what: str) -> Any:
+            self.transactions[what] += 1
+            return tx(what)
+
+        store._tx = counted  # type: ignore[method-assign]
 
     def progress(self) -> None:
         prog = self.ngdp.call("progress")
@@ -101,6 +116,7 @@ class Bench:
 
     def counts(self) -> dict[str, Any]:
         counts: dict[str, Any] = self.graph.call("counts")
+        counts["transactions"] = dict(self.transactions)
         return counts
 
     async def tick(self, profile: bool = False) -> None:
@@ -194,8 +210,12 @@ def per_item(before: dict[str, Any], after: dict[str, Any], n: int, cpu_s: float
         method, kind, status = key.split("|")
         name = f"{method} {kind}" + ("" if status.startswith("2") else f" ({status})")
         kinds[name] += v - before["all"].get(key, 0)
+    tx: Counter[str] = Counter(after["transactions"])
+    tx.subtract(before["transactions"])
     return {
         "n": n,
+        "store_transactions_per_item": sum(tx.values()) / n,
+        "store_transactions_per_item_by_kind": {k: v / n for k, v in sorted(tx.items()) if v},
         "graph_round_trips_per_item": (after["round_trips"] - before["round_trips"]) / n,
         "graph_requests_per_item_by_kind": {k: v / n for k, v in sorted(kinds.items()) if v},
         "cpu_ms_per_item": cpu_s * 1000 / n,
@@ -206,9 +226,13 @@ def print_row(title: str, r: dict[str, Any]) -> None:
     ticks = f", {r['ticks']} ticks" if "ticks" in r else ""
     print(
         f"\n== {title} (n={r['n']}{ticks}): gateway CPU {r['cpu_ms_per_item']:.2f} ms, "
-        f"Graph round trips {r['graph_round_trips_per_item']:.2f}"
+        f"Graph round trips {r['graph_round_trips_per_item']:.2f}, "
+        f"store transactions {r['store_transactions_per_item']:.2f}"
     )
     for kind, v in r["graph_requests_per_item_by_kind"].items():
+        print(f"     {kind:<40} {v:7.2f}")
+    print("   store transactions by kind:")
+    for kind, v in r["store_transactions_per_item_by_kind"].items():
         print(f"     {kind:<40} {v:7.2f}")
 
 
@@ -259,6 +283,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "cpu_ms_per_mail": outbound["cpu_ms_per_item"],
         "graph_requests_per_mail": outbound["graph_round_trips_per_item"],
+        "store_transactions_per_mail": outbound["store_transactions_per_item"],
         "cpu_ms_per_inbound_memo": inbound["cpu_ms_per_item"] if inbound else None,
         "graph_requests_per_inbound_memo": inbound["graph_round_trips_per_item"] if inbound else None,
         "detail": {

@@ -213,6 +213,19 @@ class InboundMemo:
 
 
 @dataclass(frozen=True)
+class AuditEntry:
+    """An audit event written in the SAME transaction as the state change it records (a store method's
+    ``audit`` argument): one commit instead of two, and the record exists exactly when the change does.
+    Written only when the change is (a method returning False for "nothing to do" writes none); CPR-masked
+    on write like :meth:`Audit.audit`."""
+
+    action: str
+    subject: str
+    details: Mapping[str, object] | None = None
+    actor: str = "gateway"
+
+
+@dataclass(frozen=True)
 class DisabledRule:
     name: str
     reason: str
@@ -232,13 +245,16 @@ class DeltaLinks(Protocol):
 
 
 class Outbox(Protocol):
-    def create_job(self, job: OutboundJob) -> bool:
-        """Insert the job (state ``new``) unless one exists for its id or (mailbox, message_id)."""
+    def create_job(self, job: OutboundJob, *, audit: AuditEntry | None = None) -> bool:
+        """Insert the job (state ``new``) unless one exists for its id or (mailbox, message_id); ``audit``
+        is written with it (only if inserted)."""
         ...
 
-    def plan_job(self, job: OutboundJob, memos: Iterable[PlannedMemo]) -> bool:
-        """Insert/advance the job to ``planned`` (with ``job.warnings``) and all its outbox rows in ONE
-        transaction.
+    def plan_job(
+        self, job: OutboundJob, memos: Iterable[PlannedMemo], *, audit: AuditEntry | None = None
+    ) -> bool:
+        """Insert/advance the job to ``planned`` (with ``job.warnings``) and all its outbox rows (and
+        ``audit``) in ONE transaction.
 
         ``memos`` is read once, in order, while the rows are written (in chunks): a mass delivery's
         100,000 rows are streamed from its recipient list, never all in memory (issue 18). If reading it
@@ -249,7 +265,11 @@ class Outbox(Protocol):
         """
         ...
 
-    def set_job_state(self, job_id: str, state: JobState, error: str | None = None) -> None: ...
+    def set_job_state(
+        self, job_id: str, state: JobState, error: str | None = None, *, audit: AuditEntry | None = None
+    ) -> None:
+        """Move the job to ``state`` (or keep it there) and append ``audit`` in the same transaction."""
+        ...
 
     def record_job_retry(self, job_id: str, error: str, not_before: datetime) -> int:
         """A transient failure of an unfinished job: attempts+1, the error text (CPR-masked) and the time
@@ -361,8 +381,10 @@ class InboundMemoXml(Protocol):
 
 
 class InboundMemos(InboundMemoXml, Protocol):
-    def store_inbound_memo(self, memo_uuid: str, source: InboundSource, xml: bytes) -> bool:
-        """Persist the raw memo before anything else happens to it; True if new."""
+    def store_inbound_memo(
+        self, memo_uuid: str, source: InboundSource, xml: bytes, *, audit: AuditEntry | None = None
+    ) -> bool:
+        """Persist the raw memo before anything else happens to it; True if new (then with ``audit``)."""
         ...
 
     def get_inbound(self, memo_uuid: str) -> InboundMemo | None: ...
@@ -399,9 +421,11 @@ class InboundMemos(InboundMemoXml, Protocol):
         """End ``owner``'s claims on ``memo_uuids`` (claims another replica took since are left alone)."""
         ...
 
-    def mark_delivered(self, memo_uuid: str, target_mailbox: str, created_message_id: str) -> None: ...
+    def mark_delivered(
+        self, memo_uuid: str, target_mailbox: str, created_message_id: str, *, audit: AuditEntry | None = None
+    ) -> None: ...
 
-    def mark_acknowledged(self, memo_uuid: str) -> None: ...
+    def mark_acknowledged(self, memo_uuid: str, *, audit: AuditEntry | None = None) -> None: ...
 
     def mark_deleted(self, memo_uuid: str) -> None: ...
 

@@ -93,6 +93,7 @@ from graph_dpg.ports.secure_mail import SecureMailOpener
 from graph_dpg.ports.secure_send import RecipientCertificate, RecipientCertificateLookup, SecureMailSealer
 from graph_dpg.ports.store import (
     JOB_TERMINAL,
+    AuditEntry,
     EffectState,
     JobState,
     OutboundJob,
@@ -126,6 +127,8 @@ RECEIPT_CATEGORY = "receipt"
 #: Updated receipts of one job the gateway looks for before planning the next (each is one batch of
 #: business receipts that changed the outcome; a job with more gets no further update, only categories).
 MAX_RECEIPT_UPDATES = 500
+# MeMo rows sent per round of one job (one mark-in-flight and one record-results transaction each).
+_SEND_BATCH = 200
 
 
 def receipt_message_id(key: EffectKey) -> str:
@@ -305,14 +308,11 @@ class OutboundService:
                 continue
             if job is None:
                 continue
-            if await blocking(self.store.create_job, job):
+            created_audit = AuditEntry(
+                "outbound.job.created", job.subject, details={"job": job.id, "mailbox": mb.address}
+            )
+            if await blocking(self.store.create_job, job, audit=created_audit):
                 created += 1
-                await blocking(
-                    self.store.audit,
-                    "outbound.job.created",
-                    job.subject,
-                    details={"job": job.id, "mailbox": mb.address},
-                )
         # Only now: a crash before this line replays the round, and create_job ignores what it has.
         await blocking(self.store.set_delta_link, mb.address, mb.outgoing_folder, delta.delta_link)
         return created
@@ -490,12 +490,16 @@ class OutboundService:
         )
         await self._plan_category(job, JobCategory.FAILED)
         record = mask_cprs(f"{reason}: {error} (reference {reference})")[:4000]
-        await blocking(self.store.set_job_state, job.id, JobState.FAILED, record)
         await blocking(
-            self.store.audit,
-            "outbound.job.failed",
-            job.subject,
-            details={"job": job.id, "stage": stage.value, "reason": reason, "error": error},
+            self.store.set_job_state,
+            job.id,
+            JobState.FAILED,
+            record,
+            audit=AuditEntry(
+                "outbound.job.failed",
+                job.subject,
+                details={"job": job.id, "stage": stage.value, "reason": reason, "error": error},
+            ),
         )
         self._templates.pop(job.id, None)
         stats.jobs_failed += 1
@@ -538,11 +542,8 @@ class OutboundService:
             job = await self._plan(job, stats)  # a crash between planned and done: finish it (idempotent)
         if job.state is JobState.NEW:
             job = await self._plan(job, stats)
-        if job.state in (JobState.PLANNED, JobState.SENDING):
-            await self._send(job, stats)
-            current = await blocking(self.store.get_job, job.id)
-            if current is not None and current.state is JobState.DONE:
-                stats.jobs_done += 1
+        if job.state in (JobState.PLANNED, JobState.SENDING) and await self._send(job, stats):
+            stats.jobs_done += 1
 
     async def _plan(self, job: OutboundJob, stats: CycleStats) -> OutboundJob:
         mb = self.settings.mailbox(job.mailbox)
@@ -579,14 +580,9 @@ class OutboundService:
         await self._plan_category(job, JobCategory.QUEUED)
         # Each warning as its finding's JSON, so the receipt words it per language (older jobs: text).
         with_notes = replace(job, warnings=tuple(json.dumps(_finding_dict(w)) for w in plan.warnings))
-        if await blocking(self.store.plan_job, with_notes, memos):
+        planned = AuditEntry("outbound.job.planned", job.subject, details={"job": job.id, "memos": total})
+        if await blocking(self.store.plan_job, with_notes, memos, audit=planned):
             stats.planned += 1
-            await blocking(
-                self.store.audit,
-                "outbound.job.planned",
-                job.subject,
-                details={"job": job.id, "memos": total},
-            )
         updated = await blocking(self.store.get_job, job.id)
         return updated if updated is not None else job
 
@@ -824,12 +820,15 @@ class OutboundService:
         )
         await self._plan_category(job, JobCategory.FAILED)
         await blocking(self.store.set_job_state, job.id, JobState.PLANNED)
-        await blocking(self.store.set_job_state, job.id, JobState.DONE)
         await blocking(
-            self.store.audit,
-            "outbound.job.done",
-            job.subject,
-            details={"job": job.id, OutboxState.FAILED.value: len(targets)},
+            self.store.set_job_state,
+            job.id,
+            JobState.DONE,
+            audit=AuditEntry(
+                "outbound.job.done",
+                job.subject,
+                details={"job": job.id, OutboxState.FAILED.value: len(targets)},
+            ),
         )
         log.info("secure mail %s cancelled before it was sent", job.id)
         stats.send_failed += len(targets)
@@ -837,7 +836,8 @@ class OutboundService:
         updated = await blocking(self.store.get_job, job.id)
         return updated if updated is not None else job
 
-    async def _send(self, job: OutboundJob, stats: CycleStats) -> None:
+    async def _send(self, job: OutboundJob, stats: CycleStats) -> bool:
+        """Send the job's pending rows; True if it set the job DONE (no row left pending)."""
         if job.state is JobState.PLANNED:
             await blocking(self.store.set_job_state, job.id, JobState.SENDING)
         # The rows are read in pages by a cursor (never all at once), and a batch's results are recorded
@@ -856,7 +856,7 @@ class OutboundService:
                         unrecorded = []
                     stats.send_failed += await self._fail_pending(job, job.id, Text.RECEIPT_ROW_CANCELLED)
                     break
-                rows = await blocking(self.store.next_pending, job.id, limit=200, after_id=after)
+                rows = await blocking(self.store.next_pending, job.id, limit=_SEND_BATCH, after_id=after)
                 if not rows:
                     break
                 after = rows[-1].id
@@ -891,6 +891,8 @@ class OutboundService:
                     if failed:
                         raise failed[0]
                     break  # the rest waits for its retry time; other jobs go on meanwhile
+                if len(rows) < _SEND_BATCH:
+                    break  # a short batch held every due row: asking again would find none (two reads saved)
         finally:
             if unrecorded:
                 await blocking(self.store.record_send_results, unrecorded)
@@ -898,14 +900,15 @@ class OutboundService:
         if progress.get(OutboxState.PENDING, 0) == 0:
             # Effects first, state last (see _plan): DONE is only set once its receipt is planned.
             await self._plan_effects(job, await self._job_category(job.id))
-            await blocking(self.store.set_job_state, job.id, JobState.DONE)
-            self._templates.pop(job.id, None)
-            await blocking(
-                self.store.audit,
+            done = AuditEntry(
                 "outbound.job.done",
                 job.subject,
                 details={"job": job.id, **{k.value: v for k, v in progress.items()}},
             )
+            await blocking(self.store.set_job_state, job.id, JobState.DONE, audit=done)
+            self._templates.pop(job.id, None)
+            return True
+        return False
 
     async def _send_one(self, row: OutboxEntry, mailbox: str = "") -> SendOutcome:
         """Send one MeMo; the outcome is recorded by the caller with the rest of its batch.

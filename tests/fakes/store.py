@@ -27,6 +27,7 @@ from graph_dpg.domain.identifiers import mask_cprs
 from graph_dpg.ports.store import (
     ATTEMPT_NOTED,
     JOB_TERMINAL,
+    AuditEntry,
     BusinessReceipt,
     DisabledRule,
     Effect,
@@ -266,14 +267,17 @@ class FakeStore(FakeEffects):
             warnings=tuple(job.warnings),
         )
 
-    def create_job(self, job: OutboundJob) -> bool:
+    def create_job(self, job: OutboundJob, *, audit: AuditEntry | None = None) -> bool:
         self._maybe_fail("create_job")
         if self._job_clash(job):
             return False
         self._insert_job(job, job.state)
+        self._append_audit(audit)
         return True
 
-    def plan_job(self, job: OutboundJob, memos: Iterable[PlannedMemo]) -> bool:
+    def plan_job(
+        self, job: OutboundJob, memos: Iterable[PlannedMemo], *, audit: AuditEntry | None = None
+    ) -> bool:
         self._maybe_fail("plan_job")
         current = self.jobs.get(job.id)
         insert = not self._job_clash(job)
@@ -307,9 +311,12 @@ class FakeStore(FakeEffects):
                 updated_at=now,
                 line=m.line,
             )
+        self._append_audit(audit)
         return True
 
-    def set_job_state(self, job_id: str, state: JobState, error: str | None = None) -> None:
+    def set_job_state(
+        self, job_id: str, state: JobState, error: str | None = None, *, audit: AuditEntry | None = None
+    ) -> None:
         self._maybe_fail("set_job_state")
         current = self.jobs.get(job_id)
         if current is None:
@@ -317,6 +324,7 @@ class FakeStore(FakeEffects):
         if current.state not in (*_JOB_PREDECESSORS[state], state):
             raise StoreError(f"outbound job {job_id!r}: illegal transition {current.state} -> {state.value}")
         self.jobs[job_id] = replace(current, state=state, error=error, updated_at=self.now())
+        self._append_audit(audit)
 
     def record_job_retry(self, job_id: str, error: str, not_before: datetime) -> int:
         self._maybe_fail("record_job_retry")
@@ -492,7 +500,9 @@ class FakeStore(FakeEffects):
 
     # ------------------------------------------------------------------ inbound memos
 
-    def store_inbound_memo(self, memo_uuid: str, source: InboundSource, xml: bytes) -> bool:
+    def store_inbound_memo(
+        self, memo_uuid: str, source: InboundSource, xml: bytes, *, audit: AuditEntry | None = None
+    ) -> bool:
         self._maybe_fail("store_inbound_memo")
         if memo_uuid in self.inbound:
             return False
@@ -510,6 +520,7 @@ class FakeStore(FakeEffects):
             updated_at=now,
         )
         self.inbound_xml[memo_uuid] = bytes(xml)
+        self._append_audit(audit)
         return True
 
     def get_inbound(self, memo_uuid: str) -> InboundMemo | None:
@@ -585,16 +596,20 @@ class FakeStore(FakeEffects):
         self.inbound[memo_uuid] = row = replace(row, state=state, updated_at=self.now(), error=None)
         return row
 
-    def mark_delivered(self, memo_uuid: str, target_mailbox: str, created_message_id: str) -> None:
+    def mark_delivered(
+        self, memo_uuid: str, target_mailbox: str, created_message_id: str, *, audit: AuditEntry | None = None
+    ) -> None:
         self._maybe_fail("mark_delivered")
         row = self._advance_inbound(memo_uuid, InboundState.DELIVERED)
         self.inbound[memo_uuid] = replace(
             row, target_mailbox=target_mailbox, created_message_id=created_message_id
         )
+        self._append_audit(audit)
 
-    def mark_acknowledged(self, memo_uuid: str) -> None:
+    def mark_acknowledged(self, memo_uuid: str, *, audit: AuditEntry | None = None) -> None:
         self._maybe_fail("mark_acknowledged")
         self._advance_inbound(memo_uuid, InboundState.ACKNOWLEDGED)
+        self._append_audit(audit)
 
     def mark_deleted(self, memo_uuid: str) -> None:
         self._maybe_fail("mark_deleted")
@@ -618,15 +633,21 @@ class FakeStore(FakeEffects):
         details: Mapping[str, object] | None = None,
     ) -> None:
         self._maybe_fail("audit")
-        masked = _mask_json(_json_safe(details or {}))
+        self._append_audit(AuditEntry(action, subject, details, actor))
+
+    def _append_audit(self, entry: AuditEntry | None) -> None:
+        """The audit row of a store call (with the state change it records, like the SQL store)."""
+        if entry is None:
+            return
+        masked = _mask_json(_json_safe(entry.details or {}))
         assert isinstance(masked, dict)
         self.audit_events.append(
             AuditEvent(
                 self.now(),
                 mask_cprs(self.replica),
-                mask_cprs(actor),
-                mask_cprs(action),
-                mask_cprs(subject),
+                mask_cprs(entry.actor),
+                mask_cprs(entry.action),
+                mask_cprs(entry.subject),
                 masked,
             )
         )

@@ -111,7 +111,14 @@ from graph_dpg.domain.texts import Text, text
 from graph_dpg.memo.model import MemoMessage
 from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.names import NameLookup
-from graph_dpg.ports.store import InboundMemo, InboundMemos, InboundSource, InboundState, MemoStore
+from graph_dpg.ports.store import (
+    AuditEntry,
+    InboundMemo,
+    InboundMemos,
+    InboundSource,
+    InboundState,
+    MemoStore,
+)
 from graph_dpg.services.alerts import (
     Alert,
     AlertService,
@@ -310,14 +317,9 @@ class MemoPipeline(InboundParts):
             # Otherwise stored earlier: delivery and acknowledgement continue from its state.
             return
         xml = await self.ngdp.get_memo(memo_id)
-        if await blocking(self.store.store_inbound_memo, memo_id, InboundSource.PULL, xml):
+        received = AuditEntry("inbound.memo.received", memo_id, details={"size": len(xml), "source": "pull"})
+        if await blocking(self.store.store_inbound_memo, memo_id, InboundSource.PULL, xml, audit=received):
             stats.pulled += 1
-            await blocking(
-                self.store.audit,
-                "inbound.memo.received",
-                memo_id,
-                details={"size": len(xml), "source": "pull"},
-            )
 
     async def _relisted(self, row: InboundMemo, stats: InboundStats) -> None:
         """NgDP lists a memo this gateway already delivered, answered and deleted (its delete was lost, or
@@ -559,9 +561,7 @@ class MemoPipeline(InboundParts):
             raise
         for archive in route.archive_to:
             await self._archive_copy(archive, memo_uuid, parsed, xml, route, answered)
-        await blocking(self.store.mark_delivered, memo_uuid, target, message_id)
-        await blocking(
-            self.store.audit,
+        delivered = AuditEntry(
             "inbound.memo.delivered",
             memo_uuid,
             details={
@@ -572,6 +572,7 @@ class MemoPipeline(InboundParts):
                 "banner": route.banner,
             },
         )
+        await blocking(self.store.mark_delivered, memo_uuid, target, message_id, audit=delivered)
         stats.delivered += 1
         if not parsed.valid:
             stats.invalid += 1
@@ -1076,9 +1077,7 @@ class MemoPipeline(InboundParts):
         except NotFoundError:
             # NgDP no longer holds the memo (a pushed one, or deleted meanwhile): nothing left to answer.
             log.info("ngdp memo %s unknown at receipt time; counted as acknowledged", row.memo_uuid)
-        await blocking(self.store.mark_acknowledged, row.memo_uuid)
-        await blocking(
-            self.store.audit,
+        acknowledged = AuditEntry(
             "inbound.memo.acknowledged",
             row.memo_uuid,
             details={
@@ -1086,6 +1085,7 @@ class MemoPipeline(InboundParts):
                 "receipt": row.source is not InboundSource.MAIL or self.settings.forwarded_receipt,
             },
         )
+        await blocking(self.store.mark_acknowledged, row.memo_uuid, audit=acknowledged)
 
     async def _delete(self, row: InboundMemo) -> None:
         await self.ngdp.delete_memo(row.memo_uuid)  # 404 (already deleted) counts as done in the client

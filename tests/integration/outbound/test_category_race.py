@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from graph_dpg.adapters.store.sql import SqlStore
-from graph_dpg.ports.store import EffectState, JobState
+from graph_dpg.ports.store import AuditEntry, EffectState, JobState
 from graph_dpg.services.effects import EffectKey
 from graph_dpg.services.outbound import OutboundService
 
@@ -44,11 +44,13 @@ class BeforeDone:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def set_job_state(self, job_id: str, state: JobState, error: str | None = None) -> None:
+    def set_job_state(
+        self, job_id: str, state: JobState, error: str | None = None, *, audit: AuditEntry | None = None
+    ) -> None:
         if state is JobState.DONE and self.step is not None:
             step, self.step = self.step, None
             step(job_id)
-        self.inner.set_job_state(job_id, state, error)
+        self.inner.set_job_state(job_id, state, error, audit=audit)
 
 
 def record_receipt(store: SqlStore, job_id: str, status: str) -> None:

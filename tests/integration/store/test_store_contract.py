@@ -20,6 +20,7 @@ import pytest
 from graph_dpg.adapters.store import SqlStore, create_store
 from graph_dpg.core.errors import StoreError
 from graph_dpg.ports.store import (
+    AuditEntry,
     EffectState,
     InboundSource,
     InboundState,
@@ -492,6 +493,34 @@ def test_the_audit_trail_is_masked_on_write(store: ContractStore) -> None:
     assert audit_trail(store) == [
         ("outbound.job.created", f"Sag om {MASKED}", {"to": [MASKED], "n": 1, MASKED: "key"}),
         ("inbound.memo.received", "u1", {}),
+    ]
+
+
+def test_an_audit_entry_given_with_a_state_change_is_written_with_it_and_only_when_it_is_made(
+    store: ContractStore,
+) -> None:
+    # Inference (no external source): the store's own contract for issue 18's one-transaction audit rows.
+    def entry(action: str) -> AuditEntry:
+        return AuditEntry(action, f"Sag om {CPR}", details={"to": CPR})
+
+    assert store.create_job(job(), audit=entry("created")) is True
+    assert store.create_job(job(), audit=entry("created again")) is False  # nothing written: no record
+    assert store.plan_job(job(), memos(1), audit=entry("planned")) is True
+    assert store.plan_job(job(), memos(1), audit=entry("planned again")) is False
+    store.set_job_state("job-1", JobState.SENDING, audit=entry("sending"))
+    with pytest.raises(StoreError):
+        store.set_job_state("job-1", JobState.NEW, audit=entry("illegal"))  # rolled back with the change
+    assert store.store_inbound_memo("u1", InboundSource.PULL, b"<m/>", audit=entry("received")) is True
+    assert store.store_inbound_memo("u1", InboundSource.PULL, b"<m/>", audit=entry("received again")) is False
+    store.mark_delivered("u1", "sag@kommune.dk", "AAMk-9", audit=entry("delivered"))
+    store.mark_acknowledged("u1", audit=entry("acknowledged"))
+    with pytest.raises(StoreError):
+        store.mark_delivered("u1", "sag@kommune.dk", "AAMk-9", audit=entry("delivered twice"))
+    details = {"to": MASKED}
+    subject = f"Sag om {MASKED}"
+    assert audit_trail(store) == [
+        (action, subject, details)
+        for action in ("created", "planned", "sending", "received", "delivered", "acknowledged")
     ]
 
 
