@@ -32,7 +32,7 @@ from graph_dpg.domain.mail import Attachment, EmailAddress, MailMessage
 from graph_dpg.domain.policies import DEFAULT_POLICIES
 from graph_dpg.memo import parse
 from graph_dpg.ports.digital_post import SendResult
-from graph_dpg.ports.store import JobState, OutboundJob, OutboxState, PlannedMemo
+from graph_dpg.ports.store import AuditEntry, JobState, OutboundJob, OutboxState, PlannedMemo
 from graph_dpg.services.outbound import OutboundService
 
 from .harness import MAILBOX, ORG_CVR, PDF, Harness, make_harness
@@ -70,10 +70,12 @@ class CrashingPlanStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    def plan_job(self, job: OutboundJob, memos: Iterable[PlannedMemo]) -> bool:
+    def plan_job(
+        self, job: OutboundJob, memos: Iterable[PlannedMemo], *, audit: AuditEntry | None = None
+    ) -> bool:
         self.streamed = not isinstance(memos, (list, tuple))
         if self.crashed:
-            return self._store.plan_job(job, memos)
+            return self._store.plan_job(job, memos, audit=audit)
 
         def dying() -> Iterator[PlannedMemo]:
             for i, m in enumerate(memos):
@@ -82,7 +84,7 @@ class CrashingPlanStore:
                     raise StoreError("the process died here (simulated)")
                 yield m
 
-        return self._store.plan_job(job, dying())
+        return self._store.plan_job(job, dying(), audit=audit)
 
 
 @pytest.fixture
