@@ -28,9 +28,9 @@ Runs, each on fresh emulators and a fresh PostgreSQL schema:
    folder finds it and the poll interval does not decide the result. Throughput = single letters accepted
    by NgDP plus inbound memos delivered (acknowledged and deleted at NgDP) per second, between the moments
    10 % and 90 % of them were done (start-up and the tail left out); the single letters alone too (letters/s:
-   the inbound memos are read under one lease, by one replica at a time, and with the 60 s inbound poll
-   they can be the tail of the 10-90 % window). The mass delivery runs alongside; its MeMo/s is reported
-   separately. Graph 429s and the machine's CPU busy fraction (/proc/stat, all cores,
+   the inbound memos are pulled under one lease and delivered by every replica in claimed batches, and with
+   the 60 s inbound poll they can be the tail of the 10-90 % window). The mass delivery runs alongside;
+   its MeMo/s is reported separately. Graph 429s and the machine's CPU busy fraction (/proc/stat, all cores,
    emulators included) are taken over the same 10-90 % window.
 3. latency, 3 replicas: letters put one a second after the backlog of run 2 (3 replicas) is done; Sent
    Items → NgDP accepted p50/p95 with the default poll interval; then a run with change notifications on
@@ -485,7 +485,7 @@ def throughput(world: World, replicas: int, db_url: str, workdir: Path, latency:
         finished = wait_until(run, done, a.bound)
         t_end = time.time()
         # The single letters alone (every replica polls its own share of the Sent Items folders), 10-90 %:
-        # the inbound memos are read under one lease (one replica at a time), so they scale differently.
+        # the inbound memos are pulled under one lease (then delivered by every replica): they scale apart.
         n = len(singles)
         t10 = next((t for t, k, _ in run.samples if k >= 0.1 * n), None)
         t90 = next((t for t, k, _ in run.samples if k >= 0.9 * n), None)
