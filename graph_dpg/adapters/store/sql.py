@@ -206,6 +206,40 @@ def _inserted(conn: Connection, stmt: pg.Insert | sqlite.Insert) -> bool:
     return conn.execute(returning).first() is not None
 
 
+def _claim(
+    conn: Connection,
+    table: Table,
+    key: str,
+    where: Sequence[ColumnElement[bool]],
+    now: datetime,
+    *,
+    owner: str,
+    ttl_s: float,
+    limit: int,
+) -> list[Any]:
+    """Claim up to ``limit`` rows of ``table`` matching ``where`` whose claim is free or expired, oldest
+    first (``received_at``, then ``key``): ``claimed_by``/``claimed_until`` set; the claimed keys, in that
+    order. PostgreSQL skips rows another replica is claiming right now (``FOR UPDATE SKIP LOCKED``;
+    docs/facts/postgresql.md); SQLite has one writer."""
+    k, c = table.c[key], table.c
+    chosen = list(
+        conn.execute(
+            select(k)
+            .where(*where, or_(c.claimed_until.is_(None), c.claimed_until <= now))
+            .order_by(c.received_at, k)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    if chosen:
+        conn.execute(
+            update(table)
+            .where(k.in_(chosen))
+            .values(claimed_by=owner, claimed_until=now + timedelta(seconds=ttl_s))
+        )
+    return chosen
+
+
 # Hot statements, built once (issue 18): SQLAlchemy coerces every argument and generates the cache key of
 # a statement built per call; one built at import with bind parameters skips both (about 45 µs less per
 # execution, measured on SQLite; docs/facts/sqlalchemy.md). Only for the statements every letter or memo
@@ -919,25 +953,18 @@ class SqlStore:
         rc = t.receipts
         with self._tx("claim receipts") as conn:
             now = self._now(conn)
-            chosen = list(
-                conn.execute(
-                    select(rc.c.receipt_id)
-                    .where(
-                        rc.c.processed.is_(False),
-                        or_(rc.c.claimed_until.is_(None), rc.c.claimed_until <= now),
-                    )
-                    .order_by(rc.c.received_at, rc.c.receipt_id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer
-                ).scalars()
+            chosen = _claim(
+                conn,
+                rc,
+                "receipt_id",
+                [rc.c.processed.is_(False)],
+                now,
+                owner=owner,
+                ttl_s=ttl_s,
+                limit=limit,
             )
             if not chosen:
                 return []
-            conn.execute(
-                update(rc)
-                .where(rc.c.receipt_id.in_(chosen))
-                .values(claimed_by=owner, claimed_until=now + timedelta(seconds=ttl_s))
-            )
             rows = conn.execute(
                 select(rc).where(rc.c.receipt_id.in_(chosen)).order_by(rc.c.received_at, rc.c.receipt_id)
             ).all()
@@ -1049,26 +1076,12 @@ class SqlStore:
         im = t.inbound_memos
         with self._tx("claim inbound memos") as conn:
             now = self._now(conn)
-            query = select(im.c.memo_uuid).where(
-                im.c.state == InboundState(state).value,
-                or_(im.c.claimed_until.is_(None), im.c.claimed_until <= now),
-            )
+            where = [im.c.state == InboundState(state).value]
             if source is not None:
-                query = query.where(im.c.source == InboundSource(source).value)
-            chosen = list(
-                conn.execute(
-                    query.order_by(im.c.received_at, im.c.memo_uuid)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer
-                ).scalars()
-            )
+                where.append(im.c.source == InboundSource(source).value)
+            chosen = _claim(conn, im, "memo_uuid", where, now, owner=owner, ttl_s=ttl_s, limit=limit)
             if not chosen:
                 return []
-            conn.execute(
-                update(im)
-                .where(im.c.memo_uuid.in_(chosen))
-                .values(claimed_by=owner, claimed_until=now + timedelta(seconds=ttl_s))
-            )
             rows = conn.execute(
                 select(*_INBOUND_META)
                 .where(im.c.memo_uuid.in_(chosen))
