@@ -33,13 +33,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
+import json
 import pstats
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,16 +97,25 @@ class Bench:
         self.inbound_deleted = 0
         self.profiler: cProfile.Profile | None = cProfile.Profile(time.process_time) if args.profile else None
         self.transactions: Counter[str] = Counter()
+        self.store_cpu = 0.0
         self.count_transactions()
 
     def count_transactions(self) -> None:
-        """Count the store's transactions by what they do (the label ``SqlStore._tx`` is given)."""
+        """Count the store's transactions by what they do (the label ``SqlStore._tx`` is given), and the CPU
+        spent inside them: ``time.thread_time()`` of the thread that runs the transaction (a store call runs
+        in one worker thread from start to end), so time waiting for the lock or the GIL is not counted."""
         store = self.gateway.store
         tx = store._tx
 
-        def counted(what: str) -> Any:
+        @contextlib.contextmanager
+        def counted(what: str) -> Iterator[Any]:
             self.transactions[what] += 1
-            return tx(what)
+            started = time.thread_time()
+            try:
+                with tx(what) as conn:
+                    yield conn
+            finally:
+                self.store_cpu += time.thread_time() - started
 
         store._tx = counted  # type: ignore[method-assign]
 
@@ -117,6 +129,7 @@ class Bench:
     def counts(self) -> dict[str, Any]:
         counts: dict[str, Any] = self.graph.call("counts")
         counts["transactions"] = dict(self.transactions)
+        counts["store_cpu_s"] = self.store_cpu
         return counts
 
     async def tick(self, profile: bool = False) -> None:
@@ -219,6 +232,7 @@ def per_item(before: dict[str, Any], after: dict[str, Any], n: int, cpu_s: float
         "graph_round_trips_per_item": (after["round_trips"] - before["round_trips"]) / n,
         "graph_requests_per_item_by_kind": {k: v / n for k, v in sorted(kinds.items()) if v},
         "cpu_ms_per_item": cpu_s * 1000 / n,
+        "store_cpu_ms_per_item": (after["store_cpu_s"] - before["store_cpu_s"]) * 1000 / n,
     }
 
 
@@ -227,13 +241,35 @@ def print_row(title: str, r: dict[str, Any]) -> None:
     print(
         f"\n== {title} (n={r['n']}{ticks}): gateway CPU {r['cpu_ms_per_item']:.2f} ms, "
         f"Graph round trips {r['graph_round_trips_per_item']:.2f}, "
-        f"store transactions {r['store_transactions_per_item']:.2f}"
+        f"store transactions {r['store_transactions_per_item']:.2f} "
+        f"(CPU inside them {r['store_cpu_ms_per_item']:.2f} ms)"
     )
     for kind, v in r["graph_requests_per_item_by_kind"].items():
         print(f"     {kind:<40} {v:7.2f}")
     print("   store transactions by kind:")
     for kind, v in r["store_transactions_per_item_by_kind"].items():
         print(f"     {kind:<40} {v:7.2f}")
+
+
+def machine_reference_ms() -> float:
+    """CPU milliseconds of a fixed pure-Python workload (integer loop, JSON of a Graph-message-sized object,
+    string formatting), best of three: the machine's speed in the same run, so per-mail figures from
+    machines of different speed can be compared (``cpu_ms_per_mail / reference_ms``)."""
+    message = {
+        "id": "AAMkAGI2" + "x" * 140,
+        "subject": "Brev om din sag",
+        "toRecipients": [{"emailAddress": {"address": "0101701234@12345674.ngdp.digital-post.dk"}}] * 2,
+        "categories": ["Digital Post: sendt"],
+        "body": {"contentType": "html", "content": "<p>Kære borger</p>" * 40},
+    }
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        total = sum(range(1_000_000))
+        for i in range(2_000):
+            total += len(json.loads(json.dumps(message))["id"]) + len(f"{i}:{message['subject']}")
+        best = min(best, time.process_time() - started)
+    return best * 1000
 
 
 def run_inline() -> None:
@@ -266,8 +302,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             seconds = time.monotonic() - started
         finally:
             await bench.close()
+    reference = machine_reference_ms()
     print(f"cost of one mail: {args.mailboxes} function mailboxes, 1 replica in this process, emulators in")
     print(f"their own processes, Graph latency {args.graph_latency or '0'} ms; {seconds:.0f} s")
+    print(
+        f"machine reference (fixed pure-Python workload, best of 3): {reference:.0f} ms CPU; "
+        f"CPU per letter = {outbound['cpu_ms_per_item'] / reference:.3f} x reference"
+    )
     print_row("per idle tick (all folders polled once, nothing to do)", idle)
     print_row(f"per single letter incl. receipt mail + category ({args.per_round} per round)", outbound)
     if inbound is not None:
@@ -285,6 +326,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "graph_requests_per_mail": outbound["graph_round_trips_per_item"],
         "store_transactions_per_mail": outbound["store_transactions_per_item"],
         "cpu_ms_per_inbound_memo": inbound["cpu_ms_per_item"] if inbound else None,
+        "store_cpu_ms_per_mail": outbound["store_cpu_ms_per_item"],
+        "machine_reference_ms": reference,
         "graph_requests_per_inbound_memo": inbound["graph_round_trips_per_item"] if inbound else None,
         "detail": {
             "idle_tick": idle,

@@ -118,6 +118,7 @@ COST = {
     "graph_requests_per_mail": 6.3167,
     "cpu_ms_per_inbound_memo": 7.5,
     "graph_requests_per_inbound_memo": 2.45,
+    "machine_reference_ms": 50.0,
     "detail": {
         "idle_tick": {
             "n": 5,
@@ -129,6 +130,8 @@ COST = {
             "n": 60,
             "ticks": 3,
             "cpu_ms_per_item": 12.34,
+            "store_transactions_per_item": 20.5,
+            "store_cpu_ms_per_item": 6.17,
             "graph_round_trips_per_item": 6.3167,
             "graph_requests_per_item_by_kind": {
                 "GET messages.delta": 0.25,
@@ -385,6 +388,9 @@ def test_the_cost_section_judges_cpu_per_letter_and_per_memo_against_issue_18s_8
     assert "| `GET messages.list` | — | 1.00 | — |" in cost
     assert "| `GET messages.delta` | 0.25 | 0.25 | 5.00 |" in cost
     assert "| **round trips** (a `$batch` counts once) | **6.32** | **2.45** | **5.00** |" in cost
+    # Where the CPU went, measured in the run: the store's share; and the machine's speed in the same run.
+    assert "per letter: 20.50 store transactions, 6.2 ms CPU inside them." in cost
+    assert "took 50 ms CPU; CPU per letter is 0.247 times that" in cost
     assert "cost_bench.py" not in run_all.unlisted_scripts()
 
 
