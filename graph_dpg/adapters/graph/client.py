@@ -1,5 +1,13 @@
 """Wiring of the msgraph-sdk pipeline: credential → kiota auth provider → middleware → httpx client.
 
+GraphMailbox keeps this pipeline for the SDK's request builders (URI templates, path parameters) and for
+SDK-model calls off the hot path (``GraphMailbox.client``); its own requests do not go through it: they are
+sent by ``sender.GraphSender`` on the same httpx client, which does what the middleware below did (auth
+only on the Graph origin, the retries of ``GraphRetryHandler``, redirects, telemetry) for ~1 ms of CPU
+less per request (issue 18). A request without kiota's request options passes msgraph-core's
+``AsyncGraphTransport`` straight to the transport (``middleware/async_graph_transport.py``), so the two
+share one connection pool.
+
 Why each piece (docs/facts/graph.md, the "msgraph-sdk" sections):
 - ``AzureIdentityAuthenticationProvider`` with explicit scopes (otherwise kiota derives
   ``{scheme}://{host}/.default`` from the request host) and ``allowed_hosts`` = the configured base URL's
@@ -53,7 +61,8 @@ _UNUSED_MIDDLEWARE = (HeadersInspectionHandler, BodyInspectionHandler, UrlReplac
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How the SDK's RetryHandler retries 429/503/504 (Retry-After wins when the server sends one)."""
+    """How 429/503/504 are retried (Retry-After wins when the server sends one): by ``sender.GraphSender``
+    for the adapter's requests, by the SDK's RetryHandler (``GraphRetryHandler``) for SDK-model calls."""
 
     max_retries: int = 3
     base_delay: float = 3.0  # kiota adds this to every computed backoff

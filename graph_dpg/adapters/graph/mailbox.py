@@ -1,10 +1,11 @@
 """GraphMailbox: the :class:`~graph_dpg.ports.mailbox.MailboxPort` on msgraph-sdk.
 
-Requests are built by the SDK's request builders (URL templates, path encoding, query names) and sent
-through its request adapter (auth, RetryHandler honouring Retry-After, redirects, telemetry), but every
-response is taken raw (``NativeResponseHandler``) and decoded with ``json.loads``: the SDK's model
-deserialisation costs ~9 ms per Message (docs/facts/graph.md, "msgraph-sdk: deserialisation cost"), which
-would dominate polling.
+Request paths come from the SDK's request builders (their URI templates and path parameters), expanded by
+our own expander (uri.py), and are sent by our own sender on the plain httpx client (sender.py: auth,
+retries honouring Retry-After, redirects, telemetry, as the SDK's pipeline did, ~1 ms of CPU less per
+request; docs/facts/graph.md, "msgraph-sdk: what the adapter keeps"). Every response is read raw and
+decoded with ``json.loads``: the SDK's model deserialisation costs ~9 ms per Message (docs/facts/graph.md,
+"msgraph-sdk: deserialisation cost"), which would dominate polling.
 
 Every request carries ``Prefer: IdType="ImmutableId"`` (ids survive folder moves, concepts/
 outlook-immutable-id.md) and takes its place in the Graph budget (``budget.py``): a request from its
@@ -33,19 +34,13 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
-from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
-from kiota_abstractions.native_response_handler import NativeResponseHandler
 from kiota_abstractions.request_information import RequestInformation
-from kiota_http.middleware.options import ResponseHandlerOption
-from msgraph.generated.users.item.mail_folders.item.messages.delta.delta_request_builder import (
-    DeltaRequestBuilder,
-)
 from msgraph.graph_service_client import GraphServiceClient
 
 from graph_dpg.adapters.graph.budget import BudgetLimits, GraphBudget
@@ -55,6 +50,7 @@ from graph_dpg.adapters.graph.errors import (
     error_for_response,
     error_for_transport,
 )
+from graph_dpg.adapters.graph.sender import BearerToken, GraphSender
 from graph_dpg.adapters.graph.translate import (
     DELETE_AFTER_SUBMIT,
     DELIVERY_TIME,
@@ -78,6 +74,7 @@ from graph_dpg.adapters.graph.translate import (
     property_id,
 )
 from graph_dpg.adapters.graph.uri import expand as expand_template
+from graph_dpg.adapters.graph.uri import query_string
 from graph_dpg.core.errors import (
     AuthError,
     NotFoundError,
@@ -159,6 +156,16 @@ class UploadedAttachment:
     location: str
 
 
+@dataclass(frozen=True)
+class GraphCall:
+    """One Graph request before it is sent: method, the expanded URL, and a body with its content type."""
+
+    method: str
+    url: str
+    content: bytes | None = None
+    content_type: str | None = None
+
+
 def attachment_id_from_location(location: str) -> str:
     """The attachment id in the final upload PUT's ``Location``: ``.../Attachments('<id>')``, as the docs
     spell it (api-reference/v1.0/api/attachment-createuploadsession.md), matched in any case, or
@@ -167,11 +174,6 @@ def attachment_id_from_location(location: str) -> str:
         r"attachments/([^/?]+)", location, re.IGNORECASE
     )
     return found.group(1) if found else ""
-
-
-def _template_name(name: str) -> str:
-    # RFC 6570 variable names may not contain "$"; kiota templates spell "$select" as "%24select".
-    return name.replace("$", "%24")
 
 
 class GraphMailbox:
@@ -235,8 +237,22 @@ class GraphMailbox:
         self.folder_recheck_rounds = max(1, folder_recheck_rounds)
         self.large_attachment_threshold = large_attachment_threshold
         self.upload_chunk_size = upload_chunk_size
-        #: Requests sent and 429s received per mailbox (for /metrics).
-        self.requests: Counter[str] = Counter()
+        #: The hot path (sender.py): our own loop on the plain httpx client, not kiota's pipeline; every
+        #: attempt (retries, a redirect's next hop, a claims challenge's second try) takes its own slot.
+        self._http = self._pipe.http
+        self.token = BearerToken(credential, scopes)
+        self._sender = GraphSender(
+            self._http,
+            self._pipe.base_url,
+            self.token,
+            max_retries=self._retry.max_retries,
+            base_delay=self._retry.base_delay,
+            backoff_factor=self._retry.backoff_factor,
+            jitter=self._retry.jitter,
+            slot=self._slot,
+        )
+        #: Requests sent (every attempt) and calls that ended in a 429, per mailbox (for /metrics).
+        self.requests: Counter[str] = self._sender.requests
         self.throttled: Counter[str] = Counter()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -277,77 +293,85 @@ class GraphMailbox:
     def _user(self, mailbox: str) -> Any:
         return self._pipe.client.users.by_user_id(mailbox)
 
-    @staticmethod
     def _info(
+        self,
         method: Method,
         builder: Any,
         suffix: str = "",
         *,
         query: Mapping[str, str | int | Sequence[str]] | None = None,
         body: Mapping[str, Any] | None = None,
-    ) -> RequestInformation:
-        """A request for ``builder``'s path (+ ``suffix``), with our own query and JSON body."""
+        content: bytes | None = None,
+        content_type: str | None = None,
+    ) -> GraphCall:
+        """A request for ``builder``'s path (+ ``suffix``), with our own query and a JSON ``body`` (or raw
+        ``content`` of ``content_type``). The path comes from the SDK's URI template, expanded by our own
+        expander (uri.py; kiota's ``RequestInformation`` when a template needs more)."""
         template = _QUERY_TEMPLATE.sub("", str(builder.url_template)) + suffix
-        params: dict[str, Any] = {}
+        params = {**builder.path_parameters, "baseurl": self._pipe.base_url}
+        url = expand_template(template, params)
+        if url is None:
+            url = str(RequestInformation(method, template, params).url)
         if query:
-            template += "{?" + ",".join(_template_name(k) for k in query) + "}"
-            for key, value in query.items():
-                params[_template_name(key)] = list(value) if isinstance(value, list | tuple) else str(value)
-        info = RequestInformation(method, template, dict(builder.path_parameters))
-        info.query_parameters = params
+            encoded = query_string(query)
+            if encoded:
+                url = f"{url}?{encoded}"
         if body is not None:
-            info.set_stream_content(
-                json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
-                "application/json",
-            )
-        return info
+            content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            content_type = "application/json"
+        return GraphCall(method.value, url, content, content_type)
 
     @staticmethod
-    def _info_url(method: Method, url: str) -> RequestInformation:
-        """A request for an absolute URL Graph gave us (nextLink, deltaLink, uploadUrl), used verbatim."""
-        info = RequestInformation(method)
-        info.url = url
-        return info
+    def _info_url(method: Method, url: str) -> GraphCall:
+        """A request for an absolute URL Graph gave us (nextLink, deltaLink), used verbatim."""
+        return GraphCall(method.value, url)
 
     async def _send(
         self,
         mailbox: str,
-        info: RequestInformation,
+        call: GraphCall,
         *,
         what: str,
         prefer: Iterable[str] = (),
     ) -> httpx.Response:
-        info.headers.add("Prefer", [*prefer, IMMUTABLE_ID])
-        if info.url_template:
-            # kiota expands the URI template on every access of ``info.url`` (three per request, ~1 ms
-            # each for a long $select); expand it once, with our own expander where it can (uri.py: kiota's
-            # encodes character by character), and pin the result.
-            info.path_parameters["baseurl"] = self._pipe.adapter.base_url
-            url = expand_template(info.url_template, {**info.query_parameters, **info.path_parameters})
-            info.url = url if url is not None else info.url
-        info.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
-        method = info.http_method.value if info.http_method else "GET"
-        async with self._slot(mailbox):
-            self.requests[mailbox] += 1
-            try:
-                # With a NativeResponseHandler the adapter returns the httpx.Response untouched; the
-                # model factory argument is never used.
-                raw = await self._pipe.adapter.send_async(info, cast(Any, None), None)
-            except httpx.TransportError as exc:
-                raise error_for_transport(exc, method, what=what) from exc
-            except ClientAuthenticationError as exc:
-                raise AuthError(f"{what}: cannot obtain a Graph token: {exc}", service=SERVICE) from exc
-            except ServiceRequestError as exc:
-                raise TransientError(f"{what}: token endpoint unreachable: {exc}", service=SERVICE) from exc
-        response = cast(httpx.Response, raw)
-        if response.status_code >= 400:
+        headers = {"Prefer": ", ".join([*prefer, IMMUTABLE_ID])}
+        if call.content_type:
+            headers["Content-Type"] = call.content_type
+        try:
+            sent = await self._sender.send(
+                mailbox, call.method, call.url, headers=headers, content=call.content
+            )
+        except httpx.TransportError as exc:
+            raise error_for_transport(exc, call.method, what=what) from exc
+        except ClientAuthenticationError as exc:
+            raise AuthError(f"{what}: cannot obtain a Graph token: {exc}", service=SERVICE) from exc
+        except ServiceRequestError as exc:
+            raise TransientError(f"{what}: token endpoint unreachable: {exc}", service=SERVICE) from exc
+        response = sent.response
+        if response.status_code >= 300:
             if response.status_code == 429:
                 self.throttled[mailbox] += 1
-            raise error_for_response(response, what=what)
+            error = error_for_response(response, what=what)
+            # Graph support asks for these two (learn.microsoft.com/graph/errors, "request-id").
+            error.details.setdefault("client-request-id", sent.client_request_id)
+            if "request-id" in response.headers:
+                error.details.setdefault("request-id", response.headers["request-id"])
+            log.info(
+                "graph request failed",
+                extra={
+                    "mailbox": mailbox,
+                    "method": call.method,
+                    "status": response.status_code,
+                    "code": error.code,
+                    "client_request_id": sent.client_request_id,
+                    "request_id": response.headers.get("request-id"),
+                },
+            )
+            raise error
         return response
 
     async def _json(
-        self, mailbox: str, info: RequestInformation, *, what: str, prefer: Iterable[str] = ()
+        self, mailbox: str, info: GraphCall, *, what: str, prefer: Iterable[str] = ()
     ) -> dict[str, Any]:
         response = await self._send(mailbox, info, what=what, prefer=prefer)
         if not response.content:
@@ -361,7 +385,7 @@ class GraphMailbox:
         return data
 
     async def _collect(
-        self, mailbox: str, info: RequestInformation, *, what: str, prefer: Iterable[str] = ()
+        self, mailbox: str, info: GraphCall, *, what: str, prefer: Iterable[str] = ()
     ) -> list[dict[str, Any]]:
         """All items of a collection, following @odata.nextLink verbatim."""
         items: list[dict[str, Any]] = []
@@ -492,16 +516,12 @@ class GraphMailbox:
                 return result
             raise PermanentError(f"{what}: page has neither nextLink nor deltaLink", service=SERVICE)
 
-    def _delta_request(self, mailbox: str, folder: str, select: Sequence[str]) -> RequestInformation:
-        """The initial delta request of a folder, with the gateway's query options."""
+    def _delta_request(self, mailbox: str, folder: str, select: Sequence[str]) -> GraphCall:
+        """The initial delta request of a folder, with the gateway's query options (in the order of the
+        SDK's template: ``$select`` before ``changeType``)."""
         builder = self._user(mailbox).mail_folders.by_mail_folder_id(folder).messages.delta
-        query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
-            select=list(select), change_type="created"
-        )
-        info: RequestInformation = builder.to_get_request_information(
-            RequestConfiguration(query_parameters=query)
-        )
-        return info
+        query: dict[str, str | int | Sequence[str]] = {"$select": list(select), "changeType": "created"}
+        return self._info(Method.GET, builder, query=query)
 
     async def get_message(self, mailbox: str, message_id: str) -> MailMessage:
         item = self._user(mailbox).messages.by_message_id(message_id)
@@ -702,16 +722,15 @@ class GraphMailbox:
     async def send_mime(self, mailbox: str, mime: bytes) -> None:
         """``POST sendMail`` with the MIME base64-encoded as a text/plain body: the only way to send S/MIME
         (concepts/outlook-send-mime-message.md; user-sendmail.md "Request body", MIME format)."""
-        info = self._info(Method.POST, self._user(mailbox).send_mail)
-        info.set_stream_content(base64.b64encode(mime), "text/plain")
+        builder = self._user(mailbox).send_mail
+        info = self._info(Method.POST, builder, content=base64.b64encode(mime), content_type="text/plain")
         await self._send(mailbox, info, what=f"send MIME {mailbox}")
 
     async def create_mime_message(self, mailbox: str, folder_id: str, mime: bytes) -> str:
         """``POST mailFolders/{id}/messages`` with the MIME base64-encoded as a text/plain body: a draft
         made from MIME (concepts/outlook-send-mime-message.md, "Create a message draft"). Its id."""
         builder = self._user(mailbox).mail_folders.by_mail_folder_id(folder_id).messages
-        info = self._info(Method.POST, builder)
-        info.set_stream_content(base64.b64encode(mime), "text/plain")
+        info = self._info(Method.POST, builder, content=base64.b64encode(mime), content_type="text/plain")
         data = await self._json(mailbox, info, what=f"create MIME message {mailbox}")
         message_id = str(data.get("id") or "")
         if not message_id:
@@ -760,15 +779,15 @@ class GraphMailbox:
     ) -> httpx.Response:
         """One ranged PUT to a pre-authenticated upload URL.
 
-        Sent on the SDK's httpx client (its middleware) but around the auth provider: Graph says not to
-        send an Authorization header to the upload URL (concepts/outlook-large-attachments.md). kiota's
-        RetryHandler never retries octet-stream bodies (it assumes non-rewindable streams); the chunk is
-        in memory, so transient failures are retried here, honouring Retry-After.
+        Sent on the plain httpx client, not through the sender (sender.py): Graph says not to send an
+        Authorization header to the upload URL (concepts/outlook-large-attachments.md), which may be on
+        another host. The sender, like kiota's RetryHandler, never retries octet-stream bodies; the chunk
+        is in memory, so transient failures are retried here, honouring Retry-After.
         """
         what = f"{what} (chunk {content_range})"
         attempt = 0
         while True:
-            request = self._pipe.http.build_request(
+            request = self._http.build_request(
                 "PUT",
                 url,
                 content=chunk,
@@ -778,7 +797,7 @@ class GraphMailbox:
                 async with self._slot(mailbox):
                     self.requests[mailbox] += 1
                     try:
-                        response = await self._pipe.http.send(request)
+                        response = await self._http.send(request)
                     except httpx.TransportError as exc:
                         raise error_for_transport(exc, "PUT", what=what) from exc
                 if response.status_code >= 400:
@@ -1083,11 +1102,11 @@ class GraphMailbox:
         """DELETE the pre-authenticated upload URL, without an Authorization header: 204
         (concepts/outlook-large-attachments.md, "Alternative: Cancel the upload session")."""
         what = f"cancel upload session {mailbox}"
-        request = self._pipe.http.build_request("DELETE", upload_url)
+        request = self._http.build_request("DELETE", upload_url)
         async with self._slot(mailbox):
             self.requests[mailbox] += 1
             try:
-                response = await self._pipe.http.send(request)
+                response = await self._http.send(request)
             except httpx.TransportError as exc:
                 raise error_for_transport(exc, "DELETE", what=what) from exc
         if response.status_code >= 400:

@@ -68,3 +68,22 @@ def expand(template: str, data: Mapping[str, object]) -> str | None:
         return _EXPRESSION.sub(lambda m: _expression(m.group(1), data), template)
     except _Unsupported:
         return None
+
+
+def query_string(query: Mapping[str, object]) -> str:
+    """``name=value&...`` as kiota sends a ``{?%24select,...}`` query: each value expanded like the
+    form-style ``?`` expression above (a list joined by ``,``, an empty list or None left out), and the
+    names as given, e.g. ``$select``: kiota's ParametersNameDecodingHandler decodes the ``%24`` that a
+    template's variable name needs back to ``$`` before the request leaves (kiota-python
+    ``kiota_http/middleware/parameters_name_decoding_handler.py``)."""
+    parts: list[str] = []
+    for name, value in query.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        try:
+            encoded = _encode(value, False)
+        except _Unsupported:
+            raise TypeError(f"query value of {name!r}: {type(value).__name__}") from None
+        if encoded is not None:
+            parts.append(f"{name}={encoded}")
+    return "&".join(parts)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -349,3 +350,17 @@ async def test_a_sent_reply_names_the_answered_message(tenant: GraphTenant, mbx:
     msg = await mbx.get_message(FUNC, draft.imm_id)
     assert msg.extended_properties["String 0x1042"] == "<memo-1@graph-dpg.invalid>"
     assert msg.header("In-Reply-To") == "<memo-1@graph-dpg.invalid>"
+
+
+async def test_a_failed_request_carries_the_ids_graph_support_asks_for(
+    tenant: GraphTenant, mbx: GraphMailbox
+) -> None:
+    """The adapter's client-request-id reaches Graph (the emulator echoes it in innerError, as
+    learn.microsoft.com/graph/errors shows) and comes back in the error, with Graph's own request-id."""
+    with pytest.raises(NotFoundError) as info:
+        await mbx.get_mime(FUNC, "AAMkAGI2TG93AAA=")
+    details = info.value.details
+    inner = details["error"]["innerError"]  # type: ignore[index]
+    assert uuid.UUID(str(details["client-request-id"])).version == 4
+    assert inner["client-request-id"] == details["client-request-id"]
+    assert inner["request-id"] == details["request-id"]

@@ -5,9 +5,10 @@ RFC 6570 expander (stduritemplate), and declines what it does not implement (RFC
 from __future__ import annotations
 
 import pytest
+from kiota_http.middleware import ParametersNameDecodingHandler
 from stduritemplate import StdUriTemplate
 
-from graph_dpg.adapters.graph.uri import expand
+from graph_dpg.adapters.graph.uri import expand, query_string
 
 MESSAGE = "/users/{user%2Did}/messages/{message%2Did}{?%24select,%24expand,%24filter,%24top}"
 BASE = "{+baseurl}"
@@ -70,3 +71,26 @@ def test_template_without_query_and_undefined_values() -> None:
 )
 def test_declines_what_it_does_not_implement(template: str, data: dict[str, object]) -> None:
     assert expand(template, data) is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"$select": "categories"},
+        {"$select": ["id", "subject", "categories"], "$expand": "attachments($select=id,name)"},
+        {"$filter": "internetMessageId eq '<a@b.dk>'", "$select": "id", "$top": 100},
+        {
+            "$filter": "singleValueExtendedProperties/Any(ep: ep/id eq 'String {x} Name y' and ep/value eq 'æ')"
+        },
+        {"$select": [], "$top": 1},
+    ],
+)
+def test_query_string_is_kiotas_query_with_decoded_names(query: dict[str, object]) -> None:
+    """What kiota sent: the template's ``{?%24select,...}`` expanded, then ParametersNameDecodingHandler's
+    ``%24`` → ``$`` in the names (kiota_http/middleware/parameters_name_decoding_handler.py)."""
+    names = ",".join(k.replace("$", "%24") for k in query)
+    data = {k.replace("$", "%24"): (str(v) if isinstance(v, int) else v) for k, v in query.items()}
+    expanded = StdUriTemplate.expand("{?" + names + "}", data)
+    decoding = ParametersNameDecodingHandler()
+    kiota = decoding.decode_uri_encoded_string(expanded[1:], decoding.options.characters_to_decode)
+    assert query_string(query) == kiota
