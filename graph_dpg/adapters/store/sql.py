@@ -325,7 +325,8 @@ class SqlStore:
                 max_overflow=2 * pool_size,
                 pool_timeout=30,
                 # Most recently used connection first: a steady load reuses the same few connections,
-                # which stay within _PING_AFTER_IDLE_S and need no ping (docs/facts/sqlalchemy.md).
+                # which stay within _PING_AFTER_IDLE_S and need no ping (docs/facts/sqlalchemy.md,
+                # "PostgreSQL: ping only connections that sat idle").
                 pool_use_lifo=True,
                 pool_recycle=1800,  # below typical idle-connection cut-offs of managed PostgreSQL
                 hide_parameters=True,
@@ -413,7 +414,8 @@ class SqlStore:
         """A transaction on the store's one SQLite connection, kept open between transactions.
 
         A pool checkout and return per transaction (``engine.begin()``) cost ~60 of the ~330 Python calls
-        of a get_job (docs/facts/sqlalchemy.md). Waiting for the lock is bounded like waiting for
+        of a get_job (docs/facts/sqlalchemy.md, "What one transaction costs, and where it went (SQLite)").
+        Waiting for the lock is bounded like waiting for
         SQLite's (busy_timeout, 30 s): a thread of this process that would otherwise have waited in
         BEGIN IMMEDIATE waits here instead.
         """
@@ -1918,7 +1920,8 @@ def _ping_when_idle(engine: Engine) -> None:
     transaction. A connection that finished a transaction a moment ago is alive as far as a ping could
     tell; the ones that sat in the pool (between polls, when a failover or server restart happens) are
     pinged as before. A ping that fails with a disconnect raises DisconnectionError, on which the pool
-    drops the connection and checks out another (PoolEvents.checkout; docs/facts/sqlalchemy.md). A
+    drops the connection and checks out another (PoolEvents.checkout; docs/facts/sqlalchemy.md,
+    "PostgreSQL: ping only connections that sat idle"). A
     server lost within the window fails one transaction (StoreError, retried by the next pass) and
     SQLAlchemy then invalidates the pool's older connections ("Disconnect Handling - Optimistic").
     """
