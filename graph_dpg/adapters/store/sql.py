@@ -48,7 +48,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -307,7 +307,10 @@ class SqlStore:
             raise StoreError(
                 f"unsupported database {self.dialect!r}: use sqlite:/// or postgresql+psycopg://"
             )
-        self._lock: AbstractContextManager[object] = nullcontext()
+        # SQLite: the one connection every transaction of this store runs on, and the lock that keeps
+        # threads from interleaving on it (see _sqlite_tx). None on PostgreSQL (pooled connections).
+        self._lock: threading.RLock | None = None
+        self._conn: Connection | None = None
         self.engine: Engine = self._make_engine(pool_size)
         # Built once like the module's hot statements (the INSERT's dialect is this store's).
         self._plan_effect_stmt = self._insert(t.effects).on_conflict_do_nothing().returning(t.effects.c.key)
@@ -321,12 +324,16 @@ class SqlStore:
                 pool_size=pool_size,
                 max_overflow=2 * pool_size,
                 pool_timeout=30,
-                pool_pre_ping=True,  # survive a failover/restart of the server between polls
+                # Most recently used connection first: a steady load reuses the same few connections,
+                # which stay within _PING_AFTER_IDLE_S and need no ping (docs/facts/sqlalchemy.md,
+                # "PostgreSQL: ping only connections that sat idle").
+                pool_use_lifo=True,
                 pool_recycle=1800,  # below typical idle-connection cut-offs of managed PostgreSQL
                 hide_parameters=True,
                 connect_args={"connect_timeout": 10, "application_name": "graph-dpg"},
                 json_serializer=lambda obj: json.dumps(_without_nul(obj)),
             )
+            _ping_when_idle(pg)
 
             @event.listens_for(pg, "before_cursor_execute", retval=True)
             def _no_nul(
@@ -345,31 +352,28 @@ class SqlStore:
             return pg
         database = self.url.database or ""
         memory = database in ("", ":memory:") or "mode=memory" in str(self.url)
-        if memory:
-            # One shared connection, so every thread sees the same in-memory database; the lock
-            # keeps their transactions from interleaving on it.
-            self._lock = threading.RLock()
-            engine = create_engine(
-                self.url,
-                poolclass=StaticPool,
-                hide_parameters=True,
-                connect_args={"check_same_thread": False},
-            )
-        else:
-            if not database.startswith("file:"):
-                # The default URL points into a state directory that may not exist on first start.
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(
-                self.url,
-                pool_size=pool_size,
-                max_overflow=2 * pool_size,
-                hide_parameters=True,
-                connect_args={"check_same_thread": False, "timeout": 30},
-            )
+        if not memory and not database.startswith("file:"):
+            # The default URL points into a state directory that may not exist on first start.
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # Every transaction of this store runs on one connection, one at a time (_sqlite_tx): SQLite has
+        # one writer, and every transaction here takes the write lock (BEGIN IMMEDIATE), so a second
+        # connection in this process would only wait for the first. The pool serves engine.connect()
+        # elsewhere (tests, tools); an in-memory database exists once per connection, so there
+        # StaticPool shares the store's one connection with them.
+        self._lock = threading.RLock()
+        pooling: dict[str, Any] = (
+            {"poolclass": StaticPool} if memory else {"pool_size": pool_size, "max_overflow": 2 * pool_size}
+        )
+        engine = create_engine(
+            self.url,
+            hide_parameters=True,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            **pooling,
+        )
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # Let SQLAlchemy's "begin" event (below) decide how transactions start.
+            # pysqlite begins no transaction of its own; _begin_immediate (below) starts each one.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             if not memory:
@@ -380,21 +384,54 @@ class SqlStore:
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        # Every transaction starts with BEGIN IMMEDIATE: the write lock up front, no read→write upgrade.
+        # SQLAlchemy's SQLite docs ("Serializable isolation / Savepoints / Transactional DDL") emit BEGIN
+        # from the "begin" event with conn.exec_driver_sql, a full statement execution (context, cursor,
+        # result, events: ~85 of the ~330 Python calls of a get_job). The dialect's do_begin hook is
+        # called at the same point (Connection._begin_impl) with the DBAPI connection, inside
+        # SQLAlchemy's error handling (a "database is locked" still arrives as
+        # sqlalchemy.exc.OperationalError); for pysqlite it does nothing (DefaultDialect.do_begin), so
+        # BEGIN IMMEDIATE is sent there, straight to the driver.
+        engine.dialect.do_begin = _begin_immediate  # type: ignore[method-assign]
         return engine
 
     @contextmanager
     def _tx(self, what: str) -> Iterator[Connection]:
         try:
-            with self._lock, self.engine.begin() as conn:
-                yield conn
+            if self._lock is None:
+                with self.engine.begin() as conn:
+                    yield conn
+            else:
+                with self._sqlite_tx(what) as conn:
+                    yield conn
         except StoreError:
             raise
         except SQLAlchemyError as exc:
             raise _translate(what, exc) from exc
+
+    @contextmanager
+    def _sqlite_tx(self, what: str) -> Iterator[Connection]:
+        """A transaction on the store's one SQLite connection, kept open between transactions.
+
+        A pool checkout and return per transaction (``engine.begin()``) cost ~60 of the ~330 Python calls
+        of a get_job (docs/facts/sqlalchemy.md, "What one transaction costs, and where it went (SQLite)").
+        Waiting for the lock is bounded like waiting for
+        SQLite's (busy_timeout, 30 s): a thread of this process that would otherwise have waited in
+        BEGIN IMMEDIATE waits here instead.
+        """
+        assert self._lock is not None
+        if not self._lock.acquire(timeout=30):
+            raise StoreError(f"{what}: database is locked (another transaction of this process ran for 30 s)")
+        try:
+            conn = self._conn
+            if conn is None or conn.closed or conn.invalidated:
+                if conn is not None:
+                    conn.close()
+                conn = self._conn = self.engine.connect()
+            with conn.begin():
+                yield conn
+        finally:
+            self._lock.release()
 
     def _now(self, conn: Connection) -> datetime:
         """The database's clock on PostgreSQL (all replicas agree on it); the local clock on SQLite."""
@@ -408,6 +445,11 @@ class SqlStore:
         return pg.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
 
     def close(self) -> None:
+        if self._lock is not None:
+            with self._lock:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
         self.engine.dispose()
 
     def ping(self) -> None:
@@ -1860,6 +1902,50 @@ def receipt_mapping(receipt: object) -> dict[str, object]:
         if value is not None and key not in data:
             data[key] = value.isoformat() if isinstance(value, datetime) else value
     return data
+
+
+def _begin_immediate(dbapi_connection: Any) -> None:
+    """SQLite dialect ``do_begin`` of the store's engine (see ``SqlStore._make_engine``)."""
+    dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
+# A pooled PostgreSQL connection idle for longer than this is pinged at checkout (_ping_when_idle).
+_PING_AFTER_IDLE_S = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """``pool_pre_ping``, but only for a connection idle for more than ``_PING_AFTER_IDLE_S``.
+
+    pool_pre_ping costs a round trip (``SELECT 1``) and ~100 µs CPU at every checkout, i.e. per
+    transaction. A connection that finished a transaction a moment ago is alive as far as a ping could
+    tell; the ones that sat in the pool (between polls, when a failover or server restart happens) are
+    pinged as before. A ping that fails with a disconnect raises DisconnectionError, on which the pool
+    drops the connection and checks out another (PoolEvents.checkout; docs/facts/sqlalchemy.md,
+    "PostgreSQL: ping only connections that sat idle"). A
+    server lost within the window fails one transaction (StoreError, retried by the next pass) and
+    SQLAlchemy then invalidates the pool's older connections ("Disconnect Handling - Optimistic").
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("returned_at", 0.0) <= _PING_AFTER_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError(f"ping failed: {type(exc).__name__}") from exc
+            raise
 
 
 def _enter_wal_mode(cursor: Any) -> None:
