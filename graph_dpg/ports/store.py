@@ -117,6 +117,9 @@ class OutboundJob:
     attempts: int = 0  # transient failures so far (``record_job_retry``)
     not_before: datetime | None = None  # not advanced again before this time (after a transient failure)
     sent_at: datetime | None = None  # when the case worker sent the mail (Graph sentDateTime)
+    # False: planned by a version before migration 0003, which kept the warnings as an effect
+    # ``warnings:{job}`` (the job's column is NULL); only then is that effect looked for.
+    warnings_kept: bool = True
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,17 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class EffectPlan:
+    """An effect planned in the transaction of a state change (a store method's ``effects`` argument): the
+    arguments of :meth:`Effects.plan_effect`. Planning one that exists is a no-op, as there. Effects first,
+    state last then holds by construction: the state and its effects commit together (issue 18)."""
+
+    key: str
+    payload: Mapping[str, object]
+    mailbox: str | None = None
+
+
+@dataclass(frozen=True)
 class DisabledRule:
     name: str
     reason: str
@@ -251,10 +265,15 @@ class Outbox(Protocol):
         ...
 
     def plan_job(
-        self, job: OutboundJob, memos: Iterable[PlannedMemo], *, audit: AuditEntry | None = None
+        self,
+        job: OutboundJob,
+        memos: Iterable[PlannedMemo],
+        *,
+        audit: AuditEntry | None = None,
+        effects: Sequence[EffectPlan] = (),
     ) -> bool:
         """Insert/advance the job to ``planned`` (with ``job.warnings``) and all its outbox rows (and
-        ``audit``) in ONE transaction.
+        ``audit``, and ``effects`` planned) in ONE transaction.
 
         ``memos`` is read once, in order, while the rows are written (in chunks): a mass delivery's
         100,000 rows are streamed from its recipient list, never all in memory (issue 18). If reading it
@@ -266,9 +285,19 @@ class Outbox(Protocol):
         ...
 
     def set_job_state(
-        self, job_id: str, state: JobState, error: str | None = None, *, audit: AuditEntry | None = None
+        self,
+        job_id: str,
+        state: JobState,
+        error: str | None = None,
+        *,
+        audit: AuditEntry | None = None,
+        effects: Sequence[EffectPlan] = (),
+        settle: Mapping[str, Mapping[str, object]] | None = None,
     ) -> None:
-        """Move the job to ``state`` (or keep it there) and append ``audit`` in the same transaction."""
+        """Move the job to ``state`` (or keep it there), append ``audit``, plan ``effects`` and complete
+        each effect of ``settle`` (key -> result) that is still planned, all in the same transaction (an
+        unknown or already done effect of ``settle`` is left as it is). An illegal transition writes
+        nothing."""
         ...
 
     def record_job_retry(self, job_id: str, error: str, not_before: datetime) -> int:
@@ -277,6 +306,10 @@ class Outbox(Protocol):
         ...
 
     def get_job(self, job_id: str) -> OutboundJob | None: ...
+
+    def get_jobs(self, job_ids: Collection[str]) -> dict[str, OutboundJob]:
+        """The jobs of ``job_ids`` that exist, by id, read in one transaction."""
+        ...
 
     def jobs_in_state(
         self, states: Sequence[JobState], limit: int = 100, *, mailboxes: Collection[str] | None = None
@@ -290,11 +323,13 @@ class Outbox(Protocol):
         still being recorded)."""
         ...
 
-    def mark_in_flight(self, message_uuids: Sequence[str]) -> int:
+    def mark_in_flight(self, message_uuids: Sequence[str], *, sending: str | None = None) -> int:
         """Before the POSTs of a batch, in ONE transaction: these pending rows may reach NgDP now
         (``in_flight_at``, kept from the first time; never cleared). A crash before
         ``record_send_results`` leaves the mark, so the retry knows an earlier POST may have landed
-        even though no attempt was counted. Returns how many rows were marked for the first time."""
+        even though no attempt was counted. Returns how many rows were marked for the first time.
+        ``sending``: a job moved from ``planned`` to ``sending`` in the same transaction (left as it is
+        in any other state)."""
         ...
 
     def record_send_results(self, outcomes: Sequence[SendOutcome]) -> int:
@@ -305,12 +340,21 @@ class Outbox(Protocol):
 
     def find_by_message_uuid(self, message_uuid: str, *, with_xml: bool = False) -> OutboxEntry | None: ...
 
+    def jobs_of_messages(self, message_uuids: Collection[str]) -> dict[str, str]:
+        """messageUUID -> job id for the rows of ``message_uuids`` that exist (one transaction)."""
+        ...
+
     def list_outbox(self, job_id: str, *, after_id: int = 0, limit: int = 1000) -> list[OutboxEntry]:
         """Every row of a job (without XML), for receipt mails; page with ``after_id``."""
         ...
 
     def job_progress(self, job_id: str) -> dict[OutboxState, int]:
         """Counts by state (every state present, zero included): mass-delivery progress."""
+        ...
+
+    def job_statuses(self, job_id: str) -> dict[tuple[OutboxState, str | None], int]:
+        """The job's rows counted by state and business receipt status (only pairs that occur): what its
+        category and progress depend on, in one read however many rows it has."""
         ...
 
 
@@ -349,7 +393,12 @@ class Effects(Protocol):
         (removed from the gateway file), so no effect is left without a replica to run it."""
         ...
 
-    def complete_effect(self, key: str, result: Mapping[str, object] | None = None) -> bool: ...
+    def complete_effect(
+        self, key: str, result: Mapping[str, object] | None = None, *, audit: AuditEntry | None = None
+    ) -> bool:
+        """Planned -> done with ``result``; True if it was planned. ``audit`` is written with it (only
+        then). ``StoreError`` for an unknown effect."""
+        ...
 
     def note_effect_attempt(self, key: str) -> bool:
         """Record, durably, that an attempt at a planned effect starts. True only for the first noted
@@ -363,6 +412,10 @@ class Receipts(Protocol):
         """Insert once per receipt id; links to the outbox row by ``messageUUID`` (sets receipt_status)."""
         ...
 
+    def record_receipts(self, receipts: Sequence[tuple[str, Mapping[str, object]]]) -> int:
+        """``record_receipt`` of each (receipt id, receipt) in ONE transaction; how many were new."""
+        ...
+
     def unprocessed_receipts(self, limit: int = 100) -> list[BusinessReceipt]: ...
 
     def claim_receipts(self, owner: str, ttl_s: float, limit: int = 100) -> list[BusinessReceipt]:
@@ -372,6 +425,13 @@ class Receipts(Protocol):
         ...
 
     def mark_receipt_processed(self, receipt_id: str) -> None: ...
+
+    def mark_receipts_processed(
+        self, receipt_ids: Sequence[str], *, effects: Sequence[EffectPlan] = ()
+    ) -> None:
+        """Plan ``effects`` and mark the receipts processed in ONE transaction (an unknown receipt:
+        ``StoreError``, nothing written)."""
+        ...
 
 
 class InboundMemoXml(Protocol):

@@ -26,7 +26,7 @@ from typing import Any
 from graph_dpg.core.errors import GraphDpgError
 from graph_dpg.domain.mail import MailMessage
 from graph_dpg.ports.mailbox import MailboxPort
-from graph_dpg.ports.store import Effect, Effects, EffectState
+from graph_dpg.ports.store import AuditEntry, Effect, Effects, EffectState
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.boundary import ItemFailures, Stage
 
@@ -101,9 +101,18 @@ class PlannedEffect:
     created_at: datetime
 
 
-#: What an effect's action returns: the result to record, or None to leave the effect planned for a
-#: later run (its preconditions do not hold yet).
-Action = Callable[[PlannedEffect], Awaitable[Mapping[str, object] | None]]
+@dataclass(frozen=True)
+class Completed:
+    """An action's result with the audit record of what it did, written in the transaction that completes
+    the effect (issue 18: one commit, and the record exists exactly when the completion does)."""
+
+    result: Mapping[str, object]
+    audit: AuditEntry | None = None
+
+
+#: What an effect's action returns: the result to record (with an audit record: :class:`Completed`), or
+#: None to leave the effect planned for a later run (its preconditions do not hold yet).
+Action = Callable[[PlannedEffect], Awaitable[Mapping[str, object] | Completed | None]]
 
 
 class EffectBook:
@@ -142,8 +151,12 @@ class EffectBook:
         lookup). Only for effects whose every attempt notes itself here: see ``Marker.find_or_create``."""
         return await blocking(self._store.note_effect_attempt, str(key))
 
-    async def complete(self, key: EffectKey, result: Mapping[str, object] | None = None) -> bool:
-        return await blocking(self._store.complete_effect, str(key), result)
+    async def complete(
+        self, key: EffectKey, result: Mapping[str, object] | None = None, *, audit: AuditEntry | None = None
+    ) -> bool:
+        if audit is None:
+            return await blocking(self._store.complete_effect, str(key), result)
+        return await blocking(self._store.complete_effect, str(key), result, audit=audit)
 
     async def settle(
         self, key: EffectKey, payload: Mapping[str, object], result: Mapping[str, object]
@@ -188,6 +201,7 @@ class EffectBook:
         unowned: bool = False,
         known: Collection[str] = (),
         keep_going: Callable[[], bool] = lambda: True,
+        prepare: Callable[[list[PlannedEffect]], Awaitable[None]] | None = None,
     ) -> list[tuple[PlannedEffect, Mapping[str, object]]]:
         """Run ``action`` on each pending effect of ``kinds`` and complete it with the action's result.
 
@@ -198,15 +212,18 @@ class EffectBook:
         with their results (failed ones included: their result has ``failed``). ``mailboxes``/``unowned``
         choose whose effects (see :meth:`pending`); ``keep_going`` is asked before each effect: False stops
         the run (shutdown, or the lease the effects run under may have gone to another replica).
+        ``prepare`` is given the page of pending effects before the first runs (e.g. to read what they
+        are about in one go).
         """
         done: list[tuple[PlannedEffect, Mapping[str, object]]] = []
-        for effect in await self.pending(
-            *kinds, limit=limit, mailboxes=mailboxes, unowned=unowned, known=known
-        ):
+        page = await self.pending(*kinds, limit=limit, mailboxes=mailboxes, unowned=unowned, known=known)
+        if page and prepare is not None:
+            await prepare(page)
+        for effect in page:
             if not keep_going():
                 break
             try:
-                result: Mapping[str, object] | None = await action(effect)
+                result: Mapping[str, object] | Completed | None = await action(effect)
             except GraphDpgError as exc:
                 if on_error is not None:
                     on_error(effect, exc)
@@ -217,8 +234,12 @@ class EffectBook:
                 result = {"failed": self._failures.crashed(self._stage, str(effect.key), exc)}
             if result is None:
                 continue
-            await self.complete(effect.key, result)
-            done.append((effect, result))
+            if isinstance(result, Completed):
+                await self.complete(effect.key, result.result, audit=result.audit)
+                done.append((effect, result.result))
+            else:
+                await self.complete(effect.key, result)
+                done.append((effect, result))
         return done
 
 

@@ -94,6 +94,7 @@ from graph_dpg.ports.secure_send import RecipientCertificate, RecipientCertifica
 from graph_dpg.ports.store import (
     JOB_TERMINAL,
     AuditEntry,
+    EffectPlan,
     EffectState,
     JobState,
     OutboundJob,
@@ -107,7 +108,7 @@ from graph_dpg.services.alerts import AlertService, certificate_source_alert, ce
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.boundary import ItemFailures, Stage, describe
 from graph_dpg.services.cpu import CpuPool, shared_pool
-from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
+from graph_dpg.services.effects import Completed, EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 from graph_dpg.services.names import NAMED_RECIPIENTS_MAX, annotate_recipient_lines, precheck_mass_plan
 
 log = logging.getLogger(__name__)
@@ -476,8 +477,8 @@ class OutboundService:
         reference = job.id
         if stage is Stage.OUTBOUND_SEND:
             stats.send_failed += await self._fail_pending(job, reference)
-        await self.effects.plan(
-            EffectKey.receipt(job.id),
+        receipt = EffectPlan(
+            str(EffectKey.receipt(job.id)),
             {
                 "job": job.id,
                 "kind": "failure",
@@ -486,10 +487,10 @@ class OutboundService:
                 "attempts": attempts if attempts is not None else job.attempts + 1,
                 "reference": reference,
             },
-            mailbox=job.mailbox,
+            job.mailbox,
         )
-        await self._plan_category(job, JobCategory.FAILED)
         record = mask_cprs(f"{reason}: {error} (reference {reference})")[:4000]
+        # The effects with the state, in one transaction (issue 18): they exist exactly when it does.
         await blocking(
             self.store.set_job_state,
             job.id,
@@ -500,6 +501,8 @@ class OutboundService:
                 job.subject,
                 details={"job": job.id, "stage": stage.value, "reason": reason, "error": error},
             ),
+            effects=[receipt, self._category_plan(job, JobCategory.FAILED)],
+            settle=_superseded_queue(job),
         )
         self._templates.pop(job.id, None)
         stats.jobs_failed += 1
@@ -575,14 +578,17 @@ class OutboundService:
             )
             for m in plan.all_memos()
         )
-        # The "queued" category is planned before the job itself, so a crash between the two transactions
-        # cannot lose it (planning an effect twice is a no-op). The notes for the receipt go with the plan.
-        await self._plan_category(job, JobCategory.QUEUED)
+        # The "queued" category is planned with the plan, in its transaction (issue 18), so it exists exactly
+        # when the plan does. The notes for the receipt go with the plan.
         # Each warning as its finding's JSON, so the receipt words it per language (older jobs: text).
         with_notes = replace(job, warnings=tuple(json.dumps(_finding_dict(w)) for w in plan.warnings))
         planned = AuditEntry("outbound.job.planned", job.subject, details={"job": job.id, "memos": total})
-        if await blocking(self.store.plan_job, with_notes, memos, audit=planned):
+        queued = self._category_plan(job, JobCategory.QUEUED)
+        if await blocking(self.store.plan_job, with_notes, memos, audit=planned, effects=[queued]):
             stats.planned += 1
+            # What the store now holds (this replica holds the mailbox's lease: nobody else advances the
+            # job), so it is not read back (issue 18).
+            return replace(with_notes, state=JobState.PLANNED)
         updated = await blocking(self.store.get_job, job.id)
         return updated if updated is not None else job
 
@@ -591,11 +597,8 @@ class OutboundService:
     ) -> None:
         """Refuse the mail with an error receipt listing ``findings`` (``errors`` are why)."""
         reasons = "; ".join(str(f) for f in errors)
-        # Effects first, state last: a crash in between re-plans (idempotently) instead of losing them.
-        await self._plan_effects(job, JobCategory.FAILED, findings=findings)
-        await blocking(self.store.set_job_state, job.id, JobState.REJECTED, mask_cprs(reasons)[:4000])
-        await blocking(
-            self.store.audit,
+        # The effects and the audit record with the state, in one transaction (issue 18).
+        rejected = AuditEntry(
             "outbound.job.rejected",
             job.subject,
             # The first findings and the count: the audit row stays small like the receipt.
@@ -604,6 +607,15 @@ class OutboundService:
                 "findings": [str(f) for f in errors[:MAX_FINDINGS_IN_BODY]],
                 "findings_total": len(errors),
             },
+        )
+        await blocking(
+            self.store.set_job_state,
+            job.id,
+            JobState.REJECTED,
+            mask_cprs(reasons)[:4000],
+            audit=rejected,
+            effects=self._effect_plans(job, JobCategory.FAILED, findings=findings),
+            settle=_superseded_queue(job),
         )
         stats.rejected += 1
 
@@ -838,8 +850,8 @@ class OutboundService:
 
     async def _send(self, job: OutboundJob, stats: CycleStats) -> bool:
         """Send the job's pending rows; True if it set the job DONE (no row left pending)."""
-        if job.state is JobState.PLANNED:
-            await blocking(self.store.set_job_state, job.id, JobState.SENDING)
+        # planned -> sending with the first batch's in-flight mark, in its transaction (issue 18).
+        sending = job.id if job.state is JobState.PLANNED else None
         # The rows are read in pages by a cursor (never all at once), and a batch's results are recorded
         # while the next batch is sent (issue 18): the sends do not wait for that transaction. The next
         # batch is read and marked before the recording starts (the store runs one transaction at a time),
@@ -862,7 +874,8 @@ class OutboundService:
                 after = rows[-1].id
                 # Mark before the POSTs (one transaction per batch): a crash between a POST and the record
                 # of its result leaves the mark, and the retry then sends with possibly_sent.
-                await blocking(self.store.mark_in_flight, [r.message_uuid for r in rows])
+                await blocking(self.store.mark_in_flight, [r.message_uuid for r in rows], sending=sending)
+                sending = None
                 mailbox = job.mailbox.lower()
                 earlier, unrecorded = unrecorded, []
                 record = self.store.record_send_results
@@ -896,16 +909,27 @@ class OutboundService:
         finally:
             if unrecorded:
                 await blocking(self.store.record_send_results, unrecorded)
-        progress = await blocking(self.store.job_progress, job.id)
-        if progress.get(OutboxState.PENDING, 0) == 0:
-            # Effects first, state last (see _plan): DONE is only set once its receipt is planned.
-            await self._plan_effects(job, await self._job_category(job.id))
+        # One read for the progress and the category, however many rows (issue 18).
+        statuses = await blocking(self.store.job_statuses, job.id)
+        progress = dict.fromkeys(OutboxState, 0)
+        for (state, _), n in statuses.items():
+            progress[state] += n
+        if progress[OutboxState.PENDING] == 0:
+            # DONE with its receipt and category planned, in one transaction; the "queued" category, not
+            # shown yet, is superseded by then (what running it would record; issue 18).
             done = AuditEntry(
                 "outbound.job.done",
                 job.subject,
                 details={"job": job.id, **{k.value: v for k, v in progress.items()}},
             )
-            await blocking(self.store.set_job_state, job.id, JobState.DONE, audit=done)
+            await blocking(
+                self.store.set_job_state,
+                job.id,
+                JobState.DONE,
+                audit=done,
+                effects=self._effect_plans(job, _outcome_of(statuses)[0]),
+                settle=_superseded_queue(job),
+            )
             self._templates.pop(job.id, None)
             return True
         return False
@@ -1047,43 +1071,38 @@ class OutboundService:
         return (await self._job_outcome(job_id))[0]
 
     async def _job_outcome(self, job_id: str) -> tuple[JobCategory, bool]:
-        """``category_for`` the job's recipient lines, and whether a business receipt refused one of them,
-        read a page at a time: both depend only on which statuses occur, so 100,000 lines are never held
-        for them (issue 18)."""
-        statuses: set[RecipientStatus] = set()
-        refused = False
-        after = 0
-        while True:
-            page = await blocking(self.store.list_outbox, job_id, after_id=after, limit=5000)
-            if not page:
-                return category_for([RecipientLine("", s) for s in statuses]), refused
-            for e in page:
-                line = _line(e)
-                statuses.add(line.status)
-                refused = refused or bool(line.ngdp_status)
-            after = page[-1].id
+        """``category_for`` the job's recipient lines, and whether a business receipt refused one of them:
+        both depend only on which statuses occur, so they are read as counts by state and receipt status,
+        in one read (100,000 lines are never held for them; issue 18)."""
+        return _outcome_of(await blocking(self.store.job_statuses, job_id))
 
-    async def _plan_effects(
+    def _effect_plans(
         self, job: OutboundJob, category: JobCategory, findings: Sequence[Finding] = ()
-    ) -> None:
-        await self.effects.plan(
-            EffectKey.receipt(job.id),
+    ) -> list[EffectPlan]:
+        """The receipt and the category of a finished job, planned with its final state."""
+        receipt = EffectPlan(
+            str(EffectKey.receipt(job.id)),
             {
                 "job": job.id,
                 "kind": "error" if findings else "receipt",
                 "findings": [_finding_dict(f) for f in findings],
                 NOTES_ATTEMPTS: True,
             },
-            mailbox=job.mailbox,
+            job.mailbox,
         )
-        await self._plan_category(job, category)
+        return [receipt, self._category_plan(job, category)]
+
+    @staticmethod
+    def _category_plan(job: OutboundJob, category: JobCategory) -> EffectPlan:
+        return EffectPlan(
+            str(EffectKey.category(job.id, category.value)),
+            {"job": job.id, "category": category.value},
+            job.mailbox,
+        )
 
     async def _plan_category(self, job: OutboundJob, category: JobCategory) -> None:
-        await self.effects.plan(
-            EffectKey.category(job.id, category.value),
-            {"job": job.id, "category": category.value},
-            mailbox=job.mailbox,
-        )
+        plan = self._category_plan(job, category)
+        await self.effects.plan(EffectKey.category(job.id, category.value), plan.payload, mailbox=job.mailbox)
 
     async def run_effects(
         self,
@@ -1099,20 +1118,37 @@ class OutboundService:
         it holds); ``unowned``: also (or, without ``mailboxes``, only) those owned by no mailbox. Default:
         every effect (one process, no leases). "Owned by no mailbox" includes a mailbox no longer
         configured, so its planned effects are still carried out."""
+        jobs: dict[str, OutboundJob] = {}
+
+        async def read_jobs(page: list[PlannedEffect]) -> None:
+            # The jobs of the page, in one read (issue 18: not one per effect). A job read here may be
+            # older by the time its effect runs; that only holds an effect back: a job's state only moves
+            # forward, and what an effect does depends on it being finished (``_write_category``), which a
+            # finished job stays. A receipt uses what planning fixed (subject, warnings, mailbox).
+            jobs.update(await blocking(self.store.get_jobs, {_job_of(e) for e in page}))
+
+        async def run(effect: PlannedEffect) -> Mapping[str, object] | Completed | None:
+            return await self._run_effect(effect, jobs.get(_job_of(effect)))
+
         done = await self.effects.run_pending(
             EffectKind.RECEIPT,
             EffectKind.CATEGORY,
-            action=self._run_effect,
+            action=run,
             limit=limit,
             mailboxes=mailboxes,
             unowned=unowned,
             known=[m.address for m in self.settings.mailboxes] if unowned else (),
             keep_going=keep_going,
+            prepare=read_jobs,
         )
         return len(done)
 
-    async def _run_effect(self, effect: PlannedEffect) -> Mapping[str, object] | None:
-        job = await blocking(self.store.get_job, str(effect.payload.get("job", "")))
+    async def _run_effect(
+        self, effect: PlannedEffect, job: OutboundJob | None = None
+    ) -> Mapping[str, object] | Completed | None:
+        """Carry out one receipt or category effect; ``job``: its job as read for the page (else read)."""
+        if job is None:
+            job = await blocking(self.store.get_job, _job_of(effect))
         if job is None:
             return {"skipped": "job gone"}
         if effect.key.kind is EffectKind.RECEIPT:
@@ -1139,7 +1175,7 @@ class OutboundService:
         payload: Mapping[str, object],
         *,
         update: _Update | None = None,
-    ) -> dict[str, object]:
+    ) -> Completed:
         """Write one receipt mail (found by its marker if an earlier attempt wrote it). Its result records
         the recipients it showed as refused by a business receipt (``reported``), which the next updated
         receipt compares with, and its Internet Message-ID, which updates are threaded to."""
@@ -1169,7 +1205,8 @@ class OutboundService:
                     render_receipt, job.subject, secure_lines, language=lang, sent_at=sent_at
                 )
             else:
-                noted = job.warnings or await self._legacy_warnings(job.id)
+                legacy = not job.warnings and not job.warnings_kept
+                noted = await self._legacy_warnings(job.id) if legacy else job.warnings
                 warnings = [_stored_warning(w) for w in noted]
                 shown.extend(await self._recipient_lines(job.id))
                 mail = await self.cpu.run(
@@ -1199,21 +1236,24 @@ class OutboundService:
         written = await marker.find_or_create(
             self.mail, job.mailbox, self.settings.receipt_folder, build, first_attempt=first
         )
+        # The audit record is written with the effect's completion, in its transaction (issue 18): once per
+        # receipt mail, also when an attempt that crashed before completing it had created the mail.
+        details: dict[str, object] = {"job": job.id, "message_id": written.message_id}
         if written.created:
-            await blocking(
-                self.store.audit,
-                "outbound.receipt.written",
-                job.subject,
-                details={"job": job.id, "message_id": written.message_id},
-            )
             reported = sorted(r.message_uuid for r in shown if r.ngdp_status)
         else:
             # Written by an earlier attempt, which may have shown less than is recorded now: only what an
             # earlier mail surely showed counts as told (an update may then repeat a refusal, never lose one).
             reported = sorted(update.reported) if update is not None else []
-        return {**written.result(), "internet_message_id": message_id, "reported": reported}
+            details["reused"] = True
+        return Completed(
+            {**written.result(), "internet_message_id": message_id, "reported": reported},
+            AuditEntry("outbound.receipt.written", job.subject, details=details),
+        )
 
-    async def _write_update(self, job: OutboundJob, effect: PlannedEffect) -> dict[str, object] | None:
+    async def _write_update(
+        self, job: OutboundJob, effect: PlannedEffect
+    ) -> Mapping[str, object] | Completed | None:
         """An updated receipt: the recipients a business receipt refused since the last receipt mail of
         the job, and the whole delivery as it stands, threaded to the first receipt. Nothing is written
         when nothing changed since (e.g. the first receipt was written after the business receipt came)."""
@@ -1360,16 +1400,24 @@ class OutboundService:
             if not batch or ids == previous:
                 break
             previous = ids
-            for receipt in batch:
-                receipt_id = receipt.id
-                raw = dict(receipt.raw) or {
-                    "messageUUID": receipt.message_uuid,
-                    "receiptStatus": receipt.receipt_status,
-                    "transmissionId": receipt.transmission_id,
-                    "errorCode": receipt.error_code,
-                    "errorMessage": receipt.error_message,
-                }
-                await blocking(self.store.record_receipt, receipt_id, raw)
+            recorded = [
+                (
+                    receipt.id,
+                    dict(receipt.raw)
+                    or {
+                        "messageUUID": receipt.message_uuid,
+                        "receiptStatus": receipt.receipt_status,
+                        "transmissionId": receipt.transmission_id,
+                        "errorCode": receipt.error_code,
+                        "errorMessage": receipt.error_message,
+                    },
+                )
+                for receipt in batch
+            ]
+            # The whole batch in one transaction (issue 18), and only then deleted at NgDP: a crash in
+            # between leaves them queued there, and recording them again is a no-op.
+            await blocking(self.store.record_receipts, recorded)
+            for receipt_id, _ in recorded:
                 await self.ngdp.delete_receipt(receipt_id)  # only after it is safely recorded
                 count += 1
         return count
@@ -1383,34 +1431,38 @@ class OutboundService:
         applies receipts, each its own batch: issue 18). Without it, every unprocessed receipt is read (one
         process). Applying is idempotent (below), so a claim that expires mid-batch, or a replica dying
         mid-batch, costs a repeat, never a loss or a double."""
-        # Crash order: the jobs' categories are planned first and the receipts marked processed last. A
-        # crash in between applies the same receipts again (planning is find-or-create, so nothing doubles);
-        # the other order lost the category of every job whose receipt was marked but not yet planned.
+        # Crash order: the jobs' categories are planned in the transaction that marks the receipts processed
+        # (issue 18: one for the batch), and updated receipts before it. A crash before it applies the same
+        # receipts again (planning is find-or-create, so nothing doubles); marking before planning lost the
+        # category of every job whose receipt was marked but not yet planned.
         # One updated receipt per job and batch, whatever the number of refusals in it (see _plan_update).
         touched: dict[str, bool] = {}  # job → a receipt of this batch refuses one of its letters
         if claim_as is not None:
             receipts = await blocking(self.store.claim_receipts, claim_as, claim_s, limit)
         else:
             receipts = await blocking(self.store.unprocessed_receipts, limit=limit)
+        if not receipts:
+            return 0
+        uuids = {r.message_uuid for r in receipts if r.message_uuid}
+        job_of = await blocking(self.store.jobs_of_messages, uuids) if uuids else {}
         for r in receipts:
-            row = (
-                await blocking(self.store.find_by_message_uuid, r.message_uuid or "")
-                if r.message_uuid
-                else None
-            )
-            if row is not None:
+            job_id = job_of.get(r.message_uuid or "")
+            if job_id is not None:
                 refused = (r.receipt_status or "") in _RECEIPT_FAILURES
-                touched[row.job_id] = touched.get(row.job_id, False) or refused
+                touched[job_id] = touched.get(job_id, False) or refused
+        jobs = await blocking(self.store.get_jobs, set(touched)) if touched else {}
+        categories: list[EffectPlan] = []
         for job_id, refused in touched.items():
-            job = await blocking(self.store.get_job, job_id)
+            job = jobs.get(job_id)
             if job is None or job.state not in JOB_TERMINAL:
                 continue  # its first receipt, written once it is finished, shows these receipts
             category, any_refused = await self._job_outcome(job_id)
-            await self._plan_category(job, category)
+            categories.append(self._category_plan(job, category))
             if refused and any_refused:
                 await self._plan_update(job)
-        for r in receipts:
-            await blocking(self.store.mark_receipt_processed, r.receipt_id)
+        await blocking(
+            self.store.mark_receipts_processed, [r.receipt_id for r in receipts], effects=categories
+        )
         return len(receipts)
 
     async def _plan_update(self, job: OutboundJob) -> None:
@@ -1495,25 +1547,45 @@ _RECEIPT_FAILURES = {"INVALID", "NOT_ALLOWED"}
 _HTML_CHECK = "html-check: "
 
 
+def _status(state: OutboxState, receipt_status: str | None) -> tuple[RecipientStatus, str]:
+    """A recipient's status from its row's state and business receipt status, and the receipt status
+    that refused it ("" if none did)."""
+    if state is OutboxState.PENDING:
+        return RecipientStatus.PENDING, ""
+    if state is OutboxState.REJECTED:
+        return RecipientStatus.REJECTED, ""
+    if state is OutboxState.FAILED:
+        return RecipientStatus.FAILED, ""
+    if receipt_status in _RECEIPT_FAILURES:
+        return RecipientStatus.REJECTED, receipt_status or ""
+    if receipt_status == "COMPLETED":
+        return RecipientStatus.COMPLETED, ""
+    return RecipientStatus.ACCEPTED, ""
+
+
+def _outcome_of(statuses: Mapping[tuple[OutboxState, str | None], int]) -> tuple[JobCategory, bool]:
+    """A job's category and whether a business receipt refused one of its letters, from its rows counted
+    by state and receipt status (``Outbox.job_statuses``)."""
+    seen = [_status(state, receipt) for (state, receipt), n in statuses.items() if n]
+    return category_for([RecipientLine("", s) for s, _ in seen]), any(refused for _, refused in seen)
+
+
+def _job_of(effect: PlannedEffect) -> str:
+    return str(effect.payload.get("job", ""))
+
+
+def _superseded_queue(job: OutboundJob) -> dict[str, Mapping[str, object]]:
+    """For a job's final state change: its "queued" category, if still planned, is done as superseded
+    (what ``_write_category`` records for it once the job is finished), so it costs no later run."""
+    return {str(EffectKey.category(job.id, JobCategory.QUEUED.value)): {"skipped": "superseded"}}
+
+
 def _line(e: OutboxEntry) -> RecipientLine:
     from graph_dpg.domain.identifiers import mask_cpr
 
     shown = mask_cpr(e.recipient_id) if e.recipient_kind == "cpr" else e.recipient_id
-    detail = _error_text(e.last_error) if e.last_error else ""
-    ngdp_status = ""
-    if e.state is OutboxState.PENDING:
-        status = RecipientStatus.PENDING
-    elif e.state is OutboxState.REJECTED:
-        status = RecipientStatus.REJECTED
-    elif e.state is OutboxState.FAILED:
-        status = RecipientStatus.FAILED
-    elif e.receipt_status in _RECEIPT_FAILURES:
-        status = RecipientStatus.REJECTED
-        detail, ngdp_status = "", e.receipt_status or ""
-    elif e.receipt_status == "COMPLETED":
-        status = RecipientStatus.COMPLETED
-    else:
-        status = RecipientStatus.ACCEPTED
+    status, ngdp_status = _status(e.state, e.receipt_status)
+    detail = "" if ngdp_status else (_error_text(e.last_error) if e.last_error else "")
     return RecipientLine(shown, status, e.message_uuid, detail, line=e.line, ngdp_status=ngdp_status)
 
 

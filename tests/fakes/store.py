@@ -31,6 +31,7 @@ from graph_dpg.ports.store import (
     BusinessReceipt,
     DisabledRule,
     Effect,
+    EffectPlan,
     EffectState,
     InboundMemo,
     InboundSource,
@@ -164,12 +165,22 @@ class FakeEffects:
         self.rows[key] = replace(effect, result=dict(ATTEMPT_NOTED))
         return True
 
-    def complete_effect(self, key: str, result: Mapping[str, object] | None = None) -> bool:
+    def complete_effect(
+        self, key: str, result: Mapping[str, object] | None = None, *, audit: AuditEntry | None = None
+    ) -> bool:
         self._maybe_fail("complete_effect")
         effect = self.rows.get(key)
         if effect is None:
             raise StoreError(f"unknown effect {key!r}")
-        if effect.state is EffectState.DONE:
+        if not self._complete(key, result):
+            return False
+        self._append_audit(audit)
+        return True
+
+    def _complete(self, key: str, result: Mapping[str, object] | None) -> bool:
+        """Planned -> done (a state change's ``settle``, and ``complete_effect``); False otherwise."""
+        effect = self.rows.get(key)
+        if effect is None or effect.state is EffectState.DONE:
             return False
         self.rows[key] = replace(
             effect,
@@ -178,6 +189,19 @@ class FakeEffects:
             completed_at=self.now(),
         )
         return True
+
+    def _plan_all(self, effects: Sequence[EffectPlan]) -> None:
+        """A state change's ``effects``, in its (all-or-nothing) step: ``plan_effect`` without its failure.
+        They share one timestamp, as the rows of one SQL transaction do (then "oldest first" is by key)."""
+        now = self.now()
+        for e in effects:
+            if e.key not in self.rows:
+                if e.mailbox:
+                    self.owners[e.key] = e.mailbox.lower()
+                self.rows[e.key] = Effect(e.key, _json_safe(e.payload), EffectState.PLANNED, None, now, None)
+
+    def _append_audit(self, entry: AuditEntry | None) -> None:
+        """Overridden by FakeStore, which keeps an audit trail (the effects alone keep none)."""
 
 
 @dataclass(frozen=True)
@@ -276,7 +300,12 @@ class FakeStore(FakeEffects):
         return True
 
     def plan_job(
-        self, job: OutboundJob, memos: Iterable[PlannedMemo], *, audit: AuditEntry | None = None
+        self,
+        job: OutboundJob,
+        memos: Iterable[PlannedMemo],
+        *,
+        audit: AuditEntry | None = None,
+        effects: Sequence[EffectPlan] = (),
     ) -> bool:
         self._maybe_fail("plan_job")
         current = self.jobs.get(job.id)
@@ -311,11 +340,19 @@ class FakeStore(FakeEffects):
                 updated_at=now,
                 line=m.line,
             )
+        self._plan_all(effects)
         self._append_audit(audit)
         return True
 
     def set_job_state(
-        self, job_id: str, state: JobState, error: str | None = None, *, audit: AuditEntry | None = None
+        self,
+        job_id: str,
+        state: JobState,
+        error: str | None = None,
+        *,
+        audit: AuditEntry | None = None,
+        effects: Sequence[EffectPlan] = (),
+        settle: Mapping[str, Mapping[str, object]] | None = None,
     ) -> None:
         self._maybe_fail("set_job_state")
         current = self.jobs.get(job_id)
@@ -324,6 +361,9 @@ class FakeStore(FakeEffects):
         if current.state not in (*_JOB_PREDECESSORS[state], state):
             raise StoreError(f"outbound job {job_id!r}: illegal transition {current.state} -> {state.value}")
         self.jobs[job_id] = replace(current, state=state, error=error, updated_at=self.now())
+        self._plan_all(effects)
+        for key, result in (settle or {}).items():
+            self._complete(key, result)
         self._append_audit(audit)
 
     def record_job_retry(self, job_id: str, error: str, not_before: datetime) -> int:
@@ -345,6 +385,10 @@ class FakeStore(FakeEffects):
     def get_job(self, job_id: str) -> OutboundJob | None:
         self._maybe_fail("get_job")
         return self.jobs.get(job_id)
+
+    def get_jobs(self, job_ids: Collection[str]) -> dict[str, OutboundJob]:
+        self._maybe_fail("get_jobs")
+        return {i: self.jobs[i] for i in set(job_ids) if i in self.jobs}
 
     def find_job(self, mailbox: str, message_id: str) -> OutboundJob | None:
         self._maybe_fail("find_job")
@@ -381,9 +425,12 @@ class FakeStore(FakeEffects):
         ]
         return sorted(due, key=lambda e: e.id)[:limit]
 
-    def mark_in_flight(self, message_uuids: Sequence[str]) -> int:
+    def mark_in_flight(self, message_uuids: Sequence[str], *, sending: str | None = None) -> int:
         self._maybe_fail("mark_in_flight")
         now = self.now()
+        job = self.jobs.get(sending or "")
+        if job is not None and job.state is JobState.PLANNED:
+            self.jobs[job.id] = replace(job, state=JobState.SENDING, updated_at=now)
         wanted = set(message_uuids)
         marked = 0
         for row_id, e in list(self.outbox.items()):
@@ -420,6 +467,19 @@ class FakeStore(FakeEffects):
         row = next((e for e in self.outbox.values() if e.message_uuid == message_uuid), None)
         return None if row is None else self._shown(row, with_xml)
 
+    def jobs_of_messages(self, message_uuids: Collection[str]) -> dict[str, str]:
+        self._maybe_fail("jobs_of_messages")
+        wanted = set(message_uuids)
+        return {e.message_uuid: e.job_id for e in self.outbox.values() if e.message_uuid in wanted}
+
+    def job_statuses(self, job_id: str) -> dict[tuple[OutboxState, str | None], int]:
+        self._maybe_fail("job_statuses")
+        counts: dict[tuple[OutboxState, str | None], int] = {}
+        for e in self.outbox.values():
+            if e.job_id == job_id:
+                counts[(e.state, e.receipt_status)] = counts.get((e.state, e.receipt_status), 0) + 1
+        return counts
+
     def list_outbox(self, job_id: str, *, after_id: int = 0, limit: int = 1000) -> list[OutboxEntry]:
         self._maybe_fail("list_outbox")
         rows = sorted(
@@ -453,6 +513,13 @@ class FakeStore(FakeEffects):
 
     def record_receipt(self, receipt_id: str, receipt: Mapping[str, object]) -> bool:
         self._maybe_fail("record_receipt")
+        return self._record_receipt(receipt_id, receipt)
+
+    def record_receipts(self, receipts: Sequence[tuple[str, Mapping[str, object]]]) -> int:
+        self._maybe_fail("record_receipts")
+        return sum(self._record_receipt(rid, receipt) for rid, receipt in receipts)
+
+    def _record_receipt(self, receipt_id: str, receipt: Mapping[str, object]) -> bool:
         if receipt_id in self.receipts:
             return False
         uuid, status = receipt.get("messageUUID"), receipt.get("receiptStatus")
@@ -491,12 +558,26 @@ class FakeStore(FakeEffects):
 
     def mark_receipt_processed(self, receipt_id: str) -> None:
         self._maybe_fail("mark_receipt_processed")
-        row = self.receipts.get(receipt_id)
-        if row is None:
-            raise StoreError(f"unknown receipt {receipt_id!r}")
-        if not row.receipt.processed:
-            row.receipt = replace(row.receipt, processed=True)
-            row.processed_at = self.now()
+        self._mark_processed([receipt_id])
+
+    def mark_receipts_processed(
+        self, receipt_ids: Sequence[str], *, effects: Sequence[EffectPlan] = ()
+    ) -> None:
+        self._maybe_fail("mark_receipts_processed")
+        missing = [r for r in receipt_ids if r not in self.receipts]
+        if missing:
+            raise StoreError(f"unknown receipt {missing[0]!r}")
+        self._plan_all(effects)
+        self._mark_processed(receipt_ids)
+
+    def _mark_processed(self, receipt_ids: Sequence[str]) -> None:
+        for receipt_id in receipt_ids:
+            row = self.receipts.get(receipt_id)
+            if row is None:
+                raise StoreError(f"unknown receipt {receipt_id!r}")
+            if not row.receipt.processed:
+                row.receipt = replace(row.receipt, processed=True)
+                row.processed_at = self.now()
 
     # ------------------------------------------------------------------ inbound memos
 

@@ -96,6 +96,7 @@ from graph_dpg.ports.store import (
     BusinessReceipt,
     DisabledRule,
     Effect,
+    EffectPlan,
     EffectState,
     InboundMemo,
     InboundSource,
@@ -263,6 +264,11 @@ _JOB_COUNTS = (
     select(t.outbox.c.state, func.count())
     .where(t.outbox.c.job_id == bindparam("b_job"))
     .group_by(t.outbox.c.state)
+)
+_JOB_STATUSES = (
+    select(t.outbox.c.state, t.outbox.c.receipt_status, func.count())
+    .where(t.outbox.c.job_id == bindparam("b_job"))
+    .group_by(t.outbox.c.state, t.outbox.c.receipt_status)
 )
 _GET_EFFECT = select(t.effects).where(t.effects.c.key == bindparam("b_key"))
 _COMPLETE_EFFECT = (
@@ -546,7 +552,12 @@ class SqlStore:
             return True
 
     def plan_job(
-        self, job: OutboundJob, memos: Iterable[PlannedMemo], *, audit: AuditEntry | None = None
+        self,
+        job: OutboundJob,
+        memos: Iterable[PlannedMemo],
+        *,
+        audit: AuditEntry | None = None,
+        effects: Sequence[EffectPlan] = (),
     ) -> bool:
         with self._tx("plan job") as conn:
             now = self._now(conn)
@@ -560,6 +571,7 @@ class SqlStore:
                 if advanced != 1:
                     return False
             self._bulk_insert_outbox(conn, job.id, memos, now)
+            self._plan_effects(conn, effects, now)
             self._write_audit(conn, audit, now)
             return True
 
@@ -613,7 +625,14 @@ class SqlStore:
             conn.exec_driver_sql(_OUTBOX_INSERT, batch)
 
     def set_job_state(
-        self, job_id: str, state: JobState, error: str | None = None, *, audit: AuditEntry | None = None
+        self,
+        job_id: str,
+        state: JobState,
+        error: str | None = None,
+        *,
+        audit: AuditEntry | None = None,
+        effects: Sequence[EffectPlan] = (),
+        settle: Mapping[str, Mapping[str, object]] | None = None,
     ) -> None:
         jobs = t.outbound_jobs
         with self._tx("set job state") as conn:
@@ -634,6 +653,9 @@ class SqlStore:
                 if current is None:
                     raise StoreError(f"unknown outbound job {job_id!r}")
                 raise StoreError(f"outbound job {job_id!r}: illegal transition {current} -> {state.value}")
+            self._plan_effects(conn, effects, now)
+            for key, result in (settle or {}).items():
+                conn.execute(_COMPLETE_EFFECT, {"b_key": key, "b_result": _json_safe(result), "b_now": now})
             self._write_audit(conn, audit, now)
 
     def record_job_retry(self, job_id: str, error: str, not_before: datetime) -> int:
@@ -673,12 +695,26 @@ class SqlStore:
             attempts=int(m["attempts"] or 0),
             not_before=m["not_before"],
             sent_at=m["sent_at"],
+            warnings_kept=m["warnings"] is not None,
         )
 
     def get_job(self, job_id: str) -> OutboundJob | None:
         with self._tx("get job") as conn:
             row = conn.execute(_GET_JOB, {"b_id": job_id}).first()
             return None if row is None else self._job_from(row)
+
+    def get_jobs(self, job_ids: Collection[str]) -> dict[str, OutboundJob]:
+        jobs = t.outbound_jobs
+        wanted = sorted(set(job_ids))
+        if not wanted:
+            return {}
+        found: dict[str, OutboundJob] = {}
+        with self._tx("get jobs") as conn:
+            for start in range(0, len(wanted), 500):
+                for row in conn.execute(select(jobs).where(jobs.c.id.in_(wanted[start : start + 500]))):
+                    job = self._job_from(row)
+                    found[job.id] = job
+        return found
 
     def find_job(self, mailbox: str, message_id: str) -> OutboundJob | None:
         jobs = t.outbound_jobs
@@ -746,13 +782,20 @@ class SqlStore:
             rows = conn.execute(query.order_by(ob.c.id).limit(limit)).all()
             return [self._entry_from(r) for r in rows]
 
-    def mark_in_flight(self, message_uuids: Sequence[str]) -> int:
+    def mark_in_flight(self, message_uuids: Sequence[str], *, sending: str | None = None) -> int:
         # One commit per batch, like record_send_results; chunks keep the IN list within every
         # driver's parameter limit.
         ob = t.outbox
         marked = 0
         with self._tx("mark in flight") as conn:
             now = self._now(conn)
+            if sending is not None:
+                jobs = t.outbound_jobs
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == sending, jobs.c.state == JobState.PLANNED.value)
+                    .values(state=JobState.SENDING.value, updated_at=now)
+                )
             for start in range(0, len(message_uuids), 500):
                 chunk = list(message_uuids[start : start + 500])
                 marked += conn.execute(
@@ -827,6 +870,28 @@ class SqlStore:
             ).first()
             return None if row is None else self._entry_from(row)
 
+    def jobs_of_messages(self, message_uuids: Collection[str]) -> dict[str, str]:
+        ob = t.outbox
+        wanted = sorted(set(message_uuids))
+        if not wanted:
+            return {}
+        found: dict[str, str] = {}
+        with self._tx("find outbox rows") as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                for uuid, job_id in conn.execute(
+                    select(ob.c.message_uuid, ob.c.job_id).where(ob.c.message_uuid.in_(chunk))
+                ):
+                    found[str(uuid)] = str(job_id)
+        return found
+
+    def job_statuses(self, job_id: str) -> dict[tuple[OutboxState, str | None], int]:
+        with self._tx("job statuses") as conn:
+            return {
+                (OutboxState(state), status): int(n)
+                for state, status, n in conn.execute(_JOB_STATUSES, {"b_job": job_id})
+            }
+
     def list_outbox(self, job_id: str, *, after_id: int = 0, limit: int = 1000) -> list[OutboxEntry]:
         with self._tx("list outbox") as conn:
             rows = conn.execute(_LIST_OUTBOX, {"b_job": job_id, "b_after": after_id, "b_limit": limit}).all()
@@ -866,15 +931,23 @@ class SqlStore:
 
     def plan_effect(self, key: str, payload: Mapping[str, object], mailbox: str | None = None) -> bool:
         with self._tx("plan effect") as conn:
-            values = {
-                "key": key,
-                "payload": _json_safe(payload),
-                "state": EffectState.PLANNED.value,
-                "created_at": self._now(conn),
-                "mailbox": mailbox.lower() if mailbox else None,
-            }
-            # RETURNING, not rowcount: see _inserted.
-            return conn.execute(self._plan_effect_stmt, values).first() is not None
+            return self._plan_one_effect(conn, EffectPlan(key, payload, mailbox), self._now(conn))
+
+    def _plan_one_effect(self, conn: Connection, effect: EffectPlan, now: datetime) -> bool:
+        values = {
+            "key": effect.key,
+            "payload": _json_safe(effect.payload),
+            "state": EffectState.PLANNED.value,
+            "created_at": now,
+            "mailbox": effect.mailbox.lower() if effect.mailbox else None,
+        }
+        # RETURNING, not rowcount: see _inserted.
+        return conn.execute(self._plan_effect_stmt, values).first() is not None
+
+    def _plan_effects(self, conn: Connection, effects: Sequence[EffectPlan], now: datetime) -> None:
+        """Plan ``effects`` in the caller's transaction (those that exist are left as they are)."""
+        for effect in effects:
+            self._plan_one_effect(conn, effect, now)
 
     def get_effect(self, key: str) -> Effect | None:
         with self._tx("get effect") as conn:
@@ -906,20 +979,22 @@ class SqlStore:
             rows = conn.execute(query.order_by(ef.c.created_at, ef.c.key).limit(limit)).all()
             return [self._effect_from(r) for r in rows]
 
-    def complete_effect(self, key: str, result: Mapping[str, object] | None = None) -> bool:
+    def complete_effect(
+        self, key: str, result: Mapping[str, object] | None = None, *, audit: AuditEntry | None = None
+    ) -> bool:
         ef = t.effects
         with self._tx("complete effect") as conn:
+            now = self._now(conn)
             changed = conn.execute(
                 _COMPLETE_EFFECT,
-                {
-                    "b_key": key,
-                    "b_result": None if result is None else _json_safe(result),
-                    "b_now": self._now(conn),
-                },
+                {"b_key": key, "b_result": None if result is None else _json_safe(result), "b_now": now},
             ).rowcount
-            if changed != 1 and conn.execute(select(ef.c.key).where(ef.c.key == key)).first() is None:
-                raise StoreError(f"unknown effect {key!r}")
-            return changed == 1
+            if changed != 1:
+                if conn.execute(select(ef.c.key).where(ef.c.key == key)).first() is None:
+                    raise StoreError(f"unknown effect {key!r}")
+                return False
+            self._write_audit(conn, audit, now)
+            return True
 
     def note_effect_attempt(self, key: str) -> bool:
         ef = t.effects
@@ -935,36 +1010,47 @@ class SqlStore:
     # ------------------------------------------------------------------ business receipts
 
     def record_receipt(self, receipt_id: str, receipt: Mapping[str, object]) -> bool:
+        with self._tx("record receipt") as conn:
+            return self._record_receipt(conn, receipt_id, receipt, self._now(conn))
+
+    def record_receipts(self, receipts: Sequence[tuple[str, Mapping[str, object]]]) -> int:
+        if not receipts:
+            return 0
+        with self._tx("record receipts") as conn:
+            now = self._now(conn)
+            return sum(self._record_receipt(conn, rid, receipt, now) for rid, receipt in receipts)
+
+    def _record_receipt(
+        self, conn: Connection, receipt_id: str, receipt: Mapping[str, object], now: datetime
+    ) -> bool:
         uuid = receipt.get("messageUUID")
         status = receipt.get("receiptStatus")
         message_uuid = str(uuid) if uuid else None
         receipt_status = str(status) if status else None
-        with self._tx("record receipt") as conn:
-            now = self._now(conn)
-            stmt = self._insert(t.receipts).values(
-                receipt_id=receipt_id,
-                message_uuid=message_uuid,
-                receipt_status=receipt_status,
-                payload=_mask_json(_json_safe(receipt)),
-                received_at=now,
-                processed=False,
-            )
-            if not _inserted(conn, stmt):
-                return False
-            if message_uuid and receipt_status:
-                ob = t.outbox
-                current = conn.execute(
-                    select(ob.c.receipt_status).where(ob.c.message_uuid == message_uuid).with_for_update()
-                ).first()
-                if current is not None and _RECEIPT_RANK.get(receipt_status, 2) >= _RECEIPT_RANK.get(
-                    current[0] or "", 0
-                ):
-                    conn.execute(
-                        update(ob)
-                        .where(ob.c.message_uuid == message_uuid)
-                        .values(receipt_status=receipt_status, updated_at=now)
-                    )
-            return True
+        stmt = self._insert(t.receipts).values(
+            receipt_id=receipt_id,
+            message_uuid=message_uuid,
+            receipt_status=receipt_status,
+            payload=_mask_json(_json_safe(receipt)),
+            received_at=now,
+            processed=False,
+        )
+        if not _inserted(conn, stmt):
+            return False
+        if message_uuid and receipt_status:
+            ob = t.outbox
+            current = conn.execute(
+                select(ob.c.receipt_status).where(ob.c.message_uuid == message_uuid).with_for_update()
+            ).first()
+            if current is not None and _RECEIPT_RANK.get(receipt_status, 2) >= _RECEIPT_RANK.get(
+                current[0] or "", 0
+            ):
+                conn.execute(
+                    update(ob)
+                    .where(ob.c.message_uuid == message_uuid)
+                    .values(receipt_status=receipt_status, updated_at=now)
+                )
+        return True
 
     def unprocessed_receipts(self, limit: int = 100) -> list[BusinessReceipt]:
         rc = t.receipts
@@ -1013,18 +1099,34 @@ class SqlStore:
             return [self._receipt_from(r) for r in rows]
 
     def mark_receipt_processed(self, receipt_id: str) -> None:
-        rc = t.receipts
         with self._tx("mark receipt processed") as conn:
-            changed = conn.execute(
+            self._mark_processed(conn, [receipt_id], self._now(conn))
+
+    def mark_receipts_processed(
+        self, receipt_ids: Sequence[str], *, effects: Sequence[EffectPlan] = ()
+    ) -> None:
+        if not receipt_ids and not effects:
+            return
+        with self._tx("mark receipts processed") as conn:
+            now = self._now(conn)
+            self._plan_effects(conn, effects, now)
+            self._mark_processed(conn, receipt_ids, now)
+
+    @staticmethod
+    def _mark_processed(conn: Connection, receipt_ids: Sequence[str], now: datetime) -> None:
+        rc = t.receipts
+        wanted = sorted(set(receipt_ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            known = set(conn.execute(select(rc.c.receipt_id).where(rc.c.receipt_id.in_(chunk))).scalars())
+            missing = [r for r in chunk if r not in known]
+            if missing:
+                raise StoreError(f"unknown receipt {missing[0]!r}")
+            conn.execute(
                 update(rc)
-                .where(rc.c.receipt_id == receipt_id, rc.c.processed.is_(False))
-                .values(processed=True, processed_at=self._now(conn))
-            ).rowcount
-            if (
-                changed != 1
-                and conn.execute(select(rc.c.receipt_id).where(rc.c.receipt_id == receipt_id)).first() is None
-            ):
-                raise StoreError(f"unknown receipt {receipt_id!r}")
+                .where(rc.c.receipt_id.in_(chunk), rc.c.processed.is_(False))
+                .values(processed=True, processed_at=now)
+            )
 
     # ------------------------------------------------------------------ inbound memos
 

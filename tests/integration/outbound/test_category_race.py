@@ -14,11 +14,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from graph_dpg.adapters.store import schema as t
 from graph_dpg.adapters.store.sql import SqlStore
 from graph_dpg.ports.store import AuditEntry, EffectState, JobState
 from graph_dpg.services.effects import EffectKey
-from graph_dpg.services.outbound import OutboundService
+from graph_dpg.services.outbound import CycleStats, OutboundService
+from tests.store_rows import audit_rows
 
 from .harness import CITIZEN, MAILBOX, Harness, make_harness
 
@@ -34,8 +37,8 @@ async def h(db_url: str) -> AsyncIterator[Harness]:
 
 
 class BeforeDone:
-    """The real store, but ``step`` runs once right before a job is set DONE (after its final category
-    and receipt mail were planned: effects first, state last)."""
+    """The real store, but ``step`` runs once right before a job is set DONE (its final category and
+    receipt mail are planned in that transaction: issue 18; the category was computed just before)."""
 
     def __init__(self, inner: SqlStore, step: Callable[[str], None]) -> None:
         self.inner = inner
@@ -45,12 +48,18 @@ class BeforeDone:
         return getattr(self.inner, name)
 
     def set_job_state(
-        self, job_id: str, state: JobState, error: str | None = None, *, audit: AuditEntry | None = None
+        self,
+        job_id: str,
+        state: JobState,
+        error: str | None = None,
+        *,
+        audit: AuditEntry | None = None,
+        **kw: Any,
     ) -> None:
         if state is JobState.DONE and self.step is not None:
             step, self.step = self.step, None
             step(job_id)
-        self.inner.set_job_state(job_id, state, error, audit=audit)
+        self.inner.set_job_state(job_id, state, error, audit=audit, **kw)
 
 
 def record_receipt(store: SqlStore, job_id: str, status: str) -> None:
@@ -85,7 +94,7 @@ async def test_a_receipt_applied_between_planning_and_done_still_sets_the_final_
 
 
 async def test_an_effects_round_between_planning_and_done_waits_for_the_final_state(h: Harness) -> None:
-    """Another replica writes effects while this one dies between planning the final category and DONE;
+    """Another replica writes effects while this one dies between computing the final category and DONE;
     the business receipt (INVALID) is applied before the restart finishes the job."""
     mid = h.send("Afgørelse", [f"{CITIZEN}@29189846.{GW}"])
 
@@ -99,8 +108,9 @@ async def test_an_effects_round_between_planning_and_done_waits_for_the_final_st
     [job] = h.store.jobs_in_state([JobState.SENDING])
 
     await h.service.run_effects()  # the other replica's effects round
-    assert h.categories(mid) == ["Digital Post: I kø"]  # the final category waits for the final state
-    assert [e.key for e in h.store.pending_effects(prefix="categories:")] == [f"categories:{job.id}:sent"]
+    assert h.categories(mid) == ["Digital Post: I kø"]
+    # The final category is planned with the final state, in its transaction (issue 18): not before.
+    assert h.store.pending_effects(prefix="categories:") == []
 
     record_receipt(h.store, job.id, "INVALID")
     assert await h.service.apply_business_receipts() == 1
@@ -123,8 +133,8 @@ async def test_receipts_after_done_move_the_category_on(h: Harness) -> None:
 
 
 class DiesAfterMarking:
-    """The real store, but the process dies right after the first receipt is marked processed (the
-    crash-safety run's SIGKILL found this window)."""
+    """The real store, but the process dies right after the receipts are marked processed (the
+    crash-safety run's SIGKILL found this window when each receipt was marked on its own)."""
 
     def __init__(self, inner: SqlStore) -> None:
         self.inner = inner
@@ -132,13 +142,18 @@ class DiesAfterMarking:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def mark_receipt_processed(self, receipt_id: str) -> None:
-        self.inner.mark_receipt_processed(receipt_id)
-        raise SystemExit("killed right after marking a receipt processed")
+    def mark_receipts_processed(self, receipt_ids: Any, **kw: Any) -> None:
+        self.inner.mark_receipts_processed(receipt_ids, **kw)
+        raise SystemExit("killed right after marking the receipts processed")
+
+
+class DiesBeforeMarking(DiesAfterMarking):
+    def mark_receipts_processed(self, receipt_ids: Any, **kw: Any) -> None:
+        raise SystemExit("killed right before marking the receipts processed")
 
 
 async def test_a_crash_after_marking_receipts_processed_loses_no_category(h: Harness) -> None:
-    """Marking comes last: whatever the receipts change is planned before they count as processed."""
+    """What the receipts change is planned in the transaction that marks them processed (issue 18)."""
     mids = [h.send(f"Afgørelse {i}", [f"{CITIZEN}@29189846.{GW}"]) for i in range(3)]
     await h.service.run_once()
     jobs = h.store.jobs_in_state([JobState.DONE])
@@ -150,8 +165,26 @@ async def test_a_crash_after_marking_receipts_processed_loses_no_category(h: Har
     with pytest.raises(SystemExit, match="killed"):
         await dying.apply_business_receipts()
 
-    assert len(h.store.unprocessed_receipts()) == 2  # one was marked before the crash
-    assert await h.service.apply_business_receipts() == 2  # the restart applies the rest once
+    assert h.store.unprocessed_receipts() == []  # all three marked, with their categories planned
+    assert await h.service.apply_business_receipts() == 0
+    await h.service.run_effects()
+    assert [h.categories(mid) for mid in mids] == [["Digital Post: Kvitteret"]] * 3
+
+
+async def test_a_crash_before_marking_receipts_processed_applies_them_again_once(h: Harness) -> None:
+    mids = [h.send(f"Afgørelse {i}", [f"{CITIZEN}@29189846.{GW}"]) for i in range(3)]
+    await h.service.run_once()
+    jobs = h.store.jobs_in_state([JobState.DONE])
+    for job in jobs:
+        record_receipt(h.store, job.id, "COMPLETED")
+
+    dying = OutboundService(h.mailbox, h.service.ngdp, DiesBeforeMarking(h.store), h.service.settings)
+    with pytest.raises(SystemExit, match="killed"):
+        await dying.apply_business_receipts()
+
+    assert len(h.store.unprocessed_receipts()) == 3  # nothing marked, nothing planned
+    assert h.store.pending_effects(prefix="categories:") == []
+    assert await h.service.apply_business_receipts() == 3  # the restart applies them once
     await h.service.run_effects()
     assert [h.categories(mid) for mid in mids] == [["Digital Post: Kvitteret"]] * 3
     assert h.store.unprocessed_receipts() == []
@@ -198,11 +231,11 @@ async def test_a_receipts_first_noted_attempt_creates_without_looking_and_a_retr
     real = h.service.effects.complete
     crashed: list[str] = []
 
-    async def crash_on_receipt(key: EffectKey, result: Any = None) -> bool:
+    async def crash_on_receipt(key: EffectKey, result: Any = None, **kw: Any) -> bool:
         if key.kind.value == "receipt" and not crashed:
             crashed.append(str(key))
             raise RuntimeError("killed between the create and the completion")
-        return await real(key, result)
+        return await real(key, result, **kw)
 
     h.service.effects.complete = crash_on_receipt  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
@@ -218,20 +251,29 @@ async def test_a_receipts_first_noted_attempt_creates_without_looking_and_a_retr
     effect = h.store.get_effect(crashed[0])
     assert effect is not None and effect.state is EffectState.DONE and effect.result
     assert effect.result.get("reused") is True
+    # The audit record rides with the completion (issue 18): one per receipt mail, the crash included.
+    written = audit_rows(h.store, action="outbound.receipt.written")
+    assert len(written) == 2 and written[1]["details"]["reused"] is True
 
 
 async def test_a_receipt_planned_before_attempts_were_noted_is_looked_for(h: Harness) -> None:
     """Issue 18: a receipt effect planned by an earlier version (no notes_attempts in its payload) may have
     been attempted without a note: it always looks for an earlier copy first."""
     h.send("Afgørelse", [f"{CITIZEN}@29189846.{GW}"])
-    real_plan = h.service.effects.plan
-
-    async def plan_as_before(key: EffectKey, payload: Any, *, mailbox: str | None = None) -> bool:
-        return await real_plan(
-            key, {k: v for k, v in payload.items() if k != "notes_attempts"}, mailbox=mailbox
+    mb = h.service.settings.mailbox(MAILBOX)
+    assert mb is not None and await h.service.poll(mb) == 1
+    await h.service.process_jobs({MAILBOX.lower()}, CycleStats())
+    [job] = h.store.jobs_in_state([JobState.DONE])
+    key = str(EffectKey.receipt(job.id))
+    planned = h.store.get_effect(key)
+    assert planned is not None and planned.payload.get("notes_attempts") is True
+    # As an earlier version planned it: without notes_attempts.
+    with h.store.engine.begin() as conn:
+        conn.execute(
+            update(t.effects)
+            .where(t.effects.c.key == key)
+            .values(payload={k: v for k, v in planned.payload.items() if k != "notes_attempts"})
         )
-
-    h.service.effects.plan = plan_as_before  # type: ignore[method-assign]
-    await h.service.run_once()
+    await h.service.run_effects()
     assert len(h.receipts()) == 1
     assert h.tenant.count_requests(mailbox=MAILBOX, method="GET", endpoint="messages.list") == 1

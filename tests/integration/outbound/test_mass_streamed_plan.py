@@ -71,11 +71,11 @@ class CrashingPlanStore:
         return getattr(self._store, name)
 
     def plan_job(
-        self, job: OutboundJob, memos: Iterable[PlannedMemo], *, audit: AuditEntry | None = None
+        self, job: OutboundJob, memos: Iterable[PlannedMemo], *, audit: AuditEntry | None = None, **kw: Any
     ) -> bool:
         self.streamed = not isinstance(memos, (list, tuple))
         if self.crashed:
-            return self._store.plan_job(job, memos, audit=audit)
+            return self._store.plan_job(job, memos, audit=audit, **kw)
 
         def dying() -> Iterator[PlannedMemo]:
             for i, m in enumerate(memos):
@@ -84,7 +84,7 @@ class CrashingPlanStore:
                     raise StoreError("the process died here (simulated)")
                 yield m
 
-        return self._store.plan_job(job, dying(), audit=audit)
+        return self._store.plan_job(job, dying(), audit=audit, **kw)
 
 
 @pytest.fixture

@@ -48,9 +48,9 @@ async def test_an_error_receipt_with_40000_findings_is_written_once(tmp_path: Pa
             assert await h.service.poll(mb) == 1
             job = h.store.get_job(job_id_for(MAILBOX, mid))
             assert job is not None
-            # What planning records for a refused mail: the receipt and category effects, then the state.
-            await h.service._plan_effects(job, JobCategory.FAILED, findings=findings)
-            h.store.set_job_state(job.id, JobState.REJECTED, "40,000 findings")
+            # What planning records for a refused mail: the state with its receipt and category effects.
+            plans = h.service._effect_plans(job, JobCategory.FAILED, findings=findings)
+            h.store.set_job_state(job.id, JobState.REJECTED, "40,000 findings", effects=plans)
             assert await h.service.run_effects() == 2
             assert await h.service.run_effects() == 0  # nothing left to retry
 

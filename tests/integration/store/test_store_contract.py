@@ -21,6 +21,7 @@ from graph_dpg.adapters.store import SqlStore, create_store
 from graph_dpg.core.errors import StoreError
 from graph_dpg.ports.store import (
     AuditEntry,
+    EffectPlan,
     EffectState,
     InboundSource,
     InboundState,
@@ -539,3 +540,106 @@ def test_rules_are_disabled_once_enabled_again_and_hits_counted(store: ContractS
     store.enable_rule("never-disabled")
     assert store.disabled_rules() == {}
     assert store.disable_rule("Farligt", "once more") is True
+
+
+def test_a_state_change_plans_its_effects_and_settles_others_in_its_transaction(store: ContractStore) -> None:
+    """Issue 18: a job's state and the effects it makes due commit together (effects first, state last
+    holds by construction), and an effect it supersedes is completed in the same step."""
+    queued = EffectPlan("categories:job-1:queued", {"job": "job-1", "category": "queued"}, "Sag@kommune.dk")
+    planned = memos(2)
+    assert store.plan_job(job(), planned, effects=[queued]) is True
+    assert [e.key for e in store.pending_effects(mailboxes=["sag@kommune.dk"])] == [queued.key]
+    assert store.plan_job(job(), memos(1), effects=[EffectPlan("receipt:other", {})]) is False
+    assert store.get_effect("receipt:other") is None  # not planned: nothing written
+
+    store.mark_in_flight([planned[0].message_uuid], sending="job-1")  # planned -> sending with the mark
+    assert (j := store.get_job("job-1")) is not None and j.state is JobState.SENDING
+    store.mark_in_flight([planned[1].message_uuid], sending="job-1")  # already sending: left as it is
+    assert (j := store.get_job("job-1")) is not None and j.state is JobState.SENDING
+
+    final = [
+        EffectPlan("receipt:job-1", {"job": "job-1", "kind": "receipt"}, "sag@kommune.dk"),
+        EffectPlan("categories:job-1:sent", {"job": "job-1", "category": "sent"}, "sag@kommune.dk"),
+    ]
+    superseded = {queued.key: {"skipped": "superseded"}, "categories:job-1:unknown": {"x": 1}}
+    with pytest.raises(StoreError, match="illegal transition"):
+        store.set_job_state("job-1", JobState.REJECTED, effects=final, settle=superseded)
+    assert store.get_effect("receipt:job-1") is None  # the illegal change wrote nothing
+    assert (e := store.get_effect(queued.key)) is not None and e.state is EffectState.PLANNED
+
+    done = AuditEntry("outbound.job.done", "Hej", details={"job": "job-1"})
+    store.set_job_state("job-1", JobState.DONE, audit=done, effects=final, settle=superseded)
+    # Planned in one transaction, they share its time: oldest first, then by key.
+    assert [e.key for e in store.pending_effects()] == ["categories:job-1:sent", "receipt:job-1"]
+    settled = store.get_effect(queued.key)
+    assert settled is not None and settled.state is EffectState.DONE
+    assert settled.result == {"skipped": "superseded"}
+    assert store.get_effect("categories:job-1:unknown") is None  # an unknown one is left unknown
+    assert [a for a, _, _ in audit_trail(store)] == ["outbound.job.done"]
+
+
+def test_a_completion_writes_its_audit_entry_only_when_it_completes(store: ContractStore) -> None:
+    store.plan_effect("receipt:a1", {"job": "a1"})
+    written = AuditEntry("outbound.receipt.written", f"Til {CPR}", details={"job": "a1"})
+    assert store.complete_effect("receipt:a1", {"message_id": "m"}, audit=written) is True
+    assert store.complete_effect("receipt:a1", {"message_id": "m"}, audit=written) is False
+    assert audit_trail(store) == [("outbound.receipt.written", f"Til {MASKED}", {"job": "a1"})]
+
+
+def test_jobs_rows_and_statuses_are_read_in_one_go(store: ContractStore) -> None:
+    p1, p2 = memos(3), memos(1)
+    store.plan_job(job(), p1)
+    store.plan_job(job("job-2", "AAMk-2"), p2)
+    assert set(store.get_jobs(["job-1", "job-2", "nope"])) == {"job-1", "job-2"}
+    assert store.get_jobs([]) == {}
+    found = store.jobs_of_messages([p1[0].message_uuid, p2[0].message_uuid, "unknown"])
+    assert found == {p1[0].message_uuid: "job-1", p2[0].message_uuid: "job-2"}
+    assert store.job_statuses("job-1") == {(OutboxState.PENDING, None): 3}
+    store.record_send_results(
+        [
+            SendOutcome(
+                p1[0].message_uuid, OutboxState.ACCEPTED, transmission_id="t0", receipt_status="RECEIVED"
+            ),
+            SendOutcome(
+                p1[1].message_uuid, OutboxState.ACCEPTED, transmission_id="t1", receipt_status="RECEIVED"
+            ),
+            SendOutcome(p1[2].message_uuid, OutboxState.FAILED, error="gave up"),
+        ]
+    )
+    store.record_receipt("r1", {"messageUUID": p1[0].message_uuid, "receiptStatus": "INVALID"})
+    assert store.job_statuses("job-1") == {
+        (OutboxState.ACCEPTED, "INVALID"): 1,
+        (OutboxState.ACCEPTED, "RECEIVED"): 1,
+        (OutboxState.FAILED, None): 1,
+    }
+    assert store.job_statuses("nope") == {}
+
+
+def test_receipts_are_recorded_and_marked_processed_a_batch_at_a_time(store: ContractStore) -> None:
+    planned = memos(2)
+    store.plan_job(job(), planned)
+    u0, u1 = (m.message_uuid for m in planned)
+    batch = [
+        ("b1", {"messageUUID": u0, "receiptStatus": "COMPLETED"}),
+        ("b2", {"messageUUID": u1, "receiptStatus": "INVALID", "errorMessage": f"om {CPR}"}),
+    ]
+    assert store.record_receipts(batch) == 2
+    assert store.record_receipts(batch) == 0  # kept once
+    assert store.record_receipts([]) == 0
+    assert [(e.state, e.receipt_status) for e in store.list_outbox("job-1")] == [
+        (OutboxState.PENDING, "COMPLETED"),
+        (OutboxState.PENDING, "INVALID"),
+    ]
+    waiting = store.unprocessed_receipts()
+    assert [r.receipt_id for r in waiting] == ["b1", "b2"]
+    assert waiting[1].payload["errorMessage"] == f"om {MASKED}"
+
+    category = EffectPlan("categories:job-1:failed", {"job": "job-1", "category": "failed"}, "sag@kommune.dk")
+    with pytest.raises(StoreError, match="unknown receipt"):
+        store.mark_receipts_processed(["b1", "nope"], effects=[category])
+    assert len(store.unprocessed_receipts()) == 2 and store.get_effect(category.key) is None
+    store.mark_receipts_processed(["b1", "b2"], effects=[category])
+    assert store.unprocessed_receipts() == []
+    assert [e.key for e in store.pending_effects()] == [category.key]
+    store.mark_receipts_processed(["b1"], effects=[category])  # again: nothing changes
+    assert [e.key for e in store.pending_effects()] == [category.key]
