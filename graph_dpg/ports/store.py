@@ -35,7 +35,8 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
     business receipt (absent) --record_receipt--> unprocessed --mark_receipt_processed--> processed
 
     inbound memo     (absent) --store--> received --> delivered --> acknowledged --> deleted
-                     delivered --> deleted  (mail-sourced memos have nothing to acknowledge)
+                     delivered --> deleted  (mail-sourced memos have nothing to acknowledge; a pulled
+                                            memo's receipt and delete recorded together)
                      (failures stay in their state with attempts+1 and the error text)
 
     (an operator's retry and cancel add transitions: see ``graph_dpg.ports.console``)
@@ -378,6 +379,10 @@ class Effects(Protocol):
 
     def get_effect(self, key: str) -> Effect | None: ...
 
+    def get_effects(self, keys: Collection[str]) -> dict[str, Effect]:
+        """The effects of ``keys`` that exist, by key, in one transaction (whatever their state)."""
+        ...
+
     def pending_effects(
         self,
         limit: int = 100,
@@ -449,6 +454,10 @@ class InboundMemos(InboundMemoXml, Protocol):
 
     def get_inbound(self, memo_uuid: str) -> InboundMemo | None: ...
 
+    def get_inbound_many(self, memo_uuids: Collection[str]) -> dict[str, InboundMemo]:
+        """The stored memos among ``memo_uuids``, by id, in one transaction (unknown ones left out)."""
+        ...
+
     def record_inbound_route(
         self, memo_uuid: str, route: Mapping[str, object], *, replace: bool = False
     ) -> bool:
@@ -481,13 +490,29 @@ class InboundMemos(InboundMemoXml, Protocol):
         """End ``owner``'s claims on ``memo_uuids`` (claims another replica took since are left alone)."""
         ...
 
+    # ``release``: the owner whose claim on the memo ends with the state change, in the same transaction
+    # (its step is done: any replica may take the next one); a claim another replica holds is left alone.
+
     def mark_delivered(
-        self, memo_uuid: str, target_mailbox: str, created_message_id: str, *, audit: AuditEntry | None = None
+        self,
+        memo_uuid: str,
+        target_mailbox: str,
+        created_message_id: str,
+        *,
+        audit: AuditEntry | None = None,
+        release: str | None = None,
     ) -> None: ...
 
-    def mark_acknowledged(self, memo_uuid: str, *, audit: AuditEntry | None = None) -> None: ...
+    def mark_acknowledged(
+        self, memo_uuid: str, *, audit: AuditEntry | None = None, release: str | None = None
+    ) -> None: ...
 
-    def mark_deleted(self, memo_uuid: str) -> None: ...
+    def mark_deleted(
+        self, memo_uuid: str, *, audit: AuditEntry | None = None, release: str | None = None
+    ) -> None:
+        """DELIVERED or ACKNOWLEDGED → DELETED. ``audit``: e.g. the acknowledgement, when the receipt and
+        the delete at NgDP are recorded together (a delivered memo goes straight to DELETED)."""
+        ...
 
     def record_inbound_error(self, memo_uuid: str, error: str) -> None: ...
 

@@ -130,6 +130,10 @@ class FakeEffects:
         self._maybe_fail("get_effect")
         return self.rows.get(key)
 
+    def get_effects(self, keys: Collection[str]) -> dict[str, Effect]:
+        self._maybe_fail("get_effects")
+        return {k: self.rows[k] for k in keys if k in self.rows}
+
     def pending_effects(
         self,
         limit: int = 100,
@@ -608,6 +612,10 @@ class FakeStore(FakeEffects):
         self._maybe_fail("get_inbound")
         return self.inbound.get(memo_uuid)
 
+    def get_inbound_many(self, memo_uuids: Collection[str]) -> dict[str, InboundMemo]:
+        self._maybe_fail("get_inbound_many")
+        return {m: self.inbound[m] for m in memo_uuids if m in self.inbound}
+
     def load_inbound_xml(self, memo_uuid: str) -> bytes | None:
         self._maybe_fail("load_inbound_xml")
         return self.inbound_xml.get(memo_uuid)
@@ -677,24 +685,43 @@ class FakeStore(FakeEffects):
         self.inbound[memo_uuid] = row = replace(row, state=state, updated_at=self.now(), error=None)
         return row
 
+    def _release_with(self, memo_uuid: str, owner: str | None) -> None:
+        """A state change's ``release``: the owner's claim ends with it (another's is kept)."""
+        if owner is not None and self.inbound_claims.get(memo_uuid, ("", None))[0] == owner:
+            del self.inbound_claims[memo_uuid]
+
     def mark_delivered(
-        self, memo_uuid: str, target_mailbox: str, created_message_id: str, *, audit: AuditEntry | None = None
+        self,
+        memo_uuid: str,
+        target_mailbox: str,
+        created_message_id: str,
+        *,
+        audit: AuditEntry | None = None,
+        release: str | None = None,
     ) -> None:
         self._maybe_fail("mark_delivered")
         row = self._advance_inbound(memo_uuid, InboundState.DELIVERED)
         self.inbound[memo_uuid] = replace(
             row, target_mailbox=target_mailbox, created_message_id=created_message_id
         )
+        self._release_with(memo_uuid, release)
         self._append_audit(audit)
 
-    def mark_acknowledged(self, memo_uuid: str, *, audit: AuditEntry | None = None) -> None:
+    def mark_acknowledged(
+        self, memo_uuid: str, *, audit: AuditEntry | None = None, release: str | None = None
+    ) -> None:
         self._maybe_fail("mark_acknowledged")
         self._advance_inbound(memo_uuid, InboundState.ACKNOWLEDGED)
+        self._release_with(memo_uuid, release)
         self._append_audit(audit)
 
-    def mark_deleted(self, memo_uuid: str) -> None:
+    def mark_deleted(
+        self, memo_uuid: str, *, audit: AuditEntry | None = None, release: str | None = None
+    ) -> None:
         self._maybe_fail("mark_deleted")
         self._advance_inbound(memo_uuid, InboundState.DELETED)
+        self._release_with(memo_uuid, release)
+        self._append_audit(audit)
 
     def record_inbound_error(self, memo_uuid: str, error: str) -> None:
         self._maybe_fail("record_inbound_error")

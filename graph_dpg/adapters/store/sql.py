@@ -158,6 +158,9 @@ _OUTBOX_INSERT = "INSERT INTO outbox ({}) VALUES ({})".format(  # noqa: S608
 
 _INBOUND_META = tuple(c for c in t.inbound_memos.c if c.name != "raw")
 
+#: Keys per ``IN (...)`` of the batched reads (below SQLite's oldest limit of 999 bound parameters).
+_IN_CHUNK = 500
+
 _RECEIPT_RANK = {"RECEIVED": 1, "COMPLETED": 2, "INVALID": 2, "NOT_ALLOWED": 2}
 
 
@@ -954,6 +957,18 @@ class SqlStore:
             row = conn.execute(_GET_EFFECT, {"b_key": key}).first()
             return None if row is None else self._effect_from(row)
 
+    def get_effects(self, keys: Collection[str]) -> dict[str, Effect]:
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        ef = t.effects
+        found: dict[str, Effect] = {}
+        with self._tx("get effects") as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                rows = conn.execute(select(ef).where(ef.c.key.in_(wanted[start : start + _IN_CHUNK]))).all()
+                found.update((e.key, e) for e in map(self._effect_from, rows))
+        return found
+
     def pending_effects(
         self,
         limit: int = 100,
@@ -1172,6 +1187,19 @@ class SqlStore:
             row = conn.execute(select(*_INBOUND_META).where(t.inbound_memos.c.memo_uuid == memo_uuid)).first()
             return None if row is None else self._inbound_from(row)
 
+    def get_inbound_many(self, memo_uuids: Collection[str]) -> dict[str, InboundMemo]:
+        wanted = sorted(set(memo_uuids))
+        if not wanted:
+            return {}
+        im = t.inbound_memos
+        found: dict[str, InboundMemo] = {}
+        with self._tx("get inbound memos") as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                rows = conn.execute(select(*_INBOUND_META).where(im.c.memo_uuid.in_(chunk))).all()
+                found.update((m.memo_uuid, m) for m in map(self._inbound_from, rows))
+        return found
+
     def load_inbound_xml(self, memo_uuid: str) -> bytes | None:
         with self._tx("load inbound xml") as conn:
             raw = conn.execute(
@@ -1270,11 +1298,20 @@ class SqlStore:
         state: InboundState,
         values: dict[str, object],
         audit: AuditEntry | None = None,
+        release: str | None = None,
     ) -> None:
         im = t.inbound_memos
         with self._tx(f"inbound {state.value}") as conn:
             allowed = [s.value for s in (*_INBOUND_PREDECESSORS[state], state)]
             now = self._now(conn)
+            if release is not None:
+                # The holder's claim ends with its step (issue 18); a claim another replica took is kept.
+                mine = im.c.claimed_by == release
+                values = {
+                    **values,
+                    "claimed_by": case((mine, None), else_=im.c.claimed_by),
+                    "claimed_until": case((mine, None), else_=im.c.claimed_until),
+                }
             changed = conn.execute(
                 update(im)
                 .where(im.c.memo_uuid == memo_uuid, im.c.state.in_(allowed))
@@ -1290,20 +1327,31 @@ class SqlStore:
             self._write_audit(conn, audit, now)
 
     def mark_delivered(
-        self, memo_uuid: str, target_mailbox: str, created_message_id: str, *, audit: AuditEntry | None = None
+        self,
+        memo_uuid: str,
+        target_mailbox: str,
+        created_message_id: str,
+        *,
+        audit: AuditEntry | None = None,
+        release: str | None = None,
     ) -> None:
         self._advance_inbound(
             memo_uuid,
             InboundState.DELIVERED,
             {"target_mailbox": target_mailbox, "created_message_id": created_message_id, "error": None},
             audit,
+            release,
         )
 
-    def mark_acknowledged(self, memo_uuid: str, *, audit: AuditEntry | None = None) -> None:
-        self._advance_inbound(memo_uuid, InboundState.ACKNOWLEDGED, {"error": None}, audit)
+    def mark_acknowledged(
+        self, memo_uuid: str, *, audit: AuditEntry | None = None, release: str | None = None
+    ) -> None:
+        self._advance_inbound(memo_uuid, InboundState.ACKNOWLEDGED, {"error": None}, audit, release)
 
-    def mark_deleted(self, memo_uuid: str) -> None:
-        self._advance_inbound(memo_uuid, InboundState.DELETED, {"error": None})
+    def mark_deleted(
+        self, memo_uuid: str, *, audit: AuditEntry | None = None, release: str | None = None
+    ) -> None:
+        self._advance_inbound(memo_uuid, InboundState.DELETED, {"error": None}, audit, release)
 
     def record_inbound_error(self, memo_uuid: str, error: str) -> None:
         im = t.inbound_memos

@@ -19,10 +19,13 @@ Why nothing is lost and nothing is delivered twice:
 - the delivered message carries the named extended property ``DpgInboundMemo`` = memo id; before creating,
   the folder is searched for it (``services.effects.Marker``), so a crash between "created" and
   ``mark_delivered`` reuses the message;
-- the receipt is sent only in DELIVERED, the delete only after ACKNOWLEDGED; NgDP's "receipt exists" (409)
-  and "already deleted" (404) answers count as success (the client translates them), so repeats are safe;
+- the receipt is sent only in DELIVERED, the delete only after the receipt was answered; the two are
+  recorded together (DELIVERED → DELETED, one transaction), or the receipt alone (ACKNOWLEDGED) when the
+  delete failed, which is then tried again without the receipt; NgDP's "receipt exists" (409) and "already
+  deleted" (404) answers count as success (the client translates them), so repeats are safe;
 - every replica delivers and acknowledges, but only memos it claims (issue 18; :class:`_Claims`): the
-  claim is renewed while the replica works and checked right before each memo's delivery and receipt, so
+  claim is renewed while the replica works and checked right before each memo's delivery and receipt (in the
+  database when it may be near its end, see :class:`_Claims`), so
   the find-then-create above never runs for one memo on two replicas at once (it would find nothing
   twice); a replica that dies keeps its memos claimed until the claim expires (``claim_s``), and the next
   holder finds what it already wrote by the marker.
@@ -56,8 +59,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -113,6 +117,7 @@ from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.names import NameLookup
 from graph_dpg.ports.store import (
     AuditEntry,
+    Effect,
     InboundMemo,
     InboundMemos,
     InboundSource,
@@ -145,6 +150,7 @@ _BANNER_RESERVE = 8 * 1024
 #: Earlier versions kept a memo's route, and its fallback, as effects under these keys.
 _LEGACY_ROUTE_PREFIX = "inbound:"
 _LEGACY_FALLBACK_PREFIX = "inbound-fallback:"
+_LEGACY_PREFIXES = (_LEGACY_FALLBACK_PREFIX, _LEGACY_ROUTE_PREFIX)  # a fallback wins over the route
 
 
 class _PartRefused(Exception):
@@ -158,42 +164,73 @@ class _PartRefused(Exception):
 
 class _Claims:
     """The memos one step of this replica claimed (issue 18): renewed every third of the claim's time while
-    the step runs, each checked (and renewed) just before its outside effect, and released once the step is
-    over. A memo whose step is done is released at once (any replica may take its next step); one whose step
-    failed stays claimed until the step ends, so the step does not take it again and again."""
+    the step runs, each checked just before its outside effect, and released once the step is over. A memo
+    whose step is done is released by the state change that records it (``release=`` the owner; any replica
+    may take its next step); one whose step failed stays claimed until the step ends, so the step does not
+    take it again and again.
 
-    def __init__(self, store: InboundMemos, owner: str, ttl_s: float) -> None:
+    The check before an effect asks the database only when the claim may be near its end: a claim can pass
+    to another replica only once it has expired (nothing else ends it but its holder's release), and this
+    replica knows a time before which it cannot have expired, the ``clock`` reading taken before the claim
+    or renewal was written plus ``ttl_s`` (the database's clock, which stamps the claim, is read inside that
+    transaction, after it). While at least :attr:`FRESH` of the claim's time is left by that reckoning the
+    memo is certainly still this replica's, and the check costs no transaction; otherwise it renews the
+    claim in the database (a whole ``ttl_s`` from then) and learns whether the memo is still its own."""
+
+    #: The share of the claim's time that must be left for the check to answer without the database: the
+    #: background renewal (every third of it) keeps a running step's claims above it.
+    FRESH = 2 / 3
+
+    def __init__(
+        self, store: InboundMemos, owner: str, ttl_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._store = store
         self._owner = owner
         self._ttl_s = ttl_s
-        self._held: set[str] = set()
+        self._clock = clock
+        self._held: dict[str, float] = {}  # memo → the clock reading before which its claim cannot expire
         self._renewer: asyncio.Task[None] | None = None
+
+    @property
+    def owner(self) -> str:
+        return self._owner
 
     async def take(
         self, state: InboundState, limit: int, source: InboundSource | None = None
     ) -> list[InboundMemo]:
+        until = self._clock() + self._ttl_s
         rows = await blocking(
             self._store.claim_inbound, self._owner, state, self._ttl_s, limit, source=source
         )
-        self._held.update(r.memo_uuid for r in rows)
+        self._held.update((r.memo_uuid, until) for r in rows)
         return rows
 
     async def mine(self, memo_uuid: str) -> bool:
-        """Whether the memo is still this replica's, its claim renewed for a whole ``ttl_s`` from now (the
+        """Whether the memo is still this replica's, with at least :attr:`FRESH` of a claim's time left (the
         check right before a delivery or a receipt: a memo whose claim was lost is left to its new holder)."""
+        until = self._held.get(memo_uuid)
+        if until is not None and until - self._clock() >= self.FRESH * self._ttl_s:
+            return True
+        renewed = self._clock() + self._ttl_s
         try:
             held = await blocking(self._store.renew_inbound_claims, self._owner, [memo_uuid], self._ttl_s)
         except GraphDpgError as exc:
             log.warning("inbound memo %s: claim not renewed, left for later: %s", memo_uuid, exc)
             return False
         if memo_uuid not in held:
-            self._held.discard(memo_uuid)
+            self._held.pop(memo_uuid, None)
             log.warning("inbound memo %s: its claim expired and another replica took it over", memo_uuid)
             return False
+        self._held[memo_uuid] = renewed
         return True
 
+    def released(self, memo_uuid: str) -> None:
+        """The store ended the claim with the memo's state change (``release=`` :attr:`owner`)."""
+        self._held.pop(memo_uuid, None)
+
     async def release(self, memo_uuids: Collection[str]) -> None:
-        self._held.difference_update(memo_uuids)
+        for memo_uuid in memo_uuids:
+            self._held.pop(memo_uuid, None)
         try:
             await blocking(self._store.release_inbound, self._owner, list(memo_uuids))
         except GraphDpgError as exc:  # the claims expire by themselves
@@ -205,12 +242,19 @@ class _Claims:
             asked = set(self._held)
             if not asked:
                 continue
+            renewed = self._clock() + self._ttl_s
             try:
                 held = await blocking(self._store.renew_inbound_claims, self._owner, asked, self._ttl_s)
             except GraphDpgError as exc:
                 log.warning("inbound memo claims not renewed: %s", exc)
                 continue
-            self._held.difference_update(asked - held)
+            for memo_uuid in asked:
+                if memo_uuid not in self._held:
+                    continue  # released meanwhile
+                if memo_uuid in held:
+                    self._held[memo_uuid] = renewed
+                else:
+                    del self._held[memo_uuid]
 
     async def __aenter__(self) -> _Claims:
         self._renewer = asyncio.create_task(self._renew(), name="inbound-claims")
@@ -252,6 +296,8 @@ class MemoPipeline(InboundParts):
     claim_owner: str = field(default_factory=lambda: f"pipeline-{uuid.uuid4().hex[:12]}")
     claim_s: float = 120.0
     claim_chunk: int = 10
+    #: The clock a claim's time is reckoned by in this process (:class:`_Claims`).
+    claim_clock: Callable[[], float] = time.monotonic
     #: How many memos the pull fetches from NgDP at once.
     pull_concurrency: int = 4
     _work: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)  # one claimed round at a time
@@ -292,7 +338,11 @@ class MemoPipeline(InboundParts):
         """Fetch every memo NgDP holds for us and store it durably (nothing else happens before), up to
         ``pull_concurrency`` at once (NgDP answers in a few hundred milliseconds). The first failure stops
         the fetching of further memos; those fetched are kept, and the failure is raised."""
-        listed = iter(await self.ngdp.list_memos())
+        ids = await self.ngdp.list_memos()
+        # What the store knows of the listed memos, read in one transaction rather than one per memo. A memo
+        # stored meanwhile (pushed) is fetched once more and not stored twice (store_inbound_memo).
+        known = await blocking(self.store.get_inbound_many, ids) if ids else {}
+        listed = iter(ids)
         failed: list[Exception] = []
 
         async def fetcher() -> None:
@@ -300,7 +350,7 @@ class MemoPipeline(InboundParts):
                 if failed:
                     return
                 try:
-                    await self._pull_one(memo_id, stats)
+                    await self._pull_one(memo_id, known.get(memo_id), stats)
                 except Exception as exc:
                     failed.append(exc)
                     return
@@ -309,8 +359,7 @@ class MemoPipeline(InboundParts):
         if failed:
             raise failed[0]
 
-    async def _pull_one(self, memo_id: str, stats: InboundStats) -> None:
-        known = await blocking(self.store.get_inbound, memo_id)
+    async def _pull_one(self, memo_id: str, known: InboundMemo | None, stats: InboundStats) -> None:
         if known is not None:
             if known.state is InboundState.DELETED and known.source is InboundSource.PULL:
                 await self._relisted(known, stats)
@@ -337,7 +386,13 @@ class MemoPipeline(InboundParts):
 
     # ------------------------------------------------------------------ deliver
     def _claims(self) -> _Claims:
-        return _Claims(self.store, self.claim_owner, self.claim_s)
+        return _Claims(self.store, self.claim_owner, self.claim_s, self.claim_clock)
+
+    async def _legacy_effects(self, rows: Collection[InboundMemo]) -> dict[str, Effect]:
+        """The route effects an earlier version may have left for ``rows`` without a route, read in one
+        transaction for a claimed batch (see :meth:`_recorded_route`)."""
+        keys = [p + r.memo_uuid for r in rows if r.route is None for p in _LEGACY_PREFIXES]
+        return await blocking(self.store.get_effects, keys) if keys else {}
 
     async def deliver_pending(self, stats: InboundStats) -> None:
         """Deliver up to ``batch_size`` received memos, claimed ``claim_chunk`` at a time."""
@@ -346,15 +401,18 @@ class MemoPipeline(InboundParts):
         budget = self.settings.batch_size
         async with self._claims() as claims:
             while budget > 0:
-                received = await claims.take(InboundState.RECEIVED, min(self.claim_chunk, budget))
+                asked = min(self.claim_chunk, budget)
+                received = await claims.take(InboundState.RECEIVED, asked)
                 if not received:
                     break
-                budget -= len(received)
+                budget = budget - len(received) if len(received) == asked else 0  # fewer: none left now
+                legacy = await self._legacy_effects(received)
                 for row in received:
                     if not await claims.mine(row.memo_uuid):
                         continue
                     try:
-                        await self.deliver(row, stats)
+                        # Delivered: the claim ends with mark_delivered (any replica may acknowledge it).
+                        await self.deliver(row, stats, legacy=legacy, release=claims.owner)
                     except GraphDpgError as exc:
                         await self._not_delivered(row, exc, stats)
                         continue  # kept claimed until the round ends: tried again next round
@@ -362,7 +420,7 @@ class MemoPipeline(InboundParts):
                         shown = self.failures.crashed(Stage.INBOUND_MEMO, row.memo_uuid, exc)
                         await self._record_error(row, shown, stats)
                         continue
-                    await claims.release([row.memo_uuid])  # delivered: any replica may acknowledge it
+                    claims.released(row.memo_uuid)
 
     async def _record_error(self, row: InboundMemo, error: str, stats: InboundStats) -> None:
         stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {error}"))
@@ -436,13 +494,18 @@ class MemoPipeline(InboundParts):
                 details={"failed_mailbox": route.mailbox, "error": error[:500]},
             )
 
-    async def _recorded_route(self, row: InboundMemo) -> InboundRoute | None:
+    async def _recorded_route(
+        self, row: InboundMemo, legacy_effects: Mapping[str, Effect] | None = None
+    ) -> InboundRoute | None:
         """The route recorded with the memo. A memo an earlier version routed has its route (or fallback)
-        in an effect: it is moved to the memo's row here, and the effects are marked done."""
+        in an effect: it is moved to the memo's row here, and the effects are marked done.
+        ``legacy_effects``: those effects as read for the memo's batch (None: read them now)."""
         if row.route is not None:
             return InboundRoute.from_json(row.route)
-        keys = (_LEGACY_FALLBACK_PREFIX + row.memo_uuid, _LEGACY_ROUTE_PREFIX + row.memo_uuid)
-        legacy = [e for e in [await blocking(self.store.get_effect, k) for k in keys] if e is not None]
+        keys = [p + row.memo_uuid for p in _LEGACY_PREFIXES]
+        if legacy_effects is None:
+            legacy_effects = await blocking(self.store.get_effects, keys)
+        legacy = [legacy_effects[k] for k in keys if k in legacy_effects]
         if not legacy:
             return None
         await blocking(self.store.record_inbound_route, row.memo_uuid, legacy[0].payload)
@@ -450,17 +513,26 @@ class MemoPipeline(InboundParts):
             await blocking(self.store.complete_effect, effect.key, {"moved": "inbound_memos.route"})
         return InboundRoute.from_json(legacy[0].payload)
 
-    async def deliver(self, row: InboundMemo, stats: InboundStats) -> str:
+    async def deliver(
+        self,
+        row: InboundMemo,
+        stats: InboundStats,
+        *,
+        legacy: Mapping[str, Effect] | None = None,
+        release: str | None = None,
+    ) -> str:
         """Deliver one stored memo; returns the created (or found) message id. Inside the failure boundary
-        of the memo (see the module docstring): what nobody foresaw makes it unreadable or unshown."""
+        of the memo (see the module docstring): what nobody foresaw makes it unreadable or unshown.
+        ``legacy``: an earlier version's route effects as read for the batch (:meth:`_recorded_route`);
+        ``release``: the claim's owner, whose claim ends when the memo is recorded delivered."""
         memo_uuid = row.memo_uuid
         xml = await blocking(self.store.load_inbound_xml, memo_uuid)
         if xml is None:
             raise GraphDpgError(f"inbound memo {memo_uuid} has no stored XML")
         parsed = await self._parse(memo_uuid, xml)
-        recorded = await self._recorded_route(row)
+        recorded = await self._recorded_route(row, legacy)
         try:
-            return await self._deliver_parsed(row, xml, parsed, recorded, stats)
+            return await self._deliver_parsed(row, xml, parsed, recorded, stats, release)
         except GraphDpgError:
             raise
         except Exception as exc:
@@ -470,7 +542,7 @@ class MemoPipeline(InboundParts):
             raw = unshown_route(self.settings, shown, valid=parsed.valid, errors=parsed.errors)
             await blocking(self.store.record_inbound_route, memo_uuid, raw.to_json(), replace=True)
             await blocking(self.store.audit, "inbound.memo.unshown", memo_uuid, details={"error": shown})
-            return await self._deliver_parsed(row, xml, parsed, raw, stats)
+            return await self._deliver_parsed(row, xml, parsed, raw, stats, release)
 
     async def _parse(self, memo_uuid: str, xml: bytes) -> ParsedMemo:
         """The memo as read; one that makes the reader raise something unexpected is unreadable (invalid),
@@ -510,17 +582,21 @@ class MemoPipeline(InboundParts):
         parsed: ParsedMemo,
         route: InboundRoute | None,
         stats: InboundStats,
+        release: str | None = None,
     ) -> str:
         """Deliver a read memo along ``route`` (None: decide it now, and record it)."""
         memo_uuid = row.memo_uuid
+        fresh = False  # the route was recorded by this attempt: nothing was planned along it before
         if route is None:
             decided = await self._plan_route(memo_uuid, parsed, xml, stats)
             decided = await self._with_inbox_rules(memo_uuid, parsed, xml, decided)
             if await blocking(self.store.record_inbound_route, memo_uuid, decided.to_json()):
                 await self.rules.count_hits(decided.rules)
-            current = await blocking(self.store.get_inbound, memo_uuid)
-            recorded = await self._recorded_route(current) if current is not None else None
-            route = recorded if recorded is not None else decided
+                route, fresh = decided, True
+            else:  # recorded meanwhile (by a replica whose claim expired): that route is the memo's
+                current = await blocking(self.store.get_inbound, memo_uuid)
+                recorded = await self._recorded_route(current) if current is not None else None
+                route = recorded if recorded is not None else decided
         target = route.mailbox or self.settings.main_mailbox
         folder = route.folder or self.settings.delivery_folder
         if target.lower() in self._refused:
@@ -540,7 +616,9 @@ class MemoPipeline(InboundParts):
         try:
             folder_id = await self.mail.ensure_folder(target, folder)
             if parsed.valid and route.banner != "unshown":
-                message_id = await self._deliver_letter(memo_uuid, parsed, xml, route, target, folder_id)
+                message_id = await self._deliver_letter(
+                    memo_uuid, parsed, xml, route, target, folder_id, fresh=fresh
+                )
             else:
                 marker = Marker(MEMO_PROPERTY, memo_uuid)
                 try:
@@ -560,7 +638,7 @@ class MemoPipeline(InboundParts):
             self._full.add(target.lower())
             raise
         for archive in route.archive_to:
-            await self._archive_copy(archive, memo_uuid, parsed, xml, route, answered)
+            await self._archive_copy(archive, memo_uuid, parsed, xml, route, answered, fresh=fresh)
         delivered = AuditEntry(
             "inbound.memo.delivered",
             memo_uuid,
@@ -572,7 +650,9 @@ class MemoPipeline(InboundParts):
                 "banner": route.banner,
             },
         )
-        await blocking(self.store.mark_delivered, memo_uuid, target, message_id, audit=delivered)
+        await blocking(
+            self.store.mark_delivered, memo_uuid, target, message_id, audit=delivered, release=release
+        )
         stats.delivered += 1
         if not parsed.valid:
             stats.invalid += 1
@@ -668,10 +748,13 @@ class MemoPipeline(InboundParts):
         folder_id: str,
         *,
         archive: bool = False,
+        fresh: bool = False,
     ) -> str:
         """A valid memo as one mail, or, when it is bigger than the mailbox takes, as numbered parts
         (``domain.split``); returns part 1's message id. The split is recorded (an effect) before the first
         part is written and each part is its own effect, so a crash between parts writes each part once.
+        ``fresh``: the route was recorded by this attempt, so no split was planned along it (the split is
+        planned after the route is recorded, and a route is never cleared): none is looked for.
         A mailbox that refuses a mail as too big (its admin set less than configured) is assumed to take a
         quarter less, and what is not delivered yet is planned again, down to ``domain.split.MIN_LIMIT``.
         ``archive``: the archive copy (marked by ``ARCHIVE_PROPERTY``, without the memo's Message-ID)."""
@@ -680,7 +763,7 @@ class MemoPipeline(InboundParts):
         first_property = ARCHIVE_PROPERTY if archive else MEMO_PROPERTY
         book = EffectBook(self.store, failures=self.failures, stage=Stage.INBOUND_MEMO)
         sizes = [f.size for f in message.files()]
-        version, plan = await self._recorded_plan(book, memo_uuid, target)
+        version, plan = (0, None) if fresh else await self._recorded_plan(book, memo_uuid, target)
         if plan is None:
             first_body = await self.cpu.run(self._first_body, memo_uuid, parsed, xml, route, target)
             limit = self._limit(target)
@@ -984,6 +1067,8 @@ class MemoPipeline(InboundParts):
         xml: bytes,
         route: InboundRoute,
         answered: bool = True,
+        *,
+        fresh: bool = False,
     ) -> None:
         async def build() -> MailMessage:
             mail = await self.cpu.run(self._render, memo_uuid, parsed, xml, route, archive, None, answered)
@@ -994,7 +1079,9 @@ class MemoPipeline(InboundParts):
 
         folder_id = await self.mail.ensure_folder(archive, "inbox")
         if parsed.valid and route.banner != "unshown":  # split as for the target when too big (own effects)
-            await self._deliver_letter(memo_uuid, parsed, xml, route, archive, folder_id, archive=True)
+            await self._deliver_letter(
+                memo_uuid, parsed, xml, route, archive, folder_id, archive=True, fresh=fresh
+            )
             return
         await Marker(ARCHIVE_PROPERTY, memo_uuid).find_or_create(self.mail, archive, folder_id, build)
 
@@ -1002,23 +1089,25 @@ class MemoPipeline(InboundParts):
     async def acknowledge_pending(self, stats: InboundStats) -> None:
         """Answer up to ``batch_size`` delivered memos (and delete the pulled ones at NgDP), then delete up to
         ``batch_size`` pulled memos answered earlier whose delete failed; each claimed first. An
-        authentication failure at NgDP ends the step (every other call would fail alike)."""
+        authentication failure at NgDP ends the step (every other call would fail alike).
+
+        A pulled memo's receipt and delete are recorded together, after both (one transaction: DELIVERED →
+        DELETED with the acknowledgement's audit row, the claim released): a crash between them repeats the
+        receipt, which NgDP answers 409 (already answered) or 404 (already deleted), both counted as done.
+        A delete that fails records the receipt alone (ACKNOWLEDGED), and the second part deletes it later."""
         async with self._claims() as claims:
             budget = self.settings.batch_size
             while budget > 0:
-                delivered = await claims.take(InboundState.DELIVERED, min(self.claim_chunk, budget))
+                asked = min(self.claim_chunk, budget)
+                delivered = await claims.take(InboundState.DELIVERED, asked)
                 if not delivered:
                     break
-                budget -= len(delivered)
+                budget = budget - len(delivered) if len(delivered) == asked else 0  # fewer: none left now
                 for row in delivered:
                     if not await claims.mine(row.memo_uuid):
                         continue
                     try:
-                        await self._acknowledge(row)
-                        stats.acknowledged += 1
-                        if row.source is InboundSource.PULL:
-                            await self._delete(row)
-                            stats.deleted += 1
+                        await self._acknowledge(row, stats, claims.owner)
                     except GraphDpgError as exc:
                         await self._record_error(row, str(exc), stats)
                         log.warning(
@@ -1031,33 +1120,54 @@ class MemoPipeline(InboundParts):
                         shown = self.failures.crashed(Stage.INBOUND_RECEIPT, row.memo_uuid, exc)
                         await self._record_error(row, shown, stats)
                         continue
-                    await claims.release([row.memo_uuid])
+                    claims.released(row.memo_uuid)
             budget = self.settings.batch_size
             while budget > 0:
                 # Pushed and forwarded memos end in ACKNOWLEDGED; only pulled ones are deleted at NgDP.
-                acknowledged = await claims.take(
-                    InboundState.ACKNOWLEDGED, min(self.claim_chunk, budget), InboundSource.PULL
-                )
+                asked = min(self.claim_chunk, budget)
+                acknowledged = await claims.take(InboundState.ACKNOWLEDGED, asked, InboundSource.PULL)
                 if not acknowledged:
                     break
-                budget -= len(acknowledged)
+                budget = budget - len(acknowledged) if len(acknowledged) == asked else 0
                 for row in acknowledged:
                     if not await claims.mine(row.memo_uuid):
                         continue
                     try:
-                        await self._delete(row)
+                        await self.ngdp.delete_memo(row.memo_uuid)  # 404 (already deleted) counts as done
+                        await blocking(self.store.mark_deleted, row.memo_uuid, release=claims.owner)
                         stats.deleted += 1
                     except GraphDpgError as exc:
                         await blocking(self.store.record_inbound_error, row.memo_uuid, str(exc))
                         stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
                         continue
-                    await claims.release([row.memo_uuid])
+                    claims.released(row.memo_uuid)
 
     def _answered(self, row: InboundMemo) -> bool:
         """Whether the memo gets a business receipt from :meth:`_acknowledge` (what its mail may promise)."""
         return row.source is not InboundSource.MAIL or self.settings.forwarded_receipt
 
-    async def _acknowledge(self, row: InboundMemo) -> None:
+    async def _acknowledge(self, row: InboundMemo, stats: InboundStats, owner: str | None = None) -> None:
+        """Answer a delivered memo at NgDP and, a pulled one, delete it there; then record both at once
+        (see :meth:`acknowledge_pending`), ending ``owner``'s claim."""
+        acknowledged = await self._answer(row)
+        if row.source is not InboundSource.PULL:
+            await blocking(self.store.mark_acknowledged, row.memo_uuid, audit=acknowledged, release=owner)
+            stats.acknowledged += 1
+            return
+        try:
+            await self.ngdp.delete_memo(row.memo_uuid)  # 404 (already deleted) counts as done in the client
+        except Exception:
+            # The receipt went: it is recorded, so that only the delete is tried again (the claim is kept
+            # until the round ends).
+            await blocking(self.store.mark_acknowledged, row.memo_uuid, audit=acknowledged)
+            stats.acknowledged += 1
+            raise
+        await blocking(self.store.mark_deleted, row.memo_uuid, audit=acknowledged, release=owner)
+        stats.acknowledged += 1
+        stats.deleted += 1
+
+    async def _answer(self, row: InboundMemo) -> AuditEntry:
+        """Send the memo's business receipt (if it gets one); the audit entry that records it."""
         route = await self._recorded_route(row)
         valid = route.valid if route is not None else True
         try:
@@ -1077,7 +1187,7 @@ class MemoPipeline(InboundParts):
         except NotFoundError:
             # NgDP no longer holds the memo (a pushed one, or deleted meanwhile): nothing left to answer.
             log.info("ngdp memo %s unknown at receipt time; counted as acknowledged", row.memo_uuid)
-        acknowledged = AuditEntry(
+        return AuditEntry(
             "inbound.memo.acknowledged",
             row.memo_uuid,
             details={
@@ -1085,8 +1195,3 @@ class MemoPipeline(InboundParts):
                 "receipt": row.source is not InboundSource.MAIL or self.settings.forwarded_receipt,
             },
         )
-        await blocking(self.store.mark_acknowledged, row.memo_uuid, audit=acknowledged)
-
-    async def _delete(self, row: InboundMemo) -> None:
-        await self.ngdp.delete_memo(row.memo_uuid)  # 404 (already deleted) counts as done in the client
-        await blocking(self.store.mark_deleted, row.memo_uuid)

@@ -449,6 +449,30 @@ def test_inbound_memos_are_claimed_by_one_replica_until_released(store: Contract
     assert [m.memo_uuid for m in store.claim_inbound("r2", InboundState.DELIVERED, 60)] == ["u1"]
 
 
+def test_a_state_change_given_the_holder_ends_its_claim_and_batched_reads_agree(store: ContractStore) -> None:
+    # Issue 18 (fewer transactions per memo): the fake agrees with SQL on ``release=`` and the batch reads.
+    for memo_uuid in ("u1", "u2"):
+        store.store_inbound_memo(memo_uuid, InboundSource.PULL, b"<m/>")
+    assert [m.memo_uuid for m in store.claim_inbound("r1", InboundState.RECEIVED, 60)] == ["u1", "u2"]
+    store.mark_delivered("u1", "post@kommune.dk", "AAMk-1", release="r1")
+    store.mark_delivered("u2", "post@kommune.dk", "AAMk-2")  # no release: still r1's
+    assert [m.memo_uuid for m in store.claim_inbound("r2", InboundState.DELIVERED, 60)] == ["u1"]
+    store.mark_deleted("u1", audit=AuditEntry("inbound.memo.acknowledged", "u1"), release="r1")
+    assert store.renew_inbound_claims("r2", ["u1"], 60) == {"u1"}  # r2's claim is not r1's to end
+    store.mark_acknowledged("u2", release="r1")
+    assert [m.memo_uuid for m in store.claim_inbound("r2", InboundState.ACKNOWLEDGED, 60)] == ["u2"]
+    assert ("inbound.memo.acknowledged", "u1", {}) in audit_trail(store)
+    known = store.get_inbound_many(["u1", "u2", "nope"])
+    assert {k: v.state for k, v in known.items()} == {
+        "u1": InboundState.DELETED,
+        "u2": InboundState.ACKNOWLEDGED,
+    }
+    store.plan_effect("inbound:u1", {"mailbox": "post@kommune.dk"})
+    assert {k: e.payload for k, e in store.get_effects(["inbound:u1", "inbound:nope"]).items()} == {
+        "inbound:u1": {"mailbox": "post@kommune.dk"}
+    }
+
+
 def test_inbound_memos_follow_the_state_machine(store: ContractStore) -> None:
     for memo_uuid in ("u1", "u2", "u3"):
         store.store_inbound_memo(memo_uuid, InboundSource.PULL, b"<m/>")

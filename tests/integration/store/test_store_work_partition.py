@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from graph_dpg.adapters.store import SqlStore
 from graph_dpg.adapters.store.schema import inbound_memos, receipts
+from graph_dpg.core.errors import StoreError
 from graph_dpg.ports.store import InboundSource, InboundState, JobState, OutboundJob
 
 
@@ -152,3 +153,42 @@ def test_a_memo_another_replica_is_claiming_this_moment_is_skipped_not_waited_fo
         assert [m.memo_uuid for m in store.claim_inbound("r1", InboundState.RECEIVED, 60)] == ["m-free"]
         tx.rollback()
     assert [m.memo_uuid for m in store.claim_inbound("r2", InboundState.RECEIVED, 60)] == ["m-locked"]
+
+
+def test_a_memo_state_change_given_its_holder_releases_the_claim_in_the_same_transaction(
+    store: SqlStore,
+) -> None:
+    # Issue 18 (fewer transactions per memo): ``release=`` ends the holder's claim with the state change;
+    # a claim another replica took since is kept, and a failed change (illegal transition) releases nothing.
+    for memo in ("a", "b"):
+        store.store_inbound_memo(memo, InboundSource.PULL, b"<Memo/>")
+    assert [m.memo_uuid for m in store.claim_inbound("r1", InboundState.RECEIVED, 60)] == ["a", "b"]
+    store.mark_delivered("a", "post@kommune.dk", "AAMk-a", release="r1")
+    assert [m.memo_uuid for m in store.claim_inbound("r2", InboundState.DELIVERED, 60)] == ["a"]
+    store.mark_deleted("a", release="r1")  # r2 holds it now: left alone
+    assert store.renew_inbound_claims("r2", ["a"], 60) == {"a"}
+    with pytest.raises(StoreError, match="illegal transition"):
+        store.mark_acknowledged("b", release="r1")
+    assert store.renew_inbound_claims("r1", ["b"], 60) == {"b"}  # still r1's
+    store.mark_delivered("b", "post@kommune.dk", "AAMk-b", release="r1")
+    with store.engine.begin() as conn:
+        row = conn.execute(
+            select(inbound_memos.c.claimed_by, inbound_memos.c.claimed_until).where(
+                inbound_memos.c.memo_uuid == "b"
+            )
+        ).one()
+    assert tuple(row) == (None, None)
+
+
+def test_memos_and_effects_are_read_by_the_batch(store: SqlStore) -> None:
+    ids = [f"m-{n:04d}" for n in range(1_200)]  # more than one IN list (500 keys each)
+    for memo in ids[::100]:
+        store.store_inbound_memo(memo, InboundSource.PULL, b"<Memo/>")
+    known = store.get_inbound_many([*ids, "m-0000"])
+    assert sorted(known) == ids[::100] and known["m-0100"].state is InboundState.RECEIVED
+    assert store.get_inbound_many([]) == {}
+    store.plan_effect("inbound:m-0000", {"mailbox": "post@kommune.dk"})
+    store.complete_effect("inbound:m-0000", {"done": True})
+    found = store.get_effects(["inbound:m-0000", "inbound-fallback:m-0000", *(f"x:{n}" for n in range(600))])
+    assert list(found) == ["inbound:m-0000"] and found["inbound:m-0000"].result == {"done": True}
+    assert store.get_effects([]) == {}
