@@ -7,7 +7,7 @@ segment, is this protocol. Each call is one short database transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 
@@ -22,6 +22,19 @@ class ReplicaLeases(Protocol):
 
     def acquire_some(self, resources: Sequence[str], owner: str, ttl_s: float, limit: int) -> list[str]:
         """Claim up to ``limit`` free/expired/own resources, skipping rows other replicas are claiming."""
+        ...
+
+    def refresh_leases(
+        self,
+        owner: str,
+        resources: Sequence[str],
+        ttl_s: float,
+        live_within_s: float,
+        share: Callable[[int], int],
+    ) -> tuple[list[str], list[str]]:
+        """One heartbeat in one transaction: record ``owner`` alive, read the live replicas (``owner``
+        among them), then ``acquire_some(resources, owner, ttl_s, share(number of live replicas))``.
+        Returns (live replicas, resources held)."""
         ...
 
     def renew(self, resource: str, owner: str, ttl_s: float) -> bool:

@@ -318,6 +318,11 @@ class Outbox(Protocol):
         """Jobs in these states, the oldest change first; ``mailboxes`` (any case): only theirs."""
         ...
 
+    def has_jobs_in_state(self, states: Sequence[JobState], *, mailboxes: Collection[str]) -> bool:
+        """Whether any job of ``mailboxes`` (any case) is in one of ``states`` (one cheap indexed read: an
+        idle poll asks this instead of reading each state's page; issue 18)."""
+        ...
+
     def next_pending(self, job_id: str | None, limit: int = 100, *, after_id: int = 0) -> list[OutboxEntry]:
         """Pending rows (with their XML) whose retry time has come, oldest first; only rows after
         ``after_id`` (a page cursor: the sender reads the next batch while the last one's results are
@@ -396,6 +401,17 @@ class Effects(Protocol):
         (plus, with ``unowned``, those owned by none); ``unowned`` alone: only those owned by none. With
         ``known`` (the configured mailboxes), "owned by none" includes those of a mailbox not among them
         (removed from the gateway file), so no effect is left without a replica to run it."""
+        ...
+
+    def has_pending_effects(
+        self,
+        prefixes: Sequence[str],
+        *,
+        mailboxes: Collection[str] | None = None,
+        unowned: bool = False,
+        known: Collection[str] = (),
+    ) -> bool:
+        """Whether :meth:`pending_effects` would find any effect under one of ``prefixes`` (same owners)."""
         ...
 
     def complete_effect(
@@ -479,6 +495,11 @@ class InboundMemos(InboundMemoXml, Protocol):
         oldest first: those nobody claims, or whose claim expired (rows another replica is claiming this
         moment are skipped, not waited for). A state change does not end a claim: the holder releases it
         (:meth:`release_inbound`) once its step is over, or it expires (the holder died)."""
+        ...
+
+    def has_claimable_inbound(self, wanted: Sequence[tuple[InboundState, InboundSource | None]]) -> bool:
+        """Whether :meth:`claim_inbound` would claim anything for one of ``wanted`` (state, source or None
+        for any): a memo in that state whose claim is free or expired."""
         ...
 
     def renew_inbound_claims(self, owner: str, memo_uuids: Collection[str], ttl_s: float) -> set[str]:

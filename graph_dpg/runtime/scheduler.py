@@ -199,6 +199,7 @@ class Runtime:
                 busy = set(self._active)
                 busy |= self._effects_busy
                 await blocking(self.leases.refresh, self.resources, busy)
+                self._forget_lapsed(self.leases.lapsed)
         except GraphDpgError as exc:
             # Without the database nothing can be claimed; whatever we hold expires by itself.
             self.tracker.failure("leases", exc)
@@ -206,6 +207,16 @@ class Runtime:
             return
         self.tracker.success("leases")
         self.share_graph_budget()
+
+    def _forget_lapsed(self, lapsed: set[str]) -> None:
+        """What this replica kept in memory about items whose lease lapsed or went (the folders' delta
+        links): read from the store again by the next holder's first poll, which may be this replica's."""
+        for resource in lapsed:
+            mb = self._mailboxes.get(resource)
+            if mb is not None:
+                self.gateway.outbound.delta_links.forget(mb.address, mb.outgoing_folder)
+            elif resource == RESOURCE_INBOUND and self.gateway.inbound is not None:
+                self.gateway.inbound.forget_delta_links()
 
     def share_graph_budget(self, *, lead: bool = True) -> None:
         """This replica's share of each mailbox's Graph concurrency (issue 18): from the live replica count
@@ -308,12 +319,12 @@ class Runtime:
             stats = CycleStats()
             try:
                 stats.new_jobs += await svc.poll(mb)
-                await svc.process_jobs(
-                    {mb.address.lower()},
-                    stats,
-                    keep_going=lambda: self._still_mine(resource),
-                    on_job=self._count_job,
-                )
+                mine = {mb.address.lower()}
+                # An idle folder: one indexed read instead of a page per unfinished state (issue 18).
+                if stats.new_jobs or await svc.has_unfinished_jobs(mine):
+                    await svc.process_jobs(
+                        mine, stats, keep_going=lambda: self._still_mine(resource), on_job=self._count_job
+                    )
             except GraphDpgError as exc:
                 metrics.poll_failures.labels("outbound").inc()
                 self.tracker.failure(resource, exc)
@@ -360,14 +371,17 @@ class Runtime:
         def still_mine() -> bool:
             return not self._stopping and all(self._holds(r) for r in leases)
 
+        svc, owners = self.gateway.outbound, sorted(mine)
         deadline = time.monotonic() + self.options.effects_budget_s
         try:
-            while time.monotonic() < deadline and still_mine():
-                done = await self.gateway.outbound.run_effects(
-                    limit=self.options.effects_batch,
-                    mailboxes=sorted(mine),
-                    unowned=unowned,
-                    keep_going=still_mine,
+            # Nothing planned (the usual case between letters): one read, not one per effect kind.
+            while (
+                await svc.has_pending_effects(mailboxes=owners, unowned=unowned)
+                and time.monotonic() < deadline
+                and still_mine()
+            ):
+                done = await svc.run_effects(
+                    limit=self.options.effects_batch, mailboxes=owners, unowned=unowned, keep_going=still_mine
                 )
                 self.counters.effects_done += done
                 if done == 0:
@@ -750,6 +764,7 @@ class Runtime:
             self._scheduler.shutdown(wait=False)
         try:
             released = await blocking(self.leases.release_all)
+            self._forget_lapsed(self.leases.lapsed)
             log.info("released %d lease(s)", released)
         except GraphDpgError as exc:
             log.warning("could not release leases (they expire by themselves): %s", exc)

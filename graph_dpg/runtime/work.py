@@ -124,9 +124,14 @@ class LeaseKeeper:
         self.held: set[str] = set()
         self.renewed_at = 0.0
         self.live: list[str] = [owner]
+        #: What the last refresh ended: resources held before it that are no longer held, or whose lease
+        #: may have lapsed in between (the refresh came too late to be sure no other replica held it
+        #: meanwhile). What this replica kept in memory about them (a folder's delta link) is stale.
+        self.lapsed: set[str] = set()
 
-    def fair_share(self, total: int) -> int:
-        return max(1, math.ceil(total / max(1, len(self.live))))
+    def fair_share(self, total: int, replicas: int | None = None) -> int:
+        """ceil(total / live replicas): ``replicas`` (default: those the last refresh saw)."""
+        return max(1, math.ceil(total / max(1, len(self.live) if replicas is None else replicas)))
 
     def refresh(self, resources: Sequence[str], busy: Collection[str] = ()) -> set[str]:
         """Heartbeat, then hold (renew or claim) up to the fair share of ``resources``; release extras.
@@ -136,12 +141,20 @@ class LeaseKeeper:
         same time. Blocking (database); call it from a worker thread.
         """
         started = self.clock()
-        self.store.replica_heartbeat(self.owner)
-        live = self.store.live_replicas(self.ttl_s)
+        # One transaction: heartbeat, the live replicas, then our fair share of the resources (our own
+        # leases renewed first, then free or expired ones).
+        live, acquired = self.store.refresh_leases(
+            self.owner,
+            list(resources),
+            self.ttl_s,
+            self.ttl_s,
+            lambda replicas: self.fair_share(len(resources), replicas),
+        )
+        # Held without a gap only if this renewal came while the last one still held (the lease's expiry
+        # was set by the database at or after ``renewed_at``; checked now, after the renewal, to be safe).
+        continuous = self.clock() < self.renewed_at + self.ttl_s
         self.live = live if self.owner in live else [*live, self.owner]
-        share = self.fair_share(len(resources))
-        # acquire_some renews our own leases first (ordered), then takes free/expired ones.
-        got = set(self.store.acquire_some(list(resources), self.owner, self.ttl_s, share))
+        got = set(acquired)
         for extra in sorted(self.held - got):
             if extra in busy and self.store.renew(extra, self.owner, self.ttl_s):
                 got.add(extra)
@@ -154,6 +167,7 @@ class LeaseKeeper:
             )
         if lost:
             log.info("replica %s handed back %d work item(s)", self.owner, len(lost))
+        self.lapsed = self.held - got if continuous else set(self.held)
         self.held = got
         self.renewed_at = started
         return got
@@ -164,7 +178,7 @@ class LeaseKeeper:
 
     def release_all(self) -> int:
         """Leaving: free every lease and drop the replica row, so the others' fair share grows at once."""
-        self.held = set()
+        self.lapsed, self.held = set(self.held), set()
         released: int = self.store.release_all(self.owner)
         self.store.forget_replica(self.owner)
         return released

@@ -26,6 +26,7 @@ from graph_dpg.domain.mail import EmailAddress, MailMessage
 from graph_dpg.domain.texts import Text, text
 from graph_dpg.ports.mailbox import MailboxPort
 from graph_dpg.ports.store import Effects, EffectState
+from graph_dpg.services.blocking import blocking
 from graph_dpg.services.boundary import ItemFailures, Stage
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 ALERT_PROPERTY = "DpgAlert"
 #: The effect kinds that are alerts.
 ALERT_KINDS: tuple[EffectKind, ...] = (EffectKind.RULE_ALERT, EffectKind.ALERT)
+_ALERT_PREFIXES = tuple(f"{kind.value}:" for kind in ALERT_KINDS)
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,7 @@ class AlertService:
         failures: ItemFailures | None = None,
     ) -> None:
         self._mail = mailbox
+        self._store = effects
         self._effects = EffectBook(effects, failures=failures, stage=Stage.ALERT)
         self.monitoring_mailbox = monitoring_mailbox
         self.language = language
@@ -263,6 +266,8 @@ class AlertService:
     async def send_pending(self, limit: int = 100) -> AlertRound:
         """Mail every planned alert (oldest first); one that fails stays planned for the next call."""
         report = AlertRound()
+        if not await blocking(self._store.has_pending_effects, _ALERT_PREFIXES):
+            return report  # nothing planned: one read instead of one per alert kind (issue 18)
 
         def failed(effect: PlannedEffect, exc: GraphDpgError) -> None:
             report.errors.append(mask_cprs(f"alert {effect.key}: {exc}"))

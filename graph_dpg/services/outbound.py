@@ -108,6 +108,7 @@ from graph_dpg.services.alerts import AlertService, certificate_source_alert, ce
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.boundary import ItemFailures, Stage, describe
 from graph_dpg.services.cpu import CpuPool, shared_pool
+from graph_dpg.services.delta_links import DeltaLinkCache
 from graph_dpg.services.effects import Completed, EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 from graph_dpg.services.names import NAMED_RECIPIENTS_MAX, annotate_recipient_lines, precheck_mass_plan
 
@@ -268,6 +269,9 @@ class OutboundService:
         self._templates: dict[str, bytes] = {}
         self._template_read = asyncio.Lock()
         self.effects = EffectBook(store, failures=self.failures, stage=Stage.OUTBOUND_EFFECT)
+        # Each polled folder's delta link, kept while this replica polls it (the runtime forgets a folder's
+        # when its lease lapses).
+        self.delta_links = DeltaLinkCache(store)
         self._categories_ready: set[str] = set()
         self._contact_point_limits: dict[str, tuple[float | None, int | None]] = {}
         # NgDP's verdict on an HTML main document, by its digest: a mass delivery's letters share one.
@@ -294,7 +298,7 @@ class OutboundService:
 
     # ------------------------------------------------------------------ 1. find new gateway mail
     async def poll(self, mb: FunctionMailbox) -> int:
-        link = await blocking(self.store.get_delta_link, mb.address, mb.outgoing_folder)
+        link = await self.delta_links.get(mb.address, mb.outgoing_folder)
         delta = await self.mail.read_delta(mb.address, mb.outgoing_folder, link)
         created = 0
         for msg in delta.messages:
@@ -315,8 +319,27 @@ class OutboundService:
             if await blocking(self.store.create_job, job, audit=created_audit):
                 created += 1
         # Only now: a crash before this line replays the round, and create_job ignores what it has.
-        await blocking(self.store.set_delta_link, mb.address, mb.outgoing_folder, delta.delta_link)
+        await self.delta_links.put(mb.address, mb.outgoing_folder, delta)
         return created
+
+    async def has_unfinished_jobs(self, mailboxes: Collection[str]) -> bool:
+        """Whether :meth:`process_jobs` has anything to look at for ``mailboxes``: one indexed read, so an
+        idle poll does not read each unfinished state's page (issue 18)."""
+        return await blocking(
+            self.store.has_jobs_in_state,
+            [JobState.NEW, JobState.PLANNED, JobState.SENDING],
+            mailboxes=mailboxes,
+        )
+
+    async def has_pending_effects(self, *, mailboxes: Collection[str], unowned: bool) -> bool:
+        """Whether :meth:`run_effects` with these owners has anything to do (one indexed read)."""
+        return await blocking(
+            self.store.has_pending_effects,
+            [f"{EffectKind.RECEIPT.value}:", f"{EffectKind.CATEGORY.value}:"],
+            mailboxes=mailboxes,
+            unowned=unowned,
+            known=[m.address for m in self.settings.mailboxes] if unowned else (),
+        )
 
     def _job_for(self, mb: FunctionMailbox, msg: MailMessage, message_id: str) -> OutboundJob | None:
         """The job for a mail in the outgoing folder; None when it is not addressed to the gateway."""

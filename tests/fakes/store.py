@@ -144,6 +144,27 @@ class FakeEffects:
         known: Collection[str] = (),
     ) -> list[Effect]:
         self._maybe_fail("pending_effects")
+        planned = self._planned([prefix or ""], mailboxes, unowned, known)
+        return sorted(planned, key=lambda e: (e.created_at, e.key))[:limit]
+
+    def has_pending_effects(
+        self,
+        prefixes: Sequence[str],
+        *,
+        mailboxes: Collection[str] | None = None,
+        unowned: bool = False,
+        known: Collection[str] = (),
+    ) -> bool:
+        self._maybe_fail("has_pending_effects")
+        return bool(self._planned(prefixes, mailboxes, unowned, known))
+
+    def _planned(
+        self,
+        prefixes: Sequence[str],
+        mailboxes: Collection[str] | None,
+        unowned: bool,
+        known: Collection[str],
+    ) -> list[Effect]:
         wanted = None if mailboxes is None else {m.lower() for m in mailboxes}
         configured = {m.lower() for m in known}
 
@@ -154,12 +175,11 @@ class FakeEffects:
                 return orphan or not unowned
             return owner in wanted or (unowned and orphan)
 
-        planned = [
+        return [
             e
             for e in self.rows.values()
-            if e.state is EffectState.PLANNED and e.key.startswith(prefix or "") and owned(e.key)
+            if e.state is EffectState.PLANNED and e.key.startswith(tuple(prefixes)) and owned(e.key)
         ]
-        return sorted(planned, key=lambda e: (e.created_at, e.key))[:limit]
 
     def note_effect_attempt(self, key: str) -> bool:
         self._maybe_fail("note_effect_attempt")
@@ -412,6 +432,11 @@ class FakeStore(FakeEffects):
         ]
         return sorted(found, key=lambda j: (j.updated_at or self.now(), j.id))[:limit]
 
+    def has_jobs_in_state(self, states: Sequence[JobState], *, mailboxes: Collection[str]) -> bool:
+        self._maybe_fail("has_jobs_in_state")
+        wanted = {m.lower() for m in mailboxes}
+        return any(j.state in states and j.mailbox.lower() in wanted for j in self.jobs.values())
+
     @staticmethod
     def _shown(entry: OutboxEntry, with_xml: bool) -> OutboxEntry:
         return entry if with_xml else replace(entry, memo_xml=None)
@@ -663,6 +688,17 @@ class FakeStore(FakeEffects):
         for m in chosen:
             self.inbound_claims[m.memo_uuid] = (owner, now + timedelta(seconds=ttl_s))
         return chosen
+
+    def has_claimable_inbound(self, wanted: Sequence[tuple[InboundState, InboundSource | None]]) -> bool:
+        self._maybe_fail("has_claimable_inbound")
+        now = self.now()
+        return any(
+            m.state is state
+            and (source is None or m.source is source)
+            and (m.memo_uuid not in self.inbound_claims or self.inbound_claims[m.memo_uuid][1] <= now)
+            for m in self.inbound.values()
+            for state, source in wanted
+        )
 
     def renew_inbound_claims(self, owner: str, memo_uuids: Collection[str], ttl_s: float) -> set[str]:
         self._maybe_fail("renew_inbound_claims")

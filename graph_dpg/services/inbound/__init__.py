@@ -155,6 +155,13 @@ class InboundService:
         """Every replica's part: deliver and acknowledge the stored memos it claims (no pull, no secure
         mail). Alerts are planned here, and mailed by the lease holder's ``run_once``."""
         stats = InboundStats()
+        if not await self.memos.has_claimable():
+            return stats  # an idle round: one read, not the rules' and each step's
         await self.rules.refresh()
-        await self.memos.work_claimed(stats, alerts_now=False)
+        await self.memos.work_claimed(stats, alerts_now=False, checked=True)
         return stats
+
+    def forget_delta_links(self) -> None:
+        """The ``ngdp:memos`` lease lapsed: the secure-mail sources' delta links are read again from the
+        store at the next poll (``services.delta_links``)."""
+        self.secure_mail.delta_links.clear()

@@ -50,6 +50,7 @@ from graph_dpg.ports.store import MailStore
 from graph_dpg.services.alerts import Alert, AlertService
 from graph_dpg.services.blocking import blocking
 from graph_dpg.services.boundary import ItemFailures, Stage, describe
+from graph_dpg.services.delta_links import DeltaLinkCache
 from graph_dpg.services.effects import EffectBook, EffectKey, EffectKind, Marker, PlannedEffect
 from graph_dpg.services.inbound.shared import ARCHIVE_PROPERTY, InboundParts, InboundStats
 from graph_dpg.services.inbox_rules import InboxRuleCache
@@ -107,6 +108,9 @@ class MailRouter(InboundParts):
         # A mail whose routing raises something nobody foresaw is closed as failed (the effect book's
         # boundary): it stays where it is, in the inbox a person reads, and the next mail is routed.
         self.effects = EffectBook(self.store, failures=self.failures, stage=Stage.INBOUND_MAIL)
+        # Each source folder's delta link, kept while this replica polls the sources (the ``ngdp:memos``
+        # lease holder; the runtime forgets them when that lease lapses).
+        self.delta_links = DeltaLinkCache(self.store)
 
     async def run(self, stats: InboundStats) -> None:
         """One round: find new mail in every inbox source, then route what is planned."""
@@ -132,7 +136,7 @@ class MailRouter(InboundParts):
                 stats.errors.append(mask_cprs(f"poll {mailbox}/{folder}: {shown}"))
 
     async def _poll_source(self, mailbox: str, folder: str, stats: InboundStats) -> None:
-        link = await blocking(self.store.get_delta_link, mailbox, folder)
+        link = await self.delta_links.get(mailbox, folder)
         delta = await self.mail.read_delta(mailbox, folder, link)
         for msg in delta.messages:
             if msg.is_draft or msg.id is None or self._is_ours(msg):
@@ -143,7 +147,7 @@ class MailRouter(InboundParts):
                 stats.mail_seen += 1
             await blocking(self.store.claim_source_message, mailbox, msg.id, msg.internet_message_id)
         # Only now: a crash before this line replays the round, and planning ignores what it has.
-        await blocking(self.store.set_delta_link, mailbox, folder, delta.delta_link)
+        await self.delta_links.put(mailbox, folder, delta)
 
     # ------------------------------------------------------------------ read, open, route
     async def route_pending(self, stats: InboundStats) -> None:

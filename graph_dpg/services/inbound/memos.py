@@ -273,6 +273,15 @@ class _Claims:
             await self.release(set(self._held))
 
 
+#: The steps :meth:`MemoPipeline.work_claimed` claims memos for: deliver (received), answer (delivered),
+#: delete at NgDP (acknowledged, pulled ones only).
+_CLAIMED_STEPS: tuple[tuple[InboundState, InboundSource | None], ...] = (
+    (InboundState.RECEIVED, None),
+    (InboundState.DELIVERED, None),
+    (InboundState.ACKNOWLEDGED, InboundSource.PULL),
+)
+
+
 @dataclass
 class MemoPipeline(InboundParts):
     ngdp: DigitalPostPort
@@ -319,12 +328,23 @@ class MemoPipeline(InboundParts):
                 log.warning("inbound pull failed: %s", mask_cprs(str(exc)))
         await self.work_claimed(stats, alerts_now=alerts_now)
 
-    async def work_claimed(self, stats: InboundStats, *, alerts_now: bool = True) -> None:
+    async def has_claimable(self) -> bool:
+        """Whether :meth:`work_claimed` would claim anything now (one indexed read: a memo to deliver,
+        answer or delete whose claim is free or expired), so an idle round costs one transaction, not a
+        claim per step (issue 18)."""
+        return await blocking(self.store.has_claimable_inbound, _CLAIMED_STEPS)
+
+    async def work_claimed(
+        self, stats: InboundStats, *, alerts_now: bool = True, checked: bool = False
+    ) -> None:
         """Deliver, then acknowledge, memos this replica claims in small batches (issue 18: any replica, at
         the same time as others; a memo is worked on by its claim's holder only, and the claim is renewed
         while its delivery runs, so two replicas never deliver one memo side by side). ``alerts_now``:
         whether a rule that exceeds its time budget is alerted at once (False on replicas that do not hold
-        the ``ngdp:memos`` lease: the holder mails the planned alerts, so no alert is written by two)."""
+        the ``ngdp:memos`` lease: the holder mails the planned alerts, so no alert is written by two).
+        Nothing claimable (:meth:`has_claimable`; ``checked``: the caller just asked): nothing is done."""
+        if not checked and not await self.has_claimable():
+            return
         async with self._work:  # one round of claimed work per pipeline (the runtime has two jobs)
             self._alerts_now = alerts_now
             try:

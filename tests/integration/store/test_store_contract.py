@@ -240,6 +240,60 @@ def test_jobs_in_state_of_some_mailboxes_are_not_hidden_by_another_mailboxs_page
     assert store.jobs_in_state([JobState.NEW], mailboxes=set()) == []
 
 
+def test_whether_a_mailbox_has_unfinished_jobs_is_one_answer(store: ContractStore) -> None:
+    """Issue 18: an idle poll asks this once instead of reading a page per unfinished state."""
+    unfinished = [JobState.NEW, JobState.PLANNED, JobState.SENDING]
+    assert store.has_jobs_in_state(unfinished, mailboxes={"sag@kommune.dk"}) is False
+    store.create_job(job())
+    assert store.has_jobs_in_state(unfinished, mailboxes={"SAG@kommune.dk"}) is True
+    assert store.has_jobs_in_state(unfinished, mailboxes={"other@kommune.dk"}) is False
+    assert store.has_jobs_in_state(unfinished, mailboxes=set()) is False
+    store.set_job_state("job-1", JobState.REJECTED, "nej")
+    assert store.has_jobs_in_state(unfinished, mailboxes={"sag@kommune.dk"}) is False
+    assert store.has_jobs_in_state([JobState.REJECTED], mailboxes={"sag@kommune.dk"}) is True
+
+
+def test_whether_effects_are_pending_agrees_with_pending_effects(store: ContractStore) -> None:
+    assert store.plan_effect("receipt:a1", {"job": "a1"}, "a@kommune.dk")
+    assert store.plan_effect("categories:b1:sent", {"job": "b1"}, "b@kommune.dk")
+    assert store.plan_effect("alert:old", {})
+    prefixes = ["receipt:", "categories:"]
+
+    def pending(**kw: Any) -> bool:
+        found = bool([e for p in prefixes for e in store.pending_effects(prefix=p, **kw)])
+        answer = store.has_pending_effects(prefixes, **kw)
+        assert answer is found, kw
+        return answer
+
+    assert pending() and pending(mailboxes=["A@kommune.dk"]) and pending(mailboxes=["b@kommune.dk"])
+    assert not pending(mailboxes=["c@kommune.dk"]) and not pending(mailboxes=[])
+    assert not pending(unowned=True)  # the unowned one is an alert: another prefix
+    assert pending(unowned=True, known=["a@kommune.dk"])  # b was removed from the gateway file
+    assert store.has_pending_effects(["alert:"]) and not store.has_pending_effects(["alert_"])
+    store.complete_effect("receipt:a1", {"ok": True})
+    assert not pending(mailboxes=["a@kommune.dk"])
+
+
+def test_whether_inbound_memos_are_claimable_agrees_with_claim_inbound(store: ContractStore) -> None:
+    steps = [
+        (InboundState.RECEIVED, None),
+        (InboundState.DELIVERED, None),
+        (InboundState.ACKNOWLEDGED, InboundSource.PULL),
+    ]
+    assert store.has_claimable_inbound(steps) is False
+    store.store_inbound_memo("u1", InboundSource.PUSH, b"<m/>")
+    assert store.has_claimable_inbound(steps) is True
+    assert store.has_claimable_inbound([(InboundState.RECEIVED, InboundSource.PULL)]) is False
+    assert [m.memo_uuid for m in store.claim_inbound("r1", InboundState.RECEIVED, 60)] == ["u1"]
+    assert store.has_claimable_inbound(steps) is False  # claimed (by anyone): not for the taking
+    store.mark_delivered("u1", "post@kommune.dk", "AAMk-1")
+    store.mark_acknowledged("u1")
+    store.release_inbound("r1", ["u1"])
+    assert store.has_claimable_inbound(steps) is False  # a pushed memo ends acknowledged
+    assert store.has_claimable_inbound([(InboundState.ACKNOWLEDGED, None)]) is True
+    assert store.has_claimable_inbound([]) is False
+
+
 def test_pending_effects_by_the_mailbox_whose_lease_runs_them(store: ContractStore) -> None:
     """Issue 18: an effect names its mailbox; the holder of that mailbox's lease asks for its effects only,
     the housekeeping holder for those owned by none (planned before migration 0010)."""

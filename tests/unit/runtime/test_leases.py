@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import update
 
@@ -90,6 +91,16 @@ def test_fresh_respects_the_margin() -> None:
         def acquire_some(self, resources: Sequence[str], owner: str, ttl_s: float, limit: int) -> list[str]:
             return list(resources)[:limit]
 
+        def refresh_leases(
+            self,
+            owner: str,
+            resources: Sequence[str],
+            ttl_s: float,
+            live_within_s: float,
+            share: Callable[[int], int],
+        ) -> tuple[list[str], list[str]]:
+            return ["r1"], self.acquire_some(resources, owner, ttl_s, share(1))
+
         def renew(self, resource: str, owner: str, ttl_s: float) -> bool:
             return True
 
@@ -126,3 +137,44 @@ def test_busy_items_are_kept_beyond_the_fair_share_then_handed_back(tmp_path: Pa
     assert len(r1.held) == 5
     r2.refresh(ITEMS)
     assert len(r2.held) == 5 and r1.held | r2.held == set(ITEMS)
+
+
+def test_what_a_refresh_ended_is_reported_as_lapsed(tmp_path: Path) -> None:
+    """Issue 18: what a replica keeps in memory about an item (a folder's delta link) is good only while it
+    held the item without a gap; ``lapsed`` names the items for which that ended."""
+    store = create_store(f"sqlite:///{tmp_path / 's.db'}")
+    now = [1000.0]
+    r1 = LeaseKeeper(store, "r1", 30, clock=lambda: now[0])
+    r1.refresh(ITEMS)
+    assert r1.lapsed == set()  # nothing was held before
+    now[0] += 29  # renewed within the lease: held throughout
+    r1.refresh(ITEMS)
+    assert r1.lapsed == set()
+    LeaseKeeper(store, "r2", 30).refresh(ITEMS)  # a second replica: r1 hands half back at its next refresh
+    now[0] += 1
+    r1.refresh(ITEMS)
+    assert len(r1.held) == 5 and r1.lapsed == set(ITEMS) - r1.held
+    now[0] += 31  # a stalled heartbeat: the leases may have expired and been taken and given back meanwhile
+    kept = set(r1.held)
+    assert r1.refresh(ITEMS) == kept  # held again (nobody took them) ...
+    assert r1.lapsed == kept  # ... but not without a gap
+    r1.release_all()
+    assert r1.lapsed == kept and r1.held == set()
+
+
+def test_a_refresh_is_one_transaction(tmp_path: Path) -> None:
+    """Heartbeat, live replicas and the claim of the fair share: one round trip to the database."""
+    store = create_store(f"sqlite:///{tmp_path / 's.db'}")
+    labels: list[str] = []
+    tx = store._tx
+
+    def counted(what: str) -> Any:
+        labels.append(what)
+        return tx(what)
+
+    store._tx = counted  # type: ignore[method-assign]
+    keeper = LeaseKeeper(store, "r1", 30)
+    keeper.refresh(ITEMS)
+    keeper.refresh(ITEMS)
+    assert labels == ["refresh leases", "refresh leases"]
+    assert keeper.live == ["r1"] and keeper.held == set(ITEMS)
