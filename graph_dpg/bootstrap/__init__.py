@@ -25,6 +25,7 @@ from graph_dpg.adapters.digital_post import NgdpClient
 from graph_dpg.adapters.digital_post.push_auth import PushAuth, normalise_thumbprint, parse_subject
 from graph_dpg.adapters.graph import GraphMailbox, RetryPolicy, StaticTokenCredential, credential_from
 from graph_dpg.adapters.graph.budget import GraphBudget, limits_from
+from graph_dpg.adapters.http import network_transport
 from graph_dpg.adapters.smime import (
     OrganisationKeyring,
     SmimeOpener,
@@ -196,6 +197,13 @@ def make_graph_mailbox(
     retries, past the gateway's own caps, to see where Graph's limit is). ``ledger``: where the replicas
     count their Graph requests together (the store on PostgreSQL); None: this process alone."""
     credential = azure_credential(settings)
+    if transport is None:
+        # The network transport under the SDK's middleware (httpx's default verification context): ours on
+        # aiohttp unless GRAPH_DPG_HTTP_TRANSPORT=httpx. Tests inject theirs (ASGI, canned). Closed here,
+        # last: msgraph-core's AsyncGraphTransport wraps it without passing aclose() on, so closing the httpx
+        # client would leave aiohttp's session open.
+        transport = network_transport(settings.http_transport)
+        closers.append(transport.aclose)
     http_client = None
     if urlsplit(settings.graph_base_url).hostname in _LOOPBACK:
         # Emulator only: lets a test tell replicas apart in the emulator's request log (scale-out test).
@@ -258,6 +266,7 @@ def make_ngdp_client(settings: Settings) -> NgdpClient:
         ca_bundle=settings.ngdp_ca_bundle,
         read_timeout=settings.ngdp_timeout_seconds,
         write_timeout=settings.ngdp_timeout_seconds,
+        http_transport=settings.http_transport,
     )
 
 

@@ -82,6 +82,7 @@ from graph_dpg.adapters.digital_post.wire import (
     receipt_from_json,
     receipts_from_bulk,
 )
+from graph_dpg.adapters.http.aiohttp_transport import TransportKind, network_transport
 from graph_dpg.core.backoff import Backoff
 from graph_dpg.core.errors import (
     AmbiguousOutcomeError,
@@ -230,7 +231,9 @@ class NgdpClient:
     settings carry it (format detected from the content); or explicitly ``pkcs12_file`` (+
     ``pkcs12_password``) or ``cert_file`` (+ ``key_file``, ``key_password``). ``ca_bundle`` overrides the
     system trust store (sandbox, tests). ``transport`` is the httpx transport seam: tests pass
-    ``httpx.ASGITransport``/``MockTransport``; TLS settings are then unused.
+    ``httpx.ASGITransport``/``MockTransport``; TLS settings are then unused. Without it the requests go
+    over ``http_transport``: "aiohttp" (adapters/http/aiohttp_transport.py, the default) or "httpx"
+    (httpx's own), both with the same mutual-TLS context.
 
     From ``Settings``: ``NgdpClient(s.ngdp_base_url, s.ngdp_system_id, token, certificate_file=
     s.ngdp_certificate_path, certificate_password=..., ca_bundle=s.ngdp_ca_bundle,
@@ -263,6 +266,7 @@ class NgdpClient:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        http_transport: TransportKind = "aiohttp",
         seed: int | None = None,
     ) -> None:
         if not system_id or not api_token:
@@ -298,8 +302,16 @@ class NgdpClient:
             )
         else:
             verify = client_ssl_context(self._identity, ca_bundle)
+            # ``verify`` stays on the client as well: a proxy from the environment is an httpx mount that
+            # builds its own transport from it.
             self._http = httpx.AsyncClient(
-                base_url=base, headers=headers, timeout=timeout, verify=verify, http1=True, http2=False
+                base_url=base,
+                headers=headers,
+                timeout=timeout,
+                verify=verify,
+                transport=network_transport(http_transport, ssl_context=verify),
+                http1=True,
+                http2=False,
             )
         _install_cpr_filter()
 
