@@ -52,7 +52,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy import (
@@ -161,6 +161,14 @@ _INBOUND_META = tuple(c for c in t.inbound_memos.c if c.name != "raw")
 
 #: Keys per ``IN (...)`` of the batched reads (below SQLite's oldest limit of 999 bound parameters).
 _IN_CHUNK = 500
+_T = TypeVar("_T")
+
+
+def _chunks(values: Sequence[_T]) -> Iterator[list[_T]]:
+    """``values`` in lists of at most ``_IN_CHUNK``, one ``IN (...)`` each."""
+    for start in range(0, len(values), _IN_CHUNK):
+        yield list(values[start : start + _IN_CHUNK])
+
 
 _RECEIPT_RANK = {"RECEIVED": 1, "COMPLETED": 2, "INVALID": 2, "NOT_ALLOWED": 2}
 
@@ -714,8 +722,8 @@ class SqlStore:
             return {}
         found: dict[str, OutboundJob] = {}
         with self._tx("get jobs") as conn:
-            for start in range(0, len(wanted), 500):
-                for row in conn.execute(select(jobs).where(jobs.c.id.in_(wanted[start : start + 500]))):
+            for chunk in _chunks(wanted):
+                for row in conn.execute(select(jobs).where(jobs.c.id.in_(chunk))):
                     job = self._job_from(row)
                     found[job.id] = job
         return found
@@ -809,8 +817,7 @@ class SqlStore:
                     .where(jobs.c.id == sending, jobs.c.state == JobState.PLANNED.value)
                     .values(state=JobState.SENDING.value, updated_at=now)
                 )
-            for start in range(0, len(message_uuids), 500):
-                chunk = list(message_uuids[start : start + 500])
+            for chunk in _chunks(message_uuids):
                 marked += conn.execute(
                     update(ob)
                     .where(
@@ -890,8 +897,7 @@ class SqlStore:
             return {}
         found: dict[str, str] = {}
         with self._tx("find outbox rows") as conn:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
+            for chunk in _chunks(wanted):
                 for uuid, job_id in conn.execute(
                     select(ob.c.message_uuid, ob.c.job_id).where(ob.c.message_uuid.in_(chunk))
                 ):
@@ -974,8 +980,8 @@ class SqlStore:
         ef = t.effects
         found: dict[str, Effect] = {}
         with self._tx("get effects") as conn:
-            for start in range(0, len(wanted), _IN_CHUNK):
-                rows = conn.execute(select(ef).where(ef.c.key.in_(wanted[start : start + _IN_CHUNK]))).all()
+            for chunk in _chunks(wanted):
+                rows = conn.execute(select(ef).where(ef.c.key.in_(chunk))).all()
                 found.update((e.key, e) for e in map(self._effect_from, rows))
         return found
 
@@ -1165,8 +1171,7 @@ class SqlStore:
     def _mark_processed(conn: Connection, receipt_ids: Sequence[str], now: datetime) -> None:
         rc = t.receipts
         wanted = sorted(set(receipt_ids))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for chunk in _chunks(wanted):
             known = set(conn.execute(select(rc.c.receipt_id).where(rc.c.receipt_id.in_(chunk))).scalars())
             missing = [r for r in chunk if r not in known]
             if missing:
@@ -1228,8 +1233,7 @@ class SqlStore:
         im = t.inbound_memos
         found: dict[str, InboundMemo] = {}
         with self._tx("get inbound memos") as conn:
-            for start in range(0, len(wanted), _IN_CHUNK):
-                chunk = wanted[start : start + _IN_CHUNK]
+            for chunk in _chunks(wanted):
                 rows = conn.execute(select(*_INBOUND_META).where(im.c.memo_uuid.in_(chunk))).all()
                 found.update((m.memo_uuid, m) for m in map(self._inbound_from, rows))
         return found
@@ -1974,11 +1978,7 @@ class SqlStore:
         with self._tx("reopen failed") as conn:
             now = self._now(conn)
             changed = 0
-            chunks = (
-                [None]
-                if message_uuids is None
-                else [list(message_uuids[i : i + 500]) for i in range(0, len(message_uuids), 500)]
-            )
+            chunks = [None] if message_uuids is None else list(_chunks(message_uuids))
             for chunk in chunks:
                 stmt = update(ob).where(ob.c.job_id == job_id, ob.c.state == OutboxState.FAILED.value)
                 if chunk is not None:
