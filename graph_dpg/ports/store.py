@@ -427,6 +427,35 @@ class Effects(Protocol):
         be left out). False for a later attempt, an effect not planned, or one already done."""
         ...
 
+    def note_effect_attempts(self, keys: Collection[str]) -> set[str]:
+        """:meth:`note_effect_attempt` of each of ``keys`` in ONE transaction (a page of effects, before
+        any of them runs); the keys whose attempt is the first noted (the others as False there)."""
+        ...
+
+    def complete_effects(
+        self, completions: Sequence[tuple[str, Mapping[str, object] | None, AuditEntry | None]]
+    ) -> set[str]:
+        """:meth:`complete_effect` of each (key, result, audit record or None) in ONE transaction, each
+        audit record written with its completion only; returns the keys that were planned (now done). An
+        unknown key or one already done is left as it is (no ``StoreError``: one such key must not hold
+        back the completion of the others)."""
+        ...
+
+
+class EffectSubjects(Protocol):
+    """What a page of receipt and category effects reads about its jobs, one transaction for the page
+    (issue 18: not one per effect)."""
+
+    def jobs_statuses(self, job_ids: Collection[str]) -> dict[str, dict[tuple[OutboxState, str | None], int]]:
+        """:meth:`Outbox.job_statuses` of each job, in one transaction (jobs without rows are left out)."""
+        ...
+
+    def outbox_of_jobs(self, job_ids: Collection[str]) -> dict[str, list[OutboxEntry]]:
+        """Every row of each job (without XML), in id order, in one transaction (jobs without rows are
+        left out). Unbounded: for jobs known to have few rows (their ``jobs_statuses`` counts); a mass
+        delivery's rows are read a page at a time (:meth:`Outbox.list_outbox`)."""
+        ...
+
 
 class Receipts(Protocol):
     def record_receipt(self, receipt_id: str, receipt: Mapping[str, object]) -> bool:
@@ -635,7 +664,9 @@ class Cancellations(Protocol):
     def cancellation_requested(self, job_id: str) -> bool: ...
 
 
-class OutboundStore(Outbox, Receipts, InboundMemoXml, DeltaLinks, Effects, Audit, Cancellations, Protocol):
+class OutboundStore(
+    Outbox, Receipts, InboundMemoXml, DeltaLinks, Effects, EffectSubjects, Audit, Cancellations, Protocol
+):
     """What the outbound use case (``services.outbound``) asks of the store: its jobs and outbox, business
     receipts, the memo a reply answers, its delta links, the effects of receipt mails and categories, and
     the audit trail. (The bases are in an order that lets one protocol extend this and ``InboundStore``.)"""
@@ -665,6 +696,7 @@ class StatePort(
     Outbox,
     OutboxReports,
     Effects,
+    EffectSubjects,
     Receipts,
     InboundMemos,
     Audit,

@@ -189,6 +189,27 @@ class FakeEffects:
         self.rows[key] = replace(effect, result=dict(ATTEMPT_NOTED))
         return True
 
+    def note_effect_attempts(self, keys: Collection[str]) -> set[str]:
+        self._maybe_fail("note_effect_attempts")
+        first: set[str] = set()
+        for key in sorted(set(keys)):
+            effect = self.rows.get(key)
+            if effect is not None and effect.state is EffectState.PLANNED and effect.result is None:
+                self.rows[key] = replace(effect, result=dict(ATTEMPT_NOTED))
+                first.add(key)
+        return first
+
+    def complete_effects(
+        self, completions: Sequence[tuple[str, Mapping[str, object] | None, AuditEntry | None]]
+    ) -> set[str]:
+        self._maybe_fail("complete_effects")  # before any change: the transaction is all or nothing
+        done: set[str] = set()
+        for key, result, audit in completions:
+            if self._complete(key, result):
+                done.add(key)
+                self._append_audit(audit)
+        return done
+
     def complete_effect(
         self, key: str, result: Mapping[str, object] | None = None, *, audit: AuditEntry | None = None
     ) -> bool:
@@ -508,6 +529,24 @@ class FakeStore(FakeEffects):
             if e.job_id == job_id:
                 counts[(e.state, e.receipt_status)] = counts.get((e.state, e.receipt_status), 0) + 1
         return counts
+
+    def jobs_statuses(self, job_ids: Collection[str]) -> dict[str, dict[tuple[OutboxState, str | None], int]]:
+        self._maybe_fail("jobs_statuses")
+        wanted = set(job_ids)
+        found: dict[str, dict[tuple[OutboxState, str | None], int]] = {}
+        for e in self.outbox.values():
+            if e.job_id in wanted:
+                counts = found.setdefault(e.job_id, {})
+                counts[(e.state, e.receipt_status)] = counts.get((e.state, e.receipt_status), 0) + 1
+        return found
+
+    def outbox_of_jobs(self, job_ids: Collection[str]) -> dict[str, list[OutboxEntry]]:
+        self._maybe_fail("outbox_of_jobs")
+        wanted = set(job_ids)
+        found: dict[str, list[OutboxEntry]] = {}
+        for e in sorted((e for e in self.outbox.values() if e.job_id in wanted), key=lambda e: e.id):
+            found.setdefault(e.job_id, []).append(self._shown(e, False))
+        return found
 
     def list_outbox(self, job_id: str, *, after_id: int = 0, limit: int = 1000) -> list[OutboxEntry]:
         self._maybe_fail("list_outbox")

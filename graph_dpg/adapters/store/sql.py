@@ -1062,6 +1062,82 @@ class SqlStore:
             ).rowcount
             return bool(changed == 1)
 
+    def note_effect_attempts(self, keys: Collection[str]) -> set[str]:
+        ef = t.effects
+        wanted = sorted(set(keys))
+        if not wanted:
+            return set()
+        first: set[str] = set()
+        with self._tx("note effect attempts") as conn:
+            for chunk in _chunks(wanted):
+                # RETURNING, not rowcount: which keys changed, in the statement that changes them (a
+                # concurrent attempt of another replica cannot slip between a read and the update).
+                first.update(
+                    str(key)
+                    for (key,) in conn.execute(
+                        update(ef)
+                        .where(
+                            ef.c.key.in_(chunk),
+                            ef.c.state == EffectState.PLANNED.value,
+                            ef.c.result.is_(None),
+                        )
+                        .values(result=_json_safe(ATTEMPT_NOTED))
+                        .returning(ef.c.key)
+                    )
+                )
+        return first
+
+    def complete_effects(
+        self, completions: Sequence[tuple[str, Mapping[str, object] | None, AuditEntry | None]]
+    ) -> set[str]:
+        if not completions:
+            return set()
+        done: set[str] = set()
+        with self._tx("complete effects") as conn:
+            now = self._now(conn)
+            for key, result, audit in completions:
+                changed = conn.execute(
+                    _COMPLETE_EFFECT,
+                    {"b_key": key, "b_result": None if result is None else _json_safe(result), "b_now": now},
+                ).rowcount
+                if changed == 1:
+                    done.add(key)
+                    self._write_audit(conn, audit, now)
+        return done
+
+    def jobs_statuses(self, job_ids: Collection[str]) -> dict[str, dict[tuple[OutboxState, str | None], int]]:
+        ob = t.outbox
+        wanted = sorted(set(job_ids))
+        found: dict[str, dict[tuple[OutboxState, str | None], int]] = {}
+        if not wanted:
+            return found
+        with self._tx("jobs statuses") as conn:
+            for chunk in _chunks(wanted):
+                rows = conn.execute(
+                    select(ob.c.job_id, ob.c.state, ob.c.receipt_status, func.count())
+                    .where(ob.c.job_id.in_(chunk))
+                    .group_by(ob.c.job_id, ob.c.state, ob.c.receipt_status)
+                )
+                for job_id, state, status, n in rows:
+                    found.setdefault(str(job_id), {})[(OutboxState(state), status)] = int(n)
+        return found
+
+    def outbox_of_jobs(self, job_ids: Collection[str]) -> dict[str, list[OutboxEntry]]:
+        ob = t.outbox
+        wanted = sorted(set(job_ids))
+        found: dict[str, list[OutboxEntry]] = {}
+        if not wanted:
+            return found
+        with self._tx("outbox of jobs") as conn:
+            for chunk in _chunks(wanted):
+                rows = conn.execute(
+                    select(*self._outbox_columns(False)).where(ob.c.job_id.in_(chunk)).order_by(ob.c.id)
+                ).all()
+                for row in rows:
+                    entry = self._entry_from(row)
+                    found.setdefault(entry.job_id, []).append(entry)
+        return found
+
     # ------------------------------------------------------------------ business receipts
 
     def record_receipt(self, receipt_id: str, receipt: Mapping[str, object]) -> bool:

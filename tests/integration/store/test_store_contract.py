@@ -391,6 +391,58 @@ def test_an_effect_attempt_is_noted_first_once(store: ContractStore) -> None:
     assert store.note_effect_attempt("receipt:unknown") is False
 
 
+def test_a_pages_attempts_are_noted_and_its_completions_committed_together(store: ContractStore) -> None:
+    """Issue 18: a page of effects notes its attempts in one transaction and commits its completions (each
+    with its audit record) in one; each answers as the one-at-a-time method would."""
+    for key in ("receipt:p1", "receipt:p2", "receipt:p3"):
+        assert store.plan_effect(key, {"job": key}, "a@kommune.dk")
+    assert store.note_effect_attempt("receipt:p2") is True
+    assert store.complete_effect("receipt:p3", {"message_id": "m3"}) is True
+    noted = store.note_effect_attempts(["receipt:p1", "receipt:p2", "receipt:p3", "receipt:unknown"])
+    assert noted == {"receipt:p1"}  # p2 was noted before, p3 is done, the last is not planned
+    assert store.note_effect_attempts(["receipt:p1"]) == set()
+    assert store.note_effect_attempts([]) == set()
+
+    audit = AuditEntry("outbound.receipt.written", "Hej", details={"job": "p1"})
+    done = store.complete_effects(
+        [
+            ("receipt:p1", {"message_id": "m1"}, audit),
+            ("receipt:p2", None, None),
+            ("receipt:p3", {"message_id": "again"}, AuditEntry("not.written", "x")),  # already done
+            ("receipt:unknown", {}, AuditEntry("not.written", "y")),  # no such effect: no error
+        ]
+    )
+    assert done == {"receipt:p1", "receipt:p2"}
+    p1, p3 = store.get_effect("receipt:p1"), store.get_effect("receipt:p3")
+    assert p1 is not None and p1.state is EffectState.DONE and p1.result == {"message_id": "m1"}
+    assert p3 is not None and p3.result == {"message_id": "m3"}  # left as it was
+    assert store.pending_effects(prefix="receipt:") == []
+    assert [a for a, _, _ in audit_trail(store)] == ["outbound.receipt.written"]
+    assert store.complete_effects([]) == set()
+
+
+def test_a_pages_jobs_outcomes_and_rows_are_read_in_one_go(store: ContractStore) -> None:
+    store.create_job(job("job-1", "AAMk-1"))
+    store.create_job(job("job-2", "AAMk-2"))
+    store.create_job(job("job-3", "AAMk-3"))
+    one, two = memos(3), memos(1)
+    store.plan_job(job("job-1", "AAMk-1"), one)
+    store.plan_job(job("job-2", "AAMk-2"), two)
+    store.record_send_results([SendOutcome(one[0].message_uuid, OutboxState.ACCEPTED, transmission_id="t1")])
+    store.record_receipt("r1", {"messageUUID": one[0].message_uuid, "receiptStatus": "INVALID"})
+
+    statuses = store.jobs_statuses(["job-1", "job-2", "job-3", "job-4"])
+    assert statuses == {"job-1": store.job_statuses("job-1"), "job-2": store.job_statuses("job-2")}
+    assert statuses["job-1"] == {(OutboxState.ACCEPTED, "INVALID"): 1, (OutboxState.PENDING, None): 2}
+    assert store.jobs_statuses([]) == {}
+
+    rows = store.outbox_of_jobs(["job-2", "job-1", "job-3"])
+    assert set(rows) == {"job-1", "job-2"}
+    assert rows["job-1"] == store.list_outbox("job-1") and rows["job-2"] == store.list_outbox("job-2")
+    assert all(e.memo_xml is None for e in rows["job-1"] + rows["job-2"])
+    assert store.outbox_of_jobs([]) == {}
+
+
 def test_effects_are_planned_once_and_completed_once(store: ContractStore) -> None:
     stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert (
