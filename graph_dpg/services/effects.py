@@ -128,6 +128,9 @@ class EffectBook:
         self._store = store
         self._failures = failures if failures is not None else ItemFailures()
         self._stage = stage
+        # The flushes of the runs whose completions are held back (``run_pending`` with ``batch``): a read
+        # of an effect through this book commits them first (see ``get``).
+        self._held: list[Callable[[], Awaitable[None]]] = []
 
     async def plan(
         self, key: EffectKey, payload: Mapping[str, object], *, mailbox: str | None = None
@@ -139,6 +142,11 @@ class EffectBook:
         return await blocking(self._store.plan_effect, str(key), payload, mailbox)
 
     async def get(self, key: EffectKey) -> Effect | None:
+        """The effect as stored. Completions a batched run (``run_pending`` with ``batch``) holds back are
+        committed first, so a read through the book sees every action done so far as done (an updated
+        receipt waits for the receipt before it to be DONE: ``OutboundService._write_update``)."""
+        for flush in list(self._held):
+            await flush()
         return await blocking(self._store.get_effect, str(key))
 
     async def is_done(self, key: EffectKey) -> bool:
@@ -150,6 +158,18 @@ class EffectBook:
         was noted before, so nothing of an earlier one can exist (``Marker.find_or_create`` may skip its
         lookup). Only for effects whose every attempt notes itself here: see ``Marker.find_or_create``."""
         return await blocking(self._store.note_effect_attempt, str(key))
+
+    async def first_attempts(self, keys: Collection[EffectKey]) -> set[EffectKey]:
+        """:meth:`first_attempt` of each of ``keys`` in one store transaction (a page of effects, before
+        any of them runs); the keys whose attempt is the first noted. Each answer is good for ONE attempt:
+        a caller that attempts a key twice in a run (e.g. a fallback after a failed first try, which may
+        have written) passes the first only to the first. A noted attempt that never happens (the run
+        stops before it) costs the next attempt its marker lookup, nothing more."""
+        wanted = {str(k): k for k in keys}
+        if not wanted:
+            return set()
+        first = await blocking(self._store.note_effect_attempts, list(wanted))
+        return {wanted[k] for k in first if k in wanted}
 
     async def complete(
         self, key: EffectKey, result: Mapping[str, object] | None = None, *, audit: AuditEntry | None = None
@@ -202,6 +222,7 @@ class EffectBook:
         known: Collection[str] = (),
         keep_going: Callable[[], bool] = lambda: True,
         prepare: Callable[[list[PlannedEffect]], Awaitable[None]] | None = None,
+        batch: int = 1,
     ) -> list[tuple[PlannedEffect, Mapping[str, object]]]:
         """Run ``action`` on each pending effect of ``kinds`` and complete it with the action's result.
 
@@ -214,32 +235,65 @@ class EffectBook:
         the run (shutdown, or the lease the effects run under may have gone to another replica).
         ``prepare`` is given the page of pending effects before the first runs (e.g. to read what they
         are about in one go).
+
+        ``batch``: completions (results and audit records) committed together, ``batch`` in one store
+        transaction (issue 18: one commit per effect was most of an effect's CPU); 1, the default, commits
+        each as it is done. Held back, a completion is committed when ``batch`` of them are, before any
+        read of an effect through this book (:meth:`get`, :meth:`is_done`: an action that waits for
+        another effect of the page to be DONE sees it done), and when the page ends. Only for actions
+        idempotent in outcome, as every effect's must be: a crash (or a failed commit) before the batch's
+        transaction leaves each of its effects planned though its action was done, so the next run does it
+        again, exactly as after a crash between one action and its own completion, only for up to
+        ``batch`` effects instead of one. Nothing is lost (the effects stay planned) and nothing happens
+        twice in outcome (the action finds its own earlier result: a mail by its ``Marker``, a category
+        already shown is not written again). An action that fails (``GraphDpgError``) or returns None adds
+        nothing to the batch: its effect stays planned whatever happens to the others'. A run that ends by
+        an exception (cancelled, a store error) commits nothing more: its held completions are redone.
         """
         done: list[tuple[PlannedEffect, Mapping[str, object]]] = []
+        held: list[tuple[PlannedEffect, Completed]] = []
+
+        async def flush() -> None:
+            if not held:
+                return
+            taken = list(held)
+            held.clear()  # before the await: a concurrent flush (a read through the book) takes none twice
+            await blocking(self._store.complete_effects, [(str(e.key), c.result, c.audit) for e, c in taken])
+            done.extend((e, c.result) for e, c in taken)
+
         page = await self.pending(*kinds, limit=limit, mailboxes=mailboxes, unowned=unowned, known=known)
         if page and prepare is not None:
             await prepare(page)
-        for effect in page:
-            if not keep_going():
-                break
-            try:
-                result: Mapping[str, object] | Completed | None = await action(effect)
-            except GraphDpgError as exc:
-                if on_error is not None:
-                    on_error(effect, exc)
-                else:
-                    log.warning("effect %s not done yet: %s", effect.key, exc)
-                continue
-            except Exception as exc:
-                result = {"failed": self._failures.crashed(self._stage, str(effect.key), exc)}
-            if result is None:
-                continue
-            if isinstance(result, Completed):
-                await self.complete(effect.key, result.result, audit=result.audit)
-                done.append((effect, result.result))
-            else:
-                await self.complete(effect.key, result)
-                done.append((effect, result))
+        if batch > 1:
+            self._held.append(flush)
+        try:
+            for effect in page:
+                if not keep_going():
+                    break
+                try:
+                    result: Mapping[str, object] | Completed | None = await action(effect)
+                except GraphDpgError as exc:
+                    if on_error is not None:
+                        on_error(effect, exc)
+                    else:
+                        log.warning("effect %s not done yet: %s", effect.key, exc)
+                    continue
+                except Exception as exc:
+                    result = {"failed": self._failures.crashed(self._stage, str(effect.key), exc)}
+                if result is None:
+                    continue
+                completed = result if isinstance(result, Completed) else Completed(result)
+                if batch <= 1:
+                    await self.complete(effect.key, completed.result, audit=completed.audit)
+                    done.append((effect, completed.result))
+                    continue
+                held.append((effect, completed))
+                if len(held) >= batch:
+                    await flush()
+        finally:
+            if batch > 1:
+                self._held.remove(flush)
+        await flush()
         return done
 
 

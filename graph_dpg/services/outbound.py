@@ -1068,7 +1068,14 @@ class OutboundService:
         return self._now.now(UTC) + timedelta(seconds=backoff.delay(attempts + 1))
 
     # ------------------------------------------------------------------ 4. receipts and categories
-    async def _recipient_lines(self, job_id: str) -> list[RecipientLine]:
+    async def _recipient_lines(
+        self, job_id: str, rows: list[OutboxEntry] | None = None
+    ) -> list[RecipientLine]:
+        """The job's recipients as its receipt shows them, read a page of rows at a time (a mass delivery's
+        100,000 are never one read). ``rows``: every row of the job, read already (``_EffectPage``)."""
+        if rows is not None:
+            shown = [_line(e) for e in rows]
+            return await self._annotated(shown, rows) if 0 < len(rows) <= NAMED_RECIPIENTS_MAX else shown
         lines: list[RecipientLine] = []
         after = 0
         page_size = 5000
@@ -1078,20 +1085,46 @@ class OutboundService:
                 return lines
             lines.extend(_line(e) for e in page)
             if after == 0 and len(page) <= NAMED_RECIPIENTS_MAX:
-                lines = await annotate_recipient_lines(
-                    lines,
-                    page,
-                    names=self.names,
-                    digital_post=self.ngdp,
-                    language=self.settings.language,
-                    registrations=self._registrations,
-                )
+                lines = await self._annotated(lines, page)
             if len(page) < page_size:
                 return lines  # a short page is the last: no transaction to read an empty one
             after = page[-1].id
 
-    async def _job_category(self, job_id: str) -> JobCategory:
-        return (await self._job_outcome(job_id))[0]
+    async def _annotated(self, lines: list[RecipientLine], rows: list[OutboxEntry]) -> list[RecipientLine]:
+        return await annotate_recipient_lines(
+            lines,
+            rows,
+            names=self.names,
+            digital_post=self.ngdp,
+            language=self.settings.language,
+            registrations=self._registrations,
+        )
+
+    async def _job_category(
+        self, job_id: str, planned: JobCategory | None = None, page: _EffectPage | None = None
+    ) -> JobCategory:
+        """The job's category from its rows' outcomes. ``page``: its counts as read for the page of
+        effects (``_EffectPage``), used when they give ``planned``, the category the effect was planned
+        for; else they are read again (and kept for the page's later effects).
+
+        Why counts older than the effect's run may be used when they give ``planned``: a finished job's
+        outcome only moves forward (sent → receipted → failed; a late RECEIVED never overwrites a final
+        receipt status: ``Receipts.record_receipt``), and a business receipt that moves it is recorded,
+        then applied, and applying it plans the category of the outcome then
+        (``apply_business_receipts``), under that category's key. A move after the page's read is to a
+        category other than ``planned``, so its key is another effect's: one not yet done, which shows
+        it when it runs (reading again, as its category is not what the page's counts give). Counts
+        that do not give ``planned`` may be older than the effect's planning, so they are read again,
+        as every category effect read them before issue 18."""
+        known = page.statuses.get(job_id) if page is not None else None
+        if known is not None and planned is not None:
+            category = _outcome_of(known)[0]
+            if category is planned:
+                return category
+        fresh = await blocking(self.store.job_statuses, job_id)
+        if page is not None:
+            page.statuses[job_id] = fresh
+        return _outcome_of(fresh)[0]
 
     async def _job_outcome(self, job_id: str) -> tuple[JobCategory, bool]:
         """``category_for`` the job's recipient lines, and whether a business receipt refused one of them:
@@ -1140,18 +1173,21 @@ class OutboundService:
         ``mailboxes``: only the effects of these function mailboxes (the runtime passes those whose lease
         it holds); ``unowned``: also (or, without ``mailboxes``, only) those owned by no mailbox. Default:
         every effect (one process, no leases). "Owned by no mailbox" includes a mailbox no longer
-        configured, so its planned effects are still carried out."""
-        jobs: dict[str, OutboundJob] = {}
+        configured, so its planned effects are still carried out.
 
-        async def read_jobs(page: list[PlannedEffect]) -> None:
-            # The jobs of the page, in one read (issue 18: not one per effect). A job read here may be
-            # older by the time its effect runs; that only holds an effect back: a job's state only moves
-            # forward, and what an effect does depends on it being finished (``_write_category``), which a
-            # finished job stays. A receipt uses what planning fixed (subject, warnings, mailbox).
-            jobs.update(await blocking(self.store.get_jobs, {_job_of(e) for e in page}))
+        Issue 18 (cost of one mail): the page's store work is done in a few transactions, not several per
+        effect. Before the first effect runs, ``_EffectPage.read`` reads the page's jobs, their outcomes
+        and the rows of its small receipt jobs, and notes the first attempts of its receipts; the effects'
+        completions are committed ``_EFFECT_COMMIT_BATCH`` at a time (``EffectBook.run_pending``: a crash
+        before such a commit repeats those effects, each of which finds its own earlier result: a receipt
+        mail by its marker, a category already shown is read and not written)."""
+        page = _EffectPage()
+
+        async def read_page(effects: list[PlannedEffect]) -> None:
+            await self._read_effect_page(page, effects)
 
         async def run(effect: PlannedEffect) -> Mapping[str, object] | Completed | None:
-            return await self._run_effect(effect, jobs.get(_job_of(effect)))
+            return await self._run_effect(effect, page.jobs.get(_job_of(effect)), page)
 
         done = await self.effects.run_pending(
             EffectKind.RECEIPT,
@@ -1162,14 +1198,68 @@ class OutboundService:
             unowned=unowned,
             known=[m.address for m in self.settings.mailboxes] if unowned else (),
             keep_going=keep_going,
-            prepare=read_jobs,
+            prepare=read_page,
+            batch=_EFFECT_COMMIT_BATCH,
         )
         return len(done)
 
+    async def _read_effect_page(self, page: _EffectPage, effects: list[PlannedEffect]) -> None:
+        """Read what the page of ``effects`` needs before the first runs, one transaction each (issue 18):
+        its jobs, the outcomes of the finished ones (rows counted by state and receipt status), the first
+        attempts of its receipts noted, and every row of each receipt job with few rows.
+
+        Read before the effects run, each may be older than its effect's run; why that is safe:
+        - a job's state only moves forward, and what an effect does depends on it being finished
+          (``_write_category``), which a finished job stays; a receipt uses what planning fixed (subject,
+          warnings, mailbox);
+        - outcomes: see ``_job_category`` (used only when they give the category planned);
+        - rows: a finished job has all its rows, and only their business receipt status changes. One
+          recorded after the read is applied after it too, and applying a refusal to a finished job plans
+          an updated receipt (``_plan_update``), which reads the rows when it runs and tells what the first
+          did not report (``reported``), as when the refusal comes after the receipt was written. Updated
+          receipts read their rows themselves: a refusal missing from theirs would be lost;
+        - attempts noted that never happen (the run stops before them) only cost those receipts' next
+          attempts their marker lookup (``EffectBook.first_attempts``)."""
+        page.jobs.update(await blocking(self.store.get_jobs, {_job_of(e) for e in effects}))
+        finished = sorted(j.id for j in page.jobs.values() if j.state in JOB_TERMINAL)
+        if finished:
+            found = await blocking(self.store.jobs_statuses, finished)
+            page.statuses.update({job_id: found.get(job_id, {}) for job_id in finished})
+        receipts = [
+            e
+            for e in effects
+            if e.key.kind is EffectKind.RECEIPT
+            and e.key.update_generation is None
+            and _job_of(e) in page.jobs
+        ]
+        noted = [e.key for e in receipts if e.payload.get(NOTES_ATTEMPTS)]
+        if noted:
+            page.first = await self.effects.first_attempts(noted)
+        # The rows of receipts that show them (not an error receipt's or a secure mail's), bounded per job
+        # and per page: a mass delivery's are read a page at a time when its receipt is written.
+        sizes: dict[str, int] = {}
+        room = _PAGE_ROWS
+        for e in receipts:
+            job_id = _job_of(e)
+            counts = page.statuses.get(job_id)
+            if counts is None or job_id in sizes or e.payload.get("kind") in ("error", "secure"):
+                continue
+            n = sum(counts.values())
+            if n <= min(_PAGE_ROWS_PER_JOB, room):
+                sizes[job_id] = n
+                room -= n
+        wanted = [job_id for job_id, n in sizes.items() if n]
+        found_rows = await blocking(self.store.outbox_of_jobs, wanted) if wanted else {}
+        for job_id, n in sizes.items():
+            rows = found_rows.get(job_id, [])
+            if len(rows) == n:  # else (changed since counted) read when its receipt is written
+                page.rows[job_id] = rows
+
     async def _run_effect(
-        self, effect: PlannedEffect, job: OutboundJob | None = None
+        self, effect: PlannedEffect, job: OutboundJob | None = None, page: _EffectPage | None = None
     ) -> Mapping[str, object] | Completed | None:
-        """Carry out one receipt or category effect; ``job``: its job as read for the page (else read)."""
+        """Carry out one receipt or category effect; ``job``: its job as read for the page (else read);
+        ``page``: what was read for the page of effects (``_EffectPage``)."""
         if job is None:
             job = await blocking(self.store.get_job, _job_of(effect))
         if job is None:
@@ -1178,7 +1268,7 @@ class OutboundService:
             try:
                 if effect.key.update_generation is not None:
                     return await self._write_update(job, effect)
-                return await self._write_receipt(job, effect.key, effect.payload)
+                return await self._write_receipt(job, effect.key, effect.payload, page=page)
             except GraphDpgError:
                 raise
             except Exception as exc:
@@ -1188,8 +1278,8 @@ class OutboundService:
                 # sender still gets an answer, the plain "internal error" one.
                 shown = self.failures.crashed(Stage.OUTBOUND_EFFECT, str(effect.key), exc)
                 plain = {"job": job.id, "kind": "failure", "reason": "receipt", "error": shown}
-                return await self._write_receipt(job, effect.key, {**plain, "reference": job.id})
-        return await self._write_category(job, JobCategory(str(effect.payload["category"])))
+                return await self._write_receipt(job, effect.key, {**plain, "reference": job.id}, page=page)
+        return await self._write_category(job, JobCategory(str(effect.payload["category"])), page)
 
     async def _write_receipt(
         self,
@@ -1198,12 +1288,15 @@ class OutboundService:
         payload: Mapping[str, object],
         *,
         update: _Update | None = None,
+        page: _EffectPage | None = None,
     ) -> Completed:
         """Write one receipt mail (found by its marker if an earlier attempt wrote it). Its result records
         the recipients it showed as refused by a business receipt (``reported``), which the next updated
-        receipt compares with, and its Internet Message-ID, which updates are threaded to."""
+        receipt compares with, and its Internet Message-ID, which updates are threaded to. ``page``: what
+        was read for its page of effects (``_EffectPage``: the job's rows, its first attempt noted)."""
         shown: list[RecipientLine] = []
         lang = self.settings.language
+        rows = page.rows.get(job.id) if page is not None and update is None else None
 
         async def build() -> MailMessage:
             sent_at = job.sent_at
@@ -1218,7 +1311,7 @@ class OutboundService:
                     changed=update.changed,
                 )
             elif payload.get("kind") == "failure":
-                mail = await self._failure_receipt(job, payload, shown)
+                mail = await self._failure_receipt(job, payload, shown, rows)
             elif payload.get("kind") == "error":
                 findings = payload.get("findings")
                 mail = await self.cpu.run(_error_receipt, job.subject, findings, lang, sent_at)
@@ -1231,7 +1324,7 @@ class OutboundService:
                 legacy = not job.warnings and not job.warnings_kept
                 noted = await self._legacy_warnings(job.id) if legacy else job.warnings
                 warnings = [_stored_warning(w) for w in noted]
-                shown.extend(await self._recipient_lines(job.id))
+                shown.extend(await self._recipient_lines(job.id, rows))
                 mail = await self.cpu.run(
                     render_receipt, job.subject, shown, language=lang, warnings=warnings, sent_at=sent_at
                 )
@@ -1252,10 +1345,17 @@ class OutboundService:
         # The marker is the effect's key, unique per receipt mail: an earlier copy (a crash after the
         # create) is found by it. Its first attempt, noted as such in the store before anything is
         # written, has no earlier copy to look for (issue 18: one Graph round trip less per letter);
-        # receipts planned before attempts were noted are always looked for.
+        # receipts planned before attempts were noted are always looked for. With a page, the attempt was
+        # noted with the page's others before the first ran (``_EffectPage.read``), and the answer is used
+        # once: a second try in this run (the plain receipt after a failed one) looks.
         message_id = receipt_message_id(key)
         marker = Marker(RECEIPT_PROPERTY, str(key))
-        first = bool(payload.get(NOTES_ATTEMPTS)) and await self.effects.first_attempt(key)
+        if not payload.get(NOTES_ATTEMPTS):
+            first = False
+        elif page is not None:
+            first = page.take_first(key)
+        else:
+            first = await self.effects.first_attempt(key)
         written = await marker.find_or_create(
             self.mail, job.mailbox, self.settings.receipt_folder, build, first_attempt=first
         )
@@ -1316,7 +1416,11 @@ class OutboundService:
             self._categories_ready.add(mailbox.lower())
 
     async def _failure_receipt(
-        self, job: OutboundJob, payload: Mapping[str, object], shown: list[RecipientLine]
+        self,
+        job: OutboundJob,
+        payload: Mapping[str, object],
+        shown: list[RecipientLine],
+        rows: list[OutboxEntry] | None = None,
     ) -> ReceiptMail:
         """The receipt of a job given up (``_give_up``), in the words of the catalogue."""
         lang = self.settings.language
@@ -1332,7 +1436,7 @@ class OutboundService:
         else:
             what = text(Text.RECEIPT_FAILURE_INTERNAL, lang)
         reference = str(payload.get("reference") or job.id)
-        shown.extend(await self._recipient_lines(job.id))
+        shown.extend(await self._recipient_lines(job.id, rows))
         return render_failure_receipt(job.subject, what, reference, shown, language=lang, sent_at=job.sent_at)
 
     async def _legacy_warnings(self, job_id: str) -> tuple[str, ...]:
@@ -1344,10 +1448,13 @@ class OutboundService:
             await blocking(self.store.complete_effect, effect.key, {"noted": True})
         return tuple(str(w) for w in _as_list(effect.payload.get("warnings")))
 
-    async def _write_category(self, job: OutboundJob, planned: JobCategory) -> dict[str, object] | None:
+    async def _write_category(
+        self, job: OutboundJob, planned: JobCategory, page: _EffectPage | None = None
+    ) -> dict[str, object] | None:
         """Show the job's state category on its original. The category is computed now, from the job's
         state and its recipients' recorded outcomes, not taken from when it was planned: a business
-        receipt recorded in between is then never lost, whatever the order (see ``_current_category``)."""
+        receipt recorded in between is then never lost, whatever the order (see ``_current_category``;
+        ``page``: the outcomes read for the page of effects, see ``_job_category``)."""
         if planned is JobCategory.QUEUED:
             if job.state in JOB_TERMINAL:
                 # Planned before the crash that delayed it; the job's final category has been planned since.
@@ -1358,7 +1465,7 @@ class OutboundService:
             # or this would show the category of a job that is not finished.
             return None
         else:
-            category = await self._current_category(job)
+            category = await self._current_category(job, planned, page)
         await self._ensure_categories(job.mailbox)
         names = {key: self.settings.category_name(key) for key in (c.value for c in JobCategory)}
         mine = set(names.values())
@@ -1370,7 +1477,9 @@ class OutboundService:
             await self.mail.set_categories(job.mailbox, job.message_id, wanted)
         return {"categories": wanted, "category": category.value}
 
-    async def _current_category(self, job: OutboundJob) -> JobCategory:
+    async def _current_category(
+        self, job: OutboundJob, planned: JobCategory | None = None, page: _EffectPage | None = None
+    ) -> JobCategory:
         """The final category of a finished job, from what is recorded now.
 
         Why every order converges: a category effect is planned whenever the category may have changed
@@ -1385,7 +1494,7 @@ class OutboundService:
             lines = [_secure_line(d) for d in _as_list(receipt.payload.get("lines"))] if receipt else []
             return category_for(lines) if lines else JobCategory.SENT
         if job.state is JobState.DONE:
-            return await self._job_category(job.id)
+            return await self._job_category(job.id, planned, page)
         return JobCategory.FAILED  # rejected before sending, or given up
 
     async def ensure_categories(self) -> None:
@@ -1513,6 +1622,36 @@ class _Update:
     changed: list[RecipientLine]
     reported: frozenset[str]
     thread: str | None
+
+
+#: Completions of receipt and category effects committed in one transaction (``EffectBook.run_pending``'s
+#: ``batch``, issue 18); a crash before such a commit repeats at most this many effects' actions, each of
+#: which finds its own earlier result.
+_EFFECT_COMMIT_BATCH = 50
+#: A receipt job's rows are read with its page of effects (``_read_effect_page``) if it has at most this
+#: many (a single letter's one), and at most ``_PAGE_ROWS`` for the page; a bigger job's are read a page at
+#: a time when its receipt is written.
+_PAGE_ROWS_PER_JOB = NAMED_RECIPIENTS_MAX
+_PAGE_ROWS = 2000
+
+
+@dataclass
+class _EffectPage:
+    """What was read for a page of receipt and category effects before the first ran
+    (``OutboundService._read_effect_page``), by job id; and the receipts whose attempt was noted as the
+    first (``EffectBook.first_attempts``), each answer good for one attempt (``take_first``)."""
+
+    jobs: dict[str, OutboundJob] = field(default_factory=dict)
+    statuses: dict[str, dict[tuple[OutboxState, str | None], int]] = field(default_factory=dict)
+    rows: dict[str, list[OutboxEntry]] = field(default_factory=dict)
+    first: set[EffectKey] = field(default_factory=set)
+
+    def take_first(self, key: EffectKey) -> bool:
+        """Whether this attempt at ``key`` is its first noted one; False from then on in this page."""
+        if key in self.first:
+            self.first.discard(key)
+            return True
+        return False
 
 
 def _error_receipt(subject: str, findings: object, language: str, sent_at: datetime | None) -> ReceiptMail:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from graph_dpg.core.errors import GraphDpgError, TransientError
 from graph_dpg.domain.mail import MailMessage
-from graph_dpg.ports.store import EffectState
+from graph_dpg.ports.store import AuditEntry, EffectState
 from graph_dpg.services.boundary import ItemFailures, Reason, Stage
 from graph_dpg.services.effects import (
+    Completed,
     EffectBook,
     EffectKey,
     EffectKind,
@@ -152,3 +155,116 @@ async def test_an_action_that_raises_something_unexpected_closes_that_effect_and
     assert str(poison.result["failed"]).startswith("UnicodeEncodeError: 'utf-8' codec can't encode")
     assert failures.counts()[(Stage.INBOUND_MAIL, Reason.INTERNAL_ERROR)] == 1
     assert await book.run_pending(EffectKind.RECEIPT, action=action) == []  # not tried again
+
+
+class CountingEffects(FakeEffects):
+    """The fake, counting the batched commits (``complete_effects``) and the single ones, and keeping the
+    subjects of the audit records written with them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commits: list[list[str]] = []
+        self.singles = 0
+        self.audited: list[str] = []
+
+    def _append_audit(self, entry: AuditEntry | None) -> None:
+        if entry is not None:
+            self.audited.append(entry.subject)
+
+    def complete_effects(self, completions: Any) -> set[str]:
+        self.commits.append([key for key, _, _ in completions])
+        return super().complete_effects(completions)
+
+    def complete_effect(self, key: str, result: Any = None, *, audit: AuditEntry | None = None) -> bool:
+        self.singles += 1
+        return super().complete_effect(key, result, audit=audit)
+
+
+async def test_a_batched_run_commits_its_completions_together_with_their_audit_records() -> None:
+    store = CountingEffects()
+    book = EffectBook(store)
+    for job in ("a", "b", "c", "d", "e"):
+        await book.plan(EffectKey.receipt(job), {"job": job})
+
+    async def action(effect: PlannedEffect) -> Completed:
+        job = str(effect.payload["job"])
+        return Completed({"written": job}, AuditEntry("test.written", job))
+
+    done = await book.run_pending(EffectKind.RECEIPT, action=action, batch=2)
+    assert [str(e.key) for e, _ in done] == [f"receipt:{j}" for j in "abcde"]
+    assert store.commits == [["receipt:a", "receipt:b"], ["receipt:c", "receipt:d"], ["receipt:e"]]
+    assert store.singles == 0
+    assert store.audited == list("abcde")
+    assert await book.pending(EffectKind.RECEIPT) == []
+
+
+async def test_a_batched_run_leaves_a_failing_effect_planned_and_completes_the_others() -> None:
+    store = CountingEffects()
+    book = EffectBook(store)
+    for job in ("ok", "fails", "later", "ok2"):
+        await book.plan(EffectKey.receipt(job), {"job": job})
+
+    async def action(effect: PlannedEffect) -> dict[str, object] | None:
+        if effect.payload["job"] == "fails":
+            raise TransientError("graph 503")
+        return None if effect.payload["job"] == "later" else {"written": True}
+
+    done = await book.run_pending(EffectKind.RECEIPT, action=action, batch=50, on_error=lambda e, x: None)
+    assert [str(e.key) for e, _ in done] == ["receipt:ok", "receipt:ok2"]
+    assert store.commits == [["receipt:ok", "receipt:ok2"]]
+    assert [str(e.key) for e in await book.pending(EffectKind.RECEIPT)] == ["receipt:fails", "receipt:later"]
+
+
+async def test_a_crash_before_a_batch_is_committed_repeats_its_actions_once_in_outcome() -> None:
+    store, mail = CountingEffects(), FakeMailbox()
+    book = EffectBook(store)
+    for job in ("j1", "j2", "j3"):
+        await book.plan(EffectKey.receipt(job), {"job": job})
+
+    async def write(effect: PlannedEffect) -> dict[str, object]:
+        async def build() -> MailMessage:
+            return MailMessage(subject=f"Kvittering {effect.key}")
+
+        marker = Marker("DpgReceiptFor", str(effect.key))
+        return (await marker.find_or_create(mail, "sag@kommune.dk", "inbox", build)).result()
+
+    store.fail_next("complete_effects", SystemExit("killed after the actions, before their commit"))
+    with pytest.raises(SystemExit):
+        await book.run_pending(EffectKind.RECEIPT, action=write, batch=50)
+    assert len(mail.messages) == 3 and len(await book.pending(EffectKind.RECEIPT)) == 3
+
+    done = await book.run_pending(EffectKind.RECEIPT, action=write, batch=50)  # the restart
+    assert [r.get("reused") for _, r in done] == [True, True, True]
+    assert len(mail.messages) == 3 and await book.pending(EffectKind.RECEIPT) == []
+
+
+async def test_a_read_through_the_book_sees_the_held_completions_of_a_batched_run() -> None:
+    """An action that waits for another effect of its page to be DONE (an updated receipt for the receipt
+    before it) finds it done: the read commits what the run holds back first."""
+    store = CountingEffects()
+    book = EffectBook(store)
+    await book.plan(EffectKey.receipt("j1"), {"job": "j1"})
+    await book.plan(EffectKey.receipt_update("j1", 1), {"job": "j1"})
+    seen: list[bool] = []
+
+    async def action(effect: PlannedEffect) -> dict[str, object] | None:
+        if effect.key.update_generation is None:
+            return {"written": True}
+        seen.append(await book.is_done(EffectKey.receipt("j1")))
+        return {"update": True} if seen[-1] else None
+
+    done = await book.run_pending(EffectKind.RECEIPT, action=action, batch=50)
+    assert seen == [True] and len(done) == 2
+    assert store.commits == [["receipt:j1"], ["receipt:j1:update:1"]]
+
+
+async def test_first_attempts_are_noted_for_a_page_and_answer_true_once() -> None:
+    book = EffectBook(FakeEffects())
+    keys = [EffectKey.receipt("j1"), EffectKey.receipt("j2")]
+    for key in keys:
+        await book.plan(key, {})
+    assert await book.first_attempt(keys[1]) is True
+    assert await book.first_attempts(keys) == {keys[0]}  # j2's attempt was noted before
+    assert await book.first_attempts(keys) == set()
+    assert await book.first_attempt(keys[0]) is False
+    assert await book.first_attempts([]) == set()
