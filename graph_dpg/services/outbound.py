@@ -1126,12 +1126,6 @@ class OutboundService:
             page.statuses[job_id] = fresh
         return _outcome_of(fresh)[0]
 
-    async def _job_outcome(self, job_id: str) -> tuple[JobCategory, bool]:
-        """``category_for`` the job's recipient lines, and whether a business receipt refused one of them:
-        both depend only on which statuses occur, so they are read as counts by state and receipt status,
-        in one read (100,000 lines are never held for them; issue 18)."""
-        return _outcome_of(await blocking(self.store.job_statuses, job_id))
-
     def _effect_plans(
         self, job: OutboundJob, category: JobCategory, findings: Sequence[Finding] = ()
     ) -> list[EffectPlan]:
@@ -1583,12 +1577,18 @@ class OutboundService:
                 refused = (r.receipt_status or "") in _RECEIPT_FAILURES
                 touched[job_id] = touched.get(job_id, False) or refused
         jobs = await blocking(self.store.get_jobs, set(touched)) if touched else {}
+        # The finished jobs' category, and whether a business receipt refused one of their letters: both
+        # depend only on which statuses occur, so they are read as counts by state and receipt status
+        # (100,000 lines are never held for them), for the batch's jobs in one read (issue 18), after
+        # the receipts were recorded.
+        finished = [job_id for job_id in touched if (j := jobs.get(job_id)) and j.state in JOB_TERMINAL]
+        outcomes = await blocking(self.store.jobs_statuses, finished) if finished else {}
         categories: list[EffectPlan] = []
         for job_id, refused in touched.items():
             job = jobs.get(job_id)
             if job is None or job.state not in JOB_TERMINAL:
                 continue  # its first receipt, written once it is finished, shows these receipts
-            category, any_refused = await self._job_outcome(job_id)
+            category, any_refused = _outcome_of(outcomes.get(job_id, {}))
             categories.append(self._category_plan(job, category))
             if refused and any_refused:
                 await self._plan_update(job)
