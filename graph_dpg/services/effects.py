@@ -237,10 +237,11 @@ class EffectBook:
         are about in one go).
 
         ``batch``: completions (results and audit records) committed together, ``batch`` in one store
-        transaction (issue 18: one commit per effect was most of an effect's CPU); 1, the default, commits
-        each as it is done. Held back, a completion is committed when ``batch`` of them are, before any
-        read of an effect through this book (:meth:`get`, :meth:`is_done`: an action that waits for
-        another effect of the page to be DONE sees it done), and when the page ends. Only for actions
+        transaction (issue 18: a transaction costs CPU, and a letter's receipt mail and two categories
+        were three); 1, the default, commits each as it is done. Held back, a completion is committed
+        when ``batch`` of them are, before any read of an effect through this book (:meth:`get`,
+        :meth:`is_done`: an action that waits for another effect of the page to be DONE sees it done),
+        and when the page ends. Only for actions
         idempotent in outcome, as every effect's must be: a crash (or a failed commit) before the batch's
         transaction leaves each of its effects planned though its action was done, so the next run does it
         again, exactly as after a crash between one action and its own completion, only for up to
@@ -330,10 +331,11 @@ class Marker:
         """The message in ``folder`` that carries this marker; else ``build()`` one and create it there (as
         a received item, carrying the marker). ``folder`` is a folder id or a well-known name.
 
-        ``first_attempt``: the caller knows no earlier attempt exists (``EffectBook.first_attempt`` noted
-        this one as the first, durably, before it writes): the lookup, a Graph round trip, is left out.
-        That holds only for an effect planned by a version that notes every attempt (an effect planned
-        before it may have been attempted unnoted), so callers pass it for such effects alone."""
+        ``first_attempt``: the caller knows no earlier attempt exists (``EffectBook.first_attempt``, or
+        ``first_attempts`` for a page, noted this one as the first, durably, before it writes): the
+        lookup, a Graph round trip, is left out. That holds only for an effect planned by a version that
+        notes every attempt (an effect planned before it may have been attempted unnoted), so callers pass
+        it for such effects alone."""
         if not first_attempt:
             found = await mail.find_by_extended_property(mailbox, folder, self.name, self.value)
             if found:

@@ -1170,7 +1170,7 @@ class OutboundService:
         configured, so its planned effects are still carried out.
 
         Issue 18 (cost of one mail): the page's store work is done in a few transactions, not several per
-        effect. Before the first effect runs, ``_EffectPage.read`` reads the page's jobs, their outcomes
+        effect. Before the first effect runs, ``_read_effect_page`` reads the page's jobs, their outcomes
         and the rows of its small receipt jobs, and notes the first attempts of its receipts; the effects'
         completions are committed ``_EFFECT_COMMIT_BATCH`` at a time (``EffectBook.run_pending``: a crash
         before such a commit repeats those effects, each of which finds its own earlier result: a receipt
@@ -1340,7 +1340,7 @@ class OutboundService:
         # create) is found by it. Its first attempt, noted as such in the store before anything is
         # written, has no earlier copy to look for (issue 18: one Graph round trip less per letter);
         # receipts planned before attempts were noted are always looked for. With a page, the attempt was
-        # noted with the page's others before the first ran (``_EffectPage.read``), and the answer is used
+        # noted with the page's others before the first ran (``_read_effect_page``), and the answer is used
         # once: a second try in this run (the plain receipt after a failed one) looks.
         message_id = receipt_message_id(key)
         marker = Marker(RECEIPT_PROPERTY, str(key))
