@@ -48,6 +48,8 @@ async def test_graph_mailbox_uses_the_configured_transport_and_closes_it(
         transports = [getattr(c, "__self__", None) for c in closers]
         made = [t for t in transports if isinstance(t, httpx.AsyncBaseTransport)]
         assert [type(t) for t in made] == [expected]
+        # GraphSender's fast path (adapters/graph/sender.py) only over our aiohttp transport.
+        assert mailbox._sender.fast is (kind == "aiohttp")
         await mailbox.check_mailbox(MAILBOX)
         await mailbox.check_mailbox(MAILBOX)
         await _close(closers)
