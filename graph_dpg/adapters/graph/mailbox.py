@@ -249,7 +249,7 @@ class GraphMailbox:
             base_delay=self._retry.base_delay,
             backoff_factor=self._retry.backoff_factor,
             jitter=self._retry.jitter,
-            slot=self._slot,
+            slot=self.budget.slot,  # what ``_slot`` does, without its own context-manager layer
         )
         #: Requests sent (every attempt) and calls that ended in a 429, per mailbox (for /metrics).
         self.requests: Counter[str] = self._sender.requests
