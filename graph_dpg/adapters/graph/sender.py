@@ -70,7 +70,7 @@ from msgraph_core import SDK_VERSION as MSGRAPH_CORE_VERSION
 from msgraph_core.middleware.async_graph_transport import AsyncGraphTransport
 
 from graph_dpg.adapters.graph.errors import parse_retry_after
-from graph_dpg.adapters.http.aiohttp_transport import AiohttpTransport
+from graph_dpg.adapters.http.aiohttp_transport import AiohttpTransport, ClientDefaults
 from graph_dpg.core.errors import PermanentError
 
 SERVICE = "graph"
@@ -235,12 +235,8 @@ class GraphSender:
         self._origin = (parts.scheme, parts.host, parts.port)
         self._prefix = origin_prefix(parts)
         self._fast = fast_transport(http, base_url)
-        #: What the client would add to every request (httpx's defaults: Accept, Accept-Encoding,
-        #: Connection, User-Agent), as the fast path sends them, and the client's timeouts.
-        encoding = http.headers.encoding
-        self._defaults = [(k.decode(encoding), v.decode(encoding)) for k, v in http.headers.raw]
-        self._default_names = frozenset(k.lower() for k, _ in self._defaults)
-        self._timeouts = http.timeout.as_dict()
+        #: What the client would add to every request (headers, timeouts), for the fast path.
+        self._defaults = ClientDefaults(http)
         self._token = token
         self._max_retries = max_retries
         self._base_delay = base_delay
@@ -262,16 +258,6 @@ class GraphSender:
             return True
         parts = httpx.URL(url)
         return (parts.scheme, parts.host, parts.port) == self._origin
-
-    def _header_list(self, headers: Mapping[str, str]) -> list[tuple[str, str]]:
-        """The client's default headers, then ``headers`` (replacing a default of the same name), as
-        ``httpx.AsyncClient.build_request`` merges them."""
-        names = {k.lower() for k in headers}
-        if names.isdisjoint(self._default_names):
-            defaults = self._defaults
-        else:
-            defaults = [(k, v) for k, v in self._defaults if k.lower() not in names]
-        return [*defaults, *headers.items()]
 
     def backoff(self, retry: int) -> float:
         """The wait before retry ``retry + 1`` when the answer named none (GraphRetryHandler's formula)."""
@@ -313,8 +299,9 @@ class GraphSender:
             async with self._slot(mailbox):
                 self.requests[mailbox] += 1
                 if fast is not None:
-                    header_list = self._header_list(sent_headers)
-                    response = await fast.fetch(method, target, header_list, content, self._timeouts)
+                    defaults = self._defaults
+                    header_list = defaults.merged(sent_headers)
+                    response = await fast.fetch(method, target, header_list, content, defaults.timeouts)
                 else:
                     response = await self._http.send(request)
             status = response.status_code

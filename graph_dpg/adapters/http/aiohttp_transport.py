@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final, Literal
@@ -89,6 +90,9 @@ _MAX_HEADER_LINE: Final = 16 * 1024
 _HTTP11: Final = b"HTTP/1.1"
 #: aiohttp.payload.TOO_LARGE_BYTES_BODY: raw bytes above it draw a ResourceWarning.
 _LARGE_BODY: Final = 2**20
+#: httpx's client logs every request here at INFO (``httpx/_client.py``, ``_send_single_request``); ``fetch``
+#: logs the same line, so log filters on it (NgDP's CPR masking) and operators see what they saw.
+_HTTPX_LOG: Final = logging.getLogger("httpx")
 
 
 def _mapped(exc: BaseException) -> Exception:
@@ -349,7 +353,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         no cookies, no header merging, no default headers: ``headers`` go out as given (aiohttp adds
         ``Host`` and ``Content-Length``). The response is an ``httpx.Response`` over the read body
         (``httpx.Response(status, headers=raw, content=body)`` costs ~12 µs), which decodes a
-        ``Content-Encoding`` as the client would have; its ``request`` is not set."""
+        ``Content-Encoding`` as the client would have; its ``request`` is not set. httpx's INFO line for
+        the request is logged on the ``httpx`` logger as the client logs it."""
         try:
             target = yarl.URL(url, encoded=True)
         except (ValueError, TypeError) as exc:
@@ -370,7 +375,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 response.release()
         finally:
             slot.release()
-        return httpx.Response(
+        answer = httpx.Response(
             response.status,
             headers=response.raw_headers,
             content=body,
@@ -379,6 +384,41 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 "reason_phrase": (response.reason or "").encode("ascii", "replace"),
             },
         )
+        if _HTTPX_LOG.isEnabledFor(logging.INFO):
+            _HTTPX_LOG.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                method,
+                url,
+                answer.http_version,
+                answer.status_code,
+                answer.reason_phrase,
+            )
+        return answer
+
+
+class ClientDefaults:
+    """What an ``httpx.AsyncClient`` adds to each request it builds, for a caller that sends through
+    ``AiohttpTransport.fetch`` instead: its headers (httpx's ``Accept``, ``Accept-Encoding``, ``Connection``,
+    ``User-Agent`` and the client's own) and its timeouts (``Timeout.as_dict()``, what ``build_request``
+    puts into ``extensions["timeout"]``)."""
+
+    __slots__ = ("_names", "headers", "timeouts")
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        encoding = client.headers.encoding
+        self.headers = [(k.decode(encoding), v.decode(encoding)) for k, v in client.headers.raw]
+        self._names = frozenset(k.lower() for k, _ in self.headers)
+        self.timeouts: Mapping[str, float | None] = client.timeout.as_dict()
+
+    def merged(self, headers: Mapping[str, str]) -> list[tuple[str, str]]:
+        """The client's headers, then ``headers`` (replacing a client header of the same name), as
+        ``httpx.AsyncClient.build_request`` merges them."""
+        names = {k.lower() for k in headers}
+        if names.isdisjoint(self._names):
+            defaults = self.headers
+        else:
+            defaults = [(k, v) for k, v in self.headers if k.lower() not in names]
+        return [*defaults, *headers.items()]
 
 
 def _version(response: aiohttp.ClientResponse) -> bytes:

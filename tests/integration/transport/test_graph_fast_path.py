@@ -292,3 +292,29 @@ async def test_an_injected_transport_takes_the_client_path() -> None:
     assert await mbx.get_categories(MB, MESSAGE) == ["m"]
     assert seen[0].headers["authorization"] == "Bearer tok"
     await mbx.aclose()
+
+
+async def _seen(fast: bool) -> list[Seen]:
+    async with serving(scripted(OK_JSON)) as srv, mailbox(srv.url) as mbx:
+        if not fast:
+            mbx._sender._fast = None  # the client path over the same transport, as before the fast path
+        await mbx.get_categories(MB, MESSAGE)
+        await mbx.set_categories(MB, MESSAGE, ["Sendt æ"])
+        await mbx.create_master_category(MB, "Sendt", "preset1")
+        await mbx.get_mime(MB, "id with space")
+        await mbx.delete_message(MB, MESSAGE)
+    return srv.requests
+
+
+async def test_the_fast_path_sends_what_the_client_path_sent() -> None:
+    def comparable(seen: Seen) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
+        headers = sorted(
+            (k.lower(), v.split(b":")[0] if k.lower() == b"host" else v)
+            for k, v in seen.headers
+            if k.lower() != b"client-request-id"  # a uuid4 per call
+        )
+        return seen.line, seen.body, headers
+
+    fast, before = await _seen(True), await _seen(False)
+    assert len(fast) == len(before) == 5
+    assert [comparable(s) for s in fast] == [comparable(s) for s in before]
