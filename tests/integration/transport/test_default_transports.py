@@ -79,6 +79,7 @@ async def test_ngdp_client_speaks_mutual_tls_over_either_transport(
         )
         transport = client._http._transport
         assert isinstance(transport, expected)
+        assert (client._direct is not None) is (kind == "aiohttp")  # NgdpClient._send's direct path
         assert await client.list_receipts() == []
         await client.aclose()
     finally:
