@@ -324,10 +324,12 @@ class NgdpClient:
                 http2=False,
             )
             # Not when a proxy from the environment is mounted for NgDP's origin (httpx's own routing,
-            # ``_transport_for_url``): such requests never reach our transport.
+            # ``_transport_for_url``, private: without it, no direct path): such requests never reach ours.
+            route = getattr(self._http, "_transport_for_url", None)
             if (
                 isinstance(network, AiohttpTransport)
-                and self._http._transport_for_url(httpx.URL(base)) is network
+                and route is not None
+                and route(httpx.URL(base)) is network
             ):
                 self._direct = network
                 self._defaults = ClientDefaults(self._http)
