@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json as jsonlib
 import logging
 import os
 import random
@@ -82,7 +83,12 @@ from graph_dpg.adapters.digital_post.wire import (
     receipt_from_json,
     receipts_from_bulk,
 )
-from graph_dpg.adapters.http.aiohttp_transport import TransportKind, network_transport
+from graph_dpg.adapters.http.aiohttp_transport import (
+    AiohttpTransport,
+    ClientDefaults,
+    TransportKind,
+    network_transport,
+)
 from graph_dpg.core.backoff import Backoff
 from graph_dpg.core.errors import (
     AmbiguousOutcomeError,
@@ -296,6 +302,9 @@ class NgdpClient:
             connect=connect_timeout, read=read_timeout, write=write_timeout, pool=pool_timeout
         )
         base = base_url.rstrip("/") + "/"
+        self._base = base
+        #: Requests straight to our aiohttp transport, past the httpx client (``_send``); None: the client.
+        self._direct: AiohttpTransport | None = None
         if transport is not None:
             self._http = httpx.AsyncClient(
                 base_url=base, headers=headers, timeout=timeout, transport=transport
@@ -304,15 +313,26 @@ class NgdpClient:
             verify = client_ssl_context(self._identity, ca_bundle)
             # ``verify`` stays on the client as well: a proxy from the environment is an httpx mount that
             # builds its own transport from it.
+            network = network_transport(http_transport, ssl_context=verify)
             self._http = httpx.AsyncClient(
                 base_url=base,
                 headers=headers,
                 timeout=timeout,
                 verify=verify,
-                transport=network_transport(http_transport, ssl_context=verify),
+                transport=network,
                 http1=True,
                 http2=False,
             )
+            # Not when a proxy from the environment is mounted for NgDP's origin (httpx's own routing,
+            # ``_transport_for_url``, private: without it, no direct path): such requests never reach ours.
+            route = getattr(self._http, "_transport_for_url", None)
+            if (
+                isinstance(network, AiohttpTransport)
+                and route is not None
+                and route(httpx.URL(base)) is network
+            ):
+                self._direct = network
+                self._defaults = ClientDefaults(self._http)
         _install_cpr_filter()
 
     async def aclose(self) -> None:
@@ -379,6 +399,42 @@ class NgdpClient:
             )
         return TransientError(f"{what}: transport failure ({type(exc).__name__})", SERVICE)
 
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        content: bytes | None = None,
+        json: object = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One request, as ``self._http.request`` would send it. Over our aiohttp transport it goes to
+        ``AiohttpTransport.fetch`` directly (the same session with the mutual-TLS context, pool slots,
+        timeouts and httpx exception mapping, so ``_map_transport`` and ``_tls_refusal`` see what they saw),
+        without ``httpx.AsyncClient.send``'s Request model, URL re-parsing and cookie jar: ~0.25 ms CPU less
+        per ``POST memos/`` of a 3 kB MeMo over mutual TLS to a loopback server (0.59 → 0.33 ms, server
+        included, medians of 4 × 300; issue 18). The URL and
+        JSON body are made as the client makes them: ``httpx.URL(base + path, params=params)`` (the client
+        appends a relative path to its base URL's path and merges ``params`` the same way) and httpx's
+        ``encode_json`` (compact separators, UTF-8, no NaN) with ``Content-Type: application/json`` unless
+        ``headers`` name one. No cookies are sent or kept on that path (the client's jar would have echoed a
+        ``Set-Cookie``); NgDP authenticates by the Basic header and the client certificate
+        (docs/facts/ngdp.md, "Authentication")."""
+        direct = self._direct
+        if direct is None:
+            return await self._http.request(
+                method, path, params=params, content=content, json=json, headers=headers
+            )
+        url = str(httpx.URL(self._base + path, params=params))
+        sent = dict(headers or {})
+        if json is not None:
+            content = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+            if not any(k.lower() == "content-type" for k in sent):
+                sent["Content-Type"] = "application/json"
+        defaults = self._defaults
+        return await direct.fetch(method, url, defaults.merged(sent), content, defaults.timeouts)
+
     async def _request(
         self,
         method: str,
@@ -395,7 +451,7 @@ class NgdpClient:
         for attempt in range(1, self._max_attempts + 1):
             retry_after: float | None = None
             try:
-                response = await self._http.request(method, path, params=params, json=json, headers=headers)
+                response = await self._send(method, path, params=params, json=json, headers=headers)
             except httpx.TransportError as exc:
                 last = self._map_transport(exc, what, body_sent_matters=False)
                 if isinstance(last, AuthError):
@@ -574,7 +630,8 @@ class NgdpClient:
         for attempt in range(1, self._max_attempts + 1):
             retry_after: float | None = None
             try:
-                response = await self._http.post(
+                response = await self._send(
+                    "POST",
                     "validations/",
                     params={"fileName": file_name, "policy": "STRICT"},
                     content=html,
@@ -608,7 +665,8 @@ class NgdpClient:
 
     async def _post_memo(self, message_uuid: str, xml: bytes) -> httpx.Response:
         """One ``POST memos/?memo-message-uuid=`` (SendMemoAsync) with the MeMo as the body."""
-        return await self._http.post(
+        return await self._send(
+            "POST",
             "memos/",
             params={"memo-message-uuid": message_uuid},
             content=xml,

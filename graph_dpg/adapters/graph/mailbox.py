@@ -3,7 +3,8 @@
 Request paths come from the SDK's request builders (their URI templates and path parameters), expanded by
 our own expander (uri.py), and are sent by our own sender on the plain httpx client (sender.py: auth,
 retries honouring Retry-After, redirects, telemetry, as the SDK's pipeline did, ~1 ms of CPU less per
-request; docs/facts/graph.md, "msgraph-sdk: what the adapter keeps"). Every response is read raw and
+request; docs/facts/graph.md, "msgraph-sdk: what the adapter keeps"), or, over our aiohttp transport,
+straight to aiohttp past the httpx client (sender.py, "The fast path"). Every response is read raw and
 decoded with ``json.loads``: the SDK's model deserialisation costs ~9 ms per Message (docs/facts/graph.md,
 "msgraph-sdk: deserialisation cost"), which would dominate polling.
 
@@ -249,7 +250,7 @@ class GraphMailbox:
             base_delay=self._retry.base_delay,
             backoff_factor=self._retry.backoff_factor,
             jitter=self._retry.jitter,
-            slot=self._slot,
+            slot=self.budget.slot,  # what ``_slot`` does, without its own context-manager layer
         )
         #: Requests sent (every attempt) and calls that ended in a 429, per mailbox (for /metrics).
         self.requests: Counter[str] = self._sender.requests

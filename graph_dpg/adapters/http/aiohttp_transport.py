@@ -56,12 +56,20 @@ TLS context is httpx's (``httpx.create_ssl_context()``: certifi, or ``SSL_CERT_F
 aiohttp's own ``trust_env`` (a netrc read and a proxy lookup in a thread on every request) stays off.
 Limits as ``httpx.Limits``: ``max_connections`` (the pool slots), ``keepalive_expiry`` → aiohttp's
 ``keepalive_timeout``; aiohttp has no cap on idle connections, so ``max_keepalive_connections`` is unused.
+
+``fetch(method, url, headers, content, timeouts)`` is the same request without the httpx client around it,
+for a caller that builds the final headers itself (GraphSender's fast path, adapters/graph/sender.py): the
+body read whole into an ``httpx.Response``, one URL parse (yarl's), and the session, pool slots, timeouts
+and exception mapping above. Per Graph GET it saves what ``httpx.AsyncClient.send`` costs on top of this
+transport: ``Request``/``Headers`` models, URL parsing two or three times, the cookie jar
+(bench/request_cpu_bench.py, issue 18).
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final, Literal
@@ -82,6 +90,9 @@ _MAX_HEADER_LINE: Final = 16 * 1024
 _HTTP11: Final = b"HTTP/1.1"
 #: aiohttp.payload.TOO_LARGE_BYTES_BODY: raw bytes above it draw a ResourceWarning.
 _LARGE_BODY: Final = 2**20
+#: httpx's client logs every request here at INFO (``httpx/_client.py``, ``_send_single_request``); ``fetch``
+#: logs the same line, so log filters on it (NgDP's CPR masking) and operators see what they saw.
+_HTTPX_LOG: Final = logging.getLogger("httpx")
 
 
 def _mapped(exc: BaseException) -> Exception:
@@ -274,21 +285,38 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         stream = request.stream
         if isinstance(stream, httpx.ByteStream):
             data = request.content or None  # httpx read it when the request was built
-            if data is not None and len(data) > _LARGE_BODY:
-                # aiohttp writes a BytesIO in chunks (and warns about raw bytes over 1 MiB); BytesIO(bytes)
-                # shares the buffer until written to.
-                data = io.BytesIO(data)
         else:
             # A streamed body: aiohttp chunks it itself (it refuses a Transfer-Encoding header it did not
             # set); a Content-Length the caller gave is kept and streamed under.
             headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
             data = _aiter_body(stream)
+        try:
+            url = yarl.URL(str(request.url), encoded=True)
+        except (ValueError, TypeError) as exc:
+            raise httpx.InvalidURL(str(exc)) from exc
+        return await self._request(session, request.method, url, headers, data, timeouts)
+
+    async def _request(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: yarl.URL,
+        headers: list[tuple[str, str]],
+        data: Any,
+        timeouts: Mapping[str, float | None],
+    ) -> aiohttp.ClientResponse:
+        """One request on ``session`` until its response headers, failures mapped to httpx's (both paths:
+        ``handle_async_request`` and ``fetch``)."""
+        if isinstance(data, bytes) and len(data) > _LARGE_BODY:
+            # aiohttp writes a BytesIO in chunks (and warns about raw bytes over 1 MiB); BytesIO(bytes)
+            # shares the buffer until written to.
+            data = io.BytesIO(data)
         read = timeouts.get("read")
         write = timeouts.get("write")
         try:
             pending = session.request(
-                request.method,
-                yarl.URL(str(request.url), encoded=True),
+                method,
+                url,
                 headers=headers,
                 data=data,
                 allow_redirects=False,
@@ -306,6 +334,91 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 raise httpx.WriteTimeout("no response within the write and read timeouts") from exc
         except _TRANSLATED as exc:
             raise _mapped(exc) from _cause(exc)
+
+    # ------------------------------------------------------------------ the fast path
+
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        content: bytes | None,
+        timeouts: Mapping[str, float | None],
+    ) -> httpx.Response:
+        """``method url`` with its response body read whole, without an ``httpx.Request`` or client: for a
+        caller that built the request's final headers itself (GraphSender's fast path, sender.py).
+
+        The same session, pool slot (``pool`` timeout), connect/read/write timeouts and exception mapping
+        as ``handle_async_request``; ``url`` is parsed once, by yarl, and sent verbatim (``encoded=True``);
+        no cookies, no header merging, no default headers: ``headers`` go out as given (aiohttp adds
+        ``Host`` and ``Content-Length``). The response is an ``httpx.Response`` over the read body
+        (``httpx.Response(status, headers=raw, content=body)`` costs ~12 µs), which decodes a
+        ``Content-Encoding`` as the client would have; its ``request`` is not set. httpx's INFO line for
+        the request is logged on the ``httpx`` logger as the client logs it."""
+        try:
+            target = yarl.URL(url, encoded=True)
+        except (ValueError, TypeError) as exc:
+            raise httpx.InvalidURL(str(exc)) from exc
+        if target.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{target.scheme}://'.")
+        if not target.host:
+            raise httpx.UnsupportedProtocol("Request URL is missing a host.")
+        session = self._session_for(asyncio.get_running_loop())
+        slot = await self._acquire(self._slots, timeouts.get("pool"))
+        try:
+            response = await self._request(session, method, target, headers, content or None, timeouts)
+            try:
+                body = await response.read()
+            except _TRANSLATED as exc:
+                raise _mapped(exc) from _cause(exc)
+            finally:
+                response.release()
+        finally:
+            slot.release()
+        answer = httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            content=body,
+            extensions={
+                "http_version": _HTTP11 if response.version == aiohttp.HttpVersion11 else _version(response),
+                "reason_phrase": (response.reason or "").encode("ascii", "replace"),
+            },
+        )
+        if _HTTPX_LOG.isEnabledFor(logging.INFO):
+            _HTTPX_LOG.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                method,
+                url,
+                answer.http_version,
+                answer.status_code,
+                answer.reason_phrase,
+            )
+        return answer
+
+
+class ClientDefaults:
+    """What an ``httpx.AsyncClient`` adds to each request it builds, for a caller that sends through
+    ``AiohttpTransport.fetch`` instead: its headers (httpx's ``Accept``, ``Accept-Encoding``, ``Connection``,
+    ``User-Agent`` and the client's own) and its timeouts (``Timeout.as_dict()``, what ``build_request``
+    puts into ``extensions["timeout"]``)."""
+
+    __slots__ = ("_names", "headers", "timeouts")
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        encoding = client.headers.encoding
+        self.headers = [(k.decode(encoding), v.decode(encoding)) for k, v in client.headers.raw]
+        self._names = frozenset(k.lower() for k, _ in self.headers)
+        self.timeouts: Mapping[str, float | None] = client.timeout.as_dict()
+
+    def merged(self, headers: Mapping[str, str]) -> list[tuple[str, str]]:
+        """The client's headers, then ``headers`` (replacing a client header of the same name), as
+        ``httpx.AsyncClient.build_request`` merges them."""
+        names = {k.lower() for k in headers}
+        if names.isdisjoint(self._names):
+            defaults = self.headers
+        else:
+            defaults = [(k, v) for k, v in self.headers if k.lower() not in names]
+        return [*defaults, *headers.items()]
 
 
 def _version(response: aiohttp.ClientResponse) -> bytes:

@@ -48,6 +48,8 @@ async def test_graph_mailbox_uses_the_configured_transport_and_closes_it(
         transports = [getattr(c, "__self__", None) for c in closers]
         made = [t for t in transports if isinstance(t, httpx.AsyncBaseTransport)]
         assert [type(t) for t in made] == [expected]
+        # GraphSender's fast path (adapters/graph/sender.py) only over our aiohttp transport.
+        assert mailbox._sender.fast is (kind == "aiohttp")
         await mailbox.check_mailbox(MAILBOX)
         await mailbox.check_mailbox(MAILBOX)
         await _close(closers)
@@ -77,6 +79,7 @@ async def test_ngdp_client_speaks_mutual_tls_over_either_transport(
         )
         transport = client._http._transport
         assert isinstance(transport, expected)
+        assert (client._direct is not None) is (kind == "aiohttp")  # NgdpClient._send's direct path
         assert await client.list_receipts() == []
         await client.aclose()
     finally:
