@@ -217,6 +217,16 @@ class InboundMemo:
 
 
 @dataclass(frozen=True)
+class ReceivedMemo:
+    """One memo of a batch stored at once (:meth:`InboundMemos.store_inbound_memos`)."""
+
+    memo_uuid: str
+    source: InboundSource
+    xml: bytes
+    audit: AuditEntry | None = None
+
+
+@dataclass(frozen=True)
 class DeliveredMemo:
     """One memo of a batch recorded delivered at once (:meth:`InboundMemos.mark_delivered_many`): the
     mailbox it went to, the message created (or found) there, and the audit row of its delivery."""
@@ -524,6 +534,12 @@ class InboundMemos(InboundMemoXml, Protocol):
         """DELIVERED or ACKNOWLEDGED → DELETED for each memo of ``deleted`` (memo → its audit row, e.g. the
         acknowledgement), in ONE transaction, as :meth:`mark_delivered_many` does (one DELETED already is
         skipped)."""
+        ...
+
+    def store_inbound_memos(self, received: Sequence[ReceivedMemo]) -> set[str]:
+        """:meth:`store_inbound_memo` for each of ``received``, in ONE transaction (issue 18: a pull's
+        fetched memos stored a batch at a time); returns the memos that were new (each then with its audit
+        row; one stored before is left as it is)."""
         ...
 
     def has_claimable_inbound(self, wanted: Sequence[tuple[InboundState, InboundSource | None]]) -> bool:

@@ -42,6 +42,7 @@ from graph_dpg.ports.store import (
     OutboxEntry,
     OutboxState,
     PlannedMemo,
+    ReceivedMemo,
     SendOutcome,
 )
 
@@ -722,6 +723,30 @@ class FakeStore(FakeEffects):
             self._append_audit(audit)
             done.add(memo_uuid)
         return done
+
+    def store_inbound_memos(self, received: Sequence[ReceivedMemo]) -> set[str]:
+        self._maybe_fail("store_inbound_memos")
+        stored: set[str] = set()
+        for memo in received:
+            if memo.memo_uuid in self.inbound:
+                continue
+            now = self.now()
+            self.inbound[memo.memo_uuid] = InboundMemo(
+                memo_uuid=memo.memo_uuid,
+                source=InboundSource(memo.source),
+                state=InboundState.RECEIVED,
+                size=len(memo.xml),
+                target_mailbox=None,
+                created_message_id=None,
+                attempts=0,
+                error=None,
+                received_at=now,
+                updated_at=now,
+            )
+            self.inbound_xml[memo.memo_uuid] = bytes(memo.xml)
+            self._append_audit(memo.audit)
+            stored.add(memo.memo_uuid)
+        return stored
 
     def has_claimable_inbound(self, wanted: Sequence[tuple[InboundState, InboundSource | None]]) -> bool:
         self._maybe_fail("has_claimable_inbound")

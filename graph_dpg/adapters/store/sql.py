@@ -108,6 +108,7 @@ from graph_dpg.ports.store import (
     OutboxEntry,
     OutboxState,
     PlannedMemo,
+    ReceivedMemo,
     SendOutcome,
     SubscriptionRow,
 )
@@ -1354,6 +1355,28 @@ class SqlStore:
                     advanced.add(memo_uuid)
                     self._write_audit(conn, audit, now)
         return advanced
+
+    def store_inbound_memos(self, received: Sequence[ReceivedMemo]) -> set[str]:
+        if not received:
+            return set()
+        stored: set[str] = set()
+        with self._tx("store inbound memos") as conn:
+            now = self._now(conn)
+            for memo in received:
+                stmt = self._insert(t.inbound_memos).values(
+                    memo_uuid=memo.memo_uuid,
+                    source=InboundSource(memo.source).value,
+                    raw=memo.xml,
+                    size=len(memo.xml),
+                    state=InboundState.RECEIVED.value,
+                    attempts=0,
+                    received_at=now,
+                    updated_at=now,
+                )
+                if _inserted(conn, stmt):
+                    stored.add(memo.memo_uuid)
+                    self._write_audit(conn, memo.audit, now)
+        return stored
 
     def has_claimable_inbound(self, wanted: Sequence[tuple[InboundState, InboundSource | None]]) -> bool:
         im = t.inbound_memos

@@ -129,6 +129,7 @@ from graph_dpg.ports.store import (
     InboundSource,
     InboundState,
     MemoStore,
+    ReceivedMemo,
 )
 from graph_dpg.services.alerts import (
     Alert,
@@ -152,6 +153,11 @@ MEMO_PART_PROPERTY = "DpgInboundMemoPart"
 #: banners list the files); the estimate of part 1's size is the rendered letter plus this.
 _BANNER_RESERVE_PER_FILE = 400
 _BANNER_RESERVE = 8 * 1024
+
+#: The pull stores what it fetched once this many memos, or this many bytes of them, are waiting (one
+#: transaction per batch; what the fetchers hold at once stays bounded).
+_PULL_STORE_MEMOS = 10
+_PULL_STORE_BYTES = 16 * 1024 * 1024
 
 #: Earlier versions kept a memo's route, and its fallback, as effects under these keys.
 _LEGACY_ROUTE_PREFIX = "inbound:"
@@ -459,39 +465,71 @@ class MemoPipeline(InboundParts):
     async def pull(self, stats: InboundStats) -> None:
         """Fetch every memo NgDP holds for us and store it durably (nothing else happens before), up to
         ``pull_concurrency`` at once (NgDP answers in a few hundred milliseconds). The first failure stops
-        the fetching of further memos; those fetched are kept, and the failure is raised."""
+        the fetching of further memos; those fetched are kept, and the failure is raised.
+
+        Fetched memos are stored a batch at a time (up to :data:`_PULL_STORE_MEMOS` memos or
+        :data:`_PULL_STORE_BYTES` bytes, one transaction each; issue 18), not one transaction per memo.
+        Nothing happens to a memo before it is stored, and NgDP keeps it until the gateway deletes it,
+        after delivery: a crash before a batch is stored loses nothing (the next pull fetches those memos
+        again)."""
         ids = await self.ngdp.list_memos()
         # What the store knows of the listed memos, read in one transaction rather than one per memo. A memo
-        # stored meanwhile (pushed) is fetched once more and not stored twice (store_inbound_memo).
+        # stored meanwhile (pushed) is fetched once more and not stored twice (store_inbound_memos).
         known = await blocking(self.store.get_inbound_many, ids) if ids else {}
         listed = iter(ids)
         failed: list[Exception] = []
+        fetched: list[ReceivedMemo] = []
+
+        async def store_fetched() -> None:
+            batch = list(fetched)
+            fetched.clear()  # taken by this call (no await in between): each is stored by one call
+            if not batch:
+                return
+            stored = await blocking(self.store.store_inbound_memos, batch)
+            for memo in batch:
+                if memo.memo_uuid in stored:
+                    self._xml.put(memo.memo_uuid, memo.xml)  # what the store now holds, for the delivery
+                    stats.pulled += 1
 
         async def fetcher() -> None:
             for memo_id in listed:  # one iterator shared by the fetchers: each memo is fetched once
                 if failed:
                     return
                 try:
-                    await self._pull_one(memo_id, known.get(memo_id), stats)
+                    memo = await self._pull_one(memo_id, known.get(memo_id), stats)
+                    if memo is None:
+                        continue
+                    fetched.append(memo)
+                    if (
+                        len(fetched) >= _PULL_STORE_MEMOS
+                        or sum(len(m.xml) for m in fetched) >= _PULL_STORE_BYTES
+                    ):
+                        await store_fetched()
                 except Exception as exc:
                     failed.append(exc)
                     return
 
         await asyncio.gather(*(fetcher() for _ in range(max(1, self.pull_concurrency))))
+        try:
+            await store_fetched()  # what the fetchers left, after a failure too
+        except Exception as exc:
+            failed.append(exc)
         if failed:
             raise failed[0]
 
-    async def _pull_one(self, memo_id: str, known: InboundMemo | None, stats: InboundStats) -> None:
+    async def _pull_one(
+        self, memo_id: str, known: InboundMemo | None, stats: InboundStats
+    ) -> ReceivedMemo | None:
+        """The listed memo fetched, to be stored; None for one stored before (a relisted one is deleted
+        again at NgDP here)."""
         if known is not None:
             if known.state is InboundState.DELETED and known.source is InboundSource.PULL:
                 await self._relisted(known, stats)
             # Otherwise stored earlier: delivery and acknowledgement continue from its state.
-            return
+            return None
         xml = await self.ngdp.get_memo(memo_id)
         received = AuditEntry("inbound.memo.received", memo_id, details={"size": len(xml), "source": "pull"})
-        if await blocking(self.store.store_inbound_memo, memo_id, InboundSource.PULL, xml, audit=received):
-            self._xml.put(memo_id, xml)  # what the store now holds, for the delivery (no read back)
-            stats.pulled += 1
+        return ReceivedMemo(memo_id, InboundSource.PULL, xml, received)
 
     async def _relisted(self, row: InboundMemo, stats: InboundStats) -> None:
         """NgDP lists a memo this gateway already delivered, answered and deleted (its delete was lost, or

@@ -33,6 +33,7 @@ from graph_dpg.ports.store import (
     OutboxReports,
     OutboxState,
     PlannedMemo,
+    ReceivedMemo,
     RuleAdmin,
     SendOutcome,
 )
@@ -580,6 +581,29 @@ def test_a_batch_of_inbound_marks_is_recorded_at_once_skipping_memos_in_another_
         ("inbound.memo.delivered", "u2"),
         ("inbound.memo.acknowledged", "u1"),
     ]
+
+
+def test_a_batch_of_pulled_memos_is_stored_at_once_each_new_one_once(store: ContractStore) -> None:
+    assert store.store_inbound_memo("u1", InboundSource.PUSH, b"<pushed/>") is True
+    stored = store.store_inbound_memos(
+        [
+            ReceivedMemo("u1", InboundSource.PULL, b"<pulled/>", AuditEntry("inbound.memo.received", "u1")),
+            ReceivedMemo("u2", InboundSource.PULL, b"<two/>", AuditEntry("inbound.memo.received", "u2")),
+            ReceivedMemo("u3", InboundSource.PULL, b"<three/>"),
+            ReceivedMemo("u2", InboundSource.PULL, b"<again/>", AuditEntry("inbound.memo.received", "u2")),
+        ]
+    )
+    assert stored == {"u2", "u3"}
+    assert store.store_inbound_memos([]) == set()
+    assert store.load_inbound_xml("u1") == b"<pushed/>"  # stored before: left as it was
+    assert store.load_inbound_xml("u2") == b"<two/>"
+    rows = store.get_inbound_many(["u1", "u2", "u3"])
+    assert {k: (v.source, v.state, v.size) for k, v in rows.items()} == {
+        "u1": (InboundSource.PUSH, InboundState.RECEIVED, 9),
+        "u2": (InboundSource.PULL, InboundState.RECEIVED, 6),
+        "u3": (InboundSource.PULL, InboundState.RECEIVED, 8),
+    }
+    assert [(a, s) for a, s, _ in audit_trail(store)] == [("inbound.memo.received", "u2")]
 
 
 def test_inbound_memos_follow_the_state_machine(store: ContractStore) -> None:
