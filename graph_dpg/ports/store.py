@@ -217,6 +217,27 @@ class InboundMemo:
 
 
 @dataclass(frozen=True)
+class ReceivedMemo:
+    """One memo of a batch stored at once (:meth:`InboundMemos.store_inbound_memos`)."""
+
+    memo_uuid: str
+    source: InboundSource
+    xml: bytes
+    audit: AuditEntry | None = None
+
+
+@dataclass(frozen=True)
+class DeliveredMemo:
+    """One memo of a batch recorded delivered at once (:meth:`InboundMemos.mark_delivered_many`): the
+    mailbox it went to, the message created (or found) there, and the audit row of its delivery."""
+
+    memo_uuid: str
+    target_mailbox: str
+    created_message_id: str
+    audit: AuditEntry | None = None
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     """An audit event written in the SAME transaction as the state change it records (a store method's
     ``audit`` argument): one commit instead of two, and the record exists exactly when the change does.
@@ -524,6 +545,30 @@ class InboundMemos(InboundMemoXml, Protocol):
         oldest first: those nobody claims, or whose claim expired (rows another replica is claiming this
         moment are skipped, not waited for). A state change does not end a claim: the holder releases it
         (:meth:`release_inbound`) once its step is over, or it expires (the holder died)."""
+        ...
+
+    def mark_delivered_many(
+        self, delivered: Sequence[DeliveredMemo], *, release: str | None = None
+    ) -> set[str]:
+        """RECEIVED → DELIVERED for each of ``delivered``, with its audit row, in ONE transaction (issue 18:
+        a claimed batch's marks committed at once); ``release`` as for :meth:`mark_delivered`. Returns the
+        memos recorded; one in another state (DELIVERED already too: recorded by a replica that took its
+        claim over, with its own audit row) or unknown is left as it is, without an audit row, and not
+        returned (the others are recorded all the same)."""
+        ...
+
+    def mark_deleted_many(
+        self, deleted: Mapping[str, AuditEntry | None], *, release: str | None = None
+    ) -> set[str]:
+        """DELIVERED or ACKNOWLEDGED → DELETED for each memo of ``deleted`` (memo → its audit row, e.g. the
+        acknowledgement), in ONE transaction, as :meth:`mark_delivered_many` does (one DELETED already is
+        skipped)."""
+        ...
+
+    def store_inbound_memos(self, received: Sequence[ReceivedMemo]) -> set[str]:
+        """:meth:`store_inbound_memo` for each of ``received``, in ONE transaction (issue 18: a pull's
+        fetched memos stored a batch at a time); returns the memos that were new (each then with its audit
+        row; one stored before is left as it is)."""
         ...
 
     def has_claimable_inbound(self, wanted: Sequence[tuple[InboundState, InboundSource | None]]) -> bool:

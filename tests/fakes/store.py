@@ -29,6 +29,7 @@ from graph_dpg.ports.store import (
     JOB_TERMINAL,
     AuditEntry,
     BusinessReceipt,
+    DeliveredMemo,
     DisabledRule,
     Effect,
     EffectPlan,
@@ -41,6 +42,7 @@ from graph_dpg.ports.store import (
     OutboxEntry,
     OutboxState,
     PlannedMemo,
+    ReceivedMemo,
     SendOutcome,
 )
 
@@ -727,6 +729,63 @@ class FakeStore(FakeEffects):
         for m in chosen:
             self.inbound_claims[m.memo_uuid] = (owner, now + timedelta(seconds=ttl_s))
         return chosen
+
+    def mark_delivered_many(
+        self, delivered: Sequence[DeliveredMemo], *, release: str | None = None
+    ) -> set[str]:
+        self._maybe_fail("mark_delivered_many")
+        done: set[str] = set()
+        for d in delivered:
+            row = self.inbound.get(d.memo_uuid)
+            if row is None or row.state not in _INBOUND_PREDECESSORS[InboundState.DELIVERED]:
+                continue
+            row = self._advance_inbound(d.memo_uuid, InboundState.DELIVERED)
+            self.inbound[d.memo_uuid] = replace(
+                row, target_mailbox=d.target_mailbox, created_message_id=d.created_message_id
+            )
+            self._release_with(d.memo_uuid, release)
+            self._append_audit(d.audit)
+            done.add(d.memo_uuid)
+        return done
+
+    def mark_deleted_many(
+        self, deleted: Mapping[str, AuditEntry | None], *, release: str | None = None
+    ) -> set[str]:
+        self._maybe_fail("mark_deleted_many")
+        done: set[str] = set()
+        for memo_uuid, audit in deleted.items():
+            row = self.inbound.get(memo_uuid)
+            if row is None or row.state not in _INBOUND_PREDECESSORS[InboundState.DELETED]:
+                continue
+            self._advance_inbound(memo_uuid, InboundState.DELETED)
+            self._release_with(memo_uuid, release)
+            self._append_audit(audit)
+            done.add(memo_uuid)
+        return done
+
+    def store_inbound_memos(self, received: Sequence[ReceivedMemo]) -> set[str]:
+        self._maybe_fail("store_inbound_memos")
+        stored: set[str] = set()
+        for memo in received:
+            if memo.memo_uuid in self.inbound:
+                continue
+            now = self.now()
+            self.inbound[memo.memo_uuid] = InboundMemo(
+                memo_uuid=memo.memo_uuid,
+                source=InboundSource(memo.source),
+                state=InboundState.RECEIVED,
+                size=len(memo.xml),
+                target_mailbox=None,
+                created_message_id=None,
+                attempts=0,
+                error=None,
+                received_at=now,
+                updated_at=now,
+            )
+            self.inbound_xml[memo.memo_uuid] = bytes(memo.xml)
+            self._append_audit(memo.audit)
+            stored.add(memo.memo_uuid)
+        return stored
 
     def has_claimable_inbound(self, wanted: Sequence[tuple[InboundState, InboundSource | None]]) -> bool:
         self._maybe_fail("has_claimable_inbound")

@@ -95,6 +95,7 @@ from graph_dpg.ports.store import (
     JOB_TERMINAL,
     AuditEntry,
     BusinessReceipt,
+    DeliveredMemo,
     DisabledRule,
     Effect,
     EffectPlan,
@@ -107,6 +108,7 @@ from graph_dpg.ports.store import (
     OutboxEntry,
     OutboxState,
     PlannedMemo,
+    ReceivedMemo,
     SendOutcome,
     SubscriptionRow,
 )
@@ -1374,6 +1376,83 @@ class SqlStore:
                 .order_by(im.c.received_at, im.c.memo_uuid)
             ).all()
             return [self._inbound_from(r) for r in rows]
+
+    def mark_delivered_many(
+        self, delivered: Sequence[DeliveredMemo], *, release: str | None = None
+    ) -> set[str]:
+        steps: list[tuple[str, dict[str, object], AuditEntry | None]] = [
+            (
+                d.memo_uuid,
+                {"target_mailbox": d.target_mailbox, "created_message_id": d.created_message_id},
+                d.audit,
+            )
+            for d in delivered
+        ]
+        return self._advance_inbound_many(InboundState.DELIVERED, steps, release)
+
+    def mark_deleted_many(
+        self, deleted: Mapping[str, AuditEntry | None], *, release: str | None = None
+    ) -> set[str]:
+        steps: list[tuple[str, dict[str, object], AuditEntry | None]] = [
+            (memo_uuid, {}, audit) for memo_uuid, audit in deleted.items()
+        ]
+        return self._advance_inbound_many(InboundState.DELETED, steps, release)
+
+    def _advance_inbound_many(
+        self,
+        state: InboundState,
+        steps: Sequence[tuple[str, dict[str, object], AuditEntry | None]],
+        release: str | None,
+    ) -> set[str]:
+        """The batched :meth:`_advance_inbound`: one UPDATE per memo (each its own values) and one commit;
+        a memo not in a predecessor state (already in ``state`` too) is skipped, not raised (see
+        ``InboundMemos.mark_delivered_many``)."""
+        if not steps:
+            return set()
+        im = t.inbound_memos
+        allowed = [s.value for s in _INBOUND_PREDECESSORS[state]]
+        claim: dict[str, object] = {}
+        if release is not None:
+            mine = im.c.claimed_by == release  # a claim another replica took is kept
+            claim = {
+                "claimed_by": case((mine, None), else_=im.c.claimed_by),
+                "claimed_until": case((mine, None), else_=im.c.claimed_until),
+            }
+        advanced: set[str] = set()
+        with self._tx(f"inbound {state.value} batch") as conn:
+            now = self._now(conn)
+            for memo_uuid, values, audit in steps:
+                changed = conn.execute(
+                    update(im)
+                    .where(im.c.memo_uuid == memo_uuid, im.c.state.in_(allowed))
+                    .values(state=state.value, updated_at=now, error=None, **values, **claim)
+                ).rowcount
+                if changed == 1:
+                    advanced.add(memo_uuid)
+                    self._write_audit(conn, audit, now)
+        return advanced
+
+    def store_inbound_memos(self, received: Sequence[ReceivedMemo]) -> set[str]:
+        if not received:
+            return set()
+        stored: set[str] = set()
+        with self._tx("store inbound memos") as conn:
+            now = self._now(conn)
+            for memo in received:
+                stmt = self._insert(t.inbound_memos).values(
+                    memo_uuid=memo.memo_uuid,
+                    source=InboundSource(memo.source).value,
+                    raw=memo.xml,
+                    size=len(memo.xml),
+                    state=InboundState.RECEIVED.value,
+                    attempts=0,
+                    received_at=now,
+                    updated_at=now,
+                )
+                if _inserted(conn, stmt):
+                    stored.add(memo.memo_uuid)
+                    self._write_audit(conn, memo.audit, now)
+        return stored
 
     def has_claimable_inbound(self, wanted: Sequence[tuple[InboundState, InboundSource | None]]) -> bool:
         im = t.inbound_memos

@@ -17,8 +17,13 @@ Why nothing is lost and nothing is delivered twice:
   once with the memo before the message is created, so a rerun after a crash delivers to the same place
   even if rules changed meanwhile (e.g. a rule got disabled) and rule hits are counted once;
 - the delivered message carries the named extended property ``DpgInboundMemo`` = memo id; before creating,
-  the folder is searched for it (``services.effects.Marker``), so a crash between "created" and
-  ``mark_delivered`` reuses the message;
+  the folder is searched for it (``services.effects.Marker``), so a crash between "created" and the
+  delivered mark reuses the message; only the attempt that recorded the route skips the search, since
+  no attempt before it can have written anything (:class:`_Attempt`);
+- a claimed batch's delivered marks are committed at once after its last memo, and so are its deleted
+  marks (:meth:`MemoPipeline._record_delivered`, :meth:`MemoPipeline.acknowledge_pending`): a crash
+  before the commit repeats the step, which finds what it wrote (above) or is answered "already done" by
+  NgDP (below);
 - the receipt is sent only in DELIVERED, the delete only after the receipt was answered; the two are
   recorded together (DELIVERED → DELETED, one transaction), or the receipt alone (ACKNOWLEDGED) when the
   delete failed, which is then tried again without the receipt; NgDP's "receipt exists" (409) and "already
@@ -117,12 +122,14 @@ from graph_dpg.ports.digital_post import DigitalPostPort
 from graph_dpg.ports.names import NameLookup
 from graph_dpg.ports.store import (
     AuditEntry,
+    DeliveredMemo,
     Effect,
     InboundMemo,
     InboundMemos,
     InboundSource,
     InboundState,
     MemoStore,
+    ReceivedMemo,
 )
 from graph_dpg.services.alerts import (
     Alert,
@@ -146,6 +153,11 @@ MEMO_PART_PROPERTY = "DpgInboundMemoPart"
 #: banners list the files); the estimate of part 1's size is the rendered letter plus this.
 _BANNER_RESERVE_PER_FILE = 400
 _BANNER_RESERVE = 8 * 1024
+
+#: The pull stores what it fetched once this many memos, or this many bytes of them, are waiting (one
+#: transaction per batch; what the fetchers hold at once stays bounded).
+_PULL_STORE_MEMOS = 10
+_PULL_STORE_BYTES = 16 * 1024 * 1024
 
 #: Earlier versions kept a memo's route, and its fallback, as effects under these keys.
 _LEGACY_ROUTE_PREFIX = "inbound:"
@@ -273,6 +285,94 @@ class _Claims:
             await self.release(set(self._held))
 
 
+class _Attempt:
+    """One delivery attempt of a memo (one call of ``MemoPipeline._deliver_parsed``): which of its writes
+    may leave out the marker lookup (``Marker.find_or_create(first_attempt=...)``; issue 18: one Graph
+    round trip less per memo).
+
+    ``fresh``: this attempt recorded the memo's route (``record_inbound_route`` wrote it where there was
+    none, in a transaction committed before any message is created). That write is the durable note that a
+    delivery attempt starts: every version since the first records a memo's route before it creates a
+    message for it (as this column, or before 0003 as the effect ``inbound:{memo}``, which
+    ``_recorded_route`` moves to the column, not fresh), and a recorded route is never cleared, only
+    replaced (fallback, unshown; never fresh). So when this attempt wrote it, no earlier attempt (a crash, a
+    retry, a replica whose claim expired) can have created anything for the memo, in any mailbox: not the
+    target's mail, nor a part of a split, nor an archive copy. Any attempt after it reads the route and
+    looks every marker up as before.
+
+    Within the attempt, a marker is written once without a lookup: a second write of the same marker in
+    the same folder (a mailbox that refused the mail as too big, then the split's part 1; a part refused
+    and planned again; an archive that is the target itself) looks it up, since the failed create may
+    have left a message behind (a POST whose answer was lost, or one whose attachments failed and whose
+    clean-up delete failed too: ``adapters.graph.mailbox.GraphMailbox._attach_or_discard``)."""
+
+    def __init__(self, fresh: bool) -> None:
+        self.fresh = fresh
+        self._written: set[tuple[str, str, str, str]] = set()
+
+    @staticmethod
+    def _key(mailbox: str, folder: str, marker: Marker) -> tuple[str, str, str, str]:
+        return (mailbox.lower(), folder, marker.name, marker.value)
+
+    def unwritten(self, mailbox: str, folder: str, marker: Marker) -> bool:
+        """Certainly nothing carries ``marker`` in that folder yet (the lookup may be left out)."""
+        return self.fresh and self._key(mailbox, folder, marker) not in self._written
+
+    def first(self, mailbox: str, folder: str, marker: Marker) -> bool:
+        """:meth:`unwritten`, noting that a write of ``marker`` there starts now (the next one looks)."""
+        first = self.unwritten(mailbox, folder, marker)
+        self._written.add(self._key(mailbox, folder, marker))
+        return first
+
+
+class _XmlCache:
+    """The XML of memos this replica just pulled and stored, kept for their delivery (issue 18: the
+    delivery on the same replica need not read back what the pull has just written; one transaction less
+    per memo). Bounded by count and by bytes, oldest out first; a memo not found here (another replica
+    pulled it, pushed or forwarded, evicted, or a restart) is loaded from the store as before. Only XML the
+    store took as new (``store_inbound_memo`` True) is kept: it is what the store holds, byte for byte
+    (``raw`` is never rewritten; housekeeping only clears it for acknowledged memos, never delivered
+    again)."""
+
+    def __init__(self, max_items: int, max_bytes: int) -> None:
+        self._max_items = max_items
+        self._max_bytes = max_bytes
+        self._xml: dict[str, bytes] = {}  # insertion order: oldest first
+        self._bytes = 0
+
+    def put(self, memo_uuid: str, xml: bytes) -> None:
+        if len(xml) > self._max_bytes or self._max_items <= 0:
+            return
+        self.discard(memo_uuid)
+        self._xml[memo_uuid] = xml
+        self._bytes += len(xml)
+        while len(self._xml) > self._max_items or self._bytes > self._max_bytes:
+            oldest = next(iter(self._xml))
+            self._bytes -= len(self._xml.pop(oldest))
+
+    def get(self, memo_uuid: str) -> bytes | None:
+        return self._xml.get(memo_uuid)
+
+    def discard(self, memo_uuid: str) -> None:
+        xml = self._xml.pop(memo_uuid, None)
+        if xml is not None:
+            self._bytes -= len(xml)
+
+    def __len__(self) -> int:
+        return len(self._xml)
+
+
+@dataclass(frozen=True)
+class _Delivered:
+    """A memo delivered in this claimed batch, not yet recorded (``MemoPipeline.deliver_pending`` records
+    the batch's at once): what to record, and what to count once it is."""
+
+    row: InboundMemo
+    mark: DeliveredMemo
+    route: InboundRoute
+    valid: bool
+
+
 #: The steps :meth:`MemoPipeline.work_claimed` claims memos for: deliver (received), answer (delivered),
 #: delete at NgDP (acknowledged, pulled ones only).
 _CLAIMED_STEPS: tuple[tuple[InboundState, InboundSource | None], ...] = (
@@ -309,8 +409,16 @@ class MemoPipeline(InboundParts):
     claim_clock: Callable[[], float] = time.monotonic
     #: How many memos the pull fetches from NgDP at once.
     pull_concurrency: int = 4
+    #: The pulled memos' XML kept for their delivery (:class:`_XmlCache`): at most this many, of at most
+    #: this many bytes in all.
+    xml_cache_memos: int = 100
+    xml_cache_bytes: int = 32 * 1024 * 1024
+    _xml: _XmlCache = field(init=False)
     _work: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)  # one claimed round at a time
     _alerts_now: bool = field(default=True, init=False)
+
+    def __post_init__(self) -> None:
+        self._xml = _XmlCache(self.xml_cache_memos, self.xml_cache_bytes)
 
     async def run(self, stats: InboundStats, *, pull: bool = True, alerts_now: bool = True) -> None:
         """One round: pull what NgDP holds (unless ``pull`` is False), deliver, acknowledge (each memo
@@ -357,38 +465,71 @@ class MemoPipeline(InboundParts):
     async def pull(self, stats: InboundStats) -> None:
         """Fetch every memo NgDP holds for us and store it durably (nothing else happens before), up to
         ``pull_concurrency`` at once (NgDP answers in a few hundred milliseconds). The first failure stops
-        the fetching of further memos; those fetched are kept, and the failure is raised."""
+        the fetching of further memos; those fetched are kept, and the failure is raised.
+
+        Fetched memos are stored a batch at a time (up to :data:`_PULL_STORE_MEMOS` memos or
+        :data:`_PULL_STORE_BYTES` bytes, one transaction each; issue 18), not one transaction per memo.
+        Nothing happens to a memo before it is stored, and NgDP keeps it until the gateway deletes it,
+        after delivery: a crash before a batch is stored loses nothing (the next pull fetches those memos
+        again)."""
         ids = await self.ngdp.list_memos()
         # What the store knows of the listed memos, read in one transaction rather than one per memo. A memo
-        # stored meanwhile (pushed) is fetched once more and not stored twice (store_inbound_memo).
+        # stored meanwhile (pushed) is fetched once more and not stored twice (store_inbound_memos).
         known = await blocking(self.store.get_inbound_many, ids) if ids else {}
         listed = iter(ids)
         failed: list[Exception] = []
+        fetched: list[ReceivedMemo] = []
+
+        async def store_fetched() -> None:
+            batch = list(fetched)
+            fetched.clear()  # taken by this call (no await in between): each is stored by one call
+            if not batch:
+                return
+            stored = await blocking(self.store.store_inbound_memos, batch)
+            for memo in batch:
+                if memo.memo_uuid in stored:
+                    self._xml.put(memo.memo_uuid, memo.xml)  # what the store now holds, for the delivery
+                    stats.pulled += 1
 
         async def fetcher() -> None:
             for memo_id in listed:  # one iterator shared by the fetchers: each memo is fetched once
                 if failed:
                     return
                 try:
-                    await self._pull_one(memo_id, known.get(memo_id), stats)
+                    memo = await self._pull_one(memo_id, known.get(memo_id), stats)
+                    if memo is None:
+                        continue
+                    fetched.append(memo)
+                    if (
+                        len(fetched) >= _PULL_STORE_MEMOS
+                        or sum(len(m.xml) for m in fetched) >= _PULL_STORE_BYTES
+                    ):
+                        await store_fetched()
                 except Exception as exc:
                     failed.append(exc)
                     return
 
         await asyncio.gather(*(fetcher() for _ in range(max(1, self.pull_concurrency))))
+        try:
+            await store_fetched()  # what the fetchers left, after a failure too
+        except Exception as exc:
+            failed.append(exc)
         if failed:
             raise failed[0]
 
-    async def _pull_one(self, memo_id: str, known: InboundMemo | None, stats: InboundStats) -> None:
+    async def _pull_one(
+        self, memo_id: str, known: InboundMemo | None, stats: InboundStats
+    ) -> ReceivedMemo | None:
+        """The listed memo fetched, to be stored; None for one stored before (a relisted one is deleted
+        again at NgDP here)."""
         if known is not None:
             if known.state is InboundState.DELETED and known.source is InboundSource.PULL:
                 await self._relisted(known, stats)
             # Otherwise stored earlier: delivery and acknowledgement continue from its state.
-            return
+            return None
         xml = await self.ngdp.get_memo(memo_id)
         received = AuditEntry("inbound.memo.received", memo_id, details={"size": len(xml), "source": "pull"})
-        if await blocking(self.store.store_inbound_memo, memo_id, InboundSource.PULL, xml, audit=received):
-            stats.pulled += 1
+        return ReceivedMemo(memo_id, InboundSource.PULL, xml, received)
 
     async def _relisted(self, row: InboundMemo, stats: InboundStats) -> None:
         """NgDP lists a memo this gateway already delivered, answered and deleted (its delete was lost, or
@@ -427,12 +568,12 @@ class MemoPipeline(InboundParts):
                     break
                 budget = budget - len(received) if len(received) == asked else 0  # fewer: none left now
                 legacy = await self._legacy_effects(received)
+                delivered: list[_Delivered] = []
                 for row in received:
                     if not await claims.mine(row.memo_uuid):
                         continue
                     try:
-                        # Delivered: the claim ends with mark_delivered (any replica may acknowledge it).
-                        await self.deliver(row, stats, legacy=legacy, release=claims.owner)
+                        await self.deliver(row, stats, legacy=legacy, batch=delivered)
                     except GraphDpgError as exc:
                         await self._not_delivered(row, exc, stats)
                         continue  # kept claimed until the round ends: tried again next round
@@ -440,7 +581,50 @@ class MemoPipeline(InboundParts):
                         shown = self.failures.crashed(Stage.INBOUND_MEMO, row.memo_uuid, exc)
                         await self._record_error(row, shown, stats)
                         continue
-                    claims.released(row.memo_uuid)
+                # Delivered: the claims end with the batch's marks (any replica may acknowledge them).
+                await self._record_delivered(delivered, stats, claims)
+
+    async def _record_delivered(self, batch: list[_Delivered], stats: InboundStats, claims: _Claims) -> None:
+        """Record the claimed batch's delivered memos in one transaction (issue 18: one commit per batch,
+        not one per memo), each with its audit row, ending their claims.
+
+        Crash safety: until this commits, each memo of the batch is RECEIVED with its route recorded and its
+        message written. A crash (or a failed commit) before it repeats the delivery of those memos on the
+        next attempt, on this replica or any other once the claims end or expire; that attempt reads the
+        recorded route (so it is not fresh, :class:`_Attempt`) and finds each message by its marker
+        instead of writing it again, then records it delivered. Nothing is acknowledged before the record
+        (the receipt is sent only in DELIVERED), and the audit row is written with the record, once."""
+        if not batch:
+            return
+        try:
+            recorded = await blocking(
+                self.store.mark_delivered_many, [d.mark for d in batch], release=claims.owner
+            )
+        except GraphDpgError as exc:
+            for d in batch:  # kept claimed until the round ends; the next attempt finds each by its marker
+                await self._record_error(d.row, str(exc), stats)
+            log.warning("inbound memos delivered but not recorded yet (found again later): %s", exc)
+            return
+        for d in batch:
+            memo_uuid = d.mark.memo_uuid
+            if memo_uuid not in recorded:  # moved on meanwhile (only a replica that took the claim can)
+                log.warning("inbound memo %s: delivered, but its state changed meanwhile", memo_uuid)
+                continue
+            claims.released(memo_uuid)
+            self._xml.discard(memo_uuid)
+            self._count_delivered(stats, d.route, d.valid)
+
+    @staticmethod
+    def _count_delivered(stats: InboundStats, route: InboundRoute, valid: bool) -> None:
+        stats.delivered += 1
+        if not valid:
+            stats.invalid += 1
+        if route.banner == "unshown":
+            stats.unshown += 1
+        if route.banner == "unmapped":
+            stats.unmapped += 1
+        if route.banner == "undeliverable":
+            stats.fallbacks += 1
 
     async def _record_error(self, row: InboundMemo, error: str, stats: InboundStats) -> None:
         stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {error}"))
@@ -540,19 +724,23 @@ class MemoPipeline(InboundParts):
         *,
         legacy: Mapping[str, Effect] | None = None,
         release: str | None = None,
+        batch: list[_Delivered] | None = None,
     ) -> str:
         """Deliver one stored memo; returns the created (or found) message id. Inside the failure boundary
         of the memo (see the module docstring): what nobody foresaw makes it unreadable or unshown.
         ``legacy``: an earlier version's route effects as read for the batch (:meth:`_recorded_route`);
-        ``release``: the claim's owner, whose claim ends when the memo is recorded delivered."""
+        ``release``: the claim's owner, whose claim ends when the memo is recorded delivered; ``batch``:
+        the memo is not recorded delivered here but added to it, for :meth:`_record_delivered`."""
         memo_uuid = row.memo_uuid
-        xml = await blocking(self.store.load_inbound_xml, memo_uuid)
+        xml = self._xml.get(memo_uuid)
+        if xml is None:
+            xml = await blocking(self.store.load_inbound_xml, memo_uuid)
         if xml is None:
             raise GraphDpgError(f"inbound memo {memo_uuid} has no stored XML")
         parsed = await self._parse(memo_uuid, xml)
         recorded = await self._recorded_route(row, legacy)
         try:
-            return await self._deliver_parsed(row, xml, parsed, recorded, stats, release)
+            return await self._deliver_parsed(row, xml, parsed, recorded, stats, release, batch)
         except GraphDpgError:
             raise
         except Exception as exc:
@@ -562,7 +750,7 @@ class MemoPipeline(InboundParts):
             raw = unshown_route(self.settings, shown, valid=parsed.valid, errors=parsed.errors)
             await blocking(self.store.record_inbound_route, memo_uuid, raw.to_json(), replace=True)
             await blocking(self.store.audit, "inbound.memo.unshown", memo_uuid, details={"error": shown})
-            return await self._deliver_parsed(row, xml, parsed, raw, stats, release)
+            return await self._deliver_parsed(row, xml, parsed, raw, stats, release, batch)
 
     async def _parse(self, memo_uuid: str, xml: bytes) -> ParsedMemo:
         """The memo as read; one that makes the reader raise something unexpected is unreadable (invalid),
@@ -603,8 +791,10 @@ class MemoPipeline(InboundParts):
         route: InboundRoute | None,
         stats: InboundStats,
         release: str | None = None,
+        batch: list[_Delivered] | None = None,
     ) -> str:
-        """Deliver a read memo along ``route`` (None: decide it now, and record it)."""
+        """Deliver a read memo along ``route`` (None: decide it now, and record it); recorded delivered
+        now, or added to ``batch`` (see :meth:`deliver`)."""
         memo_uuid = row.memo_uuid
         fresh = False  # the route was recorded by this attempt: nothing was planned along it before
         if route is None:
@@ -617,6 +807,7 @@ class MemoPipeline(InboundParts):
                 current = await blocking(self.store.get_inbound, memo_uuid)
                 recorded = await self._recorded_route(current) if current is not None else None
                 route = recorded if recorded is not None else decided
+        attempt = _Attempt(fresh)
         target = route.mailbox or self.settings.main_mailbox
         folder = route.folder or self.settings.delivery_folder
         if target.lower() in self._refused:
@@ -637,16 +828,24 @@ class MemoPipeline(InboundParts):
             folder_id = await self.mail.ensure_folder(target, folder)
             if parsed.valid and route.banner != "unshown":
                 message_id = await self._deliver_letter(
-                    memo_uuid, parsed, xml, route, target, folder_id, fresh=fresh
+                    memo_uuid, parsed, xml, route, target, folder_id, attempt=attempt
                 )
             else:
                 marker = Marker(MEMO_PROPERTY, memo_uuid)
                 try:
-                    message_id = (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
+                    first = attempt.first(target, folder_id, marker)
+                    written = await marker.find_or_create(
+                        self.mail, target, folder_id, build, first_attempt=first
+                    )
                 except MessageTooLargeError as exc:
-                    # The mailbox takes less than configured: once more, planned for what it refused.
+                    # The mailbox takes less than configured: once more, planned for what it refused (and
+                    # looked up: the refused create may have left something, see _Attempt).
                     self._refused_size(target, self._limit(target), exc)
-                    message_id = (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
+                    first = attempt.first(target, folder_id, marker)
+                    written = await marker.find_or_create(
+                        self.mail, target, folder_id, build, first_attempt=first
+                    )
+                message_id = written.message_id
                 limit = self._too_big(target, xml)
                 if limit is not None:
                     await self._alert_raw_too_big(memo_uuid, xml, target, limit)
@@ -658,7 +857,7 @@ class MemoPipeline(InboundParts):
             self._full.add(target.lower())
             raise
         for archive in route.archive_to:
-            await self._archive_copy(archive, memo_uuid, parsed, xml, route, answered, fresh=fresh)
+            await self._archive_copy(archive, memo_uuid, parsed, xml, route, answered, attempt=attempt)
         delivered = AuditEntry(
             "inbound.memo.delivered",
             memo_uuid,
@@ -670,19 +869,20 @@ class MemoPipeline(InboundParts):
                 "banner": route.banner,
             },
         )
+        if route.banner == "unmapped":
+            # Planned before the memo is recorded delivered (idempotent: keyed by the contact point), so
+            # a crash in between plans it on the repeat rather than losing it.
+            await self._alert_unmapped(memo_uuid, route)
+        if batch is not None:
+            batch.append(
+                _Delivered(row, DeliveredMemo(memo_uuid, target, message_id, delivered), route, parsed.valid)
+            )
+            return message_id
         await blocking(
             self.store.mark_delivered, memo_uuid, target, message_id, audit=delivered, release=release
         )
-        stats.delivered += 1
-        if not parsed.valid:
-            stats.invalid += 1
-        if route.banner == "unshown":
-            stats.unshown += 1
-        if route.banner == "unmapped":
-            stats.unmapped += 1
-            await self._alert_unmapped(memo_uuid, route)
-        if route.banner == "undeliverable":
-            stats.fallbacks += 1
+        self._xml.discard(memo_uuid)
+        self._count_delivered(stats, route, parsed.valid)
         return message_id
 
     async def _alert_unmapped(self, memo_uuid: str, route: InboundRoute) -> None:
@@ -768,22 +968,24 @@ class MemoPipeline(InboundParts):
         folder_id: str,
         *,
         archive: bool = False,
-        fresh: bool = False,
+        attempt: _Attempt | None = None,
     ) -> str:
         """A valid memo as one mail, or, when it is bigger than the mailbox takes, as numbered parts
         (``domain.split``); returns part 1's message id. The split is recorded (an effect) before the first
         part is written and each part is its own effect, so a crash between parts writes each part once.
-        ``fresh``: the route was recorded by this attempt, so no split was planned along it (the split is
-        planned after the route is recorded, and a route is never cleared): none is looked for.
+        ``attempt``: which markers may be written without a lookup (:class:`_Attempt`; None: none); a fresh
+        one recorded the route, so no split was planned along it (the split is planned after the route is
+        recorded, and a route is never cleared): none is looked for.
         A mailbox that refuses a mail as too big (its admin set less than configured) is assumed to take a
         quarter less, and what is not delivered yet is planned again, down to ``domain.split.MIN_LIMIT``.
         ``archive``: the archive copy (marked by ``ARCHIVE_PROPERTY``, without the memo's Message-ID)."""
         message = parsed.message
         assert message is not None
+        attempt = attempt if attempt is not None else _Attempt(False)
         first_property = ARCHIVE_PROPERTY if archive else MEMO_PROPERTY
         book = EffectBook(self.store, failures=self.failures, stage=Stage.INBOUND_MEMO)
         sizes = [f.size for f in message.files()]
-        version, plan = (0, None) if fresh else await self._recorded_plan(book, memo_uuid, target)
+        version, plan = (0, None) if attempt.fresh else await self._recorded_plan(book, memo_uuid, target)
         if plan is None:
             first_body = await self.cpu.run(self._first_body, memo_uuid, parsed, xml, route, target)
             limit = self._limit(target)
@@ -798,27 +1000,33 @@ class MemoPipeline(InboundParts):
                     await self.categories.ensure(target, mail.categories)
                     return mail
 
+                marker = Marker(first_property, memo_uuid)
                 try:
-                    marker = Marker(first_property, memo_uuid)
-                    return (await marker.find_or_create(self.mail, target, folder_id, build)).message_id
+                    unwritten = attempt.first(target, folder_id, marker)
+                    written = await marker.find_or_create(
+                        self.mail, target, folder_id, build, first_attempt=unwritten
+                    )
+                    return written.message_id
                 except MessageTooLargeError as exc:
                     tried = part_cost(plan, 1, sizes, first_body=first_body, xml_size=len(xml))
                     lower = self._refused_size(target, min(plan.limit, tried), exc)
                     plan = plan_split(sizes, lower, first_body=first_body)
             else:
                 # A whole mail written before (a crash, then the limit was lowered) is the delivery.
-                found = await self.mail.find_by_extended_property(
-                    target, folder_id, first_property, memo_uuid
-                )
-                if found:
-                    return found[0]
+                whole_marker = Marker(first_property, memo_uuid)
+                if not attempt.unwritten(target, folder_id, whole_marker):
+                    found = await self.mail.find_by_extended_property(
+                        target, folder_id, first_property, memo_uuid
+                    )
+                    if found:
+                        return found[0]
             version = 1
             await book.plan(self._split_key(memo_uuid, target, version), plan.to_json())
             await self._audit_split(memo_uuid, target, plan)
         while True:
             try:
                 first = await self._deliver_parts(
-                    book, memo_uuid, parsed, xml, route, target, folder_id, plan, archive
+                    book, memo_uuid, parsed, xml, route, target, folder_id, plan, archive, attempt
                 )
             except _PartRefused as refused:
                 first_body = await self.cpu.run(self._first_body, memo_uuid, parsed, xml, route, target)
@@ -872,8 +1080,11 @@ class MemoPipeline(InboundParts):
         folder_id: str,
         plan: SplitPlan,
         archive: bool = False,
+        attempt: _Attempt | None = None,
     ) -> str:
-        """Write the parts of ``plan`` not written yet, in order; part 1's message id."""
+        """Write the parts of ``plan`` not written yet, in order; part 1's message id. ``attempt``: which
+        parts may be written without a lookup (:class:`_Attempt`; None: none)."""
+        attempt = attempt if attempt is not None else _Attempt(False)
         message = parsed.message
         assert message is not None
         ids: list[str] = []
@@ -901,8 +1112,11 @@ class MemoPipeline(InboundParts):
                 if number == 1
                 else Marker(MEMO_PART_PROPERTY, f"{memo_uuid}:{number}")
             )
+            first = attempt.first(target, folder_id, marker)
             try:
-                written = await marker.find_or_create(self.mail, target, folder_id, build)
+                written = await marker.find_or_create(
+                    self.mail, target, folder_id, build, first_attempt=first
+                )
             except MessageTooLargeError as exc:
                 raise _PartRefused(number, exc) from exc
             await book.complete(key, written.result())
@@ -1088,8 +1302,12 @@ class MemoPipeline(InboundParts):
         route: InboundRoute,
         answered: bool = True,
         *,
-        fresh: bool = False,
+        attempt: _Attempt | None = None,
     ) -> None:
+        """The memo's copy for the ``archive`` mailbox; ``attempt``: see :class:`_Attempt` (None: every
+        marker is looked up)."""
+        attempt = attempt if attempt is not None else _Attempt(False)
+
         async def build() -> MailMessage:
             mail = await self.cpu.run(self._render, memo_uuid, parsed, xml, route, archive, None, answered)
             # A second copy with the same Message-ID would confuse reply threading; the archive is for
@@ -1100,10 +1318,12 @@ class MemoPipeline(InboundParts):
         folder_id = await self.mail.ensure_folder(archive, "inbox")
         if parsed.valid and route.banner != "unshown":  # split as for the target when too big (own effects)
             await self._deliver_letter(
-                memo_uuid, parsed, xml, route, archive, folder_id, archive=True, fresh=fresh
+                memo_uuid, parsed, xml, route, archive, folder_id, archive=True, attempt=attempt
             )
             return
-        await Marker(ARCHIVE_PROPERTY, memo_uuid).find_or_create(self.mail, archive, folder_id, build)
+        marker = Marker(ARCHIVE_PROPERTY, memo_uuid)
+        first = attempt.first(archive, folder_id, marker)
+        await marker.find_or_create(self.mail, archive, folder_id, build, first_attempt=first)
 
     # ------------------------------------------------------------------ acknowledge
     async def acknowledge_pending(self, stats: InboundStats) -> None:
@@ -1111,10 +1331,20 @@ class MemoPipeline(InboundParts):
         ``batch_size`` pulled memos answered earlier whose delete failed; each claimed first. An
         authentication failure at NgDP ends the step (every other call would fail alike).
 
-        A pulled memo's receipt and delete are recorded together, after both (one transaction: DELIVERED →
-        DELETED with the acknowledgement's audit row, the claim released): a crash between them repeats the
-        receipt, which NgDP answers 409 (already answered) or 404 (already deleted), both counted as done.
-        A delete that fails records the receipt alone (ACKNOWLEDGED), and the second part deletes it later."""
+        A pulled memo's receipt and delete are recorded together, after both (DELIVERED → DELETED with the
+        acknowledgement's audit row, the claim released), and the claimed batch's such records are committed
+        at once, after the last memo of the batch (issue 18: one transaction per batch, not per memo;
+        :meth:`_record_deleted`). A crash (or a failed commit) before that leaves each memo of the batch
+        DELIVERED although NgDP has its receipt and may have deleted it: the repeat sends the receipt again,
+        which NgDP answers 409 (already answered: the client counts it as sent) or 404 (already deleted:
+        :meth:`_answer` counts it as answered), then DELETE again, whose 404 the client counts as done,
+        and records the memo then, with its one audit row. NgDP's OpenAPI lists 404 and 409 for the
+        receipt, but lists no 404 for DELETE memos/{id} (docs/facts/ngdp.md, "Receiving by pull"); that a
+        second DELETE is answered 404 is the emulator's reading [inference]. Were it answered otherwise, the
+        memo would be recorded ACKNOWLEDGED with the error and its delete retried (below): delivered and
+        answered once all the same, never delivered twice.
+        A delete that fails records the receipt alone (ACKNOWLEDGED), and the second part deletes it later;
+        its deletes are recorded per batch alike (a crash before the record repeats the DELETE: 404)."""
         async with self._claims() as claims:
             budget = self.settings.batch_size
             while budget > 0:
@@ -1123,17 +1353,20 @@ class MemoPipeline(InboundParts):
                 if not delivered:
                     break
                 budget = budget - len(delivered) if len(delivered) == asked else 0  # fewer: none left now
+                deleted: list[tuple[InboundMemo, AuditEntry | None]] = []
                 for row in delivered:
                     if not await claims.mine(row.memo_uuid):
                         continue
                     try:
-                        await self._acknowledge(row, stats, claims.owner)
+                        if await self._acknowledge(row, stats, claims.owner, deleted=deleted):
+                            continue  # deleted at NgDP: recorded with the batch, below
                     except GraphDpgError as exc:
                         await self._record_error(row, str(exc), stats)
                         log.warning(
                             "inbound memo %s not acknowledged yet: %s", row.memo_uuid, mask_cprs(str(exc))
                         )
                         if isinstance(exc, AuthError):
+                            await self._record_deleted(deleted, stats, claims, acknowledged=True)
                             return
                         continue
                     except Exception as exc:  # a bug in a call to NgDP: this memo waits, the others go on
@@ -1141,6 +1374,7 @@ class MemoPipeline(InboundParts):
                         await self._record_error(row, shown, stats)
                         continue
                     claims.released(row.memo_uuid)
+                await self._record_deleted(deleted, stats, claims, acknowledged=True)
             budget = self.settings.batch_size
             while budget > 0:
                 # Pushed and forwarded memos end in ACKNOWLEDGED; only pulled ones are deleted at NgDP.
@@ -1149,31 +1383,72 @@ class MemoPipeline(InboundParts):
                 if not acknowledged:
                     break
                 budget = budget - len(acknowledged) if len(acknowledged) == asked else 0
+                gone: list[tuple[InboundMemo, AuditEntry | None]] = []
                 for row in acknowledged:
                     if not await claims.mine(row.memo_uuid):
                         continue
                     try:
                         await self.ngdp.delete_memo(row.memo_uuid)  # 404 (already deleted) counts as done
-                        await blocking(self.store.mark_deleted, row.memo_uuid, release=claims.owner)
-                        stats.deleted += 1
                     except GraphDpgError as exc:
-                        await blocking(self.store.record_inbound_error, row.memo_uuid, str(exc))
-                        stats.errors.append(mask_cprs(f"memo {row.memo_uuid}: {exc}"))
+                        await self._record_error(row, str(exc), stats)
                         continue
-                    claims.released(row.memo_uuid)
+                    gone.append((row, None))
+                await self._record_deleted(gone, stats, claims, acknowledged=False)
+
+    async def _record_deleted(
+        self,
+        batch: list[tuple[InboundMemo, AuditEntry | None]],
+        stats: InboundStats,
+        claims: _Claims,
+        *,
+        acknowledged: bool,
+    ) -> None:
+        """Record the memos of a claimed batch that NgDP deleted as DELETED, each with its audit row (the
+        acknowledgement, when ``acknowledged``: its receipt went in this step too), in one transaction,
+        ending their claims. What a crash or a failed commit before it does: see
+        :meth:`acknowledge_pending`."""
+        if not batch:
+            return
+        try:
+            recorded = await blocking(
+                self.store.mark_deleted_many,
+                {row.memo_uuid: audit for row, audit in batch},
+                release=claims.owner,
+            )
+        except GraphDpgError as exc:
+            for row, _ in batch:  # kept claimed until the round ends; repeated later (receipt, DELETE: 404)
+                await self._record_error(row, str(exc), stats)
+            log.warning("inbound memos deleted at NgDP but not recorded yet (repeated later): %s", exc)
+            return
+        for row, _ in batch:
+            if row.memo_uuid not in recorded:  # moved on meanwhile (only a replica that took the claim can)
+                log.warning("inbound memo %s: deleted, but its state changed meanwhile", row.memo_uuid)
+                continue
+            claims.released(row.memo_uuid)
+            if acknowledged:
+                stats.acknowledged += 1
+            stats.deleted += 1
 
     def _answered(self, row: InboundMemo) -> bool:
         """Whether the memo gets a business receipt from :meth:`_acknowledge` (what its mail may promise)."""
         return row.source is not InboundSource.MAIL or self.settings.forwarded_receipt
 
-    async def _acknowledge(self, row: InboundMemo, stats: InboundStats, owner: str | None = None) -> None:
+    async def _acknowledge(
+        self,
+        row: InboundMemo,
+        stats: InboundStats,
+        owner: str | None = None,
+        *,
+        deleted: list[tuple[InboundMemo, AuditEntry | None]] | None = None,
+    ) -> bool:
         """Answer a delivered memo at NgDP and, a pulled one, delete it there; then record both at once
-        (see :meth:`acknowledge_pending`), ending ``owner``'s claim."""
+        (see :meth:`acknowledge_pending`), ending ``owner``'s claim. ``deleted``: a pulled memo deleted at
+        NgDP is added to it with its audit row, not recorded here (True then; :meth:`_record_deleted`)."""
         acknowledged = await self._answer(row)
         if row.source is not InboundSource.PULL:
             await blocking(self.store.mark_acknowledged, row.memo_uuid, audit=acknowledged, release=owner)
             stats.acknowledged += 1
-            return
+            return False
         try:
             await self.ngdp.delete_memo(row.memo_uuid)  # 404 (already deleted) counts as done in the client
         except Exception:
@@ -1182,9 +1457,13 @@ class MemoPipeline(InboundParts):
             await blocking(self.store.mark_acknowledged, row.memo_uuid, audit=acknowledged)
             stats.acknowledged += 1
             raise
+        if deleted is not None:
+            deleted.append((row, acknowledged))
+            return True
         await blocking(self.store.mark_deleted, row.memo_uuid, audit=acknowledged, release=owner)
         stats.acknowledged += 1
         stats.deleted += 1
+        return False
 
     async def _answer(self, row: InboundMemo) -> AuditEntry:
         """Send the memo's business receipt (if it gets one); the audit entry that records it."""

@@ -159,13 +159,13 @@ async def test_healthz_answers_while_the_memo_pipeline_waits_for_the_write_lock(
     try:
         memo_uuid, xml = citizen_memo(label="Carport", contact_point=CP_BYG)
         h.ngdp.queue_inbound_memo(xml)
-        store = LockOnEntry(h.store, "mark_delivered", lock)
+        store = LockOnEntry(h.store, "mark_delivered_many", lock)
         service = InboundService(h.mailbox, in_process_client(h.ngdp), store, h.settings)
         async with h.mailbox:
             delivery = asyncio.create_task(service.run_once())
             await healthz_while_waiting(lock, delivery)
             stats = delivery.result()
-        assert lock.events == ["healthz", "released", "mark_delivered returned", "service done"]
+        assert lock.events == ["healthz", "released", "mark_delivered_many returned", "service done"]
         assert (stats.pulled, stats.delivered, stats.acknowledged, stats.errors) == (1, 1, 1, [])
         assert [m["subject"] for m in h.messages(BYG)] == ["Carport"]
         assert [r["receiptStatus"] for r in h.ngdp.inbound_receipts(memo_uuid)] == ["COMPLETED"]

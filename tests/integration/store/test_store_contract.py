@@ -21,6 +21,7 @@ from graph_dpg.adapters.store import SqlStore, create_store
 from graph_dpg.core.errors import StoreError
 from graph_dpg.ports.store import (
     AuditEntry,
+    DeliveredMemo,
     EffectPlan,
     EffectState,
     InboundSource,
@@ -32,6 +33,7 @@ from graph_dpg.ports.store import (
     OutboxReports,
     OutboxState,
     PlannedMemo,
+    ReceivedMemo,
     RuleAdmin,
     SendOutcome,
 )
@@ -577,6 +579,83 @@ def test_a_state_change_given_the_holder_ends_its_claim_and_batched_reads_agree(
     assert {k: e.payload for k, e in store.get_effects(["inbound:u1", "inbound:nope"]).items()} == {
         "inbound:u1": {"mailbox": "post@kommune.dk"}
     }
+
+
+def test_a_batch_of_inbound_marks_is_recorded_at_once_skipping_memos_in_another_state(
+    store: ContractStore,
+) -> None:
+    # Issue 18 (one transaction per claimed batch): the fake agrees with SQL on the batched marks.
+    for memo_uuid in ("u1", "u2", "u3"):
+        store.store_inbound_memo(memo_uuid, InboundSource.PULL, b"<m/>")
+    assert len(store.claim_inbound("r1", InboundState.RECEIVED, 60)) == 3
+    store.mark_delivered("u3", "post@kommune.dk", "AAMk-3")
+    store.mark_acknowledged("u3")  # moved on: not DELIVERED again
+    recorded = store.mark_delivered_many(
+        [
+            DeliveredMemo("u1", "sag@kommune.dk", "AAMk-1", AuditEntry("inbound.memo.delivered", "u1")),
+            DeliveredMemo("u2", "post@kommune.dk", "AAMk-2", AuditEntry("inbound.memo.delivered", "u2")),
+            DeliveredMemo("u3", "post@kommune.dk", "AAMk-x", AuditEntry("inbound.memo.delivered", "u3")),
+            DeliveredMemo("nope", "post@kommune.dk", "AAMk-y", AuditEntry("inbound.memo.delivered", "nope")),
+        ],
+        release="r1",
+    )
+    assert recorded == {"u1", "u2"}
+    assert store.mark_delivered_many([], release="r1") == set()
+    u1 = store.get_inbound("u1")
+    assert u1 is not None and u1.state is InboundState.DELIVERED
+    assert (u1.target_mailbox, u1.created_message_id) == ("sag@kommune.dk", "AAMk-1")
+    u3 = store.get_inbound("u3")
+    assert u3 is not None and u3.state is InboundState.ACKNOWLEDGED and u3.created_message_id == "AAMk-3"
+    # The claims ended with the marks (u3's is still r1's: it was not recorded).
+    assert [m.memo_uuid for m in store.claim_inbound("r2", InboundState.DELIVERED, 60)] == ["u1", "u2"]
+    assert store.claim_inbound("r2", InboundState.ACKNOWLEDGED, 60) == []
+    acknowledged = AuditEntry("inbound.memo.acknowledged", "u1")
+    assert store.mark_deleted_many({"u1": acknowledged, "u3": None, "nope": None}, release="r2") == {
+        "u1",
+        "u3",
+    }
+    # Already in the state (recorded by a replica that took the claim over): skipped, no second audit row.
+    assert store.mark_deleted_many({"u1": acknowledged}) == set()
+    assert store.mark_delivered_many([DeliveredMemo("u2", "post@kommune.dk", "AAMk-z")]) == set()
+    store.store_inbound_memo("u4", InboundSource.PULL, b"<m/>")
+    assert store.mark_deleted_many({"u4": None}) == set()  # RECEIVED: not deleted
+    states = {k: v.state for k, v in store.get_inbound_many(["u1", "u2", "u3", "u4"]).items()}
+    assert states == {
+        "u1": InboundState.DELETED,
+        "u2": InboundState.DELIVERED,
+        "u3": InboundState.DELETED,
+        "u4": InboundState.RECEIVED,
+    }
+    assert store.renew_inbound_claims("r2", ["u2"], 60) == {"u2"}  # u2 was not in the batch: still r2's
+    trail = [(action, subject) for action, subject, _ in audit_trail(store)]
+    assert trail == [
+        ("inbound.memo.delivered", "u1"),
+        ("inbound.memo.delivered", "u2"),
+        ("inbound.memo.acknowledged", "u1"),
+    ]
+
+
+def test_a_batch_of_pulled_memos_is_stored_at_once_each_new_one_once(store: ContractStore) -> None:
+    assert store.store_inbound_memo("u1", InboundSource.PUSH, b"<pushed/>") is True
+    stored = store.store_inbound_memos(
+        [
+            ReceivedMemo("u1", InboundSource.PULL, b"<pulled/>", AuditEntry("inbound.memo.received", "u1")),
+            ReceivedMemo("u2", InboundSource.PULL, b"<two/>", AuditEntry("inbound.memo.received", "u2")),
+            ReceivedMemo("u3", InboundSource.PULL, b"<three/>"),
+            ReceivedMemo("u2", InboundSource.PULL, b"<again/>", AuditEntry("inbound.memo.received", "u2")),
+        ]
+    )
+    assert stored == {"u2", "u3"}
+    assert store.store_inbound_memos([]) == set()
+    assert store.load_inbound_xml("u1") == b"<pushed/>"  # stored before: left as it was
+    assert store.load_inbound_xml("u2") == b"<two/>"
+    rows = store.get_inbound_many(["u1", "u2", "u3"])
+    assert {k: (v.source, v.state, v.size) for k, v in rows.items()} == {
+        "u1": (InboundSource.PUSH, InboundState.RECEIVED, 9),
+        "u2": (InboundSource.PULL, InboundState.RECEIVED, 6),
+        "u3": (InboundSource.PULL, InboundState.RECEIVED, 8),
+    }
+    assert [(a, s) for a, s, _ in audit_trail(store)] == [("inbound.memo.received", "u2")]
 
 
 def test_inbound_memos_follow_the_state_machine(store: ContractStore) -> None:

@@ -133,7 +133,7 @@ async def test_a_crash_between_creating_the_mail_and_recording_it_delivers_once(
     r = rig()
     uid, xml = citizen_memo(label="Carport", contact_point=CP_BYG)
     r.ngdp.hold_memo(uid, xml)
-    r.store.fail_next("mark_delivered", StoreError("inbound delivered: database is locked"))
+    r.store.fail_next("mark_delivered_many", StoreError("inbound delivered batch: database is locked"))
 
     first = await r.service().run_once()
     assert first.delivered == 0 and len(first.errors) == 1

@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from graph_dpg.core.errors import TransientError
+import pytest
+
+from graph_dpg.core.errors import StoreError, TransientError
 from graph_dpg.ports.store import InboundSource, InboundState
+from graph_dpg.services.inbound import InboundStats
 from graph_dpg.services.inbound.memos import _Claims
 from tests.fakes import FakeStore
 from tests.unit.inbound.inbound_memos import CP_BYG, citizen_memo
@@ -40,15 +43,16 @@ class StepClock:
 
 
 PER_MEMO = {
-    "store_inbound_memo": 1,  # pulled: stored before anything else
-    "load_inbound_xml": 1,
-    "record_inbound_route": 1,  # before the message is created
-    "mark_delivered": 1,  # with the delivered audit row, ending the claim
-    "mark_deleted": 1,  # receipt and delete at NgDP recorded together, with the acknowledged audit row
+    "record_inbound_route": 1,  # before the message is created (and the note that its first attempt starts)
+}
+PER_BATCH = {
+    "store_inbound_memos": 1,  # pulled: stored before anything else (their XML kept for the delivery)
+    "mark_delivered_many": 1,  # the batch's delivered audit rows, ending the claims
+    "mark_deleted_many": 1,  # receipts and deletes at NgDP recorded together, with the acknowledged rows
 }
 
 
-async def test_a_pulled_memo_costs_five_store_calls_of_its_own_and_a_few_per_batch() -> None:
+async def test_a_pulled_memo_costs_one_store_call_of_its_own_and_a_few_per_batch() -> None:
     r = rig()
     store = CountingStore()
     r.store = store
@@ -69,10 +73,16 @@ async def test_a_pulled_memo_costs_five_store_calls_of_its_own_and_a_few_per_bat
     )
     for method, n in PER_MEMO.items():
         assert store.calls[method] == n * 3, method
+    for method, n in PER_BATCH.items():
+        assert store.calls[method] == n, method
     # Per batch, not per memo: what the listing knows, an earlier version's route effects of the claimed.
     assert (store.calls["get_inbound_many"], store.calls["get_effects"]) == (1, 1)
     # The claims were fresh at every check, and each ended with its memo's state change.
     for method in (
+        "store_inbound_memo",
+        "load_inbound_xml",  # pulled by this replica: its XML came from the pull
+        "mark_delivered",
+        "mark_deleted",
         "renew_inbound_claims",
         "release_inbound",
         "get_inbound",
@@ -114,6 +124,45 @@ async def test_a_failed_delete_keeps_the_receipt_and_only_the_delete_is_tried_ag
         "inbound.memo.acknowledged"
     ) == 1
     r.ngdp.failures.clear()
+
+
+async def test_the_pull_stores_a_batch_at_a_time() -> None:
+    r = rig(batch_size=100)
+    store = CountingStore()
+    r.store = store
+    for n in range(25):
+        uid, xml = citizen_memo(label=f"Sag {n}", contact_point=CP_BYG)
+        r.ngdp.hold_memo(uid, xml)
+
+    stats = await r.service().run_once()
+
+    assert (stats.pulled, stats.delivered, stats.deleted, stats.errors) == (25, 25, 25, [])
+    # 10 memos (or 16 MiB) per transaction: 10 + 10 + 5; each memo's XML came from its pull.
+    assert store.calls["store_inbound_memos"] == 3 and store.calls["load_inbound_xml"] == 0
+    assert len(r.mail.in_folder(BYG, "inbox")) == 25
+
+
+async def test_memos_fetched_but_not_stored_before_a_failure_are_fetched_again_and_delivered_once() -> None:
+    r = rig(batch_size=100)
+    uids = []
+    for n in range(25):
+        uid, xml = citizen_memo(label=f"Sag {n}", contact_point=CP_BYG)
+        r.ngdp.hold_memo(uid, xml)
+        uids.append(uid)
+    r.store.fail_next("store_inbound_memos", StoreError("store inbound memos: database is locked"))
+
+    first = InboundStats()
+    with pytest.raises(StoreError):
+        await r.service().memos.pull(first)
+    assert first.pulled == len(r.store.inbound) < 25  # a batch was lost; batches stored are kept
+    assert sorted(r.ngdp.memos) == sorted(uids)  # NgDP still holds every memo
+
+    stats = await r.service().run_once()
+    assert (stats.pulled, stats.delivered, stats.deleted, stats.errors) == (25 - first.pulled, 25, 25, [])
+    assert len(r.mail.in_folder(BYG, "inbox")) == 25
+    for uid in uids:
+        actions = [e.action for e in r.store.audit_events if e.subject == uid]
+        assert actions == ["inbound.memo.received", "inbound.memo.delivered", "inbound.memo.acknowledged"]
 
 
 async def test_the_claim_check_asks_the_database_only_when_the_claim_may_be_near_its_end() -> None:
