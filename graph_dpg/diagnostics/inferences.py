@@ -55,6 +55,7 @@ NGDP_SEND = "ngdp.send-answer"
 NGDP_RECEIPT = "ngdp.business-receipt"
 NGDP_DUPLICATE = "ngdp.duplicate-uuid"
 NGDP_FORWARDED_SHAPES = "ngdp.forwarded-shapes"
+NGDP_REPEATED_ACK = "ngdp.repeated-inbound-ack"
 DATAFORDELER_OAUTH = "datafordeler.token-by-certificate"
 DATAFORDELER_PERSON = "datafordeler.cpr-person-fields"
 DATAFORDELER_STATUS = "datafordeler.cpr-status-codes"
@@ -334,6 +335,24 @@ INFERENCES: tuple[Inference, ...] = (
         "probe cannot set up. Check: register a test recipient system with `serviceProtocol` SMTP and the "
         "test certificate, send it a memo, and open the mail with `graph-dpg secure-mail open`; the gateway "
         "log names the shape found (`forwarded Digital Post in … (memo-part)`).",
+        gate="manual",
+    ),
+    Inference(
+        NGDP_REPEATED_ACK,
+        "ngdp",
+        "An inbound memo acknowledged again after a crash (its business receipt and delete were done at "
+        "NgDP but not yet recorded by the gateway) is answered 409 to the repeated `POST memos/{id}/receipt` "
+        "and 404 to the repeated `DELETE memos/{id}`; the gateway counts both as done "
+        "(`NgdpClient.send_memo_receipt`, `delete_memo`). Since issue 18 the gateway records a claimed "
+        "batch's deletions in one transaction, so a crash can leave up to 10 memos to acknowledge again.",
+        "The OpenAPI lists 200, 400, 401, 403, 404, 409 and 422 for the receipt and 204, 409 and 422 for the "
+        "delete, without saying when; what a repeat is answered is not published (docs/facts/ngdp.md, "
+        "'Receiving by pull').",
+        "manual: the probe cannot receive a memo of its own in NgDP's test environment. Check: send a memo "
+        "to the test recipient system, fetch it, then POST its receipt and DELETE it twice each with "
+        "`curl` and the system's certificate; the second receipt should answer 409 and the second delete "
+        "404. Any other answer: the memo stays acknowledged with the error recorded and its delete is "
+        "retried; it is never delivered twice.",
         gate="manual",
     ),
 )
