@@ -137,14 +137,14 @@ async def test_healthz_answers_while_the_outbound_service_waits_for_the_write_lo
     h = await make_outbound_harness(f"sqlite:///{db}")
     lock = WriteLock(db)
     try:
-        store = LockOnEntry(h.store, "create_job", lock)
+        store = LockOnEntry(h.store, "create_jobs", lock)
         service = OutboundService(h.mailbox, h.service.ngdp, store, h.service.settings)
         h.send("Afgørelse", [f"{CITIZEN}@29189846.{GW}"])
         async with h.mailbox:
             cycle = asyncio.create_task(service.run_once())
             await healthz_while_waiting(lock, cycle)
             stats = cycle.result()
-        assert lock.events == ["healthz", "released", "create_job returned", "service done"]
+        assert lock.events == ["healthz", "released", "create_jobs returned", "service done"]
         assert (stats.new_jobs, stats.sent, stats.errors) == (1, 1, [])
         assert h.accepted_recipients() == [CITIZEN]
     finally:
