@@ -383,12 +383,24 @@ class OutboundService:
         would fail the same way. Any other failure of a job is settled by :meth:`_settle` (the failure
         boundary of one job), and the pass goes on with the next job.
         """
-        for state in (JobState.NEW, JobState.PLANNED, JobState.SENDING):
-            # Only these mailboxes' jobs, in SQL: a page of another mailbox's thousands of jobs must not
-            # hide this one's single letter (fairness between mailboxes, issue 18).
-            for job in await blocking(
-                self.store.jobs_in_state, [state], limit=self.job_page, mailboxes=mailboxes
-            ):
+        states = (JobState.NEW, JobState.PLANNED, JobState.SENDING)
+        # Only these mailboxes' jobs, in SQL: a page of another mailbox's thousands of jobs must not hide
+        # this one's single letter (fairness between mailboxes, issue 18). Every unfinished state in one
+        # read first (issue 18: one transaction instead of three): while that page holds all of them and
+        # every job the passes advance ends finished, it is what each state's read would find; otherwise
+        # each later pass reads its state again (a job left planned or sending is advanced again there).
+        snapshot = await blocking(
+            self.store.jobs_in_state, list(states), limit=self.job_page, mailboxes=mailboxes
+        )
+        exact = len(snapshot) < self.job_page
+        for state in states:
+            if exact:
+                page = [j for j in snapshot if j.state is state]
+            else:
+                page = await blocking(
+                    self.store.jobs_in_state, [state], limit=self.job_page, mailboxes=mailboxes
+                )
+            for job in page:
                 if job.mailbox.lower() not in mailboxes or not self._due(job):
                     continue
                 if not keep_going():
@@ -404,6 +416,8 @@ class OutboundService:
                     stats.add(one)
                     if on_job is not None:
                         on_job(job, one)
+                    if not (one.jobs_done or one.rejected or one.jobs_failed or one.jobs_closed):
+                        exact = False  # it may be in a later state now: that pass reads the store
 
     def _due(self, job: OutboundJob) -> bool:
         """False while a job waits out the backoff after a transient failure."""

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import graph_dpg.services.outbound as outbound
+from graph_dpg.core.errors import StoreError
 from graph_dpg.ports.store import JobState, OutboxState
 from graph_dpg.services.outbound import OutboundService, job_id_for
 from tests.fakes import FakeStore
@@ -66,6 +67,7 @@ async def test_a_letters_job_pipeline_costs_four_store_calls_from_poll_to_done()
     await service.process_jobs({MAILBOX}, outbound.CycleStats())
     per_job = {"plan_job": 3, "claim_pending": 3, "finish_sending": 3}
     assert {k: store.calls[k] for k in per_job} == per_job
+    assert store.calls["jobs_in_state"] == 1  # every unfinished state in one read: all three ended DONE
     for gone in ("create_job", "cancellation_requested", "next_pending", "mark_in_flight"):
         assert store.calls[gone] == 0, gone
     for gone in ("record_send_results", "job_statuses", "set_job_state"):
@@ -151,3 +153,36 @@ async def test_a_cancellation_between_two_pages_stops_before_the_next_mark(
     assert "annulleret" in (rows[2].last_error or "")
     assert store.jobs[job_id].state is JobState.DONE
     assert r.receipts() == ["DPG kvittering med fejl: Annulleret"]  # the cancelled line says so
+
+
+async def test_a_job_left_unfinished_by_its_pass_is_read_again_by_the_later_passes() -> None:
+    """The one read of every unfinished state stands for the three only while each job the passes
+    advance ends finished; a job left sending (here: the database failed at its end) is read again by
+    the sending pass and finished in the same call, as when each state had its own read."""
+    r = rig()
+    store = CountingStore()
+    service = on(r, store)
+    mid = r.send("Brev", CITIZEN, CITIZEN2)
+    await service.poll(service.settings.mailboxes[0])
+    store.fail_next("finish_sending", StoreError("finish sending: database is locked"))
+    stats = outbound.CycleStats()
+    await service.process_jobs({MAILBOX}, stats)
+    assert store.calls["jobs_in_state"] == 3  # the snapshot, then planned and sending read again
+    assert stats.jobs_done == 1 and store.jobs[job_id_for(MAILBOX, mid)].state is JobState.DONE
+    assert len(r.ngdp.accepted) == 2 and len(r.ngdp.send_attempts) == 4  # re-sent: NgDP has them
+
+
+async def test_a_full_page_of_unfinished_jobs_falls_back_to_one_read_per_state() -> None:
+    r = rig()
+    store = CountingStore()
+    service = on(r, store)
+    service.job_page = 2
+    for subject in ("Brev 1", "Brev 2", "Brev 3"):
+        r.send(subject, CITIZEN)
+    await service.poll(service.settings.mailboxes[0])
+    stats = outbound.CycleStats()
+    await service.process_jobs({MAILBOX}, stats)
+    # The snapshot may not hold every unfinished job: each state is read as before (a page of each).
+    assert store.calls["jobs_in_state"] == 4 and stats.jobs_done == 2
+    await service.process_jobs({MAILBOX}, stats)
+    assert stats.jobs_done == 3
