@@ -25,10 +25,11 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
                      pending --> rejected   (NgDP 400 ErrorMessage JSON in last_error)
                      pending --> failed     (gave up after transient errors)
                      pending --> pending    (transient failure: attempts+1, last_error, not before retry_at)
-                     pending --> pending    (``mark_in_flight`` before the POSTs: in_flight_at, once)
-                     All four by ``record_send_results``. Business receipts set ``receipt_status`` (a
-                     late RECEIVED never overwrites a final status). An outcome for a row that already
-                     left ``pending`` changes nothing.
+                     pending --> pending    (``mark_in_flight`` or ``claim_pending`` before the POSTs:
+                                            in_flight_at, once)
+                     The first four by ``record_send_results`` (or ``finish_sending``). Business receipts
+                     set ``receipt_status`` (a late RECEIVED never overwrites a final status). An outcome
+                     for a row that already left ``pending`` changes nothing.
 
     effect           (absent) --plan_effect--> planned --complete_effect--> done
 
