@@ -226,7 +226,9 @@ async def test_no_store_call_of_an_outbound_round_runs_on_the_event_loop(tmp_pat
                 await service.apply_business_receipts()
                 await service.run_effects()
         assert store.on_loop == []
-        assert store.calls > 50  # the rounds really went through the store (90 calls since issue 18)
+        # The rounds really went through the store (90 calls since issue 18; fewer as its steps were fused:
+        # 46 with the send pipeline's and the effects' batching together).
+        assert store.calls > 30
         assert sorted(h.accepted_recipients()) == sorted([CITIZEN, CITIZEN, CITIZEN2, UNREGISTERED])
         assert sorted(m["subject"] for m in h.receipts(MAILBOX)) == [
             "DPG fejlkvittering: Forkert dato",
