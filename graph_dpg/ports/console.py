@@ -11,9 +11,10 @@ Transitions added to the outbound state machines of ``graph_dpg.ports.store`` (o
     cancellation  (absent) --> requested --> lifted   (``request_cancellation`` / ``lift_cancellation``;
                                                  a lifted one is requested again by the next cancel)
 
-The outbound worker honours a requested cancellation between two batches (``cancellation_requested``):
-what was sent stays sent; every row still pending is failed, never sent. A secure-mail job (no outbox
-rows) asks before its one sendMail: not sent yet, it ends ``done`` with every recipient "not sent".
+The outbound worker honours a requested cancellation between two batches (``cancellation_requested``;
+``claim_pending`` asks it before it reads and marks the next batch): what was sent stays sent; every row
+still pending is failed, never sent. A secure-mail job (no outbox rows) asks before its one sendMail: not
+sent yet, it ends ``done`` with every recipient "not sent".
 """
 
 from __future__ import annotations

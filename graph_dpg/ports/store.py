@@ -25,10 +25,11 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
                      pending --> rejected   (NgDP 400 ErrorMessage JSON in last_error)
                      pending --> failed     (gave up after transient errors)
                      pending --> pending    (transient failure: attempts+1, last_error, not before retry_at)
-                     pending --> pending    (``mark_in_flight`` before the POSTs: in_flight_at, once)
-                     All four by ``record_send_results``. Business receipts set ``receipt_status`` (a
-                     late RECEIVED never overwrites a final status). An outcome for a row that already
-                     left ``pending`` changes nothing.
+                     pending --> pending    (``mark_in_flight`` or ``claim_pending`` before the POSTs:
+                                            in_flight_at, once)
+                     The first four by ``record_send_results`` (or ``finish_sending``). Business receipts
+                     set ``receipt_status`` (a late RECEIVED never overwrites a final status). An outcome
+                     for a row that already left ``pending`` changes nothing.
 
     effect           (absent) --plan_effect--> planned --complete_effect--> done
 
@@ -48,7 +49,7 @@ State machines (the SQL adapter enforces the transitions; an illegal one raises 
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -268,6 +269,21 @@ class DisabledRule:
     disabled_at: datetime
 
 
+#: A job's outbox rows counted by (state, business receipt status), only the pairs that occur
+#: (``Outbox.job_statuses``).
+JobStatuses = Mapping[tuple[OutboxState, str | None], int]
+
+
+@dataclass(frozen=True)
+class JobFinish:
+    """What ``Outbox.finish_sending`` writes with ``done`` when no row of the job is left pending: the
+    arguments of :meth:`Outbox.set_job_state` for ``done``, computed by the caller from the job's counts."""
+
+    audit: AuditEntry | None = None
+    effects: Sequence[EffectPlan] = ()
+    settle: Mapping[str, Mapping[str, object]] | None = None
+
+
 class SourceMessages(Protocol):
     def claim_source_message(self, mailbox: str, message_id: str, internet_message_id: str | None) -> bool:
         """True only the first time (mailbox, message_id) — or (mailbox, internetMessageId) — is seen."""
@@ -357,6 +373,37 @@ class Outbox(Protocol):
         even though no attempt was counted. Returns how many rows were marked for the first time.
         ``sending``: a job moved from ``planned`` to ``sending`` in the same transaction (left as it is
         in any other state)."""
+        ...
+
+    def create_jobs(self, jobs: Sequence[tuple[OutboundJob, AuditEntry | None]]) -> list[bool]:
+        """:meth:`create_job` for each (job, audit) pair, all in ONE transaction (a poll's delta round);
+        per pair, whether its job was new. Idempotent like ``create_job``: a crash before the round's delta
+        link is stored replays the round, and the jobs it already has are left as they are."""
+        ...
+
+    def claim_pending(
+        self, job_id: str, limit: int = 100, *, after_id: int = 0, sending: bool = False
+    ) -> tuple[bool, list[OutboxEntry]]:
+        """The next batch of the job's sends, in ONE transaction: whether an operator cancelled the job
+        (``Cancellations.cancellation_requested``; then nothing is read or marked and the rows are []),
+        else :meth:`next_pending` of the job and :meth:`mark_in_flight` of those rows, with ``sending``
+        moving the job from ``planned`` to ``sending`` when there is a row (left as it is in any other
+        state). The rows are returned as they were before the mark (``in_flight_at`` None on a first
+        send), so the sender knows which were possibly sent before. The mark commits before any POST."""
+        ...
+
+    def finish_sending(
+        self,
+        job_id: str,
+        outcomes: Sequence[SendOutcome],
+        finish: Callable[[JobStatuses], JobFinish],
+    ) -> tuple[dict[tuple[OutboxState, str | None], int], bool]:
+        """The end of a job's send pass, in ONE transaction: :meth:`record_send_results` of ``outcomes``,
+        then the job's :meth:`job_statuses`; when none of them is pending, the job is set ``done`` as
+        :meth:`set_job_state` would, with what ``finish(statuses)`` returns (a pure function: it runs
+        inside the transaction). Returns the statuses and whether the job is ``done`` now. A job whose
+        state does not allow ``done`` (or that does not exist) keeps it, and the outcomes are recorded
+        all the same (False)."""
         ...
 
     def record_send_results(self, outcomes: Sequence[SendOutcome]) -> int:

@@ -11,7 +11,7 @@ concepts/delta-query-overview.md; the emulator's token names the tenant's change
 any write in the tenant), so an idle folder's stored link may be older than the one in use, by at most
 ``persist_every_s``. That loses nothing: the changes since the older link are those since the newer one
 (the rounds in between were empty), so a replica taking the folder over from the store sees exactly what
-it would have seen, and the rare duplicate is ignored as before (``create_job`` and ``claim_source_message``
+it would have seen, and the rare duplicate is ignored as before (``create_jobs`` and ``claim_source_message``
 are idempotent). Writing now and then keeps the stored link from growing so old that Graph has dropped its
 sync state (a full resync of the folder; how long a token lives is not fixed for Outlook items).
 """

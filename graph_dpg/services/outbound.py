@@ -11,7 +11,7 @@ State machine of one source mail (rows in the store; see ``graph_dpg.ports.store
 
 Why it is crash-safe:
 - the delta link is saved only after every gateway mail of the round has its job row, so a crash replays
-  the round and ``create_job`` (unique on mailbox + immutable id) ignores what it already has;
+  the round and ``create_jobs`` (unique on mailbox + immutable id) ignores what it already has;
 - every messageUUID is generated and stored (``plan_job``, one transaction) before the first send, and a
   retry reuses it, so NgDP sees each MeMo once (its duplicate answer counts as success);
 - receipt mails and categories are effects: planned in the store, then done, then marked done; a crash
@@ -96,7 +96,9 @@ from graph_dpg.ports.store import (
     AuditEntry,
     EffectPlan,
     EffectState,
+    JobFinish,
     JobState,
+    JobStatuses,
     OutboundJob,
     OutboundStore,
     OutboxEntry,
@@ -300,7 +302,7 @@ class OutboundService:
     async def poll(self, mb: FunctionMailbox) -> int:
         link = await self.delta_links.get(mb.address, mb.outgoing_folder)
         delta = await self.mail.read_delta(mb.address, mb.outgoing_folder, link)
-        created = 0
+        jobs: list[tuple[OutboundJob, AuditEntry | None]] = []
         for msg in delta.messages:
             if msg.is_draft or msg.id is None:
                 continue
@@ -316,9 +318,10 @@ class OutboundService:
             created_audit = AuditEntry(
                 "outbound.job.created", job.subject, details={"job": job.id, "mailbox": mb.address}
             )
-            if await blocking(self.store.create_job, job, audit=created_audit):
-                created += 1
-        # Only now: a crash before this line replays the round, and create_job ignores what it has.
+            jobs.append((job, created_audit))
+        # The round's jobs in one transaction (issue 18).
+        created = sum(await blocking(self.store.create_jobs, jobs)) if jobs else 0
+        # Only now: a crash before this line replays the round, and create_jobs ignores what it has.
         await self.delta_links.put(mb.address, mb.outgoing_folder, delta)
         return created
 
@@ -380,12 +383,24 @@ class OutboundService:
         would fail the same way. Any other failure of a job is settled by :meth:`_settle` (the failure
         boundary of one job), and the pass goes on with the next job.
         """
-        for state in (JobState.NEW, JobState.PLANNED, JobState.SENDING):
-            # Only these mailboxes' jobs, in SQL: a page of another mailbox's thousands of jobs must not
-            # hide this one's single letter (fairness between mailboxes, issue 18).
-            for job in await blocking(
-                self.store.jobs_in_state, [state], limit=self.job_page, mailboxes=mailboxes
-            ):
+        states = (JobState.NEW, JobState.PLANNED, JobState.SENDING)
+        # Only these mailboxes' jobs, in SQL: a page of another mailbox's thousands of jobs must not hide
+        # this one's single letter (fairness between mailboxes, issue 18). Every unfinished state in one
+        # read first (issue 18: one transaction instead of three): while that page holds all of them and
+        # every job the passes advance ends finished, it is what each state's read would find; otherwise
+        # each later pass reads its state again (a job left planned or sending is advanced again there).
+        snapshot = await blocking(
+            self.store.jobs_in_state, list(states), limit=self.job_page, mailboxes=mailboxes
+        )
+        exact = len(snapshot) < self.job_page
+        for state in states:
+            if exact:
+                page = [j for j in snapshot if j.state is state]
+            else:
+                page = await blocking(
+                    self.store.jobs_in_state, [state], limit=self.job_page, mailboxes=mailboxes
+                )
+            for job in page:
                 if job.mailbox.lower() not in mailboxes or not self._due(job):
                     continue
                 if not keep_going():
@@ -401,6 +416,8 @@ class OutboundService:
                     stats.add(one)
                     if on_job is not None:
                         on_job(job, one)
+                    if not (one.jobs_done or one.rejected or one.jobs_failed or one.jobs_closed):
+                        exact = False  # it may be in a later state now: that pass reads the store
 
     def _due(self, job: OutboundJob) -> bool:
         """False while a job waits out the backoff after a transient failure."""
@@ -874,31 +891,34 @@ class OutboundService:
     async def _send(self, job: OutboundJob, stats: CycleStats) -> bool:
         """Send the job's pending rows; True if it set the job DONE (no row left pending)."""
         # planned -> sending with the first batch's in-flight mark, in its transaction (issue 18).
-        sending = job.id if job.state is JobState.PLANNED else None
+        sending = job.state is JobState.PLANNED
         # The rows are read in pages by a cursor (never all at once), and a batch's results are recorded
         # while the next batch is sent (issue 18): the sends do not wait for that transaction. The next
-        # batch is read and marked before the recording starts (the store runs one transaction at a time),
-        # and the cursor keeps it from reading the rows whose results are still being recorded. A crash
-        # before a recording commits re-sends those rows with the same messageUUIDs, marked in flight.
+        # batch is claimed (read and marked) before the recording starts (the store runs one transaction at
+        # a time), and the cursor keeps it from reading the rows whose results are still being recorded.
+        # A crash before a recording commits re-sends those rows with the same messageUUIDs, marked in
+        # flight. The last batch's results are recorded with the job's end (finish_sending, below).
         after = 0
         unrecorded: list[SendOutcome] = []
         try:
             while True:
-                if await blocking(self.store.cancellation_requested, job.id):
+                # The operator's cancellation, the next page and its in-flight mark: one transaction
+                # (claim_pending), committed before the POSTs. A crash between a POST and the record of
+                # its result leaves the mark, and the retry then sends with possibly_sent.
+                cancelled, rows = await blocking(
+                    self.store.claim_pending, job.id, limit=_SEND_BATCH, after_id=after, sending=sending
+                )
+                if cancelled:
                     # Cancelled by an operator (services.letters): what was sent stays sent, the rest is not.
                     if unrecorded:
                         await blocking(self.store.record_send_results, unrecorded)
                         unrecorded = []
                     stats.send_failed += await self._fail_pending(job, job.id, Text.RECEIPT_ROW_CANCELLED)
                     break
-                rows = await blocking(self.store.next_pending, job.id, limit=_SEND_BATCH, after_id=after)
                 if not rows:
                     break
                 after = rows[-1].id
-                # Mark before the POSTs (one transaction per batch): a crash between a POST and the record
-                # of its result leaves the mark, and the retry then sends with possibly_sent.
-                await blocking(self.store.mark_in_flight, [r.message_uuid for r in rows], sending=sending)
-                sending = None
+                sending = False
                 mailbox = job.mailbox.lower()
                 earlier, unrecorded = unrecorded, []
                 record = self.store.record_send_results
@@ -921,41 +941,47 @@ class OutboundService:
                     else:
                         stats.retried += 1
                 failed = [r for r in results if isinstance(r, BaseException)]
-                if failed or any(o.state is None for o in unrecorded):
+                if failed:
                     await blocking(self.store.record_send_results, unrecorded)
                     unrecorded = []
-                    if failed:
-                        raise failed[0]
+                    raise failed[0]
+                if any(o.state is None for o in unrecorded):
                     break  # the rest waits for its retry time; other jobs go on meanwhile
                 if len(rows) < _SEND_BATCH:
                     break  # a short batch held every due row: asking again would find none (two reads saved)
-        finally:
+        except BaseException:
             if unrecorded:
                 await blocking(self.store.record_send_results, unrecorded)
-        # One read for the progress and the category, however many rows (issue 18).
-        statuses = await blocking(self.store.job_statuses, job.id)
-        progress = dict.fromkeys(OutboxState, 0)
-        for (state, _), n in statuses.items():
-            progress[state] += n
-        if progress[OutboxState.PENDING] == 0:
-            # DONE with its receipt and category planned, in one transaction; the "queued" category, not
-            # shown yet, is superseded by then (what running it would record; issue 18).
+            raise
+        # The last results, one read of the counts for the progress and the category (however many rows),
+        # and, with no row left pending, DONE with its receipt and category planned: one transaction
+        # (issue 18). The "queued" category, not shown yet, is superseded by then (what running it would
+        # record).
+        statuses, done = await blocking(self.store.finish_sending, job.id, unrecorded, self._finish(job))
+        if done:
+            self._templates.pop(job.id, None)
+            return True
+        if not any(state is OutboxState.PENDING for state, _ in statuses):
+            # What set_job_state said of it: the job left sending meanwhile, or is gone.
+            raise StoreError(f"outbound job {job.id!r}: not set done (it is no longer being sent)")
+        return False
+
+    def _finish(self, job: OutboundJob) -> Callable[[JobStatuses], JobFinish]:
+        """What a finished job's DONE writes, from its counts: a pure function (finish_sending runs it in
+        its transaction)."""
+
+        def finish(statuses: JobStatuses) -> JobFinish:
+            progress = dict.fromkeys(OutboxState, 0)
+            for (state, _), n in statuses.items():
+                progress[state] += n
             done = AuditEntry(
                 "outbound.job.done",
                 job.subject,
                 details={"job": job.id, **{k.value: v for k, v in progress.items()}},
             )
-            await blocking(
-                self.store.set_job_state,
-                job.id,
-                JobState.DONE,
-                audit=done,
-                effects=self._effect_plans(job, _outcome_of(statuses)[0]),
-                settle=_superseded_queue(job),
-            )
-            self._templates.pop(job.id, None)
-            return True
-        return False
+            return JobFinish(done, self._effect_plans(job, _outcome_of(statuses)[0]), _superseded_queue(job))
+
+        return finish
 
     async def _send_one(self, row: OutboxEntry, mailbox: str = "") -> SendOutcome:
         """Send one MeMo; the outcome is recorded by the caller with the rest of its batch.

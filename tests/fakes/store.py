@@ -37,7 +37,9 @@ from graph_dpg.ports.store import (
     InboundMemo,
     InboundSource,
     InboundState,
+    JobFinish,
     JobState,
+    JobStatuses,
     OutboundJob,
     OutboxEntry,
     OutboxState,
@@ -491,8 +493,77 @@ class FakeStore(FakeEffects):
                 marked += 1
         return marked
 
+    def create_jobs(self, jobs: Sequence[tuple[OutboundJob, AuditEntry | None]]) -> list[bool]:
+        self._maybe_fail("create_jobs")
+        created: list[bool] = []
+        for job, audit in jobs:
+            new = not self._job_clash(job)
+            if new:
+                self._insert_job(job, job.state)
+                self._append_audit(audit)
+            created.append(new)
+        return created
+
+    def claim_pending(
+        self, job_id: str, limit: int = 100, *, after_id: int = 0, sending: bool = False
+    ) -> tuple[bool, list[OutboxEntry]]:
+        self._maybe_fail("claim_pending")
+        if job_id in self.cancelled:
+            return True, []
+        now = self.now()
+        rows = sorted(
+            (
+                e
+                for e in self.outbox.values()
+                if e.job_id == job_id
+                and e.state is OutboxState.PENDING
+                and e.id > after_id
+                and (e.not_before is None or e.not_before <= now)
+            ),
+            key=lambda e: e.id,
+        )[:limit]
+        if not rows:
+            return False, []
+        job = self.jobs.get(job_id)
+        if sending and job is not None and job.state is JobState.PLANNED:
+            self.jobs[job_id] = replace(job, state=JobState.SENDING, updated_at=now)
+        for e in rows:
+            if e.in_flight_at is None:
+                self.outbox[e.id] = replace(e, in_flight_at=now)
+        return False, rows  # as they were before the mark
+
+    def finish_sending(
+        self,
+        job_id: str,
+        outcomes: Sequence[SendOutcome],
+        finish: Callable[[JobStatuses], JobFinish],
+    ) -> tuple[dict[tuple[OutboxState, str | None], int], bool]:
+        self._maybe_fail("finish_sending")
+        saved = dict(self.outbox)
+        self._record_send_results(outcomes)
+        statuses = self._job_statuses(job_id)
+        if any(state is OutboxState.PENDING for state, _ in statuses):
+            return statuses, False
+        try:
+            done = finish(statuses)
+        except BaseException:
+            self.outbox = saved  # one transaction: nothing recorded
+            raise
+        current = self.jobs.get(job_id)
+        if current is None or current.state not in (*_JOB_PREDECESSORS[JobState.DONE], JobState.DONE):
+            return statuses, False
+        self.jobs[job_id] = replace(current, state=JobState.DONE, error=None, updated_at=self.now())
+        self._plan_all(done.effects)
+        for key, result in (done.settle or {}).items():
+            self._complete(key, result)
+        self._append_audit(done.audit)
+        return statuses, True
+
     def record_send_results(self, outcomes: Sequence[SendOutcome]) -> int:
         self._maybe_fail("record_send_results")
+        return self._record_send_results(outcomes)
+
+    def _record_send_results(self, outcomes: Sequence[SendOutcome]) -> int:
         now = self.now()
         by_uuid = {e.message_uuid: e for e in self.outbox.values()}
         changed = 0
@@ -526,6 +597,9 @@ class FakeStore(FakeEffects):
 
     def job_statuses(self, job_id: str) -> dict[tuple[OutboxState, str | None], int]:
         self._maybe_fail("job_statuses")
+        return self._job_statuses(job_id)
+
+    def _job_statuses(self, job_id: str) -> dict[tuple[OutboxState, str | None], int]:
         counts: dict[tuple[OutboxState, str | None], int] = {}
         for e in self.outbox.values():
             if e.job_id == job_id:

@@ -103,7 +103,9 @@ from graph_dpg.ports.store import (
     InboundMemo,
     InboundSource,
     InboundState,
+    JobFinish,
     JobState,
+    JobStatuses,
     OutboundJob,
     OutboxEntry,
     OutboxState,
@@ -831,58 +833,145 @@ class SqlStore:
                 ).rowcount
         return marked
 
+    def create_jobs(self, jobs: Sequence[tuple[OutboundJob, AuditEntry | None]]) -> list[bool]:
+        # One transaction for a poll's delta round instead of one per mail (issue 18).
+        if not jobs:
+            return []
+        created: list[bool] = []
+        with self._tx("create jobs") as conn:
+            now = self._now(conn)
+            for job, audit in jobs:
+                stmt = self._insert(t.outbound_jobs).values(self._job_values(job, job.state, now))
+                new = _inserted(conn, stmt)
+                if new:
+                    self._write_audit(conn, audit, now)
+                created.append(new)
+        return created
+
+    def claim_pending(
+        self, job_id: str, limit: int = 100, *, after_id: int = 0, sending: bool = False
+    ) -> tuple[bool, list[OutboxEntry]]:
+        # cancellation_requested + next_pending + mark_in_flight of one batch: one commit, not three
+        # (issue 18). The rows are marked by id (the primary key), the ones not marked before only.
+        ob = t.outbox
+        with self._tx("claim pending") as conn:
+            if conn.execute(_CANCELLATION_REQUESTED, {"b_job": job_id}).first() is not None:
+                return True, []
+            now = self._now(conn)
+            query = select(*self._outbox_columns(True)).where(
+                ob.c.job_id == job_id,
+                ob.c.state == OutboxState.PENDING.value,
+                or_(ob.c.not_before.is_(None), ob.c.not_before <= now),
+            )
+            if after_id:
+                query = query.where(ob.c.id > after_id)
+            rows = [self._entry_from(r) for r in conn.execute(query.order_by(ob.c.id).limit(limit))]
+            if not rows:
+                return False, rows
+            if sending:
+                jobs = t.outbound_jobs
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id, jobs.c.state == JobState.PLANNED.value)
+                    .values(state=JobState.SENDING.value, updated_at=now)
+                )
+            first = [r.id for r in rows if r.in_flight_at is None]
+            for chunk in _chunks(first):
+                conn.execute(
+                    update(ob).where(ob.c.id.in_(chunk), ob.c.in_flight_at.is_(None)).values(in_flight_at=now)
+                )
+            return False, rows
+
+    def finish_sending(
+        self,
+        job_id: str,
+        outcomes: Sequence[SendOutcome],
+        finish: Callable[[JobStatuses], JobFinish],
+    ) -> tuple[dict[tuple[OutboxState, str | None], int], bool]:
+        # record_send_results + job_statuses + set_job_state(DONE, ...): one commit, not three (issue 18).
+        with self._tx("finish sending") as conn:
+            now = self._now(conn)
+            self._record_send_results(conn, outcomes, now)
+            statuses = {
+                (OutboxState(state), status): int(n)
+                for state, status, n in conn.execute(_JOB_STATUSES, {"b_job": job_id})
+            }
+            if any(state is OutboxState.PENDING for state, _ in statuses):
+                return statuses, False
+            done = finish(statuses)
+            allowed = [s.value for s in (*_JOB_PREDECESSORS[JobState.DONE], JobState.DONE)]
+            changed = conn.execute(
+                _SET_JOB_STATE,
+                {
+                    "b_id": job_id,
+                    "b_allowed": allowed,
+                    "b_state": JobState.DONE.value,
+                    "b_error": None,
+                    "b_now": now,
+                },
+            ).rowcount
+            if changed != 1:
+                return statuses, False
+            self._plan_effects(conn, done.effects, now)
+            for key, result in (done.settle or {}).items():
+                conn.execute(_COMPLETE_EFFECT, {"b_key": key, "b_result": _json_safe(result), "b_now": now})
+            self._write_audit(conn, done.audit, now)
+            return statuses, True
+
     def record_send_results(self, outcomes: Sequence[SendOutcome]) -> int:
         # One commit per batch instead of one per row: with synchronous=FULL each SQLite commit is an
         # fsync (~6 ms here), which capped mass delivery at ~80 MeMo/s.
+        with self._tx("record send results") as conn:
+            return self._record_send_results(conn, outcomes, self._now(conn))
+
+    def _record_send_results(self, conn: Connection, outcomes: Sequence[SendOutcome], now: datetime) -> int:
         ob = t.outbox
         changed = 0
-        with self._tx("record send results") as conn:
-            now = self._now(conn)
-            # Accepted rows (nearly all of a mass delivery's batch) in one executemany: one statement
-            # compiled once and the rows sent together (psycopg pipelines them), not 200 round trips.
-            accepted = [o for o in outcomes if o.state is OutboxState.ACCEPTED]
-            if accepted:
-                result = conn.execute(
-                    update(ob)
-                    .where(
-                        ob.c.message_uuid == bindparam("b_uuid"),
-                        ob.c.state == OutboxState.PENDING.value,
-                    )
-                    .values(
-                        updated_at=now,
-                        state=OutboxState.ACCEPTED.value,
-                        transmission_id=bindparam("b_tid"),
-                        receipt_status=func.coalesce(ob.c.receipt_status, bindparam("b_status")),
-                    ),
-                    [
-                        {"b_uuid": o.message_uuid, "b_tid": o.transmission_id, "b_status": o.receipt_status}
-                        for o in accepted
-                    ],
+        # Accepted rows (nearly all of a mass delivery's batch) in one executemany: one statement
+        # compiled once and the rows sent together (psycopg pipelines them), not 200 round trips.
+        accepted = [o for o in outcomes if o.state is OutboxState.ACCEPTED]
+        if accepted:
+            result = conn.execute(
+                update(ob)
+                .where(
+                    ob.c.message_uuid == bindparam("b_uuid"),
+                    ob.c.state == OutboxState.PENDING.value,
                 )
-                changed += result.rowcount
-            for o in outcomes:
-                values: dict[str, object]
-                if o.state is OutboxState.ACCEPTED:
-                    continue
-                if o.state is None:
-                    values = {
-                        "attempts": ob.c.attempts + 1,
-                        "last_error": mask_cprs(o.error or ""),
-                        "not_before": o.retry_at,
-                    }
-                elif o.state is OutboxState.REJECTED:
-                    values = {
-                        "state": o.state.value,
-                        "last_error": mask_cprs(o.error or ""),
-                        "attempts": ob.c.attempts + 1,
-                    }
-                else:
-                    values = {"state": o.state.value, "last_error": mask_cprs(o.error or "")}
-                changed += conn.execute(
-                    update(ob)
-                    .where(ob.c.message_uuid == o.message_uuid, ob.c.state == OutboxState.PENDING.value)
-                    .values(updated_at=now, **values)
-                ).rowcount
+                .values(
+                    updated_at=now,
+                    state=OutboxState.ACCEPTED.value,
+                    transmission_id=bindparam("b_tid"),
+                    receipt_status=func.coalesce(ob.c.receipt_status, bindparam("b_status")),
+                ),
+                [
+                    {"b_uuid": o.message_uuid, "b_tid": o.transmission_id, "b_status": o.receipt_status}
+                    for o in accepted
+                ],
+            )
+            changed += result.rowcount
+        for o in outcomes:
+            values: dict[str, object]
+            if o.state is OutboxState.ACCEPTED:
+                continue
+            if o.state is None:
+                values = {
+                    "attempts": ob.c.attempts + 1,
+                    "last_error": mask_cprs(o.error or ""),
+                    "not_before": o.retry_at,
+                }
+            elif o.state is OutboxState.REJECTED:
+                values = {
+                    "state": o.state.value,
+                    "last_error": mask_cprs(o.error or ""),
+                    "attempts": ob.c.attempts + 1,
+                }
+            else:
+                values = {"state": o.state.value, "last_error": mask_cprs(o.error or "")}
+            changed += conn.execute(
+                update(ob)
+                .where(ob.c.message_uuid == o.message_uuid, ob.c.state == OutboxState.PENDING.value)
+                .values(updated_at=now, **values)
+            ).rowcount
         return changed
 
     def find_by_message_uuid(self, message_uuid: str, *, with_xml: bool = False) -> OutboxEntry | None:

@@ -38,7 +38,9 @@ async def h(db_url: str) -> AsyncIterator[Harness]:
 
 class BeforeDone:
     """The real store, but ``step`` runs once right before a job is set DONE (its final category and
-    receipt mail are planned in that transaction: issue 18; the category was computed just before)."""
+    receipt mail are planned in that transaction: issue 18). A send pass sets it DONE in the transaction
+    that records its last outcomes and reads the counts its category comes from (``finish_sending``): the
+    step runs right before that transaction, the last moment another transaction can come in between."""
 
     def __init__(self, inner: SqlStore, step: Callable[[str], None]) -> None:
         self.inner = inner
@@ -60,6 +62,12 @@ class BeforeDone:
             step, self.step = self.step, None
             step(job_id)
         self.inner.set_job_state(job_id, state, error, audit=audit, **kw)
+
+    def finish_sending(self, job_id: str, outcomes: Any, finish: Any) -> Any:
+        if self.step is not None:
+            step, self.step = self.step, None
+            step(job_id)
+        return self.inner.finish_sending(job_id, outcomes, finish)
 
 
 def record_receipt(store: SqlStore, job_id: str, status: str) -> None:

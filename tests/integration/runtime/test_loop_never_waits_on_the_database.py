@@ -137,14 +137,14 @@ async def test_healthz_answers_while_the_outbound_service_waits_for_the_write_lo
     h = await make_outbound_harness(f"sqlite:///{db}")
     lock = WriteLock(db)
     try:
-        store = LockOnEntry(h.store, "create_job", lock)
+        store = LockOnEntry(h.store, "create_jobs", lock)
         service = OutboundService(h.mailbox, h.service.ngdp, store, h.service.settings)
         h.send("Afgørelse", [f"{CITIZEN}@29189846.{GW}"])
         async with h.mailbox:
             cycle = asyncio.create_task(service.run_once())
             await healthz_while_waiting(lock, cycle)
             stats = cycle.result()
-        assert lock.events == ["healthz", "released", "create_job returned", "service done"]
+        assert lock.events == ["healthz", "released", "create_jobs returned", "service done"]
         assert (stats.new_jobs, stats.sent, stats.errors) == (1, 1, [])
         assert h.accepted_recipients() == [CITIZEN]
     finally:
@@ -226,7 +226,9 @@ async def test_no_store_call_of_an_outbound_round_runs_on_the_event_loop(tmp_pat
                 await service.apply_business_receipts()
                 await service.run_effects()
         assert store.on_loop == []
-        assert store.calls > 50  # the rounds really went through the store (90 calls since issue 18)
+        # The rounds really went through the store (90 calls since issue 18; fewer as its steps were fused:
+        # 46 with the send pipeline's and the effects' batching together).
+        assert store.calls > 30
         assert sorted(h.accepted_recipients()) == sorted([CITIZEN, CITIZEN, CITIZEN2, UNREGISTERED])
         assert sorted(m["subject"] for m in h.receipts(MAILBOX)) == [
             "DPG fejlkvittering: Forkert dato",

@@ -115,7 +115,8 @@ async def test_a_job_whose_mail_vanished_is_closed_once_without_a_letter_and_hol
 async def test_a_crash_before_the_outcomes_are_recorded_sends_each_memo_once() -> None:
     r = rig()
     mid = r.send("Brev", CITIZEN, CITIZEN2)
-    r.store.fail_next("record_send_results", StoreError("record send results: database is locked"))
+    # The last batch's outcomes are recorded with the job's end (finish_sending, issue 18).
+    r.store.fail_next("finish_sending", StoreError("finish sending: database is locked"))
     stats = await r.service.run_once()
     assert len(stats.errors) == 1 and "database is locked" in stats.errors[0]
     # The pass over jobs in SENDING picked the job up again in the same cycle and sent its rows again
