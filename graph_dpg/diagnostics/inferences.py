@@ -346,8 +346,8 @@ INFERENCES: tuple[Inference, ...] = (
         "(`NgdpClient.send_memo_receipt`, `delete_memo`). Since issue 18 the gateway records a claimed "
         "batch's deletions in one transaction, so a crash can leave up to 10 memos to acknowledge again.",
         "The OpenAPI lists 200, 400, 401, 403, 404, 409 and 422 for the receipt and 204, 409 and 422 for the "
-        "delete, without saying when; what a repeat is answered is not published (docs/facts/ngdp.md, "
-        "'Receiving by pull').",
+        "delete, without saying when; what a repeat is answered is not published "
+        "(docs/facts/ngdp.md, 'Receiving by pull').",
         "manual: the probe cannot receive a memo of its own in NgDP's test environment. Check: send a memo "
         "to the test recipient system, fetch it, then POST its receipt and DELETE it twice each with "
         "`curl` and the system's certificate; the second receipt should answer 409 and the second delete "

@@ -79,7 +79,7 @@ def test_probe_all_matching_prints_the_table_and_exits_0(
     assert "    observed:  isDraft=false" in out
     assert "✓ ngdp.duplicate-uuid: matches" in out
     assert "- graph.concurrency: skipped" in out
-    assert out[-1] == "14 match, 0 contradict, 0 not checked, 11 skipped (exit 0)"
+    assert out[-1] == "14 match, 0 contradict, 0 not checked, 12 skipped (exit 0)"
     assert any(line.startswith("cleaned up: category 'graph-dpg probe ") for line in out)
 
 
