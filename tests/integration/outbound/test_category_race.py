@@ -10,7 +10,7 @@ original kept "Sendt" for good.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,17 +23,9 @@ from graph_dpg.services.effects import EffectKey
 from graph_dpg.services.outbound import CycleStats, OutboundService
 from tests.store_rows import audit_rows
 
-from .harness import CITIZEN, MAILBOX, Harness, make_harness
+from .harness import CITIZEN, MAILBOX, Harness
 
 GW = "ngdp.digital-post.dk"
-
-
-@pytest.fixture
-async def h(db_url: str) -> AsyncIterator[Harness]:
-    harness = await make_harness(db_url)
-    async with harness.mailbox:
-        yield harness
-    harness.store.close()
 
 
 class BeforeDone:

@@ -8,7 +8,7 @@ the page's others complete."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -20,18 +20,10 @@ from graph_dpg.services.effects import EffectKey
 from graph_dpg.services.outbound import CycleStats, OutboundService
 from tests.store_rows import audit_rows
 
-from .harness import CITIZEN, MAILBOX, Harness, make_harness
+from .harness import CITIZEN, MAILBOX, Harness
 
 GW = "ngdp.digital-post.dk"
 SENT = "Digital Post: Sendt"
-
-
-@pytest.fixture
-async def h(db_url: str) -> AsyncIterator[Harness]:
-    harness = await make_harness(db_url)
-    async with harness.mailbox:
-        yield harness
-    harness.store.close()
 
 
 async def finish_without_effects(h: Harness, n: int) -> list[str]:

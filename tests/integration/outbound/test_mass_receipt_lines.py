@@ -8,24 +8,13 @@ import base64
 import csv
 import io
 import re
-from collections.abc import AsyncIterator
-
-import pytest
 
 from graph_dpg.domain.receipts import FAILURE_DETAILS_NAME
 from graph_dpg.domain.texts import Text, text
 
-from .harness import Harness, make_harness
+from .harness import Harness
 
 GW = "29189846.ngdp.digital-post.dk"
-
-
-@pytest.fixture
-async def h(db_url: str) -> AsyncIterator[Harness]:
-    harness = await make_harness(db_url)
-    async with harness.mailbox:
-        yield harness
-    harness.store.close()
 
 
 async def test_a_40_recipient_mass_delivery_with_refusals_gets_the_csv_with_lines(h: Harness) -> None:

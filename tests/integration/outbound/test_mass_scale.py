@@ -8,7 +8,6 @@ service and the store (SQLite and PostgreSQL).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,7 +17,7 @@ from graph_dpg.ports.digital_post import SendResult
 from graph_dpg.ports.store import OutboxState
 from graph_dpg.services.outbound import OutboundService
 
-from .harness import MAILBOX, PDF, Harness, make_harness
+from .harness import MAILBOX, PDF, Harness
 
 N = 10_000
 
@@ -39,14 +38,6 @@ class RecordingNgdp:
         duplicate = message_uuid in self.accepted
         self.accepted.setdefault(message_uuid, xml)
         return SendResult("t-" + message_uuid, message_uuid, "RECEIVED", duplicate=duplicate)
-
-
-@pytest.fixture
-async def h(db_url: str) -> AsyncIterator[Harness]:
-    harness = await make_harness(db_url)
-    async with harness.mailbox:
-        yield harness
-    harness.store.close()
 
 
 @pytest.mark.slow

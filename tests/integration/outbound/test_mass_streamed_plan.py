@@ -17,12 +17,10 @@ import sys
 import textwrap
 import tracemalloc
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from graph_dpg.adapters.store import create_store
 from graph_dpg.adapters.store.sql import PLAN_CHUNK, SqlStore
@@ -35,7 +33,7 @@ from graph_dpg.ports.digital_post import SendResult
 from graph_dpg.ports.store import AuditEntry, JobState, OutboundJob, OutboxState, PlannedMemo
 from graph_dpg.services.outbound import OutboundService
 
-from .harness import MAILBOX, ORG_CVR, PDF, Harness, make_harness
+from .harness import MAILBOX, ORG_CVR, PDF, Harness
 
 
 def _cprs(n: int) -> list[str]:
@@ -85,14 +83,6 @@ class CrashingPlanStore:
                 yield m
 
         return self._store.plan_job(job, dying(), audit=audit, **kw)
-
-
-@pytest.fixture
-async def h(db_url: str) -> AsyncIterator[Harness]:
-    harness = await make_harness(db_url)
-    async with harness.mailbox:
-        yield harness
-    harness.store.close()
 
 
 def _mass_mail(h: Harness, cprs: list[str]) -> str:

@@ -10,28 +10,17 @@ emulator's independent validator).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-
-import pytest
 
 from graph_dpg.memo import parse
 from graph_dpg.sandbox.ngdp.memo_check import validate_memo
 
-from .harness import CITIZEN, MAILBOX, Harness, make_harness
+from .harness import CITIZEN, MAILBOX, Harness
 
 GW = "ngdp.digital-post.dk"
 TO = [("", f"{CITIZEN}@29189846.{GW}")]
 ROOM = ("Mødelokale 2", "lokale2@kommune.dk")
 PROJECTOR = ("Projektor", "projektor@kommune.dk")
-
-
-@pytest.fixture
-async def h(db_url: str) -> AsyncIterator[Harness]:
-    harness = await make_harness(db_url)
-    async with harness.mailbox:
-        yield harness
-    harness.store.close()
 
 
 def _xsd_valid(xml: bytes) -> None:

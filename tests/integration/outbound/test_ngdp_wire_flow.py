@@ -4,7 +4,6 @@ bulk (BulkFetchReceiptsAsync). Graph and NgDP emulators, the real store; the HTM
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,17 +17,9 @@ from graph_dpg.ports.digital_post import HtmlVerdict
 from graph_dpg.services.outbound import OutboundService
 from tests.fakes import FakeDigitalPost
 
-from .harness import CITIZEN, CITIZEN2, Harness, make_harness, settings
+from .harness import CITIZEN, CITIZEN2, Harness, settings
 
 GW = "ngdp.digital-post.dk"
-
-
-@pytest.fixture
-async def h(db_url: str) -> AsyncIterator[Harness]:
-    harness = await make_harness(db_url)
-    async with harness.mailbox:
-        yield harness
-    harness.store.close()
 
 
 def calls(h: Harness, method: str, fragment: str) -> list[int]:

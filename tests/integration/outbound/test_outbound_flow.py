@@ -6,7 +6,6 @@ Real adapters and the real store on SQLite and PostgreSQL (``db_url``); nothing 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -28,18 +27,9 @@ from .harness import (
     SENDER_CP,
     UNREGISTERED,
     Harness,
-    make_harness,
 )
 
 GW = "ngdp.digital-post.dk"
-
-
-@pytest.fixture
-async def h(db_url: str) -> AsyncIterator[Harness]:
-    harness = await make_harness(db_url)
-    async with harness.mailbox:
-        yield harness
-    harness.store.close()
 
 
 async def test_single_message_to_a_citizen_with_receipt_and_categories(h: Harness) -> None:
