@@ -168,13 +168,33 @@ _IN_CHUNK = 500
 _T = TypeVar("_T")
 
 
-def _chunks(values: Sequence[_T]) -> Iterator[list[_T]]:
-    """``values`` in lists of at most ``_IN_CHUNK``, one ``IN (...)`` each."""
-    for start in range(0, len(values), _IN_CHUNK):
-        yield list(values[start : start + _IN_CHUNK])
+def _chunks(values: Sequence[_T], size: int = _IN_CHUNK) -> Iterator[list[_T]]:
+    """``values`` in lists of at most ``size`` (``_IN_CHUNK`` unless told), one ``IN (...)`` each."""
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
 
 
 _RECEIPT_RANK = {"RECEIVED": 1, "COMPLETED": 2, "INVALID": 2, "NOT_ALLOWED": 2}
+#: Columns one receipt binds in ``record_receipts``' multi-row INSERT (receipt_id, message_uuid,
+#: receipt_status, payload, received_at, processed).
+_RECEIPT_INSERT_COLUMNS = 6
+#: Receipts per multi-row INSERT: their bound parameters stay below SQLite's oldest limit of 999.
+_RECEIPT_ROWS = 999 // _RECEIPT_INSERT_COLUMNS
+
+
+def _receipt_status_after(current: str | None, new_statuses: Iterable[str]) -> tuple[str | None, bool]:
+    """An outbox row's receipt status after the new receipts' statuses, applied in their order.
+
+    A status replaces the current one when its rank (``_RECEIPT_RANK``; an unknown new status ranks as a
+    final one, an unknown or absent current one as none) is at least the current one's, so a late
+    RECEIVED never downgrades COMPLETED and COMPLETED then INVALID ends INVALID. The flag says whether
+    any status replaced it (then the row is written, its ``updated_at`` too, even if the value is equal).
+    """
+    replaced = False
+    for status in new_statuses:
+        if _RECEIPT_RANK.get(status, 2) >= _RECEIPT_RANK.get(current or "", 0):
+            current, replaced = status, True
+    return current, replaced
 
 
 def default_replica_name() -> str:
@@ -1232,47 +1252,77 @@ class SqlStore:
     # ------------------------------------------------------------------ business receipts
 
     def record_receipt(self, receipt_id: str, receipt: Mapping[str, object]) -> bool:
-        with self._tx("record receipt") as conn:
-            return self._record_receipt(conn, receipt_id, receipt, self._now(conn))
+        return self._record_batch("record receipt", [(receipt_id, receipt)]) == 1
 
     def record_receipts(self, receipts: Sequence[tuple[str, Mapping[str, object]]]) -> int:
-        if not receipts:
-            return 0
-        with self._tx("record receipts") as conn:
-            now = self._now(conn)
-            return sum(self._record_receipt(conn, rid, receipt, now) for rid, receipt in receipts)
+        return self._record_batch("record receipts", receipts)
 
-    def _record_receipt(
-        self, conn: Connection, receipt_id: str, receipt: Mapping[str, object], now: datetime
-    ) -> bool:
-        uuid = receipt.get("messageUUID")
-        status = receipt.get("receiptStatus")
-        message_uuid = str(uuid) if uuid else None
-        receipt_status = str(status) if status else None
-        stmt = self._insert(t.receipts).values(
-            receipt_id=receipt_id,
-            message_uuid=message_uuid,
-            receipt_status=receipt_status,
-            payload=_mask_json(_json_safe(receipt)),
-            received_at=now,
-            processed=False,
-        )
-        if not _inserted(conn, stmt):
-            return False
-        if message_uuid and receipt_status:
-            ob = t.outbox
+    def _record_batch(self, what: str, receipts: Sequence[tuple[str, Mapping[str, object]]]) -> int:
+        """Keep each new receipt once and move its outbox row's ``receipt_status`` (the rank rule of
+        ``_receipt_status_after``), all in one transaction; the number of new receipts.
+
+        A bounded number of statements per batch: one multi-row INSERT ... ON CONFLICT DO NOTHING
+        RETURNING per ``_RECEIPT_ROWS`` receipts, one SELECT ... FOR UPDATE of the touched outbox rows per
+        ``_IN_CHUNK`` message UUIDs, and one UPDATE per final status per ``_IN_CHUNK`` rows. The same
+        receipt id twice in one batch keeps the first (as one at a time would): the batch is deduplicated
+        before the INSERT, so no statement holds one key twice.
+        """
+        first: dict[str, Mapping[str, object]] = {}
+        for rid, receipt in receipts:
+            first.setdefault(rid, receipt)
+        if not first:
+            return 0
+        with self._tx(what) as conn:
+            return self._record_receipts(conn, list(first.items()), self._now(conn))
+
+    def _record_receipts(
+        self, conn: Connection, receipts: list[tuple[str, Mapping[str, object]]], now: datetime
+    ) -> int:
+        rc, ob = t.receipts, t.outbox
+        keys: list[tuple[str, str | None, str | None]] = []
+        rows: list[dict[str, object]] = []
+        for rid, receipt in receipts:
+            uuid, status = receipt.get("messageUUID"), receipt.get("receiptStatus")
+            keys.append((rid, str(uuid) if uuid else None, str(status) if status else None))
+            rows.append(
+                {
+                    "receipt_id": rid,
+                    "message_uuid": keys[-1][1],
+                    "receipt_status": keys[-1][2],
+                    "payload": _mask_json(_json_safe(receipt)),
+                    "received_at": now,
+                    "processed": False,
+                }
+            )
+        new: set[str] = set()
+        for part in _chunks(rows, _RECEIPT_ROWS):
+            stmt = self._insert(rc).values(part).on_conflict_do_nothing().returning(rc.c.receipt_id)
+            new.update(conn.execute(stmt).scalars())
+        # The new receipts' statuses per message UUID, in the batch's order.
+        statuses: dict[str, list[str]] = {}
+        for rid, message_uuid, receipt_status in keys:
+            if rid in new and message_uuid and receipt_status:
+                statuses.setdefault(message_uuid, []).append(receipt_status)
+        final: dict[str, list[str]] = {}
+        for chunk in _chunks(sorted(statuses)):
             current = conn.execute(
-                select(ob.c.receipt_status).where(ob.c.message_uuid == message_uuid).with_for_update()
-            ).first()
-            if current is not None and _RECEIPT_RANK.get(receipt_status, 2) >= _RECEIPT_RANK.get(
-                current[0] or "", 0
-            ):
+                select(ob.c.message_uuid, ob.c.receipt_status)
+                .where(ob.c.message_uuid.in_(chunk))
+                .order_by(ob.c.message_uuid)
+                .with_for_update()
+            ).all()
+            for message_uuid, status in current:
+                after, replaced = _receipt_status_after(status, statuses[message_uuid])
+                if replaced and after is not None:
+                    final.setdefault(after, []).append(message_uuid)
+        for status, uuids in sorted(final.items()):
+            for chunk in _chunks(uuids):
                 conn.execute(
                     update(ob)
-                    .where(ob.c.message_uuid == message_uuid)
-                    .values(receipt_status=receipt_status, updated_at=now)
+                    .where(ob.c.message_uuid.in_(chunk))
+                    .values(receipt_status=status, updated_at=now)
                 )
-        return True
+        return len(new)
 
     def unprocessed_receipts(self, limit: int = 100) -> list[BusinessReceipt]:
         rc = t.receipts
