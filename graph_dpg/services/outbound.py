@@ -12,7 +12,7 @@ State machine of one source mail (rows in the store; see ``graph_dpg.ports.store
 Why it is crash-safe:
 - the delta link is saved only after every gateway mail of the round has its job row, so a crash replays
   the round and ``create_jobs`` (unique on mailbox + immutable id) ignores what it already has;
-- every messageUUID is generated and stored (``plan_job``, one transaction) before the first send, and a
+- every messageUUID is generated and stored (``plan_and_claim``, one transaction) before the first send, and a
   retry reuses it, so NgDP sees each MeMo once (its duplicate answer counts as success);
 - receipt mails and categories are effects: planned in the store, then done, then marked done; a crash
   between "done" and "marked" repeats the action, which first looks for its own earlier result (the
