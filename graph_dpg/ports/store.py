@@ -392,6 +392,24 @@ class Outbox(Protocol):
         send), so the sender knows which were possibly sent before. The mark commits before any POST."""
         ...
 
+    def plan_and_claim(
+        self,
+        job: OutboundJob,
+        memos: Iterable[PlannedMemo],
+        *,
+        audit: AuditEntry | None = None,
+        effects: Sequence[EffectPlan] = (),
+        claim: int,
+    ) -> tuple[bool, bool, list[OutboxEntry]]:
+        """:meth:`plan_job` and then :meth:`claim_pending` ``(job.id, claim, sending=True)`` in ONE
+        transaction: for a job that is sent at once by whoever plans it (one commit, not two; issue 18).
+        Returns (planned, cancelled, rows): ``planned`` as plan_job returns it (False: nothing written,
+        nothing claimed, and (False, False, [])); ``cancelled`` and ``rows`` as claim_pending returns them
+        (an operator's cancellation: nothing marked and no state move; else the first ``claim`` pending
+        rows by id whose retry time has come, returned as they were before the mark, marked in flight,
+        and the job moved to ``sending`` when there is one). The mark commits before any POST."""
+        ...
+
     def finish_sending(
         self,
         job_id: str,

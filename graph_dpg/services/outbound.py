@@ -12,7 +12,7 @@ State machine of one source mail (rows in the store; see ``graph_dpg.ports.store
 Why it is crash-safe:
 - the delta link is saved only after every gateway mail of the round has its job row, so a crash replays
   the round and ``create_jobs`` (unique on mailbox + immutable id) ignores what it already has;
-- every messageUUID is generated and stored (``plan_job``, one transaction) before the first send, and a
+- every messageUUID is generated and stored (``plan_and_claim``, one transaction) before the first send, and a
   retry reuses it, so NgDP sees each MeMo once (its duplicate answer counts as success);
 - receipt mails and categories are effects: planned in the store, then done, then marked done; a crash
   between "done" and "marked" repeats the action, which first looks for its own earlier result (the
@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from graph_dpg.core.backoff import Backoff
 from graph_dpg.core.errors import (
@@ -581,28 +582,33 @@ class OutboundService:
         stats.jobs_closed += 1
 
     async def advance(self, job: OutboundJob, stats: CycleStats) -> None:
+        first: _Claim | None = None
         if job.channel == SECURE_CHANNEL and job.state is JobState.PLANNED:
-            job = await self._plan(job, stats)  # a crash between planned and done: finish it (idempotent)
+            # a crash between planned and done: finish it (idempotent)
+            job, first = await self._plan(job, stats)
         if job.state is JobState.NEW:
-            job = await self._plan(job, stats)
-        if job.state in (JobState.PLANNED, JobState.SENDING) and await self._send(job, stats):
+            job, first = await self._plan(job, stats)
+        if job.state in (JobState.PLANNED, JobState.SENDING) and await self._send(job, stats, first):
             stats.jobs_done += 1
 
-    async def _plan(self, job: OutboundJob, stats: CycleStats) -> OutboundJob:
+    async def _plan(self, job: OutboundJob, stats: CycleStats) -> tuple[OutboundJob, _Claim | None]:
+        """Plan the job (or send it, a secure mail, or reject it); the job as it is now and, when this
+        call planned it, the first page of its sends claimed in the plan's transaction (``_send`` starts
+        from it: ``advance`` sends a job as soon as it is planned)."""
         mb = self.settings.mailbox(job.mailbox)
         msg = await self.mail.get_message(job.mailbox, job.message_id)
         if is_secure_send(msg, self.settings.gateway_domain):
-            return await self._send_secure(job, msg, stats)
+            return await self._send_secure(job, msg, stats), None
         plan = await self._make_plan(msg, mb)
         if plan.errors:
             await self._reject(job, plan.findings, plan.errors, stats)
-            return job
+            return job, None
         if self.settings.recipient_precheck and plan.more is not None:
             plan.materialise()  # the pre-check asks NgDP about every recipient and keeps the list
             plan.total = len(plan.memos)
         if self.settings.recipient_precheck and await precheck_mass_plan(self.ngdp, plan) and plan.errors:
             await self._reject(job, plan.findings, plan.errors, stats)  # nobody could receive it
-            return job
+            return job, None
         total = plan.total if plan.more is not None else len(plan.memos)
         # A mass delivery's rows are read from its recipient list while the store writes them (one
         # transaction, streamed in chunks): 100,000 recipients are never in memory at once (issue 18).
@@ -624,13 +630,20 @@ class OutboundService:
         with_notes = replace(job, warnings=tuple(json.dumps(_finding_dict(w)) for w in plan.warnings))
         planned = AuditEntry("outbound.job.planned", job.subject, details={"job": job.id, "memos": total})
         queued = self._category_plan(job, JobCategory.QUEUED)
-        if await blocking(self.store.plan_job, with_notes, memos, audit=planned, effects=[queued]):
+        # The first page of the sends is claimed (cancellation check, rows, in-flight mark, planned ->
+        # sending) in the plan's transaction, as claim_pending would in its own (issue 18): the mark still
+        # commits before any POST, and a crash before a POST re-sends with possibly_sent.
+        done, cancelled, rows = await blocking(
+            self.store.plan_and_claim, with_notes, memos, audit=planned, effects=[queued], claim=_SEND_BATCH
+        )
+        if done:
             stats.planned += 1
             # What the store now holds (this replica holds the mailbox's lease: nobody else advances the
             # job), so it is not read back (issue 18).
-            return replace(with_notes, state=JobState.PLANNED)
+            state = JobState.SENDING if rows else JobState.PLANNED
+            return replace(with_notes, state=state), _Claim(cancelled, rows)
         updated = await blocking(self.store.get_job, job.id)
-        return updated if updated is not None else job
+        return (updated if updated is not None else job), None
 
     async def _reject(
         self, job: OutboundJob, findings: Sequence[Finding], errors: Sequence[Finding], stats: CycleStats
@@ -888,8 +901,9 @@ class OutboundService:
         updated = await blocking(self.store.get_job, job.id)
         return updated if updated is not None else job
 
-    async def _send(self, job: OutboundJob, stats: CycleStats) -> bool:
-        """Send the job's pending rows; True if it set the job DONE (no row left pending)."""
+    async def _send(self, job: OutboundJob, stats: CycleStats, first: _Claim | None = None) -> bool:
+        """Send the job's pending rows; True if it set the job DONE (no row left pending). ``first``: the
+        first page, claimed already (``plan_and_claim``); else it is claimed here."""
         # planned -> sending with the first batch's in-flight mark, in its transaction (issue 18).
         sending = job.state is JobState.PLANNED
         # The rows are read in pages by a cursor (never all at once), and a batch's results are recorded
@@ -905,9 +919,12 @@ class OutboundService:
                 # The operator's cancellation, the next page and its in-flight mark: one transaction
                 # (claim_pending), committed before the POSTs. A crash between a POST and the record of
                 # its result leaves the mark, and the retry then sends with possibly_sent.
-                cancelled, rows = await blocking(
-                    self.store.claim_pending, job.id, limit=_SEND_BATCH, after_id=after, sending=sending
-                )
+                if first is not None:
+                    (cancelled, rows), first = first, None
+                else:
+                    cancelled, rows = await blocking(
+                        self.store.claim_pending, job.id, limit=_SEND_BATCH, after_id=after, sending=sending
+                    )
                 if cancelled:
                     # Cancelled by an operator (services.letters): what was sent stays sent, the rest is not.
                     if unrecorded:
@@ -1637,6 +1654,15 @@ class OutboundService:
             if found.state is EffectState.PLANNED:
                 return
         log.warning("outbound job %s: %d updated receipts; no further one", job.id, MAX_RECEIPT_UPDATES)
+
+
+class _Claim(NamedTuple):
+    """A page of a job's sends claimed in the store (``claim_pending``, ``plan_and_claim``): whether an
+    operator cancelled the job (nothing claimed then), and the rows as they were before their in-flight
+    mark."""
+
+    cancelled: bool
+    rows: list[OutboxEntry]
 
 
 @dataclass(frozen=True)

@@ -357,6 +357,15 @@ class FakeStore(FakeEffects):
         effects: Sequence[EffectPlan] = (),
     ) -> bool:
         self._maybe_fail("plan_job")
+        return self._plan_job(job, memos, audit, effects)
+
+    def _plan_job(
+        self,
+        job: OutboundJob,
+        memos: Iterable[PlannedMemo],
+        audit: AuditEntry | None,
+        effects: Sequence[EffectPlan],
+    ) -> bool:
         current = self.jobs.get(job.id)
         insert = not self._job_clash(job)
         if not insert and (current is None or current.state is not JobState.NEW):
@@ -508,6 +517,26 @@ class FakeStore(FakeEffects):
         self, job_id: str, limit: int = 100, *, after_id: int = 0, sending: bool = False
     ) -> tuple[bool, list[OutboxEntry]]:
         self._maybe_fail("claim_pending")
+        return self._claim_pending(job_id, limit, after_id, sending)
+
+    def plan_and_claim(
+        self,
+        job: OutboundJob,
+        memos: Iterable[PlannedMemo],
+        *,
+        audit: AuditEntry | None = None,
+        effects: Sequence[EffectPlan] = (),
+        claim: int,
+    ) -> tuple[bool, bool, list[OutboxEntry]]:
+        self._maybe_fail("plan_and_claim")
+        if not self._plan_job(job, memos, audit, effects):
+            return False, False, []
+        cancelled, rows = self._claim_pending(job.id, claim, 0, True)
+        return True, cancelled, rows
+
+    def _claim_pending(
+        self, job_id: str, limit: int, after_id: int, sending: bool
+    ) -> tuple[bool, list[OutboxEntry]]:
         if job_id in self.cancelled:
             return True, []
         now = self.now()

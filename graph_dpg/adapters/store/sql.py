@@ -596,20 +596,31 @@ class SqlStore:
         effects: Sequence[EffectPlan] = (),
     ) -> bool:
         with self._tx("plan job") as conn:
-            now = self._now(conn)
-            jobs = t.outbound_jobs
-            if not _inserted(conn, self._insert(jobs).values(self._job_values(job, JobState.PLANNED, now))):
-                advanced = conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id == job.id, jobs.c.state == JobState.NEW.value)
-                    .values(state=JobState.PLANNED.value, updated_at=now, warnings=list(job.warnings))
-                ).rowcount
-                if advanced != 1:
-                    return False
-            self._bulk_insert_outbox(conn, job.id, memos, now)
-            self._plan_effects(conn, effects, now)
-            self._write_audit(conn, audit, now)
-            return True
+            return self._plan_job(conn, job, memos, audit, effects, self._now(conn))
+
+    def _plan_job(
+        self,
+        conn: Connection,
+        job: OutboundJob,
+        memos: Iterable[PlannedMemo],
+        audit: AuditEntry | None,
+        effects: Sequence[EffectPlan],
+        now: datetime,
+    ) -> bool:
+        """plan_job's body, in the caller's transaction (plan_job, plan_and_claim)."""
+        jobs = t.outbound_jobs
+        if not _inserted(conn, self._insert(jobs).values(self._job_values(job, JobState.PLANNED, now))):
+            advanced = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job.id, jobs.c.state == JobState.NEW.value)
+                .values(state=JobState.PLANNED.value, updated_at=now, warnings=list(job.warnings))
+            ).rowcount
+            if advanced != 1:
+                return False
+        self._bulk_insert_outbox(conn, job.id, memos, now)
+        self._plan_effects(conn, effects, now)
+        self._write_audit(conn, audit, now)
+        return True
 
     def _bulk_insert_outbox(
         self, conn: Connection, job_id: str, memos: Iterable[PlannedMemo], now: datetime
@@ -873,34 +884,66 @@ class SqlStore:
     ) -> tuple[bool, list[OutboxEntry]]:
         # cancellation_requested + next_pending + mark_in_flight of one batch: one commit, not three
         # (issue 18). The rows are marked by id (the primary key), the ones not marked before only.
-        ob = t.outbox
         with self._tx("claim pending") as conn:
-            if conn.execute(_CANCELLATION_REQUESTED, {"b_job": job_id}).first() is not None:
-                return True, []
+            return self._claim_pending(conn, job_id, limit, after_id, sending, None)
+
+    def plan_and_claim(
+        self,
+        job: OutboundJob,
+        memos: Iterable[PlannedMemo],
+        *,
+        audit: AuditEntry | None = None,
+        effects: Sequence[EffectPlan] = (),
+        claim: int,
+    ) -> tuple[bool, bool, list[OutboxEntry]]:
+        # plan_job + claim_pending(sending=True) of the first page: one commit, not two (issue 18).
+        with self._tx("plan and claim") as conn:
             now = self._now(conn)
-            query = select(*self._outbox_columns(True)).where(
-                ob.c.job_id == job_id,
-                ob.c.state == OutboxState.PENDING.value,
-                or_(ob.c.not_before.is_(None), ob.c.not_before <= now),
-            )
-            if after_id:
-                query = query.where(ob.c.id > after_id)
-            rows = [self._entry_from(r) for r in conn.execute(query.order_by(ob.c.id).limit(limit))]
-            if not rows:
-                return False, rows
-            if sending:
-                jobs = t.outbound_jobs
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id == job_id, jobs.c.state == JobState.PLANNED.value)
-                    .values(state=JobState.SENDING.value, updated_at=now)
-                )
-            first = [r.id for r in rows if r.in_flight_at is None]
-            for chunk in _chunks(first):
-                conn.execute(
-                    update(ob).where(ob.c.id.in_(chunk), ob.c.in_flight_at.is_(None)).values(in_flight_at=now)
-                )
+            if not self._plan_job(conn, job, memos, audit, effects, now):
+                return False, False, []
+            cancelled, rows = self._claim_pending(conn, job.id, claim, 0, True, now)
+            return True, cancelled, rows
+
+    def _claim_pending(
+        self,
+        conn: Connection,
+        job_id: str,
+        limit: int,
+        after_id: int,
+        sending: bool,
+        now: datetime | None,
+    ) -> tuple[bool, list[OutboxEntry]]:
+        """claim_pending's body, in the caller's transaction (claim_pending, plan_and_claim); ``now``:
+        the transaction's time when the caller has read it already (None: read here, after the
+        cancellation check)."""
+        ob = t.outbox
+        if conn.execute(_CANCELLATION_REQUESTED, {"b_job": job_id}).first() is not None:
+            return True, []
+        if now is None:
+            now = self._now(conn)
+        query = select(*self._outbox_columns(True)).where(
+            ob.c.job_id == job_id,
+            ob.c.state == OutboxState.PENDING.value,
+            or_(ob.c.not_before.is_(None), ob.c.not_before <= now),
+        )
+        if after_id:
+            query = query.where(ob.c.id > after_id)
+        rows = [self._entry_from(r) for r in conn.execute(query.order_by(ob.c.id).limit(limit))]
+        if not rows:
             return False, rows
+        if sending:
+            jobs = t.outbound_jobs
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.state == JobState.PLANNED.value)
+                .values(state=JobState.SENDING.value, updated_at=now)
+            )
+        first = [r.id for r in rows if r.in_flight_at is None]
+        for chunk in _chunks(first):
+            conn.execute(
+                update(ob).where(ob.c.id.in_(chunk), ob.c.in_flight_at.is_(None)).values(in_flight_at=now)
+            )
+        return False, rows
 
     def finish_sending(
         self,

@@ -30,7 +30,7 @@ from graph_dpg.domain.mail import Attachment, EmailAddress, MailMessage
 from graph_dpg.domain.policies import DEFAULT_POLICIES
 from graph_dpg.memo import parse
 from graph_dpg.ports.digital_post import SendResult
-from graph_dpg.ports.store import AuditEntry, JobState, OutboundJob, OutboxState, PlannedMemo
+from graph_dpg.ports.store import AuditEntry, JobState, OutboundJob, OutboxEntry, OutboxState, PlannedMemo
 from graph_dpg.services.outbound import OutboundService
 
 from .harness import MAILBOX, ORG_CVR, PDF, Harness
@@ -56,7 +56,7 @@ class RecordingNgdp:
 
 
 class CrashingPlanStore:
-    """The real store, whose first ``plan_job`` dies after ``rows`` rows were handed to it (as a process
+    """The real store, whose first ``plan_job`` (or ``plan_and_claim``) dies after ``rows`` rows were handed to it (as a process
     killed between two chunks would): the rows already written are in the open transaction."""
 
     def __init__(self, store: SqlStore, rows: int) -> None:
@@ -71,9 +71,18 @@ class CrashingPlanStore:
     def plan_job(
         self, job: OutboundJob, memos: Iterable[PlannedMemo], *, audit: AuditEntry | None = None, **kw: Any
     ) -> bool:
+        return self._store.plan_job(job, self._dying(memos), audit=audit, **kw)
+
+    def plan_and_claim(
+        self, job: OutboundJob, memos: Iterable[PlannedMemo], *, audit: AuditEntry | None = None, **kw: Any
+    ) -> tuple[bool, bool, list[OutboxEntry]]:
+        # What the service plans with (the plan and its first page claimed, one transaction).
+        return self._store.plan_and_claim(job, self._dying(memos), audit=audit, **kw)
+
+    def _dying(self, memos: Iterable[PlannedMemo]) -> Iterable[PlannedMemo]:
         self.streamed = not isinstance(memos, (list, tuple))
         if self.crashed:
-            return self._store.plan_job(job, memos, audit=audit, **kw)
+            return memos
 
         def dying() -> Iterator[PlannedMemo]:
             for i, m in enumerate(memos):
@@ -82,7 +91,7 @@ class CrashingPlanStore:
                     raise StoreError("the process died here (simulated)")
                 yield m
 
-        return self._store.plan_job(job, dying(), audit=audit, **kw)
+        return dying()
 
 
 def _mass_mail(h: Harness, cprs: list[str]) -> str:

@@ -1,5 +1,5 @@
-"""The send pipeline's fused store steps (issue 18, "cost of one mail"): ``create_jobs``, ``claim_pending``
-and ``finish_sending``, each one transaction doing what two or three did before, on the in-memory fake
+"""The send pipeline's fused store steps (issue 18, "cost of one mail"): ``create_jobs``, ``claim_pending``,
+``plan_and_claim`` and ``finish_sending``, each one transaction doing what two or three did before, on the in-memory fake
 and on SQLite and PostgreSQL (the same assertions: the fake must not drift from the SQL store)."""
 
 from __future__ import annotations
@@ -244,3 +244,52 @@ def test_a_finish_that_raises_writes_nothing(store: Store) -> None:
     row = store.find_by_message_uuid(planned[0].message_uuid)
     assert row is not None and row.state is OutboxState.PENDING  # rolled back with the rest
     assert state_of(store) is JobState.SENDING
+
+
+def test_a_plan_and_its_first_page_are_claimed_in_one_step(store: Store) -> None:
+    queued = EffectPlan("categories:job-1:queued", {"job": "job-1", "category": "queued"}, "sag@kommune.dk")
+    planned = memos(5)
+    u = [m.message_uuid for m in planned]
+    entry = AuditEntry("outbound.job.planned", "Hej", details={"job": "job-1"})
+    done, cancelled, rows = store.plan_and_claim(job(), iter(planned), audit=entry, effects=[queued], claim=2)
+    # Planned as plan_job plans (rows, effect, audit) and claimed as claim_pending(sending=True) claims:
+    # the first page by id, as it was before the mark (a first send), with its XML; the job is sending.
+    assert (done, cancelled) == (True, False) and [r.message_uuid for r in rows] == u[:2]
+    assert all(r.in_flight_at is None for r in rows) and rows[0].memo_xml == b"<Message>0</Message>"
+    assert state_of(store) is JobState.SENDING
+    marked = [store.find_by_message_uuid(x) for x in u]
+    assert [m is not None and m.in_flight_at is not None for m in marked] == [True, True, False, False, False]
+    assert store.get_effect(queued.key) is not None and actions(store) == ["outbound.job.planned"]
+
+    # The rest is claimed after it; a restart planning the same mail again gets no second set and no claim.
+    assert [r.message_uuid for r in store.claim_pending("job-1", limit=10, after_id=rows[-1].id)[1]] == u[2:]
+    other = memos(3)
+    assert store.plan_and_claim(job(), other, audit=entry, claim=2) == (False, False, [])
+    assert all(store.find_by_message_uuid(m.message_uuid) is None for m in other)
+    assert actions(store) == ["outbound.job.planned"]
+    # A crash after the commit, before the POSTs: the retry's claim returns the rows with their mark.
+    again = store.claim_pending("job-1", limit=10)[1]
+    assert [r.message_uuid for r in again] == u and all(r.in_flight_at is not None for r in again)
+
+
+def test_a_job_cancelled_before_its_plan_is_planned_and_nothing_is_claimed(store: Store) -> None:
+    assert store.create_jobs([(job(), None)]) == [True]
+    cancel(store, "job-1")
+    planned = memos(3)
+    assert store.plan_and_claim(job(), planned, claim=200) == (True, True, [])
+    assert state_of(store) is JobState.PLANNED  # no move to sending: as claim_pending leaves it
+    rows = [store.find_by_message_uuid(m.message_uuid) for m in planned]
+    assert all(e is not None and e.state is OutboxState.PENDING and e.in_flight_at is None for e in rows)
+
+
+def test_a_plan_whose_rows_fail_to_stream_writes_and_claims_nothing(store: Store) -> None:
+    planned = memos(3)
+
+    def dying() -> Iterator[PlannedMemo]:
+        yield planned[0]
+        raise StoreError("plan job: the recipient list could not be read")
+
+    with pytest.raises(StoreError, match="recipient list"):
+        store.plan_and_claim(job(), dying(), claim=200)
+    assert store.get_job("job-1") is None and store.find_by_message_uuid(planned[0].message_uuid) is None
+    assert store.plan_and_claim(job(), planned, claim=200)[:2] == (True, False)  # a retry plans it whole

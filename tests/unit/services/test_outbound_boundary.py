@@ -179,7 +179,7 @@ async def test_untrusted_input_that_planning_refuses_by_raising_is_rejected_with
 async def test_a_database_failure_is_not_the_jobs_fault_and_counts_no_attempt() -> None:
     r = rig()
     mid = r.send("Brev", CITIZEN)
-    r.store.fail_next("plan_job", StoreError("plan job: database is locked"))
+    r.store.fail_next("plan_and_claim", StoreError("plan and claim: database is locked"))
     first = await r.service.run_once()
     job = r.store.get_job(job_id_for(MAILBOX, mid))
     assert job is not None and (job.state, job.attempts) == (JobState.NEW, 0) and first.errors

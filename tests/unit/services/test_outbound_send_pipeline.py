@@ -55,7 +55,7 @@ def possibly_sent_flags(r: Rig) -> list[tuple[str, bool]]:
     return seen
 
 
-async def test_a_letters_job_pipeline_costs_four_store_calls_from_poll_to_done() -> None:
+async def test_a_letters_job_pipeline_costs_three_store_calls_from_poll_to_done() -> None:
     r = rig()
     store = CountingStore()
     service = on(r, store)
@@ -65,10 +65,13 @@ async def test_a_letters_job_pipeline_costs_four_store_calls_from_poll_to_done()
     assert store.calls["create_jobs"] == 1  # the round's three jobs together
     store.calls.clear()
     await service.process_jobs({MAILBOX}, outbound.CycleStats())
-    per_job = {"plan_job": 3, "claim_pending": 3, "finish_sending": 3}
+    # The plan and the first page's claim are one transaction (plan_and_claim): no claim_pending left.
+    per_job = {"plan_and_claim": 3, "finish_sending": 3}
     assert {k: store.calls[k] for k in per_job} == per_job
     assert store.calls["jobs_in_state"] == 1  # every unfinished state in one read: all three ended DONE
-    for gone in ("create_job", "cancellation_requested", "next_pending", "mark_in_flight"):
+    for gone in ("create_job", "plan_job", "claim_pending", "cancellation_requested", "next_pending"):
+        assert store.calls[gone] == 0, gone
+    for gone in ("mark_in_flight",):
         assert store.calls[gone] == 0, gone
     for gone in ("record_send_results", "job_statuses", "set_job_state"):
         assert store.calls[gone] == 0, gone
@@ -77,8 +80,9 @@ async def test_a_letters_job_pipeline_costs_four_store_calls_from_poll_to_done()
 
 
 async def test_a_crash_after_the_claim_before_the_post_resends_with_possibly_sent() -> None:
+    """The first page is claimed with the plan (plan_and_claim): the crash is after that commit."""
     r = rig()
-    store = FakeStore()
+    store = CountingStore()
     mid = r.send("Brev", CITIZEN)
     job_id = job_id_for(MAILBOX, mid)
     real_send = r.ngdp.send_memo
@@ -92,6 +96,7 @@ async def test_a_crash_after_the_claim_before_the_post_resends_with_possibly_sen
     [row] = store.list_outbox(job_id)
     assert row.state is OutboxState.PENDING and row.in_flight_at is not None and row.attempts == 0
     assert store.jobs[job_id].state is JobState.SENDING and not r.ngdp.accepted
+    assert (store.calls["plan_and_claim"], store.calls["claim_pending"]) == (1, 0)
 
     r.ngdp.send_memo = real_send  # type: ignore[method-assign]
     seen = possibly_sent_flags(r)
@@ -186,3 +191,39 @@ async def test_a_full_page_of_unfinished_jobs_falls_back_to_one_read_per_state()
     assert store.calls["jobs_in_state"] == 4 and stats.jobs_done == 2
     await service.process_jobs({MAILBOX}, stats)
     assert stats.jobs_done == 3
+
+
+async def test_a_job_cancelled_before_its_plan_is_planned_but_nothing_is_marked_or_sent() -> None:
+    r = rig()
+    store = CountingStore()
+    service = on(r, store)
+    mid = r.send("Annulleret", CITIZEN, CITIZEN2)
+    job_id = job_id_for(MAILBOX, mid)
+    await service.poll(service.settings.mailboxes[0])
+    store.cancelled.add(job_id)  # an operator cancels the new job before it is planned
+    stats = outbound.CycleStats()
+    await service.process_jobs({MAILBOX}, stats)
+    assert store.calls["plan_and_claim"] == 1 and store.calls["claim_pending"] == 0
+    assert r.ngdp.send_attempts == [] and stats.send_failed == 2
+    rows = store.list_outbox(job_id)
+    assert all(e.in_flight_at is None and e.state is OutboxState.FAILED for e in rows)  # never marked
+    assert store.jobs[job_id].state is JobState.DONE
+
+
+async def test_a_job_of_many_pages_is_sent_whole_once_from_the_page_claimed_with_its_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outbound, "_SEND_BATCH", 2)
+    r = rig()
+    store = CountingStore()
+    mid = r.send("Mange", CITIZEN, CITIZEN2, CITIZEN3)
+    job_id = job_id_for(MAILBOX, mid)
+    seen = possibly_sent_flags(r)
+    stats = await on(r, store).run_once()
+    rows = store.list_outbox(job_id)
+    # The first page came with the plan, the second (short: no further read) by claim_pending.
+    assert store.calls["plan_and_claim"] == 1 and store.calls["claim_pending"] == 1
+    assert sorted(u for u, _ in seen) == sorted(e.message_uuid for e in rows)  # each once
+    assert not any(flag for _, flag in seen)  # a first send each: none possibly sent before
+    assert all(e.state is OutboxState.ACCEPTED for e in rows) and stats.sent == 3
+    assert store.jobs[job_id].state is JobState.DONE
