@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -18,30 +17,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event
 
-from graph_dpg.adapters.store import SqlStore, create_store
+from graph_dpg.adapters.store import SqlStore
 from graph_dpg.ports.store import OutboundJob, OutboxState, PlannedMemo, SendOutcome
-from tests.conftest import _empty_postgres
 from tests.fakes import FakeStore
 
 Store = FakeStore | SqlStore
 Receipts = list[tuple[str, Mapping[str, object]]]
 
 
-@pytest.fixture(params=["fake", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "fake":
-        yield FakeStore()
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = request.getfixturevalue("postgres_session_url")
-        _empty_postgres(url)
-    sql = create_store(url, replica="test-replica")
-    try:
-        yield sql
-    finally:
-        sql.close()
+@pytest.fixture
+def store(port_store: Store) -> Store:
+    return port_store
 
 
 def job(job_id: str) -> OutboundJob:
@@ -140,7 +126,7 @@ def test_a_batch_larger_than_one_chunk(store: Store) -> None:
 
 
 @pytest.mark.parametrize(
-    "store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+    "port_store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
 def test_a_batch_takes_a_bounded_number_of_statements(store: Store) -> None:
     assert isinstance(store, SqlStore)

@@ -4,16 +4,14 @@ and on SQLite and PostgreSQL (the same assertions: the fake must not drift from 
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from graph_dpg.adapters.store import SqlStore, create_store
+from graph_dpg.adapters.store import SqlStore
 from graph_dpg.core.errors import StoreError
 from graph_dpg.ports.store import (
     AuditEntry,
@@ -27,31 +25,15 @@ from graph_dpg.ports.store import (
     PlannedMemo,
     SendOutcome,
 )
-from tests.conftest import _empty_postgres
 from tests.fakes import FakeStore
 from tests.store_rows import audit_rows
 
 Store = Any  # FakeStore | SqlStore: the same port methods
 
 
-@pytest.fixture(params=["fake", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """The fake, and the SQL store on SQLite and PostgreSQL (migrated and empty, as ``db_url`` makes them)."""
-    if request.param == "fake":
-        yield FakeStore()
-        return
-    if request.param == "sqlite":
-        path = tmp_path / "state.db"
-        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
-        url = f"sqlite:///{path}"
-    else:
-        url = request.getfixturevalue("postgres_session_url")
-        _empty_postgres(url)
-    sql = create_store(url, replica="test-replica")
-    try:
-        yield sql
-    finally:
-        sql.close()
+@pytest.fixture
+def store(port_store: Store) -> Store:
+    return port_store
 
 
 def job(job_id: str = "job-1", message_id: str = "AAMk-1") -> OutboundJob:
