@@ -46,9 +46,10 @@ Workloads and duration (measured 2026-12-04 on 2 cores shared with other work, m
 throughout): --quick (300 letters, 60 memos, 200-recipient mass delivery, 40 + 10 in calibration, 20
 latency letters per mode) took 8.5 minutes (12.2 with other benchmarks running alongside); the full mode
 (1200 letters, 300 memos, 1000 recipients, 100 + 50 in calibration, 60 latency letters per mode) 21.3
-minutes, with a 45 s effects wait (150 s now: up to 2 minutes more). The inbound memos are delivered one
-at a time under one lease (about 1 memo/s here), so they set the length of each full throughput run
-(about 4-5 minutes).
+minutes, with a 45 s effects wait (150 s now: up to 2 minutes more). On 2026-12-05 (after stop 26) the full
+mode took 10.5 minutes; its throughput runs last 70-100 s and the quick mode's 15-25 s. The inbound memos
+then set the pace of the items figure: the NgDP pull runs under one lease and the other replicas look for
+stored memos every ``inbound_poll_seconds`` (60 s by default), so the lease holder delivers most of them.
 """
 
 from __future__ import annotations
