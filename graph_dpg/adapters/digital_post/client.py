@@ -87,6 +87,7 @@ from graph_dpg.adapters.http.aiohttp_transport import (
     AiohttpTransport,
     ClientDefaults,
     TransportKind,
+    direct_transport,
     network_transport,
 )
 from graph_dpg.core.backoff import Backoff
@@ -323,15 +324,9 @@ class NgdpClient:
                 http1=True,
                 http2=False,
             )
-            # Not when a proxy from the environment is mounted for NgDP's origin (httpx's own routing,
-            # ``_transport_for_url``, private: without it, no direct path): such requests never reach ours.
-            route = getattr(self._http, "_transport_for_url", None)
-            if (
-                isinstance(network, AiohttpTransport)
-                and route is not None
-                and route(httpx.URL(base)) is network
-            ):
-                self._direct = network
+            # None when a proxy from the environment is mounted for NgDP's origin (never reaches ours).
+            self._direct = direct_transport(self._http, base)
+            if self._direct is not None:
                 self._defaults = ClientDefaults(self._http)
         _install_cpr_filter()
 

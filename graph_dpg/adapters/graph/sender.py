@@ -70,7 +70,7 @@ from msgraph_core import SDK_VERSION as MSGRAPH_CORE_VERSION
 from msgraph_core.middleware.async_graph_transport import AsyncGraphTransport
 
 from graph_dpg.adapters.graph.errors import parse_retry_after
-from graph_dpg.adapters.http.aiohttp_transport import AiohttpTransport, ClientDefaults
+from graph_dpg.adapters.http.aiohttp_transport import AiohttpTransport, ClientDefaults, direct_transport
 from graph_dpg.core.errors import PermanentError
 
 SERVICE = "graph"
@@ -171,29 +171,17 @@ Slot = Callable[[str], AbstractAsyncContextManager[object]]
 
 
 def fast_transport(http: httpx.AsyncClient, base_url: str) -> AiohttpTransport | None:
-    """The AiohttpTransport the client sends requests for ``base_url`` to, when it is one, else None (an
-    injected ``MockTransport``/``ASGITransport``, httpx's own transport, a proxy mount from the
-    environment). msgraph-core's ``AsyncGraphTransport`` wraps it and hands a request without kiota's
-    options straight to it (``middleware/async_graph_transport.py``), so it is looked through.
-    ``_transport_for_url`` is httpx's own routing (``httpx/_client.py``; private, hence the guard). None
-    too for a client that would do more to a request than merge its headers and timeouts (auth, event
-    hooks, default query parameters, a base URL, following redirects itself): the fast path does only that.
-    """
-    if (
-        http.auth is not None
-        or any(http.event_hooks.values())
-        or http.params
-        or str(http.base_url)
-        or http.follow_redirects
-    ):
+    """The AiohttpTransport the client sends requests for ``base_url`` to, when the fast path may use it
+    (``aiohttp_transport.direct_transport``), else None. msgraph-core's ``AsyncGraphTransport`` wraps it and
+    hands a request without kiota's options straight to it (``middleware/async_graph_transport.py``), so it
+    is looked through. None too for a client with a base URL: the sender's URLs are absolute."""
+    if str(http.base_url):
         return None
-    try:
-        transport = http._transport_for_url(httpx.URL(base_url))
-    except AttributeError:  # pragma: no cover - an httpx without it: no fast path
-        return None
-    if isinstance(transport, AsyncGraphTransport):
-        transport = transport.transport
-    return transport if isinstance(transport, AiohttpTransport) else None
+
+    def unwrap(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        return transport.transport if isinstance(transport, AsyncGraphTransport) else transport
+
+    return direct_transport(http, base_url, unwrap)
 
 
 def origin_prefix(url: httpx.URL) -> str:

@@ -71,7 +71,7 @@ import asyncio
 import io
 import logging
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Final, Literal
 
 import aiohttp
@@ -443,6 +443,31 @@ class _NoSlots(asyncio.Semaphore):
 
 
 _UNLIMITED: Final = _NoSlots()
+
+
+def direct_transport(
+    client: httpx.AsyncClient,
+    url: str,
+    unwrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] = lambda t: t,
+) -> AiohttpTransport | None:
+    """The ``AiohttpTransport`` ``client`` sends requests for ``url`` to, when a caller may hand such requests
+    to its ``fetch`` directly; else None: an injected ``MockTransport``/``ASGITransport``, httpx's own
+    transport, a proxy mounted from the environment (such requests never reach ours), or a client that would
+    do more to a request than merge its headers and timeouts (auth, event hooks, default query parameters,
+    following redirects itself). ``unwrap``: looks through a wrapper around the transport (msgraph-core's).
+    httpx's routing, ``_transport_for_url`` (``httpx/_client.py``), is private: without it, None."""
+    if (
+        client.auth is not None
+        or any(client.event_hooks.values())
+        or client.params
+        or client.follow_redirects
+    ):
+        return None
+    route = getattr(client, "_transport_for_url", None)
+    if route is None:
+        return None
+    transport = unwrap(route(httpx.URL(url)))
+    return transport if isinstance(transport, AiohttpTransport) else None
 
 
 def network_transport(
